@@ -1,0 +1,42 @@
+# alphaloop — the two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev,all]"
+	touch $@ $(STAMP_RUN)
+
+install: $(STAMP_RUN)
+install-dev: $(STAMP_DEV)
+
+## demo: set up (first time) and run the main job on bundled data
+demo: $(STAMP_RUN)
+	$(BIN)/alphaloop demo
+
+## test: set up with dev extras (first time) and run the whole suite
+test: $(STAMP_DEV)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: $(STAMP_DEV)
+	$(BIN)/python bench/bench_data.py
+
+clean:
+	rm -rf $(VENV) .alphaloop .pytest_cache .ruff_cache

@@ -1,0 +1,347 @@
+"""The ``alphaloop`` command line.
+
+Errors print one line (what, where, what to do) on stderr and exit non-zero;
+``--debug`` shows the traceback instead. Every command that reports
+something takes ``--json`` and then prints exactly one JSON document on
+stdout. Heavy imports happen inside the commands so start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alphaloop import __version__
+
+app = typer.Typer(
+    name="alphaloop",
+    help="Autonomous quantitative research with numbers that survive scrutiny.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Datasets: list, show, import, check.", no_args_is_help=True)
+runs_app = typer.Typer(help="The run log.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(runs_app, name="runs")
+
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"alphaloop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Workspace directory (default: $ALPHALOOP_HOME or ./.alphaloop).",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """alphaloop: research, backtest and validate trading strategies."""
+    ctx.obj = {"workspace": workspace, "debug": debug}
+
+
+def _workspace(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from alphaloop.workspace import Workspace
+
+    return Workspace(ctx.obj["workspace"])
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _fmt_date(value: Any) -> str:
+    return f"{value:%Y-%m-%d}" if value is not None else "-"
+
+
+# ---------------------------------------------------------------------- data
+@data_app.command("list")
+def data_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every dataset in the workspace, bundled and imported."""
+    ws = _workspace(ctx)
+    infos = ws.data.list()
+    if as_json:
+        _print_json([i.to_dict() for i in infos])
+        return
+    table = Table(title=f"datasets in {ws.root}")
+    for col in ("name", "ver", "assets", "fields", "start", "end", "freq", "rows", "source"):
+        table.add_column(col, justify="right" if col in ("ver", "assets", "rows") else "left")
+    for i in infos:
+        table.add_row(
+            i.name,
+            str(i.version),
+            str(i.assets),
+            ",".join(i.fields),
+            _fmt_date(i.start),
+            _fmt_date(i.end),
+            i.frequency,
+            f"{i.rows:,}",
+            i.source.split("/")[0] if i.bundled else i.source,
+        )
+    out.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    rows: Annotated[int, typer.Option(help="Preview rows.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """One dataset: summary, caveats, quality and a preview of its last rows."""
+    ws = _workspace(ctx)
+    info = ws.data.info(name, version)
+    preview = ws.data.preview(name, rows, version)
+    if as_json:
+        doc = info.to_dict(full=True)
+        doc["preview"] = json.loads(preview.to_json(orient="records", date_format="iso"))
+        _print_json(doc)
+        return
+    out.print(f"[bold]{info.name}[/] v{info.version}  ({info.source})")
+    if info.description:
+        out.print(info.description)
+    out.print(
+        f"{info.assets} assets x {info.times:,} times ({info.rows:,} rows), {info.frequency}, "
+        f"{_fmt_date(info.start)} .. {_fmt_date(info.end)}"
+    )
+    out.print(f"fields: {', '.join(info.fields)}")
+    ids = ", ".join(info.asset_ids[:30]) + (" ..." if info.assets > 30 else "")
+    out.print(f"assets: {ids}")
+    out.print(f"content hash: {info.content_hash}")
+    if info.caveats:
+        out.print("[yellow]caveats:[/]")
+        for c in info.caveats:
+            out.print(f"  - {c}")
+    q = info.quality
+    out.print(
+        f"quality at import: {q.get('errors', 0)} error(s), {q.get('warnings', 0)} warning(s)"
+    )
+    for issue in q.get("issues", []):
+        out.print(f"  - {issue['severity']}: {issue['check']}: {issue['message']}")
+    out.print(preview.to_string(index=False))
+
+
+@data_app.command("import")
+def data_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    name: Annotated[str, typer.Option("--name", help="Dataset name in the workspace.")],
+    layout: Annotated[str, typer.Option(help="auto, long or wide.")] = "auto",
+    field: Annotated[str, typer.Option(help="Field a wide file holds.")] = "close",
+    asset: Annotated[str | None, typer.Option(help="Asset id of a single-asset file.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
+    timezone: Annotated[str, typer.Option(help="Zone of timestamps without offset.")] = "UTC",
+    repair: Annotated[bool, typer.Option(help="Apply the documented repairs.")] = False,
+    description: Annotated[str, typer.Option(help="Free text kept with the dataset.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a CSV or Parquet file (long or wide) as a new dataset version."""
+    from alphaloop.errors import DataQualityError
+
+    if layout not in ("auto", "long", "wide"):
+        raise typer.BadParameter(
+            f"{layout!r} is not one of auto, long, wide", param_hint="--layout"
+        )
+    ws = _workspace(ctx)
+    try:
+        result = ws.data.import_file(
+            path,
+            name,
+            layout=layout,
+            field_name=field,
+            asset=asset,  # type: ignore[arg-type]
+            delimiter=delimiter,
+            timezone=timezone,
+            repair=repair,
+            description=description,
+        )
+    except DataQualityError as exc:
+        if as_json:
+            _print_json({"status": "refused", "error": str(exc), "report": exc.report.to_dict()})
+        else:
+            _print_report(exc.report)
+        raise
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    info = result.dataset
+    out.print(
+        f"[green]imported[/] {info.name} v{info.version}: {info.assets} assets, "
+        f"{info.rows:,} rows, {_fmt_date(info.start)} .. {_fmt_date(info.end)} ({result.status})"
+    )
+    for r in result.repairs:
+        out.print(f"  repaired {r.check}: {r.action} ({r.count})")
+    for w in (result.final_report or result.report).warnings:
+        out.print(f"  [yellow]warning[/] {w.check}: {w.message}")
+
+
+@data_app.command("check")
+def data_check(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A file path or a dataset name.")],
+    layout: Annotated[str, typer.Option(help="auto, long or wide (files only).")] = "auto",
+    field: Annotated[str, typer.Option(help="Field a wide file holds.")] = "close",
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
+    timezone: Annotated[str, typer.Option(help="Zone of timestamps without offset.")] = "UTC",
+    as_json: JsonOpt = False,
+) -> None:
+    """Quality report. Exit 0 if clean, 1 if problems were found, 2 if unreadable."""
+    from alphaloop.errors import DataReadError
+
+    ws = _workspace(ctx)
+    path = Path(target)
+    if path.exists():
+        report, _ = ws.data.check_file(
+            path,
+            layout=layout,
+            field_name=field,
+            delimiter=delimiter,  # type: ignore[arg-type]
+            timezone=timezone,
+        )
+    elif _is_dataset(ws, target):
+        report = ws.data.check_dataset(target)
+    elif any(sep in target for sep in ("/", "\\")) or path.suffix:
+        raise DataReadError(f"{target}: no such file")
+    else:
+        raise DataReadError(
+            f"{target!r} is neither a file nor a dataset in this workspace",
+            hint="see `alphaloop data list`",
+        )
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        _print_report(report)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+def _is_dataset(ws: Any, name: str) -> bool:
+    from alphaloop.errors import DatasetNotFoundError
+
+    try:
+        ws.data.info(name)
+    except DatasetNotFoundError:
+        return False
+    return True
+
+
+def _print_report(report: Any) -> None:
+    from alphaloop.data.catalog import summarize_issue
+
+    status = (
+        "[green]clean[/]"
+        if report.clean
+        else (
+            f"[red]{len(report.errors)} error(s)[/], [yellow]{len(report.warnings)} warning(s)[/]"
+        )
+    )
+    out.print(f"{report.source}: {report.rows:,} rows ({report.layout}): {status}")
+    for note in report.notes:
+        out.print(f"  note: {note}")
+    for issue in report.issues:
+        repair = f" [repair: {issue.repair}]" if issue.severity == "error" and issue.repair else ""
+        out.print(f"  - {summarize_issue(issue)}{repair}")
+
+
+# ---------------------------------------------------------------------- runs
+@runs_app.command("list")
+def runs_list(
+    ctx: typer.Context,
+    kind: Annotated[str | None, typer.Option(help="Only runs of this kind.")] = None,
+    limit: Annotated[int, typer.Option(help="How many.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recent runs, newest first."""
+    ws = _workspace(ctx)
+    runs = ws.runs.list(kind, limit)
+    if as_json:
+        _print_json(runs)
+        return
+    table = Table(title="runs")
+    for col in ("id", "kind", "status", "started", "version", "error"):
+        table.add_column(col)
+    for r in runs:
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["status"],
+            r["started_at"][:19],
+            r["code_version"],
+            (r["error"] or "")[:60],
+        )
+    out.print(table)
+
+
+# ---------------------------------------------------------------------- demo
+@app.command("demo")
+def demo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Run the main pipeline on bundled real data (offline, no keys)."""
+    from alphaloop.demo import run_demo
+
+    ws = _workspace(ctx)
+    summary = run_demo(ws, console=None if as_json else out)
+    if as_json:
+        _print_json(summary)
+
+
+# ---------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning errors into one-line messages and exit codes."""
+    from alphaloop.errors import AlphaloopError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="alphaloop")
+    except SystemExit as exc:  # typer's standalone mode: usage errors, help, typer.Exit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except AlphaloopError as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        if exc.hint:
+            err.print(f"  hint: {exc.hint}", soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(
+            f"[red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "  hint: run again with --debug for the traceback, and report it",
+            soft_wrap=True,
+        )
+        return 70
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

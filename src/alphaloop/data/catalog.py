@@ -1,0 +1,550 @@
+"""The workspace's datasets: bundled and imported, checked, versioned, loadable.
+
+A dataset name maps to one or more immutable versions; importing under an
+existing name adds a version and keeps the old one, so every earlier result
+can still be traced to the exact data (by content hash) it used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+
+from alphaloop.data.bundled import BUNDLED, load_bundled
+from alphaloop.data.long import LongData
+from alphaloop.data.normalize import normalize
+from alphaloop.data.panel import Panel
+from alphaloop.data.quality import (
+    CHECKS,
+    QualityIssue,
+    QualityReport,
+    Repair,
+    apply_repairs,
+    check_long,
+)
+from alphaloop.data.readers import Layout, read_table
+from alphaloop.data.store import ROWS, ParquetStore
+from alphaloop.errors import (
+    AlphaloopError,
+    DataQualityError,
+    DatasetExistsError,
+    DatasetNotFoundError,
+)
+from alphaloop.store import Database, DatasetRecord, ImportRecord
+
+__all__ = ["DataCatalog", "DatasetInfo", "ImportResult"]
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset version as recorded in the workspace."""
+
+    name: str
+    version: int
+    source: str
+    description: str
+    frequency: str
+    start: datetime
+    end: datetime
+    assets: int
+    times: int
+    rows: int
+    fields: tuple[str, ...]
+    asset_ids: tuple[str, ...]
+    caveats: tuple[str, ...]
+    quality: dict[str, Any]
+    content_hash: str
+    path: str
+    created_at: datetime
+
+    @property
+    def bundled(self) -> bool:
+        return self.source.startswith("bundled:")
+
+    def to_dict(self, *, full: bool = False) -> dict[str, Any]:
+        """JSON-ready summary; ``full`` adds the asset ids and the quality report."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "version": self.version,
+            "assets": self.assets,
+            "fields": list(self.fields),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "frequency": self.frequency,
+            "rows": self.rows,
+            "times": self.times,
+            "source": self.source,
+            "description": self.description,
+            "caveats": list(self.caveats),
+            "content_hash": self.content_hash,
+            "quality": {
+                "errors": self.quality.get("errors", 0),
+                "warnings": self.quality.get("warnings", 0),
+            },
+        }
+        if full:
+            out["asset_ids"] = list(self.asset_ids)
+            out["quality"] = self.quality
+            out["path"] = self.path
+            out["created_at"] = self.created_at.isoformat()
+        return out
+
+    @classmethod
+    def from_record(cls, rec: DatasetRecord, asset_ids: tuple[str, ...]) -> DatasetInfo:
+        return cls(
+            rec.name,
+            rec.version,
+            rec.source,
+            rec.description,
+            rec.frequency,
+            _utc(rec.start),
+            _utc(rec.end),
+            rec.n_assets,
+            rec.n_times,
+            rec.rows,
+            tuple(rec.fields),
+            asset_ids,
+            tuple(rec.caveats),
+            dict(rec.quality),
+            rec.content_hash,
+            rec.path,
+            _utc(rec.created_at),
+        )
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Outcome of an accepted import."""
+
+    dataset: DatasetInfo
+    status: str  # "accepted" or "repaired"
+    report: QualityReport
+    repairs: tuple[Repair, ...] = field(default_factory=tuple)
+    final_report: QualityReport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "dataset": self.dataset.to_dict(),
+            "report": self.report.to_dict(),
+            "repairs": [r.to_dict() for r in self.repairs],
+            "remaining_warnings": [
+                i.to_dict() for i in (self.final_report or self.report).warnings
+            ],
+        }
+
+
+class DataCatalog:
+    """Datasets of one workspace.
+
+    Parameters
+    ----------
+    db : Database
+        Where dataset versions and imports are recorded.
+    root : Path
+        The workspace's data directory (Parquet files).
+    """
+
+    def __init__(self, db: Database, root: Path) -> None:
+        self.db = db
+        self.store = ParquetStore(root)
+        self._bundled_ready = False
+
+    # ---------------------------------------------------------------- bundled
+    def ensure_bundled(self) -> list[str]:
+        """Register every bundled dataset not yet in the workspace; returns the new names."""
+        if self._bundled_ready:
+            return []
+        added = []
+        with self.db.session() as s:
+            present = set(
+                s.scalars(
+                    select(DatasetRecord.name).where(DatasetRecord.source.like("bundled:%"))
+                ).all()
+            )
+        for name, spec in BUNDLED.items():
+            if name in present:
+                continue
+            data = load_bundled(name)
+            issues = check_long(data)
+            report = QualityReport(spec.source, len(data), "long", tuple(issues))
+            if report.errors:
+                raise AlphaloopError(
+                    f"bundled dataset {name!r} failed its quality checks: "
+                    f"{[i.check for i in report.errors]}"
+                )
+            self._record(
+                name,
+                data,
+                spec.source,
+                spec.description,
+                list(spec.caveats),
+                report,
+                layout="long",
+                repairs=[],
+                status="accepted",
+            )
+            added.append(name)
+        self._bundled_ready = True
+        return added
+
+    # ------------------------------------------------------------------ query
+    def list(self) -> list[DatasetInfo]:
+        """The current (highest) version of every dataset, bundled first, then by name."""
+        self.ensure_bundled()
+        with self.db.session() as s:
+            latest = (
+                select(DatasetRecord.name, func.max(DatasetRecord.version).label("v"))
+                .group_by(DatasetRecord.name)
+                .subquery()
+            )
+            rows = s.scalars(
+                select(DatasetRecord).join(
+                    latest,
+                    (DatasetRecord.name == latest.c.name) & (DatasetRecord.version == latest.c.v),
+                )
+            ).all()
+        infos = [DatasetInfo.from_record(r, tuple(r.assets_preview)) for r in rows]
+        return sorted(infos, key=lambda i: (not i.bundled, i.name))
+
+    def info(self, name: str, version: int | None = None) -> DatasetInfo:
+        """One dataset version (default: the current one), with all asset ids."""
+        rec = self._get(name, version)
+        assets = tuple(self.store.meta(rec.name, rec.version)["assets"])
+        return DatasetInfo.from_record(rec, assets)
+
+    def versions(self, name: str) -> list[int]:
+        self.ensure_bundled()
+        with self.db.session() as s:
+            return list(
+                s.scalars(
+                    select(DatasetRecord.version)
+                    .where(DatasetRecord.name == name)
+                    .order_by(DatasetRecord.version)
+                ).all()
+            )
+
+    def load(
+        self,
+        name: str,
+        *,
+        start: Any = None,
+        end: Any = None,
+        assets: list[str] | None = None,
+        fields: list[str] | None = None,
+        version: int | None = None,
+    ) -> Panel:
+        """Load a dataset (a date range, assets and fields of it) as a Panel."""
+        rec = self._get(name, version)
+        return self.store.load(
+            rec.name, rec.version, start=start, end=end, assets=assets, fields=fields
+        )
+
+    def preview(self, name: str, limit: int = 10, version: int | None = None) -> pd.DataFrame:
+        rec = self._get(name, version)
+        return self.store.preview(rec.name, rec.version, limit)
+
+    def _get(self, name: str, version: int | None) -> DatasetRecord:
+        self.ensure_bundled()
+        with self.db.session() as s:
+            q = select(DatasetRecord).where(DatasetRecord.name == name)
+            if version is not None:
+                q = q.where(DatasetRecord.version == version)
+            rec = s.scalars(q.order_by(DatasetRecord.version.desc()).limit(1)).first()
+            if rec is None:
+                names = s.scalars(select(DatasetRecord.name).distinct()).all()
+                close = [n for n in names if name.lower() in n.lower() or n.lower() in name.lower()]
+                what = f"dataset {name!r}" + (f" v{version}" if version is not None else "")
+                raise DatasetNotFoundError(
+                    f"{what} is not in this workspace",
+                    hint=(f"did you mean {close[0]!r}? " if close else "")
+                    + "see `alphaloop data list`",
+                )
+            return rec
+
+    # ----------------------------------------------------------------- checks
+    def check_file(
+        self,
+        path: str | Path,
+        *,
+        layout: Layout = "auto",
+        field_name: str = "close",
+        asset: str | None = None,
+        delimiter: str | None = None,
+        timezone: str = "UTC",
+        stale_min_run: int = 5,
+    ) -> tuple[QualityReport, LongData]:
+        """Read and check a file without importing it.
+
+        Raises :class:`~alphaloop.errors.DataReadError` or
+        :class:`~alphaloop.errors.DataFormatError` if it cannot be read at all.
+        """
+        raw = read_table(
+            path, layout=layout, field_name=field_name, asset=asset, delimiter=delimiter
+        )
+        data, parse_issues = normalize(raw, timezone=timezone)
+        issues = parse_issues + check_long(data, layout=raw.layout, stale_min_run=stale_min_run)
+        order = {k: i for i, k in enumerate(_check_order())}
+        issues.sort(key=lambda i: order[i.check])
+        report = QualityReport(
+            str(path), raw.table.num_rows, raw.layout, tuple(issues), tuple(raw.notes)
+        )
+        return report, data
+
+    def check_dataset(
+        self, name: str, version: int | None = None, *, stale_min_run: int = 5
+    ) -> QualityReport:
+        """Run the row checks again on a stored dataset version."""
+        rec = self._get(name, version)
+        data = self._stored_rows(rec)
+        issues = check_long(data, stale_min_run=stale_min_run)
+        return QualityReport(f"{rec.name} v{rec.version}", rec.rows, "stored", tuple(issues))
+
+    def _stored_rows(self, rec: DatasetRecord) -> LongData:
+        vdir = self.store.version_dir(rec.name, rec.version)
+        meta = self.store.meta(rec.name, rec.version)
+        table = pq.read_table(vdir / ROWS)
+        ts = table.column("timestamp").to_numpy().view(np.int64)
+        fields = {f: table.column(f).to_numpy(zero_copy_only=False) for f in meta["fields"]}
+        member = (
+            table.column("member").to_numpy(zero_copy_only=False)
+            if meta.get("has_member")
+            else None
+        )
+        return LongData(
+            ts.copy(),
+            table.column("a").to_numpy().astype(np.int32),
+            tuple(meta["assets"]),
+            fields,
+            np.arange(len(ts), dtype=np.int64) + 1,
+            member,
+        )
+
+    # ----------------------------------------------------------------- import
+    def import_file(
+        self,
+        path: str | Path,
+        name: str,
+        *,
+        layout: Layout = "auto",
+        field_name: str = "close",
+        asset: str | None = None,
+        delimiter: str | None = None,
+        timezone: str = "UTC",
+        repair: bool = False,
+        description: str = "",
+        caveats: list[str] | None = None,
+    ) -> ImportResult:
+        """Check a file and store it as a new dataset version.
+
+        An import whose report has errors is refused (nothing is written to
+        the data store or the datasets table; the attempt is recorded in the
+        imports table). With ``repair=True`` the documented repairs are
+        applied when every error has one, and the result lists them.
+        Warnings never refuse an import; they are kept with the dataset.
+        """
+        self._validate_name(name)
+        self.ensure_bundled()
+        report, data = self.check_file(
+            path,
+            layout=layout,
+            field_name=field_name,
+            asset=asset,
+            delimiter=delimiter,
+            timezone=timezone,
+        )
+        source = f"import:{Path(path).resolve()}"
+        repairs: list[Repair] = []
+        final = report
+        if report.errors:
+            if not repair or not report.repairable:
+                self._record_refusal(name, path, report)
+                unrepairable = [i.check for i in report.errors if i.repair is None]
+                hint = (
+                    "fix the file: these problems have no automatic repair: "
+                    + ", ".join(unrepairable)
+                    if unrepairable
+                    else "pass --repair to apply the documented repairs listed in the report"
+                )
+                raise DataQualityError(
+                    f"import of {path} refused: {len(report.errors)} problem(s) found "
+                    f"({', '.join(i.check for i in report.errors)})",
+                    report,
+                    hint=hint,
+                )
+            data, repairs = apply_repairs(data, report.issues)
+            final = QualityReport(
+                report.source, len(data), report.layout, tuple(check_long(data)), report.notes
+            )
+            if final.errors:
+                self._record_refusal(name, path, final)
+                raise DataQualityError(
+                    f"import of {path} refused: problems remain after repair "
+                    f"({', '.join(i.check for i in final.errors)})",
+                    final,
+                )
+        status = "repaired" if repairs else "accepted"
+        warnings = [f"{i.check}: {i.message}" for i in final.warnings]
+        info = self._record(
+            name,
+            data,
+            source,
+            description,
+            [*(caveats or []), *warnings],
+            report,
+            layout=report.layout,
+            repairs=repairs,
+            status=status,
+            source_path=str(path),
+        )
+        return ImportResult(info, status, report, tuple(repairs), final)
+
+    def _validate_name(self, name: str) -> None:
+        if not NAME_PATTERN.match(name):
+            raise AlphaloopError(
+                f"invalid dataset name {name!r}",
+                hint="use letters, digits, '.', '_' or '-', starting with a letter or digit",
+            )
+        if name in BUNDLED:
+            raise DatasetExistsError(
+                f"{name!r} is a bundled dataset and cannot be replaced",
+                hint="import under another name",
+            )
+
+    def _next_version(self, name: str) -> int:
+        with self.db.session() as s:
+            current = s.scalar(
+                select(func.max(DatasetRecord.version)).where(DatasetRecord.name == name)
+            )
+        return int(current or 0) + 1
+
+    def _record(
+        self,
+        name: str,
+        data: LongData,
+        source: str,
+        description: str,
+        caveats: list[str],
+        report: QualityReport,
+        *,
+        layout: str,
+        repairs: list[Repair],
+        status: str,
+        source_path: str | None = None,
+    ) -> DatasetInfo:
+        version = self._next_version(name)
+        stored = self.store.write(name, version, data)
+        started = datetime.now(UTC)
+        try:
+            with self.db.session() as s:
+                rec = DatasetRecord(
+                    name=name,
+                    version=version,
+                    source=source,
+                    description=description,
+                    frequency=stored.frequency,
+                    start=stored.start.to_pydatetime(),
+                    end=stored.end.to_pydatetime(),
+                    n_assets=len(stored.assets),
+                    n_times=stored.n_times,
+                    rows=stored.rows,
+                    fields=list(stored.fields),
+                    assets_preview=list(stored.assets[:50]),
+                    caveats=caveats,
+                    quality=report.to_dict(),
+                    content_hash=stored.content_hash,
+                    path=str(stored.path),
+                )
+                s.add(rec)
+                s.flush()
+                s.add(
+                    ImportRecord(
+                        dataset_id=rec.id,
+                        name=name,
+                        source_path=source_path or source,
+                        layout=layout,
+                        status=status,
+                        rows_in=report.rows,
+                        rows_out=stored.rows,
+                        report=report.to_dict(),
+                        repairs=[r.to_dict() for r in repairs],
+                        started_at=started,
+                        finished_at=datetime.now(UTC),
+                    )
+                )
+        except BaseException:
+            self.store.delete(name, version)
+            raise
+        return DatasetInfo.from_record(rec, stored.assets)
+
+    def _record_refusal(self, name: str, path: str | Path, report: QualityReport) -> None:
+        now = datetime.now(UTC)
+        with self.db.session() as s:
+            s.add(
+                ImportRecord(
+                    dataset_id=None,
+                    name=name,
+                    source_path=str(path),
+                    layout=report.layout,
+                    status="refused",
+                    rows_in=report.rows,
+                    rows_out=0,
+                    report=report.to_dict(),
+                    repairs=[],
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
+
+    def imports(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Import attempts (newest first), optionally for one dataset name."""
+        with self.db.session() as s:
+            q = select(ImportRecord).order_by(ImportRecord.id.desc())
+            if name is not None:
+                q = q.where(ImportRecord.name == name)
+            return [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "source_path": r.source_path,
+                    "status": r.status,
+                    "rows_in": r.rows_in,
+                    "rows_out": r.rows_out,
+                    "repairs": r.repairs,
+                    "started_at": _utc(r.started_at).isoformat(),
+                }
+                for r in s.scalars(q).all()
+            ]
+
+
+def _check_order() -> list[str]:
+    return list(CHECKS)
+
+
+def summarize_issue(issue: QualityIssue) -> str:
+    """One line for a terminal: severity, check, message, first location."""
+    where = ""
+    if issue.locations:
+        loc = issue.locations[0]
+        parts = [
+            f"line {loc['line']}" if loc.get("line") else None,
+            loc.get("asset"),
+            loc.get("timestamp"),
+            loc.get("column"),
+        ]
+        where = " (first at " + ", ".join(str(p) for p in parts if p) + ")"
+    return f"{issue.severity}: {issue.check}: {issue.message}{where}"

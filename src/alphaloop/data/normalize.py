@@ -1,0 +1,332 @@
+"""Parse a :class:`RawTable` into :class:`LongData`, reporting what cannot be parsed.
+
+Timestamps: ISO 8601 text (with or without an offset), other date text
+whose format pandas can infer from the first value (``1/4/1999``), Arrow
+timestamps and dates, integers ``YYYYMMDD``, or epoch seconds /
+milliseconds / microseconds / nanoseconds (told apart by magnitude).
+Timestamps without an offset are taken in ``timezone`` (default UTC);
+values with an offset are converted to UTC. A file mixing values with and
+without an offset is refused (``mixed_timezones``): the naive ones are
+ambiguous.
+
+Numbers: numeric columns are read as float64; text that is not a number in
+a value column is reported (``non_numeric``) and stored as NaN, which the
+import only accepts with ``--repair``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from alphaloop.data.long import NAT, LongData
+from alphaloop.data.quality import QualityIssue, make_issue
+from alphaloop.data.readers import KNOWN_FIELDS, RawTable
+
+__all__ = ["normalize"]
+
+_OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
+
+
+def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[QualityIssue]]:
+    """Turn a raw table into rows of parsed arrays.
+
+    Returns
+    -------
+    data : LongData
+        In file order. Rows whose timestamp cannot be parsed carry ``NAT``.
+    issues : list of QualityIssue
+        Parse problems: ``unparseable_timestamp``, ``mixed_timezones``,
+        ``missing_asset``, ``non_numeric`` (plus ``unknown_columns`` for long
+        data, as a warning).
+    """
+    table = raw.table
+    n = table.num_rows
+    lines = np.arange(n, dtype=np.int64) + raw.header_line + 1
+    issues: list[QualityIssue] = []
+    ts, ts_issues = _parse_timestamps(table.column(raw.timestamp_column), timezone)
+    if raw.layout == "wide":
+        return _normalize_wide(raw, ts, ts_issues, lines)
+    codes, assets, missing_asset = _asset_codes(raw, n)
+    fields: dict[str, np.ndarray] = {}
+    bad_cells: dict[str, np.ndarray] = {}
+    for col in raw.field_columns:
+        values, bad = _parse_numbers(table.column(col))
+        fields[col] = values
+        if bad.any():
+            bad_cells[col] = bad
+    member = None
+    if raw.member_column is not None:
+        mvals, mbad = _parse_numbers(table.column(raw.member_column))
+        member = np.nan_to_num(mvals, nan=0.0) != 0
+        if mbad.any():
+            bad_cells[raw.member_column] = mbad
+    data = LongData(ts, codes, assets, fields, lines, member)
+    issues.extend(_timestamp_issues(data, ts_issues))
+    if missing_asset.any():
+        k = int(missing_asset.sum())
+        issues.append(
+            make_issue(
+                "missing_asset",
+                k,
+                f"{k} row(s) have an empty {raw.asset_column!r}",
+                [{"line": int(line)} for line in lines[missing_asset][:5]],
+            )
+        )
+    issues.extend(_non_numeric_issue(data, bad_cells, table))
+    unknown = [c for c in raw.field_columns if c not in KNOWN_FIELDS]
+    if unknown:
+        issues.append(
+            make_issue(
+                "unknown_columns",
+                len(unknown),
+                f"{len(unknown)} column(s) are not known field names and are kept as they are: "
+                f"{unknown[:10]} (known: {sorted(KNOWN_FIELDS)})",
+                [{"column": c} for c in unknown[:5]],
+            )
+        )
+    return data, issues
+
+
+def _asset_codes(raw: RawTable, n: int) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    if raw.asset_column is None:
+        return np.zeros(n, dtype=np.int32), (str(raw.single_asset),), np.zeros(n, dtype=bool)
+    col = raw.table.column(raw.asset_column)
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(pa.string())
+        else:
+            col = pc.cast(col, pa.string())
+    col = pc.utf8_trim_whitespace(col)
+    missing = np.asarray(pc.fill_null(pc.equal(col, ""), True).to_numpy(zero_copy_only=False))
+    encoded = pc.dictionary_encode(col).combine_chunks()
+    dictionary = [str(v) for v in encoded.dictionary.to_pylist()]
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    indices = np.where(np.isnan(indices.astype(float)), 0, indices) if missing.any() else indices
+    # codes in sorted asset order, so storage order is alphabetical
+    order = np.argsort(np.asarray(dictionary, dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    codes = rank[indices.astype(np.int64)] if dictionary else np.zeros(n, dtype=np.int32)
+    assets = tuple(dictionary[i] for i in order)
+    return codes.astype(np.int32), assets, missing
+
+
+def _parse_numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Values as float64 (NaN for nulls) and a mask of text that is not a number."""
+    typ = col.type
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
+        arr = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(arr, dtype=np.float64), np.zeros(len(arr), dtype=bool)
+    if pa.types.is_decimal(typ):
+        arr = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(arr, dtype=np.float64), np.zeros(len(arr), dtype=bool)
+    text = pc.cast(col, pa.string()).to_pandas()
+    parsed = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    bad = text.notna().to_numpy() & np.isnan(parsed)
+    return parsed, bad
+
+
+def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Timestamps as int64 ns UTC (NAT where unparseable) plus raw facts for issues."""
+    typ = col.type
+    info: dict[str, Any] = {"mixed": None, "unparseable": None}
+    if pa.types.is_timestamp(typ):
+        s = col.to_pandas()
+        if getattr(s.dt, "tz", None) is None:
+            s = s.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+        ts = s.dt.tz_convert("UTC").dt.as_unit("ns")
+        out = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        info["unparseable"] = np.asarray(pd.isna(ts))
+        return out, info
+    if pa.types.is_date(typ):
+        s = pd.to_datetime(col.to_pandas())
+        s = s.dt.tz_localize(timezone) if timezone != "UTC" else s.dt.tz_localize("UTC")
+        ts = s.dt.tz_convert("UTC").dt.as_unit("ns")
+        info["unparseable"] = np.asarray(pd.isna(ts))
+        return ts.to_numpy(dtype="datetime64[ns]").view(np.int64), info
+    if pa.types.is_integer(typ):
+        return _parse_int_timestamps(col, timezone, info)
+    text = pc.utf8_trim_whitespace(pc.cast(col, pa.string()))
+    has_offset = np.asarray(
+        pc.fill_null(pc.match_substring_regex(text, _OFFSET), False).to_numpy(zero_copy_only=False)
+    )
+    present = np.asarray(pc.is_valid(text).to_numpy(zero_copy_only=False))
+    nonempty = pc.fill_null(pc.not_equal(text, ""), False)
+    present &= np.asarray(nonempty.to_numpy(zero_copy_only=False))
+    aware = has_offset & present
+    naive = ~has_offset & present
+    if aware.any() and naive.any():
+        minority = naive if naive.sum() <= aware.sum() else aware
+        info["mixed"] = (int(aware.sum()), int(naive.sum()), minority)
+    values = text.to_pandas()
+    parsed = _to_datetime(values, aware.any() and not naive.any(), timezone)
+    out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+    unparseable = np.asarray(pd.isna(parsed)) & present
+    out[~present] = NAT
+    info["unparseable"] = unparseable | ~present
+    info["empty"] = ~present
+    if info["mixed"] is not None:
+        out[info["mixed"][2]] = NAT
+    return out, info
+
+
+def _to_datetime(values: pd.Series, all_aware: bool, timezone: str) -> pd.Series:
+    """Parse text to UTC, trying ISO 8601 first, then a format inferred from the data."""
+    best: pd.Series | None = None
+    for fmt in ("ISO8601", None, "mixed"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=all_aware)
+            except (ValueError, TypeError):
+                continue
+        if best is None or parsed.isna().sum() < best.isna().sum():
+            best = parsed
+        if not best.isna().sum() - values.isna().sum():
+            break
+    assert best is not None
+    if best.dt.tz is None:
+        best = best.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    return best.dt.tz_convert("UTC").dt.as_unit("ns")
+
+
+def _parse_int_timestamps(
+    col: pa.ChunkedArray, timezone: str, info: dict[str, Any]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    raw = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    present = ~np.isnan(raw)
+    vals = raw[present]
+    if len(vals) and vals.min() >= 1_000_01_01 and vals.max() <= 3_000_12_31:
+        text = pd.Series(np.where(present, raw, 0).astype(np.int64).astype(str))
+        parsed = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
+        parsed = parsed.dt.tz_localize(timezone).dt.tz_convert("UTC").dt.as_unit("ns")
+    else:
+        mag = np.nanmax(np.abs(vals)) if len(vals) else 0
+        unit = "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
+        parsed = pd.Series(pd.to_datetime(np.where(present, raw, 0).astype(np.int64), unit=unit))
+        parsed = parsed.dt.tz_localize("UTC").dt.as_unit("ns")
+    out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+    bad = np.asarray(pd.isna(parsed)) | ~present
+    out[bad] = NAT
+    info["unparseable"] = bad
+    return out, info
+
+
+def _timestamp_issues(data: LongData, info: dict[str, Any]) -> list[QualityIssue]:
+    issues = []
+    if info.get("mixed") is not None:
+        n_aware, n_naive, minority = info["mixed"]
+        issues.append(
+            make_issue(
+                "mixed_timezones",
+                int(minority.sum()),
+                f"timestamps mix values with a UTC offset ({n_aware}) and without one "
+                f"({n_naive}); the ones without are ambiguous",
+                [{"line": int(x)} for x in data.lines[minority][:5]],
+            )
+        )
+    bad = info.get("unparseable")
+    if bad is not None:
+        if info.get("mixed") is not None:
+            bad = bad & ~info["mixed"][2]
+        if bad.any():
+            k = int(bad.sum())
+            issues.append(
+                make_issue(
+                    "unparseable_timestamp",
+                    k,
+                    f"{k} timestamp(s) are empty or cannot be read as a date/time",
+                    [{"line": int(x)} for x in data.lines[bad][:5]],
+                )
+            )
+    return issues
+
+
+def _non_numeric_issue(
+    data: LongData, bad_cells: dict[str, np.ndarray], table: pa.Table
+) -> list[QualityIssue]:
+    if not bad_cells:
+        return []
+    n = sum(int(b.sum()) for b in bad_cells.values())
+    locs = []
+    for col, mask in bad_cells.items():
+        rows = np.flatnonzero(mask)[:5]
+        raw_col = table.column(col) if col in table.column_names else None
+        for r in rows:
+            loc: dict[str, Any] = {"line": int(data.lines[r]), "column": col}
+            if raw_col is not None:
+                loc["value"] = str(raw_col[int(r)].as_py())[:40]
+            locs.append(loc)
+    return [
+        make_issue(
+            "non_numeric",
+            n,
+            f"{n} value(s) are text where numbers were expected, in {list(bad_cells)}",
+            locs[:5],
+        )
+    ]
+
+
+def _normalize_wide(
+    raw: RawTable, ts: np.ndarray, ts_info: dict[str, Any], lines: np.ndarray
+) -> tuple[LongData, list[QualityIssue]]:
+    """Melt a wide table: each asset's cells from its first to its last value become rows."""
+    table = raw.table
+    field = raw.wide_field or "close"
+    all_ts, all_codes, all_vals, all_lines = [], [], [], []
+    bad_cells: dict[str, np.ndarray] = {}
+    bad_rows: list[tuple[int, str, str]] = []
+    for j, asset in enumerate(raw.field_columns):
+        values, bad = _parse_numbers(table.column(asset))
+        present = ~np.isnan(values) | bad
+        if bad.any():
+            bad_cells[asset] = bad
+            for r in np.flatnonzero(bad)[:5]:
+                bad_rows.append((int(r), asset, str(table.column(asset)[int(r)].as_py())[:40]))
+        if not present.any():
+            continue
+        first = int(np.argmax(present))
+        last = len(present) - 1 - int(np.argmax(present[::-1]))
+        sl = slice(first, last + 1)
+        all_ts.append(ts[sl])
+        all_codes.append(np.full(last + 1 - first, j, dtype=np.int32))
+        all_vals.append(values[sl])
+        all_lines.append(lines[sl])
+    if all_ts:
+        data = LongData(
+            np.concatenate(all_ts),
+            np.concatenate(all_codes),
+            tuple(raw.field_columns),
+            {field: np.concatenate(all_vals)},
+            np.concatenate(all_lines),
+        )
+    else:
+        data = LongData(
+            np.array([], dtype=np.int64),
+            np.array([], dtype=np.int32),
+            tuple(raw.field_columns),
+            {field: np.array([], dtype=np.float64)},
+            np.array([], dtype=np.int64),
+        )
+    stamp_only = LongData(ts, np.zeros(len(ts), dtype=np.int32), ("",), {}, lines)
+    issues = _timestamp_issues(stamp_only, ts_info)
+    if bad_cells:
+        n = sum(int(b.sum()) for b in bad_cells.values())
+        issues.append(
+            make_issue(
+                "non_numeric",
+                n,
+                f"{n} value(s) are text where numbers were expected, in {list(bad_cells)[:10]}",
+                [
+                    {"line": int(lines[r]), "asset": a, "column": field, "value": v}
+                    for r, a, v in sorted(bad_rows)[:5]
+                ],
+            )
+        )
+    return data, issues

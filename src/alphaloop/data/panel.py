@@ -1,0 +1,364 @@
+"""The Panel: named fields as (time, asset) float arrays on one calendar.
+
+Conventions
+-----------
+- Timestamps are tz-aware UTC (``pandas.DatetimeIndex``), strictly increasing.
+  Daily bars are stamped at 00:00 UTC of their trading date; a bar's values are
+  known at its close.
+- Every field is a ``float64`` (or ``float32``) array of shape
+  ``(n_times, n_assets)``; missing values are NaN.
+- ``membership[t, j]`` is True when asset ``j`` belongs to the universe at
+  ``t`` (point-in-time universes). For imported long-format data it is True
+  exactly where the source had a row.
+- A Panel is immutable: its arrays are read-only, and slicing returns views
+  that share memory with the parent, so time slices cost O(1) memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alphaloop.errors import PanelError
+
+__all__ = ["Panel", "infer_frequency"]
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _as_utc_index(index: Any) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(index)
+    if idx.tz is None:
+        raise PanelError(
+            "Panel timestamps must be tz-aware",
+            hint="localize them first, e.g. index.tz_localize('UTC')",
+        )
+    return idx.tz_convert("UTC").as_unit("ns")
+
+
+def infer_frequency(index: pd.DatetimeIndex) -> str:
+    """Name the sampling frequency of a calendar from its median step.
+
+    Returns one of ``"daily"``, ``"weekly"``, ``"monthly"``, ``"quarterly"``,
+    ``"annual"``, an intraday step such as ``"5min"`` or ``"1h"``, or
+    ``"irregular"`` (fewer than two timestamps, or a step that fits none).
+    Daily means a median step between 20 hours and 4 days, so trading-day
+    calendars with weekends and holidays count as daily.
+    """
+    if len(index) < 2:
+        return "irregular"
+    steps = np.diff(index.asi8)
+    median_s = float(np.median(steps)) / 1e9
+    day = 86_400.0
+    if median_s < 20 * 3600:
+        if median_s < 60:
+            return f"{round(median_s)}s"
+        minutes = median_s / 60
+        if minutes < 60 or minutes % 60:
+            return f"{round(minutes)}min"
+        return f"{round(minutes / 60)}h"
+    for name, low, high in (
+        ("daily", 20 * 3600, 4 * day),
+        ("weekly", 5 * day, 9 * day),
+        ("monthly", 27 * day, 32 * day),
+        ("quarterly", 88 * day, 93 * day),
+        ("annual", 360 * day, 367 * day),
+    ):
+        if low <= median_s <= high:
+            return name
+    return "irregular"
+
+
+class Panel:
+    """Aligned (time x asset) arrays for named fields, with a membership mask.
+
+    Parameters
+    ----------
+    index : array-like of datetime
+        The calendar: tz-aware, strictly increasing; converted to UTC.
+    assets : sequence of str
+        Asset identifiers, unique.
+    fields : mapping of str to ndarray
+        Each array has shape ``(len(index), len(assets))``; integer and bool
+        arrays are converted to float64, float32 is kept.
+    membership : ndarray of bool, optional
+        Shape ``(len(index), len(assets))``; defaults to all True.
+    frequency : str, optional
+        Overrides :func:`infer_frequency`.
+    """
+
+    __slots__ = ("_asset_pos", "_assets", "_fields", "_frequency", "_index", "_membership")
+
+    def __init__(
+        self,
+        index: Any,
+        assets: Sequence[str],
+        fields: Mapping[str, np.ndarray],
+        membership: np.ndarray | None = None,
+        *,
+        frequency: str | None = None,
+        _trusted: bool = False,
+    ) -> None:
+        idx = index if _trusted else _as_utc_index(index)
+        asset_list = tuple(str(a) for a in assets)
+        if not _trusted:
+            if len(idx) > 1 and not bool(np.all(np.diff(idx.asi8) > 0)):
+                raise PanelError("Panel timestamps must be strictly increasing and unique")
+            if len(set(asset_list)) != len(asset_list):
+                dupes = sorted({a for a in asset_list if asset_list.count(a) > 1})
+                raise PanelError(f"Panel assets must be unique; repeated: {dupes[:5]}")
+            if not fields:
+                raise PanelError("a Panel needs at least one field")
+        shape = (len(idx), len(asset_list))
+        arrays: dict[str, np.ndarray] = {}
+        for name, values in fields.items():
+            arr = np.asarray(values)
+            if arr.shape != shape:
+                raise PanelError(
+                    f"field {name!r} has shape {arr.shape}, expected {shape} (time, asset)"
+                )
+            if arr.dtype not in (np.float64, np.float32):
+                arr = arr.astype(np.float64)
+            arrays[str(name)] = _readonly(arr)
+        if membership is not None:
+            mem = np.asarray(membership, dtype=bool)
+            if mem.shape != shape:
+                raise PanelError(f"membership has shape {mem.shape}, expected {shape}")
+            membership = _readonly(mem)
+        self._index: pd.DatetimeIndex = idx
+        self._assets = asset_list
+        self._asset_pos = {a: j for j, a in enumerate(asset_list)}
+        self._fields = arrays
+        self._membership = membership
+        self._frequency = frequency
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        """The calendar (UTC)."""
+        return self._index
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        """Asset identifiers, in column order."""
+        return self._assets
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Names of the fields, in insertion order."""
+        return tuple(self._fields)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_times, n_assets)``."""
+        return (len(self._index), len(self._assets))
+
+    @property
+    def n_times(self) -> int:
+        return len(self._index)
+
+    @property
+    def n_assets(self) -> int:
+        return len(self._assets)
+
+    @property
+    def start(self) -> pd.Timestamp | None:
+        return self._index[0] if len(self._index) else None
+
+    @property
+    def end(self) -> pd.Timestamp | None:
+        return self._index[-1] if len(self._index) else None
+
+    @property
+    def frequency(self) -> str:
+        """Sampling frequency (see :func:`infer_frequency`)."""
+        if self._frequency is None:
+            self._frequency = infer_frequency(self._index)
+        return self._frequency
+
+    @property
+    def membership(self) -> np.ndarray:
+        """Boolean (time, asset) mask of universe membership (read-only)."""
+        if self._membership is None:
+            return _readonly(np.ones(self.shape, dtype=bool))
+        return self._membership
+
+    def __repr__(self) -> str:
+        span = f"{self.start:%Y-%m-%d} .. {self.end:%Y-%m-%d}" if self.n_times else "empty"
+        return (
+            f"Panel({self.n_times} times x {self.n_assets} assets, "
+            f"fields={list(self._fields)}, {span}, {self.frequency})"
+        )
+
+    # ----------------------------------------------------------------- access
+    def __getitem__(self, field: str) -> np.ndarray:
+        return self.field(field)
+
+    def __contains__(self, field: object) -> bool:
+        return field in self._fields
+
+    def field(self, name: str) -> np.ndarray:
+        """The read-only (time, asset) array of one field."""
+        try:
+            return self._fields[name]
+        except KeyError:
+            raise PanelError(
+                f"field {name!r} is not in this panel", hint=f"fields: {list(self._fields)}"
+            ) from None
+
+    def asset_index(self, asset: str) -> int:
+        """Column position of ``asset``."""
+        try:
+            return self._asset_pos[asset]
+        except KeyError:
+            raise PanelError(f"asset {asset!r} is not in this panel") from None
+
+    def frame(self, field: str) -> pd.DataFrame:
+        """One field as a wide DataFrame (timestamps x assets); copies the data."""
+        return pd.DataFrame(self.field(field).copy(), index=self._index, columns=list(self._assets))
+
+    def to_long(self, *, members_only: bool = True) -> pd.DataFrame:
+        """Long format: one row per (timestamp, asset), columns per field.
+
+        With ``members_only`` (default) only cells where the asset is a member
+        are returned, so a Panel built from long data round-trips its rows.
+        """
+        t_idx, a_idx = (
+            np.nonzero(self.membership) if members_only else np.indices(self.shape).reshape(2, -1)
+        )
+        out = pd.DataFrame(
+            {
+                "timestamp": self._index[t_idx],
+                "asset": np.asarray(self._assets, dtype=object)[a_idx],
+            }
+        )
+        for name, arr in self._fields.items():
+            out[name] = arr[t_idx, a_idx]
+        return out.sort_values(["asset", "timestamp"], kind="stable").reset_index(drop=True)
+
+    # ---------------------------------------------------------------- slicing
+    def iloc(self, rows: slice) -> Panel:
+        """Positional time slice (a view; no data is copied)."""
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise PanelError("Panel.iloc takes a contiguous slice such as panel.iloc(10:20)")
+        fields = {k: v[rows] for k, v in self._fields.items()}
+        mem = None if self._membership is None else self._membership[rows]
+        return Panel(
+            self._index[rows], self._assets, fields, mem, frequency=self._frequency, _trusted=True
+        )
+
+    def slice(self, start: Any = None, end: Any = None) -> Panel:
+        """Time slice by label, both ends inclusive (a view; no data is copied).
+
+        ``start`` and ``end`` may be strings or timestamps; naive values are
+        taken as UTC.
+        """
+        i0 = 0 if start is None else int(self._index.searchsorted(_utc(start), side="left"))
+        i1 = (
+            len(self._index)
+            if end is None
+            else int(self._index.searchsorted(_utc(end), side="right"))
+        )
+        return self.iloc(slice(i0, max(i0, i1)))
+
+    def select(
+        self, assets: Iterable[str] | None = None, fields: Iterable[str] | None = None
+    ) -> Panel:
+        """Subset of assets and/or fields (asset selection copies the columns)."""
+        names = list(self._fields) if fields is None else list(fields)
+        for name in names:
+            self.field(name)
+        if assets is None:
+            cols: slice | np.ndarray = slice(None)
+            asset_list: tuple[str, ...] = self._assets
+        else:
+            asset_list = tuple(assets)
+            cols = np.array([self.asset_index(a) for a in asset_list], dtype=np.intp)
+        out = {n: self._fields[n][:, cols] for n in names}
+        mem = None if self._membership is None else self._membership[:, cols]
+        return Panel(self._index, asset_list, out, mem, frequency=self._frequency, _trusted=True)
+
+    # ------------------------------------------------------------- identity
+    def content_hash(self) -> str:
+        """SHA-256 of the calendar, assets, membership and every field's values.
+
+        Two panels with equal content have equal hashes whatever file or
+        process they came from; the hash is the dataset version's identity in
+        every later result's provenance.
+        """
+        h = hashlib.sha256()
+        h.update(b"alphaloop-panel-v1")
+        h.update(np.ascontiguousarray(self._index.asi8).tobytes())
+        h.update("\x1f".join(self._assets).encode())
+        h.update(np.packbits(np.ascontiguousarray(self.membership)).tobytes())
+        for name in sorted(self._fields):
+            h.update(name.encode())
+            arr = np.ascontiguousarray(self._fields[name], dtype=np.float64)
+            h.update(arr.tobytes())
+        return h.hexdigest()
+
+    def equals(self, other: Panel) -> bool:
+        """True when both panels hold the same calendar, assets, fields and values."""
+        if not isinstance(other, Panel):
+            return False
+        if self.shape != other.shape or self._assets != other._assets:
+            return False
+        if not self._index.equals(other._index):
+            return False
+        if set(self._fields) != set(other._fields):
+            return False
+        if not np.array_equal(self.membership, other.membership):
+            return False
+        return all(
+            np.array_equal(self._fields[k], other._fields[k], equal_nan=True) for k in self._fields
+        )
+
+    # ---------------------------------------------------------- constructors
+    @classmethod
+    def from_frames(
+        cls, frames: Mapping[str, pd.DataFrame], *, membership: pd.DataFrame | None = None
+    ) -> Panel:
+        """Build from wide DataFrames (index: timestamps, columns: assets), one per field.
+
+        Frames are aligned on the union of their timestamps and assets; naive
+        timestamps are taken as UTC.
+        """
+        if not frames:
+            raise PanelError("from_frames needs at least one field")
+        index = None
+        columns: list[str] = []
+        for frame in frames.values():
+            fidx = _localize(pd.DatetimeIndex(frame.index))
+            index = fidx if index is None else index.union(fidx)
+            columns.extend(str(c) for c in frame.columns if str(c) not in columns)
+        assert index is not None
+        fields = {}
+        for name, frame in frames.items():
+            f = frame.copy()
+            f.index = _localize(pd.DatetimeIndex(f.index))
+            f.columns = [str(c) for c in f.columns]
+            fields[name] = f.reindex(index=index, columns=columns).to_numpy(dtype=np.float64)
+        mem = None
+        if membership is not None:
+            m = membership.copy()
+            m.index = _localize(pd.DatetimeIndex(m.index))
+            m.columns = [str(c) for c in m.columns]
+            mem = m.reindex(index=index, columns=columns).fillna(False).to_numpy(dtype=bool)
+        return cls(index, columns, fields, mem)
+
+
+def _localize(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

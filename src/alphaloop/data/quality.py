@@ -1,0 +1,657 @@
+"""Data quality checks and the documented repairs.
+
+Each check produces at most one :class:`QualityIssue` with a count and the
+first few locations (file line, timestamp, asset, column, value). Errors
+refuse an import unless the check has a documented repair and the user asks
+for repairs; warnings never refuse an import and are kept with the dataset.
+
+Checks (name: severity, repair):
+
+==========================  ========  ==========================================
+unparseable_timestamp       error     none
+mixed_timezones             error     none (give every timestamp an offset, or none)
+missing_asset               error     none
+non_numeric                 error     the text becomes missing (NaN)
+non_finite                  error     the value becomes missing (NaN)
+implausible_value           error     the value becomes missing (NaN)
+unsorted_rows               error     rows are sorted by asset, then time
+duplicate_rows              error     exact copies are removed (first kept)
+duplicate_timestamps        error     none (rows disagree; which one is right?)
+non_positive_price          error     the price becomes missing (NaN)
+high_below_low              error     high and low become missing (NaN)
+open_close_outside_range    error     the offending open/close becomes missing
+negative_volume             error     the volume becomes missing (NaN)
+zero_volume                 warning   none
+missing_values              warning   none (kept as NaN)
+calendar_gaps               warning   none
+stale_prices                warning   none
+split_like_jump             warning   none
+unknown_columns             warning   none (imported as fields as they are)
+==========================  ========  ==========================================
+
+Thresholds: implausible means a price above ``1e10`` or a volume above
+``1e18``; a stale run is ``stale_min_run`` (default 5) or more consecutive bars
+with an identical price; a split-like jump is a bar-to-bar price ratio
+within 3% of 2, 3, 4, 5, 10 or their inverses (3:2 splits are
+not flagged: moves of +-50% are too common in volatile series); a calendar gap is an
+asset missing a timestamp that the dataset's calendar has inside the
+asset's own first-to-last span, or a step between consecutive calendar
+timestamps longer than 5 days (daily data), 3 steps (intraday, within a UTC
+day) or 1.5 steps (weekly and slower).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from alphaloop.data.long import NAT, LongData
+from alphaloop.data.readers import PRICE_FIELDS
+
+__all__ = [
+    "CHECKS",
+    "QualityIssue",
+    "QualityReport",
+    "Repair",
+    "apply_repairs",
+    "check_long",
+]
+
+Severity = Literal["error", "warning"]
+MAX_LOCATIONS = 5
+MAX_PRICE = 1e10
+MAX_VOLUME = 1e18
+SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 10.0)
+SPLIT_TOLERANCE = 0.03
+DAY_NS = 86_400 * 10**9
+
+#: check name -> (severity, documented repair or None)
+CHECKS: dict[str, tuple[Severity, str | None]] = {
+    "unparseable_timestamp": ("error", None),
+    "mixed_timezones": ("error", None),
+    "missing_asset": ("error", None),
+    "non_numeric": ("error", "text that is not a number becomes missing (NaN)"),
+    "non_finite": ("error", "infinite values become missing (NaN)"),
+    "implausible_value": ("error", "implausible values become missing (NaN)"),
+    "unsorted_rows": ("error", "rows are sorted by asset, then timestamp"),
+    "duplicate_rows": ("error", "exact duplicate rows are removed, the first kept"),
+    "duplicate_timestamps": ("error", None),
+    "non_positive_price": ("error", "non-positive prices become missing (NaN)"),
+    "high_below_low": ("error", "high and low of those rows become missing (NaN)"),
+    "open_close_outside_range": (
+        "error",
+        "an open or close outside [low, high] becomes missing (NaN)",
+    ),
+    "negative_volume": ("error", "negative volumes become missing (NaN)"),
+    "zero_volume": ("warning", None),
+    "missing_values": ("warning", None),
+    "calendar_gaps": ("warning", None),
+    "stale_prices": ("warning", None),
+    "split_like_jump": ("warning", None),
+    "unknown_columns": ("warning", None),
+}
+
+
+@dataclass(frozen=True)
+class QualityIssue:
+    """One failed check.
+
+    Attributes
+    ----------
+    check : str
+        Name from :data:`CHECKS`.
+    severity : {"error", "warning"}
+    count : int
+        How many cells, rows or runs are affected (the message says which).
+    message : str
+    locations : list of dict
+        The first few occurrences: ``line`` (1-based file line), ``timestamp``
+        (ISO 8601), ``asset``, ``column``, ``value`` where they apply.
+    repair : str or None
+        The documented repair, or None when the problem cannot be repaired.
+    """
+
+    check: str
+    severity: Severity
+    count: int
+    message: str
+    locations: list[dict[str, Any]] = field(default_factory=list)
+    repair: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "count": self.count,
+            "message": self.message,
+            "locations": self.locations,
+            "repair": self.repair,
+        }
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A repair that was applied: which check, what was done, to how many cells/rows."""
+
+    check: str
+    action: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "action": self.action, "count": self.count}
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """All issues found in one file or dataset."""
+
+    source: str
+    rows: int
+    layout: str
+    issues: tuple[QualityIssue, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return not self.issues
+
+    @property
+    def errors(self) -> tuple[QualityIssue, ...]:
+        return tuple(i for i in self.issues if i.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[QualityIssue, ...]:
+        return tuple(i for i in self.issues if i.severity == "warning")
+
+    @property
+    def repairable(self) -> bool:
+        """True when every error has a documented repair."""
+        return all(i.repair is not None for i in self.errors)
+
+    def issue(self, check: str) -> QualityIssue | None:
+        return next((i for i in self.issues if i.check == check), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "rows": self.rows,
+            "layout": self.layout,
+            "clean": self.clean,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "issues": [i.to_dict() for i in self.issues],
+            "notes": list(self.notes),
+        }
+
+
+def make_issue(
+    check: str, count: int, message: str, locations: list[dict[str, Any]] | None = None
+) -> QualityIssue:
+    """Build an issue with the severity and repair registered for ``check``."""
+    severity, repair = CHECKS[check]
+    return QualityIssue(check, severity, int(count), message, locations or [], repair)
+
+
+def _iso(ns: int) -> str | None:
+    if ns == NAT:
+        return None
+    return pd.Timestamp(int(ns), tz="UTC").isoformat()
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        return None if np.isnan(f) else f
+    return v
+
+
+def locate(
+    data: LongData, rows: np.ndarray, column: str | None = None, limit: int = MAX_LOCATIONS
+) -> list[dict[str, Any]]:
+    """Describe the first ``limit`` rows of ``rows`` (positions into ``data``) for a report.
+
+    Rows are reported in file-line order.
+    """
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        rows = np.flatnonzero(rows)
+    if len(rows) > limit:
+        rows = rows[np.argsort(data.lines[rows], kind="stable")[:limit]]
+    else:
+        rows = rows[np.argsort(data.lines[rows], kind="stable")]
+    out = []
+    for r in rows:
+        loc: dict[str, Any] = {
+            "line": int(data.lines[r]),
+            "timestamp": _iso(int(data.timestamps[r])),
+            "asset": data.assets[int(data.asset_codes[r])] if len(data.assets) else None,
+        }
+        if column is not None:
+            loc["column"] = column
+            if column in data.fields:
+                loc["value"] = _value(data.fields[column][r])
+        out.append(loc)
+    return out
+
+
+# --------------------------------------------------------------------- checks
+def check_long(
+    data: LongData,
+    *,
+    layout: str = "long",
+    stale_min_run: int = 5,
+    price_fields: Sequence[str] | None = None,
+) -> list[QualityIssue]:
+    """Run every row-level check on parsed rows (any order).
+
+    Rows whose timestamp could not be parsed are excluded here; the parser
+    reports them as ``unparseable_timestamp``.
+
+    Parameters
+    ----------
+    data : LongData
+    layout : str
+        ``"long"`` or ``"wide"``; wide files report their cells per asset.
+    stale_min_run : int, default 5
+        Minimum number of consecutive identical prices that counts as stale.
+    price_fields : sequence of str, optional
+        Fields checked as prices; default: the known price fields present.
+    """
+    issues: list[QualityIssue] = []
+    valid = data.timestamps != NAT
+    if not valid.all():
+        data = data.take(valid)
+    if len(data) == 0:
+        return issues
+    prices = [f for f in (price_fields or sorted(PRICE_FIELDS)) if f in data.fields]
+    issues.extend(_check_unsorted(data))
+    s = data.take(data.sort_order())
+    issues.extend(_check_duplicates(s))
+    issues.extend(_check_values(s, prices))
+    issues.extend(_check_ohlc(s))
+    issues.extend(_check_volume(s))
+    issues.extend(_check_missing(s))
+    price = next((p for p in ("close", "adj_close", "price", "vwap") if p in prices), None)
+    if price is None and prices:
+        price = prices[0]
+    if price is not None:
+        issues.extend(_check_stale(s, price, stale_min_run))
+        issues.extend(_check_jumps(s, price))
+    issues.extend(_check_gaps(s))
+    order = list(CHECKS)
+    issues.sort(key=lambda i: order.index(i.check))
+    return issues
+
+
+def _check_unsorted(data: LongData) -> list[QualityIssue]:
+    codes, ts = data.asset_codes, data.timestamps
+    if len(codes) < 2:
+        return []
+    if np.all(codes[1:] >= codes[:-1]):
+        order = np.arange(len(codes))
+    else:
+        order = np.argsort(codes, kind="stable")
+    same = codes[order][1:] == codes[order][:-1]
+    back = same & (ts[order][1:] < ts[order][:-1])
+    n = int(back.sum())
+    if not n:
+        return []
+    rows = order[1:][back]
+    return [
+        make_issue(
+            "unsorted_rows",
+            n,
+            f"{n} row(s) have a timestamp earlier than the previous row of the same asset",
+            locate(data, rows),
+        )
+    ]
+
+
+def _same_key_as_previous(s: LongData) -> np.ndarray:
+    """Mask over rows 1..n-1 of sorted data: same (asset, timestamp) as the row before."""
+    return (s.asset_codes[1:] == s.asset_codes[:-1]) & (s.timestamps[1:] == s.timestamps[:-1])
+
+
+def _check_duplicates(s: LongData) -> list[QualityIssue]:
+    dup = _same_key_as_previous(s)
+    if not dup.any():
+        return []
+    rows = np.flatnonzero(dup) + 1
+    exact = np.ones(len(rows), dtype=bool)
+    for values in s.fields.values():
+        a, b = values[rows], values[rows - 1]
+        exact &= (a == b) | (np.isnan(a) & np.isnan(b))
+    if s.member is not None:
+        exact &= s.member[rows] == s.member[rows - 1]
+    issues = []
+    if exact.any():
+        n = int(exact.sum())
+        issues.append(
+            make_issue(
+                "duplicate_rows",
+                n,
+                f"{n} row(s) repeat an earlier row exactly (same timestamp, asset and values)",
+                locate(s, rows[exact]),
+            )
+        )
+    if (~exact).any():
+        n = int((~exact).sum())
+        issues.append(
+            make_issue(
+                "duplicate_timestamps",
+                n,
+                f"{n} row(s) repeat the timestamp of an earlier row of the same asset "
+                "with different values",
+                locate(s, rows[~exact]),
+            )
+        )
+    return issues
+
+
+def _check_values(s: LongData, prices: list[str]) -> list[QualityIssue]:
+    issues = []
+    inf_rows, inf_cols, implausible, implausible_cols = [], [], [], []
+    nonpos, nonpos_cols = [], []
+    for name, values in s.fields.items():
+        bad = np.isinf(values)
+        if bad.any():
+            inf_rows.append(np.flatnonzero(bad))
+            inf_cols.append(name)
+        limit = MAX_PRICE if name in prices else (MAX_VOLUME if name == "volume" else None)
+        if limit is not None:
+            big = np.isfinite(values) & (np.abs(values) > limit)
+            if big.any():
+                implausible.append(np.flatnonzero(big))
+                implausible_cols.append(name)
+        if name in prices:
+            neg = values <= 0
+            if neg.any():
+                nonpos.append(np.flatnonzero(neg))
+                nonpos_cols.append(name)
+    for check, rows_list, cols, text in (
+        ("non_finite", inf_rows, inf_cols, "infinite value(s)"),
+        (
+            "implausible_value",
+            implausible,
+            implausible_cols,
+            f"implausible value(s) (price above {MAX_PRICE:g} or volume above {MAX_VOLUME:g})",
+        ),
+        ("non_positive_price", nonpos, nonpos_cols, "price(s) at or below zero"),
+    ):
+        if rows_list:
+            n = sum(len(r) for r in rows_list)
+            locs = []
+            for rows, col in zip(rows_list, cols, strict=True):
+                locs.extend(locate(s, rows, col))
+            issues.append(make_issue(check, n, f"{n} {text} in {cols}", locs[:MAX_LOCATIONS]))
+    return issues
+
+
+def _check_ohlc(s: LongData) -> list[QualityIssue]:
+    f = s.fields
+    issues = []
+    if "high" in f and "low" in f:
+        bad = f["high"] < f["low"]
+        if bad.any():
+            n = int(bad.sum())
+            issues.append(
+                make_issue(
+                    "high_below_low",
+                    n,
+                    f"{n} row(s) have high below low",
+                    locate(s, bad, "high"),
+                )
+            )
+        outside = np.zeros(len(s), dtype=bool)
+        cols = []
+        locs: list[dict[str, Any]] = []
+        for col in ("open", "close"):
+            if col in f:
+                out = (f[col] > f["high"]) | (f[col] < f["low"])
+                if out.any():
+                    cols.append(col)
+                    locs.extend(locate(s, out, col))
+                outside |= out
+        if outside.any():
+            n = int(outside.sum())
+            issues.append(
+                make_issue(
+                    "open_close_outside_range",
+                    n,
+                    f"{n} row(s) have {' or '.join(cols)} outside [low, high]",
+                    locs[:MAX_LOCATIONS],
+                )
+            )
+    return issues
+
+
+def _check_volume(s: LongData) -> list[QualityIssue]:
+    if "volume" not in s.fields:
+        return []
+    v = s.fields["volume"]
+    issues = []
+    for check, mask, text in (
+        ("negative_volume", v < 0, "negative volume(s)"),
+        ("zero_volume", v == 0, "zero volume(s)"),
+    ):
+        if mask.any():
+            n = int(mask.sum())
+            issues.append(make_issue(check, n, f"{n} {text}", locate(s, mask, "volume")))
+    return issues
+
+
+def _check_missing(s: LongData) -> list[QualityIssue]:
+    counts = {}
+    locs: list[dict[str, Any]] = []
+    for name, values in s.fields.items():
+        miss = np.isnan(values)
+        if miss.any():
+            counts[name] = int(miss.sum())
+            if len(locs) < MAX_LOCATIONS:
+                locs.extend(locate(s, miss, name))
+    if not counts:
+        return []
+    n = sum(counts.values())
+    return [
+        make_issue(
+            "missing_values",
+            n,
+            f"{n} missing value(s), kept as NaN: {counts}",
+            locs[:MAX_LOCATIONS],
+        )
+    ]
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start positions and lengths of runs of True in a boolean array."""
+    padded = np.concatenate(([False], mask, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    starts, ends = edges[::2], edges[1::2]
+    return starts, ends - starts
+
+
+def _check_stale(s: LongData, price: str, min_run: int) -> list[QualityIssue]:
+    p = s.fields[price]
+    same = (s.asset_codes[1:] == s.asset_codes[:-1]) & (p[1:] == p[:-1])
+    starts, lengths = _runs(same)
+    # a run of k equal steps spans k + 1 bars
+    keep = lengths + 1 >= min_run
+    if not keep.any():
+        return []
+    starts, lengths = starts[keep], lengths[keep]
+    n = len(starts)
+    longest = int(lengths.max()) + 1
+    bars = int((lengths + 1).sum())
+    locs = locate(s, starts, price)
+    first_by_line = {loc["line"]: loc for loc in locs}
+    for start, length in zip(starts, lengths, strict=True):
+        loc = first_by_line.get(int(s.lines[start]))
+        if loc is not None:
+            loc["bars"] = int(length) + 1
+    return [
+        make_issue(
+            "stale_prices",
+            n,
+            f"{n} run(s) of {min_run}+ bars with an unchanged {price} ({bars} bars in all, "
+            f"longest {longest})",
+            locs,
+        )
+    ]
+
+
+def _check_jumps(s: LongData, price: str) -> list[QualityIssue]:
+    p = s.fields[price]
+    same = s.asset_codes[1:] == s.asset_codes[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = p[1:] / p[:-1]
+    hit = np.zeros(len(ratio), dtype=bool)
+    for r in SPLIT_RATIOS:
+        for target in (r, 1.0 / r):
+            hit |= np.abs(ratio / target - 1.0) < SPLIT_TOLERANCE
+    hit &= same
+    if not hit.any():
+        return []
+    rows = np.flatnonzero(hit) + 1
+    n = len(rows)
+    locs = locate(s, rows, price)
+    for loc in locs:
+        r = int(np.flatnonzero(s.lines == loc["line"])[0])
+        loc["ratio"] = round(float(p[r] / p[r - 1]), 4)
+    return [
+        make_issue(
+            "split_like_jump",
+            n,
+            f"{n} bar-to-bar change(s) in {price} look like an unadjusted split "
+            "(ratio near 2, 3, 4, 5, 10 or an inverse)",
+            locs,
+        )
+    ]
+
+
+def _check_gaps(s: LongData) -> list[QualityIssue]:
+    calendar = np.unique(s.timestamps)
+    if len(calendar) < 3:
+        return []
+    n_missing = 0
+    locs: list[dict[str, Any]] = []
+    # 1. assets missing calendar timestamps inside their own span
+    bounds = np.flatnonzero(np.diff(s.asset_codes)) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(s)]))
+    first = np.searchsorted(calendar, s.timestamps[starts])
+    last = np.searchsorted(calendar, s.timestamps[ends - 1])
+    unique_rows = np.concatenate(([True], ~_same_key_as_previous(s)))
+    observed = np.add.reduceat(unique_rows.astype(np.int64), starts)
+    missing_per_asset = (last - first + 1) - observed
+    for k in np.flatnonzero(missing_per_asset > 0):
+        n_missing += int(missing_per_asset[k])
+        if len(locs) < MAX_LOCATIONS:
+            span = calendar[first[k] : last[k] + 1]
+            have = s.timestamps[starts[k] : ends[k]]
+            absent = span[~np.isin(span, have)]
+            if len(absent):
+                locs.append(
+                    {
+                        "asset": s.assets[int(s.asset_codes[starts[k]])],
+                        "timestamp": _iso(int(absent[0])),
+                        "missing": int(missing_per_asset[k]),
+                    }
+                )
+    # 2. long steps in the calendar itself
+    steps = np.diff(calendar)
+    median = float(np.median(steps))
+    if median < 20 * 3600 * 1e9:  # intraday: only within a UTC day
+        same_day = (calendar[1:] // DAY_NS) == (calendar[:-1] // DAY_NS)
+        long_step = same_day & (steps > 3 * median)
+    elif median <= 4 * DAY_NS:  # daily
+        long_step = steps > 5 * DAY_NS
+    else:
+        long_step = steps > 1.5 * median
+    n_steps = int(long_step.sum())
+    for i in np.flatnonzero(long_step)[: max(0, MAX_LOCATIONS - len(locs))]:
+        locs.append(
+            {
+                "timestamp": _iso(int(calendar[i + 1])),
+                "previous": _iso(int(calendar[i])),
+                "days": round(float(steps[i]) / DAY_NS, 2),
+            }
+        )
+    if not n_missing and not n_steps:
+        return []
+    parts = []
+    if n_missing:
+        parts.append(
+            f"{n_missing} timestamp(s) of the calendar are missing for assets inside their own span"
+        )
+    if n_steps:
+        parts.append(f"{n_steps} step(s) between calendar timestamps are unusually long")
+    return [make_issue("calendar_gaps", n_missing + n_steps, "; ".join(parts), locs)]
+
+
+# -------------------------------------------------------------------- repairs
+def apply_repairs(
+    data: LongData, issues: Sequence[QualityIssue], *, price_fields: Sequence[str] | None = None
+) -> tuple[LongData, list[Repair]]:
+    """Apply the documented repairs for the repairable errors in ``issues``.
+
+    Returns the repaired rows, sorted by (asset, timestamp), and the list of
+    repairs with their counts. Rows are only ever removed by the
+    ``duplicate_rows`` repair, and each removal is counted.
+    """
+    checks = {i.check: i for i in issues if i.severity == "error" and i.repair}
+    repairs: list[Repair] = []
+    if "non_numeric" in checks:  # the parser already stored NaN for such text
+        repairs.append(
+            Repair("non_numeric", CHECKS["non_numeric"][1] or "", checks["non_numeric"].count)
+        )
+    s = data.take(data.sort_order())
+    if "unsorted_rows" in checks:
+        repairs.append(
+            Repair("unsorted_rows", CHECKS["unsorted_rows"][1] or "", checks["unsorted_rows"].count)
+        )
+    if "duplicate_rows" in checks:
+        dup = np.concatenate(([False], _same_key_as_previous(s)))
+        exact = dup.copy()
+        idx = np.flatnonzero(dup)
+        for values in s.fields.values():
+            a, b = values[idx], values[idx - 1]
+            exact[idx] &= (a == b) | (np.isnan(a) & np.isnan(b))
+        s = s.take(~exact)
+        action = CHECKS["duplicate_rows"][1] or ""
+        repairs.append(Repair("duplicate_rows", action, int(exact.sum())))
+    prices = [f for f in (price_fields or sorted(PRICE_FIELDS)) if f in s.fields]
+    fields = {k: v.copy() for k, v in s.fields.items()}
+
+    def blank(check: str, masks: dict[str, np.ndarray]) -> None:
+        n = 0
+        for col, mask in masks.items():
+            n += int(mask.sum())
+            fields[col][mask] = np.nan
+        if n:
+            repairs.append(Repair(check, CHECKS[check][1] or "", n))
+
+    if "non_finite" in checks:
+        blank("non_finite", {k: np.isinf(v) for k, v in fields.items()})
+    if "implausible_value" in checks:
+        masks = {p: np.abs(fields[p]) > MAX_PRICE for p in prices}
+        if "volume" in fields:
+            masks["volume"] = np.abs(fields["volume"]) > MAX_VOLUME
+        blank("implausible_value", masks)
+    if "non_positive_price" in checks:
+        blank("non_positive_price", {p: fields[p] <= 0 for p in prices})
+    if "high_below_low" in checks and "high" in fields and "low" in fields:
+        bad = fields["high"] < fields["low"]
+        blank("high_below_low", {"high": bad, "low": bad.copy()})
+    if "open_close_outside_range" in checks and "high" in fields and "low" in fields:
+        hi, lo = fields["high"], fields["low"]
+        blank(
+            "open_close_outside_range",
+            {c: (fields[c] > hi) | (fields[c] < lo) for c in ("open", "close") if c in fields},
+        )
+    if "negative_volume" in checks and "volume" in fields:
+        blank("negative_volume", {"volume": fields["volume"] < 0})
+    return s.with_fields(fields), repairs

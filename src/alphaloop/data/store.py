@@ -1,0 +1,239 @@
+"""Parquet files per dataset version, queried with DuckDB into a Panel.
+
+Layout under the workspace's data directory::
+
+    <name>/v<version>/rows.parquet      long rows sorted by (asset, time)
+    <name>/v<version>/calendar.parquet  the version's timestamps
+    <name>/v<version>/meta.json         assets, fields, frequency, content hash
+
+``rows.parquet`` holds ``timestamp`` (UTC), ``asset``, the integer positions
+``t`` (into the calendar) and ``a`` (into the asset list), an optional
+``member`` column and one float64 column per field. Anyone can query it with
+DuckDB or pandas; alphaloop reads the integer positions so that loading is a
+filtered scan plus one scatter per field.
+
+A version directory is written under a temporary name and renamed into
+place, so a crash or a refused import never leaves a partial version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from alphaloop.data.long import LongData
+from alphaloop.data.panel import Panel, _utc
+from alphaloop.errors import DataReadError, PanelError
+
+__all__ = ["ParquetStore", "StoredVersion"]
+
+ROWS = "rows.parquet"
+CALENDAR = "calendar.parquet"
+META = "meta.json"
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """What :meth:`ParquetStore.write` produced."""
+
+    path: Path
+    rows: int
+    assets: tuple[str, ...]
+    fields: tuple[str, ...]
+    start: pd.Timestamp
+    end: pd.Timestamp
+    n_times: int
+    frequency: str
+    content_hash: str
+
+
+class ParquetStore:
+    """Dataset versions as Parquet directories under ``root``.
+
+    Parameters
+    ----------
+    root : Path
+        The workspace's data directory; created on first write.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def version_dir(self, name: str, version: int) -> Path:
+        return self.root / name / f"v{version}"
+
+    # ------------------------------------------------------------------ write
+    def write(self, name: str, version: int, data: LongData) -> StoredVersion:
+        """Write sorted, unique rows as a new version; never overwrites.
+
+        ``data`` must have parsed timestamps and unique (asset, timestamp)
+        pairs; the ingest layer guarantees both.
+        """
+        final = self.version_dir(name, version)
+        if final.exists():
+            raise DataReadError(f"dataset {name!r} v{version} already exists at {final}")
+        s = data.take(data.sort_order())
+        panel = s.to_panel()
+        calendar = panel.index.asi8
+        t_idx = np.searchsorted(calendar, s.timestamps).astype(np.int32)
+        ts_type = pa.timestamp("ns", tz="UTC")
+        columns: dict[str, pa.Array] = {
+            "timestamp": pa.array(s.timestamps, type=pa.int64()).view(ts_type),
+            "asset": pa.DictionaryArray.from_arrays(
+                pa.array(s.asset_codes, type=pa.int32()), pa.array(list(s.assets), pa.string())
+            ),
+            "t": pa.array(t_idx),
+            "a": pa.array(s.asset_codes.astype(np.int32)),
+        }
+        if s.member is not None:
+            columns["member"] = pa.array(s.member)
+        for fname, values in s.fields.items():
+            columns[fname] = pa.array(values, type=pa.float64(), from_pandas=False)
+        table = pa.table(columns)
+        tmp = self.root / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir(parents=True)
+        try:
+            pq.write_table(table, tmp / ROWS, compression="zstd", row_group_size=1 << 20)
+            pq.write_table(
+                pa.table({"timestamp": pa.array(calendar, type=pa.int64()).view(ts_type)}),
+                tmp / CALENDAR,
+            )
+            digest = panel.content_hash()
+            meta = {
+                "format": 1,
+                "assets": list(s.assets),
+                "fields": list(s.fields),
+                "rows": len(s),
+                "n_times": len(calendar),
+                "start": panel.index[0].isoformat(),
+                "end": panel.index[-1].isoformat(),
+                "frequency": panel.frequency,
+                "content_hash": digest,
+                "has_member": s.member is not None,
+            }
+            (tmp / META).write_text(json.dumps(meta, indent=1))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return StoredVersion(
+            final,
+            len(s),
+            s.assets,
+            tuple(s.fields),
+            panel.index[0],
+            panel.index[-1],
+            len(calendar),
+            panel.frequency,
+            digest,
+        )
+
+    def delete(self, name: str, version: int) -> None:
+        """Remove a version directory (used to undo a write whose record failed)."""
+        shutil.rmtree(self.version_dir(name, version), ignore_errors=True)
+
+    # ------------------------------------------------------------------- read
+    def meta(self, name: str, version: int) -> dict[str, Any]:
+        path = self.version_dir(name, version) / META
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise DataReadError(
+                f"dataset {name!r} v{version}: files missing at {path.parent}",
+                hint="the workspace's data directory was changed by hand; re-import the dataset",
+            ) from None
+
+    def load(
+        self,
+        name: str,
+        version: int,
+        *,
+        start: Any = None,
+        end: Any = None,
+        assets: Sequence[str] | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> Panel:
+        """Query one version into a Panel.
+
+        ``start`` and ``end`` are inclusive; naive values are UTC. Assets and
+        fields keep the order asked for (default: stored order).
+        """
+        vdir = self.version_dir(name, version)
+        meta = self.meta(name, version)
+        all_assets: list[str] = meta["assets"]
+        all_fields: list[str] = meta["fields"]
+        field_list = list(all_fields if fields is None else fields)
+        for f in field_list:
+            if f not in all_fields:
+                raise PanelError(
+                    f"dataset {name!r} has no field {f!r}", hint=f"fields: {all_fields}"
+                )
+        asset_list = list(all_assets if assets is None else assets)
+        pos = {a: i for i, a in enumerate(all_assets)}
+        for a in asset_list:
+            if a not in pos:
+                raise PanelError(
+                    f"dataset {name!r} has no asset {a!r}",
+                    hint=f"{len(all_assets)} assets, e.g. {all_assets[:5]}",
+                )
+        calendar = pq.read_table(vdir / CALENDAR).column(0).to_numpy().view(np.int64)
+        t0 = 0 if start is None else int(np.searchsorted(calendar, _utc(start).value, "left"))
+        t1 = (
+            len(calendar)
+            if end is None
+            else int(np.searchsorted(calendar, _utc(end).value, "right"))
+        )
+        t1 = max(t0, t1)
+        selected_codes = np.array([pos[a] for a in asset_list], dtype=np.int32)
+        cols = ["t", "a", *([] if not meta.get("has_member") else ["member"])]
+        cols += [f'"{f}"' for f in field_list]
+        where = ["t >= ? AND t < ?"]
+        params: list[Any] = [t0, t1]
+        if assets is not None:
+            where.append(f"a IN ({','.join(str(int(c)) for c in selected_codes)})")
+        sql = f"SELECT {', '.join(cols)} FROM read_parquet(?) WHERE {' AND '.join(where)}"
+        with duckdb.connect() as con:
+            con.execute("SET threads TO 2")
+            result = con.sql(sql, params=[str(vdir / ROWS), *params]).to_arrow_table()
+        remap = np.full(len(all_assets), -1, dtype=np.int64)
+        remap[selected_codes] = np.arange(len(selected_codes))
+        t_local = result.column("t").to_numpy().astype(np.int64) - t0
+        a_local = remap[result.column("a").to_numpy()]
+        shape = (t1 - t0, len(asset_list))
+        out_fields = {}
+        for f in field_list:
+            arr = np.full(shape, np.nan)
+            arr[t_local, a_local] = result.column(f).to_numpy(zero_copy_only=False)
+            out_fields[f] = arr
+        membership = np.zeros(shape, dtype=bool)
+        if meta.get("has_member"):
+            membership[t_local, a_local] = result.column("member").to_numpy(zero_copy_only=False)
+        else:
+            membership[t_local, a_local] = True
+        index = pd.DatetimeIndex(calendar[t0:t1].view("datetime64[ns]")).tz_localize("UTC")
+        return Panel(index, asset_list, out_fields, membership, frequency=meta["frequency"])
+
+    def preview(self, name: str, version: int, limit: int = 10) -> pd.DataFrame:
+        """The last ``limit`` rows of the version in long format."""
+        vdir = self.version_dir(name, version)
+        meta = self.meta(name, version)
+        cols = ", ".join(["timestamp", "asset", *[f'"{f}"' for f in meta["fields"]]])
+        with duckdb.connect() as con:
+            frame = con.sql(
+                f"SELECT {cols} FROM read_parquet(?) ORDER BY timestamp DESC, asset LIMIT ?",
+                params=[str(vdir / ROWS), int(limit)],
+            ).df()
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        return frame

@@ -1,0 +1,79 @@
+"""Typed exceptions with messages that say what was wrong, where, and what to do.
+
+Every error the user can cause derives from :class:`AlphaloopError`. The CLI
+prints ``str(error)`` on one line (plus the hint) and exits with
+``error.exit_code``; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+
+class AlphaloopError(Exception):
+    """Base class for errors caused by input, configuration or environment.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong and where.
+    hint : str, optional
+        What the user can do about it.
+    """
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class ConfigError(AlphaloopError):
+    """A setting or workspace path is invalid."""
+
+
+class StoreError(AlphaloopError):
+    """The database cannot be opened, migrated or written."""
+
+
+class DatasetNotFoundError(AlphaloopError):
+    """No dataset of that name exists in the workspace."""
+
+
+class DatasetExistsError(AlphaloopError):
+    """A dataset of that name exists and the action would overwrite it."""
+
+
+class DataReadError(AlphaloopError):
+    """A data file cannot be read at all (missing, empty, wrong encoding, no columns).
+
+    ``data check`` exits with code 2 for these.
+    """
+
+    exit_code = 2
+
+
+class DataFormatError(AlphaloopError):
+    """A data file was read but its layout is not one alphaloop understands."""
+
+    exit_code = 2
+
+
+class DataQualityError(AlphaloopError):
+    """An import was refused because the quality checks found problems.
+
+    Attributes
+    ----------
+    report : alphaloop.data.quality.QualityReport
+        The full report; nothing was written to the store.
+    """
+
+    def __init__(self, message: str, report: object, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+
+
+class PanelError(AlphaloopError):
+    """A Panel was built or queried with inconsistent shapes, fields or assets."""

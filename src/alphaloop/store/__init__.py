@@ -1,0 +1,11 @@
+"""The project's database: SQLAlchemy 2 models, alembic migrations, repositories.
+
+SQLite in the workspace by default; any SQLAlchemy URL (PostgreSQL included)
+by setting ``ALPHALOOP_DATABASE_URL``. The schema is created and migrated on
+first use.
+"""
+
+from alphaloop.store.db import Database
+from alphaloop.store.models import Base, DatasetRecord, ImportRecord, RunRecord
+
+__all__ = ["Base", "Database", "DatasetRecord", "ImportRecord", "RunRecord"]

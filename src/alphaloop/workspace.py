@@ -52,11 +52,12 @@ class Workspace:
     ) -> None:
         try:
             base = settings or Settings()
-            self.settings = base.model_copy(update=overrides) if overrides else base
+            self.settings = Settings(**{**base.model_dump(), **overrides}) if overrides else base
         except ValidationError as exc:
             first = exc.errors()[0]
+            key = str(first["loc"][0]) if first["loc"] else "?"
             raise ConfigError(
-                f"invalid setting ALPHALOOP_{str(first['loc'][0]).upper()}: {first['msg']}"
+                f"invalid setting {key!r} (ALPHALOOP_{key.upper()}): {first['msg']}"
             ) from exc
         self.root = Path(root if root is not None else self.settings.home).expanduser().resolve()
         if self.root.exists() and not self.root.is_dir():

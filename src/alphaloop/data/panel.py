@@ -55,7 +55,7 @@ def infer_frequency(index: pd.DatetimeIndex) -> str:
     """
     if len(index) < 2:
         return "irregular"
-    steps = np.diff(index.asi8)
+    steps = np.diff(pd.DatetimeIndex(index).as_unit("ns").asi8)
     median_s = float(np.median(steps)) / 1e9
     day = 86_400.0
     if median_s < 20 * 3600:

@@ -69,7 +69,8 @@ def test_rounding_caveat_is_visible_in_the_data(shared_workspace: Workspace) -> 
     assert (r == 0).mean(axis=0).min() > 0.04
     report = shared_workspace.data.check_dataset("sp500-stocks")
     stale = report.issue("stale_prices")
-    assert stale is not None and stale.count > 10
+    assert stale is not None
+    assert stale.count > 10
 
 
 def test_fama_french_dates_and_units(shared_workspace: Workspace) -> None:

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import write_csv
 
 from alphaloop import __version__
 from alphaloop.cli import main
+from tests.conftest import write_csv
 
 LIST_KEYS = {"name", "assets", "fields", "start", "end", "frequency", "rows", "source"}
 GOOD = """
@@ -46,14 +46,16 @@ def test_data_list_json(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
     for d in doc:
         assert set(d) >= LIST_KEYS
     stocks = next(d for d in doc if d["name"] == "sp500-stocks")
-    assert stocks["assets"] == 20 and stocks["rows"] == 166260
+    assert stocks["assets"] == 20
+    assert stocks["rows"] == 166260
     assert stocks["start"].startswith("1990-01-02")
 
 
 def test_data_list_table(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
     code, out, _ = run(capsys, ws, "data", "list")
     assert code == 0
-    assert "sp500-stocks" in out and "fama-french" in out
+    assert "sp500-stocks" in out
+    assert "fama-french" in out
 
 
 def test_data_show(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
@@ -64,7 +66,9 @@ def test_data_show(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
     assert doc["asset_ids"][0] == "AAPL"
     assert any("survivorship" in c for c in doc["caveats"])
     code, out, _ = run(capsys, ws, "data", "show", "sp500-stocks")
-    assert code == 0 and "survivorship" in out and "content hash" in out
+    assert code == 0
+    assert "survivorship" in out
+    assert "content hash" in out
 
 
 def test_show_unknown_dataset_is_one_clear_line(
@@ -81,11 +85,14 @@ def test_import_and_check(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path
     code, out, _ = run(capsys, ws, "data", "import", str(good), "--name", "good", "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["status"] == "accepted" and doc["dataset"]["rows"] == 3
+    assert doc["status"] == "accepted"
+    assert doc["dataset"]["rows"] == 3
     code, out, _ = run(capsys, ws, "data", "check", str(good), "--json")
-    assert code == 0 and json.loads(out)["clean"] is True
+    assert code == 0
+    assert json.loads(out)["clean"] is True
     code, out, _ = run(capsys, ws, "data", "check", "good")
-    assert code == 0 and "clean" in out
+    assert code == 0
+    assert "clean" in out
 
 
 def test_refused_import_exits_1_with_the_report(
@@ -95,12 +102,14 @@ def test_refused_import_exits_1_with_the_report(
     code, out, err = run(capsys, ws, "data", "import", str(bad), "--name", "bad")
     assert code == 1
     assert "negative_volume" in out
-    assert "refused" in err and "--repair" in err
+    assert "refused" in err
+    assert "--repair" in err
     assert "Traceback" not in out + err
     code, out, _ = run(capsys, ws, "data", "list", "--json")
     assert "bad" not in {d["name"] for d in json.loads(out)}
     code, out, _ = run(capsys, ws, "data", "import", str(bad), "--name", "bad", "--repair")
-    assert code == 0 and "repaired negative_volume" in out
+    assert code == 0
+    assert "repaired negative_volume" in out
 
 
 def test_check_exit_codes(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path: Path) -> None:
@@ -108,23 +117,29 @@ def test_check_exit_codes(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path
     code, out, _ = run(capsys, ws, "data", "check", str(bad), "--json")
     assert code == 1
     issue = json.loads(out)["issues"][0]
-    assert issue["check"] == "non_numeric" and issue["locations"][0]["line"] == 4
+    assert issue["check"] == "non_numeric"
+    assert issue["locations"][0]["line"] == 4
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     code, _, err = run(capsys, ws, "data", "check", str(empty))
-    assert code == 2 and "empty" in err
+    assert code == 2
+    assert "empty" in err
     code, _, err = run(capsys, ws, "data", "check", str(tmp_path / "missing.csv"))
-    assert code == 2 and "no such file" in err
+    assert code == 2
+    assert "no such file" in err
     code, _, err = run(capsys, ws, "data", "check", "no-such-dataset")
-    assert code == 2 and "neither a file nor a dataset" in err
+    assert code == 2
+    assert "neither a file nor a dataset" in err
     code, out, _ = run(capsys, ws, "data", "check", "vix", "--json")
-    assert code == 1 and json.loads(out)["issues"][0]["check"] == "missing_values"
+    assert code == 1
+    assert json.loads(out)["issues"][0]["check"] == "missing_values"
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path: Path) -> None:
     good = write_csv(tmp_path / "good.csv", GOOD)
     code, _, err = run(capsys, ws, "data", "import", str(good), "--name", "x", "--layout", "tall")
-    assert code == 2 and "tall" in err
+    assert code == 2
+    assert "tall" in err
     code, _, _ = run(capsys, ws, "data", "import", str(good))
     assert code == 2
 
@@ -146,7 +161,8 @@ def test_demo_json_and_run_log(capsys: pytest.CaptureFixture[str], ws: Path) -> 
     assert any("survivorship" in c for c in doc["caveats"])
     code, out, _ = run(capsys, ws, "runs", "list", "--json")
     runs = json.loads(out)
-    assert runs[0]["kind"] == "demo" and runs[0]["status"] == "succeeded"
+    assert runs[0]["kind"] == "demo"
+    assert runs[0]["status"] == "succeeded"
     assert len(runs[0]["data_hashes"]["sp500-stocks"]) == 64
 
 
@@ -172,7 +188,8 @@ def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2
-    assert "not UTF-8" in proc.stderr and "line 2" in proc.stderr
+    assert "not UTF-8" in proc.stderr
+    assert "line 2" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 
 

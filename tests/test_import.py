@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import write_csv
 
 from alphaloop.data.store import ParquetStore
 from alphaloop.errors import (
@@ -19,6 +18,7 @@ from alphaloop.errors import (
     PanelError,
 )
 from alphaloop.workspace import Workspace
+from tests.conftest import write_csv
 
 LONG = """
 timestamp,symbol,open,high,low,close,volume
@@ -45,7 +45,8 @@ def test_long_csv_round_trip(workspace: Workspace, tmp_path: Path) -> None:
     assert p.content_hash() == info.content_hash
     assert workspace.data.info("prices").content_hash == info.content_hash
     imports = workspace.data.imports("prices")
-    assert imports[0]["status"] == "accepted" and imports[0]["rows_out"] == 6
+    assert imports[0]["status"] == "accepted"
+    assert imports[0]["rows_out"] == 6
 
 
 def test_load_subsets(workspace: Workspace, tmp_path: Path) -> None:
@@ -79,10 +80,12 @@ def test_wide_csv_with_late_listing(workspace: Workspace, tmp_path: Path) -> Non
     result = workspace.data.import_file(path, "wide", field_name="close")
     assert result.dataset.rows == 8  # BBB starts on the 4th; AAA's gap on the 5th is a row
     missing = result.final_report.issue("missing_values")
-    assert missing is not None and missing.count == 1
+    assert missing is not None
+    assert missing.count == 1
     p = workspace.data.load("wide")
     assert p.membership[:, 1].tolist() == [False, False, True, True, True]
-    assert np.isnan(p["close"][3, 0]) and p.membership[3, 0]
+    assert np.isnan(p["close"][3, 0])
+    assert p.membership[3, 0]
 
 
 def test_single_asset_ohlcv_file_uses_the_file_name(workspace: Workspace, tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ def test_shape_and_accessors() -> None:
     assert p.start == pd.Timestamp("2024-01-01", tz="UTC")
     assert p.frequency == "daily"
     assert p.membership.all()
-    assert "close" in p and "open" not in p
+    assert "close" in p
+    assert "open" not in p
 
 
 def test_arrays_are_read_only_and_not_shared_with_caller() -> None:

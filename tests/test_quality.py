@@ -48,7 +48,8 @@ def test_unsorted_rows_point_at_the_line() -> None:
     issue = checks(rows(recs))["unsorted_rows"]
     assert issue.count == 1
     assert issue.locations[0]["line"] == 4
-    assert issue.severity == "error" and issue.repair
+    assert issue.severity == "error"
+    assert issue.repair
 
 
 def test_rows_sorted_by_date_then_asset_are_not_unsorted() -> None:
@@ -91,7 +92,8 @@ def test_ohlc_consistency() -> None:
     assert found["high_below_low"].locations[0]["line"] == 3
     # row 3 (high<low) also has open/close outside the inverted range
     assert found["open_close_outside_range"].count == 3
-    assert found["zero_volume"].count == 1 and found["zero_volume"].severity == "warning"
+    assert found["zero_volume"].count == 1
+    assert found["zero_volume"].severity == "warning"
     assert found["negative_volume"].count == 1
 
 
@@ -166,7 +168,8 @@ def test_repairs_blank_bad_values_and_keep_every_row() -> None:
     assert len(fixed) == len(data) - done["duplicate_rows"]
     assert fixed.is_sorted()
     assert not [i for i in check_long(fixed) if i.severity == "error"]
-    assert np.isnan(fixed.fields["high"][0]) and np.isnan(fixed.fields["low"][0])
+    assert np.isnan(fixed.fields["high"][0])
+    assert np.isnan(fixed.fields["low"][0])
     assert fixed.fields["close"][1] == 10.5  # untouched values stay as they were
 
 

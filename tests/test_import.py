@@ -227,6 +227,17 @@ def _empty_report():
     return QualityReport("test", 0, "long", ())
 
 
+def test_files_left_by_a_crash_do_not_block_the_next_import(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    orphan = workspace.data.store.version_dir("p", 1)
+    orphan.mkdir(parents=True)
+    (orphan / "rows.parquet").write_bytes(b"half-written")
+    info = workspace.data.import_file(write_csv(tmp_path / "p.csv", LONG), "p").dataset
+    assert info.version == 1
+    assert workspace.data.load("p")["close"][0, 0] == 10.5
+
+
 def test_store_never_overwrites_a_version(tmp_path: Path, shared_workspace: Workspace) -> None:
     store = ParquetStore(tmp_path / "data")
     rows = shared_workspace.data._stored_rows(_first_record(shared_workspace))

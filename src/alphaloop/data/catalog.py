@@ -312,7 +312,10 @@ class DataCatalog:
         rec = self._get(name, version)
         data = self._stored_rows(rec)
         issues = check_long(data, stale_min_run=stale_min_run)
-        return QualityReport(f"{rec.name} v{rec.version}", rec.rows, "stored", tuple(issues))
+        note = "locations give row numbers of the stored rows (sorted by asset, then time)"
+        return QualityReport(
+            f"{rec.name} v{rec.version}", rec.rows, "stored", tuple(issues), (note,)
+        )
 
     def _stored_rows(self, rec: DatasetRecord) -> LongData:
         vdir = self.store.version_dir(rec.name, rec.version)
@@ -447,6 +450,10 @@ class DataCatalog:
         source_path: str | None = None,
     ) -> DatasetInfo:
         version = self._next_version(name)
+        if self.store.version_dir(name, version).exists():
+            # Files without a database row: left by a crash between the two
+            # writes. Nothing refers to them, so the new version takes their place.
+            self.store.delete(name, version)
         stored = self.store.write(name, version, data)
         started = datetime.now(UTC)
         try:

@@ -205,3 +205,18 @@ def test_console_script_demo(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "survivorship" in proc.stdout
     assert "recorded as run 1" in proc.stdout
+
+
+def test_brackets_in_user_text_are_printed_as_they_are(
+    capsys: pytest.CaptureFixture[str], ws: Path, tmp_path: Path
+) -> None:
+    no_ts = write_csv(tmp_path / "p[red]x.csv", "[/],close\n1,2")
+    code, out, err = run(capsys, ws, "data", "check", str(no_ts))
+    assert code == 2
+    assert "p[red]x.csv" in err
+    assert "'[/]'" in err
+    bad = write_csv(tmp_path / "sym.csv", "timestamp,symbol,close\n2024-01-01,[/],abc")
+    code, out, err = run(capsys, ws, "data", "check", str(bad))
+    assert code == 1
+    assert "[/]" in out
+    assert "Traceback" not in out + err

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from alphaloop import __version__
@@ -100,7 +101,7 @@ def data_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             _fmt_date(i.end),
             i.frequency,
             f"{i.rows:,}",
-            i.source.split("/")[0] if i.bundled else i.source,
+            escape(i.source.split("/")[0] if i.bundled else i.source),
         )
     out.print(table)
 
@@ -122,28 +123,28 @@ def data_show(
         doc["preview"] = json.loads(preview.to_json(orient="records", date_format="iso"))
         _print_json(doc)
         return
-    out.print(f"[bold]{info.name}[/] v{info.version}  ({info.source})")
+    out.print(f"[bold]{info.name}[/] v{info.version}  ({escape(info.source)})")
     if info.description:
-        out.print(info.description)
+        out.print(escape(info.description))
     out.print(
         f"{info.assets} assets x {info.times:,} times ({info.rows:,} rows), {info.frequency}, "
         f"{_fmt_date(info.start)} .. {_fmt_date(info.end)}"
     )
-    out.print(f"fields: {', '.join(info.fields)}")
+    out.print(f"fields: {escape(', '.join(info.fields))}")
     ids = ", ".join(info.asset_ids[:30]) + (" ..." if info.assets > 30 else "")
-    out.print(f"assets: {ids}")
+    out.print(f"assets: {escape(ids)}")
     out.print(f"content hash: {info.content_hash}")
     if info.caveats:
         out.print("[yellow]caveats:[/]")
         for c in info.caveats:
-            out.print(f"  - {c}")
+            out.print(f"  - {escape(c)}")
     q = info.quality
     out.print(
         f"quality at import: {q.get('errors', 0)} error(s), {q.get('warnings', 0)} warning(s)"
     )
     for issue in q.get("issues", []):
-        out.print(f"  - {issue['severity']}: {issue['check']}: {issue['message']}")
-    out.print(preview.to_string(index=False))
+        out.print(f"  - {issue['severity']}: {issue['check']}: {escape(issue['message'])}")
+    out.print(preview.to_string(index=False), markup=False)
 
 
 @data_app.command("import")
@@ -195,9 +196,9 @@ def data_import(
         f"{info.rows:,} rows, {_fmt_date(info.start)} .. {_fmt_date(info.end)} ({result.status})"
     )
     for r in result.repairs:
-        out.print(f"  repaired {r.check}: {r.action} ({r.count})")
+        out.print(f"  repaired {r.check}: {escape(r.action)} ({r.count})")
     for w in (result.final_report or result.report).warnings:
-        out.print(f"  [yellow]warning[/] {w.check}: {w.message}")
+        out.print(f"  [yellow]warning[/] {w.check}: {escape(w.message)}")
 
 
 @data_app.command("check")
@@ -260,12 +261,12 @@ def _print_report(report: Any) -> None:
             f"[red]{len(report.errors)} error(s)[/], [yellow]{len(report.warnings)} warning(s)[/]"
         )
     )
-    out.print(f"{report.source}: {report.rows:,} rows ({report.layout}): {status}")
+    out.print(f"{escape(report.source)}: {report.rows:,} rows ({report.layout}): {status}")
     for note in report.notes:
-        out.print(f"  note: {note}")
+        out.print(f"  note: {escape(note)}")
     for issue in report.issues:
-        repair = f" [repair: {issue.repair}]" if issue.severity == "error" and issue.repair else ""
-        out.print(f"  - {summarize_issue(issue)}{repair}")
+        repair = f" (repair: {issue.repair})" if issue.severity == "error" and issue.repair else ""
+        out.print(f"  - {escape(summarize_issue(issue) + repair)}")
 
 
 # ---------------------------------------------------------------------- runs
@@ -292,7 +293,7 @@ def runs_list(
             r["status"],
             r["started_at"][:19],
             r["code_version"],
-            (r["error"] or "")[:60],
+            escape((r["error"] or "")[:60]),
         )
     out.print(table)
 
@@ -324,9 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     except AlphaloopError as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(exc.message)}", soft_wrap=True)
         if exc.hint:
-            err.print(f"  hint: {exc.hint}", soft_wrap=True)
+            err.print(f"  hint: {escape(exc.hint)}", soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         err.print(
-            f"[red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            f"[red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
             "  hint: run again with --debug for the traceback, and report it",
             soft_wrap=True,
         )

@@ -7,7 +7,9 @@ milliseconds / microseconds / nanoseconds (told apart by magnitude).
 Timestamps without an offset are taken in ``timezone`` (default UTC);
 values with an offset are converted to UTC. A file mixing values with and
 without an offset is refused (``mixed_timezones``): the naive ones are
-ambiguous.
+ambiguous. Timestamps outside the range of nanosecond timestamps
+(1677-09-21 .. 2262-04-11) are reported as ``unparseable_timestamp``; a
+column of times of day without a date is refused.
 
 Numbers: numeric columns are read as float64; text that is not a number in
 a value column is reported (``non_numeric``) and stored as NaN, which the
@@ -27,10 +29,14 @@ import pyarrow.compute as pc
 from alphaloop.data.long import NAT, LongData
 from alphaloop.data.quality import QualityIssue, make_issue
 from alphaloop.data.readers import KNOWN_FIELDS, RawTable
+from alphaloop.errors import ConfigError, DataFormatError, DataReadError
 
 __all__ = ["normalize"]
 
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_MIN_NS = pd.Timestamp.min.value
+_MAX_NS = pd.Timestamp.max.value
 
 
 def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[QualityIssue]]:
@@ -44,12 +50,34 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
         Parse problems: ``unparseable_timestamp``, ``mixed_timezones``,
         ``missing_asset``, ``non_numeric`` (plus ``unknown_columns`` for long
         data, as a warning).
+
+    Raises
+    ------
+    ConfigError
+        ``timezone`` is not a known time zone.
+    DataFormatError
+        The timestamp column holds times of day without a date.
+    DataReadError
+        A wide file has no value in any asset column.
     """
     table = raw.table
     n = table.num_rows
-    lines = np.arange(n, dtype=np.int64) + raw.header_line + 1
+    if raw.row_lines is not None:
+        lines = raw.row_lines
+    else:
+        lines = np.arange(n, dtype=np.int64) + raw.header_line + 1
     issues: list[QualityIssue] = []
-    ts, ts_issues = _parse_timestamps(table.column(raw.timestamp_column), timezone)
+    _check_timezone(timezone)
+    ts_col = table.column(raw.timestamp_column)
+    if pa.types.is_time(ts_col.type):
+        name = raw.original_names.get(raw.timestamp_column, raw.timestamp_column)
+        sample = ts_col.drop_null()
+        example = f" (e.g. {sample[0].as_py()})" if len(sample) else ""
+        raise DataFormatError(
+            f"{raw.source}: column {name!r} holds times of day without a date{example}",
+            hint="give every row a full date and time such as '2024-01-02 09:30:00'",
+        )
+    ts, ts_issues = _parse_timestamps(ts_col, timezone)
     if raw.layout == "wide":
         return _normalize_wide(raw, ts, ts_issues, lines)
     codes, assets, missing_asset = _asset_codes(raw, n)
@@ -91,6 +119,29 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
             )
         )
     return data, issues
+
+
+def _check_timezone(timezone: str) -> None:
+    try:
+        pd.Timestamp(0).tz_localize(timezone)
+    except Exception as exc:  # pandas raises KeyError, ValueError, IndexError, ... by zone kind
+        raise ConfigError(
+            f"unknown time zone {timezone!r}",
+            hint="use an IANA name such as 'UTC' or 'America/New_York'",
+        ) from exc
+
+
+def _as_utc_ns(s: pd.Series, timezone: str) -> pd.Series:
+    """Datetimes as UTC nanoseconds; naive ones are taken in ``timezone``.
+
+    Values outside the nanosecond range (years 1677 to 2262) become NaT.
+    """
+    if s.dt.tz is None:
+        s = s.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    s = s.dt.tz_convert("UTC")
+    lo = pd.Timestamp(_MIN_NS, tz="UTC")
+    hi = pd.Timestamp(_MAX_NS, tz="UTC")
+    return s.where((s >= lo) & (s <= hi)).dt.as_unit("ns")
 
 
 def _asset_codes(raw: RawTable, n: int) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
@@ -136,20 +187,13 @@ def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, 
     """Timestamps as int64 ns UTC (NAT where unparseable) plus raw facts for issues."""
     typ = col.type
     info: dict[str, Any] = {"mixed": None, "unparseable": None}
-    if pa.types.is_timestamp(typ):
-        s = col.to_pandas()
-        if getattr(s.dt, "tz", None) is None:
-            s = s.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        ts = s.dt.tz_convert("UTC").dt.as_unit("ns")
+    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+        if pa.types.is_date(typ):
+            col = pc.cast(col, pa.timestamp("s"))
+        ts = _as_utc_ns(col.to_pandas(), timezone)
         out = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
         info["unparseable"] = np.asarray(pd.isna(ts))
         return out, info
-    if pa.types.is_date(typ):
-        s = pd.to_datetime(col.to_pandas())
-        s = s.dt.tz_localize(timezone) if timezone != "UTC" else s.dt.tz_localize("UTC")
-        ts = s.dt.tz_convert("UTC").dt.as_unit("ns")
-        info["unparseable"] = np.asarray(pd.isna(ts))
-        return ts.to_numpy(dtype="datetime64[ns]").view(np.int64), info
     if pa.types.is_integer(typ):
         return _parse_int_timestamps(col, timezone, info)
     text = pc.utf8_trim_whitespace(pc.cast(col, pa.string()))
@@ -161,11 +205,20 @@ def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, 
     present &= np.asarray(nonempty.to_numpy(zero_copy_only=False))
     aware = has_offset & present
     naive = ~has_offset & present
+    values = text.to_pandas()
+    if aware.any() and naive.any():
+        # text that is no date at all is unparseable, not a naive timestamp
+        readable = np.asarray(pd.notna(_to_datetime(values, True, "UTC")))
+        aware &= readable
+        naive &= readable
+    all_aware = bool(aware.any()) and not naive.any()
     if aware.any() and naive.any():
         minority = naive if naive.sum() <= aware.sum() else aware
         info["mixed"] = (int(aware.sum()), int(naive.sum()), minority)
-    values = text.to_pandas()
-    parsed = _to_datetime(values, aware.any() and not naive.any(), timezone)
+        # parse the majority kind only; the minority is reported as mixed_timezones
+        values = values.where(~minority)
+        all_aware = bool(naive.sum() <= aware.sum())
+    parsed = _to_datetime(values, all_aware, timezone)
     out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
     unparseable = np.asarray(pd.isna(parsed)) & present
     out[~present] = NAT
@@ -190,29 +243,34 @@ def _to_datetime(values: pd.Series, all_aware: bool, timezone: str) -> pd.Series
             best = parsed
         if not best.isna().sum() - values.isna().sum():
             break
-    assert best is not None
-    if best.dt.tz is None:
-        best = best.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    return best.dt.tz_convert("UTC").dt.as_unit("ns")
+    if best is None:  # no format could parse any value
+        best = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    return _as_utc_ns(best, timezone)
 
 
 def _parse_int_timestamps(
     col: pa.ChunkedArray, timezone: str, info: dict[str, Any]
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    raw = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-    present = ~np.isnan(raw)
+    present = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False))
+    if pa.types.is_unsigned_integer(col.type):  # above the int64 range: not a timestamp
+        big = pc.greater(col, np.iinfo(np.int64).max).to_numpy(zero_copy_only=False)
+        present &= ~np.asarray(pc.fill_null(big, False).to_numpy(zero_copy_only=False))
+    # int64 throughout: float64 would round epoch nanoseconds
+    raw = pc.cast(pc.fill_null(col, 0), pa.int64(), safe=False).to_numpy(zero_copy_only=False)
+    raw = np.where(present, raw, 0)
     vals = raw[present]
     if len(vals) and vals.min() >= 1_000_01_01 and vals.max() <= 3_000_12_31:
-        text = pd.Series(np.where(present, raw, 0).astype(np.int64).astype(str))
-        parsed = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
-        parsed = parsed.dt.tz_localize(timezone).dt.tz_convert("UTC").dt.as_unit("ns")
+        text = pd.Series(raw.astype(str))
+        parsed = _as_utc_ns(pd.to_datetime(text, format="%Y%m%d", errors="coerce"), timezone)
+        out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+        bad = np.asarray(pd.isna(parsed)) | ~present
     else:
-        mag = np.nanmax(np.abs(vals)) if len(vals) else 0
+        mag = float(np.abs(vals.astype(np.float64)).max()) if len(vals) else 0.0
         unit = "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
-        parsed = pd.Series(pd.to_datetime(np.where(present, raw, 0).astype(np.int64), unit=unit))
-        parsed = parsed.dt.tz_localize("UTC").dt.as_unit("ns")
-    out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
-    bad = np.asarray(pd.isna(parsed)) | ~present
+        per = _NS_PER_UNIT[unit]
+        in_range = (raw >= -(-_MIN_NS // per)) & (raw <= _MAX_NS // per)
+        bad = ~present | ~in_range
+        out = np.where(bad, 0, raw) * per
     out[bad] = NAT
     info["unparseable"] = bad
     return out, info
@@ -241,7 +299,8 @@ def _timestamp_issues(data: LongData, info: dict[str, Any]) -> list[QualityIssue
                 make_issue(
                     "unparseable_timestamp",
                     k,
-                    f"{k} timestamp(s) are empty or cannot be read as a date/time",
+                    f"{k} timestamp(s) are empty, cannot be read as a date/time, or lie "
+                    "outside 1677-09-21 .. 2262-04-11",
                     [{"line": int(x)} for x in data.lines[bad][:5]],
                 )
             )
@@ -307,12 +366,10 @@ def _normalize_wide(
             np.concatenate(all_lines),
         )
     else:
-        data = LongData(
-            np.array([], dtype=np.int64),
-            np.array([], dtype=np.int32),
-            tuple(raw.field_columns),
-            {field: np.array([], dtype=np.float64)},
-            np.array([], dtype=np.int64),
+        raise DataReadError(
+            f"{raw.source}: no values: every cell of the asset column(s) "
+            f"{list(raw.field_columns)[:5]} is empty",
+            hint="a wide file needs a timestamp column and one column of values per asset",
         )
     stamp_only = LongData(ts, np.zeros(len(ts), dtype=np.int32), ("",), {}, lines)
     issues = _timestamp_issues(stamp_only, ts_info)

@@ -135,7 +135,11 @@ class QualityIssue:
 
 @dataclass(frozen=True)
 class Repair:
-    """A repair that was applied: which check, what was done, to how many cells/rows."""
+    """A repair that was applied: which check, what was done, and to how many.
+
+    ``count`` is the number of cells set to NaN, except for ``duplicate_rows``
+    (rows removed) and ``unsorted_rows`` (rows out of order).
+    """
 
     check: str
     action: str
@@ -620,6 +624,8 @@ def apply_repairs(
         for values in s.fields.values():
             a, b = values[idx], values[idx - 1]
             exact[idx] &= (a == b) | (np.isnan(a) & np.isnan(b))
+        if s.member is not None:
+            exact[idx] &= s.member[idx] == s.member[idx - 1]
         s = s.take(~exact)
         action = CHECKS["duplicate_rows"][1] or ""
         repairs.append(Repair("duplicate_rows", action, int(exact.sum())))

@@ -16,12 +16,16 @@ changes values: parsing and checking happen in :mod:`alphaloop.data.normalize`.
 
 from __future__ import annotations
 
+import csv
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -80,6 +84,9 @@ class RawTable:
         What the reader inferred (delimiter, layout), shown in reports.
     header_line : int
         1-based line number of the header (data starts on the next line).
+    row_lines : ndarray of int64 or None
+        1-based file line of each row when rows are not on consecutive lines
+        after the header (blank lines in between); None when they are.
     """
 
     table: pa.Table
@@ -94,6 +101,7 @@ class RawTable:
     notes: list[str] = field(default_factory=list)
     header_line: int = 1
     original_names: dict[str, str] = field(default_factory=dict)
+    row_lines: np.ndarray | None = None
 
 
 def read_table(
@@ -122,26 +130,35 @@ def read_table(
     Raises
     ------
     DataReadError
-        The file is missing, empty, not UTF-8, or has no data rows.
+        The file is missing, empty, binary, not UTF-8, not valid gzip, or has
+        no data rows.
     DataFormatError
-        The file was read but has no timestamp column, a ragged row, or
-        repeated column names.
+        The file was read but has no timestamp column, a ragged row,
+        repeated column names or columns of nested values.
     """
     p = Path(path)
     if not p.exists():
         raise DataReadError(f"{p}: no such file")
     if p.is_dir():
         raise DataReadError(f"{p}: is a directory, expected a CSV or Parquet file")
+    if delimiter is not None and len(delimiter) > 1:
+        raise DataFormatError(
+            f"delimiter {delimiter!r} is not a single character",
+            hint="pass one character such as ';' or '|' (a tab as $'\\t' in a shell)",
+        )
     suffixes = "".join(p.suffixes).lower()
     notes: list[str] = []
+    row_lines = None
     if suffixes.endswith((".parquet", ".pq")):
         table = _read_parquet(p)
         header_line = 1
     else:
-        table, header_line, used = _read_csv(p, delimiter)
+        table, header_line, used, row_lines = _read_csv(p, delimiter)
         if used != ",":
             notes.append(f"delimiter {used!r} detected")
-    return _resolve_layout(table, p, layout, field_name, asset, notes, header_line)
+    raw = _resolve_layout(table, p, layout, field_name, asset, notes, header_line)
+    raw.row_lines = row_lines
+    return raw
 
 
 def _read_parquet(p: Path) -> pa.Table:
@@ -153,22 +170,51 @@ def _read_parquet(p: Path) -> pa.Table:
         raise DataReadError(f"{p}: the Parquet file has no columns")
     if table.num_rows == 0:
         raise DataReadError(f"{p}: the Parquet file has a schema but no rows")
+    _check_column_types(p, table)
     return table
 
 
-def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str]:
-    raw = p.read_bytes()
+def _check_column_types(p: Path, table: pa.Table) -> None:
+    """Refuse columns that hold neither numbers, text nor timestamps."""
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        typ = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        if pa.types.is_nested(typ):
+            raise DataFormatError(
+                f"{p}: column {name!r} holds nested values ({typ}), "
+                "expected numbers, text or timestamps",
+                hint="flatten the column into one column per value before importing",
+            )
+        if pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+            try:
+                pc.cast(col, pa.string())
+            except pa.ArrowInvalid as exc:
+                raise DataFormatError(
+                    f"{p}: column {name!r} holds bytes that are not UTF-8 text",
+                    hint="store the column as numbers or UTF-8 strings",
+                ) from exc
+
+
+def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str, np.ndarray | None]:
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise DataReadError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
     if p.suffix.lower() == ".gz":
         import gzip
 
         try:
             raw = gzip.decompress(raw)
-        except OSError as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataReadError(f"{p}: not a valid gzip file ({exc})") from exc
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if not raw.strip():
-        raise DataReadError(f"{p}: the file is empty")
+        only = " (it holds only whitespace)" if raw else ""
+        raise DataReadError(f"{p}: the file is empty{only}")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataReadError(f"{p}: UTF-16 text, expected UTF-8", hint="re-save the file as UTF-8")
+    if b"\x00" in raw[:65536]:
+        raise DataReadError(f"{p}: looks like a binary file (NUL bytes), expected CSV text")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -177,8 +223,10 @@ def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str]:
             f"{p}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}, line {line})",
             hint="re-save the file as UTF-8",
         ) from exc
-    if b"\x00" in raw[:65536]:
-        raise DataReadError(f"{p}: looks like a binary file (NUL bytes), expected CSV text")
+    # blank lines before the header are skipped; line numbers still count them
+    body = raw.lstrip()
+    header_line = raw.count(b"\n", 0, len(raw) - len(body)) + 1
+    raw = raw[raw.rfind(b"\n", 0, len(raw) - len(body)) + 1 :]
     first_nl = raw.find(b"\n")
     header = (raw if first_nl < 0 else raw[:first_nl]).decode().rstrip("\r")
     used = delimiter or _sniff_delimiter(header)
@@ -208,14 +256,14 @@ def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str]:
         msg = str(exc)
         m = re.search(r"Expected (\d+) columns, got (\d+)", msg)
         if m:
-            line = _find_ragged_line(raw, used, int(m.group(1)))
+            line = _find_ragged_line(raw, used, int(m.group(1)), header_line)
             where = f" on line {line}" if line else ""
             raise DataFormatError(
                 f"{p}: row{where} has {m.group(2)} values but the header has {m.group(1)} columns",
                 hint="check the delimiter and quoting of that line",
             ) from exc
         raise DataFormatError(f"{p}: cannot parse as CSV ({msg.splitlines()[0]})") from exc
-    return table, 1, used
+    return table, header_line, used, _row_lines(raw, header_line, table.num_rows)
 
 
 def _sniff_delimiter(header: str) -> str:
@@ -243,12 +291,38 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def _find_ragged_line(raw: bytes, delimiter: str, expected: int) -> int | None:
+def _find_ragged_line(raw: bytes, delimiter: str, expected: int, first: int) -> int | None:
+    """File line of the first row whose field count differs (``first``: line of ``raw[0]``)."""
     sep = delimiter.encode()
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if line.strip() and line.count(sep) + 1 != expected and b'"' not in line:
+    for number, raw_line in enumerate(raw.split(b"\n"), start=first):
+        line = raw_line.rstrip(b"\r")
+        if not line:  # the CSV parser skips empty lines
+            continue
+        if b'"' in line:
+            try:
+                fields = next(csv.reader([line.decode()], delimiter=delimiter))
+            except csv.Error:
+                return number
+            if len(fields) != expected:
+                return number
+        elif line.count(sep) + 1 != expected:
             return number
     return None
+
+
+def _row_lines(raw: bytes, header_line: int, n_rows: int) -> np.ndarray | None:
+    """File line of each data row when blank lines sit between rows, else None."""
+    if b"\n\n" not in raw and b"\n\r\n" not in raw:
+        return None
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    breaks = np.flatnonzero(buf == ord("\n"))
+    starts = np.concatenate(([0], breaks + 1))
+    lengths = np.concatenate((breaks, [len(buf)])) - starts
+    is_cr = buf[np.minimum(starts, len(buf) - 1)] == ord("\r")
+    blank = (lengths == 0) | ((lengths == 1) & is_cr)
+    blank[0] = True  # the header
+    lines = np.flatnonzero(~blank).astype(np.int64) + header_line
+    return lines if len(lines) == n_rows else None
 
 
 def _resolve_layout(

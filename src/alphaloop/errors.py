@@ -77,3 +77,34 @@ class DataQualityError(AlphaloopError):
 
 class PanelError(AlphaloopError):
     """A Panel was built or queried with inconsistent shapes, fields or assets."""
+
+
+class ExpressionError(AlphaloopError):
+    """A factor expression is malformed, refers to unknown names, or looks ahead.
+
+    Attributes
+    ----------
+    text : str
+        The expression.
+    position : int or None
+        0-based character offset of the problem in ``text``.
+    """
+
+    def __init__(
+        self, message: str, text: str = "", position: int | None = None, *, hint: str | None = None
+    ) -> None:
+        self.text = text
+        self.position = position
+        if text and position is not None:
+            snippet, caret = _point_at(text, position)
+            message = f"{message} at column {position + 1}:\n  {snippet}\n  {caret}"
+        super().__init__(message, hint=hint)
+
+
+def _point_at(text: str, position: int, width: int = 70) -> tuple[str, str]:
+    """A window of ``text`` around ``position`` and a caret line under it."""
+    start = max(0, position - width // 2)
+    end = min(len(text), start + width)
+    snippet = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+    offset = position - start + (3 if start else 0)
+    return snippet, " " * offset + "^"

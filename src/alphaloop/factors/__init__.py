@@ -1,0 +1,1 @@
+"""Factors: an expression language (Qlib-compatible syntax), a factor library, analysis."""

@@ -1,0 +1,142 @@
+"""The jinja2 template of the factor tearsheet (kept in Python so it ships with the package)."""
+
+from __future__ import annotations
+
+TEARSHEET_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
+       max-width: 1100px; padding: 1.5rem; color: #1d2733; }
+h1 { margin-bottom: 0.2rem; }
+.subtitle { color: #5b6877; margin-top: 0; }
+.caveats { border: 2px solid #b3261e; background: #fdecea; padding: 0.8rem 1.2rem;
+           border-radius: 6px; margin: 1rem 0; }
+.caveats h2 { color: #b3261e; margin: 0 0 0.4rem 0; font-size: 1.1rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.2rem 0; }
+th, td { border-bottom: 1px solid #d9dee4; padding: 0.25rem 0.8rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.figure { margin: 0.5rem 0 1.5rem 0; height: 420px; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+dl.definitions dt { font-weight: 600; margin-top: 0.4rem; }
+dl.definitions dd { margin-left: 1rem; color: #33404d; }
+.note { color: #5b6877; font-size: 0.9rem; }
+</style>
+<script type="text/javascript">{{ plotly_js | safe }}</script>
+</head>
+<body>
+<h1>{{ title }}</h1>
+<p class="subtitle">Forward horizon {{ report.horizon }} period(s),
+{{ report.quantiles }} quantiles, {{ summary.n_periods }} periods analyzed
+from {{ first_period }} to {{ last_period }}.</p>
+
+<section class="caveats" id="caveats">
+<h2>Caveats</h2>
+{% if caveats %}
+<ul>
+{% for caveat in caveats %}<li>{{ caveat }}</li>
+{% endfor %}
+</ul>
+{% else %}
+<p>No caveats were passed with this report.</p>
+{% endif %}
+</section>
+
+<h2>Summary</h2>
+<table id="summary">
+<thead><tr><th>Statistic</th><th>IC (Pearson)</th><th>Rank IC (Spearman)</th></tr></thead>
+<tbody>
+{% for row in ic_rows %}<tr><td>{{ row[0] }}</td><td>{{ row[1] }}</td><td>{{ row[2] }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+<table id="summary-other">
+<thead><tr><th>Measure</th><th>Value</th></tr></thead>
+<tbody>
+{% for row in other_rows %}<tr><td>{{ row[0] }}</td><td>{{ row[1] }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+
+<h2>Information coefficient</h2>
+<div class="figure">{{ figures.ic | safe }}</div>
+<div class="grid">
+<div class="figure">{{ figures.ic_histogram | safe }}</div>
+<div class="figure">{{ figures.ic_decay | safe }}</div>
+</div>
+<table id="ic-decay">
+<thead><tr><th>Horizon (periods)</th><th>Mean IC</th><th>Mean rank IC</th>
+<th>Rank IC t (HAC)</th><th>Periods</th></tr></thead>
+<tbody>
+{% for row in decay_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+</table>
+
+<h2>Quantile returns</h2>
+<div class="grid">
+<div class="figure">{{ figures.quantile_means | safe }}</div>
+<div class="figure">{{ figures.cumulative | safe }}</div>
+</div>
+<table id="quantile-returns">
+<thead><tr><th>Quantile</th>
+<th>Mean forward return ({{ report.horizon }} period(s))</th></tr></thead>
+<tbody>
+{% for row in quantile_rows %}<tr><td>{{ row[0] }}</td><td>{{ row[1] }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+
+<h2>Turnover</h2>
+<div class="figure">{{ figures.turnover | safe }}</div>
+<table id="turnover">
+<thead><tr><th>Lag (periods)</th><th>Rank autocorrelation</th><th>Top quantile turnover</th>
+<th>Bottom quantile turnover</th></tr></thead>
+<tbody>
+{% for row in turnover_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+</table>
+
+{% if orthogonality_rows %}
+<h2>Orthogonality</h2>
+<p class="note">OLS of the 1-period top-minus-bottom return on the regressors below
+({{ orthogonality.frequency }}, n = {{ orthogonality.n }}, Newey-West standard errors with
+{{ orthogonality.hac_lags }} lags).</p>
+<table id="orthogonality">
+<thead><tr><th>Term</th><th>Estimate</th><th>t (HAC)</th></tr></thead>
+<tbody>
+{% for row in orthogonality_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+</table>
+{% endif %}
+
+{% if regime_rows %}
+<h2>Stability by market regime</h2>
+<table id="regimes">
+<thead><tr><th>Regime</th><th>Mean IC</th><th>Mean rank IC</th><th>Periods</th></tr></thead>
+<tbody>
+{% for row in regime_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+</table>
+{% for note in regime_notes %}<p class="note">{{ note }}</p>
+{% endfor %}
+{% endif %}
+
+<h2>Definitions</h2>
+<dl class="definitions" id="definitions">
+<dt>horizon</dt><dd>{{ report.horizon }} period(s) of the data's calendar
+({{ report.periods_per_year or "no" }} periods per year for annualization)</dd>
+{% for key, text in conventions.items() %}<dt>{{ key }}</dt><dd>{{ text }}</dd>
+{% endfor %}
+</dl>
+
+<script type="application/json" id="factor-report-data">{{ report_json | safe }}</script>
+</body>
+</html>
+"""

@@ -1,0 +1,306 @@
+"""Evaluate a batch of expressions on a Panel, each shared subexpression once.
+
+Modes
+-----
+``strict`` (default)
+    A rolling value is NaN until its window holds ``N`` valid values;
+    comparisons and logic with a missing operand are missing; division by
+    zero, ``Log`` of non-positive numbers and overflow give NaN, never
+    infinity; ``IdxMax``/``IdxMin`` count bars since the extreme (0 = this
+    bar); ``EMA`` is recursive (``adjust=False``) and NaN until ``N``
+    values; ``WMA`` is the weighted mean with weights 1..n (newest n).
+``qlib``
+    Reproduces Qlib 0.9.7 for users migrating formulas: fields are rounded
+    to float32 as Qlib stores them; windows may be partial
+    (``min_periods=1``); comparisons treat a missing operand as false and
+    logic treats it as true (NumPy's bool of NaN); infinities are kept;
+    ``IdxMax``/``IdxMin`` are 1-based positions from the window's start;
+    ``EMA`` is pandas' ``ewm(span=N, min_periods=1).mean()`` (adjusted);
+    ``WMA`` is Qlib's ``nanmean(w * x)`` with weights normalized to sum to
+    one; ``Corr`` and ``Rsquare`` are NaN where a rolling standard deviation
+    is within 2e-5 of zero. The full list is in docs/factors.md.
+
+Cross-sectional operators only see the universe's members at each timestamp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+
+from alphaloop.data.panel import Panel
+from alphaloop.errors import ExpressionError
+from alphaloop.factors import kernels as k
+from alphaloop.factors.ast import Call, Const, Field, Node
+from alphaloop.factors.operators import OPERATORS
+from alphaloop.factors.validate import Expression, compile_expression
+
+__all__ = ["Mode", "evaluate", "evaluate_nodes"]
+
+Mode = Literal["strict", "qlib"]
+Value = np.ndarray | float
+
+
+def evaluate(
+    panel: Panel,
+    expressions: Mapping[str, str | Expression] | Sequence[str | Expression] | str,
+    *,
+    mode: Mode = "strict",
+    label: bool = False,
+    dtype: type = np.float64,
+) -> dict[str, np.ndarray]:
+    """Evaluate expressions on ``panel``.
+
+    Parameters
+    ----------
+    panel : Panel
+    expressions : str, sequence or mapping
+        Expression texts (or compiled :class:`Expression`); a mapping gives
+        them names, otherwise each result is keyed by its text.
+    mode : {"strict", "qlib"}
+    label : bool, default False
+        Allow future references (``Ref(x, -k)``): for labels only.
+    dtype : numpy dtype, default float64
+        Of the returned arrays (float32 halves the memory of large batches).
+
+    Returns
+    -------
+    dict of str to ndarray
+        One (time, asset) array per expression, in the order given.
+    """
+    if mode not in ("strict", "qlib"):
+        raise ExpressionError(f"unknown evaluation mode {mode!r}; use 'strict' or 'qlib'")
+    if isinstance(expressions, str | Expression):
+        expressions = [expressions]
+    items = (
+        list(expressions.items())
+        if isinstance(expressions, Mapping)
+        else [(e if isinstance(e, str) else e.text, e) for e in expressions]
+    )
+    compiled = {
+        name: e
+        if isinstance(e, Expression)
+        else compile_expression(e, fields=panel.field_names, label=label)
+        for name, e in items
+    }
+    for name, e in compiled.items():
+        if isinstance(e, Expression) and not label and e.label:
+            raise ExpressionError(f"{name!r} was compiled as a label; pass label=True")
+    nodes = {name: e.node for name, e in compiled.items()}
+    return evaluate_nodes(panel, nodes, mode=mode, dtype=dtype)
+
+
+def evaluate_nodes(
+    panel: Panel, nodes: Mapping[str, Node], *, mode: Mode = "strict", dtype: type = np.float64
+) -> dict[str, np.ndarray]:
+    """Evaluate validated trees; each distinct subtree is computed once and freed after use."""
+    order: list[Node] = []
+    seen: set[Node] = set()
+    uses: dict[Node, int] = {}
+    for root in nodes.values():
+        for n in reversed(root.walk()):
+            if n not in seen:
+                seen.add(n)
+                order.append(n)
+                for c in _data_children(n):
+                    uses[c] = uses.get(c, 0) + 1
+    roots = set(nodes.values())
+    ev = _Evaluator(panel, mode)
+    values: dict[Node, Value] = {}
+    for n in order:
+        values[n] = ev.compute(n, [values[c] for c in _data_children(n)])
+        for c in _data_children(n):
+            uses[c] -= 1
+            if uses[c] == 0 and c not in roots:
+                del values[c]
+    shape = panel.shape
+    out = {}
+    for name, root in nodes.items():
+        v = values[root]
+        arr = np.full(shape, v, dtype=dtype) if np.isscalar(v) else np.asarray(v, dtype=dtype)
+        out[name] = arr
+    return out
+
+
+def _data_children(n: Node) -> tuple[Node, ...]:
+    """Children that are evaluated as data (literal windows, lags and quantiles are not)."""
+    if not isinstance(n, Call):
+        return ()
+    spec = OPERATORS[n.op]
+    if spec.kind != "rolling":
+        return n.args
+    return tuple(a for a, kind in zip(n.args, spec.params, strict=False) if kind == "expr")
+
+
+class _Evaluator:
+    def __init__(self, panel: Panel, mode: Mode) -> None:
+        self.panel = panel
+        self.qlib = mode == "qlib"
+        self.shape = panel.shape
+        self.members = panel.membership
+
+    def compute(self, n: Node, args: list[Value]) -> Value:
+        if isinstance(n, Const):
+            return float(n.value)
+        if isinstance(n, Field):
+            x = self.panel.field(n.name)
+            return x.astype(np.float32).astype(np.float64) if self.qlib else x
+        assert isinstance(n, Call)
+        with np.errstate(all="ignore"):
+            return self.call(n, args)
+
+    def array(self, v: Value) -> np.ndarray:
+        if np.isscalar(v):
+            return np.full(self.shape, float(v))
+        return np.ascontiguousarray(v, dtype=np.float64)
+
+    def finite(self, v: Value) -> Value:
+        """Strict mode never produces infinities: they become NaN."""
+        if self.qlib or np.isscalar(v):
+            return v
+        out = np.asarray(v, dtype=np.float64)
+        out[np.isinf(out)] = np.nan
+        return out
+
+    # ---------------------------------------------------------------- dispatch
+    def call(self, n: Call, a: list[Value]) -> Value:
+        op = n.op
+        if op in _ARITH:
+            return self.finite(_ARITH[op](a[0], a[1]) if len(a) == 2 else _ARITH[op](a[0]))
+        if op in _COMPARE:
+            return self.compare(_COMPARE[op], a[0], a[1])
+        if op in ("And", "Or", "Not", "If"):
+            return self.logic(op, a)
+        if op == "Log":
+            x = np.log(a[0])
+            return self.finite(x)
+        if op == "Power":
+            return self.finite(np.power(a[0], a[1]))
+        if op in ("CsRank", "CsZScore", "CsDemean", "CsNeutralize"):
+            return self.cross_section(n, a)
+        if op == "Group":
+            return a[0]
+        return self.rolling(n, a)
+
+    def compare(self, fn: np.ufunc, x: Value, y: Value) -> Value:
+        out = np.asarray(fn(x, y), dtype=np.float64)
+        if not self.qlib:
+            out = out.copy() if out.ndim else out
+            missing = np.isnan(x) | np.isnan(y)
+            if np.ndim(missing):
+                out[missing] = np.nan
+            elif missing:
+                return np.nan
+        return out if out.ndim else float(out)
+
+    def logic(self, op: str, a: list[Value]) -> Value:
+        if self.qlib:
+            b = [np.asarray(v).astype(bool) for v in a]
+            if op == "If":
+                return np.where(b[0], a[1], a[2]).astype(np.float64)
+            res = {"And": lambda: b[0] & b[1], "Or": lambda: b[0] | b[1], "Not": lambda: ~b[0]}
+            return np.asarray(res[op](), dtype=np.float64)
+        missing = np.isnan(a[0]) if op in ("Not", "If") else np.isnan(a[0]) | np.isnan(a[1])
+        truth = [np.asarray(v) != 0 for v in a]
+        if op == "If":
+            out = np.where(truth[0], a[1], a[2]).astype(np.float64)
+        elif op == "Not":
+            out = (~truth[0]).astype(np.float64)
+        else:
+            out = (truth[0] & truth[1] if op == "And" else truth[0] | truth[1]).astype(np.float64)
+        out = np.array(out, dtype=np.float64, ndmin=2) if np.ndim(out) else out
+        if np.ndim(missing) and np.ndim(out):
+            out[np.broadcast_to(missing, out.shape)] = np.nan
+        elif np.ndim(out) == 0 and bool(missing):
+            return np.nan
+        return out
+
+    def cross_section(self, n: Call, a: list[Value]) -> Value:
+        x = self.array(a[0])
+        x = np.where(self.members, x, np.nan)
+        if n.op == "CsRank":
+            return k.cs_rank(x)
+        if n.op == "CsZScore":
+            return k.cs_zscore(x)
+        if n.op == "CsDemean":
+            return k.cs_demean(x)
+        groups, factors = None, []
+        for arg, value in zip(n.args[1:], a[1:], strict=True):
+            if isinstance(arg, Call) and arg.op == "Group":
+                if groups is not None:
+                    raise ExpressionError("CsNeutralize takes at most one Group(...) target")
+                g = self.array(value)
+                groups = np.where(np.isnan(g), -1, g).astype(np.int64)
+            else:
+                factors.append(np.where(self.members, self.array(value), np.nan))
+        return k.cs_neutralize(x, groups=groups, factors=factors or None)
+
+    def rolling(self, n: Call, a: list[Value]) -> Value:
+        op = n.op
+        lit = [arg.value for arg in n.args if isinstance(arg, Const)]
+        x = self.array(a[0])
+        if op == "Ref":
+            return k.shift(x, int(lit[-1]))
+        if op == "EMA":
+            span = lit[-1]
+            mp = 1 if self.qlib else (int(span) if span >= 1 else 1)
+            if span < 1:
+                return k.ewm_mean(x, alpha=span, min_periods=mp, adjust=self.qlib)
+            return k.ewm_mean(x, span=int(span), min_periods=mp, adjust=self.qlib)
+        w = int(lit[0])
+        mp = 1 if self.qlib else w
+        if op == "Delta":
+            return x - k.shift(x, w)
+        if op in ("Corr", "Cov"):
+            y = self.array(a[1])
+            if op == "Cov":
+                return k.rolling_cov(x, y, w, mp)
+            return k.rolling_corr(x, y, w, mp, qlib=self.qlib)
+        if op == "Quantile":
+            return k.rolling_quantile(x, w, mp, lit[1])
+        if op in ("IdxMax", "IdxMin"):
+            fn = k.rolling_argmax if op == "IdxMax" else k.rolling_argmin
+            return fn(x, w, mp, qlib=self.qlib)
+        if op in ("Slope", "Rsquare", "Resi"):
+            fn = {"Slope": k.rolling_slope, "Rsquare": k.rolling_rsquare, "Resi": k.rolling_resi}
+            return fn[op](x, w, mp, qlib=self.qlib)
+        if op == "WMA":
+            return k.rolling_wma(x, w, mp, qlib=self.qlib)
+        return _ROLLING[op](x, w, mp)
+
+
+_ARITH = {
+    "Add": np.add,
+    "Sub": np.subtract,
+    "Mul": np.multiply,
+    "Div": np.true_divide,
+    "Neg": np.negative,
+    "Abs": np.abs,
+    "Sign": np.sign,
+    "Greater": np.maximum,
+    "Less": np.minimum,
+}
+_COMPARE = {
+    "Gt": np.greater,
+    "Ge": np.greater_equal,
+    "Lt": np.less,
+    "Le": np.less_equal,
+    "Eq": np.equal,
+    "Ne": np.not_equal,
+}
+_ROLLING = {
+    "Mean": k.rolling_mean,
+    "Sum": k.rolling_sum,
+    "Std": k.rolling_std,
+    "Var": k.rolling_var,
+    "Skew": k.rolling_skew,
+    "Kurt": k.rolling_kurt,
+    "Max": k.rolling_max,
+    "Min": k.rolling_min,
+    "Med": k.rolling_median,
+    "Mad": k.rolling_mad,
+    "TsRank": k.rolling_rank,
+    "Count": k.rolling_count,
+}

@@ -1,0 +1,171 @@
+"""Finding libraries: built-in ones, and YAML files in a workspace's ``libraries/``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from alphaloop.errors import AlphaloopError, ExpressionError
+from alphaloop.factors.ast import Field
+from alphaloop.factors.library.alpha158 import alpha158, alpha360
+from alphaloop.factors.parser import parse
+
+__all__ = [
+    "BUILTIN",
+    "FactorLibrary",
+    "get_library",
+    "list_libraries",
+    "load_library_file",
+    "save_library",
+]
+
+
+@dataclass(frozen=True)
+class FactorLibrary:
+    """A named set of factors (name -> expression text)."""
+
+    name: str
+    description: str
+    factors: dict[str, str]
+    source: str = "built-in"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every data field the library's formulas read."""
+        names: set[str] = set()
+        for text in self.factors.values():
+            names.update(n.name for n in parse(text).walk() if isinstance(n, Field))
+        return tuple(sorted(names))
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "count": len(self.factors),
+            "fields": list(self.fields),
+            "notes": list(self.notes),
+            "factors": dict(self.factors),
+        }
+
+
+def _close_only(factors: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for name, text in factors.items():
+        fields = {n.name for n in parse(text).walk() if isinstance(n, Field)}
+        if fields == {"close"}:
+            out[name] = text
+    return out
+
+
+_A158 = alpha158()
+_A360 = alpha360()
+BUILTIN: dict[str, FactorLibrary] = {
+    lib.name: lib
+    for lib in (
+        FactorLibrary(
+            "alpha158",
+            "the 158 Alpha158 features: candlestick, price ratios and 29 rolling "
+            "families over 5, 10, 20, 30 and 60 bars (needs open, high, low, close, vwap, "
+            "volume)",
+            _A158,
+            notes=("RANK uses Rank, an alias of TsRank (a time-series percentile rank)",),
+        ),
+        FactorLibrary(
+            "alpha158-close",
+            "the Alpha158 features that need only $close (for close-only datasets)",
+            _close_only(_A158),
+        ),
+        FactorLibrary(
+            "alpha360",
+            "the last 60 bars of open, high, low, close, vwap divided by today's close, "
+            "and volume divided by today's volume",
+            _A360,
+        ),
+        FactorLibrary(
+            "alpha360-close",
+            "the last 60 closes divided by today's close",
+            _close_only(_A360),
+        ),
+    )
+}
+
+
+def library_dir(root: Path) -> Path:
+    return Path(root) / "libraries"
+
+
+def load_library_file(path: str | Path) -> FactorLibrary:
+    """Read and validate a YAML library file."""
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AlphaloopError(f"{p}: no such file") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise AlphaloopError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(doc, dict):
+        raise AlphaloopError(f"{p}: expected a mapping with 'name' and 'factors'")
+    unknown = set(doc) - {"name", "description", "factors"}
+    if unknown:
+        raise AlphaloopError(
+            f"{p}: unknown key(s) {sorted(unknown)}", hint="allowed: name, description, factors"
+        )
+    name = doc.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise AlphaloopError(f"{p}: 'name' must be a non-empty string")
+    factors = doc.get("factors")
+    if not isinstance(factors, dict) or not factors:
+        raise AlphaloopError(f"{p}: 'factors' must map factor names to formulas")
+    clean: dict[str, str] = {}
+    for fname, text in factors.items():
+        if not isinstance(text, str | int | float):
+            raise AlphaloopError(f"{p}: factor {fname!r} must be a formula string")
+        try:
+            parse(str(text))
+        except ExpressionError as exc:
+            raise ExpressionError(f"{p}: factor {fname!r}: {exc.message}", hint=exc.hint) from exc
+        clean[str(fname)] = str(text)
+    return FactorLibrary(name.strip(), str(doc.get("description", "")), clean, source=str(p))
+
+
+def save_library(root: Path, source: str | Path) -> FactorLibrary:
+    """Validate a YAML library and copy it into the workspace (atomically)."""
+    lib = load_library_file(source)
+    if lib.name in BUILTIN:
+        raise AlphaloopError(f"{lib.name!r} is a built-in library", hint="choose another name")
+    target_dir = library_dir(root)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{lib.name}.yaml"
+    fd, tmp = tempfile.mkstemp(dir=target_dir, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(
+            {"name": lib.name, "description": lib.description, "factors": lib.factors},
+            fh,
+            sort_keys=False,
+            allow_unicode=True,
+        )
+    os.replace(tmp, target)
+    return FactorLibrary(lib.name, lib.description, lib.factors, source=str(target))
+
+
+def list_libraries(root: Path | None = None) -> list[FactorLibrary]:
+    """Built-in libraries, then the workspace's, by name."""
+    libs = list(BUILTIN.values())
+    if root is not None and library_dir(root).is_dir():
+        libs.extend(load_library_file(p) for p in sorted(library_dir(root).glob("*.yaml")))
+    return libs
+
+
+def get_library(name: str, root: Path | None = None) -> FactorLibrary:
+    """A library by name (built-in or in the workspace)."""
+    for lib in list_libraries(root):
+        if lib.name == name:
+            return lib
+    names = [lib.name for lib in list_libraries(root)]
+    raise AlphaloopError(f"no factor library named {name!r}", hint=f"libraries: {names}")

@@ -1,0 +1,310 @@
+"""Factor work on a workspace's datasets: evaluate to a file, analyze against returns.
+
+These functions load data through the catalog, evaluate with warm-up
+history (data before ``start`` feeds the windows but is not returned), and
+carry the dataset's caveats into every result.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from alphaloop.data.catalog import DataCatalog
+from alphaloop.data.panel import Panel, _utc
+from alphaloop.errors import AlphaloopError, ExpressionError
+from alphaloop.factors.evaluate import Mode, evaluate
+from alphaloop.factors.validate import compile_expression
+
+__all__ = [
+    "AnalysisResult",
+    "EvalResult",
+    "analyze_dataset",
+    "evaluate_dataset",
+    "write_long_parquet",
+]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Factor values on a dataset, trimmed to the requested span."""
+
+    names: tuple[str, ...]
+    values: dict[str, np.ndarray]
+    panel: Panel
+    dataset: str
+    content_hash: str
+    mode: str
+    caveats: tuple[str, ...]
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "dataset": self.dataset,
+            "content_hash": self.content_hash,
+            "mode": self.mode,
+            "start": self.panel.start.isoformat() if self.panel.start is not None else None,
+            "end": self.panel.end.isoformat() if self.panel.end is not None else None,
+            "assets": self.panel.n_assets,
+            "times": self.panel.n_times,
+            "caveats": list(self.caveats),
+            "factors": {},
+        }
+        members = self.panel.membership
+        for name in self.names:
+            v = self.values[name]
+            valid = ~np.isnan(v) & members
+            out["factors"][name] = {
+                "cells": int(members.sum()),
+                "valid": int(valid.sum()),
+                "mean": float(np.mean(v[valid])) if valid.any() else None,
+                "std": float(np.std(v[valid])) if valid.any() else None,
+            }
+        return out
+
+
+def evaluate_dataset(
+    catalog: DataCatalog,
+    expressions: dict[str, str],
+    data: str,
+    *,
+    start: Any = None,
+    end: Any = None,
+    mode: Mode = "strict",
+    label: bool = False,
+) -> EvalResult:
+    """Evaluate named expressions on a dataset between ``start`` and ``end`` (inclusive).
+
+    History before ``start`` is loaded and used to fill windows, then cut off,
+    so the first returned values are as complete as the data allows.
+    """
+    info = catalog.info(data)
+    panel = catalog.load(data, end=end)
+    compiled = {}
+    for name, text in expressions.items():
+        try:
+            compiled[name] = compile_expression(text, fields=panel.field_names, label=label)
+        except ExpressionError as exc:
+            prefix = f"{name}: " if name != text else ""
+            raise ExpressionError(f"{prefix}{exc.message}", hint=exc.hint) from exc
+    values = evaluate(panel, compiled, mode=mode, label=label)
+    if start is not None:
+        i0 = int(panel.index.searchsorted(_utc(start)))
+        panel = panel.iloc(slice(i0, None))
+        values = {k: v[i0:] for k, v in values.items()}
+    if panel.n_times == 0:
+        raise AlphaloopError(
+            f"no data of {data!r} between {start} and {end}",
+            hint=f"the dataset spans {info.start:%Y-%m-%d} .. {info.end:%Y-%m-%d}",
+        )
+    return EvalResult(
+        tuple(compiled), values, panel, data, info.content_hash, mode, tuple(info.caveats)
+    )
+
+
+def write_long_parquet(result: EvalResult, path: str | Path) -> int:
+    """Write member cells as long rows ``timestamp, asset, <factor>...``; returns the row count.
+
+    A single factor's column is named ``value``. Written atomically.
+    """
+    panel = result.panel
+    t_idx, a_idx = np.nonzero(panel.membership)
+    columns: dict[str, Any] = {
+        "timestamp": pa.array(panel.index[t_idx]),
+        "asset": pa.array(np.asarray(panel.assets, dtype=object)[a_idx]).dictionary_encode(),
+    }
+    single = len(result.names) == 1
+    for name in result.names:
+        columns["value" if single else name] = pa.array(result.values[name][t_idx, a_idx])
+    table = pa.table(columns)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return table.num_rows
+
+
+# ------------------------------------------------------------------ analysis
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Reports for one factor or a library, with what they were tested against."""
+
+    target: str
+    is_library: bool
+    reports: dict[str, Any]  # name -> FactorReport
+    dataset: str
+    content_hash: str
+    market: str
+    known: tuple[str, ...]
+    caveats: tuple[str, ...]
+    mode: str
+
+    def to_dict(self) -> dict[str, Any]:
+        from statsmodels.stats.multitest import multipletests
+
+        factors = {name: r.to_dict() for name, r in self.reports.items()}
+        out: dict[str, Any] = {
+            "target": self.target,
+            "dataset": self.dataset,
+            "content_hash": self.content_hash,
+            "mode": self.mode,
+            "market": self.market,
+            "known_factors": list(self.known),
+            "n_factors_tested": len(factors),
+            "caveats": list(self.caveats),
+        }
+        if not self.is_library:
+            out.update(next(iter(factors.values())))
+            return out
+        # Testing many factors at once: report p-values adjusted for the number tried.
+        names = list(factors)
+        t = np.array([_nan(factors[n].get("rank_t_stat_hac")) for n in names])
+        p = 2 * _normal_sf(np.abs(t))
+        ok = ~np.isnan(p)
+        holm = np.full(len(p), np.nan)
+        if ok.any():
+            holm[ok] = multipletests(p[ok], method="holm")[1]
+        for name, raw, adj in zip(names, p, holm, strict=True):
+            factors[name]["rank_ic_p_value"] = None if np.isnan(raw) else float(raw)
+            factors[name]["rank_ic_p_value_holm"] = None if np.isnan(adj) else float(adj)
+        out["factors"] = factors
+        out["multiple_testing"] = {
+            "method": "Holm, on two-sided p-values of the HAC t-statistic of the mean rank IC",
+            "n_tests": int(ok.sum()),
+            "significant_at_5pct_after_adjustment": int(np.nansum(holm < 0.05)),
+            "significant_at_5pct_before_adjustment": int(np.nansum(p < 0.05)),
+        }
+        return out
+
+
+def _nan(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _normal_sf(x: np.ndarray) -> np.ndarray:
+    from scipy.stats import norm
+
+    return norm.sf(x)
+
+
+def analyze_dataset(
+    catalog: DataCatalog,
+    target: str,
+    data: str,
+    *,
+    horizon: int = 1,
+    quantiles: int = 5,
+    start: Any = None,
+    end: Any = None,
+    mode: Mode = "strict",
+    market: str | None = "auto",
+    known: list[str] | None = None,
+    library_root: Path | None = None,
+) -> AnalysisResult:
+    """Analyze an expression, or every factor of a library, on a dataset.
+
+    ``market``: a single-asset dataset whose close returns serve as the
+    market (``"auto"``: the equal-weighted return of the dataset's members;
+    ``None``: no market, so no orthogonality or regimes). ``known``: datasets
+    whose returns serve as known factors (default: factor-etfs when it
+    overlaps the data by a year, else fama-french; ``[]`` for none).
+    """
+    from alphaloop.factors.analysis import analyze_factor
+    from alphaloop.factors.library import BUILTIN, get_library
+
+    is_library = target in BUILTIN or (
+        library_root is not None and (library_root / "libraries" / f"{target}.yaml").exists()
+    )
+    exprs = get_library(target, library_root).factors if is_library else {target: target}
+    result = evaluate_dataset(catalog, exprs, data, start=start, end=end, mode=mode)
+    panel = result.panel
+    if "close" not in panel:
+        raise AlphaloopError(
+            f"factor analysis needs a close price for returns; {data!r} has "
+            f"{list(panel.field_names)}"
+        )
+    close = panel["close"]
+    market_series, market_name = _market(catalog, panel, market)
+    known_frame, known_names = _known(catalog, panel, known)
+    reports = {}
+    for name in result.names:
+        reports[name] = analyze_factor(
+            result.values[name],
+            close,
+            index=panel.index,
+            assets=panel.assets,
+            horizon=horizon,
+            quantiles=quantiles,
+            membership=panel.membership,
+            market=market_series,
+            known_factors=known_frame,
+            caveats=result.caveats,
+        )
+    return AnalysisResult(
+        target,
+        is_library,
+        reports,
+        data,
+        result.content_hash,
+        market_name,
+        tuple(known_names),
+        result.caveats,
+        mode,
+    )
+
+
+def _market(catalog: DataCatalog, panel: Panel, market: str | None) -> tuple[Any, str]:
+    from alphaloop.factors.analysis import simple_returns
+
+    if market is None or market == "none":
+        return None, "none"
+    if market == "auto":
+        prices = pd.DataFrame(panel["close"], index=panel.index, columns=list(panel.assets))
+        rets = simple_returns(prices).where(panel.membership)
+        return rets.mean(axis=1, skipna=True), f"equal-weighted return of {panel.n_assets} assets"
+    other = catalog.load(market, fields=["close"])
+    if other.n_assets != 1:
+        raise AlphaloopError(f"--market {market!r} must be a single-asset dataset")
+    series = pd.Series(other["close"][:, 0], index=other.index)
+    return simple_returns(series), market
+
+
+def _known(
+    catalog: DataCatalog, panel: Panel, known: list[str] | None
+) -> tuple[pd.DataFrame | None, list[str]]:
+    from alphaloop.factors.analysis import simple_returns
+
+    if known is None:
+        etfs = catalog.info("factor-etfs")
+        overlap = (
+            min(panel.end, pd.Timestamp(etfs.end)) - max(panel.start, pd.Timestamp(etfs.start))
+        ).days
+        known = ["factor-etfs"] if overlap >= 365 else ["fama-french"]
+    frames, names = [], []
+    for name in known:
+        p = catalog.load(name)
+        if "return" in p:
+            cols = [a for a in p.assets if a != "RF"]
+            frame = pd.DataFrame(p["return"], index=p.index, columns=list(p.assets))[cols]
+        elif "close" in p:
+            frame = simple_returns(pd.DataFrame(p["close"], index=p.index, columns=list(p.assets)))
+        else:
+            raise AlphaloopError(f"known factors {name!r} need a 'close' or 'return' field")
+        frames.append(frame.add_prefix(f"{name}:"))
+        names.append(name)
+    if not frames:
+        return None, []
+    return pd.concat(frames, axis=1), names

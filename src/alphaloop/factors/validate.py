@@ -1,0 +1,127 @@
+"""Checks that need a context: which fields exist, whether the future may be read.
+
+A negative lag (``Ref(x, -k)``) reads ``k`` bars ahead. That is what a label
+(the forward return a model learns) must do, and what a feature or a signal
+must never do: outside labels it is refused with an error that names the
+lookahead. Labels are asked for explicitly (``label=True``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from alphaloop.errors import ExpressionError
+from alphaloop.factors.ast import Call, Const, Field, Node
+from alphaloop.factors.operators import OPERATORS
+from alphaloop.factors.parser import parse
+
+__all__ = ["Expression", "compile_expression", "lookahead", "validate", "warmup"]
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed and validated expression with its source text.
+
+    Attributes
+    ----------
+    text : str
+        As written.
+    node : Node
+        The tree; ``str(node)`` is the canonical form.
+    label : bool
+        Whether future references were allowed.
+    """
+
+    text: str
+    node: Node
+    label: bool = False
+
+    @property
+    def canonical(self) -> str:
+        return str(self.node)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Fields the expression reads, sorted."""
+        return tuple(sorted({n.name for n in self.node.walk() if isinstance(n, Field)}))
+
+    @property
+    def warmup(self) -> int:
+        return warmup(self.node)
+
+
+def compile_expression(
+    text: str, *, fields: Collection[str] | None = None, label: bool = False
+) -> Expression:
+    """Parse ``text`` and validate it against ``fields`` (if given) and the lookahead rule."""
+    node = parse(text)
+    validate(node, text=text, fields=fields, label=label)
+    return Expression(text, node, label)
+
+
+def validate(
+    node: Node, *, text: str = "", fields: Collection[str] | None = None, label: bool = False
+) -> None:
+    """Raise :class:`ExpressionError` for unknown fields or, unless ``label``, lookahead."""
+    known = None if fields is None else {f.lower() for f in fields}
+    for n in node.walk():
+        if isinstance(n, Field) and known is not None and n.name not in known:
+            close = difflib.get_close_matches(n.name, sorted(known), n=1)
+            hint = f"did you mean ${close[0]}? " if close else ""
+            hint += f"the data has {', '.join('$' + f for f in sorted(known))}"
+            raise ExpressionError(f"unknown field ${n.name}", text, n.span.start, hint=hint)
+        if not label and isinstance(n, Call) and n.op == "Ref":
+            lag = n.args[1]
+            if isinstance(lag, Const) and lag.value < 0:
+                k = int(-lag.value)
+                raise ExpressionError(
+                    f"lookahead: {str(n)[:60]} reads {k} bar{'s' if k > 1 else ''} into the "
+                    "future; future references are allowed only in labels",
+                    text,
+                    n.span.start,
+                    hint="evaluate it as a label (label=True, or --label on the command line)",
+                )
+
+
+def lookahead(node: Node) -> int:
+    """How many bars into the future the expression reads (0 if none); nested reads add up."""
+    return _accumulate(node, future=True)
+
+
+def warmup(node: Node) -> int:
+    """Bars of history needed before the first complete value (default window semantics).
+
+    A window of ``N`` bars needs ``N - 1`` bars before the current one;
+    ``Ref(x, k)`` and ``Delta(x, k)`` need ``k``; ``EMA`` counts its span.
+    Nested operators add up.
+    """
+    return _accumulate(node, future=False)
+
+
+def _accumulate(node: Node, *, future: bool) -> int:
+    need: dict[int, int] = {}
+    for n in reversed(node.walk()):
+        below = max((need[id(c)] for c in n.children()), default=0)
+        need[id(n)] = below + (_reach(n, future) if isinstance(n, Call) else 0)
+    return need[id(node)]
+
+
+def _reach(n: Call, future: bool) -> int:
+    spec = OPERATORS[n.op]
+    if spec.kind != "rolling":
+        return 0
+    for kind, arg in zip(spec.params, n.args, strict=False):
+        if not isinstance(arg, Const):
+            continue
+        v = arg.value
+        if kind == "lag":
+            return max(0, int(-v)) if future else max(0, int(v))
+        if future:
+            continue
+        if kind == "window":
+            return int(v) if n.op == "Delta" else int(v) - 1
+        if kind == "span":
+            return int(v) - 1 if v >= 1 else 0
+    return 0

@@ -305,6 +305,17 @@ def runs_list(
 
 
 # -------------------------------------------------------------------- factor
+CacheOpt = Annotated[
+    bool, typer.Option("--cache", help="Reuse factor values cached in the workspace.")
+]
+
+
+def _factor_cache(ws: Any, enabled: bool) -> Any:
+    from alphaloop.factors.cache import FactorCache
+
+    return FactorCache(ws.root / "cache" / "factors") if enabled else None
+
+
 def _mode(compat: str | None) -> str:
     if compat in (None, "", "none", "strict"):
         return "strict"
@@ -403,6 +414,7 @@ def factor_eval(
     end: Annotated[str | None, typer.Option(help="Last timestamp to use.")] = None,
     compat: Annotated[str | None, typer.Option(help="'qlib' for Qlib's semantics.")] = None,
     label: Annotated[bool, typer.Option(help="Allow future references (labels).")] = False,
+    cache: CacheOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate an expression on a dataset and write long-format Parquet."""
@@ -417,6 +429,7 @@ def factor_eval(
         end=end,
         mode=_mode(compat),  # type: ignore[arg-type]
         label=label,
+        cache=_factor_cache(ws, cache),
     )
     rows = write_long_parquet(result, out_path)
     summary = result.summary()
@@ -452,6 +465,7 @@ def factor_analyze(
         typer.Option(help="Comma-separated datasets of known factors, or 'none'."),
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
+    cache: CacheOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """IC, rank IC, decay, turnover, quantile returns, orthogonality and regimes of a factor."""
@@ -473,6 +487,7 @@ def factor_analyze(
         market=market,
         known=known_list,  # type: ignore[arg-type]
         library_root=ws.root,
+        cache=_factor_cache(ws, cache),
     )
     doc = result.to_dict()
     if report is not None:

@@ -212,3 +212,29 @@ def test_operators_listing(capsys: pytest.CaptureFixture[str]) -> None:
     names = {op["name"] for op in doc["operators"]}
     assert {"Mean", "TsRank", "CsRank", "CsNeutralize", "Corr", "EMA"} <= names
     assert doc["aliases"] == {"Rank": "TsRank"}
+
+
+def test_cache_returns_the_same_values_and_is_keyed_by_data(
+    capsys: pytest.CaptureFixture[str], ws: Path, tmp_path: Path
+) -> None:
+    args = [
+        "factor",
+        "eval",
+        "Std($close, 10)",
+        "--data",
+        "sp500-stocks",
+        "--start",
+        "2021-01-01",
+        "--cache",
+    ]
+    assert run(capsys, ws, *args, "--out", str(tmp_path / "a.parquet"))[0] == 0
+    cached = sorted((ws / "cache" / "factors").glob("*/*.npy"))
+    assert len(cached) == 1
+    assert run(capsys, ws, *args, "--out", str(tmp_path / "b.parquet"))[0] == 0
+    assert sorted((ws / "cache" / "factors").glob("*/*.npy")) == cached
+    a = pd.read_parquet(tmp_path / "a.parquet")
+    b = pd.read_parquet(tmp_path / "b.parquet")
+    pd.testing.assert_frame_equal(a, b)
+    other = ["factor", "eval", "Std($close, 10)", "--data", "factor-etfs", "--cache"]
+    assert run(capsys, ws, *other, "--out", str(tmp_path / "c.parquet"))[0] == 0
+    assert len(list((ws / "cache" / "factors").glob("*/*.npy"))) == 2

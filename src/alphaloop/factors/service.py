@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from alphaloop.data.catalog import DataCatalog
 from alphaloop.data.panel import Panel, _utc
 from alphaloop.errors import AlphaloopError, ExpressionError
+from alphaloop.factors.cache import FactorCache
 from alphaloop.factors.evaluate import Mode, evaluate
 from alphaloop.factors.validate import compile_expression
 
@@ -79,11 +80,14 @@ def evaluate_dataset(
     end: Any = None,
     mode: Mode = "strict",
     label: bool = False,
+    cache: FactorCache | None = None,
 ) -> EvalResult:
     """Evaluate named expressions on a dataset between ``start`` and ``end`` (inclusive).
 
     History before ``start`` is loaded and used to fill windows, then cut off,
-    so the first returned values are as complete as the data allows.
+    so the first returned values are as complete as the data allows. With a
+    ``cache``, values already computed for the same formula, mode, dataset
+    version and span are read back instead of recomputed.
     """
     info = catalog.info(data)
     panel = catalog.load(data, end=end)
@@ -94,11 +98,27 @@ def evaluate_dataset(
         except ExpressionError as exc:
             prefix = f"{name}: " if name != text else ""
             raise ExpressionError(f"{prefix}{exc.message}", hint=exc.hint) from exc
-    values = evaluate(panel, compiled, mode=mode, label=label)
-    if start is not None:
-        i0 = int(panel.index.searchsorted(_utc(start)))
-        panel = panel.iloc(slice(i0, None))
-        values = {k: v[i0:] for k, v in values.items()}
+    span = f"{start}|{end}|{label}"
+    keys = {
+        name: FactorCache.key(e.canonical, mode, info.content_hash, span)
+        for name, e in compiled.items()
+    }
+    values: dict[str, np.ndarray] = {}
+    if cache is not None:
+        for name, key in keys.items():
+            hit = cache.get(key)
+            if hit is not None:
+                values[name] = hit
+    missing = {n: e for n, e in compiled.items() if n not in values}
+    i0 = 0 if start is None else int(panel.index.searchsorted(_utc(start)))
+    if missing:
+        fresh = evaluate(panel, missing, mode=mode, label=label)
+        for name, v in fresh.items():
+            values[name] = v[i0:]
+            if cache is not None:
+                cache.put(keys[name], values[name])
+    values = {name: values[name] for name in compiled}
+    panel = panel.iloc(slice(i0, None))
     if panel.n_times == 0:
         raise AlphaloopError(
             f"no data of {data!r} between {start} and {end}",
@@ -213,6 +233,7 @@ def analyze_dataset(
     market: str | None = "auto",
     known: list[str] | None = None,
     library_root: Path | None = None,
+    cache: FactorCache | None = None,
 ) -> AnalysisResult:
     """Analyze an expression, or every factor of a library, on a dataset.
 
@@ -229,7 +250,7 @@ def analyze_dataset(
         library_root is not None and (library_root / "libraries" / f"{target}.yaml").exists()
     )
     exprs = get_library(target, library_root).factors if is_library else {target: target}
-    result = evaluate_dataset(catalog, exprs, data, start=start, end=end, mode=mode)
+    result = evaluate_dataset(catalog, exprs, data, start=start, end=end, mode=mode, cache=cache)
     panel = result.panel
     if "close" not in panel:
         raise AlphaloopError(

@@ -159,6 +159,10 @@ def test_demo_json_and_run_log(capsys: pytest.CaptureFixture[str], ws: Path) -> 
     assert 0.05 < doc["index"]["cagr"] < 0.10  # S&P 500 price index 1990-2022
     assert doc["stocks"]["RRC"]["zero_return_share"] > 0.1
     assert any("survivorship" in c for c in doc["caveats"])
+    scan = doc["factors"]["library_scan"]
+    assert scan["n_factors_tested"] == 75
+    assert scan["significant_after_holm"] <= scan["significant_before_adjustment"]
+    assert -1 < doc["factors"]["momentum"]["rank_ic_mean"] < 1
     code, out, _ = run(capsys, ws, "runs", "list", "--json")
     runs = json.loads(out)
     assert runs[0]["kind"] == "demo"

@@ -109,19 +109,44 @@ def evaluate_nodes(
     roots = set(nodes.values())
     ev = _Evaluator(panel, mode)
     values: dict[Node, Value] = {}
+    owned: set[Node] = set()  # arrays this evaluation allocated (never a panel's own field)
+    results: dict[Node, np.ndarray] = {}
     for n in order:
-        values[n] = ev.compute(n, [values[c] for c in _data_children(n)])
-        for c in _data_children(n):
+        kids = _data_children(n)
+        # a child whose last use is this node lends its buffer to the result
+        spare = next(
+            (values[c] for c in kids if c in owned and c not in roots and uses[c] == kids.count(c)),
+            None,
+        )
+        value = ev.compute(n, [values[c] for c in kids], spare)
+        values[n] = value
+        if (
+            isinstance(value, np.ndarray)
+            and value.flags.writeable  # a panel's own arrays are read-only
+            and all(value is not values.get(c) for c in kids)
+        ):
+            owned.add(n)
+        for c in kids:
             uses[c] -= 1
-            if uses[c] == 0 and c not in roots:
+            if uses[c] == 0:
+                if c in roots:
+                    results[c] = _as_result(values[c], panel.shape, dtype)
                 del values[c]
-    shape = panel.shape
-    out = {}
-    for name, root in nodes.items():
-        v = values[root]
-        arr = np.full(shape, v, dtype=dtype) if np.isscalar(v) else np.asarray(v, dtype=dtype)
-        out[name] = arr
-    return out
+                owned.discard(c)
+        if n in roots and uses.get(n, 0) == 0:
+            # convert as soon as possible: keeps one float64 copy alive, not one per root
+            results[n] = _as_result(values.pop(n), panel.shape, dtype)
+            owned.discard(n)
+    return {name: results[root] for name, root in nodes.items()}
+
+
+def _as_result(v: Value, shape: tuple[int, int], dtype: type) -> np.ndarray:
+    if np.isscalar(v):
+        return np.full(shape, v, dtype=dtype)
+    arr = np.asarray(v)
+    if arr.dtype == dtype and arr.flags.writeable:
+        return arr
+    return arr.astype(dtype)
 
 
 def _data_children(n: Node) -> tuple[Node, ...]:
@@ -140,42 +165,56 @@ class _Evaluator:
         self.qlib = mode == "qlib"
         self.shape = panel.shape
         self.members = panel.membership
+        self.spare: np.ndarray | None = None
 
-    def compute(self, n: Node, args: list[Value]) -> Value:
+    def compute(self, n: Node, args: list[Value], spare: np.ndarray | None = None) -> Value:
+        """Value of ``n`` from its children's values; ``spare`` may be overwritten."""
         if isinstance(n, Const):
             return float(n.value)
         if isinstance(n, Field):
+            # one asset-major copy per field: the kernels walk one asset at a time
             x = self.panel.field(n.name)
-            return x.astype(np.float32).astype(np.float64) if self.qlib else x
+            if self.qlib:
+                x = x.astype(np.float32)
+            return np.asfortranarray(x, dtype=np.float64)
         assert isinstance(n, Call)
+        self.spare = spare if spare is not None and spare.dtype == np.float64 else None
         with np.errstate(all="ignore"):
             return self.call(n, args)
 
     def array(self, v: Value) -> np.ndarray:
         if np.isscalar(v):
-            return np.full(self.shape, float(v))
-        return np.ascontiguousarray(v, dtype=np.float64)
+            return np.full(self.shape, float(v), order="F")
+        return np.asarray(v, dtype=np.float64)
 
     def finite(self, v: Value) -> Value:
         """Strict mode never produces infinities: they become NaN."""
         if self.qlib or np.isscalar(v):
             return v
         out = np.asarray(v, dtype=np.float64)
-        out[np.isinf(out)] = np.nan
+        inf = np.isinf(out)
+        if inf.any():
+            out[inf] = np.nan
         return out
 
     # ---------------------------------------------------------------- dispatch
     def call(self, n: Call, a: list[Value]) -> Value:
         op = n.op
         if op in _ARITH:
-            return self.finite(_ARITH[op](a[0], a[1]) if len(a) == 2 else _ARITH[op](a[0]))
+            fn = _ARITH[op]
+            both_scalar = all(np.isscalar(v) for v in a)
+            out = None if both_scalar else self.spare
+            if out is not None and out.shape != self.shape:
+                out = None
+            res = fn(*a, out=out) if out is not None else fn(*a)
+            return self.finite(res)
         if op in _COMPARE:
             return self.compare(_COMPARE[op], a[0], a[1])
         if op in ("And", "Or", "Not", "If"):
             return self.logic(op, a)
         if op == "Log":
-            x = np.log(a[0])
-            return self.finite(x)
+            spare = self.spare if self.spare is not None and not np.isscalar(a[0]) else None
+            return self.finite(np.log(a[0], out=spare) if spare is not None else np.log(a[0]))
         if op == "Power":
             return self.finite(np.power(a[0], a[1]))
         if op in ("CsRank", "CsZScore", "CsDemean", "CsNeutralize"):
@@ -187,7 +226,6 @@ class _Evaluator:
     def compare(self, fn: np.ufunc, x: Value, y: Value) -> Value:
         out = np.asarray(fn(x, y), dtype=np.float64)
         if not self.qlib:
-            out = out.copy() if out.ndim else out
             missing = np.isnan(x) | np.isnan(y)
             if np.ndim(missing):
                 out[missing] = np.nan
@@ -218,8 +256,8 @@ class _Evaluator:
         return out
 
     def cross_section(self, n: Call, a: list[Value]) -> Value:
-        x = self.array(a[0])
-        x = np.where(self.members, x, np.nan)
+        # cross sections walk one timestamp at a time: time-major order
+        x = np.ascontiguousarray(np.where(self.members, self.array(a[0]), np.nan))
         if n.op == "CsRank":
             return k.cs_rank(x)
         if n.op == "CsZScore":

@@ -1,7 +1,9 @@
 """Numerical kernels of the factor expression engine (numba, one core).
 
 Time-series kernels take float64 arrays of shape (time, asset) and return a
-new C-contiguous float64 array of the same shape; inputs are never written.
+new float64 array of the same shape in Fortran order (each asset's series
+contiguous, the order they compute in); inputs are never written.
+Cross-sectional kernels return C order.
 Columns are independent. Common conventions:
 
 - The window at row ``t`` holds rows ``t - window + 1 .. t``: the current bar

@@ -29,7 +29,7 @@ def _extreme(x: FloatArray, window: int, min_periods: int, sign: float, mode: in
     numpy's argmax returns the first NaN of the window.
     """
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     deque = np.empty(rows, dtype=np.int64)  # candidates are deque[head:tail]
     keys = np.empty(rows)  # their values times sign
     missing = np.empty(rows, dtype=np.int64)  # missing rows are missing[m_head:m_tail]

@@ -55,7 +55,7 @@ def _window_powers(
 
 def _variance(x: FloatArray, window: int, min_periods: int, root: bool) -> FloatArray:
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     least = max(min_periods, 2)
     for j in range(cols):
         n, since, run, last = 0, 0, 0, np.nan
@@ -108,7 +108,7 @@ def _shape_statistic(n: int, s1: float, s2: float, s3: float, s4: float, kurt: b
 
 def _shape(x: FloatArray, window: int, min_periods: int, kurt: bool) -> FloatArray:
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     least = max(min_periods, 4 if kurt else 3)
     for j in range(cols):
         n, since, run, last = 0, 0, 0, np.nan
@@ -176,7 +176,7 @@ def rolling_kurt(x: npt.ArrayLike, window: int, min_periods: int) -> FloatArray:
 
 def _mad(x: FloatArray, window: int, min_periods: int) -> FloatArray:
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     for j in range(cols):
         n = 0
         for t in range(rows):

@@ -67,7 +67,7 @@ def _replace(values: FloatArray, size: int, old: float, new: float) -> None:
 
 def _order(x: FloatArray, window: int, min_periods: int, q: float, mode: int) -> FloatArray:
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     values = np.empty(window)
     for j in range(cols):
         n = 0

@@ -59,7 +59,7 @@ def _pairwise(
     x: FloatArray, y: FloatArray, window: int, min_periods: int, corr: bool
 ) -> FloatArray:
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     least = max(min_periods, 2)
     for j in range(cols):
         n, since, run_x, run_y, last_x, last_y = 0, 0, 0, 0, np.nan, np.nan

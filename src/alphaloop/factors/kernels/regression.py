@@ -94,7 +94,7 @@ def _fit(
 
 def _regression(x: FloatArray, window: int, min_periods: int, mode: int) -> FloatArray:
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     least = max(min_periods, 2)
     for j in range(cols):
         n, since, run, last, t0 = 0, 0, 0, np.nan, 0

@@ -45,7 +45,7 @@ def shift(x: npt.ArrayLike, n: int) -> FloatArray:
 
 def _count(x, window, min_periods):
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     for j in range(cols):
         n = 0
         for t in range(rows):
@@ -76,7 +76,7 @@ def rolling_count(x: npt.ArrayLike, window: int, min_periods: int) -> FloatArray
 
 def _sum(x, window, min_periods, mean):
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     for j in range(cols):
         n = 0
         s = 0.0

@@ -44,7 +44,7 @@ def _weighted_sums(
 def _wma(x: FloatArray, window: int, min_periods: int, qlib: bool) -> FloatArray:
     """Row ``i`` weighs ``(i - t0) - shift`` = ``window - (t - i)`` at row ``t``."""
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     for j in range(cols):
         n, since, run, last, t0 = 0, 0, 0, np.nan, 0
         sp = sy = spy = cy = cpy = 0.0
@@ -105,7 +105,7 @@ def rolling_wma(x: npt.ArrayLike, window: int, min_periods: int, qlib: bool = Fa
 
 def _ewm(x: FloatArray, alpha: float, min_periods: int, adjust: bool) -> FloatArray:
     rows, cols = x.shape
-    out = np.empty((rows, cols))
+    out = np.empty((cols, rows)).T  # each column contiguous: kernels walk columns
     decay = 1.0 - alpha
     new_weight = 1.0 if adjust else alpha
     for j in range(cols):

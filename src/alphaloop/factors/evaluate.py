@@ -12,7 +12,9 @@ Modes
 ``qlib``
     Reproduces Qlib 0.9.7 for users migrating formulas: fields are rounded
     to float32 as Qlib stores them; windows may be partial
-    (``min_periods=1``); comparisons treat a missing operand as false and
+    (``min_periods=1``); element-wise results of float32 inputs are rounded
+    to float32, as pandas keeps float32 series in float32 (rolling
+    statistics return float64); comparisons treat a missing operand as false and
     logic treats it as true (NumPy's bool of NaN); infinities are kept;
     ``IdxMax``/``IdxMin`` are 1-based positions from the window's start;
     ``EMA`` is pandas' ``ewm(span=N, min_periods=1).mean()`` (adjusted);
@@ -166,6 +168,7 @@ class _Evaluator:
         self.shape = panel.shape
         self.members = panel.membership
         self.spare: np.ndarray | None = None
+        self.single: dict[Node, bool] = {}  # qlib mode: values that Qlib holds as float32
 
     def compute(self, n: Node, args: list[Value], spare: np.ndarray | None = None) -> Value:
         """Value of ``n`` from its children's values; ``spare`` may be overwritten."""
@@ -176,11 +179,30 @@ class _Evaluator:
             x = self.panel.field(n.name)
             if self.qlib:
                 x = x.astype(np.float32)
+                self.single[n] = True
             return np.asfortranarray(x, dtype=np.float64)
         assert isinstance(n, Call)
         self.spare = spare if spare is not None and spare.dtype == np.float64 else None
         with np.errstate(all="ignore"):
-            return self.call(n, args)
+            value = self.call(n, args)
+        if self.qlib:
+            value = self.track_single(n, value)
+        return value
+
+    def track_single(self, n: Call, value: Value) -> Value:
+        """Qlib computes on float32 series: element-wise results of float32 inputs stay
+        float32 (pandas keeps the dtype), rolling statistics come back as float64."""
+        single = n.op in _KEEPS_DTYPE and all(
+            isinstance(c, Const) or self.single.get(c, False) for c in _data_children(n)
+        )
+        self.single[n] = single
+        if single and isinstance(value, np.ndarray) and value.dtype == np.float64:
+            rounded = value.astype(np.float32)
+            if value.flags.writeable:
+                value[...] = rounded
+            else:
+                value = rounded.astype(np.float64)
+        return value
 
     def array(self, v: Value) -> np.ndarray:
         if np.isscalar(v):
@@ -320,6 +342,25 @@ _ARITH = {
     "Greater": np.maximum,
     "Less": np.minimum,
 }
+#: operators whose result Qlib (pandas) keeps in float32 when every input is float32
+_KEEPS_DTYPE = frozenset(
+    {
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Neg",
+        "Abs",
+        "Sign",
+        "Greater",
+        "Less",
+        "Log",
+        "Power",
+        "If",
+        "Ref",
+        "Delta",
+    }
+)
 _COMPARE = {
     "Gt": np.greater,
     "Ge": np.greater_equal,

@@ -199,3 +199,21 @@ def test_alpha158_on_real_index_data(real: Panel) -> None:
     rsv = out["RSV20"][~np.isnan(out["RSV20"])]
     assert rsv.min() >= 0
     assert rsv.max() <= 1 + 1e-9
+
+
+def test_qlib_mode_series_begin_at_the_listing() -> None:
+    """Before its first row an asset has no data in Qlib: no zeros from comparisons, and
+    IdxMax windows start at the listing."""
+    idx = pd.bdate_range("2020-01-01", periods=6, tz="UTC")
+    late = np.array([np.nan, np.nan, 5.0, 7.0, 6.0, 8.0])
+    early = np.array([1.0, 2.0, 3.0, 2.0, 1.0, 4.0])
+    p = Panel(idx, ["E", "L"], {"close": np.column_stack([early, late])})
+    out = evaluate(
+        p, {"up": "Mean($close > Ref($close, 1), 3)", "imax": "IdxMax($close, 3)"}, mode="qlib"
+    )
+    np.testing.assert_array_equal(out["up"][:2, 1], [np.nan, np.nan])
+    # L: first comparison (row 2, no previous bar) is False, row 3 up, row 4 down
+    np.testing.assert_allclose(out["up"][2:5, 1], [0.0, 0.5, 1 / 3])
+    # IdxMax over [5], [5, 7], [5, 7, 6] -> 1-based positions 1, 2, 2
+    np.testing.assert_array_equal(out["imax"][2:5, 1], [1.0, 2.0, 2.0])
+    np.testing.assert_array_equal(out["imax"][:, 0], [1.0, 2.0, 3.0, 2.0, 1.0, 3.0])

@@ -14,7 +14,9 @@ Modes
     to float32 as Qlib stores them; windows may be partial
     (``min_periods=1``); element-wise results of float32 inputs are rounded
     to float32, as pandas keeps float32 series in float32 (rolling
-    statistics return float64); comparisons treat a missing operand as false and
+    statistics return float64); an asset's series begins at its first row
+    with data (nothing exists before a listing); comparisons treat a missing
+    operand as false and
     logic treats it as true (NumPy's bool of NaN); infinities are kept;
     ``IdxMax``/``IdxMin`` are 1-based positions from the window's start;
     ``EMA`` is pandas' ``ewm(span=N, min_periods=1).mean()`` (adjusted);
@@ -151,6 +153,17 @@ def _as_result(v: Value, shape: tuple[int, int], dtype: type) -> np.ndarray:
     return arr.astype(dtype)
 
 
+def _listing_starts(panel: Panel) -> np.ndarray:
+    """Per asset, the first row where it is a member with any field present."""
+    present = np.zeros(panel.shape, dtype=bool)
+    for name in panel.field_names:
+        present |= ~np.isnan(panel.field(name))
+    present &= panel.membership
+    starts = np.argmax(present, axis=0)
+    starts[~present.any(axis=0)] = 0
+    return starts
+
+
 def _data_children(n: Node) -> tuple[Node, ...]:
     """Children that are evaluated as data (literal windows, lags and quantiles are not)."""
     if not isinstance(n, Call):
@@ -169,6 +182,7 @@ class _Evaluator:
         self.members = panel.membership
         self.spare: np.ndarray | None = None
         self.single: dict[Node, bool] = {}  # qlib mode: values that Qlib holds as float32
+        self.starts = _listing_starts(panel) if self.qlib else None
 
     def compute(self, n: Node, args: list[Value], spare: np.ndarray | None = None) -> Value:
         """Value of ``n`` from its children's values; ``spare`` may be overwritten."""
@@ -187,7 +201,20 @@ class _Evaluator:
             value = self.call(n, args)
         if self.qlib:
             value = self.track_single(n, value)
+            value = self.before_listing(value)
         return value
+
+    def before_listing(self, value: Value) -> Value:
+        """Qlib's series of an asset start at its first row: nothing exists before it."""
+        starts = self.starts
+        if starts is None or not starts.any() or np.isscalar(value):
+            return value
+        out = np.asarray(value, dtype=np.float64)
+        if not out.flags.writeable:
+            out = out.copy()
+        for j in np.flatnonzero(starts):
+            out[: starts[j], j] = np.nan
+        return out
 
     def track_single(self, n: Call, value: Value) -> Value:
         """Qlib computes on float32 series: element-wise results of float32 inputs stay
@@ -322,7 +349,14 @@ class _Evaluator:
             return k.rolling_quantile(x, w, mp, lit[1])
         if op in ("IdxMax", "IdxMin"):
             fn = k.rolling_argmax if op == "IdxMax" else k.rolling_argmin
-            return fn(x, w, mp, qlib=self.qlib)
+            if not self.qlib or self.starts is None or not self.starts.any():
+                return fn(x, w, mp, qlib=self.qlib)
+            # Qlib's windows begin at the listing: run each listing cohort from its start
+            out = np.full(self.shape, np.nan, order="F")
+            for start in np.unique(self.starts):
+                cols = np.flatnonzero(self.starts == start)
+                out[start:, cols] = fn(x[start:, cols], w, mp, qlib=True)
+            return out
         if op in ("Slope", "Rsquare", "Resi"):
             fn = {"Slope": k.rolling_slope, "Rsquare": k.rolling_rsquare, "Resi": k.rolling_resi}
             return fn[op](x, w, mp, qlib=self.qlib)

@@ -281,3 +281,27 @@ def test_any_long_frame_round_trips(frame: pd.DataFrame, tmp_path_factory) -> No
     back = p.to_long()
     assert len(back) == len(frame)
     ws.close()
+
+
+def test_huge_integer_volumes_are_read_not_refused(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "big.csv",
+        "timestamp,symbol,close,volume\n2024-01-02,X,1.5,9007199254740993\n"
+        "2024-01-03,X,1.6,12345678901234567",
+    )
+    p = workspace.data.load(workspace.data.import_file(path, "big").dataset.name)
+    assert p["volume"][0, 0] == pytest.approx(9.007199254740992e15)
+    assert p["volume"][1, 0] == pytest.approx(1.2345678901234568e16)
+
+
+def test_wide_file_locations_name_the_right_asset(workspace: Workspace, tmp_path: Path) -> None:
+    rows = ["Date,AAA,BBB"]
+    days = pd.bdate_range("2024-01-01", periods=8)
+    aaa = [10, 11, 12, 13, 14, 15, 16, 17]
+    bbb = [50, 51, 52, 26, 26.5, 27, 27, 27]  # a halving on day 4
+    rows += [f"{d:%Y-%m-%d},{a},{b}" for d, a, b in zip(days, aaa, bbb, strict=True)]
+    report, _ = workspace.data.check_file(write_csv(tmp_path / "wide.csv", "\n".join(rows)))
+    jump = report.issue("split_like_jump")
+    assert jump is not None
+    assert jump.locations[0]["asset"] == "BBB"
+    assert jump.locations[0]["ratio"] == pytest.approx(26 / 52)

@@ -29,6 +29,7 @@ from alphaloop.data.quality import (
     Repair,
     apply_repairs,
     check_long,
+    check_rows,
 )
 from alphaloop.data.readers import Layout, read_table
 from alphaloop.data.store import ROWS, ParquetStore
@@ -290,20 +291,46 @@ class DataCatalog:
     ) -> tuple[QualityReport, LongData]:
         """Read and check a file without importing it.
 
+        Returns the report and the parsed rows in file order.
+
         Raises :class:`~alphaloop.errors.DataReadError` or
         :class:`~alphaloop.errors.DataFormatError` if it cannot be read at all.
         """
+        report, data, _ = self._check_file(
+            path,
+            layout=layout,
+            field_name=field_name,
+            asset=asset,
+            delimiter=delimiter,
+            timezone=timezone,
+            stale_min_run=stale_min_run,
+        )
+        return report, data
+
+    def _check_file(
+        self,
+        path: str | Path,
+        *,
+        layout: Layout,
+        field_name: str,
+        asset: str | None,
+        delimiter: str | None,
+        timezone: str,
+        stale_min_run: int = 5,
+    ) -> tuple[QualityReport, LongData, LongData]:
+        """:meth:`check_file`, also returning the checked rows sorted by (asset, time)."""
         raw = read_table(
             path, layout=layout, field_name=field_name, asset=asset, delimiter=delimiter
         )
         data, parse_issues = normalize(raw, timezone=timezone)
-        issues = parse_issues + check_long(data, layout=raw.layout, stale_min_run=stale_min_run)
+        n_rows, file_layout, notes = raw.table.num_rows, raw.layout, tuple(raw.notes)
+        del raw  # the Arrow table is parsed: free it before the checks copy the rows
+        row_issues, rows = check_rows(data, layout=file_layout, stale_min_run=stale_min_run)
+        issues = parse_issues + row_issues
         order = {k: i for i, k in enumerate(_check_order())}
         issues.sort(key=lambda i: order[i.check])
-        report = QualityReport(
-            str(path), raw.table.num_rows, raw.layout, tuple(issues), tuple(raw.notes)
-        )
-        return report, data
+        report = QualityReport(str(path), n_rows, file_layout, tuple(issues), notes)
+        return report, data, rows
 
     def check_dataset(
         self, name: str, version: int | None = None, *, stale_min_run: int = 5
@@ -362,7 +389,8 @@ class DataCatalog:
         """
         self._validate_name(name)
         self.ensure_bundled()
-        report, data = self.check_file(
+        # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
+        report, data, rows = self._check_file(
             path,
             layout=layout,
             field_name=field_name,
@@ -370,6 +398,7 @@ class DataCatalog:
             delimiter=delimiter,
             timezone=timezone,
         )
+        del data  # the rows in file order: free them before the rows are stored
         source = f"import:{Path(path).resolve()}"
         repairs: list[Repair] = []
         final = report
@@ -389,9 +418,10 @@ class DataCatalog:
                     report,
                     hint=hint,
                 )
-            data, repairs = apply_repairs(data, report.issues)
+            repaired, repairs = apply_repairs(rows, report.issues)
+            final_issues, rows = check_rows(repaired)
             final = QualityReport(
-                report.source, len(data), report.layout, tuple(check_long(data)), report.notes
+                report.source, len(rows), report.layout, tuple(final_issues), report.notes
             )
             if final.errors:
                 self._record_refusal(name, path, final)
@@ -404,7 +434,7 @@ class DataCatalog:
         warnings = [f"{i.check}: {i.message}" for i in final.warnings]
         info = self._record(
             name,
-            data,
+            rows,
             source,
             description,
             [*(caveats or []), *warnings],

@@ -65,7 +65,7 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
     if raw.row_lines is not None:
         lines = raw.row_lines
     else:
-        lines = np.arange(n, dtype=np.int64) + raw.header_line + 1
+        lines = np.arange(raw.header_line + 1, raw.header_line + 1 + n, dtype=np.int64)
     issues: list[QualityIssue] = []
     _check_timezone(timezone)
     ts_col = table.column(raw.timestamp_column)
@@ -145,6 +145,11 @@ def _as_utc_ns(s: pd.Series, timezone: str) -> pd.Series:
 
 
 def _asset_codes(raw: RawTable, n: int) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    """Asset code of each row (codes in sorted asset order), the assets, and empty rows.
+
+    Asset ids are trimmed of surrounding whitespace. Rows without an id get
+    the code of the first id in the file (they are reported as missing).
+    """
     if raw.asset_column is None:
         return np.zeros(n, dtype=np.int32), (str(raw.single_asset),), np.zeros(n, dtype=bool)
     col = raw.table.column(raw.asset_column)
@@ -153,34 +158,70 @@ def _asset_codes(raw: RawTable, n: int) -> tuple[np.ndarray, tuple[str, ...], np
             col = col.cast(pa.string())
         else:
             col = pc.cast(col, pa.string())
-    col = pc.utf8_trim_whitespace(col)
-    missing = np.asarray(pc.fill_null(pc.equal(col, ""), True).to_numpy(zero_copy_only=False))
+    # encode the ids as they are, then trim the few distinct ones (not every row)
     encoded = pc.dictionary_encode(col).combine_chunks()
-    dictionary = [str(v) for v in encoded.dictionary.to_pylist()]
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    indices = np.where(np.isnan(indices.astype(float)), 0, indices) if missing.any() else indices
+    trimmed = [str(v) for v in pc.utf8_trim_whitespace(encoded.dictionary).to_pylist()]
+    first_seen: dict[str, int] = {}  # trimmed ids in order of first appearance
+    to_trimmed = np.array([first_seen.setdefault(t, len(first_seen)) for t in trimmed], np.int64)
+    dictionary = list(first_seen)
+    indices = encoded.indices
+    null = None
+    if indices.null_count:
+        null = np.asarray(indices.is_null().to_numpy(zero_copy_only=False))
+        indices = pc.fill_null(indices, 0)
+    positions = np.asarray(indices.to_numpy(zero_copy_only=False))
     # codes in sorted asset order, so storage order is alphabetical
     order = np.argsort(np.asarray(dictionary, dtype=object), kind="stable")
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
-    codes = rank[indices.astype(np.int64)] if dictionary else np.zeros(n, dtype=np.int32)
+    if dictionary:
+        code_of = rank[to_trimmed]  # per distinct id as written
+        codes = code_of[positions]
+        empty = np.array([not dictionary[i] for i in to_trimmed], dtype=bool)
+        missing = empty[positions] if empty.any() else np.zeros(n, dtype=bool)
+        if null is not None:
+            missing |= null
+    else:  # every id is missing
+        codes = np.zeros(n, dtype=np.int32)
+        missing = np.ones(n, dtype=bool)
     assets = tuple(dictionary[i] for i in order)
-    return codes.astype(np.int32), assets, missing
+    return codes.astype(np.int32, copy=False), assets, missing
 
 
 def _parse_numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Values as float64 (NaN for nulls) and a mask of text that is not a number."""
     typ = col.type
-    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
-        arr = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(arr, dtype=np.float64), np.zeros(len(arr), dtype=bool)
-    if pa.types.is_decimal(typ):
-        arr = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(arr, dtype=np.float64), np.zeros(len(arr), dtype=bool)
+    numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
+    if numeric or pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
+        return _float64(col), np.zeros(len(col), dtype=bool)
     text = pc.cast(col, pa.string()).to_pandas()
     parsed = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
     bad = text.notna().to_numpy() & np.isnan(parsed)
     return parsed, bad
+
+
+def _float64(col: pa.ChunkedArray) -> np.ndarray:
+    """A numeric column as one float64 array (NaN for nulls), cast by Arrow.
+
+    Chunk by chunk into one array: a cast of the whole column and then its
+    concatenation would each make a full-size copy. A single float64 chunk
+    without nulls is returned without a copy (read-only).
+    """
+    # safe=False: integers beyond 2**53 (huge volumes) round to the nearest float64
+    if col.num_chunks == 1:
+        return np.asarray(
+            pc.cast(col.chunk(0), pa.float64(), safe=False).to_numpy(zero_copy_only=False),
+            dtype=np.float64,
+        )
+    out = np.empty(len(col), dtype=np.float64)
+    pos = 0
+    for chunk in col.chunks:
+        k = len(chunk)
+        if k:
+            cast = pc.cast(chunk, pa.float64(), safe=False)
+            out[pos : pos + k] = cast.to_numpy(zero_copy_only=False)
+        pos += k
+    return out
 
 
 def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -190,6 +231,8 @@ def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, 
     if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
         if pa.types.is_date(typ):
             col = pc.cast(col, pa.timestamp("s"))
+        if col.type.tz is not None or timezone == "UTC":  # already UTC: no time zone rules
+            return _utc_timestamps(col, info)
         ts = _as_utc_ns(col.to_pandas(), timezone)
         out = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
         info["unparseable"] = np.asarray(pd.isna(ts))
@@ -226,6 +269,35 @@ def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, 
     info["empty"] = ~present
     if info["mixed"] is not None:
         out[info["mixed"][2]] = NAT
+    return out, info
+
+
+def _utc_timestamps(
+    col: pa.ChunkedArray, info: dict[str, Any]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Arrow timestamps of UTC instants as int64 ns, through numpy rather than pandas.
+
+    Nulls and values outside the nanosecond range become NAT and unparseable.
+    """
+    per = _NS_PER_UNIT[col.type.unit]
+    bad = None
+    if col.null_count:
+        bad = ~np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False))
+        col = pc.fill_null(col, 0)
+    out = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
+    if not out.flags.writeable:  # a single chunk is not copied
+        out = out.copy()
+    lo, hi = -(-_MIN_NS // per), _MAX_NS // per
+    if len(out) and (out.min() < lo or out.max() > hi):
+        outside = (out < lo) | (out > hi)
+        bad = outside if bad is None else bad | outside
+    if bad is not None:
+        out[bad] = 0
+    if per != 1:
+        np.multiply(out, per, out=out)
+    if bad is not None:
+        out[bad] = NAT
+    info["unparseable"] = np.zeros(len(out), dtype=bool) if bad is None else bad
     return out, info
 
 

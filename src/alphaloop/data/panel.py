@@ -25,7 +25,37 @@ import pandas as pd
 
 from alphaloop.errors import PanelError
 
-__all__ = ["Panel", "infer_frequency"]
+__all__ = ["Panel", "hash_content", "infer_frequency"]
+
+
+def hash_content(
+    index_ns: np.ndarray,
+    assets: Sequence[str],
+    membership: np.ndarray,
+    fields: Iterable[tuple[str, np.ndarray]],
+) -> str:
+    """SHA-256 of a panel's content: what :meth:`Panel.content_hash` returns.
+
+    Parameters
+    ----------
+    index_ns : ndarray of int64
+        The calendar, nanoseconds since the epoch (UTC).
+    assets : sequence of str
+    membership : ndarray of bool, shape (time, asset)
+    fields : iterable of (name, ndarray)
+        Every field, in name order, as a (time, asset) array; each array is
+        hashed before the next is taken, so a generator may refill one buffer.
+    """
+    h = hashlib.sha256()
+    h.update(b"alphaloop-panel-v1")
+    h.update(np.ascontiguousarray(index_ns, dtype=np.int64).tobytes())
+    h.update("\x1f".join(assets).encode())
+    h.update(np.packbits(np.ascontiguousarray(membership)).tobytes())
+    for name, values in fields:
+        h.update(name.encode())
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+        h.update(arr.data)
+    return h.hexdigest()
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -294,16 +324,12 @@ class Panel:
         process they came from; the hash is the dataset version's identity in
         every later result's provenance.
         """
-        h = hashlib.sha256()
-        h.update(b"alphaloop-panel-v1")
-        h.update(np.ascontiguousarray(self._index.asi8).tobytes())
-        h.update("\x1f".join(self._assets).encode())
-        h.update(np.packbits(np.ascontiguousarray(self.membership)).tobytes())
-        for name in sorted(self._fields):
-            h.update(name.encode())
-            arr = np.ascontiguousarray(self._fields[name], dtype=np.float64)
-            h.update(arr.tobytes())
-        return h.hexdigest()
+        return hash_content(
+            self._index.asi8,
+            self._assets,
+            self.membership,
+            ((name, self._fields[name]) for name in sorted(self._fields)),
+        )
 
     def equals(self, other: Panel) -> bool:
         """True when both panels hold the same calendar, assets, fields and values."""

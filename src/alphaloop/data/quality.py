@@ -49,7 +49,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from alphaloop.data.long import NAT, LongData
+from alphaloop.data.long import NAT, LongData, sort_rows
 from alphaloop.data.readers import PRICE_FIELDS
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "Repair",
     "apply_repairs",
     "check_long",
+    "check_rows",
 ]
 
 Severity = Literal["error", "warning"]
@@ -68,6 +69,11 @@ MAX_VOLUME = 1e18
 SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 10.0)
 SPLIT_TOLERANCE = 0.03
 DAY_NS = 86_400 * 10**9
+# every ratio within SPLIT_TOLERANCE of a split ratio or its inverse lies beyond these
+# bounds (with a margin for rounding); see _check_jumps
+_JUMP_ABOVE = min(SPLIT_RATIOS) * (1.0 - 2 * SPLIT_TOLERANCE)
+_JUMP_BELOW = (1.0 + 2 * SPLIT_TOLERANCE) / min(SPLIT_RATIOS)
+_BLOCK_ROWS = 1 << 20  # rows per block where a full-size temporary is avoided
 
 #: check name -> (severity, documented repair or None)
 CHECKS: dict[str, tuple[Severity, str | None]] = {
@@ -265,16 +271,37 @@ def check_long(
     price_fields : sequence of str, optional
         Fields checked as prices; default: the known price fields present.
     """
+    issues, _ = check_rows(
+        data, layout=layout, stale_min_run=stale_min_run, price_fields=price_fields
+    )
+    return issues
+
+
+def check_rows(
+    data: LongData,
+    *,
+    layout: str = "long",
+    stale_min_run: int = 5,
+    price_fields: Sequence[str] | None = None,
+) -> tuple[list[QualityIssue], LongData]:
+    """:func:`check_long`, also returning the checked rows sorted by (asset, timestamp).
+
+    The sorted rows are those with a parsed timestamp, in stable order (rows
+    with equal keys keep their order in ``data``); ``data`` itself when it
+    already is in that order. Sorting once here spares the importer a
+    second sort before it stores the rows.
+    """
     issues: list[QualityIssue] = []
     valid = data.timestamps != NAT
     if not valid.all():
         data = data.take(valid)
     if len(data) == 0:
-        return issues
+        return issues, data
     prices = [f for f in (price_fields or sorted(PRICE_FIELDS)) if f in data.fields]
-    issues.extend(_check_unsorted(data))
-    s = data.take(data.sort_order())
-    issues.extend(_check_duplicates(s))
+    s, backward = sort_rows(data)
+    issues.extend(_check_unsorted(data, backward))
+    dup = _same_key_as_previous(s)
+    issues.extend(_check_duplicates(s, dup))
     issues.extend(_check_values(s, prices))
     issues.extend(_check_ohlc(s))
     issues.extend(_check_volume(s))
@@ -285,32 +312,23 @@ def check_long(
     if price is not None:
         issues.extend(_check_stale(s, price, stale_min_run))
         issues.extend(_check_jumps(s, price))
-    issues.extend(_check_gaps(s))
+    issues.extend(_check_gaps(s, dup))
     order = list(CHECKS)
     issues.sort(key=lambda i: order.index(i.check))
-    return issues
+    return issues, s
 
 
-def _check_unsorted(data: LongData) -> list[QualityIssue]:
-    codes, ts = data.asset_codes, data.timestamps
-    if len(codes) < 2:
-        return []
-    if np.all(codes[1:] >= codes[:-1]):
-        order = np.arange(len(codes))
-    else:
-        order = np.argsort(codes, kind="stable")
-    same = codes[order][1:] == codes[order][:-1]
-    back = same & (ts[order][1:] < ts[order][:-1])
-    n = int(back.sum())
+def _check_unsorted(data: LongData, backward: np.ndarray) -> list[QualityIssue]:
+    """``backward``: rows whose timestamp is earlier than the previous row of their asset."""
+    n = len(backward)
     if not n:
         return []
-    rows = order[1:][back]
     return [
         make_issue(
             "unsorted_rows",
             n,
             f"{n} row(s) have a timestamp earlier than the previous row of the same asset",
-            locate(data, rows),
+            locate(data, backward),
         )
     ]
 
@@ -320,8 +338,8 @@ def _same_key_as_previous(s: LongData) -> np.ndarray:
     return (s.asset_codes[1:] == s.asset_codes[:-1]) & (s.timestamps[1:] == s.timestamps[:-1])
 
 
-def _check_duplicates(s: LongData) -> list[QualityIssue]:
-    dup = _same_key_as_previous(s)
+def _check_duplicates(s: LongData, dup: np.ndarray) -> list[QualityIssue]:
+    """``dup``: :func:`_same_key_as_previous` of ``s``."""
     if not dup.any():
         return []
     rows = np.flatnonzero(dup) + 1
@@ -361,16 +379,25 @@ def _check_values(s: LongData, prices: list[str]) -> list[QualityIssue]:
     inf_rows, inf_cols, implausible, implausible_cols = [], [], [], []
     nonpos, nonpos_cols = [], []
     for name, values in s.fields.items():
-        bad = np.isinf(values)
+        limit = MAX_PRICE if name in prices else (MAX_VOLUME if name == "volume" else None)
+        big = None
+        if limit is None:
+            bad = np.isinf(values)
+        else:
+            # infinities are above the limit too, so without values above it there are none
+            big = values > limit
+            big |= values < -limit
+            if big.any():
+                bad = np.isinf(values)
+                big &= ~bad
+            else:
+                bad = big
         if bad.any():
             inf_rows.append(np.flatnonzero(bad))
             inf_cols.append(name)
-        limit = MAX_PRICE if name in prices else (MAX_VOLUME if name == "volume" else None)
-        if limit is not None:
-            big = np.isfinite(values) & (np.abs(values) > limit)
-            if big.any():
-                implausible.append(np.flatnonzero(big))
-                implausible_cols.append(name)
+        if big is not None and big.any():
+            implausible.append(np.flatnonzero(big))
+            implausible_cols.append(name)
         if name in prices:
             neg = values <= 0
             if neg.any():
@@ -491,9 +518,10 @@ def _check_stale(s: LongData, price: str, min_run: int) -> list[QualityIssue]:
     longest = int(lengths.max()) + 1
     bars = int((lengths + 1).sum())
     locs = locate(s, starts, price)
-    first_by_line = {loc["line"]: loc for loc in locs}
+    # a wide file's line holds one cell per asset: key locations by line and asset
+    first_by_key = {(loc["line"], loc["asset"]): loc for loc in locs}
     for start, length in zip(starts, lengths, strict=True):
-        loc = first_by_line.get(int(s.lines[start]))
+        loc = first_by_key.get((int(s.lines[start]), s.assets[int(s.asset_codes[start])]))
         if loc is not None:
             loc["bars"] = int(length) + 1
     return [
@@ -509,22 +537,36 @@ def _check_stale(s: LongData, price: str, min_run: int) -> list[QualityIssue]:
 
 def _check_jumps(s: LongData, price: str) -> list[QualityIssue]:
     p = s.fields[price]
-    same = s.asset_codes[1:] == s.asset_codes[:-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = p[1:] / p[:-1]
-    hit = np.zeros(len(ratio), dtype=bool)
-    for r in SPLIT_RATIOS:
-        for target in (r, 1.0 / r):
-            hit |= np.abs(ratio / target - 1.0) < SPLIT_TOLERANCE
-    hit &= same
+    codes = s.asset_codes
+    # Only ratios far from 1 can be near a split ratio: find those (in blocks, to
+    # spare a full-size array of ratios), then test them exactly.
+    found, ratios = [], []
+    for i in range(0, len(p) - 1, _BLOCK_ROWS):
+        j = min(i + _BLOCK_ROWS, len(p) - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = p[i + 1 : j + 1] / p[i:j]
+        near = (ratio > _JUMP_ABOVE) | (ratio < _JUMP_BELOW)
+        near &= codes[i + 1 : j + 1] == codes[i:j]
+        k = np.flatnonzero(near)
+        found.append(k + i)
+        ratios.append(ratio[k])
+    candidates = np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+    r_near = np.concatenate(ratios) if ratios else np.zeros(0)
+    hit = np.zeros(len(candidates), dtype=bool)
+    with np.errstate(all="ignore"):
+        for r in SPLIT_RATIOS:
+            for target in (r, 1.0 / r):
+                hit |= np.abs(r_near / target - 1.0) < SPLIT_TOLERANCE
     if not hit.any():
         return []
-    rows = np.flatnonzero(hit) + 1
+    rows = candidates[hit] + 1
     n = len(rows)
     locs = locate(s, rows, price)
     for loc in locs:
-        r = int(np.flatnonzero(s.lines == loc["line"])[0])
-        loc["ratio"] = round(float(p[r] / p[r - 1]), 4)
+        code = s.assets.index(loc["asset"])
+        r = int(np.flatnonzero((s.lines == loc["line"]) & (s.asset_codes == code))[0])
+        with np.errstate(all="ignore"):
+            loc["ratio"] = round(float(p[r] / p[r - 1]), 4)
     return [
         make_issue(
             "split_like_jump",
@@ -536,8 +578,9 @@ def _check_jumps(s: LongData, price: str) -> list[QualityIssue]:
     ]
 
 
-def _check_gaps(s: LongData) -> list[QualityIssue]:
-    calendar = np.unique(s.timestamps)
+def _check_gaps(s: LongData, dup: np.ndarray) -> list[QualityIssue]:
+    """``dup``: :func:`_same_key_as_previous` of ``s``."""
+    calendar = s.calendar
     if len(calendar) < 3:
         return []
     n_missing = 0
@@ -548,8 +591,8 @@ def _check_gaps(s: LongData) -> list[QualityIssue]:
     ends = np.concatenate((bounds, [len(s)]))
     first = np.searchsorted(calendar, s.timestamps[starts])
     last = np.searchsorted(calendar, s.timestamps[ends - 1])
-    unique_rows = np.concatenate(([True], ~_same_key_as_previous(s)))
-    observed = np.add.reduceat(unique_rows.astype(np.int64), starts)
+    unique_rows = np.concatenate(([True], ~dup))
+    observed = np.add.reduceat(unique_rows, starts, dtype=np.int64)
     missing_per_asset = (last - first + 1) - observed
     for k in np.flatnonzero(missing_per_asset > 0):
         n_missing += int(missing_per_asset[k])
@@ -612,7 +655,7 @@ def apply_repairs(
         repairs.append(
             Repair("non_numeric", CHECKS["non_numeric"][1] or "", checks["non_numeric"].count)
         )
-    s = data.take(data.sort_order())
+    s = data.sorted()
     if "unsorted_rows" in checks:
         repairs.append(
             Repair("unsorted_rows", CHECKS["unsorted_rows"][1] or "", checks["unsorted_rows"].count)
@@ -630,12 +673,19 @@ def apply_repairs(
         action = CHECKS["duplicate_rows"][1] or ""
         repairs.append(Repair("duplicate_rows", action, int(exact.sum())))
     prices = [f for f in (price_fields or sorted(PRICE_FIELDS)) if f in s.fields]
-    fields = {k: v.copy() for k, v in s.fields.items()}
+    fields = dict(s.fields)
+    copied: set[str] = set()  # fields are shared with ``data``: copy one before changing it
 
     def blank(check: str, masks: dict[str, np.ndarray]) -> None:
         n = 0
         for col, mask in masks.items():
-            n += int(mask.sum())
+            k = int(mask.sum())
+            if not k:
+                continue
+            if col not in copied:
+                fields[col] = fields[col].copy()
+                copied.add(col)
+            n += k
             fields[col][mask] = np.nan
         if n:
             repairs.append(Repair(check, CHECKS[check][1] or "", n))

@@ -51,6 +51,12 @@ KNOWN_FIELDS = PRICE_FIELDS | frozenset(
     {"volume", "amount", "turnover", "factor", "dividend", "split_ratio", "shares", "market_cap"}
 )
 _DELIMITERS = (",", ";", "\t", "|")
+# a byte that bytes.strip() keeps
+_NOT_WHITESPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+_BOM = b"\xef\xbb\xbf"
+_NUL_WINDOW = 1 << 16  # bytes after the BOM looked at for NUL bytes (binary files)
+_HEAD_BYTES = 1 << 17  # first read of a CSV file, enough for the header in practice
+_COUNT_BLOCK = 1 << 22  # bytes per block when counting line breaks
 
 
 def normalize_column_name(name: str) -> str:
@@ -195,43 +201,174 @@ def _check_column_types(p: Path, table: pa.Table) -> None:
 
 
 def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str, np.ndarray | None]:
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise DataReadError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
-    if p.suffix.lower() == ".gz":
-        import gzip
-
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataReadError(f"{p}: not a valid gzip file ({exc})") from exc
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if not raw.strip():
-        only = " (it holds only whitespace)" if raw else ""
+    text = _CsvText.read(p)
+    raw = text.head  # the whole text, or enough of its beginning for every check up to Arrow's
+    # ``start`` skips a byte order mark; offsets (not slices) mark the header and the rows
+    start = 3 if raw.startswith(_BOM) else 0
+    first = _skip_whitespace(raw, start)
+    if first == len(raw):
+        only = " (it holds only whitespace)" if len(raw) > start else ""
         raise DataReadError(f"{p}: the file is empty{only}")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff"), start):
         raise DataReadError(f"{p}: UTF-16 text, expected UTF-8", hint="re-save the file as UTF-8")
-    if b"\x00" in raw[:65536]:
+    if raw.find(b"\x00", start, start + _NUL_WINDOW) >= 0:
         raise DataReadError(f"{p}: looks like a binary file (NUL bytes), expected CSV text")
     try:
-        raw.decode("utf-8")
+        table, header_line, used, row_lines = _parse_csv(text, start, first, delimiter)
+    except (DataReadError, DataFormatError, UnicodeDecodeError):
+        _check_utf8(p, text.whole(), start)  # text that is not UTF-8 is the first thing to say
+        raise
+    if any(pa.types.is_binary(t) for t in table.schema.types):
+        # the CSV reader reads a column with text that is not UTF-8 as bytes
+        _check_utf8(p, text.whole(), start)
+    return table, header_line, used, row_lines
+
+
+class _CsvText:
+    """The bytes of a CSV file: its beginning in memory, the rest read when needed.
+
+    Arrow reads the rows from the file itself, block by block, so a large
+    file is not held in memory whole (reading it into one ``bytes`` costs as
+    much as parsing it) except to locate an error. A gzip file is
+    decompressed in memory.
+
+    Attributes
+    ----------
+    path : Path
+    head : bytes
+        The first bytes of the text: all of them when ``complete``, else at
+        least the byte order mark and 64 KiB, the header line and the first
+        byte after it that is not whitespace.
+    complete : bool
+    """
+
+    def __init__(self, path: Path, head: bytes, complete: bool) -> None:
+        self.path = path
+        self.head = head
+        self.complete = complete
+
+    @classmethod
+    def read(cls, p: Path) -> _CsvText:
+        try:
+            if p.suffix.lower() == ".gz":
+                return cls(p, _gunzip(p, p.read_bytes()), True)
+            with p.open("rb") as fh:
+                head = fh.read(_HEAD_BYTES)
+                more = len(head) == _HEAD_BYTES
+                while more and not _head_is_enough(head):
+                    chunk = fh.read(max(len(head), _HEAD_BYTES))
+                    head += chunk
+                    more = bool(chunk)
+                complete = not more or not fh.peek(1)
+        except OSError as exc:
+            raise DataReadError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
+        return cls(p, head, complete)
+
+    def whole(self) -> bytes:
+        """The whole text (read now if only its beginning was)."""
+        if not self.complete:
+            try:
+                self.head = self.path.read_bytes()
+            except OSError as exc:
+                raise DataReadError(f"{self.path}: cannot be read ({exc.strerror or exc})") from exc
+            self.complete = True
+        return self.head
+
+    def rows(self, begin: int) -> pa.NativeFile:
+        """The text from offset ``begin`` on, for Arrow's CSV reader."""
+        if self.complete:
+            return pa.BufferReader(pa.py_buffer(self.head).slice(begin))
+        try:
+            stream = pa.OSFile(str(self.path))
+        except OSError as exc:
+            raise DataReadError(f"{self.path}: cannot be read ({exc})") from exc
+        stream.seek(begin)
+        return stream
+
+    def count_newlines(self, begin: int) -> int:
+        """Line breaks from offset ``begin`` to the end."""
+        if self.complete:
+            return _count_newlines(self.head, begin)
+        buf = np.empty(_COUNT_BLOCK, dtype=np.uint8)
+        n = 0
+        with self.path.open("rb", buffering=0) as fh:
+            fh.seek(begin)
+            while k := fh.readinto(buf):  # type: ignore[attr-defined]
+                n += int(np.count_nonzero(buf[:k] == ord("\n")))
+        return n
+
+    def ends_with_newline(self) -> bool:
+        if self.complete:
+            return self.head.endswith(b"\n")
+        with self.path.open("rb") as fh:
+            fh.seek(0, 2)
+            if not fh.tell():
+                return False
+            fh.seek(-1, 2)
+            return fh.read(1) == b"\n"
+
+
+def _gunzip(p: Path, data: bytes) -> bytes:
+    import gzip
+
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataReadError(f"{p}: not a valid gzip file ({exc})") from exc
+
+
+def _head_is_enough(head: bytes) -> bool:
+    """True when ``head`` holds everything the checks before parsing look at."""
+    start = 3 if head.startswith(_BOM) else 0
+    if len(head) < start + _NUL_WINDOW:
+        return False
+    first = _skip_whitespace(head, start)
+    newline = head.find(b"\n", first)
+    if first == len(head) or newline < 0:
+        return False
+    return _skip_whitespace(head, newline + 1) < len(head)
+
+
+def _skip_whitespace(raw: bytes, pos: int) -> int:
+    """Offset of the first byte at or after ``pos`` that is not whitespace (or ``len(raw)``)."""
+    m = _NOT_WHITESPACE.search(raw, pos)
+    return len(raw) if m is None else m.start()
+
+
+def _check_utf8(p: Path, raw: bytes, start: int) -> None:
+    """Raise :class:`DataReadError` at the first byte of ``raw[start:]`` that is not UTF-8.
+
+    Offsets and lines count from ``start`` (after a byte order mark).
+    """
+    text = raw[start:]
+    try:
+        text.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+        line = text.count(b"\n", 0, exc.start) + 1
         raise DataReadError(
-            f"{p}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}, line {line})",
+            f"{p}: not UTF-8 text (byte 0x{text[exc.start]:02x} at offset {exc.start}, "
+            f"line {line})",
             hint="re-save the file as UTF-8",
         ) from exc
+
+
+def _parse_csv(
+    text: _CsvText, start: int, first: int, delimiter: str | None
+) -> tuple[pa.Table, int, str, np.ndarray | None]:
+    """Parse a text whose first non-blank byte is at ``first`` (``start``: after any BOM).
+
+    Arrow checks that text columns are UTF-8 (a column that is not becomes
+    binary); the caller turns that into an error with the offending byte.
+    """
+    p, raw = text.path, text.head
     # blank lines before the header are skipped; line numbers still count them
-    body = raw.lstrip()
-    header_line = raw.count(b"\n", 0, len(raw) - len(body)) + 1
-    raw = raw[raw.rfind(b"\n", 0, len(raw) - len(body)) + 1 :]
-    first_nl = raw.find(b"\n")
-    header = (raw if first_nl < 0 else raw[:first_nl]).decode().rstrip("\r")
+    header_line = raw.count(b"\n", start, first) + 1
+    begin = max(start, raw.rfind(b"\n", start, first) + 1)  # start of the header line
+    first_nl = raw.find(b"\n", begin)
+    header_end = len(raw) if first_nl < 0 else first_nl
+    header = raw[begin:header_end].decode().rstrip("\r")
     used = delimiter or _sniff_delimiter(header)
-    rest = b"" if first_nl < 0 else raw[first_nl + 1 :]
-    if not rest.strip():
+    if first_nl < 0 or _skip_whitespace(raw, first_nl + 1) == len(raw):
         raise DataReadError(f"{p}: has a header line but no data rows")
     header_fields = [h.strip() for h in header.split(used)]
     if len(header_fields) < 2:
@@ -243,7 +380,7 @@ def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str, np.nd
     _check_header(p, header_fields)
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(raw),
+            text.rows(begin),
             read_options=pacsv.ReadOptions(block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=used, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
@@ -256,14 +393,14 @@ def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str, np.nd
         msg = str(exc)
         m = re.search(r"Expected (\d+) columns, got (\d+)", msg)
         if m:
-            line = _find_ragged_line(raw, used, int(m.group(1)), header_line)
+            line = _find_ragged_line(text.whole()[begin:], used, int(m.group(1)), header_line)
             where = f" on line {line}" if line else ""
             raise DataFormatError(
                 f"{p}: row{where} has {m.group(2)} values but the header has {m.group(1)} columns",
                 hint="check the delimiter and quoting of that line",
             ) from exc
         raise DataFormatError(f"{p}: cannot parse as CSV ({msg.splitlines()[0]})") from exc
-    return table, header_line, used, _row_lines(raw, header_line, table.num_rows)
+    return table, header_line, used, _row_lines(text, begin, header_line, table.num_rows)
 
 
 def _sniff_delimiter(header: str) -> str:
@@ -310,11 +447,20 @@ def _find_ragged_line(raw: bytes, delimiter: str, expected: int, first: int) -> 
     return None
 
 
-def _row_lines(raw: bytes, header_line: int, n_rows: int) -> np.ndarray | None:
-    """File line of each data row when blank lines sit between rows, else None."""
-    if b"\n\n" not in raw and b"\n\r\n" not in raw:
+def _row_lines(text: _CsvText, begin: int, header_line: int, n_rows: int) -> np.ndarray | None:
+    """File line of each data row when blank lines sit between rows, else None.
+
+    ``begin``: offset of the header line in the text.
+    """
+    # Without blank lines there is one line break after the header and after
+    # each row but perhaps the last; counting them is much cheaper than looking
+    # for blank lines, so look only when the count says there may be some.
+    if text.count_newlines(begin) == n_rows + text.ends_with_newline():
         return None
-    buf = np.frombuffer(raw, dtype=np.uint8)
+    raw = text.whole()
+    if raw.find(b"\n\n", begin) < 0 and raw.find(b"\n\r\n", begin) < 0:
+        return None
+    buf = np.frombuffer(raw, dtype=np.uint8, offset=begin)
     breaks = np.flatnonzero(buf == ord("\n"))
     starts = np.concatenate(([0], breaks + 1))
     lengths = np.concatenate((breaks, [len(buf)])) - starts
@@ -323,6 +469,14 @@ def _row_lines(raw: bytes, header_line: int, n_rows: int) -> np.ndarray | None:
     blank[0] = True  # the header
     lines = np.flatnonzero(~blank).astype(np.int64) + header_line
     return lines if len(lines) == n_rows else None
+
+
+def _count_newlines(raw: bytes, begin: int, block: int = _COUNT_BLOCK) -> int:
+    """``raw.count(b"\\n", begin)``, faster: numpy over blocks of ``block`` bytes."""
+    buf = np.frombuffer(raw, dtype=np.uint8, offset=begin)
+    return sum(
+        int(np.count_nonzero(buf[i : i + block] == ord("\n"))) for i in range(0, len(buf), block)
+    )
 
 
 def _resolve_layout(

@@ -217,3 +217,12 @@ def test_qlib_mode_series_begin_at_the_listing() -> None:
     # IdxMax over [5], [5, 7], [5, 7, 6] -> 1-based positions 1, 2, 2
     np.testing.assert_array_equal(out["imax"][2:5, 1], [1.0, 2.0, 2.0])
     np.testing.assert_array_equal(out["imax"][:, 0], [1.0, 2.0, 3.0, 2.0, 1.0, 3.0])
+
+
+def test_qlib_mode_log_of_float32_inputs_is_taken_in_float32() -> None:
+    p = make_panel()
+    got = evaluate(p, "Log($volume + 1)", mode="qlib")["Log($volume + 1)"]
+    v32 = p["volume"].astype(np.float32)
+    np.testing.assert_array_equal(got, np.log(v32 + np.float32(1)).astype(np.float64))
+    const = evaluate(p, "Log(5) + $close * 0", mode="qlib")["Log(5) + $close * 0"]
+    assert const.shape == p.shape

@@ -216,12 +216,13 @@ class _Evaluator:
             out[: starts[j], j] = np.nan
         return out
 
+    def all_single(self, n: Call) -> bool:
+        return all(isinstance(c, Const) or self.single.get(c, False) for c in _data_children(n))
+
     def track_single(self, n: Call, value: Value) -> Value:
         """Qlib computes on float32 series: element-wise results of float32 inputs stay
         float32 (pandas keeps the dtype), rolling statistics come back as float64."""
-        single = n.op in _KEEPS_DTYPE and all(
-            isinstance(c, Const) or self.single.get(c, False) for c in _data_children(n)
-        )
+        single = n.op in _KEEPS_DTYPE and self.all_single(n)
         self.single[n] = single
         if single and isinstance(value, np.ndarray) and value.dtype == np.float64:
             rounded = value.astype(np.float32)
@@ -261,6 +262,12 @@ class _Evaluator:
             return self.compare(_COMPARE[op], a[0], a[1])
         if op in ("And", "Or", "Not", "If"):
             return self.logic(op, a)
+        arrays = not all(np.isscalar(v) for v in a)
+        if op in ("Log", "Power") and self.qlib and arrays and self.all_single(n):
+            # Qlib takes these of float32 series in float32 arithmetic
+            args32 = [np.float32(v) if np.isscalar(v) else np.asarray(v, np.float32) for v in a]
+            fn = np.log if op == "Log" else np.power
+            return np.asarray(fn(*args32), dtype=np.float64)
         if op == "Log":
             spare = self.spare if self.spare is not None and not np.isscalar(a[0]) else None
             return self.finite(np.log(a[0], out=spare) if spare is not None else np.log(a[0]))

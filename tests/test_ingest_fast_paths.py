@@ -464,10 +464,11 @@ def test_numbers_are_cast_chunk_by_chunk_as_arrow_casts_the_column(
     np.testing.assert_array_equal(_float64(col), expected)
 
 
-def test_integers_beyond_float_precision_are_still_refused_by_the_cast() -> None:
+def test_integers_beyond_float_precision_round_to_the_nearest_float() -> None:
     col = pa.chunked_array([pa.array([1, 2]), pa.array([2**53 + 1])])
-    with pytest.raises(pa.ArrowInvalid):
-        _float64(col)
+    np.testing.assert_array_equal(_float64(col), [1.0, 2.0, float(2**53)])
+    single = pa.chunked_array([pa.array([2**60 + 1, 3])])
+    np.testing.assert_array_equal(_float64(single), [float(2**60), 3.0])
 
 
 # A large file is read by Arrow from disk, its beginning only by Python; a gzip

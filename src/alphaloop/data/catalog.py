@@ -325,9 +325,9 @@ class DataCatalog:
         data, parse_issues = normalize(raw, timezone=timezone)
         n_rows, file_layout, notes = raw.table.num_rows, raw.layout, tuple(raw.notes)
         del raw  # the Arrow table is parsed: free it before the checks copy the rows
-        row_issues, rows = check_rows(data, layout=file_layout, stale_min_run=stale_min_run)
+        row_issues, rows = check_rows(data, stale_min_run=stale_min_run)
         issues = parse_issues + row_issues
-        order = {k: i for i, k in enumerate(_check_order())}
+        order = {k: i for i, k in enumerate(CHECKS)}
         issues.sort(key=lambda i: order[i.check])
         report = QualityReport(str(path), n_rows, file_layout, tuple(issues), notes)
         return report, data, rows
@@ -566,10 +566,6 @@ class DataCatalog:
                 }
                 for r in s.scalars(q).all()
             ]
-
-
-def _check_order() -> list[str]:
-    return list(CHECKS)
 
 
 def summarize_issue(issue: QualityIssue) -> str:

@@ -252,7 +252,6 @@ def locate(
 def check_long(
     data: LongData,
     *,
-    layout: str = "long",
     stale_min_run: int = 5,
     price_fields: Sequence[str] | None = None,
 ) -> list[QualityIssue]:
@@ -264,23 +263,18 @@ def check_long(
     Parameters
     ----------
     data : LongData
-    layout : str
-        ``"long"`` or ``"wide"``; wide files report their cells per asset.
     stale_min_run : int, default 5
         Minimum number of consecutive identical prices that counts as stale.
     price_fields : sequence of str, optional
         Fields checked as prices; default: the known price fields present.
     """
-    issues, _ = check_rows(
-        data, layout=layout, stale_min_run=stale_min_run, price_fields=price_fields
-    )
+    issues, _ = check_rows(data, stale_min_run=stale_min_run, price_fields=price_fields)
     return issues
 
 
 def check_rows(
     data: LongData,
     *,
-    layout: str = "long",
     stale_min_run: int = 5,
     price_fields: Sequence[str] | None = None,
 ) -> tuple[list[QualityIssue], LongData]:

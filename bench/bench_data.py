@@ -57,6 +57,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthetic import ohlc_walk  # bench/ is on the path when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -115,13 +117,7 @@ def make_csv(work: Workload) -> Path:
     WORK.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(work.seed)
     shape = (work.bars, work.symbols)
-    start = rng.uniform(10.0, 200.0, work.symbols)
-    log_close = np.log(start) + np.cumsum(rng.normal(0.0002, 0.015, shape), axis=0)
-    close = np.exp(log_close)
-    prev_close = np.vstack([start, close[:-1]])
-    open_ = prev_close * np.exp(rng.normal(0.0, 0.005, shape))
-    high = np.maximum(open_, close) * (1.0 + np.abs(rng.normal(0.0, 0.008, shape)))
-    low = np.minimum(open_, close) * (1.0 - np.minimum(np.abs(rng.normal(0.0, 0.008, shape)), 0.5))
+    open_, high, low, close = ohlc_walk(rng, shape, 10.0, 200.0)
     # rounding is monotone, so the OHLC inequalities survive it
     prices = {k: np.round(v, 4).ravel() for k, v in (("open", open_), ("high", high))}
     prices |= {k: np.round(v, 4).ravel() for k, v in (("low", low), ("close", close))}

@@ -64,6 +64,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthetic import ohlc_walk  # bench/ is on the path when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -122,12 +124,7 @@ def make_panel(work: Workload) -> Path:
     WORK.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(work.seed)
     shape = (work.days, work.assets)
-    start = rng.uniform(20.0, 200.0, work.assets)
-    close = start * np.exp(np.cumsum(rng.normal(0.0002, 0.015, shape), axis=0))
-    prev = np.vstack([start, close[:-1]])
-    open_ = prev * np.exp(rng.normal(0.0, 0.005, shape))
-    high = np.maximum(open_, close) * (1.0 + np.abs(rng.normal(0.0, 0.008, shape)))
-    low = np.minimum(open_, close) * (1.0 - np.minimum(np.abs(rng.normal(0.0, 0.008, shape)), 0.5))
+    open_, high, low, close = ohlc_walk(rng, shape, 20.0, 200.0)
     vwap = low + rng.uniform(0.0, 1.0, shape) * (high - low)
     cents = {
         name: np.maximum(np.round(v, 2), 0.01)

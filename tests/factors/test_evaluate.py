@@ -226,3 +226,16 @@ def test_qlib_mode_log_of_float32_inputs_is_taken_in_float32() -> None:
     np.testing.assert_array_equal(got, np.log(v32 + np.float32(1)).astype(np.float64))
     const = evaluate(p, "Log(5) + $close * 0", mode="qlib")["Log(5) + $close * 0"]
     assert const.shape == p.shape
+
+
+def test_cs_neutralize_against_groups_and_a_factor() -> None:
+    idx = pd.bdate_range("2020-01-01", periods=2, tz="UTC")
+    close = np.array([[1.0, 3.0, 10.0, 14.0], [2.0, 2.0, 5.0, 9.0]])
+    group = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    p = Panel(idx, ["A", "B", "C", "D"], {"close": close, "g": group, "size": close * 2 + 1})
+    by_group = evaluate(p, "CsNeutralize($close, Group($g))")["CsNeutralize($close, Group($g))"]
+    np.testing.assert_allclose(by_group, [[-1.0, 1.0, -2.0, 2.0], [0.0, 0.0, -2.0, 2.0]])
+    on_size = evaluate(p, "CsNeutralize($close, $size)")["CsNeutralize($close, $size)"]
+    np.testing.assert_allclose(on_size, 0.0, atol=1e-9)  # close is linear in size
+    with pytest.raises(ExpressionError, match="at most one Group"):
+        evaluate(p, "CsNeutralize($close, Group($g), Group($g))")

@@ -108,3 +108,11 @@ def _point_at(text: str, position: int, width: int = 70) -> tuple[str, str]:
     snippet = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
     offset = position - start + (3 if start else 0)
     return snippet, " " * offset + "^"
+
+
+class SpecError(ConfigError):
+    """A strategy specification is invalid: names the field, the value and what is allowed."""
+
+
+class BacktestError(AlphaloopError):
+    """A backtest cannot run on these inputs (shapes, missing prices, cash, dates)."""

@@ -1,0 +1,296 @@
+"""Transaction costs and fill timing: one implementation for every engine.
+
+The vectorized simulator, the event-driven engine and (later) the paper broker
+all price a fill with :func:`fill_cost`, a numba function that takes the
+model's parameters as a flat array (:meth:`CostModel.as_array`), so backtests
+and paper trading agree by construction.
+
+Conventions
+-----------
+- Amounts are in the account currency; ``bps`` are basis points (1e-4) of the
+  traded notional ``|shares| * price`` at the fill's reference price.
+- Spread, slippage and impact are charged as costs next to the reference
+  price (the bar's open or close), not folded into the fill price, so the
+  report can break them down.
+- Market impact follows the square-root law: ``impact_coef * sigma *
+  sqrt(|shares| / adv) * notional``, where ``sigma`` is the standard deviation
+  of daily simple returns and ``adv`` the average daily volume in shares, both
+  over the ``impact_window`` bars *before* the fill bar (no lookahead). When a
+  dataset has no volume, impact cannot be estimated and is reported as not
+  modelled.
+- Short borrow is charged per bar on the value of short positions at the
+  close: ``value * borrow_bps_annual * 1e-4 * days / 365``, with ``days`` the
+  calendar time since the previous bar.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "COST_CATEGORIES",
+    "CostModel",
+    "FillTiming",
+    "execution_lag",
+    "fill_cost",
+    "impact_inputs",
+]
+
+#: Order of the cost categories in every cost breakdown array.
+COST_CATEGORIES: tuple[str, ...] = (
+    "commission",
+    "fees",
+    "spread",
+    "slippage",
+    "impact",
+    "borrow",
+)
+
+# Positions of the parameters in CostModel.as_array().
+_PER_SHARE, _MINIMUM, _PCT, _FEES, _SPREAD, _SLIP, _IMPACT = range(7)
+
+
+class FillTiming(StrEnum):
+    """When an order decided on bar ``t`` (after its close) is filled.
+
+    ``next_open`` (default): at the open of bar ``t+1``. ``next_close``: at the
+    close of bar ``t+1``. ``same_close``: at the close of bar ``t`` itself,
+    the price the decision was computed from — optimistic, and labelled so in
+    every report.
+    """
+
+    NEXT_OPEN = "next_open"
+    NEXT_CLOSE = "next_close"
+    SAME_CLOSE = "same_close"
+
+    @property
+    def optimistic(self) -> bool:
+        """True for same-bar fills, which no real order can get."""
+        return self is FillTiming.SAME_CLOSE
+
+    @property
+    def price_field(self) -> str:
+        """The panel field whose value is the fill's reference price."""
+        return "open" if self is FillTiming.NEXT_OPEN else "close"
+
+    def describe(self) -> str:
+        """Plain words for reports."""
+        return {
+            FillTiming.NEXT_OPEN: "orders decided after a bar's close fill at the next bar's open",
+            FillTiming.NEXT_CLOSE: (
+                "orders decided after a bar's close fill at the next bar's close"
+            ),
+            FillTiming.SAME_CLOSE: (
+                "OPTIMISTIC: orders fill at the close of the bar whose close they were "
+                "computed from, a price no real order can get"
+            ),
+        }[self]
+
+
+def execution_lag(timing: FillTiming | str) -> int:
+    """Bars between the decision bar and the fill bar (1, or 0 for ``same_close``)."""
+    return 0 if FillTiming(timing) is FillTiming.SAME_CLOSE else 1
+
+
+class CostModel(BaseModel):
+    """Costs of trading, with defaults typical of US equities at a retail-pro broker.
+
+    Parameters
+    ----------
+    commission_per_share : float, default 0.005
+        Currency per share traded.
+    commission_min : float, default 1.0
+        Minimum commission per fill (applies when ``commission_per_share`` > 0).
+    commission_bps : float, default 0.0
+        Percentage commission, bps of notional.
+    exchange_fee_bps : float, default 0.3
+        Exchange and regulatory fees, bps of notional, both sides.
+    half_spread_bps : float, default 2.0
+        Half the quoted bid-ask spread, bps of notional, paid on every fill.
+    slippage_bps : float, default 1.0
+        Further adverse price movement, bps of notional.
+    impact : {"sqrt", "none"}, default "sqrt"
+        Square-root market impact from participation in average daily volume.
+    impact_coef : float, default 0.5
+        The square-root law's constant (empirical studies put it near 0.5-1).
+    impact_window : int, default 20
+        Bars of history for the average daily volume and the volatility.
+    borrow_bps_annual : float, default 50.0
+        Annual cost of borrowing shares sold short, bps of short value.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    commission_per_share: float = Field(0.005, ge=0, allow_inf_nan=False)
+    commission_min: float = Field(1.0, ge=0, allow_inf_nan=False)
+    commission_bps: float = Field(0.0, ge=0, allow_inf_nan=False)
+    exchange_fee_bps: float = Field(0.3, ge=0, allow_inf_nan=False)
+    half_spread_bps: float = Field(2.0, ge=0, allow_inf_nan=False)
+    slippage_bps: float = Field(1.0, ge=0, allow_inf_nan=False)
+    impact: Literal["sqrt", "none"] = "sqrt"
+    impact_coef: float = Field(0.5, ge=0, allow_inf_nan=False)
+    impact_window: int = Field(20, ge=2, le=1000)
+    borrow_bps_annual: float = Field(50.0, ge=0, allow_inf_nan=False)
+
+    @classmethod
+    def zero(cls) -> CostModel:
+        """A model with every cost off (for tests and parity runs, never a default)."""
+        return cls(
+            commission_per_share=0,
+            commission_min=0,
+            commission_bps=0,
+            exchange_fee_bps=0,
+            half_spread_bps=0,
+            slippage_bps=0,
+            impact="none",
+            borrow_bps_annual=0,
+        )
+
+    def as_array(self) -> np.ndarray:
+        """The per-fill parameters as the float64 vector :func:`fill_cost` reads."""
+        return np.array(
+            [
+                self.commission_per_share,
+                self.commission_min,
+                self.commission_bps * 1e-4,
+                self.exchange_fee_bps * 1e-4,
+                self.half_spread_bps * 1e-4,
+                self.slippage_bps * 1e-4,
+                self.impact_coef if self.impact == "sqrt" else 0.0,
+            ],
+            dtype=np.float64,
+        )
+
+    @property
+    def borrow_rate(self) -> float:
+        """Annual borrow rate as a fraction."""
+        return self.borrow_bps_annual * 1e-4
+
+    def describe(self, *, has_volume: bool = True) -> list[str]:
+        """Plain-language lines for reports."""
+        lines = [
+            f"commission {self.commission_per_share:g} per share, minimum "
+            f"{self.commission_min:g} per fill, plus {self.commission_bps:g} bps",
+            f"exchange and regulatory fees {self.exchange_fee_bps:g} bps",
+            f"half-spread {self.half_spread_bps:g} bps and slippage {self.slippage_bps:g} bps "
+            "on every fill",
+        ]
+        if self.impact == "none":
+            lines.append("market impact not modelled (impact: none)")
+        elif has_volume:
+            lines.append(
+                f"square-root market impact {self.impact_coef:g} x daily volatility x "
+                f"sqrt(shares / average daily volume), both over the previous "
+                f"{self.impact_window} bars"
+            )
+        else:
+            lines.append("market impact NOT modelled: the dataset has no volume")
+        lines.append(f"short borrow {self.borrow_bps_annual:g} bps a year on short value")
+        return lines
+
+
+@njit(cache=True, nogil=True)
+def fill_cost(
+    params: np.ndarray, shares: float, price: float, adv: float, sigma: float, out: np.ndarray
+) -> float:
+    """Cost of one fill, by category, written into ``out[:5]``; returns the total.
+
+    Parameters
+    ----------
+    params : ndarray
+        :meth:`CostModel.as_array`.
+    shares : float
+        Signed or unsigned quantity; only its magnitude matters.
+    price : float
+        Reference fill price.
+    adv, sigma : float
+        Average daily volume (shares) and daily return volatility before the
+        fill bar; NaN or non-positive ``adv`` means no impact is charged.
+    out : ndarray
+        At least 5 elements: commission, fees, spread, slippage, impact.
+    """
+    q = abs(shares)
+    if q == 0.0:
+        for k in range(5):
+            out[k] = 0.0
+        return 0.0
+    notional = q * price
+    commission = params[_PER_SHARE] * q
+    if params[_PER_SHARE] > 0.0 and commission < params[_MINIMUM]:
+        commission = params[_MINIMUM]
+    commission += params[_PCT] * notional
+    fees = params[_FEES] * notional
+    spread = params[_SPREAD] * notional
+    slippage = params[_SLIP] * notional
+    impact = 0.0
+    if params[_IMPACT] > 0.0 and adv > 0.0 and sigma > 0.0:
+        impact = params[_IMPACT] * sigma * np.sqrt(q / adv) * notional
+    out[0] = commission
+    out[1] = fees
+    out[2] = spread
+    out[3] = slippage
+    out[4] = impact
+    return commission + fees + spread + slippage + impact
+
+
+def impact_inputs(
+    close: np.ndarray, volume: np.ndarray | None, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Average daily volume and return volatility known before each bar.
+
+    Parameters
+    ----------
+    close : ndarray, shape (time, asset)
+    volume : ndarray or None
+        Shares per bar; ``None`` gives all-NaN outputs (no impact).
+    window : int
+        Bars of history.
+
+    Returns
+    -------
+    adv, sigma : ndarray, shape (time, asset)
+        Row ``r`` uses bars ``r-window .. r-1`` only (mean of volume; sample
+        standard deviation of simple returns); NaN until enough history.
+    """
+    t, n = close.shape
+    adv = np.full((t, n), np.nan)
+    sigma = np.full((t, n), np.nan)
+    if volume is None or t <= window:
+        return adv, sigma
+    vol = _rolling_mean(np.asarray(volume, dtype=np.float64), window)
+    adv[window:] = vol[window - 1 : -1]
+    prev = np.asarray(close, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rets = np.full((t, n), np.nan)
+        rets[1:] = prev[1:] / prev[:-1] - 1.0
+    sd = _rolling_std(rets, window)
+    sigma[window:] = sd[window - 1 : -1]
+    return adv, sigma
+
+
+def _rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` rows (row ``r`` covers ``r-window+1 .. r``), NaN if any NaN."""
+    c = np.cumsum(np.nan_to_num(x), axis=0)
+    bad = np.cumsum(~np.isfinite(x), axis=0)
+    out = np.full_like(x, np.nan)
+    out[window - 1] = c[window - 1]
+    out[window:] = c[window:] - c[:-window]
+    nbad = bad.copy()
+    nbad[window:] = bad[window:] - bad[:-window]
+    out[window - 1 :] /= window
+    out[nbad > 0] = np.nan
+    out[: window - 1] = np.nan
+    return out
+
+
+def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing sample standard deviation over ``window`` rows, NaN if any NaN."""
+    mean = _rolling_mean(x, window)
+    mean_sq = _rolling_mean(x * x, window)
+    var = (mean_sq - mean * mean) * window / (window - 1)
+    return np.sqrt(np.clip(var, 0.0, None))

@@ -568,6 +568,17 @@ def demo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         _print_json(summary)
 
 
+# ------------------------------------------------------------------ backtest
+def _register_backtest() -> None:
+    from alphaloop.cli_backtest import backtest, lookahead
+
+    app.command("backtest")(backtest)
+    app.command("lookahead")(lookahead)
+
+
+_register_backtest()
+
+
 # ---------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning errors into one-line messages and exit codes."""

@@ -175,7 +175,13 @@ class CostModel(BaseModel):
         """Plain-language lines for reports."""
         lines = [
             f"commission {self.commission_per_share:g} per share, minimum "
-            f"{self.commission_min:g} per fill, plus {self.commission_bps:g} bps",
+            f"{self.commission_min:g} per fill, plus {self.commission_bps:g} bps"
+            + (
+                " (per-share amounts apply to the dataset's prices: on split-adjusted "
+                "history they overstate early costs)"
+                if self.commission_per_share > 0
+                else ""
+            ),
             f"exchange and regulatory fees {self.exchange_fee_bps:g} bps",
             f"half-spread {self.half_spread_bps:g} bps and slippage {self.slippage_bps:g} bps "
             "on every fill",

@@ -1,0 +1,191 @@
+"""From a signal to target weights: selection, weighting, limits and the rebalance schedule.
+
+Everything here on row ``t`` uses data up to and including bar ``t`` only:
+the signal, the membership mask and prices of that bar and before. The
+result on a rebalance row is a full row of weights (0 for assets not held);
+on other rows it is NaN (no orders).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from alphaloop.backtest.spec import Limits, PortfolioRule, Rebalance
+from alphaloop.errors import BacktestError
+
+__all__ = ["rebalance_rows", "target_weights", "trailing_volatility"]
+
+
+def rebalance_rows(index: pd.DatetimeIndex, rule: Rebalance) -> np.ndarray:
+    """Rows (bool, one per bar) on whose close the portfolio is rebalanced.
+
+    Calendar frequencies pick the first bar of each week (ISO), month or
+    quarter in UTC, plus the first bar; ``bars`` picks every ``every``-th bar
+    counted from the first.
+    """
+    n = len(index)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    if rule.frequency == "daily":
+        return np.ones(n, dtype=bool)
+    if rule.frequency == "bars":
+        return np.arange(n) % rule.every == 0
+    if rule.frequency == "weekly":
+        iso = index.isocalendar()
+        key = iso["year"].to_numpy() * 100 + iso["week"].to_numpy()
+    elif rule.frequency == "monthly":
+        key = index.year * 100 + index.month
+    else:
+        key = index.year * 10 + index.quarter
+    key = np.asarray(key)
+    out = np.ones(n, dtype=bool)
+    out[1:] = key[1:] != key[:-1]
+    return out
+
+
+def trailing_volatility(close: np.ndarray, window: int) -> np.ndarray:
+    """Sample std of simple returns over the ``window`` returns ending at each bar (NaN before)."""
+    t = close.shape[0]
+    rets = np.full(close.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rets[1:] = close[1:] / close[:-1] - 1.0
+    frame = pd.DataFrame(rets)
+    vol = frame.rolling(window, min_periods=window).std(ddof=1).to_numpy()
+    return vol if t else rets
+
+
+def _cap(raw: np.ndarray, total: float, max_weight: float) -> np.ndarray:
+    """Scale positive ``raw`` to sum ``total`` with no element above ``max_weight``.
+
+    Weight above the cap is handed to the uncapped names in proportion; if
+    every name is capped the rest stays in cash.
+    """
+    w = np.zeros_like(raw)
+    free = raw > 0
+    remaining = total
+    while free.any() and remaining > 1e-15:
+        share = remaining * raw[free] / raw[free].sum()
+        over = share > max_weight
+        if not over.any():
+            w[free] = share
+            break
+        idx = np.flatnonzero(free)[over]
+        w[idx] = max_weight
+        remaining = total - w.sum()
+        free[idx] = False
+    return w
+
+
+def _leg(
+    cols: np.ndarray,
+    signal_row: np.ndarray,
+    vol_row: np.ndarray | None,
+    rule: PortfolioRule,
+    total: float,
+    max_weight: float,
+) -> np.ndarray:
+    """Positive weights over ``cols`` summing to ``total`` (before caps)."""
+    if cols.size == 0:
+        return np.zeros(0)
+    if rule.weighting == "equal":
+        raw = np.ones(cols.size)
+    elif rule.weighting == "signal":
+        raw = np.abs(signal_row[cols])
+        if not (raw > 0).any():
+            raw = np.ones(cols.size)
+    else:
+        assert vol_row is not None
+        raw = 1.0 / vol_row[cols]
+    return _cap(raw, total, max_weight)
+
+
+def target_weights(
+    signal: np.ndarray,
+    close: np.ndarray,
+    eligible: np.ndarray,
+    rule: PortfolioRule,
+    limits: Limits,
+    rebalance: np.ndarray,
+    *,
+    volatility: np.ndarray | None = None,
+) -> np.ndarray:
+    """Target weights per (time, asset) for a signal (higher = more attractive).
+
+    Parameters
+    ----------
+    signal, close : ndarray, shape (time, asset)
+    eligible : ndarray of bool, shape (time, asset)
+        Assets that may be held at each bar (universe and membership); an
+        asset also needs a finite signal and close (and volatility, for
+        inverse-volatility weights).
+    rule, limits : PortfolioRule, Limits
+    rebalance : ndarray of bool, shape (time,)
+    volatility : ndarray, optional
+        Per-bar return volatility for inverse-volatility weights; by default
+        :func:`trailing_volatility` of ``close`` (pass it when ``close`` is a
+        slice of a longer history, so the first rows have it too).
+
+    Returns
+    -------
+    ndarray, shape (time, asset)
+        Weights of equity on rebalance rows (0 = not held), NaN elsewhere.
+    """
+    if signal.shape != close.shape or eligible.shape != close.shape:
+        raise BacktestError(
+            f"signal {signal.shape}, close {close.shape} and eligibility {eligible.shape} "
+            "must have the same (time, asset) shape"
+        )
+    if rebalance.shape != (close.shape[0],):
+        raise BacktestError(f"rebalance mask has shape {rebalance.shape}; expected ({len(close)},)")
+    vol = None
+    ok = eligible & np.isfinite(signal) & np.isfinite(close) & (close > 0)
+    if rule.weighting == "inverse_volatility":
+        vol = volatility if volatility is not None else trailing_volatility(close, rule.vol_window)
+        ok &= np.isfinite(vol) & (vol > 0)
+    out = np.full(close.shape, np.nan)
+    state = np.zeros(close.shape[1], dtype=np.int8)  # threshold: +1 long, -1 short
+    for t in np.flatnonzero(rebalance):
+        row = np.zeros(close.shape[1])
+        cols = np.flatnonzero(ok[t])
+        s = signal[t]
+        v = None if vol is None else vol[t]
+        if rule.method == "top_k":
+            assert rule.k is not None
+            order = cols[np.argsort(-s[cols], kind="stable")][: rule.k]
+            row[order] = _leg(order, s, v, rule, rule.gross, limits.max_weight)
+        elif rule.method == "quantile_long_short":
+            m = int(np.floor(rule.quantile * cols.size))
+            if m >= 1:
+                order = cols[np.argsort(-s[cols], kind="stable")]
+                longs, shorts = order[:m], order[-m:]
+                half = rule.gross / 2.0
+                row[longs] = _leg(longs, s, v, rule, half, limits.max_weight)
+                row[shorts] = -_leg(shorts, s, v, rule, half, limits.max_weight)
+        else:
+            _threshold_step(state, s, ok[t], rule)
+            longs = np.flatnonzero(state > 0)
+            shorts = np.flatnonzero(state < 0)
+            n_active = longs.size + shorts.size
+            if n_active:
+                per_leg = rule.gross / n_active
+                row[longs] = _leg(longs, s, v, rule, per_leg * longs.size, limits.max_weight)
+                row[shorts] = -_leg(shorts, s, v, rule, per_leg * shorts.size, limits.max_weight)
+        out[t] = row
+    return out
+
+
+def _threshold_step(state: np.ndarray, s: np.ndarray, ok: np.ndarray, rule: PortfolioRule) -> None:
+    """Advance the per-asset long/flat/short state with entry and exit thresholds."""
+    exit_long = rule.exit_long if rule.exit_long is not None else rule.entry_long
+    exit_short = rule.exit_short if rule.exit_short is not None else rule.entry_short
+    with np.errstate(invalid="ignore"):
+        if rule.entry_long is not None:
+            state[(state > 0) & ~(s >= exit_long)] = 0
+        if rule.entry_short is not None:
+            state[(state < 0) & ~(s <= exit_short)] = 0
+        state[~ok] = 0
+        if rule.entry_long is not None:
+            state[(state == 0) & ok & (s > rule.entry_long)] = 1
+        if rule.entry_short is not None:
+            state[(state == 0) & ok & (s < rule.entry_short)] = -1

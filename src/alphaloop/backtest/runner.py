@@ -1,0 +1,419 @@
+"""Run a StrategySpec on a workspace: load data, compute the signal, build targets,
+simulate with either engine, measure, and record the run.
+
+The backtest starts at the spec's ``start`` or, if later, at the first bar
+where the signal has a value (its warm-up is not counted as a flat period);
+history before that feeds the signal only.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from alphaloop.backtest.costs import FillTiming
+from alphaloop.backtest.lookahead import LookaheadReport
+from alphaloop.backtest.metrics import compute_metrics, periods_per_year_for
+from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
+from alphaloop.backtest.spec import StrategySpec
+from alphaloop.backtest.vectorized import SimulationResult, simulate
+from alphaloop.data.catalog import DatasetInfo
+from alphaloop.data.panel import Panel
+from alphaloop.errors import BacktestError, DatasetNotFoundError
+from alphaloop.workspace import Workspace
+
+__all__ = [
+    "BacktestResult",
+    "PreparedStrategy",
+    "json_safe",
+    "prepare",
+    "run_backtest",
+    "scan_spec",
+    "strategy_signal_fn",
+]
+
+Engine = Literal["vectorized", "event"]
+
+
+@dataclass(frozen=True)
+class PreparedStrategy:
+    """A spec with its data loaded and its signal computed over the whole history.
+
+    ``panel``/``signal``/``eligible`` cover all loaded bars; the backtest uses
+    rows ``start_row:`` of them.
+    """
+
+    spec: StrategySpec
+    info: DatasetInfo
+    panel: Panel
+    signal: np.ndarray
+    eligible: np.ndarray
+    start_row: int
+
+    @property
+    def trading_panel(self) -> Panel:
+        return self.panel.iloc(slice(self.start_row, None))
+
+
+def _load(ws: Workspace, spec: StrategySpec) -> tuple[DatasetInfo, Panel]:
+    info = ws.data.info(spec.data, spec.version)
+    panel = ws.data.load(spec.data, version=spec.version, end=_end(spec))
+    if spec.universe != "all":
+        unknown = [a for a in spec.universe if a not in panel.assets]
+        if unknown:
+            raise BacktestError(
+                f"universe names assets not in {spec.data!r}: {unknown[:5]}",
+                hint=f"known assets: {', '.join(panel.assets[:20])}"
+                + (" ..." if len(panel.assets) > 20 else ""),
+            )
+        panel = panel.select(spec.universe)
+    if panel.n_times == 0:
+        raise BacktestError(f"no data of {spec.data!r} up to {spec.end}")
+    return info, panel
+
+
+def _end(spec: StrategySpec) -> pd.Timestamp | None:
+    if spec.end is None:
+        return None
+    return pd.Timestamp(spec.end, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+
+
+def _signal(spec: StrategySpec, panel: Panel) -> np.ndarray:
+    from alphaloop.factors.evaluate import evaluate
+
+    return evaluate(panel, {"signal": spec.signal.expr}, mode=spec.signal.mode)["signal"]
+
+
+def prepare(ws: Workspace, spec: StrategySpec) -> PreparedStrategy:
+    """Load the spec's data and compute its signal; find the first bar of the backtest."""
+    info, panel = _load(ws, spec)
+    signal = _signal(spec, panel)
+    eligible = panel.membership & np.isfinite(panel["close"])
+    has_signal = (np.isfinite(signal) & eligible).any(axis=1)
+    if not has_signal.any():
+        raise BacktestError(
+            f"the signal {spec.signal.expr!r} has no value on any bar of {spec.data!r}",
+            hint="check the expression's windows against the dataset's length",
+        )
+    first = int(np.argmax(has_signal))
+    start = 0
+    if spec.start is not None:
+        start = int(panel.index.searchsorted(pd.Timestamp(spec.start, tz="UTC")))
+    start_row = max(first, start)
+    if start_row >= panel.n_times - 1:
+        raise BacktestError(
+            f"the backtest span of {spec.data!r} is empty or one bar long "
+            f"(from {panel.index[min(start_row, panel.n_times - 1)]:%Y-%m-%d}, "
+            f"data ends {panel.index[-1]:%Y-%m-%d})"
+        )
+    return PreparedStrategy(spec, info, panel, signal, eligible, start_row)
+
+
+def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.ndarray:
+    spec = prep.spec
+    sl = slice(prep.start_row, None)
+    full_close = np.asarray(prep.panel["close"], dtype=np.float64)
+    panel = prep.trading_panel
+    if rebalance is None:
+        rebalance = rebalance_rows(panel.index, spec.rebalance)
+    vol = None
+    if spec.portfolio.weighting == "inverse_volatility":
+        vol = trailing_volatility(full_close, spec.portfolio.vol_window)[sl]
+    weights = target_weights(
+        prep.signal[sl],
+        full_close[sl],
+        prep.eligible[sl],
+        spec.portfolio,
+        spec.limits,
+        rebalance,
+        volatility=vol,
+    )
+    # an order cannot fill where the asset has no price at the fill bar: keep the position
+    lag = 0 if spec.fills is FillTiming.SAME_CLOSE else 1
+    px = np.asarray(panel[spec.fills.price_field if spec.fills.price_field in panel else "close"])
+    no_fill = np.ones_like(weights, dtype=bool)
+    no_fill[: len(px) - lag] = ~(np.isfinite(px[lag:]) & (px[lag:] > 0))
+    weights[no_fill & np.isfinite(weights)] = np.nan
+    return weights
+
+
+def strategy_signal_fn(spec: StrategySpec) -> Callable[[Panel], dict[str, np.ndarray]]:
+    """A lookahead-scan function for the spec: its signal and its daily target weights.
+
+    Weights are computed as if rebalancing every bar, so every bar is checked
+    (the schedule itself depends on the calendar only).
+    """
+
+    def fn(panel: Panel) -> dict[str, np.ndarray]:
+        signal = _signal(spec, panel)
+        close = np.asarray(panel["close"], dtype=np.float64)
+        eligible = panel.membership & np.isfinite(close)
+        weights = target_weights(
+            signal,
+            close,
+            eligible,
+            spec.portfolio,
+            spec.limits,
+            np.ones(panel.n_times, dtype=bool),
+        )
+        return {"signal": signal, "target_weights": weights}
+
+    return fn
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """A finished backtest with its provenance and the assumptions behind its numbers."""
+
+    spec: StrategySpec
+    engine: str
+    dataset: DatasetInfo
+    simulation: SimulationResult
+    benchmark: pd.Series | None
+    benchmark_label: str
+    metrics: dict[str, float]
+    assumptions: dict[str, Any]
+    run_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec_hash(self) -> str:
+        return self.spec.hash
+
+    def to_dict(self, *, max_trades: int | None = None) -> dict[str, Any]:
+        """JSON-ready: ``metrics``, ``trades``, ``round_trips``, ``assumptions`` and provenance."""
+        sim = self.simulation
+        trades = sim.trades if max_trades is None else sim.trades.head(max_trades)
+        return json_safe(
+            {
+                "name": self.spec.name,
+                "spec_hash": self.spec_hash,
+                "engine": self.engine,
+                "run_id": self.run_id,
+                "dataset": {
+                    "name": self.dataset.name,
+                    "version": self.dataset.version,
+                    "content_hash": self.dataset.content_hash,
+                },
+                "period": {
+                    "start": sim.equity.index[0].isoformat(),
+                    "end": sim.equity.index[-1].isoformat(),
+                    "bars": len(sim.equity),
+                },
+                "final_equity": sim.final_value,
+                "metrics": self.metrics,
+                "costs": sim.costs,
+                "trades": _records(trades),
+                "n_trades": len(sim.trades),
+                "round_trips": _records(sim.round_trips),
+                "assumptions": self.assumptions,
+            }
+        )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append(
+            {
+                k: (v.isoformat() if isinstance(v, pd.Timestamp) else None if v is pd.NaT else v)
+                for k, v in row.items()
+            }
+        )
+    return out
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN/inf by None (and numpy scalars by Python ones) throughout."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NaT:
+        return None
+    return value
+
+
+def _benchmark(ws: Workspace, spec: StrategySpec, prep: PreparedStrategy) -> tuple[pd.Series, str]:
+    """Benchmark simple returns on the trading index, and its label."""
+    panel = prep.trading_panel
+    if spec.benchmark is None:
+        close = np.asarray(prep.panel["close"], dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rets = np.full(close.shape, np.nan)
+            rets[1:] = close[1:] / close[:-1] - 1.0
+        rets[~prep.eligible] = np.nan
+        rets[1:][~prep.eligible[:-1]] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN
+            mean = np.nanmean(rets, axis=1)
+        series = pd.Series(mean[prep.start_row :], index=panel.index)
+        return series, "equal-weight universe (daily rebalanced)"
+    name, _, asset = spec.benchmark.partition(":")
+    try:
+        bench = ws.data.load(name)
+    except DatasetNotFoundError as exc:
+        raise BacktestError(f"benchmark dataset {name!r} not found", hint=exc.hint) from None
+    if not asset:
+        if bench.n_assets != 1:
+            raise BacktestError(
+                f"benchmark {name!r} has {bench.n_assets} assets; name one as {name}:ASSET"
+            )
+        asset = bench.assets[0]
+    if asset not in bench.assets:
+        raise BacktestError(f"benchmark asset {asset!r} is not in {name!r}")
+    close = bench.frame("close")[asset]
+    rets = close.reindex(close.index.union(panel.index)).ffill().reindex(panel.index)
+    series = rets.pct_change(fill_method=None)
+    series.iloc[0] = np.nan
+    return series, f"{name}:{asset}"
+
+
+def _assumptions(
+    spec: StrategySpec, prep: PreparedStrategy, sim: SimulationResult, bench_label: str
+) -> dict[str, Any]:
+    info = prep.info
+    notes = list(sim.notes)
+    skipped = prep.start_row
+    if skipped:
+        notes.append(
+            f"the first {skipped} bars feed the signal's warm-up only; the backtest starts "
+            f"{prep.panel.index[prep.start_row]:%Y-%m-%d}"
+        )
+    return {
+        "fills": {
+            "timing": spec.fills.value,
+            "description": spec.fills.describe(),
+            "optimistic": spec.fills.optimistic,
+        },
+        "costs": {
+            **spec.costs.model_dump(mode="json"),
+            "description": spec.costs.describe(has_volume=sim.has_volume),
+        },
+        "capital": spec.capital,
+        "lot_size": spec.lot_size,
+        "limits": spec.limits.model_dump(mode="json"),
+        "rebalance": spec.rebalance.model_dump(mode="json"),
+        "stops": spec.stops.model_dump(mode="json"),
+        "benchmark": bench_label,
+        "data": {
+            "name": info.name,
+            "version": info.version,
+            "content_hash": info.content_hash,
+            "caveats": list(info.caveats),
+        },
+        "notes": notes,
+    }
+
+
+def run_backtest(
+    ws: Workspace, spec: StrategySpec, *, engine: Engine = "vectorized", record: bool = True
+) -> BacktestResult:
+    """Backtest ``spec`` on its dataset in ``ws`` with the chosen engine.
+
+    Parameters
+    ----------
+    ws : Workspace
+    spec : StrategySpec
+    engine : {"vectorized", "event"}
+        Both give the same numbers for what both can run; the event engine
+        is the one that later drives paper and live trading.
+    record : bool, default True
+        Record the run (spec, hash, metrics, data hash) in the run log.
+    """
+    if engine not in ("vectorized", "event"):
+        raise BacktestError(f"unknown engine {engine!r}; use 'vectorized' or 'event'")
+    params = {"spec": spec.model_dump(mode="json"), "spec_hash": spec.hash, "engine": engine}
+    if not record:
+        return _execute(ws, spec, engine, None)
+    with ws.runs.start("backtest", params) as run:
+        result = _execute(ws, spec, engine, run.id)
+        run.data_hashes = {spec.data: result.dataset.content_hash}
+        run.result = json_safe(
+            {"metrics": result.metrics, "n_trades": len(result.simulation.trades)}
+        )
+    return result
+
+
+def _execute(
+    ws: Workspace, spec: StrategySpec, engine: Engine, run_id: int | None
+) -> BacktestResult:
+    prep = prepare(ws, spec)
+    panel = prep.trading_panel
+    targets = _targets(prep)
+    kwargs = {
+        "fills": spec.fills,
+        "costs": spec.costs,
+        "initial_capital": spec.capital,
+        "max_leverage": spec.limits.max_leverage,
+        "allow_short": spec.limits.allow_short,
+        "lot_size": spec.lot_size,
+        "stop_loss": spec.stops.stop_loss,
+        "take_profit": spec.stops.take_profit,
+        "trailing_stop": spec.stops.trailing_stop,
+    }
+    if engine == "vectorized":
+        sim = simulate(panel, targets, kind="weights", **kwargs)
+    else:
+        from alphaloop.backtest.event import run_target_weights
+
+        sim = run_target_weights(panel, targets, **kwargs)
+    bench, bench_label = _benchmark(ws, spec, prep)
+    ppy = periods_per_year_for(prep.info.frequency)
+    metrics = compute_metrics(
+        sim.returns,
+        periods_per_year=ppy,
+        benchmark=bench.dropna() if bench.notna().any() else None,
+        round_trips=sim.round_trips[~sim.round_trips["open"]],
+        gross_exposure=sim.gross_exposure,
+        turnover=sim.turnover,
+        costs=sim.costs,
+        initial_capital=spec.capital,
+    )
+    return BacktestResult(
+        spec=spec,
+        engine=engine,
+        dataset=prep.info,
+        simulation=sim,
+        benchmark=bench,
+        benchmark_label=bench_label,
+        metrics=metrics,
+        assumptions=_assumptions(spec, prep, sim, bench_label),
+        run_id=run_id,
+    )
+
+
+def scan_spec(
+    ws: Workspace, spec: StrategySpec, *, n_points: int = 20, seed: int = 0
+) -> LookaheadReport:
+    """Lookahead scan of a spec's signal and target weights on its dataset.
+
+    The settle period after a cut is at least 252 bars and 11 times the
+    signal's warm-up (enough for an EMA to forget its start to 1e-9), capped
+    at a third of the data.
+    """
+    from alphaloop.backtest.lookahead import scan_lookahead
+    from alphaloop.factors.validate import compile_expression
+
+    _, panel = _load(ws, spec)
+    warmup = compile_expression(spec.signal.expr, fields=panel.field_names).warmup
+    settle = max(252, min(11 * warmup, panel.n_times // 3))
+    min_history = min(max(252, warmup + 1), max(1, panel.n_times - n_points - 2))
+    return scan_lookahead(
+        strategy_signal_fn(spec),
+        panel,
+        n_points=n_points,
+        settle=settle,
+        min_history=min_history,
+        seed=seed,
+    )

@@ -1,0 +1,335 @@
+"""StrategySpec: a typed, serializable description of a strategy.
+
+Agents and people write specs, not code. A spec names a dataset, a signal (a
+factor expression), how the signal becomes a portfolio, when to rebalance,
+the limits, the costs and the fill timing. Its identity is the SHA-256 of
+its canonical form (every field, defaults included, keys sorted; the name and
+description excluded), so equal strategies have equal hashes however they
+were written.
+
+A bad file fails at load with the field, the value and what is allowed
+(:class:`~alphaloop.errors.SpecError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from alphaloop.backtest.costs import CostModel, FillTiming
+from alphaloop.errors import SpecError
+
+__all__ = [
+    "Limits",
+    "PortfolioRule",
+    "Rebalance",
+    "Signal",
+    "Stops",
+    "StrategySpec",
+    "load_spec",
+    "quick_spec",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Signal(_Frozen):
+    """Where the signal comes from: a factor expression (higher = more attractive)."""
+
+    expr: str = Field(min_length=1, max_length=20_000)
+    mode: Literal["strict", "qlib"] = "strict"
+
+
+class PortfolioRule(_Frozen):
+    """How signals become target weights on each rebalance.
+
+    method
+        ``top_k``: long the ``k`` highest signals. ``quantile_long_short``:
+        long the top ``quantile`` of eligible assets, short the bottom one,
+        half the gross exposure on each side. ``threshold``: hold long while
+        the signal stays above ``exit_long`` after rising above
+        ``entry_long`` (and short, if ``entry_short`` is set, mirrored).
+    weighting
+        ``equal``; ``signal`` (proportional to ``|signal|``);
+        ``inverse_volatility`` (proportional to 1 / the standard deviation of
+        daily simple returns over ``vol_window`` bars up to the decision bar).
+    gross
+        Gross exposure (sum of |weights|) to deploy, a fraction of equity.
+    """
+
+    method: Literal["top_k", "quantile_long_short", "threshold"] = "top_k"
+    k: int | None = Field(None, ge=1)
+    quantile: float = Field(0.2, gt=0, le=0.5)
+    entry_long: float | None = None
+    exit_long: float | None = None
+    entry_short: float | None = None
+    exit_short: float | None = None
+    weighting: Literal["equal", "signal", "inverse_volatility"] = "equal"
+    vol_window: int = Field(20, ge=2, le=2520)
+    gross: float = Field(1.0, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> PortfolioRule:
+        if self.method == "top_k" and self.k is None:
+            raise ValueError("method top_k needs k (the number of assets to hold)")
+        if self.method == "threshold":
+            if self.entry_long is None and self.entry_short is None:
+                raise ValueError("method threshold needs entry_long and/or entry_short")
+            if (
+                self.entry_long is not None
+                and self.exit_long is not None
+                and self.exit_long > self.entry_long
+            ):
+                raise ValueError("exit_long must not be above entry_long")
+            if (
+                self.entry_short is not None
+                and self.exit_short is not None
+                and self.exit_short < self.entry_short
+            ):
+                raise ValueError("exit_short must not be below entry_short")
+        return self
+
+    @property
+    def shorts(self) -> bool:
+        """Whether the rule ever takes short positions."""
+        return self.method == "quantile_long_short" or (
+            self.method == "threshold" and self.entry_short is not None
+        )
+
+
+class Rebalance(_Frozen):
+    """When the portfolio is rebalanced: at the close of the first bar of each period.
+
+    ``frequency``: daily, weekly, monthly, quarterly, or ``bars`` with
+    ``every`` = N (every N bars counted from the first bar of the backtest).
+    """
+
+    frequency: Literal["daily", "weekly", "monthly", "quarterly", "bars"] = "monthly"
+    every: int = Field(1, ge=1, le=100_000)
+
+
+class Limits(_Frozen):
+    """Position and leverage limits."""
+
+    max_weight: float = Field(1.0, gt=0, le=10)
+    max_leverage: float = Field(1.0, gt=0, le=10)
+    allow_short: bool = False
+
+
+class Stops(_Frozen):
+    """Exit rules checked against each bar's range; fractions of the entry price, 0 = off."""
+
+    stop_loss: float = Field(0.0, ge=0, lt=1)
+    take_profit: float = Field(0.0, ge=0, le=100)
+    trailing_stop: float = Field(0.0, ge=0, lt=1)
+
+    @property
+    def active(self) -> bool:
+        return self.stop_loss > 0 or self.take_profit > 0 or self.trailing_stop > 0
+
+
+class StrategySpec(_Frozen):
+    """A strategy, complete enough to backtest and compare.
+
+    Parameters
+    ----------
+    name : str
+        Label; not part of the identity.
+    data : str
+        Dataset name in the workspace (``version`` pins one version).
+    universe : "all" or list of str
+        Assets to consider; the dataset's membership mask always applies.
+    start, end : date, optional
+        Backtest span (inclusive); earlier history still feeds the signal.
+    benchmark : str, optional
+        ``DATASET`` or ``DATASET:ASSET`` whose close is the benchmark for
+        alpha, beta and the information ratio.
+    capital : float
+        Initial capital in the account currency.
+    lot_size : float
+        Shares are traded in multiples of it (0 = fractional).
+    """
+
+    name: str = Field("strategy", min_length=1, max_length=200)
+    description: str = ""
+    data: str = Field(min_length=1)
+    version: int | None = Field(None, ge=1)
+    universe: Literal["all"] | list[str] = "all"
+    start: date | None = None
+    end: date | None = None
+    signal: Signal
+    portfolio: PortfolioRule = PortfolioRule(k=5)
+    rebalance: Rebalance = Rebalance()
+    limits: Limits = Limits()
+    stops: Stops = Stops()
+    costs: CostModel = CostModel()
+    fills: FillTiming = FillTiming.NEXT_OPEN
+    capital: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
+    lot_size: float = Field(0.0, ge=0, allow_inf_nan=False)
+    benchmark: str | None = None
+
+    @field_validator("universe")
+    @classmethod
+    def _universe(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("universe must list at least one asset (or be 'all')")
+            if len(set(v)) != len(v):
+                raise ValueError("universe lists an asset twice")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_fields(self) -> StrategySpec:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.portfolio.shorts and not self.limits.allow_short:
+            raise ValueError(
+                f"portfolio method {self.portfolio.method} takes short positions but "
+                "limits.allow_short is false"
+            )
+        if self.portfolio.gross > self.limits.max_leverage:
+            raise ValueError(
+                f"portfolio.gross {self.portfolio.gross} exceeds limits.max_leverage "
+                f"{self.limits.max_leverage}"
+            )
+        return self
+
+    # ------------------------------------------------------------ identity
+    def canonical(self) -> dict[str, Any]:
+        """Every field that changes results, defaults included, JSON-ready."""
+        return self.model_dump(mode="json", exclude={"name", "description"})
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON (sorted keys, no spaces)."""
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def to_yaml(self) -> str:
+        """The spec as YAML (every field)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "spec") -> StrategySpec:
+        """Validate a mapping; errors become one :class:`SpecError` naming each bad field."""
+        if not isinstance(data, dict):
+            raise SpecError(f"{source}: a strategy spec must be a mapping of fields")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SpecError(f"{source}: {_describe(exc)}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """Plain sentences: ``field: value 'x' is not allowed; use ...``."""
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        loc = loc.replace(".literal[", "[")
+        value = err.get("input")
+        msg = err["msg"]
+        kind = err["type"]
+        if kind == "missing":
+            parts.append(f"{loc} is required")
+        elif kind == "extra_forbidden":
+            known = ", ".join(_known_fields(err["loc"][:-1]))
+            parts.append(f"{loc} is not a known field (known: {known})")
+        elif kind in ("literal_error", "enum"):
+            allowed = msg.split("Input should be ", 1)[-1]
+            parts.append(f"{loc}: {value!r} is not allowed; use {allowed}")
+        elif kind == "value_error":
+            text = msg.removeprefix("Value error, ")
+            parts.append(f"{loc}: {text}" if loc else text)
+        else:
+            parts.append(f"{loc}: {_short(value)} is invalid ({msg})")
+    more = len(exc.errors()) - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _known_fields(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model found by following ``loc`` from StrategySpec."""
+    model: Any = StrategySpec
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    return list(getattr(model, "model_fields", {}))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load_spec(path: str | Path) -> StrategySpec:
+    """Read a spec from a YAML or JSON file.
+
+    Raises
+    ------
+    SpecError
+        The file is missing or unreadable, is not YAML/JSON, or a field is invalid.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"spec file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read spec file {p}: {exc}") from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
+        raise SpecError(f"{p} is not valid {kind}: {exc}") from None
+    return StrategySpec.from_dict(data, source=str(p))
+
+
+def quick_spec(
+    expr: str,
+    data: str,
+    *,
+    top_k: int = 5,
+    weighting: str = "equal",
+    rebalance: str = "monthly",
+    fills: str = "next_open",
+    start: str | None = None,
+    end: str | None = None,
+    capital: float = 1_000_000.0,
+    mode: str = "strict",
+    name: str | None = None,
+) -> StrategySpec:
+    """A top-k long-only spec from a one-line description (the CLI's ``--expr`` form).
+
+    Everything not given keeps the spec's defaults: realistic costs, next-open
+    fills, no leverage.
+    """
+    return StrategySpec.from_dict(
+        {
+            "name": name or f"top{top_k} {expr}",
+            "data": data,
+            "signal": {"expr": expr, "mode": mode},
+            "portfolio": {"method": "top_k", "k": top_k, "weighting": weighting},
+            "rebalance": {"frequency": rebalance},
+            "fills": fills,
+            "start": start,
+            "end": end,
+            "capital": capital,
+        },
+        source="command line",
+    )

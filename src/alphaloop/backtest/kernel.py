@@ -303,6 +303,9 @@ def run_portfolio(
                         continue
                     want = _lot(w * eq / p, lot[j])
                     dq = want - shares[j]
+                    # float dust (a rebalance to an unchanged weight) is not an order
+                    if abs(dq) * p <= 1e-10 * eq:
+                        continue
                     if abs(dq) * p < min_trade_value and want != 0.0:
                         continue
                     delta[j] = dq

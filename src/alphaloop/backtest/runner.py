@@ -362,8 +362,11 @@ def _execute(
         "take_profit": spec.stops.take_profit,
         "trailing_stop": spec.stops.trailing_stop,
     }
+    # bars before the start feed the impact model's volume and volatility
+    history = min(prep.start_row, spec.costs.impact_window)
+    full = prep.panel.iloc(slice(prep.start_row - history, None))
     if engine == "vectorized":
-        sim = simulate(panel, targets, kind="weights", **kwargs)
+        sim = simulate(full, targets, kind="weights", history=history, **kwargs)
     else:
         from alphaloop.backtest.event import run_target_weights
 

@@ -154,8 +154,15 @@ def _field(panel: Panel, name: str) -> np.ndarray:
     return np.ascontiguousarray(panel[name], dtype=np.float64)
 
 
-def _market(panel: Panel, fills: FillTiming, costs: CostModel, stops: bool) -> _Market:
-    if panel.n_times == 0:
+def _market(
+    panel: Panel, fills: FillTiming, costs: CostModel, stops: bool, history: int = 0
+) -> _Market:
+    """Prepared arrays for rows ``history:`` of ``panel``; earlier rows feed impact inputs."""
+    if not 0 <= history < max(panel.n_times, 1):
+        raise BacktestError(
+            f"history of {history} rows leaves no bars to trade in a panel of {panel.n_times}"
+        )
+    if panel.n_times - history <= 0:
         raise BacktestError("the price panel is empty: no bars in the date range")
     if "close" not in panel:
         raise BacktestError(
@@ -182,17 +189,19 @@ def _market(panel: Panel, fills: FillTiming, costs: CostModel, stops: bool) -> _
     else:
         adv = sigma = np.full_like(close, np.nan)
     days = np.diff(panel.index.asi8) / 86_400e9
-    year_frac = np.concatenate([[0.0], days / 365.0])
+    year_frac = np.concatenate([[0.0], days / 365.0])[history:]
+    year_frac[0] = 0.0
+    h = slice(history, None)
     return _Market(
-        index=panel.index,
+        index=panel.index[h],
         assets=panel.assets,
-        exec_px=open_ if fills is FillTiming.NEXT_OPEN else close,
-        open_=open_,
-        high=high,
-        low=low,
-        close=close,
-        adv=adv,
-        sigma=sigma,
+        exec_px=(open_ if fills is FillTiming.NEXT_OPEN else close)[h],
+        open_=open_[h],
+        high=high[h],
+        low=low[h],
+        close=close[h],
+        adv=adv[h],
+        sigma=sigma[h],
         year_frac=year_frac,
         lag=execution_lag(fills),
         at_open=fills is FillTiming.NEXT_OPEN,
@@ -308,13 +317,14 @@ def _run(
     min_trade_value: float,
     detail: bool,
     record: bool,
+    history: int = 0,
 ) -> tuple[_Market, dict]:
     if kind not in ("weights", "orders"):
         raise BacktestError(f"kind must be 'weights' or 'orders', got {kind!r}")
     fills = FillTiming(fills)
     _check_settings(initial_capital, max_leverage, [stop_loss, take_profit, trailing_stop])
     stops = bool((stop_loss > 0).any() or (take_profit > 0).any() or (trailing_stop > 0).any())
-    market = _market(panel, fills, costs, stops)
+    market = _market(panel, fills, costs, stops, history)
     n_port, n_rows, n_assets = decisions.shape
     cap = 0
     if record:
@@ -401,6 +411,7 @@ def simulate(
     take_profit: float = 0.0,
     trailing_stop: float = 0.0,
     min_trade_value: float = 0.0,
+    history: int = 0,
 ) -> SimulationResult:
     """Simulate one portfolio.
 
@@ -426,19 +437,23 @@ def simulate(
         Fractions of the entry price (trailing: of the best price since entry).
     min_trade_value : float, default 0
         Skip rebalancing trades smaller than this notional (exits always trade).
+    history : int, default 0
+        Leading rows of ``panel`` that are history only (they feed the
+        impact model's volume and volatility); ``decisions`` and the results
+        cover the rows after them.
 
     Returns
     -------
     SimulationResult
     """
     costs = costs or CostModel()
-    arr = _as_decisions(decisions, panel, "decisions")
+    arr = _as_decisions(decisions, panel.iloc(slice(history, None)), "decisions")
     if arr.ndim != 2:
         raise BacktestError("simulate takes one portfolio (time, asset); use simulate_many")
     market, out = _run(
         panel, arr[None], kind, fills, costs, initial_capital, max_leverage, allow_short,
         lot_size, np.array([stop_loss], dtype=float), np.array([take_profit], dtype=float),
-        np.array([trailing_stop], dtype=float), min_trade_value, True, True,
+        np.array([trailing_stop], dtype=float), min_trade_value, True, True, history,
     )  # fmt: skip
     return _single_result(market, out, initial_capital, FillTiming(fills), costs)
 

@@ -56,6 +56,7 @@ _HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("n_round_trips", "round trips", "int"),
     ("turnover", "turnover (per year)", "num"),
     ("total_costs", "costs", "money"),
+    ("cost_drag_annual", "cost drag (per year)", "pct"),
     ("beta", "beta", "num"),
     ("alpha", "alpha (annual)", "pct"),
     ("information_ratio", "information ratio", "num"),

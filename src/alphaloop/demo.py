@@ -7,7 +7,8 @@ returns, 252 periods a year), maximum drawdown and the share of days with a
 zero return (the rounding caveat made visible). It then analyzes a factor
 (20-day momentum, skipping the last day) and scans the close-only Alpha158
 library, reporting how many factors look significant before and after
-adjusting for the number tested. Everything is recorded as a run with the
+adjusting for the number tested. Finally it backtests a momentum strategy
+(:mod:`alphaloop.demo_backtest`). Everything is recorded as a run with the
 content hashes of the data it read.
 """
 
@@ -124,8 +125,12 @@ def run_demo(ws: Workspace, console: Console | None = None) -> dict[str, Any]:
             "universe picked from today's survivors, not evidence of skill."
         )
         factors = _factor_section(ws, say)
+        from alphaloop.demo_backtest import backtest_section
+
+        backtest = backtest_section(ws, say)
         run.result = {
             "factors": factors,
+            "backtest": backtest,
             "datasets": [i.name for i in infos],
             "load_ms": round(load_ms, 1),
             "stocks": per_asset,

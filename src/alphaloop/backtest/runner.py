@@ -383,6 +383,9 @@ def _execute(
         costs=sim.costs,
         initial_capital=spec.capital,
     )
+    # return lost to costs: costs of each bar over the equity it started from, annualized
+    prev = sim.equity.shift(1).fillna(spec.capital).to_numpy()
+    metrics["cost_drag_annual"] = float(np.mean(sim.bar_costs.to_numpy() / prev) * ppy)
     return BacktestResult(
         spec=spec,
         engine=engine,

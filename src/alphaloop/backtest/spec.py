@@ -220,6 +220,10 @@ class StrategySpec(_Frozen):
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def replace(self, **changes: Any) -> StrategySpec:
+        """A validated copy with top-level fields changed (``spec.replace(fills="next_close")``)."""
+        return StrategySpec.from_dict({**self.model_dump(mode="json"), **changes}, source="replace")
+
     def to_yaml(self) -> str:
         """The spec as YAML (every field)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -163,11 +163,19 @@ def test_demo_json_and_run_log(capsys: pytest.CaptureFixture[str], ws: Path) -> 
     assert scan["n_factors_tested"] == 75
     assert scan["significant_after_holm"] <= scan["significant_before_adjustment"]
     assert -1 < doc["factors"]["momentum"]["rank_ic_mean"] < 1
-    code, out, _ = run(capsys, ws, "runs", "list", "--json")
+    bt = doc["backtest"]
+    assert bt["lookahead_clean"] is True
+    assert bt["metrics"]["cost_drag_annual"] > 0
+    assert Path(bt["report"]).stat().st_size > 10_000
+    code, out, _ = run(capsys, ws, "runs", "list", "--kind", "demo", "--json")
     runs = json.loads(out)
     assert runs[0]["kind"] == "demo"
     assert runs[0]["status"] == "succeeded"
     assert len(runs[0]["data_hashes"]["sp500-stocks"]) == 64
+    code, out, _ = run(capsys, ws, "runs", "list", "--kind", "backtest", "--json")
+    (backtest_run,) = json.loads(out)
+    assert backtest_run["id"] == bt["run_id"]
+    assert backtest_run["params"]["spec_hash"] == bt["spec_hash"]
 
 
 def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:

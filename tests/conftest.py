@@ -4,6 +4,11 @@ The PostgreSQL variant runs against ``ALPHALOOP_TEST_POSTGRES_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``), each test in a schema
 of its own that is dropped afterwards. Where no server answers, those tests
 are skipped with the reason; they are never silently dropped.
+
+Tests read whole datasets (round trips, parity with peers), so the sealed
+holdout is off by default here (``ALPHALOOP_HOLDOUT_FRACTION=0``, inherited
+by CLI subprocesses); tests of the holdout and of the demo turn it back on
+with the product's default.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from alphaloop.workspace import Workspace
+
+os.environ.setdefault("ALPHALOOP_HOLDOUT_FRACTION", "0")
 
 POSTGRES_URL = os.environ.get(
     "ALPHALOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

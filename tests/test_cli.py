@@ -151,7 +151,10 @@ def test_debug_shows_the_traceback(ws: Path) -> None:
         main(["--workspace", str(ws), "--debug", "data", "show", "nope"])
 
 
-def test_demo_json_and_run_log(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
+def test_demo_json_and_run_log(
+    capsys: pytest.CaptureFixture[str], ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALPHALOOP_HOLDOUT_FRACTION", "0.2")  # the product's default
     code, out, _ = run(capsys, ws, "demo", "--json")
     assert code == 0
     doc = json.loads(out)
@@ -167,6 +170,8 @@ def test_demo_json_and_run_log(capsys: pytest.CaptureFixture[str], ws: Path) -> 
     assert bt["lookahead_clean"] is True
     assert bt["metrics"]["cost_drag_annual"] > 0
     assert Path(bt["report"]).stat().st_size > 10_000
+    assert bt["holdout_from"].startswith("2016")
+    assert bt["period"][1] < bt["holdout_from"]
     code, out, _ = run(capsys, ws, "runs", "list", "--kind", "demo", "--json")
     runs = json.loads(out)
     assert runs[0]["kind"] == "demo"

@@ -45,6 +45,12 @@ def backtest_section(ws: Workspace, say: Any) -> dict[str, Any]:
         f"{optimistic.metrics['sharpe_ratio']:.2f} — that is the lookahead-by-timing the "
         "default refuses"
     )
+    boundary = ws.data.holdout_boundary(spec.data)
+    if boundary is not None:
+        say(
+            f"  sealed holdout: {spec.data} from {boundary:%Y-%m-%d} on is out of reach of "
+            "research; final strategies are evaluated on it once"
+        )
     report = scan_spec(ws, spec, n_points=12)
     say(f"  lookahead scan: {'clean' if report.clean else 'LOOKAHEAD FOUND'}")
     path = ws.root / "reports" / "demo-backtest.html"
@@ -65,6 +71,8 @@ def backtest_section(ws: Workspace, say: Any) -> dict[str, Any]:
             )
         },
         "same_close_sharpe": optimistic.metrics["sharpe_ratio"],
+        "period": [f"{idx[0]:%Y-%m-%d}", f"{idx[-1]:%Y-%m-%d}"],
+        "holdout_from": f"{boundary:%Y-%m-%d}" if boundary is not None else None,
         "lookahead_clean": report.clean,
         "report": str(path),
     }

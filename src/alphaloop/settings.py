@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     database_schema : str or None
         PostgreSQL schema (``ALPHALOOP_DATABASE_SCHEMA``); default the
         server's search path.
+    holdout_fraction : float
+        Share of each dataset's final bars sealed as a holdout at its first
+        use (``ALPHALOOP_HOLDOUT_FRACTION``); default 0.2. 0 disables the
+        holdout (reports then say so).
     """
 
     model_config = SettingsConfigDict(env_prefix="ALPHALOOP_", extra="forbid")
@@ -28,3 +32,4 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".alphaloop"))
     database_url: str | None = None
     database_schema: str | None = None
+    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)

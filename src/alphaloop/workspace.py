@@ -84,7 +84,7 @@ class Workspace:
 
     @cached_property
     def data(self) -> DataCatalog:
-        return DataCatalog(self.db, self.data_dir)
+        return DataCatalog(self.db, self.data_dir, holdout_fraction=self.settings.holdout_fraction)
 
     @cached_property
     def runs(self) -> RunLog:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from alphaloop.data.bundled import BUNDLED, load_bundled
+from alphaloop.data.holdout import HoldoutError, HoldoutInfo, HoldoutKey, Holdouts
 from alphaloop.data.long import LongData
 from alphaloop.data.normalize import normalize
 from alphaloop.data.panel import Panel
@@ -44,6 +45,11 @@ from alphaloop.store import Database, DatasetRecord, ImportRecord
 __all__ = ["DataCatalog", "DatasetInfo", "ImportResult"]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _ts(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _utc(dt: datetime) -> datetime:
@@ -160,9 +166,10 @@ class DataCatalog:
         The workspace's data directory (Parquet files).
     """
 
-    def __init__(self, db: Database, root: Path) -> None:
+    def __init__(self, db: Database, root: Path, *, holdout_fraction: float = 0.2) -> None:
         self.db = db
         self.store = ParquetStore(root)
+        self.holdouts = Holdouts(db, holdout_fraction)
         self._bundled_ready = False
 
     # ---------------------------------------------------------------- bundled
@@ -248,16 +255,54 @@ class DataCatalog:
         assets: list[str] | None = None,
         fields: list[str] | None = None,
         version: int | None = None,
+        holdout_key: HoldoutKey | None = None,
     ) -> Panel:
-        """Load a dataset (a date range, assets and fields of it) as a Panel."""
+        """Load a dataset (a date range, assets and fields of it) as a Panel.
+
+        Loads stop before the dataset's sealed holdout (sealed here at first
+        use; see :mod:`alphaloop.data.holdout`). Only the key handed out by
+        unsealing reaches past it.
+        """
         rec = self._get(name, version)
+        boundary = self.holdout_boundary(rec.name, rec.version)
+        if holdout_key is not None:
+            if not isinstance(holdout_key, HoldoutKey) or holdout_key.dataset != rec.name:
+                raise HoldoutError(f"that holdout key does not open {rec.name!r}")
+            boundary = None
+        if boundary is not None:
+            if start is not None and _ts(start) >= boundary:
+                raise HoldoutError(
+                    f"{start} lies in the sealed holdout of {rec.name!r} "
+                    f"(from {boundary:%Y-%m-%d}); research cannot read it",
+                    hint="final strategies are evaluated on it once: `alphaloop holdout unseal`",
+                )
+            last = boundary - pd.Timedelta(1, "ns")
+            end = last if end is None else min(_ts(end), last)
         return self.store.load(
             rec.name, rec.version, start=start, end=end, assets=assets, fields=fields
         )
 
-    def preview(self, name: str, limit: int = 10, version: int | None = None) -> pd.DataFrame:
+    def holdout_boundary(self, name: str, version: int | None = None) -> pd.Timestamp | None:
+        """First sealed timestamp of ``name`` (sealing it now at first use), or None."""
         rec = self._get(name, version)
-        return self.store.preview(rec.name, rec.version, limit)
+        info = self.holdouts.get(rec.name)
+        if info is None:
+            info = self.holdouts.seal(rec.name, self.store.calendar(rec.name, rec.version))
+        return info.boundary
+
+    def configure_holdout(self, name: str, fraction: float) -> HoldoutInfo:
+        """Set the sealed share of ``name`` before its first use (this seals it)."""
+        rec = self._get(name, None)
+        return self.holdouts.configure(
+            rec.name, fraction, self.store.calendar(rec.name, rec.version)
+        )
+
+    def preview(self, name: str, limit: int = 10, version: int | None = None) -> pd.DataFrame:
+        """The last ``limit`` rows before the sealed holdout, long format."""
+        rec = self._get(name, version)
+        return self.store.preview(
+            rec.name, rec.version, limit, before=self.holdout_boundary(rec.name, rec.version)
+        )
 
     def _get(self, name: str, version: int | None) -> DatasetRecord:
         self.ensure_bundled()

@@ -211,7 +211,7 @@ class ParquetStore:
                     f"dataset {name!r} has no asset {a!r}",
                     hint=f"{len(all_assets)} assets, e.g. {all_assets[:5]}",
                 )
-        calendar = pq.read_table(vdir / CALENDAR).column(0).to_numpy().view(np.int64)
+        calendar = self.calendar(name, version)
         t0 = 0 if start is None else int(np.searchsorted(calendar, _utc(start).value, "left"))
         t1 = (
             len(calendar)
@@ -248,15 +248,25 @@ class ParquetStore:
         index = pd.DatetimeIndex(calendar[t0:t1].view("datetime64[ns]")).tz_localize("UTC")
         return Panel(index, asset_list, out_fields, membership, frequency=meta["frequency"])
 
-    def preview(self, name: str, version: int, limit: int = 10) -> pd.DataFrame:
-        """The last ``limit`` rows of the version in long format."""
+    def calendar(self, name: str, version: int) -> np.ndarray:
+        """The version's timestamps as int64 nanoseconds since the epoch (UTC)."""
+        path = self.version_dir(name, version) / CALENDAR
+        return pq.read_table(path).column(0).to_numpy().view(np.int64)
+
+    def preview(self, name: str, version: int, limit: int = 10, before: Any = None) -> pd.DataFrame:
+        """The last ``limit`` rows of the version in long format (all before ``before``)."""
         vdir = self.version_dir(name, version)
         meta = self.meta(name, version)
         cols = ", ".join(["timestamp", "asset", *[f'"{f}"' for f in meta["fields"]]])
+        where = "" if before is None else "WHERE timestamp < ?"
+        params: list[Any] = [str(vdir / ROWS)]
+        if before is not None:
+            params.append(_utc(before).to_pydatetime())
         with duckdb.connect() as con:
             frame = con.sql(
-                f"SELECT {cols} FROM read_parquet(?) ORDER BY timestamp DESC, asset LIMIT ?",
-                params=[str(vdir / ROWS), int(limit)],
+                f"SELECT {cols} FROM read_parquet(?) {where} "
+                "ORDER BY timestamp DESC, asset LIMIT ?",
+                params=[*params, int(limit)],
             ).df()
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
         return frame

@@ -6,6 +6,6 @@ first use.
 """
 
 from alphaloop.store.db import Database
-from alphaloop.store.models import Base, DatasetRecord, ImportRecord, RunRecord
+from alphaloop.store.models import Base, DatasetRecord, HoldoutRecord, ImportRecord, RunRecord
 
-__all__ = ["Base", "Database", "DatasetRecord", "ImportRecord", "RunRecord"]
+__all__ = ["Base", "Database", "DatasetRecord", "HoldoutRecord", "ImportRecord", "RunRecord"]

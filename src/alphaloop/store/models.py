@@ -1,4 +1,4 @@
-"""Tables: datasets (one row per dataset version), imports, runs.
+"""Tables: datasets (one row per dataset version), imports, runs, holdouts.
 
 Times are stored as timezone-aware UTC. JSON columns hold lists and
 dictionaries that are read whole (fields, caveats, quality reports, params).
@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -94,3 +95,19 @@ class RunRecord(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class HoldoutRecord(Base):
+    """The sealed final segment of a dataset: fixed at first use, unsealed at most once."""
+
+    __tablename__ = "holdouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(200), unique=True)
+    fraction: Mapped[float] = mapped_column(Float)
+    boundary: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    unsealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    trials_before: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

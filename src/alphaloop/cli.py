@@ -571,9 +571,11 @@ def demo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 # ------------------------------------------------------------------ backtest
 def _register_backtest() -> None:
     from alphaloop.cli_backtest import backtest, lookahead
+    from alphaloop.cli_holdout import holdout_app
 
     app.command("backtest")(backtest)
     app.command("lookahead")(lookahead)
+    app.add_typer(holdout_app, name="holdout")
 
 
 _register_backtest()

@@ -152,7 +152,7 @@ def backtest(
     a = doc["assumptions"]
     out.print(
         f"[bold]{escape(spec.name)}[/]  spec {doc['spec_hash'][:12]}  run {doc['run_id']}  "
-        f"engine {doc['engine']}  trials 1"
+        f"engine {doc['engine']}  strategies tried on this dataset: {doc['n_trials']}"
     )
     out.print(
         f"{escape(doc['dataset']['name'])} v{doc['dataset']['version']}  "

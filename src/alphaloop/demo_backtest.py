@@ -56,7 +56,10 @@ def backtest_section(ws: Workspace, say: Any) -> dict[str, Any]:
     path = ws.root / "reports" / "demo-backtest.html"
     render_backtest_report(result, path)
     say(f"  tearsheet: {path}")
-    say("  [yellow]caveat:[/] 20 of today's survivors; trials so far: 1 — deflated Sharpe next")
+    say(
+        f"  [yellow]caveat:[/] 20 of today's survivors; strategies tried on this dataset so "
+        f"far: {result.n_trials} (the validation suite deflates the Sharpe ratio for them)"
+    )
     return {
         "spec_hash": spec.hash,
         "run_id": result.run_id,

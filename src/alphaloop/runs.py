@@ -87,3 +87,20 @@ class RunLog:
                 }
                 for r in s.scalars(q).all()
             ]
+
+    def strategies_tried(self, dataset: str) -> int:
+        """Distinct strategies (spec hashes) evaluated on ``dataset``: the number of trials.
+
+        Counts every recorded run that names a spec hash and read the
+        dataset, whatever its kind and outcome (a failed trial was still tried).
+        """
+        hashes: set[str] = set()
+        with self.db.session() as s:
+            for params, data_hashes in s.execute(
+                select(RunRecord.params, RunRecord.data_hashes)
+            ).all():
+                spec_hash = (params or {}).get("spec_hash")
+                spec = (params or {}).get("spec") or {}
+                if spec_hash and (dataset in (data_hashes or {}) or spec.get("data") == dataset):
+                    hashes.add(spec_hash)
+        return len(hashes)

@@ -153,7 +153,7 @@ def test_cli_backtest_quick_form(capsys, shared_workspace: Workspace, tmp_path: 
     assert code == 0
     assert "Sharpe" in out
     assert "next bar's open" in out
-    assert "trials 1" in out
+    assert "strategies tried on this dataset:" in out
 
 
 def test_cli_backtest_spec_file(capsys, shared_workspace: Workspace, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +24,7 @@ from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailin
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import SimulationResult, simulate
 from alphaloop.data.catalog import DatasetInfo
+from alphaloop.data.holdout import HoldoutKey
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError, DatasetNotFoundError
 from alphaloop.workspace import Workspace
@@ -61,9 +62,11 @@ class PreparedStrategy:
         return self.panel.iloc(slice(self.start_row, None))
 
 
-def _load(ws: Workspace, spec: StrategySpec) -> tuple[DatasetInfo, Panel]:
+def _load(
+    ws: Workspace, spec: StrategySpec, holdout_key: HoldoutKey | None = None
+) -> tuple[DatasetInfo, Panel]:
     info = ws.data.info(spec.data, spec.version)
-    panel = ws.data.load(spec.data, version=spec.version, end=_end(spec))
+    panel = ws.data.load(spec.data, version=spec.version, end=_end(spec), holdout_key=holdout_key)
     if spec.universe != "all":
         unknown = [a for a in spec.universe if a not in panel.assets]
         if unknown:
@@ -90,9 +93,15 @@ def _signal(spec: StrategySpec, panel: Panel) -> np.ndarray:
     return evaluate(panel, {"signal": spec.signal.expr}, mode=spec.signal.mode)["signal"]
 
 
-def prepare(ws: Workspace, spec: StrategySpec) -> PreparedStrategy:
-    """Load the spec's data and compute its signal; find the first bar of the backtest."""
-    info, panel = _load(ws, spec)
+def prepare(
+    ws: Workspace, spec: StrategySpec, holdout_key: HoldoutKey | None = None
+) -> PreparedStrategy:
+    """Load the spec's data and compute its signal; find the first bar of the backtest.
+
+    With a ``holdout_key`` (from unsealing) the data runs to its end and the
+    backtest covers the holdout only; earlier bars feed the signal.
+    """
+    info, panel = _load(ws, spec, holdout_key)
     signal = _signal(spec, panel)
     eligible = panel.membership & np.isfinite(panel["close"])
     has_signal = (np.isfinite(signal) & eligible).any(axis=1)
@@ -105,6 +114,8 @@ def prepare(ws: Workspace, spec: StrategySpec) -> PreparedStrategy:
     start = 0
     if spec.start is not None:
         start = int(panel.index.searchsorted(pd.Timestamp(spec.start, tz="UTC")))
+    if holdout_key is not None and holdout_key.boundary is not None:
+        start = max(start, int(panel.index.searchsorted(holdout_key.boundary)))
     start_row = max(first, start)
     if start_row >= panel.n_times - 1:
         raise BacktestError(
@@ -180,6 +191,7 @@ class BacktestResult:
     metrics: dict[str, float]
     assumptions: dict[str, Any]
     run_id: int | None = None
+    n_trials: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -196,6 +208,7 @@ class BacktestResult:
                 "spec_hash": self.spec_hash,
                 "engine": self.engine,
                 "run_id": self.run_id,
+                "n_trials": self.n_trials,
                 "dataset": {
                     "name": self.dataset.name,
                     "version": self.dataset.version,
@@ -317,7 +330,12 @@ def _assumptions(
 
 
 def run_backtest(
-    ws: Workspace, spec: StrategySpec, *, engine: Engine = "vectorized", record: bool = True
+    ws: Workspace,
+    spec: StrategySpec,
+    *,
+    engine: Engine = "vectorized",
+    record: bool = True,
+    holdout_key: HoldoutKey | None = None,
 ) -> BacktestResult:
     """Backtest ``spec`` on its dataset in ``ws`` with the chosen engine.
 
@@ -330,25 +348,34 @@ def run_backtest(
         is the one that later drives paper and live trading.
     record : bool, default True
         Record the run (spec, hash, metrics, data hash) in the run log.
+    holdout_key : HoldoutKey, optional
+        Only from :meth:`~alphaloop.data.holdout.Holdouts.unseal`: evaluate on
+        the sealed holdout instead of the research span.
     """
     if engine not in ("vectorized", "event"):
         raise BacktestError(f"unknown engine {engine!r}; use 'vectorized' or 'event'")
     params = {"spec": spec.model_dump(mode="json"), "spec_hash": spec.hash, "engine": engine}
+    kind = "holdout" if holdout_key is not None else "backtest"
     if not record:
-        return _execute(ws, spec, engine, None)
-    with ws.runs.start("backtest", params) as run:
-        result = _execute(ws, spec, engine, run.id)
+        return _execute(ws, spec, engine, None, holdout_key)
+    with ws.runs.start(kind, params) as run:
+        result = _execute(ws, spec, engine, run.id, holdout_key)
         run.data_hashes = {spec.data: result.dataset.content_hash}
         run.result = json_safe(
             {"metrics": result.metrics, "n_trades": len(result.simulation.trades)}
         )
-    return result
+    # every strategy evaluated on this dataset so far, this one included
+    return replace(result, n_trials=ws.runs.strategies_tried(spec.data))
 
 
 def _execute(
-    ws: Workspace, spec: StrategySpec, engine: Engine, run_id: int | None
+    ws: Workspace,
+    spec: StrategySpec,
+    engine: Engine,
+    run_id: int | None,
+    holdout_key: HoldoutKey | None = None,
 ) -> BacktestResult:
-    prep = prepare(ws, spec)
+    prep = prepare(ws, spec, holdout_key)
     panel = prep.trading_panel
     targets = _targets(prep)
     kwargs = {

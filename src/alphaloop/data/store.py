@@ -258,10 +258,10 @@ class ParquetStore:
         vdir = self.version_dir(name, version)
         meta = self.meta(name, version)
         cols = ", ".join(["timestamp", "asset", *[f'"{f}"' for f in meta["fields"]]])
-        where = "" if before is None else "WHERE timestamp < ?"
+        where = "" if before is None else "WHERE epoch_ns(timestamp) < ?"
         params: list[Any] = [str(vdir / ROWS)]
         if before is not None:
-            params.append(_utc(before).to_pydatetime())
+            params.append(int(_utc(before).value))
         with duckdb.connect() as con:
             frame = con.sql(
                 f"SELECT {cols} FROM read_parquet(?) {where} "

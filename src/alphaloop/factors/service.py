@@ -120,6 +120,9 @@ def evaluate_dataset(
     values = {name: values[name] for name in compiled}
     panel = panel.iloc(slice(i0, None))
     if panel.n_times == 0:
+        boundary = catalog.holdout_boundary(data)
+        if boundary is not None and start is not None and _utc(start) >= boundary:
+            catalog.load(data, start=start)  # raises: the span lies in the sealed holdout
         raise AlphaloopError(
             f"no data of {data!r} between {start} and {end}",
             hint=f"the dataset spans {info.start:%Y-%m-%d} .. {info.end:%Y-%m-%d}",

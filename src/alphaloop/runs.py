@@ -88,19 +88,24 @@ class RunLog:
                 for r in s.scalars(q).all()
             ]
 
-    def strategies_tried(self, dataset: str) -> int:
-        """Distinct strategies (spec hashes) evaluated on ``dataset``: the number of trials.
+    def strategy_specs(self, dataset: str) -> dict[str, dict[str, Any]]:
+        """Distinct strategies evaluated on ``dataset``: spec hash -> spec, oldest first.
 
-        Counts every recorded run that names a spec hash and read the
-        dataset, whatever its kind and outcome (a failed trial was still tried).
+        Every recorded run that names a spec hash and read the dataset counts,
+        whatever its kind and outcome (a failed trial was still tried).
         """
-        hashes: set[str] = set()
+        specs: dict[str, dict[str, Any]] = {}
         with self.db.session() as s:
-            for params, data_hashes in s.execute(
-                select(RunRecord.params, RunRecord.data_hashes)
-            ).all():
-                spec_hash = (params or {}).get("spec_hash")
-                spec = (params or {}).get("spec") or {}
-                if spec_hash and (dataset in (data_hashes or {}) or spec.get("data") == dataset):
-                    hashes.add(spec_hash)
-        return len(hashes)
+            rows = s.execute(
+                select(RunRecord.params, RunRecord.data_hashes).order_by(RunRecord.id)
+            ).all()
+        for params, data_hashes in rows:
+            spec_hash = (params or {}).get("spec_hash")
+            spec = (params or {}).get("spec") or {}
+            if spec_hash and (dataset in (data_hashes or {}) or spec.get("data") == dataset):
+                specs.setdefault(spec_hash, spec)
+        return specs
+
+    def strategies_tried(self, dataset: str) -> int:
+        """How many distinct strategies were evaluated on ``dataset``: the number of trials."""
+        return len(self.strategy_specs(dataset))

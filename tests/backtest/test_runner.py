@@ -213,3 +213,27 @@ def test_cli_subprocess(shared_workspace: Workspace) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["metrics"]["n_periods"] > 1000
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"portfolio": {"k": 1}, "rebalance": {"frequency": "weekly"},
+         "stops": {"stop_loss": 0.05, "trailing_stop": 0.1}},
+        {"data": "sp500-stocks", "fills": "next_close", "portfolio": {"k": 5,
+         "weighting": "inverse_volatility"}},
+        {"data": "sp500-stocks", "fills": "next_close", "portfolio": {
+            "method": "quantile_long_short", "quantile": 0.25, "gross": 2.0},
+         "limits": {"max_leverage": 2.0, "allow_short": True}},
+    ],
+)  # fmt: skip
+def test_both_engines_agree_through_the_runner(shared_workspace: Workspace, over) -> None:
+    s = spec(**over)
+    a = run_backtest(shared_workspace, s, record=False)
+    b = run_backtest(shared_workspace, s, engine="event", record=False)
+    np.testing.assert_allclose(
+        b.simulation.equity.to_numpy(), a.simulation.equity.to_numpy(), rtol=1e-9, atol=0
+    )
+    assert len(a.simulation.trades) == len(b.simulation.trades) > 0
+    assert a.metrics["total_costs"] == pytest.approx(b.metrics["total_costs"], rel=1e-9)
+    assert b.engine == "event"

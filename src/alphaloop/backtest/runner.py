@@ -368,6 +368,36 @@ def run_backtest(
     return replace(result, n_trials=ws.runs.strategies_tried(spec.data))
 
 
+def _simulate_event(
+    full: Panel, targets: np.ndarray, history: int, settings: dict[str, Any]
+) -> SimulationResult:
+    """The event engine on ``full``: history rows carry no orders and are cut from the result.
+
+    The history rows feed the impact model exactly as ``simulate(history=...)``
+    does, so both engines see the same costs.
+    """
+    from alphaloop.backtest.event import EventEngine, TargetWeightsStrategy
+
+    padded = np.full((full.n_times, full.n_assets), np.nan)
+    padded[history:] = targets
+    stops = {k: settings.pop(k) for k in ("stop_loss", "take_profit", "trailing_stop")}
+    res = EventEngine(full, TargetWeightsStrategy(padded, **stops), **settings).run()
+    if history == 0:
+        return res
+    cut = slice(history, None)
+    equity = res.equity.iloc[cut]
+    prev = np.concatenate([[res.initial_capital], equity.to_numpy()[:-1]])
+    returns = pd.Series(equity.to_numpy() / prev - 1.0, index=equity.index, name="returns")
+    return replace(
+        res,
+        equity=equity,
+        returns=returns,
+        turnover=res.turnover.iloc[cut],
+        gross_exposure=res.gross_exposure.iloc[cut],
+        bar_costs=res.bar_costs.iloc[cut],
+    )
+
+
 def _execute(
     ws: Workspace,
     spec: StrategySpec,
@@ -376,7 +406,6 @@ def _execute(
     holdout_key: HoldoutKey | None = None,
 ) -> BacktestResult:
     prep = prepare(ws, spec, holdout_key)
-    panel = prep.trading_panel
     targets = _targets(prep)
     kwargs = {
         "fills": spec.fills,
@@ -395,9 +424,7 @@ def _execute(
     if engine == "vectorized":
         sim = simulate(full, targets, kind="weights", history=history, **kwargs)
     else:
-        from alphaloop.backtest.event import run_target_weights
-
-        sim = run_target_weights(panel, targets, **kwargs)
+        sim = _simulate_event(full, targets, history, kwargs)
     bench, bench_label = _benchmark(ws, spec, prep)
     ppy = periods_per_year_for(prep.info.frequency)
     metrics = compute_metrics(

@@ -130,6 +130,64 @@ def _lot(q, lot):
 
 
 @njit(cache=True, nogil=True)
+def _quiet_rows(
+    r, targets, lag, close, shares, last_px, cash, equity, turnover, gross, bar_cost, detail
+):  # fmt: skip
+    """Mark rows from ``r`` while no decision is due; return the first row that has one.
+
+    The caller makes sure nothing else can happen on these rows: no stop can
+    fire (stops off or no position) and no borrow is charged (no short or a
+    zero rate), so cash stays put and only the marks move.
+    """
+    n_rows, n_assets = targets.shape
+    if n_assets == 1:  # the common sweep case, with the position in registers
+        q = shares[0]
+        mark = last_px[0]
+        while r < n_rows:
+            d = r - lag
+            if d >= 0 and not np.isnan(targets[d, 0]):
+                break
+            c = close[r, 0]
+            if not np.isnan(c):
+                mark = c
+            v = q * mark if q != 0.0 else 0.0
+            eq = cash + v
+            equity[r] = eq
+            if detail:
+                turnover[r] = 0.0 if eq > 0.0 else np.nan
+                gross[r] = abs(v) / eq if eq > 0.0 else np.nan
+                bar_cost[r] = 0.0
+            r += 1
+        last_px[0] = mark
+        return r
+    while r < n_rows:
+        d = r - lag
+        if d >= 0:
+            for j in range(n_assets):
+                if targets[d, j] == targets[d, j]:
+                    return r
+        value = 0.0
+        gross_value = 0.0
+        for j in range(n_assets):
+            c = close[r, j]
+            if not np.isnan(c):
+                last_px[j] = c
+            q = shares[j]
+            if q != 0.0:
+                v = q * last_px[j]
+                value += v
+                gross_value += abs(v)
+        eq = cash + value
+        equity[r] = eq
+        if detail:
+            turnover[r] = 0.0 if eq > 0.0 else np.nan
+            gross[r] = gross_value / eq if eq > 0.0 else np.nan
+            bar_cost[r] = 0.0
+        r += 1
+    return r
+
+
+@njit(cache=True, nogil=True)
 def run_portfolio(
     targets, mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag, at_open,
     params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss, take_profit,
@@ -183,7 +241,19 @@ def run_portfolio(
     n_tr = 0
     n_rt = 0
     status[0] = OK
-    for r in range(n_rows):
+    n_held = 0  # positions held, and short ones, after the last close
+    n_short = 0
+    r = -1
+    while r + 1 < n_rows:
+        r += 1
+        if (n_held == 0 or not use_stops) and (n_short == 0 or borrow_rate == 0.0):
+            # fast path over rows where only the marks can move
+            r = _quiet_rows(
+                r, targets, lag, close, shares, last_px, cash, equity, turnover, gross,
+                bar_cost, detail,
+            )  # fmt: skip
+            if r >= n_rows:
+                break
         bar[0] = 0.0
         bar[1] = 0.0
         for phase in range(2):
@@ -366,6 +436,34 @@ def run_portfolio(
                         if need <= cash * (1.0 + 1e-12) + 1e-9:
                             break
                         scale *= cash / need if cash > 0.0 else 0.0
+                    if need > cash * (1.0 + 1e-12) + 1e-9:
+                        # lot rounding can stall the steps above (the rounded buys stay
+                        # put): bisect for the largest scale whose rounded buys fit
+                        lo_s = 0.0
+                        hi_s = 1.0
+                        for _ in range(60):
+                            mid = 0.5 * (lo_s + hi_s)
+                            need = 0.0
+                            for j in range(n_assets):
+                                if delta[j] > 0.0:
+                                    q = (
+                                        _lot(shares[j] + (base[j] - shares[j]) * mid, lot[j])
+                                        - shares[j]
+                                    )
+                                    if q > 0.0:
+                                        need += q * px[j] + fill_cost(
+                                            params, q, px[j], adv[r, j], sigma[r, j], cost_tmp
+                                        )
+                            if need <= cash * (1.0 + 1e-12) + 1e-9:
+                                lo_s = mid
+                            else:
+                                hi_s = mid
+                        for j in range(n_assets):
+                            if delta[j] > 0.0:
+                                delta[j] = (
+                                    _lot(shares[j] + (base[j] - shares[j]) * lo_s, lot[j])
+                                    - shares[j]
+                                )
             for j in range(n_assets):
                 if delta[j] > 0.0:
                     cash, n_tr, n_rt, code = _fill(
@@ -379,12 +477,17 @@ def run_portfolio(
         # close: borrow on shorts, mark to market
         value = 0.0
         gross_value = 0.0
+        n_held = 0
+        n_short = 0
         for j in range(n_assets):
             c = close[r, j]
             if not np.isnan(c):
                 last_px[j] = c
             q = shares[j]
             if q != 0.0:
+                n_held += 1
+                if q < 0.0:
+                    n_short += 1
                 v = q * last_px[j]
                 value += v
                 gross_value += abs(v)
@@ -443,34 +546,62 @@ def run_many(
         )  # fmt: skip
 
 
-@njit(cache=True, parallel=True)
-def signals_to_targets(entries, exits, short_entries, short_exits, size, out):
-    """Turn entry/exit signals into sparse target weights, per (portfolio, asset).
+@njit(cache=True)
+def run_serial(
+    targets, mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag, at_open,
+    params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss, take_profit,
+    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades_i,
+    trades_f, rt_i, rt_f, n_rt, detail, record, status,
+):  # fmt: skip
+    """Run the portfolios of :func:`run_many` one after the other on the calling thread.
+
+    A single portfolio gains nothing from the thread pool, and waking it costs
+    milliseconds on a busy machine.
+    """
+    for p in range(targets.shape[0]):
+        n_rt[p] = run_portfolio(
+            targets[p], mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag,
+            at_open, params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss[p],
+            take_profit[p], trailing[p], min_trade_value, equity[p], turnover[p], gross[p],
+            bar_cost[p], cost_tot[p], trades_i[p], trades_f[p], rt_i[p], rt_f[p], detail,
+            record, status[p],
+        )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def signal_targets(entries, exits, short_entries, short_exits, size, out):
+    """Sparse target weights of one portfolio from its signals, all arrays (T, N).
 
     A long entry while flat or short sets the target to ``+size``; a long exit
     while long sets it to 0; short entries/exits mirror this with ``-size``.
     Signals that would not change the position (an entry while already in,
     an exit while flat, or an entry and an exit on the same row) give NaN,
     meaning no order, so a held position is never resized by a repeated
-    signal. All inputs are (P, T, N) bool; ``out`` is (P, T, N) float64.
+    signal. Inputs are bool; ``out`` is float64.
     """
-    n_port, n_rows, n_assets = entries.shape
-    for p in prange(n_port):
-        for j in range(n_assets):
-            state = 0
-            for t in range(n_rows):
-                le = entries[p, t, j] and not exits[p, t, j]
-                lx = exits[p, t, j] and not entries[p, t, j]
-                se = short_entries[p, t, j] and not short_exits[p, t, j]
-                sx = short_exits[p, t, j] and not short_entries[p, t, j]
-                value = np.nan
-                if le and state <= 0 and not se:
-                    value = size
-                    state = 1
-                elif se and state >= 0 and not le:
-                    value = -size
-                    state = -1
-                elif (lx and state == 1) or (sx and state == -1):
-                    value = 0.0
-                    state = 0
-                out[p, t, j] = value
+    n_rows, n_assets = entries.shape
+    for j in range(n_assets):
+        state = 0
+        for t in range(n_rows):
+            le = entries[t, j] and not exits[t, j]
+            lx = exits[t, j] and not entries[t, j]
+            se = short_entries[t, j] and not short_exits[t, j]
+            sx = short_exits[t, j] and not short_entries[t, j]
+            value = np.nan
+            if le and state <= 0 and not se:
+                value = size
+                state = 1
+            elif se and state >= 0 and not le:
+                value = -size
+                state = -1
+            elif (lx and state == 1) or (sx and state == -1):
+                value = 0.0
+                state = 0
+            out[t, j] = value
+
+
+@njit(cache=True, parallel=True)
+def signals_to_targets(entries, exits, short_entries, short_exits, size, out):
+    """:func:`signal_targets` for P portfolios in parallel: (P, T, N) arrays."""
+    for p in prange(entries.shape[0]):
+        signal_targets(entries[p], exits[p], short_entries[p], short_exits[p], size, out[p])

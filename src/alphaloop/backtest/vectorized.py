@@ -151,7 +151,14 @@ class _Market:
 
 
 def _field(panel: Panel, name: str) -> np.ndarray:
-    return np.ascontiguousarray(panel[name], dtype=np.float64)
+    values = np.ascontiguousarray(panel[name], dtype=np.float64)
+    if np.isinf(values).any():
+        row, col = (int(x) for x in np.argwhere(np.isinf(values))[0])
+        raise BacktestError(
+            f"the {name!r} of {panel.assets[col]} at {panel.index[row].isoformat()} is infinite",
+            hint="repair the data; a missing value should be NaN",
+        )
+    return values
 
 
 def _market(
@@ -234,8 +241,13 @@ def _as_decisions(values: np.ndarray | pd.DataFrame, panel: Panel, what: str) ->
             f"or (portfolios, {shape[0]}, {shape[1]})"
         )
     if np.isinf(arr).any():
-        where = np.argwhere(np.isinf(arr))[0]
-        raise BacktestError(f"{what} contain an infinite value at position {tuple(where)}")
+        *port, row, col = (int(x) for x in np.argwhere(np.isinf(arr))[0])
+        where = f" (portfolio {port[0]})" if port else ""
+        raise BacktestError(
+            f"{what} contain an infinite value for {panel.assets[col]} at "
+            f"{panel.index[row].isoformat()}{where}",
+            hint="use NaN for no order on that row",
+        )
     return arr
 
 
@@ -331,7 +343,8 @@ def _run(
         finite = int(np.isfinite(decisions).sum(axis=(1, 2)).max()) if decisions.size else 0
         cap = 2 * finite + n_assets
     out = _allocate(n_port, n_rows, n_assets, cap, detail)
-    K.run_many(
+    run = K.run_many if n_port > 1 else K.run_serial
+    run(
         decisions, K.MODE_WEIGHTS if kind == "weights" else K.MODE_ORDERS, market.exec_px,
         market.open_, market.high, market.low, market.close, market.adv, market.sigma,
         market.year_frac, market.lag, market.at_open, costs.as_array(), costs.borrow_rate,
@@ -358,22 +371,20 @@ def _per_portfolio(
 
 
 def _trades_frame(market: _Market, ti: np.ndarray, tf: np.ndarray) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "time": market.index[ti[:, K.TI_ROW]],
-            "asset": pd.Categorical.from_codes(ti[:, K.TI_ASSET], categories=market.assets)
-            if len(ti)
-            else pd.Categorical([], categories=market.assets),
-            "reason": [REASONS[k] for k in ti[:, K.TI_REASON]],
-            "shares": tf[:, K.TF_SHARES],
-            "price": tf[:, K.TF_PRICE],
-        }
-    )
-    frame["notional"] = np.abs(frame["shares"]) * frame["price"]
+    columns = {
+        "time": market.index[ti[:, K.TI_ROW]],
+        "asset": pd.Categorical.from_codes(ti[:, K.TI_ASSET], categories=market.assets)
+        if len(ti)
+        else pd.Categorical([], categories=market.assets),
+        "reason": np.array(REASONS, dtype=object)[ti[:, K.TI_REASON]],
+        "shares": tf[:, K.TF_SHARES],
+        "price": tf[:, K.TF_PRICE],
+        "notional": np.abs(tf[:, K.TF_SHARES]) * tf[:, K.TF_PRICE],
+    }
     for k, name in enumerate(COST_CATEGORIES[:5]):
-        frame[name] = tf[:, K.TF_COST0 + k]
-    frame["cash_flow"] = tf[:, K.TF_COST0 + 5]
-    return frame
+        columns[name] = tf[:, K.TF_COST0 + k]
+    columns["cash_flow"] = tf[:, K.TF_COST0 + 5]
+    return pd.DataFrame(columns)  # one constructor call: inserting columns one by one is slow
 
 
 def _round_trips_frame(market: _Market, ri: np.ndarray, rf: np.ndarray) -> pd.DataFrame:
@@ -587,7 +598,10 @@ def simulate_signals(
         )
     ]
     targets = np.empty(shape, dtype=np.float64)
-    K.signals_to_targets(*args, float(size), targets)
+    if shape[0] == 1:  # one portfolio: no thread pool
+        K.signal_targets(*(a[0] for a in args), float(size), targets[0])
+    else:
+        K.signals_to_targets(*args, float(size), targets)
     if single:
         return simulate(panel, targets[0], kind="weights", **kwargs)  # type: ignore[arg-type]
     return simulate_many(panel, targets, kind="weights", **kwargs)  # type: ignore[arg-type]

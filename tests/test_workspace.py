@@ -58,10 +58,20 @@ def test_two_workspaces_do_not_share_state(tmp_path: Path) -> None:
 def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
     engine = workspace.db.engine
     names = set(sa.inspect(engine).get_table_names(schema=workspace.settings.database_schema))
-    assert {"datasets", "imports", "runs", "holdouts", "alembic_version"} <= names
+    assert {
+        "datasets",
+        "imports",
+        "runs",
+        "holdouts",
+        "model_versions",
+        "model_usage",
+        "model_stage_changes",
+        "model_alerts",
+        "alembic_version",
+    } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0002"
+    assert version == "0003"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

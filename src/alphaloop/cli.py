@@ -572,12 +572,14 @@ def demo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def _register_backtest() -> None:
     from alphaloop.cli_backtest import backtest, lookahead
     from alphaloop.cli_holdout import holdout_app
+    from alphaloop.cli_models import model_app
     from alphaloop.cli_validate import validate
 
     app.command("backtest")(backtest)
     app.command("lookahead")(lookahead)
     app.command("validate")(validate)
     app.add_typer(holdout_app, name="holdout")
+    app.add_typer(model_app, name="model")
 
 
 _register_backtest()

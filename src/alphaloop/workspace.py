@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -22,6 +22,9 @@ from alphaloop.errors import ConfigError
 from alphaloop.runs import RunLog
 from alphaloop.settings import Settings
 from alphaloop.store import Database
+
+if TYPE_CHECKING:
+    from alphaloop.models.registry import ModelRegistry
 
 __all__ = ["Workspace"]
 
@@ -89,6 +92,13 @@ class Workspace:
     @cached_property
     def runs(self) -> RunLog:
         return RunLog(self.db)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        """The model registry: versions, artifacts under ``models/``, lineage, usage."""
+        from alphaloop.models.registry import ModelRegistry
+
+        return ModelRegistry(self.db, self.root)
 
     def close(self) -> None:
         """Release database connections (files stay as they are)."""

@@ -190,7 +190,7 @@ def test_cli_lookahead_exit_codes(capsys, shared_workspace: Workspace, monkeypat
     assert code == 0
     assert "clean" in out
 
-    def leaky(s: StrategySpec):
+    def leaky(s: StrategySpec, ws: Workspace | None = None):
         def fn(panel):
             close = pd.DataFrame(np.asarray(panel["close"]))
             return {"centered": close.rolling(5, center=True).mean().to_numpy()}

@@ -87,10 +87,31 @@ def _end(spec: StrategySpec) -> pd.Timestamp | None:
     return pd.Timestamp(spec.end, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
 
 
-def _signal(spec: StrategySpec, panel: Panel) -> np.ndarray:
+def _signal(ws: Workspace, spec: StrategySpec, panel: Panel) -> np.ndarray:
+    """The signal on every bar of ``panel``, point in time (bar t uses data up to t)."""
+    if spec.signal.model is not None:
+        from alphaloop.models.service import predict_panel
+
+        return predict_panel(ws, spec.signal.model, panel)[0]
     from alphaloop.factors.evaluate import evaluate
 
     return evaluate(panel, {"signal": spec.signal.expr}, mode=spec.signal.mode)["signal"]
+
+
+def _model_start(ws: Workspace, spec: StrategySpec, index: pd.DatetimeIndex) -> int:
+    """First row after the signal model's training data (labels included), else 0."""
+    if spec.signal.model is None:
+        return 0
+    version = ws.models.get(spec.signal.model)
+    end = version.label_end or version.train_end
+    row = int(index.searchsorted(pd.Timestamp(end).tz_convert("UTC"), side="right"))
+    if row >= len(index) - 1:
+        raise BacktestError(
+            f"model {version.ref} was trained on data up to {pd.Timestamp(end):%Y-%m-%d}; "
+            f"{spec.data!r} has no later bars to backtest it on",
+            hint="train the model on an earlier span (ModelSpec end:) to leave bars after it",
+        )
+    return row
 
 
 def prepare(
@@ -102,12 +123,12 @@ def prepare(
     backtest covers the holdout only; earlier bars feed the signal.
     """
     info, panel = _load(ws, spec, holdout_key)
-    signal = _signal(spec, panel)
+    signal = _signal(ws, spec, panel)
     eligible = panel.membership & np.isfinite(panel["close"])
     has_signal = (np.isfinite(signal) & eligible).any(axis=1)
     if not has_signal.any():
         raise BacktestError(
-            f"the signal {spec.signal.expr!r} has no value on any bar of {spec.data!r}",
+            f"the signal {spec.signal.describe()} has no value on any bar of {spec.data!r}",
             hint="check the expression's windows against the dataset's length",
         )
     first = int(np.argmax(has_signal))
@@ -116,6 +137,8 @@ def prepare(
         start = int(panel.index.searchsorted(pd.Timestamp(spec.start, tz="UTC")))
     if holdout_key is not None and holdout_key.boundary is not None:
         start = max(start, int(panel.index.searchsorted(holdout_key.boundary)))
+    # a model never predicts dates inside its own training period
+    start = max(start, _model_start(ws, spec, panel.index))
     start_row = max(first, start)
     if start_row >= panel.n_times - 1:
         raise BacktestError(
@@ -154,7 +177,9 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
     return weights
 
 
-def strategy_signal_fn(spec: StrategySpec) -> Callable[[Panel], dict[str, np.ndarray]]:
+def strategy_signal_fn(
+    spec: StrategySpec, ws: Workspace | None = None
+) -> Callable[[Panel], dict[str, np.ndarray]]:
     """A lookahead-scan function for the spec: its signal and its daily target weights.
 
     Weights are computed as if rebalancing every bar, so every bar is checked
@@ -162,7 +187,9 @@ def strategy_signal_fn(spec: StrategySpec) -> Callable[[Panel], dict[str, np.nda
     """
 
     def fn(panel: Panel) -> dict[str, np.ndarray]:
-        signal = _signal(spec, panel)
+        if spec.signal.model is not None and ws is None:
+            raise BacktestError("scanning a model signal needs the workspace holding the model")
+        signal = _signal(ws, spec, panel)  # type: ignore[arg-type]
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
         weights = target_weights(
@@ -364,6 +391,14 @@ def run_backtest(
         run.result = json_safe(
             {"metrics": result.metrics, "n_trades": len(result.simulation.trades)}
         )
+    if spec.signal.model is not None:
+        ws.models.record_usage(
+            spec.signal.model,
+            spec.hash,
+            spec.name,
+            result.metrics.get("sharpe_ratio"),
+            run_id=result.run_id,
+        )
     # every strategy evaluated on this dataset so far, this one included
     return replace(result, n_trials=ws.runs.strategies_tried(spec.data))
 
@@ -466,11 +501,17 @@ def scan_spec(
     from alphaloop.factors.validate import compile_expression
 
     _, panel = _load(ws, spec)
-    warmup = compile_expression(spec.signal.expr, fields=panel.field_names).warmup
+    if spec.signal.model is not None:
+        from alphaloop.models.service import load_recipe
+
+        texts = list(load_recipe(ws, spec.signal.model)[1]["features"].values())
+    else:
+        texts = [str(spec.signal.expr)]
+    warmup = max(compile_expression(t, fields=panel.field_names).warmup for t in texts)
     settle = max(252, min(11 * warmup, panel.n_times // 3))
     min_history = min(max(252, warmup + 1), max(1, panel.n_times - n_points - 2))
     return scan_lookahead(
-        strategy_signal_fn(spec),
+        strategy_signal_fn(spec, ws),
         panel,
         n_points=n_points,
         settle=settle,

@@ -49,10 +49,28 @@ class _Frozen(BaseModel):
 
 
 class Signal(_Frozen):
-    """Where the signal comes from: a factor expression (higher = more attractive)."""
+    """Where the signal comes from (higher = more attractive): one of
 
-    expr: str = Field(min_length=1, max_length=20_000)
+    ``expr``
+        A factor expression.
+    ``model``
+        A registered model, ``name/vN`` (pinned, so the spec's hash names one
+        model), whose predictions are the signal; the backtest starts after
+        the model's training data ends (labels included).
+    """
+
+    expr: str | None = Field(None, min_length=1, max_length=20_000)
+    model: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]*/v[1-9][0-9]*$")
     mode: Literal["strict", "qlib"] = "strict"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Signal:
+        if (self.expr is None) == (self.model is None):
+            raise ValueError("a signal needs exactly one of expr (an expression) or model")
+        return self
+
+    def describe(self) -> str:
+        return f"model {self.model}" if self.model else repr(self.expr)
 
 
 class PortfolioRule(_Frozen):
@@ -239,8 +257,12 @@ class StrategySpec(_Frozen):
             raise SpecError(f"{source}: {_describe(exc)}") from None
 
 
-def _describe(exc: ValidationError) -> str:
-    """Plain sentences: ``field: value 'x' is not allowed; use ...``."""
+def _describe(exc: ValidationError, root: type[BaseModel] | None = None) -> str:
+    """Plain sentences: ``field: value 'x' is not allowed; use ...``.
+
+    ``root`` is the model validated (default :class:`StrategySpec`), to list
+    the known fields when one is unknown.
+    """
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
@@ -251,7 +273,7 @@ def _describe(exc: ValidationError) -> str:
         if kind == "missing":
             parts.append(f"{loc} is required")
         elif kind == "extra_forbidden":
-            known = ", ".join(_known_fields(err["loc"][:-1]))
+            known = ", ".join(_known_fields(err["loc"][:-1], root or StrategySpec))
             parts.append(f"{loc} is not a known field (known: {known})")
         elif kind in ("literal_error", "enum"):
             allowed = msg.split("Input should be ", 1)[-1]
@@ -265,9 +287,9 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def _known_fields(loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the model found by following ``loc`` from StrategySpec."""
-    model: Any = StrategySpec
+def _known_fields(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    """Field names of the model found by following ``loc`` from ``root``."""
+    model: Any = root
     for part in loc:
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:

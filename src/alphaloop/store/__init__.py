@@ -6,6 +6,27 @@ first use.
 """
 
 from alphaloop.store.db import Database
-from alphaloop.store.models import Base, DatasetRecord, HoldoutRecord, ImportRecord, RunRecord
+from alphaloop.store.models import (
+    Base,
+    DatasetRecord,
+    HoldoutRecord,
+    ImportRecord,
+    ModelAlertRecord,
+    ModelStageChangeRecord,
+    ModelUsageRecord,
+    ModelVersionRecord,
+    RunRecord,
+)
 
-__all__ = ["Base", "Database", "DatasetRecord", "HoldoutRecord", "ImportRecord", "RunRecord"]
+__all__ = [
+    "Base",
+    "Database",
+    "DatasetRecord",
+    "HoldoutRecord",
+    "ImportRecord",
+    "ModelAlertRecord",
+    "ModelStageChangeRecord",
+    "ModelUsageRecord",
+    "ModelVersionRecord",
+    "RunRecord",
+]

@@ -1,4 +1,5 @@
-"""Tables: datasets (one row per dataset version), imports, runs, holdouts.
+"""Tables: datasets (one row per dataset version), imports, runs, holdouts, and the
+model registry (model_versions, model_usage, model_stage_changes, model_alerts).
 
 Times are stored as timezone-aware UTC. JSON columns hold lists and
 dictionaries that are read whole (fields, caveats, quality reports, params).
@@ -15,10 +16,12 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -111,3 +114,92 @@ class HoldoutRecord(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     trials_before: Mapped[int | None] = mapped_column(Integer, nullable=True)
     results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ModelVersionRecord(Base):
+    """One immutable registered model version ``name/vN`` with its artifact and provenance."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_model_versions_name_version"),
+        UniqueConstraint("ref", name="uq_model_versions_ref"),
+        # At most one production version per name, enforced by the database.
+        Index(
+            "uq_model_versions_one_production",
+            "name",
+            unique=True,
+            sqlite_where=text("stage = 'production'"),
+            postgresql_where=text("stage = 'production'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str] = mapped_column(String(220))
+    family: Mapped[str] = mapped_column(String(100), index=True)
+    task: Mapped[str] = mapped_column(String(40))
+    features: Mapped[list[Any]] = mapped_column(JSON)
+    feature_family: Mapped[str] = mapped_column(String(200), index=True)
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    label: Mapped[dict[str, Any]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    train_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    train_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    label_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    dataset_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dataset_hash: Mapped[str] = mapped_column(String(64))
+    code_version: Mapped[str] = mapped_column(String(100))
+    seed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    stage: Mapped[str] = mapped_column(String(20))  # candidate | production | archived
+    supersedes: Mapped[str | None] = mapped_column(ForeignKey("model_versions.ref"), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    artifact_path: Mapped[str] = mapped_column(String(1000))
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelUsageRecord(Base):
+    """A strategy that uses a model version, with the Sharpe ratio it reached."""
+
+    __tablename__ = "model_usage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_ref: Mapped[str] = mapped_column(ForeignKey("model_versions.ref"), index=True)
+    strategy_hash: Mapped[str] = mapped_column(String(64), index=True)
+    strategy_name: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
+    )
+    sharpe: Mapped[float | None] = mapped_column(Float, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelStageChangeRecord(Base):
+    """Audit of a model version's stage transitions (registration included)."""
+
+    __tablename__ = "model_stage_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_ref: Mapped[str] = mapped_column(ForeignKey("model_versions.ref"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_stage: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelAlertRecord(Base):
+    """A monitoring alert: a model's live behaviour passed a degradation threshold."""
+
+    __tablename__ = "model_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_ref: Mapped[str] = mapped_column(ForeignKey("model_versions.ref"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # ic_drop | feature_drift | prediction_drift
+    metric: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

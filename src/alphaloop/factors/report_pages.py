@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
 from alphaloop.factors.analysis import render_tearsheet
+from alphaloop.reports.html import write_atomic
 
 __all__ = ["write_report"]
 
@@ -71,9 +70,5 @@ def write_report(result: Any, path: str | Path) -> Path:
         fmt=_fmt,
         horizon=next(iter(result.reports.values())).horizon,
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".html.tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(html)
-    os.replace(tmp, target)
+    write_atomic(target, html)
     return target

@@ -9,22 +9,7 @@ TEARSHEET_TEMPLATE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
-       max-width: 1100px; padding: 1.5rem; color: #1d2733; }
-h1 { margin-bottom: 0.2rem; }
-.subtitle { color: #5b6877; margin-top: 0; }
-.caveats { border: 2px solid #b3261e; background: #fdecea; padding: 0.8rem 1.2rem;
-           border-radius: 6px; margin: 1rem 0; }
-.caveats h2 { color: #b3261e; margin: 0 0 0.4rem 0; font-size: 1.1rem; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.2rem 0; }
-th, td { border-bottom: 1px solid #d9dee4; padding: 0.25rem 0.8rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.figure { margin: 0.5rem 0 1.5rem 0; height: 420px; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
-dl.definitions dt { font-weight: 600; margin-top: 0.4rem; }
-dl.definitions dd { margin-left: 1rem; color: #33404d; }
-.note { color: #5b6877; font-size: 0.9rem; }
-</style>
+{{ css | safe }}</style>
 <script type="text/javascript">{{ plotly_js | safe }}</script>
 </head>
 <body>

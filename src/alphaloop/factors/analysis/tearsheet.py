@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from alphaloop.reports.html import BASE_CSS, axis_values, figures_to_html, plotly_js, write_atomic
+
 if TYPE_CHECKING:
     from alphaloop.factors.analysis.report import FactorReport
 
 __all__ = ["render_tearsheet"]
-
-# plotly.js names a CDN as the default source of geo map outlines. The
-# tearsheet draws no maps, and an offline page should not mention a CDN at all.
-_TOPOJSON_DEFAULT = "https://cdn.plot.ly/un/"
-_TOPOJSON_LOCAL = "topojson/"
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -43,20 +38,11 @@ def _stamp(value: pd.Timestamp | None) -> str:
     return value.strftime("%Y-%m-%d" if value == value.normalize() else "%Y-%m-%d %H:%M %Z")
 
 
-def _axis(index: pd.Index) -> list[str] | pd.Index:
-    """Timestamps as compact ISO text (dates only when every stamp is at midnight UTC)."""
-    if not isinstance(index, pd.DatetimeIndex):
-        return index
-    utc = index.tz_convert("UTC") if index.tz is not None else index
-    midnight = bool((utc == utc.normalize()).all())
-    return list(utc.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S"))
-
-
 def _figures(report: FactorReport, rolling: int) -> dict[str, str]:
     import plotly.graph_objects as go
 
     layout = {"margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "template": "plotly_white"}
-    x = _axis(report.ic.index)
+    x = axis_values(report.ic.index)
     figs: dict[str, go.Figure] = {}
 
     fig = go.Figure()
@@ -101,7 +87,7 @@ def _figures(report: FactorReport, rolling: int) -> dict[str, str]:
     # the return of the period starting at t is realized at t + 1: plot it there
     growth = report.daily_quantile_returns.cumulative()
     fig = go.Figure()
-    realized = _axis(growth.index[1:])
+    realized = axis_values(growth.index[1:])
     for k in growth.columns:
         fig.add_scatter(x=realized, y=growth[k].to_numpy()[:-1], name=f"Q{k}", mode="lines")
     fig.update_layout(
@@ -115,21 +101,11 @@ def _figures(report: FactorReport, rolling: int) -> dict[str, str]:
     for name, series in report.turnover.series.items():
         smooth = series.rolling(rolling, min_periods=max(rolling // 2, 1)).mean()
         label = name.replace("_", " ") + f", {rolling}-period mean (lag 1)"
-        fig.add_scatter(x=_axis(series.index), y=smooth.to_numpy(), name=label, mode="lines")
+        fig.add_scatter(x=axis_values(series.index), y=smooth.to_numpy(), name=label, mode="lines")
     fig.update_layout(title="Turnover over time", yaxis_range=[0, 1.05], **layout)
     figs["turnover"] = fig
 
-    config = {"displaylogo": False, "responsive": True, "topojsonURL": _TOPOJSON_LOCAL}
-    return {
-        key: f.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=f"fig-{key.replace('_', '-')}",
-            config=config,
-            default_height="100%",
-        )
-        for key, f in figs.items()
-    }
+    return figures_to_html(figs)
 
 
 def _rows(report: FactorReport, summary: dict[str, Any]) -> dict[str, Any]:
@@ -205,20 +181,6 @@ def _rows(report: FactorReport, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def render_tearsheet(
     report: FactorReport,
     path: str | Path,
@@ -251,17 +213,16 @@ def render_tearsheet(
         The written file.
     """
     import jinja2
-    import plotly.offline
 
     from alphaloop.factors.analysis._template import TEARSHEET_TEMPLATE
     from alphaloop.factors.analysis.report import CONVENTIONS
 
     summary = report.to_dict()
-    plotly_js = plotly.offline.get_plotlyjs().replace(_TOPOJSON_DEFAULT, _TOPOJSON_LOCAL)
     # "<" escaped so no text in the data can close the script element
     report_json = json.dumps(summary, allow_nan=False, indent=1).replace("<", "\\u003c")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(TEARSHEET_TEMPLATE).render(
+        css=BASE_CSS,
         title=title,
         report=report,
         summary=summary,
@@ -269,12 +230,12 @@ def render_tearsheet(
         conventions=CONVENTIONS,
         figures=_figures(report, rolling_window),
         orthogonality=report.orthogonality,
-        plotly_js=plotly_js,
+        plotly_js=plotly_js(),
         report_json=report_json,
         first_period=_stamp(report.start),
         last_period=_stamp(report.end),
         **_rows(report, summary),
     )
     out = Path(path)
-    _write_atomic(out, html)
+    write_atomic(out, html)
     return out

@@ -238,6 +238,8 @@ def test_time_slice_is_a_view_and_select_copies() -> None:
     assert set(picked.cols) == {1}
     assert not np.shares_memory(picked.X, data.X)
     np.testing.assert_array_equal(data.select([5, 2, 2]).rows, data.rows[[2, 5]])
+    with pytest.raises(ModelError, match="out of range"):
+        data.select([len(data)])
     assert picked.t1.index.is_monotonic_increasing
 
 
@@ -292,6 +294,7 @@ def test_library_alpha158_close_on_bundled_stocks(shared_workspace: Workspace) -
         ({"label": LabelSpec(price="vwap")}, "price field 'vwap'"),
         ({"features": {"bad": "Mean($close"}}, "feature 'bad'"),
         ({"n_jobs": 0}, "n_jobs"),
+        ({"dtype": np.int32}, "dtype"),
     ],
 )
 def test_bad_input_raises_model_error(kwargs: dict, match: str) -> None:

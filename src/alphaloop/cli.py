@@ -619,5 +619,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:  # pragma: no cover - the console script; tests call main()
+    """Console entry point: run :func:`main`, flush, and exit without native teardown.
+
+    Arrow's and DuckDB's thread pools can abort the process while the
+    interpreter shuts down (``terminate called without an active
+    exception``, seen intermittently under load). By then every result is
+    written and committed, so the process leaves with ``os._exit`` and the
+    exit code ``main`` chose.
+    """
+    import os
+
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe (e.g. `| head`): nothing more to say
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

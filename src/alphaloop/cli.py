@@ -628,14 +628,13 @@ def run() -> None:  # pragma: no cover - the console script; tests call main()
     written and committed, so the process leaves with ``os._exit`` and the
     exit code ``main`` chose.
     """
+    import contextlib
     import os
 
     code = main()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError):  # a closed pipe (`| head`): nothing more to say
             stream.flush()
-        except OSError:  # a closed pipe (e.g. `| head`): nothing more to say
-            pass
     os._exit(code)
 
 

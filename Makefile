@@ -35,8 +35,14 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+## bench: every benchmark, side by side with its peer (long: purgedcv alone takes ~15 min)
 bench: $(STAMP_DEV)
 	$(BIN)/python bench/bench_data.py
+	$(BIN)/python bench/bench_factors.py
+	$(BIN)/python bench/bench_backtest.py
+	$(BIN)/python bench/bench_event.py
+	$(BIN)/python bench/bench_validation.py
+	$(BIN)/python bench/bench_ml.py
 
 clean:
 	rm -rf $(VENV) .alphaloop .pytest_cache .ruff_cache

@@ -100,7 +100,11 @@ def run_demo(ws: Workspace, console: Console | None = None) -> dict[str, Any]:
         close = stocks["close"]
         per_asset = {a: describe_prices(close[:, j]) for j, a in enumerate(stocks.assets)}
         bench = describe_prices(index["close"][:, 0])
-        stats = Table(title="sp500-stocks, 1990-2022: buy and hold, descriptive only")
+        span = f"{stocks.index[0]:%Y}-{stocks.index[-1]:%Y}"
+        stats = Table(
+            title=f"sp500-stocks, {span} (before the sealed holdout): buy and hold, "
+            "descriptive only"
+        )
         for col in ("asset", "CAGR", "ann. vol", "max DD", "zero-return days"):
             stats.add_column(col, justify="right")
         for a, d in sorted(per_asset.items(), key=lambda kv: -kv[1]["cagr"]):

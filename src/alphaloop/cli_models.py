@@ -130,8 +130,8 @@ def model_monitor(
     as_json: JsonOpt = False,
 ) -> None:
     """Drift (PSI, KL) and IC decay since training; alerts are recorded. Exit 1 on alerts."""
-    from alphaloop.backtest.runner import json_safe
     from alphaloop.cli import _print_json, _workspace, out
+    from alphaloop.jsonsafe import json_safe
     from alphaloop.models.service import monitor_model
 
     report = monitor_model(_workspace(ctx), ref, data)

@@ -8,7 +8,6 @@ history before that feeds the signal only.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -27,12 +26,12 @@ from alphaloop.data.catalog import DatasetInfo
 from alphaloop.data.holdout import HoldoutKey
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError, DatasetNotFoundError
+from alphaloop.jsonsafe import json_safe
 from alphaloop.workspace import Workspace
 
 __all__ = [
     "BacktestResult",
     "PreparedStrategy",
-    "json_safe",
     "prepare",
     "run_backtest",
     "scan_spec",
@@ -267,21 +266,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def json_safe(value: Any) -> Any:
-    """Replace NaN/inf by None (and numpy scalars by Python ones) throughout."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NaT:
-        return None
-    return value
 
 
 def _benchmark(ws: Workspace, spec: StrategySpec, prep: PreparedStrategy) -> tuple[pd.Series, str]:

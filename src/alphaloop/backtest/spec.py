@@ -303,6 +303,28 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def read_spec_file(path: str | Path, what: str = "spec") -> Any:
+    """The parsed content of a YAML or JSON file (``.json`` is JSON, anything else YAML).
+
+    Raises
+    ------
+    SpecError
+        The file is missing or unreadable, or is not valid YAML/JSON.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{what} file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read {what} file {p}: {exc}") from None
+    try:
+        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
+        raise SpecError(f"{p} is not valid {kind}: {exc}") from None
+
+
 def load_spec(path: str | Path) -> StrategySpec:
     """Read a spec from a YAML or JSON file.
 
@@ -311,19 +333,7 @@ def load_spec(path: str | Path) -> StrategySpec:
     SpecError
         The file is missing or unreadable, is not YAML/JSON, or a field is invalid.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"spec file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read spec file {p}: {exc}") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
-        raise SpecError(f"{p} is not valid {kind}: {exc}") from None
-    return StrategySpec.from_dict(data, source=str(p))
+    return StrategySpec.from_dict(read_spec_file(path), source=str(path))
 
 
 def quick_spec(

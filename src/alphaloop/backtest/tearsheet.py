@@ -403,7 +403,7 @@ def _assumption_items(a: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
 
 
 def _report_json(result: BacktestResult, n_bars: int) -> str:
-    from alphaloop.backtest.runner import json_safe
+    from alphaloop.jsonsafe import json_safe
 
     sim = result.simulation
     data = json_safe(

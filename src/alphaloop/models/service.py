@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.data.panel import Panel
+from alphaloop.jsonsafe import json_safe
 from alphaloop.models.dataset import LabelSpec, LearningData, ModelError, build_dataset
 from alphaloop.models.spec import ModelSpec
 from alphaloop.workspace import Workspace
@@ -49,8 +50,6 @@ class TrainedModel:
     run_id: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        from alphaloop.backtest.runner import json_safe
-
         return json_safe(
             {
                 "ref": self.version.ref,
@@ -154,15 +153,9 @@ def train_from_spec(ws: Workspace, spec: ModelSpec) -> TrainedModel:
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        run.result = {"ref": version.ref, "metrics": _finite(result.metrics)}
+        run.result = {"ref": version.ref, "metrics": json_safe(result.metrics)}
         run.data_hashes = {spec.data: info.content_hash}
     return TrainedModel(version, result, run.id)
-
-
-def _finite(d: dict[str, Any]) -> dict[str, Any]:
-    from alphaloop.backtest.runner import json_safe
-
-    return json_safe(d)
 
 
 def load_recipe(ws: Workspace, ref: str) -> tuple[Any, dict[str, Any]]:

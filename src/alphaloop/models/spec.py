@@ -21,12 +21,10 @@ A bad file fails at load with the field, the value and what is allowed
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alphaloop.errors import SpecError
@@ -115,16 +113,6 @@ class ModelSpec(_Frozen):
 
 def load_model_spec(path: str | Path) -> ModelSpec:
     """Read a model spec from a YAML or JSON file (:class:`SpecError` on any problem)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"model spec file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read model spec file {p}: {exc}") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
-        raise SpecError(f"{p} is not valid {kind}: {exc}") from None
-    return ModelSpec.from_dict(data, source=str(p))
+    from alphaloop.backtest.spec import read_spec_file
+
+    return ModelSpec.from_dict(read_spec_file(path, "model spec"), source=str(path))

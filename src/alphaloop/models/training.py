@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.factors.analysis.ic import information_coefficient, summarize_ic
+from alphaloop.jsonsafe import json_number
 from alphaloop.models.dataset import LearningData, ModelError
 from alphaloop.models.estimators import SEQUENCE_FAMILIES, TASKS, Estimator, make_estimator
 from alphaloop.validation.splits import PurgedKFold, SplitError, WalkForward
@@ -239,10 +240,10 @@ class TrainingResult:
             "seed": self.seed,
             "period": {k: v.isoformat() for k, v in asdict(self.period).items()},
             "feature_names": list(self.feature_names),
-            "metrics": {k: _json_float(v) for k, v in self.metrics.items()},
+            "metrics": {k: json_number(v) for k, v in self.metrics.items()},
             "folds": [
                 {
-                    k: v.isoformat() if isinstance(v, pd.Timestamp) else _json_float(v)
+                    k: v.isoformat() if isinstance(v, pd.Timestamp) else json_number(v)
                     for k, v in row.items()
                 }
                 for row in folds.to_dict("records")
@@ -250,14 +251,6 @@ class TrainingResult:
             "settings": dict(self.settings),
             "search": None if self.search is None else asdict(self.search),
         }
-
-
-def _json_float(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 # ------------------------------------------------------------------------ metrics

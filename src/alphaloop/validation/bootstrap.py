@@ -53,6 +53,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from alphaloop.jsonsafe import json_safe
 from alphaloop.validation.sharpe import StatisticsError
 
 __all__ = [
@@ -558,17 +559,5 @@ def _mean_advantage(bench: pd.Series, losses: pd.DataFrame) -> dict[str, float]:
 def _to_dict(result: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in asdict(result).items():
-        out[key] = _json_safe(value)
+        out[key] = json_safe(value)
     return out
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from alphaloop.backtest.runner import json_safe, run_backtest
+from alphaloop.backtest.runner import run_backtest
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data.holdout import HoldoutError
+from alphaloop.jsonsafe import json_safe
 from alphaloop.workspace import Workspace
 
 __all__ = ["HoldoutEvaluation", "evaluate_holdout"]

@@ -14,7 +14,6 @@ Conventions
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from alphaloop.jsonsafe import json_number
 from alphaloop.validation.sharpe import StatisticsError
 
 __all__ = ["CorrectionMethod", "MultipleTestResult", "adjust_pvalues"]
@@ -99,8 +99,8 @@ class MultipleTestResult:
             "n_tests": self.n_tests,
             "n_rejected": self.n_rejected,
             "names": None if self.names is None else [str(n) for n in self.names],
-            "pvalues": [_json_float(p) for p in self.pvalues],
-            "adjusted_pvalues": [_json_float(p) for p in self.adjusted_pvalues],
+            "pvalues": [json_number(p) for p in self.pvalues],
+            "adjusted_pvalues": [json_number(p) for p in self.adjusted_pvalues],
             "reject": [bool(r) for r in self.reject],
         }
 
@@ -180,7 +180,3 @@ def adjust_pvalues(
 def _readonly(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
-
-
-def _json_float(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None

@@ -45,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from alphaloop.jsonsafe import json_number
 from alphaloop.validation.sharpe import StatisticsError
 
 __all__ = ["PermutationResult", "signal_permutation_test"]
@@ -108,16 +109,16 @@ class PermutationResult:
         """JSON-safe summary without the full null distribution."""
         return {
             "p_value": self.p_value,
-            "observed": _json_float(self.observed),
+            "observed": json_number(self.observed),
             "statistic": self.statistic,
             "method": self.method,
             "alternative": self.alternative,
             "n_permutations": self.n_permutations,
             "seed": self.seed,
             "n_dates": self.n_dates,
-            "null_mean": _json_float(self.null_mean),
-            "null_std": _json_float(self.null_std),
-            "null_quantiles": {k: _json_float(v) for k, v in self.null_quantiles.items()},
+            "null_mean": json_number(self.null_mean),
+            "null_std": json_number(self.null_std),
+            "null_quantiles": {k: json_number(v) for k, v in self.null_quantiles.items()},
             "parameters": dict(self.parameters),
         }
 
@@ -370,7 +371,3 @@ def _result(
 def _check_choice(value: str, allowed: tuple[str, ...], name: str) -> None:
     if value not in allowed:
         raise StatisticsError(f"unknown {name} {value!r}", hint=f"use one of {list(allowed)}")
-
-
-def _json_float(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None

@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from alphaloop.jsonsafe import json_safe
 from alphaloop.validation.sharpe import StatisticsError
 
 __all__ = [
@@ -204,7 +205,7 @@ class RegimeReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe copy: NaN and infinities become None."""
-        return _json_safe(
+        return json_safe(
             {
                 "regimes": [asdict(r) for r in self.regimes],
                 "share_acceptable": self.share_acceptable,
@@ -500,15 +501,3 @@ def _time_series(series: pd.Series, name: str) -> pd.Series:
 def _check_int(value: int, name: str, minimum: int) -> None:
     if not isinstance(value, int | np.integer) or value < minimum:
         raise StatisticsError(f"{name} must be an integer >= {minimum}; got {value!r}")
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alphaloop.backtest.runner import BacktestResult, json_safe, prepare, run_backtest
+from alphaloop.backtest.runner import BacktestResult, prepare, run_backtest
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.errors import AlphaloopError
+from alphaloop.jsonsafe import json_safe
 from alphaloop.validation.policy import ValidationPolicy, Verdict
 from alphaloop.workspace import Workspace
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from alphaloop.data.panel import infer_frequency
 from alphaloop.errors import AlphaloopError
+from alphaloop.jsonsafe import json_number
 
 __all__ = [
     "PERIODS_PER_YEAR",
@@ -173,12 +174,3 @@ def newey_west_lags(n: int, horizon: int = 1) -> int:
 def periods_per_year_of(index: pd.DatetimeIndex) -> int | None:
     """Annualization factor for a calendar (252 for daily), or None when irregular/intraday."""
     return PERIODS_PER_YEAR.get(infer_frequency(index))
-
-
-def json_number(value: Any) -> Any:
-    """A float or integer ready for JSON: NaN and infinities become None, numpy scalars Python."""
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value

@@ -53,7 +53,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -67,10 +66,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from _common import (  # bench/ is on the path when a script runs
+    cpu_name,
+    memory_total,
+    write_docs_section,
+)
 from synthetic import moving_average_crossovers, ohlc_walk, sparse_signals
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
 DOC_START = "<!-- bench_backtest:start -->"
 DOC_END = "<!-- bench_backtest:end -->"
 FEES = 0.001
@@ -433,19 +436,7 @@ def machine() -> dict[str, str]:
 
     import alphaloop
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-        cpu = m.group(1).strip() if m else cpu
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
-        mem = f"{int(m.group(1)) / 2**20:.1f} GiB" if m else mem
-    except OSError:
-        pass
+    cpu, mem = cpu_name(), memory_total()
     return {
         "cpu": cpu,
         "cores": str(os.cpu_count()),
@@ -558,14 +549,8 @@ Load average (1 min): {info.get("load", "not recorded")}.
 
 
 def write_docs(text: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md (append it if missing)."""
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(DOC_START) + r".*?" + re.escape(DOC_END), re.DOTALL)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text, current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    DOCS.write_text(updated)
+    """Replace this benchmark's section of docs/benchmarks.md."""
+    write_docs_section(text, DOC_START, DOC_END)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -41,7 +41,6 @@ import io
 import os
 import platform
 import pstats
-import re
 import shutil
 import statistics
 import subprocess
@@ -57,11 +56,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from _common import (  # bench/ is on the path when a script runs
+    cpu_name,
+    memory_total,
+    write_docs_section,
+)
 from synthetic import ohlc_walk  # bench/ is on the path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
-DOCS = ROOT / "docs" / "benchmarks.md"
 FIELDS = ("open", "high", "low", "close", "volume")
 LOAD_GOAL_S = 1.0
 DOC_START = "<!-- bench_data:start -->"
@@ -307,24 +310,12 @@ def machine() -> dict[str, str]:
     import duckdb
     import pyarrow
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-        cpu = m.group(1).strip() if m else cpu
-    except OSError:
-        pass
+    cpu, mem = cpu_name(), memory_total()
     try:
         cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout
         cores = cores.strip()
     except (OSError, subprocess.CalledProcessError):
         cores = str(os.cpu_count())
-    mem = "unknown"
-    try:
-        m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
-        mem = f"{int(m.group(1)) / 2**20:.1f} GiB" if m else mem
-    except OSError:
-        pass
     import alphaloop
 
     return {
@@ -450,24 +441,8 @@ about 25% between runs, hence the medians and ranges.
 
 
 def write_docs(text: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, creating the file if needed."""
-    if DOCS.exists():
-        current = DOCS.read_text()
-        pattern = re.compile(re.escape(DOC_START) + r".*?" + re.escape(DOC_END), re.DOTALL)
-        if pattern.search(current):
-            updated = pattern.sub(lambda _: text, current)
-        else:
-            updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    else:
-        DOCS.parent.mkdir(parents=True, exist_ok=True)
-        updated = (
-            "# Benchmarks\n\n"
-            "Latest figures of the benchmarks in `bench/`, each run side by side with a peer\n"
-            "library in the same process. Re-run a benchmark with `--write-docs` to update its\n"
-            "section.\n\n" + text + "\n"
-        )
-    DOCS.write_text(updated)
-    print(f"wrote {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    """Replace this benchmark's section of docs/benchmarks.md."""
+    write_docs_section(text, DOC_START, DOC_END)
 
 
 # ---------------------------------------------------------------------- main

@@ -49,17 +49,16 @@ import argparse
 import gc
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from _common import cpu_name, memory_total  # bench/ is on the path when a script runs
 from synthetic import ohlcv_driftless  # bench/ is on the path when a script runs
 
 FAST, SLOW, SIZE, CASH, COMMISSION = 10, 30, 100.0, 1_000_000.0, 0.001
@@ -287,18 +286,7 @@ def machine() -> dict[str, str]:
 
     import alphaloop
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = m.group(1).strip() if m else cpu
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-        mem = f"{int(m.group(1)) / 2**20:.1f} GiB" if m else mem
-    except OSError:
-        pass
+    cpu, mem = cpu_name(), memory_total()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {
         "cpu": cpu,

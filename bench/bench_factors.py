@@ -49,7 +49,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import statistics
@@ -64,11 +63,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from _common import (  # bench/ is on the path when a script runs
+    cpu_name,
+    memory_total,
+    write_docs_section,
+)
 from synthetic import ohlc_walk  # bench/ is on the path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
-DOCS = ROOT / "docs" / "benchmarks.md"
 QLIB_VENV = WORK / "qlib-venv"
 QLIB_REQUIREMENT = "pyqlib==0.9.7"
 FIELDS = ("open", "high", "low", "close", "vwap", "volume")
@@ -803,18 +806,7 @@ def machine() -> dict[str, str]:
     """CPU, cores, memory, Python and library versions."""
     import numba
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = m.group(1).strip() if m else cpu
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-        mem = f"{int(m.group(1)) / 2**20:.1f} GiB" if m else mem
-    except OSError:
-        pass
+    cpu, mem = cpu_name(), memory_total()
     import alphaloop
 
     return {
@@ -1187,15 +1179,8 @@ Each family evaluated on its own (subexpressions shared with other families are 
 
 
 def write_docs(text: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md (append it when missing)."""
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(DOC_START) + r".*?" + re.escape(DOC_END), re.DOTALL)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text, current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    DOCS.write_text(updated)
-    print(f"wrote {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    """Replace this benchmark's section of docs/benchmarks.md."""
+    write_docs_section(text, DOC_START, DOC_END)
 
 
 def print_outcome(out: Outcome) -> None:

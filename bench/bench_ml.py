@@ -45,7 +45,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -59,10 +58,10 @@ import numpy as np
 import pandas as pd
 
 # bench/ is on the path when a script runs
+from _common import write_docs_section  # bench/ is on the path when a script runs
 from bench_factors import Workload, _load_panel, machine, make_panel
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
 DOC_START = "<!-- bench_ml:start -->"
 DOC_END = "<!-- bench_ml:end -->"
 RESULT_TAG = "BENCH-RESULT "
@@ -478,14 +477,8 @@ the rest. Peak RSS is the child's `ru_maxrss`; (+x) is the growth during the tim
 
 
 def write_docs(text: str) -> None:
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(DOC_START) + r".*?" + re.escape(DOC_END), re.DOTALL)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text, current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    DOCS.write_text(updated)
-    print(f"wrote {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    """Replace this benchmark's section of docs/benchmarks.md."""
+    write_docs_section(text, DOC_START, DOC_END)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -35,17 +35,17 @@ import datetime as dt
 import gc
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from math import comb
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from _common import cpu_name, memory_total  # bench/ is on the path when a script runs
 
 GOAL_S = 5.0
 
@@ -88,15 +88,7 @@ def machine() -> dict[str, str]:
 
     import alphaloop
 
-    cpu = platform.processor() or platform.machine()
-    mem = "unknown"
-    try:
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = found.group(1).strip() if found else cpu
-        found = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-        mem = f"{int(found.group(1)) / 2**20:.1f} GiB" if found else mem
-    except OSError:
-        pass
+    cpu, mem = cpu_name(), memory_total()
     return {
         "cpu": cpu,
         "cores": f"{os.cpu_count()} cores (numba threads: {numba.get_num_threads()})",

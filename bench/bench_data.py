@@ -199,10 +199,14 @@ def _pandas_import(csv: Path, engine: str | None) -> tuple[pd.DataFrame, dict[st
 
 
 def _workspace(root: Path) -> Any:
-    """A Workspace on ``root`` with SQLite in it, whatever ``ALPHALOOP_*`` says."""
+    """A Workspace on ``root`` with SQLite in it, whatever ``ALPHALOOP_*`` says.
+
+    No sealed holdout: this benchmark loads the whole stored panel back and
+    compares it cell by cell with what was imported.
+    """
     from alphaloop.workspace import Workspace
 
-    return Workspace(root, database_url=None, database_schema=None)
+    return Workspace(root, database_url=None, database_schema=None, holdout_fraction=0.0)
 
 
 def run_loads(fig: Figures, load: Callable[[], Any], repeats: int) -> Any:

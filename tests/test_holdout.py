@@ -150,6 +150,10 @@ def test_cli(sealed: Workspace, capsys, tmp_path: Path) -> None:
     assert doc["strategies"][0]["metrics"]["sharpe_ratio"] is not None
     assert main([*args, "--yes"]) == 1
     assert "cannot be evaluated again" in capsys.readouterr().err
+    assert main(["--workspace", root, "holdout", "list", "--json"]) == 0
+    listed = {h["dataset"]: h for h in json.loads(capsys.readouterr().out)}
+    assert listed[DATA]["unsealed_at"] is not None
+    assert listed[DATA]["trials_before"] == 0
     assert main(["--workspace", root, "holdout", "show", DATA, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["fraction"] == 0.25

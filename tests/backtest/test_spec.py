@@ -124,3 +124,13 @@ def test_spec_is_frozen() -> None:
     s = spec()
     with pytest.raises(Exception, match="frozen"):
         s.capital = 5.0  # type: ignore[misc]
+
+
+def test_replace_validates_and_changes_the_hash() -> None:
+    s = spec()
+    moved = s.replace(fills="next_close")
+    assert moved.fills is FillTiming.NEXT_CLOSE
+    assert moved.hash != s.hash
+    assert moved.replace(fills="next_open").hash == s.hash
+    with pytest.raises(SpecError, match="fills: 'tomorrow' is not allowed"):
+        s.replace(fills="tomorrow")

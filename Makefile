@@ -26,13 +26,15 @@ install-dev: $(STAMP_DEV)
 demo: $(STAMP_RUN)
 	$(BIN)/alphaloop demo
 
-## test: set up with dev extras (first time) and run the whole suite
+## test: set up with dev extras (first time), lint, check the layer contract, run the suite
 test: $(STAMP_DEV)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check src tests bench
 
 ## bench: every benchmark, side by side with its peer (long: purgedcv alone takes ~15 min)

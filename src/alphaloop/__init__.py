@@ -1,6 +1,6 @@
 """alphaloop: autonomous quantitative research with numbers that survive scrutiny.
 
-The public entry point is :class:`alphaloop.workspace.Workspace`; everything a
+The public entry point is :class:`alphaloop.app.workspace.Workspace`; everything a
 session does (datasets, runs, later strategies and models) hangs off one
 explicit workspace object. There is no global state.
 """

@@ -42,6 +42,10 @@ class DatasetNotFoundError(AlphaloopError):
     """No dataset of that name exists in the workspace."""
 
 
+class RunNotFoundError(AlphaloopError):
+    """No recorded run has that id in the workspace."""
+
+
 class DatasetExistsError(AlphaloopError):
     """A dataset of that name exists and the action would overwrite it."""
 

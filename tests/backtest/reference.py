@@ -2,7 +2,7 @@
 
 Slow and simple on purpose: one bar at a time, one asset at a time, Python
 floats, a small :class:`Position` record per held asset, and costs written
-out by hand from :mod:`alphaloop.backtest.costs`'s conventions. The tests run
+out by hand from :mod:`alphaloop.execution.costs`'s conventions. The tests run
 it next to :func:`alphaloop.backtest.vectorized.simulate` on random panels and
 require the same equity, fills, round trips and cost totals.
 
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alphaloop.backtest.costs import CostModel, FillTiming
+from alphaloop.execution.costs import CostModel, FillTiming
 from alphaloop.data.panel import Panel
 
 # Error names, as the kernel's status codes: (name, row, asset); asset -1 = none.

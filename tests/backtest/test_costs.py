@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from alphaloop.backtest.costs import (
+from alphaloop.execution.costs import (
     COST_CATEGORIES,
     CostModel,
     FillTiming,

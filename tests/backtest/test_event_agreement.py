@@ -15,19 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.backtest.costs import CostModel
-from alphaloop.backtest.event import (
-    Context,
-    EventEngine,
-    Protection,
-    Strategy,
-    TargetWeightsStrategy,
-)
-from alphaloop.backtest.event.resting import RestingBook
+from alphaloop.execution.costs import CostModel
+from alphaloop.backtest.event import Context, EventEngine, Strategy, TargetWeightsStrategy
+from alphaloop.execution import Protection
+from alphaloop.execution.resting import RestingBook
 from alphaloop.backtest.vectorized import SimulationResult, simulate
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 REL = 1e-9
 FILLS = ("next_open", "next_close", "same_close")

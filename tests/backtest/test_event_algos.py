@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.backtest.costs import CostModel
-from alphaloop.backtest.event import EventEngine, OrderStatus
-from alphaloop.backtest.event.algos import slice_quantities, volume_profile
+from alphaloop.execution.costs import CostModel
+from alphaloop.backtest.event import EventEngine
+from alphaloop.execution import OrderStatus
+from alphaloop.execution.algos import slice_quantities, volume_profile
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
 

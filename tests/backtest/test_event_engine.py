@@ -7,15 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from alphaloop.backtest.costs import CostModel
-from alphaloop.backtest.event import (
-    Context,
-    EventEngine,
-    OrderStatus,
-    Protection,
-    SimulatedBroker,
-    Strategy,
-)
+from alphaloop.execution.costs import CostModel
+from alphaloop.backtest.event import Context, EventEngine, Strategy
+from alphaloop.execution import OrderStatus, Protection, SimulatedBroker
 
 from .test_event_helpers import bars, event_names, flat, run
 
@@ -333,7 +327,7 @@ def test_a_broker_can_be_passed_in() -> None:
 
 
 def test_the_simulated_broker_is_a_broker() -> None:
-    from alphaloop.backtest.event import Broker
+    from alphaloop.execution import Broker
 
     assert isinstance(SimulatedBroker(bars(flat(2))), Broker)
 

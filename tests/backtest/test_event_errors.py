@@ -6,14 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.backtest.costs import CostModel
-from alphaloop.backtest.event import (
-    Context,
-    EventEngine,
-    SimulatedBroker,
-    Strategy,
-    TargetWeightsStrategy,
-)
+from alphaloop.execution.costs import CostModel
+from alphaloop.backtest.event import Context, EventEngine, Strategy, TargetWeightsStrategy
+from alphaloop.execution import SimulatedBroker
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alphaloop.backtest.costs import CostModel
+from alphaloop.execution.costs import CostModel
 from alphaloop.backtest.event import Context, EventEngine, EventResult, Strategy
-from alphaloop.backtest.event.events import FillEvent, OrderEvent
+from alphaloop.execution.events import FillEvent, OrderEvent
 from alphaloop.data.panel import Panel
 
 Bar = tuple[float, float, float, float, float]  # open, high, low, close, volume

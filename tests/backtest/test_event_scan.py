@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alphaloop.backtest.event.scan import (
+from alphaloop.execution.scan import (
     KIND_FIRED,
     KIND_LIMIT,
     KIND_STOP,

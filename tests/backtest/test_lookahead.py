@@ -17,7 +17,7 @@ from alphaloop.backtest.lookahead import (
 )
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError, ExpressionError
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

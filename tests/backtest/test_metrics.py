@@ -23,7 +23,7 @@ from alphaloop.backtest.metrics import (
 )
 from alphaloop.data.panel import infer_frequency
 from alphaloop.errors import BacktestError
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 REL = 1e-10
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alphaloop.backtest.costs import CostModel, FillTiming
+from alphaloop.execution.costs import CostModel, FillTiming
 from alphaloop.backtest.spec import StrategySpec, load_spec, quick_spec
 from alphaloop.errors import SpecError
 

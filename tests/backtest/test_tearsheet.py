@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.backtest.runner import BacktestResult, run_backtest
+from alphaloop.backtest.runner import BacktestResult
+from alphaloop.app.backtests import run_backtest
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.tearsheet import (
     MAX_PLOT_POINTS,
@@ -22,7 +23,7 @@ from alphaloop.backtest.tearsheet import (
     _thin,
     render_backtest_report,
 )
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 MOMENTUM = {
     "data": "sp500-stocks",

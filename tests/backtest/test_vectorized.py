@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from alphaloop.backtest.costs import CostModel
+from alphaloop.execution.costs import CostModel
 from alphaloop.backtest.vectorized import (
     SimulationResult,
     simulate,
@@ -21,7 +21,7 @@ from alphaloop.backtest.vectorized import (
 )
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 from .reference import CASH, LEVERAGE, PRICE, SHORT, Result, simulate_reference
 

@@ -26,7 +26,7 @@ from alphaloop.factors.analysis import (
     quantile_turnover,
     usable_mask,
 )
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 al_utils = pytest.importorskip("alphalens.utils")
 al_perf = pytest.importorskip("alphalens.performance")

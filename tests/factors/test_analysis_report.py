@@ -23,7 +23,7 @@ from alphaloop.factors.analysis import (
     simple_returns,
     usable_mask,
 )
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 FIGURE_IDS = (
     "fig-ic",

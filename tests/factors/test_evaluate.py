@@ -11,7 +11,7 @@ from alphaloop.errors import ExpressionError
 from alphaloop.factors import evaluate as evaluate_module
 from alphaloop.factors.evaluate import evaluate
 from alphaloop.factors.library import BUILTIN
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 
 def make_panel(n_times: int = 40, n_assets: int = 4, seed: int = 0, nan_share: float = 0.0):

@@ -10,7 +10,7 @@ from scipy.stats import rankdata
 from alphaloop.data.panel import Panel
 from alphaloop.models import dataset as ds
 from alphaloop.models.dataset import LabelSpec, ModelError, build_dataset
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 NAN = np.nan
 

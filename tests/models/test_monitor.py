@@ -20,7 +20,7 @@ from alphaloop.models.monitor import (
     record_alerts,
 )
 from alphaloop.models.registry import ModelRegistry
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 
 def test_psi_of_identical_samples_is_zero() -> None:

@@ -25,7 +25,7 @@ from alphaloop.models.registry import (
     artifact_sha256,
 )
 from alphaloop.store import ModelVersionRecord
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 
 class StubEstimator:

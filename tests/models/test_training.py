@@ -21,7 +21,7 @@ from alphaloop.models.training import (
     prediction_metrics,
     train,
 )
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 FEATURES = {
     "MOM5": "$close/Ref($close, 5) - 1",

@@ -13,7 +13,7 @@ import pytest
 from alphaloop.factors.analysis import forward_returns, information_coefficient
 from alphaloop.validation.permutation import signal_permutation_test
 from alphaloop.validation.sharpe import StatisticsError
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 
 def _panel(seed: int, n_times: int = 250, n_assets: int = 12) -> np.ndarray:

@@ -18,7 +18,7 @@ from alphaloop.validation.regimes import (
     regime_performance,
 )
 from alphaloop.validation.sharpe import StatisticsError
-from alphaloop.workspace import Workspace
+from alphaloop.app.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from alphaloop.backtest.costs import fill_cost
+from alphaloop.execution.costs import fill_cost
 
 # status codes (see vectorized._raise_status)
 OK = 0

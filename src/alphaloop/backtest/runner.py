@@ -1,5 +1,10 @@
-"""Run a StrategySpec on a workspace: load data, compute the signal, build targets,
-simulate with either engine, measure, and record the run.
+"""Run a StrategySpec on loaded data: find the span, build targets, simulate with
+either engine and measure.
+
+This is the pure core: it takes the spec, the dataset's :class:`DatasetInfo`,
+the loaded :class:`Panel` and the signal computed on it; loading data,
+computing model signals and recording runs are the application layer's
+(:mod:`alphaloop.app.backtests`).
 
 The backtest starts at the spec's ``start`` or, if later, at the first bar
 where the signal has a value (its warm-up is not counted as a flat period);
@@ -16,26 +21,28 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from alphaloop.backtest.costs import FillTiming
-from alphaloop.backtest.lookahead import LookaheadReport
 from alphaloop.backtest.metrics import compute_metrics, periods_per_year_for
 from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import SimulationResult, simulate
 from alphaloop.data.catalog import DatasetInfo
-from alphaloop.data.holdout import HoldoutKey
 from alphaloop.data.panel import Panel
-from alphaloop.errors import BacktestError, DatasetNotFoundError
+from alphaloop.errors import BacktestError
+from alphaloop.execution.costs import FillTiming
 from alphaloop.jsonsafe import json_safe
-from alphaloop.workspace import Workspace
 
 __all__ = [
     "BacktestResult",
+    "Engine",
     "PreparedStrategy",
-    "prepare",
-    "run_backtest",
-    "scan_spec",
-    "strategy_signal_fn",
+    "align_benchmark",
+    "equal_weight_benchmark",
+    "model_start_row",
+    "prepare_strategy",
+    "run_prepared",
+    "select_universe",
+    "spec_end",
+    "target_signal_fn",
 ]
 
 Engine = Literal["vectorized", "event"]
@@ -61,11 +68,8 @@ class PreparedStrategy:
         return self.panel.iloc(slice(self.start_row, None))
 
 
-def _load(
-    ws: Workspace, spec: StrategySpec, holdout_key: HoldoutKey | None = None
-) -> tuple[DatasetInfo, Panel]:
-    info = ws.data.info(spec.data, spec.version)
-    panel = ws.data.load(spec.data, version=spec.version, end=_end(spec), holdout_key=holdout_key)
+def select_universe(spec: StrategySpec, panel: Panel) -> Panel:
+    """The spec's universe of ``panel``; an empty panel is an error naming the span."""
     if spec.universe != "all":
         unknown = [a for a in spec.universe if a not in panel.assets]
         if unknown:
@@ -77,52 +81,53 @@ def _load(
         panel = panel.select(spec.universe)
     if panel.n_times == 0:
         raise BacktestError(f"no data of {spec.data!r} up to {spec.end}")
-    return info, panel
+    return panel
 
 
-def _end(spec: StrategySpec) -> pd.Timestamp | None:
+def spec_end(spec: StrategySpec) -> pd.Timestamp | None:
+    """The last instant the spec's ``end`` date admits (end of that day, UTC)."""
     if spec.end is None:
         return None
     return pd.Timestamp(spec.end, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
 
 
-def _signal(ws: Workspace, spec: StrategySpec, panel: Panel) -> np.ndarray:
-    """The signal on every bar of ``panel``, point in time (bar t uses data up to t)."""
-    if spec.signal.model is not None:
-        from alphaloop.models.service import predict_panel
+def model_start_row(index: pd.DatetimeIndex, label_end: Any, *, model: str, data: str) -> int:
+    """First row of ``index`` after a model's training data (labels included).
 
-        return predict_panel(ws, spec.signal.model, panel)[0]
-    from alphaloop.factors.evaluate import evaluate
-
-    return evaluate(panel, {"signal": spec.signal.expr}, mode=spec.signal.mode)["signal"]
-
-
-def _model_start(ws: Workspace, spec: StrategySpec, index: pd.DatetimeIndex) -> int:
-    """First row after the signal model's training data (labels included), else 0."""
-    if spec.signal.model is None:
-        return 0
-    version = ws.models.get(spec.signal.model)
-    end = version.label_end or version.train_end
-    row = int(index.searchsorted(pd.Timestamp(end).tz_convert("UTC"), side="right"))
+    A model never predicts dates inside its own training period.
+    """
+    row = int(index.searchsorted(pd.Timestamp(label_end).tz_convert("UTC"), side="right"))
     if row >= len(index) - 1:
         raise BacktestError(
-            f"model {version.ref} was trained on data up to {pd.Timestamp(end):%Y-%m-%d}; "
-            f"{spec.data!r} has no later bars to backtest it on",
+            f"model {model} was trained on data up to {pd.Timestamp(label_end):%Y-%m-%d}; "
+            f"{data!r} has no later bars to backtest it on",
             hint="train the model on an earlier span (ModelSpec end:) to leave bars after it",
         )
     return row
 
 
-def prepare(
-    ws: Workspace, spec: StrategySpec, holdout_key: HoldoutKey | None = None
+def prepare_strategy(
+    spec: StrategySpec,
+    info: DatasetInfo,
+    panel: Panel,
+    signal: np.ndarray,
+    *,
+    first_row: int = 0,
+    holdout_boundary: pd.Timestamp | None = None,
 ) -> PreparedStrategy:
-    """Load the spec's data and compute its signal; find the first bar of the backtest.
+    """Find the first bar of the backtest for a spec whose signal is computed.
 
-    With a ``holdout_key`` (from unsealing) the data runs to its end and the
-    backtest covers the holdout only; earlier bars feed the signal.
+    Parameters
+    ----------
+    spec, info, panel
+        The spec, its dataset's description and the loaded data (universe selected).
+    signal : ndarray, shape (time, asset)
+        The signal on every bar of ``panel``, point in time.
+    first_row : int, default 0
+        No bar before this row is traded (e.g. the end of a signal model's training data).
+    holdout_boundary : Timestamp, optional
+        When evaluating a sealed holdout: the backtest covers bars from here on only.
     """
-    info, panel = _load(ws, spec, holdout_key)
-    signal = _signal(ws, spec, panel)
     eligible = panel.membership & np.isfinite(panel["close"])
     has_signal = (np.isfinite(signal) & eligible).any(axis=1)
     if not has_signal.any():
@@ -134,10 +139,9 @@ def prepare(
     start = 0
     if spec.start is not None:
         start = int(panel.index.searchsorted(pd.Timestamp(spec.start, tz="UTC")))
-    if holdout_key is not None and holdout_key.boundary is not None:
-        start = max(start, int(panel.index.searchsorted(holdout_key.boundary)))
-    # a model never predicts dates inside its own training period
-    start = max(start, _model_start(ws, spec, panel.index))
+    if holdout_boundary is not None:
+        start = max(start, int(panel.index.searchsorted(holdout_boundary)))
+    start = max(start, first_row)
     start_row = max(first, start)
     if start_row >= panel.n_times - 1:
         raise BacktestError(
@@ -176,19 +180,18 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
     return weights
 
 
-def strategy_signal_fn(
-    spec: StrategySpec, ws: Workspace | None = None
+def target_signal_fn(
+    spec: StrategySpec, signal_of: Callable[[Panel], np.ndarray]
 ) -> Callable[[Panel], dict[str, np.ndarray]]:
     """A lookahead-scan function for the spec: its signal and its daily target weights.
 
-    Weights are computed as if rebalancing every bar, so every bar is checked
-    (the schedule itself depends on the calendar only).
+    ``signal_of`` computes the spec's signal on a panel. Weights are computed
+    as if rebalancing every bar, so every bar is checked (the schedule itself
+    depends on the calendar only).
     """
 
     def fn(panel: Panel) -> dict[str, np.ndarray]:
-        if spec.signal.model is not None and ws is None:
-            raise BacktestError("scanning a model signal needs the workspace holding the model")
-        signal = _signal(ws, spec, panel)  # type: ignore[arg-type]
+        signal = signal_of(panel)
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
         weights = target_weights(
@@ -268,39 +271,28 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _benchmark(ws: Workspace, spec: StrategySpec, prep: PreparedStrategy) -> tuple[pd.Series, str]:
-    """Benchmark simple returns on the trading index, and its label."""
+def equal_weight_benchmark(prep: PreparedStrategy) -> tuple[pd.Series, str]:
+    """The equal-weight universe's simple returns on the trading index, and its label."""
     panel = prep.trading_panel
-    if spec.benchmark is None:
-        close = np.asarray(prep.panel["close"], dtype=np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rets = np.full(close.shape, np.nan)
-            rets[1:] = close[1:] / close[:-1] - 1.0
-        rets[~prep.eligible] = np.nan
-        rets[1:][~prep.eligible[:-1]] = np.nan
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN
-            mean = np.nanmean(rets, axis=1)
-        series = pd.Series(mean[prep.start_row :], index=panel.index)
-        return series, "equal-weight universe (daily rebalanced)"
-    name, _, asset = spec.benchmark.partition(":")
-    try:
-        bench = ws.data.load(name)
-    except DatasetNotFoundError as exc:
-        raise BacktestError(f"benchmark dataset {name!r} not found", hint=exc.hint) from None
-    if not asset:
-        if bench.n_assets != 1:
-            raise BacktestError(
-                f"benchmark {name!r} has {bench.n_assets} assets; name one as {name}:ASSET"
-            )
-        asset = bench.assets[0]
-    if asset not in bench.assets:
-        raise BacktestError(f"benchmark asset {asset!r} is not in {name!r}")
-    close = bench.frame("close")[asset]
-    rets = close.reindex(close.index.union(panel.index)).ffill().reindex(panel.index)
+    close = np.asarray(prep.panel["close"], dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rets = np.full(close.shape, np.nan)
+        rets[1:] = close[1:] / close[:-1] - 1.0
+    rets[~prep.eligible] = np.nan
+    rets[1:][~prep.eligible[:-1]] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN
+        mean = np.nanmean(rets, axis=1)
+    series = pd.Series(mean[prep.start_row :], index=panel.index)
+    return series, "equal-weight universe (daily rebalanced)"
+
+
+def align_benchmark(close: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
+    """Simple returns of a benchmark's ``close`` on ``index`` (last price carried forward)."""
+    rets = close.reindex(close.index.union(index)).ffill().reindex(index)
     series = rets.pct_change(fill_method=None)
     series.iloc[0] = np.nan
-    return series, f"{name}:{asset}"
+    return series
 
 
 def _assumptions(
@@ -340,53 +332,6 @@ def _assumptions(
     }
 
 
-def run_backtest(
-    ws: Workspace,
-    spec: StrategySpec,
-    *,
-    engine: Engine = "vectorized",
-    record: bool = True,
-    holdout_key: HoldoutKey | None = None,
-) -> BacktestResult:
-    """Backtest ``spec`` on its dataset in ``ws`` with the chosen engine.
-
-    Parameters
-    ----------
-    ws : Workspace
-    spec : StrategySpec
-    engine : {"vectorized", "event"}
-        Both give the same numbers for what both can run; the event engine
-        is the one that later drives paper and live trading.
-    record : bool, default True
-        Record the run (spec, hash, metrics, data hash) in the run log.
-    holdout_key : HoldoutKey, optional
-        Only from :meth:`~alphaloop.data.holdout.Holdouts.unseal`: evaluate on
-        the sealed holdout instead of the research span.
-    """
-    if engine not in ("vectorized", "event"):
-        raise BacktestError(f"unknown engine {engine!r}; use 'vectorized' or 'event'")
-    params = {"spec": spec.model_dump(mode="json"), "spec_hash": spec.hash, "engine": engine}
-    kind = "holdout" if holdout_key is not None else "backtest"
-    if not record:
-        return _execute(ws, spec, engine, None, holdout_key)
-    with ws.runs.start(kind, params) as run:
-        result = _execute(ws, spec, engine, run.id, holdout_key)
-        run.data_hashes = {spec.data: result.dataset.content_hash}
-        run.result = json_safe(
-            {"metrics": result.metrics, "n_trades": len(result.simulation.trades)}
-        )
-    if spec.signal.model is not None:
-        ws.models.record_usage(
-            spec.signal.model,
-            spec.hash,
-            spec.name,
-            result.metrics.get("sharpe_ratio"),
-            run_id=result.run_id,
-        )
-    # every strategy evaluated on this dataset so far, this one included
-    return replace(result, n_trials=ws.runs.strategies_tried(spec.data))
-
-
 def _simulate_event(
     full: Panel, targets: np.ndarray, history: int, settings: dict[str, Any]
 ) -> SimulationResult:
@@ -417,14 +362,32 @@ def _simulate_event(
     )
 
 
-def _execute(
-    ws: Workspace,
-    spec: StrategySpec,
+def run_prepared(
+    prep: PreparedStrategy,
     engine: Engine,
-    run_id: int | None,
-    holdout_key: HoldoutKey | None = None,
+    benchmark: pd.Series,
+    benchmark_label: str,
+    *,
+    run_id: int | None = None,
 ) -> BacktestResult:
-    prep = prepare(ws, spec, holdout_key)
+    """Simulate a prepared strategy with the chosen engine and measure it.
+
+    Parameters
+    ----------
+    prep : PreparedStrategy
+    engine : {"vectorized", "event"}
+        Both give the same numbers for what both can run; the event engine
+        is the one that later drives paper and live trading.
+    benchmark : Series
+        Benchmark simple returns on the trading index (see
+        :func:`equal_weight_benchmark`, :func:`align_benchmark`).
+    benchmark_label : str
+    run_id : int, optional
+        The recorded run this result belongs to.
+    """
+    if engine not in ("vectorized", "event"):
+        raise BacktestError(f"unknown engine {engine!r}; use 'vectorized' or 'event'")
+    spec = prep.spec
     targets = _targets(prep)
     kwargs = {
         "fills": spec.fills,
@@ -444,7 +407,7 @@ def _execute(
         sim = simulate(full, targets, kind="weights", history=history, **kwargs)
     else:
         sim = _simulate_event(full, targets, history, kwargs)
-    bench, bench_label = _benchmark(ws, spec, prep)
+    bench, bench_label = benchmark, benchmark_label
     ppy = periods_per_year_for(prep.info.frequency)
     metrics = compute_metrics(
         sim.returns,
@@ -469,36 +432,4 @@ def _execute(
         metrics=metrics,
         assumptions=_assumptions(spec, prep, sim, bench_label),
         run_id=run_id,
-    )
-
-
-def scan_spec(
-    ws: Workspace, spec: StrategySpec, *, n_points: int = 20, seed: int = 0
-) -> LookaheadReport:
-    """Lookahead scan of a spec's signal and target weights on its dataset.
-
-    The settle period after a cut is at least 252 bars and 11 times the
-    signal's warm-up (enough for an EMA to forget its start to 1e-9), capped
-    at a third of the data.
-    """
-    from alphaloop.backtest.lookahead import scan_lookahead
-    from alphaloop.factors.validate import compile_expression
-
-    _, panel = _load(ws, spec)
-    if spec.signal.model is not None:
-        from alphaloop.models.service import load_recipe
-
-        texts = list(load_recipe(ws, spec.signal.model)[1]["features"].values())
-    else:
-        texts = [str(spec.signal.expr)]
-    warmup = max(compile_expression(t, fields=panel.field_names).warmup for t in texts)
-    settle = max(252, min(11 * warmup, panel.n_times // 3))
-    min_history = min(max(252, warmup + 1), max(1, panel.n_times - n_points - 2))
-    return scan_lookahead(
-        strategy_signal_fn(spec, ws),
-        panel,
-        n_points=n_points,
-        settle=settle,
-        min_history=min_history,
-        seed=seed,
     )

@@ -162,7 +162,7 @@ def _figures(
 ) -> dict[str, Figure]:
     import plotly.graph_objects as go
 
-    from alphaloop.backtest.costs import COST_CATEGORIES
+    from alphaloop.execution.costs import COST_CATEGORIES
 
     sim = result.simulation
     layout = {"margin": {"l": 60, "r": 20, "t": 50, "b": 40}, "template": "plotly_white"}

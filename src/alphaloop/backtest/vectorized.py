@@ -2,10 +2,10 @@
 
 Prices come from a :class:`~alphaloop.data.panel.Panel`; decisions are (time,
 asset) arrays aligned with it, where row ``t`` holds what was decided after
-the close of bar ``t``. The fill timing (:class:`~alphaloop.backtest.costs.
+the close of bar ``t``. The fill timing (:class:`~alphaloop.execution.costs.
 FillTiming`) moves every fill to the next bar's open by default. The bar
 protocol, the stop rules and the cash rules are documented in
-:mod:`alphaloop.backtest.kernel`; costs in :mod:`alphaloop.backtest.costs`.
+:mod:`alphaloop.backtest.kernel`; costs in :mod:`alphaloop.execution.costs`.
 
 Cash rule: with ``max_leverage <= 1`` and no shorts, buys are scaled down so
 that cash never goes negative, costs included (an all-in target of weight 1
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest import kernel as K  # noqa: N812
-from alphaloop.backtest.costs import (
+from alphaloop.execution.costs import (
     COST_CATEGORIES,
     CostModel,
     FillTiming,
@@ -61,7 +61,7 @@ class SimulationResult:
         Traded notional / equity, gross position value / equity, and costs
         (currency) per bar.
     costs : dict
-        Totals per category (:data:`~alphaloop.backtest.costs.COST_CATEGORIES`).
+        Totals per category (:data:`~alphaloop.execution.costs.COST_CATEGORIES`).
     trades : DataFrame
         One row per fill: time, asset, reason, shares (signed), price,
         notional, the five fill cost categories, cash_flow.

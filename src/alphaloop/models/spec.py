@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alphaloop.errors import SpecError
+from alphaloop.specfile import describe_validation_error, load_spec_file
 
 __all__ = ["LabelConfig", "ModelConfig", "ModelSpec", "TrainingConfig", "load_model_spec"]
 
@@ -101,18 +102,14 @@ class ModelSpec(_Frozen):
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "model spec") -> ModelSpec:
         """Validate a mapping; errors become one :class:`SpecError` naming each bad field."""
-        from alphaloop.backtest.spec import _describe
-
         if not isinstance(data, dict):
             raise SpecError(f"{source}: a model spec must be a mapping of fields")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise SpecError(f"{source}: {_describe(exc, cls)}") from None
+            raise SpecError(f"{source}: {describe_validation_error(exc, cls)}") from None
 
 
 def load_model_spec(path: str | Path) -> ModelSpec:
     """Read a model spec from a YAML or JSON file (:class:`SpecError` on any problem)."""
-    from alphaloop.backtest.spec import read_spec_file
-
-    return ModelSpec.from_dict(read_spec_file(path, "model spec"), source=str(path))
+    return load_spec_file(path, ModelSpec, "model spec")

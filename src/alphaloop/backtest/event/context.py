@@ -14,23 +14,23 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from alphaloop.backtest.event.algos import ExecAlgorithm, make_parent, slice_quantities
-from alphaloop.backtest.event.algos import volume_profile as _volume_profile
-from alphaloop.backtest.event.events import (
+from alphaloop.execution.algos import ExecAlgorithm, make_parent, slice_quantities
+from alphaloop.execution.algos import volume_profile as _volume_profile
+from alphaloop.execution.events import (
     CancelOrder,
     ModifyOrder,
     OrderEvent,
     RebalanceToWeights,
     SubmitOrder,
 )
-from alphaloop.backtest.event.orders import (
+from alphaloop.execution.orders import (
     Order,
     OrderSide,
     OrderType,
     Protection,
     TimeInForce,
 )
-from alphaloop.backtest.event.simulated import SimulatedBroker
+from alphaloop.execution.simulated import SimulatedBroker
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
 
@@ -144,7 +144,7 @@ class Context:
     ) -> Order:
         """Place an order for ``quantity`` shares (positive buys, negative sells).
 
-        See :class:`~alphaloop.backtest.event.orders.OrderType` for the
+        See :class:`~alphaloop.execution.orders.OrderType` for the
         prices each type needs. ``protection`` attaches stop-loss,
         take-profit or trailing-stop orders to the position it builds.
         """
@@ -222,7 +222,7 @@ class Context:
         """Trade ``quantity`` shares over ``bars`` bars in proportion to expected volume.
 
         ``profile`` (one weight per slice) overrides the profile estimated
-        from past volume (see :func:`~alphaloop.backtest.event.algos.volume_profile`).
+        from past volume (see :func:`~alphaloop.execution.algos.volume_profile`).
         """
         if profile is not None:
             return self._start_algo(asset, quantity, bars, "vwap", lambda rows: profile)

@@ -1,6 +1,6 @@
 """The event engine: a loop over bars that drives a strategy and a broker.
 
-For each bar ``r`` (see :mod:`~alphaloop.backtest.event.simulated` for what
+For each bar ``r`` (see :mod:`~alphaloop.execution.simulated` for what
 the broker does inside a bar):
 
 1. the broker trades what is due on ``r`` (``start_bar``);
@@ -27,12 +27,12 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from alphaloop.backtest.costs import FillTiming
-from alphaloop.backtest.event.broker import BrokerConfig
+from alphaloop.execution.costs import FillTiming
+from alphaloop.execution.broker import BrokerConfig
 from alphaloop.backtest.event.context import Context
-from alphaloop.backtest.event.events import OrderFilled, OrderPartiallyFilled
+from alphaloop.execution.events import OrderFilled, OrderPartiallyFilled
 from alphaloop.backtest.event.results import EventResult, build_result
-from alphaloop.backtest.event.simulated import SimulatedBroker, config_from
+from alphaloop.execution.simulated import SimulatedBroker, config_from
 from alphaloop.backtest.event.strategy import Strategy
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
@@ -78,7 +78,7 @@ class EventEngine:
         A broker built on ``panel``; by default one is built from the
         settings below (one broker serves one run).
     **settings
-        Fields of :class:`~alphaloop.backtest.event.broker.BrokerConfig`:
+        Fields of :class:`~alphaloop.execution.broker.BrokerConfig`:
         ``fills`` (default next_open), ``costs`` (default ``CostModel()``),
         ``initial_capital``, ``max_leverage``, ``allow_short``,
         ``participation``, ``lot_size``, ``min_trade_value``.

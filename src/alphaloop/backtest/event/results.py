@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alphaloop.backtest.costs import COST_CATEGORIES
-from alphaloop.backtest.event.ledger import REASONS, Ledger
-from alphaloop.backtest.event.market import MarketData
-from alphaloop.backtest.event.orders import Order
-from alphaloop.backtest.event.simulated import SimulatedBroker
+from alphaloop.execution.costs import COST_CATEGORIES
+from alphaloop.execution.ledger import REASONS, Ledger
+from alphaloop.execution.market import MarketData
+from alphaloop.execution.orders import Order
+from alphaloop.execution.simulated import SimulatedBroker
 from alphaloop.backtest.vectorized import SimulationResult
 
 __all__ = ["EventResult", "build_result"]

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest.event.context import Context
-from alphaloop.backtest.event.events import FillEvent, OrderEvent
-from alphaloop.backtest.event.orders import Protection
+from alphaloop.execution.events import FillEvent, OrderEvent
+from alphaloop.execution.orders import Protection
 from alphaloop.errors import BacktestError
 
 __all__ = ["Strategy", "TargetWeightsStrategy"]
@@ -92,7 +92,7 @@ class TargetWeightsStrategy(Strategy):
     weights : ndarray or DataFrame, shape (time, asset)
     stop_loss, take_profit, trailing_stop : float, default 0 (off)
         Protection attached to every position, as fractions of its entry
-        price (see :class:`~alphaloop.backtest.event.orders.Protection`).
+        price (see :class:`~alphaloop.execution.orders.Protection`).
     """
 
     def __init__(

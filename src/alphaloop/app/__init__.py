@@ -1,0 +1,74 @@
+"""The application layer: the workspace and the use cases that compose the domains.
+
+A use case is one thing a person (through the CLI, the Python API or the REST
+service) asks for: run a backtest and record it, validate a spec, evaluate
+the sealed holdout, train and register a model, evaluate and analyze factors,
+run the demo. Domain packages below know nothing of the workspace; these
+modules wire them to its stores.
+
+>>> from alphaloop.app import Workspace, run_backtest      # doctest: +SKIP
+
+Modules: :mod:`.workspace`, :mod:`.backtests`, :mod:`.validation`,
+:mod:`.holdout`, :mod:`.models`, :mod:`.factors`, :mod:`.specs`, :mod:`.demo`.
+Only the workspace is imported eagerly; the use cases load on first use, so
+``import alphaloop.app`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from alphaloop.app.workspace import Workspace
+
+if TYPE_CHECKING:
+    from alphaloop.app.backtests import prepare, run_backtest, scan_spec, strategy_signal_fn
+    from alphaloop.app.demo import run_demo
+    from alphaloop.app.factors import analyze_dataset, evaluate_dataset
+    from alphaloop.app.holdout import evaluate_holdout
+    from alphaloop.app.models import monitor_model, predict_panel, train_from_spec
+    from alphaloop.app.specs import resolve_spec, spec_from_run
+    from alphaloop.app.validation import validate_spec
+
+__all__ = [
+    "Workspace",
+    "analyze_dataset",
+    "evaluate_dataset",
+    "evaluate_holdout",
+    "monitor_model",
+    "predict_panel",
+    "prepare",
+    "resolve_spec",
+    "run_backtest",
+    "run_demo",
+    "scan_spec",
+    "spec_from_run",
+    "strategy_signal_fn",
+    "train_from_spec",
+    "validate_spec",
+]
+
+# use case -> the module that defines it (explicit, so grep finds every one)
+_USE_CASES: dict[str, str] = {
+    "prepare": "alphaloop.app.backtests",
+    "run_backtest": "alphaloop.app.backtests",
+    "scan_spec": "alphaloop.app.backtests",
+    "strategy_signal_fn": "alphaloop.app.backtests",
+    "run_demo": "alphaloop.app.demo",
+    "analyze_dataset": "alphaloop.app.factors",
+    "evaluate_dataset": "alphaloop.app.factors",
+    "evaluate_holdout": "alphaloop.app.holdout",
+    "monitor_model": "alphaloop.app.models",
+    "predict_panel": "alphaloop.app.models",
+    "train_from_spec": "alphaloop.app.models",
+    "resolve_spec": "alphaloop.app.specs",
+    "spec_from_run": "alphaloop.app.specs",
+    "validate_spec": "alphaloop.app.validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _USE_CASES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alphaloop.app' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,220 @@
+"""Backtest use cases on a workspace: load a spec's data, compute its signal
+(an expression, or a registered model's predictions), run it, record the run,
+and scan it for lookahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from alphaloop.backtest.lookahead import LookaheadReport, scan_lookahead
+from alphaloop.backtest.runner import (
+    BacktestResult,
+    Engine,
+    PreparedStrategy,
+    align_benchmark,
+    equal_weight_benchmark,
+    model_start_row,
+    prepare_strategy,
+    run_prepared,
+    select_universe,
+    spec_end,
+    target_signal_fn,
+)
+from alphaloop.backtest.spec import StrategySpec
+from alphaloop.data.catalog import DatasetInfo
+from alphaloop.data.holdout import HoldoutKey
+from alphaloop.data.panel import Panel
+from alphaloop.errors import BacktestError, DatasetNotFoundError
+from alphaloop.jsonsafe import json_safe
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+    from alphaloop.app.workspace import Workspace
+
+__all__ = [
+    "load_strategy_data",
+    "prepare",
+    "run_backtest",
+    "scan_spec",
+    "strategy_signal",
+    "strategy_signal_fn",
+]
+
+
+def load_strategy_data(
+    ws: Workspace, spec: StrategySpec, holdout_key: HoldoutKey | None = None
+) -> tuple[DatasetInfo, Panel]:
+    """The spec's dataset description and its data up to ``end``, universe selected."""
+    info = ws.data.info(spec.data, spec.version)
+    panel = ws.data.load(
+        spec.data, version=spec.version, end=spec_end(spec), holdout_key=holdout_key
+    )
+    return info, select_universe(spec, panel)
+
+
+def strategy_signal(ws: Workspace | None, spec: StrategySpec, panel: Panel) -> np.ndarray:
+    """The spec's signal on every bar of ``panel``, point in time (bar t uses data up to t)."""
+    if spec.signal.model is not None:
+        if ws is None:
+            raise BacktestError("a model signal needs the workspace holding the model")
+        from alphaloop.app.models import predict_panel
+
+        return predict_panel(ws, spec.signal.model, panel)[0]
+    from alphaloop.factors.evaluate import evaluate
+
+    return evaluate(panel, {"signal": spec.signal.expr}, mode=spec.signal.mode)["signal"]
+
+
+def _model_start(ws: Workspace, spec: StrategySpec, index: pd.DatetimeIndex) -> int:
+    """First row after the signal model's training data (labels included), else 0."""
+    if spec.signal.model is None:
+        return 0
+    version = ws.models.get(spec.signal.model)
+    end = version.label_end or version.train_end
+    return model_start_row(index, end, model=version.ref, data=spec.data)
+
+
+def prepare(
+    ws: Workspace, spec: StrategySpec, holdout_key: HoldoutKey | None = None
+) -> PreparedStrategy:
+    """Load the spec's data and compute its signal; find the first bar of the backtest.
+
+    With a ``holdout_key`` (from unsealing) the data runs to its end and the
+    backtest covers the holdout only; earlier bars feed the signal.
+    """
+    info, panel = load_strategy_data(ws, spec, holdout_key)
+    signal = strategy_signal(ws, spec, panel)
+    boundary = holdout_key.boundary if holdout_key is not None else None
+    return prepare_strategy(
+        spec,
+        info,
+        panel,
+        signal,
+        first_row=_model_start(ws, spec, panel.index),
+        holdout_boundary=boundary,
+    )
+
+
+def strategy_signal_fn(
+    spec: StrategySpec, ws: Workspace | None = None
+) -> Callable[[Panel], dict[str, np.ndarray]]:
+    """A lookahead-scan function for the spec: its signal and its daily target weights."""
+    return target_signal_fn(spec, lambda panel: strategy_signal(ws, spec, panel))
+
+
+def _benchmark(ws: Workspace, spec: StrategySpec, prep: PreparedStrategy) -> tuple[pd.Series, str]:
+    """Benchmark simple returns on the trading index, and its label."""
+    if spec.benchmark is None:
+        return equal_weight_benchmark(prep)
+    name, _, asset = spec.benchmark.partition(":")
+    try:
+        bench = ws.data.load(name)
+    except DatasetNotFoundError as exc:
+        raise BacktestError(f"benchmark dataset {name!r} not found", hint=exc.hint) from None
+    if not asset:
+        if bench.n_assets != 1:
+            raise BacktestError(
+                f"benchmark {name!r} has {bench.n_assets} assets; name one as {name}:ASSET"
+            )
+        asset = bench.assets[0]
+    if asset not in bench.assets:
+        raise BacktestError(f"benchmark asset {asset!r} is not in {name!r}")
+    close = bench.frame("close")[asset]
+    return align_benchmark(close, prep.trading_panel.index), f"{name}:{asset}"
+
+
+def _execute(
+    ws: Workspace,
+    spec: StrategySpec,
+    engine: Engine,
+    run_id: int | None,
+    holdout_key: HoldoutKey | None = None,
+) -> BacktestResult:
+    prep = prepare(ws, spec, holdout_key)
+    bench, label = _benchmark(ws, spec, prep)
+    return run_prepared(prep, engine, bench, label, run_id=run_id)
+
+
+def run_backtest(
+    ws: Workspace,
+    spec: StrategySpec,
+    *,
+    engine: Engine = "vectorized",
+    record: bool = True,
+    holdout_key: HoldoutKey | None = None,
+) -> BacktestResult:
+    """Backtest ``spec`` on its dataset in ``ws`` with the chosen engine.
+
+    Parameters
+    ----------
+    ws : Workspace
+    spec : StrategySpec
+    engine : {"vectorized", "event"}
+        Both give the same numbers for what both can run; the event engine
+        is the one that later drives paper and live trading.
+    record : bool, default True
+        Record the run (spec, hash, metrics, data hash) in the run log.
+    holdout_key : HoldoutKey, optional
+        Only from :meth:`~alphaloop.data.holdout.Holdouts.unseal`: evaluate on
+        the sealed holdout instead of the research span.
+    """
+    if engine not in ("vectorized", "event"):
+        raise BacktestError(f"unknown engine {engine!r}; use 'vectorized' or 'event'")
+    params = {"spec": spec.model_dump(mode="json"), "spec_hash": spec.hash, "engine": engine}
+    kind = "holdout" if holdout_key is not None else "backtest"
+    if not record:
+        return _execute(ws, spec, engine, None, holdout_key)
+    with ws.runs.start(kind, params) as run:
+        result = _execute(ws, spec, engine, run.id, holdout_key)
+        run.data_hashes = {spec.data: result.dataset.content_hash}
+        run.result = json_safe(
+            {"metrics": result.metrics, "n_trades": len(result.simulation.trades)}
+        )
+    if spec.signal.model is not None:
+        ws.models.record_usage(
+            spec.signal.model,
+            spec.hash,
+            spec.name,
+            result.metrics.get("sharpe_ratio"),
+            run_id=result.run_id,
+        )
+    # every strategy evaluated on this dataset so far, this one included
+    return replace(result, n_trials=ws.runs.strategies_tried(spec.data))
+
+
+def scan_spec(
+    ws: Workspace, spec: StrategySpec, *, n_points: int = 20, seed: int = 0
+) -> LookaheadReport:
+    """Lookahead scan of a spec's signal and target weights on its dataset.
+
+    The settle period after a cut is at least 252 bars and 11 times the
+    signal's warm-up (enough for an EMA to forget its start to 1e-9), capped
+    at a third of the data.
+    """
+    from alphaloop.factors.validate import compile_expression
+
+    _, panel = load_strategy_data(ws, spec)
+    if spec.signal.model is not None:
+        from alphaloop.app.models import load_recipe
+
+        texts = list(load_recipe(ws, spec.signal.model)[1]["features"].values())
+    else:
+        texts = [str(spec.signal.expr)]
+    warmup = max(compile_expression(t, fields=panel.field_names).warmup for t in texts)
+    settle = max(252, min(11 * warmup, panel.n_times // 3))
+    min_history = min(max(252, warmup + 1), max(1, panel.n_times - n_points - 2))
+    return scan_lookahead(
+        strategy_signal_fn(spec, ws),
+        panel,
+        n_points=n_points,
+        settle=settle,
+        min_history=min_history,
+        seed=seed,
+    )

@@ -1,0 +1,270 @@
+"""Train a ModelSpec into the registry, and turn a registered model into a signal.
+
+:func:`train_from_spec` loads the spec's data through the catalog (so the
+sealed holdout is out of reach), builds features and labels, evaluates the
+model out of sample on purged splits, fits the final model, and registers it
+with everything needed to reproduce its features (``recipe.json`` inside the
+artifact, covered by its checksum).
+
+:func:`predict_panel` computes a registered model's predictions on a panel,
+point in time: the prediction for bar ``t`` uses features computed from
+data up to ``t`` only, normalized across assets at ``t``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alphaloop.app.workspace import Workspace
+from alphaloop.data.panel import Panel
+from alphaloop.jsonsafe import json_safe
+from alphaloop.models.dataset import LabelSpec, LearningData, ModelError, build_dataset
+from alphaloop.models.spec import ModelSpec
+
+__all__ = [
+    "RECIPE",
+    "TrainedModel",
+    "load_recipe",
+    "monitor_model",
+    "predict_panel",
+    "train_from_spec",
+]
+
+RECIPE = "recipe.json"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A registered version and the training record behind it."""
+
+    version: Any  # alphaloop.models.registry.ModelVersion
+    training: Any  # alphaloop.models.training.TrainingResult
+    run_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(
+            {
+                "ref": self.version.ref,
+                "run_id": self.run_id,
+                "version": self.version.to_dict(),
+                "training": self.training.summary(),
+            }
+        )
+
+
+def _panel(ws: Workspace, spec: ModelSpec) -> Panel:
+    end = None
+    if spec.end is not None:
+        end = pd.Timestamp(spec.end, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    panel = ws.data.load(spec.data, version=spec.version, end=end)
+    if spec.universe != "all":
+        unknown = [a for a in spec.universe if a not in panel.assets]
+        if unknown:
+            raise ModelError(f"universe names assets not in {spec.data!r}: {unknown[:5]}")
+        panel = panel.select(spec.universe)
+    return panel
+
+
+def _recipe(spec: ModelSpec, feature_names: tuple[str, ...], expressions: dict[str, str]) -> dict:
+    return {
+        "features": expressions,
+        "feature_names": list(feature_names),
+        "label": spec.label.model_dump(mode="json"),
+        "normalize": spec.normalize,
+        "winsorize": spec.winsorize,
+        "mode": spec.mode,
+        "sequence_window": spec.training.sequence_window,
+        "family": spec.model.family,
+        "spec": spec.model_dump(mode="json"),
+    }
+
+
+def _expressions(panel: Panel, spec: ModelSpec, ws: Workspace) -> dict[str, str]:
+    """The feature expressions by name (libraries resolved, so the recipe stands alone)."""
+    from alphaloop.models.dataset import _resolve_features
+
+    return dict(_resolve_features(spec.features, ws.root))
+
+
+def train_from_spec(ws: Workspace, spec: ModelSpec) -> TrainedModel:
+    """Build the dataset, train on purged splits, register ``spec.name/vN``, record the run."""
+    from alphaloop.models.training import train
+
+    with ws.runs.start("model-train", {"model_spec": spec.model_dump(mode="json")}) as run:
+        panel = _panel(ws, spec)
+        info = ws.data.info(spec.data, spec.version)
+        expressions = _expressions(panel, spec, ws)
+        data = build_dataset(
+            panel,
+            expressions,
+            LabelSpec(**spec.label.model_dump()),
+            normalize=spec.normalize,
+            winsorize=spec.winsorize,
+            mode=spec.mode,
+            start=spec.start,
+            library_root=ws.root,
+        )
+        result = train(
+            data,
+            spec.model.family,
+            params=spec.model.params or None,
+            splitter=spec.training.splitter,
+            n_splits=spec.training.n_splits,
+            embargo=spec.training.embargo,
+            seed=spec.seed,
+            valid_fraction=spec.training.valid_fraction,
+            hpo_trials=spec.training.hpo_trials,
+            hpo_timeout=spec.training.hpo_timeout,
+            sequence_window=spec.training.sequence_window,
+        )
+        staging = Path(tempfile.mkdtemp(prefix="alphaloop-model-"))
+        try:
+            artifact = staging / "artifact"
+            result.estimator.save(artifact)
+            recipe = _recipe(spec, result.feature_names, expressions)
+            (artifact / RECIPE).write_text(json.dumps(recipe, indent=2, default=str))
+            version = ws.models.register(
+                spec.name,
+                artifact,
+                features=result.feature_names,
+                label={"target": "forward_return", **spec.label.model_dump(mode="json")},
+                dataset=spec.data,
+                dataset_version=info.version,
+                dataset_hash=info.content_hash,
+                train_start=result.period.first_decision.to_pydatetime(),
+                train_end=result.period.last_decision.to_pydatetime(),
+                label_end=result.period.last_label_end.to_pydatetime(),
+                seed=spec.seed,
+                metrics=result.metrics,
+                params=result.params,
+                family=result.family,
+                task=result.task,
+                feature_family=spec.feature_family,
+                supersedes=spec.supersedes,
+                note=spec.note,
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        run.result = {"ref": version.ref, "metrics": json_safe(result.metrics)}
+        run.data_hashes = {spec.data: info.content_hash}
+    return TrainedModel(version, result, run.id)
+
+
+def load_recipe(ws: Workspace, ref: str) -> tuple[Any, dict[str, Any]]:
+    """The registered version and its feature recipe."""
+    version = ws.models.get(ref)
+    ws.models.verify(version)
+    path = Path(version.artifact_path) / RECIPE
+    if not path.exists():
+        raise ModelError(f"model {version.ref} has no {RECIPE}: it cannot compute its features")
+    return version, json.loads(path.read_text())
+
+
+def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, Any]:
+    """Predictions of model ``ref`` on ``panel`` as a (time, asset) array, and its version.
+
+    Features are computed from the panel as at training (same expressions,
+    normalization, winsorizing); rows whose features cannot be computed are
+    NaN. For sequence models, a row needs a full window of past features.
+    """
+    version, recipe = load_recipe(ws, ref)
+    estimator = ws.models.load(version.ref)
+    data: LearningData = build_dataset(
+        panel,
+        recipe["features"],
+        LabelSpec(**recipe["label"]),
+        normalize=recipe["normalize"],
+        winsorize=recipe["winsorize"],
+        mode=recipe["mode"],
+        keep_unlabeled=True,
+    )
+    if tuple(data.feature_names) != tuple(version.features):
+        raise ModelError(
+            f"model {version.ref} expects features {list(version.features)[:5]}...; "
+            f"the recipe built {list(data.feature_names)[:5]}..."
+        )
+    pred = _predict_rows(version, estimator, data, recipe.get("sequence_window"))
+    return data.to_panel(pred), version
+
+
+def _predict_rows(
+    version: Any, estimator: Any, data: LearningData, window: int | None
+) -> np.ndarray:
+    if version.family in ("lstm", "gru", "transformer"):
+        x, positions = data.sequences(window or 10)
+        pred = np.full(len(data), np.nan)
+        if len(positions):
+            pred[positions] = estimator.predict(x)
+        return pred
+    return np.asarray(estimator.predict(data.X), dtype=np.float64)
+
+
+def monitor_model(
+    ws: Workspace,
+    ref: str,
+    data: str | None = None,
+    *,
+    ic_drop: float = 0.5,
+    psi_alert: float = 0.25,
+    record: bool = True,
+) -> Any:
+    """Compare a model's recent behaviour with its training window; record alerts.
+
+    The reference window is the model's training decisions; the recent window
+    is every bar of ``data`` (default: the training dataset) after the
+    model's training data ends. Recent IC is measured against realized
+    forward returns there and compared with the out-of-sample IC recorded at
+    training. Returns :class:`~alphaloop.models.monitor.DriftReport`.
+    """
+    from alphaloop.models.monitor import drift_report, record_alerts
+    from alphaloop.models.training import prediction_metrics
+
+    version, recipe = load_recipe(ws, ref)
+    estimator = ws.models.load(version.ref)
+    panel = ws.data.load(data or version.dataset)
+    built = build_dataset(
+        panel,
+        recipe["features"],
+        LabelSpec(**recipe["label"]),
+        normalize=recipe["normalize"],
+        winsorize=recipe["winsorize"],
+        mode=recipe["mode"],
+    )
+    times = built.panel_index[built.rows]
+    train_start = pd.Timestamp(version.train_start).tz_convert("UTC")
+    train_end = pd.Timestamp(version.train_end).tz_convert("UTC")
+    label_end = pd.Timestamp(version.label_end or version.train_end).tz_convert("UTC")
+    reference = np.flatnonzero((times >= train_start) & (times <= train_end))
+    recent = np.flatnonzero(times > label_end)
+    if len(recent) == 0:
+        raise ModelError(
+            f"{data or version.dataset!r} has no labelled bars after {version.ref}'s training "
+            f"data ends ({label_end:%Y-%m-%d})",
+            hint="monitor on newer data, or train on an earlier span (ModelSpec end:)",
+        )
+    if len(reference) == 0:
+        reference = np.flatnonzero(times <= label_end)
+    pred = _predict_rows(version, estimator, built, recipe.get("sequence_window"))
+    recent_ic = prediction_metrics(built, pred, recent)["ic"]
+    report = drift_report(
+        built.X[reference],
+        built.X[recent],
+        built.feature_names,
+        pred[reference],
+        pred[recent],
+        recent_ic=float(recent_ic),
+        validation_ic=version.metrics.get("ic"),
+        ic_drop=ic_drop,
+        psi_alert=psi_alert,
+    )
+    if record:
+        record_alerts(ws.db, version.ref, report)
+    return report

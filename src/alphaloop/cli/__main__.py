@@ -1,0 +1,5 @@
+"""``python -m alphaloop.cli``."""
+
+from alphaloop.cli import run
+
+run()

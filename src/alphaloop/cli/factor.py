@@ -1,0 +1,269 @@
+"""``alphaloop factor``: evaluate expressions, analyze them, browse libraries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from alphaloop.cli.common import JsonOpt, out, print_json, workspace
+
+factor_app = typer.Typer(
+    help="Factors: evaluate expressions, analyze them, browse libraries.", no_args_is_help=True
+)
+library_app = typer.Typer(help="Named factor libraries.", no_args_is_help=True)
+factor_app.add_typer(library_app, name="library")
+
+
+CacheOpt = Annotated[
+    bool, typer.Option("--cache", help="Reuse factor values cached in the workspace.")
+]
+
+
+def _factor_cache(ws: Any, enabled: bool) -> Any:
+    from alphaloop.factors.cache import FactorCache
+
+    return FactorCache(ws.root / "cache" / "factors") if enabled else None
+
+
+def _mode(compat: str | None) -> str:
+    if compat in (None, "", "none", "strict"):
+        return "strict"
+    if compat == "qlib":
+        return "qlib"
+    raise typer.BadParameter(
+        f"{compat!r} is not a compatibility mode; use qlib", param_hint="--compat"
+    )
+
+
+@factor_app.command("operators")
+def factor_operators(as_json: JsonOpt = False) -> None:
+    """Every operator of the expression language."""
+    from alphaloop.factors.operators import ALIASES, OPERATORS
+
+    specs = [s for s in OPERATORS.values() if s.kind != "marker"]
+    if as_json:
+        print_json(
+            {
+                "operators": [
+                    {"name": s.name, "kind": s.kind, "signature": s.signature, "doc": s.doc}
+                    for s in specs
+                ],
+                "aliases": ALIASES,
+            }
+        )
+        return
+    table = Table(title="operators ($field reads a dataset field; N is a literal window)")
+    for col in ("operator", "kind", "meaning"):
+        table.add_column(col)
+    for s in specs:
+        table.add_row(escape(s.signature), s.kind, escape(s.doc))
+    out.print(table)
+    out.print("aliases: " + ", ".join(f"{a} = {c}" for a, c in ALIASES.items()))
+
+
+@library_app.command("list")
+def library_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Built-in and workspace factor libraries."""
+    from alphaloop.factors.library import list_libraries
+
+    ws = workspace(ctx)
+    libs = list_libraries(ws.root)
+    if as_json:
+        print_json([{k: v for k, v in lib.to_dict().items() if k != "factors"} for lib in libs])
+        return
+    table = Table(title="factor libraries")
+    for col in ("name", "factors", "fields", "description"):
+        table.add_column(col)
+    for lib in libs:
+        table.add_row(
+            lib.name, str(len(lib.factors)), ",".join(lib.fields), escape(lib.description)
+        )
+    out.print(table)
+
+
+@library_app.command("show")
+def library_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Library name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The factors of one library with their formulas."""
+    from alphaloop.factors.library import get_library
+
+    lib = get_library(name, workspace(ctx).root)
+    if as_json:
+        print_json(lib.to_dict())
+        return
+    out.print(f"[bold]{lib.name}[/]: {escape(lib.description)} ({len(lib.factors)} factors)")
+    for note in lib.notes:
+        out.print(f"note: {escape(note)}")
+    for fname, text in lib.factors.items():
+        out.print(f"  {fname:<10} {escape(text)}")
+
+
+@library_app.command("add")
+def library_add(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="YAML file with name, description, factors.")],
+) -> None:
+    """Validate a YAML factor library and keep it in the workspace."""
+    from alphaloop.factors.library import save_library
+
+    lib = save_library(workspace(ctx).root, path)
+    out.print(f"added library {lib.name} ({len(lib.factors)} factors) at {escape(lib.source)}")
+
+
+@factor_app.command("eval")
+def factor_eval(
+    ctx: typer.Context,
+    expr: Annotated[str, typer.Argument(help="Expression, e.g. 'Mean($close, 5) / $close'.")],
+    data: Annotated[str, typer.Option("--data", help="Dataset name.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
+    start: Annotated[str | None, typer.Option(help="First timestamp to output.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last timestamp to use.")] = None,
+    compat: Annotated[str | None, typer.Option(help="'qlib' for Qlib's semantics.")] = None,
+    label: Annotated[bool, typer.Option(help="Allow future references (labels).")] = False,
+    cache: CacheOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate an expression on a dataset and write long-format Parquet."""
+    from alphaloop.app.factors import evaluate_dataset, write_long_parquet
+
+    ws = workspace(ctx)
+    result = evaluate_dataset(
+        ws.data,
+        {expr: expr},
+        data,
+        start=start,
+        end=end,
+        mode=_mode(compat),  # type: ignore[arg-type]
+        label=label,
+        cache=_factor_cache(ws, cache),
+    )
+    rows = write_long_parquet(result, out_path)
+    summary = result.summary()
+    summary["out"] = str(out_path)
+    summary["rows"] = rows
+    if as_json:
+        print_json(summary)
+        return
+    stats = summary["factors"][expr]
+    out.print(
+        f"wrote {rows:,} rows to {escape(str(out_path))} ({stats['valid']:,} values, "
+        f"{rows - stats['valid']:,} missing during warm-up or in the data), mode {result.mode}"
+    )
+    for c in result.caveats:
+        out.print(f"  [yellow]caveat:[/] {escape(c)}")
+
+
+@factor_app.command("analyze")
+def factor_analyze(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="An expression, or a factor library's name.")],
+    data: Annotated[str, typer.Option("--data", help="Dataset name (needs a close).")],
+    horizon: Annotated[int, typer.Option(help="Forward-return horizon in bars.")] = 1,
+    quantiles: Annotated[int, typer.Option(help="Number of quantile buckets.")] = 5,
+    start: Annotated[str | None, typer.Option(help="First timestamp analyzed.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last timestamp used.")] = None,
+    compat: Annotated[str | None, typer.Option(help="'qlib' for Qlib's semantics.")] = None,
+    market: Annotated[
+        str, typer.Option(help="Single-asset dataset as the market, 'auto' or 'none'.")
+    ] = "auto",
+    known: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated datasets of known factors, or 'none'."),
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
+    cache: CacheOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """IC, rank IC, decay, turnover, quantile returns, orthogonality and regimes of a factor."""
+    from alphaloop.app.factors import analyze_dataset
+
+    if horizon < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--horizon")
+    ws = workspace(ctx)
+    known_list = None if known is None else ([] if known == "none" else known.split(","))
+    result = analyze_dataset(
+        ws.data,
+        target,
+        data,
+        horizon=horizon,
+        quantiles=quantiles,
+        start=start,
+        end=end,
+        mode=_mode(compat),
+        market=market,
+        known=known_list,  # type: ignore[arg-type]
+        library_root=ws.root,
+        cache=_factor_cache(ws, cache),
+    )
+    doc = result.to_dict()
+    if report is not None:
+        from alphaloop.factors.report_pages import write_report
+
+        doc["report"] = str(write_report(result, report))
+    if as_json:
+        print_json(doc)
+        return
+    _print_analysis(doc, result.is_library)
+
+
+def _print_analysis(doc: dict[str, Any], is_library: bool) -> None:
+    def num(v: Any, fmt: str = ".4f") -> str:
+        return "-" if v is None else format(v, fmt)
+
+    out.print(
+        f"[bold]{escape(doc['target'])}[/] on {doc['dataset']} ({doc['mode']}), "
+        f"market: {escape(doc['market'])}, known factors: {', '.join(doc['known_factors']) or '-'}"
+    )
+    if is_library:
+        mt = doc["multiple_testing"]
+        table = Table(title=f"{doc['n_factors_tested']} factors tested")
+        for col in ("factor", "rank IC", "t (HAC)", "p", "p Holm", "IC", "spread", "rank AC"):
+            table.add_column(col, justify="left" if col == "factor" else "right")
+        rows = sorted(
+            doc["factors"].items(), key=lambda kv: -abs(kv[1].get("rank_t_stat_hac") or 0)
+        )
+        for name, f in rows:
+            table.add_row(
+                name,
+                num(f["rank_ic_mean"]),
+                num(f["rank_t_stat_hac"], ".2f"),
+                num(f["rank_ic_p_value"], ".3f"),
+                num(f["rank_ic_p_value_holm"], ".3f"),
+                num(f["ic_mean"]),
+                num(f["quantile_returns"]["spread"]["mean"], ".5f"),
+                num(f["turnover"]["rank_autocorrelation"].get("1"), ".3f"),
+            )
+        out.print(table)
+        out.print(
+            f"{mt['significant_at_5pct_before_adjustment']} of {mt['n_tests']} significant at 5% "
+            f"before adjusting for the number tested, "
+            f"{mt['significant_at_5pct_after_adjustment']} after (Holm)."
+        )
+    else:
+        out.print(
+            f"IC {num(doc['ic_mean'])} (ICIR {num(doc['icir'], '.3f')}, "
+            f"t {num(doc['t_stat'], '.2f')}, "
+            f"HAC t {num(doc['t_stat_hac'], '.2f')}), rank IC {num(doc['rank_ic_mean'])} "
+            f"over {doc['n_periods']} periods, horizon {doc['horizon']}"
+        )
+        decay = ", ".join(f"{h}: {num(p['rank_ic_mean'])}" for h, p in doc["ic_decay"].items())
+        out.print(f"rank IC decay: {decay}")
+        q = doc["quantile_returns"]
+        buckets = [k for k in q if k.isdigit()]
+        out.print(
+            "mean forward return by quantile: "
+            + ", ".join(f"Q{k} {num(q[k], '.5f')}" for k in buckets)
+            + f"; spread {num(q['spread']['mean'], '.5f')}, monotonicity "
+            f"{num(q['monotonicity'], '.2f')}"
+        )
+    for c in doc["caveats"]:
+        out.print(f"  [yellow]caveat:[/] {escape(c)}")
+    if doc.get("report"):
+        out.print(f"report written to {escape(doc['report'])}")

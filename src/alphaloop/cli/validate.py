@@ -1,0 +1,101 @@
+"""``alphaloop validate``: the statistics that account for how a strategy was found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from alphaloop.cli.common import (
+    DataOpt,
+    EndOpt,
+    ExprOpt,
+    FillsOpt,
+    JsonOpt,
+    RebalanceOpt,
+    StartOpt,
+    TopKOpt,
+    WeightingOpt,
+    out,
+    print_json,
+    workspace,
+)
+
+_SHOWN = (
+    ("psr", "PSR (vs 0)", "{:.3f}"),
+    ("dsr", "deflated Sharpe", "{:.3f}"),
+    ("n_trials", "strategies tried", "{:.0f}"),
+    ("pbo", "PBO", "{:.3f}"),
+    ("oos_is_ratio", "walk-forward OOS/IS", "{:.2f}"),
+    ("regime_share", "regimes acceptable", "{:.0%}"),
+    ("spa_p_value", "SPA p-value", "{:.3f}"),
+    ("min_track_record", "min track record (bars)", "{:,.0f}"),
+    ("n_obs", "bars", "{:,.0f}"),
+)
+
+
+def validate(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None, typer.Argument(help="Spec file (YAML/JSON) or a backtest run id.")
+    ] = None,
+    expr: ExprOpt = None,
+    data: DataOpt = None,
+    top_k: TopKOpt = 5,
+    weighting: WeightingOpt = "equal",
+    rebalance: RebalanceOpt = "monthly",
+    fills: FillsOpt = "next_open",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the HTML report with validation.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a strategy: PSR, deflated Sharpe, PBO, walk-forward, regimes, verdict.
+
+    Exits 0 when the strategy passes every gate of the validation policy, 1 when not.
+    """
+    from alphaloop.app.specs import resolve_spec, spec_from_run
+    from alphaloop.app.validation import validate_spec
+
+    if target is not None and target.isdigit() and not Path(target).exists():
+        spec = spec_from_run(workspace(ctx), int(target))
+    else:
+        path = Path(target) if target is not None else None
+        spec = resolve_spec(path, expr, data, top_k, weighting, rebalance, fills, start, end)
+    result = validate_spec(workspace(ctx), spec)
+    doc = result.to_dict()
+    if report is not None:
+        from alphaloop.backtest.tearsheet import render_backtest_report
+        from alphaloop.validation.report import validation_section
+
+        render_backtest_report(result.backtest, report, extra_sections=[validation_section(doc)])
+        doc["report"] = str(report)
+    if as_json:
+        print_json(doc)
+    else:
+        verdict = "[green]PASSED[/]" if doc["passed"] else "[red]FAILED[/]"
+        out.print(f"[bold]{escape(spec.name)}[/]  spec {doc['spec_hash'][:12]}  {verdict}")
+        table = Table(show_header=False, box=None, pad_edge=False)
+        for key, label, pattern in _SHOWN:
+            value = doc.get(key)
+            table.add_row(label, "not measured" if value is None else pattern.format(value))
+        perm = doc.get("permutation") or {}
+        p = perm.get("p_value")
+        table.add_row("signal permutation p", perm.get("note", "-") if p is None else f"{p:.3f}")
+        out.print(table)
+        fam = doc["family"]
+        out.print(
+            f"trial family: {fam['size']} strategies ({fam['recorded_trials']} recorded, "
+            f"{fam['neighbours']} neighbours of this spec)"
+        )
+        for reason in doc["reasons"]:
+            out.print(f"  - {escape(reason)}")
+        if report is not None:
+            out.print(f"report written to {escape(str(report))}")
+    if not doc["passed"]:
+        raise typer.Exit(1)

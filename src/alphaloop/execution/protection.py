@@ -1,0 +1,143 @@
+"""Protection orders: the stop loss, take profit and trailing stop kept next to a position.
+
+When a fill changes a position that carries a
+:class:`~alphaloop.execution.orders.Protection`, the desk brings its
+protection orders in line, as the vectorized simulator's stops work:
+
+- a new (or reversed) position gets new orders for its whole size, priced
+  from its entry price: a stop (or a trailing stop, never looser than the
+  stop loss when both are set) and a take-profit limit; a trailing stop
+  trails from the entry price;
+- a position added to or reduced keeps its orders, resized and repriced
+  from the new average entry (``OrderUpdated``); a trailing stop keeps its
+  best price;
+- a flat position loses them (``OrderCanceled``), which also makes the pair
+  one-cancels-the-other: when one fills, the other is canceled.
+
+Orders placed at an open fill work from the rest of that bar (not from its
+open, which the position did not live through); others from the next bar.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from alphaloop.execution.events import OrderAccepted, OrderSubmitted, OrderUpdated
+from alphaloop.execution.matching import Ticket
+from alphaloop.execution.orders import Order, OrderSide, OrderType, Protection
+
+if TYPE_CHECKING:
+    from alphaloop.execution.simulated import SimulatedBroker
+
+__all__ = ["ProtectionDesk", "guard_levels"]
+
+_REASON = {
+    OrderType.STOP: "stop_loss",
+    OrderType.TRAILING_STOP: "trailing_stop",
+    OrderType.LIMIT: "take_profit",
+}
+
+
+def guard_levels(p: Protection, entry: float, long: bool) -> dict[OrderType, float | None]:
+    """Order type -> price of each protection order of a position entered at ``entry``
+    (``None``: a trailing stop without a stop-loss floor)."""
+    sign = 1.0 if long else -1.0
+    out: dict[OrderType, float | None] = {}
+    stop = entry * (1.0 - sign * p.stop_loss) if p.stop_loss > 0.0 else None
+    if p.trailing_stop > 0.0:
+        out[OrderType.TRAILING_STOP] = stop
+    elif stop is not None:
+        out[OrderType.STOP] = stop
+    if p.take_profit > 0.0:
+        out[OrderType.LIMIT] = entry * (1.0 + sign * p.take_profit)
+    return out
+
+
+class ProtectionDesk:
+    """The protection of each asset's position and its working orders."""
+
+    def __init__(self, broker: SimulatedBroker) -> None:
+        self._broker = broker
+        self.guards: dict[int, list[Ticket]] = {}
+        self.protection: dict[int, Protection] = {}
+
+    def attach(self, asset: int, protection: Protection) -> None:
+        """The position of ``asset`` is protected by ``protection`` from now on."""
+        self.protection[asset] = protection
+
+    def watches(self, asset: int) -> bool:
+        return asset in self.guards
+
+    def forget(self, ticket: Ticket) -> None:
+        """A protection order finished (filled or canceled)."""
+        guards = self.guards.get(ticket.asset)
+        if guards is not None and ticket in guards:
+            guards.remove(ticket)
+
+    def sync(self, j: int, row: int, at_open: bool) -> None:
+        """Bring the protection orders of asset ``j`` in line with its position."""
+        broker = self._broker
+        ledger = broker.ledger
+        pos = ledger.shares[j]
+        guards = self.guards.get(j, [])
+        protection = self.protection.get(j)
+        if pos == 0.0:
+            self.protection.pop(j, None)
+        if pos == 0.0 or protection is None or not protection.active:
+            for g in list(guards):
+                broker.cancel_ticket(g, row, "the position it protected is closed")
+            self.guards.pop(j, None)
+            return
+        side = OrderSide.SELL if pos > 0.0 else OrderSide.BUY
+        entry = ledger.entry_price[j]
+        levels = guard_levels(protection, entry, pos > 0.0)
+        same = bool(guards) and all(
+            g.opened == ledger.opened[j] and g.guard is protection and g.order.side is side
+            for g in guards
+        )
+        if same:
+            for g in guards:
+                self._update(g, row, g.order.filled_quantity + abs(pos), levels)
+            return
+        for g in list(guards):
+            broker.cancel_ticket(g, row, "replaced: the position changed")
+        first = row if at_open else row + 1
+        new: list[Ticket] = []
+        for kind, price in levels.items():
+            order = Order(
+                broker.new_order_id(),
+                broker.market.assets[j],
+                side,
+                abs(pos),
+                kind,
+                limit_price=price if kind is OrderType.LIMIT else None,
+                stop_price=price if kind is not OrderType.LIMIT else None,
+                trail_fraction=(
+                    protection.trailing_stop if kind is OrderType.TRAILING_STOP else None
+                ),
+                reason=_REASON[kind],
+            )
+            broker.orders[order.order_id] = order
+            broker.emit(order, OrderSubmitted(order.order_id, row))
+            broker.emit(order, OrderAccepted(order.order_id, row))
+            ticket = Ticket(order, j, first, row + 1, extreme=entry)
+            ticket.guard = protection
+            ticket.opened = ledger.opened[j]
+            broker.register(ticket, auction=False)
+            new.append(ticket)
+        self.guards[j] = new
+
+    def _update(
+        self, g: Ticket, row: int, quantity: float, levels: dict[OrderType, float | None]
+    ) -> None:
+        o = g.order
+        new_qty = quantity if quantity != o.quantity else None
+        price = levels[o.order_type]
+        limit = stop = None
+        if o.order_type is OrderType.LIMIT and price != o.limit_price:
+            limit = price
+        elif o.order_type is not OrderType.LIMIT and price not in (None, o.stop_price):
+            stop = price
+        if new_qty is not None or limit is not None or stop is not None:
+            self._broker.emit(o, OrderUpdated(o.order_id, row, new_qty, limit, stop))
+            self._broker.resting.changed(g, row)

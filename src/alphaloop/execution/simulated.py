@@ -1,0 +1,512 @@
+"""The simulated broker: orders matched against historical bars.
+
+Bar protocol (bar ``r``), the vectorized simulator's, with orders:
+
+- ``next_open``: the open auction (due rebalances, then market orders and
+  IOC/FOK limits at ``open[r]``, sells before buys), then resting orders
+  against the bar (:mod:`~alphaloop.execution.matching`), then DAY
+  expiry.
+- ``next_close`` / ``same_close``: resting orders first, then the close
+  auction at ``close[r]``; for ``same_close`` the orders the strategy
+  decides on bar ``r`` get a second close auction right after its
+  ``on_bar``. Then DAY expiry.
+
+Timing: market orders and rebalances decided on bar ``t`` (in any callback)
+are due at bar ``t + lag`` (lag 1, or 0 for ``same_close``); resting orders
+(limit, stop, stop-limit, trailing stop) work from the open of bar ``t + 1``.
+IOC and FOK orders get one chance, at their first auction.
+
+Checks at each fill, as in the vectorized simulator: a market order due
+where the asset has no price, a sale beyond the position with shorts off,
+and (without leverage) a buy that costs more than the cash raise
+:class:`~alphaloop.errors.BacktestError`. Rebalance buys are scaled to the
+cash instead (see :mod:`~alphaloop.execution.sizing`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import ValidationError
+
+from alphaloop.execution.costs import FillTiming
+from alphaloop.execution.broker import BrokerConfig
+from alphaloop.execution.events import (
+    CancelOrder,
+    ModifyOrder,
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderRejected,
+    OrderSubmitted,
+    OrderUpdated,
+    RebalanceToWeights,
+    SubmitOrder,
+)
+from alphaloop.execution.ledger import Ledger
+from alphaloop.execution.market import MarketData
+from alphaloop.execution.matching import Ticket, gap_price
+from alphaloop.execution.orders import (
+    Order,
+    OrderSide,
+    OrderType,
+    Protection,
+    TimeInForce,
+)
+from alphaloop.execution.protection import ProtectionDesk
+from alphaloop.execution.resting import RestingBook
+from alphaloop.execution.sizing import plan_basket, round_lot, scale_buys
+from alphaloop.data.panel import Panel
+from alphaloop.errors import BacktestError
+
+__all__ = ["SimulatedBroker"]
+
+_STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+_ONE_SHOT = (TimeInForce.IOC, TimeInForce.FOK)
+_TOL = 1e-9
+
+
+def config_from(settings: dict) -> BrokerConfig:
+    """A :class:`BrokerConfig`, with pydantic's errors as one-line BacktestErrors."""
+    if "costs" in settings and settings["costs"] is None:  # as simulate(): the default model
+        settings = {k: v for k, v in settings.items() if k != "costs"}
+    try:
+        return BrokerConfig(**settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise BacktestError(
+            f"invalid broker setting {where}={first.get('input')!r}: {first['msg']}"
+        ) from None
+
+
+class SimulatedBroker:
+    """A broker that fills orders against a panel's bars (see the module docstring).
+
+    Parameters
+    ----------
+    panel : Panel
+        ``close`` always; ``open`` for ``next_open``; ``high`` and ``low`` for
+        resting orders; ``volume`` for impact and participation caps.
+    config : BrokerConfig, optional
+        Or pass its fields as keyword arguments.
+    """
+
+    def __init__(self, panel: Panel, config: BrokerConfig | None = None, **settings: object):
+        if config is None:
+            config = config_from(settings)
+        elif settings:
+            raise BacktestError("pass either a BrokerConfig or settings, not both")
+        self.config = config
+        self.panel = panel
+        self.market = market = MarketData.from_panel(
+            panel, config.fills, config.costs, config.participation
+        )
+        self.ledger = Ledger(market, config.costs, config.initial_capital)
+        lots = np.broadcast_to(np.asarray(config.lot_size, dtype=np.float64), (panel.n_assets,))
+        if not (np.isfinite(lots).all() and (lots >= 0).all()):
+            raise BacktestError("lot sizes must be finite and >= 0 (0 = fractional shares)")
+        self._lots = lots.copy()
+        self.row = -1
+        self.events: list[OrderEvent] = []
+        self.orders: dict[int, Order] = {}
+        self._tickets: dict[int, Ticket] = {}
+        self._auction: list[Ticket] = []
+        #: bar -> DAY orders whose day ends with it
+        self.expiring: dict[int, list[Ticket]] = {}
+        self._baskets: list[RebalanceToWeights] = []
+        self._taken: dict[int, float] = {}
+        self._taken_row = -1
+        self.resting = RestingBook(market, self._trade_resting, self.emit)
+        self.protection = ProtectionDesk(self)
+        self._next_order_id = 1
+        self._next_fill_id = 1
+        self._in_open_auction = False
+        #: working orders plus pending rebalances: 0 means no bar needs the broker
+        self.pending = 0
+        self._cash_only = config.cash_only
+        self._same_close = config.fills is FillTiming.SAME_CLOSE
+        self._fills_at_open = market.at_open
+
+    # ------------------------------------------------------------ interface
+    def new_order_id(self) -> int:
+        oid = self._next_order_id
+        self._next_order_id += 1
+        return oid
+
+    def submit(self, command: SubmitOrder) -> None:
+        order, row = command.order, command.row
+        j = self.asset_column(order.asset)
+        if order.order_id in self.orders:
+            raise BacktestError(f"order #{order.order_id} was already submitted")
+        self.orders[order.order_id] = order
+        self.emit(order, OrderSubmitted(order.order_id, row))
+        kind, tif = order.order_type, order.time_in_force
+        if kind in _STOPS and tif in _ONE_SHOT:
+            reason = f"a {kind.value} order rests until triggered; {tif.value} would cancel it"
+            self.emit(order, OrderRejected(order.order_id, row, reason))
+            return
+        auction = kind is OrderType.MARKET or tif in _ONE_SHOT
+        if not auction and not self.market.has_range:
+            raise BacktestError(
+                f"{kind.value} orders are matched against each bar's high and low; "
+                "this dataset has no 'high'/'low' fields",
+                hint="use market orders, or data with high and low",
+            )
+        extreme = math.nan
+        if kind is OrderType.TRAILING_STOP:
+            extreme = float(self.market.close[row, j]) if row >= 0 else math.nan
+            if not extreme > 0.0:
+                raise BacktestError(
+                    f"the trailing stop #{order.order_id} needs a close of "
+                    f"{self.market.where(row, j)} to start trailing from"
+                )
+        self.emit(order, OrderAccepted(order.order_id, row))
+        first = row + self.market.lag if auction else row + 1
+        ticket = Ticket(order, j, first, first, self._expiry(order, first), extreme)
+        ticket.protection = command.protection
+        self.register(ticket, auction)
+
+    def cancel(self, command: CancelOrder) -> bool:
+        ticket = self._tickets.get(command.order_id)
+        if ticket is None:
+            return False
+        self.cancel_ticket(ticket, command.row, "canceled by the strategy")
+        return True
+
+    def modify(self, command: ModifyOrder) -> None:
+        ticket = self._tickets.get(command.order_id)
+        if ticket is None:
+            raise BacktestError(f"order #{command.order_id} is not working: nothing to modify")
+        event = OrderUpdated(
+            command.order_id,
+            command.row,
+            command.quantity,
+            command.limit_price,
+            command.stop_price,
+        )
+        self.emit(ticket.order, event)
+        if not ticket.is_auction:
+            self.resting.changed(ticket, command.row)
+
+    def rebalance(self, command: RebalanceToWeights) -> None:
+        w = np.asarray(command.weights, dtype=np.float64)
+        if w.shape != (self.panel.n_assets,):
+            raise BacktestError(
+                f"rebalance weights have shape {w.shape}; expected ({self.panel.n_assets},), "
+                "one per asset of the panel (NaN = leave the asset alone)"
+            )
+        if np.isinf(w).any():
+            raise BacktestError(f"rebalance weights contain an infinite value: {w}")
+        # one target per decision bar: a later rebalance on the same bar replaces it
+        self._baskets = [b for b in self._baskets if b.row != command.row]
+        self._baskets.append(RebalanceToWeights(w, command.row, command.protection))
+        self.pending = len(self._tickets) + len(self._baskets)
+
+    def position(self, asset: str) -> float:
+        return self.ledger.shares[self.asset_column(asset)]
+
+    def positions(self) -> dict[str, float]:
+        names = self.market.assets
+        return {names[j]: self.ledger.shares[j] for j in sorted(self.ledger.held)}
+
+    @property
+    def cash(self) -> float:
+        self._sync()
+        return self.ledger.cash
+
+    @property
+    def equity(self) -> float:
+        row = self.row
+        if row < 0:
+            return self.ledger.cash
+        if self._same_close:
+            return self.ledger.peek_equity(row)
+        self.ledger.mark_through(row)
+        return float(self.ledger.equity[row])
+
+    def open_orders(self, asset: str | None = None) -> list[Order]:
+        if asset is None:
+            return [t.order for t in self._tickets.values()]
+        return [t.order for t in self._tickets.values() if t.order.asset == asset]
+
+    def drain_events(self) -> list[OrderEvent]:
+        out, self.events = self.events, []
+        return out
+
+    @property
+    def lot_sizes(self) -> np.ndarray:
+        """Lot size per asset (0 = fractional shares), read-only."""
+        view = self._lots.view()
+        view.flags.writeable = False
+        return view
+
+    # ---------------------------------------------------------- bar driving
+    @property
+    def busy(self) -> bool:
+        """Something may trade or expire: the engine must visit every bar."""
+        return self.pending > 0
+
+    def next_row(self, row: int) -> int:
+        """The first bar from ``row`` on which the broker has something to do."""
+        if not self.pending:
+            return self.market.n_rows
+        nxt = self.resting.horizon if self.resting else self.market.n_rows
+        for t in self._auction:
+            nxt = min(nxt, t.first_row)
+        for b in self._baskets:
+            nxt = min(nxt, b.row + self.market.lag)
+        if self.expiring:
+            nxt = min(nxt, *self.expiring)
+        return max(nxt, row)
+
+    def start_bar(self, row: int) -> None:
+        """Everything that happens on bar ``row`` before the strategy hears of its close."""
+        self.row = row
+        if self._fills_at_open:
+            self._in_open_auction = True
+            try:
+                self._auction_at(row)
+            finally:
+                self._in_open_auction = False
+            if self.resting:
+                self.resting.match(row)
+        else:
+            if self.resting:
+                self.resting.match(row)
+            self._auction_at(row)
+
+    def decision_auction(self, row: int) -> None:
+        """``same_close`` only: fill what was decided on ``row`` at its close."""
+        if self._same_close:
+            self._auction_at(row)
+
+    def end_bar(self, row: int) -> None:
+        """Expire the DAY orders whose day ends with bar ``row``."""
+        for ticket in self.expiring.pop(row, ()):
+            if ticket.order.is_open:
+                self.emit(ticket.order, OrderExpired(ticket.order.order_id, row))
+                self._retire(ticket)
+
+    def finish(self) -> None:
+        """Mark the account through the last bar."""
+        self.ledger.mark_through(self.market.n_rows - 1)
+
+    # ------------------------------------------------------------- helpers
+    def asset_column(self, asset: str) -> int:
+        try:
+            return self.market.asset_pos[asset]
+        except (KeyError, TypeError):
+            shown = ", ".join(self.market.assets[:8])
+            raise BacktestError(
+                f"unknown asset {asset!r}: not in the data",
+                hint=f"assets: {shown}{', ...' if len(self.market.assets) > 8 else ''}",
+            ) from None
+
+    def _sync(self) -> None:
+        if self.row >= 0:
+            self.ledger.mark_through(self.row - 1 if self._same_close else self.row)
+
+    def emit(self, order: Order, event: OrderEvent) -> None:
+        order.apply(event)
+        self.events.append(event)
+
+    def _expiry(self, order: Order, first: int) -> int:
+        if order.time_in_force is TimeInForce.DAY and first < self.market.n_rows:
+            return int(self.market.day_end_row[first])
+        return -1
+
+    def register(self, ticket: Ticket, auction: bool) -> None:
+        """Start matching a ticket: at auctions, or in the resting book."""
+        self._tickets[ticket.order.order_id] = ticket
+        self.pending += 1
+        ticket.is_auction = auction
+        if auction:
+            self._auction.append(ticket)
+        else:
+            self.resting.add(ticket)
+        if ticket.expire_row >= 0:
+            self.expiring.setdefault(ticket.expire_row, []).append(ticket)
+
+    def _retire(self, ticket: Ticket) -> None:
+        del self._tickets[ticket.order.order_id]
+        self.pending -= 1
+        if ticket.is_auction:
+            self._auction.remove(ticket)
+        else:
+            self.resting.remove(ticket)
+        if ticket.expire_row >= 0:
+            expiring = self.expiring.get(ticket.expire_row)
+            if expiring is not None and ticket in expiring:
+                expiring.remove(ticket)
+                if not expiring:
+                    del self.expiring[ticket.expire_row]
+        if ticket.guard is not None:
+            self.protection.forget(ticket)
+
+    def cancel_ticket(self, ticket: Ticket, row: int, reason: str) -> None:
+        self.emit(ticket.order, OrderCanceled(ticket.order.order_id, row, reason))
+        self._retire(ticket)
+
+    def _capacity(self, row: int, j: int, want: float) -> float:
+        """Shares that may trade now, within the participation cap."""
+        share = self.config.participation
+        if share is None:
+            return want
+        if self._taken_row != row:
+            self._taken.clear()
+            self._taken_row = row
+        assert self.market.volume is not None
+        volume = float(self.market.volume[row, j])
+        if not volume > 0.0:
+            return 0.0
+        room = share * volume - self._taken.get(j, 0.0)
+        return round_lot(min(want, max(room, 0.0)), float(self._lots[j]))
+
+    # -------------------------------------------------------------- auctions
+    def _auction_at(self, row: int) -> None:
+        due = [t for t in self._auction if t.first_row <= row]
+        if self._baskets:
+            baskets = [b for b in self._baskets if b.row + self.market.lag <= row]
+            self._baskets = [b for b in self._baskets if b.row + self.market.lag > row]
+            self.pending -= len(baskets)
+            for basket in baskets:
+                self._fill_basket(row, basket)
+        if not due:
+            return
+        prices = self.market.auction_price
+        for ticket in sorted(due, key=lambda t: t.sign):  # sells first, then in order
+            if ticket.order.is_open:
+                self._match_auction(ticket, row, float(prices[row, ticket.asset]))
+
+    def _match_auction(self, ticket: Ticket, row: int, price: float) -> None:
+        order = ticket.order
+        if not price > 0.0:
+            raise BacktestError(
+                f"no valid price for {self.market.where(row, ticket.asset)} where order "
+                f"#{order.order_id} is due",
+                hint="cancel orders for assets without prices, or repair the data",
+            )
+        tif = order.time_in_force
+        if order.order_type is OrderType.LIMIT:
+            assert order.limit_price is not None
+            if math.isnan(gap_price(False, ticket.sign, order.limit_price, price)):
+                self.cancel_ticket(
+                    ticket,
+                    row,
+                    f"{tif.value}: limit {order.limit_price:g} not reached at {price:g}",
+                )
+                return
+        want = order.leaves_quantity
+        quantity = self._capacity(row, ticket.asset, want)
+        if tif is TimeInForce.FOK and quantity < want * (1.0 - _TOL):
+            self.cancel_ticket(
+                ticket,
+                row,
+                f"fok: only {quantity:g} of {want:g} shares within the participation cap",
+            )
+            return
+        if quantity > 0.0:
+            self._execute(ticket, row, quantity, price)
+        if order.is_open and tif is TimeInForce.IOC:
+            self.cancel_ticket(ticket, row, f"ioc: {order.leaves_quantity:g} shares unfilled")
+
+    def _fill_basket(self, row: int, basket: RebalanceToWeights) -> None:
+        cfg = self.config
+        prices = self.market.auction_price
+        self.ledger.mark_through(row - 1)
+        plan = plan_basket(
+            basket.weights, basket.row, row, prices, self.ledger, self.market,
+            max_leverage=cfg.max_leverage, allow_short=cfg.allow_short, lots=self._lots,
+            min_trade_value=cfg.min_trade_value,
+        )  # fmt: skip
+        for j, dq in plan.sells():
+            self._leg(row, j, dq, prices, basket.protection)
+        if self._cash_only:
+            scale_buys(plan, row, prices, self.ledger, self._lots)
+        for j, dq in plan.buys():
+            self._leg(row, j, dq, prices, basket.protection)
+
+    def _leg(
+        self, row: int, j: int, dq: float, prices: np.ndarray, protection: Protection | None
+    ) -> None:
+        side = OrderSide.BUY if dq > 0.0 else OrderSide.SELL
+        asset = self.market.assets[j]
+        order = Order(self.new_order_id(), asset, side, abs(dq), time_in_force=TimeInForce.DAY)
+        self.orders[order.order_id] = order
+        self.emit(order, OrderSubmitted(order.order_id, row))
+        self.emit(order, OrderAccepted(order.order_id, row))
+        ticket = Ticket(order, j, row, row, self._expiry(order, row))
+        ticket.protection = protection
+        self.register(ticket, True)
+        quantity = self._capacity(row, j, abs(dq))
+        if quantity > 0.0:
+            self._execute(ticket, row, quantity, float(prices[row, j]), checked=False)
+        ticket.first_row = row + 1  # a capped remainder waits for the next auction
+
+    def _trade_resting(self, t: Ticket, row: int, price: float) -> None:
+        quantity = self._capacity(row, t.asset, t.order.leaves_quantity)
+        if quantity > 0.0:
+            self._execute(t, row, quantity, price)
+
+    # ------------------------------------------------------------------ fills
+    def _execute(
+        self, ticket: Ticket, row: int, quantity: float, price: float, *, checked: bool = True
+    ) -> None:
+        order = ticket.order
+        j = ticket.asset
+        ledger = self.ledger
+        if checked:
+            self._check_fill(ticket, row, quantity, price)
+        reason = self._reason(ticket)
+        cost = ledger.fill(row, j, quantity * ticket.sign, price, reason)
+        if self.config.participation is not None:
+            self._taken[j] = self._taken.get(j, 0.0) + quantity
+        fill_id = self._next_fill_id
+        self._next_fill_id += 1
+        left = order.leaves_quantity
+        kind = OrderFilled if quantity >= left - _TOL * order.quantity else OrderPartiallyFilled
+        self.emit(
+            order,
+            kind(order.order_id, row, fill_id, order.asset, order.side, quantity, price, cost),
+        )
+        if not order.is_open:
+            self._retire(ticket)
+        if ticket.protection is not None:
+            self.protection.attach(j, ticket.protection)
+        if ticket.protection is not None or self.protection.watches(j):
+            self.protection.sync(j, row, self._in_open_auction)
+
+    def _check_fill(self, ticket: Ticket, row: int, quantity: float, price: float) -> None:
+        ledger = self.ledger
+        j = ticket.asset
+        if ticket.sign < 0:
+            if not self.config.allow_short and ledger.shares[j] - quantity < -_TOL * quantity:
+                raise BacktestError(
+                    f"order #{ticket.order.order_id} sells {quantity:g} shares of "
+                    f"{self.market.where(row, j)} but holds {ledger.shares[j]:g} and shorts "
+                    "are off",
+                    hint="set allow_short=True or sell at most the position",
+                )
+        elif self._cash_only:
+            ledger.mark_through(row - 1)
+            need = quantity * price + ledger.fill_cost(row, j, quantity, price)
+            if need > ledger.cash * (1.0 + 1e-12) + 1e-9:
+                raise BacktestError(
+                    f"the buy order #{ticket.order.order_id} for {self.market.where(row, j)} "
+                    f"needs {need:,.2f} in cash but the account holds {ledger.cash:,.2f} and "
+                    "leverage is not allowed",
+                    hint="reduce the order or allow leverage (max_leverage > 1)",
+                )
+
+    @staticmethod
+    def _reason(ticket: Ticket) -> str:
+        if ticket.guard is None:
+            return "order"
+        if ticket.order.order_type is OrderType.LIMIT:
+            return "take_profit"
+        return "trailing_stop" if ticket.trails() else "stop_loss"

@@ -1,0 +1,130 @@
+"""The run log: every unit of work with its parameters, data hashes and outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from alphaloop import __version__
+from alphaloop.errors import RunNotFoundError
+from alphaloop.store.db import Database
+from alphaloop.store.models import RunRecord
+
+__all__ = ["Run", "RunLog"]
+
+
+@dataclass
+class Run:
+    """A run in progress: fill ``result`` and ``data_hashes`` before it ends."""
+
+    id: int
+    kind: str
+    params: dict[str, Any]
+    result: dict[str, Any] = field(default_factory=dict)
+    data_hashes: dict[str, str] = field(default_factory=dict)
+
+
+class RunLog:
+    """Records runs in the database: started, then succeeded or failed."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextmanager
+    def start(self, kind: str, params: dict[str, Any] | None = None) -> Iterator[Run]:
+        """Record a run; it ends as ``succeeded``, or ``failed`` with the error text."""
+        with self.db.session() as s:
+            rec = RunRecord(
+                kind=kind,
+                status="running",
+                params=params or {},
+                result={},
+                data_hashes={},
+                code_version=__version__,
+                started_at=datetime.now(UTC),
+            )
+            s.add(rec)
+            s.flush()
+            run = Run(rec.id, kind, dict(params or {}))
+        try:
+            yield run
+        except BaseException as exc:
+            self._finish(run, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        self._finish(run, "succeeded", None)
+
+    def _finish(self, run: Run, status: str, error: str | None) -> None:
+        with self.db.session() as s:
+            rec = s.get(RunRecord, run.id)
+            assert rec is not None
+            rec.status = status
+            rec.result = run.result
+            rec.data_hashes = run.data_hashes
+            rec.error = error
+            rec.finished_at = datetime.now(UTC)
+
+    def list(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Recent runs, newest first."""
+        with self.db.session() as s:
+            q = select(RunRecord).order_by(RunRecord.id.desc()).limit(limit)
+            if kind:
+                q = q.where(RunRecord.kind == kind)
+            return [_as_dict(r) for r in s.scalars(q).all()]
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        """One run by id, in the form :meth:`list` gives.
+
+        Raises
+        ------
+        RunNotFoundError
+            No run with that id in this workspace.
+        """
+        with self.db.session() as s:
+            rec = s.get(RunRecord, run_id)
+            if rec is None:
+                raise RunNotFoundError(
+                    f"no run {run_id} in this workspace", hint="see `alphaloop runs list`"
+                )
+            return _as_dict(rec)
+
+    def strategy_specs(self, dataset: str) -> dict[str, dict[str, Any]]:
+        """Distinct strategies evaluated on ``dataset``: spec hash -> spec, oldest first.
+
+        Every recorded run that names a spec hash and read the dataset counts,
+        whatever its kind and outcome (a failed trial was still tried).
+        """
+        specs: dict[str, dict[str, Any]] = {}
+        with self.db.session() as s:
+            rows = s.execute(
+                select(RunRecord.params, RunRecord.data_hashes).order_by(RunRecord.id)
+            ).all()
+        for params, data_hashes in rows:
+            spec_hash = (params or {}).get("spec_hash")
+            spec = (params or {}).get("spec") or {}
+            if spec_hash and (dataset in (data_hashes or {}) or spec.get("data") == dataset):
+                specs.setdefault(spec_hash, spec)
+        return specs
+
+    def strategies_tried(self, dataset: str) -> int:
+        """How many distinct strategies were evaluated on ``dataset``: the number of trials."""
+        return len(self.strategy_specs(dataset))
+
+
+def _as_dict(r: RunRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "status": r.status,
+        "params": r.params,
+        "result": r.result,
+        "data_hashes": r.data_hashes,
+        "code_version": r.code_version,
+        "error": r.error,
+        "started_at": r.started_at.isoformat(),
+        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+    }

@@ -122,7 +122,7 @@ class Figures:
 
 
 def _costs() -> Any:
-    from alphaloop.backtest.costs import CostModel
+    from alphaloop.execution.costs import CostModel
 
     return CostModel.zero().model_copy(update={"commission_bps": FEES * 1e4})
 
@@ -218,8 +218,8 @@ def case_many_assets(n_assets: int, n_bars: int, seed: int) -> Case:
 def case_sweep(n_fast: int, n_slow: int) -> Case:
     import vectorbt as vbt
 
+    from alphaloop.app import Workspace
     from alphaloop.backtest.vectorized import simulate_signals
-    from alphaloop.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp) / "ws")
@@ -365,7 +365,7 @@ COMPILE_CHILD = textwrap.dedent(
     lib = sys.argv[1]
     t0 = time.perf_counter()
     if lib == "alphaloop":
-        from alphaloop.backtest.costs import CostModel
+        from alphaloop.execution.costs import CostModel
         from alphaloop.backtest.vectorized import simulate_signals
         from alphaloop.data.panel import Panel
     else:

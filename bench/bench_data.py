@@ -204,7 +204,7 @@ def _workspace(root: Path) -> Any:
     No sealed holdout: this benchmark loads the whole stored panel back and
     compares it cell by cell with what was imported.
     """
-    from alphaloop.workspace import Workspace
+    from alphaloop.app import Workspace
 
     return Workspace(root, database_url=None, database_schema=None, holdout_fraction=0.0)
 

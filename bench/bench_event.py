@@ -97,7 +97,8 @@ def crossovers(close: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------ alphaloop strategies
 def alphaloop_strategies() -> dict[str, Callable[..., Any]]:
-    from alphaloop.backtest.event import Protection, Strategy
+    from alphaloop.backtest.event import Strategy
+    from alphaloop.execution import Protection
 
     class NextStyle(Strategy):
         """Keeps both moving averages per asset from ``ctx.price``, bar by bar."""
@@ -172,8 +173,8 @@ def alphaloop_strategies() -> dict[str, Callable[..., Any]]:
 
 
 def run_alphaloop(panel: Any, strategy: Any, cash: float = CASH) -> float:
-    from alphaloop.backtest.costs import CostModel
     from alphaloop.backtest.event import EventEngine
+    from alphaloop.execution.costs import CostModel
 
     costs = CostModel.zero().model_copy(update={"commission_bps": COMMISSION * 1e4})
     result = EventEngine(panel, strategy, costs=costs, initial_capital=cash).run()

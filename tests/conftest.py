@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from alphaloop.app.workspace import Workspace
+from alphaloop.app import Workspace
 
 os.environ.setdefault("ALPHALOOP_HOLDOUT_FRACTION", "0")
 

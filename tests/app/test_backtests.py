@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
+from alphaloop.app.backtests import run_backtest, scan_spec
 from alphaloop.backtest import runner
 from alphaloop.backtest.portfolio import rebalance_rows
-from alphaloop.app.backtests import run_backtest, scan_spec
 from alphaloop.backtest.spec import StrategySpec, quick_spec
 from alphaloop.cli import main
 from alphaloop.errors import BacktestError
-from alphaloop.app.workspace import Workspace
 
 MOMENTUM = "$close / Ref($close, 60) - 1"
 

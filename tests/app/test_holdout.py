@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.app.backtests import run_backtest, scan_spec
+from alphaloop.app.factors import analyze_dataset, evaluate_dataset
+from alphaloop.app.holdout import evaluate_holdout
 from alphaloop.backtest.spec import quick_spec
 from alphaloop.cli import main
 from alphaloop.data.holdout import HoldoutError, HoldoutKey
-from alphaloop.app.factors import analyze_dataset, evaluate_dataset
-from alphaloop.app.holdout import evaluate_holdout
-from alphaloop.app.workspace import Workspace
 
 DATA = "sp500-stocks"
 MOM = "$close / Ref($close, 60) - 1"

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.backtest.lookahead import scan_lookahead
+from alphaloop.app import Workspace
 from alphaloop.app.backtests import run_backtest, scan_spec
+from alphaloop.app.models import monitor_model, predict_panel, train_from_spec
+from alphaloop.backtest.lookahead import scan_lookahead
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.cli import main
 from alphaloop.errors import AlphaloopError, SpecError
-from alphaloop.app.models import monitor_model, predict_panel, train_from_spec
 from alphaloop.models.spec import ModelSpec
-from alphaloop.app.workspace import Workspace
 
 FEATURES = {
     "mom20": "$close / Ref($close, 20) - 1",

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.app.backtests import run_backtest
+from alphaloop.app.validation import trial_family, validate_spec
 from alphaloop.backtest.spec import quick_spec
 from alphaloop.cli import main
 from alphaloop.validation.policy import ValidationPolicy
-from alphaloop.app.validation import trial_family, validate_spec
-from alphaloop.app.workspace import Workspace
 
 DATA = "sp500-stocks"
 MOM = "Ref($close, 21) / Ref($close, 126) - 1"

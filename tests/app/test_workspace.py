@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from alphaloop.app import Workspace
 from alphaloop.errors import ConfigError, StoreError
 from alphaloop.settings import Settings
 from alphaloop.store import Database
-from alphaloop.app.workspace import Workspace
 
 
 def test_root_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

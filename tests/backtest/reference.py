@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alphaloop.execution.costs import CostModel, FillTiming
 from alphaloop.data.panel import Panel
+from alphaloop.execution.costs import CostModel, FillTiming
 
 # Error names, as the kernel's status codes: (name, row, asset); asset -1 = none.
 PRICE, CASH, LEVERAGE, SHORT = "price", "cash", "leverage", "short"

@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.execution.costs import CostModel
+from alphaloop.app import Workspace
 from alphaloop.backtest.event import Context, EventEngine, Strategy, TargetWeightsStrategy
-from alphaloop.execution import Protection
-from alphaloop.execution.resting import RestingBook
 from alphaloop.backtest.vectorized import SimulationResult, simulate
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.app.workspace import Workspace
+from alphaloop.execution import Protection
+from alphaloop.execution.costs import CostModel
+from alphaloop.execution.resting import RestingBook
 
 REL = 1e-9
 FILLS = ("next_open", "next_close", "same_close")

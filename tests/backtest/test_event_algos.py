@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.execution.costs import CostModel
 from alphaloop.backtest.event import EventEngine
-from alphaloop.execution import OrderStatus
-from alphaloop.execution.algos import slice_quantities, volume_profile
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
+from alphaloop.execution import OrderStatus
+from alphaloop.execution.algos import slice_quantities, volume_profile
+from alphaloop.execution.costs import CostModel
 
 from .test_event_helpers import Script, bars, flat, run
 

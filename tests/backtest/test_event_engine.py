@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from alphaloop.execution.costs import CostModel
 from alphaloop.backtest.event import Context, EventEngine, Strategy
 from alphaloop.execution import OrderStatus, Protection, SimulatedBroker
+from alphaloop.execution.costs import CostModel
 
 from .test_event_helpers import bars, event_names, flat, run
 

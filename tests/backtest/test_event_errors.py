@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.execution.costs import CostModel
 from alphaloop.backtest.event import Context, EventEngine, Strategy, TargetWeightsStrategy
-from alphaloop.execution import SimulatedBroker
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
+from alphaloop.execution import SimulatedBroker
+from alphaloop.execution.costs import CostModel
 
 from .test_event_helpers import bars, flat, run
 

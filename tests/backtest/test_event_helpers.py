@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alphaloop.execution.costs import CostModel
 from alphaloop.backtest.event import Context, EventEngine, EventResult, Strategy
-from alphaloop.execution.events import FillEvent, OrderEvent
 from alphaloop.data.panel import Panel
+from alphaloop.execution.costs import CostModel
+from alphaloop.execution.events import FillEvent, OrderEvent
 
 Bar = tuple[float, float, float, float, float]  # open, high, low, close, volume
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.backtest.lookahead import (
     DEFAULT_WARMUPS,
     LookaheadReport,
@@ -17,7 +18,6 @@ from alphaloop.backtest.lookahead import (
 )
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError, ExpressionError
-from alphaloop.app.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

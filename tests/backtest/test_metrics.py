@@ -12,6 +12,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alphaloop.app import Workspace
 from alphaloop.backtest.metrics import (
     MONTHS,
     compute_metrics,
@@ -23,7 +24,6 @@ from alphaloop.backtest.metrics import (
 )
 from alphaloop.data.panel import infer_frequency
 from alphaloop.errors import BacktestError
-from alphaloop.app.workspace import Workspace
 
 REL = 1e-10
 

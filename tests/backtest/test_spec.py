@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from alphaloop.execution.costs import CostModel, FillTiming
 from alphaloop.backtest.spec import StrategySpec, load_spec, quick_spec
 from alphaloop.errors import SpecError
+from alphaloop.execution.costs import CostModel, FillTiming
 
 BASE = {"data": "sp500-ohlcv", "signal": {"expr": "$close / Ref($close, 20) - 1"}}
 

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.backtest.runner import BacktestResult
+from alphaloop.app import Workspace
 from alphaloop.app.backtests import run_backtest
+from alphaloop.backtest.runner import BacktestResult
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.tearsheet import (
     MAX_PLOT_POINTS,
@@ -23,7 +24,6 @@ from alphaloop.backtest.tearsheet import (
     _thin,
     render_backtest_report,
 )
-from alphaloop.app.workspace import Workspace
 
 MOMENTUM = {
     "data": "sp500-stocks",

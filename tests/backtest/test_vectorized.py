@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from alphaloop.execution.costs import CostModel
+from alphaloop.app import Workspace
 from alphaloop.backtest.vectorized import (
     SimulationResult,
     simulate,
@@ -21,7 +21,7 @@ from alphaloop.backtest.vectorized import (
 )
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.app.workspace import Workspace
+from alphaloop.execution.costs import CostModel
 
 from .reference import CASH, LEVERAGE, PRICE, SHORT, Result, simulate_reference
 

@@ -57,7 +57,7 @@ def test_eval_writes_long_parquet_with_warmup_before_start(
 
 
 def _mean_over_close(asset: str, day: str, ws: Path) -> float:
-    from alphaloop.app.workspace import Workspace
+    from alphaloop.app import Workspace
 
     p = Workspace(ws).data.load("sp500-stocks", end=day, assets=[asset])
     c = p["close"][:, 0]

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.data.bundled import BUNDLED
-from alphaloop.app.workspace import Workspace
 
 EXPECTED = {
     # name: (assets, first date, last date, fields, frequency)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alphaloop.app import Workspace
 from alphaloop.data.store import ParquetStore
 from alphaloop.errors import (
     DataQualityError,
@@ -17,7 +18,6 @@ from alphaloop.errors import (
     DatasetNotFoundError,
     PanelError,
 )
-from alphaloop.app.workspace import Workspace
 from tests.conftest import write_csv
 
 LONG = """

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alphaloop.app import Workspace
 from alphaloop.data import long, quality
 from alphaloop.data.long import NAT, LongData, sort_rows
 from alphaloop.data.normalize import _as_utc_ns, _asset_codes, _float64, _utc_timestamps
@@ -28,7 +29,6 @@ from alphaloop.data.quality import (
 )
 from alphaloop.data.readers import RawTable, _count_newlines, _CsvText, _row_lines
 from alphaloop.errors import DataFormatError, DataReadError
-from alphaloop.app.workspace import Workspace
 
 FAST = settings(max_examples=60, deadline=None)
 

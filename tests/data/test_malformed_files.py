@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.cli import main
 from alphaloop.errors import (
     AlphaloopError,
@@ -33,7 +34,6 @@ from alphaloop.errors import (
     DataReadError,
     DatasetNotFoundError,
 )
-from alphaloop.app.workspace import Workspace
 
 HEADER = "timestamp,symbol,open,high,low,close,volume"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from alphaloop.errors import BacktestError
 from alphaloop.execution.events import (
     OrderAccepted,
     OrderCanceled,
@@ -28,7 +29,6 @@ from alphaloop.execution.orders import (
     Protection,
     TimeInForce,
 )
-from alphaloop.errors import BacktestError
 
 S = OrderStatus
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.factors.analysis import (
     assign_quantiles,
     factor_rank_autocorrelation,
@@ -26,7 +27,6 @@ from alphaloop.factors.analysis import (
     quantile_turnover,
     usable_mask,
 )
-from alphaloop.app.workspace import Workspace
 
 al_utils = pytest.importorskip("alphalens.utils")
 al_perf = pytest.importorskip("alphalens.performance")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.data.panel import Panel
 from alphaloop.factors.analysis import (
     FactorAnalysisError,
@@ -23,7 +24,6 @@ from alphaloop.factors.analysis import (
     simple_returns,
     usable_mask,
 )
-from alphaloop.app.workspace import Workspace
 
 FIGURE_IDS = (
     "fig-ic",

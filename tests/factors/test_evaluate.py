@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.data.panel import Panel
 from alphaloop.errors import ExpressionError
 from alphaloop.factors import evaluate as evaluate_module
 from alphaloop.factors.evaluate import evaluate
 from alphaloop.factors.library import BUILTIN
-from alphaloop.app.workspace import Workspace
 
 
 def make_panel(n_times: int = 40, n_assets: int = 4, seed: int = 0, nan_share: float = 0.0):

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy.stats import rankdata
 
+from alphaloop.app import Workspace
 from alphaloop.data.panel import Panel
 from alphaloop.models import dataset as ds
 from alphaloop.models.dataset import LabelSpec, ModelError, build_dataset
-from alphaloop.app.workspace import Workspace
 
 NAN = np.nan
 

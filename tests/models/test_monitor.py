@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from alphaloop.app import Workspace
 from alphaloop.models.dataset import ModelError
 from alphaloop.models.monitor import (
     EPSILON,
@@ -20,7 +21,6 @@ from alphaloop.models.monitor import (
     record_alerts,
 )
 from alphaloop.models.registry import ModelRegistry
-from alphaloop.app.workspace import Workspace
 
 
 def test_psi_of_identical_samples_is_zero() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from alphaloop import __version__
+from alphaloop.app import Workspace
 from alphaloop.models.dataset import LabelSpec, ModelError
 from alphaloop.models.estimators import RidgeEstimator
 from alphaloop.models.registry import (
@@ -25,7 +26,6 @@ from alphaloop.models.registry import (
     artifact_sha256,
 )
 from alphaloop.store import ModelVersionRecord
-from alphaloop.app.workspace import Workspace
 
 
 class StubEstimator:

@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from alphaloop.app import Workspace
 from alphaloop.data.panel import Panel
 from alphaloop.models.dataset import LabelSpec, LearningData, ModelError, build_dataset
 from alphaloop.models.estimators import FAMILIES, SEQUENCE_FAMILIES, LightGBMEstimator
@@ -21,7 +22,6 @@ from alphaloop.models.training import (
     prediction_metrics,
     train,
 )
-from alphaloop.app.workspace import Workspace
 
 FEATURES = {
     "MOM5": "$close/Ref($close, 5) - 1",

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.factors.analysis import forward_returns, information_coefficient
 from alphaloop.validation.permutation import signal_permutation_test
 from alphaloop.validation.sharpe import StatisticsError
-from alphaloop.app.workspace import Workspace
 
 
 def _panel(seed: int, n_times: int = 250, n_assets: int = 12) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.validation.regimes import (
     DEFAULT_CRISES,
     CrisisWindow,
@@ -18,7 +19,6 @@ from alphaloop.validation.regimes import (
     regime_performance,
 )
 from alphaloop.validation.sharpe import StatisticsError
-from alphaloop.app.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

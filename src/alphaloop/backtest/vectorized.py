@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest import kernel as K  # noqa: N812
+from alphaloop.data.panel import Panel
+from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import (
     COST_CATEGORIES,
     CostModel,
@@ -32,8 +34,6 @@ from alphaloop.execution.costs import (
     execution_lag,
     impact_inputs,
 )
-from alphaloop.data.panel import Panel
-from alphaloop.errors import BacktestError
 
 __all__ = [
     "SimulationResult",

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from alphaloop.errors import BacktestError
 from alphaloop.execution.events import (
     OrderAccepted,
     OrderCanceled,
@@ -35,7 +36,6 @@ from alphaloop.execution.events import (
 )
 from alphaloop.execution.orders import Order, OrderSide, OrderType, TimeInForce
 from alphaloop.execution.sizing import round_lot
-from alphaloop.errors import BacktestError
 
 __all__ = ["ExecAlgorithm", "make_parent", "slice_quantities", "volume_profile"]
 

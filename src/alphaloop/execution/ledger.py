@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
+from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import CostModel, fill_cost
 from alphaloop.execution.market import MarketData
-from alphaloop.errors import BacktestError
 
 __all__ = ["REASONS", "Ledger"]
 

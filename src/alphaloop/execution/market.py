@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alphaloop.execution.costs import CostModel, FillTiming, execution_lag, impact_inputs
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
+from alphaloop.execution.costs import CostModel, FillTiming, execution_lag, impact_inputs
 
 __all__ = ["MarketData"]
 

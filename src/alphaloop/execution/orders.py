@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import TypeVar
 
+from alphaloop.errors import BacktestError
 from alphaloop.execution.events import (
     OrderAccepted,
     OrderCanceled,
@@ -38,7 +39,6 @@ from alphaloop.execution.events import (
     OrderTriggered,
     OrderUpdated,
 )
-from alphaloop.errors import BacktestError
 
 __all__ = [
     "TRANSITIONS",

@@ -30,8 +30,10 @@ import math
 import numpy as np
 from pydantic import ValidationError
 
-from alphaloop.execution.costs import FillTiming
+from alphaloop.data.panel import Panel
+from alphaloop.errors import BacktestError
 from alphaloop.execution.broker import BrokerConfig
+from alphaloop.execution.costs import FillTiming
 from alphaloop.execution.events import (
     CancelOrder,
     ModifyOrder,
@@ -60,8 +62,6 @@ from alphaloop.execution.orders import (
 from alphaloop.execution.protection import ProtectionDesk
 from alphaloop.execution.resting import RestingBook
 from alphaloop.execution.sizing import plan_basket, round_lot, scale_buys
-from alphaloop.data.panel import Panel
-from alphaloop.errors import BacktestError
 
 __all__ = ["SimulatedBroker"]
 

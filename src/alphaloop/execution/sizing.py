@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from alphaloop.errors import BacktestError
 from alphaloop.execution.ledger import Ledger
 from alphaloop.execution.market import MarketData
-from alphaloop.errors import BacktestError
 
 __all__ = ["BasketPlan", "plan_basket", "scale_buys"]
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from alphaloop.data.panel import Panel
+from alphaloop.errors import BacktestError
 from alphaloop.execution.algos import ExecAlgorithm, make_parent, slice_quantities
 from alphaloop.execution.algos import volume_profile as _volume_profile
 from alphaloop.execution.events import (
@@ -31,8 +33,6 @@ from alphaloop.execution.orders import (
     TimeInForce,
 )
 from alphaloop.execution.simulated import SimulatedBroker
-from alphaloop.data.panel import Panel
-from alphaloop.errors import BacktestError
 
 __all__ = ["Context"]
 

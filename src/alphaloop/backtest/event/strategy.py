@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest.event.context import Context
+from alphaloop.errors import BacktestError
 from alphaloop.execution.events import FillEvent, OrderEvent
 from alphaloop.execution.orders import Protection
-from alphaloop.errors import BacktestError
 
 __all__ = ["Strategy", "TargetWeightsStrategy"]
 

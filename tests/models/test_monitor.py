@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from alphaloop.models.dataset import ModelError
+from alphaloop.models.errors import ModelError
 from alphaloop.models.monitor import (
     EPSILON,
     drift_report,

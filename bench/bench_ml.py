@@ -147,7 +147,8 @@ def child_train(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     import lightgbm
 
-    from alphaloop.models.dataset import LabelSpec, build_dataset
+    from alphaloop.models.dataset import build_dataset
+    from alphaloop.models.labels import LabelSpec
 
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -209,7 +210,8 @@ def child_evaluate(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _ours(panel: Any, arrays: dict[str, np.ndarray], names: list[str]) -> tuple[Any, float]:
     from alphaloop.factors.library.alpha158 import alpha158
-    from alphaloop.models.dataset import LabelSpec, build_dataset
+    from alphaloop.models.dataset import build_dataset
+    from alphaloop.models.labels import LabelSpec
 
     formulas = alpha158()
     t0 = time.perf_counter()

@@ -9,8 +9,11 @@ from scipy.stats import rankdata
 
 from alphaloop.app import Workspace
 from alphaloop.data.panel import Panel
-from alphaloop.models import dataset as ds
-from alphaloop.models.dataset import LabelSpec, ModelError, build_dataset
+from alphaloop.models import normalization as kernels
+from alphaloop.models.dataset import build_dataset
+from alphaloop.models.errors import ModelError
+from alphaloop.models.labels import LabelSpec
+from alphaloop.models.learning_data import LearningData
 
 NAN = np.nan
 
@@ -27,7 +30,7 @@ def make_panel(
     return Panel(index, assets, {"close": close, "open": open_}, membership)
 
 
-def cells(data: ds.LearningData) -> dict[tuple[int, int], int]:
+def cells(data: LearningData) -> dict[tuple[int, int], int]:
     return {(int(t), int(j)): i for i, (t, j) in enumerate(zip(data.rows, data.cols, strict=True))}
 
 
@@ -335,7 +338,7 @@ def test_kernel_twins_agree() -> None:
     for method in (0, 1, 2):
         for winsorize in (0.0, 0.1, 0.3):
             outs = []
-            for kernel in (ds._normalize_block, ds._normalize_block_jit):
+            for kernel in (kernels._normalize_block, kernels._normalize_block_jit):
                 out = np.empty((n, 3), dtype=np.float32)
                 missing = np.zeros(n, dtype=np.int32)
                 kernel(values, members, row_of, out, 0, winsorize, method, 0.0, missing, 0, 9)
@@ -350,12 +353,12 @@ def test_winsor_bounds_match_numpy(n: int, q: float) -> None:
     rng = np.random.default_rng(n)
     for x in (rng.normal(size=n), np.round(rng.normal(size=n)), np.sort(rng.normal(size=n))[::-1]):
         expected = np.quantile(x, [q, 1 - q])
-        np.testing.assert_allclose(ds._winsor_bounds(x, q, np.empty(n)), expected, atol=1e-12)
+        np.testing.assert_allclose(kernels._winsor_bounds(x, q, np.empty(n)), expected, atol=1e-12)
 
 
 def test_float32_order_sorts_like_numpy() -> None:
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.normal(size=200) * 10.0 ** rng.integers(-30, 30, 200), [0.0, -0.0]])
     x = x.astype(np.float32).astype(np.float64)
-    order = ds._float32_order(x)
+    order = kernels._float32_order(x)
     assert (np.diff(x[order]) >= 0).all()

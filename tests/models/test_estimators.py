@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from alphaloop.models.dataset import ModelError
-from alphaloop.models.estimators import (
+from alphaloop.models.boosting import LightGBMEstimator, XGBoostEstimator
+from alphaloop.models.errors import ModelError
+from alphaloop.models.estimators import Estimator
+from alphaloop.models.families import (
     FAMILIES,
     SEQUENCE_FAMILIES,
-    Estimator,
-    LightGBMEstimator,
-    XGBoostEstimator,
     estimator_class,
     make_estimator,
 )

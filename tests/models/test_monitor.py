@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from alphaloop.app import Workspace
-from alphaloop.models.dataset import ModelError
+from alphaloop.models.errors import ModelError
 from alphaloop.models.monitor import (
     EPSILON,
     drift_report,

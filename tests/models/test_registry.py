@@ -16,15 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from alphaloop import __version__
 from alphaloop.app import Workspace
-from alphaloop.models.dataset import LabelSpec, ModelError
-from alphaloop.models.estimators import RidgeEstimator
-from alphaloop.models.registry import (
+from alphaloop.models.artifacts import artifact_sha256
+from alphaloop.models.errors import (
     ArtifactTamperedError,
+    ModelError,
     ModelNotFoundError,
-    ModelRegistry,
     RegistryError,
-    artifact_sha256,
 )
+from alphaloop.models.labels import LabelSpec
+from alphaloop.models.registry import ModelRegistry
+from alphaloop.models.sklearn_models import RidgeEstimator
 from alphaloop.store import ModelVersionRecord
 
 

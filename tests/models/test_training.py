@@ -13,15 +13,16 @@ from sklearn.metrics import roc_auc_score
 
 from alphaloop.app import Workspace
 from alphaloop.data.panel import Panel
-from alphaloop.models.dataset import LabelSpec, LearningData, ModelError, build_dataset
-from alphaloop.models.estimators import FAMILIES, SEQUENCE_FAMILIES, LightGBMEstimator
-from alphaloop.models.training import (
-    SEARCH_SPACES,
-    FitRecord,
-    TrainingResult,
-    prediction_metrics,
-    train,
-)
+from alphaloop.models.boosting import LightGBMEstimator
+from alphaloop.models.dataset import build_dataset
+from alphaloop.models.errors import ModelError
+from alphaloop.models.families import FAMILIES, SEQUENCE_FAMILIES
+from alphaloop.models.labels import LabelSpec
+from alphaloop.models.learning_data import LearningData
+from alphaloop.models.metrics import prediction_metrics
+from alphaloop.models.training import train
+from alphaloop.models.training_results import FitRecord, TrainingResult
+from alphaloop.models.tuning import SEARCH_SPACES
 
 FEATURES = {
     "MOM5": "$close/Ref($close, 5) - 1",

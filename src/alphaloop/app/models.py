@@ -26,7 +26,10 @@ import pandas as pd
 from alphaloop.app.workspace import Workspace
 from alphaloop.data.panel import Panel
 from alphaloop.jsonsafe import json_safe
-from alphaloop.models.dataset import LabelSpec, LearningData, ModelError, build_dataset
+from alphaloop.models.dataset import build_dataset
+from alphaloop.models.errors import ModelError
+from alphaloop.models.labels import LabelSpec
+from alphaloop.models.learning_data import LearningData
 from alphaloop.models.spec import ModelSpec
 
 __all__ = [
@@ -45,8 +48,8 @@ RECIPE = "recipe.json"
 class TrainedModel:
     """A registered version and the training record behind it."""
 
-    version: Any  # alphaloop.models.registry.ModelVersion
-    training: Any  # alphaloop.models.training.TrainingResult
+    version: Any  # alphaloop.models.registry_records.ModelVersion
+    training: Any  # alphaloop.models.training_results.TrainingResult
     run_id: int | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -224,8 +227,8 @@ def monitor_model(
     forward returns there and compared with the out-of-sample IC recorded at
     training. Returns :class:`~alphaloop.models.monitor.DriftReport`.
     """
+    from alphaloop.models.metrics import prediction_metrics
     from alphaloop.models.monitor import drift_report, record_alerts
-    from alphaloop.models.training import prediction_metrics
 
     version, recipe = load_recipe(ws, ref)
     estimator = ws.models.load(version.ref)

@@ -1,9 +1,190 @@
-"""Machine learning on factor panels: learning datasets, models, and their training.
+"""Machine learning on factor panels: learning datasets, estimators, training, registry, monitoring.
 
-:mod:`alphaloop.models.dataset` turns a :class:`~alphaloop.data.panel.Panel`
-and factor expressions (or a factor library such as Alpha158) into a
-:class:`~alphaloop.models.dataset.LearningData`: a float32 feature matrix,
-forward-return labels with their end times for purged cross-validation, and
-the map back to the panel's (time, asset) grid. Errors raised here are
-:class:`~alphaloop.models.dataset.ModelError`.
+The public names below are importable from ``alphaloop.models`` directly;
+each is loaded from its module on first use, so ``import alphaloop.models``
+stays cheap (no numba, scikit-learn, torch, LightGBM or XGBoost until a name
+that needs them is touched). The modules, by what they are responsible for:
+
+Datasets
+    :mod:`~alphaloop.models.labels` (:class:`LabelSpec`, forward-return
+    labels), :mod:`~alphaloop.models.normalization` (per-timestamp
+    cross-sectional kernels, numba), :mod:`~alphaloop.models.learning_data`
+    (:class:`LearningData`), :mod:`~alphaloop.models.dataset`
+    (:func:`build_dataset`: feature evaluation and assembly).
+Estimators
+    :mod:`~alphaloop.models.estimators` (the :class:`Estimator` contract and
+    its on-disk format), :mod:`~alphaloop.models.families` (:data:`FAMILIES`,
+    :func:`make_estimator`), :mod:`~alphaloop.models.boosting`,
+    :mod:`~alphaloop.models.sklearn_models`, :mod:`~alphaloop.models.torch_models`.
+Training
+    :mod:`~alphaloop.models.date_splits` (whole-date purged splits, tail
+    validation), :mod:`~alphaloop.models.metrics` (:func:`prediction_metrics`),
+    :mod:`~alphaloop.models.tuning` (optuna inside training rows),
+    :mod:`~alphaloop.models.training` (:func:`train`),
+    :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`).
+Registry
+    :mod:`~alphaloop.models.registry` (:class:`ModelRegistry`),
+    :mod:`~alphaloop.models.registry_records` (versions, refs, stages),
+    :mod:`~alphaloop.models.registration`, :mod:`~alphaloop.models.artifacts`,
+    :mod:`~alphaloop.models.registry_queries`.
+Monitoring and specs
+    :mod:`~alphaloop.models.monitor` (drift, alerts),
+    :mod:`~alphaloop.models.spec` (:class:`ModelSpec`).
+
+Errors raised on purpose derive from :class:`ModelError`
+(:mod:`~alphaloop.models.errors`). Training from a spec and predicting a
+model's signal on a workspace are use cases in :mod:`alphaloop.app.models`.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alphaloop.models.artifacts import artifact_sha256
+    from alphaloop.models.boosting import LightGBMEstimator, XGBoostEstimator
+    from alphaloop.models.dataset import build_dataset
+    from alphaloop.models.errors import (
+        ArtifactTamperedError,
+        ModelError,
+        ModelNotFoundError,
+        RegistryError,
+    )
+    from alphaloop.models.estimators import Estimator
+    from alphaloop.models.families import (
+        FAMILIES,
+        SEQUENCE_FAMILIES,
+        estimator_class,
+        make_estimator,
+    )
+    from alphaloop.models.labels import LabelSpec
+    from alphaloop.models.learning_data import LearningData
+    from alphaloop.models.metrics import prediction_metrics
+    from alphaloop.models.monitor import (
+        DriftReport,
+        RecordedAlert,
+        drift_report,
+        kl_divergence,
+        ks_statistic,
+        list_alerts,
+        population_stability_index,
+        record_alerts,
+    )
+    from alphaloop.models.registry import ModelRegistry
+    from alphaloop.models.registry_records import ModelUsage, ModelVersion, StageChange
+    from alphaloop.models.sklearn_models import (
+        LinearEstimator,
+        RandomForestEstimator,
+        RidgeEstimator,
+    )
+    from alphaloop.models.spec import ModelSpec, load_model_spec
+    from alphaloop.models.training import train
+    from alphaloop.models.training_results import FitRecord, TrainingPeriod, TrainingResult
+    from alphaloop.models.tuning import SEARCH_SPACES, SearchSummary
+
+_HOME: dict[str, str] = {
+    # errors
+    "ArtifactTamperedError": "errors",
+    "ModelError": "errors",
+    "ModelNotFoundError": "errors",
+    "RegistryError": "errors",
+    # datasets
+    "LabelSpec": "labels",
+    "LearningData": "learning_data",
+    "build_dataset": "dataset",
+    # estimators
+    "Estimator": "estimators",
+    "FAMILIES": "families",
+    "SEQUENCE_FAMILIES": "families",
+    "estimator_class": "families",
+    "make_estimator": "families",
+    "LightGBMEstimator": "boosting",
+    "XGBoostEstimator": "boosting",
+    "LinearEstimator": "sklearn_models",
+    "RandomForestEstimator": "sklearn_models",
+    "RidgeEstimator": "sklearn_models",
+    # training
+    "train": "training",
+    "FitRecord": "training_results",
+    "TrainingPeriod": "training_results",
+    "TrainingResult": "training_results",
+    "prediction_metrics": "metrics",
+    "SEARCH_SPACES": "tuning",
+    "SearchSummary": "tuning",
+    # registry
+    "ModelRegistry": "registry",
+    "ModelUsage": "registry_records",
+    "ModelVersion": "registry_records",
+    "StageChange": "registry_records",
+    "artifact_sha256": "artifacts",
+    # monitoring
+    "DriftReport": "monitor",
+    "RecordedAlert": "monitor",
+    "drift_report": "monitor",
+    "kl_divergence": "monitor",
+    "ks_statistic": "monitor",
+    "list_alerts": "monitor",
+    "population_stability_index": "monitor",
+    "record_alerts": "monitor",
+    # specs
+    "ModelSpec": "spec",
+    "load_model_spec": "spec",
+}
+"""Public name -> the module of this package that defines it."""
+
+__all__ = [
+    "FAMILIES",
+    "SEARCH_SPACES",
+    "SEQUENCE_FAMILIES",
+    "ArtifactTamperedError",
+    "DriftReport",
+    "Estimator",
+    "FitRecord",
+    "LabelSpec",
+    "LearningData",
+    "LightGBMEstimator",
+    "LinearEstimator",
+    "ModelError",
+    "ModelNotFoundError",
+    "ModelRegistry",
+    "ModelSpec",
+    "ModelUsage",
+    "ModelVersion",
+    "RandomForestEstimator",
+    "RecordedAlert",
+    "RegistryError",
+    "RidgeEstimator",
+    "SearchSummary",
+    "StageChange",
+    "TrainingPeriod",
+    "TrainingResult",
+    "XGBoostEstimator",
+    "artifact_sha256",
+    "build_dataset",
+    "drift_report",
+    "estimator_class",
+    "kl_divergence",
+    "ks_statistic",
+    "list_alerts",
+    "load_model_spec",
+    "make_estimator",
+    "population_stability_index",
+    "prediction_metrics",
+    "record_alerts",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first access (PEP 562)."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alphaloop.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"alphaloop.models.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sqlalchemy import select
 
-from alphaloop.models.dataset import ModelError
+from alphaloop.models.errors import ModelError
 from alphaloop.store import Database, ModelAlertRecord, ModelVersionRecord
 
 __all__ = [

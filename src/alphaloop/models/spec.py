@@ -38,7 +38,7 @@ class _Frozen(BaseModel):
 
 
 class LabelConfig(_Frozen):
-    """The target: see :class:`alphaloop.models.dataset.LabelSpec`."""
+    """The target: see :class:`alphaloop.models.labels.LabelSpec`."""
 
     horizon: int = Field(5, ge=1, le=1000)
     kind: Literal["regression", "classification"] = "regression"
@@ -49,7 +49,7 @@ class LabelConfig(_Frozen):
 
 
 class ModelConfig(_Frozen):
-    """Estimator family and its parameters (see :data:`alphaloop.models.estimators.FAMILIES`)."""
+    """Estimator family and its parameters (see :data:`alphaloop.models.families.FAMILIES`)."""
 
     family: str = "lightgbm"
     params: dict[str, Any] = Field(default_factory=dict)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from alphaloop.models.dataset import ModelError
+from alphaloop.models.errors import ModelError
 from alphaloop.models.estimators import Estimator, Task
 
 __all__ = [

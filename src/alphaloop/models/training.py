@@ -1,38 +1,21 @@
 """Train an estimator on purged time-series splits; score it out of sample; tune it inside folds.
 
+:func:`train` cross-validates a family over whole-date splits
+(:mod:`~alphaloop.models.date_splits`), scores the test folds'
+predictions (:mod:`~alphaloop.models.metrics`), optionally tunes inside
+each fold's training rows (:mod:`~alphaloop.models.tuning`), and fits the
+final model on all usable rows. Its result is a
+:class:`~alphaloop.models.training_results.TrainingResult`.
+
 Conventions
 -----------
-Splits
-    Folds are blocks of whole decision dates (every asset of a date falls in
-    the same fold): the splitter (:class:`~alphaloop.validation.splits.WalkForward`
-    or :class:`~alphaloop.validation.splits.PurgedKFold`) runs on the
-    calendar of dates, each date's label end being the latest ``t1`` of its
-    rows, and purges and embargoes by those times. ``embargo`` is a fraction
-    of the dates.
-Early stopping
-    Each fit holds out the *last* ``valid_fraction`` of its training dates as
-    the validation set; training rows whose labels end on or after the first
-    validation date are purged. Validation rows are always training rows of
-    the split: test rows are never seen before the model predicts them.
-Metrics (out of sample, from the test folds' predictions)
-    ``ic``: the mean over dates of the cross-sectional Pearson correlation
-    between prediction and the simple forward return
-    (:attr:`LearningData.forward_return`); ``rank_ic``: the same with
-    Spearman correlation; ``icir``: mean / standard deviation of the per-date
-    IC (per date, not annualized); ``ic_tstat``: ``icir * sqrt(n_dates)``,
-    ``ic_tstat_hac``: Newey-West t-statistic with at least ``horizon - 1`` lags
-    (overlapping labels). Dates with fewer than 5 scored assets (or all the
-    data's assets, if fewer) are skipped. Classifiers add ``accuracy``
-    (probability > 0.5 vs the 0/1 label) and ``auc`` (ROC AUC). ``in_sample_ic``
-    is the per-date IC of each fold's model on the rows it was fitted on.
+Splits, early stopping
+    See :mod:`alphaloop.models.date_splits`.
+Metrics
+    See :mod:`alphaloop.models.metrics`; ``in_sample_ic`` is the per-date
+    IC of each fold's model on the rows it was fitted on.
 Hyperparameter search
-    Optuna's TPE sampler (seeded) with a median pruner. A trial is scored by
-    the mean rank IC over ``HPO_INNER_SPLITS`` walk-forward splits of the
-    *training* rows it is given (a fold's training rows, or all rows for the
-    final model); it may be pruned after any inner split. Parameters passed
-    in ``params`` are held fixed; the search tunes the others of
-    :data:`SEARCH_SPACES`. ``hpo_timeout`` (seconds, per search) makes the
-    number of trials depend on the machine, hence the result non-deterministic.
+    See :mod:`alphaloop.models.tuning`.
 Rows
     Rows without a label (``y`` NaN) are neither trained nor scored. Sequence
     families use windows of ``sequence_window`` dates
@@ -42,347 +25,27 @@ Rows
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from alphaloop.factors.analysis.ic import information_coefficient, summarize_ic
-from alphaloop.jsonsafe import json_number
-from alphaloop.models.dataset import LearningData, ModelError
-from alphaloop.models.estimators import SEQUENCE_FAMILIES, TASKS, Estimator, make_estimator
-from alphaloop.validation.splits import PurgedKFold, SplitError, WalkForward
+from alphaloop.models.date_splits import _EMPTY, _date_splits, _Rows, _tail_validation
+from alphaloop.models.errors import ModelError
+from alphaloop.models.estimators import TASKS, Estimator
+from alphaloop.models.families import SEQUENCE_FAMILIES, make_estimator
+from alphaloop.models.learning_data import LearningData
+from alphaloop.models.metrics import _ic_metrics, prediction_metrics
+from alphaloop.models.training_results import FitRecord, TrainingPeriod, TrainingResult
+from alphaloop.models.tuning import HPO_INNER_SPLITS, SEARCH_SPACES, SearchSummary, _search
 
-if TYPE_CHECKING:
-    import optuna
-
-__all__ = [
-    "HPO_INNER_SPLITS",
-    "SEARCH_SPACES",
-    "FitRecord",
-    "SearchSummary",
-    "TrainingPeriod",
-    "TrainingResult",
-    "prediction_metrics",
-    "train",
-]
+__all__ = ["train"]
 
 Splitter = Literal["walk_forward", "purged_kfold"]
 SPLITTERS: tuple[str, ...] = ("walk_forward", "purged_kfold")
-HPO_INNER_SPLITS = 3
 DEFAULT_SEQUENCE_WINDOW = 10
-MIN_ASSETS = 5
-_EMPTY = np.empty(0, dtype=np.int64)
-
-# name -> ("float" | "int", low, high, log) or ("choice", options)
-SearchSpace = Mapping[str, tuple[Any, ...]]
-_TORCH_STEP = {
-    "learning_rate": ("float", 3e-4, 1e-2, True),
-    "weight_decay": ("float", 1e-6, 1e-2, True),
-}
-SEARCH_SPACES: Mapping[str, SearchSpace] = {
-    "lightgbm": {
-        "learning_rate": ("float", 0.01, 0.2, True),
-        "num_leaves": ("int", 7, 63, True),
-        "min_child_samples": ("int", 20, 400, True),
-        "colsample": ("float", 0.5, 1.0, False),
-        "reg_lambda": ("float", 1e-3, 10.0, True),
-    },
-    "xgboost": {
-        "learning_rate": ("float", 0.01, 0.2, True),
-        "max_depth": ("int", 2, 6, False),
-        "min_child_weight": ("float", 1.0, 100.0, True),
-        "colsample": ("float", 0.5, 1.0, False),
-        "reg_lambda": ("float", 1e-3, 10.0, True),
-    },
-    "random_forest": {
-        "max_depth": ("int", 3, 10, False),
-        "min_samples_leaf": ("int", 10, 400, True),
-        "max_features": ("float", 0.2, 1.0, False),
-    },
-    "ridge": {"alpha": ("float", 1e-3, 1e3, True)},
-    "linear": {},
-    "mlp": {
-        "hidden_size": ("choice", (16, 32, 64)),
-        "n_layers": ("int", 1, 3, False),
-        "dropout": ("float", 0.0, 0.3, False),
-        **_TORCH_STEP,
-    },
-    "lstm": {
-        "hidden_size": ("choice", (8, 16, 32)),
-        "n_layers": ("int", 1, 2, False),
-        **_TORCH_STEP,
-    },
-    "gru": {
-        "hidden_size": ("choice", (8, 16, 32)),
-        "n_layers": ("int", 1, 2, False),
-        **_TORCH_STEP,
-    },
-    "transformer": {
-        "d_model": ("choice", (8, 16, 32)),
-        "n_heads": ("choice", (1, 2)),
-        "n_layers": ("int", 1, 2, False),
-        "dropout": ("float", 0.0, 0.3, False),
-        **_TORCH_STEP,
-    },
-}
-"""Per family: the hyperparameters the search tunes and their ranges."""
-
-
-@dataclass(frozen=True, eq=False)
-class FitRecord:
-    """The rows one model fit used, passed to ``train``'s ``on_fit`` before the fit.
-
-    Attributes
-    ----------
-    stage : {"cv", "hpo", "final"}
-        An outer fold's model, a search trial's model, or the final model.
-    fold : int or None
-        Outer fold number (None for the final model and its search).
-    trial : int or None
-        Optuna trial number for ``"hpo"``, else None.
-    fit_rows, valid_rows, eval_rows : ndarray of int64
-        Positions in the ``LearningData``: rows fitted on, early-stopping
-        rows, and the rows then predicted and scored (the outer test fold for
-        ``"cv"``, an inner test block for ``"hpo"``, empty for ``"final"``).
-    """
-
-    stage: Literal["cv", "hpo", "final"]
-    fold: int | None
-    trial: int | None
-    fit_rows: np.ndarray
-    valid_rows: np.ndarray
-    eval_rows: np.ndarray
-
-
-@dataclass(frozen=True)
-class TrainingPeriod:
-    """What the final model learned from: decision times and the last label end (UTC)."""
-
-    first_decision: pd.Timestamp
-    last_decision: pd.Timestamp
-    last_label_end: pd.Timestamp
-
-
-@dataclass(frozen=True)
-class SearchSummary:
-    """A hyperparameter search: best parameters found and how many trials ran.
-
-    ``best_value`` is the best trial's mean inner rank IC.
-    """
-
-    best_params: dict[str, Any]
-    best_value: float
-    n_trials: int
-    n_complete: int
-    n_pruned: int
-
-
-@dataclass(frozen=True, eq=False)
-class TrainingResult:
-    """The final model, its out-of-sample record and how it was made.
-
-    Attributes
-    ----------
-    estimator : Estimator
-        Fitted on all usable rows (tail validation for early stopping): the
-        artifact to register.
-    family, task : str
-    oos_predictions : ndarray of float64, shape (n,)
-        Each row's prediction by the fold model that tested it; NaN where
-        never tested.
-    folds : pandas.DataFrame
-        One row per outer fold: ``fold``, ``train_start`` / ``train_end``
-        (the fitted rows), ``valid_start`` / ``valid_end`` (early stopping),
-        ``test_start`` / ``test_end``, ``n_train`` / ``n_valid`` / ``n_test``,
-        ``best_iteration`` (rounds or epochs kept; None for forests and
-        linear models), the out-of-sample metrics of
-        :func:`prediction_metrics`, ``in_sample_ic`` and, with a search,
-        ``hpo_trials``, ``hpo_pruned``, ``hpo_best`` and the fold's ``params``.
-    metrics : dict of str to float
-        Out-of-sample metrics over all test folds together (module
-        conventions), plus ``in_sample_ic`` (mean over folds), ``n_oos``
-        (rows predicted) and ``n_folds``.
-    params : dict
-        The final estimator's parameters (after the search, if any).
-    seed : int
-    period : TrainingPeriod
-    feature_names : tuple of str
-    settings : dict
-        Splitter, folds, embargo, validation fraction, window and search budget.
-    search : SearchSummary or None
-        The final model's hyperparameter search.
-    """
-
-    estimator: Estimator
-    family: str
-    task: str
-    oos_predictions: np.ndarray
-    folds: pd.DataFrame
-    metrics: dict[str, float]
-    params: dict[str, Any]
-    seed: int
-    period: TrainingPeriod
-    feature_names: tuple[str, ...]
-    settings: dict[str, Any] = field(default_factory=dict)
-    search: SearchSummary | None = None
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-able provenance: everything but the estimator and the predictions."""
-        folds = self.folds.astype(object).where(self.folds.notna(), None)
-        return {
-            "family": self.family,
-            "task": self.task,
-            "params": dict(self.params),
-            "seed": self.seed,
-            "period": {k: v.isoformat() for k, v in asdict(self.period).items()},
-            "feature_names": list(self.feature_names),
-            "metrics": {k: json_number(v) for k, v in self.metrics.items()},
-            "folds": [
-                {
-                    k: v.isoformat() if isinstance(v, pd.Timestamp) else json_number(v)
-                    for k, v in row.items()
-                }
-                for row in folds.to_dict("records")
-            ],
-            "settings": dict(self.settings),
-            "search": None if self.search is None else asdict(self.search),
-        }
-
-
-# ------------------------------------------------------------------------ metrics
-
-
-def prediction_metrics(
-    data: LearningData,
-    predictions: np.ndarray,
-    rows: np.ndarray | None = None,
-    *,
-    task: str | None = None,
-) -> dict[str, float]:
-    """Out-of-sample metrics of predictions on ``rows`` (default: every row with a prediction).
-
-    Parameters
-    ----------
-    data : LearningData
-    predictions : ndarray of shape (n,)
-        One per row of ``data``; NaN rows are not scored.
-    rows : ndarray of int, optional
-        Positions to score.
-    task : {"regression", "classification"}, optional
-        Default ``data.label.kind``. Classification adds ``accuracy`` and
-        ``auc`` against the 0/1 label.
-
-    Returns
-    -------
-    dict
-        ``ic``, ``rank_ic``, ``icir``, ``ic_tstat``, ``ic_tstat_hac``,
-        ``n_dates`` (see the module conventions), and for classifiers
-        ``accuracy`` and ``auc`` (NaN when one class is absent).
-    """
-    pred = np.asarray(predictions, dtype=np.float64)
-    if pred.shape != (len(data),):
-        raise ModelError(f"predictions must have shape ({len(data)},), got {pred.shape}")
-    if rows is not None:
-        scored = np.full(len(data), np.nan)
-        scored[rows] = pred[rows]
-        pred = scored
-    out = _ic_metrics(data, pred)
-    if (task or data.label.kind) == "classification":
-        from sklearn.metrics import roc_auc_score
-
-        ok = np.isfinite(pred) & np.isfinite(data.y)
-        labels, probs = data.y[ok], pred[ok]
-        out["accuracy"] = float(np.mean((probs > 0.5) == (labels > 0.5))) if ok.any() else math.nan
-        both = len(np.unique(labels)) == 2
-        out["auc"] = float(roc_auc_score(labels, probs)) if both else math.nan
-    return out
-
-
-def _per_date_ic(data: LearningData, pred: np.ndarray, method: str) -> pd.Series:
-    min_assets = min(MIN_ASSETS, max(2, len(data.assets)))
-    return information_coefficient(
-        data.to_panel(pred),
-        data.to_panel(data.forward_return),
-        method,  # type: ignore[arg-type]
-        index=data.panel_index,
-        min_assets=min_assets,
-    )
-
-
-def _ic_metrics(data: LearningData, pred: np.ndarray) -> dict[str, float]:
-    summary = summarize_ic(_per_date_ic(data, pred, "pearson"), horizon=data.label.horizon)
-    rank = _per_date_ic(data, pred, "spearman")
-    return {
-        "ic": summary.mean,
-        "rank_ic": float(rank.mean()) if rank.notna().any() else math.nan,
-        "icir": summary.ir,
-        "ic_tstat": summary.t_stat,
-        "ic_tstat_hac": summary.t_stat_hac,
-        "n_dates": float(summary.n_periods),
-    }
-
-
-# ------------------------------------------------------------------------- splits
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """Per row: the decision's panel row (date code), decision time and label end (ns, UTC)."""
-
-    date: np.ndarray  # panel row of the decision time (non-decreasing)
-    start_ns: np.ndarray
-    end_ns: np.ndarray
-
-
-def _date_splits(
-    rows_info: _Rows, rows: np.ndarray, splitter: str, n_splits: int, embargo: float, what: str
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split ``rows`` into (train, test) blocks of whole dates, purged by label end times."""
-    codes = rows_info.date[rows]
-    dates, first = np.unique(codes, return_index=True)
-    position = np.searchsorted(dates, codes)
-    end = np.full(len(dates), np.iinfo(np.int64).min)
-    np.maximum.at(end, position, rows_info.end_ns[rows])
-    t1 = pd.Series(
-        pd.to_datetime(end, utc=True),
-        index=pd.to_datetime(rows_info.start_ns[rows][first], utc=True),
-    )
-    cv_type = WalkForward if splitter == "walk_forward" else PurgedKFold
-    try:
-        cv = cv_type(n_splits, t1=t1, embargo=embargo)
-        splits = list(cv.split(np.empty((len(dates), 0))))
-    except SplitError as exc:
-        raise ModelError(
-            f"cannot make {n_splits} {what} splits from {len(dates)} dates: {exc.message}",
-            hint=exc.hint or "use fewer splits or more data",
-        ) from exc
-    return [(rows[np.isin(position, tr)], rows[np.isin(position, te)]) for tr, te in splits]
-
-
-def _tail_validation(
-    rows_info: _Rows, rows: np.ndarray, fraction: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(fit, valid): the last ``fraction`` of the dates of ``rows`` for validation, purged fit."""
-    if fraction <= 0:
-        return rows, _EMPTY
-    start = rows_info.start_ns[rows]
-    dates = np.unique(start)
-    n_valid = math.floor(len(dates) * fraction)
-    if n_valid < 1 or n_valid >= len(dates):
-        return rows, _EMPTY
-    cutoff = dates[-n_valid]
-    valid = rows[start >= cutoff]
-    fit = rows[(start < cutoff) & (rows_info.end_ns[rows] < cutoff)]
-    if fit.size == 0:
-        return rows, _EMPTY
-    return fit, valid
-
-
-# -------------------------------------------------------------------------- fitting
 
 
 @dataclass
@@ -439,85 +102,6 @@ class _Context:
         return out
 
 
-def _suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for name, spec in space.items():
-        if spec[0] == "float":
-            params[name] = trial.suggest_float(name, spec[1], spec[2], log=spec[3])
-        elif spec[0] == "int":
-            params[name] = trial.suggest_int(name, spec[1], spec[2], log=spec[3])
-        else:
-            params[name] = trial.suggest_categorical(name, list(spec[1]))
-    return params
-
-
-def _search(
-    ctx: _Context,
-    rows: np.ndarray,
-    fixed: Mapping[str, Any],
-    n_trials: int,
-    timeout: float | None,
-    fold: int | None,
-) -> tuple[dict[str, Any], SearchSummary]:
-    """Tune on inner walk-forward splits of ``rows`` only; return the best parameters."""
-    import optuna
-
-    space = {k: v for k, v in SEARCH_SPACES[ctx.family].items() if k not in fixed}
-    inner = _date_splits(
-        ctx.rows_info, rows, "walk_forward", HPO_INNER_SPLITS, ctx.embargo, "inner"
-    )
-
-    def objective(trial: optuna.Trial) -> float:
-        params = {**fixed, **_suggest(trial, space)}
-        scores: list[float] = []
-        for step, (inner_train, inner_test) in enumerate(inner):
-            estimator, _, _ = ctx.fit(
-                params,
-                inner_train,
-                stage="hpo",
-                fold=fold,
-                trial=trial.number,
-                eval_rows=inner_test,
-            )
-            rank = _per_date_ic(ctx.data, ctx.predict(estimator, inner_test), "spearman")
-            scores.append(float(rank.mean()) if rank.notna().any() else 0.0)
-            trial.report(float(np.mean(scores)), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return float(np.mean(scores))
-
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.create_study(
-            direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=ctx.seed),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
-        )
-        study.optimize(objective, n_trials=n_trials, timeout=timeout)
-    finally:
-        optuna.logging.set_verbosity(verbosity)
-    states = [t.state for t in study.trials]
-    n_complete = states.count(optuna.trial.TrialState.COMPLETE)
-    if n_complete == 0:
-        raise ModelError(
-            "the hyperparameter search finished no trial",
-            hint="raise hpo_trials or hpo_timeout",
-        )
-    best = {**fixed, **study.best_params}
-    summary = SearchSummary(
-        best_params=dict(study.best_params),
-        best_value=float(study.best_value),
-        n_trials=len(study.trials),
-        n_complete=n_complete,
-        n_pruned=states.count(optuna.trial.TrialState.PRUNED),
-    )
-    return best, summary
-
-
-# ---------------------------------------------------------------------------- train
-
-
 def train(
     data: LearningData,
     family: str,
@@ -540,7 +124,7 @@ def train(
     ----------
     data : LearningData
     family : str
-        A model family (:data:`~alphaloop.models.estimators.FAMILIES`).
+        A model family (:data:`~alphaloop.models.families.FAMILIES`).
     task : {"regression", "classification"}, optional
         Default ``data.label.kind``.
     params : mapping, optional

@@ -16,10 +16,10 @@ Only the workspace is imported eagerly; the use cases load on first use, so
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from alphaloop.app.workspace import Workspace
+from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
     from alphaloop.app.backtests import prepare, run_backtest, scan_spec, strategy_signal_fn
@@ -68,7 +68,4 @@ _USE_CASES: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _USE_CASES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'alphaloop.app' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return load_public(__name__, _USE_CASES, name)

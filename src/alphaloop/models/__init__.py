@@ -38,8 +38,9 @@ model's signal on a workspace are use cases in :mod:`alphaloop.app.models`.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
     from alphaloop.models.artifacts import artifact_sha256
@@ -133,6 +134,8 @@ _HOME: dict[str, str] = {
 }
 """Public name -> the module of this package that defines it."""
 
+_HOMES: dict[str, str] = {name: f"alphaloop.models.{module}" for name, module in _HOME.items()}
+
 __all__ = [
     "FAMILIES",
     "SEARCH_SPACES",
@@ -178,10 +181,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Load a public name from its module on first access (PEP 562)."""
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'alphaloop.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"alphaloop.models.{module}"), name)
+    value = load_public(__name__, _HOMES, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

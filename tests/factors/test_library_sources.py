@@ -194,3 +194,22 @@ def test_a_present_field_is_never_replaced_by_its_proxy() -> None:
     assert sel.factors == {"V": "$vwap / $close"}
     assert sel.proxied == {}
     assert sel.proxies == {}
+
+
+def test_an_expression_does_not_read_the_workspace_libraries(tmp_path: Path) -> None:
+    (tmp_path / "libraries").mkdir()
+    (tmp_path / "libraries" / "broken.yaml").write_text("name: [unclosed\n")
+    assert not resolve_factor_source("$close / Ref($close, 5)", tmp_path).is_library
+    with pytest.raises(AlphaloopError, match="not valid YAML"):
+        resolve_factor_source("broken", tmp_path)  # a bare name needs the list
+
+
+def test_a_library_name_with_spaces_resolves_by_exact_name(tmp_path: Path) -> None:
+    spaced = tmp_path / "spaced.yaml"
+    spaced.write_text("name: my lib\nfactors:\n  C: $close\n")
+    save_library(tmp_path, spaced)
+    assert resolve_factor_source("my lib", tmp_path).expressions == {"C": "$close"}
+    lib = FactorLibrary("x y", "", {"C": "$close"})
+    assert resolve_factor_source("x y", [lib]).library is lib
+    with pytest.raises(ExpressionError):
+        resolve_factor_source("x z", [lib])

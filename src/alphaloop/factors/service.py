@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from alphaloop.errors import AlphaloopError, ExpressionError
 from alphaloop.factors.cache import FactorCache
 from alphaloop.factors.evaluate import Mode, evaluate
 from alphaloop.factors.validate import compile_expression
+
+if TYPE_CHECKING:
+    from alphaloop.factors.library import FactorSelection
 
 __all__ = [
     "AnalysisResult",
@@ -175,7 +178,7 @@ class AnalysisResult:
     known: tuple[str, ...]
     caveats: tuple[str, ...]
     mode: str
-    selection: Any = None  # FactorSelection of a library: factors run, skipped, proxied
+    selection: FactorSelection | None = None  # a library's factors run, skipped, proxied
 
     @property
     def analysis_mode(self) -> str:

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaloop.errors import AlphaloopError
-from alphaloop.factors.library.registry import BUILTIN, FactorLibrary, list_libraries
+from alphaloop.factors.library.registry import (
+    BUILTIN,
+    FactorLibrary,
+    list_libraries,
+    load_library_file,
+)
 from alphaloop.factors.operators import resolve
 from alphaloop.factors.parser import parse
 
@@ -94,15 +99,42 @@ def resolve_factor_source(
         ``text`` is not a valid expression (syntax only; fields are checked
         against a dataset later).
     """
-    stripped = text.strip() if isinstance(text, str) else text
-    libraries = _libraries(registry)
-    by_name = {lib.name: lib for lib in libraries}
-    if isinstance(stripped, str) and stripped in by_name:
-        return FactorSource(stripped, by_name[stripped])
-    if isinstance(stripped, str) and _BARE_NAME.fullmatch(stripped) and resolve(stripped) is None:
-        raise _unknown_library(stripped, list(by_name))
+    if not isinstance(text, str):
+        parse(text)  # raises: an expression must be text
+    stripped = text.strip()
+    if _BARE_NAME.fullmatch(stripped):
+        by_name = {lib.name: lib for lib in _libraries(registry)}
+        if stripped in by_name:
+            return FactorSource(stripped, by_name[stripped])
+        if resolve(stripped) is None:
+            raise _unknown_library(stripped, list(by_name))
+    else:
+        named = _named_library(stripped, registry)
+        if named is not None:
+            return FactorSource(stripped, named)
     parse(stripped)  # raises ExpressionError with the position
     return FactorSource(stripped)
+
+
+def _named_library(
+    name: str, registry: Path | Iterable[FactorLibrary] | None
+) -> FactorLibrary | None:
+    """A library whose name is not a bare identifier (e.g. has spaces), by exact name.
+
+    Only that library's file is read, so an expression never depends on the
+    other files of the workspace being readable.
+    """
+    if registry is None:
+        return None
+    if isinstance(registry, str | Path):
+        if "/" in name or "\\" in name:
+            return None
+        path = Path(registry) / "libraries" / f"{name}.yaml"
+        if not path.is_file():
+            return None
+        lib = load_library_file(path)
+        return lib if lib.name == name else None
+    return next((lib for lib in registry if lib.name == name), None)
 
 
 def _unknown_library(name: str, known: list[str]) -> UnknownLibraryError:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from alphaloop.errors import AlphaloopError, ExpressionError
 from alphaloop.factors.cache import FactorCache
 from alphaloop.factors.evaluate import Mode, evaluate
 from alphaloop.factors.validate import compile_expression
+
+if TYPE_CHECKING:
+    from alphaloop.factors.library import FactorSelection
 
 __all__ = [
     "AnalysisResult",
@@ -174,6 +178,17 @@ class AnalysisResult:
     known: tuple[str, ...]
     caveats: tuple[str, ...]
     mode: str
+    selection: FactorSelection | None = None  # a library's factors run, skipped, proxied
+
+    @property
+    def analysis_mode(self) -> str:
+        """``cross-section`` or ``time-series`` (the mode of the reports)."""
+        return next(iter(self.reports.values())).mode if self.reports else "cross-section"
+
+    @property
+    def skipped_summary(self) -> list[str]:
+        """Lines such as "1 factor skipped: needs $vwap (not in dataset)" (empty if none)."""
+        return self.selection.skipped_summary() if self.selection is not None else []
 
     def to_dict(self) -> dict[str, Any]:
         from statsmodels.stats.multitest import multipletests
@@ -187,14 +202,21 @@ class AnalysisResult:
             "market": self.market,
             "known_factors": list(self.known),
             "n_factors_tested": len(factors),
+            "analysis_mode": self.analysis_mode,
             "caveats": list(self.caveats),
         }
+        if self.selection is not None:
+            sel = self.selection.to_dict()
+            out["factors_skipped"] = sel["skipped"]
+            out["skipped_summary"] = sel["skipped_summary"]
+            out["factors_proxied"] = sel["proxied"]
+            out["field_proxies"] = sel["proxies"]
         if not self.is_library:
             out.update(next(iter(factors.values())))
             return out
         # Testing many factors at once: report p-values adjusted for the number tried.
         names = list(factors)
-        t = np.array([_nan(factors[n].get("rank_t_stat_hac")) for n in names])
+        t = np.array([_nan(_rank_t_hac(factors[n])) for n in names])
         p = 2 * _normal_sf(np.abs(t))
         ok = ~np.isnan(p)
         holm = np.full(len(p), np.nan)
@@ -204,13 +226,25 @@ class AnalysisResult:
             factors[name]["rank_ic_p_value"] = None if np.isnan(raw) else float(raw)
             factors[name]["rank_ic_p_value_holm"] = None if np.isnan(adj) else float(adj)
         out["factors"] = factors
+        statistic = (
+            "the pooled time-series rank IC"
+            if self.analysis_mode == "time-series"
+            else "the mean rank IC"
+        )
         out["multiple_testing"] = {
-            "method": "Holm, on two-sided p-values of the HAC t-statistic of the mean rank IC",
+            "method": f"Holm, on two-sided p-values of the HAC t-statistic of {statistic}",
             "n_tests": int(ok.sum()),
             "significant_at_5pct_after_adjustment": int(np.nansum(holm < 0.05)),
             "significant_at_5pct_before_adjustment": int(np.nansum(p < 0.05)),
         }
         return out
+
+
+def _rank_t_hac(factor: dict[str, Any]) -> Any:
+    """The HAC t-statistic of a factor's rank IC: cross-sectional, else pooled time-series."""
+    if factor.get("time_series"):
+        return factor["time_series"]["pooled"]["rank_ic_t_stat_hac"]
+    return factor.get("rank_t_stat_hac")
 
 
 def _nan(v: Any) -> float:
@@ -237,22 +271,43 @@ def analyze_dataset(
     known: list[str] | None = None,
     library_root: Path | None = None,
     cache: FactorCache | None = None,
+    analysis_mode: str = "auto",
+    field_proxies: Iterable[str] = (),
 ) -> AnalysisResult:
     """Analyze an expression, or every factor of a library, on a dataset.
 
+    ``target`` is resolved by
+    :func:`~alphaloop.factors.library.resolve_factor_source` (a mistyped
+    library name is refused with the closest names). A library's factors
+    that need fields the dataset lacks are left out and listed
+    (``AnalysisResult.selection``), unless ``field_proxies`` names a field to
+    approximate (e.g. ``("vwap",)``: typical price), which then adds a caveat.
+    ``analysis_mode``: ``auto``, ``cross-section`` or ``time-series`` (see
+    :func:`~alphaloop.factors.analysis.choose_analysis_mode`).
     ``market``: a single-asset dataset whose close returns serve as the
     market (``"auto"``: the equal-weighted return of the dataset's members;
     ``None``: no market, so no orthogonality or regimes). ``known``: datasets
     whose returns serve as known factors (default: factor-etfs when it
     overlaps the data by a year, else fama-french; ``[]`` for none).
     """
-    from alphaloop.factors.analysis import analyze_factor
-    from alphaloop.factors.library import BUILTIN, get_library
+    from alphaloop.factors.analysis import analyze_factor, choose_analysis_mode
+    from alphaloop.factors.library import resolve_factor_source, select_factors
 
-    is_library = target in BUILTIN or (
-        library_root is not None and (library_root / "libraries" / f"{target}.yaml").exists()
-    )
-    exprs = get_library(target, library_root).factors if is_library else {target: target}
+    source = resolve_factor_source(target, library_root)
+    is_library = source.library is not None
+    selection = None
+    extra_caveats: list[str] = []
+    if source.library is not None:
+        selection = select_factors(
+            source.library.factors,
+            catalog.info(data).fields,
+            proxies=field_proxies,
+            library=source.library.name,
+        )
+        exprs = selection.factors
+        extra_caveats = selection.proxy_caveats()
+    else:
+        exprs = source.expressions
     result = evaluate_dataset(catalog, exprs, data, start=start, end=end, mode=mode, cache=cache)
     panel = result.panel
     if "close" not in panel:
@@ -261,8 +316,16 @@ def analyze_dataset(
             f"{list(panel.field_names)}"
         )
     close = panel["close"]
-    market_series, market_name = _market(catalog, panel, market)
-    known_frame, known_names = _known(catalog, panel, known)
+    caveats = (*result.caveats, *extra_caveats)
+    chosen, _ = choose_analysis_mode(
+        close, panel.membership, min_assets=max(5, quantiles), requested=analysis_mode
+    )
+    if chosen == "time-series":  # market and known factors serve cross-sectional measures only
+        market_series, market_name = None, "none (not used in the time-series mode)"
+        known_frame, known_names = None, []
+    else:
+        market_series, market_name = _market(catalog, panel, market)
+        known_frame, known_names = _known(catalog, panel, known)
     reports = {}
     for name in result.names:
         reports[name] = analyze_factor(
@@ -275,7 +338,8 @@ def analyze_dataset(
             membership=panel.membership,
             market=market_series,
             known_factors=known_frame,
-            caveats=result.caveats,
+            caveats=caveats,
+            mode=analysis_mode,  # type: ignore[arg-type]
         )
     return AnalysisResult(
         target,
@@ -285,8 +349,9 @@ def analyze_dataset(
         result.content_hash,
         market_name,
         tuple(known_names),
-        result.caveats,
+        caveats,
         mode,
+        selection,
     )
 
 

@@ -28,16 +28,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ALIASES", "BINARY_SYMBOLS", "OPERATORS", "OpSpec", "resolve"]
+__all__ = [
+    "ALIASES",
+    "BINARY_SYMBOLS",
+    "OPERATORS",
+    "UNARY_SYMBOLS",
+    "OpSpec",
+    "operator_listing",
+    "resolve",
+]
 
 Kind = Literal["elementwise", "rolling", "cross_section", "marker"]
+
+
+_DEFAULT_ARG_NAMES: dict[str, str] = {
+    "window": "N",
+    "lag": "N",
+    "quantile": "q",
+    "span": "N",
+    "by": "by",
+}
+_EXPR_NAMES = ("x", "y", "z")
 
 
 @dataclass(frozen=True)
 class OpSpec:
     """One operator: canonical name, kind, argument kinds, and a one-line meaning.
 
-    ``variadic`` means the last argument kind may repeat (at least once).
+    ``params`` is what the parser checks a call against (one kind per
+    argument); ``variadic`` means the last kind may repeat (at least once).
+    ``arg_names`` are the names shown in the signature, one per parameter;
+    by default ``x, y, z`` for expressions in order and ``N`` / ``q`` / ``by``
+    for literals. The signature is generated from ``params`` and
+    ``arg_names``, so the listing cannot disagree with what the parser
+    accepts.
     """
 
     name: str
@@ -46,13 +70,39 @@ class OpSpec:
     doc: str
     variadic: bool = False
     min_window: int = 1
+    arg_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.arg_names:
+            names: list[str] = []
+            n_expr = 0
+            for kind in self.params:
+                if kind == "expr":
+                    names.append(_EXPR_NAMES[n_expr])
+                    n_expr += 1
+                else:
+                    names.append(_DEFAULT_ARG_NAMES[kind])
+            object.__setattr__(self, "arg_names", tuple(names))
+        if len(self.arg_names) != len(self.params):
+            raise ValueError(
+                f"operator {self.name}: {len(self.arg_names)} argument names for "
+                f"{len(self.params)} parameters"
+            )
+
+    @property
+    def min_args(self) -> int:
+        """Fewest arguments a call takes."""
+        return len(self.params)
+
+    @property
+    def max_args(self) -> int | None:
+        """Most arguments a call takes (None: no limit, the operator is variadic)."""
+        return None if self.variadic else len(self.params)
 
     @property
     def signature(self) -> str:
-        names = {"expr": "x", "window": "N", "lag": "N", "quantile": "q", "span": "N", "by": "by"}
-        args = [names[p] for p in self.params]
-        if self.params[:2] == ("expr", "expr"):
-            args[:2] = ["x", "y"]
+        """``Name(arg, ...)`` with one name per parameter (``...`` when variadic)."""
+        args = list(self.arg_names)
         if self.variadic:
             args.append("...")
         return f"{self.name}({', '.join(args)})"
@@ -76,7 +126,13 @@ def _ops() -> dict[str, OpSpec]:
         OpSpec("And", "elementwise", (e, e), "x & y: 1 when both are non-zero"),
         OpSpec("Or", "elementwise", (e, e), "x | y: 1 when either is non-zero"),
         OpSpec("Not", "elementwise", (e,), "~x: 1 when x is zero"),
-        OpSpec("If", "elementwise", (e, e, e), "y where the condition is non-zero, else z"),
+        OpSpec(
+            "If",
+            "elementwise",
+            (e, e, e),
+            "x where cond is non-zero, else y",
+            arg_names=("cond", "x", "y"),
+        ),
         OpSpec("Abs", "elementwise", (e,), "absolute value"),
         OpSpec("Sign", "elementwise", (e,), "-1, 0 or 1"),
         OpSpec("Log", "elementwise", (e,), "natural logarithm"),
@@ -120,8 +176,15 @@ def _ops() -> dict[str, OpSpec]:
             (e, "by"),
             "residual of x after removing Group(g) means and regressing on other expressions",
             variadic=True,
+            arg_names=("x", "by"),
         ),
-        OpSpec("Group", "marker", (e,), "marks a CsNeutralize target as group labels"),
+        OpSpec(
+            "Group",
+            "marker",
+            (e,),
+            "marks g as group labels; only as a target of CsNeutralize (group means removed)",
+            arg_names=("g",),
+        ),
     ]
     return {s.name: s for s in specs}
 
@@ -147,7 +210,43 @@ BINARY_SYMBOLS: dict[str, str] = {
     "|": "Or",
 }
 
+#: prefix symbols and the operators they stand for (a prefix ``+`` is dropped)
+UNARY_SYMBOLS: dict[str, str] = {"-": "Neg", "~": "Not"}
+
 
 def resolve(name: str) -> OpSpec | None:
     """The operator spec for ``name`` or an alias of it (case-sensitive), else None."""
     return OPERATORS.get(ALIASES.get(name, name))
+
+
+def operator_listing() -> list[dict[str, object]]:
+    """Every operator the parser accepts, as rows for a listing (``factor operators``).
+
+    Generated from :data:`OPERATORS`, the table the parser checks calls
+    against, so the listing cannot drift from it. Each row has ``name``,
+    ``kind``, ``signature``, ``min_args``, ``max_args`` (None when
+    variadic), ``doc``, ``aliases`` (other names accepted) and ``symbols``
+    (infix or prefix symbols written for it, e.g. ``+`` for ``Add``).
+    ``Group`` is listed with kind ``marker``: it is accepted only as a
+    target of ``CsNeutralize``.
+    """
+    aliases: dict[str, list[str]] = {}
+    for alias, canonical in ALIASES.items():
+        aliases.setdefault(canonical, []).append(alias)
+    symbols: dict[str, list[str]] = {}
+    for table in (BINARY_SYMBOLS, UNARY_SYMBOLS):
+        for symbol, canonical in table.items():
+            symbols.setdefault(canonical, []).append(symbol)
+    return [
+        {
+            "name": spec.name,
+            "kind": spec.kind,
+            "signature": spec.signature,
+            "min_args": spec.min_args,
+            "max_args": spec.max_args,
+            "doc": spec.doc,
+            "aliases": sorted(aliases.get(spec.name, [])),
+            "symbols": symbols.get(spec.name, []),
+        }
+        for spec in OPERATORS.values()
+    ]

@@ -25,7 +25,14 @@ import difflib
 from alphaloop.errors import ExpressionError
 from alphaloop.factors.ast import Call, Const, Field, Node, Span
 from alphaloop.factors.lexer import Token, tokenize
-from alphaloop.factors.operators import ALIASES, BINARY_SYMBOLS, OPERATORS, OpSpec, resolve
+from alphaloop.factors.operators import (
+    ALIASES,
+    BINARY_SYMBOLS,
+    OPERATORS,
+    UNARY_SYMBOLS,
+    OpSpec,
+    resolve,
+)
 
 __all__ = ["MAX_DEPTH", "parse"]
 
@@ -138,7 +145,7 @@ class _Parser:
                 return operand
             if op.text == "-" and isinstance(operand, Const):
                 return Const(-operand.value, span=span)
-            return Call("Neg" if op.text == "-" else "Not", (operand,), span=span)
+            return Call(UNARY_SYMBOLS[op.text], (operand,), span=span)
         return self.primary()
 
     def primary(self) -> Node:

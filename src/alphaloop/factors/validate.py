@@ -17,7 +17,14 @@ from alphaloop.factors.ast import Call, Const, Field, Node
 from alphaloop.factors.operators import OPERATORS
 from alphaloop.factors.parser import parse
 
-__all__ = ["Expression", "compile_expression", "lookahead", "validate", "warmup"]
+__all__ = [
+    "Expression",
+    "compile_expression",
+    "future_references",
+    "lookahead",
+    "validate",
+    "warmup",
+]
 
 
 @dataclass(frozen=True)
@@ -66,23 +73,37 @@ def validate(
 ) -> None:
     """Raise :class:`ExpressionError` for unknown fields or, unless ``label``, lookahead."""
     known = None if fields is None else {f.lower() for f in fields}
+    ahead = {} if label else {id(n): k for n, k in future_references(node)}
     for n in node.walk():
         if isinstance(n, Field) and known is not None and n.name not in known:
             close = difflib.get_close_matches(n.name, sorted(known), n=1)
             hint = f"did you mean ${close[0]}? " if close else ""
             hint += f"the data has {', '.join('$' + f for f in sorted(known))}"
             raise ExpressionError(f"unknown field ${n.name}", text, n.span.start, hint=hint)
-        if not label and isinstance(n, Call) and n.op == "Ref":
+        k = ahead.get(id(n))
+        if k is not None:
+            raise ExpressionError(
+                f"lookahead: {str(n)[:60]} reads {k} bar{'s' if k > 1 else ''} into the "
+                "future; future references are allowed only in labels",
+                text,
+                n.span.start,
+                hint="evaluate it as a label (label=True, or --label on the command line)",
+            )
+
+
+def future_references(node: Node) -> list[tuple[Call, int]]:
+    """Every ``Ref(x, -k)`` in the tree with the ``k`` bars it reads ahead, outermost first.
+
+    These are the only calls that read the future; their spans point at the
+    text as written (``text[call.span.start:call.span.end]``).
+    """
+    out: list[tuple[Call, int]] = []
+    for n in node.walk():
+        if isinstance(n, Call) and n.op == "Ref":
             lag = n.args[1]
             if isinstance(lag, Const) and lag.value < 0:
-                k = int(-lag.value)
-                raise ExpressionError(
-                    f"lookahead: {str(n)[:60]} reads {k} bar{'s' if k > 1 else ''} into the "
-                    "future; future references are allowed only in labels",
-                    text,
-                    n.span.start,
-                    hint="evaluate it as a label (label=True, or --label on the command line)",
-                )
+                out.append((n, int(-lag.value)))
+    return out
 
 
 def lookahead(node: Node) -> int:

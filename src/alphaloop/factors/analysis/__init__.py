@@ -2,7 +2,8 @@
 
 Pure functions on ``(time, asset)`` arrays and pandas objects; nothing here
 reads a workspace. The entry point is :func:`analyze_factor`, which returns a
-:class:`FactorReport`; :func:`render_tearsheet` writes it as an offline HTML
+:class:`FactorReport` (across assets, or per asset over time when the data
+has too few assets for a cross-section); :func:`render_tearsheet` writes it as an offline HTML
 page. Conventions (timing, return definition, skipped periods) are in
 ``docs/factor-analysis.md`` and in :data:`CONVENTIONS`.
 """
@@ -15,7 +16,7 @@ from alphaloop.factors.analysis._common import (
     newey_west_lags,
     simple_returns,
 )
-from alphaloop.factors.analysis.analyze import analyze_factor
+from alphaloop.factors.analysis.analyze import analyze_factor, choose_analysis_mode
 from alphaloop.factors.analysis.ic import (
     ICSummary,
     information_coefficient,
@@ -40,9 +41,22 @@ from alphaloop.factors.analysis.regimes import (
     trend_regimes,
     volatility_regimes,
 )
-from alphaloop.factors.analysis.report import CONVENTIONS, FactorReport, ICDecayPoint
+from alphaloop.factors.analysis.report import (
+    ANALYSIS_MODES,
+    CONVENTIONS,
+    TIME_SERIES_CONVENTIONS,
+    AnalysisMode,
+    FactorReport,
+    ICDecayPoint,
+)
 from alphaloop.factors.analysis.stats import mean_t_stat, mean_t_stat_hac
 from alphaloop.factors.analysis.tearsheet import render_tearsheet
+from alphaloop.factors.analysis.timeseries import (
+    CROSS_SECTION_ONLY,
+    AssetTimeSeries,
+    TimeSeriesReport,
+    time_series_analysis,
+)
 from alphaloop.factors.analysis.turnover import (
     TurnoverSummary,
     factor_rank_autocorrelation,
@@ -51,7 +65,12 @@ from alphaloop.factors.analysis.turnover import (
 )
 
 __all__ = [
+    "ANALYSIS_MODES",
     "CONVENTIONS",
+    "CROSS_SECTION_ONLY",
+    "TIME_SERIES_CONVENTIONS",
+    "AnalysisMode",
+    "AssetTimeSeries",
     "FactorAnalysisError",
     "FactorReport",
     "ICDecayPoint",
@@ -59,9 +78,11 @@ __all__ = [
     "OrthogonalityResult",
     "QuantileReturns",
     "RegimeReport",
+    "TimeSeriesReport",
     "TurnoverSummary",
     "analyze_factor",
     "assign_quantiles",
+    "choose_analysis_mode",
     "compound_to_calendar",
     "factor_orthogonality",
     "factor_rank_autocorrelation",
@@ -79,6 +100,7 @@ __all__ = [
     "simple_returns",
     "summarize_ic",
     "summarize_turnover",
+    "time_series_analysis",
     "trend_regimes",
     "usable_mask",
     "volatility_regimes",

@@ -14,9 +14,14 @@ TEARSHEET_TEMPLATE = """<!DOCTYPE html>
 </head>
 <body>
 <h1>{{ title }}</h1>
+{% if report.mode == "time-series" %}
+<p class="subtitle">Time-series analysis: forward horizon {{ report.horizon }} bar(s),
+{{ summary.n_periods }} bars analyzed from {{ first_period }} to {{ last_period }}.</p>
+{% else %}
 <p class="subtitle">Forward horizon {{ report.horizon }} period(s),
 {{ report.quantiles }} quantiles, {{ summary.n_periods }} periods analyzed
 from {{ first_period }} to {{ last_period }}.</p>
+{% endif %}
 
 <section class="caveats" id="caveats">
 <h2>Caveats</h2>
@@ -30,6 +35,53 @@ from {{ first_period }} to {{ last_period }}.</p>
 {% endif %}
 </section>
 
+{% if report.mode == "time-series" %}
+<section class="mode" id="analysis-mode">
+<h2>Time-series analysis: each asset against its own future</h2>
+<p>Mode: {{ report.mode_reason }}. Each asset's factor is compared with its own
+forward returns over time. These measures are not shown in this mode: each needs a
+cross-section of at least {{ report.min_assets }} assets per period.</p>
+<ul>
+{% for name, what in not_shown_rows %}<li><b>{{ name }}</b>: {{ what }}</li>
+{% endfor %}
+</ul>
+</section>
+
+<h2>Summary</h2>
+<table id="ts-summary">
+<thead><tr><th>Measure (horizon {{ report.horizon }})</th><th>Value</th></tr></thead>
+<tbody>
+{% for row in ts_pooled_rows %}<tr><td>{{ row[0] }}</td><td>{{ row[1] }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+<p class="note">Compare the hit rate with the chance hit rate, not with 50%: a factor
+that is never negative calls "up" on every bar and scores the share of up bars.</p>
+
+<h2>By asset</h2>
+<table id="ts-assets">
+<thead><tr><th>Asset</th><th>Bars</th><th>IC</th><th>Rank IC</th><th>Rank IC t (HAC)</th>
+<th>Hit rate</th><th>Hits</th><th>Chance hit rate</th><th>Up bars</th>
+<th>Factor positive</th></tr></thead>
+<tbody>
+{% for row in ts_asset_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+</table>
+<div class="figure">{{ figures.ts_rolling_ic | safe }}</div>
+<div class="grid">
+<div class="figure">{{ figures.ts_by_asset | safe }}</div>
+<div class="figure">{{ figures.ts_decay | safe }}</div>
+</div>
+<table id="ts-decay">
+<thead><tr><th>Horizon (bars)</th><th>Pooled rank IC</th><th>t (HAC)</th>
+<th>Mean IC over assets</th><th>Hit rate</th><th>Bars</th></tr></thead>
+<tbody>
+{% for row in ts_decay_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody>
+</table>
+{% else %}
 <h2>Summary</h2>
 <table id="summary">
 <thead><tr><th>Statistic</th><th>IC (Pearson)</th><th>Rank IC (Spearman)</th></tr></thead>
@@ -109,12 +161,21 @@ from {{ first_period }} to {{ last_period }}.</p>
 {% endfor %}
 </tbody>
 </table>
+<table id="regime-parameters">
+<thead><tr><th>Parameter</th><th>Value</th></tr></thead>
+<tbody>
+{% for row in regime_parameters %}<tr><td>{{ row[0] }}</td><td>{{ row[1] }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
 {% for note in regime_notes %}<p class="note">{{ note }}</p>
 {% endfor %}
+{% endif %}
 {% endif %}
 
 <h2>Definitions</h2>
 <dl class="definitions" id="definitions">
+<dt>analysis mode</dt><dd>{{ report.mode }}: {{ report.mode_reason }}</dd>
 <dt>horizon</dt><dd>{{ report.horizon }} period(s) of the data's calendar
 ({{ report.periods_per_year or "no" }} periods per year for annualization)</dd>
 {% for key, text in conventions.items() %}<dt>{{ key }}</dt><dd>{{ text }}</dd>

@@ -19,10 +19,81 @@ from alphaloop.factors.analysis.ic import information_coefficient, summarize_ic,
 from alphaloop.factors.analysis.orthogonality import factor_orthogonality
 from alphaloop.factors.analysis.quantiles import assign_quantiles, quantile_returns
 from alphaloop.factors.analysis.regimes import regime_report
-from alphaloop.factors.analysis.report import FactorReport, ICDecayPoint
+from alphaloop.factors.analysis.report import (
+    ANALYSIS_MODES,
+    AnalysisMode,
+    FactorReport,
+    ICDecayPoint,
+)
+from alphaloop.factors.analysis.timeseries import time_series_analysis
 from alphaloop.factors.analysis.turnover import summarize_turnover
 
-__all__ = ["analyze_factor"]
+__all__ = ["analyze_factor", "choose_analysis_mode"]
+
+
+def choose_analysis_mode(
+    close: np.ndarray,
+    membership: np.ndarray | None = None,
+    *,
+    min_assets: int = 5,
+    requested: str = "auto",
+) -> tuple[str, str]:
+    """Pick the cross-section or the time-series analysis for a panel, and say why.
+
+    The cross-section needs ``min_assets`` assets at a period. ``auto``
+    counts, per period, the member assets with a positive price and takes
+    the median over the periods that have any: below ``min_assets`` the
+    analysis is a time-series one. The choice depends on the data only, not
+    on the factor, so every factor of a library gets the same mode.
+
+    Parameters
+    ----------
+    close : ndarray, shape (n_times, n_assets)
+    membership : ndarray of bool, optional
+    min_assets : int, default=5
+    requested : {"auto", "cross-section", "time-series"}
+
+    Returns
+    -------
+    (str, str)
+        ``"cross-section"`` or ``"time-series"``, and the reason in words.
+
+    Raises
+    ------
+    FactorAnalysisError
+        For an unknown mode, or ``"cross-section"`` asked for on a panel
+        whose median cross-section is below ``min_assets``.
+    """
+    if requested not in ANALYSIS_MODES:
+        raise FactorAnalysisError(
+            f"unknown analysis mode {requested!r}", hint=f"use one of {', '.join(ANALYSIS_MODES)}"
+        )
+    prices = np.asarray(close, dtype=np.float64)
+    have = np.isfinite(prices) & (prices > 0)
+    if membership is not None:
+        have &= np.asarray(membership, dtype=bool)
+    counts = have.sum(axis=1)
+    counts = counts[counts > 0]
+    typical = float(np.median(counts)) if counts.size else 0.0
+    seen = f"a median of {typical:g} asset{'s' if typical != 1 else ''} with a price per period"
+    if requested == "time-series":
+        return "time-series", f"asked for ({seen})"
+    if requested == "cross-section":
+        if typical < min_assets:
+            raise FactorAnalysisError(
+                f"a cross-sectional analysis needs at least {min_assets} assets per period; "
+                f"the data has {seen}",
+                hint="use the time-series mode, which compares each asset's factor with its "
+                "own forward returns",
+            )
+        return "cross-section", f"asked for ({seen})"
+    if typical < min_assets:
+        return "time-series", (
+            f"auto: {seen}, fewer than the {min_assets} (min_assets) a cross-section needs"
+        )
+    return "cross-section", (
+        f"auto: {seen}, at least the {min_assets} (min_assets) a cross-section needs"
+    )
 
 
 def _check_index(index: Any, n_times: int) -> pd.DatetimeIndex:
@@ -73,6 +144,8 @@ def analyze_factor(
     trend_window: int = 63,
     trend_up: float = 0.05,
     trend_down: float = -0.05,
+    mode: AnalysisMode = "auto",
+    rolling_window: int = 63,
 ) -> FactorReport:
     """Analyze a factor: IC, rank IC, decay, turnover, quantile returns, orthogonality, regimes.
 
@@ -112,6 +185,11 @@ def analyze_factor(
         Trailing windows (periods, current included) for the regimes.
     trend_up, trend_down : float
         Trailing market return thresholds (decimals) of up and down markets.
+    mode : {"auto", "cross-section", "time-series"}, default="auto"
+        ``auto`` analyzes across assets when the data has a cross-section
+        (see :func:`choose_analysis_mode`), else each asset over time.
+    rolling_window : int, default=63
+        Bars in the rolling IC of the time-series mode.
 
     Returns
     -------
@@ -135,6 +213,30 @@ def analyze_factor(
     h = int(horizon)
     ppy = periods_per_year if periods_per_year is not None else periods_per_year_of(idx)
     mem = None if membership is None else np.asarray(membership, dtype=bool)
+
+    chosen, reason = choose_analysis_mode(prices, mem, min_assets=floor, requested=mode)
+    if chosen == "time-series":
+        return FactorReport(
+            horizon=h,
+            quantiles=q,
+            min_assets=floor,
+            periods_per_year=ppy,
+            n_skipped={},
+            ic_decay={},
+            mode="time-series",
+            mode_reason=reason,
+            time_series=time_series_analysis(
+                f,
+                prices,
+                index=idx,
+                assets=assets,
+                horizon=h,
+                membership=mem,
+                decay_horizons=decay_horizons,
+                window=rolling_window,
+            ),
+            caveats=tuple(str(c) for c in caveats),
+        )
 
     def measure(hz: int) -> tuple[np.ndarray, np.ndarray, pd.Series, pd.Series]:
         fwd = forward_returns(prices, hz)
@@ -200,6 +302,8 @@ def analyze_factor(
         quantiles=q,
         min_assets=floor,
         periods_per_year=ppy,
+        mode="cross-section",
+        mode_reason=reason,
         n_skipped={
             "beyond_data": beyond,
             "too_few_assets": too_few,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -13,10 +14,12 @@ from alphaloop.errors import AlphaloopError, ExpressionError
 from alphaloop.factors.ast import Field
 from alphaloop.factors.library.alpha158 import alpha158, alpha360
 from alphaloop.factors.parser import parse
+from alphaloop.factors.validate import future_references
 
 __all__ = [
     "BUILTIN",
     "FactorLibrary",
+    "check_no_lookahead",
     "get_library",
     "list_libraries",
     "load_library_file",
@@ -134,9 +137,42 @@ def load_library_file(path: str | Path) -> FactorLibrary:
     return FactorLibrary(name.strip(), str(doc.get("description", "")), clean, source=str(p))
 
 
+def check_no_lookahead(lib: FactorLibrary, where: str | None = None) -> None:
+    """Refuse a library whose factors read the future (``Ref(x, -k)``).
+
+    A library holds features: every value must be known at its bar. The
+    error names the factor and quotes the offending sub-expression as written,
+    with its column.
+
+    Raises
+    ------
+    ExpressionError
+    """
+    origin = where if where is not None else lib.source
+    for fname, text in lib.factors.items():
+        refs = future_references(parse(text))
+        if not refs:
+            continue
+        call, k = refs[0]
+        written = text[call.span.start : call.span.end]
+        raise ExpressionError(
+            f"{origin}: factor {fname!r} reads the future: {written} looks {k} bar"
+            f"{'s' if k > 1 else ''} ahead; a library's factors must be known at their bar",
+            text,
+            call.span.start,
+            hint="use a positive lag (Ref($close, 1) is the previous bar); a label that reads "
+            "the future is evaluated with --label, not kept in a library",
+        )
+
+
 def save_library(root: Path, source: str | Path) -> FactorLibrary:
-    """Validate a YAML library and copy it into the workspace (atomically)."""
+    """Validate a YAML library and copy it into the workspace (atomically).
+
+    Besides the checks of :func:`load_library_file`, a library whose
+    factors read the future is refused here (see :func:`check_no_lookahead`).
+    """
     lib = load_library_file(source)
+    check_no_lookahead(lib, str(source))
     if lib.name in BUILTIN:
         raise AlphaloopError(f"{lib.name!r} is a built-in library", hint="choose another name")
     target_dir = library_dir(root)
@@ -168,4 +204,7 @@ def get_library(name: str, root: Path | None = None) -> FactorLibrary:
         if lib.name == name:
             return lib
     names = [lib.name for lib in list_libraries(root)]
-    raise AlphaloopError(f"no factor library named {name!r}", hint=f"libraries: {names}")
+    close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=1, cutoff=0.6)
+    guess = [n for n in names if close and n.lower() == close[0]]
+    hint = (f"did you mean {guess[0]!r}? " if guess else "") + f"libraries: {names}"
+    raise AlphaloopError(f"no factor library named {name!r}", hint=hint)

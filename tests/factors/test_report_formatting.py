@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app.factors import AnalysisResult
 from alphaloop.factors.analysis import analyze_factor, render_tearsheet
 from alphaloop.factors.library import select_factors
 from alphaloop.factors.report_pages import write_report
-from alphaloop.factors.service import AnalysisResult
 from alphaloop.reports.html import (
     NA,
     chart_layout,

@@ -41,26 +41,21 @@ def _mode(compat: str | None) -> str:
 
 @factor_app.command("operators")
 def factor_operators(as_json: JsonOpt = False) -> None:
-    """Every operator of the expression language."""
-    from alphaloop.factors.operators import ALIASES, OPERATORS
+    """Every operator of the expression language (generated from the parser's table)."""
+    from alphaloop.factors.operators import ALIASES, operator_listing
 
-    specs = [s for s in OPERATORS.values() if s.kind != "marker"]
+    rows = operator_listing()
     if as_json:
-        print_json(
-            {
-                "operators": [
-                    {"name": s.name, "kind": s.kind, "signature": s.signature, "doc": s.doc}
-                    for s in specs
-                ],
-                "aliases": ALIASES,
-            }
-        )
+        print_json({"operators": rows, "aliases": ALIASES})
         return
     table = Table(title="operators ($field reads a dataset field; N is a literal window)")
     for col in ("operator", "kind", "meaning"):
         table.add_column(col)
-    for s in specs:
-        table.add_row(escape(s.signature), s.kind, escape(s.doc))
+    for row in rows:
+        names = [str(row["signature"])]
+        if row["symbols"]:
+            names.append("(" + " ".join(row["symbols"]) + ")")  # type: ignore[arg-type]
+        table.add_row(escape(" ".join(names)), str(row["kind"]), escape(str(row["doc"])))
     out.print(table)
     out.print("aliases: " + ", ".join(f"{a} = {c}" for a, c in ALIASES.items()))
 
@@ -178,10 +173,29 @@ def factor_analyze(
         typer.Option(help="Comma-separated datasets of known factors, or 'none'."),
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
+    analysis_mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="auto | cross-section | time-series (per-asset IC and hit rate; "
+            "auto picks it when there are too few assets for a cross-section).",
+        ),
+    ] = "auto",
+    proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--proxy",
+            help="Approximate a missing field (vwap: typical price); labelled in every result.",
+        ),
+    ] = None,
     cache: CacheOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """IC, rank IC, decay, turnover, quantile returns, orthogonality and regimes of a factor."""
+    """IC, rank IC, decay, turnover, quantile returns, orthogonality and regimes of a factor.
+
+    With fewer assets than a cross-section needs, per-asset IC over time and
+    hit rates instead (``--mode time-series``).
+    """
     from alphaloop.app.factors import analyze_dataset
 
     if horizon < 1:
@@ -201,6 +215,8 @@ def factor_analyze(
         known=known_list,  # type: ignore[arg-type]
         library_root=ws.root,
         cache=_factor_cache(ws, cache),
+        analysis_mode=analysis_mode,
+        field_proxies=tuple(proxy or ()),
     )
     doc = result.to_dict()
     if report is not None:
@@ -214,6 +230,8 @@ def factor_analyze(
 
 
 def _print_analysis(doc: dict[str, Any], is_library: bool) -> None:
+    from alphaloop.factors.report_pages import library_rows, time_series_lines
+
     def num(v: Any, fmt: str = ".4f") -> str:
         return "-" if v is None else format(v, fmt)
 
@@ -221,31 +239,25 @@ def _print_analysis(doc: dict[str, Any], is_library: bool) -> None:
         f"[bold]{escape(doc['target'])}[/] on {doc['dataset']} ({doc['mode']}), "
         f"market: {escape(doc['market'])}, known factors: {', '.join(doc['known_factors']) or '-'}"
     )
+    for line in doc.get("skipped_summary") or []:
+        out.print(f"  [yellow]{escape(line)}[/]")
     if is_library:
         mt = doc["multiple_testing"]
+        header, rows = library_rows(doc)
         table = Table(title=f"{doc['n_factors_tested']} factors tested")
-        for col in ("factor", "rank IC", "t (HAC)", "p", "p Holm", "IC", "spread", "rank AC"):
-            table.add_column(col, justify="left" if col == "factor" else "right")
-        rows = sorted(
-            doc["factors"].items(), key=lambda kv: -abs(kv[1].get("rank_t_stat_hac") or 0)
-        )
-        for name, f in rows:
-            table.add_row(
-                name,
-                num(f["rank_ic_mean"]),
-                num(f["rank_t_stat_hac"], ".2f"),
-                num(f["rank_ic_p_value"], ".3f"),
-                num(f["rank_ic_p_value_holm"], ".3f"),
-                num(f["ic_mean"]),
-                num(f["quantile_returns"]["spread"]["mean"], ".5f"),
-                num(f["turnover"]["rank_autocorrelation"].get("1"), ".3f"),
-            )
+        for i, col in enumerate(header):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*(escape(c) for c in row))
         out.print(table)
         out.print(
             f"{mt['significant_at_5pct_before_adjustment']} of {mt['n_tests']} significant at 5% "
             f"before adjusting for the number tested, "
             f"{mt['significant_at_5pct_after_adjustment']} after (Holm)."
         )
+    elif doc.get("analysis_mode") == "time-series":
+        for line in time_series_lines(doc):
+            out.print(escape(line))
     else:
         out.print(
             f"IC {num(doc['ic_mean'])} (ICIR {num(doc['icir'], '.3f')}, "

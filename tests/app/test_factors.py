@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from alphaloop.app import Workspace
+from alphaloop.app.factors import analyze_dataset
 from alphaloop.cli import main
 from alphaloop.factors.analysis import FactorAnalysisError
 from alphaloop.factors.library import UnknownLibraryError
 from alphaloop.factors.report_pages import time_series_lines, write_report
-from alphaloop.factors.service import analyze_dataset
-from alphaloop.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

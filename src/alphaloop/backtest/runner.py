@@ -34,6 +34,7 @@ __all__ = [
     "PreparedStrategy",
     "prepare",
     "run_backtest",
+    "scan_decisions",
     "scan_spec",
     "strategy_signal_fn",
 ]
@@ -179,10 +180,11 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
 def strategy_signal_fn(
     spec: StrategySpec, ws: Workspace | None = None
 ) -> Callable[[Panel], dict[str, np.ndarray]]:
-    """A lookahead-scan function for the spec: its signal and its daily target weights.
+    """A lookahead-scan function for the spec: its signal and its target weights.
 
-    Weights are computed as if rebalancing every bar, so every bar is checked
-    (the schedule itself depends on the calendar only).
+    Weights are computed on the bars of :func:`scan_decisions` (the spec's
+    calendar rebalance bars, NaN elsewhere as in the backtest; every bar for
+    a ``bars`` schedule).
     """
 
     def fn(panel: Panel) -> dict[str, np.ndarray]:
@@ -191,17 +193,23 @@ def strategy_signal_fn(
         signal = _signal(ws, spec, panel)  # type: ignore[arg-type]
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
-        weights = target_weights(
-            signal,
-            close,
-            eligible,
-            spec.portfolio,
-            spec.limits,
-            np.ones(panel.n_times, dtype=bool),
-        )
+        rebalance = scan_decisions(spec, panel.index)
+        weights = target_weights(signal, close, eligible, spec.portfolio, spec.limits, rebalance)
         return {"signal": signal, "target_weights": weights}
 
     return fn
+
+
+def scan_decisions(spec: StrategySpec, index: pd.DatetimeIndex) -> np.ndarray:
+    """The bars a lookahead scan treats as the spec's decisions (bool, one per bar).
+
+    Calendar schedules: their rebalance bars, which depend on the calendar
+    only, so a cut panel keeps them. A ``bars`` schedule counts from the
+    backtest's first bar, which the scan does not know: every bar.
+    """
+    if spec.rebalance.frequency == "bars":
+        return np.ones(len(index), dtype=bool)
+    return rebalance_rows(index, spec.rebalance)
 
 
 @dataclass(frozen=True)
@@ -479,7 +487,8 @@ def scan_spec(
 
     The settle period after a cut is at least 252 bars and 11 times the
     signal's warm-up (enough for an EMA to forget its start to 1e-9), capped
-    at a third of the data.
+    at a third of the data. The decision bars are :func:`scan_decisions`:
+    each is a truncation point, up to the scan's ``max_decision_points``.
     """
     from alphaloop.backtest.lookahead import scan_lookahead
     from alphaloop.factors.validate import compile_expression
@@ -497,6 +506,7 @@ def scan_spec(
     return scan_lookahead(
         strategy_signal_fn(spec, ws),
         panel,
+        decisions=scan_decisions(spec, panel.index),
         n_points=n_points,
         settle=settle,
         min_history=min_history,

@@ -9,6 +9,10 @@ Tests read whole datasets (round trips, parity with peers), so the sealed
 holdout is off by default here (``ALPHALOOP_HOLDOUT_FRACTION=0``, inherited
 by CLI subprocesses); tests of the holdout and of the demo turn it back on
 with the product's default.
+
+Property tests run derandomized (hypothesis profile ``ci``: the same examples
+on every run, no deadline, a reproduction blob on failure), so ``make test``
+is deterministic. ``HYPOTHESIS_PROFILE=dev`` explores fresh random examples.
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from alphaloop.app import Workspace
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 os.environ.setdefault("ALPHALOOP_HOLDOUT_FRACTION", "0")
 

@@ -26,6 +26,11 @@ def panel(shared_workspace: Workspace) -> Panel:
     return shared_workspace.data.load("sp500-stocks")
 
 
+DENSE = {"max_decision_points": 20}
+"""For leaks on every bar, which any truncation point catches: about 40 re-runs instead of
+about 500. Sparse leaks and the default coverage are tested in test_lookahead_coverage.py."""
+
+
 def _rows(panel: Panel, **kw: int) -> np.ndarray:
     """The truncation rows the scan uses with default settings (or ``kw``)."""
     args = {"n_points": 20, "min_history": 252, "seed": 0} | kw
@@ -71,14 +76,15 @@ def test_shifted_future_return_is_caught_at_first_truncation_point(panel: Panel)
     assert first.rerun_end == panel.index[k]
     # one row per truncation point and asset reads the future; the shift is the same
     # whatever history is loaded, so the warm-up test has nothing to say
-    assert report.counts["fwd"] == {"truncation": 20 * panel.n_assets, "warmup": 0}
+    n_points = len(report.checked_points)
+    assert report.counts["fwd"] == {"truncation": n_points * panel.n_assets, "warmup": 0}
 
 
 def test_future_reference_through_the_factor_engine_is_caught(panel: Panel) -> None:
     with pytest.raises(ExpressionError, match="lookahead"):
         expression_signal_fn("Ref($close, -1) / $close - 1")
     fn = expression_signal_fn({"label": "Ref($close, -1) / $close - 1"}, label=True)
-    report = scan_lookahead(fn, panel)
+    report = scan_lookahead(fn, panel, **DENSE)
     _only_offender(report, "label")
     assert report.first_offence["label"].timestamp == panel.index[_rows(panel)[0]]
 
@@ -88,7 +94,7 @@ def test_centered_rolling_window_is_caught(panel: Panel) -> None:
         close = p.frame("close")
         return {"smooth": close.rolling(21, center=True).mean().to_numpy()}
 
-    report = scan_lookahead(centered, panel, tail=5)
+    report = scan_lookahead(centered, panel, tail=5, **DENSE)
     _only_offender(report, "smooth")
     k = int(_rows(panel)[0])
     first = report.first_offence["smooth"]
@@ -104,7 +110,7 @@ def test_full_sample_z_scoring_is_caught_by_both_tests(panel: Panel) -> None:
         r[1:] = np.log(p["close"][1:] / p["close"][:-1])
         return {"z": (r - np.nanmean(r, axis=0)) / np.nanstd(r, axis=0)}
 
-    report = scan_lookahead(zscored, panel)
+    report = scan_lookahead(zscored, panel, **DENSE)
     _only_offender(report, "z")
     counts = report.counts["z"]
     assert counts["truncation"] > 0
@@ -121,7 +127,7 @@ def test_label_used_as_a_feature_is_caught_in_signal_and_weights(panel: Panel) -
         forward_5d = (close.shift(-5) / close - 1).to_numpy()
         return {"feature": forward_5d, "weights": _top_k(forward_5d)}
 
-    report = scan_lookahead(peeks, panel)
+    report = scan_lookahead(peeks, panel, **DENSE)
     assert not report.clean
     assert report.offending_outputs == ("feature", "weights")
     k = int(_rows(panel)[0])
@@ -136,17 +142,17 @@ def test_leak_in_one_asset_names_that_asset(panel: Panel) -> None:
         out["MSFT"] = out["MSFT"].shift(-1)
         return {"ret": out.to_numpy()}
 
-    report = scan_lookahead(leaky_msft, panel)
+    report = scan_lookahead(leaky_msft, panel, **DENSE)
     _only_offender(report, "ret")
     assert {f.asset for f in report.findings} == {"MSFT"}
-    assert report.counts["ret"]["truncation"] == 20
+    assert report.counts["ret"]["truncation"] == len(report.checked_points)
 
 
 def test_expanding_mean_is_caught_by_the_warmup_test_only(panel: Panel) -> None:
     def expanding(p: Panel) -> dict[str, np.ndarray]:
         return {"anchor": p.frame("close").expanding().mean().to_numpy()}
 
-    report = scan_lookahead(expanding, panel)
+    report = scan_lookahead(expanding, panel, **DENSE)
     _only_offender(report, "anchor")
     assert report.counts["anchor"]["truncation"] == 0
     first = report.first_offence["anchor"]
@@ -175,7 +181,15 @@ def test_clean_expressions_pass(panel: Panel) -> None:
     assert report.findings == []
     assert report.outputs == ("momentum", "ma_ratio", "momentum_rank", "ema_gap")
     assert report.warmups == DEFAULT_WARMUPS
-    assert len(report.checked_points) == 20
+    # every bar is a decision bar: 8060 in reach, thinned to one in 17 (500 at most), plus
+    # the 20 spread points
+    assert report.decision_bars == panel.n_times - 2 - 252 + 1 == 8060
+    assert report.decision_stride == 17
+    picked = set(range(252, panel.n_times - 1, 17)) | {panel.n_times - 2}
+    checked = {panel.index.get_loc(t) for t in report.checked_points}
+    assert checked == picked | set(_rows(panel).tolist())
+    assert report.decision_bars_checked == len(checked)
+    assert report.coverage_horizon == 17
     assert report.summary().startswith("lookahead scan: clean")
 
 
@@ -186,12 +200,12 @@ def test_qlib_mode_adjusted_ema_passes(panel: Panel) -> None:
 
 def test_long_ema_needs_a_longer_settle(panel: Panel) -> None:
     fn = expression_signal_fn({"ema60": "EMA($close, 60)"})
-    strict = scan_lookahead(fn, panel)
+    strict = scan_lookahead(fn, panel, **DENSE)
     # a 60-bar EMA still remembers the cut after 252 bars (about 2e-4 of the gap) ...
     assert strict.counts["ema60"]["truncation"] == 0
     assert strict.counts["ema60"]["warmup"] > 0
     # ... and has forgotten it after 10.4 * (60 + 1) = 635 bars
-    assert scan_lookahead(fn, panel, settle=640).clean
+    assert scan_lookahead(fn, panel, settle=640, **DENSE).clean
 
 
 def test_top_k_weights_from_momentum_rank_pass(panel: Panel) -> None:
@@ -223,7 +237,7 @@ def test_report_is_json_safe_ordered_and_capped(panel: Panel) -> None:
             "a_mean": (close - close.mean()).to_numpy(),
         }
 
-    report = scan_lookahead(two_leaks, panel, max_findings=7)
+    report = scan_lookahead(two_leaks, panel, max_findings=7, **DENSE)
     assert report.outputs == ("b_fwd", "a_mean")
     assert [f.output for f in report.findings] == ["b_fwd"] * 7 + ["a_mean"] * 7
     for name in report.outputs:
@@ -258,7 +272,15 @@ def test_truncation_rows_are_deterministic_and_spread() -> None:
 def test_progress_is_reported_per_run(panel: Panel) -> None:
     calls: list[tuple[int, int]] = []
     fn = expression_signal_fn("$close / Ref($close, 5) - 1")
-    scan_lookahead(fn, panel, n_points=4, warmups=[10], progress=lambda d, t: calls.append((d, t)))
+    none = np.zeros(panel.n_times, dtype=bool)  # no decision bars: the 4 spread points only
+    scan_lookahead(
+        fn,
+        panel,
+        n_points=4,
+        warmups=[10],
+        decisions=none,
+        progress=lambda d, t: calls.append((d, t)),
+    )
     assert calls == [(i, 6) for i in range(1, 7)]
 
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from alphaloop.validation.sharpe import (
+    NO_DEFLATION_BELOW,
     DSRResult,
     StatisticsError,
     deflated_sharpe_ratio,
@@ -69,6 +70,25 @@ def test_expected_max_sharpe_by_hand_and_against_skfolio() -> None:
     assert vec.shape == (3,)
     assert vec[0] == 0.0
     assert np.all(np.diff(vec) > 0)
+
+
+def test_expected_max_formula_crosses_zero_at_no_deflation_below() -> None:
+    g = 0.5772156649015329
+
+    def formula(n: float) -> float:
+        return (1 - g) * stats.norm.ppf(1 - 1 / n) + g * stats.norm.ppf(1 - 1 / (n * math.e))
+
+    assert formula(NO_DEFLATION_BELOW) == pytest.approx(0.0, abs=1e-12)
+    assert formula(1.1) < 0 < formula(1.3)
+    # below the crossing the raw formula is negative: the expected maximum is floored at 0
+    for n in (1.0, 1.01, 1.1, 1.2, NO_DEFLATION_BELOW):
+        assert expected_max_sharpe(n, 0.01) == 0.0
+        assert expected_max_sharpe(n, 0.01, mean_trials=0.05) == pytest.approx(0.05)
+    assert expected_max_sharpe(1.3, 0.01) == pytest.approx(0.1 * formula(1.3), rel=1e-14)
+    grid = np.concatenate([np.linspace(1.0, 3.0, 401), np.geomspace(3.0, 1e4, 200)])
+    sr0 = expected_max_sharpe(grid, 0.002)
+    assert np.all(sr0 >= 0)
+    assert np.all(np.diff(sr0) >= 0)
 
 
 # ------------------------------------------------------------------------ PSR
@@ -157,6 +177,60 @@ def test_dsr_with_effective_trials() -> None:
     assert eff.dsr > raw.dsr
 
 
+def test_dsr_with_fewer_than_two_effective_trials_is_the_psr() -> None:
+    """1 < effective N < 1.28 used to give a negative SR0 and a DSR above the PSR."""
+    sr, n_obs, skew, kurt, var = 0.03, 750, -0.4, 5.0, 0.5 / 252
+    psr0 = probabilistic_sharpe_ratio(sr, 0.0, n_obs, skew, kurt)
+    for eff in (1.0, 1.05, 1.2, NO_DEFLATION_BELOW):
+        res = deflated_sharpe_ratio(sr, 40, var, n_obs, skew, kurt, effective_trials=eff)
+        assert res.sr0 == 0.0
+        assert res.dsr == psr0
+    assert deflated_sharpe_ratio(sr, 1, var, n_obs, skew, kurt).dsr == psr0
+    deflated = deflated_sharpe_ratio(sr, 40, var, n_obs, skew, kurt, effective_trials=1.5)
+    assert deflated.sr0 > 0
+    assert deflated.dsr < psr0
+
+
+trial_counts = st.one_of(
+    st.integers(1, 10_000).map(float),
+    st.floats(1.0, 10_000.0, allow_nan=False, allow_infinity=False),
+    st.floats(1.0, 2.0),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n_a=trial_counts,
+    n_b=trial_counts,
+    sr=st.floats(-0.5, 0.5),
+    n_obs=st.integers(2, 10_000),
+    skew=st.floats(-3, 3),
+    extra_kurt=st.floats(1e-6, 20),
+    var_trials=st.floats(0.0, 0.05),
+)
+def test_dsr_is_at_most_psr_and_non_increasing_in_trials(
+    n_a: float,
+    n_b: float,
+    sr: float,
+    n_obs: int,
+    skew: float,
+    extra_kurt: float,
+    var_trials: float,
+) -> None:
+    kurt = 1 + skew**2 + extra_kurt
+    psr0 = probabilistic_sharpe_ratio(sr, 0.0, n_obs, skew, kurt)
+    few, many = sorted((n_a, n_b))
+    dsr_few = deflated_sharpe_ratio(sr, few, var_trials, n_obs, skew, kurt).dsr
+    dsr_many = deflated_sharpe_ratio(sr, many, var_trials, n_obs, skew, kurt).dsr
+    assert dsr_many <= dsr_few <= psr0
+    # an effective count in place of the raw one obeys the same order
+    eff = deflated_sharpe_ratio(sr, many, var_trials, n_obs, skew, kurt, effective_trials=few)
+    assert eff.dsr == dsr_few
+    assert deflated_sharpe_ratio(sr, 1, var_trials, n_obs, skew, kurt).dsr == psr0
+    one = deflated_sharpe_ratio(sr, many, var_trials, n_obs, skew, kurt, effective_trials=1)
+    assert one.dsr == psr0
+
+
 # ---------------------------------------------------------- effective trials
 def test_effective_trials_limits() -> None:
     rng = np.random.default_rng(8)
@@ -214,22 +288,43 @@ def test_min_track_record_length_by_hand() -> None:
     assert theirs == 1 + math.ceil(ours - 1)
 
 
+def test_min_track_record_length_is_at_least_two_returns() -> None:
+    # the formula gives 1 + 1.125 * (Phi^-1(0.6) / 0.5)^2 = 1.29 returns; a Sharpe ratio needs 2
+    raw = 1 + (1 + 2 / 4 * 0.25) * (stats.norm.ppf(0.6) / 0.5) ** 2
+    assert raw == pytest.approx(1.28883, abs=1e-5)
+    assert min_track_record_length(0.5, 0.0, 0.0, 3.0, alpha=0.4) == 2.0
+    assert probabilistic_sharpe_ratio(0.5, 0.0, 2, 0.0, 3.0) > 0.6
+    # alpha above one half: PSR passes 1 - alpha at any length with SR above the benchmark
+    assert min_track_record_length(0.01, 0.0, 0.0, 3.0, alpha=0.7) == 2.0
+    # a two-point distribution at SR = 2 / skew has no variance term: formula 1, result 2
+    assert min_track_record_length(1.0, 0.5, 2.0, 5.0) == 2.0
+    vec = min_track_record_length(np.array([0.5, 0.1, 0.0]), 0.0, 0.0, 3.0, alpha=0.4)
+    assert vec[0] == 2.0
+    assert vec[1] > 2.0
+    assert vec[2] == math.inf
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     sr=st.floats(0.01, 0.5),
     gap=st.floats(0.005, 0.3),
     skew=st.floats(-3, 3),
     extra_kurt=st.floats(0, 20),
-    alpha=st.floats(0.001, 0.4),
+    alpha=st.floats(0.001, 0.999),
 )
 def test_min_track_record_length_inverts_psr(
     sr: float, gap: float, skew: float, extra_kurt: float, alpha: float
 ) -> None:
     kurt = 1 + skew**2 + extra_kurt
     trl = min_track_record_length(sr, sr - gap, skew, kurt, alpha)
-    assert probabilistic_sharpe_ratio(sr, sr - gap, trl, skew, kurt) == pytest.approx(
-        1 - alpha, abs=1e-9
-    )
+    # PSR accepts every length MinTRL returns; it reaches 1 - alpha exactly there, unless
+    # the length is the floor of two returns, where it has already passed it
+    assert trl >= 2
+    prob = probabilistic_sharpe_ratio(sr, sr - gap, trl, skew, kurt)
+    if trl > 2:
+        assert prob == pytest.approx(1 - alpha, abs=1e-9)
+    else:
+        assert prob >= 1 - alpha
 
 
 # -------------------------------------------------------------------- MinBTL
@@ -238,6 +333,10 @@ def test_min_backtest_length() -> None:
     assert min_backtest_length(45, 1.0) < 5.0 < min_backtest_length(46, 1.0)
     assert min_backtest_length(45) == pytest.approx(purgedcv.minimum_backtest_length(45), 1e-14)
     assert min_backtest_length(1) == 0.0
+    # fewer than about 1.28 trials: no selection to correct for (the formula would rise again)
+    assert min_backtest_length(np.array([1.0, 1.1, 1.2, NO_DEFLATION_BELOW])).tolist() == [0.0] * 4
+    lengths = min_backtest_length(np.linspace(1.0, 50.0, 500))
+    assert np.all(np.diff(lengths) >= 0)
     # after y years of daily data a skill-less Sharpe has per-day variance 1 / (250 y);
     # at y = MinBTL the expected best of 100 annualizes to the target
     y = min_backtest_length(100, 1.5)

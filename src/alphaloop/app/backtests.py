@@ -20,6 +20,7 @@ from alphaloop.backtest.runner import (
     model_start_row,
     prepare_strategy,
     run_prepared,
+    scan_decisions,
     select_universe,
     spec_end,
     target_signal_fn,
@@ -196,7 +197,9 @@ def scan_spec(
 
     The settle period after a cut is at least 252 bars and 11 times the
     signal's warm-up (enough for an EMA to forget its start to 1e-9), capped
-    at a third of the data.
+    at a third of the data. The decision bars are
+    :func:`~alphaloop.backtest.runner.scan_decisions`: each is a truncation
+    point, up to the scan's ``max_decision_points``.
     """
     from alphaloop.factors.validate import compile_expression
 
@@ -213,6 +216,7 @@ def scan_spec(
     return scan_lookahead(
         strategy_signal_fn(spec, ws),
         panel,
+        decisions=scan_decisions(spec, panel.index),
         n_points=n_points,
         settle=settle,
         min_history=min_history,

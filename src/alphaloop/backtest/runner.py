@@ -40,6 +40,7 @@ __all__ = [
     "model_start_row",
     "prepare_strategy",
     "run_prepared",
+    "scan_decisions",
     "select_universe",
     "spec_end",
     "target_signal_fn",
@@ -183,28 +184,34 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
 def target_signal_fn(
     spec: StrategySpec, signal_of: Callable[[Panel], np.ndarray]
 ) -> Callable[[Panel], dict[str, np.ndarray]]:
-    """A lookahead-scan function for the spec: its signal and its daily target weights.
+    """A lookahead-scan function for the spec: its signal and its target weights.
 
     ``signal_of`` computes the spec's signal on a panel. Weights are computed
-    as if rebalancing every bar, so every bar is checked (the schedule itself
-    depends on the calendar only).
+    on the bars of :func:`scan_decisions` (the spec's calendar rebalance bars,
+    NaN elsewhere as in the backtest; every bar for a ``bars`` schedule).
     """
 
     def fn(panel: Panel) -> dict[str, np.ndarray]:
         signal = signal_of(panel)
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
-        weights = target_weights(
-            signal,
-            close,
-            eligible,
-            spec.portfolio,
-            spec.limits,
-            np.ones(panel.n_times, dtype=bool),
-        )
+        rebalance = scan_decisions(spec, panel.index)
+        weights = target_weights(signal, close, eligible, spec.portfolio, spec.limits, rebalance)
         return {"signal": signal, "target_weights": weights}
 
     return fn
+
+
+def scan_decisions(spec: StrategySpec, index: pd.DatetimeIndex) -> np.ndarray:
+    """The bars a lookahead scan treats as the spec's decisions (bool, one per bar).
+
+    Calendar schedules: their rebalance bars, which depend on the calendar
+    only, so a cut panel keeps them. A ``bars`` schedule counts from the
+    backtest's first bar, which the scan does not know: every bar.
+    """
+    if spec.rebalance.frequency == "bars":
+        return np.ones(len(index), dtype=bool)
+    return rebalance_rows(index, spec.rebalance)
 
 
 @dataclass(frozen=True)

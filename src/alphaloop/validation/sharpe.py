@@ -44,6 +44,7 @@ from scipy import stats
 from alphaloop.errors import AlphaloopError
 
 __all__ = [
+    "NO_DEFLATION_BELOW",
     "DSRResult",
     "StatisticsError",
     "deflated_sharpe_ratio",
@@ -62,6 +63,9 @@ FloatOrArray = float | FloatArray
 
 EULER_MASCHERONI = float(np.euler_gamma)
 """0.5772...: weight of the second quantile in the expected-maximum formula."""
+
+NO_DEFLATION_BELOW = 1.2835654897275894
+"""Trial count where the expected-maximum formula crosses 0: fewer trials do not deflate."""
 
 _PEARSON_TOL = 1e-9
 """Slack allowed on ``kurtosis >= 1 + skew**2`` for moments that were rounded."""
@@ -131,17 +135,22 @@ def _moments(x: FloatArray, ddof: int) -> tuple[FloatArray, FloatArray, FloatArr
 
 
 def _expected_max_z(n_trials: FloatArray) -> FloatArray:
-    """Expected maximum of ``n_trials`` independent standard normals (0 for one trial).
+    """Expected maximum of ``n_trials`` independent standard normals, floored at 0.
 
     ``(1 - g) * Phi^-1(1 - 1/N) + g * Phi^-1(1 - 1/(N e))`` with ``g`` the
-    Euler-Mascheroni constant (Bailey & López de Prado 2014, Eq. 5).
+    Euler-Mascheroni constant (Bailey & López de Prado 2014, Eq. 5). The
+    approximation is made for many trials; below ``N ~ 1.2836`` (see
+    :data:`NO_DEFLATION_BELOW`) it turns negative, and at ``N = 1`` it is
+    ``-inf``. The expected maximum of ``N >= 1`` draws is never below the
+    expected value of one draw (0), so the result is ``max(formula, 0)``:
+    0 for one trial, continuous and non-decreasing in ``N``.
     """
     n = np.maximum(n_trials, 1.0)
     with np.errstate(divide="ignore"):
         z = (1.0 - EULER_MASCHERONI) * stats.norm.ppf(1.0 - 1.0 / n) + EULER_MASCHERONI * (
             stats.norm.ppf(1.0 - 1.0 / (n * np.e))
         )
-    return np.where(n_trials == 1.0, 0.0, z)
+    return np.maximum(z, 0.0)
 
 
 def _n_trials(n_trials: npt.ArrayLike) -> FloatArray:
@@ -291,7 +300,12 @@ def expected_max_sharpe(
         SR_0 = \mu + \sqrt{V}\left[(1 - \gamma)\Phi^{-1}\left(1 - \frac1N\right)
         + \gamma\,\Phi^{-1}\left(1 - \frac{1}{N e}\right)\right]
 
-    with :math:`\gamma` the Euler-Mascheroni constant.
+    with :math:`\gamma` the Euler-Mascheroni constant. The bracket is floored
+    at 0: the approximation turns negative for ``N`` below
+    :data:`NO_DEFLATION_BELOW` (about 1.28), where the expected maximum of
+    ``N >= 1`` trials cannot be below the expected value of one. So
+    :math:`SR_0 \ge \mu`, with equality for ``N <= NO_DEFLATION_BELOW``, and
+    :math:`SR_0` is continuous and non-decreasing in ``N``.
 
     Parameters
     ----------
@@ -381,6 +395,11 @@ def deflated_sharpe_ratio(
     Sharpe ratio for the number of strategies tried, their dispersion, the
     track-record length and non-normal returns.
 
+    Deflation only ever lowers the probability: ``SR0 >= 0``, so the DSR is
+    at most the PSR against a benchmark of 0, equal to it for one trial (or
+    fewer than :data:`NO_DEFLATION_BELOW` effective trials) and non-increasing
+    in the trial count.
+
     Parameters
     ----------
     sr : float
@@ -396,8 +415,9 @@ def deflated_sharpe_ratio(
     kurtosis : float
         Kurtosis of the selected returns, not excess (3 for normal).
     effective_trials : float, optional
-        Effective number of independent trials (``1 <= effective_trials``);
-        when given it replaces ``n_trials`` in ``SR0`` and is recorded.
+        Effective number of independent trials (``1 <= effective_trials``,
+        fractional allowed); when given it replaces ``n_trials`` in ``SR0``
+        and is recorded.
 
     Returns
     -------
@@ -564,8 +584,19 @@ def min_track_record_length(
 
     .. math::
 
-        MinTRL = 1 + \left(1 - \gamma_3 \widehat{SR} + \frac{\gamma_4 - 1}{4}
-        \widehat{SR}^2\right) \left(\frac{z_{1-\alpha}}{\widehat{SR} - SR^*}\right)^2
+        MinTRL = \max\left(2,\ 1 + \left(1 - \gamma_3 \widehat{SR}
+        + \frac{\gamma_4 - 1}{4}\widehat{SR}^2\right)
+        \left(\frac{z_{1-\alpha}}{\widehat{SR} - SR^*}\right)^2\right)
+
+    The floor at 2: a Sharpe ratio needs at least two returns (PSR refuses
+    fewer), and when the formula falls below 2 (a large gap to the benchmark,
+    a large ``alpha``) PSR at ``T = 2`` already exceeds ``1 - alpha``, so two
+    returns is the shortest track record that shows it. For ``alpha >= 1/2``
+    the quantile :math:`z_{1-\alpha}` is not positive and PSR (at least 1/2
+    when ``sr > sr_benchmark``) passes at any length: the result is 2 (the
+    formula, with :math:`z` squared, would answer as for ``1 - alpha``).
+    Hence PSR at the returned length is exactly ``1 - alpha`` when the result
+    is above 2, and at least ``1 - alpha`` when it is 2.
 
     Parameters
     ----------
@@ -583,9 +614,9 @@ def min_track_record_length(
     Returns
     -------
     float or ndarray
-        Observations (same periodicity as ``sr``), not rounded: take
-        ``ceil`` for a count. ``inf`` where ``sr <= sr_benchmark``: no track
-        record is long enough.
+        Observations (same periodicity as ``sr``), at least 2, not rounded:
+        take ``ceil`` for a count. ``inf`` where ``sr <= sr_benchmark``: no
+        track record is long enough.
 
     Raises
     ------
@@ -600,9 +631,11 @@ def min_track_record_length(
     _check_moments(g3, g4)
     var_term = np.maximum(1.0 - g3 * sr_a + (g4 - 1.0) / 4.0 * sr_a**2, 0.0)
     gap = sr_a - bench
+    # alpha >= 1/2: z <= 0, and PSR (at least 1/2 above the benchmark) passes at any length
+    z = max(float(stats.norm.ppf(1.0 - alpha)), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        trl = 1.0 + var_term * (stats.norm.ppf(1.0 - alpha) / gap) ** 2
-    return _scalar_or_array(np.where(gap > 0, trl, np.inf))
+        trl = 1.0 + var_term * (z / gap) ** 2
+    return _scalar_or_array(np.where(gap > 0, np.maximum(trl, 2.0), np.inf))
 
 
 def min_backtest_length(n_trials: npt.ArrayLike, target_sharpe_annual: float = 1.0) -> FloatOrArray:
@@ -627,7 +660,8 @@ def min_backtest_length(n_trials: npt.ArrayLike, target_sharpe_annual: float = 1
     Parameters
     ----------
     n_trials : float or array-like
-        Number of independent configurations tried (>= 1). One trial gives 0.
+        Number of independent configurations tried (>= 1). One trial (and any
+        count below :data:`NO_DEFLATION_BELOW`) gives 0; non-decreasing in ``N``.
     target_sharpe_annual : float, default=1.0
         Annualized Sharpe ratio to be distinguished from luck (> 0).
 

@@ -104,3 +104,16 @@ def test_cli_validate(ws: Workspace, capsys, tmp_path: Path) -> None:
     assert "strategies tried" in out
     assert main(["--workspace", root, "validate", "99999"]) == 1
     assert "no run 99999" in capsys.readouterr().err
+
+
+def test_effective_trials_count_every_trial_not_only_the_sampled_family() -> None:
+    from alphaloop.app.validation import scale_effective_trials
+
+    # the family re-runs 200 of 1,000 trials and finds 50 independent ones among them
+    assert scale_effective_trials(50.0, 200, 1_000) == pytest.approx(250.0)
+    # every trial sampled: the estimate stands
+    assert scale_effective_trials(7.5, 10, 10) == 7.5
+    # never above the trials made, never below one
+    assert scale_effective_trials(200.0, 200, 300) == 300.0
+    assert scale_effective_trials(0.2, 200, 300) == 1.0
+    assert scale_effective_trials(None, 0, 5) is None

@@ -37,7 +37,7 @@ from alphaloop.errors import AlphaloopError
 from alphaloop.jsonsafe import json_safe
 from alphaloop.validation.policy import ValidationPolicy, Verdict
 
-__all__ = ["ValidationReport", "trial_family", "validate_spec"]
+__all__ = ["ValidationReport", "scale_effective_trials", "trial_family", "validate_spec"]
 
 NEIGHBOUR_REBALANCE = ("weekly", "monthly", "quarterly")
 
@@ -126,6 +126,21 @@ def _family_returns(
             continue  # a trial that cannot run here any more is left out
         cols.append(r.reindex(index).fillna(0.0).to_numpy())
     return np.column_stack(cols) if cols else np.empty((len(index), 0))
+
+
+def scale_effective_trials(eff_sample: float | None, sampled: int, n_trials: int) -> float | None:
+    """The effective number of independent trials among all ``n_trials``.
+
+    The correlation estimate comes from the ``sampled`` trials re-run for
+    the family (at most ``max_trials``, and only those that traded); every
+    trial ever made counts, so the share of independent trials found in the
+    sample is applied to all of them. Never below 1 or above ``n_trials``.
+    """
+    if eff_sample is None or sampled <= 0:
+        return None
+    if n_trials <= sampled:
+        return eff_sample
+    return float(min(n_trials, max(1.0, eff_sample * n_trials / sampled)))
 
 
 def _per_period_sharpe(x: np.ndarray) -> np.ndarray:
@@ -223,7 +238,8 @@ def validate_spec(
     var_trials = float(np.nanvar(_per_period_sharpe(recorded), ddof=1)) if n_recorded > 1 else 0.0
     # a trial that never traded has no correlation to speak of: leave it out here
     varied = recorded[:, recorded.std(axis=0) > 0]
-    eff = effective_number_of_trials(varied) if varied.shape[1] > 1 else None
+    eff_sample = effective_number_of_trials(varied) if varied.shape[1] > 1 else None
+    eff = scale_effective_trials(eff_sample, varied.shape[1], n_trials)
 
     stats: dict[str, Any] = {"n_obs": n_obs, "years": n_obs / ppy, "sharpe_ratio": sr * ppy**0.5}
     finite = math.isfinite(sr)
@@ -237,6 +253,7 @@ def validate_spec(
     stats["sr0_annual"] = dsr.sr0 * ppy**0.5 if dsr else None
     stats["n_trials"] = n_trials
     stats["effective_trials"] = eff
+    stats["effective_trials_in_sample"] = eff_sample
     stats["var_trial_sharpe"] = var_trials
     stats["min_track_record"] = (
         float(min_track_record_length(sr, 0.0, skew, kurt)) if finite and sr > 0 else None

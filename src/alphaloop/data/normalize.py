@@ -3,21 +3,28 @@
 Timestamps: ISO 8601 text (with or without an offset), other date text
 whose format pandas can infer from the first value (``1/4/1999``), Arrow
 timestamps and dates, integers ``YYYYMMDD``, or epoch seconds /
-milliseconds / microseconds / nanoseconds (told apart by magnitude).
-Timestamps without an offset are taken in ``timezone`` (default UTC);
-values with an offset are converted to UTC. A file mixing values with and
-without an offset is refused (``mixed_timezones``): the naive ones are
-ambiguous. Timestamps outside the range of nanosecond timestamps
-(1677-09-21 .. 2262-04-11) are reported as ``unparseable_timestamp``; a
-column of times of day without a date is refused.
+milliseconds / microseconds / nanoseconds (told apart by magnitude); with
+``time_format`` in the read options, text (or integers read as text) in
+that strptime format only. Timestamps without an offset are taken in
+``timezone`` (default UTC); values with an offset are converted to UTC. A
+file mixing values with and without an offset is refused
+(``mixed_timezones``): the naive ones are ambiguous. Several offsets that
+are not one zone's clock changes are a warning (``mixed_offsets``, see
+:mod:`alphaloop.data.offsets`). Timestamps outside the range of nanosecond
+timestamps (1677-09-21 .. 2262-04-11) are reported as
+``unparseable_timestamp`` with the values as written; a column of times of
+day without a date is refused.
 
 Numbers: numeric columns are read as float64; text that is not a number in
 a value column is reported (``non_numeric``) and stored as NaN, which the
-import only accepts with ``--repair``.
+import only accepts with ``--repair``. With ``decimal=","`` text numbers
+use a decimal comma (``1,5``) and dots only to group thousands
+(``1.234,5``).
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -26,21 +33,30 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from alphaloop.data.layout import RawTable
 from alphaloop.data.long import NAT, LongData
+from alphaloop.data.names import KNOWN_FIELDS
+from alphaloop.data.offsets import check_offsets, offsets_of
 from alphaloop.data.quality import QualityIssue, make_issue
-from alphaloop.data.readers import KNOWN_FIELDS, RawTable
 from alphaloop.errors import ConfigError, DataFormatError, DataReadError
 
 __all__ = ["normalize"]
 
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
+_THOUSANDS_DOTS = r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$"
+_DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+$"
+_SHOWN = 5  # values quoted in a message
 _NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _MIN_NS = pd.Timestamp.min.value
 _MAX_NS = pd.Timestamp.max.value
 
 
-def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[QualityIssue]]:
+def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, list[QualityIssue]]:
     """Turn a raw table into rows of parsed arrays.
+
+    Timestamps and numbers are read as ``raw.options`` say (time format,
+    decimal mark, time zone; ``timezone`` overrides the latter). Notes on
+    what was inferred are appended to ``raw.notes``.
 
     Returns
     -------
@@ -48,8 +64,8 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
         In file order. Rows whose timestamp cannot be parsed carry ``NAT``.
     issues : list of QualityIssue
         Parse problems: ``unparseable_timestamp``, ``mixed_timezones``,
-        ``missing_asset``, ``non_numeric`` (plus ``unknown_columns`` for long
-        data, as a warning).
+        ``missing_asset``, ``non_numeric`` (plus ``mixed_offsets`` and, for
+        long data, ``unknown_columns``, as warnings).
 
     Raises
     ------
@@ -67,35 +83,47 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
     else:
         lines = np.arange(raw.header_line + 1, raw.header_line + 1 + n, dtype=np.int64)
     issues: list[QualityIssue] = []
+    options = raw.options
+    timezone = timezone or options.timezone
     _check_timezone(timezone)
     ts_col = table.column(raw.timestamp_column)
+    name = raw.original_names.get(raw.timestamp_column, raw.timestamp_column)
     if pa.types.is_time(ts_col.type):
-        name = raw.original_names.get(raw.timestamp_column, raw.timestamp_column)
         sample = ts_col.drop_null()
         example = f" (e.g. {sample[0].as_py()})" if len(sample) else ""
         raise DataFormatError(
             f"{raw.source}: column {name!r} holds times of day without a date{example}",
             hint="give every row a full date and time such as '2024-01-02 09:30:00'",
         )
-    ts, ts_issues = _parse_timestamps(ts_col, timezone)
+    ts, ts_info = _parse_timestamps(ts_col, timezone, options.time_format, raw.notes)
+    ts_info["column"] = name
+    ts_info["written"] = ts_col
+    ts_info["format"] = options.time_format
+    text = ts_info.get("text") if raw.time_text is None else raw.time_text
+    if text is not None and ts_info.get("has_offset", True):
+        facts = offsets_of(text)
+        offset_issue, note = check_offsets(facts, ts, lines, text, name)
+        ts_info["offsets"] = offset_issue
+        if note:
+            raw.notes.append(note)
     if raw.layout == "wide":
-        return _normalize_wide(raw, ts, ts_issues, lines)
+        return _normalize_wide(raw, ts, ts_info, lines)
     codes, assets, missing_asset = _asset_codes(raw, n)
     fields: dict[str, np.ndarray] = {}
     bad_cells: dict[str, np.ndarray] = {}
     for col in raw.field_columns:
-        values, bad = _parse_numbers(table.column(col))
+        values, bad = _parse_numbers(table.column(col), options.decimal)
         fields[col] = values
         if bad.any():
             bad_cells[col] = bad
     member = None
     if raw.member_column is not None:
-        mvals, mbad = _parse_numbers(table.column(raw.member_column))
+        mvals, mbad = _parse_numbers(table.column(raw.member_column), options.decimal)
         member = np.nan_to_num(mvals, nan=0.0) != 0
         if mbad.any():
             bad_cells[raw.member_column] = mbad
     data = LongData(ts, codes, assets, fields, lines, member)
-    issues.extend(_timestamp_issues(data, ts_issues))
+    issues.extend(_timestamp_issues(data, ts_info))
     if missing_asset.any():
         k = int(missing_asset.sum())
         issues.append(
@@ -106,7 +134,7 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
                 [{"line": int(line)} for line in lines[missing_asset][:5]],
             )
         )
-    issues.extend(_non_numeric_issue(data, bad_cells, table))
+    issues.extend(_non_numeric_issue(data, bad_cells, table, options.decimal))
     unknown = [c for c in raw.field_columns if c not in KNOWN_FIELDS]
     if unknown:
         issues.append(
@@ -188,14 +216,24 @@ def _asset_codes(raw: RawTable, n: int) -> tuple[np.ndarray, tuple[str, ...], np
     return codes.astype(np.int32, copy=False), assets, missing
 
 
-def _parse_numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Values as float64 (NaN for nulls) and a mask of text that is not a number."""
+def _parse_numbers(col: pa.ChunkedArray, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
+    """Values as float64 (NaN for nulls) and a mask of text that is not a number.
+
+    With ``decimal=","`` text is read with a decimal comma; a dot is allowed
+    only between groups of three digits before it (``1.234,5``).
+    """
     typ = col.type
     numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
     if numeric or pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
         return _float64(col), np.zeros(len(col), dtype=bool)
     text = pc.cast(col, pa.string()).to_pandas()
-    parsed = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    stripped = text.str.strip()
+    if decimal == ",":
+        grouped = stripped.str.match(_THOUSANDS_DOTS).fillna(False).astype(bool)
+        stripped = stripped.where(~grouped, stripped.str.replace(".", "", regex=False))
+        dotted = stripped.str.contains(".", regex=False).fillna(False).astype(bool)
+        stripped = stripped.str.replace(",", ".", regex=False).where(~dotted, "x")
+    parsed = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
     bad = text.notna().to_numpy() & np.isnan(parsed)
     return parsed, bad
 
@@ -224,11 +262,28 @@ def _float64(col: pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, dict[str, Any]]:
-    """Timestamps as int64 ns UTC (NAT where unparseable) plus raw facts for issues."""
+def _parse_timestamps(
+    col: pa.ChunkedArray,
+    timezone: str,
+    time_format: str | None = None,
+    notes: list[str] | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Timestamps as int64 ns UTC (NAT where unparseable) plus raw facts for issues.
+
+    ``info["text"]`` holds the trimmed text when the column was parsed from
+    text, ``info["has_offset"]`` whether any of it carries a UTC offset.
+    """
     typ = col.type
     info: dict[str, Any] = {"mixed": None, "unparseable": None}
-    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+    is_time = pa.types.is_timestamp(typ) or pa.types.is_date(typ)
+    if time_format is not None and is_time:
+        if notes is not None:
+            notes.append(
+                f"time format {time_format!r} not used: the column was read as {typ} "
+                "(ISO 8601 text or typed timestamps)"
+            )
+        time_format = None
+    if is_time:
         if pa.types.is_date(typ):
             col = pc.cast(col, pa.timestamp("s"))
         if col.type.tz is not None or timezone == "UTC":  # already UTC: no time zone rules
@@ -237,9 +292,10 @@ def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, 
         out = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
         info["unparseable"] = np.asarray(pd.isna(ts))
         return out, info
-    if pa.types.is_integer(typ):
+    if pa.types.is_integer(typ) and time_format is None:
         return _parse_int_timestamps(col, timezone, info)
     text = pc.utf8_trim_whitespace(pc.cast(col, pa.string()))
+    info["text"] = text
     has_offset = np.asarray(
         pc.fill_null(pc.match_substring_regex(text, _OFFSET), False).to_numpy(zero_copy_only=False)
     )
@@ -248,10 +304,11 @@ def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, 
     present &= np.asarray(nonempty.to_numpy(zero_copy_only=False))
     aware = has_offset & present
     naive = ~has_offset & present
+    info["has_offset"] = bool(aware.any())
     values = text.to_pandas()
     if aware.any() and naive.any():
         # text that is no date at all is unparseable, not a naive timestamp
-        readable = np.asarray(pd.notna(_to_datetime(values, True, "UTC")))
+        readable = np.asarray(pd.notna(_to_datetime(values, True, "UTC", time_format)))
         aware &= readable
         naive &= readable
     all_aware = bool(aware.any()) and not naive.any()
@@ -261,7 +318,7 @@ def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, 
         # parse the majority kind only; the minority is reported as mixed_timezones
         values = values.where(~minority)
         all_aware = bool(naive.sum() <= aware.sum())
-    parsed = _to_datetime(values, all_aware, timezone)
+    parsed = _to_datetime(values, all_aware, timezone, time_format)
     out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
     unparseable = np.asarray(pd.isna(parsed)) & present
     out[~present] = NAT
@@ -301,10 +358,16 @@ def _utc_timestamps(
     return out, info
 
 
-def _to_datetime(values: pd.Series, all_aware: bool, timezone: str) -> pd.Series:
-    """Parse text to UTC, trying ISO 8601 first, then a format inferred from the data."""
+def _to_datetime(
+    values: pd.Series, all_aware: bool, timezone: str, time_format: str | None = None
+) -> pd.Series:
+    """Parse text to UTC, trying ISO 8601 first, then a format inferred from the data.
+
+    With ``time_format``, that format only.
+    """
     best: pd.Series | None = None
-    for fmt in ("ISO8601", None, "mixed"):
+    formats = (time_format,) if time_format is not None else ("ISO8601", None, "mixed")
+    for fmt in formats:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -349,16 +412,23 @@ def _parse_int_timestamps(
 
 
 def _timestamp_issues(data: LongData, info: dict[str, Any]) -> list[QualityIssue]:
+    """``mixed_timezones``, ``unparseable_timestamp`` and ``mixed_offsets`` of the parse.
+
+    Locations and messages quote the values as written.
+    """
     issues = []
+    column = info.get("column", "timestamp")
+    written = info.get("written")
     if info.get("mixed") is not None:
         n_aware, n_naive, minority = info["mixed"]
+        locations = _written_at(data.lines, minority, written, column)
         issues.append(
             make_issue(
                 "mixed_timezones",
                 int(minority.sum()),
-                f"timestamps mix values with a UTC offset ({n_aware}) and without one "
-                f"({n_naive}); the ones without are ambiguous",
-                [{"line": int(x)} for x in data.lines[minority][:5]],
+                f"timestamps in column {column!r} mix values with a UTC offset ({n_aware}) and "
+                f"without one ({n_naive}); the ones without are ambiguous: " + _quoted(locations),
+                locations,
             )
         )
     bad = info.get("unparseable")
@@ -367,20 +437,53 @@ def _timestamp_issues(data: LongData, info: dict[str, Any]) -> list[QualityIssue
             bad = bad & ~info["mixed"][2]
         if bad.any():
             k = int(bad.sum())
+            fmt = info.get("format")
+            how = f"do not match the format {fmt!r}" if fmt else "cannot be read as a date/time"
+            locations = _written_at(data.lines, bad, written, column)
             issues.append(
                 make_issue(
                     "unparseable_timestamp",
                     k,
-                    f"{k} timestamp(s) are empty, cannot be read as a date/time, or lie "
-                    "outside 1677-09-21 .. 2262-04-11",
-                    [{"line": int(x)} for x in data.lines[bad][:5]],
+                    f"{k} timestamp(s) in column {column!r} are empty, {how}, or lie outside "
+                    f"1677-09-21 .. 2262-04-11: {_quoted(locations)}",
+                    locations,
                 )
             )
+    if info.get("offsets") is not None:
+        issues.append(info["offsets"])
     return issues
 
 
+def _written_at(
+    lines: np.ndarray, mask: np.ndarray, written: pa.ChunkedArray | None, column: str
+) -> list[dict[str, Any]]:
+    """Line, column and value as written of the first rows in ``mask``."""
+    rows = np.flatnonzero(mask)[:_SHOWN]
+    values: list[Any] = [None] * len(rows)
+    if written is not None and len(rows):
+        try:
+            values = pc.take(written, pa.array(rows)).to_pylist()
+        except (pa.ArrowInvalid, ValueError, OverflowError):  # a date Python cannot hold
+            values = [written[int(r)] for r in rows]
+    return [
+        {"line": int(lines[r]), "column": column, "value": "" if v is None else str(v)[:40]}
+        for r, v in zip(rows, values, strict=True)
+    ]
+
+
+def _quoted(locations: list[dict[str, Any]]) -> str:
+    return ", ".join(f"line {loc['line']} {loc['value']!r}" for loc in locations)
+
+
+def _decimal_hint(values: list[str], decimal: str) -> str:
+    """Advice when text that is not a number looks like numbers with a decimal comma."""
+    if decimal == "." and any(re.match(_DECIMAL_COMMA, v.strip()) for v in values):
+        return " (they look like numbers with a decimal comma: pass --decimal ,)"
+    return ""
+
+
 def _non_numeric_issue(
-    data: LongData, bad_cells: dict[str, np.ndarray], table: pa.Table
+    data: LongData, bad_cells: dict[str, np.ndarray], table: pa.Table, decimal: str = "."
 ) -> list[QualityIssue]:
     if not bad_cells:
         return []
@@ -394,11 +497,12 @@ def _non_numeric_issue(
             if raw_col is not None:
                 loc["value"] = str(raw_col[int(r)].as_py())[:40]
             locs.append(loc)
+    hint = _decimal_hint([str(loc.get("value", "")) for loc in locs], decimal)
     return [
         make_issue(
             "non_numeric",
             n,
-            f"{n} value(s) are text where numbers were expected, in {list(bad_cells)}",
+            f"{n} value(s) are text where numbers were expected, in {list(bad_cells)}{hint}",
             locs[:5],
         )
     ]
@@ -414,7 +518,7 @@ def _normalize_wide(
     bad_cells: dict[str, np.ndarray] = {}
     bad_rows: list[tuple[int, str, str]] = []
     for j, asset in enumerate(raw.field_columns):
-        values, bad = _parse_numbers(table.column(asset))
+        values, bad = _parse_numbers(table.column(asset), raw.options.decimal)
         present = ~np.isnan(values) | bad
         if bad.any():
             bad_cells[asset] = bad
@@ -447,11 +551,13 @@ def _normalize_wide(
     issues = _timestamp_issues(stamp_only, ts_info)
     if bad_cells:
         n = sum(int(b.sum()) for b in bad_cells.values())
+        hint = _decimal_hint([v for _, _, v in bad_rows], raw.options.decimal)
         issues.append(
             make_issue(
                 "non_numeric",
                 n,
-                f"{n} value(s) are text where numbers were expected, in {list(bad_cells)[:10]}",
+                f"{n} value(s) are text where numbers were expected, in "
+                f"{list(bad_cells)[:10]}{hint}",
                 [
                     {"line": int(lines[r]), "asset": a, "column": field, "value": v}
                     for r, a, v in sorted(bad_rows)[:5]

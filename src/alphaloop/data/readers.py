@@ -1,17 +1,18 @@
 """Reading user files (CSV, Parquet) into an Arrow table with a known layout.
 
-Two layouts are understood:
+The file is read as it is; :mod:`alphaloop.data.layout` then finds its
+key columns and layout (long, single asset or wide), and parsing and
+checking happen in :mod:`alphaloop.data.normalize`. How to read it is said
+by one :class:`~alphaloop.data.options.ReadOptions`.
 
-- **long**: one row per (timestamp, asset) with one column per field, e.g.
-  ``timestamp,symbol,open,high,low,close,volume``. A file without an asset
-  column whose other columns are all known field names (``Date,Open,High,
-  Low,Close,Volume``) is long data for a single asset.
-- **wide**: one row per timestamp, one column per asset, one field (named by
-  the caller, ``close`` by default).
-
-Column names are matched case-insensitively after trimming; spaces and
-dashes become underscores (``Adj Close`` -> ``adj_close``). Reading never
-changes values: parsing and checking happen in :mod:`alphaloop.data.normalize`.
+CSV specifics: a UTF-8 text (a byte order mark is fine), optionally gzip
+compressed. The delimiter is taken from the header line unless given.
+Banner lines above the header (a download site's URL, a title) are found
+and skipped, with a note: the header is the first of the first lines that
+has at least two columns, as many as the lines after it, and names that
+look like a header (not numbers or dates, one of them a known column
+name); ``skip_rows`` skips a given number of lines instead. A leading
+column without a name is a pandas index (see :mod:`alphaloop.data.layout`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from __future__ import annotations
 import csv
 import re
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -29,27 +28,33 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from alphaloop.data.layout import LayoutError, RawTable, resolve_layout
+from alphaloop.data.names import (
+    ASSET_COLUMNS,
+    KNOWN_FIELDS,
+    MEMBER_COLUMNS,
+    PRICE_FIELDS,
+    TIMESTAMP_COLUMNS,
+    field_name,
+    normalize_column_name,
+)
+from alphaloop.data.options import Layout, ReadOptions
 from alphaloop.errors import DataFormatError, DataReadError
 
 __all__ = [
     "ASSET_COLUMNS",
     "KNOWN_FIELDS",
+    "MEMBER_COLUMNS",
     "PRICE_FIELDS",
     "TIMESTAMP_COLUMNS",
+    "Layout",
+    "LayoutError",
     "RawTable",
+    "ReadOptions",
     "normalize_column_name",
     "read_table",
 ]
 
-Layout = Literal["auto", "long", "wide"]
-
-TIMESTAMP_COLUMNS = ("timestamp", "datetime", "date", "time", "dt", "ts")
-ASSET_COLUMNS = ("asset", "symbol", "ticker", "instrument", "code", "secid", "permno")
-MEMBER_COLUMNS = ("member", "in_universe", "is_member")
-PRICE_FIELDS = frozenset({"open", "high", "low", "close", "adj_close", "vwap", "price"})
-KNOWN_FIELDS = PRICE_FIELDS | frozenset(
-    {"volume", "amount", "turnover", "factor", "dividend", "split_ratio", "shares", "market_cap"}
-)
 _DELIMITERS = (",", ";", "\t", "|")
 # a byte that bytes.strip() keeps
 _NOT_WHITESPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
@@ -57,81 +62,22 @@ _BOM = b"\xef\xbb\xbf"
 _NUL_WINDOW = 1 << 16  # bytes after the BOM looked at for NUL bytes (binary files)
 _HEAD_BYTES = 1 << 17  # first read of a CSV file, enough for the header in practice
 _COUNT_BLOCK = 1 << 22  # bytes per block when counting line breaks
+_BANNER_LINES = 10  # lines looked at for the header when banner lines may sit above it
+_AGREEING_LINES = 5  # lines after a header candidate that must have as many columns
+_DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+_NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "."]
 
 
-def normalize_column_name(name: str) -> str:
-    """Lower-case, trimmed, with runs of spaces/dashes/dots as one underscore."""
-    return re.sub(r"[\s\-.]+", "_", str(name).strip().lower()).strip("_")
-
-
-@dataclass
-class RawTable:
-    """A file read into Arrow, with its layout resolved.
-
-    Attributes
-    ----------
-    table : pyarrow.Table
-        Columns renamed to their normalized names.
-    source : str
-        The path, for messages.
-    layout : {"long", "wide"}
-    timestamp_column, asset_column : str or None
-        Normalized names of the key columns (``asset_column`` is None for
-        wide and single-asset files).
-    field_columns : list of str
-        Value columns (fields for long data, assets for wide data).
-    member_column : str or None
-        Optional boolean membership column of long data.
-    single_asset : str or None
-        Asset id for a single-asset long file.
-    wide_field : str or None
-        Field name for wide data.
-    notes : list of str
-        What the reader inferred (delimiter, layout), shown in reports.
-    header_line : int
-        1-based line number of the header (data starts on the next line).
-    row_lines : ndarray of int64 or None
-        1-based file line of each row when rows are not on consecutive lines
-        after the header (blank lines in between); None when they are.
-    """
-
-    table: pa.Table
-    source: str
-    layout: Literal["long", "wide"]
-    timestamp_column: str
-    asset_column: str | None
-    field_columns: list[str]
-    member_column: str | None = None
-    single_asset: str | None = None
-    wide_field: str | None = None
-    notes: list[str] = field(default_factory=list)
-    header_line: int = 1
-    original_names: dict[str, str] = field(default_factory=dict)
-    row_lines: np.ndarray | None = None
-
-
-def read_table(
-    path: str | Path,
-    *,
-    layout: Layout = "auto",
-    field_name: str = "close",
-    asset: str | None = None,
-    delimiter: str | None = None,
-) -> RawTable:
+def read_table(path: str | Path, options: ReadOptions | None = None) -> RawTable:
     """Read a CSV or Parquet file and resolve its layout.
 
     Parameters
     ----------
     path : str or Path
         ``.csv``, ``.csv.gz``, ``.txt``, ``.tsv`` or ``.parquet``/``.pq``.
-    layout : {"auto", "long", "wide"}, default "auto"
-        Force a layout instead of detecting it.
-    field_name : str, default "close"
-        The field that a wide file holds.
-    asset : str, optional
-        Asset id for a single-asset file (default: the file name's stem).
-    delimiter : str, optional
-        CSV delimiter; detected from the header line when omitted.
+    options : ReadOptions, optional
+        How to read it (layout, field, delimiter, decimal mark, time column
+        and format, lines to skip); the defaults detect what they can.
 
     Raises
     ------
@@ -141,33 +87,39 @@ def read_table(
     DataFormatError
         The file was read but has no timestamp column, a ragged row,
         repeated column names or columns of nested values.
+    LayoutError
+        The layout was left to detection and cannot be told for certain.
     """
+    options = options or ReadOptions()
     p = Path(path)
     if not p.exists():
         raise DataReadError(f"{p}: no such file")
     if p.is_dir():
         raise DataReadError(f"{p}: is a directory, expected a CSV or Parquet file")
-    if delimiter is not None and len(delimiter) > 1:
-        raise DataFormatError(
-            f"delimiter {delimiter!r} is not a single character",
-            hint="pass one character such as ';' or '|' (a tab as $'\\t' in a shell)",
-        )
     suffixes = "".join(p.suffixes).lower()
     notes: list[str] = []
-    row_lines = None
     if suffixes.endswith((".parquet", ".pq")):
-        table = _read_parquet(p)
-        header_line = 1
-    else:
-        table, header_line, used, row_lines = _read_csv(p, delimiter)
-        if used != ",":
-            notes.append(f"delimiter {used!r} detected")
-    raw = _resolve_layout(table, p, layout, field_name, asset, notes, header_line)
-    raw.row_lines = row_lines
+        table, pandas_index = _read_parquet(p)
+        unused = [k for k in ("delimiter", "skip_rows") if getattr(options, k) is not None]
+        if unused:
+            notes.append(f"options {unused} do not apply to Parquet files and were not used")
+        raw = resolve_layout(table, p, options, notes, 1, pandas_index=pandas_index)
+        return raw
+    csv_file = _read_csv(p, options, notes)
+    if csv_file.delimiter != ",":
+        notes.append(f"delimiter {csv_file.delimiter!r} detected")
+    raw = resolve_layout(csv_file.table, p, options, notes, csv_file.header_line)
+    raw.row_lines = csv_file.row_lines
+    ts_type = raw.table.column(raw.timestamp_column).type
+    if pa.types.is_timestamp(ts_type) and ts_type.tz is not None:
+        # Arrow converted values with UTC offsets: keep the text to check the offsets
+        assert raw.timestamp_position is not None
+        raw.time_text = _read_csv_column(csv_file, raw.timestamp_position, options)
     return raw
 
 
-def _read_parquet(p: Path) -> pa.Table:
+def _read_parquet(p: Path) -> tuple[pa.Table, tuple[str, ...]]:
+    """The table and the columns pandas metadata names as the index (if pandas wrote it)."""
     try:
         table = pq.read_table(p)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -177,7 +129,12 @@ def _read_parquet(p: Path) -> pa.Table:
     if table.num_rows == 0:
         raise DataReadError(f"{p}: the Parquet file has a schema but no rows")
     _check_column_types(p, table)
-    return table
+    try:
+        meta = table.schema.pandas_metadata or {}
+    except ValueError:  # metadata that is not JSON: not written by pandas
+        meta = {}
+    index = tuple(c for c in meta.get("index_columns", []) if isinstance(c, str))
+    return table, index
 
 
 def _check_column_types(p: Path, table: pa.Table) -> None:
@@ -200,7 +157,27 @@ def _check_column_types(p: Path, table: pa.Table) -> None:
                 ) from exc
 
 
-def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str, np.ndarray | None]:
+class _CsvFile:
+    """A CSV file parsed by Arrow, with what is needed to read one column again."""
+
+    def __init__(
+        self,
+        text: _CsvText,
+        table: pa.Table,
+        begin: int,
+        header_line: int,
+        delimiter: str,
+        row_lines: np.ndarray | None,
+    ) -> None:
+        self.text = text
+        self.table = table
+        self.begin = begin  # offset of the header line
+        self.header_line = header_line
+        self.delimiter = delimiter
+        self.row_lines = row_lines
+
+
+def _read_csv(p: Path, options: ReadOptions, notes: list[str]) -> _CsvFile:
     text = _CsvText.read(p)
     raw = text.head  # the whole text, or enough of its beginning for every check up to Arrow's
     # ``start`` skips a byte order mark; offsets (not slices) mark the header and the rows
@@ -214,14 +191,33 @@ def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str, np.nd
     if raw.find(b"\x00", start, start + _NUL_WINDOW) >= 0:
         raise DataReadError(f"{p}: looks like a binary file (NUL bytes), expected CSV text")
     try:
-        table, header_line, used, row_lines = _parse_csv(text, start, first, delimiter)
+        parsed = _parse_csv(text, start, first, options, notes)
     except (DataReadError, DataFormatError, UnicodeDecodeError):
         _check_utf8(p, text.whole(), start)  # text that is not UTF-8 is the first thing to say
         raise
-    if any(pa.types.is_binary(t) for t in table.schema.types):
+    if any(pa.types.is_binary(t) for t in parsed.table.schema.types):
         # the CSV reader reads a column with text that is not UTF-8 as bytes
         _check_utf8(p, text.whole(), start)
-    return table, header_line, used, row_lines
+    return parsed
+
+
+def _read_csv_column(csv_file: _CsvFile, position: int, options: ReadOptions) -> pa.ChunkedArray:
+    """Column ``position`` of a parsed CSV file again, as text (the rows Arrow read)."""
+    n = csv_file.table.num_columns
+    names = [f"c{i}" for i in range(n)]
+    table = pacsv.read_csv(
+        csv_file.text.rows(csv_file.begin),
+        read_options=pacsv.ReadOptions(block_size=1 << 24, column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(delimiter=csv_file.delimiter, newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=[names[position]],
+            column_types={names[position]: pa.string()},
+            strings_can_be_null=True,
+            null_values=_NULL_VALUES,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    return table.column(0)
 
 
 class _CsvText:
@@ -353,21 +349,27 @@ def _check_utf8(p: Path, raw: bytes, start: int) -> None:
 
 
 def _parse_csv(
-    text: _CsvText, start: int, first: int, delimiter: str | None
-) -> tuple[pa.Table, int, str, np.ndarray | None]:
+    text: _CsvText, start: int, first: int, options: ReadOptions, notes: list[str]
+) -> _CsvFile:
     """Parse a text whose first non-blank byte is at ``first`` (``start``: after any BOM).
 
     Arrow checks that text columns are UTF-8 (a column that is not becomes
     binary); the caller turns that into an error with the offending byte.
     """
-    p, raw = text.path, text.head
+    p = text.path
+    if options.skip_rows:
+        first = _after_skipped_lines(text, start, options.skip_rows)
+        notes.append(f"{options.skip_rows} line(s) skipped before the header (skip_rows)")
+    raw = text.head
     # blank lines before the header are skipped; line numbers still count them
-    header_line = raw.count(b"\n", start, first) + 1
     begin = max(start, raw.rfind(b"\n", start, first) + 1)  # start of the header line
+    if options.skip_rows is None:
+        begin = _skip_banner(text, begin, options, notes)
+    header_line = raw.count(b"\n", start, begin) + 1
     first_nl = raw.find(b"\n", begin)
     header_end = len(raw) if first_nl < 0 else first_nl
     header = raw[begin:header_end].decode().rstrip("\r")
-    used = delimiter or _sniff_delimiter(header)
+    used = options.delimiter or _sniff_delimiter(header)
     if first_nl < 0 or _skip_whitespace(raw, first_nl + 1) == len(raw):
         raise DataReadError(f"{p}: has a header line but no data rows")
     header_fields = [h.strip() for h in header.split(used)]
@@ -375,7 +377,8 @@ def _parse_csv(
         raise DataFormatError(
             f"{p}: the header line has a single column {header_fields[0][:60]!r}",
             hint="expected a timestamp column and at least one value column separated by "
-            "',' (or ';', tab, '|'); pass --delimiter if the file uses another separator",
+            "',' (or ';', tab, '|'); pass --delimiter if the file uses another separator, "
+            "or --skip-rows if lines above the header hold a title",
         )
     _check_header(p, header_fields)
     try:
@@ -384,9 +387,11 @@ def _parse_csv(
             read_options=pacsv.ReadOptions(block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=used, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
+                column_types=_text_columns([h.strip('"') for h in header_fields], options),
                 strings_can_be_null=True,
-                null_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "."],
+                null_values=_NULL_VALUES,
                 quoted_strings_can_be_null=True,
+                decimal_point=options.decimal,
             ),
         )
     except pa.ArrowInvalid as exc:
@@ -400,7 +405,130 @@ def _parse_csv(
                 hint="check the delimiter and quoting of that line",
             ) from exc
         raise DataFormatError(f"{p}: cannot parse as CSV ({msg.splitlines()[0]})") from exc
-    return table, header_line, used, _row_lines(text, begin, header_line, table.num_rows)
+    row_lines = _row_lines(text, begin, header_line, table.num_rows)
+    return _CsvFile(text, table, begin, header_line, used, row_lines)
+
+
+def _after_skipped_lines(text: _CsvText, start: int, n: int) -> int:
+    """Offset of the first non-blank byte after the first ``n`` lines (from ``start``)."""
+    for raw in (text.head, text.whole()):
+        pos = start
+        for _ in range(n):
+            nl = raw.find(b"\n", pos)
+            if nl < 0:
+                break
+            pos = nl + 1
+        else:
+            first = _skip_whitespace(raw, pos)
+            if first < len(raw):
+                return first
+        if text.complete:
+            break
+    lines = text.whole().count(b"\n", start) + 1
+    raise DataReadError(
+        f"{text.path}: skipping {n} line(s) leaves nothing to read (the file has {lines} line(s))",
+        hint="pass a smaller --skip-rows",
+    )
+
+
+def _text_columns(header: list[str], options: ReadOptions) -> dict[str, pa.DataType]:
+    """Columns Arrow must keep as text: the time column(s) when a time format is given.
+
+    Arrow would parse ``2024-01-02`` as a date on its own, which a format
+    such as ``%Y-%d-%m`` must be allowed to read otherwise. (A pandas index
+    column is left to Arrow: pandas writes ISO 8601.)
+    """
+    if options.time_format is None:
+        return {}
+    norms = [normalize_column_name(h) for h in header]
+    if options.time_column is not None:
+        want = options.time_column.strip()
+        wanted = [h for h in header if h == want]
+        wanted = wanted or [
+            h for h, n in zip(header, norms, strict=True) if n == normalize_column_name(want)
+        ]
+    else:
+        wanted = [header[norms.index(n)] for n in TIMESTAMP_COLUMNS if n in norms]
+    wanted = wanted[:1]
+    if wanted and normalize_column_name(wanted[0]) == "date" and "time" in norms:
+        wanted.append(header[norms.index("time")])  # a date and a time column are joined
+    return {h: pa.string() for h in wanted}
+
+
+def _skip_banner(text: _CsvText, begin: int, options: ReadOptions, notes: list[str]) -> int:
+    """Offset of the header line: ``begin``, or the line after banner lines above the header.
+
+    The header is the first of the first lines with at least two columns,
+    as many as each of the next lines (up to five), that looks like a header
+    (see :func:`_looks_like_header`). The first line is the header unless
+    it fails this and a later line passes it.
+    """
+    lines = _first_lines(text, begin, _BANNER_LINES + _AGREEING_LINES)
+    for i in range(min(len(lines) - 1, _BANNER_LINES)):
+        offset, line = lines[i]
+        delimiter = options.delimiter or _sniff_delimiter(line)
+        n = _count_fields(line, delimiter)
+        if n < 2:
+            continue
+        after = lines[i + 1 : i + 1 + _AGREEING_LINES]
+        if not all(_count_fields(other, delimiter) == n for _, other in after):
+            continue
+        if i == 0:
+            return begin
+        if not _looks_like_header(_split(line, delimiter), options):
+            continue
+        shown = "; ".join(repr(line[:60]) for _, line in lines[:i][:3])
+        notes.append(f"{i} line(s) above the header skipped: {shown}")
+        return offset
+    return begin
+
+
+def _first_lines(text: _CsvText, begin: int, limit: int) -> list[tuple[int, str]]:
+    """Offset and text of the first ``limit`` complete non-blank lines from ``begin``."""
+    raw = text.head
+    out: list[tuple[int, str]] = []
+    pos = begin
+    while len(out) < limit and pos < len(raw):
+        nl = raw.find(b"\n", pos)
+        if nl < 0 and not text.complete:
+            break  # a line cut by the end of what was read
+        end = len(raw) if nl < 0 else nl
+        line = raw[pos:end].decode("utf-8", "replace").rstrip("\r")
+        if line.strip():
+            out.append((pos, line))
+        pos = end + 1
+    return out
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    if '"' in line:
+        try:
+            return next(csv.reader([line], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            return [line]
+    return line.split(delimiter)
+
+
+def _count_fields(line: str, delimiter: str) -> int:
+    return len(_split(line, delimiter))
+
+
+def _looks_like_header(names: list[str], options: ReadOptions) -> bool:
+    """True when ``names`` read like column names and one of them is a known one.
+
+    No name may be a number or a date or be empty (but the first: a pandas
+    index); one must be a timestamp, asset or field name or the time column
+    of the options.
+    """
+    names = [n.strip() for n in names]
+    if any(not n for n in names[1:]):
+        return False
+    if any(_looks_numeric(n) or _DATE_LIKE.match(n) for n in names if n):
+        return False
+    known = set(TIMESTAMP_COLUMNS) | set(ASSET_COLUMNS)
+    if options.time_column is not None:
+        known.add(normalize_column_name(options.time_column))
+    return any(normalize_column_name(n) in known or field_name(n) is not None for n in names)
 
 
 def _sniff_delimiter(header: str) -> str:
@@ -410,9 +538,12 @@ def _sniff_delimiter(header: str) -> str:
 
 
 def _check_header(p: Path, names: list[str]) -> None:
-    if any(not n for n in names):
-        pos = [i + 1 for i, n in enumerate(names) if not n]
+    leading = next((i for i, n in enumerate(names) if n), len(names))  # pandas index columns
+    if any(not n for n in names[leading:]):
+        pos = [i + 1 for i, n in enumerate(names) if not n and i >= leading]
         raise DataFormatError(f"{p}: header has empty column names at positions {pos}")
+    if leading == len(names):
+        raise DataFormatError(f"{p}: the header line has no column names")
     if all(_looks_numeric(n) for n in names[1:]):
         raise DataFormatError(
             f"{p}: the first line looks like data, not a header ({', '.join(names[:4])})",
@@ -476,86 +607,4 @@ def _count_newlines(raw: bytes, begin: int, block: int = _COUNT_BLOCK) -> int:
     buf = np.frombuffer(raw, dtype=np.uint8, offset=begin)
     return sum(
         int(np.count_nonzero(buf[i : i + block] == ord("\n"))) for i in range(0, len(buf), block)
-    )
-
-
-def _resolve_layout(
-    table: pa.Table,
-    p: Path,
-    layout: Layout,
-    field_name: str,
-    asset: str | None,
-    notes: list[str],
-    header_line: int,
-) -> RawTable:
-    originals = [str(n) for n in table.column_names]
-    names = [normalize_column_name(n) for n in originals]
-    seen: dict[str, str] = {}
-    for orig, norm in zip(originals, names, strict=True):
-        if norm in seen:
-            raise DataFormatError(
-                f"{p}: columns {seen[norm]!r} and {orig!r} both mean {norm!r}",
-                hint="rename or remove one of them",
-            )
-        seen[norm] = orig
-    ts_col = next((n for n in TIMESTAMP_COLUMNS if n in names), None)
-    if ts_col is None:
-        raise DataFormatError(
-            f"{p}: no timestamp column; columns are {originals[:8]}",
-            hint=f"name it one of {list(TIMESTAMP_COLUMNS)}",
-        )
-    table = table.rename_columns(names)
-    asset_col = next((n for n in ASSET_COLUMNS if n in names), None)
-    member_col = next((n for n in MEMBER_COLUMNS if n in names), None)
-    others = [n for n in names if n not in (ts_col, asset_col, member_col)]
-    if not others:
-        raise DataFormatError(f"{p}: no value columns besides {[ts_col, asset_col]}")
-    original_names = dict(zip(names, originals, strict=True))
-    if layout == "auto":
-        if asset_col is not None or all(n in KNOWN_FIELDS for n in others):
-            layout = "long"
-        else:
-            layout = "wide"
-        notes.append(f"layout detected: {layout}")
-    if layout == "long":
-        single = None
-        if asset_col is None:
-            single = asset or p.name.split(".")[0]
-            notes.append(f"single-asset file: asset id {single!r}")
-        return RawTable(
-            table,
-            str(p),
-            "long",
-            ts_col,
-            asset_col,
-            others,
-            member_col,
-            single,
-            None,
-            notes,
-            header_line,
-            original_names,
-        )
-    if asset_col is not None:
-        raise DataFormatError(
-            f"{p}: wide layout was asked for but the file has an asset column {asset_col!r}"
-        )
-    # Wide: the value columns are assets; keep their original spelling as ids.
-    table = table.rename_columns(
-        [original_names[n].strip() if n in others else n for n in table.column_names]
-    )
-    assets = [original_names[n].strip() for n in others]
-    return RawTable(
-        table,
-        str(p),
-        "wide",
-        ts_col,
-        None,
-        assets,
-        None,
-        None,
-        normalize_column_name(field_name),
-        notes,
-        header_line,
-        original_names,
     )

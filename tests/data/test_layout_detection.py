@@ -35,7 +35,8 @@ def write(tmp_path: Path, header: list[str], name: str = "f.csv") -> Path:
         (["date", "open", "high", "low", "close", "tradecount2"], 4, 1),
         (["Date", "AAPL", "MSFT", "LOW"], 1, 2),  # LOW: Lowe's or a low price?
         (["Date", "O", "H", "L", "C"], 4, 0),
-        (["Date", "Open", "High", "Low", "Close", "OpenInt"], 5, 0),
+        (["Date", "Open", "High", "Low", "Close", "Close Bid"], 5, 0),
+        (["Date", "Open", "Close", "Volume BTC", "Volume USDT"], 4, 0),
         (["Date", "BTC:open", "BTC:close", "ETH:open", "ETH:close"], 4, 0),
     ],
 )
@@ -79,6 +80,8 @@ def test_a_wide_file_with_a_field_like_ticker_imports_when_told(
     ("header", "asset", "fields"),
     [
         (["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"], "f", None),
+        (["Date", "Open", "High", "Low", "Close", "Volume", "OpenInt"], "f", ["open_interest"]),
+        (["<DATE>", "<OPEN>", "<HIGH>", "<LOW>", "<CLOSE>", "<VOL>"], "f", ["open", "close"]),
         (["Date", "open", "high", "low", "adjClose", "volume"], "f", ["adj_close"]),
         (["Date", "BTC:open", "BTC:high", "BTC:low", "BTC:close"], "BTC", ["open", "close"]),
         (["Date", "close_ETH", "volume_ETH"], "ETH", ["close", "volume"]),

@@ -111,10 +111,12 @@ def test_time_column_picks_one_of_several_usual_names(ws: Workspace, tmp_path: P
 # ------------------------------------------------------------ time format
 def test_time_format_reads_day_first_dates(ws: Workspace, tmp_path: Path) -> None:
     path = write(tmp_path / "eu.csv", "Date,symbol,close\n02/01/2024,A,1\n03/01/2024,A,2\n")
-    _, inferred = ws.data.check_file(path)
+    report, inferred = ws.data.check_file(path)
     assert inferred.timestamps.tolist() == ns("2024-02-01", "2024-03-01")  # month first
-    _, given = ws.data.check_file(path, options=ReadOptions(time_format="%d/%m/%Y"))
+    assert report.issue("ambiguous_dates") is not None  # ... and said so
+    report, given = ws.data.check_file(path, options=ReadOptions(time_format="%d/%m/%Y"))
     assert given.timestamps.tolist() == ns("2024-01-02", "2024-01-03")
+    assert report.issue("ambiguous_dates") is None
 
 
 def test_time_format_overrides_what_arrow_would_read_itself(ws: Workspace, tmp_path: Path) -> None:

@@ -475,19 +475,31 @@ def _detect(
             hint=hint,
         )
     found = [field_name(c) for c in written]
-    rests = sorted({f.rest for f in found if f is not None and f.rest})
     unknown = [c for c, f in zip(written, found, strict=True) if f is None]
-    if len(rests) > 1:
-        why = f"they name fields of several assets ({', '.join(rests[:_SHOWN])})"
-        hint = (
-            "this layout (one column per asset and field) is not read directly: convert it "
-            "to long format (timestamp, asset, one column per field) or import one file per "
-            "asset with --layout single"
-        )
-    elif unknown:
+    named = [(c, f) for c, f in zip(written, found, strict=True) if f is not None]
+    rests = sorted({f.rest.lower(): f.rest for _, f in named if f.rest}.values())
+    bare = [c for c, f in named if not f.rest]
+    if unknown:
         why = f"{_names(tuple(unknown))} are not known field names"
+    elif len(rests) > 1:
+        why = (
+            f"the words besides the field names differ ({', '.join(map(repr, rests[:_SHOWN]))}),"
+            " as in columns of several assets"
+        )
+        hint += (
+            "; one column per asset and field is not read directly: convert such a file to "
+            "long format (timestamp, asset, one column per field)"
+        )
+    elif rests and bare:
+        extra = tuple(c for c, f in named if f.rest)
+        why = (
+            f"{_names(extra)} add words ({rests[0]!r}) to a field name that "
+            f"{_names(tuple(bare))} do not"
+        )
     else:
-        why = "some field appears twice"
+        fields = [f.field for _, f in named]
+        twice = sorted({x for x in fields if fields.count(x) > 1})
+        why = f"the field(s) {twice} appear more than once"
     raise LayoutError(
         f"{p}: cannot tell the layout: every value column looks like a field "
         f"({_names(field_like)}) but {why}",

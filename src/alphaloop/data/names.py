@@ -1,7 +1,8 @@
 """Column names of market data files: key columns, known fields and what looks like a field.
 
 Names are compared in a normalized spelling: lower case, trimmed, with runs
-of spaces, dashes and dots as one underscore (``Adj Close`` -> ``adj_close``).
+of spaces, dashes and dots as one underscore and no punctuation around them
+(``Adj Close`` -> ``adj_close``, ``<DATE>`` -> ``date``).
 To tell whether a value column holds a field (``close``) or an asset
 (``AAPL``), names are also split into words at every character that is not
 a letter or digit and at lower-to-upper case changes (``BTC:adjClose`` ->
@@ -65,6 +66,9 @@ FIELD_ALIASES = {
     "adjusted_close": "adj_close",
     "adj_close_price": "adj_close",
     "openinterest": "open_interest",
+    "openint": "open_interest",
+    "vol": "volume",
+    "open_int": "open_interest",
     "tradecount": "trades",
     "trade_count": "trades",
     "number_of_trades": "trades",
@@ -118,8 +122,12 @@ _FIELDS_LONGEST_FIRST = sorted(KNOWN_FIELDS | set(FIELD_ALIASES), key=len, rever
 
 
 def normalize_column_name(name: str) -> str:
-    """Lower-case, trimmed, with runs of spaces/dashes/dots as one underscore."""
-    return re.sub(r"[\s\-.]+", "_", str(name).strip().lower()).strip("_")
+    """Lower-case, trimmed, with runs of spaces/dashes/dots as one underscore.
+
+    Punctuation around the name goes too (``<DATE>`` -> ``date``, ``Vol.`` -> ``vol``).
+    """
+    text = re.sub(r"[\s\-.]+", "_", str(name).strip().lower()).strip("_")
+    return re.sub(r"^[^\w]+|[^\w]+$", "", text) or text
 
 
 def words(name: str) -> list[str]:

@@ -25,7 +25,6 @@ use a decimal comma (``1,5``) and dots only to group thousands
 from __future__ import annotations
 
 import re
-import warnings
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from alphaloop.data.datetext import DayMonthAmbiguity, parse_datetime_text
 from alphaloop.data.layout import RawTable
 from alphaloop.data.long import NAT, LongData
 from alphaloop.data.names import KNOWN_FIELDS
@@ -318,12 +318,13 @@ def _parse_timestamps(
         # parse the majority kind only; the minority is reported as mixed_timezones
         values = values.where(~minority)
         all_aware = bool(naive.sum() <= aware.sum())
-    parsed = _to_datetime(values, all_aware, timezone, time_format)
+    parsed = _to_datetime(values, all_aware, timezone, time_format, info)
     out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
     unparseable = np.asarray(pd.isna(parsed)) & present
     out[~present] = NAT
     info["unparseable"] = unparseable | ~present
     info["empty"] = ~present
+    info["parsed"] = out
     if info["mixed"] is not None:
         out[info["mixed"][2]] = NAT
     return out, info
@@ -359,28 +360,23 @@ def _utc_timestamps(
 
 
 def _to_datetime(
-    values: pd.Series, all_aware: bool, timezone: str, time_format: str | None = None
+    values: pd.Series,
+    all_aware: bool,
+    timezone: str,
+    time_format: str | None = None,
+    info: dict[str, Any] | None = None,
 ) -> pd.Series:
-    """Parse text to UTC, trying ISO 8601 first, then a format inferred from the data.
+    """Parse text to UTC: ``time_format``, else ISO 8601, else a format inferred from the data.
 
-    With ``time_format``, that format only.
+    See :mod:`alphaloop.data.datetext`; a day/month ambiguity goes to
+    ``info["ambiguous"]``.
     """
-    best: pd.Series | None = None
-    formats = (time_format,) if time_format is not None else ("ISO8601", None, "mixed")
-    for fmt in formats:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=all_aware)
-            except (ValueError, TypeError):
-                continue
-        if best is None or parsed.isna().sum() < best.isna().sum():
-            best = parsed
-        if not best.isna().sum() - values.isna().sum():
-            break
-    if best is None:  # no format could parse any value
-        best = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    return _as_utc_ns(best, timezone)
+    parsed, ambiguity = parse_datetime_text(values, all_aware, time_format)
+    if info is not None and ambiguity is not None:
+        info["ambiguous"] = ambiguity
+    if parsed.dtype == object:  # nothing could be read
+        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    return _as_utc_ns(parsed, timezone)
 
 
 def _parse_int_timestamps(
@@ -449,9 +445,49 @@ def _timestamp_issues(data: LongData, info: dict[str, Any]) -> list[QualityIssue
                     locations,
                 )
             )
+    if info.get("ambiguous") is not None:
+        issues.append(
+            _ambiguity_issue(data.lines, info["ambiguous"], info["parsed"], written, column)
+        )
     if info.get("offsets") is not None:
         issues.append(info["offsets"])
     return issues
+
+
+def _ambiguity_issue(
+    lines: np.ndarray,
+    ambiguity: DayMonthAmbiguity,
+    parsed: np.ndarray,
+    written: pa.ChunkedArray | None,
+    column: str,
+) -> QualityIssue:
+    """The ``ambiguous_dates`` warning: which reading was taken, and how to get the other."""
+    rows = ambiguity.rows
+    mask = np.zeros(len(lines), dtype=bool)
+    mask[rows] = True
+    locations = _written_at(lines, mask, written, column)
+    taken = "day first" if ambiguity.day_first else "month first"
+    other = "month first" if ambiguity.day_first else "day first"
+    for loc, r in zip(locations, rows, strict=False):
+        loc["read_as"] = _day(int(parsed[r]))
+        loc["otherwise"] = _day(pd.Timestamp(ambiguity.other.iloc[int(r)]).value)
+    first = locations[0]
+    fmt = f" '{ambiguity.other_format}'" if ambiguity.other_format else ""
+    keep = f" ('{ambiguity.format}' keeps this reading)" if ambiguity.format else ""
+    return make_issue(
+        "ambiguous_dates",
+        len(rows),
+        f"{len(rows)} date(s) in column {column!r} can be read with day and month either way "
+        f"and were read {taken}: line {first['line']} {first['value']!r} is {first['read_as']}, "
+        f"{other} it would be {first['otherwise']}; pass --time-format{fmt} if they are "
+        f"written {other}{keep}",
+        locations,
+    )
+
+
+def _day(ns: int) -> str:
+    ts = pd.Timestamp(ns, tz="UTC")
+    return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else f"{ts:%Y-%m-%d %H:%M}"
 
 
 def _written_at(

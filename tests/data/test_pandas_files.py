@@ -222,3 +222,57 @@ def test_options_do_not_hide_the_pandas_index(tmp_path: Path) -> None:
     raw = read_table(path, ReadOptions(asset="X", layout="single"))
     assert raw.single_asset == "X"
     assert raw.timestamp_column == "timestamp"
+
+
+# ------------------------------------------------- columns of two levels
+def two_level_frame() -> pd.DataFrame:
+    """What ``yf.download(["AAPL", "MSFT"])`` returns: (price field, ticker) columns."""
+    fields = {t: ohlcv(seed=k) for k, t in enumerate(["AAPL", "MSFT"])}
+    fields["MSFT"].iloc[:2] = np.nan  # listed two days later
+    frame = pd.concat(fields, axis=1).swaplevel(axis=1).sort_index(axis=1)
+    frame.columns.names = ["Price", "Ticker"]
+    frame.index.name = "Date"
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("write", "suffix", "header_lines"),
+    [
+        (lambda f, p: f.to_csv(p), ".csv", 3),
+        (lambda f, p: f.rename_axis(index=None, columns=[None, None]).to_csv(p), ".csv", 2),
+        (lambda f, p: f.swaplevel(axis=1).to_csv(p), ".csv", 3),
+        (lambda f, p: f.to_parquet(p), ".parquet", 0),
+    ],
+    ids=["csv", "csv_without_names", "csv_ticker_first", "parquet"],
+)
+def test_columns_of_two_levels_become_long_rows(
+    ws: Workspace, tmp_path: Path, write, suffix: str, header_lines: int
+) -> None:
+    frame = two_level_frame()
+    path = tmp_path / f"prices{suffix}"
+    write(frame, path)
+    if suffix == ".csv":
+        assert len(path.read_text().splitlines()) == len(frame) + header_lines
+    result = ws.data.import_file(path, (n := name()))
+    assert result.status == "accepted"
+    assert result.dataset.asset_ids == ("AAPL", "MSFT")
+    assert result.dataset.rows == 6 + 4  # MSFT's rows start on its first value
+    panel = ws.data.load(n)
+    assert not panel.membership[:2, 1].any()
+    for ticker in ("AAPL", "MSFT"):
+        j = panel.assets.index(ticker)
+        for f in ("Open", "High", "Low", "Close", "Volume"):
+            np.testing.assert_allclose(panel[f.lower()][:, j], frame[(f, ticker)].to_numpy())
+
+
+def test_lines_of_melted_rows_point_into_the_file(ws: Workspace, tmp_path: Path) -> None:
+    frame = two_level_frame()
+    frame.loc[frame.index[3], ("Close", "MSFT")] = -1.0  # a bad price on file line 3 + 4
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path)
+    report, _ = ws.data.check_file(path)
+    issue = report.issue("non_positive_price")
+    assert issue is not None
+    assert issue.locations[0]["line"] == 7
+    assert issue.locations[0]["asset"] == "MSFT"
+    assert path.read_text().splitlines()[6].startswith(f"{frame.index[3]:%Y-%m-%d},")

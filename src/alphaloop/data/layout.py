@@ -9,6 +9,10 @@ Three layouts are understood:
   carry the asset's name (``BTC:open,BTC:close``);
 - **wide**: one row per timestamp, one column per asset, one field.
 
+Columns of two levels (field and asset, as pandas names them in Parquet:
+``('Close', 'AAPL')``; the CSV reader names the columns of a two-line
+header so) are melted into long rows first.
+
 Detection (``layout="auto"``) is certain or refuses: a file with an asset
 column is long; a file whose value columns are all known fields (one asset's
 fields) is single-asset; a file whose value columns all look unlike fields
@@ -44,6 +48,7 @@ from alphaloop.data.names import (
     normalize_column_name,
 )
 from alphaloop.data.options import ReadOptions
+from alphaloop.data.twolevel import column_pair, melt_two_levels
 from alphaloop.errors import DataFormatError
 
 __all__ = ["LayoutError", "RawTable", "resolve_layout"]
@@ -120,6 +125,9 @@ class RawTable:
         timestamps with UTC offsets (the offsets are checked on it).
     timestamp_position : int or None
         0-based position of the timestamp column in the file.
+    source_rows : ndarray of intp or None
+        Row of the file each row of ``table`` comes from, when they differ
+        (columns of two levels melted into long rows).
     """
 
     table: pa.Table
@@ -138,6 +146,7 @@ class RawTable:
     options: ReadOptions = field(default_factory=ReadOptions)
     time_text: pa.ChunkedArray | None = None
     timestamp_position: int | None = None
+    source_rows: np.ndarray | None = None
 
 
 def resolve_layout(
@@ -166,6 +175,9 @@ def resolve_layout(
         ``options.layout`` is ``"auto"`` and the layout cannot be told.
     """
     originals = [str(n) for n in table.column_names]
+    pairs = {i: pair for i, n in enumerate(originals) if (pair := column_pair(n)) is not None}
+    if pairs:
+        return _resolve_pairs(table, p, options, notes, header_line, pandas_index, pairs)
     unnamed = [i for i, n in enumerate(originals) if _UNNAMED.match(n.strip())]
     names = [normalize_column_name(n) for n in originals]
     _check_distinct(p, originals, names, unnamed)
@@ -266,6 +278,54 @@ def resolve_layout(
         options=options,
         timestamp_position=ts_i,
     )
+
+
+# ------------------------------------------------------ columns of two levels
+def _resolve_pairs(
+    table: pa.Table,
+    p: Path,
+    options: ReadOptions,
+    notes: list[str],
+    header_line: int,
+    pandas_index: tuple[str, ...],
+    pairs: dict[int, tuple[str, str]],
+) -> RawTable:
+    """Melt columns of two levels (field and asset) into long rows, then resolve those."""
+    if options.layout in ("single", "wide"):
+        raise DataFormatError(
+            f"{p}: the columns have two levels (field and asset); layout "
+            f"{options.layout!r} does not apply",
+            hint="pass --layout long or auto",
+        )
+    melted = melt_two_levels(table, p, pairs)
+    if melted is None:
+        level0 = tuple(a for a, _ in pairs.values())
+        level1 = tuple(b for _, b in pairs.values())
+        raise LayoutError(
+            f"{p}: the columns have two levels ({sorted(set(level0))[:_SHOWN]} and "
+            f"{sorted(set(level1))[:_SHOWN]}) and not exactly one of them is made of known "
+            "fields",
+            level0,
+            level1,
+            hint="write the file in long format: timestamp, asset, one column per field",
+        )
+    notes.append(
+        f"columns of two levels read as {melted.assets} asset(s) x {len(melted.fields)} "
+        f"field(s) ({', '.join(melted.fields[:_SHOWN])})"
+    )
+    raw = resolve_layout(
+        melted.table,
+        p,
+        options.replace(layout="long"),
+        notes,
+        header_line,
+        pandas_index=pandas_index,
+    )
+    raw.options = options
+    raw.source_rows = melted.source_rows
+    if raw.timestamp_position is not None:
+        raw.timestamp_position = melted.keys[raw.timestamp_position]
+    return raw
 
 
 # ---------------------------------------------------------------- key columns

@@ -292,3 +292,26 @@ def test_cli_refuses_an_unknown_wide_field_in_one_line(
     assert "unknown field 'pe'" in err
     assert "close" in err
     assert "adj_close" in err
+
+
+def test_commas_between_thousands_when_a_value_shows_they_are(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """A quoted export: ``"42,283.6"`` can only mean 42283.6, so ``"42,000"`` is 42000."""
+    path = write(
+        tmp_path / "quoted.csv",
+        '"Date","Price","Open","High","Low"\n'
+        '"01/03/2024","42,283.6","42,000","42,500.5","41,900.1"\n'
+        '"01/02/2024","42,100.0","41,950","42,300.0","41,800.0"\n',
+    )
+    report, data = ws.data.check_file(path)
+    assert report.issue("non_numeric") is None
+    assert "commas between thousands in numbers dropped (1,234.5 is 1234.5)" in report.notes
+    np.testing.assert_allclose(data.fields["open"], [42000.0, 41950.0])
+    np.testing.assert_allclose(data.fields["price"], [42283.6, 42100.0])
+    ambiguous = write(tmp_path / "amb.csv", 'date;symbol;close\n2024-01-02;A;"1,234"\n')
+    report, data = ws.data.check_file(ambiguous)
+    issue = report.issue("non_numeric")
+    assert issue is not None
+    assert "--decimal ," in issue.message
+    assert np.isnan(data.fields["close"][0])

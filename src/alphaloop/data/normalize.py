@@ -48,6 +48,9 @@ __all__ = ["normalize"]
 
 _THOUSANDS_DOTS = r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$"
 _DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+$"
+_THOUSANDS_COMMAS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
+# commas that can only group thousands: with a decimal point after them, or two or more
+_CLEARLY_THOUSANDS = r"^[+-]?\d{1,3}((,\d{3})+\.\d+|(,\d{3}){2,}(\.\d*)?)$"
 
 
 def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, list[QualityIssue]]:
@@ -105,13 +108,16 @@ def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, 
         ts_info["offsets"] = offset_issue
         if note:
             raw.notes.append(note)
+    thousands = _commas_group_thousands(table, raw.field_columns, options.decimal)
+    if thousands:
+        raw.notes.append("commas between thousands in numbers dropped (1,234.5 is 1234.5)")
     if raw.layout == "wide":
-        return _normalize_wide(raw, ts, ts_info, lines)
+        return _normalize_wide(raw, ts, ts_info, lines, thousands)
     codes, assets, missing_asset = _asset_codes(raw, n)
     fields: dict[str, np.ndarray] = {}
     bad_cells: dict[str, np.ndarray] = {}
     for col in raw.field_columns:
-        values, bad = _parse_numbers(table.column(col), options.decimal)
+        values, bad = _parse_numbers(table.column(col), options.decimal, thousands)
         fields[col] = values
         if bad.any():
             bad_cells[col] = bad
@@ -192,11 +198,16 @@ def _asset_codes(raw: RawTable, n: int) -> tuple[np.ndarray, tuple[str, ...], np
     return codes.astype(np.int32, copy=False), assets, missing
 
 
-def _parse_numbers(col: pa.ChunkedArray, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
+def _parse_numbers(
+    col: pa.ChunkedArray, decimal: str = ".", thousands: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Values as float64 (NaN for nulls) and a mask of text that is not a number.
 
     With ``decimal=","`` text is read with a decimal comma; a dot is allowed
-    only between groups of three digits before it (``1.234,5``).
+    only between groups of three digits before it (``1.234,5``). With
+    ``decimal="."`` and ``thousands`` (see :func:`_commas_group_thousands`),
+    commas between groups of three digits are dropped; without, ``1,234`` is
+    no number (it could be 1.234 written with a decimal comma).
     """
     typ = col.type
     numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
@@ -209,9 +220,29 @@ def _parse_numbers(col: pa.ChunkedArray, decimal: str = ".") -> tuple[np.ndarray
         stripped = stripped.where(~grouped, stripped.str.replace(".", "", regex=False))
         dotted = stripped.str.contains(".", regex=False).fillna(False).astype(bool)
         stripped = stripped.str.replace(",", ".", regex=False).where(~dotted, "x")
+    elif thousands:
+        grouped = stripped.str.match(_THOUSANDS_COMMAS).fillna(False).astype(bool)
+        stripped = stripped.where(~grouped, stripped.str.replace(",", "", regex=False))
     parsed = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
     bad = text.notna().to_numpy() & np.isnan(parsed)
     return parsed, bad
+
+
+def _commas_group_thousands(table: pa.Table, columns: list[str], decimal: str) -> bool:
+    """True when some text value of ``columns`` shows that its commas can only group thousands.
+
+    ``42,283.6`` (commas, then a decimal point) or ``1,234,567``: the file
+    writes numbers so, and its ``42,000`` is 42000.
+    """
+    if decimal != ".":
+        return False
+    for name in columns:
+        col = table.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            found = pc.match_substring_regex(pc.utf8_trim_whitespace(col), _CLEARLY_THOUSANDS)
+            if pc.any(found).as_py():
+                return True
+    return False
 
 
 def _float64(col: pa.ChunkedArray) -> np.ndarray:
@@ -241,7 +272,11 @@ def _float64(col: pa.ChunkedArray) -> np.ndarray:
 def _decimal_hint(values: list[str], decimal: str) -> str:
     """Advice when text that is not a number looks like numbers with a decimal comma."""
     if decimal == "." and any(re.match(_DECIMAL_COMMA, v.strip()) for v in values):
-        return " (they look like numbers with a decimal comma: pass --decimal ,)"
+        return (
+            " (they look like numbers with a decimal comma: pass --decimal , if they are;"
+            " commas between thousands are dropped only where a value shows they group"
+            " thousands, e.g. 1,234.5)"
+        )
     return ""
 
 
@@ -272,7 +307,11 @@ def _non_numeric_issue(
 
 
 def _normalize_wide(
-    raw: RawTable, ts: np.ndarray, ts_info: dict[str, Any], lines: np.ndarray
+    raw: RawTable,
+    ts: np.ndarray,
+    ts_info: dict[str, Any],
+    lines: np.ndarray,
+    thousands: bool = False,
 ) -> tuple[LongData, list[QualityIssue]]:
     """Melt a wide table: each asset's cells from its first to its last value become rows."""
     table = raw.table
@@ -281,7 +320,7 @@ def _normalize_wide(
     bad_cells: dict[str, np.ndarray] = {}
     bad_rows: list[tuple[int, str, str]] = []
     for j, asset in enumerate(raw.field_columns):
-        values, bad = _parse_numbers(table.column(asset), raw.options.decimal)
+        values, bad = _parse_numbers(table.column(asset), raw.options.decimal, thousands)
         present = ~np.isnan(values) | bad
         if bad.any():
             bad_cells[asset] = bad

@@ -124,3 +124,18 @@ def test_zone_for_offsets_finds_a_zone_with_those_clock_changes(zone: str, start
     shifted = minutes.copy()
     shifted[200] += 60  # one day off the zone's rules
     assert zone_for_offsets(ts, shifted) is None
+
+
+def test_offsets_are_checked_when_arrow_converted_them(ws: Workspace, tmp_path: Path) -> None:
+    """Two unnamed columns (a pandas index of two levels): Arrow parses the stamps itself."""
+    path = tmp_path / "levels.csv"
+    path.write_text(
+        ",,close\n0,2024-01-02T00:00:00+00:00,1\n1,2024-01-03T00:00:00+00:00,2\n"
+        "2,2024-01-04T00:00:00+05:30,3\n3,2024-01-05T00:00:00+00:00,4\n"
+    )
+    report, data = ws.data.check_file(path)
+    issue = report.issue("mixed_offsets")
+    assert issue is not None
+    assert issue.locations[0]["line"] == 4
+    assert issue.locations[0]["value"] == "2024-01-04T00:00:00+05:30"
+    assert data.timestamps[2] == pd.Timestamp("2024-01-03 18:30", tz="UTC").value

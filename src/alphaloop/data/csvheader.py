@@ -41,6 +41,7 @@ _DELIMITERS = (",", ";", "\t", "|")
 _BANNER_LINES = 10  # lines looked at for the header when banner lines may sit above it
 _AGREEING_LINES = 5  # lines after a header candidate that must have as many columns
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+_OFFSET = re.compile(r"\d(Z|z|[+-]\d{2}:?\d{2})$")
 
 
 def two_level_header(text: CsvText, begin: int, delimiter: str) -> tuple[list[str], int] | None:
@@ -112,15 +113,21 @@ def after_skipped_lines(text: CsvText, start: int, n: int) -> int:
     )
 
 
-def text_columns(header: list[str], options: ReadOptions) -> dict[str, pa.DataType]:
-    """Columns Arrow must keep as text: the time column(s) when a time format is given.
+def text_columns(
+    text: CsvText, begin: int, header: list[str], delimiter: str, options: ReadOptions
+) -> dict[str, pa.DataType]:
+    """Columns Arrow must keep as text.
 
-    Arrow would parse ``2024-01-02`` as a date on its own, which a format
-    such as ``%Y-%d-%m`` must be allowed to read otherwise. (A pandas index
-    column is left to Arrow: pandas writes ISO 8601.)
+    - The time column(s) when a time format is given: Arrow would parse
+      ``2024-01-02`` as a date on its own, which a format such as
+      ``%Y-%d-%m`` must be allowed to read otherwise. (A pandas index column
+      is left to Arrow: pandas writes ISO 8601.)
+    - Columns whose first value is a date with a UTC offset: Arrow would
+      convert them to UTC and drop the offsets, which are checked
+      (:mod:`alphaloop.data.offsets`).
     """
     if options.time_format is None:
-        return {}
+        return {h: pa.string() for h in _offset_columns(text, begin, header, delimiter)}
     norms = [normalize_column_name(h) for h in header]
     if options.time_column is not None:
         want = options.time_column.strip()
@@ -134,6 +141,21 @@ def text_columns(header: list[str], options: ReadOptions) -> dict[str, pa.DataTy
     if wanted and normalize_column_name(wanted[0]) == "date" and "time" in norms:
         wanted.append(header[norms.index("time")])  # a date and a time column are joined
     return {h: pa.string() for h in wanted}
+
+
+def _offset_columns(text: CsvText, begin: int, header: list[str], delimiter: str) -> list[str]:
+    """Names of the columns whose value on the first data line is a date with a UTC offset."""
+    lines = _first_lines(text, begin, 2)
+    if len(lines) < 2:
+        return []
+    values = [v.strip() for v in _split(lines[1][1], delimiter)]
+    if len(values) != len(header):
+        return []
+    return [
+        h
+        for h, v in zip(header, values, strict=True)
+        if _DATE_LIKE.match(v) and _OFFSET.search(v) and len(set(header)) == len(header)
+    ]
 
 
 def skip_banner(text: CsvText, begin: int, options: ReadOptions, notes: list[str]) -> int:

@@ -288,7 +288,9 @@ def _parse_csv(
             read_options=read_options,
             parse_options=pacsv.ParseOptions(delimiter=used, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
-                column_types=text_columns([h.strip('"') for h in header_fields], options),
+                column_types=text_columns(
+                    text, begin, [h.strip('"') for h in header_fields], used, options
+                ),
                 strings_can_be_null=True,
                 null_values=_NULL_VALUES,
                 quoted_strings_can_be_null=True,

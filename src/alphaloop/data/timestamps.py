@@ -94,6 +94,10 @@ def parse_timestamps(
     aware = has_offset & present
     naive = ~has_offset & present
     info["has_offset"] = bool(aware.any())
+    if time_format is None and aware.any() and not naive.any():
+        fast = _arrow_utc(text, present, info)
+        if fast is not None:
+            return fast, info
     values = text.to_pandas()
     if aware.any() and naive.any():
         # text that is no date at all is unparseable, not a naive timestamp
@@ -117,6 +121,26 @@ def parse_timestamps(
     if info["mixed"] is not None:
         out[info["mixed"][2]] = NAT
     return out, info
+
+
+def _arrow_utc(
+    text: pa.ChunkedArray, present: np.ndarray, info: dict[str, Any]
+) -> np.ndarray | None:
+    """ISO 8601 text that all carries UTC offsets, parsed by Arrow (None: Arrow cannot).
+
+    The same instants as the pandas route, much faster; any value Arrow
+    cannot read (not ISO 8601, beyond 2262) sends the column to pandas.
+    """
+    try:
+        parsed = pc.cast(pc.if_else(present, text, None), pa.timestamp("ns", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    out = pc.fill_null(pc.cast(parsed, pa.int64()), NAT).to_numpy(zero_copy_only=False)
+    out = np.array(out, dtype=np.int64)  # writable
+    info["unparseable"] = ~present
+    info["empty"] = ~present
+    info["parsed"] = out
+    return out
 
 
 def _utc_timestamps(

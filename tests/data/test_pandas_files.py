@@ -276,3 +276,28 @@ def test_lines_of_melted_rows_point_into_the_file(ws: Workspace, tmp_path: Path)
     assert issue.locations[0]["line"] == 7
     assert issue.locations[0]["asset"] == "MSFT"
     assert path.read_text().splitlines()[6].startswith(f"{frame.index[3]:%Y-%m-%d},")
+
+
+def test_a_series_without_a_name_is_refused_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "series.csv"
+    pd.Series([1.0, 2.0, 3.0], index=DAYS[:3]).to_csv(path)
+    assert path.read_text().startswith(",0\n")
+    with pytest.raises(DataFormatError, match="value columns have no names") as info:
+        read_table(path)
+    assert "rename" in str(info.value.hint)
+    named = tmp_path / "named.csv"
+    pd.Series([1.0, 2.0, 3.0], index=DAYS[:3], name="close").to_csv(named)
+    assert read_table(named).field_columns == ["close"]
+
+
+def test_a_datetime_index_next_to_a_time_column(ws: Workspace, tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"date": DAYS[:3] + pd.Timedelta(hours=16), "close": [1.0, 2.0, 3.0]}, index=DAYS[:3]
+    )
+    path = tmp_path / "both.parquet"
+    frame.to_parquet(path)
+    report, data = ws.data.check_file(path)
+    assert (
+        data.timestamps.tolist() == (DAYS[:3] + pd.Timedelta(hours=16)).as_unit("ns").asi8.tolist()
+    )
+    assert any("pandas index of times and is not imported" in n for n in report.notes)

@@ -415,7 +415,7 @@ def _unnamed_to_drop(
     ts_i: int,
     notes: list[str],
 ) -> list[int]:
-    """Unnamed (pandas index) columns other than the time column: numbers are dropped."""
+    """Unnamed (pandas index) columns other than the time column: numbers and times are dropped."""
     drop = []
     for i in unnamed:
         if i == ts_i:
@@ -430,6 +430,13 @@ def _unnamed_to_drop(
             notes.append(
                 f"column {i + 1} ({_label(originals[i])}) is a pandas index of row numbers: "
                 "not imported"
+            )
+            continue
+        if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+            drop.append(i)
+            notes.append(
+                f"column {i + 1} ({_label(originals[i])}) is a pandas index of times and is not "
+                f"imported (the time column is {originals[ts_i]!r}; choose with --time-column)"
             )
             continue
         sample = [str(v) for v in col.drop_null().slice(0, 3).to_pylist()]

@@ -319,6 +319,13 @@ def _check_header(p: Path, names: list[str]) -> None:
         raise DataFormatError(f"{p}: header has empty column names at positions {pos}")
     if leading == len(names):
         raise DataFormatError(f"{p}: the header line has no column names")
+    if leading and all(looks_numeric(n) for n in names[leading:]):
+        raise DataFormatError(
+            f"{p}: the value columns have no names, only the numbers pandas gives them "
+            f"({', '.join(names[leading:][:4])})",
+            hint="name them before writing the file, e.g. series.rename('close').to_csv(path) "
+            "or df.columns = ['open', 'close']",
+        )
     if all(looks_numeric(n) for n in names[1:]):
         raise DataFormatError(
             f"{p}: the first line looks like data, not a header ({', '.join(names[:4])})",

@@ -73,6 +73,9 @@ def test_old_keywords_must_agree_with_the_options(ws: Workspace, tmp_path: Path)
         ws.data.check_file(path, options=ReadOptions(layout="long"), layout="wide")
     report, _ = ws.data.check_file(path, options=ReadOptions(layout="long"), layout="long")
     assert report.layout == "long"
+    same = ReadOptions(field="adj_close")
+    assert ReadOptions.merge(same, field="Adj Close") is same  # one field, two spellings
+    assert ReadOptions.merge(None, field="Adj Close", timezone="UTC") == same
 
 
 # ------------------------------------------------------------ time column

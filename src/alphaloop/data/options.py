@@ -180,7 +180,8 @@ class ReadOptions:
         given = {k: v for k, v in keywords.items() if v != getattr(default, k)}
         if options is None:
             return cls(**given)
-        clash = {k: v for k, v in given.items() if getattr(options, k) != v}
+        asked = cls(**given)  # validated and canonical (``Adj Close`` is ``adj_close``)
+        clash = {k: v for k, v in given.items() if getattr(options, k) != getattr(asked, k)}
         if clash:
             name, value = next(iter(clash.items()))
             raise DataFormatError(

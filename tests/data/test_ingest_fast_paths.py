@@ -19,15 +19,19 @@ from hypothesis import strategies as st
 
 from alphaloop.app import Workspace
 from alphaloop.data import long, quality
+from alphaloop.data.csvtext import CsvText as _CsvText
+from alphaloop.data.csvtext import count_newlines as _count_newlines
 from alphaloop.data.long import NAT, LongData, sort_rows
-from alphaloop.data.normalize import _as_utc_ns, _asset_codes, _float64, _utc_timestamps
+from alphaloop.data.normalize import _asset_codes, _float64
 from alphaloop.data.quality import (
     SPLIT_RATIOS,
     SPLIT_TOLERANCE,
     check_long,
     check_rows,
 )
-from alphaloop.data.readers import RawTable, _count_newlines, _CsvText, _row_lines
+from alphaloop.data.readers import RawTable, _row_lines
+from alphaloop.data.timestamps import _utc_timestamps
+from alphaloop.data.timestamps import utc_ns as _as_utc_ns
 from alphaloop.errors import DataFormatError, DataReadError
 
 FAST = settings(max_examples=60, deadline=None)

@@ -32,7 +32,7 @@ from alphaloop.data.quality import (
     check_long,
     check_rows,
 )
-from alphaloop.data.readers import Layout, read_table
+from alphaloop.data.readers import Layout, ReadOptions, read_table
 from alphaloop.data.store import ROWS, ParquetStore
 from alphaloop.errors import (
     AlphaloopError,
@@ -142,10 +142,12 @@ class ImportResult:
     report: QualityReport
     repairs: tuple[Repair, ...] = field(default_factory=tuple)
     final_report: QualityReport | None = None
+    options: ReadOptions = field(default_factory=ReadOptions)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
+            "options": self.options.to_dict(),
             "dataset": self.dataset.to_dict(),
             "report": self.report.to_dict(),
             "repairs": [r.to_dict() for r in self.repairs],
@@ -327,6 +329,7 @@ class DataCatalog:
         self,
         path: str | Path,
         *,
+        options: ReadOptions | None = None,
         layout: Layout = "auto",
         field_name: str = "close",
         asset: str | None = None,
@@ -336,38 +339,40 @@ class DataCatalog:
     ) -> tuple[QualityReport, LongData]:
         """Read and check a file without importing it.
 
-        Returns the report and the parsed rows in file order.
+        ``options`` says how to read the file (see
+        :class:`~alphaloop.data.options.ReadOptions`); ``layout``,
+        ``field_name``, ``asset``, ``delimiter`` and ``timezone`` are the
+        same options one by one (each must agree with ``options`` if both
+        are given). Returns the report and the parsed rows in file order.
 
         Raises :class:`~alphaloop.errors.DataReadError` or
-        :class:`~alphaloop.errors.DataFormatError` if it cannot be read at all.
+        :class:`~alphaloop.errors.DataFormatError` (a
+        :class:`~alphaloop.data.layout.LayoutError` when the layout cannot
+        be told) if it cannot be read at all.
         """
-        report, data, _ = self._check_file(
-            path,
+        opts = ReadOptions.merge(
+            options,
             layout=layout,
-            field_name=field_name,
+            field=field_name,
             asset=asset,
             delimiter=delimiter,
             timezone=timezone,
-            stale_min_run=stale_min_run,
         )
+        report, data, _ = self._check_file(path, opts, stale_min_run=stale_min_run)
         return report, data
 
     def _check_file(
-        self,
-        path: str | Path,
-        *,
-        layout: Layout,
-        field_name: str,
-        asset: str | None,
-        delimiter: str | None,
-        timezone: str,
-        stale_min_run: int = 5,
+        self, path: str | Path, options: ReadOptions, *, stale_min_run: int = 5
     ) -> tuple[QualityReport, LongData, LongData]:
-        """:meth:`check_file`, also returning the checked rows sorted by (asset, time)."""
-        raw = read_table(
-            path, layout=layout, field_name=field_name, asset=asset, delimiter=delimiter
-        )
-        data, parse_issues = normalize(raw, timezone=timezone)
+        """:meth:`check_file`, also returning the checked rows sorted by (asset, time).
+
+        The report's notes end with the options that differ from the defaults.
+        """
+        raw = read_table(path, options)
+        data, parse_issues = normalize(raw)
+        described = options.describe()
+        if described:
+            raw.notes.append(described)
         n_rows, file_layout, notes = raw.table.num_rows, raw.layout, tuple(raw.notes)
         del raw  # the Arrow table is parsed: free it before the checks copy the rows
         row_issues, rows = check_rows(data, stale_min_run=stale_min_run)
@@ -415,6 +420,7 @@ class DataCatalog:
         path: str | Path,
         name: str,
         *,
+        options: ReadOptions | None = None,
         layout: Layout = "auto",
         field_name: str = "close",
         asset: str | None = None,
@@ -431,18 +437,22 @@ class DataCatalog:
         imports table). With ``repair=True`` the documented repairs are
         applied when every error has one, and the result lists them.
         Warnings never refuse an import; they are kept with the dataset.
+        ``options`` (or the same options one by one, as in :meth:`check_file`)
+        say how to read the file; those that differ from the defaults are
+        recorded with the import, as the last note of its report.
         """
-        self._validate_name(name)
-        self.ensure_bundled()
-        # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
-        report, data, rows = self._check_file(
-            path,
+        opts = ReadOptions.merge(
+            options,
             layout=layout,
-            field_name=field_name,
+            field=field_name,
             asset=asset,
             delimiter=delimiter,
             timezone=timezone,
         )
+        self._validate_name(name)
+        self.ensure_bundled()
+        # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
+        report, data, rows = self._check_file(path, opts)
         del data  # the rows in file order: free them before the rows are stored
         source = f"import:{Path(path).resolve()}"
         repairs: list[Repair] = []
@@ -489,7 +499,7 @@ class DataCatalog:
             status=status,
             source_path=str(path),
         )
-        return ImportResult(info, status, report, tuple(repairs), final)
+        return ImportResult(info, status, report, tuple(repairs), final, opts)
 
     def _validate_name(self, name: str) -> None:
         if not NAME_PATTERN.match(name):

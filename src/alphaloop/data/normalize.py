@@ -3,22 +3,28 @@
 Timestamps: ISO 8601 text (with or without an offset), other date text
 whose format pandas can infer from the first value (``1/4/1999``), Arrow
 timestamps and dates, integers ``YYYYMMDD``, or epoch seconds /
-milliseconds / microseconds / nanoseconds (told apart by magnitude).
-Timestamps without an offset are taken in ``timezone`` (default UTC);
-values with an offset are converted to UTC. A file mixing values with and
-without an offset is refused (``mixed_timezones``): the naive ones are
-ambiguous. Timestamps outside the range of nanosecond timestamps
-(1677-09-21 .. 2262-04-11) are reported as ``unparseable_timestamp``; a
-column of times of day without a date is refused.
+milliseconds / microseconds / nanoseconds (told apart by magnitude); with
+``time_format`` in the read options, text (or integers read as text) in
+that strptime format only. Timestamps without an offset are taken in
+``timezone`` (default UTC); values with an offset are converted to UTC. A
+file mixing values with and without an offset is refused
+(``mixed_timezones``): the naive ones are ambiguous. Several offsets that
+are not one zone's clock changes are a warning (``mixed_offsets``, see
+:mod:`alphaloop.data.offsets`). Timestamps outside the range of nanosecond
+timestamps (1677-09-21 .. 2262-04-11) are reported as
+``unparseable_timestamp`` with the values as written; a column of times of
+day without a date is refused.
 
 Numbers: numeric columns are read as float64; text that is not a number in
 a value column is reported (``non_numeric``) and stored as NaN, which the
-import only accepts with ``--repair``.
+import only accepts with ``--repair``. With ``decimal=","`` text numbers
+use a decimal comma (``1,5``) and dots only to group thousands
+(``1.234,5``).
 """
 
 from __future__ import annotations
 
-import warnings
+import re
 from typing import Any
 
 import numpy as np
@@ -26,21 +32,33 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from alphaloop.data.long import NAT, LongData
+from alphaloop.data.layout import RawTable
+from alphaloop.data.long import LongData
+from alphaloop.data.names import KNOWN_FIELDS
+from alphaloop.data.offsets import check_offsets, offsets_of
 from alphaloop.data.quality import QualityIssue, make_issue
-from alphaloop.data.readers import KNOWN_FIELDS, RawTable
-from alphaloop.errors import ConfigError, DataFormatError, DataReadError
+from alphaloop.data.timestamps import (
+    check_timezone,
+    parse_timestamps,
+    timestamp_issues,
+)
+from alphaloop.errors import DataFormatError, DataReadError
 
 __all__ = ["normalize"]
 
-_OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
-_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-_MIN_NS = pd.Timestamp.min.value
-_MAX_NS = pd.Timestamp.max.value
+_THOUSANDS_DOTS = r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$"
+_DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+$"
+_THOUSANDS_COMMAS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
+# commas that can only group thousands: with a decimal point after them, or two or more
+_CLEARLY_THOUSANDS = r"^[+-]?\d{1,3}((,\d{3})+\.\d+|(,\d{3}){2,}(\.\d*)?)$"
 
 
-def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[QualityIssue]]:
+def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, list[QualityIssue]]:
     """Turn a raw table into rows of parsed arrays.
+
+    Timestamps and numbers are read as ``raw.options`` say (time format,
+    decimal mark, time zone; ``timezone`` overrides the latter). Notes on
+    what was inferred are appended to ``raw.notes``.
 
     Returns
     -------
@@ -48,8 +66,8 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
         In file order. Rows whose timestamp cannot be parsed carry ``NAT``.
     issues : list of QualityIssue
         Parse problems: ``unparseable_timestamp``, ``mixed_timezones``,
-        ``missing_asset``, ``non_numeric`` (plus ``unknown_columns`` for long
-        data, as a warning).
+        ``missing_asset``, ``non_numeric`` (plus ``mixed_offsets`` and, for
+        long data, ``unknown_columns``, as warnings).
 
     Raises
     ------
@@ -67,35 +85,50 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
     else:
         lines = np.arange(raw.header_line + 1, raw.header_line + 1 + n, dtype=np.int64)
     issues: list[QualityIssue] = []
-    _check_timezone(timezone)
+    options = raw.options
+    timezone = timezone or options.timezone
+    check_timezone(timezone)
     ts_col = table.column(raw.timestamp_column)
+    name = raw.original_names.get(raw.timestamp_column, raw.timestamp_column)
     if pa.types.is_time(ts_col.type):
-        name = raw.original_names.get(raw.timestamp_column, raw.timestamp_column)
         sample = ts_col.drop_null()
         example = f" (e.g. {sample[0].as_py()})" if len(sample) else ""
         raise DataFormatError(
             f"{raw.source}: column {name!r} holds times of day without a date{example}",
             hint="give every row a full date and time such as '2024-01-02 09:30:00'",
         )
-    ts, ts_issues = _parse_timestamps(ts_col, timezone)
+    ts, ts_info = parse_timestamps(ts_col, timezone, options.time_format, raw.notes)
+    ts_info["column"] = name
+    ts_info["written"] = ts_col
+    ts_info["format"] = options.time_format
+    text = ts_info.get("text") if raw.time_text is None else raw.time_text
+    if text is not None and ts_info.get("has_offset", True):
+        facts = offsets_of(text)
+        offset_issue, note = check_offsets(facts, ts, lines, text, name)
+        ts_info["offsets"] = offset_issue
+        if note:
+            raw.notes.append(note)
+    thousands = _commas_group_thousands(table, raw.field_columns, options.decimal)
+    if thousands:
+        raw.notes.append("commas between thousands in numbers dropped (1,234.5 is 1234.5)")
     if raw.layout == "wide":
-        return _normalize_wide(raw, ts, ts_issues, lines)
+        return _normalize_wide(raw, ts, ts_info, lines, thousands)
     codes, assets, missing_asset = _asset_codes(raw, n)
     fields: dict[str, np.ndarray] = {}
     bad_cells: dict[str, np.ndarray] = {}
     for col in raw.field_columns:
-        values, bad = _parse_numbers(table.column(col))
+        values, bad = _parse_numbers(table.column(col), options.decimal, thousands)
         fields[col] = values
         if bad.any():
             bad_cells[col] = bad
     member = None
     if raw.member_column is not None:
-        mvals, mbad = _parse_numbers(table.column(raw.member_column))
+        mvals, mbad = _parse_numbers(table.column(raw.member_column), options.decimal)
         member = np.nan_to_num(mvals, nan=0.0) != 0
         if mbad.any():
             bad_cells[raw.member_column] = mbad
     data = LongData(ts, codes, assets, fields, lines, member)
-    issues.extend(_timestamp_issues(data, ts_issues))
+    issues.extend(timestamp_issues(data, ts_info))
     if missing_asset.any():
         k = int(missing_asset.sum())
         issues.append(
@@ -106,7 +139,7 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
                 [{"line": int(line)} for line in lines[missing_asset][:5]],
             )
         )
-    issues.extend(_non_numeric_issue(data, bad_cells, table))
+    issues.extend(_non_numeric_issue(data, bad_cells, table, options.decimal))
     unknown = [c for c in raw.field_columns if c not in KNOWN_FIELDS]
     if unknown:
         issues.append(
@@ -119,29 +152,6 @@ def normalize(raw: RawTable, *, timezone: str = "UTC") -> tuple[LongData, list[Q
             )
         )
     return data, issues
-
-
-def _check_timezone(timezone: str) -> None:
-    try:
-        pd.Timestamp(0).tz_localize(timezone)
-    except Exception as exc:  # pandas raises KeyError, ValueError, IndexError, ... by zone kind
-        raise ConfigError(
-            f"unknown time zone {timezone!r}",
-            hint="use an IANA name such as 'UTC' or 'America/New_York'",
-        ) from exc
-
-
-def _as_utc_ns(s: pd.Series, timezone: str) -> pd.Series:
-    """Datetimes as UTC nanoseconds; naive ones are taken in ``timezone``.
-
-    Values outside the nanosecond range (years 1677 to 2262) become NaT.
-    """
-    if s.dt.tz is None:
-        s = s.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    s = s.dt.tz_convert("UTC")
-    lo = pd.Timestamp(_MIN_NS, tz="UTC")
-    hi = pd.Timestamp(_MAX_NS, tz="UTC")
-    return s.where((s >= lo) & (s <= hi)).dt.as_unit("ns")
 
 
 def _asset_codes(raw: RawTable, n: int) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
@@ -188,16 +198,51 @@ def _asset_codes(raw: RawTable, n: int) -> tuple[np.ndarray, tuple[str, ...], np
     return codes.astype(np.int32, copy=False), assets, missing
 
 
-def _parse_numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Values as float64 (NaN for nulls) and a mask of text that is not a number."""
+def _parse_numbers(
+    col: pa.ChunkedArray, decimal: str = ".", thousands: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values as float64 (NaN for nulls) and a mask of text that is not a number.
+
+    With ``decimal=","`` text is read with a decimal comma; a dot is allowed
+    only between groups of three digits before it (``1.234,5``). With
+    ``decimal="."`` and ``thousands`` (see :func:`_commas_group_thousands`),
+    commas between groups of three digits are dropped; without, ``1,234`` is
+    no number (it could be 1.234 written with a decimal comma).
+    """
     typ = col.type
     numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
     if numeric or pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
         return _float64(col), np.zeros(len(col), dtype=bool)
     text = pc.cast(col, pa.string()).to_pandas()
-    parsed = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    stripped = text.str.strip()
+    if decimal == ",":
+        grouped = stripped.str.match(_THOUSANDS_DOTS).fillna(False).astype(bool)
+        stripped = stripped.where(~grouped, stripped.str.replace(".", "", regex=False))
+        dotted = stripped.str.contains(".", regex=False).fillna(False).astype(bool)
+        stripped = stripped.str.replace(",", ".", regex=False).where(~dotted, "x")
+    elif thousands:
+        grouped = stripped.str.match(_THOUSANDS_COMMAS).fillna(False).astype(bool)
+        stripped = stripped.where(~grouped, stripped.str.replace(",", "", regex=False))
+    parsed = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
     bad = text.notna().to_numpy() & np.isnan(parsed)
     return parsed, bad
+
+
+def _commas_group_thousands(table: pa.Table, columns: list[str], decimal: str) -> bool:
+    """True when some text value of ``columns`` shows that its commas can only group thousands.
+
+    ``42,283.6`` (commas, then a decimal point) or ``1,234,567``: the file
+    writes numbers so, and its ``42,000`` is 42000.
+    """
+    if decimal != ".":
+        return False
+    for name in columns:
+        col = table.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            found = pc.match_substring_regex(pc.utf8_trim_whitespace(col), _CLEARLY_THOUSANDS)
+            if pc.any(found).as_py():
+                return True
+    return False
 
 
 def _float64(col: pa.ChunkedArray) -> np.ndarray:
@@ -224,163 +269,19 @@ def _float64(col: pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def _parse_timestamps(col: pa.ChunkedArray, timezone: str) -> tuple[np.ndarray, dict[str, Any]]:
-    """Timestamps as int64 ns UTC (NAT where unparseable) plus raw facts for issues."""
-    typ = col.type
-    info: dict[str, Any] = {"mixed": None, "unparseable": None}
-    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
-        if pa.types.is_date(typ):
-            col = pc.cast(col, pa.timestamp("s"))
-        if col.type.tz is not None or timezone == "UTC":  # already UTC: no time zone rules
-            return _utc_timestamps(col, info)
-        ts = _as_utc_ns(col.to_pandas(), timezone)
-        out = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        info["unparseable"] = np.asarray(pd.isna(ts))
-        return out, info
-    if pa.types.is_integer(typ):
-        return _parse_int_timestamps(col, timezone, info)
-    text = pc.utf8_trim_whitespace(pc.cast(col, pa.string()))
-    has_offset = np.asarray(
-        pc.fill_null(pc.match_substring_regex(text, _OFFSET), False).to_numpy(zero_copy_only=False)
-    )
-    present = np.asarray(pc.is_valid(text).to_numpy(zero_copy_only=False))
-    nonempty = pc.fill_null(pc.not_equal(text, ""), False)
-    present &= np.asarray(nonempty.to_numpy(zero_copy_only=False))
-    aware = has_offset & present
-    naive = ~has_offset & present
-    values = text.to_pandas()
-    if aware.any() and naive.any():
-        # text that is no date at all is unparseable, not a naive timestamp
-        readable = np.asarray(pd.notna(_to_datetime(values, True, "UTC")))
-        aware &= readable
-        naive &= readable
-    all_aware = bool(aware.any()) and not naive.any()
-    if aware.any() and naive.any():
-        minority = naive if naive.sum() <= aware.sum() else aware
-        info["mixed"] = (int(aware.sum()), int(naive.sum()), minority)
-        # parse the majority kind only; the minority is reported as mixed_timezones
-        values = values.where(~minority)
-        all_aware = bool(naive.sum() <= aware.sum())
-    parsed = _to_datetime(values, all_aware, timezone)
-    out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
-    unparseable = np.asarray(pd.isna(parsed)) & present
-    out[~present] = NAT
-    info["unparseable"] = unparseable | ~present
-    info["empty"] = ~present
-    if info["mixed"] is not None:
-        out[info["mixed"][2]] = NAT
-    return out, info
-
-
-def _utc_timestamps(
-    col: pa.ChunkedArray, info: dict[str, Any]
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Arrow timestamps of UTC instants as int64 ns, through numpy rather than pandas.
-
-    Nulls and values outside the nanosecond range become NAT and unparseable.
-    """
-    per = _NS_PER_UNIT[col.type.unit]
-    bad = None
-    if col.null_count:
-        bad = ~np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False))
-        col = pc.fill_null(col, 0)
-    out = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
-    if not out.flags.writeable:  # a single chunk is not copied
-        out = out.copy()
-    lo, hi = -(-_MIN_NS // per), _MAX_NS // per
-    if len(out) and (out.min() < lo or out.max() > hi):
-        outside = (out < lo) | (out > hi)
-        bad = outside if bad is None else bad | outside
-    if bad is not None:
-        out[bad] = 0
-    if per != 1:
-        np.multiply(out, per, out=out)
-    if bad is not None:
-        out[bad] = NAT
-    info["unparseable"] = np.zeros(len(out), dtype=bool) if bad is None else bad
-    return out, info
-
-
-def _to_datetime(values: pd.Series, all_aware: bool, timezone: str) -> pd.Series:
-    """Parse text to UTC, trying ISO 8601 first, then a format inferred from the data."""
-    best: pd.Series | None = None
-    for fmt in ("ISO8601", None, "mixed"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=all_aware)
-            except (ValueError, TypeError):
-                continue
-        if best is None or parsed.isna().sum() < best.isna().sum():
-            best = parsed
-        if not best.isna().sum() - values.isna().sum():
-            break
-    if best is None:  # no format could parse any value
-        best = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    return _as_utc_ns(best, timezone)
-
-
-def _parse_int_timestamps(
-    col: pa.ChunkedArray, timezone: str, info: dict[str, Any]
-) -> tuple[np.ndarray, dict[str, Any]]:
-    present = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False))
-    if pa.types.is_unsigned_integer(col.type):  # above the int64 range: not a timestamp
-        big = pc.greater(col, np.iinfo(np.int64).max).to_numpy(zero_copy_only=False)
-        present &= ~np.asarray(pc.fill_null(big, False).to_numpy(zero_copy_only=False))
-    # int64 throughout: float64 would round epoch nanoseconds
-    raw = pc.cast(pc.fill_null(col, 0), pa.int64(), safe=False).to_numpy(zero_copy_only=False)
-    raw = np.where(present, raw, 0)
-    vals = raw[present]
-    if len(vals) and vals.min() >= 1_000_01_01 and vals.max() <= 3_000_12_31:
-        text = pd.Series(raw.astype(str))
-        parsed = _as_utc_ns(pd.to_datetime(text, format="%Y%m%d", errors="coerce"), timezone)
-        out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
-        bad = np.asarray(pd.isna(parsed)) | ~present
-    else:
-        mag = float(np.abs(vals.astype(np.float64)).max()) if len(vals) else 0.0
-        unit = "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
-        per = _NS_PER_UNIT[unit]
-        in_range = (raw >= -(-_MIN_NS // per)) & (raw <= _MAX_NS // per)
-        bad = ~present | ~in_range
-        out = np.where(bad, 0, raw) * per
-    out[bad] = NAT
-    info["unparseable"] = bad
-    return out, info
-
-
-def _timestamp_issues(data: LongData, info: dict[str, Any]) -> list[QualityIssue]:
-    issues = []
-    if info.get("mixed") is not None:
-        n_aware, n_naive, minority = info["mixed"]
-        issues.append(
-            make_issue(
-                "mixed_timezones",
-                int(minority.sum()),
-                f"timestamps mix values with a UTC offset ({n_aware}) and without one "
-                f"({n_naive}); the ones without are ambiguous",
-                [{"line": int(x)} for x in data.lines[minority][:5]],
-            )
+def _decimal_hint(values: list[str], decimal: str) -> str:
+    """Advice when text that is not a number looks like numbers with a decimal comma."""
+    if decimal == "." and any(re.match(_DECIMAL_COMMA, v.strip()) for v in values):
+        return (
+            " (they look like numbers with a decimal comma: pass --decimal , if they are;"
+            " commas between thousands are dropped only where a value shows they group"
+            " thousands, e.g. 1,234.5)"
         )
-    bad = info.get("unparseable")
-    if bad is not None:
-        if info.get("mixed") is not None:
-            bad = bad & ~info["mixed"][2]
-        if bad.any():
-            k = int(bad.sum())
-            issues.append(
-                make_issue(
-                    "unparseable_timestamp",
-                    k,
-                    f"{k} timestamp(s) are empty, cannot be read as a date/time, or lie "
-                    "outside 1677-09-21 .. 2262-04-11",
-                    [{"line": int(x)} for x in data.lines[bad][:5]],
-                )
-            )
-    return issues
+    return ""
 
 
 def _non_numeric_issue(
-    data: LongData, bad_cells: dict[str, np.ndarray], table: pa.Table
+    data: LongData, bad_cells: dict[str, np.ndarray], table: pa.Table, decimal: str = "."
 ) -> list[QualityIssue]:
     if not bad_cells:
         return []
@@ -394,18 +295,23 @@ def _non_numeric_issue(
             if raw_col is not None:
                 loc["value"] = str(raw_col[int(r)].as_py())[:40]
             locs.append(loc)
+    hint = _decimal_hint([str(loc.get("value", "")) for loc in locs], decimal)
     return [
         make_issue(
             "non_numeric",
             n,
-            f"{n} value(s) are text where numbers were expected, in {list(bad_cells)}",
+            f"{n} value(s) are text where numbers were expected, in {list(bad_cells)}{hint}",
             locs[:5],
         )
     ]
 
 
 def _normalize_wide(
-    raw: RawTable, ts: np.ndarray, ts_info: dict[str, Any], lines: np.ndarray
+    raw: RawTable,
+    ts: np.ndarray,
+    ts_info: dict[str, Any],
+    lines: np.ndarray,
+    thousands: bool = False,
 ) -> tuple[LongData, list[QualityIssue]]:
     """Melt a wide table: each asset's cells from its first to its last value become rows."""
     table = raw.table
@@ -414,7 +320,7 @@ def _normalize_wide(
     bad_cells: dict[str, np.ndarray] = {}
     bad_rows: list[tuple[int, str, str]] = []
     for j, asset in enumerate(raw.field_columns):
-        values, bad = _parse_numbers(table.column(asset))
+        values, bad = _parse_numbers(table.column(asset), raw.options.decimal, thousands)
         present = ~np.isnan(values) | bad
         if bad.any():
             bad_cells[asset] = bad
@@ -444,14 +350,16 @@ def _normalize_wide(
             hint="a wide file needs a timestamp column and one column of values per asset",
         )
     stamp_only = LongData(ts, np.zeros(len(ts), dtype=np.int32), ("",), {}, lines)
-    issues = _timestamp_issues(stamp_only, ts_info)
+    issues = timestamp_issues(stamp_only, ts_info)
     if bad_cells:
         n = sum(int(b.sum()) for b in bad_cells.values())
+        hint = _decimal_hint([v for _, _, v in bad_rows], raw.options.decimal)
         issues.append(
             make_issue(
                 "non_numeric",
                 n,
-                f"{n} value(s) are text where numbers were expected, in {list(bad_cells)[:10]}",
+                f"{n} value(s) are text where numbers were expected, in "
+                f"{list(bad_cells)[:10]}{hint}",
                 [
                     {"line": int(lines[r]), "asset": a, "column": field, "value": v}
                     for r, a, v in sorted(bad_rows)[:5]

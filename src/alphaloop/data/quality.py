@@ -10,6 +10,8 @@ Checks (name: severity, repair):
 ==========================  ========  ==========================================
 unparseable_timestamp       error     none
 mixed_timezones             error     none (give every timestamp an offset, or none)
+mixed_offsets               warning   none (several UTC offsets that follow no zone)
+ambiguous_dates             warning   none (pass a time format to read them the other way)
 missing_asset               error     none
 non_numeric                 error     the text becomes missing (NaN)
 non_finite                  error     the value becomes missing (NaN)
@@ -79,6 +81,8 @@ _BLOCK_ROWS = 1 << 20  # rows per block where a full-size temporary is avoided
 CHECKS: dict[str, tuple[Severity, str | None]] = {
     "unparseable_timestamp": ("error", None),
     "mixed_timezones": ("error", None),
+    "mixed_offsets": ("warning", None),
+    "ambiguous_dates": ("warning", None),
     "missing_asset": ("error", None),
     "non_numeric": ("error", "text that is not a number becomes missing (NaN)"),
     "non_finite": ("error", "infinite values become missing (NaN)"),

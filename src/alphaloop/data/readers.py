@@ -1,27 +1,21 @@
 """Reading user files (CSV, Parquet) into an Arrow table with a known layout.
 
-Two layouts are understood:
+The file is read as it is; :mod:`alphaloop.data.layout` then finds its
+key columns and layout (long, single asset or wide), and parsing and
+checking happen in :mod:`alphaloop.data.normalize`. How to read it is said
+by one :class:`~alphaloop.data.options.ReadOptions`.
 
-- **long**: one row per (timestamp, asset) with one column per field, e.g.
-  ``timestamp,symbol,open,high,low,close,volume``. A file without an asset
-  column whose other columns are all known field names (``Date,Open,High,
-  Low,Close,Volume``) is long data for a single asset.
-- **wide**: one row per timestamp, one column per asset, one field (named by
-  the caller, ``close`` by default).
-
-Column names are matched case-insensitively after trimming; spaces and
-dashes become underscores (``Adj Close`` -> ``adj_close``). Reading never
-changes values: parsing and checking happen in :mod:`alphaloop.data.normalize`.
+CSV files are UTF-8 text (a byte order mark is fine), optionally gzip
+compressed; where their header is (banner lines above it, lines to skip,
+two header lines) is found by :mod:`alphaloop.data.csvheader`, and the
+delimiter is taken from the header line unless given.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -29,109 +23,55 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from alphaloop.data.csvheader import (
+    after_skipped_lines,
+    looks_numeric,
+    skip_banner,
+    sniff_delimiter,
+    text_columns,
+    two_level_header,
+)
+from alphaloop.data.csvtext import BOM, CsvText, skip_whitespace
+from alphaloop.data.layout import LayoutError, RawTable, resolve_layout
+from alphaloop.data.names import (
+    ASSET_COLUMNS,
+    KNOWN_FIELDS,
+    MEMBER_COLUMNS,
+    PRICE_FIELDS,
+    TIMESTAMP_COLUMNS,
+    normalize_column_name,
+)
+from alphaloop.data.options import Layout, ReadOptions
 from alphaloop.errors import DataFormatError, DataReadError
 
 __all__ = [
     "ASSET_COLUMNS",
     "KNOWN_FIELDS",
+    "MEMBER_COLUMNS",
     "PRICE_FIELDS",
     "TIMESTAMP_COLUMNS",
+    "Layout",
+    "LayoutError",
     "RawTable",
+    "ReadOptions",
     "normalize_column_name",
     "read_table",
 ]
 
-Layout = Literal["auto", "long", "wide"]
-
-TIMESTAMP_COLUMNS = ("timestamp", "datetime", "date", "time", "dt", "ts")
-ASSET_COLUMNS = ("asset", "symbol", "ticker", "instrument", "code", "secid", "permno")
-MEMBER_COLUMNS = ("member", "in_universe", "is_member")
-PRICE_FIELDS = frozenset({"open", "high", "low", "close", "adj_close", "vwap", "price"})
-KNOWN_FIELDS = PRICE_FIELDS | frozenset(
-    {"volume", "amount", "turnover", "factor", "dividend", "split_ratio", "shares", "market_cap"}
-)
-_DELIMITERS = (",", ";", "\t", "|")
-# a byte that bytes.strip() keeps
-_NOT_WHITESPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
-_BOM = b"\xef\xbb\xbf"
 _NUL_WINDOW = 1 << 16  # bytes after the BOM looked at for NUL bytes (binary files)
-_HEAD_BYTES = 1 << 17  # first read of a CSV file, enough for the header in practice
-_COUNT_BLOCK = 1 << 22  # bytes per block when counting line breaks
+_NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "."]
 
 
-def normalize_column_name(name: str) -> str:
-    """Lower-case, trimmed, with runs of spaces/dashes/dots as one underscore."""
-    return re.sub(r"[\s\-.]+", "_", str(name).strip().lower()).strip("_")
-
-
-@dataclass
-class RawTable:
-    """A file read into Arrow, with its layout resolved.
-
-    Attributes
-    ----------
-    table : pyarrow.Table
-        Columns renamed to their normalized names.
-    source : str
-        The path, for messages.
-    layout : {"long", "wide"}
-    timestamp_column, asset_column : str or None
-        Normalized names of the key columns (``asset_column`` is None for
-        wide and single-asset files).
-    field_columns : list of str
-        Value columns (fields for long data, assets for wide data).
-    member_column : str or None
-        Optional boolean membership column of long data.
-    single_asset : str or None
-        Asset id for a single-asset long file.
-    wide_field : str or None
-        Field name for wide data.
-    notes : list of str
-        What the reader inferred (delimiter, layout), shown in reports.
-    header_line : int
-        1-based line number of the header (data starts on the next line).
-    row_lines : ndarray of int64 or None
-        1-based file line of each row when rows are not on consecutive lines
-        after the header (blank lines in between); None when they are.
-    """
-
-    table: pa.Table
-    source: str
-    layout: Literal["long", "wide"]
-    timestamp_column: str
-    asset_column: str | None
-    field_columns: list[str]
-    member_column: str | None = None
-    single_asset: str | None = None
-    wide_field: str | None = None
-    notes: list[str] = field(default_factory=list)
-    header_line: int = 1
-    original_names: dict[str, str] = field(default_factory=dict)
-    row_lines: np.ndarray | None = None
-
-
-def read_table(
-    path: str | Path,
-    *,
-    layout: Layout = "auto",
-    field_name: str = "close",
-    asset: str | None = None,
-    delimiter: str | None = None,
-) -> RawTable:
+def read_table(path: str | Path, options: ReadOptions | None = None) -> RawTable:
     """Read a CSV or Parquet file and resolve its layout.
 
     Parameters
     ----------
     path : str or Path
         ``.csv``, ``.csv.gz``, ``.txt``, ``.tsv`` or ``.parquet``/``.pq``.
-    layout : {"auto", "long", "wide"}, default "auto"
-        Force a layout instead of detecting it.
-    field_name : str, default "close"
-        The field that a wide file holds.
-    asset : str, optional
-        Asset id for a single-asset file (default: the file name's stem).
-    delimiter : str, optional
-        CSV delimiter; detected from the header line when omitted.
+    options : ReadOptions, optional
+        How to read it (layout, field, delimiter, decimal mark, time column
+        and format, lines to skip); the defaults detect what they can.
 
     Raises
     ------
@@ -141,33 +81,47 @@ def read_table(
     DataFormatError
         The file was read but has no timestamp column, a ragged row,
         repeated column names or columns of nested values.
+    LayoutError
+        The layout was left to detection and cannot be told for certain.
     """
+    options = options or ReadOptions()
     p = Path(path)
     if not p.exists():
         raise DataReadError(f"{p}: no such file")
     if p.is_dir():
         raise DataReadError(f"{p}: is a directory, expected a CSV or Parquet file")
-    if delimiter is not None and len(delimiter) > 1:
-        raise DataFormatError(
-            f"delimiter {delimiter!r} is not a single character",
-            hint="pass one character such as ';' or '|' (a tab as $'\\t' in a shell)",
-        )
     suffixes = "".join(p.suffixes).lower()
     notes: list[str] = []
-    row_lines = None
     if suffixes.endswith((".parquet", ".pq")):
-        table = _read_parquet(p)
-        header_line = 1
-    else:
-        table, header_line, used, row_lines = _read_csv(p, delimiter)
-        if used != ",":
-            notes.append(f"delimiter {used!r} detected")
-    raw = _resolve_layout(table, p, layout, field_name, asset, notes, header_line)
-    raw.row_lines = row_lines
+        table, pandas_index = _read_parquet(p)
+        unused = [k for k in ("delimiter", "skip_rows") if getattr(options, k) is not None]
+        if unused:
+            notes.append(f"options {unused} do not apply to Parquet files and were not used")
+        raw = resolve_layout(table, p, options, notes, 1, pandas_index=pandas_index)
+        if raw.source_rows is not None:
+            raw.row_lines = raw.source_rows.astype(np.int64) + 2
+        return raw
+    csv_file = _read_csv(p, options, notes)
+    if csv_file.delimiter != ",":
+        notes.append(f"delimiter {csv_file.delimiter!r} detected")
+    raw = resolve_layout(csv_file.table, p, options, notes, csv_file.header_line)
+    raw.row_lines = csv_file.row_lines
+    if raw.source_rows is not None:  # rows melted from columns of two levels
+        lines = csv_file.row_lines
+        if lines is None:
+            lines = np.arange(csv_file.table.num_rows, dtype=np.int64) + raw.header_line + 1
+        raw.row_lines = lines[raw.source_rows]
+    ts_type = raw.table.column(raw.timestamp_column).type
+    if pa.types.is_timestamp(ts_type) and ts_type.tz is not None:
+        # Arrow converted values with UTC offsets: keep the text to check the offsets
+        assert raw.timestamp_position is not None
+        text = _read_csv_column(csv_file, raw.timestamp_position, options)
+        raw.time_text = text if raw.source_rows is None else text.take(raw.source_rows)
     return raw
 
 
-def _read_parquet(p: Path) -> pa.Table:
+def _read_parquet(p: Path) -> tuple[pa.Table, tuple[str, ...]]:
+    """The table and the columns pandas metadata names as the index (if pandas wrote it)."""
     try:
         table = pq.read_table(p)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -177,7 +131,12 @@ def _read_parquet(p: Path) -> pa.Table:
     if table.num_rows == 0:
         raise DataReadError(f"{p}: the Parquet file has a schema but no rows")
     _check_column_types(p, table)
-    return table
+    try:
+        meta = table.schema.pandas_metadata or {}
+    except ValueError:  # metadata that is not JSON: not written by pandas
+        meta = {}
+    index = tuple(c for c in meta.get("index_columns", []) if isinstance(c, str))
+    return table, index
 
 
 def _check_column_types(p: Path, table: pa.Table) -> None:
@@ -200,12 +159,32 @@ def _check_column_types(p: Path, table: pa.Table) -> None:
                 ) from exc
 
 
-def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str, np.ndarray | None]:
-    text = _CsvText.read(p)
+class _CsvFile:
+    """A CSV file parsed by Arrow, with what is needed to read one column again."""
+
+    def __init__(
+        self,
+        text: CsvText,
+        table: pa.Table,
+        begin: int,
+        header_line: int,
+        delimiter: str,
+        row_lines: np.ndarray | None,
+    ) -> None:
+        self.text = text
+        self.table = table
+        self.begin = begin  # offset of the header line
+        self.header_line = header_line
+        self.delimiter = delimiter
+        self.row_lines = row_lines
+
+
+def _read_csv(p: Path, options: ReadOptions, notes: list[str]) -> _CsvFile:
+    text = CsvText.read(p)
     raw = text.head  # the whole text, or enough of its beginning for every check up to Arrow's
     # ``start`` skips a byte order mark; offsets (not slices) mark the header and the rows
-    start = 3 if raw.startswith(_BOM) else 0
-    first = _skip_whitespace(raw, start)
+    start = 3 if raw.startswith(BOM) else 0
+    first = skip_whitespace(raw, start)
     if first == len(raw):
         only = " (it holds only whitespace)" if len(raw) > start else ""
         raise DataReadError(f"{p}: the file is empty{only}")
@@ -214,125 +193,33 @@ def _read_csv(p: Path, delimiter: str | None) -> tuple[pa.Table, int, str, np.nd
     if raw.find(b"\x00", start, start + _NUL_WINDOW) >= 0:
         raise DataReadError(f"{p}: looks like a binary file (NUL bytes), expected CSV text")
     try:
-        table, header_line, used, row_lines = _parse_csv(text, start, first, delimiter)
+        parsed = _parse_csv(text, start, first, options, notes)
     except (DataReadError, DataFormatError, UnicodeDecodeError):
         _check_utf8(p, text.whole(), start)  # text that is not UTF-8 is the first thing to say
         raise
-    if any(pa.types.is_binary(t) for t in table.schema.types):
+    if any(pa.types.is_binary(t) for t in parsed.table.schema.types):
         # the CSV reader reads a column with text that is not UTF-8 as bytes
         _check_utf8(p, text.whole(), start)
-    return table, header_line, used, row_lines
+    return parsed
 
 
-class _CsvText:
-    """The bytes of a CSV file: its beginning in memory, the rest read when needed.
-
-    Arrow reads the rows from the file itself, block by block, so a large
-    file is not held in memory whole (reading it into one ``bytes`` costs as
-    much as parsing it) except to locate an error. A gzip file is
-    decompressed in memory.
-
-    Attributes
-    ----------
-    path : Path
-    head : bytes
-        The first bytes of the text: all of them when ``complete``, else at
-        least the byte order mark and 64 KiB, the header line and the first
-        byte after it that is not whitespace.
-    complete : bool
-    """
-
-    def __init__(self, path: Path, head: bytes, complete: bool) -> None:
-        self.path = path
-        self.head = head
-        self.complete = complete
-
-    @classmethod
-    def read(cls, p: Path) -> _CsvText:
-        try:
-            if p.suffix.lower() == ".gz":
-                return cls(p, _gunzip(p, p.read_bytes()), True)
-            with p.open("rb") as fh:
-                head = fh.read(_HEAD_BYTES)
-                more = len(head) == _HEAD_BYTES
-                while more and not _head_is_enough(head):
-                    chunk = fh.read(max(len(head), _HEAD_BYTES))
-                    head += chunk
-                    more = bool(chunk)
-                complete = not more or not fh.peek(1)
-        except OSError as exc:
-            raise DataReadError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
-        return cls(p, head, complete)
-
-    def whole(self) -> bytes:
-        """The whole text (read now if only its beginning was)."""
-        if not self.complete:
-            try:
-                self.head = self.path.read_bytes()
-            except OSError as exc:
-                raise DataReadError(f"{self.path}: cannot be read ({exc.strerror or exc})") from exc
-            self.complete = True
-        return self.head
-
-    def rows(self, begin: int) -> pa.NativeFile:
-        """The text from offset ``begin`` on, for Arrow's CSV reader."""
-        if self.complete:
-            return pa.BufferReader(pa.py_buffer(self.head).slice(begin))
-        try:
-            stream = pa.OSFile(str(self.path))
-        except OSError as exc:
-            raise DataReadError(f"{self.path}: cannot be read ({exc})") from exc
-        stream.seek(begin)
-        return stream
-
-    def count_newlines(self, begin: int) -> int:
-        """Line breaks from offset ``begin`` to the end."""
-        if self.complete:
-            return _count_newlines(self.head, begin)
-        buf = np.empty(_COUNT_BLOCK, dtype=np.uint8)
-        n = 0
-        with self.path.open("rb", buffering=0) as fh:
-            fh.seek(begin)
-            while k := fh.readinto(buf):  # type: ignore[attr-defined]
-                n += int(np.count_nonzero(buf[:k] == ord("\n")))
-        return n
-
-    def ends_with_newline(self) -> bool:
-        if self.complete:
-            return self.head.endswith(b"\n")
-        with self.path.open("rb") as fh:
-            fh.seek(0, 2)
-            if not fh.tell():
-                return False
-            fh.seek(-1, 2)
-            return fh.read(1) == b"\n"
-
-
-def _gunzip(p: Path, data: bytes) -> bytes:
-    import gzip
-
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataReadError(f"{p}: not a valid gzip file ({exc})") from exc
-
-
-def _head_is_enough(head: bytes) -> bool:
-    """True when ``head`` holds everything the checks before parsing look at."""
-    start = 3 if head.startswith(_BOM) else 0
-    if len(head) < start + _NUL_WINDOW:
-        return False
-    first = _skip_whitespace(head, start)
-    newline = head.find(b"\n", first)
-    if first == len(head) or newline < 0:
-        return False
-    return _skip_whitespace(head, newline + 1) < len(head)
-
-
-def _skip_whitespace(raw: bytes, pos: int) -> int:
-    """Offset of the first byte at or after ``pos`` that is not whitespace (or ``len(raw)``)."""
-    m = _NOT_WHITESPACE.search(raw, pos)
-    return len(raw) if m is None else m.start()
+def _read_csv_column(csv_file: _CsvFile, position: int, options: ReadOptions) -> pa.ChunkedArray:
+    """Column ``position`` of a parsed CSV file again, as text (the rows Arrow read)."""
+    n = csv_file.table.num_columns
+    names = [f"c{i}" for i in range(n)]
+    table = pacsv.read_csv(
+        csv_file.text.rows(csv_file.begin),
+        read_options=pacsv.ReadOptions(block_size=1 << 24, column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(delimiter=csv_file.delimiter, newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=[names[position]],
+            column_types={names[position]: pa.string()},
+            strings_can_be_null=True,
+            null_values=_NULL_VALUES,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    return table.column(0)
 
 
 def _check_utf8(p: Path, raw: bytes, start: int) -> None:
@@ -353,40 +240,61 @@ def _check_utf8(p: Path, raw: bytes, start: int) -> None:
 
 
 def _parse_csv(
-    text: _CsvText, start: int, first: int, delimiter: str | None
-) -> tuple[pa.Table, int, str, np.ndarray | None]:
+    text: CsvText, start: int, first: int, options: ReadOptions, notes: list[str]
+) -> _CsvFile:
     """Parse a text whose first non-blank byte is at ``first`` (``start``: after any BOM).
 
     Arrow checks that text columns are UTF-8 (a column that is not becomes
     binary); the caller turns that into an error with the offending byte.
     """
-    p, raw = text.path, text.head
+    p = text.path
+    if options.skip_rows:
+        first = after_skipped_lines(text, start, options.skip_rows)
+        notes.append(f"{options.skip_rows} line(s) skipped before the header (skip_rows)")
+    raw = text.head
     # blank lines before the header are skipped; line numbers still count them
-    header_line = raw.count(b"\n", start, first) + 1
     begin = max(start, raw.rfind(b"\n", start, first) + 1)  # start of the header line
+    if options.skip_rows is None:
+        begin = skip_banner(text, begin, options, notes)
+    header_line = raw.count(b"\n", start, begin) + 1
     first_nl = raw.find(b"\n", begin)
     header_end = len(raw) if first_nl < 0 else first_nl
     header = raw[begin:header_end].decode().rstrip("\r")
-    used = delimiter or _sniff_delimiter(header)
-    if first_nl < 0 or _skip_whitespace(raw, first_nl + 1) == len(raw):
+    used = options.delimiter or sniff_delimiter(header)
+    if first_nl < 0 or skip_whitespace(raw, first_nl + 1) == len(raw):
         raise DataReadError(f"{p}: has a header line but no data rows")
     header_fields = [h.strip() for h in header.split(used)]
     if len(header_fields) < 2:
         raise DataFormatError(
             f"{p}: the header line has a single column {header_fields[0][:60]!r}",
             hint="expected a timestamp column and at least one value column separated by "
-            "',' (or ';', tab, '|'); pass --delimiter if the file uses another separator",
+            "',' (or ';', tab, '|'); pass --delimiter if the file uses another separator, "
+            "or --skip-rows if lines above the header hold a title",
         )
     _check_header(p, header_fields)
+    read_options = pacsv.ReadOptions(block_size=1 << 24)
+    levels = two_level_header(text, begin, used)
+    if levels is not None:  # pandas columns of two levels: the rows start after them
+        names, rows = levels
+        for _ in range(rows - 1):
+            begin = raw.find(b"\n", begin) + 1
+        header_line = raw.count(b"\n", start, begin) + 1
+        read_options = pacsv.ReadOptions(block_size=1 << 24, column_names=names, skip_rows=1)
+        header_fields = names
+        notes.append(f"{rows} header lines: pandas columns of two levels")
     try:
         table = pacsv.read_csv(
             text.rows(begin),
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            read_options=read_options,
             parse_options=pacsv.ParseOptions(delimiter=used, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
+                column_types=text_columns(
+                    text, begin, [h.strip('"') for h in header_fields], used, options
+                ),
                 strings_can_be_null=True,
-                null_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "."],
+                null_values=_NULL_VALUES,
                 quoted_strings_can_be_null=True,
+                decimal_point=options.decimal,
             ),
         )
     except pa.ArrowInvalid as exc:
@@ -400,32 +308,29 @@ def _parse_csv(
                 hint="check the delimiter and quoting of that line",
             ) from exc
         raise DataFormatError(f"{p}: cannot parse as CSV ({msg.splitlines()[0]})") from exc
-    return table, header_line, used, _row_lines(text, begin, header_line, table.num_rows)
-
-
-def _sniff_delimiter(header: str) -> str:
-    counts = {d: header.count(d) for d in _DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
+    row_lines = _row_lines(text, begin, header_line, table.num_rows)
+    return _CsvFile(text, table, begin, header_line, used, row_lines)
 
 
 def _check_header(p: Path, names: list[str]) -> None:
-    if any(not n for n in names):
-        pos = [i + 1 for i, n in enumerate(names) if not n]
+    leading = next((i for i, n in enumerate(names) if n), len(names))  # pandas index columns
+    if any(not n for n in names[leading:]):
+        pos = [i + 1 for i, n in enumerate(names) if not n and i >= leading]
         raise DataFormatError(f"{p}: header has empty column names at positions {pos}")
-    if all(_looks_numeric(n) for n in names[1:]):
+    if leading == len(names):
+        raise DataFormatError(f"{p}: the header line has no column names")
+    if leading and all(looks_numeric(n) for n in names[leading:]):
+        raise DataFormatError(
+            f"{p}: the value columns have no names, only the numbers pandas gives them "
+            f"({', '.join(names[leading:][:4])})",
+            hint="name them before writing the file, e.g. series.rename('close').to_csv(path) "
+            "or df.columns = ['open', 'close']",
+        )
+    if all(looks_numeric(n) for n in names[1:]):
         raise DataFormatError(
             f"{p}: the first line looks like data, not a header ({', '.join(names[:4])})",
             hint="add a header line such as 'timestamp,symbol,close'",
         )
-
-
-def _looks_numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _find_ragged_line(raw: bytes, delimiter: str, expected: int, first: int) -> int | None:
@@ -447,7 +352,7 @@ def _find_ragged_line(raw: bytes, delimiter: str, expected: int, first: int) -> 
     return None
 
 
-def _row_lines(text: _CsvText, begin: int, header_line: int, n_rows: int) -> np.ndarray | None:
+def _row_lines(text: CsvText, begin: int, header_line: int, n_rows: int) -> np.ndarray | None:
     """File line of each data row when blank lines sit between rows, else None.
 
     ``begin``: offset of the header line in the text.
@@ -469,93 +374,3 @@ def _row_lines(text: _CsvText, begin: int, header_line: int, n_rows: int) -> np.
     blank[0] = True  # the header
     lines = np.flatnonzero(~blank).astype(np.int64) + header_line
     return lines if len(lines) == n_rows else None
-
-
-def _count_newlines(raw: bytes, begin: int, block: int = _COUNT_BLOCK) -> int:
-    """``raw.count(b"\\n", begin)``, faster: numpy over blocks of ``block`` bytes."""
-    buf = np.frombuffer(raw, dtype=np.uint8, offset=begin)
-    return sum(
-        int(np.count_nonzero(buf[i : i + block] == ord("\n"))) for i in range(0, len(buf), block)
-    )
-
-
-def _resolve_layout(
-    table: pa.Table,
-    p: Path,
-    layout: Layout,
-    field_name: str,
-    asset: str | None,
-    notes: list[str],
-    header_line: int,
-) -> RawTable:
-    originals = [str(n) for n in table.column_names]
-    names = [normalize_column_name(n) for n in originals]
-    seen: dict[str, str] = {}
-    for orig, norm in zip(originals, names, strict=True):
-        if norm in seen:
-            raise DataFormatError(
-                f"{p}: columns {seen[norm]!r} and {orig!r} both mean {norm!r}",
-                hint="rename or remove one of them",
-            )
-        seen[norm] = orig
-    ts_col = next((n for n in TIMESTAMP_COLUMNS if n in names), None)
-    if ts_col is None:
-        raise DataFormatError(
-            f"{p}: no timestamp column; columns are {originals[:8]}",
-            hint=f"name it one of {list(TIMESTAMP_COLUMNS)}",
-        )
-    table = table.rename_columns(names)
-    asset_col = next((n for n in ASSET_COLUMNS if n in names), None)
-    member_col = next((n for n in MEMBER_COLUMNS if n in names), None)
-    others = [n for n in names if n not in (ts_col, asset_col, member_col)]
-    if not others:
-        raise DataFormatError(f"{p}: no value columns besides {[ts_col, asset_col]}")
-    original_names = dict(zip(names, originals, strict=True))
-    if layout == "auto":
-        if asset_col is not None or all(n in KNOWN_FIELDS for n in others):
-            layout = "long"
-        else:
-            layout = "wide"
-        notes.append(f"layout detected: {layout}")
-    if layout == "long":
-        single = None
-        if asset_col is None:
-            single = asset or p.name.split(".")[0]
-            notes.append(f"single-asset file: asset id {single!r}")
-        return RawTable(
-            table,
-            str(p),
-            "long",
-            ts_col,
-            asset_col,
-            others,
-            member_col,
-            single,
-            None,
-            notes,
-            header_line,
-            original_names,
-        )
-    if asset_col is not None:
-        raise DataFormatError(
-            f"{p}: wide layout was asked for but the file has an asset column {asset_col!r}"
-        )
-    # Wide: the value columns are assets; keep their original spelling as ids.
-    table = table.rename_columns(
-        [original_names[n].strip() if n in others else n for n in table.column_names]
-    )
-    assets = [original_names[n].strip() for n in others]
-    return RawTable(
-        table,
-        str(p),
-        "wide",
-        ts_col,
-        None,
-        assets,
-        None,
-        None,
-        normalize_column_name(field_name),
-        notes,
-        header_line,
-        original_names,
-    )

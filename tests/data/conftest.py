@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alphaloop.workspace import Workspace
+from alphaloop.app import Workspace
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from alphaloop.data.datetext import parse_datetime_text
 from alphaloop.data.options import ReadOptions
-from alphaloop.workspace import Workspace
+from alphaloop.app import Workspace
 
 
 def days(*stamps: str) -> list[pd.Timestamp]:

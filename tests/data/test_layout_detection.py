@@ -13,7 +13,7 @@ from alphaloop.data.names import field_name, looks_like_field
 from alphaloop.data.options import ReadOptions
 from alphaloop.data.readers import read_table
 from alphaloop.errors import DataFormatError
-from alphaloop.workspace import Workspace
+from alphaloop.app import Workspace
 
 ROWS = ["2024-01-02", "2024-01-03", "2024-01-04"]
 

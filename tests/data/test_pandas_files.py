@@ -16,7 +16,7 @@ import pytest
 from alphaloop.data.options import ReadOptions
 from alphaloop.data.readers import read_table
 from alphaloop.errors import DataFormatError
-from alphaloop.workspace import Workspace
+from alphaloop.app import Workspace
 
 DAYS = pd.date_range("2024-01-01", periods=6, freq="D")
 

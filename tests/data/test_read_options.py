@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 import uuid
 from pathlib import Path
 
@@ -14,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.cli import main
 from alphaloop.data.options import ReadOptions
 from alphaloop.data.readers import read_table
 from alphaloop.errors import DataFormatError, DataReadError
-from alphaloop.workspace import Workspace
 
 
 def write(path: Path, text: str) -> Path:
@@ -318,3 +319,26 @@ def test_commas_between_thousands_when_a_value_shows_they_are(
     assert issue is not None
     assert "--decimal ," in issue.message
     assert np.isnan(data.fields["close"][0])
+
+
+def test_cli_check_takes_every_read_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alphaloop.cli import main
+
+    path = tmp_path / "btc.csv"
+    path.write_text(
+        "https://www.CryptoDataDownload.com\n"
+        "Date;Open;High;Low;Close;Volume\n"
+        "01.02.2024;1,5;2,0;1,0;1,75;100\n"
+        "02.02.2024;1,75;2,1;1,2;2,0;110\n"
+    )
+    args = ["--workspace", str(tmp_path / "ws"), "data", "check", str(path), "--json"]
+    opts = ["--decimal", ",", "--asset", "BTC", "--time-format", "%d.%m.%Y", "--skip-rows", "1"]
+    code = main([*args, *opts])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert doc["rows"] == 2
+    assert any('"skip_rows": 1' in n and '"decimal": ","' in n for n in doc["notes"])
+    code = main([*args, "--layout", "sideways"])
+    assert code == 2

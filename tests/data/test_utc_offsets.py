@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from alphaloop.data.offsets import zone_for_offsets
-from alphaloop.workspace import Workspace
+from alphaloop.app import Workspace
 
 
 def write(path: Path, stamps: list[str], closes: list[float] | None = None) -> Path:

@@ -82,39 +82,85 @@ def data_show(
     out.print(preview.to_string(index=False), markup=False)
 
 
+LayoutOpt = Annotated[
+    str, typer.Option(help="auto | long | single | wide (refused when auto is not certain).")
+]
+FieldOpt = Annotated[str, typer.Option(help="Field a wide file holds (close, open, ...).")]
+AssetOpt = Annotated[str | None, typer.Option(help="Asset id of a single-asset file.")]
+DelimiterOpt = Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")]
+DecimalOpt = Annotated[str, typer.Option(help="Decimal mark of the numbers: . or ,")]
+TimeColumnOpt = Annotated[
+    str | None, typer.Option("--time-column", help="Column holding the timestamps.")
+]
+TimeFormatOpt = Annotated[
+    str | None, typer.Option("--time-format", help="strptime format, e.g. %d.%m.%Y %H:%M.")
+]
+TimezoneOpt = Annotated[str, typer.Option(help="Zone of timestamps without offset.")]
+SkipRowsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--skip-rows",
+        help="Lines above the header to skip (default: banner lines are detected; 0: none).",
+        min=0,
+    ),
+]
+
+
+def _read_options(
+    layout: str,
+    field: str,
+    asset: str | None,
+    delimiter: str | None,
+    decimal: str,
+    time_column: str | None,
+    time_format: str | None,
+    timezone: str,
+    skip_rows: int | None,
+) -> Any:
+    """The file-reading options of a command (validated: bad values are one-line errors)."""
+    from alphaloop.data.options import ReadOptions
+
+    return ReadOptions(
+        layout=layout,  # type: ignore[arg-type]
+        field=field,
+        asset=asset,
+        delimiter=delimiter,
+        decimal=decimal,  # type: ignore[arg-type]
+        time_column=time_column,
+        time_format=time_format,
+        timezone=timezone,
+        skip_rows=skip_rows,
+    )
+
+
 @data_app.command("import")
 def data_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
     name: Annotated[str, typer.Option("--name", help="Dataset name in the workspace.")],
-    layout: Annotated[str, typer.Option(help="auto, long or wide.")] = "auto",
-    field: Annotated[str, typer.Option(help="Field a wide file holds.")] = "close",
-    asset: Annotated[str | None, typer.Option(help="Asset id of a single-asset file.")] = None,
-    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
-    timezone: Annotated[str, typer.Option(help="Zone of timestamps without offset.")] = "UTC",
+    layout: LayoutOpt = "auto",
+    field: FieldOpt = "close",
+    asset: AssetOpt = None,
+    delimiter: DelimiterOpt = None,
+    decimal: DecimalOpt = ".",
+    time_column: TimeColumnOpt = None,
+    time_format: TimeFormatOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    skip_rows: SkipRowsOpt = None,
     repair: Annotated[bool, typer.Option(help="Apply the documented repairs.")] = False,
     description: Annotated[str, typer.Option(help="Free text kept with the dataset.")] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a CSV or Parquet file (long or wide) as a new dataset version."""
+    """Import a CSV or Parquet file (long, single-asset or wide) as a new dataset version."""
     from alphaloop.errors import DataQualityError
 
-    if layout not in ("auto", "long", "wide"):
-        raise typer.BadParameter(
-            f"{layout!r} is not one of auto, long, wide", param_hint="--layout"
-        )
+    options = _read_options(
+        layout, field, asset, delimiter, decimal, time_column, time_format, timezone, skip_rows
+    )
     ws = workspace(ctx)
     try:
         result = ws.data.import_file(
-            path,
-            name,
-            layout=layout,
-            field_name=field,
-            asset=asset,  # type: ignore[arg-type]
-            delimiter=delimiter,
-            timezone=timezone,
-            repair=repair,
-            description=description,
+            path, name, options=options, repair=repair, description=description
         )
     except DataQualityError as exc:
         if as_json:
@@ -130,6 +176,8 @@ def data_import(
         f"[green]imported[/] {info.name} v{info.version}: {info.assets} assets, "
         f"{info.rows:,} rows, {fmt_date(info.start)} .. {fmt_date(info.end)} ({result.status})"
     )
+    for note in result.report.notes:
+        out.print(f"  note: {escape(note)}")
     for r in result.repairs:
         out.print(f"  repaired {r.check}: {escape(r.action)} ({r.count})")
     for w in (result.final_report or result.report).warnings:
@@ -140,25 +188,27 @@ def data_import(
 def data_check(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="A file path or a dataset name.")],
-    layout: Annotated[str, typer.Option(help="auto, long or wide (files only).")] = "auto",
-    field: Annotated[str, typer.Option(help="Field a wide file holds.")] = "close",
-    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
-    timezone: Annotated[str, typer.Option(help="Zone of timestamps without offset.")] = "UTC",
+    layout: LayoutOpt = "auto",
+    field: FieldOpt = "close",
+    asset: AssetOpt = None,
+    delimiter: DelimiterOpt = None,
+    decimal: DecimalOpt = ".",
+    time_column: TimeColumnOpt = None,
+    time_format: TimeFormatOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    skip_rows: SkipRowsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Quality report. Exit 0 if clean, 1 if problems were found, 2 if unreadable."""
     from alphaloop.errors import DataReadError
 
+    options = _read_options(
+        layout, field, asset, delimiter, decimal, time_column, time_format, timezone, skip_rows
+    )
     ws = workspace(ctx)
     path = Path(target)
     if path.exists():
-        report, _ = ws.data.check_file(
-            path,
-            layout=layout,
-            field_name=field,
-            delimiter=delimiter,  # type: ignore[arg-type]
-            timezone=timezone,
-        )
+        report, _ = ws.data.check_file(path, options=options)
     elif _is_dataset(ws, target):
         report = ws.data.check_dataset(target)
     elif any(sep in target for sep in ("/", "\\")) or path.suffix:

@@ -204,7 +204,8 @@ def resolve_spec(
     if expr is None or data is None:
         raise SpecError(
             "nothing to run: give a spec file, or --expr EXPR --data NAME",
-            hint="e.g. alphaloop backtest --expr '$close/Ref($close,20)-1' --data sp500-ohlcv",
+            hint="e.g. alphaloop backtest --expr '$close/Ref($close,20)-1' --data sp500-stocks "
+            "--fills next_close",
         )
     quick = {k: (QUICK_DEFAULTS.get(k) if v is None else v) for k, v in options.items()}
     spec = quick_spec(

@@ -205,10 +205,12 @@ def run_document(doc: str, directory: Path) -> int:
 
 
 RUNNABLE = sorted({b.doc for b in ALL if b.lang in ("python", "yaml", "bash")})
+SLOW = {"README.md", "backtest.md", "factors.md"}  # each takes several seconds
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("doc", RUNNABLE)
+@pytest.mark.parametrize(
+    "doc", [pytest.param(d, marks=pytest.mark.slow) if d in SLOW else d for d in RUNNABLE]
+)
 def test_examples_run(doc: str, example_dir: Path) -> None:
     assert run_document(doc, example_dir) > 0
 

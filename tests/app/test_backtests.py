@@ -23,13 +23,19 @@ MOMENTUM = "$close / Ref($close, 60) - 1"
 
 
 def spec(**over: object) -> StrategySpec:
-    base = {"name": "mom", "data": "sp500-ohlcv", "signal": {"expr": MOMENTUM}}
+    # sp500-ohlcv holds one asset: k above 1 is refused
+    base = {
+        "name": "mom",
+        "data": "sp500-ohlcv",
+        "signal": {"expr": MOMENTUM},
+        "portfolio": {"k": 1},
+    }
     return StrategySpec.from_dict({**base, **over})
 
 
 @pytest.fixture(scope="module")
 def result(shared_workspace: Workspace) -> runner.BacktestResult:
-    return run_backtest(shared_workspace, spec(portfolio={"k": 3}))
+    return run_backtest(shared_workspace, spec(portfolio={"k": 1}))
 
 
 def test_accounting_identity(result: runner.BacktestResult) -> None:
@@ -95,7 +101,7 @@ def test_benchmark_and_universe(shared_workspace: Workspace) -> None:
     few = list(data.assets[:4])
     r = run_backtest(
         shared_workspace,
-        spec(universe=few, benchmark="sp500-index", portfolio={"k": 2}),
+        spec(universe=few, benchmark="sp500-index", portfolio={"k": 1}),
         record=False,
     )
     assert set(r.simulation.trades["asset"].astype(str)) <= set(few)
@@ -139,7 +145,7 @@ def test_cli_backtest_quick_form(capsys, shared_workspace: Workspace, tmp_path: 
     report = tmp_path / "r.html"
     code, out, err = cli(
         capsys, shared_workspace, "backtest", "--expr", MOMENTUM, "--data", "sp500-ohlcv",
-        "--top-k", "3", "--json", "--report", str(report),
+        "--top-k", "1", "--json", "--report", str(report),
     )  # fmt: skip
     assert code == 0, err
     doc = json.loads(out)
@@ -148,7 +154,7 @@ def test_cli_backtest_quick_form(capsys, shared_workspace: Workspace, tmp_path: 
     assert report.stat().st_size > 10_000
     code, out, _ = cli(
         capsys, shared_workspace, "backtest", "--expr", MOMENTUM, "--data", "sp500-ohlcv",
-        "--top-k", "3",
+        "--top-k", "1",
     )  # fmt: skip
     assert code == 0
     assert "Sharpe" in out
@@ -158,10 +164,10 @@ def test_cli_backtest_quick_form(capsys, shared_workspace: Workspace, tmp_path: 
 
 def test_cli_backtest_spec_file(capsys, shared_workspace: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text(spec(portfolio={"k": 3}).to_yaml())
+    path.write_text(spec(portfolio={"k": 1}).to_yaml())
     code, out, err = cli(capsys, shared_workspace, "backtest", str(path), "--json")
     assert code == 0, err
-    assert json.loads(out)["spec_hash"] == spec(portfolio={"k": 3}).hash
+    assert json.loads(out)["spec_hash"] == spec(portfolio={"k": 1}).hash
 
 
 def test_cli_errors_without_traceback(capsys, shared_workspace: Workspace, tmp_path) -> None:
@@ -185,7 +191,8 @@ def test_cli_errors_without_traceback(capsys, shared_workspace: Workspace, tmp_p
 
 
 def test_cli_lookahead_exit_codes(capsys, shared_workspace: Workspace, monkeypatch) -> None:
-    args = ("lookahead", "--expr", MOMENTUM, "--data", "sp500-ohlcv", "--points", "4")
+    args = ("lookahead", "--expr", MOMENTUM, "--data", "sp500-ohlcv", "--top-k", "1",
+            "--points", "4")  # fmt: skip
     code, out, _ = cli(capsys, shared_workspace, *args)
     assert code == 0
     assert "clean" in out
@@ -210,7 +217,7 @@ def test_cli_lookahead_exit_codes(capsys, shared_workspace: Workspace, monkeypat
 def test_cli_subprocess(shared_workspace: Workspace) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "alphaloop.cli", "--workspace", str(shared_workspace.root),
-         "backtest", "--expr", MOMENTUM, "--data", "sp500-ohlcv", "--json"],
+         "backtest", "--expr", MOMENTUM, "--data", "sp500-ohlcv", "--top-k", "1", "--json"],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

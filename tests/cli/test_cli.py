@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -222,6 +223,11 @@ def test_console_script_demo(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "survivorship" in proc.stdout
     assert "recorded as run 1" in proc.stdout
+    # the backtest's run id, printed twice, is the one its tearsheet shows
+    assert "its backtest as run 2 (the run id in the tearsheet)" in proc.stdout
+    assert "recorded as run 2; tearsheet (run 2)" in proc.stdout
+    html = (tmp_path / "ws" / "reports" / "demo-backtest.html").read_text()
+    assert re.search(r"<td>run id</td>\s*<td>2</td>", html)
 
 
 def test_brackets_in_user_text_are_printed_as_they_are(

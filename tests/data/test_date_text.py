@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.data.datetext import parse_datetime_text
 from alphaloop.data.options import ReadOptions
-from alphaloop.app import Workspace
 
 
 def days(*stamps: str) -> list[pd.Timestamp]:

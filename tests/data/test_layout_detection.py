@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alphaloop.app import Workspace
 from alphaloop.data.layout import LayoutError
 from alphaloop.data.names import field_name, looks_like_field
 from alphaloop.data.options import ReadOptions
 from alphaloop.data.readers import read_table
 from alphaloop.errors import DataFormatError
-from alphaloop.app import Workspace
 
 ROWS = ["2024-01-02", "2024-01-03", "2024-01-04"]
 

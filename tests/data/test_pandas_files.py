@@ -13,10 +13,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from alphaloop.app import Workspace
 from alphaloop.data.options import ReadOptions
 from alphaloop.data.readers import read_table
 from alphaloop.errors import DataFormatError
-from alphaloop.app import Workspace
 
 DAYS = pd.date_range("2024-01-01", periods=6, freq="D")
 

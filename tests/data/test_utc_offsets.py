@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.data.offsets import zone_for_offsets
 from alphaloop.app import Workspace
+from alphaloop.data.offsets import zone_for_offsets
 
 
 def write(path: Path, stamps: list[str], closes: list[float] | None = None) -> Path:

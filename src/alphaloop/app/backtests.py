@@ -1,6 +1,13 @@
 """Backtest use cases on a workspace: load a spec's data, compute its signal
 (an expression, or a registered model's predictions), run it, record the run,
 and scan it for lookahead.
+
+A spec is checked against the workspace before anything is recorded: its
+signal model exists, its dataset and universe exist, ``k`` fits the
+universe, the data has the fields its fills and stops need, the signal has
+values and the span has bars. A spec refused there never ran, so it is not
+recorded and does not count as a trial; a spec that passed and then failed
+while simulating is recorded as a failed run and counts.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from alphaloop.backtest.runner import (
     Engine,
     PreparedStrategy,
     align_benchmark,
+    check_strategy,
     equal_weight_benchmark,
     model_start_row,
     prepare_strategy,
@@ -29,7 +37,7 @@ from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data.catalog import DatasetInfo
 from alphaloop.data.holdout import HoldoutKey
 from alphaloop.data.panel import Panel
-from alphaloop.errors import BacktestError, DatasetNotFoundError
+from alphaloop.errors import AlphaloopError, BacktestError, DatasetNotFoundError
 from alphaloop.jsonsafe import json_safe
 
 if TYPE_CHECKING:
@@ -49,10 +57,26 @@ __all__ = [
 ]
 
 
+def check_signal_model(ws: Workspace, spec: StrategySpec) -> None:
+    """Refuse a spec whose signal names a model this workspace has not registered.
+
+    Raises
+    ------
+    ModelNotFoundError
+        Before any data is loaded, with the registered versions as a hint.
+    """
+    if spec.signal.model is not None:
+        ws.models.get(spec.signal.model)
+
+
 def load_strategy_data(
     ws: Workspace, spec: StrategySpec, holdout_key: HoldoutKey | None = None
 ) -> tuple[DatasetInfo, Panel]:
-    """The spec's dataset description and its data up to ``end``, universe selected."""
+    """The spec's dataset description and its data up to ``end``, universe selected.
+
+    The signal model is checked first, so a missing model fails before any data is read.
+    """
+    check_signal_model(ws, spec)
     info = ws.data.info(spec.data, spec.version)
     panel = ws.data.load(
         spec.data, version=spec.version, end=spec_end(spec), holdout_key=holdout_key
@@ -91,6 +115,7 @@ def prepare(
     backtest covers the holdout only; earlier bars feed the signal.
     """
     info, panel = load_strategy_data(ws, spec, holdout_key)
+    check_strategy(spec, panel)  # before the signal, which may be a model's predictions
     signal = strategy_signal(ws, spec, panel)
     boundary = holdout_key.boundary if holdout_key is not None else None
     return prepare_strategy(
@@ -131,18 +156,6 @@ def _benchmark(ws: Workspace, spec: StrategySpec, prep: PreparedStrategy) -> tup
     return align_benchmark(close, prep.trading_panel.index), f"{name}:{asset}"
 
 
-def _execute(
-    ws: Workspace,
-    spec: StrategySpec,
-    engine: Engine,
-    run_id: int | None,
-    holdout_key: HoldoutKey | None = None,
-) -> BacktestResult:
-    prep = prepare(ws, spec, holdout_key)
-    bench, label = _benchmark(ws, spec, prep)
-    return run_prepared(prep, engine, bench, label, run_id=run_id)
-
-
 def run_backtest(
     ws: Workspace,
     spec: StrategySpec,
@@ -171,10 +184,22 @@ def run_backtest(
     params = {"spec": spec.model_dump(mode="json"), "spec_hash": spec.hash, "engine": engine}
     kind = "holdout" if holdout_key is not None else "backtest"
     if not record:
-        return _execute(ws, spec, engine, None, holdout_key)
+        prep = prepare(ws, spec, holdout_key)
+        bench, label = _benchmark(ws, spec, prep)
+        return run_prepared(prep, engine, bench, label)
+    try:
+        # the configuration check: a spec refused here never ran and is not a trial
+        prep = prepare(ws, spec, holdout_key)
+        bench, label = _benchmark(ws, spec, prep)
+    except AlphaloopError:
+        raise
+    except Exception:
+        # a crash (not a refusal) while computing the signal: the spec was tried
+        with ws.runs.start(kind, params):
+            raise
     with ws.runs.start(kind, params) as run:
-        result = _execute(ws, spec, engine, run.id, holdout_key)
-        run.data_hashes = {spec.data: result.dataset.content_hash}
+        run.data_hashes = {spec.data: prep.info.content_hash}
+        result = run_prepared(prep, engine, bench, label, run_id=run.id)
         run.result = json_safe(
             {"metrics": result.metrics, "n_trades": len(result.simulation.trades)}
         )
@@ -200,10 +225,13 @@ def scan_spec(
     at a third of the data. The decision bars are
     :func:`~alphaloop.backtest.runner.scan_decisions`: each is a truncation
     point, up to the scan's ``max_decision_points``.
+    The spec is checked as for a backtest first
+    (:func:`~alphaloop.backtest.runner.check_strategy`).
     """
     from alphaloop.factors.validate import compile_expression
 
     _, panel = load_strategy_data(ws, spec)
+    check_strategy(spec, panel)
     if spec.signal.model is not None:
         from alphaloop.app.models import load_recipe
 

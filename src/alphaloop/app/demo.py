@@ -143,7 +143,11 @@ def run_demo(ws: Workspace, console: Console | None = None) -> dict[str, Any]:
             "caveats": list(info.caveats),
         }
         summary = {"run_id": run.id, "workspace": str(ws.root), **run.result}
-    say(f"\nrecorded as run {summary['run_id']}; see `alphaloop runs list`")
+    say(
+        f"\nrecorded as run {summary['run_id']}, its backtest as run "
+        f"{summary['backtest']['run_id']} (the run id in the tearsheet); "
+        "see `alphaloop runs list`"
+    )
     return summary
 
 

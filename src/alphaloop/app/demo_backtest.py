@@ -55,7 +55,7 @@ def backtest_section(ws: Workspace, say: Any) -> dict[str, Any]:
     say(f"  lookahead scan: {'clean' if report.clean else 'LOOKAHEAD FOUND'}")
     path = ws.root / "reports" / "demo-backtest.html"
     render_backtest_report(result, path)
-    say(f"  tearsheet: {path}")
+    say(f"  recorded as run {result.run_id}; tearsheet (run {result.run_id}): {path}")
     say(
         f"  [yellow]caveat:[/] 20 of today's survivors; strategies tried on this dataset so "
         f"far: {result.n_trials} (the validation suite deflates the Sharpe ratio for them)"

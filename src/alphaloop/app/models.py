@@ -35,6 +35,7 @@ from alphaloop.models.spec import ModelSpec
 __all__ = [
     "RECIPE",
     "TrainedModel",
+    "check_model_spec",
     "load_recipe",
     "monitor_model",
     "predict_panel",
@@ -90,21 +91,44 @@ def _recipe(spec: ModelSpec, feature_names: tuple[str, ...], expressions: dict[s
     }
 
 
-def _expressions(panel: Panel, spec: ModelSpec, ws: Workspace) -> dict[str, str]:
-    """The feature expressions by name (libraries resolved, so the recipe stands alone)."""
+def check_model_spec(ws: Workspace, spec: ModelSpec) -> dict[str, str]:
+    """Refuse a spec that cannot train in ``ws``, before any data is read.
+
+    The estimator family and its parameters were checked when the spec
+    loaded; here the dataset (and version), the feature library and the
+    version named by ``supersedes`` must exist.
+
+    Returns
+    -------
+    dict
+        The feature expressions by name (libraries resolved, so the recipe stands alone).
+
+    Raises
+    ------
+    DatasetNotFoundError, ModelNotFoundError, ModelError
+        Naming what is missing.
+    """
     from alphaloop.models.dataset import _resolve_features
 
+    ws.data.info(spec.data, spec.version)
+    if spec.supersedes is not None:
+        ws.models.get(spec.supersedes)
     return dict(_resolve_features(spec.features, ws.root))
 
 
 def train_from_spec(ws: Workspace, spec: ModelSpec) -> TrainedModel:
-    """Build the dataset, train on purged splits, register ``spec.name/vN``, record the run."""
+    """Build the dataset, train on purged splits, register ``spec.name/vN``, record the run.
+
+    The spec is checked first (:func:`check_model_spec`): a missing dataset,
+    library or superseded version fails before any data is loaded or any run
+    is recorded.
+    """
     from alphaloop.models.training import train
 
+    expressions = check_model_spec(ws, spec)
     with ws.runs.start("model-train", {"model_spec": spec.model_dump(mode="json")}) as run:
         panel = _panel(ws, spec)
         info = ws.data.info(spec.data, spec.version)
-        expressions = _expressions(panel, spec, ws)
         data = build_dataset(
             panel,
             expressions,

@@ -36,6 +36,7 @@ __all__ = [
     "Engine",
     "PreparedStrategy",
     "align_benchmark",
+    "check_strategy",
     "equal_weight_benchmark",
     "model_start_row",
     "prepare_strategy",
@@ -54,7 +55,8 @@ class PreparedStrategy:
     """A spec with its data loaded and its signal computed over the whole history.
 
     ``panel``/``signal``/``eligible`` cover all loaded bars; the backtest uses
-    rows ``start_row:`` of them.
+    rows ``start_row:`` of them. ``notes`` are warnings about the configuration
+    found while preparing (carried into the result's assumptions).
     """
 
     spec: StrategySpec
@@ -63,6 +65,7 @@ class PreparedStrategy:
     signal: np.ndarray
     eligible: np.ndarray
     start_row: int
+    notes: tuple[str, ...] = ()
 
     @property
     def trading_panel(self) -> Panel:
@@ -107,6 +110,60 @@ def model_start_row(index: pd.DatetimeIndex, label_end: Any, *, model: str, data
     return row
 
 
+def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
+    """Refuse a spec that cannot run on ``panel``; note what runs but means little.
+
+    ``panel`` is the spec's data with its universe selected. Checked before
+    any signal is computed, so a refused spec never runs (and is not a trial):
+
+    - the fields the fills and stops need (``close``; ``open`` for
+      ``next_open``; ``high`` and ``low`` for stops);
+    - ``top_k`` with ``k`` above the number of assets in the universe is
+      refused; ``k`` equal to it is noted: every eligible asset is held and
+      the signal selects nothing.
+
+    Returns
+    -------
+    tuple of str
+        Notes for the result's assumptions.
+
+    Raises
+    ------
+    BacktestError
+        Naming the field or the two numbers, and what to change.
+    """
+    fields = ", ".join(panel.field_names)
+    if "close" not in panel:
+        raise BacktestError(f"{spec.data!r} has no 'close' field (fields: {fields})")
+    if spec.fills is FillTiming.NEXT_OPEN and "open" not in panel:
+        raise BacktestError(
+            f"fills at the next open need an 'open' field; {spec.data!r} has {fields}",
+            hint="use fills: next_close (or --fills next_close)",
+        )
+    if spec.stops.active and not ("high" in panel and "low" in panel):
+        raise BacktestError(
+            "stop loss, take profit and trailing stops are checked against each bar's "
+            f"high and low; {spec.data!r} has no 'high'/'low' fields (fields: {fields})",
+            hint="set stops to 0 or use a dataset with high and low",
+        )
+    notes: list[str] = []
+    k, n = spec.portfolio.k, panel.n_assets
+    if spec.portfolio.method == "top_k" and k is not None:
+        where = "the universe" if spec.universe != "all" else f"the universe of {spec.data!r}"
+        if k > n:
+            raise BacktestError(
+                f"portfolio.k is {k} but {where} has {n} asset{'s' if n != 1 else ''}: "
+                f"the top {k} cannot be chosen from {n}",
+                hint=f"choose k of at most {n} (--top-k {n} holds every asset)",
+            )
+        if k == n:
+            notes.append(
+                f"portfolio.k = {k} is the whole universe ({n} asset{'s' if n != 1 else ''}): "
+                "every eligible asset is held, so the signal selects nothing"
+            )
+    return tuple(notes)
+
+
 def prepare_strategy(
     spec: StrategySpec,
     info: DatasetInfo,
@@ -128,7 +185,14 @@ def prepare_strategy(
         No bar before this row is traded (e.g. the end of a signal model's training data).
     holdout_boundary : Timestamp, optional
         When evaluating a sealed holdout: the backtest covers bars from here on only.
+
+    Raises
+    ------
+    BacktestError
+        What :func:`check_strategy` refuses; a signal without any value; a
+        backtest span that is empty or one bar long.
     """
+    notes = check_strategy(spec, panel)
     eligible = panel.membership & np.isfinite(panel["close"])
     has_signal = (np.isfinite(signal) & eligible).any(axis=1)
     if not has_signal.any():
@@ -150,7 +214,7 @@ def prepare_strategy(
             f"(from {panel.index[min(start_row, panel.n_times - 1)]:%Y-%m-%d}, "
             f"data ends {panel.index[-1]:%Y-%m-%d})"
         )
-    return PreparedStrategy(spec, info, panel, signal, eligible, start_row)
+    return PreparedStrategy(spec, info, panel, signal, eligible, start_row, notes)
 
 
 def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.ndarray:
@@ -306,7 +370,7 @@ def _assumptions(
     spec: StrategySpec, prep: PreparedStrategy, sim: SimulationResult, bench_label: str
 ) -> dict[str, Any]:
     info = prep.info
-    notes = list(sim.notes)
+    notes = [*prep.notes, *sim.notes]
     skipped = prep.start_row
     if skipped:
         notes.append(

@@ -1,7 +1,9 @@
 """``alphaloop backtest`` and ``alphaloop lookahead``: run and scan strategies.
 
 Both take a spec file (YAML or JSON) or the quick form ``--expr EXPR --data
-NAME --top-k K``.
+NAME --top-k K``. With a file, the quick-form options given (``--top-k``,
+``--fills``, ``--start``...) override its fields, and the output says so in
+one line (see :func:`alphaloop.app.specs.resolve_spec`).
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ from rich.table import Table
 
 from alphaloop.cli.common import (
     DataOpt,
-    EndOpt,
     ExprOpt,
-    FillsOpt,
     JsonOpt,
-    RebalanceOpt,
     SpecArg,
-    StartOpt,
-    TopKOpt,
-    WeightingOpt,
+    SpecEndOpt,
+    SpecFillsOpt,
+    SpecRebalanceOpt,
+    SpecStartOpt,
+    SpecTopKOpt,
+    SpecWeightingOpt,
     out,
     print_json,
     workspace,
@@ -71,12 +73,12 @@ def backtest(
     spec_path: SpecArg = None,
     expr: ExprOpt = None,
     data: DataOpt = None,
-    top_k: TopKOpt = 5,
-    weighting: WeightingOpt = "equal",
-    rebalance: RebalanceOpt = "monthly",
-    fills: FillsOpt = "next_open",
-    start: StartOpt = None,
-    end: EndOpt = None,
+    top_k: SpecTopKOpt = None,
+    weighting: SpecWeightingOpt = None,
+    rebalance: SpecRebalanceOpt = None,
+    fills: SpecFillsOpt = None,
+    start: SpecStartOpt = None,
+    end: SpecEndOpt = None,
     engine: Annotated[
         str, typer.Option("--engine", help="vectorized (fast) | event (order by order).")
     ] = "vectorized",
@@ -89,7 +91,18 @@ def backtest(
     from alphaloop.app.backtests import run_backtest
     from alphaloop.app.specs import resolve_spec
 
-    spec = resolve_spec(spec_path, expr, data, top_k, weighting, rebalance, fills, start, end)
+    resolved = resolve_spec(
+        spec_path,
+        expr,
+        data,
+        top_k=top_k,
+        weighting=weighting,
+        rebalance=rebalance,
+        fills=fills,
+        start=start,
+        end=end,
+    )
+    spec = resolved.spec
     ws = workspace(ctx)
     result = run_backtest(ws, spec, engine=engine)  # type: ignore[arg-type]
     if report is not None:
@@ -99,6 +112,7 @@ def backtest(
     if as_json:
         doc = result.to_dict()
         doc["report"] = str(report) if report else None
+        doc["overrides"] = resolved.overrides
         print_json(doc)
         return
     doc = result.to_dict(max_trades=0)
@@ -107,6 +121,8 @@ def backtest(
         f"[bold]{escape(spec.name)}[/]  spec {doc['spec_hash'][:12]}  run {doc['run_id']}  "
         f"engine {doc['engine']}  strategies tried on this dataset: {doc['n_trials']}"
     )
+    if resolved.overrides:
+        out.print(escape(str(resolved.overrides_line())))
     out.print(
         f"{escape(doc['dataset']['name'])} v{doc['dataset']['version']}  "
         f"{doc['period']['start'][:10]} .. {doc['period']['end'][:10]}  "
@@ -135,12 +151,12 @@ def lookahead(
     spec_path: SpecArg = None,
     expr: ExprOpt = None,
     data: DataOpt = None,
-    top_k: TopKOpt = 5,
-    weighting: WeightingOpt = "equal",
-    rebalance: RebalanceOpt = "monthly",
-    fills: FillsOpt = "next_open",
-    start: StartOpt = None,
-    end: EndOpt = None,
+    top_k: SpecTopKOpt = None,
+    weighting: SpecWeightingOpt = None,
+    rebalance: SpecRebalanceOpt = None,
+    fills: SpecFillsOpt = None,
+    start: SpecStartOpt = None,
+    end: SpecEndOpt = None,
     points: Annotated[int, typer.Option("--points", help="Truncation points.", min=2)] = 20,
     as_json: JsonOpt = False,
 ) -> None:
@@ -148,7 +164,18 @@ def lookahead(
     from alphaloop.app.backtests import scan_spec
     from alphaloop.app.specs import resolve_spec
 
-    spec = resolve_spec(spec_path, expr, data, top_k, weighting, rebalance, fills, start, end)
+    resolved = resolve_spec(
+        spec_path,
+        expr,
+        data,
+        top_k=top_k,
+        weighting=weighting,
+        rebalance=rebalance,
+        fills=fills,
+        start=start,
+        end=end,
+    )
+    spec = resolved.spec
     ws = workspace(ctx)
     with ws.runs.start("lookahead", {"spec": spec.model_dump(mode="json")}) as run:
         report = scan_spec(ws, spec, n_points=points)
@@ -156,8 +183,11 @@ def lookahead(
     if as_json:
         doc = report.to_dict()
         doc["spec_hash"] = spec.hash
+        doc["overrides"] = resolved.overrides
         print_json(doc)
     else:
+        if resolved.overrides:
+            out.print(escape(str(resolved.overrides_line())))
         colour = "green" if report.clean else "red"
         out.print(f"[{colour}]{escape(report.summary())}[/]")
     if not report.clean:

@@ -19,15 +19,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DataOpt",
-    "EndOpt",
     "ExprOpt",
-    "FillsOpt",
     "JsonOpt",
-    "RebalanceOpt",
     "SpecArg",
-    "StartOpt",
-    "TopKOpt",
-    "WeightingOpt",
+    "SpecEndOpt",
+    "SpecFillsOpt",
+    "SpecRebalanceOpt",
+    "SpecStartOpt",
+    "SpecTopKOpt",
+    "SpecWeightingOpt",
     "err",
     "fmt_date",
     "out",
@@ -47,21 +47,6 @@ ExprOpt = Annotated[
     str | None, typer.Option("--expr", help="Quick form: signal expression (higher = buy).")
 ]
 DataOpt = Annotated[str | None, typer.Option("--data", help="Quick form: dataset name.")]
-TopKOpt = Annotated[int, typer.Option("--top-k", help="Quick form: assets held.", min=1)]
-WeightingOpt = Annotated[
-    str, typer.Option("--weighting", help="Quick form: equal | signal | inverse_volatility.")
-]
-RebalanceOpt = Annotated[
-    str, typer.Option("--rebalance", help="Quick form: daily | weekly | monthly | quarterly.")
-]
-FillsOpt = Annotated[
-    str,
-    typer.Option(
-        "--fills", help="Quick form: next_open (default) | next_close | same_close (optimistic)."
-    ),
-]
-StartOpt = Annotated[str | None, typer.Option("--start", help="Quick form: first date.")]
-EndOpt = Annotated[str | None, typer.Option("--end", help="Quick form: last date.")]
 
 
 def workspace(ctx: typer.Context) -> Workspace:
@@ -79,3 +64,39 @@ def print_json(obj: Any) -> None:
 def fmt_date(value: Any) -> str:
     """``YYYY-MM-DD``, or ``-`` for no date."""
     return f"{value:%Y-%m-%d}" if value is not None else "-"
+
+
+# -- strategy options: build the quick form, or override a spec file's fields ------------
+# None means "not given": an option given with its default value still overrides a
+# file. The quick form's defaults live in alphaloop.app.specs.QUICK_DEFAULTS.
+SpecTopKOpt = Annotated[
+    int | None,
+    typer.Option("--top-k", help="Assets held (default 5); overrides portfolio.k.", min=1),
+]
+SpecWeightingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--weighting",
+        help="equal (default) | signal | inverse_volatility; overrides portfolio.weighting.",
+    ),
+]
+SpecRebalanceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rebalance",
+        help="daily | weekly | monthly (default) | quarterly; overrides rebalance.",
+    ),
+]
+SpecFillsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fills",
+        help="next_open (default) | next_close | same_close (optimistic); overrides fills.",
+    ),
+]
+SpecStartOpt = Annotated[
+    str | None, typer.Option("--start", help="First date of the backtest; overrides start.")
+]
+SpecEndOpt = Annotated[
+    str | None, typer.Option("--end", help="Last date of the backtest; overrides end.")
+]

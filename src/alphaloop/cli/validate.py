@@ -11,14 +11,14 @@ from rich.table import Table
 
 from alphaloop.cli.common import (
     DataOpt,
-    EndOpt,
     ExprOpt,
-    FillsOpt,
     JsonOpt,
-    RebalanceOpt,
-    StartOpt,
-    TopKOpt,
-    WeightingOpt,
+    SpecEndOpt,
+    SpecFillsOpt,
+    SpecRebalanceOpt,
+    SpecStartOpt,
+    SpecTopKOpt,
+    SpecWeightingOpt,
     out,
     print_json,
     workspace,
@@ -44,12 +44,12 @@ def validate(
     ] = None,
     expr: ExprOpt = None,
     data: DataOpt = None,
-    top_k: TopKOpt = 5,
-    weighting: WeightingOpt = "equal",
-    rebalance: RebalanceOpt = "monthly",
-    fills: FillsOpt = "next_open",
-    start: StartOpt = None,
-    end: EndOpt = None,
+    top_k: SpecTopKOpt = None,
+    weighting: SpecWeightingOpt = None,
+    rebalance: SpecRebalanceOpt = None,
+    fills: SpecFillsOpt = None,
+    start: SpecStartOpt = None,
+    end: SpecEndOpt = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML report with validation.")
     ] = None,
@@ -59,16 +59,26 @@ def validate(
 
     Exits 0 when the strategy passes every gate of the validation policy, 1 when not.
     """
-    from alphaloop.app.specs import resolve_spec, spec_from_run
+    from alphaloop.app.specs import resolve_run_spec, resolve_spec
     from alphaloop.app.validation import validate_spec
 
+    options = {
+        "top_k": top_k,
+        "weighting": weighting,
+        "rebalance": rebalance,
+        "fills": fills,
+        "start": start,
+        "end": end,
+    }
     if target is not None and target.isdigit() and not Path(target).exists():
-        spec = spec_from_run(workspace(ctx), int(target))
+        resolved = resolve_run_spec(workspace(ctx), int(target), expr, data, **options)
     else:
         path = Path(target) if target is not None else None
-        spec = resolve_spec(path, expr, data, top_k, weighting, rebalance, fills, start, end)
+        resolved = resolve_spec(path, expr, data, **options)
+    spec = resolved.spec
     result = validate_spec(workspace(ctx), spec)
     doc = result.to_dict()
+    doc["overrides"] = resolved.overrides
     if report is not None:
         from alphaloop.backtest.tearsheet import render_backtest_report
         from alphaloop.validation.report import validation_section
@@ -80,6 +90,8 @@ def validate(
     else:
         verdict = "[green]PASSED[/]" if doc["passed"] else "[red]FAILED[/]"
         out.print(f"[bold]{escape(spec.name)}[/]  spec {doc['spec_hash'][:12]}  {verdict}")
+        if resolved.overrides:
+            out.print(escape(str(resolved.overrides_line())))
         table = Table(show_header=False, box=None, pad_edge=False)
         for key, label, pattern in _SHOWN:
             value = doc.get(key)

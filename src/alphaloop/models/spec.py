@@ -16,21 +16,182 @@ note: "more trees"
 ```
 
 A bad file fails at load with the field, the value and what is allowed
-(the same messages as :class:`~alphaloop.backtest.spec.StrategySpec`).
+(the same messages as :class:`~alphaloop.backtest.spec.StrategySpec`),
+before any data is read: the estimator family must exist, and each of
+``model.params`` must be one of the family's parameters, of its declared type
+(an integer where the estimator takes ``int``, a number where it takes
+``float``, one of the choices of a ``Literal``) and inside its range
+(:data:`PARAM_BOUNDS`, or the estimator class's own ``param_bounds``).
+``task`` and ``seed`` come from ``label.kind`` and ``seed``, never from params.
 """
 
 from __future__ import annotations
 
+import math
+import typing
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from alphaloop.errors import SpecError
+from alphaloop.errors import AlphaloopError, SpecError
 from alphaloop.specfile import describe_validation_error, load_spec_file
 
-__all__ = ["LabelConfig", "ModelConfig", "ModelSpec", "TrainingConfig", "load_model_spec"]
+__all__ = [
+    "PARAM_BOUNDS",
+    "Bound",
+    "LabelConfig",
+    "ModelConfig",
+    "ModelSpec",
+    "TrainingConfig",
+    "check_estimator_params",
+    "load_model_spec",
+]
+
+
+class Bound(NamedTuple):
+    """An interval a parameter must lie in; None is unbounded on that side."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return " and ".join(parts)
+
+
+_COUNT = Bound(1)
+_FRACTION = Bound(0, 1, low_open=True)
+_POSITIVE = Bound(0, low_open=True)
+_NON_NEGATIVE = Bound(0)
+
+PARAM_BOUNDS: Mapping[str, Bound] = {
+    # counts and sizes
+    "n_estimators": _COUNT,
+    "num_leaves": Bound(2),
+    "max_depth": _COUNT,
+    "min_child_samples": _COUNT,
+    "min_samples_leaf": _COUNT,
+    "early_stopping_rounds": _COUNT,
+    "n_threads": _COUNT,
+    "hidden_size": _COUNT,
+    "n_layers": _COUNT,
+    "d_model": _COUNT,
+    "n_heads": _COUNT,
+    "dim_feedforward": _COUNT,
+    "batch_size": _COUNT,
+    "max_epochs": _COUNT,
+    "patience": _COUNT,
+    # fractions of rows or features
+    "subsample": _FRACTION,
+    "colsample": _FRACTION,
+    "max_features": _FRACTION,
+    "max_samples": _FRACTION,
+    "dropout": Bound(0, 1, high_open=True),
+    # step sizes and penalties
+    "learning_rate": _POSITIVE,
+    "alpha": _POSITIVE,
+    "reg_lambda": _NON_NEGATIVE,
+    "min_child_weight": _NON_NEGATIVE,
+    "weight_decay": _NON_NEGATIVE,
+}
+"""Ranges of estimator parameters by name: a name means the same in every family
+that takes it (an estimator class may declare ``param_bounds`` to refine them)."""
+
+
+def _check_value(name: str, value: Any, hint: Any, bound: Bound | None) -> str | None:
+    """Why ``value`` is not acceptable for parameter ``name``, or None."""
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            return f"params.{name}: {value!r} is not allowed; use one of {list(choices)}"
+        return None
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"params.{name} must be a whole number, got {value!r}"
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            extra = ""
+            if isinstance(value, str):
+                extra = " (YAML reads 1e-3 as text: write 1.0e-3)"
+            return f"params.{name} must be a number, got {value!r}{extra}"
+        if not math.isfinite(value):
+            return f"params.{name} must be finite, got {value!r}"
+    elif hint is str:
+        if not isinstance(value, str):
+            return f"params.{name} must be text, got {value!r}"
+    elif hint is bool and not isinstance(value, bool):
+        return f"params.{name} must be true or false, got {value!r}"
+    if bound is not None and isinstance(value, int | float) and not bound.contains(value):
+        return f"params.{name} must be {bound.describe()}, got {value!r}"
+    return None
+
+
+def check_estimator_params(family: str, params: Mapping[str, Any]) -> None:
+    """Refuse parameters the family's estimator does not take, or values it cannot use.
+
+    Names come from the estimator's constructor, types from its annotations
+    (``int``, ``float``, ``str``, ``bool``, ``Literal``), ranges from the
+    class's ``param_bounds`` or else :data:`PARAM_BOUNDS`. Loads the family's
+    class (torch families import torch).
+
+    Raises
+    ------
+    ValueError
+        Naming the family, the parameter, the value and what is allowed (a
+        spec turns it into a :class:`~alphaloop.errors.SpecError`).
+    """
+    from alphaloop.models.families import FAMILIES, estimator_class
+
+    if family not in FAMILIES:
+        raise ValueError(f"family {family!r} is not known; use one of {', '.join(FAMILIES)}")
+    try:
+        cls = estimator_class(family)
+    except AlphaloopError as exc:
+        raise ValueError(str(exc)) from None
+    reserved = sorted({"task", "seed"} & set(params))
+    if reserved:
+        raise ValueError(
+            f"params.{reserved[0]} is set by the spec (label.kind sets the task, seed the "
+            "seed), not inside model.params"
+        )
+    hints = typing.get_type_hints(cls.__init__)
+    allowed = sorted(set(cls._get_param_names()) - {"task", "seed"})
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        verb = "is not a parameter" if len(unknown) == 1 else "are not parameters"
+        raise ValueError(
+            f"{', '.join(map(repr, unknown))} {verb} of family {family!r}; "
+            f"its parameters: {', '.join(allowed) or 'none'}"
+        )
+    bounds = {**PARAM_BOUNDS, **getattr(cls, "param_bounds", {})}
+    problems = [
+        p
+        for name, value in params.items()
+        if (p := _check_value(name, value, hints.get(name), bounds.get(name))) is not None
+    ]
+    if problems:
+        raise ValueError(f"family {family!r}: " + "; ".join(problems))
 
 
 class _Frozen(BaseModel):
@@ -53,6 +214,11 @@ class ModelConfig(_Frozen):
 
     family: str = "lightgbm"
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_params(self) -> ModelConfig:
+        check_estimator_params(self.family, self.params)
+        return self
 
 
 class TrainingConfig(_Frozen):

@@ -261,6 +261,8 @@ def analyze_dataset(
             f"{list(panel.field_names)}"
         )
     close = panel["close"]
+    # annualize with the dataset's own calendar (365 days for crypto, 260 for FX, ...)
+    periods_per_year = catalog.info(data).market.periods_per_year
     market_series, market_name = _market(catalog, panel, market)
     known_frame, known_names = _known(catalog, panel, known)
     reports = {}
@@ -276,6 +278,7 @@ def analyze_dataset(
             market=market_series,
             known_factors=known_frame,
             caveats=result.caveats,
+            periods_per_year=periods_per_year,
         )
     return AnalysisResult(
         target,

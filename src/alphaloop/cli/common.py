@@ -23,6 +23,7 @@ __all__ = [
     "ExprOpt",
     "FillsOpt",
     "JsonOpt",
+    "PeriodsPerYearOpt",
     "RebalanceOpt",
     "SpecArg",
     "StartOpt",
@@ -62,6 +63,14 @@ FillsOpt = Annotated[
 ]
 StartOpt = Annotated[str | None, typer.Option("--start", help="Quick form: first date.")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Quick form: last date.")]
+PeriodsPerYearOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--periods-per-year",
+        help="Bars per year for annualized numbers (overrides the spec and the dataset's "
+        "calendar, e.g. 8760 for hourly crypto).",
+    ),
+]
 
 
 def workspace(ctx: typer.Context) -> Workspace:

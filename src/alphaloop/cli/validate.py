@@ -15,6 +15,7 @@ from alphaloop.cli.common import (
     ExprOpt,
     FillsOpt,
     JsonOpt,
+    PeriodsPerYearOpt,
     RebalanceOpt,
     StartOpt,
     TopKOpt,
@@ -53,6 +54,7 @@ def validate(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML report with validation.")
     ] = None,
+    periods_per_year: PeriodsPerYearOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a strategy: PSR, deflated Sharpe, PBO, walk-forward, regimes, verdict.
@@ -67,6 +69,8 @@ def validate(
     else:
         path = Path(target) if target is not None else None
         spec = resolve_spec(path, expr, data, top_k, weighting, rebalance, fills, start, end)
+    if periods_per_year is not None:
+        spec = spec.replace(periods_per_year=periods_per_year)
     result = validate_spec(workspace(ctx), spec)
     doc = result.to_dict()
     if report is not None:
@@ -80,6 +84,10 @@ def validate(
     else:
         verdict = "[green]PASSED[/]" if doc["passed"] else "[red]FAILED[/]"
         out.print(f"[bold]{escape(spec.name)}[/]  spec {doc['spec_hash'][:12]}  {verdict}")
+        for flag in doc["implausible"]:
+            out.print(f"[bold red]IMPLAUSIBLE:[/] {escape(flag['message'])}")
+        if doc.get("annualization"):
+            out.print(f"annualization: {escape(doc['annualization']['description'])}")
         table = Table(show_header=False, box=None, pad_edge=False)
         for key, label, pattern in _SHOWN:
             value = doc.get(key)

@@ -4,7 +4,7 @@ Layout under the workspace's data directory::
 
     <name>/v<version>/rows.parquet      long rows sorted by (asset, time)
     <name>/v<version>/calendar.parquet  the version's timestamps
-    <name>/v<version>/meta.json         assets, fields, frequency, content hash
+    <name>/v<version>/meta.json         assets, fields, frequency, content hash, market calendar
 
 ``rows.parquet`` holds ``timestamp`` (UTC), ``asset``, the integer positions
 ``t`` (into the calendar) and ``a`` (into the asset list), an optional

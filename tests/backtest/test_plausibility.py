@@ -132,6 +132,8 @@ def test_the_cli_prints_and_returns_the_flags(
     assert main([*args, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert "sharpe" in {f["check"] for f in doc["implausible"]}
+    # the run log keeps the flags with the run
+    assert "sharpe" in ws.runs.get(doc["run_id"])["result"]["implausible"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "IMPLAUSIBLE: annual Sharpe ratio" in text

@@ -175,7 +175,11 @@ def run_backtest(
         result = _execute(ws, spec, engine, run.id, holdout_key)
         run.data_hashes = {spec.data: result.dataset.content_hash}
         run.result = json_safe(
-            {"metrics": result.metrics, "n_trades": len(result.simulation.trades)}
+            {
+                "metrics": result.metrics,
+                "n_trades": len(result.simulation.trades),
+                "implausible": [f["check"] for f in result.implausible],
+            }
         )
     if spec.signal.model is not None:
         ws.models.record_usage(

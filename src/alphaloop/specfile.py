@@ -8,6 +8,7 @@ spec class is an argument, so this module knows none of them.
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -64,6 +65,8 @@ def _known_fields(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
         if field is None:
             return []
         model = field.annotation
+        # an optional sub-model (``CostModel | None``): follow the model
+        model = next((a for a in typing.get_args(model) if hasattr(a, "model_fields")), model)
     return list(getattr(model, "model_fields", {}))
 
 

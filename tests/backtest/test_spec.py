@@ -9,7 +9,7 @@ import pytest
 
 from alphaloop.backtest.spec import StrategySpec, load_spec, quick_spec
 from alphaloop.errors import SpecError
-from alphaloop.execution.costs import CostModel, FillTiming
+from alphaloop.execution.costs import CostModel, FillTiming, cost_preset
 
 BASE = {"data": "sp500-ohlcv", "signal": {"expr": "$close / Ref($close, 20) - 1"}}
 
@@ -21,10 +21,13 @@ def spec(**over: object) -> StrategySpec:
 def test_defaults_are_the_honest_ones() -> None:
     s = spec()
     assert s.fills is FillTiming.NEXT_OPEN
-    assert s.costs == CostModel()
-    assert s.costs.half_spread_bps > 0
-    assert s.costs.commission_per_share > 0
-    assert s.costs.impact == "sqrt"
+    # no costs in the spec: the run takes the preset of the dataset's asset class
+    assert s.costs is None
+    equities = cost_preset("equities")
+    assert equities == CostModel()
+    assert equities.half_spread_bps > 0
+    assert equities.commission_per_share > 0
+    assert equities.impact == "sqrt"
     assert s.limits.max_leverage == 1.0
     assert not s.limits.allow_short
     assert s.portfolio.method == "top_k"
@@ -33,10 +36,11 @@ def test_defaults_are_the_honest_ones() -> None:
 
 def test_hash_ignores_name_and_spelling_of_defaults() -> None:
     a = spec(name="one", description="x")
-    b = StrategySpec.from_dict(
-        {**BASE, "name": "two", "fills": "next_open", "costs": CostModel().model_dump()}
-    )
+    b = StrategySpec.from_dict({**BASE, "name": "two", "fills": "next_open", "costs": None})
     assert a.hash == b.hash
+    # explicit equity costs are not "the dataset's preset": on FX data they differ
+    assert spec(costs=CostModel().model_dump()).hash != a.hash
+    assert spec(costs=CostModel().model_dump()).hash == spec(costs="equities").hash
     assert len(a.hash) == 64
     assert spec(fills="next_close").hash != a.hash
     assert spec(portfolio={"k": 6}).hash != a.hash
@@ -114,7 +118,7 @@ def test_bad_files(tmp_path: Path) -> None:
 def test_quick_spec_keeps_defaults() -> None:
     q = quick_spec("$close", "sp500-ohlcv", top_k=3)
     assert q.portfolio.k == 3
-    assert q.costs == CostModel()
+    assert q.costs is None
     assert q.fills is FillTiming.NEXT_OPEN
     with pytest.raises(SpecError, match="command line: fills"):
         quick_spec("$close", "x", fills="sometime")

@@ -201,7 +201,11 @@ def run_backtest(
         run.data_hashes = {spec.data: prep.info.content_hash}
         result = run_prepared(prep, engine, bench, label, run_id=run.id)
         run.result = json_safe(
-            {"metrics": result.metrics, "n_trades": len(result.simulation.trades)}
+            {
+                "metrics": result.metrics,
+                "n_trades": len(result.simulation.trades),
+                "implausible": [f["check"] for f in result.implausible],
+            }
         )
     if spec.signal.model is not None:
         ws.models.record_usage(

@@ -3,7 +3,8 @@
 It registers the bundled datasets, shows their quality reports and caveats,
 loads the S&P 500 stocks and index through the store, and describes them:
 per-stock compound annual growth, annualized volatility (simple daily
-returns, 252 periods a year), maximum drawdown and the share of days with a
+returns, annualized with the dataset's own bars per year: 252 on its
+exchange-session calendar), maximum drawdown and the share of days with a
 zero return (the rounding caveat made visible). It then analyzes a factor
 (20-day momentum, skipping the last day) and scans the close-only Alpha158
 library, reporting how many factors look significant before and after
@@ -22,16 +23,17 @@ from rich.console import Console
 from rich.table import Table
 
 from alphaloop.app.workspace import Workspace
+from alphaloop.errors import AlphaloopError
 
-PERIODS_PER_YEAR = 252
 
-
-def describe_prices(prices: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> dict[str, Any]:
+def describe_prices(prices: np.ndarray, periods_per_year: float) -> dict[str, Any]:
     """Descriptive statistics of one price series (NaNs skipped).
 
     Returns compound annual growth rate, annualized volatility of simple
     returns, maximum drawdown (a negative fraction) and the share of
-    zero returns.
+    zero returns. ``periods_per_year`` is the dataset's annualization factor
+    (``DatasetInfo.market.periods_per_year``: 252 for daily exchange
+    sessions, 365 for daily crypto, 8760 for hourly crypto, ...).
     """
     p = prices[~np.isnan(prices)]
     if len(p) < 2:
@@ -98,8 +100,12 @@ def run_demo(ws: Workspace, console: Console | None = None) -> dict[str, Any]:
                 say(f"  - {issue['check']}: {issue['message']}")
 
         close = stocks["close"]
-        per_asset = {a: describe_prices(close[:, j]) for j, a in enumerate(stocks.assets)}
-        bench = describe_prices(index["close"][:, 0])
+        ppy = info.market.periods_per_year
+        index_ppy = ws.data.info("sp500-index").market.periods_per_year
+        if ppy is None or index_ppy is None:
+            raise AlphaloopError("the bundled S&P 500 data has no annualization factor")
+        per_asset = {a: describe_prices(close[:, j], ppy) for j, a in enumerate(stocks.assets)}
+        bench = describe_prices(index["close"][:, 0], index_ppy)
         span = f"{stocks.index[0]:%Y}-{stocks.index[-1]:%Y}"
         stats = Table(
             title=f"sp500-stocks, {span} (before the sealed holdout): buy and hold, "
@@ -140,6 +146,7 @@ def run_demo(ws: Workspace, console: Console | None = None) -> dict[str, Any]:
             "stocks": per_asset,
             "index": bench,
             "stocks_beating_index": int(beat),
+            "periods_per_year": ppy,
             "caveats": list(info.caveats),
         }
         summary = {"run_id": run.id, "workspace": str(ws.root), **run.result}

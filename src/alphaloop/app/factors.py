@@ -317,6 +317,8 @@ def analyze_dataset(
         )
     close = panel["close"]
     caveats = (*result.caveats, *extra_caveats)
+    # annualize with the dataset's own calendar (365 days for crypto, 260 for FX, ...)
+    periods_per_year = catalog.info(data).market.periods_per_year
     chosen, _ = choose_analysis_mode(
         close, panel.membership, min_assets=max(5, quantiles), requested=analysis_mode
     )
@@ -340,6 +342,7 @@ def analyze_dataset(
             known_factors=known_frame,
             caveats=caveats,
             mode=analysis_mode,  # type: ignore[arg-type]
+            periods_per_year=periods_per_year,
         )
     return AnalysisResult(
         target,

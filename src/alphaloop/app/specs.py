@@ -4,7 +4,7 @@ The CLI and the REST service resolve specs through these functions, so both
 accept and refuse the same combinations with the same messages.
 
 The quick-form options (``top_k``, ``weighting``, ``rebalance``, ``fills``,
-``start``, ``end``) are ``None`` when not given. Without a spec file they
+``start``, ``end``, ``periods_per_year``) are ``None`` when not given. Without a spec file they
 build a spec, with :data:`QUICK_DEFAULTS` for those not given. With a spec
 file (or the spec of a recorded run) each option given **overrides** the
 spec's field: the resulting spec carries the new values (so its hash and the
@@ -52,6 +52,7 @@ _OPTIONS: dict[str, str] = {
     "fills": "--fills",
     "start": "--start",
     "end": "--end",
+    "periods_per_year": "--periods-per-year",
 }
 
 
@@ -101,13 +102,14 @@ def override_spec(
     fills: str | None = None,
     start: str | date | None = None,
     end: str | date | None = None,
+    periods_per_year: float | None = None,
 ) -> ResolvedSpec:
     """``spec`` with the quick-form options that were given (not None) applied.
 
     ``top_k`` sets ``portfolio.k`` and needs portfolio method ``top_k``;
     ``weighting`` sets ``portfolio.weighting``; ``rebalance`` sets the
-    rebalance frequency (and resets ``every`` to 1); ``fills``, ``start`` and
-    ``end`` set the fields of those names. The description gains one line
+    rebalance frequency (and resets ``every`` to 1); ``fills``, ``start``,
+    ``end`` and ``periods_per_year`` set the fields of those names. The description gains one line
     naming the overrides; the name is kept.
 
     Raises
@@ -125,6 +127,7 @@ def override_spec(
             "fills": fills,
             "start": start,
             "end": end,
+            "periods_per_year": periods_per_year,
         }
     )
     if not given:
@@ -143,7 +146,8 @@ def override_spec(
     doc["portfolio"] = portfolio
     if rebalance is not None:
         doc["rebalance"] = {"frequency": rebalance}
-    for name, value in (("fills", fills), ("start", start), ("end", end)):
+    fields = (("fills", fills), ("start", start), ("end", end))
+    for name, value in (*fields, ("periods_per_year", periods_per_year)):
         if value is not None:
             doc[name] = value
     line = "overrides: " + ", ".join(f"{k}={v}" for k, v in given.items())
@@ -164,6 +168,7 @@ def resolve_spec(
     fills: str | None = None,
     start: str | date | None = None,
     end: str | date | None = None,
+    periods_per_year: float | None = None,
 ) -> ResolvedSpec:
     """The spec from a file with the options given as overrides, or built from the quick form.
 
@@ -173,7 +178,7 @@ def resolve_spec(
         A YAML or JSON strategy spec.
     expr, data : str, optional
         The quick form's signal expression and dataset; refused with a file.
-    top_k, weighting, rebalance, fills, start, end : optional
+    top_k, weighting, rebalance, fills, start, end, periods_per_year : optional
         None when not given. With a file they override its fields (see
         :func:`override_spec`); without one they build a top-k long-only
         spec, the options not given taking :data:`QUICK_DEFAULTS`.
@@ -191,6 +196,7 @@ def resolve_spec(
         "fills": fills,
         "start": start,
         "end": end,
+        "periods_per_year": periods_per_year,
     }
     if spec_path is not None:
         if expr is not None or data is not None:
@@ -218,6 +224,8 @@ def resolve_spec(
         start=None if quick["start"] is None else str(quick["start"]),
         end=None if quick["end"] is None else str(quick["end"]),
     )
+    if periods_per_year is not None:
+        spec = spec.replace(periods_per_year=periods_per_year)
     return ResolvedSpec(spec, "command line")
 
 

@@ -15,7 +15,8 @@ sealed holdout) and computes:
   frequencies), which show how much choosing among close variants flatters;
 - Hansen's SPA test of the family against the benchmark;
 - a permutation test of the signal against shuffled signals (cross-section);
-- performance per market regime;
+- performance per market regime (trailing windows of a quarter, in bars of
+  the dataset's calendar);
 
 then applies a :class:`~alphaloop.validation.policy.ValidationPolicy`.
 """
@@ -64,6 +65,8 @@ class ValidationReport:
                 "gates": self.verdict.to_dict()["gates"],
                 "policy": self.verdict.to_dict()["policy"],
                 "metrics": self.backtest.metrics,
+                "annualization": self.backtest.assumptions.get("annualization"),
+                "implausible": self.backtest.implausible,
             }
         )
 
@@ -283,7 +286,14 @@ def validate_spec(
     if bench is not None and bench.notna().sum() > 100:
         spa = spa_test(bench.fillna(0.0).to_numpy(), matrix, reps=500, seed=seed)
         stats["spa_p_value"] = spa.p_value
-        regimes = regime_performance(returns, bench.fillna(0.0), periods_per_year=ppy)
+        # a quarter's trailing window and a year of history, in bars of this calendar
+        regimes = regime_performance(
+            returns,
+            bench.fillna(0.0),
+            periods_per_year=ppy,
+            window=max(2, round(ppy / 4)),
+            min_history=max(2, round(ppy)),
+        )
         stats["regimes"] = regimes.to_dict()
         stats["regime_share"] = regimes.share_acceptable
     else:

@@ -31,6 +31,9 @@ dl.definitions dd { margin-bottom: 0.2rem; }
 {% if optimistic %}<div class="banner" id="optimistic-banner">OPTIMISTIC: same-bar fills
 <span>{{ fill_description }} These results overstate what the strategy could have earned.</span>
 </div>{% endif %}
+{% if implausible %}<div class="banner" id="implausible-banner">IMPLAUSIBLE: too good to be true
+{% for message in implausible %}<span>{{ message }}</span>
+{% endfor %}</div>{% endif %}
 <h1 id="title">{{ spec.name }}</h1>
 <p class="subtitle">{% if spec.description %}{{ spec.description }}<br>{% endif %}
 {{ result.dataset.name }} v{{ result.dataset.version }}, {{ start }} to {{ end }}
@@ -91,7 +94,7 @@ dl.definitions dd { margin-bottom: 0.2rem; }
 </table>
 {% endfor %}</div>
 <p class="note">Returns are simple and net of costs; ratios are annualized with
-{{ periods_per_year }} bars per year; currency amounts are in the
+{{ periods_per_year }} bars per year ({{ annualization }}); currency amounts are in the
 account currency.</p>
 </section>
 
@@ -119,7 +122,9 @@ metrics and tables use every bar.{% endif %}</p>
 <section id="rolling-sharpe">
 <h2>Rolling Sharpe ratio</h2>
 <div class="figure">{{ figures.rolling_sharpe | safe }}</div>
-<p class="note">Each point uses the {{ window }} bars up to and including it.</p>
+<p class="note">{% if window %}Each point uses the {{ window_span }} window up to and including
+it ({{ window }} bars at {{ periods_per_year }} bars per year).{% else %}The backtest is too
+short for a rolling window.{% endif %}</p>
 </section>
 
 <section id="monthly-returns">

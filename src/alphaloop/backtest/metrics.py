@@ -7,7 +7,10 @@ Conventions shared by every function here
   as UTC (tz-naive ones are taken to be UTC); outputs are on the UTC index.
 - Annualization uses the caller's ``periods_per_year``: means scale by it,
   standard deviations by its square root, growth compounds (CAGR). This is
-  empyrical's convention, and the parity tests hold us to it.
+  empyrical's convention, and the parity tests hold us to it. The factor
+  depends on the market's calendar (365 days a year for crypto, 260 for FX,
+  252 for exchange sessions): a dataset records its own
+  (:mod:`alphaloop.data.market_calendar`), and backtests use it.
 - The starting capital is the first high-water mark, so a loss on the first
   bar is already a drawdown (as in empyrical).
 - A ratio whose denominator is zero (zero volatility, no downside, no
@@ -25,6 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from alphaloop.data.market_calendar import DAYS_PER_YEAR, PERIODIC_PER_YEAR, periods_per_year
 from alphaloop.errors import BacktestError
 
 __all__ = [
@@ -37,56 +41,65 @@ __all__ = [
 ]
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-TRADING_DAYS_PER_YEAR = 252.0
-SESSION_HOURS = 6.5  # US equity regular session, 09:30-16:00
-_FIXED_PERIODS = {"daily": 252.0, "weekly": 52.0, "monthly": 12.0, "quarterly": 4.0, "annual": 1.0}
 _INTRADAY_ALIASES = {"hourly": "1h", "minute": "1min", "minutely": "1min", "second": "1s"}
 _INTRADAY = re.compile(r"(\d+)(s|min|h)")
-_UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600}
 _COST_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _NAN = math.nan
 
 
-def periods_per_year_for(frequency: str) -> float:
-    """Bars per year for a frequency name from :func:`alphaloop.data.panel.infer_frequency`.
+def periods_per_year_for(
+    frequency: str, calendar: str = "sessions", bars_per_day: float | None = None
+) -> float:
+    """Bars per year for a frequency name on a trading calendar.
 
     Parameters
     ----------
     frequency : str
-        ``"daily"`` (252), ``"weekly"`` (52), ``"monthly"`` (12),
-        ``"quarterly"`` (4), ``"annual"`` (1), or an intraday step such as
-        ``"30s"``, ``"5min"``, ``"1h"`` (aliases ``"hourly"``, ``"minute"``).
+        ``"daily"``, ``"weekly"`` (52), ``"monthly"`` (12), ``"quarterly"``
+        (4), ``"annual"`` (1), or an intraday step such as ``"30s"``,
+        ``"5min"``, ``"1h"`` (aliases ``"hourly"``, ``"minute"``).
+    calendar : {"sessions", "24/7", "24x5"}, default "sessions"
+        The market's calendar (a dataset's ``market.calendar``): daily bars
+        count 252 days a year on exchange sessions, 365 on a 24/7 calendar
+        (crypto) and 260 on a 24x5 one (FX); intraday bars on 24/7 and 24x5
+        calendars count ``86400 / step`` bars a day.
+    bars_per_day : float, optional
+        Intraday sessions only: bars per session (default: a 6.5-hour US
+        equity session, so ``"1h"`` gives 1638 and ``"5min"`` 19656).
 
     Returns
     -------
     float
-        The annualization factor. Intraday steps assume a US equity session:
-        252 days of 6.5 hours, so ``"1h"`` gives 1638 and ``"5min"`` 19656. For
-        markets that trade around the clock pass ``periods_per_year`` yourself
-        (e.g. ``365 * 24`` for hourly crypto bars).
+        The annualization factor. A dataset records its own
+        (``DatasetInfo.market.periods_per_year``); backtests use that one.
 
     Raises
     ------
     BacktestError
-        For ``"irregular"`` and for names that are not frequencies.
+        For ``"irregular"``, for names that are not frequencies and for
+        unknown calendars.
     """
     key = frequency.strip().lower()
-    if key in _FIXED_PERIODS:
-        return _FIXED_PERIODS[key]
-    match = _INTRADAY.fullmatch(_INTRADAY_ALIASES.get(key, key))
-    if match and int(match[1]) > 0:
-        step_seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
-        return TRADING_DAYS_PER_YEAR * SESSION_HOURS * 3600.0 / step_seconds
+    key = _INTRADAY_ALIASES.get(key, key)
     if key == "irregular":
         raise BacktestError(
             "cannot annualize metrics on an irregular calendar",
             hint="pass periods_per_year explicitly, e.g. 252 for trading days",
         )
-    raise BacktestError(
-        f"unknown frequency {frequency!r}",
-        hint="use daily, weekly, monthly, quarterly, annual or an intraday step such as "
-        "'30s', '5min', '1h'",
-    )
+    match = _INTRADAY.fullmatch(key)
+    if key not in PERIODIC_PER_YEAR and key != "daily" and not (match and int(match[1]) > 0):
+        raise BacktestError(
+            f"unknown frequency {frequency!r}",
+            hint="use daily, weekly, monthly, quarterly, annual or an intraday step such as "
+            "'30s', '5min', '1h'",
+        )
+    ppy = periods_per_year(key, calendar, bars_per_day)
+    if ppy is None:
+        raise BacktestError(
+            f"cannot annualize {frequency} bars on a calendar {calendar!r}",
+            hint=f"use one of {', '.join(DAYS_PER_YEAR)}, or pass periods_per_year explicitly",
+        )
+    return ppy
 
 
 def drawdown_series(returns: pd.Series) -> pd.Series:

@@ -9,6 +9,13 @@ computing model signals and recording runs are the application layer's
 The backtest starts at the spec's ``start`` or, if later, at the first bar
 where the signal has a value (its warm-up is not counted as a flat period);
 history before that feeds the signal only.
+
+What depends on the market comes from the dataset's recorded
+:class:`~alphaloop.data.market_calendar.MarketCalendar` unless the spec sets
+it: the annualization factor (:func:`resolve_periods_per_year`), the cost
+model (:func:`resolve_costs`: the preset of the asset class) and whether
+volume can feed market impact (only traded volume can). Results that real
+strategies do not reach are flagged (:mod:`alphaloop.backtest.plausibility`).
 """
 
 from __future__ import annotations
@@ -21,14 +28,21 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from alphaloop.backtest.metrics import compute_metrics, periods_per_year_for
+from alphaloop.backtest.metrics import compute_metrics
+from alphaloop.backtest.plausibility import check_plausibility
 from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import SimulationResult, simulate
 from alphaloop.data.catalog import DatasetInfo
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.execution.costs import FillTiming
+from alphaloop.execution.costs import (
+    CostModel,
+    FillTiming,
+    cost_preset,
+    describe_preset,
+    preset_name,
+)
 from alphaloop.jsonsafe import json_safe
 
 __all__ = [
@@ -40,6 +54,8 @@ __all__ = [
     "equal_weight_benchmark",
     "model_start_row",
     "prepare_strategy",
+    "resolve_costs",
+    "resolve_periods_per_year",
     "run_prepared",
     "scan_decisions",
     "select_universe",
@@ -298,6 +314,11 @@ class BacktestResult:
     def spec_hash(self) -> str:
         return self.spec.hash
 
+    @property
+    def implausible(self) -> list[dict[str, Any]]:
+        """Flags of numbers real strategies do not reach (empty when none)."""
+        return list(self.assumptions.get("implausible", []))
+
     def to_dict(self, *, max_trades: int | None = None) -> dict[str, Any]:
         """JSON-ready: ``metrics``, ``trades``, ``round_trips``, ``assumptions`` and provenance."""
         sim = self.simulation
@@ -325,6 +346,7 @@ class BacktestResult:
                 "trades": _records(trades),
                 "n_trades": len(sim.trades),
                 "round_trips": _records(sim.round_trips),
+                "implausible": self.implausible,
                 "assumptions": self.assumptions,
             }
         )
@@ -366,11 +388,113 @@ def align_benchmark(close: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
     return series
 
 
+def resolve_periods_per_year(spec: StrategySpec, info: DatasetInfo) -> tuple[float, dict[str, Any]]:
+    """Bars per year for annualizing the spec's results, and how it was chosen.
+
+    The spec's ``periods_per_year`` wins; otherwise the dataset's, recorded
+    at import from its calendar and asset class.
+
+    Raises
+    ------
+    BacktestError
+        Neither gives one (an irregular calendar).
+    """
+    market = info.market
+    if spec.periods_per_year is not None:
+        ppy, source = float(spec.periods_per_year), "the spec (periods_per_year)"
+    elif market.periods_per_year is not None:
+        ppy, source = float(market.periods_per_year), f"the dataset's calendar ({market.basis})"
+    else:
+        raise BacktestError(
+            f"cannot annualize results on {info.name!r}: its calendar is irregular "
+            f"({market.basis})",
+            hint="set periods_per_year in the spec (or --periods-per-year), or re-import the "
+            "data with --periods-per-year",
+        )
+    if spec.periods_per_year is not None:
+        words = (
+            f"annualized with {ppy:,.6g} bars a year set in the spec (the dataset's "
+            f"{market.calendar} calendar gives {market.annualization()})"
+        )
+    else:
+        words = (
+            f"annualized with {market.annualization()}: {market.asset_class} on a "
+            f"{market.calendar} calendar"
+        )
+    return ppy, {
+        "periods_per_year": ppy,
+        "source": source,
+        "asset_class": market.asset_class,
+        "calendar": market.calendar,
+        "frequency": info.frequency,
+        "description": words,
+    }
+
+
+def resolve_costs(
+    spec: StrategySpec, info: DatasetInfo
+) -> tuple[CostModel, CostModel, dict[str, Any]]:
+    """The spec's cost model, the one the simulation charges, and the assumption record.
+
+    Costs set in the spec win; otherwise the dataset's asset class picks a
+    preset (:data:`~alphaloop.execution.costs.COST_PRESETS`). Market impact
+    needs traded volume: on tick volume (FX) it is switched off in the
+    simulated model, and the record says so.
+    """
+    market = info.market
+    if spec.costs is not None:
+        costs = spec.costs
+        name = preset_name(costs)
+        label = "set in the spec" + (f" (equal to the {name} preset)" if name else "")
+    else:
+        costs = cost_preset(market.asset_class)
+        name = preset_name(costs)
+        label = describe_preset(name or "equities") + (
+            f", chosen by the dataset's asset class {market.asset_class}"
+        )
+    charged = costs
+    if costs.impact == "sqrt" and market.volume == "tick":
+        charged = costs.model_copy(update={"impact": "none"})
+    notes = []
+    equity_style = costs.commission_per_share > 0 and market.asset_class in ("fx", "crypto")
+    if spec.costs is not None and equity_style:
+        notes.append(
+            f"the spec's costs charge {costs.commission_per_share:g} per share, an equity "
+            f"convention, on a {market.asset_class} dataset; `costs: {{preset: "
+            f"{market.asset_class}, ...}}` starts from the {market.asset_class} preset"
+        )
+    record = {
+        **costs.model_dump(mode="json"),
+        "source": "spec" if spec.costs is not None else "preset",
+        "preset": name,
+        "label": label,
+        "volume": market.volume,
+        "impact_modelled": charged.impact == "sqrt" and market.volume == "traded",
+        "description": [
+            label,
+            *costs.describe(
+                has_volume=market.volume != "none" and "volume" in info.fields,
+                volume=market.volume,
+            ),
+        ],
+        "notes": notes,
+    }
+    return costs, charged, record
+
+
 def _assumptions(
-    spec: StrategySpec, prep: PreparedStrategy, sim: SimulationResult, bench_label: str
+    spec: StrategySpec,
+    prep: PreparedStrategy,
+    sim: SimulationResult,
+    bench_label: str,
+    costs: dict[str, Any],
+    annualization: dict[str, Any],
+    flags: list[dict[str, Any]],
 ) -> dict[str, Any]:
     info = prep.info
-    notes = [*prep.notes, *sim.notes]
+    notes = [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
+    notes += list(costs["notes"])
+    notes += [*prep.notes, *sim.notes]
     skipped = prep.start_row
     if skipped:
         notes.append(
@@ -383,10 +507,9 @@ def _assumptions(
             "description": spec.fills.describe(),
             "optimistic": spec.fills.optimistic,
         },
-        "costs": {
-            **spec.costs.model_dump(mode="json"),
-            "description": spec.costs.describe(has_volume=sim.has_volume),
-        },
+        "costs": {k: v for k, v in costs.items() if k != "notes"},
+        "annualization": annualization,
+        "implausible": flags,
         "capital": spec.capital,
         "lot_size": spec.lot_size,
         "limits": spec.limits.model_dump(mode="json"),
@@ -397,6 +520,7 @@ def _assumptions(
             "name": info.name,
             "version": info.version,
             "content_hash": info.content_hash,
+            "market": info.market.to_dict(),
             "caveats": list(info.caveats),
         },
         "notes": notes,
@@ -459,10 +583,12 @@ def run_prepared(
     if engine not in ("vectorized", "event"):
         raise BacktestError(f"unknown engine {engine!r}; use 'vectorized' or 'event'")
     spec = prep.spec
+    ppy, annualization = resolve_periods_per_year(spec, prep.info)
+    _, charged, cost_record = resolve_costs(spec, prep.info)
     targets = _targets(prep)
     kwargs = {
         "fills": spec.fills,
-        "costs": spec.costs,
+        "costs": charged,
         "initial_capital": spec.capital,
         "max_leverage": spec.limits.max_leverage,
         "allow_short": spec.limits.allow_short,
@@ -472,14 +598,13 @@ def run_prepared(
         "trailing_stop": spec.stops.trailing_stop,
     }
     # bars before the start feed the impact model's volume and volatility
-    history = min(prep.start_row, spec.costs.impact_window)
+    history = min(prep.start_row, charged.impact_window)
     full = prep.panel.iloc(slice(prep.start_row - history, None))
     if engine == "vectorized":
         sim = simulate(full, targets, kind="weights", history=history, **kwargs)
     else:
         sim = _simulate_event(full, targets, history, kwargs)
     bench, bench_label = benchmark, benchmark_label
-    ppy = periods_per_year_for(prep.info.frequency)
     metrics = compute_metrics(
         sim.returns,
         periods_per_year=ppy,
@@ -493,6 +618,7 @@ def run_prepared(
     # return lost to costs: costs of each bar over the equity it started from, annualized
     prev = sim.equity.shift(1).fillna(spec.capital).to_numpy()
     metrics["cost_drag_annual"] = float(np.mean(sim.bar_costs.to_numpy() / prev) * ppy)
+    flags = [f.to_dict() for f in check_plausibility(metrics, sim.returns, prep.info.frequency)]
     return BacktestResult(
         spec=spec,
         engine=engine,
@@ -501,6 +627,6 @@ def run_prepared(
         benchmark=bench,
         benchmark_label=bench_label,
         metrics=metrics,
-        assumptions=_assumptions(spec, prep, sim, bench_label),
+        assumptions=_assumptions(spec, prep, sim, bench_label, cost_record, annualization, flags),
         run_id=run_id,
     )

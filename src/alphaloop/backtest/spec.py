@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from alphaloop.errors import SpecError
-from alphaloop.execution.costs import CostModel, FillTiming
+from alphaloop.execution.costs import CostModel, FillTiming, cost_preset
 from alphaloop.specfile import describe_validation_error, load_spec_file
 
 __all__ = [
@@ -182,6 +182,18 @@ class StrategySpec(_Frozen):
         Initial capital in the account currency.
     lot_size : float
         Shares are traded in multiples of it (0 = fractional).
+    costs : CostModel, preset name or None
+        None (default): the cost preset of the dataset's asset class
+        (:data:`~alphaloop.execution.costs.COST_PRESETS`). A preset name
+        (``equities``, ``fx``, ``crypto``), a mapping of
+        :class:`~alphaloop.execution.costs.CostModel` fields (unset fields
+        take the equity defaults), or a mapping with ``preset:`` and the
+        fields to change in it; explicit costs always win over the dataset's
+        preset.
+    periods_per_year : float, optional
+        Bars per year for annualization; default the dataset's own (from its
+        calendar: 252 daily on exchange sessions, 365 on 24/7 markets, 260
+        on 24x5 FX, ...).
     """
 
     name: str = Field("strategy", min_length=1, max_length=200)
@@ -196,11 +208,23 @@ class StrategySpec(_Frozen):
     rebalance: Rebalance = Rebalance()
     limits: Limits = Limits()
     stops: Stops = Stops()
-    costs: CostModel = CostModel()
+    costs: CostModel | None = None
     fills: FillTiming = FillTiming.NEXT_OPEN
     capital: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
     lot_size: float = Field(0.0, ge=0, allow_inf_nan=False)
     benchmark: str | None = None
+    periods_per_year: float | None = Field(None, gt=0, le=1e8, allow_inf_nan=False)
+
+    @field_validator("costs", mode="before")
+    @classmethod
+    def _cost_preset(cls, v: Any) -> Any:
+        """``costs: crypto`` and ``costs: {preset: fx, half_spread_bps: 0.5}`` become models."""
+        if isinstance(v, str):
+            return cost_preset(v)
+        if isinstance(v, dict) and "preset" in v:
+            rest = {k: x for k, x in v.items() if k != "preset"}
+            return CostModel.model_validate({**cost_preset(str(v["preset"])).model_dump(), **rest})
+        return v
 
     @field_validator("universe")
     @classmethod
@@ -285,8 +309,8 @@ def quick_spec(
 ) -> StrategySpec:
     """A top-k long-only spec from a one-line description (the CLI's ``--expr`` form).
 
-    Everything not given keeps the spec's defaults: realistic costs, next-open
-    fills, no leverage.
+    Everything not given keeps the spec's defaults: the costs of the
+    dataset's asset class, next-open fills, no leverage.
     """
     return StrategySpec.from_dict(
         {

@@ -1,15 +1,20 @@
 """Render a :class:`BacktestResult` as one self-contained HTML page (works offline).
 
 The page embeds plotly.js once (no CDN) and shows, top to bottom: a banner
-when fills are optimistic (same bar), the dataset's caveats and the run's
-notes, provenance (dataset, period, engine, run id, spec hash), every metric,
-equity against the benchmark, drawdowns, rolling Sharpe, monthly returns,
-trades and round trips, the cost breakdown, the fill and cost assumptions in
-plain words, and the spec as YAML. User text (names, descriptions, asset
+when fills are optimistic (same bar), a banner when a number is implausible
+for the bar frequency (:mod:`alphaloop.backtest.plausibility`), the
+dataset's caveats and the run's notes, provenance (dataset, period, engine,
+run id, spec hash), every metric, equity against the benchmark, drawdowns,
+rolling Sharpe, monthly returns, trades and round trips, the cost breakdown,
+the fill, cost and annualization assumptions in plain words, and the spec as
+YAML. User text (names, descriptions, asset
 names, the spec) is HTML-escaped; only ``extra_sections`` bodies are not.
 
 Series longer than :data:`MAX_PLOT_POINTS` bars are thinned for plotting only
-(the page says so); metrics and tables always use every bar.
+(the page says so); metrics and tables always use every bar. The rolling
+Sharpe ratio's window is a span of time (12, 6, 3 or 1 months, the longest
+that fits twice in the backtest), turned into bars with the run's
+annualization factor.
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ from alphaloop.backtest.metrics import (
     drawdown_periods,
     drawdown_series,
     monthly_returns_table,
-    periods_per_year_for,
     rolling_sharpe,
 )
 from alphaloop.errors import BacktestError
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
 
     from alphaloop.backtest.runner import BacktestResult
 
-__all__ = ["MAX_PLOT_POINTS", "TRADE_ROWS", "render_backtest_report"]
+__all__ = ["MAX_PLOT_POINTS", "TRADE_ROWS", "render_backtest_report", "rolling_window"]
 
 #: Most points drawn per line; longer series keep each slice's low and high.
 MAX_PLOT_POINTS = 5_000
@@ -157,8 +161,22 @@ def _compound(returns: pd.Series | None, index: pd.Index) -> pd.Series | None:
 # -- figures ------------------------------------------------------------------
 
 
+def rolling_window(periods_per_year: float, n_bars: int) -> tuple[int, str]:
+    """Bars and a label (``"12-month"``) for the rolling Sharpe window.
+
+    The longest of 12, 6, 3 and 1 months (then 24, 36 and 60 for coarse
+    bars) that spans at least 2 bars and at most half the backtest; ``(0,
+    "")`` when none fits.
+    """
+    for months in (12, 6, 3, 1, 24, 36, 60):
+        bars = round(periods_per_year * months / 12.0)
+        if 2 <= bars <= n_bars // 2:
+            return int(bars), f"{months}-month"
+    return 0, ""
+
+
 def _figures(
-    result: BacktestResult, bench: pd.Series | None, ppy: float, window: int
+    result: BacktestResult, bench: pd.Series | None, ppy: float, window: int, span: str
 ) -> dict[str, Figure]:
     import plotly.graph_objects as go
 
@@ -208,8 +226,12 @@ def _figures(
     sharpe = result.metrics.get("sharpe_ratio", math.nan)
     if math.isfinite(sharpe):
         fig.add_hline(y=sharpe, line_dash="dash", annotation_text=f"full period {sharpe:.2f}")
-    span = f"{window}-bar window" if window else "too few bars for a window"
-    fig.update_layout(title=f"Rolling Sharpe ratio ({span}, annualized)", **layout)
+    title = (
+        f"Rolling {span} Sharpe ratio (annualized)"
+        if window
+        else "Rolling Sharpe ratio (too few bars for a window)"
+    )
+    fig.update_layout(title=title, **layout)
     figs["rolling_sharpe"] = fig
 
     table = monthly_returns_table(sim.returns)
@@ -374,9 +396,11 @@ def _assumption_items(a: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     ]
     lot = float(a.get("lot_size", 0.0) or 0.0)
     side = "long and short" if limits.get("allow_short") else "long only"
+    annualization = a.get("annualization", {})
     return [
         ("Fills", [_sentence(fills.get("description", "not recorded"))]),
         ("Costs", [_sentence(line) for line in costs.get("description", [])]),
+        ("Annualization", [_sentence(annualization.get("description", "not recorded"))]),
         ("Rebalancing", [_sentence(f"the portfolio is rebalanced {rebalance}")]),
         ("Limits", [_sentence(
             f"{side}; at most {100 * float(limits.get('max_weight', 1.0)):g}% of equity in one "
@@ -436,20 +460,21 @@ def _context(result: BacktestResult) -> dict[str, Any]:
     bench = _compound(result.benchmark, returns.index)
     ppy = float(result.metrics.get("periods_per_year", math.nan))
     if not ppy > 0:
-        ppy = periods_per_year_for(result.dataset.frequency)
+        ppy = float(result.dataset.market.periods_per_year or math.nan)
     bench_metrics = None
     if bench is not None:
         try:
             bench_metrics = compute_metrics(bench, periods_per_year=ppy)
         except BacktestError:
             bench = None
-    window = max(2, min(round(ppy), n // 2)) if n >= 4 else 0
+    window, span = rolling_window(ppy, n) if ppy > 0 else (0, "")
     data = result.assumptions.get("data", {})
     trades_head, trades_tail = _trade_rows(sim.trades)
     return {
         "result": result,
         "spec": result.spec,
         "optimistic": bool(result.assumptions.get("fills", {}).get("optimistic", False)),
+        "implausible": [f["message"] for f in result.assumptions.get("implausible", [])],
         "fill_description": _sentence(result.assumptions.get("fills", {}).get("description", "")),
         "caveats": list(data.get("caveats", result.dataset.caveats)),
         "notes": list(result.assumptions.get("notes", [])),
@@ -461,8 +486,12 @@ def _context(result: BacktestResult) -> dict[str, Any]:
         "thinned": n > MAX_PLOT_POINTS,
         "max_points": f"{MAX_PLOT_POINTS:,}",
         "window": window,
-        "periods_per_year": f"{ppy:g}",
-        "figures": figures_to_html(_figures(result, bench, ppy, window)),
+        "window_span": span,
+        "periods_per_year": f"{ppy:,.6g}",
+        "annualization": _sentence(
+            result.assumptions.get("annualization", {}).get("description", "")
+        ),
+        "figures": figures_to_html(_figures(result, bench, ppy, window, span)),
         "drawdown_rows": _drawdown_rows(returns),
         "annual_rows": _annual_rows(returns, bench),
         "n_trades": f"{len(sim.trades):,}",

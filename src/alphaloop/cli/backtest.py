@@ -20,6 +20,7 @@ from alphaloop.cli.common import (
     DataOpt,
     ExprOpt,
     JsonOpt,
+    PeriodsPerYearOpt,
     SpecArg,
     SpecEndOpt,
     SpecFillsOpt,
@@ -85,6 +86,7 @@ def backtest(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write an HTML tearsheet here.")
     ] = None,
+    periods_per_year: PeriodsPerYearOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest a strategy: costs on, fills at the next bar unless the spec says otherwise."""
@@ -101,6 +103,7 @@ def backtest(
         fills=fills,
         start=start,
         end=end,
+        periods_per_year=periods_per_year,
     )
     spec = resolved.spec
     ws = workspace(ctx)
@@ -130,18 +133,22 @@ def backtest(
     )
     if a["fills"]["optimistic"]:
         out.print(f"[bold red]{escape(a['fills']['description'])}[/]")
+    for flag in doc["implausible"]:
+        out.print(f"[bold red]IMPLAUSIBLE:[/] {escape(flag['message'])}")
     table = Table(show_header=False, box=None, pad_edge=False)
     for key, label, kind in _HEADLINE:
         table.add_row(label, _fmt(doc["metrics"].get(key), kind))
     out.print(table)
     out.print(f"benchmark: {escape(a['benchmark'])}; {doc['n_trades']:,} fills")
     out.print(f"fills: {escape(a['fills']['description'])}")
+    out.print(f"annualization: {escape(a['annualization']['description'])}")
     for line in a["costs"]["description"]:
         out.print(f"costs: {escape(line)}")
     for c in a["data"]["caveats"]:
         out.print(f"[yellow]caveat:[/] {escape(c)}")
     for n in a["notes"]:
-        out.print(f"note: {escape(n)}")
+        if not n.startswith("IMPLAUSIBLE:"):  # printed in red above
+            out.print(f"note: {escape(n)}")
     if report is not None:
         out.print(f"report written to {escape(str(report))}")
 

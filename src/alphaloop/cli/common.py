@@ -21,6 +21,7 @@ __all__ = [
     "DataOpt",
     "ExprOpt",
     "JsonOpt",
+    "PeriodsPerYearOpt",
     "SpecArg",
     "SpecEndOpt",
     "SpecFillsOpt",
@@ -47,6 +48,14 @@ ExprOpt = Annotated[
     str | None, typer.Option("--expr", help="Quick form: signal expression (higher = buy).")
 ]
 DataOpt = Annotated[str | None, typer.Option("--data", help="Quick form: dataset name.")]
+PeriodsPerYearOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--periods-per-year",
+        help="Bars per year for annualized numbers (overrides the spec and the dataset's "
+        "calendar, e.g. 8760 for hourly crypto).",
+    ),
+]
 
 
 def workspace(ctx: typer.Context) -> Workspace:

@@ -24,7 +24,8 @@ def data_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         print_json([i.to_dict() for i in infos])
         return
     table = Table(title=f"datasets in {ws.root}")
-    for col in ("name", "ver", "assets", "fields", "start", "end", "freq", "rows", "source"):
+    cols = ("name", "ver", "assets", "fields", "start", "end", "freq", "market", "rows", "source")
+    for col in cols:
         table.add_column(col, justify="right" if col in ("ver", "assets", "rows") else "left")
     for i in infos:
         table.add_row(
@@ -35,6 +36,7 @@ def data_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             fmt_date(i.start),
             fmt_date(i.end),
             i.frequency,
+            f"{i.market.asset_class} {i.market.calendar}",
             f"{i.rows:,}",
             escape(i.source.split("/")[0] if i.bundled else i.source),
         )
@@ -65,6 +67,8 @@ def data_show(
         f"{info.assets} assets x {info.times:,} times ({info.rows:,} rows), {info.frequency}, "
         f"{fmt_date(info.start)} .. {fmt_date(info.end)}"
     )
+    out.print(f"market: {escape(info.market.describe())}")
+    out.print(f"  (read from: {escape(info.market.basis)})")
     out.print(f"fields: {escape(', '.join(info.fields))}")
     ids = ", ".join(info.asset_ids[:30]) + (" ..." if info.assets > 30 else "")
     out.print(f"assets: {escape(ids)}")
@@ -149,6 +153,20 @@ def data_import(
     skip_rows: SkipRowsOpt = None,
     repair: Annotated[bool, typer.Option(help="Apply the documented repairs.")] = False,
     description: Annotated[str, typer.Option(help="Free text kept with the dataset.")] = "",
+    asset_class: Annotated[
+        str | None,
+        typer.Option(
+            "--asset-class",
+            help="equities, fx, crypto or other (default: read from the timestamps).",
+        ),
+    ] = None,
+    periods_per_year: Annotated[
+        float | None,
+        typer.Option(
+            "--periods-per-year",
+            help="Bars per year for annualization (default: from the calendar).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import a CSV or Parquet file (long, single-asset or wide) as a new dataset version."""
@@ -160,7 +178,13 @@ def data_import(
     ws = workspace(ctx)
     try:
         result = ws.data.import_file(
-            path, name, options=options, repair=repair, description=description
+            path,
+            name,
+            options=options,
+            repair=repair,
+            description=description,
+            asset_class=asset_class,
+            periods_per_year=periods_per_year,
         )
     except DataQualityError as exc:
         if as_json:
@@ -176,6 +200,7 @@ def data_import(
         f"[green]imported[/] {info.name} v{info.version}: {info.assets} assets, "
         f"{info.rows:,} rows, {fmt_date(info.start)} .. {fmt_date(info.end)} ({result.status})"
     )
+    out.print(f"  market: {escape(info.market.describe())}")
     for note in result.report.notes:
         out.print(f"  note: {escape(note)}")
     for r in result.repairs:

@@ -13,6 +13,7 @@ from alphaloop.cli.common import (
     DataOpt,
     ExprOpt,
     JsonOpt,
+    PeriodsPerYearOpt,
     SpecEndOpt,
     SpecFillsOpt,
     SpecRebalanceOpt,
@@ -53,6 +54,7 @@ def validate(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML report with validation.")
     ] = None,
+    periods_per_year: PeriodsPerYearOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a strategy: PSR, deflated Sharpe, PBO, walk-forward, regimes, verdict.
@@ -69,6 +71,7 @@ def validate(
         "fills": fills,
         "start": start,
         "end": end,
+        "periods_per_year": periods_per_year,
     }
     if target is not None and target.isdigit() and not Path(target).exists():
         resolved = resolve_run_spec(workspace(ctx), int(target), expr, data, **options)
@@ -92,6 +95,10 @@ def validate(
         out.print(f"[bold]{escape(spec.name)}[/]  spec {doc['spec_hash'][:12]}  {verdict}")
         if resolved.overrides:
             out.print(escape(str(resolved.overrides_line())))
+        for flag in doc["implausible"]:
+            out.print(f"[bold red]IMPLAUSIBLE:[/] {escape(flag['message'])}")
+        if doc.get("annualization"):
+            out.print(f"annualization: {escape(doc['annualization']['description'])}")
         table = Table(show_header=False, box=None, pad_edge=False)
         for key, label, pattern in _SHOWN:
             value = doc.get(key)

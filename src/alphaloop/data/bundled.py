@@ -46,7 +46,12 @@ INDEX_NOT_TRADABLE = "an index level, not a tradable asset: no dividends, costs 
 
 @dataclass(frozen=True)
 class BundledDataset:
-    """Where a bundled dataset comes from and what to say about it."""
+    """Where a bundled dataset comes from and what to say about it.
+
+    ``asset_class`` is recorded with the dataset (see
+    :mod:`alphaloop.data.market_calendar`); the calendar itself is read from
+    the timestamps, as for any import.
+    """
 
     name: str
     package: str
@@ -54,6 +59,7 @@ class BundledDataset:
     description: str
     caveats: tuple[str, ...]
     reader: Callable[[Path], pd.DataFrame]
+    asset_class: str = "equities"
 
     @property
     def source(self) -> str:
@@ -182,6 +188,7 @@ BUNDLED: dict[str, BundledDataset] = {
                 "days without a published price are missing values",
             ),
             _single("WTI", {"DCOILWTICO": "close"}),
+            asset_class="other",
         ),
         BundledDataset(
             "fama-french",

@@ -21,8 +21,14 @@ from sqlalchemy import func, select
 from alphaloop.data.bundled import BUNDLED, load_bundled
 from alphaloop.data.holdout import HoldoutError, HoldoutInfo, HoldoutKey, Holdouts
 from alphaloop.data.long import LongData
+from alphaloop.data.market_calendar import (
+    MarketCalendar,
+    check_asset_class,
+    check_periods_per_year,
+    infer_market_calendar,
+)
 from alphaloop.data.normalize import normalize
-from alphaloop.data.panel import Panel
+from alphaloop.data.panel import Panel, infer_frequency
 from alphaloop.data.quality import (
     CHECKS,
     QualityIssue,
@@ -58,7 +64,12 @@ def _utc(dt: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset version as recorded in the workspace."""
+    """A dataset version as recorded in the workspace.
+
+    ``market`` is its calendar, asset class, annualization factor and volume
+    kind (:class:`~alphaloop.data.market_calendar.MarketCalendar`), read from
+    the timestamps at import unless the importer gave them.
+    """
 
     name: str
     version: int
@@ -77,6 +88,7 @@ class DatasetInfo:
     content_hash: str
     path: str
     created_at: datetime
+    market: MarketCalendar
 
     @property
     def bundled(self) -> bool:
@@ -92,6 +104,7 @@ class DatasetInfo:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "frequency": self.frequency,
+            "market": self.market.to_dict(),
             "rows": self.rows,
             "times": self.times,
             "source": self.source,
@@ -111,7 +124,9 @@ class DatasetInfo:
         return out
 
     @classmethod
-    def from_record(cls, rec: DatasetRecord, asset_ids: tuple[str, ...]) -> DatasetInfo:
+    def from_record(
+        cls, rec: DatasetRecord, asset_ids: tuple[str, ...], market: MarketCalendar
+    ) -> DatasetInfo:
         return cls(
             rec.name,
             rec.version,
@@ -130,6 +145,7 @@ class DatasetInfo:
             rec.content_hash,
             rec.path,
             _utc(rec.created_at),
+            market,
         )
 
 
@@ -207,6 +223,7 @@ class DataCatalog:
                 layout="long",
                 repairs=[],
                 status="accepted",
+                asset_class=spec.asset_class,
             )
             added.append(name)
         self._bundled_ready = True
@@ -228,14 +245,31 @@ class DataCatalog:
                     (DatasetRecord.name == latest.c.name) & (DatasetRecord.version == latest.c.v),
                 )
             ).all()
-        infos = [DatasetInfo.from_record(r, tuple(r.assets_preview)) for r in rows]
+        infos = [DatasetInfo.from_record(r, tuple(r.assets_preview), self._market(r)) for r in rows]
         return sorted(infos, key=lambda i: (not i.bundled, i.name))
 
     def info(self, name: str, version: int | None = None) -> DatasetInfo:
         """One dataset version (default: the current one), with all asset ids."""
         rec = self._get(name, version)
-        assets = tuple(self.store.meta(rec.name, rec.version)["assets"])
-        return DatasetInfo.from_record(rec, assets)
+        meta = self.store.meta(rec.name, rec.version)
+        return DatasetInfo.from_record(rec, tuple(meta["assets"]), self._market(rec, meta))
+
+    def _market(self, rec: DatasetRecord, meta: dict[str, Any] | None = None) -> MarketCalendar:
+        """The version's market calendar as recorded at import.
+
+        Versions stored before calendars were recorded get theirs read from
+        the stored timestamps now (bundled ones with their asset class).
+        """
+        meta = self.store.meta(rec.name, rec.version) if meta is None else meta
+        if "market" in meta:
+            return MarketCalendar.from_dict(meta["market"])
+        bundled = BUNDLED.get(rec.name) if rec.source.startswith("bundled:") else None
+        return infer_market_calendar(
+            self.store.calendar(rec.name, rec.version),
+            rec.frequency,
+            has_volume="volume" in rec.fields,
+            asset_class=bundled.asset_class if bundled else None,
+        )
 
     def versions(self, name: str) -> list[int]:
         self.ensure_bundled()
@@ -429,6 +463,8 @@ class DataCatalog:
         repair: bool = False,
         description: str = "",
         caveats: list[str] | None = None,
+        asset_class: str | None = None,
+        periods_per_year: float | None = None,
     ) -> ImportResult:
         """Check a file and store it as a new dataset version.
 
@@ -440,7 +476,14 @@ class DataCatalog:
         ``options`` (or the same options one by one, as in :meth:`check_file`)
         say how to read the file; those that differ from the defaults are
         recorded with the import, as the last note of its report.
+
+        ``asset_class`` (equities, fx, crypto, other) and ``periods_per_year``
+        (bars per year for annualization) override what the timestamps say
+        (see :mod:`alphaloop.data.market_calendar`); both are recorded with
+        the version.
         """
+        asset_class = check_asset_class(asset_class)
+        periods_per_year = check_periods_per_year(periods_per_year)
         opts = ReadOptions.merge(
             options,
             layout=layout,
@@ -498,6 +541,8 @@ class DataCatalog:
             repairs=repairs,
             status=status,
             source_path=str(path),
+            asset_class=asset_class,
+            periods_per_year=periods_per_year,
         )
         return ImportResult(info, status, report, tuple(repairs), final, opts)
 
@@ -533,13 +578,23 @@ class DataCatalog:
         repairs: list[Repair],
         status: str,
         source_path: str | None = None,
+        asset_class: str | None = None,
+        periods_per_year: float | None = None,
     ) -> DatasetInfo:
         version = self._next_version(name)
         if self.store.version_dir(name, version).exists():
             # Files without a database row: left by a crash between the two
             # writes. Nothing refers to them, so the new version takes their place.
             self.store.delete(name, version)
-        stored = self.store.write(name, version, data)
+        calendar = data.calendar  # cached on the rows: the store reuses it
+        market = infer_market_calendar(
+            calendar,
+            infer_frequency(pd.DatetimeIndex(calendar.view("datetime64[ns]"))),
+            has_volume="volume" in data.fields,
+            asset_class=asset_class,
+            periods_per_year_given=periods_per_year,
+        )
+        stored = self.store.write(name, version, data, extra_meta={"market": market.to_dict()})
         started = datetime.now(UTC)
         try:
             with self.db.session() as s:
@@ -581,7 +636,7 @@ class DataCatalog:
         except BaseException:
             self.store.delete(name, version)
             raise
-        return DatasetInfo.from_record(rec, stored.assets)
+        return DatasetInfo.from_record(rec, stored.assets, market)
 
     def _record_refusal(self, name: str, path: str | Path, report: QualityReport) -> None:
         now = datetime.now(UTC)

@@ -4,7 +4,7 @@ Layout under the workspace's data directory::
 
     <name>/v<version>/rows.parquet      long rows sorted by (asset, time)
     <name>/v<version>/calendar.parquet  the version's timestamps
-    <name>/v<version>/meta.json         assets, fields, frequency, content hash
+    <name>/v<version>/meta.json         assets, fields, frequency, content hash, market calendar
 
 ``rows.parquet`` holds ``timestamp`` (UTC), ``asset``, the integer positions
 ``t`` (into the calendar) and ``a`` (into the asset list), an optional
@@ -82,8 +82,13 @@ class ParquetStore:
         return self.root / name / f"v{version}"
 
     # ------------------------------------------------------------------ write
-    def write(self, name: str, version: int, data: LongData) -> StoredVersion:
+    def write(
+        self, name: str, version: int, data: LongData, extra_meta: dict[str, Any] | None = None
+    ) -> StoredVersion:
         """Write sorted, unique rows as a new version; never overwrites.
+
+        ``extra_meta`` adds JSON-ready keys to ``meta.json`` (e.g. the
+        dataset's market calendar); it cannot replace the keys written here.
 
         ``data`` must have parsed timestamps and unique (asset, timestamp)
         pairs; the ingest layer guarantees both. Rows already in (asset,
@@ -145,6 +150,7 @@ class ParquetStore:
                 "content_hash": digest,
                 "has_member": s.member is not None,
             }
+            meta = {**(extra_meta or {}), **meta}
             (tmp / META).write_text(json.dumps(meta, indent=1))
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp.rename(final)

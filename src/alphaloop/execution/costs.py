@@ -21,6 +21,25 @@ Conventions
 - Short borrow is charged per bar on the value of short positions at the
   close: ``value * borrow_bps_annual * 1e-4 * days / 365``, with ``days`` the
   calendar time since the previous bar.
+
+Presets by asset class
+----------------------
+:data:`COST_PRESETS` holds one model per asset class; a backtest whose spec
+sets no costs takes the preset of its dataset's asset class
+(:func:`cost_preset`):
+
+- ``equities``: the :class:`CostModel` defaults (per-share commission with a
+  minimum, exchange fees, spread, slippage, square-root impact from traded
+  volume, short borrow).
+- ``fx``: spread only (half-spread 1 bps); no commission, no exchange fees,
+  no volume impact (FX volume is tick volume, not traded size), no borrow
+  (financing of positions, swap or carry, is not modelled).
+- ``crypto``: a taker fee of 10 bps as a percentage commission (fills at
+  the open or close are market orders; maker fees and rebates are not
+  modelled), half-spread 2 bps, slippage 2 bps, square-root impact only
+  where the dataset has traded volume, margin borrow 500 bps a year on
+  shorts (rates vary widely by venue and coin).
+- ``other``: the equities defaults.
 """
 
 from __future__ import annotations
@@ -34,11 +53,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "COST_CATEGORIES",
+    "COST_PRESETS",
     "CostModel",
     "FillTiming",
+    "cost_preset",
+    "describe_preset",
     "execution_lag",
     "fill_cost",
     "impact_inputs",
+    "preset_name",
 ]
 
 #: Order of the cost categories in every cost breakdown array.
@@ -171,24 +194,39 @@ class CostModel(BaseModel):
         """Annual borrow rate as a fraction."""
         return self.borrow_bps_annual * 1e-4
 
-    def describe(self, *, has_volume: bool = True) -> list[str]:
-        """Plain-language lines for reports."""
-        lines = [
-            f"commission {self.commission_per_share:g} per share, minimum "
-            f"{self.commission_min:g} per fill, plus {self.commission_bps:g} bps"
-            + (
-                " (per-share amounts apply to the dataset's prices: on split-adjusted "
+    def describe(self, *, has_volume: bool = True, volume: str | None = None) -> list[str]:
+        """Plain-language lines for reports.
+
+        ``has_volume``: whether the dataset has a volume field. ``volume``:
+        its kind (``traded``, ``tick``, ``none``), when known; impact is only
+        modelled from traded volume.
+        """
+        lines = []
+        if self.commission_per_share > 0:
+            lines.append(
+                f"commission {self.commission_per_share:g} per share, minimum "
+                f"{self.commission_min:g} per fill, plus {self.commission_bps:g} bps "
+                "(per-share amounts apply to the dataset's prices: on split-adjusted "
                 "history they overstate early costs)"
-                if self.commission_per_share > 0
-                else ""
-            ),
-            f"exchange and regulatory fees {self.exchange_fee_bps:g} bps",
+            )
+        elif self.commission_bps > 0:
+            lines.append(f"commission (trading fee) {self.commission_bps:g} bps of notional")
+        else:
+            lines.append("no commission")
+        if self.exchange_fee_bps > 0:
+            lines.append(f"exchange and regulatory fees {self.exchange_fee_bps:g} bps")
+        lines.append(
             f"half-spread {self.half_spread_bps:g} bps and slippage {self.slippage_bps:g} bps "
-            "on every fill",
-        ]
+            "on every fill"
+        )
         if self.impact == "none":
             lines.append("market impact not modelled (impact: none)")
-        elif has_volume:
+        elif volume == "tick":
+            lines.append(
+                "market impact NOT modelled: the dataset's volume is tick volume (a count of "
+                "price updates), not traded size"
+            )
+        elif has_volume and volume in (None, "traded"):
             lines.append(
                 f"square-root market impact {self.impact_coef:g} x daily volatility x "
                 f"sqrt(shares / average daily volume), both over the previous "
@@ -198,6 +236,79 @@ class CostModel(BaseModel):
             lines.append("market impact NOT modelled: the dataset has no volume")
         lines.append(f"short borrow {self.borrow_bps_annual:g} bps a year on short value")
         return lines
+
+
+#: One cost model per asset class (see the module docstring).
+COST_PRESETS: dict[str, CostModel] = {
+    "equities": CostModel(),
+    "fx": CostModel(
+        commission_per_share=0,
+        commission_min=0,
+        commission_bps=0,
+        exchange_fee_bps=0,
+        half_spread_bps=1.0,
+        slippage_bps=0,
+        impact="none",
+        borrow_bps_annual=0,
+    ),
+    "crypto": CostModel(
+        commission_per_share=0,
+        commission_min=0,
+        commission_bps=10.0,
+        exchange_fee_bps=0,
+        half_spread_bps=2.0,
+        slippage_bps=2.0,
+        impact="sqrt",
+        borrow_bps_annual=500.0,
+    ),
+}
+
+_PRESET_SUMMARY = {
+    "equities": (
+        "equity defaults: {commission_per_share:g} per share (minimum {commission_min:g}), "
+        "fees {exchange_fee_bps:g} bps, half-spread {half_spread_bps:g} bps, slippage "
+        "{slippage_bps:g} bps, square-root impact from traded volume, borrow "
+        "{borrow_bps_annual:g} bps a year"
+    ),
+    "fx": (
+        "spread only: half-spread {half_spread_bps:g} bps, no commission, no volume impact "
+        "(FX volume is tick volume), financing (swap) not modelled"
+    ),
+    "crypto": (
+        "taker fee {commission_bps:g} bps, half-spread {half_spread_bps:g} bps, slippage "
+        "{slippage_bps:g} bps, impact only from traded volume, borrow "
+        "{borrow_bps_annual:g} bps a year"
+    ),
+}
+
+
+def cost_preset(asset_class: str) -> CostModel:
+    """The cost model of an asset class (``other`` takes the equities defaults).
+
+    Raises
+    ------
+    ValueError
+        For a name that is neither a preset nor ``other``.
+    """
+    key = str(asset_class).strip().lower()
+    if key == "other":
+        key = "equities"
+    if key not in COST_PRESETS:
+        raise ValueError(
+            f"{asset_class!r} is not a cost preset; use one of {', '.join(COST_PRESETS)}"
+        )
+    return COST_PRESETS[key]
+
+
+def preset_name(costs: CostModel) -> str | None:
+    """The preset ``costs`` equals, or None for a custom model."""
+    return next((name for name, model in COST_PRESETS.items() if model == costs), None)
+
+
+def describe_preset(name: str) -> str:
+    """``crypto preset (taker fee 10 bps, ...)``: one line naming a preset and its numbers."""
+    model = cost_preset(name)
+    return f"{name} preset ({_PRESET_SUMMARY[name].format(**model.model_dump())})"
 
 
 @njit(cache=True, nogil=True)

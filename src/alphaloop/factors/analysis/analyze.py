@@ -139,7 +139,7 @@ def analyze_factor(
     known_factors: pd.DataFrame | None = None,
     caveats: Iterable[str] = (),
     min_assets: int | None = None,
-    periods_per_year: int | None = None,
+    periods_per_year: float | None = None,
     volatility_window: int = 21,
     trend_window: int = 63,
     trend_up: float = 0.05,
@@ -179,8 +179,11 @@ def analyze_factor(
         caveats).
     min_assets : int, optional
         Minimum counting assets per period; default ``max(5, quantiles)``.
-    periods_per_year : int, optional
-        Annualization factor; default from the calendar (252 daily).
+    periods_per_year : float, optional
+        Annualization factor; default from the frequency alone (252 daily,
+        none intraday). Pass the dataset's own
+        (``DatasetInfo.market.periods_per_year``: 365 for daily crypto, 260
+        for daily FX).
     volatility_window, trend_window : int
         Trailing windows (periods, current included) for the regimes.
     trend_up, trend_down : float
@@ -277,7 +280,7 @@ def analyze_factor(
             realized,
             market=market_series,
             known_factors=known_factors,
-            periods_per_year=None,
+            native_periods_per_year=ppy,
         )
     regimes = None
     if market_series is not None:

@@ -69,7 +69,7 @@ class OrthogonalityResult:
     r_squared: float
     n: int
     frequency: str
-    periods_per_year: int | None
+    periods_per_year: float | None
     hac_lags: int
     n_dropped: int
 
@@ -178,8 +178,9 @@ def factor_orthogonality(
     *,
     market: pd.Series | None = None,
     known_factors: pd.DataFrame | None = None,
-    periods_per_year: int | None = None,
+    periods_per_year: float | None = None,
     hac_lags: int | None = None,
+    native_periods_per_year: float | None = None,
 ) -> OrthogonalityResult:
     """Regress a long-short return series on the market and known factor returns.
 
@@ -203,6 +204,10 @@ def factor_orthogonality(
         frequency (252 daily, 12 monthly).
     hac_lags : int, optional
         Newey-West lags; default ``floor(4 * (n / 100) ** (2 / 9))``.
+    native_periods_per_year : float, optional
+        Annualization factor of ``long_short``'s own calendar (the dataset's,
+        e.g. 365 for daily crypto); used when the regression runs on that
+        calendar and ``periods_per_year`` is not given.
 
     Raises
     ------
@@ -229,7 +234,7 @@ def factor_orthogonality(
         daily["market"] = _utc(market, "market").reindex(daily.index)
     target = daily
     n_dropped = 0
-    frequency = infer_frequency(pd.DatetimeIndex(daily.index))
+    frequency = native_frequency = infer_frequency(pd.DatetimeIndex(daily.index))
     if known_factors is not None:
         kf = _utc(known_factors, "known_factors")
         kf.columns = [str(c) for c in kf.columns]
@@ -253,7 +258,11 @@ def factor_orthogonality(
             f"only {n} {frequency} periods have the long-short return and every regressor",
             hint="check that the known factors' dates overlap the factor's sample",
         )
-    ppy = periods_per_year if periods_per_year is not None else PERIODS_PER_YEAR.get(frequency)
+    ppy = periods_per_year
+    if ppy is None and native_periods_per_year is not None and frequency == native_frequency:
+        ppy = native_periods_per_year
+    if ppy is None:
+        ppy = PERIODS_PER_YEAR.get(frequency)
     lags = newey_west_lags(n) if hac_lags is None else int(hac_lags)
     x = sm.add_constant(clean[regressors].to_numpy(), has_constant="add")
     fit = sm.OLS(clean["long_short"].to_numpy(), x).fit(

@@ -1,0 +1,391 @@
+"""Trading calendars and asset classes: how many bars make a year, and what volume means.
+
+Every annualized number (annual return, volatility, Sharpe ratio, alpha, an
+annualized IC ratio) multiplies by the number of bars in a year. That number
+depends on when the market trades, not only on the bar size:
+
+=============  ========================================  ================================
+calendar       market                                    bars per year
+=============  ========================================  ================================
+``24/7``       around the clock every day (crypto)       365 days x bars per day
+``24x5``       around the clock Sunday evening to        260 days x bars per day
+               Friday evening, UTC (FX)
+``sessions``   exchange sessions on weekdays             252 days x bars per session
+               (equities, exchange-traded futures)
+``periodic``   weekly or coarser bars, any market        52, 12, 4 or 1 (weekly, monthly,
+                                                         quarterly, annual)
+``irregular``  no regular step                           none: give ``periods_per_year``
+=============  ========================================  ================================
+
+Daily bars count one bar per day. Intraday bars on a ``24/7`` or ``24x5``
+calendar count ``86400 / step`` bars per day (8,760 hourly bars a year for
+crypto, 6,240 for FX); on ``sessions`` the bars per session are the median
+number of bars per trading day seen in the data (7 hourly bars stamped
+09:30 .. 15:30 make 1,764 a year), and a 6.5-hour session when the data is
+too short to tell.
+
+The calendar is inferred from the timestamps (UTC): bars on Saturdays and on
+Sundays (each at least 5% of bars) mean ``24/7``; daily bars on Sundays but
+not Saturdays mean the FX week (``24x5``); intraday bars covering 20 hours
+or more of a weekday mean ``24x5``; other weekday bars mean ``sessions``.
+Daily bars on weekdays only cannot tell FX from an exchange: they count as
+``sessions`` unless the asset class is ``fx``. The asset class follows from
+the calendar when it is not given (``24/7`` crypto, ``24x5`` fx, ``sessions``
+equities, otherwise ``other``); the evidence wins over a given asset class
+for the calendar, because the bars present are what a year of returns is
+made of.
+
+Volume is ``traded`` (shares or coins that changed hands), ``tick`` (a count
+of price updates, as in FX files, where no consolidated traded volume
+exists) or ``none``. Only traded volume can feed a market impact model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alphaloop.errors import ConfigError
+
+__all__ = [
+    "ASSET_CLASSES",
+    "CALENDARS",
+    "DAYS_PER_YEAR",
+    "PERIODIC_PER_YEAR",
+    "VOLUME_KINDS",
+    "MarketCalendar",
+    "check_asset_class",
+    "check_periods_per_year",
+    "infer_market_calendar",
+    "periods_per_year",
+]
+
+ASSET_CLASSES: tuple[str, ...] = ("equities", "fx", "crypto", "other")
+CALENDARS: tuple[str, ...] = ("24/7", "24x5", "sessions", "periodic", "irregular")
+VOLUME_KINDS: tuple[str, ...] = ("traded", "tick", "none")
+#: Trading days per year of each calendar with daily or intraday bars.
+DAYS_PER_YEAR: dict[str, float] = {"24/7": 365.0, "24x5": 260.0, "sessions": 252.0}
+#: Periods per year of weekly and coarser bars, whatever the market.
+PERIODIC_PER_YEAR: dict[str, float] = {"weekly": 52.0, "monthly": 12.0, "quarterly": 4.0,
+                                       "annual": 1.0}  # fmt: skip
+#: Hours of the session assumed for intraday ``sessions`` bars when the data cannot tell.
+DEFAULT_SESSION_HOURS = 6.5
+
+_CALENDAR_OF_CLASS = {"crypto": "24/7", "fx": "24x5", "equities": "sessions", "other": "sessions"}
+_CLASS_OF_CALENDAR = {"24/7": "crypto", "24x5": "fx", "sessions": "equities"}
+_WEEKEND_SHARE = 0.05  # each of Saturday and Sunday, of all bars: 1/7 on a 24/7 calendar
+_AROUND_THE_CLOCK_HOURS = 20.0
+_MIN_SPAN_DAYS = 7.0  # a span shorter than a week cannot show whether weekends trade
+_UNITS = {"s": 1, "min": 60, "h": 3600}
+_MAX_PERIODS = 1e8
+
+
+@dataclass(frozen=True)
+class MarketCalendar:
+    """What a dataset's timestamps say about its market, recorded at import.
+
+    Parameters
+    ----------
+    asset_class : {"equities", "fx", "crypto", "other"}
+    calendar : {"24/7", "24x5", "sessions", "periodic", "irregular"}
+    frequency : str
+        The bar frequency (:func:`alphaloop.data.panel.infer_frequency`).
+    periods_per_year : float or None
+        Bars per year used to annualize; None on an irregular calendar.
+    bars_per_day : float or None
+        Bars per trading day (1 for daily bars); None for periodic and
+        irregular calendars.
+    volume : {"traded", "tick", "none"}
+    given : tuple of str
+        The attributes set by the importer rather than inferred.
+    basis : str
+        The evidence, in words.
+    """
+
+    asset_class: str
+    calendar: str
+    frequency: str
+    periods_per_year: float | None
+    bars_per_day: float | None
+    volume: str
+    given: tuple[str, ...] = ()
+    basis: str = ""
+
+    @property
+    def days_per_year(self) -> float | None:
+        """Trading days per year of the calendar (None for periodic and irregular ones)."""
+        return DAYS_PER_YEAR.get(self.calendar)
+
+    @property
+    def has_traded_volume(self) -> bool:
+        """True when the dataset's volume is traded volume (usable for market impact)."""
+        return self.volume == "traded"
+
+    def annualization(self) -> str:
+        """How the periods per year were reached, e.g. ``365 days x 24 bars a day``."""
+        ppy = self.periods_per_year
+        if ppy is None:
+            return "no annualization factor: the calendar is irregular"
+        if "periods_per_year" in self.given:
+            return f"{ppy:,.6g} bars a year, given at import"
+        days = self.days_per_year
+        if days is not None and self.bars_per_day is not None:
+            per_day = (
+                "one bar a day" if self.bars_per_day == 1 else f"{self.bars_per_day:g} bars a day"
+            )
+            return f"{ppy:,.6g} bars a year ({days:g} days x {per_day})"
+        return f"{ppy:,.6g} {self.frequency} bars a year"
+
+    def describe(self) -> str:
+        """One line for people: asset class, calendar, annualization, volume."""
+        volume = {
+            "traded": "traded volume",
+            "tick": "tick volume (not traded size)",
+            "none": "no volume",
+        }[self.volume]
+        return f"{self.asset_class}, {self.calendar} calendar: {self.annualization()}; {volume}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the form stored with each dataset version)."""
+        return {
+            "asset_class": self.asset_class,
+            "calendar": self.calendar,
+            "frequency": self.frequency,
+            "periods_per_year": self.periods_per_year,
+            "days_per_year": self.days_per_year,
+            "bars_per_day": self.bars_per_day,
+            "volume": self.volume,
+            "given": list(self.given),
+            "basis": self.basis,
+            "description": self.describe(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MarketCalendar:
+        ppy = data.get("periods_per_year")
+        per_day = data.get("bars_per_day")
+        return cls(
+            asset_class=str(data["asset_class"]),
+            calendar=str(data["calendar"]),
+            frequency=str(data["frequency"]),
+            periods_per_year=None if ppy is None else float(ppy),
+            bars_per_day=None if per_day is None else float(per_day),
+            volume=str(data.get("volume", "none")),
+            given=tuple(data.get("given", ())),
+            basis=str(data.get("basis", "")),
+        )
+
+
+def check_asset_class(value: str | None, where: str = "asset_class") -> str | None:
+    """``value`` lower-cased if it is a known asset class (None passes through)."""
+    if value is None:
+        return None
+    key = str(value).strip().lower()
+    if key not in ASSET_CLASSES:
+        raise ConfigError(
+            f"{where}: {value!r} is not a known asset class",
+            hint=f"use one of {', '.join(ASSET_CLASSES)}",
+        )
+    return key
+
+
+def check_periods_per_year(value: float | None, where: str = "periods_per_year") -> float | None:
+    """``value`` as a float if it is a positive, finite number of bars per year."""
+    if value is None:
+        return None
+    try:
+        ppy = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {value!r} is not a number") from None
+    if not (math.isfinite(ppy) and 0 < ppy <= _MAX_PERIODS):
+        raise ConfigError(
+            f"{where}: {value!r} is not a usable number of bars per year",
+            hint="give a positive number, e.g. 252 for daily equity bars, 8760 for hourly "
+            "crypto bars",
+        )
+    return ppy
+
+
+def _step_seconds(frequency: str) -> float | None:
+    """Seconds per bar of an intraday frequency name (``"5min"`` -> 300), else None."""
+    for unit, seconds in sorted(_UNITS.items(), key=lambda kv: -len(kv[0])):
+        head = frequency.removesuffix(unit)
+        if head != frequency and head.isdigit() and int(head) > 0:
+            return float(int(head) * seconds)
+    return None
+
+
+def periods_per_year(
+    frequency: str, calendar: str = "sessions", bars_per_day: float | None = None
+) -> float | None:
+    """Bars per year for a bar frequency on a calendar (see the module's table).
+
+    Parameters
+    ----------
+    frequency : str
+        ``"daily"``, ``"weekly"``, ``"monthly"``, ``"quarterly"``, ``"annual"``,
+        an intraday step (``"30s"``, ``"5min"``, ``"1h"``) or ``"irregular"``.
+    calendar : str, default "sessions"
+        One of :data:`CALENDARS`.
+    bars_per_day : float, optional
+        Intraday ``sessions`` only: bars per session; default a 6.5-hour
+        session divided by the step.
+
+    Returns
+    -------
+    float or None
+        None for irregular frequencies or calendars, and for names that are
+        not frequencies.
+    """
+    if frequency in PERIODIC_PER_YEAR:
+        return PERIODIC_PER_YEAR[frequency]
+    days = DAYS_PER_YEAR.get(calendar)
+    if days is None or frequency == "irregular":
+        return None
+    if frequency == "daily":
+        return days
+    step = _step_seconds(frequency)
+    if step is None:
+        return None
+    if calendar == "sessions":
+        per_day = bars_per_day if bars_per_day else DEFAULT_SESSION_HOURS * 3600.0 / step
+    else:
+        per_day = 86400.0 / step
+    return days * per_day
+
+
+def _as_index(timestamps: Any) -> pd.DatetimeIndex:
+    if isinstance(timestamps, np.ndarray) and timestamps.dtype == np.int64:
+        return pd.DatetimeIndex(timestamps.view("datetime64[ns]")).tz_localize("UTC")
+    index = pd.DatetimeIndex(timestamps)
+    return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+
+
+def _evidence(index: pd.DatetimeIndex, frequency: str) -> tuple[str | None, float | None, str]:
+    """Calendar the timestamps show (None: they cannot tell), bars per day, and the basis.
+
+    ``"weekdays"`` means daily bars on weekdays only (FX or sessions).
+    """
+    if frequency in PERIODIC_PER_YEAR:
+        return "periodic", None, f"{frequency} bars"
+    if frequency == "irregular" or len(index) < 2:
+        return "irregular", None, "the timestamps have no regular step"
+    span_days = (index[-1] - index[0]) / pd.Timedelta(days=1)
+    weekday = index.day_of_week.to_numpy()
+    saturday = float(np.mean(weekday == 5))
+    sunday = float(np.mean(weekday == 6))
+    shares = f"{saturday:.0%} of bars on Saturdays, {sunday:.0%} on Sundays"
+    if saturday >= _WEEKEND_SHARE and sunday >= _WEEKEND_SHARE:
+        return "24/7", None, shares
+    if span_days < _MIN_SPAN_DAYS:
+        return None, None, f"the data spans {span_days:.1f} days, too short to show the week"
+    if frequency == "daily":
+        if sunday >= _WEEKEND_SHARE and saturday < 0.01:
+            return "24x5", 1.0, f"{shares}: the FX week, Sunday evening to Friday evening"
+        return "weekdays", 1.0, f"{shares}: daily bars on weekdays"
+    step = _step_seconds(frequency)
+    if step is None:
+        return None, None, f"unknown bar size {frequency!r}"
+    on_weekdays = weekday < 5
+    days = index[on_weekdays].normalize()
+    if len(days) == 0:
+        return None, None, "no bars on weekdays"
+    per_day = float(np.median(pd.Series(1, index=days).groupby(level=0).size().to_numpy()))
+    hours = per_day * step / 3600.0
+    if hours >= _AROUND_THE_CLOCK_HOURS:
+        return "24x5", None, f"{shares}; a median {hours:g} hours of bars per weekday"
+    return "sessions", per_day, f"{shares}; a median {per_day:g} bars per weekday session"
+
+
+def infer_market_calendar(
+    timestamps: Any,
+    frequency: str,
+    *,
+    has_volume: bool,
+    asset_class: str | None = None,
+    periods_per_year_given: float | None = None,
+    volume: str | None = None,
+) -> MarketCalendar:
+    """Read a dataset's calendar, asset class, annualization factor and volume kind.
+
+    Parameters
+    ----------
+    timestamps : array of int64 ns (UTC) or DatetimeIndex
+        The dataset's calendar, ascending.
+    frequency : str
+        Its frequency name.
+    has_volume : bool
+        Whether it has a ``volume`` field.
+    asset_class : str, optional
+        Given by the importer; inferred from the calendar otherwise.
+    periods_per_year_given : float, optional
+        Given by the importer; overrides the calendar's value.
+    volume : {"traded", "tick", "none"}, optional
+        Given by the importer; otherwise ``none`` without a volume field,
+        ``tick`` for FX and ``traded`` for the rest.
+
+    Raises
+    ------
+    ConfigError
+        An unknown asset class or volume kind, or an unusable periods per year.
+    """
+    klass = check_asset_class(asset_class)
+    ppy_given = check_periods_per_year(periods_per_year_given)
+    if volume is not None and volume not in VOLUME_KINDS:
+        raise ConfigError(
+            f"volume: {volume!r} is not a volume kind", hint=f"use one of {VOLUME_KINDS}"
+        )
+    index = _as_index(timestamps)
+    seen, per_day, basis = _evidence(index, frequency)
+    if seen == "weekdays":
+        calendar = "24x5" if klass == "fx" else "sessions"
+        basis += f"; counted as {calendar}"
+    elif seen is None:
+        calendar = _CALENDAR_OF_CLASS[klass or "equities"]
+        basis += f"; {calendar} assumed from the asset class {klass or 'equities (default)'}"
+    else:
+        calendar = seen
+    usual = _CALENDAR_OF_CLASS.get(klass or "other")
+    if klass not in (None, "other") and calendar in _CLASS_OF_CALENDAR and usual != calendar:
+        basis += (
+            f"; asset class {klass} usually trades {usual}, but the bars present make a "
+            f"{calendar} year"
+        )
+    if frequency == "daily" and calendar in DAYS_PER_YEAR:
+        per_day = 1.0
+    elif per_day is None and calendar in ("24/7", "24x5"):
+        step = _step_seconds(frequency)
+        per_day = 86400.0 / step if step else None
+    inferred_class = klass or _CLASS_OF_CALENDAR.get(calendar, "other")
+    ppy = ppy_given if ppy_given is not None else periods_per_year(frequency, calendar, per_day)
+    if calendar == "sessions" and per_day is None:
+        step = _step_seconds(frequency)
+        per_day = DEFAULT_SESSION_HOURS * 3600.0 / step if step else None
+    kind = volume
+    if not has_volume:
+        kind = "none"
+    elif kind is None:
+        kind = "tick" if inferred_class == "fx" else "traded"
+    given = tuple(
+        name
+        for name, value in (
+            ("asset_class", klass),
+            ("periods_per_year", ppy_given),
+            ("volume", volume),
+        )
+        if value is not None
+    )
+    return MarketCalendar(
+        asset_class=inferred_class,
+        calendar=calendar,
+        frequency=frequency,
+        periods_per_year=ppy,
+        bars_per_day=per_day,
+        volume=kind,
+        given=given,
+        basis=basis,
+    )

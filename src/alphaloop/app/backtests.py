@@ -30,6 +30,7 @@ from alphaloop.data.holdout import HoldoutKey
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError, DatasetNotFoundError
 from alphaloop.jsonsafe import json_safe
+from alphaloop.progress import Progress, stage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -190,13 +191,19 @@ def run_backtest(
 
 
 def scan_spec(
-    ws: Workspace, spec: StrategySpec, *, n_points: int = 20, seed: int = 0
+    ws: Workspace,
+    spec: StrategySpec,
+    *,
+    n_points: int = 20,
+    seed: int = 0,
+    progress: Progress | None = None,
 ) -> LookaheadReport:
     """Lookahead scan of a spec's signal and target weights on its dataset.
 
     The settle period after a cut is at least 252 bars and 11 times the
     signal's warm-up (enough for an EMA to forget its start to 1e-9), capped
-    at a third of the data.
+    at a third of the data. ``progress`` (see :mod:`alphaloop.progress`)
+    hears of each re-run.
     """
     from alphaloop.factors.validate import compile_expression
 
@@ -217,4 +224,5 @@ def scan_spec(
         settle=settle,
         min_history=min_history,
         seed=seed,
+        progress=stage(progress, "lookahead scan: re-runs"),
     )

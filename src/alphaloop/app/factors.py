@@ -8,7 +8,6 @@ carry the dataset's caveats into every result.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ from alphaloop.errors import AlphaloopError, ExpressionError
 from alphaloop.factors.cache import FactorCache
 from alphaloop.factors.evaluate import Mode, evaluate
 from alphaloop.factors.validate import compile_expression
+from alphaloop.files import create_temp_file
+from alphaloop.progress import Progress, no_progress, track
 
 __all__ = [
     "AnalysisResult",
@@ -149,13 +150,13 @@ def write_long_parquet(result: EvalResult, path: str | Path) -> int:
     table = pa.table(columns)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".parquet.tmp")
+    fd, tmp = create_temp_file(target, ".parquet.tmp")
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return table.num_rows
 
@@ -237,6 +238,7 @@ def analyze_dataset(
     known: list[str] | None = None,
     library_root: Path | None = None,
     cache: FactorCache | None = None,
+    progress: Progress | None = None,
 ) -> AnalysisResult:
     """Analyze an expression, or every factor of a library, on a dataset.
 
@@ -245,15 +247,22 @@ def analyze_dataset(
     ``None``: no market, so no orthogonality or regimes). ``known``: datasets
     whose returns serve as known factors (default: factor-etfs when it
     overlaps the data by a year, else fama-french; ``[]`` for none).
+    ``progress`` (see :mod:`alphaloop.progress`) hears of the evaluation and
+    of each factor analyzed.
     """
     from alphaloop.factors.analysis import analyze_factor
+
+    report = progress or no_progress
     from alphaloop.factors.library import BUILTIN, get_library
 
     is_library = target in BUILTIN or (
         library_root is not None and (library_root / "libraries" / f"{target}.yaml").exists()
     )
     exprs = get_library(target, library_root).factors if is_library else {target: target}
+    evaluating = f"evaluating {len(exprs)} factor(s)"
+    report(evaluating, 0, 1)
     result = evaluate_dataset(catalog, exprs, data, start=start, end=end, mode=mode, cache=cache)
+    report(evaluating, 1, 1)
     panel = result.panel
     if "close" not in panel:
         raise AlphaloopError(
@@ -264,7 +273,7 @@ def analyze_dataset(
     market_series, market_name = _market(catalog, panel, market)
     known_frame, known_names = _known(catalog, panel, known)
     reports = {}
-    for name in result.names:
+    for name in track(result.names, "analyzing factors", report):
         reports[name] = analyze_factor(
             result.values[name],
             close,

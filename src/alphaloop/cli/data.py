@@ -8,9 +8,18 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from alphaloop.cli.common import JsonOpt, fmt_date, out, print_json, workspace
+from alphaloop.cli.common import (
+    Col,
+    JsonOpt,
+    err,
+    fmt_date,
+    out,
+    print_json,
+    print_table,
+    workspace,
+)
+from alphaloop.errors import ExitCode
 
 data_app = typer.Typer(help="Datasets: list, show, import, check.", no_args_is_help=True)
 
@@ -20,25 +29,42 @@ def data_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every dataset in the workspace, bundled and imported."""
     ws = workspace(ctx)
     infos = ws.data.list()
+    if ws.data.unregistered_bundled:
+        err.print(
+            "note: bundled datasets this read-only workspace does not hold are not listed: "
+            + ", ".join(ws.data.unregistered_bundled),
+            markup=False,
+            soft_wrap=True,
+        )
     if as_json:
         print_json([i.to_dict() for i in infos])
         return
-    table = Table(title=f"datasets in {ws.root}")
-    for col in ("name", "ver", "assets", "fields", "start", "end", "freq", "rows", "source"):
-        table.add_column(col, justify="right" if col in ("ver", "assets", "rows") else "left")
-    for i in infos:
-        table.add_row(
+    cols = (
+        Col("name"),
+        Col("ver", "right", drop=4),
+        Col("assets", "right"),
+        Col("fields", drop=1),
+        Col("start"),
+        Col("end"),
+        Col("freq", drop=5),
+        Col("rows", "right", drop=2),
+        Col("source", drop=3),
+    )
+    rows = [
+        (
             i.name,
             str(i.version),
             str(i.assets),
-            ",".join(i.fields),
+            ", ".join(i.fields),
             fmt_date(i.start),
             fmt_date(i.end),
             i.frequency,
             f"{i.rows:,}",
-            escape(i.source.split("/")[0] if i.bundled else i.source),
+            i.source.split("/")[0] if i.bundled else i.source,
         )
-    out.print(table)
+        for i in infos
+    ]
+    print_table(cols, rows, title=f"datasets in {ws.root}")
 
 
 @data_app.command("show")
@@ -103,7 +129,7 @@ def data_import(
         raise typer.BadParameter(
             f"{layout!r} is not one of auto, long, wide", param_hint="--layout"
         )
-    ws = workspace(ctx)
+    ws = workspace(ctx, write=True)
     try:
         result = ws.data.import_file(
             path,
@@ -117,9 +143,7 @@ def data_import(
             description=description,
         )
     except DataQualityError as exc:
-        if as_json:
-            print_json({"status": "refused", "error": str(exc), "report": exc.report.to_dict()})
-        else:
+        if not as_json:  # with --json the error document carries the report
             _print_report(exc.report)
         raise
     if as_json:
@@ -146,23 +170,26 @@ def data_check(
     timezone: Annotated[str, typer.Option(help="Zone of timestamps without offset.")] = "UTC",
     as_json: JsonOpt = False,
 ) -> None:
-    """Quality report. Exit 0 if clean, 1 if problems were found, 2 if unreadable."""
+    """Quality report. Exit 0 if clean, 1 if problems were found, 2 if unreadable.
+
+    A file needs no workspace; a dataset name is looked up in the workspace.
+    """
+    from alphaloop.data.catalog import DataCatalog
     from alphaloop.errors import DataReadError
 
-    ws = workspace(ctx)
     path = Path(target)
     if path.exists():
-        report, _ = ws.data.check_file(
+        report, _ = DataCatalog.check_file(
             path,
-            layout=layout,
+            layout=layout,  # type: ignore[arg-type]
             field_name=field,
-            delimiter=delimiter,  # type: ignore[arg-type]
+            delimiter=delimiter,
             timezone=timezone,
         )
-    elif _is_dataset(ws, target):
-        report = ws.data.check_dataset(target)
     elif any(sep in target for sep in ("/", "\\")) or path.suffix:
         raise DataReadError(f"{target}: no such file")
+    elif _is_dataset(ws := workspace(ctx), target):
+        report = ws.data.check_dataset(target)
     else:
         raise DataReadError(
             f"{target!r} is neither a file nor a dataset in this workspace",
@@ -173,7 +200,7 @@ def data_check(
     else:
         _print_report(report)
     if not report.clean:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
 def _is_dataset(ws: Any, name: str) -> bool:

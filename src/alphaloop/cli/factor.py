@@ -7,9 +7,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from alphaloop.cli.common import JsonOpt, out, print_json, workspace
+from alphaloop.cli.common import (
+    Col,
+    JsonOpt,
+    err,
+    out,
+    print_json,
+    print_table,
+    progress_bars,
+    workspace,
+)
 
 factor_app = typer.Typer(
     help="Factors: evaluate expressions, analyze them, browse libraries.", no_args_is_help=True
@@ -26,6 +34,9 @@ CacheOpt = Annotated[
 def _factor_cache(ws: Any, enabled: bool) -> Any:
     from alphaloop.factors.cache import FactorCache
 
+    if enabled and ws.read_only:
+        err.print("note: --cache ignored: the workspace is read-only", markup=False)
+        return None
     return FactorCache(ws.root / "cache" / "factors") if enabled else None
 
 
@@ -56,13 +67,13 @@ def factor_operators(as_json: JsonOpt = False) -> None:
             }
         )
         return
-    table = Table(title="operators ($field reads a dataset field; N is a literal window)")
-    for col in ("operator", "kind", "meaning"):
-        table.add_column(col)
-    for s in specs:
-        table.add_row(escape(s.signature), s.kind, escape(s.doc))
-    out.print(table)
-    out.print("aliases: " + ", ".join(f"{a} = {c}" for a, c in ALIASES.items()))
+    print_table(
+        (Col("operator"), Col("kind", drop=1), Col("meaning")),
+        [(s.signature, s.kind, s.doc) for s in specs],
+        title="operators ($field reads a dataset field; N is a literal window)",
+    )
+    aliases = ", ".join(f"{a} = {c}" for a, c in ALIASES.items())
+    out.print(f"aliases: {aliases}", markup=False)
 
 
 @library_app.command("list")
@@ -75,14 +86,11 @@ def library_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([{k: v for k, v in lib.to_dict().items() if k != "factors"} for lib in libs])
         return
-    table = Table(title="factor libraries")
-    for col in ("name", "factors", "fields", "description"):
-        table.add_column(col)
-    for lib in libs:
-        table.add_row(
-            lib.name, str(len(lib.factors)), ",".join(lib.fields), escape(lib.description)
-        )
-    out.print(table)
+    print_table(
+        (Col("name"), Col("factors", "right"), Col("fields", drop=1), Col("description")),
+        [(lib.name, str(len(lib.factors)), ", ".join(lib.fields), lib.description) for lib in libs],
+        title="factor libraries",
+    )
 
 
 @library_app.command("show")
@@ -109,11 +117,15 @@ def library_show(
 def library_add(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="YAML file with name, description, factors.")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Validate a YAML factor library and keep it in the workspace."""
     from alphaloop.factors.library import save_library
 
-    lib = save_library(workspace(ctx).root, path)
+    lib = save_library(workspace(ctx, write=True).root, path)
+    if as_json:
+        print_json({"name": lib.name, "factors": len(lib.factors), "path": lib.source})
+        return
     out.print(f"added library {lib.name} ({len(lib.factors)} factors) at {escape(lib.source)}")
 
 
@@ -188,20 +200,22 @@ def factor_analyze(
         raise typer.BadParameter("must be at least 1", param_hint="--horizon")
     ws = workspace(ctx)
     known_list = None if known is None else ([] if known == "none" else known.split(","))
-    result = analyze_dataset(
-        ws.data,
-        target,
-        data,
-        horizon=horizon,
-        quantiles=quantiles,
-        start=start,
-        end=end,
-        mode=_mode(compat),
-        market=market,
-        known=known_list,  # type: ignore[arg-type]
-        library_root=ws.root,
-        cache=_factor_cache(ws, cache),
-    )
+    with progress_bars(as_json) as progress:
+        result = analyze_dataset(
+            ws.data,
+            target,
+            data,
+            horizon=horizon,
+            quantiles=quantiles,
+            start=start,
+            end=end,
+            mode=_mode(compat),
+            market=market,
+            known=known_list,  # type: ignore[arg-type]
+            library_root=ws.root,
+            cache=_factor_cache(ws, cache),
+            progress=progress,
+        )
     doc = result.to_dict()
     if report is not None:
         from alphaloop.factors.report_pages import write_report
@@ -223,14 +237,21 @@ def _print_analysis(doc: dict[str, Any], is_library: bool) -> None:
     )
     if is_library:
         mt = doc["multiple_testing"]
-        table = Table(title=f"{doc['n_factors_tested']} factors tested")
-        for col in ("factor", "rank IC", "t (HAC)", "p", "p Holm", "IC", "spread", "rank AC"):
-            table.add_column(col, justify="left" if col == "factor" else "right")
-        rows = sorted(
+        cols = (
+            Col("factor"),
+            Col("rank IC", "right"),
+            Col("t (HAC)", "right"),
+            Col("p", "right", drop=2),
+            Col("p Holm", "right"),
+            Col("IC", "right", drop=3),
+            Col("spread", "right", drop=1),
+            Col("rank AC", "right", drop=4),
+        )
+        ranked = sorted(
             doc["factors"].items(), key=lambda kv: -abs(kv[1].get("rank_t_stat_hac") or 0)
         )
-        for name, f in rows:
-            table.add_row(
+        rows = [
+            (
                 name,
                 num(f["rank_ic_mean"]),
                 num(f["rank_t_stat_hac"], ".2f"),
@@ -240,7 +261,9 @@ def _print_analysis(doc: dict[str, Any], is_library: bool) -> None:
                 num(f["quantile_returns"]["spread"]["mean"], ".5f"),
                 num(f["turnover"]["rank_autocorrelation"].get("1"), ".3f"),
             )
-        out.print(table)
+            for name, f in ranked
+        ]
+        print_table(cols, rows, title=f"{doc['n_factors_tested']} factors tested")
         out.print(
             f"{mt['significant_at_5pct_before_adjustment']} of {mt['n_tests']} significant at 5% "
             f"before adjusting for the number tested, "

@@ -21,8 +21,10 @@ from alphaloop.cli.common import (
     WeightingOpt,
     out,
     print_json,
+    progress_bars,
     workspace,
 )
+from alphaloop.errors import ExitCode
 
 _SHOWN = (
     ("psr", "PSR (vs 0)", "{:.3f}"),
@@ -63,11 +65,12 @@ def validate(
     from alphaloop.app.validation import validate_spec
 
     if target is not None and target.isdigit() and not Path(target).exists():
-        spec = spec_from_run(workspace(ctx), int(target))
+        spec = spec_from_run(workspace(ctx, write=True), int(target))
     else:
         path = Path(target) if target is not None else None
         spec = resolve_spec(path, expr, data, top_k, weighting, rebalance, fills, start, end)
-    result = validate_spec(workspace(ctx), spec)
+    with progress_bars(as_json) as progress:
+        result = validate_spec(workspace(ctx, write=True), spec, progress=progress)
     doc = result.to_dict()
     if report is not None:
         from alphaloop.backtest.tearsheet import render_backtest_report
@@ -98,4 +101,4 @@ def validate(
         if report is not None:
             out.print(f"report written to {escape(str(report))}")
     if not doc["passed"]:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.CHECK_FAILED)

@@ -39,6 +39,7 @@ from alphaloop.errors import (
     DataQualityError,
     DatasetExistsError,
     DatasetNotFoundError,
+    note_recorded_interruption,
 )
 from alphaloop.store import Database, DatasetRecord, ImportRecord
 
@@ -164,12 +165,19 @@ class DataCatalog:
         Where dataset versions and imports are recorded.
     root : Path
         The workspace's data directory (Parquet files).
+    read_only : bool, default False
+        Never write: bundled datasets not registered yet are skipped (and
+        listed in ``unregistered_bundled``).
     """
 
-    def __init__(self, db: Database, root: Path, *, holdout_fraction: float = 0.2) -> None:
+    def __init__(
+        self, db: Database, root: Path, *, holdout_fraction: float = 0.2, read_only: bool = False
+    ) -> None:
         self.db = db
         self.store = ParquetStore(root)
         self.holdouts = Holdouts(db, holdout_fraction)
+        self.read_only = read_only
+        self.unregistered_bundled: tuple[str, ...] = ()
         self._bundled_ready = False
 
     # ---------------------------------------------------------------- bundled
@@ -184,6 +192,10 @@ class DataCatalog:
                     select(DatasetRecord.name).where(DatasetRecord.source.like("bundled:%"))
                 ).all()
             )
+        if self.read_only:
+            self.unregistered_bundled = tuple(n for n in BUNDLED if n not in present)
+            self._bundled_ready = True
+            return []
         for name, spec in BUNDLED.items():
             if name in present:
                 continue
@@ -323,8 +335,8 @@ class DataCatalog:
             return rec
 
     # ----------------------------------------------------------------- checks
+    @staticmethod
     def check_file(
-        self,
         path: str | Path,
         *,
         layout: Layout = "auto",
@@ -340,8 +352,9 @@ class DataCatalog:
 
         Raises :class:`~alphaloop.errors.DataReadError` or
         :class:`~alphaloop.errors.DataFormatError` if it cannot be read at all.
+        Needs no workspace: ``DataCatalog.check_file(path)`` works too.
         """
-        report, data, _ = self._check_file(
+        report, data, _ = DataCatalog._check_file(
             path,
             layout=layout,
             field_name=field_name,
@@ -352,8 +365,8 @@ class DataCatalog:
         )
         return report, data
 
+    @staticmethod
     def _check_file(
-        self,
         path: str | Path,
         *,
         layout: Layout,
@@ -430,8 +443,43 @@ class DataCatalog:
         the data store or the datasets table; the attempt is recorded in the
         imports table). With ``repair=True`` the documented repairs are
         applied when every error has one, and the result lists them.
-        Warnings never refuse an import; they are kept with the dataset.
+        Warnings never refuse an import; they are kept with the dataset. An
+        interrupted import (Ctrl-C) stores nothing and is recorded as
+        ``interrupted``.
         """
+        started = datetime.now(UTC)
+        try:
+            return self._import_file(
+                path,
+                name,
+                layout=layout,
+                field_name=field_name,
+                asset=asset,
+                delimiter=delimiter,
+                timezone=timezone,
+                repair=repair,
+                description=description,
+                caveats=caveats,
+            )
+        except KeyboardInterrupt as exc:
+            self._record_attempt(name, path, "interrupted", layout, started)
+            note_recorded_interruption(exc, f"import of {path} as {name!r}")
+            raise
+
+    def _import_file(
+        self,
+        path: str | Path,
+        name: str,
+        *,
+        layout: Layout = "auto",
+        field_name: str = "close",
+        asset: str | None = None,
+        delimiter: str | None = None,
+        timezone: str = "UTC",
+        repair: bool = False,
+        description: str = "",
+        caveats: list[str] | None = None,
+    ) -> ImportResult:
         self._validate_name(name)
         self.ensure_bundled()
         # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
@@ -589,6 +637,26 @@ class DataCatalog:
                     repairs=[],
                     started_at=now,
                     finished_at=now,
+                )
+            )
+
+    def _record_attempt(
+        self, name: str, path: str | Path, status: str, layout: str, started: datetime
+    ) -> None:
+        with self.db.session() as s:
+            s.add(
+                ImportRecord(
+                    dataset_id=None,
+                    name=name,
+                    source_path=str(path),
+                    layout=layout,
+                    status=status,
+                    rows_in=0,
+                    rows_out=0,
+                    report={},
+                    repairs=[],
+                    started_at=started,
+                    finished_at=datetime.now(UTC),
                 )
             )
 

@@ -59,7 +59,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from alphaloop import __version__
-from alphaloop.errors import StoreError
+from alphaloop.errors import ExitCode, StoreError
 from alphaloop.models.dataset import ModelError
 from alphaloop.store import (
     Database,
@@ -118,6 +118,8 @@ class ModelNotFoundError(RegistryError):
 
 class ArtifactTamperedError(RegistryError):
     """A version's artifact files no longer match the SHA-256 recorded at registration."""
+
+    exit_code = ExitCode.WORKSPACE  # the workspace's storage was changed behind its back
 
 
 class SavableEstimator(Protocol):

@@ -130,3 +130,18 @@ def test_check_of_a_file_needs_no_workspace(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "clean" in proc.stdout
     assert not (tmp_path / "none").exists()
+
+
+def test_read_only_on_each_database(tmp_path: Path, db_settings: dict[str, str]) -> None:
+    writer = Workspace(tmp_path / "ws", **db_settings)
+    with writer.runs.start("kept") as run:
+        run.result = {"x": 1}
+    writer.close()
+    reader = Workspace(tmp_path / "ws", create=False, read_only=True, **db_settings)
+    assert [r["kind"] for r in reader.runs.list()] == ["kept"]
+    with pytest.raises(ReadOnlyWorkspaceError), reader.runs.start("refused"):
+        pass
+    reader.close()
+    again = Workspace(tmp_path / "ws", **db_settings)
+    assert [r["kind"] for r in again.runs.list()] == ["kept"]
+    again.close()

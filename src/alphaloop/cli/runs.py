@@ -50,7 +50,7 @@ def runs_list(
             r["started_at"][:19].replace("T", " "),
             _short_hashes(r["data_hashes"] or {}) or "-",
             r["code_version"],
-            (r["error"] or "")[:120],
+            (r["error"] or "").split("\n", 1)[0],  # the first line; `runs show` has it all
         )
         for r in runs
     ]

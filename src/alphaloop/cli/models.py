@@ -80,6 +80,9 @@ def model_list(
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
+    if not versions:
+        out.print("no model version registered yet (`alphaloop model train SPEC` adds one)")
+        return
     cols = (
         Col("ref"),
         Col("family", drop=3),

@@ -33,6 +33,9 @@ def runs_list(
     if as_json:
         print_json(runs)
         return
+    if not runs:
+        out.print("no run recorded yet" + (f" of kind {kind!r}" if kind else ""), markup=False)
+        return
     cols = (
         Col("id", "right"),
         Col("kind"),

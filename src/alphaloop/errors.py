@@ -1,11 +1,50 @@
 """Typed exceptions with messages that say what was wrong, where, and what to do.
 
 Every error the user can cause derives from :class:`AlphaloopError`. The CLI
-prints ``str(error)`` on one line (plus the hint) and exits with
+prints ``str(error)`` on one line (plus the hint), or with ``--json`` the
+document of :meth:`AlphaloopError.to_dict`, and exits with
 ``error.exit_code``; ``--debug`` adds the traceback.
+
+Exit codes (one table for every command, :class:`ExitCode`):
+
+====  =======================================================================
+code  meaning
+====  =======================================================================
+0     success
+1     a check or gate said no: ``validate`` failed a gate, ``lookahead``
+      found a leak, ``data check`` found problems, an import was refused by
+      the quality checks (:class:`DataQualityError`), ``model monitor``
+      raised alerts, the sealed-holdout protocol refused (``HoldoutError``)
+2     bad input or usage: an unknown command or option, a bad option value,
+      spec, expression or file, an unknown dataset, run, model or library,
+      inputs a backtest cannot run on; every :class:`AlphaloopError` not
+      listed elsewhere
+3     the workspace or its storage: no workspace there, a read-only
+      workspace asked to record something, invalid ``ALPHALOOP_*`` settings,
+      a database that cannot be reached or migrated, a model artifact
+      modified on disk (:class:`WorkspaceError`, :class:`StoreError`)
+70    internal error: a bug (run again with ``--debug`` and report it)
+130   interrupted (Ctrl-C); what was recorded as interrupted is said
+141   the reader of the output went away (``alphaloop runs list | head``)
+====  =======================================================================
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the ``alphaloop`` command (see the module table)."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    BAD_INPUT = 2
+    WORKSPACE = 3
+    INTERNAL = 70
+    INTERRUPTED = 130
+    BROKEN_PIPE = 141
 
 
 class AlphaloopError(Exception):
@@ -17,9 +56,15 @@ class AlphaloopError(Exception):
         What went wrong and where.
     hint : str, optional
         What the user can do about it.
+
+    Attributes
+    ----------
+    exit_code : ExitCode
+        The process exit code the CLI ends with (class attribute; see the
+        module table). Default: bad input (2).
     """
 
-    exit_code: int = 1
+    exit_code: ExitCode = ExitCode.BAD_INPUT
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -29,13 +74,79 @@ class AlphaloopError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``type``, ``message``, ``hint`` (or None), ``exit_code``."""
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "hint": self.hint,
+            "exit_code": int(self.exit_code),
+        }
+
+
+class UsageError(AlphaloopError):
+    """A command was called wrongly: options missing or in conflict, a confirmation not given."""
+
+
+_RECORDED_NOTE = "recorded as interrupted: "
+
+
+def note_recorded_interruption(exc: BaseException, what: str) -> None:
+    """Note on an interruption (:class:`KeyboardInterrupt`) that ``what`` was recorded
+    as interrupted, e.g. ``"backtest run 12"``; the CLI tells the user."""
+    exc.add_note(_RECORDED_NOTE + what)
+
+
+def recorded_interruptions(exc: BaseException) -> tuple[str, ...]:
+    """What :func:`note_recorded_interruption` noted on ``exc``, innermost first."""
+    notes = getattr(exc, "__notes__", ())
+    return tuple(n[len(_RECORDED_NOTE) :] for n in notes if n.startswith(_RECORDED_NOTE))
+
+
+class WorkInterruptedError(AlphaloopError):
+    """The work was interrupted (Ctrl-C).
+
+    Attributes
+    ----------
+    recorded : tuple of str
+        What was recorded as interrupted, e.g. ``"validate run 12"``; empty
+        when the command records nothing.
+    """
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(
+        self, message: str, *, recorded: tuple[str, ...] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.recorded = recorded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "recorded": list(self.recorded)}
+
 
 class ConfigError(AlphaloopError):
-    """A setting or workspace path is invalid."""
+    """A setting, an option value or a spec is invalid (bad input)."""
+
+
+class WorkspaceError(ConfigError):
+    """The workspace cannot be used as asked: its directory or its settings (``ALPHALOOP_*``)."""
+
+    exit_code = ExitCode.WORKSPACE
+
+
+class WorkspaceNotFoundError(WorkspaceError):
+    """No workspace exists at that path (commands that only read never create one)."""
+
+
+class ReadOnlyWorkspaceError(WorkspaceError):
+    """The workspace cannot be written, and the command needs to record something."""
 
 
 class StoreError(AlphaloopError):
     """The database cannot be opened, migrated or written."""
+
+    exit_code = ExitCode.WORKSPACE
 
 
 class DatasetNotFoundError(AlphaloopError):
@@ -51,18 +162,11 @@ class DatasetExistsError(AlphaloopError):
 
 
 class DataReadError(AlphaloopError):
-    """A data file cannot be read at all (missing, empty, wrong encoding, no columns).
-
-    ``data check`` exits with code 2 for these.
-    """
-
-    exit_code = 2
+    """A data file cannot be read at all (missing, empty, wrong encoding, no columns)."""
 
 
 class DataFormatError(AlphaloopError):
     """A data file was read but its layout is not one alphaloop understands."""
-
-    exit_code = 2
 
 
 class DataQualityError(AlphaloopError):
@@ -74,9 +178,16 @@ class DataQualityError(AlphaloopError):
         The full report; nothing was written to the store.
     """
 
+    exit_code = ExitCode.CHECK_FAILED
+
     def __init__(self, message: str, report: object, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.report = report
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, with the quality ``report``."""
+        to_dict = getattr(self.report, "to_dict", None)
+        return {**super().to_dict(), "report": to_dict() if to_dict else None}
 
 
 class PanelError(AlphaloopError):

@@ -174,19 +174,19 @@ def test_cli_errors_without_traceback(capsys, shared_workspace: Workspace, tmp_p
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: sp500-ohlcv\nsignal: {expr: $close}\nportfolio: {method: best}\n")
     code, _, err = cli(capsys, shared_workspace, "backtest", str(bad))
-    assert code == 1
+    assert code == 2
     assert "portfolio.method: 'best' is not allowed" in err
     assert "Traceback" not in err
     code, _, err = cli(capsys, shared_workspace, "backtest")
-    assert code == 1
+    assert code == 2
     assert "nothing to run" in err
     code, _, err = cli(
         capsys, shared_workspace, "backtest", str(bad), "--expr", "$close", "--data", "x"
     )
-    assert code == 1
+    assert code == 2
     assert "not both" in err
     code, _, err = cli(capsys, shared_workspace, "backtest", "--expr", "$close", "--data", "nope")
-    assert code == 1
+    assert code == 2
     assert "nope" in err
 
 

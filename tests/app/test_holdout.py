@@ -142,7 +142,7 @@ def test_cli(sealed: Workspace, capsys, tmp_path: Path) -> None:
     spec.write_text(quick_spec(MOM, DATA, fills="next_close").to_yaml())
     args = ["--workspace", root, "holdout", "unseal", DATA, "--spec", str(spec), "--note", "n"]
     capsys.readouterr()
-    assert main(args) == 1
+    assert main(args) == 2
     assert "add --yes" in capsys.readouterr().err
     assert not sealed.data.holdouts.get(DATA).spent
     assert main([*args, "--yes", "--json"]) == 0

@@ -170,4 +170,4 @@ def test_cli(trained, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     code = main(["--workspace", root, "model", "monitor", "cli-model/v1", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == (1 if report["alerts"] else 0)
-    assert main(["--workspace", root, "model", "show", "nope/v9"]) == 1
+    assert main(["--workspace", root, "model", "show", "nope/v9"]) == 2

@@ -102,7 +102,7 @@ def test_cli_validate(ws: Workspace, capsys, tmp_path: Path) -> None:
     out = capsys.readouterr().out
     assert "deflated Sharpe" in out
     assert "strategies tried" in out
-    assert main(["--workspace", root, "validate", "99999"]) == 1
+    assert main(["--workspace", root, "validate", "99999"]) == 2
     assert "no run 99999" in capsys.readouterr().err
 
 

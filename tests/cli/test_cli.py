@@ -31,7 +31,10 @@ def run(capsys: pytest.CaptureFixture[str], ws: Path, *args: str) -> tuple[int, 
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    return tmp_path / "ws"
+    """An empty workspace directory (commands that only read never create one)."""
+    path = tmp_path / "ws"
+    path.mkdir()
+    return path
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,7 +79,7 @@ def test_show_unknown_dataset_is_one_clear_line(
     capsys: pytest.CaptureFixture[str], ws: Path
 ) -> None:
     code, out, err = run(capsys, ws, "data", "show", "nope")
-    assert code == 1
+    assert code == 2
     assert "dataset 'nope' is not in this workspace" in err
     assert "Traceback" not in err + out
 

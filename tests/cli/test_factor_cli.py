@@ -14,7 +14,9 @@ from alphaloop.cli import main
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("factor-cli") / "ws"
+    path = tmp_path_factory.mktemp("factor-cli") / "ws"
+    path.mkdir()
+    return path
 
 
 def run(capsys: pytest.CaptureFixture[str], ws: Path, *args: str) -> tuple[int, str, str]:
@@ -79,7 +81,7 @@ def test_eval_refuses_lookahead_and_bad_expressions(
         "--out",
         str(out),
     )
-    assert code == 1
+    assert code == 2
     assert "lookahead" in err
     assert "Traceback" not in err
     assert not out.exists()
@@ -107,7 +109,7 @@ def test_eval_refuses_lookahead_and_bad_expressions(
         "--out",
         str(out),
     )
-    assert code == 1
+    assert code == 2
     assert "unknown field $open" in err
 
 
@@ -198,11 +200,11 @@ def test_library_commands(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nfactors:\n  X: Mean($close, 0)\n")
     code, _, err = run(capsys, ws, "factor", "library", "add", str(bad))
-    assert code == 1
+    assert code == 2
     assert "factor 'X'" in err
     assert "must be positive" in err
     code, _, err = run(capsys, ws, "factor", "library", "show", "nope")
-    assert code == 1
+    assert code == 2
     assert "no factor library named 'nope'" in err
 
 

@@ -749,7 +749,7 @@ def test_unknown_time_zone_is_a_config_error(
     with pytest.raises(ConfigError, match=re.escape(f"unknown time zone {zone!r}")):
         ws.data.check_file(path, timezone=zone)
     argv = ["--workspace", str(ws_dir), "data", "check", str(path), "--timezone", zone]
-    assert main(argv) == 1
+    assert main(argv) == 2  # a bad option value: bad input
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert_one_error_line(err, f"unknown time zone {zone!r}")

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from alphaloop.app.demo import run_demo
     from alphaloop.app.factors import analyze_dataset, evaluate_dataset
     from alphaloop.app.holdout import evaluate_holdout
-    from alphaloop.app.models import monitor_model, predict_panel, train_from_spec
+    from alphaloop.app.models import (
+        monitor_model,
+        predict_panel,
+        promote_model,
+        train_from_spec,
+    )
     from alphaloop.app.specs import resolve_spec, spec_from_run
     from alphaloop.app.validation import validate_spec
 
@@ -38,6 +43,7 @@ __all__ = [
     "monitor_model",
     "predict_panel",
     "prepare",
+    "promote_model",
     "resolve_spec",
     "run_backtest",
     "run_demo",
@@ -60,6 +66,7 @@ _USE_CASES: dict[str, str] = {
     "evaluate_holdout": "alphaloop.app.holdout",
     "monitor_model": "alphaloop.app.models",
     "predict_panel": "alphaloop.app.models",
+    "promote_model": "alphaloop.app.models",
     "train_from_spec": "alphaloop.app.models",
     "resolve_spec": "alphaloop.app.specs",
     "spec_from_run": "alphaloop.app.specs",

@@ -39,6 +39,7 @@ from alphaloop.data.holdout import HoldoutKey
 from alphaloop.data.panel import Panel
 from alphaloop.errors import AlphaloopError, BacktestError, DatasetNotFoundError
 from alphaloop.jsonsafe import json_safe
+from alphaloop.progress import Progress, stage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -220,7 +221,12 @@ def run_backtest(
 
 
 def scan_spec(
-    ws: Workspace, spec: StrategySpec, *, n_points: int = 20, seed: int = 0
+    ws: Workspace,
+    spec: StrategySpec,
+    *,
+    n_points: int = 20,
+    seed: int = 0,
+    progress: Progress | None = None,
 ) -> LookaheadReport:
     """Lookahead scan of a spec's signal and target weights on its dataset.
 
@@ -231,6 +237,7 @@ def scan_spec(
     point, up to the scan's ``max_decision_points``.
     The spec is checked as for a backtest first
     (:func:`~alphaloop.backtest.runner.check_strategy`).
+    ``progress`` (see :mod:`alphaloop.progress`) hears of each re-run.
     """
     from alphaloop.factors.validate import compile_expression
 
@@ -253,4 +260,5 @@ def scan_spec(
         settle=settle,
         min_history=min_history,
         seed=seed,
+        progress=stage(progress, "lookahead scan: re-runs"),
     )

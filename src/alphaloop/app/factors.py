@@ -8,7 +8,6 @@ carry the dataset's caveats into every result.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,8 @@ from alphaloop.errors import AlphaloopError, ExpressionError
 from alphaloop.factors.cache import FactorCache
 from alphaloop.factors.evaluate import Mode, evaluate
 from alphaloop.factors.validate import compile_expression
+from alphaloop.files import create_temp_file
+from alphaloop.progress import Progress, no_progress, track
 
 if TYPE_CHECKING:
     from alphaloop.factors.library import FactorSelection
@@ -153,13 +154,13 @@ def write_long_parquet(result: EvalResult, path: str | Path) -> int:
     table = pa.table(columns)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".parquet.tmp")
+    fd, tmp = create_temp_file(target, ".parquet.tmp")
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return table.num_rows
 
@@ -273,6 +274,7 @@ def analyze_dataset(
     cache: FactorCache | None = None,
     analysis_mode: str = "auto",
     field_proxies: Iterable[str] = (),
+    progress: Progress | None = None,
 ) -> AnalysisResult:
     """Analyze an expression, or every factor of a library, on a dataset.
 
@@ -289,6 +291,8 @@ def analyze_dataset(
     ``None``: no market, so no orthogonality or regimes). ``known``: datasets
     whose returns serve as known factors (default: factor-etfs when it
     overlaps the data by a year, else fama-french; ``[]`` for none).
+    ``progress`` (see :mod:`alphaloop.progress`) hears of the evaluation and
+    of each factor analyzed.
     """
     from alphaloop.factors.analysis import analyze_factor, choose_analysis_mode
     from alphaloop.factors.library import resolve_factor_source, select_factors
@@ -308,7 +312,11 @@ def analyze_dataset(
         extra_caveats = selection.proxy_caveats()
     else:
         exprs = source.expressions
+    report = progress or no_progress
+    evaluating = f"evaluating {len(exprs)} factor(s)"
+    report(evaluating, 0, 1)
     result = evaluate_dataset(catalog, exprs, data, start=start, end=end, mode=mode, cache=cache)
+    report(evaluating, 1, 1)
     panel = result.panel
     if "close" not in panel:
         raise AlphaloopError(
@@ -329,7 +337,7 @@ def analyze_dataset(
         market_series, market_name = _market(catalog, panel, market)
         known_frame, known_names = _known(catalog, panel, known)
     reports = {}
-    for name in result.names:
+    for name in track(result.names, "analyzing factors", report):
         reports[name] = analyze_factor(
             result.values[name],
             close,

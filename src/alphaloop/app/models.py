@@ -9,6 +9,9 @@ artifact, covered by its checksum).
 :func:`predict_panel` computes a registered model's predictions on a panel,
 point in time: the prediction for bar ``t`` uses features computed from
 data up to ``t`` only, normalized across assets at ``t``.
+
+:func:`promote_model` moves a version to another stage (audited by the
+registry; promoting to production archives the name's current one).
 """
 
 from __future__ import annotations
@@ -31,14 +34,17 @@ from alphaloop.models.errors import ModelError
 from alphaloop.models.labels import LabelSpec
 from alphaloop.models.learning_data import LearningData
 from alphaloop.models.spec import ModelSpec
+from alphaloop.progress import Progress, no_progress
 
 __all__ = [
     "RECIPE",
+    "Promotion",
     "TrainedModel",
     "check_model_spec",
     "load_recipe",
     "monitor_model",
     "predict_panel",
+    "promote_model",
     "train_from_spec",
 ]
 
@@ -116,17 +122,44 @@ def check_model_spec(ws: Workspace, spec: ModelSpec) -> dict[str, str]:
     return dict(_resolve_features(spec.features, ws.root))
 
 
-def train_from_spec(ws: Workspace, spec: ModelSpec) -> TrainedModel:
+_FEATURES_STEP = "building features and labels"
+_TRAIN_STEP = "training: fold models, then the final model"
+
+
+def _fit_progress(progress: Progress, n_splits: int) -> Any:
+    """An ``on_fit`` hook: reports the fold and final fits done (it is called before each
+    fit), and counts the fits of a hyperparameter search, whose number is not known."""
+    fits, searched = 0, 0
+    total = n_splits + 1
+
+    def on_fit(record: Any) -> None:
+        nonlocal fits, searched
+        if record.stage == "hpo":
+            searched += 1
+            progress("hyperparameter search: models fitted", searched, None)
+            return
+        progress(_TRAIN_STEP, min(fits, total - 1), total)
+        fits += 1
+
+    return on_fit
+
+
+def train_from_spec(
+    ws: Workspace, spec: ModelSpec, *, progress: Progress | None = None
+) -> TrainedModel:
     """Build the dataset, train on purged splits, register ``spec.name/vN``, record the run.
 
     The spec is checked first (:func:`check_model_spec`): a missing dataset,
     library or superseded version fails before any data is loaded or any run
-    is recorded.
+    is recorded. ``progress`` (see :mod:`alphaloop.progress`) hears of each
+    model fit.
     """
     from alphaloop.models.training import train
 
     expressions = check_model_spec(ws, spec)
+    report = progress or no_progress
     with ws.runs.start("model-train", {"model_spec": spec.model_dump(mode="json")}) as run:
+        report(_FEATURES_STEP, 0, 1)
         panel = _panel(ws, spec)
         info = ws.data.info(spec.data, spec.version)
         data = build_dataset(
@@ -139,6 +172,7 @@ def train_from_spec(ws: Workspace, spec: ModelSpec) -> TrainedModel:
             start=spec.start,
             library_root=ws.root,
         )
+        report(_FEATURES_STEP, 1, 1)
         result = train(
             data,
             spec.model.family,
@@ -151,7 +185,9 @@ def train_from_spec(ws: Workspace, spec: ModelSpec) -> TrainedModel:
             hpo_trials=spec.training.hpo_trials,
             hpo_timeout=spec.training.hpo_timeout,
             sequence_window=spec.training.sequence_window,
+            on_fit=_fit_progress(report, spec.training.n_splits),
         )
+        report(_TRAIN_STEP, spec.training.n_splits + 1, spec.training.n_splits + 1)
         staging = Path(tempfile.mkdtemp(prefix="alphaloop-model-"))
         try:
             artifact = staging / "artifact"
@@ -295,3 +331,45 @@ def monitor_model(
     if record:
         record_alerts(ws.db, version.ref, report)
     return report
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A stage change of one model version, and the versions it archived."""
+
+    version: Any  # alphaloop.models.registry.ModelVersion, after the change
+    from_stage: str
+    archived: tuple[str, ...]  # production versions of the same name archived by it
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.version.ref,
+            "from_stage": self.from_stage,
+            "to_stage": self.version.stage,
+            "note": self.note,
+            "archived": list(self.archived),
+            "version": self.version.to_dict(),
+        }
+
+
+def promote_model(ws: Workspace, ref: str, stage: str, note: str = "") -> Promotion:
+    """Move the version ``ref`` names to ``stage``; the registry audits it with ``note``.
+
+    Allowed moves are the registry's (candidate -> production | archived,
+    production -> archived, archived -> candidate); promoting to production
+    archives the name's current production version.
+
+    Raises
+    ------
+    RegistryError
+        An unknown stage or a move the registry does not allow.
+    ModelNotFoundError
+        ``ref`` names no version.
+    """
+    registry = ws.models
+    before = registry.get(ref)
+    current = registry.list(name=before.name, stage="production") if stage == "production" else []
+    after = registry.set_stage(before.ref, stage, reason=note)
+    archived = tuple(v.ref for v in current if v.ref != after.ref)
+    return Promotion(after, before.stage, archived, note)

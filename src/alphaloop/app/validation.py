@@ -36,6 +36,7 @@ from alphaloop.backtest.runner import BacktestResult
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.errors import AlphaloopError
 from alphaloop.jsonsafe import json_safe
+from alphaloop.progress import Progress, no_progress, track
 from alphaloop.validation.policy import ValidationPolicy, Verdict
 
 __all__ = ["ValidationReport", "scale_effective_trials", "trial_family", "validate_spec"]
@@ -116,13 +117,16 @@ def trial_family(
 
 
 def _family_returns(
-    ws: Workspace, spec: StrategySpec, family: list[StrategySpec], index: pd.DatetimeIndex
+    ws: Workspace,
+    spec: StrategySpec,
+    family: list[StrategySpec],
+    index: pd.DatetimeIndex,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """(T, M) simple returns of the family on the spec's index (0 where a member is flat)."""
     cols = []
-    for member in family:
-        if member.hash == spec.hash:
-            continue
+    others = [member for member in family if member.hash != spec.hash]
+    for member in track(others, "validation: backtesting the trial family", progress):
         try:
             r = run_backtest(ws, member, record=False).simulation.returns
         except AlphaloopError:
@@ -203,12 +207,49 @@ def validate_spec(
     max_trials: int = 200,
     min_family: int = 8,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> ValidationReport:
     """Backtest ``spec``, compute its validation statistics and apply ``policy``.
 
-    The backtest is recorded as a run (it is a trial too); the statistics are
-    recorded as a ``validate`` run with the verdict.
+    The work is recorded as a ``validate`` run (from its start, so an
+    interruption is recorded too) with the spec, the verdict and the id of
+    the backtest inside it, which is recorded as a run of its own (it is a
+    trial too). ``progress`` (see :mod:`alphaloop.progress`) hears of each
+    backtest of the trial family and each statistic.
     """
+    params = {"spec_hash": spec.hash, "spec": spec.model_dump(mode="json")}
+    with ws.runs.start("validate", params) as run:
+        report = _validate(
+            ws,
+            spec,
+            policy or ValidationPolicy(),
+            max_trials=max_trials,
+            min_family=min_family,
+            seed=seed,
+            progress=progress or no_progress,
+            params=run.params,
+        )
+        run.result = {k: v for k, v in report.to_dict().items() if k != "metrics"}
+        run.data_hashes = {spec.data: report.backtest.dataset.content_hash}
+    return report
+
+
+_STATS_STEP = "validation: statistics"
+_N_STATS = 4  # PBO and walk-forward, SPA and regimes, the permutation test, the verdict
+
+
+def _validate(
+    ws: Workspace,
+    spec: StrategySpec,
+    policy: ValidationPolicy,
+    *,
+    max_trials: int,
+    min_family: int,
+    seed: int,
+    progress: Progress,
+    params: dict[str, Any],
+) -> ValidationReport:
+    """The statistics and verdict; ``params`` (the run's) gets the backtest's run id."""
     from alphaloop.validation.bootstrap import spa_test
     from alphaloop.validation.pbo import probability_of_backtest_overfitting
     from alphaloop.validation.regimes import regime_performance
@@ -220,8 +261,10 @@ def validate_spec(
     )
     from alphaloop.validation.walkforward import oos_is_ratio
 
-    policy = policy or ValidationPolicy()
+    progress("validation: backtest", 0, 1)
     result = run_backtest(ws, spec)
+    params["backtest_run"] = result.run_id
+    progress("validation: backtest", 1, 1)
     returns = result.simulation.returns
     r = returns.to_numpy()
     n_obs = len(r)
@@ -233,7 +276,8 @@ def validate_spec(
     kurt = float(((r - mean) ** 4).mean() / sd**4) if sd > 0 else 3.0
 
     family, n_recorded = trial_family(ws, spec, max_trials=max_trials, min_family=min_family)
-    others = _family_returns(ws, spec, family, returns.index)
+    others = _family_returns(ws, spec, family, returns.index, progress)
+    progress(_STATS_STEP, 0, _N_STATS)
     matrix = np.column_stack([r, others])
     trial_sr = _per_period_sharpe(matrix)
     recorded = matrix[:, :n_recorded]
@@ -282,6 +326,7 @@ def validate_spec(
     else:
         stats["pbo"] = None
         stats["oos_is_ratio"] = None
+    progress(_STATS_STEP, 1, _N_STATS)
     bench = result.benchmark
     if bench is not None and bench.notna().sum() > 100:
         spa = spa_test(bench.fillna(0.0).to_numpy(), matrix, reps=500, seed=seed)
@@ -300,14 +345,13 @@ def validate_spec(
         stats["spa_p_value"] = None
         stats["regimes"] = None
         stats["regime_share"] = None
+    progress(_STATS_STEP, 2, _N_STATS)
     stats["permutation"] = _permutation(ws, spec, seed)
+    progress(_STATS_STEP, 3, _N_STATS)
     stats["trial_sharpes_annual"] = {
         "max": float(np.nanmax(trial_sr)) * ppy**0.5,
         "median": float(np.nanmedian(trial_sr)) * ppy**0.5,
     }
     verdict = policy.evaluate(stats)
-    report = ValidationReport(result, stats, verdict)
-    with ws.runs.start("validate", {"spec_hash": spec.hash, "backtest_run": result.run_id}) as run:
-        run.result = {k: v for k, v in report.to_dict().items() if k != "metrics"}
-        run.data_hashes = {spec.data: result.dataset.content_hash}
-    return report
+    progress(_STATS_STEP, 4, _N_STATS)
+    return ValidationReport(result, stats, verdict)

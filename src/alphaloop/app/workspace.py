@@ -6,6 +6,13 @@ in one process (tests do exactly that).
 >>> from alphaloop.app.workspace import Workspace
 >>> ws = Workspace("/tmp/my-research")            # doctest: +SKIP
 >>> panel = ws.data.load("sp500-stocks", start="2020-01-01")  # doctest: +SKIP
+
+Opening one to read only, never creating it and tolerating a read-only
+directory (what the CLI's reading commands do):
+
+>>> ws = Workspace("/shared/research", create=False, read_only=None)  # doctest: +SKIP
+>>> ws.read_only                                   # doctest: +SKIP
+True
 """
 
 from __future__ import annotations
@@ -18,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from alphaloop.data.catalog import DataCatalog
-from alphaloop.errors import ConfigError
+from alphaloop.errors import ReadOnlyWorkspaceError, WorkspaceError, WorkspaceNotFoundError
 from alphaloop.settings import Settings
 from alphaloop.store import Database
+from alphaloop.store.db import sqlite_path
 from alphaloop.store.runs import RunLog
 
 if TYPE_CHECKING:
@@ -36,7 +44,21 @@ class Workspace:
     ----------
     root : str or Path, optional
         Root directory. Default: ``settings.home``, which is ``ALPHALOOP_HOME``
-        or ``./.alphaloop``. Created on first use.
+        or ``./.alphaloop``.
+    create : bool, default True
+        Create the directory when it does not exist (``created`` says so).
+        False: a missing directory raises
+        :class:`~alphaloop.errors.WorkspaceNotFoundError`; for work that
+        only reads, where a mistyped path must not become a new, empty
+        workspace.
+    read_only : bool or None, default False
+        False: the workspace must be writable
+        (:class:`~alphaloop.errors.ReadOnlyWorkspaceError` otherwise).
+        True: open it for reading only: the database read-only, bundled
+        datasets not registered, nothing written; a write raises
+        ``ReadOnlyWorkspaceError``. None: read-only exactly when the
+        directory or its SQLite file cannot be written by this process.
+        A read-only workspace is never created.
     settings : Settings, optional
         Explicit settings; default read from ``ALPHALOOP_*`` variables.
     **overrides
@@ -48,10 +70,20 @@ class Workspace:
         Datasets (bundled and imported).
     runs : RunLog
         Records of work done in this workspace.
+    created : bool
+        The directory was created by this object.
+    read_only : bool
+        The workspace is open for reading only.
     """
 
     def __init__(
-        self, root: str | Path | None = None, *, settings: Settings | None = None, **overrides: Any
+        self,
+        root: str | Path | None = None,
+        *,
+        create: bool = True,
+        read_only: bool | None = False,
+        settings: Settings | None = None,
+        **overrides: Any,
     ) -> None:
         try:
             base = settings or Settings()
@@ -59,18 +91,48 @@ class Workspace:
         except ValidationError as exc:
             first = exc.errors()[0]
             key = str(first["loc"][0]) if first["loc"] else "?"
-            raise ConfigError(
+            raise WorkspaceError(
                 f"invalid setting {key!r} (ALPHALOOP_{key.upper()}): {first['msg']}"
             ) from exc
         self.root = Path(root if root is not None else self.settings.home).expanduser().resolve()
+        self.created = False
         if self.root.exists() and not self.root.is_dir():
-            raise ConfigError(f"workspace {self.root} exists and is not a directory")
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create workspace directory {self.root}: {exc}") from exc
+            raise WorkspaceError(f"workspace {self.root} exists and is not a directory")
+        if not self.root.exists():
+            if not create or read_only is True:
+                raise WorkspaceNotFoundError(
+                    f"no workspace at {self.root}: the directory does not exist",
+                    hint="check --workspace (or ALPHALOOP_HOME); "
+                    "`alphaloop --workspace DIR init` creates one",
+                )
+            try:
+                self.root.mkdir(parents=True)
+            except OSError as exc:
+                raise WorkspaceError(
+                    f"cannot create workspace directory {self.root}: {exc.strerror or exc}"
+                ) from exc
+            self.created = True
+        writable = self._writable()
+        if read_only is False and not writable:
+            raise ReadOnlyWorkspaceError(
+                f"workspace {self.root} is read-only: this needs to write to it",
+                hint="use a writable copy, or commands that only read (data list, runs list, ...)",
+            )
+        self.read_only = bool(read_only) or not writable
+        db_file = sqlite_path(self.database_url)
+        if self.read_only and db_file is not None and not db_file.exists():
+            raise WorkspaceNotFoundError(
+                f"no workspace at {self.root}: it holds no database ({db_file.name}) "
+                "and is read-only",
+                hint="check --workspace (or ALPHALOOP_HOME)",
+            )
+
+    def _writable(self) -> bool:
+        """This process can write the directory and, when it exists, the SQLite file."""
         if not os.access(self.root, os.W_OK):
-            raise ConfigError(f"workspace directory {self.root} is not writable")
+            return False
+        db_file = sqlite_path(self.database_url)
+        return db_file is None or not db_file.exists() or os.access(db_file, os.W_OK)
 
     @property
     def database_url(self) -> str:
@@ -83,11 +145,18 @@ class Workspace:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.database_url, schema=self.settings.database_schema)
+        return Database(
+            self.database_url, schema=self.settings.database_schema, read_only=self.read_only
+        )
 
     @cached_property
     def data(self) -> DataCatalog:
-        return DataCatalog(self.db, self.data_dir, holdout_fraction=self.settings.holdout_fraction)
+        return DataCatalog(
+            self.db,
+            self.data_dir,
+            holdout_fraction=self.settings.holdout_fraction,
+            read_only=self.read_only,
+        )
 
     @cached_property
     def runs(self) -> RunLog:
@@ -112,4 +181,5 @@ class Workspace:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Workspace({str(self.root)!r})"
+        mode = ", read_only=True" if self.read_only else ""
+        return f"Workspace({str(self.root)!r}{mode})"

@@ -1,35 +1,43 @@
 """The ``alphaloop`` command line.
 
-Errors print one line (what, where, what to do) on stderr and exit non-zero;
+Errors print one line (what, where, what to do) on stderr and exit with the
+code of their kind (one table for every command: :mod:`alphaloop.errors`);
 ``--debug`` shows the traceback instead. Every command that reports
 something takes ``--json`` and then prints exactly one JSON document on
-stdout. Heavy imports happen inside the commands so start-up stays fast.
+stdout, an error included (``{"error": {...}}``). Heavy imports happen inside
+the commands so start-up stays fast.
 
 One module per command family (:mod:`.data`, :mod:`.runs`, :mod:`.factor`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models`,
-:mod:`.demo`); what they share is in :mod:`.common`. Application logic lives
-in :mod:`alphaloop.app`, where the REST service calls the same functions.
+:mod:`.demo`, :mod:`.init`); what they share is in :mod:`.common`.
+Application logic lives in :mod:`alphaloop.app`, where the REST service
+calls the same functions.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from alphaloop import __version__
 from alphaloop.cli.backtest import backtest, lookahead
-from alphaloop.cli.common import err
+from alphaloop.cli.common import configure_consoles, err, print_json
 from alphaloop.cli.data import data_app
 from alphaloop.cli.demo import demo
 from alphaloop.cli.factor import factor_app
 from alphaloop.cli.holdout import holdout_app
+from alphaloop.cli.init import init
 from alphaloop.cli.models import model_app
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.validate import validate
+
+if TYPE_CHECKING:
+    from alphaloop.errors import AlphaloopError
 
 __all__ = ["app", "main", "run"]
 
@@ -40,6 +48,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("init")(init)
 app.add_typer(data_app, name="data")
 app.add_typer(runs_app, name="runs")
 app.add_typer(factor_app, name="factor")
@@ -79,36 +88,124 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning errors into one-line messages and exit codes."""
-    from alphaloop.errors import AlphaloopError
+    """Entry point: run the app; every outcome becomes an exit code of the one table.
+
+    Usage errors (unknown option, bad value, missing argument) exit 2, typed
+    errors with their class's code, Ctrl-C with 130 and a sentence on what
+    was recorded as interrupted, anything else with 70. With ``--json`` an
+    error is one JSON document on stdout: ``{"error": {"type", "message",
+    "hint", "exit_code", ...}}``.
+    """
+    # typer vendors click: its exceptions are the ones its commands raise
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+    from alphaloop.errors import AlphaloopError, ExitCode, UsageError
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+    configure_consoles()
     try:
-        app(args=args, prog_name="alphaloop")
-    except SystemExit as exc:  # typer's standalone mode: usage errors, help, typer.Exit
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    except AlphaloopError as exc:
+        command = typer.main.get_command(app)
+        with command.make_context("alphaloop", args) as ctx:
+            command.invoke(ctx)
+    except (typer.Exit, typer.Abort) as exc:  # --help, --version, a command's exit code
+        return getattr(exc, "exit_code", ExitCode.INTERRUPTED)
+    except NoArgsIsHelpError:  # a command group without its command: its help was printed
+        return ExitCode.BAD_INPUT
+    except ClickException as exc:  # parsing: unknown option, bad value, missing argument
+        usage = getattr(exc, "ctx", None)
+        where = usage.command_path if usage is not None else "alphaloop"
+        return _fail(
+            UsageError(exc.format_message(), hint=f"see `{where} --help`"), as_json, debug=False
+        )
+    except KeyboardInterrupt as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/] {escape(exc.message)}", soft_wrap=True)
-        if exc.hint:
-            err.print(f"  hint: {escape(exc.hint)}", soft_wrap=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
+        return _fail(_interrupted(args, exc), as_json, debug=False, label="interrupted")
+    except AlphaloopError as exc:
+        return _fail(exc, as_json, debug)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        _silence_stdout()
+        return ExitCode.BROKEN_PIPE
     except Exception as exc:
         if debug:
             raise
-        err.print(
-            f"[red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
-            "  hint: run again with --debug for the traceback, and report it",
-            soft_wrap=True,
-        )
-        return 70
-    return 0
+        return _internal(exc, as_json)
+    return ExitCode.OK
+
+
+def _fail(exc: AlphaloopError, as_json: bool, debug: bool, label: str = "error") -> int:
+    """Report a typed error (one line and the hint, or the JSON document); its exit code."""
+    if debug:
+        raise exc
+    if as_json:
+        print_json({"error": exc.to_dict()})
+    else:
+        colour = "yellow" if label == "interrupted" else "red"
+        err.print(f"[{colour}]{label}:[/] {escape(exc.message)}", soft_wrap=True)
+        if exc.hint:
+            err.print(f"  hint: {escape(exc.hint)}", soft_wrap=True)
+    return int(exc.exit_code)
+
+
+def _internal(exc: Exception, as_json: bool) -> int:
+    from alphaloop.errors import ExitCode
+
+    message = f"{type(exc).__name__}: {exc}"
+    hint = "run again with --debug for the traceback, and report it"
+    if as_json:
+        doc = {"type": "InternalError", "message": message, "hint": hint}
+        print_json({"error": {**doc, "exit_code": int(ExitCode.INTERNAL)}})
+    else:
+        err.print(f"[red]internal error:[/] {escape(message)}\n  hint: {hint}", soft_wrap=True)
+    return ExitCode.INTERNAL
+
+
+def _interrupted(args: list[str], exc: BaseException) -> AlphaloopError:
+    """Say what was interrupted and what was recorded as interrupted."""
+    from alphaloop.errors import WorkInterruptedError, recorded_interruptions
+
+    command = " ".join(["alphaloop", *_command_words(args)])
+    recorded = recorded_interruptions(exc)
+    if not recorded:
+        return WorkInterruptedError(f"`{command}` stopped; nothing was recorded")
+    what = " and ".join(recorded)
+    return WorkInterruptedError(
+        f"`{command}` stopped; {what} recorded as interrupted",
+        recorded=recorded,
+        hint="work finished before the interruption is kept; run the command again for the rest",
+    )
+
+
+def _command_words(args: list[str]) -> list[str]:
+    """The command path in ``args`` (``["data", "import"]``), skipping options and values."""
+    command = typer.main.get_command(app)
+    words: list[str] = []
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            break
+        if token.startswith("-"):
+            option = next((p for p in command.params if token in p.opts), None)
+            if option is not None and not getattr(option, "is_flag", False) and "=" not in token:
+                next(tokens, None)  # the option's value
+            continue
+        sub = getattr(command, "commands", {}).get(token)
+        if sub is None:
+            break
+        words.append(token)
+        command = sub
+    return words
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def run() -> None:  # pragma: no cover - the console script; tests call main()

@@ -30,8 +30,10 @@ from alphaloop.cli.common import (
     SpecWeightingOpt,
     out,
     print_json,
+    progress_bars,
     workspace,
 )
+from alphaloop.errors import ExitCode
 
 # metrics shown in the terminal, with their format
 _HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -106,7 +108,7 @@ def backtest(
         periods_per_year=periods_per_year,
     )
     spec = resolved.spec
-    ws = workspace(ctx)
+    ws = workspace(ctx, write=True)
     result = run_backtest(ws, spec, engine=engine)  # type: ignore[arg-type]
     if report is not None:
         from alphaloop.backtest.tearsheet import render_backtest_report
@@ -183,9 +185,12 @@ def lookahead(
         end=end,
     )
     spec = resolved.spec
-    ws = workspace(ctx)
-    with ws.runs.start("lookahead", {"spec": spec.model_dump(mode="json")}) as run:
-        report = scan_spec(ws, spec, n_points=points)
+    ws = workspace(ctx, write=True)
+    with (
+        ws.runs.start("lookahead", {"spec": spec.model_dump(mode="json")}) as run,
+        progress_bars(as_json) as progress,
+    ):
+        report = scan_spec(ws, spec, n_points=points, progress=progress)
         run.result = {"clean": report.clean, "counts": report.to_dict()["counts"]}
     if as_json:
         doc = report.to_dict()
@@ -198,4 +203,4 @@ def lookahead(
         colour = "green" if report.clean else "red"
         out.print(f"[{colour}]{escape(report.summary())}[/]")
     if not report.clean:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.CHECK_FAILED)

@@ -8,9 +8,18 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from alphaloop.cli.common import JsonOpt, fmt_date, out, print_json, workspace
+from alphaloop.cli.common import (
+    Col,
+    JsonOpt,
+    err,
+    fmt_date,
+    out,
+    print_json,
+    print_table,
+    workspace,
+)
+from alphaloop.errors import ExitCode
 
 data_app = typer.Typer(help="Datasets: list, show, import, check.", no_args_is_help=True)
 
@@ -20,27 +29,44 @@ def data_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every dataset in the workspace, bundled and imported."""
     ws = workspace(ctx)
     infos = ws.data.list()
+    if ws.data.unregistered_bundled:
+        err.print(
+            "note: bundled datasets this read-only workspace does not hold are not listed: "
+            + ", ".join(ws.data.unregistered_bundled),
+            markup=False,
+            soft_wrap=True,
+        )
     if as_json:
         print_json([i.to_dict() for i in infos])
         return
-    table = Table(title=f"datasets in {ws.root}")
-    cols = ("name", "ver", "assets", "fields", "start", "end", "freq", "market", "rows", "source")
-    for col in cols:
-        table.add_column(col, justify="right" if col in ("ver", "assets", "rows") else "left")
-    for i in infos:
-        table.add_row(
+    cols = (
+        Col("name"),
+        Col("ver", "right", drop=4),
+        Col("assets", "right"),
+        Col("fields", drop=1),
+        Col("start"),
+        Col("end"),
+        Col("freq", drop=5),
+        Col("market", drop=6),
+        Col("rows", "right", drop=2),
+        Col("source", drop=3),
+    )
+    rows = [
+        (
             i.name,
             str(i.version),
             str(i.assets),
-            ",".join(i.fields),
+            ", ".join(i.fields),
             fmt_date(i.start),
             fmt_date(i.end),
             i.frequency,
             f"{i.market.asset_class} {i.market.calendar}",
             f"{i.rows:,}",
-            escape(i.source.split("/")[0] if i.bundled else i.source),
+            i.source.split("/")[0] if i.bundled else i.source,
         )
-    out.print(table)
+        for i in infos
+    ]
+    print_table(cols, rows, title=f"datasets in {ws.root}")
 
 
 @data_app.command("show")
@@ -175,7 +201,7 @@ def data_import(
     options = _read_options(
         layout, field, asset, delimiter, decimal, time_column, time_format, timezone, skip_rows
     )
-    ws = workspace(ctx)
+    ws = workspace(ctx, write=True)
     try:
         result = ws.data.import_file(
             path,
@@ -187,9 +213,7 @@ def data_import(
             periods_per_year=periods_per_year,
         )
     except DataQualityError as exc:
-        if as_json:
-            print_json({"status": "refused", "error": str(exc), "report": exc.report.to_dict()})
-        else:
+        if not as_json:  # with --json the error document carries the report
             _print_report(exc.report)
         raise
     if as_json:
@@ -224,20 +248,23 @@ def data_check(
     skip_rows: SkipRowsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Quality report. Exit 0 if clean, 1 if problems were found, 2 if unreadable."""
+    """Quality report. Exit 0 if clean, 1 if problems were found, 2 if unreadable.
+
+    A file needs no workspace; a dataset name is looked up in the workspace.
+    """
+    from alphaloop.data.catalog import DataCatalog
     from alphaloop.errors import DataReadError
 
     options = _read_options(
         layout, field, asset, delimiter, decimal, time_column, time_format, timezone, skip_rows
     )
-    ws = workspace(ctx)
     path = Path(target)
     if path.exists():
-        report, _ = ws.data.check_file(path, options=options)
-    elif _is_dataset(ws, target):
-        report = ws.data.check_dataset(target)
+        report, _ = DataCatalog.check_file(path, options=options)
     elif any(sep in target for sep in ("/", "\\")) or path.suffix:
         raise DataReadError(f"{target}: no such file")
+    elif _is_dataset(ws := workspace(ctx), target):
+        report = ws.data.check_dataset(target)
     else:
         raise DataReadError(
             f"{target!r} is neither a file nor a dataset in this workspace",
@@ -248,7 +275,7 @@ def data_check(
     else:
         _print_report(report)
     if not report.clean:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
 def _is_dataset(ws: Any, name: str) -> bool:

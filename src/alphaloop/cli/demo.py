@@ -11,7 +11,7 @@ def demo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Run the main pipeline on bundled real data (offline, no keys)."""
     from alphaloop.app.demo import run_demo
 
-    ws = workspace(ctx)
+    ws = workspace(ctx, write=True)
     summary = run_demo(ws, console=None if as_json else out)
     if as_json:
         print_json(summary)

@@ -7,9 +7,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from alphaloop.cli.common import JsonOpt, out, print_json, workspace
+from alphaloop.cli.common import (
+    Col,
+    JsonOpt,
+    err,
+    out,
+    print_json,
+    print_table,
+    progress_bars,
+    workspace,
+)
 
 factor_app = typer.Typer(
     help="Factors: evaluate expressions, analyze them, browse libraries.", no_args_is_help=True
@@ -26,6 +34,9 @@ CacheOpt = Annotated[
 def _factor_cache(ws: Any, enabled: bool) -> Any:
     from alphaloop.factors.cache import FactorCache
 
+    if enabled and ws.read_only:
+        err.print("note: --cache ignored: the workspace is read-only", markup=False)
+        return None
     return FactorCache(ws.root / "cache" / "factors") if enabled else None
 
 
@@ -48,16 +59,19 @@ def factor_operators(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json({"operators": rows, "aliases": ALIASES})
         return
-    table = Table(title="operators ($field reads a dataset field; N is a literal window)")
-    for col in ("operator", "kind", "meaning"):
-        table.add_column(col)
+    table_rows = []
     for row in rows:
         names = [str(row["signature"])]
         if row["symbols"]:
             names.append("(" + " ".join(row["symbols"]) + ")")  # type: ignore[arg-type]
-        table.add_row(escape(" ".join(names)), str(row["kind"]), escape(str(row["doc"])))
-    out.print(table)
-    out.print("aliases: " + ", ".join(f"{a} = {c}" for a, c in ALIASES.items()))
+        table_rows.append((" ".join(names), str(row["kind"]), str(row["doc"])))
+    print_table(
+        (Col("operator"), Col("kind", drop=1), Col("meaning")),
+        table_rows,
+        title="operators ($field reads a dataset field; N is a literal window)",
+    )
+    aliases = ", ".join(f"{a} = {c}" for a, c in ALIASES.items())
+    out.print(f"aliases: {aliases}", markup=False)
 
 
 @library_app.command("list")
@@ -70,14 +84,11 @@ def library_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([{k: v for k, v in lib.to_dict().items() if k != "factors"} for lib in libs])
         return
-    table = Table(title="factor libraries")
-    for col in ("name", "factors", "fields", "description"):
-        table.add_column(col)
-    for lib in libs:
-        table.add_row(
-            lib.name, str(len(lib.factors)), ",".join(lib.fields), escape(lib.description)
-        )
-    out.print(table)
+    print_table(
+        (Col("name"), Col("factors", "right"), Col("fields", drop=1), Col("description")),
+        [(lib.name, str(len(lib.factors)), ", ".join(lib.fields), lib.description) for lib in libs],
+        title="factor libraries",
+    )
 
 
 @library_app.command("show")
@@ -104,11 +115,15 @@ def library_show(
 def library_add(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="YAML file with name, description, factors.")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Validate a YAML factor library and keep it in the workspace."""
     from alphaloop.factors.library import save_library
 
-    lib = save_library(workspace(ctx).root, path)
+    lib = save_library(workspace(ctx, write=True).root, path)
+    if as_json:
+        print_json({"name": lib.name, "factors": len(lib.factors), "path": lib.source})
+        return
     out.print(f"added library {lib.name} ({len(lib.factors)} factors) at {escape(lib.source)}")
 
 
@@ -202,22 +217,24 @@ def factor_analyze(
         raise typer.BadParameter("must be at least 1", param_hint="--horizon")
     ws = workspace(ctx)
     known_list = None if known is None else ([] if known == "none" else known.split(","))
-    result = analyze_dataset(
-        ws.data,
-        target,
-        data,
-        horizon=horizon,
-        quantiles=quantiles,
-        start=start,
-        end=end,
-        mode=_mode(compat),
-        market=market,
-        known=known_list,  # type: ignore[arg-type]
-        library_root=ws.root,
-        cache=_factor_cache(ws, cache),
-        analysis_mode=analysis_mode,
-        field_proxies=tuple(proxy or ()),
-    )
+    with progress_bars(as_json) as progress:
+        result = analyze_dataset(
+            ws.data,
+            target,
+            data,
+            horizon=horizon,
+            quantiles=quantiles,
+            start=start,
+            end=end,
+            mode=_mode(compat),
+            market=market,
+            known=known_list,  # type: ignore[arg-type]
+            library_root=ws.root,
+            cache=_factor_cache(ws, cache),
+            analysis_mode=analysis_mode,
+            field_proxies=tuple(proxy or ()),
+            progress=progress,
+        )
     doc = result.to_dict()
     if report is not None:
         from alphaloop.factors.report_pages import write_report
@@ -244,12 +261,10 @@ def _print_analysis(doc: dict[str, Any], is_library: bool) -> None:
     if is_library:
         mt = doc["multiple_testing"]
         header, rows = library_rows(doc)
-        table = Table(title=f"{doc['n_factors_tested']} factors tested")
-        for i, col in enumerate(header):
-            table.add_column(col, justify="left" if i == 0 else "right")
-        for row in rows:
-            table.add_row(*(escape(c) for c in row))
-        out.print(table)
+        cols = tuple(
+            Col(h) if i == 0 else Col(h, "right", drop=max(0, i - 2)) for i, h in enumerate(header)
+        )
+        print_table(cols, rows, title=f"{doc['n_factors_tested']} factors tested")
         out.print(
             f"{mt['significant_at_5pct_before_adjustment']} of {mt['n_tests']} significant at 5% "
             f"before adjusting for the number tested, "

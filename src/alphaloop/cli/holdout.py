@@ -80,7 +80,7 @@ def holdout_set(
 ) -> None:
     """Choose a dataset's holdout share before its first use (this seals it)."""
 
-    info = workspace(ctx).data.configure_holdout(name, fraction).to_dict()
+    info = workspace(ctx, write=True).data.configure_holdout(name, fraction).to_dict()
     if as_json:
         print_json(info)
     else:
@@ -103,15 +103,15 @@ def holdout_unseal(
     """Evaluate final strategies on the holdout: once per dataset, never again."""
     from alphaloop.app.holdout import evaluate_holdout
     from alphaloop.backtest.spec import load_spec
-    from alphaloop.data.holdout import HoldoutError
+    from alphaloop.errors import UsageError
 
     loaded = [load_spec(p) for p in specs]
     if not yes:
-        raise HoldoutError(
+        raise UsageError(
             f"unsealing {name!r} spends its holdout for good; nothing was changed",
             hint="add --yes to confirm",
         )
-    evaluation = evaluate_holdout(workspace(ctx), name, loaded, note=note).to_dict()
+    evaluation = evaluate_holdout(workspace(ctx, write=True), name, loaded, note=note).to_dict()
     if as_json:
         print_json(evaluation)
         return

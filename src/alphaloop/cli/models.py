@@ -1,25 +1,35 @@
-"""``alphaloop model``: train, list, show and monitor registered models."""
+"""``alphaloop model``: train, list, show, promote and monitor registered models."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from alphaloop.cli.common import JsonOpt, out, print_json, workspace
+from alphaloop.cli.common import (
+    Col,
+    JsonOpt,
+    fmt_date,
+    fmt_num,
+    out,
+    print_json,
+    print_table,
+    progress_bars,
+    workspace,
+)
+from alphaloop.errors import ExitCode
 
 model_app = typer.Typer(
-    help="Models: train from a spec into the registry, list, show, monitor drift.",
+    help="Models: train from a spec into the registry, list, show, promote, monitor drift.",
     no_args_is_help=True,
 )
 
 
-def _num(value: object, pattern: str = "{:.4f}") -> str:
-    return "-" if value is None else pattern.format(value)
+def _metrics(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {fmt_num(v)}" for k, v in metrics.items()) or "-"
 
 
 @model_app.command("train")
@@ -33,7 +43,9 @@ def model_train(
     from alphaloop.models.spec import load_model_spec
 
     spec = load_model_spec(spec_path)
-    trained = train_from_spec(workspace(ctx), spec)
+    ws = workspace(ctx, write=True)
+    with progress_bars(as_json) as progress:
+        trained = train_from_spec(ws, spec, progress=progress)
     doc = trained.to_dict()
     if as_json:
         print_json(doc)
@@ -49,9 +61,9 @@ def model_train(
         f"(labels to {(v['label_end'] or '')[:10]}), seed {v['seed']}"
     )
     out.print(
-        f"out of sample over {_num(m.get('n_folds'), '{:.0f}')} folds: IC {_num(m.get('ic'))}, "
-        f"rank IC {_num(m.get('rank_ic'))}, ICIR {_num(m.get('icir'), '{:.2f}')}; "
-        f"in-sample IC {_num(m.get('in_sample_ic'))}"
+        f"out of sample over {fmt_num(m.get('n_folds'))} folds: IC {fmt_num(m.get('ic'))}, "
+        f"rank IC {fmt_num(m.get('rank_ic'))}, ICIR {fmt_num(m.get('icir'), 3)}; "
+        f"in-sample IC {fmt_num(m.get('in_sample_ic'))}"
     )
 
 
@@ -68,20 +80,31 @@ def model_list(
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
-    table = Table()
-    for col in ("ref", "family", "target", "features", "stage", "OOS IC", "trained to"):
-        table.add_column(col)
-    for v in versions:
-        table.add_row(
+    if not versions:
+        out.print("no model version registered yet (`alphaloop model train SPEC` adds one)")
+        return
+    cols = (
+        Col("ref"),
+        Col("family", drop=3),
+        Col("target", drop=4),
+        Col("features", drop=2),
+        Col("stage"),
+        Col("OOS IC", "right"),
+        Col("trained to", drop=1),
+    )
+    rows = [
+        (
             v.ref,
             v.family,
             v.target,
             v.feature_family,
             v.stage,
-            _num(v.metrics.get("ic")),
-            f"{v.train_end:%Y-%m-%d}" if v.train_end else "-",
+            fmt_num(v.metrics.get("ic")),
+            fmt_date(v.train_end),
         )
-    out.print(table)
+        for v in versions
+    ]
+    print_table(cols, rows)
 
 
 @model_app.command("show")
@@ -106,16 +129,50 @@ def model_show(
         return
     out.print(f"[bold]{escape(v.ref)}[/] {v.family} ({v.task}), stage {v.stage}")
     out.print(
-        f"dataset {escape(v.dataset)} {v.dataset_hash[:12]}, seed {v.seed}, code {v.code_version}"
+        f"dataset {escape(v.dataset)} {v.dataset_hash[:12]}, seed {fmt_num(v.seed)}, "
+        f"code {v.code_version}"
     )
-    out.print(f"features: {v.feature_family} ({len(v.features)})")
-    out.print("metrics: " + ", ".join(f"{k} {_num(val)}" for k, val in v.metrics.items()))
+    out.print(f"features: {escape(v.feature_family)} ({len(v.features)})")
+    out.print(f"metrics: {escape(_metrics(v.metrics))}")
     out.print("lineage: " + " <- ".join(doc["lineage"]))
+    for change in doc["stage_history"]:
+        reason = f": {change['reason']}" if change["reason"] else ""
+        out.print(
+            f"stage {change['from_stage'] or 'registered'} -> {change['to_stage']} "
+            f"{change['changed_at'][:10]}{escape(reason)}"
+        )
     for u in doc["usage"]:
-        sharpe = _num(u.get("sharpe"), "{:.2f}")
-        out.print(f"used by {escape(str(u.get('strategy_name')))}: Sharpe {sharpe}")
+        out.print(
+            f"used by {escape(str(u.get('strategy_name')))}: Sharpe {fmt_num(u.get('sharpe'), 3)}"
+        )
     for a in doc["alerts"]:
         out.print(f"[yellow]alert:[/] {escape(str(a.get('message')))}")
+
+
+@model_app.command("promote")
+def model_promote(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME/vN (or NAME for the latest version).")],
+    stage: Annotated[
+        str, typer.Option("--stage", help="candidate | production | archived.", show_default=False)
+    ],
+    note: Annotated[str, typer.Option("--note", help="Why (kept in the stage history).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a version to a stage; promoting to production archives the current one."""
+    from alphaloop.app.models import promote_model
+
+    promotion = promote_model(workspace(ctx, write=True), ref, stage, note)
+    doc = promotion.to_dict()
+    if as_json:
+        print_json(doc)
+        return
+    out.print(
+        f"{escape(doc['ref'])}: {doc['from_stage']} -> [bold]{doc['to_stage']}[/]"
+        + (f" ({escape(note)})" if note else "")
+    )
+    for archived in doc["archived"]:
+        out.print(f"{escape(archived)}: production -> archived (replaced)")
 
 
 @model_app.command("monitor")
@@ -131,18 +188,19 @@ def model_monitor(
     from alphaloop.app.models import monitor_model
     from alphaloop.jsonsafe import json_safe
 
-    report = monitor_model(workspace(ctx), ref, data)
+    report = monitor_model(workspace(ctx, write=True), ref, data)
     doc = json_safe(report.to_dict())
     if as_json:
         print_json(doc)
     else:
         out.print(
-            f"{escape(ref)}: recent IC {_num(doc.get('recent_ic'))} vs validation IC "
-            f"{_num(doc.get('validation_ic'))}; prediction PSI {_num(doc.get('prediction_psi'))}"
+            f"{escape(ref)}: recent IC {fmt_num(doc.get('recent_ic'))} vs validation IC "
+            f"{fmt_num(doc.get('validation_ic'))}; prediction PSI "
+            f"{fmt_num(doc.get('prediction_psi'))}"
         )
         for alert in doc.get("alerts", []):
             out.print(f"[yellow]alert:[/] {escape(str(alert.get('message', alert)))}")
         if not doc.get("alerts"):
             out.print("no alerts")
     if doc.get("alerts"):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.CHECK_FAILED)

@@ -22,8 +22,10 @@ from alphaloop.cli.common import (
     SpecWeightingOpt,
     out,
     print_json,
+    progress_bars,
     workspace,
 )
+from alphaloop.errors import ExitCode
 
 _SHOWN = (
     ("psr", "PSR (vs 0)", "{:.3f}"),
@@ -74,12 +76,13 @@ def validate(
         "periods_per_year": periods_per_year,
     }
     if target is not None and target.isdigit() and not Path(target).exists():
-        resolved = resolve_run_spec(workspace(ctx), int(target), expr, data, **options)
+        resolved = resolve_run_spec(workspace(ctx, write=True), int(target), expr, data, **options)
     else:
         path = Path(target) if target is not None else None
         resolved = resolve_spec(path, expr, data, **options)
     spec = resolved.spec
-    result = validate_spec(workspace(ctx), spec)
+    with progress_bars(as_json) as progress:
+        result = validate_spec(workspace(ctx, write=True), spec, progress=progress)
     doc = result.to_dict()
     doc["overrides"] = resolved.overrides
     if report is not None:
@@ -117,4 +120,4 @@ def validate(
         if report is not None:
             out.print(f"report written to {escape(str(report))}")
     if not doc["passed"]:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.CHECK_FAILED)

@@ -45,6 +45,7 @@ from alphaloop.errors import (
     DataQualityError,
     DatasetExistsError,
     DatasetNotFoundError,
+    note_recorded_interruption,
 )
 from alphaloop.store import Database, DatasetRecord, ImportRecord
 
@@ -182,12 +183,19 @@ class DataCatalog:
         Where dataset versions and imports are recorded.
     root : Path
         The workspace's data directory (Parquet files).
+    read_only : bool, default False
+        Never write: bundled datasets not registered yet are skipped (and
+        listed in ``unregistered_bundled``).
     """
 
-    def __init__(self, db: Database, root: Path, *, holdout_fraction: float = 0.2) -> None:
+    def __init__(
+        self, db: Database, root: Path, *, holdout_fraction: float = 0.2, read_only: bool = False
+    ) -> None:
         self.db = db
         self.store = ParquetStore(root)
         self.holdouts = Holdouts(db, holdout_fraction)
+        self.read_only = read_only
+        self.unregistered_bundled: tuple[str, ...] = ()
         self._bundled_ready = False
 
     # ---------------------------------------------------------------- bundled
@@ -202,6 +210,10 @@ class DataCatalog:
                     select(DatasetRecord.name).where(DatasetRecord.source.like("bundled:%"))
                 ).all()
             )
+        if self.read_only:
+            self.unregistered_bundled = tuple(n for n in BUNDLED if n not in present)
+            self._bundled_ready = True
+            return []
         for name, spec in BUNDLED.items():
             if name in present:
                 continue
@@ -359,8 +371,8 @@ class DataCatalog:
             return rec
 
     # ----------------------------------------------------------------- checks
+    @staticmethod
     def check_file(
-        self,
         path: str | Path,
         *,
         options: ReadOptions | None = None,
@@ -382,7 +394,8 @@ class DataCatalog:
         Raises :class:`~alphaloop.errors.DataReadError` or
         :class:`~alphaloop.errors.DataFormatError` (a
         :class:`~alphaloop.data.layout.LayoutError` when the layout cannot
-        be told) if it cannot be read at all.
+        be told) if it cannot be read at all. Needs no workspace:
+        ``DataCatalog.check_file(path)`` works too.
         """
         opts = ReadOptions.merge(
             options,
@@ -392,11 +405,12 @@ class DataCatalog:
             delimiter=delimiter,
             timezone=timezone,
         )
-        report, data, _ = self._check_file(path, opts, stale_min_run=stale_min_run)
+        report, data, _ = DataCatalog._check_file(path, opts, stale_min_run=stale_min_run)
         return report, data
 
+    @staticmethod
     def _check_file(
-        self, path: str | Path, options: ReadOptions, *, stale_min_run: int = 5
+        path: str | Path, options: ReadOptions, *, stale_min_run: int = 5
     ) -> tuple[QualityReport, LongData, LongData]:
         """:meth:`check_file`, also returning the checked rows sorted by (asset, time).
 
@@ -472,7 +486,9 @@ class DataCatalog:
         the data store or the datasets table; the attempt is recorded in the
         imports table). With ``repair=True`` the documented repairs are
         applied when every error has one, and the result lists them.
-        Warnings never refuse an import; they are kept with the dataset.
+        Warnings never refuse an import; they are kept with the dataset. An
+        interrupted import (Ctrl-C) stores nothing and is recorded as
+        ``interrupted``.
         ``options`` (or the same options one by one, as in :meth:`check_file`)
         say how to read the file; those that differ from the defaults are
         recorded with the import, as the last note of its report.
@@ -492,6 +508,35 @@ class DataCatalog:
             delimiter=delimiter,
             timezone=timezone,
         )
+        started = datetime.now(UTC)
+        try:
+            return self._import_file(
+                path,
+                name,
+                opts,
+                repair=repair,
+                description=description,
+                caveats=caveats,
+                asset_class=asset_class,
+                periods_per_year=periods_per_year,
+            )
+        except KeyboardInterrupt as exc:
+            self._record_attempt(name, path, "interrupted", opts.layout, started)
+            note_recorded_interruption(exc, f"import of {path} as {name!r}")
+            raise
+
+    def _import_file(
+        self,
+        path: str | Path,
+        name: str,
+        opts: ReadOptions,
+        *,
+        repair: bool,
+        description: str,
+        caveats: list[str] | None,
+        asset_class: str | None,
+        periods_per_year: float | None,
+    ) -> ImportResult:
         self._validate_name(name)
         self.ensure_bundled()
         # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
@@ -654,6 +699,26 @@ class DataCatalog:
                     repairs=[],
                     started_at=now,
                     finished_at=now,
+                )
+            )
+
+    def _record_attempt(
+        self, name: str, path: str | Path, status: str, layout: str, started: datetime
+    ) -> None:
+        with self.db.session() as s:
+            s.add(
+                ImportRecord(
+                    dataset_id=None,
+                    name=name,
+                    source_path=str(path),
+                    layout=layout,
+                    status=status,
+                    rows_in=0,
+                    rows_out=0,
+                    report={},
+                    repairs=[],
+                    started_at=started,
+                    finished_at=datetime.now(UTC),
                 )
             )
 

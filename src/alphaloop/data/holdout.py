@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from alphaloop.errors import AlphaloopError
+from alphaloop.errors import AlphaloopError, ExitCode
 from alphaloop.store import Database, HoldoutRecord
 
 __all__ = ["HoldoutError", "HoldoutInfo", "HoldoutKey", "Holdouts"]
@@ -35,7 +35,12 @@ _KEY_TOKEN = object()
 
 
 class HoldoutError(AlphaloopError):
-    """The sealed holdout was asked for, reconfigured after use, or unsealed twice."""
+    """The sealed holdout was asked for, reconfigured after use, or unsealed twice.
+
+    The integrity protocol said no: the CLI exits with 1, as for a failed check.
+    """
+
+    exit_code = ExitCode.CHECK_FAILED
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from alphaloop import __version__
+from alphaloop.files import create_temp_file
 
 __all__ = ["FactorCache"]
 
@@ -45,13 +45,13 @@ class FactorCache:
     def put(self, key: str, values: np.ndarray) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+        fd, tmp = create_temp_file(path, ".npy.tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.save(fh, values, allow_pickle=False)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     def clear(self) -> int:

@@ -7,7 +7,7 @@ catches every error this package raises on purpose.
 
 from __future__ import annotations
 
-from alphaloop.errors import AlphaloopError
+from alphaloop.errors import AlphaloopError, ExitCode
 
 __all__ = ["ArtifactTamperedError", "ModelError", "ModelNotFoundError", "RegistryError"]
 
@@ -26,3 +26,5 @@ class ModelNotFoundError(RegistryError):
 
 class ArtifactTamperedError(RegistryError):
     """A version's artifact files no longer match the SHA-256 recorded at registration."""
+
+    exit_code = ExitCode.WORKSPACE  # the workspace's storage was changed behind its back

@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from importlib import metadata
@@ -48,6 +47,7 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from alphaloop.files import create_temp_dir
 from alphaloop.models.errors import ModelError
 
 __all__ = ["TASKS", "Estimator", "Task"]
@@ -356,7 +356,7 @@ def _write_directory_atomically(target: Path, write: Callable[[Path], None]) -> 
             hint="choose an empty or new directory",
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staging = create_temp_dir(target)
     try:
         write(staging)
         if target.exists():

@@ -7,14 +7,13 @@ importing this module stays cheap for the CLI.
 from __future__ import annotations
 
 import math
-import os
-import secrets
 import textwrap
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from alphaloop.files import write_atomic  # re-exported: reports write through it
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
@@ -223,39 +222,3 @@ def axis_values(index: pd.Index) -> list[str] | pd.Index:
     utc = index.tz_convert("UTC") if index.tz is not None else index
     midnight = bool((utc == utc.normalize()).all())
     return list(utc.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S"))
-
-
-def _create_temp(path: Path) -> tuple[int, Path]:
-    """A new, empty file next to ``path``, opened for writing.
-
-    Created with mode 0o666 so the process umask decides the permissions, as
-    for any ordinary file (:func:`tempfile.mkstemp` would make it 0o600).
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file renamed into place.
-
-    Readers see the old file or the new one, never a part. The directory is
-    created if needed. The file gets the permissions of any new file
-    (0o666 less the process umask). On any failure the old file is left as
-    it was and the temporary file is removed.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from alphaloop.errors import StoreError
+from alphaloop.errors import ReadOnlyWorkspaceError, StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,6 +24,44 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _sqlite_read_only_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for other databases and in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def _read_only_url(url: str) -> str:
+    """``url`` opened read-only: a SQLite file through a ``mode=ro`` URI.
+
+    A WAL database read through ``mode=ro`` needs its ``-wal`` and ``-shm``
+    files, or a directory where SQLite can create them. Where neither holds
+    (a read-only directory of a database closed cleanly, so no ``-wal``
+    file with pending pages), the file is opened ``immutable``: it cannot
+    change while it is read-only.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return url
+    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    usable = os.access(path.parent, os.W_OK) or (wal.exists() and shm.exists())
+    query = "mode=ro" + ("" if usable else "&immutable=1")
+    return f"sqlite:///file:{urllib.parse.quote(str(path))}?{query}&uri=true"
 
 
 class Database:
@@ -34,11 +75,17 @@ class Database:
     schema : str, optional
         PostgreSQL schema to use (created if missing); lets several
         workspaces or test runs share one database without meeting.
+    read_only : bool, default False
+        Open the database for reading only: SQLite through a read-only
+        connection, PostgreSQL in read-only transactions; the schema is
+        checked, never migrated. A write raises
+        :class:`~alphaloop.errors.ReadOnlyWorkspaceError`.
     """
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, read_only: bool = False) -> None:
         self.url = url
         self.schema = schema
+        self.read_only = read_only
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
 
@@ -52,20 +99,26 @@ class Database:
 
     def _connect(self) -> Engine:
         kwargs: dict = {"future": True}
-        if self.url.startswith("postgresql") and self.schema:
-            kwargs["connect_args"] = {"options": f"-csearch_path={self.schema}"}
+        if self.url.startswith("postgresql"):
+            options = [f"-csearch_path={self.schema}"] if self.schema else []
+            if self.read_only:
+                options.append("-cdefault_transaction_read_only=on")
+            if options:
+                kwargs["connect_args"] = {"options": " ".join(options)}
+        url = _read_only_url(self.url) if self.read_only else self.url
         try:
-            engine = create_engine(self.url, **kwargs)
+            engine = create_engine(url, **kwargs)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(
                 f"cannot use database URL {self._safe_url()}: {exc}",
                 hint="for PostgreSQL install the extra: pip install 'alphaloop[postgres]'",
             ) from exc
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            pragmas = _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas
+            event.listen(engine, "connect", pragmas)
         try:
             with engine.begin() as conn:
-                if engine.dialect.name == "postgresql" and self.schema:
+                if engine.dialect.name == "postgresql" and self.schema and not self.read_only:
                     conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except OperationalError as exc:
             raise StoreError(
@@ -82,6 +135,9 @@ class Database:
         assert self._engine is not None
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
+        if self.read_only:
+            self._check_revision(cfg)
+            return
         try:
             with self._engine.begin() as conn:
                 cfg.attributes["connection"] = conn
@@ -89,9 +145,29 @@ class Database:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate the database at {self._safe_url()}: {exc}") from exc
 
-    def _safe_url(self) -> str:
-        from sqlalchemy.engine import make_url
+    def _check_revision(self, cfg: object) -> None:
+        """Read-only: the schema must already be at the latest revision."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
+        assert self._engine is not None
+        head = ScriptDirectory.from_config(cfg).get_current_head()  # type: ignore[arg-type]
+        try:
+            with self._engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot read the database at {self._safe_url()}: {_first_line(exc)}"
+            ) from exc
+        if current != head:
+            raise StoreError(
+                f"the database at {self._safe_url()} is at schema revision {current}, "
+                f"this alphaloop needs {head}, and it is open read-only",
+                hint="run a command that records something where the workspace is writable; "
+                "it upgrades the schema",
+            )
+
+    def _safe_url(self) -> str:
         try:
             return make_url(self.url).render_as_string(hide_password=True)
         except Exception:
@@ -99,14 +175,41 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error."""
+        """A session in a transaction: committed on success, rolled back on error.
+
+        On a read-only database a write raises
+        :class:`~alphaloop.errors.ReadOnlyWorkspaceError`.
+        """
         _ = self.engine
         assert self._sessions is not None
-        with self._sessions() as session, session.begin():
-            yield session
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            if self.read_only and _is_read_only_failure(exc):
+                raise ReadOnlyWorkspaceError(
+                    f"the database at {self._safe_url()} is open read-only, and this needs to "
+                    "record something in it (a run, an import, or the seal of a dataset's "
+                    f"holdout at its first use): {_first_line(exc)}",
+                    hint="run the command where the workspace can be written",
+                ) from exc
+            raise
 
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
             self._sessions = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_read_only_failure(exc: SQLAlchemyError) -> bool:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(
+        marker in text
+        for marker in ("readonly", "read-only", "read only", "query_only", "query-only")
+    )

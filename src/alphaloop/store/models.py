@@ -74,7 +74,7 @@ class ImportRecord(Base):
     name: Mapped[str] = mapped_column(String(200), index=True)
     source_path: Mapped[str] = mapped_column(String(1000))
     layout: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))  # accepted | repaired | refused
+    status: Mapped[str] = mapped_column(String(20))  # accepted | repaired | refused | interrupted
     rows_in: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_out: Mapped[int] = mapped_column(BigInteger, default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -90,7 +90,7 @@ class RunRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)
-    status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed | interrupted
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     data_hashes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,4 +1,8 @@
-"""The run log: every unit of work with its parameters, data hashes and outcome."""
+"""The run log: every unit of work with its parameters, data hashes and outcome.
+
+A run is ``running`` while it works, then ``succeeded``, ``failed`` (an
+exception, its text kept in ``error``) or ``interrupted`` (Ctrl-C).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from alphaloop import __version__
-from alphaloop.errors import RunNotFoundError
+from alphaloop.errors import RunNotFoundError, note_recorded_interruption
 from alphaloop.store.db import Database
 from alphaloop.store.models import RunRecord
 
@@ -20,7 +24,8 @@ __all__ = ["Run", "RunLog"]
 
 @dataclass
 class Run:
-    """A run in progress: fill ``result`` and ``data_hashes`` before it ends."""
+    """A run in progress: fill ``result`` and ``data_hashes`` (and complete ``params``)
+    before it ends; they are stored when it ends, whatever the outcome."""
 
     id: int
     kind: str
@@ -30,14 +35,20 @@ class Run:
 
 
 class RunLog:
-    """Records runs in the database: started, then succeeded or failed."""
+    """Records runs in the database: started, then succeeded, failed or interrupted."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     @contextmanager
     def start(self, kind: str, params: dict[str, Any] | None = None) -> Iterator[Run]:
-        """Record a run; it ends as ``succeeded``, or ``failed`` with the error text."""
+        """Record a run; it ends as ``succeeded``, ``failed`` with the error text, or
+        ``interrupted`` on :class:`KeyboardInterrupt`.
+
+        An interruption is re-raised with a note saying which run was
+        recorded as interrupted (:func:`~alphaloop.errors.recorded_interruptions`
+        reads it), so the interface can tell the user what was kept.
+        """
         with self.db.session() as s:
             rec = RunRecord(
                 kind=kind,
@@ -53,6 +64,10 @@ class RunLog:
             run = Run(rec.id, kind, dict(params or {}))
         try:
             yield run
+        except KeyboardInterrupt as exc:
+            self._finish(run, "interrupted", "interrupted by the user")
+            note_recorded_interruption(exc, f"{kind} run {run.id}")
+            raise
         except BaseException as exc:
             self._finish(run, "failed", f"{type(exc).__name__}: {exc}")
             raise
@@ -63,6 +78,7 @@ class RunLog:
             rec = s.get(RunRecord, run.id)
             assert rec is not None
             rec.status = status
+            rec.params = run.params
             rec.result = run.result
             rec.data_hashes = run.data_hashes
             rec.error = error

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from alphaloop.factors.ast import Field
 from alphaloop.factors.library.alpha158 import alpha158, alpha360
 from alphaloop.factors.parser import parse
 from alphaloop.factors.validate import future_references
+from alphaloop.files import write_atomic
 
 __all__ = [
     "BUILTIN",
@@ -178,15 +177,12 @@ def save_library(root: Path, source: str | Path) -> FactorLibrary:
     target_dir = library_dir(root)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{lib.name}.yaml"
-    fd, tmp = tempfile.mkstemp(dir=target_dir, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(
-            {"name": lib.name, "description": lib.description, "factors": lib.factors},
-            fh,
-            sort_keys=False,
-            allow_unicode=True,
-        )
-    os.replace(tmp, target)
+    text = yaml.safe_dump(
+        {"name": lib.name, "description": lib.description, "factors": lib.factors},
+        sort_keys=False,
+        allow_unicode=True,
+    )
+    write_atomic(target, text)
     return FactorLibrary(lib.name, lib.description, lib.factors, source=str(target))
 
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 import pytest
 
 from alphaloop.errors import SpecError
-from alphaloop.models import FAMILIES, RidgeEstimator, estimators
+from alphaloop.models import FAMILIES, RidgeEstimator, families
 from alphaloop.models.spec import PARAM_BOUNDS, Bound, ModelSpec, load_model_spec
 
 
@@ -79,7 +79,7 @@ def test_a_class_may_declare_its_own_bounds(monkeypatch: pytest.MonkeyPatch) -> 
         family = "narrow-ridge"
         param_bounds: ClassVar[dict[str, Bound]] = {"alpha": Bound(1, 10)}
 
-    monkeypatch.setitem(estimators.FAMILIES, "narrow-ridge", lambda: NarrowRidge)
+    monkeypatch.setitem(families.FAMILIES, "narrow-ridge", lambda: NarrowRidge)
     assert model("narrow-ridge", alpha=5.0).model.params == {"alpha": 5.0}
     with pytest.raises(SpecError, match=r"alpha must be >= 1 and <= 10, got 0.5"):
         model("narrow-ridge", alpha=0.5)

@@ -100,12 +100,12 @@ def test_the_command_line_shows_the_library_errors(
 ) -> None:
     code = main(["--workspace", str(ws.root), "factor", "analyze", "alpha185", "--data", "x"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert "unknown factor library 'alpha185'; did you mean 'alpha158'? known: alpha158" in err
     peek = tmp_path / "peek.yaml"
     peek.write_text("name: peek\nfactors:\n  FUT: Ref($close, -1) / $close - 1\n")
     code = main(["--workspace", str(ws.root), "factor", "library", "add", str(peek)])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert "factor 'FUT' reads the future: Ref($close, -1) looks 1 bar ahead" in err
     assert not (ws.root / "libraries" / "peek.yaml").exists()

@@ -119,7 +119,7 @@ def test_cli_backtest_applies_and_reports_overrides(
 ) -> None:
     args = ("backtest", str(spec_file), "--fills", "next_open", "--start", "2013-01-01")
     code, _, err = cli(capsys, shared_workspace, *args)
-    assert code == 1  # the override is applied: sp500-stocks has no open to fill at
+    assert code == 2  # the override is applied: sp500-stocks has no open to fill at
     assert "need an 'open' field" in err
     args = ("backtest", str(spec_file), "--top-k", "3", "--start", "2013-01-01")
     code, out, err = cli(capsys, shared_workspace, *args, "--json")
@@ -149,7 +149,7 @@ def test_cli_lookahead_takes_overrides(
     assert doc["overrides"] == {"top_k": "20"}
     assert doc["spec_hash"] == StrategySpec.from_dict({**BASE, "portfolio": {"k": 20}}).hash
     code, _, err = cli(capsys, shared_workspace, "lookahead", str(spec_file), "--top-k", "21")
-    assert code == 1
+    assert code == 2
     assert "portfolio.k is 21" in err
     assert "has 20 assets" in err
 

@@ -45,10 +45,10 @@ ERRORS = [
     ),
     Case(
         "bad-choice",
-        ("data", "import", "{tmp}/good.csv", "--name", "x", "--layout", "tall"),
+        ("backtest", "--expr", "$close", "--data", "sp500-stocks", "--top-k", "0"),
         2,
         "UsageError",
-        "tall",
+        "--top-k",
     ),
     Case(
         "no-confirmation",

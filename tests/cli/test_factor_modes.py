@@ -15,7 +15,9 @@ MOMENTUM = "Ref($close, 1) / Ref($close, 21) - 1"
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("factor-modes") / "ws"
+    root = tmp_path_factory.mktemp("factor-modes") / "ws"
+    assert main(["--workspace", str(root), "init"]) == 0
+    return root
 
 
 def run(capsys: pytest.CaptureFixture[str], ws: Path, *args: str) -> tuple[int, str, str]:

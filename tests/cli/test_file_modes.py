@@ -92,7 +92,7 @@ def test_command_outputs_follow_the_umask(
 
 
 def test_an_exported_model_follows_the_umask(tmp_path: Path, umask: int) -> None:
-    from alphaloop.models.estimators import make_estimator
+    from alphaloop.models import make_estimator
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 3))

@@ -145,3 +145,21 @@ def test_read_only_on_each_database(tmp_path: Path, db_settings: dict[str, str])
     again = Workspace(tmp_path / "ws", **db_settings)
     assert [r["kind"] for r in again.runs.list()] == ["kept"]
     again.close()
+
+
+def test_the_default_workspace_is_created_on_first_use_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alphaloop.cli import main
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("ALPHALOOP_HOME", str(home))
+    code = main(["data", "list", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert home.is_dir()
+    assert f"created workspace {home.resolve()}" in captured.err
+    assert any(d["name"] == "sp500-stocks" for d in json.loads(captured.out))
+    code = main(["data", "list", "--json"])
+    assert code == 0
+    assert "created workspace" not in capsys.readouterr().err

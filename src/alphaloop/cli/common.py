@@ -96,10 +96,13 @@ def configure_consoles() -> None:
 def workspace(ctx: typer.Context, *, write: bool = False) -> Workspace:
     """The workspace of this invocation (``--workspace``, else the default).
 
-    ``write=False`` (commands that only read): never created, so a mistyped
-    path fails; opened read-only when it cannot be written (said once on
-    stderr). ``write=True`` (commands that record something): created when
-    missing (said once on stderr), and it must be writable.
+    ``write=False`` (commands that only read): a workspace named with
+    ``--workspace`` is never created, so a mistyped path fails; the default
+    one (``$ALPHALOOP_HOME`` or ``./.alphaloop``) is created on first use, as
+    a new user expects, and that is said once on stderr. Either is opened
+    read-only when it cannot be written (said once on stderr).
+    ``write=True`` (commands that record something): created when missing
+    (said once on stderr), and it must be writable.
     """
     from alphaloop.app.workspace import Workspace
 
@@ -107,18 +110,16 @@ def workspace(ctx: typer.Context, *, write: bool = False) -> Workspace:
     ws: Workspace | None = obj.get("ws")
     if ws is not None and (ws.read_only is False or not write):
         return ws
-    if write:
-        ws = Workspace(obj["workspace"], create=True, read_only=False)
-        if ws.created:
-            err.print(f"created workspace {ws.root}", markup=False, soft_wrap=True)
-    else:
-        ws = Workspace(obj["workspace"], create=False, read_only=None)
-        if ws.read_only:
-            err.print(
-                f"note: workspace {ws.root} is read-only: reading it, recording nothing",
-                markup=False,
-                soft_wrap=True,
-            )
+    create = write or obj["workspace"] is None
+    ws = Workspace(obj["workspace"], create=create, read_only=False if write else None)
+    if ws.created:
+        err.print(f"created workspace {ws.root}", markup=False, soft_wrap=True)
+    if ws.read_only:
+        err.print(
+            f"note: workspace {ws.root} is read-only: reading it, recording nothing",
+            markup=False,
+            soft_wrap=True,
+        )
     obj["ws"] = ws
     ctx.find_root().call_on_close(ws.close)  # when the command ends, whatever the outcome
     return ws

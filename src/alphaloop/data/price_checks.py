@@ -1,0 +1,317 @@
+"""Checks of what prices can be used for: are there any, are opens real, do fields peek ahead.
+
+Three checks that :func:`alphaloop.data.quality.check_rows` runs on rows
+sorted by (asset, timestamp), and one function for a loaded Panel:
+
+``no_usable_prices`` (error, no repair)
+    The main price field (``close``, else ``adj_close``, ``price``, ``vwap``,
+    else the first price field) has no finite value in ``(0, 1e10]`` at all,
+    or not for some assets (an asset listed without rows counts too). Such a
+    dataset or asset cannot be traded or evaluated; repairs cannot create
+    prices, so the import is refused with the assets named.
+
+``synthetic_open`` (warning)
+    On many bars the open equals the previous bar's close (relative
+    difference at most :data:`OPEN_TOLERANCE`): the source filled the open in
+    from the previous close. A fill "at the next open" on such a bar is in
+    fact a fill at the signal bar's close, the optimistic same-bar fill. An
+    asset is flagged where a window of :data:`OPEN_WINDOW` consecutive bars
+    (the whole asset when it has fewer, but at least :data:`OPEN_MIN_BARS`)
+    has at least :data:`OPEN_MIN_VALID` bars with both values and such opens
+    on at least :data:`OPEN_MIN_SHARE` of them; the bars reported are those
+    opens inside such windows, and the span runs from the first to the last
+    of them. :func:`synthetic_open_mask` marks the same bars on a Panel.
+
+``future_correlated_field`` (warning)
+    A field whose value at bar t is strongly rank-correlated with the next
+    bar's close-to-close return ``close[t+1] / close[t] - 1``, i.e. it looks
+    like it holds information from after t (a forward return column, a label
+    saved with the features). Spearman's rho is computed per asset and pooled
+    (within-asset centred ranks of all assets together); the field is flagged
+    when ``|rho| >`` :data:`FUTURE_RHO` on at least :data:`FUTURE_MIN_PAIRS`
+    pairs, pooled or for any single asset. By chance alone ``|rho| > 0.5``
+    on 100 pairs has a probability below 1e-6.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alphaloop.data.long import LongData
+
+__all__ = [
+    "FUTURE_MIN_PAIRS",
+    "FUTURE_RHO",
+    "OPEN_MIN_BARS",
+    "OPEN_MIN_SHARE",
+    "OPEN_MIN_VALID",
+    "OPEN_TOLERANCE",
+    "OPEN_WINDOW",
+    "main_price_field",
+    "synthetic_open_mask",
+]
+
+MAX_PRICE = 1e10
+#: |open / previous close - 1| at or below this counts as "open equals previous close"
+OPEN_TOLERANCE = 1e-6
+#: bars per window of the synthetic-open test (about a quarter of daily bars)
+OPEN_WINDOW = 63
+#: share of a window's bars whose open equals the previous close that flags it
+OPEN_MIN_SHARE = 0.5
+#: fewest bars an asset needs before its opens are judged
+OPEN_MIN_BARS = 20
+#: fewest bars with both an open and a previous close that a window needs to count
+OPEN_MIN_VALID = 10
+#: |Spearman rho| above which a field looks like it holds the next bar's return
+FUTURE_RHO = 0.5
+#: fewest (field, next return) pairs for a rho to count
+FUTURE_MIN_PAIRS = 100
+_PRICE_ORDER = ("close", "adj_close", "price", "vwap")
+
+
+def main_price_field(fields: list[str] | tuple[str, ...], prices: list[str]) -> str | None:
+    """The field the price checks use: close, else adj_close, price, vwap, else the first price."""
+    present = [p for p in prices if p in fields]
+    main = next((p for p in _PRICE_ORDER if p in present), None)
+    return main if main is not None else (present[0] if present else None)
+
+
+def _segments(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) row of each asset's block in rows sorted by asset."""
+    bounds = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(codes)]))
+    return starts, ends
+
+
+# ------------------------------------------------------------ usable prices
+def no_usable_prices(s: LongData, price: str) -> tuple[int, str, list[dict[str, Any]]] | None:
+    """Assets of sorted rows ``s`` without one usable ``price``: (count, message, locations)."""
+    p = s.fields[price]
+    usable = np.isfinite(p) & (p > 0) & (p <= MAX_PRICE)
+    n_assets = len(s.assets)
+    has = np.bincount(s.asset_codes[usable], minlength=n_assets) > 0 if len(s) else None
+    if has is None:
+        has = np.zeros(n_assets, dtype=bool)
+    bad = np.flatnonzero(~has)
+    if not len(bad):
+        return None
+    names = [s.assets[int(k)] for k in bad]
+    rows = np.bincount(s.asset_codes, minlength=n_assets) if len(s) else np.zeros(n_assets)
+    if len(bad) == n_assets:
+        message = (
+            f"no usable {price} at all: every {price} is missing, not positive or implausible "
+            f"({len(s)} row(s)); nothing can be priced"
+        )
+    else:
+        shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+        message = (
+            f"{len(bad)} of {n_assets} asset(s) have no usable {price} "
+            f"(missing, not positive or implausible everywhere): {shown}"
+        )
+    locations = [
+        {"asset": name, "column": price, "rows": int(rows[k])}
+        for name, k in zip(names[:5], bad[:5], strict=True)
+    ]
+    return len(bad), message, locations
+
+
+# ----------------------------------------------------------- synthetic opens
+def _equal_to_previous_close(
+    open_: np.ndarray, close: np.ndarray, same_asset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per bar i (i >= 1): (open[i] equals close[i-1], both values present), within an asset."""
+    prev = close[:-1]
+    cur = open_[1:]
+    valid = same_asset & np.isfinite(prev) & np.isfinite(cur) & (prev != 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        equal = valid & (np.abs(cur / prev - 1.0) <= OPEN_TOLERANCE)
+    pad = np.zeros(1, dtype=bool)
+    return np.concatenate((pad, equal)), np.concatenate((pad, valid))
+
+
+def _flagged_bars(
+    equal: np.ndarray, valid: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """Bars inside a window of :data:`OPEN_WINDOW` bars (per block) with many synthetic opens.
+
+    ``equal`` and ``valid`` are per-row flags over blocks ``[starts[k], ends[k])``.
+    """
+    n = len(equal)
+    ce = np.concatenate(([0], np.cumsum(equal)))
+    cv = np.concatenate(([0], np.cumsum(valid)))
+    block_start = np.repeat(starts, ends - starts)
+    block_len = np.repeat(ends - starts, ends - starts)
+    width = np.minimum(OPEN_WINDOW, block_len)
+    i = np.arange(n)
+    lo = i - width + 1
+    full = (lo >= block_start) & (block_len >= OPEN_MIN_BARS)
+    lo_c = np.maximum(lo, 0)
+    n_equal = ce[i + 1] - ce[lo_c]
+    n_valid = cv[i + 1] - cv[lo_c]
+    hot = full & (n_valid >= OPEN_MIN_VALID) & (n_equal >= OPEN_MIN_SHARE * n_valid)
+    cover = np.zeros(n + 1, dtype=np.int64)
+    ends_hot = np.flatnonzero(hot)
+    np.add.at(cover, lo[ends_hot], 1)
+    np.add.at(cover, ends_hot + 1, -1)
+    return np.cumsum(cover[:-1]) > 0
+
+
+def _synthetic(s: LongData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of sorted ``s``: (synthetic open, inside a flagged window, open and close known)."""
+    codes = s.asset_codes
+    none = np.zeros(len(s), dtype=bool)
+    if len(s) < 2 or "open" not in s.fields or "close" not in s.fields:
+        return none, none, none
+    same = codes[1:] == codes[:-1]
+    equal, valid = _equal_to_previous_close(s.fields["open"], s.fields["close"], same)
+    starts, ends = _segments(codes)
+    cover = _flagged_bars(equal, valid, starts, ends)
+    return equal & cover, cover, valid
+
+
+def synthetic_open_rows(s: LongData) -> np.ndarray:
+    """Rows of sorted ``s`` whose open equals the previous close inside a flagged span."""
+    return _synthetic(s)[0]
+
+
+def synthetic_opens(s: LongData) -> tuple[int, str, list[dict[str, Any]]] | None:
+    """The synthetic-open warning of sorted rows ``s``: (bars, message, spans).
+
+    A span is a run of consecutive bars of one asset covered by flagged
+    windows; each location gives its first and last bar, the synthetic opens
+    in it (``bars``) and their share of its bars with both values (``share``).
+    """
+    suspect, cover, valid = _synthetic(s)
+    if not suspect.any():
+        return None
+    codes, ts = s.asset_codes, s.timestamps
+    # runs of covered bars, cut where the asset changes
+    same = codes[1:] == codes[:-1]
+    starts = np.flatnonzero(cover & ~np.concatenate(([False], cover[:-1] & same)))
+    ends = np.flatnonzero(cover & ~np.concatenate((cover[1:] & same, [False])))
+    cs = np.concatenate(([0], np.cumsum(suspect)))
+    cv = np.concatenate(([0], np.cumsum(valid)))
+    bars = cs[ends + 1] - cs[starts]
+    known = cv[ends + 1] - cv[starts]
+    keep = bars > 0
+    spans = [
+        {
+            "asset": s.assets[int(codes[a])],
+            "timestamp": _iso(int(ts[a])),
+            "end": _iso(int(ts[b])),
+            "bars": int(k),
+            "share": round(int(k) / max(int(m), 1), 3),
+        }
+        for a, b, k, m in zip(
+            starts[keep][:5], ends[keep][:5], bars[keep][:5], known[keep][:5], strict=True
+        )
+    ]
+    n_spans = int(keep.sum())
+    n = int(suspect.sum())
+    n_assets = len(np.unique(codes[suspect]))
+    # no dates in the message: locations carry them, and they are hidden inside a holdout
+    message = (
+        f"{n} bar(s) of {n_assets} asset(s) open exactly at the previous close, in {n_spans} "
+        f"span(s) where at least {OPEN_MIN_SHARE:.0%} of bars do (synthetic opens): a fill at "
+        "the next open there is a fill at the signal bar's close"
+    )
+    return n, message, spans[:5]
+
+
+def synthetic_open_mask(panel: Any) -> np.ndarray:
+    """Boolean (time, asset) mask of a Panel's bars whose open looks synthetic.
+
+    True at bar t of asset j when ``open[t, j]`` equals ``close[t-1, j]``
+    (relative difference at most :data:`OPEN_TOLERANCE`) and t lies in a span
+    the ``synthetic_open`` quality check flags (see the module docstring). The
+    first bar of the panel is never flagged (its previous close is not in the
+    panel), nor any bar of a panel without both ``open`` and ``close``.
+
+    A backtest that fills at the next open can count its fills on these bars:
+    they are effectively fills at the previous bar's close.
+    """
+    shape = panel.shape
+    if "open" not in panel or "close" not in panel or shape[0] < 2:
+        return np.zeros(shape, dtype=bool)
+    n_t, n_a = shape
+    # column by column as one long array: blocks of n_t rows per asset
+    open_ = np.asarray(panel["open"], dtype=np.float64).T.reshape(-1)
+    close = np.asarray(panel["close"], dtype=np.float64).T.reshape(-1)
+    codes = np.repeat(np.arange(n_a), n_t)
+    same = codes[1:] == codes[:-1]
+    equal, valid = _equal_to_previous_close(open_, close, same)
+    starts = np.arange(n_a) * n_t
+    flagged = equal & _flagged_bars(equal, valid, starts, starts + n_t)
+    return flagged.reshape(n_a, n_t).T.copy()
+
+
+# ---------------------------------------------------------- future returns
+def _group_centred_ranks(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks within each asset, centred and scaled: ``(rank - (n+1)/2) / n``; and n."""
+    ranks = pd.Series(values).groupby(codes).rank(method="average").to_numpy()
+    counts = np.bincount(codes)
+    n = counts[codes].astype(np.float64)
+    return (ranks - (n + 1.0) / 2.0) / n, counts
+
+
+def future_correlated_fields(
+    s: LongData, price: str
+) -> tuple[int, str, list[dict[str, Any]]] | None:
+    """Fields of sorted rows ``s`` rank-correlated with the next bar's ``price`` return."""
+    p = s.fields[price]
+    codes = s.asset_codes
+    if len(s) < FUTURE_MIN_PAIRS + 1:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nxt = np.where(codes[1:] == codes[:-1], p[1:] / p[:-1] - 1.0, np.nan)
+    nxt = np.concatenate((nxt, [np.nan]))
+    base = np.isfinite(nxt)
+    found: list[dict[str, Any]] = []
+    for name, values in s.fields.items():
+        if name == price:
+            continue
+        ok = base & np.isfinite(values)
+        if int(ok.sum()) < FUTURE_MIN_PAIRS:
+            continue
+        c = codes[ok]
+        ux, counts = _group_centred_ranks(values[ok], c)
+        ur, _ = _group_centred_ranks(nxt[ok], c)
+        sxy = np.bincount(c, ux * ur, minlength=len(counts))
+        sxx = np.bincount(c, ux * ux, minlength=len(counts))
+        syy = np.bincount(c, ur * ur, minlength=len(counts))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_asset = sxy / np.sqrt(sxx * syy)
+            pooled = float(sxy.sum() / np.sqrt(sxx.sum() * syy.sum()))
+        enough = (counts >= FUTURE_MIN_PAIRS) & np.isfinite(per_asset)
+        strong = enough & (np.abs(per_asset) > FUTURE_RHO)
+        pooled_strong = np.isfinite(pooled) and abs(pooled) > FUTURE_RHO
+        if not (pooled_strong or strong.any()):
+            continue
+        k = int(np.argmax(np.where(enough, np.abs(per_asset), -1.0)))
+        found.append(
+            {
+                "column": name,
+                "rho": round(pooled, 3),
+                "pairs": int(ok.sum()),
+                "assets_flagged": int(strong.sum()),
+                "asset": s.assets[k],
+                "asset_rho": round(float(per_asset[k]), 3),
+            }
+        )
+    if not found:
+        return None
+    parts = [f"{f['column']} (rho {f['rho']:+.2f} on {f['pairs']} bars)" for f in found]
+    message = (
+        f"{len(found)} field(s) are strongly rank-correlated with the next bar's {price} return "
+        f"(|Spearman rho| > {FUTURE_RHO}): {', '.join(parts)}; they may hold information from "
+        "the future (a forward return or a label): results using them would be too good to be true"
+    )
+    return len(found), message, found[:5]
+
+
+def _iso(ns: int) -> str:
+    return pd.Timestamp(ns, tz="UTC").isoformat()

@@ -198,10 +198,9 @@ class ImportResult:
         """One line when the import copies sealed rows and the dataset inherits the seal."""
         if not self.sealed_copies or self.holdout is None or self.holdout.boundary is None:
             return None
-        first = self.sealed_copies[0]
         return (
-            f"{self.dataset.name}: {first.describe()}; the seal follows the data: its holdout "
-            f"starts {self.holdout.boundary:%Y-%m-%d}"
+            f"{self.dataset.name}: {_describe_copies(self.sealed_copies)}; the seal follows "
+            f"the data: its holdout starts {self.holdout.boundary:%Y-%m-%d}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -810,7 +809,7 @@ class DataCatalog:
                 return  # the copied rows lie inside this dataset's own holdout already
             starts = f"starts {info.boundary:%Y-%m-%d}" if info.boundary is not None else "is 0"
             raise HoldoutError(
-                f"import into {name!r} refused: {source.describe()}, but the holdout of "
+                f"import into {name!r} refused: {_describe_copies(copies)}, but the holdout of "
                 f"{name!r} {starts} and was fixed at its first use, so the copied rows would "
                 "be readable by research",
                 hint="import the file under a new name: a new dataset inherits the seal",
@@ -915,6 +914,14 @@ class DataCatalog:
                 }
                 for r in s.scalars(q).all()
             ]
+
+
+def _describe_copies(copies: tuple[SealedCopy, ...]) -> str:
+    """The first copy in words, and the other datasets whose sealed rows were copied."""
+    text = copies[0].describe()
+    if len(copies) > 1:
+        text += " (also the sealed rows of " + ", ".join(repr(c.dataset) for c in copies[1:]) + ")"
+    return text
 
 
 def _replace_quality(info: DatasetInfo, quality: dict[str, Any]) -> DatasetInfo:

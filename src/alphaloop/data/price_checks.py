@@ -27,10 +27,12 @@ sorted by (asset, timestamp), and one function for a loaded Panel:
     bar's close-to-close return ``close[t+1] / close[t] - 1``, i.e. it looks
     like it holds information from after t (a forward return column, a label
     saved with the features). Spearman's rho is computed per asset and pooled
-    (within-asset centred ranks of all assets together); the field is flagged
+    (within-asset centred ranks of all assets together) for every field but
+    the price levels (open, high, low, close, ...); the field is flagged
     when ``|rho| >`` :data:`FUTURE_RHO` on at least :data:`FUTURE_MIN_PAIRS`
     pairs, pooled or for any single asset. By chance alone ``|rho| > 0.5``
-    on 100 pairs has a probability below 1e-6.
+    on 100 pairs has a probability below 1e-6. Datasets with more than
+    :data:`FUTURE_MAX_PAIRS` pairs are thinned to every k-th bar first.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ OPEN_MIN_VALID = 10
 FUTURE_RHO = 0.5
 #: fewest (field, next return) pairs for a rho to count
 FUTURE_MIN_PAIRS = 100
+#: pairs used at most: every k-th bar of larger datasets
+FUTURE_MAX_PAIRS = 250_000
 _PRICE_ORDER = ("close", "adj_close", "price", "vwap")
 
 
@@ -122,15 +126,25 @@ def no_usable_prices(s: LongData, price: str) -> tuple[int, str, list[dict[str, 
 # ----------------------------------------------------------- synthetic opens
 def _equal_to_previous_close(
     open_: np.ndarray, close: np.ndarray, same_asset: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per bar i (i >= 1): (open[i] equals close[i-1], both values present), within an asset."""
-    prev = close[:-1]
-    cur = open_[1:]
-    valid = same_asset & np.isfinite(prev) & np.isfinite(cur) & (prev != 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        equal = valid & (np.abs(cur / prev - 1.0) <= OPEN_TOLERANCE)
-    pad = np.zeros(1, dtype=bool)
-    return np.concatenate((pad, equal)), np.concatenate((pad, valid))
+) -> np.ndarray:
+    """Per bar i (i >= 1): open[i] equals close[i-1] of the same asset (missing: False)."""
+    equal = np.zeros(len(open_), dtype=bool)
+    prev, cur = close[:-1], open_[1:]
+    gap = np.subtract(cur, prev)
+    np.abs(gap, out=gap)
+    tolerance = np.abs(prev) * OPEN_TOLERANCE
+    np.less_equal(gap, tolerance, out=equal[1:])  # False where either is NaN
+    equal[1:] &= same_asset
+    return equal
+
+
+def _both_known(open_: np.ndarray, close: np.ndarray, same_asset: np.ndarray) -> np.ndarray:
+    """Per bar i (i >= 1): open[i] and close[i-1] of the same asset are both present."""
+    valid = np.zeros(len(open_), dtype=bool)
+    np.isfinite(close[:-1], out=valid[1:])
+    valid[1:] &= np.isfinite(open_[1:])
+    valid[1:] &= same_asset
+    return valid
 
 
 def _flagged_bars(
@@ -153,11 +167,33 @@ def _flagged_bars(
     n_equal = ce[i + 1] - ce[lo_c]
     n_valid = cv[i + 1] - cv[lo_c]
     hot = full & (n_valid >= OPEN_MIN_VALID) & (n_equal >= OPEN_MIN_SHARE * n_valid)
-    cover = np.zeros(n + 1, dtype=np.int64)
     ends_hot = np.flatnonzero(hot)
-    np.add.at(cover, lo[ends_hot], 1)
-    np.add.at(cover, ends_hot + 1, -1)
+    cover = np.bincount(lo[ends_hot], minlength=n + 1) - np.bincount(ends_hot + 1, minlength=n + 1)
     return np.cumsum(cover[:-1]) > 0
+
+
+def _cover(
+    equal: np.ndarray, open_: np.ndarray, close: np.ndarray, codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_flagged_bars` over the blocks of rows sorted by asset ``codes``; and ``valid``.
+
+    Only assets with enough equal opens to fill one window are examined
+    (most data has none, and then this costs one pass); ``valid`` (open and
+    previous close known) is computed for those rows only.
+    """
+    cover = np.zeros(len(equal), dtype=bool)
+    valid = np.zeros(len(equal), dtype=bool)
+    need = int(np.ceil(OPEN_MIN_VALID * OPEN_MIN_SHARE))
+    candidates = np.bincount(codes[equal], minlength=int(codes.max()) + 1) >= need
+    if not candidates.any():
+        return cover, valid
+    rows = candidates[codes]
+    sub = codes[rows]
+    sub_valid = _both_known(open_[rows], close[rows], sub[1:] == sub[:-1])
+    valid[rows] = sub_valid
+    starts, ends = _segments(sub)
+    cover[rows] = _flagged_bars(equal[rows], sub_valid, starts, ends)
+    return cover, valid
 
 
 def _synthetic(s: LongData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,10 +202,9 @@ def _synthetic(s: LongData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     none = np.zeros(len(s), dtype=bool)
     if len(s) < 2 or "open" not in s.fields or "close" not in s.fields:
         return none, none, none
-    same = codes[1:] == codes[:-1]
-    equal, valid = _equal_to_previous_close(s.fields["open"], s.fields["close"], same)
-    starts, ends = _segments(codes)
-    cover = _flagged_bars(equal, valid, starts, ends)
+    open_, close = s.fields["open"], s.fields["close"]
+    equal = _equal_to_previous_close(open_, close, codes[1:] == codes[:-1])
+    cover, valid = _cover(equal, open_, close, codes)
     return equal & cover, cover, valid
 
 
@@ -182,8 +217,9 @@ def synthetic_opens(s: LongData) -> tuple[int, str, list[dict[str, Any]]] | None
     """The synthetic-open warning of sorted rows ``s``: (bars, message, spans).
 
     A span is a run of consecutive bars of one asset covered by flagged
-    windows; each location gives its first and last bar, the synthetic opens
-    in it (``bars``) and their share of its bars with both values (``share``).
+    windows, from its first to its last synthetic open; each location gives
+    those two bars, the synthetic opens in between (``bars``) and their share
+    of the bars in between with both values (``share``).
     """
     suspect, cover, valid = _synthetic(s)
     if not suspect.any():
@@ -194,10 +230,15 @@ def synthetic_opens(s: LongData) -> tuple[int, str, list[dict[str, Any]]] | None
     starts = np.flatnonzero(cover & ~np.concatenate(([False], cover[:-1] & same)))
     ends = np.flatnonzero(cover & ~np.concatenate((cover[1:] & same, [False])))
     cs = np.concatenate(([0], np.cumsum(suspect)))
+    keep = (cs[ends + 1] - cs[starts]) > 0
+    starts, ends = starts[keep], ends[keep]
+    # each span runs from its first to its last synthetic open
+    hits = np.flatnonzero(suspect)
+    first = hits[np.searchsorted(hits, starts)]
+    last = hits[np.searchsorted(hits, ends, side="right") - 1]
     cv = np.concatenate(([0], np.cumsum(valid)))
-    bars = cs[ends + 1] - cs[starts]
-    known = cv[ends + 1] - cv[starts]
-    keep = bars > 0
+    bars = cs[last + 1] - cs[first]
+    known = cv[last + 1] - cv[first]
     spans = [
         {
             "asset": s.assets[int(codes[a])],
@@ -206,11 +247,9 @@ def synthetic_opens(s: LongData) -> tuple[int, str, list[dict[str, Any]]] | None
             "bars": int(k),
             "share": round(int(k) / max(int(m), 1), 3),
         }
-        for a, b, k, m in zip(
-            starts[keep][:5], ends[keep][:5], bars[keep][:5], known[keep][:5], strict=True
-        )
+        for a, b, k, m in zip(first[:5], last[:5], bars[:5], known[:5], strict=True)
     ]
-    n_spans = int(keep.sum())
+    n_spans = len(first)
     n = int(suspect.sum())
     n_assets = len(np.unique(codes[suspect]))
     # no dates in the message: locations carry them, and they are hidden inside a holdout
@@ -243,25 +282,49 @@ def synthetic_open_mask(panel: Any) -> np.ndarray:
     close = np.asarray(panel["close"], dtype=np.float64).T.reshape(-1)
     codes = np.repeat(np.arange(n_a), n_t)
     same = codes[1:] == codes[:-1]
-    equal, valid = _equal_to_previous_close(open_, close, same)
-    starts = np.arange(n_a) * n_t
-    flagged = equal & _flagged_bars(equal, valid, starts, starts + n_t)
+    equal = _equal_to_previous_close(open_, close, same)
+    flagged = equal & _cover(equal, open_, close, codes)[0]
     return flagged.reshape(n_a, n_t).T.copy()
 
 
 # ---------------------------------------------------------- future returns
 def _group_centred_ranks(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average ranks within each asset, centred and scaled: ``(rank - (n+1)/2) / n``; and n."""
-    ranks = pd.Series(values).groupby(codes).rank(method="average").to_numpy()
+    """Average ranks within each asset, centred and scaled: ``(rank - (n+1)/2) / n``; and n.
+
+    Ties get the average of the ranks they span (as :func:`scipy.stats.rankdata`).
+    """
+    n_rows = len(values)
+    # order by (asset, value): values by a global rank, then one integer sort
+    by_value = np.argsort(values)
+    global_rank = np.empty(n_rows, dtype=np.int64)
+    global_rank[by_value] = np.arange(n_rows)
+    order = np.argsort(codes.astype(np.int64) * n_rows + global_rank)
+    v, c = values[order], codes[order]
+    new_group = np.ones(n_rows, dtype=bool)
+    new_group[1:] = c[1:] != c[:-1]
+    group_first = np.maximum.accumulate(np.where(new_group, np.arange(n_rows), 0))
+    position = np.arange(n_rows) - group_first  # 0-based rank inside the asset
+    new_run = new_group.copy()
+    new_run[1:] |= v[1:] != v[:-1]
+    run_first = np.flatnonzero(new_run)
+    run_len = np.diff(np.append(run_first, n_rows))
+    run_of = np.cumsum(new_run) - 1
+    ranks = np.empty(n_rows)
+    ranks[order] = (position[run_first] + (run_len - 1) / 2.0 + 1.0)[run_of]
     counts = np.bincount(codes)
     n = counts[codes].astype(np.float64)
     return (ranks - (n + 1.0) / 2.0) / n, counts
 
 
 def future_correlated_fields(
-    s: LongData, price: str
+    s: LongData, price: str, skip: frozenset[str] | set[str] = frozenset()
 ) -> tuple[int, str, list[dict[str, Any]]] | None:
-    """Fields of sorted rows ``s`` rank-correlated with the next bar's ``price`` return."""
+    """Fields of sorted rows ``s`` rank-correlated with the next bar's ``price`` return.
+
+    ``price`` and the fields in ``skip`` (price levels, whose ranks say
+    nothing about returns) are not tested.
+    """
+    skip = {price, *skip}
     p = s.fields[price]
     codes = s.asset_codes
     if len(s) < FUTURE_MIN_PAIRS + 1:
@@ -270,16 +333,28 @@ def future_correlated_fields(
         nxt = np.where(codes[1:] == codes[:-1], p[1:] / p[:-1] - 1.0, np.nan)
     nxt = np.concatenate((nxt, [np.nan]))
     base = np.isfinite(nxt)
+    # a strong correlation shows on a sample: at most FUTURE_MAX_PAIRS pairs, every k-th bar
+    step = max(1, -(-int(base.sum()) // FUTURE_MAX_PAIRS))
+    if step > 1:
+        thin = np.zeros(len(base), dtype=bool)
+        thin[::step] = True
+        base &= thin
     found: list[dict[str, Any]] = []
+    shared: tuple[np.ndarray, np.ndarray] | None = None  # return ranks on every base pair
     for name, values in s.fields.items():
-        if name == price:
+        if name in skip:
             continue
         ok = base & np.isfinite(values)
         if int(ok.sum()) < FUTURE_MIN_PAIRS:
             continue
         c = codes[ok]
         ux, counts = _group_centred_ranks(values[ok], c)
-        ur, _ = _group_centred_ranks(nxt[ok], c)
+        if int(ok.sum()) == int(base.sum()):
+            if shared is None:
+                shared = _group_centred_ranks(nxt[base], c)
+            ur = shared[0]
+        else:
+            ur, _ = _group_centred_ranks(nxt[ok], c)
         sxy = np.bincount(c, ux * ur, minlength=len(counts))
         sxx = np.bincount(c, ux * ux, minlength=len(counts))
         syy = np.bincount(c, ur * ur, minlength=len(counts))

@@ -522,7 +522,8 @@ def check_rows(
         issues.extend(_from_price_check("no_usable_prices", no_prices))
         issues.extend(
             _from_price_check(
-                "future_correlated_field", price_checks.future_correlated_fields(s, price)
+                "future_correlated_field",
+                price_checks.future_correlated_fields(s, price, set(prices)),
             )
         )
     issues.extend(_from_price_check("synthetic_open", price_checks.synthetic_opens(s)))

@@ -207,6 +207,8 @@ def test_a_copy_of_sealed_rows_inherits_the_seal(sealed: Workspace, tmp_path: Pa
     )
     with pytest.raises(HoldoutError, match="sealed holdout"):
         sealed.data.load("my-index", start=boundary)
+    with pytest.raises(HoldoutError, match=f"inherited at import from '{INDEX}'"):
+        sealed.data.configure_holdout("my-index", 0.5)
     listed = {h.dataset: h.to_dict() for h in sealed.data.holdouts.list()}
     assert listed["my-index"]["inherited_from"]["first_copied"] == boundary.isoformat()
 

@@ -142,6 +142,13 @@ class Holdouts:
         """Set the sealed share of ``dataset`` before its first use (and seal it now)."""
         _check_fraction(fraction)
         existing = self.get(dataset)
+        if existing is not None and existing.inherited_from:
+            raise HoldoutError(
+                f"the holdout of {dataset!r} was inherited at import from "
+                f"{existing.inherited_from.get('dataset')!r}, whose sealed rows it copies; "
+                "it cannot be changed",
+                hint="the seal follows the data: import other data to get another holdout",
+            )
         if existing is not None:
             raise HoldoutError(
                 f"the holdout of {dataset!r} was sealed on {existing.sealed_at:%Y-%m-%d} "

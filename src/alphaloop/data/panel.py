@@ -296,23 +296,16 @@ class Panel:
 
     def with_sealed_end(self, sealed_end: SealedEnd | None, notice: str | None = None) -> Panel:
         """The same panel (sharing its arrays) marked as stopping at a sealed holdout."""
-        out = self._copy_meta(self)
-        out._sealed_end = sealed_end
-        out._notice = notice
-        return out
-
-    @staticmethod
-    def _copy_meta(panel: Panel) -> Panel:
         out = Panel(
-            panel._index,
-            panel._assets,
-            panel._fields,
-            panel._membership,
-            frequency=panel._frequency,
+            self._index,
+            self._assets,
+            self._fields,
+            self._membership,
+            frequency=self._frequency,
             _trusted=True,
         )
-        out._sealed_end = panel._sealed_end
-        out._notice = panel._notice
+        out._sealed_end = sealed_end
+        out._notice = notice
         return out
 
     @property

@@ -269,6 +269,18 @@ def test_a_leak_in_one_asset_only_is_found() -> None:
     assert abs(loc["rho"]) < FUTURE_RHO  # pooled it is diluted, per asset it shows
 
 
+def test_pooled_pairs_flag_many_short_series() -> None:
+    # 4 assets x 49 pairs: too few per asset, enough pooled
+    issue = checks(frame_rows(_with_fields(50, seed=13, assets=("A", "B", "C", "D"))))
+    loc = next(
+        loc for loc in issue["future_correlated_field"].locations if loc["column"] == "fwd_ret"
+    )
+    assert loc["rho"] == pytest.approx(1.0)
+    assert loc["pairs"] == 4 * 49
+    assert loc["assets_flagged"] == 0
+    assert "asset" not in loc  # no asset has enough pairs on its own
+
+
 def test_short_series_are_not_judged() -> None:
     assert "future_correlated_field" not in checks(frame_rows(_with_fields(40, seed=11)))
 

@@ -74,6 +74,7 @@ FUTURE_MIN_PAIRS = 100
 #: pairs used at most: every k-th bar of larger datasets
 FUTURE_MAX_PAIRS = 250_000
 _PRICE_ORDER = ("close", "adj_close", "price", "vwap")
+_BLOCK_ROWS = 1 << 18  # rows per block where a full-size temporary is avoided
 
 
 def main_price_field(fields: list[str] | tuple[str, ...], prices: list[str]) -> str | None:
@@ -95,11 +96,13 @@ def _segments(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def no_usable_prices(s: LongData, price: str) -> tuple[int, str, list[dict[str, Any]]] | None:
     """Assets of sorted rows ``s`` without one usable ``price``: (count, message, locations)."""
     p = s.fields[price]
-    usable = np.isfinite(p) & (p > 0) & (p <= MAX_PRICE)
+    usable = p > 0  # False for NaN
+    usable &= p <= MAX_PRICE  # False for infinity
     n_assets = len(s.assets)
-    has = np.bincount(s.asset_codes[usable], minlength=n_assets) > 0 if len(s) else None
-    if has is None:
-        has = np.zeros(n_assets, dtype=bool)
+    has = np.zeros(n_assets, dtype=bool)
+    if len(s):
+        starts, _ = _segments(s.asset_codes)
+        has[s.asset_codes[starts]] = np.logical_or.reduceat(usable, starts)
     bad = np.flatnonzero(~has)
     if not len(bad):
         return None
@@ -127,13 +130,22 @@ def no_usable_prices(s: LongData, price: str) -> tuple[int, str, list[dict[str, 
 def _equal_to_previous_close(
     open_: np.ndarray, close: np.ndarray, same_asset: np.ndarray
 ) -> np.ndarray:
-    """Per bar i (i >= 1): open[i] equals close[i-1] of the same asset (missing: False)."""
-    equal = np.zeros(len(open_), dtype=bool)
-    prev, cur = close[:-1], open_[1:]
-    gap = np.subtract(cur, prev)
-    np.abs(gap, out=gap)
-    tolerance = np.abs(prev) * OPEN_TOLERANCE
-    np.less_equal(gap, tolerance, out=equal[1:])  # False where either is NaN
+    """Per bar i (i >= 1): open[i] equals close[i-1] of the same asset (missing: False).
+
+    Computed in blocks that reuse two buffers: no full-size temporaries.
+    """
+    n = len(open_)
+    equal = np.zeros(n, dtype=bool)
+    size = min(_BLOCK_ROWS, max(n - 1, 0))
+    gap, tolerance = np.empty(size), np.empty(size)
+    for i in range(1, n, _BLOCK_ROWS):
+        j = min(i + _BLOCK_ROWS, n)
+        g, t = gap[: j - i], tolerance[: j - i]
+        np.subtract(open_[i:j], close[i - 1 : j - 1], out=g)
+        np.abs(g, out=g)
+        np.abs(close[i - 1 : j - 1], out=t)
+        t *= OPEN_TOLERANCE
+        np.less_equal(g, t, out=equal[i:j])  # False where either is NaN
     equal[1:] &= same_asset
     return equal
 
@@ -326,24 +338,23 @@ def future_correlated_fields(
     """
     skip = {price, *skip}
     p = s.fields[price]
-    codes = s.asset_codes
-    if len(s) < FUTURE_MIN_PAIRS + 1:
+    all_codes = s.asset_codes
+    n = len(s)
+    if n < FUTURE_MIN_PAIRS + 1:
         return None
+    # a strong correlation shows on a sample: at most FUTURE_MAX_PAIRS bars, every k-th one
+    step = max(1, -(-(n - 1) // FUTURE_MAX_PAIRS))
+    rows = np.arange(0, n - 1, step)
+    codes = all_codes[rows]
     with np.errstate(divide="ignore", invalid="ignore"):
-        nxt = np.where(codes[1:] == codes[:-1], p[1:] / p[:-1] - 1.0, np.nan)
-    nxt = np.concatenate((nxt, [np.nan]))
-    base = np.isfinite(nxt)
-    # a strong correlation shows on a sample: at most FUTURE_MAX_PAIRS pairs, every k-th bar
-    step = max(1, -(-int(base.sum()) // FUTURE_MAX_PAIRS))
-    if step > 1:
-        thin = np.zeros(len(base), dtype=bool)
-        thin[::step] = True
-        base &= thin
+        nxt = p[rows + 1] / p[rows] - 1.0
+    base = np.isfinite(nxt) & (all_codes[rows + 1] == codes)
     found: list[dict[str, Any]] = []
     shared: tuple[np.ndarray, np.ndarray] | None = None  # return ranks on every base pair
-    for name, values in s.fields.items():
+    for name, all_values in s.fields.items():
         if name in skip:
             continue
+        values = all_values[rows]
         ok = base & np.isfinite(values)
         if int(ok.sum()) < FUTURE_MIN_PAIRS:
             continue
@@ -366,20 +377,25 @@ def future_correlated_fields(
         pooled_strong = np.isfinite(pooled) and abs(pooled) > FUTURE_RHO
         if not (pooled_strong or strong.any()):
             continue
-        k = int(np.argmax(np.where(enough, np.abs(per_asset), -1.0)))
-        found.append(
-            {
-                "column": name,
-                "rho": round(pooled, 3),
-                "pairs": int(ok.sum()),
-                "assets_flagged": int(strong.sum()),
-                "asset": s.assets[k],
-                "asset_rho": round(float(per_asset[k]), 3),
-            }
-        )
+        loc: dict[str, Any] = {
+            "column": name,
+            "rho": round(pooled, 3) if np.isfinite(pooled) else None,
+            "pairs": int(ok.sum()),
+            "assets_flagged": int(strong.sum()),
+        }
+        if enough.any():  # the asset with the strongest correlation on enough pairs
+            k = int(np.argmax(np.where(enough, np.abs(per_asset), -1.0)))
+            loc["asset"] = s.assets[k]
+            loc["asset_rho"] = round(float(per_asset[k]), 3)
+        found.append(loc)
     if not found:
         return None
-    parts = [f"{f['column']} (rho {f['rho']:+.2f} on {f['pairs']} bars)" for f in found]
+    parts = [
+        f"{f['column']} (rho {f['rho']:+.2f} on {f['pairs']} bars)"
+        if f["rho"] is not None
+        else f"{f['column']} ({f['assets_flagged']} asset(s))"
+        for f in found
+    ]
     message = (
         f"{len(found)} field(s) are strongly rank-correlated with the next bar's {price} return "
         f"(|Spearman rho| > {FUTURE_RHO}): {', '.join(parts)}; they may hold information from "

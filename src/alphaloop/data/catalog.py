@@ -257,7 +257,9 @@ class DataCatalog:
                     f"bundled dataset {name!r} failed its quality checks: "
                     f"{[i.check for i in report.errors]}"
                 )
-            carried = [caveat_of(i) for i in report.warnings if i.check in CARRIED_CHECKS]
+            carried = [
+                caveat_of(i, with_spans=True) for i in report.warnings if i.check in CARRIED_CHECKS
+            ]
             info = self._record(
                 name,
                 data,

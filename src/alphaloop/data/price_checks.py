@@ -267,8 +267,9 @@ def synthetic_opens(s: LongData) -> tuple[int, str, list[dict[str, Any]]] | None
     # no dates in the message: locations carry them, and they are hidden inside a holdout
     message = (
         f"{n} bar(s) of {n_assets} asset(s) open exactly at the previous close, in {n_spans} "
-        f"span(s) where at least {OPEN_MIN_SHARE:.0%} of bars do (synthetic opens): a fill at "
-        "the next open there is a fill at the signal bar's close"
+        f"span(s) where at least {OPEN_MIN_SHARE:.0%} of bars do (synthetic opens; the spans "
+        "are the report's locations): a fill at the next open there is a fill at the signal "
+        "bar's close"
     )
     return n, message, spans[:5]
 

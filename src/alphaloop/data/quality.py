@@ -374,10 +374,15 @@ def _at_or_after(loc: dict[str, Any], cut: pd.Timestamp) -> bool:
     return False
 
 
-def caveat_of(issue: QualityIssue) -> str:
-    """A warning as a dataset caveat: ``"check: message"``, plus the spans of synthetic opens."""
+def caveat_of(issue: QualityIssue, *, with_spans: bool = False) -> str:
+    """A warning as a dataset caveat: ``"check: message"``.
+
+    ``with_spans`` adds the spans of synthetic opens (dates). Only bundled
+    datasets, whose spans are documented, do: a caveat is shown everywhere,
+    unfiltered, while the quality report hides locations inside the holdout.
+    """
     text = f"{issue.check}: {issue.message}"
-    if issue.check == "synthetic_open" and issue.locations:
+    if with_spans and issue.check == "synthetic_open" and issue.locations:
         spans = "; ".join(
             f"{loc.get('asset')} {_short_time(str(loc.get('timestamp')))}.."
             f"{_short_time(str(loc.get('end')))}"

@@ -377,3 +377,19 @@ def test_reports_round_trip_through_dicts() -> None:
     again = QualityReport.from_dict(report.to_dict())
     assert again == report
     assert again.lines() == report.lines()
+
+
+def test_imported_synthetic_opens_are_a_caveat_without_dates(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    df = _synthetic_from(walk(200, seed=14), 20, 180)
+    df["timestamp"] = pd.bdate_range("2021-01-04", periods=len(df))
+    df["asset"] = "X"
+    path = tmp_path / "opens.csv"
+    df.to_csv(path, index=False)
+    result = workspace.data.import_file(path, "opens")
+    (caveat,) = [c for c in result.dataset.caveats if c.startswith("synthetic_open: ")]
+    assert "160 bar(s) of 1 asset(s)" in caveat
+    assert "2021" not in caveat
+    span = workspace.data.quality_report("opens").issue("synthetic_open").locations[0]
+    assert span["timestamp"].startswith("2021-02-01")

@@ -231,3 +231,24 @@ class SpecError(ConfigError):
 
 class BacktestError(AlphaloopError):
     """A backtest cannot run on these inputs (shapes, missing prices, cash, dates)."""
+
+
+class HoldoutError(AlphaloopError):
+    """The sealed holdout was asked for, reconfigured after use, or unsealed twice.
+
+    Also raised when an import copies rows of a sealed holdout into a dataset
+    whose own holdout cannot take them over (see :mod:`alphaloop.data.seal`).
+    The integrity protocol said no: the CLI exits with 1, as for a failed check.
+    """
+
+    exit_code = ExitCode.CHECK_FAILED
+
+
+class HoldoutClippedWarning(UserWarning):
+    """A request reached into a sealed holdout and was cut at its boundary.
+
+    The message is one line naming the dataset, the requested end, the
+    boundary and where the data returned ends, e.g. ``"sp500-stocks: end
+    2022-12-28 is inside the sealed holdout (from 2016-05-03); data ends
+    2016-05-02"``.
+    """

@@ -71,7 +71,7 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0003"
+    assert version == "0004"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

@@ -277,7 +277,9 @@ QUALITY = [
     Case(
         "semicolons_with_decimal_commas",
         "prices.csv",
-        b"timestamp;symbol;close\n2024-01-02;AAA;10,5\n2024-01-03;AAA;11,5\n",
+        # a third, well-formed price: with every price blanked by the repair the
+        # import would be refused (no usable prices)
+        b"timestamp;symbol;close\n2024-01-02;AAA;10,5\n2024-01-03;AAA;11,5\n2024-01-04;AAA;12\n",
         check="non_numeric",
         count=2,
         line=2,

@@ -3,12 +3,25 @@
 A dataset name maps to one or more immutable versions; importing under an
 existing name adds a version and keeps the old one, so every earlier result
 can still be traced to the exact data (by content hash) it used.
+
+Registration is safe when several processes open one workspace at once: a
+version's files are written under a staging directory, then its database row
+claims ``(name, version)`` (a unique constraint) and the files are renamed
+into place in the same transaction. A process that loses the race to register
+a bundled dataset finds it registered and keeps the winner's version; an
+import that loses a version number takes the next one.
 """
 
 from __future__ import annotations
 
+import os
+import random
 import re
-from dataclasses import dataclass, field
+import shutil
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +30,17 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from alphaloop.data.bundled import BUNDLED, load_bundled
-from alphaloop.data.holdout import HoldoutError, HoldoutInfo, HoldoutKey, Holdouts
+from alphaloop.data.holdout import (
+    HoldoutError,
+    HoldoutInfo,
+    HoldoutKey,
+    Holdouts,
+    first_sealed_bar,
+    new_record,
+)
 from alphaloop.data.long import LongData
 from alphaloop.data.market_calendar import (
     MarketCalendar,
@@ -28,30 +49,39 @@ from alphaloop.data.market_calendar import (
     infer_market_calendar,
 )
 from alphaloop.data.normalize import normalize
-from alphaloop.data.panel import Panel, infer_frequency
+from alphaloop.data.panel import Panel, SealedEnd, infer_frequency
+from alphaloop.data.price_checks import main_price_field
 from alphaloop.data.quality import (
+    CARRIED_CHECKS,
     CHECKS,
     QualityIssue,
     QualityReport,
     Repair,
     apply_repairs,
+    caveat_of,
     check_long,
     check_rows,
+    merge_sealed,
 )
-from alphaloop.data.readers import Layout, ReadOptions, read_table
+from alphaloop.data.readers import PRICE_FIELDS, Layout, ReadOptions, read_table
+from alphaloop.data.seal import SealedCopy, SealedSpan, find_copies
 from alphaloop.data.store import ROWS, ParquetStore
 from alphaloop.errors import (
     AlphaloopError,
     DataQualityError,
     DatasetExistsError,
     DatasetNotFoundError,
+    HoldoutClippedWarning,
+    StoreError,
     note_recorded_interruption,
 )
-from alphaloop.store import Database, DatasetRecord, ImportRecord
+from alphaloop.store import Database, DatasetRecord, HoldoutRecord, ImportRecord
 
 __all__ = ["DataCatalog", "DatasetInfo", "ImportResult"]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+STAGING = ".staging"  # under the data directory: versions being written
+_RECORD_ATTEMPTS = 8
 
 
 def _ts(value: Any) -> pd.Timestamp:
@@ -95,6 +125,23 @@ class DatasetInfo:
     def bundled(self) -> bool:
         return self.source.startswith("bundled:")
 
+    @property
+    def quality_report(self) -> QualityReport:
+        """The stored quality report: the state of the stored rows, after any repairs.
+
+        In a version shown by the catalog, locations inside the dataset's
+        sealed holdout are left out (counted in ``sealed_locations``).
+        """
+        return QualityReport.from_dict(self.quality)
+
+    @property
+    def repairs(self) -> tuple[Repair, ...]:
+        """The repairs applied at import, in order (empty when none were needed)."""
+        return tuple(
+            Repair(str(r["check"]), str(r["action"]), int(r["count"]))
+            for r in self.quality.get("repairs", [])
+        )
+
     def to_dict(self, *, full: bool = False) -> dict[str, Any]:
         """JSON-ready summary; ``full`` adds the asset ids and the quality report."""
         out: dict[str, Any] = {
@@ -115,6 +162,7 @@ class DatasetInfo:
             "quality": {
                 "errors": self.quality.get("errors", 0),
                 "warnings": self.quality.get("warnings", 0),
+                "repairs": len(self.quality.get("repairs", [])),
             },
         }
         if full:
@@ -160,6 +208,18 @@ class ImportResult:
     repairs: tuple[Repair, ...] = field(default_factory=tuple)
     final_report: QualityReport | None = None
     options: ReadOptions = field(default_factory=ReadOptions)
+    sealed_copies: tuple[SealedCopy, ...] = field(default_factory=tuple)
+    holdout: HoldoutInfo | None = None
+
+    @property
+    def holdout_notice(self) -> str | None:
+        """One line when the import copies sealed rows and the dataset inherits the seal."""
+        if not self.sealed_copies or self.holdout is None or self.holdout.boundary is None:
+            return None
+        return (
+            f"{self.dataset.name}: {_describe_copies(self.sealed_copies)}; the seal follows "
+            f"the data: its holdout starts {self.holdout.boundary:%Y-%m-%d}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,6 +231,8 @@ class ImportResult:
             "remaining_warnings": [
                 i.to_dict() for i in (self.final_report or self.report).warnings
             ],
+            "sealed_copies": [c.to_dict() for c in self.sealed_copies],
+            "holdout_notice": self.holdout_notice,
         }
 
 
@@ -225,19 +287,24 @@ class DataCatalog:
                     f"bundled dataset {name!r} failed its quality checks: "
                     f"{[i.check for i in report.errors]}"
                 )
-            self._record(
+            carried = [
+                caveat_of(i, with_spans=True) for i in report.warnings if i.check in CARRIED_CHECKS
+            ]
+            info = self._record(
                 name,
                 data,
                 spec.source,
                 spec.description,
-                list(spec.caveats),
+                [*spec.caveats, *carried],
                 report,
                 layout="long",
                 repairs=[],
                 status="accepted",
                 asset_class=spec.asset_class,
+                first_only=True,
             )
-            added.append(name)
+            if info is not None:  # None: another process registered it first
+                added.append(name)
         self._bundled_ready = True
         return added
 
@@ -257,14 +324,26 @@ class DataCatalog:
                     (DatasetRecord.name == latest.c.name) & (DatasetRecord.version == latest.c.v),
                 )
             ).all()
-        infos = [DatasetInfo.from_record(r, tuple(r.assets_preview), self._market(r)) for r in rows]
+        sealed = {h.dataset: h for h in self.holdouts.list()}
+        infos = [
+            self._visible(
+                DatasetInfo.from_record(r, tuple(r.assets_preview), self._market(r)),
+                sealed.get(r.name),
+            )
+            for r in rows
+        ]
         return sorted(infos, key=lambda i: (not i.bundled, i.name))
 
     def info(self, name: str, version: int | None = None) -> DatasetInfo:
-        """One dataset version (default: the current one), with all asset ids."""
+        """One dataset version (default: the current one), with all asset ids.
+
+        Its quality report leaves out locations inside the sealed holdout
+        (before first use: inside the holdout first use would seal now).
+        """
         rec = self._get(name, version)
         meta = self.store.meta(rec.name, rec.version)
-        return DatasetInfo.from_record(rec, tuple(meta["assets"]), self._market(rec, meta))
+        info = DatasetInfo.from_record(rec, tuple(meta["assets"]), self._market(rec, meta))
+        return self._visible(info, self.holdouts.get(rec.name))
 
     def _market(self, rec: DatasetRecord, meta: dict[str, Any] | None = None) -> MarketCalendar:
         """The version's market calendar as recorded at import.
@@ -282,6 +361,23 @@ class DataCatalog:
             has_volume="volume" in rec.fields,
             asset_class=bundled.asset_class if bundled else None,
         )
+
+    def _visible(self, info: DatasetInfo, holdout: HoldoutInfo | None) -> DatasetInfo:
+        """``info`` with its stored quality report cut at the holdout boundary.
+
+        ``holdout`` is the dataset's holdout, or None before its first use:
+        then the boundary first use would seal now is used.
+        """
+        if holdout is not None:
+            boundary = holdout.boundary
+        else:
+            calendar = self.store.calendar(info.name, info.version)
+            boundary = first_sealed_bar(self.holdouts.default_fraction, calendar)
+        if boundary is None or not info.quality.get("issues"):
+            return info
+        report = QualityReport.from_dict(info.quality).without_sealed(boundary)
+        quality = {**info.quality, "issues": [i.to_dict() for i in report.issues]}
+        return _replace_quality(info, quality)
 
     def versions(self, name: str) -> list[int]:
         self.ensure_bundled()
@@ -309,7 +405,11 @@ class DataCatalog:
 
         Loads stop before the dataset's sealed holdout (sealed here at first
         use; see :mod:`alphaloop.data.holdout`). Only the key handed out by
-        unsealing reaches past it.
+        unsealing reaches past it. An ``end`` inside the holdout is cut at it
+        with a :class:`~alphaloop.errors.HoldoutClippedWarning`, whose line the
+        panel keeps in :attr:`~alphaloop.data.panel.Panel.notice`; a ``start``
+        inside it raises :class:`~alphaloop.errors.HoldoutError`. The panel's
+        :attr:`~alphaloop.data.panel.Panel.sealed_end` says where the seal starts.
         """
         rec = self._get(name, version)
         boundary = self.holdout_boundary(rec.name, rec.version)
@@ -317,6 +417,8 @@ class DataCatalog:
             if not isinstance(holdout_key, HoldoutKey) or holdout_key.dataset != rec.name:
                 raise HoldoutError(f"that holdout key does not open {rec.name!r}")
             boundary = None
+        sealed: SealedEnd | None = None
+        notice = None
         if boundary is not None:
             if start is not None and _ts(start) >= boundary:
                 raise HoldoutError(
@@ -324,11 +426,19 @@ class DataCatalog:
                     f"(from {boundary:%Y-%m-%d}); research cannot read it",
                     hint="final strategies are evaluated on it once: `alphaloop holdout unseal`",
                 )
+            calendar = self.store.calendar(rec.name, rec.version)
+            k = int(np.searchsorted(calendar, boundary.value))
+            data_end = pd.Timestamp(int(calendar[k - 1]), tz="UTC") if k else None
+            sealed = SealedEnd(rec.name, boundary, data_end)
             last = boundary - pd.Timedelta(1, "ns")
+            if end is not None and _ts(end) >= boundary:
+                notice = sealed.clipped(end)
+                warnings.warn(notice, HoldoutClippedWarning, stacklevel=2)
             end = last if end is None else min(_ts(end), last)
-        return self.store.load(
+        panel = self.store.load(
             rec.name, rec.version, start=start, end=end, assets=assets, fields=fields
         )
+        return panel if sealed is None else panel.with_sealed_end(sealed, notice)
 
     def holdout_boundary(self, name: str, version: int | None = None) -> pd.Timestamp | None:
         """First sealed timestamp of ``name`` (sealing it now at first use), or None."""
@@ -433,14 +543,36 @@ class DataCatalog:
     def check_dataset(
         self, name: str, version: int | None = None, *, stale_min_run: int = 5
     ) -> QualityReport:
-        """Run the row checks again on a stored dataset version."""
+        """Run the row checks again on a stored dataset version.
+
+        Counts cover every stored row; locations come only from the rows
+        before the sealed holdout (sealed now at first use). Each issue
+        counts its occurrences inside the holdout in ``sealed_locations``.
+        """
         rec = self._get(name, version)
         data = self._stored_rows(rec)
         issues = check_long(data, stale_min_run=stale_min_run)
-        note = "locations give row numbers of the stored rows (sorted by asset, then time)"
+        notes = ["locations give row numbers of the stored rows (sorted by asset, then time)"]
+        boundary = self.holdout_boundary(rec.name, rec.version)
+        if boundary is not None and issues:
+            research = data.take(data.timestamps < boundary.value)
+            visible = check_long(research, stale_min_run=stale_min_run) if len(research) else []
+            issues = merge_sealed(issues, visible)
+            notes.append(
+                f"rows from {boundary:%Y-%m-%d} on are the sealed holdout: counted, not located"
+            )
         return QualityReport(
-            f"{rec.name} v{rec.version}", rec.rows, "stored", tuple(issues), (note,)
+            f"{rec.name} v{rec.version}", rec.rows, "stored", tuple(issues), tuple(notes)
         )
+
+    def quality_report(self, name: str, version: int | None = None) -> QualityReport:
+        """The quality report stored with a dataset version: its state after any repairs.
+
+        What ``data show`` displays: locations inside the sealed holdout are
+        left out (see :meth:`info`); the repairs applied at import are in
+        ``info(name).repairs``.
+        """
+        return self.info(name, version).quality_report
 
     def _stored_rows(self, rec: DatasetRecord) -> LongData:
         vdir = self.store.version_dir(rec.name, rec.version)
@@ -497,6 +629,16 @@ class DataCatalog:
         (bars per year for annualization) override what the timestamps say
         (see :mod:`alphaloop.data.market_calendar`); both are recorded with
         the version.
+
+        Warnings are also kept with the dataset (as
+        caveats, and in the stored quality report, which describes the rows
+        as stored: after the repairs, which it lists under ``repairs``).
+
+        Rows that copy another dataset's sealed holdout make the new dataset
+        inherit the seal: its holdout is sealed now and starts no later than
+        the first copied bar (see :mod:`alphaloop.data.seal`). When the name
+        already has a holdout that starts later (or none), the import is
+        refused with :class:`~alphaloop.errors.HoldoutError`.
         """
         asset_class = check_asset_class(asset_class)
         periods_per_year = check_periods_per_year(periods_per_year)
@@ -568,28 +710,52 @@ class DataCatalog:
             )
             if final.errors:
                 self._record_refusal(name, path, final)
+                unrepairable = [i.check for i in final.errors if i.repair is None]
                 raise DataQualityError(
                     f"import of {path} refused: problems remain after repair "
                     f"({', '.join(i.check for i in final.errors)})",
                     final,
+                    hint=(
+                        "fix the file: these problems have no automatic repair: "
+                        + ", ".join(unrepairable)
+                        if unrepairable
+                        else None
+                    ),
                 )
         status = "repaired" if repairs else "accepted"
-        warnings = [f"{i.check}: {i.message}" for i in final.warnings]
-        info = self._record(
-            name,
-            rows,
-            source,
-            description,
-            [*(caveats or []), *warnings],
+        copies = tuple(find_copies(rows, self._sealed_spans(rows)))
+        try:
+            info = self._record(
+                name,
+                rows,
+                source,
+                description,
+                [*(caveats or []), *(caveat_of(i) for i in final.warnings)],
+                final,
+                layout=report.layout,
+                repairs=repairs,
+                status=status,
+                source_path=str(path),
+                import_report=report,
+                copies=copies,
+                asset_class=asset_class,
+                periods_per_year=periods_per_year,
+            )
+        except HoldoutError:
+            self._record_refusal(name, path, final)
+            raise
+        assert info is not None
+        holdout = self.holdouts.get(name) if copies else None
+        return ImportResult(
+            info,
+            status,
             report,
-            layout=report.layout,
-            repairs=repairs,
-            status=status,
-            source_path=str(path),
-            asset_class=asset_class,
-            periods_per_year=periods_per_year,
+            tuple(repairs),
+            final,
+            options=opts,
+            sealed_copies=copies,
+            holdout=holdout,
         )
-        return ImportResult(info, status, report, tuple(repairs), final, opts)
 
     def _validate_name(self, name: str) -> None:
         if not NAME_PATTERN.match(name):
@@ -602,13 +768,6 @@ class DataCatalog:
                 f"{name!r} is a bundled dataset and cannot be replaced",
                 hint="import under another name",
             )
-
-    def _next_version(self, name: str) -> int:
-        with self.db.session() as s:
-            current = s.scalar(
-                select(func.max(DatasetRecord.version)).where(DatasetRecord.name == name)
-            )
-        return int(current or 0) + 1
 
     def _record(
         self,
@@ -623,14 +782,23 @@ class DataCatalog:
         repairs: list[Repair],
         status: str,
         source_path: str | None = None,
+        import_report: QualityReport | None = None,
+        copies: tuple[SealedCopy, ...] = (),
+        first_only: bool = False,
         asset_class: str | None = None,
         periods_per_year: float | None = None,
-    ) -> DatasetInfo:
-        version = self._next_version(name)
-        if self.store.version_dir(name, version).exists():
-            # Files without a database row: left by a crash between the two
-            # writes. Nothing refers to them, so the new version takes their place.
-            self.store.delete(name, version)
+    ) -> DatasetInfo | None:
+        """Store ``data`` as the next version of ``name``; safe against concurrent writers.
+
+        ``report`` describes the stored rows (after repairs); ``import_report``
+        the file as read (default: ``report``), kept with the import attempt.
+        With ``first_only`` (bundled datasets) nothing is stored when ``name``
+        has a version already, and None is returned. ``copies``: sealed rows
+        the data copies (the dataset inherits the seal, in the same transaction).
+        The market calendar (asset class, bars per year) is read from the
+        timestamps unless ``asset_class``/``periods_per_year`` say otherwise,
+        and stored with the version.
+        """
         calendar = data.calendar  # cached on the rows: the store reuses it
         market = infer_market_calendar(
             calendar,
@@ -639,10 +807,71 @@ class DataCatalog:
             asset_class=asset_class,
             periods_per_year_given=periods_per_year,
         )
-        stored = self.store.write(name, version, data, extra_meta={"market": market.to_dict()})
-        started = datetime.now(UTC)
+        staging = ParquetStore(self.store.root / STAGING / uuid.uuid4().hex)
         try:
-            with self.db.session() as s:
+            stored = staging.write(name, 0, data, extra_meta={"market": market.to_dict()})
+            for attempt in range(_RECORD_ATTEMPTS):
+                try:
+                    return self._commit(
+                        name,
+                        stored.path,
+                        stored,
+                        data,
+                        source=source,
+                        description=description,
+                        caveats=caveats,
+                        report=report,
+                        import_report=import_report or report,
+                        layout=layout,
+                        repairs=repairs,
+                        status=status,
+                        source_path=source_path,
+                        copies=copies,
+                        first_only=first_only,
+                        market=market,
+                    )
+                except IntegrityError as exc:
+                    # another process took this version number (or sealed this name) first
+                    if attempt == _RECORD_ATTEMPTS - 1:
+                        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                        raise StoreError(f"cannot record dataset {name!r}: {reason}") from exc
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            shutil.rmtree(staging.root, ignore_errors=True)
+
+    def _commit(
+        self,
+        name: str,
+        staged: Path,
+        stored: Any,
+        data: LongData,
+        *,
+        source: str,
+        description: str,
+        caveats: list[str],
+        report: QualityReport,
+        import_report: QualityReport,
+        layout: str,
+        repairs: list[Repair],
+        status: str,
+        source_path: str | None,
+        copies: tuple[SealedCopy, ...],
+        first_only: bool,
+        market: MarketCalendar,
+    ) -> DatasetInfo | None:
+        """One attempt: claim (name, version) with a row and move the staged files in."""
+        started = datetime.now(UTC)
+        moved: Path | None = None
+        try:
+            with self.db.write_session() as s:
+                q = select(func.count(DatasetRecord.id), func.max(DatasetRecord.version))
+                n_versions, top = s.execute(q.where(DatasetRecord.name == name)).one()
+                if first_only and n_versions:
+                    return None
+                version = int(top or 0) + 1
+                final = self.store.version_dir(name, version)
+                quality = {**report.to_dict(), "repairs": [r.to_dict() for r in repairs]}
                 rec = DatasetRecord(
                     name=name,
                     version=version,
@@ -657,12 +886,12 @@ class DataCatalog:
                     fields=list(stored.fields),
                     assets_preview=list(stored.assets[:50]),
                     caveats=caveats,
-                    quality=report.to_dict(),
+                    quality=quality,
                     content_hash=stored.content_hash,
-                    path=str(stored.path),
+                    path=str(final),
                 )
                 s.add(rec)
-                s.flush()
+                s.flush()  # claims (name, version), or raises IntegrityError
                 s.add(
                     ImportRecord(
                         dataset_id=rec.id,
@@ -670,18 +899,114 @@ class DataCatalog:
                         source_path=source_path or source,
                         layout=layout,
                         status=status,
-                        rows_in=report.rows,
+                        rows_in=import_report.rows,
                         rows_out=stored.rows,
-                        report=report.to_dict(),
+                        report=import_report.to_dict(),
                         repairs=[r.to_dict() for r in repairs],
                         started_at=started,
                         finished_at=datetime.now(UTC),
                     )
                 )
+                if copies:
+                    self._inherit_seal(s, name, data, copies)
+                s.flush()
+                if final.exists():
+                    # files without a row (ours holds the version now): left by a
+                    # process that stopped between moving its files in and committing
+                    shutil.rmtree(final)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staged, final)
+                moved = final
+            moved = None  # committed: the files belong to the row
         except BaseException:
-            self.store.delete(name, version)
+            if moved is not None:
+                os.rename(moved, staged)
             raise
         return DatasetInfo.from_record(rec, stored.assets, market)
+
+    def _inherit_seal(
+        self, s: Any, name: str, data: LongData, copies: tuple[SealedCopy, ...]
+    ) -> None:
+        """Seal ``name`` from the first copied sealed bar, in the caller's transaction.
+
+        Refuses (HoldoutError) when ``name`` is sealed already from a later bar
+        or has no holdout: its research span would hold sealed rows.
+        """
+        first = min(c.first for c in copies)
+        existing = s.scalars(select(HoldoutRecord).where(HoldoutRecord.dataset == name)).first()
+        source = copies[0]
+        if existing is not None:
+            info = Holdouts._info(existing)
+            if info.boundary is not None and info.boundary <= first:
+                return  # the copied rows lie inside this dataset's own holdout already
+            starts = f"starts {info.boundary:%Y-%m-%d}" if info.boundary is not None else "is 0"
+            raise HoldoutError(
+                f"import into {name!r} refused: {_describe_copies(copies)}, but the holdout of "
+                f"{name!r} {starts} and was fixed at its first use, so the copied rows would "
+                "be readable by research",
+                hint="import the file under a new name: a new dataset inherits the seal",
+            )
+        own = first_sealed_bar(self.holdouts.default_fraction, data.calendar)
+        boundary = first if own is None else min(own, first)
+        inherited = {**source.to_dict(), "others": [c.dataset for c in copies[1:]]}
+        s.add(new_record(name, self.holdouts.default_fraction, boundary, inherited))
+
+    def _sealed_spans(self, rows: LongData) -> list[SealedSpan]:
+        """Sealed rows of every dataset version that overlaps ``rows`` in time."""
+        if not len(rows):
+            return []
+        lo = pd.Timestamp(int(rows.timestamps.min()), tz="UTC")
+        hi = pd.Timestamp(int(rows.timestamps.max()), tz="UTC")
+        spans: list[SealedSpan] = []
+        for holdout in self.holdouts.list():
+            if holdout.boundary is None or holdout.boundary > hi:
+                continue
+            with self.db.session() as s:
+                recs = s.scalars(
+                    select(DatasetRecord).where(
+                        DatasetRecord.name == holdout.dataset,
+                        DatasetRecord.end >= max(holdout.boundary, lo).to_pydatetime(),
+                    )
+                ).all()
+            seen: set[str] = set()
+            for rec in recs:
+                if rec.content_hash in seen:
+                    continue
+                seen.add(rec.content_hash)
+                span = self._sealed_span(rec, holdout.boundary, lo, hi)
+                if span is not None:
+                    spans.append(span)
+        return spans
+
+    def _sealed_span(
+        self, rec: DatasetRecord, boundary: pd.Timestamp, lo: pd.Timestamp, hi: pd.Timestamp
+    ) -> SealedSpan | None:
+        meta = self.store.meta(rec.name, rec.version)
+        price = main_price_field(tuple(meta["fields"]), sorted(PRICE_FIELDS)) or (
+            meta["fields"][0] if meta["fields"] else None
+        )
+        if price is None:
+            return None
+        calendar = self.store.calendar(rec.name, rec.version)
+        t0 = int(np.searchsorted(calendar, max(boundary, lo).value))
+        t1 = int(np.searchsorted(calendar, hi.value, side="right"))
+        if t0 >= t1:
+            return None
+        table = pq.read_table(
+            self.store.version_dir(rec.name, rec.version) / ROWS,
+            columns=["t", "a", price],
+            filters=[("t", ">=", t0), ("t", "<", t1)],
+        )
+        t = table.column("t").to_numpy().astype(np.int64)
+        return SealedSpan(
+            rec.name,
+            rec.version,
+            boundary,
+            calendar[t],
+            table.column("a").to_numpy().astype(np.int32),
+            tuple(meta["assets"]),
+            table.column(price).to_numpy(zero_copy_only=False).astype(np.float64),
+        )
 
     def _record_refusal(self, name: str, path: str | Path, report: QualityReport) -> None:
         now = datetime.now(UTC)
@@ -741,6 +1066,18 @@ class DataCatalog:
                 }
                 for r in s.scalars(q).all()
             ]
+
+
+def _describe_copies(copies: tuple[SealedCopy, ...]) -> str:
+    """The first copy in words, and the other datasets whose sealed rows were copied."""
+    text = copies[0].describe()
+    if len(copies) > 1:
+        text += " (also the sealed rows of " + ", ".join(repr(c.dataset) for c in copies[1:]) + ")"
+    return text
+
+
+def _replace_quality(info: DatasetInfo, quality: dict[str, Any]) -> DatasetInfo:
+    return replace(info, quality=quality)
 
 
 def summarize_issue(issue: QualityIssue) -> str:

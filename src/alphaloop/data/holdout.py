@@ -8,6 +8,16 @@ the boundary timestamp is recorded and from then on every load through
 every search, selection and training path, because they all read data through
 the catalog; no argument of the public loading API reaches past the boundary.
 
+Requests that reach into the holdout are cut at the boundary and say so: a
+load whose ``end`` lies inside it warns with
+:class:`~alphaloop.errors.HoldoutClippedWarning` and the panel carries the
+same line in :attr:`~alphaloop.data.panel.Panel.notice`; a ``start`` inside
+it raises :class:`HoldoutError`.
+
+The seal follows the data, not the name: an import whose rows copy rows of
+another dataset's sealed span inherits the seal (its holdout starts no later
+than the first copied bar; see :mod:`alphaloop.data.seal`).
+
 The only way past it is :meth:`Holdouts.unseal`: an explicit action, recorded
 with a note and the number of strategies tried before it, that hands out a
 one-dataset :class:`HoldoutKey` and spends the holdout. A spent holdout
@@ -25,22 +35,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from alphaloop.errors import AlphaloopError, ExitCode
+from alphaloop.errors import HoldoutError
 from alphaloop.store import Database, HoldoutRecord
 
-__all__ = ["HoldoutError", "HoldoutInfo", "HoldoutKey", "Holdouts"]
+__all__ = ["HoldoutError", "HoldoutInfo", "HoldoutKey", "Holdouts", "first_sealed_bar"]
 
 _KEY_TOKEN = object()
-
-
-class HoldoutError(AlphaloopError):
-    """The sealed holdout was asked for, reconfigured after use, or unsealed twice.
-
-    The integrity protocol said no: the CLI exits with 1, as for a failed check.
-    """
-
-    exit_code = ExitCode.CHECK_FAILED
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class HoldoutInfo:
     note: str
     trials_before: int | None
     results: dict[str, Any]
+    inherited_from: dict[str, Any] | None = None
 
     @property
     def spent(self) -> bool:
@@ -70,6 +73,7 @@ class HoldoutInfo:
             "note": self.note,
             "trials_before": self.trials_before,
             "results": self.results,
+            "inherited_from": self.inherited_from,
         }
 
 
@@ -120,6 +124,7 @@ class Holdouts:
             note=rec.note,
             trials_before=rec.trials_before,
             results=dict(rec.results or {}),
+            inherited_from=dict(rec.inherited_from) if rec.inherited_from else None,
         )
 
     def get(self, dataset: str) -> HoldoutInfo | None:
@@ -137,6 +142,13 @@ class Holdouts:
         """Set the sealed share of ``dataset`` before its first use (and seal it now)."""
         _check_fraction(fraction)
         existing = self.get(dataset)
+        if existing is not None and existing.inherited_from:
+            raise HoldoutError(
+                f"the holdout of {dataset!r} was inherited at import from "
+                f"{existing.inherited_from.get('dataset')!r}, whose sealed rows it copies; "
+                "it cannot be changed",
+                hint="the seal follows the data: import other data to get another holdout",
+            )
         if existing is not None:
             raise HoldoutError(
                 f"the holdout of {dataset!r} was sealed on {existing.sealed_at:%Y-%m-%d} "
@@ -153,22 +165,29 @@ class Holdouts:
         return self._create(dataset, self.default_fraction, calendar)
 
     def _create(self, dataset: str, fraction: float, calendar: np.ndarray) -> HoldoutInfo:
-        boundary = None
-        n = len(calendar)
-        if fraction > 0 and n:
-            first_sealed = min(n - 1, max(1, math.ceil(n * (1.0 - fraction))))
-            boundary = pd.Timestamp(int(calendar[first_sealed]), tz="UTC").to_pydatetime()
-        with self.db.session() as s:
-            rec = HoldoutRecord(
-                dataset=dataset,
-                fraction=float(fraction),
-                boundary=boundary,
-                note="",
-                results={},
-            )
-            s.add(rec)
-            s.flush()
-            return self._info(rec)
+        """Record the holdout; a process that sealed it at the same moment wins."""
+        boundary = first_sealed_bar(fraction, calendar)
+        try:
+            with self.db.session() as s:
+                rec = new_record(dataset, fraction, boundary)
+                s.add(rec)
+                s.flush()
+                return self._info(rec)
+        except IntegrityError:
+            existing = self.get(dataset)
+            if existing is None:
+                raise
+            return existing
+
+    def prospective_boundary(self, dataset: str, calendar: np.ndarray) -> pd.Timestamp | None:
+        """The boundary of ``dataset``: the sealed one, or the one first use would seal now.
+
+        Seals nothing: what quality reports hide before a dataset's first use.
+        """
+        existing = self.get(dataset)
+        if existing is not None:
+            return existing.boundary
+        return first_sealed_bar(self.default_fraction, calendar)
 
     def unseal(self, dataset: str, *, note: str, trials_before: int) -> HoldoutKey:
         """Spend the holdout of ``dataset``: record the action and return its key.
@@ -211,6 +230,37 @@ class Holdouts:
             if rec.results:
                 raise HoldoutError(f"results of the holdout of {key.dataset!r} are recorded")
             rec.results = results
+
+
+def first_sealed_bar(fraction: float, calendar: np.ndarray) -> pd.Timestamp | None:
+    """First timestamp of the final ``fraction`` of ``calendar`` (int64 ns, UTC); None for 0.
+
+    The holdout keeps at least the first bar out of it and at least the last
+    bar in it.
+    """
+    n = len(calendar)
+    if fraction <= 0 or not n:
+        return None
+    first = min(n - 1, max(1, math.ceil(n * (1.0 - fraction))))
+    return pd.Timestamp(int(calendar[first]), tz="UTC")
+
+
+def new_record(
+    dataset: str,
+    fraction: float,
+    boundary: pd.Timestamp | None,
+    inherited_from: dict[str, Any] | None = None,
+) -> HoldoutRecord:
+    """A holdout row sealed now (added by the caller to its own transaction)."""
+    return HoldoutRecord(
+        dataset=dataset,
+        fraction=float(fraction),
+        boundary=boundary.to_pydatetime() if boundary is not None else None,
+        sealed_at=datetime.now(UTC),
+        note="",
+        results={},
+        inherited_from=inherited_from,
+    )
 
 
 def _check_fraction(fraction: float) -> None:

@@ -12,20 +12,70 @@ Conventions
   exactly where the source had a row.
 - A Panel is immutable: its arrays are read-only, and slicing returns views
   that share memory with the parent, so time slices cost O(1) memory.
+- A Panel loaded from a dataset with a sealed holdout knows where the seal
+  starts (:attr:`Panel.sealed_end`). Slicing past its end into the holdout
+  says so (:class:`~alphaloop.errors.HoldoutClippedWarning`, and the slice's
+  :attr:`Panel.notice`); a slice that starts inside the holdout raises
+  :class:`~alphaloop.errors.HoldoutError`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from alphaloop.errors import PanelError
+from alphaloop.errors import HoldoutClippedWarning, HoldoutError, PanelError
 
-__all__ = ["Panel", "hash_content", "infer_frequency"]
+__all__ = ["Panel", "SealedEnd", "hash_content", "infer_frequency"]
+
+
+@dataclass(frozen=True)
+class SealedEnd:
+    """Where a loaded Panel stops because the rest of its dataset is sealed.
+
+    Attributes
+    ----------
+    dataset : str
+    boundary : pandas.Timestamp
+        First sealed timestamp (UTC).
+    data_end : pandas.Timestamp or None
+        Last timestamp of the dataset before the boundary (UTC).
+    """
+
+    dataset: str
+    boundary: pd.Timestamp
+    data_end: pd.Timestamp | None
+
+    def clipped(self, requested_end: Any) -> str:
+        """One line: a requested end inside the holdout, the boundary and where the data ends.
+
+        e.g. ``"sp500-stocks: end 2022-12-28 is inside the sealed holdout
+        (from 2016-05-03); data ends 2016-05-02"``.
+        """
+        ends = f"{self.data_end:%Y-%m-%d}" if self.data_end is not None else "before it"
+        return (
+            f"{self.dataset}: end {_day(requested_end)} is inside the sealed holdout "
+            f"(from {self.boundary:%Y-%m-%d}); data ends {ends}"
+        )
+
+    def refused_start(self, requested_start: Any) -> str:
+        """One line: a requested start inside the holdout leaves no data to read."""
+        return (
+            f"{self.dataset}: start {_day(requested_start)} is inside the sealed holdout "
+            f"(from {self.boundary:%Y-%m-%d}); research data ends "
+            + (f"{self.data_end:%Y-%m-%d}" if self.data_end is not None else "before it")
+        )
+
+
+def _day(value: Any) -> str:
+    ts = _utc(value)
+    return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else ts.isoformat()
 
 
 def hash_content(
@@ -125,7 +175,16 @@ class Panel:
         Overrides :func:`infer_frequency`.
     """
 
-    __slots__ = ("_asset_pos", "_assets", "_fields", "_frequency", "_index", "_membership")
+    __slots__ = (
+        "_asset_pos",
+        "_assets",
+        "_fields",
+        "_frequency",
+        "_index",
+        "_membership",
+        "_notice",
+        "_sealed_end",
+    )
 
     def __init__(
         self,
@@ -169,6 +228,8 @@ class Panel:
         self._fields = arrays
         self._membership = membership
         self._frequency = frequency
+        self._sealed_end: SealedEnd | None = None
+        self._notice: str | None = None
 
     # ------------------------------------------------------------------ shape
     @property
@@ -213,6 +274,39 @@ class Panel:
         if self._frequency is None:
             self._frequency = infer_frequency(self._index)
         return self._frequency
+
+    @property
+    def sealed_end(self) -> SealedEnd | None:
+        """Where this panel stops because its dataset's holdout is sealed, or None.
+
+        Set on panels loaded through the catalog from a dataset with a sealed
+        holdout (without a holdout key) and kept by slices that reach the
+        panel's last bar.
+        """
+        return self._sealed_end
+
+    @property
+    def notice(self) -> str | None:
+        """One line to show the user about this panel's span, or None.
+
+        Set when the request that made the panel reached into a sealed
+        holdout and was cut at its boundary (see :meth:`SealedEnd.clipped`).
+        """
+        return self._notice
+
+    def with_sealed_end(self, sealed_end: SealedEnd | None, notice: str | None = None) -> Panel:
+        """The same panel (sharing its arrays) marked as stopping at a sealed holdout."""
+        out = Panel(
+            self._index,
+            self._assets,
+            self._fields,
+            self._membership,
+            frequency=self._frequency,
+            _trusted=True,
+        )
+        out._sealed_end = sealed_end
+        out._notice = notice
+        return out
 
     @property
     def membership(self) -> np.ndarray:
@@ -281,23 +375,46 @@ class Panel:
             raise PanelError("Panel.iloc takes a contiguous slice such as panel.iloc(10:20)")
         fields = {k: v[rows] for k, v in self._fields.items()}
         mem = None if self._membership is None else self._membership[rows]
-        return Panel(
+        out = Panel(
             self._index[rows], self._assets, fields, mem, frequency=self._frequency, _trusted=True
         )
+        n = len(self._index)
+        if self._sealed_end is not None and n and rows.indices(n)[1] >= n:
+            # the slice keeps the last bar: it still stops where the seal starts
+            out._sealed_end = self._sealed_end
+            out._notice = self._notice
+        return out
 
     def slice(self, start: Any = None, end: Any = None) -> Panel:
         """Time slice by label, both ends inclusive (a view; no data is copied).
 
         ``start`` and ``end`` may be strings or timestamps; naive values are
         taken as UTC.
+
+        On a panel that stops at a sealed holdout (:attr:`sealed_end`), an
+        ``end`` inside the holdout is cut at the panel's end with a
+        :class:`~alphaloop.errors.HoldoutClippedWarning` (the slice's
+        :attr:`notice` repeats it), and a ``start`` inside the holdout raises
+        :class:`~alphaloop.errors.HoldoutError`: the span it asks for is sealed.
         """
+        sealed = self._sealed_end
+        if sealed is not None and start is not None and _utc(start) >= sealed.boundary:
+            raise HoldoutError(
+                sealed.refused_start(start),
+                hint="final strategies are evaluated on it once: `alphaloop holdout unseal`",
+            )
         i0 = 0 if start is None else int(self._index.searchsorted(_utc(start), side="left"))
         i1 = (
             len(self._index)
             if end is None
             else int(self._index.searchsorted(_utc(end), side="right"))
         )
-        return self.iloc(slice(i0, max(i0, i1)))
+        out = self.iloc(slice(i0, max(i0, i1)))
+        if sealed is not None and end is not None and _utc(end) >= sealed.boundary:
+            notice = sealed.clipped(end)
+            warnings.warn(notice, HoldoutClippedWarning, stacklevel=2)
+            out = out.with_sealed_end(sealed, notice)
+        return out
 
     def select(
         self, assets: Iterable[str] | None = None, fields: Iterable[str] | None = None
@@ -314,7 +431,10 @@ class Panel:
             cols = np.array([self.asset_index(a) for a in asset_list], dtype=np.intp)
         out = {n: self._fields[n][:, cols] for n in names}
         mem = None if self._membership is None else self._membership[:, cols]
-        return Panel(self._index, asset_list, out, mem, frequency=self._frequency, _trusted=True)
+        panel = Panel(self._index, asset_list, out, mem, frequency=self._frequency, _trusted=True)
+        panel._sealed_end = self._sealed_end
+        panel._notice = self._notice
+        return panel
 
     # ------------------------------------------------------------- identity
     def content_hash(self) -> str:

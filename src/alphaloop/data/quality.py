@@ -23,11 +23,14 @@ non_positive_price          error     the price becomes missing (NaN)
 high_below_low              error     high and low become missing (NaN)
 open_close_outside_range    error     the offending open/close becomes missing
 negative_volume             error     the volume becomes missing (NaN)
+no_usable_prices            error     none (no repair can create prices)
 zero_volume                 warning   none
 missing_values              warning   none (kept as NaN)
 calendar_gaps               warning   none
 stale_prices                warning   none
 split_like_jump             warning   none
+synthetic_open              warning   none (kept; a dataset caveat)
+future_correlated_field     warning   none (kept; a dataset caveat)
 unknown_columns             warning   none (imported as fields as they are)
 ==========================  ========  ==========================================
 
@@ -39,18 +42,27 @@ not flagged: moves of +-50% are too common in volatile series); a calendar gap i
 asset missing a timestamp that the dataset's calendar has inside the
 asset's own first-to-last span, or a step between consecutive calendar
 timestamps longer than 5 days (daily data), 3 steps (intraday, within a UTC
-day) or 1.5 steps (weekly and slower).
+day) or 1.5 steps (weekly and slower). ``no_usable_prices``,
+``synthetic_open`` and ``future_correlated_field`` are defined, with their
+thresholds, in :mod:`alphaloop.data.price_checks`.
+
+Reports render for a terminal with :meth:`QualityReport.lines` (locations
+included). A report of a stored dataset shows no location inside the
+dataset's sealed holdout: :meth:`QualityReport.without_sealed` drops them and
+each issue counts them in ``sealed_locations`` ("n more inside the sealed
+holdout").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from alphaloop.data import price_checks
 from alphaloop.data.long import NAT, LongData, sort_rows
 from alphaloop.data.readers import PRICE_FIELDS
 
@@ -60,8 +72,11 @@ __all__ = [
     "QualityReport",
     "Repair",
     "apply_repairs",
+    "caveat_of",
     "check_long",
     "check_rows",
+    "format_location",
+    "merge_sealed",
 ]
 
 Severity = Literal["error", "warning"]
@@ -97,13 +112,20 @@ CHECKS: dict[str, tuple[Severity, str | None]] = {
         "an open or close outside [low, high] becomes missing (NaN)",
     ),
     "negative_volume": ("error", "negative volumes become missing (NaN)"),
+    "no_usable_prices": ("error", None),
     "zero_volume": ("warning", None),
     "missing_values": ("warning", None),
     "calendar_gaps": ("warning", None),
     "stale_prices": ("warning", None),
     "split_like_jump": ("warning", None),
+    "synthetic_open": ("warning", None),
+    "future_correlated_field": ("warning", None),
     "unknown_columns": ("warning", None),
 }
+#: warnings repeated as caveats of a bundled dataset (an import keeps every warning)
+CARRIED_CHECKS = frozenset({"synthetic_open", "future_correlated_field"})
+#: keys of a location that hold timestamps (ISO 8601): hidden when inside a sealed holdout
+_TIME_KEYS = ("timestamp", "end", "previous")
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,9 @@ class QualityIssue:
         (ISO 8601), ``asset``, ``column``, ``value`` where they apply.
     repair : str or None
         The documented repair, or None when the problem cannot be repaired.
+    sealed_locations : int
+        Occurrences inside the dataset's sealed holdout, whose locations are
+        not shown (0 for files and for datasets without a holdout).
     """
 
     check: str
@@ -131,9 +156,10 @@ class QualityIssue:
     message: str
     locations: list[dict[str, Any]] = field(default_factory=list)
     repair: str | None = None
+    sealed_locations: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "check": self.check,
             "severity": self.severity,
             "count": self.count,
@@ -141,6 +167,57 @@ class QualityIssue:
             "locations": self.locations,
             "repair": self.repair,
         }
+        if self.sealed_locations:
+            out["sealed_locations"] = self.sealed_locations
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QualityIssue:
+        """Inverse of :meth:`to_dict` (e.g. a report stored with a dataset)."""
+        return cls(
+            str(d["check"]),
+            d["severity"],
+            int(d.get("count", 0)),
+            str(d.get("message", "")),
+            [dict(loc) for loc in d.get("locations") or []],
+            d.get("repair"),
+            int(d.get("sealed_locations", 0)),
+        )
+
+    def lines(self, max_locations: int = 3) -> list[str]:
+        """Plain-text lines for a terminal: the issue, then its first locations.
+
+        The first line is ``"severity: check: message"`` (plus the repair of a
+        repairable error); each location follows on its own line, indented,
+        as ``"at line 12, AAPL, 2020-01-03, close=-1.5"`` (see
+        :func:`format_location`); then how many more there are, and how many
+        lie inside the sealed holdout and are not shown.
+        """
+        head = f"{self.severity}: {self.check}: {self.message}"
+        if self.severity == "error" and self.repair:
+            head += f" (repair: {self.repair})"
+        out = [head]
+        shown = self.locations[: max(0, max_locations)]
+        out.extend(f"    at {format_location(loc)}" for loc in shown)
+        rest = len(self.locations) - len(shown)
+        if rest > 0:
+            out.append(f"    ... {rest} more location(s) in the JSON report")
+        if self.sealed_locations:
+            out.append(
+                f"    ... {self.sealed_locations} more inside the sealed holdout (not shown)"
+            )
+        return out
+
+    def without_sealed(self, boundary: pd.Timestamp | None) -> QualityIssue:
+        """This issue without the locations at or after ``boundary`` (counted instead)."""
+        if boundary is None or not self.locations:
+            return self
+        cut = _utc(boundary)
+        keep = [loc for loc in self.locations if not _at_or_after(loc, cut)]
+        hidden = len(self.locations) - len(keep)
+        if not hidden:
+            return self
+        return replace(self, locations=keep, sealed_locations=self.sealed_locations + hidden)
 
 
 @dataclass(frozen=True)
@@ -200,6 +277,148 @@ class QualityReport:
             "issues": [i.to_dict() for i in self.issues],
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QualityReport:
+        """Inverse of :meth:`to_dict` (extra keys, such as stored repairs, are ignored)."""
+        return cls(
+            str(d.get("source", "")),
+            int(d.get("rows", 0)),
+            str(d.get("layout", "")),
+            tuple(QualityIssue.from_dict(i) for i in d.get("issues") or []),
+            tuple(str(n) for n in d.get("notes") or []),
+        )
+
+    def lines(self, max_locations: int = 3) -> list[str]:
+        """Plain-text lines for a terminal: a summary, the notes, then every issue.
+
+        Each issue is rendered by :meth:`QualityIssue.lines` (with its first
+        ``max_locations`` locations), indented by two spaces. The text holds
+        no markup: a rich console must print it escaped.
+        """
+        if self.clean:
+            status = "clean"
+        else:
+            status = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+        out = [f"{self.source}: {self.rows:,} rows ({self.layout}): {status}"]
+        out.extend(f"  note: {note}" for note in self.notes)
+        for issue in self.issues:
+            first, *rest = issue.lines(max_locations)
+            out.append(f"  - {first}")
+            out.extend(f"  {line}" for line in rest)
+        return out
+
+    def without_sealed(self, boundary: pd.Timestamp | None) -> QualityReport:
+        """The report without locations at or after ``boundary`` (a sealed holdout's start).
+
+        Counts and messages stay as they are; each issue counts the locations
+        it no longer shows in ``sealed_locations``.
+        """
+        if boundary is None:
+            return self
+        return replace(self, issues=tuple(i.without_sealed(boundary) for i in self.issues))
+
+
+def format_location(loc: dict[str, Any]) -> str:
+    """One location of an issue as text: ``"line 12, AAPL, 2020-01-03, close=-1.5, bars 7"``.
+
+    Known keys come first in a fixed order (file line, asset, timestamp or
+    span, column and value); any other key follows as ``"key value"``.
+    Midnight UTC timestamps are shortened to their date.
+    """
+    parts: list[str] = []
+    if loc.get("line") is not None:
+        parts.append(f"line {loc['line']}")
+    if loc.get("asset") is not None:
+        parts.append(str(loc["asset"]))
+    if loc.get("timestamp"):
+        when = _short_time(str(loc["timestamp"]))
+        if loc.get("end"):
+            when += f" .. {_short_time(str(loc['end']))}"
+        parts.append(when)
+    if loc.get("column") is not None:
+        col = str(loc["column"])
+        parts.append(f"{col}={_short_value(loc['value'])}" if "value" in loc else col)
+    known = {"line", "asset", "timestamp", "end", "column", "value"}
+    for key, value in loc.items():
+        if key in known or value is None:
+            continue
+        text = _short_time(value) if key in _TIME_KEYS and isinstance(value, str) else value
+        parts.append(f"{key} {_short_value(text)}")
+    return ", ".join(parts) if parts else "(whole dataset)"
+
+
+def _short_time(text: str) -> str:
+    return text[:10] if text.endswith("T00:00:00+00:00") else text
+
+
+def _short_value(value: Any) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _at_or_after(loc: dict[str, Any], cut: pd.Timestamp) -> bool:
+    """True when any timestamp of a location lies at or after ``cut``."""
+    for key in _TIME_KEYS:
+        value = loc.get(key)
+        if isinstance(value, str) and value:
+            try:
+                if _utc(value) >= cut:
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def caveat_of(issue: QualityIssue, *, with_spans: bool = False) -> str:
+    """A warning as a dataset caveat: ``"check: message"``.
+
+    ``with_spans`` adds the spans of synthetic opens (dates). Only bundled
+    datasets, whose spans are documented, do: a caveat is shown everywhere,
+    unfiltered, while the quality report hides locations inside the holdout.
+    """
+    text = f"{issue.check}: {issue.message}"
+    if with_spans and issue.check == "synthetic_open" and issue.locations:
+        spans = "; ".join(
+            f"{loc.get('asset')} {_short_time(str(loc.get('timestamp')))}.."
+            f"{_short_time(str(loc.get('end')))}"
+            for loc in issue.locations
+        )
+        text += f" (spans: {spans})"
+    return text
+
+
+def merge_sealed(
+    whole: Sequence[QualityIssue], research: Sequence[QualityIssue]
+) -> list[QualityIssue]:
+    """Issues of a whole dataset, located only on its research span (before the holdout).
+
+    ``whole``: the checks of every row; ``research``: the checks of the rows
+    before the sealed holdout. Counts and messages come from ``whole``,
+    locations from ``research``; ``sealed_locations`` counts the occurrences
+    beyond those of the research span (at least 0).
+    """
+    seen = {i.check: i for i in research}
+    out = []
+    for issue in whole:
+        visible = seen.get(issue.check)
+        located = visible.count if visible is not None else 0
+        out.append(
+            replace(
+                issue,
+                locations=list(visible.locations) if visible is not None else [],
+                sealed_locations=max(0, issue.count - located),
+            )
+        )
+    return out
 
 
 def make_issue(
@@ -304,16 +523,32 @@ def check_rows(
     issues.extend(_check_ohlc(s))
     issues.extend(_check_volume(s))
     issues.extend(_check_missing(s))
-    price = next((p for p in ("close", "adj_close", "price", "vwap") if p in prices), None)
-    if price is None and prices:
-        price = prices[0]
+    price = price_checks.main_price_field(tuple(s.fields), prices)
     if price is not None:
         issues.extend(_check_stale(s, price, stale_min_run))
         issues.extend(_check_jumps(s, price))
+        no_prices = price_checks.no_usable_prices(s, price)
+        issues.extend(_from_price_check("no_usable_prices", no_prices))
+        issues.extend(
+            _from_price_check(
+                "future_correlated_field",
+                price_checks.future_correlated_fields(s, price, set(prices)),
+            )
+        )
+    issues.extend(_from_price_check("synthetic_open", price_checks.synthetic_opens(s)))
     issues.extend(_check_gaps(s, dup))
     order = list(CHECKS)
     issues.sort(key=lambda i: order.index(i.check))
     return issues, s
+
+
+def _from_price_check(
+    check: str, found: tuple[int, str, list[dict[str, Any]]] | None
+) -> list[QualityIssue]:
+    if found is None:
+        return []
+    count, message, locations = found
+    return [make_issue(check, count, message, locations)]
 
 
 def _check_unsorted(data: LongData, backward: np.ndarray) -> list[QualityIssue]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,11 +18,17 @@ from alphaloop.errors import ReadOnlyWorkspaceError, StoreError
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+#: key of the PostgreSQL advisory lock held while a schema is created or migrated
+_MIGRATION_LOCK = 0x616C7068  # "alph"
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_connection.cursor()
+    # the busy timeout first: switching a new file to WAL waits for a lock that a
+    # process opening the same workspace at the same moment may hold
+    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
 
 
@@ -62,6 +68,22 @@ def _read_only_url(url: str) -> str:
     usable = os.access(path.parent, os.W_OK) or (wal.exists() and shm.exists())
     query = "mode=ro" + ("" if usable else "&immutable=1")
     return f"sqlite:///file:{urllib.parse.quote(str(path))}?{query}&uri=true"
+
+
+def _lock_for_migration(conn: Connection, schema: str | None) -> None:
+    """Serialize schema creation and migration between processes opening one database.
+
+    SQLite: take the write lock before alembic reads its version table
+    (``BEGIN IMMEDIATE``), so a second process waits and then finds the schema
+    migrated. PostgreSQL: a transaction-scoped advisory lock per schema.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:a, hashtext(:s))"),
+            {"a": _MIGRATION_LOCK, "s": schema or ""},
+        )
 
 
 class Database:
@@ -119,6 +141,7 @@ class Database:
         try:
             with engine.begin() as conn:
                 if engine.dialect.name == "postgresql" and self.schema and not self.read_only:
+                    _lock_for_migration(conn, self.schema)
                     conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except OperationalError as exc:
             raise StoreError(
@@ -139,9 +162,11 @@ class Database:
             self._check_revision(cfg)
             return
         try:
-            with self._engine.begin() as conn:
+            with self._engine.connect() as conn:
+                _lock_for_migration(conn, self.schema)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
+                conn.commit()
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate the database at {self._safe_url()}: {exc}") from exc
 
@@ -194,6 +219,21 @@ class Database:
                     hint="run the command where the workspace can be written",
                 ) from exc
             raise
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """:meth:`session` for a transaction that reads and then writes.
+
+        On SQLite the transaction takes the write lock at its start
+        (``BEGIN IMMEDIATE``): a concurrent writer waits for it (up to the busy
+        timeout) instead of failing when it upgrades its read snapshot. On
+        PostgreSQL it is an ordinary transaction.
+        """
+        with self.session() as session:
+            conn = session.connection()
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield session
 
     def dispose(self) -> None:
         if self._engine is not None:

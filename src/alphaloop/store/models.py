@@ -101,7 +101,12 @@ class RunRecord(Base):
 
 
 class HoldoutRecord(Base):
-    """The sealed final segment of a dataset: fixed at first use, unsealed at most once."""
+    """The sealed final segment of a dataset: fixed at first use, unsealed at most once.
+
+    ``inherited_from`` is set when the dataset was imported with copies of
+    another dataset's sealed rows: which dataset, its boundary, the first
+    copied timestamp and how many rows were copied (the seal follows the data).
+    """
 
     __tablename__ = "holdouts"
 
@@ -114,6 +119,7 @@ class HoldoutRecord(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     trials_before: Mapped[int | None] = mapped_column(Integer, nullable=True)
     results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    inherited_from: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ModelVersionRecord(Base):

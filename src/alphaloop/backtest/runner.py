@@ -35,6 +35,7 @@ from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import SimulationResult, simulate
 from alphaloop.data.catalog import DatasetInfo
 from alphaloop.data.panel import Panel
+from alphaloop.data.price_checks import synthetic_open_mask
 from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import (
     CostModel,
@@ -60,6 +61,7 @@ __all__ = [
     "scan_decisions",
     "select_universe",
     "spec_end",
+    "synthetic_open_fills",
     "target_signal_fn",
 ]
 
@@ -495,6 +497,12 @@ def _assumptions(
     notes = [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
     notes += list(costs["notes"])
     notes += [*prep.notes, *sim.notes]
+    synthetic = synthetic_open_fills(spec, prep, sim)
+    if synthetic is not None and synthetic["count"]:
+        notes.append(
+            f"{synthetic['count']:,} of {synthetic['fills']:,} fills were at synthetic opens "
+            "(open equal to the previous close): in effect fills at the signal bar's close"
+        )
     skipped = prep.start_row
     if skipped:
         notes.append(
@@ -506,6 +514,7 @@ def _assumptions(
             "timing": spec.fills.value,
             "description": spec.fills.describe(),
             "optimistic": spec.fills.optimistic,
+            "synthetic_open_fills": synthetic,
         },
         "costs": {k: v for k, v in costs.items() if k != "notes"},
         "annualization": annualization,
@@ -525,6 +534,30 @@ def _assumptions(
         },
         "notes": notes,
     }
+
+
+def synthetic_open_fills(
+    spec: StrategySpec, prep: PreparedStrategy, sim: SimulationResult
+) -> dict[str, int] | None:
+    """How many next-open fills landed on bars whose open is synthetic.
+
+    A synthetic open equals the previous close (see
+    :func:`alphaloop.data.price_checks.synthetic_open_mask`), so a "next
+    open" fill there is in effect a fill at the signal bar's close. Returns
+    ``{"count": k, "fills": n}``, or None when the spec does not fill at
+    the next open.
+    """
+    if spec.fills is not FillTiming.NEXT_OPEN:
+        return None
+    trades = sim.trades
+    if trades.empty:
+        return {"count": 0, "fills": 0}
+    mask = synthetic_open_mask(prep.panel)
+    rows = prep.panel.index.get_indexer(pd.DatetimeIndex(trades["time"]))
+    cols = pd.Index(prep.panel.assets).get_indexer(trades["asset"])
+    known = (rows >= 0) & (cols >= 0)
+    count = int(mask[rows[known], cols[known]].sum())
+    return {"count": count, "fills": len(trades)}
 
 
 def _simulate_event(

@@ -16,8 +16,11 @@ calls the same functions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_consoles()
     try:
         command = typer.main.get_command(app)
-        with command.make_context("alphaloop", args) as ctx:
+        with _notices(), command.make_context("alphaloop", args) as ctx:
             command.invoke(ctx)
     except (typer.Exit, typer.Abort) as exc:  # --help, --version, a command's exit code
         return getattr(exc, "exit_code", ExitCode.INTERRUPTED)
@@ -133,6 +136,34 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return _internal(exc, as_json)
     return ExitCode.OK
+
+
+@contextlib.contextmanager
+def _notices() -> Iterator[None]:
+    """Print each notice the data layer raises as a warning once, on stderr, as ``note:``.
+
+    A request clipped at a sealed holdout (``HoldoutClippedWarning``) is said
+    in one line wherever it happens; stdout (and so ``--json``) stays clean.
+    Other warnings keep Python's handling.
+    """
+    from alphaloop.errors import HoldoutClippedWarning
+
+    said: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", HoldoutClippedWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+            if not issubclass(category, HoldoutClippedWarning):
+                shown(message, category, filename, lineno, file, line)
+                return
+            text = str(message)
+            if text not in said:
+                said.add(text)
+                err.print(f"note: {text}", markup=False, soft_wrap=True)
+
+        warnings.showwarning = show
+        yield
 
 
 def _fail(exc: AlphaloopError, as_json: bool, debug: bool, label: str = "error") -> int:

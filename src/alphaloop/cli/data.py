@@ -103,12 +103,16 @@ def data_show(
         out.print("[yellow]caveats:[/]")
         for c in info.caveats:
             out.print(f"  - {escape(c)}")
-    q = info.quality
+    report = info.quality_report
     out.print(
-        f"quality at import: {q.get('errors', 0)} error(s), {q.get('warnings', 0)} warning(s)"
+        f"quality of the stored rows: {len(report.errors)} error(s), "
+        f"{len(report.warnings)} warning(s)"
     )
-    for issue in q.get("issues", []):
-        out.print(f"  - {issue['severity']}: {issue['check']}: {escape(issue['message'])}")
+    for issue in report.issues:
+        for i, line in enumerate(issue.lines(max_locations=3)):
+            out.print(("  - " if i == 0 else "    ") + escape(line.strip()))
+    for r in info.repairs:
+        out.print(f"  repaired at import {r.check}: {escape(r.action)} ({r.count})")
     out.print(preview.to_string(index=False), markup=False)
 
 
@@ -230,7 +234,10 @@ def data_import(
     for r in result.repairs:
         out.print(f"  repaired {r.check}: {escape(r.action)} ({r.count})")
     for w in (result.final_report or result.report).warnings:
-        out.print(f"  [yellow]warning[/] {w.check}: {escape(w.message)}")
+        for i, line in enumerate(w.lines(max_locations=3)):
+            out.print(("  [yellow]warning[/] " if i == 0 else "    ") + escape(line.strip()))
+    if result.holdout_notice:
+        out.print(f"  [bold]{escape(result.holdout_notice)}[/]")
 
 
 @data_app.command("check")
@@ -289,18 +296,9 @@ def _is_dataset(ws: Any, name: str) -> bool:
 
 
 def _print_report(report: Any) -> None:
-    from alphaloop.data.catalog import summarize_issue
-
-    status = (
-        "[green]clean[/]"
-        if report.clean
-        else (
-            f"[red]{len(report.errors)} error(s)[/], [yellow]{len(report.warnings)} warning(s)[/]"
-        )
-    )
-    out.print(f"{escape(report.source)}: {report.rows:,} rows ({report.layout}): {status}")
-    for note in report.notes:
-        out.print(f"  note: {escape(note)}")
-    for issue in report.issues:
-        repair = f" (repair: {issue.repair})" if issue.severity == "error" and issue.repair else ""
-        out.print(f"  - {escape(summarize_issue(issue) + repair)}")
+    """A quality report with the first locations of every issue (``QualityReport.lines``)."""
+    lines = report.lines(max_locations=3)
+    status = "green" if report.clean else ("red" if report.errors else "yellow")
+    out.print(f"[{status}]{escape(lines[0])}[/]")
+    for line in lines[1:]:
+        out.print(escape(line))

@@ -54,7 +54,6 @@ from alphaloop.data.price_checks import main_price_field
 from alphaloop.data.quality import (
     CARRIED_CHECKS,
     CHECKS,
-    QualityIssue,
     QualityReport,
     Repair,
     apply_repairs,
@@ -1078,18 +1077,3 @@ def _describe_copies(copies: tuple[SealedCopy, ...]) -> str:
 
 def _replace_quality(info: DatasetInfo, quality: dict[str, Any]) -> DatasetInfo:
     return replace(info, quality=quality)
-
-
-def summarize_issue(issue: QualityIssue) -> str:
-    """One line for a terminal: severity, check, message, first location."""
-    where = ""
-    if issue.locations:
-        loc = issue.locations[0]
-        parts = [
-            f"line {loc['line']}" if loc.get("line") else None,
-            loc.get("asset"),
-            loc.get("timestamp"),
-            loc.get("column"),
-        ]
-        where = " (first at " + ", ".join(str(p) for p in parts if p) + ")"
-    return f"{issue.severity}: {issue.check}: {issue.message}{where}"

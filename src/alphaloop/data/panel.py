@@ -74,8 +74,13 @@ class SealedEnd:
 
 
 def _day(value: Any) -> str:
+    """A date when ``value`` is the start or the last instant of a day (UTC), else ISO."""
     ts = _utc(value)
-    return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else ts.isoformat()
+    whole_day = (
+        ts == ts.normalize()
+        or ts + pd.Timedelta(1, "ns") == (ts + pd.Timedelta(1, "ns")).normalize()
+    )
+    return f"{ts:%Y-%m-%d}" if whole_day else ts.isoformat()
 
 
 def hash_content(

@@ -245,5 +245,5 @@ def test_cli_import_options_and_show(tmp_path: Path, capsys: pytest.CaptureFixtu
     listed = {d["name"]: d for d in json.loads(capsys.readouterr().out)}
     assert listed["fxd"]["market"]["periods_per_year"] == 261.0
     assert listed["sp500-stocks"]["market"]["calendar"] == "sessions"
-    assert main([*args, "--asset-class", "bonds"]) == 1
+    assert main([*args, "--asset-class", "bonds"]) == 2
     assert "not a known asset class" in capsys.readouterr().err

@@ -625,7 +625,7 @@ def test_cli_check_exit_code_and_message(
         issues = re.split(r" - (?=(?:error|warning): )", text_out)[1:]
         mine = [i for i in issues if i.startswith(f"error: {case.check}: ")]
         assert len(mine) == 1, issues
-        assert f"(first at line {case.line}" in mine[0]
+        assert f"at line {case.line}" in mine[0]  # where: the first location of the issue
     else:
         assert code == 0
         assert err == ""

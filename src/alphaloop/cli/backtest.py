@@ -124,7 +124,8 @@ def backtest(
     a = doc["assumptions"]
     out.print(
         f"[bold]{escape(spec.name)}[/]  spec {doc['spec_hash'][:12]}  run {doc['run_id']}  "
-        f"engine {doc['engine']}  strategies tried on this dataset: {doc['n_trials']}"
+        f"engine {doc['engine']}  strategies tried on this dataset: {doc['n_trials']}",
+        soft_wrap=True,  # one line a script can read, however narrow the terminal
     )
     if resolved.overrides:
         out.print(escape(str(resolved.overrides_line())))

@@ -299,6 +299,6 @@ def _print_report(report: Any) -> None:
     """A quality report with the first locations of every issue (``QualityReport.lines``)."""
     lines = report.lines(max_locations=3)
     status = "green" if report.clean else ("red" if report.errors else "yellow")
-    out.print(f"[{status}]{escape(lines[0])}[/]")
+    out.print(f"[{status}]{escape(lines[0])}[/]", soft_wrap=True)  # a path is never cut
     for line in lines[1:]:
-        out.print(escape(line))
+        out.print(escape(line), soft_wrap=True)

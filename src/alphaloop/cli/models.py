@@ -133,7 +133,7 @@ def model_show(
         f"code {v.code_version}"
     )
     out.print(f"features: {escape(v.feature_family)} ({len(v.features)})")
-    out.print(f"metrics: {escape(_metrics(v.metrics))}")
+    out.print(f"metrics: {escape(_metrics(v.metrics))}", soft_wrap=True)
     out.print("lineage: " + " <- ".join(doc["lineage"]))
     for change in doc["stage_history"]:
         reason = f": {change['reason']}" if change["reason"] else ""

@@ -17,6 +17,7 @@ from alphaloop.app.holdout import evaluate_holdout
 from alphaloop.backtest.spec import quick_spec
 from alphaloop.cli import main
 from alphaloop.data.holdout import HoldoutError, HoldoutKey
+from alphaloop.errors import HoldoutClippedWarning
 
 DATA = "sp500-stocks"
 MOM = "$close / Ref($close, 60) - 1"
@@ -61,7 +62,8 @@ def test_loads_stop_before_the_boundary(sealed: Workspace) -> None:
     assert panel.index[-1] < boundary
     assert panel.n_times == math.ceil(len(_calendar(sealed)) * 0.8)
     # an explicit end beyond the boundary is cut, a start inside it refused
-    assert sealed.data.load(DATA, end="2030-01-01").index[-1] < boundary
+    with pytest.warns(HoldoutClippedWarning, match="inside the sealed holdout"):
+        assert sealed.data.load(DATA, end="2030-01-01").index[-1] < boundary
     with pytest.raises(HoldoutError, match="sealed holdout"):
         sealed.data.load(DATA, start=boundary)
     assert sealed.data.preview(DATA)["timestamp"].max() < boundary

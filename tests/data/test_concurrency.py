@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from alphaloop.app import Workspace
 from sqlalchemy import func, select
 
+from alphaloop.app import Workspace
 from alphaloop.data.bundled import BUNDLED
 from alphaloop.store import DatasetRecord
 

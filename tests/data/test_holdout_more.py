@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from alphaloop.app import Workspace
 
+from alphaloop.app import Workspace
 from alphaloop.data.holdout import HoldoutError
 from alphaloop.errors import HoldoutClippedWarning
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from alphaloop.app import Workspace
 
+from alphaloop.app import Workspace
 from alphaloop.data.bundled import load_bundled
 from alphaloop.data.long import LongData
 from alphaloop.data.price_checks import (

@@ -7,8 +7,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from alphaloop.app import Workspace
 
+from alphaloop.app import Workspace
 from alphaloop.store.db import MIGRATIONS
 
 

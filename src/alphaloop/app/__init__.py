@@ -24,7 +24,7 @@ from alphaloop.faces import load_public
 if TYPE_CHECKING:
     from alphaloop.app.backtests import prepare, run_backtest, scan_spec, strategy_signal_fn
     from alphaloop.app.demo import run_demo
-    from alphaloop.app.factors import analyze_dataset, evaluate_dataset
+    from alphaloop.app.factors import analyze_dataset, evaluate_dataset, write_long_parquet
     from alphaloop.app.holdout import evaluate_holdout
     from alphaloop.app.models import (
         monitor_model,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         promote_model,
         train_from_spec,
     )
-    from alphaloop.app.specs import resolve_spec, spec_from_run
+    from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
     from alphaloop.app.validation import validate_spec
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "predict_panel",
     "prepare",
     "promote_model",
+    "resolve_run_spec",
     "resolve_spec",
     "run_backtest",
     "run_demo",
@@ -52,6 +53,7 @@ __all__ = [
     "strategy_signal_fn",
     "train_from_spec",
     "validate_spec",
+    "write_long_parquet",
 ]
 
 # use case -> the module that defines it (explicit, so grep finds every one)
@@ -70,6 +72,8 @@ _USE_CASES: dict[str, str] = {
     "train_from_spec": "alphaloop.app.models",
     "resolve_spec": "alphaloop.app.specs",
     "spec_from_run": "alphaloop.app.specs",
+    "resolve_run_spec": "alphaloop.app.specs",
+    "write_long_parquet": "alphaloop.app.factors",
     "validate_spec": "alphaloop.app.validation",
 }
 

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from alphaloop.backtest.lookahead import LookaheadReport, scan_lookahead
-from alphaloop.backtest.runner import (
+from alphaloop.backtest import (
     BacktestResult,
     Engine,
+    LookaheadReport,
     PreparedStrategy,
+    StrategySpec,
     align_benchmark,
     check_strategy,
     equal_weight_benchmark,
@@ -29,14 +30,12 @@ from alphaloop.backtest.runner import (
     prepare_strategy,
     run_prepared,
     scan_decisions,
+    scan_lookahead,
     select_universe,
     spec_end,
     target_signal_fn,
 )
-from alphaloop.backtest.spec import StrategySpec
-from alphaloop.data.catalog import DatasetInfo
-from alphaloop.data.holdout import HoldoutKey
-from alphaloop.data.panel import Panel
+from alphaloop.data import DatasetInfo, HoldoutKey, Panel
 from alphaloop.errors import AlphaloopError, BacktestError, DatasetNotFoundError
 from alphaloop.jsonsafe import json_safe
 from alphaloop.progress import Progress, stage
@@ -239,7 +238,7 @@ def scan_spec(
     (:func:`~alphaloop.backtest.runner.check_strategy`).
     ``progress`` (see :mod:`alphaloop.progress`) hears of each re-run.
     """
-    from alphaloop.factors.validate import compile_expression
+    from alphaloop.factors import compile_expression
 
     _, panel = load_strategy_data(ws, spec)
     check_strategy(spec, panel)

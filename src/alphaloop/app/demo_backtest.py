@@ -12,7 +12,7 @@ from typing import Any
 
 from alphaloop.app.backtests import run_backtest, scan_spec
 from alphaloop.app.workspace import Workspace
-from alphaloop.backtest.spec import StrategySpec
+from alphaloop.backtest import StrategySpec
 
 DEMO_SPEC = {
     "name": "demo: 6-month momentum, top 5, monthly",
@@ -26,7 +26,7 @@ DEMO_SPEC = {
 
 def backtest_section(ws: Workspace, say: Any) -> dict[str, Any]:
     """Run, compare, scan and report the demo strategy; returns a JSON-ready summary."""
-    from alphaloop.backtest.tearsheet import render_backtest_report
+    from alphaloop.backtest import render_backtest_report
 
     spec = StrategySpec.from_dict(DEMO_SPEC)
     say(f"\n[bold]backtest[/]: {spec.name} (spec {spec.hash[:12]})")

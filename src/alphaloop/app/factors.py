@@ -18,17 +18,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from alphaloop.data.catalog import DataCatalog
-from alphaloop.data.panel import Panel, _utc
+from alphaloop.data import DataCatalog, Panel, as_utc
 from alphaloop.errors import AlphaloopError, ExpressionError
-from alphaloop.factors.cache import FactorCache
+from alphaloop.factors import FactorCache, compile_expression
 from alphaloop.factors.evaluate import Mode, evaluate
-from alphaloop.factors.validate import compile_expression
 from alphaloop.files import create_temp_file
 from alphaloop.progress import Progress, no_progress, track
 
 if TYPE_CHECKING:
-    from alphaloop.factors.library import FactorSelection
+    from alphaloop.factors import FactorSelection
 
 __all__ = [
     "AnalysisResult",
@@ -115,7 +113,7 @@ def evaluate_dataset(
             if hit is not None:
                 values[name] = hit
     missing = {n: e for n, e in compiled.items() if n not in values}
-    i0 = 0 if start is None else int(panel.index.searchsorted(_utc(start)))
+    i0 = 0 if start is None else int(panel.index.searchsorted(as_utc(start)))
     if missing:
         fresh = evaluate(panel, missing, mode=mode, label=label)
         for name, v in fresh.items():
@@ -126,7 +124,7 @@ def evaluate_dataset(
     panel = panel.iloc(slice(i0, None))
     if panel.n_times == 0:
         boundary = catalog.holdout_boundary(data)
-        if boundary is not None and start is not None and _utc(start) >= boundary:
+        if boundary is not None and start is not None and as_utc(start) >= boundary:
             catalog.load(data, start=start)  # raises: the span lies in the sealed holdout
         raise AlphaloopError(
             f"no data of {data!r} between {start} and {end}",
@@ -294,8 +292,12 @@ def analyze_dataset(
     ``progress`` (see :mod:`alphaloop.progress`) hears of the evaluation and
     of each factor analyzed.
     """
-    from alphaloop.factors.analysis import analyze_factor, choose_analysis_mode
-    from alphaloop.factors.library import resolve_factor_source, select_factors
+    from alphaloop.factors import (
+        analyze_factor,
+        choose_analysis_mode,
+        resolve_factor_source,
+        select_factors,
+    )
 
     source = resolve_factor_source(target, library_root)
     is_library = source.library is not None
@@ -367,7 +369,7 @@ def analyze_dataset(
 
 
 def _market(catalog: DataCatalog, panel: Panel, market: str | None) -> tuple[Any, str]:
-    from alphaloop.factors.analysis import simple_returns
+    from alphaloop.factors import simple_returns
 
     if market is None or market == "none":
         return None, "none"
@@ -385,7 +387,7 @@ def _market(catalog: DataCatalog, panel: Panel, market: str | None) -> tuple[Any
 def _known(
     catalog: DataCatalog, panel: Panel, known: list[str] | None
 ) -> tuple[pd.DataFrame | None, list[str]]:
-    from alphaloop.factors.analysis import simple_returns
+    from alphaloop.factors import simple_returns
 
     if known is None:
         etfs = catalog.info("factor-etfs")

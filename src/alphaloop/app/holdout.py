@@ -15,8 +15,8 @@ from typing import Any
 
 from alphaloop.app.backtests import run_backtest
 from alphaloop.app.workspace import Workspace
-from alphaloop.backtest.spec import StrategySpec
-from alphaloop.data.holdout import HoldoutError
+from alphaloop.backtest import StrategySpec
+from alphaloop.errors import HoldoutError
 from alphaloop.jsonsafe import json_safe
 
 __all__ = ["HoldoutEvaluation", "evaluate_holdout"]

@@ -27,13 +27,9 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.app.workspace import Workspace
-from alphaloop.data.panel import Panel
+from alphaloop.data import Panel
 from alphaloop.jsonsafe import json_safe
-from alphaloop.models.dataset import build_dataset
-from alphaloop.models.errors import ModelError
-from alphaloop.models.labels import LabelSpec
-from alphaloop.models.learning_data import LearningData
-from alphaloop.models.spec import ModelSpec
+from alphaloop.models import LabelSpec, LearningData, ModelError, ModelSpec, build_dataset
 from alphaloop.progress import Progress, no_progress
 
 __all__ = [
@@ -114,12 +110,12 @@ def check_model_spec(ws: Workspace, spec: ModelSpec) -> dict[str, str]:
     DatasetNotFoundError, ModelNotFoundError, ModelError
         Naming what is missing.
     """
-    from alphaloop.models.dataset import _resolve_features
+    from alphaloop.models import resolve_features
 
     ws.data.info(spec.data, spec.version)
     if spec.supersedes is not None:
         ws.models.get(spec.supersedes)
-    return dict(_resolve_features(spec.features, ws.root))
+    return dict(resolve_features(spec.features, ws.root))
 
 
 _FEATURES_STEP = "building features and labels"
@@ -154,7 +150,7 @@ def train_from_spec(
     is recorded. ``progress`` (see :mod:`alphaloop.progress`) hears of each
     model fit.
     """
-    from alphaloop.models.training import train
+    from alphaloop.models import train
 
     expressions = check_model_spec(ws, spec)
     report = progress or no_progress
@@ -287,8 +283,7 @@ def monitor_model(
     forward returns there and compared with the out-of-sample IC recorded at
     training. Returns :class:`~alphaloop.models.monitor.DriftReport`.
     """
-    from alphaloop.models.metrics import prediction_metrics
-    from alphaloop.models.monitor import drift_report, record_alerts
+    from alphaloop.models import drift_report, prediction_metrics, record_alerts
 
     version, recipe = load_recipe(ws, ref)
     estimator = ws.models.load(version.ref)

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alphaloop.backtest.spec import StrategySpec, load_spec, quick_spec
+from alphaloop.backtest import StrategySpec, load_spec, quick_spec
 from alphaloop.errors import SpecError
 
 if TYPE_CHECKING:

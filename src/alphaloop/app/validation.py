@@ -32,12 +32,11 @@ import pandas as pd
 
 from alphaloop.app.backtests import prepare, run_backtest
 from alphaloop.app.workspace import Workspace
-from alphaloop.backtest.runner import BacktestResult
-from alphaloop.backtest.spec import StrategySpec
+from alphaloop.backtest import BacktestResult, StrategySpec
 from alphaloop.errors import AlphaloopError
 from alphaloop.jsonsafe import json_safe
 from alphaloop.progress import Progress, no_progress, track
-from alphaloop.validation.policy import ValidationPolicy, Verdict
+from alphaloop.validation import ValidationPolicy, Verdict
 
 __all__ = ["ValidationReport", "scale_effective_trials", "trial_family", "validate_spec"]
 
@@ -158,7 +157,7 @@ def _per_period_sharpe(x: np.ndarray) -> np.ndarray:
 
 def _walk_forward(returns: np.ndarray, n_splits: int = 5) -> tuple[list[float], list[float]]:
     """IS and OOS Sharpe of the IS-best family member over expanding walk-forward folds."""
-    from alphaloop.validation.splits import WalkForward
+    from alphaloop.validation import WalkForward
 
     is_sr, oos_sr = [], []
     splitter = WalkForward(n_splits=n_splits)
@@ -179,8 +178,8 @@ def _partitions(n_obs: int, wanted: int = 16) -> int:
 
 def _permutation(ws: Workspace, spec: StrategySpec, seed: int) -> dict[str, Any]:
     """Permutation test of the signal's rank IC against next-period returns at rebalances."""
-    from alphaloop.backtest.portfolio import rebalance_rows
-    from alphaloop.validation.permutation import signal_permutation_test
+    from alphaloop.backtest import rebalance_rows
+    from alphaloop.validation import signal_permutation_test
 
     prep = prepare(ws, spec)
     panel = prep.trading_panel
@@ -250,16 +249,16 @@ def _validate(
     params: dict[str, Any],
 ) -> ValidationReport:
     """The statistics and verdict; ``params`` (the run's) gets the backtest's run id."""
-    from alphaloop.validation.bootstrap import spa_test
-    from alphaloop.validation.pbo import probability_of_backtest_overfitting
-    from alphaloop.validation.regimes import regime_performance
-    from alphaloop.validation.sharpe import (
+    from alphaloop.validation import (
         deflated_sharpe_ratio,
         effective_number_of_trials,
         min_track_record_length,
+        oos_is_ratio,
         probabilistic_sharpe_ratio,
+        probability_of_backtest_overfitting,
+        regime_performance,
+        spa_test,
     )
-    from alphaloop.validation.walkforward import oos_is_ratio
 
     progress("validation: backtest", 0, 1)
     result = run_backtest(ws, spec)

@@ -24,15 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from alphaloop.data.catalog import DataCatalog
+from alphaloop.data import DataCatalog
 from alphaloop.errors import ReadOnlyWorkspaceError, WorkspaceError, WorkspaceNotFoundError
 from alphaloop.settings import Settings
-from alphaloop.store import Database
-from alphaloop.store.db import sqlite_path
-from alphaloop.store.runs import RunLog
+from alphaloop.store import Database, RunLog, sqlite_path
 
 if TYPE_CHECKING:
-    from alphaloop.models.registry import ModelRegistry
+    from alphaloop.models import ModelRegistry
 
 __all__ = ["Workspace"]
 
@@ -165,7 +163,7 @@ class Workspace:
     @cached_property
     def models(self) -> ModelRegistry:
         """The model registry: versions, artifacts under ``models/``, lineage, usage."""
-        from alphaloop.models.registry import ModelRegistry
+        from alphaloop.models import ModelRegistry
 
         return ModelRegistry(self.db, self.root)
 

@@ -14,6 +14,7 @@ from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
     from alphaloop.backtest.lookahead import (
+        DEFAULT_MAX_DECISION_POINTS,
         DEFAULT_WARMUPS,
         ExpressionSignalFn,
         LookaheadFinding,
@@ -31,18 +32,34 @@ if TYPE_CHECKING:
         periods_per_year_for,
         rolling_sharpe,
     )
+    from alphaloop.backtest.plausibility import (
+        HIT_RATE_LIMIT,
+        MIN_ACTIVE_BARS,
+        MIN_BARS,
+        MIN_ROUND_TRIPS,
+        SHARPE_LIMITS,
+        WIN_RATE_LIMIT,
+        Implausibility,
+        bar_class,
+        check_plausibility,
+    )
     from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
     from alphaloop.backtest.runner import (
         BacktestResult,
         Engine,
         PreparedStrategy,
         align_benchmark,
+        check_strategy,
         equal_weight_benchmark,
         model_start_row,
         prepare_strategy,
+        resolve_costs,
+        resolve_periods_per_year,
         run_prepared,
+        scan_decisions,
         select_universe,
         spec_end,
+        synthetic_open_fills,
         target_signal_fn,
     )
     from alphaloop.backtest.spec import (
@@ -55,7 +72,12 @@ if TYPE_CHECKING:
         load_spec,
         quick_spec,
     )
-    from alphaloop.backtest.tearsheet import MAX_PLOT_POINTS, TRADE_ROWS, render_backtest_report
+    from alphaloop.backtest.tearsheet import (
+        MAX_PLOT_POINTS,
+        TRADE_ROWS,
+        render_backtest_report,
+        rolling_window,
+    )
     from alphaloop.backtest.vectorized import (
         SimulationResult,
         SweepResult,
@@ -65,6 +87,7 @@ if TYPE_CHECKING:
     )
 
 _HOME: dict[str, str] = {
+    "DEFAULT_MAX_DECISION_POINTS": "alphaloop.backtest.lookahead",
     "DEFAULT_WARMUPS": "alphaloop.backtest.lookahead",
     "ExpressionSignalFn": "alphaloop.backtest.lookahead",
     "LookaheadFinding": "alphaloop.backtest.lookahead",
@@ -79,6 +102,15 @@ _HOME: dict[str, str] = {
     "monthly_returns_table": "alphaloop.backtest.metrics",
     "periods_per_year_for": "alphaloop.backtest.metrics",
     "rolling_sharpe": "alphaloop.backtest.metrics",
+    "HIT_RATE_LIMIT": "alphaloop.backtest.plausibility",
+    "Implausibility": "alphaloop.backtest.plausibility",
+    "MIN_ACTIVE_BARS": "alphaloop.backtest.plausibility",
+    "MIN_BARS": "alphaloop.backtest.plausibility",
+    "MIN_ROUND_TRIPS": "alphaloop.backtest.plausibility",
+    "SHARPE_LIMITS": "alphaloop.backtest.plausibility",
+    "WIN_RATE_LIMIT": "alphaloop.backtest.plausibility",
+    "bar_class": "alphaloop.backtest.plausibility",
+    "check_plausibility": "alphaloop.backtest.plausibility",
     "rebalance_rows": "alphaloop.backtest.portfolio",
     "target_weights": "alphaloop.backtest.portfolio",
     "trailing_volatility": "alphaloop.backtest.portfolio",
@@ -86,12 +118,17 @@ _HOME: dict[str, str] = {
     "Engine": "alphaloop.backtest.runner",
     "PreparedStrategy": "alphaloop.backtest.runner",
     "align_benchmark": "alphaloop.backtest.runner",
+    "check_strategy": "alphaloop.backtest.runner",
     "equal_weight_benchmark": "alphaloop.backtest.runner",
     "model_start_row": "alphaloop.backtest.runner",
     "prepare_strategy": "alphaloop.backtest.runner",
+    "resolve_costs": "alphaloop.backtest.runner",
+    "resolve_periods_per_year": "alphaloop.backtest.runner",
     "run_prepared": "alphaloop.backtest.runner",
+    "scan_decisions": "alphaloop.backtest.runner",
     "select_universe": "alphaloop.backtest.runner",
     "spec_end": "alphaloop.backtest.runner",
+    "synthetic_open_fills": "alphaloop.backtest.runner",
     "target_signal_fn": "alphaloop.backtest.runner",
     "Limits": "alphaloop.backtest.spec",
     "PortfolioRule": "alphaloop.backtest.spec",
@@ -104,6 +141,7 @@ _HOME: dict[str, str] = {
     "MAX_PLOT_POINTS": "alphaloop.backtest.tearsheet",
     "TRADE_ROWS": "alphaloop.backtest.tearsheet",
     "render_backtest_report": "alphaloop.backtest.tearsheet",
+    "rolling_window": "alphaloop.backtest.tearsheet",
     "SimulationResult": "alphaloop.backtest.vectorized",
     "SweepResult": "alphaloop.backtest.vectorized",
     "simulate": "alphaloop.backtest.vectorized",
@@ -113,12 +151,20 @@ _HOME: dict[str, str] = {
 """Public name -> the module of this package that defines it."""
 
 __all__ = [
+    "DEFAULT_MAX_DECISION_POINTS",
     "DEFAULT_WARMUPS",
+    "HIT_RATE_LIMIT",
     "MAX_PLOT_POINTS",
+    "MIN_ACTIVE_BARS",
+    "MIN_BARS",
+    "MIN_ROUND_TRIPS",
+    "SHARPE_LIMITS",
     "TRADE_ROWS",
+    "WIN_RATE_LIMIT",
     "BacktestResult",
     "Engine",
     "ExpressionSignalFn",
+    "Implausibility",
     "Limits",
     "LookaheadFinding",
     "LookaheadReport",
@@ -132,6 +178,9 @@ __all__ = [
     "StrategySpec",
     "SweepResult",
     "align_benchmark",
+    "bar_class",
+    "check_plausibility",
+    "check_strategy",
     "compute_metrics",
     "drawdown_periods",
     "drawdown_series",
@@ -145,14 +194,19 @@ __all__ = [
     "quick_spec",
     "rebalance_rows",
     "render_backtest_report",
+    "resolve_costs",
+    "resolve_periods_per_year",
     "rolling_sharpe",
+    "rolling_window",
     "run_prepared",
+    "scan_decisions",
     "scan_lookahead",
     "select_universe",
     "simulate",
     "simulate_many",
     "simulate_signals",
     "spec_end",
+    "synthetic_open_fills",
     "target_signal_fn",
     "target_weights",
     "trailing_volatility",

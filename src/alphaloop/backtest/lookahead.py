@@ -85,7 +85,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from alphaloop.data.panel import Panel
+from alphaloop.data import Panel
 from alphaloop.errors import AlphaloopError, BacktestError, ExpressionError
 
 __all__ = [
@@ -484,7 +484,7 @@ class ExpressionSignalFn:
         mode: Literal["strict", "qlib"],
         label: bool,
     ) -> None:
-        from alphaloop.factors.validate import compile_expression
+        from alphaloop.factors import compile_expression
 
         if mode not in ("strict", "qlib"):
             raise ExpressionError(f"unknown evaluation mode {mode!r}; use 'strict' or 'qlib'")

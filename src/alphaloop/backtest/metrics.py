@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from alphaloop.data.market_calendar import DAYS_PER_YEAR, PERIODIC_PER_YEAR, periods_per_year
+from alphaloop.data import DAYS_PER_YEAR, PERIODIC_PER_YEAR, periods_per_year
 from alphaloop.errors import BacktestError
 
 __all__ = [

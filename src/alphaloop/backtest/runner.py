@@ -33,17 +33,9 @@ from alphaloop.backtest.plausibility import check_plausibility
 from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import SimulationResult, simulate
-from alphaloop.data.catalog import DatasetInfo
-from alphaloop.data.panel import Panel
-from alphaloop.data.price_checks import synthetic_open_mask
+from alphaloop.data import DatasetInfo, Panel, synthetic_open_mask
 from alphaloop.errors import BacktestError
-from alphaloop.execution.costs import (
-    CostModel,
-    FillTiming,
-    cost_preset,
-    describe_preset,
-    preset_name,
-)
+from alphaloop.execution import CostModel, FillTiming, cost_preset, describe_preset, preset_name
 from alphaloop.jsonsafe import json_safe
 
 __all__ = [

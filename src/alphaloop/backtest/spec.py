@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from alphaloop.errors import SpecError
-from alphaloop.execution.costs import CostModel, FillTiming, cost_preset
+from alphaloop.execution import CostModel, FillTiming, cost_preset
 from alphaloop.specfile import describe_validation_error, load_spec_file
 
 __all__ = [

@@ -38,7 +38,7 @@ from alphaloop.backtest.metrics import (
     rolling_sharpe,
 )
 from alphaloop.errors import BacktestError
-from alphaloop.reports.html import BASE_CSS, axis_values, figures_to_html, plotly_js, write_atomic
+from alphaloop.reports import BASE_CSS, axis_values, figures_to_html, plotly_js, write_atomic
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
@@ -180,7 +180,7 @@ def _figures(
 ) -> dict[str, Figure]:
     import plotly.graph_objects as go
 
-    from alphaloop.execution.costs import COST_CATEGORIES
+    from alphaloop.execution import COST_CATEGORIES
 
     sim = result.simulation
     layout = {"margin": {"l": 60, "r": 20, "t": 50, "b": 40}, "template": "plotly_white"}

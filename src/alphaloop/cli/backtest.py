@@ -92,8 +92,7 @@ def backtest(
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest a strategy: costs on, fills at the next bar unless the spec says otherwise."""
-    from alphaloop.app.backtests import run_backtest
-    from alphaloop.app.specs import resolve_spec
+    from alphaloop.app import resolve_spec, run_backtest
 
     resolved = resolve_spec(
         spec_path,
@@ -111,7 +110,7 @@ def backtest(
     ws = workspace(ctx, write=True)
     result = run_backtest(ws, spec, engine=engine)  # type: ignore[arg-type]
     if report is not None:
-        from alphaloop.backtest.tearsheet import render_backtest_report
+        from alphaloop.backtest import render_backtest_report
 
         render_backtest_report(result, report)
     if as_json:
@@ -171,8 +170,7 @@ def lookahead(
     as_json: JsonOpt = False,
 ) -> None:
     """Scan a strategy for lookahead: exit 0 when clean, 1 when future data leaks in."""
-    from alphaloop.app.backtests import scan_spec
-    from alphaloop.app.specs import resolve_spec
+    from alphaloop.app import resolve_spec, scan_spec
 
     resolved = resolve_spec(
         spec_path,

@@ -27,7 +27,7 @@ from rich.text import Text
 from alphaloop.progress import Progress, no_progress
 
 if TYPE_CHECKING:
-    from alphaloop.app.workspace import Workspace
+    from alphaloop.app import Workspace
 
 __all__ = [
     "Col",
@@ -104,7 +104,7 @@ def workspace(ctx: typer.Context, *, write: bool = False) -> Workspace:
     ``write=True`` (commands that record something): created when missing
     (said once on stderr), and it must be writable.
     """
-    from alphaloop.app.workspace import Workspace
+    from alphaloop.app import Workspace
 
     obj = ctx.find_root().obj
     ws: Workspace | None = obj.get("ws")

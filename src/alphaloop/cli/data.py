@@ -152,7 +152,7 @@ def _read_options(
     skip_rows: int | None,
 ) -> Any:
     """The file-reading options of a command (validated: bad values are one-line errors)."""
-    from alphaloop.data.options import ReadOptions
+    from alphaloop.data import ReadOptions
 
     return ReadOptions(
         layout=layout,  # type: ignore[arg-type]
@@ -259,7 +259,7 @@ def data_check(
 
     A file needs no workspace; a dataset name is looked up in the workspace.
     """
-    from alphaloop.data.catalog import DataCatalog
+    from alphaloop.data import DataCatalog
     from alphaloop.errors import DataReadError
 
     options = _read_options(

@@ -9,7 +9,7 @@ from alphaloop.cli.common import JsonOpt, out, print_json, workspace
 
 def demo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Run the main pipeline on bundled real data (offline, no keys)."""
-    from alphaloop.app.demo import run_demo
+    from alphaloop.app import run_demo
 
     ws = workspace(ctx, write=True)
     summary = run_demo(ws, console=None if as_json else out)

@@ -32,7 +32,7 @@ CacheOpt = Annotated[
 
 
 def _factor_cache(ws: Any, enabled: bool) -> Any:
-    from alphaloop.factors.cache import FactorCache
+    from alphaloop.factors import FactorCache
 
     if enabled and ws.read_only:
         err.print("note: --cache ignored: the workspace is read-only", markup=False)
@@ -53,7 +53,7 @@ def _mode(compat: str | None) -> str:
 @factor_app.command("operators")
 def factor_operators(as_json: JsonOpt = False) -> None:
     """Every operator of the expression language (generated from the parser's table)."""
-    from alphaloop.factors.operators import ALIASES, operator_listing
+    from alphaloop.factors import ALIASES, operator_listing
 
     rows = operator_listing()
     if as_json:
@@ -77,7 +77,7 @@ def factor_operators(as_json: JsonOpt = False) -> None:
 @library_app.command("list")
 def library_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Built-in and workspace factor libraries."""
-    from alphaloop.factors.library import list_libraries
+    from alphaloop.factors import list_libraries
 
     ws = workspace(ctx)
     libs = list_libraries(ws.root)
@@ -98,7 +98,7 @@ def library_show(
     as_json: JsonOpt = False,
 ) -> None:
     """The factors of one library with their formulas."""
-    from alphaloop.factors.library import get_library
+    from alphaloop.factors import get_library
 
     lib = get_library(name, workspace(ctx).root)
     if as_json:
@@ -118,7 +118,7 @@ def library_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a YAML factor library and keep it in the workspace."""
-    from alphaloop.factors.library import save_library
+    from alphaloop.factors import save_library
 
     lib = save_library(workspace(ctx, write=True).root, path)
     if as_json:
@@ -141,7 +141,7 @@ def factor_eval(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate an expression on a dataset and write long-format Parquet."""
-    from alphaloop.app.factors import evaluate_dataset, write_long_parquet
+    from alphaloop.app import evaluate_dataset, write_long_parquet
 
     ws = workspace(ctx)
     result = evaluate_dataset(
@@ -211,7 +211,7 @@ def factor_analyze(
     With fewer assets than a cross-section needs, per-asset IC over time and
     hit rates instead (``--mode time-series``).
     """
-    from alphaloop.app.factors import analyze_dataset
+    from alphaloop.app import analyze_dataset
 
     if horizon < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--horizon")
@@ -237,7 +237,7 @@ def factor_analyze(
         )
     doc = result.to_dict()
     if report is not None:
-        from alphaloop.factors.report_pages import write_report
+        from alphaloop.factors import write_report
 
         doc["report"] = str(write_report(result, report))
     if as_json:
@@ -247,7 +247,7 @@ def factor_analyze(
 
 
 def _print_analysis(doc: dict[str, Any], is_library: bool) -> None:
-    from alphaloop.factors.report_pages import library_rows, time_series_lines
+    from alphaloop.factors import library_rows, time_series_lines
 
     def num(v: Any, fmt: str = ".4f") -> str:
         return "-" if v is None else format(v, fmt)

@@ -101,8 +101,8 @@ def holdout_unseal(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate final strategies on the holdout: once per dataset, never again."""
-    from alphaloop.app.holdout import evaluate_holdout
-    from alphaloop.backtest.spec import load_spec
+    from alphaloop.app import evaluate_holdout
+    from alphaloop.backtest import load_spec
     from alphaloop.errors import UsageError
 
     loaded = [load_spec(p) for p in specs]

@@ -39,8 +39,8 @@ def model_train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train a model on purged splits and register it as NAME/vN (never on the holdout)."""
-    from alphaloop.app.models import train_from_spec
-    from alphaloop.models.spec import load_model_spec
+    from alphaloop.app import train_from_spec
+    from alphaloop.models import load_model_spec
 
     spec = load_model_spec(spec_path)
     ws = workspace(ctx, write=True)
@@ -160,7 +160,7 @@ def model_promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Move a version to a stage; promoting to production archives the current one."""
-    from alphaloop.app.models import promote_model
+    from alphaloop.app import promote_model
 
     promotion = promote_model(workspace(ctx, write=True), ref, stage, note)
     doc = promotion.to_dict()
@@ -185,7 +185,7 @@ def model_monitor(
     as_json: JsonOpt = False,
 ) -> None:
     """Drift (PSI, KL) and IC decay since training; alerts are recorded. Exit 1 on alerts."""
-    from alphaloop.app.models import monitor_model
+    from alphaloop.app import monitor_model
     from alphaloop.jsonsafe import json_safe
 
     report = monitor_model(workspace(ctx, write=True), ref, data)

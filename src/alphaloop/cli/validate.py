@@ -63,8 +63,7 @@ def validate(
 
     Exits 0 when the strategy passes every gate of the validation policy, 1 when not.
     """
-    from alphaloop.app.specs import resolve_run_spec, resolve_spec
-    from alphaloop.app.validation import validate_spec
+    from alphaloop.app import resolve_run_spec, resolve_spec, validate_spec
 
     options = {
         "top_k": top_k,
@@ -86,8 +85,8 @@ def validate(
     doc = result.to_dict()
     doc["overrides"] = resolved.overrides
     if report is not None:
-        from alphaloop.backtest.tearsheet import render_backtest_report
-        from alphaloop.validation.report import validation_section
+        from alphaloop.backtest import render_backtest_report
+        from alphaloop.validation import validation_section
 
         render_backtest_report(result.backtest, report, extra_sections=[validation_section(doc)])
         doc["report"] = str(report)

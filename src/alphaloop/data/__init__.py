@@ -1,17 +1,39 @@
-"""Data layer: the Panel, the Parquet+DuckDB store, bundled real data, quality checks."""
+"""Data layer: the Panel, readers and quality checks, the Parquet+DuckDB store, bundled
+real data, market calendars, the sealed holdout and the catalog that ties them together."""
 
 from alphaloop.data.catalog import DataCatalog, DatasetInfo, ImportResult
-from alphaloop.data.panel import Panel, infer_frequency
+from alphaloop.data.holdout import HoldoutInfo, HoldoutKey, Holdouts
+from alphaloop.data.market_calendar import (
+    ASSET_CLASSES,
+    DAYS_PER_YEAR,
+    PERIODIC_PER_YEAR,
+    MarketCalendar,
+    periods_per_year,
+)
+from alphaloop.data.options import ReadOptions
+from alphaloop.data.panel import Panel, as_utc, infer_frequency
+from alphaloop.data.price_checks import synthetic_open_mask
 from alphaloop.data.quality import CHECKS, QualityIssue, QualityReport, Repair
 
 __all__ = [
+    "ASSET_CLASSES",
     "CHECKS",
+    "DAYS_PER_YEAR",
+    "PERIODIC_PER_YEAR",
     "DataCatalog",
     "DatasetInfo",
+    "HoldoutInfo",
+    "HoldoutKey",
+    "Holdouts",
     "ImportResult",
+    "MarketCalendar",
     "Panel",
     "QualityIssue",
     "QualityReport",
+    "ReadOptions",
     "Repair",
+    "as_utc",
     "infer_frequency",
+    "periods_per_year",
+    "synthetic_open_mask",
 ]

@@ -75,7 +75,7 @@ class SealedEnd:
 
 def _day(value: Any) -> str:
     """A date when ``value`` is the start or the last instant of a day (UTC), else ISO."""
-    ts = _utc(value)
+    ts = as_utc(value)
     whole_day = (
         ts == ts.normalize()
         or ts + pd.Timedelta(1, "ns") == (ts + pd.Timedelta(1, "ns")).normalize()
@@ -403,19 +403,19 @@ class Panel:
         :class:`~alphaloop.errors.HoldoutError`: the span it asks for is sealed.
         """
         sealed = self._sealed_end
-        if sealed is not None and start is not None and _utc(start) >= sealed.boundary:
+        if sealed is not None and start is not None and as_utc(start) >= sealed.boundary:
             raise HoldoutError(
                 sealed.refused_start(start),
                 hint="final strategies are evaluated on it once: `alphaloop holdout unseal`",
             )
-        i0 = 0 if start is None else int(self._index.searchsorted(_utc(start), side="left"))
+        i0 = 0 if start is None else int(self._index.searchsorted(as_utc(start), side="left"))
         i1 = (
             len(self._index)
             if end is None
-            else int(self._index.searchsorted(_utc(end), side="right"))
+            else int(self._index.searchsorted(as_utc(end), side="right"))
         )
         out = self.iloc(slice(i0, max(i0, i1)))
-        if sealed is not None and end is not None and _utc(end) >= sealed.boundary:
+        if sealed is not None and end is not None and as_utc(end) >= sealed.boundary:
             notice = sealed.clipped(end)
             warnings.warn(notice, HoldoutClippedWarning, stacklevel=2)
             out = out.with_sealed_end(sealed, notice)
@@ -510,6 +510,6 @@ def _localize(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
 
 
-def _utc(value: Any) -> pd.Timestamp:
+def as_utc(value: Any) -> pd.Timestamp:
     ts = pd.Timestamp(value)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

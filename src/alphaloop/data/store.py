@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alphaloop.data.long import LongData
-from alphaloop.data.panel import Panel, _utc, infer_frequency
+from alphaloop.data.panel import Panel, as_utc, infer_frequency
 from alphaloop.errors import DataReadError, PanelError
 
 __all__ = ["ParquetStore", "StoredVersion"]
@@ -218,11 +218,11 @@ class ParquetStore:
                     hint=f"{len(all_assets)} assets, e.g. {all_assets[:5]}",
                 )
         calendar = self.calendar(name, version)
-        t0 = 0 if start is None else int(np.searchsorted(calendar, _utc(start).value, "left"))
+        t0 = 0 if start is None else int(np.searchsorted(calendar, as_utc(start).value, "left"))
         t1 = (
             len(calendar)
             if end is None
-            else int(np.searchsorted(calendar, _utc(end).value, "right"))
+            else int(np.searchsorted(calendar, as_utc(end).value, "right"))
         )
         t1 = max(t0, t1)
         selected_codes = np.array([pos[a] for a in asset_list], dtype=np.int32)
@@ -267,7 +267,7 @@ class ParquetStore:
         where = "" if before is None else "WHERE epoch_ns(timestamp) < ?"
         params: list[Any] = [str(vdir / ROWS)]
         if before is not None:
-            params.append(int(_utc(before).value))
+            params.append(int(as_utc(before).value))
         with duckdb.connect() as con:
             frame = con.sql(
                 f"SELECT {cols} FROM read_parquet(?) {where} "

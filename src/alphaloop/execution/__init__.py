@@ -14,8 +14,19 @@ Modules: :mod:`.orders` (order model and state machine), :mod:`.events`
 the numba ``fill_cost`` every engine calls).
 """
 
+from alphaloop.execution.algos import ExecAlgorithm, make_parent, slice_quantities, volume_profile
 from alphaloop.execution.broker import Broker, BrokerConfig
-from alphaloop.execution.costs import COST_CATEGORIES, CostModel, FillTiming, fill_cost
+from alphaloop.execution.costs import (
+    COST_CATEGORIES,
+    CostModel,
+    FillTiming,
+    cost_preset,
+    describe_preset,
+    execution_lag,
+    fill_cost,
+    impact_inputs,
+    preset_name,
+)
 from alphaloop.execution.events import (
     CancelOrder,
     FillEvent,
@@ -33,6 +44,8 @@ from alphaloop.execution.events import (
     RebalanceToWeights,
     SubmitOrder,
 )
+from alphaloop.execution.ledger import REASONS, Ledger
+from alphaloop.execution.market import MarketData
 from alphaloop.execution.orders import (
     Order,
     OrderSide,
@@ -42,16 +55,20 @@ from alphaloop.execution.orders import (
     Protection,
     TimeInForce,
 )
-from alphaloop.execution.simulated import SimulatedBroker
+from alphaloop.execution.simulated import SimulatedBroker, config_from
 
 __all__ = [
     "COST_CATEGORIES",
+    "REASONS",
     "Broker",
     "BrokerConfig",
     "CancelOrder",
     "CostModel",
+    "ExecAlgorithm",
     "FillEvent",
     "FillTiming",
+    "Ledger",
+    "MarketData",
     "ModifyOrder",
     "Order",
     "OrderAccepted",
@@ -73,5 +90,14 @@ __all__ = [
     "SimulatedBroker",
     "SubmitOrder",
     "TimeInForce",
+    "config_from",
+    "cost_preset",
+    "describe_preset",
+    "execution_lag",
     "fill_cost",
+    "impact_inputs",
+    "make_parent",
+    "preset_name",
+    "slice_quantities",
+    "volume_profile",
 ]

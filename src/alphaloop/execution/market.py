@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alphaloop.data.panel import Panel
+from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import CostModel, FillTiming, execution_lag, impact_inputs
 

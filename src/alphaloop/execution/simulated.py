@@ -30,7 +30,7 @@ import math
 import numpy as np
 from pydantic import ValidationError
 
-from alphaloop.data.panel import Panel
+from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution.broker import BrokerConfig
 from alphaloop.execution.costs import FillTiming

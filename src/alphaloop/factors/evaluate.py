@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from alphaloop.data.panel import Panel
+from alphaloop.data import Panel
 from alphaloop.errors import ExpressionError
 from alphaloop.factors import kernels as k
 from alphaloop.factors.ast import Call, Const, Field, Node

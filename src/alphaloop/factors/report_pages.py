@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from alphaloop.factors.analysis import render_tearsheet
-from alphaloop.reports.html import BASE_CSS, format_number, format_percent, write_atomic
+from alphaloop.reports import BASE_CSS, format_number, format_percent, write_atomic
 
 __all__ = ["library_rows", "time_series_lines", "write_report"]
 

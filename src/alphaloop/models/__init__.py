@@ -45,7 +45,7 @@ from alphaloop.faces import load_public
 if TYPE_CHECKING:
     from alphaloop.models.artifacts import artifact_sha256
     from alphaloop.models.boosting import LightGBMEstimator, XGBoostEstimator
-    from alphaloop.models.dataset import build_dataset
+    from alphaloop.models.dataset import build_dataset, resolve_features
     from alphaloop.models.errors import (
         ArtifactTamperedError,
         ModelError,
@@ -94,6 +94,7 @@ _HOME: dict[str, str] = {
     "LabelSpec": "labels",
     "LearningData": "learning_data",
     "build_dataset": "dataset",
+    "resolve_features": "dataset",
     # estimators
     "Estimator": "estimators",
     "FAMILIES": "families",
@@ -175,6 +176,7 @@ __all__ = [
     "population_stability_index",
     "prediction_metrics",
     "record_alerts",
+    "resolve_features",
     "train",
 ]
 

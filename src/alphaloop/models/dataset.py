@@ -48,16 +48,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from alphaloop.data.panel import Panel, _utc
+from alphaloop.data import Panel, as_utc
 from alphaloop.errors import AlphaloopError, ExpressionError
+from alphaloop.factors import Expression, compile_expression
 from alphaloop.factors.evaluate import Mode, evaluate
-from alphaloop.factors.validate import Expression, compile_expression
 from alphaloop.models.errors import ModelError
 from alphaloop.models.labels import LabelSpec, _labels, _targets
 from alphaloop.models.learning_data import LearningData
 from alphaloop.models.normalization import _METHOD, Normalize, _normalize_block_jit
 
-__all__ = ["BATCH_SIZE", "build_dataset"]
+__all__ = ["BATCH_SIZE", "build_dataset", "resolve_features"]
 
 BATCH_SIZE = 16
 """Features evaluated together: shared subexpressions are computed once per batch."""
@@ -91,10 +91,10 @@ def _compact_rows(x: np.ndarray, keep: np.ndarray, chunk: int = 1 << 16) -> np.n
 
 
 # ------------------------------------------------------------------- the build
-def _resolve_features(
+def resolve_features(
     features: Mapping[str, str] | Sequence[str] | str, library_root: Path | None
 ) -> dict[str, str]:
-    from alphaloop.factors.library import FactorLibrary, get_library
+    from alphaloop.factors import FactorLibrary, get_library
 
     if isinstance(features, FactorLibrary):
         return dict(features.factors)
@@ -264,12 +264,12 @@ def build_dataset(
         raise ModelError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
     threads = _threads(n_jobs)
     method = _METHOD[normalize]
-    compiled = _compile(panel, _resolve_features(features, library_root))
+    compiled = _compile(panel, resolve_features(features, library_root))
 
     # rows: members with a label, decision time in [start, end]
     forward = _labels(panel, label)
-    i0 = 0 if start is None else int(panel.index.searchsorted(_utc(start), side="left"))
-    i1 = panel.n_times if end is None else int(panel.index.searchsorted(_utc(end), side="right"))
+    i0 = 0 if start is None else int(panel.index.searchsorted(as_utc(start), side="left"))
+    i1 = panel.n_times if end is None else int(panel.index.searchsorted(as_utc(end), side="right"))
     candidate = np.zeros(panel.shape, dtype=bool)
     candidate[i0:i1] = panel.membership[i0:i1]
     if not keep_unlabeled:

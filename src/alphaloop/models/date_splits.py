@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.models.errors import ModelError
-from alphaloop.validation.splits import PurgedKFold, SplitError, WalkForward
+from alphaloop.validation import PurgedKFold, SplitError, WalkForward
 
 _EMPTY = np.empty(0, dtype=np.int64)
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from alphaloop.data.panel import Panel
+from alphaloop.data import Panel
 from alphaloop.models.errors import ModelError
 from alphaloop.models.normalization import _METHOD, Normalize, _normalize_block_jit
 

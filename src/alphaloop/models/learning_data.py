@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from alphaloop.data.panel import _utc
+from alphaloop.data import as_utc
 from alphaloop.models.errors import ModelError
 from alphaloop.models.labels import LabelSpec
 
@@ -170,8 +170,8 @@ class LearningData:
         Naive timestamps are taken as UTC.
         """
         times = self.panel_index.as_unit("ns").asi8[self.rows]
-        i0 = 0 if start is None else int(np.searchsorted(times, _utc(start).value, side="left"))
-        i1 = len(self) if end is None else int(np.searchsorted(times, _utc(end).value, "right"))
+        i0 = 0 if start is None else int(np.searchsorted(times, as_utc(start).value, side="left"))
+        i1 = len(self) if end is None else int(np.searchsorted(times, as_utc(end).value, "right"))
         return self._subset(slice(i0, max(i0, i1)))
 
     def _subset(self, pick: slice | np.ndarray) -> LearningData:

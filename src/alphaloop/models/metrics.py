@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from alphaloop.factors.analysis.ic import information_coefficient, summarize_ic
+from alphaloop.factors import information_coefficient, summarize_ic
 from alphaloop.models.errors import ModelError
 from alphaloop.models.learning_data import LearningData
 

@@ -5,7 +5,7 @@ by setting ``ALPHALOOP_DATABASE_URL``. The schema is created and migrated on
 first use.
 """
 
-from alphaloop.store.db import Database
+from alphaloop.store.db import Database, sqlite_path
 from alphaloop.store.models import (
     Base,
     DatasetRecord,
@@ -17,6 +17,7 @@ from alphaloop.store.models import (
     ModelVersionRecord,
     RunRecord,
 )
+from alphaloop.store.runs import Run, RunLog
 
 __all__ = [
     "Base",
@@ -28,5 +29,8 @@ __all__ = [
     "ModelStageChangeRecord",
     "ModelUsageRecord",
     "ModelVersionRecord",
+    "Run",
+    "RunLog",
     "RunRecord",
+    "sqlite_path",
 ]

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from alphaloop.validation.report import validation_section
     from alphaloop.validation.sharpe import (
+        NO_DEFLATION_BELOW,
         DSRResult,
         StatisticsError,
         deflated_sharpe_ratio,
@@ -93,6 +94,7 @@ _HOME: dict[str, str] = {
     "regime_performance": "alphaloop.validation.regimes",
     "validation_section": "alphaloop.validation.report",
     "DSRResult": "alphaloop.validation.sharpe",
+    "NO_DEFLATION_BELOW": "alphaloop.validation.sharpe",
     "StatisticsError": "alphaloop.validation.sharpe",
     "deflated_sharpe_ratio": "alphaloop.validation.sharpe",
     "dsr": "alphaloop.validation.sharpe",
@@ -114,6 +116,7 @@ _HOME: dict[str, str] = {
 __all__ = [
     "DEFAULT_CRISES",
     "METRICS",
+    "NO_DEFLATION_BELOW",
     "BootstrapKind",
     "BootstrapSettings",
     "CombinatorialPurgedCV",

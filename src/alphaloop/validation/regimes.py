@@ -359,7 +359,7 @@ def regime_performance(
     StatisticsError
         On NaN returns, mismatched timezones or invalid parameters.
     """
-    from alphaloop.backtest.metrics import compute_metrics
+    from alphaloop.backtest import compute_metrics
 
     _check_int(min_bars, "min_bars", 1)
     if not (isinstance(periods_per_year, int | float) and periods_per_year > 0):

@@ -14,25 +14,25 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from alphaloop.data.panel import Panel
+from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.execution.algos import ExecAlgorithm, make_parent, slice_quantities
-from alphaloop.execution.algos import volume_profile as _volume_profile
-from alphaloop.execution.events import (
+from alphaloop.execution import (
     CancelOrder,
+    ExecAlgorithm,
     ModifyOrder,
-    OrderEvent,
-    RebalanceToWeights,
-    SubmitOrder,
-)
-from alphaloop.execution.orders import (
     Order,
+    OrderEvent,
     OrderSide,
     OrderType,
     Protection,
+    RebalanceToWeights,
+    SimulatedBroker,
+    SubmitOrder,
     TimeInForce,
+    make_parent,
+    slice_quantities,
 )
-from alphaloop.execution.simulated import SimulatedBroker
+from alphaloop.execution.algos import volume_profile as _volume_profile
 
 __all__ = ["Context"]
 

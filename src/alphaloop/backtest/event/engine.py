@@ -30,12 +30,16 @@ import numpy as np
 from alphaloop.backtest.event.context import Context
 from alphaloop.backtest.event.results import EventResult, build_result
 from alphaloop.backtest.event.strategy import Strategy
-from alphaloop.data.panel import Panel
+from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.execution.broker import BrokerConfig
-from alphaloop.execution.costs import FillTiming
-from alphaloop.execution.events import OrderFilled, OrderPartiallyFilled
-from alphaloop.execution.simulated import SimulatedBroker, config_from
+from alphaloop.execution import (
+    BrokerConfig,
+    FillTiming,
+    OrderFilled,
+    OrderPartiallyFilled,
+    SimulatedBroker,
+    config_from,
+)
 
 __all__ = ["EventEngine"]
 

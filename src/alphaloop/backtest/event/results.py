@@ -8,11 +8,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest.vectorized import SimulationResult
-from alphaloop.execution.costs import COST_CATEGORIES
-from alphaloop.execution.ledger import REASONS, Ledger
-from alphaloop.execution.market import MarketData
-from alphaloop.execution.orders import Order
-from alphaloop.execution.simulated import SimulatedBroker
+from alphaloop.execution import COST_CATEGORIES, REASONS, Ledger, MarketData, Order, SimulatedBroker
 
 __all__ = ["EventResult", "build_result"]
 

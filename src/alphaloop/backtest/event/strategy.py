@@ -21,8 +21,7 @@ import pandas as pd
 
 from alphaloop.backtest.event.context import Context
 from alphaloop.errors import BacktestError
-from alphaloop.execution.events import FillEvent, OrderEvent
-from alphaloop.execution.orders import Protection
+from alphaloop.execution import FillEvent, OrderEvent, Protection
 
 __all__ = ["Strategy", "TargetWeightsStrategy"]
 

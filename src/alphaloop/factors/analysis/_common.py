@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alphaloop.data.panel import infer_frequency
+from alphaloop.data import infer_frequency
 from alphaloop.errors import AlphaloopError
 from alphaloop.jsonsafe import json_number
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from alphaloop.reports.html import (
+from alphaloop.reports import (
     axis_values,
     chart_layout,
     figures_to_html,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alphaloop.data.panel import infer_frequency
+from alphaloop.data import infer_frequency
 from alphaloop.factors.analysis._common import (
     PERIODS_PER_YEAR,
     FactorAnalysisError,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from alphaloop.reports.html import (
+from alphaloop.reports import (
     BASE_CSS,
     axis_values,
     chart_layout,

@@ -38,7 +38,14 @@ from alphaloop.backtest.metrics import (
     rolling_sharpe,
 )
 from alphaloop.errors import BacktestError
-from alphaloop.reports import BASE_CSS, axis_values, figures_to_html, plotly_js, write_atomic
+from alphaloop.reports import (
+    BASE_CSS,
+    axis_values,
+    figures_to_html,
+    format_flag,
+    plotly_js,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
@@ -96,8 +103,10 @@ _HEADLINE = (
 
 
 def _format(value: Any, kind: str) -> str:
-    if value is None or isinstance(value, bool):
-        return _NA if value is None else str(value)
+    if value is None:
+        return _NA
+    if isinstance(value, bool):
+        return format_flag(value)
     x = float(value)
     if math.isnan(x):
         return _NA

@@ -37,8 +37,8 @@ from alphaloop.errors import ExitCode
 
 # metrics shown in the terminal, with their format
 _HEADLINE: tuple[tuple[str, str, str], ...] = (
-    ("total_return", "total return", "pct"),
-    ("annual_return", "annual return", "pct"),
+    ("total_return", "total return", "signed"),
+    ("annual_return", "annual return", "signed"),
     ("annual_volatility", "annual volatility", "pct"),
     ("sharpe_ratio", "Sharpe", "num"),
     ("sortino_ratio", "Sortino", "num"),
@@ -52,7 +52,7 @@ _HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("total_costs", "costs", "money"),
     ("cost_drag_annual", "cost drag (per year)", "pct"),
     ("beta", "beta", "num"),
-    ("alpha", "alpha (annual)", "pct"),
+    ("alpha", "alpha (annual)", "signed"),
     ("information_ratio", "information ratio", "num"),
     ("var_95", "VaR 95% (per bar)", "pct"),
     ("cvar_95", "CVaR 95% (per bar)", "pct"),
@@ -60,10 +60,13 @@ _HEADLINE: tuple[tuple[str, str, str], ...] = (
 
 
 def _fmt(value: Any, kind: str) -> str:
+    """``signed``: a return, with its sign; ``pct``: a size (volatility, drawdown, a rate)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if kind == "pct":
+    if kind == "signed":
         return f"{value:+.2%}"
+    if kind == "pct":
+        return f"{value:.2%}"
     if kind == "int":
         return f"{value:,.0f}"
     if kind == "money":

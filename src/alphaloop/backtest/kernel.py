@@ -109,7 +109,7 @@ MODE_WEIGHTS = 0
 MODE_ORDERS = 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
 def _fill(
     j, dq, price, r, reason, cash, shares, entry_px, peak, adv, sigma, params, cost_tmp,
     cost_tot, bar, rt_state, round_trips, n_rt, trades, n_tr, record,
@@ -181,7 +181,7 @@ def _fill(
     return cash, n_tr, n_rt, OK
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
 def _quiet_rows(
     r, targets, lag, close, shares, last_px, cash, equity, turnover, gross, bar_cost, detail
 ):  # fmt: skip

@@ -253,5 +253,10 @@ def fit_buys_to_cash_py(
     return True
 
 
-plan_rebalance = njit(cache=True, nogil=True)(plan_rebalance_py)
-fit_buys_to_cash = njit(cache=True, nogil=True)(fit_buys_to_cash_py)
+# Neither function allocates, so both are compiled without numba's reference
+# counting (``_nrt=False``): a call from the kernel then passes its arrays
+# without the atomic increments and decrements that would otherwise cost more
+# than the sizing itself on a one-asset rebalance.
+_compile = njit(cache=True, nogil=True, _nrt=False)
+plan_rebalance = _compile(plan_rebalance_py)
+fit_buys_to_cash = _compile(fit_buys_to_cash_py)

@@ -54,6 +54,8 @@ __all__ = [
     "ERR_LEVERAGE",
     "ERR_PRICE",
     "ERR_SHORT",
+    "MODE_ORDERS",
+    "MODE_WEIGHTS",
     "OK",
     "ROUND_TRIP_DTYPE",
     "TRADE_DTYPE",

@@ -60,7 +60,7 @@ __all__ = [
 OK = 0
 ERR_PRICE = 1  # no valid price for an asset with a trade due (the fill row)
 ERR_LEVERAGE = 3  # target weights beyond the leverage cap (the decision row)
-ERR_SHORT = 4  # a short target with shorts not allowed (the decision row)
+ERR_SHORT = 4  # a short target or order with shorts not allowed (the decision row)
 
 SCALE_ROUNDS = 8
 BISECT_ROUNDS = 60

@@ -21,6 +21,13 @@ the bar opens beyond a level, the exit fills at the open. If a stop and the
 take-profit are both touched within one bar, the stop is assumed to have come
 first (the conservative rule). After a stop exit the asset stays flat until a
 later decision sets a new target for it.
+
+Rebalances (weights mode) are sized by :mod:`alphaloop.execution.rebalance`, the
+same numba functions the event engine calls: :func:`~alphaloop.backtest.
+sizing.plan_rebalance`, then the sells, then (without leverage and shorts)
+:func:`~alphaloop.execution.rebalance.fit_buys_to_cash`, then the buys. Fills and
+round trips are written to record arrays (:data:`TRADE_DTYPE`,
+:data:`ROUND_TRIP_DTYPE`).
 """
 
 from __future__ import annotations
@@ -28,14 +35,40 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from alphaloop.execution.costs import fill_cost
+from alphaloop.execution import fill_cost
+from alphaloop.execution.rebalance import (
+    ERR_LEVERAGE,
+    ERR_PRICE,
+    ERR_SHORT,
+    OK,
+    buys_cost,
+    cash_fits,
+    fit_buys_to_cash,
+    plan_rebalance,
+    round_lot,
+)
 
-# status codes (see vectorized._raise_status)
-OK = 0
-ERR_PRICE = 1  # no valid price where an order is due
+__all__ = [
+    "ERR_CAPACITY",
+    "ERR_CASH",
+    "ERR_LEVERAGE",
+    "ERR_PRICE",
+    "ERR_SHORT",
+    "MODE_ORDERS",
+    "MODE_WEIGHTS",
+    "OK",
+    "ROUND_TRIP_DTYPE",
+    "TRADE_DTYPE",
+    "run_many",
+    "run_portfolio",
+    "run_serial",
+    "signal_targets",
+    "signals_to_targets",
+]
+
+# status codes (see vectorized._raise_status); OK, ERR_PRICE, ERR_LEVERAGE and
+# ERR_SHORT come from the shared rebalance sizing
 ERR_CASH = 2  # a buy order beyond cash without leverage
-ERR_LEVERAGE = 3  # target weights beyond the leverage cap
-ERR_SHORT = 4  # a short target or order with shorts not allowed
 ERR_CAPACITY = 5  # record buffers too small (internal)
 
 # trade reasons
@@ -44,21 +77,44 @@ REASON_STOP_LOSS = 1
 REASON_TAKE_PROFIT = 2
 REASON_TRAILING = 3
 
-# trade record columns
-TI_ROW, TI_ASSET, TI_REASON = 0, 1, 2
-TF_SHARES, TF_PRICE, TF_COST0 = 0, 1, 2  # costs in columns 2..6, then cash flow
-TF_WIDTH = 8
-RI_ASSET, RI_ENTRY, RI_EXIT = 0, 1, 2
-RF_PNL, RF_COST, RF_NOTIONAL = 0, 1, 2
+#: One fill: bar row, asset column, reason code, signed shares, reference
+#: price, the five fill cost categories (currency) and the cash flow.
+TRADE_DTYPE = np.dtype(
+    [
+        ("row", np.int64),
+        ("asset", np.int64),
+        ("reason", np.int64),
+        ("shares", np.float64),
+        ("price", np.float64),
+        ("commission", np.float64),
+        ("fees", np.float64),
+        ("spread", np.float64),
+        ("slippage", np.float64),
+        ("impact", np.float64),
+        ("cash_flow", np.float64),
+    ]
+)
+#: One round trip, flat to flat: asset column, entry and exit rows (exit -1
+#: while open), net pnl and costs (currency) and the entry notional.
+ROUND_TRIP_DTYPE = np.dtype(
+    [
+        ("asset", np.int64),
+        ("entry_row", np.int64),
+        ("exit_row", np.int64),
+        ("pnl", np.float64),
+        ("costs", np.float64),
+        ("entry_notional", np.float64),
+    ]
+)
 
 MODE_WEIGHTS = 0
 MODE_ORDERS = 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
 def _fill(
     j, dq, price, r, reason, cash, shares, entry_px, peak, adv, sigma, params, cost_tmp,
-    cost_tot, bar, rt_state, rt_i, rt_f, n_rt, trades_i, trades_f, n_tr, record,
+    cost_tot, bar, rt_state, round_trips, n_rt, trades, n_tr, record,
 ):  # fmt: skip
     """Apply one fill; returns (cash, n_trades, n_round_trips, status)."""
     total = fill_cost(params, dq, price, adv[r, j], sigma[r, j], cost_tmp)
@@ -85,14 +141,15 @@ def _fill(
         # closes (and maybe reverses): split the fill's cash flow pro rata
         part = abs(prev) / abs(dq)
         if record:
-            if n_rt >= rt_i.shape[0]:
+            if n_rt >= round_trips.shape[0]:
                 return cash, n_tr, n_rt, ERR_CAPACITY
-            rt_i[n_rt, RI_ASSET] = j
-            rt_i[n_rt, RI_ENTRY] = int(rt_state[j, 0])
-            rt_i[n_rt, RI_EXIT] = r
-            rt_f[n_rt, RF_PNL] = rt_state[j, 1] + flow * part
-            rt_f[n_rt, RF_COST] = rt_state[j, 2] + total * part
-            rt_f[n_rt, RF_NOTIONAL] = rt_state[j, 3]
+            trip = round_trips[n_rt]
+            trip.asset = j
+            trip.entry_row = int(rt_state[j, 0])
+            trip.exit_row = r
+            trip.pnl = rt_state[j, 1] + flow * part
+            trip.costs = rt_state[j, 2] + total * part
+            trip.entry_notional = rt_state[j, 3]
         n_rt += 1
         if new != 0.0:
             rt_state[j, 0] = r
@@ -108,28 +165,25 @@ def _fill(
             entry_px[j] = (prev * entry_px[j] + dq * price) / new
             rt_state[j, 3] += abs(dq) * price
     if record:
-        if n_tr >= trades_i.shape[0]:
+        if n_tr >= trades.shape[0]:
             return cash, n_tr, n_rt, ERR_CAPACITY
-        trades_i[n_tr, TI_ROW] = r
-        trades_i[n_tr, TI_ASSET] = j
-        trades_i[n_tr, TI_REASON] = reason
-        trades_f[n_tr, TF_SHARES] = dq
-        trades_f[n_tr, TF_PRICE] = price
-        for k in range(5):
-            trades_f[n_tr, TF_COST0 + k] = cost_tmp[k]
-        trades_f[n_tr, TF_COST0 + 5] = flow
+        trade = trades[n_tr]
+        trade.row = r
+        trade.asset = j
+        trade.reason = reason
+        trade.shares = dq
+        trade.price = price
+        trade.commission = cost_tmp[0]
+        trade.fees = cost_tmp[1]
+        trade.spread = cost_tmp[2]
+        trade.slippage = cost_tmp[3]
+        trade.impact = cost_tmp[4]
+        trade.cash_flow = flow
     n_tr += 1
     return cash, n_tr, n_rt, OK
 
 
-@njit(cache=True, nogil=True)
-def _lot(q, lot):
-    if lot > 0.0:
-        return np.trunc(q / lot) * lot
-    return q
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
 def _quiet_rows(
     r, targets, lag, close, shares, last_px, cash, equity, turnover, gross, bar_cost, detail
 ):  # fmt: skip
@@ -191,8 +245,8 @@ def _quiet_rows(
 def run_portfolio(
     targets, mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag, at_open,
     params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss, take_profit,
-    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades_i,
-    trades_f, rt_i, rt_f, detail, record, status,
+    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades,
+    round_trips, detail, record, status,
 ):  # fmt: skip
     """Simulate one portfolio. See the module docstring for the bar protocol.
 
@@ -215,9 +269,11 @@ def run_portfolio(
     cost_tot : (6,) output
         Totals per category (commission, fees, spread, slippage, impact, borrow).
     status : (4,) int64 output
-        ``[code, row, asset, n_trades]``; ``trades_i``/``trades_f`` hold
-        ``status[3]`` fills when ``record``; ``rt_*`` hold round trips and
-        ``status`` gets their count via the return value.
+        ``[code, row, asset, n_trades]``.
+    trades : (capacity,) TRADE_DTYPE output
+        The first ``status[3]`` records are the fills, when ``record``.
+    round_trips : (capacity + N,) ROUND_TRIP_DTYPE output
+        Round trips when ``record``; their count is the return value.
 
     Returns
     -------
@@ -318,8 +374,8 @@ def run_portfolio(
                     if not np.isnan(exit_px):
                         cash, n_tr, n_rt, code = _fill(
                             j, -q, exit_px, r, reason, cash, shares, entry_px, peak, adv,
-                            sigma, params, cost_tmp, cost_tot, bar, rt_state, rt_i, rt_f,
-                            n_rt, trades_i, trades_f, n_tr, record,
+                            sigma, params, cost_tmp, cost_tot, bar, rt_state,
+                            round_trips, n_rt, trades, n_tr, record,
                         )  # fmt: skip
                         if code != OK:
                             status[0], status[1], status[2] = code, r, j
@@ -337,49 +393,13 @@ def run_portfolio(
                 continue
             px = exec_px[r]
             if mode == MODE_WEIGHTS:
-                value = 0.0
-                for j in range(n_assets):
-                    if shares[j] != 0.0:
-                        p = px[j] if px[j] == px[j] else last_px[j]
-                        value += shares[j] * p
-                eq = cash + value
-                if eq <= 0.0:
-                    continue  # ruined: nothing left to size from
-                lev = 0.0
-                for j in range(n_assets):
-                    w = targets[d, j]
-                    if not np.isnan(w):
-                        lev += abs(w)
-                        if w < 0.0 and not allow_short:
-                            status[0], status[1], status[2] = ERR_SHORT, d, j
-                            return n_rt
-                    elif shares[j] != 0.0:
-                        p = px[j] if px[j] == px[j] else last_px[j]
-                        lev += abs(shares[j] * p) / eq
-                if lev > max_leverage * (1.0 + 1e-9) + 1e-12:
-                    status[0], status[1], status[2] = ERR_LEVERAGE, d, -1
+                code, j, _ = plan_rebalance(
+                    targets[d], px, last_px, shares, cash, max_leverage, allow_short, lot,
+                    min_trade_value, delta, base,
+                )  # fmt: skip
+                if code != OK:
+                    status[0], status[1], status[2] = code, r if code == ERR_PRICE else d, j
                     return n_rt
-                for j in range(n_assets):
-                    w = targets[d, j]
-                    delta[j] = 0.0
-                    base[j] = 0.0
-                    if np.isnan(w):
-                        continue
-                    p = px[j]
-                    if not (p > 0.0):  # NaN or non-positive
-                        if w != 0.0 or shares[j] != 0.0:
-                            status[0], status[1], status[2] = ERR_PRICE, r, j
-                            return n_rt
-                        continue
-                    want = _lot(w * eq / p, lot[j])
-                    dq = want - shares[j]
-                    # float dust (a rebalance to an unchanged weight) is not an order
-                    if abs(dq) * p <= 1e-10 * eq:
-                        continue
-                    if abs(dq) * p < min_trade_value and want != 0.0:
-                        continue
-                    delta[j] = dq
-                    base[j] = w * eq / p
             else:
                 for j in range(n_assets):
                     q = targets[d, j]
@@ -393,83 +413,35 @@ def run_portfolio(
                     if not allow_short and shares[j] + q < -1e-9 * abs(q):
                         status[0], status[1], status[2] = ERR_SHORT, d, j
                         return n_rt
-                    delta[j] = _lot(q, lot[j])
+                    delta[j] = round_lot(q, lot[j])
             # sells first, so that they fund the buys
             for j in range(n_assets):
                 if delta[j] < 0.0:
                     cash, n_tr, n_rt, code = _fill(
                         j, delta[j], px[j], r, REASON_ORDER, cash, shares, entry_px, peak,
-                        adv, sigma, params, cost_tmp, cost_tot, bar, rt_state, rt_i, rt_f,
-                        n_rt, trades_i, trades_f, n_tr, record,
+                        adv, sigma, params, cost_tmp, cost_tot, bar, rt_state, round_trips,
+                        n_rt, trades, n_tr, record,
                     )  # fmt: skip
                     if code != OK:
                         status[0], status[1], status[2] = code, r, j
                         return n_rt
             if cash_only:
-                need = 0.0
-                for j in range(n_assets):
-                    if delta[j] > 0.0:
-                        need += delta[j] * px[j] + fill_cost(
-                            params, delta[j], px[j], adv[r, j], sigma[r, j], cost_tmp
-                        )
-                if need > cash * (1.0 + 1e-12) + 1e-9:
-                    if mode == MODE_ORDERS:
-                        for j in range(n_assets):
-                            if delta[j] > 0.0:
-                                status[0], status[1], status[2] = ERR_CASH, d, j
-                                return n_rt
+                if mode == MODE_WEIGHTS:
                     # scale the buys down to the cash there is (costs included)
-                    scale = cash / need if cash > 0.0 else 0.0
-                    for _ in range(8):
-                        need = 0.0
-                        for j in range(n_assets):
-                            if delta[j] > 0.0:
-                                delta[j] = (
-                                    _lot(shares[j] + (base[j] - shares[j]) * scale, lot[j])
-                                    - shares[j]
-                                )
-                                if delta[j] > 0.0:
-                                    need += delta[j] * px[j] + fill_cost(
-                                        params, delta[j], px[j], adv[r, j], sigma[r, j],
-                                        cost_tmp,
-                                    )  # fmt: skip
-                        if need <= cash * (1.0 + 1e-12) + 1e-9:
-                            break
-                        scale *= cash / need if cash > 0.0 else 0.0
-                    if need > cash * (1.0 + 1e-12) + 1e-9:
-                        # lot rounding can stall the steps above (the rounded buys stay
-                        # put): bisect for the largest scale whose rounded buys fit
-                        lo_s = 0.0
-                        hi_s = 1.0
-                        for _ in range(60):
-                            mid = 0.5 * (lo_s + hi_s)
-                            need = 0.0
-                            for j in range(n_assets):
-                                if delta[j] > 0.0:
-                                    q = (
-                                        _lot(shares[j] + (base[j] - shares[j]) * mid, lot[j])
-                                        - shares[j]
-                                    )
-                                    if q > 0.0:
-                                        need += q * px[j] + fill_cost(
-                                            params, q, px[j], adv[r, j], sigma[r, j], cost_tmp
-                                        )
-                            if need <= cash * (1.0 + 1e-12) + 1e-9:
-                                lo_s = mid
-                            else:
-                                hi_s = mid
-                        for j in range(n_assets):
-                            if delta[j] > 0.0:
-                                delta[j] = (
-                                    _lot(shares[j] + (base[j] - shares[j]) * lo_s, lot[j])
-                                    - shares[j]
-                                )
+                    fit_buys_to_cash(
+                        delta, base, shares, cash, px, lot, params, adv[r], sigma[r], cost_tmp
+                    )
+                elif not cash_fits(buys_cost(delta, px, params, adv[r], sigma[r], cost_tmp), cash):
+                    for j in range(n_assets):
+                        if delta[j] > 0.0:
+                            status[0], status[1], status[2] = ERR_CASH, d, j
+                            return n_rt
             for j in range(n_assets):
                 if delta[j] > 0.0:
                     cash, n_tr, n_rt, code = _fill(
                         j, delta[j], px[j], r, REASON_ORDER, cash, shares, entry_px, peak,
-                        adv, sigma, params, cost_tmp, cost_tot, bar, rt_state, rt_i, rt_f,
-                        n_rt, trades_i, trades_f, n_tr, record,
+                        adv, sigma, params, cost_tmp, cost_tot, bar, rt_state, round_trips,
+                        n_rt, trades, n_tr, record,
                     )  # fmt: skip
                     if code != OK:
                         status[0], status[1], status[2] = code, r, j
@@ -510,15 +482,16 @@ def run_portfolio(
         return 0
     for j in range(n_assets):
         if shares[j] != 0.0:
-            if n_rt >= rt_i.shape[0]:
+            if n_rt >= round_trips.shape[0]:
                 status[0], status[1], status[2] = ERR_CAPACITY, n_rows - 1, j
                 return n_rt
-            rt_i[n_rt, RI_ASSET] = j
-            rt_i[n_rt, RI_ENTRY] = int(rt_state[j, 0])
-            rt_i[n_rt, RI_EXIT] = -1
-            rt_f[n_rt, RF_PNL] = rt_state[j, 1] + shares[j] * last_px[j]
-            rt_f[n_rt, RF_COST] = rt_state[j, 2]
-            rt_f[n_rt, RF_NOTIONAL] = rt_state[j, 3]
+            trip = round_trips[n_rt]
+            trip.asset = j
+            trip.entry_row = int(rt_state[j, 0])
+            trip.exit_row = -1
+            trip.pnl = rt_state[j, 1] + shares[j] * last_px[j]
+            trip.costs = rt_state[j, 2]
+            trip.entry_notional = rt_state[j, 3]
             n_rt += 1
     return n_rt
 
@@ -527,8 +500,8 @@ def run_portfolio(
 def run_many(
     targets, mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag, at_open,
     params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss, take_profit,
-    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades_i,
-    trades_f, rt_i, rt_f, n_rt, detail, record, status,
+    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades,
+    round_trips, n_rt, detail, record, status,
 ):  # fmt: skip
     """Run ``targets.shape[0]`` portfolios over the same prices, in parallel.
 
@@ -541,8 +514,7 @@ def run_many(
             targets[p], mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag,
             at_open, params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss[p],
             take_profit[p], trailing[p], min_trade_value, equity[p], turnover[p], gross[p],
-            bar_cost[p], cost_tot[p], trades_i[p], trades_f[p], rt_i[p], rt_f[p], detail,
-            record, status[p],
+            bar_cost[p], cost_tot[p], trades[p], round_trips[p], detail, record, status[p],
         )  # fmt: skip
 
 
@@ -550,8 +522,8 @@ def run_many(
 def run_serial(
     targets, mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag, at_open,
     params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss, take_profit,
-    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades_i,
-    trades_f, rt_i, rt_f, n_rt, detail, record, status,
+    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades,
+    round_trips, n_rt, detail, record, status,
 ):  # fmt: skip
     """Run the portfolios of :func:`run_many` one after the other on the calling thread.
 
@@ -563,8 +535,7 @@ def run_serial(
             targets[p], mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag,
             at_open, params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss[p],
             take_profit[p], trailing[p], min_trade_value, equity[p], turnover[p], gross[p],
-            bar_cost[p], cost_tot[p], trades_i[p], trades_f[p], rt_i[p], rt_f[p], detail,
-            record, status[p],
+            bar_cost[p], cost_tot[p], trades[p], round_trips[p], detail, record, status[p],
         )  # fmt: skip
 
 

@@ -304,10 +304,8 @@ def _allocate(n_port: int, n_rows: int, n_assets: int, cap: int, detail: bool) -
         "gross": np.zeros((n_port, width)),
         "bar_cost": np.zeros((n_port, width)),
         "cost_tot": np.zeros((n_port, 6)),
-        "trades_i": np.zeros((n_port, cap, 3), dtype=np.int64),
-        "trades_f": np.zeros((n_port, cap, K.TF_WIDTH)),
-        "rt_i": np.zeros((n_port, cap + n_assets, 3), dtype=np.int64),
-        "rt_f": np.zeros((n_port, cap + n_assets, 3)),
+        "trades": np.zeros((n_port, cap), dtype=K.TRADE_DTYPE),
+        "round_trips": np.zeros((n_port, cap + n_assets), dtype=K.ROUND_TRIP_DTYPE),
         "n_rt": np.zeros(n_port, dtype=np.int64),
         "status": np.zeros((n_port, 4), dtype=np.int64),
     }
@@ -351,8 +349,8 @@ def _run(
         float(initial_capital), float(max_leverage), bool(allow_short),
         _lots(lot_size, n_assets), stop_loss, take_profit, trailing_stop,
         float(min_trade_value), out["equity"], out["turnover"], out["gross"], out["bar_cost"],
-        out["cost_tot"], out["trades_i"], out["trades_f"], out["rt_i"], out["rt_f"],
-        out["n_rt"], detail, record, out["status"],
+        out["cost_tot"], out["trades"], out["round_trips"], out["n_rt"], detail, record,
+        out["status"],
     )  # fmt: skip
     for p in range(n_port):
         _raise_status(out["status"][p], market, p if n_port > 1 else None)
@@ -370,37 +368,40 @@ def _per_portfolio(
     return np.ascontiguousarray(arr)
 
 
-def _trades_frame(market: _Market, ti: np.ndarray, tf: np.ndarray) -> pd.DataFrame:
+def _trades_frame(market: _Market, trades: np.ndarray) -> pd.DataFrame:
+    """``SimulationResult.trades`` from the kernel's fill records (:data:`kernel.TRADE_DTYPE`)."""
+    shares = trades["shares"]
+    price = trades["price"]
     columns = {
-        "time": market.index[ti[:, K.TI_ROW]],
-        "asset": pd.Categorical.from_codes(ti[:, K.TI_ASSET], categories=market.assets)
-        if len(ti)
+        "time": market.index[trades["row"]],
+        "asset": pd.Categorical.from_codes(trades["asset"], categories=market.assets)
+        if len(trades)
         else pd.Categorical([], categories=market.assets),
-        "reason": np.array(REASONS, dtype=object)[ti[:, K.TI_REASON]],
-        "shares": tf[:, K.TF_SHARES],
-        "price": tf[:, K.TF_PRICE],
-        "notional": np.abs(tf[:, K.TF_SHARES]) * tf[:, K.TF_PRICE],
+        "reason": np.array(REASONS, dtype=object)[trades["reason"]],
+        "shares": shares,
+        "price": price,
+        "notional": np.abs(shares) * price,
     }
-    for k, name in enumerate(COST_CATEGORIES[:5]):
-        columns[name] = tf[:, K.TF_COST0 + k]
-    columns["cash_flow"] = tf[:, K.TF_COST0 + 5]
+    for name in (*COST_CATEGORIES[:5], "cash_flow"):
+        columns[name] = trades[name]
     return pd.DataFrame(columns)  # one constructor call: inserting columns one by one is slow
 
 
-def _round_trips_frame(market: _Market, ri: np.ndarray, rf: np.ndarray) -> pd.DataFrame:
-    is_open = ri[:, K.RI_EXIT] < 0
-    exit_rows = np.where(is_open, 0, ri[:, K.RI_EXIT])
+def _round_trips_frame(market: _Market, trips: np.ndarray) -> pd.DataFrame:
+    """``SimulationResult.round_trips`` from the kernel's round-trip records."""
+    is_open = trips["exit_row"] < 0
+    exit_rows = np.where(is_open, 0, trips["exit_row"])
     exits = pd.Series(market.index[exit_rows]).where(~is_open)
-    notional = rf[:, K.RF_NOTIONAL]
+    notional = trips["entry_notional"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ret = np.where(notional > 0, rf[:, K.RF_PNL] / notional, np.nan)
+        ret = np.where(notional > 0, trips["pnl"] / notional, np.nan)
     return pd.DataFrame(
         {
-            "asset": [market.assets[j] for j in ri[:, K.RI_ASSET]],
-            "entry_time": market.index[ri[:, K.RI_ENTRY]],
+            "asset": [market.assets[j] for j in trips["asset"]],
+            "entry_time": market.index[trips["entry_row"]],
             "exit_time": pd.DatetimeIndex(exits),
-            "pnl": rf[:, K.RF_PNL],
-            "costs": rf[:, K.RF_COST],
+            "pnl": trips["pnl"],
+            "costs": trips["costs"],
             "return": ret,
             "open": is_open,
         }
@@ -490,8 +491,8 @@ def _single_result(
         gross_exposure=pd.Series(out["gross"][0], index=idx, name="gross_exposure"),
         bar_costs=pd.Series(out["bar_cost"][0], index=idx, name="costs"),
         costs={k: float(v) for k, v in zip(COST_CATEGORIES, out["cost_tot"][0], strict=True)},
-        trades=_trades_frame(market, out["trades_i"][0, :n_tr], out["trades_f"][0, :n_tr]),
-        round_trips=_round_trips_frame(market, out["rt_i"][0, :n_rt], out["rt_f"][0, :n_rt]),
+        trades=_trades_frame(market, out["trades"][0, :n_tr]),
+        round_trips=_round_trips_frame(market, out["round_trips"][0, :n_rt]),
         initial_capital=float(initial_capital),
         fills=fills,
         cost_model=costs,

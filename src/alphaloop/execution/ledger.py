@@ -78,6 +78,16 @@ class Ledger:
         self.bar_notional = np.zeros(n_rows)
         self.bar_cost = np.zeros(n_rows)
 
+    @property
+    def market(self) -> MarketData:
+        """The bar data the ledger marks against."""
+        return self._market
+
+    @property
+    def cost_params(self) -> np.ndarray:
+        """The cost model as :func:`~alphaloop.execution.costs.fill_cost` reads it."""
+        return self._params
+
     # ---------------------------------------------------------------- fills
     def fill_cost(self, row: int, asset: int, shares: float, price: float) -> float:
         """Total cost of a fill, without booking it."""

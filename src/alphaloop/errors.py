@@ -252,3 +252,12 @@ class HoldoutClippedWarning(UserWarning):
     2022-12-28 is inside the sealed holdout (from 2016-05-03); data ends
     2016-05-02"``.
     """
+
+
+class ResearchError(AlphaloopError):
+    """A research session cannot start or go on: a budget of 0, a dataset too short for the
+    walk-forward, an unknown model reference, a session that is not resumable."""
+
+
+class SessionNotFoundError(ResearchError):
+    """No research session with that id in this workspace."""

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         Share of each dataset's final bars sealed as a holdout at its first
         use (``ALPHALOOP_HOLDOUT_FRACTION``); default 0.2. 0 disables the
         holdout (reports then say so).
+    ray_address : str or None
+        Address of a Ray cluster for ``--executor ray`` (``ALPHALOOP_RAY_ADDRESS``,
+        e.g. ``ray://head:10001``); default a local Ray instance started for the run.
     """
 
     model_config = SettingsConfigDict(env_prefix="ALPHALOOP_", extra="forbid")
@@ -33,3 +36,4 @@ class Settings(BaseSettings):
     database_url: str | None = None
     database_schema: str | None = None
     holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+    ray_address: str | None = None

@@ -8,8 +8,9 @@ exchange-session calendar), maximum drawdown and the share of days with a
 zero return (the rounding caveat made visible). It then analyzes a factor
 (20-day momentum, skipping the last day) and scans the close-only Alpha158
 library, reporting how many factors look significant before and after
-adjusting for the number tested. Finally it backtests a momentum strategy
-(:mod:`alphaloop.app.demo_backtest`). Everything is recorded as a run with the
+adjusting for the number tested. It then backtests a momentum strategy
+(:mod:`alphaloop.app.demo_backtest`) and finally runs a short research session
+(:mod:`alphaloop.app.demo_research`). Everything is recorded as a run with the
 content hashes of the data it read.
 """
 
@@ -138,9 +139,13 @@ def run_demo(ws: Workspace, console: Console | None = None) -> dict[str, Any]:
         from alphaloop.app.demo_backtest import backtest_section
 
         backtest = backtest_section(ws, say)
+        from alphaloop.app.demo_research import research_section
+
+        research = research_section(ws, say)
         run.result = {
             "factors": factors,
             "backtest": backtest,
+            "research": research,
             "datasets": [i.name for i in infos],
             "load_ms": round(load_ms, 1),
             "stocks": per_asset,

@@ -214,7 +214,9 @@ class SessionLoop:
     # ------------------------------------------------------------ history
     def _prior_history(self) -> list[Candidate]:
         """Candidates of earlier work under this protocol (snapshot at start), in a stable order."""
-        rows = self.db.protocol_history(self.dataset, self.protocol_key, exclude_session=self.session_id)
+        rows = self.db.protocol_history(
+            self.dataset, self.protocol_key, exclude_session=self.session_id
+        )
         return [candidate_from_records(s, e, None) for s, e in rows]
 
     def _session_rows(
@@ -429,7 +431,9 @@ class SessionLoop:
         _, returns = self.session_returns(upto_batch=batch)
         pbo = self.pbo(returns) if returns.shape[1] >= 2 else None
         ordered = sorted((d for d in decisions if d.context.get("new_trial")), key=lambda d: d.seq)
-        stored = self.db.evaluations([d.strategy_hash for d in ordered], self.protocol_key, returns=True)
+        stored = self.db.evaluations(
+            [d.strategy_hash for d in ordered], self.protocol_key, returns=True
+        )
         batch_sharpes: list[float] = []
         for ordinal, d in enumerate(ordered, start=1):
             ev = stored.get(d.strategy_hash)

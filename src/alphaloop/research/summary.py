@@ -113,7 +113,9 @@ def session_summary(
                     "failed": len(items) - len(ok),
                     "passed": sum(1 for e in items if e.passed),
                     "mean_sharpe": _mean([e.sharpe for e in ok if e.sharpe is not None]),
-                    "best_sharpe": max((e.sharpe for e in ok if e.sharpe is not None), default=None),
+                    "best_sharpe": max(
+                        (e.sharpe for e in ok if e.sharpe is not None), default=None
+                    ),
                 }
             )
         return out

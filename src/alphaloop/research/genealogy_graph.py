@@ -202,6 +202,10 @@ def _exploration_text(exploration: Mapping[str, Any]) -> str:
     return "<br>".join(parts) if parts else "not recorded"
 
 
+def _along(start: float, end: float, share: float = 0.6) -> float:
+    return start + share * (end - start)
+
+
 def genealogy_figure(trees: Sequence[Any]) -> Figure:
     """The merged genealogy as a plotly figure (arrows parent -> child, labelled by operator).
 
@@ -224,8 +228,9 @@ def genealogy_figure(trees: Sequence[Any]) -> Figure:
         )  # fmt: skip
     if layout.edges:
         fig.add_scatter(
-            x=[(nodes[e.parent].x + nodes[e.child].x) / 2 for e in layout.edges],
-            y=[(nodes[e.parent].y + nodes[e.child].y) / 2 for e in layout.edges],
+            # 60% of the way to the child: labels of edges that cross do not sit on each other
+            x=[_along(nodes[e.parent].x, nodes[e.child].x) for e in layout.edges],
+            y=[_along(nodes[e.parent].y, nodes[e.child].y) for e in layout.edges],
             mode="text",
             text=[
                 html.escape(e.operator) + (" (2nd parent)" if e.second else "")

@@ -17,7 +17,12 @@ from typing import Any
 from alphaloop.faces import load_public
 
 #: public name -> module that defines it
-_HOME: dict[str, str] = {}
+_HOME: dict[str, str] = {
+    "genealogy_figure": "alphaloop.research.genealogy_graph",
+    "genealogy_layout": "alphaloop.research.genealogy_graph",
+    "render_session_report": "alphaloop.research.report",
+    "write_session_report": "alphaloop.research.report",
+}
 
 __all__ = sorted(_HOME)
 

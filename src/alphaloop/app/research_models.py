@@ -173,6 +173,8 @@ def run_improver(
     margin: float = 0.005,
     alpha: float = 0.05,
     max_proposals: int = 4,
+    feature_families: Sequence[str] | None = None,
+    families: Sequence[str] | None = None,
     on_result: Callable[[Any], None] | None = None,
 ) -> list[Any]:
     """Improve the models the best strategies on ``data`` use, ``rounds`` times.
@@ -183,7 +185,9 @@ def run_improver(
     trained on ``data``, best validation IC first. Each round tries each
     model once (:meth:`~alphaloop.research.improver.ModelImprover.improve`
     with ``attempt=round``); a model improved in a round is followed by its
-    new version in the next.
+    new version in the next. Feature changes use ``feature_families``
+    (default: every library whose fields ``data`` has), family changes
+    ``families`` (default lightgbm, xgboost, ridge).
 
     Returns
     -------
@@ -191,6 +195,7 @@ def run_improver(
         In the order run; ``on_result`` hears of each as it is done.
     """
     from alphaloop.research.improver import ModelImprover
+    from alphaloop.research.model_proposals import DEFAULT_FAMILIES
 
     improver = ModelImprover(
         ws.models,
@@ -200,7 +205,10 @@ def run_improver(
         alpha=alpha,
         seed=seed,
         max_proposals=max_proposals,
-        feature_families=feature_families_for(ws, data),
+        feature_families=(
+            feature_families_for(ws, data) if feature_families is None else feature_families
+        ),
+        families=DEFAULT_FAMILIES if families is None else families,
         library_root=ws.root,
     )
     current = _candidates(ws, data, refs, top, session_id)
@@ -232,6 +240,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ref", action="append", dest="refs", help="a model to improve (repeatable)")
     p.add_argument("--session", type=int, default=None, help="top strategies of this session")
     p.add_argument("--max-proposals", type=int, default=4)
+    p.add_argument(
+        "--feature-family",
+        action="append",
+        dest="feature_families",
+        help="a factor library feature changes may use (repeatable; default: all that fit)",
+    )
+    p.add_argument(
+        "--family",
+        action="append",
+        dest="families",
+        help="an estimator family a family change may use (repeatable)",
+    )
     return p
 
 
@@ -259,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 session_id=args.session,
                 max_proposals=args.max_proposals,
+                feature_families=args.feature_families,
+                families=args.families,
                 on_result=emit,
             )
         finally:

@@ -223,7 +223,8 @@ class MLQuantAgent:
         ]
         return max(found, key=_rank_key) if found else None
 
-    def spec_for(self, req: ModelRequirements) -> ModelSpec:
+    @staticmethod
+    def spec_for(req: ModelRequirements) -> ModelSpec:
         """The spec of a model trained for ``req``: data and labels end the day before
         ``train_end``."""
         return ModelSpec(

@@ -43,6 +43,9 @@ DECISION_TEST = "wilcoxon"
 MIN_PAIRS = 5
 """Fewer paired dates than this: no test (p-value 1)."""
 
+TIE = 1e-9
+"""Differences smaller than this (in IC units) are float noise: they count as zero."""
+
 
 @dataclass(frozen=True)
 class TestResult:
@@ -131,7 +134,8 @@ def compare_ic(
     -------
     PairedComparison
         With fewer than :data:`MIN_PAIRS` pairs, or no difference at all
-        after the margin, both p-values are 1.
+        after the margin, both p-values are 1. With constant differences the
+        t statistic is NaN and its p-value 0 (above the margin) or 1.
     """
     from scipy import stats
 
@@ -142,8 +146,10 @@ def compare_ic(
     n_common = len(both)
     mean_inc = float(both["inc"].mean()) if n_common else math.nan
     mean_prop = float(both["prop"].mean()) if n_common else math.nan
-    diff = (both["prop"] - both["inc"]).to_numpy(dtype=np.float64)
+    diff = np.array(both["prop"] - both["inc"], dtype=np.float64)
+    diff[np.abs(diff) < TIE] = 0.0
     tested = diff[::step] - margin
+    tested[np.abs(tested) < TIE] = 0.0
     n = len(tested)
     if n < MIN_PAIRS or not np.any(tested != 0.0):
         w = TestResult("wilcoxon", math.nan, 1.0, n)
@@ -151,7 +157,7 @@ def compare_ic(
     else:
         wres = stats.wilcoxon(tested, alternative="greater", zero_method="wilcox")
         w = TestResult("wilcoxon", float(wres.statistic), float(wres.pvalue), n)
-        if np.ptp(tested) == 0.0:  # constant differences: the t statistic is undefined
+        if np.ptp(tested) < TIE:  # constant differences: the t statistic is undefined
             t = TestResult("paired_t", math.nan, 0.0 if tested[0] > 0 else 1.0, n)
         else:
             tres = stats.ttest_1samp(tested, 0.0, alternative="greater")

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,9 @@ class ImprovementResult:
     alpha, alpha_per_test, margin : float
         Family-wise level, the per-proposal level (``alpha / k``), the IC margin.
     incumbent_ic : float
-        The incumbent's mean per-date validation IC.
+        The incumbent's mean per-date validation IC (NaN without proposals).
+    winner : int or None
+        Index in ``proposals`` of the registered one.
     """
 
     ref: str
@@ -131,7 +133,6 @@ class ImprovementResult:
     margin: float
     incumbent_ic: float
     winner: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,7 +146,6 @@ class ImprovementResult:
             "decision_test": DECISION_TEST,
             "incumbent_ic": None if math.isnan(self.incumbent_ic) else self.incumbent_ic,
             "proposals": [p.to_dict() for p in self.proposals],
-            **self.extra,
         }
 
 

@@ -205,7 +205,7 @@ def run_document(doc: str, directory: Path) -> int:
 
 
 RUNNABLE = sorted({b.doc for b in ALL if b.lang in ("python", "yaml", "bash")})
-SLOW = {"README.md", "backtest.md", "factors.md"}  # each takes several seconds
+SLOW = {"README.md", "backtest.md", "factors.md", "research.md"}  # each takes several seconds
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,22 @@ from alphaloop.faces import load_public
 
 #: public name -> module that defines it
 _HOME: dict[str, str] = {
+    # session report
     "genealogy_figure": "alphaloop.research.genealogy_graph",
     "genealogy_layout": "alphaloop.research.genealogy_graph",
     "render_session_report": "alphaloop.research.report",
     "write_session_report": "alphaloop.research.report",
+    # ML quant agent and model improver
+    "MLQuantAgent": "alphaloop.research.ml_agent",
+    "ModelRequirements": "alphaloop.research.ml_agent",
+    "ModelRequirementsError": "alphaloop.research.ml_agent",
+    "ModelImprover": "alphaloop.research.improver",
+    "ImprovementResult": "alphaloop.research.improver",
+    "ImproverError": "alphaloop.research.improver",
+    "ProposalOutcome": "alphaloop.research.improver",
+    "pick_models_for_improvement": "alphaloop.research.improver",
+    "PairedComparison": "alphaloop.research.paired_test",
+    "compare_ic": "alphaloop.research.paired_test",
 }
 
 __all__ = sorted(_HOME)

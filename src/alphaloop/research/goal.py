@@ -362,7 +362,9 @@ def _bar_name(periods_per_year: float) -> str:
 def _kinds(text: str, notes: list[str]) -> tuple[str, ...]:
     tech, ml, hybrid = (bool(p.search(text)) for p in (_TECH_ONLY, _ML_ONLY, _HYBRID))
     if sum((tech, ml, hybrid)) > 1:
-        asked = [w for w, on in (("technical only", tech), ("ML only", ml), ("hybrid", hybrid)) if on]
+        asked = [
+            w for w, on in (("technical only", tech), ("ML only", ml), ("hybrid", hybrid)) if on
+        ]
         raise GoalError(
             f"the goal asks for strategy kinds that exclude each other: {', '.join(asked)}",
             hint="keep one of them, or none to allow every kind",

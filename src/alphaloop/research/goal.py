@@ -215,8 +215,8 @@ def _universe(text: str, assets: Sequence[str], notes: list[str]) -> Literal["al
     by_upper = {a.upper(): a for a in assets}
     named: list[str] = []
     for match in _UNIVERSE.finditer(text):
-        for token in re.split(r"\s*,\s*(?:and\s+)?|\s+(?:and|&)\s+", match.group(1), flags=re.I):
-            token = token.strip().rstrip("._")
+        for raw in re.split(r"\s*,\s*(?:and\s+)?|\s+(?:and|&)\s+", match.group(1), flags=re.I):
+            token = raw.strip().rstrip("._")
             if token and token.upper() not in _NOT_TICKERS and token not in named:
                 named.append(token)
     if named:

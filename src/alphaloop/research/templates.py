@@ -172,7 +172,8 @@ _TEMPLATES: tuple[Template, ...] = (
     _t(
         "breakout",
         "channel",
-        f"($close-Min($close, {{window}}))/(Max($close, {{window}})-Min($close, {{window}})+{_EPS})",
+        "($close-Min($close, {window}))/"
+        f"(Max($close, {{window}})-Min($close, {{window}})+{_EPS})",
         window=(20, 55, 126, 252),
     ),
     _t("breakout", "high_proximity", "$close/Max($close, {window})", window=(20, 55, 126, 252)),

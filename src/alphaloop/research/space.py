@@ -83,6 +83,8 @@ def canonical_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
         k: _plain(v) for k, v in dict(recipe.get("logic") or {"method": "top_k", "k": 5}).items()
     }
     exits = recipe.get("exits")
+    if exits and not exits.get("hold_bars") and not exits.get("exit_on_flip"):
+        exits = None  # the default: no minimum holding period, no exit on a flip
     out = {
         "indicators": [indicators[k] for k in sorted(indicators)],
         "models": models,

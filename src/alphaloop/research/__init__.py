@@ -17,7 +17,38 @@ from typing import Any
 from alphaloop.faces import load_public
 
 #: public name -> module that defines it
-_HOME: dict[str, str] = {}
+_HOME: dict[str, str] = {
+    "Constraints": "alphaloop.research.goal",
+    "Goal": "alphaloop.research.goal",
+    "parse_goal": "alphaloop.research.goal",
+    "KINDS": "alphaloop.research.goal",
+    "HORIZONS": "alphaloop.research.goal",
+    "Template": "alphaloop.research.templates",
+    "FAMILIES": "alphaloop.research.templates",
+    "template": "alphaloop.research.templates",
+    "feasible_templates": "alphaloop.research.templates",
+    "recipe_spec": "alphaloop.research.space",
+    "spec_dict": "alphaloop.research.space",
+    "strategy_hash": "alphaloop.research.space",
+    "classify": "alphaloop.research.space",
+    "conform": "alphaloop.research.space",
+    "canonical_recipe": "alphaloop.research.space",
+    "random_recipe": "alphaloop.research.space",
+    "available_families": "alphaloop.research.space",
+    "recipe_key": "alphaloop.research.space",
+    "Variation": "alphaloop.research.operators",
+    "mutate": "alphaloop.research.operators",
+    "crossover": "alphaloop.research.operators",
+    "upgrade": "alphaloop.research.operators",
+    "mutation_operators": "alphaloop.research.operators",
+    "MUTATIONS": "alphaloop.research.operators",
+    "Candidate": "alphaloop.research.policy",
+    "ModelInfo": "alphaloop.research.policy",
+    "ResearchView": "alphaloop.research.policy",
+    "Proposal": "alphaloop.research.policy",
+    "Policy": "alphaloop.research.policy",
+    "BanditPolicy": "alphaloop.research.policy",
+}
 
 __all__ = sorted(_HOME)
 

@@ -51,7 +51,8 @@ def assert_respects(
     elif constraints.max_turnover is not None:
         assert d["rebalance"]["frequency"] != "daily"
     assert d["universe"] == constraints.universe
-    assert d["portfolio"]["gross"] == 1.0 and d["limits"]["max_leverage"] == 1.0
+    assert d["portfolio"]["gross"] == 1.0
+    assert d["limits"]["max_leverage"] == 1.0
     n = len(recipe["indicators"]) + len(recipe["models"])
     assert 1 <= n <= 4
     if not needs_unmerged(recipe):
@@ -79,9 +80,15 @@ def simulate(
     ordinal = 0
     for b in range(batches):
         view = ResearchView(
-            "d", fields, 20, constraints, tuple(history), models, b,
+            "d",
+            fields,
+            20,
+            constraints,
+            tuple(history),
+            models,
+            b,
             frozenset(c.hash for c in history),
-        )  # fmt: skip
+        )
         proposals = policy.propose(view, size, np.random.default_rng([seed, b]))
         by_hash = {c.hash: c for c in history}
         for p in proposals:
@@ -91,10 +98,20 @@ def simulate(
             kind, family, logic = classify(p.recipe)
             history.append(
                 Candidate(
-                    hasher(p.recipe, view), p.recipe, kind, family, logic,
-                    tuple(p.recipe["models"]), "ok" if sharpe is not None else "failed",
-                    sharpe, None, b, p.action, p.context["arm"], p.parents,
+                    hasher(p.recipe, view),
+                    p.recipe,
+                    kind,
+                    family,
+                    logic,
+                    tuple(p.recipe["models"]),
+                    "ok" if sharpe is not None else "failed",
+                    sharpe,
+                    None,
+                    b,
+                    p.action,
+                    p.context["arm"],
+                    p.parents,
                 )
-            )  # fmt: skip
+            )
         out.append(proposals)
     return out

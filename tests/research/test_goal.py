@@ -123,7 +123,8 @@ def test_goal_errors(text: str, says: str) -> None:
 def test_unknown_tickers_list_some_available() -> None:
     with pytest.raises(GoalError) as err:
         parse("on GOOG")
-    assert "AAPL" in str(err.value) and "6 assets" in str(err.value)
+    assert "AAPL" in str(err.value)
+    assert "6 assets" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,16 @@ def ohlcv():
 
 
 def test_required_families_exist() -> None:
-    for family in ("momentum", "mean_reversion", "volatility", "trend", "breakout", "volume",
-                   "quality", "library"):  # fmt: skip
+    for family in (
+        "momentum",
+        "mean_reversion",
+        "volatility",
+        "trend",
+        "breakout",
+        "volume",
+        "quality",
+        "library",
+    ):
         assert FAMILIES[family], family
 
 
@@ -58,7 +66,8 @@ def test_every_template_compiles_with_its_fields(tpl) -> None:
         assert set(expr.fields) <= set(tpl.fields)
         assert all(isinstance(v, int) for v in params.values())
     for _, values in tpl.grid:
-        assert list(values) == sorted(set(values)) and len(values) >= 2
+        assert list(values) == sorted(set(values))
+        assert len(values) >= 2
     if tpl.factor:
         for params in _corners(tpl):
             name = tpl.factor_name(params)
@@ -85,8 +94,9 @@ def test_volume_family_needs_volume() -> None:
     assert "ml" in available_families(("close",), c, ["m/v1"])
     assert available_families(("close",), Constraints(kinds=("pure_ml",))) == []
     with pytest.raises(GoalError, match="no strategy can be drawn"):
-        random_recipe(np.random.default_rng(0), constraints=Constraints(kinds=("pure_ml",)),
-                      fields=("close",))  # fmt: skip
+        random_recipe(
+            np.random.default_rng(0), constraints=Constraints(kinds=("pure_ml",)), fields=("close",)
+        )
 
 
 def test_random_recipe_is_deterministic_and_canonical() -> None:
@@ -110,7 +120,7 @@ def test_equal_recipes_give_equal_hashes() -> None:
         **base,
         "indicators": [
             {"params": {"lookback": np.int64(126)}, "template": "mom", "family": "momentum"}
-        ],  # fmt: skip
+        ],
         "logic": {"k": np.int32(5), "method": "top_k"},
         "exits": None,
         "combine": "ic",
@@ -135,7 +145,7 @@ def test_single_indicator_spec() -> None:
     r = {
         "indicators": [
             {"family": "momentum", "template": "mom_skip", "params": {"lookback": 126, "skip": 21}}
-        ],  # fmt: skip
+        ],
         "logic": {"method": "top_k", "k": 5},
         "rebalance": "weekly",
         "weighting": "inverse_volatility",
@@ -143,12 +153,18 @@ def test_single_indicator_spec() -> None:
     spec = recipe_spec(r, dataset="sp500-stocks", constraints=Constraints(), name="m")
     assert isinstance(spec, StrategySpec)
     assert spec.signal.expr == "Ref($close, 21)/Ref($close, 126)-1"
-    assert spec.portfolio.method == "top_k" and spec.portfolio.k == 5
+    assert spec.portfolio.method == "top_k"
+    assert spec.portfolio.k == 5
     assert spec.portfolio.weighting == "inverse_volatility"
     assert spec.rebalance.frequency == "weekly"
-    assert not spec.limits.allow_short and spec.costs is None and spec.name == "m"
-    thr = recipe_spec({**r, "logic": {"method": "threshold", "entry_long": 0.8,
-                                      "exit_long": 0.6}}, dataset="d", constraints=Constraints())  # fmt: skip
+    assert not spec.limits.allow_short
+    assert spec.costs is None
+    assert spec.name == "m"
+    thr = recipe_spec(
+        {**r, "logic": {"method": "threshold", "entry_long": 0.8, "exit_long": 0.6}},
+        dataset="d",
+        constraints=Constraints(),
+    )
     assert thr.signal.expr.startswith("CsRank(")
 
 
@@ -156,19 +172,29 @@ def test_long_short_and_horizon_override_the_recipe() -> None:
     r = random_recipe(np.random.default_rng(3), constraints=Constraints(), fields=("close",))
     c = Constraints(long_only=False, horizon="quarterly", universe=["A", "B", "C", "D"])
     spec = recipe_spec(r, dataset="d", constraints=c)
-    assert spec.portfolio.method == "quantile_long_short" and spec.limits.allow_short
+    assert spec.portfolio.method == "quantile_long_short"
+    assert spec.limits.allow_short
     assert spec.rebalance.frequency == "quarterly"
     assert spec.universe == ["A", "B", "C", "D"]
-    back = conform({**r, "logic": {"method": "quantile_long_short", "quantile": 0.2}},
-                   Constraints())  # fmt: skip
+    back = conform(
+        {**r, "logic": {"method": "quantile_long_short", "quantile": 0.2}}, Constraints()
+    )
     assert back["logic"]["method"] == "top_k"
 
 
 def test_kind_outside_the_goal_is_refused() -> None:
-    r = random_recipe(np.random.default_rng(0), family="ml", constraints=Constraints(),
-                      fields=("close",), models=["m/v1"])  # fmt: skip
-    assert classify(r) == ("pure_ml", "ml", r["logic"]["method"].replace("quantile_long_short",
-                                                                         "long_short"))  # fmt: skip
+    r = random_recipe(
+        np.random.default_rng(0),
+        family="ml",
+        constraints=Constraints(),
+        fields=("close",),
+        models=["m/v1"],
+    )
+    assert classify(r) == (
+        "pure_ml",
+        "ml",
+        r["logic"]["method"].replace("quantile_long_short", "long_short"),
+    )
     assert recipe_spec(r, dataset="d", constraints=Constraints()).signal.model == "m/v1"
     with pytest.raises(SpecError, match="pure_ml strategy is not allowed"):
         recipe_spec(r, dataset="d", constraints=Constraints(kinds=("pure_technical",)))
@@ -192,7 +218,8 @@ def _multi():
 def test_multi_indicator_spec_dict_shape() -> None:
     d = spec_dict(_multi(), dataset="d", constraints=Constraints())
     sig = d["signal"]
-    assert set(sig) == {"components", "combine"} and sig["combine"] == "ic"
+    assert set(sig) == {"components", "combine"}
+    assert sig["combine"] == "ic"
     assert sig["components"] == [
         {"factor": "ROC20", "normalize": "rank", "sign": -1},
         {"expr": "$close/Ref($close, 126)-1", "normalize": "rank", "sign": 1},
@@ -206,7 +233,8 @@ def test_multi_indicator_spec_validates() -> None:
     if not COMPOSITE:
         pytest.skip("composite signals not merged")
     spec = recipe_spec(_multi(), dataset="d", constraints=Constraints())
-    assert len(spec.signal.components) == 3 and spec.signal.combine == "ic"
+    assert len(spec.signal.components) == 3
+    assert spec.signal.combine == "ic"
     assert spec.exits.hold_bars == 5
 
 
@@ -222,14 +250,19 @@ def test_multi_indicator_spec_validates() -> None:
             ("pure_ml",),
             ("pure_technical", "hybrid_ml", "pure_ml"),
         ]
-    ),  # fmt: skip
+    ),
     volume=st.booleans(),
 )
 def test_random_recipes_respect_constraints(seed, long_only, horizon, turnover, kinds, volume):
     c = Constraints(long_only=long_only, horizon=horizon, max_turnover=turnover, kinds=kinds)
     fields = ("close", "volume") if volume else ("close",)
-    r = random_recipe(np.random.default_rng(seed), constraints=c, fields=fields,
-                      models=["a/v1", "b/v3"], n_assets=6)  # fmt: skip
+    r = random_recipe(
+        np.random.default_rng(seed),
+        constraints=c,
+        fields=fields,
+        models=["a/v1", "b/v3"],
+        n_assets=6,
+    )
     assert r == canonical_recipe(r)
     assert_respects(r, c)
     if r["logic"]["method"] == "top_k":

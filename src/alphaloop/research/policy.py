@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -111,6 +111,7 @@ class Proposal:
     context: dict[str, Any] = field(default_factory=dict)
 
 
+@runtime_checkable
 class Policy(Protocol):
     """Proposes the next batch; the same (view, n, rng state) gives the same proposals."""
 

@@ -247,8 +247,8 @@ class BanditPolicy:
             recipe = state.random(rng, family)
             rationale = (
                 f"explore: {family} is the least-explored family "
-                f"({_count(state.counts.get(family, 0))}); random recipe {describe(recipe)}, arm {arm} posterior mean "
-                f"{mean:.2f}"
+                f"({_count(state.counts.get(family, 0))}); random recipe {describe(recipe)}, "
+                f"arm {arm} posterior mean {mean:.2f}"
             )
             return Proposal(recipe, "explore", "random", (), _fresh(), rationale, context)
         if action == "upgrade":

@@ -228,9 +228,14 @@ class BanditPolicy:
         fam = classify(recipe)[1]
         why = "one random recipe per family" if family else "random recipe after one per family"
         return Proposal(
-            recipe, "seed", "random", (), _fresh(), f"seed: first batch, {why}: {fam} "
-            f"{describe(recipe)}", {"arm": f"explore/{fam}", "posterior": {}},
-        )  # fmt: skip
+            recipe,
+            "seed",
+            "random",
+            (),
+            _fresh(),
+            f"seed: first batch, {why}: {fam} {describe(recipe)}",
+            {"arm": f"explore/{fam}", "posterior": {}},
+        )
 
     def _choose(self, state: _State, rng: np.random.Generator) -> Proposal | None:
         draws: dict[str, float] = {}
@@ -278,20 +283,31 @@ class BanditPolicy:
             other, _ = self._tournament(partners, rng)
             assert other.recipe is not None
             v = crossover(
-                parent.recipe, other.recipe, rng, constraints=c,
-                parents=(parent.hash, other.hash), n_assets=state.view.n_assets,
-            )  # fmt: skip
-            how = "composite of their indicators" if not v.exploration["new_logic"] else (
-                "the first one's signal with the second one's logic")  # fmt: skip
+                parent.recipe,
+                other.recipe,
+                rng,
+                constraints=c,
+                parents=(parent.hash, other.hash),
+                n_assets=state.view.n_assets,
+            )
+            how = (
+                "composite of their indicators"
+                if not v.exploration["new_logic"]
+                else ("the first one's signal with the second one's logic")
+            )
             rationale = (
                 f"exploit: cross the {who} with {other.family} strategy {other.hash[:8]} "
                 f"(search Sharpe {_fmt(other.sharpe)}): {how}, {tail}"
             )
         else:
             v = mutate(
-                parent.recipe, rng, constraints=c, fields=state.view.fields,
-                parent=parent.hash, n_assets=state.view.n_assets,
-            )  # fmt: skip
+                parent.recipe,
+                rng,
+                constraints=c,
+                fields=state.view.fields,
+                parent=parent.hash,
+                n_assets=state.view.n_assets,
+            )
             what = _OP_WORDS[v.operator]
             if v.operator == "param" and v.exploration["changed"]:
                 what += " " + v.exploration["changed"][0].rsplit(".", 1)[-1]
@@ -348,9 +364,13 @@ class _State:
     def random(self, rng: np.random.Generator, family: str | None) -> dict[str, Any]:
         v = self.view
         return random_recipe(
-            rng, family=family, constraints=v.constraints, fields=v.fields,
-            models=self.latest, n_assets=v.n_assets,
-        )  # fmt: skip
+            rng,
+            family=family,
+            constraints=v.constraints,
+            fields=v.fields,
+            models=self.latest,
+            n_assets=v.n_assets,
+        )
 
     def ranked(self, family: str | None) -> list[Candidate]:
         """Candidates with a recipe and a search Sharpe, best first (ties by hash)."""

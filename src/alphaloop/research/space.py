@@ -162,8 +162,11 @@ def conform(
         if method == "quantile_long_short" or (method == "threshold" and kind == "pure_ml"):
             logic = {"method": "top_k", "k": 5}
         elif method == "threshold":
-            logic = {"method": "threshold", "entry_long": logic["entry_long"],
-                     "exit_long": logic["exit_long"]}  # fmt: skip
+            logic = {
+                "method": "threshold",
+                "entry_long": logic["entry_long"],
+                "exit_long": logic["exit_long"],
+            }
     elif method != "quantile_long_short":
         logic = {"method": "quantile_long_short", "quantile": 0.2}
     if logic["method"] == "top_k" and n_assets is not None and logic["k"] >= n_assets:

@@ -115,8 +115,15 @@ def _t(
 def _lib(stem: str, sign: int) -> Template:
     text = ROLLING[stem]
     fields = tuple(sorted({n.name for n in parse(text.format(d=5)).walk() if isinstance(n, Field)}))
-    return Template("library", stem.lower(), stem + "{window}", (("window", (5, 10, 20, 30, 60)),),
-                    fields, factor=True, sign=sign)  # fmt: skip
+    return Template(
+        "library",
+        stem.lower(),
+        stem + "{window}",
+        (("window", (5, 10, 20, 30, 60)),),
+        fields,
+        factor=True,
+        sign=sign,
+    )
 
 
 _TEMPLATES: tuple[Template, ...] = (

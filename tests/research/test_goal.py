@@ -83,6 +83,18 @@ def test_assumptions_name_every_default() -> None:
     assert all(isinstance(n, str) and n for n in notes)
 
 
+@pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        ("weekly", "horizon: weekly rebalancing"),
+        ("short-term", "short-term: weekly rebalancing"),
+        ("long-term", "long-term: monthly rebalancing"),
+    ],
+)
+def test_horizon_note_says_what_was_read(text: str, note: str) -> None:
+    assert note in parse(text).assumptions
+
+
 def test_sector_words_are_an_assumption_not_a_universe() -> None:
     goal = parse("tech stocks, long-only")
     assert goal.constraints.universe == "all"

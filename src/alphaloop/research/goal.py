@@ -319,8 +319,10 @@ def _horizon(text: str, periods_per_year: float, notes: list[str]) -> Horizon | 
     cleaned = _DATA_FREQ.sub(" ", text)
     found: list[tuple[str, str | None]] = []
     for name, pattern, note in _HORIZON_WORDS:
-        if pattern.search(cleaned):
-            found.append((name, note))
+        match = pattern.search(cleaned)
+        if match:
+            term = note and re.match(r"(short|long)", match.group(0), re.I)
+            found.append((name, note if term else None))
     if not found:
         notes.append("horizon: chosen by the search (daily to quarterly rebalancing)")
         return None

@@ -229,6 +229,18 @@ class SpecError(ConfigError):
     """A strategy specification is invalid: names the field, the value and what is allowed."""
 
 
+class GoalError(AlphaloopError):
+    """A research goal cannot be satisfied on the dataset: says what and why.
+
+    Raised for an empty goal, tickers the dataset does not hold, a long-short
+    goal on fewer than four assets, a drawdown limit outside (0, 100%), a
+    horizon shorter than the data's bar, or contradictory requests
+    ("long-only market neutral"). Bad input: the CLI exits with 2.
+    """
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 class BacktestError(AlphaloopError):
     """A backtest cannot run on these inputs (shapes, missing prices, cash, dates)."""
 

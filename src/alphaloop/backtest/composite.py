@@ -53,6 +53,7 @@ from alphaloop.errors import BacktestError
 __all__ = [
     "RIDGE",
     "combination_weights",
+    "cross_sectional_rank",
     "forward_returns",
     "min_history",
     "normalize_components",
@@ -175,6 +176,17 @@ def signal_values(
         w = combination_weights(z, fwd, sig.combine, sig.window, sig.horizon)
         combined = _combine(z, w)
     return _unit_rank(np.ascontiguousarray(combined))
+
+
+def cross_sectional_rank(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Percentile rank per bar over assets ``ok`` with a finite value: ``(r - 1) / (n - 1)``.
+
+    In [0, 1], ties sharing their mean rank; 0.5 for a lone value; NaN elsewhere.
+    """
+    out = np.empty(x.shape)
+    values = np.ascontiguousarray(x, dtype=np.float64)
+    _normalize_into(values, np.ascontiguousarray(ok, dtype=np.bool_), False, 0.0, 1.0, out)
+    return out
 
 
 def normalize_components(

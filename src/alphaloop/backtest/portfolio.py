@@ -167,6 +167,7 @@ def target_weights(
     if flip:
         ranked = eligible & np.isfinite(signal) & np.isfinite(close) & (close > 0)
         rank = cross_sectional_rank(signal, ranked)
+    tracked = hold_bars > 0 or flip  # positions and their entry rows are followed
     held = np.zeros(close.shape[1], dtype=np.int8)  # side of the last target: +1, -1, 0
     entry = np.full(close.shape[1], -1, dtype=np.int64)  # row the position was entered
     rows = np.flatnonzero(rebalance)
@@ -175,30 +176,34 @@ def target_weights(
         cols = np.flatnonzero(ok[t])
         s = signal[t]
         v = None if vol is None else vol[t]
-        keep = _kept(held, entry, t, hold_bars, ok[t], None if rank is None else rank[t])
+        keep = None
+        if tracked:
+            keep = _kept(held, entry, t, hold_bars, ok[t], None if rank is None else rank[t])
+            if not keep.any():
+                keep = None
         if rule.method == "top_k":
             assert rule.k is not None
-            desc = cols[np.argsort(-s[cols], kind="stable")]
-            order = _ranked(desc, keep & (held > 0), np.zeros_like(keep))[: rule.k]
+            order = cols[np.argsort(-s[cols], kind="stable")]
+            if keep is not None:
+                order = _ranked(order, keep & (held > 0), np.zeros_like(keep))
+            order = order[: rule.k]
             row[order] = _leg(order, s, v, rule, rule.gross, limits.max_weight)
         elif rule.method == "quantile_long_short":
             m = int(np.floor(rule.quantile * cols.size))
             if m >= 1:
-                keep_long, keep_short = keep & (held > 0), keep & (held < 0)
-                desc = cols[np.argsort(-s[cols], kind="stable")]
-                longs = _ranked(desc, keep_long, keep_short)
-                longs = longs[: max(m, int(keep_long.sum()))]
-                taken = keep_long.copy()
-                taken[longs] = True
-                shorts = _ranked(desc[::-1], keep_short, taken)
-                shorts = shorts[: max(m, int(keep_short.sum()))]
+                order = cols[np.argsort(-s[cols], kind="stable")]
+                if keep is None:
+                    longs, shorts = order[:m], order[-m:]
+                else:
+                    longs, shorts = _legs_kept(order, m, keep & (held > 0), keep & (held < 0))
                 half = rule.gross / 2.0
                 row[longs] = _leg(longs, s, v, rule, half, limits.max_weight)
                 row[shorts] = -_leg(shorts, s, v, rule, half, limits.max_weight)
         else:
             before = state.copy()
             _threshold_step(state, s, ok[t], rule)
-            state[keep] = before[keep]
+            if keep is not None:
+                state[keep] = before[keep]
             longs = np.flatnonzero(state > 0)
             shorts = np.flatnonzero(state < 0)
             n_active = longs.size + shorts.size
@@ -207,6 +212,8 @@ def target_weights(
                 row[longs] = _leg(longs, s, v, rule, per_leg * longs.size, limits.max_weight)
                 row[shorts] = -_leg(shorts, s, v, rule, per_leg * shorts.size, limits.max_weight)
         out[t] = row
+        if not tracked:
+            continue
         side = np.sign(row).astype(np.int8)
         entry[side != held] = t
         entry[side == 0] = -1
@@ -241,6 +248,17 @@ def _ranked(order: np.ndarray, first: np.ndarray, barred: np.ndarray) -> np.ndar
     head = order[first[order]]
     rest = order[~first[order] & ~barred[order]]
     return np.concatenate([head, rest])
+
+
+def _legs_kept(
+    order: np.ndarray, m: int, keep_long: np.ndarray, keep_short: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Long and short legs of ``m`` assets each (more if more are kept), kept positions first."""
+    longs = _ranked(order, keep_long, keep_short)[: max(m, int(keep_long.sum()))]
+    taken = keep_long.copy()
+    taken[longs] = True
+    shorts = _ranked(order[::-1], keep_short, taken)[: max(m, int(keep_short.sum()))]
+    return longs, shorts
 
 
 def _flip_exits(

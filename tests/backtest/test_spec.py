@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from alphaloop.backtest.spec import StrategySpec, load_spec, quick_spec
 from alphaloop.errors import SpecError
@@ -138,3 +139,63 @@ def test_replace_validates_and_changes_the_hash() -> None:
     assert moved.replace(fills="next_open").hash == s.hash
     with pytest.raises(SpecError, match="fills: 'tomorrow' is not allowed"):
         s.replace(fills="tomorrow")
+
+
+# hashes computed before exits and composite signals existed: they must not move
+PINNED = {
+    "3f874eded172f3d78f5c3b46198b7282a8b028b00f271cea8992e7bd48e90423": dict(BASE),
+    "5f0d1015f3e2067a2c3c1100144a9beae1fe20acf195b547fb01d95f42a0fd50": {
+        "data": "sp500-ohlcv",
+        "signal": {"model": "ridge-mom/v2"},
+        "portfolio": {"method": "quantile_long_short", "quantile": 0.3},
+        "limits": {"allow_short": True},
+        "rebalance": {"frequency": "weekly"},
+        "stops": {"stop_loss": 0.1},
+    },
+    "7e79906c6e31e16c808effb07423887a6e657132d996f87c37d04341e0a2a9eb": {
+        "data": "fx",
+        "universe": ["A", "B"],
+        "start": "2010-01-01",
+        "end": "2020-01-01",
+        "signal": {"expr": "Mean($close, 5)", "mode": "qlib"},
+        "portfolio": {"method": "threshold", "entry_long": 0.5, "weighting": "inverse_volatility"},
+        "costs": {"preset": "fx", "half_spread_bps": 0.5},
+        "fills": "next_close",
+        "capital": 1000,
+        "lot_size": 1,
+        "benchmark": "spy",
+        "periods_per_year": 260,
+    },
+}
+
+
+@pytest.mark.parametrize("expected", list(PINNED))
+def test_hashes_of_existing_specs_are_pinned(expected: str) -> None:
+    s = StrategySpec.from_dict(PINNED[expected])
+    assert s.hash == expected
+    # the new fields at their defaults, written out, change nothing
+    explicit = {**PINNED[expected], "exits": {"hold_bars": 0, "exit_on_flip": False}}
+    explicit["signal"] = {
+        **explicit["signal"],
+        "combine": "equal",
+        "window": 252,
+        "horizon": 1,
+        "components": None,
+    }
+    assert StrategySpec.from_dict(explicit).hash == expected
+    assert "exits" not in s.canonical()
+    assert "components" not in s.canonical()["signal"]
+    # ... and a round trip through YAML keeps it
+    assert StrategySpec.from_dict(yaml.safe_load(s.to_yaml())).hash == expected
+
+
+def test_exits_and_composites_are_part_of_the_identity() -> None:
+    a = spec()
+    assert spec(exits={"hold_bars": 5}).hash != a.hash
+    assert spec(exits={"exit_on_flip": True}).hash != a.hash
+    comps = [{"factor": "ROC20"}, {"expr": "$close / Ref($close, 60) - 1", "sign": -1}]
+    c = spec(signal={"components": comps})
+    assert c.canonical()["signal"]["combine"] == "equal"
+    assert spec(signal={"components": comps, "combine": "ic"}).hash != c.hash
+    assert spec(signal={"components": comps, "window": 100}).hash != c.hash
+    assert spec(signal={"components": comps[::-1]}).hash != c.hash

@@ -35,6 +35,7 @@ from alphaloop.backtest import (
     spec_end,
     target_signal_fn,
 )
+from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
 from alphaloop.data import DatasetInfo, HoldoutKey, Panel
 from alphaloop.errors import AlphaloopError, BacktestError, DatasetNotFoundError
 from alphaloop.jsonsafe import json_safe
@@ -60,13 +61,15 @@ __all__ = [
 def check_signal_model(ws: Workspace, spec: StrategySpec) -> None:
     """Refuse a spec whose signal names a model this workspace has not registered.
 
+    Every model of a composite (components and combiner) is checked.
+
     Raises
     ------
     ModelNotFoundError
         Before any data is loaded, with the registered versions as a hint.
     """
-    if spec.signal.model is not None:
-        ws.models.get(spec.signal.model)
+    for ref in signal_models(spec):
+        ws.models.get(ref)
 
 
 def load_strategy_data(
@@ -85,25 +88,34 @@ def load_strategy_data(
 
 
 def strategy_signal(ws: Workspace | None, spec: StrategySpec, panel: Panel) -> np.ndarray:
-    """The spec's signal on every bar of ``panel``, point in time (bar t uses data up to t)."""
-    if spec.signal.model is not None:
+    """The spec's signal on every bar of ``panel``, point in time (bar t uses data up to t).
+
+    Every model the signal reads (:func:`~alphaloop.backtest.composite.signal_models`)
+    is predicted on ``panel``; :func:`~alphaloop.backtest.composite.signal_values`
+    combines.
+    """
+    refs = signal_models(spec)
+    values: dict[str, np.ndarray] = {}
+    if refs:
         if ws is None:
-            raise BacktestError("a model signal needs the workspace holding the model")
+            raise BacktestError("a signal that reads a model needs the workspace holding it")
         from alphaloop.app.models import predict_panel
 
-        return predict_panel(ws, spec.signal.model, panel)[0]
-    from alphaloop.factors.evaluate import evaluate
-
-    return evaluate(panel, {"signal": spec.signal.expr}, mode=spec.signal.mode)["signal"]
+        values = {ref: predict_panel(ws, ref, panel)[0] for ref in refs}
+    return signal_values(spec, panel, model_values=values)
 
 
 def _model_start(ws: Workspace, spec: StrategySpec, index: pd.DatetimeIndex) -> int:
-    """First row after the signal model's training data (labels included), else 0."""
-    if spec.signal.model is None:
-        return 0
-    version = ws.models.get(spec.signal.model)
-    end = version.label_end or version.train_end
-    return model_start_row(index, end, model=version.ref, data=spec.data)
+    """First row after the training data (labels included) of every model the signal reads.
+
+    The latest label end wins; 0 when the signal reads no model.
+    """
+    start = 0
+    for ref in signal_models(spec):
+        version = ws.models.get(ref)
+        end = version.label_end or version.train_end
+        start = max(start, model_start_row(index, end, model=version.ref, data=spec.data))
+    return start
 
 
 def prepare(
@@ -207,9 +219,9 @@ def run_backtest(
                 "implausible": [f["check"] for f in result.implausible],
             }
         )
-    if spec.signal.model is not None:
+    for ref in signal_models(spec):
         ws.models.record_usage(
-            spec.signal.model,
+            ref,
             spec.hash,
             spec.name,
             result.metrics.get("sharpe_ratio"),
@@ -231,7 +243,10 @@ def scan_spec(
 
     The settle period after a cut is at least 252 bars and 11 times the
     signal's warm-up (enough for an EMA to forget its start to 1e-9), capped
-    at a third of the data. The decision bars are
+    at a third of the data. The warm-up is the longest of every expression
+    the signal evaluates (a model's: its features'); a composite with IC
+    or mean-variance weights adds ``window + horizon`` bars to the settle
+    period and to the history before the first truncation. The decision bars are
     :func:`~alphaloop.backtest.runner.scan_decisions`: each is a truncation
     point, up to the scan's ``max_decision_points``.
     The spec is checked as for a backtest first
@@ -242,15 +257,18 @@ def scan_spec(
 
     _, panel = load_strategy_data(ws, spec)
     check_strategy(spec, panel)
-    if spec.signal.model is not None:
+    texts = signal_expressions(spec)
+    if signal_models(spec):
         from alphaloop.app.models import load_recipe
 
-        texts = list(load_recipe(ws, spec.signal.model)[1]["features"].values())
-    else:
-        texts = [str(spec.signal.expr)]
-    warmup = max(compile_expression(t, fields=panel.field_names).warmup for t in texts)
-    settle = max(252, min(11 * warmup, panel.n_times // 3))
-    min_history = min(max(252, warmup + 1), max(1, panel.n_times - n_points - 2))
+        for ref in signal_models(spec):
+            texts += list(load_recipe(ws, ref)[1]["features"].values())
+    warmup = max((compile_expression(t, fields=panel.field_names).warmup for t in texts), default=0)
+    extra = 0  # trailing weight windows are exact sums: they need no geometric settling
+    if spec.signal.components is not None and spec.signal.combine in ("ic", "mean_variance"):
+        extra = spec.signal.window + spec.signal.horizon
+    settle = max(252, min(11 * warmup + extra, panel.n_times // 3))
+    min_history = min(max(252, warmup + extra + 1), max(1, panel.n_times - n_points - 2))
     return scan_lookahead(
         strategy_signal_fn(spec, ws),
         panel,

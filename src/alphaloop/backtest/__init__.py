@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
+    from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
     from alphaloop.backtest.lookahead import (
         DEFAULT_MAX_DECISION_POINTS,
         DEFAULT_WARMUPS,
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
         target_signal_fn,
     )
     from alphaloop.backtest.spec import (
+        Component,
+        Exits,
         Limits,
         PortfolioRule,
         Rebalance,
@@ -87,6 +90,11 @@ if TYPE_CHECKING:
     )
 
 _HOME: dict[str, str] = {
+    "signal_expressions": "alphaloop.backtest.composite",
+    "signal_models": "alphaloop.backtest.composite",
+    "signal_values": "alphaloop.backtest.composite",
+    "Component": "alphaloop.backtest.spec",
+    "Exits": "alphaloop.backtest.spec",
     "DEFAULT_MAX_DECISION_POINTS": "alphaloop.backtest.lookahead",
     "DEFAULT_WARMUPS": "alphaloop.backtest.lookahead",
     "ExpressionSignalFn": "alphaloop.backtest.lookahead",
@@ -162,7 +170,9 @@ __all__ = [
     "TRADE_ROWS",
     "WIN_RATE_LIMIT",
     "BacktestResult",
+    "Component",
     "Engine",
+    "Exits",
     "ExpressionSignalFn",
     "Implausibility",
     "Limits",
@@ -202,6 +212,9 @@ __all__ = [
     "scan_decisions",
     "scan_lookahead",
     "select_universe",
+    "signal_expressions",
+    "signal_models",
+    "signal_values",
     "simulate",
     "simulate_many",
     "simulate_signals",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alphaloop.backtest.spec import Limits, PortfolioRule, Rebalance
+from alphaloop.backtest.composite import cross_sectional_rank
+from alphaloop.backtest.spec import Exits, Limits, PortfolioRule, Rebalance
 from alphaloop.errors import BacktestError
 
 __all__ = ["rebalance_rows", "target_weights", "trailing_volatility"]
@@ -109,6 +110,7 @@ def target_weights(
     rebalance: np.ndarray,
     *,
     volatility: np.ndarray | None = None,
+    exits: Exits | None = None,
 ) -> np.ndarray:
     """Target weights per (time, asset) for a signal (higher = more attractive).
 
@@ -125,11 +127,25 @@ def target_weights(
         Per-bar return volatility for inverse-volatility weights; by default
         :func:`trailing_volatility` of ``close`` (pass it when ``close`` is a
         slice of a longer history, so the first rows have it too).
+    exits : Exits, optional
+        Holding rules. ``hold_bars``: at a rebalance, a position entered
+        fewer than ``hold_bars`` bars before (at an earlier rebalance row) is
+        kept while its asset is still eligible: it is selected first and
+        counts toward ``k`` (``top_k``) or its leg's quantile
+        (``quantile_long_short``), or keeps its state (``threshold``), and is
+        weighted as the rule weights any selected asset. ``exit_on_flip``: on
+        the bars between rebalances, a long whose signal's cross-sectional
+        percentile rank (:func:`~alphaloop.backtest.composite.cross_sectional_rank`
+        over eligible assets with a signal) falls below 0.5 gets target 0 on
+        that bar (a short: above 0.5), the rest of the row staying NaN; a
+        position on the wrong side at a rebalance is not kept by
+        ``hold_bars``.
 
     Returns
     -------
     ndarray, shape (time, asset)
-        Weights of equity on rebalance rows (0 = not held), NaN elsewhere.
+        Weights of equity on rebalance rows (0 = not held), NaN elsewhere
+        (except flip exits: 0 on the exiting asset).
     """
     if signal.shape != close.shape or eligible.shape != close.shape:
         raise BacktestError(
@@ -145,25 +161,49 @@ def target_weights(
         ok &= np.isfinite(vol) & (vol > 0)
     out = np.full(close.shape, np.nan)
     state = np.zeros(close.shape[1], dtype=np.int8)  # threshold: +1 long, -1 short
-    for t in np.flatnonzero(rebalance):
+    hold_bars = exits.hold_bars if exits is not None else 0
+    flip = exits is not None and exits.exit_on_flip
+    rank = None
+    if flip:
+        ranked = eligible & np.isfinite(signal) & np.isfinite(close) & (close > 0)
+        rank = cross_sectional_rank(signal, ranked)
+    tracked = hold_bars > 0 or flip  # positions and their entry rows are followed
+    held = np.zeros(close.shape[1], dtype=np.int8)  # side of the last target: +1, -1, 0
+    entry = np.full(close.shape[1], -1, dtype=np.int64)  # row the position was entered
+    rows = np.flatnonzero(rebalance)
+    for i, t in enumerate(rows):
         row = np.zeros(close.shape[1])
         cols = np.flatnonzero(ok[t])
         s = signal[t]
         v = None if vol is None else vol[t]
+        keep = None
+        if tracked:
+            keep = _kept(held, entry, t, hold_bars, ok[t], None if rank is None else rank[t])
+            if not keep.any():
+                keep = None
         if rule.method == "top_k":
             assert rule.k is not None
-            order = cols[np.argsort(-s[cols], kind="stable")][: rule.k]
+            order = cols[np.argsort(-s[cols], kind="stable")]
+            if keep is not None:
+                order = _ranked(order, keep & (held > 0), np.zeros_like(keep))
+            order = order[: rule.k]
             row[order] = _leg(order, s, v, rule, rule.gross, limits.max_weight)
         elif rule.method == "quantile_long_short":
             m = int(np.floor(rule.quantile * cols.size))
             if m >= 1:
                 order = cols[np.argsort(-s[cols], kind="stable")]
-                longs, shorts = order[:m], order[-m:]
+                if keep is None:
+                    longs, shorts = order[:m], order[-m:]
+                else:
+                    longs, shorts = _legs_kept(order, m, keep & (held > 0), keep & (held < 0))
                 half = rule.gross / 2.0
                 row[longs] = _leg(longs, s, v, rule, half, limits.max_weight)
                 row[shorts] = -_leg(shorts, s, v, rule, half, limits.max_weight)
         else:
+            before = state.copy()
             _threshold_step(state, s, ok[t], rule)
+            if keep is not None:
+                state[keep] = before[keep]
             longs = np.flatnonzero(state > 0)
             shorts = np.flatnonzero(state < 0)
             n_active = longs.size + shorts.size
@@ -172,7 +212,69 @@ def target_weights(
                 row[longs] = _leg(longs, s, v, rule, per_leg * longs.size, limits.max_weight)
                 row[shorts] = -_leg(shorts, s, v, rule, per_leg * shorts.size, limits.max_weight)
         out[t] = row
+        if not tracked:
+            continue
+        side = np.sign(row).astype(np.int8)
+        entry[side != held] = t
+        entry[side == 0] = -1
+        held = side
+        if rank is not None:
+            stop = rows[i + 1] if i + 1 < rows.size else close.shape[0]
+            _flip_exits(out, rank, held, entry, t + 1, stop)
+            if rule.method == "threshold":
+                state[held == 0] = 0
     return out
+
+
+def _kept(
+    held: np.ndarray,
+    entry: np.ndarray,
+    t: int,
+    hold_bars: int,
+    ok: np.ndarray,
+    rank: np.ndarray | None,
+) -> np.ndarray:
+    """Held positions younger than ``hold_bars`` at row ``t``, eligible, on the right side."""
+    keep = (held != 0) & (entry >= 0) & (t - entry < hold_bars) & ok
+    if rank is not None:
+        with np.errstate(invalid="ignore"):
+            wrong = ((held > 0) & (rank < 0.5)) | ((held < 0) & (rank > 0.5))
+        keep &= ~wrong
+    return keep
+
+
+def _ranked(order: np.ndarray, first: np.ndarray, barred: np.ndarray) -> np.ndarray:
+    """``order`` with the assets flagged ``first`` moved ahead and the ``barred`` ones left out."""
+    head = order[first[order]]
+    rest = order[~first[order] & ~barred[order]]
+    return np.concatenate([head, rest])
+
+
+def _legs_kept(
+    order: np.ndarray, m: int, keep_long: np.ndarray, keep_short: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Long and short legs of ``m`` assets each (more if more are kept), kept positions first."""
+    longs = _ranked(order, keep_long, keep_short)[: max(m, int(keep_long.sum()))]
+    taken = keep_long.copy()
+    taken[longs] = True
+    shorts = _ranked(order[::-1], keep_short, taken)[: max(m, int(keep_short.sum()))]
+    return longs, shorts
+
+
+def _flip_exits(
+    out: np.ndarray, rank: np.ndarray, held: np.ndarray, entry: np.ndarray, start: int, stop: int
+) -> None:
+    """Target 0 on the first row of ``start:stop`` where a held position's rank is wrong-side."""
+    if start >= stop or not held.any():
+        return
+    seg = rank[start:stop]
+    with np.errstate(invalid="ignore"):
+        wrong = ((held > 0) & (seg < 0.5)) | ((held < 0) & (seg > 0.5))
+    hit = wrong.any(axis=0)
+    for j in np.flatnonzero(hit):
+        out[start + int(np.argmax(wrong[:, j])), j] = 0.0
+    held[hit] = 0
+    entry[hit] = -1
 
 
 def _threshold_step(state: np.ndarray, s: np.ndarray, ok: np.ndarray, rule: PortfolioRule) -> None:

@@ -245,6 +245,7 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
         spec.limits,
         rebalance,
         volatility=vol,
+        exits=spec.exits if spec.exits.active else None,
     )
     # an order cannot fill where the asset has no price at the fill bar: keep the position
     lag = 0 if spec.fills is FillTiming.SAME_CLOSE else 1
@@ -270,7 +271,15 @@ def target_signal_fn(
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
         rebalance = scan_decisions(spec, panel.index)
-        weights = target_weights(signal, close, eligible, spec.portfolio, spec.limits, rebalance)
+        weights = target_weights(
+            signal,
+            close,
+            eligible,
+            spec.portfolio,
+            spec.limits,
+            rebalance,
+            exits=spec.exits if spec.exits.active else None,
+        )
         return {"signal": signal, "target_weights": weights}
 
     return fn

@@ -13,6 +13,7 @@ A bad file fails at load with the field, the value and what is allowed
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from datetime import date
@@ -34,12 +35,15 @@ from alphaloop.execution import CostModel, FillTiming, cost_preset
 from alphaloop.specfile import describe_validation_error, load_spec_file
 
 __all__ = [
+    "Component",
+    "Exits",
     "Limits",
     "PortfolioRule",
     "Rebalance",
     "Signal",
     "Stops",
     "StrategySpec",
+    "library_factor",
     "load_spec",
     "quick_spec",
 ]
@@ -49,8 +53,87 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_MODEL_REF = r"^[a-z0-9][a-z0-9_-]*/v[1-9][0-9]*$"
+
+
+def library_factor(name: str) -> str:
+    """The expression of a built-in library factor (``ROC20``): Alpha158 first, then Alpha360.
+
+    Raises
+    ------
+    SpecError
+        No built-in library has a factor of that name (with the closest names).
+    """
+    from alphaloop.factors.library import BUILTIN
+
+    for library in ("alpha158", "alpha360"):
+        factors = BUILTIN[library].factors
+        if name in factors:
+            return factors[name]
+    known = [n for lib in ("alpha158", "alpha360") for n in BUILTIN[lib].factors]
+    close = difflib.get_close_matches(name, known, n=3)
+    guess = f"; did you mean {', '.join(close)}?" if close else ""
+    raise SpecError(
+        f"unknown library factor {name!r}{guess}",
+        hint="factor names are those of the built-in alpha158 and alpha360 libraries "
+        "(`alphaloop factor library show alpha158`); write other formulas as expr",
+    )
+
+
+class Component(_Frozen):
+    """One ingredient of a composite signal: exactly one of
+
+    ``expr``
+        A factor expression.
+    ``factor``
+        A built-in library factor by name (``ROC20``; Alpha158, then Alpha360).
+    ``model``
+        A registered model's predictions, ``name/vN``.
+
+    ``normalize`` makes components comparable on each bar, over that bar's
+    eligible assets with a value: ``rank`` (percentile rank centred on 0,
+    in [-0.5, 0.5]) or ``zscore`` (``(x - mean) / std``, population std).
+    ``sign`` -1 turns the component around (lower = more attractive).
+    """
+
+    expr: str | None = Field(None, min_length=1, max_length=20_000)
+    factor: str | None = Field(None, min_length=1, max_length=100)
+    model: str | None = Field(None, pattern=_MODEL_REF)
+    normalize: Literal["rank", "zscore"] = "rank"
+    sign: Literal[1, -1] = 1
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Component:
+        given = [n for n in ("expr", "factor", "model") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a component needs exactly one of expr, factor (a library factor name) or "
+                f"model; got {', '.join(given) if given else 'none'}"
+            )
+        if self.factor is not None:
+            try:
+                library_factor(self.factor)
+            except SpecError as exc:
+                raise ValueError(exc.message) from None
+        return self
+
+    def describe(self) -> str:
+        text = (
+            f"model {self.model}"
+            if self.model
+            else f"factor {self.factor}"
+            if self.factor
+            else repr(self.expr)
+        )
+        return ("-" if self.sign < 0 else "") + text
+
+
+_COMPOSITE_FIELDS = ("components", "combine", "combiner", "window", "horizon")
+"""Signal fields that only a composite sets (left out of the identity otherwise)."""
+
+
 class Signal(_Frozen):
-    """Where the signal comes from (higher = more attractive): one of
+    """Where the signal comes from (higher = more attractive): exactly one of
 
     ``expr``
         A factor expression.
@@ -58,19 +141,69 @@ class Signal(_Frozen):
         A registered model, ``name/vN`` (pinned, so the spec's hash names one
         model), whose predictions are the signal; the backtest starts after
         the model's training data ends (labels included).
+    ``components``
+        A composite of 2 to 20 :class:`Component` s, each normalized per bar,
+        combined by ``combine`` and re-ranked per bar to [0, 1]
+        (:mod:`alphaloop.backtest.composite`):
+
+        - ``equal``: the mean of the signed, normalized components;
+        - ``ic``: weights proportional to each component's mean rank IC with
+          the ``horizon``-bar forward return over the trailing ``window`` bars
+          whose returns are realized at the bar;
+        - ``mean_variance``: weights proportional to ``inv(S) m`` of the
+          components' trailing long-short factor returns (mean ``m``,
+          covariance ``S``, ridge-regularized);
+        - ``model``: the predictions of the model ``combiner`` (``name/vN``).
+
+        The backtest starts after the training data of every model used.
     """
 
     expr: str | None = Field(None, min_length=1, max_length=20_000)
-    model: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]*/v[1-9][0-9]*$")
+    model: str | None = Field(None, pattern=_MODEL_REF)
+    components: list[Component] | None = Field(None, min_length=2, max_length=20)
+    combine: Literal["equal", "ic", "mean_variance", "model"] = "equal"
+    combiner: str | None = Field(None, pattern=_MODEL_REF)
+    window: int = Field(252, ge=2, le=100_000)
+    horizon: int = Field(1, ge=1, le=10_000)
     mode: Literal["strict", "qlib"] = "strict"
 
     @model_validator(mode="after")
     def _one_source(self) -> Signal:
-        if (self.expr is None) == (self.model is None):
-            raise ValueError("a signal needs exactly one of expr (an expression) or model")
+        given = [n for n in ("expr", "model", "components") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a signal needs exactly one of expr (an expression), model or components; "
+                f"got {', '.join(given) if given else 'none'}"
+            )
+        if self.components is None:
+            set_ = [
+                n
+                for n in _COMPOSITE_FIELDS[1:]
+                if getattr(self, n) != type(self).model_fields[n].default
+            ]
+            if set_:
+                verb = "applies" if len(set_) == 1 else "apply"
+                raise ValueError(f"{', '.join(set_)} {verb} to composite signals (components) only")
+        elif self.combine == "model" and self.combiner is None:
+            raise ValueError("combine: model needs combiner (the model, name/vN)")
+        elif self.combine != "model" and self.combiner is not None:
+            raise ValueError(f"combiner is used with combine: model only, not {self.combine}")
         return self
 
+    @property
+    def is_composite(self) -> bool:
+        return self.components is not None
+
     def describe(self) -> str:
+        if self.components is not None:
+            how = {
+                "equal": "equal weights",
+                "ic": f"IC weights over {self.window} bars",
+                "mean_variance": f"mean-variance weights over {self.window} bars",
+                "model": f"combined by model {self.combiner}",
+            }[self.combine]
+            parts = ", ".join(c.describe() for c in self.components)
+            return f"composite of {len(self.components)} ({how}): {parts}"
         return f"model {self.model}" if self.model else repr(self.expr)
 
 
@@ -162,6 +295,28 @@ class Stops(_Frozen):
         return self.stop_loss > 0 or self.take_profit > 0 or self.trailing_stop > 0
 
 
+class Exits(_Frozen):
+    """Holding rules on top of the portfolio rule (see :func:`.portfolio.target_weights`).
+
+    hold_bars
+        Minimum holding period in bars: at a rebalance, a position entered
+        fewer than ``hold_bars`` bars before is kept (it still counts toward
+        ``k`` or its quantile) if the asset is still eligible. 0 = off.
+    exit_on_flip
+        Close a position on the first bar, between rebalances, whose signal
+        is on the wrong side of that bar's cross-sectional median (a long's
+        percentile rank below 0.5, a short's above); the freed weight stays
+        in cash until the next rebalance. A flip exit wins over ``hold_bars``.
+    """
+
+    hold_bars: int = Field(0, ge=0, le=100_000)
+    exit_on_flip: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.hold_bars > 0 or self.exit_on_flip
+
+
 class StrategySpec(_Frozen):
     """A strategy, complete enough to backtest and compare.
 
@@ -208,6 +363,7 @@ class StrategySpec(_Frozen):
     rebalance: Rebalance = Rebalance()
     limits: Limits = Limits()
     stops: Stops = Stops()
+    exits: Exits = Exits()
     costs: CostModel | None = None
     fills: FillTiming = FillTiming.NEXT_OPEN
     capital: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
@@ -254,8 +410,19 @@ class StrategySpec(_Frozen):
 
     # ------------------------------------------------------------ identity
     def canonical(self) -> dict[str, Any]:
-        """Every field that changes results, defaults included, JSON-ready."""
-        return self.model_dump(mode="json", exclude={"name", "description"})
+        """Every field that changes results, defaults included, JSON-ready.
+
+        Fields added after hashes were first recorded are left out while they
+        hold their defaults (``exits``; a non-composite signal's composite
+        fields), so every spec written before them keeps its hash.
+        """
+        out = self.model_dump(mode="json", exclude={"name", "description"})
+        if self.exits == Exits():
+            del out["exits"]
+        if self.signal.components is None:
+            for name in _COMPOSITE_FIELDS:
+                del out["signal"][name]
+        return out
 
     @property
     def hash(self) -> str:

@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from alphaloop.cli.common import Col, JsonOpt, err, fmt_num, out, print_json, print_table, workspace
+from alphaloop.cli.common import (
+    Col,
+    JsonOpt,
+    err,
+    fmt_num,
+    out,
+    print_json,
+    print_table,
+    progress_bars,
+    workspace,
+)
 from alphaloop.errors import UsageError
 
 if TYPE_CHECKING:
@@ -81,8 +91,9 @@ def _print_summary(doc: dict[str, Any]) -> None:
     for line in doc.get("assumptions") or []:
         out.print(f"  assumed: {escape(line)}")
     out.print(
-        f"{c['evaluated']} candidates evaluated ({c['failed']} crashed), {doc['n_survivors']} passed "
-        f"the gate; {c['trials_on_dataset']} trials on {escape(s['dataset'])} in all "
+        f"{c['evaluated']} candidates evaluated ({c['failed']} crashed), "
+        f"{doc['n_survivors']} passed the gate; {c['trials_on_dataset']} trials on "
+        f"{escape(s['dataset'])} in all "
         "(every Sharpe below is from the search span, judged with that many trials)"
     )
     if doc["by_kind"]:
@@ -146,7 +157,8 @@ def _print_summary(doc: dict[str, Any]) -> None:
         for row in h.get("strategies", []):
             m = row.get("metrics", {})
             out.print(
-                f"[bold]sealed holdout[/] ({escape(row['start'][:10])} to {escape(row['end'][:10])}, "
+                f"[bold]sealed holdout[/] ({escape(row['start'][:10])} to "
+                f"{escape(row['end'][:10])}, "
                 f"evaluated once after {h['trials_before']} trials): {escape(row['name'])} "
                 f"Sharpe {fmt_num(m.get('sharpe_ratio'), 3)}, "
                 f"annual return {fmt_num(m.get('annual_return'), 3)}, "
@@ -242,3 +254,63 @@ def resume(
     with _live(as_json, budget) as on_batch:
         result = resume_research(ws, session, on_batch=on_batch, report=report)
     _done(result.to_dict(), as_json)
+
+
+@research_app.command("improve")
+def improve(
+    ctx: typer.Context,
+    data: Annotated[str, typer.Option("--data", help="Dataset whose models to improve.")],
+    rounds: Annotated[int, typer.Option(help="Rounds of proposals per model.", min=1)] = 1,
+    top: Annotated[int, typer.Option(help="Models of the top strategies to improve.", min=1)] = 3,
+    ref: Annotated[
+        list[str] | None, typer.Option("--ref", help="A model version to improve (repeatable).")
+    ] = None,
+    session: Annotated[
+        int | None, typer.Option("--session", help="Take the models of this session's top.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seeds the proposals and the training.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose better versions of the models the best strategies use; register only real wins.
+
+    Each proposal (features, hyperparameters, model family) is evaluated on
+    validation folds inside the search span and registered as a new version
+    only when a paired test on per-date IC says it beats the current one by
+    the margin. Exits 0 when a new version was registered, 1 when none was.
+    """
+    from alphaloop.app.research_models import run_improver
+
+    ws = workspace(ctx, write=True)
+    ws.data.info(data)
+    with progress_bars(as_json) as progress:
+        results = run_improver(
+            ws,
+            data,
+            rounds=rounds,
+            refs=ref,
+            top=top,
+            seed=seed,
+            session_id=session,
+            progress=progress,
+        )
+    docs = [r.to_dict() for r in results]
+    if as_json:
+        print_json(docs)
+    else:
+        if not docs:
+            out.print(f"no model to improve on {escape(data)}", markup=False)
+        for d in docs:
+            new = d.get("new_ref")
+            verdict = f"registered [green]{escape(new)}[/]" if new else "kept"
+            out.print(f"{escape(str(d.get('ref')))}: {verdict}")
+            for p in d.get("proposals", []):
+                cmp = p.get("comparison") or {}
+                result = (
+                    f"error {p['error']}"
+                    if p.get("error")
+                    else f"Wilcoxon p {fmt_num((cmp.get('wilcoxon') or {}).get('p_value'), 3)}, "
+                    f"mean IC gain {fmt_num(cmp.get('mean_diff'), 4)}"
+                )
+                out.print(f"  - {escape(str(p.get('description', '')))}: {escape(result)}")
+    if not any(d.get("new_ref") for d in docs):
+        raise typer.Exit(1)

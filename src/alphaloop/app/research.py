@@ -14,6 +14,10 @@ an agent.
 from __future__ import annotations
 
 import functools
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from alphaloop.data import Panel
     from alphaloop.research.policy import ModelInfo, Policy
     from alphaloop.research.session import BatchReport, SessionConfig
+    from alphaloop.research.strategy_db import DecisionRecord
 
 __all__ = [
     "ResearchResult",
@@ -83,8 +88,6 @@ def _models(ws: Workspace, data: str, search_end: Any) -> list[ModelInfo]:
     """Registered model versions on ``data`` whose labels end inside the search span."""
     import pandas as pd
 
-    from alphaloop.research.policy import ModelInfo
-
     out = []
     end = pd.Timestamp(search_end)
     for v in ws.models.list():
@@ -95,17 +98,23 @@ def _models(ws: Workspace, data: str, search_end: Any) -> list[ModelInfo]:
             end = end.tz_localize(label_end.tzinfo)
         if label_end >= end:
             continue
-        ic = (v.metrics or {}).get("ic_mean")
-        out.append(
-            ModelInfo(
-                ref=v.ref,
-                name=v.name,
-                version=v.version,
-                kind=v.feature_family,
-                valid_ic=float(ic) if ic is not None else None,
-            )
-        )
+        out.append(_model_info(v))
     return sorted(out, key=lambda m: (m.name, m.version))
+
+
+def _model_info(v: Any) -> ModelInfo:
+    """What a policy may know of a model version: its identity and validation IC."""
+    from alphaloop.research.policy import ModelInfo
+
+    ic = (v.metrics or {}).get("ic")
+    return ModelInfo(
+        ref=v.ref,
+        name=v.name,
+        version=v.version,
+        kind=v.family or "",
+        feature_family=v.feature_family or "",
+        valid_ic=float(ic) if ic is not None else None,
+    )
 
 
 def predict_in_worker(root: str, database_url: str, ref: str, panel: Panel) -> np.ndarray:
@@ -192,6 +201,11 @@ def start_research(
         "search_start": panel.index[0].isoformat(),
         "search_end": panel.index[-1].isoformat(),
     }
+    wants_ml = config.ml and any(k != "pure_technical" for k in parsed.constraints.kinds)
+    model_note = None
+    if wants_ml:
+        model, model_note = _session_model(ws, data, panel, config.seed)
+        models = sorted({*models, model}, key=lambda m: (m.name, m.version))
     session_id = ws.strategies.create_session(
         data,
         goal,
@@ -199,7 +213,51 @@ def start_research(
         stored,
         [m.ref for m in models],
     )
+    if model_note is not None:
+        ws.strategies.record_decisions(session_id, [model_note])
     return _run(ws, session_id, policy=policy, on_batch=on_batch, report=report)
+
+
+#: the model a session asks the ML quant agent for: fast, installed with the base package
+SESSION_MODEL = {"feature_family": "alpha158-close", "family": "ridge", "horizon": 5}
+
+
+def _session_model(
+    ws: Workspace, data: str, panel: Panel, seed: int
+) -> tuple[ModelInfo, DecisionRecord]:
+    """The model hybrid and ML candidates use: found or trained by the ML quant agent.
+
+    It is trained on the first half of the search span (labels included), so
+    its candidates are backtested on the second half only.
+    """
+    from alphaloop.app.research_models import workspace_trainer
+    from alphaloop.research.ml_agent import MLQuantAgent, ModelRequirements
+    from alphaloop.research.strategy_db import DecisionRecord
+
+    train_end = panel.index[len(panel.index) // 2].date()
+    req = ModelRequirements(
+        dataset=data, train_end=train_end, seed=seed, n_splits=3, **SESSION_MODEL
+    )
+    agent = MLQuantAgent(ws.models, workspace_trainer(ws))
+    version, created = agent.get_or_create_model(req)
+    ic = (version.metrics or {}).get("ic")
+    info = _model_info(version)
+    verb = "trained and registered" if created else "reused"
+    note = DecisionRecord(
+        seq=0,
+        batch=-1,
+        agent="ml_quant",
+        action="model",
+        operator="train" if created else "reuse",
+        strategy_hash=None,
+        parents=[],
+        rationale=f"{verb} {version.ref} ({req.family} on {req.feature_family}, "
+        f"{req.horizon}-bar forward returns, data before {train_end}; validation IC "
+        f"{'n/a' if ic is None else format(ic, '.4f')}) for hybrid and ML candidates",
+        context={"new_trial": False, "requirements": req.model_dump(mode="json")},
+        trials_before=ws.strategies.n_trials(data),
+    )
+    return info, note
 
 
 def resume_research(
@@ -262,9 +320,12 @@ def _run(
             f"(content hash {info.content_hash[:12]}, session {protocol.data_hash[:12]})",
             hint="start a new session on the current data",
         )
-    models = [
-        m for m in _models(ws, data, panel.index[-1]) if m.ref in set(session["models_start"])
-    ]
+    names = {ref.split("/")[0] for ref in session["models_start"]}
+
+    def models() -> list[ModelInfo]:
+        """The session's models and their newer versions (the improver registers them)."""
+        return [m for m in _models(ws, data, panel.index[-1]) if m.name in names]
+
     benchmark = _equal_weight_returns(panel)
     predictor = functools.partial(predict_in_worker, str(ws.root), ws.database_url)
     ctx = EvalContext(panel=panel, info=info, protocol=protocol, predictor=predictor)
@@ -286,6 +347,14 @@ def _run(
         return recipe_spec(recipe, dataset=data, constraints=constraints)
 
     ws.strategies.update_session(session_id, status="running")
+    improver = _Improver(ws, data, session_id, config.seed) if config.improve else None
+
+    def after_batch(report: BatchReport) -> None:
+        if improver is not None:
+            improver.start()  # after the first batch: the top strategies exist
+        if on_batch is not None:
+            on_batch(report)
+
     executor = make_executor(
         config.executor, ctx, workers=config.workers, address=ws.settings.ray_address
     )
@@ -302,7 +371,7 @@ def _run(
         pbo=session_pbo,
         to_spec=to_spec,
         classify=classify,
-        on_batch=on_batch,
+        on_batch=after_batch,
     )
     try:
         loop.run()
@@ -314,10 +383,69 @@ def _run(
         raise
     finally:
         executor.close()
-    return _finish(ws, loop, config, report)
+        results = improver.wait() if improver is not None else None
+    return _finish(ws, loop, config, report, improver=results)
 
 
-def _finish(ws: Workspace, loop: Any, config: SessionConfig, report: Path | None) -> ResearchResult:
+class _Improver:
+    """The model improver in its own process, started once, waited for at the session's end."""
+
+    def __init__(self, ws: Workspace, data: str, session_id: int, seed: int) -> None:
+        self.args = [
+            sys.executable,
+            "-m",
+            "alphaloop.app.research_models",
+            "--home",
+            str(ws.root),
+            "--data",
+            data,
+            "--session",
+            str(session_id),
+            "--seed",
+            str(seed),
+        ]
+        self.env = {**os.environ, "ALPHALOOP_DATABASE_URL": ws.database_url}
+        if ws.settings.database_schema:
+            self.env["ALPHALOOP_DATABASE_SCHEMA"] = ws.settings.database_schema
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                self.args,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=self.env,
+            )
+
+    def wait(self, timeout: float = 1800.0) -> dict[str, Any]:
+        """Its results (one per model tried) and exit code; killed after ``timeout`` seconds."""
+        if self.proc is None:
+            return {"started": False}
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            stdout, stderr = self.proc.communicate()
+        results = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        return {
+            "started": True,
+            "exit_code": self.proc.returncode,
+            "results": results,
+            "registered": [r["new_ref"] for r in results if r.get("new_ref")],
+            "error": stderr.strip()[-2000:] or None,
+        }
+
+
+def _finish(
+    ws: Workspace,
+    loop: Any,
+    config: SessionConfig,
+    report: Path | None,
+    *,
+    improver: dict[str, Any] | None = None,
+) -> ResearchResult:
     """Final PBO, summary, the holdout once for the final pick(s), the session row, the report."""
     from alphaloop.research.summary import session_summary
 
@@ -328,6 +456,8 @@ def _finish(ws: Workspace, loop: Any, config: SessionConfig, report: Path | None
     summary = session_summary(ws.strategies, session_id, loop.protocol_key)
     summary["final_pbo"] = final_pbo
     summary["models_end"] = [m.ref for m in _models(ws, data, loop.protocol.search_end)]
+    if improver is not None:
+        summary["improver"] = improver
     summary["holdout"] = _holdout(ws, data, session_id, summary, config.picks)
     summary = json_safe(summary)
     ws.strategies.update_session(

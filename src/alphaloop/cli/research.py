@@ -186,6 +186,14 @@ def research(
     picks: Annotated[
         int, typer.Option(help="Final picks evaluated once on the sealed holdout (0: none).")
     ] = 1,
+    ml: Annotated[
+        bool,
+        typer.Option("--ml/--no-ml", help="Let hybrid and ML candidates in (the goal permitting)."),
+    ] = True,
+    improve: Annotated[
+        bool,
+        typer.Option("--improve", help="Run the model improver alongside, in its own process."),
+    ] = False,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML session report.")
     ] = None,
@@ -217,6 +225,8 @@ def research(
             executor=executor,  # type: ignore[arg-type]
             seed=seed,
             picks=picks,
+            ml=ml,
+            improve=improve,
         )
     except ValidationError as exc:
         raise UsageError(describe_validation_error(exc, SessionConfig)) from None

@@ -82,6 +82,11 @@ class SessionConfig(BaseModel):
         Walk-forward folds of the search span.
     scan_points : int
         Truncation points of each candidate's lookahead scan.
+    ml : bool
+        Let hybrid and ML candidates in (when the goal allows them): the ML
+        quant agent finds or trains the session's model first.
+    improve : bool
+        Run the model improver in its own process while the session runs.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -95,6 +100,8 @@ class SessionConfig(BaseModel):
     picks: int = Field(1, ge=0, le=20)
     folds: int = Field(5, ge=2, le=50)
     scan_points: int = Field(20, ge=1, le=1000)
+    ml: bool = True
+    improve: bool = False
 
 
 @dataclass
@@ -137,6 +144,7 @@ def candidate_from_records(
         batch=decision.batch if decision else None,
         action=decision.action if decision else None,
         arm=(decision.context or {}).get("arm") if decision else None,
+        parents=tuple(decision.parents) if decision else (),
     )
 
 
@@ -155,8 +163,10 @@ class SessionLoop:
         The evaluation protocol; its key names the stored evaluations.
     constraints : Constraints
     config : SessionConfig
-    models : sequence of ModelInfo
-        Model versions the policy may use (search-span validation numbers).
+    models : sequence of ModelInfo, or a callable returning one
+        Model versions the policy may use (search-span validation numbers);
+        a callable is asked before each batch, so newer versions registered
+        while the session runs become "upgrade" decisions.
     gate : callable
         ``gate(result, n_trials=, trial_sr_var=, pbo=) -> Verdict``: the
         session's gate with its policy, constraints and benchmark bound.
@@ -182,7 +192,7 @@ class SessionLoop:
         protocol: EvaluationProtocol,
         constraints: Constraints,
         config: SessionConfig,
-        models: Sequence[ModelInfo],
+        models: Sequence[ModelInfo] | Callable[[], Sequence[ModelInfo]],
         gate: Callable[..., Any],
         pbo: Callable[[np.ndarray], float | None],
         to_spec: Callable[[dict[str, Any]], StrategySpec],
@@ -198,7 +208,7 @@ class SessionLoop:
         self.protocol_key = protocol.key()
         self.constraints = constraints
         self.config = config
-        self.models = tuple(models)
+        self._models = models
         self.gate = gate
         self.pbo = pbo
         self.to_spec = to_spec
@@ -244,7 +254,7 @@ class SessionLoop:
             n_assets=int(self.session["config"].get("n_assets", 0)),
             constraints=self.constraints,
             history=history,
-            models=self.models,
+            models=tuple(self._models() if callable(self._models) else self._models),
             batch=batch,
             seen=frozenset(c.hash for c in history),
         )

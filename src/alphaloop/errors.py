@@ -157,6 +157,18 @@ class RunNotFoundError(AlphaloopError):
     """No recorded run has that id in the workspace."""
 
 
+class StrategyNotFoundError(AlphaloopError):
+    """No strategy in the strategy database has that hash (or hash prefix)."""
+
+
+class AmbiguousStrategyError(StrategyNotFoundError):
+    """A hash prefix matches more than one strategy; a longer prefix names one."""
+
+
+class ResearchSessionNotFoundError(AlphaloopError):
+    """No research session has that id in the workspace."""
+
+
 class DatasetExistsError(AlphaloopError):
     """A dataset of that name exists and the action would overwrite it."""
 

@@ -17,7 +17,17 @@ from typing import Any
 from alphaloop.faces import load_public
 
 #: public name -> module that defines it
-_HOME: dict[str, str] = {}
+_HOME: dict[str, str] = {
+    # the strategy database
+    "AmbiguousStrategyError": "alphaloop.errors",
+    "DecisionRecord": "alphaloop.research.strategy_records",
+    "EvaluationRecord": "alphaloop.research.strategy_records",
+    "Parentage": "alphaloop.research.strategy_records",
+    "ResearchSessionNotFoundError": "alphaloop.errors",
+    "StrategyDB": "alphaloop.research.strategy_db",
+    "StrategyNotFoundError": "alphaloop.errors",
+    "StrategyRecord": "alphaloop.research.strategy_records",
+}
 
 __all__ = sorted(_HOME)
 

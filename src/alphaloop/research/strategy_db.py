@@ -1,0 +1,455 @@
+"""The strategy database: every strategy tried, how it was evaluated, and the trial counts.
+
+A strategy is stored once per spec hash, with its classification (kind,
+family, logic, models) and, when it came from a search, its parentage. Each
+evaluation is stored once per (strategy, protocol). The first evaluation of a
+strategy, whatever its status, makes it a trial: the dataset's counter row in
+``dataset_trials`` is incremented in the same transaction, so the number of
+trials and the moments of their Sharpe ratios are read in O(1), never by
+scanning. Concurrent writers are safe: the strategy's row is locked while its
+evaluation is written (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite takes the
+database's write lock at the start of the transaction), the counter is bumped
+by one atomic upsert (``INSERT ... ON CONFLICT DO UPDATE SET n = n + 1``), and
+a second evaluation of the same (strategy, protocol) is refused by the primary
+key, whoever gets there first.
+
+>>> db = StrategyDB(ws.db)                                     # doctest: +SKIP
+>>> db.record_strategy(spec)                                   # doctest: +SKIP
+>>> db.record_evaluation(EvaluationRecord(spec.hash, "backtest", "ok", ...))  # doctest: +SKIP
+True
+>>> db.n_trials("sp500-stocks")                                # doctest: +SKIP
+1
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alphaloop.backtest import StrategySpec
+from alphaloop.errors import AmbiguousStrategyError, ConfigError, StrategyNotFoundError
+from alphaloop.jsonsafe import json_safe
+from alphaloop.research import session_records, strategy_queries
+from alphaloop.research.strategy_records import (
+    KINDS,
+    ORIGINS,
+    STATUSES,
+    DecisionRecord,
+    EvaluationRecord,
+    Parentage,
+    StrategyRecord,
+    encode_returns,
+    evaluation_record,
+    per_period_sharpe,
+    spec_logic,
+    strategy_record,
+)
+from alphaloop.store.db import Database
+from alphaloop.store.models import DatasetTrialsRow, EvaluationRow, StrategyParentRow, StrategyRow
+
+__all__ = [
+    "DecisionRecord",
+    "EvaluationRecord",
+    "Parentage",
+    "StrategyDB",
+    "StrategyRecord",
+]
+
+MIN_PREFIX = 6  # hex digits of a hash prefix that may name a strategy
+_HEX = frozenset("0123456789abcdef")
+
+
+class StrategyDB:
+    """Strategies, evaluations, trial counters, research sessions and agent decisions.
+
+    Parameters
+    ----------
+    db : Database
+        The workspace's database (SQLite or PostgreSQL), migrated to 0005 or later.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---------------------------------------------------------------- strategies
+    def record_strategy(
+        self,
+        spec: StrategySpec,
+        *,
+        kind: str = "pure_technical",
+        family: str = "custom",
+        logic: str | None = None,
+        models: Sequence[str] = (),
+        recipe: dict[str, Any] | None = None,
+        origin: str = "manual",
+        session_id: int | None = None,
+        parentage: Parentage | None = None,
+    ) -> StrategyRecord:
+        """Store ``spec`` under its hash (idempotent: a stored strategy is returned as it is).
+
+        ``logic`` defaults to the spec's portfolio method (``top_k``,
+        ``long_short``, ``threshold``). ``parentage`` is stored with a new
+        strategy only.
+
+        Raises
+        ------
+        ConfigError
+            ``kind`` or ``origin`` is not one of the allowed values.
+        """
+        if kind not in KINDS:
+            raise ConfigError(f"strategy kind {kind!r} is not one of {', '.join(KINDS)}")
+        if origin not in ORIGINS:
+            raise ConfigError(f"strategy origin {origin!r} is not one of {', '.join(ORIGINS)}")
+        spec_hash = spec.hash
+        existing = self._find(spec_hash)
+        if existing is not None:
+            return existing
+        row = StrategyRow(
+            hash=spec_hash,
+            dataset=spec.data,
+            name=spec.name,
+            spec=json_safe(spec.model_dump(mode="json")),
+            kind=kind,
+            family=family,
+            logic=logic or spec_logic(spec),
+            models=list(dict.fromkeys(models)),
+            recipe=json_safe(recipe) if recipe is not None else None,
+            origin=origin,
+            session_id=session_id,
+            created_at=datetime.now(UTC),
+        )
+        try:
+            with self.db.session() as s:
+                s.add(row)
+                s.flush()  # the strategy before its parentage (foreign key)
+                if parentage is not None:
+                    s.add(
+                        StrategyParentRow(
+                            child_hash=spec_hash,
+                            parent_hash=parentage.parent,
+                            second_parent_hash=parentage.second_parent,
+                            operator=parentage.operator,
+                            exploration=json_safe(dict(parentage.exploration)),
+                            session_id=session_id,
+                        )
+                    )
+                s.flush()
+                return strategy_record(row)
+        except IntegrityError:  # another writer stored it first
+            found = self._find(spec_hash)
+            if found is None:
+                raise
+            return found
+
+    def _find(self, spec_hash: str) -> StrategyRecord | None:
+        with self.db.session() as s:
+            row = s.get(StrategyRow, spec_hash)
+            return strategy_record(row) if row is not None else None
+
+    def get(self, ref: str) -> StrategyRecord:
+        """A strategy by hash, or by a unique hash prefix of at least 6 hex digits.
+
+        Raises
+        ------
+        StrategyNotFoundError
+            No strategy has that hash or prefix (or the prefix is too short).
+        AmbiguousStrategyError
+            The prefix matches several strategies.
+        """
+        key = ref.strip().lower()
+        found = self._find(key) if len(key) == 64 else None
+        if found is not None:
+            return found
+        hint = "see `alphaloop strategies recent` or `alphaloop strategies top`"
+        if len(key) < MIN_PREFIX or not set(key) <= _HEX:
+            raise StrategyNotFoundError(
+                f"no strategy {ref!r}: name one by its hash or a prefix of at least "
+                f"{MIN_PREFIX} hex digits",
+                hint=hint,
+            )
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(StrategyRow).where(StrategyRow.hash.startswith(key)).limit(5)
+            ).all()
+            if not rows:
+                raise StrategyNotFoundError(f"no strategy with hash {key}...", hint=hint)
+            if len(rows) > 1:
+                shown = ", ".join(r.hash[:12] for r in rows[:4])
+                raise AmbiguousStrategyError(
+                    f"hash prefix {key} names more than one strategy ({shown}, ...)",
+                    hint="give more hex digits",
+                )
+            return strategy_record(rows[0])
+
+    def parentage(self, strategy_hash: str) -> Parentage | None:
+        """How the strategy was derived, or None (a manual or seed strategy)."""
+        with self.db.session() as s:
+            row = s.get(StrategyParentRow, strategy_hash)
+            if row is None:
+                return None
+            return Parentage(
+                row.parent_hash, row.second_parent_hash, row.operator, dict(row.exploration)
+            )
+
+    # --------------------------------------------------------------- evaluations
+    def evaluation(self, strategy_hash: str, protocol: str) -> EvaluationRecord | None:
+        """The stored evaluation of a strategy under ``protocol``, or None."""
+        with self.db.session() as s:
+            row = s.get(EvaluationRow, (strategy_hash, protocol))
+            return evaluation_record(row) if row is not None else None
+
+    def evaluations(self, strategy_hash: str) -> list[EvaluationRecord]:
+        """Every evaluation of a strategy, oldest first."""
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(EvaluationRow)
+                .where(EvaluationRow.strategy_hash == strategy_hash)
+                .order_by(EvaluationRow.created_at, EvaluationRow.protocol)
+            ).all()
+            return [evaluation_record(r) for r in rows]
+
+    def record_evaluation(self, ev: EvaluationRecord) -> bool:
+        """Store an evaluation; False (and nothing changed) when (hash, protocol) is stored.
+
+        When it is the strategy's first evaluation (any protocol, any status)
+        the dataset's trial counter is incremented in the same transaction;
+        when it is the strategy's first ``ok`` evaluation with a Sharpe ratio,
+        its per-period Sharpe enters the counter's sums.
+
+        Raises
+        ------
+        StrategyNotFoundError
+            The strategy was not recorded (:meth:`record_strategy` first).
+        ConfigError
+            ``status`` is not ``ok``, ``rejected`` or ``failed``.
+        """
+        if ev.status not in STATUSES:
+            raise ConfigError(f"evaluation status {ev.status!r} is not one of {STATUSES}")
+        if self.evaluation(ev.strategy_hash, ev.protocol) is not None:
+            return False
+        sharpe = _finite(ev.sharpe)
+        metrics = json_safe(dict(ev.metrics))
+        try:
+            with self.db.write_session() as s:
+                locked = select(StrategyRow).where(StrategyRow.hash == ev.strategy_hash)
+                strategy = s.scalars(locked.with_for_update()).one_or_none()
+                if strategy is None:
+                    raise StrategyNotFoundError(
+                        f"no strategy {ev.strategy_hash} to record an evaluation for",
+                        hint="record the strategy first",
+                    )
+                previous = s.execute(
+                    select(EvaluationRow.status, EvaluationRow.sharpe).where(
+                        EvaluationRow.strategy_hash == ev.strategy_hash
+                    )
+                ).all()
+                s.add(_evaluation_row(ev, sharpe, metrics))
+                s.flush()  # a concurrent twin fails here, on the primary key
+                first_ok = ev.status == "ok" and sharpe is not None
+                first_ok = first_ok and not any(
+                    st == "ok" and sr is not None for st, sr in previous
+                )
+                sr = per_period_sharpe(sharpe, metrics) if first_ok else None
+                if not previous or sr is not None:
+                    _bump(s, strategy.dataset, trial=not previous, sr=sr)
+        except IntegrityError:
+            return False
+        return True
+
+    def set_verdict(
+        self, strategy_hash: str, protocol: str, validation: dict[str, Any], passed: bool
+    ) -> None:
+        """Store the gate's statistics and verdict on an evaluation.
+
+        Raises
+        ------
+        StrategyNotFoundError
+            No such evaluation.
+        """
+        with self.db.session() as s:
+            row = s.get(EvaluationRow, (strategy_hash, protocol))
+            if row is None:
+                raise StrategyNotFoundError(
+                    f"no evaluation of strategy {strategy_hash} under protocol {protocol}"
+                )
+            row.validation = json_safe(dict(validation))
+            row.passed = bool(passed)
+
+    # ------------------------------------------------------------------- trials
+    def n_trials(self, dataset: str) -> int:
+        """How many strategies were evaluated on ``dataset`` (any outcome), in O(1)."""
+        with self.db.session() as s:
+            row = s.get(DatasetTrialsRow, dataset)
+            return int(row.n_trials) if row is not None else 0
+
+    def trial_sharpe_stats(self, dataset: str) -> tuple[int, float, float]:
+        """(n, mean, variance) of the trials' per-period Sharpe ratios, in O(1).
+
+        ``n`` counts the trials whose first ``ok`` evaluation has a Sharpe
+        ratio (at most :meth:`n_trials`); the variance is the sample one
+        (``ddof=1``), 0.0 below two; the mean is 0.0 with none.
+        """
+        with self.db.session() as s:
+            row = s.get(DatasetTrialsRow, dataset)
+            if row is None or row.n_sr == 0:
+                return 0, 0.0, 0.0
+            n, total, total2 = int(row.n_sr), float(row.sum_sr), float(row.sum_sr2)
+        mean = total / n
+        var = max(0.0, (total2 - n * mean * mean) / (n - 1)) if n > 1 else 0.0
+        return n, mean, var
+
+    # ------------------------------------------------------------------ queries
+    def top(
+        self,
+        metric: str = "sharpe",
+        limit: int = 10,
+        *,
+        dataset: str | None = None,
+        session_id: int | None = None,
+        passed: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """The best ``ok`` evaluations by ``metric`` (``sharpe`` or a metrics key), highest
+        first; see :func:`~alphaloop.research.strategy_queries.top`."""
+        with self.db.session() as s:
+            return strategy_queries.top(
+                s, metric, limit, dataset=dataset, session_id=session_id, passed=passed
+            )
+
+    def recent(self, limit: int = 20, *, dataset: str | None = None) -> list[dict[str, Any]]:
+        """The latest evaluations, any status, newest first."""
+        with self.db.session() as s:
+            return strategy_queries.recent(s, limit, dataset=dataset)
+
+    def by_model(self, ref: str) -> list[dict[str, Any]]:
+        """Evaluations of strategies whose signal uses the model ``ref`` (``name/vN``)."""
+        with self.db.session() as s:
+            return strategy_queries.by_model(s, ref)
+
+    def underexplored(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        """Evaluated strategies per (kind, family, logic): ``n``, ``mean_sharpe`` (of ok
+        evaluations), ``n_passed``; fewest first."""
+        with self.db.session() as s:
+            return strategy_queries.underexplored(s, dataset)
+
+    def genealogy(self, ref: str, depth: int = 3) -> dict[str, Any]:
+        """The strategy and its ancestors ``depth`` generations up (parent and second
+        parent): ``{hash, name, operator, exploration, sharpe, parents: [...]}``."""
+        record = self.get(ref)
+        with self.db.session() as s:
+            return strategy_queries.genealogy(s, record.hash, depth)
+
+    def strategy_specs(self, dataset: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Specs (``model_dump`` JSON) of the ``limit`` strategies last recorded with an
+        evaluation on ``dataset``, oldest first."""
+        with self.db.session() as s:
+            return strategy_queries.strategy_specs(s, dataset, limit)
+
+    # ----------------------------------------------------- sessions and decisions
+    def create_session(
+        self,
+        dataset: str,
+        goal: str,
+        constraints: dict[str, Any],
+        config: dict[str, Any],
+        models_start: list[Any],
+    ) -> int:
+        """Open a research session (status ``running``); its id."""
+        with self.db.session() as s:
+            return session_records.create_session(
+                s, dataset, goal, constraints, config, models_start
+            )
+
+    def session(self, session_id: int) -> dict[str, Any]:
+        """One research session as a dict (ResearchSessionNotFoundError when missing)."""
+        with self.db.session() as s:
+            return session_records.session(s, session_id)
+
+    def sessions(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Research sessions, newest first, each with its number of evaluations."""
+        with self.db.session() as s:
+            return session_records.sessions(s, limit)
+
+    def update_session(self, session_id: int, **fields: Any) -> None:
+        """Set a session's fields (``status``, ``n_batches``, ``models_end``, ``summary``,
+        ``holdout``, ``finished_at``, ``config``, ``constraints``)."""
+        with self.db.session() as s:
+            session_records.update_session(s, session_id, fields)
+
+    def record_decisions(self, session_id: int, decisions: list[DecisionRecord]) -> None:
+        """Store a batch of agent decisions in one transaction."""
+        with self.db.session() as s:
+            session_records.record_decisions(s, session_id, decisions)
+
+    def decisions(self, session_id: int) -> list[DecisionRecord]:
+        """A session's decisions in ``seq`` order."""
+        with self.db.session() as s:
+            return session_records.decisions(s, session_id)
+
+    def session_evaluations(self, session_id: int, protocol: str) -> list[EvaluationRecord]:
+        """The evaluations a session made under ``protocol``, in the order they were stored."""
+        with self.db.session() as s:
+            return session_records.session_evaluations(s, session_id, protocol)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _evaluation_row(
+    ev: EvaluationRecord, sharpe: float | None, metrics: dict[str, Any]
+) -> EvaluationRow:
+    return EvaluationRow(
+        strategy_hash=ev.strategy_hash,
+        protocol=ev.protocol,
+        status=ev.status,
+        reason=ev.reason,
+        sharpe=sharpe,
+        metrics=metrics,
+        folds=json_safe(list(ev.folds)),
+        lookahead=json_safe(dict(ev.lookahead)),
+        validation=json_safe(dict(ev.validation)) if ev.validation is not None else None,
+        passed=ev.passed,
+        returns=encode_returns(ev.returns),
+        provenance=json_safe(dict(ev.provenance)),
+        session_id=ev.session_id,
+        created_at=datetime.now(UTC),
+    )
+
+
+def _bump(s: Session, dataset: str, *, trial: bool, sr: float | None) -> None:
+    """Add a trial (and/or a Sharpe to the sums) to the dataset's counter, atomically."""
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two supported databases are above
+        raise ConfigError(f"the strategy database needs SQLite or PostgreSQL, not {dialect}")
+    n, k = int(trial), int(sr is not None)
+    x = sr if sr is not None else 0.0
+    now = datetime.now(UTC)
+    stmt = insert(DatasetTrialsRow).values(
+        dataset=dataset, n_trials=n, n_sr=k, sum_sr=x, sum_sr2=x * x, updated_at=now
+    )
+    table = DatasetTrialsRow.__table__.c
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.dataset],
+            set_={
+                "n_trials": table.n_trials + n,
+                "n_sr": table.n_sr + k,
+                "sum_sr": table.sum_sr + x,
+                "sum_sr2": table.sum_sr2 + x * x,
+                "updated_at": now,
+            },
+        )
+    )

@@ -30,7 +30,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from alphaloop.backtest import StrategySpec
 from alphaloop.errors import AmbiguousStrategyError, ConfigError, StrategyNotFoundError
@@ -44,12 +43,13 @@ from alphaloop.research.strategy_records import (
     EvaluationRecord,
     Parentage,
     StrategyRecord,
-    encode_returns,
     evaluation_record,
+    evaluation_row,
     per_period_sharpe,
     spec_logic,
     strategy_record,
 )
+from alphaloop.research.trial_counter import bump_trials
 from alphaloop.store.db import Database
 from alphaloop.store.models import DatasetTrialsRow, EvaluationRow, StrategyParentRow, StrategyRow
 
@@ -233,7 +233,7 @@ class StrategyDB:
             raise ConfigError(f"evaluation status {ev.status!r} is not one of {STATUSES}")
         if self.evaluation(ev.strategy_hash, ev.protocol) is not None:
             return False
-        sharpe = _finite(ev.sharpe)
+        sharpe = ev.sharpe if ev.sharpe is not None and math.isfinite(ev.sharpe) else None
         metrics = json_safe(dict(ev.metrics))
         try:
             with self.db.write_session() as s:
@@ -249,7 +249,7 @@ class StrategyDB:
                         EvaluationRow.strategy_hash == ev.strategy_hash
                     )
                 ).all()
-                s.add(_evaluation_row(ev, sharpe, metrics))
+                s.add(evaluation_row(ev, sharpe, metrics))
                 s.flush()  # a concurrent twin fails here, on the primary key
                 first_ok = ev.status == "ok" and sharpe is not None
                 first_ok = first_ok and not any(
@@ -257,7 +257,7 @@ class StrategyDB:
                 )
                 sr = per_period_sharpe(sharpe, metrics) if first_ok else None
                 if not previous or sr is not None:
-                    _bump(s, strategy.dataset, trial=not previous, sr=sr)
+                    bump_trials(s, strategy.dataset, trial=not previous, sr=sr)
         except IntegrityError:
             return False
         return True
@@ -395,61 +395,3 @@ class StrategyDB:
         """The evaluations a session made under ``protocol``, in the order they were stored."""
         with self.db.session() as s:
             return session_records.session_evaluations(s, session_id, protocol)
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _evaluation_row(
-    ev: EvaluationRecord, sharpe: float | None, metrics: dict[str, Any]
-) -> EvaluationRow:
-    return EvaluationRow(
-        strategy_hash=ev.strategy_hash,
-        protocol=ev.protocol,
-        status=ev.status,
-        reason=ev.reason,
-        sharpe=sharpe,
-        metrics=metrics,
-        folds=json_safe(list(ev.folds)),
-        lookahead=json_safe(dict(ev.lookahead)),
-        validation=json_safe(dict(ev.validation)) if ev.validation is not None else None,
-        passed=ev.passed,
-        returns=encode_returns(ev.returns),
-        provenance=json_safe(dict(ev.provenance)),
-        session_id=ev.session_id,
-        created_at=datetime.now(UTC),
-    )
-
-
-def _bump(s: Session, dataset: str, *, trial: bool, sr: float | None) -> None:
-    """Add a trial (and/or a Sharpe to the sums) to the dataset's counter, atomically."""
-    dialect = s.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the two supported databases are above
-        raise ConfigError(f"the strategy database needs SQLite or PostgreSQL, not {dialect}")
-    n, k = int(trial), int(sr is not None)
-    x = sr if sr is not None else 0.0
-    now = datetime.now(UTC)
-    stmt = insert(DatasetTrialsRow).values(
-        dataset=dataset, n_trials=n, n_sr=k, sum_sr=x, sum_sr2=x * x, updated_at=now
-    )
-    table = DatasetTrialsRow.__table__.c
-    s.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[table.dataset],
-            set_={
-                "n_trials": table.n_trials + n,
-                "n_sr": table.n_sr + k,
-                "sum_sr": table.sum_sr + x,
-                "sum_sr2": table.sum_sr2 + x * x,
-                "updated_at": now,
-            },
-        )
-    )

@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from alphaloop.backtest import StrategySpec
+from alphaloop.jsonsafe import json_safe
 from alphaloop.store.models import AgentDecisionRow, EvaluationRow, StrategyRow
 
 __all__ = [
@@ -155,8 +157,10 @@ def spec_kind(spec: StrategySpec) -> str:
         n_models = sum(1 for c in components if c.model)
         if n_models == len(components):
             return "pure_ml"
-        return "hybrid_ml" if n_models or getattr(spec.signal, "combiner", None) else (
-            "pure_technical"
+        return (
+            "hybrid_ml"
+            if n_models or getattr(spec.signal, "combiner", None)
+            else ("pure_technical")
         )
     return "pure_ml" if spec.signal.model else "pure_technical"
 
@@ -244,6 +248,28 @@ def evaluation_record(row: EvaluationRow) -> EvaluationRecord:
         provenance=dict(row.provenance or {}),
         session_id=row.session_id,
         created_at=iso(row.created_at),
+    )
+
+
+def evaluation_row(
+    ev: EvaluationRecord, sharpe: float | None, metrics: dict[str, Any]
+) -> EvaluationRow:
+    """The database row of an evaluation, with its checked Sharpe and JSON-safe metrics."""
+    return EvaluationRow(
+        strategy_hash=ev.strategy_hash,
+        protocol=ev.protocol,
+        status=ev.status,
+        reason=ev.reason,
+        sharpe=sharpe,
+        metrics=metrics,
+        folds=json_safe(list(ev.folds)),
+        lookahead=json_safe(dict(ev.lookahead)),
+        validation=json_safe(dict(ev.validation)) if ev.validation is not None else None,
+        passed=ev.passed,
+        returns=encode_returns(ev.returns),
+        provenance=json_safe(dict(ev.provenance)),
+        session_id=ev.session_id,
+        created_at=datetime.now(UTC),
     )
 
 

@@ -220,9 +220,7 @@ def _evaluation(
     spec_hash: str, dataset: str, runs: list[Any], now: datetime
 ) -> tuple[dict[str, Any], float | None]:
     """The ``backtest`` evaluation of a strategy from its runs, and its per-period Sharpe."""
-    run = min(
-        runs, key=lambda r: (_KIND_RANK.get(r.kind, 0), r.status != "succeeded", r.id)
-    )
+    run = min(runs, key=lambda r: (_KIND_RANK.get(r.kind, 0), r.status != "succeeded", r.id))
     ok = run.status == "succeeded"
     metrics = (run.result or {}).get("metrics") if run.kind != "holdout" else None
     metrics = metrics if isinstance(metrics, dict) else {}

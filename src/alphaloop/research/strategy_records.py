@@ -210,9 +210,12 @@ def _finite(value: Any) -> float | None:
 
 
 # ------------------------------------------------------------------ row <-> record
-def iso(value: Any) -> str | None:
-    """ISO 8601 text of a stored time (None stays None)."""
-    return value.isoformat() if value is not None else None
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 text of a stored time in UTC (SQLite gives them back naive; None stays None)."""
+    if value is None:
+        return None
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc.isoformat()
 
 
 def strategy_record(row: StrategyRow) -> StrategyRecord:

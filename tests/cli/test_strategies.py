@@ -128,8 +128,9 @@ def test_genealogy_tree_and_depth(strat_ws: Path, capsys: pytest.CaptureFixture[
 
 
 def test_sessions_recent_and_underexplored(
-    strat_ws: Path, capsys: pytest.CaptureFixture[str]
+    strat_ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     code, out, _ = cli(capsys, strat_ws, "strategies", "sessions", "--json")
     (session,) = json.loads(out)
     assert (session["id"], session["status"], session["n_evaluations"]) == (1, "running", 2)

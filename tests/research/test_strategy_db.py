@@ -138,7 +138,7 @@ def test_an_evaluation_is_recorded_once_and_counts_one_trial(sdb: StrategyDB) ->
     n, mean, var = sdb.trial_sharpe_stats(DATA)
     assert (n, var) == (1, 0.0)
     assert mean == pytest.approx(1.0 / math.sqrt(PPY))
-    assert [e.protocol for e in sdb.evaluations(s.hash)] == ["p1", "p2"]
+    assert [e.protocol for e in sdb.strategy_evaluations(s.hash)] == ["p1", "p2"]
     with pytest.raises(StrategyNotFoundError, match="record the strategy first"):
         sdb.record_evaluation(ev("a" * 64))
     with pytest.raises(ConfigError, match="status"):
@@ -358,3 +358,29 @@ def test_two_processes_racing_count_every_trial_once(ws: Workspace) -> None:
     assert n == len(expected)
     assert mean == pytest.approx(per_period.mean())
     assert var == pytest.approx(per_period.var(ddof=1))
+
+
+def test_records_by_hash_and_protocol_history(sdb: StrategyDB) -> None:
+    sid = sdb.create_session(DATA, "g", {}, {}, [])
+    earlier, mine, elsewhere = spec(10), spec(20), spec(30, data="sp500-index")
+    r = np.linspace(-0.01, 0.01, 50)
+    for s, session_id in ((earlier, None), (mine, sid), (elsewhere, None)):
+        sdb.record_strategy(s, session_id=session_id)
+        sdb.record_evaluation(ev(s.hash, protocol="k1", session_id=session_id, returns=r))
+    sdb.record_evaluation(ev(earlier.hash, protocol="k2"))
+    hashes = [earlier.hash, mine.hash, "0" * 64]
+    assert set(sdb.strategies(hashes)) == {earlier.hash, mine.hash}
+    assert sdb.strategies(hashes)[mine.hash].session_id == sid
+    with_returns = sdb.evaluations(hashes, "k1")
+    assert set(with_returns) == {earlier.hash, mine.hash}
+    assert with_returns[mine.hash].returns is not None
+    without = sdb.evaluations(hashes, "k1", returns=False)
+    assert without[mine.hash].returns is None
+    assert without[mine.hash].sharpe == with_returns[mine.hash].sharpe
+    assert set(sdb.evaluations(hashes, "k2")) == {earlier.hash}
+    history = sdb.protocol_history(DATA, "k1")
+    assert [(st.hash, e.protocol) for st, e in history] == [(earlier.hash, "k1"), (mine.hash, "k1")]
+    assert all(e.returns is None for _, e in history)
+    assert [st.hash for st, _ in sdb.protocol_history(DATA, "k1", exclude_session=sid)] == [
+        earlier.hash
+    ]

@@ -135,7 +135,7 @@ def strategies_show(
     db = workspace(ctx).strategies
     record = db.get(ref)
     parentage = db.parentage(record.hash)
-    evaluations = [_evaluation_doc(e) for e in db.evaluations(record.hash)]
+    evaluations = [_evaluation_doc(e) for e in db.strategy_evaluations(record.hash)]
     doc = {
         **asdict(record),
         "parents": asdict(parentage) if parentage is not None else None,

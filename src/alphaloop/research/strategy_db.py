@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from alphaloop.backtest import StrategySpec
-from alphaloop.errors import AmbiguousStrategyError, ConfigError, StrategyNotFoundError
+from alphaloop.errors import ConfigError, StrategyNotFoundError
 from alphaloop.jsonsafe import json_safe
 from alphaloop.research import session_records, strategy_queries
 from alphaloop.research.strategy_records import (
@@ -60,9 +60,6 @@ __all__ = [
     "StrategyDB",
     "StrategyRecord",
 ]
-
-MIN_PREFIX = 6  # hex digits of a hash prefix that may name a strategy
-_HEX = frozenset("0123456789abcdef")
 
 
 class StrategyDB:
@@ -162,30 +159,8 @@ class StrategyDB:
         AmbiguousStrategyError
             The prefix matches several strategies.
         """
-        key = ref.strip().lower()
-        found = self._find(key) if len(key) == 64 else None
-        if found is not None:
-            return found
-        hint = "see `alphaloop strategies recent` or `alphaloop strategies top`"
-        if len(key) < MIN_PREFIX or not set(key) <= _HEX:
-            raise StrategyNotFoundError(
-                f"no strategy {ref!r}: name one by its hash or a prefix of at least "
-                f"{MIN_PREFIX} hex digits",
-                hint=hint,
-            )
         with self.db.session() as s:
-            rows = s.scalars(
-                select(StrategyRow).where(StrategyRow.hash.startswith(key)).limit(5)
-            ).all()
-            if not rows:
-                raise StrategyNotFoundError(f"no strategy with hash {key}...", hint=hint)
-            if len(rows) > 1:
-                shown = ", ".join(r.hash[:12] for r in rows[:4])
-                raise AmbiguousStrategyError(
-                    f"hash prefix {key} names more than one strategy ({shown}, ...)",
-                    hint="give more hex digits",
-                )
-            return strategy_record(rows[0])
+            return strategy_queries.resolve(s, ref)
 
     def parentage(self, strategy_hash: str) -> Parentage | None:
         """How the strategy was derived, or None (a manual or seed strategy)."""
@@ -204,15 +179,35 @@ class StrategyDB:
             row = s.get(EvaluationRow, (strategy_hash, protocol))
             return evaluation_record(row) if row is not None else None
 
-    def evaluations(self, strategy_hash: str) -> list[EvaluationRecord]:
-        """Every evaluation of a strategy, oldest first."""
+    def strategy_evaluations(self, strategy_hash: str) -> list[EvaluationRecord]:
+        """Every evaluation of a strategy (any protocol), oldest first."""
         with self.db.session() as s:
-            rows = s.scalars(
-                select(EvaluationRow)
-                .where(EvaluationRow.strategy_hash == strategy_hash)
-                .order_by(EvaluationRow.created_at, EvaluationRow.protocol)
-            ).all()
-            return [evaluation_record(r) for r in rows]
+            return strategy_queries.strategy_evaluations(s, strategy_hash)
+
+    def strategies(self, hashes: Sequence[str]) -> dict[str, StrategyRecord]:
+        """The stored strategies among ``hashes`` (full hashes), by hash."""
+        with self.db.session() as s:
+            return strategy_queries.strategies(s, hashes)
+
+    def evaluations(
+        self, hashes: Sequence[str], protocol: str, *, returns: bool = True
+    ) -> dict[str, EvaluationRecord]:
+        """The stored evaluations of ``hashes`` under ``protocol``, by strategy hash.
+
+        ``returns=False`` leaves the return series unread (``returns`` is None).
+        """
+        with self.db.session() as s:
+            return strategy_queries.evaluations(s, hashes, protocol, returns=returns)
+
+    def protocol_history(
+        self, dataset: str, protocol: str, *, exclude_session: int | None = None
+    ) -> list[tuple[StrategyRecord, EvaluationRecord]]:
+        """Every strategy on ``dataset`` evaluated under ``protocol`` with that evaluation
+        (returns unread), oldest first; ``exclude_session`` leaves out that session's."""
+        with self.db.session() as s:
+            return strategy_queries.protocol_history(
+                s, dataset, protocol, exclude_session=exclude_session
+            )
 
     def record_evaluation(self, ev: EvaluationRecord) -> bool:
         """Store an evaluation; False (and nothing changed) when (hash, protocol) is stored.

@@ -12,15 +12,64 @@ strategy's ``hash``, ``name``, ``dataset``, ``kind``, ``family``, ``logic``,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, case, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Text, and_, case, cast, func, or_, select
+from sqlalchemy.orm import Session, defer
 
-from alphaloop.research.strategy_records import iso
+from alphaloop.errors import AmbiguousStrategyError, StrategyNotFoundError
+from alphaloop.research.strategy_records import (
+    EvaluationRecord,
+    StrategyRecord,
+    evaluation_record,
+    iso,
+    strategy_record,
+)
 from alphaloop.store.models import EvaluationRow, StrategyParentRow, StrategyRow
 
-__all__ = ["by_model", "genealogy", "recent", "strategy_specs", "top", "underexplored"]
+__all__ = [
+    "MIN_PREFIX",
+    "by_model",
+    "evaluations",
+    "genealogy",
+    "protocol_history",
+    "recent",
+    "resolve",
+    "strategies",
+    "strategy_evaluations",
+    "strategy_specs",
+    "top",
+    "underexplored",
+]
+
+MIN_PREFIX = 6  # hex digits of a hash prefix that may name a strategy
+_HEX = frozenset("0123456789abcdef")
+
+
+def resolve(s: Session, ref: str) -> StrategyRecord:
+    """The strategy named by a full hash or a unique prefix of at least 6 hex digits."""
+    key = ref.strip().lower()
+    row = s.get(StrategyRow, key) if len(key) == 64 else None
+    if row is not None:
+        return strategy_record(row)
+    hint = "see `alphaloop strategies recent` or `alphaloop strategies top`"
+    if len(key) < MIN_PREFIX or not set(key) <= _HEX:
+        raise StrategyNotFoundError(
+            f"no strategy {ref!r}: name one by its hash or a prefix of at least "
+            f"{MIN_PREFIX} hex digits",
+            hint=hint,
+        )
+    rows = s.scalars(select(StrategyRow).where(StrategyRow.hash.startswith(key)).limit(5)).all()
+    if not rows:
+        raise StrategyNotFoundError(f"no strategy with hash {key}...", hint=hint)
+    if len(rows) > 1:
+        shown = ", ".join(r.hash[:12] for r in rows[:4])
+        raise AmbiguousStrategyError(
+            f"hash prefix {key} names more than one strategy ({shown}, ...)",
+            hint="give more hex digits",
+        )
+    return strategy_record(rows[0])
 
 
 def _row(strategy: StrategyRow, ev: EvaluationRow | None) -> dict[str, Any]:
@@ -216,3 +265,72 @@ def strategy_specs(s: Session, dataset: str, limit: int = 200) -> list[dict[str,
         .limit(limit)
     )
     return [dict(spec) for spec in reversed(s.scalars(q).all())]
+
+
+# ----------------------------------------------------------- records by hash
+_CHUNK = 500  # hashes per IN (...) list
+
+
+def _chunks(hashes: Sequence[str]) -> list[list[str]]:
+    unique = list(dict.fromkeys(hashes))
+    return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
+
+
+def strategies(s: Session, hashes: Sequence[str]) -> dict[str, StrategyRecord]:
+    """The stored strategies among ``hashes``, by hash."""
+    found: dict[str, StrategyRecord] = {}
+    for part in _chunks(hashes):
+        for row in s.scalars(select(StrategyRow).where(StrategyRow.hash.in_(part))):
+            found[row.hash] = strategy_record(row)
+    return found
+
+
+def _evaluation_query(returns: bool) -> Select[tuple[EvaluationRow]]:
+    q = select(EvaluationRow)
+    return q if returns else q.options(defer(EvaluationRow.returns, raiseload=True))
+
+
+def evaluations(
+    s: Session, hashes: Sequence[str], protocol: str, *, returns: bool = True
+) -> dict[str, EvaluationRecord]:
+    """The evaluations of ``hashes`` under ``protocol``, by strategy hash."""
+    found: dict[str, EvaluationRecord] = {}
+    for part in _chunks(hashes):
+        q = _evaluation_query(returns).where(
+            EvaluationRow.protocol == protocol, EvaluationRow.strategy_hash.in_(part)
+        )
+        for row in s.scalars(q):
+            found[row.strategy_hash] = evaluation_record(row, with_returns=returns)
+    return found
+
+
+def strategy_evaluations(s: Session, strategy_hash: str) -> list[EvaluationRecord]:
+    """Every evaluation of one strategy, oldest first."""
+    q = (
+        select(EvaluationRow)
+        .where(EvaluationRow.strategy_hash == strategy_hash)
+        .order_by(EvaluationRow.created_at, EvaluationRow.protocol)
+    )
+    return [evaluation_record(r) for r in s.scalars(q)]
+
+
+def protocol_history(
+    s: Session, dataset: str, protocol: str, *, exclude_session: int | None = None
+) -> list[tuple[StrategyRecord, EvaluationRecord]]:
+    """Strategies on ``dataset`` evaluated under ``protocol``, with the evaluation (returns
+    unread), oldest first; ``exclude_session``: not that session's evaluations."""
+    q = (
+        select(StrategyRow, EvaluationRow)
+        .join(EvaluationRow, EvaluationRow.strategy_hash == StrategyRow.hash)
+        .options(defer(EvaluationRow.returns, raiseload=True))
+        .where(StrategyRow.dataset == dataset, EvaluationRow.protocol == protocol)
+        .order_by(EvaluationRow.created_at, StrategyRow.hash)
+    )
+    if exclude_session is not None:
+        q = q.where(
+            or_(EvaluationRow.session_id.is_(None), EvaluationRow.session_id != exclude_session)
+        )
+    return [
+        (strategy_record(st), evaluation_record(ev, with_returns=False))
+        for st, ev in s.execute(q).all()
+    ]

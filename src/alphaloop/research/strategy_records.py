@@ -235,7 +235,8 @@ def strategy_record(row: StrategyRow) -> StrategyRecord:
     )
 
 
-def evaluation_record(row: EvaluationRow) -> EvaluationRecord:
+def evaluation_record(row: EvaluationRow, *, with_returns: bool = True) -> EvaluationRecord:
+    """The record of a stored evaluation; ``with_returns=False`` never reads the returns."""
     return EvaluationRecord(
         strategy_hash=row.strategy_hash,
         protocol=row.protocol,
@@ -247,7 +248,7 @@ def evaluation_record(row: EvaluationRow) -> EvaluationRecord:
         lookahead=dict(row.lookahead or {}),
         validation=row.validation,
         passed=row.passed,
-        returns=decode_returns(row.returns),
+        returns=decode_returns(row.returns) if with_returns else None,
         provenance=dict(row.provenance or {}),
         session_id=row.session_id,
         created_at=iso(row.created_at),

@@ -16,6 +16,14 @@ from alphaloop.backtest import quick_spec
 from alphaloop.store.db import MIGRATIONS
 
 DATA = "sp500-stocks"
+RESEARCH_TABLES = (
+    "research_sessions",
+    "strategies",
+    "strategy_parents",
+    "evaluations",
+    "dataset_trials",
+    "agent_decisions",
+)
 
 
 def _spec(window: int, **over: object) -> dict:
@@ -127,3 +135,18 @@ def test_an_empty_run_log_migrates_to_no_trials(tmp_path: Path) -> None:
         assert ws.strategies.n_trials(DATA) == 0
         assert ws.strategies.trial_sharpe_stats(DATA) == (0, 0.0, 0.0)
         assert ws.strategies.top() == []
+
+
+def test_the_migrated_tables_match_the_models(workspace: Workspace) -> None:
+    from alphaloop.store.models import Base
+
+    schema = workspace.settings.database_schema
+    inspector = sa.inspect(workspace.db.engine)
+    for name in RESEARCH_TABLES:
+        model = Base.metadata.tables[name]
+        columns = {c["name"]: c for c in inspector.get_columns(name, schema=schema)}
+        assert set(columns) == {c.name for c in model.columns}, name
+        for column in model.columns:
+            assert columns[column.name]["nullable"] == column.nullable, (name, column.name)
+        primary = inspector.get_pk_constraint(name, schema=schema)["constrained_columns"]
+        assert set(primary) == {c.name for c in model.primary_key}, name

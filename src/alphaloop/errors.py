@@ -157,6 +157,18 @@ class RunNotFoundError(AlphaloopError):
     """No recorded run has that id in the workspace."""
 
 
+class StrategyNotFoundError(AlphaloopError):
+    """No strategy in the strategy database has that hash (or hash prefix)."""
+
+
+class AmbiguousStrategyError(StrategyNotFoundError):
+    """A hash prefix matches more than one strategy; a longer prefix names one."""
+
+
+class ResearchSessionNotFoundError(AlphaloopError):
+    """No research session has that id in the workspace."""
+
+
 class DatasetExistsError(AlphaloopError):
     """A dataset of that name exists and the action would overwrite it."""
 
@@ -269,7 +281,3 @@ class HoldoutClippedWarning(UserWarning):
 class ResearchError(AlphaloopError):
     """A research session cannot start or go on: a budget of 0, a dataset too short for the
     walk-forward, an unknown model reference, a session that is not resumable."""
-
-
-class SessionNotFoundError(ResearchError):
-    """No research session with that id in this workspace."""

@@ -51,11 +51,11 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
 )
 def test_a_refused_configuration_is_not_a_trial(ws: Workspace, over, match) -> None:
     run_backtest(ws, spec())
-    assert ws.runs.strategies_tried(DATA) == 1
+    assert ws.strategies.n_trials(DATA) == 1
     with pytest.raises(AlphaloopError, match=match):
         run_backtest(ws, spec(**over))
-    assert ws.runs.strategies_tried(DATA) == 1
-    assert ws.runs.strategies_tried("nope") == 0
+    assert ws.strategies.n_trials(DATA) == 1
+    assert ws.strategies.n_trials("nope") == 0
     assert [r["status"] for r in ws.runs.list(kind="backtest")] == ["succeeded"]
 
 
@@ -79,7 +79,7 @@ def test_a_crash_after_the_start_is_a_trial(ws: Workspace, monkeypatch) -> None:
     monkeypatch.setattr(use_case, "run_prepared", crash)
     with pytest.raises(RuntimeError, match="simulator crashed"):
         run_backtest(ws, spec())
-    assert ws.runs.strategies_tried(DATA) == 1
+    assert ws.strategies.n_trials(DATA) == 1
     (run,) = ws.runs.list(kind="backtest")
     assert run["status"] == "failed"
     assert "simulator crashed" in run["error"]
@@ -93,7 +93,7 @@ def test_a_crash_while_computing_the_signal_is_a_trial(ws: Workspace, monkeypatc
     monkeypatch.setattr(use_case, "strategy_signal", crash)
     with pytest.raises(MemoryError):
         run_backtest(ws, spec())
-    assert ws.runs.strategies_tried(DATA) == 1
+    assert ws.strategies.n_trials(DATA) == 1
     assert [r["status"] for r in ws.runs.list(kind="backtest")] == ["failed"]
 
 

@@ -67,11 +67,17 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "model_usage",
         "model_stage_changes",
         "model_alerts",
+        "research_sessions",
+        "strategies",
+        "strategy_parents",
+        "evaluations",
+        "dataset_trials",
+        "agent_decisions",
         "alembic_version",
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0004"
+    assert version == "0005"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

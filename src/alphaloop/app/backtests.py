@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from alphaloop.app.trials import record_backtest_trial
 from alphaloop.backtest import (
     BacktestResult,
     Engine,
@@ -186,7 +187,9 @@ def run_backtest(
         Both give the same numbers for what both can run; the event engine
         is the one that later drives paper and live trading.
     record : bool, default True
-        Record the run (spec, hash, metrics, data hash) in the run log.
+        Record the run (spec, hash, metrics, data hash) in the run log, and
+        the strategy and its evaluation (a trial) in the strategy database;
+        ``n_trials`` of the result is then the dataset's trial count.
     holdout_key : HoldoutKey, optional
         Only from :meth:`~alphaloop.data.holdout.Holdouts.unseal`: evaluate on
         the sealed holdout instead of the research span.
@@ -199,26 +202,37 @@ def run_backtest(
         prep = prepare(ws, spec, holdout_key)
         bench, label = _benchmark(ws, spec, prep)
         return run_prepared(prep, engine, bench, label)
+    # a trial is recorded in the strategy database; a holdout evaluation never is
+    trial = holdout_key is None
     try:
         # the configuration check: a spec refused here never ran and is not a trial
         prep = prepare(ws, spec, holdout_key)
         bench, label = _benchmark(ws, spec, prep)
     except AlphaloopError:
         raise
-    except Exception:
+    except Exception as exc:
         # a crash (not a refusal) while computing the signal: the spec was tried
+        if trial:
+            record_backtest_trial(ws, spec, engine, error=exc, data_hash=_data_hash(ws, spec))
         with ws.runs.start(kind, params):
             raise
-    with ws.runs.start(kind, params) as run:
-        run.data_hashes = {spec.data: prep.info.content_hash}
-        result = run_prepared(prep, engine, bench, label, run_id=run.id)
-        run.result = json_safe(
-            {
-                "metrics": result.metrics,
-                "n_trades": len(result.simulation.trades),
-                "implausible": [f["check"] for f in result.implausible],
-            }
-        )
+    try:
+        with ws.runs.start(kind, params) as run:
+            run.data_hashes = {spec.data: prep.info.content_hash}
+            result = run_prepared(prep, engine, bench, label, run_id=run.id)
+            run.result = json_safe(
+                {
+                    "metrics": result.metrics,
+                    "n_trades": len(result.simulation.trades),
+                    "implausible": [f["check"] for f in result.implausible],
+                }
+            )
+    except Exception as exc:  # a failed simulation is a failed trial
+        if trial:
+            record_backtest_trial(ws, spec, engine, error=exc, data_hash=prep.info.content_hash)
+        raise
+    if trial:
+        record_backtest_trial(ws, spec, engine, result=result)
     for ref in signal_models(spec):
         ws.models.record_usage(
             ref,
@@ -228,7 +242,15 @@ def run_backtest(
             run_id=result.run_id,
         )
     # every strategy evaluated on this dataset so far, this one included
-    return replace(result, n_trials=ws.runs.strategies_tried(spec.data))
+    return replace(result, n_trials=ws.strategies.n_trials(spec.data))
+
+
+def _data_hash(ws: Workspace, spec: StrategySpec) -> str | None:
+    """The content hash of the spec's dataset version, or None when it cannot be read."""
+    try:
+        return ws.data.info(spec.data, spec.version).content_hash
+    except AlphaloopError:
+        return None
 
 
 def scan_spec(

@@ -2,7 +2,8 @@
 
 :func:`evaluate_holdout` spends the holdout of a dataset
 (:meth:`~alphaloop.data.holdout.Holdouts.unseal`), recording the note and
-the number of strategies tried on the dataset before it; then backtests each
+the number of strategies tried on the dataset before it (the strategy
+database's trial count); then backtests each
 named, final spec on the holdout span (earlier bars feed the signals only)
 and records their metrics with the holdout. It cannot be run twice for a
 dataset: the first result stands.
@@ -83,7 +84,7 @@ def evaluate_holdout(
     if others:
         raise HoldoutError(f"every strategy must run on {dataset!r}; some use {others}")
     ws.data.holdout_boundary(dataset)  # seals it if this is its first use
-    trials = ws.runs.strategies_tried(dataset)
+    trials = ws.strategies.n_trials(dataset)
     key = ws.data.holdouts.unseal(dataset, note=note, trials_before=trials)
     rows: list[dict[str, Any]] = []
     with ws.runs.start(

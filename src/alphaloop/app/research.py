@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from alphaloop.errors import ResearchError, SessionNotFoundError
+from alphaloop.errors import ResearchError, ResearchSessionNotFoundError
 from alphaloop.jsonsafe import json_safe
 
 if TYPE_CHECKING:
@@ -272,7 +272,7 @@ def resume_research(
 
     Raises
     ------
-    SessionNotFoundError
+    ResearchSessionNotFoundError
     ResearchError
         The session finished already.
     """
@@ -303,7 +303,7 @@ def _run(
 
     try:
         session = ws.strategies.session(session_id)
-    except SessionNotFoundError:
+    except ResearchSessionNotFoundError:
         raise
     stored = dict(session["config"])
     config = SessionConfig.model_validate(

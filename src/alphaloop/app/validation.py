@@ -5,9 +5,10 @@ sealed holdout) and computes:
 
 - PSR against a zero Sharpe ratio and the minimum track record length;
 - the deflated Sharpe ratio with ``n_trials`` = every distinct strategy
-  recorded on the dataset (this one included), the variance of their Sharpe
-  ratios, and an effective number of trials from the correlation of their
-  returns (re-run from their recorded specs);
+  evaluated on the dataset (this one included; the strategy database's
+  count), the variance of their Sharpe ratios, and an effective number of
+  trials from the correlation of their returns (re-run from the specs the
+  strategy database holds);
 - the probability of backtest overfitting (CSCV) and the walk-forward
   out-of-sample / in-sample Sharpe ratio of selecting the best member of the
   **trial family**: the recorded trials plus, when they are fewer than
@@ -91,18 +92,19 @@ def trial_family(
 ) -> tuple[list[StrategySpec], int]:
     """The strategies selection is judged over, and how many of them are recorded trials.
 
-    Recorded trials on the spec's dataset come first (the most recent
-    ``max_trials``, the spec itself always included); neighbours of the spec
-    are added while the family is smaller than ``min_family``.
+    Recorded trials on the spec's dataset (the strategy database's) come first
+    (the most recent ``max_trials``, the spec itself always included);
+    neighbours of the spec are added while the family is smaller than
+    ``min_family``.
     """
     recorded = []
-    for spec_hash, data in ws.runs.strategy_specs(spec.data).items():
-        if spec_hash == spec.hash:
-            continue
+    for data in ws.strategies.strategy_specs(spec.data, limit=max_trials):
         try:
-            recorded.append(StrategySpec.from_dict(data))
+            member = StrategySpec.from_dict(data)
         except AlphaloopError:
             continue  # a spec from an older version that no longer validates
+        if member.hash != spec.hash:
+            recorded.append(member)
     recorded = [spec, *recorded[-(max_trials - 1) :]] if max_trials > 1 else [spec]
     family = list(recorded)
     seen = {s.hash for s in family}
@@ -280,7 +282,7 @@ def _validate(
     matrix = np.column_stack([r, others])
     trial_sr = _per_period_sharpe(matrix)
     recorded = matrix[:, :n_recorded]
-    n_trials = ws.runs.strategies_tried(spec.data)
+    n_trials = ws.strategies.n_trials(spec.data)
     var_trials = float(np.nanvar(_per_period_sharpe(recorded), ddof=1)) if n_recorded > 1 else 0.0
     # a trial that never traded has no correlation to speak of: leave it out here
     varied = recorded[:, recorded.std(axis=0) > 0]

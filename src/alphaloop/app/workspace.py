@@ -31,6 +31,7 @@ from alphaloop.store import Database, RunLog, sqlite_path
 
 if TYPE_CHECKING:
     from alphaloop.models import ModelRegistry
+    from alphaloop.research.strategy_db import StrategyDB
 
 __all__ = ["Workspace"]
 
@@ -68,6 +69,9 @@ class Workspace:
         Datasets (bundled and imported).
     runs : RunLog
         Records of work done in this workspace.
+    strategies : StrategyDB
+        Every strategy tried, its evaluations, the trial counts per dataset,
+        research sessions and agent decisions.
     created : bool
         The directory was created by this object.
     read_only : bool
@@ -159,6 +163,13 @@ class Workspace:
     @cached_property
     def runs(self) -> RunLog:
         return RunLog(self.db)
+
+    @cached_property
+    def strategies(self) -> StrategyDB:
+        """The strategy database: strategies, evaluations, trial counts, sessions."""
+        from alphaloop.research.strategy_db import StrategyDB
+
+        return StrategyDB(self.db)
 
     @cached_property
     def models(self) -> ModelRegistry:

@@ -9,7 +9,8 @@ the commands so start-up stays fast.
 
 One module per command family (:mod:`.data`, :mod:`.runs`, :mod:`.factor`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models`,
-:mod:`.research`, :mod:`.demo`, :mod:`.init`); what they share is in :mod:`.common`.
+:mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`); what they share is
+in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
 """
@@ -38,6 +39,7 @@ from alphaloop.cli.init import init
 from alphaloop.cli.models import model_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.runs import runs_app
+from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.validate import validate
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ app.command("validate")(validate)
 app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")
+app.add_typer(strategies_app, name="strategies")
 
 
 def _version(value: bool) -> None:

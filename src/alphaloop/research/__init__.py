@@ -65,6 +65,22 @@ _HOME: dict[str, str] = {
     "Proposal": "alphaloop.research.policy",
     "Policy": "alphaloop.research.policy",
     "BanditPolicy": "alphaloop.research.policy",
+    # the strategy database
+    "AmbiguousStrategyError": "alphaloop.errors",
+    "DecisionRecord": "alphaloop.research.strategy_records",
+    "EvaluationRecord": "alphaloop.research.strategy_records",
+    "Parentage": "alphaloop.research.strategy_records",
+    "ResearchSessionNotFoundError": "alphaloop.errors",
+    "StrategyDB": "alphaloop.research.strategy_db",
+    "StrategyNotFoundError": "alphaloop.errors",
+    "StrategyRecord": "alphaloop.research.strategy_records",
+    # sessions
+    "BatchReport": "alphaloop.research.session",
+    "SessionConfig": "alphaloop.research.session",
+    "SessionLoop": "alphaloop.research.session",
+    "FUNNEL_GATES": "alphaloop.research.summary",
+    "funnel": "alphaloop.research.summary",
+    "session_summary": "alphaloop.research.summary",
 }
 
 __all__ = sorted(_HOME)

@@ -7,30 +7,42 @@ first use.
 
 from alphaloop.store.db import Database, sqlite_path
 from alphaloop.store.models import (
+    AgentDecisionRow,
     Base,
     DatasetRecord,
+    DatasetTrialsRow,
+    EvaluationRow,
     HoldoutRecord,
     ImportRecord,
     ModelAlertRecord,
     ModelStageChangeRecord,
     ModelUsageRecord,
     ModelVersionRecord,
+    ResearchSessionRow,
     RunRecord,
+    StrategyParentRow,
+    StrategyRow,
 )
 from alphaloop.store.runs import Run, RunLog
 
 __all__ = [
+    "AgentDecisionRow",
     "Base",
     "Database",
     "DatasetRecord",
+    "DatasetTrialsRow",
+    "EvaluationRow",
     "HoldoutRecord",
     "ImportRecord",
     "ModelAlertRecord",
     "ModelStageChangeRecord",
     "ModelUsageRecord",
     "ModelVersionRecord",
+    "ResearchSessionRow",
     "Run",
     "RunLog",
     "RunRecord",
+    "StrategyParentRow",
+    "StrategyRow",
     "sqlite_path",
 ]

@@ -1,5 +1,7 @@
-"""Tables: datasets (one row per dataset version), imports, runs, holdouts, and the
-model registry (model_versions, model_usage, model_stage_changes, model_alerts).
+"""Tables: datasets (one row per dataset version), imports, runs, holdouts, the
+model registry (model_versions, model_usage, model_stage_changes, model_alerts),
+and the strategy database (research_sessions, strategies, strategy_parents,
+evaluations, dataset_trials, agent_decisions).
 
 Times are stored as timezone-aware UTC. JSON columns hold lists and
 dictionaries that are read whole (fields, caveats, quality reports, params).
@@ -13,11 +15,13 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -208,4 +212,117 @@ class ModelAlertRecord(Base):
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     threshold: Mapped[float] = mapped_column(Float)
     message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ------------------------------------------------------------ strategy database
+class ResearchSessionRow(Base):
+    """A research session: its goal, configuration, progress and outcome."""
+
+    __tablename__ = "research_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(200), index=True)
+    goal: Mapped[str] = mapped_column(Text, default="")
+    constraints: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20))  # running | finished | interrupted | failed
+    n_batches: Mapped[int] = mapped_column(Integer, default=0)
+    models_start: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    models_end: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    holdout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class StrategyRow(Base):
+    """A distinct strategy (by spec hash) on its dataset, with how it was classified."""
+
+    __tablename__ = "strategies"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(20))  # pure_technical | hybrid_ml | pure_ml
+    family: Mapped[str] = mapped_column(String(100))
+    logic: Mapped[str] = mapped_column(String(50))
+    models: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    recipe: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    origin: Mapped[str] = mapped_column(String(20))  # manual | research | validate | import
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("research_sessions.id"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StrategyParentRow(Base):
+    """Where a strategy came from: its parent(s) and the operator that made it."""
+
+    __tablename__ = "strategy_parents"
+
+    child_hash: Mapped[str] = mapped_column(ForeignKey("strategies.hash"), primary_key=True)
+    parent_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    second_parent_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    operator: Mapped[str] = mapped_column(String(50))
+    exploration: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    session_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class EvaluationRow(Base):
+    """One evaluation of a strategy under one protocol (at most one per pair)."""
+
+    __tablename__ = "evaluations"
+
+    strategy_hash: Mapped[str] = mapped_column(ForeignKey("strategies.hash"), primary_key=True)
+    protocol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # ok | rejected | failed
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sharpe: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    folds: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    lookahead: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    validation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    returns: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    session_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DatasetTrialsRow(Base):
+    """The trial counter of a dataset: strategies evaluated and their per-period Sharpe sums.
+
+    ``n_trials`` counts every strategy with at least one evaluation (any
+    status); ``n_sr``, ``sum_sr`` and ``sum_sr2`` cover the per-period Sharpe
+    ratio of each trial's first ok evaluation that has one.
+    """
+
+    __tablename__ = "dataset_trials"
+
+    dataset: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n_trials: Mapped[int] = mapped_column(Integer, default=0)
+    n_sr: Mapped[int] = mapped_column(Integer, default=0)
+    sum_sr: Mapped[float] = mapped_column(Float, default=0.0)
+    sum_sr2: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AgentDecisionRow(Base):
+    """One decision of a research agent in a session, in proposal order (``seq``)."""
+
+    __tablename__ = "agent_decisions"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("research_sessions.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[int] = mapped_column(Integer)
+    agent: Mapped[str] = mapped_column(String(20))  # strategy | ml_quant | improver
+    action: Mapped[str] = mapped_column(String(20))  # seed | exploit | explore | upgrade | model
+    operator: Mapped[str] = mapped_column(String(50))
+    strategy_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    parents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    trials_before: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

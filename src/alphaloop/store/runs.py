@@ -108,28 +108,6 @@ class RunLog:
                 )
             return _as_dict(rec)
 
-    def strategy_specs(self, dataset: str) -> dict[str, dict[str, Any]]:
-        """Distinct strategies evaluated on ``dataset``: spec hash -> spec, oldest first.
-
-        Every recorded run that names a spec hash and read the dataset counts,
-        whatever its kind and outcome (a failed trial was still tried).
-        """
-        specs: dict[str, dict[str, Any]] = {}
-        with self.db.session() as s:
-            rows = s.execute(
-                select(RunRecord.params, RunRecord.data_hashes).order_by(RunRecord.id)
-            ).all()
-        for params, data_hashes in rows:
-            spec_hash = (params or {}).get("spec_hash")
-            spec = (params or {}).get("spec") or {}
-            if spec_hash and (dataset in (data_hashes or {}) or spec.get("data") == dataset):
-                specs.setdefault(spec_hash, spec)
-        return specs
-
-    def strategies_tried(self, dataset: str) -> int:
-        """How many distinct strategies were evaluated on ``dataset``: the number of trials."""
-        return len(self.strategy_specs(dataset))
-
 
 def _as_dict(r: RunRecord) -> dict[str, Any]:
     return {

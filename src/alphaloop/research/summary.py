@@ -85,7 +85,7 @@ def _mean(xs: list[float]) -> float | None:
 def session_summary(
     db: StrategyDB, session_id: int, protocol: str, *, top: int = 10, depth: int = 3
 ) -> dict[str, Any]:
-    """The session's counts by type and family, funnel, rejections, survivors and winners' genealogy."""
+    """Counts by type and family, the funnel, rejections, survivors and the winners' genealogy."""
     session = db.session(session_id)
     decisions: list[DecisionRecord] = db.decisions(session_id)
     new = [d for d in decisions if d.strategy_hash and d.context.get("new_trial")]

@@ -140,13 +140,27 @@ def target_weights(
         raise BacktestError(f"rebalance mask has shape {rebalance.shape}; expected ({len(close)},)")
     vol = None
     ok = eligible & np.isfinite(signal) & np.isfinite(close) & (close > 0)
+    if rule.weighting == "equal" and rule.method in ("top_k", "quantile_long_short"):
+        return _equal_weights(signal, ok, rule, limits, rebalance)
     if rule.weighting == "inverse_volatility":
         vol = volatility if volatility is not None else trailing_volatility(close, rule.vol_window)
         ok &= np.isfinite(vol) & (vol > 0)
-    out = np.full(close.shape, np.nan)
-    state = np.zeros(close.shape[1], dtype=np.int8)  # threshold: +1 long, -1 short
+    return _weights_loop(signal, ok, rule, limits, rebalance, vol)
+
+
+def _weights_loop(
+    signal: np.ndarray,
+    ok: np.ndarray,
+    rule: PortfolioRule,
+    limits: Limits,
+    rebalance: np.ndarray,
+    vol: np.ndarray | None,
+) -> np.ndarray:
+    """:func:`target_weights` row by row (every method and weighting)."""
+    out = np.full(signal.shape, np.nan)
+    state = np.zeros(signal.shape[1], dtype=np.int8)  # threshold: +1 long, -1 short
     for t in np.flatnonzero(rebalance):
-        row = np.zeros(close.shape[1])
+        row = np.zeros(signal.shape[1])
         cols = np.flatnonzero(ok[t])
         s = signal[t]
         v = None if vol is None else vol[t]
@@ -189,3 +203,47 @@ def _threshold_step(state: np.ndarray, s: np.ndarray, ok: np.ndarray, rule: Port
             state[(state == 0) & ok & (s > rule.entry_long)] = 1
         if rule.entry_short is not None:
             state[(state == 0) & ok & (s < rule.entry_short)] = -1
+
+
+def _equal_weights(
+    signal: np.ndarray,
+    ok: np.ndarray,
+    rule: PortfolioRule,
+    limits: Limits,
+    rebalance: np.ndarray,
+) -> np.ndarray:
+    """:func:`target_weights` for equal weighting of ``top_k`` and ``quantile_long_short``.
+
+    Vectorized over the rebalance rows and equal, bit for bit, to the row loop:
+    equal raw weights are scaled to ``total / m`` each (``m`` names), or all
+    capped at ``max_weight`` when that is above it. Assets are ranked by
+    signal, highest first, ties by column (a stable sort, as the loop).
+    """
+    rows = np.flatnonzero(rebalance)
+    out = np.full(signal.shape, np.nan)
+    if rows.size == 0:
+        return out
+    okr = ok[rows]
+    ranked = np.where(okr, -signal[rows], np.inf)  # ineligible assets rank last
+    order = np.argsort(ranked, axis=1, kind="stable")
+    count = okr.sum(axis=1)
+    pos = np.arange(signal.shape[1])[None, :]
+    weights = np.zeros((rows.size, signal.shape[1]))
+
+    def leg(m: np.ndarray, total: float) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = total * 1.0 / m.astype(np.float64)
+        return np.where(share > limits.max_weight, limits.max_weight, share)[:, None]
+
+    if rule.method == "top_k":
+        assert rule.k is not None
+        m = np.minimum(count, rule.k)
+        by_rank = np.where(pos < m[:, None], leg(m, rule.gross), 0.0)
+    else:
+        m = np.floor(rule.quantile * count).astype(np.int64)
+        w = leg(m, rule.gross / 2.0)
+        by_rank = np.where(pos < m[:, None], w, 0.0)
+        by_rank = np.where((pos >= (count - m)[:, None]) & (pos < count[:, None]), -w, by_rank)
+    np.put_along_axis(weights, order, by_rank, axis=1)
+    out[rows] = weights
+    return out

@@ -17,7 +17,24 @@ from typing import Any
 from alphaloop.faces import load_public
 
 #: public name -> module that defines it
-_HOME: dict[str, str] = {}
+_HOME: dict[str, str] = {
+    "CandidateResult": "alphaloop.research.evaluate",
+    "EvalContext": "alphaloop.research.evaluate",
+    "EvaluationProtocol": "alphaloop.research.evaluate",
+    "Predictor": "alphaloop.research.evaluate",
+    "evaluate_candidate": "alphaloop.research.evaluate",
+    "fold_bounds": "alphaloop.research.evaluate",
+    "signal_of": "alphaloop.research.evaluate",
+    "Executor": "alphaloop.research.executors",
+    "LocalExecutor": "alphaloop.research.executors",
+    "RayExecutor": "alphaloop.research.executors",
+    "make_executor": "alphaloop.research.executors",
+    "GatePolicy": "alphaloop.research.gate",
+    "gate_candidate": "alphaloop.research.gate",
+    "session_pbo": "alphaloop.research.gate",
+    "CandidateScanFn": "alphaloop.research.scan",
+    "scan_candidate": "alphaloop.research.scan",
+}
 
 __all__ = sorted(_HOME)
 

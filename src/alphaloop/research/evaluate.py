@@ -63,6 +63,7 @@ __all__ = [
     "Predictor",
     "evaluate_candidate",
     "fold_bounds",
+    "signal_of",
 ]
 
 Predictor = Callable[[str, Panel], np.ndarray]

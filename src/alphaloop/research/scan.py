@@ -111,7 +111,9 @@ class CandidateScanFn:
         start = int(self.index.searchsorted(panel.index[0]))
         stop = start + panel.n_times
         signal = np.asarray(self.signal_of(panel), dtype=np.float64)
-        rebalance = scan_decisions(self.spec, panel.index)
+        # scan decisions depend on the calendar only, plus the first bar of a panel
+        rebalance = self.rebalance[start:stop].copy()
+        rebalance[0] = True
         vol = None
         if self.vol is not None:
             # a prefix has the same trailing volatility; a cut start has its own warm-up

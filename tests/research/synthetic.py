@@ -20,7 +20,9 @@ from alphaloop.data.market_calendar import infer_market_calendar
 N_NOISE = 10
 
 
-def make_panel(n_times: int = 1500, n_assets: int = 20, seed: int = 11, beta: float = 0.004) -> Panel:
+def make_panel(
+    n_times: int = 1500, n_assets: int = 20, seed: int = 11, beta: float = 0.004
+) -> Panel:
     rng = np.random.default_rng(seed)
     index = pd.date_range("2010-01-04", periods=n_times, freq="B", tz="UTC")
     edge = np.zeros((n_times, n_assets))

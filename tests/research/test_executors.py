@@ -20,7 +20,13 @@ def ctx() -> EvalContext:
 
 
 def _specs() -> list:
-    exprs = ["$edge", "Mean($noise0, 5)", "-$noise2", "$close / Ref($close, 20)", "Std($noise4, 10)"]
+    exprs = [
+        "$edge",
+        "Mean($noise0, 5)",
+        "-$noise2",
+        "$close / Ref($close, 20)",
+        "Std($noise4, 10)",
+    ]
     out = [spec({"expr": e}, rebalance="weekly", name=e) for e in exprs]
     return [*out, spec({"model": "crash/v1"}), spec({"expr": "$edge"}, k=40)]
 

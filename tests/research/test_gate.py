@@ -7,7 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from alphaloop.research.evaluate import CandidateResult, EvalContext, EvaluationProtocol, evaluate_candidate
+from alphaloop.research.evaluate import (
+    CandidateResult,
+    EvalContext,
+    EvaluationProtocol,
+    evaluate_candidate,
+)
 from alphaloop.research.gate import GatePolicy, gate_candidate, session_pbo
 from alphaloop.validation import Verdict
 
@@ -92,7 +97,9 @@ def test_a_peek_fails_the_gate_on_the_lookahead_scan(session: dict[str, Candidat
 def test_a_failed_evaluation_fails_with_its_reason(session: dict[str, CandidateResult]) -> None:
     verdict = _gate(session, "crash")
     assert not verdict.passed
-    assert verdict.reasons == ["The evaluation failed: RuntimeError: the model's feature pipeline broke."]
+    assert verdict.reasons == [
+        "The evaluation failed: RuntimeError: the model's feature pipeline broke."
+    ]
 
 
 def test_constraints_and_unmeasured_pbo(session: dict[str, CandidateResult]) -> None:

@@ -140,11 +140,11 @@ def target_weights(
         raise BacktestError(f"rebalance mask has shape {rebalance.shape}; expected ({len(close)},)")
     vol = None
     ok = eligible & np.isfinite(signal) & np.isfinite(close) & (close > 0)
-    if rule.weighting == "equal" and rule.method in ("top_k", "quantile_long_short"):
-        return _equal_weights(signal, ok, rule, limits, rebalance)
     if rule.weighting == "inverse_volatility":
         vol = volatility if volatility is not None else trailing_volatility(close, rule.vol_window)
         ok &= np.isfinite(vol) & (vol > 0)
+    if rule.weighting != "signal" and rule.method in ("top_k", "quantile_long_short"):
+        return _ranked_weights(signal, ok, rule, limits, rebalance, vol)
     return _weights_loop(signal, ok, rule, limits, rebalance, vol)
 
 
@@ -205,45 +205,62 @@ def _threshold_step(state: np.ndarray, s: np.ndarray, ok: np.ndarray, rule: Port
             state[(state == 0) & ok & (s < rule.entry_short)] = -1
 
 
-def _equal_weights(
+def _ranked_weights(
     signal: np.ndarray,
     ok: np.ndarray,
     rule: PortfolioRule,
     limits: Limits,
     rebalance: np.ndarray,
+    vol: np.ndarray | None,
 ) -> np.ndarray:
-    """:func:`target_weights` for equal weighting of ``top_k`` and ``quantile_long_short``.
+    """:func:`target_weights` of ``top_k`` and ``quantile_long_short``, equal or
+    inverse-volatility weighted, vectorized over the rebalance rows.
 
-    Vectorized over the rebalance rows and equal, bit for bit, to the row loop:
-    equal raw weights are scaled to ``total / m`` each (``m`` names), or all
-    capped at ``max_weight`` when that is above it. Assets are ranked by
-    signal, highest first, ties by column (a stable sort, as the loop).
+    Equal, bit for bit, to the row loop (:func:`_weights_loop`): assets are
+    ranked by signal, highest first, ties by column (a stable sort); each leg's
+    raw weights (1, or 1 / volatility) are scaled to the leg's total, summed
+    over the leg's names in rank order as the loop sums them (rows grouped by
+    leg size, so each sum has the same length and order). Rows where a
+    weight would exceed ``max_weight`` (the cap redistributes) are handed to
+    the loop.
     """
     rows = np.flatnonzero(rebalance)
+    n_assets = signal.shape[1]
     out = np.full(signal.shape, np.nan)
     if rows.size == 0:
         return out
     okr = ok[rows]
-    ranked = np.where(okr, -signal[rows], np.inf)  # ineligible assets rank last
-    order = np.argsort(ranked, axis=1, kind="stable")
+    order = np.argsort(np.where(okr, -signal[rows], np.inf), axis=1, kind="stable")
     count = okr.sum(axis=1)
-    pos = np.arange(signal.shape[1])[None, :]
-    weights = np.zeros((rows.size, signal.shape[1]))
-
-    def leg(m: np.ndarray, total: float) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = total * 1.0 / m.astype(np.float64)
-        return np.where(share > limits.max_weight, limits.max_weight, share)[:, None]
-
+    raw_all = np.ones(okr.shape) if vol is None else 1.0 / np.where(okr, vol[rows], 1.0)
+    raw_ranked = np.take_along_axis(raw_all, order, axis=1)
+    weights = np.zeros((rows.size, n_assets))  # by rank
+    capped = np.zeros(rows.size, dtype=bool)
     if rule.method == "top_k":
         assert rule.k is not None
         m = np.minimum(count, rule.k)
-        by_rank = np.where(pos < m[:, None], leg(m, rule.gross), 0.0)
+        legs = [(m, np.zeros_like(m), rule.gross, 1.0)]
     else:
         m = np.floor(rule.quantile * count).astype(np.int64)
-        w = leg(m, rule.gross / 2.0)
-        by_rank = np.where(pos < m[:, None], w, 0.0)
-        by_rank = np.where((pos >= (count - m)[:, None]) & (pos < count[:, None]), -w, by_rank)
-    np.put_along_axis(weights, order, by_rank, axis=1)
-    out[rows] = weights
+        legs = [
+            (m, np.zeros_like(m), rule.gross / 2.0, 1.0),
+            (m, count - m, rule.gross / 2.0, -1.0),
+        ]
+    for size, first, total, sign in legs:
+        for width in np.unique(size[size > 0]):
+            sel = np.flatnonzero(size == width)
+            cols = first[sel, None] + np.arange(width)[None, :]
+            raw = np.take_along_axis(raw_ranked[sel], cols, axis=1)
+            share = total * raw / raw.sum(axis=1)[:, None]
+            capped[sel] |= (share > limits.max_weight).any(axis=1)
+            block = weights[sel]
+            np.put_along_axis(block, cols, sign * share, axis=1)
+            weights[sel] = block
+    result = np.zeros((rows.size, n_assets))
+    np.put_along_axis(result, order, weights, axis=1)
+    out[rows] = result
+    if capped.any():
+        redo = np.zeros_like(rebalance)
+        redo[rows[capped]] = True
+        out[redo] = _weights_loop(signal, ok, rule, limits, redo, vol)[redo]
     return out

@@ -89,8 +89,14 @@ class EvaluationProtocol(BaseModel):
         Run the lookahead scan (integrity rule 3: on for every research candidate).
     scan_points : int, default 20
         Truncation rows spread over the span, as the application's scan.
-    decision_points : int, default 24
-        Most rebalance bars that are also truncation rows (0: none).
+    decision_points : int, default 0
+        Most rebalance bars that are also truncation rows, on top of the
+        spread (0: none). Research signals are expressions, whose parser
+        refuses any future reference before they run, and models or
+        composites, whose leaks (a label used as a feature, a full-sample
+        normalization) touch every bar: any truncation row catches those, and
+        every row between two truncation rows is compared. Raise it to hunt
+        leaks on isolated rebalance bars, at one signal re-run each.
     seed : int, default 0
         Seeds the scan's random truncation rows.
     """
@@ -102,7 +108,7 @@ class EvaluationProtocol(BaseModel):
     folds: int = Field(5, ge=1, le=50)
     scan: bool = True
     scan_points: int = Field(20, ge=1, le=1000)
-    decision_points: int = Field(24, ge=0, le=10_000)
+    decision_points: int = Field(0, ge=0, le=10_000)
     seed: int = 0
 
     def key(self) -> str:

@@ -51,7 +51,9 @@ def evaluate_chunk(specs: Sequence[StrategySpec]) -> list[CandidateResult]:
     return [evaluate_candidate(_CTX, spec) for spec in specs]
 
 
-def _chunks(specs: Sequence[StrategySpec], workers: int, chunk: int | None) -> list[list[StrategySpec]]:
+def _chunks(
+    specs: Sequence[StrategySpec], workers: int, chunk: int | None
+) -> list[list[StrategySpec]]:
     """Consecutive chunks: about 4 per worker, so a slow candidate does not idle the others."""
     size = chunk or max(1, math.ceil(len(specs) / (4 * workers)))
     return [list(specs[i : i + size]) for i in range(0, len(specs), size)]

@@ -175,7 +175,7 @@ def run_ours(
     store = Store(db)
     protocol = ctx.protocol.key()
     stage = dict.fromkeys(["evaluate (wall)", "gate", "store", "session PBO"], 0.0)
-    inside = dict.fromkeys(["signal", "scan", "backtest"], 0.0)
+    inside = dict.fromkeys(["signal", "scan", "backtest", "total", "cpu"], 0.0)
     trials, sharpes, returns, passed, failed = 0, [], [], 0, 0
     start = time.perf_counter()
     for b in range(0, len(specs), batch):
@@ -218,6 +218,7 @@ def run_ours(
         "startup": startup,
         "stage_ms": {k: 1e3 * v / n for k, v in stage.items()},
         "inside_ms": {k: 1e3 * v / n for k, v in inside.items()},
+        "cpu_per_minute": 60.0 * workers / inside["cpu"] * n if inside["cpu"] else float("nan"),
         "passed": passed,
         "failed": failed,
         "trials": trials,
@@ -374,6 +375,10 @@ def report(
         f"seconds are CPU time on one of {args.workers} workers, so their sum is about "
         f"{args.workers}x the wall time of the evaluation stage):",
         "\n".join(split),
+        f"CPU time per candidate in a worker: {ours['inside_ms']['cpu']:.1f} ms, so "
+        f"{args.workers} uncontended workers would evaluate about "
+        f"{ours['cpu_per_minute']:,.0f} candidates/minute (the machine's load average is in "
+        "the run line above: other processes share its cores).",
         f"Worker start-up (spawn, imports, numba cache loads): {ours['startup']:.1f} s, "
         f"not counted. {ours['trials']:,} trials; {ours['passed']} passed the gate; "
         f"{ours['failed']} failed; SQLite file {ours['db_mb']:.1f} MiB.",

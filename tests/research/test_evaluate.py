@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from alphaloop.backtest.runner import equal_weight_benchmark, prepare_strategy, run_prepared
@@ -139,3 +140,20 @@ def test_scan_weights_equal_a_full_recomputation_on_cuts(
 
 def _fields(panel: Panel) -> dict[str, np.ndarray]:
     return {f: np.asarray(panel[f]) for f in panel.field_names}
+
+
+@pytest.mark.parametrize("expr", ["$edge", "-$edge", "$noise5", "Mean($close, 10) / $close"])
+def test_regime_share_equals_regime_performance(ctx: EvalContext, expr: str) -> None:
+    """The evaluation's fast regime share is regime_performance's, on the same market."""
+    from alphaloop.research.evaluate import _market
+    from alphaloop.validation import regime_performance
+
+    s = spec({"expr": expr}, rebalance="weekly")
+    res = evaluate_candidate(ctx, s)
+    assert res.returns is not None
+    live = np.isfinite(res.returns)
+    index = ctx.panel.index[live]
+    returns = pd.Series(res.returns[live].astype(np.float64), index=index)
+    report = regime_performance(returns, _market(ctx.panel), periods_per_year=252.0)
+    assert res.metrics["regimes_evaluated"] == report.n_evaluated
+    np.testing.assert_equal(res.metrics["regime_share"], report.share_acceptable)

@@ -54,6 +54,7 @@ from alphaloop.backtest.runner import (
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data import DatasetInfo, Panel
 from alphaloop.errors import AlphaloopError, BacktestError
+from alphaloop.research.measures import fold_bounds, fold_stats, folds, regime_share
 from alphaloop.research.scan import scan_candidate
 
 __all__ = [
@@ -166,7 +167,8 @@ class CandidateResult:
         Per-bar simple returns on every bar of the context's panel, NaN before
         the backtest starts.
     seconds : dict of str to float
-        ``signal``, ``scan``, ``backtest``, ``total``.
+        Wall time of ``signal``, ``scan``, ``backtest`` and ``total``; ``cpu``:
+        the process's CPU time over the whole evaluation.
     refused : bool
         The spec was refused before running: not a trial.
     """
@@ -234,64 +236,26 @@ def _warmup(spec: StrategySpec, panel: Panel) -> int:
     return max([extra, *warm])
 
 
-def fold_bounds(n_obs: int, folds: int) -> list[tuple[int, int]]:
-    """``folds`` consecutive blocks ``[start, stop)`` of ``n_obs`` bars (as ``array_split``)."""
-    folds = max(1, min(folds, n_obs))
-    size, extra = divmod(n_obs, folds)
-    out, start = [], 0
-    for i in range(folds):
-        stop = start + size + (1 if i < extra else 0)
-        out.append((start, stop))
-        start = stop
-    return out
+def _market(panel: Panel) -> pd.Series:
+    """Equal-weight universe returns on every bar of ``panel`` (cached per panel object)."""
+    hit = _MARKETS.get(id(panel))
+    if hit is None or hit[0] is not panel:
+        close = np.asarray(panel["close"], dtype=np.float64)
+        eligible = panel.membership & np.isfinite(close)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rets = np.full(close.shape, np.nan)
+            rets[1:] = close[1:] / close[:-1] - 1.0
+            rets[~eligible] = np.nan
+            rets[1:][~eligible[:-1]] = np.nan
+            mean = np.nanmean(rets, axis=1)
+        hit = _MARKETS[id(panel)] = (panel, pd.Series(mean, index=panel.index))
+        while len(_MARKETS) > 4:
+            _MARKETS.pop(next(iter(_MARKETS)))
+    return hit[1]
 
 
-def _sharpe(r: np.ndarray, ppy: float) -> float | None:
-    if r.size < 2:
-        return None
-    sd = float(np.std(r, ddof=1))
-    return float(np.mean(r) / sd * math.sqrt(ppy)) if sd > 0 else 0.0
-
-
-def _folds(r: np.ndarray, index: pd.DatetimeIndex, k: int, ppy: float) -> list[dict[str, Any]]:
-    out = []
-    for start, stop in fold_bounds(r.size, k):
-        out.append(
-            {
-                "start": index[start].isoformat(),
-                "end": index[stop - 1].isoformat(),
-                "n_obs": stop - start,
-                "sharpe": _sharpe(r[start:stop], ppy),
-                "is_sharpe": _sharpe(r[:start], ppy) if start else None,
-            }
-        )
-    return out
-
-
-def _fold_stats(folds: list[dict[str, Any]]) -> dict[str, float]:
-    from alphaloop.validation.walkforward import oos_is_ratio
-
-    pairs = [(f["is_sharpe"], f["sharpe"]) for f in folds[1:] if f["is_sharpe"] is not None]
-    ratio = math.nan
-    if pairs:
-        is_s = [math.nan if a is None else a for a, _ in pairs]
-        oos = [math.nan if b is None else b for _, b in pairs]
-        ratio = oos_is_ratio(is_s, oos)
-    measured = [f["sharpe"] for f in folds if f["sharpe"] is not None]
-    share = sum(s > 0 for s in measured) / len(measured) if measured else math.nan
-    return {"oos_is_ratio": float(ratio), "fold_share": float(share)}
-
-
-def _regimes(returns: pd.Series, market: pd.Series, ppy: float) -> dict[str, float]:
-    from alphaloop.validation.regimes import regime_performance
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        report = regime_performance(returns, market.fillna(0.0), periods_per_year=ppy)
-    return {
-        "regime_share": float(report.share_acceptable),
-        "regimes_evaluated": float(report.n_evaluated),
-    }
+_MARKETS: dict[int, tuple[Panel, pd.Series]] = {}
 
 
 def _lookahead_dict(report: Any) -> dict[str, Any]:
@@ -370,14 +334,15 @@ def _run(ctx: EvalContext, spec: StrategySpec, seconds: dict[str, float]) -> Can
         periods_per_year=ppy,
         implausible=float(len(result.implausible)),
     )
-    folds = _folds(values, r.index, proto.folds, ppy)
-    metrics.update(_fold_stats(folds))
-    metrics.update(_regimes(r, bench, ppy))
+    per_fold = folds(values, r.index, proto.folds, ppy)
+    metrics.update(fold_stats(per_fold))
+    share, evaluated = regime_share(values, r.index, _market(panel), ppy)
+    metrics.update(regime_share=share, regimes_evaluated=float(evaluated))
     returns = np.full(panel.n_times, np.nan, dtype=np.float32)
     returns[prep.start_row :] = values.astype(np.float32)
     seconds["backtest"] = time.perf_counter() - tic
     return CandidateResult(
-        spec.hash, "ok", None, metrics, folds, lookahead, returns, seconds=seconds
+        spec.hash, "ok", None, metrics, per_fold, lookahead, returns, seconds=seconds
     )
 
 
@@ -401,11 +366,12 @@ def evaluate_candidate(ctx: EvalContext, spec: StrategySpec) -> CandidateResult:
         returns; or ``status="failed"`` with the reason (``refused=True`` when
         the spec never ran).
     """
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     seconds: dict[str, float] = {}
     try:
         res = _run(ctx, spec, seconds)
     except Exception as exc:  # a candidate's own failure is a result, not an error
         res = CandidateResult(spec.hash, "failed", _reason(exc), seconds=seconds)
     seconds["total"] = time.perf_counter() - start
+    seconds["cpu"] = time.process_time() - cpu
     return res

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +31,8 @@ def ctx() -> EvalContext:
 
 def test_protocol_key_is_16_hex_and_changes_with_any_field() -> None:
     a = EvaluationProtocol(data_hash="abc")
-    assert len(a.key()) == 16 and int(a.key(), 16) >= 0
+    assert len(a.key()) == 16
+    assert int(a.key(), 16) >= 0
     assert a.key() == EvaluationProtocol(data_hash="abc").key()
     assert a.key() != EvaluationProtocol(data_hash="abc", folds=4).key()
     assert a.key() != EvaluationProtocol(data_hash="abd").key()
@@ -37,8 +40,9 @@ def test_protocol_key_is_16_hex_and_changes_with_any_field() -> None:
 
 def test_fold_bounds_cover_the_bars_in_order() -> None:
     bounds = fold_bounds(103, 5)
-    assert bounds[0][0] == 0 and bounds[-1][1] == 103
-    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    assert bounds[0][0] == 0
+    assert bounds[-1][1] == 103
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
     assert [b - a for a, b in bounds] == [21, 21, 21, 20, 20]
 
 
@@ -52,7 +56,8 @@ def test_metrics_equal_a_plain_backtest_and_folds_split_its_returns(ctx: EvalCon
     assert res.metrics["sharpe"] == pytest.approx(plain.metrics["sharpe_ratio"], rel=1e-12)
     assert res.metrics["n_round_trips"] == plain.metrics["n_round_trips"]
     r = plain.simulation.returns.to_numpy()
-    assert res.returns is not None and res.returns.dtype == np.float32
+    assert res.returns is not None
+    assert res.returns.dtype == np.float32
     assert res.returns.shape == (ctx.panel.n_times,)
     np.testing.assert_array_equal(res.returns[prep.start_row :], r.astype(np.float32))
     assert np.isnan(res.returns[: prep.start_row]).all()
@@ -61,9 +66,11 @@ def test_metrics_equal_a_plain_backtest_and_folds_split_its_returns(ctx: EvalCon
     first = res.folds[0]
     block = r[: first["n_obs"]]
     assert first["sharpe"] == pytest.approx(block.mean() / block.std(ddof=1) * np.sqrt(252))
-    assert first["is_sharpe"] is None and res.folds[1]["is_sharpe"] is not None
+    assert first["is_sharpe"] is None
+    assert res.folds[1]["is_sharpe"] is not None
     assert res.metrics["sharpe"] > 1.5  # the planted edge
-    assert res.lookahead["clean"] is True and res.lookahead["checked"] >= 20
+    assert res.lookahead["clean"] is True
+    assert res.lookahead["checked"] >= 20
     assert set(res.seconds) >= {"signal", "scan", "backtest", "total"}
 
 
@@ -77,22 +84,29 @@ def test_a_model_that_reads_the_next_bar_is_flagged_by_the_scan(ctx: EvalContext
 
 def test_an_expression_reading_the_future_is_refused_before_running(ctx: EvalContext) -> None:
     res = evaluate_candidate(ctx, spec({"expr": "Ref($close, -1) / $close"}))
-    assert res.status == "failed" and res.refused
-    assert "ExpressionError" in (res.reason or "") and "future" in (res.reason or "")
+    assert res.status == "failed"
+    assert res.refused
+    assert "ExpressionError" in (res.reason or "")
+    assert "future" in (res.reason or "")
 
 
 def test_a_crashing_candidate_fails_with_its_reason_and_counts(ctx: EvalContext) -> None:
     res = evaluate_candidate(ctx, spec({"model": "crash/v1"}))
-    assert res.status == "failed" and not res.refused
+    assert res.status == "failed"
+    assert not res.refused
     assert res.reason == "RuntimeError: the model's feature pipeline broke"
-    assert res.returns is None and "total" in res.seconds
+    assert res.returns is None
+    assert "total" in res.seconds
 
 
 def test_refusals_are_not_trials(ctx: EvalContext) -> None:
     too_many = evaluate_candidate(ctx, spec({"expr": "$edge"}, k=25))
-    assert too_many.status == "failed" and too_many.refused and "portfolio.k" in too_many.reason
+    assert too_many.status == "failed"
+    assert too_many.refused
+    assert "portfolio.k" in too_many.reason
     missing = evaluate_candidate(ctx, spec({"expr": "$volume"}))
-    assert missing.refused and "unknown field" in (missing.reason or "")
+    assert missing.refused
+    assert "unknown field" in (missing.reason or "")
     no_model = EvalContext(ctx.panel, ctx.info, ctx.protocol, None)
     assert evaluate_candidate(no_model, spec({"model": "edge/v1"})).refused
 
@@ -102,14 +116,19 @@ def test_blow_up_to_non_finite_returns_fails(ctx: EvalContext) -> None:
     close[900:, :] = np.inf
     bad = Panel(ctx.panel.index, ctx.panel.assets, {**_fields(ctx.panel), "close": close})
     res = evaluate_candidate(EvalContext(bad, ctx.info, ctx.protocol), spec({"expr": "$edge"}))
-    assert res.status == "failed" and not res.refused and res.reason
+    assert res.status == "failed"
+    assert not res.refused
+    assert res.reason
 
 
 def test_evaluation_is_deterministic(ctx: EvalContext) -> None:
     s = spec({"expr": "Mean($noise1, 5)"}, rebalance="weekly")
     a, b = evaluate_candidate(ctx, s), evaluate_candidate(ctx, s)
-    assert a.metrics == b.metrics and a.folds == b.folds and a.lookahead == b.lookahead
-    assert a.returns is not None and b.returns is not None
+    assert a.metrics == b.metrics
+    assert a.folds == b.folds
+    assert a.lookahead == b.lookahead
+    assert a.returns is not None
+    assert b.returns is not None
     assert a.returns.tobytes() == b.returns.tobytes()
 
 

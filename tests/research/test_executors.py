@@ -41,11 +41,13 @@ def _same(a: list[CandidateResult], b: list[CandidateResult]) -> None:
         assert (x.status, x.reason, x.refused) == (y.status, y.reason, y.refused)
         assert list(x.metrics) == list(y.metrics)
         assert _bits(x.metrics) == _bits(y.metrics)  # bit for bit, NaN included
-        assert x.folds == y.folds and x.lookahead == y.lookahead
+        assert x.folds == y.folds
+        assert x.lookahead == y.lookahead
         if x.returns is None:
             assert y.returns is None
         else:
-            assert y.returns is not None and x.returns.tobytes() == y.returns.tobytes()
+            assert y.returns is not None
+            assert x.returns.tobytes() == y.returns.tobytes()
 
 
 def test_a_process_pool_gives_the_in_process_results_in_order(ctx: EvalContext) -> None:

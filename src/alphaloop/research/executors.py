@@ -35,20 +35,20 @@ __all__ = ["Executor", "LocalExecutor", "RayExecutor", "evaluate_chunk", "make_e
 
 ExecutorKind = Literal["local", "ray"]
 
-_CTX: EvalContext | None = None
-"""The context of this worker process, set once by :func:`_init_worker`."""
+_WORKER: dict[str, EvalContext] = {}
+"""The context of this worker process (key ``"ctx"``), set once by :func:`_init_worker`."""
 
 
 def _init_worker(ctx: EvalContext) -> None:
-    global _CTX
-    _CTX = ctx
+    _WORKER["ctx"] = ctx
 
 
 def evaluate_chunk(specs: Sequence[StrategySpec]) -> list[CandidateResult]:
     """Evaluate specs with this worker's context (the process pool's task function)."""
-    if _CTX is None:
+    ctx = _WORKER.get("ctx")
+    if ctx is None:
         raise ConfigError("this worker process has no evaluation context")
-    return [evaluate_candidate(_CTX, spec) for spec in specs]
+    return [evaluate_candidate(ctx, spec) for spec in specs]
 
 
 def _chunks(

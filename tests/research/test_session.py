@@ -57,7 +57,8 @@ def test_session_stores_gates_and_reports(ws: Workspace, tmp_path: Path) -> None
     assert s["funnel"][-1]["left"] == s["n_survivors"]
     decisions = ws.strategies.decisions(result.session_id)
     assert all(d.rationale for d in decisions)
-    assert {d.action for d in decisions} <= {"seed", "exploit", "explore", "upgrade"}
+    assert {d.action for d in decisions} <= {"model", "seed", "exploit", "explore", "upgrade"}
+    assert [d.agent for d in decisions if d.action == "model"] == ["ml_quant"]
     session = ws.strategies.session(result.session_id)
     assert session["status"] == "finished"
     assert report.exists()
@@ -95,7 +96,9 @@ def test_agents_never_see_the_holdout(ws: Workspace, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(executors, "make_executor", spy)
     policy = SpyPolicy()
     result = start_research(ws, GOAL, "sp500-stocks", _config(budget=16), policy=policy)
-    boundary = ws.data.holdout_boundary("sp500-stocks")
+    held = ws.data.holdouts.get("sp500-stocks")
+    assert held is not None
+    boundary = held.boundary
     assert boundary is not None
     assert shipped
     assert all(ctx.panel.index[-1] < boundary for ctx in shipped)
@@ -127,7 +130,7 @@ def test_bad_input_fails_before_any_work(ws: Workspace) -> None:
     with pytest.raises(GoalError):
         start_research(ws, "", "sp500-stocks", _config())
     with pytest.raises(ResearchError, match="walk-forward"):
-        start_research(ws, GOAL, "sp500-stocks", _config(folds=50))
+        start_research(ws, GOAL, "factor-etfs", _config(folds=30))
     assert ws.strategies.sessions() == []
     assert ws.strategies.n_trials("sp500-stocks") == 0
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from alphaloop.errors import ResearchError, ResearchSessionNotFoundError
 from alphaloop.jsonsafe import json_safe
@@ -86,8 +87,6 @@ def _search_panel(ws: Workspace, data: str, universe: Any) -> tuple[Any, Panel]:
 
 def _models(ws: Workspace, data: str, search_end: Any) -> list[ModelInfo]:
     """Registered model versions on ``data`` whose labels end inside the search span."""
-    import pandas as pd
-
     out = []
     end = pd.Timestamp(search_end)
     for v in ws.models.list():
@@ -122,7 +121,13 @@ def predict_in_worker(root: str, database_url: str, ref: str, panel: Panel) -> n
     ws = _worker_workspace(root, database_url)
     from alphaloop.app.models import predict_panel
 
-    return predict_panel(ws, ref, panel)[0]
+    pred, version = predict_panel(ws, ref, panel)
+    # rows up to the model's label end were in its training data: no signal there
+    end = pd.Timestamp(version.label_end or version.train_end)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    pred = np.array(pred, dtype=np.float64)
+    pred[np.asarray(panel.index <= end)] = np.nan
+    return pred
 
 
 @functools.cache
@@ -130,16 +135,6 @@ def _worker_workspace(root: str, database_url: str) -> Workspace:
     from alphaloop.app.workspace import Workspace
 
     return Workspace(root, read_only=True, database_url=database_url)
-
-
-def _equal_weight_returns(panel: Panel) -> np.ndarray:
-    close = np.asarray(panel["close"], dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = close[1:] / close[:-1] - 1.0
-    r = np.where(np.isfinite(r), r, np.nan)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(np.where(np.isnan(r).all(axis=1, keepdims=True), 0.0, r), axis=1)
-    return np.concatenate([[0.0], np.nan_to_num(mean)])
 
 
 def start_research(
@@ -326,13 +321,11 @@ def _run(
         """The session's models and their newer versions (the improver registers them)."""
         return [m for m in _models(ws, data, panel.index[-1]) if m.name in names]
 
-    benchmark = _equal_weight_returns(panel)
     predictor = functools.partial(predict_in_worker, str(ws.root), ws.database_url)
     ctx = EvalContext(panel=panel, info=info, protocol=protocol, predictor=predictor)
 
     def gate(result: Any, *, n_trials: int, trial_sr_var: float, pbo: float | None) -> Any:
-        r = result.returns
-        bench = benchmark[-len(r) :] if r is not None and len(r) <= len(benchmark) else None
+        # regimes were measured by the worker, against the equal-weight market of the panel
         return gate_candidate(
             result,
             n_trials=n_trials,
@@ -340,11 +333,10 @@ def _run(
             pbo=pbo,
             constraints=constraints,
             policy=gate_policy,
-            benchmark=bench,
         )
 
     def to_spec(recipe: dict[str, Any]) -> Any:
-        return recipe_spec(recipe, dataset=data, constraints=constraints)
+        return recipe_spec(recipe, dataset=data, constraints=constraints, fields=panel.field_names)
 
     ws.strategies.update_session(session_id, status="running")
     improver = _Improver(ws, data, session_id, config.seed) if config.improve else None

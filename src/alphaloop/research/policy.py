@@ -125,7 +125,9 @@ Hasher = Callable[[Mapping[str, Any], ResearchView], str]
 
 def spec_hasher(recipe: Mapping[str, Any], view: ResearchView) -> str:
     """The spec hash of ``recipe`` on the view's dataset and constraints."""
-    return strategy_hash(recipe, dataset=view.dataset, constraints=view.constraints)
+    return strategy_hash(
+        recipe, dataset=view.dataset, constraints=view.constraints, fields=view.fields or None
+    )
 
 
 _OP_WORDS = {

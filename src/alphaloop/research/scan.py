@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from alphaloop.backtest.composite import signal_models
 from alphaloop.backtest.lookahead import LookaheadReport, scan_lookahead
 from alphaloop.backtest.portfolio import target_weights, trailing_volatility
 from alphaloop.backtest.runner import scan_decisions
@@ -136,6 +137,10 @@ class CandidateScanFn:
         return {"signal": signal, "target_weights": weights}
 
 
+#: relative tolerance of the scan for signals that use model predictions (float32 features)
+MODEL_RTOL = 1e-5
+
+
 def scan_candidate(
     spec: StrategySpec,
     panel: Panel,
@@ -152,7 +157,8 @@ def scan_candidate(
     Settings follow the application's ``scan_spec``: the settle period after a
     warm-up cut is at least 252 bars and 11 times the signal's warm-up, capped
     at a third of the data; ``min_history`` is at least 252 bars and the
-    warm-up plus one.
+    warm-up plus one. Signals that use model predictions are compared with a
+    relative tolerance of :data:`MODEL_RTOL` (their features are float32).
 
     Parameters
     ----------
@@ -173,6 +179,10 @@ def scan_candidate(
         decisions = np.zeros(n, dtype=bool)
     fn = CandidateScanFn(spec, panel, signal_of, full_signal)
     kwargs: dict[str, Any] = {}
+    if signal_models(spec):
+        # model predictions come from float32 features: a re-run on a shorter panel may
+        # round a feature differently (about 1e-7 relative); a peek moves values by far more
+        kwargs["rtol"] = MODEL_RTOL
     if decision_points > 0:
         kwargs["max_decision_points"] = decision_points
     return scan_lookahead(

@@ -139,7 +139,7 @@ def candidate_from_records(
         logic=strategy.logic,
         models=tuple(strategy.models),
         status=evaluation.status if evaluation else "pending",
-        sharpe=evaluation.sharpe if evaluation else None,
+        sharpe=evaluation.sharpe if evaluation and evaluation.status == "ok" else None,
         passed=evaluation.passed if evaluation else None,
         batch=decision.batch if decision else None,
         action=decision.action if decision else None,
@@ -396,14 +396,14 @@ class SessionLoop:
         return EvaluationRecord(
             strategy_hash=strategy_hash,
             protocol=self.protocol_key,
-            status=result.status,
+            status=_status(result),
             reason=result.reason,
             sharpe=_finite(result.metrics.get("sharpe")),
             metrics=result.metrics,
             folds=result.folds,
             lookahead=result.lookahead,
             validation=None,
-            passed=None if result.status == "ok" else False,
+            passed=None if _status(result) in ("ok", "rejected") else False,
             returns=result.returns,
             provenance={
                 "data_hash": self.protocol.data_hash,
@@ -445,15 +445,24 @@ class SessionLoop:
             [d.strategy_hash for d in ordered], self.protocol_key, returns=True
         )
         batch_sharpes: list[float] = []
-        for ordinal, d in enumerate(ordered, start=1):
+        ordinal = 0
+        for d in ordered:
             ev = stored.get(d.strategy_hash)
             if ev is None:
                 raise ResearchError(f"candidate {d.strategy_hash[:12]} has no stored evaluation")
+            if ev.status == "refused":  # never ran: not a trial
+                reason = f"refused before it ran: {ev.reason}"
+                refused = {"name": "refused", "passed": False, "value": None, "threshold": None}
+                gates = [{**refused, "reason": reason}]
+                validation = {"passed": False, "reasons": [reason], "gates": gates}
+                self.db.set_verdict(d.strategy_hash, self.protocol_key, validation, False)
+                continue
+            ordinal += 1
             sr = _finite((ev.metrics or {}).get("sharpe_per_period"))
             if ev.status == "ok" and sr is not None:
                 batch_sharpes.append(sr)
             n_trials = d.trials_before + ordinal
-            if ev.status != "ok":
+            if ev.status == "failed":
                 crashed = {"name": "crashed", "passed": False, "value": None, "threshold": None}
                 reason = f"the candidate failed while evaluated: {ev.reason}"
                 validation = {
@@ -483,6 +492,9 @@ class SessionLoop:
             if not d.context.get("new_trial"):
                 rep.reused += 1
                 continue
+            if ev.status == "refused":
+                rep.rejections["refused"] += 1
+                continue
             rep.evaluated += 1
             if ev.status == "failed":
                 rep.failed += 1
@@ -507,6 +519,18 @@ class SessionLoop:
             }
         rep.elapsed = self.clock() - self._started
         return rep
+
+
+def _status(result: CandidateResult) -> str:
+    """The stored status: refused (never ran, not a trial), failed (crashed), rejected
+    (ran, but its lookahead scan found a peek: its numbers are never used), or ok."""
+    if getattr(result, "refused", False):
+        return "refused"
+    if result.status != "ok":
+        return "failed"
+    if not (result.lookahead or {}).get("clean", True):
+        return "rejected"
+    return "ok"
 
 
 def _stat(validation: dict[str, Any] | None, name: str) -> float | None:
@@ -538,7 +562,7 @@ def _as_result(ev: EvaluationRecord) -> CandidateResult:
 
     return CandidateResult(
         spec_hash=ev.strategy_hash,
-        status=ev.status,
+        status="ok" if ev.status == "rejected" else ev.status,
         reason=ev.reason,
         metrics=ev.metrics,
         folds=ev.folds,

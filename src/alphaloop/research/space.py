@@ -186,8 +186,12 @@ def spec_dict(
     dataset: str,
     constraints: Constraints,
     name: str | None = None,
+    fields: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The strategy spec of a recipe as a mapping (what :func:`recipe_spec` validates).
+
+    Orders fill at the next bar: at its open, or at its close when ``fields``
+    (the dataset's) has no ``open``.
 
     One indicator and no model: ``signal.expr`` (wrapped in ``CsRank`` for a
     threshold book, so the thresholds are cross-sectional percentiles). One
@@ -223,6 +227,8 @@ def spec_dict(
         "rebalance": {"frequency": r["rebalance"]},
         "limits": {"max_leverage": 1.0, "allow_short": not constraints.long_only},
     }
+    if fields is not None and "open" not in fields:
+        out["fills"] = "next_close"
     if r["exits"]:
         out["exits"] = dict(r["exits"])
     return out
@@ -234,6 +240,7 @@ def recipe_spec(
     dataset: str,
     constraints: Constraints,
     name: str | None = None,
+    fields: Sequence[str] | None = None,
 ) -> StrategySpec:
     """The validated :class:`StrategySpec` a recipe determines (see :func:`spec_dict`).
 
@@ -243,13 +250,20 @@ def recipe_spec(
         The recipe breaks the constraints' kinds, or the spec is invalid.
     """
     return StrategySpec.from_dict(
-        spec_dict(recipe, dataset=dataset, constraints=constraints, name=name), source="recipe"
+        spec_dict(recipe, dataset=dataset, constraints=constraints, name=name, fields=fields),
+        source="recipe",
     )
 
 
-def strategy_hash(recipe: Mapping[str, Any], *, dataset: str, constraints: Constraints) -> str:
+def strategy_hash(
+    recipe: Mapping[str, Any],
+    *,
+    dataset: str,
+    constraints: Constraints,
+    fields: Sequence[str] | None = None,
+) -> str:
     """The spec hash of a recipe (``recipe_spec(...).hash``)."""
-    return recipe_spec(recipe, dataset=dataset, constraints=constraints).hash
+    return recipe_spec(recipe, dataset=dataset, constraints=constraints, fields=fields).hash
 
 
 def describe(recipe: Mapping[str, Any]) -> str:

@@ -212,8 +212,9 @@ class StrategyDB:
     def record_evaluation(self, ev: EvaluationRecord) -> bool:
         """Store an evaluation; False (and nothing changed) when (hash, protocol) is stored.
 
-        When it is the strategy's first evaluation (any protocol, any status)
-        the dataset's trial counter is incremented in the same transaction;
+        When it is the strategy's first evaluation (any protocol, any status
+        but ``refused``: a spec refused before it ran is not a trial) the
+        dataset's trial counter is incremented in the same transaction;
         when it is the strategy's first ``ok`` evaluation with a Sharpe ratio,
         its per-period Sharpe enters the counter's sums.
 
@@ -222,7 +223,7 @@ class StrategyDB:
         StrategyNotFoundError
             The strategy was not recorded (:meth:`record_strategy` first).
         ConfigError
-            ``status`` is not ``ok``, ``rejected`` or ``failed``.
+            ``status`` is not ``ok``, ``rejected``, ``failed`` or ``refused``.
         """
         if ev.status not in STATUSES:
             raise ConfigError(f"evaluation status {ev.status!r} is not one of {STATUSES}")
@@ -246,13 +247,16 @@ class StrategyDB:
                 ).all()
                 s.add(evaluation_row(ev, sharpe, metrics))
                 s.flush()  # a concurrent twin fails here, on the primary key
-                first_ok = ev.status == "ok" and sharpe is not None
-                first_ok = first_ok and not any(
-                    st == "ok" and sr is not None for st, sr in previous
-                )
-                sr = per_period_sharpe(sharpe, metrics) if first_ok else None
-                if not previous or sr is not None:
-                    bump_trials(s, strategy.dataset, trial=not previous, sr=sr)
+                # a refused spec never ran: it is stored, and it is not a trial
+                counted = [(st, sr) for st, sr in previous if st != "refused"]
+                if ev.status != "refused":
+                    first_ok = ev.status == "ok" and sharpe is not None
+                    first_ok = first_ok and not any(
+                        st == "ok" and sr is not None for st, sr in counted
+                    )
+                    sr = per_period_sharpe(sharpe, metrics) if first_ok else None
+                    if not counted or sr is not None:
+                        bump_trials(s, strategy.dataset, trial=not counted, sr=sr)
         except IntegrityError:
             return False
         return True

@@ -38,7 +38,7 @@ __all__ = [
 
 KINDS = ("pure_technical", "hybrid_ml", "pure_ml")
 ORIGINS = ("manual", "research", "validate", "import")
-STATUSES = ("ok", "rejected", "failed")
+STATUSES = ("ok", "rejected", "failed", "refused")
 
 #: the logic label of each portfolio method
 _LOGIC = {"top_k": "top_k", "quantile_long_short": "long_short", "threshold": "threshold"}

@@ -92,6 +92,8 @@ def session_summary(
     hashes = list(dict.fromkeys(d.strategy_hash for d in new if d.strategy_hash))
     strategies = db.strategies(hashes)
     evaluations = db.evaluations(hashes, protocol, returns=False)
+    refused = [h for h in hashes if h in evaluations and evaluations[h].status == "refused"]
+    hashes = [h for h in hashes if h not in set(refused)]  # never ran: not trials
     evs = [evaluations[h] for h in hashes if h in evaluations]
 
     groups: dict[tuple[str, str], list[EvaluationRecord]] = defaultdict(list)
@@ -166,7 +168,8 @@ def session_summary(
             "reused": sum(
                 1 for d in decisions if d.strategy_hash and not d.context.get("new_trial")
             ),
-            "refused": sum(1 for d in decisions if d.strategy_hash is None),
+            "refused": len(refused) + sum(1 for d in decisions if d.strategy_hash is None),
+            "rejected_lookahead": sum(1 for e in evs if e.status == "rejected"),
             "decisions": dict(sorted(actions.items())),
             "trials_on_dataset": db.n_trials(session["dataset"]),
         },

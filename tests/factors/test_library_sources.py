@@ -46,7 +46,7 @@ def test_a_mistyped_library_name_is_not_parsed_as_an_expression() -> None:
         resolve_factor_source("alpha185")
     assert str(info.value).startswith(
         "unknown factor library 'alpha185'; did you mean 'alpha158'? known: alpha158, "
-        "alpha158-close, alpha360, alpha360-close"
+        "alpha158-close, alpha158-close-core, alpha360, alpha360-close"
     )
     with pytest.raises(UnknownLibraryError, match="did you mean 'alpha158-close'"):
         resolve_factor_source("alpha158-clsoe")

@@ -43,7 +43,7 @@ def _cli(ws: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "120"},
+        env={**os.environ, "COLUMNS": "120", "ALPHALOOP_HOLDOUT_FRACTION": "0.2"},
     )
 
 
@@ -86,7 +86,7 @@ def _contents(db: Path) -> dict[str, list[tuple[object, ...]]]:
 @pytest.mark.slow
 def test_killed_and_resumed_session_equals_an_uninterrupted_one(tmp_path: Path) -> None:
     base = tmp_path / "base"
-    with Workspace(base) as ws:
+    with Workspace(base, holdout_fraction=0.2) as ws:
         ws.data.ensure_bundled()
     plain, killed = tmp_path / "plain", tmp_path / "killed"
     shutil.copytree(base, plain)

@@ -23,7 +23,8 @@ GOAL = "long-only strategies, monthly rebalancing"
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Any:
-    with Workspace(tmp_path / "ws") as w:
+    # the default holdout (tests elsewhere run without one)
+    with Workspace(tmp_path / "ws", holdout_fraction=0.2) as w:
         w.data.ensure_bundled()
         yield w
 
@@ -67,8 +68,8 @@ def test_session_stores_gates_and_reports(ws: Workspace, tmp_path: Path) -> None
 
 
 def test_second_identical_session_evaluates_nothing_twice(ws: Workspace) -> None:
-    first = start_research(ws, GOAL, "sp500-stocks", _config(picks=0))
-    second = start_research(ws, GOAL, "sp500-stocks", _config(picks=0))
+    first = start_research(ws, GOAL, "sp500-stocks", _config(picks=0, ml=False))
+    second = start_research(ws, GOAL, "sp500-stocks", _config(picks=0, ml=False))
     a = {
         d.strategy_hash for d in ws.strategies.decisions(first.session_id) if d.context["new_trial"]
     }
@@ -147,7 +148,9 @@ def test_resume_finishes_an_interrupted_session(ws: Workspace) -> None:
             raise StopError
 
     with pytest.raises(StopError):
-        start_research(ws, GOAL, "sp500-stocks", _config(picks=0), on_batch=stop_after_two)
+        start_research(
+            ws, GOAL, "sp500-stocks", _config(picks=0, ml=False), on_batch=stop_after_two
+        )
     (session,) = ws.strategies.sessions()
     assert session["status"] == "failed"
     done = resume_research(ws, session["id"])

@@ -116,8 +116,31 @@ def _model_info(v: Any) -> ModelInfo:
     )
 
 
+#: predictions a worker keeps: (ref, assets, first bar, last bar, bars) -> (T, N) array
+_PREDICTIONS: dict[tuple[Any, ...], np.ndarray] = {}
+_MAX_PREDICTIONS = 64
+
+
 def predict_in_worker(root: str, database_url: str, ref: str, panel: Panel) -> np.ndarray:
-    """A model's (T, N) predictions on ``panel``, for evaluation workers (read-only workspace)."""
+    """A model's (T, N) predictions on ``panel``, for evaluation workers (read-only workspace).
+
+    Rows up to the model's label end are NaN (they were its training data).
+    A worker keeps the predictions of the last panels it saw: the lookahead
+    scans of candidates that use the same model cut the same search panel at
+    the same bars, and a model version never changes.
+    """
+    key = (ref, panel.assets, str(panel.index[0]), str(panel.index[-1]), panel.n_times)
+    hit = _PREDICTIONS.get(key)
+    if hit is not None:
+        return hit.copy()
+    pred = _predict(root, database_url, ref, panel)
+    if len(_PREDICTIONS) >= _MAX_PREDICTIONS:
+        _PREDICTIONS.pop(next(iter(_PREDICTIONS)))
+    _PREDICTIONS[key] = pred
+    return pred.copy()
+
+
+def _predict(root: str, database_url: str, ref: str, panel: Panel) -> np.ndarray:
     ws = _worker_workspace(root, database_url)
     from alphaloop.app.models import predict_panel
 
@@ -214,7 +237,7 @@ def start_research(
 
 
 #: the model a session asks the ML quant agent for: fast, installed with the base package
-SESSION_MODEL = {"feature_family": "alpha158-close", "family": "ridge", "horizon": 5}
+SESSION_MODEL = {"feature_family": "alpha158-close-core", "family": "ridge", "horizon": 5}
 
 
 def _session_model(

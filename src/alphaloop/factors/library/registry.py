@@ -66,6 +66,21 @@ def _close_only(factors: dict[str, str]) -> dict[str, str]:
 
 
 _A158 = alpha158()
+#: the close-only Alpha158 features of ``alpha158-close-core``
+CLOSE_CORE = (
+    "ROC5",
+    "ROC20",
+    "ROC60",
+    "MA5",
+    "MA20",
+    "MA60",
+    "STD20",
+    "STD60",
+    "RSQR20",
+    "RSQR60",
+    "RANK20",
+    "CNTP20",
+)
 _A360 = alpha360()
 BUILTIN: dict[str, FactorLibrary] = {
     lib.name: lib
@@ -82,6 +97,13 @@ BUILTIN: dict[str, FactorLibrary] = {
             "alpha158-close",
             "the Alpha158 features that need only $close (for close-only datasets)",
             _close_only(_A158),
+        ),
+        FactorLibrary(
+            "alpha158-close-core",
+            "twelve close-only Alpha158 features (rate of change, moving average, volatility "
+            "and trend quality over 5 to 60 bars, position in the 20-bar range, up days): "
+            "a fast default for models a research session trains",
+            {name: _A158[name] for name in CLOSE_CORE},
         ),
         FactorLibrary(
             "alpha360",

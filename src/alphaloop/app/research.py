@@ -474,6 +474,7 @@ def _finish(
     if improver is not None:
         summary["improver"] = improver
     summary["holdout"] = _holdout(ws, data, session_id, summary, config.picks)
+    summary["session"]["status"] = "finished"
     summary = json_safe(summary)
     ws.strategies.update_session(
         session_id,

@@ -196,7 +196,10 @@ def parse_goal(
     min_sharpe = _min_sharpe(text, notes)
     notes.append("no leverage: gross exposure 1.0")
     notes.append("costs: the dataset's asset-class preset")
-    notes.append("fills: at the next bar's open")
+    if fields and "open" not in fields:
+        notes.append("fills: at the next bar's close (the data has no open)")
+    else:
+        notes.append("fills: at the next bar's open")
     if fields:
         notes.append(f"signals use the dataset's fields: {', '.join(sorted(fields))}")
     constraints = Constraints(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from alphaloop.app import Workspace
 from alphaloop.research.evaluate import EvalContext, EvaluationProtocol
 from alphaloop.research.executors import make_executor

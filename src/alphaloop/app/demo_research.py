@@ -14,7 +14,7 @@ from typing import Any
 
 from alphaloop.app.workspace import Workspace
 
-DEMO_GOAL = "robust long-only strategies on the 20 stocks, monthly or weekly rebalancing"
+DEMO_GOAL = "robust long-only strategies on the 20 stocks, monthly rebalancing"
 #: candidates the demo session evaluates (about a minute on 2 cores)
 DEMO_BUDGET = 400
 

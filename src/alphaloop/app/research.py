@@ -466,8 +466,7 @@ def _finish(
 
     session_id = loop.session_id
     data = loop.dataset
-    _, returns = loop.session_returns()
-    final_pbo = loop.pbo(returns) if returns.shape[1] >= 2 else None
+    final_pbo = loop.final_gate()
     summary = session_summary(ws.strategies, session_id, loop.protocol_key)
     summary["final_pbo"] = final_pbo
     summary["models_end"] = [m.ref for m in _models(ws, data, loop.protocol.search_end)]

@@ -479,6 +479,32 @@ class SessionLoop:
             validation["session_pbo"] = pbo
             self.db.set_verdict(d.strategy_hash, self.protocol_key, validation, verdict.passed)
 
+    def final_gate(self) -> float | None:
+        """Judge the session's survivors again, with every trial made: returns the final PBO.
+
+        A candidate that passed its gate early was judged with the trials made
+        so far; the final pick is chosen among all of them, so each survivor
+        is gated again with the dataset's trial count and trial-Sharpe
+        variance at the end and the PBO of every candidate of the session.
+        Its stored verdict is replaced (marked ``final``).
+        """
+        _, returns = self.session_returns()
+        pbo = self.pbo(returns) if returns.shape[1] >= 2 else None
+        n_trials = self.db.n_trials(self.dataset)
+        _, _, var_sr = self.db.trial_sharpe_stats(self.dataset)
+        decisions = [d for d in self.db.decisions(self.session_id) if d.context.get("new_trial")]
+        hashes = list(dict.fromkeys(d.strategy_hash for d in decisions if d.strategy_hash))
+        stored = self.db.evaluations(hashes, self.protocol_key, returns=True)
+        for h in hashes:
+            ev = stored.get(h)
+            if ev is None or not ev.passed:
+                continue
+            verdict = self.gate(_as_result(ev), n_trials=n_trials, trial_sr_var=var_sr, pbo=pbo)
+            validation = {**verdict.to_dict(), "n_trials": n_trials, "trial_sr_var": var_sr}
+            validation.update(session_pbo=pbo, final=True)
+            self.db.set_verdict(h, self.protocol_key, validation, verdict.passed)
+        return pbo
+
     # ------------------------------------------------------------ reporting
     def report(self, batch: int) -> BatchReport:
         """Counts, rejections by gate and the current best, from the database."""

@@ -12,14 +12,16 @@ replacement (seeded) from one parameter space: four families,
 times top-k (3, 5, 8, 10), rebalance (daily, weekly, monthly) and weighting
 (equal, inverse volatility).
 
-**alphaloop** runs the whole per-candidate loop a research session runs:
-``evaluate_candidate`` in a 2-worker executor (signal, lookahead scan of
-signal and target weights, the search-span backtest with costs, 5 walk-forward
-folds, regimes), then in proposal order the gate (DSR against every trial so
-far, PBO of the session so far, round trips, years, folds, regimes) and a
-store of the strategy and its evaluation (spec, metrics, folds, lookahead
-report, float32 returns) in SQLite, one transaction per candidate, plus one
-CSCV PBO over all the session's returns per batch.
+**alphaloop** runs the research session loop itself (``SessionLoop``, with
+a policy that proposes the benchmark's points in order): per batch, the
+policy's view from the strategy database, the strategies and decisions
+stored, ``evaluate_candidate`` in a 2-worker executor (signal, lookahead scan
+of signal and target weights, the search-span backtest with costs, 5
+walk-forward folds, regimes), each evaluation stored in the strategy
+database (SQLite; spec, metrics, folds, lookahead report, float32 returns),
+one CSCV PBO over all the session's returns, then the gate in proposal
+order (DSR against every trial so far, PBO, round trips, years, folds,
+regimes) with its verdict stored; at the end, the survivors judged again.
 
 **Optuna + vectorbt** is what a user writes today: Optuna TPE (seeded)
 proposes the same parameter space; each trial computes the signal with
@@ -47,7 +49,6 @@ import itertools
 import json
 import os
 import platform
-import sqlite3
 import sys
 import tempfile
 import time
@@ -114,103 +115,115 @@ def to_spec(point: dict[str, Any]) -> Any:
     )
 
 
-# ------------------------------------------------------------------ store
-SCHEMA = """
-CREATE TABLE strategies (hash TEXT PRIMARY KEY, dataset TEXT, name TEXT, spec TEXT, kind TEXT,
-    family TEXT, logic TEXT, models TEXT, recipe TEXT, origin TEXT, session_id INTEGER,
-    created_at TEXT);
-CREATE TABLE evaluations (strategy_hash TEXT, protocol TEXT, status TEXT, reason TEXT, metrics TEXT,
-    folds TEXT, lookahead TEXT, returns BLOB, seconds TEXT, verdict TEXT, n_trials INTEGER,
-    PRIMARY KEY (strategy_hash, protocol));
-CREATE TABLE dataset_trials (dataset TEXT PRIMARY KEY, trials INTEGER);
-"""
-
-
-class Store:
-    """The rows a session writes per candidate, in SQLite (WAL), one transaction each."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.db.execute("INSERT INTO dataset_trials VALUES ('sp500-stocks', 0)")
-
-    def record(
-        self, spec: Any, point: dict[str, Any], protocol: str, res: Any, verdict: Any
-    ) -> None:
-        from alphaloop.jsonsafe import json_safe
-
-        now = dt.datetime.now(dt.UTC).isoformat()
-        returns = None if res.returns is None else res.returns.tobytes()
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute(
-                "INSERT OR IGNORE INTO strategies VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (spec.hash, spec.data, spec.name, spec.model_dump_json(), "pure_technical",
-                 point["family"], "top_k", "[]", json.dumps(point), "research", 1, now),
-            )  # fmt: skip
-            self.db.execute(
-                "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (spec.hash, protocol, res.status, res.reason, json.dumps(json_safe(res.metrics)),
-                 json.dumps(json_safe(res.folds)), json.dumps(json_safe(res.lookahead)), returns,
-                 json.dumps(res.seconds), json.dumps(json_safe(verdict.to_dict())), 0),
-            )  # fmt: skip
-            if not res.refused:
-                self.db.execute("UPDATE dataset_trials SET trials = trials + 1")
-
-
 # ------------------------------------------------------------------ ours
-def run_ours(
-    ctx: Any, points: list[dict[str, Any]], workers: int, batch: int, db: Path
-) -> dict[str, Any]:
-    from alphaloop.research.executors import LocalExecutor
-    from alphaloop.research.gate import gate_candidate, session_pbo
+class ListPolicy:
+    """Proposes the benchmark's points in their (seeded) order, skipping stored ones."""
 
-    specs = [to_spec(p) for p in points]
-    tic = time.perf_counter()
-    ex = LocalExecutor(ctx, workers=workers)
-    ex.map(specs[: 2 * workers])  # start the workers and load the kernels (timed apart)
-    startup = time.perf_counter() - tic
-    store = Store(db)
-    protocol = ctx.protocol.key()
-    stage = dict.fromkeys(["evaluate (wall)", "gate", "store", "session PBO"], 0.0)
-    inside = dict.fromkeys(["signal", "scan", "backtest", "total", "cpu"], 0.0)
-    trials, sharpes, returns, passed, failed = 0, [], [], 0, 0
-    start = time.perf_counter()
-    for b in range(0, len(specs), batch):
-        t0 = time.perf_counter()
-        results = ex.map(specs[b : b + batch])
-        t1 = time.perf_counter()
+    name = "bench-list"
+
+    def __init__(self, points: list[dict[str, Any]], timer: dict[str, float]) -> None:
+        self.points = points
+        self.hashes = [to_spec(p).hash for p in points]
+        self.timer = timer
+
+    def propose(self, view: Any, n: int, rng: Any) -> list[Any]:
+        from alphaloop.research.policy import Proposal
+
+        tic = time.perf_counter()
+        out = []
+        for point, h in zip(self.points, self.hashes, strict=True):
+            if h in view.seen:
+                continue
+            out.append(Proposal(point, "explore", "grid", (), {}, "benchmark point", {}))
+            if len(out) == n:
+                break
+        self.timer["policy"] += time.perf_counter() - tic
+        return out
+
+
+class TimedExecutor:
+    """An executor that adds up its wall time and its workers' own seconds."""
+
+    def __init__(self, inner: Any, timer: dict[str, float], inside: dict[str, float]) -> None:
+        self.inner, self.timer, self.inside = inner, timer, inside
+
+    def map(self, specs: Any) -> Any:
+        tic = time.perf_counter()
+        results = self.inner.map(specs)
+        self.timer["evaluate (wall)"] += time.perf_counter() - tic
         for r in results:
-            if r.ok and r.lookahead.get("clean"):
-                sharpes.append(r.metrics["sharpe_per_period"])
-                returns.append(r.returns)
-        pbo = session_pbo(np.column_stack(returns)) if len(returns) > 1 else None
-        t2 = time.perf_counter()
-        gate_s = store_s = 0.0
-        for point, spec, r in zip(
-            points[b : b + batch], specs[b : b + batch], results, strict=True
-        ):
-            g0 = time.perf_counter()
-            trials += 0 if r.refused else 1
-            var = float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0
-            verdict = gate_candidate(r, n_trials=trials, trial_sr_var=var, pbo=pbo)
-            g1 = time.perf_counter()
-            store.record(spec, point, protocol, r, verdict)
-            store_s += time.perf_counter() - g1
-            gate_s += g1 - g0
-            passed += verdict.passed
-            failed += r.status == "failed"
-            for key in inside:
-                inside[key] += r.seconds.get(key, 0.0)
-        stage["evaluate (wall)"] += t1 - t0
-        stage["session PBO"] += t2 - t1
-        stage["gate"] += gate_s
-        stage["store"] += store_s
+            for key in self.inside:
+                self.inside[key] += r.seconds.get(key, 0.0)
+        return results
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def run_ours(
+    ctx: Any, points: list[dict[str, Any]], workers: int, batch: int, root: Path
+) -> dict[str, Any]:
+    """The session loop itself (:class:`SessionLoop`): the strategy database on SQLite,
+    the gate in proposal order, the session PBO per batch, the final re-gate."""
+    from alphaloop.app import Workspace
+    from alphaloop.research.executors import LocalExecutor
+    from alphaloop.research.gate import GatePolicy, gate_candidate, session_pbo
+    from alphaloop.research.goal import Constraints
+    from alphaloop.research.session import SessionConfig, SessionLoop
+
+    timer = dict.fromkeys(["policy", "evaluate (wall)", "gate", "session PBO"], 0.0)
+    inside = dict.fromkeys(["signal", "scan", "backtest", "total", "cpu"], 0.0)
+    specs = {p_hash: to_spec(p) for p_hash, p in ((to_spec(p).hash, p) for p in points)}
+    tic = time.perf_counter()
+    inner = LocalExecutor(ctx, workers=workers)
+    inner.map(list(specs.values())[: 2 * workers])  # start the workers, load the kernels
+    startup = time.perf_counter() - tic
+    ws = Workspace(root / "ws")
+    constraints = Constraints()
+    policy = GatePolicy()
+
+    def gate(result: Any, *, n_trials: int, trial_sr_var: float, pbo: float | None) -> Any:
+        g0 = time.perf_counter()
+        verdict = gate_candidate(
+            result, n_trials=n_trials, trial_sr_var=trial_sr_var, pbo=pbo,
+            constraints=constraints, policy=policy,
+        )  # fmt: skip
+        timer["gate"] += time.perf_counter() - g0
+        return verdict
+
+    def pbo(returns: np.ndarray) -> float | None:
+        p0 = time.perf_counter()
+        value = session_pbo(returns)
+        timer["session PBO"] += time.perf_counter() - p0
+        return value
+
+    session_id = ws.strategies.create_session(
+        "sp500-stocks", "benchmark", constraints.model_dump(mode="json"), {}, []
+    )
+    loop = SessionLoop(
+        ws.strategies,
+        session_id,
+        policy=ListPolicy(points, timer),
+        executor=TimedExecutor(inner, timer, inside),
+        protocol=ctx.protocol,
+        constraints=constraints,
+        config=SessionConfig(budget=len(points), batch_size=batch, workers=workers),
+        models=(),
+        gate=gate,
+        pbo=pbo,
+        to_spec=to_spec,
+        classify=lambda p: ("pure_technical", p["family"], "top_k"),
+    )
+    start = time.perf_counter()
+    loop.run()
+    loop.final_gate()
     wall = time.perf_counter() - start
-    ex.close()
-    n = len(specs)
+    inner.close()
+    n = ws.strategies.n_trials("sp500-stocks")
+    stage = {**timer, "strategy database and the rest": wall - sum(timer.values())}
+    summary = ws.strategies.top(limit=1_000_000, session_id=session_id, passed=True)
+    db_file = root / "ws" / "alphaloop.db"
+    ws.close()
     return {
         "n": n,
         "wall": wall,
@@ -219,10 +232,9 @@ def run_ours(
         "stage_ms": {k: 1e3 * v / n for k, v in stage.items()},
         "inside_ms": {k: 1e3 * v / n for k, v in inside.items()},
         "cpu_per_minute": 60.0 * workers / inside["cpu"] * n if inside["cpu"] else float("nan"),
-        "passed": passed,
-        "failed": failed,
-        "trials": trials,
-        "db_mb": db.stat().st_size / 2**20,
+        "passed": len(summary),
+        "trials": n,
+        "db_mb": db_file.stat().st_size / 2**20,
     }
 
 
@@ -380,8 +392,8 @@ def report(
         f"{ours['cpu_per_minute']:,.0f} candidates/minute (the machine's load average is in "
         "the run line above: other processes share its cores).",
         f"Worker start-up (spawn, imports, numba cache loads): {ours['startup']:.1f} s, "
-        f"not counted. {ours['trials']:,} trials; {ours['passed']} passed the gate; "
-        f"{ours['failed']} failed; SQLite file {ours['db_mb']:.1f} MiB.",
+        f"not counted. {ours['trials']:,} trials; {ours['passed']} passed the gate (judged "
+        f"again at the end with every trial); SQLite file {ours['db_mb']:.1f} MiB.",
     ]
     if ray is not None:
         ok = ray["overhead_ms"] < RAY_GOAL_MS
@@ -426,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     order = np.random.default_rng(args.seed).permutation(len(pts))
     points = [pts[i] for i in order[: min(n, len(pts))]]
     with tempfile.TemporaryDirectory() as tmp:
-        ours = run_ours(ctx, points, args.workers, args.batch, Path(tmp) / "strategies.db")
+        ours = run_ours(ctx, points, args.workers, args.batch, Path(tmp))
     theirs = run_optuna(panel, n_optuna, args.seed)
     ray = None if args.skip_ray else run_ray(ctx, points[:200], args.workers)
     info_line = machine() | {"load": f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"}

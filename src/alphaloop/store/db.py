@@ -29,6 +29,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
+    # in WAL mode, NORMAL syncs at checkpoints: a committed transaction survives a crash or
+    # kill of the process (the WAL holds it); only a power loss may drop the last commits
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 

@@ -14,17 +14,12 @@ an agent.
 from __future__ import annotations
 
 import functools
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
+from alphaloop.app.research_models import ImproverProcess, session_model, session_models
+from alphaloop.app.research_workers import predict_in_worker
 from alphaloop.errors import ResearchError, ResearchSessionNotFoundError
 from alphaloop.jsonsafe import json_safe
 
@@ -35,7 +30,6 @@ if TYPE_CHECKING:
     from alphaloop.data import Panel
     from alphaloop.research.policy import ModelInfo, Policy
     from alphaloop.research.session import BatchReport, SessionConfig
-    from alphaloop.research.strategy_db import DecisionRecord
 
 __all__ = [
     "ResearchResult",
@@ -85,81 +79,6 @@ def _search_panel(ws: Workspace, data: str, universe: Any) -> tuple[Any, Panel]:
     return info, panel
 
 
-def _models(ws: Workspace, data: str, search_end: Any) -> list[ModelInfo]:
-    """Registered model versions on ``data`` whose labels end inside the search span."""
-    out = []
-    end = pd.Timestamp(search_end)
-    for v in ws.models.list():
-        if v.dataset != data:
-            continue
-        label_end = pd.Timestamp(v.label_end or v.train_end)
-        if label_end.tzinfo is not None and end.tzinfo is None:
-            end = end.tz_localize(label_end.tzinfo)
-        if label_end >= end:
-            continue
-        out.append(_model_info(v))
-    return sorted(out, key=lambda m: (m.name, m.version))
-
-
-def _model_info(v: Any) -> ModelInfo:
-    """What a policy may know of a model version: its identity and validation IC."""
-    from alphaloop.research.policy import ModelInfo
-
-    ic = (v.metrics or {}).get("ic")
-    return ModelInfo(
-        ref=v.ref,
-        name=v.name,
-        version=v.version,
-        kind=v.family or "",
-        feature_family=v.feature_family or "",
-        valid_ic=float(ic) if ic is not None else None,
-    )
-
-
-#: predictions a worker keeps: (ref, assets, first bar, last bar, bars) -> (T, N) array
-_PREDICTIONS: dict[tuple[Any, ...], np.ndarray] = {}
-_MAX_PREDICTIONS = 64
-
-
-def predict_in_worker(root: str, database_url: str, ref: str, panel: Panel) -> np.ndarray:
-    """A model's (T, N) predictions on ``panel``, for evaluation workers (read-only workspace).
-
-    Rows up to the model's label end are NaN (they were its training data).
-    A worker keeps the predictions of the last panels it saw: the lookahead
-    scans of candidates that use the same model cut the same search panel at
-    the same bars, and a model version never changes.
-    """
-    key = (ref, panel.assets, str(panel.index[0]), str(panel.index[-1]), panel.n_times)
-    hit = _PREDICTIONS.get(key)
-    if hit is not None:
-        return hit.copy()
-    pred = _predict(root, database_url, ref, panel)
-    if len(_PREDICTIONS) >= _MAX_PREDICTIONS:
-        _PREDICTIONS.pop(next(iter(_PREDICTIONS)))
-    _PREDICTIONS[key] = pred
-    return pred.copy()
-
-
-def _predict(root: str, database_url: str, ref: str, panel: Panel) -> np.ndarray:
-    ws = _worker_workspace(root, database_url)
-    from alphaloop.app.models import predict_panel
-
-    pred, version = predict_panel(ws, ref, panel)
-    # rows up to the model's label end were in its training data: no signal there
-    end = pd.Timestamp(version.label_end or version.train_end)
-    end = end.tz_localize("UTC") if end.tzinfo is None else end
-    pred = np.array(pred, dtype=np.float64)
-    pred[np.asarray(panel.index <= end)] = np.nan
-    return pred
-
-
-@functools.cache
-def _worker_workspace(root: str, database_url: str) -> Workspace:
-    from alphaloop.app.workspace import Workspace
-
-    return Workspace(root, read_only=True, database_url=database_url)
-
-
 def start_research(
     ws: Workspace,
     goal: str,
@@ -207,7 +126,7 @@ def start_research(
         seed=config.seed,
         data_hash=info.content_hash,
     )
-    models = _models(ws, data, panel.index[-1])
+    models = session_models(ws, data, panel.index[-1])
     stored = {
         **config.model_dump(mode="json"),
         "fields": list(panel.field_names),
@@ -222,7 +141,7 @@ def start_research(
     wants_ml = config.ml and any(k != "pure_technical" for k in parsed.constraints.kinds)
     model_note = None
     if wants_ml:
-        model, model_note = _session_model(ws, data, panel, config.seed)
+        model, model_note = session_model(ws, data, panel, config.seed)
         models = sorted({*models, model}, key=lambda m: (m.name, m.version))
     session_id = ws.strategies.create_session(
         data,
@@ -234,48 +153,6 @@ def start_research(
     if model_note is not None:
         ws.strategies.record_decisions(session_id, [model_note])
     return _run(ws, session_id, policy=policy, on_batch=on_batch, report=report)
-
-
-#: the model a session asks the ML quant agent for: fast, installed with the base package
-SESSION_MODEL = {"feature_family": "alpha158-close-core", "family": "ridge", "horizon": 5}
-
-
-def _session_model(
-    ws: Workspace, data: str, panel: Panel, seed: int
-) -> tuple[ModelInfo, DecisionRecord]:
-    """The model hybrid and ML candidates use: found or trained by the ML quant agent.
-
-    It is trained on the first half of the search span (labels included), so
-    its candidates are backtested on the second half only.
-    """
-    from alphaloop.app.research_models import workspace_trainer
-    from alphaloop.research.ml_agent import MLQuantAgent, ModelRequirements
-    from alphaloop.research.strategy_db import DecisionRecord
-
-    train_end = panel.index[len(panel.index) // 2].date()
-    req = ModelRequirements(
-        dataset=data, train_end=train_end, seed=seed, n_splits=3, **SESSION_MODEL
-    )
-    agent = MLQuantAgent(ws.models, workspace_trainer(ws))
-    version, created = agent.get_or_create_model(req)
-    ic = (version.metrics or {}).get("ic")
-    info = _model_info(version)
-    verb = "trained and registered" if created else "reused"
-    note = DecisionRecord(
-        seq=0,
-        batch=-1,
-        agent="ml_quant",
-        action="model",
-        operator="train" if created else "reuse",
-        strategy_hash=None,
-        parents=[],
-        rationale=f"{verb} {version.ref} ({req.family} on {req.feature_family}, "
-        f"{req.horizon}-bar forward returns, data before {train_end}; validation IC "
-        f"{'n/a' if ic is None else format(ic, '.4f')}) for hybrid and ML candidates",
-        context={"new_trial": False, "requirements": req.model_dump(mode="json")},
-        trials_before=ws.strategies.n_trials(data),
-    )
-    return info, note
 
 
 def resume_research(
@@ -342,7 +219,7 @@ def _run(
 
     def models() -> list[ModelInfo]:
         """The session's models and their newer versions (the improver registers them)."""
-        return [m for m in _models(ws, data, panel.index[-1]) if m.name in names]
+        return [m for m in session_models(ws, data, panel.index[-1]) if m.name in names]
 
     predictor = functools.partial(predict_in_worker, str(ws.root), ws.database_url)
     ctx = EvalContext(panel=panel, info=info, protocol=protocol, predictor=predictor)
@@ -362,7 +239,7 @@ def _run(
         return recipe_spec(recipe, dataset=data, constraints=constraints, fields=panel.field_names)
 
     ws.strategies.update_session(session_id, status="running")
-    improver = _Improver(ws, data, session_id, config.seed) if config.improve else None
+    improver = ImproverProcess(ws, data, session_id, config.seed) if config.improve else None
 
     def after_batch(report: BatchReport) -> None:
         if improver is not None:
@@ -402,57 +279,6 @@ def _run(
     return _finish(ws, loop, config, report, improver=results)
 
 
-class _Improver:
-    """The model improver in its own process, started once, waited for at the session's end."""
-
-    def __init__(self, ws: Workspace, data: str, session_id: int, seed: int) -> None:
-        self.args = [
-            sys.executable,
-            "-m",
-            "alphaloop.app.research_models",
-            "--home",
-            str(ws.root),
-            "--data",
-            data,
-            "--session",
-            str(session_id),
-            "--seed",
-            str(seed),
-        ]
-        self.env = {**os.environ, "ALPHALOOP_DATABASE_URL": ws.database_url}
-        if ws.settings.database_schema:
-            self.env["ALPHALOOP_DATABASE_SCHEMA"] = ws.settings.database_schema
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        if self.proc is None:
-            self.proc = subprocess.Popen(
-                self.args,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=self.env,
-            )
-
-    def wait(self, timeout: float = 1800.0) -> dict[str, Any]:
-        """Its results (one per model tried) and exit code; killed after ``timeout`` seconds."""
-        if self.proc is None:
-            return {"started": False}
-        try:
-            stdout, stderr = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            stdout, stderr = self.proc.communicate()
-        results = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-        return {
-            "started": True,
-            "exit_code": self.proc.returncode,
-            "results": results,
-            "registered": [r["new_ref"] for r in results if r.get("new_ref")],
-            "error": stderr.strip()[-2000:] or None,
-        }
-
-
 def _finish(
     ws: Workspace,
     loop: Any,
@@ -469,7 +295,7 @@ def _finish(
     final_pbo = loop.final_gate()
     summary = session_summary(ws.strategies, session_id, loop.protocol_key)
     summary["final_pbo"] = final_pbo
-    summary["models_end"] = [m.ref for m in _models(ws, data, loop.protocol.search_end)]
+    summary["models_end"] = [m.ref for m in session_models(ws, data, loop.protocol.search_end)]
     if improver is not None:
         summary["improver"] = improver
     summary["holdout"] = _holdout(ws, data, session_id, summary, config.picks)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,11 +34,21 @@ from alphaloop.jsonsafe import json_safe
 from alphaloop.models import LabelSpec, ModelSpec, build_dataset
 from alphaloop.progress import Progress
 
+if TYPE_CHECKING:
+    from alphaloop.data import Panel
+    from alphaloop.research.policy import ModelInfo
+    from alphaloop.research.strategy_db import DecisionRecord
+
 __all__ = [
+    "SESSION_MODEL",
+    "ImproverProcess",
     "feature_families_for",
     "main",
+    "model_info",
     "newest_versions",
     "run_improver",
+    "session_model",
+    "session_models",
     "workspace_evaluator",
     "workspace_trainer",
 ]
@@ -300,3 +312,127 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover - exercised through a subprocess in tests
     raise SystemExit(main())
+
+
+# ------------------------------------------------------------------ sessions
+def session_models(ws: Workspace, data: str, search_end: Any) -> list[ModelInfo]:
+    """Registered model versions on ``data`` whose labels end inside the search span."""
+    out = []
+    end = pd.Timestamp(search_end)
+    for v in ws.models.list():
+        if v.dataset != data:
+            continue
+        label_end = pd.Timestamp(v.label_end or v.train_end)
+        if label_end.tzinfo is not None and end.tzinfo is None:
+            end = end.tz_localize(label_end.tzinfo)
+        if label_end >= end:
+            continue
+        out.append(model_info(v))
+    return sorted(out, key=lambda m: (m.name, m.version))
+
+
+def model_info(v: Any) -> ModelInfo:
+    """What a policy may know of a model version: its identity and validation IC."""
+    from alphaloop.research.policy import ModelInfo
+
+    ic = (v.metrics or {}).get("ic")
+    return ModelInfo(
+        ref=v.ref,
+        name=v.name,
+        version=v.version,
+        kind=v.family or "",
+        feature_family=v.feature_family or "",
+        valid_ic=float(ic) if ic is not None else None,
+    )
+
+
+#: the model a session asks the ML quant agent for: fast, installed with the base package
+SESSION_MODEL = {"feature_family": "alpha158-close-core", "family": "ridge", "horizon": 5}
+
+
+def session_model(
+    ws: Workspace, data: str, panel: Panel, seed: int
+) -> tuple[ModelInfo, DecisionRecord]:
+    """The model hybrid and ML candidates use: found or trained by the ML quant agent.
+
+    It is trained on the first half of the search span (labels included), so
+    its candidates are backtested on the second half only.
+    """
+    from alphaloop.research.ml_agent import MLQuantAgent, ModelRequirements
+    from alphaloop.research.strategy_db import DecisionRecord
+
+    train_end = panel.index[len(panel.index) // 2].date()
+    req = ModelRequirements(
+        dataset=data, train_end=train_end, seed=seed, n_splits=3, **SESSION_MODEL
+    )
+    agent = MLQuantAgent(ws.models, workspace_trainer(ws))
+    version, created = agent.get_or_create_model(req)
+    ic = (version.metrics or {}).get("ic")
+    info = model_info(version)
+    verb = "trained and registered" if created else "reused"
+    note = DecisionRecord(
+        seq=0,
+        batch=-1,
+        agent="ml_quant",
+        action="model",
+        operator="train" if created else "reuse",
+        strategy_hash=None,
+        parents=[],
+        rationale=f"{verb} {version.ref} ({req.family} on {req.feature_family}, "
+        f"{req.horizon}-bar forward returns, data before {train_end}; validation IC "
+        f"{'n/a' if ic is None else format(ic, '.4f')}) for hybrid and ML candidates",
+        context={"new_trial": False, "requirements": req.model_dump(mode="json")},
+        trials_before=ws.strategies.n_trials(data),
+    )
+    return info, note
+
+
+class ImproverProcess:
+    """The model improver in its own process, started once, waited for at the session's end."""
+
+    def __init__(self, ws: Workspace, data: str, session_id: int, seed: int) -> None:
+        self.args = [
+            sys.executable,
+            "-m",
+            "alphaloop.app.research_models",
+            "--home",
+            str(ws.root),
+            "--data",
+            data,
+            "--session",
+            str(session_id),
+            "--seed",
+            str(seed),
+        ]
+        self.env = {**os.environ, "ALPHALOOP_DATABASE_URL": ws.database_url}
+        if ws.settings.database_schema:
+            self.env["ALPHALOOP_DATABASE_SCHEMA"] = ws.settings.database_schema
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                self.args,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=self.env,
+            )
+
+    def wait(self, timeout: float = 1800.0) -> dict[str, Any]:
+        """Its results (one per model tried) and exit code; killed after ``timeout`` seconds."""
+        if self.proc is None:
+            return {"started": False}
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            stdout, stderr = self.proc.communicate()
+        results = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        return {
+            "started": True,
+            "exit_code": self.proc.returncode,
+            "results": results,
+            "registered": [r["new_ref"] for r in results if r.get("new_ref")],
+            "error": stderr.strip()[-2000:] or None,
+        }

@@ -75,8 +75,8 @@ _HOME: dict[str, str] = {
     "StrategyNotFoundError": "alphaloop.errors",
     "StrategyRecord": "alphaloop.research.strategy_records",
     # sessions
-    "BatchReport": "alphaloop.research.session",
-    "SessionConfig": "alphaloop.research.session",
+    "BatchReport": "alphaloop.research.session_config",
+    "SessionConfig": "alphaloop.research.session_config",
     "SessionLoop": "alphaloop.research.session",
     "FUNNEL_GATES": "alphaloop.research.summary",
     "funnel": "alphaloop.research.summary",

@@ -28,17 +28,25 @@ so where it ends depends on the machine's speed; a budget does not.
 
 from __future__ import annotations
 
-import math
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from alphaloop.errors import ResearchError
+from alphaloop.research.candidates import (
+    candidate_from_records,
+    combined_variance,
+    failed_gates,
+    finite,
+    gate_value,
+    models_of,
+    result_from_record,
+    spec_of,
+    stored_status,
+)
+from alphaloop.research.session_config import BatchReport, SessionConfig
 
 if TYPE_CHECKING:
     from alphaloop.backtest import StrategySpec
@@ -54,98 +62,6 @@ __all__ = [
     "SessionLoop",
     "candidate_from_records",
 ]
-
-
-class SessionConfig(BaseModel):
-    """How a session searches; stored with the session.
-
-    Parameters
-    ----------
-    budget : int
-        Candidates to evaluate in this session (new trials; repeats of
-        stored evaluations do not count).
-    time_limit : float, optional
-        Seconds of wall-clock time; checked between batches.
-    batch_size : int
-        Proposals per batch. The policy sees the results of a batch before
-        it proposes the next.
-    workers : int
-        Processes (local) or actors (Ray) evaluating candidates.
-    executor : {"local", "ray"}
-    seed : int
-        Seeds the policy (batch ``b`` uses ``default_rng([seed, b])``) and
-        every random process of the evaluation.
-    picks : int
-        Final picks evaluated on the sealed holdout at the end (the best
-        survivors by deflated Sharpe ratio); 0 = never touch the holdout.
-    folds : int
-        Walk-forward folds of the search span.
-    scan_points : int
-        Truncation points of each candidate's lookahead scan.
-    ml : bool
-        Let hybrid and ML candidates in (when the goal allows them): the ML
-        quant agent finds or trains the session's model first.
-    improve : bool
-        Run the model improver in its own process while the session runs.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    budget: int = Field(200, ge=1, le=10_000_000)
-    time_limit: float | None = Field(None, gt=0)
-    batch_size: int = Field(32, ge=1, le=10_000)
-    workers: int = Field(2, ge=1, le=512)
-    executor: Literal["local", "ray"] = "local"
-    seed: int = Field(0, ge=0, le=2**63 - 1)
-    picks: int = Field(1, ge=0, le=20)
-    folds: int = Field(5, ge=2, le=50)
-    scan_points: int = Field(20, ge=1, le=1000)
-    ml: bool = True
-    improve: bool = False
-
-
-@dataclass
-class BatchReport:
-    """What a session has done so far, for a live display (``on_batch``)."""
-
-    batch: int
-    evaluated: int
-    reused: int
-    ok: int
-    failed: int
-    passed: int
-    rejections: Counter[str] = field(default_factory=Counter)
-    best: dict[str, Any] | None = None
-    elapsed: float = 0.0
-
-
-def _gate_names(validation: dict[str, Any] | None) -> list[str]:
-    if not validation:
-        return []
-    return [g["name"] for g in validation.get("gates", []) if not g.get("passed")]
-
-
-def candidate_from_records(
-    strategy: Any, evaluation: EvaluationRecord | None, decision: DecisionRecord | None
-) -> Candidate:
-    """The policy's view of one stored candidate: search-span numbers only."""
-    from alphaloop.research.policy import Candidate
-
-    return Candidate(
-        hash=strategy.hash,
-        recipe=strategy.recipe or {},
-        kind=strategy.kind,
-        family=strategy.family,
-        logic=strategy.logic,
-        models=tuple(strategy.models),
-        status=evaluation.status if evaluation else "pending",
-        sharpe=evaluation.sharpe if evaluation and evaluation.status == "ok" else None,
-        passed=evaluation.passed if evaluation else None,
-        batch=decision.batch if decision else None,
-        action=decision.action if decision else None,
-        arm=(decision.context or {}).get("arm") if decision else None,
-        parents=tuple(decision.parents) if decision else (),
-    )
 
 
 class SessionLoop:
@@ -330,7 +246,7 @@ class SessionLoop:
                 kind=kind,
                 family=family,
                 logic=logic,
-                models=_models_of(proposal.recipe),
+                models=models_of(proposal.recipe),
                 recipe=proposal.recipe,
                 origin="research",
                 session_id=self.session_id,
@@ -379,7 +295,7 @@ class SessionLoop:
         chunk = max(8, 2 * self.config.workers)
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
-            specs = [_spec_of(strategies[h]) for h in part]
+            specs = [spec_of(strategies[h]) for h in part]
             for h, result in zip(part, self.executor.map(specs), strict=True):
                 self.db.record_evaluation(self._record(h, result))
         self._gate_batch(batch, decisions)
@@ -396,14 +312,14 @@ class SessionLoop:
         return EvaluationRecord(
             strategy_hash=strategy_hash,
             protocol=self.protocol_key,
-            status=_status(result),
+            status=stored_status(result),
             reason=result.reason,
-            sharpe=_finite(result.metrics.get("sharpe")),
+            sharpe=finite(result.metrics.get("sharpe")),
             metrics=result.metrics,
             folds=result.folds,
             lookahead=result.lookahead,
             validation=None,
-            passed=None if _status(result) in ("ok", "rejected") else False,
+            passed=None if stored_status(result) in ("ok", "rejected") else False,
             returns=result.returns,
             provenance={
                 "data_hash": self.protocol.data_hash,
@@ -458,7 +374,7 @@ class SessionLoop:
                 self.db.set_verdict(d.strategy_hash, self.protocol_key, validation, False)
                 continue
             ordinal += 1
-            sr = _finite((ev.metrics or {}).get("sharpe_per_period"))
+            sr = finite((ev.metrics or {}).get("sharpe_per_period"))
             if ev.status == "ok" and sr is not None:
                 batch_sharpes.append(sr)
             n_trials = d.trials_before + ordinal
@@ -473,8 +389,10 @@ class SessionLoop:
                 }
                 self.db.set_verdict(d.strategy_hash, self.protocol_key, validation, False)
                 continue
-            var_sr = _combined_variance(d.context.get("trials", {}), batch_sharpes)
-            verdict = self.gate(_as_result(ev), n_trials=n_trials, trial_sr_var=var_sr, pbo=pbo)
+            var_sr = combined_variance(d.context.get("trials", {}), batch_sharpes)
+            verdict = self.gate(
+                result_from_record(ev), n_trials=n_trials, trial_sr_var=var_sr, pbo=pbo
+            )
             validation = {**verdict.to_dict(), "n_trials": n_trials, "trial_sr_var": var_sr}
             validation["session_pbo"] = pbo
             self.db.set_verdict(d.strategy_hash, self.protocol_key, validation, verdict.passed)
@@ -499,7 +417,9 @@ class SessionLoop:
             ev = stored.get(h)
             if ev is None or not ev.passed:
                 continue
-            verdict = self.gate(_as_result(ev), n_trials=n_trials, trial_sr_var=var_sr, pbo=pbo)
+            verdict = self.gate(
+                result_from_record(ev), n_trials=n_trials, trial_sr_var=var_sr, pbo=pbo
+            )
             validation = {**verdict.to_dict(), "n_trials": n_trials, "trial_sr_var": var_sr}
             validation.update(session_pbo=pbo, final=True)
             self.db.set_verdict(h, self.protocol_key, validation, verdict.passed)
@@ -529,7 +449,7 @@ class SessionLoop:
             rep.ok += 1
             if ev.passed:
                 rep.passed += 1
-            for name in _gate_names(ev.validation):
+            for name in failed_gates(ev.validation):
                 rep.rejections[name] += 1
             if ev.passed and ev.sharpe is not None and (best is None or ev.sharpe > best[0]):
                 best = (ev.sharpe, d.strategy_hash)
@@ -541,76 +461,7 @@ class SessionLoop:
                 "name": s.name,
                 "family": s.family,
                 "sharpe": ev.sharpe,
-                "dsr": _stat(ev.validation, "dsr"),
+                "dsr": gate_value(ev.validation, "dsr"),
             }
         rep.elapsed = self.clock() - self._started
         return rep
-
-
-def _status(result: CandidateResult) -> str:
-    """The stored status: refused (never ran, not a trial), failed (crashed), rejected
-    (ran, but its lookahead scan found a peek: its numbers are never used), or ok."""
-    if getattr(result, "refused", False):
-        return "refused"
-    if result.status != "ok":
-        return "failed"
-    if not (result.lookahead or {}).get("clean", True):
-        return "rejected"
-    return "ok"
-
-
-def _stat(validation: dict[str, Any] | None, name: str) -> float | None:
-    for g in (validation or {}).get("gates", []):
-        if g.get("name") == name:
-            return g.get("value")
-    return None
-
-
-def _finite(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _models_of(recipe: dict[str, Any]) -> list[str]:
-    return list(recipe.get("models") or [])
-
-
-def _spec_of(strategy: Any) -> StrategySpec:
-    from alphaloop.backtest import StrategySpec
-
-    return StrategySpec.from_dict(strategy.spec, source=f"strategy {strategy.hash[:12]}")
-
-
-def _as_result(ev: EvaluationRecord) -> CandidateResult:
-    from alphaloop.research.evaluate import CandidateResult
-
-    return CandidateResult(
-        spec_hash=ev.strategy_hash,
-        status="ok" if ev.status == "rejected" else ev.status,
-        reason=ev.reason,
-        metrics=ev.metrics,
-        folds=ev.folds,
-        lookahead=ev.lookahead,
-        returns=ev.returns,
-        seconds={},
-    )
-
-
-def _combined_variance(trials: dict[str, Any], batch_sharpes: list[float]) -> float:
-    """Variance of per-period trial Sharpe ratios: earlier trials' moments plus this batch's."""
-    n0 = int(trials.get("n") or 0)
-    mean0 = float(trials.get("mean_sr") or 0.0)
-    var0 = float(trials.get("var_sr") or 0.0)
-    xs = np.asarray(batch_sharpes, dtype=np.float64)
-    n1 = len(xs)
-    n = n0 + n1
-    if n < 2:
-        return 0.0
-    mean1 = float(xs.mean()) if n1 else 0.0
-    ss0 = var0 * max(n0 - 1, 0)
-    ss1 = float(((xs - mean1) ** 2).sum()) if n1 else 0.0
-    delta = mean1 - mean0
-    ss = ss0 + ss1 + (delta**2 * n0 * n1 / n if n0 and n1 else 0.0)
-    return ss / (n - 1)

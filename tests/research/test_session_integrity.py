@@ -133,3 +133,18 @@ def test_a_planted_edge_is_found_among_noise(tmp_path: Path) -> None:
     edge = {"name": "edge", "signal": {"expr": "$edge"}}
     loop, sid = _session(tmp_path, [*_noise(15), edge])
     assert _survivors(loop, sid)[:1] == ["edge"]
+
+
+def test_a_crashing_candidate_is_a_counted_failed_trial_and_the_session_goes_on(
+    tmp_path: Path,
+) -> None:
+    crash = {"name": "crash", "signal": {"model": "crash/v1"}}
+    loop, sid = _session(tmp_path, [crash, *_noise(7)])
+    ev = loop.db.evaluation(_spec(crash).hash, loop.protocol_key)
+    assert ev is not None
+    assert ev.status == "failed"
+    assert "feature pipeline broke" in (ev.reason or "")
+    assert loop.db.n_trials("synth") == 8  # counted, and the seven after it ran
+    summary = session_summary(loop.db, sid, loop.protocol_key)
+    assert summary["counts"]["failed"] == 1
+    assert summary["funnel"][1] == {"gate": "crashed", "removed": 1, "left": 7}

@@ -71,3 +71,23 @@ def test_bad_input_is_refused_before_any_work(
     with Workspace(ws_path, create=False) as ws:
         assert ws.strategies.sessions() == []
         assert ws.strategies.n_trials("sp500-stocks") == 0
+
+
+def test_strategies_by_model_lists_the_users_of_a_model_version(
+    ws_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(
+        capsys, ws_path, "research", "--goal", "long-only, monthly rebalancing", "--data",
+        "sp500-stocks", "--budget", "24", "--batch-size", "12", "--workers", "1", "--json",
+    )  # fmt: skip
+    doc = json.loads(out)
+    (model,) = doc["models_start"]
+    code, out, _ = cli(capsys, ws_path, "strategies", "by-model", model, "--json")
+    assert code == 0
+    rows = json.loads(out)
+    hybrid = sum(r["n"] for r in doc["by_kind"] if r["kind"] != "pure_technical")
+    assert len(rows) == hybrid > 0
+    assert all(model in r["models"] for r in rows)
+    code, out, _ = cli(capsys, ws_path, "strategies", "by-model", "nobody/v9")
+    assert code == 0
+    assert "no strategy uses nobody/v9" in out

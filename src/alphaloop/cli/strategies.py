@@ -118,6 +118,23 @@ def strategies_recent(
     _rows_table(rows, "recent evaluations (newest first)")
 
 
+@strategies_app.command("by-model")
+def strategies_by_model(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="A model version, NAME/vN.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Strategies whose signal uses the model version REF, with their evaluations."""
+    rows = workspace(ctx).strategies.by_model(ref)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print(f"no strategy uses {ref}", markup=False)
+        return
+    _rows_table(rows, f"strategies using {ref}")
+
+
 def _evaluation_doc(ev: EvaluationRecord) -> dict[str, Any]:
     doc = asdict(ev)
     returns = doc.pop("returns")

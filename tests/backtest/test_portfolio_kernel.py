@@ -43,7 +43,11 @@ def _rules(
             method="quantile_long_short", quantile=quantile, gross=gross, weighting=weighting
         ),
         PortfolioRule(
-            method="threshold", entry_long=0.3, exit_long=exit_long, gross=gross, weighting=weighting
+            method="threshold",
+            entry_long=0.3,
+            exit_long=exit_long,
+            gross=gross,
+            weighting=weighting,
         ),
         PortfolioRule(
             method="threshold",

@@ -40,7 +40,7 @@ _PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
-def _block_sum(a, start, n):  # type: ignore[no-untyped-def]
+def _block_sum(a, start, n):
     """numpy's sum of at most 128 values (see :func:`pairwise_sum`)."""
     if n < 8:
         res = 0.0
@@ -75,14 +75,14 @@ def _block_sum(a, start, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _split(n):  # type: ignore[no-untyped-def]
+def _split(n):
     """Length of the first half of a pairwise split of ``n`` values (a multiple of 8)."""
     half = n // 2
     return half - half % 8
 
 
 @njit(cache=True, nogil=True)
-def pairwise_sum(a, start, n):  # type: ignore[no-untyped-def]
+def pairwise_sum(a, start, n):
     """``np.sum(a[start:start + n])`` of a float64 vector, added in numpy's order.
 
     Fewer than 8 values: one after the other from 0.0; up to 128: eight
@@ -129,7 +129,7 @@ def pairwise_sum(a, start, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
-def _sort_descending(key, idx, n, tmp):  # type: ignore[no-untyped-def]
+def _sort_descending(key, idx, n, tmp):
     """Stable sort of ``idx[:n]`` by ``key[idx]``, highest first (ties keep their order).
 
     ``key`` must be finite on ``idx[:n]``; ``tmp`` is scratch of at least ``n``.
@@ -181,7 +181,7 @@ def _sort_descending(key, idx, n, tmp):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _cap(raw, n, total, max_weight, w, free, buf):  # type: ignore[no-untyped-def]
+def _cap(raw, n, total, max_weight, w, free, buf):
     """``w[:n]``: positive ``raw[:n]`` scaled to sum ``total``, none above ``max_weight``.
 
     The weight above the cap goes to the uncapped names in proportion; if
@@ -219,9 +219,7 @@ def _cap(raw, n, total, max_weight, w, free, buf):  # type: ignore[no-untyped-de
 
 
 @njit(cache=True, nogil=True)
-def _leg(  # type: ignore[no-untyped-def]
-    assets, n, signal, vol, t, weighting, total, max_weight, short, row, raw, w, free, buf
-):
+def _leg(assets, n, signal, vol, t, weighting, total, max_weight, short, row, raw, w, free, buf):
     """Weigh the ``n`` assets of a leg on row ``t`` into ``row`` (negated for ``short``)."""
     if n == 0:
         return
@@ -245,7 +243,7 @@ def _leg(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
-def _ranked(order, n, first, barred, out):  # type: ignore[no-untyped-def]
+def _ranked(order, n, first, barred, out):
     """``order[:n]`` with the ``first`` assets moved ahead and the ``barred`` ones left
     out, into ``out``; returns its length."""
     m = 0
@@ -262,7 +260,7 @@ def _ranked(order, n, first, barred, out):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
-def _threshold_step(  # type: ignore[no-untyped-def]
+def _threshold_step(
     state, signal, ok, t, long_on, entry_long, exit_long, short_on, entry_short, exit_short
 ):
     """Advance the per-asset long (+1) / flat / short (-1) state on row ``t``."""
@@ -282,7 +280,7 @@ def _threshold_step(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def weights_rows(  # type: ignore[no-untyped-def]
+def weights_rows(
     signal, ok, vol, rows, method, weighting, k, quantile, gross, max_weight, long_on,
     entry_long, exit_long, short_on, entry_short, exit_short, hold_bars, flip, rank, out,
 ):  # fmt: skip

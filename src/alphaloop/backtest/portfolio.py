@@ -141,13 +141,22 @@ def target_weights(
         ranked = eligible & np.isfinite(signal) & np.isfinite(close) & (close > 0)
         rank = cross_sectional_rank(signal, ranked)
     if (
-        hold_bars == 0
+        not _compiled_for(signal, vol)
+        and hold_bars == 0
         and rank is None
         and rule.weighting != "signal"
         and rule.method in ("top_k", "quantile_long_short")
     ):
         return _ranked_weights(signal, ok, rule, limits, rebalance, vol)
     return _weights_loop(signal, ok, rule, limits, rebalance, vol, hold_bars=hold_bars, rank=rank)
+
+
+def _compiled_for(signal: np.ndarray, vol: np.ndarray | None) -> bool:
+    """Whether the numba kernel takes these inputs: float64 signal and volatility.
+
+    Other dtypes keep the numpy paths (which then compute in that dtype).
+    """
+    return signal.dtype == np.float64 and (vol is None or vol.dtype == np.float64)
 
 
 def _weights_loop(
@@ -166,12 +175,11 @@ def _weights_loop(
     Runs the numba kernel :func:`~alphaloop.backtest._portfolio_kernel.weights_rows`,
     equal bit for bit to the numpy reference
     :func:`~alphaloop.backtest._portfolio_reference.weights_loop`, which runs
-    instead where the kernel is not compiled for the input: a signal or
-    volatility that is not float64 (numpy then weighs in that dtype).
-    ``rank``: the signal's cross-sectional percentile rank, given when
+    instead where the kernel is not compiled for the input (see
+    :func:`_compiled_for`). ``rank``: the signal's cross-sectional percentile rank, given when
     positions exit on a signal flip.
     """
-    if signal.dtype != np.float64 or (vol is not None and vol.dtype != np.float64):
+    if not _compiled_for(signal, vol):
         return weights_loop(
             signal, ok, rule, limits, rebalance, vol, hold_bars=hold_bars, rank=rank
         )
@@ -224,7 +232,8 @@ def _ranked_weights(
     over the leg's names in rank order as the loop sums them (rows grouped by
     leg size, so each sum has the same length and order). Rows where a
     weight would exceed ``max_weight`` (the cap redistributes) are handed to
-    the loop.
+    the loop. Used for the inputs the numba kernel is not compiled for; the
+    kernel is faster on the others.
     """
     rows = np.flatnonzero(rebalance)
     n_assets = signal.shape[1]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alphaloop.backtest._portfolio_kernel import pairwise_sum
+from alphaloop.backtest._portfolio_kernel import pairwise_scratch, pairwise_sum
 from alphaloop.backtest._portfolio_reference import weights_loop
 from alphaloop.backtest.composite import cross_sectional_rank
 from alphaloop.backtest.portfolio import _weights_loop, target_weights
@@ -156,6 +156,7 @@ def test_float32_signals_keep_numpy_arithmetic() -> None:
 def test_pairwise_sum_is_numpys_sum(n: int) -> None:
     rng = np.random.default_rng(n)
     a = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)
-    assert np.float64(pairwise_sum(a, 0, n)).tobytes() == a.sum().tobytes()
+    stack, partial = pairwise_scratch()
+    assert np.float64(pairwise_sum(a, 0, n, stack, partial)).tobytes() == a.sum().tobytes()
     if n > 2:
-        assert pairwise_sum(a, 1, n - 2) == a[1:-1].sum()
+        assert pairwise_sum(a, 1, n - 2, stack, partial) == a[1:-1].sum()

@@ -21,9 +21,11 @@ __all__ = [
     "METHOD_QUANTILE",
     "METHOD_THRESHOLD",
     "METHOD_TOP_K",
+    "STACK_DEPTH",
     "WEIGHT_EQUAL",
     "WEIGHT_INVERSE_VOLATILITY",
     "WEIGHT_SIGNAL",
+    "pairwise_scratch",
     "pairwise_sum",
     "weights_rows",
 ]
@@ -37,6 +39,8 @@ WEIGHT_INVERSE_VOLATILITY = 2
 
 _RUN = 16  # insertion-sorted run length of the merge sort
 _PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE
+STACK_DEPTH = 64
+"""Rows of :func:`pairwise_sum`'s stack: each level at most halves the length (+8)."""
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
@@ -74,74 +78,78 @@ def _block_sum(a, start, n):
     return res
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
 def _split(n):
     """Length of the first half of a pairwise split of ``n`` values (a multiple of 8)."""
     half = n // 2
     return half - half % 8
 
 
-@njit(cache=True, nogil=True)
-def pairwise_sum(a, start, n):
+def pairwise_scratch() -> tuple[np.ndarray, np.ndarray]:
+    """Scratch ``(stack, partial)`` for :func:`pairwise_sum`, enough for any length."""
+    return np.empty((STACK_DEPTH, 3), dtype=np.int64), np.empty(STACK_DEPTH)
+
+
+@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
+def pairwise_sum(a, start, n, stack, partial):
     """``np.sum(a[start:start + n])`` of a float64 vector, added in numpy's order.
 
     Fewer than 8 values: one after the other from 0.0; up to 128: eight
     running sums over the stride-8 lanes, combined as ``((r0 + r1) + (r2 +
     r3)) + ((r4 + r5) + (r6 + r7))``, then the remainder one by one; more:
     the halves (the first rounded down to a multiple of 8) summed apart and
-    added. The halving runs on an explicit stack: numba's disk cache does
-    not reload the callers of a recursive function safely.
+    added. The halving runs on an explicit stack (:func:`pairwise_scratch`:
+    rows of start, length and whether the first half is summed, and that
+    half's sum), as numba's disk cache does not reload the callers of a
+    recursive function safely.
     """
     if n <= _PAIRWISE_BLOCK:
         return _block_sum(a, start, n)
-    starts = np.empty(64, dtype=np.int64)  # the tree is at most ~log2(n) deep
-    sizes = np.empty(64, dtype=np.int64)
-    left = np.empty(64)
-    left_done = np.zeros(64, dtype=np.bool_)
-    starts[0] = start
-    sizes[0] = n
+    stack[0, 0] = start
+    stack[0, 1] = n
+    stack[0, 2] = 0
     depth = 1
     while True:
         top = depth - 1
-        if sizes[top] > _PAIRWISE_BLOCK:  # descend into the first half
-            starts[depth] = starts[top]
-            sizes[depth] = _split(sizes[top])
-            left_done[depth] = False
+        if stack[top, 1] > _PAIRWISE_BLOCK:  # descend into the first half
+            stack[depth, 0] = stack[top, 0]
+            stack[depth, 1] = _split(stack[top, 1])
+            stack[depth, 2] = 0
             depth += 1
             continue
-        value = _block_sum(a, starts[top], sizes[top])
+        value = _block_sum(a, stack[top, 0], stack[top, 1])
         depth -= 1
         while depth > 0:  # hand the value up: a first half waits for its second
             parent = depth - 1
-            if not left_done[parent]:
-                left[parent] = value
-                left_done[parent] = True
-                half = _split(sizes[parent])
-                starts[depth] = starts[parent] + half
-                sizes[depth] = sizes[parent] - half
-                left_done[depth] = False
+            if stack[parent, 2] == 0:
+                partial[parent] = value
+                stack[parent, 2] = 1
+                half = _split(stack[parent, 1])
+                stack[depth, 0] = stack[parent, 0] + half
+                stack[depth, 1] = stack[parent, 1] - half
+                stack[depth, 2] = 0
                 depth += 1
                 break
-            value = left[parent] + value
+            value = partial[parent] + value
             depth -= 1
         if depth == 0:
             return value
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
-def _sort_descending(key, idx, n, tmp):
-    """Stable sort of ``idx[:n]`` by ``key[idx]``, highest first (ties keep their order).
+def _sort_descending(key, t, idx, n, tmp):
+    """Stable sort of ``idx[:n]`` by ``key[t, idx]``, highest first (ties keep their order).
 
-    ``key`` must be finite on ``idx[:n]``; ``tmp`` is scratch of at least ``n``.
+    ``key`` must be finite there; ``tmp`` is scratch of at least ``n``.
     Insertion sort on runs of 16, then bottom-up merges.
     """
     for lo in range(0, n, _RUN):
         hi = min(lo + _RUN, n)
         for i in range(lo + 1, hi):
             item = idx[i]
-            value = key[item]
+            value = key[t, item]
             pos = i
-            while pos > lo and key[idx[pos - 1]] < value:
+            while pos > lo and key[t, idx[pos - 1]] < value:
                 idx[pos] = idx[pos - 1]
                 pos -= 1
             idx[pos] = item
@@ -157,7 +165,7 @@ def _sort_descending(key, idx, n, tmp):
             b = mid
             o = lo
             while a < mid and b < hi:
-                if key[src[b]] > key[src[a]]:
+                if key[t, src[b]] > key[t, src[a]]:
                     dst[o] = src[b]
                     b += 1
                 else:
@@ -180,13 +188,13 @@ def _sort_descending(key, idx, n, tmp):
             idx[i] = tmp[i]
 
 
-@njit(cache=True, nogil=True)
-def _cap(raw, n, total, max_weight, w, free, buf):
+@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
+def _cap(raw, n, total, max_weight, w, free, buf, stack, partial):
     """``w[:n]``: positive ``raw[:n]`` scaled to sum ``total``, none above ``max_weight``.
 
     The weight above the cap goes to the uncapped names in proportion; if
-    every name is capped the rest stays in cash. ``free`` and ``buf`` are
-    scratch.
+    every name is capped the rest stays in cash. ``free``, ``buf``,
+    ``stack`` and ``partial`` are scratch.
     """
     for i in range(n):
         w[i] = 0.0
@@ -200,7 +208,7 @@ def _cap(raw, n, total, max_weight, w, free, buf):
                 n_free += 1
         if n_free == 0 or not remaining > 1e-15:
             return
-        denominator = pairwise_sum(buf, 0, n_free)
+        denominator = pairwise_sum(buf, 0, n_free, stack, partial)
         over = False
         for i in range(n):
             if free[i] and remaining * raw[i] / denominator > max_weight:
@@ -215,11 +223,14 @@ def _cap(raw, n, total, max_weight, w, free, buf):
             if free[i] and remaining * raw[i] / denominator > max_weight:
                 w[i] = max_weight
                 free[i] = False
-        remaining = total - pairwise_sum(w, 0, n)
+        remaining = total - pairwise_sum(w, 0, n, stack, partial)
 
 
-@njit(cache=True, nogil=True)
-def _leg(assets, n, signal, vol, t, weighting, total, max_weight, short, row, raw, w, free, buf):
+@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
+def _leg(
+    assets, n, signal, vol, t, weighting, total, max_weight, short, row, raw, w, free, buf,
+    stack, partial,
+):  # fmt: skip
     """Weigh the ``n`` assets of a leg on row ``t`` into ``row`` (negated for ``short``)."""
     if n == 0:
         return
@@ -237,7 +248,7 @@ def _leg(assets, n, signal, vol, t, weighting, total, max_weight, short, row, ra
     else:
         for i in range(n):
             raw[i] = 1.0
-    _cap(raw, n, total, max_weight, w, free, buf)
+    _cap(raw, n, total, max_weight, w, free, buf, stack, partial)
     for i in range(n):
         row[assets[i]] = -w[i] if short else w[i]
 
@@ -313,6 +324,8 @@ def weights_rows(
     before = np.zeros(n_assets, dtype=np.int8)
     held = np.zeros(n_assets, dtype=np.int8)
     entry = np.full(n_assets, -1, dtype=np.int64)
+    stack = np.empty((STACK_DEPTH, 3), dtype=np.int64)
+    partial = np.empty(STACK_DEPTH)
     tracked = hold_bars > 0 or flip
     for i in range(rows.size):
         t = rows[i]
@@ -338,21 +351,22 @@ def weights_rows(
         if method == METHOD_TOP_K:
             for c in range(n_cols):
                 order[c] = cols[c]
-            _sort_descending(signal[t], order, n_cols, tmp)
+            _sort_descending(signal, t, order, n_cols, tmp)
             n_long = n_cols
             if kept:
                 n_long = _ranked(order, n_cols, keep_long, no_asset, longs)
             else:
-                longs[:n_cols] = order[:n_cols]
+                for c in range(n_cols):
+                    longs[c] = order[c]
             n_long = min(n_long, k)
             _leg(longs, n_long, signal, vol, t, weighting, gross, max_weight, False, row, raw, w,
-                 free, buf)  # fmt: skip
+                 free, buf, stack, partial)  # fmt: skip
         elif method == METHOD_QUANTILE:
             m = int(np.floor(quantile * n_cols))
             if m >= 1:
                 for c in range(n_cols):
                     order[c] = cols[c]
-                _sort_descending(signal[t], order, n_cols, tmp)
+                _sort_descending(signal, t, order, n_cols, tmp)
                 if not kept:
                     n_long = m
                     n_short = m
@@ -372,9 +386,9 @@ def weights_rows(
                     n_short = min(n_short, max(m, n_keep_short))
                 half = gross / 2.0
                 _leg(longs, n_long, signal, vol, t, weighting, half, max_weight, False, row, raw,
-                     w, free, buf)  # fmt: skip
+                     w, free, buf, stack, partial)  # fmt: skip
                 _leg(shorts, n_short, signal, vol, t, weighting, half, max_weight, True, row,
-                     raw, w, free, buf)  # fmt: skip
+                     raw, w, free, buf, stack, partial)  # fmt: skip
         else:
             for j in range(n_assets):
                 before[j] = state[j]
@@ -395,9 +409,9 @@ def weights_rows(
             if n_active:
                 per_leg = gross / n_active
                 _leg(longs, n_long, signal, vol, t, weighting, per_leg * n_long, max_weight,
-                     False, row, raw, w, free, buf)  # fmt: skip
+                     False, row, raw, w, free, buf, stack, partial)  # fmt: skip
                 _leg(shorts, n_short, signal, vol, t, weighting, per_leg * n_short, max_weight,
-                     True, row, raw, w, free, buf)  # fmt: skip
+                     True, row, raw, w, free, buf, stack, partial)  # fmt: skip
         for j in range(n_assets):
             out[t, j] = row[j]
         if not tracked:

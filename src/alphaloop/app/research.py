@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from alphaloop.app.research_models import ImproverProcess, session_model, session_models
 from alphaloop.app.research_workers import predict_in_worker
-from alphaloop.errors import ResearchError, ResearchSessionNotFoundError
+from alphaloop.errors import ResearchError
 from alphaloop.jsonsafe import json_safe
 
 if TYPE_CHECKING:
@@ -196,10 +196,7 @@ def _run(
     from alphaloop.research.session import SessionConfig, SessionLoop
     from alphaloop.research.space import classify, recipe_spec
 
-    try:
-        session = ws.strategies.session(session_id)
-    except ResearchSessionNotFoundError:
-        raise
+    session = ws.strategies.session(session_id)  # ResearchSessionNotFoundError
     stored = dict(session["config"])
     config = SessionConfig.model_validate(
         {k: stored[k] for k in SessionConfig.model_fields if k in stored}
@@ -247,35 +244,37 @@ def _run(
         if on_batch is not None:
             on_batch(report)
 
-    executor = make_executor(
-        config.executor, ctx, workers=config.workers, address=ws.settings.ray_address
-    )
-    loop = SessionLoop(
-        ws.strategies,
-        session_id,
-        policy=policy or BanditPolicy(),
-        executor=executor,
-        protocol=protocol,
-        constraints=constraints,
-        config=config,
-        models=models,
-        gate=gate,
-        pbo=session_pbo,
-        to_spec=to_spec,
-        classify=classify,
-        on_batch=after_batch,
-    )
+    executor = None
     try:
+        executor = make_executor(
+            config.executor, ctx, workers=config.workers, address=ws.settings.ray_address
+        )
+        loop = SessionLoop(
+            ws.strategies,
+            session_id,
+            policy=policy or BanditPolicy(),
+            executor=executor,
+            protocol=protocol,
+            constraints=constraints,
+            config=config,
+            models=models,
+            gate=gate,
+            pbo=session_pbo,
+            to_spec=to_spec,
+            classify=classify,
+            on_batch=after_batch,
+        )
         loop.run()
-    except KeyboardInterrupt:
-        ws.strategies.update_session(session_id, status="interrupted")
-        raise
-    except BaseException:
-        ws.strategies.update_session(session_id, status="failed")
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        ws.strategies.update_session(session_id, status="interrupted" if interrupted else "failed")
+        if improver is not None:
+            improver.stop()  # a stopped session does not wait for its improver
         raise
     finally:
-        executor.close()
-        results = improver.wait() if improver is not None else None
+        if executor is not None:
+            executor.close()
+    results = improver.wait() if improver is not None else None
     return _finish(ws, loop, config, report, improver=results)
 
 

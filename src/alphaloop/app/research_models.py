@@ -419,6 +419,12 @@ class ImproverProcess:
                 env=self.env,
             )
 
+    def stop(self) -> None:
+        """End the process now (the session stopped); what it registered stays registered."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
     def wait(self, timeout: float = 1800.0) -> dict[str, Any]:
         """Its results (one per model tried) and exit code; killed after ``timeout`` seconds."""
         if self.proc is None:

@@ -18,8 +18,9 @@ class SessionConfig(BaseModel):
     Parameters
     ----------
     budget : int
-        Candidates to evaluate in this session (new trials; repeats of
-        stored evaluations do not count).
+        New candidates this session proposes and evaluates (a repeat of a
+        stored evaluation does not count; a spec refused before it ran does,
+        though it is not a trial).
     time_limit : float, optional
         Seconds of wall-clock time; checked between batches.
     batch_size : int

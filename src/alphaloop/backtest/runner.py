@@ -591,6 +591,24 @@ def _simulate_event(
     )
 
 
+def _refuse_ruin(equity: pd.Series, capital: float) -> None:
+    """Raise when the account's equity fell to zero or below: the strategy was ruined.
+
+    Below zero equity no weight, exposure or return means anything; the
+    simulators do not model a margin call, so the backtest ends here with
+    the date and the equity, instead of metrics computed from nonsense.
+    """
+    values = equity.to_numpy()
+    ruined = np.flatnonzero(~(values > 0))
+    if ruined.size:
+        i = int(ruined[0])
+        raise BacktestError(
+            f"the account was ruined on {equity.index[i]:%Y-%m-%d}: equity fell to "
+            f"{values[i]:,.2f} from a capital of {capital:,.0f} (losses and costs exceeded it)",
+            hint="fewer trades (a slower rebalance), more capital per trade, or lower costs",
+        )
+
+
 def run_prepared(
     prep: PreparedStrategy,
     engine: Engine,
@@ -638,6 +656,7 @@ def run_prepared(
         sim = simulate(full, targets, kind="weights", history=history, **kwargs)
     else:
         sim = _simulate_event(full, targets, history, kwargs)
+    _refuse_ruin(sim.equity, spec.capital)
     bench, bench_label = benchmark, benchmark_label
     metrics = compute_metrics(
         sim.returns,

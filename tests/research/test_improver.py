@@ -67,8 +67,8 @@ class PanelSpy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.last_bars: list[pd.Timestamp] = []
-        for module in (app_models, research_models):
-            monkeypatch.setattr(module, "build_dataset", self._wrap(module.build_dataset))
+        # the trainer and the evaluator both build their data through app.models
+        monkeypatch.setattr(app_models, "build_dataset", self._wrap(app_models.build_dataset))
 
     def _wrap(self, real):
         def spy(panel, *args, **kwargs):

@@ -41,7 +41,9 @@ __all__ = [
     "monitor_model",
     "predict_panel",
     "promote_model",
+    "spec_learning_data",
     "train_from_spec",
+    "train_spec",
 ]
 
 RECIPE = "recipe.json"
@@ -77,6 +79,42 @@ def _panel(ws: Workspace, spec: ModelSpec) -> Panel:
             raise ModelError(f"universe names assets not in {spec.data!r}: {unknown[:5]}")
         panel = panel.select(spec.universe)
     return panel
+
+
+def spec_learning_data(ws: Workspace, spec: ModelSpec, expressions: dict[str, str]) -> LearningData:
+    """Features and labels of ``spec`` on its data up to its ``end`` (``expressions`` from
+    :func:`check_model_spec`)."""
+    return build_dataset(
+        _panel(ws, spec),
+        expressions,
+        LabelSpec(**spec.label.model_dump()),
+        normalize=spec.normalize,
+        winsorize=spec.winsorize,
+        mode=spec.mode,
+        start=spec.start,
+        library_root=ws.root,
+    )
+
+
+def train_spec(data: LearningData, spec: ModelSpec, *, on_fit: Any = None) -> Any:
+    """Cross-validate and fit ``spec``'s model on ``data`` with the spec's training settings
+    (a :class:`~alphaloop.models.TrainingResult`)."""
+    from alphaloop.models import train
+
+    return train(
+        data,
+        spec.model.family,
+        params=spec.model.params or None,
+        splitter=spec.training.splitter,
+        n_splits=spec.training.n_splits,
+        embargo=spec.training.embargo,
+        seed=spec.seed,
+        valid_fraction=spec.training.valid_fraction,
+        hpo_trials=spec.training.hpo_trials,
+        hpo_timeout=spec.training.hpo_timeout,
+        sequence_window=spec.training.sequence_window,
+        on_fit=on_fit,
+    )
 
 
 def _recipe(spec: ModelSpec, feature_names: tuple[str, ...], expressions: dict[str, str]) -> dict:
@@ -150,39 +188,14 @@ def train_from_spec(
     is recorded. ``progress`` (see :mod:`alphaloop.progress`) hears of each
     model fit.
     """
-    from alphaloop.models import train
-
     expressions = check_model_spec(ws, spec)
     report = progress or no_progress
     with ws.runs.start("model-train", {"model_spec": spec.model_dump(mode="json")}) as run:
         report(_FEATURES_STEP, 0, 1)
-        panel = _panel(ws, spec)
         info = ws.data.info(spec.data, spec.version)
-        data = build_dataset(
-            panel,
-            expressions,
-            LabelSpec(**spec.label.model_dump()),
-            normalize=spec.normalize,
-            winsorize=spec.winsorize,
-            mode=spec.mode,
-            start=spec.start,
-            library_root=ws.root,
-        )
+        data = spec_learning_data(ws, spec, expressions)
         report(_FEATURES_STEP, 1, 1)
-        result = train(
-            data,
-            spec.model.family,
-            params=spec.model.params or None,
-            splitter=spec.training.splitter,
-            n_splits=spec.training.n_splits,
-            embargo=spec.training.embargo,
-            seed=spec.seed,
-            valid_fraction=spec.training.valid_fraction,
-            hpo_trials=spec.training.hpo_trials,
-            hpo_timeout=spec.training.hpo_timeout,
-            sequence_window=spec.training.sequence_window,
-            on_fit=_fit_progress(report, spec.training.n_splits),
-        )
+        result = train_spec(data, spec, on_fit=_fit_progress(report, spec.training.n_splits))
         report(_TRAIN_STEP, spec.training.n_splits + 1, spec.training.n_splits + 1)
         staging = Path(tempfile.mkdtemp(prefix="alphaloop-model-"))
         try:

@@ -31,7 +31,7 @@ import pandas as pd
 from alphaloop.app.workspace import Workspace
 from alphaloop.errors import AlphaloopError, ExitCode
 from alphaloop.jsonsafe import json_safe
-from alphaloop.models import LabelSpec, ModelSpec, build_dataset
+from alphaloop.models import ModelSpec
 from alphaloop.progress import Progress
 
 if TYPE_CHECKING:
@@ -67,16 +67,6 @@ def workspace_trainer(
     return trainer
 
 
-def _spec_panel(ws: Workspace, spec: ModelSpec) -> Any:
-    end = None
-    if spec.end is not None:
-        end = pd.Timestamp(spec.end, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    panel = ws.data.load(spec.data, version=spec.version, end=end)
-    if spec.universe != "all":
-        panel = panel.select(spec.universe)
-    return panel
-
-
 def workspace_evaluator(ws: Workspace) -> Callable[[ModelSpec], pd.Series]:
     """``evaluator(spec) -> pd.Series``: per-date validation IC of the model ``spec`` describes.
 
@@ -87,37 +77,13 @@ def workspace_evaluator(ws: Workspace) -> Callable[[ModelSpec], pd.Series]:
     forward return, per decision date (NaN dates dropped). No model is
     registered and no run recorded.
     """
-    from alphaloop.app.models import check_model_spec
+    from alphaloop.app.models import check_model_spec, spec_learning_data, train_spec
     from alphaloop.factors import information_coefficient
-    from alphaloop.models import train
     from alphaloop.models.metrics import MIN_ASSETS
 
     def evaluator(spec: ModelSpec) -> pd.Series:
-        expressions = check_model_spec(ws, spec)
-        panel = _spec_panel(ws, spec)
-        data = build_dataset(
-            panel,
-            expressions,
-            LabelSpec(**spec.label.model_dump()),
-            normalize=spec.normalize,
-            winsorize=spec.winsorize,
-            mode=spec.mode,
-            start=spec.start,
-            library_root=ws.root,
-        )
-        result = train(
-            data,
-            spec.model.family,
-            params=spec.model.params or None,
-            splitter=spec.training.splitter,
-            n_splits=spec.training.n_splits,
-            embargo=spec.training.embargo,
-            seed=spec.seed,
-            valid_fraction=spec.training.valid_fraction,
-            hpo_trials=spec.training.hpo_trials,
-            hpo_timeout=spec.training.hpo_timeout,
-            sequence_window=spec.training.sequence_window,
-        )
+        data = spec_learning_data(ws, spec, check_model_spec(ws, spec))
+        result = train_spec(data, spec)
         ic = information_coefficient(
             data.to_panel(result.oos_predictions),
             data.to_panel(data.forward_return),

@@ -140,14 +140,6 @@ def target_weights(
     if exits is not None and exits.exit_on_flip:
         ranked = eligible & np.isfinite(signal) & np.isfinite(close) & (close > 0)
         rank = cross_sectional_rank(signal, ranked)
-    if (
-        not _compiled_for(signal, vol)
-        and hold_bars == 0
-        and rank is None
-        and rule.weighting != "signal"
-        and rule.method in ("top_k", "quantile_long_short")
-    ):
-        return _ranked_weights(signal, ok, rule, limits, rebalance, vol)
     return _weights_loop(signal, ok, rule, limits, rebalance, vol, hold_bars=hold_bars, rank=rank)
 
 
@@ -213,65 +205,3 @@ def _weights_loop(
 def _threshold(value: float | None) -> float:
     """A threshold for the kernel (unused when None)."""
     return 0.0 if value is None else float(value)
-
-
-def _ranked_weights(
-    signal: np.ndarray,
-    ok: np.ndarray,
-    rule: PortfolioRule,
-    limits: Limits,
-    rebalance: np.ndarray,
-    vol: np.ndarray | None,
-) -> np.ndarray:
-    """:func:`target_weights` of ``top_k`` and ``quantile_long_short``, equal or
-    inverse-volatility weighted, vectorized over the rebalance rows.
-
-    Equal, bit for bit, to the row loop (:func:`_weights_loop`): assets are
-    ranked by signal, highest first, ties by column (a stable sort); each leg's
-    raw weights (1, or 1 / volatility) are scaled to the leg's total, summed
-    over the leg's names in rank order as the loop sums them (rows grouped by
-    leg size, so each sum has the same length and order). Rows where a
-    weight would exceed ``max_weight`` (the cap redistributes) are handed to
-    the loop. Used for the inputs the numba kernel is not compiled for; the
-    kernel is faster on the others.
-    """
-    rows = np.flatnonzero(rebalance)
-    n_assets = signal.shape[1]
-    out = np.full(signal.shape, np.nan)
-    if rows.size == 0:
-        return out
-    okr = ok[rows]
-    order = np.argsort(np.where(okr, -signal[rows], np.inf), axis=1, kind="stable")
-    count = okr.sum(axis=1)
-    raw_all = np.ones(okr.shape) if vol is None else 1.0 / np.where(okr, vol[rows], 1.0)
-    raw_ranked = np.take_along_axis(raw_all, order, axis=1)
-    weights = np.zeros((rows.size, n_assets))  # by rank
-    capped = np.zeros(rows.size, dtype=bool)
-    if rule.method == "top_k":
-        assert rule.k is not None
-        m = np.minimum(count, rule.k)
-        legs = [(m, np.zeros_like(m), rule.gross, 1.0)]
-    else:
-        m = np.floor(rule.quantile * count).astype(np.int64)
-        legs = [
-            (m, np.zeros_like(m), rule.gross / 2.0, 1.0),
-            (m, count - m, rule.gross / 2.0, -1.0),
-        ]
-    for size, first, total, sign in legs:
-        for width in np.unique(size[size > 0]):
-            sel = np.flatnonzero(size == width)
-            cols = first[sel, None] + np.arange(width)[None, :]
-            raw = np.take_along_axis(raw_ranked[sel], cols, axis=1)
-            share = total * raw / raw.sum(axis=1)[:, None]
-            capped[sel] |= (share > limits.max_weight).any(axis=1)
-            block = weights[sel]
-            np.put_along_axis(block, cols, sign * share, axis=1)
-            weights[sel] = block
-    result = np.zeros((rows.size, n_assets))
-    np.put_along_axis(result, order, weights, axis=1)
-    out[rows] = result
-    if capped.any():
-        redo = np.zeros_like(rebalance)
-        redo[rows[capped]] = True
-        out[redo] = _weights_loop(signal, ok, rule, limits, redo, vol)[redo]
-    return out

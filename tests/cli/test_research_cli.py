@@ -91,3 +91,11 @@ def test_strategies_by_model_lists_the_users_of_a_model_version(
     code, out, _ = cli(capsys, ws_path, "strategies", "by-model", "nobody/v9")
     assert code == 0
     assert "no strategy uses nobody/v9" in out
+    # the model improver on that version, from the command line
+    code, out, _ = cli(
+        capsys, ws_path, "research", "improve", "--data", "sp500-stocks", "--ref", model, "--json"
+    )
+    results = json.loads(out)
+    assert [r["ref"] for r in results] == [model]
+    assert results[0]["decision"] in ("registered", "kept", "no proposals")
+    assert code == (0 if results[0]["new_ref"] else 1)

@@ -33,6 +33,7 @@ from pydantic import (
 from alphaloop.errors import SpecError
 from alphaloop.execution import CostModel, FillTiming, cost_preset
 from alphaloop.specfile import describe_validation_error, load_spec_file
+from alphaloop.strategies import TEMPLATES, TemplateField
 
 __all__ = [
     "Component",
@@ -127,6 +128,9 @@ class Component(_Frozen):
         )
         return ("-" if self.sign < 0 else "") + text
 
+
+_REBALANCE_FILTERS = ("drift", "cost_aware", "edge_window")
+"""Rebalance fields left out of the identity while at their defaults."""
 
 _COMPOSITE_FIELDS = ("components", "combine", "combiner", "window", "horizon")
 """Signal fields that only a composite sets (left out of the identity otherwise)."""
@@ -269,10 +273,24 @@ class Rebalance(_Frozen):
 
     ``frequency``: daily, weekly, monthly, quarterly, or ``bars`` with
     ``every`` = N (every N bars counted from the first bar of the backtest).
+
+    Two filters skip trades on those bars (:mod:`alphaloop.strategies.rebalancing`):
+
+    ``drift``
+        Threshold rebalancing: trade on a scheduled bar only when some
+        asset's weight, drifted with prices since the last trade, is more
+        than ``drift`` (a fraction of equity) away from its new target.
+    ``cost_aware``
+        Skip each asset's trade whose expected benefit is below its expected
+        cost (benefit estimated from the book's own trailing gross return
+        over ``edge_window`` bars; cost from the spec's cost model).
     """
 
     frequency: Literal["daily", "weekly", "monthly", "quarterly", "bars"] = "monthly"
     every: int = Field(1, ge=1, le=100_000)
+    drift: float | None = Field(None, gt=0, lt=1)
+    cost_aware: bool = False
+    edge_window: int = Field(63, ge=5, le=100_000)
 
 
 class Limits(_Frozen):
@@ -358,7 +376,8 @@ class StrategySpec(_Frozen):
     universe: Literal["all"] | list[str] = "all"
     start: date | None = None
     end: date | None = None
-    signal: Signal
+    signal: Signal | None = None
+    template: TemplateField | None = None
     portfolio: PortfolioRule = PortfolioRule(k=5)
     rebalance: Rebalance = Rebalance()
     limits: Limits = Limits()
@@ -396,7 +415,8 @@ class StrategySpec(_Frozen):
     def _cross_fields(self) -> StrategySpec:
         if self.start and self.end and self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
-        if self.portfolio.shorts and not self.limits.allow_short:
+        self._check_template()
+        if self.portfolio.shorts and not self.limits.allow_short and self.uses_portfolio_rule:
             raise ValueError(
                 f"portfolio method {self.portfolio.method} takes short positions but "
                 "limits.allow_short is false"
@@ -407,6 +427,41 @@ class StrategySpec(_Frozen):
                 f"{self.limits.max_leverage}"
             )
         return self
+
+    def _check_template(self) -> None:
+        template = self.template
+        if template is None:
+            if self.signal is None:
+                raise ValueError(
+                    "a spec needs a signal (expr, model or components) or a template "
+                    f"({', '.join(sorted(TEMPLATES))})"
+                )
+            return
+        if template.USES_SIGNAL and self.signal is None:
+            raise ValueError(f"template {template.template} reads the spec's signal; add signal:")
+        if not template.USES_SIGNAL and self.signal is not None:
+            raise ValueError(
+                f"template {template.template} makes its own signal; remove signal: "
+                "(or use a template that reads one)"
+            )
+        if template.shorts and not self.limits.allow_short:
+            raise ValueError(
+                f"template {template.template} takes short positions but limits.allow_short "
+                "is false"
+            )
+
+    @property
+    def uses_portfolio_rule(self) -> bool:
+        """Whether ``portfolio`` turns a signal into weights (not for templates that build a book)."""
+        return self.template is None or self.template.output_kind == "signal"
+
+    def describe_signal(self) -> str:
+        """The signal, or the template, in one line."""
+        if self.template is not None:
+            text = self.template.describe()
+            return f"{text} on {self.signal.describe()}" if self.signal is not None else text
+        assert self.signal is not None
+        return self.signal.describe()
 
     # ------------------------------------------------------------ identity
     def canonical(self) -> dict[str, Any]:
@@ -419,9 +474,16 @@ class StrategySpec(_Frozen):
         out = self.model_dump(mode="json", exclude={"name", "description"})
         if self.exits == Exits():
             del out["exits"]
-        if self.signal.components is None:
+        for name in ("template", "signal"):
+            if out[name] is None:
+                del out[name]
+        if self.signal is not None and self.signal.components is None:
             for name in _COMPOSITE_FIELDS:
                 del out["signal"][name]
+        defaults = Rebalance()
+        for name in _REBALANCE_FILTERS:
+            if getattr(self.rebalance, name) == getattr(defaults, name):
+                del out["rebalance"][name]
         return out
 
     @property

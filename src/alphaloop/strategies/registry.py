@@ -1,0 +1,39 @@
+"""Every strategy template, by name, and the union a spec's ``template:`` field takes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+from pydantic import Field
+
+from alphaloop.strategies.base import TemplateParams
+from alphaloop.strategies.momentum import CrossSectionalMomentum
+
+__all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
+
+TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
+    CrossSectionalMomentum,
+)
+
+TEMPLATES: dict[str, type[TemplateParams]] = {
+    cls.model_fields["template"].default: cls for cls in TEMPLATE_CLASSES
+}
+
+TemplateField: Any = (
+    Annotated[Union[TEMPLATE_CLASSES], Field(discriminator="template")]  # noqa: UP007
+    if len(TEMPLATE_CLASSES) > 1
+    else TEMPLATE_CLASSES[0]
+)
+
+
+def template_class(name: str) -> type[TemplateParams]:
+    """The template class called ``name``.
+
+    Raises
+    ------
+    KeyError
+        With the known names.
+    """
+    if name not in TEMPLATES:
+        raise KeyError(f"unknown strategy template {name!r}; known: {', '.join(sorted(TEMPLATES))}")
+    return TEMPLATES[name]

@@ -8,11 +8,13 @@ from pydantic import Field
 
 from alphaloop.strategies.base import TemplateParams
 from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.pairs import PairsTrading
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
+    PairsTrading,
 )
 
 TEMPLATES: dict[str, type[TemplateParams]] = {

@@ -306,7 +306,6 @@ class PairsTrading(TemplateParams):
         return {
             "rebalance": {"frequency": "daily"},
             "limits": {"allow_short": True, "max_leverage": 2.0, "max_weight": 0.25},
-            "fills": "next_open",
         }
 
     # -------------------------------------------------------------------- build

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.backtest import scan_lookahead
 from alphaloop.backtest.event import EventEngine, TargetWeightsStrategy
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import simulate
@@ -169,6 +170,21 @@ def test_book_does_not_depend_on_how_much_history_was_loaded() -> None:
         r0 = int(rows[0])  # from the first formation the shorter panel has, the same book
         np.testing.assert_array_equal(short.weights[r0:], full.weights[s + r0 :])
         assert r0 <= tpl.warmup()
+
+
+def test_lookahead_scan_is_clean_with_the_templates_warmup_as_settle() -> None:
+    panel = make_panel(9, n_times=800)
+    tpl = PairsTrading(hedge="kalman", **SMALL)
+
+    def outputs(p: Panel) -> dict[str, np.ndarray]:
+        out = build(tpl, p)
+        return {"weights": out.weights, "signal": out.signal}
+
+    report = scan_lookahead(
+        outputs, panel, settle=tpl.warmup(), n_points=6, max_decision_points=12, warmups=(63, 252)
+    )
+    assert report.clean, report.findings[:3]
+    assert report.warmups == (63, 252)
 
 
 def test_kalman_hedge_uses_bars_up_to_t_and_tracks_a_moving_beta() -> None:

@@ -280,3 +280,13 @@ def test_combining_seals_only_when_it_succeeds(sealed: Workspace) -> None:
         sealed.data.combine("bad", ["eq", "eq"])
     assert sealed.data.holdouts.get("eq") is None
     assert sealed.data.holdouts.get("cmd") is None
+
+
+def test_a_spent_source_holdout_is_a_caveat(sealed: Workspace) -> None:
+    sealed.data.holdout_boundary("cmd")  # sealed at first use
+    sealed.data.holdouts.unseal("cmd", note="final pick evaluated", trials_before=3)
+    info = sealed.data.combine("after", ["eq", "cmd"]).dataset
+    assert any(
+        c.startswith("the holdout of cmd (from ") and "were seen before" in c for c in info.caveats
+    )
+    assert sealed.data.holdout_boundary("after") == sealed.data.holdout_boundary("cmd")

@@ -14,7 +14,7 @@ import pytest
 from alphaloop.app import Workspace
 from alphaloop.backtest.runner import resolve_costs
 from alphaloop.backtest.spec import StrategySpec
-from alphaloop.data.combine import CombineSource
+from alphaloop.data import CombineSource
 from alphaloop.errors import (
     DataCombineError,
     DatasetNotFoundError,

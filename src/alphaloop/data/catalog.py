@@ -841,8 +841,11 @@ class DataCatalog:
                 f"{', '.join(i.check for i in report.errors)}",
                 hint="select other assets or another calendar (`data check` on each source)",
             )
-        for src in rows:  # combining is a use: seal the sources that were not sealed yet
-            self.holdout_boundary(src.name, src.version)
+        # combining is a use: seal the sources not sealed yet (another process may have
+        # sealed one since it was read: then its recorded boundary decides)
+        sealed = [replace(s, boundary=self.holdout_boundary(s.name, s.version)) for s in rows]
+        if any(a.boundary != b.boundary for a, b in zip(rows, sealed, strict=True)):
+            rows, combination = sealed, combine_rows(sealed, calendar)
         others = [
             span for span in self._sealed_spans(data) if span.dataset not in {r.name for r in rows}
         ]

@@ -570,6 +570,11 @@ def resolve_costs(
     if costs.impact == "sqrt" and market.volume == "tick":
         charged = costs.model_copy(update={"impact": "none"})
     notes = []
+    if spec.costs is None and market.asset_class == "mixed":
+        notes.append(
+            "the dataset combines several asset classes: the equities cost preset is charged "
+            "to every asset; set `costs:` in the spec to price them otherwise"
+        )
     equity_style = costs.commission_per_share > 0 and market.asset_class in ("fx", "crypto")
     if spec.costs is not None and equity_style:
         notes.append(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alphaloop.backtest import scan_lookahead
+from alphaloop.backtest import backtest_panel, scan_lookahead
 from alphaloop.backtest.event import EventEngine, TargetWeightsStrategy
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import simulate
@@ -18,6 +18,7 @@ from alphaloop.execution import CostModel
 from alphaloop.strategies import TEMPLATES, PairsTrading, TemplateInputs, TemplateOutput
 from alphaloop.strategies import cointegration as coint_module
 from alphaloop.strategies.pairs import formation_rows, kalman_hedge
+from tests.research.synthetic import make_info
 
 SMALL = {"formation": 126, "trade_period": 63}
 
@@ -225,6 +226,34 @@ def test_both_engines_agree(params: dict, fills: str) -> None:
     a, b = run_both(panel, out.weights, fills=fills, costs=CostModel(borrow_bps_annual=300.0))
     np.testing.assert_allclose(b.equity.to_numpy(), a.equity.to_numpy(), rtol=1e-9, atol=0)
     assert len(a.trades) == len(b.trades) > 4
+
+
+@pytest.mark.parametrize("hedge", ["ols", "kalman"])
+def test_a_pairs_spec_runs_through_backtest_panel_on_both_engines(hedge: str) -> None:
+    panel = make_panel(1)
+    spec = StrategySpec.from_dict(
+        {
+            "name": "pairs",
+            "data": "synth",
+            "template": {"template": "pairs", "hedge": hedge, "max_pairs": 1},
+            "rebalance": {"frequency": "daily"},
+            "limits": {"allow_short": True, "max_leverage": 2.0, "max_weight": 0.5},
+        }
+    )
+    info = make_info(panel)
+    a = backtest_panel(spec, info, panel, engine="vectorized")
+    b = backtest_panel(spec, info, panel, engine="event")
+    x, y = a.simulation.equity.to_numpy(), b.simulation.equity.to_numpy()
+    np.testing.assert_allclose(y, x, rtol=1e-9, atol=0)
+    assert len(a.simulation.trades) == len(b.simulation.trades) > 10
+    # the backtest starts at the first formation date; the planted pair pays net of costs
+    first = formation_rows(panel.index, panel.frequency, 252, 126)[0]
+    assert a.simulation.equity.index[0] == panel.index[first]
+    assert x[-1] / x[0] - 1.0 > 0.03
+    template = a.assumptions["template"]
+    assert template["template"] == "pairs"
+    pairs = [p for f in template["diagnostics"]["formations"] for p in f["pairs"]]
+    assert {(p["y"], p["x"]) for p in pairs} == {("A00", "A01")}
 
 
 def test_weights_respect_limits_and_emit_only_changes() -> None:

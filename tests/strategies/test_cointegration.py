@@ -10,8 +10,8 @@ from statsmodels.tsa.stattools import coint
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
 from alphaloop.errors import BacktestError
+from alphaloop.strategies._cointegration_kernels import eg_many_python
 from alphaloop.strategies.cointegration import (
-    _eg_many_python,
     adjust_pvalues,
     engle_granger,
     half_life,
@@ -57,7 +57,7 @@ def test_kernel_equals_its_python_twin() -> None:
     logp = walks(4, 120, 5)
     ys, xs = np.triu_indices(5, 1)
     got = np.column_stack(engle_granger(logp, ys, xs, adf_lags=2)[:3])
-    ref = _eg_many_python(np.ascontiguousarray(logp.T), ys.astype(np.int64), xs.astype(np.int64), 2)
+    ref = eg_many_python(np.ascontiguousarray(logp.T), ys.astype(np.int64), xs.astype(np.int64), 2)
     np.testing.assert_allclose(got, ref[:, :3], rtol=1e-12)
 
 

@@ -17,7 +17,7 @@ from alphaloop.errors import BacktestError, SpecError
 from alphaloop.execution import CostModel
 from alphaloop.strategies import TEMPLATES, PairsTrading, TemplateInputs, TemplateOutput
 from alphaloop.strategies import cointegration as coint_module
-from alphaloop.strategies.pairs import formation_rows, kalman_hedge
+from alphaloop.strategies.spreads import band_states, formation_rows, kalman_hedge
 from tests.research.synthetic import make_info
 
 SMALL = {"formation": 126, "trade_period": 63}
@@ -208,6 +208,24 @@ def test_kalman_hedge_uses_bars_up_to_t_and_tracks_a_moving_beta() -> None:
     assert np.abs(beta[200:] - true_beta[200:]).max() < 0.15  # it lags a moving beta
     assert beta[-1] - beta[200] > 0.1
     assert abs(np.std(z[100:]) - 1.0) < 0.3  # standardized prediction errors
+
+
+def test_band_states_by_hand() -> None:
+    z = np.array([0.0, 2.1, 1.0, 0.4, -2.5, -3.0, -4.2, -2.6, 0.0, 2.2, 2.3, 2.4, 1.9, 2.0, np.nan])
+    counts = dict.fromkeys(("entries", "exits", "stops", "timeouts", "missing"), 0)
+    state, beta_at = band_states(z, np.full(z.size, 1.5), 2.0, 0.5, 4.0, 0, False, counts)
+    # short at 2.1, exit at 0.4, long at -2.5, stopped at -4.2: nothing more this period
+    assert state.tolist() == [0, -1, -1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert counts == {"entries": 2, "exits": 1, "stops": 1, "timeouts": 0, "missing": 0}
+    assert beta_at.tolist() == [0, 1.5, 1.5, 0, 1.5, 1.5] + [0.0] * 9
+    counts = dict.fromkeys(counts, 0)
+    state, _ = band_states(z[8:], np.full(7, 1.5), 2.0, 0.5, 4.0, 2, False, counts)
+    # short at 2.2, timed out two bars later, back in at 2.0 after |z| fell below 2,
+    # closed by the missing value
+    assert state.tolist() == [0, -1, -1, 0, 0, -1, 0]
+    assert counts == {"entries": 2, "exits": 0, "stops": 0, "timeouts": 1, "missing": 1}
+    state, _ = band_states(z[:3], np.full(3, -0.5), 2.0, 0.5, 4.0, 0, True, counts)
+    assert not state.any()  # beta legs need a positive hedge ratio
 
 
 # ------------------------------------------------------------------ engines

@@ -51,10 +51,8 @@ comes after at most ``formation + trade_period`` bars (:meth:`warmup`).
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar, Literal
 
-import numba
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
@@ -63,106 +61,14 @@ from alphaloop.errors import BacktestError, SpecError
 from alphaloop.strategies import cointegration
 from alphaloop.strategies.base import OutputKind, TemplateInputs, TemplateOutput, TemplateParams
 from alphaloop.strategies.cointegration import CointMethod, Correction, PairTest
+from alphaloop.strategies.spreads import band_states, emit_changes, formation_rows, kalman_hedge
 
-__all__ = ["PairsTrading", "formation_rows", "kalman_hedge"]
+__all__ = ["PairsTrading"]
 
-_EPOCH_MONDAY = np.datetime64("1970-01-05", "D")
 _HEDGE_NOTES = {
     "ols": "fitted on the formation window, fixed while trading",
     "kalman": "filtered with the bars up to each bar",
 }
-
-
-def formation_rows(
-    index: pd.DatetimeIndex, frequency: str, formation: int, trade_period: int
-) -> np.ndarray:
-    """Rows of ``index`` that are formation dates (see the module notes).
-
-    Parameters
-    ----------
-    index : DatetimeIndex
-        The panel's calendar (UTC).
-    frequency : str
-        The panel's frequency name (``"daily"`` counts weekdays).
-    formation, trade_period : int
-        Bars in the formation window; bars (weekdays on daily data) between
-        formation dates.
-
-    Returns
-    -------
-    ndarray of int
-        Increasing rows ``>= formation - 1``.
-    """
-    n = len(index)
-    if n < 2:
-        return np.zeros(0, dtype=np.int64)
-    if frequency == "daily":
-        days = index.tz_convert("UTC").tz_localize(None).values.astype("datetime64[D]")
-        clock = np.busday_count(_EPOCH_MONDAY, days).astype(np.int64)
-    else:
-        ns = index.as_unit("ns").asi8
-        step = max(int(np.median(np.diff(ns))), 1)
-        clock = ns // step
-    block = np.floor_divide(clock, trade_period)
-    starts = np.flatnonzero(block[1:] != block[:-1]) + 1
-    return starts[starts >= formation - 1]
-
-
-@numba.njit(cache=True)
-def kalman_hedge(
-    y: np.ndarray, x: np.ndarray, delta: float, obs_var: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A random-walk regression ``y_t = beta_t x_t + a_t + e_t`` filtered bar by bar.
-
-    Parameters
-    ----------
-    y, x : ndarray, shape (time,)
-        Log prices; a non-finite pair of values skips the update (the
-        state carries over, its uncertainty grows).
-    delta : float
-        Per-bar state noise: each state component's variance grows by
-        ``delta / (1 - delta) * obs_var`` each bar (0 < delta < 1).
-    obs_var : float
-        Variance of the observation noise ``e_t`` (log units squared).
-
-    Returns
-    -------
-    beta, intercept : ndarray, shape (time,)
-        The filtered state after the update with bar ``t`` (uses bars <= t).
-    zscore : ndarray, shape (time,)
-        The prediction error of bar ``t`` (forecast from bars < t) over its
-        standard deviation; NaN where skipped.
-    """
-    n = y.shape[0]
-    beta = np.empty(n)
-    icpt = np.empty(n)
-    z = np.full(n, np.nan)
-    w = delta / (1.0 - delta) * obs_var
-    s0 = 0.0
-    s1 = 0.0
-    p00 = 1e4
-    p01 = 0.0
-    p11 = 1e4
-    for t in range(n):
-        p00 += w
-        p11 += w
-        if np.isfinite(y[t]) and np.isfinite(x[t]):
-            h0 = x[t]
-            ph0 = p00 * h0 + p01
-            ph1 = p01 * h0 + p11
-            q = h0 * ph0 + ph1 + obs_var
-            err = y[t] - (s0 * h0 + s1)
-            z[t] = err / math.sqrt(q)
-            k0 = ph0 / q
-            k1 = ph1 / q
-            s0 += k0 * err
-            s1 += k1 * err
-            p00 -= k0 * ph0
-            p01 -= k0 * ph1
-            p11 -= k1 * ph1
-        beta[t] = s0
-        icpt[t] = s1
-    return beta, icpt, z
 
 
 class PairsTrading(TemplateParams):
@@ -352,7 +258,7 @@ class PairsTrading(TemplateParams):
             formations.append(_formation_record(panel, f, screen, chosen, dropped))
             for pair in chosen:
                 z, beta = self._zscore(logp, pair, start, f, end)
-                state, beta_at = _run_bands(
+                state, beta_at = band_states(
                     z, beta, self.entry, self.exit, self.stop, self.max_hold or 0,
                     self.legs == "beta", counts,
                 )  # fmt: skip
@@ -361,7 +267,7 @@ class PairsTrading(TemplateParams):
                 target[f:end, pair.x] = wx
                 signal[f:end, pair.y] = np.where(np.isfinite(z), -z, signal[f:end, pair.y])
                 signal[f:end, pair.x] = np.where(np.isfinite(z), z, signal[f:end, pair.x])
-        weights = _emit(target, rows)
+        weights = emit_changes(target, rows)
         diagnostics = {
             "formations": formations,
             "method": self.method,
@@ -442,64 +348,6 @@ class PairsTrading(TemplateParams):
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = np.where(big > max_weight, max_weight / big, 1.0)
         return wy * scale + 0.0, wx * scale + 0.0
-
-
-def _run_bands(
-    z: np.ndarray,
-    beta: np.ndarray,
-    entry: float,
-    exit_: float,
-    stop: float,
-    max_hold: int,
-    need_positive_beta: bool,
-    counts: dict[str, int],
-) -> tuple[np.ndarray, np.ndarray]:
-    """State per bar (+1 long spread, -1 short, 0 flat) and the hedge ratio fixed at entry."""
-    n = z.shape[0]
-    state = np.zeros(n)
-    beta_at = np.zeros(n)
-    pos, held, b = 0, 0, 0.0
-    resting = False  # stopped: no more trades this period
-    cooling = False  # timed out: wait for |z| < entry
-    for t in range(n):
-        zt = z[t]
-        if not np.isfinite(zt):
-            if pos:
-                counts["missing"] += 1
-            pos = 0
-        elif pos:
-            held += 1
-            if -pos * zt >= stop:
-                pos, resting = 0, True
-                counts["stops"] += 1
-            elif -pos * zt <= exit_:
-                pos = 0
-                counts["exits"] += 1
-            elif max_hold and held >= max_hold:
-                pos, cooling = 0, True
-                counts["timeouts"] += 1
-        elif not resting:
-            if cooling and abs(zt) < entry:
-                cooling = False
-            if not cooling and entry <= abs(zt) < stop and (beta[t] > 0 or not need_positive_beta):
-                pos, held, b = (-1 if zt > 0 else 1), 0, float(beta[t])
-                counts["entries"] += 1
-        state[t] = pos
-        beta_at[t] = b if pos else 0.0
-    return state, beta_at
-
-
-def _emit(target: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Weights: the whole book on formation rows, else only the assets whose target changed."""
-    weights = np.full(target.shape, np.nan)
-    if not rows.size:
-        return weights
-    first = int(rows[0])
-    changed = np.zeros(target.shape, dtype=bool)
-    changed[first + 1 :] = target[first + 1 :] != target[first:-1]
-    weights[changed] = target[changed]
-    weights[rows] = target[rows]
-    return weights
 
 
 def _formation_record(

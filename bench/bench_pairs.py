@@ -101,7 +101,7 @@ def machine() -> dict[str, str]:
 
     return {
         "cpu": cpu_name(),
-        "cores": f"{os.cpu_count()} (numba threads {numba.get_num_threads()})",
+        "cores": f"{os.cpu_count()} cores (numba threads {numba.get_num_threads()})",
         "memory": memory_total(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'' if full_loop else f' --sample {pick.size}'} --write-docs` ({args.assets} assets x "
         f"{args.days:,} days, {n_pairs:,} pairs, seed {args.seed}).",
         "",
-        f"**Machine:** {info['cpu']}, {info['cores']} cores, {info['memory']} memory, "
+        f"**Machine:** {info['cpu']}, {info['cores']}, {info['memory']} memory, "
         f"{info['os']}, Python {info['python']}; {info['versions']}. Load average (1 min): "
         f"{load}.",
         "",
@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- statsmodels loop: {loop_note} ({per_pair * 1e3:.1f} ms per pair, "
         f"{loop_s:.1f} s measured){'' if full_loop else '; in italics: extrapolated'}. "
-        "A pool of 2 processes would at best halve it.",
+        f"A pool of 2 processes would at best halve it: {full_loop_s / 2 / warm_s:,.0f}x "
+        "slower than the screen on the same 2 cores.",
         f"- agreement on the {pick.size:,} looped pairs: max relative |Δ statistic| "
         f"{d_stat:.1e}, max |Δ p-value| {d_p:.1e} ({'ok' if ok else 'FAILED'})",
         f"- multiple testing: {raw_hits:,} pairs ({raw_hits / n_pairs:.1%}) pass at 5% "

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
 from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.pca_stat_arb import PcaStatArb
 from alphaloop.strategies.registry import TEMPLATE_CLASSES, TEMPLATES, TemplateField, template_class
 
 __all__ = [
     "TEMPLATES",
     "TEMPLATE_CLASSES",
     "CrossSectionalMomentum",
+    "PcaStatArb",
     "TemplateField",
     "TemplateInputs",
     "TemplateOutput",

@@ -8,11 +8,13 @@ from pydantic import Field
 
 from alphaloop.strategies.base import TemplateParams
 from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.pca_stat_arb import PcaStatArb
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
+    PcaStatArb,
 )
 
 TEMPLATES: dict[str, type[TemplateParams]] = {

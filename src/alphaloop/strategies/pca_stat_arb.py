@@ -1,0 +1,470 @@
+"""PCA statistical arbitrage: trade mean-reverting residuals of a rolling factor model.
+
+In the spirit of Avellaneda and Lee (2010), *Statistical arbitrage in the US
+equities market*. Every ``refit`` bars the template takes the trailing
+``window`` bars of simple returns of the assets with a full record in that
+window, standardizes them and diagonalizes their correlation matrix; the top
+``n_factors`` eigenvectors, divided by each asset's volatility, are the
+eigenportfolios, whose returns are the factors. On every bar each asset's
+returns over the trailing ``ou_window`` bars are regressed (with an
+intercept) on the factor returns; the cumulative residual ``X`` is fitted as
+an Ornstein-Uhlenbeck process through its AR(1) regression
+``X[n+1] = a + b X[n] + zeta``:
+
+- ``kappa = -ln(b) * periods_per_year`` (mean-reversion speed, per year),
+  half-life ``ln(2) / -ln(b)`` bars;
+- ``m = a / (1 - b)`` (equilibrium level),
+  ``sigma_eq = sqrt(var(zeta) / (1 - b**2))`` (its equilibrium deviation);
+- s-score ``s = (X_t - m) / sigma_eq``, with ``m`` centred on the
+  cross-sectional mean of ``m`` by default (the paper's modified score: the
+  regression's intercept makes ``X_t = 0`` and the residual means sum to
+  about zero across assets).
+
+Only assets whose half-life is below ``max_half_life`` bars trade. A state
+machine per asset opens a short when ``s > s_entry``, a long when
+``s < -s_entry``, closes a short when ``s < s_exit_short`` and a long when
+``s > -s_exit_long``. The half-life filter gates entries only; a position
+is closed early when its asset loses its OU fit (missing data, ``b`` outside
+(0, 1)) or leaves the PCA universe at a refit. On every bar where some state changes
+(and at every refit date with a position open) the book is rebuilt: equal
+gross per open position, plus a hedge in the eigenportfolios that sets the
+book's regression beta to each kept factor to zero at that bar, then scaled
+so ``sum |w| <= gross`` and every ``|w| <= max_weight`` (scaling keeps it
+factor-neutral). Between those bars the template places no orders (NaN
+rows): positions drift with prices.
+
+Everything at bar ``t`` uses returns up to ``t``: loadings come from the
+last refit date at or before ``t``, betas and OU parameters from the
+``ou_window`` bars ending at ``t``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field, model_validator
+
+from alphaloop.errors import BacktestError
+from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
+
+__all__ = ["PcaStatArb"]
+
+#: Fewest assets with a full window, beyond twice the number of factors, for a refit.
+MIN_SPARE_ASSETS = 2
+
+
+def min_assets(n_factors: int) -> int:
+    """Fewest assets with a full PCA window a refit needs: ``2 * n_factors + 2``."""
+    return 2 * n_factors + MIN_SPARE_ASSETS
+
+
+class PcaStatArb(TemplateParams):
+    """PCA statistical arbitrage: OU s-scores of factor-model residuals, factor-neutral book.
+
+    Parameters
+    ----------
+    window : int
+        Bars of returns in each PCA (correlation) estimate (252 = a year of days).
+    n_factors : int
+        Eigenportfolios kept (a fixed count, not a variance share; the share
+        they explain is reported per refit date).
+    refit : int
+        Bars between PCA refits (21 = monthly on daily bars).
+    ou_window : int
+        Bars of returns in each factor regression and OU fit (60 in the paper).
+    max_half_life : float
+        Bars; an asset trades only while its residual's half-life
+        ``ln 2 / -ln b`` is below it (the paper's ``kappa > 252/30`` per year
+        is a half-life under ~21 days).
+    s_entry : float
+        Open a short above ``+s_entry``, a long below ``-s_entry`` (s-score units).
+    s_exit_short : float
+        Close a short when the s-score falls below it.
+    s_exit_long : float
+        Close a long when the s-score rises above ``-s_exit_long``.
+    center : bool
+        Centre each ``m`` on the cross-sectional mean of ``m`` (the paper's
+        modified s-score).
+    gross : float
+        Target sum of |weights| of the book (fraction of equity); capped at
+        the spec's ``max_leverage``.
+    """
+
+    template: Literal["pca_stat_arb"] = "pca_stat_arb"
+    window: int = Field(252, ge=20, le=5000)
+    n_factors: int = Field(5, ge=1, le=100)
+    refit: int = Field(21, ge=1, le=1000)
+    ou_window: int = Field(60, ge=20, le=1000)
+    max_half_life: float = Field(21.0, gt=0, le=500)
+    s_entry: float = Field(1.25, gt=0, le=10)
+    s_exit_short: float = Field(0.75, ge=-10, le=10)
+    s_exit_long: float = Field(0.5, ge=-10, le=10)
+    center: bool = True
+    gross: float = Field(2.0, gt=0, le=10)
+
+    TITLE: ClassVar[str] = "PCA statistical arbitrage"
+    SUMMARY: ClassVar[str] = (
+        "regress each asset on rolling PCA eigenportfolios, fit the cumulative residual as "
+        "an Ornstein-Uhlenbeck process, fade large s-scores in a factor-neutral book"
+    )
+    ASSUMES: ClassVar[tuple[str, ...]] = (
+        "a few eigenportfolios explain the common moves; what is left mean-reverts",
+        "a wide universe: PCA of n assets needs n well above 2 * n_factors",
+        "the OU fit on ou_window bars is stable over the next bars (parameters drift)",
+        "daily rebalancing at the spec's costs; short selling at the cost model's borrow rate",
+    )
+    PITFALLS: ClassVar[tuple[str, ...]] = (
+        "fitting the PCA on the full sample builds tomorrow's factors into today's "
+        "residuals; here loadings come from the trailing window at each refit date only",
+        "survivorship: a universe of today's survivors has no residual that blew up and "
+        "delisted; bundled sp500-stocks carries that caveat into every result",
+        "costs of daily turnover: residual reversion is small per trade and the hedge "
+        "legs trade too; judge the net result, never the gross",
+        "too few assets for PCA: with n close to n_factors the residuals are mostly noise "
+        "or nothing; a refit needs 2 * n_factors + 2 assets with a full window",
+        "a 60-bar AR(1) fit finds fast mean reversion in random walks (Dickey-Fuller bias); "
+        "the half-life filter alone is not a test",
+    )
+    GRID: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "window": (126, 252, 504),
+        "n_factors": (1, 3, 5, 10, 15),
+        "ou_window": (40, 60, 90),
+        "max_half_life": (5.0, 10.0, 21.0),
+        "s_entry": (1.0, 1.25, 1.5, 2.0),
+        "s_exit_short": (0.25, 0.5, 0.75),
+        "s_exit_long": (0.25, 0.5, 0.75),
+    }
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PcaStatArb:
+        if self.ou_window > self.window:
+            raise ValueError(f"ou_window ({self.ou_window}) must not exceed window ({self.window})")
+        if self.window <= 2 * self.n_factors:
+            raise ValueError(
+                f"window ({self.window}) must exceed 2 * n_factors ({2 * self.n_factors}) "
+                "for a stable correlation matrix"
+            )
+        if self.max_half_life > self.ou_window / 2:
+            raise ValueError(
+                f"max_half_life ({self.max_half_life}) must be at most ou_window / 2 "
+                f"({self.ou_window / 2}): a {self.ou_window}-bar fit cannot see slower reversion"
+            )
+        if self.s_exit_short >= self.s_entry or self.s_exit_long >= self.s_entry:
+            raise ValueError(
+                f"s_exit_short ({self.s_exit_short}) and s_exit_long ({self.s_exit_long}) "
+                f"must be below s_entry ({self.s_entry})"
+            )
+        return self
+
+    @property
+    def shorts(self) -> bool:
+        return True
+
+    def warmup(self) -> int:
+        return self.window
+
+    def spec_defaults(self) -> dict[str, Any]:
+        return {
+            "rebalance": {"frequency": "daily"},
+            "limits": {"allow_short": True, "max_leverage": 2.0, "max_weight": 0.25},
+        }
+
+    def build(self, inputs: TemplateInputs) -> TemplateOutput:
+        close = np.asarray(inputs.panel["close"], dtype=np.float64)
+        n_times, n_assets = close.shape
+        self._check_data(n_times, n_assets)
+        ok = np.asarray(inputs.eligible, dtype=bool) & np.isfinite(close) & (close > 0)
+        rets = np.full(close.shape, np.nan)
+        both = ok[1:] & ok[:-1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rets[1:] = np.where(both, close[1:] / np.where(both, close[:-1], 1.0) - 1.0, np.nan)
+
+        fits: list[_Fit | None] = []
+        score = np.full(close.shape, np.nan)
+        may_enter = np.zeros(close.shape, dtype=bool)
+        refits: list[dict[str, Any]] = []
+        dates = inputs.panel.index
+        for start in range(self.window, n_times, self.refit):
+            stop = min(start + self.refit, n_times)
+            fit = _pca(rets, ok[start], start, self.window, self.n_factors)
+            fits.append(fit)
+            entry: dict[str, Any] = {"date": dates[start].isoformat()}
+            if fit is None:
+                entry.update(assets=int(np.sum(_full_window(rets, ok[start], start, self.window))))
+                entry.update(factors=0, variance_explained=None, tradable=0)
+                refits.append(entry)
+                continue
+            bars = np.arange(start, stop)
+            reg = _regress(rets, fit, bars, self.ou_window)
+            s, half_life = _ou_scores(reg.resid, reg.valid, self.center)
+            cols = fit.assets
+            score[start:stop, cols] = s
+            ok_trade = np.isfinite(s) & (half_life < self.max_half_life)
+            may_enter[start:stop, cols] = ok_trade
+            entry.update(
+                assets=len(cols),
+                factors=self.n_factors,
+                variance_explained=round(fit.explained, 6),
+                tradable=int(ok_trade[0].sum()),
+            )
+            refits.append(entry)
+
+        states = _run_states(score, may_enter, self.s_entry, self.s_exit_short, self.s_exit_long)
+        gross = min(self.gross, inputs.max_leverage)
+        weights = self._book(rets, ok, states, fits, gross, inputs.max_weight)
+        notes = [
+            f"PCA of the trailing {self.window}-bar correlation matrix every {self.refit} bars, "
+            f"{self.n_factors} eigenportfolios kept; residual OU fits on {self.ou_window} bars",
+            "books are factor-neutral (regression beta to each kept factor = 0) on the bars "
+            "they are rebuilt; between them positions drift",
+        ]
+        if gross < self.gross:
+            notes.append(f"gross {self.gross} capped at the spec's max_leverage {gross}")
+        diagnostics = {
+            "refits": refits,
+            "decision_bars": int(np.isfinite(weights).any(axis=1).sum()),
+            "min_assets": min_assets(self.n_factors),
+        }
+        return TemplateOutput(
+            kind="weights",
+            signal=-score,
+            weights=weights,
+            diagnostics=diagnostics,
+            notes=tuple(notes),
+        )
+
+    def _check_data(self, n_times: int, n_assets: int) -> None:
+        need = min_assets(self.n_factors)
+        if n_assets < need:
+            raise BacktestError(
+                f"pca_stat_arb with n_factors={self.n_factors} needs at least {need} assets; "
+                f"the panel has {n_assets}",
+                hint="use a wider universe or fewer factors (n_factors)",
+            )
+        if n_times <= self.window:
+            raise BacktestError(
+                f"pca_stat_arb needs more than window={self.window} bars for its first PCA; "
+                f"the panel has {n_times}",
+                hint="load more history (an earlier start) or shorten window",
+            )
+
+    def _book(
+        self,
+        rets: np.ndarray,
+        ok: np.ndarray,
+        states: np.ndarray,
+        fits: list[_Fit | None],
+        gross: float,
+        max_weight: float,
+    ) -> np.ndarray:
+        """Target weights on the bars where the book changes, NaN elsewhere."""
+        n_times = states.shape[0]
+        changed = np.zeros(n_times, dtype=bool)
+        changed[1:] = (states[1:] != states[:-1]).any(axis=1)
+        changed[0] = (states[0] != 0).any()
+        refit_rows = np.zeros(n_times, dtype=bool)
+        refit_rows[self.window :: self.refit] = True
+        decide = changed | (refit_rows & (states != 0).any(axis=1))
+        weights = np.full(states.shape, np.nan)
+        for block, fit in enumerate(fits):
+            start = self.window + block * self.refit
+            bars = start + np.flatnonzero(decide[start : start + self.refit])
+            if bars.size == 0:
+                continue
+            weights[bars] = np.where(ok[bars], 0.0, np.nan)
+            if fit is None:
+                continue
+            reg = _regress(rets, fit, bars, self.ou_window)
+            for j, t in enumerate(bars):
+                row = _neutral_book(
+                    states[t, fit.assets], reg.betas[j], reg.valid[j], fit.loadings, gross
+                )
+                row = _scaled(row, gross, max_weight)
+                nz = row != 0
+                weights[t, fit.assets[nz]] = row[nz]
+        return weights
+
+
+# -- factor model --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """One refit date's factor model.
+
+    Attributes
+    ----------
+    assets : ndarray of int
+        Columns with a full return record in the PCA window (and eligible at the refit bar).
+    loadings : ndarray, shape (n_factors, n_assets_kept)
+        Eigenportfolio weights: eigenvector entries over each asset's return
+        volatility in the window, so factor returns are ``returns @ loadings.T``.
+    explained : float
+        Share of the correlation matrix's trace the kept eigenvalues explain.
+    """
+
+    assets: np.ndarray
+    loadings: np.ndarray
+    explained: float
+
+
+@dataclass(frozen=True)
+class _Regression:
+    """Factor regressions on some bars: betas (bar, factor, asset), residuals, validity."""
+
+    betas: np.ndarray
+    resid: np.ndarray
+    valid: np.ndarray
+
+
+def _full_window(rets: np.ndarray, ok_now: np.ndarray, t: int, window: int) -> np.ndarray:
+    """Columns with finite returns on each of the ``window`` bars ending at ``t``."""
+    block = rets[t - window + 1 : t + 1]
+    return ok_now & np.isfinite(block).all(axis=0)
+
+
+def _pca(rets: np.ndarray, ok_now: np.ndarray, t: int, window: int, n_factors: int) -> _Fit | None:
+    """Eigenportfolios from the correlation of the ``window`` returns ending at ``t``."""
+    full = _full_window(rets, ok_now, t, window)
+    block = rets[t - window + 1 : t + 1][:, full]
+    sd = block.std(axis=0, ddof=1) if block.shape[1] else np.zeros(0)
+    keep = sd > 0
+    cols = np.flatnonzero(full)[keep]
+    if cols.size < min_assets(n_factors):
+        return None
+    block, sd = block[:, keep], sd[keep]
+    z = (block - block.mean(axis=0)) / sd
+    corr = z.T @ z / (window - 1)
+    values, vectors = np.linalg.eigh(corr)
+    top = np.argsort(values)[::-1][:n_factors]
+    loadings = vectors[:, top].T / sd
+    explained = float(values[top].sum() / np.trace(corr))
+    return _Fit(cols, np.ascontiguousarray(loadings), explained)
+
+
+def _regress(rets: np.ndarray, fit: _Fit, bars: np.ndarray, ou_window: int) -> _Regression:
+    """OLS of each asset's returns on an intercept and the factor returns, per bar.
+
+    For bar ``t`` the sample is the ``ou_window`` bars ending at ``t``. Factor
+    returns count a missing asset return as zero; an asset with a missing
+    return in the sample has no fit on that bar (``valid`` False).
+    """
+    sub = rets[:, fit.assets]
+    rows = bars[:, None] - ou_window + 1 + np.arange(ou_window)
+    y = sub[rows]  # (bar, ou_window, asset)
+    valid = np.isfinite(y).all(axis=1)
+    y = np.nan_to_num(y, nan=0.0)
+    first, last = int(rows.min()), int(rows.max())
+    factors = np.nan_to_num(sub[first : last + 1], nan=0.0) @ fit.loadings.T
+    design = np.concatenate(
+        [np.ones((*rows.shape, 1)), factors[rows - first]], axis=2
+    )  # (bar, ou_window, 1 + factor)
+    gram = np.einsum("bli,blj->bij", design, design)
+    cross = np.einsum("bli,bla->bia", design, y)
+    coef = np.linalg.solve(gram, cross)  # (bar, 1 + factor, asset)
+    resid = y - design @ coef
+    return _Regression(coef[:, 1:, :], resid, valid)
+
+
+def _ou_scores(resid: np.ndarray, valid: np.ndarray, center: bool) -> tuple[np.ndarray, np.ndarray]:
+    """s-scores and half-lives (bars) of the cumulative residuals, per (bar, asset).
+
+    ``resid`` has shape (bar, ou_window, asset). Invalid fits (missing data,
+    ``b`` outside (0, 1), no residual variance) give NaN.
+    """
+    x = np.cumsum(resid, axis=1)
+    lag, lead = x[:, :-1], x[:, 1:]
+    lag_c = lag - lag.mean(axis=1, keepdims=True)
+    lead_c = lead - lead.mean(axis=1, keepdims=True)
+    ss = (lag_c * lag_c).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = (lag_c * lead_c).sum(axis=1) / ss
+        a = lead.mean(axis=1) - b * lag.mean(axis=1)
+        zeta = lead - a[:, None, :] - b[:, None, :] * lag
+        var_zeta = (zeta * zeta).mean(axis=1)
+        fine = valid & (ss > 0) & (b > 0) & (b < 1) & (var_zeta > 0)
+        b = np.where(fine, b, 0.5)
+        m = np.where(fine, a / (1.0 - b), np.nan)
+        sigma_eq = np.sqrt(var_zeta / (1.0 - b * b))
+        half_life = np.where(fine, math.log(2.0) / -np.log(b), np.nan)
+    if center:
+        counts = fine.sum(axis=1, keepdims=True)
+        total = np.nansum(m, axis=1, keepdims=True)
+        m = m - np.where(counts > 0, total / np.maximum(counts, 1), 0.0)
+    s = np.where(fine, (x[:, -1, :] - m) / np.where(fine, sigma_eq, 1.0), np.nan)
+    return s, half_life
+
+
+# -- the book --------------------------------------------------------------------------
+
+
+def _neutral_book(
+    states: np.ndarray, betas: np.ndarray, valid: np.ndarray, loadings: np.ndarray, gross: float
+) -> np.ndarray:
+    """Equal-gross positions plus the eigenportfolio hedge that zeroes their factor betas.
+
+    ``betas`` (factor, asset) are the regression betas at the bar; the hedge
+    ``c`` (units of each eigenportfolio, restricted to assets with a fit)
+    solves ``B' (w + Q' c) = 0``.
+    """
+    active = states != 0
+    row = np.zeros(states.shape[0])
+    if not active.any():
+        return row
+    row[active] = states[active] * (gross / active.sum())
+    q = np.where(valid[None, :], loadings, 0.0)
+    b = np.where(valid[None, :], betas, 0.0)
+    exposure = b @ row
+    mix = b @ q.T  # (factor, factor): betas of the eigenportfolios, ~identity
+    hedge = np.linalg.lstsq(mix, -exposure, rcond=None)[0]
+    return row + q.T @ hedge
+
+
+def _scaled(row: np.ndarray, gross: float, max_weight: float) -> np.ndarray:
+    """``row`` scaled down (never up) so sum |w| <= gross and max |w| <= max_weight."""
+    total = np.abs(row).sum()
+    if total == 0:
+        return row
+    scale = min(1.0, gross / total, max_weight / np.abs(row).max())
+    return row * scale
+
+
+def _run_states_py(
+    score: np.ndarray,
+    may_enter: np.ndarray,
+    s_entry: float,
+    s_exit_short: float,
+    s_exit_long: float,
+) -> np.ndarray:
+    """Position state per (bar, asset): -1 short, 0 flat, +1 long (reference twin).
+
+    ``score`` is the s-score (NaN where the asset has no OU fit: an open
+    position there is closed); ``may_enter`` marks where a new position may
+    open (the half-life filter). A closed position may reopen on the same bar
+    when the score is past the other entry band.
+    """
+    n_times, n_assets = score.shape
+    states = np.zeros((n_times, n_assets), dtype=np.int8)
+    for i in range(n_assets):
+        state = 0
+        for t in range(n_times):
+            s = score[t, i]
+            if not np.isfinite(s):
+                state = 0
+            else:
+                if (state == -1 and s < s_exit_short) or (state == 1 and s > -s_exit_long):
+                    state = 0
+                if state == 0 and may_enter[t, i]:
+                    if s > s_entry:
+                        state = -1
+                    elif s < -s_entry:
+                        state = 1
+            states[t, i] = state
+    return states
+
+
+_run_states = njit(cache=True, nogil=True)(_run_states_py)

@@ -126,8 +126,8 @@ class PcaStatArb(TemplateParams):
         "legs trade too; judge the net result, never the gross",
         "too few assets for PCA: with n close to n_factors the residuals are mostly noise "
         "or nothing; a refit needs 2 * n_factors + 2 assets with a full window",
-        "a 60-bar AR(1) fit finds fast mean reversion in random walks (Dickey-Fuller bias); "
-        "the half-life filter alone is not a test",
+        "a 60-bar AR(1) fit finds fast mean reversion in random walks (half-lives near 5 "
+        "bars): the half-life filter alone is not a test; the validation gate decides",
     )
     GRID: ClassVar[dict[str, tuple[Any, ...]]] = {
         "window": (126, 252, 504),

@@ -20,7 +20,7 @@ from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel
 from alphaloop.strategies import TEMPLATES, PcaStatArb, TemplateInputs
-from alphaloop.strategies.pca_stat_arb import _run_states, _run_states_py
+from alphaloop.strategies.pca_stat_arb import _run_states, _run_states_py, min_assets
 
 N_OU = 10
 
@@ -32,15 +32,16 @@ def market(
     seed: int = 3,
     ou_b: float = 0.85,
     ou_sd: float = 0.015,
+    n_ou: int = N_OU,
 ) -> Panel:
-    """Factor returns plus OU residuals on the first N_OU assets, random walks elsewhere."""
+    """Factor returns plus OU residuals on the first ``n_ou`` assets, random walks elsewhere."""
     rng = np.random.default_rng(seed)
     factors = rng.normal(0.0003, 0.01, (n_times, n_factors))
     loadings = np.column_stack(
         [rng.normal(1.0, 0.3, n_assets), rng.normal(0.0, 0.7, (n_assets, n_factors - 1))]
     )
     idio = rng.normal(0.0, 0.01, (n_times, n_assets))
-    n_ou = min(N_OU, n_assets)
+    n_ou = min(n_ou, n_assets)
     level = np.zeros((n_times, n_ou))
     for t in range(1, n_times):
         level[t] = ou_b * level[t - 1] + rng.normal(0.0, ou_sd, n_ou)
@@ -198,6 +199,37 @@ def test_both_engines_agree() -> None:
     b = EventEngine(panel, TargetWeightsStrategy(w), **kw).run()
     np.testing.assert_allclose(b.equity.to_numpy(), a.equity.to_numpy(), rtol=1e-9, atol=0)
     assert len(a.trades) == len(b.trades) > 50
+
+
+def test_pure_noise_loses_net_of_costs() -> None:
+    panel = market(n_times=1000, seed=4, n_ou=0)  # every residual a random walk
+    template = PcaStatArb(n_factors=3)
+    out = template.build(inputs(panel))
+    assert np.isfinite(out.weights).any()  # it trades: the half-life filter passes noise
+    res = simulate(panel, out.weights, costs=CostModel(), max_leverage=2.0, allow_short=True)
+    equity = res.equity.to_numpy()
+    assert equity[-1] < equity[template.window]
+
+
+def test_missing_data_and_listings() -> None:
+    panel = market(n_times=900, n_assets=30, seed=6)
+    close = panel["close"].copy()
+    rng = np.random.default_rng(6)
+    close[rng.random(close.shape) < 0.002] = np.nan  # scattered gaps
+    close[:400, 5] = np.nan  # listed late
+    close[600:, 20] = np.nan  # delisted
+    gappy = Panel(panel.index, panel.assets, {"open": close, "close": close})
+    template = PcaStatArb(n_factors=3, window=126, refit=10, ou_window=40, max_half_life=15.0)
+    out = template.build(inputs(gappy))
+    w = out.weights
+    assert not (np.isfinite(w) & ~np.isfinite(close)).any()  # no order without a price
+    # the late asset enters once it has a full window of returns (bars 401..526)
+    assert np.flatnonzero(np.nan_to_num(w[:, 5]))[0] >= 400 + 126
+    assert np.flatnonzero(np.nan_to_num(w[:, 20]))[-1] < 600
+    assert min(r["assets"] for r in out.diagnostics["refits"]) >= min_assets(3)
+    for t in (450, 599, 700):
+        cut = template.build(inputs(gappy.iloc(slice(0, t + 1))))
+        np.testing.assert_allclose(cut.weights, w[: t + 1], rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
 def test_state_machine_kernel_matches_its_reference() -> None:

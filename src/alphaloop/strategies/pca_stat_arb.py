@@ -215,7 +215,8 @@ class PcaStatArb(TemplateParams):
 
         states = _run_states(score, may_enter, self.s_entry, self.s_exit_short, self.s_exit_long)
         gross = min(self.gross, inputs.max_leverage)
-        weights = self._book(rets, ok, states, fits, gross, inputs.max_weight)
+        priced = np.isfinite(close) & (close > 0)
+        weights = self._book(rets, priced, states, fits, gross, inputs.max_weight)
         notes = [
             f"PCA of the trailing {self.window}-bar correlation matrix every {self.refit} bars, "
             f"{self.n_factors} eigenportfolios kept; residual OU fits on {self.ou_window} bars",
@@ -255,13 +256,18 @@ class PcaStatArb(TemplateParams):
     def _book(
         self,
         rets: np.ndarray,
-        ok: np.ndarray,
+        priced: np.ndarray,
         states: np.ndarray,
         fits: list[_Fit | None],
         gross: float,
         max_weight: float,
     ) -> np.ndarray:
-        """Target weights on the bars where the book changes, NaN elsewhere."""
+        """Target weights on the bars where the book changes, NaN elsewhere.
+
+        A rebuild row holds 0 for every priced asset outside the new book (so a
+        position in an asset that left the universe is closed) and NaN where
+        there is no price.
+        """
         n_times = states.shape[0]
         changed = np.zeros(n_times, dtype=bool)
         changed[1:] = (states[1:] != states[:-1]).any(axis=1)
@@ -275,7 +281,7 @@ class PcaStatArb(TemplateParams):
             bars = start + np.flatnonzero(decide[start : start + self.refit])
             if bars.size == 0:
                 continue
-            weights[bars] = np.where(ok[bars], 0.0, np.nan)
+            weights[bars] = np.where(priced[bars], 0.0, np.nan)
             if fit is None:
                 continue
             reg = _regress(rets, fit, bars, self.ou_window)

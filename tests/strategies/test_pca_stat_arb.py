@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from alphaloop.backtest import scan_lookahead
 from alphaloop.backtest.event import EventEngine, TargetWeightsStrategy
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import simulate
@@ -20,7 +21,7 @@ from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel
 from alphaloop.strategies import TEMPLATES, PcaStatArb, TemplateInputs
-from alphaloop.strategies.pca_stat_arb import _run_states, _run_states_py, min_assets
+from alphaloop.strategies.pca_stat_arb import _run_states, _run_states_py, min_assets, refit_rows
 
 N_OU = 10
 
@@ -125,7 +126,8 @@ def test_planted_ou_residuals_are_traded_at_a_profit_net_of_costs(planted) -> No
 def test_diagnostics_per_refit_date(planted) -> None:
     panel, template, out = planted
     refits = out.diagnostics["refits"]
-    assert len(refits) == len(range(template.window, panel.n_times, template.refit))
+    rows = refit_rows(panel.index, template.window, template.refit)
+    assert [r["date"] for r in refits] == [panel.index[t].isoformat() for t in rows]
     first = refits[0]
     assert first["date"] == panel.index[template.window].isoformat()
     assert first["assets"] == 40
@@ -140,7 +142,8 @@ def reference_betas(panel: Panel, template: PcaStatArb, t: int) -> tuple[np.ndar
     close = panel["close"]
     rets = np.full(close.shape, np.nan)
     rets[1:] = close[1:] / close[:-1] - 1.0
-    start = template.window + (t - template.window) // template.refit * template.refit
+    rows = refit_rows(panel.index, template.window, template.refit)
+    start = rows[rows <= t][-1]
     block = rets[start - template.window + 1 : start + 1]
     z = (block - block.mean(axis=0)) / block.std(axis=0, ddof=1)
     values, vectors = np.linalg.eigh(np.corrcoef(z, rowvar=False))
@@ -177,6 +180,27 @@ def test_truncation_rows_up_to_t_unchanged(planted) -> None:
             a, b = getattr(cut, name), getattr(out, name)[: t + 1]
             np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{name} at {t}")
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_lookahead_scan_is_clean_with_less_history_loaded(planted) -> None:
+    panel, template, _ = planted
+
+    def outputs(p: Panel) -> dict[str, np.ndarray]:
+        out = template.build(inputs(p))
+        return {"weights": out.weights, "signal": out.signal}
+
+    # warm-ups that are not multiples of refit: the refit dates must not move
+    report = scan_lookahead(
+        outputs,
+        panel,
+        n_points=4,
+        decisions=np.zeros(panel.n_times, dtype=bool),
+        warmups=(10, 100),
+        settle=300,
+        min_history=300,
+    )
+    assert report.clean, report.findings[:3]
+    assert report.warmups == (10, 100)
 
 
 def test_future_shock_does_not_move_the_past(planted) -> None:
@@ -230,6 +254,25 @@ def test_missing_data_and_listings() -> None:
     for t in (450, 599, 700):
         cut = template.build(inputs(gappy.iloc(slice(0, t + 1))))
         np.testing.assert_allclose(cut.weights, w[: t + 1], rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_refit_dates_are_fixed_by_the_calendar() -> None:
+    days = pd.bdate_range("2015-01-01", periods=600, tz="UTC")
+    rows = refit_rows(days, 252, 21)
+    assert rows[0] == 252
+    assert set(np.diff(rows[1:])) == {21}  # every 21 weekdays
+    assert 0 < rows[1] - rows[0] <= 21
+    for cut in (5, 63, 100):  # loading less history moves no later refit date
+        later = days[cut:][refit_rows(days[cut:], 252, 21)[1:]]
+        assert set(later) <= set(days[rows])
+    # trading days with holidays: still about every 21 bars, never two in a row
+    holidays = days.delete([30, 31, 290, 291, 292, 400])
+    gaps = np.diff(refit_rows(holidays, 252, 21)[1:])
+    assert gaps.min() >= 18  # three holidays in one bucket
+    assert gaps.max() <= 21
+    months = pd.date_range("2000-01-31", periods=60, freq="ME", tz="UTC")
+    assert list(months[refit_rows(months, 24, 12)].year) == [2002, 2003, 2004]  # each January
+    assert len(refit_rows(days[:252], 252, 21)) == 0
 
 
 def test_state_machine_kernel_matches_its_reference() -> None:

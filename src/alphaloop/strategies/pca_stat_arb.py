@@ -1,7 +1,8 @@
 """PCA statistical arbitrage: trade mean-reverting residuals of a rolling factor model.
 
 In the spirit of Avellaneda and Lee (2010), *Statistical arbitrage in the US
-equities market*. Every ``refit`` bars the template takes the trailing
+equities market*. About every ``refit`` bars (on dates fixed by the
+calendar, see :func:`refit_rows`) the template takes the trailing
 ``window`` bars of simple returns of the assets with a full record in that
 window, standardizes them and diagonalizes their correlation matrix; the top
 ``n_factors`` eigenvectors, divided by each asset's volatility, are the
@@ -40,18 +41,21 @@ last refit date at or before ``t``, betas and OU parameters from the
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 from numba import njit
 from pydantic import Field, model_validator
 
+from alphaloop.data.panel import infer_frequency
 from alphaloop.errors import BacktestError
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
 
-__all__ = ["PcaStatArb"]
+__all__ = ["PcaStatArb", "bar_numbers", "min_assets", "refit_rows"]
 
 #: Fewest assets with a full window, beyond twice the number of factors, for a refit.
 MIN_SPARE_ASSETS = 2
@@ -188,8 +192,9 @@ class PcaStatArb(TemplateParams):
         may_enter = np.zeros(close.shape, dtype=bool)
         refits: list[dict[str, Any]] = []
         dates = inputs.panel.index
-        for start in range(self.window, n_times, self.refit):
-            stop = min(start + self.refit, n_times)
+        starts = refit_rows(inputs.panel.index, self.window, self.refit)
+        bounds = np.append(starts, n_times)
+        for start, stop in itertools.pairwise(bounds):
             fit = _pca(rets, ok[start], start, self.window, self.n_factors)
             fits.append(fit)
             entry: dict[str, Any] = {"date": dates[start].isoformat()}
@@ -216,7 +221,7 @@ class PcaStatArb(TemplateParams):
         states = _run_states(score, may_enter, self.s_entry, self.s_exit_short, self.s_exit_long)
         gross = min(self.gross, inputs.max_leverage)
         priced = np.isfinite(close) & (close > 0)
-        weights = self._book(rets, priced, states, fits, gross, inputs.max_weight)
+        weights = self._book(rets, priced, states, fits, bounds, gross, inputs.max_weight)
         notes = [
             f"PCA of the trailing {self.window}-bar correlation matrix every {self.refit} bars, "
             f"{self.n_factors} eigenportfolios kept; residual OU fits on {self.ou_window} bars",
@@ -259,6 +264,7 @@ class PcaStatArb(TemplateParams):
         priced: np.ndarray,
         states: np.ndarray,
         fits: list[_Fit | None],
+        bounds: np.ndarray,
         gross: float,
         max_weight: float,
     ) -> np.ndarray:
@@ -272,13 +278,13 @@ class PcaStatArb(TemplateParams):
         changed = np.zeros(n_times, dtype=bool)
         changed[1:] = (states[1:] != states[:-1]).any(axis=1)
         changed[0] = (states[0] != 0).any()
-        refit_rows = np.zeros(n_times, dtype=bool)
-        refit_rows[self.window :: self.refit] = True
-        decide = changed | (refit_rows & (states != 0).any(axis=1))
+        refits = np.zeros(n_times, dtype=bool)
+        refits[bounds[:-1]] = True
+        decide = changed | (refits & (states != 0).any(axis=1))
         weights = np.full(states.shape, np.nan)
         for block, fit in enumerate(fits):
-            start = self.window + block * self.refit
-            bars = start + np.flatnonzero(decide[start : start + self.refit])
+            start, stop = bounds[block], bounds[block + 1]
+            bars = start + np.flatnonzero(decide[start:stop])
             if bars.size == 0:
                 continue
             weights[bars] = np.where(priced[bars], 0.0, np.nan)
@@ -293,6 +299,49 @@ class PcaStatArb(TemplateParams):
                 nz = row != 0
                 weights[t, fit.assets[nz]] = row[nz]
         return weights
+
+
+# -- refit schedule ------------------------------------------------------------------
+
+
+def bar_numbers(index: pd.DatetimeIndex) -> np.ndarray:
+    """A count of nominal bars since 1970 per timestamp, fixed by the calendar alone.
+
+    Daily bars count weekdays (every day when the calendar trades at
+    weekends), weekly bars weeks, monthly bars months, quarterly quarters,
+    annual years, intraday bars steps of the inferred size. It does not
+    depend on the first loaded row, so a refit schedule built on it survives
+    loading more or less history. An irregular calendar counts rows.
+    """
+    freq = infer_frequency(index)
+    naive = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+    days = naive.values.astype("datetime64[D]")
+    if freq == "daily":
+        if (naive.day_of_week >= 5).any():
+            return days.astype(np.int64)
+        return np.busday_count(np.datetime64("1970-01-05"), days)
+    if freq == "weekly":
+        return days.astype(np.int64) // 7
+    if freq in ("monthly", "quarterly", "annual"):
+        months = naive.year.to_numpy() * 12 + naive.month.to_numpy() - 1
+        return months // {"monthly": 1, "quarterly": 3, "annual": 12}[freq]
+    if freq == "irregular":
+        return np.arange(len(index))
+    step = int(np.median(np.diff(naive.values.astype(np.int64))))
+    return naive.values.astype(np.int64) // max(step, 1)
+
+
+def refit_rows(index: pd.DatetimeIndex, window: int, refit: int) -> np.ndarray:
+    """Rows of the PCA refits: row ``window``, then each row entering a new ``refit`` bucket.
+
+    Buckets are ``bar_numbers(index) // refit``: about every ``refit`` bars,
+    on dates that do not move when history is added or removed at the start.
+    """
+    if len(index) <= window:
+        return np.zeros(0, dtype=np.int64)
+    bucket = bar_numbers(index) // refit
+    later = window + 1 + np.flatnonzero(bucket[window + 1 :] != bucket[window:-1])
+    return np.concatenate([[window], later]).astype(np.int64)
 
 
 # -- factor model --------------------------------------------------------------------

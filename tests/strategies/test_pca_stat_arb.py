@@ -134,6 +134,9 @@ def test_diagnostics_per_refit_date(planted) -> None:
     assert first["factors"] == 3
     assert 0.4 < first["variance_explained"] < 0.95
     assert all(0 <= r["tradable"] <= r["assets"] for r in refits)
+    # kappa per year = ln 2 / half-life (bars) * 252
+    assert first["median_kappa"] == pytest.approx(np.log(2) / first["median_half_life"] * 252, 1e-3)
+    assert 1 < first["median_half_life"] < template.max_half_life
     assert any("factor-neutral" in n for n in out.notes)
 
 

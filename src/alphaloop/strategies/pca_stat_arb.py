@@ -192,6 +192,7 @@ class PcaStatArb(TemplateParams):
         may_enter = np.zeros(close.shape, dtype=bool)
         refits: list[dict[str, Any]] = []
         dates = inputs.panel.index
+        ppy = float(inputs.periods_per_year)
         starts = refit_rows(inputs.panel.index, self.window, self.refit)
         bounds = np.append(starts, n_times)
         for start, stop in itertools.pairwise(bounds):
@@ -200,7 +201,8 @@ class PcaStatArb(TemplateParams):
             entry: dict[str, Any] = {"date": dates[start].isoformat()}
             if fit is None:
                 entry.update(assets=int(np.sum(_full_window(rets, ok[start], start, self.window))))
-                entry.update(factors=0, variance_explained=None, tradable=0)
+                entry.update(factors=0, variance_explained=None, tradable=0, median_half_life=None)
+                entry.update(median_kappa=None)
                 refits.append(entry)
                 continue
             bars = np.arange(start, stop)
@@ -210,11 +212,15 @@ class PcaStatArb(TemplateParams):
             score[start:stop, cols] = s
             ok_trade = np.isfinite(s) & (half_life < self.max_half_life)
             may_enter[start:stop, cols] = ok_trade
+            fitted = half_life[0][np.isfinite(half_life[0])]
+            median = float(np.median(fitted)) if fitted.size else None
             entry.update(
                 assets=len(cols),
                 factors=self.n_factors,
                 variance_explained=round(fit.explained, 6),
                 tradable=int(ok_trade[0].sum()),
+                median_half_life=None if median is None else round(median, 4),
+                median_kappa=(None if median is None else round(math.log(2.0) / median * ppy, 4)),
             )
             refits.append(entry)
 

@@ -21,13 +21,14 @@ an Ornstein-Uhlenbeck process through its AR(1) regression
   regression's intercept makes ``X_t = 0`` and the residual means sum to
   about zero across assets).
 
-Only assets whose half-life is below ``max_half_life`` bars trade. A state
-machine per asset opens a short when ``s > s_entry``, a long when
+Only assets whose half-life is below ``max_half_life`` bars open positions.
+A state machine per asset opens a short when ``s > s_entry``, a long when
 ``s < -s_entry``, closes a short when ``s < s_exit_short`` and a long when
 ``s > -s_exit_long``. The half-life filter gates entries only; a position
-is closed early when its asset loses its OU fit (missing data, ``b`` outside
-(0, 1)) or leaves the PCA universe at a refit. On every bar where some state changes
-(and at every refit date with a position open) the book is rebuilt: equal
+is closed early when its asset loses its OU fit (missing data, ``b``
+outside (0, 1)) or leaves the PCA universe at a refit. On every bar where
+some state changes (and at every refit date with a position open) the book
+is rebuilt: equal
 gross per open position, plus a hedge in the eigenportfolios that sets the
 book's regression beta to each kept factor to zero at that bar, then scaled
 so ``sum |w| <= gross`` and every ``|w| <= max_weight`` (scaling keeps it
@@ -77,7 +78,8 @@ class PcaStatArb(TemplateParams):
         Eigenportfolios kept (a fixed count, not a variance share; the share
         they explain is reported per refit date).
     refit : int
-        Bars between PCA refits (21 = monthly on daily bars).
+        Bars between PCA refits (21 = monthly on daily bars); the first is at
+        bar ``window``, later ones on calendar-fixed dates (:func:`refit_rows`).
     ou_window : int
         Bars of returns in each factor regression and OU fit (60 in the paper).
     max_half_life : float

@@ -283,8 +283,9 @@ def test_state_machine_kernel_matches_its_reference() -> None:
     score = rng.normal(0.0, 1.3, (400, 7))
     score[rng.random(score.shape) < 0.05] = np.nan
     may_enter = rng.random(score.shape) < 0.8
-    args = (1.25, 0.75, 0.5)
-    fast, slow = _run_states(score, may_enter, *args), _run_states_py(score, may_enter, *args)
+    init = np.array([0, 1, -1, 0, 1, -1, 0], dtype=np.int8)
+    args = (score, may_enter, init, 1.25, 0.75, 0.5)
+    fast, slow = _run_states(*args), _run_states_py(*args)
     np.testing.assert_array_equal(fast, slow)
     assert (fast == 1).any()
     assert (fast == -1).any()
@@ -294,7 +295,8 @@ def test_state_machine_bands_by_hand() -> None:
     s = np.array([0.0, 1.3, 1.0, 0.7, -1.3, -0.6, -0.4, -2.0, np.nan, -2.0, 2.0, 1.5])
     enter = np.ones(len(s), dtype=bool)
     enter[11] = False
-    got = _run_states_py(s[:, None], enter[:, None], 1.25, 0.75, 0.5)[:, 0]
+    flat = np.zeros(1, dtype=np.int8)
+    got = _run_states_py(s[:, None], enter[:, None], flat, 1.25, 0.75, 0.5)[:, 0]
     # short at 1.3, held at 1.0, closed at 0.7; long at -1.3, held at -0.6, closed at -0.4;
     # long at -2.0, closed on the missing score, reopened; flipped at 2.0 (close, then
     # short); held at 1.5 though entries are barred there

@@ -189,47 +189,67 @@ class PcaStatArb(TemplateParams):
         with np.errstate(invalid="ignore", divide="ignore"):
             rets[1:] = np.where(both, close[1:] / np.where(both, close[:-1], 1.0) - 1.0, np.nan)
 
-        fits: list[_Fit | None] = []
         score = np.full(close.shape, np.nan)
-        may_enter = np.zeros(close.shape, dtype=bool)
+        weights = np.full(close.shape, np.nan)
+        priced = np.isfinite(close) & (close > 0)
+        gross = min(self.gross, inputs.max_leverage)
+        state = np.zeros(n_assets, dtype=np.int8)  # held into each block
         refits: list[dict[str, Any]] = []
         dates = inputs.panel.index
         ppy = float(inputs.periods_per_year)
-        starts = refit_rows(inputs.panel.index, self.window, self.refit)
-        bounds = np.append(starts, n_times)
-        for start, stop in itertools.pairwise(bounds):
+        starts = refit_rows(dates, self.window, self.refit)
+        for start, stop in itertools.pairwise(np.append(starts, n_times)):
             fit = _pca(rets, ok[start], start, self.window, self.n_factors)
-            fits.append(fit)
             entry: dict[str, Any] = {"date": dates[start].isoformat()}
+            block_score = np.full((stop - start, n_assets), np.nan)
+            may_enter = np.zeros(block_score.shape, dtype=bool)
+            reg = None
             if fit is None:
                 entry.update(assets=int(np.sum(_full_window(rets, ok[start], start, self.window))))
                 entry.update(factors=0, variance_explained=None, tradable=0, median_half_life=None)
                 entry.update(median_kappa=None)
-                refits.append(entry)
-                continue
-            bars = np.arange(start, stop)
-            reg = _regress(rets, fit, bars, self.ou_window)
-            s, half_life = _ou_scores(reg.resid, reg.valid, self.center)
-            cols = fit.assets
-            score[start:stop, cols] = s
-            ok_trade = np.isfinite(s) & (half_life < self.max_half_life)
-            may_enter[start:stop, cols] = ok_trade
-            fitted = half_life[0][np.isfinite(half_life[0])]
-            median = float(np.median(fitted)) if fitted.size else None
-            entry.update(
-                assets=len(cols),
-                factors=self.n_factors,
-                variance_explained=round(fit.explained, 6),
-                tradable=int(ok_trade[0].sum()),
-                median_half_life=None if median is None else round(median, 4),
-                median_kappa=(None if median is None else round(math.log(2.0) / median * ppy, 4)),
-            )
+            else:
+                reg = _regress(rets, fit, np.arange(start, stop), self.ou_window)
+                s, half_life = _ou_scores(reg.resid, reg.valid, self.center)
+                ok_trade = np.isfinite(s) & (half_life < self.max_half_life)
+                block_score[:, fit.assets] = s
+                may_enter[:, fit.assets] = ok_trade
+                fitted = half_life[0][np.isfinite(half_life[0])]
+                median = float(np.median(fitted)) if fitted.size else None
+                entry.update(
+                    assets=len(fit.assets),
+                    factors=self.n_factors,
+                    variance_explained=round(fit.explained, 6),
+                    tradable=int(ok_trade[0].sum()),
+                    median_half_life=None if median is None else round(median, 4),
+                    median_kappa=None if median is None else round(math.log(2) / median * ppy, 4),
+                )
             refits.append(entry)
+            score[start:stop] = block_score
+            states = _run_states(
+                block_score, may_enter, state, self.s_entry, self.s_exit_short, self.s_exit_long
+            )
+            before = np.vstack([state[None, :], states[:-1]])
+            decide = (states != before).any(axis=1)
+            decide[0] |= (states[0] != 0).any()  # a refit re-hedges an open book
+            rows = np.flatnonzero(decide)
+            if rows.size:
+                bars = start + rows
+                weights[bars] = np.where(priced[bars], 0.0, np.nan)
+                if fit is not None and reg is not None:
+                    book = _neutral_books(
+                        states[rows][:, fit.assets],
+                        reg.betas[rows],
+                        reg.valid[rows],
+                        fit.loadings,
+                        gross,
+                        inputs.max_weight,
+                    )
+                    held = book != 0
+                    sub = weights[bars][:, fit.assets]
+                    weights[bars[:, None], fit.assets[None, :]] = np.where(held, book, sub)
+            state = states[-1]
 
-        states = _run_states(score, may_enter, self.s_entry, self.s_exit_short, self.s_exit_long)
-        gross = min(self.gross, inputs.max_leverage)
-        priced = np.isfinite(close) & (close > 0)
-        weights = self._book(rets, priced, states, fits, bounds, gross, inputs.max_weight)
         notes = [
             f"PCA of the trailing {self.window}-bar correlation matrix every {self.refit} bars, "
             f"{self.n_factors} eigenportfolios kept; residual OU fits on {self.ou_window} bars",
@@ -265,48 +285,6 @@ class PcaStatArb(TemplateParams):
                 f"the panel has {n_times}",
                 hint="load more history (an earlier start) or shorten window",
             )
-
-    def _book(
-        self,
-        rets: np.ndarray,
-        priced: np.ndarray,
-        states: np.ndarray,
-        fits: list[_Fit | None],
-        bounds: np.ndarray,
-        gross: float,
-        max_weight: float,
-    ) -> np.ndarray:
-        """Target weights on the bars where the book changes, NaN elsewhere.
-
-        A rebuild row holds 0 for every priced asset outside the new book (so a
-        position in an asset that left the universe is closed) and NaN where
-        there is no price.
-        """
-        n_times = states.shape[0]
-        changed = np.zeros(n_times, dtype=bool)
-        changed[1:] = (states[1:] != states[:-1]).any(axis=1)
-        changed[0] = (states[0] != 0).any()
-        refits = np.zeros(n_times, dtype=bool)
-        refits[bounds[:-1]] = True
-        decide = changed | (refits & (states != 0).any(axis=1))
-        weights = np.full(states.shape, np.nan)
-        for block, fit in enumerate(fits):
-            start, stop = bounds[block], bounds[block + 1]
-            bars = start + np.flatnonzero(decide[start:stop])
-            if bars.size == 0:
-                continue
-            weights[bars] = np.where(priced[bars], 0.0, np.nan)
-            if fit is None:
-                continue
-            reg = _regress(rets, fit, bars, self.ou_window)
-            for j, t in enumerate(bars):
-                row = _neutral_book(
-                    states[t, fit.assets], reg.betas[j], reg.valid[j], fit.loadings, gross
-                )
-                row = _scaled(row, gross, max_weight)
-                nz = row != 0
-                weights[t, fit.assets[nz]] = row[nz]
-        return weights
 
 
 # -- refit schedule ------------------------------------------------------------------
@@ -426,8 +404,9 @@ def _regress(rets: np.ndarray, fit: _Fit, bars: np.ndarray, ou_window: int) -> _
     design = np.concatenate(
         [np.ones((*rows.shape, 1)), factors[rows - first]], axis=2
     )  # (bar, ou_window, 1 + factor)
-    gram = np.einsum("bli,blj->bij", design, design)
-    cross = np.einsum("bli,bla->bia", design, y)
+    design_t = design.transpose(0, 2, 1)
+    gram = design_t @ design
+    cross = design_t @ y
     coef = np.linalg.solve(gram, cross)  # (bar, 1 + factor, asset)
     resid = y - design @ coef
     return _Regression(coef[:, 1:, :], resid, valid)
@@ -465,40 +444,57 @@ def _ou_scores(resid: np.ndarray, valid: np.ndarray, center: bool) -> tuple[np.n
 # -- the book --------------------------------------------------------------------------
 
 
-def _neutral_book(
-    states: np.ndarray, betas: np.ndarray, valid: np.ndarray, loadings: np.ndarray, gross: float
+def _neutral_books(
+    states: np.ndarray,
+    betas: np.ndarray,
+    valid: np.ndarray,
+    loadings: np.ndarray,
+    gross: float,
+    max_weight: float,
 ) -> np.ndarray:
-    """Equal-gross positions plus the eigenportfolio hedge that zeroes their factor betas.
+    """Books on some bars: equal-gross positions plus a hedge that zeroes their factor betas.
 
-    ``betas`` (factor, asset) are the regression betas at the bar; the hedge
-    ``c`` (units of each eigenportfolio, restricted to assets with a fit)
-    solves ``B' (w + Q' c) = 0``.
+    Parameters
+    ----------
+    states : ndarray of int8, shape (bar, asset)
+        -1, 0, +1 per asset of the fit.
+    betas : ndarray, shape (bar, factor, asset)
+        Regression betas on each bar (``B``).
+    valid : ndarray of bool, shape (bar, asset)
+        Assets with a regression on the bar; the hedge uses only them.
+    loadings : ndarray, shape (factor, asset)
+        Eigenportfolio weights (``Q``).
+    gross, max_weight : float
+        The book is scaled down (never up, uniformly, so it stays neutral)
+        until ``sum |w| <= gross`` and ``max |w| <= max_weight``.
+
+    Returns
+    -------
+    ndarray, shape (bar, asset)
+        ``w + Q' c`` with ``c`` solving ``B (w + Q' c) = 0``; zero on a bar
+        with no position.
     """
     active = states != 0
-    row = np.zeros(states.shape[0])
-    if not active.any():
-        return row
-    row[active] = states[active] * (gross / active.sum())
-    q = np.where(valid[None, :], loadings, 0.0)
-    b = np.where(valid[None, :], betas, 0.0)
-    exposure = b @ row
-    mix = b @ q.T  # (factor, factor): betas of the eigenportfolios, ~identity
-    hedge = np.linalg.lstsq(mix, -exposure, rcond=None)[0]
-    return row + q.T @ hedge
-
-
-def _scaled(row: np.ndarray, gross: float, max_weight: float) -> np.ndarray:
-    """``row`` scaled down (never up) so sum |w| <= gross and max |w| <= max_weight."""
-    total = np.abs(row).sum()
-    if total == 0:
-        return row
-    scale = min(1.0, gross / total, max_weight / np.abs(row).max())
-    return row * scale
+    count = active.sum(axis=1, keepdims=True)
+    row = states * (gross / np.maximum(count, 1))
+    q = np.where(valid[:, None, :], loadings[None], 0.0)  # (bar, factor, asset)
+    b = np.where(valid[:, None, :], betas, 0.0)
+    exposure = b @ row[:, :, None]  # (bar, factor, 1)
+    mix = b @ q.transpose(0, 2, 1)  # (bar, factor, factor): the eigenportfolios' betas, ~I
+    hedge = np.linalg.pinv(mix) @ -exposure
+    book = row + (q.transpose(0, 2, 1) @ hedge)[:, :, 0]
+    book[count[:, 0] == 0] = 0.0
+    total = np.abs(book).sum(axis=1)
+    peak = np.abs(book).max(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.minimum(1.0, np.minimum(gross / total, max_weight / peak))
+    return book * np.where(total > 0, scale, 0.0)[:, None]
 
 
 def _run_states_py(
     score: np.ndarray,
     may_enter: np.ndarray,
+    init: np.ndarray,
     s_entry: float,
     s_exit_short: float,
     s_exit_long: float,
@@ -507,13 +503,14 @@ def _run_states_py(
 
     ``score`` is the s-score (NaN where the asset has no OU fit: an open
     position there is closed); ``may_enter`` marks where a new position may
-    open (the half-life filter). A closed position may reopen on the same bar
-    when the score is past the other entry band.
+    open (the half-life filter); ``init`` is each asset's state before the
+    first row. A closed position may reopen on the same bar when the score is
+    past the other entry band.
     """
     n_times, n_assets = score.shape
     states = np.zeros((n_times, n_assets), dtype=np.int8)
     for i in range(n_assets):
-        state = 0
+        state = init[i]
         for t in range(n_times):
             s = score[t, i]
             if not np.isfinite(s):

@@ -199,31 +199,8 @@ class PcaStatArb(TemplateParams):
         ppy = float(inputs.periods_per_year)
         starts = refit_rows(dates, self.window, self.refit)
         for start, stop in itertools.pairwise(np.append(starts, n_times)):
-            fit = _pca(rets, ok[start], start, self.window, self.n_factors)
-            entry: dict[str, Any] = {"date": dates[start].isoformat()}
-            block_score = np.full((stop - start, n_assets), np.nan)
-            may_enter = np.zeros(block_score.shape, dtype=bool)
-            reg = None
-            if fit is None:
-                entry.update(assets=int(np.sum(_full_window(rets, ok[start], start, self.window))))
-                entry.update(factors=0, variance_explained=None, tradable=0, median_half_life=None)
-                entry.update(median_kappa=None)
-            else:
-                reg = _regress(rets, fit, np.arange(start, stop), self.ou_window)
-                s, half_life = _ou_scores(reg.resid, reg.valid, self.center)
-                ok_trade = np.isfinite(s) & (half_life < self.max_half_life)
-                block_score[:, fit.assets] = s
-                may_enter[:, fit.assets] = ok_trade
-                fitted = half_life[0][np.isfinite(half_life[0])]
-                median = float(np.median(fitted)) if fitted.size else None
-                entry.update(
-                    assets=len(fit.assets),
-                    factors=self.n_factors,
-                    variance_explained=round(fit.explained, 6),
-                    tradable=int(ok_trade[0].sum()),
-                    median_half_life=None if median is None else round(median, 4),
-                    median_kappa=None if median is None else round(math.log(2) / median * ppy, 4),
-                )
+            fit, reg, block_score, may_enter, entry = self._fit_block(rets, ok, start, stop, ppy)
+            entry = {"date": dates[start].isoformat(), **entry}
             refits.append(entry)
             score[start:stop] = block_score
             states = _run_states(
@@ -270,6 +247,45 @@ class PcaStatArb(TemplateParams):
             diagnostics=diagnostics,
             notes=tuple(notes),
         )
+
+    def _fit_block(
+        self, rets: np.ndarray, ok: np.ndarray, start: int, stop: int, ppy: float
+    ) -> tuple[_Fit | None, _Regression | None, np.ndarray, np.ndarray, dict[str, Any]]:
+        """The factor model of the refit at ``start`` and its s-scores on bars ``start..stop-1``.
+
+        Returns the fit and its regressions (None when too few assets have a
+        full window), the s-scores and the entry mask (bar, asset) of the
+        block, and the refit's diagnostics.
+        """
+        fit = _pca(rets, ok[start], start, self.window, self.n_factors)
+        score = np.full((stop - start, rets.shape[1]), np.nan)
+        may_enter = np.zeros(score.shape, dtype=bool)
+        if fit is None:
+            entry = {
+                "assets": int(np.sum(_full_window(rets, ok[start], start, self.window))),
+                "factors": 0,
+                "variance_explained": None,
+                "tradable": 0,
+                "median_half_life": None,
+                "median_kappa": None,
+            }
+            return None, None, score, may_enter, entry
+        reg = _regress(rets, fit, np.arange(start, stop), self.ou_window)
+        s, half_life = _ou_scores(reg.resid, reg.valid, self.center)
+        ok_trade = np.isfinite(s) & (half_life < self.max_half_life)
+        score[:, fit.assets] = s
+        may_enter[:, fit.assets] = ok_trade
+        fitted = half_life[0][np.isfinite(half_life[0])]
+        median = float(np.median(fitted)) if fitted.size else None
+        entry = {
+            "assets": len(fit.assets),
+            "factors": self.n_factors,
+            "variance_explained": round(fit.explained, 6),
+            "tradable": int(ok_trade[0].sum()),
+            "median_half_life": None if median is None else round(median, 4),
+            "median_kappa": None if median is None else round(math.log(2) / median * ppy, 4),
+        }
+        return fit, reg, score, may_enter, entry
 
     def _check_data(self, n_times: int, n_assets: int) -> None:
         need = min_assets(self.n_factors)

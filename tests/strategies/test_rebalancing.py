@@ -313,3 +313,77 @@ def test_new_fields_at_defaults_keep_old_hashes() -> None:
     assert StrategySpec.from_dict({**BASE, "rebalance": {"cost_aware": True}}).hash != plain.hash
     with_edge = {**BASE, "rebalance": {"cost_aware": True, "edge_window": 21}}
     assert StrategySpec.from_dict(with_edge).hash != plain.hash
+
+
+# -- through the runner ---------------------------------------------------------------------
+
+
+def run_spec(panel: Panel, engine: str, **rebalance: object):
+    from alphaloop.backtest.runner import equal_weight_benchmark, prepare_strategy, run_prepared
+    from tests.research.synthetic import make_info
+
+    close = np.asarray(panel["close"])
+    signal = np.full(close.shape, np.nan)
+    signal[120:] = close[120:] / close[:-120] - 1.0
+    spec = StrategySpec.from_dict(
+        {
+            "data": "synth",
+            "signal": {"expr": "$close / Ref($close, 120) - 1"},
+            "portfolio": {"k": 4},
+            "rebalance": {"frequency": "daily", **rebalance},
+        }
+    )
+    prep = prepare_strategy(spec, make_info(panel), panel, signal)
+    return run_prepared(prep, engine, *equal_weight_benchmark(prep))
+
+
+def test_the_runner_filters_records_and_both_engines_agree() -> None:
+    panel = make_panel(4, n_rows=400)
+    plain = run_spec(panel, "vectorized")
+    assert "stats" not in plain.assumptions["rebalance"]
+    a = run_spec(panel, "vectorized", drift=0.02, cost_aware=True, edge_window=30)
+    b = run_spec(panel, "event", drift=0.02, cost_aware=True, edge_window=30)
+    np.testing.assert_allclose(
+        b.simulation.equity.to_numpy(), a.simulation.equity.to_numpy(), rtol=1e-9, atol=0
+    )
+    record = a.assumptions["rebalance"]
+    assert record["drift"] == 0.02
+    assert record["cost_aware"] is True
+    stats = record["stats"]
+    assert stats["drift_skipped_rows"] > 0
+    assert stats["decision_rows"] == stats["traded_rows"] + stats["drift_skipped_rows"]
+    assert len(a.simulation.trades) < len(plain.simulation.trades)
+    assert sum(a.simulation.costs.values()) < sum(plain.simulation.costs.values())
+
+
+@pytest.mark.parametrize("rebalance", [{"drift": 0.02}, {"drift": 0.01, "cost_aware": True}])
+def test_the_lookahead_scan_finds_the_filtered_targets_clean(rebalance: dict) -> None:
+    from alphaloop.backtest.lookahead import scan_lookahead
+    from alphaloop.backtest.runner import scan_decisions, target_signal_fn
+
+    panel = make_panel(6, n_rows=700, n_assets=8)
+    spec = StrategySpec.from_dict(
+        {
+            "data": "synth",
+            "signal": {"expr": "$close / Ref($close, 60) - 1"},
+            "portfolio": {"k": 3},
+            "rebalance": {"frequency": "weekly", "edge_window": 30, **rebalance},
+        }
+    )
+
+    def momentum(p: Panel) -> np.ndarray:
+        close = np.asarray(p["close"])
+        out = np.full(close.shape, np.nan)
+        out[60:] = close[60:] / close[:-60] - 1.0
+        return out
+
+    fn = target_signal_fn(spec, momentum, costs=CostModel())
+    full = fn(panel)["target_weights"]
+    plain = target_signal_fn(spec.replace(rebalance={"frequency": "weekly"}), momentum)(panel)
+    assert np.isfinite(plain["target_weights"]).any(axis=1).sum() > (
+        np.isfinite(full).any(axis=1).sum()
+    )  # the filter ran in the scan's pipeline
+    report = scan_lookahead(
+        fn, panel, decisions=scan_decisions(spec, panel.index), n_points=8, min_history=200
+    )
+    assert report.clean, report.findings[:3]

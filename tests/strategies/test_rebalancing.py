@@ -260,6 +260,38 @@ def test_both_engines_agree_on_filtered_weights(fills: str) -> None:
     assert len(a.trades) == len(b.trades) > 0
 
 
+def test_long_short_books_filter_and_agree() -> None:
+    panel = make_panel(12, n_rows=300, n_assets=8)
+    close, volume = np.asarray(panel["close"]), np.asarray(panel["volume"])
+    signal = np.full(close.shape, np.nan)
+    signal[60:] = close[60:] / close[:-60] - 1.0
+    rule = PortfolioRule(method="quantile_long_short", quantile=0.25, gross=1.5)
+    limits = Limits(max_leverage=1.5, allow_short=True)
+    daily = np.ones(len(close), dtype=bool)
+    weights = target_weights(signal, close, np.isfinite(close), rule, limits, daily)
+    out, stats = run_filter(
+        weights, close, volume, drift=0.02, cost_aware=True, edge_window=20, costs=CostModel(),
+        max_leverage=1.5,
+    )  # fmt: skip
+    assert stats["drift_skipped_rows"] > 0
+    assert (out[np.isfinite(out)] < 0).any()  # shorts pass through the filter
+    kw = {"costs": CostModel(), "max_leverage": 1.5, "allow_short": True}
+    a = simulate(panel, out, **kw)
+    b = EventEngine(panel, TargetWeightsStrategy(out), **kw).run()
+    np.testing.assert_allclose(b.equity.to_numpy(), a.equity.to_numpy(), rtol=1e-9, atol=0)
+    assert len(a.trades) < len(simulate(panel, weights, **kw).trades)
+
+
+def test_a_row_whose_kept_positions_cannot_fit_trades_in_full() -> None:
+    close, volume = two_asset_market()
+    weights = np.full(close.shape, 0.5)
+    weights[:, 0] = 0.0  # the cheap asset is never held: nothing to scale down
+    out, stats = run_filter(weights, close, volume, cost_aware=True, costs=CHEAP, max_leverage=0.5)
+    assert stats["cost_skipped_trades"] == 0
+    assert stats["rows_forced_in_full"] > 0
+    np.testing.assert_array_equal(out, weights)
+
+
 def test_deterministic() -> None:
     panel = make_panel(9, n_rows=250)
     weights = top_k_weights(panel, "daily")

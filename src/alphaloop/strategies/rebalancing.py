@@ -255,8 +255,8 @@ def filter_trades(
         Initial equity (currency): trade sizes for per-share commissions and
         impact; the book's equity grows with its gross return.
     periods_per_year : float
-        Bars per year (recorded in the stats: the edge is per ``edge_window``
-        bars, annualized with it for reports).
+        Bars per year; recorded with the stats (the edge is a sum over
+        ``edge_window`` bars and is not annualized).
     max_leverage : float, optional
         The simulation's cap on ``sum |w|``: positions the cost rule keeps
         must fit under it (see the module notes). Pass it whenever the

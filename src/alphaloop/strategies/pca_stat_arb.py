@@ -171,7 +171,14 @@ class PcaStatArb(TemplateParams):
         return True
 
     def warmup(self) -> int:
-        return self.window
+        """Bars after which a run on less history agrees with the full run.
+
+        The PCA window, plus up to ``refit`` bars until the first refit date
+        both runs share, plus ``ou_window`` bars for positions held at that
+        date in the longer run to close (the state machine remembers them).
+        The first s-score comes after ``window`` bars.
+        """
+        return self.window + self.refit + self.ou_window
 
     def spec_defaults(self) -> dict[str, Any]:
         return {

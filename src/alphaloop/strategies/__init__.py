@@ -9,6 +9,7 @@ fill model, scans it for lookahead and validates it like any spec. See
 from __future__ import annotations
 
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
+from alphaloop.strategies.market_making import MarketMaking, QuotePlan
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 from alphaloop.strategies.registry import TEMPLATE_CLASSES, TEMPLATES, TemplateField, template_class
 
@@ -16,6 +17,8 @@ __all__ = [
     "TEMPLATES",
     "TEMPLATE_CLASSES",
     "CrossSectionalMomentum",
+    "MarketMaking",
+    "QuotePlan",
     "TemplateField",
     "TemplateInputs",
     "TemplateOutput",

@@ -7,12 +7,14 @@ from typing import Annotated, Any, Union
 from pydantic import Field
 
 from alphaloop.strategies.base import TemplateParams
+from alphaloop.strategies.market_making import MarketMaking
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
+    MarketMaking,
 )
 
 TEMPLATES: dict[str, type[TemplateParams]] = {

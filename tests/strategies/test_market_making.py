@@ -215,6 +215,20 @@ def test_both_engines_agree(settings: dict, template: MarketMaking) -> None:
     assert vec.equity.index.equals(evt.equity.index)
 
 
+def test_without_an_open_quotes_fill_in_the_range_only() -> None:
+    panel = bars(n=200, seed=8)
+    no_open = Panel(panel.index, panel.assets, {f: panel[f] for f in ("high", "low", "close")})
+    with pytest.raises(BacktestError, match="'open' field"):
+        run(no_open, MarketMaking())
+    vec = run(no_open, MarketMaking(), "vectorized", fills="next_close")
+    evt = run(no_open, MarketMaking(), "event", fills="next_close")
+    np.testing.assert_allclose(vec.equity, evt.equity, rtol=0, atol=1e-9 * CAPITAL)
+    with_open = run(panel, MarketMaking(), fills="next_close")
+    assert len(vec.trades) > 50
+    assert not vec.trades["price"].isin(panel["open"].ravel()).any()
+    assert with_open.trades["price"].isin(panel["open"].ravel()).any()
+
+
 def test_long_only_inventory_never_goes_short() -> None:
     panel = bars(trend=0.002)
     res = run(panel, MarketMaking(short_inventory=False), max_leverage=1.0, allow_short=False)

@@ -479,6 +479,12 @@ def check_quotes(
             f"(fields: {', '.join(panel.field_names)})",
             hint="use a dataset with high and low (OHLC bars)",
         )
+    if FillTiming(fills) is FillTiming.NEXT_OPEN and "open" not in panel:
+        raise BacktestError(
+            "fills at the next open need an 'open' field; this dataset has "
+            f"{', '.join(panel.field_names)}",
+            hint="use fills: next_close (quotes then fill in the bar's range only)",
+        )
     if plan.fair.shape != panel.shape:
         raise BacktestError(
             f"the quote plan has shape {plan.fair.shape}; the panel is {panel.shape} (time, asset)"

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alphaloop.backtest import backtest_panel, target_signal_fn
 from alphaloop.backtest.quotes import simulate_quotes
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data import Panel
@@ -13,6 +14,7 @@ from alphaloop.errors import BacktestError, SpecError
 from alphaloop.execution import CostModel
 from alphaloop.strategies import MarketMaking, QuotePlan, TemplateInputs, template_class
 from alphaloop.strategies.market_making import ema, trailing_mean_range_bps
+from tests.research.synthetic import make_info
 
 CAPITAL = 1_000_000.0
 # costs without the per-share minimum, so that quote sizes do not decide the result
@@ -309,3 +311,47 @@ def test_helpers_match_their_definitions() -> None:
     close = np.array([[10.0], [10.0], [10.0]])
     rng = trailing_mean_range_bps(high, low, close, 2)
     np.testing.assert_allclose(rng[:, 0], [np.nan, 2000.0, 2000.0])
+
+
+# ------------------------------------------------------------------- the runner
+
+
+def mm_spec(**extra: object) -> StrategySpec:
+    doc = {
+        "name": "mm",
+        "data": "synth",
+        "template": {"template": "market_making", "min_half_spread_bps": 15},
+        "limits": {"allow_short": True, "max_leverage": 2.0},
+        **extra,
+    }
+    return StrategySpec.from_dict(doc)
+
+
+def test_a_template_spec_runs_in_both_engines_through_the_runner() -> None:
+    panel = bars(n=300, seed=4)
+    info = make_info(panel)
+    spec = mm_spec(start="2020-03-02")
+    vec = backtest_panel(spec, info, panel, "vectorized")
+    evt = backtest_panel(spec, info, panel, "event")
+    a, b = vec.simulation.equity, evt.simulation.equity
+    assert a.index[0] == pd.Timestamp("2020-03-02", tz="UTC")
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * spec.capital)
+    assert vec.metrics["total_return"] == pytest.approx(evt.metrics["total_return"], abs=1e-9)
+    assert "cost_adverse_selection" in vec.metrics
+    notes = " ".join(vec.assumptions["notes"])
+    assert "fills were both-sided in one bar" in notes
+    assert "bars show neither queue position" in notes
+    with pytest.raises(BacktestError, match="same_close"):
+        backtest_panel(mm_spec(fills="same_close"), info, panel)
+    with pytest.raises(BacktestError, match="stops and exits"):
+        backtest_panel(mm_spec(stops={"stop_loss": 0.05}), info, panel)
+
+
+def test_the_scan_function_sees_the_quote_plan_point_in_time() -> None:
+    panel = bars(n=150, seed=6)
+    fn = target_signal_fn(mm_spec(), lambda p: None)
+    full = fn(panel)
+    assert {"signal", "quotes.fair", "quotes.half_spread_bps", "quotes.size"} <= set(full)
+    cut = fn(panel.iloc(slice(0, 61)))
+    for name, values in cut.items():
+        np.testing.assert_array_equal(values, full[name][:61])

@@ -165,7 +165,7 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
         )
     notes: list[str] = []
     k, n = spec.portfolio.k, panel.n_assets
-    if spec.portfolio.method == "top_k" and k is not None:
+    if spec.uses_portfolio_rule and spec.portfolio.method == "top_k" and k is not None:
         where = "the universe" if spec.universe != "all" else f"the universe of {spec.data!r}"
         if k > n:
             raise BacktestError(
@@ -734,6 +734,66 @@ def _refuse_ruin(equity: pd.Series, capital: float) -> None:
         )
 
 
+def _simulate_weights(
+    prep: PreparedStrategy, engine: Engine, charged: CostModel
+) -> SimulationResult:
+    """Target weights (a portfolio rule's or a template's) through the chosen engine."""
+    spec = prep.spec
+    targets = _targets(prep)
+    kwargs = {
+        "fills": spec.fills,
+        "costs": charged,
+        "initial_capital": spec.capital,
+        "max_leverage": spec.limits.max_leverage,
+        "allow_short": spec.limits.allow_short,
+        "lot_size": spec.lot_size,
+        "stop_loss": spec.stops.stop_loss,
+        "take_profit": spec.stops.take_profit,
+        "trailing_stop": spec.stops.trailing_stop,
+    }
+    # bars before the start feed the impact model's volume and volatility
+    history = min(prep.start_row, charged.impact_window)
+    full = prep.panel.iloc(slice(prep.start_row - history, None))
+    if engine == "vectorized":
+        return simulate(full, targets, kind="weights", history=history, **kwargs)
+    return _simulate_event(full, targets, history, kwargs)
+
+
+def _simulate_quotes(
+    prep: PreparedStrategy, engine: Engine, charged: CostModel
+) -> SimulationResult:
+    """A quoting template's plan through the quote simulator of the chosen engine.
+
+    Stops and exits are refused: a market maker's risk is managed by its
+    inventory cap and skew, and a stop order would trade against its quotes.
+    """
+    from alphaloop.backtest.quotes import simulate_quotes
+
+    spec = prep.spec
+    assert prep.template is not None
+    if spec.stops.active or spec.exits.active:
+        raise BacktestError(
+            f"template {spec.template.template if spec.template else '?'} quotes; stops and "
+            "exits do not apply to quotes",
+            hint="remove stops: and exits:; max_inventory and skew limit the inventory",
+        )
+    history = min(prep.start_row, charged.impact_window)
+    first = prep.start_row - history
+    return simulate_quotes(
+        prep.panel.iloc(slice(first, None)),
+        prep.template.quotes.rows(first),
+        costs=charged,
+        initial_capital=spec.capital,
+        history=history,
+        engine=engine,
+        fills=spec.fills,
+        max_leverage=spec.limits.max_leverage,
+        max_weight=spec.limits.max_weight,
+        allow_short=spec.limits.allow_short,
+        lot_size=spec.lot_size,
+    )
+
+
 def run_prepared(
     prep: PreparedStrategy,
     engine: Engine,
@@ -763,26 +823,9 @@ def run_prepared(
     ppy, annualization = resolve_periods_per_year(spec, prep.info)
     _, charged, cost_record = resolve_costs(spec, prep.info)
     if prep.template is not None and prep.template.kind == "quotes":
-        raise BacktestError(f"template {spec.describe_signal()} quotes; quotes cannot run yet")
-    targets = _targets(prep)
-    kwargs = {
-        "fills": spec.fills,
-        "costs": charged,
-        "initial_capital": spec.capital,
-        "max_leverage": spec.limits.max_leverage,
-        "allow_short": spec.limits.allow_short,
-        "lot_size": spec.lot_size,
-        "stop_loss": spec.stops.stop_loss,
-        "take_profit": spec.stops.take_profit,
-        "trailing_stop": spec.stops.trailing_stop,
-    }
-    # bars before the start feed the impact model's volume and volatility
-    history = min(prep.start_row, charged.impact_window)
-    full = prep.panel.iloc(slice(prep.start_row - history, None))
-    if engine == "vectorized":
-        sim = simulate(full, targets, kind="weights", history=history, **kwargs)
+        sim = _simulate_quotes(prep, engine, charged)
     else:
-        sim = _simulate_event(full, targets, history, kwargs)
+        sim = _simulate_weights(prep, engine, charged)
     _refuse_ruin(sim.equity, spec.capital)
     bench, bench_label = benchmark, benchmark_label
     metrics = compute_metrics(

@@ -80,6 +80,10 @@ class QuotePlan:
                 f"{self.half_spread_bps.shape}, size {self.size.shape}"
             )
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The (time, asset) arrays by name (what a lookahead scan compares)."""
+        return {"fair": self.fair, "half_spread_bps": self.half_spread_bps, "size": self.size}
+
     def rows(self, start: int) -> QuotePlan:
         """The plan from row ``start`` on (scalars unchanged)."""
         sl = slice(start, None)

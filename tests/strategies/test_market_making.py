@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from alphaloop.backtest import backtest_panel, target_signal_fn
-from alphaloop.backtest.quotes import simulate_quotes
+from alphaloop.backtest.quotes import quote_book, simulate_quotes
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data import Panel
 from alphaloop.errors import BacktestError, SpecError
@@ -137,6 +137,37 @@ def test_a_bar_without_a_range_fills_nothing() -> None:
         rows = gap.index.get_indexer(pd.DatetimeIndex(res.trades["time"]))
         assert 2 not in rows.tolist()
         assert rows[0] == 3
+
+
+def book(fair: float, close: float, shares: float, *, skew: float = 1.0, short: bool = True):
+    """One asset's quotes: 1% half-spread, a 2 bps market, 10% of 1000 a side, cap 20%."""
+    out = [np.full(1, np.nan), np.zeros(1), np.full(1, np.nan), np.zeros(1)]
+    one = np.ones(1)
+    quote_book(
+        fair * one, 100.0 * one, 0.1 * one, close * one, close * one, shares * one, 1000.0,
+        1000.0 - shares * close, skew, 2.0, 0.2, 1.0, 2.0, short, False, np.zeros(1),
+        CostModel.zero().as_array(), np.full(1, np.nan), np.full(1, np.nan), *out, np.zeros(5),
+    )  # fmt: skip
+    return [float(x[0]) for x in out]
+
+
+def test_quote_book_by_hand() -> None:
+    bid, bid_q, ask, ask_q = book(100.0, 100.0, 0.0)
+    assert (bid, ask) == pytest.approx((99.0, 101.0))
+    assert (bid_q, ask_q) == pytest.approx((100.0 / 99.0, 100.0 / 101.0))
+    # a fair value far above the close: the bid joins the market's bid, never above it
+    bid, _, ask, _ = book(110.0, 100.0, 0.0)
+    assert (bid, ask) == pytest.approx((99.98, 110.0 * 1.01))
+    # long 1 share (10% of equity, half the cap): both quotes move down half a half-spread
+    bid, bid_q, ask, _ = book(100.0, 100.0, 1.0)
+    assert (bid, ask) == pytest.approx((99.5 * 0.99, 99.5 * 1.01))
+    assert bid_q == pytest.approx(1.0)  # 1.015 wanted, 1 share of room to the cap
+    # at the cap the bid is not quoted; near it, it is cut to the room left (0.5 shares)
+    assert book(100.0, 100.0, 2.0)[1] == 0.0
+    assert book(100.0, 100.0, 1.5)[1] == pytest.approx(0.5)
+    # without short inventory the ask sells what is held, no more
+    assert book(100.0, 100.0, 0.3, short=False)[3] == pytest.approx(0.3)
+    assert book(100.0, 100.0, 0.0, short=False)[3] == 0.0
 
 
 # ----------------------------------------------------------------- the economics

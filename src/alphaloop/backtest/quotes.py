@@ -41,7 +41,12 @@ from numba import njit
 from alphaloop.backtest.event import Context, EventEngine, Strategy
 from alphaloop.backtest.kernel import ROUND_TRIP_DTYPE, TRADE_DTYPE
 from alphaloop.backtest.kernel import _fill as kernel_fill
-from alphaloop.backtest.vectorized import SimulationResult, _round_trips_frame, _trades_frame
+from alphaloop.backtest.vectorized import (
+    SimulationResult,
+    _Market,
+    _round_trips_frame,
+    _trades_frame,
+)
 from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel, FillTiming, OrderType, fill_cost, impact_inputs
@@ -63,8 +68,8 @@ _CASH_ROUNDS = 20
 
 @njit(cache=True, nogil=True)
 def quote_book(
-    fair, half_bps, size, close, last_close, shares, equity, cash, skew, max_inventory,
-    max_weight, max_leverage, allow_short, cash_only, lot, params, adv, sigma,
+    fair, half_bps, size, close, last_close, shares, equity, cash, skew, floor_bps,
+    max_inventory, max_weight, max_leverage, allow_short, cash_only, lot, params, adv, sigma,
     bid_px, bid_q, ask_px, ask_q, cost_tmp,
 ):  # fmt: skip
     """One bar's quotes from the plan's row and the account (both engines call this).
@@ -81,7 +86,11 @@ def quote_book(
         Signed position.
     equity, cash : float
         At the decision close (currency).
-    skew, max_inventory, max_weight, max_leverage : float
+    skew, floor_bps : float
+        Inventory skew (half-spreads at a full inventory), and the market's
+        half-spread (bps, the cost model's): no quote sits closer to the close
+        than the market's own quote, so none is a taker's order.
+    max_inventory, max_weight, max_leverage : float
         See :class:`~alphaloop.strategies.market_making.QuotePlan`; the
         inventory cap per asset is ``min(max_inventory, max_weight)`` of
         equity, and no single fill per asset may take the gross exposure
@@ -125,8 +134,8 @@ def quote_book(
         ratio = pos * c / cap
         ratio = min(1.0, max(-1.0, ratio))
         centre = f * (1.0 - skew * ratio * h)
-        b = min(centre * (1.0 - h), c)
-        a = max(centre * (1.0 + h), c)
+        b = min(centre * (1.0 - h), c * (1.0 - floor_bps * 1e-4))
+        a = max(centre * (1.0 + h), c * (1.0 + floor_bps * 1e-4))
         if b > 0.0:
             q = min(s * equity / b, max(cap / c - pos, 0.0))
             q = round_lot(q, lot[j])
@@ -192,8 +201,8 @@ def _scale_increasing(shares, lot, scale, floor, bid_px, bid_q, ask_px, ask_q):
 @njit(cache=True, nogil=True)
 def run_quotes(
     fair, half_bps, size, start, open_, high, low, close, last_close, adv, sigma, year_frac,
-    params, borrow_rate, cash0, skew, max_inventory, max_weight, max_leverage, allow_short,
-    lot, equity, turnover, gross, bar_cost, cost_tot, trades, round_trips, counts,
+    params, borrow_rate, cash0, skew, floor_bps, max_inventory, max_weight, max_leverage,
+    allow_short, lot, equity, turnover, gross, bar_cost, cost_tot, trades, round_trips, counts,
 ):  # fmt: skip
     """Simulate the quote plan on every row (the vectorized engine).
 
@@ -313,7 +322,8 @@ def run_quotes(
         if r >= start and r + 1 < n_rows:
             quote_book(
                 fair[r], half_bps[r], size[r], close[r], last_close[r], shares, eq, cash, skew,
-                max_inventory, max_weight, max_leverage, allow_short, cash_only, lot, params,
+                floor_bps, max_inventory, max_weight, max_leverage, allow_short, cash_only, lot,
+                params,
                 adv[r + 1], sigma[r + 1], bid_px, bid_q, ask_px, ask_q, cost_tmp,
             )  # fmt: skip
             for j in range(n):
@@ -376,6 +386,7 @@ class _Inputs:
             self.adv = self.sigma = np.full_like(self.close, np.nan)
         self.params = charged.as_array()
         self.skew = float(plan.skew)
+        self.floor_bps = float(charged.half_spread_bps)
         self.max_inventory = float(plan.max_inventory)
         self.max_weight = float(max_weight)
         self.max_leverage = float(max_leverage)
@@ -431,8 +442,9 @@ class QuoteStrategy(Strategy):
             shares[pos[asset]] = q
         quote_book(
             inp.fair[row], inp.half_bps[row], inp.size[row], inp.close[row],
-            inp.last_close[row], shares, ctx.equity, ctx.cash, inp.skew, inp.max_inventory,
-            inp.max_weight, inp.max_leverage, inp.allow_short, inp.cash_only, inp.lot,
+            inp.last_close[row], shares, ctx.equity, ctx.cash, inp.skew, inp.floor_bps,
+            inp.max_inventory, inp.max_weight, inp.max_leverage, inp.allow_short, inp.cash_only,
+            inp.lot,
             inp.params, inp.adv[row + 1], inp.sigma[row + 1], self._bid_px, self._bid_q,
             self._ask_px, self._ask_q, self._tmp,
         )  # fmt: skip
@@ -615,14 +627,13 @@ def _run_vectorized(
     run_quotes(
         inp.fair, inp.half_bps, inp.size, inp.start, inp.open, inp.high, inp.low, inp.close,
         inp.last_close, inp.adv, inp.sigma, year_frac, inp.params, charged.borrow_rate,
-        float(capital), inp.skew, inp.max_inventory, inp.max_weight, inp.max_leverage,
+        float(capital), inp.skew, inp.floor_bps, inp.max_inventory, inp.max_weight,
+        inp.max_leverage,
         inp.allow_short, inp.lot, equity, turnover, gross, bar_cost, cost_tot, trades, trips,
         counts,
     )  # fmt: skip
     if counts[4] != 0:
         raise BacktestError("internal: the quote simulator's record buffers were too small")
-    from alphaloop.backtest.vectorized import _Market
-
     market = _Market(
         panel.index, panel.assets, inp.close, inp.open, inp.high, inp.low, inp.close, inp.adv,
         inp.sigma, year_frac, 1, FillTiming(fills) is FillTiming.NEXT_OPEN, "volume" in panel,

@@ -671,7 +671,8 @@ def synthetic_open_fills(
     :func:`alphaloop.data.price_checks.synthetic_open_mask`), so a "next
     open" fill there is in effect a fill at the signal bar's close. Returns
     ``{"count": k, "fills": n}``, or None when the spec does not fill at
-    the next open.
+    the next open. Only fills at the open price count: a quote or a stop
+    filled at its own level inside the bar's range is not a fill at the open.
     """
     if spec.fills is not FillTiming.NEXT_OPEN:
         return None
@@ -682,7 +683,9 @@ def synthetic_open_fills(
     rows = prep.panel.index.get_indexer(pd.DatetimeIndex(trades["time"]))
     cols = pd.Index(prep.panel.assets).get_indexer(trades["asset"])
     known = (rows >= 0) & (cols >= 0)
-    count = int(mask[rows[known], cols[known]].sum())
+    rows, cols = rows[known], cols[known]
+    at_open = trades["price"].to_numpy()[known] == np.asarray(prep.panel["open"])[rows, cols]
+    count = int((mask[rows, cols] & at_open).sum())
     return {"count": count, "fills": len(trades)}
 
 

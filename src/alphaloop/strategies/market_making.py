@@ -14,13 +14,14 @@ plan into quotes bar by bar::
 
     ratio  = clip(position value / (max_inventory * equity), -1, 1)
     centre = fair * (1 - skew * ratio * half_spread)
-    bid    = min(centre * (1 - half_spread), close)
-    ask    = max(centre * (1 + half_spread), close)
+    bid    = min(centre * (1 - half_spread), close * (1 - market_half_spread))
+    ask    = max(centre * (1 + half_spread), close * (1 + market_half_spread))
 
-(half_spread as a fraction), sizes ``size * equity / price`` per side, cut so
-that no fill takes the asset's position beyond ``max_inventory`` of equity
-(the side that would is not quoted). A quote lives for the next bar only and
-fills when that bar's range reaches it.
+(half_spread as a fraction; market_half_spread is the cost model's), sizes
+``size * equity / price`` per side, cut so that no fill takes the asset's
+position beyond ``max_inventory`` of equity (the side that would is not
+quoted). A quote lives for the next bar only and fills when that bar's range
+reaches it.
 """
 
 from __future__ import annotations
@@ -282,8 +283,10 @@ class MarketMaking(TemplateParams):
             else None,
         }
         notes = (
-            "market making on bars is an approximation: quotes decided at a bar's close rest "
-            "for the next bar only and fill when its range reaches them",
+            f"quotes around an EMA of the close over {self.fair_window} bars, half-spread "
+            f"max({self.min_half_spread_bps:g} bps, {self.spread_vol_mult:g} x the mean bar "
+            f"range over {self.vol_window} bars), {self.quote_size:g} of equity a side, "
+            f"inventory cap {self.max_inventory:g} of equity, skew {self.skew:g}",
         )
         return TemplateOutput(
             kind="quotes", signal=signal, quotes=plan, diagnostics=diagnostics, notes=notes

@@ -9,6 +9,7 @@ fill model, scans it for lookahead and validates it like any spec. See
 from __future__ import annotations
 
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
+from alphaloop.strategies.market_making import MarketMaking, QuotePlan
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 from alphaloop.strategies.pca_stat_arb import PcaStatArb
 from alphaloop.strategies.registry import TEMPLATE_CLASSES, TEMPLATES, TemplateField, template_class
@@ -17,7 +18,9 @@ __all__ = [
     "TEMPLATES",
     "TEMPLATE_CLASSES",
     "CrossSectionalMomentum",
+    "MarketMaking",
     "PcaStatArb",
+    "QuotePlan",
     "TemplateField",
     "TemplateInputs",
     "TemplateOutput",

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Union
 from pydantic import Field
 
 from alphaloop.strategies.base import TemplateParams
+from alphaloop.strategies.market_making import MarketMaking
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 from alphaloop.strategies.pca_stat_arb import PcaStatArb
 
@@ -14,6 +15,7 @@ __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
+    MarketMaking,
     PcaStatArb,
 )
 

@@ -6,13 +6,19 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field
 
+from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateParams
+from alphaloop.strategies.factor_portfolio import FactorPortfolio
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
+    Bollinger,
+    RelativeStrength,
+    Donchian,
+    FactorPortfolio,
 )
 
 TEMPLATES: dict[str, type[TemplateParams]] = {

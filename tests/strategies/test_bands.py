@@ -13,7 +13,7 @@ from alphaloop.data import Panel
 from alphaloop.errors import SpecError
 from alphaloop.strategies import Bollinger, Donchian, RelativeStrength, template_class
 from alphaloop.strategies._band_kernel import band_states, band_states_py
-from alphaloop.strategies.bands import rolling_zscore, wilder_rsi
+from alphaloop.strategies.bands import _rsi_py, rolling_zscore, wilder_rsi
 from tests.strategies.panels import (
     build,
     half_return,
@@ -63,6 +63,23 @@ def test_wilder_rsi_by_hand():
     assert rsi[3, 0] == pytest.approx(100.0 * gain / (gain + loss))
     gain, loss = gain / 2, (loss + 0.5) / 2
     assert rsi[4, 0] == pytest.approx(100.0 * gain / (gain + loss))
+
+
+def test_rsi_kernel_matches_its_python_twin():
+    rng = np.random.default_rng(4)
+    close = 50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, (300, 4)), axis=0))
+    close[rng.random(close.shape) < 0.02] = np.nan
+    twin = np.full(close.shape, np.nan)
+    _rsi_py(close, 9, twin)
+    np.testing.assert_array_equal(wilder_rsi(close, 9), twin)
+    assert np.isfinite(twin).mean() > 0.5
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda t: t.describe()[:30])
+def test_warmup_is_the_first_row_with_a_signal(template):
+    panel = ohlc_panel(random_walk(300, 3, 1), 1)
+    out = build(template, panel)
+    assert np.flatnonzero(np.isfinite(out.signal).any(axis=1))[0] == template.warmup()
 
 
 def test_state_kernel_matches_its_python_twin():

@@ -285,7 +285,7 @@ class Bollinger(_Bands):
         return self
 
     def warmup(self) -> int:
-        return self.window
+        return self.window - 1
 
     def build(self, inputs: TemplateInputs) -> TemplateOutput:
         close = np.asarray(inputs.panel["close"], dtype=np.float64)
@@ -358,7 +358,7 @@ class RelativeStrength(_Bands):
         return self
 
     def warmup(self) -> int:
-        return self.window + 1
+        return self.window
 
     def build(self, inputs: TemplateInputs) -> TemplateOutput:
         close = np.asarray(inputs.panel["close"], dtype=np.float64)
@@ -421,7 +421,7 @@ class Donchian(_Bands):
     }
 
     def warmup(self) -> int:
-        return max(self.entry_window, self.exit_window) + 1
+        return max(self.entry_window, self.exit_window)
 
     def build(self, inputs: TemplateInputs) -> TemplateOutput:
         panel = inputs.panel

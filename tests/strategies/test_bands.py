@@ -75,11 +75,28 @@ def test_rsi_kernel_matches_its_python_twin():
     assert np.isfinite(twin).mean() > 0.5
 
 
+def test_rsi_forgets_the_loaded_history_within_its_warmup():
+    close = np.asarray(ohlc_panel(random_walk(900, 3, 6), 6)["close"])
+    template = RelativeStrength(window=14)
+    full = wilder_rsi(close, template.window)
+    cut = 100
+    late = wilder_rsi(close[cut:], template.window)
+    settled = cut + template.warmup()
+    np.testing.assert_allclose(late[settled - cut :], full[settled:], rtol=1e-9, atol=0)
+    assert np.abs(late[20] - full[cut + 20]).max() > 1e-6  # before it, the start still shows
+
+
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda t: t.describe()[:30])
 def test_warmup_is_the_first_row_with_a_signal(template):
     panel = ohlc_panel(random_walk(300, 3, 1), 1)
     out = build(template, panel)
-    assert np.flatnonzero(np.isfinite(out.signal).any(axis=1))[0] == template.warmup()
+    first = np.flatnonzero(np.isfinite(out.signal).any(axis=1))[0]
+    if isinstance(template, RelativeStrength):
+        # Wilder's smoothing: the first value at `window`, settled after the warm-up
+        assert first == template.window
+        assert template.warmup() > 20 * template.window
+    else:
+        assert first == template.warmup()
 
 
 def test_state_kernel_matches_its_python_twin():

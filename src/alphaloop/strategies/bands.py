@@ -37,6 +37,7 @@ state on that bar (no decision on a gap). An asset that leaves the universe
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -358,7 +359,10 @@ class RelativeStrength(_Bands):
         return self
 
     def warmup(self) -> int:
-        return self.window
+        """``window`` changes for the first value, then the bars Wilder's smoothing needs to
+        forget where the loaded history began (to 1e-10 of the first average:
+        ``window * ln(1e10)``); earlier values depend on how much history was loaded."""
+        return self.window + math.ceil(self.window * math.log(1e10))
 
     def build(self, inputs: TemplateInputs) -> TemplateOutput:
         close = np.asarray(inputs.panel["close"], dtype=np.float64)

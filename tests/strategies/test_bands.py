@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from alphaloop.backtest import backtest_panel
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import simulate
 from alphaloop.data import Panel
@@ -14,6 +15,7 @@ from alphaloop.errors import SpecError
 from alphaloop.strategies import Bollinger, Donchian, RelativeStrength, template_class
 from alphaloop.strategies._band_kernel import band_states, band_states_py
 from alphaloop.strategies.bands import _rsi_py, rolling_zscore, wilder_rsi
+from tests.research.synthetic import make_info
 from tests.strategies.panels import (
     build,
     half_return,
@@ -290,3 +292,27 @@ def test_registered_with_spec_defaults(name):
     for param, values in cls.GRID.items():
         assert list(values) == sorted(values)
         cls(**{param: values[0]})
+
+
+@pytest.mark.parametrize("name", ["bollinger", "rsi", "donchian"])
+def test_backtest_panel_runs_the_template_in_both_engines(name):
+    panel = ohlc_panel(ou_log_prices(700, 4, 12) + trending(700, 4, 12) * 0.3, 12)
+    template = template_class(name)(long_short=True)
+    spec = StrategySpec.from_dict(
+        {
+            "data": "synth",
+            "template": template.model_dump(mode="json"),
+            "start": "2013-01-02",
+            **template.spec_defaults(),
+        }
+    )
+    info = make_info(panel)
+    vec = backtest_panel(spec, info, panel, "vectorized")
+    evt = backtest_panel(spec, info, panel, "event")
+    a, b = vec.simulation.equity.to_numpy(), evt.simulation.equity.to_numpy()
+    assert len(a) == len(b) > 300
+    np.testing.assert_allclose(b, a, rtol=1e-9, atol=0)
+    assert len(vec.simulation.trades) == len(evt.simulation.trades) > 10
+    record = vec.assumptions["template"]
+    assert record["template"] == name
+    assert vec.simulation.equity.index[0] >= pd.Timestamp("2013-01-02", tz="UTC")

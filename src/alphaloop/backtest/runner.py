@@ -167,7 +167,7 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
         )
     notes: list[str] = []
     k, n = spec.portfolio.k, panel.n_assets
-    if spec.portfolio.method == "top_k" and k is not None:
+    if spec.uses_portfolio_rule and spec.portfolio.method == "top_k" and k is not None:
         where = "the universe" if spec.universe != "all" else f"the universe of {spec.data!r}"
         if k > n:
             raise BacktestError(

@@ -418,7 +418,8 @@ class Donchian(_Bands):
         "many false breakouts in a range-bound market: the edge comes from a few long trends; "
         "a short sample may hold none",
     )
-    FIELDS: ClassVar[tuple[str, ...]] = ("close", "high", "low")
+    # high and low are read when the dataset has both; the close alone also works
+    FIELDS: ClassVar[tuple[str, ...]] = ("close",)
     GRID: ClassVar[dict[str, tuple[Any, ...]]] = {
         "entry_window": (20, 55, 100, 200),
         "exit_window": (10, 20, 50),

@@ -316,3 +316,28 @@ def test_backtest_panel_runs_the_template_in_both_engines(name):
     record = vec.assumptions["template"]
     assert record["template"] == name
     assert vec.simulation.equity.index[0] >= pd.Timestamp("2013-01-02", tz="UTC")
+
+
+def test_a_book_opened_before_the_start_is_held_from_the_first_bar():
+    panel = ohlc_panel(ou_log_prices(700, 4, 21), 21)
+    template = Bollinger(window=10, entry_z=1.0, exit_z=-0.5)
+    book = build(template, panel)
+    states = np.sign(pd.DataFrame(book.weights).ffill().fillna(0.0).to_numpy())
+    # a start bar where some slot is open and no state changes
+    quiet = np.isnan(book.weights).all(axis=1) & (states != 0).any(axis=1)
+    row = int(np.flatnonzero(quiet[300:])[0]) + 300
+    spec = StrategySpec.from_dict(
+        {
+            "data": "synth",
+            "template": template.model_dump(mode="json"),
+            "start": str(panel.index[row].date()),
+            "fills": "next_close",
+            **template.spec_defaults(),
+        }
+    )
+    result = backtest_panel(spec, make_info(panel), panel, "vectorized")
+    first = result.simulation.trades
+    assert pd.Timestamp(first["time"].iloc[0]) == panel.index[row + 1]
+    held = (states[row] != 0).sum()
+    exposure = np.asarray(result.simulation.gross_exposure, dtype=np.float64)
+    assert exposure[1] == pytest.approx(held * 0.25, rel=0.05)

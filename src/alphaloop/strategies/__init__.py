@@ -11,6 +11,7 @@ from __future__ import annotations
 from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
 from alphaloop.strategies.factor_portfolio import FactorPortfolio
+from alphaloop.strategies.market_making import MarketMaking, QuotePlan
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 from alphaloop.strategies.registry import TEMPLATE_CLASSES, TEMPLATES, TemplateField, template_class
 
@@ -21,6 +22,8 @@ __all__ = [
     "CrossSectionalMomentum",
     "Donchian",
     "FactorPortfolio",
+    "MarketMaking",
+    "QuotePlan",
     "RelativeStrength",
     "TemplateField",
     "TemplateInputs",

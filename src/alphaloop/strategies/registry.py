@@ -9,6 +9,7 @@ from pydantic import Field
 from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateParams
 from alphaloop.strategies.factor_portfolio import FactorPortfolio
+from alphaloop.strategies.market_making import MarketMaking
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
@@ -19,6 +20,7 @@ TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     RelativeStrength,
     Donchian,
     FactorPortfolio,
+    MarketMaking,
 )
 
 TEMPLATES: dict[str, type[TemplateParams]] = {

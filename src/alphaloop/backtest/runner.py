@@ -369,6 +369,27 @@ def rebalance_filter(
     return out[first_row:], stats
 
 
+def carried_book(weights: np.ndarray, start_row: int) -> np.ndarray:
+    """A template's weights from ``start_row`` on, the first row holding the book it already has.
+
+    A template that sets targets only when they change (a state machine) or
+    on its own calendar decided its book at ``start_row`` earlier: each
+    asset's last target at or before ``start_row`` fills the first row's NaN
+    cells (NaN stays where the asset never had a target). Rows before
+    ``start_row`` hold bars before the backtest only, so nothing is read
+    from after it.
+    """
+    out = np.array(weights[start_row:], dtype=np.float64)
+    if out.shape[0] == 0 or start_row == 0:
+        return out
+    head = np.asarray(weights[: start_row + 1], dtype=np.float64)
+    seen = ~np.isnan(head)
+    latest = head.shape[0] - 1 - np.argmax(seen[::-1], axis=0)
+    last = np.where(seen.any(axis=0), head[latest, np.arange(head.shape[1])], np.nan)
+    out[0] = np.where(np.isnan(out[0]), last, out[0])
+    return out
+
+
 def _targets(
     prep: PreparedStrategy, rebalance: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, Any] | None]:
@@ -384,7 +405,7 @@ def _targets(
         vol = trailing_volatility(full_close, spec.portfolio.vol_window)[sl]
     template = prep.template
     if template is not None and template.weights is not None:
-        template = replace(template, weights=template.weights[sl])
+        template = replace(template, weights=carried_book(template.weights, prep.start_row))
     weights = strategy_targets(
         spec,
         prep.signal[sl],

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field
 
+from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateParams
+from alphaloop.strategies.factor_portfolio import FactorPortfolio
 from alphaloop.strategies.market_making import MarketMaking
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 from alphaloop.strategies.pca_stat_arb import PcaStatArb
@@ -15,6 +17,10 @@ __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
+    Bollinger,
+    RelativeStrength,
+    Donchian,
+    FactorPortfolio,
     MarketMaking,
     PcaStatArb,
 )

@@ -38,6 +38,7 @@ from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel, FillTiming, cost_preset, describe_preset, preset_name
 from alphaloop.jsonsafe import json_safe
 from alphaloop.strategies import TemplateInputs, TemplateOutput
+from alphaloop.strategies.rebalancing import filter_trades
 
 __all__ = [
     "BacktestResult",
@@ -50,6 +51,7 @@ __all__ = [
     "equal_weight_benchmark",
     "model_start_row",
     "prepare_strategy",
+    "rebalance_filter",
     "resolve_costs",
     "resolve_periods_per_year",
     "run_prepared",
@@ -165,7 +167,7 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
         )
     notes: list[str] = []
     k, n = spec.portfolio.k, panel.n_assets
-    if spec.portfolio.method == "top_k" and k is not None:
+    if spec.uses_portfolio_rule and spec.portfolio.method == "top_k" and k is not None:
         where = "the universe" if spec.universe != "all" else f"the universe of {spec.data!r}"
         if k > n:
             raise BacktestError(
@@ -328,7 +330,70 @@ def prepare_strategy(
     return PreparedStrategy(spec, info, panel, signal, eligible, start_row, notes, template)
 
 
-def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.ndarray:
+def rebalance_filter(
+    spec: StrategySpec,
+    weights: np.ndarray,
+    panel: Panel,
+    *,
+    costs: CostModel,
+    periods_per_year: float,
+    first_row: int = 0,
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """The spec's drift band and cost-aware filter on its target weights.
+
+    ``weights`` cover rows ``first_row:`` of ``panel``; earlier rows feed the
+    book's returns and the impact estimate only
+    (:func:`~alphaloop.strategies.rebalancing.filter_trades`). ``costs`` is
+    the model the simulation charges. Returns the weights unchanged and None
+    when the spec sets neither ``rebalance.drift`` nor ``rebalance.cost_aware``.
+    """
+    rule = spec.rebalance
+    if rule.drift is None and not rule.cost_aware:
+        return weights, None
+    close = np.asarray(panel["close"], dtype=np.float64)
+    volume = np.asarray(panel["volume"], dtype=np.float64) if "volume" in panel else None
+    padded = np.full(close.shape, np.nan)
+    padded[first_row:] = weights
+    out, stats = filter_trades(
+        padded,
+        close,
+        volume,
+        drift=rule.drift,
+        cost_aware=rule.cost_aware,
+        edge_window=rule.edge_window,
+        costs=costs,
+        capital=spec.capital,
+        periods_per_year=periods_per_year,
+        max_leverage=spec.limits.max_leverage,
+    )
+    return out[first_row:], stats
+
+
+def carried_book(weights: np.ndarray, start_row: int) -> np.ndarray:
+    """A template's weights from ``start_row`` on, the first row holding the book it already has.
+
+    A template that sets targets only when they change (a state machine) or
+    on its own calendar decided its book at ``start_row`` earlier: each
+    asset's last target at or before ``start_row`` fills the first row's NaN
+    cells (NaN stays where the asset never had a target). Rows before
+    ``start_row`` hold bars before the backtest only, so nothing is read
+    from after it.
+    """
+    out = np.array(weights[start_row:], dtype=np.float64)
+    if out.shape[0] == 0 or start_row == 0:
+        return out
+    head = np.asarray(weights[: start_row + 1], dtype=np.float64)
+    seen = ~np.isnan(head)
+    latest = head.shape[0] - 1 - np.argmax(seen[::-1], axis=0)
+    last = np.where(seen.any(axis=0), head[latest, np.arange(head.shape[1])], np.nan)
+    out[0] = np.where(np.isnan(out[0]), last, out[0])
+    return out
+
+
+def _targets(
+    prep: PreparedStrategy, rebalance: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """The prepared spec's target weights on the trading rows, and the rebalance filter's stats."""
     spec = prep.spec
     sl = slice(prep.start_row, None)
     full_close = np.asarray(prep.panel["close"], dtype=np.float64)
@@ -340,7 +405,7 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
         vol = trailing_volatility(full_close, spec.portfolio.vol_window)[sl]
     template = prep.template
     if template is not None and template.weights is not None:
-        template = replace(template, weights=template.weights[sl])
+        template = replace(template, weights=carried_book(template.weights, prep.start_row))
     weights = strategy_targets(
         spec,
         prep.signal[sl],
@@ -350,13 +415,25 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
         template=template,
         volatility=vol,
     )
+    stats = None
+    if spec.rebalance.drift is not None or spec.rebalance.cost_aware:
+        ppy, _ = resolve_periods_per_year(spec, prep.info)
+        _, charged, _ = resolve_costs(spec, prep.info)
+        weights, stats = rebalance_filter(
+            spec,
+            weights,
+            prep.panel,
+            costs=charged,
+            periods_per_year=ppy,
+            first_row=prep.start_row,
+        )
     # an order cannot fill where the asset has no price at the fill bar: keep the position
     lag = 0 if spec.fills is FillTiming.SAME_CLOSE else 1
     px = np.asarray(panel[spec.fills.price_field if spec.fills.price_field in panel else "close"])
     no_fill = np.ones_like(weights, dtype=bool)
     no_fill[: len(px) - lag] = ~(np.isfinite(px[lag:]) & (px[lag:] > 0))
     weights[no_fill & np.isfinite(weights)] = np.nan
-    return weights
+    return weights, stats
 
 
 def target_signal_fn(
@@ -364,6 +441,7 @@ def target_signal_fn(
     signal_of: Callable[[Panel], np.ndarray | None],
     *,
     periods_per_year: float = 252.0,
+    costs: CostModel | None = None,
 ) -> Callable[[Panel], dict[str, np.ndarray]]:
     """A lookahead-scan function for the spec: its signal and its target weights.
 
@@ -372,8 +450,11 @@ def target_signal_fn(
     :func:`scan_decisions` (the spec's calendar rebalance bars, NaN elsewhere
     as in the backtest; every bar for a ``bars`` schedule); a template's
     book is built on the panel as in the backtest. A quoting template's
-    scan covers its signal and its quote plan's arrays.
+    scan covers its signal and its quote plan's arrays. The rebalance
+    filters (``rebalance.drift``, ``rebalance.cost_aware``) run as in the
+    backtest, with ``costs`` (default: the spec's, else the equities preset).
     """
+    filter_costs = costs or spec.costs or cost_preset("equities")
 
     def fn(panel: Panel) -> dict[str, np.ndarray]:
         signal, template = build_book(
@@ -387,8 +468,9 @@ def target_signal_fn(
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
         rebalance = scan_decisions(spec, panel.index)
-        out["target_weights"] = strategy_targets(
-            spec, signal, close, eligible, rebalance, template=template
+        weights = strategy_targets(spec, signal, close, eligible, rebalance, template=template)
+        out["target_weights"], _ = rebalance_filter(
+            spec, weights, panel, costs=filter_costs, periods_per_year=periods_per_year
         )
         return out
 
@@ -609,6 +691,7 @@ def _assumptions(
     costs: dict[str, Any],
     annualization: dict[str, Any],
     flags: list[dict[str, Any]],
+    rebalance_stats: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     info = prep.info
     notes = [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
@@ -626,6 +709,10 @@ def _assumptions(
             f"the first {skipped} bars feed the signal's warm-up only; the backtest starts "
             f"{prep.panel.index[prep.start_row]:%Y-%m-%d}"
         )
+    rebalance = spec.rebalance.model_dump(mode="json")
+    if rebalance_stats is not None:
+        rebalance["stats"] = rebalance_stats
+        notes.append(_describe_rebalance_filter(rebalance_stats))
     template = None
     if prep.template is not None and spec.template is not None:
         template = {
@@ -648,7 +735,7 @@ def _assumptions(
         "capital": spec.capital,
         "lot_size": spec.lot_size,
         "limits": spec.limits.model_dump(mode="json"),
-        "rebalance": spec.rebalance.model_dump(mode="json"),
+        "rebalance": rebalance,
         "stops": spec.stops.model_dump(mode="json"),
         "benchmark": bench_label,
         "data": {
@@ -662,6 +749,17 @@ def _assumptions(
     }
 
 
+def _describe_rebalance_filter(stats: dict[str, Any]) -> str:
+    """One line on what the drift band and the cost rule skipped (estimates at the decision)."""
+    return (
+        f"rebalance filters: {stats['drift_skipped_rows']:,} of {stats['decision_rows']:,} "
+        f"decision rows skipped by the drift band (estimated cost saved "
+        f"{stats['drift_cost_saved']:,.0f}); {stats['cost_skipped_trades']:,} trades skipped "
+        f"as costing more than their expected benefit (estimated cost saved "
+        f"{stats['cost_aware_cost_saved']:,.0f})"
+    )
+
+
 def synthetic_open_fills(
     spec: StrategySpec, prep: PreparedStrategy, sim: SimulationResult
 ) -> dict[str, int] | None:
@@ -671,7 +769,8 @@ def synthetic_open_fills(
     :func:`alphaloop.data.price_checks.synthetic_open_mask`), so a "next
     open" fill there is in effect a fill at the signal bar's close. Returns
     ``{"count": k, "fills": n}``, or None when the spec does not fill at
-    the next open.
+    the next open. Only fills at the open price count: a quote or a stop
+    filled at its own level inside the bar's range is not a fill at the open.
     """
     if spec.fills is not FillTiming.NEXT_OPEN:
         return None
@@ -682,7 +781,9 @@ def synthetic_open_fills(
     rows = prep.panel.index.get_indexer(pd.DatetimeIndex(trades["time"]))
     cols = pd.Index(prep.panel.assets).get_indexer(trades["asset"])
     known = (rows >= 0) & (cols >= 0)
-    count = int(mask[rows[known], cols[known]].sum())
+    rows, cols = rows[known], cols[known]
+    at_open = trades["price"].to_numpy()[known] == np.asarray(prep.panel["open"])[rows, cols]
+    count = int((mask[rows, cols] & at_open).sum())
     return {"count": count, "fills": len(trades)}
 
 
@@ -734,6 +835,69 @@ def _refuse_ruin(equity: pd.Series, capital: float) -> None:
         )
 
 
+def _simulate_weights(
+    prep: PreparedStrategy, engine: Engine, charged: CostModel
+) -> tuple[SimulationResult, dict[str, Any] | None]:
+    """Target weights (a portfolio rule's or a template's) through the chosen engine,
+    and the rebalancing filter's statistics (None when no filter is on)."""
+    spec = prep.spec
+    targets, rebalance_stats = _targets(prep)
+    kwargs = {
+        "fills": spec.fills,
+        "costs": charged,
+        "initial_capital": spec.capital,
+        "max_leverage": spec.limits.max_leverage,
+        "allow_short": spec.limits.allow_short,
+        "lot_size": spec.lot_size,
+        "stop_loss": spec.stops.stop_loss,
+        "take_profit": spec.stops.take_profit,
+        "trailing_stop": spec.stops.trailing_stop,
+    }
+    # bars before the start feed the impact model's volume and volatility
+    history = min(prep.start_row, charged.impact_window)
+    full = prep.panel.iloc(slice(prep.start_row - history, None))
+    if engine == "vectorized":
+        sim = simulate(full, targets, kind="weights", history=history, **kwargs)
+    else:
+        sim = _simulate_event(full, targets, history, kwargs)
+    return sim, rebalance_stats
+
+
+def _simulate_quotes(
+    prep: PreparedStrategy, engine: Engine, charged: CostModel
+) -> SimulationResult:
+    """A quoting template's plan through the quote simulator of the chosen engine.
+
+    Stops and exits are refused: a market maker's risk is managed by its
+    inventory cap and skew, and a stop order would trade against its quotes.
+    """
+    from alphaloop.backtest.quotes import simulate_quotes
+
+    spec = prep.spec
+    assert prep.template is not None
+    if spec.stops.active or spec.exits.active:
+        raise BacktestError(
+            f"template {spec.template.template if spec.template else '?'} quotes; stops and "
+            "exits do not apply to quotes",
+            hint="remove stops: and exits:; max_inventory and skew limit the inventory",
+        )
+    history = min(prep.start_row, charged.impact_window)
+    first = prep.start_row - history
+    return simulate_quotes(
+        prep.panel.iloc(slice(first, None)),
+        prep.template.quotes.rows(first),
+        costs=charged,
+        initial_capital=spec.capital,
+        history=history,
+        engine=engine,
+        fills=spec.fills,
+        max_leverage=spec.limits.max_leverage,
+        max_weight=spec.limits.max_weight,
+        allow_short=spec.limits.allow_short,
+        lot_size=spec.lot_size,
+    )
+
+
 def run_prepared(
     prep: PreparedStrategy,
     engine: Engine,
@@ -763,26 +927,9 @@ def run_prepared(
     ppy, annualization = resolve_periods_per_year(spec, prep.info)
     _, charged, cost_record = resolve_costs(spec, prep.info)
     if prep.template is not None and prep.template.kind == "quotes":
-        raise BacktestError(f"template {spec.describe_signal()} quotes; quotes cannot run yet")
-    targets = _targets(prep)
-    kwargs = {
-        "fills": spec.fills,
-        "costs": charged,
-        "initial_capital": spec.capital,
-        "max_leverage": spec.limits.max_leverage,
-        "allow_short": spec.limits.allow_short,
-        "lot_size": spec.lot_size,
-        "stop_loss": spec.stops.stop_loss,
-        "take_profit": spec.stops.take_profit,
-        "trailing_stop": spec.stops.trailing_stop,
-    }
-    # bars before the start feed the impact model's volume and volatility
-    history = min(prep.start_row, charged.impact_window)
-    full = prep.panel.iloc(slice(prep.start_row - history, None))
-    if engine == "vectorized":
-        sim = simulate(full, targets, kind="weights", history=history, **kwargs)
+        sim, rebalance_stats = _simulate_quotes(prep, engine, charged), None
     else:
-        sim = _simulate_event(full, targets, history, kwargs)
+        sim, rebalance_stats = _simulate_weights(prep, engine, charged)
     _refuse_ruin(sim.equity, spec.capital)
     bench, bench_label = benchmark, benchmark_label
     metrics = compute_metrics(
@@ -807,7 +954,9 @@ def run_prepared(
         benchmark=bench,
         benchmark_label=bench_label,
         metrics=metrics,
-        assumptions=_assumptions(spec, prep, sim, bench_label, cost_record, annualization, flags),
+        assumptions=_assumptions(
+            spec, prep, sim, bench_label, cost_record, annualization, flags, rebalance_stats
+        ),
         run_id=run_id,
     )
 

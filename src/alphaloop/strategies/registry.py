@@ -6,15 +6,25 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field
 
+from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateParams
+from alphaloop.strategies.factor_portfolio import FactorPortfolio
+from alphaloop.strategies.market_making import MarketMaking
 from alphaloop.strategies.momentum import CrossSectionalMomentum
 from alphaloop.strategies.pairs import PairsTrading
+from alphaloop.strategies.pca_stat_arb import PcaStatArb
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
     PairsTrading,
+    Bollinger,
+    RelativeStrength,
+    Donchian,
+    FactorPortfolio,
+    MarketMaking,
+    PcaStatArb,
 )
 
 TEMPLATES: dict[str, type[TemplateParams]] = {

@@ -190,7 +190,7 @@ def _partitions(n_obs: int, wanted: int = 16) -> int:
 def _permutation(ws: Workspace, spec: StrategySpec, seed: int) -> dict[str, Any]:
     """Permutation test of the signal's rank IC against next-period returns at rebalances."""
     from alphaloop.backtest import rebalance_rows
-    from alphaloop.validation import signal_permutation_test
+    from alphaloop.validation import StatisticsError, signal_permutation_test
 
     prep = prepare(ws, spec)
     panel = prep.trading_panel
@@ -205,7 +205,10 @@ def _permutation(ws: Workspace, spec: StrategySpec, seed: int) -> dict[str, Any]
         fwd = close[nxt] / close[rows] - 1.0
     signal = prep.signal[prep.start_row :][rows]
     signal = np.where(prep.eligible[prep.start_row :][rows], signal, np.nan)
-    res = signal_permutation_test(signal, fwd, n_permutations=1000, seed=seed)
+    try:
+        res = signal_permutation_test(signal, fwd, n_permutations=1000, seed=seed)
+    except StatisticsError as exc:  # e.g. a template's score that never ranks 5 assets
+        return {"p_value": None, "note": f"no permutation test: {exc.message}"}
     return {"p_value": res.p_value, "observed_rank_ic": res.observed, "n_dates": res.n_dates}
 
 
@@ -292,7 +295,11 @@ def _validate(
     trial_sr = _per_period_sharpe(matrix)
     recorded = matrix[:, :n_recorded]
     n_trials = ws.strategies.n_trials(spec.data)
-    var_trials = float(np.nanvar(_per_period_sharpe(recorded), ddof=1)) if n_recorded > 1 else 0.0
+    trial_sharpes = _per_period_sharpe(recorded)
+    # trials that never traded have no Sharpe ratio: the variance is over those that did
+    var_trials = (
+        float(np.nanvar(trial_sharpes, ddof=1)) if np.isfinite(trial_sharpes).sum() > 1 else 0.0
+    )
     # a trial that never traded has no correlation to speak of: leave it out here
     varied = recorded[:, recorded.std(axis=0) > 0]
     eff_sample = effective_number_of_trials(varied) if varied.shape[1] > 1 else None

@@ -9,7 +9,8 @@ fill model, scans it for lookahead and validates it like any spec. See
 from __future__ import annotations
 
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
-from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.momentum import CrossSectionalMomentum, TimeSeriesMomentum
+from alphaloop.strategies.overlay import VolatilityTarget, apply_vol_target
 from alphaloop.strategies.registry import TEMPLATE_CLASSES, TEMPLATES, TemplateField, template_class
 
 __all__ = [
@@ -20,5 +21,8 @@ __all__ = [
     "TemplateInputs",
     "TemplateOutput",
     "TemplateParams",
+    "TimeSeriesMomentum",
+    "VolatilityTarget",
+    "apply_vol_target",
     "template_class",
 ]

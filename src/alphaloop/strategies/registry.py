@@ -7,12 +7,13 @@ from typing import Annotated, Any, Union
 from pydantic import Field
 
 from alphaloop.strategies.base import TemplateParams
-from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.momentum import CrossSectionalMomentum, TimeSeriesMomentum
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
+    TimeSeriesMomentum,
 )
 
 TEMPLATES: dict[str, type[TemplateParams]] = {

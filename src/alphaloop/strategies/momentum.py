@@ -8,8 +8,8 @@ book (top k long, or a quantile long-short).
 
 ``ts_momentum`` (Moskowitz, Ooi and Pedersen) looks at each asset on its
 own: long after a trailing rise, short (or flat) after a fall, each position
-sized to a volatility target from an EWMA estimate of the asset's past
-volatility, split equally across the assets. It builds the weights itself.
+sized to a volatility target from the asset's trailing volatility, split
+equally across the assets. It builds the weights itself.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 from alphaloop.errors import SpecError
 from alphaloop.strategies.base import OutputKind, TemplateInputs, TemplateOutput, TemplateParams
 
-__all__ = ["CrossSectionalMomentum", "TimeSeriesMomentum", "ewma_volatility", "trailing_return"]
+__all__ = ["CrossSectionalMomentum", "TimeSeriesMomentum", "rolling_volatility", "trailing_return"]
 
 
 class CrossSectionalMomentum(TemplateParams):
@@ -108,22 +108,22 @@ def trailing_return(close: np.ndarray, lookback: int, skip: int) -> np.ndarray:
     return out
 
 
-def ewma_volatility(close: np.ndarray, span: int, periods_per_year: float) -> np.ndarray:
-    """Annualized EWMA volatility of simple close-to-close returns, per (time, asset).
+def rolling_volatility(close: np.ndarray, window: int, periods_per_year: float) -> np.ndarray:
+    """Annualized sample volatility of simple close-to-close returns, per (time, asset).
 
-    Row ``t`` weights the squared returns up to and including bar ``t``
-    (the return from close ``t - 1`` to close ``t``) with decay
-    ``1 - 2 / (span + 1)`` (a span of ``span`` bars, centre of mass
-    ``(span - 1) / 2``), around a zero mean (RiskMetrics), and is valid once
-    ``span`` returns were seen; missing returns are skipped. Multiplied by
-    ``sqrt(periods_per_year)``.
+    Row ``t`` is the standard deviation (ddof 1) of the returns of bars
+    ``t - window + 1`` .. ``t`` (bar ``s``'s return is close ``s - 1`` to
+    close ``s``), times ``sqrt(periods_per_year)``; NaN unless at least two
+    thirds of those returns exist. A finite window: the value does not
+    depend on how much history was loaded before it (an EWMA would).
     """
     rets = np.full(close.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         rets[1:] = close[1:] / close[:-1] - 1.0
     rets[~np.isfinite(rets)] = np.nan
-    var = pd.DataFrame(rets * rets).ewm(span=span, min_periods=span).mean().to_numpy()
-    return np.sqrt(var * periods_per_year)
+    need = max(2, -(-2 * window // 3))
+    vol = pd.DataFrame(rets).rolling(window, min_periods=need).std(ddof=1).to_numpy()
+    return vol * np.sqrt(periods_per_year)
 
 
 class TimeSeriesMomentum(TemplateParams):
@@ -146,8 +146,9 @@ class TimeSeriesMomentum(TemplateParams):
         Annualized volatility each position is sized to before the 1/N split
         (a fraction: 0.40 = 40 %, Moskowitz-Ooi-Pedersen's choice).
     vol_window : int
-        Span in bars of the EWMA volatility estimate (see :func:`ewma_volatility`);
-        also the bars of returns needed before an asset's first estimate.
+        Bars of trailing returns in the volatility estimate (see
+        :func:`rolling_volatility`; a simple window rather than the paper's
+        EWMA, so that no value depends on how much history was loaded).
     long_only : bool
         Flat instead of short after a fall.
     """
@@ -168,8 +169,8 @@ class TimeSeriesMomentum(TemplateParams):
     ASSUMES: ClassVar[tuple[str, ...]] = (
         "an asset's own past return predicts the sign of its next month's return "
         "(trends persist over months)",
-        "ex-ante volatility (EWMA of past squared returns) forecasts next month's volatility "
-        "well enough to size positions",
+        "ex-ante volatility (the sample volatility of the last vol_window returns) forecasts "
+        "next month's volatility well enough to size positions",
         "shorting at the modelled borrow cost (unless long_only)",
     )
     PITFALLS: ClassVar[tuple[str, ...]] = (
@@ -216,7 +217,7 @@ class TimeSeriesMomentum(TemplateParams):
             )
         close = np.asarray(inputs.panel["close"], dtype=np.float64)
         trend = trailing_return(close, self.lookback, self.skip)
-        vol = ewma_volatility(close, self.vol_window, inputs.periods_per_year)
+        vol = rolling_volatility(close, self.vol_window, inputs.periods_per_year)
         usable = inputs.eligible & np.isfinite(trend) & np.isfinite(vol) & (vol > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             signal = np.where(usable, trend / vol, np.nan)
@@ -248,7 +249,7 @@ class TimeSeriesMomentum(TemplateParams):
             f"time-series momentum: sign of the {self.lookback}-bar return"
             + (f" skipping the last {self.skip}" if self.skip else "")
             + f", sized to {self.vol_target:.0%} annualized volatility per asset "
-            f"(EWMA, span {self.vol_window} bars) divided by the number of assets",
+            f"(over {self.vol_window} bars) divided by the number of assets",
         )
         return TemplateOutput(
             kind="weights", signal=signal, weights=weights, diagnostics=diagnostics, notes=notes

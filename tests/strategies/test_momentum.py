@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from alphaloop.backtest import backtest_panel
 from alphaloop.backtest.event import EventEngine, TargetWeightsStrategy
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import simulate
 from alphaloop.data import Panel
 from alphaloop.errors import SpecError
+from alphaloop.execution import FillTiming
 from alphaloop.strategies import (
     TEMPLATES,
     CrossSectionalMomentum,
@@ -25,6 +27,7 @@ from alphaloop.strategies import (
     TimeSeriesMomentum,
 )
 from alphaloop.strategies.momentum import rolling_volatility, trailing_return
+from tests.research.synthetic import make_info
 
 N_ASSETS = 8
 FAST = {"lookback": 63, "vol_window": 21}  # short windows: more rebalances per bar of data
@@ -235,3 +238,20 @@ def test_xs_momentum_score_is_the_skip_period_return_and_ranks_the_planted_winne
     assert (top == 4).mean() > 0.9
     cut = CrossSectionalMomentum(lookback=60, skip=5).build(inputs(panel.iloc(slice(0, 151))))
     np.testing.assert_array_equal(cut.signal, out.signal[:151])
+
+
+def test_backtest_panel_runs_ts_momentum_in_both_engines() -> None:
+    panel = make_panel(seed=12, n_times=700, drift=0.001)
+    panel = Panel(panel.index, panel.assets, {"close": np.asarray(panel["close"])})
+    doc = {"name": "t", "data": "synth", "template": {"template": "ts_momentum", **FAST}}
+    spec = StrategySpec.from_dict({**doc, **TimeSeriesMomentum(**FAST).spec_defaults()})
+    spec = spec.model_copy(update={"fills": FillTiming.NEXT_CLOSE})
+    vec = backtest_panel(spec, make_info(panel), panel, "vectorized")
+    evt = backtest_panel(spec, make_info(panel), panel, "event")
+    a, b = vec.simulation.equity.to_numpy(), evt.simulation.equity.to_numpy()
+    np.testing.assert_allclose(b, a, rtol=1e-9, atol=0)
+    assert len(vec.simulation.trades) == len(evt.simulation.trades) > 50
+    # the backtest starts at the template's first signal: lookback (63) > vol_window (21)
+    assert vec.simulation.equity.index[0] == panel.index[FAST["lookback"]]
+    assert vec.assumptions["template"]["template"] == "ts_momentum"
+    assert vec.metrics["sharpe_ratio"] > 0.5  # the planted trend, costs on (2.1 here)

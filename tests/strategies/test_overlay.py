@@ -12,12 +12,15 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from alphaloop.backtest import StrategySpec, backtest_panel, scan_lookahead
 from alphaloop.backtest.event import EventEngine, TargetWeightsStrategy
+from alphaloop.backtest.runner import scan_decisions, target_signal_fn
 from alphaloop.backtest.vectorized import simulate
 from alphaloop.data import Panel
-from alphaloop.errors import BacktestError
+from alphaloop.errors import BacktestError, SpecError
 from alphaloop.execution.costs import CostModel
 from alphaloop.strategies import VolatilityTarget, apply_vol_target
+from tests.research.synthetic import make_info
 
 N = 4
 TARGET = 0.10
@@ -188,3 +191,66 @@ def test_bad_settings_and_inputs_are_refused() -> None:
             np.zeros((10, 2)), np.ones((10, 3)), np.ones((10, 3), bool), overlay,
             periods_per_year=252, max_leverage=1.0,
         )  # fmt: skip
+
+
+# -- through the spec and the runner --------------------------------------------------
+
+
+def overlay_spec(overlay: dict | None, estimator: str = "covariance") -> StrategySpec:
+    doc = {
+        "name": "ew",
+        "data": "synth",
+        "signal": {"expr": "$close"},
+        "portfolio": {"method": "top_k", "k": N},
+        "rebalance": {"frequency": "weekly"},
+        "limits": {"max_leverage": 3.0},
+        "fills": "next_close",
+    }
+    if overlay is not None:
+        doc["overlay"] = {**overlay, "estimator": estimator}
+    return StrategySpec.from_dict(doc)
+
+
+@pytest.mark.parametrize("estimator", ["covariance", "realized"])
+def test_backtest_panel_applies_the_overlay_in_both_engines(estimator: str) -> None:
+    panel = regime_panel(seed=7, n_times=1000)
+    info = make_info(panel)
+    spec = overlay_spec({"target": TARGET, "window": 21, "max_scale": 3.0}, estimator)
+    vec = backtest_panel(spec, info, panel, "vectorized")
+    evt = backtest_panel(spec, info, panel, "event")
+    np.testing.assert_allclose(
+        evt.simulation.equity.to_numpy(), vec.simulation.equity.to_numpy(), rtol=1e-9, atol=0
+    )
+    assert len(vec.simulation.trades) == len(evt.simulation.trades) > 100
+    record = vec.assumptions["overlay"]
+    assert record["target"] == TARGET
+    assert record["estimator"] == estimator
+    assert record["stats"]["rows_scaled"] > 150
+    assert any(n.startswith("vol target 10%") for n in vec.assumptions["notes"])
+    plain = backtest_panel(overlay_spec(None), info, panel, "vectorized")
+    assert plain.assumptions["overlay"] is None
+    vol_on = regime_vols(vec.simulation.returns.to_numpy(), 200)
+    vol_off = regime_vols(plain.simulation.returns.to_numpy(), 200)
+    assert np.abs(np.log(vol_on / TARGET)).mean() < 0.5 * np.abs(np.log(vol_off / TARGET)).mean()
+
+
+def test_the_spec_takes_an_overlay_and_its_scan_is_clean() -> None:
+    plain, with_overlay = overlay_spec(None), overlay_spec({"target": 0.1})
+    assert "overlay" not in plain.canonical()  # old hashes stay
+    assert plain.hash != with_overlay.hash
+    assert with_overlay.overlay == VolatilityTarget(target=0.1)
+    with pytest.raises(SpecError, match="overlay"):
+        StrategySpec.from_dict({"data": "x", "signal": {"expr": "$close"}, "overlay": {}})
+    panel = regime_panel(seed=8, n_times=700)
+    spec = overlay_spec({"target": 0.1, "window": 30}, "realized")
+    closes = lambda p: np.asarray(p["close"], dtype=np.float64)  # noqa: E731  the expr $close
+    report = scan_lookahead(
+        target_signal_fn(spec, closes),
+        panel,
+        decisions=scan_decisions(spec, panel.index),
+        n_points=8,
+        settle=120,
+        min_history=150,
+        max_decision_points=40,
+    )
+    assert report.clean, report.findings

@@ -38,6 +38,7 @@ from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel, FillTiming, cost_preset, describe_preset, preset_name
 from alphaloop.jsonsafe import json_safe
 from alphaloop.strategies import TemplateInputs, TemplateOutput
+from alphaloop.strategies.overlay import VolatilityTarget, apply_vol_target
 from alphaloop.strategies.rebalancing import filter_trades
 
 __all__ = [
@@ -369,6 +370,38 @@ def rebalance_filter(
     return out[first_row:], stats
 
 
+def vol_target_overlay(
+    spec: StrategySpec,
+    weights: np.ndarray,
+    panel: Panel,
+    *,
+    periods_per_year: float,
+    first_row: int = 0,
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """The spec's volatility-targeting overlay on its target weights.
+
+    ``weights`` cover rows ``first_row:`` of ``panel``; earlier rows feed the
+    volatility estimate only (:func:`~alphaloop.strategies.overlay.apply_vol_target`).
+    Returns the weights unchanged and None when the spec has no ``overlay``.
+    """
+    if spec.overlay is None:
+        return weights, None
+    close = np.asarray(panel["close"], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        eligible = panel.membership & np.isfinite(close) & (close > 0)
+    padded = np.full(close.shape, np.nan)
+    padded[first_row:] = weights
+    out, stats = apply_vol_target(
+        padded,
+        close,
+        eligible,
+        spec.overlay,
+        periods_per_year=periods_per_year,
+        max_leverage=spec.limits.max_leverage,
+    )
+    return out[first_row:], stats
+
+
 def carried_book(weights: np.ndarray, start_row: int) -> np.ndarray:
     """A template's weights from ``start_row`` on, the first row holding the book it already has.
 
@@ -392,8 +425,9 @@ def carried_book(weights: np.ndarray, start_row: int) -> np.ndarray:
 
 def _targets(
     prep: PreparedStrategy, rebalance: np.ndarray | None = None
-) -> tuple[np.ndarray, dict[str, Any] | None]:
-    """The prepared spec's target weights on the trading rows, and the rebalance filter's stats."""
+) -> tuple[np.ndarray, dict[str, dict[str, Any] | None]]:
+    """The prepared spec's target weights on the trading rows, and the statistics of its
+    overlay and rebalance filter (``{"overlay": ..., "rebalance": ...}``, None when off)."""
     spec = prep.spec
     sl = slice(prep.start_row, None)
     full_close = np.asarray(prep.panel["close"], dtype=np.float64)
@@ -416,8 +450,11 @@ def _targets(
         volatility=vol,
     )
     stats = None
+    ppy, _ = resolve_periods_per_year(spec, prep.info)
+    weights, overlay_stats = vol_target_overlay(
+        spec, weights, prep.panel, periods_per_year=ppy, first_row=prep.start_row
+    )
     if spec.rebalance.drift is not None or spec.rebalance.cost_aware:
-        ppy, _ = resolve_periods_per_year(spec, prep.info)
         _, charged, _ = resolve_costs(spec, prep.info)
         weights, stats = rebalance_filter(
             spec,
@@ -433,7 +470,7 @@ def _targets(
     no_fill = np.ones_like(weights, dtype=bool)
     no_fill[: len(px) - lag] = ~(np.isfinite(px[lag:]) & (px[lag:] > 0))
     weights[no_fill & np.isfinite(weights)] = np.nan
-    return weights, stats
+    return weights, {"overlay": overlay_stats, "rebalance": stats}
 
 
 def target_signal_fn(
@@ -469,6 +506,7 @@ def target_signal_fn(
         eligible = panel.membership & np.isfinite(close)
         rebalance = scan_decisions(spec, panel.index)
         weights = strategy_targets(spec, signal, close, eligible, rebalance, template=template)
+        weights, _ = vol_target_overlay(spec, weights, panel, periods_per_year=periods_per_year)
         out["target_weights"], _ = rebalance_filter(
             spec, weights, panel, costs=filter_costs, periods_per_year=periods_per_year
         )
@@ -691,7 +729,7 @@ def _assumptions(
     costs: dict[str, Any],
     annualization: dict[str, Any],
     flags: list[dict[str, Any]],
-    rebalance_stats: dict[str, Any] | None = None,
+    stats: dict[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     info = prep.info
     notes = [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
@@ -709,10 +747,16 @@ def _assumptions(
             f"the first {skipped} bars feed the signal's warm-up only; the backtest starts "
             f"{prep.panel.index[prep.start_row]:%Y-%m-%d}"
         )
+    stats = stats or {}
     rebalance = spec.rebalance.model_dump(mode="json")
+    rebalance_stats = stats.get("rebalance")
     if rebalance_stats is not None:
         rebalance["stats"] = rebalance_stats
         notes.append(_describe_rebalance_filter(rebalance_stats))
+    overlay = None
+    if spec.overlay is not None:
+        overlay = {**spec.overlay.model_dump(mode="json"), "stats": stats.get("overlay")}
+        notes.append(_describe_overlay(spec.overlay, stats.get("overlay")))
     template = None
     if prep.template is not None and spec.template is not None:
         template = {
@@ -723,6 +767,7 @@ def _assumptions(
         }
     return {
         "template": template,
+        "overlay": overlay,
         "fills": {
             "timing": spec.fills.value,
             "description": spec.fills.describe(),
@@ -747,6 +792,19 @@ def _assumptions(
         },
         "notes": notes,
     }
+
+
+def _describe_overlay(overlay: VolatilityTarget, stats: dict[str, Any] | None) -> str:
+    """One line on how the volatility target scaled the book."""
+    text = f"{overlay.describe()} on each decision bar (positions drift between decisions)"
+    if not stats or not stats["rows_scaled"]:
+        return f"{text}: no decision bar had the history to scale"
+    capped = stats["rows_leverage_capped"]
+    return (
+        f"{text}: {stats['rows_scaled']:,} bars scaled by {stats['min_scale']:.2f}-"
+        f"{stats['max_scale']:.2f} (mean {stats['mean_scale']:.2f})"
+        + (f", {capped:,} capped by max_leverage" if capped else "")
+    )
 
 
 def _describe_rebalance_filter(stats: dict[str, Any]) -> str:
@@ -837,11 +895,11 @@ def _refuse_ruin(equity: pd.Series, capital: float) -> None:
 
 def _simulate_weights(
     prep: PreparedStrategy, engine: Engine, charged: CostModel
-) -> tuple[SimulationResult, dict[str, Any] | None]:
+) -> tuple[SimulationResult, dict[str, dict[str, Any] | None]]:
     """Target weights (a portfolio rule's or a template's) through the chosen engine,
-    and the rebalancing filter's statistics (None when no filter is on)."""
+    and the statistics of the overlay and the rebalancing filter (see :func:`_targets`)."""
     spec = prep.spec
-    targets, rebalance_stats = _targets(prep)
+    targets, stats = _targets(prep)
     kwargs = {
         "fills": spec.fills,
         "costs": charged,
@@ -860,7 +918,7 @@ def _simulate_weights(
         sim = simulate(full, targets, kind="weights", history=history, **kwargs)
     else:
         sim = _simulate_event(full, targets, history, kwargs)
-    return sim, rebalance_stats
+    return sim, stats
 
 
 def _simulate_quotes(
@@ -927,9 +985,9 @@ def run_prepared(
     ppy, annualization = resolve_periods_per_year(spec, prep.info)
     _, charged, cost_record = resolve_costs(spec, prep.info)
     if prep.template is not None and prep.template.kind == "quotes":
-        sim, rebalance_stats = _simulate_quotes(prep, engine, charged), None
+        sim, stats = _simulate_quotes(prep, engine, charged), None
     else:
-        sim, rebalance_stats = _simulate_weights(prep, engine, charged)
+        sim, stats = _simulate_weights(prep, engine, charged)
     _refuse_ruin(sim.equity, spec.capital)
     bench, bench_label = benchmark, benchmark_label
     metrics = compute_metrics(
@@ -955,7 +1013,7 @@ def run_prepared(
         benchmark_label=bench_label,
         metrics=metrics,
         assumptions=_assumptions(
-            spec, prep, sim, bench_label, cost_record, annualization, flags, rebalance_stats
+            spec, prep, sim, bench_label, cost_record, annualization, flags, stats
         ),
         run_id=run_id,
     )

@@ -33,7 +33,7 @@ from pydantic import (
 from alphaloop.errors import SpecError
 from alphaloop.execution import CostModel, FillTiming, cost_preset
 from alphaloop.specfile import describe_validation_error, load_spec_file
-from alphaloop.strategies import TEMPLATES, TemplateField
+from alphaloop.strategies import TEMPLATES, TemplateField, VolatilityTarget
 
 __all__ = [
     "Component",
@@ -363,6 +363,10 @@ class StrategySpec(_Frozen):
         take the equity defaults), or a mapping with ``preset:`` and the
         fields to change in it; explicit costs always win over the dataset's
         preset.
+    overlay : VolatilityTarget, optional
+        Scale the book on each decision bar to an annualized volatility
+        target (:mod:`alphaloop.strategies.overlay`), after the portfolio
+        rule or template and before the rebalance filters.
     periods_per_year : float, optional
         Bars per year for annualization; default the dataset's own (from its
         calendar: 252 daily on exchange sessions, 365 on 24/7 markets, 260
@@ -381,6 +385,7 @@ class StrategySpec(_Frozen):
     portfolio: PortfolioRule = PortfolioRule(k=5)
     rebalance: Rebalance = Rebalance()
     limits: Limits = Limits()
+    overlay: VolatilityTarget | None = None
     stops: Stops = Stops()
     exits: Exits = Exits()
     costs: CostModel | None = None
@@ -456,6 +461,10 @@ class StrategySpec(_Frozen):
                     f"template {template.template} builds its own book; "
                     f"{' and '.join(unused)} {verb} to signals only: remove {it}"
                 )
+        if template.output_kind == "quotes" and self.overlay is not None:
+            raise ValueError(
+                f"template {template.template} quotes; overlay scales target weights: remove it"
+            )
         if template.shorts and not self.limits.allow_short:
             raise ValueError(
                 f"template {template.template} takes short positions but limits.allow_short "
@@ -486,7 +495,7 @@ class StrategySpec(_Frozen):
         out = self.model_dump(mode="json", exclude={"name", "description"})
         if self.exits == Exits():
             del out["exits"]
-        for name in ("template", "signal"):
+        for name in ("template", "signal", "overlay"):
             if out[name] is None:
                 del out[name]
         if self.signal is not None and self.signal.components is None:

@@ -12,7 +12,8 @@ from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
 from alphaloop.strategies.factor_portfolio import FactorPortfolio
 from alphaloop.strategies.market_making import MarketMaking, QuotePlan
-from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.momentum import CrossSectionalMomentum, TimeSeriesMomentum
+from alphaloop.strategies.overlay import VolatilityTarget, apply_vol_target
 from alphaloop.strategies.pairs import PairsTrading
 from alphaloop.strategies.pca_stat_arb import PcaStatArb
 from alphaloop.strategies.registry import TEMPLATE_CLASSES, TEMPLATES, TemplateField, template_class
@@ -33,5 +34,8 @@ __all__ = [
     "TemplateInputs",
     "TemplateOutput",
     "TemplateParams",
+    "TimeSeriesMomentum",
+    "VolatilityTarget",
+    "apply_vol_target",
     "template_class",
 ]

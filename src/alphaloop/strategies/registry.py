@@ -10,7 +10,7 @@ from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateParams
 from alphaloop.strategies.factor_portfolio import FactorPortfolio
 from alphaloop.strategies.market_making import MarketMaking
-from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.momentum import CrossSectionalMomentum, TimeSeriesMomentum
 from alphaloop.strategies.pairs import PairsTrading
 from alphaloop.strategies.pca_stat_arb import PcaStatArb
 
@@ -19,6 +19,7 @@ __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
     CrossSectionalMomentum,
     PairsTrading,
+    TimeSeriesMomentum,
     Bollinger,
     RelativeStrength,
     Donchian,

@@ -21,6 +21,7 @@ from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel
 from alphaloop.strategies import TEMPLATES, PcaStatArb, TemplateInputs
+from alphaloop.strategies._pca_book import LazyBook, legs_to_trade
 from alphaloop.strategies.pca_stat_arb import _run_states, _run_states_py, min_assets, refit_rows
 
 N_OU = 10
@@ -453,3 +454,38 @@ def test_spec_takes_the_template_and_needs_shorts() -> None:
 
     with pytest.raises((SpecError, ValidationError), match="allow_short"):
         StrategySpec.from_dict(base)
+
+
+def test_hedge_legs_by_hand() -> None:
+    # one factor: gaps 0.5, -0.2, 0.1 sum to 0.4; re-trading the first leaves -0.1 <= 0.15
+    gaps = np.array([[0.5, -0.2, 0.1]])
+    np.testing.assert_array_equal(legs_to_trade(gaps, np.array([0.15])), [True, False, False])
+    np.testing.assert_array_equal(legs_to_trade(gaps, np.array([0.5])), [False, False, False])
+    np.testing.assert_array_equal(legs_to_trade(gaps, np.array([0.0])), [True, True, True])
+    # two factors, one leg each: both must go
+    both = np.array([[0.3, 0.0], [0.0, 0.3]])
+    np.testing.assert_array_equal(legs_to_trade(both, np.array([0.1, 0.1])), [True, True])
+    assert legs_to_trade(np.zeros((2, 0)), np.ones(2)).shape == (0,)
+
+
+def test_lazy_book_drifts_and_sends_only_what_must_move() -> None:
+    level = np.array([[10.0, 20.0, 5.0], [11.0, 18.0, 5.0]])
+    book = LazyBook(level)
+    row = book.decide(0, np.array([0.5, -0.5, 0.0]), np.array([1, -1, 0], np.int8),
+                      np.zeros((1, 3)), None, np.ones(3, bool), 2.0)  # fmt: skip
+    np.testing.assert_array_equal(row, [0.5, -0.5, 0.0])  # a full row
+    # +10% and -10%: equity 1.1, weights 0.55 / 1.1 and -0.45 / 1.1
+    np.testing.assert_allclose(book.drift(1), [0.5, -0.45 / 1.1, 0.0])
+    # the third asset opens; the others' legs are within the tolerance: left as they are
+    betas = np.array([[1.0, 1.0, 1.0]])
+    target = np.array([0.52, -0.45, 0.1])
+    states = np.array([1, -1, 1], np.int8)
+    row = book.decide(1, target, states, betas, np.array([0.2]), np.ones(3, bool), 2.0)
+    np.testing.assert_array_equal(np.isnan(row), [True, True, False])
+    assert row[2] == 0.1
+    # near the leverage cap the same row goes out in full
+    book = LazyBook(level)
+    book.decide(0, np.array([0.5, -0.5, 0.0]), np.array([1, -1, 0], np.int8),
+                np.zeros((1, 3)), None, np.ones(3, bool), 2.0)  # fmt: skip
+    row = book.decide(1, target, states, betas, np.array([0.2]), np.ones(3, bool), 1.0)
+    np.testing.assert_array_equal(row, target)

@@ -78,7 +78,7 @@ def test_registered_and_described() -> None:
     t = PcaStatArb()
     assert t.shorts
     assert t.output_kind == "weights"
-    assert t.warmup() == 252 + 21 + 60
+    assert t.warmup() == 252 + 2 * 21 + 60
     assert t.spec_defaults()["limits"] == {
         "allow_short": True,
         "max_leverage": 2.0,

@@ -213,10 +213,14 @@ class PcaStatArb(TemplateParams):
 
         The PCA window, plus up to ``refit`` bars until the first refit date
         both runs share, plus ``ou_window`` bars for positions held at that
-        date in the longer run to close (the state machine remembers them).
-        The first s-score comes after ``window`` bars.
+        date in the longer run to close (the state machine remembers them),
+        plus up to ``refit`` bars until the next refit re-sends the whole book
+        (until then hedge legs left within the tolerance remember the
+        longer run's book). The first s-score comes after ``window`` bars.
+        A binding ``max_positions`` couples the assets: a slot taken in one
+        run and free in the other can keep them apart for longer.
         """
-        return self.window + self.refit + self.ou_window
+        return self.window + 2 * self.refit + self.ou_window
 
     def spec_defaults(self) -> dict[str, Any]:
         return {

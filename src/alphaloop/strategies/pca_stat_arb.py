@@ -24,16 +24,24 @@ an Ornstein-Uhlenbeck process through its AR(1) regression
 Only assets whose half-life is below ``max_half_life`` bars open positions.
 A state machine per asset opens a short when ``s > s_entry``, a long when
 ``s < -s_entry``, closes a short when ``s < s_exit_short`` and a long when
-``s > -s_exit_long``. The half-life filter gates entries only; a position
-is closed early when its asset loses its OU fit (missing data, ``b``
-outside (0, 1)) or leaves the PCA universe at a refit. On every bar where
-some state changes (and at every refit date with a position open) the book
-is rebuilt: equal
-gross per open position, plus a hedge in the eigenportfolios that sets the
-book's regression beta to each kept factor to zero at that bar, then scaled
-so ``sum |w| <= gross`` and every ``|w| <= max_weight`` (scaling keeps it
-factor-neutral). Between those bars the template places no orders (NaN
-rows): positions drift with prices.
+``s > -s_exit_long``; at most ``max_positions`` are open at once (the
+strongest ``|s|`` first when entries compete for the last slots). The
+half-life filter gates entries only; a position is closed early when its
+asset loses its OU fit (missing data, ``b`` outside (0, 1)) or leaves the
+PCA universe at a refit.
+
+Each position is ``position_size`` of equity (default ``gross /
+max_positions``), decided when it opens and kept until it closes: opening or
+closing one name does not resize the others. The book is the positions plus
+a hedge in the eigenportfolios that zeroes its regression beta to every kept
+factor. Orders go out only on bars where a position opens or closes and on
+refit dates with a book, and only for the assets that need them (see
+:mod:`alphaloop.strategies._pca_book`): the names that open or close, and
+the hedge legs needed to keep the book's beta to each factor within
+``hedge_tolerance`` times its positions' gross beta; a refit date re-sends
+the whole book. The book is scaled down (never up) on a bar where it would
+exceed ``sum |w| <= gross`` or ``|w| <= max_weight``. Between those bars
+positions drift with prices.
 
 Everything at bar ``t`` uses returns up to ``t``: loadings come from the
 last refit date at or before ``t``, betas and OU parameters from the
@@ -54,6 +62,7 @@ from pydantic import Field, model_validator
 
 from alphaloop.data.panel import infer_frequency
 from alphaloop.errors import BacktestError
+from alphaloop.strategies._pca_book import LazyBook, cap_scale, neutral_book
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
 
 __all__ = ["PcaStatArb", "bar_numbers", "min_assets", "refit_rows"]
@@ -96,8 +105,21 @@ class PcaStatArb(TemplateParams):
         Centre each ``m`` on the cross-sectional mean of ``m`` (the paper's
         modified s-score).
     gross : float
-        Target sum of |weights| of the book (fraction of equity); capped at
-        the spec's ``max_leverage``.
+        Cap on the book's sum of |weights| (fraction of equity), positions
+        and hedge; itself capped at the spec's ``max_leverage``.
+    max_positions : int or None
+        Most positions open at once; None: no cap beyond the number of
+        assets in the panel.
+    position_size : float or None
+        |Weight| of each position (fraction of equity), fixed from open to
+        close; None: ``gross / max_positions`` (with ``max_positions`` None,
+        ``gross`` over the number of assets), so that the positions alone
+        never exceed ``gross``. Capped at the spec's ``max_weight``.
+    hedge_tolerance : float
+        On each decision bar the book's net beta to each kept factor is at
+        most this share of its positions' gross beta ``sum_i |beta_i p_i|``;
+        hedge legs are re-traded only as far as needed for that (0: every
+        leg whose target moves).
     """
 
     template: Literal["pca_stat_arb"] = "pca_stat_arb"
@@ -111,6 +133,9 @@ class PcaStatArb(TemplateParams):
     s_exit_long: float = Field(0.5, ge=-10, le=10)
     center: bool = True
     gross: float = Field(2.0, gt=0, le=10)
+    max_positions: int | None = Field(None, ge=1, le=100_000)
+    position_size: float | None = Field(None, gt=0, le=10)
+    hedge_tolerance: float = Field(0.05, ge=0, le=1)
 
     TITLE: ClassVar[str] = "PCA statistical arbitrage"
     SUMMARY: ClassVar[str] = (
@@ -159,6 +184,19 @@ class PcaStatArb(TemplateParams):
                 f"max_half_life ({self.max_half_life}) must be at most ou_window / 2 "
                 f"({self.ou_window / 2}): a {self.ou_window}-bar fit cannot see slower reversion"
             )
+        if self.position_size is not None and self.position_size > self.gross:
+            raise ValueError(
+                f"position_size ({self.position_size}) must not exceed gross ({self.gross})"
+            )
+        if (
+            self.position_size is not None
+            and self.max_positions is not None
+            and self.position_size * self.max_positions > self.gross * (1 + 1e-9)
+        ):
+            raise ValueError(
+                f"max_positions ({self.max_positions}) positions of position_size "
+                f"({self.position_size}) exceed gross ({self.gross}); lower one of them"
+            )
         if self.s_exit_short >= self.s_entry or self.s_exit_long >= self.s_entry:
             raise ValueError(
                 f"s_exit_short ({self.s_exit_short}) and s_exit_long ({self.s_exit_long}) "
@@ -175,10 +213,14 @@ class PcaStatArb(TemplateParams):
 
         The PCA window, plus up to ``refit`` bars until the first refit date
         both runs share, plus ``ou_window`` bars for positions held at that
-        date in the longer run to close (the state machine remembers them).
-        The first s-score comes after ``window`` bars.
+        date in the longer run to close (the state machine remembers them),
+        plus up to ``refit`` bars until the next refit re-sends the whole book
+        (until then hedge legs left within the tolerance remember the
+        longer run's book). The first s-score comes after ``window`` bars.
+        A binding ``max_positions`` couples the assets: a slot taken in one
+        run and free in the other can keep them apart for longer.
         """
-        return self.window + self.refit + self.ou_window
+        return self.window + 2 * self.refit + self.ou_window
 
     def spec_defaults(self) -> dict[str, Any]:
         return {
@@ -187,6 +229,10 @@ class PcaStatArb(TemplateParams):
         }
 
     def build(self, inputs: TemplateInputs) -> TemplateOutput:
+        return self._build(inputs)[0]
+
+    def _build(self, inputs: TemplateInputs) -> tuple[TemplateOutput, np.ndarray]:
+        """The output, and the position legs of the book (NaN off decision bars)."""
         close = np.asarray(inputs.panel["close"], dtype=np.float64)
         n_times, n_assets = close.shape
         self._check_data(n_times, n_assets)
@@ -198,62 +244,114 @@ class PcaStatArb(TemplateParams):
 
         score = np.full(close.shape, np.nan)
         weights = np.full(close.shape, np.nan)
+        legs = np.full(close.shape, np.nan)
         priced = np.isfinite(close) & (close > 0)
         gross = min(self.gross, inputs.max_leverage)
+        slots, size = self._sizing(n_assets, gross, inputs.max_weight)
+        book = LazyBook(_carry_forward(close, priced))
         state = np.zeros(n_assets, dtype=np.int8)  # held into each block
         refits: list[dict[str, Any]] = []
         dates = inputs.panel.index
         ppy = float(inputs.periods_per_year)
         starts = refit_rows(dates, self.window, self.refit)
+        scaled = 0
         for start, stop in itertools.pairwise(np.append(starts, n_times)):
             fit, reg, block_score, may_enter, entry = self._fit_block(rets, ok, start, stop, ppy)
             entry = {"date": dates[start].isoformat(), **entry}
             refits.append(entry)
             score[start:stop] = block_score
             states = _run_states(
-                block_score, may_enter, state, self.s_entry, self.s_exit_short, self.s_exit_long
+                block_score,
+                may_enter,
+                state,
+                self.s_entry,
+                self.s_exit_short,
+                self.s_exit_long,
+                slots,
             )
             before = np.vstack([state[None, :], states[:-1]])
             decide = (states != before).any(axis=1)
-            decide[0] |= (states[0] != 0).any()  # a refit re-hedges an open book
-            rows = np.flatnonzero(decide)
-            if rows.size:
-                bars = start + rows
-                weights[bars] = np.where(priced[bars], 0.0, np.nan)
+            decide[0] |= bool(states[0].any() or book.held.any())  # a refit re-sends the book
+            for row in np.flatnonzero(decide):
+                t = start + int(row)
+                target = np.zeros(n_assets)
+                legs[t] = 0.0
+                betas = np.zeros((self.n_factors, n_assets))
+                tol = np.zeros(self.n_factors)
                 if fit is not None and reg is not None:
-                    book = _neutral_books(
-                        states[rows][:, fit.assets],
-                        reg.betas[rows],
-                        reg.valid[rows],
-                        fit.loadings,
-                        gross,
-                        inputs.max_weight,
-                    )
-                    held = book != 0
-                    sub = weights[bars][:, fit.assets]
-                    weights[bars[:, None], fit.assets[None, :]] = np.where(held, book, sub)
+                    cols = fit.assets
+                    valid = reg.valid[row]
+                    positions = states[row, cols] * size
+                    neutral = neutral_book(positions, reg.betas[row], valid, fit.loadings)
+                    scale = cap_scale(neutral, gross, inputs.max_weight)
+                    scaled += scale < 1.0
+                    target[cols] = neutral * scale
+                    legs[t, cols] = positions * scale
+                    betas[:, cols] = np.where(valid[None, :], reg.betas[row], 0.0)
+                    tol = self.hedge_tolerance * np.abs(betas[:, cols] * positions * scale).sum(1)
+                weights[t] = book.decide(
+                    t,
+                    target,
+                    states[row],
+                    betas,
+                    None if row == 0 else tol,
+                    priced[t],
+                    inputs.max_leverage,
+                )
             state = states[-1]
 
         notes = [
             f"PCA of the trailing {self.window}-bar correlation matrix every {self.refit} bars, "
             f"{self.n_factors} eigenportfolios kept; residual OU fits on {self.ou_window} bars",
-            "books are factor-neutral (regression beta to each kept factor = 0) on the bars "
-            "they are rebuilt; between them positions drift",
+            f"each position is {size:.6g} of equity from open to close, at most {slots} open; "
+            "opening or closing one does not resize the others",
+            "books are factor-neutral (net beta to each kept factor at most "
+            f"{self.hedge_tolerance:g} of the positions' gross beta) on the bars orders go "
+            "out; hedge legs trade only as needed for that; refit dates re-send the whole "
+            "book; between them positions drift",
         ]
         if gross < self.gross:
             notes.append(f"gross {self.gross} capped at the spec's max_leverage {gross}")
+        if self.position_size is not None and size < self.position_size:
+            notes.append(
+                f"position_size {self.position_size} capped at {size:.6g} "
+                "(the spec's max_weight or the capped gross)"
+            )
+        if scaled:
+            notes.append(
+                f"on {scaled} decision bars the book exceeded gross or max_weight and was "
+                "scaled down (resizing its positions)"
+            )
         diagnostics = {
             "refits": refits,
             "decision_bars": int(np.isfinite(weights).any(axis=1).sum()),
+            "full_rows": book.full_rows,
+            "scaled_bars": int(scaled),
+            "position_size": size,
+            "max_positions": slots,
             "min_assets": min_assets(self.n_factors),
         }
-        return TemplateOutput(
+        out = TemplateOutput(
             kind="weights",
             signal=-score,
             weights=weights,
             diagnostics=diagnostics,
             notes=tuple(notes),
         )
+        return out, legs
+
+    def _sizing(self, n_assets: int, gross: float, max_weight: float) -> tuple[int, float]:
+        """Most open positions and each one's |weight| (fraction of equity).
+
+        ``position_size`` (default ``gross / max_positions``, with
+        ``max_positions`` defaulting to ``n_assets``) capped at ``gross`` and
+        ``max_weight``; the slots are cut so that the positions' sum never
+        exceeds ``gross``.
+        """
+        slots = n_assets if self.max_positions is None else min(self.max_positions, n_assets)
+        size = gross / slots if self.position_size is None else min(self.position_size, gross)
+        slots = max(1, min(slots, math.floor(gross / size * (1 + 1e-9))))
+        return slots, min(size, max_weight)
 
     def _fit_block(
         self, rets: np.ndarray, ok: np.ndarray, start: int, stop: int, ppy: float
@@ -464,54 +562,7 @@ def _ou_scores(resid: np.ndarray, valid: np.ndarray, center: bool) -> tuple[np.n
     return s, half_life
 
 
-# -- the book --------------------------------------------------------------------------
-
-
-def _neutral_books(
-    states: np.ndarray,
-    betas: np.ndarray,
-    valid: np.ndarray,
-    loadings: np.ndarray,
-    gross: float,
-    max_weight: float,
-) -> np.ndarray:
-    """Books on some bars: equal-gross positions plus a hedge that zeroes their factor betas.
-
-    Parameters
-    ----------
-    states : ndarray of int8, shape (bar, asset)
-        -1, 0, +1 per asset of the fit.
-    betas : ndarray, shape (bar, factor, asset)
-        Regression betas on each bar (``B``).
-    valid : ndarray of bool, shape (bar, asset)
-        Assets with a regression on the bar; the hedge uses only them.
-    loadings : ndarray, shape (factor, asset)
-        Eigenportfolio weights (``Q``).
-    gross, max_weight : float
-        The book is scaled down (never up, uniformly, so it stays neutral)
-        until ``sum |w| <= gross`` and ``max |w| <= max_weight``.
-
-    Returns
-    -------
-    ndarray, shape (bar, asset)
-        ``w + Q' c`` with ``c`` solving ``B (w + Q' c) = 0``; zero on a bar
-        with no position.
-    """
-    active = states != 0
-    count = active.sum(axis=1, keepdims=True)
-    row = states * (gross / np.maximum(count, 1))
-    q = np.where(valid[:, None, :], loadings[None], 0.0)  # (bar, factor, asset)
-    b = np.where(valid[:, None, :], betas, 0.0)
-    exposure = b @ row[:, :, None]  # (bar, factor, 1)
-    mix = b @ q.transpose(0, 2, 1)  # (bar, factor, factor): the eigenportfolios' betas, ~I
-    hedge = np.linalg.pinv(mix) @ -exposure
-    book = row + (q.transpose(0, 2, 1) @ hedge)[:, :, 0]
-    book[count[:, 0] == 0] = 0.0
-    total = np.abs(book).sum(axis=1)
-    peak = np.abs(book).max(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.minimum(1.0, np.minimum(gross / total, max_weight / peak))
-    return book * np.where(total > 0, scale, 0.0)[:, None]
+# -- positions ------------------------------------------------------------------------
 
 
 def _run_states_py(
@@ -521,33 +572,64 @@ def _run_states_py(
     s_entry: float,
     s_exit_short: float,
     s_exit_long: float,
+    max_positions: int,
 ) -> np.ndarray:
     """Position state per (bar, asset): -1 short, 0 flat, +1 long (reference twin).
 
     ``score`` is the s-score (NaN where the asset has no OU fit: an open
     position there is closed); ``may_enter`` marks where a new position may
     open (the half-life filter); ``init`` is each asset's state before the
-    first row. A closed position may reopen on the same bar when the score is
-    past the other entry band.
+    first row. On each bar exits come first; then entries, at most
+    ``max_positions`` open in all: when more assets qualify than slots are
+    free, the largest ``|s|`` win (ties: the lower column). A closed position
+    may reopen on the same bar when the score is past the other entry band.
     """
     n_times, n_assets = score.shape
     states = np.zeros((n_times, n_assets), dtype=np.int8)
-    for i in range(n_assets):
-        state = init[i]
-        for t in range(n_times):
+    state = init.copy()
+    want = np.zeros(n_assets, dtype=np.int8)
+    strength = np.zeros(n_assets)
+    for t in range(n_times):
+        n_open = 0
+        n_want = 0
+        for i in range(n_assets):
             s = score[t, i]
+            want[i] = 0
             if not np.isfinite(s):
-                state = 0
-            else:
-                if (state == -1 and s < s_exit_short) or (state == 1 and s > -s_exit_long):
-                    state = 0
-                if state == 0 and may_enter[t, i]:
-                    if s > s_entry:
-                        state = -1
-                    elif s < -s_entry:
-                        state = 1
-            states[t, i] = state
+                state[i] = 0
+                continue
+            if (state[i] == -1 and s < s_exit_short) or (state[i] == 1 and s > -s_exit_long):
+                state[i] = 0
+            if state[i] != 0:
+                n_open += 1
+            elif may_enter[t, i]:
+                if s > s_entry:
+                    want[i] = -1
+                elif s < -s_entry:
+                    want[i] = 1
+                if want[i] != 0:
+                    n_want += 1
+        free = max_positions - n_open
+        if n_want <= free:
+            for i in range(n_assets):
+                if want[i] != 0:
+                    state[i] = want[i]
+        elif free > 0:
+            for i in range(n_assets):
+                strength[i] = abs(score[t, i]) if want[i] != 0 else -1.0
+            order = np.argsort(-strength, kind="mergesort")
+            for k in range(free):
+                state[order[k]] = want[order[k]]
+        states[t] = state
     return states
 
 
 _run_states = njit(cache=True, nogil=True)(_run_states_py)
+
+
+def _carry_forward(close: np.ndarray, priced: np.ndarray) -> np.ndarray:
+    """Each asset's last price at or before each bar (NaN before its first)."""
+    rows = np.where(priced, np.arange(close.shape[0])[:, None], 0)
+    np.maximum.accumulate(rows, axis=0, out=rows)
+    cols = np.arange(close.shape[1])[None, :]
+    return np.where(priced[rows, cols], close[rows, cols], np.nan)

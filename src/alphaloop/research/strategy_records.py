@@ -138,6 +138,8 @@ def spec_models(spec: StrategySpec) -> list[str]:
     """Every model ref (``name/vN``) the spec's signal uses, in order, once each."""
     refs: list[str] = []
     signal = spec.signal
+    if signal is None:  # a template that makes its own signal
+        return refs
     if signal.model:
         refs.append(signal.model)
     for component in getattr(signal, "components", None) or ():
@@ -151,7 +153,12 @@ def spec_models(spec: StrategySpec) -> list[str]:
 
 def spec_kind(spec: StrategySpec) -> str:
     """``pure_ml`` when every signal source is a model, ``hybrid_ml`` when some are,
-    else ``pure_technical``."""
+    else ``pure_technical``. A strategy template is technical: with a model in the signal
+    it reads, the spec is ``hybrid_ml``."""
+    if spec.signal is None:
+        return "pure_technical"
+    if spec.template is not None:
+        return "hybrid_ml" if spec_models(spec) else "pure_technical"
     components = getattr(spec.signal, "components", None)
     if components:
         n_models = sum(1 for c in components if c.model)
@@ -166,7 +173,11 @@ def spec_kind(spec: StrategySpec) -> str:
 
 
 def spec_logic(spec: StrategySpec) -> str:
-    """The logic label of the spec's portfolio method (``quantile_long_short``: ``long_short``)."""
+    """The logic label of the spec's portfolio method (``quantile_long_short``: ``long_short``);
+    for a template that builds its own book, its output (``weights``, ``quotes``)."""
+    if not spec.uses_portfolio_rule:
+        assert spec.template is not None
+        return str(spec.template.output_kind)
     method = spec.portfolio.method
     return _LOGIC.get(method, method)
 

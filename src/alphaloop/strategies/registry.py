@@ -11,9 +11,7 @@ from alphaloop.strategies.momentum import CrossSectionalMomentum
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
-TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
-    CrossSectionalMomentum,
-)
+TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (CrossSectionalMomentum,)
 
 TEMPLATES: dict[str, type[TemplateParams]] = {
     cls.model_fields["template"].default: cls for cls in TEMPLATE_CLASSES

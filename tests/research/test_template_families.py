@@ -11,6 +11,7 @@ template union is fixed at import).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -36,6 +37,7 @@ from alphaloop.research.template_families import (
 )
 from alphaloop.research.template_recipes import is_template_recipe
 from alphaloop.strategies import TEMPLATES, TemplateParams
+from tests.cli.conftest import cli
 
 FIELDS = tuple(
     sorted(
@@ -427,3 +429,44 @@ def test_the_bandit_explores_and_exploits_template_families() -> None:
     for child in exploits:
         for parent in child.parents:
             assert by_hash[parent].family == child.family
+
+
+# ------------------------------------------------------------------ the strategy database
+def test_template_strategies_are_stored_shown_and_traced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alphaloop.app import Workspace
+    from alphaloop.research import Parentage
+    from alphaloop.research.strategy_records import spec_kind, spec_logic, spec_models
+
+    c = Constraints()
+    parent = _recipe("xs_momentum", 0, c)
+    child = mutate(parent, np.random.default_rng(1), constraints=c, fields=FIELDS, operator="param")
+    specs = [
+        recipe_spec(r, dataset="d", constraints=c, fields=FIELDS) for r in (parent, child.recipe)
+    ]
+    assert spec_models(specs[0]) == []
+    assert spec_kind(specs[0]) == "pure_technical"
+    assert spec_logic(specs[0]) == "top_k"
+    root = tmp_path / "ws"
+    with Workspace(root) as ws:
+        for spec, recipe, parentage in (
+            (specs[0], parent, None),
+            (specs[1], child.recipe, Parentage(specs[0].hash, None, "param", child.exploration)),
+        ):
+            kind, family, logic = classify(recipe)
+            ws.strategies.record_strategy(
+                spec, kind=kind, family=family, logic=logic, recipe=recipe,
+                origin="research", parentage=parentage,
+            )  # fmt: skip
+        stored = ws.strategies.get(specs[1].hash)
+        assert stored.family == "xs_momentum"
+        assert stored.recipe == child.recipe
+    code, text, _ = cli(capsys, root, "strategies", "show", specs[1].hash[:12])
+    assert code == 0
+    assert "family xs_momentum" in text
+    assert f"strategy: {specs[1].describe_signal()}" in text
+    assert '"template": "xs_momentum"' in text
+    code, text, _ = cli(capsys, root, "strategies", "genealogy", specs[1].hash[:12])
+    assert code == 0
+    assert specs[0].hash[:8] in text

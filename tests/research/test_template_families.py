@@ -470,3 +470,76 @@ def test_template_strategies_are_stored_shown_and_traced(
     code, text, _ = cli(capsys, root, "strategies", "genealogy", specs[1].hash[:12])
     assert code == 0
     assert specs[0].hash[:8] in text
+
+
+# ------------------------------------------------------------------ a session
+def _synthetic_workspace(root: Path) -> Any:
+    """A workspace holding ``synth``: the synthetic panel's closes (20 assets, 1,500 days)."""
+    import pandas as pd
+
+    from alphaloop.app import Workspace
+
+    from .synthetic import make_panel
+
+    panel = make_panel(n_times=1000, n_assets=20, seed=5)
+    close = pd.DataFrame(np.asarray(panel["close"]), index=panel.index, columns=panel.assets)
+    frame = close.stack().rename("close").reset_index()
+    frame.columns = ["timestamp", "asset", "close"]
+    frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%d")
+    root.mkdir(parents=True)
+    path = root.parent / f"{root.name}.csv"
+    frame.to_csv(path, index=False)
+    ws = Workspace(root)
+    ws.data.import_file(path, "synth")
+    return ws
+
+
+def _session_rows(ws: Any, session_id: int) -> list[tuple[Any, ...]]:
+    decisions = [d for d in ws.strategies.decisions(session_id) if d.strategy_hash]
+    hashes = [d.strategy_hash for d in decisions]
+    strategies = ws.strategies.strategies(hashes)
+    key = ws.strategies.session(session_id)["config"]["protocol"]
+    from alphaloop.research.evaluate import EvaluationProtocol
+
+    evaluations = ws.strategies.evaluations(
+        hashes, EvaluationProtocol.model_validate(key).key(), returns=False
+    )
+    rows = []
+    for d in decisions:
+        ev = evaluations.get(d.strategy_hash)
+        rows.append(
+            (
+                d.seq, d.action, d.operator, d.strategy_hash, tuple(d.parents),
+                strategies[d.strategy_hash].family,
+                None if ev is None else ev.status,
+                None if ev is None else ev.sharpe,
+                None if ev is None else ev.passed,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def test_a_session_evaluates_template_candidates_and_replays(tmp_path: Path) -> None:
+    from alphaloop.app.research import start_research
+    from alphaloop.research.session import SessionConfig
+
+    config = SessionConfig(
+        budget=20, batch_size=10, workers=1, seed=7, picks=0, ml=False, scan_points=8
+    )
+    runs = []
+    for i in range(2):
+        with _synthetic_workspace(tmp_path / f"ws{i}") as ws:
+            result = start_research(ws, "long-only strategies", "synth", config)
+            rows = _session_rows(ws, result.session_id)
+            stored = ws.strategies.session(result.session_id)["config"]["template_names"]
+        assert stored == NAMES
+        runs.append(rows)
+    rows = runs[0]
+    assert len(rows) == 20
+    families = {r[5] for r in rows}
+    template_rows = [r for r in rows if r[5] in TEMPLATES]
+    assert {"xs_momentum"} <= families
+    # template candidates ran: backtested and scanned like any candidate
+    assert any(r[6] == "ok" and r[7] is not None for r in template_rows), template_rows
+    assert all(r[6] in ("ok", "rejected", "failed") for r in template_rows)
+    assert runs[0] == runs[1]  # the same seed replays the same session

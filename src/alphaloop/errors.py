@@ -177,6 +177,10 @@ class DataReadError(AlphaloopError):
     """A data file cannot be read at all (missing, empty, wrong encoding, no columns)."""
 
 
+class DataCombineError(AlphaloopError):
+    """Datasets cannot be combined as asked (overlap, names, fields or frequencies)."""
+
+
 class DataFormatError(AlphaloopError):
     """A data file was read but its layout is not one alphaloop understands."""
 

@@ -37,7 +37,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+DOCS = sorted(
+    [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "docs").glob("strategies/*.md")]
+)
 FENCE = re.compile(r"^```(\w*)[^\n]*$")
 MARKER = re.compile(r"^<!--\s*example:\s*(.*?)\s*-->$")
 VERDICTS = (
@@ -171,7 +173,7 @@ def check_yaml(block: Block, directory: Path) -> str:
     doc = yaml.safe_load(block.text)
     path = directory / f"block-{block.line}.yaml"
     path.write_text(block.text)
-    if "signal" in doc:
+    if "signal" in doc or "template" in doc:
         spec = load_spec(path)
         if block.marker("run"):
             with Workspace() as ws:

@@ -29,6 +29,7 @@ from alphaloop.backtest import (
     equal_weight_benchmark,
     model_start_row,
     prepare_strategy,
+    resolve_periods_per_year,
     run_prepared,
     scan_decisions,
     scan_lookahead,
@@ -88,13 +89,18 @@ def load_strategy_data(
     return info, select_universe(spec, panel)
 
 
-def strategy_signal(ws: Workspace | None, spec: StrategySpec, panel: Panel) -> np.ndarray:
-    """The spec's signal on every bar of ``panel``, point in time (bar t uses data up to t).
+def strategy_signal(ws: Workspace | None, spec: StrategySpec, panel: Panel) -> np.ndarray | None:
+    """The spec's own signal on every bar of ``panel``, point in time (bar t uses data up to t).
+
+    None for a template spec without a ``signal:`` (the template makes its
+    own, see :func:`~alphaloop.backtest.build_book`).
 
     Every model the signal reads (:func:`~alphaloop.backtest.composite.signal_models`)
     is predicted on ``panel``; :func:`~alphaloop.backtest.composite.signal_values`
     combines.
     """
+    if spec.signal is None:
+        return None
     refs = signal_models(spec)
     values: dict[str, np.ndarray] = {}
     if refs:
@@ -145,7 +151,12 @@ def strategy_signal_fn(
     spec: StrategySpec, ws: Workspace | None = None
 ) -> Callable[[Panel], dict[str, np.ndarray]]:
     """A lookahead-scan function for the spec: its signal and its daily target weights."""
-    return target_signal_fn(spec, lambda panel: strategy_signal(ws, spec, panel))
+    ppy = 252.0
+    if ws is not None and spec.template is not None:
+        ppy = resolve_periods_per_year(spec, ws.data.info(spec.data, spec.version))[0]
+    return target_signal_fn(
+        spec, lambda panel: strategy_signal(ws, spec, panel), periods_per_year=ppy
+    )
 
 
 def _benchmark(ws: Workspace, spec: StrategySpec, prep: PreparedStrategy) -> tuple[pd.Series, str]:
@@ -287,8 +298,12 @@ def scan_spec(
             texts += list(load_recipe(ws, ref)[1]["features"].values())
     warmup = max((compile_expression(t, fields=panel.field_names).warmup for t in texts), default=0)
     extra = 0  # trailing weight windows are exact sums: they need no geometric settling
-    if spec.signal.components is not None and spec.signal.combine in ("ic", "mean_variance"):
-        extra = spec.signal.window + spec.signal.horizon
+    sig = spec.signal
+    if sig is not None and sig.components is not None and sig.combine in ("ic", "mean_variance"):
+        extra = sig.window + sig.horizon
+    if spec.template is not None:
+        # a template's own windows (formation, refits) are exact: no geometric settling
+        extra = max(extra, spec.template.warmup())
     settle = max(252, min(11 * warmup + extra, panel.n_times // 3))
     min_history = min(max(252, warmup + extra + 1), max(1, panel.n_times - n_points - 2))
     return scan_lookahead(

@@ -101,6 +101,8 @@ def _component_text(c: Component) -> str | None:
 def signal_models(spec: StrategySpec) -> list[str]:
     """Every model ref the spec's signal reads (components', then the combiner), once each."""
     sig = spec.signal
+    if sig is None:
+        return []
     if sig.model is not None:
         return [sig.model]
     refs = [c.model for c in sig.components or () if c.model is not None]
@@ -112,6 +114,8 @@ def signal_models(spec: StrategySpec) -> list[str]:
 def signal_expressions(spec: StrategySpec) -> list[str]:
     """Every expression text the spec's signal evaluates (library factors as their formulas)."""
     sig = spec.signal
+    if sig is None:
+        return []
     if sig.expr is not None:
         return [sig.expr]
     texts = [_component_text(c) for c in sig.components or ()]
@@ -165,6 +169,11 @@ def signal_values(
     from alphaloop.factors.evaluate import evaluate
 
     sig = spec.signal
+    if sig is None:
+        raise BacktestError(
+            f"the spec has no signal: template {spec.describe_signal()} makes its own",
+            hint="alphaloop.backtest.build_book gives a template's signal",
+        )
     shape = (panel.n_times, panel.n_assets)
     if sig.model is not None:
         return _model(sig.model, model_values, shape)

@@ -37,12 +37,15 @@ from alphaloop.data import DatasetInfo, Panel, synthetic_open_mask
 from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel, FillTiming, cost_preset, describe_preset, preset_name
 from alphaloop.jsonsafe import json_safe
+from alphaloop.strategies import TemplateInputs, TemplateOutput
 
 __all__ = [
     "BacktestResult",
     "Engine",
     "PreparedStrategy",
     "align_benchmark",
+    "backtest_panel",
+    "build_book",
     "check_strategy",
     "equal_weight_benchmark",
     "model_start_row",
@@ -53,6 +56,7 @@ __all__ = [
     "scan_decisions",
     "select_universe",
     "spec_end",
+    "strategy_targets",
     "synthetic_open_fills",
     "target_signal_fn",
 ]
@@ -66,7 +70,9 @@ class PreparedStrategy:
 
     ``panel``/``signal``/``eligible`` cover all loaded bars; the backtest uses
     rows ``start_row:`` of them. ``notes`` are warnings about the configuration
-    found while preparing (carried into the result's assumptions).
+    found while preparing (carried into the result's assumptions). A
+    template spec carries its built ``template`` output (whose signal is
+    ``signal``).
     """
 
     spec: StrategySpec
@@ -76,6 +82,7 @@ class PreparedStrategy:
     eligible: np.ndarray
     start_row: int
     notes: tuple[str, ...] = ()
+    template: TemplateOutput | None = None
 
     @property
     def trading_panel(self) -> Panel:
@@ -174,11 +181,96 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def build_book(
+    spec: StrategySpec, panel: Panel, own_signal: np.ndarray | None, *, periods_per_year: float
+) -> tuple[np.ndarray, TemplateOutput | None]:
+    """The signal a spec trades on, and its template's output (None without a template).
+
+    A spec without a template trades on its own signal. A template is built
+    on every bar of ``panel`` (:meth:`~alphaloop.strategies.TemplateParams.build`)
+    with the spec's rebalance schedule, limits and ``own_signal`` (for
+    templates that read one); its signal is the one traded on.
+
+    Raises
+    ------
+    BacktestError
+        The spec has neither, or the template's output does not fit the panel.
+    """
+    template = spec.template
+    if template is None:
+        if own_signal is None:
+            raise BacktestError("the spec has no signal to trade on")
+        return own_signal, None
+    close = np.asarray(panel["close"], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        eligible = panel.membership & np.isfinite(close) & (close > 0)
+    out = template.build(
+        TemplateInputs(
+            panel=panel,
+            eligible=eligible,
+            rebalance=rebalance_rows(panel.index, spec.rebalance),
+            signal=own_signal,
+            max_weight=spec.limits.max_weight,
+            max_leverage=spec.limits.max_leverage,
+            allow_short=spec.limits.allow_short,
+            periods_per_year=periods_per_year,
+        )
+    )
+    shape = (panel.n_times, panel.n_assets)
+    if out.kind != template.output_kind:
+        raise BacktestError(
+            f"template {template.template} returned a {out.kind} output; it declares "
+            f"{template.output_kind}"
+        )
+    for name in ("signal", "weights"):
+        values = getattr(out, name)
+        if values is not None and np.shape(values) != shape:
+            raise BacktestError(
+                f"template {template.template} returned {name} of shape {np.shape(values)}; "
+                f"the panel is {shape}"
+            )
+    if out.kind == "weights" and out.weights is None:
+        raise BacktestError(f"template {template.template} returned no weights")
+    return np.asarray(out.signal, dtype=np.float64), out
+
+
+def strategy_targets(
+    spec: StrategySpec,
+    signal: np.ndarray,
+    close: np.ndarray,
+    eligible: np.ndarray,
+    rebalance: np.ndarray,
+    *,
+    template: TemplateOutput | None = None,
+    volatility: np.ndarray | None = None,
+) -> np.ndarray:
+    """Target weights of a spec on the rows given (all arrays cover the same bars).
+
+    A template that builds weights gives them (``template.weights`` cut to
+    these rows); otherwise the spec's portfolio rule turns ``signal`` into
+    weights (:func:`~alphaloop.backtest.portfolio.target_weights`). NaN =
+    no order for that asset on that row.
+    """
+    if template is not None and template.kind == "weights":
+        assert template.weights is not None
+        return np.array(template.weights, dtype=np.float64)
+    return target_weights(
+        signal,
+        close,
+        eligible,
+        spec.portfolio,
+        spec.limits,
+        rebalance,
+        volatility=volatility,
+        exits=spec.exits if spec.exits.active else None,
+    )
+
+
 def prepare_strategy(
     spec: StrategySpec,
     info: DatasetInfo,
     panel: Panel,
-    signal: np.ndarray,
+    signal: np.ndarray | None,
     *,
     first_row: int = 0,
     holdout_boundary: pd.Timestamp | None = None,
@@ -189,8 +281,10 @@ def prepare_strategy(
     ----------
     spec, info, panel
         The spec, its dataset's description and the loaded data (universe selected).
-    signal : ndarray, shape (time, asset)
-        The signal on every bar of ``panel``, point in time.
+    signal : ndarray, shape (time, asset), or None
+        The spec's own signal on every bar of ``panel``, point in time (None
+        for a template that makes its own). A template is built here
+        (:func:`build_book`); its signal is the one traded on.
     first_row : int, default 0
         No bar before this row is traded (e.g. the end of a signal model's training data).
     holdout_boundary : Timestamp, optional
@@ -203,11 +297,18 @@ def prepare_strategy(
         backtest span that is empty or one bar long.
     """
     notes = check_strategy(spec, panel)
+    template = None
+    if spec.template is not None:
+        ppy, _ = resolve_periods_per_year(spec, info)
+        signal, template = build_book(spec, panel, signal, periods_per_year=ppy)
+        notes = (*notes, *template.notes)
+    elif signal is None:
+        raise BacktestError("the spec has no signal to trade on")
     eligible = panel.membership & np.isfinite(panel["close"])
     has_signal = (np.isfinite(signal) & eligible).any(axis=1)
     if not has_signal.any():
         raise BacktestError(
-            f"the signal {spec.signal.describe()} has no value on any bar of {spec.data!r}",
+            f"the signal {spec.describe_signal()} has no value on any bar of {spec.data!r}",
             hint="check the expression's windows against the dataset's length",
         )
     first = int(np.argmax(has_signal))
@@ -224,7 +325,7 @@ def prepare_strategy(
             f"(from {panel.index[min(start_row, panel.n_times - 1)]:%Y-%m-%d}, "
             f"data ends {panel.index[-1]:%Y-%m-%d})"
         )
-    return PreparedStrategy(spec, info, panel, signal, eligible, start_row, notes)
+    return PreparedStrategy(spec, info, panel, signal, eligible, start_row, notes, template)
 
 
 def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.ndarray:
@@ -237,15 +338,17 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
     vol = None
     if spec.portfolio.weighting == "inverse_volatility":
         vol = trailing_volatility(full_close, spec.portfolio.vol_window)[sl]
-    weights = target_weights(
+    template = prep.template
+    if template is not None and template.weights is not None:
+        template = replace(template, weights=template.weights[sl])
+    weights = strategy_targets(
+        spec,
         prep.signal[sl],
         full_close[sl],
         prep.eligible[sl],
-        spec.portfolio,
-        spec.limits,
         rebalance,
+        template=template,
         volatility=vol,
-        exits=spec.exits if spec.exits.active else None,
     )
     # an order cannot fill where the asset has no price at the fill bar: keep the position
     lag = 0 if spec.fills is FillTiming.SAME_CLOSE else 1
@@ -257,30 +360,37 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
 
 
 def target_signal_fn(
-    spec: StrategySpec, signal_of: Callable[[Panel], np.ndarray]
+    spec: StrategySpec,
+    signal_of: Callable[[Panel], np.ndarray | None],
+    *,
+    periods_per_year: float = 252.0,
 ) -> Callable[[Panel], dict[str, np.ndarray]]:
     """A lookahead-scan function for the spec: its signal and its target weights.
 
-    ``signal_of`` computes the spec's signal on a panel. Weights are computed
-    on the bars of :func:`scan_decisions` (the spec's calendar rebalance bars,
-    NaN elsewhere as in the backtest; every bar for a ``bars`` schedule).
+    ``signal_of`` computes the spec's own signal on a panel (None for a
+    template that makes its own). Weights are computed on the bars of
+    :func:`scan_decisions` (the spec's calendar rebalance bars, NaN elsewhere
+    as in the backtest; every bar for a ``bars`` schedule); a template's
+    book is built on the panel as in the backtest. A quoting template's
+    scan covers its signal and its quote plan's arrays.
     """
 
     def fn(panel: Panel) -> dict[str, np.ndarray]:
-        signal = signal_of(panel)
+        signal, template = build_book(
+            spec, panel, signal_of(panel), periods_per_year=periods_per_year
+        )
+        out = {"signal": signal}
+        if template is not None and template.kind == "quotes":
+            arrays = getattr(template.quotes, "arrays", None)
+            out.update({f"quotes.{k}": v for k, v in (arrays() if arrays else {}).items()})
+            return out
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
         rebalance = scan_decisions(spec, panel.index)
-        weights = target_weights(
-            signal,
-            close,
-            eligible,
-            spec.portfolio,
-            spec.limits,
-            rebalance,
-            exits=spec.exits if spec.exits.active else None,
+        out["target_weights"] = strategy_targets(
+            spec, signal, close, eligible, rebalance, template=template
         )
-        return {"signal": signal, "target_weights": weights}
+        return out
 
     return fn
 
@@ -290,9 +400,10 @@ def scan_decisions(spec: StrategySpec, index: pd.DatetimeIndex) -> np.ndarray:
 
     Calendar schedules: their rebalance bars, which depend on the calendar
     only, so a cut panel keeps them. A ``bars`` schedule counts from the
-    backtest's first bar, which the scan does not know: every bar.
+    backtest's first bar, which the scan does not know: every bar. A
+    template that builds its own book or quotes decides on any bar: every bar.
     """
-    if spec.rebalance.frequency == "bars":
+    if spec.rebalance.frequency == "bars" or not spec.uses_portfolio_rule:
         return np.ones(len(index), dtype=bool)
     return rebalance_rows(index, spec.rebalance)
 
@@ -459,6 +570,11 @@ def resolve_costs(
     if costs.impact == "sqrt" and market.volume == "tick":
         charged = costs.model_copy(update={"impact": "none"})
     notes = []
+    if spec.costs is None and market.asset_class == "mixed":
+        notes.append(
+            "the dataset combines several asset classes: the equities cost preset is charged "
+            "to every asset; set `costs:` in the spec to price them otherwise"
+        )
     equity_style = costs.commission_per_share > 0 and market.asset_class in ("fx", "crypto")
     if spec.costs is not None and equity_style:
         notes.append(
@@ -510,7 +626,16 @@ def _assumptions(
             f"the first {skipped} bars feed the signal's warm-up only; the backtest starts "
             f"{prep.panel.index[prep.start_row]:%Y-%m-%d}"
         )
+    template = None
+    if prep.template is not None and spec.template is not None:
+        template = {
+            "template": spec.template.template,
+            "description": spec.template.describe(),
+            "params": spec.template.model_dump(mode="json"),
+            "diagnostics": prep.template.diagnostics,
+        }
     return {
+        "template": template,
         "fills": {
             "timing": spec.fills.value,
             "description": spec.fills.describe(),
@@ -637,6 +762,8 @@ def run_prepared(
     spec = prep.spec
     ppy, annualization = resolve_periods_per_year(spec, prep.info)
     _, charged, cost_record = resolve_costs(spec, prep.info)
+    if prep.template is not None and prep.template.kind == "quotes":
+        raise BacktestError(f"template {spec.describe_signal()} quotes; quotes cannot run yet")
     targets = _targets(prep)
     kwargs = {
         "fills": spec.fills,
@@ -683,3 +810,30 @@ def run_prepared(
         assumptions=_assumptions(spec, prep, sim, bench_label, cost_record, annualization, flags),
         run_id=run_id,
     )
+
+
+def backtest_panel(
+    spec: StrategySpec,
+    info: DatasetInfo,
+    panel: Panel,
+    engine: Engine = "vectorized",
+    *,
+    signal: np.ndarray | None = None,
+) -> BacktestResult:
+    """Backtest a spec on a Panel in memory (no workspace, nothing recorded).
+
+    ``panel`` is the spec's data (the spec's universe is selected here);
+    ``signal`` is the spec's own signal on it, computed from its expression
+    or composite when not given (a model signal must be given). The
+    benchmark is the equal-weight universe.
+    """
+    from alphaloop.backtest.composite import signal_models, signal_values
+
+    panel = select_universe(spec, panel)
+    if signal is None and spec.signal is not None:
+        if signal_models(spec):
+            raise BacktestError("a model signal needs its predictions: pass signal=")
+        signal = signal_values(spec, panel)
+    prep = prepare_strategy(spec, info, panel, signal)
+    bench, label = equal_weight_benchmark(prep)
+    return run_prepared(prep, engine, bench, label)

@@ -452,7 +452,7 @@ class StrategySpec(_Frozen):
 
     @property
     def uses_portfolio_rule(self) -> bool:
-        """Whether ``portfolio`` turns a signal into weights (not for templates that build a book)."""
+        """Whether ``portfolio`` turns a signal into weights (not for book-building templates)."""
         return self.template is None or self.template.output_kind == "signal"
 
     def describe_signal(self) -> str:

@@ -1,4 +1,4 @@
-"""``alphaloop data``: list, show, import and check datasets."""
+"""``alphaloop data``: list, show, import, combine and check datasets."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from alphaloop.cli.common import (
 )
 from alphaloop.errors import ExitCode
 
-data_app = typer.Typer(help="Datasets: list, show, import, check.", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets: list, show, import, combine, check.", no_args_is_help=True)
 
 
 @data_app.command("list")
@@ -99,6 +99,13 @@ def data_show(
     ids = ", ".join(info.asset_ids[:30]) + (" ..." if info.assets > 30 else "")
     out.print(f"assets: {escape(ids)}")
     out.print(f"content hash: {info.content_hash}")
+    if info.combined:
+        out.print(f"combined on the {info.combined['calendar']} calendar of:")
+        for src in info.combined["sources"]:
+            out.print(
+                f"  {escape(src['dataset'])} v{src['version']} [{src['content_hash'][:12]}]: "
+                + escape(", ".join(src["assets"]))
+            )
     if info.caveats:
         out.print("[yellow]caveats:[/]")
         for c in info.caveats:
@@ -236,6 +243,66 @@ def data_import(
     for w in (result.final_report or result.report).warnings:
         for i, line in enumerate(w.lines(max_locations=3)):
             out.print(("  [yellow]warning[/] " if i == 0 else "    ") + escape(line.strip()))
+    if result.holdout_notice:
+        out.print(f"  [bold]{escape(result.holdout_notice)}[/]")
+
+
+@data_app.command("combine")
+def data_combine(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name of the combined dataset.")],
+    sources: Annotated[
+        list[str],
+        typer.Option(
+            "--from",
+            help="A source: DATASET (every asset) or DATASET:ASSET,ASSET. Repeat for each.",
+        ),
+    ],
+    calendar: Annotated[
+        str,
+        typer.Option(
+            "--calendar",
+            help="intersect: bars every source has (default); union: bars any source has "
+            "(NaN, not in the universe, where a source has none).",
+        ),
+    ] = "intersect",
+    description: Annotated[str, typer.Option(help="Free text kept with the dataset.")] = "",
+    periods_per_year: Annotated[
+        float | None,
+        typer.Option(
+            "--periods-per-year",
+            help="Bars per year for annualization (default: from the combined calendar).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Combine the assets of several datasets into a new dataset on a common calendar."""
+    ws = workspace(ctx, write=True)
+    result = ws.data.combine(
+        name,
+        sources,
+        calendar=calendar,
+        description=description,
+        periods_per_year=periods_per_year,
+    )
+    if as_json:
+        print_json(result.to_dict())
+        return
+    info = result.dataset
+    out.print(
+        f"[green]combined[/] {info.name} v{info.version}: {info.assets} assets, "
+        f"{info.rows:,} rows, {fmt_date(info.start)} .. {fmt_date(info.end)} "
+        f"({result.combination.calendar} calendar, {info.times:,} bars)"
+    )
+    for src in result.combination.sources:
+        names = ", ".join(c if c == own else f"{c} (= {own})" for c, own in src.assets)
+        out.print(
+            f"  from {escape(src.dataset)} v{src.version} [{src.content_hash[:12]}]: "
+            f"{escape(names)}; {src.bars_kept:,} of its {src.bars:,} bars"
+        )
+    out.print(f"  market: {escape(info.market.describe())}")
+    out.print(f"  fields: {escape(', '.join(info.fields))}")
+    out.print(f"  {len(info.caveats)} caveat(s) carried (`alphaloop data show {info.name}`)")
     if result.holdout_notice:
         out.print(f"  [bold]{escape(result.holdout_notice)}[/]")
 

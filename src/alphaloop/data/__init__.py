@@ -1,7 +1,9 @@
 """Data layer: the Panel, readers and quality checks, the Parquet+DuckDB store, bundled
-real data, market calendars, the sealed holdout and the catalog that ties them together."""
+real data, market calendars, the sealed holdout, combined datasets and the catalog that ties
+them together."""
 
 from alphaloop.data.catalog import DataCatalog, DatasetInfo, ImportResult
+from alphaloop.data.combine import CombineResult, CombineSource
 from alphaloop.data.holdout import HoldoutInfo, HoldoutKey, Holdouts
 from alphaloop.data.market_calendar import (
     ASSET_CLASSES,
@@ -20,6 +22,8 @@ __all__ = [
     "CHECKS",
     "DAYS_PER_YEAR",
     "PERIODIC_PER_YEAR",
+    "CombineResult",
+    "CombineSource",
     "DataCatalog",
     "DatasetInfo",
     "HoldoutInfo",

@@ -21,6 +21,7 @@ import shutil
 import time
 import uuid
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from alphaloop.data.bundled import BUNDLED, load_bundled
+from alphaloop.data.combine import (
+    CombineResult,
+    CombineSource,
+    SourceRows,
+    check_calendar_mode,
+    combine_rows,
+    combined_market,
+)
 from alphaloop.data.holdout import (
     HoldoutError,
     HoldoutInfo,
@@ -67,6 +76,7 @@ from alphaloop.data.seal import SealedCopy, SealedSpan, find_copies
 from alphaloop.data.store import ROWS, ParquetStore
 from alphaloop.errors import (
     AlphaloopError,
+    DataCombineError,
     DataQualityError,
     DatasetExistsError,
     DatasetNotFoundError,
@@ -119,6 +129,7 @@ class DatasetInfo:
     path: str
     created_at: datetime
     market: MarketCalendar
+    combined: dict[str, Any] | None = None
 
     @property
     def bundled(self) -> bool:
@@ -164,6 +175,8 @@ class DatasetInfo:
                 "repairs": len(self.quality.get("repairs", [])),
             },
         }
+        if self.combined is not None:
+            out["combined"] = self.combined
         if full:
             out["asset_ids"] = list(self.asset_ids)
             out["quality"] = self.quality
@@ -342,6 +355,8 @@ class DataCatalog:
         rec = self._get(name, version)
         meta = self.store.meta(rec.name, rec.version)
         info = DatasetInfo.from_record(rec, tuple(meta["assets"]), self._market(rec, meta))
+        if "combined" in meta:
+            info = replace(info, combined=meta["combined"])
         return self._visible(info, self.holdouts.get(rec.name))
 
     def _market(self, rec: DatasetRecord, meta: dict[str, Any] | None = None) -> MarketCalendar:
@@ -756,6 +771,140 @@ class DataCatalog:
             holdout=holdout,
         )
 
+    # ---------------------------------------------------------------- combine
+    def combine(
+        self,
+        name: str,
+        sources: Sequence[str | CombineSource],
+        *,
+        calendar: str = "intersect",
+        description: str = "",
+        periods_per_year: float | None = None,
+    ) -> CombineResult:
+        """Store the assets of several datasets as a new version of ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The combined dataset (a new name, or an imported one: a new version).
+        sources : sequence of str or CombineSource
+            ``"DATASET"`` (every asset) or ``"DATASET:ASSET,ASSET"``; the
+            current version of each.
+        calendar : {"intersect", "union"}, default "intersect"
+            Bars where every source has a bar, or where any has one (a
+            source's assets have no row, so NaN and membership False, where it
+            has none; nothing is filled forward).
+        description : str, optional
+            Default: the sources and the calendar in words.
+        periods_per_year : float, optional
+            Bars per year for annualization; default read from the combined
+            timestamps (see :func:`~alphaloop.data.combine.combined_market`).
+
+        The rules for asset names, fields, caveats and the market calendar
+        are those of :mod:`alphaloop.data.combine`. The seal follows the
+        data: each source is sealed now if it was not (combining is a use),
+        and the combined dataset inherits the seal of every source whose
+        sealed rows it holds (its holdout starts no later than the first of
+        them), as an import of copied rows would.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            A source is not in the workspace.
+        DataCombineError
+            The sources cannot be combined (see
+            :func:`~alphaloop.data.combine.combine_rows`), or the result fails
+            a quality check with an error.
+        HoldoutError
+            ``name`` has a holdout already that starts after the copied
+            sealed rows.
+        """
+        periods_per_year = check_periods_per_year(periods_per_year)
+        check_calendar_mode(calendar)
+        self._validate_name(name)
+        self.ensure_bundled()
+        requests = [CombineSource.parse(s) for s in sources]
+        if name in {r.dataset for r in requests}:
+            raise DataCombineError(
+                f"{name!r} is one of the datasets being combined",
+                hint="give the combined dataset a new name",
+            )
+        rows = [self._combine_source(r) for r in requests]
+        combination = combine_rows(rows, calendar)
+        data = combination.rows
+        report = QualityReport(
+            combination.source_text(), len(data), "combined", tuple(check_long(data))
+        )
+        if report.errors:
+            raise DataCombineError(
+                f"the combined rows fail quality checks: "
+                f"{', '.join(i.check for i in report.errors)}",
+                hint="select other assets or another calendar (`data check` on each source)",
+            )
+        # combining is a use: seal the sources not sealed yet (another process may have
+        # sealed one since it was read: then its recorded boundary decides)
+        sealed = [replace(s, boundary=self.holdout_boundary(s.name, s.version)) for s in rows]
+        if any(a.boundary != b.boundary for a, b in zip(rows, sealed, strict=True)):
+            rows, combination = sealed, combine_rows(sealed, calendar)
+        others = [
+            span for span in self._sealed_spans(data) if span.dataset not in {r.name for r in rows}
+        ]
+        copies = tuple(
+            sorted(
+                [*combination.copies, *find_copies(data, others)],
+                key=lambda c: (c.first, c.dataset),
+            )
+        )
+        info = self._record(
+            name,
+            data,
+            combination.source_text(),
+            description or combination.describe(),
+            list(combination.caveats),
+            report,
+            layout="combined",
+            repairs=[],
+            status="accepted",
+            copies=copies,
+            market=combined_market(rows, data, periods_per_year=periods_per_year),
+            extra_meta={"combined": combination.provenance()},
+        )
+        assert info is not None
+        return CombineResult(
+            self.info(name, info.version),
+            replace(combination, copies=copies),
+            self.holdouts.get(name) if copies else None,
+        )
+
+    def _combine_source(self, request: CombineSource) -> SourceRows:
+        """The current version of a source: its stored rows of the assets asked, and more.
+
+        Its holdout boundary is the sealed one, or the one first use would
+        seal (sealed by :meth:`combine` once the combination is accepted).
+        """
+        rec = self._get(request.dataset, None)
+        info = self.info(rec.name, rec.version)
+        holdout = self.holdouts.get(rec.name)
+        boundary = (
+            holdout.boundary
+            if holdout is not None
+            else self.holdouts.prospective_boundary(
+                rec.name, self.store.calendar(rec.name, rec.version)
+            )
+        )
+        warned = tuple(caveat_of(w) for w in info.quality_report.warnings)
+        source = SourceRows(
+            rec.name,
+            rec.version,
+            rec.content_hash,
+            info.market,
+            tuple(dict.fromkeys([*info.caveats, *warned])),
+            self._stored_rows(rec),
+            boundary,
+            holdout.unsealed_at if holdout is not None else None,
+        )
+        return source.select(request.assets)
+
     def _validate_name(self, name: str) -> None:
         if not NAME_PATTERN.match(name):
             raise AlphaloopError(
@@ -786,6 +935,8 @@ class DataCatalog:
         first_only: bool = False,
         asset_class: str | None = None,
         periods_per_year: float | None = None,
+        market: MarketCalendar | None = None,
+        extra_meta: dict[str, Any] | None = None,
     ) -> DatasetInfo | None:
         """Store ``data`` as the next version of ``name``; safe against concurrent writers.
 
@@ -796,19 +947,22 @@ class DataCatalog:
         the data copies (the dataset inherits the seal, in the same transaction).
         The market calendar (asset class, bars per year) is read from the
         timestamps unless ``asset_class``/``periods_per_year`` say otherwise,
-        and stored with the version.
+        and stored with the version, unless ``market`` gives it. ``extra_meta``
+        adds keys to the version's ``meta.json`` (a combined dataset's sources).
         """
         calendar = data.calendar  # cached on the rows: the store reuses it
-        market = infer_market_calendar(
-            calendar,
-            infer_frequency(pd.DatetimeIndex(calendar.view("datetime64[ns]"))),
-            has_volume="volume" in data.fields,
-            asset_class=asset_class,
-            periods_per_year_given=periods_per_year,
-        )
+        if market is None:
+            market = infer_market_calendar(
+                calendar,
+                infer_frequency(pd.DatetimeIndex(calendar.view("datetime64[ns]"))),
+                has_volume="volume" in data.fields,
+                asset_class=asset_class,
+                periods_per_year_given=periods_per_year,
+            )
         staging = ParquetStore(self.store.root / STAGING / uuid.uuid4().hex)
+        meta = {**(extra_meta or {}), "market": market.to_dict()}
         try:
-            stored = staging.write(name, 0, data, extra_meta={"market": market.to_dict()})
+            stored = staging.write(name, 0, data, extra_meta=meta)
             for attempt in range(_RECORD_ATTEMPTS):
                 try:
                     return self._commit(
@@ -828,6 +982,7 @@ class DataCatalog:
                         copies=copies,
                         first_only=first_only,
                         market=market,
+                        combined=(extra_meta or {}).get("combined"),
                     )
                 except IntegrityError as exc:
                     # another process took this version number (or sealed this name) first
@@ -858,6 +1013,7 @@ class DataCatalog:
         copies: tuple[SealedCopy, ...],
         first_only: bool,
         market: MarketCalendar,
+        combined: dict[str, Any] | None = None,
     ) -> DatasetInfo | None:
         """One attempt: claim (name, version) with a row and move the staged files in."""
         started = datetime.now(UTC)
@@ -921,7 +1077,7 @@ class DataCatalog:
             if moved is not None:
                 os.rename(moved, staged)
             raise
-        return DatasetInfo.from_record(rec, stored.assets, market)
+        return replace(DatasetInfo.from_record(rec, stored.assets, market), combined=combined)
 
     def _inherit_seal(
         self, s: Any, name: str, data: LongData, copies: tuple[SealedCopy, ...]

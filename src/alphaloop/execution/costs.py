@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "COST_CATEGORIES",
     "COST_PRESETS",
+    "PRESET_FALLBACK",
     "CostModel",
     "FillTiming",
     "cost_preset",
@@ -282,17 +283,22 @@ _PRESET_SUMMARY = {
 }
 
 
+#: asset classes without a preset of their own, and the preset they take: ``other``
+#: (e.g. a commodity spot price) and ``mixed`` (a combined dataset of several classes)
+#: are charged the equities defaults; a spec that knows better sets ``costs:``
+PRESET_FALLBACK: dict[str, str] = {"other": "equities", "mixed": "equities"}
+
+
 def cost_preset(asset_class: str) -> CostModel:
-    """The cost model of an asset class (``other`` takes the equities defaults).
+    """The cost model of an asset class (:data:`PRESET_FALLBACK` for ``other`` and ``mixed``).
 
     Raises
     ------
     ValueError
-        For a name that is neither a preset nor ``other``.
+        For a name that is neither a preset nor in :data:`PRESET_FALLBACK`.
     """
     key = str(asset_class).strip().lower()
-    if key == "other":
-        key = "equities"
+    key = PRESET_FALLBACK.get(key, key)
     if key not in COST_PRESETS:
         raise ValueError(
             f"{asset_class!r} is not a cost preset; use one of {', '.join(COST_PRESETS)}"

@@ -29,6 +29,7 @@ from alphaloop.backtest import (
     equal_weight_benchmark,
     model_start_row,
     prepare_strategy,
+    resolve_costs,
     resolve_periods_per_year,
     run_prepared,
     scan_decisions,
@@ -151,11 +152,16 @@ def strategy_signal_fn(
     spec: StrategySpec, ws: Workspace | None = None
 ) -> Callable[[Panel], dict[str, np.ndarray]]:
     """A lookahead-scan function for the spec: its signal and its daily target weights."""
-    ppy = 252.0
+    ppy, costs = 252.0, None
     if ws is not None and spec.template is not None:
         ppy = resolve_periods_per_year(spec, ws.data.info(spec.data, spec.version))[0]
+    if ws is not None and (spec.rebalance.drift is not None or spec.rebalance.cost_aware):
+        costs = resolve_costs(spec, ws.data.info(spec.data, spec.version))[1]
     return target_signal_fn(
-        spec, lambda panel: strategy_signal(ws, spec, panel), periods_per_year=ppy
+        spec,
+        lambda panel: strategy_signal(ws, spec, panel),
+        periods_per_year=ppy,
+        costs=costs,
     )
 
 

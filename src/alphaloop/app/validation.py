@@ -73,7 +73,16 @@ class ValidationReport:
 
 
 def _neighbours(spec: StrategySpec) -> list[StrategySpec]:
-    """Close variants of ``spec``: other k (top_k) and rebalance frequencies."""
+    """Close variants of ``spec``: other k (top_k) and rebalance frequencies.
+
+    A template that builds its own book varies its searched parameters
+    instead (:meth:`~alphaloop.strategies.TemplateParams.neighbours`).
+    """
+    if spec.template is not None and not spec.uses_portfolio_rule:
+        variants = [
+            spec.replace(template=t.model_dump(mode="json")) for t in spec.template.neighbours()
+        ]
+        return [v for v in variants if v.hash != spec.hash]
     ks: list[int | None] = [spec.portfolio.k]
     if spec.portfolio.method == "top_k" and spec.portfolio.k is not None:
         ks = sorted({max(1, spec.portfolio.k + d) for d in (-2, -1, 0, 1, 2)})

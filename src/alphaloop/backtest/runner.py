@@ -38,6 +38,7 @@ from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel, FillTiming, cost_preset, describe_preset, preset_name
 from alphaloop.jsonsafe import json_safe
 from alphaloop.strategies import TemplateInputs, TemplateOutput
+from alphaloop.strategies.rebalancing import filter_trades
 
 __all__ = [
     "BacktestResult",
@@ -50,6 +51,7 @@ __all__ = [
     "equal_weight_benchmark",
     "model_start_row",
     "prepare_strategy",
+    "rebalance_filter",
     "resolve_costs",
     "resolve_periods_per_year",
     "run_prepared",
@@ -328,7 +330,49 @@ def prepare_strategy(
     return PreparedStrategy(spec, info, panel, signal, eligible, start_row, notes, template)
 
 
-def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.ndarray:
+def rebalance_filter(
+    spec: StrategySpec,
+    weights: np.ndarray,
+    panel: Panel,
+    *,
+    costs: CostModel,
+    periods_per_year: float,
+    first_row: int = 0,
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """The spec's drift band and cost-aware filter on its target weights.
+
+    ``weights`` cover rows ``first_row:`` of ``panel``; earlier rows feed the
+    book's returns and the impact estimate only
+    (:func:`~alphaloop.strategies.rebalancing.filter_trades`). ``costs`` is
+    the model the simulation charges. Returns the weights unchanged and None
+    when the spec sets neither ``rebalance.drift`` nor ``rebalance.cost_aware``.
+    """
+    rule = spec.rebalance
+    if rule.drift is None and not rule.cost_aware:
+        return weights, None
+    close = np.asarray(panel["close"], dtype=np.float64)
+    volume = np.asarray(panel["volume"], dtype=np.float64) if "volume" in panel else None
+    padded = np.full(close.shape, np.nan)
+    padded[first_row:] = weights
+    out, stats = filter_trades(
+        padded,
+        close,
+        volume,
+        drift=rule.drift,
+        cost_aware=rule.cost_aware,
+        edge_window=rule.edge_window,
+        costs=costs,
+        capital=spec.capital,
+        periods_per_year=periods_per_year,
+        max_leverage=spec.limits.max_leverage,
+    )
+    return out[first_row:], stats
+
+
+def _targets(
+    prep: PreparedStrategy, rebalance: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """The prepared spec's target weights on the trading rows, and the rebalance filter's stats."""
     spec = prep.spec
     sl = slice(prep.start_row, None)
     full_close = np.asarray(prep.panel["close"], dtype=np.float64)
@@ -350,13 +394,25 @@ def _targets(prep: PreparedStrategy, rebalance: np.ndarray | None = None) -> np.
         template=template,
         volatility=vol,
     )
+    stats = None
+    if spec.rebalance.drift is not None or spec.rebalance.cost_aware:
+        ppy, _ = resolve_periods_per_year(spec, prep.info)
+        _, charged, _ = resolve_costs(spec, prep.info)
+        weights, stats = rebalance_filter(
+            spec,
+            weights,
+            prep.panel,
+            costs=charged,
+            periods_per_year=ppy,
+            first_row=prep.start_row,
+        )
     # an order cannot fill where the asset has no price at the fill bar: keep the position
     lag = 0 if spec.fills is FillTiming.SAME_CLOSE else 1
     px = np.asarray(panel[spec.fills.price_field if spec.fills.price_field in panel else "close"])
     no_fill = np.ones_like(weights, dtype=bool)
     no_fill[: len(px) - lag] = ~(np.isfinite(px[lag:]) & (px[lag:] > 0))
     weights[no_fill & np.isfinite(weights)] = np.nan
-    return weights
+    return weights, stats
 
 
 def target_signal_fn(
@@ -364,6 +420,7 @@ def target_signal_fn(
     signal_of: Callable[[Panel], np.ndarray | None],
     *,
     periods_per_year: float = 252.0,
+    costs: CostModel | None = None,
 ) -> Callable[[Panel], dict[str, np.ndarray]]:
     """A lookahead-scan function for the spec: its signal and its target weights.
 
@@ -372,8 +429,11 @@ def target_signal_fn(
     :func:`scan_decisions` (the spec's calendar rebalance bars, NaN elsewhere
     as in the backtest; every bar for a ``bars`` schedule); a template's
     book is built on the panel as in the backtest. A quoting template's
-    scan covers its signal and its quote plan's arrays.
+    scan covers its signal and its quote plan's arrays. The rebalance
+    filters (``rebalance.drift``, ``rebalance.cost_aware``) run as in the
+    backtest, with ``costs`` (default: the spec's, else the equities preset).
     """
+    filter_costs = costs or spec.costs or cost_preset("equities")
 
     def fn(panel: Panel) -> dict[str, np.ndarray]:
         signal, template = build_book(
@@ -387,8 +447,9 @@ def target_signal_fn(
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
         rebalance = scan_decisions(spec, panel.index)
-        out["target_weights"] = strategy_targets(
-            spec, signal, close, eligible, rebalance, template=template
+        weights = strategy_targets(spec, signal, close, eligible, rebalance, template=template)
+        out["target_weights"], _ = rebalance_filter(
+            spec, weights, panel, costs=filter_costs, periods_per_year=periods_per_year
         )
         return out
 
@@ -609,6 +670,7 @@ def _assumptions(
     costs: dict[str, Any],
     annualization: dict[str, Any],
     flags: list[dict[str, Any]],
+    rebalance_stats: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     info = prep.info
     notes = [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
@@ -626,6 +688,10 @@ def _assumptions(
             f"the first {skipped} bars feed the signal's warm-up only; the backtest starts "
             f"{prep.panel.index[prep.start_row]:%Y-%m-%d}"
         )
+    rebalance = spec.rebalance.model_dump(mode="json")
+    if rebalance_stats is not None:
+        rebalance["stats"] = rebalance_stats
+        notes.append(_describe_rebalance_filter(rebalance_stats))
     template = None
     if prep.template is not None and spec.template is not None:
         template = {
@@ -648,7 +714,7 @@ def _assumptions(
         "capital": spec.capital,
         "lot_size": spec.lot_size,
         "limits": spec.limits.model_dump(mode="json"),
-        "rebalance": spec.rebalance.model_dump(mode="json"),
+        "rebalance": rebalance,
         "stops": spec.stops.model_dump(mode="json"),
         "benchmark": bench_label,
         "data": {
@@ -660,6 +726,17 @@ def _assumptions(
         },
         "notes": notes,
     }
+
+
+def _describe_rebalance_filter(stats: dict[str, Any]) -> str:
+    """One line on what the drift band and the cost rule skipped (estimates at the decision)."""
+    return (
+        f"rebalance filters: {stats['drift_skipped_rows']:,} of {stats['decision_rows']:,} "
+        f"decision rows skipped by the drift band (estimated cost saved "
+        f"{stats['drift_cost_saved']:,.0f}); {stats['cost_skipped_trades']:,} trades skipped "
+        f"as costing more than their expected benefit (estimated cost saved "
+        f"{stats['cost_aware_cost_saved']:,.0f})"
+    )
 
 
 def synthetic_open_fills(
@@ -764,7 +841,7 @@ def run_prepared(
     _, charged, cost_record = resolve_costs(spec, prep.info)
     if prep.template is not None and prep.template.kind == "quotes":
         raise BacktestError(f"template {spec.describe_signal()} quotes; quotes cannot run yet")
-    targets = _targets(prep)
+    targets, rebalance_stats = _targets(prep)
     kwargs = {
         "fills": spec.fills,
         "costs": charged,
@@ -807,7 +884,9 @@ def run_prepared(
         benchmark=bench,
         benchmark_label=bench_label,
         metrics=metrics,
-        assumptions=_assumptions(spec, prep, sim, bench_label, cost_record, annualization, flags),
+        assumptions=_assumptions(
+            spec, prep, sim, bench_label, cost_record, annualization, flags, rebalance_stats
+        ),
         run_id=run_id,
     )
 

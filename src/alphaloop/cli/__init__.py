@@ -40,6 +40,7 @@ from alphaloop.cli.models import model_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.strategies import strategies_app
+from alphaloop.cli.strategy import strategy_app
 from alphaloop.cli.validate import validate
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")
 app.add_typer(strategies_app, name="strategies")
+app.add_typer(strategy_app, name="strategy")
 
 
 def _version(value: bool) -> None:

@@ -136,19 +136,9 @@ class DecisionRecord:
 # ------------------------------------------------------------------ spec facts
 def spec_models(spec: StrategySpec) -> list[str]:
     """Every model ref (``name/vN``) the spec's signal uses, in order, once each."""
-    refs: list[str] = []
-    signal = spec.signal
-    if signal is None:  # a template that makes its own signal
-        return refs
-    if signal.model:
-        refs.append(signal.model)
-    for component in getattr(signal, "components", None) or ():
-        if component.model:
-            refs.append(component.model)
-    combiner = getattr(signal, "combiner", None)
-    if combiner:
-        refs.append(combiner)
-    return list(dict.fromkeys(refs))
+    from alphaloop.backtest.composite import signal_models
+
+    return signal_models(spec)
 
 
 def spec_kind(spec: StrategySpec) -> str:
@@ -169,15 +159,17 @@ def spec_kind(spec: StrategySpec) -> str:
             if n_models or getattr(spec.signal, "combiner", None)
             else ("pure_technical")
         )
-    return "pure_ml" if spec.signal.model else "pure_technical"
+    return "pure_ml" if spec.signal is not None and spec.signal.model else "pure_technical"
 
 
 def spec_logic(spec: StrategySpec) -> str:
-    """The logic label of the spec's portfolio method (``quantile_long_short``: ``long_short``);
-    for a template that builds its own book, its output (``weights``, ``quotes``)."""
+    """The logic label of the spec's portfolio method (``quantile_long_short``: ``long_short``).
+
+    A template that builds its own book (or quotes) is its own logic: its name.
+    """
     if not spec.uses_portfolio_rule:
         assert spec.template is not None
-        return str(spec.template.output_kind)
+        return spec.template.template
     method = spec.portfolio.method
     return _LOGIC.get(method, method)
 

@@ -125,12 +125,13 @@ def canonical(recipe: Mapping[str, Any]) -> dict[str, Any]:
 
 def classify(recipe: Mapping[str, Any]) -> tuple[str, str, str]:
     """``(kind, family, logic)``: family is the template's name; logic the portfolio
-    rule's label for a signal output, else the template's output (``weights``, ``quotes``)."""
+    rule's label for a signal output, else the template's name (it builds its own book, as
+    :func:`~alphaloop.research.strategy_records.spec_logic` says)."""
     name = template_of(recipe)
     kind = "hybrid_ml" if recipe.get("models") else "pure_technical"
     cls = TEMPLATES.get(name)
     if cls is not None and cls.OUTPUT != "signal":
-        return kind, name, cls.OUTPUT
+        return kind, name, name
     method = str((recipe.get("logic") or {}).get("method", "top_k"))
     return kind, name, space._LOGIC_NAMES.get(method, method)
 

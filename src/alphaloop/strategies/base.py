@@ -180,6 +180,29 @@ class TemplateParams(BaseModel):
         )
         return f"{self.template}({params})"
 
+    def neighbours(self) -> list[TemplateParams]:
+        """Close variants: each :attr:`GRID` parameter moved one step along its grid.
+
+        A value off its grid steps to the nearest grid values below and
+        above it. Variants that fail validation (e.g. an exit band beyond
+        its entry) are left out. Validation judges a template spec over
+        these (its trial family), as it judges a ranked spec over other
+        ``k``.
+        """
+        out: list[TemplateParams] = []
+        current = self.model_dump()
+        for name, grid in self.GRID.items():
+            value = current.get(name)
+            values = sorted(grid)
+            below = [v for v in values if v < value] if value is not None else []
+            above = [v for v in values if v > value] if value is not None else []
+            for step in (below[-1:] + above[:1]) if value is not None else values[:1]:
+                try:
+                    out.append(type(self).model_validate({**current, name: step}))
+                except ValueError:
+                    continue
+        return out
+
     def spec_defaults(self) -> dict[str, Any]:
         """StrategySpec fields a new spec of this template starts from.
 

@@ -49,6 +49,7 @@ from alphaloop.backtest.runner import (
     check_strategy,
     equal_weight_benchmark,
     prepare_strategy,
+    resolve_costs,
     resolve_periods_per_year,
     run_prepared,
 )
@@ -322,6 +323,7 @@ def _run(ctx: EvalContext, spec: StrategySpec, seconds: dict[str, float]) -> Can
             decision_points=proto.decision_points,
             seed=proto.seed,
             periods_per_year=resolve_periods_per_year(spec, ctx.info)[0],
+            costs=resolve_costs(spec, ctx.info)[1],
         )
         lookahead = _lookahead_dict(report)
         seconds["scan"] = time.perf_counter() - tic

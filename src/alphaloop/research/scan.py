@@ -38,6 +38,7 @@ from alphaloop.backtest.portfolio import target_weights, trailing_volatility
 from alphaloop.backtest.runner import scan_decisions, target_signal_fn
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data import Panel
+from alphaloop.execution import CostModel
 
 __all__ = ["CandidateScanFn", "scan_candidate"]
 
@@ -152,6 +153,7 @@ def scan_candidate(
     decision_points: int,
     seed: int,
     periods_per_year: float = 252.0,
+    costs: CostModel | None = None,
 ) -> LookaheadReport:
     """Scan a candidate's signal and target weights for lookahead on ``panel``.
 
@@ -184,6 +186,9 @@ def scan_candidate(
         Seeds the random part of the spread.
     periods_per_year : float
         Bars per year of the data (a template's volatility estimates).
+    costs : CostModel, optional
+        The cost model the rebalance filters of a template spec weigh trades
+        with (default: the spec's, else the equities preset).
     """
     n = panel.n_times
     extra = spec.template.warmup() if spec.template is not None else 0
@@ -194,7 +199,7 @@ def scan_candidate(
         decisions = np.zeros(n, dtype=bool)
     fn: Callable[[Panel], dict[str, np.ndarray]]
     if spec.template is not None:
-        fn = target_signal_fn(spec, signal_of, periods_per_year=periods_per_year)
+        fn = target_signal_fn(spec, signal_of, periods_per_year=periods_per_year, costs=costs)
     else:
         fn = CandidateScanFn(spec, panel, signal_of, full_signal)  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}

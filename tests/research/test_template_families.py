@@ -543,3 +543,20 @@ def test_a_session_evaluates_template_candidates_and_replays(tmp_path: Path) -> 
     assert any(r[6] == "ok" and r[7] is not None for r in template_rows), template_rows
     assert all(r[6] in ("ok", "rejected", "failed") for r in template_rows)
     assert runs[0] == runs[1]  # the same seed replays the same session
+
+
+def test_no_templates_leaves_them_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "ws"
+    _synthetic_workspace(root).close()
+    args = ["research", "--goal", "long-only strategies", "--data", "synth", "--budget", "8"]
+    args += ["--batch-size", "8", "--workers", "1", "--picks", "0", "--no-ml", "--no-templates"]
+    code, _, err = cli(capsys, root, *args, "--json")
+    assert code in (0, 1), err
+    from alphaloop.app import Workspace
+
+    with Workspace(root) as ws:
+        session = ws.strategies.sessions(1)[0]
+        assert ws.strategies.session(session["id"])["config"]["template_names"] == []
+        rows = _session_rows(ws, session["id"])
+    assert len(rows) == 8
+    assert not {r[5] for r in rows} & set(TEMPLATES)

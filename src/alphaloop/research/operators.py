@@ -15,15 +15,10 @@ long-short quantile), ``rebalance``, ``weighting``, ``exit`` (minimum
 holding period, exit on a sign flip).
 
 Template recipes (a strategy template with grid parameters, see
-:mod:`alphaloop.research.template_recipes`) have their own operators:
-``param`` (one template parameter, or one indicator parameter of the
-signal it reads, moves to a neighbour on its grid), ``redraw`` (one
-template parameter re-drawn from its grid), ``overlay`` (the
-volatility-target overlay on or off), ``rebalance`` (calendar templates
-only), ``logic``, ``weighting`` and ``exit`` (templates whose signal the
-portfolio rule turns into a book) and ``indicator`` (templates that read a
-signal). A crossover of two template recipes keeps their template and mixes
-their parameters.
+:mod:`alphaloop.research.template_recipes`) have their own operators
+(:mod:`alphaloop.research.template_operators`: ``param``, ``redraw``,
+``overlay``, ...); a crossover of two template recipes keeps their template
+and mixes their parameters.
 """
 
 from __future__ import annotations
@@ -35,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from alphaloop.errors import SpecError
 from alphaloop.research.goal import Constraints
 from alphaloop.research.space import (
     COMBINES,
@@ -50,10 +44,8 @@ from alphaloop.research.space import (
     random_indicator,
     random_logic,
 )
-from alphaloop.research.template_families import calendar_driven, grid_moves, overlay_supported
-from alphaloop.research.template_recipes import is_template_recipe, template_of
+from alphaloop.research.template_recipes import is_template_recipe
 from alphaloop.research.templates import template
-from alphaloop.strategies import TEMPLATES
 
 __all__ = [
     "MUTATIONS",
@@ -66,16 +58,6 @@ __all__ = [
 ]
 
 MUTATIONS: tuple[str, ...] = ("param", "indicator", "logic", "rebalance", "weighting", "exit")
-TEMPLATE_MUTATIONS: tuple[str, ...] = (
-    "param",
-    "redraw",
-    "overlay",
-    "indicator",
-    "logic",
-    "rebalance",
-    "weighting",
-    "exit",
-)
 _TRIES = 12
 
 
@@ -117,7 +99,9 @@ def mutation_operators(
 ) -> list[str]:
     """The mutation operators that can change ``recipe`` under ``constraints``."""
     if is_template_recipe(recipe):
-        return _template_operators(recipe, constraints, fields)
+        from alphaloop.research.template_operators import template_operators
+
+        return template_operators(recipe, constraints, fields)
     kind, _, _ = classify(recipe)
     ops = []
     if recipe.get("indicators"):
@@ -155,7 +139,12 @@ def mutate(
         operator = ops[int(rng.integers(len(ops)))]
     elif operator not in ops:
         raise ValueError(f"mutation {operator!r} cannot change this recipe; possible: {ops}")
-    step = (_TEMPLATE_STEPS if is_template_recipe(base) else _STEPS)[operator]
+    if is_template_recipe(base):
+        from alphaloop.research.template_operators import TEMPLATE_STEPS
+
+        step = TEMPLATE_STEPS[operator]
+    else:
+        step = _STEPS[operator]
     child, changed, flags = base, [], {}
     for _ in range(_TRIES):
         draft, changed, flags = step(dict(base), rng, constraints, fields)
@@ -273,7 +262,9 @@ def crossover(
     """
     ra, rb = conform(a, constraints, n_assets=n_assets), conform(b, constraints, n_assets=n_assets)
     if is_template_recipe(ra) or is_template_recipe(rb):
-        return _template_crossover(ra, rb, rng, constraints, parents, n_assets)
+        from alphaloop.research.template_operators import template_crossover
+
+        return template_crossover(ra, rb, rng, constraints, parents, n_assets)
     modes = ["signal", "logic"]
     if mode is None:
         mode = "signal" if rng.random() < 2 / 3 else "logic"
@@ -355,139 +346,3 @@ def upgrade(
         (parent,) if parent else (),
         _exploration(changed, upgraded_model=True),
     )
-
-
-# ------------------------------------------------------------------ template recipes
-def _template_operators(
-    recipe: Mapping[str, Any], constraints: Constraints, fields: Collection[str]
-) -> list[str]:
-    name = template_of(recipe)
-    cls = TEMPLATES[name]
-    params = recipe["strategy"]["params"]
-    lo = constraints.long_only
-    ops = []
-    steps = [k for k in cls.GRID if grid_moves(name, params, k, neighbours=True, long_only=lo)]
-    if steps or recipe.get("indicators"):
-        ops.append("param")
-    if any(grid_moves(name, params, k, neighbours=False, long_only=lo) for k in cls.GRID):
-        ops.append("redraw")
-    if overlay_supported():
-        ops.append("overlay")
-    if cls.USES_SIGNAL and _technical_families(fields, constraints):
-        ops.append("indicator")
-    if cls.OUTPUT == "signal":
-        ops.append("logic")
-    if constraints.horizon is None and calendar_driven(name, params):
-        ops.append("rebalance")
-    if cls.OUTPUT == "signal":
-        ops += ["weighting", "exit"]
-    return ops
-
-
-def _template_param(
-    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str], *, step: bool
-) -> Step:
-    name = template_of(r)
-    params = r["strategy"]["params"]
-    moves = {
-        k: grid_moves(name, params, k, neighbours=step, long_only=c.long_only)
-        for k in TEMPLATES[name].GRID
-    }
-    keys = [k for k, values in moves.items() if values]
-    pool: list[str | None] = list(keys)
-    if step and r.get("indicators"):
-        pool.append(None)  # a parameter of the signal's indicators
-    pick = pool[int(rng.integers(len(pool)))]
-    if pick is None:
-        return _param(r, rng, c, fields)
-    values = moves[pick]
-    new = values[int(rng.integers(len(values)))]
-    strategy = {"template": name, "params": {**params, pick: new}}
-    return {**r, "strategy": strategy}, [f"strategy.params.{pick}"], {"new_parameter": True}
-
-
-def _template_step(
-    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str]
-) -> Step:
-    return _template_param(r, rng, c, fields, step=True)
-
-
-def _template_redraw(
-    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str]
-) -> Step:
-    return _template_param(r, rng, c, fields, step=False)
-
-
-def _overlay(r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str]) -> Step:
-    from alphaloop.research.template_families import OVERLAYS
-
-    new = None if r.get("overlay") else dict(OVERLAYS[int(rng.integers(len(OVERLAYS)))])
-    return {**r, "overlay": new}, ["overlay"], {"new_logic": True}
-
-
-def _template_logic(
-    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str]
-) -> Step:
-    if c.long_only:
-        from alphaloop.research.space import TOP_K
-
-        choices = [k for k in TOP_K if k != r["logic"].get("k")]
-        logic = {"method": "top_k", "k": int(choices[int(rng.integers(len(choices)))])}
-    else:
-        logic = random_logic(rng, c)
-    return {**r, "logic": logic}, ["logic"], {"new_logic": True}
-
-
-_TEMPLATE_STEPS = {
-    "param": _template_step,
-    "redraw": _template_redraw,
-    "overlay": _overlay,
-    "indicator": _indicator,
-    "logic": _template_logic,
-    "rebalance": _rebalance,
-    "weighting": _weighting,
-    "exit": _exit,
-}
-
-
-def _template_crossover(
-    ra: dict,
-    rb: dict,
-    rng: np.random.Generator,
-    c: Constraints,
-    parents: Sequence[str],
-    n_assets: int | None,
-) -> Variation:
-    """Two recipes of one template: each differing parameter from either parent (at least one
-    from the second); parents with equal parameters swap their other settings instead."""
-    if not (is_template_recipe(ra) and is_template_recipe(rb)) or template_of(ra) != template_of(
-        rb
-    ):
-        raise ValueError(
-            "a crossover of template recipes needs two recipes of the same template; got "
-            f"{template_of(ra) if is_template_recipe(ra) else 'an indicator recipe'} and "
-            f"{template_of(rb) if is_template_recipe(rb) else 'an indicator recipe'}"
-        )
-    pa, pb = ra["strategy"]["params"], rb["strategy"]["params"]
-    differ = sorted(k for k in pa if pa[k] != pb.get(k) and k in pb)
-    child, changed = ra, []
-    for _ in range(_TRIES):
-        if differ:
-            take = [k for k in differ if rng.random() < 0.5]
-            if not take:
-                take = [differ[int(rng.integers(len(differ)))]]
-            params = {**pa, **{k: pb[k] for k in take}}
-            draft = {**ra, "strategy": {"template": template_of(ra), "params": params}}
-            changed = [f"strategy.params.{k}" for k in take]
-        else:
-            keys = [k for k in rb if k != "strategy" and ra.get(k) != rb[k]]
-            draft = {**ra, **{k: rb[k] for k in keys}}
-            changed = keys
-        try:
-            child = conform(draft, c, n_assets=n_assets)
-        except (SpecError, ValueError):
-            continue
-        if child != ra:
-            break
-    flags = {"crossover": True, "new_logic": not differ}
-    return Variation(child, "crossover", tuple(parents), _exploration(changed, **flags))

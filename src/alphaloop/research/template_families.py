@@ -44,6 +44,7 @@ __all__ = [
     "make_template",
     "overlay_supported",
     "random_params",
+    "spec_base",
     "template_names",
 ]
 

@@ -235,6 +235,8 @@ def test_keys_and_nan_when_inputs_missing():
         "alpha",
         "beta",
         "information_ratio",
+        "tracking_error",
+        "benchmark_correlation",
         "skew",
         "kurtosis",
         "tail_ratio",
@@ -247,7 +249,16 @@ def test_keys_and_nan_when_inputs_missing():
         "stability",
     ]
     assert all(isinstance(v, float) for v in m.values())
-    for key in ("alpha", "beta", "information_ratio", "win_rate", "exposure", "total_costs"):
+    for key in (
+        "alpha",
+        "beta",
+        "information_ratio",
+        "tracking_error",
+        "benchmark_correlation",
+        "win_rate",
+        "exposure",
+        "total_costs",
+    ):
         assert math.isnan(m[key]), key
 
 
@@ -430,3 +441,23 @@ def test_monthly_table_compounds_back_to_total_return(bars: list[tuple[int, floa
     assert np.prod(1.0 + table["year"]) - 1.0 == pytest.approx(total, rel=1e-9, abs=1e-12)
     by_months = np.prod(1.0 + table[list(MONTHS)].fillna(0.0), axis=1) - 1.0
     np.testing.assert_allclose(by_months, table["year"], rtol=1e-9, atol=1e-12)
+
+
+def test_tracking_error_and_correlation_by_hand():
+    rng = np.random.default_rng(5)
+    index = pd.bdate_range("2021-01-04", periods=300, tz="UTC")
+    b = pd.Series(rng.normal(0.0004, 0.01, 300), index=index)
+    r = pd.Series(0.8 * b.to_numpy() + rng.normal(0.0, 0.004, 300), index=index)
+    m = compute_metrics(r, periods_per_year=252.0, benchmark=b)
+    active = r.to_numpy() - b.to_numpy()
+    assert m["tracking_error"] == pytest.approx(np.std(active, ddof=1) * np.sqrt(252.0), rel=1e-12)
+    expected = np.corrcoef(r.to_numpy(), b.to_numpy())[0, 1]
+    assert m["benchmark_correlation"] == pytest.approx(expected, rel=1e-12)
+    assert 0.8 < m["benchmark_correlation"] < 1.0
+    # a strategy that is the benchmark: no tracking error, correlation 1
+    same = compute_metrics(b, periods_per_year=252.0, benchmark=b)
+    assert same["tracking_error"] == 0.0
+    assert same["benchmark_correlation"] == pytest.approx(1.0, abs=1e-12)
+    # a flat benchmark has no correlation
+    flat = compute_metrics(r, periods_per_year=252.0, benchmark=b * 0.0)
+    assert math.isnan(flat["benchmark_correlation"])

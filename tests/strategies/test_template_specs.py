@@ -91,3 +91,13 @@ def test_backtest_panel_runs_a_template_in_both_engines() -> None:
     evt = backtest_panel(s, make_info(p), p, "event")
     np.testing.assert_allclose(vec.simulation.equity, evt.simulation.equity, rtol=1e-12)
     assert vec.simulation.equity.index[0] == p.index[126]
+
+
+def test_a_book_building_template_refuses_portfolio_fields_it_would_ignore() -> None:
+    mm = {"template": "market_making"}
+    shorts = {"allow_short": True}
+    assert spec(template=mm, limits=shorts).uses_portfolio_rule is False
+    with pytest.raises(SpecError, match="builds its own book; portfolio applies to signals only"):
+        spec(template=mm, limits=shorts, portfolio={"method": "top_k", "k": 3})
+    with pytest.raises(SpecError, match="exits applies to signals only"):
+        spec(template=mm, limits=shorts, exits={"hold_bars": 3})

@@ -192,6 +192,11 @@ def write_spec(spec: StrategySpec, path: Path, *, force: bool = False) -> Path:
         header.append(f"# {cls.TITLE}: {cls.SUMMARY}")
         header += [f"# assumes: {a}" for a in cls.ASSUMES]
         header.append(f"# docs/strategies/{spec.template.template}.md")
+    body = spec.model_dump(mode="json")
+    if not spec.uses_portfolio_rule:
+        for name in ("portfolio", "exits"):  # they apply to signals only
+            del body[name]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(header) + ("\n" if header else "") + spec.to_yaml())
+    text = yaml.safe_dump(body, sort_keys=False)
+    path.write_text("\n".join(header) + ("\n" if header else "") + text)
     return path

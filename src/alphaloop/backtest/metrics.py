@@ -286,7 +286,9 @@ def compute_metrics(
         ``costs``, ``alpha`` (``(1 + mean(r - rf - beta (b - rf)))^ppy - 1``),
         ``beta`` (population cov / var), ``information_ratio`` (mean active
         return * ppy / (sample std of active return * sqrt(ppy)), active =
-        r - b), ``skew`` and ``kurtosis`` (population moments, kurtosis in
+        r - b), ``tracking_error`` (annualized: sample std of the active
+        return * sqrt(ppy)), ``benchmark_correlation`` (Pearson correlation of
+        r and b), ``skew`` and ``kurtosis`` (population moments, kurtosis in
         excess of 3, as scipy.stats defaults), ``tail_ratio`` (|95th| / |5th
         percentile|), ``var_95`` (5th percentile, linear interpolation),
         ``cvar_95`` (mean of the ``int(0.05 (n - 1)) + 1`` worst returns),
@@ -315,7 +317,13 @@ def compute_metrics(
         out.update(_activity_stats(r.index, ppy, gross_exposure, turnover))
         out.update(_cost_stats(costs, initial_capital))
         if pair is None:
-            out.update(alpha=_NAN, beta=_NAN, information_ratio=_NAN)
+            out.update(
+                alpha=_NAN,
+                beta=_NAN,
+                information_ratio=_NAN,
+                tracking_error=_NAN,
+                benchmark_correlation=_NAN,
+            )
         else:
             out.update(_benchmark_stats(pair, ppy, rf))
         out.update(_distribution_stats(values, ppy))
@@ -424,8 +432,24 @@ def _benchmark_stats(
             beta = float(np.mean(b_centered * (r - r.mean()))) / variance
     alpha = float(np.power(1.0 + np.mean((r - rf) - beta * (b - rf)), ppy) - 1.0)
     active = r - b
-    ir = _ratio(float(np.mean(active)), _sample_std(active)) * math.sqrt(ppy)
-    return {"alpha": alpha, "beta": beta, "information_ratio": ir}
+    active_std = _sample_std(active)
+    ir = _ratio(float(np.mean(active)), active_std) * math.sqrt(ppy)
+    return {
+        "alpha": alpha,
+        "beta": beta,
+        "information_ratio": ir,
+        "tracking_error": active_std * math.sqrt(ppy),
+        "benchmark_correlation": _correlation(r, b),
+    }
+
+
+def _correlation(r: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two return series; NaN below two bars or if either is flat."""
+    if r.size < 2 or r.max() == r.min() or b.max() == b.min():
+        return _NAN
+    rc, bc = r - r.mean(), b - b.mean()
+    value = _ratio(float(np.dot(rc, bc)), math.sqrt(float(np.dot(rc, rc) * np.dot(bc, bc))))
+    return max(-1.0, min(1.0, value)) if math.isfinite(value) else _NAN
 
 
 def _distribution_stats(r: np.ndarray, ppy: float) -> dict[str, float]:

@@ -167,7 +167,7 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
         )
     notes: list[str] = []
     k, n = spec.portfolio.k, panel.n_assets
-    if spec.portfolio.method == "top_k" and k is not None:
+    if spec.uses_portfolio_rule and spec.portfolio.method == "top_k" and k is not None:
         where = "the universe" if spec.universe != "all" else f"the universe of {spec.data!r}"
         if k > n:
             raise BacktestError(
@@ -369,6 +369,27 @@ def rebalance_filter(
     return out[first_row:], stats
 
 
+def carried_book(weights: np.ndarray, start_row: int) -> np.ndarray:
+    """A template's weights from ``start_row`` on, the first row holding the book it already has.
+
+    A template that sets targets only when they change (a state machine) or
+    on its own calendar decided its book at ``start_row`` earlier: each
+    asset's last target at or before ``start_row`` fills the first row's NaN
+    cells (NaN stays where the asset never had a target). Rows before
+    ``start_row`` hold bars before the backtest only, so nothing is read
+    from after it.
+    """
+    out = np.array(weights[start_row:], dtype=np.float64)
+    if out.shape[0] == 0 or start_row == 0:
+        return out
+    head = np.asarray(weights[: start_row + 1], dtype=np.float64)
+    seen = ~np.isnan(head)
+    latest = head.shape[0] - 1 - np.argmax(seen[::-1], axis=0)
+    last = np.where(seen.any(axis=0), head[latest, np.arange(head.shape[1])], np.nan)
+    out[0] = np.where(np.isnan(out[0]), last, out[0])
+    return out
+
+
 def _targets(
     prep: PreparedStrategy, rebalance: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, Any] | None]:
@@ -384,7 +405,7 @@ def _targets(
         vol = trailing_volatility(full_close, spec.portfolio.vol_window)[sl]
     template = prep.template
     if template is not None and template.weights is not None:
-        template = replace(template, weights=template.weights[sl])
+        template = replace(template, weights=carried_book(template.weights, prep.start_row))
     weights = strategy_targets(
         spec,
         prep.signal[sl],
@@ -748,7 +769,8 @@ def synthetic_open_fills(
     :func:`alphaloop.data.price_checks.synthetic_open_mask`), so a "next
     open" fill there is in effect a fill at the signal bar's close. Returns
     ``{"count": k, "fills": n}``, or None when the spec does not fill at
-    the next open.
+    the next open. Only fills at the open price count: a quote or a stop
+    filled at its own level inside the bar's range is not a fill at the open.
     """
     if spec.fills is not FillTiming.NEXT_OPEN:
         return None
@@ -759,7 +781,9 @@ def synthetic_open_fills(
     rows = prep.panel.index.get_indexer(pd.DatetimeIndex(trades["time"]))
     cols = pd.Index(prep.panel.assets).get_indexer(trades["asset"])
     known = (rows >= 0) & (cols >= 0)
-    count = int(mask[rows[known], cols[known]].sum())
+    rows, cols = rows[known], cols[known]
+    at_open = trades["price"].to_numpy()[known] == np.asarray(prep.panel["open"])[rows, cols]
+    count = int((mask[rows, cols] & at_open).sum())
     return {"count": count, "fills": len(trades)}
 
 
@@ -811,6 +835,69 @@ def _refuse_ruin(equity: pd.Series, capital: float) -> None:
         )
 
 
+def _simulate_weights(
+    prep: PreparedStrategy, engine: Engine, charged: CostModel
+) -> tuple[SimulationResult, dict[str, Any] | None]:
+    """Target weights (a portfolio rule's or a template's) through the chosen engine,
+    and the rebalancing filter's statistics (None when no filter is on)."""
+    spec = prep.spec
+    targets, rebalance_stats = _targets(prep)
+    kwargs = {
+        "fills": spec.fills,
+        "costs": charged,
+        "initial_capital": spec.capital,
+        "max_leverage": spec.limits.max_leverage,
+        "allow_short": spec.limits.allow_short,
+        "lot_size": spec.lot_size,
+        "stop_loss": spec.stops.stop_loss,
+        "take_profit": spec.stops.take_profit,
+        "trailing_stop": spec.stops.trailing_stop,
+    }
+    # bars before the start feed the impact model's volume and volatility
+    history = min(prep.start_row, charged.impact_window)
+    full = prep.panel.iloc(slice(prep.start_row - history, None))
+    if engine == "vectorized":
+        sim = simulate(full, targets, kind="weights", history=history, **kwargs)
+    else:
+        sim = _simulate_event(full, targets, history, kwargs)
+    return sim, rebalance_stats
+
+
+def _simulate_quotes(
+    prep: PreparedStrategy, engine: Engine, charged: CostModel
+) -> SimulationResult:
+    """A quoting template's plan through the quote simulator of the chosen engine.
+
+    Stops and exits are refused: a market maker's risk is managed by its
+    inventory cap and skew, and a stop order would trade against its quotes.
+    """
+    from alphaloop.backtest.quotes import simulate_quotes
+
+    spec = prep.spec
+    assert prep.template is not None
+    if spec.stops.active or spec.exits.active:
+        raise BacktestError(
+            f"template {spec.template.template if spec.template else '?'} quotes; stops and "
+            "exits do not apply to quotes",
+            hint="remove stops: and exits:; max_inventory and skew limit the inventory",
+        )
+    history = min(prep.start_row, charged.impact_window)
+    first = prep.start_row - history
+    return simulate_quotes(
+        prep.panel.iloc(slice(first, None)),
+        prep.template.quotes.rows(first),
+        costs=charged,
+        initial_capital=spec.capital,
+        history=history,
+        engine=engine,
+        fills=spec.fills,
+        max_leverage=spec.limits.max_leverage,
+        max_weight=spec.limits.max_weight,
+        allow_short=spec.limits.allow_short,
+        lot_size=spec.lot_size,
+    )
+
+
 def run_prepared(
     prep: PreparedStrategy,
     engine: Engine,
@@ -840,26 +927,9 @@ def run_prepared(
     ppy, annualization = resolve_periods_per_year(spec, prep.info)
     _, charged, cost_record = resolve_costs(spec, prep.info)
     if prep.template is not None and prep.template.kind == "quotes":
-        raise BacktestError(f"template {spec.describe_signal()} quotes; quotes cannot run yet")
-    targets, rebalance_stats = _targets(prep)
-    kwargs = {
-        "fills": spec.fills,
-        "costs": charged,
-        "initial_capital": spec.capital,
-        "max_leverage": spec.limits.max_leverage,
-        "allow_short": spec.limits.allow_short,
-        "lot_size": spec.lot_size,
-        "stop_loss": spec.stops.stop_loss,
-        "take_profit": spec.stops.take_profit,
-        "trailing_stop": spec.stops.trailing_stop,
-    }
-    # bars before the start feed the impact model's volume and volatility
-    history = min(prep.start_row, charged.impact_window)
-    full = prep.panel.iloc(slice(prep.start_row - history, None))
-    if engine == "vectorized":
-        sim = simulate(full, targets, kind="weights", history=history, **kwargs)
+        sim, rebalance_stats = _simulate_quotes(prep, engine, charged), None
     else:
-        sim = _simulate_event(full, targets, history, kwargs)
+        sim, rebalance_stats = _simulate_weights(prep, engine, charged)
     _refuse_ruin(sim.equity, spec.capital)
     bench, bench_label = benchmark, benchmark_label
     metrics = compute_metrics(

@@ -444,6 +444,18 @@ class StrategySpec(_Frozen):
                 f"template {template.template} makes its own signal; remove signal: "
                 "(or use a template that reads one)"
             )
+        if template.output_kind != "signal":
+            unused = [
+                name
+                for name in ("portfolio", "exits")
+                if getattr(self, name) != type(self).model_fields[name].default
+            ]
+            if unused:
+                verb, it = ("apply", "them") if len(unused) > 1 else ("applies", "it")
+                raise ValueError(
+                    f"template {template.template} builds its own book; "
+                    f"{' and '.join(unused)} {verb} to signals only: remove {it}"
+                )
         if template.shorts and not self.limits.allow_short:
             raise ValueError(
                 f"template {template.template} takes short positions but limits.allow_short "

@@ -83,6 +83,8 @@ _METRICS: dict[str, tuple[str, str, str]] = {
     "alpha": ("Against the benchmark", "alpha (annualized)", "pct"),
     "beta": ("Against the benchmark", "beta", "ratio"),
     "information_ratio": ("Against the benchmark", "information ratio", "ratio"),
+    "tracking_error": ("Against the benchmark", "tracking error (annualized)", "pct"),
+    "benchmark_correlation": ("Against the benchmark", "correlation", "ratio"),
     "n_round_trips": ("Trades", "closed round trips", "int"),
     "win_rate": ("Trades", "win rate", "pct"),
     "profit_factor": ("Trades", "profit factor", "ratio"),

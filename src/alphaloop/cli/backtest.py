@@ -54,6 +54,8 @@ _HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("beta", "beta", "num"),
     ("alpha", "alpha (annual)", "signed"),
     ("information_ratio", "information ratio", "num"),
+    ("tracking_error", "tracking error (annual)", "pct"),
+    ("benchmark_correlation", "correlation with the benchmark", "num"),
     ("var_95", "VaR 95% (per bar)", "pct"),
     ("cvar_95", "CVaR 95% (per bar)", "pct"),
 )

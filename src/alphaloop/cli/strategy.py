@@ -77,5 +77,5 @@ def new(
         spec_dict = spec.model_dump(mode="json")
         print_json({"path": str(path), "spec_hash": spec.hash, "spec": spec_dict})
         return
-    out.print(f"wrote {escape(str(path))} ({escape(spec.describe_signal())})")
-    out.print(f"next: alphaloop backtest {escape(str(path))}")
+    out.print(f"wrote {escape(str(path))} ({escape(spec.describe_signal())})", soft_wrap=True)
+    out.print(f"next: alphaloop backtest {escape(str(path))}", soft_wrap=True)

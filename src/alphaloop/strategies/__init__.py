@@ -8,14 +8,25 @@ fill model, scans it for lookahead and validates it like any spec. See
 
 from __future__ import annotations
 
+from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateInputs, TemplateOutput, TemplateParams
+from alphaloop.strategies.factor_portfolio import FactorPortfolio
+from alphaloop.strategies.market_making import MarketMaking, QuotePlan
 from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.pca_stat_arb import PcaStatArb
 from alphaloop.strategies.registry import TEMPLATE_CLASSES, TEMPLATES, TemplateField, template_class
 
 __all__ = [
     "TEMPLATES",
     "TEMPLATE_CLASSES",
+    "Bollinger",
     "CrossSectionalMomentum",
+    "Donchian",
+    "FactorPortfolio",
+    "MarketMaking",
+    "PcaStatArb",
+    "QuotePlan",
+    "RelativeStrength",
     "TemplateField",
     "TemplateInputs",
     "TemplateOutput",

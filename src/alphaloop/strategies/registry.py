@@ -6,12 +6,24 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field
 
+from alphaloop.strategies.bands import Bollinger, Donchian, RelativeStrength
 from alphaloop.strategies.base import TemplateParams
+from alphaloop.strategies.factor_portfolio import FactorPortfolio
+from alphaloop.strategies.market_making import MarketMaking
 from alphaloop.strategies.momentum import CrossSectionalMomentum
+from alphaloop.strategies.pca_stat_arb import PcaStatArb
 
 __all__ = ["TEMPLATES", "TEMPLATE_CLASSES", "TemplateField", "template_class"]
 
-TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (CrossSectionalMomentum,)
+TEMPLATE_CLASSES: tuple[type[TemplateParams], ...] = (
+    CrossSectionalMomentum,
+    Bollinger,
+    RelativeStrength,
+    Donchian,
+    FactorPortfolio,
+    MarketMaking,
+    PcaStatArb,
+)
 
 TEMPLATES: dict[str, type[TemplateParams]] = {
     cls.model_fields["template"].default: cls for cls in TEMPLATE_CLASSES

@@ -409,7 +409,8 @@ def test_the_bandit_explores_and_exploits_template_families() -> None:
     feasible = [n for n in NAMES if feasible_template(n, FIELDS, c, n_assets=N_ASSETS)]
     for b in range(5):
         view = _view(tuple(history), b, c)
-        proposals = policy.propose(view, 12, np.random.default_rng([3, b]))
+        n = len(available_families(FIELDS, c, templates=NAMES, n_assets=N_ASSETS)) + 2
+        proposals = policy.propose(view, n if b == 0 else 12, np.random.default_rng([3, b]))
         assert proposals
         if b == 0:
             assert set(feasible) <= {classify(p.recipe)[1] for p in proposals}

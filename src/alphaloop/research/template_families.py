@@ -111,8 +111,8 @@ def calendar_driven(name: str, params: Mapping[str, Any] | None = None) -> bool:
     """Whether the template trades on the spec's rebalance calendar (its rebalancing a choice).
 
     The class's ``CALENDAR`` when set; otherwise templates whose output is a
-    signal or that read one are, and others are when their default
-    rebalancing is less often than daily.
+    signal or that read one are, quoting templates (market making) are not,
+    and others are when their default rebalancing is less often than daily.
     """
     cls = _cls(name)
     explicit = getattr(cls, "CALENDAR", None)
@@ -120,18 +120,18 @@ def calendar_driven(name: str, params: Mapping[str, Any] | None = None) -> bool:
         return bool(explicit)
     if cls.OUTPUT == "signal" or cls.USES_SIGNAL:
         return True
+    if cls.OUTPUT == "quotes":
+        return False
     inst = make_template(name, params or {})
     frequency = (inst.spec_defaults().get("rebalance") or {}).get("frequency", "monthly")
     return frequency != "daily"
 
 
-def _shorting_switches(cls: type[TemplateParams]) -> list[tuple[str, list[Any]]]:
-    """Non-grid fields that may turn shorting off: bools and literals named for a side."""
+def _choices(cls: type[TemplateParams]) -> list[tuple[str, list[Any]]]:
+    """Non-grid fields with a few possible values: bools and literals."""
     out = []
     for key, info in cls.model_fields.items():
         if key == "template" or key in cls.GRID:
-            continue
-        if not any(w in key for w in ("long", "short", "side")):
             continue
         if info.annotation is bool:
             values: list[Any] = [True, False]
@@ -142,18 +142,29 @@ def _shorting_switches(cls: type[TemplateParams]) -> list[tuple[str, list[Any]]]
     return out
 
 
+def _is_side(key: str) -> bool:
+    return any(w in key for w in ("long", "short", "side"))
+
+
 def long_only_params(name: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
     """``params`` if the template does not short with them, else the nearest that do not.
 
     Tried in order: a long/short switch outside the grid (``long_only: true``,
-    ``side: long``), then one grid parameter moved to another grid value.
-    None when no such change makes the template long-only.
+    ``long_short: false``, ``side: long``), then such a switch with one other
+    setting outside the grid that it depends on (``neutral: none`` for a
+    long-only factor book), then one grid parameter moved to another grid
+    value. None when no such change makes the template long-only.
     """
     cls = _cls(name)
     base = dict(params)
+    choices = _choices(cls)
+    switches = [(k, v) for k, values in choices if _is_side(k) for v in values]
     tries: list[dict[str, Any]] = [base]
-    for key, values in _shorting_switches(cls):
-        tries += [{**base, key: v} for v in values]
+    tries += [{**base, k: v} for k, v in switches]
+    for k, v in switches:
+        tries += [
+            {**base, k: v, other: w} for other, values in choices if other != k for w in values
+        ]
     for key, values in sorted(cls.GRID.items()):
         tries += [{**base, key: v} for v in values if v != base.get(key)]
     for p in tries:

@@ -113,8 +113,21 @@ class ReadsSignal(TemplateParams):
         return {"rebalance": {"frequency": "monthly"}}
 
 
+class Factors(TemplateParams):
+    template: Literal["toy_factors"] = "toy_factors"
+    n_factors: int = 1
+    GRID: ClassVar[dict[str, tuple[Any, ...]]] = {"n_factors": (1, 3, 5, 10, 20)}
+
+    def min_assets(self) -> int:
+        return 2 * self.n_factors + 2
+
+    def spec_defaults(self) -> dict[str, Any]:
+        return {"rebalance": {"frequency": "daily"}}
+
+
 TOYS = {
-    c.model_fields["template"].default: c for c in (AlwaysShort, Switched, GridSided, ReadsSignal)
+    c.model_fields["template"].default: c
+    for c in (AlwaysShort, Switched, GridSided, ReadsSignal, Factors)
 }
 
 
@@ -604,3 +617,25 @@ def test_a_template_that_reads_a_signal_gets_one_from_the_indicator_families(
         assert v.recipe["strategy"] == recipe["strategy"]
         assert v.recipe["indicators"] != recipe["indicators"]
         assert v.exploration["new_indicator"]
+
+
+def test_parameters_that_need_more_assets_than_the_universe_are_not_drawn(
+    toys: list[str],
+) -> None:
+    from alphaloop.research.template_families import grid_moves
+
+    c = Constraints(long_only=False)
+    drawn = {
+        _recipe("toy_factors", s, c, n_assets=12)["strategy"]["params"]["n_factors"]
+        for s in range(30)
+    }
+    assert drawn == {1, 3, 5}  # 10 factors need 22 assets
+    assert grid_moves(
+        "toy_factors", {"n_factors": 5}, "n_factors", neighbours=True, long_only=False, n_assets=12
+    ) == [3]
+    wide = conform(
+        {"strategy": {"template": "toy_factors", "params": {"n_factors": 10}}}, c, n_assets=22
+    )
+    assert wide["strategy"]["params"]["n_factors"] == 10
+    with pytest.raises(SpecError, match="at least 22 assets"):
+        conform(wide, c, n_assets=12)

@@ -176,11 +176,19 @@ def long_only_params(name: str, params: Mapping[str, Any]) -> dict[str, Any] | N
     return None
 
 
-def random_params(name: str, rng: np.random.Generator, *, long_only: bool) -> dict[str, Any]:
+def _fits(inst: TemplateParams, n_assets: int | None) -> bool:
+    """Whether the universe is wide enough for these parameters (unknown: yes)."""
+    return not n_assets or n_assets >= int(inst.min_assets())
+
+
+def random_params(
+    name: str, rng: np.random.Generator, *, long_only: bool, n_assets: int | None = None
+) -> dict[str, Any]:
     """Canonical parameters: each grid parameter drawn uniformly from its grid.
 
-    Draws the template refuses (e.g. a skip not below the lookback) are drawn
-    again; on a long-only goal a shorting draw is made long-only
+    Draws the template refuses (e.g. a skip not below the lookback), or that
+    need more assets than ``n_assets`` (:meth:`TemplateParams.min_assets`),
+    are drawn again; on a long-only goal a shorting draw is made long-only
     (:func:`long_only_params`) or drawn again.
 
     Raises
@@ -200,15 +208,23 @@ def random_params(name: str, rng: np.random.Generator, *, long_only: bool) -> di
             if fixed is None:
                 continue
             params = fixed
+        if not _fits(make_template(name, params), n_assets):
+            continue
         return canonical_params(name, params)
     raise ValueError(f"template {name}: no valid parameters drawn from its grid {cls.GRID}")
 
 
 def grid_moves(
-    name: str, params: Mapping[str, Any], key: str, *, neighbours: bool, long_only: bool
+    name: str,
+    params: Mapping[str, Any],
+    key: str,
+    *,
+    neighbours: bool,
+    long_only: bool,
+    n_assets: int | None = None,
 ) -> list[Any]:
     """Values ``key`` may move to: its grid neighbours (or any other grid value), keeping the
-    template valid (and long-only when asked)."""
+    template valid (long-only when asked, within ``n_assets`` assets when given)."""
     cls = _cls(name)
     grid = list(cls.GRID[key])
     current = params.get(key)
@@ -229,7 +245,7 @@ def grid_moves(
             inst = make_template(name, {**params, key: v})
         except ValidationError:
             continue
-        if not (long_only and inst.shorts):
+        if not (long_only and inst.shorts) and _fits(inst, n_assets):
             out.append(v)
     return out
 

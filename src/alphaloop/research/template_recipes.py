@@ -153,7 +153,8 @@ def conform(
     SpecError
         The kind is not allowed, the template always shorts on a long-only
         goal, it decides on every bar under a goal with a horizon, or the
-        universe is smaller than the template's ``MIN_ASSETS``.
+        universe is smaller than the template needs with these parameters
+        (:meth:`~alphaloop.strategies.TemplateParams.min_assets`).
     """
     out = canonical(recipe)
     name = template_of(out)
@@ -164,17 +165,18 @@ def conform(
             f"recipe: a {kind} strategy is not allowed by the goal (kinds: "
             f"{', '.join(constraints.kinds)})"
         )
-    if n_assets and n_assets < int(getattr(cls, "MIN_ASSETS", 1)):
-        raise SpecError(
-            f"recipe: template {name} needs at least {cls.MIN_ASSETS} assets; the universe "
-            f"has {n_assets}"
-        )
     params = out["strategy"]["params"]
     if constraints.long_only:
         fixed = long_only_params(name, params)
         if fixed is None:
             raise SpecError(f"recipe: template {name} takes short positions; the goal is long-only")
         out["strategy"]["params"] = canonical_params(name, fixed)
+    need = int(make_template(name, out["strategy"]["params"]).min_assets())
+    if n_assets and n_assets < need:
+        raise SpecError(
+            f"recipe: template {name} with these parameters needs at least {need} assets; "
+            f"the universe has {n_assets}"
+        )
     if cls.OUTPUT == "signal":
         logic = dict(out["logic"])
         if not constraints.long_only:
@@ -306,7 +308,7 @@ def random_recipe(
     signal (one indicator), a book (top-k or long-short), a rebalancing and an overlay (a
     quarter of the time)."""
     cls = TEMPLATES[name]
-    params = random_params(name, rng, long_only=constraints.long_only)
+    params = random_params(name, rng, long_only=constraints.long_only, n_assets=n_assets)
     recipe: dict[str, Any] = {"strategy": {"template": name, "params": params}}
     if cls.USES_SIGNAL:
         tech = constraints.model_copy(update={"kinds": ("pure_technical",)})

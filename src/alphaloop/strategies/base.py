@@ -173,6 +173,11 @@ class TemplateParams(BaseModel):
         """Bars of history the template needs before its first value."""
         return 0
 
+    def min_assets(self) -> int:
+        """Fewest assets of the universe these parameters work on (default ``MIN_ASSETS``;
+        a template whose need grows with a parameter, e.g. its number of factors, says so)."""
+        return self.MIN_ASSETS
+
     def describe(self) -> str:
         """One line naming the template and its parameters."""
         params = ", ".join(

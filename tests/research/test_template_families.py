@@ -633,6 +633,12 @@ def test_parameters_that_need_more_assets_than_the_universe_are_not_drawn(
     assert grid_moves(
         "toy_factors", {"n_factors": 5}, "n_factors", neighbours=True, long_only=False, n_assets=12
     ) == [3]
+    narrow = conform({"strategy": {"template": "toy_factors", "params": {"n_factors": 5}}}, c)
+    for seed in range(8):
+        for op in ("param", "redraw"):
+            rng = np.random.default_rng(seed)
+            child = mutate(narrow, rng, constraints=c, fields=FIELDS, operator=op, n_assets=12)
+            assert child.recipe["strategy"]["params"]["n_factors"] in (1, 3)
     wide = conform(
         {"strategy": {"template": "toy_factors", "params": {"n_factors": 10}}}, c, n_assets=22
     )

@@ -95,13 +95,16 @@ def _technical_families(fields: Collection[str], constraints: Constraints) -> li
 
 
 def mutation_operators(
-    recipe: Mapping[str, Any], constraints: Constraints, fields: Collection[str]
+    recipe: Mapping[str, Any],
+    constraints: Constraints,
+    fields: Collection[str],
+    n_assets: int | None = None,
 ) -> list[str]:
     """The mutation operators that can change ``recipe`` under ``constraints``."""
     if is_template_recipe(recipe):
         from alphaloop.research.template_operators import template_operators
 
-        return template_operators(recipe, constraints, fields)
+        return template_operators(recipe, constraints, fields, n_assets)
     kind, _, _ = classify(recipe)
     ops = []
     if recipe.get("indicators"):
@@ -134,15 +137,15 @@ def mutate(
         ``operator`` cannot change this recipe under these constraints.
     """
     base = conform(recipe, constraints, n_assets=n_assets)
-    ops = mutation_operators(base, constraints, fields)
+    ops = mutation_operators(base, constraints, fields, n_assets)
     if operator is None:
         operator = ops[int(rng.integers(len(ops)))]
     elif operator not in ops:
         raise ValueError(f"mutation {operator!r} cannot change this recipe; possible: {ops}")
     if is_template_recipe(base):
-        from alphaloop.research.template_operators import TEMPLATE_STEPS
+        from alphaloop.research.template_operators import template_step
 
-        step = TEMPLATE_STEPS[operator]
+        step = template_step(operator, n_assets)
     else:
         step = _STEPS[operator]
     child, changed, flags = base, [], {}

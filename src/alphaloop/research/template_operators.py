@@ -14,7 +14,8 @@ long-only. A crossover keeps the template and mixes the parents' parameters.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import functools
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,13 @@ from alphaloop.research.template_families import (
 from alphaloop.research.template_recipes import is_template_recipe, template_of
 from alphaloop.strategies import TEMPLATES
 
-__all__ = ["TEMPLATE_MUTATIONS", "TEMPLATE_STEPS", "template_crossover", "template_operators"]
+__all__ = [
+    "TEMPLATE_MUTATIONS",
+    "TEMPLATE_STEPS",
+    "template_crossover",
+    "template_operators",
+    "template_step",
+]
 
 TEMPLATE_MUTATIONS: tuple[str, ...] = (
     "param",
@@ -58,18 +65,22 @@ _TRIES = 12
 
 
 def template_operators(
-    recipe: Mapping[str, Any], constraints: Constraints, fields: Collection[str]
+    recipe: Mapping[str, Any],
+    constraints: Constraints,
+    fields: Collection[str],
+    n_assets: int | None = None,
 ) -> list[str]:
-    """The mutation operators that can change the template recipe under ``constraints``."""
+    """The mutation operators that can change the template recipe under ``constraints``
+    (parameter moves within the ``n_assets`` the universe has, when given)."""
     name = template_of(recipe)
     cls = TEMPLATES[name]
     params = recipe["strategy"]["params"]
-    lo = constraints.long_only
+    kw = {"long_only": constraints.long_only, "n_assets": n_assets}
     ops = []
-    steps = [k for k in cls.GRID if grid_moves(name, params, k, neighbours=True, long_only=lo)]
+    steps = [k for k in cls.GRID if grid_moves(name, params, k, neighbours=True, **kw)]
     if steps or recipe.get("indicators"):
         ops.append("param")
-    if any(grid_moves(name, params, k, neighbours=False, long_only=lo) for k in cls.GRID):
+    if any(grid_moves(name, params, k, neighbours=False, **kw) for k in cls.GRID):
         ops.append("redraw")
     if overlay_supported():
         ops.append("overlay")
@@ -85,12 +96,18 @@ def template_operators(
 
 
 def _template_param(
-    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str], *, step: bool
+    r: dict,
+    rng: np.random.Generator,
+    c: Constraints,
+    fields: Collection[str],
+    *,
+    step: bool,
+    n_assets: int | None = None,
 ) -> Step:
     name = template_of(r)
     params = r["strategy"]["params"]
     moves = {
-        k: grid_moves(name, params, k, neighbours=step, long_only=c.long_only)
+        k: grid_moves(name, params, k, neighbours=step, long_only=c.long_only, n_assets=n_assets)
         for k in TEMPLATES[name].GRID
     }
     keys = [k for k, values in moves.items() if values]
@@ -107,15 +124,15 @@ def _template_param(
 
 
 def _template_step(
-    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str]
+    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str], **kw: Any
 ) -> Step:
-    return _template_param(r, rng, c, fields, step=True)
+    return _template_param(r, rng, c, fields, step=True, **kw)
 
 
 def _template_redraw(
-    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str]
+    r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str], **kw: Any
 ) -> Step:
-    return _template_param(r, rng, c, fields, step=False)
+    return _template_param(r, rng, c, fields, step=False, **kw)
 
 
 def _overlay(r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str]) -> Step:
@@ -132,6 +149,15 @@ def _template_logic(
     else:
         logic = random_logic(rng, c)
     return {**r, "logic": logic}, ["logic"], {"new_logic": True}
+
+
+def template_step(operator: str, n_assets: int | None = None) -> Callable[..., Step]:
+    """The step of mutation ``operator`` on a template recipe (parameter moves kept within
+    ``n_assets`` assets when given)."""
+    step = TEMPLATE_STEPS[operator]
+    if operator in ("param", "redraw"):
+        return functools.partial(step, n_assets=n_assets)
+    return step
 
 
 TEMPLATE_STEPS = {

@@ -79,6 +79,13 @@ def _search_panel(ws: Workspace, data: str, universe: Any) -> tuple[Any, Panel]:
     return info, panel
 
 
+def _template_names() -> list[str]:
+    """The registered strategy templates a new session searches (stored with it)."""
+    from alphaloop.strategies import TEMPLATES
+
+    return sorted(TEMPLATES)
+
+
 def start_research(
     ws: Workspace,
     goal: str,
@@ -137,6 +144,7 @@ def start_research(
         "policy": (policy.name if policy is not None else "bandit"),
         "search_start": panel.index[0].isoformat(),
         "search_end": panel.index[-1].isoformat(),
+        "template_names": _template_names() if config.templates else [],
     }
     wants_ml = config.ml and any(k != "pure_technical" for k in parsed.constraints.kinds)
     model_note = None

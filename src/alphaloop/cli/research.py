@@ -194,6 +194,13 @@ def research(
         bool,
         typer.Option("--improve", help="Run the model improver alongside, in its own process."),
     ] = False,
+    templates: Annotated[
+        bool,
+        typer.Option(
+            "--templates/--no-templates",
+            help="Search the strategy templates (pairs, momentum, ...) as families too.",
+        ),
+    ] = True,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML session report.")
     ] = None,
@@ -227,6 +234,7 @@ def research(
             picks=picks,
             ml=ml,
             improve=improve,
+            templates=templates,
         )
     except ValidationError as exc:
         raise UsageError(describe_validation_error(exc, SessionConfig)) from None

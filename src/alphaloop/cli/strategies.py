@@ -168,6 +168,7 @@ def strategies_show(
         + (f", session {record.session_id}" if record.session_id is not None else "")
     )
     out.print(f"models: {escape(', '.join(record.models)) or 'none'}")
+    out.print(f"strategy: {escape(_describe_spec(record.spec))}", soft_wrap=True)
     if parentage is not None:
         parents = [p[:SHORT] for p in (parentage.parent, parentage.second_parent) if p]
         out.print(
@@ -194,6 +195,17 @@ def strategies_show(
     out.print("spec:")
     text = json.dumps(record.spec, indent=2, default=str, ensure_ascii=False)
     out.print("\n".join(f"  {line}" for line in text.splitlines()), markup=False)
+
+
+def _describe_spec(spec: dict[str, Any]) -> str:
+    """The stored spec's signal or template in one line (its name if it no longer validates)."""
+    from alphaloop.backtest import StrategySpec
+    from alphaloop.errors import SpecError
+
+    try:
+        return StrategySpec.from_dict(dict(spec)).describe_signal()
+    except SpecError:
+        return str(spec.get("name", "?"))
 
 
 def _label(node: dict[str, Any]) -> str:

@@ -49,6 +49,8 @@ from alphaloop.backtest.runner import (
     check_strategy,
     equal_weight_benchmark,
     prepare_strategy,
+    resolve_costs,
+    resolve_periods_per_year,
     run_prepared,
 )
 from alphaloop.backtest.spec import StrategySpec
@@ -188,9 +190,15 @@ class CandidateResult:
         return self.status == "ok"
 
 
-def signal_of(ctx: EvalContext, spec: StrategySpec, panel: Panel) -> np.ndarray:
-    """The spec's signal on every bar of ``panel``: an expression, a model or a composite."""
+def signal_of(ctx: EvalContext, spec: StrategySpec, panel: Panel) -> np.ndarray | None:
+    """The spec's own signal on every bar of ``panel``: an expression, a model or a composite.
+
+    None for a strategy template that makes its own signal (the backtest
+    builds the template's book, :func:`alphaloop.backtest.build_book`).
+    """
     sig = spec.signal
+    if sig is None:
+        return None
     if getattr(sig, "components", None):
         from alphaloop.backtest import composite  # type: ignore[attr-defined]
 
@@ -219,10 +227,13 @@ def _predict(ctx: EvalContext, ref: str, panel: Panel) -> np.ndarray:
 
 
 def _warmup(spec: StrategySpec, panel: Panel) -> int:
-    """Bars of history the signal's expressions need (252 for model signals)."""
+    """Bars of history the signal's expressions need (252 for model signals); a template's
+    own warm-up is :meth:`~alphaloop.strategies.TemplateParams.warmup`."""
     from alphaloop.factors import compile_expression
 
     sig = spec.signal
+    if sig is None:
+        return 0
     if getattr(sig, "components", None):
         from alphaloop.backtest import composite  # type: ignore[attr-defined]
 
@@ -294,8 +305,8 @@ def _run(ctx: EvalContext, spec: StrategySpec, seconds: dict[str, float]) -> Can
     try:  # the configuration check and the signal: a refusal here is not a trial
         check_strategy(spec, panel)
         warm = _warmup(spec, panel)
-        signal = signal_of(ctx, spec, panel)
-        prep = prepare_strategy(spec, ctx.info, panel, signal)
+        own = signal_of(ctx, spec, panel)
+        prep = prepare_strategy(spec, ctx.info, panel, own)
     except AlphaloopError as exc:
         return CandidateResult(spec.hash, "failed", _reason(exc), seconds=seconds, refused=True)
     seconds["signal"] = time.perf_counter() - tic
@@ -306,11 +317,13 @@ def _run(ctx: EvalContext, spec: StrategySpec, seconds: dict[str, float]) -> Can
             spec,
             panel,
             lambda p: signal_of(ctx, spec, p),
-            full_signal=signal,
+            full_signal=own,
             warmup=warm,
             scan_points=proto.scan_points,
             decision_points=proto.decision_points,
             seed=proto.seed,
+            periods_per_year=resolve_periods_per_year(spec, ctx.info)[0],
+            costs=resolve_costs(spec, ctx.info)[1],
         )
         lookahead = _lookahead_dict(report)
         seconds["scan"] = time.perf_counter() - tic

@@ -13,6 +13,12 @@ neighbour on its grid), ``indicator`` (replace, add or remove an indicator),
 ``logic`` (another book of the same side: top-k size, threshold levels,
 long-short quantile), ``rebalance``, ``weighting``, ``exit`` (minimum
 holding period, exit on a sign flip).
+
+Template recipes (a strategy template with grid parameters, see
+:mod:`alphaloop.research.template_recipes`) have their own operators
+(:mod:`alphaloop.research.template_operators`: ``param``, ``redraw``,
+``overlay``, ...); a crossover of two template recipes keeps their template
+and mixes their parameters.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from alphaloop.research.space import (
     random_indicator,
     random_logic,
 )
+from alphaloop.research.template_recipes import is_template_recipe
 from alphaloop.research.templates import template
 
 __all__ = [
@@ -88,9 +95,16 @@ def _technical_families(fields: Collection[str], constraints: Constraints) -> li
 
 
 def mutation_operators(
-    recipe: Mapping[str, Any], constraints: Constraints, fields: Collection[str]
+    recipe: Mapping[str, Any],
+    constraints: Constraints,
+    fields: Collection[str],
+    n_assets: int | None = None,
 ) -> list[str]:
     """The mutation operators that can change ``recipe`` under ``constraints``."""
+    if is_template_recipe(recipe):
+        from alphaloop.research.template_operators import template_operators
+
+        return template_operators(recipe, constraints, fields, n_assets)
     kind, _, _ = classify(recipe)
     ops = []
     if recipe.get("indicators"):
@@ -123,12 +137,17 @@ def mutate(
         ``operator`` cannot change this recipe under these constraints.
     """
     base = conform(recipe, constraints, n_assets=n_assets)
-    ops = mutation_operators(base, constraints, fields)
+    ops = mutation_operators(base, constraints, fields, n_assets)
     if operator is None:
         operator = ops[int(rng.integers(len(ops)))]
     elif operator not in ops:
         raise ValueError(f"mutation {operator!r} cannot change this recipe; possible: {ops}")
-    step = _STEPS[operator]
+    if is_template_recipe(base):
+        from alphaloop.research.template_operators import template_step
+
+        step = template_step(operator, n_assets)
+    else:
+        step = _STEPS[operator]
     child, changed, flags = base, [], {}
     for _ in range(_TRIES):
         draft, changed, flags = step(dict(base), rng, constraints, fields)
@@ -245,6 +264,10 @@ def crossover(
     falls back to the other.
     """
     ra, rb = conform(a, constraints, n_assets=n_assets), conform(b, constraints, n_assets=n_assets)
+    if is_template_recipe(ra) or is_template_recipe(rb):
+        from alphaloop.research.template_operators import template_crossover
+
+        return template_crossover(ra, rb, rng, constraints, parents, n_assets)
     modes = ["signal", "logic"]
     if mode is None:
         mode = "signal" if rng.random() < 2 / 3 else "logic"

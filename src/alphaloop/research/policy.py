@@ -43,6 +43,7 @@ from alphaloop.research.space import (
     random_recipe,
     strategy_hash,
 )
+from alphaloop.research.template_recipes import is_template_recipe
 
 __all__ = ["BanditPolicy", "Candidate", "ModelInfo", "Policy", "Proposal", "ResearchView"]
 
@@ -86,7 +87,11 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class ResearchView:
-    """What a policy may know: the dataset's shape, the goal, the search-span history."""
+    """What a policy may know: the dataset's shape, the goal, the search-span history.
+
+    ``templates``: the strategy templates in the search space (each a family
+    of its own; empty: indicator and model families only).
+    """
 
     dataset: str
     fields: tuple[str, ...]
@@ -96,6 +101,7 @@ class ResearchView:
     models: tuple[ModelInfo, ...]
     batch: int
     seen: frozenset[str]
+    templates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ _OP_WORDS = {
     "rebalance": "rebalancing",
     "weighting": "weighting",
     "exit": "exit rule",
+    "redraw": "re-drawn parameter",
+    "overlay": "volatility-target overlay",
 }
 
 
@@ -205,11 +213,14 @@ class BanditPolicy:
         rng.shuffle(seeds)
         for slot in range(n):
             for _ in range(self.max_tries):
-                if not view.history:
-                    seed = seeds[slot] if slot < len(seeds) else None
-                    proposal = self._seed(state, seed, rng)
-                else:
-                    proposal = self._choose(state, rng)
+                try:
+                    if not view.history:
+                        seed = seeds[slot] if slot < len(seeds) else None
+                        proposal = self._seed(state, seed, rng)
+                    else:
+                        proposal = self._choose(state, rng)
+                except (SpecError, ValueError):
+                    continue  # a recipe the constraints refuse: draw again
                 if proposal is None:
                     continue
                 try:
@@ -275,7 +286,12 @@ class BanditPolicy:
         parent, rank = self._tournament(top, rng)
         assert parent.recipe is not None
         c = state.view.constraints
-        partners = [x for x in state.ranked(None)[: self.top_k] if x.hash != parent.hash]
+        # template recipes cross with their own template only; indicator recipes with their kind
+        if is_template_recipe(parent.recipe):
+            pool = state.ranked(family)
+        else:
+            pool = [x for x in state.ranked(None) if not is_template_recipe(x.recipe)]
+        partners = [x for x in pool[: self.top_k] if x.hash != parent.hash]
         tail = f"arm {arm} posterior mean {mean:.2f}"
         who = (
             f"{_ordinal(rank)} {family} strategy {parent.hash[:8]} "
@@ -293,7 +309,9 @@ class BanditPolicy:
                 n_assets=state.view.n_assets,
             )
             how = (
-                "composite of their indicators"
+                "a mix of their parameters"
+                if is_template_recipe(parent.recipe)
+                else "composite of their indicators"
                 if not v.exploration["new_logic"]
                 else ("the first one's signal with the second one's logic")
             )
@@ -358,7 +376,13 @@ class _State:
         self.newer = {
             m.ref: newest[m.name].ref for m in view.models if m.version < newest[m.name].version
         }
-        self.families = available_families(view.fields, view.constraints, self.latest)
+        self.families = available_families(
+            view.fields,
+            view.constraints,
+            self.latest,
+            templates=view.templates,
+            n_assets=view.n_assets or None,
+        )
         self.counts: dict[str, int] = {}
         for c in view.history:
             self.counts[c.family] = self.counts.get(c.family, 0) + 1
@@ -372,6 +396,7 @@ class _State:
             fields=v.fields,
             models=self.latest,
             n_assets=v.n_assets,
+            templates=v.templates,
         )
 
     def ranked(self, family: str | None) -> list[Candidate]:

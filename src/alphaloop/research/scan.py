@@ -35,9 +35,10 @@ import numpy as np
 from alphaloop.backtest.composite import signal_models
 from alphaloop.backtest.lookahead import LookaheadReport, scan_lookahead
 from alphaloop.backtest.portfolio import target_weights, trailing_volatility
-from alphaloop.backtest.runner import scan_decisions
+from alphaloop.backtest.runner import scan_decisions, target_signal_fn
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data import Panel
+from alphaloop.execution import CostModel
 
 __all__ = ["CandidateScanFn", "scan_candidate"]
 
@@ -144,13 +145,15 @@ MODEL_RTOL = 1e-5
 def scan_candidate(
     spec: StrategySpec,
     panel: Panel,
-    signal_of: Callable[[Panel], np.ndarray],
+    signal_of: Callable[[Panel], np.ndarray | None],
     *,
     full_signal: np.ndarray | None,
     warmup: int,
     scan_points: int,
     decision_points: int,
     seed: int,
+    periods_per_year: float = 252.0,
+    costs: CostModel | None = None,
 ) -> LookaheadReport:
     """Scan a candidate's signal and target weights for lookahead on ``panel``.
 
@@ -160,8 +163,19 @@ def scan_candidate(
     warm-up plus one. Signals that use model predictions are compared with a
     relative tolerance of :data:`MODEL_RTOL` (their features are float32).
 
+    A strategy template's book (its signal, and its target weights or quote
+    plan) is built again on every cut panel, as in the backtest
+    (:func:`~alphaloop.backtest.target_signal_fn`); its own warm-up
+    (:meth:`~alphaloop.strategies.TemplateParams.warmup`: formation windows,
+    exact sums that need no settling) is added to the settle period and the
+    minimum history, as the application's scan does.
+
     Parameters
     ----------
+    signal_of : callable
+        The spec's own signal on a panel (None for a template that makes its own).
+    full_signal : ndarray, optional
+        ``signal_of`` on ``panel``, if already computed.
     warmup : int
         Bars of history the signal needs (its longest window).
     scan_points : int
@@ -170,14 +184,24 @@ def scan_candidate(
         Most rebalance bars that are truncation rows (0: none beyond the spread).
     seed : int
         Seeds the random part of the spread.
+    periods_per_year : float
+        Bars per year of the data (a template's volatility estimates).
+    costs : CostModel, optional
+        The cost model the rebalance filters of a template spec weigh trades
+        with (default: the spec's, else the equities preset).
     """
     n = panel.n_times
-    settle = max(252, min(11 * warmup, n // 3))
-    min_history = min(max(252, warmup + 1), max(1, n - scan_points - 2))
+    extra = spec.template.warmup() if spec.template is not None else 0
+    settle = max(252, min(11 * warmup + extra, n // 3))
+    min_history = min(max(252, warmup + extra + 1), max(1, n - scan_points - 2))
     decisions = scan_decisions(spec, panel.index)
     if decision_points <= 0:
         decisions = np.zeros(n, dtype=bool)
-    fn = CandidateScanFn(spec, panel, signal_of, full_signal)
+    fn: Callable[[Panel], dict[str, np.ndarray]]
+    if spec.template is not None:
+        fn = target_signal_fn(spec, signal_of, periods_per_year=periods_per_year, costs=costs)
+    else:
+        fn = CandidateScanFn(spec, panel, signal_of, full_signal)  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     if signal_models(spec):
         # model predictions come from float32 features: a re-run on a shorter panel may

@@ -173,7 +173,16 @@ class SessionLoop:
             models=tuple(self._models() if callable(self._models) else self._models),
             batch=batch,
             seen=frozenset(c.hash for c in history),
+            templates=self._templates(),
         )
+
+    def _templates(self) -> tuple[str, ...]:
+        """The strategy templates the session searches: those stored at its start that are
+        registered (sessions stored before templates were searched have none)."""
+        from alphaloop.strategies import TEMPLATES
+
+        names = self.session["config"].get("template_names") or ()
+        return tuple(sorted(n for n in names if n in TEMPLATES))
 
     # ------------------------------------------------------------ the loop
     def run(self) -> BatchReport:

@@ -44,6 +44,10 @@ class SessionConfig(BaseModel):
         quant agent finds or trains the session's model first.
     improve : bool
         Run the model improver in its own process while the session runs.
+    templates : bool
+        Search the strategy templates (:data:`alphaloop.strategies.TEMPLATES`,
+        each a family) besides the indicator and model families; the names
+        registered at the session's start are stored with it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -59,6 +63,7 @@ class SessionConfig(BaseModel):
     scan_points: int = Field(20, ge=1, le=1000)
     ml: bool = True
     improve: bool = False
+    templates: bool = True
 
 
 @dataclass

@@ -72,6 +72,10 @@ def canonical_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
     ValueError
         An unknown template, or a parameter off its grid.
     """
+    if _is_template(recipe):
+        from alphaloop.research import template_recipes
+
+        return template_recipes.canonical(recipe)
     indicators: dict[str, dict[str, Any]] = {}
     for ind in recipe.get("indicators") or ():
         tpl = template(str(ind["family"]), str(ind["template"]))
@@ -99,6 +103,10 @@ def canonical_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(out, sort_keys=True))
 
 
+def _is_template(recipe: Mapping[str, Any]) -> bool:
+    return bool(recipe.get("strategy"))
+
+
 def _plain(v: Any) -> Any:
     if isinstance(v, bool | np.bool_):
         return bool(v)
@@ -121,8 +129,14 @@ def classify(recipe: Mapping[str, Any]) -> tuple[str, str, str]:
     kind is ``pure_technical`` (indicators only), ``hybrid_ml`` (indicators
     and models) or ``pure_ml`` (models only); family is the indicators'
     family, ``composite`` when they come from several, ``ml`` for pure ML;
-    logic is ``top_k``, ``long_short`` or ``threshold``.
+    logic is ``top_k``, ``long_short`` or ``threshold``. A template recipe's
+    family is its strategy template's name (see
+    :func:`alphaloop.research.template_recipes.classify`).
     """
+    if _is_template(recipe):
+        from alphaloop.research import template_recipes
+
+        return template_recipes.classify(recipe)
     indicators = recipe.get("indicators") or []
     models = recipe.get("models") or []
     kind = "pure_ml" if not indicators else ("hybrid_ml" if models else "pure_technical")
@@ -147,8 +161,13 @@ def conform(
     Raises
     ------
     SpecError
-        The recipe's kind is not one the constraints allow.
+        The recipe's kind is not one the constraints allow (template recipes:
+        see :func:`alphaloop.research.template_recipes.conform`).
     """
+    if _is_template(recipe):
+        from alphaloop.research import template_recipes
+
+        return template_recipes.conform(recipe, constraints, n_assets=n_assets)
     out = canonical_recipe(recipe)
     kind, _, _ = classify(out)
     if kind not in constraints.kinds:
@@ -198,7 +217,15 @@ def spec_dict(
     model and no indicator: ``signal.model``. Otherwise a composite signal,
     ``signal.components`` (``expr``/``factor``/``model``, rank-normalized)
     combined by ``recipe["combine"]``.
+
+    A template recipe: :func:`alphaloop.research.template_recipes.spec_dict`.
     """
+    if _is_template(recipe):
+        from alphaloop.research import template_recipes
+
+        return template_recipes.spec_dict(
+            recipe, dataset=dataset, constraints=constraints, name=name, fields=fields
+        )
     r = conform(recipe, constraints)
     logic = dict(r["logic"])
     method = logic.pop("method")
@@ -268,6 +295,10 @@ def strategy_hash(
 
 def describe(recipe: Mapping[str, Any]) -> str:
     """A short name: ``mom_skip(126,21)+low_vol(60) top5 monthly``."""
+    if _is_template(recipe):
+        from alphaloop.research import template_recipes
+
+        return template_recipes.describe(recipe)
     parts = [
         f"{i['template']}({','.join(str(v) for _, v in sorted(i['params'].items()))})"
         for i in recipe["indicators"]
@@ -283,15 +314,36 @@ def describe(recipe: Mapping[str, Any]) -> str:
 
 # ------------------------------------------------------------------ random recipes
 def available_families(
-    fields: Collection[str], constraints: Constraints, models: Sequence[str] = ()
+    fields: Collection[str],
+    constraints: Constraints,
+    models: Sequence[str] = (),
+    *,
+    templates: Collection[str] = (),
+    n_assets: int | None = None,
 ) -> list[str]:
-    """Families a recipe can be drawn from: technical ones the fields allow, ``ml`` with models."""
+    """Families a recipe can be drawn from: technical ones the fields allow, ``ml`` with
+    models, then the strategy templates among ``templates`` that can run here (fields, number
+    of assets, side, horizon: :func:`~alphaloop.research.template_families.feasible_template`),
+    each a family of its own, by name."""
     technical = "pure_technical" in constraints.kinds or (
         "hybrid_ml" in constraints.kinds and bool(models)
     )
     out = [f for f in FAMILIES if technical and feasible_templates(f, fields)]
     if "pure_ml" in constraints.kinds and models:
         out.append(ML_FAMILY)
+    if templates:
+        from alphaloop.research.template_families import feasible_template
+        from alphaloop.strategies import TEMPLATES
+
+        signal_ok = any(feasible_templates(f, fields) for f in FAMILIES)
+        out += [
+            t
+            for t in sorted(set(templates))
+            if t in TEMPLATES
+            and feasible_template(
+                t, fields, constraints, n_assets=n_assets or None, signal_ok=signal_ok
+            )
+        ]
     return out
 
 
@@ -338,12 +390,15 @@ def random_recipe(
     fields: Collection[str],
     models: Sequence[str] = (),
     n_assets: int | None = None,
+    templates: Collection[str] = (),
 ) -> dict[str, Any]:
     """A random canonical recipe of ``family`` (any available family when None).
 
     Technical families give one indicator (plus one model, a hybrid, a
     quarter of the time when both kinds are allowed, always when only
-    hybrids are); ``ml`` gives one model as the whole signal.
+    hybrids are); ``ml`` gives one model as the whole signal; a strategy
+    template among ``templates`` gives a template recipe
+    (:func:`alphaloop.research.template_recipes.random_recipe`).
 
     Raises
     ------
@@ -352,7 +407,9 @@ def random_recipe(
     ValueError
         ``family`` is not one of the available families.
     """
-    families = available_families(fields, constraints, models)
+    families = available_families(
+        fields, constraints, models, templates=templates, n_assets=n_assets
+    )
     if not families:
         raise GoalError(
             f"no strategy can be drawn: the goal allows {', '.join(constraints.kinds)} "
@@ -363,6 +420,12 @@ def random_recipe(
         family = families[int(rng.integers(len(families)))]
     elif family not in families:
         raise ValueError(f"family {family!r} is not available here; available: {families}")
+    if family in templates:
+        from alphaloop.research import template_recipes
+
+        return template_recipes.random_recipe(
+            rng, family, constraints=constraints, fields=fields, n_assets=n_assets
+        )
     models = sorted(models)
     if family == ML_FAMILY:
         chosen = [models[int(rng.integers(len(models)))]]

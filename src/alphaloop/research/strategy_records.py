@@ -143,7 +143,12 @@ def spec_models(spec: StrategySpec) -> list[str]:
 
 def spec_kind(spec: StrategySpec) -> str:
     """``pure_ml`` when every signal source is a model, ``hybrid_ml`` when some are,
-    else ``pure_technical``."""
+    else ``pure_technical``. A strategy template is technical: with a model in the signal
+    it reads, the spec is ``hybrid_ml``."""
+    if spec.signal is None:
+        return "pure_technical"
+    if spec.template is not None:
+        return "hybrid_ml" if spec_models(spec) else "pure_technical"
     components = getattr(spec.signal, "components", None)
     if components:
         n_models = sum(1 for c in components if c.model)

@@ -133,6 +133,16 @@ class TemplateParams(BaseModel):
         Search ranges for the research engine: each tunable parameter and its
         allowed values in increasing order (a neighbour is the previous or
         next value).
+    MIN_ASSETS : int
+        Fewest assets of the universe the template can work on (a pair needs
+        2, PCA residuals many); the research engine does not draw the template
+        on a smaller universe.
+    CALENDAR : bool or None
+        Whether the template trades on the spec's rebalance schedule (full
+        rows on rebalance bars) rather than by its own entry and exit rules
+        on every bar. None: inferred (signal outputs and signal readers are;
+        others are when :meth:`spec_defaults` rebalances less often than
+        daily).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -146,6 +156,8 @@ class TemplateParams(BaseModel):
     USES_SIGNAL: ClassVar[bool] = False
     FIELDS: ClassVar[tuple[str, ...]] = ("close",)
     GRID: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    MIN_ASSETS: ClassVar[int] = 1
+    CALENDAR: ClassVar[bool | None] = None
 
     @property
     def output_kind(self) -> OutputKind:
@@ -160,6 +172,11 @@ class TemplateParams(BaseModel):
     def warmup(self) -> int:
         """Bars of history the template needs before its first value."""
         return 0
+
+    def min_assets(self) -> int:
+        """Fewest assets of the universe these parameters work on (default ``MIN_ASSETS``;
+        a template whose need grows with a parameter, e.g. its number of factors, says so)."""
+        return self.MIN_ASSETS
 
     def describe(self) -> str:
         """One line naming the template and its parameters."""

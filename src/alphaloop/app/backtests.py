@@ -310,7 +310,8 @@ def scan_spec(
     if spec.template is not None:
         # a template's own windows (formation, refits) are exact: no geometric settling
         extra = max(extra, spec.template.warmup())
-    settle = max(252, min(11 * warmup + extra, panel.n_times // 3))
+    template_warmup = spec.template.warmup() if spec.template is not None else 0
+    settle = max(252, min(11 * warmup + extra, panel.n_times // 3), template_warmup)
     min_history = min(max(252, warmup + extra + 1), max(1, panel.n_times - n_points - 2))
     return scan_lookahead(
         strategy_signal_fn(spec, ws),

@@ -192,7 +192,8 @@ def scan_candidate(
     """
     n = panel.n_times
     extra = spec.template.warmup() if spec.template is not None else 0
-    settle = max(252, min(11 * warmup + extra, n // 3))
+    # a template's windows are exact: the settle period covers them even on short data
+    settle = max(252, min(11 * warmup + extra, n // 3), extra)
     min_history = min(max(252, warmup + extra + 1), max(1, n - scan_points - 2))
     decisions = scan_decisions(spec, panel.index)
     if decision_points <= 0:

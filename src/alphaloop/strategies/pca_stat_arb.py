@@ -208,6 +208,10 @@ class PcaStatArb(TemplateParams):
     def shorts(self) -> bool:
         return True
 
+    def min_assets(self) -> int:
+        """Fewest assets these parameters work on: two per factor kept, plus two."""
+        return min_assets(self.n_factors)  # the module's function
+
     def warmup(self) -> int:
         """Bars after which a run on less history agrees with the full run.
 

@@ -243,17 +243,22 @@ def test_recipes_of_every_template_make_valid_specs(name: str, goal: str) -> Non
         assert len(hashes) >= 2  # the grid is explored
 
 
-def test_overlay_only_where_the_spec_has_it() -> None:
-    recipe = _recipe("xs_momentum", 0, Constraints())
+def test_overlay_only_where_the_template_takes_it() -> None:
+    recipe = {**_recipe("xs_momentum", 0, Constraints()), "overlay": None}
     with_overlay = {**recipe, "overlay": {"target": 0.1, "window": 63}}
     out = conform(with_overlay, Constraints(), n_assets=N_ASSETS)
-    if overlay_supported():
-        assert out["overlay"] == {"target": 0.1, "window": 63}
-        spec = recipe_spec(with_overlay, dataset="d", constraints=Constraints())
-        assert spec.hash != recipe_spec(recipe, dataset="d", constraints=Constraints()).hash
-    else:
-        assert out["overlay"] is None
-        assert "overlay" not in mutation_operators(recipe, Constraints(), FIELDS)
+    assert overlay_supported("xs_momentum")
+    assert out["overlay"] == {"target": 0.1, "window": 63}
+    spec = recipe_spec(with_overlay, dataset="d", constraints=Constraints())
+    assert spec.hash != recipe_spec(recipe, dataset="d", constraints=Constraints()).hash
+    # quotes have no target weights to scale: never an overlay on market making
+    quotes = _recipe("market_making", 0, Constraints())
+    assert not overlay_supported("market_making")
+    assert (
+        conform({**quotes, "overlay": {"target": 0.1, "window": 63}}, Constraints())["overlay"]
+        is None
+    )
+    assert "overlay" not in mutation_operators(quotes, Constraints(), FIELDS)
 
 
 def test_indicator_recipes_are_unchanged() -> None:

@@ -109,11 +109,15 @@ class Workspace:
                 )
             try:
                 self.root.mkdir(parents=True)
+                self.created = True
+            except FileExistsError:
+                pass  # another process created it first: open it as any existing workspace
             except OSError as exc:
                 raise WorkspaceError(
                     f"cannot create workspace directory {self.root}: {exc.strerror or exc}"
                 ) from exc
-            self.created = True
+            if not self.root.is_dir():
+                raise WorkspaceError(f"workspace {self.root} exists and is not a directory")
         writable = self._writable()
         if read_only is False and not writable:
             raise ReadOnlyWorkspaceError(

@@ -58,9 +58,10 @@ def template_names() -> list[str]:
     return sorted(TEMPLATES)
 
 
-def overlay_supported() -> bool:
-    """Whether :class:`StrategySpec` has the ``overlay`` field (volatility targeting)."""
-    return "overlay" in StrategySpec.model_fields
+def overlay_supported(name: str) -> bool:
+    """Whether template ``name`` takes the volatility-target overlay (every template
+    but a quoting one: the overlay scales target weights, and quotes have none)."""
+    return "overlay" in StrategySpec.model_fields and _cls(name).OUTPUT != "quotes"
 
 
 def _cls(name: str) -> type[TemplateParams]:

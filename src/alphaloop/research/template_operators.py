@@ -82,7 +82,7 @@ def template_operators(
         ops.append("param")
     if any(grid_moves(name, params, k, neighbours=False, **kw) for k in cls.GRID):
         ops.append("redraw")
-    if overlay_supported():
+    if overlay_supported(name):
         ops.append("overlay")
     if cls.USES_SIGNAL and _technical_families(fields, constraints):
         ops.append("indicator")

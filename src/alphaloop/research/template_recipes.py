@@ -197,7 +197,7 @@ def conform(
             f"recipe: template {name} trades by its own rules on every bar; the goal fixes a "
             f"{constraints.horizon} horizon"
         )
-    if not overlay_supported():
+    if not overlay_supported(name):
         out["overlay"] = None
     return canonical(out)
 
@@ -323,6 +323,6 @@ def random_recipe(
         recipe["weighting"] = str(rng.choice(space.WEIGHTINGS))
     if calendar_driven(name, params):
         recipe["rebalance"] = space.random_rebalance(rng, constraints)
-    if rng.random() < 0.25 and overlay_supported():
+    if rng.random() < 0.25 and overlay_supported(name):
         recipe["overlay"] = dict(OVERLAYS[int(rng.integers(len(OVERLAYS)))])
     return conform(recipe, constraints, n_assets=n_assets)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
+    from alphaloop.backtest.book import build_book, rebalance_filter, strategy_targets
     from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
     from alphaloop.backtest.lookahead import (
         DEFAULT_MAX_DECISION_POINTS,
@@ -51,19 +52,16 @@ if TYPE_CHECKING:
         PreparedStrategy,
         align_benchmark,
         backtest_panel,
-        build_book,
         check_strategy,
         equal_weight_benchmark,
         model_start_row,
         prepare_strategy,
-        rebalance_filter,
         resolve_costs,
         resolve_periods_per_year,
         run_prepared,
         scan_decisions,
         select_universe,
         spec_end,
-        strategy_targets,
         synthetic_open_fills,
         target_signal_fn,
     )
@@ -134,7 +132,7 @@ _HOME: dict[str, str] = {
     "equal_weight_benchmark": "alphaloop.backtest.runner",
     "model_start_row": "alphaloop.backtest.runner",
     "prepare_strategy": "alphaloop.backtest.runner",
-    "rebalance_filter": "alphaloop.backtest.runner",
+    "rebalance_filter": "alphaloop.backtest.book",
     "resolve_costs": "alphaloop.backtest.runner",
     "resolve_periods_per_year": "alphaloop.backtest.runner",
     "run_prepared": "alphaloop.backtest.runner",
@@ -144,8 +142,8 @@ _HOME: dict[str, str] = {
     "synthetic_open_fills": "alphaloop.backtest.runner",
     "target_signal_fn": "alphaloop.backtest.runner",
     "backtest_panel": "alphaloop.backtest.runner",
-    "build_book": "alphaloop.backtest.runner",
-    "strategy_targets": "alphaloop.backtest.runner",
+    "build_book": "alphaloop.backtest.book",
+    "strategy_targets": "alphaloop.backtest.book",
     "Limits": "alphaloop.backtest.spec",
     "PortfolioRule": "alphaloop.backtest.spec",
     "Rebalance": "alphaloop.backtest.spec",

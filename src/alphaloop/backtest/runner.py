@@ -28,18 +28,24 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from alphaloop.backtest.book import (
+    build_book,
+    carried_book,
+    rebalance_filter,
+    strategy_targets,
+    vol_target_overlay,
+)
 from alphaloop.backtest.metrics import compute_metrics
 from alphaloop.backtest.plausibility import check_plausibility
-from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
+from alphaloop.backtest.portfolio import rebalance_rows, trailing_volatility
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.backtest.vectorized import SimulationResult, simulate
 from alphaloop.data import DatasetInfo, Panel, synthetic_open_mask
 from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel, FillTiming, cost_preset, describe_preset, preset_name
 from alphaloop.jsonsafe import json_safe
-from alphaloop.strategies import TemplateInputs, TemplateOutput
-from alphaloop.strategies.overlay import VolatilityTarget, apply_vol_target
-from alphaloop.strategies.rebalancing import filter_trades
+from alphaloop.strategies import TemplateOutput
+from alphaloop.strategies.overlay import VolatilityTarget
 
 __all__ = [
     "BacktestResult",
@@ -47,19 +53,16 @@ __all__ = [
     "PreparedStrategy",
     "align_benchmark",
     "backtest_panel",
-    "build_book",
     "check_strategy",
     "equal_weight_benchmark",
     "model_start_row",
     "prepare_strategy",
-    "rebalance_filter",
     "resolve_costs",
     "resolve_periods_per_year",
     "run_prepared",
     "scan_decisions",
     "select_universe",
     "spec_end",
-    "strategy_targets",
     "synthetic_open_fills",
     "target_signal_fn",
 ]
@@ -184,91 +187,6 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def build_book(
-    spec: StrategySpec, panel: Panel, own_signal: np.ndarray | None, *, periods_per_year: float
-) -> tuple[np.ndarray, TemplateOutput | None]:
-    """The signal a spec trades on, and its template's output (None without a template).
-
-    A spec without a template trades on its own signal. A template is built
-    on every bar of ``panel`` (:meth:`~alphaloop.strategies.TemplateParams.build`)
-    with the spec's rebalance schedule, limits and ``own_signal`` (for
-    templates that read one); its signal is the one traded on.
-
-    Raises
-    ------
-    BacktestError
-        The spec has neither, or the template's output does not fit the panel.
-    """
-    template = spec.template
-    if template is None:
-        if own_signal is None:
-            raise BacktestError("the spec has no signal to trade on")
-        return own_signal, None
-    close = np.asarray(panel["close"], dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        eligible = panel.membership & np.isfinite(close) & (close > 0)
-    out = template.build(
-        TemplateInputs(
-            panel=panel,
-            eligible=eligible,
-            rebalance=rebalance_rows(panel.index, spec.rebalance),
-            signal=own_signal,
-            max_weight=spec.limits.max_weight,
-            max_leverage=spec.limits.max_leverage,
-            allow_short=spec.limits.allow_short,
-            periods_per_year=periods_per_year,
-        )
-    )
-    shape = (panel.n_times, panel.n_assets)
-    if out.kind != template.output_kind:
-        raise BacktestError(
-            f"template {template.template} returned a {out.kind} output; it declares "
-            f"{template.output_kind}"
-        )
-    for name in ("signal", "weights"):
-        values = getattr(out, name)
-        if values is not None and np.shape(values) != shape:
-            raise BacktestError(
-                f"template {template.template} returned {name} of shape {np.shape(values)}; "
-                f"the panel is {shape}"
-            )
-    if out.kind == "weights" and out.weights is None:
-        raise BacktestError(f"template {template.template} returned no weights")
-    return np.asarray(out.signal, dtype=np.float64), out
-
-
-def strategy_targets(
-    spec: StrategySpec,
-    signal: np.ndarray,
-    close: np.ndarray,
-    eligible: np.ndarray,
-    rebalance: np.ndarray,
-    *,
-    template: TemplateOutput | None = None,
-    volatility: np.ndarray | None = None,
-) -> np.ndarray:
-    """Target weights of a spec on the rows given (all arrays cover the same bars).
-
-    A template that builds weights gives them (``template.weights`` cut to
-    these rows); otherwise the spec's portfolio rule turns ``signal`` into
-    weights (:func:`~alphaloop.backtest.portfolio.target_weights`). NaN =
-    no order for that asset on that row.
-    """
-    if template is not None and template.kind == "weights":
-        assert template.weights is not None
-        return np.array(template.weights, dtype=np.float64)
-    return target_weights(
-        signal,
-        close,
-        eligible,
-        spec.portfolio,
-        spec.limits,
-        rebalance,
-        volatility=volatility,
-        exits=spec.exits if spec.exits.active else None,
-    )
-
-
 def prepare_strategy(
     spec: StrategySpec,
     info: DatasetInfo,
@@ -329,98 +247,6 @@ def prepare_strategy(
             f"data ends {panel.index[-1]:%Y-%m-%d})"
         )
     return PreparedStrategy(spec, info, panel, signal, eligible, start_row, notes, template)
-
-
-def rebalance_filter(
-    spec: StrategySpec,
-    weights: np.ndarray,
-    panel: Panel,
-    *,
-    costs: CostModel,
-    periods_per_year: float,
-    first_row: int = 0,
-) -> tuple[np.ndarray, dict[str, Any] | None]:
-    """The spec's drift band and cost-aware filter on its target weights.
-
-    ``weights`` cover rows ``first_row:`` of ``panel``; earlier rows feed the
-    book's returns and the impact estimate only
-    (:func:`~alphaloop.strategies.rebalancing.filter_trades`). ``costs`` is
-    the model the simulation charges. Returns the weights unchanged and None
-    when the spec sets neither ``rebalance.drift`` nor ``rebalance.cost_aware``.
-    """
-    rule = spec.rebalance
-    if rule.drift is None and not rule.cost_aware:
-        return weights, None
-    close = np.asarray(panel["close"], dtype=np.float64)
-    volume = np.asarray(panel["volume"], dtype=np.float64) if "volume" in panel else None
-    padded = np.full(close.shape, np.nan)
-    padded[first_row:] = weights
-    out, stats = filter_trades(
-        padded,
-        close,
-        volume,
-        drift=rule.drift,
-        cost_aware=rule.cost_aware,
-        edge_window=rule.edge_window,
-        costs=costs,
-        capital=spec.capital,
-        periods_per_year=periods_per_year,
-        max_leverage=spec.limits.max_leverage,
-    )
-    return out[first_row:], stats
-
-
-def vol_target_overlay(
-    spec: StrategySpec,
-    weights: np.ndarray,
-    panel: Panel,
-    *,
-    periods_per_year: float,
-    first_row: int = 0,
-) -> tuple[np.ndarray, dict[str, Any] | None]:
-    """The spec's volatility-targeting overlay on its target weights.
-
-    ``weights`` cover rows ``first_row:`` of ``panel``; earlier rows feed the
-    volatility estimate only (:func:`~alphaloop.strategies.overlay.apply_vol_target`).
-    Returns the weights unchanged and None when the spec has no ``overlay``.
-    """
-    if spec.overlay is None:
-        return weights, None
-    close = np.asarray(panel["close"], dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        eligible = panel.membership & np.isfinite(close) & (close > 0)
-    padded = np.full(close.shape, np.nan)
-    padded[first_row:] = weights
-    out, stats = apply_vol_target(
-        padded,
-        close,
-        eligible,
-        spec.overlay,
-        periods_per_year=periods_per_year,
-        max_leverage=spec.limits.max_leverage,
-    )
-    return out[first_row:], stats
-
-
-def carried_book(weights: np.ndarray, start_row: int) -> np.ndarray:
-    """A template's weights from ``start_row`` on, the first row holding the book it already has.
-
-    A template that sets targets only when they change (a state machine) or
-    on its own calendar decided its book at ``start_row`` earlier: each
-    asset's last target at or before ``start_row`` fills the first row's NaN
-    cells (NaN stays where the asset never had a target). Rows before
-    ``start_row`` hold bars before the backtest only, so nothing is read
-    from after it.
-    """
-    out = np.array(weights[start_row:], dtype=np.float64)
-    if out.shape[0] == 0 or start_row == 0:
-        return out
-    head = np.asarray(weights[: start_row + 1], dtype=np.float64)
-    seen = ~np.isnan(head)
-    latest = head.shape[0] - 1 - np.argmax(seen[::-1], axis=0)
-    last = np.where(seen.any(axis=0), head[latest, np.arange(head.shape[1])], np.nan)
-    out[0] = np.where(np.isnan(out[0]), last, out[0])
-    return out
 
 
 def _targets(

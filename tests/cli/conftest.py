@@ -118,6 +118,17 @@ def cli_on_read_only(
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
 
+#: ``python -m alphaloop.cli``, with Ctrl-C turned back on first. A child inherits an
+#: ignored SIGINT, and Python then installs no KeyboardInterrupt handler at all; a
+#: library used earlier in the test process may have left SIGINT ignored there.
+CLI_COMMAND = (
+    sys.executable,
+    "-c",
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from alphaloop.cli import run; run()",
+)
+
+
 class Terminal:
     """The CLI run in a pseudo-terminal (stdout and stderr are a terminal), as a person sees it."""
 
@@ -126,7 +137,7 @@ class Terminal:
 
         self.master, slave = pty.openpty()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "alphaloop.cli", *args],
+            [*CLI_COMMAND, *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,

@@ -11,7 +11,6 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 
 from alphaloop.app import Workspace
-from tests.cli.conftest import Terminal
+from tests.cli.conftest import CLI_COMMAND, Terminal
 
 MOMENTUM = "Ref($close, 21) / Ref($close, 126) - 1"
 WAIT_S = 240  # generous: the machine may be busy; no assertion depends on how long
@@ -28,7 +27,7 @@ WAIT_S = 240  # generous: the machine may be busy; no assertion depends on how l
 
 def _start(ws: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "alphaloop.cli", "--workspace", str(ws), *args],
+        [*CLI_COMMAND, "--workspace", str(ws), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -46,6 +46,7 @@ from alphaloop.backtest.vectorized import (
     _Market,
     _round_trips_frame,
     _trades_frame,
+    drop_history,
 )
 from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
@@ -461,17 +462,4 @@ def _finish(
             "overstate fills and understate how often a quote is picked off by news"
         )
     out = replace(sim, trades=trades, costs=cost_totals, cost_model=costs, notes=tuple(notes))
-    if history == 0:
-        return out
-    cut = slice(history, None)
-    equity = out.equity.iloc[cut]
-    prev = np.concatenate([[out.initial_capital], equity.to_numpy()[:-1]])
-    returns = pd.Series(equity.to_numpy() / prev - 1.0, index=equity.index, name="returns")
-    return replace(
-        out,
-        equity=equity,
-        returns=returns,
-        turnover=out.turnover.iloc[cut],
-        gross_exposure=out.gross_exposure.iloc[cut],
-        bar_costs=out.bar_costs.iloc[cut],
-    )
+    return drop_history(out, history)

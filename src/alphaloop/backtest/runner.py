@@ -39,7 +39,7 @@ from alphaloop.backtest.metrics import compute_metrics
 from alphaloop.backtest.plausibility import check_plausibility
 from alphaloop.backtest.portfolio import rebalance_rows, trailing_volatility
 from alphaloop.backtest.spec import StrategySpec
-from alphaloop.backtest.vectorized import SimulationResult, simulate
+from alphaloop.backtest.vectorized import SimulationResult, drop_history, simulate
 from alphaloop.data import DatasetInfo, Panel, synthetic_open_mask
 from alphaloop.errors import BacktestError
 from alphaloop.execution import CostModel, FillTiming, cost_preset, describe_preset, preset_name
@@ -685,20 +685,7 @@ def _simulate_event(
     padded[history:] = targets
     stops = {k: settings.pop(k) for k in ("stop_loss", "take_profit", "trailing_stop")}
     res = EventEngine(full, TargetWeightsStrategy(padded, **stops), **settings).run()
-    if history == 0:
-        return res
-    cut = slice(history, None)
-    equity = res.equity.iloc[cut]
-    prev = np.concatenate([[res.initial_capital], equity.to_numpy()[:-1]])
-    returns = pd.Series(equity.to_numpy() / prev - 1.0, index=equity.index, name="returns")
-    return replace(
-        res,
-        equity=equity,
-        returns=returns,
-        turnover=res.turnover.iloc[cut],
-        gross_exposure=res.gross_exposure.iloc[cut],
-        bar_costs=res.bar_costs.iloc[cut],
-    )
+    return drop_history(res, history)
 
 
 def _refuse_ruin(equity: pd.Series, capital: float) -> None:

@@ -18,7 +18,7 @@ Otherwise cash may go negative (a margin loan) and target weights must keep
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -38,12 +38,38 @@ from alphaloop.execution.costs import (
 __all__ = [
     "SimulationResult",
     "SweepResult",
+    "drop_history",
     "simulate",
     "simulate_many",
     "simulate_signals",
 ]
 
 Kind = Literal["weights", "orders"]
+
+
+def drop_history(result: SimulationResult, history: int) -> SimulationResult:
+    """``result`` without its first ``history`` rows (bars that fed the cost model only).
+
+    Equity, turnover, exposure and bar costs are cut; returns are recomputed
+    so the first kept bar's return is against the initial capital. Trades
+    and round trips are kept as they are (history rows place no orders).
+    """
+    if history == 0:
+        return result
+    cut = slice(history, None)
+    equity = result.equity.iloc[cut]
+    prev = np.concatenate([[result.initial_capital], equity.to_numpy()[:-1]])
+    returns = pd.Series(equity.to_numpy() / prev - 1.0, index=equity.index, name="returns")
+    return replace(
+        result,
+        equity=equity,
+        returns=returns,
+        turnover=result.turnover.iloc[cut],
+        gross_exposure=result.gross_exposure.iloc[cut],
+        bar_costs=result.bar_costs.iloc[cut],
+    )
+
+
 REASONS = ("order", "stop_loss", "take_profit", "trailing_stop")
 
 

@@ -285,3 +285,17 @@ class HoldoutClippedWarning(UserWarning):
 class ResearchError(AlphaloopError):
     """A research session cannot start or go on: a budget of 0, a dataset too short for the
     walk-forward, an unknown model reference, a session that is not resumable."""
+
+
+class MiningError(AlphaloopError):
+    """A factor-mining run cannot start or go on: a grammar, budget or horizon that
+    cannot produce a scored candidate, or a checkpoint that does not match its run."""
+
+
+class MiningSessionNotFoundError(AlphaloopError):
+    """No factor-mining session has the given id or key."""
+
+
+class DocumentError(AlphaloopError):
+    """Documents that cannot be imported or used: unparseable or future publication
+    times, unknown assets, empty text, a malformed file."""

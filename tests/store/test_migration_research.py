@@ -126,7 +126,7 @@ def test_runs_become_strategies_evaluations_and_trial_counts(
         _hash(long_short),
     }
     with ws.db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0006"
     ws.close()
 
 

@@ -326,3 +326,72 @@ class AgentDecisionRow(Base):
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     trials_before: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---------------------------------------------------------------- factor mining
+class MiningSessionRow(Base):
+    """A factor-mining run: its configuration, progress, outcome and holdout result.
+
+    ``key`` is a hash of what determines the run (dataset content, settings,
+    seed): the same run asked for twice is the same session, and a killed one
+    resumes under it.
+    """
+
+    __tablename__ = "mining_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    dataset: Mapped[str] = mapped_column(String(200), index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20))  # running | finished | interrupted | failed
+    n_scored: Mapped[int] = mapped_column(Integer, default=0)
+    n_generations: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    library: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    holdout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class FactorExpressionRow(Base):
+    """A distinct (canonical) expression scored by a miner on a dataset."""
+
+    __tablename__ = "factor_expressions"
+
+    dataset: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expression: Mapped[str] = mapped_column(Text)
+    session_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DatasetFactorTrialsRow(Base):
+    """How many distinct expressions miners have scored on a dataset, across sessions."""
+
+    __tablename__ = "dataset_factor_trials"
+
+    dataset: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n_expressions: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -------------------------------------------------------------------- documents
+class DocumentRow(Base):
+    """One document (news, filing, transcript...) about an asset, with its publication time.
+
+    ``doc_id`` is a hash of asset, publication time, source, kind and text:
+    importing the same document twice keeps one row.
+    """
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_asset_published", "asset", "published_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_id: Mapped[str] = mapped_column(String(64), unique=True)
+    asset: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    import_file: Mapped[str] = mapped_column(String(1000))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

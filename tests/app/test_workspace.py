@@ -73,11 +73,15 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "evaluations",
         "dataset_trials",
         "agent_decisions",
+        "mining_sessions",
+        "factor_expressions",
+        "dataset_factor_trials",
+        "documents",
         "alembic_version",
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0005"
+    assert version == "0006"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 
 from alphaloop.data import DataCatalog
 from alphaloop.errors import ReadOnlyWorkspaceError, WorkspaceError, WorkspaceNotFoundError
+from alphaloop.factors import list_libraries, reference_table, reset_references, set_references
 from alphaloop.settings import Settings
 from alphaloop.store import Database, RunLog, sqlite_path
 
@@ -132,6 +134,13 @@ class Workspace:
                 "and is read-only",
                 hint="check --workspace (or ALPHALOOP_HOME)",
             )
+        # Factor("library/name") in expressions sees this workspace's libraries while it is open
+        self._references = set_references(self.factor_references)
+
+    def factor_references(self) -> dict[str, str]:
+        """``library/name`` (and unambiguous ``name``) -> formula over built-in and
+        workspace libraries: what ``Factor("...")`` in an expression may name."""
+        return reference_table(list_libraries(self.root))
 
     def _writable(self) -> bool:
         """This process can write the directory and, when it exists, the SQLite file."""
@@ -186,6 +195,10 @@ class Workspace:
         """Release database connections (files stay as they are)."""
         if "db" in self.__dict__:
             self.db.dispose()
+        token = self.__dict__.pop("_references", None)
+        if token is not None:
+            with contextlib.suppress(ValueError):  # opened in another context (thread)
+                reset_references(token)
 
     def __enter__(self) -> Workspace:
         return self

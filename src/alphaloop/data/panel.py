@@ -313,6 +313,35 @@ class Panel:
         out._notice = notice
         return out
 
+    def with_fields(self, extra: Mapping[str, np.ndarray]) -> Panel:
+        """The same panel (sharing its arrays and seal) with ``extra`` fields added or replaced.
+
+        Each array must have the panel's (time, asset) shape. Text factors are
+        attached this way, as fields named ``text:NAME``.
+        """
+        fields = dict(self._fields)
+        shape = self.shape
+        for name, values in extra.items():
+            arr = np.asarray(values)
+            if arr.shape != shape:
+                raise PanelError(
+                    f"field {name!r} has shape {arr.shape}, expected {shape} (time, asset)"
+                )
+            if arr.dtype not in (np.float64, np.float32):
+                arr = arr.astype(np.float64)
+            fields[str(name)] = _readonly(arr)
+        out = Panel(
+            self._index,
+            self._assets,
+            fields,
+            self._membership,
+            frequency=self._frequency,
+            _trusted=True,
+        )
+        out._sealed_end = self._sealed_end
+        out._notice = self._notice
+        return out
+
     @property
     def membership(self) -> np.ndarray:
         """Boolean (time, asset) mask of universe membership (read-only)."""

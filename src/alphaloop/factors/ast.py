@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Call", "Const", "Field", "Node", "Span"]
+__all__ = ["Call", "Const", "Field", "Node", "Span", "Str"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,16 @@ class Const(Node):
     def __str__(self) -> str:
         v = self.value
         return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
+
+
+@dataclass(frozen=True)
+class Str(Node):
+    """A quoted name: the argument of ``Text("name")`` and ``Factor("name")``."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return f'"{self.value}"'
 
 
 @dataclass(frozen=True)

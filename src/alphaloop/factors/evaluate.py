@@ -37,9 +37,9 @@ import numpy as np
 from alphaloop.data import Panel
 from alphaloop.errors import ExpressionError
 from alphaloop.factors import kernels as k
-from alphaloop.factors.ast import Call, Const, Field, Node
+from alphaloop.factors.ast import Call, Const, Field, Node, Str
 from alphaloop.factors.operators import OPERATORS
-from alphaloop.factors.validate import Expression, compile_expression
+from alphaloop.factors.validate import Expression, compile_expression, text_field
 
 __all__ = ["Mode", "evaluate", "evaluate_nodes"]
 
@@ -169,6 +169,8 @@ def _data_children(n: Node) -> tuple[Node, ...]:
     if not isinstance(n, Call):
         return ()
     spec = OPERATORS[n.op]
+    if spec.kind in ("external", "reference"):
+        return ()
     if spec.kind != "rolling":
         return n.args
     return tuple(a for a, kind in zip(n.args, spec.params, strict=False) if kind == "expr")
@@ -195,7 +197,14 @@ class _Evaluator:
                 x = x.astype(np.float32)
                 self.single[n] = True
             return np.asfortranarray(x, dtype=np.float64)
+        if isinstance(n, Str):  # the name argument of Text: not a value
+            return float("nan")
         assert isinstance(n, Call)
+        if n.op == "Text":
+            x = self.panel.field(text_field(n))
+            return np.asfortranarray(x, dtype=np.float64)
+        if n.op == "Factor":  # pragma: no cover - the parser expands references
+            raise ExpressionError(f"{n} was not expanded into its library factor")
         self.spare = spare if spare is not None and spare.dtype == np.float64 else None
         with np.errstate(all="ignore"):
             value = self.call(n, args)

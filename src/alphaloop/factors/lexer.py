@@ -6,6 +6,7 @@ kind      text                                            example
 NUMBER    decimal integer or float, optional exponent     ``5``, ``0.5``, ``1e-3``
 FIELD     ``$`` followed by a name                        ``$close``
 NAME      an operator name                                ``Mean``
+STRING    text in double or single quotes (no escapes)    ``"earnings_tone"``
 OP        ``+ - * / > < >= <= == != & | ~``               ``>=``
 LPAREN    ``(``
 RPAREN    ``)``
@@ -31,6 +32,7 @@ _TOKEN = re.compile(
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<field>\$[A-Za-z_][A-Za-z0-9_]*)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<string>"[^"\n]*"|'[^'\n]*')
   | (?P<op>>=|<=|==|!=|\*\*|[-+*/<>&|~])
   | (?P<lparen>\()
   | (?P<rparen>\))
@@ -79,6 +81,8 @@ def tokenize(text: str) -> list[Token]:
                 hint = "use parentheses ( ) for grouping and calls"
             elif ch == "=":
                 hint = "use == to compare"
+            elif ch in "\"'":
+                hint = "a quoted name ends with the same quote on the same line"
             raise ExpressionError(f"unexpected character {ch!r}", text, pos, hint=hint)
         kind = m.lastgroup or ""
         if kind != "space":

@@ -18,6 +18,11 @@ Argument kinds
 ``by``
     a neutralization target of ``CsNeutralize``: an expression (regressed
     out) or ``Group(expr)`` (group means removed).
+``name``
+    a quoted name: ``Text("earnings_tone")`` reads a text factor the
+    workspace defines (its values are attached to the panel as the field
+    ``text:earnings_tone``); ``Factor("library/name")`` stands for a library
+    factor's expression and is replaced by it when the text is parsed.
 
 Qlib's ``Rank`` is a time-series percentile rank; it is accepted as an alias
 of ``TsRank``. The cross-sectional rank is ``CsRank``.
@@ -38,7 +43,7 @@ __all__ = [
     "resolve",
 ]
 
-Kind = Literal["elementwise", "rolling", "cross_section", "marker"]
+Kind = Literal["elementwise", "rolling", "cross_section", "marker", "external", "reference"]
 
 
 _DEFAULT_ARG_NAMES: dict[str, str] = {
@@ -47,6 +52,7 @@ _DEFAULT_ARG_NAMES: dict[str, str] = {
     "quantile": "q",
     "span": "N",
     "by": "by",
+    "name": "name",
 }
 _EXPR_NAMES = ("x", "y", "z")
 
@@ -185,6 +191,19 @@ def _ops() -> dict[str, OpSpec]:
             "marks g as group labels; only as a target of CsNeutralize (group means removed)",
             arg_names=("g",),
         ),
+        # values from outside the price panel, and references to library factors
+        OpSpec(
+            "Text",
+            "external",
+            ("name",),
+            'a text factor of the workspace, e.g. Text("earnings_tone") (see docs/text-factors.md)',
+        ),
+        OpSpec(
+            "Factor",
+            "reference",
+            ("name",),
+            'a library factor by name, e.g. Factor("alpha158/ROC20"); replaced by its expression',
+        ),
     ]
     return {s.name: s for s in specs}
 
@@ -228,7 +247,9 @@ def operator_listing() -> list[dict[str, object]]:
     variadic), ``doc``, ``aliases`` (other names accepted) and ``symbols``
     (infix or prefix symbols written for it, e.g. ``+`` for ``Add``).
     ``Group`` is listed with kind ``marker``: it is accepted only as a
-    target of ``CsNeutralize``.
+    target of ``CsNeutralize``. ``Text`` has kind ``external`` (values from
+    the workspace's documents) and ``Factor`` kind ``reference`` (a library
+    factor, expanded when parsed).
     """
     aliases: dict[str, list[str]] = {}
     for alias, canonical in ALIASES.items():

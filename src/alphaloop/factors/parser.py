@@ -9,7 +9,12 @@ Python expressions; a chained comparison such as ``a < b < c`` is refused)::
     sum        := product { ("+" | "-") product }
     product    := unary { ("*" | "/") unary }
     unary      := ("-" | "+" | "~") unary | primary
-    primary    := NUMBER | FIELD | NAME "(" [ expr { "," expr } ] ")" | "(" expr ")"
+    primary    := NUMBER | FIELD | STRING | NAME "(" [ expr { "," expr } ] ")" | "(" expr ")"
+
+A STRING (a quoted name) is only an argument of ``Text`` or ``Factor``.
+``Factor("library/name")`` is replaced by the referenced factor's tree (see
+:mod:`alphaloop.factors.references`); the nodes of the replacement carry the
+reference's span, so an error inside it points at the reference.
 
 Calls are checked against :mod:`alphaloop.factors.operators` as they are
 parsed: unknown operators (with a suggestion), wrong number of arguments,
@@ -23,7 +28,7 @@ from __future__ import annotations
 import difflib
 
 from alphaloop.errors import ExpressionError
-from alphaloop.factors.ast import Call, Const, Field, Node, Span
+from alphaloop.factors.ast import Call, Const, Field, Node, Span, Str
 from alphaloop.factors.lexer import Token, tokenize
 from alphaloop.factors.operators import (
     ALIASES,
@@ -33,6 +38,7 @@ from alphaloop.factors.operators import (
     OpSpec,
     resolve,
 )
+from alphaloop.factors.references import lookup_reference
 
 __all__ = ["MAX_DEPTH", "parse"]
 
@@ -52,11 +58,12 @@ def parse(text: str) -> Node:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, expanding: tuple[str, ...] = ()) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
+        self.expanding = expanding  # library references being expanded (cycle check)
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -83,6 +90,12 @@ class _Parser:
         if isinstance(node, Call) and node.op == "Group":
             raise self.error(
                 "Group(...) is only allowed as a target of CsNeutralize", node.span.start
+            )
+        if isinstance(node, Str):
+            raise self.error(
+                "a quoted name is not an expression",
+                node.span.start,
+                hint='quoted names are arguments of Text("...") and Factor("...")',
             )
         if self.tok.kind != "END":
             if self.tok.kind == "RPAREN":
@@ -143,6 +156,8 @@ class _Parser:
             span = Span(op.pos, operand.span.end)
             if op.text == "+":
                 return operand
+            if isinstance(operand, Str):
+                raise self.error(f"a quoted name cannot be an operand of {op.text!r}", op.pos)
             if op.text == "-" and isinstance(operand, Const):
                 return Const(-operand.value, span=span)
             return Call(UNARY_SYMBOLS[op.text], (operand,), span=span)
@@ -156,6 +171,9 @@ class _Parser:
         if tok.kind == "FIELD":
             self.advance()
             return Field(tok.text[1:].lower(), span=Span(tok.pos, tok.pos + len(tok.text)))
+        if tok.kind == "STRING":
+            self.advance()
+            return Str(tok.text[1:-1], span=Span(tok.pos, tok.pos + len(tok.text)))
         if tok.kind == "NAME":
             return self.call()
         if tok.kind == "LPAREN":
@@ -208,7 +226,30 @@ class _Parser:
         close = self.advance()
         node = Call(spec.name, tuple(args), span=Span(name.pos, close.pos + 1))
         self.check_args(spec, node, name)
+        if spec.name == "Factor":
+            return self.expand(node)
         return node
+
+    def expand(self, node: Call) -> Node:
+        """The referenced library factor's tree, in place of ``Factor("...")``."""
+        arg = node.args[0]
+        assert isinstance(arg, Str)
+        ref = arg.value
+        if ref in self.expanding:
+            chain = " -> ".join([*self.expanding, ref])
+            raise self.error(
+                f"library factors refer to each other in a cycle: {chain}", node.span.start
+            )
+        try:
+            text = lookup_reference(ref)
+        except ExpressionError as exc:
+            raise self.error(exc.message, node.span.start, exc.hint) from None
+        try:
+            tree = _Parser(text, (*self.expanding, ref)).parse()
+        except ExpressionError as exc:
+            first = exc.message.splitlines()[0]
+            raise self.error(f"in Factor({ref!r}): {first}", node.span.start, exc.hint) from None
+        return _respan(tree, node.span)
 
     # ------------------------------------------------------------- validation
     def enter(self, pos: int) -> None:
@@ -217,6 +258,13 @@ class _Parser:
             raise self.error(f"the expression is nested more than {MAX_DEPTH} levels deep", pos)
 
     def binary(self, op: Token, left: Node, right: Node) -> Node:
+        for side in (left, right):
+            if isinstance(side, Str):
+                raise self.error(
+                    f"a quoted name cannot be an operand of {op.text!r}",
+                    side.span.start,
+                    hint='quoted names are arguments of Text("...") and Factor("...")',
+                )
         return Call(
             BINARY_SYMBOLS[op.text], (left, right), span=Span(left.span.start, right.span.end)
         )
@@ -238,6 +286,20 @@ class _Parser:
 
     def check_literal(self, spec: OpSpec, kind: str, arg: Node) -> None:
         pos = arg.span.start
+        if kind == "name":
+            if not isinstance(arg, Str):
+                raise self.error(
+                    f'the argument of {spec.name} is a quoted name, e.g. {spec.name}("name")', pos
+                )
+            if not arg.value.strip():
+                raise self.error(f"the name in {spec.name}(...) is empty", pos)
+            return
+        if isinstance(arg, Str):
+            raise self.error(
+                f"a quoted name is not a value here: {spec.name} takes {spec.signature}",
+                pos,
+                hint='quoted names are arguments of Text("...") and Factor("...")',
+            )
         if kind == "expr":
             if isinstance(arg, Call) and arg.op == "Group":
                 raise self.error("Group(...) is only allowed as a target of CsNeutralize", pos)
@@ -285,6 +347,21 @@ class _Parser:
                 f"(or an alpha in (0, 1)), got {v:g}",
                 pos,
             )
+
+
+def _respan(tree: Node, span: Span) -> Node:
+    """``tree`` rebuilt with every node's span set to ``span`` (iterative)."""
+    built: dict[int, Node] = {}
+    for n in reversed(tree.walk()):
+        if isinstance(n, Call):
+            built[id(n)] = Call(n.op, tuple(built[id(a)] for a in n.args), span=span)
+        elif isinstance(n, Field):
+            built[id(n)] = Field(n.name, span=span)
+        elif isinstance(n, Const):
+            built[id(n)] = Const(n.value, span=span)
+        elif isinstance(n, Str):
+            built[id(n)] = Str(n.value, span=span)
+    return built[id(tree)]
 
 
 def _kind_name(kind: str) -> str:

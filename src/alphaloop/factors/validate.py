@@ -13,18 +13,24 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from alphaloop.errors import ExpressionError
-from alphaloop.factors.ast import Call, Const, Field, Node
+from alphaloop.factors.ast import Call, Const, Field, Node, Str
 from alphaloop.factors.operators import OPERATORS
 from alphaloop.factors.parser import parse
 
 __all__ = [
+    "TEXT_PREFIX",
     "Expression",
     "compile_expression",
     "future_references",
     "lookahead",
+    "text_field",
+    "text_names",
     "validate",
     "warmup",
 ]
+
+#: panel fields that hold a text factor's values are named ``text:NAME``
+TEXT_PREFIX = "text:"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,11 @@ class Expression:
         return tuple(sorted({n.name for n in self.node.walk() if isinstance(n, Field)}))
 
     @property
+    def texts(self) -> tuple[str, ...]:
+        """Text factors the expression reads (``Text("NAME")``), sorted."""
+        return text_names(self.node)
+
+    @property
     def warmup(self) -> int:
         return warmup(self.node)
 
@@ -80,6 +91,18 @@ def validate(
             hint = f"did you mean ${close[0]}? " if close else ""
             hint += f"the data has {', '.join('$' + f for f in sorted(known))}"
             raise ExpressionError(f"unknown field ${n.name}", text, n.span.start, hint=hint)
+        if isinstance(n, Call) and n.op == "Text" and known is not None:
+            name = text_field(n)
+            if name.lower() not in known:
+                attached = sorted(f[len(TEXT_PREFIX) :] for f in known if f.startswith(TEXT_PREFIX))
+                raise ExpressionError(
+                    f"{n}: no text factor {name[len(TEXT_PREFIX) :]!r} is attached to this data",
+                    text,
+                    n.span.start,
+                    hint=(f"attached: {', '.join(attached)}; " if attached else "")
+                    + "define text factors with `alphaloop factor text add` and run the "
+                    "expression on a workspace dataset (docs/text-factors.md)",
+                )
         k = ahead.get(id(n))
         if k is not None:
             raise ExpressionError(
@@ -89,6 +112,22 @@ def validate(
                 n.span.start,
                 hint="evaluate it as a label (label=True, or --label on the command line)",
             )
+
+
+def text_field(call: Call) -> str:
+    """The panel field ``Text("NAME")`` reads: ``text:NAME``."""
+    arg = call.args[0]
+    assert isinstance(arg, Str)
+    return f"{TEXT_PREFIX}{arg.value}"
+
+
+def text_names(node: Node) -> tuple[str, ...]:
+    """The text factors an expression reads (``Text("NAME")``), sorted, without duplicates."""
+    return tuple(sorted({text_field(n)[len(TEXT_PREFIX) :] for n in node.walk() if _is_text(n)}))
+
+
+def _is_text(n: Node) -> bool:
+    return isinstance(n, Call) and n.op == "Text"
 
 
 def future_references(node: Node) -> list[tuple[Call, int]]:

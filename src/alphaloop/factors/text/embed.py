@@ -5,11 +5,12 @@ the CPU) maps a text to a 384-dimensional vector of unit length (L2 norm 1),
 so the dot product of two embeddings is their cosine similarity. Texts longer
 than the model's 256 word pieces are truncated.
 
-Determinism: a transformer's output for a text depends, in its last bits, on
-how much padding its batch carries. :meth:`Embedder.encode` therefore batches
-only texts of the same token length together (no padding at all), so a text's
-vector is the same whatever else is encoded with it. The cache keeps the
-first vector computed for a text; later reads return exactly that array.
+Determinism: encoding the same texts again gives identical vectors. A
+text's vector may differ in its last bits (about 1e-7) with the other texts
+of its batch (padding and matrix shapes change the rounding), so the
+workspace keeps the first vector computed for each text in
+:class:`EmbeddingCache`; later reads return exactly that array, and adding
+documents never changes the vectors of those already embedded.
 
 The heavy imports (torch, sentence-transformers) happen on the first
 :meth:`Embedder.encode`, never at import of this module.
@@ -90,28 +91,19 @@ class Embedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``: float32 array ``(len(texts), 384)``, each row of unit length.
 
-        Texts of equal token length are batched together, so a text's vector
-        does not depend on the other texts of the call.
+        The same list of texts gives the same array on every call.
         """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        model = self._load()
-        ids = model.tokenizer(
-            list(texts), truncation=True, max_length=model.max_seq_length, padding=False
-        )["input_ids"]
-        groups: dict[int, list[int]] = {}
-        for i, tokens in enumerate(ids):
-            groups.setdefault(len(tokens), []).append(i)
-        for rows in groups.values():
-            vectors = model.encode(
-                [texts[i] for i in rows],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-            )
-            out[rows] = np.asarray(vectors, dtype=np.float32)
+        vectors = self._load().encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        out[:] = np.asarray(vectors, dtype=np.float32)
         return out
 
     def __repr__(self) -> str:

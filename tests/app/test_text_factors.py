@@ -188,3 +188,16 @@ def test_summary_of_values(ws: Workspace, embedder: Embedder) -> None:
     assert doc["times"] == int((pd.Timestamp("2024-01-10", tz="UTC") <= DAYS).sum())
     assert 0 < doc["valid"] <= doc["cells"]
     assert doc["min"] <= doc["mean"] <= doc["max"]
+
+
+def test_a_read_only_workspace_reads_the_cache_and_writes_nothing(
+    ws: Workspace, embedder: Embedder
+) -> None:
+    insert_documents(ws, [("BBB", "2024-02-20 10:00", GOOD.format("BBB"))])  # not embedded yet
+    before = sorted((ws.root / "cache" / "embeddings").glob("*.npz"))
+    with Workspace(ws.root, read_only=True) as reader:
+        panel = attach_text_fields(reader, reader.data.load("news-stocks"), ["tone"],
+                                   embedder=embedder)  # fmt: skip
+        assert sorted((ws.root / "cache" / "embeddings").glob("*.npz")) == before
+        written = attach_text_fields(ws, ws.data.load("news-stocks"), ["tone"], embedder=embedder)
+        np.testing.assert_allclose(panel["text:tone"], written["text:tone"], atol=1e-6)

@@ -52,11 +52,12 @@ def text_factors_dir(ws: Workspace) -> Path:
     return ws.root / "text_factors"
 
 
-def embedding_cache(ws: Workspace) -> EmbeddingCache | None:
-    """The workspace's embedding cache (``ROOT/cache/embeddings``); None when read-only."""
+def embedding_cache(ws: Workspace) -> EmbeddingCache:
+    """The workspace's embedding cache (``ROOT/cache/embeddings``); only read when the
+    workspace is read-only."""
     from alphaloop.factors.text.embed import EmbeddingCache
 
-    return None if ws.read_only else EmbeddingCache(ws.root / "cache" / "embeddings")
+    return EmbeddingCache(ws.root / "cache" / "embeddings", read_only=ws.read_only)
 
 
 # ------------------------------------------------------------------ definitions
@@ -298,7 +299,7 @@ def attach_expression_texts(
         return panel, ""
     if ws is None:
         raise ExpressionError(
-            f"Text({names[0]!r}) reads a workspace's text factor, and no workspace was given",
+            f'Text("{names[0]}") reads a workspace\'s text factor, and no workspace was given',
             hint="evaluate it through a workspace (workspace=...)",
         )
     panel = attach_text_fields(ws, panel, names, fit_end=fit_end, embedder=embedder)

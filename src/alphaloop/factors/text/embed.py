@@ -131,10 +131,13 @@ class EmbeddingCache:
     ----------
     root : Path
         Directory of the cache (created on the first write).
+    read_only : bool, default False
+        Read the vectors stored, never write (:meth:`put` does nothing).
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, read_only: bool = False) -> None:
         self.root = Path(root)
+        self.read_only = read_only
         self._where: dict[str, tuple[Path, int]] | None = None
         self._vectors: dict[Path, np.ndarray] = {}
 
@@ -174,6 +177,8 @@ class EmbeddingCache:
 
     def put(self, keys: Sequence[str], vectors: np.ndarray) -> None:
         """Store ``vectors`` (``(len(keys), dim)``) under ``keys``; known keys are skipped."""
+        if self.read_only:
+            return
         where = self._index()
         fresh = [i for i, k in enumerate(keys) if k not in where]
         if not fresh:

@@ -111,9 +111,10 @@ class _Canonicalizer:
 
     def make(self, op: str, args: tuple[Node, ...]) -> Node:
         """The canonical call of ``op`` on canonical ``args``."""
-        if op in _FOLD and all(isinstance(a, Const) for a in args):
+        values = [float(a.value) for a in args if isinstance(a, Const)]
+        if op in _FOLD and len(values) == len(args):
             with np.errstate(all="ignore"):
-                value = float(_FOLD[op](*(float(a.value) for a in args)))  # type: ignore[union-attr]
+                value = float(_FOLD[op](*values))
             if math.isfinite(value):
                 return self.leaf(Const(value))
         first = args[0] if args else None

@@ -425,10 +425,11 @@ class Grammar:
     # ------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, numbers) for YAML/JSON; :meth:`from_dict` reads it back."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("fields", "unary", "binary", "rolling", "pairwise"):
+            out[name] = list(out[name])
+        out["windows"] = [int(w) for w in self.windows]
+        out["constants"] = [float(c) for c in self.constants]
         return out
 
     @classmethod

@@ -238,3 +238,14 @@ def test_dict_round_trip():
         Grammar.from_dict({**data, "windows": []})
     with pytest.raises(MiningError, match="fields"):
         Grammar.from_dict({"windows": [5]})
+
+
+def test_negative_and_fractional_constants_round_trip():
+    grammar = Grammar(fields=FIELDS, constants=(-1.0, 0.25, 1e-3), const_prob=0.9)
+    rng = np.random.default_rng(12)
+    trees = [grammar.random_tree(rng) for _ in range(100)]
+    used = {n.value for t in trees for n in t.walk() if isinstance(n, Const)} - set(
+        map(float, grammar.windows)
+    )
+    assert used == {-1.0, 0.25, 1e-3}
+    assert all(is_valid(t, grammar) for t in trees)

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from alphaloop.data import Panel
 from alphaloop.factors.ast import Call, Const, Field, Str
 from alphaloop.factors.evaluate import evaluate_nodes
-from alphaloop.factors.mining.canonical import canonicalize, depth, expression_hash, size
+from alphaloop.factors.mining.canonical import (
+    canonical_texts,
+    canonicalize,
+    depth,
+    expression_hash,
+    size,
+)
 from alphaloop.factors.mining.grammar import Grammar
 from alphaloop.factors.parser import parse
 from tests.research.synthetic import make_panel
@@ -171,3 +177,12 @@ def test_quoted_names_are_kept():
     node = Call("Text", (Str("tone"),))
     assert canonicalize(node) == node
     assert isinstance(canonicalize(parse("Add(0.5,0.25)")), Const)
+
+
+def test_canonical_texts_of_every_subtree():
+    node = parse("Sub(Add($b,$a),Neg(Neg($c)))")
+    texts = canonical_texts(node)
+    assert texts[id(node)] == "Sub(Add($a,$b),$c)"
+    assert texts[id(node.args[0])] == "Add($a,$b)"
+    assert texts[id(node.args[1])] == "$c"
+    assert len(texts) == len(node.walk())

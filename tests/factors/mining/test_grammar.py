@@ -192,6 +192,8 @@ def test_valid_expressions(text):
         ("Abs(Sign($close))", "under Abs"),
         ("Sub($close,$close)", "equal arguments"),
         ("Corr($close,$close,5)", "equal arguments"),
+        ("Sub(Add($close,$open),Add($open,$close))", "equal arguments"),
+        ("Div(Abs(Neg($close)),Abs($close))", "equal arguments"),
         ("Mean(Mean(Mean(Mean(Mean($close,5),5),5),5),5)", "max_depth"),
         ("Add(Add(Add(Add($close,$open),$low),$high),Add(Add($close,$open),Mean($low,5)))", "ok"),
     ],

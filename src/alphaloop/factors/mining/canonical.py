@@ -34,7 +34,7 @@ import numpy as np
 
 from alphaloop.factors.ast import Call, Const, Node, Str
 
-__all__ = ["COMMUTATIVE", "canonicalize", "depth", "expression_hash", "size"]
+__all__ = ["COMMUTATIVE", "canonical_texts", "canonicalize", "depth", "expression_hash", "size"]
 
 #: operators whose arguments may be swapped without changing the value
 COMMUTATIVE = frozenset({"Add", "Mul", "Greater", "Less", "Corr", "Cov"})
@@ -82,6 +82,17 @@ def canonicalize(node: Node) -> Node:
     return _Canonicalizer().run(node)
 
 
+def canonical_texts(node: Node) -> dict[int, str]:
+    """The canonical text of every subtree of ``node``, keyed by the subtree's ``id``.
+
+    One pass (as :func:`canonicalize`); the ids are those of the nodes of
+    ``node`` itself, valid while ``node`` is alive.
+    """
+    c = _Canonicalizer()
+    done = c.run_all(node)
+    return {key: c.text[id(built)] for key, built in done.items()}
+
+
 def expression_hash(node: Node) -> str:
     """SHA-256 hex digest of the canonical text: equal for trees that only differ by
     the rewrites of :func:`canonicalize` (e.g. ``Add($a,$b)`` and ``Add($b,$a)``)."""
@@ -96,13 +107,17 @@ class _Canonicalizer:
         self.keep: list[Node] = []  # keeps built nodes alive so their ids stay unique
 
     def run(self, root: Node) -> Node:
+        return self.run_all(root)[id(root)]
+
+    def run_all(self, root: Node) -> dict[int, Node]:
+        """The canonical tree of every subtree of ``root``, keyed by the subtree's id."""
         done: dict[int, Node] = {}
         for n in reversed(root.walk()):
             if isinstance(n, Call):
                 done[id(n)] = self.make(n.op, tuple(done[id(a)] for a in n.args))
             else:
                 done[id(n)] = self.leaf(n)
-        return done[id(root)]
+        return done
 
     def leaf(self, n: Node) -> Node:
         self.text[id(n)] = str(n)

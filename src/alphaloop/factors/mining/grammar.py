@@ -27,7 +27,9 @@ A tree is in the grammar (:func:`is_valid`) when all of these hold:
 6. No call that is trivially another tree: ``Neg(Neg(x))``,
    ``Sign(Sign(x))``, ``Abs(Neg(x))``, ``Abs(Sign(x))``; ``Abs`` or ``Sign``
    of a non-negative output (``Abs``, ``CsRank``, ``Std``, ``TsRank``,
-   comparisons...); a binary or pairwise call of two equal arguments.
+   comparisons...); a binary or pairwise call of two arguments that are
+   equal or equal after :func:`~alphaloop.factors.mining.canonical.canonicalize`
+   (``Sub(Add($a,$b),Add($b,$a))``).
 7. At most ``max_depth`` levels (a lone field has depth 1) and
    ``max_size`` nodes (literal windows counted; see
    :func:`~alphaloop.factors.mining.canonical.size`).
@@ -52,7 +54,7 @@ import numpy as np
 
 from alphaloop.errors import AlphaloopError, MiningError
 from alphaloop.factors.ast import Call, Const, Field, Node, Str
-from alphaloop.factors.mining.canonical import depth, size
+from alphaloop.factors.mining.canonical import canonical_texts, depth, size
 from alphaloop.factors.operators import ALIASES, OPERATORS
 from alphaloop.factors.parser import MAX_DEPTH, parse
 
@@ -385,6 +387,7 @@ class Grammar:
         d = depth(node)
         if d > self.max_depth:
             return f"{d} levels, more than max_depth {self.max_depth}"
+        texts: dict[int, str] | None = None  # canonical texts, computed when first needed
         stack: list[tuple[Node, str | None]] = [(node, None)]
         while stack:
             x, parent = stack.pop()
@@ -414,8 +417,10 @@ class Grammar:
                 if consts and consts[0] not in t.constants:
                     return f"{consts[0]} is not one of the grammar's constants"
                 args = tuple(a for a in args if not isinstance(a, Const))
-            if len(args) == 2 and args[0] == args[1]:
-                return f"{str(x)[:40]} has two equal arguments"
+            if len(args) == 2:
+                texts = canonical_texts(node) if texts is None else texts
+                if texts[id(args[0])] == texts[id(args[1])]:
+                    return f"{str(x)[:40]} has two equal arguments (up to canonical form)"
             for a in args:
                 if isinstance(a, Const):
                     return f"a constant cannot be the series argument of {x.op}"

@@ -19,10 +19,16 @@ from typing import TYPE_CHECKING, Any
 from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
-    from alphaloop.factors.mining.canonical import canonicalize, depth, expression_hash, size
+    from alphaloop.factors.mining.canonical import (
+        canonical_texts,
+        canonicalize,
+        depth,
+        expression_hash,
+        size,
+    )
     from alphaloop.factors.mining.export import library_document, library_yaml
     from alphaloop.factors.mining.folds import FoldPlan, make_folds, next_bar_label
-    from alphaloop.factors.mining.grammar import Grammar, is_valid
+    from alphaloop.factors.mining.grammar import Grammar, invalid_reason, is_valid
     from alphaloop.factors.mining.holdout import score_pool_holdout
     from alphaloop.factors.mining.miner import (
         Candidate,
@@ -44,6 +50,7 @@ if TYPE_CHECKING:
     )
 
 _HOME: dict[str, str] = {
+    "canonical_texts": "alphaloop.factors.mining.canonical",
     "canonicalize": "alphaloop.factors.mining.canonical",
     "depth": "alphaloop.factors.mining.canonical",
     "expression_hash": "alphaloop.factors.mining.canonical",
@@ -54,6 +61,7 @@ _HOME: dict[str, str] = {
     "make_folds": "alphaloop.factors.mining.folds",
     "next_bar_label": "alphaloop.factors.mining.folds",
     "Grammar": "alphaloop.factors.mining.grammar",
+    "invalid_reason": "alphaloop.factors.mining.grammar",
     "is_valid": "alphaloop.factors.mining.grammar",
     "score_pool_holdout": "alphaloop.factors.mining.holdout",
     "Candidate": "alphaloop.factors.mining.miner",
@@ -93,6 +101,7 @@ __all__ = [
     "PoolDecision",
     "PoolMember",
     "Significance",
+    "canonical_texts",
     "canonicalize",
     "constant_mutation",
     "crossover",
@@ -100,6 +109,7 @@ __all__ = [
     "expression_hash",
     "hoist_mutation",
     "ic_significance",
+    "invalid_reason",
     "is_valid",
     "library_document",
     "library_yaml",

@@ -105,18 +105,20 @@ def test_random_trees_follow_the_grammar_and_compile(seed, method, levels):
             assert isinstance(tree, Call)  # the root is an operator call
         for op, lit in literal_args(tree):
             assert isinstance(lit, Const)
-            assert lit.value in GRAMMAR.windows
+            assert lit.value in (GRAMMAR.lags if op in ("Ref", "Delta") else GRAMMAR.windows)
             assert lit.value >= OPERATORS[op].min_window
 
 
 def test_windows_lags_and_spans_come_from_the_grammar():
-    grammar = Grammar(fields=FIELDS, windows=(3, 7), rolling=("Ref", "EMA", "Skew", "Std"))
+    grammar = Grammar(
+        fields=FIELDS, windows=(3, 7), lags=(1, 4), rolling=("Ref", "EMA", "Skew", "Std", "Delta")
+    )
     rng = np.random.default_rng(3)
     seen: dict[str, set[float]] = {}
     for _ in range(300):
         for op, lit in literal_args(grammar.random_tree(rng)):
             seen.setdefault(op, set()).add(lit.value)
-    assert seen["Ref"] == {3.0, 7.0}
+    assert seen["Ref"] == seen["Delta"] == {1.0, 4.0}
     assert seen["EMA"] == {3.0, 7.0}
     assert seen["Skew"] == {3.0, 7.0}
     assert seen["Corr"] == {3.0, 7.0}
@@ -156,7 +158,7 @@ def test_full_trees_reach_the_depth_asked_for():
         "Add(1,$close)",
         "Div($close,0.5)",
         "Mean($close,5)",
-        "Ref($close,60)",
+        "Ref($close,20)",
         "EMA($volume,20)",
         "Corr($close,$volume,10)",
         "Log($volume)",
@@ -177,7 +179,7 @@ def test_valid_expressions(text):
         ("Add(1,2)", "only constant"),
         ("Add($close,3)", "constants"),
         ("Mean($close,7)", "window"),
-        ("Ref($close,1)", "window"),
+        ("Ref($close,3)", "window"),
         ("EMA($close,3)", "window"),
         ("Power($close,2)", "not an operator"),
         ("Mean(1,5)", "constant"),
@@ -247,7 +249,7 @@ def test_negative_and_fractional_constants_round_trip():
     rng = np.random.default_rng(12)
     trees = [grammar.random_tree(rng) for _ in range(100)]
     used = {n.value for t in trees for n in t.walk() if isinstance(n, Const)} - set(
-        map(float, grammar.windows)
+        map(float, (*grammar.windows, *grammar.lags))
     )
     assert used == {-1.0, 0.25, 1e-3}
     assert all(is_valid(t, grammar) for t in trees)

@@ -96,6 +96,10 @@ def _slot_of(name: str) -> Slot | None:
     return None
 
 
+#: operators whose literal is a lag (bars back), drawn from ``Grammar.lags``
+_LAGGED = frozenset({"Ref", "Delta"})
+
+
 @dataclass(frozen=True)
 class _Tables:
     """What generation and checks look up, derived once from a checked grammar."""
@@ -133,8 +137,11 @@ class Grammar:
         Panel field names, lower case, without ``$``; ``text:NAME`` stands for
         ``Text("NAME")``.
     windows : tuple of int, default (5, 10, 20, 40, 60)
-        Window lengths in bars (current bar included), also the lags of
-        ``Ref`` and the spans of ``EMA``.
+        Window lengths in bars (current bar included), also the spans of
+        ``EMA``.
+    lags : tuple of int, default (1, 2, 5, 10, 20)
+        Bars back of ``Ref`` and ``Delta`` (one-bar returns need a lag of 1,
+        which as a window would be trivial).
     constants : tuple of float, default (0.5, 1.0, 2.0)
         Literals a binary operator may take as one argument.
     unary, binary, rolling, pairwise : tuple of str
@@ -149,6 +156,7 @@ class Grammar:
 
     fields: tuple[str, ...]
     windows: tuple[int, ...] = (5, 10, 20, 40, 60)
+    lags: tuple[int, ...] = (1, 2, 5, 10, 20)
     constants: tuple[float, ...] = (0.5, 1.0, 2.0)
     unary: tuple[str, ...] = ("Neg", "Abs", "Sign", "Log", "CsRank", "CsZScore")
     binary: tuple[str, ...] = ("Add", "Sub", "Mul", "Div", "Greater", "Less")
@@ -163,7 +171,9 @@ class Grammar:
 
     def __post_init__(self) -> None:
         # lists (from YAML or JSON) become tuples so the grammar stays hashable
-        for name in ("fields", "windows", "constants", "unary", "binary", "rolling", "pairwise"):
+        for name in (
+            "fields", "windows", "lags", "constants", "unary", "binary", "rolling", "pairwise",
+        ):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 value = (value,) if isinstance(value, str | int | float) else tuple(value)
@@ -210,6 +220,14 @@ class Grammar:
                 raise MiningError(
                     f"grammar windows must be positive whole numbers of bars, got {w!r}"
                 )
+        if not self.lags and any(op in _LAGGED for op in self.rolling):
+            raise MiningError(
+                "the mining grammar has no lags for Ref and Delta", hint="e.g. lags: [1, 5]"
+            )
+        _no_repeats("lags", self.lags)
+        for w in self.lags:
+            if isinstance(w, bool) or not isinstance(w, int | np.integer) or w <= 0:
+                raise MiningError(f"grammar lags must be positive whole numbers of bars, got {w!r}")
         _no_repeats("constants", self.constants)
         for c in self.constants:
             if isinstance(c, bool) or not isinstance(c, int | float) or not math.isfinite(c):
@@ -227,10 +245,11 @@ class Grammar:
                 _check_operator(slot, name)
         for name in (*self.rolling, *self.pairwise):
             least = OPERATORS[name].min_window
-            if not any(w >= least for w in self.windows):
+            kind, values = ("lags", self.lags) if name in _LAGGED else ("windows", self.windows)
+            if not any(w >= least for w in values):
                 raise MiningError(
-                    f"{name} needs a window of at least {least} bars; the grammar's windows "
-                    f"are {', '.join(map(str, sorted(self.windows)))}",
+                    f"{name} needs a window of at least {least} bars; the grammar's {kind} "
+                    f"are {', '.join(map(str, sorted(values)))}",
                     hint=f"add a window >= {least} or remove {name} from the grammar",
                 )
         n_ops = len(self.unary) + len(self.binary) + len(self.rolling) + len(self.pairwise)
@@ -264,7 +283,9 @@ class Grammar:
                 slot[name] = s
         literals = {
             name: tuple(
-                Const(float(w)) for w in sorted(self.windows) if w >= OPERATORS[name].min_window
+                Const(float(w))
+                for w in sorted(self.lags if name in _LAGGED else self.windows)
+                if w >= OPERATORS[name].min_window
             )
             for name in (*self.rolling, *self.pairwise)
         }
@@ -434,6 +455,7 @@ class Grammar:
         for name in ("fields", "unary", "binary", "rolling", "pairwise"):
             out[name] = list(out[name])
         out["windows"] = [int(w) for w in self.windows]
+        out["lags"] = [int(w) for w in self.lags]
         out["constants"] = [float(c) for c in self.constants]
         return out
 

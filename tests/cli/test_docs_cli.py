@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import cli
+from tests.cli.conftest import cli, cli_on_read_only
 
 NEWS = (
     "asset,published_at,text,source\n"
@@ -132,3 +132,16 @@ def test_reading_commands_never_create_a_workspace(
     assert "no documents" in out
     code, out, _ = cli(capsys, ws, "docs", "list", "--json")
     assert json.loads(out) == []
+
+
+def test_reading_a_read_only_workspace(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, news: Path
+) -> None:
+    ws = tmp_path / "ws"
+    assert cli(capsys, ws, "docs", "import", str(news))[0] == 0
+    summary = cli_on_read_only(ws, "docs", "summary", "--json")
+    assert summary.returncode == 0, summary.stderr
+    assert json.loads(summary.stdout)["documents"] == 3
+    refused = cli_on_read_only(ws, "docs", "import", str(news), "--json")
+    assert refused.returncode == 3
+    assert json.loads(refused.stdout)["error"]["type"] == "ReadOnlyWorkspaceError"

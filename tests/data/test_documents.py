@@ -120,6 +120,20 @@ def test_jsonl_epoch_times_are_utc(store: DocumentStore, tmp_path: Path) -> None
     assert result.warnings == ()
 
 
+def test_csv_integer_times_are_epochs_or_dates(store: DocumentStore, tmp_path: Path) -> None:
+    epochs = write(tmp_path / "e.csv", "asset,time,text\nAAA,1704205800,Up\nAAA,,None\n")
+    with pytest.raises(DocumentError, match=r"no publication time in 1 row\(s\): line 3"):
+        store.import_file(epochs, now=NOW)
+    write(epochs, "asset,time,text\nAAA,1704205800,Up\nAAA,1704207600,Later\n")
+    assert store.import_file(epochs, now=NOW).first == datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+    dates = write(tmp_path / "d.csv", "asset,time,text\nAAA,20240102,Report\n")
+    with pytest.raises(DocumentError, match="without a UTC offset"):  # a date: a zone is needed
+        store.import_file(dates, now=NOW)
+    result = store.import_file(dates, timezone="UTC", now=NOW)
+    assert result.first == datetime(2024, 1, 2, tzinfo=UTC)
+    assert "midnight" in result.warnings[0]
+
+
 def test_duplicates_are_kept_once_and_counted(store: DocumentStore, tmp_path: Path) -> None:
     text = NEWS + "BBB,2024-01-02T14:00:00Z,Guidance cut,wire,news\n"  # the same instant
     result = store.import_file(write(tmp_path / "news.csv", text), now=NOW)
@@ -193,7 +207,7 @@ def test_unknown_assets_refused_or_skipped(store: DocumentStore, tmp_path: Path)
     with pytest.raises(DocumentError) as info:
         store.import_file(path, assets={"AAA", "BBB"}, now=NOW, assets_name="dataset 'd'")
     assert "1 asset(s) not in dataset 'd': ZZZ (in 1 row(s): line 6)" in info.value.message
-    assert "--skip-unknown" in info.value.message
+    assert "skip_unknown=True" in info.value.message
     # skipped rows are not checked further (that one has no text) and are counted
     result = store.import_file(path, assets=["AAA", "BBB"], skip_unknown=True, now=NOW)
     assert (result.imported, result.skipped_unknown, result.unknown_assets) == (3, 1, ("ZZZ",))
@@ -218,6 +232,11 @@ def test_empty_text_missing_asset_and_future_times_refused(
     assert "no asset in 1 row(s): line 4" in message
     assert "in the future (after 2025-01-01 00:00 UTC) in 1 row(s): line 5" in message
     assert store.load().empty
+    long_kind = write(tmp_path / "k.csv", "asset,time,text\nAAA,2024-01-02T00:00:00Z,x\n")
+    with pytest.raises(
+        DocumentError, match=r"kind longer than 100 characters in 1 row\(s\): line 2"
+    ):
+        store.import_file(long_kind, kind="k" * 101, now=NOW)
 
 
 def test_malformed_files(store: DocumentStore, tmp_path: Path) -> None:

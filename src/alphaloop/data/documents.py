@@ -59,6 +59,7 @@ _TIME_OF_DAY = r"\d:\d"
 _SHOWN = 5  # rows or assets named in a message
 _CHUNK = 500  # rows per INSERT statement and ids per IN (...) query
 _US = 1_000  # nanoseconds per microsecond
+_MAX_ASSET, _MAX_SOURCE, _MAX_KIND = 200, 200, 100  # the database's column sizes
 _YYYYMMDD = (1_000_01_01, 3_000_12_31)  # integers read as dates (as the price import does)
 
 
@@ -131,10 +132,20 @@ class DocumentImport:
         }
 
 
-def document_id(asset: str, published_at: pd.Timestamp, source: str, kind: str, text: str) -> str:
+def document_id(asset: str, published_at: Any, source: str, kind: str, text: str) -> str:
     """The SHA-256 (hex) identifying a document: equal for the same asset, publication
     time (UTC, microseconds), source, kind and text."""
-    when = pd.Timestamp(published_at).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ts = pd.Timestamp(published_at)
+    ns = (ts.tz_localize("UTC") if ts.tzinfo is None else ts).value
+    return _hash(asset, _iso_us(np.array([ns], dtype=np.int64))[0], source, kind, text)
+
+
+def _iso_us(ns: np.ndarray) -> np.ndarray:
+    """UTC nanoseconds as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (truncated to microseconds)."""
+    return np.char.add(np.datetime_as_string(ns.astype("datetime64[ns]"), unit="us"), "Z")
+
+
+def _hash(asset: str, when: str, source: str, kind: str, text: str) -> str:
     payload = json.dumps([asset, when, source, kind, text], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -238,18 +249,27 @@ class DocumentStore:
                 )
             new = frame[~frame["doc_id"].isin(known)]
             imported_at = datetime.now(UTC)
+            published = pd.DatetimeIndex(new["published_at"]).to_pydatetime()
             records = [
                 {
-                    "doc_id": r.doc_id,
-                    "asset": r.asset,
-                    "published_at": r.published_at.to_pydatetime(),
-                    "source": r.source,
-                    "kind": r.kind,
-                    "text": r.text,
+                    "doc_id": doc_id,
+                    "asset": asset,
+                    "published_at": when,
+                    "source": source,
+                    "kind": kind,
+                    "text": text,
                     "import_file": import_file[-1000:],
                     "imported_at": imported_at,
                 }
-                for r in new.itertuples(index=False)
+                for doc_id, asset, when, source, kind, text in zip(
+                    new["doc_id"],
+                    new["asset"],
+                    published,
+                    new["source"],
+                    new["kind"],
+                    new["text"],
+                    strict=True,
+                )
             ]
             for i in range(0, len(records), _CHUNK):
                 _insert_chunk(s, records[i : i + _CHUNK])
@@ -435,7 +455,7 @@ def _checked_rows(
         shown = ", ".join(unknown[:_SHOWN]) + (" ..." if len(unknown) > _SHOWN else "")
         problems.append(
             f"{len(unknown)} asset(s) not in {assets_name}: {shown} "
-            f"(in {where(outside)}); pass --skip-unknown to skip their rows"
+            f"(in {where(outside)}); skip their rows with --skip-unknown (skip_unknown=True)"
         )
     missing = times.missing & keep
     if missing.any():
@@ -449,7 +469,7 @@ def _checked_rows(
     if naive.any():
         problems.append(
             f"publication time(s) without a UTC offset in {where(naive, times.text)}; "
-            "give each time an offset (2024-01-02T14:30:00Z) or pass --timezone"
+            "give each time an offset (2024-01-02T14:30:00Z) or a time zone (--timezone)"
         )
     future = (times.ns > now.value) & (times.ns != NAT) & keep
     if future.any():
@@ -460,6 +480,14 @@ def _checked_rows(
     empty = np.array([t is None or not t.strip() for t in text], dtype=bool) & keep
     if empty.any():
         problems.append(f"empty text in {where(empty)}")
+    for name, values, limit in (
+        ("asset", asset, _MAX_ASSET),
+        ("source", sources, _MAX_SOURCE),
+        ("kind", kinds, _MAX_KIND),
+    ):
+        long = np.array([v is not None and len(v) > limit for v in values], dtype=bool) & keep
+        if long.any():
+            problems.append(f"{name} longer than {limit} characters in {where(long, values)}")
     if problems:
         raise DocumentError(
             f"{table.path}: import refused: " + "; ".join(problems),
@@ -476,10 +504,16 @@ def _checked_rows(
             "text": [text[i] for i in index],
         }
     )
+    when = _iso_us(times.ns[index])
     frame.insert(
         0,
         "doc_id",
-        [document_id(*r) for r in frame.itertuples(index=False)],
+        [
+            _hash(a, w, so, k, t)
+            for a, w, so, k, t in zip(
+                frame["asset"], when, frame["source"], frame["kind"], frame["text"], strict=True
+            )
+        ],
     )
     distinct = frame.drop_duplicates("doc_id", ignore_index=True)
     warnings = list(times.warnings(where))
@@ -554,8 +588,9 @@ class _Times:
 def _parse_times(col: pa.ChunkedArray, timezone: str | None) -> _Times:
     """Parse a publication-time column; rows without an offset need ``timezone``."""
     n = len(col)
-    typ = col.type
     written = [None if v is None else str(v) for v in col.to_pylist()]
+    col = _integers_if_all(col)
+    typ = col.type
     present = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
     ns = np.full(n, NAT, dtype=np.int64)
     unparseable = np.zeros(n, dtype=bool)
@@ -601,6 +636,20 @@ def _parse_times(col: pa.ChunkedArray, timezone: str | None) -> _Times:
     ns[unparseable | ~present] = NAT
     ns = _ceil_us(ns)
     return _Times(ns, ~present, unparseable, naive, date_only, written, ambiguous)
+
+
+def _integers_if_all(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column of whole numbers only (epochs, YYYYMMDD dates in CSV) as int64."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return col
+    text = pc.utf8_trim_whitespace(col)
+    digits = pc.match_substring_regex(text, r"^-?\d{1,19}$")
+    if pc.all(pc.fill_null(digits, True)).as_py() and pc.any(pc.is_valid(text)).as_py():
+        try:
+            return pc.cast(text, pa.int64())
+        except (pa.ArrowInvalid, OverflowError):
+            return col
+    return col
 
 
 def _aware(col: pa.ChunkedArray) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> DocumentStore:
+def store(tmp_path: Path) -> Iterator[DocumentStore]:
     db = Database(f"sqlite:///{tmp_path / 'docs.db'}")
     yield DocumentStore(db)
     db.dispose()
@@ -200,6 +201,18 @@ def test_dates_without_a_time_of_day_are_a_warning(store: DocumentStore, tmp_pat
     assert len(result.warnings) == 1
     assert "midnight" in result.warnings[0]
     assert "line 2" in result.warnings[0]
+
+
+def test_dates_read_either_way_are_a_warning(store: DocumentStore, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "n.csv",
+        "\ufeffAsset;Published At;Text;URL\nA;01/02/2024 10:00;x;u\nA;03/04/2024 10:00;y;u\n",
+    )
+    result = store.import_file(path, timezone="UTC", now=NOW)
+    assert result.first == datetime(2024, 1, 2, 10, tzinfo=UTC)  # month first
+    assert result.notes == ("columns not used: URL",)
+    (warning,) = result.warnings
+    assert "read month first in 2 row(s): lines 2 '01/02/2024 10:00', 3" in warning
 
 
 def test_unknown_assets_refused_or_skipped(store: DocumentStore, tmp_path: Path) -> None:

@@ -360,3 +360,12 @@ def test_workspace_round_trip_on_each_backend(workspace: Workspace, tmp_path: Pa
     ]
     assert frame["text"].iloc[0] == "Profits rose, strongly\nand again"
     assert workspace.documents.summary()["documents"] == 3
+
+
+def test_messages_name_the_first_rows_and_count_the_rest(
+    store: DocumentStore, tmp_path: Path
+) -> None:
+    rows = "".join(f"AAA,2024-01-{d:02d}T00:00:00Z,\n" for d in range(1, 8))
+    with pytest.raises(DocumentError) as info:
+        store.import_file(write(tmp_path / "n.csv", "asset,time,text\n" + rows), now=NOW)
+    assert "empty text in 7 row(s): lines 2, 3, 4, 5, 6 and 2 more" in info.value.message

@@ -36,7 +36,7 @@ from alphaloop.data.csvtext import BOM, CsvText
 from alphaloop.data.names import normalize_column_name
 from alphaloop.errors import AlphaloopError, DocumentError
 
-__all__ = ["COLUMN_ALIASES", "DocumentTable", "read_documents"]
+__all__ = ["COLUMN_ALIASES", "DocumentTable", "RowLocator", "read_documents"]
 
 #: canonical column -> accepted spellings (normalized), in the order of preference
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -48,6 +48,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("asset", "published_at", "text")
 _SHOWN_COLUMNS = 8
+_SHOWN_ROWS = 5  # rows a message names
 _MAX_FIELD_CHARS = 1 << 30
 
 
@@ -79,6 +80,33 @@ class DocumentTable:
     @property
     def n_rows(self) -> int:
         return len(self.locators)
+
+
+class RowLocator:
+    """Names the first rows of a mask for a message: ``2 row(s): lines 3 'x', 7 'y'``.
+
+    Parameters
+    ----------
+    table : DocumentTable
+        Whose locators (file lines or row numbers) the rows are named by.
+    """
+
+    def __init__(self, table: DocumentTable) -> None:
+        self.locators = table.locators
+        self.unit = table.unit
+
+    def __call__(self, mask: np.ndarray, written: list[str | None] | None = None) -> str:
+        """The count and first rows of ``mask``, each with its value in ``written`` if given."""
+        rows = np.flatnonzero(mask)
+        parts = []
+        for r in rows[:_SHOWN_ROWS]:
+            part = str(int(self.locators[r]))
+            if written is not None and written[r] is not None:
+                part += f" {str(written[r])[:40]!r}"
+            parts.append(part)
+        more = f" and {len(rows) - _SHOWN_ROWS} more" if len(rows) > _SHOWN_ROWS else ""
+        unit = self.unit if len(rows) == 1 else f"{self.unit}s"
+        return f"{len(rows)} row(s): {unit} {', '.join(parts)}{more}"
 
 
 def read_documents(path: str | Path) -> DocumentTable:

@@ -25,28 +25,27 @@ error refuses the whole import, which is one transaction (all or nothing):
 Warnings never refuse an import: dates without a time of day (taken as
 midnight at the start of the day, in the given zone), and dates whose day
 and month could be read either way.
+
+Files are read by :mod:`alphaloop.data.document_files`, times parsed by
+:mod:`alphaloop.data.document_times`, the rules applied by
+:mod:`alphaloop.data.document_checks`; this module stores and reads.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from alphaloop.data.document_files import DocumentTable, read_documents
-from alphaloop.data.long import NAT
-from alphaloop.data.timestamps import check_timezone, parse_timestamps
+from alphaloop.data.document_checks import check_documents, document_id
+from alphaloop.data.document_files import read_documents
+from alphaloop.data.timestamps import check_timezone
 from alphaloop.errors import DocumentError
 from alphaloop.store import Database, DocumentRow
 
@@ -54,13 +53,7 @@ __all__ = ["DOCUMENT_COLUMNS", "DocumentImport", "DocumentStore", "document_id"]
 
 #: columns of :meth:`DocumentStore.load`
 DOCUMENT_COLUMNS = ("doc_id", "asset", "published_at", "source", "kind", "text")
-_OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
-_TIME_OF_DAY = r"\d:\d"
-_SHOWN = 5  # rows or assets named in a message
 _CHUNK = 500  # rows per INSERT statement and ids per IN (...) query
-_US = 1_000  # nanoseconds per microsecond
-_MAX_ASSET, _MAX_SOURCE, _MAX_KIND = 200, 200, 100  # the database's column sizes
-_YYYYMMDD = (1_000_01_01, 3_000_12_31)  # integers read as dates (as the price import does)
 
 
 @dataclass(frozen=True)
@@ -132,24 +125,6 @@ class DocumentImport:
         }
 
 
-def document_id(asset: str, published_at: Any, source: str, kind: str, text: str) -> str:
-    """The SHA-256 (hex) identifying a document: equal for the same asset, publication
-    time (UTC, microseconds), source, kind and text."""
-    ts = pd.Timestamp(published_at)
-    ns = (ts.tz_localize("UTC") if ts.tzinfo is None else ts).value
-    return _hash(asset, _iso_us(np.array([ns], dtype=np.int64))[0], source, kind, text)
-
-
-def _iso_us(ns: np.ndarray) -> np.ndarray:
-    """UTC nanoseconds as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (truncated to microseconds)."""
-    return np.char.add(np.datetime_as_string(ns.astype("datetime64[ns]"), unit="us"), "Z")
-
-
-def _hash(asset: str, when: str, source: str, kind: str, text: str) -> str:
-    payload = json.dumps([asset, when, source, kind, text], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
 class DocumentStore:
     """Documents of one database (table ``documents``).
 
@@ -207,7 +182,7 @@ class DocumentStore:
         if timezone is not None:
             check_timezone(timezone)
         table = read_documents(path)
-        rows = _checked_rows(
+        rows = check_documents(
             table,
             assets=None if assets is None else frozenset(assets),
             timezone=timezone,
@@ -405,268 +380,3 @@ def _bound(value: Any) -> datetime:
         raise DocumentError(f"not a date/time: {value!r}") from exc
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.to_pydatetime()
-
-
-# ------------------------------------------------------------------- the checks
-@dataclass(frozen=True)
-class _Rows:
-    """The rows to store, with what the checks counted."""
-
-    frame: pd.DataFrame  # DOCUMENT_COLUMNS, one row per distinct doc_id, in file order
-    duplicates: int
-    skipped: int
-    unknown: tuple[str, ...]
-    warnings: tuple[str, ...]
-
-
-def _checked_rows(
-    table: DocumentTable,
-    *,
-    assets: frozenset[str] | None,
-    timezone: str | None,
-    skip_unknown: bool,
-    source: str,
-    kind: str,
-    now: pd.Timestamp,
-    assets_name: str,
-) -> _Rows:
-    """The file's documents after the quality rules; DocumentError on any error."""
-    n = table.n_rows
-    times = _parse_times(table.columns["published_at"], timezone)
-    asset = _strings(table.columns["asset"], strip=True)
-    text = _strings(table.columns["text"], strip=False)
-    sources = _defaulted(table.columns.get("source"), source, n)
-    kinds = _defaulted(table.columns.get("kind"), kind, n)
-
-    keep = np.ones(n, dtype=bool)
-    unknown: tuple[str, ...] = ()
-    no_asset = np.array([a is None for a in asset], dtype=bool)
-    outside = np.zeros(n, dtype=bool)
-    if assets is not None:
-        outside = np.array([a is not None and a not in assets for a in asset], dtype=bool)
-        unknown = tuple(sorted({a for a, o in zip(asset, outside, strict=True) if o}))
-        if skip_unknown:
-            keep &= ~outside
-    problems: list[str] = []
-    where = _Locator(table)
-    if (no_asset & keep).any():
-        problems.append(f"no asset in {where(no_asset & keep)}")
-    if unknown and not skip_unknown:
-        shown = ", ".join(unknown[:_SHOWN]) + (" ..." if len(unknown) > _SHOWN else "")
-        problems.append(
-            f"{len(unknown)} asset(s) not in {assets_name}: {shown} "
-            f"(in {where(outside)}); skip their rows with --skip-unknown (skip_unknown=True)"
-        )
-    missing = times.missing & keep
-    if missing.any():
-        problems.append(f"no publication time in {where(missing)}")
-    bad = times.unparseable & keep
-    if bad.any():
-        problems.append(
-            f"publication time(s) that cannot be read as a date/time in {where(bad, times.text)}"
-        )
-    naive = times.naive & keep
-    if naive.any():
-        problems.append(
-            f"publication time(s) without a UTC offset in {where(naive, times.text)}; "
-            "give each time an offset (2024-01-02T14:30:00Z) or a time zone (--timezone)"
-        )
-    future = (times.ns > now.value) & (times.ns != NAT) & keep
-    if future.any():
-        problems.append(
-            f"publication time(s) in the future (after {now.tz_convert('UTC'):%Y-%m-%d %H:%M} "
-            f"UTC) in {where(future, times.text)}"
-        )
-    empty = np.array([t is None or not t.strip() for t in text], dtype=bool) & keep
-    if empty.any():
-        problems.append(f"empty text in {where(empty)}")
-    for name, values, limit in (
-        ("asset", asset, _MAX_ASSET),
-        ("source", sources, _MAX_SOURCE),
-        ("kind", kinds, _MAX_KIND),
-    ):
-        long = np.array([v is not None and len(v) > limit for v in values], dtype=bool) & keep
-        if long.any():
-            problems.append(f"{name} longer than {limit} characters in {where(long, values)}")
-    if problems:
-        raise DocumentError(
-            f"{table.path}: import refused: " + "; ".join(problems),
-            hint="fix those rows; nothing was stored",
-        )
-    index = np.flatnonzero(keep)
-    published = pd.to_datetime(times.ns[index], utc=True).as_unit("ns")
-    frame = pd.DataFrame(
-        {
-            "asset": [asset[i] for i in index],
-            "published_at": published,
-            "source": [sources[i] for i in index],
-            "kind": [kinds[i] for i in index],
-            "text": [text[i] for i in index],
-        }
-    )
-    when = _iso_us(times.ns[index])
-    frame.insert(
-        0,
-        "doc_id",
-        [
-            _hash(a, w, so, k, t)
-            for a, w, so, k, t in zip(
-                frame["asset"], when, frame["source"], frame["kind"], frame["text"], strict=True
-            )
-        ],
-    )
-    distinct = frame.drop_duplicates("doc_id", ignore_index=True)
-    warnings = list(times.warnings(where))
-    return _Rows(distinct, len(frame) - len(distinct), int((~keep).sum()), unknown, tuple(warnings))
-
-
-class _Locator:
-    """Names the first rows of a mask: ``lines 3, 7, 9 (and 2 more)``."""
-
-    def __init__(self, table: DocumentTable) -> None:
-        self.locators = table.locators
-        self.unit = table.unit
-
-    def __call__(self, mask: np.ndarray, written: list[str | None] | None = None) -> str:
-        rows = np.flatnonzero(mask)
-        parts = []
-        for r in rows[:_SHOWN]:
-            part = str(int(self.locators[r]))
-            if written is not None and written[r] is not None:
-                part += f" {str(written[r])[:40]!r}"
-            parts.append(part)
-        more = f" and {len(rows) - _SHOWN} more" if len(rows) > _SHOWN else ""
-        unit = self.unit if len(rows) == 1 else f"{self.unit}s"
-        return f"{len(rows)} row(s): {unit} {', '.join(parts)}{more}"
-
-
-def _strings(col: pa.ChunkedArray, *, strip: bool) -> list[str | None]:
-    values = col.to_pylist()
-    if not strip:
-        return values
-    out = [v.strip() if v is not None else None for v in values]
-    return [v if v else None for v in out]
-
-
-def _defaulted(col: pa.ChunkedArray | None, default: str, n: int) -> list[str]:
-    if col is None:
-        return [default] * n
-    return [(v or "").strip() or default for v in col.to_pylist()]
-
-
-# ------------------------------------------------------------------------ times
-@dataclass
-class _Times:
-    """Publication times parsed to UTC nanoseconds (ceiled to microseconds), per row."""
-
-    ns: np.ndarray  # int64, NAT where missing or unparseable
-    missing: np.ndarray
-    unparseable: np.ndarray
-    naive: np.ndarray  # read, but without a UTC offset and no time zone was given
-    date_only: np.ndarray
-    text: list[str | None]  # as written, for messages
-    ambiguous: list[tuple[np.ndarray, bool]]  # (rows, read day first) per parsed part
-
-    def warnings(self, where: _Locator) -> Iterable[str]:
-        date_only = self.date_only & (self.ns != NAT)
-        if date_only.any():
-            yield (
-                f"dates without a time of day, taken as midnight at the start of the day, in "
-                f"{where(date_only, self.text)}: a document published later that day would "
-                "count early; give times of day, or a latency of at least one day"
-            )
-        for rows, day_first in self.ambiguous:
-            mask = np.zeros(len(self.ns), dtype=bool)
-            mask[rows] = True
-            taken = "day first" if day_first else "month first"
-            yield (
-                f"dates whose day and month could be read either way were read {taken} in "
-                f"{where(mask, self.text)}; write them as ISO 8601 (2024-01-02) to be sure"
-            )
-
-
-def _parse_times(col: pa.ChunkedArray, timezone: str | None) -> _Times:
-    """Parse a publication-time column; rows without an offset need ``timezone``."""
-    n = len(col)
-    written = [None if v is None else str(v) for v in col.to_pylist()]
-    col = _integers_if_all(col)
-    typ = col.type
-    present = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
-    ns = np.full(n, NAT, dtype=np.int64)
-    unparseable = np.zeros(n, dtype=bool)
-    naive = np.zeros(n, dtype=bool)
-    date_only = np.zeros(n, dtype=bool)
-    ambiguous: list[tuple[np.ndarray, bool]] = []
-    if pa.types.is_timestamp(typ) or pa.types.is_date(typ) or pa.types.is_integer(typ):
-        values, info = parse_timestamps(col, "UTC" if _aware(col) else (timezone or "UTC"))
-        ns[:] = values
-        unparseable = np.asarray(info["unparseable"], dtype=bool) & present
-        if not _aware(col):
-            naive = present & ~unparseable & (timezone is None)
-            if not pa.types.is_timestamp(typ):  # dates, and integers written as YYYYMMDD
-                date_only = present.copy()
-    else:
-        text = pc.utf8_trim_whitespace(pc.cast(col, pa.string()))
-        nonempty = pc.fill_null(pc.not_equal(text, ""), False)
-        present &= np.asarray(nonempty.to_numpy(zero_copy_only=False), dtype=bool)
-        offset = np.asarray(
-            pc.fill_null(pc.match_substring_regex(text, _OFFSET), False).to_numpy(
-                zero_copy_only=False
-            ),
-            dtype=bool,
-        )
-        clock = np.asarray(
-            pc.fill_null(pc.match_substring_regex(text, _TIME_OF_DAY), False).to_numpy(
-                zero_copy_only=False
-            ),
-            dtype=bool,
-        )
-        for part, zone in ((present & offset, "UTC"), (present & ~offset, timezone or "UTC")):
-            rows = np.flatnonzero(part)
-            if not len(rows):
-                continue
-            values, info = parse_timestamps(text.take(pa.array(rows)), zone)
-            ns[rows] = values
-            unparseable[rows] = np.asarray(info["unparseable"], dtype=bool)
-            if info.get("ambiguous") is not None:
-                ambiguity = info["ambiguous"]
-                ambiguous.append((rows[ambiguity.rows], ambiguity.day_first))
-        naive = present & ~offset & ~unparseable & (timezone is None)
-        date_only = present & ~clock
-    ns[unparseable | ~present] = NAT
-    ns = _ceil_us(ns)
-    return _Times(ns, ~present, unparseable, naive, date_only, written, ambiguous)
-
-
-def _integers_if_all(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A text column of whole numbers only (epochs, YYYYMMDD dates in CSV) as int64."""
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        return col
-    text = pc.utf8_trim_whitespace(col)
-    digits = pc.match_substring_regex(text, r"^-?\d{1,19}$")
-    if pc.all(pc.fill_null(digits, True)).as_py() and pc.any(pc.is_valid(text)).as_py():
-        try:
-            return pc.cast(text, pa.int64())
-        except (pa.ArrowInvalid, OverflowError):
-            return col
-    return col
-
-
-def _aware(col: pa.ChunkedArray) -> bool:
-    """Typed times that carry their instant: zoned timestamps, epoch integers."""
-    typ = col.type
-    if pa.types.is_timestamp(typ):
-        return typ.tz is not None
-    if pa.types.is_integer(typ):
-        values = pc.drop_null(col).to_numpy(zero_copy_only=False)
-        lo, hi = _YYYYMMDD
-        return not (len(values) and values.min() >= lo and values.max() <= hi)
-    return False
-
-
-def _ceil_us(ns: np.ndarray) -> np.ndarray:
-    """Nanoseconds rounded up to whole microseconds (NAT kept)."""
-    valid = ns != NAT
-    out = ns.copy()
-    out[valid] = -((-ns[valid]) // _US) * _US
-    return out

@@ -18,12 +18,15 @@ from alphaloop.cli.common import (
     progress_bars,
     workspace,
 )
+from alphaloop.cli.factor_mining import mine_command, mined_app
 
 factor_app = typer.Typer(
     help="Factors: evaluate expressions, analyze them, browse libraries.", no_args_is_help=True
 )
 library_app = typer.Typer(help="Named factor libraries.", no_args_is_help=True)
 factor_app.add_typer(library_app, name="library")
+factor_app.command("mine")(mine_command)
+factor_app.add_typer(mined_app, name="mined")
 
 
 CacheOpt = Annotated[

@@ -122,37 +122,15 @@ def remove_text_factor(ws: Workspace, name: str) -> Path:
 
 
 # ------------------------------------------------------------------ documents
-_COLUMNS = ["doc_id", "asset", "published_at", "source", "kind", "text"]
-
-
 def load_documents(ws: Workspace, assets: Sequence[str], end: Any = None) -> pd.DataFrame:
     """The workspace's documents about ``assets`` published up to ``end`` (inclusive).
 
     Columns ``doc_id, asset, published_at (UTC), source, kind, text``, sorted
     by ``published_at`` then ``doc_id``.
     """
-    try:
-        from alphaloop.data.documents import DocumentStore
-    except ImportError:  # before the document store exists: read its table directly
-        return _read_documents_table(ws, assets, end)
+    from alphaloop.data.documents import DocumentStore
+
     return DocumentStore(ws.db).load(assets=list(assets), end=end)
-
-
-def _read_documents_table(ws: Workspace, assets: Sequence[str], end: Any) -> pd.DataFrame:
-    from sqlalchemy import select
-
-    from alphaloop.store import DocumentRow
-
-    query = select(*(getattr(DocumentRow, c) for c in _COLUMNS)).where(
-        DocumentRow.asset.in_(list(assets))
-    )
-    if end is not None:
-        query = query.where(DocumentRow.published_at <= as_utc(end).to_pydatetime())
-    with ws.db.session() as s:
-        rows = s.execute(query).all()
-    frame = pd.DataFrame(rows, columns=_COLUMNS)
-    frame["published_at"] = pd.to_datetime(frame["published_at"], utc=True)
-    return frame.sort_values(["published_at", "doc_id"], kind="stable").reset_index(drop=True)
 
 
 # ------------------------------------------------------------------ panel fields

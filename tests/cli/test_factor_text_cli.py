@@ -11,13 +11,8 @@ import pandas as pd
 import pytest
 
 from alphaloop.app import Workspace
-from alphaloop.cli.factor import factor_app
-from alphaloop.cli.factor_text import text_app
 from alphaloop.store import DocumentRow
 from tests.cli.conftest import cli
-
-if not any(g.name == "text" for g in factor_app.registered_groups):
-    factor_app.add_typer(text_app, name="text")
 
 DAYS = pd.bdate_range("2024-03-01", periods=20, tz="UTC")
 

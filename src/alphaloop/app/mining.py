@@ -29,7 +29,7 @@ from alphaloop.jsonsafe import json_safe
 from alphaloop.store import DatasetFactorTrialsRow, FactorExpressionRow, MiningSessionRow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from alphaloop.app.workspace import Workspace
     from alphaloop.factors.mining import MiningConfig, MiningResult
@@ -91,6 +91,7 @@ def mine_dataset(
     *,
     library: str | None = None,
     report: str | Path | None = None,
+    texts: Sequence[str] = (),
     on_generation: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> MiningOutcome:
@@ -107,6 +108,9 @@ def mine_dataset(
         Save the pool as this workspace library (``libraries/NAME.yaml``).
     report : path, optional
         Write an HTML report of the session there.
+    texts : sequence of str
+        Text factors of the workspace the grammar may use as leaves
+        (``Text("NAME")``), besides the price and volume fields.
 
     Raises
     ------
@@ -121,6 +125,16 @@ def mine_dataset(
     info = ws.data.info(data)
     ws.data.holdout_boundary(data)  # seals the holdout at first use
     panel = ws.data.load(data)
+    if texts:
+        from alphaloop.app.text_factors import attach_text_fields
+        from alphaloop.factors.mining import DEFAULT_FIELDS, Grammar
+
+        panel = attach_text_fields(ws, panel, list(texts))
+        base = config.grammar or Grammar(
+            fields=tuple(f for f in DEFAULT_FIELDS if f in panel.field_names)
+        )
+        fields = (*base.fields, *(f"text:{t}" for t in texts if f"text:{t}" not in base.fields))
+        config = replace(config, grammar=replace(base, fields=fields))
     if panel.n_times <= config.horizon + 1:
         raise MiningError(
             f"the search span of {data!r} has {panel.n_times} bars: too short for a "
@@ -358,6 +372,11 @@ def evaluate_mined_holdout(ws: Workspace, ref: int | str, *, note: str) -> dict[
         data, note=f"mining session {session['id']}: {note}", trials_before=trials
     )
     panel = ws.data.load(data, holdout_key=key)
+    from alphaloop.app.text_factors import attach_expression_texts
+
+    panel, _ = attach_expression_texts(
+        ws, panel, [m["expression"] for m in members], fit_end=key.boundary
+    )
     horizon = int(session["config"]["horizon"])
     weights = {m["name"]: float(m["weight"] or 0.0) for m in members}
     result = score_pool_holdout(

@@ -58,6 +58,10 @@ def mine_command(
             help="A hypothesis that enters the first generation (repeatable).",
         ),
     ] = None,
+    text: Annotated[
+        list[str] | None,
+        typer.Option("--text", help="A text factor the grammar may use as a leaf (repeatable)."),
+    ] = None,
     library: Annotated[
         str | None,
         typer.Option(
@@ -94,7 +98,13 @@ def mine_command(
     ws = workspace(ctx, write=True)
     with _live(as_json) as on_generation:
         outcome = mine_dataset(
-            ws, data, config, library=library, report=report, on_generation=on_generation
+            ws,
+            data,
+            config,
+            library=library,
+            report=report,
+            texts=tuple(text or ()),
+            on_generation=on_generation,
         )
     doc = outcome.to_dict()
     if as_json:

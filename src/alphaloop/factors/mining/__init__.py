@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from alphaloop.factors.mining.grammar import Grammar, invalid_reason, is_valid
     from alphaloop.factors.mining.holdout import score_pool_holdout
     from alphaloop.factors.mining.miner import (
+        DEFAULT_FIELDS,
         Candidate,
         MinedFactor,
         MiningConfig,
@@ -64,6 +65,7 @@ _HOME: dict[str, str] = {
     "invalid_reason": "alphaloop.factors.mining.grammar",
     "is_valid": "alphaloop.factors.mining.grammar",
     "score_pool_holdout": "alphaloop.factors.mining.holdout",
+    "DEFAULT_FIELDS": "alphaloop.factors.mining.miner",
     "Candidate": "alphaloop.factors.mining.miner",
     "MinedFactor": "alphaloop.factors.mining.miner",
     "MiningConfig": "alphaloop.factors.mining.miner",
@@ -88,6 +90,7 @@ _HOME: dict[str, str] = {
 """Public name -> the module of this package that defines it."""
 
 __all__ = [
+    "DEFAULT_FIELDS",
     "AlphaPool",
     "Candidate",
     "CandidateScore",

@@ -96,6 +96,10 @@ def test_overlapping_or_empty_plans_are_refused() -> None:
         FoldPlan(horizon=1, train=((0, 10),), valid=((5, 20),))
     with pytest.raises(MiningError):
         FoldPlan(horizon=1, train=(), valid=((5, 20),))
+    with pytest.raises(MiningError, match="horizon"):
+        FoldPlan(horizon=0, train=((0, 10),), valid=((12, 20),))
+    with pytest.raises(MiningError, match="not a fold plan"):
+        FoldPlan.from_dict({"horizon": 1})
 
 
 def test_next_bar_label_by_hand() -> None:

@@ -58,6 +58,8 @@ class FoldPlan:
 
     def __post_init__(self) -> None:
         ranges = (*self.train, *self.valid)
+        if self.horizon < 1:
+            raise MiningError(f"horizon must be at least 1 bar, got {self.horizon}")
         if not self.train or not self.valid:
             raise MiningError(
                 f"a fold plan needs at least one training and one validation fold, got "

@@ -312,9 +312,12 @@ class AlphaPool:
                 return PoolDecision(False, None, before, before)
             self._install(slots, gram, cross, everyone)
             return PoolDecision(True, None, self._valid_ic, before)
+        # the pool's score without member i; without the candidate it is the current score
         without = [
-            self._score(slots, gram, cross, [j for j in everyone if j != i])[0] for i in everyone
+            self._score(slots, gram, cross, [j for j in everyone if j != i])[0]
+            for i in everyone[:-1]
         ]
+        without.append(before)
         scores = np.asarray([w if math.isfinite(w) else -np.inf for w in without])
         drop = int(np.argmax(scores))
         if drop == len(slots) - 1 or not _better(without[drop], before, self.min_gain):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy.stats import rankdata, spearmanr
 
 from alphaloop.errors import MiningError
@@ -36,7 +40,9 @@ def reference_ic(label, members, values, min_assets=5):
     for t in range(label.shape[0]):
         ok = members[t] & np.isfinite(label[t]) & np.isfinite(values[t])
         if ok.sum() >= min_assets:
-            out[t] = spearmanr(values[t, ok], label[t, ok]).statistic
+            with warnings.catch_warnings():  # a constant row: scipy warns and gives NaN
+                warnings.simplefilter("ignore")
+                out[t] = spearmanr(values[t, ok], label[t, ok]).statistic
     return out
 
 
@@ -49,6 +55,24 @@ def test_daily_ic_equals_scipy_spearman_per_row(ties: bool) -> None:
     assert np.array_equal(np.isnan(daily), np.isnan(expected))
     assert np.isnan(daily[:5]).all()  # too few members
     assert np.isnan(daily[-6:]).all()  # no label
+    np.testing.assert_allclose(daily, expected, rtol=0, atol=1e-12)
+
+
+cells = st.sampled_from([np.nan, -1.5, 0.0, 0.0, 1.0, 2.0, 3.25, np.inf])
+
+
+@given(
+    values=hnp.arrays(np.float64, (8, 7), elements=cells),
+    label=hnp.arrays(np.float64, (8, 7), elements=cells),
+    members=hnp.arrays(np.bool_, (8, 7)),
+)
+def test_daily_ic_matches_scipy_on_heavy_ties_and_gaps(values, label, members) -> None:
+    plan = FoldPlan(horizon=1, train=((0, 3),), valid=((5, 6),))
+    scorer = ICScorer(label, members, plan, min_assets=3)
+    daily = scorer.daily_ic(values)
+    finite_values = np.where(np.isfinite(values), values, np.nan)  # +-inf is missing
+    finite_label = np.where(np.isfinite(label), label, np.nan)
+    expected = reference_ic(finite_label, members, finite_values, min_assets=3)
     np.testing.assert_allclose(daily, expected, rtol=0, atol=1e-12)
 
 

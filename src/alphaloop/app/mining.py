@@ -72,11 +72,26 @@ class MiningOutcome:
         )
 
 
-def factor_trials(ws: Workspace, dataset: str) -> int:
-    """Distinct expressions miners have scored on ``dataset`` so far (O(1))."""
+def factor_trials(ws: Workspace, dataset: str, *, besides: int | None = None) -> int:
+    """Distinct expressions miners have scored on ``dataset`` so far (one row read).
+
+    ``besides``: leave out the expressions session ``besides`` was the first to
+    score (a resumed session's own earlier trials are in its result already).
+    """
     with ws.db.session() as s:
         row = s.get(DatasetFactorTrialsRow, dataset)
-        return int(row.n_expressions) if row is not None else 0
+        total = int(row.n_expressions) if row is not None else 0
+        if besides is not None and total:
+            own = s.scalar(
+                select(func.count())
+                .select_from(FactorExpressionRow)
+                .where(
+                    FactorExpressionRow.dataset == dataset,
+                    FactorExpressionRow.session_id == besides,
+                )
+            )
+            total -= int(own or 0)
+        return total
 
 
 def _session_key(data_hash: str, config: MiningConfig) -> str:
@@ -171,7 +186,7 @@ def mine_dataset(
     if summary is not None:
         lib_path = ws.root / "libraries" / f"{lib_name}.yaml" if lib_name else None
         return MiningOutcome(session_id, key, "finished", summary, lib_name, lib_path, None, True)
-    prior = factor_trials(ws, data)
+    prior = factor_trials(ws, data, besides=session_id)
     run_config = replace(config, prior_trials=prior)
     status = "failed"
     try:

@@ -138,8 +138,8 @@ def test_seed_expressions_enter_the_first_generation() -> None:
         (MiningConfig(time_limit=-1), "time_limit"),
         (MiningConfig(seed_expressions=("Mean($close, )",)), "seed expression"),
         (MiningConfig(seed_expressions=("Mean($nope, 5)",)), "unknown field"),
-        (MiningConfig(grammar=Grammar(fields=())), ""),
-        (MiningConfig(horizon=5000), ""),
+        (MiningConfig(grammar=Grammar(fields=())), "no fields"),
+        (MiningConfig(horizon=5000), "folds too short"),
     ],
 )
 def test_settings_no_run_can_use_are_refused_clearly(config: MiningConfig, message: str) -> None:

@@ -685,7 +685,7 @@ class _Run:
         if members:
             values = evaluate_nodes(self.panel, {k: parse(t) for k, t in members.items()})
             self.ranked = {k: self.scorer.ranked(v) for k, v in values.items()}
-        self.pool = AlphaPool.from_state(self.scorer, state["pool"], self.ranked)
+        self.pool = AlphaPool.from_state(state["pool"], self.scorer, self.ranked)
 
     # ------------------------------------------------------------ result
     def _result(self, stopped: str, elapsed: float) -> MiningResult:

@@ -50,7 +50,9 @@ class Significance:
     adjusted_p : float
         Šidák-adjusted p-value, ``1 - (1 - p_value) ** n_trials``.
     passed : bool
-        ``adjusted_p < alpha`` (False when it is NaN).
+        ``adjusted_p < alpha`` and the mean IC is positive (False when NaN): a
+        mined factor is oriented to a positive IC on its training folds, so a
+        significantly negative validation IC is a failure, not a discovery.
     """
 
     mean_ic: float
@@ -131,5 +133,5 @@ def ic_significance(
         p_value=p_value,
         n_trials=n,
         adjusted_p=adjusted,
-        passed=bool(adjusted < alpha),
+        passed=bool(adjusted < alpha and finite.size and finite.mean() > 0),
     )

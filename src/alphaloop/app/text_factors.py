@@ -152,8 +152,10 @@ def attach_text_fields(
     Parameters
     ----------
     fit_end : datetime, optional
-        Fit end of ``pca`` factors: only documents available before it shape
-        the components. Default: the panel's last bar.
+        An extra bound on the fits of ``pca`` factors, e.g. the holdout
+        boundary: no fit uses a document available at or after it. Default
+        none; the fits are point in time either way (each document is scored
+        with a component fitted on the documents available before it).
     embedder : Embedder, optional
         A loaded model to reuse (default: a new one, loaded on first need).
     """

@@ -146,60 +146,94 @@ def pca_corpus(seed: int, n: int) -> tuple[pd.DataFrame, np.ndarray]:
     return docs, emb
 
 
+def ns(docs: pd.DataFrame) -> np.ndarray:
+    return pd.DatetimeIndex(docs["published_at"]).as_unit("ns").asi8
+
+
+def pca_spec(**kw: object) -> TextFactorSpec:
+    fields: dict[str, object] = {
+        "name": "pc",
+        "kind": "pca",
+        "latency": "0min",
+        "half_life": "2D",
+        "max_age": None,
+        "refit": "12h",
+        "min_documents": 30,
+    }
+    fields.update(kw)
+    return TextFactorSpec(**fields)
+
+
 def test_pca_scores_project_on_the_leading_component() -> None:
     docs, emb = pca_corpus(0, 400)
-    spec0 = TextFactorSpec(name="pc", kind="pca", component=0)
-    spec1 = TextFactorSpec(name="pc", kind="pca", component=1)
-    fit_end = pd.Timestamp("2024-02-01", tz="UTC")
-    avail = np.zeros(len(docs), dtype=np.int64)
-    s0 = document_scores(spec0, emb, avail, fit_end=fit_end)
-    s1 = document_scores(spec1, emb, avail, fit_end=fit_end)
-    centred = emb - emb.mean(axis=0)
+    avail = ns(docs)
+    s0 = document_scores(pca_spec(component=0), emb, avail)
+    s1 = document_scores(pca_spec(component=1), emb, avail)
+    assert np.isnan(s0[:30]).all()
+    assert np.isfinite(s0[30:]).all()
+    late = slice(100, None)  # scored by fits on 100+ documents
+    centred = emb[late] - emb[:100].mean(axis=0)
     # the leading component is (almost) axis 2, the second axis 0; signs: largest loading > 0
-    assert np.corrcoef(s0, centred[:, 2])[0, 1] > 0.99
-    assert np.corrcoef(s1, centred[:, 0])[0, 1] > 0.99
-    assert s0.var() > s1.var()
+    assert np.corrcoef(s0[late], centred[:, 2])[0, 1] > 0.99
+    assert np.corrcoef(s1[late], centred[:, 0])[0, 1] > 0.99
+    assert s0[late].var() > s1[late].var()
 
 
-def test_pca_fitted_only_on_documents_before_fit_end() -> None:
+def truncated(docs: pd.DataFrame, emb: np.ndarray, end: pd.Timestamp) -> tuple:
+    kept = (docs["published_at"] <= end).to_numpy()
+    return docs[kept].reset_index(drop=True), emb[kept]
+
+
+@pytest.mark.parametrize("cut", [2, 4, 6, 8])
+def test_pca_values_before_t_ignore_documents_after_t(cut: int) -> None:
     docs, emb = pca_corpus(1, 300)
-    spec = TextFactorSpec(name="pc", kind="pca", latency="0min", half_life="2D", max_age=None)
-    fit_end = pd.Timestamp("2024-01-06", tz="UTC")
-    base = values(spec, docs, emb, fit_end=fit_end)
-    # documents published after fit_end, with a huge variance along another axis
+    # documents in the second half vary most along another axis, so any leak shows
+    late = (docs["published_at"] > BARS[5]).to_numpy()
+    emb = emb.copy()
+    emb[late, 1] *= 60.0
+    spec = pca_spec()
+    full = values(spec, docs, emb)
+    end = BARS[cut]
+    short = values(spec, *truncated(docs, emb, end))
+    before = end >= BARS
+    np.testing.assert_array_equal(full[before], short[before])
+    assert np.isfinite(full[before][1:]).any()
+
+
+def test_pca_is_nan_until_min_documents_are_available() -> None:
+    docs, emb = pca_corpus(3, 200)
+    spec = pca_spec(min_documents=150)
+    out = values(spec, docs, emb)
+    times = docs["published_at"].sort_values().reset_index(drop=True)
+    first_fit = times[150]  # the first document after the 150th
+    assert np.isnan(out[first_fit > BARS]).all()
+    assert np.isfinite(out[first_fit < BARS]).all()
+    too_few = values(pca_spec(min_documents=199 + 1), docs, emb)
+    assert np.isnan(too_few).all()
+
+
+def test_pca_fit_end_freezes_the_component() -> None:
+    docs, emb = pca_corpus(4, 300)
+    avail = ns(docs)
+    fit_end = pd.Timestamp("2024-01-05", tz="UTC")
+    base = document_scores(pca_spec(), emb, avail, fit_end=fit_end)
+    # documents after fit_end, with a huge variance along another axis, shape no fit
     rng = np.random.default_rng(2)
     extra_emb = rng.standard_normal((200, DIM)) * np.array([0.0, 50.0, 0.0, 0.0])
-    extra = pd.DataFrame(
-        {
-            "asset": rng.choice(ASSETS, 200),
-            "published_at": fit_end + pd.to_timedelta(rng.uniform(0, 3, 200), unit="D"),
-            "source": "wire",
-            "kind": "news",
-        }
-    )
-    more = values(
-        spec,
-        pd.concat([docs, extra], ignore_index=True),
+    extra_avail = (fit_end + pd.to_timedelta(rng.uniform(0, 3, 200), unit="D")).asi8
+    more = document_scores(
+        pca_spec(),
         np.vstack([emb, extra_emb]),
+        np.concatenate([avail, extra_avail]),
         fit_end=fit_end,
     )
-    before = fit_end >= BARS
-    np.testing.assert_array_equal(base[before], more[before])
-    # fitted on everything instead, the component changes (the test can see a leak)
-    leaky = values(
-        spec,
-        pd.concat([docs, extra], ignore_index=True),
-        np.vstack([emb, extra_emb]),
-        fit_end=BARS[-1] + pd.Timedelta("1D"),
+    np.testing.assert_array_equal(base, more[: len(docs)])
+    unbounded = document_scores(
+        pca_spec(), np.vstack([emb, extra_emb]), np.concatenate([avail, extra_avail])
     )
-    assert not np.allclose(base[before], leaky[before], equal_nan=True)
-
-
-def test_pca_needs_enough_documents_before_fit_end() -> None:
-    docs, emb = pca_corpus(3, 50)
-    spec = TextFactorSpec(name="pc", kind="pca", component=3)
-    with pytest.raises(DocumentError, match="component 3 needs at least 5"):
-        values(spec, docs, emb, fit_end=pd.Timestamp("2024-01-01 06:00", tz="UTC"))
+    after = avail >= fit_end.value
+    assert not np.allclose(base[after], unbounded[: len(docs)][after])
+    np.testing.assert_array_equal(base[~after], unbounded[: len(docs)][~after])
 
 
 def test_filters_on_sources_kinds_and_assets() -> None:
@@ -236,11 +270,14 @@ def test_kernel_matches_its_python_twin() -> None:
         assert np.isfinite(a).any()
 
 
-def test_values_are_deterministic_and_independent_of_row_order() -> None:
+@pytest.mark.parametrize(
+    "spec", [similarity(references=["up", "down"]), pca_spec(), pca_spec(component=1)]
+)
+def test_values_are_deterministic_and_independent_of_row_order(spec: TextFactorSpec) -> None:
     docs, emb = pca_corpus(4, 120)
-    spec = similarity(references=["up", "down"])
     a = values(spec, docs, emb)
     perm = np.random.default_rng(6).permutation(len(docs))
     b = values(spec, docs.iloc[perm].reset_index(drop=True), emb[perm])
-    np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
     np.testing.assert_array_equal(a, values(spec, docs, emb))
+    assert np.isfinite(a).any()

@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from alphaloop.errors import SpecError
-from alphaloop.factors.text.spec import DEFAULT_POSITIVE, TextFactorSpec
+from alphaloop.factors.text.spec import (
+    DEFAULT_MIN_DOCUMENTS,
+    DEFAULT_POSITIVE,
+    DEFAULT_REFIT,
+    TextFactorSpec,
+)
 
 
 def test_defaults_and_durations() -> None:
@@ -36,3 +41,28 @@ def test_defaults_and_durations() -> None:
 def test_invalid_specs_say_what_is_wrong(fields: dict[str, object], message: str) -> None:
     with pytest.raises(SpecError, match=message):
         TextFactorSpec.from_dict(fields, source="tone.yaml")
+
+
+def test_pca_fields() -> None:
+    spec = TextFactorSpec.from_dict({"name": "pc", "kind": "pca", "component": 2})
+    assert spec.refit_delta == pd.Timedelta(DEFAULT_REFIT)
+    assert spec.min_documents == DEFAULT_MIN_DOCUMENTS
+    assert TextFactorSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"refit": "0D"}, "refit '0D' must be positive"),
+        ({"refit": "monthly"}, "not a duration"),
+        ({"component": 3, "min_documents": 4}, "use at least 5"),
+    ],
+)
+def test_invalid_pca_fields(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        TextFactorSpec.from_dict({"name": "pc", "kind": "pca", **fields})
+
+
+def test_pca_fields_are_refused_on_other_kinds() -> None:
+    with pytest.raises(SpecError, match="apply to pca factors"):
+        TextFactorSpec.from_dict({"name": "tone", "kind": "sentiment", "refit": "5D"})

@@ -12,8 +12,10 @@ Conventions
   ``age > max_age`` drops out.
 - The value is the weighted mean of the scores of the documents that count,
   NaN where none does.
-- A ``pca`` factor's components are fitted on the documents available
-  strictly before ``fit_end`` (the end of the search span), never later ones.
+- A ``pca`` factor scores each document, once, with a component fitted on
+  the documents available strictly before it (expanding window, refitted
+  every ``refit``, NaN before ``min_documents``; see
+  :mod:`alphaloop.factors.text.pca`). Unscored documents do not count.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pandas as pd
 from numba import njit
 
 from alphaloop.errors import DocumentError
+from alphaloop.factors.text.pca import point_in_time_pca_scores
 from alphaloop.factors.text.spec import TextFactorSpec
 
 __all__ = ["available_times", "document_scores", "text_factor_values"]
@@ -50,34 +53,12 @@ def _phrase_matrix(
     return np.stack([np.asarray(vectors[p], dtype=np.float64) for p in phrases])
 
 
-def _pca_direction(
-    spec: TextFactorSpec, fit: np.ndarray, n_fit: int, fit_end: pd.Timestamp
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and unit direction of component ``spec.component`` of the rows ``fit``."""
-    need = spec.component + 2
-    if n_fit < need:
-        raise DocumentError(
-            f"pca text factor {spec.name!r} has {n_fit} document(s) available before "
-            f"{fit_end.isoformat()}; component {spec.component} needs at least {need}",
-            hint="import more documents, or fit on a longer span",
-        )
-    mean = fit.mean(axis=0)
-    centred = fit - mean
-    cov = centred.T @ centred / max(n_fit - 1, 1)
-    eigvals, eigvecs = np.linalg.eigh(cov)
-    direction = eigvecs[:, np.argsort(eigvals)[::-1][spec.component]]
-    # sign convention: the largest loading is positive, so a refit on the same data agrees
-    if direction[np.argmax(np.abs(direction))] < 0:
-        direction = -direction
-    return mean, direction
-
-
 def document_scores(
     spec: TextFactorSpec,
     embeddings: np.ndarray,
     available_at: np.ndarray,
     *,
-    fit_end: pd.Timestamp,
+    fit_end: pd.Timestamp | None = None,
     phrases: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """One score per document (float64), by the factor's ``kind``.
@@ -88,10 +69,16 @@ def document_scores(
         Unit-length document embeddings.
     available_at : ndarray of int64
         ``published_at + latency`` per document, ns since epoch (UTC).
-    fit_end : Timestamp
-        A ``pca`` factor is fitted on the documents with ``available_at < fit_end``.
+    fit_end : Timestamp, optional
+        No fit of a ``pca`` factor uses a document with ``available_at >= fit_end``
+        (its direction is frozen from there on); default no bound.
     phrases : mapping of str to ndarray
         Embeddings of the factor's phrases (similarity and sentiment).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_docs,)
+        NaN for the documents of a ``pca`` factor available before its first fit.
     """
     emb = np.asarray(embeddings, dtype=np.float64)
     if spec.kind == "similarity":
@@ -100,9 +87,19 @@ def document_scores(
         pos = _phrase_matrix(spec.positive_phrases, phrases, spec.name).mean(axis=0)
         neg = _phrase_matrix(spec.negative_phrases, phrases, spec.name).mean(axis=0)
         return emb @ pos - emb @ neg
-    before = np.asarray(available_at) < fit_end.value
-    mean, direction = _pca_direction(spec, emb[before], int(before.sum()), fit_end)
-    return (emb - mean) @ direction
+    return point_in_time_pca_scores(
+        emb,
+        np.asarray(available_at, dtype=np.int64),
+        component=spec.component,
+        min_documents=spec.min_documents,
+        refit_ns=int(spec.refit_delta.value),
+        fit_end_ns=None if fit_end is None else int(_utc(fit_end).value),
+    )
+
+
+def _utc(time: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(time)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _aggregate_py(
@@ -171,9 +168,9 @@ def text_factor_values(
     assets : sequence of str
         Column order; documents about other assets are ignored.
     fit_end : datetime, optional
-        Fit end of a ``pca`` factor (see :func:`document_scores`); default the
-        last bar, so the fit sees the documents of the whole calendar. Pass the
-        end of the search span to keep later documents out of the fit.
+        An extra bound on the fits of a ``pca`` factor (see
+        :func:`document_scores`), e.g. the holdout boundary; default none (the
+        fits are point in time anyway).
     phrases : mapping of str to ndarray
         Embeddings of the spec's phrases (similarity and sentiment factors).
 
@@ -201,12 +198,12 @@ def text_factor_values(
     if not keep.any():
         return out
     available = available_times(spec, docs["published_at"])[keep]
-    end = bars[-1] if fit_end is None else pd.Timestamp(fit_end)
-    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     scores = document_scores(
-        spec, np.asarray(embeddings)[keep], available, fit_end=end, phrases=phrases
+        spec, np.asarray(embeddings)[keep], available, fit_end=fit_end, phrases=phrases
     )
     code = codes[keep].astype(np.int64)
+    scored = ~np.isnan(scores)
+    available, scores, code = available[scored], scores[scored], code[scored]
     order = np.lexsort((available, code))
     counts = np.bincount(code, minlength=len(asset_list))
     starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)

@@ -7,8 +7,9 @@ A text factor turns the documents about an asset into a number per bar:
 - ``sentiment``: mean cosine similarity to the ``positive`` phrases minus
   the mean to the ``negative`` ones (finance defaults given).
 - ``pca``: the document's coordinate on one principal component
-  (``component``, 0-based) of the document embeddings available before the
-  fit end (see :func:`~alphaloop.factors.text.compute.text_factor_values`).
+  (``component``, 0-based) of the embeddings of the documents available
+  strictly before it, refitted every ``refit`` on an expanding window once
+  ``min_documents`` are available (see :mod:`alphaloop.factors.text.pca`).
 
 Every factor is point in time: a document counts from ``published_at +
 latency`` on, weighted ``0.5 ** (age / half_life)``, and drops out after
@@ -35,8 +36,10 @@ from alphaloop.errors import SpecError
 from alphaloop.specfile import describe_validation_error
 
 __all__ = [
+    "DEFAULT_MIN_DOCUMENTS",
     "DEFAULT_NEGATIVE",
     "DEFAULT_POSITIVE",
+    "DEFAULT_REFIT",
     "TEXT_FACTOR_KINDS",
     "TextFactorSpec",
     "parse_duration",
@@ -63,6 +66,12 @@ DEFAULT_NEGATIVE: tuple[str, ...] = (
     "shares plunged after the announcement",
 )
 """Phrases of bad news (sentiment factors without their own ``negative`` list)."""
+
+DEFAULT_REFIT = "30D"
+"""Default interval between the refits of a ``pca`` factor's component."""
+
+DEFAULT_MIN_DOCUMENTS = 100
+"""Default number of documents a ``pca`` factor needs before its first fit."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
@@ -95,6 +104,12 @@ class TextFactorSpec(BaseModel):
         refused elsewhere).
     component : int, default 0
         The principal component of a ``pca`` factor, 0-based (0 = most variance).
+    refit : str, default "30D"
+        Interval between the refits of a ``pca`` factor's component (expanding
+        window, documents available strictly before each refit).
+    min_documents : int, default 100
+        Documents a ``pca`` factor needs before its first fit (at least
+        ``component + 2``); documents available earlier score NaN.
     positive, negative : tuple of str
         Phrases of a ``sentiment`` factor (default: :data:`DEFAULT_POSITIVE`,
         :data:`DEFAULT_NEGATIVE`).
@@ -115,6 +130,8 @@ class TextFactorSpec(BaseModel):
     description: str = ""
     references: tuple[str, ...] = ()
     component: int = 0
+    refit: str = DEFAULT_REFIT
+    min_documents: int = DEFAULT_MIN_DOCUMENTS
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
     latency: str = "1min"
@@ -138,6 +155,13 @@ class TextFactorSpec(BaseModel):
     def _check_latency(cls, v: str) -> str:
         if parse_duration(v, "latency") < pd.Timedelta(0):
             raise ValueError(f"latency {v!r} is negative; a document cannot be read early")
+        return v
+
+    @field_validator("refit")
+    @classmethod
+    def _check_refit(cls, v: str) -> str:
+        if parse_duration(v, "refit") <= pd.Timedelta(0):
+            raise ValueError(f"refit {v!r} must be positive")
         return v
 
     @field_validator("half_life", "max_age")
@@ -166,12 +190,25 @@ class TextFactorSpec(BaseModel):
             raise ValueError(f"positive/negative apply to sentiment factors, not {self.kind}")
         if self.kind != "pca" and self.component:
             raise ValueError(f"component applies to pca factors, not {self.kind}")
+        if self.kind != "pca" and (
+            self.refit != DEFAULT_REFIT or self.min_documents != DEFAULT_MIN_DOCUMENTS
+        ):
+            raise ValueError(f"refit/min_documents apply to pca factors, not {self.kind}")
+        if self.min_documents < self.component + 2:
+            raise ValueError(
+                f"min_documents {self.min_documents} is too few for component "
+                f"{self.component}: use at least {self.component + 2}"
+            )
         return self
 
     # ------------------------------------------------------------------ durations
     @property
     def latency_delta(self) -> pd.Timedelta:
         return parse_duration(self.latency, "latency")
+
+    @property
+    def refit_delta(self) -> pd.Timedelta:
+        return parse_duration(self.refit, "refit")
 
     @property
     def half_life_delta(self) -> pd.Timedelta | None:

@@ -204,11 +204,11 @@ def test_state_rebuilds_the_pool() -> None:
         pool.try_add(key, f"${key}", ranked[key])
     state = json.loads(json.dumps(pool.state(), allow_nan=False))
     assert [m["key"] for m in state["members"]] == ["medium", "strong"]
-    restored = AlphaPool.from_state(state, scorer, ranked)
+    restored = AlphaPool.from_state(scorer, state, ranked)
     assert restored.members == pool.members
     assert restored.valid_ic() == pool.valid_ic()
     assert restored.capacity == 2
-    via_callback = AlphaPool.from_state(state, scorer, lambda key, expression: ranked[key])
+    via_callback = AlphaPool.from_state(scorer, state, lambda key, expression: ranked[key])
     assert via_callback.members == pool.members
     # the rebuilt pool goes on deciding like the original
     assert not restored.try_add("weak", "$weak", ranked["weak"]).admitted
@@ -219,14 +219,14 @@ def test_state_that_does_not_match_the_run_is_refused() -> None:
     pool.try_add("strong", "$strong", ranked["strong"])
     state = pool.state()
     with pytest.raises(MiningError, match="do not match"):
-        AlphaPool.from_state(state, scorer, {"strong": ranked["medium"]})
+        AlphaPool.from_state(scorer, state, {"strong": ranked["medium"]})
     with pytest.raises(MiningError, match="no ranked values"):
-        AlphaPool.from_state(state, scorer, {})
+        AlphaPool.from_state(scorer, state, {})
     other = ICScorer(scorer._label, scorer._members, make_folds(T, 2, warmup=10))
     with pytest.raises(MiningError, match="does not match this run"):
-        AlphaPool.from_state(state, other, ranked)
+        AlphaPool.from_state(other, state, ranked)
     with pytest.raises(MiningError, match="not a pool checkpoint"):
-        AlphaPool.from_state({"version": 1}, scorer, ranked)
+        AlphaPool.from_state(scorer, {"version": 1}, ranked)
 
 
 def test_bad_arguments_say_what() -> None:

@@ -142,6 +142,13 @@ def test_score_reports_fold_means_icir_and_coverage() -> None:
     rows = plan.train_rows()
     cells = members[rows]
     assert score.coverage == pytest.approx(np.isfinite(values[rows])[cells].mean(), abs=1e-12)
+    sparse = values.copy()
+    sparse[plan.valid_rows()[3:]] = np.nan  # defined on 3 validation rows only
+    thin = scorer.score(sparse)
+    valid_cells = members[plan.valid_rows()]
+    expected = np.isfinite(sparse[plan.valid_rows()])[valid_cells].mean()
+    assert thin.valid_coverage == pytest.approx(expected, abs=1e-12)
+    assert thin.valid_coverage < 0.05 < score.valid_coverage
     data = score.to_dict()
     json.dumps(data, allow_nan=False)
     assert data["train_ic"][0] == pytest.approx(score.train_ic[0])

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import norm
+from scipy.stats import norm, t
 
 from alphaloop.errors import MiningError
 from alphaloop.factors.analysis import mean_t_stat_hac
@@ -31,7 +31,7 @@ def test_t_stat_is_the_newey_west_one_with_horizon_plus_one() -> None:
     assert result.lags == lags
     assert result.n_days == finite.size
     assert result.mean_ic == pytest.approx(finite.mean(), abs=1e-15)
-    assert result.p_value == pytest.approx(2 * norm.sf(abs(t_stat)), rel=1e-12)
+    assert result.p_value == pytest.approx(2 * t.sf(abs(t_stat), df=finite.size - 1), rel=1e-12)
     assert result.adjusted_p == pytest.approx(result.p_value, rel=1e-12)  # one trial
 
 
@@ -55,6 +55,26 @@ def test_passed_means_adjusted_p_below_alpha() -> None:
     assert weak.adjusted_p > 0.05  # ... not after 3000 tries
     assert not weak.passed
     assert ic_significance(series(3, 0.004), horizon=1, n_trials=1, alpha=0.5).passed
+
+
+def test_a_few_lucky_days_do_not_pass() -> None:
+    # a factor defined on a handful of validation days: a huge HAC t-statistic
+    lucky = np.array([0.3, 0.15, 0.28, 0.12, 0.22, np.nan, np.nan])
+    few = ic_significance(lucky, horizon=5, n_trials=1)
+    assert few.n_days == 5
+    assert few.t_stat > 10
+    assert math.isnan(few.p_value)  # below min_days: not tested
+    assert not few.passed
+    tested = ic_significance(lucky, horizon=5, n_trials=1, min_days=5)
+    normal_p = 2 * norm.sf(tested.t_stat)
+    assert tested.p_value == pytest.approx(2 * t.sf(tested.t_stat, df=4), rel=1e-12)
+    assert tested.p_value > 100 * normal_p  # Student's t is far more cautious on 5 days
+    assert normal_p * 3000 < 0.05  # a normal reference would pass it after 3000 trials
+    many = ic_significance(lucky, horizon=5, n_trials=3000, min_days=5)
+    assert many.adjusted_p > 0.3
+    assert not many.passed
+    with pytest.raises(MiningError, match="min_days"):
+        ic_significance(lucky, horizon=5, n_trials=1, min_days=1)
 
 
 def test_adjusted_p_by_hand() -> None:

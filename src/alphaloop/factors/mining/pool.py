@@ -396,16 +396,16 @@ class AlphaPool:
 
     @classmethod
     def from_state(
-        cls, state: Mapping[str, Any], scorer: ICScorer, ranked: RankedSource
+        cls, scorer: ICScorer, state: Mapping[str, Any], ranked: RankedSource
     ) -> AlphaPool:
         """Rebuild a pool from :meth:`state` and the members' ranked values.
 
         Parameters
         ----------
-        state : mapping
-            What :meth:`state` returned.
         scorer : ICScorer
             A scorer with the same fold plan as the checkpointed pool.
+        state : mapping
+            What :meth:`state` returned.
         ranked : mapping or callable
             Each member's ranked values, by key, or a function of ``(key, expression)``.
 

@@ -219,6 +219,9 @@ class CandidateScore:
         Mean daily rank IC over all validation rows.
     coverage : float
         Share of member cells on training rows where the candidate is finite, in [0, 1].
+    valid_coverage : float
+        The same share on validation rows. A candidate defined on a few
+        validation rows only has a ``valid_mean`` of those few days.
     """
 
     train_ic: tuple[float, ...]
@@ -227,6 +230,7 @@ class CandidateScore:
     icir: float
     valid_mean: float
     coverage: float
+    valid_coverage: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (NaN becomes None)."""
@@ -285,6 +289,7 @@ class ICScorer:
         self._rows = np.concatenate([self._train_rows, self._valid_rows])
         n_train = self._train_rows.size
         self._train_members = int(mask[self._train_rows].sum())
+        self._valid_members = int(mask[self._valid_rows].sum())
         bounds = np.cumsum([end - start for start, end in (*plan.train, *plan.valid)])
         self._fold_bounds = np.concatenate([[0], bounds])
         self._n_train_folds = len(plan.train)
@@ -378,10 +383,8 @@ class ICScorer:
         ic = float(scored.mean()) if scored.size else math.nan
         spread = float(scored.std(ddof=1)) if scored.size > 1 else math.nan
         icir = ic / spread if spread > 0.0 else math.nan
-        finite = 0
-        for start, end in self.plan.train:
-            finite += int(np.count_nonzero(np.isfinite(x[start:end]) & self._members[start:end]))
-        coverage = finite / self._train_members if self._train_members else math.nan
+        coverage = self._coverage(x, self.plan.train, self._train_members)
+        valid_coverage = self._coverage(x, self.plan.valid, self._valid_members)
         return CandidateScore(
             train_ic=tuple(fold_means[: self._n_train_folds]),
             valid_ic=tuple(fold_means[self._n_train_folds :]),
@@ -389,7 +392,16 @@ class ICScorer:
             icir=icir,
             valid_mean=_finite_mean(daily[self._n_train_rows :]),
             coverage=coverage,
+            valid_coverage=valid_coverage,
         )
+
+    def _coverage(
+        self, x: FloatArray, ranges: tuple[tuple[int, int], ...], n_members: int
+    ) -> float:
+        finite = 0
+        for start, end in ranges:
+            finite += int(np.count_nonzero(np.isfinite(x[start:end]) & self._members[start:end]))
+        return finite / n_members if n_members else math.nan
 
     def correlation(
         self,

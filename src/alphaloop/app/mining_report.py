@@ -51,8 +51,9 @@ def _significance_rows(sig: Mapping[str, Any] | None) -> list[list[Any]]:
     if not sig:
         return [["significance", "—"]]
     return [
-        ["mean daily rank IC (validation)", format_number(sig.get("mean_ic"), 4)],
-        ["t-statistic (Newey-West)", format_number(sig.get("t_stat"), 3)],
+        ["mean daily rank IC (test fold)", format_number(sig.get("mean_ic"), 4)],
+        ["t-statistic (EWC, robust to persistence)", format_number(sig.get("t_stat"), 3)],
+        ["degrees of freedom", sig.get("dof", "—")],
         ["p-value, one test", format_number(sig.get("p_value"), 3)],
         ["trials adjusted for", f"{sig.get('n_trials', 0):,}"],
         ["p-value, adjusted (Šidák)", format_number(sig.get("adjusted_p"), 3)],

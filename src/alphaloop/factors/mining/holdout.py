@@ -7,7 +7,7 @@ scored are those at or after the boundary whose label ends inside the data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -21,7 +21,24 @@ from alphaloop.factors.mining.folds import FoldPlan, next_bar_label
 from alphaloop.factors.mining.scoring import ICScorer
 from alphaloop.factors.mining.significance import ic_significance
 
-__all__ = ["score_pool_holdout"]
+__all__ = ["combine_ranked", "score_pool_holdout"]
+
+
+def combine_ranked(ranked: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """The pool's score: the weighted sum of its members' ranked values.
+
+    A missing value counts as 0 (the cross-section's mean rank); a cell no
+    member has a value for is NaN.
+    """
+    total = np.zeros(np.shape(ranked[0]))
+    seen = np.zeros(total.shape, dtype=bool)
+    for r, w in zip(ranked, weights, strict=True):
+        x = np.asarray(r, dtype=np.float64)
+        present = np.isfinite(x)
+        seen |= present
+        total += float(w) * np.where(present, x, 0.0)
+    total[~seen] = np.nan
+    return total
 
 
 def score_pool_holdout(
@@ -54,16 +71,14 @@ def score_pool_holdout(
     rows = np.zeros(panel.n_times, dtype=bool)
     rows[b:end] = True
     factors: dict[str, Any] = {}
-    combined = np.zeros(panel.shape)
-    seen = np.zeros(panel.shape, dtype=bool)
     for name, v in values.items():
         daily = scorer.daily_ic(v)
         sig = ic_significance(daily[rows], horizon=horizon, n_trials=n_trials, alpha=alpha)
         factors[name] = {"expression": expressions[name], **asdict(sig)}
-        ranked = scorer.ranked(v).astype(np.float64)
-        seen |= np.isfinite(ranked)
-        combined += float(weights.get(name, 0.0)) * np.nan_to_num(ranked, nan=0.0)
-    combined[~seen] = np.nan
+    combined = combine_ranked(
+        [scorer.ranked(v) for v in values.values()],
+        [float(weights.get(name, 0.0)) for name in values],
+    )
     daily = scorer.daily_ic(combined)
     pool = asdict(ic_significance(daily[rows], horizon=horizon, n_trials=n_trials, alpha=alpha))
     return {

@@ -52,6 +52,7 @@ from alphaloop.factors.evaluate import evaluate_nodes
 from alphaloop.factors.mining.canonical import canonicalize, expression_hash, size
 from alphaloop.factors.mining.folds import FoldPlan, make_folds, next_bar_label
 from alphaloop.factors.mining.grammar import Grammar, is_valid
+from alphaloop.factors.mining.holdout import combine_ranked
 from alphaloop.factors.mining.pool import AlphaPool
 from alphaloop.factors.mining.scoring import CandidateScore, ICScorer
 from alphaloop.factors.mining.significance import Significance, ic_significance
@@ -110,14 +111,19 @@ class MiningConfig:
         Population size, tournament size, individuals copied unchanged.
     n_folds, n_valid : int
         Contiguous folds of the search span; the last ``n_valid`` validate.
+        The last of those (the test fold) is held back from every selection:
+        the other validation folds decide the pool, and significance is
+        measured on the test fold.
     complexity : float
         Fitness penalty per node.
     novelty : float
         Fitness penalty per unit of the largest absolute correlation with
         a pool member.
     min_coverage : float
-        Candidates with values on fewer member cells (training rows) than
-        this fraction are discarded as degenerate.
+        Candidates with values on fewer member cells than this fraction, or
+        a daily IC on fewer rows, of the training or of the validation rows,
+        are discarded as degenerate (a factor scored on a few days has no IC
+        worth the name).
     offers : int
         Candidates offered to the pool per generation (best fitness first).
     min_gain : float
@@ -163,7 +169,7 @@ class MiningConfig:
             "tournament": (self.tournament, 1),
             "elites": (self.elites, 0),
             "n_folds": (self.n_folds, 2),
-            "n_valid": (self.n_valid, 1),
+            "n_valid": (self.n_valid, 2),
             "offers": (self.offers, 1),
             "prior_trials": (self.prior_trials, 0),
         }
@@ -314,6 +320,7 @@ class MiningResult:
     elapsed: float
     stopped: str
     plan: FoldPlan
+    test: tuple[int, int]
     data_hash: str
     candidates: tuple[Candidate, ...] = field(repr=False)
 
@@ -326,7 +333,7 @@ class MiningResult:
         out: dict[str, Any] = {
             "config": self.config.to_dict(),
             "data_hash": self.data_hash,
-            "folds": self.plan.to_dict(),
+            "folds": {**self.plan.to_dict(), "test": list(self.test)},
             "n_scored": self.n_scored,
             "n_proposed": self.n_proposed,
             "n_generations": self.n_generations,
@@ -381,12 +388,14 @@ class _Run:
         self.should_stop = should_stop
         self.data_hash = panel.content_hash()
         warm = min(2 * max(self.grammar.windows), max(0, panel.n_times // 5))
-        self.plan = make_folds(
-            panel.n_times,
-            config.horizon,
-            warmup=warm,
-            n_folds=config.n_folds,
-            n_valid=config.n_valid,
+        self.plan, self.test = _split_plan(
+            make_folds(
+                panel.n_times,
+                config.horizon,
+                warmup=warm,
+                n_folds=config.n_folds,
+                n_valid=config.n_valid,
+            )
         )
         label = next_bar_label(panel.field("close"), config.horizon)
         self.scorer = ICScorer(label, panel.membership, self.plan)
@@ -448,7 +457,10 @@ class _Run:
     ) -> None:
         node = item[0]
         score = self.scorer.score(values)
-        if not (math.isfinite(score.ic) and score.coverage >= self.config.min_coverage):
+        least = self.config.min_coverage
+        shares = (score.coverage, score.valid_coverage, score.days, score.valid_days)
+        covered = all(x >= least for x in shares)  # NaN: not covered
+        if not (math.isfinite(score.ic) and covered):
             why = "no finite IC" if not math.isfinite(score.ic) else "too few values"
             self._record(key, item, "degenerate", None, score, why)
             return
@@ -685,7 +697,7 @@ class _Run:
         if members:
             values = evaluate_nodes(self.panel, {k: parse(t) for k, t in members.items()})
             self.ranked = {k: self.scorer.ranked(v) for k, v in values.items()}
-        self.pool = AlphaPool.from_state(state["pool"], self.scorer, self.ranked)
+        self.pool = AlphaPool.from_state(self.scorer, state["pool"], self.ranked)
 
     # ------------------------------------------------------------ result
     def _result(self, stopped: str, elapsed: float) -> MiningResult:
@@ -693,11 +705,11 @@ class _Run:
         n_trials = n_scored + self.config.prior_trials
         h = self.config.horizon
         members: list[MinedFactor] = []
+        test_rows = _rows((self.test,), self.panel.n_times)
         for i, m in enumerate(self.pool.members):
             cand = self.candidates[m.key]
             values = evaluate_nodes(self.panel, {"f": parse(m.expression)})["f"]
             daily = self.scorer.daily_ic(values)
-            valid_rows = _rows(self.plan.valid, len(daily))
             members.append(
                 MinedFactor(
                     name=f"F{i + 1:02d}",
@@ -712,15 +724,18 @@ class _Run:
                     valid_ic=m.valid_ic,
                     score=self.scorer.score(values),
                     significance=ic_significance(
-                        daily[valid_rows], horizon=h, n_trials=n_trials, alpha=self.config.alpha
+                        daily[test_rows], horizon=h, n_trials=n_trials, alpha=self.config.alpha
                     ),
                 )
             )
         pool_sig = None
         if members:
-            combined = self.pool.combined("valid")
+            combined = combine_ranked(
+                [self.ranked[m.key] for m in self.pool.members],
+                [m.weight for m in self.pool.members],
+            )
             pool_sig = ic_significance(
-                combined[_rows(self.plan.valid, len(combined))],
+                self.scorer.daily_ic(combined)[test_rows],
                 horizon=h,
                 n_trials=n_trials,
                 alpha=self.config.alpha,
@@ -739,6 +754,7 @@ class _Run:
             elapsed=elapsed,
             stopped=stopped,
             plan=self.plan,
+            test=self.test,
             data_hash=self.data_hash,
             candidates=tuple(order),
         )
@@ -787,6 +803,26 @@ def mine(
 
 
 # ---------------------------------------------------------------------- helpers
+def _split_plan(plan: FoldPlan) -> tuple[FoldPlan, tuple[int, int]]:
+    """Hold the last validation fold back from every selection, as the test fold.
+
+    The other validation folds choose the pool; the label windows of their
+    last ``h + 1`` rows would reach into the test fold, so those rows are
+    purged. Significance is measured on the test fold only.
+    """
+    h = plan.horizon
+    *chooses, test = plan.valid
+    start, end = chooses[-1]
+    if end - (h + 1) - start < 20:
+        raise MiningError(
+            f"the validation folds are too short to hold one back for the significance "
+            f"test ({end - start} rows before purging {h + 1})",
+            hint="use more data, a shorter horizon, or fewer folds",
+        )
+    chooses[-1] = (start, end - (h + 1))
+    return FoldPlan(horizon=h, train=plan.train, valid=tuple(chooses)), test
+
+
 def _default_grammar(panel: Panel) -> Grammar:
     fields = tuple(f for f in DEFAULT_FIELDS if f in panel.field_names)
     return Grammar(fields=fields)
@@ -841,6 +877,9 @@ def _score_from_dict(d: Mapping[str, Any]) -> CandidateScore:
         icir=f(d["icir"]),
         valid_mean=f(d["valid_mean"]),
         coverage=f(d["coverage"]),
+        valid_coverage=f(d.get("valid_coverage")),
+        days=f(d.get("days")),
+        valid_days=f(d.get("valid_days")),
     )
 
 

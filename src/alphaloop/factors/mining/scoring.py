@@ -222,6 +222,10 @@ class CandidateScore:
     valid_coverage : float
         The same share on validation rows. A candidate defined on a few
         validation rows only has a ``valid_mean`` of those few days.
+    days, valid_days : float
+        Share of training (validation) rows with a finite daily IC: a
+        candidate that is constant across assets on most days has values
+        everywhere and an IC on few days.
     """
 
     train_ic: tuple[float, ...]
@@ -231,6 +235,8 @@ class CandidateScore:
     valid_mean: float
     coverage: float
     valid_coverage: float = math.nan
+    days: float = math.nan
+    valid_days: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (NaN becomes None)."""
@@ -385,6 +391,9 @@ class ICScorer:
         icir = ic / spread if spread > 0.0 else math.nan
         coverage = self._coverage(x, self.plan.train, self._train_members)
         valid_coverage = self._coverage(x, self.plan.valid, self._valid_members)
+        valid = daily[self._n_train_rows :]
+        days = scored.size / train.size if train.size else math.nan
+        valid_days = int(np.isfinite(valid).sum()) / valid.size if valid.size else math.nan
         return CandidateScore(
             train_ic=tuple(fold_means[: self._n_train_folds]),
             valid_ic=tuple(fold_means[self._n_train_folds :]),
@@ -393,6 +402,8 @@ class ICScorer:
             valid_mean=_finite_mean(daily[self._n_train_rows :]),
             coverage=coverage,
             valid_coverage=valid_coverage,
+            days=days,
+            valid_days=valid_days,
         )
 
     def _coverage(

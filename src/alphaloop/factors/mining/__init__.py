@@ -26,20 +26,15 @@ if TYPE_CHECKING:
         expression_hash,
         size,
     )
+    from alphaloop.factors.mining.config import MiningConfig
     from alphaloop.factors.mining.export import library_document, library_yaml
     from alphaloop.factors.mining.folds import FoldPlan, make_folds, next_bar_label
     from alphaloop.factors.mining.grammar import Grammar, invalid_reason, is_valid
     from alphaloop.factors.mining.holdout import score_pool_holdout
-    from alphaloop.factors.mining.miner import (
-        DEFAULT_FIELDS,
-        Candidate,
-        MinedFactor,
-        MiningConfig,
-        MiningResult,
-        mine,
-    )
+    from alphaloop.factors.mining.miner import DEFAULT_FIELDS, mine
     from alphaloop.factors.mining.planted import PlantedPanel, planted_ic, planted_panel
     from alphaloop.factors.mining.pool import AlphaPool, PoolDecision, PoolMember
+    from alphaloop.factors.mining.results import Candidate, MinedFactor, MiningResult
     from alphaloop.factors.mining.scoring import CandidateScore, ICScorer
     from alphaloop.factors.mining.significance import Significance, ic_significance
     from alphaloop.factors.mining.variation import (
@@ -66,10 +61,10 @@ _HOME: dict[str, str] = {
     "is_valid": "alphaloop.factors.mining.grammar",
     "score_pool_holdout": "alphaloop.factors.mining.holdout",
     "DEFAULT_FIELDS": "alphaloop.factors.mining.miner",
-    "Candidate": "alphaloop.factors.mining.miner",
-    "MinedFactor": "alphaloop.factors.mining.miner",
-    "MiningConfig": "alphaloop.factors.mining.miner",
-    "MiningResult": "alphaloop.factors.mining.miner",
+    "Candidate": "alphaloop.factors.mining.results",
+    "MinedFactor": "alphaloop.factors.mining.results",
+    "MiningConfig": "alphaloop.factors.mining.config",
+    "MiningResult": "alphaloop.factors.mining.results",
     "mine": "alphaloop.factors.mining.miner",
     "PlantedPanel": "alphaloop.factors.mining.planted",
     "planted_ic": "alphaloop.factors.mining.planted",

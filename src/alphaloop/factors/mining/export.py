@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from alphaloop import __version__
-from alphaloop.factors.mining.miner import MiningResult
+from alphaloop.factors.mining.results import MiningResult
 
 __all__ = ["library_document", "library_yaml"]
 

@@ -38,8 +38,8 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,19 @@ from alphaloop.errors import ExpressionError, MiningError
 from alphaloop.factors.ast import Call, Node
 from alphaloop.factors.evaluate import evaluate_nodes
 from alphaloop.factors.mining.canonical import canonicalize, expression_hash, size
+from alphaloop.factors.mining.config import MiningConfig
 from alphaloop.factors.mining.folds import FoldPlan, make_folds, next_bar_label
 from alphaloop.factors.mining.grammar import Grammar, is_valid
 from alphaloop.factors.mining.holdout import combine_ranked
 from alphaloop.factors.mining.pool import AlphaPool
+from alphaloop.factors.mining.results import (
+    Candidate,
+    MinedFactor,
+    MiningResult,
+    clean_float,
+)
 from alphaloop.factors.mining.scoring import CandidateScore, ICScorer
-from alphaloop.factors.mining.significance import Significance, ic_significance
+from alphaloop.factors.mining.significance import ic_significance
 from alphaloop.factors.mining.variation import (
     constant_mutation,
     crossover,
@@ -66,7 +73,6 @@ from alphaloop.factors.mining.variation import (
 from alphaloop.factors.parser import parse
 from alphaloop.factors.validate import validate
 from alphaloop.files import write_atomic
-from alphaloop.jsonsafe import json_safe
 
 __all__ = [
     "CHECKPOINT_VERSION",
@@ -87,273 +93,6 @@ _OPERATORS: tuple[tuple[str, float], ...] = (
     ("constant", 0.15),
     ("hoist", 0.10),
 )
-
-
-@dataclass(frozen=True)
-class MiningConfig:
-    """What a mining run does; every field is recorded in the run's provenance.
-
-    Attributes
-    ----------
-    horizon : int
-        Label horizon in bars: a factor at close ``t`` is scored against the
-        return from close ``t+1`` to close ``t+1+horizon`` (next-bar fills).
-    budget : int
-        Distinct expressions to score (the run's trials).
-    time_limit : float or None
-        Wall-clock seconds; the run stops after the generation that crosses
-        it (a time-limited run is not reproducible from its seed alone).
-    pool : int
-        Capacity of the synergistic pool (K).
-    seed : int
-        Seed of every random choice.
-    population, tournament, elites : int
-        Population size, tournament size, individuals copied unchanged.
-    n_folds, n_valid : int
-        Contiguous folds of the search span; the last ``n_valid`` validate.
-        The last of those (the test fold) is held back from every selection:
-        the other validation folds decide the pool, and significance is
-        measured on the test fold.
-    complexity : float
-        Fitness penalty per node.
-    novelty : float
-        Fitness penalty per unit of the largest absolute correlation with
-        a pool member.
-    min_coverage : float
-        Candidates with values on fewer member cells than this fraction, or
-        a daily IC on fewer rows, of the training or of the validation rows,
-        are discarded as degenerate (a factor scored on a few days has no IC
-        worth the name).
-    offers : int
-        Candidates offered to the pool per generation (best fitness first).
-    min_gain : float
-        Pool validation IC a new factor must add.
-    alpha : float
-        Significance level of the gate, after adjustment for every trial.
-    prior_trials : int
-        Distinct expressions earlier sessions scored on the same data; they
-        count in the adjustment.
-    seed_expressions : tuple of str
-        Hypotheses that enter generation 0 (checked like any expression).
-    grammar : Grammar or None
-        None: the default grammar over the panel's price and volume fields.
-    """
-
-    horizon: int = 5
-    budget: int = 3000
-    time_limit: float | None = None
-    pool: int = 10
-    seed: int = 0
-    population: int = 300
-    tournament: int = 7
-    elites: int = 10
-    n_folds: int = 5
-    n_valid: int = 2
-    complexity: float = 0.0005
-    novelty: float = 0.05
-    min_coverage: float = 0.5
-    offers: int = 20
-    min_gain: float = 0.001
-    alpha: float = 0.05
-    prior_trials: int = 0
-    seed_expressions: tuple[str, ...] = ()
-    grammar: Grammar | None = None
-
-    def check(self) -> None:
-        """Raise :class:`MiningError` for settings no run can use."""
-        ints = {
-            "horizon": (self.horizon, 1),
-            "budget": (self.budget, 1),
-            "pool": (self.pool, 1),
-            "population": (self.population, 2),
-            "tournament": (self.tournament, 1),
-            "elites": (self.elites, 0),
-            "n_folds": (self.n_folds, 2),
-            "n_valid": (self.n_valid, 2),
-            "offers": (self.offers, 1),
-            "prior_trials": (self.prior_trials, 0),
-        }
-        for name, (value, low) in ints.items():
-            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-                raise MiningError(f"{name} must be a whole number >= {low}, got {value!r}")
-        if self.n_valid >= self.n_folds:
-            raise MiningError(
-                f"n_valid ({self.n_valid}) must be smaller than n_folds ({self.n_folds}): "
-                "training folds are needed"
-            )
-        if self.elites >= self.population:
-            raise MiningError(f"elites ({self.elites}) must be fewer than population")
-        if self.time_limit is not None and not (self.time_limit > 0):
-            raise MiningError(f"time_limit must be positive seconds, got {self.time_limit!r}")
-        for name in ("complexity", "novelty", "min_gain"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise MiningError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not 0 < self.alpha < 1:
-            raise MiningError(f"alpha must be in (0, 1), got {self.alpha!r}")
-        if not 0 <= self.min_coverage <= 1:
-            raise MiningError(f"min_coverage must be in [0, 1], got {self.min_coverage!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(replace(self, grammar=None))
-        out["seed_expressions"] = list(self.seed_expressions)
-        out["grammar"] = self.grammar.to_dict() if self.grammar is not None else None
-        return out
-
-    def replay_key(self) -> dict[str, Any]:
-        """What determines the run's result (the time limit and prior trials excluded)."""
-        out = self.to_dict()
-        out.pop("time_limit")
-        out.pop("prior_trials")
-        return out
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One distinct expression the run scored, whatever happened to it.
-
-    ``status``: ``scored`` (a fitness), ``degenerate`` (too few values, or no
-    finite IC), ``failed`` (evaluation error), ``pooled`` (admitted to the
-    pool at some point).
-    """
-
-    key: str
-    expression: str
-    generation: int
-    operator: str  # random | seed | crossover | subtree | point | constant | hoist
-    parents: tuple[str, ...]
-    size: int
-    status: str
-    fitness: float | None
-    score: CandidateScore | None
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "expression": self.expression,
-            "generation": self.generation,
-            "operator": self.operator,
-            "parents": list(self.parents),
-            "size": self.size,
-            "status": self.status,
-            "fitness": _num(self.fitness),
-            "score": self.score.to_dict() if self.score is not None else None,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Candidate:
-        score = d.get("score")
-        return cls(
-            key=d["key"],
-            expression=d["expression"],
-            generation=int(d["generation"]),
-            operator=d["operator"],
-            parents=tuple(d["parents"]),
-            size=int(d["size"]),
-            status=d["status"],
-            fitness=d["fitness"],
-            score=_score_from_dict(score) if score is not None else None,
-            reason=d.get("reason"),
-        )
-
-
-@dataclass(frozen=True)
-class MinedFactor:
-    """A pool member with its provenance.
-
-    ``expression`` is oriented: its IC on training rows is positive (a factor
-    found with a negative IC is kept as ``Neg(...)``).
-    """
-
-    name: str
-    key: str
-    expression: str
-    found_as: str
-    generation: int
-    operator: str
-    parents: tuple[str, ...]
-    weight: float
-    marginal: float
-    valid_ic: float
-    score: CandidateScore
-    significance: Significance
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "key": self.key,
-            "expression": self.expression,
-            "found_as": self.found_as,
-            "generation": self.generation,
-            "operator": self.operator,
-            "parents": list(self.parents),
-            "weight": _num(self.weight),
-            "marginal": _num(self.marginal),
-            "valid_ic": _num(self.valid_ic),
-            "score": self.score.to_dict(),
-            "significance": _sig_dict(self.significance),
-        }
-
-
-@dataclass(frozen=True)
-class MiningResult:
-    """What a run found, with everything needed to judge it.
-
-    ``pool_significance`` and each member's ``significance`` are adjusted
-    for ``n_trials`` = this run's ``n_scored`` plus ``prior_trials``.
-    ``stopped`` says why the run ended: ``budget``, ``time``,
-    ``interrupted`` or ``exhausted`` (variation produced no new
-    expression for several generations).
-    """
-
-    config: MiningConfig
-    members: tuple[MinedFactor, ...]
-    pool_train_ic: float
-    pool_valid_ic: float
-    pool_significance: Significance | None
-    n_scored: int
-    n_proposed: int
-    n_generations: int
-    n_trials: int
-    elapsed: float
-    stopped: str
-    plan: FoldPlan
-    test: tuple[int, int]
-    data_hash: str
-    candidates: tuple[Candidate, ...] = field(repr=False)
-
-    @property
-    def passed(self) -> tuple[MinedFactor, ...]:
-        """Members whose adjusted significance passes the gate."""
-        return tuple(m for m in self.members if m.significance.passed)
-
-    def to_dict(self, *, candidates: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "config": self.config.to_dict(),
-            "data_hash": self.data_hash,
-            "folds": {**self.plan.to_dict(), "test": list(self.test)},
-            "n_scored": self.n_scored,
-            "n_proposed": self.n_proposed,
-            "n_generations": self.n_generations,
-            "n_trials": self.n_trials,
-            "elapsed": round(self.elapsed, 3),
-            "stopped": self.stopped,
-            "pool": {
-                "train_ic": _num(self.pool_train_ic),
-                "valid_ic": _num(self.pool_valid_ic),
-                "significance": _sig_dict(self.pool_significance)
-                if self.pool_significance is not None
-                else None,
-                "members": [m.to_dict() for m in self.members],
-            },
-            "passed": [m.name for m in self.passed],
-            "status_counts": _status_counts(self.candidates),
-        }
-        if candidates:
-            out["candidates"] = [c.to_dict() for c in self.candidates]
-        return json_safe(out)
 
 
 # ---------------------------------------------------------------------- the run
@@ -629,14 +368,15 @@ class _Run:
         if self.checkpoint is not None:
             self._save(elapsed)
         if self.on_generation is not None:
+            best = self.population[0].fitness if self.population else None
             self.on_generation(
                 {
                     "generation": self.generation,
                     "n_scored": len(self.candidates),
                     "budget": self.config.budget,
                     "pool_size": len(self.pool.members),
-                    "pool_valid_ic": _num(self.pool.valid_ic()),
-                    "best_fitness": _num(self.population[0].fitness) if self.population else None,
+                    "pool_valid_ic": clean_float(self.pool.valid_ic()),
+                    "best_fitness": clean_float(best),
                     "elapsed": round(elapsed, 3),
                 }
             )
@@ -851,43 +591,6 @@ def _chunk_size(panel: Panel) -> int:
 
 def _chunks(items: list[str], n: int) -> list[list[str]]:
     return [items[i : i + n] for i in range(0, len(items), n)]
-
-
-def _num(x: float | None) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, 10) if math.isfinite(x) else None
-
-
-def _sig_dict(sig: Significance | None) -> dict[str, Any] | None:
-    if sig is None:
-        return None
-    return {k: (_num(v) if isinstance(v, float) else v) for k, v in asdict(sig).items()}
-
-
-def _score_from_dict(d: Mapping[str, Any]) -> CandidateScore:
-    def f(x: Any) -> float:
-        return float("nan") if x is None else float(x)
-
-    return CandidateScore(
-        train_ic=tuple(f(x) for x in d["train_ic"]),
-        valid_ic=tuple(f(x) for x in d["valid_ic"]),
-        ic=f(d["ic"]),
-        icir=f(d["icir"]),
-        valid_mean=f(d["valid_mean"]),
-        coverage=f(d["coverage"]),
-        valid_coverage=f(d.get("valid_coverage")),
-        days=f(d.get("days")),
-        valid_days=f(d.get("valid_days")),
-    )
-
-
-def _status_counts(cands: Sequence[Candidate]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for c in cands:
-        out[c.status] = out.get(c.status, 0) + 1
-    return dict(sorted(out.items()))
 
 
 def _json_default(x: Any) -> Any:

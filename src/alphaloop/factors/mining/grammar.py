@@ -496,6 +496,16 @@ def invalid_reason(node: Node, grammar: Grammar) -> str | None:
     return None
 
 
+def follows_rules(node: Node, grammar: Grammar) -> bool:
+    """The typing rules and limits of :func:`is_valid`, without the text round trip.
+
+    Generated and varied trees re-parse by construction (tested); the miner
+    checks children with this cheaper test and seed expressions with
+    :func:`is_valid`.
+    """
+    return grammar._problem(node) is None
+
+
 def is_valid(node: Node, grammar: Grammar) -> bool:
     """Whether ``node`` follows every typing rule of ``grammar`` (module docstring)."""
     return invalid_reason(node, grammar) is None

@@ -52,7 +52,7 @@ from alphaloop.factors.evaluate import evaluate_nodes
 from alphaloop.factors.mining.canonical import canonicalize, expression_hash, size
 from alphaloop.factors.mining.config import MiningConfig
 from alphaloop.factors.mining.folds import FoldPlan, make_folds, next_bar_label
-from alphaloop.factors.mining.grammar import Grammar, is_valid
+from alphaloop.factors.mining.grammar import Grammar, follows_rules
 from alphaloop.factors.mining.holdout import combine_ranked
 from alphaloop.factors.mining.pool import AlphaPool
 from alphaloop.factors.mining.results import (
@@ -149,6 +149,7 @@ class _Run:
         self.elapsed_before = 0.0
         self.stale = 0
         self.nodes: dict[str, Node] = {}
+        self.threshold = -math.inf  # fitness of the population's last member, once full
         self._offer_later: list[tuple[float, str, np.ndarray]] = []
 
     # ------------------------------------------------------------ seeds
@@ -203,6 +204,12 @@ class _Run:
             why = "no finite IC" if not math.isfinite(score.ic) else "too few values"
             self._record(key, item, "degenerate", None, score, why)
             return
+        bound = abs(score.ic) - self.config.complexity * size(node)
+        if bound <= self.threshold:
+            # it cannot reach the population (nor the pool's offers): the novelty
+            # term, which only lowers fitness, is not worth its ranks
+            self._record(key, item, "scored", bound, score, None)
+            return
         ranked = self.scorer.ranked(values)
         if score.ic < 0:
             ranked = -ranked
@@ -211,7 +218,7 @@ class _Run:
             c = self.scorer.correlation(ranked, self.ranked[member.key])
             if math.isfinite(c):
                 corr = max(corr, abs(c))
-        fitness = abs(score.ic) - self.config.complexity * size(node) - self.config.novelty * corr
+        fitness = bound - self.config.novelty * corr
         self._record(key, item, "scored", fitness, score, None)
         self._offer_later.append((fitness, key, ranked))
 
@@ -262,7 +269,7 @@ class _Run:
             depth = 2 + int(self.rng.integers(0, max(1, self.grammar.max_depth - 1)))
             method = "full" if tries % 2 else "grow"
             tree = canonicalize(self.grammar.random_tree(self.rng, max_depth=depth, method=method))
-            if is_valid(tree, self.grammar):
+            if follows_rules(tree, self.grammar):
                 items.append((tree, "random", ()))
         return items
 
@@ -297,7 +304,7 @@ class _Run:
             child = canonicalize(child)
             self.n_proposed += 1
             key = expression_hash(child)
-            if key in self.candidates or not is_valid(child, self.grammar):
+            if key in self.candidates or not follows_rules(child, self.grammar):
                 continue  # known expressions are not scored again
             out.append((child, op, parents))
         # a stalled search gets fresh random blood
@@ -305,7 +312,7 @@ class _Run:
             depth = self.grammar.max_depth
             for _ in range(want - len(out)):
                 tree = canonicalize(self.grammar.random_tree(self.rng, max_depth=depth))
-                if is_valid(tree, self.grammar):
+                if follows_rules(tree, self.grammar):
                     out.append((tree, "random", ()))
         return out
 
@@ -321,6 +328,8 @@ class _Run:
         # the fittest distinct expressions seen so far (ties broken by key: reproducible)
         scored.sort(key=lambda ind: (-ind.fitness, ind.key))
         self.population = scored[: self.config.population]
+        full = len(self.population) >= self.config.population
+        self.threshold = self.population[-1].fitness if full else -math.inf
 
     # ------------------------------------------------------------ driver
     def run(self, resume: bool) -> MiningResult:
@@ -433,6 +442,8 @@ class _Run:
             _Individual(k, self.nodes[k], float(self.candidates[k].fitness or 0.0))
             for k in state["population"]
         ]
+        full = len(self.population) >= self.config.population
+        self.threshold = self.population[-1].fitness if full else -math.inf
         members = {m["key"]: m["expression"] for m in state["pool"]["members"]}
         if members:
             values = evaluate_nodes(self.panel, {k: parse(t) for k, t in members.items()})

@@ -10,7 +10,7 @@ Fenced blocks are extracted by language:
 - ``bash``: each ``alphaloop ...`` command (continuation lines joined,
   comments dropped) runs through the CLI's ``main()`` in that directory.
   Commands that report a verdict (``validate``, ``lookahead``, ``data
-  check``, ``model monitor``, ``research``) may exit 1, never with an error.
+  check``, ``model monitor``, ``research``, ``factor mine``) may exit 1, never with an error.
 
 A comment line right above a block adds markers: ``<!-- example:
 file=NAME -->`` writes the block to NAME in every example directory (the
@@ -48,6 +48,7 @@ VERDICTS = (
     ("data", "check"),
     ("model", "monitor"),
     ("research",),
+    ("factor", "mine"),
 )
 # commands exercised elsewhere whose cost would dominate this module
 RUN_ELSEWHERE = {("demo",): "tests/cli/test_cli.py runs the demo end to end"}

@@ -66,8 +66,9 @@ def test_a_lookahead_inside_a_referenced_factor_is_caught() -> None:
 
 
 def test_a_broken_referenced_formula_names_the_reference() -> None:
-    with use_references({"x/B": "Mean($close, )"}), pytest.raises(
-        ExpressionError, match=r"in Factor\('x/B'\)"
+    with (
+        use_references({"x/B": "Mean($close, )"}),
+        pytest.raises(ExpressionError, match=r"in Factor\('x/B'\)"),
     ):
         parse('Factor("x/B") + 1')
 

@@ -81,13 +81,20 @@ def load_strategy_data(
     """The spec's dataset description and its data up to ``end``, universe selected.
 
     The signal model is checked first, so a missing model fails before any data is read.
+    Text factors the signal reads (``Text("NAME")``) are attached as panel fields;
+    ``pca`` ones are fitted on documents before the holdout when it is unsealed.
     """
+    from alphaloop.app.text_factors import attach_expression_texts
+
     check_signal_model(ws, spec)
     info = ws.data.info(spec.data, spec.version)
     panel = ws.data.load(
         spec.data, version=spec.version, end=spec_end(spec), holdout_key=holdout_key
     )
-    return info, select_universe(spec, panel)
+    panel = select_universe(spec, panel)
+    fit_end = holdout_key.boundary if holdout_key is not None else None
+    panel, _ = attach_expression_texts(ws, panel, signal_expressions(spec), fit_end=fit_end)
+    return info, panel
 
 
 def strategy_signal(ws: Workspace | None, spec: StrategySpec, panel: Panel) -> np.ndarray | None:

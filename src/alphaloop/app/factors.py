@@ -26,6 +26,7 @@ from alphaloop.files import create_temp_file
 from alphaloop.progress import Progress, no_progress, track
 
 if TYPE_CHECKING:
+    from alphaloop.app.workspace import Workspace
     from alphaloop.factors import FactorSelection
 
 __all__ = [
@@ -84,16 +85,22 @@ def evaluate_dataset(
     mode: Mode = "strict",
     label: bool = False,
     cache: FactorCache | None = None,
+    workspace: Workspace | None = None,
 ) -> EvalResult:
     """Evaluate named expressions on a dataset between ``start`` and ``end`` (inclusive).
 
     History before ``start`` is loaded and used to fill windows, then cut off,
     so the first returned values are as complete as the data allows. With a
     ``cache``, values already computed for the same formula, mode, dataset
-    version and span are read back instead of recomputed.
+    version and span are read back instead of recomputed. Expressions that
+    read text factors (``Text("NAME")``) need the ``workspace`` that defines
+    them and holds the documents (:mod:`alphaloop.app.text_factors`).
     """
+    from alphaloop.app.text_factors import attach_expression_texts
+
     info = catalog.info(data)
     panel = catalog.load(data, end=end)
+    panel, text_hash = attach_expression_texts(workspace, panel, expressions.values())
     compiled = {}
     for name, text in expressions.items():
         try:
@@ -101,7 +108,7 @@ def evaluate_dataset(
         except ExpressionError as exc:
             prefix = f"{name}: " if name != text else ""
             raise ExpressionError(f"{prefix}{exc.message}", hint=exc.hint) from exc
-    span = f"{start}|{end}|{label}"
+    span = f"{start}|{end}|{label}" + (f"|text:{text_hash}" if text_hash else "")
     keys = {
         name: FactorCache.key(e.canonical, mode, info.content_hash, span)
         for name, e in compiled.items()
@@ -273,6 +280,7 @@ def analyze_dataset(
     analysis_mode: str = "auto",
     field_proxies: Iterable[str] = (),
     progress: Progress | None = None,
+    workspace: Workspace | None = None,
 ) -> AnalysisResult:
     """Analyze an expression, or every factor of a library, on a dataset.
 
@@ -290,7 +298,8 @@ def analyze_dataset(
     whose returns serve as known factors (default: factor-etfs when it
     overlaps the data by a year, else fama-french; ``[]`` for none).
     ``progress`` (see :mod:`alphaloop.progress`) hears of the evaluation and
-    of each factor analyzed.
+    of each factor analyzed. ``workspace``: for expressions that read text
+    factors (see :func:`evaluate_dataset`).
     """
     from alphaloop.factors import (
         analyze_factor,
@@ -317,7 +326,9 @@ def analyze_dataset(
     report = progress or no_progress
     evaluating = f"evaluating {len(exprs)} factor(s)"
     report(evaluating, 0, 1)
-    result = evaluate_dataset(catalog, exprs, data, start=start, end=end, mode=mode, cache=cache)
+    result = evaluate_dataset(
+        catalog, exprs, data, start=start, end=end, mode=mode, cache=cache, workspace=workspace
+    )
     report(evaluating, 1, 1)
     panel = result.panel
     if "close" not in panel:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alphaloop.app.text_factors import attach_expression_texts
 from alphaloop.app.workspace import Workspace
 from alphaloop.data import Panel
 from alphaloop.jsonsafe import json_safe
@@ -84,8 +85,9 @@ def _panel(ws: Workspace, spec: ModelSpec) -> Panel:
 def spec_learning_data(ws: Workspace, spec: ModelSpec, expressions: dict[str, str]) -> LearningData:
     """Features and labels of ``spec`` on its data up to its ``end`` (``expressions`` from
     :func:`check_model_spec`)."""
+    panel, _ = attach_expression_texts(ws, _panel(ws, spec), expressions.values())
     return build_dataset(
-        _panel(ws, spec),
+        panel,
         expressions,
         LabelSpec(**spec.label.model_dump()),
         normalize=spec.normalize,
@@ -249,6 +251,7 @@ def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, An
     """
     version, recipe = load_recipe(ws, ref)
     estimator = ws.models.load(version.ref)
+    panel, _ = attach_expression_texts(ws, panel, recipe["features"].values())
     data: LearningData = build_dataset(
         panel,
         recipe["features"],
@@ -301,6 +304,7 @@ def monitor_model(
     version, recipe = load_recipe(ws, ref)
     estimator = ws.models.load(version.ref)
     panel = ws.data.load(data or version.dataset)
+    panel, _ = attach_expression_texts(ws, panel, recipe["features"].values())
     built = build_dataset(
         panel,
         recipe["features"],

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from alphaloop.data import DataCatalog
+from alphaloop.data import DataCatalog, DocumentStore
 from alphaloop.errors import ReadOnlyWorkspaceError, WorkspaceError, WorkspaceNotFoundError
 from alphaloop.factors import list_libraries, reference_table, reset_references, set_references
 from alphaloop.settings import Settings
@@ -71,6 +71,8 @@ class Workspace:
         Datasets (bundled and imported).
     runs : RunLog
         Records of work done in this workspace.
+    documents : DocumentStore
+        Documents (news, filings, ...) with publication times, for text factors.
     strategies : StrategyDB
         Every strategy tried, its evaluations, the trial counts per dataset,
         research sessions and agent decisions.
@@ -172,6 +174,11 @@ class Workspace:
             holdout_fraction=self.settings.holdout_fraction,
             read_only=self.read_only,
         )
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        """Documents with their publication times (the text factors' input)."""
+        return DocumentStore(self.db)
 
     @cached_property
     def runs(self) -> RunLog:

@@ -33,6 +33,7 @@ from alphaloop.cli.backtest import backtest, lookahead
 from alphaloop.cli.common import configure_consoles, err, print_json
 from alphaloop.cli.data import data_app
 from alphaloop.cli.demo import demo
+from alphaloop.cli.docs import docs_app
 from alphaloop.cli.factor import factor_app
 from alphaloop.cli.holdout import holdout_app
 from alphaloop.cli.init import init
@@ -59,6 +60,7 @@ app.command("init")(init)
 app.add_typer(data_app, name="data")
 app.add_typer(runs_app, name="runs")
 app.add_typer(factor_app, name="factor")
+app.add_typer(docs_app, name="docs")
 app.command("demo")(demo)
 app.command("backtest")(backtest)
 app.command("lookahead")(lookahead)

@@ -18,12 +18,17 @@ from alphaloop.cli.common import (
     progress_bars,
     workspace,
 )
+from alphaloop.cli.factor_mining import mine_command, mined_app
+from alphaloop.cli.factor_text import text_app
 
 factor_app = typer.Typer(
     help="Factors: evaluate expressions, analyze them, browse libraries.", no_args_is_help=True
 )
 library_app = typer.Typer(help="Named factor libraries.", no_args_is_help=True)
 factor_app.add_typer(library_app, name="library")
+factor_app.command("mine")(mine_command)
+factor_app.add_typer(mined_app, name="mined")
+factor_app.add_typer(text_app, name="text")
 
 
 CacheOpt = Annotated[
@@ -153,6 +158,7 @@ def factor_eval(
         mode=_mode(compat),  # type: ignore[arg-type]
         label=label,
         cache=_factor_cache(ws, cache),
+        workspace=ws,
     )
     rows = write_long_parquet(result, out_path)
     summary = result.summary()
@@ -230,6 +236,7 @@ def factor_analyze(
             market=market,
             known=known_list,  # type: ignore[arg-type]
             library_root=ws.root,
+            workspace=ws,
             cache=_factor_cache(ws, cache),
             analysis_mode=analysis_mode,
             field_proxies=tuple(proxy or ()),

@@ -1,9 +1,10 @@
 """Data layer: the Panel, readers and quality checks, the Parquet+DuckDB store, bundled
-real data, market calendars, the sealed holdout, combined datasets and the catalog that ties
-them together."""
+real data, market calendars, the sealed holdout, combined datasets, the catalog that ties
+them together, and the document store of text factors."""
 
 from alphaloop.data.catalog import DataCatalog, DatasetInfo, ImportResult
 from alphaloop.data.combine import CombineResult, CombineSource
+from alphaloop.data.documents import DocumentImport, DocumentStore
 from alphaloop.data.holdout import HoldoutInfo, HoldoutKey, Holdouts
 from alphaloop.data.market_calendar import (
     ASSET_CLASSES,
@@ -26,6 +27,8 @@ __all__ = [
     "CombineSource",
     "DataCatalog",
     "DatasetInfo",
+    "DocumentImport",
+    "DocumentStore",
     "HoldoutInfo",
     "HoldoutKey",
     "Holdouts",

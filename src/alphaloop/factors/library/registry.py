@@ -35,6 +35,7 @@ class FactorLibrary:
     factors: dict[str, str]
     source: str = "built-in"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    provenance: dict | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -53,6 +54,7 @@ class FactorLibrary:
             "fields": list(self.fields),
             "notes": list(self.notes),
             "factors": dict(self.factors),
+            "provenance": self.provenance,
         }
 
 
@@ -135,11 +137,15 @@ def load_library_file(path: str | Path) -> FactorLibrary:
         raise AlphaloopError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     if not isinstance(doc, dict):
         raise AlphaloopError(f"{p}: expected a mapping with 'name' and 'factors'")
-    unknown = set(doc) - {"name", "description", "factors"}
+    unknown = set(doc) - {"name", "description", "factors", "provenance"}
     if unknown:
         raise AlphaloopError(
-            f"{p}: unknown key(s) {sorted(unknown)}", hint="allowed: name, description, factors"
+            f"{p}: unknown key(s) {sorted(unknown)}",
+            hint="allowed: name, description, factors, provenance",
         )
+    provenance = doc.get("provenance")
+    if provenance is not None and not isinstance(provenance, dict):
+        raise AlphaloopError(f"{p}: 'provenance' must be a mapping")
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip():
         raise AlphaloopError(f"{p}: 'name' must be a non-empty string")
@@ -155,7 +161,9 @@ def load_library_file(path: str | Path) -> FactorLibrary:
         except ExpressionError as exc:
             raise ExpressionError(f"{p}: factor {fname!r}: {exc.message}", hint=exc.hint) from exc
         clean[str(fname)] = str(text)
-    return FactorLibrary(name.strip(), str(doc.get("description", "")), clean, source=str(p))
+    return FactorLibrary(
+        name.strip(), str(doc.get("description", "")), clean, source=str(p), provenance=provenance
+    )
 
 
 def check_no_lookahead(lib: FactorLibrary, where: str | None = None) -> None:
@@ -199,13 +207,14 @@ def save_library(root: Path, source: str | Path) -> FactorLibrary:
     target_dir = library_dir(root)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{lib.name}.yaml"
-    text = yaml.safe_dump(
-        {"name": lib.name, "description": lib.description, "factors": lib.factors},
-        sort_keys=False,
-        allow_unicode=True,
-    )
+    doc: dict = {"name": lib.name, "description": lib.description, "factors": lib.factors}
+    if lib.provenance is not None:
+        doc["provenance"] = lib.provenance
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     write_atomic(target, text)
-    return FactorLibrary(lib.name, lib.description, lib.factors, source=str(target))
+    return FactorLibrary(
+        lib.name, lib.description, lib.factors, source=str(target), provenance=lib.provenance
+    )
 
 
 def list_libraries(root: Path | None = None) -> list[FactorLibrary]:

@@ -8,8 +8,9 @@ return from close t+1 to close t+6, with a mean daily rank IC of about 0.1.
 The miners see only the first 750 bars (the *search span*); the last 250
 are a holdout neither reads.
 
-Rows of the search span (the miner's fold plan: ``make_folds(750, 5,
-n_folds=5, n_valid=2)``): training rows are the first three blocks, purged;
+Rows of the search span: the fold plan ``mine`` makes (``make_folds(750, 5,
+warmup=120, n_folds=5, n_valid=2)``, checked against the run's): after a
+120-bar warm-up, training rows are the first three blocks, purged;
 validation rows the last two. Label: ``close[t+1+h] / close[t+1] - 1``.
 
 Routes, each run for the same wall-clock budget per seed (``--budget``):
@@ -24,8 +25,9 @@ Routes, each run for the same wall-clock budget per seed (``--budget``):
   0.001) run one generation at a time (``warm_start``) until the budget is
   spent; ``n_jobs=2`` and ``n_jobs=1``. X rows are the (time, asset) cells in
   time-major order; fitness (``make_fitness``) is the absolute mean daily
-  rank IC on the training rows; function set (``make_function``, each
-  reshaping a flat column to (time, asset)): gplearn's add, sub, mul, div,
+  rank IC on the training rows (a row where the program is constant counts
+  as 0); function set (``make_function``, each reshaping a flat column to
+  (time, asset)): gplearn's add, sub, mul, div,
   neg, abs, log, max, min; sign; cs_rank (percentile), cs_zscore; ts_mean,
   ts_std, ts_max, ts_min at 5, 10, 20 bars; ts_delay and ts_delta at 1 and 5;
   ts_rank at 10 and 20; ts_corr at 5, 10, 20 (two arguments). Windows include
@@ -40,9 +42,10 @@ deduplicate) and distinct programs per wall second of its generations.
 (2) planted-alpha recovery: a run recovers the alpha when one of its
 candidates, sign-adjusted by its training IC, has a mean daily rank IC on
 the validation rows >= 0.9 x the planted factor's. Both routes' ICs are
-computed here by the same function from the candidates' values. The holdout
-IC of the candidate with the best validation IC is shown next to the planted
-factor's (alphaloop's pool admits members on validation IC, so its
+computed here by the same function from the candidates' values; a row where a
+candidate has no IC (constant across assets, or fewer than 5 values) counts
+as 0. The holdout IC of the candidate with the best validation IC is shown
+next to the planted factor's (alphaloop's pool admits members on validation IC, so its
 validation figures are selected on those rows; the holdout is not).
 
 Usage::
@@ -228,11 +231,9 @@ def _ic_fitness(label: np.ndarray, train_rows: np.ndarray) -> Any:
         r = rankdata(pred, axis=1)
         r -= r.mean(axis=1, keepdims=True)
         sd = np.sqrt((r * r).sum(axis=1))
-        ok = sd > 0
-        if ok.sum() < len(train_rows) // 2:
-            return 0.0
+        ok = sd > 0  # a row where the program is constant counts as an IC of 0
         ic = (r[ok] * lab[ok]).sum(axis=1) / (sd[ok] * lab_sd[ok])
-        return float(abs(ic.mean()))
+        return float(abs(ic.sum() / len(train_rows)))
 
     return make_fitness(function=metric, greater_is_better=True)
 
@@ -325,19 +326,13 @@ def gplearn_versions(python: Path) -> str:
     ).stdout.strip()
 
 
-def fold_rows(n_search: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation rows of the miner's default fold plan on the search span."""
-    try:
-        from alphaloop.factors.mining.folds import make_folds
-    except ImportError:  # TEMPORARY until the miner lands
-        end = n_search - horizon - 1
-        edges = np.linspace(0, end, 6).astype(int)
-        train = np.arange(0, edges[3] - horizon - 1)
-        return train, np.arange(edges[3], end)
-    plan = make_folds(n_search, horizon, n_folds=5, n_valid=2)
-    train = np.concatenate([np.arange(a, b) for a, b in plan.train])
-    valid = np.concatenate([np.arange(a, b) for a, b in plan.valid])
-    return train, valid
+def fold_plan(n_search: int, horizon: int) -> Any:
+    """The fold plan ``mine`` makes with the default grammar (checked against its result)."""
+    from alphaloop.factors.mining.folds import make_folds
+    from alphaloop.factors.mining.grammar import Grammar
+
+    warmup = min(2 * max(Grammar(fields=FIELDS).windows), n_search // 5)
+    return make_folds(n_search, horizon, warmup=warmup, n_folds=5, n_valid=2)
 
 
 def write_workload(pp: Any, n_search: int, train: np.ndarray, folder: Path) -> None:
@@ -382,6 +377,7 @@ def run_alphaloop(search: Any, full: Any, horizon: int, seed: int, budget_s: flo
         "n_evaluated": int(result.n_scored),
         "n_distinct": int(result.n_scored),
         "expressions": expressions,
+        "plan": result.plan,
         "values": np.stack(list(values.values())) if values else np.empty((0, *full.shape)),
     }
 
@@ -389,13 +385,18 @@ def run_alphaloop(search: Any, full: Any, horizon: int, seed: int, budget_s: flo
 def score_candidates(
     values: np.ndarray, label: np.ndarray, rows: dict[str, np.ndarray]
 ) -> list[dict[str, float]]:
-    """Per candidate: mean daily rank IC on each row set, sign-adjusted by the training IC."""
+    """Per candidate: mean daily rank IC on each row set, sign-adjusted by the training IC.
+
+    A row where the candidate has no IC (constant across assets, or fewer
+    than 5 assets with values) counts as 0: a factor defined on a few days
+    only must not score as if those days were all there is.
+    """
     from alphaloop.factors.mining.planted import daily_rank_ic
 
     out = []
     for v in values:
-        daily = daily_rank_ic(v, label)
-        ics = {k: float(np.nanmean(daily[r])) for k, r in rows.items()}
+        daily = np.nan_to_num(daily_rank_ic(v, label), nan=0.0)
+        ics = {k: float(daily[r].mean()) for k, r in rows.items()}
         sign = -1.0 if ics["train"] < 0 else 1.0
         out.append({k: sign * x for k, x in ics.items()})
     return out
@@ -427,10 +428,11 @@ def run_seed(args: argparse.Namespace, seed: int, python: Path | None) -> dict[s
         seed=seed,
     )
     search = pp.panel.iloc(slice(0, args.times))
-    train, valid = fold_rows(args.times, args.horizon)
+    plan = fold_plan(args.times, args.horizon)
+    train = plan.train_rows()
     rows = {
         "train": train,
-        "valid": valid,
+        "valid": plan.valid_rows(),
         "holdout": np.arange(args.times, n_all - args.horizon - 1),
     }
     label = next_bar_label(pp.panel["close"], args.horizon)
@@ -441,6 +443,8 @@ def run_seed(args: argparse.Namespace, seed: int, python: Path | None) -> dict[s
     if not args.skip_alphaloop:
         print(f"seed {seed}: alphaloop ...", file=sys.stderr)
         routes["alphaloop"] = run_alphaloop(search, pp.panel, args.horizon, seed, args.budget)
+        if routes["alphaloop"].pop("plan") != plan:
+            raise RuntimeError("mine used other folds than fold_plan(): update the benchmark")
     if python is not None:
         write_workload(pp, args.times, train, folder)
         for n_jobs in args.gplearn_jobs:
@@ -572,7 +576,9 @@ def section(
         f'n_assets={args.assets}, alpha="{args.alpha}", strength={args.strength:g}, '
         f"horizon={args.horizon})`: `{expression}` known at close t drives part of the return "
         f"from close t+1 to close t+1+{args.horizon}. The miners read the first {args.times} bars "
-        f"(training rows: the first 3 of 5 blocks, purged; validation rows: the last 2); the last "
+        f"(the fold plan `mine` makes: after a {extra['warmup']}-bar warm-up, training rows the "
+        f"first 3 of 5 blocks, purged, {extra['n_train']} rows; validation rows the last 2, "
+        f"{extra['n_valid']} rows); the last "
         f"{args.holdout} bars are a holdout neither reads. Each route gets {args.budget:g} s of "
         "wall clock per seed. alphaloop: `mine(search_panel, MiningConfig(horizon="
         f"{args.horizon}, budget=10**6, time_limit={args.budget:g}, pool=10, seed=s))` in one "
@@ -593,9 +599,11 @@ def section(
         f"**Planted-alpha recovery**: a run recovers the alpha when one of its candidates "
         f"(alphaloop: the pool's members; gplearn: its {N_CANDIDATES} distinct programs of "
         f"highest fitness) has a mean daily rank IC on the validation rows >= "
-        f"{RECOVERY_SHARE:g} x the planted factor's (sign-adjusted by its training IC; every IC "
-        "computed here by one function). *best*: the candidate with the highest validation IC, "
-        "with its IC on the holdout. alphaloop's pool admits members on validation IC, so its "
+        f"{RECOVERY_SHARE:g} x the planted factor's (sign-adjusted by its training IC; every "
+        "IC computed here by one function, a row where a candidate has no IC, constant across "
+        "assets or fewer than 5 values, counting as 0). *best*: the candidate with the highest "
+        "validation IC, with its IC on the holdout. alphaloop's pool admits members on "
+        "validation IC, so its "
         "validation figures are selected on those rows; the holdout is not.",
         "",
         *recovery_rows(seeds),
@@ -645,7 +653,11 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     warm = 0.0 if args.skip_alphaloop else warm_up(args.horizon)
     seeds = [run_seed(args, seed, python) for seed in args.seeds]
+    plan = fold_plan(args.times, args.horizon)
     extra = {
+        "warmup": plan.train[0][0],
+        "n_train": len(plan.train_rows()),
+        "n_valid": len(plan.valid_rows()),
         "gplearn": gplearn_versions(python) if python else "gplearn not run",
         "load": (load_before, os.getloadavg()[0]),
         "warm_up": warm,

@@ -378,6 +378,7 @@ def run_alphaloop(search: Any, full: Any, horizon: int, seed: int, budget_s: flo
         "n_distinct": int(result.n_scored),
         "expressions": expressions,
         "plan": result.plan,
+        "own_valid": [float(m.valid_ic) for m in result.members],
         "values": np.stack(list(values.values())) if values else np.empty((0, *full.shape)),
     }
 
@@ -395,10 +396,13 @@ def score_candidates(
 
     out = []
     for v in values:
-        daily = np.nan_to_num(daily_rank_ic(v, label), nan=0.0)
+        raw = daily_rank_ic(v, label)
+        daily = np.nan_to_num(raw, nan=0.0)
         ics = {k: float(daily[r].mean()) for k, r in rows.items()}
         sign = -1.0 if ics["train"] < 0 else 1.0
-        out.append({k: sign * x for k, x in ics.items()})
+        scores = {k: sign * x for k, x in ics.items()}
+        scores["defined"] = float(np.isfinite(raw[rows["valid"]]).mean())
+        out.append(scores)
     return out
 
 
@@ -465,9 +469,12 @@ def run_seed(args: argparse.Namespace, seed: int, python: Path | None) -> dict[s
         route["scores"] = scores
         route["recovered"] = any(s["valid"] >= threshold for s in scores)
         best = max(range(len(scores)), key=lambda i: scores[i]["valid"], default=None)
-        route["best"] = (
-            None if best is None else {**scores[best], "text": route["expressions"][best]}
-        )
+        if best is not None:
+            route["best"] = {**scores[best], "text": route["expressions"][best]}
+            if "own_valid" in route:
+                route["best"]["own_valid"] = route["own_valid"][best]
+        else:
+            route["best"] = None
     out["routes"] = routes
     return out
 
@@ -547,11 +554,17 @@ def best_expressions(seeds: list[dict[str, Any]]) -> list[str]:
     out = []
     for s in seeds:
         for name, route in s["routes"].items():
-            if route["best"] is not None:
-                out.append(
-                    f"- seed {s['seed']}, {name}: `{route['best']['text']}` "
-                    f"(train {route['best']['train']:.3f}, valid {route['best']['valid']:.3f})"
-                )
+            best = route["best"]
+            if best is None:
+                continue
+            own = (
+                f"; the miner's own valid IC {best['own_valid']:.3f}" if "own_valid" in best else ""
+            )
+            out.append(
+                f"- seed {s['seed']}, {name}: `{best['text']}` (train {best['train']:.3f}, "
+                f"valid {best['valid']:.3f}, an IC on {best['defined']:.0%} of the validation "
+                f"rows{own})"
+            )
     return out
 
 
@@ -608,7 +621,8 @@ def section(
         "",
         *recovery_rows(seeds),
         "",
-        "Best candidates:",
+        "Best candidates (a rank IC exists on a row when the candidate has at least 5 values "
+        "and is not constant across assets there):",
         "",
         *best_expressions(seeds),
     ]

@@ -46,6 +46,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/bench_validation.py
 	$(BIN)/python bench/bench_ml.py
 	$(BIN)/python bench/bench_pairs.py
+	$(BIN)/python bench/bench_mining.py
 
 clean:
 	rm -rf $(VENV) .alphaloop .pytest_cache .ruff_cache

@@ -336,7 +336,7 @@ def fold_plan(n_search: int, horizon: int) -> Any:
 
 
 def write_workload(pp: Any, n_search: int, train: np.ndarray, folder: Path) -> None:
-    from alphaloop.factors.mining.planted import next_bar_label
+    from alphaloop.factors.mining.folds import next_bar_label
 
     folder.mkdir(parents=True, exist_ok=True)
     panel = pp.panel
@@ -420,7 +420,8 @@ def warm_up(horizon: int) -> float:
 def run_seed(args: argparse.Namespace, seed: int, python: Path | None) -> dict[str, Any]:
     """Every route on one seed's panel; candidates scored against the planted factor."""
     from alphaloop.factors.evaluate import evaluate
-    from alphaloop.factors.mining.planted import next_bar_label, planted_panel
+    from alphaloop.factors.mining.folds import next_bar_label
+    from alphaloop.factors.mining.planted import planted_panel
 
     n_all = args.times + args.holdout
     pp = planted_panel(
@@ -447,7 +448,7 @@ def run_seed(args: argparse.Namespace, seed: int, python: Path | None) -> dict[s
     if not args.skip_alphaloop:
         print(f"seed {seed}: alphaloop ...", file=sys.stderr)
         routes["alphaloop"] = run_alphaloop(search, pp.panel, args.horizon, seed, args.budget)
-        if routes["alphaloop"].pop("plan") != plan:
+        if routes["alphaloop"].pop("plan").train != plan.train:
             raise RuntimeError("mine used other folds than fold_plan(): update the benchmark")
     if python is not None:
         write_workload(pp, args.times, train, folder)

@@ -48,6 +48,7 @@ from scipy.stats import rankdata
 
 from alphaloop.data import Panel
 from alphaloop.errors import MiningError
+from alphaloop.factors.mining.folds import next_bar_label
 
 __all__ = [
     "PLANTED_EXPRESSIONS",
@@ -220,22 +221,6 @@ def planted_ic(
     if not np.any(np.isfinite(picked)):
         raise MiningError(f"no row has 5 or more valid (factor, label) pairs for {text!r}")
     return float(np.nanmean(picked))
-
-
-def next_bar_label(close: np.ndarray, horizon: int) -> np.ndarray:
-    """``close[t+1+h] / close[t+1] - 1`` as a (T, N) array; NaN in the last ``h + 1`` rows.
-
-    Also NaN where either price is missing or not positive.
-    """
-    close = np.asarray(close, dtype=np.float64)
-    out = np.full(close.shape, np.nan)
-    n = close.shape[0]
-    if n > horizon + 1:
-        entry, exit_ = close[1 : n - horizon], close[1 + horizon :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ok = (entry > 0) & (exit_ > 0)
-            out[: n - horizon - 1] = np.where(ok, exit_ / entry - 1.0, np.nan)
-    return out
 
 
 def daily_rank_ic(values: np.ndarray, label: np.ndarray, *, min_assets: int = 5) -> np.ndarray:

@@ -94,6 +94,14 @@ def test_the_mined_library_is_a_building_block(tmp_path: Path) -> None:
     a = evaluate_dataset(ws.data, {"ref": ref}, "planted", workspace=ws).values["ref"]
     b = evaluate_dataset(ws.data, {"f": doc["factors"][first]}, "planted").values["f"]
     np.testing.assert_array_equal(a, b)
+    # the same run asked again under another library name saves the recorded pool under it
+    again = mine_dataset(ws, "planted", CONFIG, library="mined-too")
+    assert again.resumed
+    assert again.library == "mined-too"
+    other = yaml.safe_load(again.library_path.read_text(encoding="utf-8"))
+    assert other["name"] == "mined-too"
+    assert other["factors"] == doc["factors"]
+    assert other["provenance"] == doc["provenance"]
     page = (tmp_path / "m.html").read_text(encoding="utf-8")
     assert "Factor mining" in page
     assert "trials every significance below is adjusted for" in page

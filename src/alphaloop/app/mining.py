@@ -184,6 +184,14 @@ def mine_dataset(
             summary = None
             lib_name = None
     if summary is not None:
+        if library is not None and library != lib_name and summary["pool"]["members"]:
+            # asked again with another library name: the recorded pool, saved under it
+            _save_recorded_library(ws, key, library)
+            lib_name = library
+            with ws.db.session() as s:
+                row = s.get(MiningSessionRow, session_id)
+                assert row is not None
+                row.library = library
         lib_path = ws.root / "libraries" / f"{lib_name}.yaml" if lib_name else None
         return MiningOutcome(session_id, key, "finished", summary, lib_name, lib_path, None, True)
     prior = factor_trials(ws, data, besides=session_id)
@@ -211,6 +219,12 @@ def mine_dataset(
         {"dataset": data, "dataset_version": info.version, "caveats": list(info.caveats)}
     )
     _account(ws, data, session_id, result)
+    if status == "finished" and result.members:
+        from alphaloop.factors.mining.export import library_yaml
+        from alphaloop.files import write_atomic
+
+        # the pool as a library without a name yet: a later `--library NAME` saves it
+        write_atomic(checkpoint.parent / "pool.yaml", library_yaml(result, _UNNAMED, dataset=data))
     lib_path = None
     if status == "finished" and library is not None and result.members:
         lib_path = _save_library(ws, result, library, data)
@@ -292,6 +306,30 @@ def _save_library(ws: Workspace, result: MiningResult, name: str, data: str) -> 
     target = ws.root / "libraries" / f"{name}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, library_yaml(result, name, dataset=data))
+    return target
+
+
+_UNNAMED = "unnamed-mined-pool"
+
+
+def _save_recorded_library(ws: Workspace, key: str, name: str) -> Path:
+    """Save a finished session's recorded pool (``mining/<key>/pool.yaml``) as library ``name``."""
+    import yaml
+
+    from alphaloop.files import write_atomic
+
+    source = ws.root / "mining" / key / "pool.yaml"
+    try:
+        doc = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MiningError(
+            f"the pool of mining session {key} was not kept on disk ({source})",
+            hint="run the session again with another --seed, or mine with --library first",
+        ) from None
+    doc["name"] = name
+    target = ws.root / "libraries" / f"{name}.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     return target
 
 

@@ -120,3 +120,21 @@ def test_interrupted_import_is_recorded(tmp_path: Path) -> None:
     assert attempt["status"] == "interrupted"
     assert "prices" not in {d.name for d in catalog.list()}
     assert not (ws / "data" / "prices").exists()  # nothing stored
+
+
+def test_database_library_logs_stay_off_the_terminal(tmp_path: Path) -> None:
+    """A Ctrl-C during a database read made SQLAlchemy print 'Error closing cursor'
+    with a traceback; the CLI keeps the library's log records to itself."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys\n"
+        "from alphaloop.cli import main\n"
+        f"assert main(['--workspace', {str(tmp_path / 'w')!r}, 'init']) == 0\n"
+        "logging.getLogger('sqlalchemy.pool.impl.QueuePool').error('Error closing cursor')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "Error closing cursor" not in done.stderr

@@ -99,6 +99,22 @@ def root(
     ctx.obj = {"workspace": workspace, "debug": debug}
 
 
+def _quiet_library_logs() -> None:
+    """Keep the database library's own log records off the user's terminal.
+
+    alphaloop reports every error itself, with an exit code. Without a
+    handler, Python prints a library's warnings to stderr: a Ctrl-C that
+    lands while SQLAlchemy reads rows made it log "Error closing cursor"
+    with a traceback after the command had already said it was interrupted.
+    ``--debug`` keeps them.
+    """
+    import logging
+
+    logger = logging.getLogger("sqlalchemy")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; every outcome becomes an exit code of the one table.
 
@@ -117,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     configure_consoles()
+    if not debug:
+        _quiet_library_logs()
     try:
         command = typer.main.get_command(app)
         with _notices(), command.make_context("alphaloop", args) as ctx:

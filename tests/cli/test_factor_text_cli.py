@@ -82,3 +82,18 @@ def test_text_factor_commands(
     code, _, err = cli(capsys, ws_path, "factor", "text", "show", "outlook")
     assert code == 2
     assert "no text factor 'outlook'" in err
+
+
+def test_show_prints_a_pca_factors_refit_schedule(
+    ws_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "pc.yaml"
+    spec.write_text("name: pc\nkind: pca\ncomponent: 0\nrefit: 10D\nmin_documents: 5\n")
+    code, _, err = cli(capsys, ws_path, "factor", "text", "add", str(spec))
+    assert code == 0, err
+    code, out, _ = cli(capsys, ws_path, "factor", "text", "show", "pc")
+    assert code == 0
+    lines = {" ".join(line.split()[:2]) for line in out.splitlines()}
+    assert "refit 10D" in lines
+    assert "min_documents 5" in lines
+    assert "component 0" in lines

@@ -7,7 +7,8 @@ something takes ``--json`` and then prints exactly one JSON document on
 stdout, an error included (``{"error": {...}}``). Heavy imports happen inside
 the commands so start-up stays fast.
 
-One module per command family (:mod:`.data`, :mod:`.runs`, :mod:`.factor`,
+One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
+:mod:`.factor` with :mod:`.factor_mining` and :mod:`.factor_text`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models`,
 :mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`); what they share is
 in :mod:`.common`.

@@ -91,15 +91,16 @@ def text_show(
     out.print(f"[bold]{spec.name}[/]: {escape(_describe(spec))}")
     if spec.description:
         out.print(escape(spec.description))
-    for key in ("latency", "half_life", "max_age", "sources", "kinds", "component"):
+    pca_only = ("component", "refit", "min_documents")
+    for key in ("latency", "half_life", "max_age", "sources", "kinds", *pca_only):
         value = doc[key]
-        if key == "component" and spec.kind != "pca":
+        if key in pca_only and spec.kind != "pca":
             continue
         shown = ", ".join(value) if isinstance(value, list) else value
-        out.print(f"  {key:<10} {escape(str(shown if shown not in (None, '') else '-'))}")
+        out.print(f"  {key:<13} {escape(str(shown if shown not in (None, '') else '-'))}")
     if spec.kind == "sentiment":
-        out.print(f"  positive   {escape('; '.join(spec.positive_phrases))}")
-        out.print(f"  negative   {escape('; '.join(spec.negative_phrases))}")
+        out.print(f"  positive      {escape('; '.join(spec.positive_phrases))}")
+        out.print(f"  negative      {escape('; '.join(spec.negative_phrases))}")
 
 
 @text_app.command("remove")

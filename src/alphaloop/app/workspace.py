@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from alphaloop.data import DataCatalog, DocumentStore
 from alphaloop.errors import ReadOnlyWorkspaceError, WorkspaceError, WorkspaceNotFoundError
-from alphaloop.factors import list_libraries, reference_table, reset_references, set_references
+from alphaloop.factors.references import reset_references, set_references
 from alphaloop.settings import Settings
 from alphaloop.store import Database, RunLog, sqlite_path
 
@@ -141,7 +141,13 @@ class Workspace:
 
     def factor_references(self) -> dict[str, str]:
         """``library/name`` (and unambiguous ``name``) -> formula over built-in and
-        workspace libraries: what ``Factor("...")`` in an expression may name."""
+        workspace libraries: what ``Factor("...")`` in an expression may name.
+
+        Read when an expression names a library factor, not when the workspace
+        opens (building the built-in libraries parses every Alpha158 formula).
+        """
+        from alphaloop.factors import list_libraries, reference_table
+
         return reference_table(list_libraries(self.root))
 
     def _writable(self) -> bool:

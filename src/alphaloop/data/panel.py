@@ -119,6 +119,16 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return view
 
 
+def _field_array(name: object, values: Any, shape: tuple[int, int]) -> np.ndarray:
+    """A field's read-only (time, asset) array: float32 kept, anything else float64."""
+    arr = np.asarray(values)
+    if arr.shape != shape:
+        raise PanelError(f"field {name!r} has shape {arr.shape}, expected {shape} (time, asset)")
+    if arr.dtype not in (np.float64, np.float32):
+        arr = arr.astype(np.float64)
+    return _readonly(arr)
+
+
 def _as_utc_index(index: Any) -> pd.DatetimeIndex:
     idx = pd.DatetimeIndex(index)
     if idx.tz is None:
@@ -212,16 +222,7 @@ class Panel:
             if not fields:
                 raise PanelError("a Panel needs at least one field")
         shape = (len(idx), len(asset_list))
-        arrays: dict[str, np.ndarray] = {}
-        for name, values in fields.items():
-            arr = np.asarray(values)
-            if arr.shape != shape:
-                raise PanelError(
-                    f"field {name!r} has shape {arr.shape}, expected {shape} (time, asset)"
-                )
-            if arr.dtype not in (np.float64, np.float32):
-                arr = arr.astype(np.float64)
-            arrays[str(name)] = _readonly(arr)
+        arrays = {str(name): _field_array(name, values, shape) for name, values in fields.items()}
         if membership is not None:
             mem = np.asarray(membership, dtype=bool)
             if mem.shape != shape:
@@ -320,16 +321,8 @@ class Panel:
         attached this way, as fields named ``text:NAME``.
         """
         fields = dict(self._fields)
-        shape = self.shape
         for name, values in extra.items():
-            arr = np.asarray(values)
-            if arr.shape != shape:
-                raise PanelError(
-                    f"field {name!r} has shape {arr.shape}, expected {shape} (time, asset)"
-                )
-            if arr.dtype not in (np.float64, np.float32):
-                arr = arr.astype(np.float64)
-            fields[str(name)] = _readonly(arr)
+            fields[str(name)] = _field_array(name, values, self.shape)
         out = Panel(
             self._index,
             self._assets,

@@ -44,6 +44,25 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+@compiled
+def _average_ranks(xs: FloatArray, n: int, out: FloatArray) -> None:
+    """Average ranks (1-based, ties share their mean rank) of ``xs[:n]`` into ``out[:n]``.
+
+    Compiled in both kernels and their plain-Python twins: the twins check
+    the loops around it.
+    """
+    order = np.argsort(xs[:n], kind="mergesort")
+    first = 0
+    while first < n:
+        end = first + 1
+        while end < n and xs[order[end]] == xs[order[first]]:
+            end += 1
+        rank = (first + end + 1) / 2.0
+        for i in range(first, end):
+            out[order[i]] = rank
+        first = end
+
+
 def _rank_ic_rows(
     values: FloatArray,
     value_rows: IntArray,
@@ -87,16 +106,7 @@ def _rank_ic_rows(
             for i in range(first, end):
                 rank_y[i] = rank
             first = end
-        order = np.argsort(xs[:n], kind="mergesort")
-        first = 0
-        while first < n:
-            end = first + 1
-            while end < n and xs[order[end]] == xs[order[first]]:
-                end += 1
-            rank = (first + end + 1) / 2.0
-            for i in range(first, end):
-                rank_x[order[i]] = rank
-            first = end
+        _average_ranks(xs, n, rank_x)
         middle = (n + 1) / 2.0
         sxy, sxx, syy = 0.0, 0.0, 0.0
         for i in range(n):
@@ -132,16 +142,7 @@ def _standard_ranks(
                 n += 1
         if n < min_assets or n < 2:
             continue
-        order = np.argsort(xs[:n], kind="mergesort")
-        first = 0
-        while first < n:
-            end = first + 1
-            while end < n and xs[order[end]] == xs[order[first]]:
-                end += 1
-            rank = (first + end + 1) / 2.0
-            for i in range(first, end):
-                ranks[order[i]] = rank
-            first = end
+        _average_ranks(xs, n, ranks)
         middle = (n + 1) / 2.0
         squares = 0.0
         for i in range(n):

@@ -78,7 +78,7 @@ def test_sequence_regression_parity(family: str) -> None:
     _assert_parity(estimator, exported, x)
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest", "ridge", "mlp"])
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest", "ridge", "linear"])
 def test_tabular_classification_outputs_the_probability(family: str) -> None:
     estimator, exported, x = _fit_and_export(family, TABULAR[family], "classification", False)
     onnx = exported.predict(x)
@@ -116,3 +116,22 @@ def test_unfitted_or_unknown_models_are_refused() -> None:
         export_onnx(make_estimator("ridge"))
     with pytest.raises(ModelError, match="not a single estimator"):
         export_onnx(object())
+
+
+@pytest.mark.slow  # the torch.export exporter takes 10-20 s on first use
+def test_torch_export_api_fallback_has_parity() -> None:
+    """The torch.export-based exporter, used when TorchScript's lacks an operator."""
+    import onnx
+    import torch
+
+    from alphaloop.models.onnx_converters import _dynamo_export, _torch_graph
+    from alphaloop.models.onnx_export import onnx_predict
+
+    x, y = _data(True)
+    estimator = make_estimator("lstm", "regression", SEQUENCE["lstm"], seed=1).fit(x, y)
+    example = torch.zeros((2, WINDOW, N_FEATURES), dtype=torch.float32)
+    with torch.no_grad():
+        data = _dynamo_export(_torch_graph(estimator).eval(), example)
+    onnx.checker.check_model(onnx.load_from_string(data))
+    parity = check_parity(estimator.predict(x), onnx_predict(data, x))
+    assert parity.passed, parity

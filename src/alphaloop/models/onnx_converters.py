@@ -15,9 +15,9 @@ XGBoost's default directions, and scikit-learn forests' ``missing_go_to_left``
 (copied onto the ONNX tree nodes, which skl2onnx leaves out).
 
 Tree and scikit-learn graphs use ONNX opset :data:`TREE_OPSET` (the highest
-onnxmltools converts to); torch graphs use :data:`TORCH_OPSET` with the
-``torch.export``-based exporter (the TorchScript one cannot export fused
-transformer layers).
+onnxmltools converts to); torch graphs use :data:`TORCH_OPSET`, exported by
+the TorchScript exporter (with the fused attention fast path off) or, when
+it lacks an operator, by the ``torch.export``-based one.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ __all__ = ["INPUT", "OUTPUT", "TORCH_OPSET", "TREE_OPSET", "convert_estimator", 
 INPUT = "features"
 OUTPUT = "prediction"
 TREE_OPSET = 15
-TORCH_OPSET = 18
+TORCH_OPSET = 18  # the dynamo exporter's lowest; TorchScript's supports it
 _TREE_FAMILIES = ("lightgbm", "xgboost")
 _SKLEARN_FAMILIES = ("random_forest", "ridge", "linear")
 
@@ -174,6 +174,8 @@ def _one_output(model: Any, column: int) -> Any:
 
 
 def _torch(estimator: Any) -> Any:
+    """Export with the TorchScript exporter (fast); if it cannot export the network, with
+    the ``torch.export``-based one (slower, wider operator coverage)."""
     import onnx
     import torch
 
@@ -181,22 +183,52 @@ def _torch(estimator: Any) -> Any:
     window = estimator.window_
     shape = (2, window, estimator.n_features_in_) if window else (2, estimator.n_features_in_)
     example = torch.zeros(shape, dtype=torch.float32)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            graph,
-            (example,),
-            dynamo=True,
-            input_names=[INPUT],
-            output_names=[OUTPUT],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-            opset_version=TORCH_OPSET,
-            verbose=False,
-        )
-    buffer = io.BytesIO(program.model_proto.SerializeToString())
-    model = onnx.load_model(buffer)
+        torch.backends.mha.set_fastpath_enabled(False)  # fused attention has no ONNX form
+        try:
+            data = _torchscript_export(graph, example)
+        except Exception:  # an operator the TorchScript exporter lacks
+            data = _dynamo_export(graph, example)
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fastpath)
+    model = onnx.load_model(io.BytesIO(data))
     onnx.checker.check_model(model)
     return model
+
+
+def _torchscript_export(graph: Any, example: Any) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        graph,
+        (example,),
+        buffer,
+        dynamo=False,
+        input_names=[INPUT],
+        output_names=[OUTPUT],
+        dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+        opset_version=TORCH_OPSET,
+    )
+    return buffer.getvalue()
+
+
+def _dynamo_export(graph: Any, example: Any) -> bytes:
+    import torch
+
+    program = torch.onnx.export(
+        graph,
+        (example,),
+        dynamo=True,
+        input_names=[INPUT],
+        output_names=[OUTPUT],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        opset_version=TORCH_OPSET,
+        verbose=False,
+    )
+    return program.model_proto.SerializeToString()
 
 
 def _torch_graph(estimator: Any) -> Any:

@@ -38,14 +38,18 @@ def test_predict_leaves_out_the_training_span(capsys, research_ws: Path, tmp_pat
     assert frame["time"].min() > BOUNDARY
     assert not frame["in_sample"].any()
     assert doc["dropped_in_sample"] > 0
-    assert doc["n_rows"] == len(frame) and frame["prediction"].notna().all()
+    assert doc["n_rows"] == len(frame)
+    assert frame["prediction"].notna().all()
     assert frame["time"].max() <= pd.Timestamp("2001-12-31", tz="UTC")
     with Workspace(research_ws) as ws:
         assets = ws.data.load("sp500-stocks", end="1990-02-01").assets
-    assert set(frame["asset"]) <= set(assets) and frame["asset"].nunique() > 10
+    assert set(frame["asset"]) <= set(assets)
+    assert frame["asset"].nunique() > 10
     meta = read_prediction_metadata(out)
-    assert meta["model"] == "tiny/v1" and meta["dataset"] == "sp500-stocks"
-    assert meta["dataset_version"] == 1 and meta["in_sample_end"] == BOUNDARY.isoformat()
+    assert meta["model"] == "tiny/v1"
+    assert meta["dataset"] == "sp500-stocks"
+    assert meta["dataset_version"] == 1
+    assert meta["in_sample_end"] == BOUNDARY.isoformat()
     assert not meta["include_in_sample"]
 
 
@@ -59,8 +63,10 @@ def test_in_sample_rows_are_kept_only_when_asked_and_labelled(
     assert frame["time"].min() >= pd.Timestamp("1999-11-01", tz="UTC")
     assert frame["time"].max() <= pd.Timestamp("2000-02-29", tz="UTC")
     assert (frame["in_sample"] == (frame["time"] <= BOUNDARY)).all()
-    assert frame["in_sample"].any() and not frame["in_sample"].all()
-    assert doc["n_in_sample"] == int(frame["in_sample"].sum()) and doc["dropped_in_sample"] == 0
+    assert frame["in_sample"].any()
+    assert not frame["in_sample"].all()
+    assert doc["n_in_sample"] == int(frame["in_sample"].sum())
+    assert doc["dropped_in_sample"] == 0
     assert read_prediction_metadata(tmp_path / "p.parquet")["include_in_sample"]
 
 
@@ -80,7 +86,8 @@ def test_nothing_out_of_sample_is_an_error_with_a_hint(
         "--end", "1999-06-30", "--out", str(tmp_path / "none.parquet"),
     )  # fmt: skip
     assert code != 0
-    assert "inside its training span" in err and "--in-sample" in err
+    assert "inside its training span" in err
+    assert "--in-sample" in err
     assert "Traceback" not in err
     assert not (tmp_path / "none.parquet").exists()
 
@@ -101,7 +108,8 @@ def test_bad_arguments_exit_without_traceback(
     out = tmp_path / "x.parquet"
     code, _, err = cli(capsys, research_ws, "model", "predict", *args, "--out", str(out))
     assert code != 0
-    assert message in err and "Traceback" not in err
+    assert message in err
+    assert "Traceback" not in err
     assert not out.exists()
 
 
@@ -142,10 +150,13 @@ def test_export_writes_a_checked_graph_and_its_sidecar(
     assert code == 0, err
     assert "parity on" in stdout
     sidecar = json.loads((tmp_path / "tiny.json").read_text())
-    assert sidecar["model"] == "tiny/v1" and sidecar["family"] == "ridge"
+    assert sidecar["model"] == "tiny/v1"
+    assert sidecar["family"] == "ridge"
     assert sidecar["feature_names"] == ["mom20", "rev5"]
-    assert sidecar["input_shape"] == [None, 2] and sidecar["window"] is None
-    assert sidecar["parity"]["passed"] and sidecar["parity"]["n_rows"] > 100
+    assert sidecar["input_shape"] == [None, 2]
+    assert sidecar["window"] is None
+    assert sidecar["parity"]["passed"]
+    assert sidecar["parity"]["n_rows"] > 100
     assert {"onnx", "onnxruntime", "skl2onnx"} <= set(sidecar["versions"])
     session = ort.InferenceSession(out.read_bytes(), providers=["CPUExecutionProvider"])
     x = np.array([[0.5, -1.0], [np.nan, 0.2]], dtype=np.float32)
@@ -162,13 +173,17 @@ def test_export_json_and_errors(capsys, research_ws: Path, tmp_path: Path) -> No
     )  # fmt: skip
     assert code == 0
     doc = json.loads(stdout)
-    assert doc["model"] == "tiny/v2" and doc["parity"]["passed"]
+    assert doc["model"] == "tiny/v2"
+    assert doc["parity"]["passed"]
     assert doc["sidecar_path"] == str(tmp_path / "m.json")
     code, _, err = cli(
         capsys, research_ws, "model", "export", "nope/v1", "--out", str(tmp_path / "n.onnx")
     )
-    assert code != 0 and "Traceback" not in err and not (tmp_path / "n.onnx").exists()
+    assert code != 0
+    assert "Traceback" not in err
+    assert not (tmp_path / "n.onnx").exists()
     code, _, err = cli(
         capsys, research_ws, "model", "export", "tiny/v1", "--out", str(tmp_path / "m.json")
     )
-    assert code != 0 and "sidecar" in err
+    assert code != 0
+    assert "sidecar" in err

@@ -76,9 +76,7 @@ def model_predict(
 def model_export(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME/vN (or NAME, NAME@stage).")],
-    output: Annotated[
-        Path, typer.Option("--out", help="ONNX file to write.", show_default=False)
-    ],
+    output: Annotated[Path, typer.Option("--out", help="ONNX file to write.", show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
     """Export a model to ONNX (plus a sidecar JSON), after a parity check on real rows.

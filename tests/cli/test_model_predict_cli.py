@@ -187,3 +187,43 @@ def test_export_json_and_errors(capsys, research_ws: Path, tmp_path: Path) -> No
     )
     assert code != 0
     assert "sidecar" in err
+
+
+GRU_SPEC = """
+name: tiny-gru
+data: sp500-stocks
+start: "1998-01-01"
+end: "1999-12-31"
+features:
+  mom20: $close / Ref($close, 20) - 1
+  rev5: Ref($close, 5) / $close - 1
+label: {horizon: 5}
+model: {family: gru, params: {max_epochs: 1, hidden_size: 4}}
+training: {n_splits: 2, sequence_window: 5}
+"""
+
+
+def test_sequence_model_exports_and_predicts(capsys, research_ws: Path, tmp_path: Path) -> None:
+    """A sequence model end to end: windows of past features in, the same predictions out."""
+    spec = tmp_path / "gru.yaml"
+    spec.write_text(GRU_SPEC)
+    code, _, err = cli(capsys, research_ws, "model", "train", str(spec), "--json")
+    assert code == 0, err
+    out = tmp_path / "gru.onnx"
+    code, stdout, err = cli(
+        capsys, research_ws, "model", "export", "tiny-gru", "--out", str(out), "--json"
+    )
+    assert code == 0, err
+    doc = json.loads(stdout)
+    assert doc["input_shape"] == [None, 5, 2]
+    assert doc["window"] == 5
+    assert doc["family"] == "gru"
+    assert doc["parity"]["passed"]
+    code, stdout, err = cli(
+        capsys, research_ws, "model", "predict", "tiny-gru", "--data", "sp500-stocks",
+        "--end", "2000-03-31", "--out", str(tmp_path / "gru.parquet"), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    frame = pd.read_parquet(tmp_path / "gru.parquet")
+    assert frame["time"].min() > BOUNDARY
+    assert json.loads(stdout)["family"] == "gru"

@@ -30,6 +30,9 @@ Registry
 Monitoring and specs
     :mod:`~alphaloop.models.monitor` (drift, alerts),
     :mod:`~alphaloop.models.spec` (:class:`ModelSpec`).
+ONNX export
+    :mod:`~alphaloop.models.onnx_export` (:func:`export_onnx`, :func:`check_parity`),
+    :mod:`~alphaloop.models.onnx_converters` (one converter per family).
 
 Errors raised on purpose derive from :class:`ModelError`
 (:mod:`~alphaloop.models.errors`). Training from a spec and predicting a
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
         population_stability_index,
         record_alerts,
     )
+    from alphaloop.models.onnx_export import OnnxExport, Parity, check_parity, export_onnx
     from alphaloop.models.registry import ModelRegistry
     from alphaloop.models.registry_records import ModelUsage, ModelVersion, StageChange
     from alphaloop.models.sklearn_models import (
@@ -129,6 +133,11 @@ _HOME: dict[str, str] = {
     "list_alerts": "monitor",
     "population_stability_index": "monitor",
     "record_alerts": "monitor",
+    # ONNX export
+    "OnnxExport": "onnx_export",
+    "Parity": "onnx_export",
+    "check_parity": "onnx_export",
+    "export_onnx": "onnx_export",
     # specs
     "ModelSpec": "spec",
     "load_model_spec": "spec",
@@ -155,6 +164,8 @@ __all__ = [
     "ModelSpec",
     "ModelUsage",
     "ModelVersion",
+    "OnnxExport",
+    "Parity",
     "RandomForestEstimator",
     "RecordedAlert",
     "RegistryError",
@@ -166,8 +177,10 @@ __all__ = [
     "XGBoostEstimator",
     "artifact_sha256",
     "build_dataset",
+    "check_parity",
     "drift_report",
     "estimator_class",
+    "export_onnx",
     "kl_divergence",
     "ks_statistic",
     "list_alerts",

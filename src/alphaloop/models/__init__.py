@@ -16,8 +16,8 @@ Estimators
     its on-disk format), :mod:`~alphaloop.models.families` (:data:`FAMILIES`,
     :func:`make_estimator`), :mod:`~alphaloop.models.boosting`,
     :mod:`~alphaloop.models.sklearn_models`, :mod:`~alphaloop.models.torch_models`,
-    :mod:`~alphaloop.models.tft` (:class:`TFTEstimator`, with
-    :mod:`~alphaloop.models.tft_network`).
+    :mod:`~alphaloop.models.tft` (Temporal Fusion Transformer, with
+    :mod:`~alphaloop.models.tft_network` and :class:`TFTInterpretation`).
 Training
     :mod:`~alphaloop.models.date_splits` (whole-date purged splits, tail
     validation), :mod:`~alphaloop.models.metrics` (:func:`prediction_metrics`),
@@ -82,7 +82,7 @@ if TYPE_CHECKING:
         RidgeEstimator,
     )
     from alphaloop.models.spec import ModelSpec, load_model_spec
-    from alphaloop.models.tft import TFTEstimator, TFTInterpretation
+    from alphaloop.models.tft_interpretation import TFTInterpretation
     from alphaloop.models.training import train
     from alphaloop.models.training_results import FitRecord, TrainingPeriod, TrainingResult
     from alphaloop.models.tuning import SEARCH_SPACES, SearchSummary
@@ -109,8 +109,7 @@ _HOME: dict[str, str] = {
     "LinearEstimator": "sklearn_models",
     "RandomForestEstimator": "sklearn_models",
     "RidgeEstimator": "sklearn_models",
-    "TFTEstimator": "tft",
-    "TFTInterpretation": "tft",
+    "TFTInterpretation": "tft_interpretation",
     # training
     "train": "training",
     "FitRecord": "training_results",
@@ -166,7 +165,6 @@ __all__ = [
     "RidgeEstimator",
     "SearchSummary",
     "StageChange",
-    "TFTEstimator",
     "TFTInterpretation",
     "TrainingPeriod",
     "TrainingResult",

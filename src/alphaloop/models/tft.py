@@ -24,7 +24,6 @@ Conventions
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,42 +31,13 @@ from torch import nn
 
 from alphaloop.models.errors import ModelError
 from alphaloop.models.estimators import Task
+from alphaloop.models.tft_interpretation import TFTInterpretation
 from alphaloop.models.tft_network import TemporalFusionNetwork
 from alphaloop.models.torch_models import _PREDICT_BATCH, _TorchEstimator, deterministic_torch
 
 __all__ = ["DEFAULT_QUANTILES", "TFTEstimator", "TFTInterpretation"]
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
-
-
-@dataclass(frozen=True)
-class TFTInterpretation:
-    """What a fitted TFT attends to, averaged over the rows it was asked about.
-
-    Attributes
-    ----------
-    variable_weights : ndarray of shape (n_features,)
-        Mean variable-selection weight per feature, in the order of ``X``'s
-        last axis; sums to 1. Static and time-varying features are selected
-        by two softmaxes; each group's weights are scaled by its share of the
-        features (a time-varying feature's weight is its mean over rows and
-        steps).
-    attention : ndarray of shape (window,)
-        Mean attention of the last step over the window's steps, oldest first
-        (``attention[-1]`` is the decision time itself); sums to 1.
-    feature_names : tuple of str or None
-        The estimator's ``feature_names`` when it was given them, else None.
-    static_features : tuple of int
-        Positions of the features treated as static.
-    n_rows : int
-        Rows averaged over.
-    """
-
-    variable_weights: np.ndarray
-    attention: np.ndarray
-    feature_names: tuple[str, ...] | None
-    static_features: tuple[int, ...]
-    n_rows: int
 
 
 class _QuantileLoss(nn.Module):

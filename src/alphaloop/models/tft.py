@@ -23,6 +23,7 @@ Conventions
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -142,7 +143,13 @@ class TFTEstimator(_TorchEstimator):
         temporal = [j for j in range(n_features) if j not in set(static)]
         n_outputs = 1 if self.task == "classification" else len(self._quantiles())
         return TemporalFusionNetwork(
-            static, temporal, int(window or 1), self.hidden_size, self.n_heads, self.dropout, n_outputs
+            static,
+            temporal,
+            int(window or 1),
+            self.hidden_size,
+            self.n_heads,
+            self.dropout,
+            n_outputs,
         )
 
     def _loss(self) -> nn.Module:
@@ -234,7 +241,7 @@ class TFTEstimator(_TorchEstimator):
             if isinstance(q, bool) or not isinstance(q, int | float) or not 0.0 < q < 1.0:
                 raise ModelError(f"quantiles must lie in (0, 1), got {q!r}")
             values.append(float(q))
-        if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(values)):
             raise ModelError(f"quantiles must be increasing, got {list(levels)}")
         if 0.5 not in values:
             raise ModelError(

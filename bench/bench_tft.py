@@ -12,8 +12,11 @@ Each family trains on every sequence for ``--epochs`` epochs (default 2; no
 validation set, so no early stopping) with its default network size
 (TFT: ``hidden_size=16``, 2 heads; LSTM: ``hidden_size=16``; Transformer:
 ``d_model=16``, 2 heads, one layer), ``batch_size=256`` for all, on
-``n_threads=2`` torch threads (the two cores the issue names). The figure is
-the fit's wall time divided by its epochs (the one-off standardization is
+``n_threads`` 1 and then 2 (``--threads``; the machine has two cores, and
+on a machine busy with other work two threads can be much slower than one,
+as they wait for each other). The figure is
+the fit's wall time divided by its epochs, next to its CPU time divided by
+its epochs (the one-off standardization is
 included and is a few milliseconds; a one-epoch fit on 256 sequences
 warms torch up first, untimed); each family is fitted ``--repeats``
 times (default 1) and the median is reported. The machine is shared with
@@ -47,7 +50,7 @@ from _common import cpu_name, memory_total, write_docs_section  # bench/ is on t
 
 DOC_START = "<!-- bench_tft:start -->"
 DOC_END = "<!-- bench_tft:end -->"
-THREADS = 2
+THREADS = 2  # for building the dataset
 FAMILIES = ("tft", "lstm", "transformer")
 
 
@@ -76,19 +79,26 @@ def load_sequences(start: str, end: str, window: int) -> tuple[np.ndarray, np.nd
     return x, data.y[rows], facts
 
 
-def time_family(family: str, x: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, Any]:
-    """Seconds per epoch of one fit of ``family`` (its default size, batch 256, 2 threads)."""
+def time_family(
+    family: str, x: np.ndarray, y: np.ndarray, epochs: int, threads: int
+) -> dict[str, Any]:
+    """Wall and CPU seconds per epoch of one fit of ``family`` (default size, batch 256)."""
     from alphaloop.models import make_estimator
 
-    params = {"max_epochs": epochs, "batch_size": 256, "n_threads": THREADS}
+    params = {"max_epochs": epochs, "batch_size": 256, "n_threads": threads}
     # warm-up: torch's first calls (kernels, thread pool) are not part of an epoch
     make_estimator(family, params={**params, "max_epochs": 1}, seed=0).fit(x[:256], y[:256])
     est = make_estimator(family, params=params, seed=0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     est.fit(x, y)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     n_params = sum(p.numel() for p in est.network_.parameters())
-    return {"epoch_s": seconds / epochs, "fit_s": seconds, "parameters": int(n_params)}
+    return {
+        "epoch_s": seconds / epochs,
+        "epoch_cpu_s": cpu / epochs,
+        "fit_s": seconds,
+        "parameters": int(n_params),
+    }
 
 
 def machine() -> dict[str, str]:
@@ -107,16 +117,19 @@ def machine() -> dict[str, str]:
     }
 
 
-def report(results: dict[str, list[dict[str, Any]]], facts: dict, epochs: int) -> str:
+def report(results: dict[tuple[str, int], list[dict[str, Any]]], facts: dict, epochs: int) -> str:
     lines = [
-        "| family | parameters | **s per epoch** | sequences per s | fits x epochs |",
-        "|---|---:|---:|---:|---:|",
+        "| family | threads | parameters | **wall s per epoch** | CPU s per epoch "
+        "| sequences per s | fits x epochs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for family, runs in results.items():
+    for (family, n_threads), runs in results.items():
         per_epoch = statistics.median(r["epoch_s"] for r in runs)
+        cpu = statistics.median(r["epoch_cpu_s"] for r in runs)
         lines.append(
-            f"| {family} | {runs[0]['parameters']:,} | **{per_epoch:.2f}** "
-            f"| {facts['sequences'] / per_epoch:,.0f} | {len(runs)} x {epochs} |"
+            f"| {family} | {n_threads} | {runs[0]['parameters']:,} "
+            f"| **{per_epoch:.2f}** | {cpu:.2f} | {facts['sequences'] / per_epoch:,.0f} "
+            f"| {len(runs)} x {epochs} |"
         )
     return "\n".join(lines)
 
@@ -128,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--threads", default="1,2", help="torch threads per fit, comma-separated settings"
+    )
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
@@ -135,13 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     x, y, facts = load_sequences(args.start, args.end, args.window)
     print(json.dumps(facts), file=sys.stderr)
-    results: dict[str, list[dict[str, Any]]] = {}
-    for family in args.families.split(","):
-        results[family] = []
-        for _ in range(args.repeats):
-            run = time_family(family, x, y, args.epochs)
-            print(family, json.dumps(run), file=sys.stderr)
-            results[family].append(run)
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    threads = [int(t) for t in args.threads.split(",")]
+    for n_threads in threads:
+        for family in args.families.split(","):
+            key = (family, n_threads)
+            results[key] = []
+            for _ in range(args.repeats):
+                run = time_family(family, x, y, args.epochs, n_threads)
+                print(family, n_threads, json.dumps(run), file=sys.stderr)
+                results[key].append(run)
     info = machine() | {"load": f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"}
     body = report(results, facts, args.epochs)
     print(json.dumps(info))
@@ -151,13 +170,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{DOC_START}\n## TFT training time (`bench/bench_tft.py`)\n\n"
             f"Run on {dt.date.today()} with `python bench/bench_tft.py --write-docs` "
             f"(defaults: {args.start} to {args.end}, window {args.window}, "
-            f"{args.epochs} epochs, {THREADS} torch threads).\n\n"
+            f"{args.epochs} epochs, torch threads {args.threads}).\n\n"
             f"Data: sp500-stocks, {facts['assets']} assets, decisions {facts['span']}, "
             f"alpha158-close ({facts['features']} features), 5-day forward return; "
             f"{facts['sequences']:,} sequences of {facts['window']} dates "
             f"(dataset built in {facts['dataset_s']} s, not counted below). "
             "Every family trains on all sequences without a validation set (no early "
-            "stopping), batch 256, its default size; s per epoch = fit wall time / epochs.\n\n"
+            "stopping), batch 256, its default size; s per epoch = fit wall time / epochs, "
+            "CPU s = the process's CPU time / epochs (less sensitive to other work on the "
+            "machine, but it counts threads spinning while they wait).\n\n"
             + "\n".join(f"- {k}: {v}" for k, v in info.items())
             + "\n\n"
         )

@@ -204,3 +204,41 @@ def test_bad_params_raise_model_error(params: dict, match: str) -> None:
     est = make_estimator("tft", params={**FAST, "max_epochs": 1, **params})
     with pytest.raises(ModelError, match=match):
         est.fit(X[:200], y[:200])
+
+
+@pytest.mark.slow
+def test_a_tft_spec_trains_registers_and_predicts_point_in_time(tmp_path: Path) -> None:
+    """Spec -> registry -> point-in-time predictions through the sequence path of the app."""
+    from alphaloop.app import Workspace
+    from alphaloop.app.models import predict_panel, train_from_spec
+    from alphaloop.models.spec import ModelSpec
+
+    spec = ModelSpec.from_dict(
+        {
+            "name": "tft-mom",
+            "data": "sp500-stocks",
+            "start": "2008-01-01",
+            "end": "2008-12-31",
+            "features": {
+                "mom20": "$close / Ref($close, 20) - 1",
+                "vol20": "Std($close / Ref($close, 1) - 1, 20)",
+                "rev5": "Ref($close, 5) / $close - 1",
+            },
+            "label": {"horizon": 5},
+            "model": {
+                "family": "tft",
+                "params": {"hidden_size": 8, "max_epochs": 2, "static_features": ["vol20"]},
+            },
+            "training": {"n_splits": 2, "sequence_window": 5},
+        }
+    )
+    with Workspace(tmp_path / "ws", holdout_fraction=0.2) as ws:
+        version = train_from_spec(ws, spec).version
+        assert version.family == "tft"
+        panel = ws.data.load("sp500-stocks").slice("2008-06-01", "2009-06-30")
+        full, _ = predict_panel(ws, version.ref, panel)
+        assert np.isnan(full[:20]).all()  # no complete window before the features warm up
+        assert np.isfinite(full[-1]).all()
+        k = panel.n_times - 40
+        cut, _ = predict_panel(ws, version.ref, panel.iloc(slice(0, k + 1)))
+        np.testing.assert_allclose(cut[k], full[k], rtol=1e-6, atol=1e-9)

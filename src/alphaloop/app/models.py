@@ -30,7 +30,14 @@ from alphaloop.app.text_factors import attach_expression_texts
 from alphaloop.app.workspace import Workspace
 from alphaloop.data import Panel
 from alphaloop.jsonsafe import json_safe
-from alphaloop.models import LabelSpec, LearningData, ModelError, ModelSpec, build_dataset
+from alphaloop.models import (
+    SEQUENCE_FAMILIES,
+    LabelSpec,
+    LearningData,
+    ModelError,
+    ModelSpec,
+    build_dataset,
+)
 from alphaloop.progress import Progress, no_progress
 
 __all__ = [
@@ -273,7 +280,7 @@ def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, An
 def _predict_rows(
     version: Any, estimator: Any, data: LearningData, window: int | None
 ) -> np.ndarray:
-    if version.family in ("lstm", "gru", "transformer"):
+    if version.family in SEQUENCE_FAMILIES:
         x, positions = data.sequences(window or 10)
         pred = np.full(len(data), np.nan)
         if len(positions):

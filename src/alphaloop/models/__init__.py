@@ -15,7 +15,9 @@ Estimators
     :mod:`~alphaloop.models.estimators` (the :class:`Estimator` contract and
     its on-disk format), :mod:`~alphaloop.models.families` (:data:`FAMILIES`,
     :func:`make_estimator`), :mod:`~alphaloop.models.boosting`,
-    :mod:`~alphaloop.models.sklearn_models`, :mod:`~alphaloop.models.torch_models`.
+    :mod:`~alphaloop.models.sklearn_models`, :mod:`~alphaloop.models.torch_models`,
+    :mod:`~alphaloop.models.tft` (Temporal Fusion Transformer, with
+    :mod:`~alphaloop.models.tft_network` and :class:`TFTInterpretation`).
 Training
     :mod:`~alphaloop.models.date_splits` (whole-date purged splits, tail
     validation), :mod:`~alphaloop.models.metrics` (:func:`prediction_metrics`),
@@ -84,6 +86,7 @@ if TYPE_CHECKING:
         RidgeEstimator,
     )
     from alphaloop.models.spec import ModelSpec, load_model_spec
+    from alphaloop.models.tft_interpretation import TFTInterpretation
     from alphaloop.models.training import train
     from alphaloop.models.training_results import FitRecord, TrainingPeriod, TrainingResult
     from alphaloop.models.tuning import SEARCH_SPACES, SearchSummary
@@ -110,6 +113,7 @@ _HOME: dict[str, str] = {
     "LinearEstimator": "sklearn_models",
     "RandomForestEstimator": "sklearn_models",
     "RidgeEstimator": "sklearn_models",
+    "TFTInterpretation": "tft_interpretation",
     # training
     "train": "training",
     "FitRecord": "training_results",
@@ -172,6 +176,7 @@ __all__ = [
     "RidgeEstimator",
     "SearchSummary",
     "StageChange",
+    "TFTInterpretation",
     "TrainingPeriod",
     "TrainingResult",
     "XGBoostEstimator",

@@ -52,7 +52,7 @@ def test_group_features_keeps_order_and_takes_a_mapping() -> None:
 def test_shuffles_stay_within_each_date() -> None:
     rng = np.random.default_rng(3)
     dates = np.array([2, 0, 1, 0, 2, 2, 1, 0, 1, 1])  # not sorted
-    order = np.argsort(pd.factorize(dates)[0], kind="stable")
+    order = np.argsort(dates, kind="stable")
     perm = _within_date_permutation(dates, order, rng)
     assert sorted(perm.tolist()) == list(range(len(dates)))
     np.testing.assert_array_equal(dates[perm], dates)
@@ -126,12 +126,6 @@ def test_bad_inputs_are_refused() -> None:
         permutation_importance(est.predict, x, y, dates, NAMES, n_repeats=0)
 
 
-def _sample(x: np.ndarray, rows: int, seed: int = 0) -> np.ndarray:
-    """The rows shap_explanation draws (same generator, same call)."""
-    rng = np.random.default_rng(seed)
-    return x[np.sort(rng.choice(len(x), size=min(rows, len(x)), replace=False))]
-
-
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest"])
 def test_tree_shap_values_add_up_to_the_prediction(family: str) -> None:
     x, y, _ = panel(n_dates=40)
@@ -139,7 +133,7 @@ def test_tree_shap_values_add_up_to_the_prediction(family: str) -> None:
     exp = shap_explanation(est, x[800:], NAMES, max_rows=50)
     assert exp.method == "tree"
     assert exp.values.shape == (50, len(NAMES))
-    pred = est.predict(_sample(x[800:], 50))
+    pred = est.predict(x[800:][exp.rows])
     np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_value, pred, atol=1e-5)
     assert exp.features.index[0] == "MA5"
     assert exp.families.index[0] == "MA"
@@ -151,7 +145,7 @@ def test_lightgbm_early_stopped_shap_matches_its_predictions() -> None:
     est.fit(x[:600], y[:600], X_valid=x[600:800], y_valid=y[600:800])
     assert est.best_iteration_ < 300
     exp = shap_explanation(est, x[800:], NAMES, max_rows=40)
-    pred = est.predict(_sample(x[800:], 40))
+    pred = est.predict(x[800:][exp.rows])
     np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_value, pred, atol=1e-6)
 
 
@@ -161,7 +155,7 @@ def test_classifier_boosting_is_explained_in_log_odds() -> None:
     est = make_estimator("lightgbm", "classification", {"n_estimators": 30}).fit(x, label)
     exp = shap_explanation(est, x, NAMES, max_rows=30)
     assert exp.output == "log-odds"
-    p = est.predict(_sample(x, 30))
+    p = est.predict(x[exp.rows])
     np.testing.assert_allclose(
         exp.values.sum(axis=1) + exp.base_value, np.log(p / (1 - p)), atol=1e-5
     )
@@ -173,7 +167,7 @@ def test_fallback_on_ridge_adds_up_and_equals_the_linear_shapley_values() -> Non
     exp = shap_explanation(est, x, NAMES, max_rows=40, background_rows=20, seed=4)
     assert exp.method == "permutation"
     assert exp.n_rows == 40 and exp.n_background == 20
-    rows = _sample(x, 40, seed=4)
+    rows = x[exp.rows]
     np.testing.assert_allclose(
         exp.values.sum(axis=1) + exp.base_value, est.predict(rows), atol=1e-6
     )
@@ -197,7 +191,7 @@ def test_fallback_on_a_sequence_model_and_the_skip_for_wide_windows() -> None:
     exp = shap_explanation(est, seq, ["a1", "b1", "c1"], max_rows=100, background_rows=10)
     assert exp.method == "permutation"
     assert exp.values.shape == (16, 4, 3)  # SEQUENCE_ROWS rows
-    pred = est.predict(_sample(seq, 16))
+    pred = est.predict(seq[exp.rows])
     np.testing.assert_allclose(exp.values.sum(axis=(1, 2)) + exp.base_value, pred, atol=1e-4)
     assert len(exp.positions) == 4
     wide = np.zeros((20, SEQUENCE_MAX_INPUTS // 3 + 1, 3), dtype=np.float32)

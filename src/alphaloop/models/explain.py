@@ -264,12 +264,13 @@ def permutation_importance(
     units = {f"family:{f}": cols for f, cols in families.items()}
     if per_feature:
         units.update({f"feature:{n}": (k,) for k, n in enumerate(names)})
-    order = np.argsort(pd.factorize(dates)[0], kind="stable")
+    codes = pd.factorize(dates)[0]
+    order = np.argsort(codes, kind="stable")
     drops = {unit: np.empty(n_repeats) for unit in units}
     for r in range(n_repeats):
         rng = np.random.default_rng([seed, r])
         for unit, cols in units.items():
-            perm = _within_date_permutation(dates, order, rng)
+            perm = _within_date_permutation(codes, order, rng)
             saved = work[..., list(cols)].copy()
             work[..., list(cols)] = saved[perm]
             drops[unit][r] = baseline - score(work)
@@ -292,17 +293,16 @@ def permutation_importance(
 
 
 def _within_date_permutation(
-    dates: np.ndarray, order: np.ndarray, rng: np.random.Generator
+    codes: np.ndarray, order: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """``perm`` with ``dates[perm] == dates`` and rows of each date randomly permuted.
+    """``perm`` with ``codes[perm] == codes`` and rows of each date randomly permuted.
 
-    ``order`` is a stable sort of the rows by date; sorting again by (date,
-    random key) gives the same dates in the same sorted slots with rows
-    shuffled inside each date.
+    ``codes`` are integer date codes; ``order`` is a stable sort of the rows
+    by code. Sorting again by (code, random key) gives the same codes in the
+    same sorted slots, with rows shuffled inside each date.
     """
-    codes = pd.factorize(dates)[0]
-    shuffled = np.lexsort((rng.random(len(dates)), codes))
-    perm = np.empty(len(dates), dtype=np.int64)
+    shuffled = np.lexsort((rng.random(len(codes)), codes))
+    perm = np.empty(len(codes), dtype=np.int64)
     perm[order] = shuffled
     return perm
 

@@ -80,6 +80,8 @@ class ShapExplanation:
     values : ndarray or None
         ``(rows, n_features)``, or ``(rows, window, n_features)`` for
         sequences; None when skipped.
+    rows : ndarray of int or None
+        Positions in ``X`` of the rows explained (sorted), None when skipped.
     base_value : float
     output : str
         What is explained: ``"prediction"``, ``"probability"`` or ``"log-odds"``.
@@ -95,6 +97,7 @@ class ShapExplanation:
 
     method: str
     values: np.ndarray | None
+    rows: np.ndarray | None
     base_value: float
     output: str
     features: pd.DataFrame
@@ -203,7 +206,7 @@ def shap_explanation(
     )
     positions = np.abs(values.sum(axis=2)).mean(axis=0).tolist() if sequence else []
     return ShapExplanation(
-        method, values, float(base), output, feature_frame, family_frame, positions,
+        method, values, rows, float(base), output, feature_frame, family_frame, positions,
         len(sample), n_background, seed, reason,
     )  # fmt: skip
 
@@ -287,5 +290,5 @@ def _summary(columns: Mapping[str, np.ndarray], key: str) -> pd.DataFrame:
 def _skipped(reason: str, seed: int) -> ShapExplanation:
     empty = pd.DataFrame({"mean_abs": pd.Series(dtype=float)})
     return ShapExplanation(
-        "skipped", None, float("nan"), "", empty, empty, [], 0, 0, seed, reason
+        "skipped", None, None, float("nan"), "", empty, empty, [], 0, 0, seed, reason
     )

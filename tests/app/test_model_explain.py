@@ -51,7 +51,8 @@ def test_weights_by_feature_and_family_and_attention_by_position() -> None:
     families = {r["family"]: r["weight"] for r in payload["families"]}
     assert families["ROC"] == pytest.approx(dict(features)["ROC5"] + dict(features)["ROC10"])
     assert [r["family"] for r in payload["families"]] == ["MA", "ROC"]  # about 5/8 vs 3/8
-    assert len(payload["attention"]) == 4 and sum(payload["attention"]) == pytest.approx(1.0)
+    assert len(payload["attention"]) == 4
+    assert sum(payload["attention"]) == pytest.approx(1.0)
     assert payload["n_rows"] == 40
 
 

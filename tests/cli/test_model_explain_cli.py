@@ -18,23 +18,30 @@ def test_explain_computes_stores_and_reuses(
                          str(html), "--repeats", "2", "--json")  # fmt: skip
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["ref"] == "tiny/v1" and doc["computed"] is True
+    assert doc["ref"] == "tiny/v1"
+    assert doc["computed"] is True
     perm = doc["explanations"]["permutation"]["payload"]
-    assert perm["in_sample"] is False and perm["reproduced"] is True
-    assert perm["n_repeats"] == 2 and len(perm["folds"]) == 3
+    assert perm["in_sample"] is False
+    assert perm["reproduced"] is True
+    assert perm["n_repeats"] == 2
+    assert len(perm["folds"]) == 3
     assert {f["feature"] for f in perm["features"]} == {"mom20", "rev5"}
     assert {f["family"] for f in perm["families"]} == {"mom", "rev"}
     shap = doc["explanations"]["shap"]["payload"]
-    assert shap["method"] == "permutation" and shap["in_sample"] is True  # ridge: the fallback
+    assert shap["method"] == "permutation"
+    assert shap["in_sample"] is True
     assert "tft" not in doc["explanations"]
     page = html.read_text()
-    assert "Permutation importance" in page and "mom20" in page and "<table>" in page
+    assert "Permutation importance" in page
+    assert "mom20" in page
+    assert "<table>" in page
 
     markdown = tmp_path / "tiny.md"
     code, out, _ = cli(capsys, research_ws, "model", "explain", "tiny/v1", "--report",
                        str(markdown), "--json")  # fmt: skip
     again = json.loads(out)
-    assert code == 0 and again["computed"] is False
+    assert code == 0
+    assert again["computed"] is False
     assert {k: v["id"] for k, v in again["explanations"].items()} == {
         k: v["id"] for k, v in doc["explanations"].items()
     }
@@ -46,7 +53,8 @@ def test_explain_computes_stores_and_reuses(
                        "--repeats", "2")  # fmt: skip
     assert code == 0
     assert "explanations computed and stored" in out
-    assert "Permutation importance:" in out and "SHAP:" in out
+    assert "Permutation importance:" in out
+    assert "SHAP:" in out
     code, out, _ = cli(capsys, research_ws, "model", "explain", "tiny/v1", "--json")
     newest = json.loads(out)["explanations"]["permutation"]["id"]
     assert newest > doc["explanations"]["permutation"]["id"]
@@ -57,4 +65,5 @@ def test_explain_an_unknown_version_fails_without_a_traceback(
 ) -> None:
     code, _, err = cli(capsys, research_ws, "model", "explain", "tiny/v99")
     assert code != 0
-    assert "tiny/v99" in err and "Traceback" not in err
+    assert "tiny/v99" in err
+    assert "Traceback" not in err

@@ -166,7 +166,8 @@ def test_fallback_on_ridge_adds_up_and_equals_the_linear_shapley_values() -> Non
     est = make_estimator("ridge").fit(x, y)
     exp = shap_explanation(est, x, NAMES, max_rows=40, background_rows=20, seed=4)
     assert exp.method == "permutation"
-    assert exp.n_rows == 40 and exp.n_background == 20
+    assert exp.n_rows == 40
+    assert exp.n_background == 20
     rows = x[exp.rows]
     np.testing.assert_allclose(
         exp.values.sum(axis=1) + exp.base_value, est.predict(rows), atol=1e-6

@@ -40,11 +40,13 @@ def test_explanations_round_trip_newest_of_each_kind(workspace: Workspace, ref: 
     assert [e.kind for e in stored] == ["permutation", "shap"]
     assert stored[0].payload == {"baseline": None, "features": [{"a": 1}]}  # NaN -> None
     assert stored[1].payload == {"method": "tree", "base_value": 0.25}
-    assert stored[1].id == newer.id and stored[1].model_ref == "expl/v1"
+    assert stored[1].id == newer.id
+    assert stored[1].model_ref == "expl/v1"
     assert stored[1].created_at.tzinfo is not None
     history = reg.explanations(ref, history=True)
     assert [e.id for e in history] == sorted(e.id for e in history)
-    assert first.id in {e.id for e in history} and len(history) == 3
+    assert first.id in {e.id for e in history}
+    assert len(history) == 3
     assert stored[1].to_dict()["created_at"].endswith("+00:00")
 
 

@@ -80,8 +80,7 @@ def _notes(doc: dict[str, Any]) -> dict[str, list[str]]:
             "is shuffled across assets within each date and the fall of the mean per-date IC "
             f"is its importance ({p['n_repeats']} shuffles per fold, seed {p['seed']}).",
             f"Test folds: {folds}.",
-            "The re-run reproduced the recorded out-of-sample IC "
-            f"({_num(p['recorded_ic'])})."
+            f"The re-run reproduced the recorded out-of-sample IC ({_num(p['recorded_ic'])})."
             if p["reproduced"]
             else f"Warning: the re-run's IC ({_num(p['rerun_ic'])}) differs from the recorded "
             f"one ({_num(p['recorded_ic'])}): the data or the code changed since training.",
@@ -90,8 +89,9 @@ def _notes(doc: dict[str, Any]) -> dict[str, list[str]]:
         s = ex["shap"]["payload"]
         notes["shap"] = [f"{s['reason']}."]
         if s["method"] != "skipped":
+            rows = s.get("rows", "the data given")
             notes["shap"].append(
-                f"{s['n_rows']} rows of {s.get('rows', 'the data given')}; output explained: {s['output']}, "
+                f"{s['n_rows']} rows of {rows}; output explained: {s['output']}, "
                 f"base value {_num(s['base_value'])}. SHAP shows how the model uses its "
                 "inputs, not out-of-sample skill."
             )
@@ -171,9 +171,7 @@ def write_explanation_report(doc: dict[str, Any], path: str | Path) -> Path:
             parts += [f"### {c}\n\n{_md_table(h, r)}" for c, h, r in shown]
         else:
             body = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in section_notes)
-            body += "".join(
-                f"<h3>{html.escape(c)}</h3>{_html_table(h, r)}" for c, h, r in shown
-            )
+            body += "".join(f"<h3>{html.escape(c)}</h3>{_html_table(h, r)}" for c, h, r in shown)
             parts.append(f"<section id='{kind}'><h2>{html.escape(heading)}</h2>{body}</section>")
     if markdown:
         text = f"# {title}\n\n" + "\n\n".join(parts) + "\n"

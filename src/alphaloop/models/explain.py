@@ -331,4 +331,3 @@ def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
             rec[str(col)] = int(value) if col == "n_features" else _finite(value)
         out.append(rec)
     return out
-

@@ -189,9 +189,8 @@ def shap_explanation(
         background = x[np.sort(rng.choice(pool, min(background_rows, pool.size), replace=False))]
         values, base = _permutation_values(estimator, sample, background, permutations, rng)
         method, n_background = "permutation", len(background)
-        output = "probability" if getattr(estimator, "task", "") == "classification" else (
-            "prediction"
-        )
+        classifier = getattr(estimator, "task", "") == "classification"
+        output = "probability" if classifier else "prediction"
         reason = (
             f"sampled Shapley values (model-agnostic fallback) on {len(sample)} rows with "
             f"{len(background)} background rows, {permutations} random feature orders per row "

@@ -54,7 +54,7 @@ def _view(row: ModelExplanationRecord, ref: str) -> ModelExplanation:
 def record_explanation(
     db: Database, model_id: int, ref: str, kind: str, payload: Mapping[str, Any]
 ) -> ModelExplanation:
-    """Store ``payload`` (made JSON-safe: non-finite numbers become None) for version ``model_id``."""
+    """Store ``payload`` for version ``model_id`` (made JSON-safe: non-finite numbers -> None)."""
     row = ModelExplanationRecord(
         model_id=model_id,
         kind=_check_kind(kind),

@@ -71,3 +71,40 @@ def test_the_tft_family_is_interpreted() -> None:  # pragma: no cover - needs th
     assert payload is not None
     assert sum(r["weight"] for r in payload["variable_weights"]) == pytest.approx(1.0, abs=1e-4)
     assert len(payload["attention"]) == 5
+
+
+@pytest.mark.slow
+def test_a_sequence_model_is_explained_on_its_own_test_folds(tmp_path) -> None:
+    from alphaloop.app import Workspace
+    from alphaloop.app.model_explain import explain_model
+    from alphaloop.app.models import train_from_spec
+    from alphaloop.models import ModelSpec
+
+    spec = ModelSpec.from_dict(
+        {
+            "name": "gru-x",
+            "data": "sp500-stocks",
+            "start": "1998-01-01",
+            "end": "1999-12-31",
+            "features": {"ROC5": "Ref($close, 5)/$close", "ROC20": "Ref($close, 20)/$close"},
+            "label": {"horizon": 5},
+            "model": {"family": "gru", "params": {"max_epochs": 2, "hidden_size": 8}},
+            "training": {"n_splits": 2, "sequence_window": 4},
+        }
+    )
+    with Workspace(tmp_path / "ws") as ws:
+        trained = train_from_spec(ws, spec)
+        explained = explain_model(ws, "gru-x/v1", n_repeats=2)
+        perm = explained.payload("permutation")
+        shap = explained.payload("shap")
+    assert explained.computed
+    assert perm["reproduced"] is True
+    folds = trained.training.folds
+    assert [f["test_start"][:10] for f in perm["folds"]] == [
+        f"{t:%Y-%m-%d}" for t in folds["test_start"]
+    ]
+    assert [f["n_rows"] for f in perm["folds"]] == folds["n_test"].tolist()
+    assert [r["family"] for r in perm["families"]] == ["ROC"]
+    assert shap["method"] == "permutation"
+    assert shap["n_rows"] == 16
+    assert len(shap["positions"]) == 4

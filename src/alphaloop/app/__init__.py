@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from alphaloop.app.demo import run_demo
     from alphaloop.app.factors import analyze_dataset, evaluate_dataset, write_long_parquet
     from alphaloop.app.holdout import evaluate_holdout
+    from alphaloop.app.model_explain import explain_model
     from alphaloop.app.models import (
         monitor_model,
         predict_panel,
@@ -40,6 +41,7 @@ __all__ = [
     "analyze_dataset",
     "evaluate_dataset",
     "evaluate_holdout",
+    "explain_model",
     "monitor_model",
     "predict_panel",
     "prepare",
@@ -66,6 +68,7 @@ _USE_CASES: dict[str, str] = {
     "analyze_dataset": "alphaloop.app.factors",
     "evaluate_dataset": "alphaloop.app.factors",
     "evaluate_holdout": "alphaloop.app.holdout",
+    "explain_model": "alphaloop.app.model_explain",
     "monitor_model": "alphaloop.app.models",
     "predict_panel": "alphaloop.app.models",
     "promote_model": "alphaloop.app.models",

@@ -176,7 +176,8 @@ def _compute(
         recorded is not None and again is not None and math.isclose(recorded, again, abs_tol=1e-9)
     )
     permutation = {
-        "method": "fold models on their own walk-forward test folds (out of sample)",
+        "method": "fold models on their own test folds (out of sample)",
+        "splitter": spec.training.splitter,
         "in_sample": False,
         "metric": "ic",
         "n_repeats": n_repeats,

@@ -71,12 +71,13 @@ def _notes(doc: dict[str, Any]) -> dict[str, list[str]]:
     notes: dict[str, list[str]] = {}
     if "permutation" in ex:
         p = ex["permutation"]["payload"]
+        splitter = str(p.get("splitter", "walk_forward")).replace("_", "-")
         folds = ", ".join(
             f"{f['test_start'][:10]}..{f['test_end'][:10]} (IC {_num(f['baseline_ic'])})"
             for f in p["folds"]
         )
         notes["permutation"] = [
-            "Out of sample: each walk-forward fold's model, on its own test fold; a feature "
+            f"Out of sample: each {splitter} fold's model, on its own test fold; a feature "
             "is shuffled across assets within each date and the fall of the mean per-date IC "
             f"is its importance ({p['n_repeats']} shuffles per fold, seed {p['seed']}).",
             f"Test folds: {folds}.",

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from alphaloop.app import Workspace
 from alphaloop.backtest import quick_spec
@@ -126,7 +127,8 @@ def test_runs_become_strategies_evaluations_and_trial_counts(
         _hash(long_short),
     }
     with ws.db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0006"
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert version == ScriptDirectory.from_config(cfg).get_current_head()
     ws.close()
 
 

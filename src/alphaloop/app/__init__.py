@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from alphaloop.app.demo import run_demo
     from alphaloop.app.factors import analyze_dataset, evaluate_dataset, write_long_parquet
     from alphaloop.app.holdout import evaluate_holdout
+    from alphaloop.app.model_explain import explain_model
     from alphaloop.app.model_export import export_model
     from alphaloop.app.model_predict import predict_model, write_predictions
     from alphaloop.app.models import (
@@ -42,6 +43,7 @@ __all__ = [
     "analyze_dataset",
     "evaluate_dataset",
     "evaluate_holdout",
+    "explain_model",
     "export_model",
     "monitor_model",
     "predict_model",
@@ -74,6 +76,7 @@ _USE_CASES: dict[str, str] = {
     "export_model": "alphaloop.app.model_export",
     "predict_model": "alphaloop.app.model_predict",
     "write_predictions": "alphaloop.app.model_predict",
+    "explain_model": "alphaloop.app.model_explain",
     "monitor_model": "alphaloop.app.models",
     "predict_panel": "alphaloop.app.models",
     "promote_model": "alphaloop.app.models",

@@ -105,9 +105,12 @@ def spec_learning_data(ws: Workspace, spec: ModelSpec, expressions: dict[str, st
     )
 
 
-def train_spec(data: LearningData, spec: ModelSpec, *, on_fit: Any = None) -> Any:
+def train_spec(
+    data: LearningData, spec: ModelSpec, *, on_fit: Any = None, on_fold: Any = None
+) -> Any:
     """Cross-validate and fit ``spec``'s model on ``data`` with the spec's training settings
-    (a :class:`~alphaloop.models.TrainingResult`)."""
+    (a :class:`~alphaloop.models.TrainingResult`); ``on_fit`` and ``on_fold`` go to
+    :func:`~alphaloop.models.train`."""
     from alphaloop.models import train
 
     return train(
@@ -123,6 +126,7 @@ def train_spec(data: LearningData, spec: ModelSpec, *, on_fit: Any = None) -> An
         hpo_timeout=spec.training.hpo_timeout,
         sequence_window=spec.training.sequence_window,
         on_fit=on_fit,
+        on_fold=on_fold,
     )
 
 

@@ -1,4 +1,4 @@
-"""``alphaloop model``: train, list, show, promote and monitor registered models."""
+"""``alphaloop model``: train, list, show, promote, monitor and explain registered models."""
 
 from __future__ import annotations
 
@@ -20,15 +20,20 @@ from alphaloop.cli.common import (
     progress_bars,
     workspace,
 )
+from alphaloop.cli.model_explain import model_explain
 from alphaloop.cli.model_predict import model_export, model_predict
 from alphaloop.errors import ExitCode
 
 model_app = typer.Typer(
-    help="Models: train from a spec into the registry, list, show, promote, monitor drift.",
+    help=(
+        "Models: train from a spec into the registry, list, show, promote, monitor drift, "
+        "explain, predict, export, compare."
+    ),
     no_args_is_help=True,
 )
 model_app.command("predict")(model_predict)
 model_app.command("export")(model_export)
+model_app.command("explain")(model_explain)
 
 
 def _metrics(metrics: dict[str, Any]) -> str:

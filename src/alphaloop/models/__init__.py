@@ -28,7 +28,11 @@ Registry
     :mod:`~alphaloop.models.registry` (:class:`ModelRegistry`),
     :mod:`~alphaloop.models.registry_records` (versions, refs, stages),
     :mod:`~alphaloop.models.registration`, :mod:`~alphaloop.models.artifacts`,
-    :mod:`~alphaloop.models.registry_queries`.
+    :mod:`~alphaloop.models.registry_queries`,
+    :mod:`~alphaloop.models.explanation_records` (stored explanations).
+Explanations
+    :mod:`~alphaloop.models.explain` (permutation importance, feature
+    families), :mod:`~alphaloop.models.explain_shap` (SHAP values).
 Monitoring and specs
     :mod:`~alphaloop.models.monitor` (drift, alerts),
     :mod:`~alphaloop.models.spec` (:class:`ModelSpec`).
@@ -58,6 +62,14 @@ if TYPE_CHECKING:
         RegistryError,
     )
     from alphaloop.models.estimators import Estimator
+    from alphaloop.models.explain import (
+        PermutationImportance,
+        feature_family,
+        group_features,
+        permutation_importance,
+    )
+    from alphaloop.models.explain_shap import ShapExplanation, shap_explanation
+    from alphaloop.models.explanation_records import ModelExplanation
     from alphaloop.models.families import (
         FAMILIES,
         SEQUENCE_FAMILIES,
@@ -128,6 +140,14 @@ _HOME: dict[str, str] = {
     "ModelVersion": "registry_records",
     "StageChange": "registry_records",
     "artifact_sha256": "artifacts",
+    # explanations
+    "ModelExplanation": "explanation_records",
+    "PermutationImportance": "explain",
+    "ShapExplanation": "explain_shap",
+    "feature_family": "explain",
+    "group_features": "explain",
+    "permutation_importance": "explain",
+    "shap_explanation": "explain_shap",
     # monitoring
     "DriftReport": "monitor",
     "RecordedAlert": "monitor",
@@ -163,6 +183,7 @@ __all__ = [
     "LightGBMEstimator",
     "LinearEstimator",
     "ModelError",
+    "ModelExplanation",
     "ModelNotFoundError",
     "ModelRegistry",
     "ModelSpec",
@@ -170,11 +191,13 @@ __all__ = [
     "ModelVersion",
     "OnnxExport",
     "Parity",
+    "PermutationImportance",
     "RandomForestEstimator",
     "RecordedAlert",
     "RegistryError",
     "RidgeEstimator",
     "SearchSummary",
+    "ShapExplanation",
     "StageChange",
     "TFTInterpretation",
     "TrainingPeriod",
@@ -186,15 +209,19 @@ __all__ = [
     "drift_report",
     "estimator_class",
     "export_onnx",
+    "feature_family",
+    "group_features",
     "kl_divergence",
     "ks_statistic",
     "list_alerts",
     "load_model_spec",
     "make_estimator",
+    "permutation_importance",
     "population_stability_index",
     "prediction_metrics",
     "record_alerts",
     "resolve_features",
+    "shap_explanation",
     "train",
 ]
 

@@ -59,6 +59,7 @@ from alphaloop.models.registry_records import (
 from alphaloop.store import Database, ModelUsageRecord, ModelVersionRecord
 
 if TYPE_CHECKING:
+    from alphaloop.models.explanation_records import ModelExplanation
     from alphaloop.models.labels import LabelSpec
     from alphaloop.models.monitor import RecordedAlert
 
@@ -377,3 +378,25 @@ class ModelRegistry:
         from alphaloop.models.monitor import list_alerts
 
         return list_alerts(self.db, self.get(ref).ref)
+
+    # ------------------------------------------------------------------ explanations
+
+    def record_explanation(
+        self, ref: str, kind: str, payload: Mapping[str, Any]
+    ) -> ModelExplanation:
+        """Store an explanation of ``ref``: ``kind`` permutation | shap | tft, a JSON payload.
+
+        The version is unchanged; a later explanation of the same kind
+        supersedes this one in :meth:`explanations` (both are kept).
+        """
+        from alphaloop.models.explanation_records import record_explanation
+
+        version = self.get(ref)
+        return record_explanation(self.db, version.id, version.ref, kind, payload)
+
+    def explanations(self, ref: str, *, history: bool = False) -> list[ModelExplanation]:
+        """The newest stored explanation of each kind for ``ref`` (every one with ``history``)."""
+        from alphaloop.models.explanation_records import list_explanations
+
+        version = self.get(ref)
+        return list_explanations(self.db, version.id, version.ref, history=history)

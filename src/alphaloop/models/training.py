@@ -117,6 +117,7 @@ def train(
     hpo_timeout: float | None = None,
     sequence_window: int | None = None,
     on_fit: Callable[[FitRecord], None] | None = None,
+    on_fold: Callable[[int, Estimator, np.ndarray, np.ndarray], None] | None = None,
 ) -> TrainingResult:
     """Cross-validate ``family`` on ``data`` out of sample, then fit the final model on all of it.
 
@@ -150,6 +151,11 @@ def train(
         ``"transformer"``, ``"tft"``; default 10); not allowed for other families.
     on_fit : callable, optional
         Called with a :class:`FitRecord` before every model fit (audits, tests).
+    on_fold : callable, optional
+        Called after each outer fold's fit as ``on_fold(fold, estimator,
+        test_rows, X_test)`` with the fold's model, its test rows (positions
+        in ``data``) and their inputs (sequences for sequence families), e.g.
+        to measure the fold model on data it did not train on.
 
     Returns
     -------
@@ -192,6 +198,8 @@ def train(
         estimator, fit_rows, valid_rows = ctx.fit(
             fold_params, train_rows, stage="cv", fold=k, eval_rows=test_rows
         )
+        if on_fold is not None:
+            on_fold(k, estimator, test_rows, ctx.x(test_rows))
         pred = ctx.predict(estimator, test_rows)
         oos[test_rows] = pred[test_rows]
         in_sample = _ic_metrics(data, ctx.predict(estimator, fit_rows))["ic"]

@@ -1,5 +1,6 @@
 """Tables: datasets (one row per dataset version), imports, runs, holdouts, the
-model registry (model_versions, model_usage, model_stage_changes, model_alerts),
+model registry (model_versions, model_usage, model_stage_changes, model_alerts,
+model_explanations),
 and the strategy database (research_sessions, strategies, strategy_parents,
 evaluations, dataset_trials, agent_decisions).
 
@@ -212,6 +213,22 @@ class ModelAlertRecord(Base):
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     threshold: Mapped[float] = mapped_column(Float)
     message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelExplanationRecord(Base):
+    """An explanation of a model version: ``kind`` permutation | shap | tft, a JSON payload.
+
+    Explanations are derived from a version, not part of it: computing one
+    again adds a row, and readers take the newest row of each kind.
+    """
+
+    __tablename__ = "model_explanations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -1,4 +1,4 @@
-"""``alphaloop model``: train, list, show, promote and monitor registered models."""
+"""``alphaloop model``: train, list, show, promote, monitor and compare registered models."""
 
 from __future__ import annotations
 
@@ -204,3 +204,8 @@ def model_monitor(
             out.print("no alerts")
     if doc.get("alerts"):
         raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+from alphaloop.cli.model_compare import model_compare  # noqa: E402
+
+model_app.command("compare")(model_compare)

@@ -65,7 +65,8 @@ def test_same_rows_reproduce_each_models_registered_oos_ic(ws: Workspace) -> Non
     assert result.stats.n_trials == 3  # every version registered on sp500-stocks
     assert 0 < result.n_test_rows < result.n_rows
     (pair,) = result.stats.pairs
-    assert pair.mean_difference == pytest.approx(by_name["ridge-mom/v1"].ic - by_name["lgbm-mom/v1"].ic)
+    difference = by_name["ridge-mom/v1"].ic - by_name["lgbm-mom/v1"].ic
+    assert pair.mean_difference == pytest.approx(difference)
     assert 0.0 <= pair.p_value <= 1.0
     run = ws.runs.list(kind="model-compare")[0]
     assert run["id"] == result.run_id
@@ -155,7 +156,8 @@ def test_cli_compare_json_and_errors(ws: Workspace, capsys: pytest.CaptureFixtur
                  "--splits", "3"])  # fmt: skip
     text = capsys.readouterr().out
     assert code == 0
-    assert "identical test rows" in text and "Diebold-Mariano" in text
+    assert "identical test rows" in text
+    assert "Diebold-Mariano" in text
     assert "lgbm-mom/v1" in text
 
     for args, message in (
@@ -166,4 +168,5 @@ def test_cli_compare_json_and_errors(ws: Workspace, capsys: pytest.CaptureFixtur
         code = main(["--workspace", root, "model", "compare", *args])
         err = capsys.readouterr().err
         assert code == 2, args
-        assert message in err and "Traceback" not in err
+        assert message in err
+        assert "Traceback" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -39,7 +40,8 @@ def test_planted_signal_beats_noise_with_a_significant_dm_stat() -> None:
     assert by_name["signal"].icir_annual == pytest.approx(by_name["signal"].icir * math.sqrt(252))
     (pair,) = result.pairs
     assert (pair.first, pair.second) == ("signal", "noise")
-    assert pair.stat > 5 and pair.p_value < 1e-6
+    assert pair.stat > 5
+    assert pair.p_value < 1e-6
     assert pair.n_dates == T
     assert pair.lags == math.floor(4 * (T / 100) ** (2 / 9))
     assert by_name["signal"].ls_sharpe > by_name["noise"].ls_sharpe
@@ -59,10 +61,13 @@ def test_dm_is_antisymmetric_and_uses_the_horizon_lags() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.normal(0.05, 0.1, 400), rng.normal(0.0, 0.1, 400)
     m1, s1, p1, n1, lags = diebold_mariano(a, b, horizon=20)
-    m2, s2, p2, _, _ = diebold_mariano(b, a, horizon=20)
-    assert s1 == pytest.approx(-s2) and p1 == pytest.approx(p2)
-    assert m1 == pytest.approx(0.05, abs=0.02) and s1 > 2
-    assert lags == 19 and n1 == 400
+    _m2, s2, p2, _, _ = diebold_mariano(b, a, horizon=20)
+    assert s1 == pytest.approx(-s2)
+    assert p1 == pytest.approx(p2)
+    assert m1 == pytest.approx(0.05, abs=0.02)
+    assert s1 > 2
+    assert lags == 19
+    assert n1 == 400
 
 
 def test_turnover_of_a_constant_ranking_is_zero_and_of_a_flip_is_one() -> None:
@@ -93,7 +98,7 @@ def test_dsr_decreases_as_trials_grow() -> None:
         compare_predictions(preds, returns, returns, n_trials=n).models[0].dsr.dsr
         for n in (2, 10, 100, 1000)
     ]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(values))
 
 
 def test_costs_lower_the_long_short_return() -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from alphaloop.app.demo import run_demo
     from alphaloop.app.factors import analyze_dataset, evaluate_dataset, write_long_parquet
     from alphaloop.app.holdout import evaluate_holdout
+    from alphaloop.app.model_compare import compare_models
     from alphaloop.app.models import (
         monitor_model,
         predict_panel,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Workspace",
     "analyze_dataset",
+    "compare_models",
     "evaluate_dataset",
     "evaluate_holdout",
     "monitor_model",
@@ -66,6 +68,7 @@ _USE_CASES: dict[str, str] = {
     "analyze_dataset": "alphaloop.app.factors",
     "evaluate_dataset": "alphaloop.app.factors",
     "evaluate_holdout": "alphaloop.app.holdout",
+    "compare_models": "alphaloop.app.model_compare",
     "monitor_model": "alphaloop.app.models",
     "predict_panel": "alphaloop.app.models",
     "promote_model": "alphaloop.app.models",

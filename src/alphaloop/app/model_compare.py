@@ -361,7 +361,7 @@ def _check_same_test_rows(tested: dict[str, pd.MultiIndex]) -> pd.MultiIndex:
 def _period_returns(
     ws: Workspace, c: _Candidate, dates: pd.DatetimeIndex, assets: list[str]
 ) -> np.ndarray:
-    """Return of bar ``t + entry_lag`` to ``t + entry_lag + 1`` of the label price per (date, asset)."""
+    """Per (date, asset): the label price's return from bar ``t + entry_lag`` to the next bar."""
     label = c.spec.label
     panel = ws.data.load(c.version.dataset, version=c.version.dataset_version)
     price = np.asarray(panel.field(label.price), dtype=np.float64)

@@ -303,11 +303,9 @@ def compare_predictions(
     sharpe = {n: _sharpe(ls[n]) for n in names}
     finite_sr = [s for s in sharpe.values() if math.isfinite(s)]
     var_trials = float(np.var(finite_sr, ddof=1)) if len(finite_sr) > 1 else 0.0
+    trials = (n_trials, var_trials, horizon, periods_per_year)
     models = tuple(
-        _scores(
-            name, ic[name], rank_ic[name], ls[name], turnover[name], sharpe[name],
-            n_trials, var_trials, horizon, periods_per_year,
-        )  # fmt: skip
+        _scores(name, ic[name], rank_ic[name], ls[name], turnover[name], sharpe[name], *trials)
         for name in names
     )
     pairs = []

@@ -62,7 +62,9 @@ def test_same_rows_reproduce_each_models_registered_oos_ic(ws: Workspace) -> Non
         # same rows, same 3 walk-forward folds and embargo as at training: same OOS IC
         assert by_name[ref].ic == pytest.approx(ws.models.get(ref).metrics["ic"], abs=1e-9)
     assert result.settings["seeds"] == {"ridge-mom/v1": 0, "lgbm-mom/v1": 3}
-    assert result.stats.n_trials == 3  # every version registered on sp500-stocks
+    on_dataset = [v.ref for v in ws.models.list() if v.dataset == "sp500-stocks"]
+    assert len(on_dataset) >= 3
+    assert result.stats.n_trials == len(on_dataset)  # not just the 2 compared
     assert 0 < result.n_test_rows < result.n_rows
     (pair,) = result.stats.pairs
     difference = by_name["ridge-mom/v1"].ic - by_name["lgbm-mom/v1"].ic
@@ -94,6 +96,28 @@ def test_models_are_scored_on_identical_test_rows_of_the_common_span(ws: Workspa
     assert first_tested > pd.Timestamp("2006-08-01", tz="UTC")
     assert result.first_test == first_tested
     assert result.test_rows["ridge-mom/v1"].equals(result.test_rows["ridge-late/v1"])
+
+
+@pytest.mark.slow
+def test_a_sequence_model_is_compared_on_rows_with_a_full_window(ws: Workspace) -> None:
+    gru = {"family": "gru", "params": {"hidden_size": 4, "max_epochs": 2}}
+    training = {"n_splits": 3, "sequence_window": 5}
+    train_from_spec(ws, spec(name="gru-mom", model=gru, training=training))
+    seen: dict[str, list[pd.MultiIndex]] = defaultdict(list)
+
+    def spy(ref: str, record, eval_keys: pd.MultiIndex) -> None:
+        if record.stage == "cv":
+            seen[ref].append(eval_keys)
+
+    result = compare_models(ws, ["gru-mom/v1", "ridge-mom/v1"], n_splits=3, on_fit=spy)
+    for a, b in zip(seen["gru-mom/v1"], seen["ridge-mom/v1"], strict=True):
+        assert a.equals(b)
+    gru_scores = result.stats.models[0]
+    assert gru_scores.name == "gru-mom/v1"
+    assert np.isfinite(gru_scores.ic)
+    assert gru_scores.n_dates == result.stats.models[1].n_dates
+    # the first 4 dates of each asset have no full 5-date window: fewer common rows than ridge's
+    assert result.n_rows < compare_models(ws, ["ridge-mom/v1", "lgbm-mom/v1"], n_splits=3).n_rows
 
 
 def test_different_datasets_are_refused(ws: Workspace) -> None:

@@ -203,19 +203,7 @@ def compare_models(
         report("re-running each model on the common splits", len(candidates), len(candidates))
         test_keys = _check_same_test_rows(tested)
 
-        grid_dates = test_keys.get_level_values(0).unique().sort_values()
-        grid_assets = sorted(test_keys.get_level_values(1).unique())
-        shape = (len(grid_dates), len(grid_assets))
-        at = (grid_dates.get_indexer(test_keys.get_level_values(0)),
-              pd.Index(grid_assets).get_indexer(test_keys.get_level_values(1)))  # fmt: skip
-        pos = first.row_keys.get_indexer(test_keys)
-        forward = np.full(shape, np.nan)
-        forward[at] = first.data.forward_return[pos]
-        panels = {}
-        for c in candidates:
-            grid = np.full(shape, np.nan)
-            grid[at] = predictions[c.version.ref][c.row_keys.get_indexer(test_keys)]
-            panels[c.version.ref] = grid
+        grid_dates, grid_assets, forward, panels = _aligned(candidates, predictions, test_keys)
         held = _period_returns(ws, first, grid_dates, grid_assets)
         registered = sum(1 for v in ws.models.list() if v.dataset == dataset)
         label = first.spec.label
@@ -340,6 +328,28 @@ def _rerun(
     result = train_spec(masked, spec, on_fit=hook)
     rows = np.sort(np.concatenate(tested)) if tested else np.empty(0, dtype=np.int64)
     return np.asarray(result.oos_predictions, dtype=np.float64), keys[rows]
+
+
+def _aligned(
+    candidates: list[_Candidate], predictions: dict[str, np.ndarray], test_keys: pd.MultiIndex
+) -> tuple[pd.DatetimeIndex, list[str], np.ndarray, dict[str, np.ndarray]]:
+    """The test rows as a (date, asset) grid: dates, assets, forward returns, predictions."""
+    dates = test_keys.get_level_values(0).unique().sort_values()
+    assets = sorted(test_keys.get_level_values(1).unique())
+    shape = (len(dates), len(assets))
+    at = (
+        dates.get_indexer(test_keys.get_level_values(0)),
+        pd.Index(assets).get_indexer(test_keys.get_level_values(1)),
+    )
+    first = candidates[0]
+    forward = np.full(shape, np.nan)
+    forward[at] = first.data.forward_return[first.row_keys.get_indexer(test_keys)]
+    panels = {}
+    for c in candidates:
+        grid = np.full(shape, np.nan)
+        grid[at] = predictions[c.version.ref][c.row_keys.get_indexer(test_keys)]
+        panels[c.version.ref] = grid
+    return dates, assets, forward, panels
 
 
 def _check_same_test_rows(tested: dict[str, pd.MultiIndex]) -> pd.MultiIndex:

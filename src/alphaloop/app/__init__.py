@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from alphaloop.app.demo import run_demo
     from alphaloop.app.factors import analyze_dataset, evaluate_dataset, write_long_parquet
     from alphaloop.app.holdout import evaluate_holdout
+    from alphaloop.app.model_compare import compare_models
     from alphaloop.app.model_explain import explain_model
     from alphaloop.app.model_export import export_model
     from alphaloop.app.model_predict import predict_model, write_predictions
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Workspace",
     "analyze_dataset",
+    "compare_models",
     "evaluate_dataset",
     "evaluate_holdout",
     "explain_model",
@@ -77,6 +79,7 @@ _USE_CASES: dict[str, str] = {
     "predict_model": "alphaloop.app.model_predict",
     "write_predictions": "alphaloop.app.model_predict",
     "explain_model": "alphaloop.app.model_explain",
+    "compare_models": "alphaloop.app.model_compare",
     "monitor_model": "alphaloop.app.models",
     "predict_panel": "alphaloop.app.models",
     "promote_model": "alphaloop.app.models",

@@ -1,4 +1,5 @@
-"""``alphaloop model``: train, list, show, promote, monitor and explain registered models."""
+"""``alphaloop model``: train, list, show, promote, monitor, explain, predict, export and compare
+registered models."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from alphaloop.cli.common import (
     progress_bars,
     workspace,
 )
+from alphaloop.cli.model_compare import model_compare
 from alphaloop.cli.model_explain import model_explain
 from alphaloop.cli.model_predict import model_export, model_predict
 from alphaloop.errors import ExitCode
@@ -212,3 +214,6 @@ def model_monitor(
             out.print("no alerts")
     if doc.get("alerts"):
         raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+model_app.command("compare")(model_compare)

@@ -23,7 +23,8 @@ Training
     validation), :mod:`~alphaloop.models.metrics` (:func:`prediction_metrics`),
     :mod:`~alphaloop.models.tuning` (optuna inside training rows),
     :mod:`~alphaloop.models.training` (:func:`train`),
-    :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`).
+    :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`),
+    :mod:`~alphaloop.models.compare` (:func:`compare_predictions`).
 Registry
     :mod:`~alphaloop.models.registry` (:class:`ModelRegistry`),
     :mod:`~alphaloop.models.registry_records` (versions, refs, stages),
@@ -54,6 +55,7 @@ from alphaloop.faces import load_public
 if TYPE_CHECKING:
     from alphaloop.models.artifacts import artifact_sha256
     from alphaloop.models.boosting import LightGBMEstimator, XGBoostEstimator
+    from alphaloop.models.compare import ComparisonStats, compare_predictions
     from alphaloop.models.dataset import build_dataset, resolve_features
     from alphaloop.models.errors import (
         ArtifactTamperedError,
@@ -134,6 +136,8 @@ _HOME: dict[str, str] = {
     "prediction_metrics": "metrics",
     "SEARCH_SPACES": "tuning",
     "SearchSummary": "tuning",
+    "ComparisonStats": "compare",
+    "compare_predictions": "compare",
     # registry
     "ModelRegistry": "registry",
     "ModelUsage": "registry_records",
@@ -175,6 +179,7 @@ __all__ = [
     "SEARCH_SPACES",
     "SEQUENCE_FAMILIES",
     "ArtifactTamperedError",
+    "ComparisonStats",
     "DriftReport",
     "Estimator",
     "FitRecord",
@@ -206,6 +211,7 @@ __all__ = [
     "artifact_sha256",
     "build_dataset",
     "check_parity",
+    "compare_predictions",
     "drift_report",
     "estimator_class",
     "export_onnx",

@@ -33,9 +33,6 @@ model_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-model_app.command("predict")(model_predict)
-model_app.command("export")(model_export)
-model_app.command("explain")(model_explain)
 
 
 def _metrics(metrics: dict[str, Any]) -> str:
@@ -216,4 +213,7 @@ def model_monitor(
         raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
+model_app.command("explain")(model_explain)
+model_app.command("predict")(model_predict)
+model_app.command("export")(model_export)
 model_app.command("compare")(model_compare)

@@ -21,7 +21,9 @@ Training
     validation), :mod:`~alphaloop.models.metrics` (:func:`prediction_metrics`),
     :mod:`~alphaloop.models.tuning` (optuna inside training rows),
     :mod:`~alphaloop.models.training` (:func:`train`),
-    :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`).
+    :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`),
+    :mod:`~alphaloop.models.rolling` (:func:`rolling_train`: a model per period),
+    :mod:`~alphaloop.models.rolling_model` (:class:`RollingModel`).
 Registry
     :mod:`~alphaloop.models.registry` (:class:`ModelRegistry`),
     :mod:`~alphaloop.models.registry_records` (versions, refs, stages),
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
     )
     from alphaloop.models.registry import ModelRegistry
     from alphaloop.models.registry_records import ModelUsage, ModelVersion, StageChange
+    from alphaloop.models.rolling import RollingResult, rolling_train
+    from alphaloop.models.rolling_model import RollingModel
     from alphaloop.models.sklearn_models import (
         LinearEstimator,
         RandomForestEstimator,
@@ -114,6 +118,9 @@ _HOME: dict[str, str] = {
     "prediction_metrics": "metrics",
     "SEARCH_SPACES": "tuning",
     "SearchSummary": "tuning",
+    "rolling_train": "rolling",
+    "RollingResult": "rolling",
+    "RollingModel": "rolling_model",
     # registry
     "ModelRegistry": "registry",
     "ModelUsage": "registry_records",
@@ -159,6 +166,8 @@ __all__ = [
     "RecordedAlert",
     "RegistryError",
     "RidgeEstimator",
+    "RollingModel",
+    "RollingResult",
     "SearchSummary",
     "StageChange",
     "TrainingPeriod",
@@ -177,6 +186,7 @@ __all__ = [
     "prediction_metrics",
     "record_alerts",
     "resolve_features",
+    "rolling_train",
     "train",
 ]
 

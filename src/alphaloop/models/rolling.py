@@ -101,6 +101,12 @@ class RollingResult:
         """First decision time predicted out of sample (UTC)."""
         return self.model.first_out_of_sample
 
+    @property
+    def oos_predictions(self) -> np.ndarray:
+        """:attr:`predictions`, under :class:`~alphaloop.models.training_results.TrainingResult`'s
+        name, so code reading either result's out-of-sample series works with both."""
+        return self.predictions
+
     def summary(self) -> dict[str, Any]:
         """JSON-able provenance: everything but the model and the predictions."""
         return {

@@ -33,7 +33,15 @@ from alphaloop.models.families import SEQUENCE_FAMILIES
 from alphaloop.models.learning_data import LearningData
 from alphaloop.models.training import DEFAULT_SEQUENCE_WINDOW
 
-__all__ = ["ROLLING_FORMAT", "ROLLING_MANIFEST", "RollingModel", "is_rolling_directory"]
+__all__ = [
+    "ROLLING_FORMAT",
+    "ROLLING_MANIFEST",
+    "RollingModel",
+    "Segment",
+    "is_rolling_directory",
+    "prediction_inputs",
+    "rolling_first_out_of_sample",
+]
 
 ROLLING_MANIFEST = "rolling.json"
 ROLLING_FORMAT = "alphaloop-rolling/1"
@@ -202,6 +210,18 @@ class RollingModel:
 def is_rolling_directory(path: str | Path) -> bool:
     """Whether ``path`` holds a rolling model (a ``rolling.json`` manifest)."""
     return (Path(path) / ROLLING_MANIFEST).is_file()
+
+
+def rolling_first_out_of_sample(path: str | Path) -> pd.Timestamp | None:
+    """The first out-of-sample decision time of the rolling model saved at ``path``, read
+    from its manifest (no estimator is loaded); None if ``path`` holds no rolling model."""
+    directory = Path(path)
+    if not is_rolling_directory(directory):
+        return None
+    try:
+        return _utc(read_rolling_manifest(directory)["segments"][0]["start"])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ModelError(f"{directory / ROLLING_MANIFEST} is malformed: {exc}") from exc
 
 
 def read_rolling_manifest(directory: Path) -> dict[str, Any]:

@@ -235,7 +235,7 @@ class TrainingConfig(_Frozen):
     ``schedule: rolling``: a model retrained every ``retrain_every`` dates on
     the last ``window`` dates (or ``expanding``: all earlier dates) after
     ``min_train`` dates (:func:`alphaloop.models.rolling.rolling_train`).
-    Each schedule's own fields are refused with the other.
+    A field of one schedule set to other than its default is refused with the other.
     """
 
     schedule: Literal["cv", "rolling"] = "cv"
@@ -263,9 +263,12 @@ class TrainingConfig(_Frozen):
 
     @model_validator(mode="after")
     def _schedule_fields(self) -> TrainingConfig:
-        given = self.model_fields_set
+        # a field of the other schedule is refused when given a value other than its
+        # default (a dumped spec holds every field, and loads again)
+        defaults = type(self).model_fields
+        changed = [f for f in (*_CV_ONLY, *_ROLLING_ONLY) if getattr(self, f) != defaults[f].default]
         if self.schedule == "cv":
-            wrong = [f for f in _ROLLING_ONLY if f in given]
+            wrong = [f for f in changed if f in _ROLLING_ONLY]
             if wrong:
                 raise ValueError(
                     f"{', '.join(wrong)} applies to schedule: rolling only; "
@@ -277,7 +280,7 @@ class TrainingConfig(_Frozen):
                     "hpo_trials is not supported with schedule: rolling; tune with schedule: cv, "
                     "then set the chosen model.params"
                 )
-            wrong = [f for f in _CV_ONLY if f in given and f != "hpo_trials"]
+            wrong = [f for f in changed if f in _CV_ONLY]
             if wrong:
                 raise ValueError(
                     f"{', '.join(wrong)} applies to schedule: cv only; schedule: rolling uses "

@@ -58,7 +58,8 @@ def test_registered_as_one_version_with_its_segments(trained) -> None:
     v, result = trained_model.version, trained_model.training
     assert [x.ref for x in ws.models.list(name="ridge-roll")] == ["ridge-roll/v1"]
     segments = rolling_segments(v)
-    assert segments is not None and len(segments) == len(result.segments) >= 4
+    assert segments is not None
+    assert len(segments) == len(result.segments) >= 4
     assert v.metrics["n_segments"] == len(segments)
     assert np.isfinite(v.metrics["ic"])
     # honest spans: the first segment's training start, the last one's training label end
@@ -120,7 +121,8 @@ def test_cli_trains_and_shows_a_rolling_model(
     assert main(["--workspace", root, "model", "train", str(path)]) == 0
     text = capsys.readouterr().out
     assert "registered cli-roll/v1" in text
-    assert "rolling segments from" in text and "folds" not in text
+    assert "rolling segments from" in text
+    assert "folds" not in text
     assert main(["--workspace", root, "model", "show", "cli-roll/v1"]) == 0
     shown = capsys.readouterr().out
     n = len(rolling_segments(ws.models.get("cli-roll/v1")) or [])

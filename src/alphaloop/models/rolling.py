@@ -43,7 +43,7 @@ from alphaloop.models.errors import ModelError
 from alphaloop.models.learning_data import LearningData
 from alphaloop.models.metrics import _ic_metrics, prediction_metrics
 from alphaloop.models.rolling_model import RollingModel, Segment, prediction_inputs
-from alphaloop.models.training import _check_common, _context, _Context
+from alphaloop.models.training import _check_common, _Context, _context
 from alphaloop.models.training_results import FitRecord, TrainingPeriod
 
 __all__ = ["RollingResult", "rolling_train"]
@@ -210,7 +210,9 @@ def rolling_train(
     for k, start in enumerate(starts):
         stop = starts[k + 1] if k + 1 < len(starts) else len(calendar)
         lo = 0 if window is None else max(0, start - window)
-        cutoff = date_ns[start - embargo_dates] if start >= embargo_dates else np.iinfo(np.int64).min
+        cutoff = (
+            date_ns[start - embargo_dates] if start >= embargo_dates else np.iinfo(np.int64).min
+        )
         u = usable[(position[usable] >= lo) & (position[usable] < start)]
         train_rows = u[info.end_ns[u] < cutoff]
         if train_rows.size == 0:

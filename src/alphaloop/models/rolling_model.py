@@ -18,6 +18,7 @@ next to them (the app adds ``recipe.json`` and ``segments.json``).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ class RollingModel:
                 f"estimators for {len(self.segments)} segments"
             )
         starts = [s.start for s in self.segments]
-        if any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(starts)):
             raise ModelError("segment starts must be strictly increasing")
 
     @property
@@ -195,7 +196,9 @@ class RollingModel:
         manifest = read_rolling_manifest(directory)
         try:
             segments = tuple(
-                Segment(**{k: _utc(s[k]) for k in ("start", "train_start", "train_end", "label_end")})
+                Segment(
+                    **{k: _utc(s[k]) for k in ("start", "train_start", "train_end", "label_end")}
+                )
                 for s in manifest["segments"]
             )
             dirs = [directory / str(s["directory"]) for s in manifest["segments"]]

@@ -256,9 +256,7 @@ class TrainingConfig(_Frozen):
         if v == "expanding" and isinstance(v, str):
             return v
         if isinstance(v, bool) or not isinstance(v, int) or v < 2:
-            raise ValueError(
-                f"must be a whole number of dates >= 2, or 'expanding', got {v!r}"
-            )
+            raise ValueError(f"must be a whole number of dates >= 2, or 'expanding', got {v!r}")
         return v
 
     @model_validator(mode="after")
@@ -266,7 +264,9 @@ class TrainingConfig(_Frozen):
         # a field of the other schedule is refused when given a value other than its
         # default (a dumped spec holds every field, and loads again)
         defaults = type(self).model_fields
-        changed = [f for f in (*_CV_ONLY, *_ROLLING_ONLY) if getattr(self, f) != defaults[f].default]
+        changed = [
+            f for f in (*_CV_ONLY, *_ROLLING_ONLY) if getattr(self, f) != defaults[f].default
+        ]
         if self.schedule == "cv":
             wrong = [f for f in changed if f in _ROLLING_ONLY]
             if wrong:

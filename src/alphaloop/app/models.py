@@ -285,7 +285,9 @@ def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, An
 
     Features are computed from the panel as at training (same expressions,
     normalization, winsorizing); rows whose features cannot be computed are
-    NaN. For sequence models, a row needs a full window of past features.
+    NaN. For sequence models, a row needs a full window of past features. A
+    rolling model predicts each bar with the segment model covering it (later
+    bars: the last one); bars before its first segment are NaN.
     """
     version, recipe = load_recipe(ws, ref)
     model = ws.models.load(version.ref)

@@ -36,7 +36,13 @@ from alphaloop.app.text_factors import attach_expression_texts
 from alphaloop.app.workspace import Workspace
 from alphaloop.data import Panel
 from alphaloop.jsonsafe import json_safe
-from alphaloop.models import LabelSpec, LearningData, ModelError, ModelSpec, build_dataset
+from alphaloop.models import (
+    LabelSpec,
+    LearningData,
+    ModelError,
+    ModelSpec,
+    build_dataset,
+)
 from alphaloop.progress import Progress, no_progress
 
 __all__ = [

@@ -20,12 +20,15 @@ from alphaloop.cli.common import (
     progress_bars,
     workspace,
 )
+from alphaloop.cli.model_predict import model_export, model_predict
 from alphaloop.errors import ExitCode
 
 model_app = typer.Typer(
     help="Models: train from a spec into the registry, list, show, promote, monitor drift.",
     no_args_is_help=True,
 )
+model_app.command("predict")(model_predict)
+model_app.command("export")(model_export)
 
 
 def _metrics(metrics: dict[str, Any]) -> str:

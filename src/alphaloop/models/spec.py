@@ -29,6 +29,7 @@ before any data is read: the estimator family must exist, and each of
 from __future__ import annotations
 
 import math
+import types
 import typing
 from collections.abc import Mapping
 from datetime import date
@@ -115,14 +116,36 @@ PARAM_BOUNDS: Mapping[str, Bound] = {
     "reg_lambda": _NON_NEGATIVE,
     "min_child_weight": _NON_NEGATIVE,
     "weight_decay": _NON_NEGATIVE,
+    # per item of a list
+    "quantiles": Bound(0, 1, low_open=True, high_open=True),
+    "static_features": Bound(0),
 }
 """Ranges of estimator parameters by name: a name means the same in every family
 that takes it (an estimator class may declare ``param_bounds`` to refine them)."""
 
 
 def _check_value(name: str, value: Any, hint: Any, bound: Bound | None) -> str | None:
-    """Why ``value`` is not acceptable for parameter ``name``, or None."""
-    if typing.get_origin(hint) is Literal:
+    """Why ``value`` is not acceptable for parameter ``name``, or None.
+
+    ``X | None`` accepts None or what ``X`` accepts; ``tuple[X, ...]`` a list
+    (or tuple) whose every item ``X`` accepts, each item within ``bound``.
+    """
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        arms = typing.get_args(hint)
+        if value is None and type(None) in arms:
+            return None
+        problems = [_check_value(name, value, arm, bound) for arm in arms if arm is not type(None)]
+        return None if None in problems else problems[0]
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            return f"params.{name} must be a list, got {value!r}"
+        item = typing.get_args(hint)[0]
+        for i, v in enumerate(value):
+            if (problem := _check_value(f"{name}[{i}]", v, item, bound)) is not None:
+                return problem
+        return None
+    if origin is Literal:
         choices = typing.get_args(hint)
         if value not in choices:
             return f"params.{name}: {value!r} is not allowed; use one of {list(choices)}"

@@ -128,7 +128,8 @@ def train(
     task : {"regression", "classification"}, optional
         Default ``data.label.kind``.
     params : mapping, optional
-        Estimator parameters; with a search, these are held fixed.
+        Estimator parameters; with a search, these are held fixed. A family
+        that takes ``feature_names`` (``"tft"``) gets the data's unless given.
     splitter : {"walk_forward", "purged_kfold"}, default="walk_forward"
         Outer splits over whole dates, purged with the label end times.
     n_splits : int, default=5
@@ -145,8 +146,8 @@ def train(
     hpo_timeout : float, optional
         Seconds per search.
     sequence_window : int, optional
-        Dates per sequence for ``"lstm"``, ``"gru"``, ``"transformer"``
-        (default 10); not allowed for other families.
+        Dates per sequence for the sequence families (``"lstm"``, ``"gru"``,
+        ``"transformer"``, ``"tft"``; default 10); not allowed for other families.
     on_fit : callable, optional
         Called with a :class:`FitRecord` before every model fit (audits, tests).
 
@@ -261,7 +262,9 @@ def _check_common(
             hint=f"sequence families: {', '.join(sorted(SEQUENCE_FAMILIES))}",
         )
     fixed = dict(params or {})
-    make_estimator(family, task, fixed, seed)  # validates the family and parameters early
+    estimator_type = type(make_estimator(family, task, fixed, seed))  # validates early
+    if "feature_names" in estimator_type._get_param_names() and "feature_names" not in fixed:
+        fixed["feature_names"] = tuple(data.feature_names)  # e.g. TFT's static features by name
     if task == "classification" and not np.isin(data.y[np.isfinite(data.y)], (0.0, 1.0)).all():
         raise ModelError(
             "task='classification' needs 0/1 labels, but the data's labels are returns",

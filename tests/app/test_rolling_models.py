@@ -166,3 +166,16 @@ def test_cv_models_have_no_segments(trained, capsys: pytest.CaptureFixture[str])
     assert not isinstance(ws.models.load(v.ref), RollingModel)
     assert main(["--workspace", str(ws.root), "model", "show", v.ref]) == 0
     assert "rolling:" not in capsys.readouterr().out
+
+
+def test_model_predict_keeps_the_out_of_sample_segments(trained) -> None:
+    from alphaloop.app.model_predict import predict_model
+
+    ws, trained_model = trained
+    first = trained_model.training.first_out_of_sample
+    preds = predict_model(ws, "lgbm-roll/v1", "sp500-stocks", end="2007-12-31")
+    assert preds.in_sample_end < first
+    times = pd.DatetimeIndex(preds.frame["time"])
+    assert times.min() == first  # the segments' dates are out of sample, not only the live ones
+    assert not preds.frame["in_sample"].any()
+    assert len(preds.frame) > 1000

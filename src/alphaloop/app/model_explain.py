@@ -141,7 +141,8 @@ def _compute(
         )
     folds: list[dict[str, Any]] = []
     results: list[Any] = []
-    last: dict[str, np.ndarray] = {}
+    last: dict[str, Any] = {}
+    rolling = spec.training.schedule == "rolling"
     n_splits = spec.training.n_splits
 
     def on_fold(k: int, estimator: Any, test_rows: np.ndarray, x_test: np.ndarray) -> None:
@@ -167,17 +168,23 @@ def _compute(
                 "baseline_ic": imp.baseline,
             }
         )
-        last["x"], last["rows"] = x_test, test_rows
+        last["x"], last["rows"], last["estimator"] = x_test, test_rows, estimator
 
     rerun = train_spec(data, spec, on_fold=on_fold)
+    if rolling:
+        n_splits = len(folds)
     report(_FOLD_STEP, n_splits, n_splits)
     recorded, again = version.metrics.get("ic"), rerun.metrics.get("ic")
     reproduced = (
         recorded is not None and again is not None and math.isclose(recorded, again, abs_tol=1e-9)
     )
     permutation = {
-        "method": "fold models on their own test folds (out of sample)",
-        "splitter": spec.training.splitter,
+        "method": (
+            "segment models on their own periods (out of sample)"
+            if rolling
+            else "fold models on their own test folds (out of sample)"
+        ),
+        "splitter": "rolling" if rolling else spec.training.splitter,
         "in_sample": False,
         "metric": "ic",
         "n_repeats": n_repeats,
@@ -190,22 +197,30 @@ def _compute(
         "families": _combine([r.families for r in results], "family"),
         "groups": results[-1].groups if results else {},
     }
-    estimator = ws.models.load(version.ref)
     times = data.times[last["rows"]]
-    rows_note = (
-        f"the last test fold ({times[0]:%Y-%m-%d} .. {times[-1]:%Y-%m-%d}), inside the "
-        "registered model's training span (in sample)"
-    )
+    if rolling:
+        # the live (last) segment model on its own period: rows it did not train on
+        estimator, in_sample = last["estimator"], False
+        rows_note = (
+            f"the last segment's period ({times[0]:%Y-%m-%d} .. {times[-1]:%Y-%m-%d}), "
+            "explained with that segment's model, which did not train on it (out of sample)"
+        )
+    else:
+        estimator, in_sample = ws.models.load(version.ref), True
+        rows_note = (
+            f"the last test fold ({times[0]:%Y-%m-%d} .. {times[-1]:%Y-%m-%d}), inside the "
+            "registered model's training span (in sample)"
+        )
     shap = shap_explanation(
         estimator, last["x"], names, family=version.family, max_rows=shap_rows, seed=seed
     )
     out = {
         "permutation": permutation,
-        "shap": {**shap.to_dict(), "rows": rows_note, "in_sample": True},
+        "shap": {**shap.to_dict(), "rows": rows_note, "in_sample": in_sample},
     }
     tft = tft_payload(estimator, last["x"][-TFT_ROWS:], names)
     if tft is not None:
-        out["tft"] = {**tft, "rows": rows_note, "in_sample": True}
+        out["tft"] = {**tft, "rows": rows_note, "in_sample": in_sample}
     return out
 
 

@@ -25,6 +25,8 @@ Training
     :mod:`~alphaloop.models.training` (:func:`train`),
     :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`),
     :mod:`~alphaloop.models.compare` (:func:`compare_predictions`).
+    :mod:`~alphaloop.models.rolling` (:func:`rolling_train`: a model per period),
+    :mod:`~alphaloop.models.rolling_model` (:class:`RollingModel`).
 Registry
     :mod:`~alphaloop.models.registry` (:class:`ModelRegistry`),
     :mod:`~alphaloop.models.registry_records` (versions, refs, stages),
@@ -94,6 +96,8 @@ if TYPE_CHECKING:
     from alphaloop.models.onnx_export import OnnxExport, Parity, check_parity, export_onnx
     from alphaloop.models.registry import ModelRegistry
     from alphaloop.models.registry_records import ModelUsage, ModelVersion, StageChange
+    from alphaloop.models.rolling import RollingResult, rolling_train
+    from alphaloop.models.rolling_model import RollingModel
     from alphaloop.models.sklearn_models import (
         LinearEstimator,
         RandomForestEstimator,
@@ -138,6 +142,9 @@ _HOME: dict[str, str] = {
     "SearchSummary": "tuning",
     "ComparisonStats": "compare",
     "compare_predictions": "compare",
+    "rolling_train": "rolling",
+    "RollingResult": "rolling",
+    "RollingModel": "rolling_model",
     # registry
     "ModelRegistry": "registry",
     "ModelUsage": "registry_records",
@@ -201,6 +208,8 @@ __all__ = [
     "RecordedAlert",
     "RegistryError",
     "RidgeEstimator",
+    "RollingModel",
+    "RollingResult",
     "SearchSummary",
     "ShapExplanation",
     "StageChange",
@@ -227,6 +236,7 @@ __all__ = [
     "prediction_metrics",
     "record_alerts",
     "resolve_features",
+    "rolling_train",
     "shap_explanation",
     "train",
 ]

@@ -347,13 +347,22 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _write_directory_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """Fill a fresh sibling directory with ``write``, then move it to ``target``."""
+def _write_directory_atomically(
+    target: Path,
+    write: Callable[[Path], None],
+    manifest: str = MANIFEST,
+    kind: str = "an estimator directory",
+) -> None:
+    """Fill a fresh sibling directory with ``write``, then move it to ``target``.
+
+    An existing ``target`` is replaced only if it holds the file ``manifest``
+    (a directory of the same kind) or is empty.
+    """
     if target.exists() and not target.is_dir():
         raise ModelError(f"{target} exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+    if target.is_dir() and any(target.iterdir()) and not (target / manifest).is_file():
         raise ModelError(
-            f"{target} exists and is not an estimator directory; refusing to replace it",
+            f"{target} exists and is not {kind}; refusing to replace it",
             hint="choose an empty or new directory",
         )
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,640 @@
+"""Benchmark: rolling LightGBM over 20 years of the bundled stocks, next to Qlib's rolling workflow.
+
+Workload: the bundled ``sp500-stocks`` (adjusted close of 20 US large caps,
+daily, 1990-2022), the 75 close-only Alpha158 features (``alpha158-close``),
+the label ``close[t+6] / close[t+1] - 1`` (5 bars, entered one bar after the
+decision: ``LabelSpec(horizon=5)``, which is also what Qlib's rolling module
+sets: ``Ref($close, -6) / Ref($close, -1) - 1``). Decisions from
+``--start`` (2000-01-03) on; features use the history before it. A new model
+every 63 decision dates, each trained on the 756 dates before its period
+whose labels end before the period's first decision (sliding window), the
+last 20% of them (purged) for early stopping; the first segment waits for a
+full window, so the stitched out-of-sample predictions run from 2003 to 2022.
+
+Each side runs in a fresh process on two cores (``taskset -c 0,1``; thread
+variables = 2, ``OMP_WAIT_POLICY=PASSIVE`` so that idle OpenMP threads do not
+spin against the other process of the machine):
+
+- **alphaloop**: load the bundled data through a ``Workspace``,
+  ``build_dataset(panel, "alpha158-close", LabelSpec(horizon=5),
+  winsorize=None, start=...)``, then ``rolling_train(data, "lightgbm",
+  retrain_every=63, window=756, min_train=756, params=..., seed=0)``.
+- **Qlib**: ``pyqlib==0.9.7`` in its own venv (``--qlib-python``; created as
+  ``bench/.work/qlib-venv`` when missing, as ``bench_factors.py`` does), the
+  same close prices written once as a Qlib data directory (untimed),
+  ``qlib.init(kernels=2)``, then Qlib's rolling module
+  (``qlib.contrib.rolling.base.Rolling`` with a task file written by this
+  script): the handler (Alpha158 restricted to its close-only features,
+  ``CSZScoreNorm`` + ``Fillna`` on the features, ``DropnaLabel``) is built
+  and cached once, ``RollingGen(step=63, rtype=ROLL_SD)`` makes one task per
+  segment, ``TrainerR`` trains ``LGBModel`` on each and records its
+  predictions, ``RollingEnsemble`` stitches them. The task's first segments
+  are the alphaloop side's: the same training, validation and test dates.
+
+Both sides use the same LightGBM parameters; both processes' ``lightgbm.train``
+calls and model ``fit`` calls are timed by wrapping them (the wrappers only
+add up seconds). The out-of-sample IC of both stitched series is computed
+here, by one function, against the same forward returns.
+
+Usage::
+
+    python bench/bench_rolling.py                       # full run (a few minutes)
+    python bench/bench_rolling.py --start 2016-01-01    # quick: 4 years of decisions
+    python bench/bench_rolling.py --qlib-python /path/to/venv/bin/python
+    python bench/bench_rolling.py --skip-qlib
+    python bench/bench_rolling.py --write-docs          # also update docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from _common import write_docs_section  # bench/ is on the path when a script runs
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+QLIB_DIR = WORK / "qlib_sp500_stocks"
+QLIB_SCRIPT = Path(__file__).resolve().parent / "_qlib_rolling.py"
+DOC_START = "<!-- bench_rolling:start -->"
+DOC_END = "<!-- bench_rolling:end -->"
+RESULT_TAG = "BENCH-RESULT "
+THREADS = 2
+THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+DATASET = "sp500-stocks"
+FEATURES = "alpha158-close"
+HORIZON = 5
+STEP = 63
+WINDOW = 756
+VALID_FRACTION = 0.2
+#: alphaloop ``LightGBMEstimator`` parameters (seed is passed on its own)
+PARAMS: dict[str, Any] = {
+    "n_estimators": 500,
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_child_samples": 100,
+    "subsample": 0.8,
+    "colsample": 0.8,
+    "reg_lambda": 1.0,
+    "early_stopping_rounds": 50,
+    "n_jobs": THREADS,
+}
+#: the same parameters in LightGBM's own names, as Qlib's ``LGBModel`` passes them on
+LGB_NATIVE: dict[str, Any] = {
+    "learning_rate": PARAMS["learning_rate"],
+    "num_leaves": PARAMS["num_leaves"],
+    "min_data_in_leaf": PARAMS["min_child_samples"],
+    "bagging_fraction": PARAMS["subsample"],
+    "bagging_freq": 1,
+    "feature_fraction": PARAMS["colsample"],
+    "lambda_l2": PARAMS["reg_lambda"],
+    "seed": 0,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": THREADS,
+}
+
+
+# --------------------------------------------------------------- both sides
+def peak_mib() -> float:
+    """The process's peak resident memory in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def since_spawn() -> float:
+    """Seconds since the parent started this process."""
+    return time.time() - float(os.environ["BENCH_SPAWN_T"])
+
+
+class Stopwatch:
+    """Adds up the seconds spent in the methods it wraps (calls pass through unchanged)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def wrap(self, owner: Any, attribute: str, key: str) -> None:
+        original = getattr(owner, attribute)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - t0
+                self.calls[key] = self.calls.get(key, 0) + 1
+
+        setattr(owner, attribute, timed)
+
+
+# -------------------------------------------------------------- alphaloop
+def _rolling_train() -> Any:
+    """``alphaloop.models.rolling_train``, or (TEMPORARY) the stand-in below while it is missing."""
+    try:
+        from alphaloop.models import rolling_train
+    except (ImportError, AttributeError):
+        return standin_rolling_train
+    return rolling_train
+
+
+def standin_rolling_train(
+    data: Any,
+    family: str,
+    *,
+    retrain_every: int,
+    window: int,
+    min_train: int,
+    params: dict[str, Any],
+    seed: int,
+    valid_fraction: float,
+) -> Any:
+    """TEMPORARY stand-in with ``rolling_train``'s contract, until the library has it.
+
+    Segment ``k`` tests decision dates ``u[i0 + k * retrain_every :][:retrain_every]``;
+    it trains on the last ``window`` dates whose labels end before its first
+    decision, the last ``valid_fraction`` of them for early stopping and the
+    rest, purged from those, for fitting.
+    """
+    from types import SimpleNamespace
+
+    from alphaloop.models.families import make_estimator
+
+    rows, span = data.rows, data.label.span
+    u = np.unique(rows)
+    eligible = np.searchsorted(u, u - span, side="left")  # dates whose labels end before u[i]
+    i0 = int(np.argmax(eligible >= min_train))
+    pred = np.full(len(data), np.nan)
+    table = []
+
+    def take(lo: int, hi: int) -> slice:
+        return slice(
+            int(np.searchsorted(rows, lo, side="left")),
+            int(np.searchsorted(rows, hi, side="right")),
+        )
+
+    for k, i in enumerate(range(i0, len(u), retrain_every)):
+        test = u[i : i + retrain_every]
+        train = u[: eligible[i]][-window:]
+        n_valid = round(valid_fraction * len(train))
+        valid = train[-n_valid:]
+        fit = train[: len(train) - n_valid]
+        fit = fit[fit + span < valid[0]]
+        f, v, t = take(fit[0], fit[-1]), take(valid[0], valid[-1]), take(test[0], test[-1])
+        est = make_estimator(family, params=params, seed=seed)
+        est.fit(data.X[f], data.y[f], X_valid=data.X[v], y_valid=data.y[v])
+        pred[t] = est.predict(data.X[t])
+        idx = data.panel_index
+        table.append(
+            {
+                "segment": k,
+                "train_start": idx[train[0]],
+                "train_end": idx[train[-1]],
+                "test_start": idx[test[0]],
+                "test_end": idx[test[-1]],
+            }
+        )
+    return SimpleNamespace(predictions=pred, segments=pd.DataFrame(table))
+
+
+def load_stocks(root: Path) -> Any:
+    """The bundled stocks through a fresh workspace (no sealed holdout: a benchmark)."""
+    from alphaloop.app import Workspace
+
+    ws = Workspace(root, database_url=None, database_schema=None, holdout_fraction=0.0)
+    try:
+        return ws.data.load(DATASET)
+    finally:
+        ws.close()
+
+
+def child_alphaloop(spec: dict[str, Any]) -> dict[str, Any]:
+    """Load, build the dataset, train the rolling models; write the stitched predictions."""
+    t0 = time.perf_counter()
+    import lightgbm
+
+    from alphaloop.models.boosting import LightGBMEstimator
+    from alphaloop.models.dataset import build_dataset
+    from alphaloop.models.labels import LabelSpec
+
+    rolling_train = _rolling_train()
+    import_s = time.perf_counter() - t0
+    watch = Stopwatch()
+    watch.wrap(lightgbm, "train", "lgb_train")
+    watch.wrap(LightGBMEstimator, "fit", "model_fit")
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        t0 = time.perf_counter()
+        panel = load_stocks(Path(tmp) / "ws")
+        load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    data = build_dataset(
+        panel,
+        FEATURES,
+        LabelSpec(horizon=HORIZON),
+        winsorize=None,
+        start=spec["start"],
+        n_jobs=THREADS,
+    )
+    prep_s = time.perf_counter() - t0
+    if spec.get("prep_only"):
+        return {"prep_s": prep_s}
+    t0 = time.perf_counter()
+    result = rolling_train(
+        data,
+        "lightgbm",
+        retrain_every=STEP,
+        window=WINDOW,
+        min_train=WINDOW,
+        params=PARAMS,
+        seed=0,
+        valid_fraction=VALID_FRACTION,
+    )
+    rolling_s = time.perf_counter() - t0
+    wall_s = since_spawn()
+    segments = result.segments
+    np.savez(
+        spec["out"],
+        pred=data.to_panel(result.predictions),
+        label=data.to_panel(data.forward_return),
+        days=panel.index.strftime("%Y-%m-%d").to_numpy(str),
+        assets=np.array(panel.assets),
+    )
+    dates = {
+        k: [f"{pd.Timestamp(v):%Y-%m-%d}" for v in segments[k]]
+        for k in ("train_start", "train_end", "test_start", "test_end")
+        if k in segments
+    }
+    return {
+        "wall_s": wall_s,
+        "import_s": import_s,
+        "load_s": load_s,
+        "prep_s": prep_s,
+        "rolling_s": rolling_s,
+        "fit_s": watch.seconds.get("model_fit", 0.0),
+        "lgb_train_s": watch.seconds.get("lgb_train", 0.0),
+        "fits": watch.calls.get("model_fit", 0),
+        "segments": len(segments),
+        "segment_dates": dates,
+        "rows": len(data),
+        "features": data.n_features,
+        "feature_names": list(data.feature_names),
+        "peak_mib": peak_mib(),
+        "lightgbm": lightgbm.__version__,
+        "implementation": getattr(rolling_train, "__module__", "?"),
+    }
+
+
+# ------------------------------------------------------------ parent side
+def write_qlib_dir(panel: Any) -> Path:
+    """The stocks' closes as a Qlib data directory (float32 ``close.day.bin``); reused."""
+    root = QLIB_DIR
+    stamp = root / ".complete"
+    if stamp.exists() and stamp.read_text() == panel.content_hash:
+        return root
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "calendars").mkdir(parents=True)
+    (root / "instruments").mkdir()
+    days = panel.index.strftime("%Y-%m-%d").to_numpy(str)
+    (root / "calendars" / "day.txt").write_text("\n".join(days) + "\n")
+    close = np.asarray(panel["close"], dtype=np.float64)
+    lines = []
+    for j, asset in enumerate(panel.assets):
+        have = np.flatnonzero(~np.isnan(close[:, j]))
+        first, last = int(have[0]), int(have[-1])
+        lines.append(f"{asset}\t{days[first]}\t{days[last]}")
+        folder = root / "features" / asset.lower()
+        folder.mkdir(parents=True)
+        record = np.concatenate([[float(first)], close[first : last + 1, j]]).astype("<f4")
+        record.tofile(folder / "close.day.bin")
+    (root / "instruments" / "all.txt").write_text("\n".join(lines) + "\n")
+    stamp.write_text(panel.content_hash)
+    return root
+
+
+def schedule(days: pd.DatetimeIndex, start: str, label_span: int) -> dict[str, str]:
+    """The first segment's dates, as the alphaloop side defines them.
+
+    Decision dates from ``start``; segment 0 tests from date index
+    ``i0 = WINDOW + label_span`` (a full window of rows whose labels end,
+    ``label_span`` bars after the decision, before the first test decision);
+    the window's last ``round(VALID_FRACTION * WINDOW)`` dates validate, and
+    fitting rows end ``label_span`` dates before validation starts (purged).
+    """
+    d = days[days.searchsorted(pd.Timestamp(start, tz=days.tz)) :]
+    n_valid = round(VALID_FRACTION * WINDOW)
+    i0 = WINDOW + label_span
+    first = i0 - label_span - WINDOW  # first training date
+    valid0 = i0 - label_span - n_valid
+    fmt = "%Y-%m-%d"
+    return {
+        "handler_start": f"{d[0]:{fmt}}",
+        "handler_end": f"{d[-1]:{fmt}}",
+        "train": [f"{d[first]:{fmt}}", f"{d[valid0 - label_span - 1]:{fmt}}"],
+        "valid": [f"{d[valid0]:{fmt}}", f"{d[i0 - label_span - 1]:{fmt}}"],
+        "test": [f"{d[i0]:{fmt}}", f"{d[-1]:{fmt}}"],
+    }
+
+
+def spawn(python: Path | str, script: Path, role: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one child on cores 0-1 with two threads; return its result."""
+    env = {**os.environ, "BENCH_SPAWN_T": repr(time.time()), "OMP_WAIT_POLICY": "PASSIVE"}
+    env |= dict.fromkeys(THREAD_VARS, str(THREADS))
+    cores = ",".join(str(c) for c in range(THREADS))
+    cmd = ["taskset", "-c", cores, str(python), str(script), "--child", role]
+    cmd += ["--spec", json.dumps(spec)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG) :])
+    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+    raise RuntimeError(f"{role} child failed with exit code {proc.returncode}")
+
+
+def daily_ic(pred: np.ndarray, label: np.ndarray, rank: bool = False) -> tuple[float, int]:
+    """Mean over dates of the cross-sectional Pearson (or Spearman) IC, and the number of dates.
+
+    A date counts when at least three assets have both a prediction and a label.
+    """
+    ok = ~np.isnan(pred) & ~np.isnan(label)
+    ics = []
+    for t in np.flatnonzero(ok.sum(axis=1) >= 3):
+        p, r = pred[t, ok[t]], label[t, ok[t]]
+        if rank:
+            p, r = pd.Series(p).rank().to_numpy(), pd.Series(r).rank().to_numpy()
+        if p.std() > 0 and r.std() > 0:
+            ics.append(float(np.corrcoef(p, r)[0, 1]))
+    return (float(np.mean(ics)) if ics else float("nan")), len(ics)
+
+
+def compare(al_npz: Path, ql_npz: Path | None) -> dict[str, Any]:
+    """OOS IC of each side's stitched predictions, on its own rows and on the common rows."""
+    a = np.load(al_npz)
+    label = a["label"]
+    out: dict[str, Any] = {}
+    sides = {"alphaloop": a["pred"]}
+    if ql_npz is not None:
+        q = np.load(ql_npz)
+        if list(q["days"]) != list(a["days"]) or list(q["assets"]) != list(a["assets"]):
+            raise RuntimeError("the two sides' grids differ")
+        sides["qlib"] = q["pred"]
+        both = ~np.isnan(label) & ~np.isnan(q["label"])
+        out["label_max_abs_diff"] = float(np.max(np.abs(label[both] - q["label"][both])))
+        common = ~np.isnan(a["pred"]) & ~np.isnan(q["pred"])
+        out["common_cells"] = int((common & ~np.isnan(label)).sum())
+        for name, pred in sides.items():
+            masked = np.where(common, pred, np.nan)
+            out[f"{name}_ic_common"] = daily_ic(masked, label)[0]
+        out["pred_corr"] = float(np.corrcoef(a["pred"][common], q["pred"][common])[0, 1])
+    for name, pred in sides.items():
+        days = pd.DatetimeIndex(a["days"])
+        have = np.flatnonzero((~np.isnan(pred)).any(axis=1))
+        out[f"{name}_oos"] = [f"{days[have[0]]:%Y-%m-%d}", f"{days[have[-1]]:%Y-%m-%d}"]
+        out[f"{name}_cells"] = int((~np.isnan(pred) & ~np.isnan(label)).sum())
+        out[f"{name}_ic"], out[f"{name}_ic_days"] = daily_ic(pred, label)
+        out[f"{name}_rank_ic"] = daily_ic(pred, label, rank=True)[0]
+    return out
+
+
+def qlib_python(given: str | None) -> Path:
+    """The Qlib venv's python: ``--qlib-python``, else the one ``bench_factors.py`` creates."""
+    if given:
+        return Path(given)
+    from bench_factors import ensure_qlib_venv
+
+    return ensure_qlib_venv()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from alphaloop.models.labels import LabelSpec
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        panel = load_stocks(Path(tmp) / "ws")
+    span = LabelSpec(horizon=HORIZON).span
+    first = schedule(panel.index, args.start, span)
+    script = Path(__file__).resolve()
+    res: dict[str, Any] = {"load": [os.getloadavg()[0]], "schedule": first}
+    print("warming the numba cache (untimed) ...", file=sys.stderr)
+    spawn(sys.executable, script, "alphaloop", {"start": args.start, "prep_only": True})
+    al_out = WORK / "rolling_alphaloop.npz"
+    print("alphaloop: rolling_train ...", file=sys.stderr)
+    res["alphaloop"] = spawn(
+        sys.executable, script, "alphaloop", {"start": args.start, "out": str(al_out)}
+    )
+    ql_out = None
+    if not args.skip_qlib:
+        python = qlib_python(args.qlib_python)
+        qdir = write_qlib_dir(panel)
+        ql_out = WORK / "rolling_qlib.npz"
+        print("Qlib: rolling workflow ...", file=sys.stderr)
+        res["qlib"] = spawn(
+            python,
+            QLIB_SCRIPT,
+            "qlib",
+            {
+                "qlib_dir": str(qdir),
+                "out": str(ql_out),
+                "work": str(WORK),
+                "schedule": first,
+                "horizon": HORIZON,
+                "step": STEP,
+                "features": res["alphaloop"]["feature_names"],
+                "lgb": LGB_NATIVE,
+                "rounds": PARAMS["n_estimators"],
+                "early_stopping": PARAMS["early_stopping_rounds"],
+                "threads": THREADS,
+                "days": list(panel.index.strftime("%Y-%m-%d")),
+                "assets": list(panel.assets),
+            },
+        )
+    res["compare"] = compare(al_out, ql_out)
+    res["load"].append(os.getloadavg()[0])
+    return res
+
+
+# ---------------------------------------------------------------- report
+def segments_agree(res: dict[str, Any]) -> str:
+    """Whether both sides trained the same segments on the same dates."""
+    if "qlib" not in res:
+        return ""
+    a, q = res["alphaloop"]["segment_dates"], res["qlib"]["segment_dates"]
+    keys = [k for k in ("train_start", "train_end", "test_start", "test_end") if k in a]
+    same = {k: a[k] == q[k] for k in keys}
+    n_a, n_q = res["alphaloop"]["segments"], res["qlib"]["segments"]
+    if all(same.values()) and n_a == n_q:
+        return f"same {n_a} segments on both sides ({', '.join(keys)} identical)"
+    differ = [k for k, ok in same.items() if not ok]
+    return f"segments: alphaloop {n_a}, Qlib {n_q}; dates that differ: {', '.join(differ)}"
+
+
+def table(res: dict[str, Any]) -> str:
+    a, c = res["alphaloop"], res["compare"]
+    q = res.get("qlib")
+
+    def cell(side: dict[str, Any] | None, key: str, fmt: str = "{:.1f}") -> str:
+        if side is None or side.get(key) is None:
+            return "–"
+        return fmt.format(side[key])
+
+    rows = [
+        ("wall time: spawn to stitched predictions (s)", "wall_s", "**{:.1f}**"),
+        ("&nbsp; interpreter, imports, `qlib.init` (s)", "import_s", "{:.1f}"),
+        ("&nbsp; reading the data (s)", "load_s", "{:.1f}"),
+        ("&nbsp; feature/label preparation (s)", "prep_s", "{:.1f}"),
+        ("&nbsp; rolling training incl. predictions (s)", "rolling_s", "{:.1f}"),
+        ("&nbsp; &nbsp; of which model `fit` calls (s)", "fit_s", "{:.1f}"),
+        ("&nbsp; &nbsp; of which `lightgbm.train` (s)", "lgb_train_s", "{:.1f}"),
+        ("&nbsp; stitching the segments (s)", "stitch_s", "{:.1f}"),
+        ("segments (models trained)", "segments", "{:d}"),
+        ("learning rows", "rows", "{:,d}"),
+        ("peak RSS (MiB)", "peak_mib", "{:,.0f}"),
+    ]
+    lines = ["| | alphaloop | Qlib 0.9.7 |", "|---|---:|---:|"]
+    for label, key, fmt in rows:
+        lines.append(f"| {label} | {cell(a, key, fmt)} | {cell(q, key, fmt)} |")
+    sides = ["alphaloop"] + (["qlib"] if q else [])
+    oos = " | ".join(f"{c[f'{s}_oos'][0]} .. {c[f'{s}_oos'][1]}" for s in sides)
+    ic = " | ".join(f"{c[f'{s}_ic']:.4f} ({c[f'{s}_ic_days']:,} days)" for s in sides)
+    ric = " | ".join(f"{c[f'{s}_rank_ic']:.4f}" for s in sides)
+    pad = "" if q else " – |"
+    lines.append(f"| out-of-sample decisions | {oos} |{pad}")
+    lines.append(f"| OOS mean daily IC (Pearson) | {ic} |{pad}")
+    lines.append(f"| OOS mean daily rank IC | {ric} |{pad}")
+    if q:
+        lines.append(
+            f"| OOS IC on the rows both predict ({c['common_cells']:,}) "
+            f"| {c['alphaloop_ic_common']:.4f} | {c['qlib_ic_common']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(res: dict[str, Any]) -> list[str]:
+    a, c = res["alphaloop"], res["compare"]
+    out = []
+    if "qlib" in res:
+        q = res["qlib"]
+        out.append(
+            f"alphaloop {a['wall_s']:.1f} s, Qlib {q['wall_s']:.1f} s from process start to "
+            f"stitched predictions ({q['wall_s'] / a['wall_s']:.1f}x); feature preparation "
+            f"{a['load_s'] + a['prep_s']:.1f} s vs {q['prep_s']:.1f} s; rolling training "
+            f"{a['rolling_s']:.1f} s vs {q['rolling_s'] + q['stitch_s']:.1f} s (with stitching)"
+        )
+        out.append(segments_agree(res))
+        out.append(
+            f"labels agree to {c['label_max_abs_diff']:.1e} (float32 closes on Qlib's side); "
+            f"correlation of the two sides' predictions on common rows: {c['pred_corr']:.3f}"
+        )
+    out.append(f"rolling_train implementation: `{a['implementation']}`")
+    return out
+
+
+def machine_line() -> str:
+    from bench_factors import machine
+
+    info = machine()
+    return (
+        f"{info['cpu']}, {info['cores']} cores, {info['memory']} memory, {info['os']}, "
+        f"Python {info['python']}; {info['versions']} (commit {info['commit']})"
+    )
+
+
+def section(res: dict[str, Any], args: argparse.Namespace, machine: str) -> str:
+    command = " ".join(["python bench/bench_rolling.py", *sys.argv[1:]])
+    a, sched = res["alphaloop"], res["schedule"]
+    q = res.get("qlib")
+    qv = (
+        f"; Qlib side: pyqlib {q['version']}, LightGBM {q['lightgbm']}, pandas {q['pandas']}"
+        if q
+        else ""
+    )
+    params = ", ".join(f"{k}={v}" for k, v in PARAMS.items())
+    bullets = "\n".join(f"- {line}" for line in summary(res) if line)
+    return f"""{DOC_START}
+## Rolling LightGBM vs Qlib (`bench/bench_rolling.py`)
+
+Run on {dt.date.today().isoformat()} with `{command}`.
+
+**Machine:** {machine}; LightGBM {a["lightgbm"]}{qv}. Load average (1 min)
+{res["load"][0]:.2f} before the run, {res["load"][1]:.2f} after.
+
+**Workload:** the bundled `{DATASET}` (20 stocks, adjusted close, 1990-2022), the
+{a["features"]} close-only Alpha158 features (`{FEATURES}`; Qlib: its Alpha158 handler
+restricted to the same {a["features"]} names and expressions), label = 5-bar forward return
+entered one bar after the decision (`close[t+6]/close[t+1]-1`, Qlib's
+`Ref($close,-6)/Ref($close,-1)-1`). Decisions from {sched["handler_start"]} (features use
+the earlier history). A new model every {STEP} decision dates on the {WINDOW} dates before
+its period (sliding) whose labels end before its first decision; the last
+{VALID_FRACTION:.0%} of them early-stop; the first segment trains on
+{sched["train"][0]} .. {sched["train"][1]}, validates on {sched["valid"][0]} ..
+{sched["valid"][1]} and tests from {sched["test"][0]}. LightGBM on both sides: {params},
+seed 0, deterministic (Qlib: `LGBModel(loss="mse", num_boost_round=
+{PARAMS["n_estimators"]}, early_stopping_rounds={PARAMS["early_stopping_rounds"]})` with the same
+values under LightGBM's names). Each side is one fresh process on two cores (`taskset -c 0,1`,
+thread variables = 2, `OMP_WAIT_POLICY=PASSIVE`); Qlib runs `qlib.init(kernels=2)`.
+Writing the Qlib data directory (float32 `.day.bin`) is not timed; alphaloop's numba cache
+is warm.
+
+{table(res)}
+
+{bullets}
+
+**What differs.** Qlib normalizes features with `CSZScoreNorm` (per-date z-score,
+sample std) then `Fillna(0)`; alphaloop z-scores per date with the population std, missing
+-> 0, and drops rows with more than half the features missing (none here after the first
+60 bars); neither winsorizes (`winsorize=None` on alphaloop's side; its default clips at
+1%/99%). Qlib computes features in float32 from float32 closes, alphaloop in float64 from
+the stored closes (features stored as float32). Qlib's `LGBModel` evaluates the training set
+as well as the validation set every round and logs every round's metrics to MLflow, and
+`TrainerR` records each segment's model, dataset and predictions in MLflow files;
+alphaloop keeps the segment models in memory. Qlib predicts every row of the test periods,
+also the last days without a label; the IC counts labelled rows only. The IC is a sanity
+check on 20 stocks, not a contest.
+{DOC_END}"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--start", default="2000-01-01", help="first decision date (2000-01-01)")
+    p.add_argument("--qlib-python", help="python of a venv with pyqlib 0.9.7 (and lightgbm)")
+    p.add_argument("--skip-qlib", action="store_true", help="alphaloop only")
+    p.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    p.add_argument("--child", choices=["alphaloop"], help=argparse.SUPPRESS)
+    p.add_argument("--spec", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        result = child_alphaloop(json.loads(args.spec))
+        print(RESULT_TAG + json.dumps(result), flush=True)
+        return 0
+    res = run(args)
+    machine = machine_line()
+    print(f"machine: {machine}; load {res['load'][0]:.2f} -> {res['load'][1]:.2f}\n")
+    print(table(res))
+    print()
+    for line in summary(res):
+        if line:
+            print(line)
+    (WORK / "bench_rolling.json").write_text(json.dumps(res, indent=1))
+    if args.write_docs:
+        write_docs_section(section(res, args, machine), DOC_START, DOC_END)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -79,6 +79,7 @@ HORIZON = 5
 STEP = 63
 WINDOW = 756
 VALID_FRACTION = 0.2
+SEGMENT_DATES = ("train_start", "train_end", "valid_start", "valid_end", "test_start", "test_end")
 #: alphaloop ``LightGBMEstimator`` parameters (seed is passed on its own)
 PARAMS: dict[str, Any] = {
     "n_estimators": 500,
@@ -162,19 +163,18 @@ def standin_rolling_train(
 ) -> Any:
     """TEMPORARY stand-in with ``rolling_train``'s contract, until the library has it.
 
-    Segment ``k`` tests decision dates ``u[i0 + k * retrain_every :][:retrain_every]``;
-    it trains on the last ``window`` dates whose labels end before its first
-    decision, the last ``valid_fraction`` of them for early stopping and the
-    rest, purged from those, for fitting.
+    Segment ``k`` tests decision dates ``u[min_train + k * retrain_every :][:retrain_every]``;
+    it trains on those of the ``window`` dates before it whose labels end
+    before its first decision, the last ``valid_fraction`` of them for early
+    stopping and the rest, purged from those, for fitting.
     """
     from types import SimpleNamespace
 
     from alphaloop.models.families import make_estimator
 
     rows, span = data.rows, data.label.span
-    u = np.unique(rows)
-    eligible = np.searchsorted(u, u - span, side="left")  # dates whose labels end before u[i]
-    i0 = int(np.argmax(eligible >= min_train))
+    u = np.unique(rows)  # the decision dates' panel rows
+    idx = data.panel_index
     pred = np.full(len(data), np.nan)
     table = []
 
@@ -184,9 +184,10 @@ def standin_rolling_train(
             int(np.searchsorted(rows, hi, side="right")),
         )
 
-    for k, i in enumerate(range(i0, len(u), retrain_every)):
+    for k, i in enumerate(range(min_train, len(u), retrain_every)):
         test = u[i : i + retrain_every]
-        train = u[: eligible[i]][-window:]
+        train = u[max(0, i - window) : i]
+        train = train[train + span < u[i]]  # labels end before the segment
         n_valid = round(valid_fraction * len(train))
         valid = train[-n_valid:]
         fit = train[: len(train) - n_valid]
@@ -195,12 +196,13 @@ def standin_rolling_train(
         est = make_estimator(family, params=params, seed=seed)
         est.fit(data.X[f], data.y[f], X_valid=data.X[v], y_valid=data.y[v])
         pred[t] = est.predict(data.X[t])
-        idx = data.panel_index
         table.append(
             {
                 "segment": k,
-                "train_start": idx[train[0]],
-                "train_end": idx[train[-1]],
+                "train_start": idx[fit[0]],
+                "train_end": idx[fit[-1]],
+                "valid_start": idx[valid[0]],
+                "valid_end": idx[valid[-1]],
                 "test_start": idx[test[0]],
                 "test_end": idx[test[-1]],
             }
@@ -272,7 +274,7 @@ def child_alphaloop(spec: dict[str, Any]) -> dict[str, Any]:
     )
     dates = {
         k: [f"{pd.Timestamp(v):%Y-%m-%d}" for v in segments[k]]
-        for k in ("train_start", "train_end", "test_start", "test_end")
+        for k in SEGMENT_DATES
         if k in segments
     }
     return {
@@ -286,12 +288,13 @@ def child_alphaloop(spec: dict[str, Any]) -> dict[str, Any]:
         "fits": watch.calls.get("model_fit", 0),
         "segments": len(segments),
         "segment_dates": dates,
-        "rows": len(data),
+        "predicted": int(np.isfinite(result.predictions).sum()),
         "features": data.n_features,
         "feature_names": list(data.feature_names),
         "peak_mib": peak_mib(),
         "lightgbm": lightgbm.__version__,
         "implementation": getattr(rolling_train, "__module__", "?"),
+        "first_decision": f"{data.times[0]:%Y-%m-%d}",
     }
 
 
@@ -300,7 +303,7 @@ def write_qlib_dir(panel: Any) -> Path:
     """The stocks' closes as a Qlib data directory (float32 ``close.day.bin``); reused."""
     root = QLIB_DIR
     stamp = root / ".complete"
-    if stamp.exists() and stamp.read_text() == panel.content_hash:
+    if stamp.exists() and stamp.read_text() == panel.content_hash():
         return root
     import shutil
 
@@ -320,31 +323,18 @@ def write_qlib_dir(panel: Any) -> Path:
         record = np.concatenate([[float(first)], close[first : last + 1, j]]).astype("<f4")
         record.tofile(folder / "close.day.bin")
     (root / "instruments" / "all.txt").write_text("\n".join(lines) + "\n")
-    stamp.write_text(panel.content_hash)
+    stamp.write_text(panel.content_hash())
     return root
 
 
-def schedule(days: pd.DatetimeIndex, start: str, label_span: int) -> dict[str, str]:
-    """The first segment's dates, as the alphaloop side defines them.
-
-    Decision dates from ``start``; segment 0 tests from date index
-    ``i0 = WINDOW + label_span`` (a full window of rows whose labels end,
-    ``label_span`` bars after the decision, before the first test decision);
-    the window's last ``round(VALID_FRACTION * WINDOW)`` dates validate, and
-    fitting rows end ``label_span`` dates before validation starts (purged).
-    """
-    d = days[days.searchsorted(pd.Timestamp(start, tz=days.tz)) :]
-    n_valid = round(VALID_FRACTION * WINDOW)
-    i0 = WINDOW + label_span
-    first = i0 - label_span - WINDOW  # first training date
-    valid0 = i0 - label_span - n_valid
-    fmt = "%Y-%m-%d"
+def qlib_schedule(dates: dict[str, list[str]], last_day: str, first: str) -> dict[str, Any]:
+    """Qlib's template task: the alphaloop side's first segment (RollingGen shifts it on)."""
     return {
-        "handler_start": f"{d[0]:{fmt}}",
-        "handler_end": f"{d[-1]:{fmt}}",
-        "train": [f"{d[first]:{fmt}}", f"{d[valid0 - label_span - 1]:{fmt}}"],
-        "valid": [f"{d[valid0]:{fmt}}", f"{d[i0 - label_span - 1]:{fmt}}"],
-        "test": [f"{d[i0]:{fmt}}", f"{d[-1]:{fmt}}"],
+        "handler_start": first,
+        "handler_end": last_day,
+        "train": [dates["train_start"][0], dates["train_end"][0]],
+        "valid": [dates["valid_start"][0], dates["valid_end"][0]],
+        "test": [dates["test_start"][0], last_day],
     }
 
 
@@ -354,7 +344,12 @@ def spawn(python: Path | str, script: Path, role: str, spec: dict[str, Any]) -> 
     env |= dict.fromkeys(THREAD_VARS, str(THREADS))
     cores = ",".join(str(c) for c in range(THREADS))
     cmd = ["taskset", "-c", cores, str(python), str(script), "--child", role]
-    cmd += ["--spec", json.dumps(spec)]
+    if role == "alphaloop":
+        cmd += ["--spec", json.dumps(spec)]
+    else:  # a file: Qlib records each run's command line
+        path = WORK / f"{role}_spec.json"
+        path.write_text(json.dumps(spec))
+        cmd += ["--spec-file", str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_TAG):
@@ -418,49 +413,48 @@ def qlib_python(given: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from alphaloop.models.labels import LabelSpec
-
+    """The warm-up, then ``--repeats`` rounds of alphaloop then Qlib; the fastest run counts."""
     WORK.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         panel = load_stocks(Path(tmp) / "ws")
-    span = LabelSpec(horizon=HORIZON).span
-    first = schedule(panel.index, args.start, span)
     script = Path(__file__).resolve()
-    res: dict[str, Any] = {"load": [os.getloadavg()[0]], "schedule": first}
+    last_day = f"{panel.index[-1]:%Y-%m-%d}"
+    res: dict[str, Any] = {"load": [os.getloadavg()[0]], "runs": {"alphaloop": [], "qlib": []}}
     print("warming the numba cache (untimed) ...", file=sys.stderr)
     spawn(sys.executable, script, "alphaloop", {"start": args.start, "prep_only": True})
-    al_out = WORK / "rolling_alphaloop.npz"
-    print("alphaloop: rolling_train ...", file=sys.stderr)
-    res["alphaloop"] = spawn(
-        sys.executable, script, "alphaloop", {"start": args.start, "out": str(al_out)}
-    )
-    ql_out = None
-    if not args.skip_qlib:
-        python = qlib_python(args.qlib_python)
-        qdir = write_qlib_dir(panel)
-        ql_out = WORK / "rolling_qlib.npz"
-        print("Qlib: rolling workflow ...", file=sys.stderr)
-        res["qlib"] = spawn(
-            python,
-            QLIB_SCRIPT,
-            "qlib",
-            {
-                "qlib_dir": str(qdir),
-                "out": str(ql_out),
-                "work": str(WORK),
-                "schedule": first,
-                "horizon": HORIZON,
-                "step": STEP,
-                "features": res["alphaloop"]["feature_names"],
-                "lgb": LGB_NATIVE,
-                "rounds": PARAMS["n_estimators"],
-                "early_stopping": PARAMS["early_stopping_rounds"],
-                "threads": THREADS,
-                "days": list(panel.index.strftime("%Y-%m-%d")),
-                "assets": list(panel.assets),
-            },
-        )
-    res["compare"] = compare(al_out, ql_out)
+    al_out, ql_out = WORK / "rolling_alphaloop.npz", WORK / "rolling_qlib.npz"
+    python = None if args.skip_qlib else qlib_python(args.qlib_python)
+    qdir = None if args.skip_qlib else write_qlib_dir(panel)
+    for i in range(args.repeats):
+        print(f"alphaloop: rolling_train, run {i + 1} of {args.repeats} ...", file=sys.stderr)
+        a = spawn(sys.executable, script, "alphaloop", {"start": args.start, "out": str(al_out)})
+        res["runs"]["alphaloop"].append(a)
+        if python is None:
+            continue
+        print(f"Qlib: rolling workflow, run {i + 1} of {args.repeats} ...", file=sys.stderr)
+        spec = {
+            "qlib_dir": str(qdir),
+            "out": str(ql_out),
+            "work": str(WORK),
+            "schedule": qlib_schedule(a["segment_dates"], last_day, a["first_decision"]),
+            "horizon": HORIZON,
+            "step": STEP,
+            "lgb": LGB_NATIVE,
+            "rounds": PARAMS["n_estimators"],
+            "early_stopping": PARAMS["early_stopping_rounds"],
+            "threads": THREADS,
+            "days": list(panel.index.strftime("%Y-%m-%d")),
+            "assets": list(panel.assets),
+        }
+        res["runs"]["qlib"].append(spawn(python, QLIB_SCRIPT, "qlib", spec))
+        res["schedule"] = spec["schedule"]
+    for side, runs in res["runs"].items():
+        if runs:
+            res[side] = min(runs, key=lambda r: r["wall_s"])
+    if "schedule" not in res:
+        a = res["alphaloop"]
+        res["schedule"] = qlib_schedule(a["segment_dates"], last_day, a["first_decision"])
+    res["compare"] = compare(al_out, None if python is None else ql_out)
     res["load"].append(os.getloadavg()[0])
     return res
 
@@ -471,13 +465,20 @@ def segments_agree(res: dict[str, Any]) -> str:
     if "qlib" not in res:
         return ""
     a, q = res["alphaloop"]["segment_dates"], res["qlib"]["segment_dates"]
-    keys = [k for k in ("train_start", "train_end", "test_start", "test_end") if k in a]
-    same = {k: a[k] == q[k] for k in keys}
     n_a, n_q = res["alphaloop"]["segments"], res["qlib"]["segments"]
-    if all(same.values()) and n_a == n_q:
-        return f"same {n_a} segments on both sides ({', '.join(keys)} identical)"
-    differ = [k for k, ok in same.items() if not ok]
-    return f"segments: alphaloop {n_a}, Qlib {n_q}; dates that differ: {', '.join(differ)}"
+    keys = [k for k in SEGMENT_DATES if k in a and k in q]
+    differ = []
+    for k in keys:
+        bad = [i for i, (x, y) in enumerate(zip(a[k], q[k], strict=False)) if x != y]
+        if bad:
+            where = "the last segment" if bad == [min(n_a, n_q) - 1] else f"{len(bad)} segments"
+            differ.append(f"{k} in {where}")
+    head = (
+        f"{n_a} segments on both sides" if n_a == n_q else f"alphaloop {n_a}, Qlib {n_q} segments"
+    )
+    if not differ:
+        return f"{head}, on the same dates ({', '.join(keys)})"
+    return f"{head}; the same dates ({', '.join(keys)}) except {'; '.join(differ)}"
 
 
 def table(res: dict[str, Any]) -> str:
@@ -499,10 +500,18 @@ def table(res: dict[str, Any]) -> str:
         ("&nbsp; &nbsp; of which `lightgbm.train` (s)", "lgb_train_s", "{:.1f}"),
         ("&nbsp; stitching the segments (s)", "stitch_s", "{:.1f}"),
         ("segments (models trained)", "segments", "{:d}"),
-        ("learning rows", "rows", "{:,d}"),
+        ("rows predicted", "predicted", "{:,d}"),
         ("peak RSS (MiB)", "peak_mib", "{:,.0f}"),
     ]
     lines = ["| | alphaloop | Qlib 0.9.7 |", "|---|---:|---:|"]
+    if len(res["runs"]["alphaloop"]) > 1:
+        walls = [
+            ", ".join(f"{r['wall_s']:.1f}" for r in res["runs"][s]) or "–"
+            for s in ("alphaloop", "qlib")
+        ]
+        lines.append(
+            f"| all runs' wall times (s; the fastest is shown) | {walls[0]} | {walls[1]} |"
+        )
     for label, key, fmt in rows:
         lines.append(f"| {label} | {cell(a, key, fmt)} | {cell(q, key, fmt)} |")
     sides = ["alphaloop"] + (["qlib"] if q else [])
@@ -533,6 +542,13 @@ def summary(res: dict[str, Any]) -> list[str]:
             f"{a['rolling_s']:.1f} s vs {q['rolling_s'] + q['stitch_s']:.1f} s (with stitching)"
         )
         out.append(segments_agree(res))
+        same = q["feature_names"] == a["feature_names"]
+        out.append(
+            f"features: the same {len(a['feature_names'])} names in the same order on both sides"
+            if same
+            else f"**features differ**: alphaloop {len(a['feature_names'])}, "
+            f"Qlib {len(q['feature_names'])}"
+        )
         out.append(
             f"labels agree to {c['label_max_abs_diff']:.1e} (float32 closes on Qlib's side); "
             f"correlation of the two sides' predictions on common rows: {c['pred_corr']:.3f}"
@@ -610,6 +626,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--start", default="2000-01-01", help="first decision date (2000-01-01)")
     p.add_argument("--qlib-python", help="python of a venv with pyqlib 0.9.7 (and lightgbm)")
     p.add_argument("--skip-qlib", action="store_true", help="alphaloop only")
+    p.add_argument("--repeats", type=int, default=1, help="rounds of both sides (1)")
     p.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     p.add_argument("--child", choices=["alphaloop"], help=argparse.SUPPRESS)
     p.add_argument("--spec", help=argparse.SUPPRESS)

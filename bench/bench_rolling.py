@@ -576,6 +576,14 @@ def section(res: dict[str, Any], args: argparse.Namespace, machine: str) -> str:
         if q
         else ""
     )
+    busy = max(res["load"]) > (os.cpu_count() or 1)
+    load_note = (
+        " The machine was shared with other work during the run (load above its core count):"
+        " absolute seconds are inflated and noisy, the two sides ran one after the other"
+        " under similar load, so read the ratio rather than the seconds."
+        if busy
+        else ""
+    )
     params = ", ".join(f"{k}={v}" for k, v in PARAMS.items())
     bullets = "\n".join(f"- {line}" for line in summary(res) if line)
     return f"""{DOC_START}
@@ -584,7 +592,7 @@ def section(res: dict[str, Any], args: argparse.Namespace, machine: str) -> str:
 Run on {dt.date.today().isoformat()} with `{command}`.
 
 **Machine:** {machine}; LightGBM {a["lightgbm"]}{qv}. Load average (1 min)
-{res["load"][0]:.2f} before the run, {res["load"][1]:.2f} after.
+{res["load"][0]:.2f} before the run, {res["load"][1]:.2f} after.{load_note}
 
 **Workload:** the bundled `{DATASET}` (20 stocks, adjusted close, 1990-2022), the
 {a["features"]} close-only Alpha158 features (`{FEATURES}`; Qlib: its Alpha158 handler
@@ -615,9 +623,14 @@ sample std) then `Fillna(0)`; alphaloop z-scores per date with the population st
 the stored closes (features stored as float32). Qlib's `LGBModel` evaluates the training set
 as well as the validation set every round and logs every round's metrics to MLflow, and
 `TrainerR` records each segment's model, dataset and predictions in MLflow files;
-alphaloop keeps the segment models in memory. Qlib predicts every row of the test periods,
-also the last days without a label; the IC counts labelled rows only. The IC is a sanity
-check on 20 stocks, not a contest.
+alphaloop keeps the segment models in memory and scores each segment (out-of-sample and
+in-sample IC) as it goes. Qlib predicts every row of the test periods, also the last days
+without a label (so its last segment ends on the last calendar day, alphaloop's on the last
+labelled one); the IC counts labelled rows only. Qlib's rolling module expands the
+training window by default; the benchmark passes `RollingGen(rtype=ROLL_SD)` (a subclass
+of `Rolling` overriding `get_task_list`) for the same sliding window. MLflow 3 refuses
+the file store Qlib uses by default unless `MLFLOW_ALLOW_FILE_STORE=true`, which the Qlib
+process sets. The IC is a sanity check on 20 stocks, not a contest.
 {DOC_END}"""
 
 

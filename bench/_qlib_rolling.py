@@ -175,6 +175,19 @@ def child_qlib(spec: dict[str, Any]) -> dict[str, Any]:
         out[row, col] = s.to_numpy(dtype=np.float64)
         return out
 
+    if spec.get("features_out"):  # untimed: the handler's normalized features, for agreement
+        import pickle
+
+        from qlib.data.dataset.handler import DataHandlerLP
+
+        (cached,) = tmp.glob("Alpha158Close.*.pkl")
+        with cached.open("rb") as fh:
+            features = pickle.load(fh).fetch(col_set="feature", data_key=DataHandlerLP.DK_I)
+        cube = np.full((len(days), len(assets), features.shape[1]), np.nan, dtype=np.float32)
+        row = days.get_indexer(features.index.get_level_values("datetime"))
+        col = np.array([assets[a] for a in features.index.get_level_values("instrument")])
+        cube[row, col] = features.to_numpy(dtype=np.float32)
+        np.save(spec["features_out"], cube)
     shutil.rmtree(tmp, ignore_errors=True)  # MLflow runs and the handler cache
     np.savez(
         spec["out"],

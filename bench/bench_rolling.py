@@ -265,6 +265,10 @@ def child_alphaloop(spec: dict[str, Any]) -> dict[str, Any]:
     rolling_s = time.perf_counter() - t0
     wall_s = since_spawn()
     segments = result.segments
+    if spec.get("features_out"):  # untimed: the normalized features, for agreement
+        cube = np.full((panel.n_times, panel.n_assets, data.n_features), np.nan, np.float32)
+        cube[data.rows, data.cols] = data.X
+        np.save(spec["features_out"], cube)
     np.savez(
         spec["out"],
         pred=data.to_panel(result.predictions),
@@ -403,6 +407,29 @@ def compare(al_npz: Path, ql_npz: Path | None) -> dict[str, Any]:
     return out
 
 
+def feature_agreement(al_x: Path, ql_x: Path, names: list[str]) -> dict[str, Any]:
+    """How far Qlib's normalized features are from alphaloop's on the cells both have.
+
+    Qlib's ``CSZScoreNorm`` divides by the sample standard deviation, alphaloop
+    by the population one, so alphaloop's values are first multiplied by
+    ``sqrt((n - 1) / n)`` (``n`` = assets with the feature that date).
+    """
+    a, q = np.load(al_x), np.load(ql_x)
+    a = a[: q.shape[0]]
+    both = ~np.isnan(a) & ~np.isnan(q)
+    n = (~np.isnan(a)).sum(axis=1, keepdims=True).astype(np.float64)
+    scaled = a * np.sqrt(np.maximum(n - 1, 0) / np.maximum(n, 1))
+    diff = np.where(both, np.abs(scaled - q), 0.0)
+    per_feature = diff.max(axis=(0, 1))
+    worst = np.argsort(per_feature)[::-1][:3]
+    return {
+        "x_cells": int(both.sum()),
+        "x_max_abs_diff": float(diff.max()),
+        "x_cells_over_1e-3": int((diff > 1e-3).sum()),
+        "x_worst": {names[k]: float(per_feature[k]) for k in worst},
+    }
+
+
 def qlib_python(given: str | None) -> Path:
     """The Qlib venv's python: ``--qlib-python``, else the one ``bench_factors.py`` creates."""
     if given:
@@ -423,11 +450,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print("warming the numba cache (untimed) ...", file=sys.stderr)
     spawn(sys.executable, script, "alphaloop", {"start": args.start, "prep_only": True})
     al_out, ql_out = WORK / "rolling_alphaloop.npz", WORK / "rolling_qlib.npz"
+    al_x, ql_x = WORK / "rolling_alphaloop_x.npy", WORK / "rolling_qlib_x.npy"
     python = None if args.skip_qlib else qlib_python(args.qlib_python)
     qdir = None if args.skip_qlib else write_qlib_dir(panel)
     for i in range(args.repeats):
         print(f"alphaloop: rolling_train, run {i + 1} of {args.repeats} ...", file=sys.stderr)
-        a = spawn(sys.executable, script, "alphaloop", {"start": args.start, "out": str(al_out)})
+        a = spawn(
+            sys.executable,
+            script,
+            "alphaloop",
+            {"start": args.start, "out": str(al_out), "features_out": str(al_x)},
+        )
         res["runs"]["alphaloop"].append(a)
         if python is None:
             continue
@@ -435,6 +468,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         spec = {
             "qlib_dir": str(qdir),
             "out": str(ql_out),
+            "features_out": str(ql_x),
             "work": str(WORK),
             "schedule": qlib_schedule(a["segment_dates"], last_day, a["first_decision"]),
             "horizon": HORIZON,
@@ -455,6 +489,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         a = res["alphaloop"]
         res["schedule"] = qlib_schedule(a["segment_dates"], last_day, a["first_decision"])
     res["compare"] = compare(al_out, None if python is None else ql_out)
+    if python is not None:
+        res["compare"] |= feature_agreement(al_x, ql_x, res["alphaloop"]["feature_names"])
     res["load"].append(os.getloadavg()[0])
     return res
 
@@ -552,6 +588,12 @@ def summary(res: dict[str, Any]) -> list[str]:
         out.append(
             f"labels agree to {c['label_max_abs_diff']:.1e} (float32 closes on Qlib's side); "
             f"correlation of the two sides' predictions on common rows: {c['pred_corr']:.3f}"
+        )
+        worst = ", ".join(f"{k} {v:.1e}" for k, v in c["x_worst"].items())
+        out.append(
+            f"normalized features on the {c['x_cells']:,} cells both have (alphaloop's rescaled "
+            f"to the sample std): max |Δ| {c['x_max_abs_diff']:.1e}, "
+            f"{c['x_cells_over_1e-3']:,} cells over 1e-3 (largest: {worst})"
         )
     out.append(f"rolling_train implementation: `{a['implementation']}`")
     return out

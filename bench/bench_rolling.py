@@ -28,13 +28,16 @@ spin against the other process of the machine):
   ``CSZScoreNorm`` + ``Fillna`` on the features, ``DropnaLabel``) is built
   and cached once, ``RollingGen(step=63, rtype=ROLL_SD)`` makes one task per
   segment, ``TrainerR`` trains ``LGBModel`` on each and records its
-  predictions, ``RollingEnsemble`` stitches them. The task's first segments
-  are the alphaloop side's: the same training, validation and test dates.
+  predictions, ``RollingEnsemble`` stitches them. The task's segments are
+  the alphaloop side's first segment (its training, validation and first
+  test dates), which ``RollingGen`` shifts by 63 dates at a time; the report
+  checks that every segment's dates agree.
 
 Both sides use the same LightGBM parameters; both processes' ``lightgbm.train``
 calls and model ``fit`` calls are timed by wrapping them (the wrappers only
 add up seconds). The out-of-sample IC of both stitched series is computed
-here, by one function, against the same forward returns.
+here, by one function, against the same forward returns; the labels and the
+normalized features of both sides are compared cell by cell (untimed).
 
 Usage::
 

@@ -214,7 +214,8 @@ def run_document(doc: str, directory: Path) -> int:
 
 
 RUNNABLE = sorted({b.doc for b in ALL if b.lang in ("python", "yaml", "bash")})
-SLOW = {"README.md", "backtest.md", "factors.md", "research.md"}  # each takes several seconds
+# each takes several seconds
+SLOW = {"README.md", "backtest.md", "factors.md", "model-export.md", "research.md"}
 
 
 @pytest.mark.parametrize(

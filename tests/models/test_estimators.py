@@ -32,6 +32,7 @@ FAST = {
     "lstm": {"max_epochs": 3, "batch_size": 128, "learning_rate": 5e-3},
     "gru": {"max_epochs": 3, "batch_size": 128, "learning_rate": 5e-3},
     "transformer": {"max_epochs": 3, "batch_size": 128, "learning_rate": 5e-3},
+    "tft": {"max_epochs": 4, "batch_size": 64, "learning_rate": 1e-2, "hidden_size": 8},
 }
 
 

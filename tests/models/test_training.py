@@ -40,6 +40,7 @@ FAST = {
     "lstm": {"max_epochs": 2, "batch_size": 256},
     "gru": {"max_epochs": 2, "batch_size": 256},
     "transformer": {"max_epochs": 2, "batch_size": 256},
+    "tft": {"max_epochs": 2, "batch_size": 256, "hidden_size": 8},
 }
 
 

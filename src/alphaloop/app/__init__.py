@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from alphaloop.app.demo import run_demo
     from alphaloop.app.factors import analyze_dataset, evaluate_dataset, write_long_parquet
     from alphaloop.app.holdout import evaluate_holdout
+    from alphaloop.app.model_export import export_model
+    from alphaloop.app.model_predict import predict_model, write_predictions
     from alphaloop.app.models import (
         monitor_model,
         predict_panel,
@@ -40,7 +42,9 @@ __all__ = [
     "analyze_dataset",
     "evaluate_dataset",
     "evaluate_holdout",
+    "export_model",
     "monitor_model",
+    "predict_model",
     "predict_panel",
     "prepare",
     "promote_model",
@@ -54,6 +58,7 @@ __all__ = [
     "train_from_spec",
     "validate_spec",
     "write_long_parquet",
+    "write_predictions",
 ]
 
 # use case -> the module that defines it (explicit, so grep finds every one)
@@ -66,6 +71,9 @@ _USE_CASES: dict[str, str] = {
     "analyze_dataset": "alphaloop.app.factors",
     "evaluate_dataset": "alphaloop.app.factors",
     "evaluate_holdout": "alphaloop.app.holdout",
+    "export_model": "alphaloop.app.model_export",
+    "predict_model": "alphaloop.app.model_predict",
+    "write_predictions": "alphaloop.app.model_predict",
     "monitor_model": "alphaloop.app.models",
     "predict_panel": "alphaloop.app.models",
     "promote_model": "alphaloop.app.models",

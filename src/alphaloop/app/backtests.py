@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from alphaloop.app.trials import record_backtest_trial
 from alphaloop.backtest import (
@@ -46,8 +47,6 @@ from alphaloop.progress import Progress, stage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    import pandas as pd
 
     from alphaloop.app.workspace import Workspace
 
@@ -121,14 +120,23 @@ def strategy_signal(ws: Workspace | None, spec: StrategySpec, panel: Panel) -> n
 
 
 def _model_start(ws: Workspace, spec: StrategySpec, index: pd.DatetimeIndex) -> int:
-    """First row after the training data (labels included) of every model the signal reads.
+    """First row every model the signal reads predicts out of sample.
 
-    The latest label end wins; 0 when the signal reads no model.
+    For a model trained once: the first row after its training data (labels
+    included). For a rolling model: its first segment's first decision (each
+    later row is predicted by a segment trained before it). The latest wins;
+    0 when the signal reads no model.
     """
+    from alphaloop.models.rolling_model import rolling_first_out_of_sample
+
     start = 0
     for ref in signal_models(spec):
         version = ws.models.get(ref)
         end = version.label_end or version.train_end
+        first_oos = rolling_first_out_of_sample(version.artifact_path)
+        if first_oos is not None:
+            # the last instant before it: the first row at or after first_oos
+            end = first_oos - pd.Timedelta(1, "ns")
         start = max(start, model_start_row(index, end, model=version.ref, data=spec.data))
     return start
 

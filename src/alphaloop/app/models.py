@@ -4,11 +4,17 @@
 sealed holdout is out of reach), builds features and labels, evaluates the
 model out of sample on purged splits, fits the final model, and registers it
 with everything needed to reproduce its features (``recipe.json`` inside the
-artifact, covered by its checksum).
+artifact, covered by its checksum). With ``training.schedule: rolling`` the
+model is retrained through time instead
+(:func:`~alphaloop.models.rolling.rolling_train`): one version whose artifact
+is the :class:`~alphaloop.models.rolling_model.RollingModel` directory, its
+metrics those of the stitched out-of-sample series, its segments in
+``segments.json``.
 
 :func:`predict_panel` computes a registered model's predictions on a panel,
 point in time: the prediction for bar ``t`` uses features computed from
-data up to ``t`` only, normalized across assets at ``t``.
+data up to ``t`` only, normalized across assets at ``t``; a rolling model
+predicts ``t`` with the segment model trained before ``t``'s segment.
 
 :func:`promote_model` moves a version to another stage (audited by the
 registry; promoting to production archives the name's current one).
@@ -30,7 +36,13 @@ from alphaloop.app.text_factors import attach_expression_texts
 from alphaloop.app.workspace import Workspace
 from alphaloop.data import Panel
 from alphaloop.jsonsafe import json_safe
-from alphaloop.models import LabelSpec, LearningData, ModelError, ModelSpec, build_dataset
+from alphaloop.models import (
+    LabelSpec,
+    LearningData,
+    ModelError,
+    ModelSpec,
+    build_dataset,
+)
 from alphaloop.progress import Progress, no_progress
 
 __all__ = [
@@ -42,12 +54,14 @@ __all__ = [
     "monitor_model",
     "predict_panel",
     "promote_model",
+    "rolling_segments",
     "spec_learning_data",
     "train_from_spec",
     "train_spec",
 ]
 
 RECIPE = "recipe.json"
+SEGMENTS = "segments.json"
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,7 @@ class TrainedModel:
     """A registered version and the training record behind it."""
 
     version: Any  # alphaloop.models.registry_records.ModelVersion
-    training: Any  # alphaloop.models.training_results.TrainingResult
+    training: Any  # TrainingResult, or RollingResult for schedule: rolling
     run_id: int | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,10 +113,25 @@ def spec_learning_data(ws: Workspace, spec: ModelSpec, expressions: dict[str, st
 
 
 def train_spec(data: LearningData, spec: ModelSpec, *, on_fit: Any = None) -> Any:
-    """Cross-validate and fit ``spec``'s model on ``data`` with the spec's training settings
-    (a :class:`~alphaloop.models.TrainingResult`)."""
-    from alphaloop.models import train
+    """Train ``spec``'s model on ``data`` with the spec's training settings: cross-validate
+    and fit (a :class:`~alphaloop.models.TrainingResult`), or for ``schedule: rolling``
+    retrain through time (a :class:`~alphaloop.models.RollingResult`). Both have
+    ``oos_predictions``, ``metrics`` and ``summary()``."""
+    from alphaloop.models import rolling_train, train
 
+    if spec.training.schedule == "rolling":
+        return rolling_train(
+            data,
+            spec.model.family,
+            params=spec.model.params or None,
+            retrain_every=spec.training.retrain_every,
+            window=spec.training.rolling_window,
+            min_train=spec.training.min_train,
+            seed=spec.seed,
+            valid_fraction=spec.training.valid_fraction,
+            sequence_window=spec.training.sequence_window,
+            on_fit=on_fit,
+        )
     return train(
         data,
         spec.model.family,
@@ -160,16 +189,22 @@ def check_model_spec(ws: Workspace, spec: ModelSpec) -> dict[str, str]:
 
 _FEATURES_STEP = "building features and labels"
 _TRAIN_STEP = "training: fold models, then the final model"
+_ROLLING_STEP = "training: segment models through time"
 
 
 def _fit_progress(progress: Progress, n_splits: int) -> Any:
     """An ``on_fit`` hook: reports the fold and final fits done (it is called before each
-    fit), and counts the fits of a hyperparameter search, whose number is not known."""
+    fit), and counts the fits of a hyperparameter search or of rolling retraining, whose
+    number is not known."""
     fits, searched = 0, 0
     total = n_splits + 1
 
     def on_fit(record: Any) -> None:
         nonlocal fits, searched
+        if record.stage == "rolling":
+            fits += 1
+            progress(_ROLLING_STEP, fits, None)
+            return
         if record.stage == "hpo":
             searched += 1
             progress("hyperparameter search: models fitted", searched, None)
@@ -198,11 +233,20 @@ def train_from_spec(
         data = spec_learning_data(ws, spec, expressions)
         report(_FEATURES_STEP, 1, 1)
         result = train_spec(data, spec, on_fit=_fit_progress(report, spec.training.n_splits))
-        report(_TRAIN_STEP, spec.training.n_splits + 1, spec.training.n_splits + 1)
+        rolling = spec.training.schedule == "rolling"
+        if not rolling:
+            report(_TRAIN_STEP, spec.training.n_splits + 1, spec.training.n_splits + 1)
         staging = Path(tempfile.mkdtemp(prefix="alphaloop-model-"))
         try:
             artifact = staging / "artifact"
-            result.estimator.save(artifact)
+            if rolling:
+                from alphaloop.models.rolling import segment_records
+
+                result.model.save(artifact)
+                segments = segment_records(result.segments)
+                (artifact / SEGMENTS).write_text(json.dumps(segments, indent=2) + "\n")
+            else:
+                result.estimator.save(artifact)
             recipe = _recipe(spec, result.feature_names, expressions)
             (artifact / RECIPE).write_text(json.dumps(recipe, indent=2, default=str))
             version = ws.models.register(
@@ -247,10 +291,12 @@ def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, An
 
     Features are computed from the panel as at training (same expressions,
     normalization, winsorizing); rows whose features cannot be computed are
-    NaN. For sequence models, a row needs a full window of past features.
+    NaN. For sequence models, a row needs a full window of past features. A
+    rolling model predicts each bar with the segment model covering it (later
+    bars: the last one); bars before its first segment are NaN.
     """
     version, recipe = load_recipe(ws, ref)
-    estimator = ws.models.load(version.ref)
+    model = ws.models.load(version.ref)
     panel, _ = attach_expression_texts(ws, panel, recipe["features"].values())
     data: LearningData = build_dataset(
         panel,
@@ -266,20 +312,31 @@ def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, An
             f"model {version.ref} expects features {list(version.features)[:5]}...; "
             f"the recipe built {list(data.feature_names)[:5]}..."
         )
-    pred = _predict_rows(version, estimator, data, recipe.get("sequence_window"))
+    pred = _predict_rows(version, model, data, recipe.get("sequence_window"))
     return data.to_panel(pred), version
 
 
-def _predict_rows(
-    version: Any, estimator: Any, data: LearningData, window: int | None
-) -> np.ndarray:
-    if version.family in ("lstm", "gru", "transformer"):
-        x, positions = data.sequences(window or 10)
-        pred = np.full(len(data), np.nan)
-        if len(positions):
-            pred[positions] = estimator.predict(x)
-        return pred
-    return np.asarray(estimator.predict(data.X), dtype=np.float64)
+def _predict_rows(version: Any, model: Any, data: LearningData, window: int | None) -> np.ndarray:
+    """Each row's prediction: by the segment covering it for a rolling model (NaN before
+    its first segment), else by the estimator (NaN without a complete sequence window)."""
+    from alphaloop.models.rolling_model import RollingModel, prediction_inputs
+
+    if isinstance(model, RollingModel):
+        return model.predict_data(data, window)
+    inputs, positions = prediction_inputs(data, version.family, window)
+    pred = np.full(len(data), np.nan)
+    if len(positions):
+        pred[positions] = model.predict(inputs)
+    return pred
+
+
+def rolling_segments(version: Any) -> list[dict[str, Any]] | None:
+    """The segments of a rolling version (from its artifact's ``segments.json``: each one's
+    training span, label end, period and out-of-sample metrics); None for other versions."""
+    path = Path(version.artifact_path) / SEGMENTS
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
 
 
 def monitor_model(
@@ -302,7 +359,7 @@ def monitor_model(
     from alphaloop.models import drift_report, prediction_metrics, record_alerts
 
     version, recipe = load_recipe(ws, ref)
-    estimator = ws.models.load(version.ref)
+    model = ws.models.load(version.ref)
     panel = ws.data.load(data or version.dataset)
     panel, _ = attach_expression_texts(ws, panel, recipe["features"].values())
     built = build_dataset(
@@ -327,7 +384,7 @@ def monitor_model(
         )
     if len(reference) == 0:
         reference = np.flatnonzero(times <= label_end)
-    pred = _predict_rows(version, estimator, built, recipe.get("sequence_window"))
+    pred = _predict_rows(version, model, built, recipe.get("sequence_window"))
     recent_ic = prediction_metrics(built, pred, recent)["ic"]
     report = drift_report(
         built.X[reference],

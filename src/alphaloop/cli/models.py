@@ -20,12 +20,15 @@ from alphaloop.cli.common import (
     progress_bars,
     workspace,
 )
+from alphaloop.cli.model_predict import model_export, model_predict
 from alphaloop.errors import ExitCode
 
 model_app = typer.Typer(
     help="Models: train from a spec into the registry, list, show, promote, monitor drift.",
     no_args_is_help=True,
 )
+model_app.command("predict")(model_predict)
+model_app.command("export")(model_export)
 
 
 def _metrics(metrics: dict[str, Any]) -> str:
@@ -60,8 +63,15 @@ def model_train(
         f"trained on {v['train_start'][:10]} .. {v['train_end'][:10]} "
         f"(labels to {(v['label_end'] or '')[:10]}), seed {v['seed']}"
     )
+    rolling = doc["training"].get("segments") is not None
+    over = (
+        f"{fmt_num(m.get('n_segments'))} rolling segments from "
+        f"{doc['training']['first_out_of_sample'][:10]}"
+        if rolling
+        else f"{fmt_num(m.get('n_folds'))} folds"
+    )
     out.print(
-        f"out of sample over {fmt_num(m.get('n_folds'))} folds: IC {fmt_num(m.get('ic'))}, "
+        f"out of sample over {over}: IC {fmt_num(m.get('ic'))}, "
         f"rank IC {fmt_num(m.get('rank_ic'))}, ICIR {fmt_num(m.get('icir'), 3)}; "
         f"in-sample IC {fmt_num(m.get('in_sample_ic'))}"
     )
@@ -113,11 +123,13 @@ def model_show(
     ref: Annotated[str, typer.Argument(help="NAME (latest), NAME/vN or NAME@stage.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """One version: metadata, metrics, lineage, usage, stage history, alerts."""
+    """One version: metadata, metrics, segments (rolling), lineage, usage, stages, alerts."""
+    from alphaloop.app.models import rolling_segments
 
     reg = workspace(ctx).models
     v = reg.get(ref)
     doc = v.to_dict()
+    doc["segments"] = rolling_segments(v)
     doc["lineage"] = [x.ref for x in reg.lineage(v.ref)]
     doc["usage"] = [u.to_dict() for u in reg.usage(v.ref)]
     doc["stage_history"] = [c.to_dict() for c in reg.stage_history(v.ref)]
@@ -134,6 +146,8 @@ def model_show(
     )
     out.print(f"features: {escape(v.feature_family)} ({len(v.features)})")
     out.print(f"metrics: {escape(_metrics(v.metrics))}", soft_wrap=True)
+    if doc["segments"] is not None:
+        _print_segments(doc["segments"])
     out.print("lineage: " + " <- ".join(doc["lineage"]))
     for change in doc["stage_history"]:
         reason = f": {change['reason']}" if change["reason"] else ""
@@ -147,6 +161,38 @@ def model_show(
         )
     for a in doc["alerts"]:
         out.print(f"[yellow]alert:[/] {escape(str(a.get('message')))}")
+
+
+def _print_segments(segments: list[dict[str, Any]]) -> None:
+    """A rolling version's segments: each one's period, training span and out-of-sample IC."""
+
+    def day(iso: str | None) -> str:
+        return (iso or "-")[:10]
+
+    out.print(
+        f"rolling: {len(segments)} segments, out of sample from "
+        f"{day(segments[0]['test_start'])}; the last one's model predicts later dates"
+    )
+    cols = (
+        Col("segment", "right"),
+        Col("predicts"),
+        Col("trained on", drop=2),
+        Col("labels to", drop=1),
+        Col("rows", "right", drop=3),
+        Col("IC", "right"),
+    )
+    rows = [
+        (
+            str(s["segment"]),
+            f"{day(s['test_start'])} .. {day(s['test_end'])}",
+            f"{day(s['train_start'])} .. {day(s['valid_end'] or s['train_end'])}",
+            day(s["label_end"]),
+            fmt_num(s["n_train"] + s["n_valid"]),
+            fmt_num(s.get("ic")),
+        )
+        for s in segments
+    ]
+    print_table(cols, rows)
 
 
 @model_app.command("promote")

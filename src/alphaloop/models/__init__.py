@@ -15,13 +15,17 @@ Estimators
     :mod:`~alphaloop.models.estimators` (the :class:`Estimator` contract and
     its on-disk format), :mod:`~alphaloop.models.families` (:data:`FAMILIES`,
     :func:`make_estimator`), :mod:`~alphaloop.models.boosting`,
-    :mod:`~alphaloop.models.sklearn_models`, :mod:`~alphaloop.models.torch_models`.
+    :mod:`~alphaloop.models.sklearn_models`, :mod:`~alphaloop.models.torch_models`,
+    :mod:`~alphaloop.models.tft` (Temporal Fusion Transformer, with
+    :mod:`~alphaloop.models.tft_network` and :class:`TFTInterpretation`).
 Training
     :mod:`~alphaloop.models.date_splits` (whole-date purged splits, tail
     validation), :mod:`~alphaloop.models.metrics` (:func:`prediction_metrics`),
     :mod:`~alphaloop.models.tuning` (optuna inside training rows),
     :mod:`~alphaloop.models.training` (:func:`train`),
-    :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`).
+    :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`),
+    :mod:`~alphaloop.models.rolling` (:func:`rolling_train`: a model per period),
+    :mod:`~alphaloop.models.rolling_model` (:class:`RollingModel`).
 Registry
     :mod:`~alphaloop.models.registry` (:class:`ModelRegistry`),
     :mod:`~alphaloop.models.registry_records` (versions, refs, stages),
@@ -30,6 +34,9 @@ Registry
 Monitoring and specs
     :mod:`~alphaloop.models.monitor` (drift, alerts),
     :mod:`~alphaloop.models.spec` (:class:`ModelSpec`).
+ONNX export
+    :mod:`~alphaloop.models.onnx_export` (:func:`export_onnx`, :func:`check_parity`),
+    :mod:`~alphaloop.models.onnx_converters` (one converter per family).
 
 Errors raised on purpose derive from :class:`ModelError`
 (:mod:`~alphaloop.models.errors`). Training from a spec and predicting a
@@ -72,14 +79,18 @@ if TYPE_CHECKING:
         population_stability_index,
         record_alerts,
     )
+    from alphaloop.models.onnx_export import OnnxExport, Parity, check_parity, export_onnx
     from alphaloop.models.registry import ModelRegistry
     from alphaloop.models.registry_records import ModelUsage, ModelVersion, StageChange
+    from alphaloop.models.rolling import RollingResult, rolling_train
+    from alphaloop.models.rolling_model import RollingModel
     from alphaloop.models.sklearn_models import (
         LinearEstimator,
         RandomForestEstimator,
         RidgeEstimator,
     )
     from alphaloop.models.spec import ModelSpec, load_model_spec
+    from alphaloop.models.tft_interpretation import TFTInterpretation
     from alphaloop.models.training import train
     from alphaloop.models.training_results import FitRecord, TrainingPeriod, TrainingResult
     from alphaloop.models.tuning import SEARCH_SPACES, SearchSummary
@@ -106,6 +117,7 @@ _HOME: dict[str, str] = {
     "LinearEstimator": "sklearn_models",
     "RandomForestEstimator": "sklearn_models",
     "RidgeEstimator": "sklearn_models",
+    "TFTInterpretation": "tft_interpretation",
     # training
     "train": "training",
     "FitRecord": "training_results",
@@ -114,6 +126,9 @@ _HOME: dict[str, str] = {
     "prediction_metrics": "metrics",
     "SEARCH_SPACES": "tuning",
     "SearchSummary": "tuning",
+    "rolling_train": "rolling",
+    "RollingResult": "rolling",
+    "RollingModel": "rolling_model",
     # registry
     "ModelRegistry": "registry",
     "ModelUsage": "registry_records",
@@ -129,6 +144,11 @@ _HOME: dict[str, str] = {
     "list_alerts": "monitor",
     "population_stability_index": "monitor",
     "record_alerts": "monitor",
+    # ONNX export
+    "OnnxExport": "onnx_export",
+    "Parity": "onnx_export",
+    "check_parity": "onnx_export",
+    "export_onnx": "onnx_export",
     # specs
     "ModelSpec": "spec",
     "load_model_spec": "spec",
@@ -155,19 +175,26 @@ __all__ = [
     "ModelSpec",
     "ModelUsage",
     "ModelVersion",
+    "OnnxExport",
+    "Parity",
     "RandomForestEstimator",
     "RecordedAlert",
     "RegistryError",
     "RidgeEstimator",
+    "RollingModel",
+    "RollingResult",
     "SearchSummary",
     "StageChange",
+    "TFTInterpretation",
     "TrainingPeriod",
     "TrainingResult",
     "XGBoostEstimator",
     "artifact_sha256",
     "build_dataset",
+    "check_parity",
     "drift_report",
     "estimator_class",
+    "export_onnx",
     "kl_divergence",
     "ks_statistic",
     "list_alerts",
@@ -177,6 +204,7 @@ __all__ = [
     "prediction_metrics",
     "record_alerts",
     "resolve_features",
+    "rolling_train",
     "train",
 ]
 

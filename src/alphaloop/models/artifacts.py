@@ -92,6 +92,15 @@ def verify_artifact(version: ModelVersion) -> None:
 
 
 def _default_loader() -> Callable[[Path], Any]:
-    from alphaloop.models.estimators import Estimator
+    """Load an artifact: a :class:`~alphaloop.models.rolling_model.RollingModel` for a
+    rolling-model directory, an :class:`~alphaloop.models.estimators.Estimator` otherwise."""
 
-    return Estimator.load
+    def load(path: Path) -> Any:
+        from alphaloop.models.estimators import Estimator
+        from alphaloop.models.rolling_model import RollingModel, is_rolling_directory
+
+        if is_rolling_directory(path):
+            return RollingModel.load(path)
+        return Estimator.load(path)
+
+    return load

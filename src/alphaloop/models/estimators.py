@@ -3,7 +3,8 @@
 :class:`Estimator` is the contract; the families implement it in
 :mod:`~alphaloop.models.boosting` (LightGBM, XGBoost),
 :mod:`~alphaloop.models.sklearn_models` (random forest, ridge, linear) and
-:mod:`~alphaloop.models.torch_models` (MLP, LSTM, GRU, Transformer), and
+:mod:`~alphaloop.models.torch_models` (MLP, LSTM, GRU, Transformer),
+:mod:`~alphaloop.models.tft` (Temporal Fusion Transformer), and
 :mod:`~alphaloop.models.families` maps family names to them.
 
 Conventions
@@ -14,7 +15,7 @@ Conventions
   budget (``n_estimators`` or ``max_epochs``). Random forests and linear
   models have nothing to stop early and ignore the validation set.
 - Tabular families take ``X`` of shape ``(n, n_features)``. Sequence families
-  (``"lstm"``, ``"gru"``, ``"transformer"``) take ``(n, window, n_features)``:
+  (``"lstm"``, ``"gru"``, ``"transformer"``, ``"tft"``) take ``(n, window, n_features)``:
   ``X[i, -1]`` holds the features at row ``i``'s decision time and
   ``X[i, 0]`` those ``window - 1`` periods earlier.
 - ``predict(X)`` returns float64 of shape ``(n,)``: the predicted label for
@@ -346,13 +347,22 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _write_directory_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """Fill a fresh sibling directory with ``write``, then move it to ``target``."""
+def _write_directory_atomically(
+    target: Path,
+    write: Callable[[Path], None],
+    manifest: str = MANIFEST,
+    kind: str = "an estimator directory",
+) -> None:
+    """Fill a fresh sibling directory with ``write``, then move it to ``target``.
+
+    An existing ``target`` is replaced only if it holds the file ``manifest``
+    (a directory of the same kind) or is empty.
+    """
     if target.exists() and not target.is_dir():
         raise ModelError(f"{target} exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+    if target.is_dir() and any(target.iterdir()) and not (target / manifest).is_file():
         raise ModelError(
-            f"{target} exists and is not an estimator directory; refusing to replace it",
+            f"{target} exists and is not {kind}; refusing to replace it",
             hint="choose an empty or new directory",
         )
     target.parent.mkdir(parents=True, exist_ok=True)

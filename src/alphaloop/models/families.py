@@ -23,20 +23,21 @@ from alphaloop.models.sklearn_models import (
 
 __all__ = ["FAMILIES", "SEQUENCE_FAMILIES", "estimator_class", "make_estimator"]
 
-SEQUENCE_FAMILIES = frozenset({"lstm", "gru", "transformer"})
+SEQUENCE_FAMILIES = frozenset({"lstm", "gru", "transformer", "tft"})
 
 
 def _torch_family(name: str) -> Callable[[], type[Estimator]]:
     """Loader for a torch family; torch is imported only when the family is used."""
 
     def load() -> type[Estimator]:
-        from alphaloop.models import torch_models
+        from alphaloop.models import tft, torch_models
 
         classes: dict[str, type[Estimator]] = {
             "mlp": torch_models.MLPEstimator,
             "lstm": torch_models.LSTMEstimator,
             "gru": torch_models.GRUEstimator,
             "transformer": torch_models.TransformerEstimator,
+            "tft": tft.TFTEstimator,
         }
         return classes[name]
 
@@ -53,6 +54,7 @@ FAMILIES: Mapping[str, Callable[[], type[Estimator]]] = {
     "lstm": _torch_family("lstm"),
     "gru": _torch_family("gru"),
     "transformer": _torch_family("transformer"),
+    "tft": _torch_family("tft"),
 }
 """Family name -> loader of its estimator class (torch classes load on first use)."""
 

@@ -273,9 +273,10 @@ class ModelRegistry:
         ref : str
             Model reference.
         loader : callable, optional
-            ``loader(path) -> estimator``; default
-            :meth:`alphaloop.models.estimators.Estimator.load`, which reads
-            any family ``Estimator.save`` wrote.
+            ``loader(path) -> estimator``; default: a
+            :class:`~alphaloop.models.rolling_model.RollingModel` for a
+            rolling version, else :meth:`alphaloop.models.estimators.Estimator.load`,
+            which reads any family ``Estimator.save`` wrote.
 
         Raises
         ------

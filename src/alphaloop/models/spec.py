@@ -9,7 +9,8 @@ normalize: zscore                 # cross-sectional, per timestamp: zscore | ran
 winsorize: 0.01
 model: {family: lightgbm, params: {n_estimators: 200}}
 training: {splitter: walk_forward, n_splits: 5, embargo: 0.01, valid_fraction: 0.2,
-           hpo_trials: 0}
+           hpo_trials: 0}        # or {schedule: rolling, retrain_every: 63, window: 756,
+                                 #     min_train: 252}
 seed: 0
 supersedes: lgbm-close5/v1        # optional lineage
 note: "more trees"
@@ -28,6 +29,7 @@ before any data is read: the estimator family must exist, and each of
 from __future__ import annotations
 
 import math
+import types
 import typing
 from collections.abc import Mapping
 from datetime import date
@@ -114,14 +116,36 @@ PARAM_BOUNDS: Mapping[str, Bound] = {
     "reg_lambda": _NON_NEGATIVE,
     "min_child_weight": _NON_NEGATIVE,
     "weight_decay": _NON_NEGATIVE,
+    # per item of a list
+    "quantiles": Bound(0, 1, low_open=True, high_open=True),
+    "static_features": Bound(0),
 }
 """Ranges of estimator parameters by name: a name means the same in every family
 that takes it (an estimator class may declare ``param_bounds`` to refine them)."""
 
 
 def _check_value(name: str, value: Any, hint: Any, bound: Bound | None) -> str | None:
-    """Why ``value`` is not acceptable for parameter ``name``, or None."""
-    if typing.get_origin(hint) is Literal:
+    """Why ``value`` is not acceptable for parameter ``name``, or None.
+
+    ``X | None`` accepts None or what ``X`` accepts; ``tuple[X, ...]`` a list
+    (or tuple) whose every item ``X`` accepts, each item within ``bound``.
+    """
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        arms = typing.get_args(hint)
+        if value is None and type(None) in arms:
+            return None
+        problems = [_check_value(name, value, arm, bound) for arm in arms if arm is not type(None)]
+        return None if None in problems else problems[0]
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            return f"params.{name} must be a list, got {value!r}"
+        item = typing.get_args(hint)[0]
+        for i, v in enumerate(value):
+            if (problem := _check_value(f"{name}[{i}]", v, item, bound)) is not None:
+                return problem
+        return None
+    if origin is Literal:
         choices = typing.get_args(hint)
         if value not in choices:
             return f"params.{name}: {value!r} is not allowed; use one of {list(choices)}"
@@ -221,9 +245,23 @@ class ModelConfig(_Frozen):
         return self
 
 
-class TrainingConfig(_Frozen):
-    """Out-of-sample evaluation and the search (see :func:`alphaloop.models.training.train`)."""
+_CV_ONLY = ("splitter", "n_splits", "embargo", "hpo_trials", "hpo_timeout")
+_ROLLING_ONLY = ("retrain_every", "window", "min_train")
 
+
+class TrainingConfig(_Frozen):
+    """How the model is trained and evaluated out of sample.
+
+    ``schedule: cv`` (default): purged cross-validation, then one final model
+    on all rows (:func:`alphaloop.models.training.train`; ``splitter``,
+    ``n_splits``, ``embargo``, ``hpo_trials``, ``hpo_timeout``).
+    ``schedule: rolling``: a model retrained every ``retrain_every`` dates on
+    the last ``window`` dates (or ``expanding``: all earlier dates) after
+    ``min_train`` dates (:func:`alphaloop.models.rolling.rolling_train`).
+    A field of one schedule set to other than its default is refused with the other.
+    """
+
+    schedule: Literal["cv", "rolling"] = "cv"
     splitter: Literal["walk_forward", "purged_kfold"] = "walk_forward"
     n_splits: int = Field(5, ge=2, le=50)
     embargo: float = Field(0.01, ge=0, lt=0.5)
@@ -231,6 +269,52 @@ class TrainingConfig(_Frozen):
     hpo_trials: int = Field(0, ge=0, le=10_000)
     hpo_timeout: float | None = Field(None, gt=0)
     sequence_window: int | None = Field(None, ge=2, le=1000)
+    retrain_every: int = Field(63, ge=1, le=100_000)
+    window: int | Literal["expanding"] = 756
+    min_train: int = Field(252, ge=1, le=100_000)
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, v: Any) -> Any:
+        if v == "expanding" and isinstance(v, str):
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+            raise ValueError(f"must be a whole number of dates >= 2, or 'expanding', got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _schedule_fields(self) -> TrainingConfig:
+        # a field of the other schedule is refused when given a value other than its
+        # default (a dumped spec holds every field, and loads again)
+        defaults = type(self).model_fields
+        changed = [
+            f for f in (*_CV_ONLY, *_ROLLING_ONLY) if getattr(self, f) != defaults[f].default
+        ]
+        if self.schedule == "cv":
+            wrong = [f for f in changed if f in _ROLLING_ONLY]
+            if wrong:
+                raise ValueError(
+                    f"{', '.join(wrong)} applies to schedule: rolling only; "
+                    "add schedule: rolling or remove it"
+                )
+        else:
+            if self.hpo_trials > 0:
+                raise ValueError(
+                    "hpo_trials is not supported with schedule: rolling; tune with schedule: cv, "
+                    "then set the chosen model.params"
+                )
+            wrong = [f for f in changed if f in _CV_ONLY]
+            if wrong:
+                raise ValueError(
+                    f"{', '.join(wrong)} applies to schedule: cv only; schedule: rolling uses "
+                    "retrain_every, window and min_train"
+                )
+        return self
+
+    @property
+    def rolling_window(self) -> int | None:
+        """``window`` for :func:`~alphaloop.models.rolling.rolling_train`: None when expanding."""
+        return None if self.window == "expanding" else int(self.window)
 
 
 class ModelSpec(_Frozen):

@@ -155,6 +155,10 @@ class _TorchEstimator(Estimator):
     def _network(self, n_features: int, window: int | None) -> _Scaled:
         return _Scaled(self._body(n_features, window), n_features)
 
+    def _loss(self) -> nn.Module:
+        """Training and early-stopping loss on the network's outputs and scaled labels."""
+        return nn.BCEWithLogitsLoss() if self.task == "classification" else nn.MSELoss()
+
     def _fit(self, x, y, valid):
         n_features = x.shape[-1]
         window = x.shape[1] if self.is_sequence else None
@@ -164,7 +168,7 @@ class _TorchEstimator(Estimator):
             _set_scales(net, x, None if classify else y)
             xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
             yt = _target(net, y)
-            loss_fn: nn.Module = nn.BCEWithLogitsLoss() if classify else nn.MSELoss()
+            loss_fn = self._loss()
             optimizer = torch.optim.AdamW(
                 net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
             )
@@ -202,14 +206,18 @@ class _TorchEstimator(Estimator):
         self.network_ = net
         self.best_iteration_ = best_epoch if best_state is not None else epochs
 
-    def _predict(self, x):
+    def _outputs(self, x: np.ndarray) -> torch.Tensor:
+        """The network's raw outputs (logits or scaled labels) for every row, in batches."""
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         outputs = []
         with deterministic_torch(self.seed, self.n_threads), torch.no_grad():
             self.network_.eval()
             for start in range(0, len(xt), _PREDICT_BATCH):
                 outputs.append(self.network_(xt[start : start + _PREDICT_BATCH]))
-        out = torch.cat(outputs)
+        return torch.cat(outputs)
+
+    def _predict(self, x):
+        out = self._outputs(x)
         if self.task == "classification":
             out = torch.sigmoid(out)
         else:

@@ -71,7 +71,7 @@ class _Context:
         params: Mapping[str, Any],
         rows: np.ndarray,
         *,
-        stage: Literal["cv", "hpo", "final"],
+        stage: Literal["cv", "hpo", "final", "rolling"],
         fold: int | None,
         trial: int | None = None,
         eval_rows: np.ndarray = _EMPTY,
@@ -128,7 +128,8 @@ def train(
     task : {"regression", "classification"}, optional
         Default ``data.label.kind``.
     params : mapping, optional
-        Estimator parameters; with a search, these are held fixed.
+        Estimator parameters; with a search, these are held fixed. A family
+        that takes ``feature_names`` (``"tft"``) gets the data's unless given.
     splitter : {"walk_forward", "purged_kfold"}, default="walk_forward"
         Outer splits over whole dates, purged with the label end times.
     n_splits : int, default=5
@@ -145,8 +146,8 @@ def train(
     hpo_timeout : float, optional
         Seconds per search.
     sequence_window : int, optional
-        Dates per sequence for ``"lstm"``, ``"gru"``, ``"transformer"``
-        (default 10); not allowed for other families.
+        Dates per sequence for the sequence families (``"lstm"``, ``"gru"``,
+        ``"transformer"``, ``"tft"``; default 10); not allowed for other families.
     on_fit : callable, optional
         Called with a :class:`FitRecord` before every model fit (audits, tests).
 
@@ -160,23 +161,15 @@ def train(
         For bad settings, a label that does not fit the task, or data too
         short for the splits.
     """
-    task = data.label.kind if task is None else task
-    _check_settings(family, task, splitter, n_splits, valid_fraction, hpo_trials, sequence_window)
-    fixed = dict(params or {})
-    make_estimator(family, task, fixed, seed)  # validates the family and parameters early
-    if task == "classification" and not np.isin(data.y[np.isfinite(data.y)], (0.0, 1.0)).all():
-        raise ModelError(
-            "task='classification' needs 0/1 labels, but the data's labels are returns",
-            hint="build the data with LabelSpec(kind='classification') or use task='regression'",
-        )
+    _check_splits(splitter, n_splits, hpo_trials)
+    task, fixed, window = _check_common(
+        data, family, task, params, seed, valid_fraction, sequence_window
+    )
     if hpo_trials and not SEARCH_SPACES[family]:
         raise ModelError(
             f"family {family!r} has no hyperparameters to search",
             hint="use hpo_trials=0, or the 'ridge' family for a tuned linear model",
         )
-    window = None
-    if family in SEQUENCE_FAMILIES:
-        window = DEFAULT_SEQUENCE_WINDOW if sequence_window is None else sequence_window
     ctx, usable = _context(data, family, task, seed, valid_fraction, embargo, window, on_fit)
 
     oos = np.full(len(data), np.nan)
@@ -239,30 +232,48 @@ def train(
     )
 
 
-def _check_settings(
-    family: str,
-    task: str,
-    splitter: str,
-    n_splits: int,
-    valid_fraction: float,
-    hpo_trials: int,
-    sequence_window: int | None,
-) -> None:
-    if task not in TASKS:
-        raise ModelError(f"task must be one of {TASKS}, got {task!r}")
+def _check_splits(splitter: str, n_splits: int, hpo_trials: int) -> None:
     if splitter not in SPLITTERS:
         raise ModelError(f"splitter must be one of {SPLITTERS}, got {splitter!r}")
     if isinstance(n_splits, bool) or not isinstance(n_splits, int) or n_splits < 2:
         raise ModelError(f"n_splits must be an integer >= 2, got {n_splits!r}")
-    if not 0.0 <= valid_fraction < 1.0:
-        raise ModelError(f"valid_fraction must be in [0, 1), got {valid_fraction!r}")
     if isinstance(hpo_trials, bool) or not isinstance(hpo_trials, int) or hpo_trials < 0:
         raise ModelError(f"hpo_trials must be an integer >= 0, got {hpo_trials!r}")
+
+
+def _check_common(
+    data: LearningData,
+    family: str,
+    task: str | None,
+    params: Mapping[str, Any] | None,
+    seed: int,
+    valid_fraction: float,
+    sequence_window: int | None,
+) -> tuple[str, dict[str, Any], int | None]:
+    """Checks every training schedule shares: (task, fixed params, sequence window or None)."""
+    task = data.label.kind if task is None else task
+    if task not in TASKS:
+        raise ModelError(f"task must be one of {TASKS}, got {task!r}")
+    if not 0.0 <= valid_fraction < 1.0:
+        raise ModelError(f"valid_fraction must be in [0, 1), got {valid_fraction!r}")
     if sequence_window is not None and family not in SEQUENCE_FAMILIES:
         raise ModelError(
             f"sequence_window applies to sequence families only, not {family!r}",
             hint=f"sequence families: {', '.join(sorted(SEQUENCE_FAMILIES))}",
         )
+    fixed = dict(params or {})
+    estimator_type = type(make_estimator(family, task, fixed, seed))  # validates early
+    if "feature_names" in estimator_type._get_param_names() and "feature_names" not in fixed:
+        fixed["feature_names"] = tuple(data.feature_names)  # e.g. TFT's static features by name
+    if task == "classification" and not np.isin(data.y[np.isfinite(data.y)], (0.0, 1.0)).all():
+        raise ModelError(
+            "task='classification' needs 0/1 labels, but the data's labels are returns",
+            hint="build the data with LabelSpec(kind='classification') or use task='regression'",
+        )
+    window = None
+    if family in SEQUENCE_FAMILIES:
+        window = DEFAULT_SEQUENCE_WINDOW if sequence_window is None else sequence_window
+    return task, fixed, window
 
 
 def _context(

@@ -28,19 +28,23 @@ class FitRecord:
 
     Attributes
     ----------
-    stage : {"cv", "hpo", "final"}
-        An outer fold's model, a search trial's model, or the final model.
+    stage : {"cv", "hpo", "final", "rolling"}
+        An outer fold's model, a search trial's model, the final model, or a
+        segment's model of rolling retraining
+        (:func:`~alphaloop.models.rolling.rolling_train`).
     fold : int or None
-        Outer fold number (None for the final model and its search).
+        Outer fold number, or segment number for ``"rolling"`` (None for the
+        final model and its search).
     trial : int or None
         Optuna trial number for ``"hpo"``, else None.
     fit_rows, valid_rows, eval_rows : ndarray of int64
         Positions in the ``LearningData``: rows fitted on, early-stopping
         rows, and the rows then predicted and scored (the outer test fold for
-        ``"cv"``, an inner test block for ``"hpo"``, empty for ``"final"``).
+        ``"cv"``, an inner test block for ``"hpo"``, empty for ``"final"``, the
+        segment's period for ``"rolling"``).
     """
 
-    stage: Literal["cv", "hpo", "final"]
+    stage: Literal["cv", "hpo", "final", "rolling"]
     fold: int | None
     trial: int | None
     fit_rows: np.ndarray

@@ -84,6 +84,12 @@ SEARCH_SPACES: Mapping[str, SearchSpace] = {
         "dropout": ("float", 0.0, 0.3, False),
         **_TORCH_STEP,
     },
+    "tft": {
+        "hidden_size": ("choice", (8, 16, 32)),
+        "n_heads": ("choice", (1, 2)),
+        "dropout": ("float", 0.0, 0.3, False),
+        **_TORCH_STEP,
+    },
 }
 """Per family: the hyperparameters the search tunes and their ranges."""
 

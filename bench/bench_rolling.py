@@ -144,75 +144,6 @@ class Stopwatch:
 
 
 # -------------------------------------------------------------- alphaloop
-def _rolling_train() -> Any:
-    """``alphaloop.models.rolling_train``, or (TEMPORARY) the stand-in below while it is missing."""
-    try:
-        from alphaloop.models import rolling_train
-    except (ImportError, AttributeError):
-        return standin_rolling_train
-    return rolling_train
-
-
-def standin_rolling_train(
-    data: Any,
-    family: str,
-    *,
-    retrain_every: int,
-    window: int,
-    min_train: int,
-    params: dict[str, Any],
-    seed: int,
-    valid_fraction: float,
-) -> Any:
-    """TEMPORARY stand-in with ``rolling_train``'s contract, until the library has it.
-
-    Segment ``k`` tests decision dates ``u[min_train + k * retrain_every :][:retrain_every]``;
-    it trains on those of the ``window`` dates before it whose labels end
-    before its first decision, the last ``valid_fraction`` of them for early
-    stopping and the rest, purged from those, for fitting.
-    """
-    from types import SimpleNamespace
-
-    from alphaloop.models.families import make_estimator
-
-    rows, span = data.rows, data.label.span
-    u = np.unique(rows)  # the decision dates' panel rows
-    idx = data.panel_index
-    pred = np.full(len(data), np.nan)
-    table = []
-
-    def take(lo: int, hi: int) -> slice:
-        return slice(
-            int(np.searchsorted(rows, lo, side="left")),
-            int(np.searchsorted(rows, hi, side="right")),
-        )
-
-    for k, i in enumerate(range(min_train, len(u), retrain_every)):
-        test = u[i : i + retrain_every]
-        train = u[max(0, i - window) : i]
-        train = train[train + span < u[i]]  # labels end before the segment
-        n_valid = round(valid_fraction * len(train))
-        valid = train[-n_valid:]
-        fit = train[: len(train) - n_valid]
-        fit = fit[fit + span < valid[0]]
-        f, v, t = take(fit[0], fit[-1]), take(valid[0], valid[-1]), take(test[0], test[-1])
-        est = make_estimator(family, params=params, seed=seed)
-        est.fit(data.X[f], data.y[f], X_valid=data.X[v], y_valid=data.y[v])
-        pred[t] = est.predict(data.X[t])
-        table.append(
-            {
-                "segment": k,
-                "train_start": idx[fit[0]],
-                "train_end": idx[fit[-1]],
-                "valid_start": idx[valid[0]],
-                "valid_end": idx[valid[-1]],
-                "test_start": idx[test[0]],
-                "test_end": idx[test[-1]],
-            }
-        )
-    return SimpleNamespace(predictions=pred, segments=pd.DataFrame(table))
-
-
 def load_stocks(root: Path) -> Any:
     """The bundled stocks through a fresh workspace (no sealed holdout: a benchmark)."""
     from alphaloop.app import Workspace
@@ -229,11 +160,11 @@ def child_alphaloop(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     import lightgbm
 
+    from alphaloop.models import rolling_train
     from alphaloop.models.boosting import LightGBMEstimator
     from alphaloop.models.dataset import build_dataset
     from alphaloop.models.labels import LabelSpec
 
-    rolling_train = _rolling_train()
     import_s = time.perf_counter() - t0
     watch = Stopwatch()
     watch.wrap(lightgbm, "train", "lgb_train")
@@ -300,7 +231,6 @@ def child_alphaloop(spec: dict[str, Any]) -> dict[str, Any]:
         "feature_names": list(data.feature_names),
         "peak_mib": peak_mib(),
         "lightgbm": lightgbm.__version__,
-        "implementation": getattr(rolling_train, "__module__", "?"),
         "first_decision": f"{data.times[0]:%Y-%m-%d}",
     }
 
@@ -598,7 +528,6 @@ def summary(res: dict[str, Any]) -> list[str]:
             f"to the sample std): max |Δ| {c['x_max_abs_diff']:.1e}, "
             f"{c['x_cells_over_1e-3']:,} cells over 1e-3 (largest: {worst})"
         )
-    out.append(f"rolling_train implementation: `{a['implementation']}`")
     return out
 
 

@@ -510,6 +510,13 @@ def summary(res: dict[str, Any]) -> list[str]:
             f"{a['load_s'] + a['prep_s']:.1f} s vs {q['prep_s']:.1f} s; rolling training "
             f"{a['rolling_s']:.1f} s vs {q['rolling_s'] + q['stitch_s']:.1f} s (with stitching)"
         )
+        out.append(
+            f"`lightgbm.train` (the same library and parameters on both sides) took "
+            f"{a['lgb_train_s']:.1f} s and {q['lgb_train_s']:.1f} s: a gap there measures the "
+            "load each process met, not either side; the rest is preparation and per-segment "
+            f"overhead: {a['wall_s'] - a['lgb_train_s']:.1f} s vs "
+            f"{q['wall_s'] - q['lgb_train_s']:.1f} s"
+        )
         out.append(segments_agree(res))
         same = q["feature_names"] == a["feature_names"]
         out.append(
@@ -553,8 +560,8 @@ def section(res: dict[str, Any], args: argparse.Namespace, machine: str) -> str:
     busy = max(res["load"]) > (os.cpu_count() or 1)
     load_note = (
         " The machine was shared with other work during the run (load above its core count):"
-        " absolute seconds are inflated and noisy, the two sides ran one after the other"
-        " under similar load, so read the ratio rather than the seconds."
+        " absolute seconds are inflated and noisy, and the load changed from run to run"
+        " (the `lightgbm.train` line below shows how much)."
         if busy
         else ""
     )

@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from alphaloop.app.models import load_recipe
-from alphaloop.app.text_factors import attach_expression_texts
+from alphaloop.app.models import load_recipe, recipe_learning_data
 from alphaloop.app.workspace import Workspace
 from alphaloop.files import write_atomic
 from alphaloop.jsonsafe import json_safe
-from alphaloop.models import LabelSpec, LearningData, ModelError, build_dataset
+from alphaloop.models import ModelError
 
 __all__ = ["SIDECAR_FORMAT", "ExportedModel", "export_model", "sidecar_path"]
 
@@ -117,16 +116,7 @@ def export_model(
 def _parity_rows(ws: Workspace, version: Any, recipe: dict, model: Any, limit: int) -> np.ndarray:
     """Up to ``limit`` feature rows of the model's training dataset, as the model takes them."""
     panel = ws.data.load(version.dataset, version=version.dataset_version)
-    panel, _ = attach_expression_texts(ws, panel, recipe["features"].values())
-    data: LearningData = build_dataset(
-        panel,
-        recipe["features"],
-        LabelSpec(**recipe["label"]),
-        normalize=recipe["normalize"],
-        winsorize=recipe["winsorize"],
-        mode=recipe["mode"],
-        keep_unlabeled=True,
-    )
+    data = recipe_learning_data(ws, panel, recipe)
     x = data.sequences(model.window_)[0] if model.window_ else data.X
     if len(x) == 0:
         raise ModelError(

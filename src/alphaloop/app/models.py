@@ -54,6 +54,7 @@ __all__ = [
     "monitor_model",
     "predict_panel",
     "promote_model",
+    "recipe_learning_data",
     "rolling_segments",
     "spec_learning_data",
     "train_from_spec",
@@ -292,6 +293,21 @@ def load_recipe(ws: Workspace, ref: str) -> tuple[Any, dict[str, Any]]:
     return version, json.loads(path.read_text())
 
 
+def recipe_learning_data(ws: Workspace, panel: Panel, recipe: dict[str, Any]) -> LearningData:
+    """The rows of ``panel`` as a registered model takes them: its recipe's features,
+    normalization and label, unlabelled rows kept (the latest bars have no label yet)."""
+    panel, _ = attach_expression_texts(ws, panel, recipe["features"].values())
+    return build_dataset(
+        panel,
+        recipe["features"],
+        LabelSpec(**recipe["label"]),
+        normalize=recipe["normalize"],
+        winsorize=recipe["winsorize"],
+        mode=recipe["mode"],
+        keep_unlabeled=True,
+    )
+
+
 def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, Any]:
     """Predictions of model ``ref`` on ``panel`` as a (time, asset) array, and its version.
 
@@ -303,16 +319,7 @@ def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, An
     """
     version, recipe = load_recipe(ws, ref)
     model = ws.models.load(version.ref)
-    panel, _ = attach_expression_texts(ws, panel, recipe["features"].values())
-    data: LearningData = build_dataset(
-        panel,
-        recipe["features"],
-        LabelSpec(**recipe["label"]),
-        normalize=recipe["normalize"],
-        winsorize=recipe["winsorize"],
-        mode=recipe["mode"],
-        keep_unlabeled=True,
-    )
+    data = recipe_learning_data(ws, panel, recipe)
     if tuple(data.feature_names) != tuple(version.features):
         raise ModelError(
             f"model {version.ref} expects features {list(version.features)[:5]}...; "

@@ -147,7 +147,7 @@ def busy_note(load: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--start", default="2015-01-01")
+    parser.add_argument("--start", default="2012-01-01")
     parser.add_argument("--end", default="2016-05-20")
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=2)

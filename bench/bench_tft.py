@@ -1,7 +1,7 @@
 """Benchmark: Temporal Fusion Transformer training seconds per epoch, next to LSTM and Transformer.
 
 Workload: the bundled 20 US stocks (``sp500-stocks``, adjusted close) from
-``--start`` to ``--end`` (default 2015-01-01 to 2016-05-20: inside the
+``--start`` to ``--end`` (default 2012-01-01 to 2016-05-20: inside the
 search span before the workspace's default sealed holdout, which starts
 2016-05-24, and a run of a few minutes), the close-only Alpha158 features (``alpha158-close``, 75
 features, z-scored per date after 1%/99% winsorizing), the 5-day forward
@@ -25,7 +25,7 @@ figures.
 
 Usage::
 
-    python bench/bench_tft.py                      # 2015 to mid-2016, 2 epochs
+    python bench/bench_tft.py                      # 2012 to mid-2016, 2 epochs
     python bench/bench_tft.py --start 2000-01-01   # more years
     python bench/bench_tft.py --write-docs         # also update docs/benchmarks.md
 """

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +11,7 @@ import pytest
 
 from alphaloop.app import Workspace
 from alphaloop.app.model_compare import compare_models
-from alphaloop.app.models import RECIPE, train_from_spec
+from alphaloop.app.models import train_from_spec
 from alphaloop.cli import main
 from alphaloop.models.errors import ModelError, ModelNotFoundError
 from alphaloop.models.spec import ModelSpec
@@ -134,32 +132,41 @@ def test_too_few_unknown_and_repeated_models_are_refused(ws: Workspace) -> None:
         compare_models(ws, ["ridge-mom/v1", "ridge-mom"])
 
 
-def test_an_unknown_schedule_is_refused(ws: Workspace, tmp_path: Path) -> None:
-    source = ws.models.get("ridge-mom/v1")
-    artifact = tmp_path / "artifact"
-    shutil.copytree(source.artifact_path, artifact)
-    artifact.chmod(0o755)
-    recipe_path = artifact / RECIPE
-    recipe_path.chmod(0o644)
-    recipe = json.loads(recipe_path.read_text())
-    recipe["spec"]["training"]["schedule"] = "rolling"
-    recipe_path.write_text(json.dumps(recipe))
-    ws.models.register(
-        "ridge-rolling",
-        artifact,
-        features=source.features,
-        label=source.label,
-        dataset=source.dataset,
-        dataset_version=source.dataset_version,
-        dataset_hash=source.dataset_hash,
-        train_start=source.train_start,
-        train_end=source.train_end,
-        seed=0,
-        family=source.family,
-        task=source.task,
-    )
-    with pytest.raises(ModelError, match="'rolling' training schedule"):
-        compare_models(ws, ["ridge-mom/v1", "ridge-rolling/v1"])
+ROLLING = {"schedule": "rolling", "retrain_every": 126, "window": 504, "min_train": 252}
+
+
+def test_rolling_versions_are_compared_on_their_shared_segments(ws: Workspace) -> None:
+    lgbm = {"family": "lightgbm", "params": {"n_estimators": 20, "num_leaves": 7}}
+    train_from_spec(ws, spec(name="ridge-roll", training=ROLLING))
+    train_from_spec(ws, spec(name="lgbm-roll", model=lgbm, training=ROLLING))
+    fits: dict[str, list] = defaultdict(list)
+
+    def spy(ref: str, record, eval_keys: pd.MultiIndex) -> None:
+        fits[ref].append((record.stage, record.fold, record.fit_rows.size))
+
+    refs = ["ridge-roll/v1", "lgbm-roll/v1"]
+    result = compare_models(ws, refs, on_fit=spy)
+    assert result.settings["splitter"] == "rolling"
+    by_name = {m.name: m for m in result.stats.models}
+    for ref in refs:
+        # the same rows and segments as at training: the registered out-of-sample IC
+        assert by_name[ref].ic == pytest.approx(ws.models.get(ref).metrics["ic"], abs=1e-9)
+        assert {stage for stage, _, _ in fits[ref]} == {"rolling"}
+    # one fit per segment, the same segments and training sizes for both models
+    assert [(k, n) for _, k, n in fits[refs[0]]] == [(k, n) for _, k, n in fits[refs[1]]]
+    assert result.test_rows[refs[0]].equals(result.test_rows[refs[1]])
+    first_segment = ws.models.load(refs[0]).first_out_of_sample
+    assert result.first_test >= first_segment
+
+
+def test_a_mix_of_schedules_is_refused(ws: Workspace) -> None:
+    if not any(v.ref == "ridge-roll2/v1" for v in ws.models.list()):
+        train_from_spec(ws, spec(name="ridge-roll2", training={**ROLLING, "retrain_every": 63}))
+        train_from_spec(ws, spec(name="ridge-roll3", training=ROLLING))
+    with pytest.raises(ModelError, match="one schedule only"):
+        compare_models(ws, ["ridge-mom/v1", "ridge-roll3/v1"])
+    with pytest.raises(ModelError, match="retrain_every 63"):
+        compare_models(ws, ["ridge-roll3/v1", "ridge-roll2/v1"])
 
 
 def test_cli_compare_json_and_errors(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
@@ -194,3 +201,18 @@ def test_cli_compare_json_and_errors(ws: Workspace, capsys: pytest.CaptureFixtur
         assert code == 2, args
         assert message in err
         assert "Traceback" not in err
+
+
+def test_cli_compares_rolling_versions(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    if not any(v.ref == "ridge-roll4/v1" for v in ws.models.list()):
+        lgbm = {"family": "lightgbm", "params": {"n_estimators": 20, "num_leaves": 7}}
+        train_from_spec(ws, spec(name="ridge-roll4", training=ROLLING))
+        train_from_spec(ws, spec(name="lgbm-roll4", model=lgbm, training=ROLLING))
+    code = main(
+        ["--workspace", str(ws.root), "model", "compare", "ridge-roll4/v1", "lgbm-roll4/v1"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "shared schedule 'rolling' (retrain_every 126, window 504, min_train 252)" in (
+        " ".join(captured.out.split())
+    )

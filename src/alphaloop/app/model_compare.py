@@ -12,7 +12,8 @@ Conventions
 Models
     All versions must be trained on the same dataset and dataset version,
     with the same label horizon, entry lag and price field (they predict
-    the same forward return). Only the default ``cv`` schedule is re-run.
+    the same forward return), and with one schedule: all ``cv``, or all
+    ``rolling`` with the same ``retrain_every``, ``window`` and ``min_train``.
 Common rows and span
     A (date, asset) row is used when every model has a label and complete
     features there (and a full window for sequence models). Rows outside
@@ -25,6 +26,9 @@ Splits
     ``valid_fraction`` for early stopping, its own hyperparameter search and
     its own seed. Every model sees the same training and test dates; the
     comparison checks that the test rows are identical and refuses otherwise.
+    Rolling versions are re-run with their shared rolling schedule instead:
+    the same segments of the common rows, each segment's model trained only on
+    rows whose labels end before it, scored on its own period's common rows.
 Trials
     ``n_trials`` for the DSR is the number of versions registered on the
     dataset (every name), and at least the number compared.
@@ -160,7 +164,7 @@ def compare_models(
     ------
     ModelError
         Fewer than 2 distinct models, different datasets or labels, a
-        schedule other than ``cv``, no common rows.
+        mix of schedules (or rolling schedules that differ), no common rows.
     ModelNotFoundError
         A reference names no version.
     """
@@ -217,10 +221,12 @@ def compare_models(
             cost_bps=cost_bps,
             index=grid_dates,
         )
+        rolling = first.spec.training.schedule == "rolling"
         settings = {
-            "splitter": "walk_forward",
-            "n_splits": n_splits,
-            "embargo": embargo,
+            "splitter": "rolling" if rolling else "walk_forward",
+            "n_splits": None if rolling else n_splits,
+            "embargo": None if rolling else embargo,
+            "schedule": _describe(first),
             "seeds": {c.version.ref: c.spec.seed for c in candidates},
             "label": {k: getattr(label, k) for k in _LABEL_KEYS},
             **stats.settings,
@@ -248,21 +254,28 @@ def _candidate(ws: Workspace, ref: str) -> _Candidate:
     raw = recipe.get("spec")
     if not isinstance(raw, dict):
         raise ModelError(f"model {version.ref} has no spec in its recipe: it cannot be re-run")
-    schedule = (raw.get("training") or {}).get("schedule", "cv")
-    if schedule != "cv":
-        raise ModelError(
-            f"model {version.ref} uses the {schedule!r} training schedule; compare re-runs "
-            "only the 'cv' schedule (purged cross-validation) for now",
-            hint="compare versions trained with the default schedule",
-        )
     spec = ModelSpec.from_dict(raw, source=f"{version.ref} recipe")
     pinned = spec.model_copy(update={"version": version.dataset_version})
     return _Candidate(version.ref, version, pinned, dict(recipe["features"]))
 
 
+def _schedule(c: _Candidate) -> tuple[Any, ...]:
+    t = c.spec.training
+    if t.schedule == "rolling":
+        return ("rolling", t.retrain_every, t.rolling_window, t.min_train)
+    return (t.schedule,)
+
+
 def _check_compatible(candidates: list[_Candidate]) -> None:
     first = candidates[0]
     for c in candidates[1:]:
+        if _schedule(c) != _schedule(first):
+            raise ModelError(
+                f"{c.ref} was trained with the schedule {_describe(c)} but {first.ref} with "
+                f"{_describe(first)}: models are compared on one schedule only",
+                hint="compare cv versions together, or rolling versions with the same "
+                "retrain_every, window and min_train",
+            )
         if c.version.dataset != first.version.dataset:
             raise ModelError(
                 f"{c.ref} was trained on {c.version.dataset!r} but {first.ref} on "
@@ -283,6 +296,14 @@ def _check_compatible(candidates: list[_Candidate]) -> None:
                     "models are compared on the same forward return only",
                     hint="compare versions with the same label horizon, entry lag and price",
                 )
+
+
+def _describe(c: _Candidate) -> str:
+    t = c.spec.training
+    if t.schedule != "rolling":
+        return repr(t.schedule)
+    window = "expanding" if t.rolling_window is None else t.rolling_window
+    return f"'rolling' (retrain_every {t.retrain_every}, window {window}, min_train {t.min_train})"
 
 
 def _usable_keys(c: _Candidate) -> pd.MultiIndex:
@@ -313,15 +334,19 @@ def _rerun(
     y = np.full(len(data), np.nan)
     y[pos] = data.y[pos]
     masked = replace(data, y=y)
-    training = c.spec.training.model_copy(
-        update={"splitter": "walk_forward", "n_splits": n_splits, "embargo": embargo}
-    )
+    rolling = c.spec.training.schedule == "rolling"
+    training = c.spec.training
+    if not rolling:  # a rolling schedule is shared already (_check_compatible)
+        training = training.model_copy(
+            update={"splitter": "walk_forward", "n_splits": n_splits, "embargo": embargo}
+        )
     spec = c.spec.model_copy(update={"training": training})
     tested: list[np.ndarray] = []
 
     def hook(record: Any) -> None:
-        if record.stage == "cv":
-            tested.append(np.asarray(record.eval_rows))
+        if record.stage in ("cv", "rolling"):
+            rows = np.asarray(record.eval_rows, dtype=np.int64)
+            tested.append(rows[np.isfinite(y[rows])])  # a segment's unlabelled rows: not scored
         if on_fit is not None:
             on_fit(c.version.ref, record, keys[np.asarray(record.eval_rows, dtype=np.int64)])
 

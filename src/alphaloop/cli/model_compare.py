@@ -27,7 +27,10 @@ def model_compare(
         list[str], typer.Argument(help="Two or more versions: NAME/vN, NAME or NAME@stage.")
     ],
     splits: Annotated[
-        int, typer.Option("--splits", min=2, max=50, help="Walk-forward folds shared by all.")
+        int,
+        typer.Option(
+            "--splits", min=2, max=50, help="Walk-forward folds shared by all (cv versions)."
+        ),
     ] = 5,
     quantile: Annotated[
         float,
@@ -51,9 +54,14 @@ def model_compare(
         print_json(doc)
         return
     s = doc["settings"]
+    splits = (
+        f"the shared schedule {s['schedule']}"
+        if s["splitter"] == "rolling"
+        else f"{s['n_splits']} walk-forward folds (embargo {fmt_num(s['embargo'])})"
+    )
     out.print(
         f"{len(doc['refs'])} models on {escape(doc['dataset'])} v{doc['dataset_version']}: "
-        f"{s['n_splits']} walk-forward folds (embargo {fmt_num(s['embargo'])}), "
+        f"{escape(splits)}, "
         f"{doc['n_test_rows']:,} identical test rows, {doc['first_test'][:10]} .. "
         f"{doc['last_test'][:10]}; run {doc['run_id']}"
     )

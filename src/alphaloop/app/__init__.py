@@ -9,7 +9,9 @@ modules wire them to its stores.
 >>> from alphaloop.app import Workspace, run_backtest      # doctest: +SKIP
 
 Modules: :mod:`.workspace`, :mod:`.backtests`, :mod:`.validation`,
-:mod:`.holdout`, :mod:`.models`, :mod:`.factors`, :mod:`.specs`, :mod:`.demo`.
+:mod:`.holdout`, :mod:`.models` (with :mod:`.model_explain`,
+:mod:`.model_predict`, :mod:`.model_export`, :mod:`.model_compare`),
+:mod:`.factors`, :mod:`.specs`, :mod:`.demo`.
 Only the workspace is imported eagerly; the use cases load on first use, so
 ``import alphaloop.app`` stays light.
 """

@@ -9,9 +9,10 @@ the commands so start-up stays fast.
 
 One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
 :mod:`.factor` with :mod:`.factor_mining` and :mod:`.factor_text`,
-:mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models`,
-:mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`); what they share is
-in :mod:`.common`.
+:mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models` with
+:mod:`.model_explain`, :mod:`.model_predict` and :mod:`.model_compare`,
+:mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`); what they
+share is in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
 """

@@ -24,9 +24,9 @@ Training
     :mod:`~alphaloop.models.tuning` (optuna inside training rows),
     :mod:`~alphaloop.models.training` (:func:`train`),
     :mod:`~alphaloop.models.training_results` (:class:`TrainingResult`),
-    :mod:`~alphaloop.models.compare` (:func:`compare_predictions`).
     :mod:`~alphaloop.models.rolling` (:func:`rolling_train`: a model per period),
-    :mod:`~alphaloop.models.rolling_model` (:class:`RollingModel`).
+    :mod:`~alphaloop.models.rolling_model` (:class:`RollingModel`),
+    :mod:`~alphaloop.models.compare` (:func:`compare_predictions`).
 Registry
     :mod:`~alphaloop.models.registry` (:class:`ModelRegistry`),
     :mod:`~alphaloop.models.registry_records` (versions, refs, stages),

@@ -53,7 +53,10 @@ class LLMSettings(BaseSettings):
         account; None: cost not computed.
     """
 
-    model_config = SettingsConfigDict(env_prefix="ALPHALOOP_LLM_", extra="forbid")
+    # hide_input_in_errors: a key pasted where its variable's NAME belongs is not echoed
+    model_config = SettingsConfigDict(
+        env_prefix="ALPHALOOP_LLM_", extra="forbid", hide_input_in_errors=True
+    )
 
     provider: Literal["openai", "anthropic"] = "openai"
     model: str = Field(default="gpt-4o-mini", min_length=1)

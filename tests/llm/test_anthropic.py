@@ -33,7 +33,9 @@ def test_structured_answer_through_a_forced_tool(anthropic_server, sleeps):
 
 
 def test_text_answer_is_accepted(anthropic_server, sleeps):
-    anthropic_server.default = Reply(body=anthropic_body(text=f"Here: {Idea(**VALID).model_dump_json()}"))
+    anthropic_server.default = Reply(
+        body=anthropic_body(text=f"Here: {Idea(**VALID).model_dump_json()}")
+    )
     idea = ask_structured(make_client(anthropic_server, sleeps), MESSAGES, Idea)
     assert idea.name == VALID["name"]
 

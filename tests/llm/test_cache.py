@@ -91,9 +91,9 @@ def test_stored_entries_survive_a_new_connection(openai_server, sleeps, tmp_path
         (count,) = conn.execute("SELECT COUNT(*) FROM llm_responses").fetchone()
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert count == 1
-    answer = make_client(
-        openai_server, sleeps, cache=ResponseCache(path, "replay")
-    ).complete(MESSAGES)
+    answer = make_client(openai_server, sleeps, cache=ResponseCache(path, "replay")).complete(
+        MESSAGES
+    )
     assert answer.text == VALID_TEXT
     assert answer.prompt_tokens == 40
 

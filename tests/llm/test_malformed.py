@@ -77,7 +77,9 @@ CASES = [
     ("reply", "expected", "n_requests"),
     [pytest.param(r, e, n, id=i) for i, r, e, n in CASES],
 )
-def test_malformed_answer(openai_server, sleeps, tmp_path, monkeypatch, reply, expected, n_requests):
+def test_malformed_answer(
+    openai_server, sleeps, tmp_path, monkeypatch, reply, expected, n_requests
+):
     monkeypatch.chdir(tmp_path)
     openai_server.default = reply
     client = make_client(openai_server, sleeps)
@@ -99,7 +101,9 @@ def test_malformed_answer(openai_server, sleeps, tmp_path, monkeypatch, reply, e
 def test_injection_text_is_kept_verbatim(openai_server, sleeps, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     openai_server.default = content(valid_with(name=INJECT[:80]))
-    idea = ask_structured(make_client(openai_server, sleeps), [{"role": "user", "content": "x"}], Idea)
+    idea = ask_structured(
+        make_client(openai_server, sleeps), [{"role": "user", "content": "x"}], Idea
+    )
     assert idea.name == INJECT[:80]
     assert not Path(CANARY).exists()
 

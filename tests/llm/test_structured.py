@@ -58,13 +58,24 @@ def test_repair_round_sends_the_errors_back(openai_server, sleeps):
 def test_no_repair_round_when_zero(openai_server, sleeps):
     openai_server.default = Reply(body=openai_body("{}"))
     with pytest.raises(LLMAnswerError, match="1 attempt"):
-        ask_structured(make_client(openai_server, sleeps), [{"role": "user", "content": "x"}], Idea, repair_rounds=0)
+        ask_structured(
+            make_client(openai_server, sleeps),
+            [{"role": "user", "content": "x"}],
+            Idea,
+            repair_rounds=0,
+        )
     assert len(openai_server.requests) == 1
 
 
 def test_request_carries_the_strict_schema(openai_server, sleeps):
     openai_server.default = Reply(body=openai_body(VALID_TEXT))
-    ask_structured(make_client(openai_server, sleeps), [{"role": "user", "content": "x"}], Idea, seed=5, temperature=0.2)
+    ask_structured(
+        make_client(openai_server, sleeps),
+        [{"role": "user", "content": "x"}],
+        Idea,
+        seed=5,
+        temperature=0.2,
+    )
     body = openai_server.requests[0]["body"]
     fmt = body["response_format"]["json_schema"]
     assert fmt["name"] == "Idea"
@@ -75,10 +86,10 @@ def test_request_carries_the_strict_schema(openai_server, sleeps):
 
 
 def test_token_account_and_cost(openai_server, sleeps):
-    openai_server.default = Reply(body=openai_body(VALID_TEXT, prompt_tokens=1000, completion_tokens=500))
-    client = make_client(
-        openai_server, sleeps, price_input_per_1k=0.5, price_output_per_1k=1.5
+    openai_server.default = Reply(
+        body=openai_body(VALID_TEXT, prompt_tokens=1000, completion_tokens=500)
     )
+    client = make_client(openai_server, sleeps, price_input_per_1k=0.5, price_output_per_1k=1.5)
     client.complete([{"role": "user", "content": "a"}])
     client.complete([{"role": "user", "content": "b"}])
     acct = client.account

@@ -117,3 +117,35 @@ def test_unknown_mode_is_refused(tmp_path):
 
 def test_valid_constant_is_what_the_model_sends():
     assert Idea.model_validate(VALID).name == "mom"
+
+
+def test_entries_written_before_a_crash_survive(tmp_path):
+    """A process that dies right after its writes (no close, no cleanup) loses nothing."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.sqlite"
+    code = (
+        "import os, sys\n"
+        "from alphaloop.llm.cache import ResponseCache\n"
+        "cache = ResponseCache(sys.argv[1])\n"
+        "for i in range(5):\n"
+        "    cache.put(f'k{i}', {'i': i}, {'text': str(i)})\n"
+        "os._exit(1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], check=False)
+    assert done.returncode == 1
+    cache = ResponseCache(path, "replay")
+    assert len(cache) == 5
+    assert cache.get("k4") == {"text": "4"}
+    assert cache.get("k5") is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{"role": "tool", "content": "x"}, {"role": "user"}, {"role": "user", "content": 3}, "hi"],
+)
+def test_bad_messages_are_refused_before_any_call(openai_server, sleeps, message):
+    with pytest.raises(LLMConfigError, match="bad chat message"):
+        make_client(openai_server, sleeps).complete([message])
+    assert openai_server.requests == []

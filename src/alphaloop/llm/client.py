@@ -114,12 +114,16 @@ class LLMClient:
         """The canonical request (what the cache key hashes; never holds the key)."""
         checked = []
         for m in messages:
-            if not isinstance(m, dict) or m.get("role") not in _ROLES:
+            if (
+                not isinstance(m, dict)
+                or m.get("role") not in _ROLES
+                or not isinstance(m.get("content"), str)
+            ):
                 raise LLMConfigError(
                     f"bad chat message {str(m)[:80]!r}",
                     hint="each message is {'role': system|user|assistant, 'content': text}",
                 )
-            checked.append({"role": m["role"], "content": str(m["content"])})
+            checked.append({"role": m["role"], "content": m["content"]})
         return {
             "provider": self.settings.provider,
             "model": self.settings.model,

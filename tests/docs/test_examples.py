@@ -200,7 +200,8 @@ def run_document(doc: str, directory: Path) -> int:
         if b.marker("skip"):
             continue
         if b.lang == "python":
-            exec(compile(b.text, b.where, "exec"), namespace)
+            # dont_inherit: run as a user runs them, without this module's __future__ imports
+            exec(compile(b.text, b.where, "exec", dont_inherit=True), namespace)
         elif b.lang == "yaml":
             check_yaml(b, directory)
         elif b.lang == "bash":

@@ -1,0 +1,116 @@
+"""Language models as an optional, untrusted brain: providers, structured output, cache.
+
+The public names below are importable from ``alphaloop.llm`` directly; each
+is loaded from its module on first use, so ``import alphaloop.llm`` stays
+cheap (no httpx until a request is sent). The modules:
+
+:mod:`~alphaloop.llm.settings`
+    :class:`LLMSettings` (``ALPHALOOP_LLM_*``): provider, model, base URL,
+    the NAME of the key variable, timeout, retries, knowledge cut-off, prices.
+:mod:`~alphaloop.llm.client`
+    :class:`LLMClient`: one chat request over HTTP, with the cache, retries
+    and the token account; :mod:`~alphaloop.llm.providers` holds the two
+    wire protocols (OpenAI-compatible chat completions, Anthropic Messages),
+    :mod:`~alphaloop.llm.retry` the backoff and ``Retry-After`` rules,
+    :mod:`~alphaloop.llm.account` the :class:`TokenAccount`.
+:mod:`~alphaloop.llm.cache`
+    :class:`ResponseCache`: answers by SHA-256 of the canonical request in a
+    SQLite file; modes ``use``, ``replay`` (no network), ``off``.
+:mod:`~alphaloop.llm.schema`
+    :func:`portable_schema`: JSON Schema from a pydantic model in the subset
+    OpenAI strict mode, Anthropic tools and llama.cpp grammars all accept.
+:mod:`~alphaloop.llm.structured`
+    :func:`ask_structured`: a validated pydantic answer, one repair round, or
+    :class:`LLMAnswerError`; :func:`extract_json`.
+
+Errors raised on purpose derive from :class:`LLMError` (:mod:`~alphaloop.llm.errors`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alphaloop.faces import load_public
+
+if TYPE_CHECKING:
+    from alphaloop.llm.account import TokenAccount
+    from alphaloop.llm.cache import CACHE_MODES, ResponseCache, request_key
+    from alphaloop.llm.client import LLMClient
+    from alphaloop.llm.errors import (
+        LLMAnswerError,
+        LLMConfigError,
+        LLMError,
+        LLMHTTPError,
+        LLMReplayMissError,
+        LLMSchemaError,
+        LLMTransportError,
+    )
+    from alphaloop.llm.providers import Answer
+    from alphaloop.llm.retry import RetryPolicy, parse_retry_after
+    from alphaloop.llm.schema import portable_schema, schema_keywords
+    from alphaloop.llm.settings import LLMSettings
+    from alphaloop.llm.structured import ask_structured, extract_json
+
+_HOME: dict[str, str] = {
+    # errors
+    "LLMAnswerError": "errors",
+    "LLMConfigError": "errors",
+    "LLMError": "errors",
+    "LLMHTTPError": "errors",
+    "LLMReplayMissError": "errors",
+    "LLMSchemaError": "errors",
+    "LLMTransportError": "errors",
+    # settings and client
+    "LLMSettings": "settings",
+    "LLMClient": "client",
+    "Answer": "providers",
+    "TokenAccount": "account",
+    "RetryPolicy": "retry",
+    "parse_retry_after": "retry",
+    # cache
+    "CACHE_MODES": "cache",
+    "ResponseCache": "cache",
+    "request_key": "cache",
+    # structured output
+    "portable_schema": "schema",
+    "schema_keywords": "schema",
+    "ask_structured": "structured",
+    "extract_json": "structured",
+}
+"""Public name -> the module of this package that defines it."""
+
+_HOMES: dict[str, str] = {name: f"alphaloop.llm.{module}" for name, module in _HOME.items()}
+
+__all__ = [
+    "CACHE_MODES",
+    "Answer",
+    "LLMAnswerError",
+    "LLMClient",
+    "LLMConfigError",
+    "LLMError",
+    "LLMHTTPError",
+    "LLMReplayMissError",
+    "LLMSchemaError",
+    "LLMSettings",
+    "LLMTransportError",
+    "ResponseCache",
+    "RetryPolicy",
+    "TokenAccount",
+    "ask_structured",
+    "extract_json",
+    "parse_retry_after",
+    "portable_schema",
+    "request_key",
+    "schema_keywords",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first access (PEP 562)."""
+    value = load_public(__name__, _HOMES, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

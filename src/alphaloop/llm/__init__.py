@@ -1,0 +1,1 @@
+"""LLM-facing parts of alphaloop: providers, structured output and the strategy-code sandbox."""

@@ -261,6 +261,8 @@ def _interpret(
         raise SandboxLimitExceeded(
             "memory", f"the strategy needed more than its memory limit of {memory_mb} MiB"
         )
+    if status == "output":
+        raise SandboxOutputError(str(reply.get("message")))
     if status == "error":
         kind, message, line = reply.get("type"), reply.get("message"), reply.get("line")
         where = f" at line {line}" if line else ""

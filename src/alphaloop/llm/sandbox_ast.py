@@ -27,7 +27,9 @@ Refused
     attributes (``gi_frame``, ``f_globals``, ...); ``str.format`` (it reads
     attributes by name); numpy's file, pickle and raw-memory interfaces
     (``np.load``, ``np.save``, ``np.fromfile``, ``np.memmap``, ``np.lib``,
-    ``np.ctypeslib``, ``x.tofile``, ``x.dump``, ``x.ctypes``).
+    ``np.ctypeslib``, ``x.tofile``, ``x.dump``, ``x.ctypes``); ``np`` and its
+    submodules used as values (``r = np.random``: their other attributes
+    would bypass the numpy allowlist).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ DENIED_ATTRIBUTES = frozenset(
 _DENIED_PREFIXES = ("_", "gi_", "cr_", "ag_", "tb_", "f_", "co_")
 
 _MODULE_NAMES = frozenset({"np", "math"})
+_NUMPY_MODULES = frozenset({"np.linalg", "np.random", "np.fft"})  # allowed as prefixes only
 _OPEN_FIELD = "open"  # the contract's open-price parameter shadows the (absent) builtin
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
@@ -232,6 +235,8 @@ class _Checker(ast.NodeVisitor):
             return  # the builtin open does not exist in the child: this is the parameter
         if name in FORBIDDEN_NAMES or name.startswith("__"):
             raise SandboxViolation(f"name '{name}'", line=node.lineno)
+        if name == "np":  # attribute chains on np never reach here (see visit_Attribute)
+            raise SandboxViolation("numpy module 'np' used as a value", line=node.lineno)
         if isinstance(node.ctx, ast.Store | ast.Del):
             self._check_binding(name, node)
         elif name not in self.bound and name not in SAFE_BUILTINS and name not in _MODULE_NAMES:
@@ -241,18 +246,18 @@ class _Checker(ast.NodeVisitor):
             )
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        attr = node.attr
-        if attr.startswith(_DENIED_PREFIXES) or attr in DENIED_ATTRIBUTES:
-            raise SandboxViolation(f"attribute '{attr}'", line=node.lineno)
         dotted = _dotted(node)
         root = dotted.split(".", 1)[0] if dotted else None
-        if root == "np" and root not in self.bound:
+        if root == "np":
+            if dotted in _NUMPY_MODULES:
+                raise SandboxViolation(f"numpy module '{dotted}' used as a value", line=node.lineno)
             if dotted not in NUMPY_ALLOWED:
                 raise SandboxViolation(f"numpy name '{dotted}'", line=node.lineno)
             return  # the whole chain is an allowed numpy name
-        if root == "math" and root not in self.bound:
-            return  # math holds only pure functions and constants
-        self.generic_visit(node)
+        self.generic_visit(node)  # the leftmost offence is reported first
+        attr = node.attr
+        if attr.startswith(_DENIED_PREFIXES) or attr in DENIED_ATTRIBUTES:
+            raise SandboxViolation(f"attribute '{attr}'", line=node.lineno)
 
     def _check_binding(self, name: str, node: ast.AST) -> None:
         if name in _MODULE_NAMES or name in FORBIDDEN_NAMES or name.startswith("_"):

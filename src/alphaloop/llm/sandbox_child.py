@@ -8,7 +8,7 @@ Protocol (both directions): an 8-byte big-endian length, a JSON header of
 that length, then ``.npy`` payloads whose byte sizes the header lists.
 Request header: ``{"code", "arrays": [[name, nbytes], ...], "cpu_seconds",
 "memory_mb"}``. Reply header: ``{"status": "ok" | "error" | "violation" |
-"limit", ...}``; an ``ok`` reply carries one array, the raw result.
+"limit" | "output", ...}``; an ``ok`` reply carries one array, the raw result.
 
 Order of events, so that nothing the strategy runs precedes the defences:
 
@@ -156,9 +156,17 @@ def main():
         if not isinstance(signal, types.FunctionType):
             raise TypeError("the code defines no function named 'signal'")
         close = arrays.pop("close")
-        result = np.asarray(signal(close, **arrays))
+        result = signal(close, **arrays)
+        try:
+            result = np.asarray(result)
+        except Exception as exc:
+            message = f"signal returned a {type(result).__name__} numpy cannot read ({exc})"
+            _write_all(_frame({"status": "output", "message": message[:500]}))
+            os._exit(0)
         if result.dtype.kind not in "biuf":
-            raise TypeError(f"signal returned an array of dtype {result.dtype}, not numbers")
+            message = f"signal returned an array of dtype {result.dtype}, not numbers"
+            _write_all(_frame({"status": "output", "message": message}))
+            os._exit(0)
         buffer = io.BytesIO()
         np.lib.format.write_array(buffer, result.astype(np.float64), allow_pickle=False)
         payload = buffer.getvalue()

@@ -51,7 +51,7 @@ def panel() -> dict[str, np.ndarray]:
 def direct(code: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """The same code run in this process (trusted here: it is the test's own text)."""
     namespace: dict[str, object] = {}
-    exec(compile(code, "<direct>", "exec"), namespace)  # noqa: S102 - the test's own code
+    exec(compile(code, "<direct>", "exec"), namespace)
     close = inputs["close"].copy()
     rest = {k: v.copy() for k, v in inputs.items() if k != "close"}
     return np.asarray(namespace["signal"](close, **rest), dtype=np.float64)
@@ -63,10 +63,39 @@ def direct(code: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
 def test_momentum_matches_the_same_numpy_code_run_directly(panel):
     result = run_strategy_code(MOMENTUM, panel, **FAST)
     expected = direct(MOMENTUM, panel)
-    assert result.dtype == np.float64 and result.shape == panel["close"].shape
+    assert result.dtype == np.float64
+    assert result.shape == panel["close"].shape
     np.testing.assert_array_equal(result, expected)  # bit for bit, NaN where NaN
-    assert np.isnan(result[:20]).all() and np.isfinite(result[20:]).all()
+    assert np.isnan(result[:20]).all()
+    assert np.isfinite(result[20:]).all()
     np.testing.assert_allclose(np.nansum(result[20:], axis=1), 0.0, atol=1e-12)
+
+
+WIDE_NUMPY = """
+def signal(close, high=None, low=None, volume=None, open=None):
+    r = np.nan_to_num(np.diff(np.log(close), axis=0, prepend=np.nan))
+    t = np.arange(close.shape[0], dtype=float)
+    slope = np.polyfit(t, r, 1)[0]
+    hist, edges = np.histogram(r, bins=10)
+    q = np.nanpercentile(close, [10, 90], axis=0) + np.nanquantile(close, 0.5)
+    c = np.corrcoef(r.T)
+    design = np.column_stack([t, np.ones_like(t)])
+    beta = np.linalg.lstsq(design, close, rcond=None)[0]
+    spec = np.abs(np.fft.rfft(r, axis=0))
+    noise = np.random.default_rng(3).normal(size=close.shape)
+    extra = sum(math.sqrt(abs(x)) for x in [1.0, 4.0]) + (lambda x: x * 2)(1.0)
+    level = np.maximum.accumulate(close, axis=0) - np.median(close)
+    scale = {k: v for k, v in zip(["a", "b"], [np.linalg.eigh(c)[0].sum(), spec.sum()])}
+    pieces = [slope.sum(), hist.sum(), q.sum(), beta.sum(), scale["a"], scale["b"], extra]
+    rank = np.argsort(np.argsort(close + 1e-9 * noise, axis=1), axis=1) / (close.shape[1] - 1)
+    return np.clip(rank, 0, 1) + 1e-12 * (level + sum(pieces))
+"""
+
+
+def test_common_numpy_runs_under_the_audit_hook(panel):
+    """Fitting, histograms, quantiles, linalg, fft and random run without an audited event."""
+    result = run_strategy_code(WIDE_NUMPY, {"close": panel["close"]}, **FAST)
+    np.testing.assert_array_equal(result, direct(WIDE_NUMPY, {"close": panel["close"]}))
 
 
 def test_optional_fields_arrive_by_keyword_and_missing_ones_are_none(panel):
@@ -170,7 +199,8 @@ ESCAPES = {
         "with statement",
     ),
     "try": (
-        "def signal(close):\n    try:\n        return close\n    except Exception:\n        return close\n",
+        "def signal(close):\n    try:\n        return close\n    except Exception:\n"
+        "        return close\n",
         "try statement",
     ),
     "global": ("def signal(close):\n    global np\n    return close\n", "global statement"),
@@ -187,7 +217,10 @@ ESCAPES = {
         "import os\ndef signal(close):\n    while True:\n        os.fork()\n",
         "import of os",
     ),
-    "no signal": ("def strategy(close):\n    return close\n", "no top-level function named 'signal'"),
+    "no signal": (
+        "def strategy(close):\n    return close\n",
+        "no top-level function named 'signal'",
+    ),
     "syntax error": ("def signal(close)\n    return close\n", "syntax error"),
 }
 
@@ -199,7 +232,8 @@ def test_static_check_refuses_escape_attempts_with_the_reason(name, panel):
         run_strategy_code(code, {"close": panel["close"]}, **FAST)
     assert reason in caught.value.construct
     if name not in ("no signal",):
-        assert caught.value.line is not None and caught.value.line >= 1
+        assert caught.value.line is not None
+        assert caught.value.line >= 1
 
 
 def test_static_check_names_the_line():
@@ -260,7 +294,10 @@ DYNAMIC = {
         "    return sys.modules['importlib'].import_module('subprocess')\n",
         "open",  # importlib reads the module's file before its own import event
     ),
-    "frame walk": ("def signal(close):\n    return (x for x in ()).gi_frame\n", "object.__getattr__"),
+    "frame walk": (
+        "def signal(close):\n    return (x for x in ()).gi_frame\n",
+        "object.__getattr__",
+    ),
 }
 
 
@@ -274,12 +311,12 @@ def test_child_audit_hook_refuses_what_the_static_check_would(name, panel, tmp_p
 
 def test_child_builtins_lack_the_dangerous_ones(panel):
     for call in ("open('/etc/passwd')", "eval('1')", "getattr(close, 'shape')"):
+        code = f"def signal(close):\n    return {call}\n"
         with pytest.raises(SandboxError) as caught:
-            code = f"def signal(close):\n    return {call}\n"
             run_unchecked(code, {"close": panel["close"]}, **FAST)
         assert caught.value.error_type == "NameError"
+    code = "import os\ndef signal(close):\n    return close\n"
     with pytest.raises(SandboxError, match="import of os is not allowed"):
-        code = "import os\ndef signal(close):\n    return close\n"
         run_unchecked(code, {"close": panel["close"]}, **FAST)
 
 
@@ -346,13 +383,18 @@ def test_huge_allocation_hits_the_memory_limit(body, panel):
 
 
 def test_user_exception_reports_type_message_and_line_without_our_traceback(panel):
-    code = "def signal(close):\n    x = close\n    raise ValueError('no data for ' + str(x.shape))\n"
+    code = (
+        "def signal(close):\n    x = close\n    raise ValueError('no data for ' + str(x.shape))\n"
+    )
     with pytest.raises(SandboxError) as caught:
         run_strategy_code(code, {"close": panel["close"]}, **FAST)
     error = caught.value
-    assert type(error) is SandboxError and error.error_type == "ValueError" and error.line == 3
+    assert type(error) is SandboxError
+    assert error.error_type == "ValueError"
+    assert error.line == 3
     assert "no data for (120, 5)" in str(error)
-    assert "Traceback" not in str(error) and "sandbox_child" not in str(error)
+    assert "Traceback" not in str(error)
+    assert "sandbox_child" not in str(error)
 
 
 def test_runaway_recursion_is_a_strategy_error(panel):

@@ -48,6 +48,7 @@ whole process in a container without network as well.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -214,10 +215,8 @@ def _run_unchecked(
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signals.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
@@ -266,7 +265,9 @@ def _interpret(
     if status == "error":
         kind, message, line = reply.get("type"), reply.get("message"), reply.get("line")
         where = f" at line {line}" if line else ""
-        raise SandboxError(f"strategy code raised {kind}{where}: {message}", error_type=kind, line=line)
+        raise SandboxError(
+            f"strategy code raised {kind}{where}: {message}", error_type=kind, line=line
+        )
     if result is None:
         raise SandboxError(f"the strategy process sent an unreadable reply ({status!r})")
     if result.shape != shape:

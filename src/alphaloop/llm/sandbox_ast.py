@@ -41,18 +41,20 @@ from alphaloop.llm.sandbox_errors import SandboxViolation
 MAX_CODE_CHARS = 100_000
 """Longer strategy code is refused before parsing."""
 
-SAFE_BUILTINS = frozenset(
-    """abs all any bool dict divmod enumerate filter float int isinstance len list map max min
-    pow range reversed round set slice sorted str sum tuple zip
-    ArithmeticError IndexError KeyError RuntimeError TypeError ValueError ZeroDivisionError""".split()
-)
+_SAFE_BUILTINS = """
+abs all any bool dict divmod enumerate filter float int isinstance len list map max min pow
+range reversed round set slice sorted str sum tuple zip ArithmeticError IndexError KeyError
+RuntimeError TypeError ValueError ZeroDivisionError
+"""
+SAFE_BUILTINS = frozenset(_SAFE_BUILTINS.split())
 """The builtins strategy code may use (the child's ``__builtins__`` holds only these)."""
 
-FORBIDDEN_NAMES = frozenset(
-    """eval exec compile open getattr setattr delattr hasattr globals locals vars dir
-    __import__ input breakpoint type object super memoryview help exit quit id print
-    classmethod staticmethod property __builtins__ __loader__ __spec__""".split()
-)
+_FORBIDDEN_NAMES = """
+eval exec compile open getattr setattr delattr hasattr globals locals vars dir __import__
+input breakpoint type object super memoryview help exit quit id print classmethod
+staticmethod property __builtins__ __loader__ __spec__
+"""
+FORBIDDEN_NAMES = frozenset(_FORBIDDEN_NAMES.split())
 """Names refused with their own message (they are not in :data:`SAFE_BUILTINS` either)."""
 
 _NUMPY_NAMES = """
@@ -83,15 +85,20 @@ linalg.qr linalg.cholesky linalg.matrix_rank linalg.LinAlgError
 random random.default_rng random.Generator
 fft fft.fft fft.ifft fft.rfft fft.irfft fft.fftfreq fft.rfftfreq
 """
-NUMPY_ALLOWED = frozenset(f"np.{name}" for name in _NUMPY_NAMES.split())
-"""Dotted numpy names strategy code may use (``np.linalg.norm``); everything else under
-``np.`` is refused, file and memory interfaces first among them."""
-
-DENIED_ATTRIBUTES = frozenset(
-    """format format_map mro tofile dump dumps ctypes cffi load loads save savez
-    savez_compressed savetxt loadtxt fromfile memmap genfromtxt fromregex lib ctypeslib
-    f2py testing distutils""".split()
+_UFUNCS = "add subtract multiply divide maximum minimum fmax fmin logical_and logical_or"
+_UFUNC_METHODS = "reduce accumulate reduceat outer"
+NUMPY_ALLOWED = frozenset(
+    [f"np.{name}" for name in _NUMPY_NAMES.split()]
+    + [f"np.{u}.{m}" for u in _UFUNCS.split() for m in _UFUNC_METHODS.split()]
 )
+"""Dotted numpy names strategy code may use (``np.linalg.norm``, ``np.maximum.accumulate``);
+everything else under ``np.`` is refused, file and memory interfaces first among them."""
+
+_DENIED_ATTRIBUTES = """
+format format_map mro tofile dump dumps ctypes cffi load loads save savez savez_compressed
+savetxt loadtxt fromfile memmap genfromtxt fromregex lib ctypeslib f2py testing distutils
+"""
+DENIED_ATTRIBUTES = frozenset(_DENIED_ATTRIBUTES.split())
 """Attribute names refused on any value (file, pickle, raw memory, attribute-by-name)."""
 
 _DENIED_PREFIXES = ("_", "gi_", "cr_", "ag_", "tb_", "f_", "co_")
@@ -235,7 +242,7 @@ class _Checker(ast.NodeVisitor):
             return  # the builtin open does not exist in the child: this is the parameter
         if name in FORBIDDEN_NAMES or name.startswith("__"):
             raise SandboxViolation(f"name '{name}'", line=node.lineno)
-        if name == "np":  # attribute chains on np never reach here (see visit_Attribute)
+        if name == "np" and isinstance(node.ctx, ast.Load):  # chains on np stop in visit_Attribute
             raise SandboxViolation("numpy module 'np' used as a value", line=node.lineno)
         if isinstance(node.ctx, ast.Store | ast.Del):
             self._check_binding(name, node)

@@ -29,9 +29,11 @@ import os
 import sys
 
 EXIT_REFUSED = 3
-_ALLOWED_BUILTINS = """abs all any bool dict divmod enumerate filter float int isinstance len list
-map max min pow range reversed round set slice sorted str sum tuple zip ArithmeticError IndexError
-KeyError RuntimeError TypeError ValueError ZeroDivisionError""".split()
+_ALLOWED_BUILTINS = """
+abs all any bool dict divmod enumerate filter float int isinstance len list map max min pow
+range reversed round set slice sorted str sum tuple zip ArithmeticError IndexError KeyError
+RuntimeError TypeError ValueError ZeroDivisionError
+"""
 
 
 def _frame(header, payloads=()):
@@ -58,7 +60,11 @@ def _refuse(event, args):
     The one exception: once the strategy has finished, reading a traceback's
     frame and code (to report the line of the strategy's error).
     """
-    if _REPORTING and event == "object.__getattr__" and args[1:2] in [(n,) for n in _TRACEBACK_READS]:
+    if (
+        _REPORTING
+        and event == "object.__getattr__"
+        and args[1:2] in [(n,) for n in _TRACEBACK_READS]
+    ):
         return
     detail = ""
     if args and isinstance(args[0], str | bytes | int):
@@ -134,7 +140,7 @@ def main():
     except SyntaxError as exc:
         _write_all(_frame({"status": "error", "type": "SyntaxError", "message": str(exc)}))
         os._exit(0)
-    safe = {name: getattr(builtins, name) for name in _ALLOWED_BUILTINS}
+    safe = {name: getattr(builtins, name) for name in _ALLOWED_BUILTINS.split()}
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0 and not fromlist and name in ("numpy", "math"):

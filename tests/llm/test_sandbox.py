@@ -6,6 +6,8 @@ Every test starts real child processes; limits are kept short so the module stay
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -50,7 +52,7 @@ def panel() -> dict[str, np.ndarray]:
 
 def direct(code: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """The same code run in this process (trusted here: it is the test's own text)."""
-    namespace: dict[str, object] = {}
+    namespace: dict[str, object] = {"np": np, "math": math}
     exec(compile(code, "<direct>", "exec"), namespace)
     close = inputs["close"].copy()
     rest = {k: v.copy() for k, v in inputs.items() if k != "close"}

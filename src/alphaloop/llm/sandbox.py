@@ -203,7 +203,9 @@ def _run_unchecked(
         _kill_group(process)
         process.communicate()
         raise SandboxLimitExceeded(
-            "wall", f"the strategy ran longer than the wall-clock limit of {wall_seconds} s"
+            "wall",
+            f"the strategy ran longer than the wall-clock limit of {wall_seconds} s",
+            hint="look for a loop that never ends, or raise wall_seconds",
         ) from None
     finally:
         if process.poll() is None:
@@ -240,7 +242,9 @@ def _parse_reply(out: bytes) -> tuple[dict | None, np.ndarray | None]:
 def _crash_error(returncode: int, err: bytes, cpu_seconds: float) -> SandboxError:
     if returncode in (-signals.SIGXCPU, -signals.SIGKILL):
         return SandboxLimitExceeded(
-            "cpu", f"the strategy used more than its CPU limit of {cpu_seconds} s"
+            "cpu",
+            f"the strategy used more than its CPU limit of {cpu_seconds} s",
+            hint="look for a loop that never ends, vectorize with numpy, or raise cpu_seconds",
         )
     if returncode == -signals.SIGXFSZ:
         return SandboxViolation("writing a file")
@@ -258,7 +262,9 @@ def _interpret(
         raise SandboxViolation(f"audit event '{reply.get('event')}' at run time")
     if status == "limit":
         raise SandboxLimitExceeded(
-            "memory", f"the strategy needed more than its memory limit of {memory_mb} MiB"
+            "memory",
+            f"the strategy needed more than its memory limit of {memory_mb} MiB",
+            hint="avoid (time, time) or (asset, asset, time) intermediates, or raise memory_mb",
         )
     if status == "output":
         raise SandboxOutputError(str(reply.get("message")))

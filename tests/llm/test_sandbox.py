@@ -29,7 +29,13 @@ import numpy as np
 import math
 
 
-def signal(close, high=None, low=None, volume=None, open=None):
+def signal(
+    close: np.ndarray,
+    high: np.ndarray | None = None,
+    low: np.ndarray | None = None,
+    volume: np.ndarray | None = None,
+    open: np.ndarray | None = None,
+) -> np.ndarray:
     """20-bar momentum, ranked across assets into weights that sum to zero."""
     lookback = 20
     mom = np.full_like(close, np.nan)

@@ -41,9 +41,10 @@ Two lines of defence
    frame access). The parent kills the process group after
    ``wall_seconds``.
 
-Limits: ``RLIMIT_NPROC`` does not bind a process running as root, and an
-audit hook cannot stop native memory corruption; for hostile code, run the
-whole process in a container without network as well.
+Linux only (resource limits and ``/proc``). Known limits: ``RLIMIT_NPROC``
+does not bind a process running as root, and an audit hook cannot stop
+native memory corruption; for hostile code, run the whole process in a
+container without network as well.
 """
 
 from __future__ import annotations
@@ -127,9 +128,15 @@ def run_strategy_code(
         ``signal`` returned a wrong shape or dtype, or infinite values.
     SandboxError
         The strategy code raised (``error_type`` and message, with its line).
+        Also when the platform is not Linux.
     SandboxInputError
         ``inputs`` is not a valid panel.
     """
+    if not sys.platform.startswith("linux"):
+        raise SandboxError(
+            f"the strategy-code sandbox needs Linux (this is {sys.platform})",
+            hint="run strategy code on Linux, e.g. in a container",
+        )
     check_strategy_code(code)
     arrays = _check_inputs(inputs)
     return _run_unchecked(

@@ -13,10 +13,11 @@ Request header: ``{"code", "arrays": [[name, nbytes], ...], "cpu_seconds",
 Order of events, so that nothing the strategy runs precedes the defences:
 
 1. import numpy and the submodules it would otherwise load lazily;
-2. read the request from stdin and compile the code (no user code runs);
+2. read the request from stdin;
 3. set resource limits: CPU seconds, address space (memory used so far plus
    ``memory_mb``), no core files, file size 0, at most 3 file descriptors,
-   no new processes; close every descriptor above 2;
+   no new processes; close every descriptor above 2; then compile the code
+   (nothing of it runs yet);
 4. install an audit hook that ends the process on *any* audited event
    (``open``, ``import``, ``socket.*``, ``subprocess.Popen``, ``os.system``,
    ``os.exec``, ``os.fork``, ``ctypes.*``, ``sys._getframe``, ``compile``,
@@ -135,6 +136,7 @@ def main():
 
     np.random.default_rng(0)  # loads the generator machinery now
     header, arrays = _read_request(np)
+    _set_limits(header["cpu_seconds"], header["memory_mb"])  # compiling is limited too
     try:
         code = compile(header["code"], "<strategy>", "exec")
     except SyntaxError as exc:
@@ -153,7 +155,6 @@ def main():
     sys.stdout = sys.stderr = io.StringIO()
     warnings.simplefilter("ignore")
     np.seterr(all="ignore")
-    _set_limits(header["cpu_seconds"], header["memory_mb"])
     sys.addaudithook(_refuse)
 
     try:

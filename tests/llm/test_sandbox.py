@@ -6,7 +6,10 @@ Every test starts real child processes; limits are kept short so the module stay
 
 from __future__ import annotations
 
+import ast
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +23,7 @@ from alphaloop.llm.sandbox import (
     check_strategy_code,
     run_strategy_code,
 )
+from alphaloop.llm import sandbox
 from alphaloop.llm.sandbox import _run_unchecked as run_unchecked
 
 FAST = {"cpu_seconds": 2, "memory_mb": 256, "wall_seconds": 10}
@@ -440,3 +444,28 @@ def test_bad_outputs_are_refused(body, match, panel):
 def test_bad_inputs_are_refused_before_any_process_starts(inputs, match):
     with pytest.raises(SandboxInputError, match=match):
         run_strategy_code("def signal(close):\n    return close\n", inputs)
+
+
+def test_sandbox_modules_import_only_numpy_stdlib_and_foundations():
+    """The child imports no alphaloop at all; the parent only the errors foundation."""
+    allowed_alphaloop = {
+        "alphaloop.errors",
+        "alphaloop.llm.sandbox_ast",
+        "alphaloop.llm.sandbox_errors",
+    }
+    for path in sorted(Path(sandbox.__file__).parent.glob("sandbox*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top == "alphaloop":
+                    assert path.name != "sandbox_child.py", f"{path.name} imports {name}"
+                    assert name in allowed_alphaloop, f"{path.name} imports {name}"
+                else:
+                    assert top in sys.stdlib_module_names or top == "numpy", (path.name, name)

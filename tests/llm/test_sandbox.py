@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alphaloop.llm import sandbox
 from alphaloop.llm.sandbox import (
     SandboxError,
     SandboxInputError,
@@ -23,7 +24,6 @@ from alphaloop.llm.sandbox import (
     check_strategy_code,
     run_strategy_code,
 )
-from alphaloop.llm import sandbox
 from alphaloop.llm.sandbox import _run_unchecked as run_unchecked
 
 FAST = {"cpu_seconds": 2, "memory_mb": 256, "wall_seconds": 10}

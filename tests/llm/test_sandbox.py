@@ -205,6 +205,10 @@ ESCAPES = {
         "def signal(close):\n    r = np.random\n    return r.mtrand\n",
         "numpy module 'np.random' used as a value",
     ),
+    "monkeypatching numpy": (
+        "np.asarray = list\ndef signal(close):\n    return close\n",
+        "assigning to the module attribute 'np.asarray'",
+    ),
     "class": ("class A:\n    pass\ndef signal(close):\n    return close\n", "class definition"),
     "with": (
         "def signal(close):\n    with close as f:\n        return f\n",

@@ -27,7 +27,8 @@ Refused
     attributes (``gi_frame``, ``f_globals``, ...); ``str.format`` (it reads
     attributes by name); numpy's file, pickle and raw-memory interfaces
     (``np.load``, ``np.save``, ``np.fromfile``, ``np.memmap``, ``np.lib``,
-    ``np.ctypeslib``, ``x.tofile``, ``x.dump``, ``x.ctypes``); ``np`` and its
+    ``np.ctypeslib``, ``x.tofile``, ``x.dump``, ``x.ctypes``); assigning to
+    attributes of ``np`` or ``math``; ``np`` and its
     submodules used as values (``r = np.random``: their other attributes
     would bypass the numpy allowlist).
 """
@@ -255,6 +256,10 @@ class _Checker(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         dotted = _dotted(node)
         root = dotted.split(".", 1)[0] if dotted else None
+        if root in _MODULE_NAMES and not isinstance(node.ctx, ast.Load):
+            raise SandboxViolation(
+                f"assigning to the module attribute '{dotted}'", line=node.lineno
+            )
         if root == "np":
             if dotted in _NUMPY_MODULES:
                 raise SandboxViolation(f"numpy module '{dotted}' used as a value", line=node.lineno)

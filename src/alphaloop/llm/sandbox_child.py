@@ -120,9 +120,44 @@ def _user_line(tb):
     return line
 
 
+def _namespace(np, math):
+    """The strategy's globals: numpy as np, math, and only the allowed builtins."""
+    import builtins
+
+    modules = {"numpy": np, "math": math}
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and not fromlist and name in modules:
+            return modules[name]
+        raise ImportError(f"import of {name} is not allowed")
+
+    safe = {name: getattr(builtins, name) for name in _ALLOWED_BUILTINS.split()}
+    safe["__import__"] = guarded_import
+    return {"__builtins__": safe, "__name__": "strategy", "np": np, "math": math}
+
+
+def _reply_result(np, result):
+    """Send ``signal``'s value as float64 ``.npy``, or an ``output`` reply if it is not numbers."""
+    import io
+
+    try:
+        array = np.asarray(result)
+    except Exception as exc:
+        message = f"signal returned a {type(result).__name__} numpy cannot read ({exc})"
+        _write_all(_frame({"status": "output", "message": message[:500]}))
+        return
+    if array.dtype.kind not in "biuf":
+        message = f"signal returned an array of dtype {array.dtype}, not numbers"
+        _write_all(_frame({"status": "output", "message": message}))
+        return
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array.astype(np.float64), allow_pickle=False)
+    payload = buffer.getvalue()
+    _write_all(_frame({"status": "ok", "arrays": [["result", len(payload)]]}, [payload]))
+
+
 def main():
     sys.path.insert(0, sys.argv[1])
-    import builtins
     import io
     import math
     import types
@@ -142,15 +177,7 @@ def main():
     except SyntaxError as exc:
         _write_all(_frame({"status": "error", "type": "SyntaxError", "message": str(exc)}))
         os._exit(0)
-    safe = {name: getattr(builtins, name) for name in _ALLOWED_BUILTINS.split()}
-
-    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level == 0 and not fromlist and name in ("numpy", "math"):
-            return {"numpy": np, "math": math}[name]
-        raise ImportError(f"import of {name} is not allowed")
-
-    safe["__import__"] = guarded_import
-    namespace = {"__builtins__": safe, "__name__": "strategy", "np": np, "math": math}
+    namespace = _namespace(np, math)
     module = types.FunctionType(code, namespace)
     sys.stdout = sys.stderr = io.StringIO()
     warnings.simplefilter("ignore")
@@ -163,22 +190,7 @@ def main():
         if not isinstance(signal, types.FunctionType):
             raise TypeError("the code defines no function named 'signal'")
         close = arrays.pop("close")
-        result = signal(close, **arrays)
-        try:
-            result = np.asarray(result)
-        except Exception as exc:
-            message = f"signal returned a {type(result).__name__} numpy cannot read ({exc})"
-            _write_all(_frame({"status": "output", "message": message[:500]}))
-            os._exit(0)
-        if result.dtype.kind not in "biuf":
-            message = f"signal returned an array of dtype {result.dtype}, not numbers"
-            _write_all(_frame({"status": "output", "message": message}))
-            os._exit(0)
-        buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, result.astype(np.float64), allow_pickle=False)
-        payload = buffer.getvalue()
-        reply = {"status": "ok", "arrays": [["result", len(payload)]]}
-        _write_all(_frame(reply, [payload]))
+        _reply_result(np, signal(close, **arrays))
     except MemoryError:
         _write_all(_frame({"status": "limit", "limit": "memory"}))
     except BaseException as exc:  # the strategy's own error: type and message only

@@ -1,4 +1,4 @@
-"""Language models as an optional, untrusted brain: providers, structured output, cache.
+"""Language models as an optional, untrusted brain: providers, structured output, cache, sandbox.
 
 The public names below are importable from ``alphaloop.llm`` directly; each
 is loaded from its module on first use, so ``import alphaloop.llm`` stays
@@ -22,6 +22,12 @@ cheap (no httpx until a request is sent). The modules:
 :mod:`~alphaloop.llm.structured`
     :func:`ask_structured`: a validated pydantic answer, one repair round, or
     :class:`LLMAnswerError`; :func:`extract_json`.
+:mod:`~alphaloop.llm.sandbox`
+    :func:`run_strategy_code`: user- or LLM-written strategy code, checked
+    against an allowlist (:mod:`~alphaloop.llm.sandbox_ast`,
+    :func:`check_strategy_code`), then run in a separate, limited process
+    (:mod:`~alphaloop.llm.sandbox_child`); errors in
+    :mod:`~alphaloop.llm.sandbox_errors`.
 
 Errors raised on purpose derive from :class:`LLMError` (:mod:`~alphaloop.llm.errors`).
 """
@@ -47,6 +53,15 @@ if TYPE_CHECKING:
     )
     from alphaloop.llm.providers import Answer
     from alphaloop.llm.retry import RetryPolicy, parse_retry_after
+    from alphaloop.llm.sandbox import run_strategy_code
+    from alphaloop.llm.sandbox_ast import check_strategy_code
+    from alphaloop.llm.sandbox_errors import (
+        SandboxError,
+        SandboxInputError,
+        SandboxLimitExceeded,
+        SandboxOutputError,
+        SandboxViolation,
+    )
     from alphaloop.llm.schema import portable_schema, schema_keywords
     from alphaloop.llm.settings import LLMSettings
     from alphaloop.llm.structured import ask_structured, extract_json
@@ -76,6 +91,14 @@ _HOME: dict[str, str] = {
     "schema_keywords": "schema",
     "ask_structured": "structured",
     "extract_json": "structured",
+    # sandbox
+    "run_strategy_code": "sandbox",
+    "check_strategy_code": "sandbox_ast",
+    "SandboxError": "sandbox_errors",
+    "SandboxInputError": "sandbox_errors",
+    "SandboxLimitExceeded": "sandbox_errors",
+    "SandboxOutputError": "sandbox_errors",
+    "SandboxViolation": "sandbox_errors",
 }
 """Public name -> the module of this package that defines it."""
 
@@ -95,12 +118,19 @@ __all__ = [
     "LLMTransportError",
     "ResponseCache",
     "RetryPolicy",
+    "SandboxError",
+    "SandboxInputError",
+    "SandboxLimitExceeded",
+    "SandboxOutputError",
+    "SandboxViolation",
     "TokenAccount",
     "ask_structured",
+    "check_strategy_code",
     "extract_json",
     "parse_retry_after",
     "portable_schema",
     "request_key",
+    "run_strategy_code",
     "schema_keywords",
 ]
 

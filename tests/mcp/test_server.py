@@ -155,7 +155,76 @@ def test_a_bad_spec_is_refused_and_not_a_trial(writer: McpClient, backtested: di
     assert top["n_trials"] == backtested["n_trials"]
 
 
-def test_models_list_is_empty(reader: McpClient) -> None:
-    assert reader.json("models_list")["models"] == []
+def test_an_unknown_model_is_a_tool_error(reader: McpClient) -> None:
     missing = reader.call("model_show", {"ref": "nothing/v1"})
     assert missing.is_error
+
+
+def test_validate_reports_the_statistics_and_the_verdict(
+    writer: McpClient, backtested: dict
+) -> None:
+    doc = writer.json("validate", {"spec": SPEC})
+    assert doc["spec_hash"] == backtested["spec_hash"]
+    for key in ("psr", "dsr", "pbo"):
+        assert 0.0 <= doc[key] <= 1.0
+    family = doc["family"]
+    assert doc["n_trials"] == family["recorded_trials"] >= 1  # the trials made on the dataset
+    assert family["size"] > family["recorded_trials"]  # and the spec's neighbours
+    assert isinstance(doc["passed"], bool)
+    assert doc["reasons"] or doc["passed"]
+    assert "validate" in {r["kind"] for r in writer.json("runs_list")["runs"]}
+
+
+def test_factor_analyze_an_expression(reader: McpClient) -> None:
+    doc = reader.json(
+        "factor_analyze",
+        {
+            "target": "$close / Ref($close, 20) - 1",
+            "data": "sp500-stocks",
+            "start": "2010-01-01",
+            "end": "2011-12-31",
+            "horizon": 5,
+            "known": [],
+        },
+    )
+    assert doc["horizon"] == 5
+    assert doc["n_periods"] > 400
+    assert -1.0 <= doc["rank_ic_mean"] <= 1.0
+
+
+def test_factor_library_add_then_listed(writer: McpClient) -> None:
+    added = writer.json(
+        "factor_library_add",
+        {
+            "library": "name: mcp-lib\ndescription: one\nfactors:\n  mom: $close / Ref($close, 20) - 1\n"
+        },
+    )
+    assert added["factors"] == 1
+    libs = {lib["name"]: lib for lib in writer.json("factor_libraries")["libraries"]}
+    assert libs["mcp-lib"]["factors"] == {"mom": "$close / Ref($close, 20) - 1"}
+    peek = writer.call(
+        "factor_library_add",
+        {"library": {"name": "peek", "description": "", "factors": {"f": "Ref($close, -1)"}}},
+    )
+    assert peek.is_error
+    assert "peek" not in {lib["name"] for lib in writer.json("factor_libraries")["libraries"]}
+
+
+MODEL_SPEC = {
+    "name": "mcp-tiny",
+    "data": "sp500-stocks",
+    "end": "1999-12-31",
+    "features": {"mom20": "$close / Ref($close, 20) - 1"},
+    "label": {"horizon": 5},
+    "model": {"family": "ridge"},
+    "training": {"n_splits": 3},
+}
+
+
+def test_model_train_then_listed_and_shown(writer: McpClient, reader: McpClient) -> None:
+    trained = writer.json("model_train", {"spec": MODEL_SPEC})
+    assert trained["ref"] == "mcp-tiny/v1"
+    assert [m["ref"] for m in reader.json("models_list")["models"]] == ["mcp-tiny/v1"]
+    shown = reader.json("model_show", {"ref": "mcp-tiny"})
+    assert shown["family"] == "ridge"
+    assert shown["lineage"] == ["mcp-tiny/v1"]

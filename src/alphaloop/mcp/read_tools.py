@@ -153,6 +153,16 @@ class ReadTools:
             Literal["auto", "cross-section", "time-series"],
             Field(description="auto picks time-series when there are too few assets."),
         ] = "auto",
+        market: Annotated[
+            str, Field(description="A single-asset dataset as the market, 'auto' or 'none'.")
+        ] = "auto",
+        known: Annotated[
+            list[str] | None,
+            Field(
+                description="Datasets of known factors to test orthogonality against "
+                "([] for none); default: the workspace's (e.g. factor-etfs)."
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         """Analyze a factor (or a library of factors) against forward returns on the search
         span: IC, rank IC, ICIR, HAC t-statistic, decay, turnover, quantile returns, and for a
@@ -171,6 +181,8 @@ class ReadTools:
             library_root=self.ws.root,
             workspace=self.ws,
             analysis_mode=analysis_mode,
+            market=market,
+            known=known,
         )
         return result.to_dict()
 

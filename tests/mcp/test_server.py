@@ -196,7 +196,8 @@ def test_factor_library_add_then_listed(writer: McpClient) -> None:
     added = writer.json(
         "factor_library_add",
         {
-            "library": "name: mcp-lib\ndescription: one\nfactors:\n  mom: $close / Ref($close, 20) - 1\n"
+            "library": "name: mcp-lib\ndescription: one\n"
+            "factors:\n  mom: $close / Ref($close, 20) - 1\n"
         },
     )
     assert added["factors"] == 1

@@ -253,3 +253,20 @@ def test_a_missing_workspace_is_refused_before_serving(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
     assert not missing.exists()
+
+
+def test_a_backtest_stops_at_the_holdout(writer: McpClient) -> None:
+    boundary = pd.Timestamp(
+        writer.json("data_describe", {"name": "sp500-stocks", "preview_rows": 0})["holdout_start"]
+    )
+    spec = {
+        "name": "mcp-late",
+        "data": "sp500-stocks",
+        "signal": {"expr": "$close / Ref($close, 20) - 1"},
+        "fills": "next_close",
+        "start": (boundary - pd.Timedelta(days=120)).date().isoformat(),
+        "end": "2022-12-28",
+    }
+    doc = writer.json("backtest", {"spec": spec})
+    assert pd.Timestamp(doc["period"]["end"]) < boundary
+    assert any("sealed holdout" in n for n in doc["notes"])

@@ -11,7 +11,7 @@ One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
 :mod:`.factor` with :mod:`.factor_mining` and :mod:`.factor_text`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models` with
 :mod:`.model_explain`, :mod:`.model_predict` and :mod:`.model_compare`,
-:mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`); what they
+:mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`, :mod:`.mcp`); what they
 share is in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
@@ -39,6 +39,7 @@ from alphaloop.cli.docs import docs_app
 from alphaloop.cli.factor import factor_app
 from alphaloop.cli.holdout import holdout_app
 from alphaloop.cli.init import init
+from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.runs import runs_app
@@ -72,6 +73,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(strategy_app, name="strategy")
+app.command("mcp")(mcp)
 
 
 def _version(value: bool) -> None:

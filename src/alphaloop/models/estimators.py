@@ -330,20 +330,27 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def _read_manifest(directory: Path) -> dict[str, Any]:
-    file = directory / MANIFEST
+def _read_manifest(
+    directory: Path,
+    name: str = MANIFEST,
+    fmt: str = FORMAT,
+    kind: str = "an estimator directory",
+    writer: str = "Estimator.save",
+) -> dict[str, Any]:
+    """The JSON manifest ``name`` of a model directory, checked for its format ``fmt``."""
+    file = directory / name
     if not file.is_file():
         raise ModelError(
-            f"{directory} is not an estimator directory (no {MANIFEST})",
-            hint="pass a directory written by Estimator.save",
+            f"{directory} is not {kind} (no {name})",
+            hint=f"pass a directory written by {writer}",
         )
     try:
         manifest = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {file}: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
         found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise ModelError(f"{file} has format {found!r}; this alphaloop reads {FORMAT!r}")
+        raise ModelError(f"{file} has format {found!r}; this alphaloop reads {fmt!r}")
     return manifest
 
 

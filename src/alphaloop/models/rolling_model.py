@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.models.errors import ModelError
-from alphaloop.models.estimators import Estimator, _write_directory_atomically
+from alphaloop.models.estimators import Estimator, _read_manifest, _write_directory_atomically
 from alphaloop.models.families import SEQUENCE_FAMILIES
 from alphaloop.models.learning_data import LearningData
 from alphaloop.models.training import DEFAULT_SEQUENCE_WINDOW
@@ -229,20 +229,13 @@ def rolling_first_out_of_sample(path: str | Path) -> pd.Timestamp | None:
 
 def read_rolling_manifest(directory: Path) -> dict[str, Any]:
     """The manifest of a rolling-model directory, checked for its format."""
-    file = directory / ROLLING_MANIFEST
-    if not file.is_file():
-        raise ModelError(
-            f"{directory} is not a rolling-model directory (no {ROLLING_MANIFEST})",
-            hint="pass a directory written by RollingModel.save",
-        )
-    try:
-        manifest = json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {file}: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != ROLLING_FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise ModelError(f"{file} has format {found!r}; this alphaloop reads {ROLLING_FORMAT!r}")
-    return manifest
+    return _read_manifest(
+        directory,
+        ROLLING_MANIFEST,
+        ROLLING_FORMAT,
+        kind="a rolling-model directory",
+        writer="RollingModel.save",
+    )
 
 
 def prediction_inputs(

@@ -22,6 +22,9 @@ cheap (no httpx until a request is sent). The modules:
 :mod:`~alphaloop.llm.structured`
     :func:`ask_structured`: a validated pydantic answer, one repair round, or
     :class:`LLMAnswerError`; :func:`extract_json`.
+:mod:`~alphaloop.llm.memorisation`
+    :func:`post_cutoff_span`: the searchable bars after the model's knowledge
+    cut-off, where every LLM-originated result is also reported (shown first).
 :mod:`~alphaloop.llm.sandbox`
     :func:`run_strategy_code`: user- or LLM-written strategy code, checked
     against an allowlist (:mod:`~alphaloop.llm.sandbox_ast`,
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
         LLMSchemaError,
         LLMTransportError,
     )
+    from alphaloop.llm.memorisation import MIN_POST_CUTOFF_BARS, PostCutoffSpan, post_cutoff_span
     from alphaloop.llm.providers import Answer
     from alphaloop.llm.retry import RetryPolicy, parse_retry_after
     from alphaloop.llm.sandbox import run_strategy_code
@@ -91,6 +95,10 @@ _HOME: dict[str, str] = {
     "schema_keywords": "schema",
     "ask_structured": "structured",
     "extract_json": "structured",
+    # memorisation guard
+    "MIN_POST_CUTOFF_BARS": "memorisation",
+    "PostCutoffSpan": "memorisation",
+    "post_cutoff_span": "memorisation",
     # sandbox
     "run_strategy_code": "sandbox",
     "check_strategy_code": "sandbox_ast",
@@ -106,6 +114,9 @@ _HOMES: dict[str, str] = {name: f"alphaloop.llm.{module}" for name, module in _H
 
 __all__ = [
     "CACHE_MODES",
+    "MIN_POST_CUTOFF_BARS",
+    "PostCutoffSpan",
+    "post_cutoff_span",
     "Answer",
     "LLMAnswerError",
     "LLMClient",

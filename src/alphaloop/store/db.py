@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,13 +24,42 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x616C7068  # "alph"
 
 
+#: how long a connection keeps trying to switch a new SQLite file to WAL, seconds
+_WAL_SWITCH_SECONDS = 30.0
+
+
+def _switch_to_wal(cur) -> None:  # type: ignore[no-untyped-def]
+    """Put the database in WAL mode, waiting out a process that opens it at the same moment.
+
+    Switching a new file to WAL needs an exclusive lock; SQLite reports
+    "database is locked" at once, without calling its busy handler, when
+    another connection is inside the same switch or WAL recovery. The mode
+    is kept in the file, so the first connection that succeeds settles it
+    for all; the others retry with a growing pause.
+    """
+    deadline = time.monotonic() + _WAL_SWITCH_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            message = str(exc).lower()
+            if ("locked" not in message and "busy" not in message) or (
+                time.monotonic() + pause > deadline
+            ):
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_connection.cursor()
     # the busy timeout first: switching a new file to WAL waits for a lock that a
     # process opening the same workspace at the same moment may hold
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cur)
     # in WAL mode, NORMAL syncs at checkpoints: a committed transaction survives a crash or
     # kill of the process (the WAL holds it); only a power loss may drop the last commits
     cur.execute("PRAGMA synchronous=NORMAL")

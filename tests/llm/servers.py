@@ -170,7 +170,10 @@ class ProtocolServer:
         elif any(m.get("role") not in ("system", "user", "assistant") for m in messages):
             problems.append("bad role")
         fmt = body.get("response_format")
-        if fmt is not None:
+        if fmt is not None and fmt.get("type") == "json_object":  # llama-cpp-python's form
+            if not isinstance(fmt.get("schema"), dict) or set(fmt) != {"type", "schema"}:
+                problems.append("json_object response_format without exactly a schema")
+        elif fmt is not None:
             spec = fmt.get("json_schema", {})
             if fmt.get("type") != "json_schema" or spec.get("strict") is not True:
                 problems.append("response_format is not strict json_schema")

@@ -1,8 +1,9 @@
 """A response cache keyed by the request, so a session replays with no network.
 
 The key is the SHA-256 of the canonical request (:func:`request_key`):
-provider, model, base URL, messages, schema, temperature, seed and
-max_tokens, serialized as JSON with sorted keys. The API key is not part of
+provider, model, base URL, messages, schema, temperature, seed,
+max_tokens and, when it is not the default, the JSON mode, serialized as
+JSON with sorted keys. The API key is not part of
 the request and never reaches the cache. Entries live in one SQLite file;
 each write is its own transaction in WAL mode, so a crash loses at most the
 answer being written and never corrupts the others.

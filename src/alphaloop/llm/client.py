@@ -124,7 +124,7 @@ class LLMClient:
                     hint="each message is {'role': system|user|assistant, 'content': text}",
                 )
             checked.append({"role": m["role"], "content": m["content"]})
-        return {
+        request: dict[str, Any] = {
             "provider": self.settings.provider,
             "model": self.settings.model,
             "base_url": self.settings.endpoint_root,
@@ -135,6 +135,10 @@ class LLMClient:
             "seed": int(seed),
             "max_tokens": int(max_tokens),
         }
+        # only a non-default mode joins the key, so caches recorded before it existed still hit
+        if self.settings.provider == "openai" and self.settings.json_mode != "json_schema":
+            request["json_mode"] = self.settings.json_mode
+        return request
 
     def complete(self, messages: Sequence[Message], **options: Any) -> Answer:
         """The model's answer to ``messages``.

@@ -8,6 +8,9 @@ Structured output:
 
 - OpenAI-compatible: ``response_format = {"type": "json_schema", "json_schema":
   {"name", "schema", "strict": true}}``; the answer is the message content.
+  With the request's ``json_mode`` = ``json_object_schema`` (llama-cpp-python's
+  server, which compiles the schema into a grammar and refuses the form
+  above): ``response_format = {"type": "json_object", "schema": ...}``.
 - Anthropic: one tool whose ``input_schema`` is the schema, forced with
   ``tool_choice = {"type": "tool", "name": ...}``; the answer is the tool
   call's ``input``, re-serialized as JSON text. A tool is used (not an
@@ -53,7 +56,7 @@ def build_request(
 
     ``request`` has ``model``, ``messages`` (``role``/``content`` dicts),
     ``schema`` (dict or None), ``schema_name``, ``temperature``, ``seed`` and
-    ``max_tokens``.
+    ``max_tokens``, and ``json_mode`` when it is not ``json_schema``.
     """
     headers = {"content-type": "application/json", "accept": "application/json"}
     if provider == "anthropic":
@@ -70,7 +73,9 @@ def _openai_body(request: dict[str, Any]) -> dict[str, Any]:
         "max_tokens": request["max_tokens"],
         "seed": request["seed"],
     }
-    if request["schema"] is not None:
+    if request["schema"] is not None and request.get("json_mode") == "json_object_schema":
+        body["response_format"] = {"type": "json_object", "schema": request["schema"]}
+    elif request["schema"] is not None:
         body["response_format"] = {
             "type": "json_schema",
             "json_schema": {

@@ -8,7 +8,17 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_BASE_URLS", "LLMSettings"]
+__all__ = ["DEFAULT_BASE_URLS", "JSON_MODES", "JsonMode", "LLMSettings"]
+
+JsonMode = Literal["json_schema", "json_object_schema"]
+JSON_MODES: tuple[str, ...] = ("json_schema", "json_object_schema")
+"""How an OpenAI-compatible request asks for a schema-shaped answer.
+
+``json_schema``: ``response_format = {"type": "json_schema", "json_schema":
+{"name", "schema", "strict": true}}`` (OpenAI, vLLM, llama.cpp's own server).
+``json_object_schema``: ``response_format = {"type": "json_object", "schema":
+...}``, the only form llama-cpp-python's server (``alphaloop llm serve``)
+turns into a grammar; it answers a ``json_schema`` request with HTTP 422."""
 
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
@@ -51,6 +61,10 @@ class LLMSettings(BaseSettings):
     price_input_per_1k, price_output_per_1k : float or None
         Price in USD per 1,000 prompt / completion tokens, for the cost
         account; None: cost not computed.
+    json_mode : {"json_schema", "json_object_schema"}
+        How an ``openai`` request carries the answer's schema (see
+        :data:`JSON_MODES`); ``json_object_schema`` for llama-cpp-python's
+        server. Ignored by ``anthropic`` (a forced tool call).
     """
 
     # hide_input_in_errors: a key pasted where its variable's NAME belongs is not echoed
@@ -67,6 +81,7 @@ class LLMSettings(BaseSettings):
     knowledge_cutoff: dt.date | None = None
     price_input_per_1k: float | None = Field(default=None, ge=0.0)
     price_output_per_1k: float | None = Field(default=None, ge=0.0)
+    json_mode: JsonMode = "json_schema"
 
     @property
     def endpoint_root(self) -> str:

@@ -11,7 +11,8 @@ One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
 :mod:`.factor` with :mod:`.factor_mining` and :mod:`.factor_text`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models` with
 :mod:`.model_explain`, :mod:`.model_predict` and :mod:`.model_compare`,
-:mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`, :mod:`.mcp`); what they
+:mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`, :mod:`.mcp`,
+:mod:`.llm`); what they
 share is in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
@@ -39,6 +40,7 @@ from alphaloop.cli.docs import docs_app
 from alphaloop.cli.factor import factor_app
 from alphaloop.cli.holdout import holdout_app
 from alphaloop.cli.init import init
+from alphaloop.cli.llm import llm_app
 from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
 from alphaloop.cli.research import research_app
@@ -74,6 +76,7 @@ app.add_typer(research_app, name="research")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(strategy_app, name="strategy")
 app.command("mcp")(mcp)
+app.add_typer(llm_app, name="llm")
 
 
 def _version(value: bool) -> None:

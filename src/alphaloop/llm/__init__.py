@@ -25,6 +25,10 @@ cheap (no httpx until a request is sent). The modules:
 :mod:`~alphaloop.llm.memorisation`
     :func:`post_cutoff_span`: the searchable bars after the model's knowledge
     cut-off, where every LLM-originated result is also reported (shown first).
+:mod:`~alphaloop.llm.local`
+    :class:`LocalServer`: an offline model (SmolLM2-135M-Instruct from the
+    ``local`` extra) on llama-cpp-python's OpenAI-compatible server, run as a
+    child process; :class:`LocalServerConfig` gives the settings that reach it.
 :mod:`~alphaloop.llm.sandbox`
     :func:`run_strategy_code`: user- or LLM-written strategy code, checked
     against an allowlist (:mod:`~alphaloop.llm.sandbox_ast`,
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
         LLMSchemaError,
         LLMTransportError,
     )
+    from alphaloop.llm.local import LocalServer, LocalServerConfig, bundled_model_path
     from alphaloop.llm.memorisation import MIN_POST_CUTOFF_BARS, PostCutoffSpan, post_cutoff_span
     from alphaloop.llm.providers import Answer
     from alphaloop.llm.retry import RetryPolicy, parse_retry_after
@@ -107,6 +112,10 @@ _HOME: dict[str, str] = {
     "SandboxLimitExceeded": "sandbox_errors",
     "SandboxOutputError": "sandbox_errors",
     "SandboxViolation": "sandbox_errors",
+    # the offline model server (alphaloop llm serve)
+    "LocalServer": "local",
+    "LocalServerConfig": "local",
+    "bundled_model_path": "local",
 }
 """Public name -> the module of this package that defines it."""
 
@@ -143,6 +152,9 @@ __all__ = [
     "request_key",
     "run_strategy_code",
     "schema_keywords",
+    "LocalServer",
+    "LocalServerConfig",
+    "bundled_model_path",
 ]
 
 

@@ -134,6 +134,8 @@ __all__ = [
     "LLMSchemaError",
     "LLMSettings",
     "LLMTransportError",
+    "LocalServer",
+    "LocalServerConfig",
     "PostCutoffSpan",
     "ResponseCache",
     "RetryPolicy",
@@ -144,6 +146,7 @@ __all__ = [
     "SandboxViolation",
     "TokenAccount",
     "ask_structured",
+    "bundled_model_path",
     "check_strategy_code",
     "extract_json",
     "parse_retry_after",
@@ -152,9 +155,6 @@ __all__ = [
     "request_key",
     "run_strategy_code",
     "schema_keywords",
-    "LocalServer",
-    "LocalServerConfig",
-    "bundled_model_path",
 ]
 
 

@@ -257,7 +257,7 @@ class LocalServer:
             _check_port_free(self.config.host, self.config.port)
         out = self.log
         if out is None:
-            self._own_log = out = tempfile.TemporaryFile()
+            self._own_log = out = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             self.config.command(Path(model)),
             stdin=subprocess.DEVNULL,

@@ -39,7 +39,7 @@ def serve(
     ] = None,
     context: Annotated[
         int, typer.Option("--context", min=256, help="Context window in tokens.")
-    ] = 2048,
+    ] = 4096,
 ) -> None:
     """Serve a local model over an OpenAI-compatible API until Ctrl-C (needs the local extra)."""
     from alphaloop.llm import LLMTransportError, LocalServer, LocalServerConfig

@@ -18,7 +18,7 @@ JSON_MODES: tuple[str, ...] = ("json_schema", "json_object_schema")
 {"name", "schema", "strict": true}}`` (OpenAI, vLLM, llama.cpp's own server).
 ``json_object_schema``: ``response_format = {"type": "json_object", "schema":
 ...}``, the only form llama-cpp-python's server (``alphaloop llm serve``)
-turns into a grammar; it answers a ``json_schema`` request with HTTP 422."""
+turns into a grammar; it refuses a ``json_schema`` request."""
 
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",

@@ -25,8 +25,16 @@ time of the whole exchange, repair included), completion tokens per answer
 and per second, and how often the answer's family is the intent's (what a
 135M model understands, as opposed to what the grammar guarantees).
 
-The draft model: the research layer's ``StrategyDraft`` when alphaloop has
-one, otherwise :class:`BenchDraft` below (``--draft bench`` forces it).
+Targets (``--draft``):
+
+- ``strategy`` (the default when alphaloop has it): the research layer's
+  ``StrategyDraft`` with the prompt ``alphaloop generate`` sends
+  (``alphaloop.app.generate_draft.prompt_messages``, for the bundled
+  ``sp500-stocks``: its name, field and asset names), ``max_tokens`` 1024 as
+  there; a valid draft is also turned into a spec (``draft_to_spec``), the
+  step after which ``alphaloop generate`` uses a model's draft;
+- ``bench``: :class:`BenchDraft` below (six fields, enums and bounded
+  numbers) with a prompt that lists them, ``max_tokens`` 256.
 
 Usage::
 
@@ -45,8 +53,11 @@ import platform
 import statistics
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
@@ -144,16 +155,61 @@ def make_intents(n: int, seed: int) -> list[Intent]:
     return intents
 
 
-def draft_model(choice: str) -> tuple[type[BaseModel], str]:
-    """The draft model to ask for, and where it comes from."""
-    if choice != "bench":
-        for module in ("alphaloop.research", "alphaloop.app"):
-            try:
-                found = importlib.import_module(module).StrategyDraft
-            except (ImportError, AttributeError):
-                continue
-            return found, f"`{module}.StrategyDraft`"
-    return BenchDraft, "the benchmark's own `BenchDraft`"
+def sp500_stocks() -> SimpleNamespace:
+    """What the prompt says of the bundled ``sp500-stocks``: name, frequency, fields, assets."""
+    from skfolio.datasets import load_sp500_dataset
+
+    assets = tuple(str(c) for c in load_sp500_dataset().columns)
+    return SimpleNamespace(
+        name="sp500-stocks",
+        frequency="daily",
+        fields=("close",),
+        asset_ids=assets,
+        assets=len(assets),
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the model is asked for: the answer model, the prompt, and the step after it."""
+
+    model: type[BaseModel]
+    source: str
+    messages: Callable[[str], list[dict[str, str]]]
+    max_tokens: int
+    to_spec: Callable[[BaseModel, str], object] | None = None
+
+
+def _bench_messages(intent: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": intent}]
+
+
+def target(choice: str) -> Target:
+    """The draft to ask for: ``strategy`` when alphaloop has ``StrategyDraft``, else ``bench``."""
+    if choice in ("auto", "strategy"):
+        try:
+            research = importlib.import_module("alphaloop.research")
+            generate = importlib.import_module("alphaloop.app.generate_draft")
+            model, draft_to_spec = research.StrategyDraft, research.draft_to_spec
+        except (ImportError, AttributeError):
+            if choice == "strategy":
+                raise
+        else:
+            info = sp500_stocks()
+
+            def to_spec(draft: BaseModel, intent: str) -> object:
+                return draft_to_spec(
+                    draft, info.name, fields=info.fields, assets=info.asset_ids, intent=intent
+                )
+
+            return Target(
+                model,
+                "`alphaloop.research.StrategyDraft` with the prompt of `alphaloop generate`",
+                lambda intent: generate.prompt_messages(intent, info),
+                1024,
+                to_spec,
+            )
+    return Target(BenchDraft, "the benchmark's own `BenchDraft`", _bench_messages, 256)
 
 
 def family_of(draft: BaseModel) -> str | None:
@@ -168,20 +224,44 @@ class Outcome:
 
     valid_first: bool
     valid: bool
+    spec: bool
+    cut_off: bool
     seconds: float
     completion_tokens: int
-    family_match: bool
+    family: str | None
+    intended: str
+
+    @property
+    def family_match(self) -> bool:
+        return self.family == self.intended
 
 
-def run_constrained(client: Any, intent: Intent, model: type[BaseModel]) -> Outcome:
-    from alphaloop.llm import LLMAnswerError, ask_structured
+def _makes_spec(goal: Target, draft: BaseModel | None, intent: Intent) -> bool:
+    from alphaloop.errors import AlphaloopError
+
+    if draft is None or goal.to_spec is None:
+        return draft is not None
+    try:
+        goal.to_spec(draft, intent.text)
+    except AlphaloopError:
+        return False
+    return True
+
+
+def run_constrained(client: Any, intent: Intent, goal: Target) -> Outcome:
+    from alphaloop.llm import LLMAnswerError, LLMTransportError, ask_structured
 
     before = (client.account.calls, client.account.completion_tokens)
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": intent.text}]
     t0 = time.perf_counter()
+    cut_off = False
     try:
-        draft = ask_structured(client, messages, model, max_tokens=256, seed=0)
-    except LLMAnswerError:
+        draft = ask_structured(
+            client, goal.messages(intent.text), goal.model, max_tokens=goal.max_tokens, seed=0
+        )
+    except LLMAnswerError as exc:
+        draft, cut_off = None, "no complete JSON object" in exc.message
+    except LLMTransportError as exc:  # counted as a failure, said on stderr
+        print(f"  {type(exc).__name__}: {exc.message}", file=sys.stderr)
         draft = None
     seconds = time.perf_counter() - t0
     calls = client.account.calls - before[0]
@@ -189,45 +269,56 @@ def run_constrained(client: Any, intent: Intent, model: type[BaseModel]) -> Outc
     return Outcome(
         valid_first=draft is not None and calls == 1,
         valid=draft is not None,
+        spec=_makes_spec(goal, draft, intent),
+        cut_off=cut_off,
         seconds=seconds,
         completion_tokens=tokens,
-        family_match=draft is not None and family_of(draft) == intent.family,
+        family=None if draft is None else family_of(draft),
+        intended=intent.family,
     )
 
 
-def run_unconstrained(client: Any, intent: Intent, model: type[BaseModel]) -> Outcome:
+def run_unconstrained(client: Any, intent: Intent, goal: Target) -> Outcome:
     from alphaloop.llm import LLMAnswerError, extract_json
 
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": intent.text}]
     t0 = time.perf_counter()
-    answer = client.complete(messages, max_tokens=256, seed=0)
+    answer = client.complete(goal.messages(intent.text), max_tokens=goal.max_tokens, seed=0)
     seconds = time.perf_counter() - t0
+    cut_off = False
     try:
-        draft: BaseModel | None = model.model_validate(extract_json(answer.text))
-    except (LLMAnswerError, ValidationError):
+        draft: BaseModel | None = goal.model.model_validate(extract_json(answer.text))
+    except LLMAnswerError as exc:
+        draft, cut_off = None, "no complete JSON object" in exc.message
+    except ValidationError:
         draft = None
     return Outcome(
         valid_first=draft is not None,
         valid=draft is not None,
+        spec=_makes_spec(goal, draft, intent),
+        cut_off=cut_off,
         seconds=seconds,
         completion_tokens=answer.completion_tokens,
-        family_match=draft is not None and family_of(draft) == intent.family,
+        family=None if draft is None else family_of(draft),
+        intended=intent.family,
     )
 
 
-def summarize(outcomes: list[Outcome]) -> dict[str, float]:
+def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
     seconds = [o.seconds for o in outcomes]
     tokens = sum(o.completion_tokens for o in outcomes)
     return {
         "n": len(outcomes),
         "valid_first": sum(o.valid_first for o in outcomes),
         "valid": sum(o.valid for o in outcomes),
+        "spec": sum(o.spec for o in outcomes),
+        "cut_off": sum(o.cut_off for o in outcomes),
         "median_s": statistics.median(seconds),
         "p90_s": float(np.percentile(seconds, 90)),
         "max_s": max(seconds),
         "tokens_per_answer": tokens / len(outcomes),
         "tokens_per_s": tokens / sum(seconds),
         "family_match": sum(o.family_match for o in outcomes),
+        "families": Counter(o.family for o in outcomes if o.family is not None).most_common(),
     }
 
 
@@ -237,7 +328,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="10 intents")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--draft", choices=["auto", "bench"], default="auto")
+    p.add_argument("--draft", choices=["auto", "strategy", "bench"], default="auto")
     p.add_argument("--no-control", action="store_true", help="skip the unconstrained route")
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args(argv)
@@ -250,28 +341,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from alphaloop.llm import LLMClient, LocalServer, LocalServerConfig, bundled_model_path
 
-    model, model_source = draft_model(args.draft)
+    goal = target(args.draft)
     intents = make_intents(args.intents, args.seed)
     load_before = os.getloadavg()[0]
     config = LocalServerConfig(port=0, threads=args.threads)
     t0 = time.perf_counter()
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     with LocalServer(config) as server:
         start_s = time.perf_counter() - t0
         routes = [("constrained (`ask_structured`, schema as grammar)", run_constrained)]
         if not args.no_control:
             routes.append(("unconstrained control (prompt only)", run_unconstrained))
         for label, route in routes:
-            settings = server.config.llm_settings(max_retries=0, timeout_s=120)
+            settings = server.config.llm_settings(max_retries=0, timeout_s=600)
             with LLMClient(settings) as client:
-                route(client, Intent("warm-up: momentum, monthly", "momentum"), model)
+                route(client, Intent("warm-up: momentum, monthly", "momentum"), goal)
                 outcomes = []
                 for i, intent in enumerate(intents, 1):
-                    outcome = route(client, intent, model)
+                    outcome = route(client, intent, goal)
                     outcomes.append(outcome)
                     print(
                         f"{label[:13]} {i:>3}/{len(intents)} valid={outcome.valid} "
-                        f"{outcome.seconds:.2f}s {intent.text}",
+                        f"{outcome.seconds:.2f}s family={outcome.family} {intent.text}",
                         file=sys.stderr,
                     )
             results[label] = summarize(outcomes)
@@ -290,16 +381,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{model_file.stat().st_size / 2**20:.0f} MiB). Load average (1 min): {load}.",
         "",
         f"**Workload:** {len(intents)} strategy intents in six families, each answered as "
-        f"{model_source} ({len(model.model_fields)} fields) by SmolLM2-135M-Instruct on "
+        f"{goal.source} (`max_tokens` {goal.max_tokens}) by SmolLM2-135M-Instruct on "
         "llama-cpp-python's OpenAI-compatible server, through alphaloop's HTTP client "
         f"(server start to ready: {start_s:.1f} s). Latency is the wall time of one intent's "
         "whole exchange, repair round included.",
         "",
-        "| route | valid, first answer | valid | median latency (s) | p90 (s) | max (s) "
-        "| tokens / answer | tokens / s | family as intended |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| route | valid, first answer | valid | makes a spec | cut off at max_tokens "
+        "| median latency (s) | p90 (s) | max (s) | tokens / answer | tokens / s "
+        "| family as intended |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
             f"| {label} | {r['valid_first']}/{r['n']} | **{r['valid']}/{r['n']}** "
+            f"| {r['spec']}/{r['n']} | {r['cut_off']}/{r['n']} "
             f"| **{r['median_s']:.2f}** | {r['p90_s']:.2f} | {r['max_s']:.2f} "
             f"| {r['tokens_per_answer']:.0f} | {r['tokens_per_s']:.0f} "
             f"| {r['family_match']}/{r['n']} |"
@@ -309,6 +402,14 @@ def main(argv: list[str] | None = None) -> int:
         "- valid: the answer validates as the draft model (pydantic, bounds included). The "
         "grammar guarantees the shape (keys, types, enums); bounds the portable schema "
         "cannot carry are checked by pydantic and sent back once in the repair round.",
+        *(
+            f"- {label}: families answered: "
+            + (", ".join(f"{f} {n}" for f, n in r["families"]) or "none (no valid answer)")
+            for label, r in results.items()
+        ),
+        "- makes a spec: the valid draft also becomes a `StrategySpec` on the dataset "
+        "(templates and parameters that fit, an expression that parses); with `BenchDraft` "
+        "it equals valid. cut off: the answer stopped at `max_tokens` before its JSON closed.",
         "- family as intended: the answer's family is the one the intent was written for. "
         "A 135M model follows the shape, not always the meaning: the figure is what it "
         "understands, and why `alphaloop` validates and falls back to its offline policy.",

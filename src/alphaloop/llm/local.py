@@ -94,7 +94,9 @@ class LocalServerConfig:
     host : str
         Address to listen on; the default answers on this machine only.
     port : int
-        TCP port; 0 picks a free one when the server starts.
+        TCP port; 0 picks a free one when the server starts (a port found
+        free is bound by the server a moment later: another program could
+        take it in between, and the start then fails).
     model_path : Path or None
         A GGUF model file; None: the bundled SmolLM2-135M-Instruct.
     threads : int or None
@@ -292,8 +294,8 @@ class LocalServer:
                     f"{self._log_tail()}",
                     hint="check the model file and the port",
                 )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=2.0).status_code == 200:
+            with contextlib.suppress(httpx.HTTPError):  # not up yet; no proxy for a local probe
+                if httpx.get(url, timeout=2.0, trust_env=False).status_code == 200:
                     return
             if time.monotonic() > deadline:
                 raise LLMTransportError(

@@ -242,8 +242,13 @@ def draft_to_spec(
         notes.append("long-only: the quantile long-short book became a top-k book")
     portfolio: dict[str, object] = {"method": method, "weighting": draft.weighting}
     if method == "top_k":
-        k = draft.k if draft.k is not None else 5
-        if draft.k is None:
+        if draft.k is not None:
+            k = draft.k
+        elif draft.quantile is not None:
+            k = max(1, round(draft.quantile * n_assets))
+            notes.append(f"long-only top {draft.quantile:.0%} of {n_assets} assets: hold {k}")
+        else:
+            k = 5
             notes.append("k not given: hold the top 5 assets")
         if n_assets > 1 and k >= n_assets:
             k = max(1, n_assets // 2)

@@ -170,7 +170,8 @@ def template_expression(signal: TemplateSignal) -> tuple[str, list[str]]:
             params[name] = values[len(values) // 2]
             notes.append(f"{tpl.name}: {name} not given; took {params[name]} bars (grid middle)")
     if "skip" in params and params["skip"] >= params["lookback"]:
-        raise DraftError(f"signal: skip {params['skip']} must be below lookback {params['lookback']}")
+        skip, lookback = params["skip"], params["lookback"]
+        raise DraftError(f"signal: skip {skip} must be below lookback {lookback}")
     if "fast" in params and params["fast"] >= params["slow"]:
         raise DraftError(f"signal: fast {params['fast']} must be below slow {params['slow']}")
     if not tpl.factor:

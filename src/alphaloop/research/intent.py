@@ -51,6 +51,10 @@ _NUM = r"(\d{1,3}|" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")"
 _SPAN = re.compile(
     _NUM + r"[\s-]*(day|d|bar|week|wk|month|mo|quarter|year|yr)s?\b(?![\s-]*(?:high|low))",
 )
+_TOP_K = re.compile(
+    r"\b(?:top|best|strongest|buy(?: the)?)[\s-]*(\d{1,3})\b(?![\s-]*(?:%|day|week|month|year|"
+    r"bar))|\b(\d{1,3})\s+(?:stocks|assets|names|holdings|positions)"
+)
 _QUANTILES = {"decile": 0.1, "quintile": 0.2, "quartile": 0.25, "tercile": 1 / 3}
 _NOT_TICKERS = {
     "RSI", "EMA", "SMA", "MA", "ETF", "ETFS", "US", "USD", "AI", "LLM", "K", "A", "I", "OK",
@@ -105,7 +109,7 @@ _BARE = re.compile(
 
 def _spans(text: str) -> list[tuple[int, str]]:
     """Every look-back phrase as (bars, the phrase); ``RSI(14)``, ``window 20`` in bars."""
-    out = [(int(m.group(1)), m.group(0)) for m in _BARE.finditer(text) if 1 <= int(m.group(1))]
+    out = [(int(m.group(1)), m.group(0)) for m in _BARE.finditer(text) if int(m.group(1)) >= 1]
     for m in _SPAN.finditer(text):
         n = _number(m.group(1)) * _UNITS[m.group(2)]
         if 1 <= n <= 504:
@@ -220,8 +224,7 @@ def _book(p: _Parse) -> dict[str, object]:
         out["side"] = "long_only"
         if not re.search(r"long[\s-]only|no short", t):
             p.notes.append("side not stated: long only")
-    m = re.search(r"\b(?:top|best|strongest|buy(?: the)?)[\s-]*(\d{1,3})\b(?![\s-]*(?:%|day|week|"
-                  r"month|year|bar))|\b(\d{1,3})\s+(?:stocks|assets|names|holdings|positions)", t)  # fmt: skip
+    m = _TOP_K.search(t)
     if m:
         out["k"] = int(m.group(1) or m.group(2))
     for word, q in _QUANTILES.items():

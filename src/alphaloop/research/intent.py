@@ -52,8 +52,8 @@ _SPAN = re.compile(
     _NUM + r"[\s-]*(day|d|bar|week|wk|month|mo|quarter|year|yr)s?\b(?![\s-]*(?:high|low))",
 )
 _TOP_K = re.compile(
-    r"\b(?:top|best|strongest|buy(?: the)?)[\s-]*(\d{1,3})\b(?![\s-]*(?:%|day|week|month|year|"
-    r"bar))|\b(\d{1,3})\s+(?:stocks|assets|names|holdings|positions)"
+    r"\b(?:top|best|strongest|buy(?: the)?)[\s-]*(\d{1,3})\b(?![\s-]*(?:%|(?:day|week|month|year|"
+    r"bar)s?\b))|\b(\d{1,3})\s+(?:stocks|assets|names|holdings|positions)"
 )
 _QUANTILES = {"decile": 0.1, "quintile": 0.2, "quartile": 0.25, "tercile": 1 / 3}
 _NOT_TICKERS = {

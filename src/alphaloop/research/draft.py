@@ -256,8 +256,13 @@ def draft_to_spec(
             notes.append(f"k reduced to {k}, below the {n_assets} assets of the universe")
         portfolio["k"] = k
     else:
-        quantile = draft.quantile if draft.quantile is not None else 0.2
-        if draft.quantile is None:
+        if draft.quantile is not None:
+            quantile = draft.quantile
+        elif draft.k is not None:
+            quantile = min(0.5, max(0.05, round(draft.k / max(n_assets, 1), 4)))
+            notes.append(f"long-short with k={draft.k}: {quantile:.0%} of assets on each side")
+        else:
+            quantile = 0.2
             notes.append("quantile not given: 20% of assets on each side")
         portfolio["quantile"] = quantile
     stops = {"stop_loss": draft.exits.stop_loss, "trailing_stop": draft.exits.trailing_stop}

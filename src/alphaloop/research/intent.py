@@ -79,7 +79,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("breakout", _rx(r"break[\s-]?outs?|donchian|channel|52[\s-]week[\s-]high|new highs?|"
                           r"all[\s-]time[\s-]high")),
     _Rule("mean_reversion", _rx(r"mean[\s-]revers|revert|reversal|oversold|contrarian|"
-                                r"z[\s-]?score|bollinger|losers")),
+                                r"z[\s-]?score|bollinger|buy(?:ing)? (?:the )?losers")),
     _Rule("volatility", _rx(r"low[\s-]vol|volatility|low[\s-]risk|defensive|min(?:imum)?[\s-]"
                             r"variance|calm")),
     _Rule("value", _rx(r"\bvalue\b|\bcheap|undervalued")),

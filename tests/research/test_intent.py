@@ -13,7 +13,8 @@ ASSETS = ("AAPL", "MSFT", "AMZN", *(f"S{i:02d}" for i in range(17)))
 
 # intent -> expected (template, params, side, k, quantile, rebalance, weighting)
 CASES = [
-    ("20-day momentum, top 5, weekly", ("mom", {"lookback": 20}, "long_only", 5, None, "weekly", "equal")),
+    ("20-day momentum, top 5, weekly",
+     ("mom", {"lookback": 20}, "long_only", 5, None, "weekly", "equal")),
     ("12-1 momentum, long-short market neutral, top decile",
      ("mom_skip", {"lookback": 252, "skip": 21}, "long_short", None, 0.1, "monthly", "equal")),
     ("Buy oversold stocks when RSI(14) is low, rebalance daily",
@@ -24,7 +25,8 @@ CASES = [
      ("ema_cross", {"fast": 12, "slow": 26}, "long_only", None, None, "weekly", "equal")),
     ("Donchian channel breakout 20-day, inverse volatility weighted",
      ("channel", {"window": 20}, "long_only", None, None, "monthly", "inverse_volatility")),
-    ("stocks near their 52-week high", ("high_proximity", {"window": 252}, "long_only", None, None, "monthly", "equal")),
+    ("stocks near their 52-week high",
+     ("high_proximity", {"window": 252}, "long_only", None, None, "monthly", "equal")),
     ("low volatility defensive portfolio, 10 stocks, quarterly",
      ("low_vol", {"window": 60}, "long_only", 10, None, "quarterly", "equal")),
     ("downside volatility over 6 months, long only",
@@ -36,12 +38,14 @@ CASES = [
     ("cheap value stocks", ("roc", {"window": 60}, "long_only", None, None, "monthly", "equal")),
     ("quality: smooth steady uptrends over 6 months",
      ("trend_r2", {"window": 126}, "long_only", None, None, "monthly", "equal")),
-    ("volume surge 5/60, signal weighted", ("volume_trend", {"fast": 5, "slow": 60}, "long_only", None, None, "monthly", "signal")),
+    ("volume surge 5/60, signal weighted",
+     ("volume_trend", {"fast": 5, "slow": 60}, "long_only", None, None, "monthly", "signal")),
     ("trend following using 3-month slope, stop loss 8%",
      ("slope", {"window": 63}, "long_only", None, None, "monthly", "equal")),
     ("risk-adjusted momentum over one year, top quintile",
      ("mom_risk_adj", {"lookback": 252}, "long_only", None, 0.2, "monthly", "equal")),
-    ("momentum in AAPL MSFT AMZN, best 2", ("mom", {"lookback": 63}, "long_only", 2, None, "monthly", "equal")),
+    ("momentum in AAPL MSFT AMZN, best 2",
+     ("mom", {"lookback": 63}, "long_only", 2, None, "monthly", "equal")),
     ("Momentum: buy the top 3 winners of the last two weeks, short the losers daily",
      ("mom", {"lookback": 10}, "long_short", 3, None, "daily", "equal")),
 ]  # fmt: skip

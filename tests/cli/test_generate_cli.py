@@ -36,7 +36,7 @@ def test_offline_json_and_report(root: str, capsys, tmp_path: Path) -> None:
         "--report", str(report), "--seed", "3",
     )  # fmt: skip
     doc = json.loads(out)
-    assert list(doc)[0] == "post_cutoff"
+    assert next(iter(doc)) == "post_cutoff"
     assert doc["post_cutoff"]["available"] is False
     assert "no knowledge cut-off" in doc["post_cutoff"]["reason"]
     assert doc["source"]["reason"] == "no language model is configured"

@@ -50,10 +50,19 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _tried(n: int) -> str:
+    return f"{n} strateg{'y' if n == 1 else 'ies'} tried"
+
+
 def _metric_rows(metrics: dict[str, Any] | None) -> list[list[str]]:
     metrics = metrics or {}
     return [
-        [label, format_percent(metrics.get(k)) if pct else format_number(metrics.get(k), 3)]
+        [
+            label,
+            format_percent(metrics.get(k), signed=k.endswith("return"))
+            if pct
+            else format_number(metrics.get(k), 3),
+        ]
         for k, label, pct in _METRICS
     ]
 
@@ -160,7 +169,7 @@ def write_generation_report(result: GenerationResult, path: str | Path) -> Path:
             "<h2>Backtest on the research span</h2>",
             _table(["measure", "whole span"], _metric_rows(doc["metrics"])),
             figures,
-            f"<h2>Validation ({doc['n_trials']} strategies tried on this dataset)</h2>",
+            f"<h2>Validation ({_tried(doc['n_trials'])} on this dataset)</h2>",
             validation_section(result.validation.to_dict())[1],
             "<h2>Regime sensitivity</h2>",
             _regimes(doc["regimes"]),

@@ -56,8 +56,9 @@ def _print(doc: dict[str, Any]) -> None:
         out.print(f"research span: {_line(doc['metrics'])}")
         val = doc["validation"]
         out.print(
-            f"validation: deflated Sharpe {_num(val.get('dsr'))} over {doc['n_trials']} "
-            f"strategies tried, PBO {_num(val.get('pbo'))}"
+            f"validation: deflated Sharpe {_num(val.get('dsr'))} with {doc['n_trials']} "
+            f"strateg{'y' if doc['n_trials'] == 1 else 'ies'} tried on the dataset, "
+            f"PBO {_num(val.get('pbo'))}"
         )
         for reason in val["reasons"]:
             out.print(f"  - {escape(reason)}")

@@ -13,7 +13,7 @@ from alphaloop.app.generate_report import write_generation_report
 from alphaloop.errors import DatasetNotFoundError, IntentError
 from alphaloop.llm import LLMClient, LLMSettings
 from tests.app.generate_support import CUTOFF, DATA, DRAFT, planted_workspace
-from tests.llm.servers import Reply, openai_body, running
+from tests.llm.servers import Reply, anthropic_body, openai_body, running
 
 
 @pytest.fixture
@@ -117,6 +117,23 @@ def test_a_model_drafts_over_the_openai_protocol(ws: Workspace, tmp_path: Path) 
     assert first < page.index('id="status"') < page.index("Backtest on the research span")
     assert "drafted by a language model" in page
     assert "local-model" in page
+
+
+def test_a_model_drafts_over_the_anthropic_protocol(ws: Workspace) -> None:
+    with running("anthropic") as server:
+        server.default = Reply(body=anthropic_body(tool_input=DRAFT, tool_name="StrategyDraft"))
+        settings = LLMSettings(
+            provider="anthropic", base_url=server.url, model="local-claude",
+            knowledge_cutoff=CUTOFF, max_retries=0,
+        )  # fmt: skip
+        result = generate_strategy(ws, "one-month momentum", DATA, settings=settings)
+    assert server.protocol_errors == []
+    tool = server.requests[0]["body"]["tools"][0]
+    assert tool["name"] == "StrategyDraft"
+    assert tool["input_schema"]["additionalProperties"] is False
+    assert result.source.origin == "llm"
+    assert result.generated.spec.rebalance.frequency == "weekly"
+    assert result.post_cutoff["llm_originated"] is True
 
 
 def test_a_garbage_answer_gets_one_repair_then_the_offline_parser(ws: Workspace) -> None:

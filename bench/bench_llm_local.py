@@ -65,9 +65,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from _common import cpu_name, memory_total, write_docs_section  # bench/ is on the path
 
-DOC_START = "<!-- bench_llm_local:start -->"
-DOC_END = "<!-- bench_llm_local:end -->"
-
 Family = Literal[
     "momentum", "mean_reversion", "rsi", "moving_average_cross", "breakout", "low_volatility"
 ]
@@ -83,8 +80,8 @@ class BenchDraft(BaseModel):
     top_k: int = Field(ge=1, le=50, description="Number of assets held.")
     rebalance: Literal["daily", "weekly", "monthly"]
     side: Literal["long_only", "long_short"]
-    stop_loss_pct: float | None = Field(
-        ge=0.5, le=50.0, description="Stop loss in percent of the entry price, or null."
+    stop_loss: float = Field(
+        ge=0.0, le=0.5, description="Stop loss as a fraction of the entry price; 0 = none."
     )
 
 
@@ -93,7 +90,8 @@ SYSTEM = (
     "family (one of momentum, mean_reversion, rsi, moving_average_cross, breakout, "
     "low_volatility), lookback_days (integer, 2 to 504), top_k (integer, 1 to 50), "
     "rebalance (daily, weekly or monthly), side (long_only or long_short), "
-    "stop_loss_pct (number or null). Answer with the JSON object only."
+    "stop_loss (fraction of the entry price, 0 to 0.5; 0 for none). Answer with the JSON "
+    "object only."
 )
 
 _PHRASES: dict[str, tuple[str, ...]] = {
@@ -173,6 +171,7 @@ def sp500_stocks() -> SimpleNamespace:
 class Target:
     """What the model is asked for: the answer model, the prompt, and the step after it."""
 
+    name: str
     model: type[BaseModel]
     source: str
     messages: Callable[[str], list[dict[str, str]]]
@@ -203,13 +202,16 @@ def target(choice: str) -> Target:
                 )
 
             return Target(
+                "StrategyDraft",
                 model,
                 "`alphaloop.research.StrategyDraft` with the prompt of `alphaloop generate`",
                 lambda intent: generate.prompt_messages(intent, info),
                 1024,
                 to_spec,
             )
-    return Target(BenchDraft, "the benchmark's own `BenchDraft`", _bench_messages, 256)
+    return Target(
+        "BenchDraft", BenchDraft, "the benchmark's own `BenchDraft`", _bench_messages, 256
+    )
 
 
 def family_of(draft: BaseModel) -> str | None:
@@ -370,8 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     model_file = bundled_model_path()
     lines = [
-        f"Run on {dt.date.today()} with `python bench/bench_llm_local.py"
-        f"{' --quick' if args.quick else ''} --write-docs` ({len(intents)} intents, seed "
+        f"Run on {dt.date.today()} with `python bench/bench_llm_local.py --draft "
+        f"{goal.name.lower().removesuffix('draft')}"
+        f"{f' --intents {args.intents}' if args.intents != 50 else ''}"
+        f"{' --no-control' if args.no_control else ''} --write-docs` "
+        f"({len(intents)} intents, seed "
         f"{args.seed}, {args.threads} server threads, temperature 0).",
         "",
         f"**Machine:** {cpu_name()}, {cores} cores, {memory_total()} memory, "
@@ -415,13 +420,17 @@ def main(argv: list[str] | None = None) -> int:
         "understands, and why `alphaloop` validates and falls back to its offline policy.",
     ]
     body = "\n".join(lines)
+    start, end = (
+        f"<!-- bench_llm_local_{goal.name}:start -->",
+        f"<!-- bench_llm_local_{goal.name}:end -->",
+    )
     section = (
-        f"{DOC_START}\n## Offline model: intents to valid drafts over HTTP "
-        f"(`bench/bench_llm_local.py`)\n\n{body}\n{DOC_END}"
+        f"{start}\n## Offline model: intents to valid {goal.name} answers over HTTP "
+        f"(`bench/bench_llm_local.py`)\n\n{body}\n{end}"
     )
     print(body)
     if args.write_docs:
-        write_docs_section(section, DOC_START, DOC_END)
+        write_docs_section(section, start, end)
     return 0
 
 

@@ -80,8 +80,8 @@ class BenchDraft(BaseModel):
     top_k: int = Field(ge=1, le=50, description="Number of assets held.")
     rebalance: Literal["daily", "weekly", "monthly"]
     side: Literal["long_only", "long_short"]
-    stop_loss: float = Field(
-        ge=0.0, le=0.5, description="Stop loss as a fraction of the entry price; 0 = none."
+    stop_loss_pct: float | None = Field(
+        ge=0.0, le=50.0, description="Stop loss in percent of the entry price, or null."
     )
 
 
@@ -90,7 +90,7 @@ SYSTEM = (
     "family (one of momentum, mean_reversion, rsi, moving_average_cross, breakout, "
     "low_volatility), lookback_days (integer, 2 to 504), top_k (integer, 1 to 50), "
     "rebalance (daily, weekly or monthly), side (long_only or long_short), "
-    "stop_loss (fraction of the entry price, 0 to 0.5; 0 for none). Answer with the JSON "
+    "stop_loss_pct (percent of the entry price, 0 to 50, or null). Answer with the JSON "
     "object only."
 )
 
@@ -224,6 +224,7 @@ def family_of(draft: BaseModel) -> str | None:
 class Outcome:
     """One intent's answer on one route."""
 
+    shaped: bool
     valid_first: bool
     valid: bool
     spec: bool
@@ -250,15 +251,46 @@ def _makes_spec(goal: Target, draft: BaseModel | None, intent: Intent) -> bool:
     return True
 
 
+class Recorder:
+    """A client that keeps the text of every answer it returns (``ask_structured`` sees no
+    difference): the first answer of an exchange is checked against the schema sent."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.texts: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def complete(self, messages: Any, **options: Any) -> Any:
+        answer = self.client.complete(messages, **options)
+        self.texts.append(answer.text)
+        return answer
+
+
+def _fits_schema(text: str, goal: Target) -> bool:
+    """Whether ``text`` holds JSON that validates against the portable schema sent."""
+    import jsonschema
+
+    from alphaloop.llm import LLMAnswerError, extract_json, portable_schema
+
+    try:
+        jsonschema.validate(extract_json(text), portable_schema(goal.model))
+    except (LLMAnswerError, jsonschema.ValidationError):
+        return False
+    return True
+
+
 def run_constrained(client: Any, intent: Intent, goal: Target) -> Outcome:
     from alphaloop.llm import LLMAnswerError, LLMTransportError, ask_structured
 
     before = (client.account.calls, client.account.completion_tokens)
+    recorder = Recorder(client)
     t0 = time.perf_counter()
     cut_off = False
     try:
         draft = ask_structured(
-            client, goal.messages(intent.text), goal.model, max_tokens=goal.max_tokens, seed=0
+            recorder, goal.messages(intent.text), goal.model, max_tokens=goal.max_tokens, seed=0
         )
     except LLMAnswerError as exc:
         draft, cut_off = None, "no complete JSON object" in exc.message
@@ -269,6 +301,7 @@ def run_constrained(client: Any, intent: Intent, goal: Target) -> Outcome:
     calls = client.account.calls - before[0]
     tokens = client.account.completion_tokens - before[1]
     return Outcome(
+        shaped=bool(recorder.texts) and _fits_schema(recorder.texts[0], goal),
         valid_first=draft is not None and calls == 1,
         valid=draft is not None,
         spec=_makes_spec(goal, draft, intent),
@@ -294,6 +327,7 @@ def run_unconstrained(client: Any, intent: Intent, goal: Target) -> Outcome:
     except ValidationError:
         draft = None
     return Outcome(
+        shaped=False,  # asked without a schema
         valid_first=draft is not None,
         valid=draft is not None,
         spec=_makes_spec(goal, draft, intent),
@@ -310,6 +344,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
     tokens = sum(o.completion_tokens for o in outcomes)
     return {
         "n": len(outcomes),
+        "shaped": sum(o.shaped for o in outcomes),
         "valid_first": sum(o.valid_first for o in outcomes),
         "valid": sum(o.valid for o in outcomes),
         "spec": sum(o.spec for o in outcomes),
@@ -391,12 +426,14 @@ def main(argv: list[str] | None = None) -> int:
         f"(server start to ready: {start_s:.1f} s). Latency is the wall time of one intent's "
         "whole exchange, repair round included.",
         "",
-        "| route | valid, first answer | valid | makes a spec | cut off at max_tokens "
+        "| route | first answer fits the schema sent | valid, first answer | valid "
+        "| makes a spec | cut off at max_tokens "
         "| median latency (s) | p90 (s) | max (s) | tokens / answer | tokens / s "
         "| family as intended |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
-            f"| {label} | {r['valid_first']}/{r['n']} | **{r['valid']}/{r['n']}** "
+            f"| {label} | {r['shaped'] if 'unconstrained' not in label else '–'}/{r['n']} "
+            f"| {r['valid_first']}/{r['n']} | **{r['valid']}/{r['n']}** "
             f"| {r['spec']}/{r['n']} | {r['cut_off']}/{r['n']} "
             f"| **{r['median_s']:.2f}** | {r['p90_s']:.2f} | {r['max_s']:.2f} "
             f"| {r['tokens_per_answer']:.0f} | {r['tokens_per_s']:.0f} "
@@ -404,9 +441,11 @@ def main(argv: list[str] | None = None) -> int:
             for label, r in results.items()
         ),
         "",
-        "- valid: the answer validates as the draft model (pydantic, bounds included). The "
-        "grammar guarantees the shape (keys, types, enums); bounds the portable schema "
-        "cannot carry are checked by pydantic and sent back once in the repair round.",
+        "- fits the schema sent: the first answer validates (jsonschema) against the portable "
+        "schema the request carried: keys, types and enums, which the grammar guarantees. "
+        "valid: the answer validates as the pydantic model, bounds included, which the "
+        "grammar cannot carry (llama-cpp-python's converter has no numeric minimum or "
+        "maximum); a violation goes back to the model once in the repair round.",
         *(
             f"- {label}: families answered: "
             + (", ".join(f"{f} {n}" for f, n in r["families"]) or "none (no valid answer)")

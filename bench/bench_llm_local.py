@@ -217,6 +217,8 @@ def target(choice: str) -> Target:
 def family_of(draft: BaseModel) -> str | None:
     """The signal family an answer chose, where the model has one."""
     value = getattr(draft, "family", None)
+    if value is None:  # StrategyDraft: a template signal has the family
+        value = getattr(getattr(draft, "signal", None), "family", None)
     return value if isinstance(value, str) else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -64,3 +65,15 @@ def test_default_threads_are_left_to_llama_cpp():
 def test_bad_values_are_refused(field, value, message):
     with pytest.raises(LLMConfigError, match=message):
         LocalServerConfig(**{field: value})
+
+
+def test_the_server_process_runs_no_shell_and_no_model_text():
+    """local.py starts one process (the server, from a list argv), never a shell, eval or exec."""
+    from alphaloop.llm import local
+
+    no_shell = re.compile(
+        r"\b(eval|exec|compile|__import__)\s*\(|\bos\.system\b|shell\s*=|\bpickle\b"
+    )
+    lines = Path(local.__file__).read_text().splitlines()
+    assert [line for line in lines if no_shell.search(line)] == []
+    assert sum("subprocess.Popen(" in line for line in lines) == 1

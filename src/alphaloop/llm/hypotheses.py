@@ -244,9 +244,7 @@ def propose_hypotheses(
             raise
         except LLMError as exc:
             why = f"{type(exc).__name__}: {exc.message}"
-            return HypothesisOutcome(
-                source, (), tuple(rejected), why, attempt, tuple(answers)
-            )
+            return HypothesisOutcome(source, (), tuple(rejected), why, attempt, tuple(answers))
         answers.append(answer.model_dump(mode="json"))
         proposed = [
             Hypothesis(h.expression, source=source, name=h.name, rationale=h.rationale)

@@ -197,9 +197,7 @@ def idea_spec(
         data["model"] = {"family": spec.model.family, "params": {**spec.model.params, **params}}
     else:
         if idea.family not in families or idea.family == spec.model.family:
-            raise ValueError(
-                f"family {idea.family!r} is not another of {', '.join(families)}"
-            )
+            raise ValueError(f"family {idea.family!r} is not another of {', '.join(families)}")
         if idea.features is not None:
             raise ValueError("a family idea changes the estimator only")
         data["model"] = {"family": idea.family, "params": params}

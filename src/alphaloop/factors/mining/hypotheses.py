@@ -126,9 +126,7 @@ def screen_hypotheses(
             rejected.append(Rejection(h, f"duplicate of {seen[canonical]}"))
             continue
         seen[canonical] = h.name or text
-        accepted.append(
-            Hypothesis(canonical, source=h.source, name=h.name, rationale=h.rationale)
-        )
+        accepted.append(Hypothesis(canonical, source=h.source, name=h.name, rationale=h.rationale))
     return accepted, rejected
 
 

@@ -210,6 +210,9 @@ def mine_dataset(
                 assert row is not None
                 row.library = library
         lib_path = ws.root / "libraries" / f"{lib_name}.yaml" if lib_name else None
+        if asked is not None and "hypotheses" not in summary:
+            # the model gave nothing usable: this is the recorded offline run
+            summary["hypotheses"] = asked.to_dict()
         return MiningOutcome(session_id, key, "finished", summary, lib_name, lib_path, None, True)
     prior = factor_trials(ws, data, besides=session_id)
     run_config = replace(config, prior_trials=prior)

@@ -124,7 +124,7 @@ def memorisation_guard(
     llm_members = [m for m in result.members if any(o.startswith("llm:") for o in m.origins)]
     ics: dict[str, Any] = {}
     if span.available and llm_members:
-        start_row = int(panel.index.get_loc(span.start))
+        start_row = panel.n_times - span.n_bars  # the span runs to the last searchable bar
         ics = span_ics(
             panel, {m.name: m.expression for m in llm_members}, result.config, start_row=start_row
         )

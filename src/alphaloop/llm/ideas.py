@@ -207,6 +207,15 @@ def idea_spec(
         first = exc.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "spec"
         raise ValueError(f"{where}: {first['msg']}") from None
-    if new.features == spec.features and new.model == spec.model:
+    if new.features == spec.features and _effective(new) == _effective(spec):
         raise ValueError("the idea changes nothing")
     return new
+
+
+def _effective(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
+    """The family and every parameter value the estimator would use (defaults filled in)."""
+    from alphaloop.models.families import make_estimator
+
+    params = make_estimator(spec.model.family).get_params()
+    merged = {**params, **spec.model.params}
+    return spec.model.family, {k: v for k, v in merged.items() if k not in ("task", "seed")}

@@ -55,7 +55,7 @@ from alphaloop.models.registry import ModelRegistry
 from alphaloop.models.registry_records import ModelVersion
 from alphaloop.models.spec import ModelSpec
 from alphaloop.research.ml_agent import Trainer
-from alphaloop.research.model_ideas import IdeaRequest, IdeaSource
+from alphaloop.research.model_ideas import IdeaRequest, IdeaSource, ask_source
 from alphaloop.research.model_proposals import (
     DEFAULT_FAMILIES,
     DEFAULT_FEATURE_FAMILIES,
@@ -362,19 +362,7 @@ class ModelImprover:
             limit=self.max_proposals,
             library_root=self.library_root,
         )
-        batch = self.ideas(request)
-        proposals = [
-            p
-            for p in batch.proposals
-            if not (p.spec.features == spec.features and p.spec.model == spec.model)
-        ][: self.max_proposals]
-        record = dict(batch.record)
-        if not proposals:
-            record["fallback"] = record.get("fallback") or "the idea source proposed nothing"
-            record["used"] = "offline"
-        else:
-            record["used"] = "ideas"
-        return proposals, record
+        return ask_source(self.ideas, request)
 
     def _score(
         self, proposal: Proposal, incumbent: pd.Series, step: int, level: float

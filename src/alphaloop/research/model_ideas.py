@@ -28,7 +28,7 @@ from alphaloop.research.model_proposals import Proposal
 if TYPE_CHECKING:
     from alphaloop.llm import LLMClient
 
-__all__ = ["IdeaBatch", "IdeaRequest", "IdeaSource", "llm_ideas"]
+__all__ = ["IdeaBatch", "IdeaRequest", "IdeaSource", "ask_source", "llm_ideas"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,29 @@ class IdeaBatch:
 
 IdeaSource = Callable[[IdeaRequest], IdeaBatch]
 """``source(request) -> IdeaBatch``."""
+
+
+def ask_source(source: IdeaSource, request: IdeaRequest) -> tuple[list[Proposal], dict[str, Any]]:
+    """Ask ``source``; keep at most ``request.limit`` proposals that change the incumbent.
+
+    Returns the proposals and the batch's record with ``used`` (``ideas``,
+    or ``offline`` when none is left) and ``fallback`` (why, or None).
+    """
+    spec = request.spec
+    batch = source(request)
+    proposals = [
+        p
+        for p in batch.proposals
+        if not (p.spec.features == spec.features and p.spec.model == spec.model)
+    ][: request.limit]
+    record = dict(batch.record)
+    if proposals:
+        record["used"] = "ideas"
+        record.setdefault("fallback", None)
+    else:
+        record["used"] = "offline"
+        record["fallback"] = record.get("fallback") or "the idea source proposed nothing"
+    return proposals, record
 
 
 def llm_ideas(client: LLMClient, *, seed: int = 0, max_tokens: int = 2048) -> IdeaSource:

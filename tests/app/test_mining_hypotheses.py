@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from alphaloop.app import Workspace
 from alphaloop.app.mining import evaluate_mined_holdout, factor_trials, mine_dataset
@@ -81,7 +82,13 @@ def test_hypotheses_are_scored_counted_and_guarded(tmp_path: Path, server) -> No
     server.script = [answer("Corr($close, $volume, 10)", "__import__('os')")]
     with client_of(server) as client:
         outcome = mine_dataset(
-            ws, "planted", CONFIG, report=tmp_path / "r.html", llm=client, n_hypotheses=2
+            ws,
+            "planted",
+            CONFIG,
+            report=tmp_path / "r.html",
+            library="with-llm",
+            llm=client,
+            n_hypotheses=2,
         )
     s = outcome.summary
 
@@ -127,6 +134,9 @@ def test_hypotheses_are_scored_counted_and_guarded(tmp_path: Path, server) -> No
         g = guard["factors"][m["name"]]
         assert g["n_days"] == check[m["name"]].n_days > 0
         assert math.isclose(g["post_cutoff_ic"], check[m["name"]].mean_ic)
+    lib = yaml.safe_load(outcome.library_path.read_text())
+    for m in from_llm:
+        assert lib["provenance"]["factors"][m["name"]]["origins"] == m["origins"]
     html = (tmp_path / "r.html").read_text()
     assert html.index("Memorisation guard") < html.index("<h2>Pool</h2>")
     assert "__import__" in html  # the refused text is shown, escaped

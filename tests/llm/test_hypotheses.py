@@ -18,7 +18,7 @@ from alphaloop.llm.hypotheses import (
 from alphaloop.llm.ideas import ImprovementIdeas
 from alphaloop.llm.schema import PORTABLE_KEYWORDS, PORTABLE_TYPES
 from tests.llm.servers import Reply, openai_body
-from tests.llm.support import make_client
+from tests.llm.support import make_client as _make_client
 
 FACTS = MiningFacts(
     dataset="planted",
@@ -32,6 +32,11 @@ FACTS = MiningFacts(
     windows=(5, 10, 20),
     library=(LibraryFact("alpha158-close-core/ROC5", "Ref($close,5)/$close", 0.0123, 410),),
 )
+
+
+def make_client(server, sleeps, **kwargs):
+    """A client of the local server with a timeout no loaded machine reaches."""
+    return _make_client(server, sleeps, timeout_s=30.0, **kwargs)
 
 
 def hyp(name: str, expression: str, **over: object) -> dict[str, object]:

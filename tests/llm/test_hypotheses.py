@@ -17,7 +17,7 @@ from alphaloop.llm.hypotheses import (
 )
 from alphaloop.llm.ideas import ImprovementIdeas
 from alphaloop.llm.schema import PORTABLE_KEYWORDS, PORTABLE_TYPES
-from tests.llm.servers import Reply, openai_body
+from tests.llm.servers import Reply, anthropic_body, openai_body
 from tests.llm.support import make_client as _make_client
 
 FACTS = MiningFacts(
@@ -198,3 +198,17 @@ def test_replay_from_the_cache_needs_no_server(openai_server, sleeps, tmp_path: 
         miss = propose_hypotheses(client, FACTS, seed=2)
     assert miss.fallback is not None
     assert miss.fallback.startswith("LLMReplayMissError")
+
+
+def test_the_anthropic_protocol_gives_the_same_hypotheses(anthropic_server, sleeps) -> None:
+    tool_input = {"hypotheses": [hyp("pv", "Corr($close, $volume, 10)"), hyp("x", "os.system")]}
+    anthropic_server.script = [
+        Reply(body=anthropic_body(tool_input=tool_input, tool_name="FactorHypotheses"))
+    ]
+    with make_client(anthropic_server, sleeps) as client:
+        out = propose_hypotheses(client, FACTS)
+    assert [h.expression for h in out.accepted] == ["Corr($close,$volume,10)"]
+    assert [r.hypothesis.name for r in out.rejected] == ["x"]
+    body = anthropic_server.requests[0]["body"]
+    assert body["tools"][0]["name"] == "FactorHypotheses"
+    assert anthropic_server.protocol_errors == []

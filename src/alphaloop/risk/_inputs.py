@@ -26,8 +26,8 @@ __all__ = [
     "as_return_vector",
     "as_weights",
     "check_confidence",
-    "check_horizon",
     "check_covariance",
+    "check_horizon",
     "compounded_horizon_returns",
     "panel_returns",
 ]
@@ -53,7 +53,9 @@ def check_confidence(confidence: float, field: str = "confidence") -> float:
 def check_horizon(horizon: int, field: str = "horizon") -> int:
     """``horizon`` in bars as an int >= 1, or :class:`RiskInputError`."""
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise RiskInputError(f"{field} must be a whole number of bars >= 1, got {horizon!r}", field=field)
+        raise RiskInputError(
+            f"{field} must be a whole number of bars >= 1, got {horizon!r}", field=field
+        )
     return int(horizon)
 
 
@@ -95,12 +97,16 @@ def as_return_vector(returns: Any, field: str = "returns", min_obs: int = 2) -> 
             hint="pass weights to measure a portfolio of several assets",
         )
     if values.size < min_obs:
-        raise RiskInputError(f"{field} needs at least {min_obs} observations, got {values.size}", field=field)
+        raise RiskInputError(
+            f"{field} needs at least {min_obs} observations, got {values.size}", field=field
+        )
     _reject_nan(values, field, index)
     return values
 
 
-def as_return_matrix(returns: Any, field: str = "returns", min_obs: int = 2) -> tuple[np.ndarray, list[str]]:
+def as_return_matrix(
+    returns: Any, field: str = "returns", min_obs: int = 2
+) -> tuple[np.ndarray, list[str]]:
     """A finite (time, asset) float array and the asset names (``"0", "1", ...`` for arrays)."""
     if isinstance(returns, pd.DataFrame):
         values = returns.to_numpy(dtype=float)
@@ -113,7 +119,9 @@ def as_return_matrix(returns: Any, field: str = "returns", min_obs: int = 2) -> 
         names = [str(j) for j in range(values.shape[1])] if values.ndim == 2 else []
         index = None
     if values.ndim != 2:
-        raise RiskInputError(f"{field} must be (time, asset), got shape {values.shape}", field=field)
+        raise RiskInputError(
+            f"{field} must be (time, asset), got shape {values.shape}", field=field
+        )
     if values.shape[0] < min_obs:
         raise RiskInputError(
             f"{field} needs at least {min_obs} observations, got {values.shape[0]}", field=field

@@ -65,7 +65,9 @@ class RiskContributions:
     frame: pd.DataFrame
 
 
-def _normal(values: np.ndarray, w: np.ndarray, c: float, h: int, covariance: Any) -> tuple[float, np.ndarray]:
+def _normal(
+    values: np.ndarray, w: np.ndarray, c: float, h: int, covariance: Any
+) -> tuple[float, np.ndarray]:
     n = values.shape[1]
     cov = np.cov(values, rowvar=False, ddof=1).reshape(n, n) if covariance is None else covariance
     check_covariance(cov, n)
@@ -73,7 +75,9 @@ def _normal(values: np.ndarray, w: np.ndarray, c: float, h: int, covariance: Any
     mu = values.mean(axis=0)
     sigma_p = float(np.sqrt(w @ cov @ w))
     if sigma_p == 0.0:
-        raise RiskInputError("the portfolio has zero volatility (all weights zero?)", field="weights")
+        raise RiskInputError(
+            "the portfolio has zero volatility (all weights zero?)", field="weights"
+        )
     z = stats.norm.ppf(c)
     marginal = -h * mu + z * np.sqrt(h) * (cov @ w) / sigma_p
     return float(w @ marginal), marginal

@@ -129,7 +129,9 @@ def _portfolio_bars(values: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     return values[:, 0] if w is None else values @ w
 
 
-def _historical(values: np.ndarray, w: np.ndarray | None, c: float, h: int, **_: Any) -> tuple[float, float, str]:
+def _historical(
+    values: np.ndarray, w: np.ndarray | None, c: float, h: int, **_: Any
+) -> tuple[float, float, str]:
     if w is None:
         path = compounded_horizon_returns(values[:, 0], h)
     else:
@@ -144,7 +146,9 @@ def _moments(r: np.ndarray, h: int) -> tuple[float, float]:
     return mu * h, sigma * np.sqrt(h)
 
 
-def _normal(values: np.ndarray, w: np.ndarray | None, c: float, h: int, **_: Any) -> tuple[float, float, str]:
+def _normal(
+    values: np.ndarray, w: np.ndarray | None, c: float, h: int, **_: Any
+) -> tuple[float, float, str]:
     mu, sigma = _moments(_portfolio_bars(values, w), h)
     z = stats.norm.ppf(c)
     var = -mu + sigma * z
@@ -163,7 +167,13 @@ def student_t_dof(r: np.ndarray) -> float:
 
 
 def _student_t(
-    values: np.ndarray, w: np.ndarray | None, c: float, h: int, *, dof: float | None = None, **_: Any
+    values: np.ndarray,
+    w: np.ndarray | None,
+    c: float,
+    h: int,
+    *,
+    dof: float | None = None,
+    **_: Any,
 ) -> tuple[float, float, str]:
     r = _portfolio_bars(values, w)
     nu = student_t_dof(r) if dof is None else float(dof)
@@ -179,7 +189,9 @@ def _student_t(
     return float(var), float(cvar), f"{_sqrt_note(h, why)}; dof {nu:.2f}"
 
 
-def cornish_fisher_quantile(z: np.ndarray | float, skew: float, excess_kurtosis: float) -> np.ndarray:
+def cornish_fisher_quantile(
+    z: np.ndarray | float, skew: float, excess_kurtosis: float
+) -> np.ndarray:
     """The Cornish-Fisher expansion of the standard normal quantile ``z``.
 
     ``z + (z^2 - 1) S / 6 + (z^3 - 3z) K / 24 - (2 z^3 - 5 z) S^2 / 36`` with
@@ -191,7 +203,9 @@ def cornish_fisher_quantile(z: np.ndarray | float, skew: float, excess_kurtosis:
     return z + (z**2 - 1) * s / 6 + (z**3 - 3 * z) * k / 24 - (2 * z**3 - 5 * z) * s**2 / 36
 
 
-def _cornish_fisher(values: np.ndarray, w: np.ndarray | None, c: float, h: int, **_: Any) -> tuple[float, float, str]:
+def _cornish_fisher(
+    values: np.ndarray, w: np.ndarray | None, c: float, h: int, **_: Any
+) -> tuple[float, float, str]:
     r = _portfolio_bars(values, w)
     mu, sigma = _moments(r, h)
     skew = float(stats.skew(r, bias=False)) / np.sqrt(h)
@@ -202,9 +216,13 @@ def _cornish_fisher(values: np.ndarray, w: np.ndarray | None, c: float, h: int, 
     # CVaR = mean of the quantile function over (c, 1): midpoint rule on 2,000 levels
     u = c + (1.0 - c) * (np.arange(2000) + 0.5) / 2000
     cvar = float(np.mean(loss_q(u)))
-    note = "one bar" if h == 1 else (
-        f"i.i.d. cumulants: mean x {h}, volatility x sqrt({h}), skewness / sqrt({h}), "
-        f"excess kurtosis / {h}"
+    note = (
+        "one bar"
+        if h == 1
+        else (
+            f"i.i.d. cumulants: mean x {h}, volatility x sqrt({h}), skewness / sqrt({h}), "
+            f"excess kurtosis / {h}"
+        )
     )
     return var, cvar, note
 
@@ -223,7 +241,9 @@ def _filtered_historical(
 
     r = _portfolio_bars(values, w)
     scale = 1.0 / max(float(np.std(r)), 1e-12)  # fit in units of one standard deviation
-    model = arch_model(r * scale, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False)
+    model = arch_model(
+        r * scale, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False
+    )
     fit = model.fit(disp="off", show_warning=False)
     resid = np.asarray(fit.resid) / np.asarray(fit.conditional_volatility)
     if h == 1:
@@ -231,13 +251,23 @@ def _filtered_historical(
         mean = float(f.mean.values[-1, 0])
         sd = float(np.sqrt(f.variance.values[-1, 0]))
         var, cvar = historical_var(-(mean + sd * resid) / scale, c)
-        return var, cvar, "one bar: GARCH(1,1) volatility forecast x empirical standardized residuals"
+        return (
+            var,
+            cvar,
+            "one bar: GARCH(1,1) volatility forecast x empirical standardized residuals",
+        )
     rs = np.random.RandomState(seed)
-    f = fit.forecast(horizon=h, method="bootstrap", simulations=n_paths, random_state=rs, reindex=False)
+    f = fit.forecast(
+        horizon=h, method="bootstrap", simulations=n_paths, random_state=rs, reindex=False
+    )
     paths = np.asarray(f.simulations.values)[-1] / scale  # (paths, h) bar returns
     total = np.expm1(np.sum(np.log1p(np.maximum(paths, -0.999999)), axis=1))
     var, cvar = historical_var(-total, c)
-    return var, cvar, f"GARCH(1,1) paths of {h} bars bootstrapping standardized residuals ({n_paths} paths)"
+    return (
+        var,
+        cvar,
+        f"GARCH(1,1) paths of {h} bars bootstrapping standardized residuals ({n_paths} paths)",
+    )
 
 
 def _monte_carlo(
@@ -357,7 +387,12 @@ def var_table(
     """:func:`estimate_var` for each of ``methods`` (default: all), in order."""
     return [
         estimate_var(
-            returns, weights=weights, confidence=confidence, horizon=horizon, method=m, seed=seed  # type: ignore[arg-type]
+            returns,
+            weights=weights,
+            confidence=confidence,
+            horizon=horizon,
+            method=m,
+            seed=seed,  # type: ignore[arg-type]
         )
         for m in methods
     ]

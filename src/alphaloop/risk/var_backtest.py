@@ -155,8 +155,10 @@ class VarBacktest:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (without the hits)."""
-        tests = {t.name: {"statistic": t.statistic, "p_value": t.p_value, "dof": t.dof}
-                 for t in (self.kupiec, self.independence, self.conditional_coverage)}
+        tests = {
+            t.name: {"statistic": t.statistic, "p_value": t.p_value, "dof": t.dof}
+            for t in (self.kupiec, self.independence, self.conditional_coverage)
+        }
         return {
             "confidence": self.confidence,
             "n_obs": self.n_obs,
@@ -168,7 +170,9 @@ class VarBacktest:
         }
 
 
-def backtest_var(realised_returns: pd.Series, var_forecasts: pd.Series, confidence: float) -> VarBacktest:
+def backtest_var(
+    realised_returns: pd.Series, var_forecasts: pd.Series, confidence: float
+) -> VarBacktest:
     """Compare realised returns with VaR forecasts made for the same bars.
 
     Parameters
@@ -196,7 +200,9 @@ def backtest_var(realised_returns: pd.Series, var_forecasts: pd.Series, confiden
             f"realised_returns is missing at {realised.index[realised.isna().to_numpy()][0]}",
             field="realised_returns",
         )
-    hits = pd.Series(-realised.to_numpy() > forecasts.to_numpy(), index=forecasts.index, name="exception")
+    hits = pd.Series(
+        -realised.to_numpy() > forecasts.to_numpy(), index=forecasts.index, name="exception"
+    )
     n, x = len(hits), int(hits.sum())
     return VarBacktest(
         confidence=c,

@@ -126,7 +126,10 @@ class StressReport:
 
 
 def max_drawdown(values: np.ndarray) -> float:
-    """Largest fall from a running peak of a value path (positive fraction); the path starts at its first value."""
+    """Largest fall from a running peak of a value path, a positive fraction.
+
+    The path starts at its first value (pass the starting value first).
+    """
     v = np.asarray(values, dtype=float)
     peaks = np.maximum.accumulate(v)
     return float(np.max(1.0 - v / peaks)) if v.size else 0.0

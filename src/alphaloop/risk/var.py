@@ -161,7 +161,7 @@ def _sqrt_note(h: int, why: str) -> str:
 
 
 def student_t_dof(r: np.ndarray) -> float:
-    """Degrees of freedom of a Student-t fitted to ``r`` by maximum likelihood (clipped to [2.1, 200])."""
+    """Student-t degrees of freedom fitted to ``r`` by maximum likelihood, clipped to [2.1, 200]."""
     dof, _, _ = stats.t.fit(r)
     return float(np.clip(dof, 2.1, 200.0))
 

@@ -191,7 +191,8 @@ def backtest_var(
     missing = forecasts.index.difference(realised_returns.index)
     if len(missing):
         raise RiskInputError(
-            f"realised_returns lacks {len(missing)} bar(s) that have a forecast, first {missing[0]}",
+            f"realised_returns lacks {len(missing)} bar(s) that have a forecast, "
+            f"first {missing[0]}",
             field="realised_returns",
         )
     realised = realised_returns.reindex(forecasts.index)

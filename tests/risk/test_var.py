@@ -270,3 +270,15 @@ def test_other_bad_inputs() -> None:
         estimate_var(r)
     with pytest.raises(RiskInputError, match="dof"):
         estimate_var(r[:, 0], method="student_t", dof=2.0)
+
+
+def test_monte_carlo_one_bar_equals_drawing_every_asset() -> None:
+    rets = fat_tails(14, 400, 5)
+    w = np.array([0.3, 0.3, 0.2, 0.1, 0.1])
+    chol = np.linalg.cholesky(np.cov(rets, rowvar=False))
+    z = np.random.default_rng(7).standard_normal((5000, 5))
+    assets = z @ chol.T + rets.mean(axis=0)  # every asset's simulated return
+    expected = historical_var(-(assets @ w), 0.99)
+    est = estimate_var(rets, weights=w, method="monte_carlo", n_paths=5000, seed=7)
+    assert est.var == pytest.approx(expected[0], rel=1e-12)
+    assert est.cvar == pytest.approx(expected[1], rel=1e-12)

@@ -287,6 +287,12 @@ def _monte_carlo(
         cov = covariance
     chol = check_covariance(cov, values.shape[1])
     rng = np.random.default_rng(seed)
+    if h == 1:
+        # one bar: the portfolio's draw w'(mean + L z) needs z @ (L'w), not every asset's draw
+        held = np.ones(values.shape[1]) if w is None else w
+        total = rng.standard_normal((n_paths, values.shape[1])) @ (chol.T @ held) + mean @ held
+        var, cvar = historical_var(-total, c)
+        return var, cvar, f"{n_paths} multivariate normal draws of one bar, seed {seed}"
     growth = np.zeros((n_paths, values.shape[1]))
     for _step in range(h):
         draws = rng.standard_normal((n_paths, values.shape[1])) @ chol.T + mean

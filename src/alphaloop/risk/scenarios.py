@@ -2,8 +2,11 @@
 
 Each window runs from the close of ``start`` (a market peak, or the eve of
 the shock) to the close of ``end`` (the trough or the end of the episode),
-dated on US equity markets (S&P 500 / Nasdaq closes). A replay compounds the
-bars stamped after ``start`` up to and including ``end``.
+dated on US equity markets (S&P 500 closes). A replay compounds the bars
+stamped after ``start`` up to and including ``end``. The dates agree with
+the crisis regimes of :mod:`alphaloop.validation.regimes`, except
+``china-2015``, which covers August 2015 only (the regime runs on to the
+oil slump of February 2016).
 """
 
 from __future__ import annotations
@@ -61,9 +64,9 @@ _BUILT_IN = (
     ),
     Scenario.of(
         "dotcom-2000",
-        "2000-03-10",
+        "2000-03-24",
         "2002-10-09",
-        "dot-com bust: Nasdaq peak of March 10, 2000 to the S&P 500 low of October 9, 2002",
+        "dot-com bust: S&P 500 peak of March 24, 2000 to the October 9, 2002 low",
     ),
     Scenario.of(
         "gfc-2008",
@@ -85,9 +88,9 @@ _BUILT_IN = (
     ),
     Scenario.of(
         "q4-2018",
-        "2018-09-28",
+        "2018-09-20",
         "2018-12-24",
-        "2018 Q4: rate fears and trade war, end of Q3 to the December 24 low",
+        "2018 Q4 selloff (Fed tightening, trade war): S&P 500 peak of September 20 to December 24",
     ),
     Scenario.of(
         "covid-2020",

@@ -38,6 +38,7 @@ from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
     from alphaloop.risk._inputs import (
+        check_confidence,
         panel_returns,
     )
     from alphaloop.risk.contributions import (
@@ -105,6 +106,7 @@ _HOME: dict[str, str] = {
     "RiskInputError": "errors",
     "ScenarioError": "errors",
     # _inputs
+    "check_confidence": "_inputs",
     "panel_returns": "_inputs",
     # var
     "VAR_METHODS": "var",
@@ -176,6 +178,7 @@ __all__ = [
     "asset_shock",
     "backtest_var",
     "bootstrap_stress",
+    "check_confidence",
     "christoffersen_conditional_coverage",
     "christoffersen_independence",
     "estimate_var",

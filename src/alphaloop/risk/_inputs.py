@@ -195,10 +195,9 @@ def compounded_horizon_returns(values: np.ndarray, horizon: int) -> np.ndarray:
             f"horizon of {horizon} bars is longer than the {values.shape[0]} observations",
             field="horizon",
         )
-    growth = np.log1p(values)
-    if np.any(~np.isfinite(growth)):
+    if np.any(values <= -1.0):
         raise RiskInputError("returns contain a loss of 100% or more", field="returns")
-    cum = np.cumsum(growth, axis=0)
+    cum = np.cumsum(np.log1p(values), axis=0)
     zero = np.zeros((1, *values.shape[1:]))
     cum = np.concatenate([zero, cum], axis=0)
     return np.expm1(cum[horizon:] - cum[:-horizon])

@@ -10,7 +10,9 @@ The modules:
 :mod:`~alphaloop.risk.var`
     :func:`estimate_var` (historical, normal, Student-t, Cornish-Fisher,
     filtered historical via GARCH, Monte Carlo) returning a :class:`VarEstimate`;
-    :func:`var_table`; :func:`historical_var`.
+    :func:`var_table`; the simulated methods live in
+    :mod:`~alphaloop.risk.var_simulation`, the empirical quantile convention
+    (:func:`historical_var`) in :mod:`~alphaloop.risk.empirical`.
 :mod:`~alphaloop.risk.contributions`
     :func:`risk_contributions`: marginal and component VaR (normal) or CVaR
     (historical) per asset.
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
         RiskContributions,
         risk_contributions,
     )
+    from alphaloop.risk.empirical import historical_var
     from alphaloop.risk.errors import (
         CovarianceError,
         RiskError,
@@ -86,7 +89,6 @@ if TYPE_CHECKING:
         VAR_METHODS,
         VarEstimate,
         estimate_var,
-        historical_var,
         var_table,
     )
     from alphaloop.risk.var_backtest import (
@@ -112,7 +114,7 @@ _HOME: dict[str, str] = {
     "VAR_METHODS": "var",
     "VarEstimate": "var",
     "estimate_var": "var",
-    "historical_var": "var",
+    "historical_var": "empirical",
     "var_table": "var",
     # contributions
     "RiskContributions": "contributions",

@@ -34,8 +34,8 @@ from alphaloop.risk._inputs import (
     check_horizon,
     compounded_horizon_returns,
 )
+from alphaloop.risk.empirical import historical_var
 from alphaloop.risk.errors import RiskInputError
-from alphaloop.risk.var import historical_var
 
 __all__ = ["RiskContributions", "risk_contributions"]
 

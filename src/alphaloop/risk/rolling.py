@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.risk._inputs import check_confidence
+from alphaloop.risk.empirical import historical_var
 from alphaloop.risk.errors import RiskInputError
-from alphaloop.risk.var import VAR_METHODS, VarMethod, estimate_var, historical_var, prepare_returns
+from alphaloop.risk.var import VAR_METHODS, VarMethod, estimate_var, prepare_returns
 
 __all__ = ["portfolio_returns", "rolling_var_forecasts"]
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.risk._inputs import check_confidence, check_horizon
+from alphaloop.risk.empirical import historical_var
 from alphaloop.risk.errors import RiskInputError
 from alphaloop.risk.rolling import portfolio_returns
 from alphaloop.risk.stress import StressLimits
-from alphaloop.risk.var import historical_var
 
 __all__ = ["MonteCarloStress", "bootstrap_stress", "stationary_bootstrap_indices"]
 

@@ -44,18 +44,18 @@ from alphaloop.risk._inputs import (
     as_return_vector,
     as_weights,
     check_confidence,
-    check_covariance,
     check_horizon,
     compounded_horizon_returns,
 )
+from alphaloop.risk.empirical import historical_var
 from alphaloop.risk.errors import RiskInputError
+from alphaloop.risk.var_simulation import filtered_historical_var, monte_carlo_var
 
 __all__ = [
     "VAR_METHODS",
     "VarEstimate",
     "VarMethod",
     "estimate_var",
-    "historical_var",
     "var_table",
 ]
 
@@ -105,24 +105,6 @@ class VarEstimate:
             "n_obs": self.n_obs,
             "scaling": self.scaling,
         }
-
-
-def historical_var(losses: np.ndarray, confidence: float) -> tuple[float, float]:
-    """Empirical (VaR, CVaR) of a sample of losses (positive = loss).
-
-    VaR is the lower ``confidence``-quantile of the losses,
-    ``inf{l : F(l) >= confidence}``; CVaR is ``VaR + E[(L - VaR)+] / (1 -
-    confidence)``. With n losses and an integer ``k = (1 - confidence) n``
-    the VaR is the (k+1)-th largest loss and the CVaR the mean of the k
-    largest.
-    """
-    x = np.sort(np.asarray(losses, dtype=float))
-    n = x.size
-    # smallest index i (0-based) with (i + 1) / n >= confidence, guarding float noise
-    i = int(np.ceil(confidence * n - 1e-9)) - 1
-    var = float(x[min(max(i, 0), n - 1)])
-    cvar = var + float(np.mean(np.maximum(x - var, 0.0))) / (1.0 - confidence)
-    return var, cvar
 
 
 def _portfolio_bars(values: np.ndarray, w: np.ndarray | None) -> np.ndarray:
@@ -227,89 +209,13 @@ def _cornish_fisher(
     return var, cvar, note
 
 
-def _filtered_historical(
-    values: np.ndarray,
-    w: np.ndarray | None,
-    c: float,
-    h: int,
-    *,
-    n_paths: int = 10_000,
-    seed: int = 0,
-    **_: Any,
-) -> tuple[float, float, str]:
-    from arch import arch_model  # heavy import, only for this method
-
-    r = _portfolio_bars(values, w)
-    scale = 1.0 / max(float(np.std(r)), 1e-12)  # fit in units of one standard deviation
-    model = arch_model(
-        r * scale, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False
-    )
-    fit = model.fit(disp="off", show_warning=False)
-    resid = np.asarray(fit.resid) / np.asarray(fit.conditional_volatility)
-    if h == 1:
-        f = fit.forecast(horizon=1, reindex=False)
-        mean = float(f.mean.values[-1, 0])
-        sd = float(np.sqrt(f.variance.values[-1, 0]))
-        var, cvar = historical_var(-(mean + sd * resid) / scale, c)
-        return (
-            var,
-            cvar,
-            "one bar: GARCH(1,1) volatility forecast x empirical standardized residuals",
-        )
-    rs = np.random.RandomState(seed)
-    f = fit.forecast(
-        horizon=h, method="bootstrap", simulations=n_paths, random_state=rs, reindex=False
-    )
-    paths = np.asarray(f.simulations.values)[-1] / scale  # (paths, h) bar returns
-    total = np.expm1(np.sum(np.log1p(np.maximum(paths, -0.999999)), axis=1))
-    var, cvar = historical_var(-total, c)
-    return (
-        var,
-        cvar,
-        f"GARCH(1,1) paths of {h} bars bootstrapping standardized residuals ({n_paths} paths)",
-    )
-
-
-def _monte_carlo(
-    values: np.ndarray,
-    w: np.ndarray | None,
-    c: float,
-    h: int,
-    *,
-    n_paths: int = 10_000,
-    seed: int = 0,
-    covariance: Any = None,
-    **_: Any,
-) -> tuple[float, float, str]:
-    mean = values.mean(axis=0)
-    cov = np.cov(values, rowvar=False, ddof=1).reshape(values.shape[1], values.shape[1])
-    if covariance is not None:
-        cov = covariance
-    chol = check_covariance(cov, values.shape[1])
-    rng = np.random.default_rng(seed)
-    if h == 1:
-        # one bar: the portfolio's draw w'(mean + L z) needs z @ (L'w), not every asset's draw
-        held = np.ones(values.shape[1]) if w is None else w
-        total = rng.standard_normal((n_paths, values.shape[1])) @ (chol.T @ held) + mean @ held
-        var, cvar = historical_var(-total, c)
-        return var, cvar, f"{n_paths} multivariate normal draws of one bar, seed {seed}"
-    growth = np.zeros((n_paths, values.shape[1]))
-    for _step in range(h):
-        draws = rng.standard_normal((n_paths, values.shape[1])) @ chol.T + mean
-        growth += np.log1p(np.maximum(draws, -0.999999))
-    asset_total = np.expm1(growth)
-    total = asset_total[:, 0] if w is None else asset_total @ w
-    var, cvar = historical_var(-total, c)
-    return var, cvar, f"{n_paths} multivariate normal paths of {h} bar(s), compounded, seed {seed}"
-
-
 _METHODS: dict[str, Callable[..., tuple[float, float, str]]] = {
     "historical": _historical,
     "normal": _normal,
     "student_t": _student_t,
     "cornish_fisher": _cornish_fisher,
-    "filtered_historical": _filtered_historical,
-    "monte_carlo": _monte_carlo,
+    "filtered_historical": filtered_historical_var,
+    "monte_carlo": monte_carlo_var,
 }
 VAR_METHODS: tuple[str, ...] = tuple(_METHODS)
 

@@ -32,6 +32,10 @@ def filtered_historical_var(
     seed: int = 0,
     **_: Any,
 ) -> tuple[float, float, str]:
+    """Filtered historical VaR: GARCH(1,1) with constant mean (normal likelihood) on
+    the portfolio's bar returns; one bar: the volatility forecast times the
+    empirical standardized residuals; ``h`` bars: ``n_paths`` paths bootstrapping
+    the residuals through the GARCH recursion (seeded), compounded."""
     from arch import arch_model  # heavy import, only for this method
 
     r = _portfolio_bars(values, w)
@@ -76,10 +80,12 @@ def monte_carlo_var(
     covariance: Any = None,
     **_: Any,
 ) -> tuple[float, float, str]:
+    """Monte Carlo VaR: ``n_paths`` multivariate normal draws (sample mean; the sample
+    covariance, or ``covariance``), compounded per asset over ``h`` bars with the
+    positions held; refuses a covariance that is not positive definite."""
     mean = values.mean(axis=0)
-    cov = np.cov(values, rowvar=False, ddof=1).reshape(values.shape[1], values.shape[1])
-    if covariance is not None:
-        cov = covariance
+    n = values.shape[1]
+    cov = np.cov(values, rowvar=False, ddof=1).reshape(n, n) if covariance is None else covariance
     chol = check_covariance(cov, values.shape[1])
     rng = np.random.default_rng(seed)
     if h == 1:

@@ -12,7 +12,8 @@ Conventions used across :mod:`alphaloop.risk`:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "check_horizon",
     "compounded_horizon_returns",
     "panel_returns",
+    "single_threaded_blas",
 ]
 
 
@@ -152,6 +154,21 @@ def as_weights(weights: Any, names: Sequence[str], field: str = "weights") -> np
     return w
 
 
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run the enclosed linear algebra on one BLAS thread.
+
+    Covariances and Cholesky factors of a few hundred assets take
+    milliseconds on one thread; several BLAS threads on a busy machine can
+    spin for a second or more waiting for each other (measured in
+    bench/bench_var.py), so the risk measures keep such work on one thread.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def check_covariance(covariance: Any, n_assets: int, field: str = "covariance") -> np.ndarray:
     """The lower Cholesky factor of a symmetric positive-definite ``covariance``.
 
@@ -170,7 +187,8 @@ def check_covariance(covariance: Any, n_assets: int, field: str = "covariance") 
     if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12 * scale):
         raise CovarianceError(f"{field} is not symmetric", field=field)
     try:
-        return np.linalg.cholesky(cov)
+        with single_threaded_blas():
+            return np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         smallest = float(np.linalg.eigvalsh(cov)[0])
         raise CovarianceError(

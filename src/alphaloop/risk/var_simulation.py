@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from alphaloop.risk._inputs import check_covariance
+from alphaloop.risk._inputs import check_covariance, single_threaded_blas
 from alphaloop.risk.empirical import historical_var
 
 __all__ = ["filtered_historical_var", "monte_carlo_var"]
@@ -85,7 +85,10 @@ def monte_carlo_var(
     positions held; refuses a covariance that is not positive definite."""
     mean = values.mean(axis=0)
     n = values.shape[1]
-    cov = np.cov(values, rowvar=False, ddof=1).reshape(n, n) if covariance is None else covariance
+    with single_threaded_blas():
+        cov = (
+            np.cov(values, rowvar=False, ddof=1).reshape(n, n) if covariance is None else covariance
+        )
     chol = check_covariance(cov, values.shape[1])
     rng = np.random.default_rng(seed)
     if h == 1:

@@ -65,6 +65,14 @@ _HOME: dict[str, str] = {
     "Proposal": "alphaloop.research.policy",
     "Policy": "alphaloop.research.policy",
     "BanditPolicy": "alphaloop.research.policy",
+    # the LLM research policy
+    "LLMPolicy": "alphaloop.research.llm_policy",
+    "ResearchDecision": "alphaloop.research.llm_decision",
+    "RecipeDraft": "alphaloop.research.llm_decision",
+    "DraftError": "alphaloop.research.llm_decision",
+    "draft_recipe": "alphaloop.research.llm_decision",
+    "research_messages": "alphaloop.research.llm_prompt",
+    "llm_guard": "alphaloop.research.llm_guard",
     # the strategy database
     "AmbiguousStrategyError": "alphaloop.errors",
     "DecisionRecord": "alphaloop.research.strategy_records",
@@ -175,6 +183,13 @@ __all__ = [
     "template",
     "upgrade",
     "write_session_report",
+    "LLMPolicy",
+    "ResearchDecision",
+    "RecipeDraft",
+    "DraftError",
+    "draft_recipe",
+    "research_messages",
+    "llm_guard",
 ]
 
 

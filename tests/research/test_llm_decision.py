@@ -53,9 +53,14 @@ def test_every_drawn_recipe_round_trips_through_its_draft(long_only: bool) -> No
     for i in range(120):
         family = families[i % len(families)]
         recipe = random_recipe(
-            rng, family=family, constraints=constraints, fields=FIELDS, models=models,
-            n_assets=20, templates=TEMPLATE_NAMES,
-        )  # fmt: skip
+            rng,
+            family=family,
+            constraints=constraints,
+            fields=FIELDS,
+            models=models,
+            n_assets=20,
+            templates=TEMPLATE_NAMES,
+        )
         back = _convert(recipe_draft(recipe), constraints, models=models)
         assert back == recipe, family
 
@@ -98,8 +103,10 @@ def test_templates_only_those_searched_and_feasible() -> None:
     with pytest.raises(DraftError, match="not searched here"):
         _convert({"strategy_template": "pairs", "template_params": []}, templates=("rsi",))
     with pytest.raises(DraftError, match="needs fields"):
-        _convert({"indicators": [_indicator("volume", "volume_trend", fast=5, slow=60)]},
-                 fields=("close",))  # fmt: skip
+        _convert(
+            {"indicators": [_indicator("volume", "volume_trend", fast=5, slow=60)]},
+            fields=("close",),
+        )
     with pytest.raises(DraftError, match="at least one indicator or model"):
         _convert({})
     with pytest.raises(DraftError, match="not allowed by the goal"):
@@ -107,8 +114,12 @@ def test_templates_only_those_searched_and_feasible() -> None:
 
 
 def test_the_answer_model_rejects_extra_fields_and_bad_literals() -> None:
-    base = {"decision": "explore", "rationale": "why", "parent": None,
-            "recipe": {"indicators": [_indicator()]}}  # fmt: skip
+    base = {
+        "decision": "explore",
+        "rationale": "why",
+        "parent": None,
+        "recipe": {"indicators": [_indicator()]},
+    }
     ResearchDecision.model_validate(base)
     with pytest.raises(ValidationError):
         ResearchDecision.model_validate({**base, "decision": "yolo"})

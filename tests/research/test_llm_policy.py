@@ -20,8 +20,16 @@ from tests.research.llm_support import answer, client_for, prompt_of, researcher
 from tests.research.search_support import hasher
 
 FIELDS = ("close",)
-PORTABLE = {"type", "properties", "required", "additionalProperties", "items", "enum", "anyOf",
-            "description"}  # fmt: skip
+PORTABLE = {
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "anyOf",
+    "description",
+}
 
 
 def _history(n: int = 6, seed: int = 5) -> tuple[Candidate, ...]:
@@ -31,8 +39,20 @@ def _history(n: int = 6, seed: int = 5) -> tuple[Candidate, ...]:
         recipe = random_recipe(rng, constraints=Constraints(), fields=FIELDS, n_assets=20)
         kind, family, logic = classify(recipe)
         out.append(
-            Candidate(hasher(recipe, _view()), recipe, kind, family, logic, (), "ok",
-                      0.1 * i, i % 2 == 0, 0, "explore", f"explore/{family}")  # fmt: skip
+            Candidate(
+                hasher(recipe, _view()),
+                recipe,
+                kind,
+                family,
+                logic,
+                (),
+                "ok",
+                0.1 * i,
+                i % 2 == 0,
+                0,
+                "explore",
+                f"explore/{family}",
+            )
         )
     return tuple(out)
 
@@ -68,11 +88,13 @@ def test_valid_answers_become_llm_proposals() -> None:
     assert all(p.context["arm"].split("/")[0] == p.action for p in proposals)
     for p in proposals:
         if p.action == "exploit":
-            assert p.parents and p.parents[0] in {c.hash for c in view.history}
+            assert p.parents
+            assert p.parents[0] in {c.hash for c in view.history}
         else:
             assert p.parents == ()
     hashes = [hasher(p.recipe, view) for p in proposals]
-    assert len(set(hashes)) == 4 and not set(hashes) & view.seen
+    assert len(set(hashes)) == 4
+    assert not set(hashes) & view.seen
     # every request asks for the decision's strict schema
     body = server.requests[0]["body"]
     assert body["response_format"]["json_schema"]["schema"] == portable_schema(ResearchDecision)
@@ -113,7 +135,7 @@ def test_malformed_twice_falls_back_to_the_bandit() -> None:
 def test_one_bad_answer_is_repaired() -> None:
     view = _view(_history())
     with researcher() as server:
-        server.script = [Reply(body=openai_body("```json\n{\"decision\": 1}\n```"))]
+        server.script = [Reply(body=openai_body('```json\n{"decision": 1}\n```'))]
         proposals = _policy(server.url).propose(view, 1, np.random.default_rng(0))
     assert proposals[0].context["origin"] == "llm"
     assert len(server.requests) == 2
@@ -125,6 +147,7 @@ def _fixed(decision: dict) -> str:
 
 def test_refused_draft_is_sent_back_with_the_reasons_then_falls_back() -> None:
     view = _view(_history())
+
     def responder(body: dict) -> str:
         good = answer(body)
         good["recipe"]["indicators"][0]["template"] = "__import__('os').system('true')"
@@ -148,8 +171,12 @@ def test_a_repeat_of_an_evaluated_strategy_is_asked_again() -> None:
     def responder(body: dict) -> str:
         if len(body["messages"]) == 2:  # first attempt: the best strategy as it is
             return _fixed(
-                {"decision": "exploit", "rationale": "again", "parent": best.hash[:12],
-                 "recipe": recipe_draft(best.recipe)}  # fmt: skip
+                {
+                    "decision": "exploit",
+                    "rationale": "again",
+                    "parent": best.hash[:12],
+                    "recipe": recipe_draft(best.recipe),
+                }
             )
         return json.dumps(answer(body))
 

@@ -311,10 +311,7 @@ def recipe_draft(recipe: Mapping[str, Any]) -> dict[str, Any]:
         if not logic
         else {
             "method": logic["method"],
-            **{
-                k: logic.get(k)
-                for k in ("k", "quantile", "entry_long", "exit_long")
-            },
+            **{k: logic.get(k) for k in ("k", "quantile", "entry_long", "exit_long")},
         },
         "weighting": recipe.get("weighting", "equal"),
         "rebalance": recipe.get("rebalance"),

@@ -43,7 +43,7 @@ def post_cutoff_figures(
     if stamp.tz is not None:
         stamp = stamp.tz_convert(None)
     x = r[(t >= stamp) & np.isfinite(r)]
-    out: dict[str, Any] = {"n_bars": int(len(x)), "sharpe": None, "annual_return": None}
+    out: dict[str, Any] = {"n_bars": len(x), "sharpe": None, "annual_return": None}
     if len(x) >= 2:
         sd = float(np.std(x, ddof=1))
         if sd > 0:
@@ -102,7 +102,9 @@ def llm_guard(
     mine = [
         d
         for d in decisions
-        if d.strategy_hash and (d.context or {}).get("origin") == "llm" and d.context.get("new_trial")
+        if d.strategy_hash
+        and (d.context or {}).get("origin") == "llm"
+        and d.context.get("new_trial")
     ]
     hashes = list(dict.fromkeys(d.strategy_hash for d in mine if d.strategy_hash))
     strategies = db.strategies(hashes)

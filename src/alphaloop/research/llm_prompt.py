@@ -166,7 +166,14 @@ def _template_grids(view: ResearchView, families: Sequence[str]) -> list[str]:
 
 
 def _options(view: ResearchView) -> list[str]:
-    from alphaloop.research.space import COMBINES, QUANTILES, REBALANCES, THRESHOLDS, TOP_K, WEIGHTINGS
+    from alphaloop.research.space import (
+        COMBINES,
+        QUANTILES,
+        REBALANCES,
+        THRESHOLDS,
+        TOP_K,
+        WEIGHTINGS,
+    )
 
     c = view.constraints
     if c.long_only:

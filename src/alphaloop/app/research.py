@@ -123,8 +123,8 @@ def start_research(
         fields=list(info.fields),
         periods_per_year=float(info.market.periods_per_year or 252.0),
     )
+    policy = _policy(ws, config, policy, llm)  # bad LLM settings fail before any work
     _, panel = _search_panel(ws, data, parsed.constraints.universe)
-    policy = _policy(ws, config, policy, llm)
     need = min_search_bars(config.folds)
     if panel.n_times < need:
         raise ResearchError(

@@ -70,12 +70,13 @@ def _session(root: Path, config: Any, policy: Any) -> tuple[float, Any]:
 
 
 def run(budget: int, batch: int, workers: int) -> dict[str, Any]:
+    from tests.llm.servers import Reply, openai_body
+    from tests.research.llm_support import researcher, settings_for
+
     from alphaloop.app import Workspace
     from alphaloop.llm import LLMClient, ResponseCache
     from alphaloop.research.llm_policy import LLMPolicy
     from alphaloop.research.session import SessionConfig
-    from tests.llm.servers import Reply, openai_body
-    from tests.research.llm_support import researcher, settings_for
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-llm-"))
     base = tmp / "base"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alphaloop.app.research_llm import LLMOptions, guard_summary, llm_policy, llm_record
+from alphaloop.app.research_llm import LLMOptions, guard_summary, llm_record, session_policy
 from alphaloop.app.research_models import ImproverProcess, session_model, session_models
 from alphaloop.app.research_workers import predict_in_worker
 from alphaloop.errors import ResearchError
@@ -123,7 +123,7 @@ def start_research(
         fields=list(info.fields),
         periods_per_year=float(info.market.periods_per_year or 252.0),
     )
-    policy = _policy(ws, config, policy, llm)  # bad LLM settings fail before any work
+    policy = session_policy(ws, config, policy, llm)  # bad LLM settings fail before any work
     _, panel = _search_panel(ws, data, parsed.constraints.universe)
     need = min_search_bars(config.folds)
     if panel.n_times < need:
@@ -200,22 +200,6 @@ def resume_research(
     return _run(ws, session_id, policy=policy, on_batch=on_batch, report=report, llm=llm)
 
 
-def _policy(
-    ws: Workspace, config: SessionConfig, policy: Policy | None, llm: LLMOptions | None
-) -> Policy | None:
-    """The policy given, else the LLM policy when the config asks for it, else None (bandit)."""
-    if policy is not None or config.policy != "llm":
-        return policy
-    options = llm or LLMOptions()
-    return llm_policy(
-        ws,
-        seed=config.seed,
-        cache_mode=options.cache,
-        cache_path=options.cache_path,
-        settings=options.settings,
-    )
-
-
 def _run(
     ws: Workspace,
     session_id: int,
@@ -274,7 +258,7 @@ def _run(
     def to_spec(recipe: dict[str, Any]) -> Any:
         return recipe_spec(recipe, dataset=data, constraints=constraints, fields=panel.field_names)
 
-    policy = _policy(ws, config, policy, llm)
+    policy = session_policy(ws, config, policy, llm)
     ws.strategies.update_session(session_id, status="running")
     improver = ImproverProcess(ws, data, session_id, config.seed) if config.improve else None
 

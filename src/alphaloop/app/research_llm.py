@@ -24,8 +24,17 @@ if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
     from alphaloop.llm import LLMSettings
     from alphaloop.research.llm_policy import LLMPolicy
+    from alphaloop.research.policy import Policy
+    from alphaloop.research.session_config import SessionConfig
 
-__all__ = ["CACHE_FILE", "LLMOptions", "guard_summary", "llm_policy", "llm_record"]
+__all__ = [
+    "CACHE_FILE",
+    "LLMOptions",
+    "guard_summary",
+    "llm_policy",
+    "llm_record",
+    "session_policy",
+]
 
 #: the response cache of a workspace, relative to its root
 CACHE_FILE = Path("llm") / "responses.sqlite"
@@ -97,6 +106,23 @@ def llm_policy(
     path = Path(cache_path) if cache_path is not None else ws.root / CACHE_FILE
     cache = ResponseCache(path, cache_mode)  # type: ignore[arg-type]
     return LLMPolicy(LLMClient(resolved, cache=cache, retry_seed=seed), seed=seed)
+
+
+def session_policy(
+    ws: Workspace, config: SessionConfig, policy: Policy | None, llm: LLMOptions | None
+) -> Policy | None:
+    """The policy given, else the LLM policy when ``config.policy`` is ``llm``, else None
+    (the session's default, the bandit)."""
+    if policy is not None or config.policy != "llm":
+        return policy
+    options = llm or LLMOptions()
+    return llm_policy(
+        ws,
+        seed=config.seed,
+        cache_mode=options.cache,
+        cache_path=options.cache_path,
+        settings=options.settings,
+    )
 
 
 def llm_record(policy: Any) -> dict[str, Any] | None:

@@ -203,3 +203,44 @@ def test_replay_from_the_cache_without_the_server(tmp_path: Path) -> None:
     other = _view(_history(seed=9))
     with pytest.raises(LLMReplayMissError):
         _policy(url, ResponseCache(path, "replay")).propose(other, 1, np.random.default_rng(0))
+
+
+def test_model_text_never_reaches_code_execution(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    import alphaloop.research
+    from tests.llm.test_package import FORBIDDEN
+
+    package = Path(alphaloop.research.__file__).parent
+    modules = sorted(package.glob("llm_*.py"))
+    assert len(modules) == 4
+    offenders = [
+        f"{p.name}:{i}"
+        for p in modules
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if FORBIDDEN.search(line)
+    ]
+    assert offenders == []
+
+    # and at run time: an answer full of code is refused without any of these being called
+    def refuse(*args: object, **kw: object) -> None:
+        raise AssertionError("code execution reached")
+
+    def responder(body: dict) -> str:
+        good = answer(body)
+        good["rationale"] = "__import__('os').system('rm -rf /')"
+        good["recipe"]["models"] = ["$(touch /tmp/pwned)"]
+        return json.dumps(good)
+
+    view = _view(_history())
+    with researcher(responder=responder) as server:
+        policy = _policy(server.url)
+        policy.propose(view, 1, np.random.default_rng(0))  # imports every module on the path
+        for name in ("eval", "exec", "compile"):
+            monkeypatch.setattr(builtins, name, refuse)
+        try:
+            proposals = policy.propose(_view(_history(), batch=2), 1, np.random.default_rng(1))
+        finally:
+            monkeypatch.undo()
+    assert proposals[0].context["origin"] == "fallback"
+    assert "unknown model version(s) $(touch /tmp/pwned)" in proposals[0].context["fallback_reason"]

@@ -63,7 +63,8 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
         (line.split("recipe: ", 1)[1] for line in prompt.splitlines() if "   recipe: " in line),
         None,
     )
-    if top and recipe_line and h % 2 == 0:
+    repair = len(body["messages"]) > 2  # told the last answer could not be used: explore
+    if top and recipe_line and h % 2 == 0 and not repair:
         recipe = json.loads(recipe_line)
         grids = {(f, t): g for f, t, g in indicator_grids(prompt)}
         for ind in recipe["indicators"]:

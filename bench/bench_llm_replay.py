@@ -113,6 +113,19 @@ def run(budget: int, batch: int, workers: int) -> dict[str, Any]:
     bandit_config = SessionConfig(**common, ml=False, picks=0)
     bandit_s, _ = _session(tmp / "bandit", bandit_config, None)
     same = _contents(tmp / "record" / "alphaloop.db") == _contents(tmp / "replay" / "alphaloop.db")
+    reasons: dict[str, int] = {}
+    with Workspace(tmp / "record", holdout_fraction=0.2) as ws:
+        for d in ws.strategies.decisions(recorded.session_id):
+            why = str(d.context.get("fallback_reason") or "")
+            if d.context.get("origin") == "fallback":
+                kind = (
+                    "no valid answer"
+                    if why.startswith("no valid answer")
+                    else "a repeat"
+                    if "already evaluated" in why
+                    else "refused draft"
+                )
+                reasons[kind] = reasons.get(kind, 0) + 1
     origins = recorded.summary["llm"]["origins"]
     span = recorded.summary["llm"]["span"]
     out = {
@@ -128,6 +141,7 @@ def run(budget: int, batch: int, workers: int) -> dict[str, Any]:
         "cache_entries": len(ResponseCache(cache, "replay")),
         "prompt_chars": prompt_chars,
         "origins": origins,
+        "fallbacks": dict(sorted(reasons.items())),
         "same": same,
         "span": span,
         "evaluated": recorded.summary["counts"]["evaluated"],
@@ -177,7 +191,9 @@ def main() -> int:
                 "",
                 f"- identical database rows (strategies, genealogy, evaluations, trial counts, "
                 f"decisions; wall-clock columns aside): **{'yes' if r['same'] else 'no'}**",
-                f"- proposals by origin: {origins}; {r['cache_entries']} cached answers; "
+                f"- proposals by origin: {origins} (fallbacks after: "
+                f"{', '.join(f'{k} {v}' for k, v in r['fallbacks'].items()) or 'none'}); "
+                f"{r['cache_entries']} cached answers; "
                 f"longest prompt {r['prompt_chars']:,} characters",
                 f"- memorisation guard (cut-off 2012-01-01): post-cut-off span {span['start']} "
                 f"to {span['end']} ({span['n_bars']} bars of the search span)",
@@ -187,7 +203,10 @@ def main() -> int:
                 "Almost all of the time is the evaluation of candidates (lookahead scan, "
                 "walk-forward backtest, gate); the model's answers are local and instant here, "
                 "so the recording measures the policy's own overhead (prompt, validation, "
-                "drafts, cache writes), not a hosted model's latency.",
+                "drafts, cache writes), not a hosted model's latency. The scripted researcher "
+                "is simple (it repeats itself; a repeat it cannot fix in one round goes to the "
+                "bandit), so the fallback count says nothing about a real model. Wall times "
+                "were measured on a shared machine and vary between runs.",
                 DOC_END,
             ]
         )

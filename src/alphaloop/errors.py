@@ -299,3 +299,13 @@ class MiningSessionNotFoundError(AlphaloopError):
 class DocumentError(AlphaloopError):
     """Documents that cannot be imported or used: unparseable or future publication
     times, unknown assets, empty text, a malformed file."""
+
+
+class DraftError(SpecError):
+    """A strategy draft (the LLM-facing form of a spec) cannot become a spec: an unknown
+    template or parameter, an expression that does not parse, a field the data lacks."""
+
+
+class IntentError(AlphaloopError):
+    """A natural-language strategy idea cannot be turned into a draft: an empty intent,
+    or one in which the offline parser recognises no signal."""

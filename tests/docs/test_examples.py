@@ -10,7 +10,8 @@ Fenced blocks are extracted by language:
 - ``bash``: each ``alphaloop ...`` command (continuation lines joined,
   comments dropped) runs through the CLI's ``main()`` in that directory.
   Commands that report a verdict (``validate``, ``lookahead``, ``data
-  check``, ``model monitor``, ``research``, ``factor mine``) may exit 1, never with an error.
+  check``, ``model monitor``, ``research``, ``factor mine``, ``generate``)
+  may exit 1, never with an error.
 
 A comment line right above a block adds markers: ``<!-- example:
 file=NAME -->`` writes the block to NAME in every example directory (the
@@ -49,6 +50,7 @@ VERDICTS = (
     ("model", "monitor"),
     ("research",),
     ("factor", "mine"),
+    ("generate",),
 )
 # commands exercised elsewhere whose cost would dominate this module
 RUN_ELSEWHERE = {("demo",): "tests/cli/test_cli.py runs the demo end to end"}
@@ -216,7 +218,9 @@ def run_document(doc: str, directory: Path) -> int:
 
 RUNNABLE = sorted({b.doc for b in ALL if b.lang in ("python", "yaml", "bash")})
 # each takes several seconds
-SLOW = {"README.md", "backtest.md", "factors.md", "model-export.md", "research.md"}
+SLOW = {
+    "README.md", "backtest.md", "factors.md", "generate.md", "model-export.md", "research.md"
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ modules wire them to its stores.
 Modules: :mod:`.workspace`, :mod:`.backtests`, :mod:`.validation`,
 :mod:`.holdout`, :mod:`.models` (with :mod:`.model_explain`,
 :mod:`.model_predict`, :mod:`.model_export`, :mod:`.model_compare`),
-:mod:`.factors`, :mod:`.specs`, :mod:`.demo`.
+:mod:`.factors`, :mod:`.specs`, :mod:`.generate`, :mod:`.demo`.
 Only the workspace is imported eagerly; the use cases load on first use, so
 ``import alphaloop.app`` stays light.
 """
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from alphaloop.app.backtests import prepare, run_backtest, scan_spec, strategy_signal_fn
     from alphaloop.app.demo import run_demo
     from alphaloop.app.factors import analyze_dataset, evaluate_dataset, write_long_parquet
+    from alphaloop.app.generate import generate_strategy
     from alphaloop.app.holdout import evaluate_holdout
     from alphaloop.app.model_compare import compare_models
     from alphaloop.app.model_explain import explain_model
@@ -49,6 +50,7 @@ __all__ = [
     "evaluate_holdout",
     "explain_model",
     "export_model",
+    "generate_strategy",
     "monitor_model",
     "predict_model",
     "predict_panel",
@@ -77,6 +79,7 @@ _USE_CASES: dict[str, str] = {
     "analyze_dataset": "alphaloop.app.factors",
     "evaluate_dataset": "alphaloop.app.factors",
     "evaluate_holdout": "alphaloop.app.holdout",
+    "generate_strategy": "alphaloop.app.generate",
     "export_model": "alphaloop.app.model_export",
     "predict_model": "alphaloop.app.model_predict",
     "write_predictions": "alphaloop.app.model_predict",

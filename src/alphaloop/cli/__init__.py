@@ -37,6 +37,7 @@ from alphaloop.cli.data import data_app
 from alphaloop.cli.demo import demo
 from alphaloop.cli.docs import docs_app
 from alphaloop.cli.factor import factor_app
+from alphaloop.cli.generate import generate
 from alphaloop.cli.holdout import holdout_app
 from alphaloop.cli.init import init
 from alphaloop.cli.mcp import mcp
@@ -68,6 +69,7 @@ app.command("demo")(demo)
 app.command("backtest")(backtest)
 app.command("lookahead")(lookahead)
 app.command("validate")(validate)
+app.command("generate")(generate)
 app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")

@@ -352,6 +352,19 @@ def improve(
         int | None, typer.Option("--session", help="Take the models of this session's top.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seeds the proposals and the training.")] = 0,
+    ideas: Annotated[
+        str,
+        typer.Option(
+            "--ideas",
+            help="offline, or llm: ask the ALPHALOOP_LLM_* model for the changes to try.",
+        ),
+    ] = "offline",
+    llm_cache: Annotated[
+        str,
+        typer.Option(
+            "--llm-cache", help="Model answers: use (cache them), replay (cache only), off."
+        ),
+    ] = "use",
     as_json: JsonOpt = False,
 ) -> None:
     """Propose better versions of the models the best strategies use; register only real wins.
@@ -363,19 +376,35 @@ def improve(
     """
     from alphaloop.app.research_models import run_improver
 
+    if ideas not in ("offline", "llm"):
+        raise UsageError(f"--ideas must be offline or llm, got {ideas!r}")
+    if llm_cache not in ("use", "replay", "off"):
+        raise UsageError(f"--llm-cache must be use, replay or off, got {llm_cache!r}")
     ws = workspace(ctx, write=True)
     ws.data.info(data)
-    with progress_bars(as_json) as progress:
-        results = run_improver(
-            ws,
-            data,
-            rounds=rounds,
-            refs=ref,
-            top=top,
-            seed=seed,
-            session_id=session,
-            progress=progress,
-        )
+    client = source = None
+    if ideas == "llm":
+        from alphaloop.app.llm_workspace import workspace_llm_client
+        from alphaloop.research.model_ideas import llm_ideas
+
+        client = workspace_llm_client(ws, llm_cache)
+        source = llm_ideas(client, seed=seed)
+    try:
+        with progress_bars(as_json) as progress:
+            results = run_improver(
+                ws,
+                data,
+                rounds=rounds,
+                refs=ref,
+                top=top,
+                seed=seed,
+                session_id=session,
+                progress=progress,
+                ideas=source,
+            )
+    finally:
+        if client is not None:
+            client.close()
     docs = [r.to_dict() for r in results]
     if as_json:
         print_json(docs)
@@ -386,6 +415,18 @@ def improve(
             new = d.get("new_ref")
             verdict = f"registered [green]{escape(new)}[/]" if new else "kept"
             out.print(f"{escape(str(d.get('ref')))}: {verdict}")
+            record = d.get("ideas")
+            if record:
+                out.print(
+                    f"  ideas from {escape(str(record.get('source')))}: "
+                    f"{len(record.get('accepted') or [])} tried, "
+                    f"{len(record.get('rejected') or [])} refused"
+                    + (
+                        f"; offline proposals used ({escape(str(record['fallback']))})"
+                        if record.get("used") == "offline"
+                        else ""
+                    )
+                )
             for p in d.get("proposals", []):
                 cmp = p.get("comparison") or {}
                 result = (

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 KINDS = ("pure_technical", "hybrid_ml", "pure_ml")
-ORIGINS = ("manual", "research", "validate", "import")
+ORIGINS = ("manual", "research", "validate", "import", "generate")
 STATUSES = ("ok", "rejected", "failed", "refused")
 
 #: the logic label of each portfolio method

@@ -90,4 +90,4 @@ def test_an_llm_session_through_the_command_line(
     assert doc["session"]["config"]["policy"] == "llm"
     assert doc["session"]["config"]["llm"]["model"] == "local-researcher"
     assert doc["llm"]["origins"] == {"llm": 4}
-    assert (ws_path / "llm" / "responses.sqlite").exists()
+    assert (ws_path / "llm" / "cache.sqlite").exists()

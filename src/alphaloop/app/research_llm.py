@@ -2,8 +2,9 @@
 
 :func:`llm_policy` builds the :class:`~alphaloop.research.llm_policy.LLMPolicy`
 of a session from :class:`~alphaloop.llm.LLMSettings` (``ALPHALOOP_LLM_*``)
-with a response cache in the workspace (``llm/responses.sqlite``, or a file
-given), in mode ``use`` (call on a miss and store), ``replay`` (answers from
+with the workspace's response cache
+(:func:`~alphaloop.app.llm_workspace.llm_cache_path`, shared with the other
+LLM features, or a file given), in mode ``use`` (call on a miss and store), ``replay`` (answers from
 the cache only, no network) or ``off``. :func:`guard_summary` adds the
 memorisation guard (post-cut-off figures of LLM-proposed candidates) to a
 session's summary.
@@ -28,16 +29,12 @@ if TYPE_CHECKING:
     from alphaloop.research.session_config import SessionConfig
 
 __all__ = [
-    "CACHE_FILE",
     "LLMOptions",
     "guard_summary",
     "llm_policy",
     "llm_record",
     "session_policy",
 ]
-
-#: the response cache of a workspace, relative to its root
-CACHE_FILE = Path("llm") / "responses.sqlite"
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class LLMOptions:
 
     ``cache``: ``use`` (answers from the cache, else the endpoint, stored),
     ``replay`` (the cache only: no network, a miss is an error) or ``off``;
-    ``cache_path``: the cache file (default ``<workspace>/llm/responses.sqlite``);
+    ``cache_path``: the cache file (default: the workspace's, ``<workspace>/llm/cache.sqlite``);
     ``settings``: the model's settings (default ``ALPHALOOP_LLM_*``).
     """
 
@@ -90,7 +87,7 @@ def llm_policy(
         The session's seed (sent with every request).
     cache_mode : {"use", "replay", "off"}
     cache_path : Path, optional
-        The response cache file; default ``<workspace>/llm/responses.sqlite``.
+        The response cache file; default the workspace's (``llm/cache.sqlite``).
     settings : LLMSettings, optional
         Default: read from ``ALPHALOOP_LLM_*``.
 
@@ -99,11 +96,12 @@ def llm_policy(
     LLMConfigError
         Bad settings or cache mode.
     """
+    from alphaloop.app.llm_workspace import llm_cache_path
     from alphaloop.llm import LLMClient, ResponseCache
     from alphaloop.research.llm_policy import LLMPolicy
 
     resolved = _settings(settings)
-    path = Path(cache_path) if cache_path is not None else ws.root / CACHE_FILE
+    path = Path(cache_path) if cache_path is not None else llm_cache_path(ws)
     cache = ResponseCache(path, cache_mode)  # type: ignore[arg-type]
     return LLMPolicy(LLMClient(resolved, cache=cache, retry_seed=seed), seed=seed)
 

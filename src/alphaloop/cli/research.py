@@ -34,6 +34,18 @@ research_app = typer.Typer(
     invoke_without_command=True,
 )
 
+LLMCacheOpt = Annotated[
+    str,
+    typer.Option(
+        "--llm-cache",
+        help="LLM answers: use (cache, else call), replay (cache only, no network) or off.",
+    ),
+]
+LLMCacheFileOpt = Annotated[
+    Path | None,
+    typer.Option("--llm-cache-file", help="Response cache file (default: in the workspace)."),
+]
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
 
@@ -125,6 +137,7 @@ def _print_summary(doc: dict[str, Any]) -> None:
         f"models: {len(doc['models_start'])} at start, {len(doc['models_end'])} at end"
         + (f"; session PBO {fmt_num(doc.get('final_pbo'), 3)}" if doc.get("final_pbo") else "")
     )
+    _print_guard(doc.get("llm"))
     if doc["survivors"]:
         print_table(
             (
@@ -170,6 +183,32 @@ def _print_summary(doc: dict[str, Any]) -> None:
         out.print(f"report written to {escape(doc['report'])}")
 
 
+def _print_guard(guard: dict[str, Any] | None) -> None:
+    """The memorisation guard: LLM-proposed candidates, post-cut-off figures first."""
+    if not guard:
+        return
+    from alphaloop.research.llm_guard import guard_rows
+
+    line, rows = guard_rows(guard)
+    origins = ", ".join(f"{k} {v}" for k, v in (guard.get("origins") or {}).items())
+    out.print(f"proposals by origin: {escape(origins or 'none')}")
+    out.print(escape(line))
+    if rows:
+        print_table(
+            (
+                Col("name"),
+                Col("hash"),
+                Col("post-cut-off Sharpe", "right"),
+                Col("post-cut-off return", "right", drop=2),
+                Col("bars", "right", drop=1),
+                Col("search Sharpe", "right"),
+                Col("passed"),
+            ),
+            [tuple(r) for r in rows[:10]],
+            title="LLM-proposed candidates (post-cut-off span first; search span only)",
+        )
+
+
 @research_app.callback()
 def research(
     ctx: typer.Context,
@@ -201,6 +240,14 @@ def research(
             help="Search the strategy templates (pairs, momentum, ...) as families too.",
         ),
     ] = True,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy", help="Who proposes: bandit (offline) or llm (ALPHALOOP_LLM_* model)."
+        ),
+    ] = "bandit",
+    llm_cache: LLMCacheOpt = "use",
+    llm_cache_file: LLMCacheFileOpt = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML session report.")
     ] = None,
@@ -235,13 +282,28 @@ def research(
             ml=ml,
             improve=improve,
             templates=templates,
+            policy=policy,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
         raise UsageError(describe_validation_error(exc, SessionConfig)) from None
+    options = _llm_options(llm_cache, llm_cache_file)
     ws = workspace(ctx, write=True)
     with _live(as_json, budget) as on_batch:
-        result = start_research(ws, goal, data, config, on_batch=on_batch, report=report)
+        result = start_research(
+            ws, goal, data, config, on_batch=on_batch, report=report, llm=options
+        )
     _done(result.to_dict(), as_json)
+
+
+def _llm_options(cache: str, path: Path | None) -> Any:
+    from alphaloop.app.research_llm import LLMOptions
+    from alphaloop.llm import CACHE_MODES
+
+    if cache not in CACHE_MODES:
+        raise UsageError(
+            f"--llm-cache {cache!r} is not a cache mode", hint=f"use {', '.join(CACHE_MODES)}"
+        )
+    return LLMOptions(cache=cache, cache_path=path)
 
 
 def _done(doc: dict[str, Any], as_json: bool) -> None:
@@ -259,6 +321,8 @@ def resume(
     session: Annotated[
         int, typer.Argument(help="Session id (see `alphaloop strategies sessions`).")
     ],
+    llm_cache: LLMCacheOpt = "use",
+    llm_cache_file: LLMCacheFileOpt = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML session report.")
     ] = None,
@@ -267,10 +331,11 @@ def resume(
     """Continue a session after a crash, a kill or a time limit; nothing is evaluated twice."""
     from alphaloop.app.research import resume_research
 
+    options = _llm_options(llm_cache, llm_cache_file)
     ws = workspace(ctx, write=True)
     budget = int((ws.strategies.session(session)["config"] or {}).get("budget", 0))
     with _live(as_json, budget) as on_batch:
-        result = resume_research(ws, session, on_batch=on_batch, report=report)
+        result = resume_research(ws, session, on_batch=on_batch, report=report, llm=options)
     _done(result.to_dict(), as_json)
 
 

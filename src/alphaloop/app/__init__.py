@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         promote_model,
         train_from_spec,
     )
+    from alphaloop.app.risk_report import risk_report
     from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
     from alphaloop.app.validation import validate_spec
 
@@ -58,6 +59,7 @@ __all__ = [
     "promote_model",
     "resolve_run_spec",
     "resolve_spec",
+    "risk_report",
     "run_backtest",
     "run_demo",
     "scan_spec",
@@ -94,6 +96,7 @@ _USE_CASES: dict[str, str] = {
     "resolve_run_spec": "alphaloop.app.specs",
     "write_long_parquet": "alphaloop.app.factors",
     "validate_spec": "alphaloop.app.validation",
+    "risk_report": "alphaloop.app.risk_report",
 }
 
 

@@ -267,7 +267,8 @@ class StrategyRow(Base):
     logic: Mapped[str] = mapped_column(String(50))
     models: Mapped[list[Any]] = mapped_column(JSON, default=list)
     recipe: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    origin: Mapped[str] = mapped_column(String(20))  # manual | research | validate | import
+    # manual | research | validate | import | generate
+    origin: Mapped[str] = mapped_column(String(20))
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("research_sessions.id"), nullable=True, index=True
     )

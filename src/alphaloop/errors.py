@@ -299,3 +299,9 @@ class MiningSessionNotFoundError(AlphaloopError):
 class DocumentError(AlphaloopError):
     """Documents that cannot be imported or used: unparseable or future publication
     times, unknown assets, empty text, a malformed file."""
+
+
+class RiskError(AlphaloopError):
+    """Risk, regime or sizing computation cannot run on these inputs: NaNs, a series too
+    short for its window, non-positive prices, an unknown method name, a bad parameter.
+    The message names the field and what is allowed."""

@@ -83,8 +83,10 @@ def fit_gaussian_hmm(
 
     The observations are standardised by the span's own mean and standard
     deviation first (hmmlearn's variance floor, 1e-3, would otherwise swamp
-    daily return variances near 1e-4). Seeds ``seed .. seed + n_init - 1``;
-    the fit with the highest likelihood wins, ties to the lowest seed.
+    daily return variances near 1e-4). The first start splits the span into
+    volatility quantiles; restarts jitter it with seeds ``seed + 1 ..
+    seed + n_init - 1``. The fit with the highest likelihood wins, ties to
+    the earliest start.
     """
     hmm = _hmmlearn()
     center, scale = standardizer(x)
@@ -98,7 +100,9 @@ def fit_gaussian_hmm(
             n_iter=n_iter,
             tol=1e-4,
             random_state=seed + i,
+            init_params="",
         )
+        _start(model, z[:, 0], n_states, np.random.default_rng(seed + i) if i else None)
         model.fit(z)
         score = float(model.score(z))
         if score > best_score:
@@ -114,6 +118,28 @@ def fit_gaussian_hmm(
         scale=scale,
         log_likelihood=best_score,
     )
+
+
+def _start(model: Any, z: np.ndarray, n_states: int, rng: np.random.Generator | None) -> None:
+    """Starting values: states by volatility quantiles of the span; jittered for restarts.
+
+    Set here rather than by hmmlearn's k-means start, which is slower and
+    clusters on the *level* of returns, not on their volatility.
+    """
+    magnitude = np.abs(z - np.median(z))
+    groups = np.array_split(np.argsort(magnitude, kind="stable"), n_states)
+    means = np.array([z[g].mean() for g in groups])
+    variances = np.array([max(z[g].var(), 1e-3) for g in groups])
+    stay = 0.95
+    if rng is not None:
+        variances = variances * np.exp(rng.normal(0.0, 0.5, n_states))
+        stay = float(rng.uniform(0.8, 0.99))
+    transmat = np.full((n_states, n_states), (1.0 - stay) / (n_states - 1))
+    np.fill_diagonal(transmat, stay)
+    model.startprob_ = np.full(n_states, 1.0 / n_states)
+    model.transmat_ = transmat
+    model.means_ = means.reshape(-1, 1)
+    model.covars_ = variances.reshape(-1, 1)
 
 
 def forward_filter(params: GaussianHMMParams, x: np.ndarray) -> np.ndarray:

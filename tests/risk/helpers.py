@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -27,13 +28,17 @@ def planted_volatility_regimes(
     return pd.Series(returns, index=dates(n), name="returns"), states
 
 
-def fractional_gaussian_noise(n: int, hurst: float, seed: int) -> np.ndarray:
-    """Exact fractional Gaussian noise (Cholesky of its autocovariance) with Hurst exponent H."""
+@functools.cache
+def _fgn_factor(n: int, hurst: float) -> np.ndarray:
     k = np.arange(n, dtype=float)
     h2 = 2.0 * hurst
     gamma = 0.5 * (np.abs(k + 1) ** h2 - 2.0 * np.abs(k) ** h2 + np.abs(k - 1) ** h2)
-    chol = np.linalg.cholesky(toeplitz(gamma))
-    return chol @ np.random.default_rng(seed).normal(size=n)
+    return np.linalg.cholesky(toeplitz(gamma))
+
+
+def fractional_gaussian_noise(n: int, hurst: float, seed: int) -> np.ndarray:
+    """Exact fractional Gaussian noise (Cholesky of its autocovariance) with Hurst exponent H."""
+    return _fgn_factor(n, hurst) @ np.random.default_rng(seed).normal(size=n)
 
 
 def assert_causal(

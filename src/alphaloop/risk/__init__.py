@@ -18,7 +18,7 @@ cheap (no statsmodels or hmmlearn until a model is fitted). The modules:
     The walk-forward scheme both share (fit on the past, filter forward).
 :mod:`~alphaloop.risk.hurst`
     :func:`hurst_exponent`, :func:`rolling_hurst`, :func:`hurst_regimes`.
-:mod:`~alphaloop.risk.regime_metrics`
+:mod:`~alphaloop.risk.regime_performance`
     :func:`regime_metrics`: per-regime return, volatility, Sharpe, drawdown,
     hit rate and share of time of any return stream.
 :mod:`~alphaloop.risk.sizing`
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         risk_contributions,
         rolling_risk_parity,
     )
-    from alphaloop.risk.regime_metrics import METRIC_COLUMNS, regime_metrics
+    from alphaloop.risk.regime_performance import METRIC_COLUMNS, regime_metrics
     from alphaloop.risk.regimes import (
         REGIME_METHODS,
         WARMUP,
@@ -101,8 +101,8 @@ _HOME: dict[str, str] = {
     "hurst_regimes": "hurst",
     "rolling_hurst": "hurst",
     # regime-conditional metrics
-    "METRIC_COLUMNS": "regime_metrics",
-    "regime_metrics": "regime_metrics",
+    "METRIC_COLUMNS": "regime_performance",
+    "regime_metrics": "regime_performance",
     # sizing
     "KELLY_HAIRCUTS": "sizing",
     "atr_position_size": "sizing",

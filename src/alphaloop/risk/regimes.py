@@ -15,7 +15,7 @@ Conventions shared by every regime model in :mod:`alphaloop.risk`
 - ``returns`` are simple per-bar returns; prices are positive levels.
 - To act on a label, use it from the next bar on (a label at t is known at
   the close of t): :func:`alphaloop.risk.sizing.regime_scale` and
-  :func:`alphaloop.risk.regime_metrics.regime_metrics` lag by one bar.
+  :func:`alphaloop.risk.regime_performance.regime_metrics` lag by one bar.
 """
 
 from __future__ import annotations

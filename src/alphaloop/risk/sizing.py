@@ -321,7 +321,7 @@ def regime_scale(
             )
         by_label[int(label)] = float(value)
     values = series.to_numpy().astype(np.int64)
-    missing = sorted(set(np.unique(values)) - set(by_label) - {WARMUP})
+    missing = sorted(set(np.unique(values).tolist()) - set(by_label) - {WARMUP})
     if missing:
         raise RiskError(
             f"scales: no scale for regime(s) {missing}", hint="give every regime a scale"

@@ -75,3 +75,9 @@ def test_bad_inputs() -> None:
         hurst_exponent(np.zeros(100), method="dfa")
     with pytest.raises(RiskError, match="max_scale: 80 bars is more than half"):
         hurst_exponent(np.zeros(100), max_scale=80)
+
+
+def test_a_random_walk_is_mostly_labelled_random_walk() -> None:
+    returns = np.random.default_rng(12).normal(size=2000)
+    labels = hurst_regimes(returns).labels.to_numpy()[251:]
+    assert np.mean(labels == 1) > 0.8

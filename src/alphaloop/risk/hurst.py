@@ -6,9 +6,12 @@ one. Two estimators, both fitted as the slope of a log-log regression over
 log-spaced scales:
 
 ``"variogram"`` (default)
-    The standard deviation of the level's ``lag``-bar changes grows as
+    The root mean square of the level's ``lag``-bar changes grows as
     ``lag ** H``; the levels are the cumulative sum of the input increments.
-    Nearly unbiased for a random walk even on a few hundred bars.
+    The changes are not demeaned (demeaning biases H down on short
+    samples); a drift adds a little apparent persistence. Nearly unbiased
+    for a random walk: about 0.49 on 252 bars, with a spread of about 0.06
+    from sample to sample (0.04 on 1,000 bars).
 ``"rs"``
     Rescaled range (R/S) over non-overlapping blocks of ``size`` bars:
     ``E[R/S] ~ size ** H``. The classic estimator; without small-sample
@@ -50,7 +53,7 @@ def _slope(scales: np.ndarray, values: np.ndarray) -> float:
 def _variogram(x: np.ndarray, max_scale: int) -> float:
     levels = np.concatenate(([0.0], np.cumsum(x)))
     lags = _scales(1, max_scale)
-    spread = np.array([np.std(levels[lag:] - levels[:-lag]) for lag in lags])
+    spread = np.array([np.sqrt(np.mean((levels[lag:] - levels[:-lag]) ** 2)) for lag in lags])
     return _slope(lags, spread)
 
 
@@ -126,7 +129,7 @@ def rolling_hurst(returns: object, *, window: int = 252, method: str = "variogra
 
 
 def hurst_regimes(
-    returns: object, *, window: int = 252, band: float = 0.05, method: str = "variogram"
+    returns: object, *, window: int = 252, band: float = 0.1, method: str = "variogram"
 ) -> RegimeLabels:
     """Regimes from the rolling Hurst exponent.
 
@@ -136,9 +139,11 @@ def hurst_regimes(
         Per-bar returns, no NaN.
     window : int, default 252
         Trailing bars per estimate, including the current bar.
-    band : float, default 0.05
+    band : float, default 0.1
         H below ``0.5 - band`` is mean-reverting (0), above ``0.5 + band``
-        trending (2), otherwise random walk (1).
+        trending (2), otherwise random walk (1). Keep it wide against the
+        estimator's noise (about 0.06 on 252 bars): with 0.1 a random walk
+        is labelled random walk on about nine bars in ten.
     method : {"variogram", "rs"}, default "variogram"
 
     Returns

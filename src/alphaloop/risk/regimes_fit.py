@@ -36,7 +36,7 @@ P = TypeVar("P")
 
 def walk_forward_filter(
     x: np.ndarray,
-    fit: Callable[[np.ndarray], P],
+    fit: Callable[[np.ndarray, P | None], P],
     filter_proba: Callable[[P, np.ndarray], np.ndarray],
     *,
     n_states: int,
@@ -50,7 +50,8 @@ def walk_forward_filter(
     x : ndarray, shape (T,)
         The observations.
     fit : callable
-        ``fit(x_train) -> params`` (states sorted, 0 = calmest).
+        ``fit(x_train, previous) -> params`` (states sorted, 0 = calmest);
+        ``previous`` is the last fit (None at first), a deterministic warm start.
     filter_proba : callable
         ``filter_proba(params, x_head) -> (len(x_head), n_states)``: the
         forward-filtered probabilities, row t from ``x_head[:t + 1]`` only.
@@ -83,7 +84,7 @@ def walk_forward_filter(
     fits: list[P] = []
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else n
-        params = fit(x[:start])
+        params = fit(x[:start], fits[-1] if fits else None)
         fits.append(params)
         out[start:end] = filter_proba(params, x[:end])[start:end]
     return out, fits

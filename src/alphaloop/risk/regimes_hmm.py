@@ -77,7 +77,13 @@ def _hmmlearn() -> Any:
 
 
 def fit_gaussian_hmm(
-    x: np.ndarray, *, n_states: int = 2, seed: int = 0, n_init: int = 3, n_iter: int = 200
+    x: np.ndarray,
+    *,
+    n_states: int = 2,
+    seed: int = 0,
+    n_init: int = 3,
+    n_iter: int = 200,
+    start: GaussianHMMParams | None = None,
 ) -> GaussianHMMParams:
     """Fit a Gaussian HMM to a training span by EM (hmmlearn), best of ``n_init`` seeds.
 
@@ -85,15 +91,16 @@ def fit_gaussian_hmm(
     deviation first (hmmlearn's variance floor, 1e-3, would otherwise swamp
     daily return variances near 1e-4). The first start splits the span into
     volatility quantiles; restarts jitter it with seeds ``seed + 1 ..
-    seed + n_init - 1``. The fit with the highest likelihood wins, ties to
-    the earliest start.
+    seed + n_init - 1``; ``start`` (a previous fit, for walk-forward refits)
+    adds one more start from its parameters. The fit with the highest
+    likelihood wins, ties to the earliest start.
     """
     hmm = _hmmlearn()
     center, scale = standardizer(x)
     z = ((x - center) / scale).reshape(-1, 1)
     best: Any = None
     best_score = -math.inf
-    for i in range(n_init):
+    for i in range(n_init + (start is not None)):
         model = hmm.GaussianHMM(
             n_components=n_states,
             covariance_type="diag",
@@ -102,7 +109,10 @@ def fit_gaussian_hmm(
             random_state=seed + i,
             init_params="",
         )
-        _start(model, z[:, 0], n_states, np.random.default_rng(seed + i) if i else None)
+        if i < n_init:
+            _start(model, z[:, 0], n_states, np.random.default_rng(seed + i) if i else None)
+        else:
+            _warm_start(model, start, center, scale)  # type: ignore[arg-type]
         model.fit(z)
         score = float(model.score(z))
         if score > best_score:
@@ -142,6 +152,16 @@ def _start(model: Any, z: np.ndarray, n_states: int, rng: np.random.Generator | 
     model.covars_ = variances.reshape(-1, 1)
 
 
+def _warm_start(model: Any, previous: GaussianHMMParams, center: float, scale: float) -> None:
+    """Start from a previous fit, re-expressed in this span's standardisation."""
+    ratio = previous.scale / scale
+    model.startprob_ = previous.startprob
+    model.transmat_ = previous.transmat
+    means = (previous.center + previous.scale * previous.means - center) / scale
+    model.means_ = means.reshape(-1, 1)
+    model.covars_ = np.maximum(previous.variances * ratio**2, 1e-3).reshape(-1, 1)
+
+
 def forward_filter(params: GaussianHMMParams, x: np.ndarray) -> np.ndarray:
     """Filtered state probabilities ``P(state_t | x_0 .. x_t)``, shape ``(len(x), k)``.
 
@@ -170,7 +190,7 @@ def hmm_regimes(
     *,
     n_regimes: int = 2,
     min_train: int = 504,
-    refit_every: int | None = None,
+    refit_every: int | None = 252,
     seed: int = 0,
     n_init: int = 3,
     n_iter: int = 200,
@@ -185,9 +205,11 @@ def hmm_regimes(
         Hidden states; sorted by variance, 0 = calmest.
     min_train : int, default 504
         Bars in the first fit (two years of daily bars); they get no label.
-    refit_every : int, optional
-        Refit on all bars before every ``min_train + i * refit_every``;
-        default: fit once on the first ``min_train`` bars, then filter on.
+    refit_every : int or None, default 252
+        Refit on all bars before every ``min_train + i * refit_every``
+        (yearly on daily bars), each fit warm-started from the last; None
+        fits once on the first ``min_train`` bars and filters on, which
+        leaves every later label to a model of the first span only.
     seed, n_init, n_iter : int
         EM restarts use seeds ``seed .. seed + n_init - 1``; at most
         ``n_iter`` EM iterations each.
@@ -204,8 +226,10 @@ def hmm_regimes(
     series = finite_series(returns, "returns")
     x = series.to_numpy()
 
-    def fit(train: np.ndarray) -> GaussianHMMParams:
-        return fit_gaussian_hmm(train, n_states=n_regimes, seed=seed, n_init=n_init, n_iter=n_iter)
+    def fit(train: np.ndarray, previous: GaussianHMMParams | None) -> GaussianHMMParams:
+        return fit_gaussian_hmm(
+            train, n_states=n_regimes, seed=seed, n_init=n_init, n_iter=n_iter, start=previous
+        )
 
     proba, fits = walk_forward_filter(
         x, fit, forward_filter, n_states=n_regimes, min_train=min_train, refit_every=refit_every

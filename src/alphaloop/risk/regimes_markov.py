@@ -63,14 +63,22 @@ def _model(z: np.ndarray, n_states: int) -> Any:
     return MarkovRegression(z, k_regimes=n_states, trend="c", switching_variance=True)
 
 
-def fit_markov_switching(x: np.ndarray, *, n_states: int = 2) -> MarkovSwitchingParams:
-    """Maximum-likelihood fit (EM start, then BFGS) on a training span; deterministic."""
+def fit_markov_switching(
+    x: np.ndarray, *, n_states: int = 2, start: MarkovSwitchingParams | None = None
+) -> MarkovSwitchingParams:
+    """Maximum-likelihood fit (EM start, then BFGS) on a training span; deterministic.
+
+    ``start``: a previous fit whose parameters start the optimiser (a warm
+    start for walk-forward refits); default statsmodels' own start.
+    """
     center, scale = standardizer(x)
     z = (x - center) / scale
     with warnings.catch_warnings():
         # the optimiser's convergence chatter; the likelihood is kept for the record
         warnings.simplefilter("ignore")
-        result = _model(z, n_states).fit(disp=False)
+        result = _model(z, n_states).fit(
+            start_params=None if start is None else start.params, disp=False
+        )
     params = np.asarray(result.params, dtype=float)
     if not np.all(np.isfinite(params)):
         raise RiskError(
@@ -103,7 +111,7 @@ def markov_regimes(
     *,
     n_regimes: int = 2,
     min_train: int = 504,
-    refit_every: int | None = None,
+    refit_every: int | None = 252,
 ) -> RegimeLabels:
     """Regimes of a Markov-switching mean/variance model fitted on past bars, filtered.
 
@@ -115,8 +123,11 @@ def markov_regimes(
         Regimes; sorted by variance, 0 = calmest.
     min_train : int, default 504
         Bars in the first fit; they get no label.
-    refit_every : int, optional
-        Refit on the expanding past every this many bars; default: one fit.
+    refit_every : int or None, default 252
+        Refit on all bars before every ``min_train + i * refit_every``
+        (yearly on daily bars), each fit warm-started from the last; None
+        fits once on the first ``min_train`` bars and filters on, which
+        leaves every later label to a model of the first span only.
 
     Returns
     -------
@@ -127,8 +138,8 @@ def markov_regimes(
     n_regimes = check_window(n_regimes, "n_regimes")
     series = finite_series(returns, "returns")
 
-    def fit(train: np.ndarray) -> MarkovSwitchingParams:
-        return fit_markov_switching(train, n_states=n_regimes)
+    def fit(train: np.ndarray, previous: MarkovSwitchingParams | None) -> MarkovSwitchingParams:
+        return fit_markov_switching(train, n_states=n_regimes, start=previous)
 
     proba, fits = walk_forward_filter(
         series.to_numpy(),

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         promote_model,
         train_from_spec,
     )
+    from alphaloop.app.risk_regimes import regime_report
     from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
     from alphaloop.app.validation import validate_spec
 
@@ -54,6 +55,7 @@ __all__ = [
     "predict_panel",
     "prepare",
     "promote_model",
+    "regime_report",
     "resolve_run_spec",
     "resolve_spec",
     "run_backtest",
@@ -91,6 +93,7 @@ _USE_CASES: dict[str, str] = {
     "resolve_run_spec": "alphaloop.app.specs",
     "write_long_parquet": "alphaloop.app.factors",
     "validate_spec": "alphaloop.app.validation",
+    "regime_report": "alphaloop.app.risk_regimes",
 }
 
 

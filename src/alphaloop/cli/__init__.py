@@ -42,6 +42,7 @@ from alphaloop.cli.init import init
 from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
 from alphaloop.cli.research import research_app
+from alphaloop.cli.risk_regimes import risk_app
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app
@@ -74,6 +75,7 @@ app.add_typer(research_app, name="research")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(strategy_app, name="strategy")
 app.command("mcp")(mcp)
+app.add_typer(risk_app, name="risk")
 
 
 def _version(value: bool) -> None:

@@ -211,8 +211,10 @@ def hmm_regimes(
         fits once on the first ``min_train`` bars and filters on, which
         leaves every later label to a model of the first span only.
     seed, n_init, n_iter : int
-        EM restarts use seeds ``seed .. seed + n_init - 1``; at most
-        ``n_iter`` EM iterations each.
+        The first fit runs ``n_init`` EM starts (seeds ``seed ..
+        seed + n_init - 1``, :func:`fit_gaussian_hmm`); each refit runs two,
+        from the previous fit and from the volatility-quantile split. At
+        most ``n_iter`` EM iterations each.
 
     Returns
     -------
@@ -227,8 +229,10 @@ def hmm_regimes(
     x = series.to_numpy()
 
     def fit(train: np.ndarray, previous: GaussianHMMParams | None) -> GaussianHMMParams:
+        # restarts on the first fit; a refit starts from the last fit and the quantile split
+        restarts = n_init if previous is None else 1
         return fit_gaussian_hmm(
-            train, n_states=n_regimes, seed=seed, n_init=n_init, n_iter=n_iter, start=previous
+            train, n_states=n_regimes, seed=seed, n_init=restarts, n_iter=n_iter, start=previous
         )
 
     proba, fits = walk_forward_filter(

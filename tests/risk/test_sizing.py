@@ -211,3 +211,12 @@ def test_regime_scale_needs_every_regime() -> None:
 def test_bad_input_names_the_field(call: object, message: str) -> None:
     with pytest.raises(RiskError, match=message):
         call()  # type: ignore[operator]
+
+
+@given(arrays(np.float64, 40, elements=st.floats(-0.05, 0.05)), st.integers(15, 39))
+def test_average_true_range_is_causal(moves: np.ndarray, cut: int) -> None:
+    close = pd.Series(100.0 * np.exp(np.cumsum(moves)), index=dates(40))
+    ohlc = pd.DataFrame({"high": close * 1.01, "low": close * 0.99, "close": close})
+    assert_causal(
+        lambda f: average_true_range(f["high"], f["low"], f["close"], window=14), ohlc, [cut]
+    )

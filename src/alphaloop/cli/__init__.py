@@ -44,6 +44,7 @@ from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
+from alphaloop.cli.risk_regimes import risk_regimes
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app
@@ -76,6 +77,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(strategy_app, name="strategy")
+risk_app.command("regimes")(risk_regimes)
 app.add_typer(risk_app, name="risk")
 app.command("mcp")(mcp)
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alphaloop.risk import StressLimits, StressReport
 
 risk_app = typer.Typer(
-    help="Risk of a strategy: VaR/CVaR, VaR backtests, exposure, stress tests.",
+    help="Risk: VaR/CVaR, VaR backtests, exposure and stress tests of a strategy; market regimes.",
     no_args_is_help=True,
 )
 

@@ -22,13 +22,16 @@ class RiskError(AlphaloopError):
     ----------
     message : str
         What was wrong and where.
-    field : str
-        The name of the offending input, e.g. ``"confidence"``.
+    field : str, optional
+        The name of the offending input, e.g. ``"confidence"`` (None where
+        the message alone names it).
     hint : str, optional
         What the user can do about it.
     """
 
-    def __init__(self, message: str, *, field: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.field = field
 

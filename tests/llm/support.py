@@ -44,12 +44,16 @@ def make_client(
     cache: ResponseCache | None = None,
     **settings: Any,
 ) -> LLMClient:
-    """A client of ``server`` whose waits are recorded in ``sleeps``."""
+    """A client of ``server`` whose waits are recorded in ``sleeps``.
+
+    The timeout is generous (a loaded machine answers slowly); a test of
+    timeouts passes a short ``timeout_s`` itself.
+    """
     options: dict[str, Any] = {
         "provider": server.protocol,
         "model": "local-model",
         "base_url": server.url,
-        "timeout_s": 0.5,
+        "timeout_s": 10.0,
         "max_retries": 2,
     }
     options.update(settings)

@@ -82,7 +82,9 @@ def test_malformed_answer(
 ):
     monkeypatch.chdir(tmp_path)
     openai_server.default = reply
-    client = make_client(openai_server, sleeps)
+    # only the hanging server needs a short timeout; the others answer at once
+    timeout = 0.5 if reply.action == "hang" else 10.0
+    client = make_client(openai_server, sleeps, timeout_s=timeout)
     if expected == "ok":
         idea = ask_structured(client, [{"role": "user", "content": "an idea"}], Idea)
         assert isinstance(idea, Idea)

@@ -96,9 +96,10 @@ def test_connection_reset_then_success(openai_server, sleeps):
 
 
 def test_timeout_then_success(openai_server, sleeps):
-    openai_server.hang_s = 0.8
+    # the hang outlasts the timeout by far; the timeout leaves a loaded machine time to answer
+    openai_server.hang_s = 4.0
     openai_server.script = [Reply(action="hang"), OK]
-    client = make_client(openai_server, sleeps, timeout_s=0.2)
+    client = make_client(openai_server, sleeps, timeout_s=1.5)
     assert client.complete(MESSAGES).text == VALID_TEXT
     assert len(openai_server.requests) == 2
 

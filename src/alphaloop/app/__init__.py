@@ -39,6 +39,8 @@ if TYPE_CHECKING:
         promote_model,
         train_from_spec,
     )
+    from alphaloop.app.risk_regimes import regime_report
+    from alphaloop.app.risk_report import risk_report
     from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
     from alphaloop.app.validation import validate_spec
 
@@ -56,8 +58,10 @@ __all__ = [
     "predict_panel",
     "prepare",
     "promote_model",
+    "regime_report",
     "resolve_run_spec",
     "resolve_spec",
+    "risk_report",
     "run_backtest",
     "run_demo",
     "scan_spec",
@@ -94,6 +98,8 @@ _USE_CASES: dict[str, str] = {
     "resolve_run_spec": "alphaloop.app.specs",
     "write_long_parquet": "alphaloop.app.factors",
     "validate_spec": "alphaloop.app.validation",
+    "risk_report": "alphaloop.app.risk_report",
+    "regime_report": "alphaloop.app.risk_regimes",
 }
 
 

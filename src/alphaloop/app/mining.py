@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from alphaloop.app.workspace import Workspace
     from alphaloop.factors.mining import MiningConfig, MiningResult
+    from alphaloop.llm import LLMClient
 
 __all__ = [
     "MiningOutcome",
@@ -109,6 +110,8 @@ def mine_dataset(
     texts: Sequence[str] = (),
     on_generation: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    llm: LLMClient | None = None,
+    n_hypotheses: int = 5,
 ) -> MiningOutcome:
     """Mine factors on ``data``'s search span under a recorded session.
 
@@ -126,6 +129,14 @@ def mine_dataset(
     texts : sequence of str
         Text factors of the workspace the grammar may use as leaves
         (``Text("NAME")``), besides the price and volume fields.
+    llm : LLMClient, optional
+        Ask this model for ``n_hypotheses`` factor hypotheses first
+        (:mod:`alphaloop.app.mining_hypotheses`): the accepted ones enter the
+        first generation (and the session's key); the summary records them
+        (``hypotheses``) and measures the pool factors descending from them
+        after the model's knowledge cut-off (``memorisation_guard``). When
+        the model gives nothing usable the run is the offline one, and the
+        summary says why.
 
     Raises
     ------
@@ -156,6 +167,12 @@ def mine_dataset(
             f"{config.horizon}-bar horizon",
             hint="use a shorter --horizon or a longer dataset",
         )
+    asked = None
+    if llm is not None:
+        from alphaloop.app.mining_hypotheses import ask_for_hypotheses
+
+        asked = ask_for_hypotheses(ws, data, panel, config, llm, n=n_hypotheses)
+        config = replace(config, hypotheses=(*config.hypotheses, *asked.accepted))
     key = _session_key(panel.content_hash(), config)
     checkpoint = ws.root / "mining" / key / "checkpoint.json"
     with ws.db.session() as s:
@@ -193,6 +210,9 @@ def mine_dataset(
                 assert row is not None
                 row.library = library
         lib_path = ws.root / "libraries" / f"{lib_name}.yaml" if lib_name else None
+        if asked is not None and "hypotheses" not in summary:
+            # the model gave nothing usable: this is the recorded offline run
+            summary["hypotheses"] = asked.to_dict()
         return MiningOutcome(session_id, key, "finished", summary, lib_name, lib_path, None, True)
     prior = factor_trials(ws, data, besides=session_id)
     run_config = replace(config, prior_trials=prior)
@@ -218,6 +238,14 @@ def mine_dataset(
     summary.update(
         {"dataset": data, "dataset_version": info.version, "caveats": list(info.caveats)}
     )
+    if asked is not None:
+        from alphaloop.app.mining_hypotheses import memorisation_guard
+
+        assert llm is not None
+        summary["hypotheses"] = asked.to_dict()
+        summary["memorisation_guard"] = memorisation_guard(
+            panel, result, llm.settings.knowledge_cutoff
+        )
     _account(ws, data, session_id, result)
     if status == "finished" and result.members:
         from alphaloop.factors.mining.export import library_yaml

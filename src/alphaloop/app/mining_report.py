@@ -87,6 +87,66 @@ def _progress_figure(result: MiningResult) -> Any:
     return fig
 
 
+def _hypotheses_html(summary: Mapping[str, Any]) -> str:
+    """The language-model section: the memorisation guard first, then what was asked."""
+    asked = summary.get("hypotheses")
+    if not asked:
+        return ""
+    guard = summary.get("memorisation_guard") or {}
+    span = guard.get("span") or {}
+    members = {m["name"]: m for m in summary["pool"]["members"]}
+    if span.get("start"):
+        where = f"{span['start']} .. {span['end']} ({span['n_bars']} bars after {span['cutoff']})"
+    else:
+        where = f"no post-cut-off span: {span.get('reason') or 'not measured'}"
+    rows = [
+        [
+            name,
+            members[name]["expression"],
+            format_number(g.get("post_cutoff_ic"), 4),
+            g.get("n_days", 0),
+            format_number(members[name]["valid_ic"], 4),
+            format_number((members[name]["significance"] or {}).get("adjusted_p"), 3),
+            ", ".join(g.get("origins") or []),
+        ]
+        for name, g in (guard.get("factors") or {}).items()
+        if name in members
+    ]
+    accepted = [[h["name"], h["expression"], h["rationale"]] for h in asked["accepted"]]
+    rejected = [[r["name"], r["expression"], r["reason"]] for r in asked["rejected"]]
+    fallback = asked.get("fallback")
+    return f"""
+<h2>Language-model hypotheses ({_e(asked["source"])})</h2>
+<p>Memorisation guard: pool factors descending from a model's hypothesis, measured first on
+the searchable bars after the model's knowledge cut-off — {_e(where)}.</p>
+{
+        _table(
+            [
+                "name",
+                "formula",
+                "IC after the cut-off",
+                "days",
+                "validation IC",
+                "adjusted p",
+                "from",
+            ],
+            rows,
+        )
+        if rows
+        else "<p>No pool factor descends from a model's hypothesis.</p>"
+    }
+{
+        f"<p>The model gave no usable hypothesis ({_e(fallback)}); the search ran alone.</p>"
+        if fallback
+        else ""
+    }
+<h3>Accepted (scored and counted as trials)</h3>
+{_table(["name", "formula", "rationale"], accepted) if accepted else "<p>None.</p>"}
+<h3>Refused by the expression parser (never scored, not trials)</h3>
+{_table(["name", "text", "reason"], rejected) if rejected else "<p>None.</p>"}
+"""
+
+
 def write_mining_report(
     result: MiningResult,
     summary: Mapping[str, Any],
@@ -142,6 +202,7 @@ def write_mining_report(
 <p class="subtitle">Searched on the search span only (the sealed holdout is out of reach);
 fitness on purged training folds, pool admission on validation folds.</p>
 {f'<div class="caveats"><h2>Data caveats</h2><ul>{caveats}</ul></div>' if caveats else ""}
+{_hypotheses_html(summary)}
 <h2>Settings</h2>{_table(["setting", "value"], settings)}
 <h2>Trials</h2>{_table(["account", "count"], trials)}
 <h2>Pool</h2>

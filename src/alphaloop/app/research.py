@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alphaloop.app.research_llm import LLMOptions, guard_summary, llm_record, session_policy
 from alphaloop.app.research_models import ImproverProcess, session_model, session_models
 from alphaloop.app.research_workers import predict_in_worker
 from alphaloop.errors import ResearchError
@@ -95,8 +96,13 @@ def start_research(
     policy: Policy | None = None,
     on_batch: Callable[[BatchReport], None] | None = None,
     report: Path | None = None,
+    llm: LLMOptions | None = None,
 ) -> ResearchResult:
     """Parse ``goal``, store a new session on ``data`` and run it to its budget or time limit.
+
+    ``config.policy == "llm"`` (and no ``policy`` given): a language model
+    proposes (:func:`~alphaloop.app.research_llm.llm_policy`), with the
+    response cache and settings of ``llm``.
 
     Raises
     ------
@@ -117,6 +123,7 @@ def start_research(
         fields=list(info.fields),
         periods_per_year=float(info.market.periods_per_year or 252.0),
     )
+    policy = session_policy(ws, config, policy, llm)  # bad LLM settings fail before any work
     _, panel = _search_panel(ws, data, parsed.constraints.universe)
     need = min_search_bars(config.folds)
     if panel.n_times < need:
@@ -141,7 +148,9 @@ def start_research(
         "assumptions": list(parsed.assumptions),
         "protocol": protocol.model_dump(mode="json"),
         "gate": GatePolicy().model_dump(mode="json"),
-        "policy": (policy.name if policy is not None else "bandit"),
+        "policy": config.policy,
+        "policy_name": policy.name if policy is not None else "bandit",
+        "llm": llm_record(policy),
         "search_start": panel.index[0].isoformat(),
         "search_end": panel.index[-1].isoformat(),
         "template_names": _template_names() if config.templates else [],
@@ -160,7 +169,7 @@ def start_research(
     )
     if model_note is not None:
         ws.strategies.record_decisions(session_id, [model_note])
-    return _run(ws, session_id, policy=policy, on_batch=on_batch, report=report)
+    return _run(ws, session_id, policy=policy, on_batch=on_batch, report=report, llm=llm)
 
 
 def resume_research(
@@ -170,8 +179,11 @@ def resume_research(
     policy: Policy | None = None,
     on_batch: Callable[[BatchReport], None] | None = None,
     report: Path | None = None,
+    llm: LLMOptions | None = None,
 ) -> ResearchResult:
     """Run a stored session on from where it stopped (after a crash, a kill or a time limit).
+
+    A session of the LLM policy resumes with it (``llm``: its cache and settings).
 
     Raises
     ------
@@ -185,7 +197,7 @@ def resume_research(
             f"research session {session_id} finished already",
             hint="start a new session with `alphaloop research --goal ...`",
         )
-    return _run(ws, session_id, policy=policy, on_batch=on_batch, report=report)
+    return _run(ws, session_id, policy=policy, on_batch=on_batch, report=report, llm=llm)
 
 
 def _run(
@@ -195,6 +207,7 @@ def _run(
     policy: Policy | None,
     on_batch: Callable[[BatchReport], None] | None,
     report: Path | None,
+    llm: LLMOptions | None = None,
 ) -> ResearchResult:
     from alphaloop.research.evaluate import EvalContext, EvaluationProtocol
     from alphaloop.research.executors import make_executor
@@ -206,6 +219,8 @@ def _run(
 
     session = ws.strategies.session(session_id)  # ResearchSessionNotFoundError
     stored = dict(session["config"])
+    if stored.get("policy") not in ("bandit", "llm"):
+        stored.pop("policy", None)  # sessions stored before the LLM policy: a policy's name
     config = SessionConfig.model_validate(
         {k: stored[k] for k in SessionConfig.model_fields if k in stored}
     )
@@ -243,6 +258,7 @@ def _run(
     def to_spec(recipe: dict[str, Any]) -> Any:
         return recipe_spec(recipe, dataset=data, constraints=constraints, fields=panel.field_names)
 
+    policy = session_policy(ws, config, policy, llm)
     ws.strategies.update_session(session_id, status="running")
     improver = ImproverProcess(ws, data, session_id, config.seed) if config.improve else None
 
@@ -282,8 +298,12 @@ def _run(
     finally:
         if executor is not None:
             executor.close()
+        client = getattr(policy, "client", None)
+        if client is not None:
+            client.close()
     results = improver.wait() if improver is not None else None
-    return _finish(ws, loop, config, report, improver=results)
+    ppy = float(info.market.periods_per_year or 252.0)
+    return _finish(ws, loop, config, report, improver=results, guard=(panel.index, ppy))
 
 
 def _finish(
@@ -293,8 +313,10 @@ def _finish(
     report: Path | None,
     *,
     improver: dict[str, Any] | None = None,
+    guard: tuple[Any, float] | None = None,
 ) -> ResearchResult:
-    """Final PBO, summary, the holdout once for the final pick(s), the session row, the report."""
+    """Final PBO, summary, the memorisation guard of LLM proposals (search span only), the
+    holdout once for the final pick(s), the session row, the report."""
     from alphaloop.research.summary import session_summary
 
     session_id = loop.session_id
@@ -305,6 +327,8 @@ def _finish(
     summary["models_end"] = [m.ref for m in session_models(ws, data, loop.protocol.search_end)]
     if improver is not None:
         summary["improver"] = improver
+    if guard is not None:
+        guard_summary(ws, loop, summary, guard[0], guard[1])
     summary["holdout"] = _holdout(ws, data, session_id, summary, config.picks)
     summary["session"]["status"] = "finished"
     summary = json_safe(summary)

@@ -154,6 +154,7 @@ def run_improver(
     feature_families: Sequence[str] | None = None,
     families: Sequence[str] | None = None,
     on_result: Callable[[Any], None] | None = None,
+    ideas: Callable[[Any], Any] | None = None,
 ) -> list[Any]:
     """Improve the models the best strategies on ``data`` use, ``rounds`` times.
 
@@ -165,7 +166,10 @@ def run_improver(
     with ``attempt=round``); a model improved in a round is followed by its
     new version in the next. Feature changes use ``feature_families``
     (default: every library whose fields ``data`` has), family changes
-    ``families`` (default lightgbm, xgboost, ridge).
+    ``families`` (default lightgbm, xgboost, ridge). ``ideas`` is an idea
+    source (:mod:`alphaloop.research.model_ideas`, e.g.
+    :func:`~alphaloop.research.model_ideas.llm_ideas`) asked before the
+    offline proposals.
 
     Returns
     -------
@@ -188,6 +192,7 @@ def run_improver(
         ),
         families=DEFAULT_FAMILIES if families is None else families,
         library_root=ws.root,
+        ideas=ideas,
     )
     current = _candidates(ws, data, refs, top, session_id)
     results = []

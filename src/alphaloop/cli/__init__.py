@@ -11,9 +11,8 @@ One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
 :mod:`.factor` with :mod:`.factor_mining` and :mod:`.factor_text`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models` with
 :mod:`.model_explain`, :mod:`.model_predict` and :mod:`.model_compare`,
-:mod:`.research`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`, :mod:`.mcp`,
-:mod:`.llm`); what they
-share is in :mod:`.common`.
+:mod:`.research`, :mod:`.risk`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`,
+:mod:`.mcp`, :mod:`.llm`); what they share is in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
 """
@@ -45,6 +44,8 @@ from alphaloop.cli.llm import llm_app
 from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
 from alphaloop.cli.research import research_app
+from alphaloop.cli.risk import risk_app
+from alphaloop.cli.risk_regimes import risk_regimes
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app
@@ -77,6 +78,8 @@ app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(strategy_app, name="strategy")
+risk_app.command("regimes")(risk_regimes)
+app.add_typer(risk_app, name="risk")
 app.command("mcp")(mcp)
 app.add_typer(llm_app, name="llm")
 

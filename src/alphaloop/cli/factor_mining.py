@@ -71,6 +71,26 @@ def mine_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML session report.")
     ] = None,
+    hypotheses: Annotated[
+        str,
+        typer.Option(
+            "--hypotheses",
+            help="none, or llm: ask the ALPHALOOP_LLM_* model for hypotheses that enter "
+            "the first generation.",
+        ),
+    ] = "none",
+    hypotheses_count: Annotated[
+        int,
+        typer.Option(
+            "--hypotheses-count", help="Hypotheses to ask the model for (1-20).", min=1, max=20
+        ),
+    ] = 5,
+    llm_cache: Annotated[
+        str,
+        typer.Option(
+            "--llm-cache", help="Model answers: use (cache them), replay (cache only), off."
+        ),
+    ] = "use",
     as_json: JsonOpt = False,
 ) -> None:
     """Mine factors on a dataset's search span: ``alphaloop factor mine --data NAME``.
@@ -95,17 +115,32 @@ def mine_command(
         config.check()
     except Exception as exc:
         raise UsageError(str(getattr(exc, "message", exc))) from None
+    if hypotheses not in ("none", "llm"):
+        raise UsageError(f"--hypotheses must be none or llm, got {hypotheses!r}")
+    if llm_cache not in ("use", "replay", "off"):
+        raise UsageError(f"--llm-cache must be use, replay or off, got {llm_cache!r}")
     ws = workspace(ctx, write=True)
-    with _live(as_json) as on_generation:
-        outcome = mine_dataset(
-            ws,
-            data,
-            config,
-            library=library,
-            report=report,
-            texts=tuple(text or ()),
-            on_generation=on_generation,
-        )
+    client = None
+    if hypotheses == "llm":
+        from alphaloop.app.llm_workspace import workspace_llm_client
+
+        client = workspace_llm_client(ws, llm_cache)
+    try:
+        with _live(as_json) as on_generation:
+            outcome = mine_dataset(
+                ws,
+                data,
+                config,
+                library=library,
+                report=report,
+                texts=tuple(text or ()),
+                on_generation=on_generation,
+                llm=client,
+                n_hypotheses=hypotheses_count,
+            )
+    finally:
+        if client is not None:
+            client.close()
     doc = outcome.to_dict()
     if as_json:
         print_json(doc)
@@ -137,6 +172,7 @@ def _print_outcome(doc: dict[str, Any]) -> None:
         f"(training folds), {fmt_num(pool['valid_ic'], 4)} (validation folds); "
         f"t {fmt_num(sig.get('t_stat'), 3)}, adjusted p {fmt_num(sig.get('adjusted_p'), 3)}"
     )
+    _print_hypotheses(doc)
     rows = [
         (
             m["name"],
@@ -170,6 +206,54 @@ def _print_outcome(doc: dict[str, Any]) -> None:
         out.print(f"report: {escape(str(doc['report']))}")
     for caveat in doc.get("caveats") or []:
         err.print(f"caveat: {caveat}", markup=False)
+
+
+def _print_hypotheses(doc: dict[str, Any]) -> None:
+    """The model's hypotheses; for pool factors descending from them, the IC after the
+    model's knowledge cut-off first (the memorisation guard)."""
+    asked = doc.get("hypotheses")
+    if not asked:
+        return
+    out.print(
+        f"  hypotheses from {escape(asked['source'])}: {len(asked['accepted'])} accepted "
+        f"(scored, counted as trials), {len(asked['rejected'])} refused by the parser"
+    )
+    if asked.get("fallback"):
+        out.print(f"  no usable hypothesis ({escape(asked['fallback'])}): the search ran alone")
+    guard = doc.get("memorisation_guard") or {}
+    span = guard.get("span") or {}
+    members = {m["name"]: m for m in doc["pool"]["members"]}
+    rows = [
+        (
+            name,
+            fmt_num(g.get("post_cutoff_ic"), 4),
+            str(g.get("n_days", 0)),
+            members[name]["expression"],
+            fmt_num(members[name]["valid_ic"], 4),
+            fmt_num((members[name]["significance"] or {}).get("adjusted_p"), 3),
+        )
+        for name, g in (guard.get("factors") or {}).items()
+        if name in members
+    ]
+    if not rows:
+        return
+    where = (
+        f"after the cut-off {span['cutoff']}: {span['start']} .. {span['end']}"
+        if span.get("start")
+        else f"no post-cut-off span: {span.get('reason')}"
+    )
+    print_table(
+        (
+            Col("name"),
+            Col("IC after cut-off", "right"),
+            Col("days", "right"),
+            Col("formula"),
+            Col("valid IC", "right"),
+            Col("adj. p", "right"),
+        ),
+        rows,
+        title=f"from the model's hypotheses ({where})",
+    )
 
 
 @mined_app.command("list")

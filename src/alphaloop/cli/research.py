@@ -34,6 +34,18 @@ research_app = typer.Typer(
     invoke_without_command=True,
 )
 
+LLMCacheOpt = Annotated[
+    str,
+    typer.Option(
+        "--llm-cache",
+        help="LLM answers: use (cache, else call), replay (cache only, no network) or off.",
+    ),
+]
+LLMCacheFileOpt = Annotated[
+    Path | None,
+    typer.Option("--llm-cache-file", help="Response cache file (default: in the workspace)."),
+]
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
 
@@ -125,6 +137,7 @@ def _print_summary(doc: dict[str, Any]) -> None:
         f"models: {len(doc['models_start'])} at start, {len(doc['models_end'])} at end"
         + (f"; session PBO {fmt_num(doc.get('final_pbo'), 3)}" if doc.get("final_pbo") else "")
     )
+    _print_guard(doc.get("llm"))
     if doc["survivors"]:
         print_table(
             (
@@ -170,6 +183,32 @@ def _print_summary(doc: dict[str, Any]) -> None:
         out.print(f"report written to {escape(doc['report'])}")
 
 
+def _print_guard(guard: dict[str, Any] | None) -> None:
+    """The memorisation guard: LLM-proposed candidates, post-cut-off figures first."""
+    if not guard:
+        return
+    from alphaloop.research.llm_guard import guard_rows
+
+    line, rows = guard_rows(guard)
+    origins = ", ".join(f"{k} {v}" for k, v in (guard.get("origins") or {}).items())
+    out.print(f"proposals by origin: {escape(origins or 'none')}")
+    out.print(escape(line))
+    if rows:
+        print_table(
+            (
+                Col("name"),
+                Col("hash"),
+                Col("post-cut-off Sharpe", "right"),
+                Col("post-cut-off return", "right", drop=2),
+                Col("bars", "right", drop=1),
+                Col("search Sharpe", "right"),
+                Col("passed"),
+            ),
+            [tuple(r) for r in rows[:10]],
+            title="LLM-proposed candidates (post-cut-off span first; search span only)",
+        )
+
+
 @research_app.callback()
 def research(
     ctx: typer.Context,
@@ -201,6 +240,14 @@ def research(
             help="Search the strategy templates (pairs, momentum, ...) as families too.",
         ),
     ] = True,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy", help="Who proposes: bandit (offline) or llm (ALPHALOOP_LLM_* model)."
+        ),
+    ] = "bandit",
+    llm_cache: LLMCacheOpt = "use",
+    llm_cache_file: LLMCacheFileOpt = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML session report.")
     ] = None,
@@ -235,13 +282,28 @@ def research(
             ml=ml,
             improve=improve,
             templates=templates,
+            policy=policy,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
         raise UsageError(describe_validation_error(exc, SessionConfig)) from None
+    options = _llm_options(llm_cache, llm_cache_file)
     ws = workspace(ctx, write=True)
     with _live(as_json, budget) as on_batch:
-        result = start_research(ws, goal, data, config, on_batch=on_batch, report=report)
+        result = start_research(
+            ws, goal, data, config, on_batch=on_batch, report=report, llm=options
+        )
     _done(result.to_dict(), as_json)
+
+
+def _llm_options(cache: str, path: Path | None) -> Any:
+    from alphaloop.app.research_llm import LLMOptions
+    from alphaloop.llm import CACHE_MODES
+
+    if cache not in CACHE_MODES:
+        raise UsageError(
+            f"--llm-cache {cache!r} is not a cache mode", hint=f"use {', '.join(CACHE_MODES)}"
+        )
+    return LLMOptions(cache=cache, cache_path=path)
 
 
 def _done(doc: dict[str, Any], as_json: bool) -> None:
@@ -259,6 +321,8 @@ def resume(
     session: Annotated[
         int, typer.Argument(help="Session id (see `alphaloop strategies sessions`).")
     ],
+    llm_cache: LLMCacheOpt = "use",
+    llm_cache_file: LLMCacheFileOpt = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the HTML session report.")
     ] = None,
@@ -267,10 +331,11 @@ def resume(
     """Continue a session after a crash, a kill or a time limit; nothing is evaluated twice."""
     from alphaloop.app.research import resume_research
 
+    options = _llm_options(llm_cache, llm_cache_file)
     ws = workspace(ctx, write=True)
     budget = int((ws.strategies.session(session)["config"] or {}).get("budget", 0))
     with _live(as_json, budget) as on_batch:
-        result = resume_research(ws, session, on_batch=on_batch, report=report)
+        result = resume_research(ws, session, on_batch=on_batch, report=report, llm=options)
     _done(result.to_dict(), as_json)
 
 
@@ -287,6 +352,19 @@ def improve(
         int | None, typer.Option("--session", help="Take the models of this session's top.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seeds the proposals and the training.")] = 0,
+    ideas: Annotated[
+        str,
+        typer.Option(
+            "--ideas",
+            help="offline, or llm: ask the ALPHALOOP_LLM_* model for the changes to try.",
+        ),
+    ] = "offline",
+    llm_cache: Annotated[
+        str,
+        typer.Option(
+            "--llm-cache", help="Model answers: use (cache them), replay (cache only), off."
+        ),
+    ] = "use",
     as_json: JsonOpt = False,
 ) -> None:
     """Propose better versions of the models the best strategies use; register only real wins.
@@ -298,19 +376,35 @@ def improve(
     """
     from alphaloop.app.research_models import run_improver
 
+    if ideas not in ("offline", "llm"):
+        raise UsageError(f"--ideas must be offline or llm, got {ideas!r}")
+    if llm_cache not in ("use", "replay", "off"):
+        raise UsageError(f"--llm-cache must be use, replay or off, got {llm_cache!r}")
     ws = workspace(ctx, write=True)
     ws.data.info(data)
-    with progress_bars(as_json) as progress:
-        results = run_improver(
-            ws,
-            data,
-            rounds=rounds,
-            refs=ref,
-            top=top,
-            seed=seed,
-            session_id=session,
-            progress=progress,
-        )
+    client = source = None
+    if ideas == "llm":
+        from alphaloop.app.llm_workspace import workspace_llm_client
+        from alphaloop.research.model_ideas import llm_ideas
+
+        client = workspace_llm_client(ws, llm_cache)
+        source = llm_ideas(client, seed=seed)
+    try:
+        with progress_bars(as_json) as progress:
+            results = run_improver(
+                ws,
+                data,
+                rounds=rounds,
+                refs=ref,
+                top=top,
+                seed=seed,
+                session_id=session,
+                progress=progress,
+                ideas=source,
+            )
+    finally:
+        if client is not None:
+            client.close()
     docs = [r.to_dict() for r in results]
     if as_json:
         print_json(docs)
@@ -321,6 +415,18 @@ def improve(
             new = d.get("new_ref")
             verdict = f"registered [green]{escape(new)}[/]" if new else "kept"
             out.print(f"{escape(str(d.get('ref')))}: {verdict}")
+            record = d.get("ideas")
+            if record:
+                out.print(
+                    f"  ideas from {escape(str(record.get('source')))}: "
+                    f"{len(record.get('accepted') or [])} tried, "
+                    f"{len(record.get('rejected') or [])} refused"
+                    + (
+                        f"; offline proposals used ({escape(str(record['fallback']))})"
+                        if record.get("used") == "offline"
+                        else ""
+                    )
+                )
             for p in d.get("proposals", []):
                 cmp = p.get("comparison") or {}
                 result = (

@@ -22,6 +22,13 @@ cheap (no httpx until a request is sent). The modules:
 :mod:`~alphaloop.llm.structured`
     :func:`ask_structured`: a validated pydantic answer, one repair round, or
     :class:`LLMAnswerError`; :func:`extract_json`.
+:mod:`~alphaloop.llm.hypotheses`
+    :func:`propose_hypotheses`: factor hypotheses for the miner
+    (:class:`FactorHypothesis`), from search-span facts (:class:`MiningFacts`),
+    kept only when the expression parser accepts them.
+:mod:`~alphaloop.llm.ideas`
+    :class:`ImprovementIdea`: a change to a model (features, hyperparameters,
+    family) for the model improver; :func:`idea_spec` validates it into a spec.
 :mod:`~alphaloop.llm.memorisation`
     :func:`post_cutoff_span`: the searchable bars after the model's knowledge
     cut-off, where every LLM-originated result is also reported (shown first).
@@ -57,6 +64,24 @@ if TYPE_CHECKING:
         LLMReplayMissError,
         LLMSchemaError,
         LLMTransportError,
+    )
+    from alphaloop.llm.hypotheses import (
+        FactorHypotheses,
+        FactorHypothesis,
+        HypothesisOutcome,
+        LibraryFact,
+        MiningFacts,
+        hypothesis_messages,
+        propose_hypotheses,
+    )
+    from alphaloop.llm.ideas import (
+        IdeaFacts,
+        ImprovementIdea,
+        ImprovementIdeas,
+        ParamChange,
+        idea_description,
+        idea_messages,
+        idea_spec,
     )
     from alphaloop.llm.local import LocalServer, LocalServerConfig, bundled_model_path
     from alphaloop.llm.memorisation import MIN_POST_CUTOFF_BARS, PostCutoffSpan, post_cutoff_span
@@ -100,6 +125,21 @@ _HOME: dict[str, str] = {
     "schema_keywords": "schema",
     "ask_structured": "structured",
     "extract_json": "structured",
+    # factor hypotheses and improvement ideas
+    "FactorHypotheses": "hypotheses",
+    "FactorHypothesis": "hypotheses",
+    "HypothesisOutcome": "hypotheses",
+    "LibraryFact": "hypotheses",
+    "MiningFacts": "hypotheses",
+    "hypothesis_messages": "hypotheses",
+    "propose_hypotheses": "hypotheses",
+    "IdeaFacts": "ideas",
+    "ImprovementIdea": "ideas",
+    "ImprovementIdeas": "ideas",
+    "ParamChange": "ideas",
+    "idea_description": "ideas",
+    "idea_messages": "ideas",
+    "idea_spec": "ideas",
     # memorisation guard
     "MIN_POST_CUTOFF_BARS": "memorisation",
     "PostCutoffSpan": "memorisation",
@@ -125,6 +165,12 @@ __all__ = [
     "CACHE_MODES",
     "MIN_POST_CUTOFF_BARS",
     "Answer",
+    "FactorHypotheses",
+    "FactorHypothesis",
+    "HypothesisOutcome",
+    "IdeaFacts",
+    "ImprovementIdea",
+    "ImprovementIdeas",
     "LLMAnswerError",
     "LLMClient",
     "LLMConfigError",
@@ -134,8 +180,11 @@ __all__ = [
     "LLMSchemaError",
     "LLMSettings",
     "LLMTransportError",
+    "LibraryFact",
     "LocalServer",
     "LocalServerConfig",
+    "MiningFacts",
+    "ParamChange",
     "PostCutoffSpan",
     "ResponseCache",
     "RetryPolicy",
@@ -149,9 +198,14 @@ __all__ = [
     "bundled_model_path",
     "check_strategy_code",
     "extract_json",
+    "hypothesis_messages",
+    "idea_description",
+    "idea_messages",
+    "idea_spec",
     "parse_retry_after",
     "portable_schema",
     "post_cutoff_span",
+    "propose_hypotheses",
     "request_key",
     "run_strategy_code",
     "schema_keywords",

@@ -62,6 +62,19 @@ code { font-size: 0.85rem; }
 
 <p class="integrity" id="integrity">{{ integrity }}</p>
 
+{% if llm_line %}<section id="llm-guard">
+<h2>Memorisation guard (LLM proposals)</h2>
+<p id="llm-guard-line">{{ llm_line }}</p>
+{% if llm_rows %}<table id="llm-guard-table">
+<thead><tr><th>strategy</th><th>hash</th><th>post-cut-off Sharpe</th><th>post-cut-off annual
+return</th><th>post-cut-off bars</th><th>search-span Sharpe</th><th>passed the gate</th></tr>
+</thead>
+<tbody>
+{% for row in llm_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>{% else %}<p>No LLM-proposed candidate was evaluated.</p>{% endif %}
+</section>{% endif %}
+
 <section id="counts">
 <h2>Counts</h2>
 <table>

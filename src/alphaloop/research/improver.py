@@ -28,6 +28,13 @@ Determinism
     Proposals are drawn with ``numpy.random.default_rng([seed, attempt,
     version id])``: the same registry, seed and attempt give the same
     proposals.
+Ideas
+    With an idea source (``ideas=``, :mod:`~alphaloop.research.model_ideas`,
+    e.g. a language model), the incumbent is scored first and the source is
+    asked for up to ``max_proposals`` changes, given the incumbent's spec and
+    mean validation IC only. Its proposals are scored and counted in ``k``
+    like the offline ones; when it gives none, the offline proposals are
+    used, and the result's ``ideas`` record says why.
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +53,16 @@ from alphaloop.models.errors import ModelNotFoundError
 from alphaloop.models.registry import ModelRegistry
 from alphaloop.models.registry_records import ModelVersion
 from alphaloop.models.spec import ModelSpec
+from alphaloop.research.improvement_records import ImprovementResult, ProposalOutcome
 from alphaloop.research.ml_agent import Trainer
+from alphaloop.research.model_ideas import IdeaRequest, IdeaSource, ask_source
 from alphaloop.research.model_proposals import (
     DEFAULT_FAMILIES,
     DEFAULT_FEATURE_FAMILIES,
     Proposal,
     propose,
 )
-from alphaloop.research.paired_test import DECISION_TEST, PairedComparison, compare_ic
+from alphaloop.research.paired_test import compare_ic
 
 __all__ = [
     "Evaluator",
@@ -75,78 +83,6 @@ RECIPE_FILE = "recipe.json"
 
 class ImproverError(AlphaloopError):
     """A model cannot be improved: its spec cannot be rebuilt."""
-
-
-@dataclass(frozen=True)
-class ProposalOutcome:
-    """One proposal and how it fared.
-
-    ``comparison`` is None when the proposal failed to evaluate (``error``
-    says why); such a proposal still counts in the Bonferroni ``k``.
-    """
-
-    kind: str
-    description: str
-    spec: dict[str, Any]
-    comparison: PairedComparison | None
-    significant: bool
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "description": self.description,
-            "spec": self.spec,
-            "comparison": None if self.comparison is None else self.comparison.to_dict(),
-            "significant": self.significant,
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class ImprovementResult:
-    """What one :meth:`ModelImprover.improve` call tried and decided.
-
-    Attributes
-    ----------
-    ref : str
-        The incumbent (concrete ``name/vN``).
-    proposals : tuple of ProposalOutcome
-        In the order tried.
-    decision : {"registered", "kept", "no proposals"}
-    new_ref : str or None
-        The version registered on a win.
-    alpha, alpha_per_test, margin : float
-        Family-wise level, the per-proposal level (``alpha / k``), the IC margin.
-    incumbent_ic : float
-        The incumbent's mean per-date validation IC (NaN without proposals).
-    winner : int or None
-        Index in ``proposals`` of the registered one.
-    """
-
-    ref: str
-    proposals: tuple[ProposalOutcome, ...]
-    decision: str
-    new_ref: str | None
-    alpha: float
-    alpha_per_test: float
-    margin: float
-    incumbent_ic: float
-    winner: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "decision": self.decision,
-            "new_ref": self.new_ref,
-            "winner": self.winner,
-            "alpha": self.alpha,
-            "alpha_per_test": self.alpha_per_test,
-            "margin": self.margin,
-            "decision_test": DECISION_TEST,
-            "incumbent_ic": None if math.isnan(self.incumbent_ic) else self.incumbent_ic,
-            "proposals": [p.to_dict() for p in self.proposals],
-        }
 
 
 def version_spec(version: ModelVersion) -> ModelSpec:
@@ -211,6 +147,8 @@ class ModelImprover:
         Libraries and estimator families proposals may use.
     library_root : Path, optional
         Workspace root for user libraries; default the registry's.
+    ideas : IdeaSource, optional
+        Asked for proposals before the offline ones (see the module's Ideas).
     """
 
     def __init__(
@@ -226,6 +164,7 @@ class ModelImprover:
         feature_families: Sequence[str] = DEFAULT_FEATURE_FAMILIES,
         families: Sequence[str] = DEFAULT_FAMILIES,
         library_root: Path | None = None,
+        ideas: IdeaSource | None = None,
     ) -> None:
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
@@ -241,6 +180,7 @@ class ModelImprover:
         self.feature_families = tuple(feature_families)
         self.families = tuple(families)
         self.library_root = library_root if library_root is not None else registry.models_dir.parent
+        self.ideas = ideas
 
     def proposals(self, ref: str, *, attempt: int = 0) -> list[Proposal]:
         """The proposals :meth:`improve` would try for ``ref`` (deterministic)."""
@@ -270,21 +210,45 @@ class ModelImprover:
         """
         version = self.registry.get(ref)
         spec = version_spec(version)
-        proposals = self._proposals(version, spec, attempt)
+        incumbent: pd.Series | None = None
+        record: dict[str, Any] | None = None
+        proposals: list[Proposal] = []
+        if self.ideas is not None:
+            incumbent = self.evaluator(spec)
+            proposals, record = self._ideas(version, spec, _mean_ic(incumbent))
+        if not proposals:
+            proposals = self._proposals(version, spec, attempt)
         if not proposals:
             return ImprovementResult(
-                version.ref, (), "no proposals", None, self.alpha, self.alpha, self.margin, math.nan
+                version.ref,
+                (),
+                "no proposals",
+                None,
+                self.alpha,
+                self.alpha,
+                self.margin,
+                math.nan,
+                ideas=record,
             )
-        incumbent = self.evaluator(spec)
+        if incumbent is None:
+            incumbent = self.evaluator(spec)
         step = spec.label.horizon
         k = len(proposals)
         level = self.alpha / k
         outcomes = [self._score(p, incumbent, step, level) for p in proposals]
         wins = [i for i, o in enumerate(outcomes) if o.significant]
-        inc_ic = float(incumbent.dropna().mean()) if incumbent.notna().any() else math.nan
+        inc_ic = _mean_ic(incumbent)
         if not wins:
             return ImprovementResult(
-                version.ref, tuple(outcomes), "kept", None, self.alpha, level, self.margin, inc_ic
+                version.ref,
+                tuple(outcomes),
+                "kept",
+                None,
+                self.alpha,
+                level,
+                self.margin,
+                inc_ic,
+                ideas=record,
             )
         best = max(wins, key=lambda i: (outcomes[i].comparison.mean_diff, -i))  # type: ignore[union-attr]
         note = self._note(proposals[best], outcomes[best], k, level)
@@ -302,7 +266,24 @@ class ModelImprover:
             self.margin,
             inc_ic,
             winner=best,
+            ideas=record,
         )
+
+    def _ideas(
+        self, version: ModelVersion, spec: ModelSpec, valid_ic: float
+    ) -> tuple[list[Proposal], dict[str, Any]]:
+        """The idea source's proposals (at most ``max_proposals``) and its record."""
+        assert self.ideas is not None
+        request = IdeaRequest(
+            ref=version.ref,
+            spec=spec,
+            valid_ic=None if math.isnan(valid_ic) else valid_ic,
+            feature_families=self.feature_families,
+            families=self.families,
+            limit=self.max_proposals,
+            library_root=self.library_root,
+        )
+        return ask_source(self.ideas, request)
 
     def _score(
         self, proposal: Proposal, incumbent: pd.Series, step: int, level: float
@@ -312,11 +293,22 @@ class ModelImprover:
             series = self.evaluator(proposal.spec)
         except AlphaloopError as exc:
             return ProposalOutcome(
-                proposal.kind, proposal.description, spec_dict, None, False, str(exc)
+                proposal.kind,
+                proposal.description,
+                spec_dict,
+                None,
+                False,
+                str(exc),
+                source=proposal.source,
             )
         cmp = compare_ic(incumbent, series, margin=self.margin, step=step)
         return ProposalOutcome(
-            proposal.kind, proposal.description, spec_dict, cmp, cmp.beats(level)
+            proposal.kind,
+            proposal.description,
+            spec_dict,
+            cmp,
+            cmp.beats(level),
+            source=proposal.source,
         )
 
     def _note(self, proposal: Proposal, outcome: ProposalOutcome, k: int, level: float) -> str:
@@ -331,6 +323,10 @@ class ModelImprover:
             f"paired t statistic={t.statistic:.4g} p={t.p_value:.3g}; "
             f"level alpha/k={level:.3g} (alpha {self.alpha:g}, k={k} proposals)"
         )
+
+
+def _mean_ic(series: pd.Series) -> float:
+    return float(series.dropna().mean()) if series.notna().any() else math.nan
 
 
 def pick_models_for_improvement(

@@ -85,11 +85,18 @@ DEFAULT_FEATURE_FAMILIES: tuple[str, ...] = ("alpha158-close", "alpha360-close")
 
 @dataclass(frozen=True)
 class Proposal:
-    """One change to the incumbent: its ``kind``, a one-line ``description``, the new ``spec``."""
+    """One change to the incumbent: its ``kind``, a one-line ``description``, the new ``spec``.
+
+    ``source`` says where it came from (``offline``: :func:`propose`;
+    ``llm:<model>``: an idea source, :mod:`~alphaloop.research.model_ideas`),
+    ``rationale`` why, when the source gave a reason.
+    """
 
     kind: ProposalKind
     description: str
     spec: ModelSpec
+    source: str = "offline"
+    rationale: str | None = None
 
 
 def _defaults(family: str) -> dict[str, Any]:

@@ -284,6 +284,7 @@ def _funnel_figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
 def _context(summary: Mapping[str, Any]) -> dict[str, Any]:
     from alphaloop.jsonsafe import json_safe
     from alphaloop.research.genealogy_graph import genealogy_figure, genealogy_layout
+    from alphaloop.research.llm_guard import guard_rows
 
     session = _get(summary, "session", {})
     counts = _get(summary, "counts", {})
@@ -305,6 +306,7 @@ def _context(summary: Mapping[str, Any]) -> dict[str, Any]:
     final_pbo = summary.get("final_pbo")
     rejections = _get(summary, "rejections", {})
     holdout_line, holdout_rows = _holdout(summary)
+    llm_line, llm_rows = guard_rows(summary.get("llm"))
     data = json.dumps(json_safe(dict(summary)), allow_nan=False, default=str, indent=1)
     return {
         "session_id": _text(session.get("id")),
@@ -351,6 +353,8 @@ def _context(summary: Mapping[str, Any]) -> dict[str, Any]:
         "dropped_cycles": dropped,
         "holdout_line": holdout_line,
         "holdout_rows": holdout_rows,
+        "llm_line": llm_line,
+        "llm_rows": llm_rows,
         # "<" escaped so no text in the data can close the script element
         "report_json": data.replace("<", "\\u003c"),
     }

@@ -48,6 +48,11 @@ class SessionConfig(BaseModel):
         Search the strategy templates (:data:`alphaloop.strategies.TEMPLATES`,
         each a family) besides the indicator and model families; the names
         registered at the session's start are stored with it.
+    policy : {"bandit", "llm"}
+        Who proposes candidates: ``bandit`` (offline Thompson sampling, the
+        default) or ``llm`` (a language model prompted with the strategy
+        database's search-span context, the bandit standing in for any
+        proposal the model gets wrong; :class:`~alphaloop.research.llm_policy.LLMPolicy`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -64,6 +69,7 @@ class SessionConfig(BaseModel):
     ml: bool = True
     improve: bool = False
     templates: bool = True
+    policy: Literal["bandit", "llm"] = "bandit"
 
 
 @dataclass

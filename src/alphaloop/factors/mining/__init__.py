@@ -31,7 +31,15 @@ if TYPE_CHECKING:
     from alphaloop.factors.mining.folds import FoldPlan, make_folds, next_bar_label
     from alphaloop.factors.mining.grammar import Grammar, invalid_reason, is_valid
     from alphaloop.factors.mining.holdout import score_pool_holdout
-    from alphaloop.factors.mining.miner import DEFAULT_FIELDS, mine
+    from alphaloop.factors.mining.hypotheses import (
+        Hypothesis,
+        Rejection,
+        SpanIC,
+        screen_hypotheses,
+        span_ics,
+        training_ics,
+    )
+    from alphaloop.factors.mining.miner import DEFAULT_FIELDS, mine, search_folds
     from alphaloop.factors.mining.planted import PlantedPanel, planted_ic, planted_panel
     from alphaloop.factors.mining.pool import AlphaPool, PoolDecision, PoolMember
     from alphaloop.factors.mining.results import Candidate, MinedFactor, MiningResult
@@ -60,6 +68,13 @@ _HOME: dict[str, str] = {
     "invalid_reason": "alphaloop.factors.mining.grammar",
     "is_valid": "alphaloop.factors.mining.grammar",
     "score_pool_holdout": "alphaloop.factors.mining.holdout",
+    "Hypothesis": "alphaloop.factors.mining.hypotheses",
+    "Rejection": "alphaloop.factors.mining.hypotheses",
+    "SpanIC": "alphaloop.factors.mining.hypotheses",
+    "screen_hypotheses": "alphaloop.factors.mining.hypotheses",
+    "span_ics": "alphaloop.factors.mining.hypotheses",
+    "training_ics": "alphaloop.factors.mining.hypotheses",
+    "search_folds": "alphaloop.factors.mining.miner",
     "DEFAULT_FIELDS": "alphaloop.factors.mining.miner",
     "Candidate": "alphaloop.factors.mining.results",
     "MinedFactor": "alphaloop.factors.mining.results",
@@ -91,6 +106,7 @@ __all__ = [
     "CandidateScore",
     "FoldPlan",
     "Grammar",
+    "Hypothesis",
     "ICScorer",
     "MinedFactor",
     "MiningConfig",
@@ -98,7 +114,9 @@ __all__ = [
     "PlantedPanel",
     "PoolDecision",
     "PoolMember",
+    "Rejection",
     "Significance",
+    "SpanIC",
     "canonical_texts",
     "canonicalize",
     "constant_mutation",
@@ -118,8 +136,12 @@ __all__ = [
     "planted_panel",
     "point_mutation",
     "score_pool_holdout",
+    "screen_hypotheses",
+    "search_folds",
     "size",
+    "span_ics",
     "subtree_mutation",
+    "training_ics",
 ]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from alphaloop.errors import MiningError
 from alphaloop.factors.mining.grammar import Grammar
+from alphaloop.factors.mining.hypotheses import Hypothesis
 
 __all__ = ["MiningConfig"]
 
@@ -59,7 +60,15 @@ class MiningConfig:
         Distinct expressions earlier sessions scored on the same data; they
         count in the adjustment.
     seed_expressions : tuple of str
-        Hypotheses that enter generation 0 (checked like any expression).
+        Expressions that enter generation 0 (checked like any expression).
+    hypotheses : tuple of Hypothesis
+        Expressions proposed from outside the search, with their source
+        (``llm:<model>`` for a language model); they enter generation 0
+        after the seed expressions, are scored and counted like any
+        candidate, and the pool members descending from them name their
+        sources (``MinedFactor.origins``). Screen them first
+        (:func:`~alphaloop.factors.mining.hypotheses.screen_hypotheses`):
+        an invalid one here is a :class:`MiningError`.
     grammar : Grammar or None
         None: the default grammar over the panel's price and volume fields.
     """
@@ -82,6 +91,7 @@ class MiningConfig:
     alpha: float = 0.05
     prior_trials: int = 0
     seed_expressions: tuple[str, ...] = ()
+    hypotheses: tuple[Hypothesis, ...] = ()
     grammar: Grammar | None = None
 
     def check(self) -> None:
@@ -122,6 +132,10 @@ class MiningConfig:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(replace(self, grammar=None))
         out["seed_expressions"] = list(self.seed_expressions)
+        if self.hypotheses:  # absent when none: keys of runs without them stay as they were
+            out["hypotheses"] = [asdict(h) for h in self.hypotheses]
+        else:
+            out.pop("hypotheses")
         out["grammar"] = self.grammar.to_dict() if self.grammar is not None else None
         return out
 

@@ -52,6 +52,8 @@ def library_document(
             "valid_ic": m["valid_ic"],
             "significance": m["significance"],
         }
+        if m.get("origins"):  # grown from hypotheses (llm:<model>, user): say so
+            per_factor[m["name"]]["origins"] = m["origins"]
     provenance = {
         "kind": "mined",
         "session": _session_key(result),

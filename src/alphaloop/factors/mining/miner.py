@@ -7,8 +7,10 @@ One run
    outside the panel handed in is read: the caller passes the search span
    only (the app layer loads it through the catalog, which stops at the
    sealed holdout).
-2. Generation 0 is the seed expressions (hypotheses from outside: a user's
-   list, later an LLM) plus random trees (ramped half-and-half). Each later
+2. Generation 0 is the seed expressions (a user's list), the hypotheses
+   (:class:`~.hypotheses.Hypothesis`: proposed from outside, e.g. by a
+   language model, each with its source) and random trees (ramped
+   half-and-half). Each later
    generation is made by tournament selection and variation (crossover,
    subtree, point, hoist and constant mutation), keeping a few elites.
 3. Every new candidate is canonicalised and hashed; an expression already
@@ -54,6 +56,7 @@ from alphaloop.factors.mining.config import MiningConfig
 from alphaloop.factors.mining.folds import FoldPlan, make_folds, next_bar_label
 from alphaloop.factors.mining.grammar import Grammar, follows_rules
 from alphaloop.factors.mining.holdout import combine_ranked
+from alphaloop.factors.mining.hypotheses import lineage_sources
 from alphaloop.factors.mining.pool import AlphaPool
 from alphaloop.factors.mining.results import (
     Candidate,
@@ -81,6 +84,7 @@ __all__ = [
     "MiningConfig",
     "MiningResult",
     "mine",
+    "search_folds",
 ]
 
 CHECKPOINT_VERSION = 1
@@ -126,21 +130,22 @@ class _Run:
         self.on_generation = on_generation
         self.should_stop = should_stop
         self.data_hash = panel.content_hash()
-        warm = min(2 * max(self.grammar.windows), max(0, panel.n_times // 5))
-        self.plan, self.test = _split_plan(
-            make_folds(
-                panel.n_times,
-                config.horizon,
-                warmup=warm,
-                n_folds=config.n_folds,
-                n_valid=config.n_valid,
-            )
-        )
+        self.plan, self.test = search_folds(panel, config, self.grammar)
         label = next_bar_label(panel.field("close"), config.horizon)
         self.scorer = ICScorer(label, panel.membership, self.plan)
         self.pool = AlphaPool(self.scorer, config.pool, min_gain=config.min_gain)
         self.rng = np.random.default_rng(config.seed)
         self.seeds = self._parse_seeds(config.seed_expressions)
+        self.hypotheses = [
+            (node, h.source)
+            for node, h in zip(
+                self._parse_seeds([h.expression for h in config.hypotheses]),
+                config.hypotheses,
+                strict=True,
+            )
+        ]
+        #: candidate hash -> source, for hypotheses
+        self.origins: dict[str, str] = {expression_hash(n): src for n, src in self.hypotheses}
         self.candidates: dict[str, Candidate] = {}
         self.ranked: dict[str, np.ndarray] = {}  # pool members' oriented ranked values
         self.population: list[_Individual] = []
@@ -243,6 +248,7 @@ class _Run:
             fitness=fitness,
             score=score,
             reason=reason,
+            origin=self.origins.get(key) if op == "hypothesis" else None,
         )
         self.nodes[key] = node
 
@@ -263,6 +269,7 @@ class _Run:
     # ------------------------------------------------------------ generations
     def initial(self) -> list[tuple[Node, str, tuple[str, ...]]]:
         items: list[tuple[Node, str, tuple[str, ...]]] = [(n, "seed", ()) for n in self.seeds]
+        items += [(n, "hypothesis", ()) for n, _ in self.hypotheses]
         tries = 0
         while len(items) < self.config.population and tries < 50 * self.config.population:
             tries += 1
@@ -457,6 +464,8 @@ class _Run:
         h = self.config.horizon
         members: list[MinedFactor] = []
         test_rows = _rows((self.test,), self.panel.n_times)
+        parents = {k: c.parents for k, c in self.candidates.items()}
+        origins = {k: c.origin for k, c in self.candidates.items() if c.origin is not None}
         for i, m in enumerate(self.pool.members):
             cand = self.candidates[m.key]
             values = evaluate_nodes(self.panel, {"f": parse(m.expression)})["f"]
@@ -477,6 +486,7 @@ class _Run:
                     significance=ic_significance(
                         daily[test_rows], horizon=h, n_trials=n_trials, alpha=self.config.alpha
                     ),
+                    origins=lineage_sources(m.key, parents, origins),
                 )
             )
         pool_sig = None
@@ -554,6 +564,27 @@ def mine(
 
 
 # ---------------------------------------------------------------------- helpers
+def search_folds(
+    panel: Panel, config: MiningConfig, grammar: Grammar | None = None
+) -> tuple[FoldPlan, tuple[int, int]]:
+    """The folds a run on ``panel`` uses: (training and pool-choosing plan, test fold rows).
+
+    The warm-up before the first fold is twice the grammar's longest window
+    (at most a fifth of the rows); see :func:`_split_plan` for the test fold.
+    """
+    grammar = grammar or config.grammar or _default_grammar(panel)
+    warm = min(2 * max(grammar.windows), max(0, panel.n_times // 5))
+    return _split_plan(
+        make_folds(
+            panel.n_times,
+            config.horizon,
+            warmup=warm,
+            n_folds=config.n_folds,
+            n_valid=config.n_valid,
+        )
+    )
+
+
 def _split_plan(plan: FoldPlan) -> tuple[FoldPlan, tuple[int, int]]:
     """Hold the last validation fold back from every selection, as the test fold.
 

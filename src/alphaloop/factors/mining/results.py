@@ -26,22 +26,24 @@ class Candidate:
 
     ``status``: ``scored`` (a fitness), ``degenerate`` (too few values, or no
     finite IC), ``failed`` (evaluation error), ``pooled`` (admitted to the
-    pool at some point).
+    pool at some point). ``origin`` is the source of a hypothesis
+    (``operator == "hypothesis"``), None otherwise.
     """
 
     key: str
     expression: str
     generation: int
-    operator: str  # random | seed | crossover | subtree | point | constant | hoist
+    operator: str  # random | seed | hypothesis | crossover | subtree | point | constant | hoist
     parents: tuple[str, ...]
     size: int
     status: str
     fitness: float | None
     score: CandidateScore | None
     reason: str | None = None
+    origin: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "key": self.key,
             "expression": self.expression,
             "generation": self.generation,
@@ -53,6 +55,9 @@ class Candidate:
             "score": self.score.to_dict() if self.score is not None else None,
             "reason": self.reason,
         }
+        if self.origin is not None:
+            out["origin"] = self.origin
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Candidate:
@@ -68,6 +73,7 @@ class Candidate:
             fitness=d["fitness"],
             score=score_from_dict(score) if score is not None else None,
             reason=d.get("reason"),
+            origin=d.get("origin"),
         )
 
 
@@ -76,7 +82,9 @@ class MinedFactor:
     """A pool member with its provenance.
 
     ``expression`` is oriented: its IC on training rows is positive (a factor
-    found with a negative IC is kept as ``Neg(...)``).
+    found with a negative IC is kept as ``Neg(...)``). ``origins`` are the
+    hypothesis sources among the factor and its ancestors (``llm:<model>``,
+    ``user``); empty when the search found it on its own.
     """
 
     name: str
@@ -91,9 +99,10 @@ class MinedFactor:
     valid_ic: float
     score: CandidateScore
     significance: Significance
+    origins: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "key": self.key,
             "expression": self.expression,
@@ -107,6 +116,9 @@ class MinedFactor:
             "score": self.score.to_dict(),
             "significance": _sig_dict(self.significance),
         }
+        if self.origins:
+            out["origins"] = list(self.origins)
+        return out
 
 
 @dataclass(frozen=True)

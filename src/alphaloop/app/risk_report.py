@@ -1,0 +1,258 @@
+"""The risk report of a strategy: VaR table, VaR backtest, exposure, stress.
+
+:func:`risk_report` backtests a spec on its research span (recorded, like
+every evaluation: it counts as a trial once per spec hash; never on the
+sealed holdout) and measures the risk of the strategy's net daily returns
+with :mod:`alphaloop.risk`:
+
+- a VaR/CVaR table by every method at ``confidence``, one bar ahead;
+- a backtest of rolling one-bar-ahead forecasts (``var_method``, ``window``
+  bars of history each) with the Kupiec and Christoffersen tests;
+- the alpha/beta decomposition against the backtest's benchmark;
+- the named crisis windows replayed over the strategy's returns (those
+  outside the span are listed as skipped), any custom windows, and a
+  stationary-bootstrap Monte Carlo of ``mc_horizon`` bars, against the
+  loss and drawdown limits given.
+
+The strategy's returns are after costs, as the backtest reports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from alphaloop.jsonsafe import json_safe
+from alphaloop.risk import (
+    VAR_METHODS,
+    MonteCarloStress,
+    RiskInputError,
+    Scenario,
+    ScenarioError,
+    StressLimits,
+    StressReport,
+    VarBacktest,
+    VarEstimate,
+    backtest_var,
+    bootstrap_stress,
+    check_confidence,
+    factor_exposures,
+    replay_scenarios,
+    rolling_var_forecasts,
+    var_table,
+)
+
+if TYPE_CHECKING:
+    from alphaloop.app.workspace import Workspace
+    from alphaloop.backtest import StrategySpec
+
+__all__ = ["RiskReport", "load_scenarios", "risk_report", "strategy_returns", "stress_report"]
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    """What :func:`risk_report` measured (see the module docstring)."""
+
+    name: str
+    spec_hash: str
+    run_id: int | None
+    confidence: float
+    period: tuple[str, str, int]
+    var: list[VarEstimate]
+    backtest: VarBacktest | None
+    exposure: dict[str, Any] | None
+    stress: StressReport
+    monte_carlo: MonteCarloStress
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``alphaloop risk report --json``."""
+        return json_safe(
+            {
+                "name": self.name,
+                "spec_hash": self.spec_hash,
+                "run_id": self.run_id,
+                "confidence": self.confidence,
+                "period": {"start": self.period[0], "end": self.period[1], "bars": self.period[2]},
+                "var": [v.to_dict() for v in self.var],
+                "var_backtest": None if self.backtest is None else self.backtest.to_dict(),
+                "exposure": self.exposure,
+                "stress": {
+                    "scenarios": [r.to_dict() for r in self.stress.results],
+                    "skipped": self.stress.skipped,
+                    "monte_carlo": self.monte_carlo.to_dict(),
+                },
+                "notes": list(self.notes),
+            }
+        )
+
+
+def _strategy_returns(ws: Workspace, spec: StrategySpec) -> tuple[Any, pd.Series]:
+    from alphaloop.app.backtests import run_backtest
+
+    result = run_backtest(ws, spec)
+    returns = result.simulation.returns.astype(float)
+    if len(returns) < 60:
+        raise RiskInputError(
+            f"the backtest of {spec.name!r} has {len(returns)} bars; "
+            "a risk report needs 60 or more",
+            field="returns",
+        )
+    return result, returns
+
+
+def stress_report(
+    returns: pd.Series,
+    *,
+    names: list[str] | None = None,
+    scenarios: list[Scenario] | None = None,
+    limits: StressLimits | None = None,
+) -> StressReport:
+    """Named and custom windows replayed over a strategy's returns.
+
+    See :func:`~alphaloop.risk.replay_scenarios`.
+    """
+    return replay_scenarios(returns, names=names, scenarios=scenarios or [], limits=limits)
+
+
+def risk_report(
+    ws: Workspace,
+    spec: StrategySpec,
+    *,
+    confidence: float = 0.99,
+    var_method: str = "historical",
+    window: int = 250,
+    names: list[str] | None = None,
+    scenarios: list[Scenario] | None = None,
+    limits: StressLimits | None = None,
+    mc_horizon: int = 21,
+    mc_paths: int = 2000,
+    seed: int = 0,
+) -> RiskReport:
+    """Backtest ``spec`` (recorded) and measure the risk of its net returns.
+
+    Parameters
+    ----------
+    confidence : float, default=0.99
+    var_method : str, default="historical"
+        The method of the rolling forecasts that are backtested.
+    window : int, default=250
+        Bars of history per rolling forecast (shortened to half the
+        backtest when that is shorter, and said so in ``notes``).
+    names, scenarios, limits :
+        Built-in windows to replay (default: all), custom windows, limits.
+    mc_horizon, mc_paths, seed :
+        The bootstrap Monte Carlo: bars per path, paths, seed.
+    """
+    # bad options fail before the backtest runs
+    if var_method not in VAR_METHODS:
+        raise RiskInputError(
+            f"var_method {var_method!r} is not a VaR method; "
+            f"choose one of {', '.join(VAR_METHODS)}",
+            field="var_method",
+        )
+    check_confidence(confidence)
+    limits = limits or StressLimits()
+    result, returns = _strategy_returns(ws, spec)
+    notes: list[str] = [
+        "returns are the backtest's net returns per bar (after costs), on the research span"
+    ]
+    table = var_table(returns, confidence=confidence, methods=VAR_METHODS, seed=seed)
+    use_window = min(int(window), len(returns) // 2)
+    if use_window != window:
+        notes.append(f"rolling VaR window shortened to {use_window} bars (half the backtest)")
+    backtest: VarBacktest | None = None
+    if use_window >= 20:
+        forecasts = rolling_var_forecasts(
+            returns,
+            window=use_window,
+            confidence=confidence,
+            method=var_method,  # type: ignore[arg-type]
+        )
+        backtest = backtest_var(returns, forecasts["var"], confidence)
+    ppy = round(float(result.metrics.get("periods_per_year", 252)))
+    exposure: dict[str, Any] | None = None
+    if result.benchmark is not None:
+        bench = result.benchmark.astype(float).rename(result.benchmark_label or "benchmark")
+        exp = factor_exposures(returns, bench, periods_per_year=ppy)
+        exposure = {"benchmark": result.benchmark_label, **exp.to_dict()}
+    else:
+        notes.append("no benchmark: no alpha/beta decomposition")
+    stress = stress_report(returns, names=names, scenarios=scenarios, limits=limits)
+    mc = bootstrap_stress(
+        returns,
+        n_paths=mc_paths,
+        horizon=mc_horizon,
+        confidence=confidence,
+        limits=limits,
+        seed=seed,
+    )
+    sim = result.simulation
+    period = (str(sim.equity.index[0].date()), str(sim.equity.index[-1].date()), len(returns))
+    return RiskReport(
+        name=spec.name,
+        spec_hash=spec.hash,
+        run_id=result.run_id,
+        confidence=float(confidence),
+        period=period,
+        var=table,
+        backtest=backtest,
+        exposure=exposure,
+        stress=stress,
+        monte_carlo=mc,
+        notes=tuple(notes),
+    )
+
+
+def strategy_returns(ws: Workspace, spec: StrategySpec) -> pd.Series:
+    """The net returns per bar of ``spec``'s recorded backtest on the research span."""
+    return _strategy_returns(ws, spec)[1]
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    """Custom stress windows from a YAML or JSON file.
+
+    The file holds a list (or ``{"scenarios": [...]}``) of entries with
+    ``name``, ``start``, ``end`` (ISO dates) and an optional ``description``;
+    a bad entry raises :class:`ScenarioError` naming the file and the entry.
+    """
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ScenarioError(
+            f"cannot read scenario file {path}: {exc.strerror}", field="scenario"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(
+            f"scenario file {path} is not YAML/JSON: {exc}", field="scenario"
+        ) from None
+    entries = doc.get("scenarios") if isinstance(doc, dict) else doc
+    if not isinstance(entries, list) or not entries:
+        raise ScenarioError(
+            f"scenario file {path} must hold a list of {{name, start, end}} entries",
+            field="scenario",
+        )
+    out = []
+    for i, entry in enumerate(entries):
+        missing = [
+            k for k in ("name", "start", "end") if not isinstance(entry, dict) or k not in entry
+        ]
+        if missing:
+            raise ScenarioError(
+                f"scenario file {path}, entry {i + 1}: missing {', '.join(missing)}",
+                field="scenario",
+            )
+        out.append(
+            Scenario.of(
+                str(entry["name"]),
+                str(entry["start"]),
+                str(entry["end"]),
+                str(entry.get("description", "")),
+            )
+        )
+    return out

@@ -1,0 +1,180 @@
+"""``alphaloop risk``: VaR, VaR backtests, exposure and stress tests of a strategy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from alphaloop.cli.common import JsonOpt, out, print_json, workspace
+
+if TYPE_CHECKING:
+    from alphaloop.app.workspace import Workspace
+    from alphaloop.backtest import StrategySpec
+    from alphaloop.risk import StressLimits, StressReport
+
+risk_app = typer.Typer(
+    help="Risk: VaR/CVaR, VaR backtests, exposure and stress tests of a strategy; market regimes.",
+    no_args_is_help=True,
+)
+
+TargetArg = Annotated[str, typer.Argument(help="Spec file (YAML/JSON) or a backtest run id.")]
+ConfidenceOpt = Annotated[
+    float, typer.Option("--confidence", help="VaR confidence level, strictly between 0 and 1.")
+]
+MaxLossOpt = Annotated[
+    float | None,
+    typer.Option("--max-loss", help="Loss limit per scenario, a fraction (0.2 = 20%)."),
+]
+MaxDrawdownOpt = Annotated[
+    float | None,
+    typer.Option("--max-drawdown", help="Drawdown limit per scenario, a fraction."),
+]
+
+
+def _spec(ws: Workspace, target: str) -> StrategySpec:
+    from alphaloop.app import resolve_run_spec, resolve_spec
+
+    if target.isdigit() and not Path(target).exists():
+        return resolve_run_spec(ws, int(target)).spec
+    return resolve_spec(Path(target), None, None).spec
+
+
+def _limits(max_loss: float | None, max_drawdown: float | None) -> StressLimits:
+    from alphaloop.risk import StressLimits
+
+    return StressLimits(max_loss=max_loss, max_drawdown=max_drawdown)
+
+
+def _print_stress(report: StressReport) -> None:
+    table = Table(box=None, pad_edge=False)
+    for col in ("scenario", "window", "P&L", "max drawdown", "worst bar", "breaches"):
+        table.add_column(
+            col, justify="left" if col in ("scenario", "window", "breaches") else "right"
+        )
+    for r in report.results:
+        window = "-" if r.start is None or r.end is None else f"{r.start.date()} .. {r.end.date()}"
+        table.add_row(
+            escape(r.name),
+            window,
+            f"{r.pnl:.2%}",
+            f"{r.max_drawdown:.2%}",
+            f"{r.worst_bar:.2%}",
+            ", ".join(r.breaches) or "-",
+        )
+    out.print(table)
+    for name, reason in report.skipped.items():
+        out.print(f"skipped {escape(name)}: {escape(reason)}")
+
+
+@risk_app.command("report")
+def risk_report_command(
+    ctx: typer.Context,
+    target: TargetArg,
+    confidence: ConfidenceOpt = 0.99,
+    max_loss: MaxLossOpt = None,
+    max_drawdown: MaxDrawdownOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """VaR/CVaR by every method, a VaR backtest, alpha/beta and stress tests of a strategy.
+
+    The strategy is backtested on its research span (recorded, like every
+    evaluation); its net returns per bar are measured.
+    """
+    from alphaloop.app.risk_report import risk_report
+
+    ws = workspace(ctx, write=True)
+    limits = _limits(max_loss, max_drawdown)
+    report = risk_report(ws, _spec(ws, target), confidence=confidence, limits=limits)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    start, end, bars = report.period
+    out.print(
+        f"[bold]{escape(report.name)}[/]  spec {report.spec_hash[:12]}  "
+        f"{start} .. {end}, {bars} bars"
+    )
+    table = Table(box=None, pad_edge=False)
+    table.add_column("method")
+    table.add_column(f"VaR {report.confidence:g}", justify="right")
+    table.add_column("CVaR", justify="right")
+    for v in report.var:
+        table.add_row(v.method, f"{v.var:.2%}", f"{v.cvar:.2%}")
+    out.print(table)
+    bt = report.backtest
+    if bt is not None:
+        out.print(
+            f"VaR backtest: {bt.n_exceptions} exceptions in {bt.n_obs} bars "
+            f"({bt.exception_rate:.2%}, expected {bt.expected_rate:.2%}); "
+            f"Kupiec p {bt.kupiec.p_value:.3f}, independence p {bt.independence.p_value:.3f}, "
+            f"conditional coverage p {bt.conditional_coverage.p_value:.3f}"
+        )
+    if report.exposure is not None:
+        e = report.exposure
+        beta = next(iter(e["betas"].values()))
+        out.print(
+            f"vs {escape(str(e['benchmark']))}: beta {beta:.2f}, "
+            f"alpha {e['alpha_annualised']:.2%} a year (t {e['alpha_t']:.2f}), "
+            f"R² {e['r_squared']:.2f}"
+        )
+    _print_stress(report.stress)
+    mc = report.monte_carlo
+    out.print(
+        f"bootstrap, {mc.n_paths} paths of {mc.horizon} bars: VaR {mc.var:.2%}, CVaR {mc.cvar:.2%}"
+        + "".join(f", P({k} breached) {v:.1%}" for k, v in mc.breach_probability.items())
+    )
+    for note in report.notes:
+        out.print(f"note: {escape(note)}")
+
+
+@risk_app.command("stress")
+def risk_stress_command(
+    ctx: typer.Context,
+    target: TargetArg,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            help="A built-in scenario name, or a YAML/JSON file of {name, start, end} windows; "
+            "repeatable. Default: every built-in scenario.",
+        ),
+    ] = None,
+    max_loss: MaxLossOpt = None,
+    max_drawdown: MaxDrawdownOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay crisis windows over a strategy's returns; exit 1 when a limit is breached."""
+    from alphaloop.app.risk_report import load_scenarios, strategy_returns, stress_report
+    from alphaloop.errors import ExitCode
+    from alphaloop.risk import scenario as builtin
+
+    names: list[str] = []
+    custom = []
+    for item in scenario or []:
+        if Path(item).suffix.lower() in (".yaml", ".yml", ".json") or Path(item).is_file():
+            custom.extend(load_scenarios(Path(item)))
+        else:
+            names.append(builtin(item).name)  # an unknown name fails before the backtest
+    ws = workspace(ctx, write=True)
+    returns = strategy_returns(ws, _spec(ws, target))
+    report = stress_report(
+        returns,
+        names=names if scenario else None,
+        scenarios=custom,
+        limits=_limits(max_loss, max_drawdown),
+    )
+    if as_json:
+        print_json(
+            {
+                "scenarios": [r.to_dict() for r in report.results],
+                "skipped": report.skipped,
+                "breached": list(report.breached),
+            }
+        )
+    else:
+        _print_stress(report)
+    if report.breached:
+        raise typer.Exit(ExitCode.CHECK_FAILED)

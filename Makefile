@@ -15,8 +15,13 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# llama-cpp-python (the `local` extra) compiles llama.cpp; a build for the building
+# CPU's every feature (AMX included) has crashed on matrix products, so it is built
+# for a portable x86-64 feature set (ignored elsewhere). A set CMAKE_ARGS wins.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev,all]"
+	CMAKE_ARGS="$${CMAKE_ARGS:-$(LLAMA_CMAKE_ARGS)}" $(BIN)/pip install --quiet -e ".[dev,all]"
 	touch $@ $(STAMP_RUN)
 
 install: $(STAMP_RUN)

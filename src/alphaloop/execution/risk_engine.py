@@ -127,7 +127,7 @@ class RiskEngine:
         j = self._pos_of.get(asset)
         if j is None:
             raise BacktestError(f"risk engine: unknown asset {asset!r}")
-        if price != self.price[j] and not math.isnan(price):  # a fresh reference price
+        if price == price and price != self.price[j]:  # noqa: PLR0124 (not NaN: a fresh price)
             self._set_price(j, price)
             self._breakers(now)
         px = self.price[j]
@@ -139,10 +139,10 @@ class RiskEngine:
         pos = self.pos[j]
         buy = quantity > 0.0
         q = quantity if buy else -quantity
-        if buy:
-            reducing = pos < 0.0 and q + self.open_buy[j] <= -pos
-        else:
-            reducing = pos > 0.0 and q + self.open_sell[j] <= pos
+        open_b = self.open_buy[j]
+        open_s = self.open_sell[j]
+        # reducing: every open order on this side filled would still not flip the position
+        reducing = (pos < 0.0 and q + open_b <= -pos) if buy else (pos > 0.0 and q + open_s <= pos)
         if self._max_orders:
             stamps = self._stamps
             while stamps and stamps[0] <= now - self._window:
@@ -163,33 +163,30 @@ class RiskEngine:
             k = q / lot
             if abs(k - round(k)) > _LOT_RTOL * max(1.0, k):
                 return self._refuse(order_id, asset, "lot_size", q, lot, now)
-        if not reducing:
-            if state is TradingState.REDUCING:
-                return self._refuse(order_id, asset, "reducing_only", notional, 0.0, now)
-            if self._restricted[j]:
-                return self._refuse(order_id, asset, "restricted", notional, 0.0, now)
-            if notional < self._min_notional:
-                return self._refuse(order_id, asset, "min_notional", notional,
-                                    self._min_notional, now)  # fmt: skip
-            refusal = self._portfolio(order_id, asset, j, buy, q, px, now)
-            if refusal is not None:
-                return refusal
-        # passed: record it
-        if self._max_orders:
-            self._stamps.append(now)
-        self.rejects_in_row = 0
-        self.open[order_id] = (j, quantity)
-        self._change_open(j, quantity, q)
-        return None
-
-    def _portfolio(
-        self, order_id: int, asset: str, j: int, buy: bool, q: float, px: float, now: float
-    ) -> Refusal | None:
-        pos = self.pos[j]
+        if reducing:  # cannot raise any exposure: no portfolio check
+            if self._max_orders:
+                self._stamps.append(now)
+            self.rejects_in_row = 0
+            self.open[order_id] = (j, quantity)
+            self._change_open(j, quantity, q)
+            return None
+        if state is TradingState.REDUCING:
+            return self._refuse(order_id, asset, "reducing_only", notional, 0.0, now)
+        if self._restricted[j]:
+            return self._refuse(order_id, asset, "restricted", notional, 0.0, now)
+        if notional < self._min_notional:
+            return self._refuse(order_id, asset, "min_notional", notional,
+                                self._min_notional, now)  # fmt: skip
+        # portfolio: the worst-case exposure if every open order fills
         if buy:
-            new_exp = max(abs(pos + self.open_buy[j] + q), abs(pos - self.open_sell[j])) * px
+            hi = pos + open_b + q
+            lo = pos - open_s
         else:
-            new_exp = max(abs(pos + self.open_buy[j]), abs(pos - self.open_sell[j] - q)) * px
+            hi = pos + open_b
+            lo = pos - open_s - q
+        hi = hi if hi > 0.0 else -hi
+        lo = lo if lo > 0.0 else -lo
+        new_exp = (hi if hi > lo else lo) * px
         eq = self.equity
         if not eq > 0.0:
             return self._refuse(order_id, asset, "equity", eq, 0.0, now)
@@ -200,11 +197,16 @@ class RiskEngine:
         gross = self.gross + delta
         if gross > self._max_gross * eq:
             return self._refuse(order_id, asset, "max_gross", gross / eq, self._max_gross, now)
+        net_hi = self._net_hi
+        net_lo = self._net_lo
+        if buy:
+            net_hi += notional
+        else:
+            net_lo -= notional
         if self._max_net < _INF:
-            if buy:
-                net = max(abs(self._net_hi + q * px), abs(self._net_lo))
-            else:
-                net = max(abs(self._net_hi), abs(self._net_lo - q * px))
+            a = net_hi if net_hi > 0.0 else -net_hi
+            b = net_lo if net_lo > 0.0 else -net_lo
+            net = a if a > b else b
             if net > self._max_net * eq:
                 return self._refuse(order_id, asset, "max_net", net / eq, self._max_net, now)
         if self._max_conc < _INF and gross >= self._conc_from * eq and gross > 0.0:
@@ -218,6 +220,20 @@ class RiskEngine:
             if exposure > self._group_cap[g] * eq:
                 return self._refuse(order_id, asset, f"group_caps[{self._group_names[g]}]",
                                     exposure / eq, self._group_cap[g], now)  # fmt: skip
+            self._gexp[g] = exposure
+        # passed: record it as open
+        if self._max_orders:
+            self._stamps.append(now)
+        self.rejects_in_row = 0
+        self.open[order_id] = (j, quantity)
+        if buy:
+            self.open_buy[j] = open_b + q
+        else:
+            self.open_sell[j] = open_s + q
+        self._net_hi = net_hi
+        self._net_lo = net_lo
+        self._exp[j] = new_exp
+        self.gross = gross
         return None
 
     def _refuse(
@@ -278,14 +294,30 @@ class RiskEngine:
 
     def _change_open(self, j: int, signed: float, amount: float) -> None:
         """Add ``amount`` shares (negative: remove) to the open side (sign of ``signed``)."""
-
-        def update() -> None:
-            if signed > 0.0:
-                self.open_buy[j] = max(0.0, self.open_buy[j] + amount)
-            else:
-                self.open_sell[j] = max(0.0, self.open_sell[j] + amount)
-
-        self._reprice(j, update)
+        px = self.price[j]
+        if signed > 0.0:
+            before = self.open_buy[j]
+            after = self.open_buy[j] = max(0.0, before + amount)
+            if px > 0.0:
+                self._net_hi += (after - before) * px
+        else:
+            before = self.open_sell[j]
+            after = self.open_sell[j] = max(0.0, before + amount)
+            if px > 0.0:
+                self._net_lo -= (after - before) * px
+        if not px > 0.0:
+            return
+        pos = self.pos[j]
+        buy_side = pos + self.open_buy[j]
+        sell_side = pos - self.open_sell[j]
+        new = max(buy_side if buy_side > 0.0 else -buy_side,
+                  sell_side if sell_side > 0.0 else -sell_side) * px  # fmt: skip
+        delta = new - self._exp[j]
+        self._exp[j] = new
+        self.gross += delta
+        g = self._group[j]
+        if g >= 0:
+            self._gexp[g] += delta
 
     def on_fill(
         self, order_id: int, quantity: float, price: float, cost: float = 0.0, now: float = 0.0

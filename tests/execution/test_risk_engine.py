@@ -74,10 +74,10 @@ def test_working_orders_count_together_against_a_limit():
 def test_fills_move_open_quantity_into_the_position_and_cash():
     eng = engine()
     eng.submit(1, "AAA", 100)
-    eng.on_fill(1, 40, 101.0, cost=5.0)
+    eng.on_fill(1, "AAA", 40, 101.0, cost=5.0)
     assert eng.pos[0] == 40
     assert eng.open_buy[0] == pytest.approx(60)
-    eng.on_fill(1, 60, 101.0)
+    eng.on_fill(1, "AAA", 60, 101.0)
     assert eng.open == {}
     assert eng.open_buy[0] == 0.0
     assert eng.cash == pytest.approx(100_000 - 100 * 101.0 - 5.0)
@@ -137,7 +137,7 @@ def test_consecutive_rejects_halt_and_an_accepted_order_resets_the_count():
 def test_daily_loss_halts_and_nothing_but_cancels_passes():
     eng = engine(max_daily_loss=0.05)
     eng.submit(1, "AAA", 500)
-    eng.on_fill(1, 500, 100.0)
+    eng.on_fill(1, "AAA", 500, 100.0)
     eng.mark([90.0, math.nan, math.nan], now=2.0)  # -5000 = 5%
     assert eng.state is TradingState.HALTED
     t = eng.transitions[-1]
@@ -154,7 +154,7 @@ def test_daily_loss_halts_and_nothing_but_cancels_passes():
 def test_daily_loss_restarts_each_day_but_drawdown_does_not():
     eng = engine(max_daily_loss=0.05, max_drawdown=0.08)
     eng.submit(1, "AAA", 500)
-    eng.on_fill(1, 500, 100.0)
+    eng.on_fill(1, "AAA", 500, 100.0)
     eng.mark([96.0, math.nan, math.nan])
     eng.mark([92.0, math.nan, math.nan], new_day=True)
     assert eng.state is TradingState.ACTIVE  # 2% today, 4% from peak
@@ -166,7 +166,7 @@ def test_daily_loss_restarts_each_day_but_drawdown_does_not():
 def test_marks_past_a_limit_allow_only_reductions_until_back_within():
     eng = engine(max_weight=0.2)
     eng.submit(1, "AAA", 200)
-    eng.on_fill(1, 200, 100.0)
+    eng.on_fill(1, "AAA", 200, 100.0)
     eng.mark([130.0, math.nan, math.nan])  # 26000 / 106000
     assert eng.state is TradingState.REDUCING
     assert eng.transitions[-1].limit == "max_weight"
@@ -174,7 +174,7 @@ def test_marks_past_a_limit_allow_only_reductions_until_back_within():
     assert refusal is not None
     assert refusal.limit == "reducing_only"
     assert eng.submit(3, "AAA", -50) is None  # reduces
-    eng.on_fill(3, -50, 130.0)
+    eng.on_fill(3, "AAA", -50, 130.0)
     eng.mark([math.nan] * 3)
     assert eng.state is TradingState.ACTIVE
     assert eng.transitions[-1].reason == "back within limits"
@@ -183,7 +183,7 @@ def test_marks_past_a_limit_allow_only_reductions_until_back_within():
 def test_an_order_that_flips_the_position_is_not_a_reduction():
     eng = engine()
     eng.submit(1, "AAA", 10)
-    eng.on_fill(1, 10, 100.0)
+    eng.on_fill(1, "AAA", 10, 100.0)
     eng._restricted[0] = True
     assert eng.submit(2, "AAA", -10) is None
     eng.on_done(2)

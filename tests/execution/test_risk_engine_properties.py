@@ -69,7 +69,7 @@ def test_no_sequence_passes_a_limit_without_a_refusal_or_halt(ops):
         q = remaining if x > 0.7 else remaining * x
         price = px[j] * (1 + (x - 0.5) * 0.01)  # fills near the last price
         px[j] = price
-        eng.on_fill(oid, q, price, cost=abs(q) * price * 1e-4, now=now)
+        eng.on_fill(oid, ASSETS[j], q, price, cost=abs(q) * price * 1e-4, now=now)
         pos[j] += q
         cash -= q * price + abs(q) * price * 1e-4
 

@@ -320,21 +320,35 @@ class RiskEngine:
             self._gexp[g] += delta
 
     def on_fill(
-        self, order_id: int, quantity: float, price: float, cost: float = 0.0, now: float = 0.0
+        self,
+        order_id: int,
+        asset: str,
+        quantity: float,
+        price: float,
+        cost: float = 0.0,
+        now: float = 0.0,
     ) -> None:
-        """A fill of ``quantity`` signed shares at ``price`` (``cost`` in currency)."""
-        j, remaining = self.open[order_id]
-        left = remaining - quantity
-        if abs(left) <= 1e-9 * max(1.0, abs(remaining)):
-            left = 0.0
-        self._change_open(j, remaining, -min(abs(quantity), abs(remaining)))
-        self.open[order_id] = (j, left)
+        """A fill of ``quantity`` signed shares at ``price`` (``cost`` in currency).
+
+        Fills of orders the engine did not check (protection orders a broker
+        places itself) move the position all the same.
+        """
+        entry = self.open.get(order_id)
+        if entry is not None:
+            j, remaining = entry
+            left = remaining - quantity
+            if abs(left) <= 1e-9 * max(1.0, abs(remaining)):
+                left = 0.0
+                del self.open[order_id]
+            else:
+                self.open[order_id] = (j, left)
+            self._change_open(j, remaining, -min(abs(quantity), abs(remaining)))
+        else:
+            j = self._pos_of[asset]
         self._set_price(j, price)
         self._reprice(j, lambda: self.pos.__setitem__(j, self.pos[j] + quantity))
         self.cash -= quantity * price + cost
         self.equity -= cost
-        if left == 0.0:
-            del self.open[order_id]
         self._breakers(now)
 
     def on_done(self, order_id: int, *, rejected: bool = False, now: float = 0.0) -> None:

@@ -175,8 +175,9 @@ In the `submit`-only run the passing orders stay open, so the book fills up with
 first few dozen orders and nearly every later order is refused (mostly by the net
 exposure limit, checked after the weight and gross limits); a refusal builds its record,
 so that run is no faster than the one with a cancel after each pass, where the book
-stays near empty and nearly every order passes every check. The check path is plain Python over lists of
-floats with the limits precomputed at construction (no pydantic, no numpy per order).
+stays near empty and nearly every order passes every check. The check path is plain
+Python over lists of floats with the limits precomputed at construction (no pydantic,
+no numpy per order).
 Figures were measured on a shared machine and vary between runs.
 {END}"""
     write_docs_section(text, START, END)

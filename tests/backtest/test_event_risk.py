@@ -89,3 +89,18 @@ def test_rebalance_legs_pass_the_engine_too():
     assert result.gross_exposure.iloc[-1] == pytest.approx(0.5)
     plain = EventEngine(panel, TargetWeightsStrategy(w), costs=CostModel.zero()).run()
     assert plain.gross_exposure.iloc[-1] == pytest.approx(0.9)
+
+
+def test_a_modification_past_a_limit_is_refused_and_the_order_works_on_unchanged():
+    panel = bars(flat(5))
+    plan = {
+        0: lambda c: c.order("AAA", 10, "limit", limit_price=95),
+        1: lambda c: c.modify(c.open_orders()[0], quantity=10_000),
+        2: lambda c: c.modify(c.open_orders()[0], quantity=20),
+    }
+    result, script = run(panel, plan, risk=RiskLimits(max_weight=0.1))
+    order = script.out[0]
+    assert order.quantity == 20  # the second change passed
+    (refusal,) = result.risk_refusals
+    assert refusal.limit == "max_weight"
+    assert refusal.value == pytest.approx(1.0)

@@ -351,6 +351,30 @@ class RiskEngine:
         self.equity -= cost
         self._breakers(now)
 
+    def amend(
+        self,
+        order_id: int,
+        quantity: float,
+        *,
+        limit_price: float | None = None,
+        now: float = 0.0,
+    ) -> Refusal | None:
+        """Check a working order's new terms (``quantity``: signed shares left to fill).
+
+        On a refusal the order keeps its old terms in the book. Orders the
+        engine does not know pass (it did not check them either).
+        """
+        entry = self.open.get(order_id)
+        if entry is None:
+            return None
+        j, old = entry
+        self.on_done(order_id)
+        refusal = self.submit(order_id, self.assets[j], quantity, limit_price=limit_price, now=now)
+        if refusal is not None:
+            self.open[order_id] = (j, old)
+            self._change_open(j, old, abs(old))
+        return refusal
+
     def on_done(self, order_id: int, *, rejected: bool = False, now: float = 0.0) -> None:
         """The order finished without filling what is left (canceled, expired, rejected)."""
         entry = self.open.pop(order_id, None)

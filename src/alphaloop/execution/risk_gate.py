@@ -62,6 +62,17 @@ class RiskGate:
             order.order_id, order.asset, signed, price, limit_price=limit, now=float(row)
         )
 
+    def amend(
+        self, order: Order, row: int, quantity: float | None, price: float | None
+    ) -> Refusal | None:
+        """Check a modification of ``order`` (new total ``quantity``, new limit or stop price)."""
+        self.mark(row)
+        total = order.quantity if quantity is None else quantity
+        left = (total - order.filled_quantity) * order.side.sign
+        if price is None:
+            price = order.limit_price if order.limit_price is not None else order.stop_price
+        return self.engine.amend(order.order_id, left, limit_price=price, now=float(row))
+
     def observe(self, event: OrderEvent) -> None:
         """Follow one event of an order (fills, cancels, expiries, venue rejects)."""
         if isinstance(event, _FILLS):

@@ -11,6 +11,12 @@ from enum import StrEnum
 
 __all__ = ["Refusal", "TradingState", "Transition"]
 
+_STATE_LIMITS = {
+    "halted": "trading is halted (state HALTED)",
+    "reducing_only": "only orders that reduce a position pass (state REDUCING)",
+    "restricted": "the asset is on the restricted list (reductions only)",
+}
+
 
 class TradingState(StrEnum):
     """What the engine lets through: everything, reductions only, or nothing."""
@@ -37,6 +43,8 @@ class Refusal:
 
     @property
     def message(self) -> str:
+        if self.limit in _STATE_LIMITS:
+            return f"risk: order #{self.order_id} {self.asset} refused: {_STATE_LIMITS[self.limit]}"
         return (
             f"risk: order #{self.order_id} {self.asset} refused by {self.limit}: "
             f"{self.value:.6g} vs limit {self.threshold:.6g}"

@@ -191,6 +191,10 @@ class SimulatedBroker:
         ticket = self._tickets.get(command.order_id)
         if ticket is None:
             raise BacktestError(f"order #{command.order_id} is not working: nothing to modify")
+        if self.risk is not None:
+            price = command.limit_price if command.limit_price is not None else command.stop_price
+            if self.risk.amend(ticket.order, command.row, command.quantity, price) is not None:
+                return  # refused: the order works on unchanged; the refusal is recorded
         event = OrderUpdated(
             command.order_id,
             command.row,

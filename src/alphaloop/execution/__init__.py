@@ -10,8 +10,9 @@ Modules: :mod:`.orders` (order model and state machine), :mod:`.events`
 :mod:`.resting` (price rules and book of resting orders), :mod:`.protection`
 (stop/take-profit brackets), :mod:`.sizing` (rebalance sizing), :mod:`.ledger`
 (cash, positions, marks), :mod:`.market` (bar data as the broker sees it),
-:mod:`.algos` (TWAP, VWAP), :mod:`.risk_engine`, :mod:`.risk_limits` and
-:mod:`.risk_records` (pre-trade limits, circuit breakers, trading states),
+:mod:`.algos` (TWAP, VWAP), :mod:`.risk_engine`, :mod:`.risk_limits`,
+:mod:`.risk_records`, :mod:`.risk_book` and :mod:`.risk_gate` (pre-trade
+limits, circuit breakers, trading states; the gate in front of the broker),
 :mod:`.costs` (``CostModel``, ``FillTiming`` and the numba ``fill_cost``
 every engine calls).
 """

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 
 from alphaloop.errors import BacktestError
+from alphaloop.execution.risk_book import ShadowBook
 from alphaloop.execution.risk_limits import RiskLimits
 from alphaloop.execution.risk_records import Refusal, TradingState, Transition
 
@@ -43,7 +44,7 @@ def _cap(value: float | None) -> float:
     return _INF if value is None else float(value)
 
 
-class RiskEngine:
+class RiskEngine(ShadowBook):
     """Pre-trade checks, portfolio limits and circuit breakers over a shadow book.
 
     Parameters
@@ -56,12 +57,11 @@ class RiskEngine:
     """
 
     def __init__(self, limits: RiskLimits, assets: Sequence[str], initial_capital: float) -> None:
-        if not (math.isfinite(initial_capital) and initial_capital > 0):
-            raise BacktestError(f"initial_capital must be > 0, got {initial_capital}")
+        names = sorted(limits.group_caps)
+        gid = {g: k for k, g in enumerate(names)}
+        groups = [gid.get(limits.groups.get(a, ""), -1) for a in assets]
+        super().__init__(assets, initial_capital, groups, len(names))
         self.limits = limits
-        self.assets = tuple(assets)
-        n = len(self.assets)
-        self._pos_of = {a: j for j, a in enumerate(self.assets)}
         # precomputed limits (inf = off)
         self._max_notional = _cap(limits.max_order_notional)
         self._max_weight = _cap(limits.max_weight)
@@ -73,31 +73,15 @@ class RiskEngine:
         self._max_net = _cap(limits.max_net)
         self._max_conc = _cap(limits.max_concentration)
         self._conc_from = float(limits.concentration_from)
-        names = sorted(limits.group_caps)
         self._group_names = names
-        gid = {g: k for k, g in enumerate(names)}
-        self._group = [gid.get(limits.groups.get(a, ""), -1) for a in self.assets]
         self._group_cap = [float(limits.group_caps[g]) for g in names]
         self._max_daily_loss = _cap(limits.max_daily_loss)
         self._max_drawdown = _cap(limits.max_drawdown)
         self._max_orders = limits.max_orders or 0
         self._window = float(limits.rate_window)
         self._max_rejects = limits.max_consecutive_rejects or 0
-        # shadow book
-        self.pos = [0.0] * n
-        self.open_buy = [0.0] * n
-        self.open_sell = [0.0] * n
-        self.price = [math.nan] * n
-        self._exp = [0.0] * n  # worst-case |exposure| per asset, currency
-        self._gexp = [0.0] * len(names)
-        self.gross = 0.0  # sum of _exp
-        self._net_hi = 0.0  # sum (pos + open buys) * price
-        self._net_lo = 0.0  # sum (pos - open sells) * price
-        self.cash = float(initial_capital)
-        self.equity = float(initial_capital)
         self.peak = self.equity
         self.day_open = self.equity
-        self.open: dict[int, tuple[int, float]] = {}  # order id -> (asset, signed remaining)
         self._stamps: deque[float] = deque()
         self.rejects_in_row = 0
         self.state = TradingState.ACTIVE
@@ -256,69 +240,6 @@ class RiskEngine:
                            self._max_rejects)  # fmt: skip
 
     # --------------------------------------------------------- shadow book
-    def _exposure(self, j: int) -> float:
-        pos = self.pos[j]
-        px = self.price[j]
-        if not px > 0.0:
-            return 0.0
-        return max(abs(pos + self.open_buy[j]), abs(pos - self.open_sell[j])) * px
-
-    def _reprice(self, j: int, update) -> None:
-        """Apply ``update()`` to asset j's book and keep the sums in step."""
-        px = self.price[j]
-        old = self._exp[j]
-        ok = px > 0.0
-        if ok:
-            self._net_hi -= (self.pos[j] + self.open_buy[j]) * px
-            self._net_lo -= (self.pos[j] - self.open_sell[j]) * px
-        update()
-        px = self.price[j]
-        new = self._exposure(j)
-        if px > 0.0:
-            self._net_hi += (self.pos[j] + self.open_buy[j]) * px
-            self._net_lo += (self.pos[j] - self.open_sell[j]) * px
-        self._exp[j] = new
-        self.gross += new - old
-        g = self._group[j]
-        if g >= 0:
-            self._gexp[g] += new - old
-
-    def _set_price(self, j: int, price: float) -> None:
-        if price != self.price[j] and price > 0.0:
-            old = self.price[j]
-            self._reprice(j, lambda: self.price.__setitem__(j, price))
-            if old > 0.0:
-                self.equity += self.pos[j] * (price - old)
-            else:
-                self.equity += self.pos[j] * price
-
-    def _change_open(self, j: int, signed: float, amount: float) -> None:
-        """Add ``amount`` shares (negative: remove) to the open side (sign of ``signed``)."""
-        px = self.price[j]
-        if signed > 0.0:
-            before = self.open_buy[j]
-            after = self.open_buy[j] = max(0.0, before + amount)
-            if px > 0.0:
-                self._net_hi += (after - before) * px
-        else:
-            before = self.open_sell[j]
-            after = self.open_sell[j] = max(0.0, before + amount)
-            if px > 0.0:
-                self._net_lo -= (after - before) * px
-        if not px > 0.0:
-            return
-        pos = self.pos[j]
-        buy_side = pos + self.open_buy[j]
-        sell_side = pos - self.open_sell[j]
-        new = max(buy_side if buy_side > 0.0 else -buy_side,
-                  sell_side if sell_side > 0.0 else -sell_side) * px  # fmt: skip
-        delta = new - self._exp[j]
-        self._exp[j] = new
-        self.gross += delta
-        g = self._group[j]
-        if g >= 0:
-            self._gexp[g] += delta
-
     def on_fill(
         self,
         order_id: int,

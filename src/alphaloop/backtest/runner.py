@@ -605,7 +605,7 @@ def _assumptions(
         "implausible": flags,
         "capital": spec.capital,
         "lot_size": spec.lot_size,
-        "limits": spec.limits.model_dump(mode="json"),
+        "limits": spec.limits.model_dump(mode="json", exclude_none=spec.limits.risk is None),
         "rebalance": rebalance,
         "stops": spec.stops.model_dump(mode="json"),
         "benchmark": bench_label,
@@ -729,8 +729,14 @@ def _simulate_weights(
     full = prep.panel.iloc(slice(prep.start_row - history, None))
     if engine == "vectorized":
         sim = simulate(full, targets, kind="weights", history=history, **kwargs)
+        if spec.limits.risk is not None:
+            note = "limits.risk not applied: the risk engine runs in the event engine only"
+            sim = replace(sim, notes=(*sim.notes, note))
     else:
+        kwargs["risk"] = spec.limits.risk_limits()
         sim = _simulate_event(full, targets, history, kwargs)
+        if spec.limits.risk is not None:
+            stats = {**stats, "risk_engine": _risk_record(sim, full.index)}
     return sim, stats
 
 
@@ -817,6 +823,14 @@ def run_prepared(
     prev = sim.equity.shift(1).fillna(spec.capital).to_numpy()
     metrics["cost_drag_annual"] = float(np.mean(sim.bar_costs.to_numpy() / prev) * ppy)
     flags = [f.to_dict() for f in check_plausibility(metrics, sim.returns, prep.info.frequency)]
+    assumptions = _assumptions(
+        spec, prep, sim, bench_label, cost_record, annualization, flags, stats
+    )
+    if spec.limits.risk is not None:
+        assumptions["risk_engine"] = (stats or {}).get("risk_engine") or {
+            "applied": False,
+            "reason": "the risk engine runs in the event engine only",
+        }
     return BacktestResult(
         spec=spec,
         engine=engine,
@@ -825,11 +839,36 @@ def run_prepared(
         benchmark=bench,
         benchmark_label=bench_label,
         metrics=metrics,
-        assumptions=_assumptions(
-            spec, prep, sim, bench_label, cost_record, annualization, flags, stats
-        ),
+        assumptions=assumptions,
         run_id=run_id,
     )
+
+
+def _risk_record(sim: SimulationResult, index: pd.DatetimeIndex) -> dict[str, Any]:
+    """What the risk engine did in an event run: refusals by limit and the state changes
+    (``index``: the calendar the run's bar numbers refer to)."""
+    refusals = getattr(sim, "risk_refusals", ())
+    transitions = getattr(sim, "risk_transitions", ())
+    counts: dict[str, int] = {}
+    for r in refusals:
+        counts[r.limit] = counts.get(r.limit, 0) + 1
+    return {
+        "applied": True,
+        "refusals": len(refusals),
+        "refusals_by_limit": counts,
+        "transitions": [
+            {
+                "time": index[int(t.now)].isoformat(),
+                "from": t.before.value,
+                "to": t.after.value,
+                "reason": t.reason,
+                "limit": t.limit,
+                "value": t.value,
+                "threshold": t.threshold,
+            }
+            for t in transitions
+        ],
+    }
 
 
 def backtest_panel(

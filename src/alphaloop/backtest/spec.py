@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from alphaloop.errors import SpecError
-from alphaloop.execution import CostModel, FillTiming, cost_preset
+from alphaloop.execution import CostModel, FillTiming, RiskLimits, cost_preset
 from alphaloop.specfile import describe_validation_error, load_spec_file
 from alphaloop.strategies import TEMPLATES, TemplateField, VolatilityTarget
 
@@ -294,11 +294,33 @@ class Rebalance(_Frozen):
 
 
 class Limits(_Frozen):
-    """Position and leverage limits."""
+    """Position and leverage limits.
+
+    ``max_weight``, ``max_leverage`` and ``allow_short`` shape the target
+    weights in both engines. ``risk`` (a
+    :class:`~alphaloop.execution.risk_limits.RiskLimits`: order notional,
+    price collar, lot size, min notional, restricted list, net exposure,
+    concentration, group caps, loss, drawdown, rate and reject breakers)
+    is enforced by the event engine's risk engine only, on every order and
+    rebalance leg (see :meth:`risk_limits`).
+    """
 
     max_weight: float = Field(1.0, gt=0, le=10)
     max_leverage: float = Field(1.0, gt=0, le=10)
     allow_short: bool = False
+    risk: RiskLimits | None = None
+
+    def risk_limits(self) -> RiskLimits | None:
+        """The event engine's risk limits (None when ``risk`` is not given: no risk engine).
+
+        They are hard limits next to the target caps above: ``max_weight``
+        and ``max_leverage`` shape the weights a rebalance aims at, ``risk``
+        says what no order may pass. Give the hard limits headroom over the
+        target caps: marks move weights between rebalances, a book past a
+        hard limit only reduces, and a leg sized to a cap is checked at the
+        last prices the engine knows.
+        """
+        return self.risk
 
 
 class Stops(_Frozen):
@@ -495,6 +517,8 @@ class StrategySpec(_Frozen):
         out = self.model_dump(mode="json", exclude={"name", "description"})
         if self.exits == Exits():
             del out["exits"]
+        if self.limits.risk is None:
+            del out["limits"]["risk"]
         for name in ("template", "signal", "overlay"):
             if out[name] is None:
                 del out[name]

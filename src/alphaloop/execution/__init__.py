@@ -10,8 +10,11 @@ Modules: :mod:`.orders` (order model and state machine), :mod:`.events`
 :mod:`.resting` (price rules and book of resting orders), :mod:`.protection`
 (stop/take-profit brackets), :mod:`.sizing` (rebalance sizing), :mod:`.ledger`
 (cash, positions, marks), :mod:`.market` (bar data as the broker sees it),
-:mod:`.algos` (TWAP, VWAP), :mod:`.costs` (``CostModel``, ``FillTiming`` and
-the numba ``fill_cost`` every engine calls).
+:mod:`.algos` (TWAP, VWAP), :mod:`.risk_engine`, :mod:`.risk_limits`,
+:mod:`.risk_records`, :mod:`.risk_book` and :mod:`.risk_gate` (pre-trade
+limits, circuit breakers, trading states; the gate in front of the broker),
+:mod:`.costs` (``CostModel``, ``FillTiming`` and the numba ``fill_cost``
+every engine calls).
 """
 
 from alphaloop.execution.algos import ExecAlgorithm, make_parent, slice_quantities, volume_profile
@@ -55,6 +58,8 @@ from alphaloop.execution.orders import (
     Protection,
     TimeInForce,
 )
+from alphaloop.execution.risk_engine import Refusal, RiskEngine, TradingState, Transition
+from alphaloop.execution.risk_limits import RiskLimits, risk_limits
 from alphaloop.execution.simulated import SimulatedBroker, config_from
 
 __all__ = [
@@ -87,9 +92,14 @@ __all__ = [
     "OrderUpdated",
     "Protection",
     "RebalanceToWeights",
+    "Refusal",
+    "RiskEngine",
+    "RiskLimits",
     "SimulatedBroker",
     "SubmitOrder",
     "TimeInForce",
+    "TradingState",
+    "Transition",
     "config_from",
     "cost_preset",
     "describe_preset",
@@ -98,6 +108,7 @@ __all__ = [
     "impact_inputs",
     "make_parent",
     "preset_name",
+    "risk_limits",
     "slice_quantities",
     "volume_profile",
 ]

@@ -24,6 +24,7 @@ from alphaloop.execution.events import (
     SubmitOrder,
 )
 from alphaloop.execution.orders import Order
+from alphaloop.execution.risk_limits import RiskLimits
 
 __all__ = ["Broker", "BrokerConfig"]
 
@@ -104,6 +105,10 @@ class BrokerConfig(BaseModel):
         down to it too.
     min_trade_value : float, default 0
         Rebalance trades smaller than this notional are skipped (exits always trade).
+    risk : RiskLimits, optional
+        Limits of the :class:`~alphaloop.execution.risk_engine.RiskEngine`
+        every order and rebalance leg passes before it is accepted; a refused
+        order is rejected with the limit, its value and the threshold.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -116,6 +121,7 @@ class BrokerConfig(BaseModel):
     participation: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     lot_size: float | tuple[float, ...] = 0.0
     min_trade_value: float = Field(0.0, ge=0, allow_inf_nan=False)
+    risk: RiskLimits | None = None
 
     @property
     def cash_only(self) -> bool:

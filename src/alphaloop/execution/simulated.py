@@ -61,6 +61,7 @@ from alphaloop.execution.orders import (
 )
 from alphaloop.execution.protection import ProtectionDesk
 from alphaloop.execution.resting import RestingBook
+from alphaloop.execution.risk_gate import RiskGate
 from alphaloop.execution.sizing import plan_basket, round_lot, scale_buys
 
 __all__ = ["SimulatedBroker"]
@@ -131,6 +132,12 @@ class SimulatedBroker:
         self._cash_only = config.cash_only
         self._same_close = config.fills is FillTiming.SAME_CLOSE
         self._fills_at_open = market.at_open
+        #: the risk engine every order passes (None: no limits configured)
+        self.risk = (
+            RiskGate(config.risk, market, config.initial_capital)
+            if config.risk is not None and config.risk.active
+            else None
+        )
 
     # ------------------------------------------------------------ interface
     def new_order_id(self) -> int:
@@ -145,6 +152,8 @@ class SimulatedBroker:
             raise BacktestError(f"order #{order.order_id} was already submitted")
         self.orders[order.order_id] = order
         self.emit(order, OrderSubmitted(order.order_id, row))
+        if self.risk is not None and self._refused(order, row, row):
+            return
         kind, tif = order.order_type, order.time_in_force
         if kind in _STOPS and tif in _ONE_SHOT:
             reason = f"a {kind.value} order rests until triggered; {tif.value} would cancel it"
@@ -182,6 +191,10 @@ class SimulatedBroker:
         ticket = self._tickets.get(command.order_id)
         if ticket is None:
             raise BacktestError(f"order #{command.order_id} is not working: nothing to modify")
+        if self.risk is not None:
+            price = command.limit_price if command.limit_price is not None else command.stop_price
+            if self.risk.amend(ticket.order, command.row, command.quantity, price) is not None:
+                return  # refused: the order works on unchanged; the refusal is recorded
         event = OrderUpdated(
             command.order_id,
             command.row,
@@ -314,6 +327,33 @@ class SimulatedBroker:
     def emit(self, order: Order, event: OrderEvent) -> None:
         order.apply(event)
         self.events.append(event)
+        if self.risk is not None:
+            self.risk.observe(event)
+
+    def _refused(self, order: Order, row: int, known_row: int, price: float = math.nan) -> bool:
+        """Reject ``order`` when the risk engine refuses it (the reason names the limit)."""
+        refusal = self.risk.check(order, row, known_row, price)  # type: ignore[union-attr]
+        if refusal is None:
+            return False
+        self.emit(order, OrderRejected(order.order_id, row, refusal.message))
+        return True
+
+    def kill(self, reason: str) -> list[int]:
+        """The kill switch: halt the risk engine and cancel every working order now.
+
+        Returns the ids of the canceled orders. Without risk limits the
+        broker has no engine to halt: a BacktestError says so.
+        """
+        if self.risk is None:
+            raise BacktestError("the kill switch needs risk limits (BrokerConfig.risk)")
+        row = max(self.row, 0)
+        self.risk.engine.kill(reason, float(row))
+        ids = list(self._tickets)
+        for oid in ids:
+            self.cancel_ticket(self._tickets[oid], row, f"kill switch: {reason}")
+        self._baskets.clear()
+        self.pending = len(self._tickets)
+        return ids
 
     def _expiry(self, order: Order, first: int) -> int:
         if order.time_in_force is TimeInForce.DAY and first < self.market.n_rows:
@@ -439,6 +479,8 @@ class SimulatedBroker:
         order = Order(self.new_order_id(), asset, side, abs(dq), time_in_force=TimeInForce.DAY)
         self.orders[order.order_id] = order
         self.emit(order, OrderSubmitted(order.order_id, row))
+        if self.risk is not None and self._refused(order, row, row - 1, float(prices[row, j])):
+            return
         self.emit(order, OrderAccepted(order.order_id, row))
         ticket = Ticket(order, j, row, row, self._expiry(order, row))
         ticket.protection = protection

@@ -170,6 +170,14 @@ class Context:
         oid = order.order_id if isinstance(order, Order) else int(order)
         return self._broker.cancel(CancelOrder(oid, self.row))
 
+    def kill_switch(self, reason: str) -> list[int]:
+        """Halt the risk engine and cancel every working order now (needs risk limits).
+
+        Returns the canceled order ids; later orders are refused until the
+        run ends.
+        """
+        return self._broker.kill(reason)
+
     def modify(
         self,
         order: Order,

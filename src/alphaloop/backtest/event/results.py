@@ -8,7 +8,16 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest.vectorized import SimulationResult
-from alphaloop.execution import COST_CATEGORIES, REASONS, Ledger, MarketData, Order, SimulatedBroker
+from alphaloop.execution import (
+    COST_CATEGORIES,
+    REASONS,
+    Ledger,
+    MarketData,
+    Order,
+    Refusal,
+    SimulatedBroker,
+    Transition,
+)
 
 __all__ = ["EventResult", "build_result"]
 
@@ -24,9 +33,25 @@ class EventResult(SimulationResult):
         Every order of the run in id order, with its status and events
         (strategy orders, rebalance legs, protection orders, algorithm
         parents and children).
+    risk_refusals : tuple of Refusal
+        Orders and rebalance legs the risk engine refused (with
+        ``BrokerConfig.risk``), each naming the limit, the value and the
+        threshold; the orders themselves are REJECTED with that reason.
+    risk_transitions : tuple of Transition
+        The risk engine's trading-state changes, with their reasons.
     """
 
     orders: tuple[Order, ...] = ()
+    risk_refusals: tuple[Refusal, ...] = ()
+    risk_transitions: tuple[Transition, ...] = ()
+
+    @property
+    def risk_refusal_counts(self) -> dict[str, int]:
+        """Refusals by limit."""
+        counts: dict[str, int] = {}
+        for r in self.risk_refusals:
+            counts[r.limit] = counts.get(r.limit, 0) + 1
+        return counts
 
     @property
     def open_orders(self) -> tuple[Order, ...]:
@@ -94,6 +119,15 @@ def build_result(broker: SimulatedBroker, extra_orders: list[Order]) -> EventRes
         notes.append("market impact not modelled: the dataset has no volume")
     if cfg.fills.optimistic:
         notes.append("OPTIMISTIC fills at the signal bar's close")
+    risk = broker.risk
+    refusals = tuple(risk.engine.refusals) if risk is not None else ()
+    transitions = tuple(risk.engine.transitions) if risk is not None else ()
+    if refusals:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(risk.refusal_counts().items()))
+        notes.append(f"{len(refusals)} order(s) refused by the risk engine ({counts})")
+    if transitions:
+        last = transitions[-1]
+        notes.append(f"risk engine ended {last.after.value} ({last.reason})")
     n_open = sum(o.is_open for o in orders)
     if n_open:
         notes.append(f"{n_open} order(s) still working after the last bar")
@@ -112,4 +146,6 @@ def build_result(broker: SimulatedBroker, extra_orders: list[Order]) -> EventRes
         has_volume=market.volume is not None,
         notes=tuple(notes),
         orders=tuple(orders),
+        risk_refusals=refusals,
+        risk_transitions=transitions,
     )

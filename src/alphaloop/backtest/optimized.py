@@ -68,10 +68,18 @@ def optimized_targets(
 
 
 def optimizer_stats(walk: WalkResult, index: pd.DatetimeIndex) -> dict[str, Any]:
-    """The walk's counts and fallback events with dates, JSON-ready."""
+    """The walk's counts and events with dates, JSON-ready.
+
+    ``solved``: rebalances the optimizer solved; ``fallbacks``: rebalances
+    where it failed and the fallback was used; ``skipped``: rebalances
+    with no asset having a full window yet (no order); ``events``: both
+    kinds, with ``date``, ``reason`` and ``fallback`` (``none`` = skipped).
+    """
+    fallbacks = sum(e.fallback != "none" for e in walk.events)
     return {
         "solved": walk.solved,
-        "fallbacks": len(walk.events),
+        "fallbacks": fallbacks,
+        "skipped": len(walk.events) - fallbacks,
         "events": [
             {"date": index[e.row].isoformat(), "reason": e.reason, "fallback": e.fallback}
             for e in walk.events

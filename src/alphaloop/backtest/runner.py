@@ -606,11 +606,13 @@ def _assumptions(
         portfolio = spec.portfolio.model_dump(mode="json", exclude_none=True)
         portfolio["optimizer_stats"] = optimizer
         if optimizer["fallbacks"]:
-            dates = ", ".join(e["date"][:10] for e in optimizer["events"][:5])
+            failed = [e for e in optimizer["events"] if e["fallback"] != "none"]
+            dates = ", ".join(e["date"][:10] for e in failed[:5])
             more = "" if optimizer["fallbacks"] <= 5 else ", ..."
             notes.append(
                 f"optimizer fell back at {optimizer['fallbacks']:,} of "
-                f"{optimizer['fallbacks'] + optimizer['solved']:,} rebalances ({dates}{more})"
+                f"{optimizer['fallbacks'] + optimizer['solved']:,} rebalances ({dates}{more}); "
+                f"fallback {spec.portfolio.optimizer.fallback if spec.portfolio.optimizer else ''}"
             )
     template = None
     if prep.template is not None and spec.template is not None:

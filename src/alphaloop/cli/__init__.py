@@ -42,6 +42,7 @@ from alphaloop.cli.holdout import holdout_app
 from alphaloop.cli.init import init
 from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
+from alphaloop.cli.portfolio import portfolio_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
 from alphaloop.cli.runs import runs_app
@@ -77,6 +78,7 @@ app.add_typer(research_app, name="research")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(strategy_app, name="strategy")
 app.add_typer(risk_app, name="risk")
+app.add_typer(portfolio_app, name="portfolio")
 app.command("mcp")(mcp)
 
 

@@ -135,3 +135,22 @@ def test_spec_errors_name_the_field() -> None:
         )
     with pytest.raises(SpecError, match="best"):
         spec({"method": "best"})
+
+
+def test_optimized_spec_passes_the_lookahead_scan() -> None:
+    from alphaloop.backtest import scan_lookahead
+    from alphaloop.backtest.runner import scan_decisions, target_signal_fn
+
+    p = panel(closes(500))
+    s = spec({"method": "max_sharpe", "window": 60, "max_weight": 0.5})
+    closes_of = lambda q: np.asarray(q["close"], dtype=np.float64)  # noqa: E731
+    report = scan_lookahead(
+        target_signal_fn(s, closes_of),
+        p,
+        decisions=scan_decisions(s, p.index),
+        n_points=6,
+        settle=100,
+        min_history=150,
+        max_decision_points=20,
+    )
+    assert report.clean, report.findings

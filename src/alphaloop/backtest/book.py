@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from alphaloop.backtest.optimized import optimized_targets
 from alphaloop.backtest.portfolio import rebalance_rows, target_weights
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data import Panel
@@ -100,8 +101,14 @@ def strategy_targets(
     *,
     template: TemplateOutput | None = None,
     volatility: np.ndarray | None = None,
+    history: np.ndarray | None = None,
+    assets: tuple[str, ...] | None = None,
 ) -> np.ndarray:
     """Target weights of a spec on the rows given (all arrays cover the same bars).
+
+    ``history`` (closes before the first row) and ``assets`` feed the
+    ``optimize`` method's estimation windows and named constraints
+    (:func:`~alphaloop.backtest.optimized.optimized_targets`).
 
     A template that builds weights gives them (``template.weights`` cut to
     these rows); otherwise the spec's portfolio rule turns ``signal`` into
@@ -111,6 +118,17 @@ def strategy_targets(
     if template is not None and template.kind == "weights":
         assert template.weights is not None
         return np.array(template.weights, dtype=np.float64)
+    if spec.portfolio.method == "optimize":
+        return optimized_targets(
+            signal,
+            close,
+            eligible,
+            spec.portfolio,
+            spec.limits,
+            rebalance,
+            history=history,
+            assets=assets,
+        ).weights
     return target_weights(
         signal,
         close,

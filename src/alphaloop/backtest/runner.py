@@ -36,6 +36,7 @@ from alphaloop.backtest.book import (
     vol_target_overlay,
 )
 from alphaloop.backtest.metrics import compute_metrics
+from alphaloop.backtest.optimized import optimized_targets, optimizer_stats
 from alphaloop.backtest.plausibility import check_plausibility
 from alphaloop.backtest.portfolio import rebalance_rows, trailing_volatility
 from alphaloop.backtest.spec import StrategySpec
@@ -266,15 +267,29 @@ def _targets(
     template = prep.template
     if template is not None and template.weights is not None:
         template = replace(template, weights=carried_book(template.weights, prep.start_row))
-    weights = strategy_targets(
-        spec,
-        prep.signal[sl],
-        full_close[sl],
-        prep.eligible[sl],
-        rebalance,
-        template=template,
-        volatility=vol,
-    )
+    optimizer = None
+    if template is None and spec.portfolio.method == "optimize":
+        walk = optimized_targets(
+            prep.signal[sl],
+            full_close[sl],
+            prep.eligible[sl],
+            spec.portfolio,
+            spec.limits,
+            rebalance,
+            history=full_close[: prep.start_row],
+            assets=prep.panel.assets,
+        )
+        weights, optimizer = walk.weights, optimizer_stats(walk, panel.index)
+    else:
+        weights = strategy_targets(
+            spec,
+            prep.signal[sl],
+            full_close[sl],
+            prep.eligible[sl],
+            rebalance,
+            template=template,
+            volatility=vol,
+        )
     stats = None
     ppy, _ = resolve_periods_per_year(spec, prep.info)
     weights, overlay_stats = vol_target_overlay(
@@ -296,7 +311,7 @@ def _targets(
     no_fill = np.ones_like(weights, dtype=bool)
     no_fill[: len(px) - lag] = ~(np.isfinite(px[lag:]) & (px[lag:] > 0))
     weights[no_fill & np.isfinite(weights)] = np.nan
-    return weights, {"overlay": overlay_stats, "rebalance": stats}
+    return weights, {"overlay": overlay_stats, "rebalance": stats, "optimizer": optimizer}
 
 
 def target_signal_fn(
@@ -331,7 +346,9 @@ def target_signal_fn(
         close = np.asarray(panel["close"], dtype=np.float64)
         eligible = panel.membership & np.isfinite(close)
         rebalance = scan_decisions(spec, panel.index)
-        weights = strategy_targets(spec, signal, close, eligible, rebalance, template=template)
+        weights = strategy_targets(
+            spec, signal, close, eligible, rebalance, template=template, assets=panel.assets
+        )
         weights, _ = vol_target_overlay(spec, weights, panel, periods_per_year=periods_per_year)
         out["target_weights"], _ = rebalance_filter(
             spec, weights, panel, costs=filter_costs, periods_per_year=periods_per_year
@@ -583,6 +600,20 @@ def _assumptions(
     if spec.overlay is not None:
         overlay = {**spec.overlay.model_dump(mode="json"), "stats": stats.get("overlay")}
         notes.append(_describe_overlay(spec.overlay, stats.get("overlay")))
+    portfolio = None
+    optimizer = stats.get("optimizer")
+    if optimizer is not None:
+        portfolio = spec.portfolio.model_dump(mode="json", exclude_none=True)
+        portfolio["optimizer_stats"] = optimizer
+        if optimizer["fallbacks"]:
+            failed = [e for e in optimizer["events"] if e["fallback"] != "none"]
+            dates = ", ".join(e["date"][:10] for e in failed[:5])
+            more = "" if optimizer["fallbacks"] <= 5 else ", ..."
+            notes.append(
+                f"optimizer fell back at {optimizer['fallbacks']:,} of "
+                f"{optimizer['fallbacks'] + optimizer['solved']:,} rebalances ({dates}{more}); "
+                f"fallback {spec.portfolio.optimizer.fallback if spec.portfolio.optimizer else ''}"
+            )
     template = None
     if prep.template is not None and spec.template is not None:
         template = {
@@ -593,6 +624,7 @@ def _assumptions(
         }
     return {
         "template": template,
+        **({"portfolio": portfolio} if portfolio is not None else {}),
         "overlay": overlay,
         "fills": {
             "timing": spec.fills.value,
@@ -822,6 +854,8 @@ def run_prepared(
     # return lost to costs: costs of each bar over the equity it started from, annualized
     prev = sim.equity.shift(1).fillna(spec.capital).to_numpy()
     metrics["cost_drag_annual"] = float(np.mean(sim.bar_costs.to_numpy() / prev) * ppy)
+    if stats and stats.get("optimizer") is not None:
+        metrics["optimizer_fallbacks"] = float(stats["optimizer"]["fallbacks"])
     flags = [f.to_dict() for f in check_plausibility(metrics, sim.returns, prep.info.frequency)]
     assumptions = _assumptions(
         spec, prep, sim, bench_label, cost_record, annualization, flags, stats

@@ -32,6 +32,7 @@ from pydantic import (
 
 from alphaloop.errors import SpecError
 from alphaloop.execution import CostModel, FillTiming, RiskLimits, cost_preset
+from alphaloop.portfolio import OptimizerConfig
 from alphaloop.specfile import describe_validation_error, load_spec_file
 from alphaloop.strategies import TEMPLATES, TemplateField, VolatilityTarget
 
@@ -220,6 +221,13 @@ class PortfolioRule(_Frozen):
         half the gross exposure on each side. ``threshold``: hold long while
         the signal stays above ``exit_long`` after rising above
         ``entry_long`` (and short, if ``entry_short`` is set, mirrored).
+        ``optimize``: the weights of ``optimizer``
+        (:class:`~alphaloop.portfolio.OptimizerConfig`: min variance, max
+        Sharpe, risk parity, HRP, ...) over the assets eligible at the
+        rebalance bar with a finite signal and a full estimation window (the
+        ``k`` highest signals only, when ``k`` is set), estimated on the
+        trailing window of returns ending at that bar's close; a failure
+        falls back to ``optimizer.fallback`` and is recorded.
     weighting
         ``equal``; ``signal`` (proportional to ``|signal|``);
         ``inverse_volatility`` (proportional to 1 / the standard deviation of
@@ -228,7 +236,7 @@ class PortfolioRule(_Frozen):
         Gross exposure (sum of |weights|) to deploy, a fraction of equity.
     """
 
-    method: Literal["top_k", "quantile_long_short", "threshold"] = "top_k"
+    method: Literal["top_k", "quantile_long_short", "threshold", "optimize"] = "top_k"
     k: int | None = Field(None, ge=1)
     quantile: float = Field(0.2, gt=0, le=0.5)
     entry_long: float | None = None
@@ -238,9 +246,16 @@ class PortfolioRule(_Frozen):
     weighting: Literal["equal", "signal", "inverse_volatility"] = "equal"
     vol_window: int = Field(20, ge=2, le=2520)
     gross: float = Field(1.0, gt=0, le=10)
+    optimizer: OptimizerConfig | None = None
 
     @model_validator(mode="after")
     def _method_fields(self) -> PortfolioRule:
+        if self.method == "optimize" and self.optimizer is None:
+            raise ValueError("method optimize needs optimizer (e.g. {method: hrp, window: 252})")
+        if self.optimizer is not None and self.method != "optimize":
+            raise ValueError(f"optimizer applies to method optimize only, not {self.method}")
+        if self.method == "optimize" and self.weighting != "equal":
+            raise ValueError("method optimize sets its own weights; remove weighting")
         if self.method == "top_k" and self.k is None:
             raise ValueError("method top_k needs k (the number of assets to hold)")
         if self.method == "threshold":
@@ -515,6 +530,8 @@ class StrategySpec(_Frozen):
         fields), so every spec written before them keeps its hash.
         """
         out = self.model_dump(mode="json", exclude={"name", "description"})
+        if self.portfolio.optimizer is None:
+            del out["portfolio"]["optimizer"]
         if self.exits == Exits():
             del out["exits"]
         if self.limits.risk is None:

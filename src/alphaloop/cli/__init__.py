@@ -43,6 +43,7 @@ from alphaloop.cli.init import init
 from alphaloop.cli.llm import llm_app
 from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
+from alphaloop.cli.portfolio import portfolio_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
 from alphaloop.cli.risk_regimes import risk_regimes
@@ -80,6 +81,7 @@ app.add_typer(strategies_app, name="strategies")
 app.add_typer(strategy_app, name="strategy")
 risk_app.command("regimes")(risk_regimes)
 app.add_typer(risk_app, name="risk")
+app.add_typer(portfolio_app, name="portfolio")
 app.command("mcp")(mcp)
 app.add_typer(llm_app, name="llm")
 

@@ -116,6 +116,7 @@ _HOME: dict[str, str] = {
     "StrategyDraft": "alphaloop.research.draft",
     "TemplateSignal": "alphaloop.research.draft",
     "draft_to_spec": "alphaloop.research.draft",
+    "constrained_draft_schema": "alphaloop.research.draft_schema",
     "parse_intent": "alphaloop.research.intent",
 }
 
@@ -178,6 +179,7 @@ __all__ = [
     "canonical_recipe",
     "classify",
     "compare_ic",
+    "constrained_draft_schema",
     "conform",
     "crossover",
     "draft_recipe",

@@ -41,7 +41,8 @@ def test_only_json_object_schema_mode_gets_the_constrained_schema(ws: Workspace)
     assert draft_schema(LLMSettings(base_url="http://127.0.0.1:9/v1"), info) is None
     local = LLMSettings(base_url="http://127.0.0.1:9/v1", json_mode="json_object_schema")
     schema = draft_schema(local, info)
-    assert schema is not None and "universe" not in schema["properties"]
+    assert schema is not None
+    assert "universe" not in schema["properties"]
 
     draft = {k: v for k, v in DRAFT.items() if k not in ("universe",)}
     with running("openai") as server:

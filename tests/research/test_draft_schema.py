@@ -67,7 +67,8 @@ def test_llama_cpp_turns_it_into_a_bounded_grammar():
 
     grammar = json_schema_to_gbnf(json.dumps(constrained_draft_schema(CLOSE_ONLY)))
     assert '"252"' in grammar  # a grid value as a literal, not any integer
-    assert "integer ::=" not in grammar and "number ::=" not in grammar
+    assert "integer ::=" not in grammar
+    assert "number ::=" not in grammar
     assert "expr" not in grammar
 
 

@@ -481,11 +481,18 @@ def main(argv: list[str] | None = None) -> int:
             for label, r in results.items()
         ),
         "",
-        "- fits the schema sent: the first answer validates (jsonschema) against the portable "
-        "schema the request carried: keys, types and enums, which the grammar guarantees. "
-        "valid: the answer validates as the pydantic model, bounds included, which the "
-        "grammar cannot carry (llama-cpp-python's converter has no numeric minimum or "
-        "maximum); a violation goes back to the model once in the repair round.",
+        "- fits the schema sent: the first answer validates (jsonschema) against the schema "
+        "the request carried"
+        + (
+            " (the constrained rendering `alphaloop generate` sends a grammar-bound server: "
+            "template parameters, k and quantile as enums, bounded strings and assumptions, "
+            "no expression signal)"
+            if goal.schema is not None
+            else " (the portable schema)"
+        )
+        + ". valid: the answer validates as the pydantic model, bounds included; "
+        "llama-cpp-python's grammar has no numeric minimum or maximum, so only enums "
+        "keep numbers in bounds. A violation goes back to the model once in the repair round.",
         *(
             f"- {label}: families answered: "
             + (", ".join(f"{f} {n}" for f, n in r["families"]) or "none (no valid answer)")
@@ -494,8 +501,14 @@ def main(argv: list[str] | None = None) -> int:
         "- makes a spec: the valid draft also becomes a `StrategySpec` on the dataset "
         "(templates and parameters that fit, an expression that parses); with `BenchDraft` "
         "it equals valid. cut off: the answer stopped at `max_tokens` before its JSON closed.",
-        "- family as intended: the answer's family is the one the intent was written for. "
-        "A 135M model follows the shape, not always the meaning: the figure is what it "
+        "- family as intended: the answer's family is the one the intent was written for "
+        + (
+            "(as StrategyDraft families: RSI is mean_reversion, a moving-average cross trend, "
+            "low volatility volatility). "
+            if goal.families
+            else ""
+        )
+        + "A 135M model follows the shape, not always the meaning: the figure is what it "
         "understands, and why `alphaloop` validates and falls back to its offline policy.",
     ]
     body = "\n".join(lines)

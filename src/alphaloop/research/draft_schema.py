@@ -15,8 +15,9 @@ grammar lets through is valid:
   (every grid's skip is below every lookback, every fast below every slow,
   so the cross-parameter rules hold too);
 - ``k`` and ``quantile`` are enums of a few sizes (or null);
-- ``name`` and each assumption have a ``maxLength``, the assumptions a
-  ``maxItems``;
+- ``name`` and each assumption have a ``maxLength`` and a ``pattern`` that
+  leaves out control characters (strict JSON refuses them raw), the
+  assumptions a ``maxItems``;
 - exits are optional, with enums of holding periods and stop sizes (stops
   only when the data has high and low);
 - left out, so their defaults apply: the factor-expression signal (a small
@@ -39,7 +40,7 @@ __all__ = ["CONSTRAINED_KEYWORDS", "constrained_draft_schema"]
 
 CONSTRAINED_KEYWORDS = frozenset(
     {"type", "properties", "required", "additionalProperties", "items", "enum", "anyOf"}
-    | {"minItems", "maxItems", "minLength", "maxLength"}
+    | {"minItems", "maxItems", "minLength", "maxLength", "pattern"}
 )
 """The keywords a constrained schema uses (all honoured by llama.cpp's converter)."""
 
@@ -52,6 +53,21 @@ STOP_CHOICES: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
 NAME_LENGTH = 40
 ASSUMPTION_LENGTH = 80
 MAX_ASSUMPTIONS = 3
+
+
+def _text(max_length: int) -> dict[str, Any]:
+    """A string of 1 to ``max_length`` characters, none a control character.
+
+    The grammar's own string rule lets raw control characters (a newline)
+    through, which strict JSON refuses; the pattern (which llama.cpp turns
+    into the grammar, in place of the lengths) leaves them out.
+    """
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": f'^[^"\\\\\\x00-\\x1f]{{1,{max_length}}}$',
+    }
 
 
 def _enum(values: Collection[Any]) -> dict[str, Any]:
@@ -102,9 +118,8 @@ def constrained_draft_schema(fields: Collection[str]) -> dict[str, Any]:
             "trailing_stop": _enum(stops),
         }
     )
-    text = {"type": "string", "minLength": 1, "maxLength": ASSUMPTION_LENGTH}
     props: dict[str, Any] = {
-        "name": {"type": "string", "minLength": 1, "maxLength": NAME_LENGTH},
+        "name": _text(NAME_LENGTH),
         "signal": {"anyOf": _signals(have)},
         "side": _enum(["long_only", "long_short"]),
         "method": _enum(["top_k", "quantile_long_short"]),
@@ -112,7 +127,11 @@ def constrained_draft_schema(fields: Collection[str]) -> dict[str, Any]:
         "quantile": _enum([None, *QUANTILE_CHOICES]),
         "weighting": _enum(["equal", "signal", "inverse_volatility"]),
         "rebalance": _enum(["daily", "weekly", "monthly", "quarterly"]),
-        "assumptions": {"type": "array", "items": text, "maxItems": MAX_ASSUMPTIONS},
+        "assumptions": {
+            "type": "array",
+            "items": _text(ASSUMPTION_LENGTH),
+            "maxItems": MAX_ASSUMPTIONS,
+        },
         "exits": exits,
     }
     return _object(props, required=[p for p in props if p != "exits"])

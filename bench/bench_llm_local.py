@@ -177,14 +177,38 @@ class Target:
     messages: Callable[[str], list[dict[str, str]]]
     max_tokens: int
     to_spec: Callable[[BaseModel, str], object] | None = None
+    schema: dict[str, Any] | None = None
+    families: dict[str, str] | None = None
+
+    def sent_schema(self) -> dict[str, Any]:
+        """The schema the request carries: the target's own, else the model's portable one."""
+        from alphaloop.llm import portable_schema
+
+        return self.schema if self.schema is not None else portable_schema(self.model)
 
 
 def _bench_messages(intent: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": intent}]
 
 
-def target(choice: str) -> Target:
-    """The draft to ask for: ``strategy`` when alphaloop has ``StrategyDraft``, else ``bench``."""
+# the intents' families as StrategyDraft families (RSI is a mean-reversion idea)
+_STRATEGY_FAMILIES = {
+    "momentum": "momentum",
+    "mean_reversion": "mean_reversion",
+    "rsi": "mean_reversion",
+    "moving_average_cross": "trend",
+    "breakout": "breakout",
+    "low_volatility": "volatility",
+}
+
+
+def target(choice: str, portable: bool = False) -> Target:
+    """The draft to ask for: ``strategy`` when alphaloop has ``StrategyDraft``, else ``bench``.
+
+    With ``strategy`` the request carries the constrained rendering
+    ``alphaloop generate`` sends a grammar-bound server, or with ``portable``
+    the portable schema hosted providers get.
+    """
     if choice in ("auto", "strategy"):
         try:
             research = importlib.import_module("alphaloop.research")
@@ -201,6 +225,7 @@ def target(choice: str) -> Target:
                     draft, info.name, fields=info.fields, assets=info.asset_ids, intent=intent
                 )
 
+            schema = None if portable else research.constrained_draft_schema(info.fields)
             return Target(
                 "StrategyDraft",
                 model,
@@ -208,6 +233,8 @@ def target(choice: str) -> Target:
                 lambda intent: generate.prompt_messages(intent, info),
                 1024,
                 to_spec,
+                schema,
+                _STRATEGY_FAMILIES,
             )
     return Target(
         "BenchDraft", BenchDraft, "the benchmark's own `BenchDraft`", _bench_messages, 256
@@ -271,13 +298,13 @@ class Recorder:
 
 
 def _fits_schema(text: str, goal: Target) -> bool:
-    """Whether ``text`` holds JSON that validates against the portable schema sent."""
+    """Whether ``text`` holds JSON that validates against the schema sent."""
     import jsonschema
 
-    from alphaloop.llm import LLMAnswerError, extract_json, portable_schema
+    from alphaloop.llm import LLMAnswerError, extract_json
 
     try:
-        jsonschema.validate(extract_json(text), portable_schema(goal.model))
+        jsonschema.validate(extract_json(text), goal.sent_schema())
     except (LLMAnswerError, jsonschema.ValidationError):
         return False
     return True
@@ -292,7 +319,12 @@ def run_constrained(client: Any, intent: Intent, goal: Target) -> Outcome:
     cut_off = False
     try:
         draft = ask_structured(
-            recorder, goal.messages(intent.text), goal.model, max_tokens=goal.max_tokens, seed=0
+            recorder,
+            goal.messages(intent.text),
+            goal.model,
+            max_tokens=goal.max_tokens,
+            seed=0,
+            schema=goal.schema,
         )
     except LLMAnswerError as exc:
         draft, cut_off = None, "no complete JSON object" in exc.message
@@ -311,7 +343,7 @@ def run_constrained(client: Any, intent: Intent, goal: Target) -> Outcome:
         seconds=seconds,
         completion_tokens=tokens,
         family=None if draft is None else family_of(draft),
-        intended=intent.family,
+        intended=(goal.families or {}).get(intent.family, intent.family),
     )
 
 
@@ -337,7 +369,7 @@ def run_unconstrained(client: Any, intent: Intent, goal: Target) -> Outcome:
         seconds=seconds,
         completion_tokens=answer.completion_tokens,
         family=None if draft is None else family_of(draft),
-        intended=intent.family,
+        intended=(goal.families or {}).get(intent.family, intent.family),
     )
 
 
@@ -368,6 +400,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--draft", choices=["auto", "strategy", "bench"], default="auto")
+    p.add_argument(
+        "--portable",
+        action="store_true",
+        help="strategy: send the portable schema, not the constrained rendering",
+    )
     p.add_argument("--no-control", action="store_true", help="skip the unconstrained route")
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args(argv)
@@ -380,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from alphaloop.llm import LLMClient, LocalServer, LocalServerConfig, bundled_model_path
 
-    goal = target(args.draft)
+    goal = target(args.draft, portable=args.portable)
     intents = make_intents(args.intents, args.seed)
     load_before = os.getloadavg()[0]
     config = LocalServerConfig(port=0, threads=args.threads)
@@ -412,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Run on {dt.date.today()} with `python bench/bench_llm_local.py --draft "
         f"{goal.name.lower().removesuffix('draft')}"
         f"{f' --intents {args.intents}' if args.intents != 50 else ''}"
+        f"{' --portable' if args.portable else ''}"
         f"{' --no-control' if args.no_control else ''} --write-docs` "
         f"({len(intents)} intents, seed "
         f"{args.seed}, {args.threads} server threads, temperature 0).",
@@ -443,11 +481,18 @@ def main(argv: list[str] | None = None) -> int:
             for label, r in results.items()
         ),
         "",
-        "- fits the schema sent: the first answer validates (jsonschema) against the portable "
-        "schema the request carried: keys, types and enums, which the grammar guarantees. "
-        "valid: the answer validates as the pydantic model, bounds included, which the "
-        "grammar cannot carry (llama-cpp-python's converter has no numeric minimum or "
-        "maximum); a violation goes back to the model once in the repair round.",
+        "- fits the schema sent: the first answer validates (jsonschema) against the schema "
+        "the request carried"
+        + (
+            " (the constrained rendering `alphaloop generate` sends a grammar-bound server: "
+            "template parameters, k and quantile as enums, bounded strings and assumptions, "
+            "no expression signal)"
+            if goal.schema is not None
+            else " (the portable schema)"
+        )
+        + ". valid: the answer validates as the pydantic model, bounds included; "
+        "llama-cpp-python's grammar has no numeric minimum or maximum, so only enums "
+        "keep numbers in bounds. A violation goes back to the model once in the repair round.",
         *(
             f"- {label}: families answered: "
             + (", ".join(f"{f} {n}" for f, n in r["families"]) or "none (no valid answer)")
@@ -456,8 +501,14 @@ def main(argv: list[str] | None = None) -> int:
         "- makes a spec: the valid draft also becomes a `StrategySpec` on the dataset "
         "(templates and parameters that fit, an expression that parses); with `BenchDraft` "
         "it equals valid. cut off: the answer stopped at `max_tokens` before its JSON closed.",
-        "- family as intended: the answer's family is the one the intent was written for. "
-        "A 135M model follows the shape, not always the meaning: the figure is what it "
+        "- family as intended: the answer's family is the one the intent was written for "
+        + (
+            "(as StrategyDraft families: RSI is mean_reversion, a moving-average cross trend, "
+            "low volatility volatility). "
+            if goal.families
+            else ""
+        )
+        + "A 135M model follows the shape, not always the meaning: the figure is what it "
         "understands, and why `alphaloop` validates and falls back to its offline policy.",
     ]
     body = "\n".join(lines)

@@ -2,7 +2,8 @@
 
 :func:`make_draft` asks the configured model for a
 :class:`~alphaloop.research.draft.StrategyDraft` (JSON that must validate
-against the draft's portable schema; one repair round with the validation
+against the draft's portable schema, or its constrained rendering for a
+grammar-bound local server, see :func:`draft_schema`; one repair round with the validation
 errors), turns it into a spec, and falls back to the offline intent parser
 (:func:`~alphaloop.research.intent.parse_intent`) when no model is
 configured, when ``offline`` is asked, or when the model fails (transport
@@ -26,10 +27,11 @@ from typing import Any, Literal
 from alphaloop.data import DatasetInfo
 from alphaloop.errors import AlphaloopError
 from alphaloop.research.draft import GeneratedSpec, StrategyDraft, draft_to_spec
+from alphaloop.research.draft_schema import constrained_draft_schema
 from alphaloop.research.intent import parse_intent
 from alphaloop.research.templates import FAMILIES
 
-__all__ = ["DraftSource", "llm_settings_from_env", "make_draft"]
+__all__ = ["DraftSource", "draft_schema", "llm_settings_from_env", "make_draft"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,20 @@ def prompt_messages(intent: str, info: DatasetInfo) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+def draft_schema(settings: Any, info: DatasetInfo) -> dict[str, Any] | None:
+    """The schema sent for a draft: the constrained rendering for a grammar-bound server.
+
+    With ``json_mode`` ``json_object_schema`` (llama-cpp-python, whose grammar
+    ignores numeric bounds) the draft's
+    :func:`~alphaloop.research.draft_schema.constrained_draft_schema` for the
+    dataset's fields; otherwise None (the portable schema, which hosted
+    providers' strict modes accept).
+    """
+    if getattr(settings, "json_mode", None) != "json_object_schema":
+        return None
+    return constrained_draft_schema(info.fields)
+
+
 def _convert(draft: StrategyDraft, info: DatasetInfo, intent: str) -> GeneratedSpec:
     return draft_to_spec(draft, info.name, fields=info.fields, assets=info.asset_ids, intent=intent)
 
@@ -174,7 +190,13 @@ def make_draft(
     source = {"model": llm.settings.model, "knowledge_cutoff": cutoff and cutoff.isoformat()}
     problem: str
     try:
-        draft = ask_structured(llm, prompt_messages(intent, info), StrategyDraft, seed=seed)
+        draft = ask_structured(
+            llm,
+            prompt_messages(intent, info),
+            StrategyDraft,
+            seed=seed,
+            schema=draft_schema(llm.settings, info),
+        )
         made = _convert(draft, info, intent)
         return made, DraftSource("llm", account=llm.account.to_dict(), **source)
     except LLMError as exc:

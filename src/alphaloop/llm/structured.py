@@ -97,6 +97,7 @@ def ask_structured(
     temperature: float = 0.0,
     seed: int = 0,
     max_tokens: int = 1024,
+    schema: dict[str, Any] | None = None,
 ) -> T:
     """Ask for an answer that validates as ``model_cls``.
 
@@ -117,6 +118,10 @@ def ask_structured(
         Extra attempts after an invalid answer (0 = none).
     temperature, seed, max_tokens
         Sampling options sent with every attempt.
+    schema : dict, optional
+        The JSON Schema sent instead of the portable one (a narrower
+        rendering, e.g. for a grammar-bound local server); the answer is
+        still validated by ``model_cls``.
 
     Returns
     -------
@@ -130,7 +135,8 @@ def ask_structured(
         offline policy. Transport errors (:class:`LLMTransportError`) and
         replay misses pass through.
     """
-    schema = portable_schema(model_cls)
+    if schema is None:
+        schema = portable_schema(model_cls)
     name = model_cls.__name__
     conversation = [dict(m) for m in messages]
     problem = ""

@@ -116,6 +116,7 @@ _HOME: dict[str, str] = {
     "StrategyDraft": "alphaloop.research.draft",
     "TemplateSignal": "alphaloop.research.draft",
     "draft_to_spec": "alphaloop.research.draft",
+    "constrained_draft_schema": "alphaloop.research.draft_schema",
     "parse_intent": "alphaloop.research.intent",
 }
 
@@ -179,6 +180,7 @@ __all__ = [
     "classify",
     "compare_ic",
     "conform",
+    "constrained_draft_schema",
     "crossover",
     "draft_recipe",
     "draft_to_spec",

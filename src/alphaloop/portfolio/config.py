@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["FALLBACKS", "METHODS", "OptimizerConfig"]
 
-METHODS = (
-    "min_variance",
-    "max_sharpe",
-    "efficient_return",
-    "risk_parity",
-    "risk_budgeting",
-    "hrp",
-    "herc",
-    "nco",
-    "max_diversification",
-    "min_cvar",
-    "black_litterman",
-)
 FALLBACKS = ("inverse_volatility", "previous")
 
 Method = Literal[
@@ -36,6 +23,8 @@ Method = Literal[
     "min_cvar",
     "black_litterman",
 ]
+
+METHODS: tuple[str, ...] = get_args(Method)
 
 # methods solved as one convex program: they take turnover and group constraints
 CONVEX = frozenset(

@@ -84,14 +84,29 @@ def assert_portable(schema: dict[str, Any]) -> None:
 def spec_models() -> list[type[BaseModel]]:
     from alphaloop.backtest import spec
 
-    names = ["Component", "CostModel", "Exits", "Limits", "PortfolioRule", "Rebalance"]
+    names = ["Component", "CostModel", "Exits", "Rebalance"]
     names += ["Signal", "Stops", "VolatilityTarget"]
     return [getattr(spec, name) for name in names]
+
+
+def mapping_spec_models() -> list[type[BaseModel]]:
+    """Spec parts with free-form mappings (risk-limit groups, optimizer views and
+    budgets): a model never writes them; it writes a draft (``StrategyDraft``,
+    ``RecipeDraft``) that code turns into a spec."""
+    from alphaloop.backtest import spec
+
+    return [spec.Limits, spec.PortfolioRule]
 
 
 @pytest.mark.parametrize("model", [Idea, Outer, Inner, *spec_models()], ids=lambda m: m.__name__)
 def test_emitted_schemas_use_only_portable_keywords(model):
     assert_portable(portable_schema(model))
+
+
+@pytest.mark.parametrize("model", mapping_spec_models(), ids=lambda m: m.__name__)
+def test_spec_parts_with_mappings_are_refused_with_the_path(model):
+    with pytest.raises(LLMSchemaError, match=r"free-form mapping has no portable form"):
+        portable_schema(model)
 
 
 def test_optional_is_a_union_with_null_and_everything_is_required():

@@ -15,6 +15,7 @@ from alphaloop.faces import load_public
 if TYPE_CHECKING:
     from alphaloop.backtest.book import build_book, rebalance_filter, strategy_targets
     from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
+    from alphaloop.backtest.event_plan import EventInputs, event_inputs
     from alphaloop.backtest.lookahead import (
         DEFAULT_MAX_DECISION_POINTS,
         DEFAULT_WARMUPS,
@@ -121,6 +122,8 @@ _HOME: dict[str, str] = {
     "WIN_RATE_LIMIT": "alphaloop.backtest.plausibility",
     "bar_class": "alphaloop.backtest.plausibility",
     "check_plausibility": "alphaloop.backtest.plausibility",
+    "EventInputs": "alphaloop.backtest.event_plan",
+    "event_inputs": "alphaloop.backtest.event_plan",
     "rebalance_rows": "alphaloop.backtest.portfolio",
     "target_weights": "alphaloop.backtest.portfolio",
     "trailing_volatility": "alphaloop.backtest.portfolio",
@@ -178,6 +181,7 @@ __all__ = [
     "BacktestResult",
     "Component",
     "Engine",
+    "EventInputs",
     "Exits",
     "ExpressionSignalFn",
     "Implausibility",
@@ -203,6 +207,7 @@ __all__ = [
     "drawdown_periods",
     "drawdown_series",
     "equal_weight_benchmark",
+    "event_inputs",
     "expression_signal_fn",
     "load_spec",
     "model_start_row",

@@ -1,0 +1,97 @@
+"""A paper session killed with SIGKILL at random points (seeded) carries on to the same end.
+
+Each round starts ``alphaloop paper start SPEC`` as a real process, waits
+until it has recorded a few more bars, waits a random extra moment and
+kills it with SIGKILL. The next ``paper start`` of the same spec finds the
+unfinished session, rebuilds the broker, reconciles and carries on. After
+ten kills a last start runs to the end: every fill, the positions, cash and
+equity must equal the event backtest of the spec (an uninterrupted run),
+with no fill lost or doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alphaloop.app import Workspace, paper_report, paper_store, run_backtest
+from alphaloop.backtest import StrategySpec, quick_spec
+
+KILLS = 10
+SPEED = 600.0  # bars per second: each run lasts a few seconds, so kills land mid-stream
+
+
+def _start(root: Path, spec_file: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ALPHALOOP_HOLDOUT_FRACTION": "0"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "alphaloop.cli", "--workspace", str(root), "paper", "start",
+         str(spec_file), "--speed", str(SPEED)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_ten_sigkills_at_random_points_lose_and_double_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    ws = Workspace(root)
+    ws.data.ensure_bundled()
+    base = quick_spec("Ref($close, 1) / Ref($close, 21) - 1", "sp500-stocks", top_k=3)
+    spec = StrategySpec.from_dict(
+        {**base.model_dump(mode="json"), "rebalance": {"frequency": "weekly"}, "fills": "next_close",
+         "start": "2016-01-01", "end": "2019-12-31"}
+    )  # fmt: skip
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec.model_dump(mode="json")))
+    store = paper_store(ws)
+    rng = random.Random(16)
+    positions = []
+    session_id = None
+    for _ in range(KILLS):
+        before = store.get(session_id).position if session_id else 0
+        proc = _start(root, spec_file)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            sessions = store.list(1)
+            if sessions and sessions[0].position > before + 5:
+                session_id = sessions[0].id
+                break
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        assert session_id is not None
+        info = store.get(session_id)
+        assert info.state == "interrupted" and info.position < info.n_bars
+        positions.append(info.position)
+    assert positions == sorted(positions) and len(set(positions)) == KILLS  # ten distinct points
+    final = _start(root, spec_file)
+    stdout, stderr = final.communicate(timeout=120)
+    assert final.returncode == 0, stderr.decode()[-2000:]
+    assert f"resuming paper session {session_id}" in stderr.decode()
+    info = store.get(session_id)  # type: ignore[arg-type]
+    assert info.status == "finished" and info.restarts == KILLS
+    assert len(info.reconciliations) == KILLS
+    backtest = run_backtest(ws, spec, engine="event", record=False).simulation
+    fills = store.fills(info.id)
+    assert fills["fill_id"].is_unique and len(fills) == len(backtest.trades)
+    np.testing.assert_array_equal(fills["quantity"].to_numpy(), backtest.trades["shares"].to_numpy())
+    np.testing.assert_array_equal(fills["price"].to_numpy(), backtest.trades["price"].to_numpy())
+    held = backtest.trades.groupby("asset", observed=True)["shares"].sum()
+    recorded = store.positions(info.id)
+    assert set(recorded) == {a for a, q in held.items() if abs(q) > 1e-9}
+    for asset, shares in recorded.items():
+        assert shares == pytest.approx(held[asset], rel=1e-12)
+    assert info.equity == backtest.equity.iloc[-1]
+    assert paper_report(ws, info.id).agrees
+    ws.close()

@@ -12,7 +12,7 @@ Modules: :mod:`.workspace`, :mod:`.backtests`, :mod:`.validation`,
 :mod:`.holdout`, :mod:`.models` (with :mod:`.model_explain`,
 :mod:`.model_predict`, :mod:`.model_export`, :mod:`.model_compare`),
 :mod:`.factors`, :mod:`.specs`, :mod:`.generate`, :mod:`.demo`,
-:mod:`.paper` and :mod:`.paper_report` (paper trading).
+:mod:`.paper` and :mod:`.paper_compare` (paper trading).
 Only the workspace is imported eagerly; the use cases load on first use, so
 ``import alphaloop.app`` stays light.
 """
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         run_paper,
         stop_paper,
     )
-    from alphaloop.app.paper_report import paper_report, write_paper_report
+    from alphaloop.app.paper_compare import paper_report, write_paper_report
     from alphaloop.app.risk_regimes import regime_report
     from alphaloop.app.risk_report import risk_report
     from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
@@ -120,12 +120,12 @@ _USE_CASES: dict[str, str] = {
     "regime_report": "alphaloop.app.risk_regimes",
     "detach_paper": "alphaloop.app.paper",
     "open_paper": "alphaloop.app.paper",
-    "paper_report": "alphaloop.app.paper_report",
+    "paper_report": "alphaloop.app.paper_compare",
     "paper_sessions": "alphaloop.app.paper",
     "paper_store": "alphaloop.app.paper",
     "run_paper": "alphaloop.app.paper",
     "stop_paper": "alphaloop.app.paper",
-    "write_paper_report": "alphaloop.app.paper_report",
+    "write_paper_report": "alphaloop.app.paper_compare",
 }
 
 

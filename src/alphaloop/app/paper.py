@@ -163,7 +163,7 @@ def open_paper(
     store = paper_store(ws)
     found = store.find_active(spec.hash, spec.data, feed_name)
     if found is not None:
-        if found.alive and found.status == "running":
+        if found.status == "running" and found.alive and found.pid != os.getpid():
             raise PaperError(
                 f"paper session {found.id} of this strategy is running (process {found.pid})",
                 hint=f"see `alphaloop paper status {found.id}`, or stop it with "

@@ -46,8 +46,8 @@ def test_ten_sigkills_at_random_points_lose_and_double_nothing(tmp_path: Path) -
     ws.data.ensure_bundled()
     base = quick_spec("Ref($close, 1) / Ref($close, 21) - 1", "sp500-stocks", top_k=3)
     spec = StrategySpec.from_dict(
-        {**base.model_dump(mode="json"), "rebalance": {"frequency": "weekly"}, "fills": "next_close",
-         "start": "2016-01-01", "end": "2019-12-31"}
+        {**base.model_dump(mode="json"), "rebalance": {"frequency": "weekly"},
+         "fills": "next_close", "start": "2016-01-01", "end": "2019-12-31"}
     )  # fmt: skip
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec.model_dump(mode="json")))
@@ -72,20 +72,26 @@ def test_ten_sigkills_at_random_points_lose_and_double_nothing(tmp_path: Path) -
         assert proc.returncode == -signal.SIGKILL
         assert session_id is not None
         info = store.get(session_id)
-        assert info.state == "interrupted" and info.position < info.n_bars
+        assert info.state == "interrupted"
+        assert info.position < info.n_bars
         positions.append(info.position)
-    assert positions == sorted(positions) and len(set(positions)) == KILLS  # ten distinct points
+    assert positions == sorted(positions)
+    assert len(set(positions)) == KILLS
     final = _start(root, spec_file)
-    stdout, stderr = final.communicate(timeout=120)
+    _stdout, stderr = final.communicate(timeout=120)
     assert final.returncode == 0, stderr.decode()[-2000:]
     assert f"resuming paper session {session_id}" in stderr.decode()
     info = store.get(session_id)  # type: ignore[arg-type]
-    assert info.status == "finished" and info.restarts == KILLS
+    assert info.status == "finished"
+    assert info.restarts == KILLS
     assert len(info.reconciliations) == KILLS
     backtest = run_backtest(ws, spec, engine="event", record=False).simulation
     fills = store.fills(info.id)
-    assert fills["fill_id"].is_unique and len(fills) == len(backtest.trades)
-    np.testing.assert_array_equal(fills["quantity"].to_numpy(), backtest.trades["shares"].to_numpy())
+    assert fills["fill_id"].is_unique
+    assert len(fills) == len(backtest.trades)
+    np.testing.assert_array_equal(
+        fills["quantity"].to_numpy(), backtest.trades["shares"].to_numpy()
+    )
     np.testing.assert_array_equal(fills["price"].to_numpy(), backtest.trades["price"].to_numpy())
     held = backtest.trades.groupby("asset", observed=True)["shares"].sum()
     recorded = store.positions(info.id)

@@ -29,20 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from alphaloop.backtest import EventInputs, StrategySpec, event_inputs
 from alphaloop.errors import HoldoutError, PaperError
-from alphaloop.execution import Broker, ReplayFeed, SimulatedBroker, parse_feed
-from alphaloop.live import (
-    PaperSession,
-    PaperSessionInfo,
-    PaperStore,
-    Reconciliation,
-    StoreRecorder,
-    reconcile,
-)
+from alphaloop.live.records import PaperSessionInfo, PaperStore, StoreRecorder
 
 if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
+    from alphaloop.backtest import EventInputs, StrategySpec
+    from alphaloop.execution import Broker, SimulatedBroker
+    from alphaloop.live import PaperSession, Reconciliation
 
 __all__ = [
     "PaperRun",
@@ -56,7 +50,7 @@ __all__ = [
 ]
 
 #: a wrapper put in front of the venue: every order of the strategy goes through it
-Gate = Callable[[SimulatedBroker], Broker]
+Gate = Callable[["SimulatedBroker"], "Broker"]
 
 _ENDED = ("finished", "stopped", "failed")
 
@@ -99,6 +93,8 @@ def paper_store(ws: Workspace) -> PaperStore:
 
 
 def _check_feed(feed: str, spec: StrategySpec) -> str:
+    from alphaloop.execution.feeds import parse_feed
+
     name = parse_feed(feed)
     if not name.is_replay:
         raise PaperError(
@@ -116,6 +112,7 @@ def _check_feed(feed: str, spec: StrategySpec) -> str:
 
 def _inputs(ws: Workspace, spec: StrategySpec, version: int | None = None) -> EventInputs:
     from alphaloop.app.backtests import prepare
+    from alphaloop.backtest import event_inputs
 
     pinned = spec if version is None else spec.model_copy(update={"version": version})
     return event_inputs(prepare(ws, pinned))  # no holdout key: the replay stops at the seal
@@ -201,6 +198,10 @@ def build_paper_session(
     PaperError
         The dataset version changed under the session (its content hash differs).
     """
+    from alphaloop.backtest import StrategySpec
+    from alphaloop.execution import ReplayFeed, SimulatedBroker
+    from alphaloop.live.session import PaperSession
+
     spec = StrategySpec.from_dict(info.spec, source=f"paper session {info.id}")
     data = ws.data.info(info.dataset, info.data_version)
     if data.content_hash != info.data_hash:
@@ -255,6 +256,8 @@ def run_paper(ws: Workspace, session_id: int, *, gate: Gate | None = None) -> Pa
     ReconciliationError
         After a restart, the record holds a fill the broker never made.
     """
+    from alphaloop.live.reconcile import reconcile
+
     store = paper_store(ws)
     info = store.get(session_id)
     if info.status in _ENDED:

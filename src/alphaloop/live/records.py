@@ -15,14 +15,13 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 
 from alphaloop.errors import PaperSessionNotFoundError
 from alphaloop.execution import BarEvent, Order, OrderEvent, OrderFilled, OrderPartiallyFilled
-from alphaloop.live.session import PaperSession
 from alphaloop.store import (
     Database,
     PaperEquityRow,
@@ -31,6 +30,9 @@ from alphaloop.store import (
     PaperPositionRow,
     PaperSessionRow,
 )
+
+if TYPE_CHECKING:
+    from alphaloop.live.session import PaperSession
 
 __all__ = ["ACTIVE", "PaperSessionInfo", "PaperStore", "StoreRecorder"]
 

@@ -145,3 +145,24 @@ def test_unknown_sessions_and_missing_specs_are_refused(
     code, _, err = cli(capsys, ws, "paper", "report", "5")
     assert code == 2
     assert "no paper session 5" in err
+
+
+def test_resume_carries_on_a_session_and_says_what_reconciliation_found(
+    ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alphaloop.app import Workspace, open_paper, paper_store
+    from alphaloop.app.paper import build_paper_session
+    from alphaloop.backtest import load_spec
+
+    spec = load_spec(_spec(tmp_path))
+    w = Workspace(ws)
+    info, _ = open_paper(w, spec)
+    store = paper_store(w)
+    session = build_paper_session(w, store.claim(info.id))
+    session.run(stop=lambda: session.position >= 60)  # then the process "dies"
+    w.close()
+    code, out, err = cli(capsys, ws, "paper", "resume", str(info.id))
+    assert code == 0, err
+    assert "resumed at bar 60 (restart 1)" in out
+    assert "reconciled with the broker: nothing to repair" in out
+    assert "finished" in out

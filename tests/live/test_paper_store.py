@@ -4,6 +4,7 @@ reconciliation after a crash, stop, and the sealed holdout."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,13 @@ def _spec(
 def ws(workspace: Workspace) -> Workspace:
     workspace.data.ensure_bundled()
     return workspace
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def _crash_after(ws: Workspace, session_id: int, bars: int) -> None:
@@ -147,15 +155,23 @@ def test_a_recorded_fill_the_broker_never_made_stops_the_resume(ws: Workspace) -
         run_paper(ws, info.id)
 
 
-def test_stop_ends_a_session_that_is_not_running_and_refuses_ended_ones(ws: Workspace) -> None:
+def test_a_stopped_session_can_be_resumed_and_ended_ones_are_refused(ws: Workspace) -> None:
     info, _ = open_paper(ws, _spec())
-    stopped = stop_paper(ws, info.id)
+    _crash_after(ws, info.id, 40)
+    paper_store(ws).update(info.id, pid=_dead_pid())
+    stopped = stop_paper(ws, info.id)  # its process is gone: it stops now
     assert stopped.status == "stopped"
     assert stopped.stop_requested
     with pytest.raises(PaperError, match="already stopped"):
         stop_paper(ws, info.id)
-    with pytest.raises(PaperError, match="stopped; it cannot run again"):
+    # paper start makes a new session; resume carries the stopped one on
+    run = run_paper(ws, info.id)
+    assert run.resumed_at == 40
+    assert run.session.status == "finished"
+    with pytest.raises(PaperError, match="finished; it cannot run again"):
         run_paper(ws, info.id)
+    with pytest.raises(PaperError, match="already finished"):
+        stop_paper(ws, info.id)
 
 
 def test_the_stop_flag_ends_a_running_session_after_a_bar(ws: Workspace) -> None:

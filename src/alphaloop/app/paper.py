@@ -52,7 +52,8 @@ __all__ = [
 #: a wrapper put in front of the venue: every order of the strategy goes through it
 Gate = Callable[["SimulatedBroker"], "Broker"]
 
-_ENDED = ("finished", "stopped", "failed")
+#: a session in one of these states never runs again (a stopped one may be resumed)
+_ENDED = ("finished", "failed")
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,9 @@ class _StopSignal:
 def run_paper(ws: Workspace, session_id: int, *, gate: Gate | None = None) -> PaperRun:
     """Run (or resume) a session until its feed ends or it is asked to stop.
 
+    A new session starts at the feed's first bar; one that crashed or was
+    stopped is rebuilt, reconciled and carried on from its recorded position.
+
     Raises
     ------
     PaperError
@@ -306,12 +310,12 @@ def stop_paper(ws: Workspace, session_id: int) -> PaperSessionInfo:
     """
     store = paper_store(ws)
     info = store.get(session_id)
-    if info.status in _ENDED:
+    if info.status in (*_ENDED, "stopped"):
         raise PaperError(f"paper session {session_id} is already {info.status}")
     if info.status == "running" and info.alive:
-        store.update(session_id, stop_requested=True)
-        assert info.pid is not None
-        os.kill(info.pid, signal.SIGTERM)
+        store.update(session_id, stop_requested=True)  # read by the session within a second
+        if info.pid is not None and info.pid != os.getpid():
+            os.kill(info.pid, signal.SIGTERM)
     else:
         store.update(session_id, status="stopped", stop_requested=True)
     return store.get(session_id)

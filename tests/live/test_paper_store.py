@@ -41,6 +41,22 @@ def ws(workspace: Workspace) -> Workspace:
     return workspace
 
 
+class CountingGate:
+    """A wrapper in front of the venue that counts what passes (class-level counters)."""
+
+    rebalances = 0
+
+    def __init__(self, venue: object) -> None:
+        self._venue = venue
+
+    def rebalance(self, command: object) -> None:
+        CountingGate.rebalances += 1
+        self._venue.rebalance(command)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._venue, name)
+
+
 def _dead_pid() -> int:
     """The pid of a process that has ended."""
     child = subprocess.Popen(["true"])
@@ -101,7 +117,12 @@ def test_a_crashed_session_resumes_and_ends_as_an_uninterrupted_one(ws: Workspac
     found, new = open_paper(ws, spec)
     assert not new
     assert found.id == info.id
-    run = run_paper(ws, info.id)
+    seen: list[tuple[str, int, int | None]] = []
+    gate = CountingGate
+    run = run_paper(ws, info.id, gate=gate, progress=lambda *a: seen.append(a))
+    assert gate.rebalances > 0  # every order of the strategy went through the gate
+    assert seen
+    assert {(step, total) for step, _, total in seen} == {("paper trading", run.session.n_bars)}
     assert run.resumed_at == 150
     assert run.reconciliation is not None
     assert run.reconciliation.clean

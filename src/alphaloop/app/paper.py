@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import pandas as pd
 
 from alphaloop.errors import HoldoutError, PaperError
 from alphaloop.live.records import PaperSessionInfo, PaperStore, StoreRecorder
+from alphaloop.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
@@ -247,11 +249,21 @@ class _StopSignal:
             signal.signal(sig, old)
 
 
-def run_paper(ws: Workspace, session_id: int, *, gate: Gate | None = None) -> PaperRun:
+def run_paper(
+    ws: Workspace,
+    session_id: int,
+    *,
+    gate: Gate | None = None,
+    progress: Progress = no_progress,
+) -> PaperRun:
     """Run (or resume) a session until its feed ends or it is asked to stop.
 
     A new session starts at the feed's first bar; one that crashed or was
     stopped is rebuilt, reconciled and carried on from its recorded position.
+
+    ``gate`` wraps the venue (every order of the strategy goes through what
+    it returns); ``progress`` hears ``("paper trading", bars done, bars)`` a
+    few times a second.
 
     Raises
     ------
@@ -281,9 +293,19 @@ def run_paper(ws: Workspace, session_id: int, *, gate: Gate | None = None) -> Pa
     recorder = session.recorder
     assert isinstance(recorder, StoreRecorder)
     bars = 0
+    n_bars = session.feed.panel.n_times
+    shown = [0.0]
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if now >= shown[0]:
+            progress("paper trading", session.position, n_bars)
+            shown[0] = now + 0.2
+        return stop.flag or recorder.should_stop()
+
     try:
         with _StopSignal() as stop:
-            bars = session.run(stop=lambda: stop.flag or recorder.should_stop())
+            bars = session.run(stop=should_stop)
     except Exception as exc:
         store.update(session_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise

@@ -18,6 +18,7 @@ from alphaloop.cli.common import (
     out,
     print_json,
     print_table,
+    progress_bars,
     workspace,
 )
 from alphaloop.errors import UsageError
@@ -127,7 +128,8 @@ def start(
         out.print(f"paper session {info.id} runs in process {pid}", soft_wrap=True)
         out.print(f"follow it with `alphaloop paper status {info.id}`")
         return
-    run = run_paper(ws, info.id)
+    with progress_bars(as_json) as progress:
+        run = run_paper(ws, info.id, progress=progress)
     if as_json:
         print_json({**run.to_dict(), "new": new})
         return
@@ -140,7 +142,8 @@ def resume(ctx: typer.Context, session_id: SessionArg, as_json: JsonOpt = False)
     from alphaloop.app import run_paper
 
     ws = workspace(ctx, write=True)
-    run = run_paper(ws, session_id)
+    with progress_bars(as_json) as progress:
+        run = run_paper(ws, session_id, progress=progress)
     if as_json:
         print_json(run.to_dict())
         return

@@ -23,6 +23,7 @@ from alphaloop.app import (
 from alphaloop.app.paper import build_paper_session
 from alphaloop.backtest import StrategySpec, quick_spec
 from alphaloop.errors import HoldoutError, PaperError, ReconciliationError
+from alphaloop.live import PaperStore
 
 EXPR = "Ref($close, 1) / Ref($close, 61) - 1"
 
@@ -250,3 +251,23 @@ def test_a_session_of_another_live_process_is_not_run_twice(ws: Workspace) -> No
         open_paper(ws, _spec())
     with pytest.raises(PaperError, match="is running in process"):
         run_paper(ws, info.id)
+
+
+def test_two_processes_cannot_both_claim_a_session(ws: Workspace) -> None:
+    info, _ = open_paper(ws, _spec())
+
+    class Raced(PaperStore):
+        """Another process records a bar between this one's read and its claim."""
+
+        first = True
+
+        def get(self, session_id: int):  # type: ignore[no-untyped-def]
+            seen = super().get(session_id)
+            if Raced.first:
+                Raced.first = False
+                self.update(session_id, position=seen.position + 1)
+            return seen
+
+    with pytest.raises(PaperError, match="claimed by another process"):
+        Raced(ws.db).claim(info.id)
+    assert paper_store(ws).claim(info.id).status == "running"  # a fresh read claims it

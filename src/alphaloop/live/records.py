@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 
-from alphaloop.errors import PaperSessionNotFoundError
+from alphaloop.errors import PaperError, PaperSessionNotFoundError
 from alphaloop.execution import BarEvent, Order, OrderEvent, OrderFilled, OrderPartiallyFilled
 from alphaloop.store import (
     Database,
@@ -42,6 +42,9 @@ _ORDERS = PaperOrderRow.__table__
 _FILL_T = PaperFillRow.__table__
 _POSITIONS = PaperPositionRow.__table__
 _EQUITY = PaperEquityRow.__table__
+
+#: a session of another machine that recorded nothing for this long is taken as gone, seconds
+_STALE_SECONDS = 60.0
 
 #: statuses of a session that has not ended: it may run, or be resumed
 ACTIVE = ("created", "running")
@@ -83,9 +86,13 @@ class PaperSessionInfo:
 
     @property
     def alive(self) -> bool:
-        """A process of this machine with the recorded pid exists."""
-        if self.pid is None or self.host != socket.gethostname():
+        """The recorded process exists: on this machine, a process with the pid; on
+        another (a shared PostgreSQL), a bar recorded in the last minute."""
+        if self.pid is None:
             return False
+        if self.host != socket.gethostname():
+            seen = self.updated_at
+            return seen is not None and (datetime.now(UTC) - seen).total_seconds() < _STALE_SECONDS
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -173,6 +180,11 @@ def fill_row(session_id: int, event: Any, index: pd.DatetimeIndex) -> dict[str, 
     }
 
 
+def _same_pid(pid: int | None) -> Any:
+    column = _SESSIONS.c.pid
+    return column.is_(None) if pid is None else column == pid
+
+
 class PaperStore:
     """The paper-trading tables of one database."""
 
@@ -233,15 +245,32 @@ class PaperStore:
         """Mark the session running in this process (a restart when it ran before)."""
         info = self.get(session_id)
         restarted = info.status == "running" or info.position > 0
-        self.update(
-            session_id,
-            status="running",
-            pid=os.getpid(),
-            host=socket.gethostname(),
-            stop_requested=False,
-            error=None,
-            restarts=info.restarts + int(restarted),
-        )
+        with self.db.session() as s:
+            # only if nobody claimed it since it was read: two starts cannot both run it
+            claimed = s.execute(
+                update(_SESSIONS)
+                .where(
+                    _SESSIONS.c.id == session_id,
+                    _SESSIONS.c.status == info.status,
+                    _SESSIONS.c.restarts == info.restarts,
+                    _SESSIONS.c.position == info.position,
+                    _same_pid(info.pid),
+                )
+                .values(
+                    status="running",
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    stop_requested=False,
+                    error=None,
+                    restarts=info.restarts + int(restarted),
+                    updated_at=datetime.now(UTC),
+                )
+            ).rowcount
+        if claimed != 1:
+            raise PaperError(
+                f"paper session {session_id} was claimed by another process just now",
+                hint=f"see `alphaloop paper status {session_id}`",
+            )
         return self.get(session_id)
 
     def stop_requested(self, session_id: int) -> bool:

@@ -101,6 +101,9 @@ class PaperSession:
         self.ctx = Context(feed.panel, self.broker)  # type: ignore[arg-type]
         #: bars processed so far (the feed position to resume from)
         self.position = 0
+        #: True while :meth:`catch_up` replays recorded bars: a gate with side effects
+        #: (an approval queue, an audit log) sees those orders again and may read this
+        self.replaying = False
         self._looks: list[bool] | None = None
         self._wants_order = _overrides(strategy, "on_order")
         self._wants_fill = _overrides(strategy, "on_fill")
@@ -181,8 +184,14 @@ class PaperSession:
         return done
 
     def catch_up(self, position: int) -> None:
-        """Replay bars up to ``position`` without pacing or recording (state after a restart)."""
+        """Replay bars up to ``position`` without pacing or recording (state after a restart).
+
+        For the simulated venue only: its state is a function of the bars and the
+        strategy's commands, so replaying them rebuilds it exactly. A venue that
+        keeps its own state (a live broker) is queried instead, never re-sent orders.
+        """
         recorder, self.recorder = self.recorder, None
+        self.replaying = True
         try:
             self.start()
             panel = self.feed.panel
@@ -190,6 +199,7 @@ class PaperSession:
                 self.step(BarEvent(row, panel.index[row], 0))
         finally:
             self.recorder = recorder
+            self.replaying = False
 
     @property
     def done(self) -> bool:

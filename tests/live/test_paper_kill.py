@@ -1,12 +1,13 @@
 """A paper session killed with SIGKILL at random points (seeded) carries on to the same end.
 
-Each round starts ``alphaloop paper start SPEC`` as a real process, waits
+Each round starts ``alphaloop paper start SPEC`` as a real process (forked
+from a process that has imported the CLI, see ``zygote.py``), waits
 until it has recorded a few more bars, waits a random extra moment and
 kills it with SIGKILL. The next ``paper start`` of the same spec finds the
 unfinished session, rebuilds the broker, reconciles and carries on. After
-ten kills a last start runs to the end: every fill, the positions, cash and
-equity must equal the event backtest of the spec (an uninterrupted run),
-with no fill lost or doubled.
+ten kills a last start (a fresh ``python -m alphaloop.cli``) runs to the
+end: every fill, the positions, cash and equity must equal the event
+backtest of the spec (an uninterrupted run), with no fill lost or doubled.
 """
 
 from __future__ import annotations
@@ -30,13 +31,23 @@ KILLS = 10
 SPEED = 600.0  # bars per second: each run lasts a few seconds, so kills land mid-stream
 
 
-def _start(root: Path, spec_file: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ALPHALOOP_HOLDOUT_FRACTION": "0"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "alphaloop.cli", "--workspace", str(root), "paper", "start",
-         str(spec_file), "--speed", str(SPEED)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+ZYGOTE = Path(__file__).with_name("zygote.py")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "ALPHALOOP_HOLDOUT_FRACTION": "0"}
+
+
+def _cli(root: Path, spec_file: Path) -> list[str]:
+    return ["--workspace", str(root), "paper", "start", str(spec_file), "--speed", str(SPEED)]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 @pytest.mark.slow
@@ -55,30 +66,46 @@ def test_ten_sigkills_at_random_points_lose_and_double_nothing(tmp_path: Path) -
     rng = random.Random(16)
     positions = []
     session_id = None
-    for _ in range(KILLS):
-        before = store.get(session_id).position if session_id else 0
-        proc = _start(root, spec_file)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            sessions = store.list(1)
-            if sessions and sessions[0].position > before + 5:
-                session_id = sessions[0].id
-                break
-            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.4))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL
-        assert session_id is not None
-        info = store.get(session_id)
-        assert info.state == "interrupted"
-        assert info.position < info.n_bars
-        positions.append(info.position)
+    log = tmp_path / "rounds.log"
+    zygote = subprocess.Popen(
+        [sys.executable, str(ZYGOTE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        env=_env(), text=True,
+    )  # fmt: skip
+    assert zygote.stdin is not None
+    assert zygote.stdout is not None
+    try:
+        for _ in range(KILLS):
+            before = store.get(session_id).position if session_id else 0
+            zygote.stdin.write(json.dumps([str(log), *_cli(root, spec_file)]) + "\n")
+            zygote.stdin.flush()
+            pid = int(zygote.stdout.readline())
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                sessions = store.list(1)
+                if sessions and sessions[0].position > before + 5:
+                    session_id = sessions[0].id
+                    break
+                assert not _gone(pid), log.read_text()[-2000:]
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.4))
+            os.kill(pid, signal.SIGKILL)
+            while not _gone(pid):
+                time.sleep(0.01)
+            assert session_id is not None
+            info = store.get(session_id)
+            assert info.state == "interrupted"
+            assert info.position < info.n_bars
+            positions.append(info.position)
+    finally:
+        zygote.stdin.close()
+        zygote.wait(timeout=30)
     assert positions == sorted(positions)
-    assert len(set(positions)) == KILLS
-    final = _start(root, spec_file)
-    _stdout, stderr = final.communicate(timeout=120)
+    assert len(set(positions)) == KILLS  # ten distinct points
+    final = subprocess.Popen(
+        [sys.executable, "-m", "alphaloop.cli", *_cli(root, spec_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+    )  # fmt: skip
+    _stdout, stderr = final.communicate(timeout=300)
     assert final.returncode == 0, stderr.decode()[-2000:]
     assert f"resuming paper session {session_id}" in stderr.decode()
     info = store.get(session_id)  # type: ignore[arg-type]

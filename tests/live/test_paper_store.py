@@ -111,7 +111,16 @@ def test_a_session_records_every_bar_and_agrees_with_the_backtest(ws: Workspace)
 def test_a_crashed_session_resumes_and_ends_as_an_uninterrupted_one(ws: Workspace) -> None:
     spec = _spec()
     info, _ = open_paper(ws, spec)
+    empty = paper_report(ws, info.id)  # nothing recorded yet: nothing to compare, no difference
+    assert (empty.fills_compared, empty.backtest_fills_in_span, len(empty.daily)) == (0, 0, 0)
     _crash_after(ws, info.id, 150)
+    partial = paper_report(ws, info.id)  # the recorded bars only
+    assert partial.agrees
+    assert (
+        0
+        < partial.fills_compared
+        < len(run_backtest(ws, spec, engine="event", record=False).simulation.trades)
+    )
     store = paper_store(ws)
     assert store.get(info.id).state == "running"  # this process is alive: not interrupted
     # the same spec on the same feed finds the unfinished session

@@ -126,8 +126,9 @@ def paper_report(ws: Workspace, session_id: int) -> PaperReport:
     recorded = store.equity(session_id)
     paper_eq = recorded["equity"][recorded["row"] >= info.first_row]
     capital = float(bt.initial_capital)
-    last = paper_eq.index[-1] if len(paper_eq) else None
-    bt_eq = bt.equity if last is None else bt.equity[bt.equity.index <= last]
+    # the span the session has recorded (nothing before its first trading bar)
+    last = paper_eq.index[-1] if len(paper_eq) else bt.equity.index[0] - pd.Timedelta(1, "ns")
+    bt_eq = bt.equity[bt.equity.index <= last]
     p, b = _daily(paper_eq, capital), _daily(bt_eq, capital)
     daily = pd.DataFrame(
         {
@@ -141,9 +142,7 @@ def paper_report(ws: Workspace, session_id: int) -> PaperReport:
     daily["paper_pnl"] = daily["paper_equity"].diff().fillna(daily["paper_equity"] - capital)
     daily.index.name = "day"
     fills = store.fills(session_id)
-    trades = bt.trades
-    if last is not None:
-        trades = trades[trades["time"] <= last]
+    trades = bt.trades[bt.trades["time"] <= last]
     cost_cols = [c for c in COST_CATEGORIES[:5] if c in trades.columns]
     bt_costs = trades[cost_cols].sum(axis=1).to_numpy() if cost_cols else np.zeros(len(trades))
     bt_list = [

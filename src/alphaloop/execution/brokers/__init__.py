@@ -1,0 +1,76 @@
+"""Venue brokers: Alpaca (stocks) and ccxt (spot crypto exchanges).
+
+Both implement :class:`~alphaloop.execution.broker.Broker`, so a strategy runs
+on them unchanged. Public names load on first use
+(:func:`alphaloop.faces.load_public`): ``import alphaloop.execution`` never
+imports alpaca-py or ccxt (the ``brokers`` extra), and neither does this
+package until :class:`AlpacaBroker` or :class:`CcxtBroker` is built.
+
+Modules: :mod:`.safety` (credentials from the environment, live approval,
+endpoint checks, backoff), :mod:`.precision` (rounding and minimums),
+:mod:`.tracking` (venue snapshots to order events, no fill lost or doubled),
+:mod:`.venue` (the venue-independent broker: stream guard, reconciliation,
+rate limits), :mod:`.alpaca` and :mod:`.ccxt_venue` (the adapters),
+:mod:`.errors`. See docs/brokers.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alphaloop.faces import load_public
+
+if TYPE_CHECKING:
+    from alphaloop.execution.brokers.alpaca import (
+        ALPACA_ENV,
+        ALPACA_LIVE_HOSTS,
+        ALPACA_PAPER_HOSTS,
+        AlpacaBroker,
+    )
+    from alphaloop.execution.brokers.ccxt_venue import CcxtBroker, ccxt_env
+    from alphaloop.execution.brokers.errors import (
+        BrokerError,
+        EndpointError,
+        LiveTradingRefused,
+        MissingCredentialsError,
+        OrderSizeError,
+        RateLimitedError,
+        StreamDownError,
+        VenueError,
+    )
+    from alphaloop.execution.brokers.precision import MarketRules, RoundedOrder
+    from alphaloop.execution.brokers.safety import Backoff, Credentials, LiveApproval
+    from alphaloop.execution.brokers.tracking import OrderTracker, VenueOrderState, VenueStatus
+    from alphaloop.execution.brokers.venue import VenueBroker
+
+_HOME = {
+    "ALPACA_ENV": "alphaloop.execution.brokers.alpaca",
+    "ALPACA_LIVE_HOSTS": "alphaloop.execution.brokers.alpaca",
+    "ALPACA_PAPER_HOSTS": "alphaloop.execution.brokers.alpaca",
+    "AlpacaBroker": "alphaloop.execution.brokers.alpaca",
+    "CcxtBroker": "alphaloop.execution.brokers.ccxt_venue",
+    "ccxt_env": "alphaloop.execution.brokers.ccxt_venue",
+    "BrokerError": "alphaloop.execution.brokers.errors",
+    "EndpointError": "alphaloop.execution.brokers.errors",
+    "LiveTradingRefused": "alphaloop.execution.brokers.errors",
+    "MissingCredentialsError": "alphaloop.execution.brokers.errors",
+    "OrderSizeError": "alphaloop.execution.brokers.errors",
+    "RateLimitedError": "alphaloop.execution.brokers.errors",
+    "StreamDownError": "alphaloop.execution.brokers.errors",
+    "VenueError": "alphaloop.execution.brokers.errors",
+    "MarketRules": "alphaloop.execution.brokers.precision",
+    "RoundedOrder": "alphaloop.execution.brokers.precision",
+    "Backoff": "alphaloop.execution.brokers.safety",
+    "Credentials": "alphaloop.execution.brokers.safety",
+    "LiveApproval": "alphaloop.execution.brokers.safety",
+    "OrderTracker": "alphaloop.execution.brokers.tracking",
+    "VenueOrderState": "alphaloop.execution.brokers.tracking",
+    "VenueStatus": "alphaloop.execution.brokers.tracking",
+    "VenueBroker": "alphaloop.execution.brokers.venue",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    return load_public(__name__, _HOME, name)

@@ -157,6 +157,10 @@ class CcxtBroker(VenueBroker):
         if credentials.password:
             config["password"] = credentials.password
         ex = klass(config)
+        fetch_markets = ex.options.get("fetchMarkets")
+        if isinstance(fetch_markets, dict) and "types" in fetch_markets:
+            if not (options and "fetchMarkets" in options):
+                fetch_markets["types"] = ["spot"]  # spot only: no derivatives endpoints
         live_hosts = frozenset(host_of(u) for u in _urls(ex.urls.get("api") or {}))
         test_hosts = sandbox_hosts(ex)
         if live:

@@ -225,10 +225,10 @@ class VenueBroker(ABC):
         self._emit([self._apply(order, OrderSubmitted(order.order_id, command.row))])
         try:
             state = self._call("submit", lambda: self._place(order, cid))
-        except VenueError as exc:
+        except (VenueError, RateLimitedError) as exc:  # the venue said no: nothing was placed
             self._emit([self._apply(order, OrderRejected(order.order_id, self.row, exc.message))])
             return
-        except (RateLimitedError, OSError, BrokerError) as exc:
+        except (OSError, BrokerError) as exc:
             # the venue may or may not have the order: reconciliation will tell
             log.warning("%s: sending order #%d failed (%s)", self.venue, order.order_id, exc)
             self._needs_reconcile = True

@@ -87,6 +87,11 @@ def alpaca_state(order: Mapping[str, Any]) -> VenueOrderState:
     )
 
 
+def _url(value: Any) -> str:
+    """A URL from alpaca-py's ``BaseURL`` enum or a plain string."""
+    return str(getattr(value, "value", value))
+
+
 def _api_error(exc: Exception, what: str) -> Exception:
     """Translate an alpaca-py ``APIError`` (429 -> RateLimit, 4xx -> VenueError)."""
     status = getattr(exc, "status_code", None)
@@ -173,9 +178,9 @@ class AlpacaBroker(VenueBroker):
             client._retry_codes = []
         self._stream = _HookedStream(self, credentials, paper=not live, url_override=stream_url)
         self.urls = {
-            "trading": str(self.trading._base_url),
-            "data": str(self.data._base_url),
-            "stream": str(self._stream._endpoint),
+            "trading": _url(self.trading._base_url),
+            "data": _url(self.data._base_url),
+            "stream": _url(self._stream._endpoint),
         }
         for name, url in self.urls.items():
             check_url(url, allowed, what=f"{what} ({name})")

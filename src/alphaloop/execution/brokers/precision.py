@@ -13,7 +13,8 @@ Rules, applied before an order leaves the system:
   limit, the value and the threshold.
 
 Arithmetic is in :class:`decimal.Decimal` built from the float's shortest
-repr, so ``0.1 + 0.2`` artefacts never move a price across a tick.
+repr, and a value within 1e-9 steps of a grid point counts as on it, so
+float noise (``0.1 + 0.2``) never moves a price across a tick.
 """
 
 from __future__ import annotations
@@ -43,8 +44,16 @@ def _dec(value: float | str | Decimal | None) -> Decimal | None:
     return Decimal(repr(value) if isinstance(value, float) else str(value))
 
 
+# a value this close to a grid point (in steps) is on it: float noise, not intent
+_SNAP = Decimal("1e-9")
+
+
 def _to_multiple(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    return (value / step).to_integral_value(rounding=rounding) * step
+    steps = value / step
+    nearest = steps.to_integral_value()
+    if abs(steps - nearest) <= _SNAP:
+        return nearest * step
+    return steps.to_integral_value(rounding=rounding) * step
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,8 @@ class FakeAlpaca:
         self.retry_after = "0.2"
         self.reject_next: str | None = None
         self.drop_next_updates = 0
+        self.refuse_streams = False
+        self.last_payload: bytes | None = None
         self.auth_headers: list[str] = []
         app = web.Application()
         app.router.add_post("/v2/orders", self.submit)
@@ -115,7 +117,15 @@ class FakeAlpaca:
         if event in ("fill", "partial_fill"):
             message["data"]["execution_id"] = str(uuid.uuid4())
         payload = json.dumps(message).encode()
+        self.last_payload = payload
+        self._push(payload)
 
+    def resend_last(self) -> None:
+        """Send the last update again (a venue may repeat itself)."""
+        assert self.last_payload is not None
+        self._push(self.last_payload)
+
+    def _push(self, payload: bytes) -> None:
         async def push() -> None:
             for ws in list(self.sockets):
                 if not ws.closed:
@@ -165,8 +175,8 @@ class FakeAlpaca:
             "type": body["type"],
             "side": body["side"],
             "time_in_force": body["time_in_force"],
-            "limit_price": body.get("limit_price"),
-            "stop_price": body.get("stop_price"),
+            "limit_price": None if body.get("limit_price") is None else str(body["limit_price"]),
+            "stop_price": None if body.get("stop_price") is None else str(body["stop_price"]),
             "status": "accepted",
             "extended_hours": False,
             "legs": None,
@@ -276,6 +286,9 @@ class FakeAlpaca:
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        if self.refuse_streams:  # the venue's stream is down: accept, then drop at once
+            await ws.close()
+            return ws
         async for msg in ws:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break

@@ -30,7 +30,7 @@ class LocalServer:
             self.requests.append((request.method, request.path))
             return await handler(request)
 
-        app.middlewares.append(record)
+        app.middlewares.insert(0, record)  # outermost: sees refused requests too
 
         def run() -> None:
             asyncio.set_event_loop(self.loop)

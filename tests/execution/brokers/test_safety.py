@@ -116,7 +116,7 @@ def test_every_ccxt_paper_path_uses_only_sandbox_hosts():
         assert broker.allowed_hosts.isdisjoint(live), exchange
         assert SECRET not in repr(broker)
         checked += 1
-    assert checked >= 30  # ccxt 4.5.90 describes a sandbox for 48 exchanges
+    assert checked >= 40  # ccxt 4.5.90 describes a sandbox for 48 exchanges
 
 
 def test_ccxt_exchange_without_sandbox_cannot_be_paper_traded():

@@ -217,6 +217,8 @@ class AlpacaBroker(VenueBroker):
         loop = self._stream._loop
         if loop is not None and loop.is_running():
             asyncio.run_coroutine_threadsafe(self._stream.stop_ws(), loop).result(timeout=10)
+            # closing the socket ends the pending receive now, not at its 5 s timeout
+            asyncio.run_coroutine_threadsafe(self._stream.close(), loop).result(timeout=10)
         thread.join(timeout=10)
         self._thread = None
         self._on_stream_down()

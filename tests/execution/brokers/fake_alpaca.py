@@ -26,7 +26,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+def _error(
+    status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status, headers=headers)
 
 
@@ -213,7 +215,7 @@ class FakeAlpaca:
         if order is None:
             return _error(404, 40410000, "order not found")
         if order["status"] in ("filled", "canceled", "expired", "rejected"):
-            return _error(422, 42210000, f"order is already in \"{order['status']}\" state")
+            return _error(422, 42210000, f'order is already in "{order["status"]}" state')
         order["status"] = "canceled"
         order["canceled_at"] = _now()
         self._send("canceled", order)
@@ -266,8 +268,16 @@ class FakeAlpaca:
         symbols = request.query["symbols"].split(",")
         bars = {
             s: [
-                {"t": f"2024-01-0{d}T05:00:00Z", "o": 100.0 + d, "h": 101.0 + d, "l": 99.0 + d,
-                 "c": 100.5 + d, "v": 1000 * d, "n": 10 * d, "vw": 100.2 + d}
+                {
+                    "t": f"2024-01-0{d}T05:00:00Z",
+                    "o": 100.0 + d,
+                    "h": 101.0 + d,
+                    "l": 99.0 + d,
+                    "c": 100.5 + d,
+                    "v": 1000 * d,
+                    "n": 10 * d,
+                    "vw": 100.2 + d,
+                }
                 for d in (2, 3, 4)
             ]
             for s in symbols
@@ -299,9 +309,14 @@ class FakeAlpaca:
                 ok = (creds.get("key_id"), creds.get("secret_key")) == (KEY, SECRET)
                 self.auth_headers.append("ok" if ok else "bad")
                 status = "authorized" if ok else "unauthorized"
-                await ws.send_bytes(json.dumps(
-                    {"stream": "authorization", "data": {"status": status, "action": "authenticate"}}
-                ).encode())
+                await ws.send_bytes(
+                    json.dumps(
+                        {
+                            "stream": "authorization",
+                            "data": {"status": status, "action": "authenticate"},
+                        }
+                    ).encode()
+                )
                 if not ok:
                     await ws.close()
             elif action == "listen":

@@ -66,10 +66,14 @@ class FakeBinance:
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if self.down:
             return web.Response(status=503, text="Service Unavailable")
-        if self.rate_limit_next > 0:
+        if self.rate_limit_next > 0 and request.method == "POST":  # order placement only
             self.rate_limit_next -= 1
-            return _err(429, -1003, "Too many requests; current limit is 6000 request weight "
-                        "per 1 MINUTE.", {"Retry-After": self.retry_after})
+            return _err(
+                429,
+                -1003,
+                "Too many requests; current limit is 6000 request weight per 1 MINUTE.",
+                {"Retry-After": self.retry_after},
+            )
         return await handler(request)
 
     async def _signed(self, request: web.Request) -> dict[str, str] | web.Response:
@@ -104,30 +108,68 @@ class FakeBinance:
     async def exchange_info(self, request: web.Request) -> web.Response:
         symbols = []
         for name, (base, quote, tick, step, min_qty, min_notional) in MARKETS.items():
-            symbols.append({
-                "symbol": name, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
-                "quoteAsset": quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
-                "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT",
-                               "TAKE_PROFIT_LIMIT"],
-                "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True,
-                "allowTrailingStop": True, "cancelReplaceAllowed": True,
-                "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000.00",
-                     "tickSize": tick},
-                    {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": "9000.00",
-                     "stepSize": step},
-                    {"filterType": "NOTIONAL", "minNotional": min_notional,
-                     "applyMinToMarket": True, "maxNotional": "9000000.00",
-                     "applyMaxToMarket": False, "avgPriceMins": 5},
-                ],
-                "permissions": [], "permissionSets": [["SPOT"]],
-                "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
-                "allowedSelfTradePreventionModes": ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER"],
-            })
-        return web.json_response({"timezone": "UTC", "serverTime": _ms(), "rateLimits": [],
-                                  "exchangeFilters": [], "symbols": symbols})
+            symbols.append(
+                {
+                    "symbol": name,
+                    "status": "TRADING",
+                    "baseAsset": base,
+                    "baseAssetPrecision": 8,
+                    "quoteAsset": quote,
+                    "quotePrecision": 8,
+                    "quoteAssetPrecision": 8,
+                    "baseCommissionPrecision": 8,
+                    "quoteCommissionPrecision": 8,
+                    "orderTypes": [
+                        "LIMIT",
+                        "LIMIT_MAKER",
+                        "MARKET",
+                        "STOP_LOSS_LIMIT",
+                        "TAKE_PROFIT_LIMIT",
+                    ],
+                    "icebergAllowed": True,
+                    "ocoAllowed": True,
+                    "quoteOrderQtyMarketAllowed": True,
+                    "allowTrailingStop": True,
+                    "cancelReplaceAllowed": True,
+                    "isSpotTradingAllowed": True,
+                    "isMarginTradingAllowed": False,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": tick,
+                            "maxPrice": "1000000.00",
+                            "tickSize": tick,
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": min_qty,
+                            "maxQty": "9000.00",
+                            "stepSize": step,
+                        },
+                        {
+                            "filterType": "NOTIONAL",
+                            "minNotional": min_notional,
+                            "applyMinToMarket": True,
+                            "maxNotional": "9000000.00",
+                            "applyMaxToMarket": False,
+                            "avgPriceMins": 5,
+                        },
+                    ],
+                    "permissions": [],
+                    "permissionSets": [["SPOT"]],
+                    "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+                    "allowedSelfTradePreventionModes": ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER"],
+                }
+            )
+        return web.json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": _ms(),
+                "rateLimits": [],
+                "exchangeFilters": [],
+                "symbols": symbols,
+            }
+        )
 
     async def server_time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": _ms()})
@@ -136,8 +178,20 @@ class FakeBinance:
         day = 86_400_000
         start = 1_704_153_600_000  # 2024-01-02 UTC
         rows = [
-            [start + i * day, f"{100 + i}.00", f"{101 + i}.00", f"{99 + i}.00", f"{100.5 + i}",
-             f"{10 * (i + 1)}.5", start + (i + 1) * day - 1, "1000.0", 5, "1.0", "100.0", "0"]
+            [
+                start + i * day,
+                f"{100 + i}.00",
+                f"{101 + i}.00",
+                f"{99 + i}.00",
+                f"{100.5 + i}",
+                f"{10 * (i + 1)}.5",
+                start + (i + 1) * day - 1,
+                "1000.0",
+                5,
+                "1.0",
+                "100.0",
+                "0",
+            ]
             for i in range(3)
         ]
         return web.json_response(rows)
@@ -145,14 +199,31 @@ class FakeBinance:
     async def ticker(self, request: web.Request) -> web.Response:
         symbol = request.query["symbol"]
         last = f"{self.prices[symbol]:.8f}"
-        return web.json_response({
-            "symbol": symbol, "priceChange": "0", "priceChangePercent": "0",
-            "weightedAvgPrice": last, "prevClosePrice": last, "lastPrice": last, "lastQty": "1",
-            "bidPrice": last, "bidQty": "1", "askPrice": last, "askQty": "1", "openPrice": last,
-            "highPrice": last, "lowPrice": last, "volume": "100", "quoteVolume": "100",
-            "openTime": _ms() - 86_400_000, "closeTime": _ms(), "firstId": 1, "lastId": 2,
-            "count": 2,
-        })
+        return web.json_response(
+            {
+                "symbol": symbol,
+                "priceChange": "0",
+                "priceChangePercent": "0",
+                "weightedAvgPrice": last,
+                "prevClosePrice": last,
+                "lastPrice": last,
+                "lastQty": "1",
+                "bidPrice": last,
+                "bidQty": "1",
+                "askPrice": last,
+                "askQty": "1",
+                "openPrice": last,
+                "highPrice": last,
+                "lowPrice": last,
+                "volume": "100",
+                "quoteVolume": "100",
+                "openTime": _ms() - 86_400_000,
+                "closeTime": _ms(),
+                "firstId": 1,
+                "lastId": 2,
+                "count": 2,
+            }
+        )
 
     # ------------------------------------------------------------ signed
     def _order_json(self, order: dict[str, Any]) -> dict[str, Any]:
@@ -180,13 +251,26 @@ class FakeBinance:
         self.next_id += 1
         now = _ms()
         order = {
-            "symbol": symbol, "orderId": self.next_id, "orderListId": -1, "clientOrderId": cid,
-            "price": params.get("price", "0.00000000"), "origQty": params["quantity"],
-            "executedQty": "0", "cummulativeQuoteQty": "0", "status": "NEW",
-            "timeInForce": params.get("timeInForce", "GTC"), "type": params["type"],
-            "side": params["side"], "stopPrice": "0.00000000", "icebergQty": "0.00000000",
-            "time": now, "updateTime": now, "isWorking": True, "workingTime": now,
-            "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "EXPIRE_MAKER",
+            "symbol": symbol,
+            "orderId": self.next_id,
+            "orderListId": -1,
+            "clientOrderId": cid,
+            "price": params.get("price", "0.00000000"),
+            "origQty": params["quantity"],
+            "executedQty": "0",
+            "cummulativeQuoteQty": "0",
+            "status": "NEW",
+            "timeInForce": params.get("timeInForce", "GTC"),
+            "type": params["type"],
+            "side": params["side"],
+            "stopPrice": "0.00000000",
+            "icebergQty": "0.00000000",
+            "time": now,
+            "updateTime": now,
+            "isWorking": True,
+            "workingTime": now,
+            "origQuoteOrderQty": "0.00000000",
+            "selfTradePreventionMode": "EXPIRE_MAKER",
         }
         self.orders[order["orderId"]] = order
         answer = self._order_json(order)
@@ -224,12 +308,26 @@ class FakeBinance:
         params = await self._signed(request)
         if isinstance(params, web.Response):
             return params
-        balances = [{"asset": a, "free": f"{v:.8f}", "locked": "0.00000000"}
-                    for a, v in self.balances.items()]
-        return web.json_response({
-            "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,
-            "sellerCommission": 0, "canTrade": True, "canWithdraw": True, "canDeposit": True,
-            "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
-            "updateTime": _ms(), "accountType": "SPOT", "balances": balances,
-            "permissions": ["SPOT"], "uid": 1,
-        })
+        balances = [
+            {"asset": a, "free": f"{v:.8f}", "locked": "0.00000000"}
+            for a, v in self.balances.items()
+        ]
+        return web.json_response(
+            {
+                "makerCommission": 10,
+                "takerCommission": 10,
+                "buyerCommission": 0,
+                "sellerCommission": 0,
+                "canTrade": True,
+                "canWithdraw": True,
+                "canDeposit": True,
+                "brokered": False,
+                "requireSelfTradePrevention": False,
+                "preventSor": False,
+                "updateTime": _ms(),
+                "accountType": "SPOT",
+                "balances": balances,
+                "permissions": ["SPOT"],
+                "uid": 1,
+            }
+        )

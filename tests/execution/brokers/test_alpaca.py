@@ -22,7 +22,13 @@ from alphaloop.execution import (
     OrderType,
     SubmitOrder,
 )
-from alphaloop.execution.brokers import AlpacaBroker, MissingCredentialsError, StreamDownError
+from alphaloop.execution.brokers import (
+    AlpacaBroker,
+    MissingCredentialsError,
+    OrderSizeError,
+    StreamDownError,
+    VenueError,
+)
 from tests.execution.brokers import fake_alpaca
 from tests.execution.brokers.conftest import wait_until
 
@@ -63,12 +69,12 @@ def test_limit_order_is_rounded_then_filled_in_parts(alpaca, alpaca_broker):
     events = alpaca_broker.drain_events()
     assert [type(e) for e in events] == [OrderSubmitted, OrderAccepted]
     alpaca.fill("al-1", 4, 190.10)
-    part = collect(alpaca_broker, lambda ev: fills(ev))
+    part = collect(alpaca_broker, fills)
     assert [(type(e), e.quantity, e.price) for e in fills(part)] == [
         (OrderPartiallyFilled, 4.0, 190.10)
     ]
     alpaca.fill("al-1", 6, 190.00)
-    rest = collect(alpaca_broker, lambda ev: fills(ev))
+    rest = collect(alpaca_broker, fills)
     assert [(type(e), e.quantity) for e in fills(rest)] == [(OrderFilled, 6.0)]
     assert rest[-1].price == pytest.approx(190.0)
     assert order.status is OrderStatus.FILLED
@@ -88,7 +94,8 @@ def test_rejected_order_becomes_order_rejected_with_the_reason(alpaca, alpaca_br
     order = limit(alpaca_broker, "AAPL", BUY, 1_000, 190.0)
     events = alpaca_broker.drain_events()
     assert [type(e) for e in events] == [OrderSubmitted, OrderRejected]
-    assert "403" in events[-1].reason and "insufficient buying power" in events[-1].reason
+    assert "403" in events[-1].reason
+    assert "insufficient buying power" in events[-1].reason
     assert order.status is OrderStatus.REJECTED
 
 
@@ -129,7 +136,7 @@ def test_update_dropped_during_an_outage_is_recovered_by_reconciliation(alpaca, 
     alpaca.fill("al-1", 4, 189.5)  # sent to nobody: the stream is down
     assert fills(alpaca_broker.drain_events()) == []
     alpaca.refuse_streams = False
-    events = collect(alpaca_broker, lambda ev: fills(ev))
+    events = collect(alpaca_broker, fills)
     assert [(type(e), e.quantity, e.price) for e in fills(events)] == [
         (OrderPartiallyFilled, 4.0, 189.5)
     ]
@@ -137,9 +144,10 @@ def test_update_dropped_during_an_outage_is_recovered_by_reconciliation(alpaca, 
     alpaca.resend_last()
     alpaca_broker.reconcile()
     alpaca.fill("al-1", 6, 190.0)
-    rest = collect(alpaca_broker, lambda ev: fills(ev))
+    rest = collect(alpaca_broker, fills)
     assert [(type(e), e.quantity) for e in fills(rest)] == [(OrderFilled, 6.0)]
-    assert order.filled_quantity == 10 and order.status is OrderStatus.FILLED
+    assert order.filled_quantity == 10
+    assert order.status is OrderStatus.FILLED
 
 
 def test_a_dropped_update_is_made_up_by_the_next_cumulative_one(alpaca, alpaca_broker):
@@ -148,22 +156,24 @@ def test_a_dropped_update_is_made_up_by_the_next_cumulative_one(alpaca, alpaca_b
     alpaca.drop_next_updates = 1
     alpaca.fill("al-1", 3, 189.0)  # lost on the wire
     alpaca.fill("al-1", 2, 190.0)
-    events = collect(alpaca_broker, lambda ev: fills(ev))
+    events = collect(alpaca_broker, fills)
     (fill,) = fills(events)
     assert fill.quantity == 5.0
     assert fill.price == pytest.approx((3 * 189.0 + 2 * 190.0) / 5)
-    assert order.avg_price == pytest.approx(float(alpaca.orders[next(iter(alpaca.orders))]["filled_avg_price"]))
+    assert order.avg_price == pytest.approx(
+        float(alpaca.orders[next(iter(alpaca.orders))]["filled_avg_price"])
+    )
 
 
 def test_repeated_updates_count_once(alpaca, alpaca_broker):
     limit(alpaca_broker, "AAPL", BUY, 10, 190.0)
     alpaca_broker.drain_events()
     alpaca.fill("al-1", 4, 190.0)
-    first = collect(alpaca_broker, lambda ev: fills(ev))
+    first = collect(alpaca_broker, fills)
     alpaca.resend_last()
     alpaca.resend_last()
     alpaca.fill("al-1", 1, 190.0)  # a marker that arrives after the repeats
-    later = collect(alpaca_broker, lambda ev: fills(ev))
+    later = collect(alpaca_broker, fills)
     assert [e.quantity for e in fills(first) + fills(later)] == [4.0, 1.0]
     assert alpaca_broker.reconcile() == []
 
@@ -171,10 +181,11 @@ def test_repeated_updates_count_once(alpaca, alpaca_broker):
 def test_cancel_of_a_partly_filled_order(alpaca, alpaca_broker):
     order = limit(alpaca_broker, "AAPL", SELL, 10, 191.0)
     alpaca.fill("al-1", 3, 191.0)
-    collect(alpaca_broker, lambda ev: fills(ev))
+    collect(alpaca_broker, fills)
     assert alpaca_broker.cancel(CancelOrder(order.order_id, row=8))
     events = collect(alpaca_broker, lambda ev: any(isinstance(e, OrderCanceled) for e in ev))
-    assert order.status is OrderStatus.CANCELED and order.filled_quantity == 3
+    assert order.status is OrderStatus.CANCELED
+    assert order.filled_quantity == 3
     assert events[-1].row == 8
     assert not alpaca_broker.cancel(CancelOrder(order.order_id, row=9))
     assert alpaca_broker.positions() == {"AAPL": -3.0}
@@ -188,47 +199,68 @@ def test_market_order_account_and_market_data(alpaca, alpaca_broker):
     assert alpaca_broker.equity == pytest.approx(100_000.0)
     bars = alpaca_broker.bars(["AAPL", "PENNY"], start=datetime(2024, 1, 1))
     assert list(bars.columns) == ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
-    assert len(bars) == 6 and bars["timestamp"].dt.tz is not None
+    assert len(bars) == 6
+    assert bars["timestamp"].dt.tz is not None
     assert bars.iloc[0][["open", "close"]].tolist() == [102.0, 102.5]
 
 
 def test_fractional_shares_and_their_minimum_notional(alpaca):
-    env = {"ALPHALOOP_ALPACA_PAPER_KEY_ID": fake_alpaca.KEY,
-           "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": fake_alpaca.SECRET}
-    broker = AlpacaBroker(trading_url=alpaca.server.http, data_url=alpaca.server.http,
-                          stream_url=f"{alpaca.server.ws}/stream", environ=env, fractional=True)
+    env = {
+        "ALPHALOOP_ALPACA_PAPER_KEY_ID": fake_alpaca.KEY,
+        "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": fake_alpaca.SECRET,
+    }
+    broker = AlpacaBroker(
+        trading_url=alpaca.server.http,
+        data_url=alpaca.server.http,
+        stream_url=f"{alpaca.server.ws}/stream",
+        environ=env,
+        fractional=True,
+    )
     try:
         wait_until(lambda: broker.stream_up)
         order = Order(broker.new_order_id(), "AAPL", BUY, 0.1234567891234)
         broker.submit(SubmitOrder(order, row=1))
         assert order.quantity == pytest.approx(0.123456789)
         tiny = Order(broker.new_order_id(), "AAPL", BUY, 0.001)  # 0.19 USD < 1 USD
-        with pytest.raises(Exception, match="below the minimum notional 1"):
+        with pytest.raises(OrderSizeError, match="below the minimum notional 1"):
             broker.submit(SubmitOrder(tiny, row=1))
-        assert tiny.status is OrderStatus.NEW and len(alpaca.orders) == 1
+        assert tiny.status is OrderStatus.NEW
+        assert len(alpaca.orders) == 1
     finally:
         broker.close()
 
 
 def test_keys_never_appear_in_logs_errors_or_reprs(alpaca, caplog):
     caplog.set_level(logging.DEBUG)
-    env = {"ALPHALOOP_ALPACA_PAPER_KEY_ID": fake_alpaca.KEY,
-           "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": fake_alpaca.SECRET}
-    broker = AlpacaBroker(trading_url=alpaca.server.http, data_url=alpaca.server.http,
-                          stream_url=f"{alpaca.server.ws}/stream", environ=env)
+    env = {
+        "ALPHALOOP_ALPACA_PAPER_KEY_ID": fake_alpaca.KEY,
+        "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": fake_alpaca.SECRET,
+    }
+    broker = AlpacaBroker(
+        trading_url=alpaca.server.http,
+        data_url=alpaca.server.http,
+        stream_url=f"{alpaca.server.ws}/stream",
+        environ=env,
+    )
     try:
         wait_until(lambda: broker.stream_up)
         limit(broker, "AAPL", BUY, 1, 190.0)
         alpaca.fill("al-1", 1, 190.0)
-        collect(broker, lambda ev: fills(ev))
+        collect(broker, fills)
         text = caplog.text + repr(broker) + json.dumps(broker.urls)
     finally:
         broker.close()
-    wrong = {"ALPHALOOP_ALPACA_PAPER_KEY_ID": "PKWRONG",
-             "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": "wrong-secret-xyz"}
-    bad = AlpacaBroker(trading_url=alpaca.server.http, data_url=alpaca.server.http,
-                       environ=wrong, start_stream=False)
-    with pytest.raises(Exception) as info:
+    wrong = {
+        "ALPHALOOP_ALPACA_PAPER_KEY_ID": "PKWRONG",
+        "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": "wrong-secret-xyz",
+    }
+    bad = AlpacaBroker(
+        trading_url=alpaca.server.http,
+        data_url=alpaca.server.http,
+        environ=wrong,
+        start_stream=False,
+    )
+    with pytest.raises(VenueError, match="401") as info:
         bad.account()
     text += str(info.value)
     assert "401" in str(info.value)

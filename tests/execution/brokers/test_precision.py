@@ -12,7 +12,9 @@ from alphaloop.execution.brokers import MarketRules, OrderSizeError
 from alphaloop.execution.orders import OrderSide
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-CENT = MarketRules("BTC/USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("5"))
+CENT = MarketRules(
+    "BTC/USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("5")
+)
 HALF = MarketRules("XYZ/USDT", Decimal("0.5"), Decimal("1"), Decimal("1"), Decimal("10"))
 
 
@@ -75,11 +77,11 @@ def test_min_notional_refusal_says_value_and_threshold():
 
 
 def test_min_notional_uses_the_rounded_values():
-    # 0.84 shares round down to 0 ... so use XYZ: 1.9 -> 1 share at 12.3 -> buy 12.0 = 12 >= 10
+    # 1.9 -> 1 share; a buy at 12.3 -> 12.0; notional 12 >= 10
     assert HALF.prepare(BUY, 1.9, price=12.3).notional == 12.0
     # 1 share at 10.4 rounds to 10.0 for a buy: 10 >= 10 passes; at 9.9 -> 9.5 fails
     assert HALF.prepare(BUY, 1.0, price=10.4).price == 10.0
-    with pytest.raises(OrderSizeError, match="notional 9.5"):
+    with pytest.raises(OrderSizeError, match=r"notional 9\.5"):
         HALF.prepare(BUY, 1.0, price=9.9)
 
 
@@ -127,9 +129,12 @@ def test_rounded_prices_are_on_the_grid_within_one_tick(tick, price):
     buy = Decimal(repr(rules.round_price(price, BUY)))
     sell = Decimal(repr(rules.round_price(price, SELL)))
     exact = Decimal(repr(price))
-    assert buy <= exact + tick * Decimal("1e-9") and sell >= exact - tick * Decimal("1e-9")
-    assert exact - buy < tick and sell - exact < tick
-    assert buy % tick == 0 and sell % tick == 0
+    assert buy <= exact + tick * Decimal("1e-9")
+    assert sell >= exact - tick * Decimal("1e-9")
+    assert exact - buy < tick
+    assert sell - exact < tick
+    assert buy % tick == 0
+    assert sell % tick == 0
 
 
 @given(step=ticks, amount=st.floats(min_value=5.0, max_value=1e6, allow_nan=False))
@@ -138,4 +143,5 @@ def test_rounded_amounts_never_exceed_the_request(step, amount):
     rounded = Decimal(repr(rules.round_amount(amount)))
     exact = Decimal(repr(amount))
     assert rounded <= exact + step * Decimal("1e-9")
-    assert exact - rounded < step and rounded % step == 0
+    assert exact - rounded < step
+    assert rounded % step == 0

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from alphaloop.execution.brokers.errors import (
         BrokerError,
         EndpointError,
-        LiveTradingRefused,
+        LiveTradingError,
         MissingCredentialsError,
         OrderSizeError,
         RateLimitedError,
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from alphaloop.execution.brokers.tracking import OrderTracker, VenueOrderState, VenueStatus
     from alphaloop.execution.brokers.venue import VenueBroker
 
-_HOME = {
+_HOME: dict[str, str] = {
     "ALPACA_ENV": "alphaloop.execution.brokers.alpaca",
     "ALPACA_LIVE_HOSTS": "alphaloop.execution.brokers.alpaca",
     "ALPACA_PAPER_HOSTS": "alphaloop.execution.brokers.alpaca",
@@ -52,7 +52,7 @@ _HOME = {
     "ccxt_env": "alphaloop.execution.brokers.ccxt_venue",
     "BrokerError": "alphaloop.execution.brokers.errors",
     "EndpointError": "alphaloop.execution.brokers.errors",
-    "LiveTradingRefused": "alphaloop.execution.brokers.errors",
+    "LiveTradingError": "alphaloop.execution.brokers.errors",
     "MissingCredentialsError": "alphaloop.execution.brokers.errors",
     "OrderSizeError": "alphaloop.execution.brokers.errors",
     "RateLimitedError": "alphaloop.execution.brokers.errors",
@@ -69,7 +69,31 @@ _HOME = {
     "VenueBroker": "alphaloop.execution.brokers.venue",
 }
 
-__all__ = sorted(_HOME)
+__all__ = [
+    "ALPACA_ENV",
+    "ALPACA_LIVE_HOSTS",
+    "ALPACA_PAPER_HOSTS",
+    "AlpacaBroker",
+    "Backoff",
+    "BrokerError",
+    "CcxtBroker",
+    "Credentials",
+    "EndpointError",
+    "LiveApproval",
+    "LiveTradingError",
+    "MarketRules",
+    "MissingCredentialsError",
+    "OrderSizeError",
+    "OrderTracker",
+    "RateLimitedError",
+    "RoundedOrder",
+    "StreamDownError",
+    "VenueBroker",
+    "VenueError",
+    "VenueOrderState",
+    "VenueStatus",
+    "ccxt_env",
+]
 
 
 def __getattr__(name: str) -> Any:

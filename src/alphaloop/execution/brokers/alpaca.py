@@ -104,7 +104,7 @@ def _api_error(exc: Exception, what: str) -> Exception:
             return RateLimit(None)
     try:
         message = exc.message  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - a body that is not Alpaca's JSON
+    except Exception:
         message = str(exc)[:200]
     if status is not None and 400 <= status < 500:
         return VenueError(f"alpaca: {what} refused ({status}): {message}")
@@ -299,7 +299,8 @@ class AlpacaBroker(VenueBroker):
 
         request = StockLatestTradeRequest(symbol_or_symbols=asset)
         raw = self._call(
-            "latest trade", lambda: self._rest("latest trade", self.data.get_stock_latest_trade, request)
+            "latest trade",
+            lambda: self._rest("latest trade", self.data.get_stock_latest_trade, request),
         )
         trade = raw.get(asset) if isinstance(raw, Mapping) else None
         if not trade or "p" not in trade:
@@ -307,7 +308,11 @@ class AlpacaBroker(VenueBroker):
         return float(trade["p"])
 
     def bars(
-        self, assets: Sequence[str], start: datetime, end: datetime | None = None, timeframe: str = "1Day"
+        self,
+        assets: Sequence[str],
+        start: datetime,
+        end: datetime | None = None,
+        timeframe: str = "1Day",
     ) -> pd.DataFrame:
         """OHLCV bars: one row per (symbol, timestamp UTC); prices in USD, volume in shares.
 
@@ -317,18 +322,31 @@ class AlpacaBroker(VenueBroker):
         from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
         amount = int("".join(ch for ch in timeframe if ch.isdigit()) or 1)
-        unit = {"Min": TimeFrameUnit.Minute, "Hour": TimeFrameUnit.Hour, "Day": TimeFrameUnit.Day,
-                "Week": TimeFrameUnit.Week, "Month": TimeFrameUnit.Month}.get(
-            timeframe.lstrip("0123456789"))
+        unit = {
+            "Min": TimeFrameUnit.Minute,
+            "Hour": TimeFrameUnit.Hour,
+            "Day": TimeFrameUnit.Day,
+            "Week": TimeFrameUnit.Week,
+            "Month": TimeFrameUnit.Month,
+        }.get(timeframe.lstrip("0123456789"))
         if unit is None:
-            raise BrokerError(f"unknown Alpaca timeframe {timeframe!r}", hint="e.g. 1Min, 1Hour, 1Day")
+            raise BrokerError(
+                f"unknown Alpaca timeframe {timeframe!r}", hint="e.g. 1Min, 1Hour, 1Day"
+            )
         request = StockBarsRequest(
             symbol_or_symbols=list(assets), timeframe=TimeFrame(amount, unit), start=start, end=end
         )
         raw = self._call("bars", lambda: self._rest("bars", self.data.get_stock_bars, request))
         rows = [
-            {"symbol": sym, "timestamp": pd.Timestamp(b["t"]), "open": b["o"], "high": b["h"],
-             "low": b["l"], "close": b["c"], "volume": b["v"]}
+            {
+                "symbol": sym,
+                "timestamp": pd.Timestamp(b["t"]),
+                "open": b["o"],
+                "high": b["h"],
+                "low": b["l"],
+                "close": b["c"],
+                "volume": b["v"],
+            }
             for sym, bars in (raw or {}).items()
             for b in bars
         ]

@@ -158,9 +158,9 @@ class CcxtBroker(VenueBroker):
             config["password"] = credentials.password
         ex = klass(config)
         fetch_markets = ex.options.get("fetchMarkets")
-        if isinstance(fetch_markets, dict) and "types" in fetch_markets:
-            if not (options and "fetchMarkets" in options):
-                fetch_markets["types"] = ["spot"]  # spot only: no derivatives endpoints
+        user_set = bool(options) and "fetchMarkets" in options  # type: ignore[operator]
+        if isinstance(fetch_markets, dict) and "types" in fetch_markets and not user_set:
+            fetch_markets["types"] = ["spot"]  # spot only: no derivatives endpoints
         live_hosts = frozenset(host_of(u) for u in _urls(ex.urls.get("api") or {}))
         test_hosts = sandbox_hosts(ex)
         if live:
@@ -269,8 +269,14 @@ class CcxtBroker(VenueBroker):
         with self._lock:
             self._watch[client_id] = (None, order.asset)
         raw = self._ex(
-            "submit", "create_order", order.asset, order.order_type.value, side,
-            order.quantity, order.limit_price, params,
+            "submit",
+            "create_order",
+            order.asset,
+            order.order_type.value,
+            side,
+            order.quantity,
+            order.limit_price,
+            params,
         )
         state = self._state(raw, client_id)
         with self._lock:
@@ -311,9 +317,7 @@ class CcxtBroker(VenueBroker):
         with self._lock:
             watched = list(self._watch.items())
         if not watched:
-            self.load_markets() if not self._markets_loaded else self._ex(
-                "heartbeat", "fetch_time"
-            )
+            self.load_markets() if not self._markets_loaded else self._ex("heartbeat", "fetch_time")
         for client_id, (venue_id, symbol) in watched:
             params = {} if venue_id else {"clientOrderId": client_id}
             try:
@@ -328,10 +332,12 @@ class CcxtBroker(VenueBroker):
             try:
                 self.poll_once()
             except RateLimit as limit:
-                wait = limit.retry_after_s if limit.retry_after_s is not None else backoff.next_delay()
+                wait = (
+                    limit.retry_after_s if limit.retry_after_s is not None else backoff.next_delay()
+                )
                 self._stop.wait(min(wait, self.max_wait_s))
                 continue
-            except Exception as exc:  # noqa: BLE001 - any failure means the channel is down
+            except Exception as exc:
                 if self.stream_up:
                     log.warning("%s: order polling failed (%s); orders paused", self.venue, exc)
                 self._on_stream_down()
@@ -387,9 +393,14 @@ class CcxtBroker(VenueBroker):
         return float(price)
 
     def ohlcv(
-        self, asset: str, timeframe: str = "1d", since_ms: int | None = None, limit: int | None = None
+        self,
+        asset: str,
+        timeframe: str = "1d",
+        since_ms: int | None = None,
+        limit: int | None = None,
     ) -> pd.DataFrame:
-        """Bars of ``asset``: timestamp (UTC), open, high, low, close (quote currency), volume (base)."""
+        """Bars of ``asset``: timestamp (UTC), open, high, low, close (quote
+        currency per unit) and volume (base units); ``since_ms`` in ms since the epoch."""
         rows = self._call(
             "ohlcv", lambda: self._ex("ohlcv", "fetch_ohlcv", asset, timeframe, since_ms, limit)
         )

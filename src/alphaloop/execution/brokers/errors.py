@@ -11,7 +11,7 @@ from alphaloop.errors import AlphaloopError
 __all__ = [
     "BrokerError",
     "EndpointError",
-    "LiveTradingRefused",
+    "LiveTradingError",
     "MissingCredentialsError",
     "OrderSizeError",
     "RateLimitedError",
@@ -32,7 +32,7 @@ class EndpointError(BrokerError):
     """A URL that the configuration may not reach (a live host for paper, an unknown host)."""
 
 
-class LiveTradingRefused(BrokerError):
+class LiveTradingError(BrokerError):
     """Live trading was asked for without ``live=True``, live keys or an approval."""
 
 

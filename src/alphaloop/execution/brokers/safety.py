@@ -8,7 +8,7 @@ Rules (see docs/brokers.md):
   secret in ``repr``/``str``.
 * A live broker needs ``live=True``, live credentials and a
   :class:`LiveApproval` token; without any of them it is refused with
-  :class:`LiveTradingRefused`.
+  :class:`LiveTradingError`.
 * A paper broker may reach only its venue's paper or sandbox hosts, or a
   loopback address (a local test server): :func:`check_url` refuses anything
   else with :class:`EndpointError` before a request is made.
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from alphaloop.execution.brokers.errors import (
     EndpointError,
-    LiveTradingRefused,
+    LiveTradingError,
     MissingCredentialsError,
 )
 
@@ -105,7 +105,7 @@ class LiveApproval:
 
     def __post_init__(self) -> None:
         if not self.approved_by.strip():
-            raise LiveTradingRefused("a live approval needs the name of who approved it")
+            raise LiveTradingError("a live approval needs the name of who approved it")
 
 
 def require_live(
@@ -119,23 +119,21 @@ def require_live(
 
     Raises
     ------
-    LiveTradingRefused
+    LiveTradingError
         ``live`` is not True, ``approved_by`` is not a :class:`LiveApproval`
         for ``venue``, or there are no live credentials.
     """
     if live is not True:
-        raise LiveTradingRefused(f"{venue}: live endpoints need an explicit live=True")
+        raise LiveTradingError(f"{venue}: live endpoints need an explicit live=True")
     if not isinstance(approved_by, LiveApproval):
-        raise LiveTradingRefused(
+        raise LiveTradingError(
             f"{venue}: live trading needs an approval token (approved_by=LiveApproval(...))",
             hint="a person approves live trading; paper needs no approval",
         )
     if approved_by.scope != venue:
-        raise LiveTradingRefused(
-            f"the live approval is for {approved_by.scope!r}, not {venue!r}"
-        )
+        raise LiveTradingError(f"the live approval is for {approved_by.scope!r}, not {venue!r}")
     if credentials is None:
-        raise LiveTradingRefused(f"{venue}: live trading needs live credentials")
+        raise LiveTradingError(f"{venue}: live trading needs live credentials")
 
 
 def host_of(url: str) -> str:

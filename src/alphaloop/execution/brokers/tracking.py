@@ -127,7 +127,9 @@ class OrderTracker:
             if delta < -tol:
                 log.warning(
                     "stale update for order #%d: venue shows %g filled, %g already applied",
-                    order.order_id, state.filled, done,
+                    order.order_id,
+                    state.filled,
+                    done,
                 )
             return []
         if state.avg_price is None or not state.avg_price > 0:

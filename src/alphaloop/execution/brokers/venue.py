@@ -57,12 +57,14 @@ __all__ = ["RateLimit", "VenueBroker"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
 class RateLimit(Exception):  # noqa: N818 - a signal between a venue call and the retry loop
     """Raised by a venue operation on HTTP 429; ``retry_after_s`` from the header, if any."""
 
     def __init__(self, retry_after_s: float | None) -> None:
         super().__init__("rate limited")
         self.retry_after_s = retry_after_s
+
 
 class VenueBroker(ABC):
     """A :class:`~alphaloop.execution.broker.Broker` that trades at a venue.
@@ -348,5 +350,6 @@ class VenueBroker(ABC):
         order.apply(event)
         return event
 
+    @abstractmethod
     def close(self) -> None:
         """Stop the update stream and release connections."""

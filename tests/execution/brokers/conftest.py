@@ -39,6 +39,7 @@ def alpaca_broker(alpaca: fake_alpaca.FakeAlpaca) -> Iterator[AlpacaBroker]:
         data_url=alpaca.server.http,
         stream_url=f"{alpaca.server.ws}/stream",
         environ=env,
+        client_prefix="al",
         backoff=Backoff(initial_s=0.05, max_s=0.2),
     )
     wait_until(lambda: broker.stream_up and alpaca.listeners == 1)
@@ -66,6 +67,7 @@ def ccxt_broker(binance: fake_binance.FakeBinance) -> Iterator[CcxtBroker]:
         base_url=binance.server.http,
         environ=env,
         poll_interval_s=0.02,
+        client_prefix="al",
         backoff=Backoff(initial_s=0.02, max_s=0.1),
     )
     wait_until(lambda: broker.stream_up)

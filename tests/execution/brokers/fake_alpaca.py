@@ -46,8 +46,10 @@ class FakeAlpaca:
         self.reject_next: str | None = None
         self.drop_next_updates = 0
         self.refuse_streams = False
+        self.fail_next_submit: str | None = None  # "before" or "after" placing the order
         self.last_payload: bytes | None = None
-        self.auth_headers: list[str] = []
+        self.auth_headers: list[str] = []  # "ok" / "bad" per stream authentication
+        self.stream_key = KEY
         app = web.Application()
         app.router.add_post("/v2/orders", self.submit)
         app.router.add_get("/v2/orders:by_client_order_id", self.by_client_id)
@@ -192,12 +194,18 @@ class FakeAlpaca:
         cid = body.get("client_order_id")
         if any(o["client_order_id"] == cid for o in self.orders.values()):
             return _error(422, 40010001, "client_order_id must be unique")
+        if self.fail_next_submit == "before":  # the request dies before the order exists
+            self.fail_next_submit = None
+            return _error(500, 50010000, "internal server error")
         if self.reject_next is not None:
             message, self.reject_next = self.reject_next, None
             return _error(403, 40310000, message)
         order = self._order(body)
         self.orders[order["id"]] = order
         self._send("new", order)
+        if self.fail_next_submit == "after":  # placed, but the answer is lost
+            self.fail_next_submit = None
+            return _error(500, 50010000, "internal server error")
         return web.json_response(order)
 
     async def by_client_id(self, request: web.Request) -> web.Response:
@@ -306,7 +314,7 @@ class FakeAlpaca:
             action = data.get("action")
             if action in ("authenticate", "auth"):
                 creds = data.get("data") or {}
-                ok = (creds.get("key_id"), creds.get("secret_key")) == (KEY, SECRET)
+                ok = (creds.get("key_id"), creds.get("secret_key")) == (self.stream_key, SECRET)
                 self.auth_headers.append("ok" if ok else "bad")
                 status = "authorized" if ok else "unauthorized"
                 await ws.send_bytes(

@@ -24,6 +24,7 @@ from alphaloop.execution import (
 )
 from alphaloop.execution.brokers import (
     AlpacaBroker,
+    Backoff,
     MissingCredentialsError,
     OrderSizeError,
     StreamDownError,
@@ -244,8 +245,8 @@ def test_keys_never_appear_in_logs_errors_or_reprs(alpaca, caplog):
     )
     try:
         wait_until(lambda: broker.stream_up)
-        limit(broker, "AAPL", BUY, 1, 190.0)
-        alpaca.fill("al-1", 1, 190.0)
+        order = limit(broker, "AAPL", BUY, 1, 190.0)
+        alpaca.fill(broker.tracker.client_id(order.order_id), 1, 190.0)
         collect(broker, fills)
         text = caplog.text + repr(broker) + json.dumps(broker.urls)
     finally:
@@ -268,3 +269,93 @@ def test_keys_never_appear_in_logs_errors_or_reprs(alpaca, caplog):
         assert secret not in text
     with pytest.raises(MissingCredentialsError):
         AlpacaBroker(environ={}, start_stream=False)
+
+
+@pytest.mark.parametrize(("when", "placed"), [("after", True), ("before", False)])
+def test_a_send_with_an_unknown_outcome_is_settled_by_reconciliation(
+    alpaca, alpaca_broker, when, placed
+):
+    alpaca.fail_next_submit = when  # the server answers 500: was the order placed?
+    order = limit(alpaca_broker, "AAPL", BUY, 5, 190.0)
+    assert order.status is OrderStatus.SUBMITTED  # not guessed either way
+    events = alpaca_broker.drain_events()  # reconciliation runs first
+    if placed:
+        assert order.status is OrderStatus.ACCEPTED
+        alpaca.fill(alpaca_broker.tracker.client_id(order.order_id), 5, 190.0)
+        done = collect(alpaca_broker, fills)
+        assert [e.quantity for e in fills(done)] == [5.0]
+    else:
+        assert order.status is OrderStatus.REJECTED
+        assert events[-1].reason == "not found at the venue"
+    assert len(alpaca.orders) == int(placed)
+
+
+def test_rebalance_sends_market_orders_for_the_difference(alpaca, alpaca_broker):
+    import numpy as np
+
+    from alphaloop.execution import RebalanceToWeights
+
+    alpaca.positions["AAPL"] = 100.0
+    alpaca.cash -= 100 * 190.0  # equity stays 100,000
+    alpaca_broker.rebalance(RebalanceToWeights(np.array([0.38, np.nan]), row=4))
+    (sent,) = alpaca.orders.values()  # 0.38 * 100,000 / 190 = 200 shares: buy 100 more
+    assert (sent["symbol"], sent["side"], sent["qty"], sent["type"]) == (
+        "AAPL",
+        "buy",
+        "100.0",
+        "market",
+    )
+    with pytest.raises(Exception, match="1 weights for 2 assets"):
+        alpaca_broker.rebalance(RebalanceToWeights(np.array([0.5]), row=5))
+
+
+def test_modify_is_refused_with_what_to_do_instead(alpaca_broker):
+    from alphaloop.execution import ModifyOrder
+
+    with pytest.raises(Exception, match="cancel the order and submit a new one"):
+        alpaca_broker.modify(ModifyOrder(1, row=1, quantity=2.0))
+
+
+def test_every_request_is_checked_against_the_paper_hosts(alpaca, alpaca_broker):
+    from alphaloop.execution.brokers import EndpointError
+
+    alpaca_broker.trading._base_url = "https://api.alpaca.markets"  # as if something rewired it
+    before = len(alpaca.server.requests)
+    with pytest.raises(EndpointError, match=r"may not reach api\.alpaca\.markets"):
+        alpaca_broker.account()
+    assert len(alpaca.server.requests) == before
+
+
+def test_client_order_ids_differ_between_broker_instances(alpaca):
+    env = {
+        "ALPHALOOP_ALPACA_PAPER_KEY_ID": fake_alpaca.KEY,
+        "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": fake_alpaca.SECRET,
+    }
+    one, two = (
+        AlpacaBroker(trading_url=alpaca.server.http, environ=env, start_stream=False)
+        for _ in range(2)
+    )
+    assert one.tracker.client_id(1) != two.tracker.client_id(1)
+    assert one.tracker.client_id(1).endswith("-1")
+
+
+def test_a_stream_that_refuses_the_keys_never_comes_up(alpaca):
+    env = {
+        "ALPHALOOP_ALPACA_PAPER_KEY_ID": fake_alpaca.KEY,
+        "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": fake_alpaca.SECRET,
+    }
+    alpaca.stream_key = "SOMEONE-ELSE"
+    broker = AlpacaBroker(
+        trading_url=alpaca.server.http,
+        stream_url=f"{alpaca.server.ws}/stream",
+        environ=env,
+        backoff=Backoff(initial_s=0.05, max_s=0.1),
+    )
+    try:
+        wait_until(lambda: alpaca.auth_headers.count("bad") >= 2)  # it keeps trying, with backoff
+        assert not broker.stream_up
+        order = Order(broker.new_order_id(), "AAPL", BUY, 1)
+        with pytest.raises(StreamDownError):
+            broker.submit(SubmitOrder(order, row=1))
+    finally:
+        broker.close()

@@ -145,7 +145,7 @@ class AlpacaBroker(VenueBroker):
         fractional: bool = False,
         environ: Mapping[str, str] | None = None,
         start_stream: bool = True,
-        client_prefix: str = "al",
+        client_prefix: str | None = None,
         backoff: Backoff | None = None,
         max_retries: int = 3,
     ) -> None:
@@ -184,6 +184,10 @@ class AlpacaBroker(VenueBroker):
         }
         for name, url in self.urls.items():
             check_url(url, allowed, what=f"{what} ({name})")
+        # and again on every request and every stream connect, whatever changed since
+        self.allowed_hosts = allowed
+        for client in (self.trading, self.data):
+            _guard_session(client._session, allowed, what)
         self._stream._reconnect_min_backoff = self.backoff.initial_s
         self._stream._reconnect_max_backoff = self.backoff.max_s
         self._thread: threading.Thread | None = None
@@ -360,6 +364,19 @@ class AlpacaBroker(VenueBroker):
         return MarketRules(asset, tick, Decimal("1"), Decimal("1"), None)
 
 
+def _guard_session(session: Any, allowed: frozenset[str], what: str) -> None:
+    """Make a requests session check each request's host before it is sent."""
+    from requests.adapters import HTTPAdapter
+
+    class GuardedAdapter(HTTPAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            check_url(request.url, allowed, what=what)
+            return super().send(request, *args, **kwargs)
+
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, GuardedAdapter())
+
+
 def _hooked_stream_class() -> type:
     from alpaca.trading.stream import TradingStream
 
@@ -369,6 +386,11 @@ def _hooked_stream_class() -> type:
         def __init__(self, broker: AlpacaBroker, credentials: Credentials, **kwargs: Any) -> None:
             super().__init__(credentials.key, credentials.secret, raw_data=True, **kwargs)
             self._broker = broker
+
+        async def _connect(self) -> None:
+            broker = self._broker
+            check_url(_url(self._endpoint), broker.allowed_hosts, what="the Alpaca stream")
+            await super()._connect()
 
         async def _start_ws(self) -> None:
             await super()._start_ws()

@@ -126,7 +126,7 @@ class CcxtBroker(VenueBroker):
         options: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
         start_polling: bool = True,
-        client_prefix: str = "al",
+        client_prefix: str | None = None,
         backoff: Backoff | None = None,
         max_retries: int = 3,
     ) -> None:

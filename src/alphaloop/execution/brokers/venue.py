@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -75,8 +76,11 @@ class VenueBroker(ABC):
         Name used in messages (``alpaca``, ``ccxt:binance``).
     assets : sequence of str
         The symbols of the panel, in order: ``RebalanceToWeights.weights`` index them.
-    client_prefix : str
-        Start of the client order ids this broker sends (one per session).
+    client_prefix : str, optional
+        Start of the client order ids this broker sends (``<prefix>-<order id>``).
+        Default: ``al`` and 8 random hex digits, new for each broker, so a
+        restarted process never reuses an id the venue has seen; a session
+        that persists its orders passes its own stable prefix.
     max_retries : int
         Retries of a rate-limited (429) request.
     max_wait_s : float
@@ -90,14 +94,14 @@ class VenueBroker(ABC):
         venue: str,
         assets: Sequence[str] = (),
         *,
-        client_prefix: str = "al",
+        client_prefix: str | None = None,
         max_retries: int = 3,
         max_wait_s: float = 10.0,
         backoff: Backoff | None = None,
     ) -> None:
         self.venue = venue
         self.assets = list(assets)
-        self.tracker = OrderTracker(client_prefix)
+        self.tracker = OrderTracker(client_prefix or f"al{secrets.token_hex(4)}")
         self.max_retries = max_retries
         self.max_wait_s = max_wait_s
         self.backoff = backoff or Backoff(initial_s=0.2, max_s=5.0)

@@ -163,3 +163,47 @@ def test_ohlcv_and_equity(binance, ccxt_broker):
     binance.balances["BTC"] = 0.5
     assert ccxt_broker.equity == pytest.approx(10_000 + 0.5 * 60_000)
     assert ccxt_broker.last_price("XYZ/USDT") == 12.0
+
+
+def test_a_restarted_broker_takes_back_its_orders_and_misses_no_fill(binance, ccxt_broker):
+    from alphaloop.execution.brokers import CcxtBroker
+    from tests.execution.brokers import fake_binance
+
+    order = limit(ccxt_broker, "BTC/USDT", BUY, 0.01, 60_000.0)
+    binance.fill("al-1", 0.003, 60_000.0)
+    collect(ccxt_broker, fills)
+    stored = list(order.events)  # what a session persisted
+    ccxt_broker.close()  # the process dies
+    binance.fill("al-1", 0.004, 59_000.0)  # the venue keeps trading meanwhile
+
+    rebuilt = Order(order.order_id, "BTC/USDT", BUY, 0.01, OrderType.LIMIT, limit_price=60_000.0)
+    for event in stored:
+        rebuilt.apply(event)
+    env = {
+        "ALPHALOOP_CCXT_BINANCE_SANDBOX_API_KEY": fake_binance.KEY,
+        "ALPHALOOP_CCXT_BINANCE_SANDBOX_SECRET": fake_binance.SECRET,
+    }
+    again = CcxtBroker(
+        "binance",
+        ["BTC/USDT"],
+        base_url=binance.server.http,
+        environ=env,
+        poll_interval_s=0.02,
+        client_prefix="al",
+    )
+    try:
+        again.restore([rebuilt])
+        wait_until(lambda: again.stream_up)
+        missed = collect(again, fills)
+        assert [(e.quantity, e.price) for e in fills(missed)] == [(0.004, 59_000.0)]
+        assert fills(missed)[0].fill_id > stored[-1].fill_id
+        assert again.new_order_id() == 2
+        binance.fill("al-1", 0.003, 61_000.0)
+        rest = collect(again, fills)
+        assert [type(e) for e in fills(rest)] == [OrderFilled]
+        assert rebuilt.filled_quantity == pytest.approx(0.01)
+        assert rebuilt.avg_price == pytest.approx(
+            (0.003 * 60_000 + 0.004 * 59_000 + 0.003 * 61_000) / 0.01
+        )
+    finally:
+        again.close()

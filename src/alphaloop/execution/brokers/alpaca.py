@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from alphaloop.execution.brokers.alpaca_stream import endpoint_url, hooked_stream
 from alphaloop.execution.brokers.errors import BrokerError, VenueError
 from alphaloop.execution.brokers.precision import MarketRules
 from alphaloop.execution.brokers.safety import (
@@ -33,6 +34,7 @@ from alphaloop.execution.brokers.safety import (
     Credentials,
     LiveApproval,
     check_url,
+    guard_session,
     require_live,
 )
 from alphaloop.execution.brokers.tracking import VenueOrderState, VenueStatus
@@ -85,11 +87,6 @@ def alpaca_state(order: Mapping[str, Any]) -> VenueOrderState:
         avg_price=_float(order.get("filled_avg_price")),
         reason=status if status in ("rejected", "replaced", "canceled") else "",
     )
-
-
-def _url(value: Any) -> str:
-    """A URL from alpaca-py's ``BaseURL`` enum or a plain string."""
-    return str(getattr(value, "value", value))
 
 
 def _api_error(exc: Exception, what: str) -> Exception:
@@ -176,18 +173,18 @@ class AlpacaBroker(VenueBroker):
         # alpaca-py retries a 429 after a fixed 3 s; the broker retries after Retry-After
         for client in (self.trading, self.data):
             client._retry_codes = []
-        self._stream = _HookedStream(self, credentials, paper=not live, url_override=stream_url)
+        self.allowed_hosts = allowed
+        self._stream = hooked_stream(self, credentials, paper=not live, url_override=stream_url)
         self.urls = {
-            "trading": _url(self.trading._base_url),
-            "data": _url(self.data._base_url),
-            "stream": _url(self._stream._endpoint),
+            "trading": endpoint_url(self.trading._base_url),
+            "data": endpoint_url(self.data._base_url),
+            "stream": endpoint_url(self._stream._endpoint),
         }
         for name, url in self.urls.items():
             check_url(url, allowed, what=f"{what} ({name})")
         # and again on every request and every stream connect, whatever changed since
-        self.allowed_hosts = allowed
         for client in (self.trading, self.data):
-            _guard_session(client._session, allowed, what)
+            guard_session(client._session, allowed, what)
         self._stream._reconnect_min_backoff = self.backoff.initial_s
         self._stream._reconnect_max_backoff = self.backoff.max_s
         self._thread: threading.Thread | None = None
@@ -362,46 +359,3 @@ class AlpacaBroker(VenueBroker):
         if self.fractional:
             return MarketRules(asset, tick, Decimal("1e-9"), None, Decimal("1"))
         return MarketRules(asset, tick, Decimal("1"), Decimal("1"), None)
-
-
-def _guard_session(session: Any, allowed: frozenset[str], what: str) -> None:
-    """Make a requests session check each request's host before it is sent."""
-    from requests.adapters import HTTPAdapter
-
-    class GuardedAdapter(HTTPAdapter):
-        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-            check_url(request.url, allowed, what=what)
-            return super().send(request, *args, **kwargs)
-
-    for prefix in ("https://", "http://"):
-        session.mount(prefix, GuardedAdapter())
-
-
-def _hooked_stream_class() -> type:
-    from alpaca.trading.stream import TradingStream
-
-    class HookedStream(TradingStream):  # type: ignore[misc]
-        """alpaca-py's stream, telling the broker when it is up and when it drops."""
-
-        def __init__(self, broker: AlpacaBroker, credentials: Credentials, **kwargs: Any) -> None:
-            super().__init__(credentials.key, credentials.secret, raw_data=True, **kwargs)
-            self._broker = broker
-
-        async def _connect(self) -> None:
-            broker = self._broker
-            check_url(_url(self._endpoint), broker.allowed_hosts, what="the Alpaca stream")
-            await super()._connect()
-
-        async def _start_ws(self) -> None:
-            await super()._start_ws()
-            self._broker._on_stream_up()
-
-        async def close(self) -> None:
-            self._broker._on_stream_down()
-            await super().close()
-
-    return HookedStream
-
-
-def _HookedStream(broker: AlpacaBroker, credentials: Credentials, **kwargs: Any) -> Any:  # noqa: N802
-    return _hooked_stream_class()(broker, credentials, **kwargs)

@@ -295,6 +295,12 @@ class CcxtBroker(VenueBroker):
             return None
         return self._state(raw, client_id)
 
+    def _watch_order(self, order: Order) -> None:
+        if order.is_open:
+            cid = self.tracker.client_id(order.order_id)
+            with self._lock:
+                self._watch[cid] = (self.tracker.venue_ids.get(order.order_id), order.asset)
+
     def drain_events(self) -> list:  # type: ignore[override]
         events = super().drain_events()
         with self._lock:  # stop polling orders that are done

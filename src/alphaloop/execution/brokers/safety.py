@@ -22,6 +22,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from alphaloop.execution.brokers.errors import (
@@ -35,6 +36,7 @@ __all__ = [
     "Credentials",
     "LiveApproval",
     "check_url",
+    "guard_session",
     "host_of",
     "is_loopback",
     "require_live",
@@ -164,6 +166,21 @@ def check_url(url: str, allowed_hosts: Iterable[str], *, what: str) -> str:
         f"{what} may not reach {host}",
         hint=f"allowed hosts: {', '.join(sorted(allowed)) or 'none'} (or a loopback address)",
     )
+
+
+def guard_session(session: Any, allowed: Iterable[str], what: str) -> None:
+    """Make a ``requests.Session`` check each request's host before sending it."""
+    from requests.adapters import HTTPAdapter
+
+    hosts = frozenset(allowed)
+
+    class GuardedAdapter(HTTPAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            check_url(request.url, hosts, what=what)
+            return super().send(request, *args, **kwargs)
+
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, GuardedAdapter())
 
 
 @dataclass(slots=True)

@@ -88,9 +88,14 @@ class OrderTracker:
             return None
         return self.orders.get(int(tail))
 
-    def track(self, order: Order) -> None:
+    def track(self, order: Order, fee: float = 0.0) -> None:
+        """Follow ``order``; ``fee`` = cumulative fees already applied (a restored order)."""
         self.orders[order.order_id] = order
-        self._fees[order.order_id] = 0.0
+        self._fees[order.order_id] = fee
+        for event in order.events:  # fill ids stay unique after a restore
+            fill_id = getattr(event, "fill_id", None)
+            if fill_id is not None:
+                self._next_fill_id = max(self._next_fill_id, fill_id + 1)
 
     def open_orders(self) -> list[Order]:
         return [o for o in self.orders.values() if o.is_open]

@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -46,6 +46,8 @@ from alphaloop.execution.events import (
     CancelOrder,
     ModifyOrder,
     OrderEvent,
+    OrderFilled,
+    OrderPartiallyFilled,
     OrderRejected,
     OrderSubmitted,
     RebalanceToWeights,
@@ -319,6 +321,30 @@ class VenueBroker(ABC):
             self._emit(self.tracker.apply(state, self.row))
         events, self._events = self._events, []
         return events
+
+    def restore(self, orders: Iterable[Order]) -> None:
+        """Take back orders a previous process sent (after a restart).
+
+        The orders carry their state so far (rebuilt from their stored
+        events); open ones are reconciled with the venue before the next
+        order or drain, so fills made while the process was down arrive
+        once. Use the same ``client_prefix`` as the process that sent them.
+        New order ids continue after the largest restored one.
+        """
+        for order in orders:
+            self.tracker.track(order, fee=self._restored_fee(order))
+            self._next_id = max(self._next_id, order.order_id + 1)
+            self._watch_order(order)
+        self._needs_reconcile = True
+
+    @staticmethod
+    def _restored_fee(order: Order) -> float:
+        return sum(
+            e.cost for e in order.events if isinstance(e, OrderPartiallyFilled | OrderFilled)
+        )
+
+    def _watch_order(self, order: Order) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Hook for adapters that poll: start watching a restored order."""
 
     def reconcile(self) -> list[OrderEvent]:
         """Fetch every open order from the venue and apply what the stream missed.

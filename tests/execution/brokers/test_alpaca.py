@@ -359,3 +359,34 @@ def test_a_stream_that_refuses_the_keys_never_comes_up(alpaca):
             broker.submit(SubmitOrder(order, row=1))
     finally:
         broker.close()
+
+
+def test_restored_orders_are_reconciled_once_after_a_restart(alpaca, alpaca_broker):
+    order = limit(alpaca_broker, "AAPL", BUY, 10, 190.0)
+    alpaca.fill("al-1", 2, 190.0)
+    collect(alpaca_broker, fills)
+    stored = list(order.events)
+    alpaca_broker.close()  # the process dies
+    alpaca.fill("al-1", 5, 189.0)  # nobody listens
+    rebuilt = Order(order.order_id, "AAPL", BUY, 10, OrderType.LIMIT, limit_price=190.0)
+    for event in stored:
+        rebuilt.apply(event)
+    env = {
+        "ALPHALOOP_ALPACA_PAPER_KEY_ID": fake_alpaca.KEY,
+        "ALPHALOOP_ALPACA_PAPER_SECRET_KEY": fake_alpaca.SECRET,
+    }
+    again = AlpacaBroker(
+        trading_url=alpaca.server.http,
+        stream_url=f"{alpaca.server.ws}/stream",
+        environ=env,
+        client_prefix="al",
+    )
+    try:
+        again.restore([rebuilt])
+        wait_until(lambda: again.stream_up)
+        missed = collect(again, fills)
+        assert [(e.quantity, e.price) for e in fills(missed)] == [(5.0, 189.0)]
+        assert again.drain_events() == []
+        assert again.open_orders("AAPL") == [rebuilt]
+    finally:
+        again.close()

@@ -10,8 +10,8 @@ Modules: :mod:`.safety` (credentials from the environment, live approval,
 endpoint checks, backoff), :mod:`.precision` (rounding and minimums),
 :mod:`.tracking` (venue snapshots to order events, no fill lost or doubled),
 :mod:`.venue` (the venue-independent broker: stream guard, reconciliation,
-rate limits), :mod:`.alpaca` and :mod:`.ccxt_venue` (the adapters),
-:mod:`.errors`. See docs/brokers.md.
+rate limits, restore after a restart), :mod:`.alpaca` with
+:mod:`.alpaca_stream` and :mod:`.ccxt_venue` (the adapters), :mod:`.errors`. See docs/brokers.md.
 """
 
 from __future__ import annotations

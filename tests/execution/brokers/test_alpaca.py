@@ -196,6 +196,8 @@ def test_market_order_account_and_market_data(alpaca, alpaca_broker):
     order = Order(alpaca_broker.new_order_id(), "AAPL", BUY, 2.6)
     alpaca_broker.submit(SubmitOrder(order, row=1))
     assert next(iter(alpaca.orders.values()))["qty"] == "2.0"
+    # whole shares have no minimum notional: the market order needed no quote
+    assert ("GET", "/v2/stocks/trades/latest") not in alpaca.server.requests
     assert alpaca_broker.last_price("AAPL") == 190.0
     assert alpaca_broker.equity == pytest.approx(100_000.0)
     bars = alpaca_broker.bars(["AAPL", "PENNY"], start=datetime(2024, 1, 1))

@@ -210,3 +210,19 @@ def _all_urls(node):
     elif isinstance(node, dict):
         for value in node.values():
             yield from _all_urls(value)
+
+
+def test_make_broker_by_venue_name():
+    from alphaloop.execution.brokers import BrokerError, make_broker
+
+    alpaca = make_broker("alpaca", ["AAPL"], environ=PAPER_ENV, start_stream=False)
+    assert isinstance(alpaca, AlpacaBroker)
+    assert not alpaca.live
+    ccxt_broker = make_broker(
+        "ccxt:binance", ["BTC/USDT"], environ=ccxt_env("binance"), start_polling=False
+    )
+    assert isinstance(ccxt_broker, CcxtBroker)
+    assert ccxt_broker.venue == "ccxt:binance"
+    for bad in ("ib", "ccxt", "alpaca:x"):
+        with pytest.raises(BrokerError, match="unknown venue"):
+            make_broker(bad)

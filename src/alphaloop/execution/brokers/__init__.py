@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         StreamDownError,
         VenueError,
     )
+    from alphaloop.execution.brokers.factory import make_broker
     from alphaloop.execution.brokers.precision import MarketRules, RoundedOrder
     from alphaloop.execution.brokers.safety import Backoff, Credentials, LiveApproval
     from alphaloop.execution.brokers.tracking import OrderTracker, VenueOrderState, VenueStatus
@@ -58,6 +59,7 @@ _HOME: dict[str, str] = {
     "RateLimitedError": "alphaloop.execution.brokers.errors",
     "StreamDownError": "alphaloop.execution.brokers.errors",
     "VenueError": "alphaloop.execution.brokers.errors",
+    "make_broker": "alphaloop.execution.brokers.factory",
     "MarketRules": "alphaloop.execution.brokers.precision",
     "RoundedOrder": "alphaloop.execution.brokers.precision",
     "Backoff": "alphaloop.execution.brokers.safety",
@@ -93,6 +95,7 @@ __all__ = [
     "VenueOrderState",
     "VenueStatus",
     "ccxt_env",
+    "make_broker",
 ]
 
 

@@ -244,10 +244,10 @@ class VenueBroker(ABC):
         self._emit(self.tracker.apply(state, self.row))
 
     def _round(self, order: Order) -> None:
-        reference = order.limit_price
-        if reference is None:
-            reference = self.last_price(order.asset)
+        reference = order.limit_price if order.limit_price is not None else order.stop_price
         rules = self._market_rules(order.asset, reference)
+        if reference is None and rules.min_notional is not None:
+            reference = self.last_price(order.asset)  # a market order's value, for the minimum
         rounded = rules.prepare(
             order.side,
             order.quantity,

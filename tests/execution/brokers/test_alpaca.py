@@ -267,7 +267,7 @@ def test_keys_never_appear_in_logs_errors_or_reprs(alpaca, caplog):
         bad.account()
     text += str(info.value)
     assert "401" in str(info.value)
-    for secret in (fake_alpaca.SECRET, "wrong-secret-xyz"):
+    for secret in (fake_alpaca.SECRET, fake_alpaca.KEY, "wrong-secret-xyz", "PKWRONG"):
         assert secret not in text
     with pytest.raises(MissingCredentialsError):
         AlpacaBroker(environ={}, start_stream=False)

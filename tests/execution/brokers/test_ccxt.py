@@ -207,3 +207,20 @@ def test_a_restarted_broker_takes_back_its_orders_and_misses_no_fill(binance, cc
         )
     finally:
         again.close()
+
+
+def test_keys_never_appear_in_logs_or_errors(binance, ccxt_broker, caplog):
+    import logging
+
+    from tests.execution.brokers import fake_binance
+
+    caplog.set_level(logging.DEBUG)
+    limit(ccxt_broker, "BTC/USDT", BUY, 0.01, 60_000.0)
+    rejected = limit(ccxt_broker, "BTC/USDT", BUY, 1.0, 60_000.0)
+    binance.fill("al-1", 0.01, 60_000.0)
+    collect(ccxt_broker, fills)
+    text = caplog.text + repr(ccxt_broker) + rejected.events[-1].reason
+    assert "insufficient balance" in rejected.events[-1].reason
+    assert "X-MBX-APIKEY': '***'" in caplog.text  # ccxt logged its headers, redacted
+    assert fake_binance.SECRET not in text
+    assert fake_binance.KEY not in text

@@ -33,6 +33,7 @@ from alphaloop.execution.brokers.safety import (
     Backoff,
     Credentials,
     LiveApproval,
+    RedactingLogger,
     check_url,
     host_of,
     require_live,
@@ -157,6 +158,8 @@ class CcxtBroker(VenueBroker):
         if credentials.password:
             config["password"] = credentials.password
         ex = klass(config)
+        # ccxt logs request headers at DEBUG level, the API key among them
+        ex.logger = RedactingLogger(logging.getLogger("ccxt.base.exchange"), credentials)
         fetch_markets = ex.options.get("fetchMarkets")
         user_set = bool(options) and "fetchMarkets" in options  # type: ignore[operator]
         if isinstance(fetch_markets, dict) and "types" in fetch_markets and not user_set:

@@ -17,6 +17,7 @@ Rules (see docs/brokers.md):
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import random
 from collections.abc import Iterable, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "Backoff",
     "Credentials",
     "LiveApproval",
+    "RedactingLogger",
     "check_url",
     "guard_session",
     "host_of",
@@ -181,6 +183,46 @@ def guard_session(session: Any, allowed: Iterable[str], what: str) -> None:
 
     for prefix in ("https://", "http://"):
         session.mount(prefix, GuardedAdapter())
+
+
+class RedactingLogger:
+    """A logger for a client library that would log request headers with the keys in them.
+
+    Every message is formatted, each credential value in it replaced by
+    ``***``, then passed to ``target``. Use it where the library lets you
+    set its logger (ccxt: ``exchange.logger``).
+    """
+
+    def __init__(self, target: logging.Logger, credentials: Credentials) -> None:
+        self.target = target
+        self._values = [v for v in (credentials.key, credentials.secret, credentials.password) if v]
+
+    def _log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if not self.target.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        for value in self._values:
+            text = text.replace(value, "***")
+        kwargs.pop("exc_info", None)  # a traceback could quote the keys too
+        self.target.log(level, "%s", text, **kwargs)
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self._log(logging.DEBUG, msg, *args, **kwargs)
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self._log(logging.INFO, msg, *args, **kwargs)
+
+    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self._log(logging.WARNING, msg, *args, **kwargs)
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self._log(logging.ERROR, msg, *args, **kwargs)
+
+    def exception(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self._log(logging.ERROR, msg, *args, **kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - the logging.Logger method name
+        return self.target.isEnabledFor(level)
 
 
 @dataclass(slots=True)

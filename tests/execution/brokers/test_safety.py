@@ -20,7 +20,7 @@ from alphaloop.execution.brokers import (
     LiveTradingError,
     MissingCredentialsError,
 )
-from alphaloop.execution.brokers.ccxt_venue import sandbox_hosts
+from alphaloop.execution.brokers.ccxt_urls import sandbox_hosts
 from alphaloop.execution.brokers.safety import host_of
 
 SECRET = "s3cr3t-value-must-never-show"

@@ -10,8 +10,9 @@ Modules: :mod:`.safety` (credentials from the environment, live approval,
 endpoint checks, backoff), :mod:`.precision` (rounding and minimums),
 :mod:`.tracking` (venue snapshots to order events, no fill lost or doubled),
 :mod:`.venue` (the venue-independent broker: stream guard, reconciliation,
-rate limits, restore after a restart), :mod:`.alpaca` with
-:mod:`.alpaca_stream` and :mod:`.ccxt_venue` (the adapters), :mod:`.errors`. See docs/brokers.md.
+rate limits, restore after a restart), :mod:`.factory` (a broker by venue
+name), :mod:`.alpaca` with :mod:`.alpaca_stream` and :mod:`.ccxt_venue` with
+:mod:`.ccxt_urls` (the adapters), :mod:`.errors`. See docs/brokers.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
         ALPACA_PAPER_HOSTS,
         AlpacaBroker,
     )
-    from alphaloop.execution.brokers.ccxt_venue import CcxtBroker, ccxt_env
+    from alphaloop.execution.brokers.ccxt_urls import ccxt_env
+    from alphaloop.execution.brokers.ccxt_venue import CcxtBroker
     from alphaloop.execution.brokers.errors import (
         BrokerError,
         EndpointError,
@@ -50,7 +52,7 @@ _HOME: dict[str, str] = {
     "ALPACA_PAPER_HOSTS": "alphaloop.execution.brokers.alpaca",
     "AlpacaBroker": "alphaloop.execution.brokers.alpaca",
     "CcxtBroker": "alphaloop.execution.brokers.ccxt_venue",
-    "ccxt_env": "alphaloop.execution.brokers.ccxt_venue",
+    "ccxt_env": "alphaloop.execution.brokers.ccxt_urls",
     "BrokerError": "alphaloop.execution.brokers.errors",
     "EndpointError": "alphaloop.execution.brokers.errors",
     "LiveTradingError": "alphaloop.execution.brokers.errors",

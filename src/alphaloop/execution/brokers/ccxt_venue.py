@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 
+from alphaloop.execution.brokers.ccxt_urls import all_urls, ccxt_env, rebase, sandbox_hosts
 from alphaloop.execution.brokers.errors import BrokerError, EndpointError, VenueError
 from alphaloop.execution.brokers.precision import MarketRules
 from alphaloop.execution.brokers.safety import (
@@ -42,7 +42,7 @@ from alphaloop.execution.brokers.tracking import VenueOrderState, VenueStatus
 from alphaloop.execution.brokers.venue import RateLimit, VenueBroker
 from alphaloop.execution.orders import Order, OrderSide, OrderType, TimeInForce
 
-__all__ = ["CcxtBroker", "ccxt_env", "sandbox_hosts"]
+__all__ = ["CcxtBroker"]
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +54,6 @@ _STATUS = {
     "expired": VenueStatus.EXPIRED,
     "rejected": VenueStatus.REJECTED,
 }
-
-
-def ccxt_env(exchange: str, live: bool) -> tuple[str, str, str]:
-    """Names of the (key, secret, password) variables for ``exchange``."""
-    mode = "LIVE" if live else "SANDBOX"
-    stem = f"ALPHALOOP_CCXT_{exchange.upper()}_{mode}"
-    return f"{stem}_API_KEY", f"{stem}_SECRET", f"{stem}_PASSWORD"
-
-
-def _urls(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        if "://" in node:
-            yield node
-    elif isinstance(node, Mapping):
-        for value in node.values():
-            yield from _urls(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from _urls(value)
-
-
-def sandbox_hosts(exchange: Any) -> frozenset[str]:
-    """Hosts of an exchange's sandbox URLs (empty when it has no sandbox)."""
-    return frozenset(host_of(u) for u in _urls(exchange.urls.get("test") or {}))
-
-
-def _rebase(node: Any, base: str) -> Any:
-    """Every URL in ``node`` with its scheme and host replaced by ``base`` (paths kept)."""
-    if isinstance(node, str) and "://" in node:
-        parts = urlsplit(node)
-        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
-    if isinstance(node, Mapping):
-        return {k: _rebase(v, base) for k, v in node.items()}
-    return node
 
 
 class CcxtBroker(VenueBroker):
@@ -164,7 +130,7 @@ class CcxtBroker(VenueBroker):
         user_set = bool(options) and "fetchMarkets" in options  # type: ignore[operator]
         if isinstance(fetch_markets, dict) and "types" in fetch_markets and not user_set:
             fetch_markets["types"] = ["spot"]  # spot only: no derivatives endpoints
-        live_hosts = frozenset(host_of(u) for u in _urls(ex.urls.get("api") or {}))
+        live_hosts = frozenset(host_of(u) for u in all_urls(ex.urls.get("api") or {}))
         test_hosts = sandbox_hosts(ex)
         if live:
             allowed = live_hosts - test_hosts
@@ -178,9 +144,9 @@ class CcxtBroker(VenueBroker):
             allowed = test_hosts - (live_hosts - test_hosts)
         if base_url is not None:
             check_url(base_url, allowed, what=f"a {'live' if live else 'paper'} {venue} broker")
-            ex.urls["api"] = _rebase(ex.urls["api"], base_url)
+            ex.urls["api"] = rebase(ex.urls["api"], base_url)
         self.allowed_hosts = allowed
-        for url in _urls(ex.urls["api"]):
+        for url in all_urls(ex.urls["api"]):
             check_url(url, allowed, what=f"a {'live' if live else 'paper'} {venue} broker")
         self._guard_requests(ex, venue)
         self.exchange = ex

@@ -5,7 +5,10 @@ when fills are optimistic (same bar), a banner when a number is implausible
 for the bar frequency (:mod:`alphaloop.backtest.plausibility`), the
 dataset's caveats and the run's notes, provenance (dataset, period, engine,
 run id, spec hash), every metric, equity against the benchmark, drawdowns,
-rolling Sharpe, monthly returns, trades and round trips, the cost breakdown,
+rolling Sharpe, monthly returns, the risk section
+(:mod:`alphaloop.backtest.risk_section`: VaR/CVaR at 95% and 99%, the
+rolling VaR backtest, crisis windows, drawdown, exposures to the bundled
+factor sets), trades and round trips, the cost breakdown,
 the fill, cost and annualization assumptions in plain words, and the spec as
 YAML. User text (names, descriptions, asset
 names, the spec) is HTML-escaped; only ``extra_sections`` bodies are not.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from html import escape as html_escape
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -464,6 +468,22 @@ def _report_json(result: BacktestResult, n_bars: int) -> str:
     return json.dumps(data, allow_nan=False, indent=1).replace("<", "\\u003c")
 
 
+def _risk_section(result: BacktestResult, ppy: float) -> str:
+    """The risk section of the page; a short note instead when the returns cannot be measured."""
+    from alphaloop.backtest.risk_section import render_risk_section, strategy_risk_profile
+    from alphaloop.risk import RiskError
+
+    returns = result.simulation.returns.astype(np.float64)
+    try:
+        profile = strategy_risk_profile(returns, periods_per_year=ppy if ppy > 0 else 252.0)
+    except RiskError as exc:
+        return (
+            '<section id="risk"><h2>Risk</h2><p id="risk-unavailable">No risk measures: '
+            f"{html_escape(str(exc))}</p></section>"
+        )
+    return render_risk_section(profile, returns)
+
+
 def _context(result: BacktestResult) -> dict[str, Any]:
     sim = result.simulation
     returns = sim.returns
@@ -503,6 +523,7 @@ def _context(result: BacktestResult) -> dict[str, Any]:
             result.assumptions.get("annualization", {}).get("description", "")
         ),
         "figures": figures_to_html(_figures(result, bench, ppy, window, span)),
+        "risk_section": _risk_section(result, ppy),
         "drawdown_rows": _drawdown_rows(returns),
         "annual_rows": _annual_rows(returns, bench),
         "n_trades": f"{len(sim.trades):,}",

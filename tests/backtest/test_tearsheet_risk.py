@@ -99,7 +99,12 @@ def page(result: BacktestResult) -> Tables:
 def test_var_table_equals_estimate_var(result: BacktestResult, page: Tables) -> None:
     returns = result.simulation.returns.astype(float)
     rows = {r[0]: r[1:] for r in page.rows["risk-var"][1:]}
-    assert list(rows) == ["historical", "Student-t", "Cornish-Fisher", "filtered historical (GARCH)"]
+    assert list(rows) == [
+        "historical",
+        "Student-t",
+        "Cornish-Fisher",
+        "filtered historical (GARCH)",
+    ]
     for label, method in (("historical", "historical"), ("Student-t", "student_t"),
                           ("Cornish-Fisher", "cornish_fisher"),
                           ("filtered historical (GARCH)", "filtered_historical")):  # fmt: skip
@@ -145,9 +150,8 @@ def test_factor_exposures_by_overlap(result: BacktestResult, page: Tables) -> No
     said = page.said("risk-exposure-market")
     assert f"{market.n_obs:,} shared daily observations" in said
     etf = page.said("risk-exposure-etf")
-    assert "shared daily observations" in etf and "MTUM" in " ".join(
-        r[0] for r in page.rows["risk-exposure-etf"]
-    )
+    assert "shared daily observations" in etf
+    assert "MTUM" in " ".join(r[0] for r in page.rows["risk-exposure-etf"])
     ff = factor_set_exposure(returns, factor_returns("ff"))
     assert f"{ff.n_obs:,} shared monthly observations" in page.said("risk-exposure-ff")
     assert 36 <= ff.n_obs <= 43  # whole months of mid-2013 .. 2016

@@ -102,8 +102,10 @@ def test_risk_report_writes_html_with_factor_etfs(
     doc = json.loads(out)
     assert doc["report"] == str(target)
     fx = doc["factor_exposure"]
-    assert fx["name"] == "etf" and fx["factors"] == ["MTUM", "QUAL", "SIZE", "USMV", "VLUE"]
-    assert fx["n_obs"] > 200 and fx["start"] >= "2014-01-01"
+    assert fx["name"] == "etf"
+    assert fx["factors"] == ["MTUM", "QUAL", "SIZE", "USMV", "VLUE"]
+    assert fx["n_obs"] > 200
+    assert fx["start"] >= "2014-01-01"
     contributions = doc["contributions"]
     assert contributions["measure"] == "normal VaR"
     assert len(contributions["assets"]) == 5  # top 5 held at the last bar
@@ -113,7 +115,8 @@ def test_risk_report_writes_html_with_factor_etfs(
     for element in ('id="risk"', 'id="risk-var"', 'id="risk-var-backtest"',
                     'id="risk-exposure-etf"', 'id="risk-contributions"'):  # fmt: skip
         assert element in html
-    assert "VaR 99%" in html and "VaR 95%" in html
+    assert "VaR 99%" in html
+    assert "VaR 95%" in html
     assert "https://cdn" not in html  # offline
 
 
@@ -140,7 +143,8 @@ def test_bad_report_paths_and_factor_sets_exit_2(
     code, _, err = run(capsys, ws, "risk", "report", str(spec),
                        "--report", str(a_file / "risk.html"))  # fmt: skip
     assert code == 2
-    assert "is not a directory" in err and "Traceback" not in err
+    assert "is not a directory" in err
+    assert "Traceback" not in err
     assert a_file.read_text() == "keep me"
     code, out, err = run(capsys, ws, "risk", "report", str(spec), "--factors", "famafrench",
                          "--json")  # fmt: skip

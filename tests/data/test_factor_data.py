@@ -33,7 +33,8 @@ def test_fama_french_months_are_parsed_as_yyyymm() -> None:
         assert frame.loc[stamp, "HML"] == pytest.approx(float(row["HML"]) / 100)
         assert frame.loc[stamp, "RF"] == pytest.approx(float(row["RF"]) / 100)
     assert frame.index[0] == pd.Timestamp("1926-07-31")
-    assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert frame.index.is_monotonic_increasing
+    assert frame.index.is_unique
     assert (frame.index == frame.index + pd.offsets.MonthEnd(0)).all()  # every stamp a month end
     # one row per month: no month is skipped or doubled
     months = frame.index.to_period("M")
@@ -61,7 +62,8 @@ def test_daily_sets_are_simple_returns_of_the_bundled_closes() -> None:
     expected = float(second["MTUM"]) / float(first["MTUM"]) - 1
     assert etf.returns.index[0] == pd.Timestamp(second["Date"])
     assert etf.returns.iloc[0]["MTUM"] == pytest.approx(expected)
-    assert etf.returns.index[0].year == 2014 and etf.returns.index[-1].year == 2022
+    assert etf.returns.index[0].year == 2014
+    assert etf.returns.index[-1].year == 2022
     market = factor_returns("market")
     assert list(market.returns.columns) == ["market"]
     assert market.returns.index.tz is None

@@ -42,7 +42,8 @@ def test_only_shared_dates_are_used() -> None:
     strategy = strategy.drop(strategy.index[::7])  # days the strategy did not trade
     out = factor_set_exposure(strategy, data)
     assert out.n_obs == len(strategy)
-    assert out.start == strategy.index[0] and out.end == strategy.index[-1]
+    assert out.start == strategy.index[0]
+    assert out.end == strategy.index[-1]
     assert out.exposure is not None
     assert out.exposure.betas["MKT"] == pytest.approx(2.0, abs=1e-9)
 
@@ -51,11 +52,13 @@ def test_no_overlap_and_too_little_overlap_say_so() -> None:
     data = _daily_set(300)
     before = pd.Series(0.001, index=pd.bdate_range("2001-01-02", periods=300))
     out = factor_set_exposure(before, data)
-    assert out.exposure is None and out.n_obs == 0
+    assert out.exposure is None
+    assert out.n_obs == 0
     assert out.note.startswith("no overlap: the factors cover 2015-01-02")
     tail = pd.Series(0.001, index=data.returns.index[-30:])
     short = factor_set_exposure(tail, data)
-    assert short.exposure is None and short.n_obs == 30
+    assert short.exposure is None
+    assert short.n_obs == 30
     assert "only 30 shared daily observations; a regression needs 60" in short.note
 
 
@@ -79,10 +82,11 @@ def test_coarse_bars_compound_the_factors_over_each_bar() -> None:
     data = _daily_set(1000)
     weekly_factors = np.expm1(np.log1p(data.returns).resample("W-FRI").sum())
     y = 0.8 * weekly_factors["MKT"]
-    y = y[y.index <= data.returns.index[-1]].iloc[1:]  # the first week's start is unknown
+    y = y[y.index <= data.returns.index[-1]]
     out = factor_set_exposure(y, data, periods_per_year=52)
     assert "compounded over each strategy bar" in out.note
-    assert out.n_obs == len(y)
+    assert out.n_obs == len(y) - 1  # the first bar's period has no known start: dropped
+    assert out.start == y.index[1]
     assert out.exposure is not None
     assert out.exposure.betas["MKT"] == pytest.approx(0.8, abs=1e-9)
     assert out.exposure.periods_per_year == 52
@@ -116,7 +120,8 @@ def test_a_planted_monthly_beta_over_the_risk_free_rate() -> None:
         values += [(1 + m) ** (1 / len(bdays)) - 1] * len(bdays)
     y = pd.Series(values, index=pd.DatetimeIndex(days))
     out = factor_set_exposure(y, data)
-    assert out.excess and out.n_obs == 72
+    assert out.excess
+    assert out.n_obs == 72
     assert out.exposure is not None
     assert out.exposure.betas["MKT_RF"] == pytest.approx(0.9, abs=0.03)
     assert out.exposure.betas["SMB"] == pytest.approx(0.3, abs=0.03)

@@ -39,7 +39,8 @@ def test_the_profile_equals_the_functions_it_gathers(returns: pd.Series) -> None
     for v in p.var:
         direct = estimate_var(returns, confidence=v.confidence, method=v.method)  # type: ignore[arg-type]
         assert (v.var, v.cvar) == pytest.approx((direct.var, direct.cvar), rel=1e-12)
-    assert p.window == 250 and len(p.backtests) == 2
+    assert p.window == 250
+    assert len(p.backtests) == 2
     for b in p.backtests:
         f = rolling_var_forecasts(returns, window=250, confidence=b.confidence)
         direct_bt = backtest_var(returns, f["var"], b.confidence)
@@ -74,11 +75,14 @@ def test_drawdown_summary_on_a_known_path() -> None:
     d = drawdown_summary(r)
     # values 1.1, 0.88, 0.924, 1.155, 1.09725: the 20% fall from 1.1 is the deepest
     assert d.max_drawdown == pytest.approx(0.2)
-    assert d.peak == index[0] and d.valley == index[1] and d.recovery == index[3]
+    assert d.peak == index[0]
+    assert d.valley == index[1]
+    assert d.recovery == index[3]
     assert d.bars_to_valley == 1
     assert d.current == pytest.approx(0.05)
     flat = drawdown_summary(pd.Series([0.01, 0.02], index=index[:2]))
-    assert flat.max_drawdown == 0 and flat.peak is None
+    assert flat.max_drawdown == 0
+    assert flat.peak is None
 
 
 def test_short_series_say_what_was_left_out() -> None:
@@ -87,7 +91,8 @@ def test_short_series_say_what_was_left_out() -> None:
     p = risk_profile(r)
     assert {v.method for v in p.var} == {"historical", "student_t", "cornish_fisher"}
     assert any("filtered historical VaR needs 100 bars" in n for n in p.notes)
-    assert p.backtests == () and p.window == 0
+    assert p.backtests == ()
+    assert p.window == 0
     assert any("too few bars for a VaR backtest" in n for n in p.notes)
 
 

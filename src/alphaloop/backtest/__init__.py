@@ -46,6 +46,12 @@ if TYPE_CHECKING:
         check_plausibility,
     )
     from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
+    from alphaloop.backtest.risk_section import (
+        RISK_PLOT_POINTS,
+        load_factor_sets,
+        render_risk_section,
+        strategy_risk_profile,
+    )
     from alphaloop.backtest.runner import (
         BacktestResult,
         Engine,
@@ -76,12 +82,6 @@ if TYPE_CHECKING:
         StrategySpec,
         load_spec,
         quick_spec,
-    )
-    from alphaloop.backtest.risk_section import (
-        RISK_PLOT_POINTS,
-        load_factor_sets,
-        render_risk_section,
-        strategy_risk_profile,
     )
     from alphaloop.backtest.tearsheet import (
         MAX_PLOT_POINTS,

@@ -99,9 +99,7 @@ def strategy_risk_profile(
     from alphaloop.risk import risk_profile
 
     data, notes = load_factor_sets(factor_sets)
-    profile = risk_profile(
-        returns, factor_data=data, periods_per_year=periods_per_year, **options
-    )
+    profile = risk_profile(returns, factor_data=data, periods_per_year=periods_per_year, **options)
     return replace(profile, notes=(*profile.notes, *notes)) if notes else profile
 
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from html import escape as html_escape
 import math
 from collections.abc import Mapping, Sequence
+from html import escape as html_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

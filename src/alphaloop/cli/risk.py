@@ -79,9 +79,7 @@ def _print_factor_exposure(report: RiskReport) -> None:
         out.print(f"{escape(f.label)}: no regression: {escape(f.note)}")
         return
     x = f.exposure
-    betas = ", ".join(
-        f"{escape(str(k))} {v:.2f} (t {x.beta_t[k]:.2f})" for k, v in x.betas.items()
-    )
+    betas = ", ".join(f"{escape(str(k))} {v:.2f} (t {x.beta_t[k]:.2f})" for k, v in x.betas.items())
     out.print(
         f"{escape(f.label)}, {f.n_obs} {f.frequency} observations "
         f"{f.start.date() if f.start is not None else '-'} .. "
@@ -152,7 +150,9 @@ def risk_report_command(
     if report_path is not None:
         write_risk_page(report, report_path, factors=factors)
     if as_json:
-        print_json({**report.to_dict(), "report": None if report_path is None else str(report_path)})
+        print_json(
+            {**report.to_dict(), "report": None if report_path is None else str(report_path)}
+        )
         return
     start, end, bars = report.period
     out.print(

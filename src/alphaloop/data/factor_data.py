@@ -100,7 +100,7 @@ def read_fama_french() -> pd.DataFrame:
     return frame
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(name: str) -> FactorData:
     if name == "market":
         prices = _price_returns("skfolio", "datasets/data/sp500_index.csv.gz")

@@ -129,12 +129,11 @@ def monthly_returns(returns: pd.Series) -> pd.Series:
 def _spacing_days(stamps: pd.DatetimeIndex) -> float:
     if len(stamps) < 2:
         return 1.0
-    return float(np.median(np.diff(stamps.asi8)) / 86_400e9)
+    gaps = stamps[1:] - stamps[:-1]  # a TimedeltaIndex, whatever the stamps' resolution
+    return float(gaps.median() / pd.Timedelta(days=1))
 
 
-def _align_daily(
-    returns: pd.Series, factors: pd.DataFrame
-) -> tuple[pd.Series, pd.DataFrame, str]:
+def _align_daily(returns: pd.Series, factors: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame, str]:
     stamps = _naive_dates(returns.index)
     values = pd.Series(returns.to_numpy(dtype=float), index=stamps)
     if _spacing_days(stamps) <= 1.5:
@@ -210,8 +209,7 @@ def factor_set_exposure(
     if n == 0:
         f0, f1 = data.span
         note = (
-            f"no overlap: the factors cover {f0.date()} .. {f1.date()}, "
-            "outside the strategy's span"
+            f"no overlap: the factors cover {f0.date()} .. {f1.date()}, outside the strategy's span"
         )
     elif n < max(needed, len(names) + 3):
         note = (

@@ -42,7 +42,12 @@ if TYPE_CHECKING:
 __all__ = ["PROFILE_METHODS", "DrawdownSummary", "RiskProfile", "drawdown_summary", "risk_profile"]
 
 #: The VaR methods of a profile, in display order.
-PROFILE_METHODS: tuple[str, ...] = ("historical", "student_t", "cornish_fisher", "filtered_historical")
+PROFILE_METHODS: tuple[str, ...] = (
+    "historical",
+    "student_t",
+    "cornish_fisher",
+    "filtered_historical",
+)
 #: Fewest bars for a GARCH fit (filtered historical VaR).
 MIN_GARCH_BARS = 100
 #: Fewest bars of history per rolling VaR forecast.
@@ -91,7 +96,7 @@ class DrawdownSummary:
 
 
 def drawdown_summary(returns: pd.Series) -> DrawdownSummary:
-    """:class:`DrawdownSummary` of the value path ``prod(1 + r)`` (starting at 1 before the first bar)."""
+    """:class:`DrawdownSummary` of the value path ``prod(1 + r)`` (1 before the first bar)."""
     r = as_return_vector(returns, min_obs=1)
     value = np.concatenate([[1.0], np.cumprod(1.0 + r)])
     peaks = np.maximum.accumulate(value)

@@ -33,7 +33,7 @@ from alphaloop.risk.errors import RiskError, RiskInputError
 from alphaloop.risk.factor_sets import FactorSetExposure, factor_set_exposure
 from alphaloop.risk.rolling import rolling_var_forecasts
 from alphaloop.risk.stress import StressReport, replay_scenarios
-from alphaloop.risk.var import VarEstimate, estimate_var
+from alphaloop.risk.var import VarEstimate, estimate_var, student_t_dof
 from alphaloop.risk.var_backtest import VarBacktest, backtest_var
 
 if TYPE_CHECKING:
@@ -196,8 +196,10 @@ def _var_rows(
             )
             continue
         try:
+            # one maximum-likelihood fit serves every confidence (the same dof each would fit)
+            dof = student_t_dof(r.to_numpy()) if method == "student_t" else None
             rows += [
-                estimate_var(r, confidence=c, method=method, seed=seed)  # type: ignore[arg-type]
+                estimate_var(r, confidence=c, method=method, seed=seed, dof=dof)  # type: ignore[arg-type]
                 for c in confidences
             ]
         except (RiskError, ValueError, np.linalg.LinAlgError) as exc:

@@ -104,3 +104,13 @@ def test_bad_input() -> None:
         risk_profile(pd.Series([0.01, np.nan, 0.03], index=index))
     with pytest.raises(RiskInputError, match="confidence"):
         risk_profile(pd.Series([0.01, 0.02, 0.03], index=index), confidences=(1.5,))
+
+
+def test_constant_returns_say_what_cannot_be_measured() -> None:
+    index = pd.bdate_range("2020-01-01", periods=300)
+    p = risk_profile(pd.Series(0.0, index=index))
+    assert [v.method for v in p.var] == ["historical", "historical"]
+    assert all(v.var == 0.0 for v in p.var)
+    assert p.exposures == ()
+    assert any("the returns are constant" in n for n in p.notes)
+    assert [b.n_exceptions for b in p.backtests] == [0, 0]

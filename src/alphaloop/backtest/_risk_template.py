@@ -76,7 +76,7 @@ exception is drawn.{% endif %}</p>
 </table>{% endif %}
 <p class="note">{{ block.summary }}</p>
 </div>
-{% else %}<p id="risk-exposure-none">No factor set was given.</p>
+{% else %}<p id="risk-exposure-none">No factor exposures{% if notes %} (see the notes above){% endif %}.</p>
 {% endfor %}
 </section>
 """

@@ -244,6 +244,15 @@ def risk_profile(
     r = pd.Series(as_return_vector(returns, min_obs=2), index=returns.index, name="returns")
     levels = tuple(check_confidence(c) for c in confidences)
     notes: list[str] = []
+    constant = bool(np.ptp(r.to_numpy()) == 0.0)
+    if constant:
+        # no spread: the parametric fits and the regressions have nothing to measure
+        notes.append(
+            "the returns are constant (no position changed the value): only historical VaR, "
+            "no factor exposures"
+        )
+        methods = [m for m in methods if m == "historical"]
+        factor_data = ()
     var = _var_rows(r, levels, methods, seed, notes)
     use = min(int(window), len(r) // 2)
     if use != window:

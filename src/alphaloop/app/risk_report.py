@@ -87,6 +87,7 @@ class RiskReport:
     contributions: RiskContributions | None = None
     contribution_note: str = ""
     periods_per_year: float = 252.0
+    caveats: tuple[str, ...] = ()
     returns: pd.Series = field(
         default_factory=lambda: pd.Series(dtype=float), repr=False, compare=False
     )
@@ -113,6 +114,7 @@ class RiskReport:
                     "monte_carlo": self.monte_carlo.to_dict(),
                 },
                 "notes": list(self.notes),
+                "caveats": list(self.caveats),
             }
         )
 
@@ -297,6 +299,7 @@ def risk_report(
         contributions=contributions,
         contribution_note=contribution_note,
         periods_per_year=ppy_exact,
+        caveats=tuple(result.assumptions.get("data", {}).get("caveats", result.dataset.caveats)),
         returns=returns,
     )
 

@@ -114,7 +114,11 @@ _PAGE = """<!DOCTYPE html>
 <h1 id="title">Risk: {{ name }}</h1>
 <p class="subtitle">Spec <code>{{ spec_hash }}</code>{% if run_id is not none %}, backtest run
 {{ run_id }}{% endif %}; {{ start }} to {{ end }} ({{ bars }} bars).</p>
-{% if notes %}<section class="caveats" id="notes"><h2>Notes</h2><ul>
+<section class="caveats" id="caveats"><h2>Dataset caveats</h2>
+{% if caveats %}<ul>
+{% for caveat in caveats %}<li>{{ caveat }}</li>
+{% endfor %}</ul>{% else %}<p>The dataset lists no caveats.</p>{% endif %}</section>
+{% if notes %}<section id="notes"><h2>Notes</h2><ul>
 {% for note in notes %}<li>{{ note }}</li>
 {% endfor %}</ul></section>{% endif %}
 {{ section | safe }}
@@ -165,6 +169,7 @@ def write_risk_page(report: RiskReport, path: str | Path, *, factors: str = "mar
         "end": report.period[1],
         "bars": f"{report.period[2]:,}",
         "notes": list(report.notes),
+        "caveats": list(report.caveats),
         "section": render_risk_section(profile, report.returns),
         "contribution_rows": _contribution_rows(report),
         "contribution_note": report.contribution_note,

@@ -76,7 +76,8 @@ exception is drawn.{% endif %}</p>
 </table>{% endif %}
 <p class="note">{{ block.summary }}</p>
 </div>
-{% else %}<p id="risk-exposure-none">No factor exposures{% if notes %} (see the notes above){% endif %}.</p>
+{% else %}<p id="risk-exposure-none">No factor exposures{% if notes %} (see the notes
+above){% endif %}.</p>
 {% endfor %}
 </section>
 """

@@ -185,6 +185,8 @@ def _exposure_block(e: FactorSetExposure) -> dict[str, Any]:
             f"({e.note}). OLS with an intercept; alpha is the intercept x {x.periods_per_year} "
             "periods per year; t-statistics use classic OLS standard errors."
         )
+    if e.caveats:
+        summary += " Caveats of the factor data: " + "; ".join(e.caveats) + "."
     return {"name": e.name, "label": e.label, "rows": rows, "summary": summary}
 
 

@@ -124,8 +124,7 @@ def _load(name: str) -> FactorData:
             None,
             "skfolio factors_dataset",
             (
-                "ETF total returns include fees and tracking error; prices are rounded "
-                "to 3 decimals",
+                "ETF returns are net of the funds' fees; prices are rounded to 3 decimals",
                 "raw ETF returns, not long-short factors: betas overlap with the market",
             ),
         )

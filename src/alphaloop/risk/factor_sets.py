@@ -65,6 +65,8 @@ class FactorSetExposure:
         True when the risk-free rate was subtracted from the strategy's returns.
     note : str
         How the calendars were aligned, or why there is no regression.
+    caveats : tuple of str
+        The factor data's own caveats, for reports to repeat.
     """
 
     name: str
@@ -77,6 +79,7 @@ class FactorSetExposure:
     exposure: FactorExposure | None
     excess: bool
     note: str
+    caveats: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -91,6 +94,7 @@ class FactorSetExposure:
             "excess": self.excess,
             "exposure": None if self.exposure is None else self.exposure.to_dict(),
             "note": self.note,
+            "caveats": list(self.caveats),
         }
 
 
@@ -220,5 +224,15 @@ def factor_set_exposure(
         exposure = factor_exposures(y, x, periods_per_year=round(ppy))
         note = how
     return FactorSetExposure(
-        data.name, data.label, data.frequency, names, n, start, end, exposure, excess, note
+        data.name,
+        data.label,
+        data.frequency,
+        names,
+        n,
+        start,
+        end,
+        exposure,
+        excess,
+        note,
+        tuple(data.caveats),
     )

@@ -114,3 +114,10 @@ def test_constant_returns_say_what_cannot_be_measured() -> None:
     assert p.exposures == ()
     assert any("the returns are constant" in n for n in p.notes)
     assert [b.n_exceptions for b in p.backtests] == [0, 0]
+
+
+def test_fitted_methods_can_be_capped_by_length(returns: pd.Series) -> None:
+    p = risk_profile(returns, max_fit_bars=500)
+    assert {v.method for v in p.var} == {"historical", "cornish_fisher"}
+    assert sum("left out" in n and "longer than 500 bars" in n for n in p.notes) == 2
+    assert len(risk_profile(returns, max_fit_bars=900).var) == 8  # 900 bars: not longer

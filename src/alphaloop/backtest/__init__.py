@@ -85,6 +85,7 @@ if TYPE_CHECKING:
     )
     from alphaloop.backtest.tearsheet import (
         MAX_PLOT_POINTS,
+        RISK_FIT_BARS,
         TRADE_ROWS,
         render_backtest_report,
         rolling_window,
@@ -163,6 +164,7 @@ _HOME: dict[str, str] = {
     "render_risk_section": "alphaloop.backtest.risk_section",
     "strategy_risk_profile": "alphaloop.backtest.risk_section",
     "MAX_PLOT_POINTS": "alphaloop.backtest.tearsheet",
+    "RISK_FIT_BARS": "alphaloop.backtest.tearsheet",
     "TRADE_ROWS": "alphaloop.backtest.tearsheet",
     "render_backtest_report": "alphaloop.backtest.tearsheet",
     "rolling_window": "alphaloop.backtest.tearsheet",
@@ -182,6 +184,7 @@ __all__ = [
     "MIN_ACTIVE_BARS",
     "MIN_BARS",
     "MIN_ROUND_TRIPS",
+    "RISK_FIT_BARS",
     "RISK_PLOT_POINTS",
     "SHARPE_LIMITS",
     "TRADE_ROWS",

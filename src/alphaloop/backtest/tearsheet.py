@@ -56,12 +56,21 @@ if TYPE_CHECKING:
 
     from alphaloop.backtest.runner import BacktestResult
 
-__all__ = ["MAX_PLOT_POINTS", "TRADE_ROWS", "render_backtest_report", "rolling_window"]
+__all__ = [
+    "MAX_PLOT_POINTS",
+    "RISK_FIT_BARS",
+    "TRADE_ROWS",
+    "render_backtest_report",
+    "rolling_window",
+]
 
 #: Most points drawn per line; longer series keep each slice's low and high.
 MAX_PLOT_POINTS = 5_000
 #: Fills listed from each end of the trade log.
 TRADE_ROWS = 10
+#: Longest return series on which the risk section fits Student-t and GARCH models
+#: (each fit takes seconds on tens of thousands of bars); longer ones say they are left out.
+RISK_FIT_BARS = 20_000
 _NA = "—"
 _FILL_COSTS = ("commission", "fees", "spread", "slippage", "impact")
 
@@ -475,7 +484,9 @@ def _risk_section(result: BacktestResult, ppy: float) -> str:
 
     returns = result.simulation.returns.astype(np.float64)
     try:
-        profile = strategy_risk_profile(returns, periods_per_year=ppy if ppy > 0 else 252.0)
+        profile = strategy_risk_profile(
+            returns, periods_per_year=ppy if ppy > 0 else 252.0, max_fit_bars=RISK_FIT_BARS
+        )
     except RiskError as exc:
         return (
             '<section id="risk"><h2>Risk</h2><p id="risk-unavailable">No risk measures: '

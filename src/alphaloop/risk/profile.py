@@ -52,6 +52,8 @@ PROFILE_METHODS: tuple[str, ...] = (
 MIN_GARCH_BARS = 100
 #: Fewest bars of history per rolling VaR forecast.
 MIN_WINDOW = 20
+#: The methods that fit a model by maximum likelihood (the slow ones on long series).
+FITTED_METHODS = ("student_t", "filtered_historical")
 
 
 @dataclass(frozen=True)
@@ -185,10 +187,21 @@ class RiskProfile:
 
 
 def _var_rows(
-    r: pd.Series, confidences: Sequence[float], methods: Sequence[str], seed: int, notes: list[str]
+    r: pd.Series,
+    confidences: Sequence[float],
+    methods: Sequence[str],
+    seed: int,
+    notes: list[str],
+    max_fit_bars: int | None,
 ) -> list[VarEstimate]:
     rows: list[VarEstimate] = []
     for method in methods:
+        if method in FITTED_METHODS and max_fit_bars is not None and len(r) > max_fit_bars:
+            notes.append(
+                f"{method.replace('_', ' ')} VaR left out: its maximum-likelihood fit is skipped "
+                f"on series longer than {max_fit_bars:,} bars (this one has {len(r):,})"
+            )
+            continue
         if method == "filtered_historical" and len(r) < MIN_GARCH_BARS:
             notes.append(
                 f"filtered historical VaR needs {MIN_GARCH_BARS} bars for its GARCH fit; "
@@ -217,6 +230,7 @@ def risk_profile(
     var_method: str = "historical",
     periods_per_year: float = 252,
     seed: int = 0,
+    max_fit_bars: int | None = None,
 ) -> RiskProfile:
     """VaR/CVaR, a VaR backtest, crisis windows, drawdown and factor exposures of ``returns``.
 
@@ -238,6 +252,9 @@ def risk_profile(
         Bars per year of ``returns``.
     seed : int, default=0
         Seed of the simulated methods.
+    max_fit_bars : int, optional
+        Leave out the fitted methods (:data:`FITTED_METHODS`: Student-t and
+        filtered historical) on longer series, with a note; no limit when omitted.
     """
     if not isinstance(returns, pd.Series) or not isinstance(returns.index, pd.DatetimeIndex):
         raise RiskInputError("returns must be a Series indexed by time", field="returns")
@@ -253,7 +270,7 @@ def risk_profile(
         )
         methods = [m for m in methods if m == "historical"]
         factor_data = ()
-    var = _var_rows(r, levels, methods, seed, notes)
+    var = _var_rows(r, levels, methods, seed, notes, max_fit_bars)
     use = min(int(window), len(r) // 2)
     if use != window:
         notes.append(f"rolling VaR window shortened to {use} bars (half the series)")

@@ -29,12 +29,14 @@ import pandas as pd
 
 from alphaloop.jsonsafe import json_safe
 from alphaloop.risk._inputs import as_return_vector, check_confidence
+from alphaloop.risk.empirical import historical_var
 from alphaloop.risk.errors import RiskError, RiskInputError
 from alphaloop.risk.factor_sets import FactorSetExposure, factor_set_exposure
 from alphaloop.risk.rolling import rolling_var_forecasts
 from alphaloop.risk.stress import StressReport, replay_scenarios
 from alphaloop.risk.var import VarEstimate, estimate_var, student_t_dof
 from alphaloop.risk.var_backtest import VarBacktest, backtest_var
+from alphaloop.risk.var_simulation import FHS_ONE_BAR, filtered_historical_losses
 
 if TYPE_CHECKING:
     from alphaloop.data.factor_data import FactorData
@@ -209,6 +211,13 @@ def _var_rows(
             )
             continue
         try:
+            if method == "filtered_historical":
+                # one GARCH fit serves every confidence (estimate_var would refit the same)
+                losses = filtered_historical_losses(r.to_numpy())
+                for c in confidences:
+                    var, cvar = historical_var(losses, c)
+                    rows.append(VarEstimate(method, c, 1, var, max(cvar, var), len(r), FHS_ONE_BAR))
+                continue
             # one maximum-likelihood fit serves every confidence (the same dof each would fit)
             dof = student_t_dof(r.to_numpy()) if method == "student_t" else None
             rows += [

@@ -46,6 +46,12 @@ if TYPE_CHECKING:
         check_plausibility,
     )
     from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
+    from alphaloop.backtest.risk_section import (
+        RISK_PLOT_POINTS,
+        load_factor_sets,
+        render_risk_section,
+        strategy_risk_profile,
+    )
     from alphaloop.backtest.runner import (
         BacktestResult,
         Engine,
@@ -79,6 +85,7 @@ if TYPE_CHECKING:
     )
     from alphaloop.backtest.tearsheet import (
         MAX_PLOT_POINTS,
+        RISK_FIT_BARS,
         TRADE_ROWS,
         render_backtest_report,
         rolling_window,
@@ -152,7 +159,12 @@ _HOME: dict[str, str] = {
     "StrategySpec": "alphaloop.backtest.spec",
     "load_spec": "alphaloop.backtest.spec",
     "quick_spec": "alphaloop.backtest.spec",
+    "RISK_PLOT_POINTS": "alphaloop.backtest.risk_section",
+    "load_factor_sets": "alphaloop.backtest.risk_section",
+    "render_risk_section": "alphaloop.backtest.risk_section",
+    "strategy_risk_profile": "alphaloop.backtest.risk_section",
     "MAX_PLOT_POINTS": "alphaloop.backtest.tearsheet",
+    "RISK_FIT_BARS": "alphaloop.backtest.tearsheet",
     "TRADE_ROWS": "alphaloop.backtest.tearsheet",
     "render_backtest_report": "alphaloop.backtest.tearsheet",
     "rolling_window": "alphaloop.backtest.tearsheet",
@@ -172,6 +184,8 @@ __all__ = [
     "MIN_ACTIVE_BARS",
     "MIN_BARS",
     "MIN_ROUND_TRIPS",
+    "RISK_FIT_BARS",
+    "RISK_PLOT_POINTS",
     "SHARPE_LIMITS",
     "TRADE_ROWS",
     "WIN_RATE_LIMIT",
@@ -204,6 +218,7 @@ __all__ = [
     "drawdown_series",
     "equal_weight_benchmark",
     "expression_signal_fn",
+    "load_factor_sets",
     "load_spec",
     "model_start_row",
     "monthly_returns_table",
@@ -213,6 +228,7 @@ __all__ = [
     "rebalance_filter",
     "rebalance_rows",
     "render_backtest_report",
+    "render_risk_section",
     "resolve_costs",
     "resolve_periods_per_year",
     "rolling_sharpe",
@@ -228,6 +244,7 @@ __all__ = [
     "simulate_many",
     "simulate_signals",
     "spec_end",
+    "strategy_risk_profile",
     "strategy_targets",
     "synthetic_open_fills",
     "target_signal_fn",

@@ -709,8 +709,7 @@ def _describe_regime(spec: StrategySpec, stats: dict[str, Any] | None) -> str:
     gated = stats["share_gated"]
     return (
         f"{text}: bars by regime {bars}; {stats['rows_changed']:,} regime changes between "
-        "rebalances re-targeted the book"
-        + (f"; flat on {gated:.0%} of bars" if gated else "")
+        "rebalances re-targeted the book" + (f"; flat on {gated:.0%} of bars" if gated else "")
     )
 
 

@@ -125,7 +125,8 @@ def apply_sizing(
     -------
     weights : ndarray
         Sized weights (NaN where the input is NaN). A decision row without
-        ``lookback`` bars of history before it is left as the rule gave it.
+        ``lookback`` bars of history before it keeps the rule's weights
+        (within the limits).
     stats : dict
         ``method``, ``rows_sized``, ``rows_unestimated``, ``rows_capped``
         (a limit bound), ``mean_gross`` and ``max_gross`` of the sized rows.
@@ -171,8 +172,11 @@ def apply_sizing(
         if not np.abs(book).sum() > 0.0:
             continue
         sized = _size_row(rule, book, t, rets, close, atr, stop, periods_per_year, max_leverage)
-        if sized is None:
+        if sized is None:  # too little history: the book as given, within the limits
             counts["rows_unestimated"] += 1
+            sized, bound = _within_limits(book, max_weight, max_leverage)
+            counts["rows_capped"] += int(bound)
+            out[t] = np.where(np.isfinite(weights[t]), sized, np.nan)
             continue
         sized, bound = _within_limits(sized, max_weight, max_leverage)
         counts["rows_capped"] += int(bound)

@@ -65,7 +65,8 @@ def test_specs_without_sizing_or_regime_keep_their_hashes():
     }
     for digest, doc in recorded.items():
         s = StrategySpec.from_dict(doc)
-        assert "sizing" not in s.canonical() and "regime" not in s.canonical()
+        assert "sizing" not in s.canonical()
+        assert "regime" not in s.canonical()
         assert s.hash == digest
     sized = StrategySpec.from_dict({**doc, "sizing": {"method": "kelly"}})
     assert sized.hash != StrategySpec.from_dict(doc).hash
@@ -86,7 +87,10 @@ def test_sizing_and_regime_round_trip_through_yaml():
     [
         ({"sizing": {"method": "martingale"}}, "sizing"),
         ({"sizing": {"method": "kelly", "fraction": 1.5}}, "fraction"),
-        ({"sizing": {"method": "vol_target", "target": 0.1}, "overlay": {"target": 0.1}}, "keep one"),
+        (
+            {"sizing": {"method": "vol_target", "target": 0.1}, "overlay": {"target": 0.1}},
+            "keep one",
+        ),
         ({"regime": {"detector": "volatility"}}, "exactly one of allow"),
         ({"regime": {"detector": "volatility", "allow": ["up"]}}, "not regimes of detector"),
         ({"regime": {"detector": "trend", "allow": ["up"], "scale": {"down": 0}}}, "exactly one"),

@@ -278,3 +278,19 @@ def test_gating_helps_a_planted_regime_dependent_edge():
     assert gated.metrics["sharpe_ratio"] > ungated.metrics["sharpe_ratio"] + 0.5
     share = gated.assumptions["regime"]["stats"]["share_gated"]
     assert 0.3 < share < 0.7
+
+
+def test_both_engines_trade_the_sized_and_gated_book():
+    data = ohlc_panel(n=500)
+    info = make_info(data)
+    s = spec(
+        sizing={"method": "vol_target", "target": 0.08, "lookback": 40},
+        regime={"detector": "trend", "scale": {"down": 0.0}, "fast": 10, "slow": 40},
+    )
+    vec = backtest_panel(s, info, data, "vectorized")
+    evt = backtest_panel(s, info, data, "event")
+    assert evt.assumptions["sizing"] == vec.assumptions["sizing"]
+    assert evt.assumptions["regime"]["stats"]["rows_changed"] > 0
+    np.testing.assert_allclose(evt.simulation.equity, vec.simulation.equity, rtol=1e-9)
+    plain = backtest_panel(spec(), info, data, "event")
+    assert not np.allclose(plain.simulation.equity, evt.simulation.equity)

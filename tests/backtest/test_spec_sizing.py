@@ -85,7 +85,9 @@ def test_sizing_and_regime_round_trip_through_yaml():
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
-        ({"sizing": {"method": "martingale"}}, "sizing"),
+        ({"sizing": {"method": "martingale"}}, "one of vol_target, kelly"),
+        ({"sizing": {"target": 0.1}}, "sizing needs method"),
+        ({"sizing": {"method": "atr", "stop": 0.1}}, "atr has no field stop; its fields"),
         ({"sizing": {"method": "kelly", "fraction": 1.5}}, "fraction"),
         (
             {"sizing": {"method": "vol_target", "target": 0.1}, "overlay": {"target": 0.1}},

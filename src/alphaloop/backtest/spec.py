@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from alphaloop.backtest.spec_sizing import RegimeRule, Sizing
+from alphaloop.backtest.spec_sizing import RegimeRule, Sizing, check_sizing_fields
 from alphaloop.errors import SpecError
 from alphaloop.execution import CostModel, FillTiming, RiskLimits, cost_preset
 from alphaloop.portfolio import OptimizerConfig
@@ -452,6 +452,11 @@ class StrategySpec(_Frozen):
             rest = {k: x for k, x in v.items() if k != "preset"}
             return CostModel.model_validate({**cost_preset(str(v["preset"])).model_dump(), **rest})
         return v
+
+    @field_validator("sizing", mode="before")
+    @classmethod
+    def _sizing_fields(cls, v: Any) -> Any:
+        return check_sizing_fields(v)
 
     @field_validator("universe")
     @classmethod

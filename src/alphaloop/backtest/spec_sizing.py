@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "DETECTORS",
+    "SIZING_METHODS",
     "AtrSizing",
     "FixedFractionalSizing",
     "KellySizing",
@@ -51,6 +52,7 @@ __all__ = [
     "RiskParitySizing",
     "Sizing",
     "VolTargetSizing",
+    "check_sizing_fields",
     "regime_names",
 ]
 
@@ -149,6 +151,34 @@ Sizing = Annotated[
     Field(discriminator="method"),
 ]
 """One of the sizing methods, told apart by ``method``."""
+
+SIZING_METHODS: dict[str, type[BaseModel]] = {
+    "vol_target": VolTargetSizing,
+    "kelly": KellySizing,
+    "fixed_fractional": FixedFractionalSizing,
+    "atr": AtrSizing,
+    "risk_parity": RiskParitySizing,
+}
+"""Sizing method name -> its model."""
+
+
+def check_sizing_fields(value: object) -> object:
+    """A sizing mapping's method and field names checked before validation, with a sentence
+    naming what is allowed (the tagged union alone says little)."""
+    if not isinstance(value, dict):
+        return value
+    method = value.get("method")
+    if method not in SIZING_METHODS:
+        raise ValueError(f"sizing needs method, one of {', '.join(SIZING_METHODS)}; got {method!r}")
+    known = SIZING_METHODS[method].model_fields
+    unknown = sorted(k for k in value if k not in known)
+    if unknown:
+        raise ValueError(
+            f"sizing method {method} has no field {', '.join(map(str, unknown))}; its fields: "
+            f"{', '.join(k for k in known if k != 'method')}"
+        )
+    return value
+
 
 DETECTORS: tuple[str, ...] = ("volatility", "trend", "hmm", "markov")
 """The regime detectors a spec can name."""

@@ -296,3 +296,17 @@ def test_both_engines_trade_the_sized_and_gated_book():
     np.testing.assert_allclose(evt.simulation.equity, vec.simulation.equity, rtol=1e-9)
     plain = backtest_panel(spec(), info, data, "event")
     assert not np.allclose(plain.simulation.equity, evt.simulation.equity)
+
+
+def test_hidden_state_regimes_are_filtered_so_truncation_passes():
+    """The HMM refits from the first loaded bar (the warm-up test would report that), but
+    its labels are forward-filtered: cutting the future changes no earlier target."""
+    data = ohlc_panel(n=700)
+    s = spec(regime={"detector": "hmm", "allow": ["calm"], "min_history": 300})
+    result = backtest_panel(s, make_info(data), data)
+    stats = result.assumptions["regime"]["stats"]
+    assert set(stats["bars_by_regime"]) == {"warm-up", "calm", "turbulent"}
+    assert 0 < stats["share_gated"] < 1
+    report = scan_lookahead(target_signal_fn(s, _momentum), data, n_points=4, settle=300,
+                            min_history=320, max_decision_points=4, warmups=())  # fmt: skip
+    assert report.clean, report.summary()

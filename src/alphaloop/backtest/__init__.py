@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
-    from alphaloop.backtest.book import build_book, rebalance_filter, strategy_targets
+    from alphaloop.backtest.book import (
+        build_book,
+        rebalance_filter,
+        size_and_gate,
+        sizing_warmup,
+        strategy_targets,
+    )
     from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
     from alphaloop.backtest.lookahead import (
         DEFAULT_MAX_DECISION_POINTS,
@@ -71,6 +77,12 @@ if TYPE_CHECKING:
         synthetic_open_fills,
         target_signal_fn,
     )
+    from alphaloop.backtest.sizing_steps import (
+        apply_regime,
+        apply_sizing,
+        market_regime_labels,
+        regime_multipliers,
+    )
     from alphaloop.backtest.spec import (
         Component,
         Exits,
@@ -82,6 +94,14 @@ if TYPE_CHECKING:
         StrategySpec,
         load_spec,
         quick_spec,
+    )
+    from alphaloop.backtest.spec_sizing import (
+        AtrSizing,
+        FixedFractionalSizing,
+        KellySizing,
+        RegimeRule,
+        RiskParitySizing,
+        VolTargetSizing,
     )
     from alphaloop.backtest.tearsheet import (
         MAX_PLOT_POINTS,
@@ -151,6 +171,18 @@ _HOME: dict[str, str] = {
     "backtest_panel": "alphaloop.backtest.runner",
     "build_book": "alphaloop.backtest.book",
     "strategy_targets": "alphaloop.backtest.book",
+    "size_and_gate": "alphaloop.backtest.book",
+    "sizing_warmup": "alphaloop.backtest.book",
+    "apply_regime": "alphaloop.backtest.sizing_steps",
+    "apply_sizing": "alphaloop.backtest.sizing_steps",
+    "market_regime_labels": "alphaloop.backtest.sizing_steps",
+    "regime_multipliers": "alphaloop.backtest.sizing_steps",
+    "AtrSizing": "alphaloop.backtest.spec_sizing",
+    "FixedFractionalSizing": "alphaloop.backtest.spec_sizing",
+    "KellySizing": "alphaloop.backtest.spec_sizing",
+    "RegimeRule": "alphaloop.backtest.spec_sizing",
+    "RiskParitySizing": "alphaloop.backtest.spec_sizing",
+    "VolTargetSizing": "alphaloop.backtest.spec_sizing",
     "Limits": "alphaloop.backtest.spec",
     "PortfolioRule": "alphaloop.backtest.spec",
     "Rebalance": "alphaloop.backtest.spec",
@@ -189,25 +221,33 @@ __all__ = [
     "SHARPE_LIMITS",
     "TRADE_ROWS",
     "WIN_RATE_LIMIT",
+    "AtrSizing",
     "BacktestResult",
     "Component",
     "Engine",
     "Exits",
     "ExpressionSignalFn",
+    "FixedFractionalSizing",
     "Implausibility",
+    "KellySizing",
     "Limits",
     "LookaheadFinding",
     "LookaheadReport",
     "PortfolioRule",
     "PreparedStrategy",
     "Rebalance",
+    "RegimeRule",
+    "RiskParitySizing",
     "Signal",
     "SignalFn",
     "SimulationResult",
     "Stops",
     "StrategySpec",
     "SweepResult",
+    "VolTargetSizing",
     "align_benchmark",
+    "apply_regime",
+    "apply_sizing",
     "backtest_panel",
     "bar_class",
     "build_book",
@@ -220,6 +260,7 @@ __all__ = [
     "expression_signal_fn",
     "load_factor_sets",
     "load_spec",
+    "market_regime_labels",
     "model_start_row",
     "monthly_returns_table",
     "periods_per_year_for",
@@ -227,6 +268,7 @@ __all__ = [
     "quick_spec",
     "rebalance_filter",
     "rebalance_rows",
+    "regime_multipliers",
     "render_backtest_report",
     "render_risk_section",
     "resolve_costs",
@@ -243,6 +285,8 @@ __all__ = [
     "simulate",
     "simulate_many",
     "simulate_signals",
+    "size_and_gate",
+    "sizing_warmup",
     "spec_end",
     "strategy_risk_profile",
     "strategy_targets",

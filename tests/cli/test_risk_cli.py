@@ -55,6 +55,12 @@ def test_risk_report_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, sp
     assert "gfc-2008" in stress["skipped"]
     assert stress["monte_carlo"]["horizon"] == 21
     assert "max_loss" in stress["monte_carlo"]["breach_probability"]
+    regimes = {row["regime"]: row for row in doc["regimes"]["table"]}
+    assert set(regimes) == {"calm", "turbulent", "all"}
+    per_regime = sum(row["bars"] for name, row in regimes.items() if name != "all")
+    assert per_regime == regimes["all"]["bars"]
+    assert 0 < regimes["all"]["bars"] <= bars
+    assert "known at the close before it" in doc["regimes"]["note"]
 
 
 def test_risk_stress_with_a_scenario_file_and_limits(
@@ -114,7 +120,8 @@ def test_risk_report_writes_html_with_factor_etfs(
     assert total == pytest.approx(contributions["total"], rel=1e-9)
     html = target.read_text()
     for element in ('id="risk"', 'id="risk-var"', 'id="risk-var-backtest"',
-                    'id="risk-exposure-etf"', 'id="risk-contributions"'):  # fmt: skip
+                    'id="risk-exposure-etf"', 'id="risk-contributions"',
+                    'id="risk-regimes"'):  # fmt: skip
         assert element in html
     assert "VaR 99%" in html
     assert "VaR 95%" in html

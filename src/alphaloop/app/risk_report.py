@@ -14,6 +14,8 @@ with :mod:`alphaloop.risk`:
   cover (:func:`alphaloop.risk.factor_set_exposure`);
 - component and marginal VaR (normal) of the portfolio held at the last bar,
   when the strategy holds one (:mod:`alphaloop.app.risk_report_page`);
+- the strategy's returns per causal volatility regime of its dataset's
+  equal-weight market (:func:`alphaloop.app.risk_regimes.strategy_regime_table`);
 - the named crisis windows replayed over the strategy's returns (those
   outside the span are listed as skipped), any custom windows, and a
   stationary-bootstrap Monte Carlo of ``mc_horizon`` bars, against the
@@ -88,6 +90,8 @@ class RiskReport:
     contribution_note: str = ""
     periods_per_year: float = 252.0
     caveats: tuple[str, ...] = ()
+    regimes: pd.DataFrame | None = None
+    regime_note: str = ""
     returns: pd.Series = field(
         default_factory=lambda: pd.Series(dtype=float), repr=False, compare=False
     )
@@ -113,6 +117,7 @@ class RiskReport:
                     "skipped": self.stress.skipped,
                     "monte_carlo": self.monte_carlo.to_dict(),
                 },
+                "regimes": _regimes_dict(self.regimes, self.regime_note),
                 "notes": list(self.notes),
                 "caveats": list(self.caveats),
             }
@@ -132,6 +137,27 @@ def _contributions_dict(c: RiskContributions | None, note: str) -> dict[str, Any
             for asset, row in c.frame.iterrows()
         ],
     }
+
+
+def _regimes_dict(table: pd.DataFrame | None, note: str) -> dict[str, Any]:
+    rows = (
+        []
+        if table is None
+        else [{"regime": str(name), **row} for name, row in table.to_dict(orient="index").items()]
+    )
+    return {"table": rows, "note": note}
+
+
+def _regime_table(
+    ws: Workspace, spec: StrategySpec, returns: pd.Series, ppy: float
+) -> tuple[pd.DataFrame | None, str]:
+    from alphaloop.app.risk_regimes import strategy_regime_table
+    from alphaloop.risk import RiskError
+
+    try:
+        return strategy_regime_table(ws, spec.data, returns, periods_per_year=ppy)
+    except RiskError as exc:
+        return None, f"no regime table: {exc}"
 
 
 def check_factors(factors: str) -> str:
@@ -272,6 +298,7 @@ def risk_report(
         notes.append("no benchmark: no alpha/beta decomposition")
     factor_exposure = _factor_exposure(returns, factors, ppy_exact)
     contributions, contribution_note = _contributions(ws, spec, result, confidence, window)
+    regimes, regime_note = _regime_table(ws, spec, returns, ppy_exact)
     stress = stress_report(returns, names=names, scenarios=scenarios, limits=limits)
     mc = bootstrap_stress(
         returns,
@@ -300,6 +327,8 @@ def risk_report(
         contribution_note=contribution_note,
         periods_per_year=ppy_exact,
         caveats=tuple(result.assumptions.get("data", {}).get("caveats", result.dataset.caveats)),
+        regimes=regimes,
+        regime_note=regime_note,
         returns=returns,
     )
 

@@ -15,6 +15,7 @@ the last bar with its component and marginal VaR, and the HTML page (``--report`
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
     from alphaloop.backtest import BacktestResult, StrategySpec
 
-__all__ = ["check_report_path", "held_portfolio", "write_risk_page"]
+__all__ = ["check_report_path", "held_portfolio", "regime_rows", "write_risk_page"]
 
 
 def check_report_path(path: str | Path) -> Path:
@@ -99,6 +100,27 @@ def _contribution_rows(report: RiskReport) -> list[list[str]]:
     return rows
 
 
+def regime_rows(report: RiskReport) -> list[list[str]]:
+    """The per-regime table of ``report`` as text cells (regime, bars, share
+    of time, return and volatility a year, Sharpe, max drawdown); ``-`` for
+    a figure a regime with too few bars has not got."""
+    if report.regimes is None:
+        return []
+
+    def pct(x: float) -> str:
+        return "-" if math.isnan(x) else f"{100 * x:.2f}%"
+
+    rows = []
+    for name, r in report.regimes.iterrows():
+        sharpe = float(r["sharpe_ratio"])
+        rows.append([
+            str(name), f"{int(r['bars']):,}", pct(float(r["share_of_time"])),
+            pct(float(r["annual_return"])), pct(float(r["annual_volatility"])),
+            "-" if math.isnan(sharpe) else f"{sharpe:.2f}", pct(float(r["max_drawdown"])),
+        ])  # fmt: skip
+    return rows
+
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -131,6 +153,15 @@ _PAGE = """<!DOCTYPE html>
 {% endfor %}</tbody></table>
 <p class="note">{{ contribution_note }}</p>
 {% else %}<p>{{ contribution_note }}</p>{% endif %}
+</section>
+<section id="regimes">
+<h2>Per market regime</h2>
+{% if regime_rows %}<table id="risk-regimes">
+<thead><tr><th>Regime</th><th>Bars</th><th>Share of time</th><th>Return a year</th>
+<th>Volatility a year</th><th>Sharpe</th><th>Max drawdown</th></tr></thead><tbody>
+{% for row in regime_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table>{% endif %}
+<p class="note">{{ regime_note }}</p>
 </section>
 <section id="monte-carlo">
 <h2>Bootstrap Monte Carlo</h2>
@@ -173,6 +204,8 @@ def write_risk_page(report: RiskReport, path: str | Path, *, factors: str = "mar
         "section": render_risk_section(profile, report.returns),
         "contribution_rows": _contribution_rows(report),
         "contribution_note": report.contribution_note,
+        "regime_rows": regime_rows(report),
+        "regime_note": report.regime_note,
         "monte_carlo": (
             f"{mc.n_paths:,} stationary-bootstrap paths of {mc.horizon} bars: VaR "
             f"{100 * mc.var:.2f}%, CVaR {100 * mc.cvar:.2f}% at {100 * mc.confidence:g}%."

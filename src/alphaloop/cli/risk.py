@@ -107,6 +107,22 @@ def _print_contributions(report: RiskReport) -> None:
     out.print(table)
 
 
+def _print_regimes(report: RiskReport) -> None:
+    from alphaloop.app.risk_report_page import regime_rows
+
+    rows = regime_rows(report)
+    if not rows:
+        out.print(escape(report.regime_note))
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("regime", "bars", "share", "return/yr", "vol/yr", "Sharpe", "max DD"):
+        table.add_column(col, justify="left" if col == "regime" else "right")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    out.print("per market regime (volatility, causal; a bar under the regime known before it):")
+    out.print(table)
+
+
 @risk_app.command("report")
 def risk_report_command(
     ctx: typer.Context,
@@ -184,6 +200,7 @@ def risk_report_command(
         )
     _print_factor_exposure(report)
     _print_contributions(report)
+    _print_regimes(report)
     _print_stress(report.stress)
     mc = report.monte_carlo
     out.print(

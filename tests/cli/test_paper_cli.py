@@ -114,8 +114,8 @@ def test_detached_sessions_run_in_their_own_process(
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("--feed", "alpaca"), "needs its broker adapter"),
-        (("--feed", "ccxt:binance"), "needs its broker adapter"),
+        (("--feed", "alpaca"), "not available to paper sessions"),
+        (("--feed", "ccxt:binance"), "not available to paper sessions"),
         (("--feed", "kafka:x"), "unknown feed"),
         (("--speed", "-1"), "speed"),
         (("--data", "no-such-data"), "no-such-data"),

@@ -221,9 +221,9 @@ def test_the_stop_flag_ends_a_running_session_after_a_bar(ws: Workspace) -> None
 
 def test_live_feeds_and_other_datasets_are_refused_with_the_reason(ws: Workspace) -> None:
     spec = _spec()
-    with pytest.raises(PaperError, match="needs its broker adapter"):
+    with pytest.raises(PaperError, match="not available to paper sessions"):
         open_paper(ws, spec, feed="alpaca")
-    with pytest.raises(PaperError, match="needs its broker adapter"):
+    with pytest.raises(PaperError, match="not available to paper sessions"):
         open_paper(ws, spec, feed="ccxt:binance")
     with pytest.raises(PaperError, match="replays 'sp500-index' but the strategy trades"):
         open_paper(ws, spec, feed="replay:sp500-index")

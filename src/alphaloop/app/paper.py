@@ -101,9 +101,9 @@ def _check_feed(feed: str, spec: StrategySpec) -> str:
     name = parse_feed(feed)
     if not name.is_replay:
         raise PaperError(
-            f"the live feed {str(name)!r} needs its broker adapter, which is not configured "
-            "in this installation",
-            hint=f"paper-trade on a replay of stored bars: --feed replay:{spec.data}",
+            f"the live feed {str(name)!r} is not available to paper sessions yet: they trade "
+            "on replays of stored bars (the venue adapters place orders, see docs/brokers.md)",
+            hint=f"paper-trade on a replay: --feed replay:{spec.data}",
         )
     if name.target != spec.data:
         raise PaperError(
@@ -152,7 +152,7 @@ def open_paper(
     Raises
     ------
     PaperError
-        A live feed (no adapter configured), a replay of another dataset, a
+        A live feed (not available to paper sessions yet), a replay of another dataset, a
         speed below 0, or the unfinished session still running.
     HoldoutError
         The spec starts inside the dataset's sealed holdout.

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         strategy_targets,
     )
     from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
+    from alphaloop.backtest.event_plan import EventInputs, event_inputs
     from alphaloop.backtest.lookahead import (
         DEFAULT_MAX_DECISION_POINTS,
         DEFAULT_WARMUPS,
@@ -148,6 +149,8 @@ _HOME: dict[str, str] = {
     "WIN_RATE_LIMIT": "alphaloop.backtest.plausibility",
     "bar_class": "alphaloop.backtest.plausibility",
     "check_plausibility": "alphaloop.backtest.plausibility",
+    "EventInputs": "alphaloop.backtest.event_plan",
+    "event_inputs": "alphaloop.backtest.event_plan",
     "rebalance_rows": "alphaloop.backtest.portfolio",
     "target_weights": "alphaloop.backtest.portfolio",
     "trailing_volatility": "alphaloop.backtest.portfolio",
@@ -225,6 +228,7 @@ __all__ = [
     "BacktestResult",
     "Component",
     "Engine",
+    "EventInputs",
     "Exits",
     "ExpressionSignalFn",
     "FixedFractionalSizing",
@@ -257,6 +261,7 @@ __all__ = [
     "drawdown_periods",
     "drawdown_series",
     "equal_weight_benchmark",
+    "event_inputs",
     "expression_signal_fn",
     "load_factor_sets",
     "load_spec",

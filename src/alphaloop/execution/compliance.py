@@ -68,8 +68,12 @@ class ComplianceRules(BaseModel):
 
 @lru_cache(maxsize=16)
 def _calendar(name: str) -> Any:
-    import exchange_calendars as xcals
-
+    try:
+        import exchange_calendars as xcals
+    except ImportError:
+        raise ValueError(
+            "the trading-hours rule needs exchange calendars: pip install 'alphaloop[risk]'"
+        ) from None
     try:
         return xcals.get_calendar(name)
     except Exception:

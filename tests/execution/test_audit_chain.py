@@ -62,7 +62,9 @@ def test_edited_entry_is_found_with_expected_and_found_hash() -> None:
     entries[2] = AuditEntry(e.seq, e.at, e.actor, e.action, e.subject, '{"q":300}',
                             e.prev_hash, e.hash)  # fmt: skip
     problem = verify_chain(entries)
-    assert problem is not None and problem.seq == 3 and problem.kind == "edited"
+    assert problem is not None
+    assert problem.seq == 3
+    assert problem.kind == "edited"
     assert problem.found == f"hash {e.hash}"
     assert problem.expected == f"hash {entries[2].computed_hash()}"
     assert "entry 3" in problem.message
@@ -72,20 +74,24 @@ def test_removed_entry_is_a_gap() -> None:
     entries = chain(5)
     del entries[1]
     problem = verify_chain(entries)
-    assert problem is not None and (problem.seq, problem.kind) == (3, "gap")
+    assert problem is not None
+    assert (problem.seq, problem.kind) == (3, "gap")
     assert problem.expected == "seq 2"
 
 
 def test_removed_first_entry_is_found() -> None:
     problem = verify_chain(chain(3)[1:])
-    assert problem is not None and (problem.seq, problem.kind) == (2, "gap")
+    assert problem is not None
+    assert (problem.seq, problem.kind) == (2, "gap")
 
 
 def test_reordered_entries_are_found() -> None:
     entries = chain(5)
     entries[1], entries[2] = entries[2], entries[1]
     problem = verify_chain(entries)
-    assert problem is not None and problem.seq == 3 and problem.kind == "gap"
+    assert problem is not None
+    assert problem.seq == 3
+    assert problem.kind == "gap"
 
 
 def test_renumbered_swap_breaks_the_hash() -> None:
@@ -95,7 +101,8 @@ def test_renumbered_swap_breaks_the_hash() -> None:
     entries[1] = AuditEntry(2, b.at, b.actor, b.action, b.subject, b.payload, b.prev_hash, b.hash)
     entries[2] = AuditEntry(3, a.at, a.actor, a.action, a.subject, a.payload, a.prev_hash, a.hash)
     problem = verify_chain(entries)
-    assert problem is not None and (problem.seq, problem.kind) == (2, "edited")
+    assert problem is not None
+    assert (problem.seq, problem.kind) == (2, "edited")
 
 
 def test_inserted_entry_with_a_valid_hash_breaks_the_next_link() -> None:
@@ -108,7 +115,8 @@ def test_inserted_entry_with_a_valid_hash_breaks_the_next_link() -> None:
                        old3.prev_hash, entry_hash(4, old3.at, old3.actor, old3.action,
                                                   old3.subject, old3.payload, old3.prev_hash))  # fmt: skip
     problem = verify_chain([*entries[:2], forged, moved])
-    assert problem is not None and (problem.seq, problem.kind) == (4, "link")
+    assert problem is not None
+    assert (problem.seq, problem.kind) == (4, "link")
     assert problem.expected == f"prev_hash {forged.hash}"
 
 
@@ -128,7 +136,9 @@ def _sql(log: AuditLog, statement: str, **params: object) -> None:
 
 def test_stored_chain_verifies_and_lists(audit: AuditLog) -> None:
     result = audit.verify()
-    assert result.ok and result.n_entries == 6 and result.head_seq == 6
+    assert result.ok
+    assert result.n_entries == 6
+    assert result.head_seq == 6
     assert [e.seq for e in audit.entries(action="kill.set")] == [1, 3, 5]
     assert [e.seq for e in audit.entries(action="order.")] == [2, 4, 6]
     assert [e.seq for e in audit.entries(limit=2)] == [5, 6]
@@ -138,19 +148,22 @@ def test_stored_chain_verifies_and_lists(audit: AuditLog) -> None:
 def test_database_edit_is_found(audit: AuditLog) -> None:
     _sql(audit, "UPDATE audit_entries SET payload = :p WHERE seq = 4", p='{"k":99}')
     problem = audit.verify().problem
-    assert problem is not None and (problem.seq, problem.kind) == (4, "edited")
+    assert problem is not None
+    assert (problem.seq, problem.kind) == (4, "edited")
 
 
 def test_database_actor_edit_is_found(audit: AuditLog) -> None:
     _sql(audit, "UPDATE audit_entries SET actor = 'bob' WHERE seq = 2")
     problem = audit.verify().problem
-    assert problem is not None and (problem.seq, problem.kind) == (2, "edited")
+    assert problem is not None
+    assert (problem.seq, problem.kind) == (2, "edited")
 
 
 def test_database_delete_is_found(audit: AuditLog) -> None:
     _sql(audit, "DELETE FROM audit_entries WHERE seq = 3")
     problem = audit.verify().problem
-    assert problem is not None and (problem.seq, problem.kind) == (4, "gap")
+    assert problem is not None
+    assert (problem.seq, problem.kind) == (4, "gap")
 
 
 def test_database_reorder_is_found(audit: AuditLog) -> None:
@@ -158,7 +171,9 @@ def test_database_reorder_is_found(audit: AuditLog) -> None:
     _sql(audit, "UPDATE audit_entries SET seq = 2 WHERE seq = 3")
     _sql(audit, "UPDATE audit_entries SET seq = 3 WHERE seq = 100")
     problem = audit.verify().problem
-    assert problem is not None and problem.seq == 2 and problem.kind == "edited"
+    assert problem is not None
+    assert problem.seq == 2
+    assert problem.kind == "edited"
 
 
 def test_database_insert_is_found(audit: AuditLog) -> None:
@@ -171,7 +186,9 @@ def test_database_insert_is_found(audit: AuditLog) -> None:
          "hash) VALUES (:s, :a, :ac, :act, :su, :p, :ph, :h)", s=4, a=e.at, ac=e.actor,
          act=e.action, su=e.subject, p=e.payload, ph=e.prev_hash, h=e.hash)  # fmt: skip
     problem = audit.verify().problem
-    assert problem is not None and problem.seq == 5 and problem.kind in ("edited", "link")
+    assert problem is not None
+    assert problem.seq == 5
+    assert problem.kind in ("edited", "link")
 
 
 def test_truncated_tail_is_found_with_an_anchor(audit: AuditLog) -> None:
@@ -179,7 +196,9 @@ def test_truncated_tail_is_found_with_an_anchor(audit: AuditLog) -> None:
     _sql(audit, "DELETE FROM audit_entries WHERE seq = 6")
     assert audit.verify().ok  # without an anchor a cut end looks intact
     problem = audit.verify((seq, digest)).problem
-    assert problem is not None and problem.seq == 6 and "ends at entry 5" in problem.found
+    assert problem is not None
+    assert problem.seq == 6
+    assert "ends at entry 5" in problem.found
 
 
 def test_anchor_catches_a_rewritten_chain(audit: AuditLog) -> None:
@@ -195,4 +214,6 @@ def test_anchor_catches_a_rewritten_chain(audit: AuditLog) -> None:
         prev = e.hash
     assert audit.verify().ok
     problem = audit.verify((seq, digest)).problem
-    assert problem is not None and problem.seq == 4 and "anchor" in problem.expected
+    assert problem is not None
+    assert problem.seq == 4
+    assert "anchor" in problem.expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -41,8 +42,10 @@ def test_concurrent_appenders_keep_one_chain(workspace: Workspace, tmp_path: Pat
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), db.url, db.schema or "", f"p{i}", str(N_EACH)],
-            env=dict(os.environ), stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            env=dict(os.environ),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(N_PROCESSES)
     ]
     for p in procs:
@@ -60,5 +63,5 @@ def test_concurrent_appenders_keep_one_chain(workspace: Workspace, tmp_path: Pat
         assert mine == list(range(N_EACH))
     # the workers did interleave (otherwise the test proves nothing about serialization)
     actors = [e.actor for e in entries]
-    switches = sum(a != b for a, b in zip(actors, actors[1:], strict=False))
+    switches = sum(a != b for a, b in itertools.pairwise(actors))
     assert switches >= N_PROCESSES - 1

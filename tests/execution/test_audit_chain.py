@@ -111,9 +111,8 @@ def test_inserted_entry_with_a_valid_hash_breaks_the_next_link() -> None:
     # by someone who does not know every later hash would change: take the old entries as is
     forged = AuditEntry.make(3, T0, "mallory", "order.sent", "order x", {}, entries[1].hash)
     old3 = entries[2]
-    moved = AuditEntry(4, old3.at, old3.actor, old3.action, old3.subject, old3.payload,
-                       old3.prev_hash, entry_hash(4, old3.at, old3.actor, old3.action,
-                                                  old3.subject, old3.payload, old3.prev_hash))  # fmt: skip
+    fields = (old3.at, old3.actor, old3.action, old3.subject, old3.payload, old3.prev_hash)
+    moved = AuditEntry(4, *fields, entry_hash(4, *fields))
     problem = verify_chain([*entries[:2], forged, moved])
     assert problem is not None
     assert (problem.seq, problem.kind) == (4, "link")
@@ -132,6 +131,12 @@ def audit(workspace: Workspace) -> AuditLog:
 def _sql(log: AuditLog, statement: str, **params: object) -> None:
     with log.db.session() as s:
         s.execute(text(statement), params)
+
+
+def _insert(log: AuditLog, e: AuditEntry) -> None:
+    _sql(log, "INSERT INTO audit_entries (seq, at, actor, action, subject, payload, prev_hash, "
+         "hash) VALUES (:s, :a, :ac, :act, :su, :p, :ph, :h)", s=e.seq, a=e.at, ac=e.actor,
+         act=e.action, su=e.subject, p=e.payload, ph=e.prev_hash, h=e.hash)  # fmt: skip
 
 
 def test_stored_chain_verifies_and_lists(audit: AuditLog) -> None:
@@ -182,9 +187,7 @@ def test_database_insert_is_found(audit: AuditLog) -> None:
         _sql(audit, "UPDATE audit_entries SET seq = :n WHERE seq = :o", n=seq + 1, o=seq)
     prev = audit.entries()[2].hash
     e = AuditEntry.make(4, T0, "mallory", "order.sent", "order x", {}, prev)
-    _sql(audit, "INSERT INTO audit_entries (seq, at, actor, action, subject, payload, prev_hash, "
-         "hash) VALUES (:s, :a, :ac, :act, :su, :p, :ph, :h)", s=4, a=e.at, ac=e.actor,
-         act=e.action, su=e.subject, p=e.payload, ph=e.prev_hash, h=e.hash)  # fmt: skip
+    _insert(audit, e)
     problem = audit.verify().problem
     assert problem is not None
     assert problem.seq == 5
@@ -208,9 +211,7 @@ def test_anchor_catches_a_rewritten_chain(audit: AuditLog) -> None:
     prev = entries[2].hash
     for k in (4, 5, 6):  # rewritten with fresh, self-consistent hashes
         e = AuditEntry.make(k, T0, "mallory", "order.sent", "x", {}, prev)
-        _sql(audit, "INSERT INTO audit_entries (seq, at, actor, action, subject, payload, "
-             "prev_hash, hash) VALUES (:s, :a, :ac, :act, :su, :p, :ph, :h)", s=k, a=e.at,
-             ac=e.actor, act=e.action, su=e.subject, p=e.payload, ph=e.prev_hash, h=e.hash)  # fmt: skip
+        _insert(audit, e)
         prev = e.hash
     assert audit.verify().ok
     problem = audit.verify((seq, digest)).problem

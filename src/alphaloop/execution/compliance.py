@@ -21,6 +21,7 @@ naming the rule and its values, or None.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -75,7 +76,9 @@ def _calendar(name: str) -> Any:
             "the trading-hours rule needs exchange calendars: pip install 'alphaloop[risk]'"
         ) from None
     try:
-        return xcals.get_calendar(name)
+        with warnings.catch_warnings():  # the calendars' own pandas deprecation notices
+            warnings.simplefilter("ignore")
+            return xcals.get_calendar(name)
     except Exception:
         names = xcals.get_calendar_names()
         raise ValueError(
@@ -189,11 +192,20 @@ class ComplianceChecker:
         cal = self._cal
         if cal is None:
             return None
-        name = self.rules.calendar
         if when.tzinfo is None:
             raise ComplianceError("compliance: the time of an order must be timezone-aware")
         ts = pd.Timestamp(when).tz_convert("UTC").floor("min")
         stamp = ts.strftime("%Y-%m-%d %H:%M UTC")
+        with warnings.catch_warnings():  # the calendars' own pandas deprecation notices
+            warnings.simplefilter("ignore")
+            return self._hours(cal, ts, stamp, order_id, asset)
+
+    def _hours(
+        self, cal: Any, ts: Any, stamp: str, order_id: int, asset: str
+    ) -> ComplianceRefusal | None:
+        import pandas as pd
+
+        name = self.rules.calendar
         try:
             is_open = bool(cal.is_open_on_minute(ts))
         except ValueError:

@@ -194,7 +194,8 @@ def test_kill_from_another_process_halts_within_one_event(ws: Workspace, panel: 
     assert len(canceled) == kill_row  # one resting limit per bar before the kill
     assert s.gate.risk.state is TradingState.HALTED
     after = [s.inner.orders.get(oid) for oid, row in sent_rows.items() if row >= kill_row]
-    assert after and all(o is None for o in after)
+    assert after
+    assert all(o is None for o in after)
     enforced = s.gov.audit.entries(action="kill.enforced")
     assert len(enforced) == 1
     assert enforced[0].data["kill"]["actor"] == "ops"

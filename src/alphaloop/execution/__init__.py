@@ -17,7 +17,7 @@ limits, circuit breakers, trading states; the gate in front of the broker),
 every engine calls).
 
 Governance (loaded on first use, so a backtest does not import the database
-layer): :mod:`.gated` (``GatedBroker``: kill switch, autonomy, compliance,
+layer): :mod:`.gated` and :mod:`.gate_core` (``GatedBroker``: kill switch, autonomy, compliance,
 risk and approval in front of any broker), :mod:`.autonomy` (levels L1-L5),
 :mod:`.compliance`, :mod:`.approvals`, :mod:`.kill_switch`,
 :mod:`.audit_chain` and :mod:`.audit_log` (the hash-chained audit trail),

@@ -3,6 +3,8 @@ persisted kill switch (scopes, cheap version polling), on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from alphaloop.app import Workspace
@@ -177,3 +179,25 @@ def test_poll_interval_limits_version_reads(workspace: Workspace) -> None:
     for _ in range(10):
         ks.tripped()
     assert ks.n_reads == 1
+
+
+def test_sqlite_checks_read_the_signal_file_not_the_database(tmp_path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    gov = Governance.open(ws.db)
+    ks = KillSwitch(ws.db, gov.audit, db_recheck_s=3600)
+    assert ks.tripped() is None
+    reads = ks.n_reads
+    for _ in range(50):
+        assert ks.tripped() is None
+    assert ks.n_reads == reads  # the signal file said nothing changed
+    other = KillSwitch(Database(ws.db.url), gov.audit)
+    other.set("stop", actor="ops")
+    assert Path(f"{ws.db.url.removeprefix('sqlite:///')}-kill").read_text() == "1"
+    assert ks.tripped() is not None  # seen at once through the file
+    # a missing signal file never hides a kill: the check falls back to the database
+    Path(f"{ws.db.url.removeprefix('sqlite:///')}-kill").unlink()
+    other.clear("go", actor="ops")
+    Path(f"{ws.db.url.removeprefix('sqlite:///')}-kill").unlink()
+    assert ks.tripped() is None
+    other.db.dispose()
+    ws.close()

@@ -11,21 +11,29 @@ reads one integer (``max(id)`` on the primary key) and reloads the active
 scopes only when it changed, so a switch set by another process is seen
 on the very next check. ``poll_interval_s`` > 0 trades that promptness for
 fewer reads (the version is then read at most once per interval).
+
+On a SQLite file the version is also written, after each commit, to a
+signal file next to the database (``<file>-kill``); a check then reads that
+small file instead of querying the database, and still queries the
+database at least once a second (so a signal file that could not be
+written never hides a kill for long).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from alphaloop.errors import AlphaloopError
 from alphaloop.execution.audit_log import AuditLog
-from alphaloop.store import Database, KillSwitchEventRow
+from alphaloop.store import Database, KillSwitchEventRow, sqlite_path
 
 __all__ = ["KillScope", "KillState", "KillSwitch", "KillSwitchError"]
 
@@ -102,16 +110,53 @@ class KillSwitch:
         Where setting and clearing are recorded.
     poll_interval_s : float, default 0
         Seconds between reads of the version (0: at every check).
+    db_recheck_s : float, default 1
+        With a signal file (SQLite), the database is still queried at least
+        this often, seconds.
     """
 
-    def __init__(self, db: Database, audit: AuditLog, *, poll_interval_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        *,
+        poll_interval_s: float = 0.0,
+        db_recheck_s: float = 1.0,
+    ) -> None:
         self.db = db
         self.audit = audit
         self.poll_interval_s = float(poll_interval_s)
+        self.db_recheck_s = float(db_recheck_s)
         self._version = -1
         self._active: list[KillState] = []
         self._polled_at = -float("inf")
+        self._queried_at = -float("inf")
         self.n_reads = 0
+        dbfile = sqlite_path(db.url)
+        self._signal: Path | None = None if dbfile is None else Path(f"{dbfile}-kill")
+
+    def _write_signal(self) -> None:
+        """Publish the version in the signal file (atomically; best effort)."""
+        if self._signal is None:
+            return
+        version = self.version()
+        tmp = self._signal.with_name(f"{self._signal.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(str(version))
+            os.replace(tmp, self._signal)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+    def _signalled(self) -> int | None:
+        """The version in the signal file (0 when there is none), or None without one."""
+        if self._signal is None:
+            return None
+        try:
+            return int(self._signal.read_text() or 0)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError):
+            return None
 
     # ---------------------------------------------------------- commands
     def set(
@@ -130,6 +175,7 @@ class KillSwitch:
             s.add(row)
             s.flush()
             state = KillState(kind, tgt, reason, actor, _aware(row.at))
+        self._write_signal()
         self.audit.append(actor, "kill.set", state.label, {"reason": reason, "scope": kind.value,
                                                             "target": tgt})  # fmt: skip
         return state
@@ -151,6 +197,7 @@ class KillSwitch:
         with self.db.write_session() as s:
             s.add(KillSwitchEventRow(scope=kind.value, target=tgt, active=False, reason=reason,
                                      actor=actor, at=datetime.now(UTC)))  # fmt: skip
+        self._write_signal()
         label = "all" if kind is KillScope.ALL else f"{kind.value} {tgt}"
         self.audit.append(actor, "kill.cleared", label, {"reason": reason, "scope": kind.value,
                                                          "target": tgt})  # fmt: skip
@@ -167,6 +214,13 @@ class KillSwitch:
         now = time.monotonic()
         if refresh or now - self._polled_at >= self.poll_interval_s:
             self._polled_at = now
+            if (
+                not refresh
+                and self._signalled() == self._version
+                and now - self._queried_at < self.db_recheck_s
+            ):
+                return list(self._active)
+            self._queried_at = now
             version = self.version()
             if version != self._version:
                 self._active = self._load()

@@ -218,3 +218,15 @@ def test_anchor_catches_a_rewritten_chain(audit: AuditLog) -> None:
     assert problem is not None
     assert problem.seq == 4
     assert "anchor" in problem.expected
+
+
+def test_append_many_links_in_order_in_one_call(audit: AuditLog) -> None:
+    added = audit.append_many([("bot", "order.filled", "order 1", {"q": 1}),
+                               ("bot", "order.canceled", "order 2", None)])  # fmt: skip
+    assert [e.seq for e in added] == [7, 8]
+    assert added[1].prev_hash == added[0].hash
+    assert audit.verify().ok
+    assert audit.append_many([]) == []
+    with pytest.raises(Exception, match="actor and an action"):
+        audit.append_many([("", "x", "", None)])
+    assert audit.count() == 8

@@ -14,12 +14,12 @@ deletes a row. Whoever edits the table by hand is found by :meth:`verify`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from alphaloop.errors import AlphaloopError
 from alphaloop.execution.audit_chain import (
@@ -101,9 +101,26 @@ class AuditLog:
         ``subject``: what it is about (an order, a session); ``payload``:
         the details, as JSON-ready values.
         """
-        if not actor or not action:
-            raise AlphaloopError("an audit entry needs an actor and an action")
+        return self.append_many([(actor, action, subject, payload)], when=when)[0]
+
+    def append_many(
+        self,
+        items: Sequence[tuple[str, str, str, Mapping[str, Any] | None]],
+        *,
+        when: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """Append ``(actor, action, subject, payload)`` items in one transaction, in order.
+
+        Several entries for one event (the fills and cancels a broker
+        reports together) cost one write instead of one each.
+        """
+        for actor, action, _, _ in items:
+            if not actor or not action:
+                raise AlphaloopError("an audit entry needs an actor and an action")
+        if not items:
+            return []
         when = when or self.clock()
+        out: list[AuditEntry] = []
         with self.db.write_session() as s:
             conn = s.connection()
             if conn.dialect.name == "postgresql":
@@ -114,20 +131,27 @@ class AuditLog:
                 .limit(1)
             ).first()
             seq, prev = (1, GENESIS) if last is None else (last[0] + 1, last[1])
-            entry = AuditEntry.make(seq, when, actor, action, subject, payload, prev)
-            s.add(
-                AuditEntryRow(
-                    seq=entry.seq,
-                    at=entry.at,
-                    actor=entry.actor,
-                    action=entry.action,
-                    subject=entry.subject,
-                    payload=entry.payload,
-                    prev_hash=entry.prev_hash,
-                    hash=entry.hash,
-                )
+            for actor, action, subject, payload in items:
+                entry = AuditEntry.make(seq, when, actor, action, subject, payload, prev)
+                out.append(entry)
+                seq, prev = seq + 1, entry.hash
+            s.execute(
+                insert(AuditEntryRow),
+                [
+                    {
+                        "seq": e.seq,
+                        "at": e.at,
+                        "actor": e.actor,
+                        "action": e.action,
+                        "subject": e.subject,
+                        "payload": e.payload,
+                        "prev_hash": e.prev_hash,
+                        "hash": e.hash,
+                    }
+                    for e in out
+                ],
             )
-        return entry
+        return out
 
     def entries(
         self,

@@ -129,6 +129,8 @@ class ComplianceChecker:
             self._cal = None if rules.calendar is None else _calendar(rules.calendar)
         except ValueError as exc:
             raise ComplianceError(str(exc)) from None
+        self._minute = -1
+        self._closed_detail: str | None = None
 
     def check(
         self,
@@ -186,45 +188,49 @@ class ComplianceChecker:
         return None
 
     def check_hours(self, order_id: int, asset: str, when: datetime) -> ComplianceRefusal | None:
-        """The trading-hours rule alone (None when no calendar is set or the exchange is open)."""
-        import pandas as pd
+        """The trading-hours rule alone (None when no calendar is set or the exchange is open).
 
+        The calendar's answer is kept for the minute it is about: orders in
+        the same minute cost a dictionary lookup.
+        """
         cal = self._cal
         if cal is None:
             return None
         if when.tzinfo is None:
             raise ComplianceError("compliance: the time of an order must be timezone-aware")
-        ts = pd.Timestamp(when).tz_convert("UTC").floor("min")
-        stamp = ts.strftime("%Y-%m-%d %H:%M UTC")
-        with warnings.catch_warnings():  # the calendars' own pandas deprecation notices
-            warnings.simplefilter("ignore")
-            return self._hours(cal, ts, stamp, order_id, asset)
+        minute = int(when.timestamp() // 60)
+        if minute != self._minute:
+            with warnings.catch_warnings():  # the calendars' own pandas deprecation notices
+                warnings.simplefilter("ignore")
+                self._closed_detail = self._hours(cal, minute)
+            self._minute = minute
+        if self._closed_detail is None:
+            return None
+        return ComplianceRefusal(order_id, asset, "trading_hours", self._closed_detail)
 
-    def _hours(
-        self, cal: Any, ts: Any, stamp: str, order_id: int, asset: str
-    ) -> ComplianceRefusal | None:
+    def _hours(self, cal: Any, minute: int) -> str | None:
+        """Why the exchange is closed at ``minute`` (minutes since the epoch), or None."""
         import pandas as pd
 
+        ts = pd.Timestamp(minute * 60, unit="s", tz="UTC")
+        stamp = ts.strftime("%Y-%m-%d %H:%M UTC")
         name = self.rules.calendar
         try:
             is_open = bool(cal.is_open_on_minute(ts))
         except ValueError:
-            return ComplianceRefusal(
-                order_id, asset, "trading_hours",
+            return (
                 f"{stamp} is outside the range of the {name} calendar "
-                f"({cal.first_session.date()} to {cal.last_session.date()})",
-            )  # fmt: skip
+                f"({cal.first_session.date()} to {cal.last_session.date()})"
+            )
         if is_open:
             return None
         day = pd.Timestamp(ts.date())
         if not cal.is_session(day):
-            detail = f"{stamp}: {day.date()} is not a {name} trading day (weekend or holiday)"
-        else:
-            opens = cal.session_open(day)
-            closes = cal.session_close(day)
-            early = " (early close)" if day in cal.early_closes else ""
-            detail = (
-                f"{stamp} is outside {name} trading hours: the session of {day.date()} runs "
-                f"{opens.strftime('%H:%M')} to {closes.strftime('%H:%M')} UTC{early}"
-            )
-        return ComplianceRefusal(order_id, asset, "trading_hours", detail)
+            return f"{stamp}: {day.date()} is not a {name} trading day (weekend or holiday)"
+        opens = cal.session_open(day)
+        closes = cal.session_close(day)
+        early = " (early close)" if day in cal.early_closes else ""
+        return (
+            f"{stamp} is outside {name} trading hours: the session of {day.date()} runs "
+            f"{opens.strftime('%H:%M')} to {closes.strftime('%H:%M')} UTC{early}"
+        )

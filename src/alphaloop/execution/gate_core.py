@@ -133,10 +133,18 @@ class GateCore:
         })  # fmt: skip
 
     def _pull(self) -> None:
-        """Take the inner broker's events: follow them in the risk engine, audit them."""
+        """Take the inner broker's events: follow them in the risk engine, audit them
+        (the events of one call in one transaction)."""
+        records = []
         for event in self.inner.drain_events():
             self._observe(event)
             self._events.append(event)
+            action = _AUDITED.get(type(event))
+            if action is not None:
+                records.append((self.actor, action, f"order {event.order_id}",
+                                _event_payload(event)))  # fmt: skip
+        if records:
+            self.gov.audit.append_many(records, when=self.clock())
 
     def _observe(self, event: OrderEvent) -> None:
         risk = self.risk
@@ -149,9 +157,6 @@ class GateCore:
                 risk.on_done(event.order_id, now=now)
             elif isinstance(event, OrderRejected) and event.order_id in risk.open:
                 risk.on_done(event.order_id, rejected=True, now=now)
-        action = _AUDITED.get(type(event))
-        if action is not None:
-            self._audit(action, f"order {event.order_id}", _event_payload(event))
 
     # -------------------------------------------------------- kill switch
     def _check_kill(self) -> KillState | None:

@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -81,8 +80,9 @@ def run(db: Database, n: int) -> dict[str, tuple[float, float, float]]:
     gov.audit.count()  # the first use creates the schema: not part of any figure
     gov.kill_switch.tripped("s1", "x")
     out = {"kill check": timed(n, lambda k: gov.kill_switch.tripped("s1", "x"))}
-    out["audit append"] = timed(n, lambda k: gov.audit.append("bench", "bench.entry", f"e{k}",
-                                                              {"k": k, "price": 100.0}))  # fmt: skip
+    out["audit append"] = timed(
+        n, lambda k: gov.audit.append("bench", "bench.entry", f"e{k}", {"k": k, "price": 100.0})
+    )
     inner = SimulatedBroker(panel(4), costs=CostModel.zero(), initial_capital=1e12)
     risk = RiskEngine(RiskLimits(max_weight=1.0, max_daily_loss=0.5), ("AAA",), 1e12)
     gate = GatedBroker(inner, gov, level="L3", session="s1", risk=risk, limits_set_by="bench",

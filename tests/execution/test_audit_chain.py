@@ -8,6 +8,8 @@ import math
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from alphaloop.app import Workspace
@@ -230,3 +232,41 @@ def test_append_many_links_in_order_in_one_call(audit: AuditLog) -> None:
     with pytest.raises(Exception, match="actor and an action"):
         audit.append_many([("", "x", "", None)])
     assert audit.count() == 8
+
+
+@settings(max_examples=200)
+@given(
+    n=st.integers(2, 12),
+    op=st.sampled_from(["edit", "delete", "swap", "insert", "relink"]),
+    at=st.integers(0, 100),
+)
+def test_any_single_tampering_is_found_at_or_before_the_tampered_entry(
+    n: int, op: str, at: int
+) -> None:
+    entries = chain(n)
+    k = at % n
+    if op == "edit":
+        e = entries[k]
+        entries[k] = AuditEntry(e.seq, e.at, e.actor, "order.forged", e.subject, e.payload,
+                                e.prev_hash, e.hash)  # fmt: skip
+        first_bad = e.seq
+    elif op == "delete":
+        if k == n - 1:
+            k -= 1  # a cut end needs an anchor (tested above)
+        del entries[k]
+        first_bad = k + 2
+    elif op == "swap":
+        k = min(k, n - 2)
+        entries[k], entries[k + 1] = entries[k + 1], entries[k]
+        first_bad = k + 1
+    elif op == "insert":
+        forged = AuditEntry.make(k + 1, T0, "mallory", "order.sent", "x", {}, "f" * 64)
+        entries.insert(k, forged)
+        first_bad = k + 1
+    else:  # a self-consistent entry whose prev_hash points elsewhere
+        e = entries[k]
+        entries[k] = AuditEntry.make(e.seq, T0, e.actor, e.action, e.subject, {}, "e" * 64)
+        first_bad = e.seq
+    problem = verify_chain(entries)
+    assert problem is not None
+    assert problem.seq <= max(first_bad, 1) + 1

@@ -335,3 +335,12 @@ def test_participation_cap_uses_recent_volume(ws: Workspace, panel: Panel) -> No
     assert ok.status is OrderStatus.ACCEPTED
     assert too_big.status is OrderStatus.REJECTED
     assert "max_participation" in too_big.events[-1].reason
+
+
+def test_bad_change_to_a_held_order_is_refused(ws: Workspace, panel: Panel) -> None:
+    s = Session(ws, panel, "L2", risk=None)
+    order = s.order(0, 10.0)
+    s.gate.modify(ModifyOrder(order.order_id, 0, quantity=-5.0))
+    assert order.quantity == 10.0
+    refused = s.gov.audit.entries(action="order.modify_refused")[-1].data
+    assert "quantity must be a positive number" in refused["message"]

@@ -162,6 +162,13 @@ class GatedBroker(GateCore):
             return
         held = self._held.get(command.order_id)
         if held is not None:
+            bad = [
+                k for k, v in change.items() if v is not None and not (math.isfinite(v) and v > 0)
+            ]
+            if bad:
+                self._audit("order.modify_refused", subject, {"change": change, "stage": "order",
+                            "message": f"{', '.join(bad)} must be a positive number"})  # fmt: skip
+                return
             order = held[0].order
             if command.quantity is not None:
                 order.quantity = float(command.quantity)

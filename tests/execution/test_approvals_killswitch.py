@@ -201,3 +201,26 @@ def test_sqlite_checks_read_the_signal_file_not_the_database(tmp_path) -> None:
     assert ks.tripped() is None
     other.db.dispose()
     ws.close()
+
+
+def test_checks_wait_for_a_signal_instead_of_querying(workspace: Workspace) -> None:
+    """SQLite: the signal file; PostgreSQL: LISTEN/NOTIFY. No query per check either way."""
+    gov = Governance.open(workspace.db)
+    ks = KillSwitch(workspace.db, gov.audit, db_recheck_s=3600)
+    assert ks.tripped() is None
+    reads = ks.n_reads
+    for _ in range(30):
+        assert ks.tripped() is None
+    assert ks.n_reads == reads
+    other_db = Database(workspace.db.url, schema=workspace.db.schema)
+    other = KillSwitch(other_db, gov.audit)
+    try:
+        other.set("stop", actor="ops", scope="strategy", target="momo")
+        assert ks.tripped(strategy="momo") is not None  # the signal arrived: re-read
+        assert ks.n_reads == reads + 1
+        other.clear("go", actor="ops", scope="strategy", target="momo")
+        assert ks.tripped(strategy="momo") is None
+    finally:
+        other.close()
+        ks.close()
+        other_db.dispose()

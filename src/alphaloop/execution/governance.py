@@ -92,3 +92,7 @@ class Governance:
             KillSwitch(db, audit, poll_interval_s=kill_poll_interval_s),
             ApprovalQueue(db, audit, clock=clock, ttl_s=approval_ttl_s),
         )
+
+    def close(self) -> None:
+        """Release what the stores hold open (the kill switch's listening connection)."""
+        self.kill_switch.close()

@@ -14,22 +14,25 @@ fewer reads (the version is then read at most once per interval).
 
 On a SQLite file the version is also written, after each commit, to a
 signal file next to the database (``<file>-kill``); a check then reads that
-small file instead of querying the database, and still queries the
-database at least once a second (so a signal file that could not be
-written never hides a kill for long).
+small file instead of querying the database. On PostgreSQL each change is
+announced with ``NOTIFY`` on a channel per schema, and a check looks at the
+notifications that arrived on a listening connection (no round trip). Either
+way the database is still queried at least once a second
+(``db_recheck_s``), so a signal that was lost never hides a kill for long.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from alphaloop.errors import AlphaloopError
 from alphaloop.execution.audit_log import AuditLog
@@ -134,6 +137,39 @@ class KillSwitch:
         self.n_reads = 0
         dbfile = sqlite_path(db.url)
         self._signal: Path | None = None if dbfile is None else Path(f"{dbfile}-kill")
+        self._channel = f"alphaloop_kill_{db.schema or 'public'}"
+        self._listener: Any = None
+        self._listening = db.url.startswith("postgresql")
+        self._notified = 0
+
+    def _listen(self) -> Any:
+        """The connection that listens for changes on PostgreSQL (None: not available)."""
+        if self._listener is None and self._listening:
+            try:
+                import psycopg
+                from sqlalchemy.engine import make_url
+
+                url = make_url(self.db.url).set(drivername="postgresql")
+                conn = psycopg.connect(url.render_as_string(hide_password=False),
+                                       autocommit=True)  # fmt: skip
+                conn.execute(f'LISTEN "{self._channel}"')
+                self._listener = conn
+                weakref.finalize(self, conn.close)  # closed with the switch, never leaked
+            except Exception:
+                self._listening = False  # checks query the database instead
+        return self._listener
+
+    def _notify(self, session: Any, version: int) -> None:
+        """Announce ``version`` to listeners (PostgreSQL; delivered at commit)."""
+        if session.connection().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_notify(:c, :v)"),
+                            {"c": self._channel, "v": str(version)})  # fmt: skip
+
+    def close(self) -> None:
+        """Close the listening connection, if any."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     def _write_signal(self) -> None:
         """Publish the version in the signal file (atomically; best effort)."""
@@ -148,7 +184,16 @@ class KillSwitch:
             tmp.unlink(missing_ok=True)
 
     def _signalled(self) -> int | None:
-        """The version in the signal file (0 when there is none), or None without one."""
+        """The version the signal file or the notifications announce (None: no signal)."""
+        listener = self._listen()
+        if listener is not None:
+            try:
+                for note in listener.notifies(timeout=0):
+                    self._notified = max(self._notified, int(note.payload))
+            except Exception:
+                self._listener, self._listening = None, False
+                return None
+            return self._notified
         if self._signal is None:
             return None
         try:
@@ -174,6 +219,7 @@ class KillSwitch:
             )  # fmt: skip
             s.add(row)
             s.flush()
+            self._notify(s, row.id)
             state = KillState(kind, tgt, reason, actor, _aware(row.at))
         self._write_signal()
         self.audit.append(actor, "kill.set", state.label, {"reason": reason, "scope": kind.value,
@@ -195,8 +241,11 @@ class KillSwitch:
                 hint="see `alphaloop kill --status`",
             )
         with self.db.write_session() as s:
-            s.add(KillSwitchEventRow(scope=kind.value, target=tgt, active=False, reason=reason,
-                                     actor=actor, at=datetime.now(UTC)))  # fmt: skip
+            row = KillSwitchEventRow(scope=kind.value, target=tgt, active=False, reason=reason,
+                                     actor=actor, at=datetime.now(UTC))  # fmt: skip
+            s.add(row)
+            s.flush()
+            self._notify(s, row.id)
         self._write_signal()
         label = "all" if kind is KillScope.ALL else f"{kind.value} {tgt}"
         self.audit.append(actor, "kill.cleared", label, {"reason": reason, "scope": kind.value,
@@ -221,7 +270,9 @@ class KillSwitch:
             ):
                 return list(self._active)
             self._queried_at = now
+            self._listen()  # listen before reading: no change falls between the two
             version = self.version()
+            self._notified = max(self._notified, version)
             if version != self._version:
                 self._active = self._load()
                 self._version = version

@@ -4,8 +4,8 @@ Workload: a fresh SQLite workspace database (WAL, ``synchronous=NORMAL``) on the
 disk, and, when ``--postgres URL`` is given, a fresh schema on that server. Measured one
 call at a time with ``time.perf_counter`` (medians and 99th percentiles):
 
-- the kill-switch check of a gate (``KillSwitch.tripped``: one primary-key read of the
-  switch's version);
+- the kill-switch check of a gate (``KillSwitch.tripped``: the signal file on SQLite,
+  the listening connection's notifications on PostgreSQL);
 - one audit append (one write transaction: the last entry read, the next inserted);
 - one order through ``GatedBroker.submit`` at L3 (kill switch, autonomy, compliance with
   a calendar, risk engine, inner simulated broker; audited ``order.sent`` and
@@ -147,13 +147,14 @@ def main(argv: list[str] | None = None) -> None:
 | --- | --- | ---: | ---: | ---: |
 {table}
 
-- kill check: `KillSwitch.tripped` (one primary-key read of the switch's version; the
-  active kills are reloaded only when it changes)
+- kill check: `KillSwitch.tripped` with nothing changing: SQLite reads the signal file
+  next to the database, PostgreSQL looks at the notifications of its listening
+  connection; both still query the switch's version once a second
 - audit append: one write transaction holding the database's write lock
 - gated order: `GatedBroker.submit` at L3 then `drain_events` (kill switch, autonomy,
   compliance with the XNYS calendar and a participation cap, risk engine, simulated
-  broker; three audit entries: `order.sent`, `order.accepted`, and none for the
-  check itself)
+  broker; two audit transactions: `order.sent` before the broker sees the order, and
+  the broker's events of the call, here `order.accepted`)
 - machine: {cpu_name()}, {os.cpu_count()} CPUs, {memory_total()};
   Python {platform.python_version()}; load average {load:.2f}; {dt.date.today().isoformat()}
 

@@ -83,11 +83,14 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "paper_fills",
         "paper_positions",
         "paper_equity",
+        "audit_entries",
+        "kill_switch_events",
+        "approvals",
         "alembic_version",
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0008"
+    assert version == "0009"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from alphaloop.app.demo import run_demo
     from alphaloop.app.factors import analyze_dataset, evaluate_dataset, write_long_parquet
     from alphaloop.app.generate import generate_strategy
+    from alphaloop.app.governance import governance, kill_status, set_kill
     from alphaloop.app.holdout import evaluate_holdout
     from alphaloop.app.model_compare import compare_models
     from alphaloop.app.model_explain import explain_model
@@ -64,6 +65,8 @@ __all__ = [
     "explain_model",
     "export_model",
     "generate_strategy",
+    "governance",
+    "kill_status",
     "monitor_model",
     "open_paper",
     "paper_report",
@@ -81,6 +84,7 @@ __all__ = [
     "run_demo",
     "run_paper",
     "scan_spec",
+    "set_kill",
     "spec_from_run",
     "stop_paper",
     "strategy_signal_fn",
@@ -116,6 +120,9 @@ _USE_CASES: dict[str, str] = {
     "resolve_run_spec": "alphaloop.app.specs",
     "write_long_parquet": "alphaloop.app.factors",
     "validate_spec": "alphaloop.app.validation",
+    "governance": "alphaloop.app.governance",
+    "kill_status": "alphaloop.app.governance",
+    "set_kill": "alphaloop.app.governance",
     "risk_report": "alphaloop.app.risk_report",
     "regime_report": "alphaloop.app.risk_regimes",
     "detach_paper": "alphaloop.app.paper",

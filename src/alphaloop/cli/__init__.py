@@ -12,7 +12,8 @@ One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models` with
 :mod:`.model_explain`, :mod:`.model_predict` and :mod:`.model_compare`,
 :mod:`.research`, :mod:`.risk`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`,
-:mod:`.mcp`, :mod:`.llm`); what they share is in :mod:`.common`.
+:mod:`.mcp`, :mod:`.llm`, :mod:`.governance` (audit, kill, approvals)); what they
+share is in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
 """
@@ -38,6 +39,7 @@ from alphaloop.cli.demo import demo
 from alphaloop.cli.docs import docs_app
 from alphaloop.cli.factor import factor_app
 from alphaloop.cli.generate import generate
+from alphaloop.cli.governance import approvals_app, audit_app, kill
 from alphaloop.cli.holdout import holdout_app
 from alphaloop.cli.init import init
 from alphaloop.cli.llm import llm_app
@@ -86,6 +88,9 @@ app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(paper_app, name="paper")
 app.command("mcp")(mcp)
 app.add_typer(llm_app, name="llm")
+app.add_typer(audit_app, name="audit")
+app.command("kill")(kill)
+app.add_typer(approvals_app, name="approvals")
 
 
 def _version(value: bool) -> None:

@@ -16,7 +16,16 @@ limits, circuit breakers, trading states; the gate in front of the broker),
 :mod:`.feeds` (bar feeds: replay now, live through adapters),
 :mod:`.costs` (``CostModel``, ``FillTiming`` and the numba ``fill_cost``
 every engine calls).
+
+Governance (loaded on first use, so a backtest does not import the database
+layer): :mod:`.gated` and :mod:`.gate_core` (``GatedBroker``: kill switch, autonomy, compliance,
+risk and approval in front of any broker), :mod:`.autonomy` (levels L1-L5),
+:mod:`.compliance`, :mod:`.approvals`, :mod:`.kill_switch`,
+:mod:`.audit_chain` and :mod:`.audit_log` (the hash-chained audit trail),
+:mod:`.governance` (the stores together, the market view).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from alphaloop.execution.algos import ExecAlgorithm, make_parent, slice_quantities, volume_profile
 from alphaloop.execution.broker import Broker, BrokerConfig
@@ -63,22 +72,98 @@ from alphaloop.execution.orders import (
 from alphaloop.execution.risk_engine import Refusal, RiskEngine, TradingState, Transition
 from alphaloop.execution.risk_limits import RiskLimits, risk_limits
 from alphaloop.execution.simulated import SimulatedBroker, config_from
+from alphaloop.faces import load_public
+
+if TYPE_CHECKING:
+    from alphaloop.execution.approvals import (
+        Approval,
+        ApprovalError,
+        ApprovalQueue,
+        order_fields,
+        order_fingerprint,
+    )
+    from alphaloop.execution.audit_chain import AuditEntry, ChainBreak, verify_chain
+    from alphaloop.execution.audit_log import AuditLog, AuditVerification
+    from alphaloop.execution.autonomy import AutonomyError, AutonomyLevel, autonomy_level
+    from alphaloop.execution.compliance import (
+        ComplianceError,
+        ComplianceRefusal,
+        ComplianceRules,
+        ShortSales,
+    )
+    from alphaloop.execution.gated import GatedBroker
+    from alphaloop.execution.governance import Governance, MarketSnapshot, MarketView
+    from alphaloop.execution.kill_switch import KillScope, KillState, KillSwitch, KillSwitchError
+
+# governance name -> its module (explicit, so grep finds every one)
+_GOVERNANCE: dict[str, str] = {
+    "Approval": "alphaloop.execution.approvals",
+    "ApprovalError": "alphaloop.execution.approvals",
+    "ApprovalQueue": "alphaloop.execution.approvals",
+    "order_fields": "alphaloop.execution.approvals",
+    "order_fingerprint": "alphaloop.execution.approvals",
+    "AuditEntry": "alphaloop.execution.audit_chain",
+    "ChainBreak": "alphaloop.execution.audit_chain",
+    "verify_chain": "alphaloop.execution.audit_chain",
+    "AuditLog": "alphaloop.execution.audit_log",
+    "AuditVerification": "alphaloop.execution.audit_log",
+    "AutonomyError": "alphaloop.execution.autonomy",
+    "AutonomyLevel": "alphaloop.execution.autonomy",
+    "autonomy_level": "alphaloop.execution.autonomy",
+    "ComplianceError": "alphaloop.execution.compliance",
+    "ComplianceRefusal": "alphaloop.execution.compliance",
+    "ComplianceRules": "alphaloop.execution.compliance",
+    "ShortSales": "alphaloop.execution.compliance",
+    "GatedBroker": "alphaloop.execution.gated",
+    "Governance": "alphaloop.execution.governance",
+    "MarketSnapshot": "alphaloop.execution.governance",
+    "MarketView": "alphaloop.execution.governance",
+    "KillScope": "alphaloop.execution.kill_switch",
+    "KillState": "alphaloop.execution.kill_switch",
+    "KillSwitch": "alphaloop.execution.kill_switch",
+    "KillSwitchError": "alphaloop.execution.kill_switch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return load_public(__name__, _GOVERNANCE, name)
+
 
 __all__ = [
     "COST_CATEGORIES",
     "REASONS",
+    "Approval",
+    "ApprovalError",
+    "ApprovalQueue",
+    "AuditEntry",
+    "AuditLog",
+    "AuditVerification",
+    "AutonomyError",
+    "AutonomyLevel",
     "BarEvent",
     "Broker",
     "BrokerConfig",
     "CancelOrder",
+    "ChainBreak",
+    "ComplianceError",
+    "ComplianceRefusal",
+    "ComplianceRules",
     "CostModel",
     "ExecAlgorithm",
     "Feed",
     "FeedName",
     "FillEvent",
     "FillTiming",
+    "GatedBroker",
+    "Governance",
+    "KillScope",
+    "KillState",
+    "KillSwitch",
+    "KillSwitchError",
     "Ledger",
     "MarketData",
+    "MarketSnapshot",
+    "MarketView",
     "ModifyOrder",
     "Order",
     "OrderAccepted",
@@ -101,11 +186,13 @@ __all__ = [
     "ReplayFeed",
     "RiskEngine",
     "RiskLimits",
+    "ShortSales",
     "SimulatedBroker",
     "SubmitOrder",
     "TimeInForce",
     "TradingState",
     "Transition",
+    "autonomy_level",
     "config_from",
     "cost_preset",
     "describe_preset",
@@ -113,9 +200,12 @@ __all__ = [
     "fill_cost",
     "impact_inputs",
     "make_parent",
+    "order_fields",
+    "order_fingerprint",
     "parse_feed",
     "preset_name",
     "risk_limits",
     "slice_quantities",
+    "verify_chain",
     "volume_profile",
 ]

@@ -6,6 +6,7 @@ first use.
 """
 
 from alphaloop.store.db import Database, sqlite_path
+from alphaloop.store.governance import ApprovalRow, AuditEntryRow, KillSwitchEventRow
 from alphaloop.store.models import (
     AgentDecisionRow,
     Base,
@@ -39,6 +40,8 @@ from alphaloop.store.runs import Run, RunLog
 
 __all__ = [
     "AgentDecisionRow",
+    "ApprovalRow",
+    "AuditEntryRow",
     "Base",
     "Database",
     "DatasetFactorTrialsRow",
@@ -49,6 +52,7 @@ __all__ = [
     "FactorExpressionRow",
     "HoldoutRecord",
     "ImportRecord",
+    "KillSwitchEventRow",
     "MiningSessionRow",
     "ModelAlertRecord",
     "ModelExplanationRecord",

@@ -227,7 +227,7 @@ def _bench(route: str, n_bars: int, n_assets: int) -> Callable[[], tuple[Panel, 
         panel = make_panel(n_bars, n_assets, seed=7)
         signal = crossovers(np.asarray(panel["close"]))
         strategy = {
-            "next-style": lambda: NextStyle(),
+            "next-style": NextStyle,
             "indicators": lambda: Signals(signal, scheduled=False, protect=False),
             "scheduled": lambda: Signals(signal, scheduled=True, protect=False),
             "protected": lambda: Signals(signal, scheduled=False, protect=True),

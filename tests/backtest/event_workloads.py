@@ -261,9 +261,7 @@ WORKLOADS: dict[str, Callable[[], tuple[Panel, Any, dict]]] = {
     "random-next-close": _random("next_close", 12),
     "random-same-close": _random("same_close", 13),
     "random-participation": _random("next_open", 14, participation=0.0003, lot_size=10.0),
-    "random-zero-costs": _random(
-        "next_close", 15, costs=CostModel.zero(), participation=0.0005
-    ),
+    "random-zero-costs": _random("next_close", 15, costs=CostModel.zero(), participation=0.0005),
 }
 
 

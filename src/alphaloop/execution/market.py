@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -82,8 +83,9 @@ class MarketData:
     fills: FillTiming
     lag: int
 
-    @property
+    @cached_property
     def n_rows(self) -> int:
+        """Number of bars (cached: the broker asks on every bar it visits)."""
         return len(self.index)
 
     @property

@@ -129,7 +129,10 @@ class SimulatedBroker:
         self._in_open_auction = False
         #: working orders plus pending rebalances: 0 means no bar needs the broker
         self.pending = 0
+        #: :meth:`start_bar` has nothing to do before this bar (a lower bound)
+        self.due_row = 0
         self._cash_only = config.cash_only
+        self._participation = config.participation
         self._same_close = config.fills is FillTiming.SAME_CLOSE
         self._fills_at_open = market.at_open
         #: the risk engine every order passes (None: no limits configured)
@@ -204,7 +207,7 @@ class SimulatedBroker:
         )
         self.emit(ticket.order, event)
         if not ticket.is_auction:
-            self.resting.changed(ticket, command.row)
+            self.changed(ticket, command.row)
 
     def rebalance(self, command: RebalanceToWeights) -> None:
         w = np.asarray(command.weights, dtype=np.float64)
@@ -219,6 +222,7 @@ class SimulatedBroker:
         self._baskets = [b for b in self._baskets if b.row != command.row]
         self._baskets.append(RebalanceToWeights(w, command.row, command.protection))
         self.pending = len(self._tickets) + len(self._baskets)
+        self.due_row = min(self.due_row, command.row + self.market.lag)
 
     def position(self, asset: str) -> float:
         return self.ledger.shares[self.asset_column(asset)]
@@ -278,7 +282,11 @@ class SimulatedBroker:
         return max(nxt, row)
 
     def start_bar(self, row: int) -> None:
-        """Everything that happens on bar ``row`` before the strategy hears of its close."""
+        """Everything that happens on bar ``row`` before the strategy hears of its close.
+
+        Afterwards :attr:`due_row` is the next bar on which this can do
+        anything; a caller may skip the bars before it.
+        """
         self.row = row
         if self._fills_at_open:
             self._in_open_auction = True
@@ -292,6 +300,7 @@ class SimulatedBroker:
             if self.resting:
                 self.resting.match(row)
             self._auction_at(row)
+        self.due_row = self.next_row(row + 1)
 
     def decision_auction(self, row: int) -> None:
         """``same_close`` only: fill what was decided on ``row`` at its close."""
@@ -364,6 +373,8 @@ class SimulatedBroker:
         """Start matching a ticket: at auctions, or in the resting book."""
         self._tickets[ticket.order.order_id] = ticket
         self.pending += 1
+        if ticket.first_row < self.due_row:
+            self.due_row = ticket.first_row
         ticket.is_auction = auction
         if auction:
             self._auction.append(ticket)
@@ -388,13 +399,18 @@ class SimulatedBroker:
         if ticket.guard is not None:
             self.protection.forget(ticket)
 
+    def changed(self, ticket: Ticket, row: int) -> None:
+        """A resting order changed on bar ``row``: match it bar by bar again from then."""
+        self.resting.changed(ticket, row)
+        self.due_row = min(self.due_row, max(ticket.first_row, row))
+
     def cancel_ticket(self, ticket: Ticket, row: int, reason: str) -> None:
         self.emit(ticket.order, OrderCanceled(ticket.order.order_id, row, reason))
         self._retire(ticket)
 
     def _capacity(self, row: int, j: int, want: float) -> float:
         """Shares that may trade now, within the participation cap."""
-        share = self.config.participation
+        share = self._participation
         if share is None:
             return want
         if self._taken_row != row:
@@ -504,9 +520,9 @@ class SimulatedBroker:
         ledger = self.ledger
         if checked:
             self._check_fill(ticket, row, quantity, price)
-        reason = self._reason(ticket)
+        reason = "order" if ticket.guard is None else self._reason(ticket)
         cost = ledger.fill(row, j, quantity * ticket.sign, price, reason)
-        if self.config.participation is not None:
+        if self._participation is not None:
             self._taken[j] = self._taken.get(j, 0.0) + quantity
         fill_id = self._next_fill_id
         self._next_fill_id += 1
@@ -516,12 +532,14 @@ class SimulatedBroker:
             order,
             kind(order.order_id, row, fill_id, order.asset, order.side, quantity, price, cost),
         )
-        if not order.is_open:
+        if not order._open:
             self._retire(ticket)
+        desk = self.protection
         if ticket.protection is not None:
-            self.protection.attach(j, ticket.protection)
-        if ticket.protection is not None or self.protection.watches(j):
-            self.protection.sync(j, row, self._in_open_auction)
+            desk.attach(j, ticket.protection)
+            desk.sync(j, row, self._in_open_auction)
+        elif j in desk.guards:
+            desk.sync(j, row, self._in_open_auction)
 
     def _check_fill(self, ticket: Ticket, row: int, quantity: float, price: float) -> None:
         ledger = self.ledger

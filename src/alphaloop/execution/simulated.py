@@ -373,8 +373,7 @@ class SimulatedBroker:
         """Start matching a ticket: at auctions, or in the resting book."""
         self._tickets[ticket.order.order_id] = ticket
         self.pending += 1
-        if ticket.first_row < self.due_row:
-            self.due_row = ticket.first_row
+        self.due_row = min(self.due_row, ticket.first_row)
         ticket.is_auction = auction
         if auction:
             self._auction.append(ticket)

@@ -61,6 +61,8 @@ class Ledger:
         self._params = costs.as_array()
         self._borrow_rate = costs.borrow_rate
         self._tmp = np.zeros(5)
+        # (row, asset, |shares|, price, total) of the last fill_cost, whose parts are in _tmp
+        self._quoted: tuple | None = None
         self.initial_capital = float(initial_capital)
         self.cash = float(initial_capital)
         self.shares = [0.0] * n_assets
@@ -92,9 +94,10 @@ class Ledger:
     def fill_cost(self, row: int, asset: int, shares: float, price: float) -> float:
         """Total cost of a fill, without booking it."""
         m = self._market
-        return fill_cost(
-            self._params, shares, price, m.adv[row, asset], m.sigma[row, asset], self._tmp
-        )
+        adv, sigma = m.adv[row, asset], m.sigma[row, asset]
+        total = float(fill_cost(self._params, shares, price, adv, sigma, self._tmp))
+        self._quoted = (row, asset, abs(shares), price, total)
+        return total
 
     def fill(self, row: int, asset: int, shares: float, price: float, reason: str) -> float:
         """Book one fill of ``shares`` (signed) at ``price`` on bar ``row``; return its cost."""
@@ -105,11 +108,15 @@ class Ledger:
             )
         if self.marked_through < row - 1:
             self.mark_through(row - 1)
-        m = self._market
         tmp = self._tmp
-        total = float(
-            fill_cost(self._params, shares, price, m.adv[row, asset], m.sigma[row, asset], tmp)
-        )
+        quoted, self._quoted = self._quoted, None
+        if quoted is not None and quoted[:4] == (row, asset, abs(shares), price):
+            total = quoted[4]  # just priced by fill_cost: its categories are still in tmp
+        else:
+            m = self._market
+            total = float(
+                fill_cost(self._params, shares, price, m.adv[row, asset], m.sigma[row, asset], tmp)
+            )
         costs = tmp.tolist()
         flow = -shares * price - total
         self.cash += flow

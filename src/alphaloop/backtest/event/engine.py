@@ -240,6 +240,9 @@ class _Run:
     def dispatch(self) -> None:
         """Hand the broker's (and algorithms') events to the algorithms and the strategy."""
         ctx, broker, strategy = self.ctx, self.broker, self.strategy
+        if not (self._wants_order or self._wants_fill or ctx.algo_by_parent):
+            broker.events = []  # nobody listens: the orders keep their own history
+            return
         while broker.events or ctx.algo_events:
             for event in broker.drain_events():
                 order = broker.orders[event.order_id]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import CostModel, fill_cost
@@ -32,6 +33,31 @@ REASONS: tuple[str, ...] = ("order", "stop_loss", "take_profit", "trailing_stop"
 _REASON_CODE = {name: k for k, name in enumerate(REASONS)}
 # spans with at most this many (bar, held asset) cells are marked in plain Python
 _SMALL_SPAN = 24
+
+
+# from this many bars on, one held asset without borrow is marked by the compiled loop
+_ONE_ASSET_SPAN = 4
+
+
+def _mark_one_py(
+    last: np.ndarray,
+    j: int,
+    start: int,
+    stop: int,
+    shares: float,
+    cash: float,
+    equity: np.ndarray,
+    gross: np.ndarray,
+) -> None:
+    """Equity and gross value of rows ``[start, stop)`` with ``shares`` of asset ``j``
+    the only position and nothing charged (the same arithmetic as the general marks)."""
+    for r in range(start, stop):
+        v = shares * last[r, j]
+        equity[r] = cash + v
+        gross[r] = abs(v)
+
+
+_mark_one = njit(cache=True, nogil=True)(_mark_one_py)
 
 
 class Ledger:
@@ -180,6 +206,16 @@ class Ledger:
         held = sorted(self.held)
         if not held:
             self.equity[start : row + 1] = self.cash
+        elif (
+            len(held) == 1
+            and row - start >= _ONE_ASSET_SPAN
+            and (self._borrow_rate <= 0.0 or self.shares[held[0]] > 0.0)
+        ):
+            j = held[0]
+            _mark_one(
+                self._market.last_close, j, start, row + 1, self.shares[j], self.cash,
+                self.equity, self.gross_value,
+            )  # fmt: skip
         elif (row - start + 1) * len(held) <= _SMALL_SPAN:
             self._mark_small(start, row, held)
         else:

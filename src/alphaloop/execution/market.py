@@ -29,6 +29,8 @@ def _field(panel: Panel, name: str) -> np.ndarray:
 def forward_fill(values: np.ndarray) -> np.ndarray:
     """Each cell's last non-NaN value at or above it in its column (NaN before the first)."""
     valid = ~np.isnan(values)
+    if valid.all():
+        return values.copy()
     rows = np.where(valid, np.arange(values.shape[0])[:, None], 0)
     np.maximum.accumulate(rows, axis=0, out=rows)
     out = np.take_along_axis(values, rows, axis=0)

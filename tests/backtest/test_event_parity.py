@@ -20,6 +20,7 @@ import pytest
 
 from tests.backtest.event_workloads import WORKLOADS, load_reference, record
 
+
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_workload_matches_its_recording(name: str) -> None:
     expected = load_reference(name)

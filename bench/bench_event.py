@@ -39,8 +39,9 @@ the same strategy, and at least 1M bars per second with built-in order types.
 
 Usage::
 
-    python bench/bench_event.py            # full size
-    python bench/bench_event.py --quick    # small sizes
+    python bench/bench_event.py                # full size
+    python bench/bench_event.py --quick        # small sizes
+    python bench/bench_event.py --write-docs   # also update docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -58,13 +59,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from _common import cpu_name, memory_total  # bench/ is on the path when a script runs
+from _common import (  # bench/ is on the path when a script runs
+    cpu_name,
+    memory_total,
+    write_docs_section,
+)
 from synthetic import ohlcv_driftless  # bench/ is on the path when a script runs
 
 FAST, SLOW, SIZE, CASH, COMMISSION = 10, 30, 100.0, 1_000_000.0, 0.001
 REL = 1e-9
 SPEED_GOAL = 20.0
 BARS_GOAL = 1e6
+DOC_START, DOC_END = "<!-- bench_event:start -->", "<!-- bench_event:end -->"
+NOTE = """The same moving-average crossover with market orders in both engines, same
+fill price and commission. "next-style" keeps the indicators bar by bar in
+`on_bar` as a backtrader strategy does; "indicators" precomputes them;
+"scheduled" calls `on_bar` only on signal bars. Case (c) attaches stop-loss,
+trailing-stop and take-profit orders to every position (about 3 orders, 9
+events and 2 fills per round trip, each an `Order` with its event history
+in the result). Rates are asset-bars per second of wall time, best of the
+runs, on a machine shared with other work (see the load average): on a busy
+machine they are lower than on an idle one."""
 
 
 # ------------------------------------------------------------------ data
@@ -351,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     info = machine()
@@ -367,18 +383,30 @@ def main(argv: list[str] | None = None) -> int:
         False,
         cash=1e8,  # the stops lose a little on each trade: room for 1M bars of them
     )
-    print(f"## Event engine vs backtrader ({pd.Timestamp.now():%Y-%m-%d})\n")
-    print("\n".join(f"- {k}: {v}" for k, v in info.items()))
-    print()
-    print(table(rows))
-    print()
-    print("\n".join(goals(rows)))
+    info["load average (1 min) at the end"] = f"{os.getloadavg()[0]:.2f}"
     problems = check(rows)
-    if problems:
-        print("\nFINAL VALUES DISAGREE:\n" + "\n".join(problems))
-        return 1
-    print("\nFinal values agree with backtrader to 1e-9 relative in every case.")
-    return 0
+    verdict = (
+        "FINAL VALUES DISAGREE:\n" + "\n".join(problems)
+        if problems
+        else "Final values agree with backtrader to 1e-9 relative in every case."
+    )
+    command = "python bench/bench_event.py" + (" --quick" if args.quick else "")
+    text = "\n\n".join(
+        [
+            f"## Event engine next to backtrader (`bench/bench_event.py`, "
+            f"{pd.Timestamp.now():%Y-%m-%d})",
+            f"Run with `{command}`.",
+            "\n".join(f"- {k}: {v}" for k, v in info.items()),
+            table(rows),
+            "\n".join(goals(rows)),
+            verdict,
+            NOTE,
+        ]
+    )
+    print(text)
+    if args.write_docs:
+        write_docs_section(f"{DOC_START}\n{text}\n{DOC_END}", DOC_START, DOC_END)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

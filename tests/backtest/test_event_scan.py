@@ -63,3 +63,18 @@ def test_first_touch_by_hand() -> None:
     assert trailing == 2
     assert first_touch_py(open_, high, low, 0, 0, 3, 0, KIND_STOP, 1, 200.0, 0.0, 0.0) == 3
     assert advance_extreme_py(high, low, 0, 0, 3, -1, 0.0) == 106.0
+
+
+def test_one_asset_mark_matches_its_twin_and_the_general_mark() -> None:
+    from alphaloop.execution.ledger import _mark_one, _mark_one_py
+
+    rng = np.random.default_rng(5)
+    last = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (50, 3)), axis=0))
+    last[:3, 1] = np.nan  # no close yet
+    out = [(np.zeros(50), np.zeros(50)) for _ in range(2)]
+    for kernel, (equity, gross) in zip((_mark_one, _mark_one_py), out, strict=True):
+        kernel(last, 1, 0, 50, -12.5, 1_000.0, equity, gross)
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    np.testing.assert_array_equal(out[0][0], 1_000.0 + (0.0 + -12.5 * last[:, 1]))
+    np.testing.assert_array_equal(out[0][1], np.abs(-12.5 * last[:, 1]))

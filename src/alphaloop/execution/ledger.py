@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import CostModel, fill_cost
@@ -32,6 +33,31 @@ REASONS: tuple[str, ...] = ("order", "stop_loss", "take_profit", "trailing_stop"
 _REASON_CODE = {name: k for k, name in enumerate(REASONS)}
 # spans with at most this many (bar, held asset) cells are marked in plain Python
 _SMALL_SPAN = 24
+
+
+# from this many bars on, one held asset without borrow is marked by the compiled loop
+_ONE_ASSET_SPAN = 4
+
+
+def _mark_one_py(
+    last: np.ndarray,
+    j: int,
+    start: int,
+    stop: int,
+    shares: float,
+    cash: float,
+    equity: np.ndarray,
+    gross: np.ndarray,
+) -> None:
+    """Equity and gross value of rows ``[start, stop)`` with ``shares`` of asset ``j``
+    the only position and nothing charged (the same arithmetic as the general marks)."""
+    for r in range(start, stop):
+        v = shares * last[r, j]
+        equity[r] = cash + v
+        gross[r] = abs(v)
+
+
+_mark_one = njit(cache=True, nogil=True)(_mark_one_py)
 
 
 class Ledger:
@@ -61,6 +87,8 @@ class Ledger:
         self._params = costs.as_array()
         self._borrow_rate = costs.borrow_rate
         self._tmp = np.zeros(5)
+        # (row, asset, |shares|, price, total) of the last fill_cost, whose parts are in _tmp
+        self._quoted: tuple | None = None
         self.initial_capital = float(initial_capital)
         self.cash = float(initial_capital)
         self.shares = [0.0] * n_assets
@@ -92,9 +120,10 @@ class Ledger:
     def fill_cost(self, row: int, asset: int, shares: float, price: float) -> float:
         """Total cost of a fill, without booking it."""
         m = self._market
-        return fill_cost(
-            self._params, shares, price, m.adv[row, asset], m.sigma[row, asset], self._tmp
-        )
+        adv, sigma = m.adv[row, asset], m.sigma[row, asset]
+        total = float(fill_cost(self._params, shares, price, adv, sigma, self._tmp))
+        self._quoted = (row, asset, abs(shares), price, total)
+        return total
 
     def fill(self, row: int, asset: int, shares: float, price: float, reason: str) -> float:
         """Book one fill of ``shares`` (signed) at ``price`` on bar ``row``; return its cost."""
@@ -105,11 +134,15 @@ class Ledger:
             )
         if self.marked_through < row - 1:
             self.mark_through(row - 1)
-        m = self._market
         tmp = self._tmp
-        total = float(
-            fill_cost(self._params, shares, price, m.adv[row, asset], m.sigma[row, asset], tmp)
-        )
+        quoted, self._quoted = self._quoted, None
+        if quoted is not None and quoted[:4] == (row, asset, abs(shares), price):
+            total = quoted[4]  # just priced by fill_cost: its categories are still in tmp
+        else:
+            m = self._market
+            total = float(
+                fill_cost(self._params, shares, price, m.adv[row, asset], m.sigma[row, asset], tmp)
+            )
         costs = tmp.tolist()
         flow = -shares * price - total
         self.cash += flow
@@ -173,6 +206,16 @@ class Ledger:
         held = sorted(self.held)
         if not held:
             self.equity[start : row + 1] = self.cash
+        elif (
+            len(held) == 1
+            and row - start >= _ONE_ASSET_SPAN
+            and (self._borrow_rate <= 0.0 or self.shares[held[0]] > 0.0)
+        ):
+            j = held[0]
+            _mark_one(
+                self._market.last_close, j, start, row + 1, self.shares[j], self.cash,
+                self.equity, self.gross_value,
+            )  # fmt: skip
         elif (row - start + 1) * len(held) <= _SMALL_SPAN:
             self._mark_small(start, row, held)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,8 @@ def _field(panel: Panel, name: str) -> np.ndarray:
 def forward_fill(values: np.ndarray) -> np.ndarray:
     """Each cell's last non-NaN value at or above it in its column (NaN before the first)."""
     valid = ~np.isnan(values)
+    if valid.all():
+        return values.copy()
     rows = np.where(valid, np.arange(values.shape[0])[:, None], 0)
     np.maximum.accumulate(rows, axis=0, out=rows)
     out = np.take_along_axis(values, rows, axis=0)
@@ -82,8 +85,9 @@ class MarketData:
     fills: FillTiming
     lag: int
 
-    @property
+    @cached_property
     def n_rows(self) -> int:
+        """Number of bars (cached: the broker asks on every bar it visits)."""
         return len(self.index)
 
     @property

@@ -314,6 +314,46 @@ class Order:
         self.events: list[OrderEvent] = []
         self._fill_ids: set[int] = set()
 
+    @classmethod
+    def _checked(
+        cls,
+        order_id: int,
+        asset: str,
+        side: OrderSide,
+        quantity: float,
+        order_type: OrderType,
+        limit_price: float | None,
+        stop_price: float | None,
+        trail_fraction: float | None,
+        reason: str,
+    ) -> Order:
+        """A GTC order whose fields the broker has already checked (no validation).
+
+        For orders the broker makes itself from checked inputs (protection
+        orders priced from a fill price): the fields must satisfy everything
+        ``__init__`` requires; the state is a new order's.
+        """
+        self = object.__new__(cls)
+        self.order_id = order_id
+        self.asset = asset
+        self.side = side
+        self.quantity = quantity
+        self.order_type = order_type
+        self.time_in_force = TimeInForce.GTC
+        self.limit_price = limit_price
+        self.stop_price = stop_price
+        self.trail_fraction = trail_fraction
+        self.reason = reason
+        self.parent_id = None
+        self.status = OrderStatus.NEW
+        self._open = True
+        self.filled_quantity = 0.0
+        self.avg_price = math.nan
+        self.is_triggered = False
+        self.events = []
+        self._fill_ids = set()
+        return self
+
     # ---------------------------------------------------------------- views
     @property
     def leaves_quantity(self) -> float:

@@ -20,6 +20,7 @@ open, which the position did not live through); others from the next bar.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from alphaloop.execution.events import OrderAccepted, OrderSubmitted, OrderUpdated
@@ -36,6 +37,23 @@ _REASON = {
     OrderType.TRAILING_STOP: "trailing_stop",
     OrderType.LIMIT: "take_profit",
 }
+
+
+def _validated(
+    order_id: int,
+    asset: str,
+    side: OrderSide,
+    quantity: float,
+    kind: OrderType,
+    limit: float | None,
+    stop: float | None,
+    trail: float | None,
+    reason: str,
+) -> Order:
+    return Order(
+        order_id, asset, side, quantity, kind,
+        limit_price=limit, stop_price=stop, trail_fraction=trail, reason=reason,
+    )  # fmt: skip
 
 
 def guard_levels(p: Protection, entry: float, long: bool) -> dict[OrderType, float | None]:
@@ -102,27 +120,27 @@ class ProtectionDesk:
         for g in list(guards):
             broker.cancel_ticket(g, row, "replaced: the position changed")
         first = row if at_open else row + 1
+        name = broker.market.assets[j]
+        quantity = abs(pos)
+        opened = ledger.opened[j]
+        # prices from a positive, finite entry are valid: skip the order's own checks
+        make = Order._checked if 0.0 < entry < math.inf else _validated
         new: list[Ticket] = []
         for kind, price in levels.items():
-            order = Order(
-                broker.new_order_id(),
-                broker.market.assets[j],
-                side,
-                abs(pos),
-                kind,
-                limit_price=price if kind is OrderType.LIMIT else None,
-                stop_price=price if kind is not OrderType.LIMIT else None,
-                trail_fraction=(
-                    protection.trailing_stop if kind is OrderType.TRAILING_STOP else None
-                ),
-                reason=_REASON[kind],
-            )
+            is_limit = kind is OrderType.LIMIT
+            order = make(
+                broker.new_order_id(), name, side, quantity, kind,
+                price if is_limit else None,
+                None if is_limit else price,
+                protection.trailing_stop if kind is OrderType.TRAILING_STOP else None,
+                _REASON[kind],
+            )  # fmt: skip
             broker.orders[order.order_id] = order
             broker.emit(order, OrderSubmitted(order.order_id, row))
             broker.emit(order, OrderAccepted(order.order_id, row))
             ticket = Ticket(order, j, first, row + 1, extreme=entry)
             ticket.guard = protection
-            ticket.opened = ledger.opened[j]
+            ticket.opened = opened
             broker.register(ticket, auction=False)
             new.append(ticket)
         self.guards[j] = new
@@ -140,4 +158,4 @@ class ProtectionDesk:
             stop = price
         if new_qty is not None or limit is not None or stop is not None:
             self._broker.emit(o, OrderUpdated(o.order_id, row, new_qty, limit, stop))
-            self._broker.resting.changed(g, row)
+            self._broker.changed(g, row)

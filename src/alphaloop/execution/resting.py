@@ -84,10 +84,14 @@ class RestingBook:
         m = self._market
         assert m.high is not None
         assert m.low is not None
-        for j in sorted(self.by_asset):
-            resting = self.by_asset.get(j, ())
-            if not any(t.touch_row <= row and t.first_row <= row for t in resting):
-                continue
+        by_asset = self.by_asset
+        for j in sorted(by_asset) if len(by_asset) > 1 else list(by_asset):
+            resting = by_asset.get(j, ())
+            for t in resting:
+                if t.touch_row <= row and t.first_row <= row:
+                    break
+            else:
+                continue  # no order of this asset can act on this bar
             tickets = [t for t in resting if t.first_row <= row]
             high = float(m.high[row, j])
             low = float(m.low[row, j])
@@ -99,19 +103,21 @@ class RestingBook:
                 if t.order.order_type is OrderType.TRAILING_STOP:
                     self._advance(t, row)
             open_ = float(m.open[row, j]) if m.open is not None else math.nan
-            tickets.sort(key=Ticket.priority)
+            if len(tickets) > 1:
+                tickets.sort(key=Ticket.priority)
             # a ticket whose touch row is later cannot act now, unless it changes on the way
             if not math.isnan(open_):
                 for t in tickets:
-                    if t.order.is_open and t.open_row <= row and t.touch_row <= row:
+                    if t.order._open and t.open_row <= row and t.touch_row <= row:
                         self._at_open(t, row, open_)
             triggered_inside: list[Ticket] = []
             for t in tickets:
-                if t.order.is_open and t.touch_row <= row and t not in triggered_inside:
+                if t.order._open and t.touch_row <= row and t not in triggered_inside:
                     self._in_range(t, row, high, low, triggered_inside)
             for t in tickets:
                 t.touch_row = -1
-                if t.order.is_open and t.order.order_type is OrderType.TRAILING_STOP:
+                order = t.order
+                if order._open and order.order_type is OrderType.TRAILING_STOP:
                     t.update_extreme(high, low)
                     t.extreme_through = row
         self.refresh(row + 1)

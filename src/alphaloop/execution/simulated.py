@@ -16,11 +16,8 @@ are due at bar ``t + lag`` (lag 1, or 0 for ``same_close``); resting orders
 (limit, stop, stop-limit, trailing stop) work from the open of bar ``t + 1``.
 IOC and FOK orders get one chance, at their first auction.
 
-Checks at each fill, as in the vectorized simulator: a market order due
-where the asset has no price, a sale beyond the position with shorts off,
-and (without leverage) a buy that costs more than the cash raise
-:class:`~alphaloop.errors.BacktestError`. Rebalance buys are scaled to the
-cash instead (see :mod:`~alphaloop.execution.sizing`).
+The auctions and fills themselves, and the checks at each fill, are in
+:mod:`~alphaloop.execution.fills`.
 """
 
 from __future__ import annotations
@@ -41,34 +38,29 @@ from alphaloop.execution.events import (
     OrderCanceled,
     OrderEvent,
     OrderExpired,
-    OrderFilled,
-    OrderPartiallyFilled,
     OrderRejected,
     OrderSubmitted,
     OrderUpdated,
     RebalanceToWeights,
     SubmitOrder,
 )
+from alphaloop.execution.fills import AuctionDesk
 from alphaloop.execution.ledger import Ledger
 from alphaloop.execution.market import MarketData
-from alphaloop.execution.matching import Ticket, gap_price
+from alphaloop.execution.matching import Ticket
 from alphaloop.execution.orders import (
     Order,
-    OrderSide,
     OrderType,
-    Protection,
     TimeInForce,
 )
 from alphaloop.execution.protection import ProtectionDesk
 from alphaloop.execution.resting import RestingBook
 from alphaloop.execution.risk_gate import RiskGate
-from alphaloop.execution.sizing import plan_basket, round_lot, scale_buys
 
 __all__ = ["SimulatedBroker"]
 
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 _ONE_SHOT = (TimeInForce.IOC, TimeInForce.FOK)
-_TOL = 1e-9
 
 
 def config_from(settings: dict) -> BrokerConfig:
@@ -85,7 +77,7 @@ def config_from(settings: dict) -> BrokerConfig:
         ) from None
 
 
-class SimulatedBroker:
+class SimulatedBroker(AuctionDesk):
     """A broker that fills orders against a panel's bars (see the module docstring).
 
     Parameters
@@ -129,7 +121,10 @@ class SimulatedBroker:
         self._in_open_auction = False
         #: working orders plus pending rebalances: 0 means no bar needs the broker
         self.pending = 0
+        #: :meth:`start_bar` has nothing to do before this bar (a lower bound)
+        self.due_row = 0
         self._cash_only = config.cash_only
+        self._participation = config.participation
         self._same_close = config.fills is FillTiming.SAME_CLOSE
         self._fills_at_open = market.at_open
         #: the risk engine every order passes (None: no limits configured)
@@ -204,7 +199,7 @@ class SimulatedBroker:
         )
         self.emit(ticket.order, event)
         if not ticket.is_auction:
-            self.resting.changed(ticket, command.row)
+            self.changed(ticket, command.row)
 
     def rebalance(self, command: RebalanceToWeights) -> None:
         w = np.asarray(command.weights, dtype=np.float64)
@@ -219,6 +214,7 @@ class SimulatedBroker:
         self._baskets = [b for b in self._baskets if b.row != command.row]
         self._baskets.append(RebalanceToWeights(w, command.row, command.protection))
         self.pending = len(self._tickets) + len(self._baskets)
+        self.due_row = min(self.due_row, command.row + self.market.lag)
 
     def position(self, asset: str) -> float:
         return self.ledger.shares[self.asset_column(asset)]
@@ -278,7 +274,11 @@ class SimulatedBroker:
         return max(nxt, row)
 
     def start_bar(self, row: int) -> None:
-        """Everything that happens on bar ``row`` before the strategy hears of its close."""
+        """Everything that happens on bar ``row`` before the strategy hears of its close.
+
+        Afterwards :attr:`due_row` is the next bar on which this can do
+        anything; a caller may skip the bars before it.
+        """
         self.row = row
         if self._fills_at_open:
             self._in_open_auction = True
@@ -292,6 +292,7 @@ class SimulatedBroker:
             if self.resting:
                 self.resting.match(row)
             self._auction_at(row)
+        self.due_row = self.next_row(row + 1)
 
     def decision_auction(self, row: int) -> None:
         """``same_close`` only: fill what was decided on ``row`` at its close."""
@@ -364,6 +365,7 @@ class SimulatedBroker:
         """Start matching a ticket: at auctions, or in the resting book."""
         self._tickets[ticket.order.order_id] = ticket
         self.pending += 1
+        self.due_row = min(self.due_row, ticket.first_row)
         ticket.is_auction = auction
         if auction:
             self._auction.append(ticket)
@@ -388,167 +390,11 @@ class SimulatedBroker:
         if ticket.guard is not None:
             self.protection.forget(ticket)
 
+    def changed(self, ticket: Ticket, row: int) -> None:
+        """A resting order changed on bar ``row``: match it bar by bar again from then."""
+        self.resting.changed(ticket, row)
+        self.due_row = min(self.due_row, max(ticket.first_row, row))
+
     def cancel_ticket(self, ticket: Ticket, row: int, reason: str) -> None:
         self.emit(ticket.order, OrderCanceled(ticket.order.order_id, row, reason))
         self._retire(ticket)
-
-    def _capacity(self, row: int, j: int, want: float) -> float:
-        """Shares that may trade now, within the participation cap."""
-        share = self.config.participation
-        if share is None:
-            return want
-        if self._taken_row != row:
-            self._taken.clear()
-            self._taken_row = row
-        assert self.market.volume is not None
-        volume = float(self.market.volume[row, j])
-        if not volume > 0.0:
-            return 0.0
-        room = share * volume - self._taken.get(j, 0.0)
-        return round_lot(min(want, max(room, 0.0)), float(self._lots[j]))
-
-    # -------------------------------------------------------------- auctions
-    def _auction_at(self, row: int) -> None:
-        due = [t for t in self._auction if t.first_row <= row]
-        if self._baskets:
-            baskets = [b for b in self._baskets if b.row + self.market.lag <= row]
-            self._baskets = [b for b in self._baskets if b.row + self.market.lag > row]
-            self.pending -= len(baskets)
-            for basket in baskets:
-                self._fill_basket(row, basket)
-        if not due:
-            return
-        prices = self.market.auction_price
-        for ticket in sorted(due, key=lambda t: t.sign):  # sells first, then in order
-            if ticket.order.is_open:
-                self._match_auction(ticket, row, float(prices[row, ticket.asset]))
-
-    def _match_auction(self, ticket: Ticket, row: int, price: float) -> None:
-        order = ticket.order
-        if not price > 0.0:
-            raise BacktestError(
-                f"no valid price for {self.market.where(row, ticket.asset)} where order "
-                f"#{order.order_id} is due",
-                hint="cancel orders for assets without prices, or repair the data",
-            )
-        tif = order.time_in_force
-        if order.order_type is OrderType.LIMIT:
-            assert order.limit_price is not None
-            if math.isnan(gap_price(False, ticket.sign, order.limit_price, price)):
-                self.cancel_ticket(
-                    ticket,
-                    row,
-                    f"{tif.value}: limit {order.limit_price:g} not reached at {price:g}",
-                )
-                return
-        want = order.leaves_quantity
-        quantity = self._capacity(row, ticket.asset, want)
-        if tif is TimeInForce.FOK and quantity < want * (1.0 - _TOL):
-            self.cancel_ticket(
-                ticket,
-                row,
-                f"fok: only {quantity:g} of {want:g} shares within the participation cap",
-            )
-            return
-        if quantity > 0.0:
-            self._execute(ticket, row, quantity, price)
-        if order.is_open and tif is TimeInForce.IOC:
-            self.cancel_ticket(ticket, row, f"ioc: {order.leaves_quantity:g} shares unfilled")
-
-    def _fill_basket(self, row: int, basket: RebalanceToWeights) -> None:
-        cfg = self.config
-        prices = self.market.auction_price
-        self.ledger.mark_through(row - 1)
-        plan = plan_basket(
-            basket.weights, basket.row, row, prices, self.ledger, self.market,
-            max_leverage=cfg.max_leverage, allow_short=cfg.allow_short, lots=self._lots,
-            min_trade_value=cfg.min_trade_value,
-        )  # fmt: skip
-        for j, dq in plan.sells():
-            self._leg(row, j, dq, prices, basket.protection)
-        if self._cash_only:
-            scale_buys(plan, row, prices, self.ledger, self._lots)
-        for j, dq in plan.buys():
-            self._leg(row, j, dq, prices, basket.protection)
-
-    def _leg(
-        self, row: int, j: int, dq: float, prices: np.ndarray, protection: Protection | None
-    ) -> None:
-        side = OrderSide.BUY if dq > 0.0 else OrderSide.SELL
-        asset = self.market.assets[j]
-        order = Order(self.new_order_id(), asset, side, abs(dq), time_in_force=TimeInForce.DAY)
-        self.orders[order.order_id] = order
-        self.emit(order, OrderSubmitted(order.order_id, row))
-        if self.risk is not None and self._refused(order, row, row - 1, float(prices[row, j])):
-            return
-        self.emit(order, OrderAccepted(order.order_id, row))
-        ticket = Ticket(order, j, row, row, self._expiry(order, row))
-        ticket.protection = protection
-        self.register(ticket, True)
-        quantity = self._capacity(row, j, abs(dq))
-        if quantity > 0.0:
-            self._execute(ticket, row, quantity, float(prices[row, j]), checked=False)
-        ticket.first_row = row + 1  # a capped remainder waits for the next auction
-
-    def _trade_resting(self, t: Ticket, row: int, price: float) -> None:
-        quantity = self._capacity(row, t.asset, t.order.leaves_quantity)
-        if quantity > 0.0:
-            self._execute(t, row, quantity, price)
-
-    # ------------------------------------------------------------------ fills
-    def _execute(
-        self, ticket: Ticket, row: int, quantity: float, price: float, *, checked: bool = True
-    ) -> None:
-        order = ticket.order
-        j = ticket.asset
-        ledger = self.ledger
-        if checked:
-            self._check_fill(ticket, row, quantity, price)
-        reason = self._reason(ticket)
-        cost = ledger.fill(row, j, quantity * ticket.sign, price, reason)
-        if self.config.participation is not None:
-            self._taken[j] = self._taken.get(j, 0.0) + quantity
-        fill_id = self._next_fill_id
-        self._next_fill_id += 1
-        left = order.leaves_quantity
-        kind = OrderFilled if quantity >= left - _TOL * order.quantity else OrderPartiallyFilled
-        self.emit(
-            order,
-            kind(order.order_id, row, fill_id, order.asset, order.side, quantity, price, cost),
-        )
-        if not order.is_open:
-            self._retire(ticket)
-        if ticket.protection is not None:
-            self.protection.attach(j, ticket.protection)
-        if ticket.protection is not None or self.protection.watches(j):
-            self.protection.sync(j, row, self._in_open_auction)
-
-    def _check_fill(self, ticket: Ticket, row: int, quantity: float, price: float) -> None:
-        ledger = self.ledger
-        j = ticket.asset
-        if ticket.sign < 0:
-            if not self.config.allow_short and ledger.shares[j] - quantity < -_TOL * quantity:
-                raise BacktestError(
-                    f"order #{ticket.order.order_id} sells {quantity:g} shares of "
-                    f"{self.market.where(row, j)} but holds {ledger.shares[j]:g} and shorts "
-                    "are off",
-                    hint="set allow_short=True or sell at most the position",
-                )
-        elif self._cash_only:
-            ledger.mark_through(row - 1)
-            need = quantity * price + ledger.fill_cost(row, j, quantity, price)
-            if need > ledger.cash * (1.0 + 1e-12) + 1e-9:
-                raise BacktestError(
-                    f"the buy order #{ticket.order.order_id} for {self.market.where(row, j)} "
-                    f"needs {need:,.2f} in cash but the account holds {ledger.cash:,.2f} and "
-                    "leverage is not allowed",
-                    hint="reduce the order or allow leverage (max_leverage > 1)",
-                )
-
-    @staticmethod
-    def _reason(ticket: Ticket) -> str:
-        if ticket.guard is None:
-            return "order"
-        if ticket.order.order_type is OrderType.LIMIT:
-            return "take_profit"
-        return "trailing_stop" if ticket.trails() else "stop_loss"

@@ -148,7 +148,8 @@ class Context:
         prices each type needs. ``protection`` attaches stop-loss,
         take-profit or trailing-stop orders to the position it builds.
         """
-        self._need_bar("order")
+        if self.row < 0:
+            self._need_bar("order")
         if not (isinstance(quantity, int | float) and math.isfinite(quantity) and quantity):
             raise BacktestError(
                 f"order quantity must be a non-zero number of shares, got {quantity!r}",

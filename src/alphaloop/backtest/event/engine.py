@@ -164,7 +164,12 @@ class _Run:
         expiring = broker.expiring
         r = 0
         while r < n_rows:
-            if wake is not None and not algos:
+            if wake is None:
+                if not (broker.pending or algos or expiring):
+                    r = self._quiet(r)  # bars on which only on_bar can act
+                    if r >= n_rows:
+                        break
+            elif not algos:
                 while k < len(wake) and wake[k] < r:
                     k += 1
                 nxt = wake[k] if k < len(wake) else n_rows
@@ -174,7 +179,7 @@ class _Run:
                 if r >= n_rows:
                     break
             ctx.row = broker.row = r
-            if broker.pending:
+            if broker.pending and r >= broker.due_row:
                 broker.start_bar(r)
                 if broker.events:
                     self.dispatch()
@@ -194,6 +199,38 @@ class _Run:
                     self.dispatch()
             r += 1
 
+    def _quiet(self, r: int) -> int:
+        """Call ``on_bar`` from bar ``r`` on while nothing works at the broker.
+
+        Returns the first bar not finished here: the one after the first
+        ``on_bar`` that left an order, an event or an algorithm behind (its
+        events dispatched; the broker trades no earlier than the next bar),
+        or ``n_rows``. Only for strategies that look at every bar.
+        """
+        ctx, broker, algos = self.ctx, self.broker, self.ctx.algos
+        on_bar = self.strategy.on_bar
+        same_close = broker.config.fills is FillTiming.SAME_CLOSE
+        n_rows = self.panel.n_times
+        while r < n_rows:
+            ctx.row = broker.row = r
+            on_bar(ctx, r)
+            if broker.pending or broker.events or algos or broker.expiring:
+                if algos:
+                    self._step_algos(r)
+                if broker.events:
+                    self.dispatch()
+                if same_close and broker.pending:
+                    broker.decision_auction(r)
+                    if broker.events:
+                        self.dispatch()
+                if broker.expiring:
+                    broker.end_bar(r)
+                    if broker.events:
+                        self.dispatch()
+                return r + 1
+            r += 1
+        return r
+
     def _step_algos(self, row: int) -> None:
         algos = self.ctx.algos
         for algo in algos:
@@ -203,6 +240,9 @@ class _Run:
     def dispatch(self) -> None:
         """Hand the broker's (and algorithms') events to the algorithms and the strategy."""
         ctx, broker, strategy = self.ctx, self.broker, self.strategy
+        if not (self._wants_order or self._wants_fill or ctx.algo_by_parent):
+            broker.events = []  # nobody listens: the orders keep their own history
+            return
         while broker.events or ctx.algo_events:
             for event in broker.drain_events():
                 order = broker.orders[event.order_id]

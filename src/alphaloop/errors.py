@@ -309,3 +309,13 @@ class DraftError(SpecError):
 class IntentError(AlphaloopError):
     """A natural-language strategy idea cannot be turned into a draft: an empty intent,
     or one in which the offline parser recognises no signal."""
+
+
+class SynthError(AlphaloopError):
+    """Synthetic data cannot be made or used as asked: a generator fitted to too few
+    returns, an unknown generator or parameter, a path count or length out of range,
+    synthetic paths offered where real data is required."""
+
+
+class GeneratorNotFoundError(SynthError):
+    """No fitted generator of that name in the workspace."""

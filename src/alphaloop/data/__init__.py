@@ -14,6 +14,7 @@ from alphaloop.data.market_calendar import (
     periods_per_year,
 )
 from alphaloop.data.options import ReadOptions
+from alphaloop.data.origin import SYNTHETIC_PARQUET_KEY, SyntheticOrigin
 from alphaloop.data.panel import Panel, as_utc, infer_frequency
 from alphaloop.data.price_checks import synthetic_open_mask
 from alphaloop.data.quality import CHECKS, QualityIssue, QualityReport, Repair
@@ -23,6 +24,7 @@ __all__ = [
     "CHECKS",
     "DAYS_PER_YEAR",
     "PERIODIC_PER_YEAR",
+    "SYNTHETIC_PARQUET_KEY",
     "CombineResult",
     "CombineSource",
     "DataCatalog",
@@ -39,6 +41,7 @@ __all__ = [
     "QualityReport",
     "ReadOptions",
     "Repair",
+    "SyntheticOrigin",
     "as_utc",
     "infer_frequency",
     "periods_per_year",

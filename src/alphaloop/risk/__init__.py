@@ -28,7 +28,8 @@ from ``alphaloop.risk`` directly and load from their module on first use
     :func:`group_concentration`.
 :mod:`~alphaloop.risk.scenarios`, :mod:`~alphaloop.risk.stress`, :mod:`~alphaloop.risk.stress_mc`
     :data:`SCENARIOS` (named crisis windows), :func:`replay_scenarios`,
-    :func:`asset_shock`, :func:`factor_shock`, :func:`bootstrap_stress`.
+    :func:`asset_shock`, :func:`factor_shock`, :func:`bootstrap_stress`,
+    :func:`generator_stress` (paths from any synthetic-data generator).
 
 :mod:`~alphaloop.risk.regimes`
     :class:`RegimeLabels`; :func:`volatility_regimes`, :func:`trend_regimes`
@@ -149,7 +150,9 @@ if TYPE_CHECKING:
     )
     from alphaloop.risk.stress_mc import (
         MonteCarloStress,
+        PathGenerator,
         bootstrap_stress,
+        generator_stress,
         stationary_bootstrap_indices,
     )
     from alphaloop.risk.var import (
@@ -219,6 +222,8 @@ _HOME: dict[str, str] = {
     # stress_mc
     "MonteCarloStress": "stress_mc",
     "bootstrap_stress": "stress_mc",
+    "generator_stress": "stress_mc",
+    "PathGenerator": "stress_mc",
     "stationary_bootstrap_indices": "stress_mc",
     # regimes
     "REGIME_METHODS": "regimes",
@@ -282,6 +287,7 @@ __all__ = [
     "RiskError",
     "RiskInputError",
     "Scenario",
+    "PathGenerator",
     "ScenarioError",
     "ScenarioResult",
     "StressLimits",
@@ -295,6 +301,7 @@ __all__ = [
     "backtest_var",
     "bootstrap_stress",
     "check_confidence",
+    "generator_stress",
     "christoffersen_conditional_coverage",
     "christoffersen_independence",
     "detect_regimes",

@@ -1,0 +1,269 @@
+"""Synthetic data in the workspace: fit generators on datasets, store them, draw paths.
+
+Fitted generators live in ``<workspace>/synth/<name>/`` (``generator.json``:
+kind, parameters, dataset and version, what the fit learnt; ``arrays.npz``:
+the fitted arrays). A generator is fitted on what the catalog loads, which
+stops before a sealed holdout, so synthetic paths never carry holdout data.
+Drawn paths are Panels labelled :class:`~alphaloop.data.SyntheticOrigin`;
+written to files they carry a Parquet marker the importer refuses, so they
+can never become a dataset.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alphaloop.app.workspace import Workspace
+from alphaloop.data import SYNTHETIC_PARQUET_KEY, Panel
+from alphaloop.errors import GeneratorNotFoundError, SynthError
+from alphaloop.files import write_atomic
+from alphaloop.synth import Generator, generator_from_state, make_generator
+
+__all__ = [
+    "FittedGenerator",
+    "fit_generator",
+    "generator_dir",
+    "list_generators",
+    "load_generator",
+    "parse_params",
+    "sample_paths",
+    "write_paths",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class FittedGenerator:
+    """A generator stored in the workspace.
+
+    Attributes
+    ----------
+    name, kind : str
+    params : dict
+        Its ``__init__`` parameters.
+    dataset : str
+    version : int
+        The dataset version it was fitted on.
+    assets : tuple of str
+    bars : int
+        Complete return rows it was fitted on.
+    fitted : dict
+        Scalars the fit learnt (e.g. the block length).
+    fitted_at : str
+        ISO time (UTC).
+    """
+
+    name: str
+    kind: str
+    params: dict[str, Any]
+    dataset: str
+    version: int
+    assets: tuple[str, ...]
+    bars: int
+    fitted: dict[str, Any]
+    fitted_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "params": self.params,
+            "dataset": self.dataset,
+            "version": self.version,
+            "assets": list(self.assets),
+            "bars": self.bars,
+            "fitted": self.fitted,
+            "fitted_at": self.fitted_at,
+        }
+
+
+def generator_dir(ws: Workspace, name: str) -> Path:
+    """Where generator ``name`` is stored (the name checked)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SynthError(
+            f"generator name {name!r} is not valid",
+            hint="use letters, digits, '.', '_' or '-' (up to 64, starting with a letter or digit)",
+        )
+    return ws.root / "synth" / name
+
+
+def _record(meta: dict[str, Any]) -> FittedGenerator:
+    return FittedGenerator(
+        name=meta["name"],
+        kind=meta["kind"],
+        params=meta.get("params", {}),
+        dataset=meta["dataset"],
+        version=int(meta["version"]),
+        assets=tuple(meta["assets"]),
+        bars=int(meta["bars"]),
+        fitted=meta.get("fitted", {}),
+        fitted_at=meta["fitted_at"],
+    )
+
+
+def fit_generator(
+    ws: Workspace,
+    name: str,
+    data: str,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    *,
+    assets: list[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    replace: bool = False,
+) -> FittedGenerator:
+    """Fit a generator of ``kind`` on dataset ``data`` and store it as ``name``.
+
+    Raises
+    ------
+    SynthError
+        A bad name or parameter, a name already taken (without ``replace``),
+        too few complete return rows.
+    DatasetNotFoundError
+        No such dataset.
+    """
+    target = generator_dir(ws, name)
+    if (target / "generator.json").exists() and not replace:
+        raise SynthError(
+            f"a generator named {name!r} exists already", hint="pass --replace to fit it again"
+        )
+    gen = make_generator(kind, params)
+    info = ws.data.info(data)
+    panel = ws.data.load(data, assets=assets, start=start, end=end)
+    gen.fit(panel, source=f"{info.name} v{info.version}")
+    meta, arrays = gen.state()
+    meta.update(
+        name=name,
+        dataset=info.name,
+        version=info.version,
+        bars=int(gen.returns_.shape[0]),
+        fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    if target.exists():
+        shutil.rmtree(target)
+    write_atomic(target / "arrays.npz", buf.getvalue())
+    write_atomic(target / "generator.json", json.dumps(meta, indent=2, default=str))
+    return _record(meta)
+
+
+def list_generators(ws: Workspace) -> list[FittedGenerator]:
+    """Every stored generator, by name."""
+    root = ws.root / "synth"
+    if not root.is_dir():
+        return []
+    out = []
+    for path in sorted(root.glob("*/generator.json")):
+        out.append(_record(json.loads(path.read_text())))
+    return out
+
+
+def load_generator(ws: Workspace, name: str) -> tuple[FittedGenerator, Generator]:
+    """The stored record and the fitted generator ``name``."""
+    target = generator_dir(ws, name)
+    meta_path = target / "generator.json"
+    if not meta_path.is_file():
+        known = [g.name for g in list_generators(ws)]
+        raise GeneratorNotFoundError(
+            f"no generator named {name!r} in {ws.root}",
+            hint=f"fitted: {', '.join(known)}" if known else "fit one with `alphaloop synth fit`",
+        )
+    meta = json.loads(meta_path.read_text())
+    with np.load(target / "arrays.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    return _record(meta), generator_from_state(meta, arrays)
+
+
+def sample_paths(
+    ws: Workspace,
+    name: str,
+    n_paths: int,
+    length: int,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+) -> list[Panel]:
+    """``n_paths`` synthetic Panels from stored generator ``name``.
+
+    ``params`` changes sampling parameters only (e.g. ``start_regime``,
+    ``stay_longer`` of a regime generator).
+    """
+    _, gen = load_generator(ws, name)
+    if params:
+        gen = gen.with_params(**params)
+    return gen.sample(n_paths, length, seed, name=name)
+
+
+def write_paths(ws: Workspace, panels: list[Panel], out_dir: Path) -> list[Path]:
+    """Write each path as long-format Parquet ``path-0000.parquet``, marked synthetic.
+
+    The files carry the origin in their schema metadata; the importer
+    refuses them. Refused inside the workspace's data store.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir).resolve()
+    if out.is_relative_to(ws.data_dir.resolve()):
+        raise SynthError(f"{out} is inside the workspace's data store; choose another directory")
+    if out.exists() and not out.is_dir():
+        raise SynthError(f"{out} exists and is not a directory")
+    written = []
+    for panel in panels:
+        origin = panel.synthetic
+        if origin is None:
+            raise SynthError("write_paths writes synthetic panels only")
+        table = pa.Table.from_pandas(panel.to_long(), preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[SYNTHETIC_PARQUET_KEY] = json.dumps(origin.to_dict(), default=str).encode()
+        table = table.replace_schema_metadata(meta)
+        buf = pa.BufferOutputStream()
+        pq.write_table(table, buf)
+        path = out / f"path-{origin.path:04d}.parquet"
+        write_atomic(path, buf.getvalue().to_pybytes())
+        written.append(path)
+    return written
+
+
+def parse_params(text: str | None) -> dict[str, Any]:
+    """Generator parameters from ``'{"vol": "gjr"}'`` (JSON) or ``'vol=gjr,copula=t'``.
+
+    In the ``key=value`` form a value is read as JSON when it parses
+    (numbers, ``true``, ``null``), else kept as text.
+    """
+    if text is None or not text.strip():
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SynthError(
+                f"--params is not valid JSON: {exc.msg} at column {exc.colno}"
+            ) from None
+        if not isinstance(value, dict):
+            raise SynthError("--params JSON must be an object")
+        return value
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, raw = part.partition("=")
+        if not sep or not key.strip():
+            raise SynthError(
+                f"--params part {part!r} is not key=value", hint="e.g. vol=gjr,copula=t"
+            )
+        try:
+            out[key.strip()] = json.loads(raw.strip())
+        except json.JSONDecodeError:
+            out[key.strip()] = raw.strip()
+    return out

@@ -10,23 +10,25 @@ generator can fail a fact the real data passes, and the real data's own
 verdicts are reported beside every generator's. With ``reference`` (the
 real returns) the distances of the marginal distributions are added.
 
-========================  ===========================================  ==========================
-fact                      statistic                                    pass when
-========================  ===========================================  ==========================
-heavy_tails               excess kurtosis; Hill tail index (top 5%)    kurtosis > 1 and Hill < 6
-no_autocorrelation        mean ``|ACF(r)|`` at lags 1..10              < 0.1
-volatility_clustering     mean ACF of ``|r|`` (and ``r^2``), lags 1..20 ``|r|`` > 0.05
-leverage_effect           mean corr(r_t, ``|r_{t+k}|``), k = 1..10     < 0
-gain_loss_asymmetry       ``|q1%| / q99%`` of demeaned returns; skew    ratio > 1
-aggregational_gaussianity excess kurtosis of 20-bar sums vs 1-bar      agg < half of daily, daily > 1
-cross_correlation         mean pairwise correlation                    > 0.1 (two assets or more)
-correlation_in_drawdowns  corr. in the worst 20% of 63-bar windows     rise > 0.02
-                          minus in the rest
-distance_ks               Kolmogorov-Smirnov statistic to the real     < 0.05
-                          returns (pooled paths, per asset)
-distance_wasserstein      Wasserstein-1 distance to the real returns,  < 0.1
-                          in units of the real standard deviation
-========================  ===========================================  ==========================
+Facts, their statistic, and the rule ("pass when"):
+
+- ``heavy_tails``: excess kurtosis > 1, and Hill's tail index of ``|r|``
+  (largest 5%) < 6.
+- ``no_autocorrelation``: mean ``|ACF(r)|`` at lags 1..10 < 0.1.
+- ``volatility_clustering``: mean ACF of ``|r|`` at lags 1..20 > 0.05
+  (the ACF of ``r^2`` is reported too).
+- ``leverage_effect``: mean corr(``r_t``, ``|r_{t+k}|``), k = 1..10, < 0.
+- ``gain_loss_asymmetry``: ``|q1%| / q99%`` of demeaned returns > 1 (skewness
+  reported). Individual stocks often fail it; indices pass.
+- ``aggregational_gaussianity``: excess kurtosis of 20-bar sums < half the
+  1-bar excess kurtosis, which is > 1.
+- ``cross_correlation``: mean pairwise correlation > 0.1 (two assets or more).
+- ``correlation_in_drawdowns``: mean pairwise correlation in the worst 20%
+  of 63-bar windows (by equal-weight return) minus in the rest > 0.02.
+- ``distance_ks``: mean Kolmogorov-Smirnov statistic to the real returns
+  (paths pooled, per asset) < 0.05.
+- ``distance_wasserstein``: mean Wasserstein-1 distance to the real returns,
+  in units of the real standard deviation, < 0.1.
 """
 
 from __future__ import annotations

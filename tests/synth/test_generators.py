@@ -179,4 +179,5 @@ def test_log_returns_keep_complete_rows_only() -> None:
     holed = Panel(panel.index, panel.assets, {"close": close})
     rows, where = log_returns(holed)
     assert rows.shape == (298, 3)
-    assert 10 not in where and 11 not in where
+    assert 10 not in where
+    assert 11 not in where

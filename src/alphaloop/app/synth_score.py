@@ -66,9 +66,7 @@ class SynthScore:
         }
 
 
-def score_generators(
-    ws: Workspace, name: str, *, n_paths: int = 20, seed: int = 0
-) -> SynthScore:
+def score_generators(ws: Workspace, name: str, *, n_paths: int = 20, seed: int = 0) -> SynthScore:
     """Facts of the real data behind generator ``name`` and of every comparable generator."""
     if isinstance(n_paths, bool) or not isinstance(n_paths, int) or not 1 <= n_paths <= 1000:
         raise SynthError(f"n_paths must be between 1 and 1,000, got {n_paths!r}")

@@ -138,9 +138,7 @@ def sample_command(
         "fields": list(panels[0].field_names),
         "start": panels[0].index[0].isoformat(),
         "end": panels[0].index[-1].isoformat(),
-        "total_return_quantiles": {
-            str(q): float(np.quantile(total, q)) for q in (0.05, 0.5, 0.95)
-        },
+        "total_return_quantiles": {str(q): float(np.quantile(total, q)) for q in (0.05, 0.5, 0.95)},
         "files": [str(f) for f in files],
     }
     if as_json:

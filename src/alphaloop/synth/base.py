@@ -113,9 +113,7 @@ class Generator(ABC):
     # ---------------------------------------------------------------- contract
     def get_params(self) -> dict[str, Any]:
         """The ``__init__`` parameters as set (JSON-ready values)."""
-        names = [
-            p for p in inspect.signature(type(self).__init__).parameters if p != "self"
-        ]
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names}
 
     def with_params(self, **params: Any) -> Self:

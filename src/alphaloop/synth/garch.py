@@ -242,9 +242,7 @@ class GarchCopula(Generator):
         table = np.stack([_std_ppf(u, float(nu)) for nu in self.params_["nu"]])
         return float(x[0]), float(x[1] - x[0]), np.ascontiguousarray(table)
 
-    def _draw(
-        self, n_paths: int, length: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, None]:
+    def _draw(self, n_paths: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
         d = len(self.assets_)
         total = length + self.burn
         x = rng.standard_normal((n_paths, total, d))
@@ -257,8 +255,18 @@ class GarchCopula(Generator):
         p = self.params_
         kind = np.full(d, 1 if self.vol == "egarch" else 0, dtype=np.int64)
         out = garch_paths(
-            x, x0, dx, table, kind, p["mu"], p["omega"], p["alpha"], p["gamma"], p["beta"],
-            self.variance_, self.burn,
+            x,
+            x0,
+            dx,
+            table,
+            kind,
+            p["mu"],
+            p["omega"],
+            p["alpha"],
+            p["gamma"],
+            p["beta"],
+            self.variance_,
+            self.burn,
         )
         out /= 100.0
         return out, None

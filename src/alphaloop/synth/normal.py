@@ -37,9 +37,7 @@ class NormalBaseline(Generator):
         cov = np.atleast_2d(np.cov(returns, rowvar=False))
         self.cov_ = (cov + cov.T) / 2 + 1e-12 * np.eye(cov.shape[0])
 
-    def _draw(
-        self, n_paths: int, length: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, None]:
+    def _draw(self, n_paths: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
         z = rng.standard_normal((n_paths, length, self.mean_.size))
         return self.mean_ + z @ np.linalg.cholesky(self.cov_).T, None
 

@@ -89,8 +89,7 @@ class RegimeSwitching(Generator):
         if is_int and 0 <= int(value) < len(names):
             return int(value)
         raise SynthError(
-            f"{what} {value!r} is not a regime; regimes: {list(names)} "
-            f"(or 0..{len(names) - 1})"
+            f"{what} {value!r} is not a regime; regimes: {list(names)} (or 0..{len(names) - 1})"
         )
 
     def _check_sample_params(self) -> None:
@@ -186,9 +185,7 @@ class RegimeSwitching(Generator):
         self._check_fitted()
         return self._regimes(n, t, np.random.default_rng(s))
 
-    def _draw(
-        self, n_paths: int, length: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, None]:
+    def _draw(self, n_paths: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
         self._check_sample_params()
         states = self._regimes(n_paths, length, rng)
         d = self.means_.shape[1]

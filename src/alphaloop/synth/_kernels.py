@@ -8,7 +8,7 @@ from numba import njit
 __all__ = ["garch_paths", "stationary_indices"]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stationary_indices(first: np.ndarray, starts: np.ndarray, fresh: np.ndarray, n_obs: int):
     """Row indices of the stationary bootstrap, ``(n_paths, length)``.
 
@@ -31,14 +31,19 @@ def stationary_indices(first: np.ndarray, starts: np.ndarray, fresh: np.ndarray,
     return idx
 
 
-@njit(cache=True)
-def garch_paths(x, x0, dx, table, kind, mu, omega, alpha, gamma, beta, h0, burn):
+@njit(cache=True, nogil=True)
+def garch_paths(z, chol, scale, x0, dx, table, kind, mu, omega, alpha, gamma, beta, h0, burn):
     """Returns of GARCH-family processes driven by copula draws.
 
     Parameters
     ----------
-    x : ndarray, shape (n_paths, burn + length, assets)
-        Draws of the copula on its own margins (normal or Student-t).
+    z : ndarray, shape (n_paths, burn + length, assets)
+        Independent standard normal draws.
+    chol : ndarray, shape (assets, assets)
+        Upper Cholesky factor of the copula correlation: the copula's draw
+        of a bar is ``z[p, k] @ chol / scale[p, k]``.
+    scale : ndarray, shape (n_paths, burn + length)
+        1 for a Gaussian copula; ``sqrt(chi2_nu / nu)`` for a Student-t one.
     x0, dx : float
         The uniform grid of ``table``: ``x0 + i * dx``.
     table : ndarray, shape (assets, grid)
@@ -58,43 +63,56 @@ def garch_paths(x, x0, dx, table, kind, mu, omega, alpha, gamma, beta, h0, burn)
     -------
     ndarray, shape (n_paths, length, assets)
     """
-    n, total, d = x.shape
+    n, total, d = z.shape
     m = table.shape[1]
     out = np.empty((n, total - burn, d))
     sqrt_2_pi = np.sqrt(2.0 / np.pi)
+    h = np.empty(d)
+    lnh = np.empty(d)
+    prev_e = np.empty(d)
+    prev_z = np.empty(d)
+    x = np.empty(d)
     for p in range(n):
         for j in range(d):
-            h = h0[j]
-            lnh = np.log(h)
-            prev_e = 0.0
-            prev_z = 0.0
-            for k in range(total):
+            h[j] = h0[j]
+            lnh[j] = np.log(h0[j])
+            prev_e[j] = 0.0
+            prev_z[j] = 0.0
+        for k in range(total):
+            inv = 1.0 / scale[p, k]
+            for j in range(d):
+                acc = 0.0
+                for i in range(j + 1):
+                    acc += z[p, k, i] * chol[i, j]
+                x[j] = acc * inv
+            for j in range(d):
                 if k > 0:
                     if kind[j] == 1:
-                        lnh = (
+                        lnh[j] = (
                             omega[j]
-                            + alpha[j] * (abs(prev_z) - sqrt_2_pi)
-                            + gamma[j] * prev_z
-                            + beta[j] * lnh
+                            + alpha[j] * (abs(prev_z[j]) - sqrt_2_pi)
+                            + gamma[j] * prev_z[j]
+                            + beta[j] * lnh[j]
                         )
-                        h = np.exp(lnh)
+                        h[j] = np.exp(lnh[j])
                     else:
-                        e2 = prev_e * prev_e
-                        h = omega[j] + alpha[j] * e2 + beta[j] * h
-                        if prev_e < 0.0:
-                            h += gamma[j] * e2
-                pos = (x[p, k, j] - x0) / dx
+                        e2 = prev_e[j] * prev_e[j]
+                        hj = omega[j] + alpha[j] * e2 + beta[j] * h[j]
+                        if prev_e[j] < 0.0:
+                            hj += gamma[j] * e2
+                        h[j] = hj
+                pos = (x[j] - x0) / dx
                 if pos <= 0.0:
                     zz = table[j, 0]
                 elif pos >= m - 1:
                     zz = table[j, m - 1]
                 else:
-                    i = int(pos)
-                    w = pos - i
-                    zz = table[j, i] * (1.0 - w) + table[j, i + 1] * w
-                e = np.sqrt(h) * zz
+                    i0 = int(pos)
+                    w = pos - i0
+                    zz = table[j, i0] * (1.0 - w) + table[j, i0 + 1] * w
+                e = np.sqrt(h[j]) * zz
                 if k >= burn:
                     out[p, k - burn, j] = mu[j] + e
-                prev_e = e
-                prev_z = zz
+                prev_e[j] = e
+                prev_z[j] = zz
     return out

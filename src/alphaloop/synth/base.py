@@ -19,7 +19,10 @@ the same paths, bit for bit.
 from __future__ import annotations
 
 import inspect
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -29,7 +32,11 @@ from alphaloop.data import Panel, SyntheticOrigin
 from alphaloop.errors import SynthError
 from alphaloop.synth.ohlcv import BarShapes, ohlcv_paths
 
-__all__ = ["MIN_FIT_BARS", "Generator", "check_draw", "log_returns"]
+__all__ = ["MIN_FIT_BARS", "PATHS_PER_CHUNK", "Generator", "check_draw", "in_chunks", "log_returns"]
+
+#: Paths drawn per chunk: each chunk has its own child generator (spawned from
+#: the seed), so a draw is the same whatever the number of threads.
+PATHS_PER_CHUNK = 25
 
 #: Fewest complete return rows a generator is fitted on.
 MIN_FIT_BARS = 250
@@ -66,6 +73,34 @@ def log_returns(panel: Panel) -> tuple[np.ndarray, np.ndarray]:
     ok = np.all(np.isfinite(r), axis=1) & np.all(panel.membership[1:], axis=1)
     rows = np.nonzero(ok)[0] + 1
     return r[ok], rows
+
+
+def in_chunks(
+    n_paths: int,
+    rng: np.random.Generator,
+    work: Callable[[np.random.Generator, slice], None],
+) -> None:
+    """Run ``work(child_rng, paths)`` on chunks of :data:`PATHS_PER_CHUNK` paths, in threads.
+
+    Children are spawned from ``rng`` in chunk order, so the draw depends on
+    the seed only. ``work`` fills its slice of a preallocated output; numpy's
+    generators and the numba kernels release the GIL, so chunks run on every
+    core. BLAS is held to one thread meanwhile (the matrices are small).
+    """
+    from threadpoolctl import threadpool_limits
+
+    chunks = [
+        slice(a, min(a + PATHS_PER_CHUNK, n_paths)) for a in range(0, n_paths, PATHS_PER_CHUNK)
+    ]
+    children = rng.spawn(len(chunks))
+    workers = max(1, min(os.cpu_count() or 1, len(chunks)))
+    with threadpool_limits(1):
+        if workers == 1:
+            for child, part in zip(children, chunks, strict=True):
+                work(child, part)
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(work, children, chunks))
 
 
 def check_draw(n_paths: Any, length: Any, seed: Any) -> tuple[int, int, int]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from alphaloop.synth.base import Generator
+from alphaloop.synth.base import Generator, in_chunks
 
 __all__ = ["NormalBaseline"]
 
@@ -38,8 +38,18 @@ class NormalBaseline(Generator):
         self.cov_ = (cov + cov.T) / 2 + 1e-12 * np.eye(cov.shape[0])
 
     def _draw(self, n_paths: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
-        z = rng.standard_normal((n_paths, length, self.mean_.size))
-        return self.mean_ + z @ np.linalg.cholesky(self.cov_).T, None
+        d = self.mean_.size
+        chol = np.linalg.cholesky(self.cov_).T
+        out = np.empty((n_paths, length, d))
+
+        def work(child: np.random.Generator, part: slice) -> None:
+            n = part.stop - part.start
+            z = child.standard_normal((n * length, d)) @ chol
+            z += self.mean_
+            out[part] = z.reshape(n, length, d)
+
+        in_chunks(n_paths, rng, work)
+        return out, None
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean_, "cov": self.cov_}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from alphaloop.errors import SynthError
-from alphaloop.synth.base import Generator, check_draw
+from alphaloop.synth.base import Generator, check_draw, in_chunks
 
 __all__ = ["RegimeSwitching", "regime_names"]
 
@@ -178,23 +178,42 @@ class RegimeSwitching(Generator):
             states[:, t] = (u[:, t : t + 1] >= row).sum(axis=1)
         return states
 
+    def _chunks(
+        self, n_paths: int, length: int, rng: np.random.Generator, *, returns: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Regimes (and returns) of every path, drawn chunk by chunk (see :func:`in_chunks`)."""
+        self._check_sample_params()
+        d = self.means_.shape[1]
+        states = np.empty((n_paths, length), dtype=np.int64)
+        out = np.empty((n_paths, length, d)) if returns else None
+        chols = [np.linalg.cholesky(c).T for c in self.covs_]
+
+        def work(child: np.random.Generator, part: slice) -> None:
+            n = part.stop - part.start
+            s = self._regimes(n, length, child)
+            states[part] = s
+            if out is None:
+                return
+            z = child.standard_normal((n, length, d))
+            r = np.empty_like(z)
+            for i, chol in enumerate(chols):
+                mask = s == i
+                r[mask] = self.means_[i] + z[mask] @ chol
+            out[part] = r
+
+        in_chunks(n_paths, rng, work)
+        return states, out
+
     def sample_regimes(self, n_paths: int, length: int, seed: int = 0) -> np.ndarray:
         """The regime of every bar ``(n_paths, length)`` of the paths :meth:`sample` draws
         with the same arguments (numbers index :attr:`names_`)."""
         n, t, s = check_draw(n_paths, length, seed)
         self._check_fitted()
-        return self._regimes(n, t, np.random.default_rng(s))
+        return self._chunks(n, t, np.random.default_rng(s), returns=False)[0]
 
     def _draw(self, n_paths: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
-        self._check_sample_params()
-        states = self._regimes(n_paths, length, rng)
-        d = self.means_.shape[1]
-        z = rng.standard_normal((n_paths, length, d))
-        out = np.empty_like(z)
-        for i in range(self.means_.shape[0]):
-            mask = states == i
-            chol = np.linalg.cholesky(self.covs_[i])
-            out[mask] = self.means_[i] + z[mask] @ chol.T
+        _, out = self._chunks(n_paths, length, rng, returns=True)
+        assert out is not None
         return out, None
 
     # ------------------------------------------------------------- storage

@@ -11,7 +11,8 @@ modules wire them to its stores.
 Modules: :mod:`.workspace`, :mod:`.backtests`, :mod:`.validation`,
 :mod:`.holdout`, :mod:`.models` (with :mod:`.model_explain`,
 :mod:`.model_predict`, :mod:`.model_export`, :mod:`.model_compare`),
-:mod:`.factors`, :mod:`.specs`, :mod:`.generate`, :mod:`.demo`.
+:mod:`.factors`, :mod:`.specs`, :mod:`.generate`, :mod:`.demo`, :mod:`.synth`
+(with :mod:`.synth_score` and :mod:`.synth_robustness`).
 Only the workspace is imported eagerly; the use cases load on first use, so
 ``import alphaloop.app`` stays light.
 """
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from alphaloop.app.risk_regimes import regime_report
     from alphaloop.app.risk_report import risk_report
     from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
+    from alphaloop.app.synth import fit_generator, load_generator, sample_paths
+    from alphaloop.app.synth_robustness import robustness_check
+    from alphaloop.app.synth_score import score_generators
     from alphaloop.app.validation import validate_spec
 
 __all__ = [
@@ -52,7 +56,9 @@ __all__ = [
     "evaluate_holdout",
     "explain_model",
     "export_model",
+    "fit_generator",
     "generate_strategy",
+    "load_generator",
     "monitor_model",
     "predict_model",
     "predict_panel",
@@ -62,9 +68,12 @@ __all__ = [
     "resolve_run_spec",
     "resolve_spec",
     "risk_report",
+    "robustness_check",
     "run_backtest",
     "run_demo",
+    "sample_paths",
     "scan_spec",
+    "score_generators",
     "spec_from_run",
     "strategy_signal_fn",
     "train_from_spec",
@@ -100,6 +109,11 @@ _USE_CASES: dict[str, str] = {
     "validate_spec": "alphaloop.app.validation",
     "risk_report": "alphaloop.app.risk_report",
     "regime_report": "alphaloop.app.risk_regimes",
+    "fit_generator": "alphaloop.app.synth",
+    "load_generator": "alphaloop.app.synth",
+    "sample_paths": "alphaloop.app.synth",
+    "robustness_check": "alphaloop.app.synth_robustness",
+    "score_generators": "alphaloop.app.synth_score",
 }
 
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["garch_paths", "stationary_indices"]
+__all__ = ["garch_paths", "gather_rows", "stationary_indices"]
+
+
+@njit(cache=True, nogil=True)
+def gather_rows(src, idx, out):
+    """``out[p, k] = src[idx[p, k]]`` for every path and bar (rows of ``src``)."""
+    n, t = idx.shape
+    d = src.shape[1]
+    for p in range(n):
+        for k in range(t):
+            row = idx[p, k]
+            for j in range(d):
+                out[p, k, j] = src[row, j]
 
 
 @njit(cache=True, nogil=True)

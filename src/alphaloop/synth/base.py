@@ -32,7 +32,16 @@ from alphaloop.data import Panel, SyntheticOrigin
 from alphaloop.errors import SynthError
 from alphaloop.synth.ohlcv import BarShapes, ohlcv_paths
 
-__all__ = ["MIN_FIT_BARS", "PATHS_PER_CHUNK", "Generator", "check_draw", "in_chunks", "log_returns"]
+__all__ = [
+    "MIN_FIT_BARS",
+    "PATHS_PER_CHUNK",
+    "Generator",
+    "check_draw",
+    "in_chunks",
+    "log_returns",
+    "path_chunks",
+    "run_chunks",
+]
 
 #: Paths drawn per chunk: each chunk has its own child generator (spawned from
 #: the seed), so a draw is the same whatever the number of threads.
@@ -75,32 +84,44 @@ def log_returns(panel: Panel) -> tuple[np.ndarray, np.ndarray]:
     return r[ok], rows
 
 
+def path_chunks(n_paths: int) -> list[slice]:
+    """The chunks of :data:`PATHS_PER_CHUNK` paths a draw is made in."""
+    return [slice(a, min(a + PATHS_PER_CHUNK, n_paths)) for a in range(0, n_paths, PATHS_PER_CHUNK)]
+
+
+def run_chunks(n_paths: int, work: Callable[[slice], None]) -> None:
+    """Run ``work(paths)`` on every chunk of paths, in one thread per core.
+
+    ``work`` fills its slice of a preallocated output; numpy's generators and
+    the numba kernels release the GIL, so chunks run on every core. BLAS is
+    held to one thread meanwhile (the matrices are small).
+    """
+    from threadpoolctl import threadpool_limits
+
+    chunks = path_chunks(n_paths)
+    workers = max(1, min(os.cpu_count() or 1, len(chunks)))
+    with threadpool_limits(1):
+        if workers == 1:
+            for part in chunks:
+                work(part)
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(work, chunks))
+
+
 def in_chunks(
     n_paths: int,
     rng: np.random.Generator,
     work: Callable[[np.random.Generator, slice], None],
 ) -> None:
-    """Run ``work(child_rng, paths)`` on chunks of :data:`PATHS_PER_CHUNK` paths, in threads.
+    """Run ``work(child_rng, paths)`` on chunks of paths (see :func:`run_chunks`).
 
     Children are spawned from ``rng`` in chunk order, so the draw depends on
-    the seed only. ``work`` fills its slice of a preallocated output; numpy's
-    generators and the numba kernels release the GIL, so chunks run on every
-    core. BLAS is held to one thread meanwhile (the matrices are small).
+    the seed only, not on the number of threads.
     """
-    from threadpoolctl import threadpool_limits
-
-    chunks = [
-        slice(a, min(a + PATHS_PER_CHUNK, n_paths)) for a in range(0, n_paths, PATHS_PER_CHUNK)
-    ]
-    children = rng.spawn(len(chunks))
-    workers = max(1, min(os.cpu_count() or 1, len(chunks)))
-    with threadpool_limits(1):
-        if workers == 1:
-            for child, part in zip(children, chunks, strict=True):
-                work(child, part)
-            return
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(work, children, chunks))
+    chunks = path_chunks(n_paths)
+    children = dict(zip((c.start for c in chunks), rng.spawn(len(chunks)), strict=True))
+    run_chunks(n_paths, lambda part: work(children[part.start], part))
 
 
 def check_draw(n_paths: Any, length: Any, seed: Any) -> tuple[int, int, int]:

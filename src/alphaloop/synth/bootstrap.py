@@ -16,8 +16,8 @@ from typing import Any, Literal
 import numpy as np
 
 from alphaloop.errors import SynthError
-from alphaloop.synth._kernels import stationary_indices
-from alphaloop.synth.base import Generator
+from alphaloop.synth._kernels import gather_rows, stationary_indices
+from alphaloop.synth.base import Generator, run_chunks
 
 __all__ = ["BlockBootstrap"]
 
@@ -83,7 +83,9 @@ class BlockBootstrap(Generator):
             starts = rng.integers(0, n_obs, (n_paths, n_blocks))
             k = np.arange(length)
             idx = (starts[:, k // b] + k % b) % n_obs
-        return self.returns_[idx], idx
+        out = np.empty((n_paths, length, self.returns_.shape[1]))
+        run_chunks(n_paths, lambda part: gather_rows(self.returns_, idx[part], out[part]))
+        return out, idx
 
     def _state_meta(self) -> dict[str, Any]:
         return {"block_length": self.block_length_}

@@ -58,10 +58,12 @@ def test_sample_writes_marked_files(
 ) -> None:
     code, out, _ = cli(
         capsys, ws, "synth", "sample", "circ", "--paths", "3", "--length", "100", "--seed", "4",
-        "--out", str(tmp_path / "paths"), "--json",
+        "--out", str(tmp_path / "paths"), "--name", "crash-x3", "--json",
     )  # fmt: skip
     assert code == 0
     doc = json.loads(out)
+    assert doc["label"] == "crash-x3"
+    assert Path(doc["files"][0]).name == "crash-x3-0000.parquet"
     assert doc["synthetic"] is True
     assert doc["fields"] == ["open", "high", "low", "close", "volume"]
     assert len(doc["files"]) == 3
@@ -132,6 +134,7 @@ def test_robustness(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path: Path
         (("sample", "missing"), "no generator named 'missing'"),
         (("sample", "boot", "--paths", "0"), "n_paths must be between"),
         (("sample", "base", "--params", "stay_longer=2"), "cannot change"),
+        (("sample", "base", "--name", "a b"), "not valid"),
         (("score", "boot", "--paths", "0"), "n_paths must be between"),
     ],
 )  # fmt: skip

@@ -17,7 +17,7 @@ from tests.synth.helpers import correlated_t, ohlcv_panel, panel_from_returns
 @pytest.fixture(scope="module")
 def drawn() -> list[Panel]:
     gen = BlockBootstrap(block_length=10).fit(ohlcv_panel(800, seed=2), source="toy v1")
-    return gen.sample(2, 300, seed=5, name="boot1")
+    return gen.sample(2, 300, seed=5, name="boot1", label="draw-a")
 
 
 def test_origin_names_generator_params_seed_and_path(drawn: list[Panel]) -> None:
@@ -27,7 +27,8 @@ def test_origin_names_generator_params_seed_and_path(drawn: list[Panel]) -> None
     assert (origin.generator, origin.name, origin.seed, origin.path) == ("bootstrap", "boot1", 5, 1)
     assert origin.params == {"method": "stationary", "block_length": 10}
     assert origin.source == "toy v1"
-    assert origin.label().startswith("SYNTHETIC (bootstrap 'boot1', seed 5, path 1")
+    assert origin.label == "draw-a"
+    assert origin.describe().startswith("SYNTHETIC ('draw-a': bootstrap 'boot1', seed 5, path 1")
     assert "SYNTHETIC" in repr(drawn[1])
 
 

@@ -193,20 +193,26 @@ def sample_paths(
     length: int,
     seed: int = 0,
     params: dict[str, Any] | None = None,
+    *,
+    label: str = "",
 ) -> list[Panel]:
     """``n_paths`` synthetic Panels from stored generator ``name``.
 
     ``params`` changes sampling parameters only (e.g. ``start_regime``,
-    ``stay_longer`` of a regime generator).
+    ``stay_longer`` of a regime generator); ``label`` names the draw (checked
+    like a generator name) and goes into every path's origin.
     """
+    if label:
+        generator_dir(ws, label)  # the same rules as a name
     _, gen = load_generator(ws, name)
     if params:
         gen = gen.with_params(**params)
-    return gen.sample(n_paths, length, seed, name=name)
+    return gen.sample(n_paths, length, seed, name=name, label=label)
 
 
 def write_paths(ws: Workspace, panels: list[Panel], out_dir: Path) -> list[Path]:
-    """Write each path as long-format Parquet ``path-0000.parquet``, marked synthetic.
+    """Write each path as long-format Parquet ``path-0000.parquet`` (or ``LABEL-0000``), marked
+    synthetic.
 
     The files carry the origin in their schema metadata; the importer
     refuses them. Refused inside the workspace's data store.
@@ -230,7 +236,7 @@ def write_paths(ws: Workspace, panels: list[Panel], out_dir: Path) -> list[Path]
         table = table.replace_schema_metadata(meta)
         buf = pa.BufferOutputStream()
         pq.write_table(table, buf)
-        path = out / f"path-{origin.path:04d}.parquet"
+        path = out / f"{origin.label or 'path'}-{origin.path:04d}.parquet"
         write_atomic(path, buf.getvalue().to_pybytes())
         written.append(path)
     return written

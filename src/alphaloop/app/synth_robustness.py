@@ -144,7 +144,7 @@ def robustness_check(
         syn_info = dataclasses.replace(
             info,
             content_hash=synthetic.content_hash(),
-            caveats=(*info.caveats, origin.label()),
+            caveats=(*info.caveats, origin.describe()),
         )
         try:
             result = backtest_panel(spec, syn_info, synthetic.select(panel.assets))

@@ -582,7 +582,7 @@ def _assumptions(
 ) -> dict[str, Any]:
     info = prep.info
     origin = prep.panel.synthetic
-    notes = [] if origin is None else [f"{origin.label()}: not market data"]
+    notes = [] if origin is None else [f"{origin.describe()}: not market data"]
     notes += [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
     notes += list(costs["notes"])
     notes += [*prep.notes, *sim.notes]

@@ -109,8 +109,9 @@ def _synthetic_line(origin: dict[str, Any] | None) -> str:
     if not origin:
         return ""
     fitted = f", fitted on {origin['source']}" if origin.get("source") else ""
+    named = f"{origin['label']!r}: " if origin.get("label") else ""
     return (
-        f"Drawn by the {origin.get('generator')} generator {origin.get('name')!r} "
+        f"{named}drawn by the {origin.get('generator')} generator {origin.get('name')!r} "
         f"(seed {origin.get('seed')}, path {origin.get('path')}{fitted}); "
         "its numbers say nothing about what the strategy earned on real markets."
     )

@@ -108,6 +108,10 @@ def sample_command(
             help="Sampling parameters, e.g. for regime: 'start_regime=crisis,stay_longer=3'.",
         ),
     ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option("--name", help="A name for this draw: in every path's label and file names."),
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -122,7 +126,7 @@ def sample_command(
     from alphaloop.app.synth import parse_params, sample_paths, write_paths
 
     ws = workspace(ctx)
-    panels = sample_paths(ws, name, paths, length, seed, parse_params(params))
+    panels = sample_paths(ws, name, paths, length, seed, parse_params(params), label=label or "")
     files = write_paths(ws, panels, out_dir) if out_dir is not None else []
     total = np.array([p["close"][-1] / p["close"][0] - 1.0 for p in panels])
     origin = panels[0].synthetic
@@ -130,6 +134,7 @@ def sample_command(
     doc = {
         "generator": name,
         "kind": origin.generator,
+        "label": origin.label,
         "synthetic": True,
         "paths": len(panels),
         "length": length,

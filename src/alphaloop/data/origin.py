@@ -41,6 +41,8 @@ class SyntheticOrigin:
         The real dataset the generator was fitted on (name, version), or ``""``.
     source_hash : str
         Content hash of the panel it was fitted on, or ``""``.
+    label : str
+        A name given to the draw (e.g. ``crash-x3``), or ``""``.
     """
 
     generator: str
@@ -50,12 +52,14 @@ class SyntheticOrigin:
     path: int = 0
     source: str = ""
     source_hash: str = ""
+    label: str = ""
 
-    def label(self) -> str:
+    def describe(self) -> str:
         """One line for reports: ``SYNTHETIC (garch 'g1', seed 7, path 3, fitted on sp500 v1)``."""
         fitted = f", fitted on {self.source}" if self.source else ""
+        named = f"{self.label!r}: " if self.label else ""
         return (
-            f"SYNTHETIC ({self.generator} {self.name!r}, seed {self.seed}, "
+            f"SYNTHETIC ({named}{self.generator} {self.name!r}, seed {self.seed}, "
             f"path {self.path}{fitted})"
         )
 
@@ -70,6 +74,7 @@ class SyntheticOrigin:
             "path": self.path,
             "source": self.source,
             "source_hash": self.source_hash,
+            "label": self.label,
         }
 
     def canonical(self) -> bytes:

@@ -73,7 +73,7 @@ def log_returns(panel: Panel) -> tuple[np.ndarray, np.ndarray]:
     if panel.is_synthetic:
         raise SynthError(
             "the panel is synthetic: generators are fitted on real data only",
-            hint=f"it is {panel.synthetic.label() if panel.synthetic else ''}",
+            hint=f"it is {panel.synthetic.describe() if panel.synthetic else ''}",
         )
     close = np.asarray(panel["close"], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -222,8 +222,13 @@ class Generator(ABC):
         returns, _ = self._draw(n, t, np.random.default_rng(s))
         return returns
 
-    def sample(self, n_paths: int, length: int, seed: int = 0, *, name: str = "") -> list[Panel]:
+    def sample(
+        self, n_paths: int, length: int, seed: int = 0, *, name: str = "", label: str = ""
+    ) -> list[Panel]:
         """``n_paths`` synthetic Panels of ``length`` bars, labelled with their origin.
+
+        ``name`` is the generator's name in the origin (default: its kind);
+        ``label`` names the draw.
 
         Fields: ``close``, and ``open``, ``high``, ``low``, ``volume`` when the
         fitted panel had them (low <= open, close <= high on every bar).
@@ -245,6 +250,7 @@ class Generator(ABC):
                 path=k,
                 source=self.source_,
                 source_hash=self.source_hash_,
+                label=str(label),
             )
             panel = Panel(index, self.assets_, {f: v[k] for f, v in fields.items()})
             out.append(panel.as_synthetic(origin))

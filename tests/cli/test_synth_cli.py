@@ -99,6 +99,23 @@ def test_score_with_report(capsys: pytest.CaptureFixture[str], ws: Path, tmp_pat
     assert "synthetic" in out
 
 
+def test_stress(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
+    args = ("synth", "stress", "boot", "--paths", "500", "--horizon", "10", "--seed", "2")
+    code, out, _ = cli(capsys, ws, *args, "--max-drawdown", "0.05", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["synthetic"] is True
+    assert doc["n_paths"] == 500 and doc["horizon"] == 10
+    assert doc["source"] == "generator 'boot' (bootstrap)"
+    assert 0 < doc["var"] <= doc["cvar"]
+    assert 0.0 <= doc["breach_probability"]["max_drawdown"] <= 1.0
+    # all in one stock is riskier than equal weights over twenty
+    code, out, _ = cli(capsys, ws, *args, "--weights", "AAPL=1.0", "--json")
+    assert json.loads(out)["var"] > doc["var"]
+    code, out, _ = cli(capsys, ws, *args)
+    assert code == 0 and out.startswith("SYNTHETIC paths") and "VaR 99%" in out
+
+
 @pytest.mark.slow
 def test_robustness(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
@@ -136,6 +153,9 @@ def test_robustness(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path: Path
         (("sample", "base", "--params", "stay_longer=2"), "cannot change"),
         (("sample", "base", "--name", "a b"), "not valid"),
         (("score", "boot", "--paths", "0"), "n_paths must be between"),
+        (("stress", "boot", "--weights", "AAPL"), "not ASSET=NUMBER"),
+        (("stress", "boot", "--weights", "ZZZ=1"), "not fitted on: ['ZZZ']"),
+        (("stress", "boot", "--paths", "5"), "n_paths must be at least 100"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,13 +28,18 @@ from alphaloop.errors import GeneratorNotFoundError, SynthError
 from alphaloop.files import write_atomic
 from alphaloop.synth import Generator, generator_from_state, make_generator
 
+if TYPE_CHECKING:
+    from alphaloop.risk import MonteCarloStress
+
 __all__ = [
     "FittedGenerator",
     "fit_generator",
     "generator_dir",
+    "generator_stress_test",
     "list_generators",
     "load_generator",
     "parse_params",
+    "parse_weights",
     "sample_paths",
     "write_paths",
 ]
@@ -272,4 +277,62 @@ def parse_params(text: str | None) -> dict[str, Any]:
             out[key.strip()] = json.loads(raw.strip())
         except json.JSONDecodeError:
             out[key.strip()] = raw.strip()
+    return out
+
+
+def generator_stress_test(
+    ws: Workspace,
+    name: str,
+    weights: dict[str, float] | None = None,
+    *,
+    n_paths: int = 10_000,
+    horizon: int = 21,
+    confidence: float = 0.99,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    max_loss: float | None = None,
+    max_drawdown: float | None = None,
+) -> MonteCarloStress:
+    """Monte Carlo stress of a portfolio over paths drawn by stored generator ``name``.
+
+    ``weights`` (fractions of capital, rebalanced every bar) default to equal
+    weights over the generator's assets; ``params`` changes sampling
+    parameters (e.g. ``start_regime=crisis``). See
+    :func:`alphaloop.risk.generator_stress`.
+    """
+    from alphaloop.risk import StressLimits, generator_stress
+
+    _, gen = load_generator(ws, name)
+    if params:
+        gen = gen.with_params(**params)
+    if not weights:
+        weights = {a: 1.0 / len(gen.assets_) for a in gen.assets_}
+    label = f"generator {name!r} ({gen.kind})" + (f" with {params}" if params else "")
+    return generator_stress(
+        gen,
+        weights,
+        n_paths=n_paths,
+        horizon=horizon,
+        confidence=confidence,
+        limits=StressLimits(max_loss=max_loss, max_drawdown=max_drawdown),
+        seed=seed,
+        source=label,
+    )
+
+
+def parse_weights(text: str | None) -> dict[str, float]:
+    """Weights from ``'AAPL=0.5,JPM=0.5'`` (fractions of capital); empty when not given."""
+    if text is None or not text.strip():
+        return {}
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        asset, sep, raw = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[asset.strip()] = float(raw)
+        except ValueError:
+            raise SynthError(
+                f"--weights part {part!r} is not ASSET=NUMBER", hint="e.g. AAPL=0.5,JPM=0.5"
+            ) from None
     return out

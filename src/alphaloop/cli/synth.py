@@ -202,6 +202,55 @@ def score_command(
         out.print(f"report: {escape(str(path))}")
 
 
+@synth_app.command("stress")
+def stress_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A fitted generator.")],
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="ASSET=WEIGHT,... (default: equal weights)."),
+    ] = None,
+    paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths.")] = 10_000,
+    horizon: Annotated[int, typer.Option("--horizon", help="Bars per path.")] = 21,
+    confidence: Annotated[float, typer.Option("--confidence", help="VaR level.")] = 0.99,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the paths.")] = 0,
+    params: Annotated[
+        str | None,
+        typer.Option("--params", help="Sampling parameters, e.g. start_regime=crisis."),
+    ] = None,
+    max_loss: Annotated[
+        float | None, typer.Option("--max-loss", help="Loss limit (fraction) to count breaches.")
+    ] = None,
+    max_drawdown: Annotated[
+        float | None, typer.Option("--max-drawdown", help="Drawdown limit (fraction).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Monte Carlo stress of a portfolio over paths drawn by a generator."""
+    from alphaloop.app.synth import generator_stress_test, parse_params, parse_weights
+
+    mc = generator_stress_test(
+        workspace(ctx), name, parse_weights(weights), n_paths=paths, horizon=horizon,
+        confidence=confidence, seed=seed, params=parse_params(params),
+        max_loss=max_loss, max_drawdown=max_drawdown,
+    )  # fmt: skip
+    if as_json:
+        print_json({**mc.to_dict(), "synthetic": True})
+        return
+    out.print(
+        f"[bold]SYNTHETIC[/] paths: {escape(mc.source)}; {mc.n_paths:,} paths of "
+        f"{mc.horizon} bars, seed {mc.seed}"
+    )
+    out.print(
+        f"VaR {mc.confidence:.0%}: {mc.var:.2%}   CVaR: {mc.cvar:.2%}   "
+        f"max drawdown 95%: {mc.drawdown_quantiles[0.95]:.2%}"
+    )
+    q = mc.pnl_quantiles
+    out.print(f"path return: 1% {q[0.01]:.2%}, median {q[0.5]:.2%}, 99% {q[0.99]:.2%}")
+    for key, share in mc.breach_probability.items():
+        out.print(f"paths breaking {key.replace('_', ' ')}: {share:.1%}")
+
+
 @synth_app.command("robustness")
 def robustness_command(
     ctx: typer.Context,

@@ -105,7 +105,8 @@ def test_stress(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
     assert code == 0
     doc = json.loads(out)
     assert doc["synthetic"] is True
-    assert doc["n_paths"] == 500 and doc["horizon"] == 10
+    assert doc["n_paths"] == 500
+    assert doc["horizon"] == 10
     assert doc["source"] == "generator 'boot' (bootstrap)"
     assert 0 < doc["var"] <= doc["cvar"]
     assert 0.0 <= doc["breach_probability"]["max_drawdown"] <= 1.0
@@ -113,7 +114,9 @@ def test_stress(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
     code, out, _ = cli(capsys, ws, *args, "--weights", "AAPL=1.0", "--json")
     assert json.loads(out)["var"] > doc["var"]
     code, out, _ = cli(capsys, ws, *args)
-    assert code == 0 and out.startswith("SYNTHETIC paths") and "VaR 99%" in out
+    assert code == 0
+    assert out.startswith("SYNTHETIC paths")
+    assert "VaR 99%" in out
 
 
 @pytest.mark.slow

@@ -181,3 +181,12 @@ def test_log_returns_keep_complete_rows_only() -> None:
     assert rows.shape == (298, 3)
     assert 10 not in where
     assert 11 not in where
+
+
+@pytest.mark.parametrize("kind", ["garch", "regime", "normal", "bootstrap"])
+def test_draws_do_not_depend_on_the_number_of_threads(kind: str, monkeypatch) -> None:
+    gen = make_generator(kind).fit(ohlcv_panel(1_000, seed=6))
+    many = gen.sample_returns(60, 120, seed=3)  # three chunks of paths
+    monkeypatch.setattr("alphaloop.synth.base.os.cpu_count", lambda: 1)
+    one = gen.sample_returns(60, 120, seed=3)
+    assert np.array_equal(many, one)

@@ -7,7 +7,7 @@ float64, 403 MB) is timed: median of ``--repeats`` calls after one small
 warm-up draw (numba compilation, caches). Then each generator's facts are
 scored on 20 paths as long as the real data, beside the real data's own.
 
-Goal (from the project's issue): bootstrap and GARCH-copula each under 10 s
+Goal: bootstrap and GARCH-copula each under 10 s
 on 2 cores.
 
 Usage::

@@ -12,7 +12,8 @@ Modules: :mod:`.workspace`, :mod:`.backtests`, :mod:`.validation`,
 :mod:`.holdout`, :mod:`.models` (with :mod:`.model_explain`,
 :mod:`.model_predict`, :mod:`.model_export`, :mod:`.model_compare`),
 :mod:`.factors`, :mod:`.specs`, :mod:`.generate`, :mod:`.demo`,
-:mod:`.paper` and :mod:`.paper_compare` (paper trading).
+:mod:`.paper` and :mod:`.paper_compare` (paper trading), :mod:`.synth`
+(with :mod:`.synth_score` and :mod:`.synth_robustness`).
 Only the workspace is imported eagerly; the use cases load on first use, so
 ``import alphaloop.app`` stays light.
 """
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
     from alphaloop.app.risk_regimes import regime_report
     from alphaloop.app.risk_report import risk_report
     from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
+    from alphaloop.app.synth import fit_generator, load_generator, sample_paths
+    from alphaloop.app.synth_robustness import robustness_check
+    from alphaloop.app.synth_score import score_generators
     from alphaloop.app.validation import validate_spec
 
 __all__ = [
@@ -64,9 +68,11 @@ __all__ = [
     "evaluate_holdout",
     "explain_model",
     "export_model",
+    "fit_generator",
     "generate_strategy",
     "governance",
     "kill_status",
+    "load_generator",
     "monitor_model",
     "open_paper",
     "paper_report",
@@ -80,10 +86,13 @@ __all__ = [
     "resolve_run_spec",
     "resolve_spec",
     "risk_report",
+    "robustness_check",
     "run_backtest",
     "run_demo",
     "run_paper",
+    "sample_paths",
     "scan_spec",
+    "score_generators",
     "set_kill",
     "spec_from_run",
     "stop_paper",
@@ -133,6 +142,11 @@ _USE_CASES: dict[str, str] = {
     "run_paper": "alphaloop.app.paper",
     "stop_paper": "alphaloop.app.paper",
     "write_paper_report": "alphaloop.app.paper_compare",
+    "fit_generator": "alphaloop.app.synth",
+    "load_generator": "alphaloop.app.synth",
+    "sample_paths": "alphaloop.app.synth",
+    "robustness_check": "alphaloop.app.synth_robustness",
+    "score_generators": "alphaloop.app.synth_score",
 }
 
 

@@ -28,6 +28,9 @@ dl.definitions dd { margin-bottom: 0.2rem; }
 <script type="text/javascript">{{ plotly_js | safe }}</script>
 </head>
 <body>
+{% if synthetic %}<div class="banner" id="synthetic-banner">SYNTHETIC DATA: not market data
+<span>{{ synthetic }}</span>
+</div>{% endif %}
 {% if optimistic %}<div class="banner" id="optimistic-banner">OPTIMISTIC: same-bar fills
 <span>{{ fill_description }} These results overstate what the strategy could have earned.</span>
 </div>{% endif %}

@@ -403,6 +403,11 @@ class BacktestResult:
         return self.spec.hash
 
     @property
+    def synthetic(self) -> dict[str, Any] | None:
+        """The synthetic origin of the data traded on (generator, parameters, seed), or None."""
+        return (self.assumptions.get("data") or {}).get("synthetic")
+
+    @property
     def implausible(self) -> list[dict[str, Any]]:
         """Flags of numbers real strategies do not reach (empty when none)."""
         return list(self.assumptions.get("implausible", []))
@@ -422,6 +427,7 @@ class BacktestResult:
                     "name": self.dataset.name,
                     "version": self.dataset.version,
                     "content_hash": self.dataset.content_hash,
+                    "synthetic": self.synthetic,
                 },
                 "period": {
                     "start": sim.equity.index[0].isoformat(),
@@ -586,7 +592,9 @@ def _assumptions(
     stats: dict[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     info = prep.info
-    notes = [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
+    origin = prep.panel.synthetic
+    notes = [] if origin is None else [f"{origin.describe()}: not market data"]
+    notes += [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
     notes += list(costs["notes"])
     notes += [*prep.notes, *sim.notes]
     synthetic = synthetic_open_fills(spec, prep, sim)
@@ -667,6 +675,7 @@ def _assumptions(
             "content_hash": info.content_hash,
             "market": info.market.to_dict(),
             "caveats": list(info.caveats),
+            "synthetic": None if origin is None else origin.to_dict(),
         },
         "notes": notes,
     }

@@ -117,6 +117,19 @@ _HEADLINE = (
 )  # fmt: skip
 
 
+def _synthetic_line(origin: dict[str, Any] | None) -> str:
+    """One line naming the generator, seed and path of synthetic data ('' for real data)."""
+    if not origin:
+        return ""
+    fitted = f", fitted on {origin['source']}" if origin.get("source") else ""
+    named = f"{origin['label']!r}: " if origin.get("label") else ""
+    return (
+        f"{named}drawn by the {origin.get('generator')} generator {origin.get('name')!r} "
+        f"(seed {origin.get('seed')}, path {origin.get('path')}{fitted}); "
+        "its numbers say nothing about what the strategy earned on real markets."
+    )
+
+
 def _format(value: Any, kind: str) -> str:
     if value is None:
         return _NA
@@ -515,6 +528,7 @@ def _context(result: BacktestResult) -> dict[str, Any]:
     return {
         "result": result,
         "spec": result.spec,
+        "synthetic": _synthetic_line(data.get("synthetic")),
         "optimistic": bool(result.assumptions.get("fills", {}).get("optimistic", False)),
         "implausible": [f["message"] for f in result.assumptions.get("implausible", [])],
         "fill_description": _sentence(result.assumptions.get("fills", {}).get("description", "")),

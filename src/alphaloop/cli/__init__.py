@@ -12,8 +12,8 @@ One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models` with
 :mod:`.model_explain`, :mod:`.model_predict` and :mod:`.model_compare`,
 :mod:`.research`, :mod:`.risk`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`,
-:mod:`.mcp`, :mod:`.llm`, :mod:`.governance` (audit, kill, approvals)); what they
-share is in :mod:`.common`.
+:mod:`.mcp`, :mod:`.llm`, :mod:`.governance` (audit, kill, approvals), :mod:`.synth`);
+what they share is in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
 """
@@ -53,6 +53,7 @@ from alphaloop.cli.risk_regimes import risk_regimes
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app
+from alphaloop.cli.synth import synth_app
 from alphaloop.cli.validate import validate
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ app.add_typer(llm_app, name="llm")
 app.add_typer(audit_app, name="audit")
 app.command("kill")(kill)
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(synth_app, name="synth")
 
 
 def _version(value: bool) -> None:

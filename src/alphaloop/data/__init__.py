@@ -15,6 +15,7 @@ from alphaloop.data.market_calendar import (
     periods_per_year,
 )
 from alphaloop.data.options import ReadOptions
+from alphaloop.data.origin import SYNTHETIC_PARQUET_KEY, SyntheticOrigin
 from alphaloop.data.panel import Panel, as_utc, infer_frequency
 from alphaloop.data.price_checks import synthetic_open_mask
 from alphaloop.data.quality import CHECKS, QualityIssue, QualityReport, Repair
@@ -25,6 +26,7 @@ __all__ = [
     "DAYS_PER_YEAR",
     "FACTOR_SETS",
     "PERIODIC_PER_YEAR",
+    "SYNTHETIC_PARQUET_KEY",
     "CombineResult",
     "CombineSource",
     "DataCatalog",
@@ -42,6 +44,7 @@ __all__ = [
     "QualityReport",
     "ReadOptions",
     "Repair",
+    "SyntheticOrigin",
     "as_utc",
     "factor_returns",
     "infer_frequency",

@@ -17,6 +17,9 @@ Conventions
   says so (:class:`~alphaloop.errors.HoldoutClippedWarning`, and the slice's
   :attr:`Panel.notice`); a slice that starts inside the holdout raises
   :class:`~alphaloop.errors.HoldoutError`.
+- A Panel drawn from a generator is synthetic (:attr:`Panel.synthetic`, a
+  :class:`~alphaloop.data.origin.SyntheticOrigin`): slices, selections and
+  added fields keep the label, and its content hash never equals a real one.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alphaloop.data.origin import SyntheticOrigin
 from alphaloop.errors import HoldoutClippedWarning, HoldoutError, PanelError
 
 __all__ = ["Panel", "SealedEnd", "hash_content", "infer_frequency"]
@@ -198,6 +202,7 @@ class Panel:
         "_index",
         "_membership",
         "_notice",
+        "_origin",
         "_sealed_end",
     )
 
@@ -236,6 +241,7 @@ class Panel:
         self._frequency = frequency
         self._sealed_end: SealedEnd | None = None
         self._notice: str | None = None
+        self._origin: SyntheticOrigin | None = None
 
     # ------------------------------------------------------------------ shape
     @property
@@ -312,6 +318,7 @@ class Panel:
         )
         out._sealed_end = sealed_end
         out._notice = notice
+        out._origin = self._origin
         return out
 
     def with_fields(self, extra: Mapping[str, np.ndarray]) -> Panel:
@@ -333,6 +340,25 @@ class Panel:
         )
         out._sealed_end = self._sealed_end
         out._notice = self._notice
+        out._origin = self._origin
+        return out
+
+    @property
+    def synthetic(self) -> SyntheticOrigin | None:
+        """Where this panel came from when a generator drew it, or None for real data."""
+        return self._origin
+
+    @property
+    def is_synthetic(self) -> bool:
+        """True when a generator drew this panel (see :attr:`synthetic`)."""
+        return self._origin is not None
+
+    def as_synthetic(self, origin: SyntheticOrigin) -> Panel:
+        """The same panel (sharing its arrays) labelled as drawn by a generator."""
+        if not isinstance(origin, SyntheticOrigin):
+            raise PanelError(f"origin must be a SyntheticOrigin, got {type(origin).__name__}")
+        out = self.with_fields({})
+        out._origin = origin
         return out
 
     @property
@@ -344,8 +370,9 @@ class Panel:
 
     def __repr__(self) -> str:
         span = f"{self.start:%Y-%m-%d} .. {self.end:%Y-%m-%d}" if self.n_times else "empty"
+        label = "SYNTHETIC " if self._origin is not None else ""
         return (
-            f"Panel({self.n_times} times x {self.n_assets} assets, "
+            f"{label}Panel({self.n_times} times x {self.n_assets} assets, "
             f"fields={list(self._fields)}, {span}, {self.frequency})"
         )
 
@@ -405,6 +432,7 @@ class Panel:
         out = Panel(
             self._index[rows], self._assets, fields, mem, frequency=self._frequency, _trusted=True
         )
+        out._origin = self._origin
         n = len(self._index)
         if self._sealed_end is not None and n and rows.indices(n)[1] >= n:
             # the slice keeps the last bar: it still stops where the seal starts
@@ -461,6 +489,7 @@ class Panel:
         panel = Panel(self._index, asset_list, out, mem, frequency=self._frequency, _trusted=True)
         panel._sealed_end = self._sealed_end
         panel._notice = self._notice
+        panel._origin = self._origin
         return panel
 
     # ------------------------------------------------------------- identity
@@ -469,18 +498,27 @@ class Panel:
 
         Two panels with equal content have equal hashes whatever file or
         process they came from; the hash is the dataset version's identity in
-        every later result's provenance.
+        every later result's provenance. A synthetic panel's hash also covers
+        its origin, so it never equals the hash of real data.
         """
-        return hash_content(
+        digest = hash_content(
             self._index.asi8,
             self._assets,
             self.membership,
             ((name, self._fields[name]) for name in sorted(self._fields)),
         )
+        if self._origin is None:
+            return digest
+        h = hashlib.sha256(b"alphaloop-synthetic-v1")
+        h.update(self._origin.canonical())
+        h.update(digest.encode())
+        return h.hexdigest()
 
     def equals(self, other: Panel) -> bool:
         """True when both panels hold the same calendar, assets, fields and values."""
         if not isinstance(other, Panel):
+            return False
+        if self._origin != other._origin:
             return False
         if self.shape != other.shape or self._assets != other._assets:
             return False

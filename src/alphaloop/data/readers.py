@@ -42,6 +42,7 @@ from alphaloop.data.names import (
     normalize_column_name,
 )
 from alphaloop.data.options import Layout, ReadOptions
+from alphaloop.data.origin import SYNTHETIC_PARQUET_KEY
 from alphaloop.errors import DataFormatError, DataReadError
 
 __all__ = [
@@ -126,6 +127,12 @@ def _read_parquet(p: Path) -> tuple[pa.Table, tuple[str, ...]]:
         table = pq.read_table(p)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataReadError(f"{p}: not a readable Parquet file ({exc})") from exc
+    if SYNTHETIC_PARQUET_KEY in (table.schema.metadata or {}):
+        raise DataReadError(
+            f"{p}: the file holds synthetic paths drawn by a generator, not market data",
+            hint="synthetic paths are never imported as a dataset; draw them again with "
+            "`alphaloop synth sample`",
+        )
     if table.num_columns == 0:
         raise DataReadError(f"{p}: the Parquet file has no columns")
     if table.num_rows == 0:

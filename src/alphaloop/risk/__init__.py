@@ -36,7 +36,8 @@ from ``alphaloop.risk`` directly and load from their module on first use
     a :class:`RiskProfile` (what report risk sections show).
 :mod:`~alphaloop.risk.scenarios`, :mod:`~alphaloop.risk.stress`, :mod:`~alphaloop.risk.stress_mc`
     :data:`SCENARIOS` (named crisis windows), :func:`replay_scenarios`,
-    :func:`asset_shock`, :func:`factor_shock`, :func:`bootstrap_stress`.
+    :func:`asset_shock`, :func:`factor_shock`, :func:`bootstrap_stress`,
+    :func:`generator_stress` (paths from any synthetic-data generator).
 
 :mod:`~alphaloop.risk.regimes`
     :class:`RegimeLabels`; :func:`volatility_regimes`, :func:`trend_regimes`
@@ -170,7 +171,9 @@ if TYPE_CHECKING:
     )
     from alphaloop.risk.stress_mc import (
         MonteCarloStress,
+        PathGenerator,
         bootstrap_stress,
+        generator_stress,
         stationary_bootstrap_indices,
     )
     from alphaloop.risk.var import (
@@ -250,6 +253,8 @@ _HOME: dict[str, str] = {
     # stress_mc
     "MonteCarloStress": "stress_mc",
     "bootstrap_stress": "stress_mc",
+    "generator_stress": "stress_mc",
+    "PathGenerator": "stress_mc",
     "stationary_bootstrap_indices": "stress_mc",
     # regimes
     "REGIME_METHODS": "regimes",
@@ -312,6 +317,7 @@ __all__ = [
     "GroupConcentration",
     "MarkovSwitchingParams",
     "MonteCarloStress",
+    "PathGenerator",
     "RegimeLabels",
     "RiskContributions",
     "RiskError",
@@ -344,6 +350,7 @@ __all__ = [
     "fit_markov_switching",
     "fixed_fractional_size",
     "forward_filter",
+    "generator_stress",
     "group_concentration",
     "historical_var",
     "hmm_regimes",

@@ -261,6 +261,12 @@ def run_paper(
     A new session starts at the feed's first bar; one that crashed or was
     stopped is rebuilt, reconciled and carried on from its recorded position.
 
+    The kill switch (``alphaloop kill``, for everything, this session's id or
+    its spec hash as the strategy) is read after every bar: a kill stops the
+    replay before the next bar, so no order fills after it; the session is
+    recorded as stopped with the kill's reason and ``paper.killed`` is
+    audited. A halted session does not start again until the kill is cleared.
+
     ``gate`` wraps the venue (every order of the strategy goes through what
     it returns); ``progress`` hears ``("paper trading", bars done, bars)`` a
     few times a second.
@@ -268,7 +274,8 @@ def run_paper(
     Raises
     ------
     PaperError
-        The session has ended, or runs in another live process.
+        The session has ended, runs in another live process, or is halted by the
+        kill switch.
     ReconciliationError
         After a restart, the record holds a fill the broker never made.
     """
@@ -283,6 +290,17 @@ def run_paper(
         )
     if info.status == "running" and info.alive and info.pid != os.getpid():
         raise PaperError(f"paper session {session_id} is running in process {info.pid}")
+    from alphaloop.execution import Governance
+
+    gov = Governance.open(ws.db)
+    kill = gov.kill_switch.tripped(str(session_id), info.spec_hash)
+    if kill is not None:
+        raise PaperError(
+            f"paper session {session_id} is halted by the kill switch ({kill.label}): "
+            f"{kill.reason}",
+            hint="clear it with `alphaloop kill --clear --reason TEXT` (the same scope), "
+            "then resume",
+        )
     info = store.claim(session_id)
     session = build_paper_session(ws, info, gate=gate)
     resumed_at = info.position
@@ -296,11 +314,19 @@ def run_paper(
     n_bars = session.feed.panel.n_times
     shown = [0.0]
 
+    killed: list[Any] = []
+
     def should_stop() -> bool:
         now = time.monotonic()
         if now >= shown[0]:
             progress("paper trading", session.position, n_bars)
             shown[0] = now + 0.2
+        # the kill switch is read after every bar (a cached version, no query per
+        # bar): a kill stops the replay before the next bar, so nothing fills after it
+        kill = gov.kill_switch.tripped(str(session_id), info.spec_hash)
+        if kill is not None:
+            killed.append(kill)
+            return True
         return stop.flag or recorder.should_stop()
 
     try:
@@ -317,6 +343,12 @@ def run_paper(
             cash=float(session.venue.ledger.cash),
             equity=float(result.equity.iloc[-1]),
         )
+    elif killed:
+        kill = killed[0]
+        reason = f"kill switch ({kill.label}): {kill.reason}"
+        store.update(session_id, status="stopped", error=reason)
+        gov.audit.append("system", "paper.killed", f"paper session {session_id}",
+                         {"position": session.position, "kill": kill.to_dict()})  # fmt: skip
     else:
         store.update(session_id, status="stopped")
     return PaperRun(store.get(session_id), bars, resumed_at, recon)

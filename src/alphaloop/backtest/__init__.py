@@ -14,6 +14,14 @@ from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
     from alphaloop.backtest.book import build_book, rebalance_filter, strategy_targets
+    from alphaloop.backtest.code_signal import (
+        CODE_PATH,
+        CODE_SCAN_DECISION_POINTS,
+        CodeLimits,
+        CodeSignalError,
+        code_inputs,
+        code_signal_values,
+    )
     from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
     from alphaloop.backtest.lookahead import (
         DEFAULT_MAX_DECISION_POINTS,
@@ -92,6 +100,12 @@ if TYPE_CHECKING:
     )
 
 _HOME: dict[str, str] = {
+    "CODE_PATH": "alphaloop.backtest.code_signal",
+    "CODE_SCAN_DECISION_POINTS": "alphaloop.backtest.code_signal",
+    "CodeLimits": "alphaloop.backtest.code_signal",
+    "CodeSignalError": "alphaloop.backtest.code_signal",
+    "code_inputs": "alphaloop.backtest.code_signal",
+    "code_signal_values": "alphaloop.backtest.code_signal",
     "signal_expressions": "alphaloop.backtest.composite",
     "signal_models": "alphaloop.backtest.composite",
     "signal_values": "alphaloop.backtest.composite",
@@ -165,6 +179,8 @@ _HOME: dict[str, str] = {
 """Public name -> the module of this package that defines it."""
 
 __all__ = [
+    "CODE_PATH",
+    "CODE_SCAN_DECISION_POINTS",
     "DEFAULT_MAX_DECISION_POINTS",
     "DEFAULT_WARMUPS",
     "HIT_RATE_LIMIT",
@@ -176,6 +192,8 @@ __all__ = [
     "TRADE_ROWS",
     "WIN_RATE_LIMIT",
     "BacktestResult",
+    "CodeLimits",
+    "CodeSignalError",
     "Component",
     "Engine",
     "Exits",
@@ -199,6 +217,8 @@ __all__ = [
     "build_book",
     "check_plausibility",
     "check_strategy",
+    "code_inputs",
+    "code_signal_values",
     "compute_metrics",
     "drawdown_periods",
     "drawdown_series",

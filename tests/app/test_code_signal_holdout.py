@@ -38,7 +38,7 @@ def test_the_code_never_receives_holdout_bars(tmp_path: Path) -> None:
     n_seen = prep.panel.n_times
     assert prep.panel.index[-1] < boundary
     assert np.all(prep.signal[:, 0] == n_seen)  # the code got exactly the research span
-    assert boundary < pd.Timestamp("2022-01-01")  # the data runs to 2022-12-28
+    assert boundary < pd.Timestamp("2022-01-01", tz=boundary.tz)  # the data runs to 2022-12-28
     last_close = float(np.asarray(prep.panel["close"])[-1, 0])
     assert np.all(prep.signal[:, 1] == last_close)
     ws.close()

@@ -94,8 +94,7 @@ def test_malicious_code_exits_2_before_anything_runs(tmp_path: Path, capsys) -> 
         assert "import of os" in err
         assert "Traceback" not in err
     assert not Path("/tmp/pwned").exists()
-    code, out, _ = cli(capsys, ws, "runs", "list", "--json")
-    assert json.loads(out) == []  # refused specs never ran
+    assert not ws.exists()  # refused before a workspace was even opened: nothing ran
 
 
 def test_a_code_spec_that_fails_at_run_time_exits_2_naming_signal_code(
@@ -144,18 +143,13 @@ def _generate(capsys, monkeypatch, root: str, draft: dict, *extra: str):
 
 
 def _system_prompt(request) -> str:
-    return request.body["messages"][0]["content"]
+    return request["body"]["messages"][0]["content"]
 
 
-def test_generate_runs_model_written_code_only_with_allow_code(
+@pytest.mark.slow
+def test_generate_allow_code_scans_backtests_and_validates_model_written_code(
     gen_root: str, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, err, requests = _generate(capsys, monkeypatch, gen_root, CODE_DRAFT)
-    assert code in (0, 1, 2), err
-    assert "def signal(close" not in _system_prompt(requests[0])  # never offered
-    assert "model-written Python code" not in out
-    assert "fell back to the offline parser" in out  # the code draft was not accepted
-
     code, out, err, requests = _generate(
         capsys, monkeypatch, gen_root, CODE_DRAFT, "--allow-code", "--json"
     )
@@ -167,27 +161,24 @@ def test_generate_runs_model_written_code_only_with_allow_code(
     assert doc["spec"]["signal"]["code"] == MOMENTUM
     assert doc["lookahead"]["clean"] is True
     assert doc["metrics"] is not None  # scanned, backtested and validated like any spec
+    assert doc["n_trials"] == 1
     assert any("model-written Python code" in a for a in doc["assumptions"])
+    from alphaloop.cli.generate import _print
 
-    code, out, err, _ = _generate(capsys, monkeypatch, gen_root, CODE_DRAFT, "--allow-code")
-    assert "signal: model-written Python code (4 lines), run in the sandbox:" in out
+    _print(doc)
+    shown = capsys.readouterr().out
+    assert "signal: model-written Python code (4 lines), run in the sandbox:" in shown
+    assert "out[20:] = close[20:] / close[:-20] - 1" in shown
 
 
-def test_generate_stops_peeking_code_and_refuses_malicious_code(
+def test_generate_stops_model_written_code_that_peeks(
     gen_root: str, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     peeking = {**CODE_DRAFT, "signal": {"kind": "code", "code": PEEKING}}
     code, out, err, _ = _generate(capsys, monkeypatch, gen_root, peeking, "--allow-code", "--json")
     doc = json.loads(out)
     assert code == 1
+    assert doc["signal_origin"] == "model_code"
     assert doc["status"] == "lookahead"
     assert doc["lookahead"]["clean"] is False
     assert doc["metrics"] is None  # never backtested
-
-    bad = {**CODE_DRAFT, "signal": {"kind": "code", "code": MALICIOUS}}
-    code, out, err, _ = _generate(capsys, monkeypatch, gen_root, bad, "--allow-code", "--json")
-    doc = json.loads(out)
-    assert doc["signal_origin"] == "spec"
-    assert doc["source"]["origin"] == "offline"
-    assert "import of os" in doc["source"]["reason"]
-    assert not Path("/tmp/pwned").exists()

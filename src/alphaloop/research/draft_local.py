@@ -23,12 +23,16 @@ each step is validated (one repair round each) like any structured answer;
 the draft then goes through :func:`~alphaloop.research.draft.draft_to_spec`
 as usual. Nothing of the offline parser is used.
 
-The constant part of each prompt comes first, so a server that keeps its
-prompt cache (llama.cpp does) evaluates it once.
+The second question extends the first conversation (the question, the
+model's answer, then the family's templates), and the first one starts with
+the same system message for every idea, so a server that keeps its prompt
+cache (llama.cpp does) evaluates little more than the idea and the last
+question.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 from typing import Any, Literal
@@ -138,13 +142,16 @@ def family_schema(fields: Collection[str]) -> dict[str, Any]:
 
 
 def family_messages(intent: str, fields: Collection[str]) -> list[dict[str, str]]:
-    """The first question: the families with their definitions, then the idea."""
+    """The first question: the families with their definitions, then the idea.
+
+    The system message is the same for every idea on the same fields (a
+    server's prompt cache keeps it); the idea comes last.
+    """
     lines = "\n".join(f"- {f}: {FAMILY_NOTES[f]}" for f in _families(fields))
-    system = (
-        "Classify a trading idea into the one signal family it describes. Families:\n"
-        f"{lines}\nAnswer with JSON: {{\"family\": ...}}."
-    )
-    return [{"role": "system", "content": system}, {"role": "user", "content": intent}]
+    return [
+        {"role": "system", "content": f"You are a quant. Signal families:\n{lines}"},
+        {"role": "user", "content": f"Idea: {intent}\nThe idea's signal family?"},
+    ]
 
 
 def params_schema(family: str, fields: Collection[str]) -> dict[str, Any]:
@@ -165,20 +172,29 @@ def params_schema(family: str, fields: Collection[str]) -> dict[str, Any]:
 
 
 def params_messages(intent: str, family: str, fields: Collection[str]) -> list[dict[str, str]]:
-    """The second question: the family's templates and what each parameter means, then the idea."""
+    """The second question: the first one and its answer, then the family's templates.
+
+    It extends the first conversation, so a server's prompt cache covers all
+    of it but the last message.
+    """
     have = {f.lower() for f in fields}
     lines = []
     for tpl in feasible_templates(family, have):
-        note = TEMPLATE_NOTES.get(tpl.name, f"the Alpha158 factor {tpl.text.format(window='N')}")
+        note = TEMPLATE_NOTES.get(tpl.name) or f"the Alpha158 factor {tpl.name.upper()}"
         grid = ", ".join(f"{p} in {list(v)}" for p, v in tpl.grid)
         lines.append(f"- {tpl.name}: {note} ({grid})")
-    system = (
-        f"Write the parameters of a {family} trading strategy. Templates:\n"
+    question = (
+        f"The {family} templates:\n"
         + "\n".join(lines)
         + "\nBars are trading days (a week 5, a month 21, a year 252). side: long_only holds "
-        "the k best stocks; long_short also shorts the worst. rebalance: how often."
+        "the k best stocks; long_short also shorts the worst. rebalance: how often. "
+        "The idea's template, parameters, side, k and rebalance?"
     )
-    return [{"role": "system", "content": system}, {"role": "user", "content": intent}]
+    return [
+        *family_messages(intent, fields),
+        {"role": "assistant", "content": json.dumps({"family": family})},
+        {"role": "user", "content": question},
+    ]
 
 
 def _name(intent: str) -> str:

@@ -484,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         if goal.two_step is not None and not args.portable:
             routes.append(("two-step (`ask_local_draft`: family, then parameters)", run_two_step))
         if goal.two_step is None or args.one_shot or args.portable:
-            routes.append(("one-shot constrained (`ask_structured`, schema as grammar)", run_constrained))
+            one_shot = "one-shot constrained (`ask_structured`, schema as grammar)"
+            routes.append((one_shot, run_constrained))
         if not args.no_control:
             routes.append(("unconstrained control (prompt only)", run_unconstrained))
         for label, route in routes:

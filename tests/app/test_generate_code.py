@@ -13,9 +13,9 @@ import pytest
 
 from alphaloop.app import Workspace
 from alphaloop.app.generate_draft import make_draft
+from alphaloop.errors import DraftError
 from alphaloop.llm import LLMClient, LLMSettings
 from alphaloop.research import CodeStrategyDraft, StrategyDraft, draft_to_spec
-from alphaloop.errors import DraftError
 from tests.app.generate_support import DATA, DRAFT, planted_workspace
 from tests.llm.servers import Reply, openai_body, running
 
@@ -54,7 +54,8 @@ def test_without_allow_code_the_model_is_never_offered_code_and_code_is_refused(
     assert "def signal(close" not in system
     assert '"code"' not in json.dumps(requests[0]["body"]["response_format"])
     assert len(requests) == 2  # the answer, its repair round, then the offline parser
-    assert source.origin == "offline" and source.fell_back
+    assert source.origin == "offline"
+    assert source.fell_back
     assert not made.model_code
     assert made.spec.signal.code is None
 
@@ -92,7 +93,8 @@ def test_draft_to_spec_refuses_code_unless_allowed() -> None:
     draft = CodeStrategyDraft.model_validate(CODE_DRAFT)
     with pytest.raises(DraftError, match="--allow-code"):
         draft_to_spec(draft, DATA, fields=("close",), assets=["A", "B", "C", "D"])
-    made = draft_to_spec(draft, DATA, fields=("close",), assets=["A", "B", "C", "D"], allow_code=True)
+    assets = ["A", "B", "C", "D"]
+    made = draft_to_spec(draft, DATA, fields=("close",), assets=assets, allow_code=True)
     assert made.spec.signal.code == MOMENTUM
     with pytest.raises(ValueError, match="code"):
         StrategyDraft.model_validate(CODE_DRAFT)  # the default draft has no code kind

@@ -74,10 +74,11 @@ def panel(shared_workspace: Workspace):
 # ------------------------------------------------------------------ the spec
 def test_a_code_signal_is_one_of_the_signal_kinds() -> None:
     spec = StrategySpec.from_dict(spec_doc(MOMENTUM))
-    assert spec.signal is not None and spec.signal.code == MOMENTUM
+    assert spec.signal is not None
+    assert spec.signal.code == MOMENTUM
     assert "Python code" in spec.describe_signal()
     with pytest.raises(SpecError, match="exactly one of expr"):
-        StrategySpec.from_dict(spec_doc(MOMENTUM) | {"signal": {"code": MOMENTUM, "expr": "$close"}})
+        StrategySpec.from_dict(spec_doc(MOMENTUM) | {"signal": {"code": MOMENTUM, "expr": "$c"}})
 
 
 def test_the_hash_changes_with_the_code_and_expression_hashes_do_not_move() -> None:
@@ -97,7 +98,7 @@ def test_the_hash_changes_with_the_code_and_expression_hashes_do_not_move() -> N
         ("import os\ndef signal(close):\n    return close\n", "import of os"),
         ("def signal(close):\n    f = open('/etc/passwd')\n    return close\n", "open"),
         (
-            "def signal(close):\n    c = ().__class__.__base__.__subclasses__()\n    return close\n",
+            "def signal(close):\n    c = ().__class__.__base__.__subclasses__()\n    return c\n",
             "__class__",
         ),
         ("def signal(close):\n    return eval('close')\n", "eval"),

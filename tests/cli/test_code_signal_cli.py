@@ -88,7 +88,7 @@ def test_malicious_code_exits_2_before_anything_runs(tmp_path: Path, capsys) -> 
     ws = tmp_path / "ws"
     spec_file = write_spec(tmp_path / "bad.yaml", MALICIOUS)
     for command in ("backtest", "validate", "lookahead"):
-        code, out, err = cli(capsys, ws, command, str(spec_file))
+        code, _, err = cli(capsys, ws, command, str(spec_file))
         assert code == 2
         assert "signal.code" in err
         assert "import of os" in err
@@ -175,7 +175,7 @@ def test_generate_stops_model_written_code_that_peeks(
     gen_root: str, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     peeking = {**CODE_DRAFT, "signal": {"kind": "code", "code": PEEKING}}
-    code, out, err, _ = _generate(capsys, monkeypatch, gen_root, peeking, "--allow-code", "--json")
+    code, out, _, _ = _generate(capsys, monkeypatch, gen_root, peeking, "--allow-code", "--json")
     doc = json.loads(out)
     assert code == 1
     assert doc["signal_origin"] == "model_code"

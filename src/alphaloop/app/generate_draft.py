@@ -5,7 +5,8 @@
 against the draft's portable schema; one repair round with the validation
 errors), or, from a grammar-bound local server, for the family and then that
 family's parameters in two short answers
-(:func:`~alphaloop.research.draft_local.ask_local_draft`), turns it into a spec, and falls back to the offline intent parser
+(:func:`~alphaloop.research.draft_local.ask_local_draft`), turns it into a
+spec, and falls back to the offline intent parser
 (:func:`~alphaloop.research.intent.parse_intent`) when no model is
 configured, when ``offline`` is asked, or when the model fails (transport
 errors, an answer still invalid after the repair round, a draft that does

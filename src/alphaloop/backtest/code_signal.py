@@ -32,7 +32,6 @@ from alphaloop.sandbox import (
     INPUT_FIELDS,
     SandboxError,
     SandboxLimitExceeded,
-    SandboxViolation,
     run_strategy_code,
 )
 
@@ -61,7 +60,7 @@ every bar (``np.roll(close, -1, axis=0)``) is caught at the first truncation.
 
 @dataclass(frozen=True)
 class CodeLimits:
-    """Resource limits of one run of a code signal (see :func:`~alphaloop.sandbox.run_strategy_code`).
+    """Resource limits of one run of a code signal (:func:`~alphaloop.sandbox.run_strategy_code`).
 
     Attributes
     ----------
@@ -122,9 +121,7 @@ def code_inputs(panel: Panel) -> dict[str, np.ndarray]:
     ``open`` the panel has, as ``float64`` (time, asset).
     """
     return {
-        name: np.asarray(panel[name], dtype=np.float64)
-        for name in INPUT_FIELDS
-        if name in panel
+        name: np.asarray(panel[name], dtype=np.float64) for name in INPUT_FIELDS if name in panel
     }
 
 
@@ -151,4 +148,3 @@ def code_signal_values(code: str, panel: Panel, limits: CodeLimits | None = None
         )
     except SandboxError as exc:
         raise CodeSignalError(exc, shape) from exc
-

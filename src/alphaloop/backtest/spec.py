@@ -200,9 +200,7 @@ class Signal(_Frozen):
 
     @model_validator(mode="after")
     def _one_source(self) -> Signal:
-        given = [
-            n for n in ("expr", "model", "components", "code") if getattr(self, n) is not None
-        ]
+        given = [n for n in ("expr", "model", "components", "code") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(
                 "a signal needs exactly one of expr (an expression), model, components or "

@@ -1,4 +1,4 @@
-"""The sandbox's static allowlist, kept importable from here: see :mod:`alphaloop.sandbox.allowlist`."""
+"""The sandbox's static allowlist, kept importable here (:mod:`alphaloop.sandbox.allowlist`)."""
 
 from __future__ import annotations
 

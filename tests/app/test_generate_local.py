@@ -60,7 +60,11 @@ def test_a_grammar_bound_server_is_asked_the_family_then_its_parameters(ws: Work
     assert "momentum: buy recent winners" in first["messages"][0]["content"]
     assert first["max_tokens"] <= 32
     assert second["response_format"]["schema"] == params_schema("momentum", info.fields)
-    assert "mom_skip" in second["messages"][0]["content"]
+    # the second question extends the first conversation (a prompt cache keeps the prefix)
+    assert second["messages"][:2] == first["messages"]
+    assert second["messages"][2] == {"role": "assistant", "content": json.dumps(family)}
+    assert "mom_skip" in second["messages"][3]["content"]
+    assert "library" not in second["messages"][3]["content"]
     assert source.origin == "llm"
     assert made.draft.signal.family == "momentum"
     assert made.spec.signal.expr == "$close/Ref($close, 63)-1"

@@ -281,6 +281,12 @@ def ask_local_draft(
         schema=params_schema(chosen.family, fields),
         repair_rounds=repair_rounds,
     )
+    names = [t.name for t in feasible_templates(chosen.family, {f.lower() for f in fields})]
+    if answer.template not in names:
+        raise LLMAnswerError(
+            f"the model answered template {answer.template!r}, not one of {chosen.family}'s "
+            f"({', '.join(names)})"
+        )
     try:
         return compose_draft(intent, chosen.family, answer)
     except ValidationError as exc:

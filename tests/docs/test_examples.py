@@ -219,7 +219,8 @@ def run_document(doc: str, directory: Path) -> int:
 RUNNABLE = sorted({b.doc for b in ALL if b.lang in ("python", "yaml", "bash")})
 # each takes several seconds
 SLOW = {
-    "README.md", "backtest.md", "factors.md", "generate.md", "model-export.md", "research.md"
+    "README.md", "backtest.md", "factors.md", "generate.md", "model-export.md", "research.md",
+    "sandbox.md",
 }  # fmt: skip
 
 

@@ -39,8 +39,8 @@ def write_spec(path: Path, code: str) -> Path:
     path.write_text(
         "name: code-momentum\n"
         "data: sp500-stocks\n"
-        'start: "2000-01-01"\n'
-        'end: "2003-12-31"\n'
+        'start: "2001-01-01"\n'
+        'end: "2002-12-31"\n'
         "signal:\n"
         "  code: |\n"
         f"{body}"
@@ -171,6 +171,7 @@ def test_generate_allow_code_scans_backtests_and_validates_model_written_code(
     assert "out[20:] = close[20:] / close[:-20] - 1" in shown
 
 
+@pytest.mark.slow
 def test_generate_stops_model_written_code_that_peeks(
     gen_root: str, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -59,14 +59,15 @@ def test_every_answer_the_second_schema_allows_makes_a_spec(fields: tuple[str, .
     assert n > 100
 
 
-def test_the_second_question_extends_the_first_and_lists_the_family_templates() -> None:
+def test_the_second_question_extends_the_first_whose_system_message_lists_templates() -> None:
     first = family_messages("golden cross", CLOSE_ONLY)
     second = params_messages("golden cross", "trend", CLOSE_ONLY)
     assert second[:2] == first
     assert json.loads(second[2]["content"]) == {"family": "trend"}
-    assert "ma_cross" in second[3]["content"]
-    assert "fast in [5, 10, 20]" in second[3]["content"]
-    assert "mom_skip" not in second[3]["content"]
+    assert "trend template" in second[3]["content"]
+    system = first[0]["content"]
+    assert "ma_cross = fast simple average above the slow one (fast [5, 10, 20]" in system
+    assert "volume_trend" not in system  # needs a volume field
 
 
 def _ask(*answers: dict) -> tuple[object, list]:

@@ -6,9 +6,10 @@ draft (name, assumptions, every field) and picked the family the idea meant
 for one idea in five. :func:`ask_local_draft` asks twice, each time for as
 little as the model can usefully say, and lets code fill in the rest:
 
-1. **The family**, one enum (``{"family": "momentum"}``, about 8 tokens),
-   with a one-line definition of each family in the prompt
-   (:data:`FAMILY_NOTES`) and only the families the dataset's fields allow;
+1. **The family**, one enum (``{"family": "momentum"}``, about 9 tokens),
+   with a one-line definition of each family (:data:`FAMILY_NOTES`) and of
+   each of its templates (:data:`TEMPLATE_NOTES`) in the prompt, only the
+   families and templates the dataset's fields allow;
 2. **That family's template and parameters** and the portfolio
    (``{"template": "mom", "lookback": 63, "side": "long_only", "k": 5,
    "rebalance": "monthly"}``, about 30 tokens): one branch per template of
@@ -23,11 +24,13 @@ each step is validated (one repair round each) like any structured answer;
 the draft then goes through :func:`~alphaloop.research.draft.draft_to_spec`
 as usual. Nothing of the offline parser is used.
 
-The second question extends the first conversation (the question, the
-model's answer, then the family's templates), and the first one starts with
-the same system message for every idea, so a server that keeps its prompt
-cache (llama.cpp does) evaluates little more than the idea and the last
-question.
+Prompt evaluation, not writing, is what a small model on a busy CPU spends
+most on (about 60 to 150 prompt tokens a second against 30 to 50 written).
+So the system message (every definition) is the same for every idea on the
+same fields, and the second question extends the first conversation (the
+question, the model's answer, one short line): a server that keeps its
+prompt cache (llama.cpp does) evaluates the system message once, then about
+40 tokens for the idea and 20 for the second question.
 """
 
 from __future__ import annotations
@@ -141,15 +144,38 @@ def family_schema(fields: Collection[str]) -> dict[str, Any]:
     return _object({"family": {"enum": _families(fields)}})
 
 
-def family_messages(intent: str, fields: Collection[str]) -> list[dict[str, str]]:
-    """The first question: the families with their definitions, then the idea.
+def _template_lines(fields: Collection[str]) -> str:
+    have = {f.lower() for f in fields}
+    lines = []
+    for family in _families(fields):
+        items = []
+        for tpl in feasible_templates(family, have):
+            note = TEMPLATE_NOTES.get(tpl.name) or f"the Alpha158 factor {tpl.name.upper()}"
+            grid = ", ".join(f"{p} {list(v)}" for p, v in tpl.grid)
+            items.append(f"{tpl.name} = {note} ({grid})")
+        lines.append(f"- {family}: " + "; ".join(items))
+    return "\n".join(lines)
 
-    The system message is the same for every idea on the same fields (a
-    server's prompt cache keeps it); the idea comes last.
+
+def _system(fields: Collection[str]) -> str:
+    families = "\n".join(f"- {f}: {FAMILY_NOTES[f]}" for f in _families(fields))
+    return (
+        f"You are a quant. Signal families:\n{families}\n"
+        f"Templates of each family:\n{_template_lines(fields)}\n"
+        "Bars are trading days (a week 5, a month 21, a year 252). side: long_only holds the "
+        "k best stocks; long_short also shorts the worst. rebalance: how often."
+    )
+
+
+def family_messages(intent: str, fields: Collection[str]) -> list[dict[str, str]]:
+    """The first question: the families (defined in one line each) and their templates, then
+    the idea.
+
+    The system message is the same for every idea on the same fields, so a
+    server's prompt cache evaluates it once; only the idea is new.
     """
-    lines = "\n".join(f"- {f}: {FAMILY_NOTES[f]}" for f in _families(fields))
     return [
-        {"role": "system", "content": f"You are a quant. Signal families:\n{lines}"},
+        {"role": "system", "content": _system(fields)},
         {"role": "user", "content": f"Idea: {intent}\nThe idea's signal family?"},
     ]
 
@@ -172,24 +198,12 @@ def params_schema(family: str, fields: Collection[str]) -> dict[str, Any]:
 
 
 def params_messages(intent: str, family: str, fields: Collection[str]) -> list[dict[str, str]]:
-    """The second question: the first one and its answer, then the family's templates.
+    """The second question: the first one, its answer, then a short question for the rest.
 
     It extends the first conversation, so a server's prompt cache covers all
-    of it but the last message.
+    of it but the answer and the last line.
     """
-    have = {f.lower() for f in fields}
-    lines = []
-    for tpl in feasible_templates(family, have):
-        note = TEMPLATE_NOTES.get(tpl.name) or f"the Alpha158 factor {tpl.name.upper()}"
-        grid = ", ".join(f"{p} in {list(v)}" for p, v in tpl.grid)
-        lines.append(f"- {tpl.name}: {note} ({grid})")
-    question = (
-        f"The {family} templates:\n"
-        + "\n".join(lines)
-        + "\nBars are trading days (a week 5, a month 21, a year 252). side: long_only holds "
-        "the k best stocks; long_short also shorts the worst. rebalance: how often. "
-        "The idea's template, parameters, side, k and rebalance?"
-    )
+    question = f"The idea's {family} template, its parameters, side, k and rebalance?"
     return [
         *family_messages(intent, fields),
         {"role": "assistant", "content": json.dumps({"family": family})},

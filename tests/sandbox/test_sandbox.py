@@ -474,3 +474,16 @@ def test_sandbox_modules_import_only_numpy_stdlib_and_foundations():
                     assert name in allowed_alphaloop, f"{path.name} imports {name}"
                 else:
                     assert top in sys.stdlib_module_names or top == "numpy", (path.name, name)
+
+
+def test_alphaloop_llm_re_exports_the_same_sandbox() -> None:
+    """The sandbox moved below the backtest layer; the old import paths keep working."""
+    from alphaloop import llm
+    from alphaloop.llm import sandbox as old_run
+    from alphaloop.llm import sandbox_ast as old_ast
+    from alphaloop.llm import sandbox_errors as old_errors
+
+    assert llm.run_strategy_code is run_strategy_code is old_run.run_strategy_code
+    assert llm.check_strategy_code is check_strategy_code is old_ast.check_strategy_code
+    assert llm.SandboxViolation is SandboxViolation is old_errors.SandboxViolation
+    assert old_ast.NUMPY_ALLOWED is sandbox.NUMPY_ALLOWED

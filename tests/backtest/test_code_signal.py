@@ -150,6 +150,7 @@ def test_a_spinning_code_is_stopped_with_a_typed_error_naming_signal_code(panel)
     assert error.limit in ("cpu", "wall")
     assert str(error).startswith("signal.code: ")
     assert "1000 bars x 20 assets" in str(error)
+    assert "a code signal may use 1 CPU seconds" in str(error.hint)
     assert error.to_dict()["path"] == "signal.code"
 
 

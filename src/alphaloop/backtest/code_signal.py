@@ -93,11 +93,20 @@ class CodeSignalError(BacktestError):
         1-based line of the code, when known.
     """
 
-    def __init__(self, error: SandboxError, shape: tuple[int, int]) -> None:
+    def __init__(
+        self, error: SandboxError, shape: tuple[int, int], limits: CodeLimits | None = None
+    ) -> None:
         rows, assets = shape
+        hint = error.hint
+        if isinstance(error, SandboxLimitExceeded):
+            limits = limits or CodeLimits()
+            hint = (
+                "look for a loop that never ends, vectorize with numpy, or avoid large "
+                f"intermediates: a code signal may use {limits.cpu_seconds:g} CPU seconds, "
+                f"{limits.memory_mb} MiB and {limits.wall_seconds:g} s per run"
+            )
         super().__init__(
-            f"{CODE_PATH}: {error.message} (on {rows} bars x {assets} assets)",
-            hint=error.hint,
+            f"{CODE_PATH}: {error.message} (on {rows} bars x {assets} assets)", hint=hint
         )
         self.path = CODE_PATH
         self.reason = type(error).__name__
@@ -147,4 +156,4 @@ def code_signal_values(code: str, panel: Panel, limits: CodeLimits | None = None
             wall_seconds=limits.wall_seconds,
         )
     except SandboxError as exc:
-        raise CodeSignalError(exc, shape) from exc
+        raise CodeSignalError(exc, shape, limits) from exc

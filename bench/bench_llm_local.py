@@ -134,10 +134,12 @@ _SIDES = ("", ", long only", ", long-short", " with a 5% stop loss")
 
 @dataclass(frozen=True)
 class Intent:
-    """One benchmark intent and the family it was written for."""
+    """One benchmark intent, the family it was written for, its position count and schedule."""
 
     text: str
     family: str
+    k: int | None = None
+    rebalance: str | None = None
 
 
 def make_intents(n: int, seed: int) -> list[Intent]:
@@ -148,13 +150,16 @@ def make_intents(n: int, seed: int) -> list[Intent]:
     for i in range(n):
         family = families[i % len(families)]
         phrase = _PHRASES[family][int(rng.integers(len(_PHRASES[family])))]
+        k = int(rng.choice([3, 5, 8, 10, 20]))
+        freq = str(rng.choice(["daily", "weekly", "monthly", "every week", "every month"]))
         text = phrase.format(
             n=int(rng.choice([5, 10, 14, 20, 50, 60, 120, 200, 252])),
-            k=int(rng.choice([3, 5, 8, 10, 20])),
-            freq=str(rng.choice(["daily", "weekly", "monthly", "every week", "every month"])),
+            k=k,
+            freq=freq,
             side=str(rng.choice(_SIDES)),
         )
-        intents.append(Intent(text, family))
+        rebalance = {"every week": "weekly", "every month": "monthly"}.get(freq, freq)
+        intents.append(Intent(text, family, k, rebalance))
     return intents
 
 
@@ -279,10 +284,23 @@ class Outcome:
     completion_tokens: int
     family: str | None
     intended: str
+    k_match: bool = False
+    rebalance_match: bool = False
 
     @property
     def family_match(self) -> bool:
         return self.family == self.intended
+
+
+def _follows(draft: BaseModel | None, intent: Intent) -> dict[str, bool]:
+    """Whether the answer kept the intent's position count and schedule (its stated numbers)."""
+    if draft is None:
+        return {"k_match": False, "rebalance_match": False}
+    k = getattr(draft, "k", None) if hasattr(draft, "k") else getattr(draft, "top_k", None)
+    return {
+        "k_match": k == intent.k,
+        "rebalance_match": getattr(draft, "rebalance", None) == intent.rebalance,
+    }
 
 
 def _makes_spec(goal: Target, draft: BaseModel | None, intent: Intent) -> bool:
@@ -361,6 +379,7 @@ def run_constrained(client: Any, intent: Intent, goal: Target) -> Outcome:
         completion_tokens=tokens,
         family=None if draft is None else family_of(draft),
         intended=(goal.families or {}).get(intent.family, intent.family),
+        **_follows(draft, intent),
     )
 
 
@@ -394,6 +413,7 @@ def run_two_step(client: Any, intent: Intent, goal: Target) -> Outcome:
         completion_tokens=tokens,
         family=None if draft is None else family_of(draft),
         intended=(goal.families or {}).get(intent.family, intent.family),
+        **_follows(draft, intent),
     )
 
 
@@ -420,6 +440,7 @@ def run_unconstrained(client: Any, intent: Intent, goal: Target) -> Outcome:
         completion_tokens=answer.completion_tokens,
         family=None if draft is None else family_of(draft),
         intended=(goal.families or {}).get(intent.family, intent.family),
+        **_follows(draft, intent),
     )
 
 
@@ -439,6 +460,8 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         "tokens_per_answer": tokens / len(outcomes),
         "tokens_per_s": tokens / sum(seconds),
         "family_match": sum(o.family_match for o in outcomes),
+        "k_match": sum(o.k_match for o in outcomes),
+        "rebalance_match": sum(o.rebalance_match for o in outcomes),
         "families": Counter(o.family for o in outcomes if o.family is not None).most_common(),
     }
 
@@ -530,15 +553,16 @@ def main(argv: list[str] | None = None) -> int:
         "| route | first answer fits the schema sent | valid, first answer | valid "
         "| makes a spec | cut off at max_tokens "
         "| median latency (s) | p90 (s) | max (s) | tokens / answer | tokens / s "
-        "| family as intended |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| family as intended | k as stated | rebalancing as stated |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
             f"| {label} | {r['shaped'] if 'unconstrained' not in label else '–'}/{r['n']} "
             f"| {r['valid_first']}/{r['n']} | **{r['valid']}/{r['n']}** "
             f"| {r['spec']}/{r['n']} | {r['cut_off']}/{r['n']} "
             f"| **{r['median_s']:.2f}** | {r['p90_s']:.2f} | {r['max_s']:.2f} "
             f"| {r['tokens_per_answer']:.0f} | {r['tokens_per_s']:.0f} "
-            f"| {r['family_match']}/{r['n']} |"
+            f"| {r['family_match']}/{r['n']} | {r['k_match']}/{r['n']} "
+            f"| {r['rebalance_match']}/{r['n']} |"
             for label, r in results.items()
         ),
         "",
@@ -582,7 +606,9 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         + "A 135M model follows the shape, not always the meaning: the figure is what it "
-        "understands, and why `alphaloop` validates and falls back to its offline policy.",
+        "understands, and why `alphaloop` validates and falls back to its offline policy. "
+        "k and rebalancing as stated: the answer holds the number of assets the intent names "
+        "and rebalances as often as it says (every intent states both).",
     ]
     body = "\n".join(lines)
     start, end = (

@@ -7,8 +7,11 @@ optimizer is solved on the ``--window`` daily returns ending at that close
 rebalances:
 
 - **alphaloop**: :func:`alphaloop.portfolio.walk_forward_weights` with
-  ``max_sharpe`` and ``hrp`` (skfolio underneath; a failed rebalance falls
-  back to inverse volatility and is counted);
+  ``max_sharpe`` and ``hrp`` (a failed rebalance falls back to inverse
+  volatility and is counted). ``max_sharpe`` runs twice: the default route
+  (the exact active-set solver of :mod:`alphaloop.portfolio.max_sharpe`,
+  skfolio where it does not apply) and ``solver="skfolio"`` (skfolio's
+  MeanRisk on every window, the reference); ``hrp`` is skfolio's;
 - **PyPortfolioOpt**: a plain loop of ``EfficientFrontier(mu, S).max_sharpe()``
   (sample mean and covariance per bar, risk-free rate 0) and
   ``HRPOpt(returns).optimize()`` on the same windows; an exception there
@@ -18,8 +21,8 @@ Goal (from the project's issue): zero unhandled solver failures.
 
 Usage::
 
-    python bench/bench_portfolio.py            # writes docs/benchmarks.md
-    python bench/bench_portfolio.py --quick    # 2 years, no docs
+    python bench/bench_portfolio.py --write-docs   # also update docs/benchmarks.md
+    python bench/bench_portfolio.py --quick        # 2 years
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--years", type=int, default=10)
     p.add_argument("--window", type=int, default=252)
     p.add_argument("--quick", action="store_true", help="2 years; no docs")
+    p.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     return p.parse_args(argv)
 
 
@@ -61,12 +65,14 @@ def monthly_rows(index: pd.DatetimeIndex, first: int) -> np.ndarray:
     return rows[rows >= first]
 
 
-def ours(close: np.ndarray, rows: np.ndarray, method: str, window: int) -> dict[str, Any]:
+def ours(
+    close: np.ndarray, rows: np.ndarray, method: str, window: int, solver: str = "auto"
+) -> dict[str, Any]:
     from alphaloop.portfolio import OptimizerConfig, walk_forward_weights
 
     cfg = OptimizerConfig(method=method, window=window)
     t0 = time.perf_counter()
-    walk = walk_forward_weights(close, np.ones(close.shape, bool), rows, cfg)
+    walk = walk_forward_weights(close, np.ones(close.shape, bool), rows, cfg, solver=solver)
     seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,
@@ -74,6 +80,7 @@ def ours(close: np.ndarray, rows: np.ndarray, method: str, window: int) -> dict[
         "solved": walk.solved,
         "fallbacks": sum(e.fallback != "none" for e in walk.events),
         "unhandled": 0,  # any exception would have ended the run
+        "exact": sum(d.get("solver") == "exact" for d in walk.diagnostics.values()),
     }
 
 
@@ -112,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = monthly_rows(prices.index, first)
     close = prices.to_numpy(dtype=np.float64)
     results = {}
+    reference = ours(close, rows, "max_sharpe", args.window, solver="skfolio")
     for method in ("max_sharpe", "hrp"):
         a = ours(close, rows, method, args.window)
         b = peer(prices, rows, method, args.window)
@@ -124,7 +132,14 @@ def main(argv: list[str] | None = None) -> int:
             f"PyPortfolioOpt {b['seconds']:.2f} s ({b['unhandled']} unhandled failures); "
             f"median L1 distance of weights {results[method][2]:.3f}"
         )
-    if args.quick:
+    exact = results["max_sharpe"][0]
+    gap = np.abs(exact["weights"] - reference["weights"])
+    print(
+        f"max_sharpe via skfolio on every window: {reference['seconds']:.2f} s; exact solver "
+        f"{exact['seconds']:.2f} s ({exact['exact']} of {len(rows)} windows exact); largest "
+        f"weight difference {gap.max():.1e}"
+    )
+    if args.quick or not args.write_docs:
         return 0
     lines = [
         START,
@@ -139,10 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for method, (a, b, _) in results.items():
+        route = "alphaloop (exact solver)" if method == "max_sharpe" else "alphaloop (skfolio)"
         lines.append(
-            f"| {method} | alphaloop (skfolio) | {a['seconds']:.2f} | {a['solved']} | "
-            f"{a['fallbacks']} | 0 |"
+            f"| {method} | {route} | {a['seconds']:.2f} | {a['solved']} | {a['fallbacks']} | 0 |"
         )
+        if method == "max_sharpe":
+            lines.append(
+                f"| {method} | alphaloop (skfolio on every window) | "
+                f"{reference['seconds']:.2f} | {reference['solved']} | "
+                f"{reference['fallbacks']} | 0 |"
+            )
         solved = len(rows) - b["unhandled"]
         lines.append(
             f"| {method} | PyPortfolioOpt loop | {b['seconds']:.2f} | {solved} | - | "
@@ -154,6 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{m} {d:.3f}" for m, (_, _, d) in results.items())
         + " (different solvers and, for HRP, different clustering defaults). Wall times "
         "were measured on a shared machine and vary between runs.",
+        "",
+        f"max_sharpe: the exact active-set solver solved {exact['exact']} of {len(rows)} "
+        "windows (skfolio takes any window it declines); its weights differ from "
+        f"skfolio's by at most {gap.max():.1e} per asset, skfolio's solver tolerance (its "
+        "in-sample Sharpe ratio is never lower: tests/portfolio/test_max_sharpe.py). Where "
+        "skfolio's time goes (cProfile of the skfolio walk): about two thirds compiling the "
+        "cvxpy problem anew at each rebalance (canonicalization, cone stuffing), a fifth "
+        "in the prior estimator's input validation, the conic solve itself a few percent.",
         "",
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, {memory_total()}, "
         f"{platform.system()}, Python {platform.python_version()}; "

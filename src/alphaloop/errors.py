@@ -309,3 +309,19 @@ class DraftError(SpecError):
 class IntentError(AlphaloopError):
     """A natural-language strategy idea cannot be turned into a draft: an empty intent,
     or one in which the offline parser recognises no signal."""
+
+
+class PaperError(AlphaloopError):
+    """A paper-trading session cannot start or go on: an unknown or unavailable feed, a
+    session that is finished or already running, a replay span that is empty."""
+
+
+class PaperSessionNotFoundError(PaperError):
+    """No paper-trading session has the given id."""
+
+
+class ReconciliationError(PaperError):
+    """A resumed paper session's record and its broker disagree in a way that cannot be
+    repaired (a recorded fill the broker never made): it does not carry on."""
+
+    exit_code = ExitCode.CHECK_FAILED

@@ -78,11 +78,16 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "dataset_factor_trials",
         "documents",
         "model_explanations",
+        "paper_sessions",
+        "paper_orders",
+        "paper_fills",
+        "paper_positions",
+        "paper_equity",
         "alembic_version",
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0007"
+    assert version == "0008"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

@@ -50,7 +50,9 @@ def test_each_mutation_changes_what_it_says(op: str) -> None:
     assert set(v.exploration) == KEYS
     assert v.exploration["changed"]
     assert v.exploration["new_parameter"] == (op == "param")
-    assert v.exploration["new_logic"] == (op in ("logic", "rebalance", "weighting", "exit"))
+    assert v.exploration["new_logic"] == (
+        op in ("logic", "rebalance", "weighting", "exit", "regime")
+    )
     touched = {
         "param": "indicators",
         "indicator": "indicators",
@@ -58,6 +60,7 @@ def test_each_mutation_changes_what_it_says(op: str) -> None:
         "rebalance": "rebalance",
         "weighting": "weighting",
         "exit": "exits",
+        "regime": "regime",
     }[op]
     for key in parent:
         if key not in (touched, "combine"):

@@ -103,6 +103,14 @@ def test_agents_never_see_the_holdout(ws: Workspace, monkeypatch: pytest.MonkeyP
     assert boundary is not None
     assert shipped
     assert all(ctx.panel.index[-1] < boundary for ctx in shipped)
+    # the market regime shown to the policy is the search span's, computed before it
+    from alphaloop.research.regime_state import search_regimes
+
+    search = ws.data.load("sp500-stocks")
+    assert search.index[-1] < boundary
+    for view in policy.views:
+        assert view.regime == search_regimes(search)
+        assert view.regime["as_of"] < boundary.date().isoformat()
     # no field of what a policy is shown can carry a holdout number
     for cls in (Candidate, ResearchView):
         assert not [f.name for f in fields(cls) if "holdout" in f.name.lower()]

@@ -11,7 +11,8 @@ modules wire them to its stores.
 Modules: :mod:`.workspace`, :mod:`.backtests`, :mod:`.validation`,
 :mod:`.holdout`, :mod:`.models` (with :mod:`.model_explain`,
 :mod:`.model_predict`, :mod:`.model_export`, :mod:`.model_compare`),
-:mod:`.factors`, :mod:`.specs`, :mod:`.generate`, :mod:`.demo`.
+:mod:`.factors`, :mod:`.specs`, :mod:`.generate`, :mod:`.demo`,
+:mod:`.paper` and :mod:`.paper_compare` (paper trading).
 Only the workspace is imported eagerly; the use cases load on first use, so
 ``import alphaloop.app`` stays light.
 """
@@ -39,6 +40,15 @@ if TYPE_CHECKING:
         promote_model,
         train_from_spec,
     )
+    from alphaloop.app.paper import (
+        detach_paper,
+        open_paper,
+        paper_sessions,
+        paper_store,
+        run_paper,
+        stop_paper,
+    )
+    from alphaloop.app.paper_compare import paper_report, write_paper_report
     from alphaloop.app.risk_regimes import regime_report
     from alphaloop.app.risk_report import risk_report
     from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
@@ -48,12 +58,17 @@ __all__ = [
     "Workspace",
     "analyze_dataset",
     "compare_models",
+    "detach_paper",
     "evaluate_dataset",
     "evaluate_holdout",
     "explain_model",
     "export_model",
     "generate_strategy",
     "monitor_model",
+    "open_paper",
+    "paper_report",
+    "paper_sessions",
+    "paper_store",
     "predict_model",
     "predict_panel",
     "prepare",
@@ -64,12 +79,15 @@ __all__ = [
     "risk_report",
     "run_backtest",
     "run_demo",
+    "run_paper",
     "scan_spec",
     "spec_from_run",
+    "stop_paper",
     "strategy_signal_fn",
     "train_from_spec",
     "validate_spec",
     "write_long_parquet",
+    "write_paper_report",
     "write_predictions",
 ]
 
@@ -100,6 +118,14 @@ _USE_CASES: dict[str, str] = {
     "validate_spec": "alphaloop.app.validation",
     "risk_report": "alphaloop.app.risk_report",
     "regime_report": "alphaloop.app.risk_regimes",
+    "detach_paper": "alphaloop.app.paper",
+    "open_paper": "alphaloop.app.paper",
+    "paper_report": "alphaloop.app.paper_compare",
+    "paper_sessions": "alphaloop.app.paper",
+    "paper_store": "alphaloop.app.paper",
+    "run_paper": "alphaloop.app.paper",
+    "stop_paper": "alphaloop.app.paper",
+    "write_paper_report": "alphaloop.app.paper_compare",
 }
 
 

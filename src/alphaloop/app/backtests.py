@@ -37,6 +37,7 @@ from alphaloop.backtest import (
     scan_decisions,
     scan_lookahead,
     select_universe,
+    sizing_warmup,
     spec_end,
     target_signal_fn,
 )
@@ -326,7 +327,10 @@ def scan_spec(
     if spec.template is not None:
         # a template's own windows (formation, refits) are exact: no geometric settling
         extra = max(extra, spec.template.warmup())
+    # sizing windows and regime detectors: exact windows too (see sizing_warmup)
+    extra = max(extra, sizing_warmup(spec))
     template_warmup = spec.template.warmup() if spec.template is not None else 0
+    template_warmup = max(template_warmup, sizing_warmup(spec))
     settle = max(252, min(11 * warmup + extra, panel.n_times // 3), template_warmup)
     min_history = min(max(252, warmup + extra + 1), max(1, panel.n_times - n_points - 2))
     # each re-run of a code signal starts a sandbox process: fewer decision bars, one by one

@@ -80,6 +80,17 @@ def _search_panel(ws: Workspace, data: str, universe: Any) -> tuple[Any, Panel]:
     return info, panel
 
 
+def _market_regime(panel: Panel) -> dict[str, Any] | None:
+    """The search span's market regimes for the policy (None when they cannot be computed)."""
+    from alphaloop.errors import AlphaloopError
+    from alphaloop.research.regime_state import search_regimes
+
+    try:
+        return search_regimes(panel)
+    except AlphaloopError:
+        return None
+
+
 def _template_names() -> list[str]:
     """The registered strategy templates a new session searches (stored with it)."""
     from alphaloop.strategies import TEMPLATES
@@ -154,6 +165,7 @@ def start_research(
         "search_start": panel.index[0].isoformat(),
         "search_end": panel.index[-1].isoformat(),
         "template_names": _template_names() if config.templates else [],
+        "market_regime": _market_regime(panel),
     }
     wants_ml = config.ml and any(k != "pure_technical" for k in parsed.constraints.kinds)
     model_note = None

@@ -20,7 +20,7 @@ from alphaloop.app.workspace import Workspace
 from alphaloop.jsonsafe import json_safe
 from alphaloop.risk import REGIME_METHODS, RegimeLabels, RiskError, detect_regimes, regime_metrics
 
-__all__ = ["RegimeReport", "equal_weight_returns", "regime_report"]
+__all__ = ["RegimeReport", "equal_weight_returns", "regime_report", "strategy_regime_table"]
 
 DEFAULT_PERIODS_PER_YEAR = 252.0
 
@@ -179,3 +179,40 @@ def regime_report(
         bars=len(returns),
         caveats=tuple(caveats),
     )
+
+
+def strategy_regime_table(
+    workspace: Workspace,
+    data: str,
+    returns: pd.Series,
+    *,
+    method: str = "vol",
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+) -> tuple[pd.DataFrame, str]:
+    """A strategy's returns per regime of its dataset's equal-weight market.
+
+    The market (:func:`equal_weight_returns` of every asset in ``data``, read
+    up to the sealed holdout) is labelled causally by ``method``; each of the
+    strategy's bars is counted under the regime known at the close before it
+    (:func:`alphaloop.risk.regime_metrics` with ``lag=1``). Bars the market
+    has no label for count as warm-up.
+
+    Returns
+    -------
+    (DataFrame, str)
+        :func:`alphaloop.risk.regime_metrics` of ``returns`` (a row per
+        regime and ``"all"``), and a sentence saying what was labelled.
+    """
+    panel = workspace.data.load(data, fields=["close"])
+    market = equal_weight_returns(panel.frame("close"), panel.membership)
+    labels = detect_regimes(market, method)
+    aligned = labels.labels.reindex(returns.index).fillna(-1).astype(int)
+    table = regime_metrics(
+        returns, aligned, periods_per_year=float(periods_per_year), names=labels.names
+    )
+    note = (
+        f"regimes ({method}) of the equal-weight market of {panel.n_assets} asset(s) in "
+        f"{data!r}, labelled from data up to each bar; a strategy bar is counted under the "
+        "regime known at the close before it"
+    )
+    return table, note

@@ -8,7 +8,14 @@ with :mod:`alphaloop.risk`:
 - a VaR/CVaR table by every method at ``confidence``, one bar ahead;
 - a backtest of rolling one-bar-ahead forecasts (``var_method``, ``window``
   bars of history each) with the Kupiec and Christoffersen tests;
-- the alpha/beta decomposition against the backtest's benchmark;
+- the alpha/beta decomposition against the backtest's benchmark, and
+  against a bundled factor set (``factors``: ``market`` = S&P 500, ``etf``
+  = five factor ETFs, ``ff`` = Fama-French monthly) on the dates both
+  cover (:func:`alphaloop.risk.factor_set_exposure`);
+- component and marginal VaR (normal) of the portfolio held at the last bar,
+  when the strategy holds one (:mod:`alphaloop.app.risk_report_page`);
+- the strategy's returns per causal volatility regime of its dataset's
+  equal-weight market (:func:`alphaloop.app.risk_regimes.strategy_regime_table`);
 - the named crisis windows replayed over the strategy's returns (those
   outside the span are listed as skipped), any custom windows, and a
   stationary-bootstrap Monte Carlo of ``mc_horizon`` bars, against the
@@ -19,7 +26,7 @@ The strategy's returns are after costs, as the backtest reports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +35,9 @@ import pandas as pd
 from alphaloop.jsonsafe import json_safe
 from alphaloop.risk import (
     VAR_METHODS,
+    FactorSetExposure,
     MonteCarloStress,
+    RiskContributions,
     RiskInputError,
     Scenario,
     ScenarioError,
@@ -40,7 +49,9 @@ from alphaloop.risk import (
     bootstrap_stress,
     check_confidence,
     factor_exposures,
+    factor_set_exposure,
     replay_scenarios,
+    risk_contributions,
     rolling_var_forecasts,
     var_table,
 )
@@ -49,7 +60,14 @@ if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
     from alphaloop.backtest import StrategySpec
 
-__all__ = ["RiskReport", "load_scenarios", "risk_report", "strategy_returns", "stress_report"]
+__all__ = [
+    "RiskReport",
+    "check_factors",
+    "load_scenarios",
+    "risk_report",
+    "strategy_returns",
+    "stress_report",
+]
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,16 @@ class RiskReport:
     stress: StressReport
     monte_carlo: MonteCarloStress
     notes: tuple[str, ...]
+    factor_exposure: FactorSetExposure | None = None
+    contributions: RiskContributions | None = None
+    contribution_note: str = ""
+    periods_per_year: float = 252.0
+    caveats: tuple[str, ...] = ()
+    regimes: pd.DataFrame | None = None
+    regime_note: str = ""
+    returns: pd.Series = field(
+        default_factory=lambda: pd.Series(dtype=float), repr=False, compare=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``alphaloop risk report --json``."""
@@ -80,14 +108,96 @@ class RiskReport:
                 "var": [v.to_dict() for v in self.var],
                 "var_backtest": None if self.backtest is None else self.backtest.to_dict(),
                 "exposure": self.exposure,
+                "factor_exposure": (
+                    None if self.factor_exposure is None else self.factor_exposure.to_dict()
+                ),
+                "contributions": _contributions_dict(self.contributions, self.contribution_note),
                 "stress": {
                     "scenarios": [r.to_dict() for r in self.stress.results],
                     "skipped": self.stress.skipped,
                     "monte_carlo": self.monte_carlo.to_dict(),
                 },
+                "regimes": _regimes_dict(self.regimes, self.regime_note),
                 "notes": list(self.notes),
+                "caveats": list(self.caveats),
             }
         )
+
+
+def _contributions_dict(c: RiskContributions | None, note: str) -> dict[str, Any]:
+    if c is None:
+        return {"measure": None, "note": note, "assets": []}
+    return {
+        "measure": c.measure,
+        "confidence": c.confidence,
+        "total": c.total,
+        "note": note,
+        "assets": [
+            {"asset": str(asset), **{k: float(v) for k, v in row.items()}}
+            for asset, row in c.frame.iterrows()
+        ],
+    }
+
+
+def _regimes_dict(table: pd.DataFrame | None, note: str) -> dict[str, Any]:
+    rows = (
+        []
+        if table is None
+        else [{"regime": str(name), **row} for name, row in table.to_dict(orient="index").items()]
+    )
+    return {"table": rows, "note": note}
+
+
+def _regime_table(
+    ws: Workspace, spec: StrategySpec, returns: pd.Series, ppy: float
+) -> tuple[pd.DataFrame | None, str]:
+    from alphaloop.app.risk_regimes import strategy_regime_table
+    from alphaloop.risk import RiskError
+
+    try:
+        return strategy_regime_table(ws, spec.data, returns, periods_per_year=ppy)
+    except RiskError as exc:
+        return None, f"no regime table: {exc}"
+
+
+def check_factors(factors: str) -> str:
+    """``factors`` if it names a bundled factor set, else :class:`RiskInputError`."""
+    from alphaloop.data import FACTOR_SETS
+
+    if factors not in FACTOR_SETS:
+        raise RiskInputError(
+            f"factors {factors!r} is not a factor set; choose one of {', '.join(FACTOR_SETS)}",
+            field="factors",
+        )
+    return factors
+
+
+def _factor_exposure(returns: pd.Series, factors: str, ppy: float) -> FactorSetExposure:
+    from alphaloop.data import factor_returns
+
+    return factor_set_exposure(returns, factor_returns(factors), periods_per_year=ppy)
+
+
+def _contributions(
+    ws: Workspace, spec: StrategySpec, result: Any, confidence: float, window: int
+) -> tuple[RiskContributions | None, str]:
+    from alphaloop.app.risk_report_page import held_portfolio
+
+    held = held_portfolio(ws, spec, result, window=window)
+    if held is None:
+        return None, "no positions at the last bar: no per-asset risk"
+    weights, returns = held
+    if len(returns) < 20:
+        return None, (
+            f"only {len(returns)} bars where every held asset has a price: no per-asset risk"
+        )
+    c = risk_contributions(returns, weights, confidence=confidence, method="normal")
+    note = (
+        f"normal component VaR at {confidence:g} of the {len(weights)} positions held after the "
+        f"last bar (shares x last close / equity), on the last {len(returns)} bars of the "
+        "assets' close-to-close returns; components add up to the portfolio's VaR"
+    )
+    return c, note
 
 
 def _strategy_returns(ws: Workspace, spec: StrategySpec) -> tuple[Any, pd.Series]:
@@ -131,6 +241,7 @@ def risk_report(
     mc_horizon: int = 21,
     mc_paths: int = 2000,
     seed: int = 0,
+    factors: str = "market",
 ) -> RiskReport:
     """Backtest ``spec`` (recorded) and measure the risk of its net returns.
 
@@ -146,6 +257,8 @@ def risk_report(
         Built-in windows to replay (default: all), custom windows, limits.
     mc_horizon, mc_paths, seed :
         The bootstrap Monte Carlo: bars per path, paths, seed.
+    factors : {"market", "etf", "ff"}, default="market"
+        The bundled factor set of ``factor_exposure``.
     """
     # bad options fail before the backtest runs
     if var_method not in VAR_METHODS:
@@ -155,6 +268,7 @@ def risk_report(
             field="var_method",
         )
     check_confidence(confidence)
+    check_factors(factors)
     limits = limits or StressLimits()
     result, returns = _strategy_returns(ws, spec)
     notes: list[str] = [
@@ -173,7 +287,8 @@ def risk_report(
             method=var_method,  # type: ignore[arg-type]
         )
         backtest = backtest_var(returns, forecasts["var"], confidence)
-    ppy = round(float(result.metrics.get("periods_per_year", 252)))
+    ppy_exact = float(result.metrics.get("periods_per_year", 252))
+    ppy = round(ppy_exact)
     exposure: dict[str, Any] | None = None
     if result.benchmark is not None:
         bench = result.benchmark.astype(float).rename(result.benchmark_label or "benchmark")
@@ -181,6 +296,9 @@ def risk_report(
         exposure = {"benchmark": result.benchmark_label, **exp.to_dict()}
     else:
         notes.append("no benchmark: no alpha/beta decomposition")
+    factor_exposure = _factor_exposure(returns, factors, ppy_exact)
+    contributions, contribution_note = _contributions(ws, spec, result, confidence, window)
+    regimes, regime_note = _regime_table(ws, spec, returns, ppy_exact)
     stress = stress_report(returns, names=names, scenarios=scenarios, limits=limits)
     mc = bootstrap_stress(
         returns,
@@ -204,6 +322,14 @@ def risk_report(
         stress=stress,
         monte_carlo=mc,
         notes=tuple(notes),
+        factor_exposure=factor_exposure,
+        contributions=contributions,
+        contribution_note=contribution_note,
+        periods_per_year=ppy_exact,
+        caveats=tuple(result.assumptions.get("data", {}).get("caveats", result.dataset.caveats)),
+        regimes=regimes,
+        regime_note=regime_note,
+        returns=returns,
     )
 
 

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
-    from alphaloop.backtest.book import build_book, rebalance_filter, strategy_targets
+    from alphaloop.backtest.book import (
+        build_book,
+        rebalance_filter,
+        size_and_gate,
+        sizing_warmup,
+        strategy_targets,
+    )
     from alphaloop.backtest.code_signal import (
         CODE_PATH,
         CODE_SCAN_DECISION_POINTS,
@@ -23,6 +29,7 @@ if TYPE_CHECKING:
         code_signal_values,
     )
     from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
+    from alphaloop.backtest.event_plan import EventInputs, event_inputs
     from alphaloop.backtest.lookahead import (
         DEFAULT_MAX_DECISION_POINTS,
         DEFAULT_WARMUPS,
@@ -54,6 +61,12 @@ if TYPE_CHECKING:
         check_plausibility,
     )
     from alphaloop.backtest.portfolio import rebalance_rows, target_weights, trailing_volatility
+    from alphaloop.backtest.risk_section import (
+        RISK_PLOT_POINTS,
+        load_factor_sets,
+        render_risk_section,
+        strategy_risk_profile,
+    )
     from alphaloop.backtest.runner import (
         BacktestResult,
         Engine,
@@ -73,6 +86,12 @@ if TYPE_CHECKING:
         synthetic_open_fills,
         target_signal_fn,
     )
+    from alphaloop.backtest.sizing_steps import (
+        apply_regime,
+        apply_sizing,
+        market_regime_labels,
+        regime_multipliers,
+    )
     from alphaloop.backtest.spec import (
         Component,
         Exits,
@@ -85,8 +104,17 @@ if TYPE_CHECKING:
         load_spec,
         quick_spec,
     )
+    from alphaloop.backtest.spec_sizing import (
+        AtrSizing,
+        FixedFractionalSizing,
+        KellySizing,
+        RegimeRule,
+        RiskParitySizing,
+        VolTargetSizing,
+    )
     from alphaloop.backtest.tearsheet import (
         MAX_PLOT_POINTS,
+        RISK_FIT_BARS,
         TRADE_ROWS,
         render_backtest_report,
         rolling_window,
@@ -135,6 +163,8 @@ _HOME: dict[str, str] = {
     "WIN_RATE_LIMIT": "alphaloop.backtest.plausibility",
     "bar_class": "alphaloop.backtest.plausibility",
     "check_plausibility": "alphaloop.backtest.plausibility",
+    "EventInputs": "alphaloop.backtest.event_plan",
+    "event_inputs": "alphaloop.backtest.event_plan",
     "rebalance_rows": "alphaloop.backtest.portfolio",
     "target_weights": "alphaloop.backtest.portfolio",
     "trailing_volatility": "alphaloop.backtest.portfolio",
@@ -158,6 +188,18 @@ _HOME: dict[str, str] = {
     "backtest_panel": "alphaloop.backtest.runner",
     "build_book": "alphaloop.backtest.book",
     "strategy_targets": "alphaloop.backtest.book",
+    "size_and_gate": "alphaloop.backtest.book",
+    "sizing_warmup": "alphaloop.backtest.book",
+    "apply_regime": "alphaloop.backtest.sizing_steps",
+    "apply_sizing": "alphaloop.backtest.sizing_steps",
+    "market_regime_labels": "alphaloop.backtest.sizing_steps",
+    "regime_multipliers": "alphaloop.backtest.sizing_steps",
+    "AtrSizing": "alphaloop.backtest.spec_sizing",
+    "FixedFractionalSizing": "alphaloop.backtest.spec_sizing",
+    "KellySizing": "alphaloop.backtest.spec_sizing",
+    "RegimeRule": "alphaloop.backtest.spec_sizing",
+    "RiskParitySizing": "alphaloop.backtest.spec_sizing",
+    "VolTargetSizing": "alphaloop.backtest.spec_sizing",
     "Limits": "alphaloop.backtest.spec",
     "PortfolioRule": "alphaloop.backtest.spec",
     "Rebalance": "alphaloop.backtest.spec",
@@ -166,7 +208,12 @@ _HOME: dict[str, str] = {
     "StrategySpec": "alphaloop.backtest.spec",
     "load_spec": "alphaloop.backtest.spec",
     "quick_spec": "alphaloop.backtest.spec",
+    "RISK_PLOT_POINTS": "alphaloop.backtest.risk_section",
+    "load_factor_sets": "alphaloop.backtest.risk_section",
+    "render_risk_section": "alphaloop.backtest.risk_section",
+    "strategy_risk_profile": "alphaloop.backtest.risk_section",
     "MAX_PLOT_POINTS": "alphaloop.backtest.tearsheet",
+    "RISK_FIT_BARS": "alphaloop.backtest.tearsheet",
     "TRADE_ROWS": "alphaloop.backtest.tearsheet",
     "render_backtest_report": "alphaloop.backtest.tearsheet",
     "rolling_window": "alphaloop.backtest.tearsheet",
@@ -188,30 +235,41 @@ __all__ = [
     "MIN_ACTIVE_BARS",
     "MIN_BARS",
     "MIN_ROUND_TRIPS",
+    "RISK_FIT_BARS",
+    "RISK_PLOT_POINTS",
     "SHARPE_LIMITS",
     "TRADE_ROWS",
     "WIN_RATE_LIMIT",
+    "AtrSizing",
     "BacktestResult",
     "CodeLimits",
     "CodeSignalError",
     "Component",
     "Engine",
+    "EventInputs",
     "Exits",
     "ExpressionSignalFn",
+    "FixedFractionalSizing",
     "Implausibility",
+    "KellySizing",
     "Limits",
     "LookaheadFinding",
     "LookaheadReport",
     "PortfolioRule",
     "PreparedStrategy",
     "Rebalance",
+    "RegimeRule",
+    "RiskParitySizing",
     "Signal",
     "SignalFn",
     "SimulationResult",
     "Stops",
     "StrategySpec",
     "SweepResult",
+    "VolTargetSizing",
     "align_benchmark",
+    "apply_regime",
+    "apply_sizing",
     "backtest_panel",
     "bar_class",
     "build_book",
@@ -223,8 +281,11 @@ __all__ = [
     "drawdown_periods",
     "drawdown_series",
     "equal_weight_benchmark",
+    "event_inputs",
     "expression_signal_fn",
+    "load_factor_sets",
     "load_spec",
+    "market_regime_labels",
     "model_start_row",
     "monthly_returns_table",
     "periods_per_year_for",
@@ -232,7 +293,9 @@ __all__ = [
     "quick_spec",
     "rebalance_filter",
     "rebalance_rows",
+    "regime_multipliers",
     "render_backtest_report",
+    "render_risk_section",
     "resolve_costs",
     "resolve_periods_per_year",
     "rolling_sharpe",
@@ -247,7 +310,10 @@ __all__ = [
     "simulate",
     "simulate_many",
     "simulate_signals",
+    "size_and_gate",
+    "sizing_warmup",
     "spec_end",
+    "strategy_risk_profile",
     "strategy_targets",
     "synthetic_open_fills",
     "target_signal_fn",

@@ -55,7 +55,8 @@ dl.definitions dd { margin-bottom: 0.2rem; }
 
 <nav><a href="#metrics">Metrics</a><a href="#equity">Equity</a><a href="#drawdown">Drawdowns</a>
 <a href="#rolling-sharpe">Rolling Sharpe</a><a href="#monthly-returns">Monthly returns</a>
-<a href="#trades">Trades</a><a href="#costs">Costs</a><a href="#assumptions">Assumptions</a>
+<a href="#risk">Risk</a><a href="#trades">Trades</a><a href="#costs">Costs</a>
+<a href="#assumptions">Assumptions</a>
 <a href="#spec">Spec</a></nav>
 
 <section id="provenance">
@@ -137,6 +138,8 @@ short for a rolling window.{% endif %}</p>
 {% endfor %}</tbody>
 </table>
 </section>
+
+{{ risk_section | safe }}
 
 <section id="trades">
 <h2>Trades</h2>

@@ -5,8 +5,10 @@
    signal.
 2. :func:`strategy_targets`: the template's weights, or the spec's portfolio
    rule on the signal.
-3. :func:`vol_target_overlay`: the volatility target (``overlay:``), if set.
-4. :func:`rebalance_filter`: the drift band and the cost-aware filter
+3. :func:`size_and_gate`: the sizing (``sizing:``), then the regime gate
+   (``regime:``), if set.
+4. :func:`vol_target_overlay`: the volatility target (``overlay:``), if set.
+5. :func:`rebalance_filter`: the drift band and the cost-aware filter
    (``rebalance.drift``, ``rebalance.cost_aware``), if set.
 
 The backtest (:mod:`alphaloop.backtest.runner`) and the lookahead scan run
@@ -34,6 +36,8 @@ __all__ = [
     "build_book",
     "carried_book",
     "rebalance_filter",
+    "size_and_gate",
+    "sizing_warmup",
     "strategy_targets",
     "vol_target_overlay",
 ]
@@ -178,6 +182,79 @@ def rebalance_filter(
         max_leverage=spec.limits.max_leverage,
     )
     return out[first_row:], stats
+
+
+def sizing_warmup(spec: StrategySpec) -> int:
+    """Bars of history the spec's sizing and regime rule read (0 without them)."""
+    return max(
+        spec.sizing.warmup() if spec.sizing is not None else 0,
+        spec.regime.warmup() if spec.regime is not None else 0,
+    )
+
+
+def size_and_gate(
+    spec: StrategySpec,
+    weights: np.ndarray,
+    panel: Panel,
+    *,
+    periods_per_year: float,
+    first_row: int = 0,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The spec's sizing, then its regime gate, on its target weights.
+
+    ``weights`` cover rows ``first_row:`` of ``panel``; earlier rows feed the
+    windows and the regime detector only
+    (:func:`~alphaloop.backtest.sizing_steps.apply_sizing`,
+    :func:`~alphaloop.backtest.sizing_steps.apply_regime`). Returns the
+    weights unchanged and ``{}`` when the spec sets neither; otherwise the
+    statistics under ``sizing`` and ``regime``.
+    """
+    if spec.sizing is None and spec.regime is None:
+        return weights, {}
+    from alphaloop.backtest.sizing_steps import (
+        apply_regime,
+        apply_sizing,
+        market_regime_labels,
+        regime_multipliers,
+    )
+
+    close = np.asarray(panel["close"], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        eligible = panel.membership & np.isfinite(close) & (close > 0)
+    padded = np.full(close.shape, np.nan)
+    padded[first_row:] = weights
+    stats: dict[str, Any] = {}
+    if spec.sizing is not None:
+        ohlc = {
+            name: np.asarray(panel[name], dtype=np.float64)
+            for name in ("high", "low")
+            if name in panel
+        }
+        padded, stats["sizing"] = apply_sizing(
+            padded,
+            close,
+            eligible,
+            spec.sizing,
+            periods_per_year=periods_per_year,
+            max_weight=spec.limits.max_weight,
+            max_leverage=spec.limits.max_leverage,
+            stop_loss=spec.stops.stop_loss,
+            **ohlc,
+        )
+    if spec.regime is not None:
+        labels = market_regime_labels(close, eligible, spec.regime, panel.index)
+        mult = regime_multipliers(labels, spec.regime)
+        padded, stats["regime"] = apply_regime(padded, mult)
+        held = labels[first_row:]
+        names = spec.regime.names
+        stats["regime"]["bars_by_regime"] = {
+            ("warm-up" if k < 0 else names[k]): int((held == k).sum())
+            for k in sorted(set(held.tolist()))
+        }
+        stats["regime"]["current"] = (
+            "warm-up" if not held.size or held[-1] < 0 else names[int(held[-1])]
+        )
+    return padded[first_row:], stats
 
 
 def vol_target_overlay(

@@ -32,6 +32,7 @@ from alphaloop.backtest.book import (
     build_book,
     carried_book,
     rebalance_filter,
+    size_and_gate,
     strategy_targets,
     vol_target_overlay,
 )
@@ -292,6 +293,9 @@ def _targets(
         )
     stats = None
     ppy, _ = resolve_periods_per_year(spec, prep.info)
+    weights, sized = size_and_gate(
+        spec, weights, prep.panel, periods_per_year=ppy, first_row=prep.start_row
+    )
     weights, overlay_stats = vol_target_overlay(
         spec, weights, prep.panel, periods_per_year=ppy, first_row=prep.start_row
     )
@@ -311,7 +315,13 @@ def _targets(
     no_fill = np.ones_like(weights, dtype=bool)
     no_fill[: len(px) - lag] = ~(np.isfinite(px[lag:]) & (px[lag:] > 0))
     weights[no_fill & np.isfinite(weights)] = np.nan
-    return weights, {"overlay": overlay_stats, "rebalance": stats, "optimizer": optimizer}
+    return weights, {
+        "overlay": overlay_stats,
+        "rebalance": stats,
+        "optimizer": optimizer,
+        "sizing": sized.get("sizing"),
+        "regime": sized.get("regime"),
+    }
 
 
 def target_signal_fn(
@@ -349,6 +359,7 @@ def target_signal_fn(
         weights = strategy_targets(
             spec, signal, close, eligible, rebalance, template=template, assets=panel.assets
         )
+        weights, _ = size_and_gate(spec, weights, panel, periods_per_year=periods_per_year)
         weights, _ = vol_target_overlay(spec, weights, panel, periods_per_year=periods_per_year)
         out["target_weights"], _ = rebalance_filter(
             spec, weights, panel, costs=filter_costs, periods_per_year=periods_per_year
@@ -600,6 +611,13 @@ def _assumptions(
     if spec.overlay is not None:
         overlay = {**spec.overlay.model_dump(mode="json"), "stats": stats.get("overlay")}
         notes.append(_describe_overlay(spec.overlay, stats.get("overlay")))
+    sizing = regime = None
+    if spec.sizing is not None:
+        sizing = {**spec.sizing.model_dump(mode="json"), "stats": stats.get("sizing")}
+        notes.append(_describe_sizing(spec, stats.get("sizing")))
+    if spec.regime is not None:
+        regime = {**spec.regime.model_dump(mode="json"), "stats": stats.get("regime")}
+        notes.append(_describe_regime(spec, stats.get("regime")))
     portfolio = None
     optimizer = stats.get("optimizer")
     if optimizer is not None:
@@ -626,6 +644,8 @@ def _assumptions(
         "template": template,
         **({"portfolio": portfolio} if portfolio is not None else {}),
         "overlay": overlay,
+        **({"sizing": sizing} if sizing is not None else {}),
+        **({"regime": regime} if regime is not None else {}),
         "fills": {
             "timing": spec.fills.value,
             "description": spec.fills.describe(),
@@ -662,6 +682,34 @@ def _describe_overlay(overlay: VolatilityTarget, stats: dict[str, Any] | None) -
         f"{text}: {stats['rows_scaled']:,} bars scaled by {stats['min_scale']:.2f}-"
         f"{stats['max_scale']:.2f} (mean {stats['mean_scale']:.2f})"
         + (f", {capped:,} capped by max_leverage" if capped else "")
+    )
+
+
+def _describe_sizing(spec: StrategySpec, stats: dict[str, Any] | None) -> str:
+    """One line on how the sizing rule sized the book."""
+    assert spec.sizing is not None
+    text = f"sizing {spec.sizing.describe()} on each decision bar, within limits"
+    if not stats or not stats["rows_sized"]:
+        return f"{text}: no decision bar had the history to size"
+    capped = stats["rows_capped"]
+    return (
+        f"{text}: {stats['rows_sized']:,} bars sized, gross {stats['mean_gross']:.2f} on "
+        f"average (at most {stats['max_gross']:.2f})"
+        + (f", {capped:,} capped by max_weight/max_leverage" if capped else "")
+    )
+
+
+def _describe_regime(spec: StrategySpec, stats: dict[str, Any] | None) -> str:
+    """One line on what the regime gate did."""
+    assert spec.regime is not None
+    text = f"{spec.regime.describe()} (market: equal-weight universe; decided at t, from t+1)"
+    if not stats:
+        return text
+    bars = ", ".join(f"{k} {v:,}" for k, v in stats["bars_by_regime"].items())
+    gated = stats["share_gated"]
+    return (
+        f"{text}: bars by regime {bars}; {stats['rows_changed']:,} regime changes between "
+        "rebalances re-targeted the book" + (f"; flat on {gated:.0%} of bars" if gated else "")
     )
 
 

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from alphaloop.backtest.spec_sizing import RegimeRule, Sizing, check_sizing_fields
 from alphaloop.errors import SpecError
 from alphaloop.execution import CostModel, FillTiming, RiskLimits, cost_preset
 from alphaloop.portfolio import OptimizerConfig
@@ -435,6 +436,13 @@ class StrategySpec(_Frozen):
         Scale the book on each decision bar to an annualized volatility
         target (:mod:`alphaloop.strategies.overlay`), after the portfolio
         rule or template and before the rebalance filters.
+    sizing : Sizing, optional
+        Size the book on each decision bar (``method``: ``vol_target``,
+        ``kelly``, ``fixed_fractional``, ``atr``, ``risk_parity``; see
+        :mod:`alphaloop.backtest.spec_sizing`), within ``limits``.
+    regime : RegimeRule, optional
+        Gate or scale the sized book by the market's causal regime
+        (:class:`~alphaloop.backtest.spec_sizing.RegimeRule`).
     periods_per_year : float, optional
         Bars per year for annualization; default the dataset's own (from its
         calendar: 252 daily on exchange sessions, 365 on 24/7 markets, 260
@@ -454,6 +462,8 @@ class StrategySpec(_Frozen):
     rebalance: Rebalance = Rebalance()
     limits: Limits = Limits()
     overlay: VolatilityTarget | None = None
+    sizing: Sizing | None = None
+    regime: RegimeRule | None = None
     stops: Stops = Stops()
     exits: Exits = Exits()
     costs: CostModel | None = None
@@ -474,6 +484,11 @@ class StrategySpec(_Frozen):
             return CostModel.model_validate({**cost_preset(str(v["preset"])).model_dump(), **rest})
         return v
 
+    @field_validator("sizing", mode="before")
+    @classmethod
+    def _sizing_fields(cls, v: Any) -> Any:
+        return check_sizing_fields(v)
+
     @field_validator("universe")
     @classmethod
     def _universe(cls, v: Any) -> Any:
@@ -489,6 +504,9 @@ class StrategySpec(_Frozen):
         if self.start and self.end and self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         self._check_template()
+        sizing = self.sizing
+        if self.overlay is not None and sizing is not None and sizing.method == "vol_target":
+            raise ValueError("sizing vol_target and overlay both target volatility: keep one")
         if self.portfolio.shorts and not self.limits.allow_short and self.uses_portfolio_rule:
             raise ValueError(
                 f"portfolio method {self.portfolio.method} takes short positions but "
@@ -529,6 +547,11 @@ class StrategySpec(_Frozen):
                     f"template {template.template} builds its own book; "
                     f"{' and '.join(unused)} {verb} to signals only: remove {it}"
                 )
+        if template.output_kind == "quotes" and (self.sizing or self.regime):
+            raise ValueError(
+                f"template {template.template} quotes; sizing and regime scale target weights: "
+                "remove them"
+            )
         if template.output_kind == "quotes" and self.overlay is not None:
             raise ValueError(
                 f"template {template.template} quotes; overlay scales target weights: remove it"
@@ -557,9 +580,9 @@ class StrategySpec(_Frozen):
         """Every field that changes results, defaults included, JSON-ready.
 
         Fields added after hashes were first recorded are left out while they
-        hold their defaults (``exits``; a non-composite signal's composite
-        fields, ``signal.code`` when not set), so every spec written before
-        them keeps its hash.
+        hold their defaults (``exits``, ``sizing``, ``regime``; a non-composite
+        signal's composite fields, ``signal.code`` when not set), so every spec
+        written before them keeps its hash.
         """
         out = self.model_dump(mode="json", exclude={"name", "description"})
         if self.portfolio.optimizer is None:
@@ -568,7 +591,7 @@ class StrategySpec(_Frozen):
             del out["exits"]
         if self.limits.risk is None:
             del out["limits"]["risk"]
-        for name in ("template", "signal", "overlay"):
+        for name in ("template", "signal", "overlay", "sizing", "regime"):
             if out[name] is None:
                 del out[name]
         if self.signal is not None and self.signal.components is None:

@@ -5,7 +5,10 @@ when fills are optimistic (same bar), a banner when a number is implausible
 for the bar frequency (:mod:`alphaloop.backtest.plausibility`), the
 dataset's caveats and the run's notes, provenance (dataset, period, engine,
 run id, spec hash), every metric, equity against the benchmark, drawdowns,
-rolling Sharpe, monthly returns, trades and round trips, the cost breakdown,
+rolling Sharpe, monthly returns, the risk section
+(:mod:`alphaloop.backtest.risk_section`: VaR/CVaR at 95% and 99%, the
+rolling VaR backtest, crisis windows, drawdown, exposures to the bundled
+factor sets), trades and round trips, the cost breakdown,
 the fill, cost and annualization assumptions in plain words, and the spec as
 YAML. User text (names, descriptions, asset
 names, the spec) is HTML-escaped; only ``extra_sections`` bodies are not.
@@ -23,6 +26,7 @@ import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
+from html import escape as html_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +56,21 @@ if TYPE_CHECKING:
 
     from alphaloop.backtest.runner import BacktestResult
 
-__all__ = ["MAX_PLOT_POINTS", "TRADE_ROWS", "render_backtest_report", "rolling_window"]
+__all__ = [
+    "MAX_PLOT_POINTS",
+    "RISK_FIT_BARS",
+    "TRADE_ROWS",
+    "render_backtest_report",
+    "rolling_window",
+]
 
 #: Most points drawn per line; longer series keep each slice's low and high.
 MAX_PLOT_POINTS = 5_000
 #: Fills listed from each end of the trade log.
 TRADE_ROWS = 10
+#: Longest return series on which the risk section fits Student-t and GARCH models
+#: (each fit takes seconds on tens of thousands of bars); longer ones say they are left out.
+RISK_FIT_BARS = 20_000
 _NA = "—"
 _FILL_COSTS = ("commission", "fees", "spread", "slippage", "impact")
 
@@ -464,6 +477,24 @@ def _report_json(result: BacktestResult, n_bars: int) -> str:
     return json.dumps(data, allow_nan=False, indent=1).replace("<", "\\u003c")
 
 
+def _risk_section(result: BacktestResult, ppy: float) -> str:
+    """The risk section of the page; a short note instead when the returns cannot be measured."""
+    from alphaloop.backtest.risk_section import render_risk_section, strategy_risk_profile
+    from alphaloop.risk import RiskError
+
+    returns = result.simulation.returns.astype(np.float64)
+    try:
+        profile = strategy_risk_profile(
+            returns, periods_per_year=ppy if ppy > 0 else 252.0, max_fit_bars=RISK_FIT_BARS
+        )
+    except RiskError as exc:
+        return (
+            '<section id="risk"><h2>Risk</h2><p id="risk-unavailable">No risk measures: '
+            f"{html_escape(str(exc))}</p></section>"
+        )
+    return render_risk_section(profile, returns)
+
+
 def _context(result: BacktestResult) -> dict[str, Any]:
     sim = result.simulation
     returns = sim.returns
@@ -503,6 +534,7 @@ def _context(result: BacktestResult) -> dict[str, Any]:
             result.assumptions.get("annualization", {}).get("description", "")
         ),
         "figures": figures_to_html(_figures(result, bench, ppy, window, span)),
+        "risk_section": _risk_section(result, ppy),
         "drawdown_rows": _drawdown_rows(returns),
         "annual_rows": _annual_rows(returns, bench),
         "n_trades": f"{len(sim.trades):,}",

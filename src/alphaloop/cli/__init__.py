@@ -43,6 +43,7 @@ from alphaloop.cli.init import init
 from alphaloop.cli.llm import llm_app
 from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
+from alphaloop.cli.paper import paper_app
 from alphaloop.cli.portfolio import portfolio_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
@@ -82,6 +83,7 @@ app.add_typer(strategy_app, name="strategy")
 risk_app.command("regimes")(risk_regimes)
 app.add_typer(risk_app, name="risk")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(paper_app, name="paper")
 app.command("mcp")(mcp)
 app.add_typer(llm_app, name="llm")
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from alphaloop.cli.common import JsonOpt, out, print_json, workspace
 
 if TYPE_CHECKING:
+    from alphaloop.app.risk_report import RiskReport
     from alphaloop.app.workspace import Workspace
     from alphaloop.backtest import StrategySpec
     from alphaloop.risk import StressLimits, StressReport
@@ -70,6 +71,58 @@ def _print_stress(report: StressReport) -> None:
         out.print(f"skipped {escape(name)}: {escape(reason)}")
 
 
+def _print_factor_exposure(report: RiskReport) -> None:
+    f = report.factor_exposure
+    if f is None:
+        return
+    if f.exposure is None:
+        out.print(f"{escape(f.label)}: no regression: {escape(f.note)}")
+        return
+    x = f.exposure
+    betas = ", ".join(f"{escape(str(k))} {v:.2f} (t {x.beta_t[k]:.2f})" for k, v in x.betas.items())
+    out.print(
+        f"{escape(f.label)}, {f.n_obs} {f.frequency} observations "
+        f"{f.start.date() if f.start is not None else '-'} .. "
+        f"{f.end.date() if f.end is not None else '-'}: {betas}; "
+        f"alpha {x.alpha_annualised:.2%} a year (t {x.alpha_t:.2f}), R² {x.r_squared:.2f}"
+    )
+
+
+def _print_contributions(report: RiskReport) -> None:
+    c = report.contributions
+    if c is None:
+        out.print(f"per-asset risk: {escape(report.contribution_note)}")
+        return
+    table = Table(box=None, pad_edge=False, title=f"{c.measure} {c.total:.2%} by asset")
+    for col in ("asset", "weight", "marginal", "component", "share"):
+        table.add_column(col, justify="left" if col == "asset" else "right")
+    for asset, r in c.frame.sort_values("component", ascending=False).iterrows():
+        table.add_row(
+            escape(str(asset)),
+            f"{r['weight']:.2%}",
+            f"{r['marginal']:.4f}",
+            f"{r['component']:.3%}",
+            f"{r['share']:.1%}",
+        )
+    out.print(table)
+
+
+def _print_regimes(report: RiskReport) -> None:
+    from alphaloop.app.risk_report_page import regime_rows
+
+    rows = regime_rows(report)
+    if not rows:
+        out.print(escape(report.regime_note))
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("regime", "bars", "share", "return/yr", "vol/yr", "Sharpe", "max DD"):
+        table.add_column(col, justify="left" if col == "regime" else "right")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    out.print("per market regime (volatility, causal; a bar under the regime known before it):")
+    out.print(table)
+
+
 @risk_app.command("report")
 def risk_report_command(
     ctx: typer.Context,
@@ -77,20 +130,45 @@ def risk_report_command(
     confidence: ConfidenceOpt = 0.99,
     max_loss: MaxLossOpt = None,
     max_drawdown: MaxDrawdownOpt = None,
+    factors: Annotated[
+        str,
+        typer.Option(
+            "--factors",
+            help="Bundled factor set for the exposures: market (S&P 500), etf (MTUM QUAL SIZE "
+            "USMV VLUE, daily 2014-2022) or ff (Fama-French, monthly 1926-2018).",
+        ),
+    ] = "market",
+    report_path: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write an HTML risk report (self-contained) here."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """VaR/CVaR by every method, a VaR backtest, alpha/beta and stress tests of a strategy.
+    """VaR/CVaR by every method, a VaR backtest, exposures and stress tests of a strategy.
 
     The strategy is backtested on its research span (recorded, like every
     evaluation); its net returns per bar are measured.
     """
-    from alphaloop.app.risk_report import risk_report
+    from alphaloop.app.risk_report import check_factors, risk_report
+    from alphaloop.app.risk_report_page import check_report_path, write_risk_page
+    from alphaloop.risk import check_confidence
 
+    # bad options fail before the backtest runs
+    check_factors(factors)
+    check_confidence(confidence)
+    if report_path is not None:
+        check_report_path(report_path)
     ws = workspace(ctx, write=True)
     limits = _limits(max_loss, max_drawdown)
-    report = risk_report(ws, _spec(ws, target), confidence=confidence, limits=limits)
+    report = risk_report(
+        ws, _spec(ws, target), confidence=confidence, limits=limits, factors=factors
+    )
+    if report_path is not None:
+        write_risk_page(report, report_path, factors=factors)
     if as_json:
-        print_json(report.to_dict())
+        print_json(
+            {**report.to_dict(), "report": None if report_path is None else str(report_path)}
+        )
         return
     start, end, bars = report.period
     out.print(
@@ -120,6 +198,9 @@ def risk_report_command(
             f"alpha {e['alpha_annualised']:.2%} a year (t {e['alpha_t']:.2f}), "
             f"R² {e['r_squared']:.2f}"
         )
+    _print_factor_exposure(report)
+    _print_contributions(report)
+    _print_regimes(report)
     _print_stress(report.stress)
     mc = report.monte_carlo
     out.print(
@@ -128,6 +209,8 @@ def risk_report_command(
     )
     for note in report.notes:
         out.print(f"note: {escape(note)}")
+    if report_path is not None:
+        out.print(f"report: {escape(str(report_path))}")
 
 
 @risk_app.command("stress")

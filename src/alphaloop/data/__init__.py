@@ -5,6 +5,7 @@ them together, and the document store of text factors."""
 from alphaloop.data.catalog import DataCatalog, DatasetInfo, ImportResult
 from alphaloop.data.combine import CombineResult, CombineSource
 from alphaloop.data.documents import DocumentImport, DocumentStore
+from alphaloop.data.factor_data import FACTOR_SETS, FactorData, factor_returns
 from alphaloop.data.holdout import HoldoutInfo, HoldoutKey, Holdouts
 from alphaloop.data.market_calendar import (
     ASSET_CLASSES,
@@ -22,6 +23,7 @@ __all__ = [
     "ASSET_CLASSES",
     "CHECKS",
     "DAYS_PER_YEAR",
+    "FACTOR_SETS",
     "PERIODIC_PER_YEAR",
     "CombineResult",
     "CombineSource",
@@ -29,6 +31,7 @@ __all__ = [
     "DatasetInfo",
     "DocumentImport",
     "DocumentStore",
+    "FactorData",
     "HoldoutInfo",
     "HoldoutKey",
     "Holdouts",
@@ -40,6 +43,7 @@ __all__ = [
     "ReadOptions",
     "Repair",
     "as_utc",
+    "factor_returns",
     "infer_frequency",
     "periods_per_year",
     "synthetic_open_mask",

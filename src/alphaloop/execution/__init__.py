@@ -13,6 +13,7 @@ Modules: :mod:`.orders` (order model and state machine), :mod:`.events`
 :mod:`.algos` (TWAP, VWAP), :mod:`.risk_engine`, :mod:`.risk_limits`,
 :mod:`.risk_records`, :mod:`.risk_book` and :mod:`.risk_gate` (pre-trade
 limits, circuit breakers, trading states; the gate in front of the broker),
+:mod:`.feeds` (bar feeds: replay now, live through adapters),
 :mod:`.costs` (``CostModel``, ``FillTiming`` and the numba ``fill_cost``
 every engine calls).
 """
@@ -47,6 +48,7 @@ from alphaloop.execution.events import (
     RebalanceToWeights,
     SubmitOrder,
 )
+from alphaloop.execution.feeds import BarEvent, Feed, FeedName, ReplayFeed, parse_feed
 from alphaloop.execution.ledger import REASONS, Ledger
 from alphaloop.execution.market import MarketData
 from alphaloop.execution.orders import (
@@ -65,11 +67,14 @@ from alphaloop.execution.simulated import SimulatedBroker, config_from
 __all__ = [
     "COST_CATEGORIES",
     "REASONS",
+    "BarEvent",
     "Broker",
     "BrokerConfig",
     "CancelOrder",
     "CostModel",
     "ExecAlgorithm",
+    "Feed",
+    "FeedName",
     "FillEvent",
     "FillTiming",
     "Ledger",
@@ -93,6 +98,7 @@ __all__ = [
     "Protection",
     "RebalanceToWeights",
     "Refusal",
+    "ReplayFeed",
     "RiskEngine",
     "RiskLimits",
     "SimulatedBroker",
@@ -107,6 +113,7 @@ __all__ = [
     "fill_cost",
     "impact_inputs",
     "make_parent",
+    "parse_feed",
     "preset_name",
     "risk_limits",
     "slice_quantities",

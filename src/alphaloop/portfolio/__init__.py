@@ -12,18 +12,22 @@ from __future__ import annotations
 
 from alphaloop.portfolio.config import FALLBACKS, METHODS, OptimizerConfig
 from alphaloop.portfolio.errors import OptimizationError, PortfolioInputError
-from alphaloop.portfolio.optimize import OptimizeResult, optimize_weights
+from alphaloop.portfolio.max_sharpe import max_sharpe_weights
+from alphaloop.portfolio.optimize import SOLVERS, OptimizeResult, Solver, optimize_weights
 from alphaloop.portfolio.walk import FallbackEvent, WalkResult, walk_forward_weights
 
 __all__ = [
     "FALLBACKS",
     "METHODS",
+    "SOLVERS",
     "FallbackEvent",
     "OptimizationError",
     "OptimizeResult",
     "OptimizerConfig",
     "PortfolioInputError",
+    "Solver",
     "WalkResult",
+    "max_sharpe_weights",
     "optimize_weights",
     "walk_forward_weights",
 ]

@@ -5,15 +5,21 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from alphaloop.portfolio.config import OptimizerConfig
 from alphaloop.portfolio.errors import OptimizationError, PortfolioInputError
+from alphaloop.portfolio.max_sharpe import max_sharpe_weights
 
-__all__ = ["OptimizeResult", "build_estimator", "optimize_weights"]
+__all__ = ["SOLVERS", "OptimizeResult", "Solver", "build_estimator", "optimize_weights"]
+
+Solver = Literal["auto", "skfolio"]
+SOLVERS: tuple[str, ...] = ("auto", "skfolio")
+"""``auto``: the exact max-Sharpe solver where it applies, skfolio elsewhere;
+``skfolio``: skfolio for every window (the reference)."""
 
 _TOL = 1e-5
 
@@ -119,6 +125,7 @@ def optimize_weights(
     *,
     assets: Sequence[str] | None = None,
     previous: np.ndarray | None = None,
+    solver: Solver = "auto",
 ) -> OptimizeResult:
     """Solve ``config`` on one window of simple returns.
 
@@ -131,6 +138,13 @@ def optimize_weights(
         Asset names (default the DataFrame's columns, or ``A0``, ``A1``, ...).
     previous : ndarray, optional
         The weights held before (for ``max_turnover``), one per asset.
+    solver : {"auto", "skfolio"}, default "auto"
+        ``auto`` solves ``max_sharpe`` without a lower bound, turnover or
+        group limits by the exact active-set solver
+        (:mod:`alphaloop.portfolio.max_sharpe`; equal to skfolio's weights
+        within its solver tolerance, tested) and everything else, and every
+        window that solver declines, through skfolio; ``skfolio`` always
+        uses skfolio. ``diagnostics["solver"]`` says which one solved.
 
     Raises
     ------
@@ -174,6 +188,17 @@ def optimize_weights(
             f"bounds [{config.min_weight:g}, {config.max_weight:g}] cannot sum to 1 "
             f"over {n} assets (infeasible)"
         )
+    if solver not in SOLVERS:
+        raise PortfolioInputError(f"unknown solver {solver!r}; use auto or skfolio", field="solver")
+    if solver == "auto" and _exact_applies(config):
+        mean = values.mean(axis=0)
+        cov = np.cov(values, rowvar=False, ddof=1)
+        exact = max_sharpe_weights(
+            mean, cov, risk_free_rate=config.risk_free_rate, max_weight=config.max_weight
+        )
+        if exact is not None:
+            _check_weights(exact, config, n)
+            return OptimizeResult(exact, names, {**_diagnostics(values, exact), "solver": "exact"})
     frame = pd.DataFrame(values, columns=list(names))
     estimator = build_estimator(config, names, previous)
     try:
@@ -188,7 +213,17 @@ def optimize_weights(
     _check_weights(weights, config, n)
     weights = np.clip(weights, 0.0, None)
     weights = weights / weights.sum()
-    return OptimizeResult(weights, names, _diagnostics(values, weights))
+    return OptimizeResult(weights, names, {**_diagnostics(values, weights), "solver": "skfolio"})
+
+
+def _exact_applies(config: OptimizerConfig) -> bool:
+    """Whether the exact max-Sharpe solver may solve this configuration."""
+    return (
+        config.method == "max_sharpe"
+        and config.min_weight == 0.0
+        and config.max_turnover is None
+        and config.group_max is None
+    )
 
 
 def _check_weights(weights: np.ndarray, config: OptimizerConfig, n: int) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from alphaloop.portfolio.config import OptimizerConfig
 from alphaloop.portfolio.errors import OptimizationError, PortfolioInputError
-from alphaloop.portfolio.optimize import optimize_weights
+from alphaloop.portfolio.optimize import Solver, optimize_weights
 
 __all__ = ["FallbackEvent", "WalkResult", "inverse_volatility_weights", "walk_forward_weights"]
 
@@ -88,6 +88,7 @@ def walk_forward_weights(
     *,
     assets: Sequence[str] | None = None,
     gross: float = 1.0,
+    solver: Solver = "auto",
 ) -> WalkResult:
     """Optimize at each rebalance row on the ``config.window`` returns ending at its close.
 
@@ -107,6 +108,8 @@ def walk_forward_weights(
         Asset names (for views, budgets and groups); default ``A0``, ``A1``, ...
     gross : float
         The weights (summing to 1) are scaled by it.
+    solver : {"auto", "skfolio"}, default "auto"
+        See :func:`~alphaloop.portfolio.optimize_weights`.
 
     Returns
     -------
@@ -151,7 +154,11 @@ def walk_forward_weights(
                 previous[cols] / previous[cols].sum() if held and previous[cols].sum() > 0 else None
             )
             res = optimize_weights(
-                window[:, cols], config, assets=[names[c] for c in cols], previous=prev
+                window[:, cols],
+                config,
+                assets=[names[c] for c in cols],
+                previous=prev,
+                solver=solver,
             )
             row[cols] = res.weights
             diagnostics[t] = res.diagnostics

@@ -118,6 +118,13 @@ class RecipeDraft(BaseModel):
     rebalance: Literal["daily", "weekly", "monthly", "quarterly"] | None = None
     exits: ExitsDraft | None = None
     overlay: OverlayDraft | None = None
+    regime: (
+        Literal["volatility[calm]", "volatility[turbulentx0.5]", "trend[up]", "trend[downx0.5]"]
+        | None
+    ) = Field(
+        None,
+        description="A gate of a signal recipe's book by the market regime (causal), or null.",
+    )
 
 
 class ResearchDecision(BaseModel):
@@ -264,9 +271,13 @@ def draft_recipe(
         recipe["strategy"] = {"template": name, "params": params}
         recipe["overlay"] = draft.overlay.model_dump() if draft.overlay else None
         recipe["rebalance"] = draft.rebalance
+        if draft.regime is not None:
+            problems.append("regime gates apply to signal recipes (indicators or models) only")
     else:
         if draft.template_params or draft.overlay:
             problems.append("template_params and overlay need a strategy_template")
+        if draft.regime is not None:
+            recipe["regime"] = _gate(draft.regime)
         if not indicators and not draft.models and not problems:
             problems.append("a signal recipe needs at least one indicator or model")
         recipe["rebalance"] = draft.rebalance or "monthly"
@@ -286,6 +297,13 @@ def draft_recipe(
             [f"family {family!r} is not available here; available: {', '.join(families)}"]
         )
     return out
+
+
+def _gate(name: str) -> dict[str, Any]:
+    """The regime gate of a draft's ``regime`` name."""
+    from alphaloop.research.space import REGIME_GATES, regime_gate_name
+
+    return next(dict(g) for g in REGIME_GATES if regime_gate_name(g) == name)
 
 
 def recipe_draft(recipe: Mapping[str, Any]) -> dict[str, Any]:
@@ -318,4 +336,8 @@ def recipe_draft(recipe: Mapping[str, Any]) -> dict[str, Any]:
         "exits": recipe.get("exits"),
         "overlay": recipe.get("overlay"),
     }
+    if recipe.get("regime"):
+        from alphaloop.research.space import regime_gate_name
+
+        out["regime"] = regime_gate_name(recipe["regime"])
     return out

@@ -5,8 +5,9 @@ which holds search-span numbers only (no type it is built from has a
 holdout field): the goal's constraints, counts and average search Sharpe by
 kind, family and logic, the top candidates by search Sharpe with their
 recipes, the model versions and their validation IC, the underexplored
-families, and the indicator and strategy templates with their parameter
-grids. The text is deterministic: the same view gives the same prompt,
+families, the indicator and strategy templates with their parameter grids,
+and the market's causal regimes over the search span. The text is
+deterministic: the same view gives the same prompt,
 character for character (sorted keys and rows, fixed number formats), so a
 request's cache key is stable and a session replays from its cache.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from alphaloop.research.llm_decision import recipe_draft
 from alphaloop.research.policy import Candidate, ResearchView
+from alphaloop.research.regime_state import describe_regimes
 
 __all__ = ["SYSTEM_PROMPT", "latest_models", "research_messages", "research_prompt"]
 
@@ -170,9 +172,11 @@ def _options(view: ResearchView) -> list[str]:
         COMBINES,
         QUANTILES,
         REBALANCES,
+        REGIME_GATES,
         THRESHOLDS,
         TOP_K,
         WEIGHTINGS,
+        regime_gate_name,
     )
 
     c = view.constraints
@@ -190,6 +194,8 @@ def _options(view: ResearchView) -> list[str]:
         f"- rebalance: {rebalance}",
         "- exits: null, or hold_bars in [0, 5, 10, 21] with exit_on_flip true/false",
         "- overlay (strategy templates only): null, or target 0.1 with window 63",
+        "- regime (signal recipes only; the book held, halved or flat by the market's causal "
+        f"regime): null or one of {[regime_gate_name(g) for g in REGIME_GATES]}",
     ]
 
 
@@ -242,6 +248,8 @@ def research_prompt(
         *_top(evaluated, top_n),
         "Underexplored families (fewest candidates first):",
         *under,
+        "Market regime of the equal-weight universe (causal labels, search span only):",
+        *describe_regimes(view.regime),
         "Model versions:",
         *_models(view, evaluated),
         "Indicator templates (family/template: parameter grids):",

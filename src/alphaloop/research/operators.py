@@ -12,7 +12,9 @@ crossover). Mutation operators: ``param`` (one parameter moves to a
 neighbour on its grid), ``indicator`` (replace, add or remove an indicator),
 ``logic`` (another book of the same side: top-k size, threshold levels,
 long-short quantile), ``rebalance``, ``weighting``, ``exit`` (minimum
-holding period, exit on a sign flip).
+holding period, exit on a sign flip), ``regime`` (gate the book by a causal
+market regime, :data:`~alphaloop.research.space.REGIME_GATES`: add one,
+switch to another, or remove it).
 
 Template recipes (a strategy template with grid parameters, see
 :mod:`alphaloop.research.template_recipes`) have their own operators
@@ -36,6 +38,7 @@ from alphaloop.research.space import (
     HOLD_BARS,
     MAX_COMPONENTS,
     REBALANCES,
+    REGIME_GATES,
     WEIGHTINGS,
     available_families,
     canonical_recipe,
@@ -57,7 +60,15 @@ __all__ = [
     "upgrade",
 ]
 
-MUTATIONS: tuple[str, ...] = ("param", "indicator", "logic", "rebalance", "weighting", "exit")
+MUTATIONS: tuple[str, ...] = (
+    "param",
+    "indicator",
+    "logic",
+    "rebalance",
+    "weighting",
+    "exit",
+    "regime",
+)
 _TRIES = 12
 
 
@@ -115,7 +126,7 @@ def mutation_operators(
     ops.append("logic")
     if constraints.horizon is None:
         ops.append("rebalance")
-    ops += ["weighting", "exit"]
+    ops += ["weighting", "exit", "regime"]
     return ops
 
 
@@ -234,6 +245,20 @@ def _exit(r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[
     return {**r, "exits": exits}, [path], {"new_logic": True}
 
 
+def _regime(r: dict, rng: np.random.Generator, c: Constraints, fields: Collection[str]) -> Step:
+    current = r.get("regime")
+    choices: list[dict[str, Any] | None] = [
+        g for g in REGIME_GATES if canonical_json(g) != canonical_json(current or {})
+    ]
+    if current is not None:
+        choices.append(None)  # the gate removed
+    new = choices[int(rng.integers(len(choices)))]
+    child = {k: v for k, v in r.items() if k != "regime"}
+    if new is not None:
+        child["regime"] = dict(new)
+    return child, ["regime"], {"new_logic": True}
+
+
 _STEPS = {
     "param": _param,
     "indicator": _indicator,
@@ -241,6 +266,7 @@ _STEPS = {
     "rebalance": _rebalance,
     "weighting": _weighting,
     "exit": _exit,
+    "regime": _regime,
 }
 
 

@@ -90,7 +90,10 @@ class ResearchView:
     """What a policy may know: the dataset's shape, the goal, the search-span history.
 
     ``templates``: the strategy templates in the search space (each a family
-    of its own; empty: indicator and model families only).
+    of its own; empty: indicator and model families only). ``regime``: the
+    market's causal regimes over the search span (see
+    :func:`~alphaloop.research.regime_state.search_regimes`; None when not
+    computed), never the holdout's.
     """
 
     dataset: str
@@ -102,6 +105,7 @@ class ResearchView:
     batch: int
     seen: frozenset[str]
     templates: tuple[str, ...] = ()
+    regime: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,7 @@ _OP_WORDS = {
     "exit": "exit rule",
     "redraw": "re-drawn parameter",
     "overlay": "volatility-target overlay",
+    "regime": "regime gate",
 }
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from alphaloop.backtest.book import sizing_warmup
 from alphaloop.backtest.code_signal import CODE_SCAN_DECISION_POINTS
 from alphaloop.backtest.composite import signal_models
 from alphaloop.backtest.lookahead import LookaheadReport, scan_lookahead
@@ -192,7 +193,7 @@ def scan_candidate(
         with (default: the spec's, else the equities preset).
     """
     n = panel.n_times
-    extra = spec.template.warmup() if spec.template is not None else 0
+    extra = max(spec.template.warmup() if spec.template is not None else 0, sizing_warmup(spec))
     # a template's windows are exact: the settle period covers them even on short data
     settle = max(252, min(11 * warmup + extra, n // 3), extra)
     min_history = min(max(252, warmup + extra + 1), max(1, n - scan_points - 2))
@@ -200,7 +201,8 @@ def scan_candidate(
     if decision_points <= 0:
         decisions = np.zeros(n, dtype=bool)
     fn: Callable[[Panel], dict[str, np.ndarray]]
-    if spec.template is not None:
+    if spec.template is not None or spec.sizing is not None or spec.regime is not None:
+        # sizing and regime steps run on the whole cut panel, as in the backtest
         fn = target_signal_fn(spec, signal_of, periods_per_year=periods_per_year, costs=costs)
     else:
         fn = CandidateScanFn(spec, panel, signal_of, full_signal)  # type: ignore[arg-type]

@@ -174,6 +174,7 @@ class SessionLoop:
             batch=batch,
             seen=frozenset(c.hash for c in history),
             templates=self._templates(),
+            regime=self.session["config"].get("market_regime"),
         )
 
     def _templates(self) -> tuple[str, ...]:

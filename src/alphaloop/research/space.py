@@ -11,6 +11,10 @@ A recipe is a JSON-able dict that fully determines a :class:`StrategySpec`::
      "rebalance": "monthly",             # daily | weekly | monthly | quarterly
      "exits": None}                      # or {"hold_bars": 5, "exit_on_flip": False}
 
+and, for a regime-gated variant, ``"regime": {"detector": "trend", "allow": ["up"]}``
+(one of :data:`REGIME_GATES`; absent when the book is not gated, so recipes
+written before regimes existed keep their keys).
+
 Recipes are canonical (:func:`canonical_recipe`: keys sorted, indicators
 deduplicated and sorted, parameters plain ints), so equal recipes give equal
 spec hashes. :func:`recipe_spec` always makes the spec consistent with the
@@ -37,6 +41,7 @@ __all__ = [
     "COMBINES",
     "FAMILIES",
     "REBALANCES",
+    "REGIME_GATES",
     "WEIGHTINGS",
     "Template",
     "available_families",
@@ -47,6 +52,7 @@ __all__ = [
     "random_recipe",
     "recipe_key",
     "recipe_spec",
+    "regime_gate_name",
     "spec_dict",
     "strategy_hash",
 ]
@@ -59,6 +65,13 @@ QUANTILES: tuple[float, ...] = (0.1, 0.2, 0.3)
 THRESHOLDS: tuple[tuple[float, float], ...] = ((0.9, 0.7), (0.8, 0.6), (0.8, 0.5), (0.7, 0.5))
 HOLD_BARS: tuple[int, ...] = (0, 5, 10, 21)
 MAX_COMPONENTS = 4
+REGIME_GATES: tuple[dict[str, Any], ...] = (
+    {"detector": "volatility", "allow": ["calm"]},
+    {"detector": "volatility", "scale": {"turbulent": 0.5}},
+    {"detector": "trend", "allow": ["up"]},
+    {"detector": "trend", "scale": {"down": 0.5}},
+)
+"""The regime gates the search proposes (a spec's ``regime:``; causal market regimes)."""
 ML_FAMILY = "ml"
 _LOGIC_NAMES = {"top_k": "top_k", "quantile_long_short": "long_short", "threshold": "threshold"}
 
@@ -100,7 +113,32 @@ def canonical_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
     }
     if out["combine"] == "model":
         out["combiner"] = str(recipe["combiner"])
+    regime = recipe.get("regime")
+    if regime:
+        out["regime"] = _regime_gate(regime)
     return json.loads(json.dumps(out, sort_keys=True))
+
+
+def regime_gate_name(gate: Mapping[str, Any]) -> str:
+    """A gate's short name: ``trend[flat,up]``, ``volatility[turbulentx0.5]``."""
+    how = (
+        ",".join(gate["allow"])
+        if "allow" in gate
+        else ",".join(f"{k}x{v:g}" for k, v in sorted(gate["scale"].items()))
+    )
+    return f"{gate['detector']}[{how}]"
+
+
+def _regime_gate(regime: Mapping[str, Any]) -> dict[str, Any]:
+    """A recipe's regime gate, checked against :data:`REGIME_GATES`."""
+    gate = json.loads(json.dumps(dict(regime), sort_keys=True))
+    if "allow" in gate:
+        gate["allow"] = sorted(str(a) for a in gate["allow"])
+    if gate not in [json.loads(json.dumps(g, sort_keys=True)) for g in REGIME_GATES]:
+        raise ValueError(
+            f"regime gate {gate} is not one of the search's gates {list(REGIME_GATES)}"
+        )
+    return gate
 
 
 def _is_template(recipe: Mapping[str, Any]) -> bool:
@@ -258,6 +296,8 @@ def spec_dict(
         out["fills"] = "next_close"
     if r["exits"]:
         out["exits"] = dict(r["exits"])
+    if r.get("regime"):
+        out["regime"] = dict(r["regime"])
     return out
 
 
@@ -309,6 +349,9 @@ def describe(recipe: Mapping[str, Any]) -> str:
         "quantile_long_short": lambda: f"ls{round(100 * logic.get('quantile', 0.2))}",
         "threshold": lambda: f"thr{round(100 * logic.get('entry_long', 0))}",
     }[logic["method"]]()
+    gate = recipe.get("regime")
+    if gate:
+        book += f" {regime_gate_name(gate)}"
     return f"{'+'.join(parts)} {book} {recipe['rebalance']}"[:200]
 
 

@@ -26,6 +26,14 @@ from ``alphaloop.risk`` directly and load from their module on first use
 :mod:`~alphaloop.risk.exposures`
     :func:`factor_exposures`, :func:`market_beta`, :func:`asset_betas`,
     :func:`group_concentration`.
+:mod:`~alphaloop.risk.factor_sets`
+    :func:`factor_set_exposure`: exposures to a bundled factor set (market,
+    factor ETFs, Fama-French) on the calendar both share;
+    :func:`monthly_returns` (compounded, whole months only).
+:mod:`~alphaloop.risk.profile`
+    :func:`risk_profile`: the VaR table at 95/99%, rolling VaR backtests,
+    crisis windows, drawdown and factor exposures of one return series, as
+    a :class:`RiskProfile` (what report risk sections show).
 :mod:`~alphaloop.risk.scenarios`, :mod:`~alphaloop.risk.stress`, :mod:`~alphaloop.risk.stress_mc`
     :data:`SCENARIOS` (named crisis windows), :func:`replay_scenarios`,
     :func:`asset_shock`, :func:`factor_shock`, :func:`bootstrap_stress`.
@@ -90,6 +98,12 @@ if TYPE_CHECKING:
         group_concentration,
         market_beta,
     )
+    from alphaloop.risk.factor_sets import (
+        MIN_FACTOR_OBS,
+        FactorSetExposure,
+        factor_set_exposure,
+        monthly_returns,
+    )
     from alphaloop.risk.hurst import HURST_METHODS, hurst_exponent, hurst_regimes, rolling_hurst
     from alphaloop.risk.parity import (
         PARITY_METHODS,
@@ -97,6 +111,13 @@ if TYPE_CHECKING:
         inverse_volatility,
         rolling_risk_parity,
         variance_shares,
+    )
+    from alphaloop.risk.profile import (
+        PROFILE_METHODS,
+        DrawdownSummary,
+        RiskProfile,
+        drawdown_summary,
+        risk_profile,
     )
     from alphaloop.risk.regime_performance import METRIC_COLUMNS, regime_metrics
     from alphaloop.risk.regimes import (
@@ -204,6 +225,16 @@ _HOME: dict[str, str] = {
     "factor_exposures": "exposures",
     "group_concentration": "exposures",
     "market_beta": "exposures",
+    # factor sets and the profile
+    "MIN_FACTOR_OBS": "factor_sets",
+    "FactorSetExposure": "factor_sets",
+    "factor_set_exposure": "factor_sets",
+    "monthly_returns": "factor_sets",
+    "PROFILE_METHODS": "profile",
+    "DrawdownSummary": "profile",
+    "RiskProfile": "profile",
+    "drawdown_summary": "profile",
+    "risk_profile": "profile",
     # scenarios
     "SCENARIOS": "scenarios",
     "Scenario": "scenarios",
@@ -265,14 +296,18 @@ __all__ = [
     "HURST_METHODS",
     "KELLY_HAIRCUTS",
     "METRIC_COLUMNS",
+    "MIN_FACTOR_OBS",
     "PARITY_METHODS",
+    "PROFILE_METHODS",
     "REGIME_METHODS",
     "SCENARIOS",
     "VAR_METHODS",
     "WARMUP",
     "CovarianceError",
     "CoverageTest",
+    "DrawdownSummary",
     "FactorExposure",
+    "FactorSetExposure",
     "GaussianHMMParams",
     "GroupConcentration",
     "MarkovSwitchingParams",
@@ -281,6 +316,7 @@ __all__ = [
     "RiskContributions",
     "RiskError",
     "RiskInputError",
+    "RiskProfile",
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
@@ -298,9 +334,11 @@ __all__ = [
     "christoffersen_conditional_coverage",
     "christoffersen_independence",
     "detect_regimes",
+    "drawdown_summary",
     "equal_risk_contribution",
     "estimate_var",
     "factor_exposures",
+    "factor_set_exposure",
     "factor_shock",
     "fit_gaussian_hmm",
     "fit_markov_switching",
@@ -318,12 +356,14 @@ __all__ = [
     "markov_filter",
     "markov_regimes",
     "max_drawdown",
+    "monthly_returns",
     "panel_returns",
     "portfolio_returns",
     "regime_metrics",
     "regime_scale",
     "replay_scenarios",
     "risk_contributions",
+    "risk_profile",
     "rolling_hurst",
     "rolling_kelly",
     "rolling_risk_parity",

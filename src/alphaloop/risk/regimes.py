@@ -98,8 +98,9 @@ def volatility_regimes(
     n_regimes: int = 2,
     min_history: int = 252,
     thresholds: tuple[float, ...] | None = None,
+    quantile_window: int | None = None,
 ) -> RegimeLabels:
-    """Regimes by trailing volatility against its own expanding history.
+    """Regimes by trailing volatility against its own expanding (or trailing) history.
 
     Parameters
     ----------
@@ -119,6 +120,11 @@ def volatility_regimes(
     thresholds : tuple of float, optional
         Fixed, increasing per-bar volatility cut points instead of quantiles
         (``n_regimes`` is then ``len(thresholds) + 1``).
+    quantile_window : int, optional
+        Cut points from the last ``quantile_window`` trailing-volatility
+        values only (at least ``min_history``) instead of every one so far:
+        a label then no longer depends on how much history was loaded once
+        ``window + quantile_window`` bars have passed.
 
     Returns
     -------
@@ -141,7 +147,11 @@ def volatility_regimes(
     else:
         n_regimes = check_window(n_regimes, "n_regimes")
         min_history = check_window(min_history, "min_history", minimum=1)
-        expanding = vol.expanding(min_periods=min_history)
+        if quantile_window is not None:
+            quantile_window = check_window(quantile_window, "quantile_window", minimum=min_history)
+            expanding = vol.rolling(quantile_window, min_periods=min_history)
+        else:
+            expanding = vol.expanding(min_periods=min_history)
         counts = np.zeros(len(series), dtype=np.int64)
         valid = np.ones(len(series), dtype=bool)
         for k in range(1, n_regimes):
@@ -159,6 +169,7 @@ def volatility_regimes(
             "n_regimes": n_regimes,
             "min_history": min_history,
             "thresholds": None if thresholds is None else [float(c) for c in thresholds],
+            "quantile_window": quantile_window,
         },
     )
 

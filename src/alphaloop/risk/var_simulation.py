@@ -15,11 +15,47 @@ import numpy as np
 from alphaloop.risk._inputs import check_covariance, single_threaded_blas
 from alphaloop.risk.empirical import historical_var
 
-__all__ = ["filtered_historical_var", "monte_carlo_var"]
+__all__ = [
+    "FHS_ONE_BAR",
+    "filtered_historical_losses",
+    "filtered_historical_var",
+    "monte_carlo_var",
+]
+
+#: The scaling note of a one-bar filtered historical VaR.
+FHS_ONE_BAR = "one bar: GARCH(1,1) volatility forecast x empirical standardized residuals"
 
 
 def _portfolio_bars(values: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     return values[:, 0] if w is None else values @ w
+
+
+def _garch_fit(r: np.ndarray) -> tuple[Any, np.ndarray, float]:
+    from arch import arch_model  # heavy import, only for this method
+
+    scale = 1.0 / max(float(np.std(r)), 1e-12)  # fit in units of one standard deviation
+    model = arch_model(
+        r * scale, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False
+    )
+    fit = model.fit(disp="off", show_warning=False)
+    resid = np.asarray(fit.resid) / np.asarray(fit.conditional_volatility)
+    return fit, resid, scale
+
+
+def _next_bar_losses(fit: Any, resid: np.ndarray, scale: float) -> np.ndarray:
+    f = fit.forecast(horizon=1, reindex=False)
+    mean = float(f.mean.values[-1, 0])
+    sd = float(np.sqrt(f.variance.values[-1, 0]))
+    return -(mean + sd * resid) / scale
+
+
+def filtered_historical_losses(r: np.ndarray) -> np.ndarray:
+    """The next bar's loss scenarios of one return series under filtered historical
+    simulation: the GARCH(1,1) forecast of the next bar's mean and volatility times
+    each standardized residual. Their empirical VaR/CVaR at any confidence is the
+    one-bar ``filtered_historical`` estimate (one fit serves every confidence)."""
+    fit, resid, scale = _garch_fit(np.asarray(r, dtype=float))
+    return _next_bar_losses(fit, resid, scale)
 
 
 def filtered_historical_var(
@@ -36,25 +72,11 @@ def filtered_historical_var(
     the portfolio's bar returns; one bar: the volatility forecast times the
     empirical standardized residuals; ``h`` bars: ``n_paths`` paths bootstrapping
     the residuals through the GARCH recursion (seeded), compounded."""
-    from arch import arch_model  # heavy import, only for this method
-
     r = _portfolio_bars(values, w)
-    scale = 1.0 / max(float(np.std(r)), 1e-12)  # fit in units of one standard deviation
-    model = arch_model(
-        r * scale, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False
-    )
-    fit = model.fit(disp="off", show_warning=False)
-    resid = np.asarray(fit.resid) / np.asarray(fit.conditional_volatility)
+    fit, resid, scale = _garch_fit(r)
     if h == 1:
-        f = fit.forecast(horizon=1, reindex=False)
-        mean = float(f.mean.values[-1, 0])
-        sd = float(np.sqrt(f.variance.values[-1, 0]))
-        var, cvar = historical_var(-(mean + sd * resid) / scale, c)
-        return (
-            var,
-            cvar,
-            "one bar: GARCH(1,1) volatility forecast x empirical standardized residuals",
-        )
+        var, cvar = historical_var(_next_bar_losses(fit, resid, scale), c)
+        return var, cvar, FHS_ONE_BAR
     rs = np.random.RandomState(seed)
     f = fit.forecast(
         horizon=h, method="bootstrap", simulations=n_paths, random_state=rs, reindex=False

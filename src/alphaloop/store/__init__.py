@@ -28,6 +28,13 @@ from alphaloop.store.models import (
     StrategyParentRow,
     StrategyRow,
 )
+from alphaloop.store.paper import (
+    PaperEquityRow,
+    PaperFillRow,
+    PaperOrderRow,
+    PaperPositionRow,
+    PaperSessionRow,
+)
 from alphaloop.store.runs import Run, RunLog
 
 __all__ = [
@@ -48,6 +55,11 @@ __all__ = [
     "ModelStageChangeRecord",
     "ModelUsageRecord",
     "ModelVersionRecord",
+    "PaperEquityRow",
+    "PaperFillRow",
+    "PaperOrderRow",
+    "PaperPositionRow",
+    "PaperSessionRow",
     "ResearchSessionRow",
     "Run",
     "RunLog",

@@ -14,7 +14,14 @@ Modules: :mod:`.context`, :mod:`.strategy`, :mod:`.engine`, :mod:`.results`.
 
 from alphaloop.backtest.event.context import Context
 from alphaloop.backtest.event.engine import EventEngine
-from alphaloop.backtest.event.results import EventResult
+from alphaloop.backtest.event.results import EventResult, build_result
 from alphaloop.backtest.event.strategy import Strategy, TargetWeightsStrategy
 
-__all__ = ["Context", "EventEngine", "EventResult", "Strategy", "TargetWeightsStrategy"]
+__all__ = [
+    "Context",
+    "EventEngine",
+    "EventResult",
+    "Strategy",
+    "TargetWeightsStrategy",
+    "build_result",
+]

@@ -1,0 +1,383 @@
+"""Paper trading on a workspace: start, run (and resume), stop and list sessions.
+
+A session trades one strategy spec on a feed. On a replay feed
+(``replay:DATASET``) the bars are the spec's dataset, loaded exactly as its
+backtest loads them: the sealed holdout is never read (the replay ends at
+its boundary; a ``start`` inside it is refused). The strategy object is the
+event backtest's (:func:`~alphaloop.backtest.event_inputs`), the venue a
+:class:`~alphaloop.execution.SimulatedBroker` with the backtest's cost and
+fill model, and every bar is recorded in one transaction.
+
+A session whose process died (``kill -9`` included) is resumed by
+:func:`run_paper` (``paper resume ID``, or ``paper start`` of the same spec
+and feed): the venue is rebuilt by replaying the recorded bars without
+pacing, the record is reconciled with it (:func:`~alphaloop.live.reconcile`),
+and the feed carries on from the recorded position.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from alphaloop.errors import HoldoutError, PaperError
+from alphaloop.live.records import PaperSessionInfo, PaperStore, StoreRecorder
+from alphaloop.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from alphaloop.app.workspace import Workspace
+    from alphaloop.backtest import EventInputs, StrategySpec
+    from alphaloop.execution import Broker, SimulatedBroker
+    from alphaloop.live import PaperSession, Reconciliation
+
+__all__ = [
+    "PaperRun",
+    "build_paper_session",
+    "detach_paper",
+    "open_paper",
+    "paper_sessions",
+    "paper_store",
+    "run_paper",
+    "stop_paper",
+]
+
+#: a wrapper put in front of the venue: every order of the strategy goes through it
+Gate = Callable[["SimulatedBroker"], "Broker"]
+
+#: a session in one of these states never runs again (a stopped one may be resumed)
+_ENDED = ("finished", "failed")
+
+
+@dataclass(frozen=True)
+class PaperRun:
+    """What one call of :func:`run_paper` did.
+
+    Attributes
+    ----------
+    session : PaperSessionInfo
+        The session as recorded afterwards.
+    bars : int
+        Bars processed (and recorded) by this call.
+    resumed_at : int
+        The feed position it started from (0 for a fresh session).
+    reconciliation : Reconciliation or None
+        What the restart found (None for a fresh session).
+    """
+
+    session: PaperSessionInfo
+    bars: int
+    resumed_at: int
+    reconciliation: Reconciliation | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session": self.session.to_dict(),
+            "bars": self.bars,
+            "resumed_at": self.resumed_at,
+            "reconciliation": (
+                self.reconciliation.to_dict() if self.reconciliation is not None else None
+            ),
+        }
+
+
+def paper_store(ws: Workspace) -> PaperStore:
+    """The workspace's paper-session tables."""
+    return PaperStore(ws.db)
+
+
+def _check_feed(feed: str, spec: StrategySpec) -> str:
+    from alphaloop.execution.feeds import parse_feed
+
+    name = parse_feed(feed)
+    if not name.is_replay:
+        raise PaperError(
+            f"the live feed {str(name)!r} is not available to paper sessions yet: they trade "
+            "on replays of stored bars (the venue adapters place orders, see docs/brokers.md)",
+            hint=f"paper-trade on a replay: --feed replay:{spec.data}",
+        )
+    if name.target != spec.data:
+        raise PaperError(
+            f"the feed replays {name.target!r} but the strategy trades {spec.data!r}",
+            hint=f"use --feed replay:{spec.data}, or --data {name.target} to trade that dataset",
+        )
+    return str(name)
+
+
+def _inputs(ws: Workspace, spec: StrategySpec, version: int | None = None) -> EventInputs:
+    from alphaloop.app.backtests import prepare
+    from alphaloop.backtest import event_inputs
+
+    pinned = spec if version is None else spec.model_copy(update={"version": version})
+    return event_inputs(prepare(ws, pinned))  # no holdout key: the replay stops at the seal
+
+
+def _refuse_holdout(ws: Workspace, spec: StrategySpec) -> None:
+    """A replay that would start inside the sealed holdout is refused (it reads nothing there)."""
+    boundary = ws.data.holdout_boundary(spec.data, spec.version)
+    if boundary is None or spec.start is None:
+        return
+    start = pd.Timestamp(spec.start)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    if start >= boundary:
+        raise HoldoutError(
+            f"the replay would start {start:%Y-%m-%d}, inside the sealed holdout of "
+            f"{spec.data!r} (from {boundary:%Y-%m-%d}); paper trading cannot read it",
+            hint="start before the holdout; it is evaluated once: `alphaloop holdout unseal`",
+        )
+
+
+def open_paper(
+    ws: Workspace,
+    spec: StrategySpec,
+    *,
+    feed: str | None = None,
+    speed: float | None = None,
+) -> tuple[PaperSessionInfo, bool]:
+    """The session to run for ``spec`` on ``feed``: an unfinished one, else a new one.
+
+    Returns the session and whether it is new. ``feed`` defaults to a replay
+    of the spec's dataset; ``speed`` is bars per second (None = as fast as
+    possible; an unfinished session keeps its own).
+
+    Raises
+    ------
+    PaperError
+        A live feed (not available to paper sessions yet), a replay of another dataset, a
+        speed below 0, or the unfinished session still running.
+    HoldoutError
+        The spec starts inside the dataset's sealed holdout.
+    """
+    feed_name = _check_feed(feed or f"replay:{spec.data}", spec)
+    if speed is not None and not speed >= 0:
+        raise PaperError(f"--speed must be >= 0 bars per second, got {speed}")
+    store = paper_store(ws)
+    found = store.find_active(spec.hash, spec.data, feed_name)
+    if found is not None:
+        if found.status == "running" and found.alive and found.pid != os.getpid():
+            raise PaperError(
+                f"paper session {found.id} of this strategy is running (process {found.pid})",
+                hint=f"see `alphaloop paper status {found.id}`, or stop it with "
+                f"`alphaloop paper stop {found.id}`",
+            )
+        return found, False
+    info = ws.data.info(spec.data, spec.version)
+    _refuse_holdout(ws, spec)
+    inputs = _inputs(ws, spec, info.version)
+    cfg = inputs.config
+    session_id = store.create(
+        name=spec.name,
+        spec=spec.model_dump(mode="json"),
+        spec_hash=spec.hash,
+        dataset=spec.data,
+        data_version=info.version,
+        data_hash=info.content_hash,
+        feed=feed_name,
+        speed=speed or None,
+        n_bars=inputs.panel.n_times,
+        first_row=inputs.history,
+        cash=cfg.initial_capital,
+        equity=cfg.initial_capital,
+    )
+    return store.get(session_id), True
+
+
+def build_paper_session(
+    ws: Workspace, info: PaperSessionInfo, *, gate: Gate | None = None, record: bool = True
+) -> PaperSession:
+    """The session object of a recorded session, at feed position 0.
+
+    Raises
+    ------
+    PaperError
+        The dataset version changed under the session (its content hash differs).
+    """
+    from alphaloop.backtest import StrategySpec
+    from alphaloop.execution import ReplayFeed, SimulatedBroker
+    from alphaloop.live.session import PaperSession
+
+    spec = StrategySpec.from_dict(info.spec, source=f"paper session {info.id}")
+    data = ws.data.info(info.dataset, info.data_version)
+    if data.content_hash != info.data_hash:
+        raise PaperError(
+            f"paper session {info.id}: {info.dataset} v{info.data_version} is not the data the "
+            "session started on (its content hash differs)",
+            hint="start a new session",
+        )
+    inputs = _inputs(ws, spec, info.data_version)
+    if inputs.panel.n_times != info.n_bars:
+        raise PaperError(
+            f"paper session {info.id}: the replay now has {inputs.panel.n_times} bars, "
+            f"the session recorded {info.n_bars}",
+            hint="start a new session",
+        )
+    feed = ReplayFeed(inputs.panel, name=info.feed, speed=info.speed)
+    venue = SimulatedBroker(inputs.panel, inputs.config)
+    recorder = StoreRecorder(paper_store(ws), info.id) if record else None
+    broker = gate(venue) if gate is not None else None
+    return PaperSession(inputs.strategy(), feed, venue, broker=broker, recorder=recorder)
+
+
+class _StopSignal:
+    """SIGTERM (``paper stop``) and SIGINT end the session after the current bar."""
+
+    def __init__(self) -> None:
+        self.flag = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignal:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # not the main thread: signal() refuses; the stop flag in the database still works
+            with contextlib.suppress(ValueError):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.flag = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def run_paper(
+    ws: Workspace,
+    session_id: int,
+    *,
+    gate: Gate | None = None,
+    progress: Progress = no_progress,
+) -> PaperRun:
+    """Run (or resume) a session until its feed ends or it is asked to stop.
+
+    A new session starts at the feed's first bar; one that crashed or was
+    stopped is rebuilt, reconciled and carried on from its recorded position.
+
+    ``gate`` wraps the venue (every order of the strategy goes through what
+    it returns); ``progress`` hears ``("paper trading", bars done, bars)`` a
+    few times a second.
+
+    Raises
+    ------
+    PaperError
+        The session has ended, or runs in another live process.
+    ReconciliationError
+        After a restart, the record holds a fill the broker never made.
+    """
+    from alphaloop.live.reconcile import reconcile
+
+    store = paper_store(ws)
+    info = store.get(session_id)
+    if info.status in _ENDED:
+        raise PaperError(
+            f"paper session {session_id} is {info.status}; it cannot run again",
+            hint="start a new session with `alphaloop paper start`",
+        )
+    if info.status == "running" and info.alive and info.pid != os.getpid():
+        raise PaperError(f"paper session {session_id} is running in process {info.pid}")
+    info = store.claim(session_id)
+    session = build_paper_session(ws, info, gate=gate)
+    resumed_at = info.position
+    recon = None
+    if resumed_at > 0 or info.restarts > 0:
+        session.catch_up(resumed_at)
+        recon = reconcile(store, session_id, session)
+    recorder = session.recorder
+    assert isinstance(recorder, StoreRecorder)
+    bars = 0
+    n_bars = session.feed.panel.n_times
+    shown = [0.0]
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if now >= shown[0]:
+            progress("paper trading", session.position, n_bars)
+            shown[0] = now + 0.2
+        return stop.flag or recorder.should_stop()
+
+    try:
+        with _StopSignal() as stop:
+            bars = session.run(stop=should_stop)
+    except Exception as exc:
+        store.update(session_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    if session.done:
+        result = session.finish()
+        store.update(
+            session_id,
+            status="finished",
+            cash=float(session.venue.ledger.cash),
+            equity=float(result.equity.iloc[-1]),
+        )
+    else:
+        store.update(session_id, status="stopped")
+    return PaperRun(store.get(session_id), bars, resumed_at, recon)
+
+
+def stop_paper(ws: Workspace, session_id: int) -> PaperSessionInfo:
+    """Ask a session to stop after its current bar; a session whose process is gone stops now.
+
+    Raises
+    ------
+    PaperError
+        The session has already ended.
+    """
+    store = paper_store(ws)
+    info = store.get(session_id)
+    if info.status in (*_ENDED, "stopped"):
+        raise PaperError(f"paper session {session_id} is already {info.status}")
+    if info.status == "running" and info.alive:
+        store.update(session_id, stop_requested=True)  # read by the session within a second
+        if info.pid is not None and info.pid != os.getpid():
+            os.kill(info.pid, signal.SIGTERM)
+    else:
+        store.update(session_id, status="stopped", stop_requested=True)
+    return store.get(session_id)
+
+
+def paper_sessions(ws: Workspace, limit: int = 50) -> list[PaperSessionInfo]:
+    """The latest sessions, newest first."""
+    return paper_store(ws).list(limit)
+
+
+def detach_paper(ws: Workspace, session_id: int) -> int:
+    """Run a session in a background process of its own; returns its pid.
+
+    The process runs ``alphaloop paper resume ID`` on this workspace in a
+    new session (it survives the terminal); its output goes to
+    ``<workspace>/paper/ID.log``.
+    """
+    log_dir = Path(ws.root) / "paper"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"{session_id}.log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "alphaloop.cli", "--workspace", str(ws.root),
+                "paper", "resume", str(session_id),
+            ],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, env=_child_env(ws),
+        )  # fmt: skip
+    finally:
+        log.close()
+    return proc.pid
+
+
+def _child_env(ws: Workspace) -> dict[str, str]:
+    env = dict(os.environ)
+    settings = ws.settings
+    if getattr(settings, "database_url", None):
+        env["ALPHALOOP_DATABASE_URL"] = str(settings.database_url)
+    if getattr(settings, "database_schema", None):
+        env["ALPHALOOP_DATABASE_SCHEMA"] = str(settings.database_schema)
+    env["ALPHALOOP_HOLDOUT_FRACTION"] = str(settings.holdout_fraction)
+    return env

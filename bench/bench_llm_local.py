@@ -12,7 +12,12 @@ draft model's portable schema (constrained decoding), one repair round.
 
 Routes, on the same intents and server:
 
-- **constrained**: ``ask_structured`` (the schema travels as
+- **two-step** (what ``alphaloop generate`` asks a grammar-bound server):
+  :func:`alphaloop.research.ask_local_draft`, the family as one enum
+  (``max_tokens`` 24), then that family's template, parameters and portfolio
+  (``max_tokens`` 96), code filling the rest of the draft;
+- **one-shot constrained** (``--one-shot``; the only route for ``bench``):
+  ``ask_structured`` with the whole draft in one answer (the schema travels as
   ``response_format = {"type": "json_object", "schema": ...}``);
 - **unconstrained** (the control): the same prompt, which lists the fields
   and allowed values, sent without a schema; the answer's first JSON object
@@ -55,7 +60,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -129,10 +134,12 @@ _SIDES = ("", ", long only", ", long-short", " with a 5% stop loss")
 
 @dataclass(frozen=True)
 class Intent:
-    """One benchmark intent and the family it was written for."""
+    """One benchmark intent, the family it was written for, its position count and schedule."""
 
     text: str
     family: str
+    k: int | None = None
+    rebalance: str | None = None
 
 
 def make_intents(n: int, seed: int) -> list[Intent]:
@@ -143,13 +150,16 @@ def make_intents(n: int, seed: int) -> list[Intent]:
     for i in range(n):
         family = families[i % len(families)]
         phrase = _PHRASES[family][int(rng.integers(len(_PHRASES[family])))]
+        k = int(rng.choice([3, 5, 8, 10, 20]))
+        freq = str(rng.choice(["daily", "weekly", "monthly", "every week", "every month"]))
         text = phrase.format(
             n=int(rng.choice([5, 10, 14, 20, 50, 60, 120, 200, 252])),
-            k=int(rng.choice([3, 5, 8, 10, 20])),
-            freq=str(rng.choice(["daily", "weekly", "monthly", "every week", "every month"])),
+            k=k,
+            freq=freq,
             side=str(rng.choice(_SIDES)),
         )
-        intents.append(Intent(text, family))
+        rebalance = {"every week": "weekly", "every month": "monthly"}.get(freq, freq)
+        intents.append(Intent(text, family, k, rebalance))
     return intents
 
 
@@ -179,6 +189,8 @@ class Target:
     to_spec: Callable[[BaseModel, str], object] | None = None
     schema: dict[str, Any] | None = None
     families: dict[str, str] | None = None
+    two_step: Callable[[Any, str], BaseModel] | None = None
+    first_schema: dict[str, Any] | None = None
 
     def sent_schema(self) -> dict[str, Any]:
         """The schema the request carries: the target's own, else the model's portable one."""
@@ -226,6 +238,14 @@ def target(choice: str, portable: bool = False) -> Target:
                 )
 
             schema = None if portable else research.constrained_draft_schema(info.fields)
+            two_step, first_schema = None, None
+            if hasattr(research, "ask_local_draft"):
+                local = importlib.import_module("alphaloop.research.draft_local")
+
+                def two_step(client: Any, intent: str) -> BaseModel:
+                    return research.ask_local_draft(client, intent, info.fields, seed=0)
+
+                first_schema = local.family_schema(info.fields)
             return Target(
                 "StrategyDraft",
                 model,
@@ -235,6 +255,8 @@ def target(choice: str, portable: bool = False) -> Target:
                 to_spec,
                 schema,
                 _STRATEGY_FAMILIES,
+                two_step,
+                first_schema,
             )
     return Target(
         "BenchDraft", BenchDraft, "the benchmark's own `BenchDraft`", _bench_messages, 256
@@ -262,10 +284,23 @@ class Outcome:
     completion_tokens: int
     family: str | None
     intended: str
+    k_match: bool = False
+    rebalance_match: bool = False
 
     @property
     def family_match(self) -> bool:
         return self.family == self.intended
+
+
+def _follows(draft: BaseModel | None, intent: Intent) -> dict[str, bool]:
+    """Whether the answer kept the intent's position count and schedule (its stated numbers)."""
+    if draft is None:
+        return {"k_match": False, "rebalance_match": False}
+    k = getattr(draft, "k", None) if hasattr(draft, "k") else getattr(draft, "top_k", None)
+    return {
+        "k_match": k == intent.k,
+        "rebalance_match": getattr(draft, "rebalance", None) == intent.rebalance,
+    }
 
 
 def _makes_spec(goal: Target, draft: BaseModel | None, intent: Intent) -> bool:
@@ -344,6 +379,41 @@ def run_constrained(client: Any, intent: Intent, goal: Target) -> Outcome:
         completion_tokens=tokens,
         family=None if draft is None else family_of(draft),
         intended=(goal.families or {}).get(intent.family, intent.family),
+        **_follows(draft, intent),
+    )
+
+
+def run_two_step(client: Any, intent: Intent, goal: Target) -> Outcome:
+    """What ``alphaloop generate`` asks a grammar-bound server: the family, then its parameters."""
+    from alphaloop.llm import LLMAnswerError, LLMTransportError
+
+    assert goal.two_step is not None
+    before = (client.account.calls, client.account.completion_tokens)
+    recorder = Recorder(client)
+    t0 = time.perf_counter()
+    cut_off = False
+    try:
+        draft: BaseModel | None = goal.two_step(recorder, intent.text)
+    except LLMAnswerError as exc:
+        draft, cut_off = None, "no complete JSON object" in exc.message
+    except LLMTransportError as exc:
+        print(f"  {type(exc).__name__}: {exc.message}", file=sys.stderr)
+        draft = None
+    seconds = time.perf_counter() - t0
+    calls = client.account.calls - before[0]
+    tokens = client.account.completion_tokens - before[1]
+    first = replace(goal, schema=goal.first_schema)
+    return Outcome(
+        shaped=bool(recorder.texts) and _fits_schema(recorder.texts[0], first),
+        valid_first=draft is not None and calls == 2,
+        valid=draft is not None,
+        spec=_makes_spec(goal, draft, intent),
+        cut_off=cut_off,
+        seconds=seconds,
+        completion_tokens=tokens,
+        family=None if draft is None else family_of(draft),
+        intended=(goal.families or {}).get(intent.family, intent.family),
+        **_follows(draft, intent),
     )
 
 
@@ -370,6 +440,7 @@ def run_unconstrained(client: Any, intent: Intent, goal: Target) -> Outcome:
         completion_tokens=answer.completion_tokens,
         family=None if draft is None else family_of(draft),
         intended=(goal.families or {}).get(intent.family, intent.family),
+        **_follows(draft, intent),
     )
 
 
@@ -389,6 +460,8 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         "tokens_per_answer": tokens / len(outcomes),
         "tokens_per_s": tokens / sum(seconds),
         "family_match": sum(o.family_match for o in outcomes),
+        "k_match": sum(o.k_match for o in outcomes),
+        "rebalance_match": sum(o.rebalance_match for o in outcomes),
         "families": Counter(o.family for o in outcomes if o.family is not None).most_common(),
     }
 
@@ -406,6 +479,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="strategy: send the portable schema, not the constrained rendering",
     )
     p.add_argument("--no-control", action="store_true", help="skip the unconstrained route")
+    p.add_argument(
+        "--one-shot",
+        action="store_true",
+        help="strategy: also run the one-shot constrained ask (the whole draft in one answer)",
+    )
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args(argv)
     if args.quick:
@@ -425,7 +503,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     with LocalServer(config) as server:
         start_s = time.perf_counter() - t0
-        routes = [("constrained (`ask_structured`, schema as grammar)", run_constrained)]
+        routes = []
+        if goal.two_step is not None and not args.portable:
+            routes.append(("two-step (`ask_local_draft`: family, then parameters)", run_two_step))
+        if goal.two_step is None or args.one_shot or args.portable:
+            one_shot = "one-shot constrained (`ask_structured`, schema as grammar)"
+            routes.append((one_shot, run_constrained))
         if not args.no_control:
             routes.append(("unconstrained control (prompt only)", run_unconstrained))
         for label, route in routes:
@@ -450,7 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{goal.name.lower().removesuffix('draft')}"
         f"{f' --intents {args.intents}' if args.intents != 50 else ''}"
         f"{' --portable' if args.portable else ''}"
-        f"{' --no-control' if args.no_control else ''} --write-docs` "
+        f"{' --no-control' if args.no_control else ''}"
+        f"{' --one-shot' if args.one_shot else ''} --write-docs` "
         f"({len(intents)} intents, seed "
         f"{args.seed}, {args.threads} server threads, temperature 0).",
         "",
@@ -461,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{model_file.stat().st_size / 2**20:.0f} MiB). Load average (1 min): {load}.",
         "",
         f"**Workload:** {len(intents)} strategy intents in six families, each answered as "
-        f"{goal.source} (`max_tokens` {goal.max_tokens}) by SmolLM2-135M-Instruct on "
+        f"{goal.source} (one-shot `max_tokens` {goal.max_tokens}) by SmolLM2-135M-Instruct on "
         "llama-cpp-python's OpenAI-compatible server, through alphaloop's HTTP client "
         f"(server start to ready: {start_s:.1f} s). Latency is the wall time of one intent's "
         "whole exchange, repair round included.",
@@ -469,24 +553,37 @@ def main(argv: list[str] | None = None) -> int:
         "| route | first answer fits the schema sent | valid, first answer | valid "
         "| makes a spec | cut off at max_tokens "
         "| median latency (s) | p90 (s) | max (s) | tokens / answer | tokens / s "
-        "| family as intended |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| family as intended | k as stated | rebalancing as stated |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
             f"| {label} | {r['shaped'] if 'unconstrained' not in label else '–'}/{r['n']} "
             f"| {r['valid_first']}/{r['n']} | **{r['valid']}/{r['n']}** "
             f"| {r['spec']}/{r['n']} | {r['cut_off']}/{r['n']} "
             f"| **{r['median_s']:.2f}** | {r['p90_s']:.2f} | {r['max_s']:.2f} "
             f"| {r['tokens_per_answer']:.0f} | {r['tokens_per_s']:.0f} "
-            f"| {r['family_match']}/{r['n']} |"
+            f"| {r['family_match']}/{r['n']} | {r['k_match']}/{r['n']} "
+            f"| {r['rebalance_match']}/{r['n']} |"
             for label, r in results.items()
         ),
         "",
+        *(
+            [
+                "- two-step: the first answer is the family (`max_tokens` 24: "
+                '`{"family": ...}`, one of the families the fields allow, each defined in one '
+                "line in the prompt); the second, in the same conversation, the family's "
+                "template, its parameters, side, k and rebalancing (`max_tokens` 96); code "
+                "writes the name, the assumptions, equal weighting and the exits. Its tokens "
+                "and latency are both answers together; fits the schema sent is the first "
+                "answer's."
+            ]
+            if any(label.startswith("two-step") for label in results)
+            else []
+        ),
         "- fits the schema sent: the first answer validates (jsonschema) against the schema "
         "the request carried"
         + (
-            " (the constrained rendering `alphaloop generate` sends a grammar-bound server: "
-            "template parameters, k and quantile as enums, bounded strings and assumptions, "
-            "no expression signal)"
+            " (one-shot: the constrained rendering of the whole draft, template parameters, "
+            "k and quantile as enums, bounded strings and assumptions, no expression signal)"
             if goal.schema is not None
             else " (the portable schema)"
         )
@@ -509,7 +606,9 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         + "A 135M model follows the shape, not always the meaning: the figure is what it "
-        "understands, and why `alphaloop` validates and falls back to its offline policy.",
+        "understands, and why `alphaloop` validates and falls back to its offline policy. "
+        "k and rebalancing as stated: the answer holds the number of assets the intent names "
+        "and rebalances as often as it says (every intent states both).",
     ]
     body = "\n".join(lines)
     start, end = (

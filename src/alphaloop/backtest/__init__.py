@@ -20,6 +20,14 @@ if TYPE_CHECKING:
         sizing_warmup,
         strategy_targets,
     )
+    from alphaloop.backtest.code_signal import (
+        CODE_PATH,
+        CODE_SCAN_DECISION_POINTS,
+        CodeLimits,
+        CodeSignalError,
+        code_inputs,
+        code_signal_values,
+    )
     from alphaloop.backtest.composite import signal_expressions, signal_models, signal_values
     from alphaloop.backtest.event_plan import EventInputs, event_inputs
     from alphaloop.backtest.lookahead import (
@@ -120,6 +128,12 @@ if TYPE_CHECKING:
     )
 
 _HOME: dict[str, str] = {
+    "CODE_PATH": "alphaloop.backtest.code_signal",
+    "CODE_SCAN_DECISION_POINTS": "alphaloop.backtest.code_signal",
+    "CodeLimits": "alphaloop.backtest.code_signal",
+    "CodeSignalError": "alphaloop.backtest.code_signal",
+    "code_inputs": "alphaloop.backtest.code_signal",
+    "code_signal_values": "alphaloop.backtest.code_signal",
     "signal_expressions": "alphaloop.backtest.composite",
     "signal_models": "alphaloop.backtest.composite",
     "signal_values": "alphaloop.backtest.composite",
@@ -212,6 +226,8 @@ _HOME: dict[str, str] = {
 """Public name -> the module of this package that defines it."""
 
 __all__ = [
+    "CODE_PATH",
+    "CODE_SCAN_DECISION_POINTS",
     "DEFAULT_MAX_DECISION_POINTS",
     "DEFAULT_WARMUPS",
     "HIT_RATE_LIMIT",
@@ -226,6 +242,8 @@ __all__ = [
     "WIN_RATE_LIMIT",
     "AtrSizing",
     "BacktestResult",
+    "CodeLimits",
+    "CodeSignalError",
     "Component",
     "Engine",
     "EventInputs",
@@ -257,6 +275,8 @@ __all__ = [
     "build_book",
     "check_plausibility",
     "check_strategy",
+    "code_inputs",
+    "code_signal_values",
     "compute_metrics",
     "drawdown_periods",
     "drawdown_series",

@@ -42,6 +42,7 @@ not depend on how much history precedes its window.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -56,6 +57,9 @@ from alphaloop.backtest._composite_kernels import (
 from alphaloop.backtest.spec import Component, StrategySpec, library_factor
 from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
+
+if TYPE_CHECKING:
+    from alphaloop.backtest.code_signal import CodeLimits
 
 __all__ = [
     "RIDGE",
@@ -143,11 +147,14 @@ def signal_values(
     panel: Panel,
     *,
     model_values: Mapping[str, np.ndarray] | None = None,
+    code_limits: CodeLimits | None = None,
 ) -> np.ndarray:
     """The spec's signal on every bar of ``panel``, shape (time, asset), point in time.
 
     An expression signal is the expression's value; a model signal is
-    ``model_values[model]`` as given; a composite is described in the module
+    ``model_values[model]`` as given; a code signal is the code's value, run
+    in the sandbox (:func:`~alphaloop.backtest.code_signal.code_signal_values`,
+    limits ``code_limits``); a composite is described in the module
     docstring (values in [0, 1]).
 
     Parameters
@@ -165,6 +172,8 @@ def signal_values(
         A model's predictions are missing or have the wrong shape.
     ExpressionError
         An expression does not compile on the panel's fields.
+    CodeSignalError
+        The sandbox refused or stopped the code, or the code failed.
     """
     from alphaloop.factors.evaluate import evaluate
 
@@ -177,6 +186,10 @@ def signal_values(
     shape = (panel.n_times, panel.n_assets)
     if sig.model is not None:
         return _model(sig.model, model_values, shape)
+    if sig.code is not None:
+        from alphaloop.backtest.code_signal import code_signal_values
+
+        return code_signal_values(sig.code, panel, code_limits)
     if sig.components is None:
         return evaluate(panel, {"signal": str(sig.expr)}, mode=sig.mode)["signal"]
     texts = {f"c{i}": t for i, c in enumerate(sig.components) if (t := _component_text(c))}

@@ -138,6 +138,16 @@ _COMPOSITE_FIELDS = ("components", "combine", "combiner", "window", "horizon")
 """Signal fields that only a composite sets (left out of the identity otherwise)."""
 
 
+def _check_code(code: str) -> None:
+    """The sandbox's static check of a code signal, as a ValueError (pydantic adds the path)."""
+    from alphaloop.sandbox import SandboxViolation, check_strategy_code
+
+    try:
+        check_strategy_code(code)
+    except SandboxViolation as exc:
+        raise ValueError(str(exc)) from None
+
+
 class Signal(_Frozen):
     """Where the signal comes from (higher = more attractive): exactly one of
 
@@ -162,25 +172,43 @@ class Signal(_Frozen):
         - ``model``: the predictions of the model ``combiner`` (``name/vN``).
 
         The backtest starts after the training data of every model used.
+    ``code``
+        Python source defining ``signal(close, high=None, low=None,
+        volume=None, open=None)``, run in the strategy-code sandbox
+        (:mod:`alphaloop.sandbox`; :mod:`alphaloop.backtest.code_signal`) on
+        the panel's fields of those names; it returns the signal, shape
+        (time, asset). The source is part of the spec (and of its hash); it is
+        checked against the sandbox's allowlist when the spec is read, so code
+        that imports ``os`` or walks ``__subclasses__`` never loads.
     """
 
     expr: str | None = Field(None, min_length=1, max_length=20_000)
     model: str | None = Field(None, pattern=_MODEL_REF)
     components: list[Component] | None = Field(None, min_length=2, max_length=20)
+    code: str | None = Field(None, min_length=1, max_length=100_000)
     combine: Literal["equal", "ic", "mean_variance", "model"] = "equal"
     combiner: str | None = Field(None, pattern=_MODEL_REF)
     window: int = Field(252, ge=2, le=100_000)
     horizon: int = Field(1, ge=1, le=10_000)
     mode: Literal["strict", "qlib"] = "strict"
 
+    @field_validator("code")
+    @classmethod
+    def _allowed_code(cls, code: str | None) -> str | None:
+        if code is not None:
+            _check_code(code)
+        return code
+
     @model_validator(mode="after")
     def _one_source(self) -> Signal:
-        given = [n for n in ("expr", "model", "components") if getattr(self, n) is not None]
+        given = [n for n in ("expr", "model", "components", "code") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(
-                "a signal needs exactly one of expr (an expression), model or components; "
-                f"got {', '.join(given) if given else 'none'}"
+                "a signal needs exactly one of expr (an expression), model, components or "
+                f"code (Python); got {', '.join(given) if given else 'none'}"
             )
+        if self.code is not None and self.mode != "strict":
+            raise ValueError("mode applies to expressions, not to code")
         if self.components is None:
             set_ = [
                 n
@@ -210,6 +238,9 @@ class Signal(_Frozen):
             }[self.combine]
             parts = ", ".join(c.describe() for c in self.components)
             return f"composite of {len(self.components)} ({how}): {parts}"
+        if self.code is not None:
+            n_lines = len(self.code.strip().splitlines())
+            return f"Python code ({n_lines} lines, run in the sandbox)"
         return f"model {self.model}" if self.model else repr(self.expr)
 
 
@@ -550,8 +581,8 @@ class StrategySpec(_Frozen):
 
         Fields added after hashes were first recorded are left out while they
         hold their defaults (``exits``, ``sizing``, ``regime``; a non-composite
-        signal's composite fields), so every spec written before them keeps
-        its hash.
+        signal's composite fields, ``signal.code`` when not set), so every spec
+        written before them keeps its hash.
         """
         out = self.model_dump(mode="json", exclude={"name", "description"})
         if self.portfolio.optimizer is None:
@@ -566,6 +597,8 @@ class StrategySpec(_Frozen):
         if self.signal is not None and self.signal.components is None:
             for name in _COMPOSITE_FIELDS:
                 del out["signal"][name]
+        if self.signal is not None and self.signal.code is None:
+            del out["signal"]["code"]
         defaults = Rebalance()
         for name in _REBALANCE_FILTERS:
             if getattr(self.rebalance, name) == getattr(defaults, name):

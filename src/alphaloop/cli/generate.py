@@ -46,7 +46,16 @@ def _print(doc: dict[str, Any]) -> None:
         out.print(f"drafted by the language model {escape(str(src['model']))}")
     else:
         out.print(f"drafted by the offline parser: {escape(str(src['reason']))}")
-    out.print(f"signal: {escape(doc['expression'])}")
+    if doc["signal_origin"] == "model_code":
+        lines = doc["spec"]["signal"]["code"].strip().splitlines()
+        out.print(
+            f"signal: [bold yellow]model-written Python code[/] ({len(lines)} lines), "
+            "run in the sandbox:"
+        )
+        for line in lines:
+            out.print(f"    {escape(line)}", highlight=False)
+    else:
+        out.print(f"signal: {escape(doc['expression'])}")
     out.print("assumptions:")
     for note in doc["assumptions"]:
         out.print(f"  - {escape(note)}")
@@ -79,6 +88,14 @@ def generate(
         bool, typer.Option("--offline", help="Use the offline parser, never a language model.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the request and the tests.")] = 0,
+    allow_code: Annotated[
+        bool,
+        typer.Option(
+            "--allow-code",
+            help="Let the model write the signal as Python code (run in the sandbox) "
+            "when no template or expression says the idea.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Turn an idea into a strategy: spec, lookahead scan, backtest, validation, regimes.
@@ -86,8 +103,10 @@ def generate(
     A language model drafts the strategy when ALPHALOOP_LLM_* settings are
     present; otherwise (or with --offline, or when the model fails) the
     offline parser does. Every result is also shown on the bars after the
-    model's knowledge cut-off, first. Exits 0 when the strategy passes every
-    validation gate, 1 when not.
+    model's knowledge cut-off, first. With --allow-code the model may write
+    the signal as Python code, which runs in the sandbox only and goes
+    through the same lookahead scan and validation. Exits 0 when the
+    strategy passes every validation gate, 1 when not.
     """
     from alphaloop.app.generate import generate_strategy
     from alphaloop.app.generate_draft import llm_settings_from_env
@@ -96,7 +115,14 @@ def generate(
     ws = workspace(ctx, write=True)
     with progress_bars(as_json) as progress:
         result = generate_strategy(
-            ws, intent, data, settings=settings, offline=offline, seed=seed, progress=progress
+            ws,
+            intent,
+            data,
+            settings=settings,
+            offline=offline,
+            seed=seed,
+            progress=progress,
+            allow_code=allow_code,
         )
     doc = result.to_dict()
     if report is not None:

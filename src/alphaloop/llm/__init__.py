@@ -37,11 +37,9 @@ cheap (no httpx until a request is sent). The modules:
     ``local`` extra) on llama-cpp-python's OpenAI-compatible server, run as a
     child process; :class:`LocalServerConfig` gives the settings that reach it.
 :mod:`~alphaloop.llm.sandbox`
-    :func:`run_strategy_code`: user- or LLM-written strategy code, checked
-    against an allowlist (:mod:`~alphaloop.llm.sandbox_ast`,
-    :func:`check_strategy_code`), then run in a separate, limited process
-    (:mod:`~alphaloop.llm.sandbox_child`); errors in
-    :mod:`~alphaloop.llm.sandbox_errors`.
+    :func:`run_strategy_code`, :func:`check_strategy_code` and the sandbox
+    errors, re-exported from :mod:`alphaloop.sandbox` (where they live: a
+    spec's code signal runs there too, below the backtest layer).
 
 Errors raised on purpose derive from :class:`LLMError` (:mod:`~alphaloop.llm.errors`).
 """

@@ -114,6 +114,8 @@ _HOME: dict[str, str] = {
     "CandidateScanFn": "alphaloop.research.scan",
     "scan_candidate": "alphaloop.research.scan",
     # strategy drafts (what a model or the offline intent parser writes)
+    "CodeSignal": "alphaloop.research.draft",
+    "CodeStrategyDraft": "alphaloop.research.draft",
     "DraftExits": "alphaloop.research.draft",
     "ExpressionSignal": "alphaloop.research.draft",
     "GeneratedSpec": "alphaloop.research.draft",
@@ -121,6 +123,7 @@ _HOME: dict[str, str] = {
     "TemplateSignal": "alphaloop.research.draft",
     "draft_to_spec": "alphaloop.research.draft",
     "constrained_draft_schema": "alphaloop.research.draft_schema",
+    "ask_local_draft": "alphaloop.research.draft_local",
     "parse_intent": "alphaloop.research.intent",
 }
 
@@ -137,6 +140,8 @@ __all__ = [
     "Candidate",
     "CandidateResult",
     "CandidateScanFn",
+    "CodeSignal",
+    "CodeStrategyDraft",
     "Constraints",
     "DecisionRecord",
     "DraftError",
@@ -180,6 +185,7 @@ __all__ = [
     "Template",
     "TemplateSignal",
     "Variation",
+    "ask_local_draft",
     "available_families",
     "canonical_recipe",
     "classify",

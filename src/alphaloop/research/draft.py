@@ -6,7 +6,10 @@ fully constrained projection an LLM fills in: every choice is an enum, every
 number is bounded (enforced on validation), and the signal is either a known
 indicator template (:data:`~alphaloop.research.templates.FAMILIES`, family +
 template + integer parameters) or a factor expression, which is parsed and
-validated by the expression parser (never evaluated as code).
+validated by the expression parser (never evaluated as code). Only when the
+caller allows it (:class:`CodeStrategyDraft`, ``alphaloop generate
+--allow-code``) may the signal be Python code (:class:`CodeSignal`), which
+then runs in the strategy-code sandbox only (:mod:`alphaloop.sandbox`).
 
 :func:`draft_to_spec` (code, not the model) turns a draft into a spec with
 honest defaults: fills on the next bar (the next open when the data has
@@ -27,6 +30,8 @@ from alphaloop.errors import DraftError, ExpressionError, SpecError
 from alphaloop.research.templates import FAMILIES, Template
 
 __all__ = [
+    "CodeSignal",
+    "CodeStrategyDraft",
     "DraftExits",
     "ExpressionSignal",
     "GeneratedSpec",
@@ -85,6 +90,23 @@ class ExpressionSignal(_Strict):
     )
 
 
+class CodeSignal(_Strict):
+    """Python code for a signal no template or expression can say; runs in the sandbox only.
+
+    The code defines ``signal(close, high=None, low=None, volume=None,
+    open=None)``: (time, asset) float arrays in, a same-shape signal out
+    (higher = more attractive, NaN = none), row ``t`` from rows ``<= t`` only;
+    numpy as ``np`` and ``math``, nothing else.
+    """
+
+    kind: Literal["code"] = "code"
+    code: str = Field(
+        min_length=1,
+        max_length=20_000,
+        description="Python defining signal(close, high=None, low=None, volume=None, open=None).",
+    )
+
+
 class DraftExits(_Strict):
     """Holding rules and stops (fractions of the entry price; 0 = off)."""
 
@@ -119,14 +141,32 @@ class StrategyDraft(_Strict):
     assumptions: list[str] = Field(default_factory=list, max_length=20)
 
 
+class CodeStrategyDraft(StrategyDraft):
+    """A :class:`StrategyDraft` whose signal may also be Python code (:class:`CodeSignal`).
+
+    Offered to a model only when the user allows model-written code.
+    """
+
+    signal: TemplateSignal | ExpressionSignal | CodeSignal  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class GeneratedSpec:
-    """A draft made into a spec, and every assumption behind it (the draft's, then ours)."""
+    """A draft made into a spec, and every assumption behind it (the draft's, then ours).
+
+    ``expression`` is the signal's expression; empty for a code signal, whose
+    source is the spec's ``signal.code``.
+    """
 
     draft: StrategyDraft
     spec: StrategySpec
     expression: str
     assumptions: tuple[str, ...]
+
+    @property
+    def model_code(self) -> bool:
+        """Whether the signal is model-written Python code (run in the sandbox)."""
+        return self.spec.signal is not None and self.spec.signal.code is not None
 
 
 def _template(signal: TemplateSignal) -> Template:
@@ -199,6 +239,7 @@ def draft_to_spec(
     fields: Collection[str],
     assets: Collection[str],
     intent: str = "",
+    allow_code: bool = False,
 ) -> GeneratedSpec:
     """The spec a draft describes, on dataset ``data`` (with ``fields`` and ``assets``).
 
@@ -207,23 +248,39 @@ def draft_to_spec(
     (0.2), the method that matches ``side``, the fill timing (next open, or
     next close when the data has no opens), the costs (the dataset's preset).
 
+    A code signal (``allow_code`` only) becomes ``signal: {code: ...}``; the
+    spec's validation checks it against the sandbox's allowlist.
+
     Raises
     ------
     DraftError
         An unknown template or parameter, an expression that does not parse
-        or reads a field the data lacks, stops without high/low data, assets
-        not in the dataset, or a spec that does not validate.
+        or reads a field the data lacks, code when ``allow_code`` is False or
+        code the sandbox refuses, stops without high/low data, assets not in
+        the dataset, or a spec that does not validate.
     """
     notes = list(draft.assumptions)
     have = {f.lower() for f in fields}
-    if isinstance(draft.signal, TemplateSignal):
-        expr, more = template_expression(draft.signal)
-        notes += more
+    signal_doc: dict[str, str]
+    expr = ""
+    if isinstance(draft.signal, CodeSignal):
+        if not allow_code:
+            raise DraftError(
+                "signal: the draft's signal is Python code, which was not allowed",
+                hint="allow model-written code explicitly (alphaloop generate --allow-code)",
+            )
+        signal_doc = {"code": draft.signal.code}
+        notes.append("signal: model-written Python code, run in the sandbox")
     else:
-        expr = draft.signal.expr
-        if not draft.signal.higher_is_better:
-            expr = f"-({expr})"
-    _check_expression(expr, have)
+        if isinstance(draft.signal, TemplateSignal):
+            expr, more = template_expression(draft.signal)
+            notes += more
+        else:
+            expr = draft.signal.expr
+            if not draft.signal.higher_is_better:
+                expr = f"-({expr})"
+        _check_expression(expr, have)
+        signal_doc = {"expr": expr}
     n_assets = len(draft.universe) if draft.universe else len(assets)
     if draft.universe:
         missing = sorted(set(draft.universe) - set(assets))
@@ -283,7 +340,7 @@ def draft_to_spec(
         "description": intent[:500],
         "data": data,
         "universe": list(draft.universe) if draft.universe else "all",
-        "signal": {"expr": expr},
+        "signal": signal_doc,
         "portfolio": portfolio,
         "rebalance": {"frequency": draft.rebalance},
         "limits": {"allow_short": method == "quantile_long_short"},

@@ -207,6 +207,10 @@ def signal_of(ctx: EvalContext, spec: StrategySpec, panel: Panel) -> np.ndarray 
         return np.asarray(composite.signal_values(spec, panel, model_values=values))
     if sig.model is not None:
         return _predict(ctx, sig.model, panel)
+    if getattr(sig, "code", None) is not None:
+        from alphaloop.backtest import composite  # type: ignore[attr-defined]
+
+        return np.asarray(composite.signal_values(spec, panel))
     from alphaloop.factors.evaluate import evaluate
 
     return evaluate(panel, {"signal": _compiled(str(sig.expr))}, mode=sig.mode)["signal"]
@@ -227,7 +231,7 @@ def _predict(ctx: EvalContext, ref: str, panel: Panel) -> np.ndarray:
 
 
 def _warmup(spec: StrategySpec, panel: Panel) -> int:
-    """Bars of history the signal's expressions need (252 for model signals); a template's
+    """Bars of history the signal's expressions need (252 for model and code signals); a template's
     own warm-up is :meth:`~alphaloop.strategies.TemplateParams.warmup`."""
     from alphaloop.factors import compile_expression
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from alphaloop.backtest.book import sizing_warmup
+from alphaloop.backtest.code_signal import CODE_SCAN_DECISION_POINTS
 from alphaloop.backtest.composite import signal_models
 from alphaloop.backtest.lookahead import LookaheadReport, scan_lookahead
 from alphaloop.backtest.portfolio import target_weights, trailing_volatility
@@ -212,6 +213,9 @@ def scan_candidate(
         kwargs["rtol"] = MODEL_RTOL
     if decision_points > 0:
         kwargs["max_decision_points"] = decision_points
+        if spec.signal is not None and spec.signal.code is not None:
+            # each re-run of a code signal starts a sandbox process
+            kwargs["max_decision_points"] = min(decision_points, CODE_SCAN_DECISION_POINTS)
     return scan_lookahead(
         fn,
         panel,

@@ -29,9 +29,7 @@ class RiskError(AlphaloopError):
         What the user can do about it.
     """
 
-    def __init__(
-        self, message: str, *, field: str | None = None, hint: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.field = field
 

@@ -1,6 +1,6 @@
 """The child side of the strategy-code sandbox: runs one strategy and exits.
 
-Started by :mod:`alphaloop.llm.sandbox` as ``python -I -S sandbox_child.py
+Started by :mod:`alphaloop.sandbox.run` as ``python -I -S child.py
 NUMPY_PARENT_DIR``; it imports only the standard library and numpy (never
 alphaloop), so it runs as a script without the package on its path.
 

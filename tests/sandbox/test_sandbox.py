@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alphaloop.llm import sandbox
-from alphaloop.llm.sandbox import (
+from alphaloop import sandbox
+from alphaloop.sandbox import (
     SandboxError,
     SandboxInputError,
     SandboxLimitExceeded,
@@ -24,7 +24,7 @@ from alphaloop.llm.sandbox import (
     check_strategy_code,
     run_strategy_code,
 )
-from alphaloop.llm.sandbox import _run_unchecked as run_unchecked
+from alphaloop.sandbox.run import _run_unchecked as run_unchecked
 
 FAST = {"cpu_seconds": 2, "memory_mb": 256, "wall_seconds": 10}
 
@@ -410,7 +410,7 @@ def test_user_exception_reports_type_message_and_line_without_our_traceback(pane
     assert error.line == 3
     assert "no data for (120, 5)" in str(error)
     assert "Traceback" not in str(error)
-    assert "sandbox_child" not in str(error)
+    assert "child.py" not in str(error)
 
 
 def test_runaway_recursion_is_a_strategy_error(panel):
@@ -454,10 +454,11 @@ def test_sandbox_modules_import_only_numpy_stdlib_and_foundations():
     """The child imports no alphaloop at all; the parent only the errors foundation."""
     allowed_alphaloop = {
         "alphaloop.errors",
-        "alphaloop.llm.sandbox_ast",
-        "alphaloop.llm.sandbox_errors",
+        "alphaloop.sandbox.allowlist",
+        "alphaloop.sandbox.errors",
+        "alphaloop.sandbox.run",
     }
-    for path in sorted(Path(sandbox.__file__).parent.glob("sandbox*.py")):
+    for path in sorted(Path(sandbox.__file__).parent.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -469,7 +470,20 @@ def test_sandbox_modules_import_only_numpy_stdlib_and_foundations():
             for name in names:
                 top = name.split(".")[0]
                 if top == "alphaloop":
-                    assert path.name != "sandbox_child.py", f"{path.name} imports {name}"
+                    assert path.name != "child.py", f"{path.name} imports {name}"
                     assert name in allowed_alphaloop, f"{path.name} imports {name}"
                 else:
                     assert top in sys.stdlib_module_names or top == "numpy", (path.name, name)
+
+
+def test_alphaloop_llm_re_exports_the_same_sandbox() -> None:
+    """The sandbox moved below the backtest layer; the old import paths keep working."""
+    from alphaloop import llm
+    from alphaloop.llm import sandbox as old_run
+    from alphaloop.llm import sandbox_ast as old_ast
+    from alphaloop.llm import sandbox_errors as old_errors
+
+    assert llm.run_strategy_code is run_strategy_code is old_run.run_strategy_code
+    assert llm.check_strategy_code is check_strategy_code is old_ast.check_strategy_code
+    assert llm.SandboxViolation is SandboxViolation is old_errors.SandboxViolation
+    assert old_ast.NUMPY_ALLOWED is sandbox.NUMPY_ALLOWED

@@ -1074,10 +1074,29 @@ class DataCatalog:
                 moved = final
             moved = None  # committed: the files belong to the row
         except BaseException:
-            if moved is not None:
+            # an interrupt (Ctrl-C) can land after the database committed but before the
+            # session returned: the files then belong to the row and stay. When the row
+            # is not there, or that cannot be told, the files stay too: files without a
+            # row are cleared by the next writer of that version (above)
+            if moved is not None and self._version_absent(name, version, stored.content_hash):
                 os.rename(moved, staged)
             raise
         return replace(DatasetInfo.from_record(rec, stored.assets, market), combined=combined)
+
+    def _version_absent(self, name: str, version: int, content_hash: str) -> bool:
+        """True only when the database surely holds no row of this (name, version, hash)."""
+        try:
+            with self.db.session() as s:
+                found = s.scalar(
+                    select(func.count(DatasetRecord.id)).where(
+                        DatasetRecord.name == name,
+                        DatasetRecord.version == version,
+                        DatasetRecord.content_hash == content_hash,
+                    )
+                )
+        except Exception:
+            return False
+        return not found
 
     def _inherit_seal(
         self, s: Any, name: str, data: LongData, copies: tuple[SealedCopy, ...]

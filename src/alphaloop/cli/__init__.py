@@ -45,6 +45,7 @@ from alphaloop.cli.init import init
 from alphaloop.cli.llm import llm_app
 from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
+from alphaloop.cli.opportunities import opportunities
 from alphaloop.cli.paper import paper_app
 from alphaloop.cli.portfolio import portfolio_app
 from alphaloop.cli.research import research_app
@@ -78,6 +79,7 @@ app.command("backtest")(backtest)
 app.command("lookahead")(lookahead)
 app.command("validate")(validate)
 app.command("generate")(generate)
+app.command("opportunities")(opportunities)
 app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")

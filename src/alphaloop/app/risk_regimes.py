@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from alphaloop.app.workspace import Workspace
 from alphaloop.jsonsafe import json_safe
 from alphaloop.risk import REGIME_METHODS, RegimeLabels, RiskError, detect_regimes, regime_metrics
+from alphaloop.risk.market_index import equal_weight_returns
 
 __all__ = ["RegimeReport", "equal_weight_returns", "regime_report", "strategy_regime_table"]
 
@@ -87,22 +87,6 @@ class RegimeReport:
                 "caveats": list(self.caveats),
             }
         )
-
-
-def equal_weight_returns(close: pd.DataFrame, membership: np.ndarray) -> pd.Series:
-    """Per-bar mean simple return of the member assets priced on the bar and the one before.
-
-    Bars where no asset has a return (the first bar, gaps) are dropped.
-    """
-    prices = close.to_numpy(dtype=float)
-    valid = np.isfinite(prices) & (prices > 0.0) & membership
-    both = valid[1:] & valid[:-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        asset_returns = np.where(both, prices[1:] / prices[:-1] - 1.0, 0.0)
-    counts = both.sum(axis=1)
-    keep = counts > 0
-    mean = asset_returns.sum(axis=1)[keep] / counts[keep]
-    return pd.Series(mean, index=close.index[1:][keep], name="equal_weight")
 
 
 def regime_report(

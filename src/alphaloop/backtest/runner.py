@@ -59,6 +59,7 @@ __all__ = [
     "equal_weight_benchmark",
     "model_start_row",
     "prepare_strategy",
+    "prepared_targets",
     "resolve_costs",
     "resolve_periods_per_year",
     "run_prepared",
@@ -322,6 +323,15 @@ def _targets(
         "sizing": sized.get("sizing"),
         "regime": sized.get("regime"),
     }
+
+
+def prepared_targets(prep: PreparedStrategy) -> np.ndarray:
+    """The prepared spec's target weights on its trading rows (rows ``start_row:``).
+
+    Shape (trading rows, assets); NaN where the row does not rebalance the asset.
+    The same book the simulators trade (sizing, overlay and rebalance filter applied).
+    """
+    return _targets(prep)[0]
 
 
 def target_signal_fn(

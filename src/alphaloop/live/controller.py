@@ -39,6 +39,7 @@ import pandas as pd
 
 from alphaloop.data.panel import Panel, as_utc
 from alphaloop.errors import AlphaloopError
+from alphaloop.live.ensemble import sharpe_allocation
 from alphaloop.risk.market_index import equal_weight_returns
 from alphaloop.risk.regimes import volatility_regimes
 
@@ -365,24 +366,20 @@ class MetaController:
         idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
         upto = int(idx.searchsorted(at, side="right"))
         window = returns.iloc[max(0, upto - cfg.weight_lookback) : upto]
-        scores: dict[str, float] = {}
+        mix = sharpe_allocation(window, cfg.min_observations)
         why: list[str] = []
-        for name in returns.columns:
-            r = window[name].dropna().to_numpy(dtype=float)
-            if r.size < cfg.min_observations:
-                scores[str(name)] = 0.0
-                why.append(f"{name}: {r.size} returns, needs {cfg.min_observations}")
+        for name, share in mix.items():
+            if share > 0:
                 continue
-            sd = r.std(ddof=1)
-            sharpe = float(r.mean() / sd) if sd > 0 else 0.0
-            if sharpe <= 0:
-                why.append(f"{name}: recent Sharpe {sharpe:.2f} is not positive")
-            scores[str(name)] = max(sharpe, 0.0)
-        total = sum(scores.values())
+            count = int(window[name].notna().sum())
+            if count < cfg.min_observations:
+                why.append(f"{name}: {count} returns, needs {cfg.min_observations}")
+            else:
+                why.append(f"{name}: recent Sharpe ratio is not positive")
+        if not any(v > 0 for v in mix.values()):
+            return dict.fromkeys(mix, 0.0), [*why, "no strategy qualifies: all weights 0"]
         gross = float(cfg.mode_gross[self.mode])
-        if total <= 0:
-            return {k: 0.0 for k in scores}, [*why, "no strategy qualifies: all weights 0"]
-        return {k: gross * v / total for k, v in scores.items()}, why
+        return {k: gross * v for k, v in mix.items()}, why
 
 
 def _regime_name(regime: int, names: tuple[str, ...]) -> str | None:

@@ -52,6 +52,7 @@ __all__ = [
     "check_model_spec",
     "load_recipe",
     "monitor_model",
+    "monitor_panel",
     "predict_panel",
     "promote_model",
     "recipe_learning_data",
@@ -369,11 +370,33 @@ def monitor_model(
     forward returns there and compared with the out-of-sample IC recorded at
     training. Returns :class:`~alphaloop.models.monitor.DriftReport`.
     """
+    version = ws.models.get(ref)
+    panel = ws.data.load(data or version.dataset)
+    return monitor_panel(
+        ws, ref, panel, ic_drop=ic_drop, psi_alert=psi_alert, record=record,
+        data_name=data or version.dataset,
+    )  # fmt: skip
+
+
+def monitor_panel(
+    ws: Workspace,
+    ref: str,
+    panel: Panel,
+    *,
+    ic_drop: float = 0.5,
+    psi_alert: float = 0.25,
+    record: bool = True,
+    data_name: str | None = None,
+) -> Any:
+    """:func:`monitor_model` on a panel in memory (e.g. a dataset read up to a date).
+
+    ``data_name`` names the data in error messages (default the model's dataset).
+    """
     from alphaloop.models import drift_report, prediction_metrics, record_alerts
 
     version, recipe = load_recipe(ws, ref)
     model = ws.models.load(version.ref)
-    panel = ws.data.load(data or version.dataset)
+    data = data_name or version.dataset
     panel, _ = attach_expression_texts(ws, panel, recipe["features"].values())
     built = build_dataset(
         panel,
@@ -391,7 +414,7 @@ def monitor_model(
     recent = np.flatnonzero(times > label_end)
     if len(recent) == 0:
         raise ModelError(
-            f"{data or version.dataset!r} has no labelled bars after {version.ref}'s training "
+            f"{data!r} has no labelled bars after {version.ref}'s training "
             f"data ends ({label_end:%Y-%m-%d})",
             hint="monitor on newer data, or train on an earlier span (ModelSpec end:)",
         )

@@ -23,6 +23,7 @@ from alphaloop.cli.common import (
 )
 from alphaloop.cli.model_compare import model_compare
 from alphaloop.cli.model_explain import model_explain
+from alphaloop.cli.model_learn import model_learn
 from alphaloop.cli.model_predict import model_export, model_predict
 from alphaloop.errors import ExitCode
 
@@ -259,4 +260,5 @@ def model_monitor(
 model_app.command("explain")(model_explain)
 model_app.command("predict")(model_predict)
 model_app.command("export")(model_export)
+model_app.command("learn")(model_learn)
 model_app.command("compare")(model_compare)

@@ -24,7 +24,7 @@ from alphaloop.factors import information_coefficient, summarize_ic
 from alphaloop.models.errors import ModelError
 from alphaloop.models.learning_data import LearningData
 
-__all__ = ["MIN_ASSETS", "prediction_metrics"]
+__all__ = ["MIN_ASSETS", "prediction_ic_series", "prediction_metrics"]
 
 MIN_ASSETS = 5
 
@@ -73,6 +73,17 @@ def prediction_metrics(
         both = len(np.unique(labels)) == 2
         out["auc"] = float(roc_auc_score(labels, probs)) if both else math.nan
     return out
+
+
+def prediction_ic_series(
+    data: LearningData, pred: np.ndarray, method: str = "spearman"
+) -> pd.Series:
+    """Per-date IC of per-row predictions against :attr:`LearningData.forward_return`.
+
+    ``method`` is ``"pearson"`` or ``"spearman"``; dates with too few scored assets
+    (see the module conventions) are NaN.
+    """
+    return _per_date_ic(data, pred, method)
 
 
 def _per_date_ic(data: LearningData, pred: np.ndarray, method: str) -> pd.Series:

@@ -1,0 +1,186 @@
+"""The policy store (SQLite and PostgreSQL) and the risk engine that reads it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alphaloop.app import Workspace
+from alphaloop.execution import AuditLog, RiskEngine, RiskLimits, TradingState
+from alphaloop.execution.policy import Policy, PolicyError, RiskMode, risk_mode, tighter
+from alphaloop.execution.policy_store import PolicyStore
+
+
+@pytest.fixture
+def store(workspace: Workspace) -> PolicyStore:
+    return PolicyStore(workspace.db, AuditLog(workspace.db))
+
+
+def test_the_default_policy_is_normal_with_nothing_blocked(store: PolicyStore) -> None:
+    p = store.current()
+    assert (p.version, p.mode) == (0, RiskMode.NORMAL)
+    assert p.blocked_symbols == ()
+    assert p.symbol_block("AAPL") is None
+    assert p.modes[RiskMode.DEFENSIVE].limits.max_gross == 0.5
+    assert store.history() == []
+
+
+def test_every_change_is_kept_with_who_and_why_and_audited(store: PolicyStore) -> None:
+    first = store.set_mode("DEFENSIVE", actor="ann", reason="volatility spike")
+    assert first is not None
+    assert first.detail == {"from": "normal", "to": "defensive"}
+    second = store.block("TSLA", actor="bob", reason="halted news")
+    third = store.block("abc123", kind="strategy", actor="bob", reason="review")
+    assert store.set_mode("defensive", actor="ann", reason="again") is None  # nothing changed
+    p = store.current()
+    assert p.version == third.id
+    assert p.mode is RiskMode.DEFENSIVE
+    assert p.blocked_symbols == ("TSLA",)
+    assert p.blocked_strategies == ("abc123",)
+    history = store.history()
+    assert [(c.actor, c.change, c.reason) for c in history] == [
+        ("ann", "mode", "volatility spike"), ("bob", "block", "halted news"),
+        ("bob", "block", "review"),
+    ]  # fmt: skip
+    assert history[0].policy.blocked_symbols == ()  # each row keeps the policy after it
+    assert second is not None
+    assert history[1].policy.blocked_symbols == ("TSLA",)
+    entries = store.audit.entries(action="policy.")
+    assert [e.action for e in entries] == ["policy.mode_changed", "policy.blocked",
+                                           "policy.blocked"]  # fmt: skip
+    assert '"reason":"volatility spike"' in entries[0].payload
+    assert store.audit.verify().ok
+
+
+def test_allow_unblocks_and_the_allow_list_admits_only_its_names(store: PolicyStore) -> None:
+    store.block("TSLA", actor="ann", reason="r")
+    store.allow("TSLA", actor="ann", reason="cleared")
+    assert store.current().symbol_block("TSLA") is None
+    store.allow("AAPL", only=True, actor="ann", reason="only apple")
+    p = store.current()
+    assert p.symbol_block("AAPL") is None
+    assert "allow list" in (p.symbol_block("MSFT") or "")
+    store.allow(None, actor="ann", reason="open again")
+    assert store.current().symbol_block("MSFT") is None
+
+
+def test_changes_need_a_reason_and_modes_are_checked(store: PolicyStore) -> None:
+    with pytest.raises(PolicyError, match="reason"):
+        store.set_mode("defensive", actor="ann", reason=" ")
+    with pytest.raises(PolicyError, match="unknown risk mode 'panic'"):
+        store.set_mode("panic", actor="ann", reason="r")
+    with pytest.raises(PolicyError, match="max_gross"):
+        store.set_mode_settings("normal", limits={"max_gross": -1}, actor="ann", reason="r")
+    with pytest.raises(PolicyError, match="groups"):
+        store.set_mode_settings("normal", limits={"groups": {"A": "x"}, "group_caps": {"x": 0.5}},
+                                actor="ann", reason="r")  # fmt: skip
+    assert store.history() == []
+    assert risk_mode(" Aggressive ") is RiskMode.AGGRESSIVE
+
+
+def test_a_change_by_another_store_is_seen_at_the_next_read(workspace: Workspace) -> None:
+    reader = PolicyStore(workspace.db, AuditLog(workspace.db))
+    writer = PolicyStore(workspace.db, AuditLog(workspace.db))
+    assert reader.current().mode is RiskMode.NORMAL
+    writer.set_mode("aggressive", actor="ops", reason="calm market")
+    assert reader.current().mode is RiskMode.AGGRESSIVE
+    slow = PolicyStore(workspace.db, AuditLog(workspace.db), poll_interval_s=3600)
+    slow.current()
+    writer.set_mode("normal", actor="ops", reason="back")
+    assert slow.current().mode is RiskMode.AGGRESSIVE  # cached for its interval
+    assert slow.current(refresh=True).mode is RiskMode.NORMAL
+
+
+# ------------------------------------------------------------------ the risk engine
+def _engine(store: PolicyStore, **limits: float) -> RiskEngine:
+    engine = RiskEngine(RiskLimits(**limits), ["AAA", "BBB"], 100_000, policy=store,
+                        strategy="strat-1")  # fmt: skip
+    engine.mark([100.0, 50.0], now=0, new_day=True)
+    return engine
+
+
+def test_a_blocked_symbols_order_is_refused_and_a_reduction_passes(store: PolicyStore) -> None:
+    engine = _engine(store)
+    assert engine.submit(1, "AAA", 100, now=1) is None
+    engine.on_fill(1, "AAA", 100, 100.0, now=1)
+    store.block("AAA", actor="ann", reason="news")
+    refusal = engine.submit(2, "AAA", 10, now=2)
+    assert refusal is not None
+    assert refusal.limit == "policy_symbol"
+    assert "policy blocks the asset" in refusal.message
+    assert engine.submit(3, "BBB", 10, now=2) is None  # other symbols trade
+    assert engine.submit(4, "AAA", -50, now=2) is None  # reducing passes
+    store.allow("AAA", actor="ann", reason="resolved")
+    assert engine.submit(5, "AAA", 10, now=3) is None
+
+
+def test_a_blocked_strategy_may_only_reduce(store: PolicyStore) -> None:
+    engine = _engine(store)
+    store.block("strat-1", kind="strategy", actor="ann", reason="decay")
+    refusal = engine.submit(1, "AAA", 10, now=1)
+    assert refusal is not None
+    assert refusal.limit == "policy_strategy"
+    other = RiskEngine(RiskLimits(), ["AAA"], 1e5, policy=store, strategy="strat-2")
+    other.mark([100.0], now=0)
+    assert other.submit(1, "AAA", 10, now=1) is None
+
+
+def test_defensive_mode_tightens_limits_at_the_next_check(store: PolicyStore) -> None:
+    engine = _engine(store, max_weight=0.5)
+    assert engine.submit(1, "AAA", 150, now=1) is None  # 15% passes in normal mode
+    engine.on_fill(1, "AAA", 150, 100.0, now=1)
+    store.set_mode("defensive", actor="ann", reason="drawdown in the index")
+    refusal = engine.submit(2, "BBB", 300, now=2)  # 15% of equity: above defensive's 10%
+    assert refusal is not None
+    assert refusal.limit == "max_weight"
+    assert refusal.threshold == 0.1
+    assert engine.policy_mode == "defensive"
+    assert engine.limits.max_weight == 0.5  # what a person set is kept
+    # the held 15% position now passes the mode's cap: reductions only
+    assert engine.state is TradingState.REDUCING
+    assert engine.submit(3, "AAA", -60, now=3) is None
+    store.set_mode("normal", actor="ann", reason="calm")
+    assert engine.submit(4, "BBB", 300, now=4) is None
+    assert engine.effective_limits.max_weight == 0.5
+
+
+def test_a_mark_applies_the_modes_loss_breaker(store: PolicyStore) -> None:
+    engine = _engine(store)
+    engine.submit(1, "AAA", 500, now=1)
+    engine.on_fill(1, "AAA", 500, 100.0, now=1)
+    store.set_mode("defensive", actor="ann", reason="r")
+    engine.mark([95.0, 50.0], now=2)  # -2.5% of equity today: past defensive's 2%
+    assert engine.state is TradingState.HALTED
+    assert engine.transitions[-1].limit == "max_daily_loss"
+
+
+# ------------------------------------------------------------------ the merge
+_caps = st.one_of(st.none(), st.floats(0.05, 2.0))
+
+
+@given(a=st.tuples(_caps, _caps, _caps), b=st.tuples(_caps, _caps, _caps))
+def test_tighter_never_loosens_a_limit(a: tuple, b: tuple) -> None:
+    def limits(t: tuple) -> RiskLimits:
+        w, g, n = t
+        if g is not None:
+            w = None if w is None else min(w, g)
+            n = None if n is None else min(n, g)
+        return RiskLimits(max_weight=w, max_gross=g, max_net=n)
+
+    base, extra = limits(a), limits(b)
+    out = tighter(base, extra)
+    for name in ("max_weight", "max_gross", "max_net"):
+        got = getattr(out, name)
+        for side in (base, extra):
+            if getattr(side, name) is not None:
+                assert got is not None
+                assert got <= getattr(side, name) + 1e-12
+    assert tighter(base, RiskLimits()) == base
+
+
+def test_a_policy_round_trips_through_its_dict() -> None:
+    p = Policy(mode=RiskMode.DEFENSIVE, blocked_symbols=("X",), allowed_strategies=("s",))
+    assert Policy.from_dict(p.to_dict(), version=7) == p.model_copy(update={"version": 7})
+    with pytest.raises(PolicyError, match="mode"):
+        Policy.from_dict({**p.to_dict(), "mode": "wild"})

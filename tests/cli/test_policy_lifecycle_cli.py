@@ -20,6 +20,7 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
+    Workspace(tmp_path / "ws").close()
     return tmp_path / "ws"
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,7 +17,16 @@ from alphaloop.execution.policy_store import PolicyStore
 
 @pytest.fixture
 def store(workspace: Workspace) -> PolicyStore:
+    """The store on each backend."""
     return PolicyStore(workspace.db, AuditLog(workspace.db))
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[PolicyStore]:
+    """The store on SQLite (for the risk engine's tests)."""
+    ws = Workspace(tmp_path / "ws")
+    yield PolicyStore(ws.db, AuditLog(ws.db))
+    ws.close()
 
 
 def test_the_default_policy_is_normal_with_nothing_blocked(store: PolicyStore) -> None:
@@ -93,63 +105,73 @@ def test_a_change_by_another_store_is_seen_at_the_next_read(workspace: Workspace
 
 
 # ------------------------------------------------------------------ the risk engine
-def _engine(store: PolicyStore, **limits: float) -> RiskEngine:
-    engine = RiskEngine(RiskLimits(**limits), ["AAA", "BBB"], 100_000, policy=store,
+def _engine(local: PolicyStore, **limits: float) -> RiskEngine:
+    engine = RiskEngine(RiskLimits(**limits), ["AAA", "BBB"], 100_000, policy=local,
                         strategy="strat-1")  # fmt: skip
     engine.mark([100.0, 50.0], now=0, new_day=True)
     return engine
 
 
-def test_a_blocked_symbols_order_is_refused_and_a_reduction_passes(store: PolicyStore) -> None:
-    engine = _engine(store)
+def test_a_blocked_symbols_order_is_refused_and_a_reduction_passes(local: PolicyStore) -> None:
+    engine = _engine(local)
     assert engine.submit(1, "AAA", 100, now=1) is None
     engine.on_fill(1, "AAA", 100, 100.0, now=1)
-    store.block("AAA", actor="ann", reason="news")
+    local.block("AAA", actor="ann", reason="news")
     refusal = engine.submit(2, "AAA", 10, now=2)
     assert refusal is not None
     assert refusal.limit == "policy_symbol"
     assert "policy blocks the asset" in refusal.message
     assert engine.submit(3, "BBB", 10, now=2) is None  # other symbols trade
     assert engine.submit(4, "AAA", -50, now=2) is None  # reducing passes
-    store.allow("AAA", actor="ann", reason="resolved")
+    local.allow("AAA", actor="ann", reason="resolved")
     assert engine.submit(5, "AAA", 10, now=3) is None
 
 
-def test_a_blocked_strategy_may_only_reduce(store: PolicyStore) -> None:
-    engine = _engine(store)
-    store.block("strat-1", kind="strategy", actor="ann", reason="decay")
+def test_a_blocked_strategy_may_only_reduce(local: PolicyStore) -> None:
+    engine = _engine(local)
+    local.block("strat-1", kind="strategy", actor="ann", reason="decay")
     refusal = engine.submit(1, "AAA", 10, now=1)
     assert refusal is not None
     assert refusal.limit == "policy_strategy"
-    other = RiskEngine(RiskLimits(), ["AAA"], 1e5, policy=store, strategy="strat-2")
+    other = RiskEngine(RiskLimits(), ["AAA"], 1e5, policy=local, strategy="strat-2")
     other.mark([100.0], now=0)
     assert other.submit(1, "AAA", 10, now=1) is None
 
 
-def test_defensive_mode_tightens_limits_at_the_next_check(store: PolicyStore) -> None:
-    engine = _engine(store, max_weight=0.5)
-    assert engine.submit(1, "AAA", 150, now=1) is None  # 15% passes in normal mode
-    engine.on_fill(1, "AAA", 150, 100.0, now=1)
-    store.set_mode("defensive", actor="ann", reason="drawdown in the index")
-    refusal = engine.submit(2, "BBB", 300, now=2)  # 15% of equity: above defensive's 10%
+def test_defensive_mode_tightens_limits_at_the_next_check(local: PolicyStore) -> None:
+    engine = _engine(local, max_weight=0.5)
+    assert engine.submit(1, "BBB", 300, now=1) is None  # 15% of equity passes in normal mode
+    engine.on_done(1)  # canceled
+    local.set_mode("defensive", actor="ann", reason="drawdown in the index")
+    refusal = engine.submit(2, "BBB", 300, now=2)  # the same order: above defensive's 10%
     assert refusal is not None
-    assert refusal.limit == "max_weight"
-    assert refusal.threshold == 0.1
+    assert (refusal.limit, refusal.threshold) == ("max_weight", 0.1)
     assert engine.policy_mode == "defensive"
     assert engine.limits.max_weight == 0.5  # what a person set is kept
-    # the held 15% position now passes the mode's cap: reductions only
-    assert engine.state is TradingState.REDUCING
-    assert engine.submit(3, "AAA", -60, now=3) is None
-    store.set_mode("normal", actor="ann", reason="calm")
-    assert engine.submit(4, "BBB", 300, now=4) is None
+    assert engine.effective_limits.max_weight == 0.1
+    assert engine.submit(3, "BBB", 150, now=2) is None  # 7.5% passes
+    local.set_mode("normal", actor="ann", reason="calm")
+    assert engine.submit(4, "AAA", 300, now=3) is None  # 30%: back under the engine's 50%
     assert engine.effective_limits.max_weight == 0.5
 
 
-def test_a_mark_applies_the_modes_loss_breaker(store: PolicyStore) -> None:
-    engine = _engine(store)
+def test_a_book_past_the_modes_limits_only_reduces(local: PolicyStore) -> None:
+    engine = _engine(local, max_weight=0.5)
+    assert engine.submit(1, "AAA", 150, now=1) is None
+    engine.on_fill(1, "AAA", 150, 100.0, now=1)
+    local.set_mode("defensive", actor="ann", reason="r")
+    refusal = engine.submit(2, "BBB", 10, now=2)  # AAA holds 15%, above defensive's 10%
+    assert refusal is not None
+    assert refusal.limit == "reducing_only"
+    assert engine.state is TradingState.REDUCING
+    assert engine.submit(3, "AAA", -60, now=3) is None
+
+
+def test_a_mark_applies_the_modes_loss_breaker(local: PolicyStore) -> None:
+    engine = _engine(local)
     engine.submit(1, "AAA", 500, now=1)
     engine.on_fill(1, "AAA", 500, 100.0, now=1)
-    store.set_mode("defensive", actor="ann", reason="r")
+    local.set_mode("defensive", actor="ann", reason="r")
     engine.mark([95.0, 50.0], now=2)  # -2.5% of equity today: past defensive's 2%
     assert engine.state is TradingState.HALTED
     assert engine.transitions[-1].limit == "max_daily_loss"

@@ -44,12 +44,11 @@ from alphaloop.live.lifecycle import (
     HealthDecision,
     LifecycleEvent,
     LifecycleState,
-    LifecycleStore,
     PromotionRefusedError,
-    TransitionRecord,
     next_state,
     review_health,
 )
+from alphaloop.live.lifecycle_store import LifecycleStore, TransitionRecord
 
 if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
@@ -324,8 +323,10 @@ def review(
     """Check a shadow or live strategy's health; demote or retire it when it calls for it.
 
     Reads the drawdown and Sharpe ratio of the paper session that shadows it
-    (annualized with the validated backtest's periods per year), the
-    validation's Sharpe ratio (and IC when ``ic`` is given) and the policy.
+    (the one it went live with; for a shadow strategy that never went live,
+    its longest session since it entered shadow; the Sharpe ratio annualized
+    with the validated backtest's periods per year), the validation's Sharpe
+    ratio (and IC when ``ic`` is given) and the policy.
     ``apply=False`` only says what it would do.
     """
     rec = ws.strategies.get(ref)
@@ -335,9 +336,11 @@ def review(
     stats = verdict.get("stats") or {}
     ev = ws.strategies.evaluation(rec.hash, verdict.get("protocol", "backtest"))
     ppy = float((ev.metrics if ev else {}).get("periods_per_year") or 252.0)
-    health: dict[str, Any] = {}
-    if current.paper_session_id is not None:
-        health = session_health(ws, current.paper_session_id, ppy)
+    session = current.paper_session_id
+    if session is None and current.state is LifecycleState.SHADOW:
+        found = shadow_sessions(ws, rec.hash, current.since)
+        session = max(found, key=lambda x: (x["bars"], x["id"]))["id"] if found else None
+    health = session_health(ws, session, ppy) if session is not None else {}
     perm = stats.get("permutation") or {}
     decision = review_health(
         current.state, policy.thresholds, drawdown=health.get("drawdown"),

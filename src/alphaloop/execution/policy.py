@@ -26,7 +26,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alphaloop.errors import AlphaloopError
 from alphaloop.execution.risk_limits import RiskLimits
@@ -92,6 +99,15 @@ class LifecycleThresholds(BaseModel):
     retire_drawdown: float = Field(0.25, gt=0, lt=1)
     min_sharpe_ratio: float = Field(0.5, ge=-10, le=10)
     min_ic_ratio: float = Field(0.5, ge=-10, le=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LifecycleThresholds:
+        if self.demote_drawdown > self.retire_drawdown:
+            raise ValueError(
+                f"demote_drawdown {self.demote_drawdown} exceeds retire_drawdown "
+                f"{self.retire_drawdown}: a strategy would retire before it is demoted"
+            )
+        return self
 
 
 class ModeSettings(BaseModel):

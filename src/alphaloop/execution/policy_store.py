@@ -46,7 +46,11 @@ __all__ = ["PolicyChange", "PolicyStore"]
 
 #: key of the PostgreSQL advisory lock held while a change is appended
 _CHANGE_LOCK = 0x706F6C69  # "poli"
-_KINDS = ("symbol", "strategy")
+#: kind -> (its blocked list, its allow list) in the policy
+_LISTS = {
+    "symbol": ("blocked_symbols", "allowed_symbols"),
+    "strategy": ("blocked_strategies", "allowed_strategies"),
+}
 _ACTIONS = {
     "mode": "policy.mode_changed",
     "block": "policy.blocked",
@@ -90,10 +94,10 @@ def _change(row: PolicyChangeRow) -> PolicyChange:
     )  # fmt: skip
 
 
-def _kind(kind: str) -> str:
-    if kind not in _KINDS:
+def _lists(kind: str) -> tuple[str, str]:
+    if kind not in _LISTS:
         raise PolicyError(f"unknown kind {kind!r}", hint="allowed: symbol, strategy")
-    return kind
+    return _LISTS[kind]
 
 
 def _utcnow() -> datetime:
@@ -223,10 +227,9 @@ class PolicyStore:
     def block(self, name: str, *, kind: str = "symbol", actor: str, reason: str
               ) -> PolicyChange | None:  # fmt: skip
         """Block a symbol or strategy: it may only reduce positions from the next check."""
-        kind, name = _kind(kind), name.strip()
+        (blocked, allowed), name = _lists(kind), name.strip()
         if not name:
             raise PolicyError(f"blocking needs a {kind} name")
-        blocked, allowed = f"blocked_{kind}s", f"allowed_{kind}s"
 
         def update(p: Policy) -> Policy:
             names = getattr(p, blocked)
@@ -249,8 +252,7 @@ class PolicyStore:
     ) -> PolicyChange | None:
         """Unblock ``name``; with ``only``, add it to the allow list (then only listed names
         may open positions). ``name=None`` clears the allow list (every name may trade)."""
-        kind = _kind(kind)
-        blocked, allowed = f"blocked_{kind}s", f"allowed_{kind}s"
+        blocked, allowed = _lists(kind)
         if name is None:
             if only:
                 raise PolicyError("--only needs a name to add to the allow list")

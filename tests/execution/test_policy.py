@@ -104,6 +104,32 @@ def test_a_change_by_another_store_is_seen_at_the_next_read(workspace: Workspace
     assert slow.current(refresh=True).mode is RiskMode.NORMAL
 
 
+def test_the_signal_file_spares_queries_and_a_lost_signal_is_caught(local: PolicyStore) -> None:
+    writer = PolicyStore(local.db, local.audit)
+    local.db_recheck_s = 3600.0  # no periodic recheck during the test, however slow
+    local.current()
+    reads = local.n_reads
+    for _ in range(50):
+        local.current()
+    assert local.n_reads == reads  # no change signalled: no query
+    writer.set_mode("defensive", actor="ann", reason="r")
+    assert local.current().mode is RiskMode.DEFENSIVE
+    # a change whose signal is lost (written behind the store's back) is found at the
+    # next database recheck
+    with local.db.engine.begin() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT at, policy FROM policy_changes ORDER BY id DESC LIMIT 1"
+        ).one()
+        conn.exec_driver_sql(
+            "INSERT INTO policy_changes (at, actor, reason, change, detail, policy) "
+            "VALUES (?, 'x', 'x', 'mode', '{}', ?)",
+            (row[0], row[1].replace('"mode":"defensive"', '"mode":"aggressive"')),
+        )
+    assert local.current().mode is RiskMode.DEFENSIVE  # within db_recheck_s: cached
+    local.db_recheck_s = 0.0
+    assert local.current().mode is RiskMode.AGGRESSIVE
+
+
 # ------------------------------------------------------------------ the risk engine
 def _engine(local: PolicyStore, **limits: float) -> RiskEngine:
     engine = RiskEngine(RiskLimits(**limits), ["AAA", "BBB"], 100_000, policy=local,
@@ -142,7 +168,10 @@ def test_defensive_mode_tightens_limits_at_the_next_check(local: PolicyStore) ->
     engine = _engine(local, max_weight=0.5)
     assert engine.submit(1, "BBB", 300, now=1) is None  # 15% of equity passes in normal mode
     engine.on_done(1)  # canceled
-    local.set_mode("defensive", actor="ann", reason="drawdown in the index")
+    # another store on the same database (as another process would): the engine's store
+    # learns of the change from the signal file at its next check
+    writer = PolicyStore(local.db, local.audit)
+    writer.set_mode("defensive", actor="ann", reason="drawdown in the index")
     refusal = engine.submit(2, "BBB", 300, now=2)  # the same order: above defensive's 10%
     assert refusal is not None
     assert (refusal.limit, refusal.threshold) == ("max_weight", 0.1)
@@ -150,7 +179,7 @@ def test_defensive_mode_tightens_limits_at_the_next_check(local: PolicyStore) ->
     assert engine.limits.max_weight == 0.5  # what a person set is kept
     assert engine.effective_limits.max_weight == 0.1
     assert engine.submit(3, "BBB", 150, now=2) is None  # 7.5% passes
-    local.set_mode("normal", actor="ann", reason="calm")
+    writer.set_mode("normal", actor="ann", reason="calm")
     assert engine.submit(4, "AAA", 300, now=3) is None  # 30%: back under the engine's 50%
     assert engine.effective_limits.max_weight == 0.5
 

@@ -11,15 +11,21 @@ nothing blocked, the shipped per-mode settings).
 Readers (a risk engine, the lifecycle) call :meth:`PolicyStore.current`:
 the answer is cached under the policy's version (the last row's id), and a
 check reads only that integer (``max(id)`` on the primary key), reloading
-the policy when it changed. ``poll_interval_s`` > 0 reads the version at
-most once per interval. A change appends under the database's write lock
-(``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so two
-writers never build on the same version.
+the policy when it changed. On a SQLite file each change also replaces a
+small signal file next to the database (``<file>-policy``); a check then
+looks at that file's identity (one ``stat``) and queries the database only
+when it changed, or at least once per ``db_recheck_s`` (so a lost signal
+never hides a change for long). ``poll_interval_s`` > 0 looks at most once
+per interval. A change appends under the database's write lock (``BEGIN
+IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so two writers never
+build on the same version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,7 +46,7 @@ from alphaloop.execution.policy import (
     risk_mode,
 )
 from alphaloop.execution.risk_limits import RiskLimits
-from alphaloop.store import Database, PolicyChangeRow
+from alphaloop.store import Database, PolicyChangeRow, sqlite_path
 
 __all__ = ["PolicyChange", "PolicyStore"]
 
@@ -113,7 +119,10 @@ class PolicyStore:
     audit : AuditLog
         Where each change is recorded.
     poll_interval_s : float, default 0
-        Seconds between reads of the version (0: at every :meth:`current`).
+        Seconds between looks at the version (0: at every :meth:`current`).
+    db_recheck_s : float, default 1
+        With a signal file (SQLite), the database is still queried at least
+        this often, seconds.
     clock : callable, optional
         Time of a change (timezone-aware; default now, UTC).
     """
@@ -124,6 +133,7 @@ class PolicyStore:
         audit: AuditLog,
         *,
         poll_interval_s: float = 0.0,
+        db_recheck_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         if poll_interval_s < 0:
@@ -132,10 +142,41 @@ class PolicyStore:
         self.audit = audit
         self.clock = clock
         self.poll_interval_s = float(poll_interval_s)
+        self.db_recheck_s = float(db_recheck_s)
         self._policy = Policy()
         self._version = -1
         self._polled_at = -float("inf")
+        self._queried_at = -float("inf")
+        self._seen: tuple[int, int] | None = None
+        dbfile = sqlite_path(db.url)
+        self._signal = None if dbfile is None else f"{dbfile}-policy"
         self.n_reads = 0
+
+    def _signature(self) -> tuple[int, int] | None:
+        """The signal file's identity (inode, mtime in ns); (0, 0) when it does not exist
+        yet; None without a signal file (PostgreSQL, in-memory SQLite)."""
+        if self._signal is None:
+            return None
+        try:
+            st = os.stat(self._signal)
+        except FileNotFoundError:
+            return (0, 0)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
+
+    def _write_signal(self, version: int) -> None:
+        """Replace the signal file (atomically; best effort: readers recheck anyway)."""
+        if self._signal is None:
+            return
+        tmp = f"{self._signal}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w") as fh:
+                fh.write(str(version))
+            os.replace(tmp, self._signal)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
     # ------------------------------------------------------------ reading
     def version(self) -> int:
@@ -149,6 +190,16 @@ class PolicyStore:
         now = time.monotonic()
         if refresh or now - self._polled_at >= self.poll_interval_s:
             self._polled_at = now
+            seen = self._signature()
+            if (
+                not refresh
+                and seen is not None
+                and seen == self._seen
+                and now - self._queried_at < self.db_recheck_s
+            ):
+                return self._policy
+            # the signature is taken before the query: a change after it is seen next time
+            self._seen, self._queried_at = seen, now
             version = self.version()
             if version != self._version:
                 self._policy = self._load(version)
@@ -207,7 +258,8 @@ class PolicyStore:
             s.add(row)
             s.flush()
             stored = _change(row)
-        self._version, self._polled_at = -1, -float("inf")  # the next read reloads
+        self._version, self._polled_at, self._seen = -1, -float("inf"), None  # reload next
+        self._write_signal(stored.id)
         self.audit.append(actor, _ACTIONS[change], f"policy v{stored.id}",
                           {"reason": reason, "change": change, **what,
                            "mode": stored.policy.mode.value})  # fmt: skip

@@ -13,6 +13,7 @@ from alphaloop.app import Workspace
 from alphaloop.execution import AuditLog, RiskEngine, RiskLimits, TradingState
 from alphaloop.execution.policy import Policy, PolicyError, RiskMode, risk_mode, tighter
 from alphaloop.execution.policy_store import PolicyStore
+from alphaloop.store import Database
 
 
 @pytest.fixture
@@ -92,16 +93,27 @@ def test_changes_need_a_reason_and_modes_are_checked(store: PolicyStore) -> None
 
 
 def test_a_change_by_another_store_is_seen_at_the_next_read(workspace: Workspace) -> None:
-    reader = PolicyStore(workspace.db, AuditLog(workspace.db))
-    writer = PolicyStore(workspace.db, AuditLog(workspace.db))
-    assert reader.current().mode is RiskMode.NORMAL
-    writer.set_mode("aggressive", actor="ops", reason="calm market")
-    assert reader.current().mode is RiskMode.AGGRESSIVE
+    """SQLite: the signal file; PostgreSQL: LISTEN/NOTIFY. No query per read either way."""
+    other_db = Database(workspace.db.url, schema=workspace.db.schema)
+    reader = PolicyStore(workspace.db, AuditLog(workspace.db), db_recheck_s=3600)
+    writer = PolicyStore(other_db, AuditLog(other_db))
     slow = PolicyStore(workspace.db, AuditLog(workspace.db), poll_interval_s=3600)
-    slow.current()
-    writer.set_mode("normal", actor="ops", reason="back")
-    assert slow.current().mode is RiskMode.AGGRESSIVE  # cached for its interval
-    assert slow.current(refresh=True).mode is RiskMode.NORMAL
+    try:
+        assert reader.current().mode is RiskMode.NORMAL
+        reads = reader.n_reads
+        for _ in range(30):
+            reader.current()
+        assert reader.n_reads == reads
+        slow.current()
+        writer.set_mode("aggressive", actor="ops", reason="calm market")
+        assert reader.current().mode is RiskMode.AGGRESSIVE  # the signal arrived: re-read
+        assert reader.n_reads == reads + 1
+        assert slow.current().mode is RiskMode.NORMAL  # cached for its interval
+        assert slow.current(refresh=True).mode is RiskMode.AGGRESSIVE
+    finally:
+        for store in (reader, writer, slow):
+            store.close()
+        other_db.dispose()
 
 
 def test_the_signal_file_spares_queries_and_a_lost_signal_is_caught(local: PolicyStore) -> None:

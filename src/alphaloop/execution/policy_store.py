@@ -14,8 +14,11 @@ check reads only that integer (``max(id)`` on the primary key), reloading
 the policy when it changed. On a SQLite file each change also replaces a
 small signal file next to the database (``<file>-policy``); a check then
 looks at that file's identity (one ``stat``) and queries the database only
-when it changed, or at least once per ``db_recheck_s`` (so a lost signal
-never hides a change for long). ``poll_interval_s`` > 0 looks at most once
+when it changed. On PostgreSQL each change is announced with ``NOTIFY`` (a
+channel per schema) and a check looks at the notifications that arrived on
+a listening connection (no round trip). Either way the database is still
+queried at least once per ``db_recheck_s`` (so a lost signal never hides a
+change for long). ``poll_interval_s`` > 0 looks at most once
 per interval. A change appends under the database's write lock (``BEGIN
 IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so two writers never
 build on the same version.
@@ -27,6 +30,7 @@ import contextlib
 import json
 import os
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -150,11 +154,48 @@ class PolicyStore:
         self._seen: tuple[int, int] | None = None
         dbfile = sqlite_path(db.url)
         self._signal = None if dbfile is None else f"{dbfile}-policy"
+        self._channel = f"alphaloop_policy_{db.schema or 'public'}"
+        self._listener: Any = None
+        self._listening = db.url.startswith("postgresql")
+        self._notified = 0
         self.n_reads = 0
 
+    def _listen(self) -> Any:
+        """The connection that listens for changes on PostgreSQL (None: not available)."""
+        if self._listener is None and self._listening:
+            try:
+                import psycopg
+                from sqlalchemy.engine import make_url
+
+                url = make_url(self.db.url).set(drivername="postgresql")
+                conn = psycopg.connect(url.render_as_string(hide_password=False),
+                                       autocommit=True)  # fmt: skip
+                conn.execute(f'LISTEN "{self._channel}"')
+                self._listener = conn
+                weakref.finalize(self, conn.close)  # closed with the store, never leaked
+            except Exception:
+                self._listening = False  # checks query the database instead
+        return self._listener
+
+    def close(self) -> None:
+        """Close the listening connection, if any."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
     def _signature(self) -> tuple[int, int] | None:
-        """The signal file's identity (inode, mtime in ns); (0, 0) when it does not exist
-        yet; None without a signal file (PostgreSQL, in-memory SQLite)."""
+        """What the signals say: on PostgreSQL the latest version notified; on SQLite the
+        signal file's identity (inode, mtime in ns), (0, 0) before it exists; None when
+        there is no signal (in-memory SQLite, a listener that failed)."""
+        listener = self._listen()
+        if listener is not None:
+            try:
+                for note in listener.notifies(timeout=0):
+                    self._notified = max(self._notified, int(note.payload))
+            except Exception:
+                self._listener, self._listening = None, False
+                return None
+            return (self._notified, 0)
         if self._signal is None:
             return None
         try:
@@ -257,6 +298,9 @@ class PolicyStore:
                                   policy=canonical_json(after.to_dict()))  # fmt: skip
             s.add(row)
             s.flush()
+            if conn.dialect.name == "postgresql":  # delivered to listeners at commit
+                s.execute(text("SELECT pg_notify(:c, :v)"),
+                          {"c": self._channel, "v": str(row.id)})  # fmt: skip
             stored = _change(row)
         self._version, self._polled_at, self._seen = -1, -float("inf"), None  # reload next
         self._write_signal(stored.id)

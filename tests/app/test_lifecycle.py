@@ -192,3 +192,31 @@ def test_transitions_by_hand_on_each_backend(workspace: Workspace) -> None:
                                            "lifecycle.retired"]  # fmt: skip
     assert '"reason":"superseded"' in entries[-1].payload
     assert AuditLog(workspace.db).verify().ok
+
+
+@pytest.mark.slow
+def test_the_verdict_of_alphaloop_validate_gates_the_shadow(ws: Workspace) -> None:
+    from alphaloop.app.validation import validate_spec
+    from alphaloop.validation import ValidationPolicy
+
+    spec = _spec()
+    report = validate_spec(ws, spec)
+    with pytest.raises(PromotionRefusedError, match="validate run") as info:
+        promote(ws, spec.hash, "shadow", actor="quant")
+    gate = {g.name: g for g in info.value.gates}["validation"]
+    assert gate.passed is report.verdict.passed is False
+    assert report.verdict.reasons[0] in gate.reason
+    # a later, looser validation of the same spec is the verdict that counts
+    loose = ValidationPolicy(
+        min_dsr=0,
+        max_pbo=1,
+        min_oos_is_ratio=-10,
+        min_regime_share=0,
+        min_round_trips=0,
+        min_years=0,
+        require_min_track_record=False,
+    )
+    assert validate_spec(ws, spec, loose).verdict.passed
+    moved = promote(ws, spec.hash, "shadow", actor="quant")
+    assert moved.inputs["verdict"]["source"].startswith("validate run")
+    assert moved.inputs["verdict"]["passed"] is True

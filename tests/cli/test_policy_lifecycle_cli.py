@@ -103,14 +103,16 @@ def test_lifecycle_commands_and_their_exit_codes(
     assert {g["name"]: g["passed"] for g in doc["error"]["gates"]} == {
         "policy": True, "validation": False}  # fmt: skip
     code, out, _ = cli(capsys, ws, "lifecycle", "review", h, "--dry-run")
-    assert code == 0 and "healthy" in out
+    assert code == 0
+    assert "healthy" in out
     code, out, _ = cli(capsys, ws, "policy", "block", h, "--strategy", "--reason", "crowded")
     assert code == 0
     code, out, _ = cli(capsys, ws, "policy", "show", "--json")
     assert json.loads(out)["blocked_strategies"] == [spec.hash]  # the prefix, resolved
     # a strategy still in backtest has no health to review, blocked or not
     code, out, _ = cli(capsys, ws, "lifecycle", "review", h, "--json")
-    assert code == 0 and json.loads(out) == {"decision": None, "transition": None}
+    assert code == 0
+    assert json.loads(out) == {"decision": None, "transition": None}
     code, _, err = cli(capsys, ws, "lifecycle", "retire", h)
     assert code == 2
     assert "reason" in err

@@ -121,6 +121,10 @@ def lifecycle_review(
     ctx: typer.Context,
     ref: IdArg,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what it would do.")] = False,
+    ic: Annotated[
+        float | None,
+        typer.Option(help="The live rank IC, compared with the validation's (decay)."),
+    ] = None,
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -128,7 +132,7 @@ def lifecycle_review(
     from alphaloop.app.lifecycle import review
 
     decision, record = review(workspace(ctx, write=not dry_run), ref,
-                              actor=_actor(actor) if actor else "system",
+                              actor=_actor(actor) if actor else "system", ic=ic,
                               apply=not dry_run)  # fmt: skip
     if as_json:
         print_json({"decision": None if decision is None else

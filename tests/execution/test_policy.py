@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +115,28 @@ def test_a_change_by_another_store_is_seen_at_the_next_read(workspace: Workspace
         for store in (reader, writer, slow):
             store.close()
         other_db.dispose()
+
+
+def test_concurrent_writers_never_lose_a_change(workspace: Workspace) -> None:
+    """Each change builds on the one before it, whoever wrote that one."""
+    dbs = [Database(workspace.db.url, schema=workspace.db.schema) for _ in range(2)]
+
+    def writer(k: int) -> None:
+        store = PolicyStore(dbs[k], AuditLog(dbs[k]))
+        for i in range(8):
+            store.block(f"S{k}-{i}", actor=f"w{k}", reason="load")
+        store.close()
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for db in dbs:
+        db.dispose()
+    history = PolicyStore(workspace.db, AuditLog(workspace.db)).history()
+    assert [len(c.policy.blocked_symbols) for c in history] == list(range(1, 17))
+    assert AuditLog(workspace.db).verify().ok
 
 
 def test_the_signal_file_spares_queries_and_a_lost_signal_is_caught(local: PolicyStore) -> None:

@@ -85,8 +85,9 @@ def test_backtest_to_live_through_every_gate_then_demotion_and_retirement(
     assert "approval" not in gates  # a person is asked only when every other gate passes
     info, _ = open_paper(ws, spec)
     run_paper(ws, info.id)
-    # too short a shadow period, a DSR below the bar, and one recorded day moved away from
-    # the backtest: all three gates say so at once
+    # a revalidation that failed, too short a shadow period, a DSR below the bar, and one
+    # recorded day moved away from the backtest: all four gates say so at once
+    _verdict(ws, spec, passed=False)
     _settings(ws, min_shadow_bars=100_000, min_dsr=1.0)
     with ws.db.engine.begin() as conn:
         row = conn.execute(sa.text("SELECT row, equity FROM paper_equity WHERE session_id = :s "
@@ -96,12 +97,19 @@ def test_backtest_to_live_through_every_gate_then_demotion_and_retirement(
             {"e": row.equity * 1.01, "s": info.id, "r": row.row},
         )
     gates = _refused(ws, h, "live")
-    assert gates == {"policy": True, "shadow_period": False, "tracking": False, "dsr": False}
+    assert gates == {
+        "policy": True,
+        "validation": False,
+        "shadow_period": False,
+        "tracking": False,
+        "dsr": False,
+    }
     with ws.db.engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE paper_equity SET equity = :e WHERE session_id = :s AND row = :r"),
             {"e": row.equity, "s": info.id, "r": row.row},
         )
+    _verdict(ws, spec, passed=True)
     # the DSR uses the dataset's trial count now: another trial lowers it
     _settings(ws, min_shadow_bars=20, min_dsr=0.0)
     run_backtest(ws, _spec(k=5))
@@ -113,8 +121,8 @@ def test_backtest_to_live_through_every_gate_then_demotion_and_retirement(
     (pending,) = queue.list("pending")
     assert pending.order["strategy"] == h
     assert pending.order["to"] == "live"
-    assert {g.name for g in refused.value.gates} == {"policy", "shadow_period", "tracking",
-                                                      "dsr", "approval"}  # fmt: skip
+    names = {g.name for g in refused.value.gates}
+    assert names == {"policy", "validation", "shadow_period", "tracking", "dsr", "approval"}
     promote_again = _refused(ws, h, "live")  # the same request still waits, no second one
     assert promote_again["approval"] is False
     assert len(queue.list("pending")) == 1

@@ -16,8 +16,9 @@ to ``live`` needs, in the current risk mode's thresholds
    goes live; L2 to L4 need a person's approval (a request in the approval
    queue, ``alphaloop approvals approve ID``); L5 promotes by itself.
 
-A policy that blocks the strategy refuses any promotion. The approval is
-asked for only when every other gate passes. Every transition and every
+A policy that blocks the strategy refuses any promotion, and so does a
+latest verdict that failed (a revalidation stops a shadow strategy too). The
+approval is asked for only when every other gate passes. Every transition and every
 refused promotion is audited with its inputs. :func:`review` demotes or
 retires a shadow or live strategy on drawdown, decay of its Sharpe ratio
 (or a given IC) against the validation's, or a policy block.
@@ -261,11 +262,10 @@ def promote(
                               "thresholds": th.model_dump(), "autonomy": level.value,
                               "verdict": None if verdict is None else {
                                   k: verdict[k] for k in ("passed", "source", "at")}}  # fmt: skip
-    gates = [_policy_gate(policy, rec.hash)]
+    # the latest verdict counts at both steps: a failed revalidation stops a shadow strategy
+    gates = [_policy_gate(policy, rec.hash), _validation_gate(verdict)]
     session = None
-    if target is LifecycleState.SHADOW:
-        gates.append(_validation_gate(verdict))
-    else:
+    if target is LifecycleState.LIVE:
         more, extra = _shadow_gates(ws, rec.hash, current.since, th, session_id)
         gates += more
         inputs.update(extra)

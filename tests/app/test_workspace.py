@@ -86,11 +86,14 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "audit_entries",
         "kill_switch_events",
         "approvals",
+        "policy_changes",
+        "strategy_states",
+        "lifecycle_transitions",
         "alembic_version",
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0009"
+    assert version == "0010"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

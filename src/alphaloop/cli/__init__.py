@@ -42,11 +42,13 @@ from alphaloop.cli.generate import generate
 from alphaloop.cli.governance import approvals_app, audit_app, kill
 from alphaloop.cli.holdout import holdout_app
 from alphaloop.cli.init import init
+from alphaloop.cli.lifecycle import lifecycle_app
 from alphaloop.cli.llm import llm_app
 from alphaloop.cli.mcp import mcp
 from alphaloop.cli.models import model_app
 from alphaloop.cli.opportunities import opportunities
 from alphaloop.cli.paper import paper_app
+from alphaloop.cli.policy import policy_app
 from alphaloop.cli.portfolio import portfolio_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
@@ -95,6 +97,8 @@ app.add_typer(audit_app, name="audit")
 app.command("kill")(kill)
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(synth_app, name="synth")
+app.add_typer(policy_app, name="policy")
+app.add_typer(lifecycle_app, name="lifecycle")
 
 
 def _version(value: bool) -> None:

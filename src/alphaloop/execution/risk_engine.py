@@ -20,6 +20,10 @@ through :meth:`resume`). Every change is a :class:`Transition` in
 :attr:`RiskEngine.transitions`; every refusal is a :class:`Refusal` in
 :attr:`RiskEngine.refusals`, naming the limit, the value and the threshold.
 
+With a policy store (``policy=``), the current risk mode's limits tighten
+the engine's own and blocked symbols and strategies may only reduce,
+from the first check after the policy changes.
+
 The check path is plain Python on precomputed floats (no pydantic).
 """
 
@@ -30,6 +34,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 
 from alphaloop.errors import BacktestError
+from alphaloop.execution.policy import PolicySource, tighter
 from alphaloop.execution.risk_book import ShadowBook
 from alphaloop.execution.risk_limits import RiskLimits
 from alphaloop.execution.risk_records import Refusal, TradingState, Transition
@@ -54,15 +59,52 @@ class RiskEngine(ShadowBook):
         Every asset the account may trade.
     initial_capital : float
         Starting cash (account currency); the first equity peak and day open.
+    policy : PolicySource, optional
+        The policy store (:mod:`alphaloop.execution.policy`): at each check
+        and mark, when its version changed, the current mode's limits are
+        applied on top of ``limits`` (the tighter of each wins; ``limits``
+        stays what a person set) and blocked symbols, and this engine's
+        ``strategy`` when blocked, may only reduce positions.
+    strategy : str, default ""
+        The strategy whose orders this engine checks (for the policy).
     """
 
-    def __init__(self, limits: RiskLimits, assets: Sequence[str], initial_capital: float) -> None:
+    def __init__(
+        self,
+        limits: RiskLimits,
+        assets: Sequence[str],
+        initial_capital: float,
+        *,
+        policy: PolicySource | None = None,
+        strategy: str = "",
+    ) -> None:
         names = sorted(limits.group_caps)
         gid = {g: k for k, g in enumerate(names)}
         groups = [gid.get(limits.groups.get(a, ""), -1) for a in assets]
         super().__init__(assets, initial_capital, groups, len(names))
         self.limits = limits
-        # precomputed limits (inf = off)
+        self._group_names = names
+        self._set_limits(limits)
+        # the policy store: its mode's limits and blocked names, re-read when it changes
+        self.policy = policy
+        self.strategy = strategy
+        self.policy_version = -1
+        self.policy_mode: str | None = None
+        self._blocked = [False] * len(self.assets)
+        self._strategy_blocked = False
+        self.peak = self.equity
+        self.day_open = self.equity
+        self._stamps: deque[float] = deque()
+        self.rejects_in_row = 0
+        self.state = TradingState.ACTIVE
+        self._reducing_for_exposure = False
+        self.transitions: list[Transition] = []
+        self.refusals: list[Refusal] = []
+        self.n_checks = 0
+
+    def _set_limits(self, limits: RiskLimits) -> None:
+        """Precompute ``limits`` as floats (inf = off); groups stay as built."""
+        self.effective_limits = limits
         self._max_notional = _cap(limits.max_order_notional)
         self._max_weight = _cap(limits.max_weight)
         self._collar = _cap(limits.price_collar)
@@ -73,22 +115,26 @@ class RiskEngine(ShadowBook):
         self._max_net = _cap(limits.max_net)
         self._max_conc = _cap(limits.max_concentration)
         self._conc_from = float(limits.concentration_from)
-        self._group_names = names
-        self._group_cap = [float(limits.group_caps[g]) for g in names]
+        self._group_cap = [float(limits.group_caps[g]) for g in self._group_names]
         self._max_daily_loss = _cap(limits.max_daily_loss)
         self._max_drawdown = _cap(limits.max_drawdown)
         self._max_orders = limits.max_orders or 0
         self._window = float(limits.rate_window)
         self._max_rejects = limits.max_consecutive_rejects or 0
-        self.peak = self.equity
-        self.day_open = self.equity
-        self._stamps: deque[float] = deque()
-        self.rejects_in_row = 0
-        self.state = TradingState.ACTIVE
-        self._reducing_for_exposure = False
-        self.transitions: list[Transition] = []
-        self.refusals: list[Refusal] = []
-        self.n_checks = 0
+
+    def _refresh_policy(self, now: float) -> None:
+        """Apply the policy when its version changed: the mode's limits on top of the
+        engine's own (the tighter wins) and the blocked names; then the breakers."""
+        assert self.policy is not None
+        p = self.policy.current()
+        if p.version == self.policy_version:
+            return
+        self.policy_version = p.version
+        self.policy_mode = p.mode.value
+        self._set_limits(tighter(self.limits, p.limits))
+        self._blocked = [p.symbol_block(a) is not None for a in self.assets]
+        self._strategy_blocked = p.strategy_block(self.strategy) is not None
+        self._breakers(now)
 
     # -------------------------------------------------------------- checks
     def submit(
@@ -108,6 +154,8 @@ class RiskEngine(ShadowBook):
         against the price collar. Returns the refusal, or None.
         """
         self.n_checks += 1
+        if self.policy is not None:
+            self._refresh_policy(now)
         j = self._pos_of.get(asset)
         if j is None:
             raise BacktestError(f"risk engine: unknown asset {asset!r}")
@@ -158,6 +206,10 @@ class RiskEngine(ShadowBook):
             return self._refuse(order_id, asset, "reducing_only", notional, 0.0, now)
         if self._restricted[j]:
             return self._refuse(order_id, asset, "restricted", notional, 0.0, now)
+        if self._blocked[j]:
+            return self._refuse(order_id, asset, "policy_symbol", notional, 0.0, now)
+        if self._strategy_blocked:
+            return self._refuse(order_id, asset, "policy_strategy", notional, 0.0, now)
         if notional < self._min_notional:
             return self._refuse(order_id, asset, "min_notional", notional,
                                 self._min_notional, now)  # fmt: skip
@@ -311,6 +363,8 @@ class RiskEngine(ShadowBook):
         ``new_day``: this mark opens a trading day (the daily loss restarts
         from the equity before these prices).
         """
+        if self.policy is not None:
+            self._refresh_policy(now)
         if new_day:
             self.day_open = self.equity
         for j, p in enumerate(prices):

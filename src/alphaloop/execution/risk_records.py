@@ -15,6 +15,10 @@ _STATE_LIMITS = {
     "halted": "trading is halted (state HALTED)",
     "reducing_only": "only orders that reduce a position pass (state REDUCING)",
     "restricted": "the asset is on the restricted list (reductions only)",
+    "policy_symbol": "the policy blocks the asset or leaves it off its allow list "
+    "(reductions only)",
+    "policy_strategy": "the policy blocks the strategy or leaves it off its allow list "
+    "(reductions only)",
 }
 
 

@@ -7,6 +7,7 @@ first use.
 
 from alphaloop.store.db import Database, sqlite_path
 from alphaloop.store.governance import ApprovalRow, AuditEntryRow, KillSwitchEventRow
+from alphaloop.store.lifecycle import LifecycleTransitionRow, PolicyChangeRow, StrategyStateRow
 from alphaloop.store.models import (
     AgentDecisionRow,
     Base,
@@ -53,6 +54,7 @@ __all__ = [
     "HoldoutRecord",
     "ImportRecord",
     "KillSwitchEventRow",
+    "LifecycleTransitionRow",
     "MiningSessionRow",
     "ModelAlertRecord",
     "ModelExplanationRecord",
@@ -64,11 +66,13 @@ __all__ = [
     "PaperOrderRow",
     "PaperPositionRow",
     "PaperSessionRow",
+    "PolicyChangeRow",
     "ResearchSessionRow",
     "Run",
     "RunLog",
     "RunRecord",
     "StrategyParentRow",
     "StrategyRow",
+    "StrategyStateRow",
     "sqlite_path",
 ]

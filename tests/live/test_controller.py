@@ -11,11 +11,15 @@ import pytest
 from alphaloop.app import Workspace
 from alphaloop.data.panel import Panel
 from alphaloop.execution.audit_log import AuditLog
+from alphaloop.execution.policy import RiskMode
+from alphaloop.execution.policy_store import PolicyStore
 from alphaloop.live.controller import (
     ControllerConfig,
     ControllerError,
     MetaController,
     audit_sink,
+    fan_out,
+    policy_sink,
 )
 
 CFG = ControllerConfig(vol_history=60, breadth_window=20, confirm_bars=3)
@@ -95,26 +99,31 @@ def test_weights_follow_recent_sharpe_within_the_gross_budget() -> None:
     assert again[-1].weights == last.weights
 
 
-def test_decisions_are_stored_in_the_audit_log(tmp_path) -> None:
+def test_decisions_are_audited_and_mode_changes_reach_the_policy(tmp_path) -> None:
     ws = Workspace(tmp_path / "ws")
     try:
         log = AuditLog(ws.db)
+        store = PolicyStore(ws.db, log)
         panel = _market()
-        MetaController(CFG, sink=audit_sink(log)).run(
-            panel, start=panel.index[280], end=panel.index[320]
-        )
-        entries = list(log.entries())
+        sink = fan_out(audit_sink(log), policy_sink(store))
+        ctl = MetaController(CFG, sink=sink)
+        decisions = ctl.run(panel, start=panel.index[280], end=panel.index[320])
+        entries = list(log.entries(action="controller.decision"))
         assert len(entries) == 41  # one per bar
-        changes = [e for e in entries if e.action == "policy.mode_changed"]
-        assert changes
-        assert changes[-1].subject == "DEFENSIVE"
+        changed = [d for d in decisions if d.changed]
+        assert changed
+        assert changed[-1].mode == "DEFENSIVE"
         assert [json.loads(e.payload)["mode"] for e in entries[-5:]] == ["DEFENSIVE"] * 5
-        assert set(json.loads(changes[-1].payload)["inputs"]) == {
+        assert set(json.loads(entries[-1].payload)["inputs"]) == {
             "vol_regime",
             "vol_regime_name",
             "breadth",
             "drawdown",
         }
+        # the policy's history holds each change with the controller's reasons
+        assert store.current(refresh=True).mode is RiskMode.DEFENSIVE
+        history = store.history()
+        assert [h.actor for h in history][-len(changed):] == ["meta-controller"] * len(changed)
         assert log.verify().ok
     finally:
         ws.close()

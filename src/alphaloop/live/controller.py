@@ -24,8 +24,9 @@ immediate.
 Strategy weights are proportional to each strategy's positive Sharpe ratio over
 the last ``weight_lookback`` bars (strategies with no positive Sharpe, or fewer than
 ``min_observations`` returns, get zero) and sum to the mode's gross budget
-(``mode_gross``). Every decision carries its inputs and reasons; a ``sink``
-(e.g. :func:`audit_sink`) stores each one.
+(``mode_gross``). Every decision carries its inputs and reasons; a ``sink`` stores
+each one: :func:`audit_sink` in the audit log, :func:`policy_sink` puts mode
+changes into the policy store the risk engines read (:func:`fan_out` does both).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from alphaloop.risk.regimes import volatility_regimes
 
 if TYPE_CHECKING:
     from alphaloop.execution.audit_log import AuditLog
+    from alphaloop.execution.policy_store import PolicyStore
 
 __all__ = [
     "RISK_MODES",
@@ -53,6 +55,8 @@ __all__ = [
     "ControllerError",
     "MetaController",
     "audit_sink",
+    "fan_out",
+    "policy_sink",
 ]
 
 RISK_MODES: tuple[str, ...] = ("AGGRESSIVE", "NORMAL", "DEFENSIVE")
@@ -403,17 +407,38 @@ def _check_returns(returns: pd.DataFrame) -> None:
         raise ControllerError("strategy_returns must be in time order")
 
 
-def audit_sink(
-    log: AuditLog, actor: str = "meta-controller"
-) -> Callable[[ControllerDecision], None]:
-    """A sink that appends every decision to the audit log.
+def audit_sink(log: AuditLog, actor: str = "meta-controller") -> Callable[[ControllerDecision], None]:
+    """A sink that appends every decision to the audit log as ``controller.decision``.
 
-    A mode change is recorded as ``policy.mode_changed``; every other decision as
-    ``controller.decision``. The payload is :meth:`ControllerDecision.to_dict`.
+    The payload is :meth:`ControllerDecision.to_dict` (``changed`` says whether the
+    mode changed). Mode changes reach the policy through :func:`policy_sink`.
     """
 
     def write(decision: ControllerDecision) -> None:
-        action = "policy.mode_changed" if decision.changed else "controller.decision"
-        log.append(actor, action, decision.mode, decision.to_dict())
+        log.append(actor, "controller.decision", decision.mode, decision.to_dict())
+
+    return write
+
+
+def policy_sink(
+    store: PolicyStore, actor: str = "meta-controller"
+) -> Callable[[ControllerDecision], None]:
+    """A sink that puts every mode change into the policy store (its history and audit
+    entry carry the reasons), so risk engines reading the store apply it at their
+    next check."""
+
+    def write(decision: ControllerDecision) -> None:
+        if decision.changed:
+            store.set_mode(decision.mode, actor=actor, reason="; ".join(decision.reasons))
+
+    return write
+
+
+def fan_out(*sinks: Callable[[ControllerDecision], None]) -> Callable[[ControllerDecision], None]:
+    """One sink calling each of ``sinks`` in order."""
+
+    def write(decision: ControllerDecision) -> None:
+        for sink in sinks:
+            sink(decision)
 
     return write

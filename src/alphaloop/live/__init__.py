@@ -1,4 +1,4 @@
-"""The running system: paper trading now; the event bus and lifecycle later.
+"""The running system: paper trading, the strategy lifecycle and the live loop's agents.
 
 :class:`PaperSession` drives an event-backtest strategy on a
 :class:`~alphaloop.execution.Feed` through a broker, bar by bar, with the
@@ -7,8 +7,12 @@ backtest's cost and fill model; :class:`PaperStore` and
 bar); :func:`reconcile` repairs the record against the broker after a
 restart.
 
-Modules: :mod:`.session`, :mod:`.records`, :mod:`.reconcile`. Public names
-load on first use, so reading the session tables does not import the engine.
+Modules: :mod:`.session`, :mod:`.records`, :mod:`.reconcile` (paper trading);
+:mod:`.lifecycle`, :mod:`.lifecycle_store` (backtest -> shadow -> live ->
+retired); :mod:`.ranker`, :mod:`.controller`, :mod:`.specialists`,
+:mod:`.ensemble`, :mod:`.competition`, :mod:`.debate`, :mod:`.learning` (the
+live loop's agents). Public names load on first use, so reading the session
+tables does not import the engine.
 """
 
 from __future__ import annotations
@@ -18,19 +22,137 @@ from typing import TYPE_CHECKING, Any
 from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
+    from alphaloop.live.competition import (
+        CompetitionError,
+        leaderboard,
+    )
+    from alphaloop.live.controller import (
+        RISK_MODES,
+        ControllerConfig,
+        ControllerDecision,
+        ControllerError,
+        MetaController,
+        audit_sink,
+        fan_out,
+        policy_sink,
+    )
+    from alphaloop.live.debate import (
+        Argument,
+        DebateError,
+        DebateFacts,
+        DebateResult,
+        debate,
+        debate_facts,
+    )
+    from alphaloop.live.ensemble import (
+        ENSEMBLE_METHODS,
+        EnsembleError,
+        EnsembleResult,
+        combine_books,
+        run_ensemble,
+        sharpe_allocation,
+    )
+    from alphaloop.live.learning import (
+        LearningError,
+        LearningPolicy,
+        PromotionCheck,
+        RetrainCheck,
+        promotion_check,
+        retrain_check,
+    )
+    from alphaloop.live.lifecycle import (
+        TRANSITIONS,
+        GateCheck,
+        HealthDecision,
+        LifecycleError,
+        LifecycleEvent,
+        LifecycleState,
+        PromotionRefusedError,
+        next_state,
+        review_health,
+    )
+    from alphaloop.live.lifecycle_store import (
+        LifecycleStore,
+        StrategyLifecycle,
+        TransitionRecord,
+    )
+    from alphaloop.live.ranker import (
+        OpportunityError,
+        OpportunityRanker,
+        RankerConfig,
+        Ranking,
+    )
     from alphaloop.live.reconcile import Reconciliation, reconcile
     from alphaloop.live.records import ACTIVE, PaperSessionInfo, PaperStore, StoreRecorder
     from alphaloop.live.session import BarRecorder, PaperSession
+    from alphaloop.live.specialists import (
+        STYLES,
+        Specialist,
+        SpecialistBook,
+        SpecialistError,
+        run_specialists,
+        standard_specialists,
+    )
 
 __all__ = [
     "ACTIVE",
+    "ENSEMBLE_METHODS",
+    "RISK_MODES",
+    "STYLES",
+    "TRANSITIONS",
+    "Argument",
     "BarRecorder",
+    "CompetitionError",
+    "ControllerConfig",
+    "ControllerDecision",
+    "ControllerError",
+    "DebateError",
+    "DebateFacts",
+    "DebateResult",
+    "EnsembleError",
+    "EnsembleResult",
+    "GateCheck",
+    "HealthDecision",
+    "LearningError",
+    "LearningPolicy",
+    "LifecycleError",
+    "LifecycleEvent",
+    "LifecycleState",
+    "LifecycleStore",
+    "MetaController",
+    "OpportunityError",
+    "OpportunityRanker",
     "PaperSession",
     "PaperSessionInfo",
     "PaperStore",
+    "PromotionCheck",
+    "PromotionRefusedError",
+    "RankerConfig",
+    "Ranking",
     "Reconciliation",
+    "RetrainCheck",
+    "Specialist",
+    "SpecialistBook",
+    "SpecialistError",
     "StoreRecorder",
+    "StrategyLifecycle",
+    "TransitionRecord",
+    "audit_sink",
+    "combine_books",
+    "debate",
+    "debate_facts",
+    "fan_out",
+    "leaderboard",
+    "next_state",
+    "policy_sink",
+    "promotion_check",
     "reconcile",
+    "retrain_check",
+    "review_health",
+    "run_ensemble",
+    "run_specialists",
+    "sharpe_allocation",
+    "standard_specialists",
 ]
 
 _HOME: dict[str, str] = {
@@ -42,6 +164,56 @@ _HOME: dict[str, str] = {
     "Reconciliation": "alphaloop.live.reconcile",
     "StoreRecorder": "alphaloop.live.records",
     "reconcile": "alphaloop.live.reconcile",
+    "LifecycleState": "alphaloop.live.lifecycle",
+    "LifecycleEvent": "alphaloop.live.lifecycle",
+    "LifecycleError": "alphaloop.live.lifecycle",
+    "PromotionRefusedError": "alphaloop.live.lifecycle",
+    "GateCheck": "alphaloop.live.lifecycle",
+    "HealthDecision": "alphaloop.live.lifecycle",
+    "TRANSITIONS": "alphaloop.live.lifecycle",
+    "next_state": "alphaloop.live.lifecycle",
+    "review_health": "alphaloop.live.lifecycle",
+    "LifecycleStore": "alphaloop.live.lifecycle_store",
+    "StrategyLifecycle": "alphaloop.live.lifecycle_store",
+    "TransitionRecord": "alphaloop.live.lifecycle_store",
+    "OpportunityRanker": "alphaloop.live.ranker",
+    "RankerConfig": "alphaloop.live.ranker",
+    "Ranking": "alphaloop.live.ranker",
+    "OpportunityError": "alphaloop.live.ranker",
+    "MetaController": "alphaloop.live.controller",
+    "ControllerConfig": "alphaloop.live.controller",
+    "ControllerDecision": "alphaloop.live.controller",
+    "ControllerError": "alphaloop.live.controller",
+    "RISK_MODES": "alphaloop.live.controller",
+    "audit_sink": "alphaloop.live.controller",
+    "policy_sink": "alphaloop.live.controller",
+    "fan_out": "alphaloop.live.controller",
+    "Specialist": "alphaloop.live.specialists",
+    "SpecialistBook": "alphaloop.live.specialists",
+    "SpecialistError": "alphaloop.live.specialists",
+    "standard_specialists": "alphaloop.live.specialists",
+    "run_specialists": "alphaloop.live.specialists",
+    "STYLES": "alphaloop.live.specialists",
+    "combine_books": "alphaloop.live.ensemble",
+    "run_ensemble": "alphaloop.live.ensemble",
+    "sharpe_allocation": "alphaloop.live.ensemble",
+    "EnsembleResult": "alphaloop.live.ensemble",
+    "EnsembleError": "alphaloop.live.ensemble",
+    "ENSEMBLE_METHODS": "alphaloop.live.ensemble",
+    "leaderboard": "alphaloop.live.competition",
+    "CompetitionError": "alphaloop.live.competition",
+    "debate": "alphaloop.live.debate",
+    "debate_facts": "alphaloop.live.debate",
+    "DebateFacts": "alphaloop.live.debate",
+    "DebateResult": "alphaloop.live.debate",
+    "DebateError": "alphaloop.live.debate",
+    "Argument": "alphaloop.live.debate",
+    "LearningPolicy": "alphaloop.live.learning",
+    "RetrainCheck": "alphaloop.live.learning",
+    "PromotionCheck": "alphaloop.live.learning",
+    "retrain_check": "alphaloop.live.learning",
+    "promotion_check": "alphaloop.live.learning",
+    "LearningError": "alphaloop.live.learning",
 }
 
 

@@ -11,8 +11,9 @@ Modules: :mod:`.session`, :mod:`.records`, :mod:`.reconcile` (paper trading);
 :mod:`.lifecycle`, :mod:`.lifecycle_store` (backtest -> shadow -> live ->
 retired); :mod:`.ranker`, :mod:`.controller`, :mod:`.specialists`,
 :mod:`.ensemble`, :mod:`.competition`, :mod:`.debate`, :mod:`.learning` (the
-live loop's agents). Public names load on first use, so reading the session
-tables does not import the engine.
+live loop's agents); :mod:`.analytics` (P&L, exposures, attribution, daily
+reports). Public names load on first use, so reading the session tables does not
+import the engine.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from typing import TYPE_CHECKING, Any
 from alphaloop.faces import load_public
 
 if TYPE_CHECKING:
+    from alphaloop.live.analytics import (
+        AnalyticsError,
+        DailyReport,
+        asset_attribution,
+        daily_report,
+        exposures,
+        strategy_attribution,
+    )
     from alphaloop.live.competition import (
         CompetitionError,
         leaderboard,
@@ -100,12 +109,14 @@ __all__ = [
     "RISK_MODES",
     "STYLES",
     "TRANSITIONS",
+    "AnalyticsError",
     "Argument",
     "BarRecorder",
     "CompetitionError",
     "ControllerConfig",
     "ControllerDecision",
     "ControllerError",
+    "DailyReport",
     "DebateError",
     "DebateFacts",
     "DebateResult",
@@ -137,10 +148,13 @@ __all__ = [
     "StoreRecorder",
     "StrategyLifecycle",
     "TransitionRecord",
+    "asset_attribution",
     "audit_sink",
     "combine_books",
+    "daily_report",
     "debate",
     "debate_facts",
+    "exposures",
     "fan_out",
     "leaderboard",
     "next_state",
@@ -153,6 +167,7 @@ __all__ = [
     "run_specialists",
     "sharpe_allocation",
     "standard_specialists",
+    "strategy_attribution",
 ]
 
 _HOME: dict[str, str] = {
@@ -214,6 +229,12 @@ _HOME: dict[str, str] = {
     "retrain_check": "alphaloop.live.learning",
     "promotion_check": "alphaloop.live.learning",
     "LearningError": "alphaloop.live.learning",
+    "AnalyticsError": "alphaloop.live.analytics",
+    "DailyReport": "alphaloop.live.analytics",
+    "asset_attribution": "alphaloop.live.analytics",
+    "daily_report": "alphaloop.live.analytics",
+    "exposures": "alphaloop.live.analytics",
+    "strategy_attribution": "alphaloop.live.analytics",
 }
 
 

@@ -407,7 +407,9 @@ def _check_returns(returns: pd.DataFrame) -> None:
         raise ControllerError("strategy_returns must be in time order")
 
 
-def audit_sink(log: AuditLog, actor: str = "meta-controller") -> Callable[[ControllerDecision], None]:
+def audit_sink(
+    log: AuditLog, actor: str = "meta-controller"
+) -> Callable[[ControllerDecision], None]:
     """A sink that appends every decision to the audit log as ``controller.decision``.
 
     The payload is :meth:`ControllerDecision.to_dict` (``changed`` says whether the

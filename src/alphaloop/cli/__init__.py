@@ -54,6 +54,7 @@ from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
 from alphaloop.cli.risk_regimes import risk_regimes
 from alphaloop.cli.runs import runs_app
+from alphaloop.cli.status import status
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app
 from alphaloop.cli.synth import synth_app
@@ -82,6 +83,7 @@ app.command("lookahead")(lookahead)
 app.command("validate")(validate)
 app.command("generate")(generate)
 app.command("opportunities")(opportunities)
+app.command("status")(status)
 app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")

@@ -62,3 +62,11 @@ def test_status_writes_nothing(capsys: pytest.CaptureFixture[str], ws: Path) -> 
     assert cli(capsys, ws, "status")[0] == 0
     after = db.stat().st_mtime_ns if db.exists() else None
     assert before == after
+
+
+def test_status_on_a_read_only_workspace(ws: Path) -> None:
+    from tests.cli.conftest import cli_on_read_only
+
+    done = cli_on_read_only(ws, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["risk_mode"] in ("normal", "defensive")

@@ -1,0 +1,399 @@
+"""The in-process event bus: topics as append-only logs, consumers with stored offsets.
+
+One process, one thread (the asyncio loop's, when there is one). A topic is
+a list of events; an event's *offset* is its index in the list. A consumer
+reads from its stored offset in batches, calls its handler once per event,
+and commits the new offset and the ids it applied to its
+:class:`~.offsets.OffsetStore` once per batch. Delivery is at least once: a
+consumer that dies mid-batch gets the batch again after a restart, and skips
+the ids it has already applied (the de-duplication window). A handler that
+raises gets the same event again, up to ``max_attempts`` times in all, after
+which the event goes to the dead-letter topic with the exception as the
+reason and the consumer moves on.
+
+The log lives in memory: after a restart the producer publishes again (a
+replayed feed publishes the same events with the same ids), and each
+consumer resumes at its stored offset. Sync API: :meth:`InProcessConsumer.poll`;
+asyncio: ``await consumer.run()``, woken when events arrive (publish from
+the loop's thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
+
+from alphaloop.live.bus.errors import BusError, EventRejectedError, OffsetError
+from alphaloop.live.bus.events import (
+    DEAD_LETTER_TOPIC,
+    DeadLetter,
+    Event,
+    check_registered,
+    decode,
+    encode,
+    raw_text,
+)
+from alphaloop.live.bus.offsets import DEFAULT_WINDOW, MemoryOffsets, OffsetStore
+
+__all__ = ["Handler", "InProcessBus", "InProcessConsumer"]
+
+_log = logging.getLogger(__name__)
+
+#: a handler: ``handler(event)`` or, for a transactional consumer, ``handler(event, tx)``;
+#: either may be a coroutine function (then use ``await consumer.run()``)
+Handler = Callable[..., Any] | Callable[..., Awaitable[Any]]
+
+
+class InProcessBus:
+    """Topics in this process's memory (see the module docstring).
+
+    Parameters
+    ----------
+    max_attempts : int, default 5
+        Deliveries of an event whose handler raises, before it is dead-lettered.
+    """
+
+    def __init__(self, *, max_attempts: int = 5) -> None:
+        if max_attempts < 1:
+            raise BusError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.max_attempts = max_attempts
+        self._topics: dict[str, list[Event]] = {}
+        self._dead: list[DeadLetter] = []
+        self._signals: dict[str, asyncio.Event] = {}
+
+    def topic(self, name: str) -> list[Event]:
+        """The log of topic ``name`` (created empty when new); do not modify it."""
+        log = self._topics.get(name)
+        if log is None:
+            log = self._topics[name] = []
+        return log
+
+    def length(self, topic: str = "events") -> int:
+        """Events published to ``topic`` so far (the next event's offset)."""
+        return len(self._topics.get(topic, ()))
+
+    def publish(self, event: Event, topic: str = "events") -> int:
+        """Append ``event`` to ``topic``; its offset.
+
+        Raises
+        ------
+        EventRejectedError
+            The event's class is not registered for its type and version
+            (it is dead-lettered with the reason first).
+        """
+        try:
+            check_registered(event)
+        except EventRejectedError as exc:
+            self._dead_letter(DeadLetter(reason=exc.reason, topic=topic, raw=_dump(event)))
+            raise
+        log = self._topics.get(topic)
+        if log is None:
+            log = self.topic(topic)
+        log.append(event)
+        if self._signals:
+            signal = self._signals.get(topic)
+            if signal is not None:
+                signal.set()
+        return len(log) - 1
+
+    def publish_many(self, events: Collection[Event], topic: str = "events") -> int:
+        """Append ``events`` in order; the offset after the last one."""
+        for event in events:
+            check_registered(event)
+        log = self.topic(topic)
+        log.extend(events)
+        signal = self._signals.get(topic)
+        if signal is not None:
+            signal.set()
+        return len(log)
+
+    def publish_raw(
+        self, data: str | bytes | Mapping[str, Any], topic: str = "events"
+    ) -> int | None:
+        """Decode wire data (JSON or a mapping) and publish it; ``None`` when it was rejected
+        (then it is on the dead-letter topic with the reason)."""
+        try:
+            event = decode(data)
+        except EventRejectedError as exc:
+            self._dead_letter(DeadLetter(reason=exc.reason, topic=topic, raw=raw_text(data)))
+            return None
+        return self.publish(event, topic)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Everything rejected or given up on, oldest first."""
+        return list(self._dead)
+
+    def subscribe(
+        self,
+        topic: str,
+        name: str,
+        handler: Handler,
+        *,
+        offsets: OffsetStore | None = None,
+        types: Collection[str] | None = None,
+        transactional: bool = False,
+        batch_size: int = 1024,
+        window: int = DEFAULT_WINDOW,
+    ) -> InProcessConsumer:
+        """A consumer ``name`` of ``topic`` that resumes at its offset in ``offsets``.
+
+        Parameters
+        ----------
+        handler : callable
+            Called once per event; ``handler(event, tx)`` when
+            ``transactional`` (``tx`` from ``offsets.begin()``).
+        offsets : OffsetStore, optional
+            Where the offset and applied ids are kept (default: in memory).
+        types : collection of str, optional
+            Event types to deliver; others are passed over (default: all).
+        batch_size : int, default 1024
+            Events per commit.
+        window : int, default 100,000
+            Applied ids remembered for de-duplication.
+        """
+        return InProcessConsumer(
+            self, topic, name, handler, offsets=offsets or MemoryOffsets(), types=types,
+            transactional=transactional, batch_size=batch_size, window=window,
+        )  # fmt: skip
+
+    def _dead_letter(self, letter: DeadLetter) -> None:
+        _log.warning("dead letter on %s: %s", letter.topic, letter.reason)
+        self._dead.append(letter)
+        self.topic(DEAD_LETTER_TOPIC)  # the topic exists once something went there
+
+    def _signal(self, topic: str) -> asyncio.Event:
+        signal = self._signals.get(topic)
+        if signal is None:
+            signal = self._signals[topic] = asyncio.Event()
+        return signal
+
+
+def _dump(event: object) -> str:
+    try:
+        return raw_text(encode(event))  # type: ignore[arg-type]
+    except Exception:
+        return raw_text(repr(event))
+
+
+class InProcessConsumer:
+    """A consumer of one topic of an :class:`InProcessBus` (made by :meth:`InProcessBus.subscribe`).
+
+    Attributes
+    ----------
+    offset : int
+        The offset of the next event to deliver (committed with each batch).
+    applied : int
+        Events this consumer object applied (not counting skipped duplicates).
+    """
+
+    def __init__(
+        self,
+        bus: InProcessBus,
+        topic: str,
+        name: str,
+        handler: Handler,
+        *,
+        offsets: OffsetStore,
+        types: Collection[str] | None,
+        transactional: bool,
+        batch_size: int,
+        window: int,
+    ) -> None:
+        if batch_size < 1 or window < 1:
+            raise BusError(f"batch_size and window must be at least 1 ({batch_size}, {window})")
+        self.bus, self.topic, self.name = bus, topic, name
+        self._handler = handler
+        self._async = inspect.iscoroutinefunction(handler)
+        self._store = offsets
+        self._types = frozenset(types) if types is not None else None
+        self._transactional = transactional
+        self._batch = batch_size
+        self._window = window
+        self._log = bus.topic(topic)
+        self.offset, ids = offsets.load(topic, name, window)
+        self._seen = set(ids)
+        self._order = deque(ids)
+        self._attempts: dict[int, int] = {}
+        self._careful_until = 0
+        self._stopped = False
+        self.applied = 0
+
+    # -- the sync API ------------------------------------------------------------------
+
+    def poll(self, max_events: int | None = None) -> int:
+        """Deliver the events published so far (up to about ``max_events``); events applied."""
+        if self._async:
+            raise BusError(
+                f"consumer {self.name!r} has a coroutine handler",
+                hint="use 'await consumer.run()' or 'await consumer.apoll()'",
+            )
+        total = 0
+        while self.offset < len(self._log) and (max_events is None or total < max_events):
+            tx, applied, failed = self._run_batch(self._batch_end())
+            total += self._settle(tx, applied, failed)
+        return total
+
+    def seek(self, offset: int) -> None:
+        """Replay from ``offset``: store it and forget the ids applied at or after it.
+
+        Raises
+        ------
+        OffsetError
+            ``offset`` is negative or beyond the end of the topic.
+        """
+        if not 0 <= offset <= len(self._log):
+            raise OffsetError(
+                f"offset {offset} is outside topic {self.topic!r} (0 to {len(self._log)})"
+            )
+        self._store.forget_from(self.topic, self.name, offset)
+        self.offset, ids = self._store.load(self.topic, self.name, self._window)
+        self._seen, self._order = set(ids), deque(ids)
+        self._attempts.clear()
+
+    # -- asyncio -----------------------------------------------------------------------
+
+    async def apoll(self, max_events: int | None = None) -> int:
+        """As :meth:`poll`, for coroutine handlers too; yields to the loop between batches."""
+        total = 0
+        while self.offset < len(self._log) and (max_events is None or total < max_events):
+            end = self._batch_end()
+            if self._async:
+                tx, applied, failed = await self._arun_batch(end)
+            else:
+                tx, applied, failed = self._run_batch(end)
+            total += self._settle(tx, applied, failed)
+            await asyncio.sleep(0)
+        return total
+
+    async def run(self, *, until_idle: bool = False) -> int:
+        """Deliver events as they are published until :meth:`stop` (or, with ``until_idle``,
+        until the topic is drained); events applied."""
+        self._stopped = False
+        signal = self.bus._signal(self.topic)
+        total = 0
+        while not self._stopped:
+            signal.clear()
+            if self.offset < len(self._log):
+                total += await self.apoll(self._batch)
+            elif until_idle:
+                break
+            else:
+                await signal.wait()
+        return total
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the current batch."""
+        self._stopped = True
+        self.bus._signal(self.topic).set()
+
+    # -- delivery ----------------------------------------------------------------------
+
+    def _batch_end(self) -> int:
+        if self.offset < self._careful_until:
+            return self.offset + 1
+        return min(len(self._log), self.offset + self._batch)
+
+    def _run_batch(self, end: int) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception] | None]:
+        log, seen, types, handler = self._log, self._seen, self._types, self._handler
+        transactional = self._transactional
+        tx = self._store.begin()
+        applied: list[tuple[int, str]] = []
+        batch_ids: set[str] = set()
+        try:
+            for off in range(self.offset, end):
+                event = log[off]
+                if types is not None and event.type not in types:
+                    continue
+                eid = event.id
+                if eid in seen or eid in batch_ids:
+                    continue
+                try:
+                    if transactional:
+                        handler(event, tx)
+                    else:
+                        handler(event)
+                except Exception as exc:
+                    return tx, applied, (off, exc)
+                applied.append((off, eid))
+                batch_ids.add(eid)
+        except BaseException:
+            self._store.rollback(tx)
+            raise
+        return tx, applied, (end, None)  # type: ignore[return-value]
+
+    async def _arun_batch(
+        self, end: int
+    ) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception] | None]:
+        log, seen, types, handler = self._log, self._seen, self._types, self._handler
+        tx = self._store.begin()
+        applied: list[tuple[int, str]] = []
+        batch_ids: set[str] = set()
+        try:
+            for off in range(self.offset, end):
+                event = log[off]
+                if types is not None and event.type not in types:
+                    continue
+                eid = event.id
+                if eid in seen or eid in batch_ids:
+                    continue
+                try:
+                    await (handler(event, tx) if self._transactional else handler(event))
+                except Exception as exc:
+                    return tx, applied, (off, exc)
+                applied.append((off, eid))
+                batch_ids.add(eid)
+        except BaseException:
+            self._store.rollback(tx)
+            raise
+        return tx, applied, (end, None)  # type: ignore[return-value]
+
+    def _settle(
+        self, tx: Any, applied: list[tuple[int, str]], outcome: tuple[int, Exception | None]
+    ) -> int:
+        """Commit a batch (or its part before a failure); count the failure. Events applied."""
+        off, exc = outcome
+        if exc is None:
+            self._commit(tx, off, applied)
+            return len(applied)
+        attempts = self._attempts.get(off, 0) + 1
+        self._attempts[off] = attempts
+        if self._transactional:
+            self._store.rollback(tx)
+            if off > self.offset:  # earlier events of the batch go again, one per transaction
+                self._careful_until = off + 1
+                return 0
+            applied = []
+        else:
+            self._commit(tx, off, applied)
+        _log.warning(
+            "consumer %s: handler raised on %s offset %d (attempt %d of %d): %r",
+            self.name, self.topic, off, attempts, self.bus.max_attempts, exc,
+        )  # fmt: skip
+        if attempts >= self.bus.max_attempts:
+            event = self._log[off]
+            reason = f"handler raised {type(exc).__name__}: {exc} (attempt {attempts} of {attempts})"
+            self.bus._dead_letter(
+                DeadLetter(
+                    reason=reason, topic=self.topic, raw=_dump(event), offset=str(off),
+                    consumer=self.name, event_id=event.id,
+                )
+            )  # fmt: skip
+            del self._attempts[off]
+            self._commit(self._store.begin(), off + 1, [])
+        return len(applied)
+
+    def _commit(self, tx: Any, offset: int, applied: list[tuple[int, str]]) -> None:
+        self._store.commit(tx, self.topic, self.name, offset, applied, self._window)
+        self.offset = offset
+        if applied:
+            self.applied += len(applied)
+            seen, order = self._seen, self._order
+            for _, eid in applied:
+                seen.add(eid)
+                order.append(eid)
+            while len(order) > self._window:
+                seen.discard(order.popleft())

@@ -61,10 +61,19 @@ def make_events(n: int) -> list[BarClosed]:
     """``n`` bars whose ids are their index in hex (the handler maps id -> index)."""
     return [
         BarClosed(
-            id=f"{i:032x}", ts=T0, source="bench",
-            payload=Bar(symbol="SPY", end=T0, open=100.0 + i % 7, high=108.0, low=99.0,
-                        close=101.0, volume=1e5 + i),
-        )  # fmt: skip
+            id=f"{i:032x}",
+            ts=T0,
+            source="bench",
+            payload=Bar(
+                symbol="SPY",
+                end=T0,
+                open=100.0 + i % 7,
+                high=108.0,
+                low=99.0,
+                close=101.0,
+                volume=1e5 + i,
+            ),
+        )
         for i in range(n)
     ]
 
@@ -287,19 +296,26 @@ def main() -> None:
     build_us = (time.perf_counter() - t0) / n_local * 1e6
     local = in_process_throughput(events, repeats)
     local_lat = p99_us(in_process_latency(events[: n_local // 2]))
-    print(f"in process: {local['rate']:,.0f} events/s; latency median/p99 "
-          f"{local_lat[0]:.1f}/{local_lat[1]:.1f} us; building an event {build_us:.2f} us",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"in process: {local['rate']:,.0f} events/s; latency median/p99 "
+        f"{local_lat[0]:.1f}/{local_lat[1]:.1f} us; building an event {build_us:.2f} us",
+        file=sys.stderr,
+    )
     del events
     gc.collect()
     red = run_redis(n_redis, n_latency, rate, repeats)
     raw_rate, bus_rate = float(np.median(red["raw"])), float(np.median(red["bus"]))
     raw_lat, bus_lat = p99_us(red["raw_latency"]), p99_us(red["bus_latency"])
     ratio = raw_rate / bus_rate
-    print(f"redis raw: {raw_rate:,.0f} events/s, latency {raw_lat[0]:.0f}/{raw_lat[1]:.0f} us",
-          file=sys.stderr)  # fmt: skip
-    print(f"redis bus: {bus_rate:,.0f} events/s, latency {bus_lat[0]:.0f}/{bus_lat[1]:.0f} us; "
-          f"raw/bus = {ratio:.2f}", file=sys.stderr)  # fmt: skip
+    print(
+        f"redis raw: {raw_rate:,.0f} events/s, latency {raw_lat[0]:.0f}/{raw_lat[1]:.0f} us",
+        file=sys.stderr,
+    )
+    print(
+        f"redis bus: {bus_rate:,.0f} events/s, latency {bus_lat[0]:.0f}/{bus_lat[1]:.0f} us; "
+        f"raw/bus = {ratio:.2f}",
+        file=sys.stderr,
+    )
     load = os.getloadavg()[0]
     if not args.write_docs:
         return

@@ -27,9 +27,10 @@ def feed(n: int) -> list[BarClosed]:
     """The replayed feed: the same ``n`` bars, with the same ids, in every process."""
     return [
         BarClosed(
-            id=f"bar-{i:06d}", ts=T0,
+            id=f"bar-{i:06d}",
+            ts=T0,
             payload=Bar(symbol="SPY", end=T0, open=100, high=101, low=99, close=100, volume=1),
-        )  # fmt: skip
+        )
         for i in range(n)
     ]
 
@@ -42,8 +43,15 @@ def run_redis(url: str, prefix: str, n: int) -> None:
         time.sleep(WORK_S)
         tx.hincrby(counts, event.id, 1)
 
-    consumer = bus.subscribe("events", "g", handler, consumer="worker", transactional=True,
-                             batch_size=16, claim_idle_ms=0)  # fmt: skip
+    consumer = bus.subscribe(
+        "events",
+        "g",
+        handler,
+        consumer="worker",
+        transactional=True,
+        batch_size=16,
+        claim_idle_ms=0,
+    )
     while bus.client.hlen(counts) < n:
         consumer.poll(block_ms=100)
 
@@ -58,8 +66,9 @@ def run_memory(path: str, n: int) -> None:
         time.sleep(WORK_S)
         tx.execute("INSERT INTO effects VALUES (?)", (event.id,))
 
-    consumer = bus.subscribe("events", "c", handler, offsets=store, transactional=True,
-                             batch_size=16)  # fmt: skip
+    consumer = bus.subscribe(
+        "events", "c", handler, offsets=store, transactional=True, batch_size=16
+    )
     consumer.poll()
 
 

@@ -43,10 +43,11 @@ T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 
 def bar(symbol: str = "AAPL", close: float = 101.0, **kw: object) -> BarClosed:
     return BarClosed(
-        payload=Bar(symbol=symbol, end=T0, open=100.0, high=102.0, low=99.0, close=close,
-                    volume=1e4),
+        payload=Bar(
+            symbol=symbol, end=T0, open=100.0, high=102.0, low=99.0, close=close, volume=1e4
+        ),
         **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
 
 
 def every_type() -> list[Event]:
@@ -54,27 +55,55 @@ def every_type() -> list[Event]:
         bar(),
         SignalEmitted(payload=Signal(strategy="mom", symbol="AAPL", value=-0.4, bar_end=T0)),
         OrderSubmitted(
-            payload=OrderRequest(order_id="o1", symbol="AAPL", side="buy", quantity=10,
-                                 order_type="limit", limit_price=100.5)
-        ),  # fmt: skip
+            payload=OrderRequest(
+                order_id="o1",
+                symbol="AAPL",
+                side="buy",
+                quantity=10,
+                order_type="limit",
+                limit_price=100.5,
+            )
+        ),
         OrderFilled(
-            payload=Fill(fill_id="f1", order_id="o1", symbol="AAPL", side="buy", quantity=10,
-                         price=100.4, commission=0.1)
-        ),  # fmt: skip
+            payload=Fill(
+                fill_id="f1",
+                order_id="o1",
+                symbol="AAPL",
+                side="buy",
+                quantity=10,
+                price=100.4,
+                commission=0.1,
+            )
+        ),
         RiskStateChanged(
-            payload=RiskState(mode="DEFENSIVE", equity=1e6, gross_exposure=0.8,
-                              net_exposure=-0.1, drawdown=0.05, breached=("gross",))
-        ),  # fmt: skip
+            payload=RiskState(
+                mode="DEFENSIVE",
+                equity=1e6,
+                gross_exposure=0.8,
+                net_exposure=-0.1,
+                drawdown=0.05,
+                breached=("gross",),
+            )
+        ),
         PolicyChanged(
-            payload=PolicyChange(actor="controller", reason="volatility regime",
-                                 changes={"risk_mode": "DEFENSIVE", "max_gross": 0.5})
-        ),  # fmt: skip
+            payload=PolicyChange(
+                actor="controller",
+                reason="volatility regime",
+                changes={"risk_mode": "DEFENSIVE", "max_gross": 0.5},
+            )
+        ),
         LifecycleTransitioned(
-            payload=LifecycleTransition(strategy="abc123", from_state="SHADOW",
-                                        to_state="LIVE", actor="alice", reason="approved")
-        ),  # fmt: skip
-        ModelReleased(payload=ModelRelease(model="lgbm", version=3, previous=2,
-                                           metrics={"ic": 0.04})),  # fmt: skip
+            payload=LifecycleTransition(
+                strategy="abc123",
+                from_state="SHADOW",
+                to_state="LIVE",
+                actor="alice",
+                reason="approved",
+            )
+        ),
+        ModelReleased(
+            payload=ModelRelease(model="lgbm", version=3, previous=2, metrics={"ic": 0.04})
+        ),
         AlertRaised(payload=Alert(severity="critical", source="risk", message="kill switch")),
     ]
 
@@ -133,7 +162,7 @@ def test_unreadable_data_is_rejected_with_the_reason(data: bytes, reason: str) -
 def test_a_malformed_payload_names_the_field() -> None:
     good = json.loads(encode(bar()))
     good["payload"]["high"] = 98.0  # below the open and the low
-    with pytest.raises(EventRejectedError, match="bar v1: payload: .*prices out of order"):
+    with pytest.raises(EventRejectedError, match=r"bar v1: payload: .*prices out of order"):
         decode(json.dumps(good))
     good["payload"]["volume"] = -1
     with pytest.raises(EventRejectedError, match=r"payload\.volume"):
@@ -145,14 +174,16 @@ def test_a_malformed_payload_names_the_field() -> None:
     [
         lambda: OrderRequest(order_id="o", symbol="X", side="buy", quantity=1, order_type="limit"),
         lambda: OrderRequest(order_id="o", symbol="X", side="buy", quantity=0),
-        lambda: Fill(fill_id="f", order_id="o", symbol="X", side="sell", quantity=1,
-                     price=float("nan")),
-        lambda: LifecycleTransition(strategy="s", from_state="LIVE", to_state="LIVE",
-                                    actor="a", reason="r"),
+        lambda: Fill(
+            fill_id="f", order_id="o", symbol="X", side="sell", quantity=1, price=float("nan")
+        ),
+        lambda: LifecycleTransition(
+            strategy="s", from_state="LIVE", to_state="LIVE", actor="a", reason="r"
+        ),
         lambda: RiskState(mode="PANIC", equity=1, gross_exposure=0, net_exposure=0, drawdown=0),
         lambda: PolicyChange(actor="a", reason="r", changes={}),
     ],
-)  # fmt: skip
+)
 def test_payload_rules(make: object) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - each case breaks a different rule
         make()  # type: ignore[operator]

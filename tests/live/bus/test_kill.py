@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from alphaloop.live.bus import RedisBus
 from tests.live.bus.conftest import REDIS_URL
 from tests.live.bus.kill_worker import feed
@@ -33,9 +35,7 @@ N = 3000
 
 def _start(*args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), *args], env=env, stderr=subprocess.PIPE
-    )  # fmt: skip
+    return subprocess.Popen([sys.executable, str(WORKER), *args], env=env, stderr=subprocess.PIPE)
 
 
 def _kill_rounds(args: list[str], progress: Callable[[], int], seed: int) -> list[int]:
@@ -61,6 +61,7 @@ def _kill_rounds(args: list[str], progress: Callable[[], int], seed: int) -> lis
     return seen
 
 
+@pytest.mark.slow
 def test_redis_consumer_killed_five_times_applies_every_event_once(redis_prefix: str) -> None:
     import redis
 
@@ -69,8 +70,9 @@ def test_redis_consumer_killed_five_times_applies_every_event_once(redis_prefix:
         bus.publish_many(feed(N)[start : start + 500])
     client = redis.Redis.from_url(REDIS_URL)
     counts = f"{redis_prefix}:counts"
-    seen = _kill_rounds(["redis", REDIS_URL, redis_prefix, str(N)], lambda: client.hlen(counts),
-                        seed=19)  # fmt: skip
+    seen = _kill_rounds(
+        ["redis", REDIS_URL, redis_prefix, str(N)], lambda: client.hlen(counts), seed=19
+    )
     assert seen == sorted(seen)
     assert seen[-1] < N  # every kill landed before the end
     got = {k.decode(): int(v) for k, v in client.hgetall(counts).items()}
@@ -81,6 +83,7 @@ def test_redis_consumer_killed_five_times_applies_every_event_once(redis_prefix:
     bus.close()
 
 
+@pytest.mark.slow
 def test_in_process_consumer_killed_five_times_applies_every_event_once(tmp_path: Path) -> None:
     path = tmp_path / "offsets.db"
 

@@ -27,15 +27,18 @@ from tests.live.bus.test_events import T0, bar
 
 def bars(n: int, start: int = 0) -> list[Event]:
     """``n`` bars with ids fixed by their index (a replayed feed publishes the same ids)."""
-    return [bar(close=100.0 + (i % 3) * 0.5, id=f"bar-{i:06d}") for i in range(start, start + n)]
+    return [
+        bar(close=100.0 + (i % 3) * 0.5, id=f"bar-{i:06d}", ts=T0) for i in range(start, start + n)
+    ]
 
 
 def test_a_consumer_gets_every_event_in_order_and_commits_its_offset() -> None:
     bus = InProcessBus()
     seen: list[str] = []
     store = MemoryOffsets()
-    consumer = bus.subscribe("md", "strategy", lambda e: seen.append(e.id), offsets=store,
-                             batch_size=7)  # fmt: skip
+    consumer = bus.subscribe(
+        "md", "strategy", lambda e: seen.append(e.id), offsets=store, batch_size=7
+    )
     events = bars(20)
     assert [bus.publish(e, "md") for e in events] == list(range(20))
     assert consumer.poll() == 20
@@ -143,13 +146,14 @@ def test_a_transactional_handler_commits_its_writes_with_the_offset(tmp_path: Pa
             fail_once.discard(event.id)
             raise RuntimeError("broker timeout")
 
-    consumer = bus.subscribe("events", "c", handler, offsets=store, transactional=True,
-                             batch_size=4)  # fmt: skip
+    consumer = bus.subscribe(
+        "events", "c", handler, offsets=store, transactional=True, batch_size=4
+    )
     bus.publish_many(bars(10))
     assert consumer.poll() == 10
     rows = store.connection.execute(
         "SELECT event_id, count(*) FROM closes GROUP BY event_id"
-    ).fetchall()  # fmt: skip
+    ).fetchall()
     assert len(rows) == 10  # the rolled-back batch's writes did not stay
     assert all(n == 1 for _, n in rows)
     assert store.load("events", "c", 100) == (10, [e.id for e in bars(10)])
@@ -160,8 +164,7 @@ def test_a_transactional_handler_commits_its_writes_with_the_offset(tmp_path: Pa
 def test_the_applied_window_is_bounded(tmp_path: Path) -> None:
     store = SqliteOffsets(tmp_path / "o.db")
     bus = InProcessBus()
-    consumer = bus.subscribe("events", "c", lambda e: None, offsets=store, window=5,
-                             batch_size=3)  # fmt: skip
+    consumer = bus.subscribe("events", "c", lambda e: None, offsets=store, window=5, batch_size=3)
     bus.publish_many(bars(20))
     consumer.poll()
     offset, ids = store.load("events", "c", 100)

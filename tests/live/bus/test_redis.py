@@ -92,8 +92,9 @@ def test_another_consumer_claims_entries_of_one_that_went_away(redis_bus: RedisB
     with pytest.raises(KeyboardInterrupt):
         gone.poll()
     applied: list[Any] = []
-    survivor = redis_bus.subscribe("events", "g", applied.append, consumer="survivor",
-                                   claim_idle_ms=0)  # fmt: skip
+    survivor = redis_bus.subscribe(
+        "events", "g", applied.append, consumer="survivor", claim_idle_ms=0
+    )
     assert survivor.poll() == 5  # claimed with XAUTOCLAIM
     assert [e.id for e in applied] == [e.id for e in bars(5)]
     assert survivor.pending() == 0

@@ -113,6 +113,7 @@ _HOME: dict[str, str] = {
 }
 
 __all__ = [
+    "DEAD_LETTER_TOPIC",
     "Alert",
     "AlertRaised",
     "Bar",
@@ -120,7 +121,6 @@ __all__ = [
     "BusBackendMissingError",
     "BusError",
     "BusUnavailableError",
-    "DEAD_LETTER_TOPIC",
     "DeadLetter",
     "Event",
     "EventRejectedError",

@@ -5,19 +5,19 @@ wire name. Prices are in the instrument's quote currency, quantities in
 shares or units (always positive; ``side`` gives the direction), times are
 timezone-aware UTC.
 
-==========================  ========================  =======================================
-class                       ``type``                  payload
-==========================  ========================  =======================================
-:class:`BarClosed`          ``bar``                   :class:`Bar`: one OHLCV bar, after it closed
-:class:`SignalEmitted`      ``signal``                :class:`Signal`: a strategy's value for a symbol
-:class:`OrderSubmitted`     ``order``                 :class:`OrderRequest`: an order sent to a broker
-:class:`OrderFilled`        ``fill``                  :class:`Fill`: a (partial) execution
-:class:`RiskStateChanged`   ``risk_state``            :class:`RiskState`: exposures, drawdown, kill switch
-:class:`PolicyChanged`      ``policy_change``         :class:`PolicyChange`: who changed what and why
-:class:`LifecycleTransitioned` ``lifecycle_transition``  :class:`LifecycleTransition`: a strategy's state
-:class:`ModelReleased`      ``model_release``         :class:`ModelRelease`: a model version went live
-:class:`AlertRaised`        ``alert``                 :class:`Alert`: something needs attention
-==========================  ========================  =======================================
+=========================  ========================  ====================================
+class                      ``type``                  payload
+=========================  ========================  ====================================
+:class:`BarClosed`         ``bar``                   :class:`Bar`, one OHLCV bar
+:class:`SignalEmitted`     ``signal``                :class:`Signal`, a strategy's value
+:class:`OrderSubmitted`    ``order``                 :class:`OrderRequest`, an order
+:class:`OrderFilled`       ``fill``                  :class:`Fill`, an execution
+:class:`RiskStateChanged`  ``risk_state``            :class:`RiskState`, the book's risk
+:class:`PolicyChanged`     ``policy_change``         :class:`PolicyChange`, who, what, why
+``LifecycleTransitioned``  ``lifecycle_transition``  :class:`LifecycleTransition`
+:class:`ModelReleased`     ``model_release``         :class:`ModelRelease`, a new version
+:class:`AlertRaised`       ``alert``                 :class:`Alert`, needs attention
+=========================  ========================  ====================================
 """
 
 from __future__ import annotations

@@ -156,9 +156,16 @@ class InProcessBus:
             Applied ids remembered for de-duplication.
         """
         return InProcessConsumer(
-            self, topic, name, handler, offsets=offsets or MemoryOffsets(), types=types,
-            transactional=transactional, batch_size=batch_size, window=window,
-        )  # fmt: skip
+            self,
+            topic,
+            name,
+            handler,
+            offsets=offsets or MemoryOffsets(),
+            types=types,
+            transactional=transactional,
+            batch_size=batch_size,
+            window=window,
+        )
 
     def _dead_letter(self, letter: DeadLetter) -> None:
         _log.warning("dead letter on %s: %s", letter.topic, letter.reason)
@@ -297,7 +304,9 @@ class InProcessConsumer:
             return self.offset + 1
         return min(len(self._log), self.offset + self._batch)
 
-    def _run_batch(self, end: int) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception] | None]:
+    def _run_batch(
+        self, end: int
+    ) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception | None]]:
         log, seen, types, handler = self._log, self._seen, self._types, self._handler
         transactional = self._transactional
         tx = self._store.begin()
@@ -323,11 +332,11 @@ class InProcessConsumer:
         except BaseException:
             self._store.rollback(tx)
             raise
-        return tx, applied, (end, None)  # type: ignore[return-value]
+        return tx, applied, (end, None)
 
     async def _arun_batch(
         self, end: int
-    ) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception] | None]:
+    ) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception | None]]:
         log, seen, types, handler = self._log, self._seen, self._types, self._handler
         tx = self._store.begin()
         applied: list[tuple[int, str]] = []
@@ -349,7 +358,7 @@ class InProcessConsumer:
         except BaseException:
             self._store.rollback(tx)
             raise
-        return tx, applied, (end, None)  # type: ignore[return-value]
+        return tx, applied, (end, None)
 
     def _settle(
         self, tx: Any, applied: list[tuple[int, str]], outcome: tuple[int, Exception | None]
@@ -371,17 +380,28 @@ class InProcessConsumer:
             self._commit(tx, off, applied)
         _log.warning(
             "consumer %s: handler raised on %s offset %d (attempt %d of %d): %r",
-            self.name, self.topic, off, attempts, self.bus.max_attempts, exc,
-        )  # fmt: skip
+            self.name,
+            self.topic,
+            off,
+            attempts,
+            self.bus.max_attempts,
+            exc,
+        )
         if attempts >= self.bus.max_attempts:
             event = self._log[off]
-            reason = f"handler raised {type(exc).__name__}: {exc} (attempt {attempts} of {attempts})"
+            reason = (
+                f"handler raised {type(exc).__name__}: {exc} (attempt {attempts} of {attempts})"
+            )
             self.bus._dead_letter(
                 DeadLetter(
-                    reason=reason, topic=self.topic, raw=_dump(event), offset=str(off),
-                    consumer=self.name, event_id=event.id,
+                    reason=reason,
+                    topic=self.topic,
+                    raw=_dump(event),
+                    offset=str(off),
+                    consumer=self.name,
+                    event_id=event.id,
                 )
-            )  # fmt: skip
+            )
             del self._attempts[off]
             self._commit(self._store.begin(), off + 1, [])
         return len(applied)

@@ -31,6 +31,7 @@ it is imported when a :class:`RedisBus` is made.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ from alphaloop.live.bus.events import (
 )
 
 __all__ = ["DEFAULT_URL", "RedisBus", "RedisConsumer"]
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
@@ -88,6 +91,13 @@ def safe_url(url: str) -> str:
 def _ms(entry_id: bytes | str) -> int:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     return int(text.split("-", 1)[0])
+
+
+def _dump(event: Event) -> str:
+    try:
+        return raw_text(encode(event))
+    except Exception:
+        return raw_text(repr(event))
 
 
 def _text(value: bytes | str) -> str:
@@ -173,7 +183,7 @@ class RedisBus:
         try:
             check_registered(event)
         except EventRejectedError as exc:
-            self.dead_letter(DeadLetter(reason=exc.reason, topic=topic, raw=raw_text(repr(event))))
+            self.dead_letter(DeadLetter(reason=exc.reason, topic=topic, raw=_dump(event)))
             raise
         with self.guard():
             entry = self.client.xadd(
@@ -244,10 +254,18 @@ class RedisBus:
         (``tx``: the redis-py pipeline that commits with the acknowledgement).
         """
         return RedisConsumer(
-            self, topic, group, handler, consumer=consumer, start=start, types=types,
-            transactional=transactional, batch_size=batch_size, claim_idle_ms=claim_idle_ms,
+            self,
+            topic,
+            group,
+            handler,
+            consumer=consumer,
+            start=start,
+            types=types,
+            transactional=transactional,
+            batch_size=batch_size,
+            claim_idle_ms=claim_idle_ms,
             window_ms=window_ms,
-        )  # fmt: skip
+        )
 
     def drop(self, *topics: str, groups: Collection[str] = ()) -> None:
         """Delete ``topics``' streams and the applied-id records of ``groups`` on them."""
@@ -364,9 +382,13 @@ class RedisConsumer:
             self._careful = False
             while True:
                 cursor, claimed, *_ = client.xautoclaim(
-                    self._key, self.group, self.name, self._claim_idle_ms,
-                    start_id=self._claim_from, count=count,
-                )  # fmt: skip
+                    self._key,
+                    self.group,
+                    self.name,
+                    self._claim_idle_ms,
+                    start_id=self._claim_from,
+                    count=count,
+                )
                 self._claim_from = _text(cursor)
                 if claimed:
                     return claimed
@@ -374,12 +396,14 @@ class RedisConsumer:
                     break
             self._recover = False
             self._next_claim = time.monotonic() + self._claim_idle_ms / 1000
-        new = client.xreadgroup(self.group, self.name, {self._key: ">"}, count=count, block=block_ms)
+        new = client.xreadgroup(
+            self.group, self.name, {self._key: ">"}, count=count, block=block_ms
+        )
         return new[0][1] if new else []
 
     # -- delivery -----------------------------------------------------------------------
 
-    def _decode(self, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Event:
+    def _decode(self, fields: Mapping[bytes, bytes]) -> Event:
         try:
             type_, version, data = fields[b"type"], fields[b"version"], fields[b"event"]
         except KeyError as exc:
@@ -391,29 +415,33 @@ class RedisConsumer:
         return decode(data, type_=type_.decode(), version=version_number)
 
     def _deliver(self, entries: list[tuple[bytes, dict[bytes, bytes] | None]]) -> int:
-        bus, client = self.bus, self.bus.client
-        pipe = client.pipeline(transaction=True)
+        client = self.bus.client
         acks: list[bytes] = []
+        letters: list[DeadLetter] = []
         events: list[tuple[bytes, Event]] = []
         for entry_id, fields in entries:
             if not fields:  # deleted or trimmed while pending: nothing to deliver
                 acks.append(entry_id)
                 continue
             try:
-                events.append((entry_id, self._decode(entry_id, fields)))
+                events.append((entry_id, self._decode(fields)))
             except EventRejectedError as exc:
-                self._bury(pipe, entry_id, exc.reason, raw_text(fields.get(b"event", b"")), "")
+                raw = raw_text(fields.get(b"event", b"") or repr(fields))
+                letters.append(self._letter(entry_id, exc.reason, raw, ""))
                 acks.append(entry_id)
         done = set()
         if events:
             scores = client.zmscore(self._applied_key, [e.id for _, e in events])
             done = {e.id for (_, e), s in zip(events, scores, strict=True) if s is not None}
+        pipe = client.pipeline(transaction=True)
         applied: dict[str, int] = {}
         failure: tuple[bytes, Event, Exception] | None = None
         types, handler, transactional = self._types, self._handler, self._transactional
         for entry_id, event in events:
-            if event.id in done or event.id in applied or (
-                types is not None and event.type not in types
+            if (
+                event.id in done
+                or event.id in applied
+                or (types is not None and event.type not in types)
             ):
                 acks.append(entry_id)
                 continue
@@ -427,35 +455,51 @@ class RedisConsumer:
                 break
             applied[event.id] = _ms(entry_id)
             acks.append(entry_id)
-        if failure is not None and transactional and applied:
-            # the batch's queued writes are discarded: deliver the rest again one by one
-            self._careful = self._recover = True
-            pipe.reset()
-            self._attempts[failure[0]] = self._attempts.get(failure[0], 0) + 1
-            return 0
+        if failure is not None and transactional:
+            pipe.reset()  # the batch's queued writes go
+            if applied:  # deliver the batch again, one entry per transaction
+                self._careful = self._recover = True
+                self._attempts[failure[0]] = self._attempts.get(failure[0], 0) + 1
+                return 0
         if failure is not None:
-            if transactional:
-                pipe.reset()  # the failed event's queued writes go; the acks and burials stay
-            self._fail(pipe, acks, *failure)
+            letter = self._fail(*failure)
+            if letter is not None:
+                letters.append(letter)
+                acks.append(failure[0])
+        for letter in letters:
+            self.bus.dead_letter(letter, pipe)
         self._commit(pipe, acks, applied)
         return len(applied)
 
-    def _fail(self, pipe: Any, acks: list[bytes], entry_id: bytes, event: Event, exc: Exception) -> None:
+    def _fail(self, entry_id: bytes, event: Event, exc: Exception) -> DeadLetter | None:
+        """Count a failed delivery; the dead letter once it was the last attempt."""
         attempts = self._attempts.get(entry_id, 0) + 1
         self._attempts[entry_id] = attempts
         self._recover = True  # the entry stays pending: it is read again first
-        if attempts >= self.bus.max_attempts:
-            reason = f"handler raised {type(exc).__name__}: {exc} (attempt {attempts} of {attempts})"
-            self._bury(pipe, entry_id, reason, raw_text(encode(event)), event.id)
-            acks.append(entry_id)
-            del self._attempts[entry_id]
+        _log.warning(
+            "group %s: handler raised on %s entry %s (attempt %d of %d): %r",
+            self.group,
+            self.topic,
+            _text(entry_id),
+            attempts,
+            self.bus.max_attempts,
+            exc,
+        )
+        if attempts < self.bus.max_attempts:
+            return None
+        del self._attempts[entry_id]
+        reason = f"handler raised {type(exc).__name__}: {exc} (attempt {attempts} of {attempts})"
+        return self._letter(entry_id, reason, raw_text(encode(event)), event.id)
 
-    def _bury(self, pipe: Any, entry_id: bytes, reason: str, raw: str, event_id: str) -> None:
-        letter = DeadLetter(
-            reason=reason, topic=self.topic, raw=raw, offset=_text(entry_id),
-            consumer=self.group, event_id=event_id,
-        )  # fmt: skip
-        self.bus.dead_letter(letter, pipe)
+    def _letter(self, entry_id: bytes, reason: str, raw: str, event_id: str) -> DeadLetter:
+        return DeadLetter(
+            reason=reason,
+            topic=self.topic,
+            raw=raw,
+            offset=_text(entry_id),
+            consumer=self.group,
+            event_id=event_id,
+        )
 
     def _commit(self, pipe: Any, acks: list[bytes], applied: dict[str, int]) -> None:
         if applied:

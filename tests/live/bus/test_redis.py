@@ -118,6 +118,28 @@ def test_a_failing_handler_is_retried_then_dead_lettered(redis_bus: RedisBus) ->
     assert consumer.pending() == 0
 
 
+def test_an_entry_that_kills_every_consumer_is_dead_lettered(redis_bus: RedisBus) -> None:
+    redis_bus.publish_many(bars(3))
+    applied: list[str] = []
+
+    def handler(event: Event) -> None:
+        if event.id == "bar-000001":
+            raise KeyboardInterrupt  # the process dies on this entry, every time
+        applied.append(event.id)
+
+    for _ in range(3):  # three processes die on it (max_attempts is 3)
+        consumer = redis_bus.subscribe("events", "g", handler, consumer="w", batch_size=1)
+        with pytest.raises(KeyboardInterrupt):
+            consumer.poll()
+    consumer = redis_bus.subscribe("events", "g", handler, consumer="w", batch_size=1)
+    assert consumer.poll() == 1
+    assert applied == ["bar-000000", "bar-000002"]
+    [letter] = redis_bus.dead_letters()
+    assert letter.reason == "delivered 4 times and never acknowledged (more than max_attempts=3)"
+    assert letter.event_id == "bar-000001"
+    assert consumer.pending() == 0
+
+
 def test_transactional_writes_commit_with_the_acknowledgement(redis_bus: RedisBus) -> None:
     counts = f"{redis_bus.prefix}:counts"
     fail_once = {"bar-000004"}

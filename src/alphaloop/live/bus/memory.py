@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from alphaloop.live.bus.errors import BusError, EventRejectedError, OffsetError
 from alphaloop.live.bus.events import (
+    _REGISTRY,
     DEAD_LETTER_TOPIC,
     DeadLetter,
     Event,
@@ -85,11 +85,12 @@ class InProcessBus:
             The event's class is not registered for its type and version
             (it is dead-lettered with the reason first).
         """
-        try:
-            check_registered(event)
-        except EventRejectedError as exc:
-            self._dead_letter(DeadLetter(reason=exc.reason, topic=topic, raw=_dump(event)))
-            raise
+        if _REGISTRY.get((event.type, event.version)) is not event.__class__:
+            try:
+                check_registered(event)
+            except EventRejectedError as exc:
+                self._dead_letter(DeadLetter(reason=exc.reason, topic=topic, raw=_dump(event)))
+                raise
         log = self._topics.get(topic)
         if log is None:
             log = self.topic(topic)
@@ -222,8 +223,9 @@ class InProcessConsumer:
         self._window = window
         self._log = bus.topic(topic)
         self.offset, ids = offsets.load(topic, name, window)
-        self._seen = set(ids)
-        self._order = deque(ids)
+        # applied ids in two generations: the window holds between window and 2 x window ids
+        self._seen: set[str] = set(ids)
+        self._older: set[str] = set()
         self._attempts: dict[int, int] = {}
         self._careful_until = 0
         self._stopped = False
@@ -258,7 +260,7 @@ class InProcessConsumer:
             )
         self._store.forget_from(self.topic, self.name, offset)
         self.offset, ids = self._store.load(self.topic, self.name, self._window)
-        self._seen, self._order = set(ids), deque(ids)
+        self._seen, self._older = set(ids), set()
         self._attempts.clear()
 
     # -- asyncio -----------------------------------------------------------------------
@@ -307,18 +309,38 @@ class InProcessConsumer:
     def _run_batch(
         self, end: int
     ) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception | None]]:
-        log, seen, types, handler = self._log, self._seen, self._types, self._handler
-        transactional = self._transactional
+        """Apply events up to ``end`` inside a transaction of the store (not committed)."""
+        log, seen, older, types = self._log, self._seen, self._older, self._types
+        handler, transactional = self._handler, self._transactional
         tx = self._store.begin()
         applied: list[tuple[int, str]] = []
-        batch_ids: set[str] = set()
+        append, mark = applied.append, seen.add
+        outcome: tuple[int, Exception | None] = (end, None)
+        if types is None and not transactional:  # the common case, kept tight
+            try:
+                for off in range(self.offset, end):
+                    event = log[off]
+                    eid = event.id
+                    if eid in seen or eid in older:
+                        continue
+                    try:
+                        handler(event)
+                    except Exception as exc:
+                        return tx, applied, (off, exc)
+                    mark(eid)
+                    append((off, eid))
+            except BaseException:
+                self._unmark(applied)
+                self._store.rollback(tx)
+                raise
+            return tx, applied, outcome
         try:
             for off in range(self.offset, end):
                 event = log[off]
                 if types is not None and event.type not in types:
                     continue
                 eid = event.id
-                if eid in seen or eid in batch_ids:
+                if eid in seen or eid in older:
                     continue
                 try:
                     if transactional:
@@ -326,39 +348,55 @@ class InProcessConsumer:
                     else:
                         handler(event)
                 except Exception as exc:
-                    return tx, applied, (off, exc)
-                applied.append((off, eid))
-                batch_ids.add(eid)
+                    outcome = (off, exc)
+                    break
+                mark(eid)
+                append((off, eid))
         except BaseException:
+            self._unmark(applied)
             self._store.rollback(tx)
             raise
-        return tx, applied, (end, None)
+        return tx, applied, outcome
 
     async def _arun_batch(
         self, end: int
     ) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception | None]]:
-        log, seen, types, handler = self._log, self._seen, self._types, self._handler
+        """As :meth:`_run_batch`, awaiting a coroutine handler."""
+        log, seen, older, types, handler = (
+            self._log,
+            self._seen,
+            self._older,
+            self._types,
+            self._handler,
+        )
         tx = self._store.begin()
         applied: list[tuple[int, str]] = []
-        batch_ids: set[str] = set()
+        outcome: tuple[int, Exception | None] = (end, None)
         try:
             for off in range(self.offset, end):
                 event = log[off]
                 if types is not None and event.type not in types:
                     continue
                 eid = event.id
-                if eid in seen or eid in batch_ids:
+                if eid in seen or eid in older:
                     continue
                 try:
                     await (handler(event, tx) if self._transactional else handler(event))
                 except Exception as exc:
-                    return tx, applied, (off, exc)
+                    outcome = (off, exc)
+                    break
+                seen.add(eid)
                 applied.append((off, eid))
-                batch_ids.add(eid)
         except BaseException:
+            self._unmark(applied)
             self._store.rollback(tx)
             raise
-        return tx, applied, (end, None)
+        return tx, applied, outcome
+
+    def _unmark(self, applied: list[tuple[int, str]]) -> None:
+        """Forget ids whose transaction is rolled back."""
+        for _, eid in applied:
+            self._seen.discard(eid)
 
     def _settle(
         self, tx: Any, applied: list[tuple[int, str]], outcome: tuple[int, Exception | None]
@@ -371,6 +409,7 @@ class InProcessConsumer:
         attempts = self._attempts.get(off, 0) + 1
         self._attempts[off] = attempts
         if self._transactional:
+            self._unmark(applied)
             self._store.rollback(tx)
             if off > self.offset:  # earlier events of the batch go again, one per transaction
                 self._careful_until = off + 1
@@ -407,13 +446,12 @@ class InProcessConsumer:
         return len(applied)
 
     def _commit(self, tx: Any, offset: int, applied: list[tuple[int, str]]) -> None:
-        self._store.commit(tx, self.topic, self.name, offset, applied, self._window)
+        try:
+            self._store.commit(tx, self.topic, self.name, offset, applied, self._window)
+        except BaseException:
+            self._unmark(applied)
+            raise
         self.offset = offset
-        if applied:
-            self.applied += len(applied)
-            seen, order = self._seen, self._order
-            for _, eid in applied:
-                seen.add(eid)
-                order.append(eid)
-            while len(order) > self._window:
-                seen.discard(order.popleft())
+        self.applied += len(applied)
+        if len(self._seen) >= self._window:  # a new generation; the oldest one goes
+            self._older, self._seen = self._seen, set()

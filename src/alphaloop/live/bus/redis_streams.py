@@ -18,12 +18,15 @@ at any instant applies each event exactly once. A plain handler's effects
 happen at once; after a kill the un-acknowledged batch is delivered again
 (at least once) and the handler must tolerate that by the event ids.
 
-Recovery: a (re)started consumer first reads its own pending entries
-(``XREADGROUP`` from id 0), then claims entries idle for ``claim_idle_ms``
-from consumers that went away (``XAUTOCLAIM``), then reads new ones. A
-handler that raises gets the entry again, up to ``max_attempts`` times,
-then it goes to the dead-letter stream with the exception as the reason;
-undecodable entries go there at once.
+Recovery: a (re)started consumer first reads its own pending entries one
+at a time (``XREADGROUP`` from id 0), then claims entries idle for
+``claim_idle_ms`` from consumers that went away (``XAUTOCLAIM``; checked
+again every ``claim_idle_ms``), then reads new ones. A handler that raises
+gets the entry again, up to ``max_attempts`` times, then it goes to the
+dead-letter stream with the exception as the reason; an entry Redis has
+delivered more than ``max_attempts`` times without an acknowledgement (its
+consumers died on it, per ``XPENDING``) goes there too, as do undecodable
+entries, at once.
 
 The ``redis`` package is the ``live`` extra (``pip install 'alphaloop[live]'``);
 it is imported when a :class:`RedisBus` is made.
@@ -314,8 +317,9 @@ class RedisConsumer:
         self._recover = True
         self._claim_from = "0-0"
         self._next_claim = 0.0
-        self._careful = False
         self._attempts: dict[bytes, int] = {}
+        self._deliveries: dict[bytes, int] = {}
+        self._drained = False
         self._pruned_at = 0.0
         self.applied = 0
         redis = _redis()
@@ -338,6 +342,8 @@ class RedisConsumer:
                 if not entries:
                     break
                 total += self._deliver(entries)
+                if self._drained and not self._recover:  # a short read: nothing more now
+                    break
         return total
 
     def run(self, *, stop: Callable[[], bool] = lambda: False, block_ms: int = 1000) -> int:
@@ -371,15 +377,19 @@ class RedisConsumer:
 
     def _read(self, block_ms: int | None) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
         client = self.bus.client
-        count = 1 if self._careful else self._batch
+        count = self._batch
         if not self._recover and time.monotonic() >= self._next_claim:
             self._recover = True
+        self._drained = False
         if self._recover:
-            mine = client.xreadgroup(self.group, self.name, {self._key: "0"}, count=count)
+            # own pending entries one at a time: Redis counts a delivery for every entry a
+            # read returns, so a batch read would count deliveries of entries that never
+            # reached the handler (see _count_deliveries)
+            mine = client.xreadgroup(self.group, self.name, {self._key: "0"}, count=1)
             entries = mine[0][1] if mine else []
             if entries:
+                self._count_deliveries(entries)
                 return entries
-            self._careful = False
             while True:
                 cursor, claimed, *_ = client.xautoclaim(
                     self._key,
@@ -391,15 +401,37 @@ class RedisConsumer:
                 )
                 self._claim_from = _text(cursor)
                 if claimed:
+                    self._count_deliveries(claimed)
                     return claimed
                 if self._claim_from == "0-0":
                     break
             self._recover = False
             self._next_claim = time.monotonic() + self._claim_idle_ms / 1000
+        self._deliveries = {}
         new = client.xreadgroup(
             self.group, self.name, {self._key: ">"}, count=count, block=block_ms
         )
-        return new[0][1] if new else []
+        entries = new[0][1] if new else []
+        self._drained = len(entries) < count
+        return entries
+
+    def _count_deliveries(self, entries: list[tuple[bytes, Any]]) -> None:
+        """How many times Redis has delivered each of these (own, pending) entries.
+
+        The count rises with every read that returns an entry (new, re-read from
+        the consumer's pending list, claimed); an entry delivered more than
+        ``max_attempts`` times without an acknowledgement killed or stalled its
+        consumers each time and is dead-lettered instead of handled again.
+        """
+        rows = self.bus.client.xpending_range(
+            self._key,
+            self.group,
+            min=entries[0][0],
+            max=entries[-1][0],
+            count=len(entries),
+            consumername=self.name,
+        )
+        self._deliveries = {r["message_id"]: int(r["times_delivered"]) for r in rows}
 
     # -- delivery -----------------------------------------------------------------------
 
@@ -445,6 +477,15 @@ class RedisConsumer:
             ):
                 acks.append(entry_id)
                 continue
+            delivered = self._deliveries.get(entry_id, 0)
+            if delivered > self.bus.max_attempts:  # its consumers died on it, time after time
+                reason = (
+                    f"delivered {delivered} times and never acknowledged "
+                    f"(more than max_attempts={self.bus.max_attempts})"
+                )
+                letters.append(self._letter(entry_id, reason, _dump(event), event.id))
+                acks.append(entry_id)
+                continue
             try:
                 if transactional:
                     handler(event, pipe)
@@ -458,7 +499,7 @@ class RedisConsumer:
         if failure is not None and transactional:
             pipe.reset()  # the batch's queued writes go
             if applied:  # deliver the batch again, one entry per transaction
-                self._careful = self._recover = True
+                self._recover = True
                 self._attempts[failure[0]] = self._attempts.get(failure[0], 0) + 1
                 return 0
         if failure is not None:

@@ -222,3 +222,18 @@ def test_user_types_register_and_versions_live_side_by_side() -> None:
         register_event(Impostor)
     with pytest.raises(TypeError, match="needs defaults"):
         register_event(Event)
+
+
+def test_a_redefined_class_replaces_the_one_held() -> None:
+    def define() -> type[Event]:
+        class Beacon(Event):
+            type: Literal["beacon"] = "beacon"
+            version: Literal[1] = 1
+            payload: Heartbeat
+
+        return Beacon
+
+    first, second = define(), define()
+    register_event(first)
+    register_event(second)
+    assert event_class("beacon", 1) is second

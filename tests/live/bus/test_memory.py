@@ -239,3 +239,32 @@ def test_bad_settings_are_refused() -> None:
     with pytest.raises(BusError, match="batch_size"):
         InProcessBus().subscribe("t", "c", print, batch_size=0)
     assert T0.tzinfo is not None
+
+
+def test_retain_drops_only_what_every_consumer_has_passed() -> None:
+    bus = InProcessBus(retain=5)
+    got: list[str] = []
+    consumer = bus.subscribe("md", "c", lambda e: got.append(e.id), batch_size=4)
+    events = bars(30)
+    for event in events[:20]:
+        bus.publish(event, "md")
+    assert bus.start("md") == 0  # the consumer has not read anything: nothing dropped
+    assert consumer.poll() == 20
+    for event in events[20:]:
+        assert bus.publish(event, "md") == int(event.id[-6:])  # offsets keep counting
+    assert bus.length("md") == 30
+    assert 15 <= bus.start("md") <= 20  # at least 5 kept after the consumer's offset 20
+    assert consumer.poll() == 10
+    assert got == [e.id for e in events]
+    bus.trim("md")
+    assert bus.start("md") == 25
+    with pytest.raises(OffsetError, match=r"outside topic 'md' \(25 to 30\)") as info:
+        consumer.seek(3)
+    assert info.value.hint == "older events were dropped (the bus's retain)"
+    consumer.seek(27)
+    assert consumer.poll() == 3
+    late = bus.subscribe("md", "late", lambda e: None)
+    with pytest.raises(OffsetError, match="is at offset 0 of topic 'md', which holds events from"):
+        late.poll()
+    with pytest.raises(BusError, match="retain"):
+        InProcessBus(retain=0)

@@ -94,6 +94,10 @@ _REGISTRY: dict[tuple[str, int], type[Event]] = {}
 def register_event(cls: type[Event]) -> type[Event]:
     """Register an event class under its ``(type, version)``; usable as a class decorator.
 
+    Registering a class again does nothing; a class of the same module and
+    name (a redefinition, as when a notebook cell runs again) replaces the
+    one held.
+
     Raises
     ------
     TypeError
@@ -107,7 +111,11 @@ def register_event(cls: type[Event]) -> type[Event]:
     if not isinstance(type_, str) or not type_ or not isinstance(version, int):
         raise TypeError(f"{cls.__name__} needs defaults for type (a str) and version (an int)")
     key = (type_, version)
-    if _REGISTRY.get(key, cls) is not cls:
+    held = _REGISTRY.get(key, cls)
+    if held is not cls and (held.__module__, held.__qualname__) != (
+        cls.__module__,
+        cls.__qualname__,
+    ):
         raise TypeError(
             f"event type {type_!r} version {version} is already registered "
             f"to {_REGISTRY[key].__name__}"

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from alphaloop.live.bus.errors import BusError, EventRejectedError, OffsetError
@@ -55,26 +56,58 @@ class InProcessBus:
     ----------
     max_attempts : int, default 5
         Deliveries of an event whose handler raises, before it is dead-lettered.
+    retain : int, optional
+        Keep about this many events per topic (between ``retain`` and twice
+        that): older events are dropped once every consumer subscribed to the
+        topic has committed past them; offsets keep counting from the start.
+        Default: keep every event (any offset can be replayed; memory grows).
     """
 
-    def __init__(self, *, max_attempts: int = 5) -> None:
+    def __init__(self, *, max_attempts: int = 5, retain: int | None = None) -> None:
         if max_attempts < 1:
             raise BusError(f"max_attempts must be at least 1, got {max_attempts}")
+        if retain is not None and retain < 1:
+            raise BusError(f"retain must be at least 1 (or None: keep all), got {retain}")
         self.max_attempts = max_attempts
+        self.retain = retain
         self._topics: dict[str, list[Event]] = {}
+        self._base: dict[str, int] = {}
+        self._consumers: dict[str, weakref.WeakSet[InProcessConsumer]] = {}
         self._dead: list[DeadLetter] = []
         self._signals: dict[str, asyncio.Event] = {}
 
     def topic(self, name: str) -> list[Event]:
-        """The log of topic ``name`` (created empty when new); do not modify it."""
+        """The retained events of topic ``name`` (created empty when new), from offset
+        :meth:`start`; do not modify the list."""
         log = self._topics.get(name)
         if log is None:
             log = self._topics[name] = []
+            self._base[name] = 0
+            self._consumers[name] = weakref.WeakSet()
         return log
 
     def length(self, topic: str = "events") -> int:
         """Events published to ``topic`` so far (the next event's offset)."""
-        return len(self._topics.get(topic, ()))
+        return self._base.get(topic, 0) + len(self._topics.get(topic, ()))
+
+    def start(self, topic: str = "events") -> int:
+        """The offset of the oldest event ``topic`` still holds (0 unless ``retain`` dropped
+        some)."""
+        return self._base.get(topic, 0)
+
+    def trim(self, topic: str = "events") -> int:
+        """Drop the events of ``topic`` that every subscribed consumer has committed past,
+        keeping at least ``retain`` (all, when ``retain`` is None); the new start offset."""
+        log = self.topic(topic)
+        base = self._base[topic]
+        end = base + len(log)
+        keep_from = end - (self.retain if self.retain is not None else len(log))
+        for consumer in self._consumers[topic]:
+            keep_from = min(keep_from, consumer.offset)
+        if keep_from > base:
+            del log[: keep_from - base]
+            self._base[topic] = keep_from
+        return self._base[topic]
 
     def publish(self, event: Event, topic: str = "events") -> int:
         """Append ``event`` to ``topic``; its offset.
@@ -99,7 +132,9 @@ class InProcessBus:
             signal = self._signals.get(topic)
             if signal is not None:
                 signal.set()
-        return len(log) - 1
+        if self.retain is not None and len(log) > 2 * self.retain:
+            self.trim(topic)
+        return self._base[topic] + len(log) - 1
 
     def publish_many(self, events: Collection[Event], topic: str = "events") -> int:
         """Append ``events`` in order; the offset after the last one."""
@@ -110,7 +145,9 @@ class InProcessBus:
         signal = self._signals.get(topic)
         if signal is not None:
             signal.set()
-        return len(log)
+        if self.retain is not None and len(log) > 2 * self.retain:
+            self.trim(topic)
+        return self.length(topic)
 
     def publish_raw(
         self, data: str | bytes | Mapping[str, Any], topic: str = "events"
@@ -156,7 +193,7 @@ class InProcessBus:
         window : int, default 100,000
             Applied ids remembered for de-duplication.
         """
-        return InProcessConsumer(
+        consumer = InProcessConsumer(
             self,
             topic,
             name,
@@ -167,6 +204,8 @@ class InProcessBus:
             batch_size=batch_size,
             window=window,
         )
+        self._consumers[topic].add(consumer)
+        return consumer
 
     def _dead_letter(self, letter: DeadLetter) -> None:
         _log.warning("dead letter on %s: %s", letter.topic, letter.reason)
@@ -241,7 +280,9 @@ class InProcessConsumer:
                 hint="use 'await consumer.run()' or 'await consumer.apoll()'",
             )
         total = 0
-        while self.offset < len(self._log) and (max_events is None or total < max_events):
+        while self.offset < self.bus.length(self.topic) and (
+            max_events is None or total < max_events
+        ):
             tx, applied, failed = self._run_batch(self._batch_end())
             total += self._settle(tx, applied, failed)
         return total
@@ -254,9 +295,11 @@ class InProcessConsumer:
         OffsetError
             ``offset`` is negative or beyond the end of the topic.
         """
-        if not 0 <= offset <= len(self._log):
+        start, end = self.bus.start(self.topic), self.bus.length(self.topic)
+        if not start <= offset <= end:
             raise OffsetError(
-                f"offset {offset} is outside topic {self.topic!r} (0 to {len(self._log)})"
+                f"offset {offset} is outside topic {self.topic!r} ({start} to {end})",
+                hint=None if start == 0 else "older events were dropped (the bus's retain)",
             )
         self._store.forget_from(self.topic, self.name, offset)
         self.offset, ids = self._store.load(self.topic, self.name, self._window)
@@ -268,7 +311,9 @@ class InProcessConsumer:
     async def apoll(self, max_events: int | None = None) -> int:
         """As :meth:`poll`, for coroutine handlers too; yields to the loop between batches."""
         total = 0
-        while self.offset < len(self._log) and (max_events is None or total < max_events):
+        while self.offset < self.bus.length(self.topic) and (
+            max_events is None or total < max_events
+        ):
             end = self._batch_end()
             if self._async:
                 tx, applied, failed = await self._arun_batch(end)
@@ -281,36 +326,51 @@ class InProcessConsumer:
     async def run(self, *, until_idle: bool = False) -> int:
         """Deliver events as they are published until :meth:`stop` (or, with ``until_idle``,
         until the topic is drained); events applied."""
-        self._stopped = False
         signal = self.bus._signal(self.topic)
         total = 0
-        while not self._stopped:
-            signal.clear()
-            if self.offset < len(self._log):
-                total += await self.apoll(self._batch)
-            elif until_idle:
-                break
-            else:
-                await signal.wait()
+        try:
+            while not self._stopped:
+                signal.clear()
+                if self.offset < self.bus.length(self.topic):
+                    total += await self.apoll(self._batch)
+                elif until_idle:
+                    break
+                else:
+                    await signal.wait()
+        finally:
+            self._stopped = False  # a later run() starts afresh
         return total
 
     def stop(self) -> None:
-        """Make :meth:`run` return after the current batch."""
+        """Make :meth:`run` return after the current batch (or at once, if it has not started)."""
         self._stopped = True
         self.bus._signal(self.topic).set()
 
     # -- delivery ----------------------------------------------------------------------
 
     def _batch_end(self) -> int:
+        start = self.bus.start(self.topic)
+        if self.offset < start:
+            raise OffsetError(
+                f"consumer {self.name!r} is at offset {self.offset} of topic {self.topic!r}, "
+                f"which holds events from offset {start} on",
+                hint="events it never got were dropped: subscribe it before publishing, "
+                "or give the bus a larger retain",
+            )
         if self.offset < self._careful_until:
             return self.offset + 1
-        return min(len(self._log), self.offset + self._batch)
+        return min(self.bus.length(self.topic), self.offset + self._batch)
+
+    def _events(self, end: int) -> Iterator[tuple[int, Event]]:
+        """``(offset, event)`` from the consumer's offset to ``end``."""
+        base = self.bus.start(self.topic)
+        return enumerate(self._log[self.offset - base : end - base], self.offset)
 
     def _run_batch(
         self, end: int
     ) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception | None]]:
         """Apply events up to ``end`` inside a transaction of the store (not committed)."""
-        log, seen, older, types = self._log, self._seen, self._older, self._types
+        seen, older, types = self._seen, self._older, self._types
         handler, transactional = self._handler, self._transactional
         tx = self._store.begin()
         applied: list[tuple[int, str]] = []
@@ -318,8 +378,7 @@ class InProcessConsumer:
         outcome: tuple[int, Exception | None] = (end, None)
         if types is None and not transactional:  # the common case, kept tight
             try:
-                for off in range(self.offset, end):
-                    event = log[off]
+                for off, event in self._events(end):
                     eid = event.id
                     if eid in seen or eid in older:
                         continue
@@ -335,8 +394,7 @@ class InProcessConsumer:
                 raise
             return tx, applied, outcome
         try:
-            for off in range(self.offset, end):
-                event = log[off]
+            for off, event in self._events(end):
                 if types is not None and event.type not in types:
                     continue
                 eid = event.id
@@ -362,19 +420,12 @@ class InProcessConsumer:
         self, end: int
     ) -> tuple[Any, list[tuple[int, str]], tuple[int, Exception | None]]:
         """As :meth:`_run_batch`, awaiting a coroutine handler."""
-        log, seen, older, types, handler = (
-            self._log,
-            self._seen,
-            self._older,
-            self._types,
-            self._handler,
-        )
+        seen, older, types, handler = self._seen, self._older, self._types, self._handler
         tx = self._store.begin()
         applied: list[tuple[int, str]] = []
         outcome: tuple[int, Exception | None] = (end, None)
         try:
-            for off in range(self.offset, end):
-                event = log[off]
+            for off, event in self._events(end):
                 if types is not None and event.type not in types:
                     continue
                 eid = event.id
@@ -427,7 +478,7 @@ class InProcessConsumer:
             exc,
         )
         if attempts >= self.bus.max_attempts:
-            event = self._log[off]
+            event = self._log[off - self.bus.start(self.topic)]
             reason = (
                 f"handler raised {type(exc).__name__}: {exc} (attempt {attempts} of {attempts})"
             )

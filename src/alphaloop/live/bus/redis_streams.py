@@ -270,6 +270,41 @@ class RedisBus:
             window_ms=window_ms,
         )
 
+    def topics(self) -> list[str]:
+        """The topics (streams) under this bus's prefix, sorted; the dead-letter stream too."""
+        found = []
+        with self.guard():
+            for key in self.client.scan_iter(match=f"{self.prefix}:*", count=1000, _type="stream"):
+                found.append(_text(key)[len(self.prefix) + 1 :])
+        return sorted(found)
+
+    def info(self, topic: str) -> dict[str, Any]:
+        """``topic``'s length, first and last entry ids, and per group: consumers, pending
+        entries, entries not yet delivered (``lag``) and the last-delivered id (its offset)."""
+        key = self.key(topic)
+        with self.guard():
+            if not self.client.exists(key):
+                return {"topic": topic, "length": 0, "first": None, "last": None, "groups": []}
+            stream = self.client.xinfo_stream(key)
+            groups = self.client.xinfo_groups(key)
+        first, last = stream.get("first-entry"), stream.get("last-entry")
+        return {
+            "topic": topic,
+            "length": int(stream["length"]),
+            "first": _text(first[0]) if first else None,
+            "last": _text(last[0]) if last else None,
+            "groups": [
+                {
+                    "group": _text(g["name"]),
+                    "consumers": int(g["consumers"]),
+                    "pending": int(g["pending"]),
+                    "lag": None if g.get("lag") is None else int(g["lag"]),
+                    "offset": _text(g["last-delivered-id"]),
+                }
+                for g in groups
+            ],
+        }
+
     def drop(self, *topics: str, groups: Collection[str] = ()) -> None:
         """Delete ``topics``' streams and the applied-id records of ``groups`` on them."""
         keys = [self.key(t) for t in topics]

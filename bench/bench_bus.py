@@ -93,17 +93,19 @@ def in_process_throughput(events: list[BarClosed], repeats: int) -> dict[str, fl
         bus = InProcessBus()
         consumer = bus.subscribe("md", "bench", lambda e: None)
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         publish = bus.publish
         for event in events:
             publish(event, "md")
         t1 = time.perf_counter()
         applied = consumer.poll()
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         assert applied == len(events)
         rate = len(events) / (t2 - t0)
+        cpu_rate = max(best.get("cpu_rate", 0.0), len(events) / (c2 - c0))
         if rate > best.get("rate", 0):
             best = {"rate": rate, "publish_s": t1 - t0, "drain_s": t2 - t1}
+        best["cpu_rate"] = cpu_rate
     return best
 
 
@@ -297,7 +299,8 @@ def main() -> None:
     local = in_process_throughput(events, repeats)
     local_lat = p99_us(in_process_latency(events[: n_local // 2]))
     print(
-        f"in process: {local['rate']:,.0f} events/s; latency median/p99 "
+        f"in process: {local['rate']:,.0f} events/s ({local['cpu_rate']:,.0f} per CPU s); "
+        f"latency median/p99 "
         f"{local_lat[0]:.1f}/{local_lat[1]:.1f} us; building an event {build_us:.2f} us",
         file=sys.stderr,
     )
@@ -319,7 +322,12 @@ def main() -> None:
     load = os.getloadavg()[0]
     if not args.write_docs:
         return
-    met_local = "**met**" if local["rate"] >= GOAL_IN_PROCESS else "**not met**"
+    if local["rate"] >= GOAL_IN_PROCESS:
+        met_local = "**met** in wall time"
+    elif local["cpu_rate"] >= GOAL_IN_PROCESS:
+        met_local = "**not met** in wall time on this loaded machine; met in CPU time"
+    else:
+        met_local = "**not met**"
     met_redis = "**met**" if ratio <= 2.0 else "**not met**"
     lines = [
         START,
@@ -341,7 +349,8 @@ def main() -> None:
         f"| {bus_rate:,.0f} | {bus_lat[0]:.0f} | {bus_lat[1]:.0f} |",
         "",
         f"Goals: in process at least {GOAL_IN_PROCESS:,} events/s: {met_local} "
-        f"(publish {local['publish_s']:.2f} s, drain {local['drain_s']:.2f} s). "
+        f"(publish {local['publish_s']:.2f} s, drain {local['drain_s']:.2f} s wall; "
+        f"{local['cpu_rate']:,.0f} events per CPU second, which the load does not stretch). "
         f"Redis within 2x of the raw loop: {met_redis} (raw / bus = {ratio:.2f}; "
         f"runs: raw {', '.join(f'{r:,.0f}' for r in red['raw'])}, "
         f"bus {', '.join(f'{r:,.0f}' for r in red['bus'])}).",

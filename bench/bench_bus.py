@@ -361,7 +361,9 @@ def main() -> None:
         f"time at {rate:,.0f} per second, the consumer in another process blocking on "
         "XREADGROUP. The raw loop does not decode or validate, keeps no applied-id record and "
         "acknowledges outside a transaction; the bus does all three, which is what its "
-        "guarantees cost.",
+        "guarantees cost. The Redis server shares the machine's cores with the load, so its "
+        "absolute figures say more about the load than about Redis; read the ratio, measured "
+        "in the same minutes.",
         "",
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, {memory_total()}, "
         f"{platform.system()}, Python {platform.python_version()}; load average {load:.2f} "

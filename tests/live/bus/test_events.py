@@ -108,6 +108,15 @@ def every_type() -> list[Event]:
     ]
 
 
+def test_modes_and_states_are_read_in_any_case_and_kept_in_lower_case() -> None:
+    state = RiskState(mode=" Defensive", equity=1, gross_exposure=0, net_exposure=0, drawdown=0)
+    assert state.mode == "defensive"
+    move = LifecycleTransition(
+        strategy="s", from_state="SHADOW", to_state="live", actor="a", reason="r"
+    )
+    assert (move.from_state, move.to_state) == ("shadow", "live")
+
+
 def test_the_nine_builtin_types_are_registered_under_version_1() -> None:
     keys = {(e.type, e.version) for e in every_type()}
     assert len(keys) == 9

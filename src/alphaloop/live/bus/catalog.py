@@ -23,9 +23,16 @@ class                      ``type``                  payload
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
 
 from alphaloop.live.bus.events import Event, Payload, register_event
 
@@ -50,9 +57,18 @@ __all__ = [
     "SignalEmitted",
 ]
 
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 Side = Literal["buy", "sell"]
-RiskMode = Literal["AGGRESSIVE", "NORMAL", "DEFENSIVE"]
-LifecycleState = Literal["BACKTEST", "SHADOW", "LIVE", "RETIRED"]
+#: the policy store's risk modes; any case is read, lower case is stored
+RiskMode = Annotated[Literal["aggressive", "normal", "defensive"], BeforeValidator(_lower)]
+#: the lifecycle's states; any case is read, lower case is stored
+LifecycleState = Annotated[
+    Literal["backtest", "shadow", "live", "retired"], BeforeValidator(_lower)
+]
 
 _Symbol = Field(min_length=1, max_length=64)
 _Positive = Field(gt=0, allow_inf_nan=False)
@@ -120,7 +136,8 @@ class Fill(Payload):
 
 
 class RiskState(Payload):
-    """The book's risk: exposures and drawdown as fractions of equity, VaR as a loss fraction."""
+    """The book's risk: exposures and drawdown as fractions of equity, VaR as a loss fraction;
+    ``mode`` is the policy's risk mode (aggressive, normal or defensive)."""
 
     mode: RiskMode
     equity: float = Field(allow_inf_nan=False)
@@ -142,7 +159,8 @@ class PolicyChange(Payload):
 
 
 class LifecycleTransition(Payload):
-    """Strategy ``strategy`` moved from ``from_state`` to ``to_state`` (``actor`` and why)."""
+    """Strategy ``strategy`` moved from ``from_state`` to ``to_state`` (backtest, shadow,
+    live or retired; ``actor`` and why)."""
 
     strategy: str = Field(min_length=1)
     from_state: LifecycleState

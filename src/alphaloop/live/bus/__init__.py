@@ -10,8 +10,9 @@ once), and resume at a stored offset: :class:`InProcessBus` with an
 :class:`RedisBus` with consumer groups (the ``live`` extra; redis is
 imported only when a :class:`RedisBus` is made).
 
-Modules: :mod:`.events`, :mod:`.catalog`, :mod:`.offsets`, :mod:`.memory`,
-:mod:`.redis_streams`, :mod:`.errors`. See docs/bus.md.
+Modules: :mod:`.events`, :mod:`.catalog`, :mod:`.offsets`, :mod:`.memory`
+and :mod:`.memory_consumer`, :mod:`.redis_streams` and :mod:`.redis_consumer`,
+:mod:`.errors`. See docs/bus.md.
 """
 
 from __future__ import annotations
@@ -59,9 +60,11 @@ if TYPE_CHECKING:
         register_event,
         registered_events,
     )
-    from alphaloop.live.bus.memory import InProcessBus, InProcessConsumer
+    from alphaloop.live.bus.memory import InProcessBus
+    from alphaloop.live.bus.memory_consumer import InProcessConsumer
     from alphaloop.live.bus.offsets import MemoryOffsets, OffsetStore, SqliteOffsets
-    from alphaloop.live.bus.redis_streams import RedisBus, RedisConsumer
+    from alphaloop.live.bus.redis_consumer import RedisConsumer
+    from alphaloop.live.bus.redis_streams import RedisBus
 
 _CATALOG = "alphaloop.live.bus.catalog"
 _ERRORS = "alphaloop.live.bus.errors"
@@ -84,7 +87,7 @@ _HOME: dict[str, str] = {
     "EventRejectedError": _ERRORS,
     "Fill": _CATALOG,
     "InProcessBus": _MEMORY,
-    "InProcessConsumer": _MEMORY,
+    "InProcessConsumer": "alphaloop.live.bus.memory_consumer",
     "LifecycleTransition": _CATALOG,
     "LifecycleTransitioned": _CATALOG,
     "MemoryOffsets": _OFFSETS,
@@ -99,7 +102,7 @@ _HOME: dict[str, str] = {
     "PolicyChange": _CATALOG,
     "PolicyChanged": _CATALOG,
     "RedisBus": _REDIS,
-    "RedisConsumer": _REDIS,
+    "RedisConsumer": "alphaloop.live.bus.redis_consumer",
     "RiskState": _CATALOG,
     "RiskStateChanged": _CATALOG,
     "Signal": _CATALOG,

@@ -42,6 +42,7 @@ __all__ = [
     "decode",
     "encode",
     "event_class",
+    "event_text",
     "new_event_id",
     "raw_text",
     "register_event",
@@ -228,6 +229,14 @@ def decode(
         return cls.model_validate_json(data)
     except ValidationError as exc:
         raise EventRejectedError(f"{type_} v{version}: {_first_error(exc)}") from None
+
+
+def event_text(event: object) -> str:
+    """An event as text for a dead letter: its JSON, or its repr when it cannot be encoded."""
+    try:
+        return raw_text(encode(event))  # type: ignore[arg-type]
+    except Exception:
+        return raw_text(repr(event))
 
 
 def raw_text(data: object) -> str:

@@ -35,6 +35,7 @@ it is imported when a :class:`RedisBus` is made.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,30 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_WINDOW_MS = 86_400_000
 
 _INSTALL_HINT = "pip install 'alphaloop[live]'"
+
+# KEYS: the stream, its published-id set. ARGV: now (ms), window (ms), maxlen ("" for none),
+# then id, type, version, event JSON per event. Appends the events whose id is new to the
+# set (recorded with the time), in order; returns their entry ids (false for the others).
+_APPEND_NEW = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
+local out = {}
+for i = 4, #ARGV, 4 do
+  if redis.call('ZADD', KEYS[2], 'NX', now, ARGV[i]) == 1 then
+    if ARGV[3] == '' then
+      out[#out + 1] = redis.call('XADD', KEYS[1], '*', 'type', ARGV[i + 1],
+                                 'version', ARGV[i + 2], 'event', ARGV[i + 3])
+    else
+      out[#out + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
+                                 'type', ARGV[i + 1], 'version', ARGV[i + 2],
+                                 'event', ARGV[i + 3])
+    end
+  else
+    out[#out + 1] = false
+  end
+end
+return out
+"""
 
 
 def import_redis() -> Any:
@@ -117,6 +142,11 @@ class RedisBus:
     maxlen : int, optional
         Trim each stream to about this many entries on publication (default:
         keep all, so any offset can be replayed).
+    dedupe_window_ms : int, default 86,400,000 (a day)
+        An event id published again within this time is not appended again:
+        the id is recorded in ``{stream}:published`` atomically with the
+        ``XADD`` (one Lua script), so a producer that retries cannot put an
+        event on the stream twice.
 
     Raises
     ------
@@ -133,12 +163,14 @@ class RedisBus:
         prefix: str = "alphaloop",
         max_attempts: int = 5,
         maxlen: int | None = None,
+        dedupe_window_ms: int = DEFAULT_WINDOW_MS,
     ) -> None:
         if max_attempts < 1:
             raise BusError(f"max_attempts must be at least 1, got {max_attempts}")
         redis = import_redis()
         self.url, self.prefix = url, prefix
         self.max_attempts, self.maxlen = max_attempts, maxlen
+        self.dedupe_window_ms = dedupe_window_ms
         self._errors = (redis.ConnectionError, redis.TimeoutError)
         try:
             self.client = redis.Redis.from_url(url, socket_connect_timeout=3)
@@ -146,6 +178,7 @@ class RedisBus:
             raise BusError(f"not a Redis URL: {safe_url(url)} ({exc})") from None
         with self.guard():
             self.client.ping()
+        self._append = self.client.register_script(_APPEND_NEW)
 
     @contextmanager
     def guard(self) -> Iterator[None]:
@@ -168,11 +201,20 @@ class RedisBus:
 
     # -- publication --------------------------------------------------------------------
 
-    def _fields(self, event: Event) -> dict[str, bytes | str | int]:
-        return {"type": event.type, "version": event.version, "event": encode(event)}
+    def _append_new(self, events: Sequence[Event], topic: str) -> list[str | None]:
+        """XADD the events whose ids were not published in the window; entry ids (None for
+        an id already published)."""
+        key = self.key(topic)
+        args: list[Any] = [int(time.time() * 1000), self.dedupe_window_ms, self.maxlen or ""]
+        for event in events:
+            args += [event.id, event.type, event.version, encode(event)]
+        with self.guard():
+            entries = self._append(keys=[key, f"{key}:published"], args=args)
+        return [as_text(e) if e else None for e in entries]
 
-    def publish(self, event: Event, topic: str = "events") -> str:
-        """Append ``event`` to ``topic``; its entry id.
+    def publish(self, event: Event, topic: str = "events") -> str | None:
+        """Append ``event`` to ``topic``; its entry id, or None when its id was already
+        published within ``dedupe_window_ms`` (then nothing is appended).
 
         Raises
         ------
@@ -184,22 +226,14 @@ class RedisBus:
         except EventRejectedError as exc:
             self.dead_letter(DeadLetter(reason=exc.reason, topic=topic, raw=event_text(event)))
             raise
-        with self.guard():
-            entry = self.client.xadd(
-                self.key(topic), self._fields(event), maxlen=self.maxlen, approximate=True
-            )
-        return as_text(entry)
+        return self._append_new([event], topic)[0]
 
-    def publish_many(self, events: Sequence[Event], topic: str = "events") -> list[str]:
-        """Append ``events`` in order in one round trip; their entry ids."""
+    def publish_many(self, events: Sequence[Event], topic: str = "events") -> list[str | None]:
+        """Append ``events`` in order in one round trip; their entry ids (None for an id
+        already published, earlier or within ``events``)."""
         for event in events:
             check_registered(event)
-        key = self.key(topic)
-        pipe = self.client.pipeline(transaction=False)
-        for event in events:
-            pipe.xadd(key, self._fields(event), maxlen=self.maxlen, approximate=True)
-        with self.guard():
-            return [as_text(e) for e in pipe.execute()]
+        return self._append_new(events, topic) if events else []
 
     def publish_raw(
         self, data: str | bytes | Mapping[str, Any], topic: str = "events"
@@ -304,8 +338,9 @@ class RedisBus:
         }
 
     def drop(self, *topics: str, groups: Collection[str] = ()) -> None:
-        """Delete ``topics``' streams and the applied-id records of ``groups`` on them."""
-        keys = [self.key(t) for t in topics]
+        """Delete ``topics``' streams, their published-id records and the applied-id records
+        of ``groups`` on them."""
+        keys = [self.key(t) for t in topics] + [f"{self.key(t)}:published" for t in topics]
         keys += [f"{self.key(t)}:{g}:applied" for t in topics for g in groups]
         if keys:
             with self.guard():

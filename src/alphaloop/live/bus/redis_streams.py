@@ -1,16 +1,19 @@
 """The event bus on Redis Streams: one stream per topic, consumer groups, pending re-delivery.
 
 Publication is ``XADD`` of three fields (``type``, ``version``, ``event``:
-the JSON of :func:`~.events.encode`). A consumer is a *group* (the logical
+the JSON of :func:`~.events.encode`), in a Lua script that first records
+the event id in the stream's published-id set and appends nothing when the
+id is already there (within ``dedupe_window_ms``). A consumer is a *group* (the logical
 reader, with its own offset) and a *consumer name* (the process reading for
 it). Redis keeps both durably: the group's last-delivered id is the stored
 offset, and every entry handed out but not acknowledged stays in the
 group's pending list until a consumer acknowledges it.
 
-A batch is read with ``XREADGROUP``, decoded, de-duplicated against the
-group's applied-id record (a sorted set of event ids scored by entry time,
-pruned after ``window_ms``), handed to the handler one event at a time,
-then acknowledged and recorded in **one** ``MULTI``/``EXEC`` transaction.
+A batch is read with ``XREADGROUP``, decoded, handed to the handler one
+event at a time, then acknowledged and recorded in the group's applied-id
+record (a sorted set of event ids scored by entry time, pruned after
+``window_ms``) in **one** ``MULTI``/``EXEC`` transaction; re-delivered
+entries are checked against that record first.
 A transactional handler receives that transaction (a redis-py pipeline) and
 queues its own writes in it, so its effects, the acknowledgement and the
 applied ids commit together or not at all: a consumer killed with kill -9

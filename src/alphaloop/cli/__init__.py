@@ -33,6 +33,7 @@ from rich.markup import escape
 
 from alphaloop import __version__
 from alphaloop.cli.backtest import backtest, lookahead
+from alphaloop.cli.bus import bus_app
 from alphaloop.cli.common import configure_consoles, err, print_json
 from alphaloop.cli.data import data_app
 from alphaloop.cli.demo import demo
@@ -84,6 +85,7 @@ app.command("validate")(validate)
 app.command("generate")(generate)
 app.command("opportunities")(opportunities)
 app.command("status")(status)
+app.add_typer(bus_app, name="bus")
 app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")

@@ -55,6 +55,7 @@ __all__ = [
     "compose_draft",
     "family_messages",
     "family_schema",
+    "params_choices",
     "params_messages",
     "params_schema",
 ]
@@ -244,64 +245,86 @@ def compose_draft(intent: str, family: str, answer: ParamsAnswer) -> StrategyDra
     )
 
 
+def _quoted(value: str) -> bool:
+    return not value[:1].isdigit()
+
+
+def _answer_json(parts: list[tuple[str, str]]) -> str:
+    return "{" + ", ".join(f'"{k}": ' + (f'"{v}"' if _quoted(v) else v) for k, v in parts) + "}"
+
+
+def params_choices(
+    family: str, template: str, fields: Collection[str]
+) -> list[tuple[str, list[str]]]:
+    """The second answer's keys after ``template``, each with its options as the model writes
+    them (the order of :func:`params_schema`'s properties)."""
+    have = {f.lower() for f in fields}
+    tpl = next(t for t in feasible_templates(family, have) if t.name == template)
+    keys: list[tuple[str, list[str]]] = [(p, [str(v) for v in values]) for p, values in tpl.grid]
+    keys += [
+        ("side", ["long_only", "long_short"]),
+        ("k", [str(k) for k in K_CHOICES]),
+        ("rebalance", ["daily", "weekly", "monthly", "quarterly"]),
+    ]
+    if {"high", "low"} <= have:
+        keys.append(("stop", [str(s) for s in STOP_CHOICES]))
+    return keys
+
+
 def ask_local_draft(
     client: Any,
     intent: str,
     fields: Collection[str],
     *,
     seed: int = 0,
-    repair_rounds: int = 1,
 ) -> StrategyDraft:
-    """Ask a grammar-bound model for a draft in two short answers (see the module docstring).
+    """Ask a grammar-bound model for a draft, value by value (see the module docstring).
 
     Parameters
     ----------
     client : LLMClient
+        An OpenAI-compatible client of a llama.cpp server (plain ``/completions``
+        with a GBNF grammar).
     intent : str
         The idea in plain words.
     fields : collection of str
         The dataset's field names (families and templates that need others are left out).
     seed : int
-    repair_rounds : int
-        Repair rounds of each answer.
 
     Raises
     ------
     LLMAnswerError
-        An answer still invalid after its repair round (or a family the draft does not know).
+        An answer outside its options (a server that ignores grammars, or one
+        cut at ``max_tokens``), or a composed answer the draft refuses.
     LLMTransportError
     """
     from pydantic import ValidationError
 
-    from alphaloop.llm import LLMAnswerError, ask_structured
+    from alphaloop.llm import LLMAnswerError, ask_choice, chatml
 
-    chosen = ask_structured(
-        client,
-        family_messages(intent, fields),
-        FamilyAnswer,
-        seed=seed,
-        max_tokens=24,
-        schema=family_schema(fields),
-        repair_rounds=repair_rounds,
+    families = _families(fields)
+    question = family_messages(intent, fields)
+    family = ask_choice(
+        client, chatml(question, answer_prefix='{"family": "'), families, what="the family", seed=seed
     )
-    if chosen.family not in _families(fields):
-        raise LLMAnswerError(f"the model chose the unknown family {chosen.family!r}")
-    answer = ask_structured(
-        client,
-        params_messages(intent, chosen.family, fields),
-        ParamsAnswer,
-        seed=seed,
-        max_tokens=96,
-        schema=params_schema(chosen.family, fields),
-        repair_rounds=repair_rounds,
-    )
-    names = [t.name for t in feasible_templates(chosen.family, {f.lower() for f in fields})]
-    if answer.template not in names:
-        raise LLMAnswerError(
-            f"the model answered template {answer.template!r}, not one of {chosen.family}'s "
-            f"({', '.join(names)})"
-        )
+    names = [t.name for t in feasible_templates(family, {f.lower() for f in fields})]
+    parts: list[tuple[str, str]] = [("family", family)]
+
+    def ask(key: str, options: list[str]) -> str:
+        done = "".join(f"{_answer_json([p])[1:-1]}, " for p in parts)
+        quote = '"' if _quoted(options[0]) else ""
+        prompt = chatml(question, answer_prefix=f'{{{done}"{key}": {quote}')
+        value = ask_choice(client, prompt, options, what=f"{family} {key}", seed=seed)
+        parts.append((key, value))
+        return value
+
+    template = names[0] if len(names) == 1 else ask("template", names)
+    if len(names) == 1:  # forced: code writes it, the model is not asked
+        parts.append(("template", template))
+    for key, options in params_choices(family, template, fields):
+        ask(key, options)
     try:
-        return compose_draft(intent, chosen.family, answer)
+        answer = ParamsAnswer.model_validate_json(_answer_json(parts[1:]))
+        return compose_draft(intent, family, answer)
     except ValidationError as exc:
-        raise LLMAnswerError(f"the model's template does not fit its family: {exc}") from None
+        raise LLMAnswerError(f"the model's answers do not make a draft: {exc}") from None

@@ -500,7 +500,9 @@ def profile(outcomes: list[Outcome]) -> dict[str, float] | None:
         "prompt_ms": mean([t.prompt_ms for t in timings]),
         "eval_ms": mean([t.eval_ms for t in timings]),
         "other_ms": mean([t.other_ms for t in timings]),
-        "outside_ms": mean([o.seconds * 1000 - t.total_ms for o, t in zip(done, timings)]),
+        "outside_ms": mean(
+            [o.seconds * 1000 - t.total_ms for o, t in zip(done, timings, strict=True)]
+        ),
         "wall_ms": mean([o.seconds * 1000 for o in done]),
     }
 

@@ -97,10 +97,11 @@ def ask_choice(
         tokens), or written by a server that ignored the grammar.
     LLMTransportError, LLMConfigError
     """
+    grammar = choice_grammar(options)
     max_tokens = max(len(o) for o in options)
     answer = client.complete_text(
         prompt,
-        grammar=choice_grammar(options),
+        grammar=grammar,
         temperature=0.0,
         seed=seed,
         max_tokens=max_tokens,

@@ -12,10 +12,12 @@ draft model's portable schema (constrained decoding), one repair round.
 
 Routes, on the same intents and server:
 
-- **two-step** (what ``alphaloop generate`` asks a grammar-bound server):
-  :func:`alphaloop.research.ask_local_draft`, the family as one enum
-  (``max_tokens`` 24), then that family's template, parameters and portfolio
-  (``max_tokens`` 96), code filling the rest of the draft;
+- **value by value** (what ``alphaloop generate`` asks a grammar-bound
+  server): :func:`alphaloop.research.ask_local_draft`, one JSON answer
+  (family, template, parameters, side, k, rebalancing) asked key by key over
+  plain ``/completions`` requests whose prompt carries the answer so far and
+  the next key, a grammar allowing that key's options only; code fills the
+  rest of the draft;
 - **one-shot constrained** (``--one-shot``; the only route for ``bench``):
   ``ask_structured`` with the whole draft in one answer (the schema travels as
   ``response_format = {"type": "json_object", "schema": ...}``);
@@ -23,6 +25,11 @@ Routes, on the same intents and server:
   and allowed values, sent without a schema; the answer's first JSON object
   is validated the same way (no repair round). It shows what the grammar
   adds.
+
+The server runs verbose (unless ``--no-profile``): llama.cpp's timings of
+every request (prompt tokens evaluated, forward passes writing, time in
+each, the rest of the request inside llama.cpp) are read from its log and
+reported per intent (``_llama_timings.py``), beside the wall time.
 
 Figures: answers that validate as the draft model (first answer; after the
 repair round), the latency per answer (median, 90th percentile, max; wall
@@ -577,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         start_s = time.perf_counter() - t0
         routes = []
         if goal.two_step is not None and not args.portable:
-            routes.append(("two-step (`ask_local_draft`: family, then parameters)", run_two_step))
+            routes.append(("value by value (`ask_local_draft`)", run_two_step))
         if goal.two_step is None or args.one_shot or args.portable:
             one_shot = "one-shot constrained (`ask_structured`, schema as grammar)"
             routes.append((one_shot, run_constrained))
@@ -644,15 +651,18 @@ def main(argv: list[str] | None = None) -> int:
         *profile_lines(results),
         *(
             [
-                "- two-step: the first answer is the family (`max_tokens` 24: "
-                '`{"family": ...}`, one of the families the fields allow, each defined in one '
-                "line in the prompt); the second, in the same conversation, the family's "
-                "template, its parameters, side, k and rebalancing (`max_tokens` 96); code "
-                "writes the name, the assumptions, equal weighting and the exits. Its tokens "
-                "and latency are both answers together; fits the schema sent is the first "
-                "answer's."
+                "- value by value: one JSON answer, `family` (one of the families the fields "
+                "allow, each defined in one line in the system message), `template`, the "
+                "template's parameters, `side`, `k` and `rebalance`, asked key by key: each "
+                "request is a plain `/completions` whose prompt is the conversation with the "
+                "answer so far and the next key, and whose grammar allows that key's options "
+                "only (`max_tokens` the longest option's length); a key with one option is "
+                "written by code. Code writes the name, the assumptions, equal weighting and "
+                "the exits. Its tokens and latency are the whole draft's; fits the schema "
+                "sent is the family's (`family_schema`); there is no repair round (every "
+                "value is one of its options)."
             ]
-            if any(label.startswith("two-step") for label in results)
+            if any(label.startswith("value by value") for label in results)
             else []
         ),
         "- fits the schema sent: the first answer validates (jsonschema) against the schema "

@@ -62,7 +62,7 @@ def test_a_grammar_bound_server_is_asked_the_family_then_its_parameters(ws: Work
     assert first["prompt"].endswith('{"family": "')
     # every later request extends the first one (a prompt cache keeps the prefix)
     assert all(b["prompt"].startswith(first["prompt"]) for b in bodies[1:])
-    assert bodies[1]["prompt"].endswith('{"family": "momentum", "template": "')
+    assert bodies[1]["prompt"].endswith('{"family": "momentum","template":"')
     assert all(b["max_tokens"] <= 14 for b in bodies)
     assert source.origin == "llm"
     assert made.draft.signal.family == "momentum"

@@ -86,13 +86,12 @@ def test_the_model_writes_only_the_values_code_the_rest() -> None:
     head = chatml(family_messages("idea", CLOSE_ONLY), answer_prefix="{")
     assert [b["prompt"].removeprefix(head) for b in bodies] == [
         '"family": "',
-        '"family": "mean_reversion", "template": "',
-        '"family": "mean_reversion", "template": "zscore", "window": ',
-        '"family": "mean_reversion", "template": "zscore", "window": 20, "side": "',
-        '"family": "mean_reversion", "template": "zscore", "window": 20, "side": "long_short", '
-        '"k": ',
-        '"family": "mean_reversion", "template": "zscore", "window": 20, "side": "long_short", '
-        '"k": 5, "rebalance": "',
+        '"family": "mean_reversion","template":"',  # compact after the family: fewer tokens
+        '"family": "mean_reversion","template":"zscore","window":',
+        '"family": "mean_reversion","template":"zscore","window":20,"side":"',
+        '"family": "mean_reversion","template":"zscore","window":20,"side":"long_short","k":',
+        '"family": "mean_reversion","template":"zscore","window":20,"side":"long_short","k":5,'
+        '"rebalance":"',
     ]
     families = family_schema(CLOSE_ONLY)["properties"]["family"]["enum"]
     assert bodies[0]["grammar"] == choice_grammar(families)
@@ -114,7 +113,7 @@ def test_a_key_with_one_option_is_written_by_code_not_asked() -> None:
     draft, requests = _ask("10", "126", "long_only", "3", "monthly", fields=("volume",))
     assert len(requests) == 5
     assert requests[0]["body"]["prompt"].endswith(
-        '{"family": "volume", "template": "volume_trend", "fast": '
+        '{"family": "volume","template":"volume_trend","fast":'
     )
     assert (draft.signal.template, draft.signal.fast, draft.signal.slow) == (
         "volume_trend",
@@ -127,7 +126,7 @@ def test_the_stop_is_asked_only_when_the_data_has_high_and_low() -> None:
     draft, requests = _ask(
         "breakout", "channel_hl", "55", "long_only", "10", "daily", "0.05", fields=OHLCV
     )
-    assert requests[-1]["body"]["prompt"].endswith('"rebalance": "daily", "stop": ')
+    assert requests[-1]["body"]["prompt"].endswith('"rebalance":"daily","stop":')
     assert draft.exits.stop_loss == 0.05
     assert draft.signal.template == "channel_hl"
 

@@ -9,12 +9,15 @@ template, parameters and portfolio as JSON) about 58, most of them braces,
 keys and quotes the schema already fixed.
 
 :func:`ask_local_draft` lets the model write only the values. The answer is
-one JSON object, ``{"family": "momentum", "template": "mom", "lookback": 63,
-"side": "long_only", "k": 5, "rebalance": "monthly"}``, asked key by key
-with :func:`~alphaloop.llm.choice.ask_choice`: each request's prompt is the
+one JSON object, ``{"family": "momentum","template":"mom","lookback":63,
+"side":"long_only","k":5,"rebalance":"monthly"}``, asked key by key with
+:func:`~alphaloop.llm.choice.ask_choice`: each request's prompt is the
 conversation with the answer written so far and the next key (so the keys
 are read, not written), and a grammar lets the model write one of that
-key's options:
+key's options. After the family the JSON is compact (no spaces: two tokens
+fewer per key); the family's own ``{"family": "`` keeps its spaces, with
+which the model's family matched the idea more often (14 of 50 benchmark
+intents against 13 compact). The keys, in order:
 
 1. **family**: the families the dataset's fields allow, each defined in one
    line in the system message (:data:`FAMILY_NOTES`) with its templates
@@ -35,8 +38,8 @@ Nothing of the offline parser is used.
 Every request shares its beginning with the previous one: the system
 message (the same for every idea on the same fields), the idea, the answer
 so far. A server that keeps its prompt cache (llama.cpp does) evaluates
-the system message once, then about 40 tokens for the idea and 5 to 7 for
-each later key: about 75 prompt tokens and 14 forward passes writing per
+the system message once, then about 40 tokens for the idea and 3 to 5 for
+each later key: about 64 prompt tokens and 14 forward passes writing per
 draft, against 72 and 58 in two chat answers.
 """
 
@@ -237,8 +240,8 @@ def _quoted(value: str) -> bool:
     return not value[:1].isdigit()
 
 
-def _pair(key: str, value: str) -> str:
-    return f"{json.dumps(key)}: {json.dumps(value) if _quoted(value) else value}"
+def _pair(key: str, value: str, colon: str = ": ") -> str:
+    return f"{json.dumps(key)}{colon}{json.dumps(value) if _quoted(value) else value}"
 
 
 def _answer_json(parts: list[tuple[str, str]]) -> str:
@@ -301,9 +304,14 @@ def ask_local_draft(
         if len(options) == 1:  # forced: code writes it, the model is not asked
             value = options[0]
         else:
-            done = "".join(f"{_pair(k, v)}, " for k, v in parts)
             quote = '"' if _quoted(options[0]) else ""
-            prompt = chatml(question, answer_prefix=f'{{{done}"{key}": {quote}')
+            if not parts:
+                prefix = f'{{"{key}": {quote}'
+            else:
+                first = _pair(*parts[0])
+                rest = "".join(f",{_pair(k, v, ':')}" for k, v in parts[1:])
+                prefix = f'{{{first}{rest},"{key}":{quote}'
+            prompt = chatml(question, answer_prefix=prefix)
             what = f"the {key}" if not parts else f"the {parts[0][1]} draft's {key}"
             value = ask_choice(client, prompt, options, what=what, seed=seed)
         parts.append((key, value))

@@ -521,8 +521,8 @@ def profile_lines(results: dict[str, dict[str, Any]]) -> list[str]:
         return []
     return [
         "Where a draft's time goes (means per intent, from the timings the server logs for "
-        "each request; prompt tokens evaluated are those not already in its cache, each "
-        "token written after the first of an answer is one forward pass):",
+        "each request; prompt tokens evaluated are those not already in its cache; a "
+        "forward pass writing evaluates one written token to choose the next, or the end):",
         "",
         "| route | requests | prompt tokens evaluated | forward passes writing "
         "| prompt evaluation (ms) | writing (ms) | sampling and grammar (ms) "

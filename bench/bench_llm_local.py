@@ -12,10 +12,12 @@ draft model's portable schema (constrained decoding), one repair round.
 
 Routes, on the same intents and server:
 
-- **two-step** (what ``alphaloop generate`` asks a grammar-bound server):
-  :func:`alphaloop.research.ask_local_draft`, the family as one enum
-  (``max_tokens`` 24), then that family's template, parameters and portfolio
-  (``max_tokens`` 96), code filling the rest of the draft;
+- **value by value** (what ``alphaloop generate`` asks a grammar-bound
+  server): :func:`alphaloop.research.ask_local_draft`, one JSON answer
+  (family, template, parameters, side, k, rebalancing) asked key by key over
+  plain ``/completions`` requests whose prompt carries the answer so far and
+  the next key, a grammar allowing that key's options only; code fills the
+  rest of the draft;
 - **one-shot constrained** (``--one-shot``; the only route for ``bench``):
   ``ask_structured`` with the whole draft in one answer (the schema travels as
   ``response_format = {"type": "json_object", "schema": ...}``);
@@ -23,6 +25,11 @@ Routes, on the same intents and server:
   and allowed values, sent without a schema; the answer's first JSON object
   is validated the same way (no repair round). It shows what the grammar
   adds.
+
+The server runs verbose (unless ``--no-profile``): llama.cpp's timings of
+every request (prompt tokens evaluated, forward passes writing, time in
+each, the rest of the request inside llama.cpp) are read from its log and
+reported per intent (``_llama_timings.py``), beside the wall time.
 
 Figures: answers that validate as the draft model (first answer; after the
 repair round), the latency per answer (median, 90th percentile, max; wall
@@ -53,15 +60,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import json
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib.metadata import version
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -69,6 +79,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from _common import cpu_name, memory_total, write_docs_section  # bench/ is on the path
+from _llama_timings import ServerTimings, Timings
 
 Family = Literal[
     "momentum", "mean_reversion", "rsi", "moving_average_cross", "breakout", "low_volatility"
@@ -286,6 +297,8 @@ class Outcome:
     intended: str
     k_match: bool = False
     rebalance_match: bool = False
+    requests: int = 0
+    timings: Timings | None = None
 
     @property
     def family_match(self) -> bool:
@@ -328,6 +341,11 @@ class Recorder:
 
     def complete(self, messages: Any, **options: Any) -> Any:
         answer = self.client.complete(messages, **options)
+        self.texts.append(answer.text)
+        return answer
+
+    def complete_text(self, prompt: str, **options: Any) -> Any:
+        answer = self.client.complete_text(prompt, **options)
         self.texts.append(answer.text)
         return answer
 
@@ -379,6 +397,7 @@ def run_constrained(client: Any, intent: Intent, goal: Target) -> Outcome:
         completion_tokens=tokens,
         family=None if draft is None else family_of(draft),
         intended=(goal.families or {}).get(intent.family, intent.family),
+        requests=calls,
         **_follows(draft, intent),
     )
 
@@ -403,9 +422,12 @@ def run_two_step(client: Any, intent: Intent, goal: Target) -> Outcome:
     calls = client.account.calls - before[0]
     tokens = client.account.completion_tokens - before[1]
     first = replace(goal, schema=goal.first_schema)
+    # value by value, the first answer is the family's name after a prefilled '{"family": "'
+    text = recorder.texts[0] if recorder.texts else ""
+    text = text if text.lstrip().startswith("{") else json.dumps({"family": text})
     return Outcome(
-        shaped=bool(recorder.texts) and _fits_schema(recorder.texts[0], first),
-        valid_first=draft is not None and calls == 2,
+        shaped=bool(recorder.texts) and _fits_schema(text, first),
+        valid_first=draft is not None,  # no repair round: each value is one of its options
         valid=draft is not None,
         spec=_makes_spec(goal, draft, intent),
         cut_off=cut_off,
@@ -413,6 +435,7 @@ def run_two_step(client: Any, intent: Intent, goal: Target) -> Outcome:
         completion_tokens=tokens,
         family=None if draft is None else family_of(draft),
         intended=(goal.families or {}).get(intent.family, intent.family),
+        requests=calls,
         **_follows(draft, intent),
     )
 
@@ -463,7 +486,56 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         "k_match": sum(o.k_match for o in outcomes),
         "rebalance_match": sum(o.rebalance_match for o in outcomes),
         "families": Counter(o.family for o in outcomes if o.family is not None).most_common(),
+        "profile": profile(outcomes),
     }
+
+
+def profile(outcomes: list[Outcome]) -> dict[str, float] | None:
+    """Means per draft of the server's timings: what was evaluated and where the time went."""
+    done = [o for o in outcomes if o.timings is not None and o.timings.requests]
+    if not done:
+        return None
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values))
+
+    timings = [o.timings for o in done if o.timings is not None]
+    return {
+        "requests": mean([t.requests for t in timings]),
+        "prompt_tokens": mean([t.prompt_tokens for t in timings]),
+        "runs": mean([t.runs for t in timings]),
+        "prompt_ms": mean([t.prompt_ms for t in timings]),
+        "eval_ms": mean([t.eval_ms for t in timings]),
+        "other_ms": mean([t.other_ms for t in timings]),
+        "outside_ms": mean(
+            [o.seconds * 1000 - t.total_ms for o, t in zip(done, timings, strict=True)]
+        ),
+        "wall_ms": mean([o.seconds * 1000 for o in done]),
+    }
+
+
+def profile_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The table of where a draft's time goes, from the server's own timings."""
+    rows = [(label, r["profile"]) for label, r in results.items() if r.get("profile")]
+    if not rows:
+        return []
+    return [
+        "Where a draft's time goes (means per intent, from the timings the server logs for "
+        "each request; prompt tokens evaluated are those not already in its cache; a "
+        "forward pass writing evaluates one written token to choose the next, or the end):",
+        "",
+        "| route | requests | prompt tokens evaluated | forward passes writing "
+        "| prompt evaluation (ms) | writing (ms) | sampling and grammar (ms) "
+        "| outside llama.cpp: HTTP, server, client (ms) | wall (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {label} | {p['requests']:.1f} | {p['prompt_tokens']:.0f} | {p['runs']:.1f} "
+            f"| {p['prompt_ms']:.0f} | {p['eval_ms']:.0f} | {p['other_ms']:.0f} "
+            f"| {p['outside_ms']:.0f} | {p['wall_ms']:.0f} |"
+            for label, p in rows
+        ),
+        "",
+    ]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -484,6 +556,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="strategy: also run the one-shot constrained ask (the whole draft in one answer)",
     )
+    p.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="run the server quiet (no per-request llama.cpp timings)",
+    )
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args(argv)
     if args.quick:
@@ -498,14 +575,16 @@ def main(argv: list[str] | None = None) -> int:
     goal = target(args.draft, portable=args.portable)
     intents = make_intents(args.intents, args.seed)
     load_before = os.getloadavg()[0]
-    config = LocalServerConfig(port=0, threads=args.threads)
+    config = LocalServerConfig(port=0, threads=args.threads, verbose=not args.no_profile)
     t0 = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
-    with LocalServer(config) as server:
+    log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log")  # noqa: SIM115
+    timings = ServerTimings(Path(log.name))
+    with log, LocalServer(config, log=log) as server:
         start_s = time.perf_counter() - t0
         routes = []
         if goal.two_step is not None and not args.portable:
-            routes.append(("two-step (`ask_local_draft`: family, then parameters)", run_two_step))
+            routes.append(("value by value (`ask_local_draft`)", run_two_step))
         if goal.two_step is None or args.one_shot or args.portable:
             one_shot = "one-shot constrained (`ask_structured`, schema as grammar)"
             routes.append((one_shot, run_constrained))
@@ -515,9 +594,12 @@ def main(argv: list[str] | None = None) -> int:
             settings = server.config.llm_settings(max_retries=0, timeout_s=600)
             with LLMClient(settings) as client:
                 route(client, Intent("warm-up: momentum, monthly", "momentum"), goal)
+                log.flush()
+                timings.take()
                 outcomes = []
                 for i, intent in enumerate(intents, 1):
                     outcome = route(client, intent, goal)
+                    outcome.timings = None if args.no_profile else timings.take()
                     outcomes.append(outcome)
                     print(
                         f"{label[:13]} {i:>3}/{len(intents)} valid={outcome.valid} "
@@ -566,17 +648,21 @@ def main(argv: list[str] | None = None) -> int:
             for label, r in results.items()
         ),
         "",
+        *profile_lines(results),
         *(
             [
-                "- two-step: the first answer is the family (`max_tokens` 24: "
-                '`{"family": ...}`, one of the families the fields allow, each defined in one '
-                "line in the prompt); the second, in the same conversation, the family's "
-                "template, its parameters, side, k and rebalancing (`max_tokens` 96); code "
-                "writes the name, the assumptions, equal weighting and the exits. Its tokens "
-                "and latency are both answers together; fits the schema sent is the first "
-                "answer's."
+                "- value by value: one JSON answer, `family` (one of the families the fields "
+                "allow, each defined in one line in the system message), `template`, the "
+                "template's parameters, `side`, `k` and `rebalance`, asked key by key: each "
+                "request is a plain `/completions` whose prompt is the conversation with the "
+                "answer so far and the next key, and whose grammar allows that key's options "
+                "only (`max_tokens` the longest option's length); a key with one option is "
+                "written by code. Code writes the name, the assumptions, equal weighting and "
+                "the exits. Its tokens and latency are the whole draft's; fits the schema "
+                "sent is the family's (`family_schema`); there is no repair round (every "
+                "value is one of its options)."
             ]
-            if any(label.startswith("two-step") for label in results)
+            if any(label.startswith("value by value") for label in results)
             else []
         ),
         "- fits the schema sent: the first answer validates (jsonschema) against the schema "

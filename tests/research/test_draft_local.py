@@ -1,13 +1,13 @@
-"""The two-step local draft: what each question allows, and that every allowed answer drafts."""
+"""The local draft, value by value: what each key allows, what each request carries, and that
+every allowed answer drafts."""
 
 from __future__ import annotations
 
 import itertools
-import json
 
 import pytest
 
-from alphaloop.llm import LLMAnswerError, LLMClient, LLMSettings
+from alphaloop.llm import LLMAnswerError, LLMClient, LLMSettings, chatml, choice_grammar
 from alphaloop.research import FAMILIES, ask_local_draft, draft_to_spec
 from alphaloop.research.draft_local import (
     FAMILY_NOTES,
@@ -15,10 +15,9 @@ from alphaloop.research.draft_local import (
     compose_draft,
     family_messages,
     family_schema,
-    params_messages,
     params_schema,
 )
-from tests.llm.servers import Reply, openai_body, running
+from tests.llm.servers import Reply, completion_body, running
 
 CLOSE_ONLY = ("close",)
 OHLCV = ("open", "high", "low", "close", "volume")
@@ -59,58 +58,98 @@ def test_every_answer_the_second_schema_allows_makes_a_spec(fields: tuple[str, .
     assert n > 100
 
 
-def test_the_second_question_extends_the_first_whose_system_message_lists_templates() -> None:
-    first = family_messages("golden cross", CLOSE_ONLY)
-    second = params_messages("golden cross", "trend", CLOSE_ONLY)
-    assert second[:2] == first
-    assert json.loads(second[2]["content"]) == {"family": "trend"}
-    assert "trend template" in second[3]["content"]
-    system = first[0]["content"]
+def test_the_system_message_lists_the_templates_the_fields_allow() -> None:
+    system = family_messages("golden cross", CLOSE_ONLY)[0]["content"]
     assert "ma_cross = fast simple average above the slow one (fast [5, 10, 20]" in system
     assert "volume_trend" not in system  # needs a volume field
 
 
-def _ask(*answers: dict) -> tuple[object, list]:
+def _ask(*texts: str, fields: tuple[str, ...] = CLOSE_ONLY) -> tuple[object, list]:
     with running("openai") as server:
-        server.script = [Reply(body=openai_body(json.dumps(a))) for a in answers]
+        server.script = [Reply(body=completion_body(t)) for t in texts]
         settings = LLMSettings(base_url=server.url, model="m", max_retries=0, timeout_s=5)
         with LLMClient(settings) as client:
             try:
-                result: object = ask_local_draft(client, "idea", CLOSE_ONLY, repair_rounds=0)
+                result: object = ask_local_draft(client, "idea", fields)
             except LLMAnswerError as exc:
                 result = exc
+    assert not server.protocol_errors
     return result, server.requests
 
 
-def test_code_fills_what_the_model_no_longer_writes() -> None:
-    draft, requests = _ask(
-        {"family": "mean_reversion"},
-        {"template": "zscore", "window": 20, "side": "long_short", "k": 5, "rebalance": "weekly"},
-    )
-    assert len(requests) == 2
+def test_the_model_writes_only_the_values_code_the_rest() -> None:
+    draft, requests = _ask("mean_reversion", "zscore", "20", "long_short", "5", "weekly")
+    assert len(requests) == 6
+    assert {r["path"] for r in requests} == {"/v1/completions"}
+    bodies = [r["body"] for r in requests]
+    # each prompt is the same conversation with the answer so far and the next key
+    head = chatml(family_messages("idea", CLOSE_ONLY), answer_prefix="{")
+    assert [b["prompt"].removeprefix(head) for b in bodies] == [
+        '"family": "',
+        '"family": "mean_reversion","template":"',  # compact after the family: fewer tokens
+        '"family": "mean_reversion","template":"zscore","window":',
+        '"family": "mean_reversion","template":"zscore","window":20,"side":"',
+        '"family": "mean_reversion","template":"zscore","window":20,"side":"long_short","k":',
+        '"family": "mean_reversion","template":"zscore","window":20,"side":"long_short","k":5,'
+        '"rebalance":"',
+    ]
+    families = family_schema(CLOSE_ONLY)["properties"]["family"]["enum"]
+    assert bodies[0]["grammar"] == choice_grammar(families)
+    assert bodies[1]["grammar"] == 'root ::= "reversal" | "ma_distance" | "zscore"'
+    assert bodies[2]["grammar"] == 'root ::= "10" | "20" | "50"'
+    assert [b["max_tokens"] for b in bodies] == [14, 11, 2, 10, 2, 9]  # longest option's length
+    assert all(b["temperature"] == 0.0 for b in bodies)
     assert draft.signal.family == "mean_reversion"
     assert draft.signal.window == 20
     assert draft.method == "quantile_long_short"
+    assert (draft.k, draft.rebalance) == (5, "weekly")
     assert draft.name == "idea"
     assert draft.weighting == "equal"
     assert "set by code" in draft.assumptions[0]
 
 
+def test_a_key_with_one_option_is_written_by_code_not_asked() -> None:
+    """Volume alone allows one family with one template: neither is asked."""
+    draft, requests = _ask("10", "126", "long_only", "3", "monthly", fields=("volume",))
+    assert len(requests) == 5
+    assert requests[0]["body"]["prompt"].endswith(
+        '{"family": "volume","template":"volume_trend","fast":'
+    )
+    assert (draft.signal.template, draft.signal.fast, draft.signal.slow) == (
+        "volume_trend",
+        10,
+        126,
+    )
+
+
+def test_the_stop_is_asked_only_when_the_data_has_high_and_low() -> None:
+    draft, requests = _ask(
+        "breakout", "channel_hl", "55", "long_only", "10", "daily", "0.05", fields=OHLCV
+    )
+    assert requests[-1]["body"]["prompt"].endswith('"rebalance":"daily","stop":')
+    assert draft.exits.stop_loss == 0.05
+    assert draft.signal.template == "channel_hl"
+
+
 @pytest.mark.parametrize(
-    ("answers", "message"),
+    ("texts", "message"),
     [
-        (({"family": "volume"},), "unknown family 'volume'"),  # not allowed on close only
-        (
-            (
-                {"family": "momentum"},
-                {"template": "low_vol", "window": 20, "side": "long_only", "k": 5,
-                 "rebalance": "daily"},
-            ),
-            "not one of momentum's",
-        ),
+        (("volume",), "answered 'volume' for the family, not one of momentum"),  # close only
+        (("momentum", "low_vol"), "for the momentum draft's template, not one of mom, mom_skip"),
+        (("trend", "ma_cross", "7"), "answered '7' for the trend draft's fast"),
     ],
-)  # fmt: skip
-def test_answers_outside_the_question_are_refused(answers, message: str) -> None:
-    error, _ = _ask(*answers)
+)
+def test_answers_outside_the_options_are_refused(texts: tuple[str, ...], message: str) -> None:
+    error, requests = _ask(*texts)
     assert isinstance(error, LLMAnswerError)
     assert message in str(error)
+    assert len(requests) == len(texts)  # nothing asked after the bad answer
+
+
+def test_an_answer_cut_at_max_tokens_says_so() -> None:
+    with running("openai") as server:
+        server.script = [Reply(body=completion_body("mean_rev", finish_reason="length"))]
+        settings = LLMSettings(base_url=server.url, model="m", max_retries=0, timeout_s=5)
+        with LLMClient(settings) as client, pytest.raises(LLMAnswerError) as info:
+            ask_local_draft(client, "idea", CLOSE_ONLY)
+    assert "cut at max_tokens 14: 'mean_rev'" in str(info.value)

@@ -22,6 +22,10 @@ cheap (no httpx until a request is sent). The modules:
 :mod:`~alphaloop.llm.structured`
     :func:`ask_structured`: a validated pydantic answer, one repair round, or
     :class:`LLMAnswerError`; :func:`extract_json`.
+:mod:`~alphaloop.llm.choice`
+    :func:`ask_choice`: one value among literal options, written by a
+    grammar-bound model after a prefilled answer (:func:`chatml`,
+    :func:`choice_grammar`), over a plain ``/completions`` request.
 :mod:`~alphaloop.llm.hypotheses`
     :func:`propose_hypotheses`: factor hypotheses for the miner
     (:class:`FactorHypothesis`), from search-span facts (:class:`MiningFacts`),
@@ -53,6 +57,7 @@ from alphaloop.faces import load_public
 if TYPE_CHECKING:
     from alphaloop.llm.account import TokenAccount
     from alphaloop.llm.cache import CACHE_MODES, ResponseCache, request_key
+    from alphaloop.llm.choice import ask_choice, chatml, choice_grammar
     from alphaloop.llm.client import LLMClient
     from alphaloop.llm.errors import (
         LLMAnswerError,
@@ -123,6 +128,9 @@ _HOME: dict[str, str] = {
     "schema_keywords": "schema",
     "ask_structured": "structured",
     "extract_json": "structured",
+    "ask_choice": "choice",
+    "chatml": "choice",
+    "choice_grammar": "choice",
     # factor hypotheses and improvement ideas
     "FactorHypotheses": "hypotheses",
     "FactorHypothesis": "hypotheses",
@@ -192,9 +200,12 @@ __all__ = [
     "SandboxOutputError",
     "SandboxViolation",
     "TokenAccount",
+    "ask_choice",
     "ask_structured",
     "bundled_model_path",
+    "chatml",
     "check_strategy_code",
+    "choice_grammar",
     "extract_json",
     "hypothesis_messages",
     "idea_description",

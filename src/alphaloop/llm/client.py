@@ -28,7 +28,13 @@ from alphaloop.llm.errors import (
     LLMReplayMissError,
     LLMTransportError,
 )
-from alphaloop.llm.providers import Answer, build_request, key_header, parse_answer
+from alphaloop.llm.providers import (
+    Answer,
+    build_request,
+    key_header,
+    parse_answer,
+    parse_text_answer,
+)
 from alphaloop.llm.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from alphaloop.llm.settings import LLMSettings
 
@@ -166,7 +172,58 @@ class LLMClient:
         LLMAnswerError
             The body is not the protocol's answer.
         """
-        request = self.request_for(messages, **options)
+        return self._answer(self.request_for(messages, **options))
+
+    def text_request_for(
+        self,
+        prompt: str,
+        *,
+        grammar: str | None = None,
+        temperature: float = 0.0,
+        seed: int = 0,
+        max_tokens: int = 16,
+    ) -> dict[str, Any]:
+        """The canonical plain-completion request (what the cache key hashes)."""
+        if not isinstance(prompt, str) or not prompt:
+            raise LLMConfigError("a text completion needs a non-empty prompt")
+        return {
+            "provider": self.settings.provider,
+            "model": self.settings.model,
+            "base_url": self.settings.endpoint_root,
+            "prompt": prompt,
+            "grammar": grammar,
+            "temperature": float(temperature),
+            "seed": int(seed),
+            "max_tokens": int(max_tokens),
+        }
+
+    def complete_text(self, prompt: str, **options: Any) -> Answer:
+        """The model's continuation of ``prompt`` (an OpenAI-compatible ``/completions`` call).
+
+        The prompt is sent as is (the caller renders any chat template), so
+        it can end inside the answer: the model then writes only what
+        follows. Cache, retries and the token account work as in
+        :meth:`complete`.
+
+        Parameters
+        ----------
+        prompt : str
+            The text to continue.
+        **options
+            ``grammar`` (a GBNF grammar the output must match; llama.cpp
+            servers), ``temperature``, ``seed``, ``max_tokens``.
+
+        Raises
+        ------
+        LLMConfigError
+            The provider has no text completions (Anthropic).
+        LLMReplayMissError, LLMTransportError, LLMAnswerError
+            As :meth:`complete`.
+        """
+        return self._answer(self.text_request_for(prompt, **options))
+
+    def _answer(self, request: dict[str, Any]) -> Answer:
+        """The answer to a canonical request: from the cache, or over HTTP (then cached)."""
         key = request_key(request)
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -253,7 +310,10 @@ class LLMClient:
                 )
             else:
                 if status < 400:
-                    return parse_answer(s.provider, _decode(data, s.provider))
+                    payload = _decode(data, s.provider)
+                    if "prompt" in request:
+                        return parse_text_answer(payload)
+                    return parse_answer(s.provider, payload)
                 failure = _http_error(s.provider, url, status, _redact(_text(data), key))
                 if not is_retryable_status(status):
                     raise failure

@@ -107,6 +107,9 @@ class LocalServerConfig:
         The model name the server answers to.
     seed : int
         Seed of the server's sampler (answers at temperature 0 are greedy anyway).
+    verbose : bool
+        The server logs llama.cpp's timings of every request (prompt tokens
+        evaluated, tokens written, sampling time); for profiling.
     """
 
     host: str = "127.0.0.1"
@@ -116,6 +119,7 @@ class LocalServerConfig:
     context_tokens: int = 4096
     alias: str = LOCAL_MODEL_ALIAS
     seed: int = 0
+    verbose: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -174,7 +178,7 @@ class LocalServerConfig:
             "--logits_all",
             "False",
             "--verbose",
-            "False",
+            str(self.verbose),
         ]
         if self.threads is not None:
             argv += ["--n_threads", str(self.threads), "--n_threads_batch", str(self.threads)]

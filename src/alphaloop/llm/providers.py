@@ -16,6 +16,11 @@ Structured output:
   call's ``input``, re-serialized as JSON text. A tool is used (not an
   instruction) because the API then returns parsed JSON and the schema
   constrains the model; text answers are still accepted (no tool call).
+
+Plain text completions (a request with a ``prompt`` instead of ``messages``)
+go to an OpenAI-compatible ``/completions`` endpoint; a ``grammar`` (GBNF,
+the llama.cpp servers' extension) travels as is. Anthropic has no such
+endpoint.
 """
 
 from __future__ import annotations
@@ -24,9 +29,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from alphaloop.llm.errors import LLMAnswerError
+from alphaloop.llm.errors import LLMAnswerError, LLMConfigError
 
-__all__ = ["ANTHROPIC_VERSION", "Answer", "build_request", "key_header", "parse_answer"]
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "Answer",
+    "build_request",
+    "key_header",
+    "parse_answer",
+    "parse_text_answer",
+]
 
 ANTHROPIC_VERSION = "2023-06-01"
 """The ``anthropic-version`` header sent with every Messages request."""
@@ -59,6 +71,13 @@ def build_request(
     ``max_tokens``, and ``json_mode`` when it is not ``json_schema``.
     """
     headers = {"content-type": "application/json", "accept": "application/json"}
+    if "prompt" in request:  # a plain text completion
+        if provider == "anthropic":
+            raise LLMConfigError(
+                "the Anthropic Messages API has no plain text completions",
+                hint="text completions need an OpenAI-compatible server (llama.cpp)",
+            )
+        return f"{base_url}/completions", headers, _openai_text_body(request)
     if provider == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION
         return f"{base_url}/v1/messages", headers, _anthropic_body(request)
@@ -84,6 +103,19 @@ def _openai_body(request: dict[str, Any]) -> dict[str, Any]:
                 "strict": True,
             },
         }
+    return body
+
+
+def _openai_text_body(request: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": request["model"],
+        "prompt": request["prompt"],
+        "temperature": request["temperature"],
+        "max_tokens": request["max_tokens"],
+        "seed": request["seed"],
+    }
+    if request.get("grammar") is not None:
+        body["grammar"] = request["grammar"]
     return body
 
 
@@ -117,6 +149,21 @@ def parse_answer(provider: str, payload: Any) -> Answer:
     if provider == "anthropic":
         return _anthropic_answer(payload)
     return _openai_answer(payload)
+
+
+def parse_text_answer(payload: Any) -> Answer:
+    """The :class:`Answer` in a decoded ``/completions`` body, or :class:`LLMAnswerError`."""
+    if not isinstance(payload, dict):
+        raise LLMAnswerError("the completions answer is not a JSON object")
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise LLMAnswerError("the completions answer has no choices")
+    text = choices[0].get("text")
+    if not isinstance(text, str):
+        raise LLMAnswerError("the completions choice has no text")
+    prompt, completion = _tokens(payload.get("usage"), "prompt_tokens", "completion_tokens")
+    reason = choices[0].get("finish_reason")
+    return Answer(text, prompt, completion, reason if isinstance(reason, str) else None)
 
 
 def _tokens(usage: Any, prompt: str, completion: str) -> tuple[int, int]:

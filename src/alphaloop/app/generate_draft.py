@@ -3,9 +3,9 @@
 :func:`make_draft` asks the configured model for a
 :class:`~alphaloop.research.draft.StrategyDraft` (JSON that must validate
 against the draft's portable schema; one repair round with the validation
-errors), or, from a grammar-bound local server, for the family and then that
-family's parameters in two short answers
-(:func:`~alphaloop.research.draft_local.ask_local_draft`), turns it into a
+errors), or, from a grammar-bound local server, value by value (the family,
+then its template, parameters and portfolio, each written under a grammar after
+a prefilled answer; :func:`~alphaloop.research.draft_local.ask_local_draft`), turns it into a
 spec, and falls back to the offline intent parser
 (:func:`~alphaloop.research.intent.parse_intent`) when no model is
 configured, when ``offline`` is asked, or when the model fails (transport
@@ -163,11 +163,11 @@ def prompt_messages(
 
 
 def two_step(settings: Any) -> bool:
-    """Whether drafts are asked in two short answers (a grammar-bound local server).
+    """Whether drafts are asked value by value (a grammar-bound local server).
 
     With ``json_mode`` ``json_object_schema`` (llama-cpp-python) the draft is
-    asked as :func:`~alphaloop.research.draft_local.ask_local_draft` does: the
-    family, then that family's parameters; code fills the rest.
+    asked as :func:`~alphaloop.research.draft_local.ask_local_draft` does: key by
+    key over plain completions with a grammar; code fills the rest.
     """
     return getattr(settings, "json_mode", None) == "json_object_schema"
 

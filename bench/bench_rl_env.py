@@ -66,7 +66,7 @@ END = "<!-- bench_rl_env:end -->"
 def ensure_finrl_venv() -> Path:
     """The FinRL venv's python, created (python3.11 -m venv + pip) when missing."""
     python = FINRL_VENV / "bin" / "python"
-    probe = "import importlib.util as u; assert u.find_spec('finrl'), u.find_spec('gymnasium')"
+    probe = "import importlib.util as u; assert u.find_spec('finrl') and u.find_spec('gymnasium')"
     if python.exists():
         found = subprocess.run([python, "-c", probe], capture_output=True, check=False)
         if found.returncode == 0:

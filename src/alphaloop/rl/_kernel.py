@@ -49,8 +49,14 @@ MIN_RATIO = 1e-6  # floor of equity ratios in log rewards (a ruined account)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
+# The per-account functions allocate nothing, so they are compiled without
+# numba's reference counting: the many row views a step takes (``shares[i]``,
+# ``adv[r]``, ...) then cost no atomic increments, which otherwise bounce the
+# arrays' shared counters between the cores of a parallel step.
+_lean = njit(cache=True, nogil=True, _nrt=False)
 
-@njit(cache=True, nogil=True)
+
+@_lean
 def _splitmix64(x: np.uint64) -> np.uint64:
     z = x + _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -58,7 +64,7 @@ def _splitmix64(x: np.uint64) -> np.uint64:
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _project_simplex(u, z, scratch):
     """Euclidean projection of ``u >= 0`` (with ``sum u > z``) onto ``{w >= 0, sum w = z}``.
 
@@ -88,7 +94,7 @@ def _project_simplex(u, z, scratch):
             u[j] = max(u[j] - theta, 0.0)
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _decode(act, kind, levels, unit, max_lev, allow_short, targets, scratch, signs):
     """Target weights from one action row; returns how many entries were clipped."""
     n = act.shape[0]
@@ -134,7 +140,7 @@ def _decode(act, kind, levels, unit, max_lev, allow_short, targets, scratch, sig
     return clipped
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _fill_one(j, dq, price, adv, sigma, params, cost_tmp, cash, shares):
     """One fill: cash and shares as :func:`alphaloop.backtest.kernel._fill` moves them."""
     total = fill_cost(params, dq, price, adv, sigma, cost_tmp)
@@ -148,7 +154,7 @@ def _fill_one(j, dq, price, adv, sigma, params, cost_tmp, cash, shares):
     return cash, total
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _rebalance(r, targets, exec_px, last_px, shares, cash, adv, sigma, costs, lot,
                fparams, allow_short, cash_only, delta, base, cost_tmp):  # fmt: skip
     """Fill ``targets`` on row ``r``; returns (cash, traded notional, costs, status)."""
@@ -195,7 +201,7 @@ def _rebalance(r, targets, exec_px, last_px, shares, cash, adv, sigma, costs, lo
     return cash, traded, spent, OK
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _mark(r, close, year_frac, borrow, shares, last_px, cash):
     """Mark row ``r`` at its close, charging borrow on shorts; returns (cash, equity)."""
     value = 0.0
@@ -212,7 +218,7 @@ def _mark(r, close, year_frac, borrow, shares, last_px, cash):
     return cash, cash + value
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _write_obs(t, feats, stack, shares, last_px, cash, equity, out):
     n_feat = feats.shape[1]
     k = 0
@@ -228,7 +234,7 @@ def _write_obs(t, feats, stack, shares, last_px, cash, equity, out):
     out[k] = cash * inv
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _reset_env(i, close, feats, iparams, fparams, keys, fstate, istate, shares, last_px,
                prev_target, obs):  # fmt: skip
     lo = iparams[I_LO]
@@ -254,7 +260,7 @@ def _reset_env(i, close, feats, iparams, fparams, keys, fstate, istate, shares, 
     _write_obs(start, feats, iparams[I_STACK], shares[i], last_px[i], capital, capital, obs[i])
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _reward(kind, eq_old, eq_new, fstate_i, fparams):
     ratio = eq_new / eq_old if eq_old > 0.0 else 0.0
     log_r = np.log(max(ratio, MIN_RATIO))
@@ -282,7 +288,7 @@ def _reward(kind, eq_old, eq_new, fstate_i, fparams):
     return rew * fparams[F_SCALE]
 
 
-@njit(cache=True, nogil=True)
+@_lean
 def _step_env(i, act, exec_px, close, adv, sigma, year_frac, feats, costs, lot, levels,
               iparams, fparams, fstate, istate, shares, last_px, prev_target, targets,
               delta, base, cost_tmp, obs, reward, terminated, truncated, info):  # fmt: skip

@@ -302,3 +302,18 @@ def test_passes_stable_baselines3_checker(ohlcv: Panel) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sb3_check(env)
+
+
+def test_config_round_trips_through_yaml_and_json() -> None:
+    import yaml
+
+    doc = yaml.safe_load(
+        "dataset: sp500-stocks\nfills: next_close\nspan: [2005-01-03, 2010-12-31]\n"
+        "costs: {commission_bps: 1.0}\nlevels: [-1, 0, 1]\nallow_short: true\n"
+    )
+    cfg = EnvConfig(**doc)
+    assert cfg.span == ("2005-01-03", "2010-12-31")
+    assert cfg.costs.commission_bps == 1.0
+    assert EnvConfig(**cfg.model_dump(mode="json")) == cfg
+    with pytest.raises(ValueError, match="span"):
+        EnvConfig(span=("2005-01-03", 200))

@@ -296,7 +296,8 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         "spread, slippage), rebalances every account to its targets (random actions move "
         "all 20 weights every bar), normalizes observations causally and returns the "
         "reward after costs. FinRL's fills at the close it observed with a flat 0.1% cost, "
-        "and each step rescans its frame (`df.index.unique()`, `df.loc[day]`), so its rate "
+        "and each step rescans its whole frame (`df.index.unique()` and `df.tic.unique()`, "
+        "most of its time in a profile), so its rate "
         "falls with the data's length; the 1,000-bar row shows it on a shorter frame. "
         f"Medians of {args.repeats} repeats; FinRL ran for up to {args.finrl_seconds:.0f} s "
         "per row. OpenMP threads wait passively (`OMP_WAIT_POLICY=passive`).",

@@ -54,6 +54,7 @@ from alphaloop.cli.portfolio import portfolio_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
 from alphaloop.cli.risk_regimes import risk_regimes
+from alphaloop.cli.run import run_command
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.status import status
 from alphaloop.cli.strategies import strategies_app
@@ -85,6 +86,7 @@ app.command("validate")(validate)
 app.command("generate")(generate)
 app.command("opportunities")(opportunities)
 app.command("status")(status)
+app.command("run")(run_command)
 app.add_typer(bus_app, name="bus")
 app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")

@@ -55,7 +55,9 @@ def model_learn(
         margin=margin,
         level=level,
     )
-    cycle = learning_cycle(workspace(ctx), name, as_of=as_of, policy=policy, retrain=not dry_run)
+    cycle = learning_cycle(
+        workspace(ctx, write=True), name, as_of=as_of, policy=policy, retrain=not dry_run
+    )
     if as_json:
         print_json(cycle.to_dict())
         return

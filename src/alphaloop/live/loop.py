@@ -1,0 +1,399 @@
+"""The live loop: one replayed bar at a time through controller, lifecycle, book and kill switch.
+
+Each strategy is a *sleeve*: a specialist's net returns per bar from the backtester
+(costs on, next-bar fills), so the loop's accounting is the backtest's. At every bar
+``t`` the loop, in this order:
+
+1. publishes the bar (``BarClosed`` per symbol) on the bus;
+2. reads the kill switch: an active kill halts everything at once (weights to zero,
+   ``loop.halted`` audited, a critical ``AlertRaised``; no later bar is processed);
+3. books the portfolio's return of bar ``t`` from the weights set at ``t - 1``;
+4. lets the meta controller decide the risk mode and the weights of the LIVE sleeves
+   from data up to ``t`` (its sinks write the audit log and the policy store) and
+   publishes ``RiskStateChanged``;
+5. moves sleeves through the lifecycle (every transition in the lifecycle store,
+   audited, and published as ``LifecycleTransitioned``): BACKTEST -> SHADOW at the first
+   bar if the entry gate passes (annualised Sharpe of the ``entry_bars`` before the
+   start above ``min_entry_sharpe``); SHADOW -> LIVE after ``shadow_bars`` with a
+   positive shadow Sharpe ratio, when the autonomy level lets the loop promote
+   (L3 and up; below, the refusal is audited); every ``review_every`` bars
+   :func:`~alphaloop.live.lifecycle.review_health` with the current mode's thresholds
+   demotes or retires on drawdown at once, and on Sharpe decay once the sleeve has
+   ``min_review_bars`` bars in its state (a Sharpe ratio of a few weeks is noise);
+6. every ``learning.every`` bars, calls the learning hook (the app runs a learning
+   cycle) and publishes what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from alphaloop.live.controller import MetaController
+from alphaloop.live.lifecycle import LifecycleEvent, LifecycleState, review_health
+from alphaloop.live.loop_config import LoopConfig
+
+if TYPE_CHECKING:
+    from alphaloop.data.panel import Panel
+    from alphaloop.execution.audit_log import AuditLog
+    from alphaloop.execution.policy_store import PolicyStore
+    from alphaloop.live.bus.events import Event
+    from alphaloop.live.lifecycle_store import LifecycleStore
+
+__all__ = ["LiveLoop", "LoopResult", "Sleeve"]
+
+ACTOR = "live-loop"
+PROMOTING_LEVELS = ("L3", "L4", "L5")
+
+
+@dataclass
+class Sleeve:
+    """One strategy in the loop: its identity, its net returns and its running account."""
+
+    name: str
+    strategy_hash: str
+    returns: pd.Series
+    validation_sharpe: float | None = None
+    state: LifecycleState = LifecycleState.BACKTEST
+    entered: int | None = None  # bar index at which it entered its current state
+    equity: float = 1.0
+    peak: float = 1.0
+    history: list[float] = field(default_factory=list)
+
+    def reset_account(self, bar: int) -> None:
+        self.entered, self.equity, self.peak, self.history = bar, 1.0, 1.0, []
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """What a run of the loop did."""
+
+    name: str
+    bars: int
+    first: pd.Timestamp
+    last: pd.Timestamp
+    equity: float
+    max_drawdown: float
+    modes: dict[str, int]
+    transitions: list[dict[str, Any]]
+    learning: list[dict[str, Any]]
+    halted: str | None
+    events: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (timestamps in ISO format)."""
+        return {
+            "name": self.name,
+            "bars": self.bars,
+            "first": self.first.isoformat(),
+            "last": self.last.isoformat(),
+            "equity": self.equity,
+            "max_drawdown": self.max_drawdown,
+            "modes": dict(self.modes),
+            "transitions": list(self.transitions),
+            "learning": list(self.learning),
+            "halted": self.halted,
+            "events": self.events,
+        }
+
+
+def _sharpe(values: list[float] | np.ndarray, ppy: float = 252.0) -> float | None:
+    r = np.asarray(values, dtype=float)
+    r = r[np.isfinite(r)]
+    if r.size < 20 or r.std(ddof=1) == 0:
+        return None
+    return float(r.mean() / r.std(ddof=1) * np.sqrt(ppy))
+
+
+class LiveLoop:
+    """Runs the loop over ``panel`` rows ``[start_row, end_row]`` (see the module docstring).
+
+    Parameters
+    ----------
+    config : LoopConfig
+    panel : Panel
+        The data, from before the start (history for the controller and entry gate).
+    sleeves : list of Sleeve
+    start_row, end_row : int
+        First and last bar the loop runs.
+    controller : MetaController
+    lifecycle : LifecycleStore
+    policy : PolicyStore
+    audit : AuditLog
+    bus : object with ``publish(event)`` and ``publish_many(events)``
+    killed : callable returning the active kill's reason, or None
+    learn : callable(at) -> (events, record), optional
+    """
+
+    def __init__(
+        self,
+        config: LoopConfig,
+        panel: Panel,
+        sleeves: list[Sleeve],
+        start_row: int,
+        end_row: int,
+        *,
+        controller: MetaController,
+        lifecycle: LifecycleStore,
+        policy: PolicyStore,
+        audit: AuditLog,
+        bus: Any,
+        killed: Callable[[], str | None],
+        learn: Callable[[pd.Timestamp], tuple[list[Event], dict[str, Any]]] | None = None,
+        on_bar: Callable[[int, pd.Timestamp], None] | None = None,
+    ) -> None:
+        self.config, self.panel, self.sleeves = config, panel, sleeves
+        self.start_row, self.end_row = start_row, end_row
+        self.controller, self.lifecycle, self.policy = controller, lifecycle, policy
+        self.audit, self.bus, self.killed, self.learn = audit, bus, killed, learn
+        self.on_bar = on_bar
+        self.weights: dict[str, float] = {}
+        self.equity, self.peak, self.max_dd = config.capital, config.capital, 0.0
+        self.events = 0
+        self.transitions: list[dict[str, Any]] = []
+        self.learning: list[dict[str, Any]] = []
+        self.modes: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ events
+    def _publish(self, events: list[Event]) -> None:
+        if events:
+            self.bus.publish_many(events)
+            self.events += len(events)
+
+    def _bars(self, row: int, ts: pd.Timestamp) -> list[Event]:
+        from alphaloop.live.bus.catalog import Bar, BarClosed
+
+        out: list[Event] = []
+        fields = self.panel.field_names
+        close = self.panel.field("close")[row]
+        for j, sym in enumerate(self.panel.assets):
+            c = float(close[j])
+            if not (np.isfinite(c) and c > 0):
+                continue
+            o = float(self.panel.field("open")[row, j]) if "open" in fields else c
+            h = float(self.panel.field("high")[row, j]) if "high" in fields else max(o, c)
+            lo = float(self.panel.field("low")[row, j]) if "low" in fields else min(o, c)
+            v = float(self.panel.field("volume")[row, j]) if "volume" in fields else 0.0
+            if not all(np.isfinite(x) and x > 0 for x in (o, h, lo)) or not lo <= min(o, c):
+                o, h, lo = c, c, c
+            h, lo = max(h, o, c), min(lo, o, c)
+            bar = Bar(
+                symbol=sym,
+                end=ts.to_pydatetime(),
+                open=o,
+                high=h,
+                low=lo,
+                close=c,
+                volume=v if np.isfinite(v) and v >= 0 else 0.0,
+            )
+            out.append(BarClosed(payload=bar, source=ACTOR, id=f"bar:{sym}:{ts.value}"))
+        return out
+
+    # --------------------------------------------------------------- lifecycle
+    def _move(
+        self,
+        s: Sleeve,
+        event: LifecycleEvent,
+        to: LifecycleState | None,
+        row: int,
+        reason: str,
+        inputs: dict[str, Any],
+    ) -> None:
+        from alphaloop.live.bus.catalog import LifecycleTransition, LifecycleTransitioned
+
+        rec = self.lifecycle.apply(
+            s.strategy_hash,
+            event,
+            expected=s.state,
+            to=to,
+            actor=ACTOR,
+            reason=reason,
+            inputs={"sleeve": s.name, "bar": str(self.panel.index[row].date()), **inputs},
+        )
+        before, s.state = s.state, rec.to_state
+        s.reset_account(row)
+        self.transitions.append(
+            {
+                "bar": str(self.panel.index[row].date()),
+                "strategy": s.name,
+                "from": before.value,
+                "to": s.state.value,
+                "reason": reason,
+            }
+        )
+        self._publish(
+            [
+                LifecycleTransitioned(
+                    payload=LifecycleTransition(
+                        strategy=s.name,
+                        from_state=before.value,
+                        to_state=s.state.value,
+                        actor=ACTOR,
+                        reason=reason,
+                    ),
+                    source=ACTOR,
+                )
+            ]
+        )
+
+    def _lifecycle(self, row: int, k: int) -> None:
+        cfg = self.config.lifecycle
+        thresholds = self.policy.current().thresholds
+        for s in self.sleeves:
+            if s.state is LifecycleState.BACKTEST and k == 0:
+                if s.validation_sharpe is not None and s.validation_sharpe > cfg.min_entry_sharpe:
+                    self._move(
+                        s,
+                        LifecycleEvent.PROMOTE,
+                        LifecycleState.SHADOW,
+                        row,
+                        f"entry gate: Sharpe {s.validation_sharpe:.2f} over "
+                        f"{cfg.entry_bars} bars before the start",
+                        {"validation_sharpe": s.validation_sharpe},
+                    )
+                continue
+            if (
+                s.state is LifecycleState.SHADOW
+                and s.entered is not None
+                and row - s.entered >= cfg.shadow_bars
+            ):
+                shadow = _sharpe(s.history)
+                if shadow is not None and shadow > 0:
+                    if self.config.autonomy in PROMOTING_LEVELS:
+                        self._move(
+                            s,
+                            LifecycleEvent.PROMOTE,
+                            LifecycleState.LIVE,
+                            row,
+                            f"shadow Sharpe {shadow:.2f} over {len(s.history)} bars",
+                            {"shadow_sharpe": shadow, "autonomy": self.config.autonomy},
+                        )
+                        continue
+                    if row - s.entered == cfg.shadow_bars:
+                        self.audit.append(
+                            ACTOR,
+                            "lifecycle.refused",
+                            s.name,
+                            {
+                                "reason": f"autonomy {self.config.autonomy} does not let the "
+                                "loop promote to live: a person must"
+                            },
+                        )
+            if (
+                s.state in (LifecycleState.SHADOW, LifecycleState.LIVE)
+                and k % cfg.review_every == 0
+            ):
+                dd = 1.0 - s.equity / s.peak
+                decision = review_health(
+                    s.state,
+                    thresholds,
+                    drawdown=dd,
+                    sharpe=_sharpe(s.history) if len(s.history) >= cfg.min_review_bars else None,
+                    validation_sharpe=s.validation_sharpe,
+                )
+                if decision is not None:
+                    self._move(
+                        s, decision.event, None, row, "; ".join(decision.reasons), decision.inputs
+                    )
+
+    # ------------------------------------------------------------------- run
+    def run(self) -> LoopResult:
+        """Run every bar; stops early on a kill."""
+        from alphaloop.live.bus.catalog import Alert, AlertRaised, RiskState, RiskStateChanged
+        from alphaloop.risk.regimes import volatility_names
+
+        state = self.controller.market_state(self.panel)
+        names = volatility_names(self.controller.config.vol_regimes)
+        idx = self.panel.index
+        rets = pd.DataFrame({s.name: s.returns for s in self.sleeves}).reindex(idx)
+        halted = None
+        self.audit.append(
+            ACTOR, "loop.started", self.config.name, {"config": self.config.model_dump(mode="json")}
+        )
+        last = self.start_row
+        for k, row in enumerate(range(self.start_row, self.end_row + 1)):
+            ts = idx[row]
+            last = row
+            if self.on_bar is not None:
+                self.on_bar(k, ts)
+            if self.config.bus.publish_bars:
+                self._publish(self._bars(row, ts))
+            reason = self.killed()
+            if reason is not None:
+                halted = f"kill switch on {ts:%Y-%m-%d}: {reason}"
+                self.weights = {}
+                self.audit.append(ACTOR, "loop.halted", self.config.name, {"reason": halted})
+                self._publish(
+                    [
+                        AlertRaised(
+                            payload=Alert(severity="critical", source=ACTOR, message=halted),
+                            source=ACTOR,
+                        )
+                    ]
+                )
+                break
+            r_t = rets.iloc[row]
+            port = sum(w * float(r_t.get(n, 0.0) or 0.0) for n, w in self.weights.items())
+            self.equity *= 1.0 + (port if np.isfinite(port) else 0.0)
+            self.peak = max(self.peak, self.equity)
+            self.max_dd = max(self.max_dd, 1.0 - self.equity / self.peak)
+            for s in self.sleeves:
+                if s.state in (LifecycleState.SHADOW, LifecycleState.LIVE):
+                    x = float(r_t.get(s.name, np.nan))
+                    x = 0.0 if not np.isfinite(x) else x
+                    s.history.append(x)
+                    s.equity *= 1.0 + x
+                    s.peak = max(s.peak, s.equity)
+            self._lifecycle(row, k)
+            live = [s.name for s in self.sleeve_states(LifecycleState.LIVE)]
+            decision = self.controller.step(
+                ts,
+                state.iloc[row],
+                rets[live].iloc[: row + 1] if live else None,
+                regime_names=names,
+            )
+            self.modes[decision.mode] = self.modes.get(decision.mode, 0) + 1
+            self.weights = dict(decision.weights)
+            self._publish(
+                [
+                    RiskStateChanged(
+                        payload=RiskState(
+                            mode=decision.mode,
+                            equity=self.equity,
+                            gross_exposure=float(sum(abs(w) for w in self.weights.values())),
+                            net_exposure=float(sum(self.weights.values())),
+                            drawdown=min(max(1.0 - self.equity / self.peak, 0.0), 1.0),
+                        ),
+                        source=ACTOR,
+                    )
+                ]
+            )
+            every = self.config.learning.every if self.config.learning else 0
+            if self.learn is not None and every and k > 0 and k % every == 0:
+                events, record = self.learn(ts)
+                self.learning.append(record)
+                self._publish(events)
+        self.audit.append(
+            ACTOR, "loop.finished", self.config.name, {"equity": self.equity, "halted": halted}
+        )
+        return LoopResult(
+            name=self.config.name,
+            bars=last - self.start_row + 1,
+            first=idx[self.start_row],
+            last=idx[last],
+            equity=self.equity,
+            max_drawdown=self.max_dd,
+            modes=self.modes,
+            transitions=self.transitions,
+            learning=self.learning,
+            halted=halted,
+            events=self.events,
+        )
+
+    def sleeve_states(self, state: LifecycleState) -> list[Sleeve]:
+        """The sleeves in ``state`` now."""
+        return [s for s in self.sleeves if s.state is state]

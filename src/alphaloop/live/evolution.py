@@ -262,7 +262,7 @@ def split_spans(panel: Panel, validation_fraction: float, *, min_bars: int = 60)
         Fewer than ``min_bars`` search bars or fewer than 20 tail bars.
     """
     n = panel.n_times
-    cut = int(round(n * (1.0 - validation_fraction)))
+    cut = round(n * (1.0 - validation_fraction))
     if cut < min_bars or n - cut < 20:
         raise EvolutionError(
             f"{n} bars leave {cut} for the search and {n - cut} for the validation tail; "
@@ -288,7 +288,10 @@ class _Evaluator:
 
     def specialist(self, genome: Genome) -> Specialist:
         made, skipped = standard_specialists(
-            self.data, self.panel, styles=[genome.style], overrides={genome.style: dict(genome.params)}
+            self.data,
+            self.panel,
+            styles=[genome.style],
+            overrides={genome.style: dict(genome.params)},
         )
         if not made:
             raise EvolutionError(f"style {genome.style} cannot trade this data: {skipped}")

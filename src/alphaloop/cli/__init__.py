@@ -37,6 +37,7 @@ from alphaloop.cli.common import configure_consoles, err, print_json
 from alphaloop.cli.data import data_app
 from alphaloop.cli.demo import demo
 from alphaloop.cli.docs import docs_app
+from alphaloop.cli.evolve import evolve
 from alphaloop.cli.factor import factor_app
 from alphaloop.cli.generate import generate
 from alphaloop.cli.governance import approvals_app, audit_app, kill
@@ -82,6 +83,7 @@ app.command("lookahead")(lookahead)
 app.command("validate")(validate)
 app.command("generate")(generate)
 app.command("opportunities")(opportunities)
+app.command("evolve")(evolve)
 app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")

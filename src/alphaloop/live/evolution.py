@@ -21,6 +21,9 @@ generations:
   again from its grid (``redraw``).
 - **elitism**: the ``elite`` fittest distinct genomes pass unchanged, so the best
   fitness never falls from one generation to the next.
+- **immigrants**: a child identical to one already in the next generation is
+  replaced by a random draw from its template's grid (the population keeps exploring
+  instead of filling up with copies of the leader).
 
 Every distinct genome (spec hash) is backtested once and counts as one trial; the
 survivors' deflated Sharpe ratio is computed over every evaluated genome with the
@@ -331,8 +334,6 @@ def _initial(
     data: str, panel: Panel, config: EvolutionConfig, rng: np.random.Generator
 ) -> list[tuple[Genome, str]]:
     """The standard specialist of each style, then random grid draws, round-robin by style."""
-    from alphaloop.research.template_families import random_params
-
     made, skipped = standard_specialists(data, panel, styles=list(config.styles))
     if skipped:
         raise EvolutionError(
@@ -353,8 +354,7 @@ def _initial(
         i += 1
         genome = None
         for _ in range(_DRAW_TRIES):
-            params = random_params(templates[style], rng, long_only=False, n_assets=panel.n_assets)
-            genome = _genome(style, templates[style], params)
+            genome = _immigrant(style, templates[style], rng, panel.n_assets)
             if genome not in seen:
                 break
         assert genome is not None
@@ -419,8 +419,18 @@ def _breed(
         if rng.random() < cfg.mutation_rate:
             child = _mutate(child, rng, n_assets)
             operator = f"{operator}+mutation" if operator else "mutation"
+        if any(child == g for g, _, _ in nxt):  # a twin adds nothing: a random immigrant
+            child = _immigrant(child.style, child.template, rng, n_assets)
+            operator, parents = "random", ()
         nxt.append((child, operator or "copy", parents))
     return nxt
+
+
+def _immigrant(style: str, template: str, rng: np.random.Generator, n_assets: int) -> Genome:
+    from alphaloop.research.template_families import random_params
+
+    params = random_params(template, rng, long_only=False, n_assets=n_assets)
+    return _genome(style, template, params)
 
 
 def evolve(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,28 @@ def test_bad_input_exits_2(
     code, out, _ = cli(capsys, ws, "evolve", *args, "--json")
     assert code == 2
     assert match in json.loads(out)["error"]["message"]
+
+
+def test_ctrl_c_stops_after_the_generation_and_reports(
+    capsys: pytest.CaptureFixture[str], ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import alphaloop.app.evolution as app_evolution
+
+    real = app_evolution.evolve_dataset
+
+    def with_ctrl_c(*args, on_generation=None, **kwargs):  # type: ignore[no-untyped-def]
+        def hook(gen, new):  # type: ignore[no-untyped-def]
+            on_generation(gen, new)
+            if gen.index == 0:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C during the first generation
+
+        return real(*args, on_generation=hook, **kwargs)
+
+    monkeypatch.setattr(app_evolution, "evolve_dataset", with_ctrl_c)
+    code, out, _ = cli(capsys, ws, *ARGS, "--json")
+    assert code == 130
+    doc = json.loads(out)
+    assert doc["status"] == "interrupted"
+    assert doc["n_generations"] == 1
+    assert doc["survivors"]
+    assert any("interrupted after generation 1 of 3" in c for c in doc["caveats"])

@@ -202,6 +202,7 @@ def evolve_dataset(
     DatasetNotFoundError
         No dataset of that name.
     """
+    from alphaloop.errors import note_recorded_interruption
     from alphaloop.live.evolution import EvolutionError, evolve, split_spans
     from alphaloop.live.evolution_report import assess_survivors
 
@@ -225,7 +226,14 @@ def evolve_dataset(
         for hook in hooks:
             hook(gen, new)
 
-    ev = evolve(data, panel, info, cfg, should_stop=should_stop, on_generation=each)
+    done: list[int] = []
+    hooks.append(lambda gen, new: done.append(len(new)))
+    try:
+        ev = evolve(data, panel, info, cfg, should_stop=should_stop, on_generation=each)
+    except KeyboardInterrupt as exc:  # a second Ctrl-C: the generations done are recorded
+        if record and sum(done):
+            note_recorded_interruption(exc, f"{sum(done)} evaluated specialists (trials of {data})")
+        raise
     dataset_trials = ws.strategies.n_trials(data) if record else None
     survivors, n_trials = assess_survivors(ev, data, panel, info, n_trials=dataset_trials)
     caveats = list(info.caveats)

@@ -38,6 +38,7 @@ from alphaloop.cli.common import configure_consoles, err, print_json
 from alphaloop.cli.data import data_app
 from alphaloop.cli.demo import demo
 from alphaloop.cli.docs import docs_app
+from alphaloop.cli.evolve import evolve
 from alphaloop.cli.factor import factor_app
 from alphaloop.cli.generate import generate
 from alphaloop.cli.governance import approvals_app, audit_app, kill
@@ -88,6 +89,7 @@ app.command("opportunities")(opportunities)
 app.command("status")(status)
 app.command("run")(run_command)
 app.add_typer(bus_app, name="bus")
+app.command("evolve")(evolve)
 app.add_typer(holdout_app, name="holdout")
 app.add_typer(model_app, name="model")
 app.add_typer(research_app, name="research")

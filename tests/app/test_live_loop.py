@@ -15,6 +15,7 @@ import pytest
 from alphaloop.app import Workspace
 from alphaloop.app.governance import set_kill
 from alphaloop.app.models import promote_model, train_from_spec
+from alphaloop.app.policy import set_mode_settings
 from alphaloop.app.run_loop import run_loop
 from alphaloop.errors import ConfigError
 from alphaloop.execution.audit_log import AuditLog
@@ -26,8 +27,8 @@ from alphaloop.models.spec import ModelSpec
 MODEL = {
     "name": "tiny",
     "data": "sp500-stocks",
-    "start": "2003-01-01",
-    "end": "2006-12-31",
+    "start": "2001-01-01",
+    "end": "2005-12-30",
     "features": {"mom20": "$close / Ref($close, 20) - 1", "rev5": "Ref($close, 5) / $close - 1"},
     "label": {"horizon": 5},
     "model": {"family": "ridge"},
@@ -36,7 +37,7 @@ MODEL = {
 CONFIG = {
     "name": "crisis-drill",
     "data": "sp500-stocks",
-    "start": "2007-01-03",
+    "start": "2006-03-01",
     "end": "2009-12-31",
     "styles": ["momentum", "mean_reversion", "breakout"],
     "lifecycle": {"shadow_bars": 42, "review_every": 21, "min_entry_sharpe": -5.0},
@@ -46,7 +47,7 @@ CONFIG = {
         "policy": {"retrain_every_days": None, "max_age_days": 3650, "shadow_days": 120},
     },
 }
-KILL_AT = 700  # bars into the run
+KILL_AT = 800  # bars into the run (May 2009)
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,18 @@ def story(tmp_path_factory: pytest.TempPathFactory):
     ws.data.ensure_bundled()
     v1 = train_from_spec(ws, ModelSpec.model_validate(MODEL)).version
     promote_model(ws, v1.ref, "production")
+    # a person's policy: in defensive mode a 12% drawdown retires a strategy
+    set_mode_settings(
+        ws, "defensive", thresholds=["retire_drawdown=0.12", "demote_drawdown=0.08"],
+        actor="risk officer", reason="crisis drill",
+    )  # fmt: skip
 
     def on_bar(k: int, ts) -> None:
         if k == KILL_AT:
-            set_kill(ws, scope="all", target=None, reason="drill: halt everything", clear=False, actor="tester")
+            set_kill(
+                ws, scope="all", target=None, reason="drill: halt everything", clear=False,
+                actor="tester",
+            )  # fmt: skip
 
     result = run_loop(ws, LoopConfig.model_validate(CONFIG), on_bar=on_bar)
     yield ws, result
@@ -70,9 +79,10 @@ def test_strategies_move_through_the_lifecycle(story) -> None:
     moves = {(t["strategy"], t["from"], t["to"]) for t in result.transitions}
     assert {(s, "backtest", "shadow") for s in CONFIG["styles"]} <= moves
     assert any(to == "live" for _, _, to in moves)
-    assert any(to in ("retired", "backtest", "shadow") and frm == "live" for _, frm, to in moves) or any(
-        to == "retired" for _, _, to in moves
-    )
+    assert any(frm == "live" and to == "shadow" for _, frm, to in moves)  # demoted
+    retired = [t for t in result.transitions if t["to"] == "retired"]
+    assert retired
+    assert "retirement threshold 12.00%" in retired[0]["reason"]
     stored = LifecycleStore(ws.db, AuditLog(ws.db)).transitions()
     assert len(stored) == len(result.transitions)
 

@@ -27,7 +27,7 @@ def load_loop_config(path: str | Path) -> LoopConfig:
     """Read and check a loop configuration file (YAML or JSON); errors name the field."""
     from alphaloop.specfile import load_spec_file
 
-    return load_spec_file(Path(path), LoopConfig)
+    return load_spec_file(Path(path), LoopConfig, "loop configuration")
 
 
 def _build(cls: Any, settings: dict[str, Any], where: str) -> Any:

@@ -255,6 +255,17 @@ class LiveLoop:
                         f"{cfg.entry_bars} bars before the start",
                         {"validation_sharpe": s.validation_sharpe},
                     )
+                else:
+                    shown = "none" if s.validation_sharpe is None else f"{s.validation_sharpe:.2f}"
+                    self.audit.append(
+                        ACTOR,
+                        "lifecycle.refused",
+                        s.name,
+                        {
+                            "reason": f"entry gate: Sharpe {shown} over {cfg.entry_bars} bars "
+                            f"before the start, needs more than {cfg.min_entry_sharpe:g}"
+                        },
+                    )
                 continue
             if (
                 s.state is LifecycleState.SHADOW

@@ -77,6 +77,21 @@ class LoopConfig(_Strict):
     lifecycle: LifecycleSettings = LifecycleSettings()
     learning: LearningSettings | None = None
 
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "loop configuration") -> LoopConfig:
+        """Validate a mapping; errors become one :class:`SpecError` naming each bad field."""
+        from pydantic import ValidationError
+
+        from alphaloop.errors import SpecError
+        from alphaloop.specfile import describe_validation_error
+
+        if not isinstance(data, dict):
+            raise SpecError(f"{source}: a loop configuration must be a mapping of fields")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SpecError(f"{source}: {describe_validation_error(exc, cls)}") from None
+
     @model_validator(mode="after")
     def _span(self) -> LoopConfig:
         if self.end is not None and self.end <= self.start:

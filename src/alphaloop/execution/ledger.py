@@ -31,6 +31,8 @@ __all__ = ["REASONS", "Ledger"]
 #: Trade reasons, as in the vectorized simulator's trade records.
 REASONS: tuple[str, ...] = ("order", "stop_loss", "take_profit", "trailing_stop")
 _REASON_CODE = {name: k for k, name in enumerate(REASONS)}
+_IMPACT = 6  # position of the impact coefficient in CostModel.as_array()
+_fill_cost_py = fill_cost.py_func
 # spans with at most this many (bar, held asset) cells are marked in plain Python
 _SMALL_SPAN = 24
 
@@ -86,7 +88,11 @@ class Ledger:
         self._market = market
         self._params = costs.as_array()
         self._borrow_rate = costs.borrow_rate
-        self._tmp = np.zeros(5)
+        # the cost model as floats, priced by fill_cost's plain-Python twin (the same
+        # arithmetic; a call costs less than the compiled one's dispatch)
+        self._param_list: list[float] = self._params.tolist()
+        self._impact = self._param_list[_IMPACT] > 0.0
+        self._tmp = [0.0] * 5
         # (row, asset, |shares|, price, total) of the last fill_cost, whose parts are in _tmp
         self._quoted: tuple | None = None
         self.initial_capital = float(initial_capital)
@@ -117,11 +123,18 @@ class Ledger:
         return self._params
 
     # ---------------------------------------------------------------- fills
+    def _price(self, row: int, asset: int, shares: float, price: float) -> float:
+        """Total cost of a fill; its categories are left in ``self._tmp``."""
+        if self._impact:
+            m = self._market
+            adv, sigma = float(m.adv[row, asset]), float(m.sigma[row, asset])
+        else:
+            adv = sigma = math.nan  # not read without impact
+        return float(_fill_cost_py(self._param_list, shares, price, adv, sigma, self._tmp))
+
     def fill_cost(self, row: int, asset: int, shares: float, price: float) -> float:
         """Total cost of a fill, without booking it."""
-        m = self._market
-        adv, sigma = m.adv[row, asset], m.sigma[row, asset]
-        total = float(fill_cost(self._params, shares, price, adv, sigma, self._tmp))
+        total = self._price(row, asset, shares, price)
         self._quoted = (row, asset, abs(shares), price, total)
         return total
 
@@ -134,16 +147,12 @@ class Ledger:
             )
         if self.marked_through < row - 1:
             self.mark_through(row - 1)
-        tmp = self._tmp
         quoted, self._quoted = self._quoted, None
         if quoted is not None and quoted[:4] == (row, asset, abs(shares), price):
             total = quoted[4]  # just priced by fill_cost: its categories are still in tmp
         else:
-            m = self._market
-            total = float(
-                fill_cost(self._params, shares, price, m.adv[row, asset], m.sigma[row, asset], tmp)
-            )
-        costs = tmp.tolist()
+            total = self._price(row, asset, shares, price)
+        costs = self._tmp.copy()
         flow = -shares * price - total
         self.cash += flow
         totals = self.cost_totals

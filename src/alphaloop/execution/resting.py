@@ -46,6 +46,10 @@ class RestingBook:
         ``emit(order, event)``: apply an event to an order and publish it.
     """
 
+    #: find a new order's next bar when it is added (False: check it bar by bar
+    #: until the next refresh; the tests compare both ways)
+    scan_on_add = True
+
     def __init__(
         self,
         market: MarketData,
@@ -63,9 +67,15 @@ class RestingBook:
     def __bool__(self) -> bool:
         return bool(self.by_asset)
 
-    def add(self, ticket: Ticket) -> None:
+    def add(self, ticket: Ticket) -> int:
+        """Start matching ``ticket``; return the first bar on which it may act."""
         self.by_asset.setdefault(ticket.asset, []).append(ticket)
-        self.horizon = min(self.horizon, ticket.first_row)
+        first = ticket.first_row
+        if self.scan_on_add and first < self._market.n_rows:
+            first = ticket.touch_row = self._touch_row(ticket, first)
+        if first < self.horizon:
+            self.horizon = first
+        return first
 
     def remove(self, ticket: Ticket) -> bool:
         """Drop a ticket; False when it was not in the book."""

@@ -365,12 +365,14 @@ class SimulatedBroker(AuctionDesk):
         """Start matching a ticket: at auctions, or in the resting book."""
         self._tickets[ticket.order.order_id] = ticket
         self.pending += 1
-        self.due_row = min(self.due_row, ticket.first_row)
         ticket.is_auction = auction
         if auction:
             self._auction.append(ticket)
+            first = ticket.first_row
         else:
-            self.resting.add(ticket)
+            first = self.resting.add(ticket)
+        if first < self.due_row:
+            self.due_row = first
         if ticket.expire_row >= 0:
             self.expiring.setdefault(ticket.expire_row, []).append(ticket)
 

@@ -50,6 +50,7 @@ from alphaloop.execution.market import MarketData
 from alphaloop.execution.matching import Ticket
 from alphaloop.execution.orders import (
     Order,
+    OrderStatus,
     OrderType,
     TimeInForce,
 )
@@ -330,6 +331,23 @@ class SimulatedBroker(AuctionDesk):
         self.events.append(event)
         if self.risk is not None:
             self.risk.observe(event)
+
+    def accept_own(self, order: Order, row: int) -> None:
+        """Submit and accept at once a new order the broker made itself (protection).
+
+        The events and states are :meth:`emit`'s for ``OrderSubmitted`` then
+        ``OrderAccepted``, transitions a NEW order always allows.
+        """
+        if order.status is not OrderStatus.NEW:
+            raise BacktestError(f"internal: order #{order.order_id} is not new")
+        oid = order.order_id
+        submitted, accepted = OrderSubmitted(oid, row), OrderAccepted(oid, row)
+        order.status = OrderStatus.ACCEPTED
+        order.events += (submitted, accepted)
+        self.events += (submitted, accepted)
+        if self.risk is not None:
+            self.risk.observe(submitted)
+            self.risk.observe(accepted)
 
     def _refused(self, order: Order, row: int, known_row: int, price: float = math.nan) -> bool:
         """Reject ``order`` when the risk engine refuses it (the reason names the limit)."""

@@ -47,6 +47,10 @@ __all__ = ["AuctionDesk"]
 _TOL = 1e-9
 
 
+def _sign(ticket: Ticket) -> int:
+    return ticket.sign
+
+
 class AuctionDesk:
     """The trading methods of the simulated broker (a base class of it, no state of its own)."""
 
@@ -106,8 +110,10 @@ class AuctionDesk:
         if not due:
             return
         prices = self.market.auction_price
-        for ticket in sorted(due, key=lambda t: t.sign):  # sells first, then in order
-            if ticket.order.is_open:
+        if len(due) > 1:
+            due.sort(key=_sign)  # sells first, then in order (a stable sort)
+        for ticket in due:
+            if ticket.order._open:
                 self._match_auction(ticket, row, float(prices[row, ticket.asset]))
 
     def _match_auction(self, ticket: Ticket, row: int, price: float) -> None:

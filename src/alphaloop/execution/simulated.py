@@ -265,14 +265,16 @@ class SimulatedBroker(AuctionDesk):
         """The first bar from ``row`` on which the broker has something to do."""
         if not self.pending:
             return self.market.n_rows
-        nxt = self.resting.horizon if self.resting else self.market.n_rows
+        resting = self.resting
+        nxt = resting.horizon if resting.by_asset else self.market.n_rows
         for t in self._auction:
-            nxt = min(nxt, t.first_row)
+            if t.first_row < nxt:
+                nxt = t.first_row
         for b in self._baskets:
             nxt = min(nxt, b.row + self.market.lag)
         if self.expiring:
             nxt = min(nxt, *self.expiring)
-        return max(nxt, row)
+        return nxt if nxt > row else row
 
     def start_bar(self, row: int) -> None:
         """Everything that happens on bar ``row`` before the strategy hears of its close.
@@ -281,18 +283,21 @@ class SimulatedBroker(AuctionDesk):
         anything; a caller may skip the bars before it.
         """
         self.row = row
+        resting = self.resting
         if self._fills_at_open:
-            self._in_open_auction = True
-            try:
-                self._auction_at(row)
-            finally:
-                self._in_open_auction = False
-            if self.resting:
-                self.resting.match(row)
+            if self._auction or self._baskets:
+                self._in_open_auction = True
+                try:
+                    self._auction_at(row)
+                finally:
+                    self._in_open_auction = False
+            if resting.by_asset and row >= resting.horizon:
+                resting.match(row)
         else:
-            if self.resting:
-                self.resting.match(row)
-            self._auction_at(row)
+            if resting.by_asset and row >= resting.horizon:
+                resting.match(row)
+            if self._auction or self._baskets:
+                self._auction_at(row)
         self.due_row = self.next_row(row + 1)
 
     def decision_auction(self, row: int) -> None:
@@ -327,6 +332,7 @@ class SimulatedBroker(AuctionDesk):
             self.ledger.mark_through(self.row - 1 if self._same_close else self.row)
 
     def emit(self, order: Order, event: OrderEvent) -> None:
+        """Apply ``event`` to ``order`` and publish it (to the engine and the risk gate)."""
         order.apply(event)
         self.events.append(event)
         if self.risk is not None:

@@ -73,8 +73,7 @@ class RestingBook:
         first = ticket.first_row
         if self.scan_on_add and first < self._market.n_rows:
             first = ticket.touch_row = self._touch_row(ticket, first)
-        if first < self.horizon:
-            self.horizon = first
+        self.horizon = min(self.horizon, first)
         return first
 
     def remove(self, ticket: Ticket) -> bool:

@@ -268,8 +268,7 @@ class SimulatedBroker(AuctionDesk):
         resting = self.resting
         nxt = resting.horizon if resting.by_asset else self.market.n_rows
         for t in self._auction:
-            if t.first_row < nxt:
-                nxt = t.first_row
+            nxt = min(nxt, t.first_row)
         for b in self._baskets:
             nxt = min(nxt, b.row + self.market.lag)
         if self.expiring:
@@ -395,8 +394,7 @@ class SimulatedBroker(AuctionDesk):
             first = ticket.first_row
         else:
             first = self.resting.add(ticket)
-        if first < self.due_row:
-            self.due_row = first
+        self.due_row = min(self.due_row, first)
         if ticket.expire_row >= 0:
             self.expiring.setdefault(ticket.expire_row, []).append(ticket)
 

@@ -101,6 +101,7 @@ class SimulatedBroker(AuctionDesk):
             panel, config.fills, config.costs, config.participation
         )
         self.ledger = Ledger(market, config.costs, config.initial_capital)
+        self._asset_pos = market.asset_pos
         lots = np.broadcast_to(np.asarray(config.lot_size, dtype=np.float64), (panel.n_assets,))
         if not (np.isfinite(lots).all() and (lots >= 0).all()):
             raise BacktestError("lot sizes must be finite and >= 0 (0 = fractional shares)")
@@ -144,18 +145,23 @@ class SimulatedBroker(AuctionDesk):
     def submit(self, command: SubmitOrder) -> None:
         order, row = command.order, command.row
         j = self.asset_column(order.asset)
-        if order.order_id in self.orders:
-            raise BacktestError(f"order #{order.order_id} was already submitted")
-        self.orders[order.order_id] = order
-        self.emit(order, OrderSubmitted(order.order_id, row))
+        oid = order.order_id
+        orders = self.orders
+        if oid in orders:
+            raise BacktestError(f"order #{oid} was already submitted")
+        orders[oid] = order
+        self.emit(order, OrderSubmitted(oid, row))
         if self.risk is not None and self._refused(order, row, row):
             return
         kind, tif = order.order_type, order.time_in_force
-        if kind in _STOPS and tif in _ONE_SHOT:
-            reason = f"a {kind.value} order rests until triggered; {tif.value} would cancel it"
-            self.emit(order, OrderRejected(order.order_id, row, reason))
-            return
-        auction = kind is OrderType.MARKET or tif in _ONE_SHOT
+        if kind is OrderType.MARKET:
+            auction = True
+        else:
+            if kind in _STOPS and tif in _ONE_SHOT:
+                reason = f"a {kind.value} order rests until triggered; {tif.value} would cancel it"
+                self.emit(order, OrderRejected(oid, row, reason))
+                return
+            auction = tif in _ONE_SHOT
         if not auction and not self.market.has_range:
             raise BacktestError(
                 f"{kind.value} orders are matched against each bar's high and low; "
@@ -170,11 +176,10 @@ class SimulatedBroker(AuctionDesk):
                     f"the trailing stop #{order.order_id} needs a close of "
                     f"{self.market.where(row, j)} to start trailing from"
                 )
-        self.emit(order, OrderAccepted(order.order_id, row))
+        self.emit(order, OrderAccepted(oid, row))
         first = row + self.market.lag if auction else row + 1
-        ticket = Ticket(order, j, first, first, self._expiry(order, first), extreme)
-        ticket.protection = command.protection
-        self.register(ticket, auction)
+        expire = -1 if tif is not TimeInForce.DAY else self._expiry(order, first)
+        self.register(Ticket(order, j, first, first, expire, extreme, command.protection), auction)
 
     def cancel(self, command: CancelOrder) -> bool:
         ticket = self._tickets.get(command.order_id)
@@ -318,7 +323,7 @@ class SimulatedBroker(AuctionDesk):
     # ------------------------------------------------------------- helpers
     def asset_column(self, asset: str) -> int:
         try:
-            return self.market.asset_pos[asset]
+            return self._asset_pos[asset]
         except (KeyError, TypeError):
             shown = ", ".join(self.market.assets[:8])
             raise BacktestError(

@@ -220,13 +220,9 @@ class _Run:
         while r < stop:
             ctx.row = broker.row = r
             on_bar(ctx, r)
-            if (
-                broker.events
-                or algos
-                or broker.pending != pending
-                or broker.due_row != due
-                or broker.expiring
-            ):
+            # anything on_bar does at the broker emits events or changes what is
+            # pending (orders, DAY expiries, rebalances); an algorithm may emit later
+            if broker.events or broker.pending != pending or algos:
                 if algos:
                     self._step_algos(r)
                 if broker.events:

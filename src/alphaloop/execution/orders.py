@@ -334,7 +334,8 @@ class Order:
         self.avg_price = math.nan
         self.is_triggered = False
         self.events: list[OrderEvent] = []
-        self._fill_ids: set[int] = set()
+        # ids of the fills applied: None before the first, an int for one, then a set
+        self._fill_ids: int | set[int] | None = None
 
     @classmethod
     def _checked(
@@ -373,7 +374,7 @@ class Order:
         self.avg_price = math.nan
         self.is_triggered = False
         self.events = []
-        self._fill_ids = set()
+        self._fill_ids = None
         return self
 
     # ---------------------------------------------------------------- views
@@ -434,7 +435,13 @@ class Order:
             prev = 0.0 if self.filled_quantity == 0.0 else self.avg_price * self.filled_quantity
             self.avg_price = (prev + event.price * event.quantity) / total
             self.filled_quantity = self.quantity if kind is OrderFilled else total
-            self._fill_ids.add(event.fill_id)  # type: ignore[union-attr]
+            ids = self._fill_ids
+            if ids is None:
+                self._fill_ids = event.fill_id  # type: ignore[union-attr]
+            elif ids.__class__ is set:
+                ids.add(event.fill_id)  # type: ignore[union-attr]
+            else:
+                self._fill_ids = {ids, event.fill_id}  # type: ignore[union-attr, arg-type]
         elif kind is OrderUpdated:
             self._apply_update(event)  # type: ignore[arg-type]
         elif kind is OrderTriggered:
@@ -449,7 +456,10 @@ class Order:
         self.events.append(event)
 
     def _check_fill(self, event: OrderPartiallyFilled | OrderFilled) -> None:
-        if event.fill_id in self._fill_ids:
+        ids = self._fill_ids
+        if ids is not None and (
+            event.fill_id in ids if ids.__class__ is set else event.fill_id == ids
+        ):
             raise OrderStateError(
                 f"fill {event.fill_id} was already applied to order #{self.order_id}"
             )

@@ -140,30 +140,41 @@ class Ledger:
 
     def fill(self, row: int, asset: int, shares: float, price: float, reason: str) -> float:
         """Book one fill of ``shares`` (signed) at ``price`` on bar ``row``; return its cost."""
-        if row <= self.marked_through:
+        marked = self.marked_through
+        if row <= marked:
             raise BacktestError(
                 f"internal: a fill on bar {row} after its close was marked",
                 hint="please report this with the strategy that caused it",
             )
-        if self.marked_through < row - 1:
+        if marked < row - 1:
             self.mark_through(row - 1)
+        size = abs(shares)
         quoted, self._quoted = self._quoted, None
-        if quoted is not None and quoted[:4] == (row, asset, abs(shares), price):
+        if (
+            quoted is not None
+            and quoted[0] == row
+            and quoted[1] == asset
+            and quoted[2] == size
+            and quoted[3] == price
+        ):
             total = quoted[4]  # just priced by fill_cost: its categories are still in tmp
         else:
             total = self._price(row, asset, shares, price)
-        costs = self._tmp.copy()
+        c0, c1, c2, c3, c4 = self._tmp
         flow = -shares * price - total
         self.cash += flow
         totals = self.cost_totals
-        for k in range(5):
-            totals[k] += costs[k]
-        notional = abs(shares) * price
+        totals[0] += c0
+        totals[1] += c1
+        totals[2] += c2
+        totals[3] += c3
+        totals[4] += c4
+        notional = size * price
         self.bar_notional[row] += notional
         self.bar_cost[row] += total
         prev = self.shares[asset]
         new = prev + shares
-        if abs(new) < 1e-12 * (abs(prev) + abs(shares)):
+        if abs(new) < 1e-12 * (abs(prev) + size):
             new = 0.0
         self.shares[asset] = new
         if new == 0.0:
@@ -176,7 +187,7 @@ class Ledger:
             self.entry_price[asset] = price
             self.opened[asset] += 1
         elif new == 0.0 or (new > 0.0) != (prev > 0.0):
-            part = abs(prev) / abs(shares)
+            part = abs(prev) / size
             self.round_trips.append(
                 (asset, trip[0], row, trip[1] + flow * part, trip[2] + total * part, trip[3])
             )
@@ -192,7 +203,9 @@ class Ledger:
             if abs(new) > abs(prev):
                 self.entry_price[asset] = (prev * self.entry_price[asset] + shares * price) / new
                 trip[3] += notional
-        self.trades.append((row, asset, _REASON_CODE[reason], shares, price, *costs, flow))
+        self.trades.append(
+            (row, asset, _REASON_CODE[reason], shares, price, c0, c1, c2, c3, c4, flow)
+        )
         return total
 
     # ----------------------------------------------------------------- mark

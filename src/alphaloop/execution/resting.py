@@ -5,9 +5,11 @@ order of :mod:`~alphaloop.execution.matching` (the open first, then
 the range; stops before limits), and hands the ones that trade to the
 broker. Between the bars on which an order can act it is not looked at:
 :func:`~alphaloop.execution.scan.first_touch` finds its next such bar
-(``Ticket.touch_row``), and :attr:`RestingBook.horizon` is the earliest
-over the book. A changed order is checked bar by bar again from the bar of
-the change. The tests run every case both ways and require the same fills.
+(``Ticket.touch_row``) when the order is added and after each bar it was
+checked on, and :attr:`RestingBook.horizon` is the earliest over the book
+(the broker skips to it). A changed order is checked bar by bar again from
+the bar of the change. The tests run every case both ways and require the
+same fills.
 """
 
 from __future__ import annotations

@@ -297,6 +297,7 @@ def test_resting_orders_skip_exactly(seed: int, monkeypatch: pytest.MonkeyPatch)
         runs[every_bar] = EventEngine(panel, RandomOrders(seed, every_bar, gaps), **kw).run()
     with monkeypatch.context() as m:
         m.setattr(RestingBook, "refresh", _bar_by_bar)
+        m.setattr(RestingBook, "scan_on_add", False)
         slow = EventEngine(panel, RandomOrders(seed, False, gaps), **kw).run()
         slow_dense = EventEngine(panel, RandomOrders(seed, True, gaps), **kw).run()
     assert_same(slow, runs[False])

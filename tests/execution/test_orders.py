@@ -223,3 +223,17 @@ def test_enums_and_protection() -> None:
     with pytest.raises(BacktestError, match="stop_loss"):
         Protection(stop_loss=-0.1)
     assert "limit=9" in repr(_in_state(S.NEW, OrderType.STOP_LIMIT))
+
+
+def test_a_repeated_fill_id_is_refused_after_any_number_of_fills() -> None:
+    # the order keeps one id after its first fill and a set from the second on
+    o = _in_state(S.ACCEPTED)
+    for fill_id in (1, 2, 3):
+        o.apply(_fill(OrderPartiallyFilled, 10.0, fill_id))
+        for seen in range(1, fill_id + 1):
+            before = _snapshot(o)
+            with pytest.raises(OrderStateError, match="already applied"):
+                o.apply(_fill(OrderPartiallyFilled, 10.0, seen))
+            assert _snapshot(o) == before
+    o.apply(_fill(OrderFilled, 70.0, 4))
+    assert o.status is S.FILLED

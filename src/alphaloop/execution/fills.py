@@ -47,6 +47,10 @@ __all__ = ["AuctionDesk"]
 _TOL = 1e-9
 
 
+def _sign(ticket: Ticket) -> int:
+    return ticket.sign
+
+
 class AuctionDesk:
     """The trading methods of the simulated broker (a base class of it, no state of its own)."""
 
@@ -106,8 +110,10 @@ class AuctionDesk:
         if not due:
             return
         prices = self.market.auction_price
-        for ticket in sorted(due, key=lambda t: t.sign):  # sells first, then in order
-            if ticket.order.is_open:
+        if len(due) > 1:
+            due.sort(key=_sign)  # sells first, then in order (a stable sort)
+        for ticket in due:
+            if ticket.order._open:
                 self._match_auction(ticket, row, float(prices[row, ticket.asset]))
 
     def _match_auction(self, ticket: Ticket, row: int, price: float) -> None:
@@ -128,8 +134,9 @@ class AuctionDesk:
                     f"{tif.value}: limit {order.limit_price:g} not reached at {price:g}",
                 )
                 return
-        want = order.leaves_quantity
-        quantity = self._capacity(row, ticket.asset, want)
+        want = order.quantity - order.filled_quantity  # leaves_quantity of an open order
+        cap = self._participation
+        quantity = want if cap is None else self._capacity(row, ticket.asset, want)
         if tif is TimeInForce.FOK and quantity < want * (1.0 - _TOL):
             self.cancel_ticket(
                 ticket,
@@ -139,7 +146,7 @@ class AuctionDesk:
             return
         if quantity > 0.0:
             self._execute(ticket, row, quantity, price)
-        if order.is_open and tif is TimeInForce.IOC:
+        if order._open and tif is TimeInForce.IOC:
             self.cancel_ticket(ticket, row, f"ioc: {order.leaves_quantity:g} shares unfilled")
 
     def _fill_basket(self, row: int, basket: RebalanceToWeights) -> None:
@@ -178,7 +185,9 @@ class AuctionDesk:
         ticket.first_row = row + 1  # a capped remainder waits for the next auction
 
     def _trade_resting(self, t: Ticket, row: int, price: float) -> None:
-        quantity = self._capacity(row, t.asset, t.order.leaves_quantity)
+        order = t.order
+        want = order.quantity - order.filled_quantity  # open: leaves_quantity
+        quantity = want if self._participation is None else self._capacity(row, t.asset, want)
         if quantity > 0.0:
             self._execute(t, row, quantity, price)
 
@@ -197,7 +206,7 @@ class AuctionDesk:
             self._taken[j] = self._taken.get(j, 0.0) + quantity
         fill_id = self._next_fill_id
         self._next_fill_id += 1
-        left = order.leaves_quantity
+        left = order.quantity - order.filled_quantity  # open: leaves_quantity
         kind = OrderFilled if quantity >= left - _TOL * order.quantity else OrderPartiallyFilled
         self.emit(
             order,

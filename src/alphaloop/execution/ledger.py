@@ -31,6 +31,8 @@ __all__ = ["REASONS", "Ledger"]
 #: Trade reasons, as in the vectorized simulator's trade records.
 REASONS: tuple[str, ...] = ("order", "stop_loss", "take_profit", "trailing_stop")
 _REASON_CODE = {name: k for k, name in enumerate(REASONS)}
+_IMPACT = 6  # position of the impact coefficient in CostModel.as_array()
+_fill_cost_py = fill_cost.py_func
 # spans with at most this many (bar, held asset) cells are marked in plain Python
 _SMALL_SPAN = 24
 
@@ -86,7 +88,11 @@ class Ledger:
         self._market = market
         self._params = costs.as_array()
         self._borrow_rate = costs.borrow_rate
-        self._tmp = np.zeros(5)
+        # the cost model as floats, priced by fill_cost's plain-Python twin (the same
+        # arithmetic; a call costs less than the compiled one's dispatch)
+        self._param_list: list[float] = self._params.tolist()
+        self._impact = self._param_list[_IMPACT] > 0.0
+        self._tmp = [0.0] * 5
         # (row, asset, |shares|, price, total) of the last fill_cost, whose parts are in _tmp
         self._quoted: tuple | None = None
         self.initial_capital = float(initial_capital)
@@ -117,44 +123,58 @@ class Ledger:
         return self._params
 
     # ---------------------------------------------------------------- fills
+    def _price(self, row: int, asset: int, shares: float, price: float) -> float:
+        """Total cost of a fill; its categories are left in ``self._tmp``."""
+        if self._impact:
+            m = self._market
+            adv, sigma = float(m.adv[row, asset]), float(m.sigma[row, asset])
+        else:
+            adv = sigma = math.nan  # not read without impact
+        return float(_fill_cost_py(self._param_list, shares, price, adv, sigma, self._tmp))
+
     def fill_cost(self, row: int, asset: int, shares: float, price: float) -> float:
         """Total cost of a fill, without booking it."""
-        m = self._market
-        adv, sigma = m.adv[row, asset], m.sigma[row, asset]
-        total = float(fill_cost(self._params, shares, price, adv, sigma, self._tmp))
+        total = self._price(row, asset, shares, price)
         self._quoted = (row, asset, abs(shares), price, total)
         return total
 
     def fill(self, row: int, asset: int, shares: float, price: float, reason: str) -> float:
         """Book one fill of ``shares`` (signed) at ``price`` on bar ``row``; return its cost."""
-        if row <= self.marked_through:
+        marked = self.marked_through
+        if row <= marked:
             raise BacktestError(
                 f"internal: a fill on bar {row} after its close was marked",
                 hint="please report this with the strategy that caused it",
             )
-        if self.marked_through < row - 1:
+        if marked < row - 1:
             self.mark_through(row - 1)
-        tmp = self._tmp
+        size = abs(shares)
         quoted, self._quoted = self._quoted, None
-        if quoted is not None and quoted[:4] == (row, asset, abs(shares), price):
+        if (
+            quoted is not None
+            and quoted[0] == row
+            and quoted[1] == asset
+            and quoted[2] == size
+            and quoted[3] == price
+        ):
             total = quoted[4]  # just priced by fill_cost: its categories are still in tmp
         else:
-            m = self._market
-            total = float(
-                fill_cost(self._params, shares, price, m.adv[row, asset], m.sigma[row, asset], tmp)
-            )
-        costs = tmp.tolist()
+            total = self._price(row, asset, shares, price)
+        c0, c1, c2, c3, c4 = self._tmp
         flow = -shares * price - total
         self.cash += flow
         totals = self.cost_totals
-        for k in range(5):
-            totals[k] += costs[k]
-        notional = abs(shares) * price
+        totals[0] += c0
+        totals[1] += c1
+        totals[2] += c2
+        totals[3] += c3
+        totals[4] += c4
+        notional = size * price
         self.bar_notional[row] += notional
         self.bar_cost[row] += total
         prev = self.shares[asset]
         new = prev + shares
-        if abs(new) < 1e-12 * (abs(prev) + abs(shares)):
+        if abs(new) < 1e-12 * (abs(prev) + size):
             new = 0.0
         self.shares[asset] = new
         if new == 0.0:
@@ -167,7 +187,7 @@ class Ledger:
             self.entry_price[asset] = price
             self.opened[asset] += 1
         elif new == 0.0 or (new > 0.0) != (prev > 0.0):
-            part = abs(prev) / abs(shares)
+            part = abs(prev) / size
             self.round_trips.append(
                 (asset, trip[0], row, trip[1] + flow * part, trip[2] + total * part, trip[3])
             )
@@ -183,7 +203,9 @@ class Ledger:
             if abs(new) > abs(prev):
                 self.entry_price[asset] = (prev * self.entry_price[asset] + shares * price) / new
                 trip[3] += notional
-        self.trades.append((row, asset, _REASON_CODE[reason], shares, price, *costs, flow))
+        self.trades.append(
+            (row, asset, _REASON_CODE[reason], shares, price, c0, c1, c2, c3, c4, flow)
+        )
         return total
 
     # ----------------------------------------------------------------- mark

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import math
 
-from alphaloop.execution.orders import Order, OrderType, Protection
+from alphaloop.execution.orders import Order, OrderSide, OrderType, Protection
 
 __all__ = ["Ticket", "gap_price", "range_price"]
 
 NAN = math.nan
+_BUY = OrderSide.BUY
 
 
 class Ticket:
@@ -98,10 +99,12 @@ class Ticket:
         self.is_auction = False
         self.opened = -1
         self.protection = protection
-        self.sign = order.side.sign
+        self.sign = 1 if order.side is _BUY else -1
         kind = order.order_type
-        self.is_stop = kind in (OrderType.STOP, OrderType.TRAILING_STOP) or (
-            kind is OrderType.STOP_LIMIT and not order.is_triggered
+        self.is_stop = (
+            kind is not OrderType.MARKET
+            and kind is not OrderType.LIMIT
+            and (kind is not OrderType.STOP_LIMIT or not order.is_triggered)
         )
 
     def stop_level(self) -> float:

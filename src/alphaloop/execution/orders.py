@@ -200,6 +200,33 @@ def _positive(value: float | None, name: str, order_type: OrderType) -> float:
     return float(value)
 
 
+def _checked_prices(
+    order_type: OrderType,
+    limit_price: float | None,
+    stop_price: float | None,
+    trail_fraction: float | None,
+) -> tuple[float | None, float | None]:
+    """The limit and stop prices an order of ``order_type`` needs, checked."""
+    if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        limit_price = _positive(limit_price, "limit_price", order_type)
+    elif limit_price is not None:
+        raise BacktestError(f"a {order_type.value} order takes no limit_price")
+    if order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        stop_price = _positive(stop_price, "stop_price", order_type)
+    elif order_type is OrderType.TRAILING_STOP:
+        if stop_price is not None:
+            stop_price = _positive(stop_price, "stop_price", order_type)
+        if trail_fraction is None or not (0.0 < trail_fraction < 1.0):
+            raise BacktestError(
+                f"a trailing_stop order needs 0 < trail_fraction < 1, got {trail_fraction}"
+            )
+    elif stop_price is not None:
+        raise BacktestError(f"a {order_type.value} order takes no stop_price")
+    if trail_fraction is not None and order_type is not OrderType.TRAILING_STOP:
+        raise BacktestError("only trailing_stop orders take a trail_fraction")
+    return limit_price, stop_price
+
+
 class Order:
     """One order and its fills.
 
@@ -272,35 +299,30 @@ class Order:
         reason: str = "order",
         parent_id: int | None = None,
     ) -> None:
-        order_type = parse_enum(OrderType, order_type, "order type")
+        if order_type.__class__ is not OrderType:
+            order_type = parse_enum(OrderType, order_type, "order type")
         if not (math.isfinite(quantity) and quantity > 0.0):
             raise BacktestError(
                 f"order quantity must be a positive number of shares, got {quantity}",
                 hint="the side (buy or sell) carries the direction",
             )
-        if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-            limit_price = _positive(limit_price, "limit_price", order_type)
-        elif limit_price is not None:
-            raise BacktestError(f"a {order_type.value} order takes no limit_price")
-        if order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
-            stop_price = _positive(stop_price, "stop_price", order_type)
-        elif order_type is OrderType.TRAILING_STOP:
-            if stop_price is not None:
-                stop_price = _positive(stop_price, "stop_price", order_type)
-            if trail_fraction is None or not (0.0 < trail_fraction < 1.0):
-                raise BacktestError(
-                    f"a trailing_stop order needs 0 < trail_fraction < 1, got {trail_fraction}"
-                )
-        elif stop_price is not None:
-            raise BacktestError(f"a {order_type.value} order takes no stop_price")
-        if order_type is not OrderType.TRAILING_STOP and trail_fraction is not None:
-            raise BacktestError("only trailing_stop orders take a trail_fraction")
+        if not (
+            order_type is OrderType.MARKET
+            and limit_price is None
+            and stop_price is None
+            and trail_fraction is None
+        ):  # a plain market order has no prices to check
+            limit_price, stop_price = _checked_prices(
+                order_type, limit_price, stop_price, trail_fraction
+            )
+        if time_in_force.__class__ is not TimeInForce:
+            time_in_force = parse_enum(TimeInForce, time_in_force, "time in force")
         self.order_id = order_id
         self.asset = asset
         self.side = side
         self.quantity = float(quantity)
         self.order_type = order_type
-        self.time_in_force = parse_enum(TimeInForce, time_in_force, "time in force")
+        self.time_in_force = time_in_force
         self.limit_price = limit_price
         self.stop_price = stop_price
         self.trail_fraction = None if trail_fraction is None else float(trail_fraction)
@@ -312,7 +334,8 @@ class Order:
         self.avg_price = math.nan
         self.is_triggered = False
         self.events: list[OrderEvent] = []
-        self._fill_ids: set[int] = set()
+        # ids of the fills applied: None before the first, an int for one, then a set
+        self._fill_ids: int | set[int] | None = None
 
     @classmethod
     def _checked(
@@ -351,7 +374,7 @@ class Order:
         self.avg_price = math.nan
         self.is_triggered = False
         self.events = []
-        self._fill_ids = set()
+        self._fill_ids = None
         return self
 
     # ---------------------------------------------------------------- views
@@ -412,7 +435,13 @@ class Order:
             prev = 0.0 if self.filled_quantity == 0.0 else self.avg_price * self.filled_quantity
             self.avg_price = (prev + event.price * event.quantity) / total
             self.filled_quantity = self.quantity if kind is OrderFilled else total
-            self._fill_ids.add(event.fill_id)  # type: ignore[union-attr]
+            ids = self._fill_ids
+            if ids is None:
+                self._fill_ids = event.fill_id  # type: ignore[union-attr]
+            elif ids.__class__ is set:
+                ids.add(event.fill_id)  # type: ignore[union-attr]
+            else:
+                self._fill_ids = {ids, event.fill_id}  # type: ignore[union-attr, arg-type]
         elif kind is OrderUpdated:
             self._apply_update(event)  # type: ignore[arg-type]
         elif kind is OrderTriggered:
@@ -427,7 +456,10 @@ class Order:
         self.events.append(event)
 
     def _check_fill(self, event: OrderPartiallyFilled | OrderFilled) -> None:
-        if event.fill_id in self._fill_ids:
+        ids = self._fill_ids
+        if ids is not None and (
+            event.fill_id in ids if ids.__class__ is set else event.fill_id == ids
+        ):
             raise OrderStateError(
                 f"fill {event.fill_id} was already applied to order #{self.order_id}"
             )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from alphaloop.execution.events import OrderAccepted, OrderSubmitted, OrderUpdated
+from alphaloop.execution.events import OrderUpdated
 from alphaloop.execution.matching import Ticket
 from alphaloop.execution.orders import Order, OrderSide, OrderType, Protection
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ProtectionDesk", "guard_levels"]
 
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
 _REASON = {
     OrderType.STOP: "stop_loss",
     OrderType.TRAILING_STOP: "trailing_stop",
@@ -97,35 +98,37 @@ class ProtectionDesk:
         broker = self._broker
         ledger = broker.ledger
         pos = ledger.shares[j]
-        guards = self.guards.get(j, [])
+        guards = self.guards.get(j)
         protection = self.protection.get(j)
         if pos == 0.0:
             self.protection.pop(j, None)
         if pos == 0.0 or protection is None or not protection.active:
-            for g in list(guards):
-                broker.cancel_ticket(g, row, "the position it protected is closed")
-            self.guards.pop(j, None)
+            if guards is not None:
+                for g in list(guards):
+                    broker.cancel_ticket(g, row, "the position it protected is closed")
+                del self.guards[j]
             return
-        side = OrderSide.SELL if pos > 0.0 else OrderSide.BUY
+        side = _SELL if pos > 0.0 else _BUY
         entry = ledger.entry_price[j]
         levels = guard_levels(protection, entry, pos > 0.0)
-        same = bool(guards) and all(
-            g.opened == ledger.opened[j] and g.guard is protection and g.order.side is side
-            for g in guards
-        )
-        if same:
+        opened = ledger.opened[j]
+        if guards:
             for g in guards:
-                self._update(g, row, g.order.filled_quantity + abs(pos), levels)
-            return
-        for g in list(guards):
-            broker.cancel_ticket(g, row, "replaced: the position changed")
+                if g.opened != opened or g.guard is not protection or g.order.side is not side:
+                    break
+            else:  # the same position: resize and reprice its orders
+                for g in guards:
+                    self._update(g, row, g.order.filled_quantity + abs(pos), levels)
+                return
+            for g in list(guards):
+                broker.cancel_ticket(g, row, "replaced: the position changed")
         first = row if at_open else row + 1
         name = broker.market.assets[j]
         quantity = abs(pos)
-        opened = ledger.opened[j]
         # prices from a positive, finite entry are valid: skip the order's own checks
         make = Order._checked if 0.0 < entry < math.inf else _validated
         new: list[Ticket] = []
+        orders = broker.orders
         for kind, price in levels.items():
             is_limit = kind is OrderType.LIMIT
             order = make(
@@ -135,15 +138,15 @@ class ProtectionDesk:
                 protection.trailing_stop if kind is OrderType.TRAILING_STOP else None,
                 _REASON[kind],
             )  # fmt: skip
-            broker.orders[order.order_id] = order
-            broker.emit(order, OrderSubmitted(order.order_id, row))
-            broker.emit(order, OrderAccepted(order.order_id, row))
+            orders[order.order_id] = order
+            broker.accept_own(order, row)
             ticket = Ticket(order, j, first, row + 1, extreme=entry)
             ticket.guard = protection
             ticket.opened = opened
-            broker.register(ticket, auction=False)
             new.append(ticket)
         self.guards[j] = new
+        for ticket in new:
+            broker.register(ticket, auction=False)
 
     def _update(
         self, g: Ticket, row: int, quantity: float, levels: dict[OrderType, float | None]

@@ -5,9 +5,11 @@ order of :mod:`~alphaloop.execution.matching` (the open first, then
 the range; stops before limits), and hands the ones that trade to the
 broker. Between the bars on which an order can act it is not looked at:
 :func:`~alphaloop.execution.scan.first_touch` finds its next such bar
-(``Ticket.touch_row``), and :attr:`RestingBook.horizon` is the earliest
-over the book. A changed order is checked bar by bar again from the bar of
-the change. The tests run every case both ways and require the same fills.
+(``Ticket.touch_row``) when the order is added and after each bar it was
+checked on, and :attr:`RestingBook.horizon` is the earliest over the book
+(the broker skips to it). A changed order is checked bar by bar again from
+the bar of the change. The tests run every case both ways and require the
+same fills.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class RestingBook:
         ``emit(order, event)``: apply an event to an order and publish it.
     """
 
+    #: find a new order's next bar when it is added (False: check it bar by bar
+    #: until the next refresh; the tests compare both ways)
+    scan_on_add = True
+
     def __init__(
         self,
         market: MarketData,
@@ -63,9 +69,14 @@ class RestingBook:
     def __bool__(self) -> bool:
         return bool(self.by_asset)
 
-    def add(self, ticket: Ticket) -> None:
+    def add(self, ticket: Ticket) -> int:
+        """Start matching ``ticket``; return the first bar on which it may act."""
         self.by_asset.setdefault(ticket.asset, []).append(ticket)
-        self.horizon = min(self.horizon, ticket.first_row)
+        first = ticket.first_row
+        if self.scan_on_add and first < self._market.n_rows:
+            first = ticket.touch_row = self._touch_row(ticket, first)
+        self.horizon = min(self.horizon, first)
+        return first
 
     def remove(self, ticket: Ticket) -> bool:
         """Drop a ticket; False when it was not in the book."""

@@ -50,6 +50,7 @@ from alphaloop.execution.market import MarketData
 from alphaloop.execution.matching import Ticket
 from alphaloop.execution.orders import (
     Order,
+    OrderStatus,
     OrderType,
     TimeInForce,
 )
@@ -100,6 +101,7 @@ class SimulatedBroker(AuctionDesk):
             panel, config.fills, config.costs, config.participation
         )
         self.ledger = Ledger(market, config.costs, config.initial_capital)
+        self._asset_pos = market.asset_pos
         lots = np.broadcast_to(np.asarray(config.lot_size, dtype=np.float64), (panel.n_assets,))
         if not (np.isfinite(lots).all() and (lots >= 0).all()):
             raise BacktestError("lot sizes must be finite and >= 0 (0 = fractional shares)")
@@ -143,18 +145,23 @@ class SimulatedBroker(AuctionDesk):
     def submit(self, command: SubmitOrder) -> None:
         order, row = command.order, command.row
         j = self.asset_column(order.asset)
-        if order.order_id in self.orders:
-            raise BacktestError(f"order #{order.order_id} was already submitted")
-        self.orders[order.order_id] = order
-        self.emit(order, OrderSubmitted(order.order_id, row))
+        oid = order.order_id
+        orders = self.orders
+        if oid in orders:
+            raise BacktestError(f"order #{oid} was already submitted")
+        orders[oid] = order
+        self.emit(order, OrderSubmitted(oid, row))
         if self.risk is not None and self._refused(order, row, row):
             return
         kind, tif = order.order_type, order.time_in_force
-        if kind in _STOPS and tif in _ONE_SHOT:
-            reason = f"a {kind.value} order rests until triggered; {tif.value} would cancel it"
-            self.emit(order, OrderRejected(order.order_id, row, reason))
-            return
-        auction = kind is OrderType.MARKET or tif in _ONE_SHOT
+        if kind is OrderType.MARKET:
+            auction = True
+        else:
+            if kind in _STOPS and tif in _ONE_SHOT:
+                reason = f"a {kind.value} order rests until triggered; {tif.value} would cancel it"
+                self.emit(order, OrderRejected(oid, row, reason))
+                return
+            auction = tif in _ONE_SHOT
         if not auction and not self.market.has_range:
             raise BacktestError(
                 f"{kind.value} orders are matched against each bar's high and low; "
@@ -169,11 +176,10 @@ class SimulatedBroker(AuctionDesk):
                     f"the trailing stop #{order.order_id} needs a close of "
                     f"{self.market.where(row, j)} to start trailing from"
                 )
-        self.emit(order, OrderAccepted(order.order_id, row))
+        self.emit(order, OrderAccepted(oid, row))
         first = row + self.market.lag if auction else row + 1
-        ticket = Ticket(order, j, first, first, self._expiry(order, first), extreme)
-        ticket.protection = command.protection
-        self.register(ticket, auction)
+        expire = -1 if tif is not TimeInForce.DAY else self._expiry(order, first)
+        self.register(Ticket(order, j, first, first, expire, extreme, command.protection), auction)
 
     def cancel(self, command: CancelOrder) -> bool:
         ticket = self._tickets.get(command.order_id)
@@ -264,14 +270,15 @@ class SimulatedBroker(AuctionDesk):
         """The first bar from ``row`` on which the broker has something to do."""
         if not self.pending:
             return self.market.n_rows
-        nxt = self.resting.horizon if self.resting else self.market.n_rows
+        resting = self.resting
+        nxt = resting.horizon if resting.by_asset else self.market.n_rows
         for t in self._auction:
             nxt = min(nxt, t.first_row)
         for b in self._baskets:
             nxt = min(nxt, b.row + self.market.lag)
         if self.expiring:
             nxt = min(nxt, *self.expiring)
-        return max(nxt, row)
+        return nxt if nxt > row else row
 
     def start_bar(self, row: int) -> None:
         """Everything that happens on bar ``row`` before the strategy hears of its close.
@@ -280,18 +287,21 @@ class SimulatedBroker(AuctionDesk):
         anything; a caller may skip the bars before it.
         """
         self.row = row
+        resting = self.resting
         if self._fills_at_open:
-            self._in_open_auction = True
-            try:
-                self._auction_at(row)
-            finally:
-                self._in_open_auction = False
-            if self.resting:
-                self.resting.match(row)
+            if self._auction or self._baskets:
+                self._in_open_auction = True
+                try:
+                    self._auction_at(row)
+                finally:
+                    self._in_open_auction = False
+            if resting.by_asset and row >= resting.horizon:
+                resting.match(row)
         else:
-            if self.resting:
-                self.resting.match(row)
-            self._auction_at(row)
+            if resting.by_asset and row >= resting.horizon:
+                resting.match(row)
+            if self._auction or self._baskets:
+                self._auction_at(row)
         self.due_row = self.next_row(row + 1)
 
     def decision_auction(self, row: int) -> None:
@@ -313,7 +323,7 @@ class SimulatedBroker(AuctionDesk):
     # ------------------------------------------------------------- helpers
     def asset_column(self, asset: str) -> int:
         try:
-            return self.market.asset_pos[asset]
+            return self._asset_pos[asset]
         except (KeyError, TypeError):
             shown = ", ".join(self.market.assets[:8])
             raise BacktestError(
@@ -326,10 +336,28 @@ class SimulatedBroker(AuctionDesk):
             self.ledger.mark_through(self.row - 1 if self._same_close else self.row)
 
     def emit(self, order: Order, event: OrderEvent) -> None:
+        """Apply ``event`` to ``order`` and publish it (to the engine and the risk gate)."""
         order.apply(event)
         self.events.append(event)
         if self.risk is not None:
             self.risk.observe(event)
+
+    def accept_own(self, order: Order, row: int) -> None:
+        """Submit and accept at once a new order the broker made itself (protection).
+
+        The events and states are :meth:`emit`'s for ``OrderSubmitted`` then
+        ``OrderAccepted``, transitions a NEW order always allows.
+        """
+        if order.status is not OrderStatus.NEW:
+            raise BacktestError(f"internal: order #{order.order_id} is not new")
+        oid = order.order_id
+        submitted, accepted = OrderSubmitted(oid, row), OrderAccepted(oid, row)
+        order.status = OrderStatus.ACCEPTED
+        order.events += (submitted, accepted)
+        self.events += (submitted, accepted)
+        if self.risk is not None:
+            self.risk.observe(submitted)
+            self.risk.observe(accepted)
 
     def _refused(self, order: Order, row: int, known_row: int, price: float = math.nan) -> bool:
         """Reject ``order`` when the risk engine refuses it (the reason names the limit)."""
@@ -365,12 +393,13 @@ class SimulatedBroker(AuctionDesk):
         """Start matching a ticket: at auctions, or in the resting book."""
         self._tickets[ticket.order.order_id] = ticket
         self.pending += 1
-        self.due_row = min(self.due_row, ticket.first_row)
         ticket.is_auction = auction
         if auction:
             self._auction.append(ticket)
+            first = ticket.first_row
         else:
-            self.resting.add(ticket)
+            first = self.resting.add(ticket)
+        self.due_row = min(self.due_row, first)
         if ticket.expire_row >= 0:
             self.expiring.setdefault(ticket.expire_row, []).append(ticket)
 

@@ -150,12 +150,13 @@ class Context:
         """
         if self.row < 0:
             self._need_bar("order")
-        if not (isinstance(quantity, int | float) and math.isfinite(quantity) and quantity):
+        if not (isinstance(quantity, (int, float)) and math.isfinite(quantity) and quantity):
             raise BacktestError(
                 f"order quantity must be a non-zero number of shares, got {quantity!r}",
                 hint="positive buys, negative sells",
             )
-        self._column(asset)
+        if asset.__class__ is not str or asset not in self._pos:
+            self._column(asset)  # the broker's error for an unknown asset
         broker = self._broker
         order = Order(
             broker.new_order_id(), asset,

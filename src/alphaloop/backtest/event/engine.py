@@ -165,10 +165,11 @@ class _Run:
         r = 0
         while r < n_rows:
             if wake is None:
-                if not (broker.pending or algos or expiring):
+                if not (algos or expiring) and (not broker.pending or r < broker.due_row):
                     r = self._quiet(r)  # bars on which only on_bar can act
                     if r >= n_rows:
                         break
+                    continue
             elif not algos:
                 while k < len(wake) and wake[k] < r:
                     k += 1
@@ -200,21 +201,28 @@ class _Run:
             r += 1
 
     def _quiet(self, r: int) -> int:
-        """Call ``on_bar`` from bar ``r`` on while nothing works at the broker.
+        """Call ``on_bar`` from bar ``r`` on while the broker has nothing to do.
 
-        Returns the first bar not finished here: the one after the first
-        ``on_bar`` that left an order, an event or an algorithm behind (its
-        events dispatched; the broker trades no earlier than the next bar),
-        or ``n_rows``. Only for strategies that look at every bar.
+        That is up to the broker's ``due_row`` (no order can trade before it;
+        every bar when nothing works). Returns the first bar not finished
+        here: ``due_row``, or the one after the first ``on_bar`` that changed
+        the broker (an order, an event, a rebalance) or started an algorithm
+        (its events dispatched, as the main loop does), or ``n_rows``. Only
+        for strategies that look at every bar, without algorithms or DAY
+        orders at work.
         """
         ctx, broker, algos = self.ctx, self.broker, self.ctx.algos
         on_bar = self.strategy.on_bar
         same_close = broker.config.fills is FillTiming.SAME_CLOSE
         n_rows = self.panel.n_times
-        while r < n_rows:
+        pending, due = broker.pending, broker.due_row
+        stop = min(due, n_rows) if pending else n_rows
+        while r < stop:
             ctx.row = broker.row = r
             on_bar(ctx, r)
-            if broker.pending or broker.events or algos or broker.expiring:
+            # anything on_bar does at the broker emits events or changes what is
+            # pending (orders, DAY expiries, rebalances); an algorithm may emit later
+            if broker.events or broker.pending != pending or algos:
                 if algos:
                     self._step_algos(r)
                 if broker.events:

@@ -191,6 +191,11 @@ def check_yaml(block: Block, directory: Path) -> str:
         with Workspace() as ws:
             check_model_spec(ws, spec)
         return "model"
+    if {"styles", "lifecycle", "bus", "controller", "autonomy"} & set(doc):
+        from alphaloop.app.run_loop import load_loop_config
+
+        load_loop_config(path)
+        return "loop"
     raise AssertionError(f"{block.where}: a YAML block of unknown kind (keys {sorted(doc)})")
 
 

@@ -30,6 +30,8 @@ from alphaloop.store.models import (
     StrategyRow,
 )
 from alphaloop.store.paper import (
+    PaperBarRow,
+    PaperDecisionRow,
     PaperEquityRow,
     PaperFillRow,
     PaperOrderRow,
@@ -59,6 +61,8 @@ __all__ = [
     "ModelStageChangeRecord",
     "ModelUsageRecord",
     "ModelVersionRecord",
+    "PaperBarRow",
+    "PaperDecisionRow",
     "PaperEquityRow",
     "PaperFillRow",
     "PaperOrderRow",

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from alphaloop.app.paper import PaperRun, _StopSignal, paper_store, session_on
 from alphaloop.errors import BacktestError
@@ -49,21 +50,45 @@ __all__ = ["WARMUP_ENV", "live_inputs", "run_live_feed"]
 WARMUP_ENV = "ALPHALOOP_LIVE_WARMUP_BARS"
 #: seconds between two polls of a live feed (default 5)
 POLL_ENV = "ALPHALOOP_LIVE_POLL_S"
+#: seconds before the first retry of a failed feed request (default 0.5; doubling up to 30)
+RETRY_ENV = "ALPHALOOP_LIVE_RETRY_S"
+
+
+def with_next_bar(panel: Panel, period: pd.Timedelta) -> Panel:
+    """``panel`` and one more row, ``period`` after its last, repeating the last row.
+
+    A backtest decides nothing on its last bar (no later bar could fill it); a
+    live session must decide on every new bar, so the strategy is prepared as if
+    the next bar existed and every asset traded in it. That row is never traded:
+    the session stops before it, and the next real bar replaces it (the decisions
+    taken are recorded and replayed as taken).
+    """
+    from alphaloop.data import Panel
+
+    index = panel.index.append(pd.DatetimeIndex([panel.index[-1] + period]))
+    fields = {}
+    for name in panel.field_names:
+        values = panel[name]
+        fields[name] = np.vstack([values, values[-1:]])
+    return Panel(index, panel.assets, fields)
 
 
 def live_inputs(
-    ws: Workspace, spec: StrategySpec, info: PaperSessionInfo, panel: Panel
-) -> EventInputs | None:
-    """The event inputs of ``spec`` on a live feed's panel; None while it is too short.
+    ws: Workspace, spec: StrategySpec, info: PaperSessionInfo, panel: Panel,
+    period: pd.Timedelta,
+) -> EventInputs | None:  # fmt: skip
+    """The event inputs of ``spec`` on a live feed's panel and its next bar (see
+    :func:`with_next_bar`); None while the panel is too short.
 
     The first tradable bar is the first live one (``info.first_row``: the warm-up
-    bars only feed the signal).
+    bars only feed the signal). The last row of the inputs is the next bar's.
     """
     from alphaloop.app.backtests import strategy_signal
     from alphaloop.backtest import event_inputs, prepare_strategy
 
     live_spec = spec.model_copy(update={"start": None, "end": None})
     data = ws.data.info(info.dataset, info.data_version)
+    panel = with_next_bar(panel, period)
     try:
         signal = strategy_signal(ws, live_spec, panel)
         prep = prepare_strategy(live_spec, data, panel, signal, first_row=info.first_row)
@@ -91,7 +116,9 @@ def _feed(ws: Workspace, info: PaperSessionInfo, spec: StrategySpec,
         period = bar_period(ws.data.info(info.dataset, info.data_version).frequency)
         source = bar_source(info.feed, _assets(ws, spec), period)
     poll = float(os.environ.get(POLL_ENV) or 5.0)
-    return LiveBarFeed(source, recorded=read_bars(ws.db, info.id), poll_interval_s=poll)
+    retry = float(os.environ.get(RETRY_ENV) or 0.5)
+    return LiveBarFeed(source, recorded=read_bars(ws.db, info.id), poll_interval_s=poll,
+                       retry_s=(retry, max(retry, 30.0)))  # fmt: skip
 
 
 def run_live_feed(
@@ -191,11 +218,11 @@ def _advance(
     from alphaloop.execution import BarEvent, ReplayFeed
     from alphaloop.live.decisions import read_decisions
 
-    inputs = live_inputs(ws, spec, info, feed.panel)
+    inputs = live_inputs(ws, spec, info, feed.panel, feed.source.period)
     if inputs is None:
         return 0
     store = paper_store(ws)
-    n = inputs.panel.n_times
+    n = inputs.panel.n_times - 1  # the next bar is not there yet
     store.update(info.id, n_bars=n)
     if trader is not None:
         return trader.trade(inputs)
@@ -221,7 +248,14 @@ def _open_live(ws: Workspace, info: PaperSessionInfo, spec: StrategySpec, live_f
     gov = Governance.open(ws.db, approval_ttl_s=LIVE_APPROVAL_TTL_S)
     approval = live_approval(gov, info.feed, info.spec_hash, live_flag=live_flag,
                              actor=current_user())  # fmt: skip
-    return live_broker(info.feed, _assets(ws, spec), approval)
+    broker = live_broker(info.feed, _assets(ws, spec), approval)
+    if not broker.wait_stream(10.0):
+        broker.close()
+        raise PaperError(
+            f"live session {info.id}: the {info.feed} order updates did not connect in 10 s",
+            hint="orders are never sent without them; check the venue and retry",
+        )
+    return broker
 
 
 class _LiveTrader:
@@ -243,7 +277,7 @@ class _LiveTrader:
 
         store = paper_store(self.ws)
         info = store.get(self.info.id)
-        n = inputs.panel.n_times
+        n = inputs.panel.n_times - 1  # the next bar is not there yet
         if n <= info.position:
             return 0
         row = n - 1

@@ -57,6 +57,10 @@ from alphaloop.execution.orders import Order
 __all__ = ["GatedBroker"]
 
 
+def _recorded(weights: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if w is None else float(w) for w in weights], dtype=float)
+
+
 class GatedBroker(GateCore):
     """A :class:`Broker` that enforces governance in front of ``inner``.
 
@@ -231,6 +235,9 @@ class GatedBroker(GateCore):
         weights = np.asarray(command.weights, dtype=float)
         if self._plan is not None:
             d = self._plan.first(seq, "rebalance", None)
+            if "weights" in d.detail:  # the weights as decided then, whatever they are now
+                command = RebalanceToWeights(_recorded(d.detail["weights"]), command.row,
+                                             command.protection)  # fmt: skip
             if d.action == "sent":
                 self.inner.rebalance(command)
                 self._pull()

@@ -64,7 +64,8 @@ def test_l2_waits_for_a_person_and_survives_a_restart(ws: Workspace) -> None:
     info = store.claim(info.id)
     session = build_paper_session(ws, info, governance=gov)
     gate = session.gate
-    assert gate is not None and gate.level.value == "L2"
+    assert gate is not None
+    assert gate.level.value == "L2"
 
     def run_until_held(count: int) -> None:
         while len(gate.held_rebalances()) < count:
@@ -99,7 +100,8 @@ def test_l2_waits_for_a_person_and_survives_a_restart(ws: Workspace) -> None:
     # a restart: the venue is rebuilt from the recorded bars and decisions
     recorded = read_decisions(ws.db, info.id)
     by_seq = {(d.seq, d.step): d.action for d in recorded}
-    assert by_seq[(first_seq, 0)] == "held" and by_seq[(first_seq, 1)] == "sent"
+    assert by_seq[(first_seq, 0)] == "held"
+    assert by_seq[(first_seq, 1)] == "sent"
     assert by_seq[(second_seq, 1)] == "refused"
     again = build_paper_session(ws, store.get(info.id), governance=gov)
     again.catch_up(position, recorded)

@@ -126,8 +126,11 @@ def alpaca_venue(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     _import(ws, "us-stocks", series, tmp_path)
     fake = fake_alpaca.FakeAlpaca()
     fake.bar_series = {
-        a: [{"t": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "o": r.open, "h": r.high, "l": r.low,
-             "c": r.close, "v": r.volume} for t, r in s.iterrows()]  # fmt: skip
+        a: [
+            {"t": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "o": r.open, "h": r.high, "l": r.low,
+             "c": r.close, "v": r.volume}
+            for t, r in s.iterrows()
+        ]
         for a, s in series.items()
     }
     for var, value in {
@@ -147,15 +150,19 @@ def alpaca_venue(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture
-def binance_venue(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Venue]:
+def binance_venue(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Venue]:
     end = pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=3)
     days = pd.date_range(end=end, periods=N_BARS, freq="D", tz="UTC")
     series = _series(["BTC/USDT", "XYZ/USDT"], days, seed=5)
     _import(ws, "crypto", series, tmp_path)
     fake = fake_binance.FakeBinance()
     fake.kline_series = {
-        a.replace("/", ""): [[int(t.value // 1_000_000), r.open, r.high, r.low, r.close,
-                              r.volume] for t, r in s.iterrows()]  # fmt: skip
+        a.replace("/", ""): [
+            [int(t.value // 1_000_000), r.open, r.high, r.low, r.close, r.volume]
+            for t, r in s.iterrows()
+        ]
         for a, s in series.items()
     }
     for var, value in {
@@ -201,19 +208,22 @@ def _check_bars(ws: Workspace, session_id: int, n_assets: int) -> pd.DataFrame:
 def test_alpaca_feed_survives_a_disconnect_and_a_kill(ws: Workspace, alpaca_venue: Venue) -> None:
     spec = _spec("us-stocks")
     info, _ = open_paper(ws, spec, feed="alpaca")
-    assert info.feed == "alpaca" and info.n_bars == 0
+    assert info.feed == "alpaca"
+    assert info.n_bars == 0
     first = run_live_feed(ws, info.id, stop=alpaca_venue.stepper(ws, info.id, 60, kill_at=58))
     assert first.session.status == "stopped"
     assert "kill switch (all): desk closed" in (first.session.error or "")
     stopped_at = first.session.position
-    assert 0 < stopped_at
+    assert stopped_at > 0
 
     gov = Governance.open(ws.db)
     gov.kill_switch.clear("desk open", actor="ops")
     second = run_live_feed(ws, info.id, stop=alpaca_venue.stepper(ws, info.id, N_BARS, down_at=64))
     done = second.session
-    assert done.status == "stopped" and done.error is None
-    assert done.restarts == 1 and second.resumed_at == stopped_at
+    assert done.status == "stopped"
+    assert done.error is None
+    assert done.restarts == 1
+    assert second.resumed_at == stopped_at
     _check_bars(ws, info.id, 2)
     assert done.first_row == SHOWN
     assert done.position == done.n_bars  # every bar processed

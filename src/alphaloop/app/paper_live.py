@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.app.paper import PaperRun, _StopSignal, paper_store, session_on
-from alphaloop.errors import BacktestError
+from alphaloop.errors import BacktestError, PaperError
 from alphaloop.live.records import PaperSessionInfo
 from alphaloop.progress import Progress, no_progress
 

@@ -14,10 +14,14 @@ Rebuilding per bar costs a replay of the session's bars, which suits bar
 frequencies (minutes and up), not ticks.
 
 **Live** (``mode`` live, see :mod:`alphaloop.app.paper_venue`): after each
-new bar the targets of its close go, as a rebalance, through the gate (at
-the session's level, hard limits required) to the venue's live adapter;
-its orders and fills are recorded as they arrive. A live session never
-replays orders: on a restart the venue is asked for the open orders.
+new bar the targets of its close are sized against the venue's account
+(equity, positions, last prices) into one market order per asset, and each
+order passes the gate on its own (kill switch, autonomy level, compliance,
+the hard limits, which a live session must have, and at L2 a person's
+approval) before it reaches the venue's live adapter; orders and fills are
+recorded as they arrive. Only the newest bar's targets are traded: bars
+missed while the session was down are past decisions. A live session never
+replays orders: on a restart the venue is asked about the open ones.
 """
 
 from __future__ import annotations
@@ -264,17 +268,17 @@ class _LiveTrader:
     def __init__(self, ws: Workspace, info: PaperSessionInfo, spec: StrategySpec,
                  gov: Governance, gate: Gate | None, venue: Any) -> None:  # fmt: skip
         from alphaloop.app.paper_gate import session_gate
+        from alphaloop.execution import MarketSnapshot
 
         self.ws, self.info, self.venue = ws, info, venue
         store = paper_store(ws)
         venue.restore(_recorded_orders(store, info.id))
+        self.market = MarketSnapshot()
         self.gate = gate(venue) if gate is not None else session_gate(
-            info, spec, venue, gov, simulated=False)  # fmt: skip
+            info, spec, venue, gov, market=self.market, simulated=False)  # fmt: skip
 
     def trade(self, inputs: EventInputs) -> int:
         """Rebalance to the newest bar's targets (older unprocessed bars are past decisions)."""
-        from alphaloop.execution import RebalanceToWeights
-
         store = paper_store(self.ws)
         info = store.get(self.info.id)
         n = inputs.panel.n_times - 1  # the next bar is not there yet
@@ -283,13 +287,36 @@ class _LiveTrader:
         row = n - 1
         gate, venue = self.gate, self.venue
         venue.row = row
+        close = inputs.panel["close"][row]
+        self.market.update(dict(zip(inputs.panel.assets, close.tolist(), strict=True)))
         gate.begin_bar(row)
         weights = inputs.weights[row]
         if np.isfinite(weights).any():
-            gate.rebalance(RebalanceToWeights(weights, row))
+            for command in _legs(venue, weights, row):
+                gate.submit(command)
         gate.end_bar(row)
         _record_live(store, info, gate, venue, inputs, row)
         return n - info.position
+
+
+def _legs(venue: Any, weights: np.ndarray, row: int) -> list[Any]:
+    """Market orders that move each asset with a finite weight to ``weight * equity``
+    at the venue's last price (the venue rounds each to its lot and tick)."""
+    from alphaloop.execution import Order, OrderSide, SubmitOrder
+
+    equity = float(venue.equity)
+    held = venue.positions()
+    out = []
+    for asset, weight in zip(venue.assets, weights, strict=True):
+        if not np.isfinite(weight):
+            continue
+        delta = weight * equity / venue.last_price(asset) - held.get(asset, 0.0)
+        if abs(delta) <= 1e-12:
+            continue
+        side = OrderSide.BUY if delta > 0 else OrderSide.SELL
+        out.append(SubmitOrder(Order(venue.new_order_id(), asset, side, abs(delta),
+                                     reason="rebalance"), row))  # fmt: skip
+    return out
 
 
 def _recorded_orders(store: Any, session_id: int) -> list[Any]:

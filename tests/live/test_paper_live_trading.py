@@ -17,12 +17,7 @@ from alphaloop.execution import AutonomyError, Governance
 from alphaloop.live.decisions import read_decisions
 from tests.cli.conftest import cli
 from tests.execution.brokers import fake_alpaca
-from tests.live.test_paper_live_feed import (  # noqa: F401 - fixtures
-    N_BARS,
-    Venue,
-    alpaca_venue,
-    ws,
-)
+from tests.live.live_venues import N_BARS, Venue
 
 LIVE_KEYS = {
     "ALPHALOOP_ALPACA_LIVE_KEY_ID": fake_alpaca.KEY,
@@ -42,9 +37,10 @@ def _spec(limits: bool = True) -> StrategySpec:
 
 
 def test_cli_names_what_live_trading_lacks(
-    ws: Workspace, alpaca_venue: Venue, tmp_path: Path,
+    live_ws: Workspace, alpaca_venue: Venue, tmp_path: Path,
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    ws = live_ws
     spec = tmp_path / "live.yaml"
     spec.write_text(json.dumps(_spec().model_dump(mode="json")))
     root = str(ws.root)
@@ -77,9 +73,11 @@ def fake_alpaca_orders(venue: Venue) -> int:
 
 
 def test_live_orders_pass_the_gate_and_reach_the_venue(
-    ws: Workspace, alpaca_venue: Venue, monkeypatch: pytest.MonkeyPatch
+    live_ws: Workspace, alpaca_venue: Venue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from alphaloop.app.paper_venue import live_approval
+
+    ws = live_ws
 
     for var, value in LIVE_KEYS.items():
         monkeypatch.setenv(var, value)

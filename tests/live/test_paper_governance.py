@@ -5,6 +5,7 @@ refusals show in the session's summary."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -51,6 +52,9 @@ def test_l1_records_the_signals_and_sends_no_order(ws: Workspace) -> None:
     summary = decision_summary(decisions)
     assert summary["refused_by_stage"] == {"autonomy": len(decisions)}
     gov = Governance.open(ws.db)
+    (started,) = gov.audit.entries(action="limits.set")
+    assert started.subject == f"paper session {info.id}"
+    assert json.loads(started.payload)["autonomy"] == "L1"
     refused = gov.audit.entries(action="rebalance.refused")
     assert len(refused) == len(decisions)
     assert gov.audit.verify().ok

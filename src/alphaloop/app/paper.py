@@ -214,7 +214,21 @@ def open_paper(
         mode=mode,
         limits_set_by=(limits_set_by or "").strip() or None,
     )
+    _audit_start(ws, store.get(session_id), spec)
     return store.get(session_id), True
+
+
+def _audit_start(ws: Workspace, info: PaperSessionInfo, spec: StrategySpec) -> None:
+    """``limits.set``: the hard limits (and level) a new session starts under, and who set them."""
+    from alphaloop.app.governance import current_user, governance
+
+    limits = spec.limits.risk_limits()
+    governance(ws).audit.append(
+        info.limits_set_by or current_user(), "limits.set", f"paper session {info.id}",
+        {"limits": None if limits is None else limits.model_dump(mode="json"),
+         "limits_set_by": info.limits_set_by, "autonomy": info.autonomy, "mode": info.mode,
+         "feed": info.feed, "strategy": info.spec_hash},
+    )  # fmt: skip
 
 
 def build_paper_session(

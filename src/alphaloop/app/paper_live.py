@@ -157,11 +157,11 @@ def run_live_feed(
     info = store.get(session_id)
     spec = StrategySpec.from_dict(info.spec, source=f"paper session {session_id}")
     gov = Governance.open(ws.db)
+    feed = _feed(ws, info, spec, source)  # the market-data adapter, before anything runs
     venue = None
     if info.mode == "live":
         venue = _open_live(ws, info, spec, live_flag)
     info = store.claim(session_id)
-    feed = _feed(ws, info, spec, source)
     killed: list[Any] = []
     flags: dict[str, Any] = {"shown": 0.0}
 

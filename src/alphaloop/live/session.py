@@ -155,7 +155,7 @@ class PaperSession:
             gate.begin_bar(r)
         if venue.pending:
             venue.start_bar(r)
-            if self._has_events():
+            if venue.events or (gate is not None and gate.has_events):
                 self._dispatch()
         if self._looks[r]:  # type: ignore[index]
             self.strategy.on_bar(ctx, r)
@@ -163,19 +163,19 @@ class PaperSession:
             for algo in ctx.algos:
                 algo.step(r)
             ctx.algos[:] = [a for a in ctx.algos if a.active]
-        if self._has_events():
+        if venue.events or (gate is not None and gate.has_events):
             self._dispatch()
         if self._same_close and venue.pending:
             venue.decision_auction(r)
-            if self._has_events():
+            if venue.events or (gate is not None and gate.has_events):
                 self._dispatch()
         if venue.expiring:
             venue.end_bar(r)
-            if self._has_events():
+            if venue.events or (gate is not None and gate.has_events):
                 self._dispatch()
         if gate is not None:
             gate.end_bar(r)  # approvals decided during the bar; a replay's releases
-            if self._has_events():
+            if venue.events or (gate is not None and gate.has_events):
                 self._dispatch()
         self.position = r + 1
         if self.recorder is not None:
@@ -281,13 +281,15 @@ class PaperSession:
         return bool(self.venue.events) or (gate is not None and gate.has_events)
 
     def _dispatch(self) -> None:
-        ctx, strategy = self.ctx, self.strategy
+        ctx, strategy, orders = self.ctx, self.strategy, self.venue.orders
         source: Broker = self.gate if self.gate is not None else self.venue
         events = self._bar_events
         while self._has_events() or ctx.algo_events:
             for event in source.drain_events():
                 events.append(event)
-                order = self.order(event.order_id)
+                order = orders.get(event.order_id)
+                if order is None:  # refused or held by the gate
+                    order = self.order(event.order_id)
                 if order.parent_id is not None:
                     algo = ctx.algo_by_parent.get(order.parent_id)
                     if algo is not None:

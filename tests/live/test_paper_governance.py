@@ -13,6 +13,7 @@ import pytest
 from alphaloop.app import Workspace, open_paper, paper_store, run_paper
 from alphaloop.app.paper import build_paper_session
 from alphaloop.backtest import StrategySpec, quick_spec
+from alphaloop.errors import PaperError
 from alphaloop.execution import Governance
 from alphaloop.live.decisions import decision_summary, read_decisions
 from tests.execution.governance_helpers import Clock
@@ -38,6 +39,9 @@ def ws(tmp_path) -> Workspace:
 def test_l1_records_the_signals_and_sends_no_order(ws: Workspace) -> None:
     info, _ = open_paper(ws, _spec("gov-l1"), autonomy="L1")
     assert info.autonomy == "L1"
+    with pytest.raises(PaperError, match="runs at autonomy L1, not L3; a session keeps"):
+        open_paper(ws, _spec("gov-l1"), autonomy="L3")
+    assert open_paper(ws, _spec("gov-l1"))[0].id == info.id  # no level asked: the session's
     done = run_paper(ws, info.id).session
     assert done.status == "finished"
     store = paper_store(ws)

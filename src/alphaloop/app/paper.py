@@ -183,6 +183,12 @@ def open_paper(
     store = paper_store(ws)
     found = store.find_active(spec.hash, spec.data, feed_name, mode)
     if found is not None:
+        if autonomy is not None and found.autonomy != level.value:
+            raise PaperError(
+                f"paper session {found.id} of this strategy on {feed_name} runs at autonomy "
+                f"{found.autonomy}, not {level.value}; a session keeps its level",
+                hint=f"stop it (`alphaloop paper stop {found.id}`), then start a new one",
+            )
         if found.status == "running" and found.alive and found.pid != os.getpid():
             raise PaperError(
                 f"paper session {found.id} of this strategy is running (process {found.pid})",

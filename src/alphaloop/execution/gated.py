@@ -307,6 +307,12 @@ class GatedBroker(GateCore):
         strategy) and enforce it now; returns the ids of the orders it canceled."""
         from alphaloop.execution.kill_switch import KillScope
 
+        if self._plan is not None:  # replaying: the kill was set then; cancel as it did
+            ids = [o.order_id for o in self.inner.open_orders()]
+            for oid in ids:
+                self.inner.cancel(CancelOrder(oid, self._row))
+            self._pull()
+            return ids
         scope, target = (
             (KillScope.SESSION, self.session) if self.session
             else (KillScope.STRATEGY, self.strategy) if self.strategy

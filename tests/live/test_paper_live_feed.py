@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from alphaloop.app import Workspace, open_paper, paper_store
-from alphaloop.app.paper import session_on
+from alphaloop.app.paper_gate import session_on
 from alphaloop.app.paper_live import live_inputs, run_live_feed
 from alphaloop.backtest import StrategySpec
 from alphaloop.data import Panel

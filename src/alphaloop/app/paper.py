@@ -27,12 +27,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -44,18 +41,16 @@ from alphaloop.progress import Progress, no_progress
 if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
     from alphaloop.backtest import EventInputs, StrategySpec
-    from alphaloop.execution import Broker, Feed, Governance, SimulatedBroker
+    from alphaloop.execution import Broker, Governance, SimulatedBroker
     from alphaloop.live import PaperSession, Reconciliation
 
 __all__ = [
     "PaperRun",
     "build_paper_session",
-    "detach_paper",
     "open_paper",
     "paper_sessions",
     "paper_store",
     "run_paper",
-    "stop_paper",
 ]
 
 #: a wrapper put in front of the venue: every order of the strategy goes through it
@@ -220,21 +215,10 @@ def open_paper(
         mode=mode,
         limits_set_by=(limits_set_by or "").strip() or None,
     )
-    _audit_start(ws, store.get(session_id), spec)
+    from alphaloop.app.paper_gate import audit_start
+
+    audit_start(ws, store.get(session_id), spec)
     return store.get(session_id), True
-
-
-def _audit_start(ws: Workspace, info: PaperSessionInfo, spec: StrategySpec) -> None:
-    """``limits.set``: the hard limits (and level) a new session starts under, and who set them."""
-    from alphaloop.app.governance import current_user, governance
-
-    limits = spec.limits.risk_limits()
-    governance(ws).audit.append(
-        info.limits_set_by or current_user(), "limits.set", f"paper session {info.id}",
-        {"limits": None if limits is None else limits.model_dump(mode="json"),
-         "limits_set_by": info.limits_set_by, "autonomy": info.autonomy, "mode": info.mode,
-         "feed": info.feed, "strategy": info.spec_hash},
-    )  # fmt: skip
 
 
 def build_paper_session(
@@ -276,37 +260,11 @@ def build_paper_session(
             f"the session recorded {info.n_bars}",
             hint="start a new session",
         )
+    from alphaloop.app.paper_gate import session_on
+
     feed = ReplayFeed(inputs.panel, name=info.feed, speed=info.speed)
     return session_on(ws, info, spec, inputs, feed, gate=gate, record=record,
                       governance=governance)  # fmt: skip
-
-
-def session_on(
-    ws: Workspace,
-    info: PaperSessionInfo,
-    spec: StrategySpec,
-    inputs: EventInputs,
-    feed: Feed,
-    *,
-    gate: Gate | None = None,
-    record: bool = True,
-    governance: Governance | None = None,
-    announce: bool = True,
-) -> PaperSession:
-    """A session of ``info`` on ``inputs`` (the strategy and its venue's settings) and ``feed``."""
-    from alphaloop.app.paper_gate import VenueMarket, session_gate
-    from alphaloop.execution import Governance, SimulatedBroker
-    from alphaloop.live.session import PaperSession
-
-    venue = SimulatedBroker(inputs.panel, inputs.config)
-    recorder = StoreRecorder(paper_store(ws), info.id) if record else None
-    if gate is not None:
-        broker = gate(venue)
-    else:
-        gov = governance if governance is not None else Governance.open(ws.db)
-        broker = session_gate(info, spec, venue, gov, market=VenueMarket(venue),
-                              announce=announce)  # fmt: skip
-    return PaperSession(inputs.strategy(), feed, venue, broker=broker, recorder=recorder)
 
 
 class _StopSignal:
@@ -444,67 +402,6 @@ def run_paper(
     return PaperRun(store.get(session_id), bars, resumed_at, recon)
 
 
-def stop_paper(ws: Workspace, session_id: int) -> PaperSessionInfo:
-    """Ask a session to stop after its current bar; a session whose process is gone stops now.
-
-    Raises
-    ------
-    PaperError
-        The session has already ended.
-    """
-    store = paper_store(ws)
-    info = store.get(session_id)
-    if info.status in (*_ENDED, "stopped"):
-        raise PaperError(f"paper session {session_id} is already {info.status}")
-    if info.status == "running" and info.alive:
-        store.update(session_id, stop_requested=True)  # read by the session within a second
-        if info.pid is not None and info.pid != os.getpid():
-            os.kill(info.pid, signal.SIGTERM)
-    else:
-        store.update(session_id, status="stopped", stop_requested=True)
-    return store.get(session_id)
-
-
 def paper_sessions(ws: Workspace, limit: int = 50) -> list[PaperSessionInfo]:
     """The latest sessions, newest first."""
     return paper_store(ws).list(limit)
-
-
-def detach_paper(ws: Workspace, session_id: int) -> int:
-    """Run a session in a background process of its own; returns its pid.
-
-    The process runs ``alphaloop paper resume ID`` on this workspace in a
-    new session (it survives the terminal); its output goes to
-    ``<workspace>/paper/ID.log``.
-    """
-    log_dir = Path(ws.root) / "paper"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = open(log_dir / f"{session_id}.log", "ab")  # noqa: SIM115 - handed to the child
-    try:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "alphaloop.cli", "--workspace", str(ws.root),
-                "paper", "resume", str(session_id),
-                *(["--live"] if _is_live(ws, session_id) else []),
-            ],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=_child_env(ws),
-        )  # fmt: skip
-    finally:
-        log.close()
-    return proc.pid
-
-
-def _child_env(ws: Workspace) -> dict[str, str]:
-    env = dict(os.environ)
-    settings = ws.settings
-    if getattr(settings, "database_url", None):
-        env["ALPHALOOP_DATABASE_URL"] = str(settings.database_url)
-    if getattr(settings, "database_schema", None):
-        env["ALPHALOOP_DATABASE_SCHEMA"] = str(settings.database_schema)
-    env["ALPHALOOP_HOLDOUT_FRACTION"] = str(settings.holdout_fraction)
-    return env
-
-
-def _is_live(ws: Workspace, session_id: int) -> bool:
-    return paper_store(ws).get(session_id).mode == "live"

@@ -30,11 +30,20 @@ from alphaloop.execution import (
 )
 
 if TYPE_CHECKING:
-    from alphaloop.backtest import StrategySpec
-    from alphaloop.execution import SimulatedBroker
-    from alphaloop.live import PaperSessionInfo
+    from alphaloop.app.paper import Gate
+    from alphaloop.app.workspace import Workspace
+    from alphaloop.backtest import EventInputs, StrategySpec
+    from alphaloop.execution import Feed, SimulatedBroker
+    from alphaloop.live import PaperSession, PaperSessionInfo
 
-__all__ = ["AUTONOMY_ENV", "VenueMarket", "default_autonomy", "session_gate"]
+__all__ = [
+    "AUTONOMY_ENV",
+    "VenueMarket",
+    "audit_start",
+    "default_autonomy",
+    "session_gate",
+    "session_on",
+]
 
 #: the environment variable that sets the default autonomy level of new sessions
 AUTONOMY_ENV = "ALPHALOOP_AUTONOMY"
@@ -124,3 +133,45 @@ def session_gate(
         simulated=simulated,
         announce=announce,
     )
+
+
+def session_on(
+    ws: Workspace,
+    info: PaperSessionInfo,
+    spec: StrategySpec,
+    inputs: EventInputs,
+    feed: Feed,
+    *,
+    gate: Gate | None = None,
+    record: bool = True,
+    governance: Governance | None = None,
+    announce: bool = True,
+) -> PaperSession:
+    """A session of ``info`` on ``inputs`` (the strategy and its venue's settings) and ``feed``."""
+    from alphaloop.app.paper import paper_store
+    from alphaloop.execution import SimulatedBroker
+    from alphaloop.live.records import StoreRecorder
+    from alphaloop.live.session import PaperSession
+
+    venue = SimulatedBroker(inputs.panel, inputs.config)
+    recorder = StoreRecorder(paper_store(ws), info.id) if record else None
+    if gate is not None:
+        broker = gate(venue)
+    else:
+        gov = governance if governance is not None else Governance.open(ws.db)
+        broker = session_gate(info, spec, venue, gov, market=VenueMarket(venue),
+                              announce=announce)  # fmt: skip
+    return PaperSession(inputs.strategy(), feed, venue, broker=broker, recorder=recorder)
+
+
+def audit_start(ws: Workspace, info: PaperSessionInfo, spec: StrategySpec) -> None:
+    """``limits.set``: the hard limits (and level) a new session starts under, and who set them."""
+    from alphaloop.app.governance import current_user, governance
+
+    limits = spec.limits.risk_limits()
+    governance(ws).audit.append(
+        info.limits_set_by or current_user(), "limits.set", f"paper session {info.id}",
+        {"limits": None if limits is None else limits.model_dump(mode="json"),
+         "limits_set_by": info.limits_set_by, "autonomy": info.autonomy, "mode": info.mode,
+         "feed": info.feed, "strategy": info.spec_hash},
+    )  # fmt: skip

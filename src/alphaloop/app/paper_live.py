@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from alphaloop.app.paper import PaperRun, _StopSignal, paper_store, session_on
+from alphaloop.app.paper import PaperRun, _StopSignal, paper_store
+from alphaloop.app.paper_gate import session_on
 from alphaloop.errors import BacktestError, PaperError
 from alphaloop.live.records import PaperSessionInfo
 from alphaloop.progress import Progress, no_progress

@@ -51,7 +51,7 @@ from alphaloop.execution.events import (
     RebalanceToWeights,
     SubmitOrder,
 )
-from alphaloop.execution.gate_core import GateCore
+from alphaloop.execution.gate_session import GateSession
 from alphaloop.execution.orders import Order
 
 __all__ = ["GatedBroker"]
@@ -61,7 +61,7 @@ def _recorded(weights: list[float | None]) -> np.ndarray:
     return np.array([np.nan if w is None else float(w) for w in weights], dtype=float)
 
 
-class GatedBroker(GateCore):
+class GatedBroker(GateSession):
     """A :class:`Broker` that enforces governance in front of ``inner``.
 
     Parameters
@@ -143,20 +143,6 @@ class GatedBroker(GateCore):
                         {"approval": approval.id, "order_hash": approval.order_hash})  # fmt: skip
             return
         self._send(command)
-
-    def _replay_submit(self, seq: int, command: SubmitOrder) -> None:
-        """Do to ``command`` what the record says was done to it."""
-        assert self._plan is not None
-        order = command.order
-        d = self._plan.first(seq, "order", order.order_id)
-        if d.action == "sent":
-            self._risk_submit(order)
-            self.inner.submit(command)
-            self._pull()
-        elif d.action == "held":
-            self._held[order.order_id] = (command, int(d.approval_id or 0))
-        else:
-            self._reject(order, command.row, d.stage, d.stage, d.message)
 
     def cancel(self, command: CancelOrder) -> bool:
         """Cancel a working or held order (always allowed, killed or not)."""

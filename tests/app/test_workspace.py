@@ -89,11 +89,13 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "policy_changes",
         "strategy_states",
         "lifecycle_transitions",
+        "paper_decisions",
+        "paper_bars",
         "alembic_version",
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0010"
+    assert version == "0011"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

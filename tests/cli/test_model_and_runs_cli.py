@@ -48,6 +48,15 @@ def test_promote_through_the_stages(research_ws: Path, capsys: pytest.CaptureFix
         ("production", "archived"),
     ]
     assert history[1]["reason"] == "best OOS IC"
+    # each promotion is in the hash-chained audit trail too
+    code, out, _ = cli(capsys, research_ws, "audit", "list", "--action", "model.promoted",
+                       "--json")  # fmt: skip
+    promoted = [e["payload"] | {"subject": e["subject"]} for e in json.loads(out)]
+    assert {"subject": "model tiny/v1", "from": "candidate", "to": "production",
+            "archived": [], "note": "best OOS IC"}.items() <= promoted[-2].items()  # fmt: skip
+    assert promoted[-1]["subject"] == "model tiny/v2"
+    assert promoted[-1]["archived"] == ["tiny/v1"]
+    assert cli(capsys, research_ws, "audit", "verify")[0] == 0
     # moves the registry does not allow, and unknown stages, are bad input
     code, _, err = cli(capsys, research_ws, "model", "promote", "tiny/v1", "--stage", "production")
     assert code == 2

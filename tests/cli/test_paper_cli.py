@@ -114,8 +114,9 @@ def test_detached_sessions_run_in_their_own_process(
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("--feed", "alpaca"), "not available to paper sessions"),
-        (("--feed", "ccxt:binance"), "not available to paper sessions"),
+        (("--feed", "alpaca"), "missing credentials: ALPHALOOP_ALPACA_PAPER_KEY_ID"),
+        (("--autonomy", "L9"), "--autonomy: unknown autonomy level 'L9'"),
+        (("--live",), "--live needs a venue feed"),
         (("--feed", "kafka:x"), "unknown feed"),
         (("--speed", "-1"), "speed"),
         (("--data", "no-such-data"), "no-such-data"),
@@ -129,6 +130,28 @@ def test_bad_input_is_refused_with_exit_code_2(
     assert code == 2
     assert says in err
     assert "Traceback" not in err + out
+
+
+def test_an_l1_session_records_signals_and_shows_its_refusals(
+    ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(tmp_path, SPEC.replace('end: "2019-12-31"', 'end: "2019-03-31"'))
+    code, out, err = cli(capsys, ws, "paper", "start", str(spec), "--autonomy", "L1", "--json")
+    assert code == 0, err
+    session = json.loads(out)["session"]
+    assert session["autonomy"] == "L1"
+    code, out, _ = cli(capsys, ws, "paper", "status", str(session["id"]), "--json")
+    status = json.loads(out)
+    assert status["n_fills"] == 0
+    gate = status["gate"]
+    assert gate["sent"] == 0
+    assert gate["refused"] == gate["commands"] > 0
+    assert gate["refused_by_stage"] == {"autonomy": gate["commands"]}
+    code, out, _ = cli(capsys, ws, "paper", "status", str(session["id"]))
+    assert f"gate: {gate['commands']} command(s): 0 sent" in out
+    assert "autonomy L1: signals only" in out
+    code, out, _ = cli(capsys, ws, "audit", "list", "--action", "rebalance.", "--json")
+    assert len(json.loads(out)) == gate["commands"]
 
 
 def test_unknown_sessions_and_missing_specs_are_refused(

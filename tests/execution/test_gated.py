@@ -38,6 +38,7 @@ from alphaloop.execution import (
     TradingState,
 )
 from alphaloop.execution.events import CancelOrder, ModifyOrder, RebalanceToWeights
+from alphaloop.execution.gate_decisions import ReplayMismatchError
 
 from .governance_helpers import Clock
 
@@ -344,3 +345,34 @@ def test_bad_change_to_a_held_order_is_refused(ws: Workspace, panel: Panel) -> N
     assert order.quantity == 10.0
     refused = s.gov.audit.entries(action="order.modify_refused")[-1].data
     assert "quantity must be a positive number" in refused["message"]
+
+
+# ----------------------------------------------------------------------- replay
+def test_a_replay_repeats_the_recorded_decisions_and_audits_nothing(
+    ws: Workspace, panel: Panel
+) -> None:
+    s = Session(ws, panel, "L3")
+    first = s.order(0, 10.0)
+    too_big = s.order(0, 1e6)  # past max_weight: refused by the risk engine
+    decisions = s.gate.take_decisions()
+    assert [(d.seq, d.action, d.stage) for d in decisions] == [
+        (1, "sent", "gate"), (2, "refused", "risk"),
+    ]
+    assert first.status is not OrderStatus.REJECTED
+    assert too_big.status is OrderStatus.REJECTED
+    entries = len(s.actions())
+
+    again = Session(ws, panel, "L3")
+    again.gate.start_replay(decisions)
+    replayed = [again.order(0, 10.0), again.order(0, 1e6)]
+    again.gate.end_replay()
+    assert [o.status for o in replayed] == [first.status, too_big.status]
+    assert replayed[1].events[-1].reason == too_big.events[-1].reason
+    assert again.gate.take_decisions() == []  # nothing decided again
+    assert len(again.actions()) == entries + 1  # only the second gate's start
+
+    other = Session(ws, panel, "L3")
+    other.gate.start_replay(decisions[:1])
+    other.order(0, 10.0)
+    with pytest.raises(ReplayMismatchError, match="command 2 of the strategy is order"):
+        other.order(0, 1e6)

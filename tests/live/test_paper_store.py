@@ -22,7 +22,7 @@ from alphaloop.app import (
 )
 from alphaloop.app.paper import build_paper_session
 from alphaloop.backtest import StrategySpec, quick_spec
-from alphaloop.errors import HoldoutError, PaperError, ReconciliationError
+from alphaloop.errors import HoldoutError, PaperError, ReconciliationError, UsageError
 from alphaloop.live import PaperStore
 
 EXPR = "Ref($close, 1) / Ref($close, 61) - 1"
@@ -219,12 +219,14 @@ def test_the_stop_flag_ends_a_running_session_after_a_bar(ws: Workspace) -> None
     assert session.position == 1  # asked after the first bar
 
 
-def test_live_feeds_and_other_datasets_are_refused_with_the_reason(ws: Workspace) -> None:
+def test_other_datasets_and_live_mode_on_a_replay_are_refused_with_the_reason(
+    ws: Workspace,
+) -> None:
     spec = _spec()
-    with pytest.raises(PaperError, match="not available to paper sessions"):
-        open_paper(ws, spec, feed="alpaca")
-    with pytest.raises(PaperError, match="not available to paper sessions"):
-        open_paper(ws, spec, feed="ccxt:binance")
+    with pytest.raises(UsageError, match="live trading needs a venue feed"):
+        open_paper(ws, spec, mode="live")
+    with pytest.raises(UsageError, match="--autonomy: unknown autonomy level 'L9'"):
+        open_paper(ws, spec, autonomy="L9")
     with pytest.raises(PaperError, match="replays 'sp500-index' but the strategy trades"):
         open_paper(ws, spec, feed="replay:sp500-index")
     with pytest.raises(PaperError, match="speed"):

@@ -43,14 +43,13 @@ if TYPE_CHECKING:
         train_from_spec,
     )
     from alphaloop.app.paper import (
-        detach_paper,
         open_paper,
         paper_sessions,
         paper_store,
         run_paper,
-        stop_paper,
     )
     from alphaloop.app.paper_compare import paper_report, write_paper_report
+    from alphaloop.app.paper_process import detach_paper, stop_paper
     from alphaloop.app.risk_regimes import regime_report
     from alphaloop.app.risk_report import risk_report
     from alphaloop.app.specs import resolve_run_spec, resolve_spec, spec_from_run
@@ -134,13 +133,13 @@ _USE_CASES: dict[str, str] = {
     "set_kill": "alphaloop.app.governance",
     "risk_report": "alphaloop.app.risk_report",
     "regime_report": "alphaloop.app.risk_regimes",
-    "detach_paper": "alphaloop.app.paper",
+    "detach_paper": "alphaloop.app.paper_process",
     "open_paper": "alphaloop.app.paper",
     "paper_report": "alphaloop.app.paper_compare",
     "paper_sessions": "alphaloop.app.paper",
     "paper_store": "alphaloop.app.paper",
     "run_paper": "alphaloop.app.paper",
-    "stop_paper": "alphaloop.app.paper",
+    "stop_paper": "alphaloop.app.paper_process",
     "write_paper_report": "alphaloop.app.paper_compare",
     "fit_generator": "alphaloop.app.synth",
     "load_generator": "alphaloop.app.synth",

@@ -13,6 +13,13 @@ A session whose process died (``kill -9`` included) is resumed by
 and feed): the venue is rebuilt by replaying the recorded bars without
 pacing, the record is reconciled with it (:func:`~alphaloop.live.reconcile`),
 and the feed carries on from the recorded position.
+
+Every order and rebalance of a session passes the governance gate
+(:func:`~alphaloop.app.paper_gate.session_gate`) at the session's autonomy
+level; the gate's decisions are recorded with each bar and replayed on a
+restart (nothing is decided, audited or requested twice). Live feeds
+(``alpaca``, ``ccxt:EXCHANGE``) and live trading run in
+:mod:`alphaloop.app.paper_live`.
 """
 
 from __future__ import annotations
@@ -20,35 +27,30 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from alphaloop.errors import HoldoutError, PaperError
+from alphaloop.errors import HoldoutError, PaperError, UsageError
 from alphaloop.live.records import PaperSessionInfo, PaperStore, StoreRecorder
 from alphaloop.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
     from alphaloop.backtest import EventInputs, StrategySpec
-    from alphaloop.execution import Broker, SimulatedBroker
+    from alphaloop.execution import Broker, Governance, SimulatedBroker
     from alphaloop.live import PaperSession, Reconciliation
 
 __all__ = [
     "PaperRun",
     "build_paper_session",
-    "detach_paper",
     "open_paper",
     "paper_sessions",
     "paper_store",
     "run_paper",
-    "stop_paper",
 ]
 
 #: a wrapper put in front of the venue: every order of the strategy goes through it
@@ -100,11 +102,7 @@ def _check_feed(feed: str, spec: StrategySpec) -> str:
 
     name = parse_feed(feed)
     if not name.is_replay:
-        raise PaperError(
-            f"the live feed {str(name)!r} is not available to paper sessions yet: they trade "
-            "on replays of stored bars (the venue adapters place orders, see docs/brokers.md)",
-            hint=f"paper-trade on a replay: --feed replay:{spec.data}",
-        )
+        return str(name)
     if name.target != spec.data:
         raise PaperError(
             f"the feed replays {name.target!r} but the strategy trades {spec.data!r}",
@@ -142,27 +140,50 @@ def open_paper(
     *,
     feed: str | None = None,
     speed: float | None = None,
+    autonomy: str | None = None,
+    limits_set_by: str | None = None,
+    mode: str = "paper",
 ) -> tuple[PaperSessionInfo, bool]:
     """The session to run for ``spec`` on ``feed``: an unfinished one, else a new one.
 
     Returns the session and whether it is new. ``feed`` defaults to a replay
     of the spec's dataset; ``speed`` is bars per second (None = as fast as
-    possible; an unfinished session keeps its own).
+    possible; an unfinished session keeps its own). ``autonomy`` is the
+    gate's level (default: :func:`~alphaloop.app.paper_gate.default_autonomy`);
+    ``limits_set_by`` names who set the spec's hard limits; ``mode`` is
+    ``paper`` or ``live`` (see :mod:`alphaloop.app.paper_live`). An
+    unfinished session keeps its own level and mode.
 
     Raises
     ------
     PaperError
-        A live feed (not available to paper sessions yet), a replay of another dataset, a
-        speed below 0, or the unfinished session still running.
+        A replay of another dataset, a speed below 0, or the unfinished session
+        still running.
+    UsageError
+        An unknown autonomy level.
     HoldoutError
         The spec starts inside the dataset's sealed holdout.
     """
+    from alphaloop.app.paper_gate import default_autonomy
+
     feed_name = _check_feed(feed or f"replay:{spec.data}", spec)
+    level = default_autonomy(autonomy)
+    if mode == "live" and feed_name.startswith("replay:"):
+        raise UsageError(
+            "live trading needs a venue feed: --feed alpaca or --feed ccxt:EXCHANGE",
+            hint="a replay is paper trading only",
+        )
     if speed is not None and not speed >= 0:
         raise PaperError(f"--speed must be >= 0 bars per second, got {speed}")
     store = paper_store(ws)
-    found = store.find_active(spec.hash, spec.data, feed_name)
+    found = store.find_active(spec.hash, spec.data, feed_name, mode)
     if found is not None:
+        if autonomy is not None and found.autonomy != level.value:
+            raise PaperError(
+                f"paper session {found.id} of this strategy on {feed_name} runs at autonomy "
+                f"{found.autonomy}, not {level.value}; a session keeps its level",
+                hint=f"stop it (`alphaloop paper stop {found.id}`), then start a new one",
+            )
         if found.status == "running" and found.alive and found.pid != os.getpid():
             raise PaperError(
                 f"paper session {found.id} of this strategy is running (process {found.pid})",
@@ -172,8 +193,11 @@ def open_paper(
         return found, False
     info = ws.data.info(spec.data, spec.version)
     _refuse_holdout(ws, spec)
-    inputs = _inputs(ws, spec, info.version)
-    cfg = inputs.config
+    live_feed = not feed_name.startswith("replay:")
+    n_bars, first_row = 0, 0
+    if not live_feed:
+        inputs = _inputs(ws, spec, info.version)
+        n_bars, first_row = inputs.panel.n_times, inputs.history
     session_id = store.create(
         name=spec.name,
         spec=spec.model_dump(mode="json"),
@@ -183,27 +207,43 @@ def open_paper(
         data_hash=info.content_hash,
         feed=feed_name,
         speed=speed or None,
-        n_bars=inputs.panel.n_times,
-        first_row=inputs.history,
-        cash=cfg.initial_capital,
-        equity=cfg.initial_capital,
+        n_bars=n_bars,
+        first_row=first_row,
+        cash=spec.capital,
+        equity=spec.capital,
+        autonomy=level.value,
+        mode=mode,
+        limits_set_by=(limits_set_by or "").strip() or None,
     )
+    from alphaloop.app.paper_gate import audit_start
+
+    audit_start(ws, store.get(session_id), spec)
     return store.get(session_id), True
 
 
 def build_paper_session(
-    ws: Workspace, info: PaperSessionInfo, *, gate: Gate | None = None, record: bool = True
+    ws: Workspace,
+    info: PaperSessionInfo,
+    *,
+    gate: Gate | None = None,
+    record: bool = True,
+    governance: Governance | None = None,
 ) -> PaperSession:
     """The session object of a recorded session, at feed position 0.
+
+    The strategy's orders pass ``gate(venue)`` when given, else the session's
+    governance gate (:func:`~alphaloop.app.paper_gate.session_gate`, on
+    ``governance`` or the workspace's).
 
     Raises
     ------
     PaperError
         The dataset version changed under the session (its content hash differs).
+    AutonomyError
+        The session's level needs hard limits the spec does not set.
     """
     from alphaloop.backtest import StrategySpec
-    from alphaloop.execution import ReplayFeed, SimulatedBroker
-    from alphaloop.live.session import PaperSession
+    from alphaloop.execution import ReplayFeed
 
     spec = StrategySpec.from_dict(info.spec, source=f"paper session {info.id}")
     data = ws.data.info(info.dataset, info.data_version)
@@ -220,11 +260,11 @@ def build_paper_session(
             f"the session recorded {info.n_bars}",
             hint="start a new session",
         )
+    from alphaloop.app.paper_gate import session_on
+
     feed = ReplayFeed(inputs.panel, name=info.feed, speed=info.speed)
-    venue = SimulatedBroker(inputs.panel, inputs.config)
-    recorder = StoreRecorder(paper_store(ws), info.id) if record else None
-    broker = gate(venue) if gate is not None else None
-    return PaperSession(inputs.strategy(), feed, venue, broker=broker, recorder=recorder)
+    return session_on(ws, info, spec, inputs, feed, gate=gate, record=record,
+                      governance=governance)  # fmt: skip
 
 
 class _StopSignal:
@@ -255,6 +295,7 @@ def run_paper(
     *,
     gate: Gate | None = None,
     progress: Progress = no_progress,
+    live: bool = False,
 ) -> PaperRun:
     """Run (or resume) a session until its feed ends or it is asked to stop.
 
@@ -268,8 +309,9 @@ def run_paper(
     audited. A halted session does not start again until the kill is cleared.
 
     ``gate`` wraps the venue (every order of the strategy goes through what
-    it returns); ``progress`` hears ``("paper trading", bars done, bars)`` a
-    few times a second.
+    it returns; default: the session's governance gate); ``live`` is the
+    explicit ``--live`` flag a live session needs; ``progress`` hears
+    ``("paper trading", bars done, bars)`` a few times a second.
 
     Raises
     ------
@@ -301,12 +343,18 @@ def run_paper(
             hint="clear it with `alphaloop kill --clear --reason TEXT` (the same scope), "
             "then resume",
         )
+    if not info.feed.startswith("replay:"):
+        from alphaloop.app.paper_live import run_live_feed
+
+        return run_live_feed(ws, session_id, gate=gate, progress=progress, live_flag=live)
     info = store.claim(session_id)
-    session = build_paper_session(ws, info, gate=gate)
+    session = build_paper_session(ws, info, gate=gate, governance=gov)
     resumed_at = info.position
     recon = None
     if resumed_at > 0 or info.restarts > 0:
-        session.catch_up(resumed_at)
+        from alphaloop.live.decisions import read_decisions
+
+        session.catch_up(resumed_at, read_decisions(ws.db, session_id))
         recon = reconcile(store, session_id, session)
     recorder = session.recorder
     assert isinstance(recorder, StoreRecorder)
@@ -354,62 +402,6 @@ def run_paper(
     return PaperRun(store.get(session_id), bars, resumed_at, recon)
 
 
-def stop_paper(ws: Workspace, session_id: int) -> PaperSessionInfo:
-    """Ask a session to stop after its current bar; a session whose process is gone stops now.
-
-    Raises
-    ------
-    PaperError
-        The session has already ended.
-    """
-    store = paper_store(ws)
-    info = store.get(session_id)
-    if info.status in (*_ENDED, "stopped"):
-        raise PaperError(f"paper session {session_id} is already {info.status}")
-    if info.status == "running" and info.alive:
-        store.update(session_id, stop_requested=True)  # read by the session within a second
-        if info.pid is not None and info.pid != os.getpid():
-            os.kill(info.pid, signal.SIGTERM)
-    else:
-        store.update(session_id, status="stopped", stop_requested=True)
-    return store.get(session_id)
-
-
 def paper_sessions(ws: Workspace, limit: int = 50) -> list[PaperSessionInfo]:
     """The latest sessions, newest first."""
     return paper_store(ws).list(limit)
-
-
-def detach_paper(ws: Workspace, session_id: int) -> int:
-    """Run a session in a background process of its own; returns its pid.
-
-    The process runs ``alphaloop paper resume ID`` on this workspace in a
-    new session (it survives the terminal); its output goes to
-    ``<workspace>/paper/ID.log``.
-    """
-    log_dir = Path(ws.root) / "paper"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = open(log_dir / f"{session_id}.log", "ab")  # noqa: SIM115 - handed to the child
-    try:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "alphaloop.cli", "--workspace", str(ws.root),
-                "paper", "resume", str(session_id),
-            ],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=_child_env(ws),
-        )  # fmt: skip
-    finally:
-        log.close()
-    return proc.pid
-
-
-def _child_env(ws: Workspace) -> dict[str, str]:
-    env = dict(os.environ)
-    settings = ws.settings
-    if getattr(settings, "database_url", None):
-        env["ALPHALOOP_DATABASE_URL"] = str(settings.database_url)
-    if getattr(settings, "database_schema", None):
-        env["ALPHALOOP_DATABASE_SCHEMA"] = str(settings.database_schema)
-    env["ALPHALOOP_HOLDOUT_FRACTION"] = str(settings.holdout_fraction)
-    return env

@@ -14,7 +14,7 @@ recorded:
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ import pandas as pd
 from alphaloop.app.paper import paper_store
 from alphaloop.backtest import StrategySpec
 from alphaloop.jsonsafe import json_safe
+from alphaloop.live.decisions import decision_summary, read_decisions
 
 if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
@@ -52,6 +53,10 @@ class PaperReport:
         The first differing fills (up to 20), each with both sides.
     backtest_fills_in_span : int
         Backtest fills up to the session's last recorded bar.
+    gate : dict
+        What the governance gate did (:func:`~alphaloop.live.decisions.decision_summary`):
+        commands sent, refused (by stage) and waiting for approval. A session
+        whose gate refused or held commands differs from the backtest by design.
     """
 
     session: dict[str, Any]
@@ -60,6 +65,7 @@ class PaperReport:
     fills_matched: int
     fill_differences: list[dict[str, Any]]
     backtest_fills_in_span: int
+    gate: dict[str, Any] = field(default_factory=dict)
 
     @property
     def max_abs_tracking(self) -> float:
@@ -85,6 +91,7 @@ class PaperReport:
                 "fills_matched": self.fills_matched,
                 "backtest_fills_in_span": self.backtest_fills_in_span,
                 "fill_differences": self.fill_differences,
+                "gate": self.gate,
                 "max_abs_tracking_difference": self.max_abs_tracking,
                 "daily": daily.to_dict(orient="records"),
             }
@@ -174,7 +181,16 @@ def paper_report(ws: Workspace, session_id: int) -> PaperReport:
         fills_matched=matched,
         fill_differences=diffs,
         backtest_fills_in_span=len(bt_list),
+        gate=decision_summary(read_decisions(ws.db, session_id)),
     )
+
+
+def _gate_line(gate: dict[str, Any]) -> str:
+    if not gate.get("commands"):
+        return "no order or rebalance"
+    stages = ", ".join(f"{k} {v}" for k, v in sorted(gate["refused_by_stage"].items()))
+    return (f"{gate['sent']} sent, {gate['refused']} refused{f' ({stages})' if stages else ''}, "
+            f"{gate['held']} waiting for approval")  # fmt: skip
 
 
 def write_paper_report(report: PaperReport, path: str | Path) -> Path:
@@ -210,6 +226,8 @@ def write_paper_report(report: PaperReport, path: str | Path) -> Path:
              f"(backtest: {report.backtest_fills_in_span})"),
             ("max |tracking difference| per day", f"{report.max_abs_tracking:.3g}"),
             ("agrees with the backtest", "yes" if report.agrees else "NO"),
+            ("autonomy", s.get("autonomy", "")),
+            ("gate", _gate_line(report.gate)),
         )
     )  # fmt: skip
     diff_rows = "".join(

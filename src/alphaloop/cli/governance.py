@@ -139,10 +139,21 @@ def _approval_rows(items: list) -> list[tuple[str, ...]]:
     rows = []
     for a in items:
         o = a.order
-        price = o.get("limit_price") or o.get("stop_price")
+        kind = o.get("kind", "order")
+        if kind == "rebalance":
+            targets = [(n, w) for n, w in zip(o.get("assets") or [], o["weights"], strict=False)
+                       if w is not None]  # fmt: skip
+            what = "to " + ", ".join(f"{n} {w:.3g}" for n, w in targets[:4]) + (
+                " ..." if len(targets) > 4 else "")  # fmt: skip
+            kind_text = f"rebalance (bar {o.get('row')})"
+        elif kind == "live":
+            what, kind_text = f"live trading on {o.get('venue')}", "live session"
+        else:
+            price = o.get("limit_price") or o.get("stop_price")
+            what = f"{o['side']} {o['quantity']:g} {o['asset']}"
+            kind_text = o["type"] + (f" @ {price:g}" if price else "")
         rows.append((
-            str(a.id), a.status, f"{o['side']} {o['quantity']:g} {o['asset']}",
-            o["type"] + (f" @ {price:g}" if price else ""), o.get("session") or "-",
+            str(a.id), a.status, what, kind_text, o.get("session") or "-",
             a.expires_at.isoformat()[:19].replace("T", " "), a.order_hash[:12],
             (a.decided_by or "") + (f": {a.reason}" if a.reason else ""),
         ))  # fmt: skip

@@ -1,4 +1,5 @@
-"""``alphaloop paper``: paper trading on a replayed feed (start, resume, status, stop, report)."""
+"""``alphaloop paper``: paper trading on a replayed or live feed, and live trading
+(start, resume, status, stop, report)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,19 @@ if TYPE_CHECKING:
     from alphaloop.backtest import StrategySpec
 
 paper_app = typer.Typer(
-    help="Paper trading: a strategy on a replayed feed, recorded bar by bar; resumable.",
+    help="Paper trading: a strategy on a replayed or live feed, behind the governance gate, "
+    "recorded bar by bar; resumable. --live trades at the venue.",
     no_args_is_help=True,
 )
 
 SessionArg = Annotated[int, typer.Argument(help="Paper session id.", min=1)]
+LiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Trade live at the venue of --feed (needs live keys and an approved request).",
+    ),
+]
 
 
 def _resolve(
@@ -57,8 +66,10 @@ def _resolve(
 
 
 def _line(s: dict[str, Any]) -> str:
+    mode = "LIVE  " if s.get("mode") == "live" else ""
     return (
-        f"paper session {s['id']}  {escape(s['name'])}  {s['feed']}  {s['status']}  "
+        f"{mode}paper session {s['id']}  {escape(s['name'])}  {s['feed']}  "
+        f"{s.get('autonomy', '')}  {s['status']}  "
         f"bar {s['position']:,} of {s['n_bars']:,}  equity {fmt_num(s['equity'])}  "
         f"cash {fmt_num(s['cash'])}"
     )
@@ -106,6 +117,22 @@ def start(
     ] = None,
     start_date: SpecStartOpt = None,
     end_date: SpecEndOpt = None,
+    autonomy: Annotated[
+        str | None,
+        typer.Option(
+            "--autonomy",
+            help="L1 signals only, L2 a person approves each order or rebalance, L3 automatic "
+            "within hard limits, L4 also a loss breaker, L5 agents may change the strategy "
+            "(default: ALPHALOOP_AUTONOMY, else L3).",
+        ),
+    ] = None,
+    limits_set_by: Annotated[
+        str | None,
+        typer.Option(
+            "--limits-set-by", help="Who set the spec's hard limits (default: the login name)."
+        ),
+    ] = None,
+    live: LiveOpt = False,
     detach: Annotated[
         bool, typer.Option("--detach", help="Run in a background process; print its pid.")
     ] = False,
@@ -113,10 +140,15 @@ def start(
 ) -> None:
     """Start paper trading a strategy (or resume its unfinished session on the same feed)."""
     from alphaloop.app import detach_paper, open_paper, run_paper
+    from alphaloop.app.governance import current_user
 
     ws = workspace(ctx, write=True)
     spec = _resolve(ws, target, data, start_date, end_date)
-    info, new = open_paper(ws, spec, feed=feed, speed=speed)
+    if live:
+        _check_live(ws, spec, feed)
+    by = limits_set_by if limits_set_by is not None else current_user()
+    info, new = open_paper(ws, spec, feed=feed, speed=speed, autonomy=autonomy,
+                           limits_set_by=by, mode="live" if live else "paper")  # fmt: skip
     if not new:
         err.print(f"resuming paper session {info.id} ({info.state})", markup=False)
     if detach:
@@ -129,21 +161,40 @@ def start(
         out.print(f"follow it with `alphaloop paper status {info.id}`")
         return
     with progress_bars(as_json) as progress:
-        run = run_paper(ws, info.id, progress=progress)
+        run = run_paper(ws, info.id, progress=progress, live=live)
     if as_json:
         print_json({**run.to_dict(), "new": new})
         return
     _print_run(run.to_dict())
 
 
+def _check_live(ws: Workspace, spec: StrategySpec, feed: str | None) -> None:
+    """Refuse --live without a venue feed, live keys or an approval (exit 2, says which)."""
+    from alphaloop.app.governance import current_user
+    from alphaloop.app.paper_venue import LIVE_APPROVAL_TTL_S, live_approval
+    from alphaloop.execution import Governance
+    from alphaloop.execution.feeds import parse_feed
+
+    name = parse_feed(feed or f"replay:{spec.data}")
+    if name.is_replay:
+        raise UsageError(
+            "--live needs a venue feed: --feed alpaca or --feed ccxt:EXCHANGE",
+            hint="a replay is paper trading only",
+        )
+    gov = Governance.open(ws.db, approval_ttl_s=LIVE_APPROVAL_TTL_S)
+    live_approval(gov, str(name), spec.hash, live_flag=True, actor=current_user())
+
+
 @paper_app.command("resume")
-def resume(ctx: typer.Context, session_id: SessionArg, as_json: JsonOpt = False) -> None:
+def resume(
+    ctx: typer.Context, session_id: SessionArg, live: LiveOpt = False, as_json: JsonOpt = False
+) -> None:
     """Resume a session that was stopped by a crash: reconcile, then carry on."""
     from alphaloop.app import run_paper
 
     ws = workspace(ctx, write=True)
     with progress_bars(as_json) as progress:
-        run = run_paper(ws, session_id, progress=progress)
+        run = run_paper(ws, session_id, progress=progress, live=live)
     if as_json:
         print_json(run.to_dict())
         return
@@ -161,15 +212,19 @@ def status(
 
     ws = workspace(ctx)
     if session_id is not None:
+        from alphaloop.live.decisions import decision_summary, read_decisions
+
         store = paper_store(ws)
         doc = store.get(session_id).to_dict()
         doc["positions"] = store.positions(session_id)
         doc["n_fills"] = store.n_fills(session_id)
+        doc["gate"] = decision_summary(read_decisions(ws.db, session_id))
         if as_json:
             print_json(doc)
             return
         out.print(_line(doc), soft_wrap=True)
         out.print(f"last bar {doc['last_bar'] or '-'}; {doc['n_fills']:,} fill(s)")
+        print_gate(doc["gate"])
         if doc["restarts"]:
             out.print(f"restarts: {doc['restarts']}")
         if doc["error"]:
@@ -210,6 +265,30 @@ def status(
     )
 
 
+def print_gate(gate: dict[str, Any]) -> None:
+    """The gate's decisions in a few lines: sent, refused (by stage), waiting for approval."""
+    if not gate["commands"]:
+        out.print("gate: no order or rebalance yet")
+        return
+    stages = ", ".join(f"{k} {v}" for k, v in sorted(gate["refused_by_stage"].items()))
+    out.print(
+        f"gate: {gate['commands']:,} command(s): {gate['sent']:,} sent, {gate['refused']:,} "
+        f"refused{f' ({stages})' if stages else ''}, {gate['held']:,} waiting for approval",
+        markup=False,
+    )
+    for w in gate["waiting"]:
+        what = f"order {w['order_id']}" if w["order_id"] is not None else "rebalance"
+        out.print(
+            f"  waiting: {what} (bar {w['row']}): `alphaloop approvals approve "
+            f"{w['approval_id']}`",
+            markup=False,
+        )
+    for r in gate["latest_refusals"]:
+        what = f"order {r['order_id']}" if r["order_id"] is not None else "rebalance"
+        out.print(f"  refused: {what} (bar {r['row']}, {r['stage']}): {r['message']}",
+                  markup=False)  # fmt: skip
+
+
 @paper_app.command("stop")
 def stop(ctx: typer.Context, session_id: SessionArg, as_json: JsonOpt = False) -> None:
     """Stop a session after its current bar (what is recorded stays)."""
@@ -246,6 +325,7 @@ def report(
         print_json(doc)
         return
     out.print(_line(rep.session), soft_wrap=True)
+    print_gate(rep.gate)
     verdict = (
         "[green]agrees with the backtest[/]" if rep.agrees else "[red]DIFFERS from the backtest[/]"
     )

@@ -79,10 +79,23 @@ def autonomy_level(value: AutonomyLevel | str | int) -> AutonomyLevel:
 
 
 def check_autonomy_setup(
-    level: AutonomyLevel, limits: RiskLimits | None, limits_set_by: str | None
+    level: AutonomyLevel,
+    limits: RiskLimits | None,
+    limits_set_by: str | None,
+    *,
+    simulated: bool = False,
 ) -> None:
-    """Refuse to start ``level`` without what it needs (see the module table)."""
+    """Refuse to start ``level`` without what it needs (see the module table).
+
+    ``simulated``: the gate sits in front of a simulated venue (paper
+    trading), where no money moves: L3..L5 then run without hard limits when
+    none are given (the gate's ``gate.started`` entry records it). Limits that
+    are given still need a named person. A gate in front of a venue never
+    passes ``simulated``.
+    """
     if not level.needs_limits:
+        return
+    if simulated and (limits is None or not limits.active):
         return
     if limits is None or not limits.active:
         raise AutonomyError(

@@ -4,10 +4,15 @@ kill switch's enforcement and the outcome of approvals.
 :class:`GateCore` holds what :class:`~alphaloop.execution.gated.GatedBroker`
 knows between calls and does once per event (:meth:`GateCore.poll`); the
 broker methods (submit, cancel, modify, rebalance) live in :mod:`.gated`.
+
+Every decision is kept as a
+:class:`~alphaloop.execution.gate_decisions.GateDecision`; driving the gate
+bar by bar and replaying recorded decisions live in :mod:`.gate_session`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -31,8 +36,10 @@ from alphaloop.execution.events import (
     OrderPartiallyFilled,
     OrderRejected,
     OrderSubmitted,
+    RebalanceToWeights,
     SubmitOrder,
 )
+from alphaloop.execution.gate_decisions import GateDecision, ReplayPlan
 from alphaloop.execution.governance import Governance, MarketView
 from alphaloop.execution.kill_switch import KillScope, KillState
 from alphaloop.execution.orders import Order
@@ -49,6 +56,11 @@ _AUDITED: dict[type, str] = {
     OrderCanceled: "order.canceled",
     OrderExpired: "order.expired",
 }
+
+
+def _weights(command: RebalanceToWeights) -> list[float | None]:
+    """A rebalance's target weights as JSON (None = leave the asset alone)."""
+    return [None if math.isnan(w) else float(w) for w in command.weights]
 
 
 def _event_payload(event: OrderEvent) -> dict[str, Any]:
@@ -83,9 +95,12 @@ class GateCore:
         market: MarketView | None = None,
         clock: Callable[[], datetime] | None = None,
         actor: str = "system",
+        simulated: bool = False,
+        announce: bool = True,
     ) -> None:
         self.level = autonomy_level(level)
-        check_autonomy_setup(self.level, None if risk is None else risk.limits, limits_set_by)
+        check_autonomy_setup(self.level, None if risk is None else risk.limits, limits_set_by,
+                             simulated=simulated)  # fmt: skip
         self.inner = inner
         self.gov = governance
         self.session = session
@@ -97,24 +112,64 @@ class GateCore:
         self.actor = actor
         self._events: list[OrderEvent] = []
         self._held: dict[int, tuple[SubmitOrder, int]] = {}
+        self._held_rebalances: dict[int, tuple[RebalanceToWeights, int]] = {}
         self._row = 0
         self._killed: KillState | None = None
         self._seen_transitions = 0 if risk is None else len(risk.transitions)
+        #: every order the gate has seen, by id (refused and held ones never reach ``inner``)
+        self.orders: dict[int, Order] = {}
+        #: decisions not yet taken by :meth:`take_decisions`
+        self.decisions: list[GateDecision] = []
+        self._seq = 0
+        self._seq_of: dict[int, int] = {}
+        self._steps: dict[int, int] = {}
+        self._plan: ReplayPlan | None = None
+        self._bar_mode = False
+        if announce:
+            self._announce(risk, limits_set_by, compliance, simulated)
+        self._check_kill()
+
+    def _announce(self, risk: RiskEngine | None, limits_set_by: str | None,
+                  compliance: ComplianceRules | None, simulated: bool) -> None:  # fmt: skip
+        session, strategy = self.session, self.strategy
         self._audit("gate.started", self._subject, {
             "level": self.level.value, "session": session, "strategy": strategy,
+            "simulated": simulated,
             "limits": None if risk is None else risk.limits.model_dump(mode="json"),
             "limits_set_by": limits_set_by,
             "compliance": None if compliance is None else compliance.model_dump(mode="json"),
         })  # fmt: skip
-        self._check_kill()
 
     # ------------------------------------------------------------ helpers
     @property
     def _subject(self) -> str:
         return f"session {self.session}" if self.session else f"strategy {self.strategy}"
 
+    @property
+    def replaying(self) -> bool:
+        """Recorded decisions are being replayed (nothing is decided, audited or requested)."""
+        return self._plan is not None
+
     def _audit(self, action: str, subject: str, payload: dict[str, Any]) -> None:
-        self.gov.audit.append(self.actor, action, subject, payload, when=self.clock())
+        if self._plan is None:
+            self.gov.audit.append(self.actor, action, subject, payload, when=self.clock())
+
+    def _next_seq(self, order_id: int | None = None) -> int:
+        self._seq += 1
+        if order_id is not None:
+            self._seq_of[order_id] = self._seq
+        return self._seq
+
+    def _decide(self, seq: int, kind: str, order_id: int | None, action: str,
+                stage: str = "gate", message: str = "", approval: int | None = None,
+                detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Keep a decision (not while replaying: those are recorded already)."""
+        if self._plan is not None:
+            return
+        step = self._steps.get(seq, 0)
+        self._steps[seq] = step + 1
+        self.decisions.append(GateDecision(seq, step, self._row, kind, order_id, action, stage,
+                                           message, approval, detail or {}))  # fmt: skip
 
     def _fields(self, order: Order) -> dict[str, Any]:
         return order_fields(order, self.session, self.strategy)
@@ -127,6 +182,8 @@ class GateCore:
         event = OrderRejected(order.order_id, row, message)
         order.apply(event)
         self._events.append(event)
+        self._decide(self._seq_of.get(order.order_id, 0), "order", order.order_id, "refused",
+                     stage, message, detail={"rule": rule})  # fmt: skip
         self._audit("order.refused", f"order {order.order_id}", {
             "stage": stage, "rule": rule, "message": message, "order": self._fields(order),
             **(details or {}),
@@ -143,7 +200,7 @@ class GateCore:
             if action is not None:
                 records.append((self.actor, action, f"order {event.order_id}",
                                 _event_payload(event)))  # fmt: skip
-        if records:
+        if records and self._plan is None:
             self.gov.audit.append_many(records, when=self.clock())
 
     def _observe(self, event: OrderEvent) -> None:
@@ -160,6 +217,8 @@ class GateCore:
 
     # -------------------------------------------------------- kill switch
     def _check_kill(self) -> KillState | None:
+        if self._plan is not None:  # a replay repeats what the kill did, it does not kill
+            return None
         kill = self.gov.kill_switch.tripped(self.session, self.strategy)
         if kill is not None and self._killed is None:
             self._enforce_kill(kill)
@@ -182,6 +241,8 @@ class GateCore:
         for order in list(self.inner.open_orders()):
             if self.inner.cancel(CancelOrder(order.order_id, self._row)):
                 canceled.append(order.order_id)
+                self._decide(0, "cancel", order.order_id, "canceled", "kill_switch",
+                             f"kill switch ({kill.label}): {kill.reason}")  # fmt: skip
         self._pull()
         refused = []
         for oid, (command, approval_id) in list(self._held.items()):
@@ -192,8 +253,22 @@ class GateCore:
             self._reject(command.order, self._row, "kill_switch", "kill_switch",
                          f"kill switch ({kill.label}): {kill.reason}")  # fmt: skip
             refused.append(oid)
+        for seq, (rebalance, approval_id) in list(self._held_rebalances.items()):
+            del self._held_rebalances[seq]
+            self._refuse_rebalance(seq, rebalance, approval_id, "kill_switch",
+                                   f"kill switch ({kill.label}): {kill.reason}")  # fmt: skip
         self._audit("kill.enforced", self._subject, {"kill": kill.to_dict(),
                     "canceled": canceled, "refused_held": refused})  # fmt: skip
+
+    def _refuse_rebalance(self, seq: int, command: RebalanceToWeights, approval_id: int | None,
+                          stage: str, message: str) -> None:  # fmt: skip
+        """Drop a held rebalance (its approval closed as refused when still open)."""
+        if approval_id is not None and self._plan is None:
+            self.gov.approvals.close(approval_id, "refused", message, actor=self.actor)
+        payload = {"weights": _weights(command), "stage": stage, "message": message}
+        self._decide(seq, "rebalance", None, "refused", stage, message, approval_id,
+                     {"weights": payload["weights"]})  # fmt: skip
+        self._audit("rebalance.refused", self._subject, payload)
 
     def _done_in_risk(self, order_id: int) -> None:
         if self.risk is not None and order_id in self.risk.open:
@@ -203,6 +278,9 @@ class GateCore:
         """Audit the risk engine's state changes; a breaker's halt sets the kill switch."""
         risk = self.risk
         if risk is None or len(risk.transitions) == self._seen_transitions:
+            return
+        if self._plan is not None:  # replayed states were audited when they happened
+            self._seen_transitions = len(risk.transitions)
             return
         new = risk.transitions[self._seen_transitions :]
         self._seen_transitions = len(risk.transitions)
@@ -225,18 +303,45 @@ class GateCore:
             self._check_kill()
 
     def _send(self, command: SubmitOrder, approval: int | None = None) -> None:
+        if command.row < self._row:  # released later (approved): it leaves with this bar
+            command = SubmitOrder(command.order, self._row, command.protection)
         payload: dict[str, Any] = {"order": self._fields(command.order), "level": self.level.value}
         if approval is not None:
             payload["approval"] = approval
-        self._audit("order.sent", f"order {command.order.order_id}", payload)
+        oid = command.order.order_id
+        self._decide(self._seq_of.get(oid, 0), "order", oid, "sent", approval=approval)
+        self._audit("order.sent", f"order {oid}", payload)
         self.inner.submit(command)
         self._pull()
 
+    def _send_rebalance(self, seq: int, command: RebalanceToWeights,
+                        approval: int | None = None) -> None:  # fmt: skip
+        if command.row < self._row:
+            command = RebalanceToWeights(command.weights, self._row, command.protection)
+        weights = _weights(command)
+        self._decide(seq, "rebalance", None, "sent", approval=approval, detail={"weights": weights})
+        payload: dict[str, Any] = {"weights": weights}
+        if approval is not None:
+            payload["approval"] = approval
+        self._audit("rebalance.sent", self._subject, payload)
+        self.inner.rebalance(command)
+        self._pull()
+
     # ------------------------------------------------------------ polling
-    def poll(self) -> None:
-        """Once per event: enforce the kill switch, act on decided approvals, audit states."""
+    def poll(self, *, decide: bool | None = None) -> None:
+        """Once per event: enforce the kill switch, act on decided approvals, audit states.
+
+        ``decide`` (default: unless a driver calls :meth:`begin_bar`): act on approvals
+        now; a bar-by-bar driver has them acted on at :meth:`end_bar` only.
+        """
+        if self._plan is not None:
+            return
         self._risk_transitions()
-        if self._check_kill() is not None or not self._held:
+        if decide is None:
+            decide = not self._bar_mode
+        if self._check_kill() is not None or not decide:
+            return
+        if not self._held and not self._held_rebalances:
             return
         approvals = self.gov.approvals
         approvals.expire_due()
@@ -261,6 +366,23 @@ class GateCore:
                              f"approval {approval_id} {approval.status}"
                              f"{' by ' + approval.decided_by if approval.decided_by else ''}: "
                              f"{why}")  # fmt: skip
+        for seq, (rebalance, approval_id) in list(self._held_rebalances.items()):
+            approval = approvals.get(approval_id)
+            if approval.status == "pending":
+                continue
+            del self._held_rebalances[seq]
+            if approval.status == "approved":
+                try:
+                    approvals.consume(approval_id, approval.order, actor=self.actor)
+                except ApprovalError as exc:
+                    self._refuse_rebalance(seq, rebalance, None, "approval", str(exc))
+                    continue
+                self._send_rebalance(seq, rebalance, approval_id)
+            else:
+                by = f" by {approval.decided_by}" if approval.decided_by else ""
+                self._refuse_rebalance(seq, rebalance, None, "approval",
+                                       f"approval {approval_id} {approval.status}{by}: "
+                                       f"{approval.reason or approval.status}")  # fmt: skip
 
     # ---------------------------------------------------------- L5 changes
     def record_strategy_change(self, actor: str, change: dict[str, Any]) -> None:

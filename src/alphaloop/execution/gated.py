@@ -26,10 +26,11 @@ its breakers sets the persisted kill switch for this session (or strategy),
 so only a person clears it (``alphaloop kill --clear``).
 
 Rebalances (:class:`~alphaloop.execution.events.RebalanceToWeights`) pass
-the kill switch, the autonomy level (refused at L1 and L2: a basket sized at
-its fill price cannot be approved order by order) and the compliance hours
-and restricted list; their legs are checked by the inner broker's own risk
-engine at the fill.
+the kill switch, the autonomy level (refused at L1, where the weights are
+recorded as the signal; at L2 a person approves the basket's target
+weights, since a basket sized at its fill price cannot be approved order by
+order) and the compliance hours and restricted list; their legs are checked
+by the inner broker's own risk engine at the fill.
 
 The risk engine's ``now`` is the clock's time in seconds (POSIX), so its
 ``rate_window`` is in seconds here.
@@ -38,7 +39,6 @@ The risk engine's ``now`` is the clock's time in seconds (POSIX), so its
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -51,13 +51,17 @@ from alphaloop.execution.events import (
     RebalanceToWeights,
     SubmitOrder,
 )
-from alphaloop.execution.gate_core import GateCore
+from alphaloop.execution.gate_session import GateSession
 from alphaloop.execution.orders import Order
 
 __all__ = ["GatedBroker"]
 
 
-class GatedBroker(GateCore):
+def _recorded(weights: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if w is None else float(w) for w in weights], dtype=float)
+
+
+class GatedBroker(GateSession):
     """A :class:`Broker` that enforces governance in front of ``inner``.
 
     Parameters
@@ -80,6 +84,12 @@ class GatedBroker(GateCore):
         Now, timezone-aware (default: the audit log's clock).
     actor : str, default "system"
         Who the gate's own audit entries name.
+    simulated : bool, default False
+        ``inner`` is a simulated venue (paper trading): L3..L5 may run without
+        hard limits (see :func:`~alphaloop.execution.autonomy.check_autonomy_setup`).
+    announce : bool, default True
+        Audit ``gate.started`` (a session that rebuilds its gate on every new bar
+        of a live feed announces it once).
     """
 
     # ---------------------------------------------------------- protocol
@@ -90,6 +100,11 @@ class GatedBroker(GateCore):
         """Pass ``command`` through the checks (see the module docstring)."""
         order, row = command.order, command.row
         self._row = row
+        seq = self._next_seq(order.order_id)
+        self.orders[order.order_id] = order
+        if self._plan is not None:
+            self._replay_submit(seq, command)
+            return
         kill = self._check_kill()
         if kill is not None:
             self._reject(order, row, "kill_switch", "kill_switch",
@@ -122,6 +137,8 @@ class GatedBroker(GateCore):
         if self.level.needs_approval:
             approval = self.gov.approvals.request(self._fields(order), actor=self.actor)
             self._held[order.order_id] = (command, approval.id)
+            self._decide(seq, "order", order.order_id, "held", "approval",
+                         f"waiting for approval {approval.id}", approval.id)  # fmt: skip
             self._audit("order.held", f"order {order.order_id}",
                         {"approval": approval.id, "order_hash": approval.order_hash})  # fmt: skip
             return
@@ -133,8 +150,9 @@ class GatedBroker(GateCore):
         held = self._held.pop(command.order_id, None)
         if held is not None:
             sub, approval_id = held
-            self.gov.approvals.close(approval_id, "refused", "order canceled while waiting",
-                                     actor=self.actor)  # fmt: skip
+            if self._plan is None:
+                self.gov.approvals.close(approval_id, "refused", "order canceled while waiting",
+                                         actor=self.actor)  # fmt: skip
             self._done_in_risk(command.order_id)
             order = sub.order
             for event in (OrderSubmitted(order.order_id, command.row),
@@ -199,27 +217,48 @@ class GatedBroker(GateCore):
     def rebalance(self, command: RebalanceToWeights) -> None:
         """Pass a rebalance through the kill switch, autonomy and compliance (see above)."""
         self._row = command.row
+        seq = self._next_seq()
         weights = np.asarray(command.weights, dtype=float)
-        payload: dict[str, Any] = {"weights": [None if math.isnan(w) else float(w)
-                                               for w in weights]}  # fmt: skip
+        if self._plan is not None:
+            d = self._plan.first(seq, "rebalance", None)
+            if "weights" in d.detail:  # the weights as decided then, whatever they are now
+                command = RebalanceToWeights(_recorded(d.detail["weights"]), command.row,
+                                             command.protection)  # fmt: skip
+            if d.action == "sent":
+                self.inner.rebalance(command)
+                self._pull()
+            elif d.action == "held":
+                self._held_rebalances[seq] = (command, int(d.approval_id or 0))
+            return
+        targets = [None if math.isnan(w) else float(w) for w in weights]
         kill = self._check_kill()
         refusal: tuple[str, str] | None = None
         if kill is not None:
             refusal = ("kill_switch", f"kill switch ({kill.label}): {kill.reason}")
         elif not self.level.sends_orders:
             refusal = ("autonomy", "autonomy L1: signals only, no order leaves the system")
-        elif self.level.needs_approval:
-            refusal = ("autonomy", "autonomy L2 approves each order: send orders, "
-                       "not a rebalance sized at its fill")  # fmt: skip
         elif self.compliance is not None:
             refusal = self._rebalance_compliance(weights)
         if refusal is not None:
-            payload.update(stage=refusal[0], message=refusal[1])
-            self._audit("rebalance.refused", self._subject, payload)
+            self._refuse_rebalance(seq, command, None, *refusal)
             return
-        self._audit("rebalance.sent", self._subject, payload)
-        self.inner.rebalance(command)
-        self._pull()
+        if self.level.needs_approval:
+            fields = {"kind": "rebalance", "weights": targets, "assets": self._assets(),
+                      "row": command.row, "session": self.session, "strategy": self.strategy}
+            approval = self.gov.approvals.request(fields, actor=self.actor)
+            self._held_rebalances[seq] = (command, approval.id)
+            self._decide(seq, "rebalance", None, "held", "approval",
+                         f"waiting for approval {approval.id}", approval.id,
+                         {"weights": targets})  # fmt: skip
+            self._audit("rebalance.held", self._subject,
+                        {"weights": targets, "approval": approval.id,
+                         "order_hash": approval.order_hash})  # fmt: skip
+            return
+        self._send_rebalance(seq, command)
+
+    def _assets(self) -> list[str]:
+        market = getattr(self.inner, "market", None)
+        return [str(a) for a in getattr(market, "assets", ())]
 
     def _rebalance_compliance(self, weights: np.ndarray) -> tuple[str, str] | None:
         """Trading hours for any trade; the restricted list for targets other than exits."""
@@ -240,6 +279,37 @@ class GatedBroker(GateCore):
             if refusal is not None:
                 return ("compliance", refusal.message)
         return None
+
+    # ------------------------------------------- what a strategy context reads
+    def asset_column(self, asset: str) -> int:
+        return self.inner.asset_column(asset)  # type: ignore[attr-defined]
+
+    @property
+    def lot_sizes(self) -> np.ndarray:
+        return self.inner.lot_sizes  # type: ignore[attr-defined]
+
+    def kill(self, reason: str) -> list[int]:
+        """A strategy's own kill: set the persisted kill switch for this session (or
+        strategy) and enforce it now; returns the ids of the orders it canceled."""
+        from alphaloop.execution.kill_switch import KillScope
+
+        if self._plan is not None:  # replaying: the kill was set then; cancel as it did
+            ids = [o.order_id for o in self.inner.open_orders()]
+            for oid in ids:
+                self.inner.cancel(CancelOrder(oid, self._row))
+            self._pull()
+            return ids
+        scope, target = (
+            (KillScope.SESSION, self.session) if self.session
+            else (KillScope.STRATEGY, self.strategy) if self.strategy
+            else (KillScope.ALL, None)
+        )  # fmt: skip
+        before = {o.order_id for o in self.inner.open_orders()}
+        self.gov.kill_switch.set(f"strategy: {reason}", actor=self.actor, scope=scope,
+                                 target=target)  # fmt: skip
+        self._check_kill()
+        after = {o.order_id for o in self.inner.open_orders()}
+        return sorted(before - after)
 
     def position(self, asset: str) -> float:
         return self.inner.position(asset)

@@ -11,9 +11,10 @@ Modules: :mod:`.session`, :mod:`.records`, :mod:`.reconcile` (paper trading);
 :mod:`.lifecycle`, :mod:`.lifecycle_store` (backtest -> shadow -> live ->
 retired); :mod:`.ranker`, :mod:`.controller`, :mod:`.specialists`,
 :mod:`.ensemble`, :mod:`.competition`, :mod:`.debate`, :mod:`.learning` (the
-live loop's agents); :mod:`.analytics` (P&L, exposures, attribution, daily
-reports). Public names load on first use, so reading the session tables does not
-import the engine.
+live loop's agents); :mod:`.evolution` (populations of specialists);
+:mod:`.analytics` (P&L, exposures, attribution, daily reports); :mod:`.loop`,
+:mod:`.loop_config` (the loop itself); :mod:`.bus` (the event bus). Public names
+load on first use, so reading the session tables does not import the engine.
 """
 
 from __future__ import annotations
@@ -61,6 +62,21 @@ if TYPE_CHECKING:
         run_ensemble,
         sharpe_allocation,
     )
+    from alphaloop.live.evolution import (
+        EVOLVABLE_STYLES,
+        Evaluation,
+        Evolution,
+        EvolutionConfig,
+        EvolutionError,
+        Generation,
+        Genome,
+        evolve,
+    )
+    from alphaloop.live.evolution_report import (
+        Survivor,
+        assess_survivors,
+        verdict,
+    )
     from alphaloop.live.learning import (
         LearningError,
         LearningPolicy,
@@ -85,6 +101,14 @@ if TYPE_CHECKING:
         StrategyLifecycle,
         TransitionRecord,
     )
+    from alphaloop.live.loop import (
+        LiveLoop,
+        LoopResult,
+        Sleeve,
+    )
+    from alphaloop.live.loop_config import (
+        LoopConfig,
+    )
     from alphaloop.live.ranker import (
         OpportunityError,
         OpportunityRanker,
@@ -106,6 +130,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIVE",
     "ENSEMBLE_METHODS",
+    "EVOLVABLE_STYLES",
     "RISK_MODES",
     "STYLES",
     "TRANSITIONS",
@@ -122,7 +147,13 @@ __all__ = [
     "DebateResult",
     "EnsembleError",
     "EnsembleResult",
+    "Evaluation",
+    "Evolution",
+    "EvolutionConfig",
+    "EvolutionError",
     "GateCheck",
+    "Generation",
+    "Genome",
     "HealthDecision",
     "LearningError",
     "LearningPolicy",
@@ -130,6 +161,9 @@ __all__ = [
     "LifecycleEvent",
     "LifecycleState",
     "LifecycleStore",
+    "LiveLoop",
+    "LoopConfig",
+    "LoopResult",
     "MetaController",
     "OpportunityError",
     "OpportunityRanker",
@@ -142,18 +176,22 @@ __all__ = [
     "Ranking",
     "Reconciliation",
     "RetrainCheck",
+    "Sleeve",
     "Specialist",
     "SpecialistBook",
     "SpecialistError",
     "StoreRecorder",
     "StrategyLifecycle",
+    "Survivor",
     "TransitionRecord",
+    "assess_survivors",
     "asset_attribution",
     "audit_sink",
     "combine_books",
     "daily_report",
     "debate",
     "debate_facts",
+    "evolve",
     "exposures",
     "fan_out",
     "leaderboard",
@@ -168,6 +206,7 @@ __all__ = [
     "sharpe_allocation",
     "standard_specialists",
     "strategy_attribution",
+    "verdict",
 ]
 
 _HOME: dict[str, str] = {
@@ -235,6 +274,21 @@ _HOME: dict[str, str] = {
     "daily_report": "alphaloop.live.analytics",
     "exposures": "alphaloop.live.analytics",
     "strategy_attribution": "alphaloop.live.analytics",
+    "Evolution": "alphaloop.live.evolution",
+    "EvolutionConfig": "alphaloop.live.evolution",
+    "EvolutionError": "alphaloop.live.evolution",
+    "Evaluation": "alphaloop.live.evolution",
+    "Generation": "alphaloop.live.evolution",
+    "Genome": "alphaloop.live.evolution",
+    "EVOLVABLE_STYLES": "alphaloop.live.evolution",
+    "evolve": "alphaloop.live.evolution",
+    "Survivor": "alphaloop.live.evolution_report",
+    "assess_survivors": "alphaloop.live.evolution_report",
+    "verdict": "alphaloop.live.evolution_report",
+    "LiveLoop": "alphaloop.live.loop",
+    "LoopResult": "alphaloop.live.loop",
+    "Sleeve": "alphaloop.live.loop",
+    "LoopConfig": "alphaloop.live.loop_config",
 }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from alphaloop.errors import PaperError, PaperSessionNotFoundError
 from alphaloop.execution import BarEvent, Order, OrderEvent, OrderFilled, OrderPartiallyFilled
+from alphaloop.live.decisions import write_decisions
 from alphaloop.store import (
     Database,
     PaperEquityRow,
@@ -67,6 +68,9 @@ class PaperSessionInfo:
     data_version: int
     data_hash: str
     feed: str
+    autonomy: str
+    mode: str
+    limits_set_by: str | None
     speed: float | None
     status: str
     position: int
@@ -116,6 +120,9 @@ class PaperSessionInfo:
             "dataset": self.dataset,
             "data_version": self.data_version,
             "feed": self.feed,
+            "autonomy": self.autonomy,
+            "mode": self.mode,
+            "limits_set_by": self.limits_set_by,
             "speed": self.speed,
             "status": self.state,
             "position": self.position,
@@ -221,8 +228,10 @@ class PaperStore:
             rows = s.execute(select(_SESSIONS).order_by(_SESSIONS.c.id.desc()).limit(limit))
             return [_info(r) for r in rows]
 
-    def find_active(self, spec_hash: str, dataset: str, feed: str) -> PaperSessionInfo | None:
-        """The latest session of this spec on this feed that has not ended, if any."""
+    def find_active(
+        self, spec_hash: str, dataset: str, feed: str, mode: str = "paper"
+    ) -> PaperSessionInfo | None:
+        """The latest session of this spec on this feed (paper or live) that has not ended."""
         with self.db.session() as s:
             row = s.execute(
                 select(_SESSIONS)
@@ -230,6 +239,7 @@ class PaperStore:
                     _SESSIONS.c.spec_hash == spec_hash,
                     _SESSIONS.c.dataset == dataset,
                     _SESSIONS.c.feed == feed,
+                    _SESSIONS.c.mode == mode,
                     _SESSIONS.c.status.in_(ACTIVE),
                 )
                 .order_by(_SESSIONS.c.id.desc())
@@ -380,14 +390,15 @@ class StoreRecorder:
         when = bar.time.to_pydatetime()
         with self.engine.begin() as conn:
             if events:
-                orders = session.venue.orders
                 touched = sorted({e.order_id for e in events})
-                self.store.write_orders(conn, sid, [orders[k] for k in touched])
+                self.store.write_orders(conn, sid, [session.order(k) for k in touched])
                 index = session.feed.panel.index
                 fills = [fill_row(sid, e, index) for e in events if isinstance(e, _FILLS)]
                 if fills:
                     self.store.write_fills(conn, sid, fills)
                     self.store.write_positions(conn, sid, session.positions())
+            if session.gate is not None:
+                write_decisions(conn, sid, session.gate.take_decisions())
             conn.execute(
                 insert(_EQUITY).values(
                     session_id=sid, row=bar.row, time=when, cash=cash, equity=equity

@@ -16,8 +16,13 @@ Two objects face the outside:
   backtest's cost and fill model) is where bars arrive and orders match;
 - the **broker** is the one place every order of the strategy goes
   through (the strategy's context holds it). It is the venue itself by
-  default; a gating wrapper (approvals, a kill switch) is passed instead
-  and forwards to the venue, with no change here.
+  default; a :class:`~alphaloop.execution.GatedBroker` (autonomy level,
+  approvals, compliance, risk, kill switch) is passed instead and forwards
+  to the venue. The session then takes every event from the gate (its
+  refusals included), tells it where each bar begins and ends (decided
+  approvals take effect at the end of a bar, so an approved order fills at
+  the next one) and, in :meth:`PaperSession.catch_up`, has it replay its
+  recorded decisions instead of deciding again.
 
 After each bar a :class:`BarRecorder` (persistence) gets the bar's order
 events; the session never reads the account in a way that would move the
@@ -38,11 +43,14 @@ from alphaloop.execution import (
     Broker,
     Feed,
     FillTiming,
+    GatedBroker,
+    Order,
     OrderEvent,
     OrderFilled,
     OrderPartiallyFilled,
     SimulatedBroker,
 )
+from alphaloop.execution.gate_decisions import GateDecision
 
 __all__ = ["BarRecorder", "PaperSession"]
 
@@ -97,6 +105,10 @@ class PaperSession:
         self.feed = feed
         self.venue = venue
         self.broker: Broker = broker if broker is not None else venue
+        #: the governance gate in front of the venue, if the broker is one
+        self.gate: GatedBroker | None = broker if isinstance(broker, GatedBroker) else None
+        if self.gate is not None and self.gate.inner is not venue:
+            raise PaperError("the gate must forward to the session's venue")
         self.recorder = recorder
         self.ctx = Context(feed.panel, self.broker)  # type: ignore[arg-type]
         #: bars processed so far (the feed position to resume from)
@@ -136,12 +148,14 @@ class PaperSession:
         r = bar.row
         if r != self.position:
             raise PaperError(f"bar {r} arrived where bar {self.position} was due")
-        ctx, venue = self.ctx, self.venue
+        ctx, venue, gate = self.ctx, self.venue, self.gate
         self._bar_events = events = []
         ctx.row = venue.row = r
+        if gate is not None:
+            gate.begin_bar(r)
         if venue.pending:
             venue.start_bar(r)
-            if venue.events:
+            if venue.events or (gate is not None and gate.has_events):
                 self._dispatch()
         if self._looks[r]:  # type: ignore[index]
             self.strategy.on_bar(ctx, r)
@@ -149,15 +163,19 @@ class PaperSession:
             for algo in ctx.algos:
                 algo.step(r)
             ctx.algos[:] = [a for a in ctx.algos if a.active]
-        if venue.events:
+        if venue.events or (gate is not None and gate.has_events):
             self._dispatch()
         if self._same_close and venue.pending:
             venue.decision_auction(r)
-            if venue.events:
+            if venue.events or (gate is not None and gate.has_events):
                 self._dispatch()
         if venue.expiring:
             venue.end_bar(r)
-            if venue.events:
+            if venue.events or (gate is not None and gate.has_events):
+                self._dispatch()
+        if gate is not None:
+            gate.end_bar(r)  # approvals decided during the bar; a replay's releases
+            if venue.events or (gate is not None and gate.has_events):
                 self._dispatch()
         self.position = r + 1
         if self.recorder is not None:
@@ -183,15 +201,19 @@ class PaperSession:
                 break
         return done
 
-    def catch_up(self, position: int) -> None:
+    def catch_up(self, position: int, decisions: list[GateDecision] | None = None) -> None:
         """Replay bars up to ``position`` without pacing or recording (state after a restart).
 
         For the simulated venue only: its state is a function of the bars and the
         strategy's commands, so replaying them rebuilds it exactly. A venue that
         keeps its own state (a live broker) is queried instead, never re-sent orders.
+        With a gate, ``decisions`` (recorded by the earlier run) are replayed by it:
+        nothing is decided, audited or requested again.
         """
         recorder, self.recorder = self.recorder, None
         self.replaying = True
+        if self.gate is not None:
+            self.gate.start_replay(list(decisions or []))
         try:
             self.start()
             panel = self.feed.panel
@@ -200,6 +222,8 @@ class PaperSession:
         finally:
             self.recorder = recorder
             self.replaying = False
+            if self.gate is not None:
+                self.gate.end_replay()
 
     @property
     def done(self) -> bool:
@@ -242,14 +266,30 @@ class PaperSession:
         """Every non-zero position, by asset (signed shares)."""
         return self.venue.positions()
 
+    def order(self, order_id: int) -> Order:
+        """An order of the session: at the venue, or refused or held by the gate."""
+        order = self.venue.orders.get(order_id)
+        if order is None and self.gate is not None:
+            order = self.gate.order(order_id)
+        if order is None:
+            raise PaperError(f"order {order_id} is unknown to the session")
+        return order
+
     # ------------------------------------------------------------- dispatch
+    def _has_events(self) -> bool:
+        gate = self.gate
+        return bool(self.venue.events) or (gate is not None and gate.has_events)
+
     def _dispatch(self) -> None:
-        ctx, venue, strategy = self.ctx, self.venue, self.strategy
+        ctx, strategy, orders = self.ctx, self.strategy, self.venue.orders
+        source: Broker = self.gate if self.gate is not None else self.venue
         events = self._bar_events
-        while venue.events or ctx.algo_events:
-            for event in venue.drain_events():
+        while self._has_events() or ctx.algo_events:
+            for event in source.drain_events():
                 events.append(event)
-                order = venue.orders[event.order_id]
+                order = orders.get(event.order_id)
+                if order is None:  # refused or held by the gate
+                    order = self.order(event.order_id)
                 if order.parent_id is not None:
                     algo = ctx.algo_by_parent.get(order.parent_id)
                     if algo is not None:

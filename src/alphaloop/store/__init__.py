@@ -31,6 +31,8 @@ from alphaloop.store.models import (
     StrategyRow,
 )
 from alphaloop.store.paper import (
+    PaperBarRow,
+    PaperDecisionRow,
     PaperEquityRow,
     PaperFillRow,
     PaperOrderRow,
@@ -61,6 +63,8 @@ __all__ = [
     "ModelStageChangeRecord",
     "ModelUsageRecord",
     "ModelVersionRecord",
+    "PaperBarRow",
+    "PaperDecisionRow",
     "PaperEquityRow",
     "PaperFillRow",
     "PaperOrderRow",

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from alphaloop.store.models import Base, utcnow
 
 __all__ = [
+    "PaperBarRow",
+    "PaperDecisionRow",
     "PaperEquityRow",
     "PaperFillRow",
     "PaperOrderRow",
@@ -49,6 +51,10 @@ class PaperSessionRow(Base):
     data_version: Mapped[int] = mapped_column(Integer)
     data_hash: Mapped[str] = mapped_column(String(64))
     feed: Mapped[str] = mapped_column(String(200))
+    #: autonomy level of the session's gate (L1..L5) and paper or live (migration 0011)
+    autonomy: Mapped[str] = mapped_column(String(4), default="L3")
+    mode: Mapped[str] = mapped_column(String(8), default="paper")
+    limits_set_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     speed: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str] = mapped_column(String(20))
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -128,3 +134,52 @@ class PaperEquityRow(Base):
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     cash: Mapped[float] = mapped_column(Float)
     equity: Mapped[float] = mapped_column(Float)
+
+
+class PaperDecisionRow(Base):
+    """One decision of a session's gate about one command (migration 0011).
+
+    ``seq`` numbers the strategy's commands (orders and rebalances) through the
+    gate, 1, 2, ...; ``step`` numbers the decisions about one command (``held``
+    then ``sent``, ``refused`` or ``canceled``). A restarted session replays them,
+    so the rebuilt venue sees exactly the orders that left before.
+    """
+
+    __tablename__ = "paper_decisions"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("paper_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))
+    order_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(12))
+    stage: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    approval_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PaperBarRow(Base):
+    """One bar of one asset received from a live feed (migration 0011).
+
+    ``row`` is the bar's position in the session's panel (warm-up history
+    first); a resumed session rebuilds its panel from these rows and asks the
+    feed only for bars after the last one.
+    """
+
+    __tablename__ = "paper_bars"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("paper_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset: Mapped[str] = mapped_column(String(200), primary_key=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    open: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    close: Mapped[float] = mapped_column(Float)
+    volume: Mapped[float] = mapped_column(Float)

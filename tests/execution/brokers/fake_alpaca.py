@@ -50,6 +50,12 @@ class FakeAlpaca:
         self.last_payload: bytes | None = None
         self.auth_headers: list[str] = []  # "ok" / "bad" per stream authentication
         self.stream_key = KEY
+        #: bars served by /v2/stocks/bars: symbol -> [{"t", "o", "h", "l", "c", "v"}, ...]
+        #: (None: three fixed days); only the first ``published`` of each are visible
+        self.bar_series: dict[str, list[dict[str, Any]]] | None = None
+        self.published = 0
+        self.data_down = False  # market data answers 503 (a lost connection)
+        self.data_refused = 0  # requests answered 503 while down
         app = web.Application()
         app.router.add_post("/v2/orders", self.submit)
         app.router.add_get("/v2/orders:by_client_order_id", self.by_client_id)
@@ -77,6 +83,11 @@ class FakeAlpaca:
             self.rate_limit_next -= 1
             return _error(429, 42910000, "rate limit exceeded", {"Retry-After": self.retry_after})
         return await handler(request)
+
+    @property
+    def order_requests(self) -> int:
+        """``POST /v2/orders`` requests served so far (refused ones included)."""
+        return sum(1 for m, p in self.server.requests if m == "POST" and p == "/v2/orders")
 
     @property
     def listeners(self) -> int:
@@ -274,6 +285,22 @@ class FakeAlpaca:
 
     async def bars(self, request: web.Request) -> web.Response:
         symbols = request.query["symbols"].split(",")
+        if self.data_down:
+            self.data_refused += 1
+            return _error(503, 50300000, "service unavailable")
+        if self.bar_series is not None:
+            start = request.query.get("start")
+            lo = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None
+            if lo is not None and lo.tzinfo is None:
+                lo = lo.replace(tzinfo=UTC)
+            served = {}
+            for s in symbols:
+                rows = self.bar_series.get(s, [])[: self.published]
+                served[s] = [
+                    b for b in rows
+                    if lo is None or datetime.fromisoformat(b["t"].replace("Z", "+00:00")) >= lo
+                ]  # fmt: skip
+            return web.json_response({"bars": served, "next_page_token": None})
         bars = {
             s: [
                 {

@@ -50,6 +50,11 @@ class FakeBinance:
         self.retry_after = "0.2"
         self.down = False
         self.bad_signatures = 0
+        #: klines served: symbol (BTCUSDT) -> [[open ms, o, h, l, c, v], ...] (None: three
+        #: fixed days); only the first ``published`` of each are visible
+        self.kline_series: dict[str, list[list[Any]]] | None = None
+        self.published = 0
+        self.refused_while_down = 0
         app = web.Application(middlewares=[self._guard])
         app.router.add_get("/api/v3/exchangeInfo", self.exchange_info)
         app.router.add_get("/api/v3/time", self.server_time)
@@ -65,6 +70,7 @@ class FakeBinance:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if self.down:
+            self.refused_while_down += 1
             return web.Response(status=503, text="Service Unavailable")
         if self.rate_limit_next > 0 and request.method == "POST":  # order placement only
             self.rate_limit_next -= 1
@@ -174,7 +180,28 @@ class FakeBinance:
     async def server_time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": _ms()})
 
+    @property
+    def order_requests(self) -> int:
+        """``POST /api/v3/order`` requests served so far (refused ones included)."""
+        return sum(1 for m, p in self.server.requests if m == "POST" and p == "/api/v3/order")
+
+    def _series(self, request: web.Request) -> web.Response:
+        assert self.kline_series is not None
+        rows = self.kline_series.get(request.query["symbol"], [])[: self.published]
+        start = request.query.get("startTime")
+        limit = int(request.query.get("limit") or 500)
+        if start is not None:
+            rows = [r for r in rows if r[0] >= int(start)][:limit]
+        else:
+            rows = rows[-limit:]
+        day = 86_400_000
+        out = [[r[0], f"{r[1]}", f"{r[2]}", f"{r[3]}", f"{r[4]}", f"{r[5]}", r[0] + day - 1,
+                "0", 1, "0", "0", "0"] for r in rows]  # fmt: skip
+        return web.json_response(out)
+
     async def klines(self, request: web.Request) -> web.Response:
+        if self.kline_series is not None:
+            return self._series(request)
         day = 86_400_000
         start = 1_704_153_600_000  # 2024-01-02 UTC
         rows = [

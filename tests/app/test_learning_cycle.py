@@ -62,7 +62,10 @@ def test_a_model_is_retrained_shadowed_and_judged(tmp_path: Path) -> None:
         actions = [e.action for e in log.entries()]
         assert actions.count("learning.cycle") == 4
         assert "model.retrained" in actions
-        assert f"model.{judged.action}" in actions
+        assert "learning.judged" in actions
+        promoted = [json.loads(e.payload) for e in log.entries(action="model.promoted")]
+        assert promoted[-1]["to"] == ("production" if judged.action == "promoted" else "archived")
+        assert list(log.entries(action="model.promoted"))[-1].actor == "learning-manager"
         last = json.loads(list(log.entries(action="learning.cycle"))[-1].payload)
         assert last["action"] == judged.action
         assert log.verify().ok

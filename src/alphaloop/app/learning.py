@@ -12,7 +12,9 @@ dataset up to that date only, then:
    from its own recipe on data up to ``as_of``; the new version enters shadow as a
    candidate.
 
-Every cycle and every action is appended to the audit log. The dataset's sealed
+Every cycle and every action is appended to the audit log: ``learning.cycle``,
+``model.retrained``, ``learning.judged`` (the comparison) and the registry's
+``model.promoted`` (to production or archived). The dataset's sealed
 holdout is never read: a cycle past the seal reads up to it.
 """
 
@@ -176,8 +178,8 @@ def learning_cycle(
             )
             action = "promoted" if check.promote else "archived"
             stage = "production" if check.promote else "archived"
-            promote_model(ws, cand.ref, stage, note="; ".join(check.reasons))
-            audit.append(actor, f"model.{action}", cand.ref, check.to_dict())
+            audit.append(actor, "learning.judged", cand.ref, check.to_dict())
+            promote_model(ws, cand.ref, stage, note="; ".join(check.reasons), actor=actor)
         cycle = LearningCycle(
             name, now, incumbent.ref, cand.ref, action, promotion=check, notes=tuple(notes)
         )

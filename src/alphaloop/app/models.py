@@ -458,9 +458,12 @@ class Promotion:
         }
 
 
-def promote_model(ws: Workspace, ref: str, stage: str, note: str = "") -> Promotion:
+def promote_model(
+    ws: Workspace, ref: str, stage: str, note: str = "", *, actor: str | None = None
+) -> Promotion:
     """Move the version ``ref`` names to ``stage``; the registry records it with ``note``
-    and the workspace's audit trail gets a ``model.promoted`` entry.
+    and the workspace's audit trail gets a ``model.promoted`` entry naming ``actor``
+    (default: the login name).
 
     Allowed moves are the registry's (candidate -> production | archived,
     production -> archived, archived -> candidate); promoting to production
@@ -478,15 +481,15 @@ def promote_model(ws: Workspace, ref: str, stage: str, note: str = "") -> Promot
     current = registry.list(name=before.name, stage="production") if stage == "production" else []
     after = registry.set_stage(before.ref, stage, reason=note)
     archived = tuple(v.ref for v in current if v.ref != after.ref)
-    _audit_promotion(ws, after.ref, before.stage, stage, archived, note)
+    _audit_promotion(ws, after.ref, before.stage, stage, archived, note, actor)
     return Promotion(after, before.stage, archived, note)
 
 
 def _audit_promotion(ws: Workspace, ref: str, before: str, after: str,
-                     archived: tuple[str, ...], note: str) -> None:  # fmt: skip
+                     archived: tuple[str, ...], note: str, actor: str | None) -> None:  # fmt: skip
     """A ``model.promoted`` entry in the workspace's hash-chained audit trail."""
     from alphaloop.app.governance import current_user, governance
 
-    governance(ws).audit.append(current_user(), "model.promoted", f"model {ref}",
+    governance(ws).audit.append(actor or current_user(), "model.promoted", f"model {ref}",
                                 {"from": before, "to": after, "archived": list(archived),
                                  "note": note})  # fmt: skip

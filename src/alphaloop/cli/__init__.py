@@ -12,7 +12,7 @@ One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models` with
 :mod:`.model_explain`, :mod:`.model_predict` and :mod:`.model_compare`,
 :mod:`.research`, :mod:`.risk`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`,
-:mod:`.mcp`, :mod:`.llm`, :mod:`.governance` (audit, kill, approvals), :mod:`.synth`);
+:mod:`.mcp`, :mod:`.llm`, :mod:`.governance` (audit, kill, approvals), :mod:`.synth`, :mod:`.rl`);
 what they share is in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
@@ -50,6 +50,7 @@ from alphaloop.cli.portfolio import portfolio_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
 from alphaloop.cli.risk_regimes import risk_regimes
+from alphaloop.cli.rl import rl_app
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app
@@ -93,6 +94,7 @@ app.add_typer(audit_app, name="audit")
 app.command("kill")(kill)
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(synth_app, name="synth")
+app.add_typer(rl_app, name="rl")
 
 
 def _version(value: bool) -> None:

@@ -57,5 +57,5 @@ class Constant:
     def __init__(self, action: Any) -> None:
         self.action = action
 
-    def predict(self, obs, state=None, episode_start=None, deterministic=True):  # noqa: ANN001
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
         return self.action, None

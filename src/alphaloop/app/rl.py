@@ -83,8 +83,10 @@ def _env(config: Any, panel: Any, spec: RLSpec, span: Any, *, evaluation: bool, 
     from alphaloop.rl.hardstop import HardStopWrapper
     from alphaloop.rl.rollout import evaluation_config
 
-    cfg = evaluation_config(config, span) if evaluation else config.model_copy(
-        update={"span": span, "seed": seed}
+    cfg = (
+        evaluation_config(config, span)
+        if evaluation
+        else config.model_copy(update={"span": span, "seed": seed})
     )
     env: Any = TradingEnv(cfg, panel)
     return HardStopWrapper(env, spec.risk) if spec.risk is not None else env
@@ -102,8 +104,12 @@ def _span_doc(spans: Any) -> dict[str, Any]:
     for name in ("train", "validation", "test"):
         rows = getattr(spans, name)
         first, last = spans.dates(name)
-        out[name] = {"start": first.isoformat(), "end": last.isoformat(),
-                     "bars": int(rows[1] - rows[0] + 1), "rows": [int(rows[0]), int(rows[1])]}  # fmt: skip
+        out[name] = {
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "bars": int(rows[1] - rows[0] + 1),
+            "rows": [int(rows[0]), int(rows[1])],
+        }
     return out
 
 
@@ -124,9 +130,11 @@ def _benchmarks(panel: Any, config: Any, test_rows: tuple[int, int], ppy: float)
     )
     metrics = {
         name: episode_metrics(
-            sim.returns, periods_per_year=ppy, turnover=sim.turnover,
+            sim.returns,
+            periods_per_year=ppy,
+            turnover=sim.turnover,
             costs=float(sum(sim.costs.values())),
-        )  # fmt: skip
+        )
         for name, sim in sims.items()
     }
     return metrics, {name: sim.equity for name, sim in sims.items()}
@@ -142,7 +150,9 @@ def _train_ensemble(ws, spec, panel, config, spans, seed, ppy, progress) -> dict
     ens = spec.ensemble
     labels = market_regimes(panel, config.assets, ens)
     first, last = spans.train
-    runs_by_regime = {k: regime_runs(labels, first, last, k, ens.min_run) for k in range(ens.n_regimes)}
+    runs_by_regime = {
+        k: regime_runs(labels, first, last, k, ens.min_run) for k in range(ens.n_regimes)
+    }
     eval_rows = (spans.validation[0], spans.test[1])
     rollouts, regimes = [], []
     score = _scorer(config, panel, spec)
@@ -272,7 +282,8 @@ def _costs_note(config: Any) -> str:
     c = config.costs
     return (
         f"half spread {c.half_spread_bps:g} bps, slippage {c.slippage_bps:g} bps, fees "
-        f"{c.exchange_fee_bps:g} bps, commission {c.commission_per_share:g}/share, impact {c.impact}"
+        f"{c.exchange_fee_bps:g} bps, commission {c.commission_per_share:g}/share, "
+        f"impact {c.impact}"
     )
 
 
@@ -284,8 +295,10 @@ def _register(ws, spec, info, config, panel, spans, models, summary) -> Any:
     names = TradingEnv(evaluation_config(config, "train"), panel).observation_names
     features = {}
     if config.features is not None and not isinstance(config.features, str):
-        items = config.features.items() if isinstance(config.features, dict) else enumerate(
-            config.features
+        items = (
+            config.features.items()
+            if isinstance(config.features, dict)
+            else enumerate(config.features)
         )
         features = {f"f{k}" if isinstance(k, int) else k: v for k, v in items}
     staging = Path(tempfile.mkdtemp(prefix="alphaloop-rl-"))

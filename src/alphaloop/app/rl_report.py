@@ -132,13 +132,13 @@ def write_rl_report(doc: dict[str, Any], curves: dict[str, pd.Series], path: Pat
     figures = figures_to_html(_figures(curves))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>RL training: {_e(doc['name'])}</title>
+<title>RL training: {_e(doc["name"])}</title>
 <style>{BASE_CSS}</style>
 <script type="text/javascript">{plotly_js()}</script></head><body>
-<h1>RL training: {_e(doc['ref'])}</h1>
-<p class="subtitle">{_e(doc['algorithm'])} on {_e(doc['data'])}, {len(doc['seeds'])} seeds,
-{doc['timesteps']:,} timesteps each; costs on ({_e(doc['costs_note'])}), fills
-{_e(doc['fills'])}. Run {doc['run_id']}.</p>
+<h1>RL training: {_e(doc["ref"])}</h1>
+<p class="subtitle">{_e(doc["algorithm"])} on {_e(doc["data"])}, {len(doc["seeds"])} seeds,
+{doc["timesteps"]:,} timesteps each; costs on ({_e(doc["costs_note"])}), fills
+{_e(doc["fills"])}. Run {doc["run_id"]}.</p>
 <section class="caveats"><h2>Read this first</h2><ul>{caveats}</ul></section>
 <h2>Spans</h2>
 <table><thead><tr><th>span</th><th>first bar</th><th>last bar</th><th>bars</th></tr></thead>
@@ -150,7 +150,7 @@ deviation and a Student-t interval of the mean. No seed is singled out.</p>
 <h2>Every seed</h2>
 {_seed_table(doc)}
 {ensemble}
-<div class="figure">{figures['equity']}</div>
+<div class="figure">{figures["equity"]}</div>
 </body></html>"""
     target = Path(path)
     write_atomic(target, page)

@@ -79,8 +79,14 @@ def rl_train(
         out.print(f"resumed: {escape(note)}")
     summary = doc["test"]["summary"]
     bench = doc["benchmarks"]
-    cols = (Col("test span"), Col("agent mean", "right"), Col("spread (sd)", "right"),
-            Col("95% CI", "right"), Col("buy & hold", "right"), Col("equal weight", "right"))  # fmt: skip
+    cols = (
+        Col("test span"),
+        Col("agent mean", "right"),
+        Col("spread (sd)", "right"),
+        Col("95% CI", "right"),
+        Col("buy & hold", "right"),
+        Col("equal weight", "right"),
+    )
     rows = []
     for key, label, percent in _SHOWN:
         s = summary[key]

@@ -15,7 +15,7 @@ environment's costs and fills (:func:`ensemble_book`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -71,7 +71,7 @@ class RunChoiceEnv(gym.Env):
     """Episodes over several environments of one configuration: each reset picks one at
     random (from the episode seed), so an agent trains on many separate runs."""
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(self, envs: list[gym.Env]) -> None:
         super().__init__()

@@ -114,7 +114,9 @@ class HardStopWrapper(gym.Wrapper):
             limited = self._limit_continuous(action)
         else:
             limited = self._limit_discrete(action)
-        changed = not np.array_equal(np.asarray(limited).reshape(-1), np.asarray(action).reshape(-1))
+        changed = not np.array_equal(
+            np.asarray(limited).reshape(-1), np.asarray(action).reshape(-1)
+        )
         self.limited_count += int(changed)
         obs, reward, terminated, truncated, info = self.env.step(limited)
         equity = float(info["equity"])

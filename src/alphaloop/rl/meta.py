@@ -54,7 +54,7 @@ def agent_mix(
         window = r[same]
         counts = np.isfinite(window).sum(axis=0)
         fallback = own == labels[t]
-        if labels[t] < 0 or counts.min(initial=0) < min_bars:
+        if labels[t] < 0 or counts.min() < min_bars:
             mix[t] = fallback / fallback.sum() if fallback.any() else 1.0 / n_k
             continue
         score = np.nanmean(window, axis=0) * periods_per_year

@@ -98,9 +98,7 @@ def load_policy(path: str | Path) -> PolicyBundle:
     spec = RLSpec.from_dict(manifest["spec"], source=str(root / MANIFEST))
     config = EnvConfig.model_validate(manifest["env"])
     cls = algorithm_class(manifest["algorithm"])
-    models = {
-        int(s): cls.load(root / f"seed_{s}.zip", device="cpu") for s in manifest["seeds"]
-    }
+    models = {int(s): cls.load(root / f"seed_{s}.zip", device="cpu") for s in manifest["seeds"]}
     return PolicyBundle(spec, config, models, tuple(manifest["assets"]))
 
 

@@ -105,8 +105,8 @@ def check_hyperparameters(algorithm: str, params: Mapping[str, Any]) -> None:
     reserved = sorted(set(_RESERVED) & set(params))
     if reserved:
         raise ValueError(
-            f"hyperparameters.{reserved[0]} is set by the spec (seed: the spec's seeds; policy: 'policy'), "
-            "not inside hyperparameters"
+            f"hyperparameters.{reserved[0]} is set by the spec (seed: the spec's seeds; "
+            "policy: 'policy'), not inside hyperparameters"
         )
     cls = algorithm_class(algorithm)
     allowed = sorted(
@@ -122,7 +122,8 @@ def check_hyperparameters(algorithm: str, params: Mapping[str, Any]) -> None:
     for key, value in params.items():
         if isinstance(value, str) and key in ("learning_rate", "gamma", "ent_coef_value"):
             raise ValueError(
-                f"hyperparameters.{key} must be a number, got {value!r} (YAML reads 1e-3 as text: write 1.0e-3)"
+                f"hyperparameters.{key} must be a number, got {value!r} "
+                "(YAML reads 1e-3 as text: write 1.0e-3)"
             )
 
 
@@ -214,7 +215,13 @@ class RLSpec(_Frozen):
                 raise ValueError("seeds: a list of distinct seeds, at least one")
             if any(s < 0 for s in self.seeds):
                 raise ValueError("seeds: every seed must be >= 0")
-        owned = [f for f in ("dataset", "assets", "span", "seed") if f in self.env.model_fields_set]
+        # set other than to its default (a dumped spec holds every field, and loads again)
+        defaults = type(self.env).model_fields
+        owned = [
+            f
+            for f in ("dataset", "assets", "span", "seed")
+            if getattr(self.env, f) != defaults[f].default
+        ]
         if owned:
             raise ValueError(
                 f"env.{owned[0]} is set by the spec (data, universe, the span trained or "

@@ -84,7 +84,11 @@ class HardStopWrapper(gym.Wrapper):
         gross = np.abs(a).sum() * self._leverage
         if gross > self.limits.max_gross:
             a = a * (self.limits.max_gross / gross)
-        return a.astype(np.float32)
+        # the action space is float32: round towards zero, never past a limit
+        out = a.astype(np.float32)
+        over = np.abs(out.astype(np.float64)) > np.abs(a)
+        out[over] = np.nextafter(out[over], np.float32(0))
+        return out
 
     def _limit_discrete(self, action: Any) -> Any:
         idx = np.asarray(action).reshape(-1)

@@ -141,10 +141,10 @@ def _benchmarks(panel: Any, config: Any, test_rows: tuple[int, int], ppy: float)
 
 
 def _train_ensemble(ws, spec, panel, config, spans, seed, ppy, progress) -> dict[str, Any]:
-    from alphaloop.rl import TradingEnv
+    from alphaloop.rl import RLConfigError
     from alphaloop.rl.ensemble import RunChoiceEnv, ensemble_book, market_regimes, regime_runs
     from alphaloop.rl.evaluation import episode_metrics
-    from alphaloop.rl.rollout import evaluation_config, rollout
+    from alphaloop.rl.rollout import rollout
     from alphaloop.rl.train import train_seed
 
     ens = spec.ensemble
@@ -159,19 +159,19 @@ def _train_ensemble(ws, spec, panel, config, spans, seed, ppy, progress) -> dict
     for k, runs in runs_by_regime.items():
         if not runs:
             continue
-        envs = [
-            TradingEnv(config.model_copy(update={"span": r, "start": "first",
-                                                 "episode_length": None, "seed": seed}), panel)
-            for r in runs
-        ]  # fmt: skip
+        one_run = config.model_copy(update={"start": "first", "episode_length": None})
+        envs = [_env(one_run, panel, spec, r, evaluation=False, seed=seed) for r in runs]
         run = train_seed(spec, RunChoiceEnv(envs), score, seed,
                          checkpoints=_checkpoints(ws, spec, seed, f"regime_{k}_"),
                          progress=progress, step_name=f"seed {seed}: regime {k} agent")  # fmt: skip
-        env = TradingEnv(evaluation_config(config, eval_rows), panel)
+        env = _env(config, panel, spec, eval_rows, evaluation=True)
         rollouts.append(rollout(run.model, env, seed=spec.seed))
         regimes.append(k)
     if not rollouts:
-        raise ValueError("no regime has a training run long enough; lower ensemble.min_run")
+        raise RLConfigError(
+            f"no regime has a training run of {ens.min_run} bars or more",
+            hint="lower ensemble.min_run or ensemble.min_history, or load more data",
+        )
     result, mix = ensemble_book(rollouts, regimes, labels, panel, config, eval_rows,
                                 spans.test, ens, ppy)  # fmt: skip
     metrics = episode_metrics(result.returns, periods_per_year=ppy, turnover=result.turnover,

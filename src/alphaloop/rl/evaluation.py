@@ -129,7 +129,8 @@ def benchmark_returns(
     hold = np.full((n_t, n_a), np.nan)
     hold[0] = 1.0 / n_a
     equal = np.full((n_t, n_a), np.nan)
-    months = pd.DatetimeIndex(panel.index).to_period("M")
+    index = pd.DatetimeIndex(panel.index)
+    months = index.year * 12 + index.month
     first = np.r_[True, months[1:] != months[:-1]]
     equal[first] = 1.0 / n_a
     out = {}

@@ -65,12 +65,49 @@ def evaluation_config(config: Any, span: Any) -> Any:
     return config.model_copy(update={"span": span, "start": "first", "episode_length": None})
 
 
+class _Deterministic:
+    """``model.predict(..., deterministic=True)`` for a feed-forward stable-baselines3
+    policy, without switching the network to evaluation mode at every call (the same
+    steps as the library's ``predict``: tensor, greedy action, clip or unscale)."""
+
+    def __init__(self, policy: Any) -> None:
+        import torch
+        from gymnasium import spaces
+
+        policy.set_training_mode(False)
+        self.policy = policy
+        self.no_grad = torch.no_grad
+        self.box = isinstance(policy.action_space, spaces.Box)
+
+    def predict(self, obs: Any, state=None, episode_start=None, deterministic=True):
+        policy = self.policy
+        tensor, vectorized = policy.obs_to_tensor(obs)
+        with self.no_grad():
+            actions = policy._predict(tensor, deterministic=True)
+        actions = actions.cpu().numpy().reshape((-1, *policy.action_space.shape))
+        if self.box:
+            if policy.squash_output:
+                actions = policy.unscale_action(actions)
+            else:
+                actions = np.clip(actions, policy.action_space.low, policy.action_space.high)
+        return (actions if vectorized else actions.squeeze(axis=0)), state
+
+
+def _predictor(model: Any, deterministic: bool) -> Any:
+    policy = getattr(model, "policy", None)
+    recurrent = policy is not None and hasattr(policy, "lstm_actor")
+    if deterministic and policy is not None and not recurrent and hasattr(policy, "_predict"):
+        return _Deterministic(policy)
+    return model
+
+
 def rollout(model: Any, env: Any, *, deterministic: bool = True, seed: int = 0) -> Rollout:
     """Run ``model`` through one episode of ``env`` (reset with ``seed``).
 
     ``model`` is anything with stable-baselines3's ``predict(obs, state,
     episode_start, deterministic)``; a recurrent policy's state is carried.
     """
+    predictor = _predictor(model, deterministic)
     obs, info = env.reset(seed=seed)
     base = env.unwrapped
     dates = [info["date"]]
@@ -82,7 +119,7 @@ def rollout(model: Any, env: Any, *, deterministic: bool = True, seed: int = 0) 
     done = False
     while not done:
         rows.append(base.row)
-        action, state = model.predict(
+        action, state = predictor.predict(
             obs, state=state, episode_start=start, deterministic=deterministic
         )
         start = np.zeros((1,), dtype=bool)

@@ -45,10 +45,13 @@ def test_bad_spec_exits_2_naming_the_field(ws: Path, tmp_path: Path, capsys) -> 
     path = tmp_path / "bad.yaml"
     path.write_text("name: a\ndata: sp500-stocks\nalgorithm: DQN\nenv: {action: continuous}\n")
     code, out, err = cli(capsys, ws, "rl", "train", str(path))
-    assert code == 2 and out == ""
-    assert "DQN needs discrete" in err and "Traceback" not in err
+    assert code == 2
+    assert out == ""
+    assert "DQN needs discrete" in err
+    assert "Traceback" not in err
     code, out, _ = cli(capsys, ws, "rl", "train", str(path), "--json")
-    assert code == 2 and json.loads(out)["error"]["type"] == "SpecError"
+    assert code == 2
+    assert json.loads(out)["error"]["type"] == "SpecError"
 
 
 def test_train_and_tune_report_json(ws: Path, tmp_path: Path, capsys) -> None:
@@ -59,12 +62,14 @@ def test_train_and_tune_report_json(ws: Path, tmp_path: Path, capsys) -> None:
     )
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["seeds"] == [0, 1] and doc["ref"] == "ppo-xom/v1"
+    assert doc["seeds"] == [0, 1]
+    assert doc["ref"] == "ppo-xom/v1"
     assert doc["test"]["summary"]["sharpe_ratio"]["n"] == 2
     assert report.is_file()
     code, out, err = cli(capsys, ws, "rl", "train", str(spec), "--seeds", "2")
     assert code == 0, err
-    assert "registered ppo-xom/v2" in out and "buy & hold" in out
+    assert "registered ppo-xom/v2" in out
+    assert "buy & hold" in out
     assert "resumed: seed 0" in out  # finished seeds are loaded from their checkpoints
     code, out, err = cli(capsys, ws, "rl", "tune", str(spec), "--trials", "2", "--json")
     assert code == 0, err
@@ -91,7 +96,8 @@ def test_ctrl_c_keeps_the_last_checkpoint(ws: Path, tmp_path: Path) -> None:
     assert json.loads(out)["error"]["type"] == "WorkInterruptedError"
     (seed_dir,) = checkpoints.glob("*/seed_0")
     state = json.loads((seed_dir / "state.json").read_text())
-    assert state["timesteps"] >= 64 and not state.get("finished")
+    assert state["timesteps"] >= 64
+    assert not state.get("finished")
     assert (seed_dir / "latest.zip").stat().st_size > 0
     runs = Workspace(ws, create=False).runs.list()
     assert [r["status"] for r in runs if r["kind"] == "rl-train"] == ["interrupted"]

@@ -56,7 +56,8 @@ def test_results_are_a_distribution_over_seeds_next_to_benchmarks(trained) -> No
     doc = result.to_dict()
     assert doc["seeds"] == [0, 1]
     summary = doc["test"]["summary"]["total_return"]
-    assert summary["n"] == 2 and len(summary["values"]) == 2
+    assert summary["n"] == 2
+    assert len(summary["values"]) == 2
     assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"]
     assert summary["mean"] == pytest.approx(np.mean(summary["values"]))
     assert {"buy_and_hold", "equal_weight"} <= set(doc["benchmarks"])
@@ -69,8 +70,10 @@ def test_results_are_a_distribution_over_seeds_next_to_benchmarks(trained) -> No
 def test_the_report_shows_seeds_and_benchmarks(trained) -> None:
     _, result, root = trained
     page = (root / "report.html").read_text()
-    assert "buy and hold" in page and "equal weight" in page
-    assert "mean of 2 seeds" in page and "survivor" in page
+    assert "buy and hold" in page
+    assert "equal weight" in page
+    assert "mean of 2 seeds" in page
+    assert "survivor" in page
     assert result.to_dict()["report"] == str(root / "report.html")
 
 
@@ -78,7 +81,8 @@ def test_the_policy_is_registered_with_lineage_and_seeds(trained) -> None:
     ws, result, _ = trained
     doc = result.to_dict()
     version = ws.models.get(doc["ref"])
-    assert version.family == "rl" and version.params["seeds"] == [0, 1]
+    assert version.family == "rl"
+    assert version.params["seeds"] == [0, 1]
     assert pd.Timestamp(version.label_end) == pd.Timestamp(doc["spans"]["validation"]["end"])
     assert version.dataset_hash == ws.data.info("sp500-stocks").content_hash
     assert "test_total_return_mean" in version.metrics
@@ -98,11 +102,12 @@ def test_a_registered_policy_is_a_strategy_signal(trained) -> None:
     panel = ws.data.load("sp500-stocks", assets=["XOM"], start="2015-01-01")
     signal, _ = predict_panel(ws, ref, panel)
     decided = signal[np.isfinite(signal)]
-    assert len(decided) > 200 and set(np.unique(decided)) <= {0.0, 0.5, 1.0}
+    assert len(decided) > 200
+    assert set(np.unique(decided)) <= {0.0, 0.5, 1.0}
 
 
 def test_tuning_reads_training_and_validation_spans_only(trained, monkeypatch) -> None:
-    import alphaloop.rl as rl
+    from alphaloop import rl
     from alphaloop.app.rl import tune_rl
 
     ws, result, _ = trained
@@ -117,12 +122,15 @@ def test_tuning_reads_training_and_validation_spans_only(trained, monkeypatch) -
 
     monkeypatch.setattr(rl, "TradingEnv", Spy)
     tuned = tune_rl(ws, _spec(timesteps=64, seeds=1), trials=2).to_dict()
-    assert tuned["n_trials"] == 2 and tuned["best_params"]
-    assert "test" not in spans_seen and set(spans_seen) <= {"train", "validation"}
+    assert tuned["n_trials"] == 2
+    assert tuned["best_params"]
+    assert "test" not in spans_seen
+    assert set(spans_seen) <= {"train", "validation"}
     test_start = result.to_dict()["spans"]["test"]["rows"][0]
     assert max(last_rows) < test_start  # no array of the environment reaches the test span
     run = ws.runs.get(tuned["run_id"])
-    assert run["kind"] == "rl-tune" and run["result"]["n_trials"] == 2
+    assert run["kind"] == "rl-tune"
+    assert run["result"]["n_trials"] == 2
 
 
 @pytest.mark.slow
@@ -130,12 +138,11 @@ def test_regime_ensemble_reports_across_seeds(tmp_path: Path) -> None:
     from alphaloop.app.rl import train_rl
 
     ws = Workspace(tmp_path / "ws")
-    spec = _spec(
-        seeds=1, timesteps=128, ensemble={"min_history": 100, "min_run": 10}, risk=None
-    )
+    spec = _spec(seeds=1, timesteps=128, ensemble={"min_history": 100, "min_run": 10}, risk=None)
     doc = train_rl(ws, spec).to_dict()
     ens = doc["ensemble"]
-    assert ens["n_regimes"] == 2 and len(ens["per_seed"]) == 1
+    assert ens["n_regimes"] == 2
+    assert len(ens["per_seed"]) == 1
     share = ens["per_seed"][0]["mix_share"]
     assert sum(share.values()) == pytest.approx(1.0)
     assert np.isfinite(ens["summary"]["total_return"]["mean"])

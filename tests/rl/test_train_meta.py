@@ -26,7 +26,9 @@ def test_seed_summary_is_mean_spread_and_t_interval() -> None:
 
 def test_seed_summary_of_one_seed_has_no_interval() -> None:
     s = seed_summary([{"sharpe_ratio": 1.0}], ["sharpe_ratio"])["sharpe_ratio"]
-    assert s.mean == 1.0 and math.isnan(s.std) and math.isnan(s.low)
+    assert s.mean == 1.0
+    assert math.isnan(s.std)
+    assert math.isnan(s.low)
 
 
 def test_agent_mix_follows_the_best_recent_agent_of_the_current_regime() -> None:

@@ -52,9 +52,10 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 FINRL_VENV = WORK / "finrl-venv"
 FINRL_REQUIREMENTS = ["finrl==0.3.7"]
+# FinRL 0.3.7's own era (pandas 2.2, numpy 1.26)
 FINRL_DEPENDENCIES = [
-    "gymnasium==1.4.0", "stable-baselines3==2.9.2", "torch==2.13.0", "matplotlib", "numpy",
-    "pandas", "pyarrow",
+    "gymnasium==1.4.0", "stable-baselines3==2.9.2", "torch==2.13.0", "matplotlib==3.9.4",
+    "numpy==1.26.4", "pandas==2.2.3", "pyarrow==18.1.0",
 ]  # fmt: skip
 RESULT_TAG = "BENCH-RESULT "
 SINGLE_GOAL = 50.0
@@ -66,7 +67,10 @@ END = "<!-- bench_rl_env:end -->"
 def ensure_finrl_venv() -> Path:
     """The FinRL venv's python, created (python3.11 -m venv + pip) when missing."""
     python = FINRL_VENV / "bin" / "python"
-    probe = "import importlib.util as u; assert u.find_spec('finrl') and u.find_spec('gymnasium')"
+    probe = (
+        "import importlib.util as u, pandas; "
+        "assert u.find_spec('finrl') and pandas.__version__ == '2.2.3'"
+    )
     if python.exists():
         found = subprocess.run([python, "-c", probe], capture_output=True, check=False)
         if found.returncode == 0:

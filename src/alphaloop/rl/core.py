@@ -6,6 +6,8 @@ thin faces over this class, so they step through the same code.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from gymnasium import spaces
 
@@ -97,10 +99,18 @@ class EnvCore:
         self.truncated = np.zeros(n, dtype=np.bool_)
         self.info = np.zeros((n, 4))
         self.actions = np.zeros((n, a))
+        self._args = (
+            self.actions, market.exec_px, market.close, market.adv, market.sigma,
+            market.year_frac, market.features, self.costs, self.lot, self.levels, self.iparams,
+            self.fparams, self.keys, self.fstate, self.istate, self.shares, self.last_px,
+            self.prev_target, self.targets, self.delta, self.base, self.cost_tmp, self.obs,
+            self.reward, self.terminated, self.truncated, self.info,
+        )  # fmt: skip
+        self._entry: Any = None
 
     def reseed(self, seed: int) -> None:
         """New stream keys from ``seed``; episode counters start again."""
-        self.keys = seed_keys(seed, self.n_envs)
+        self.keys[:] = seed_keys(seed, self.n_envs)
         self.istate[:, K.S_EPISODE] = 0
 
     def reset(self, which: np.ndarray | None = None) -> None:
@@ -112,25 +122,37 @@ class EnvCore:
             self.istate, self.shares, self.last_px, self.prev_target, self.obs,
         )  # fmt: skip
 
-    def step(self, actions: np.ndarray, *, autoreset: bool, parallel: bool) -> None:
-        """Advance every account by one bar with ``actions`` (n_envs, n_assets) float64."""
-        m = self.market
+    def step(self, *, autoreset: bool, parallel: bool) -> None:
+        """Advance every account by one bar with :attr:`actions` (n_envs, n_assets) float64."""
         run = K.step_parallel if parallel else K.step_serial
-        run(
-            actions, m.exec_px, m.close, m.adv, m.sigma, m.year_frac, m.features, self.costs,
-            self.lot, self.levels, self.iparams, self.fparams, self.keys, self.fstate,
-            self.istate, self.shares, self.last_px, self.prev_target, self.targets, self.delta,
-            self.base, self.cost_tmp, self.obs, self.reward, self.terminated, self.truncated,
-            self.info, autoreset, self.final_obs,
-        )  # fmt: skip
+        run(*self._args, autoreset, self.final_obs)
+        if self.info[:, 3].any():
+            self._refused()
+
+    def step_one(self) -> None:
+        """:meth:`step` for one account without autoreset, through the compiled entry point.
+
+        Skips numba's argument dispatch, which costs more than the step itself.
+        """
+        if self._entry is None:
+            args = (*self._args, False, self.final_obs)
+            K.step_serial(*args)
+            sig = tuple(K.step_serial.typeof_pyval(a) for a in args)
+            self._entry = K.step_serial.overloads[sig].entry_point
+        else:
+            self._entry(*self._args, False, self.final_obs)
+        if self.info[0, 3]:
+            self._refused()
+
+    def _refused(self) -> None:
         bad = self.info[:, 3] != 0
-        if bad.any():
-            i = int(np.argmax(bad))
-            row = int(self.istate[i, K.S_ROW])
-            raise RLError(
-                f"the fill model refused the targets of account {i} at "
-                f"{m.index[min(row, len(m.index) - 1)]:%Y-%m-%d} (status {int(self.info[i, 3])})"
-            )
+        i = int(np.argmax(bad))
+        row = int(self.istate[i, K.S_ROW])
+        index = self.market.index
+        raise RLError(
+            f"the fill model refused the targets of account {i} at "
+            f"{index[min(row, len(index) - 1)]:%Y-%m-%d} (status {int(self.info[i, 3])})"
+        )
 
     def equity(self) -> np.ndarray:
         """Equity of every account at its last close (currency)."""

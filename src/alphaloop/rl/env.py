@@ -99,6 +99,7 @@ class TradingEnv(gym.Env):
         )
         self.action_space = action_space(config, self.market.n_assets)
         self.observation_names = observation_names(self.market, config.stack)
+        self._stamps = list(self.market.index)  # Timestamps once: indexing pandas costs us
         self.action_clip_count = 0
         self.nan_filled = self.market.nan_filled
         self._started = False
@@ -124,17 +125,20 @@ class TradingEnv(gym.Env):
         if self._needs_reset:
             raise RLError("call reset() before step(), and after an episode ends")
         core = self._core
-        try:
-            row = np.asarray(action, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise RLError(f"the action {action!r} is not numeric") from exc
-        if row.shape[0] != core.n_assets:
-            raise RLError(
-                f"the action has {row.shape[0]} values; this environment trades "
-                f"{core.n_assets} assets"
-            )
-        core.actions[0] = row
-        core.step(core.actions, autoreset=False, parallel=False)
+        if isinstance(action, np.ndarray) and action.shape == (core.n_assets,):
+            core.actions[0] = action
+        else:
+            try:
+                row = np.asarray(action, dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise RLError(f"the action {action!r} is not numeric") from exc
+            if row.shape[0] != core.n_assets:
+                raise RLError(
+                    f"the action has {row.shape[0]} values; this environment trades "
+                    f"{core.n_assets} assets"
+                )
+            core.actions[0] = row
+        core.step_one()
         terminated = bool(core.terminated[0])
         truncated = bool(core.truncated[0])
         self._needs_reset = terminated or truncated
@@ -143,8 +147,8 @@ class TradingEnv(gym.Env):
             self.action_clip_count += clipped
             if self.action_clip_count == clipped:
                 warnings.warn(
-                    f"action {row.tolist()} is outside the action space or not finite: "
-                    "clipped (NaN entries hold the position); counted in info['clipped'] "
+                    f"action {np.asarray(action).tolist()} is outside the action space or not "
+                    "finite: clipped (NaN entries hold the position); counted in info['clipped'] "
                     "and TradingEnv.action_clip_count",
                     RLActionWarning,
                     stacklevel=2,
@@ -157,7 +161,7 @@ class TradingEnv(gym.Env):
         info: dict[str, Any] = {
             "equity": float(core.fstate[0, K.S_EQUITY]),
             "cash": float(core.fstate[0, K.S_CASH]),
-            "date": self.market.index[int(core.istate[0, K.S_ROW])],
+            "date": self._stamps[core.istate[0, K.S_ROW]],
         }
         if not reset:
             info["costs"] = float(core.info[0, 0])

@@ -69,6 +69,7 @@ class VecTradingEnv(VecEnv):
         self._seed = config.seed if seed is None else int(seed)
         self._core = EnvCore(self.market, config, n_envs, self._seed)
         obs_space = spaces.Box(-np.inf, np.inf, shape=(self._core.obs_dim,), dtype=np.float32)
+        self.render_mode = None  # nothing to render; read by VecEnv.__init__
         super().__init__(n_envs, obs_space, action_space(config, self.market.n_assets))
         self.parallel = n_envs >= PARALLEL_FROM if parallel is None else bool(parallel)
         self.observation_names = observation_names(self.market, config.stack)
@@ -102,7 +103,7 @@ class VecTradingEnv(VecEnv):
                     f"actions have shape {acts.shape}; expected ({core.n_envs}, "
                     f"{core.n_assets}) or ({core.n_envs},) for one asset"
                 ) from exc
-        core.step(core.actions, autoreset=True, parallel=self.parallel)
+        core.step(autoreset=True, parallel=self.parallel)
         clipped = core.info[:, 2].sum()
         if clipped:
             if not self.action_clip_count:
@@ -127,12 +128,12 @@ class VecTradingEnv(VecEnv):
 
     # ------------------------------------------------------------------ VecEnv
     def reset(self) -> np.ndarray:
-        seeds = getattr(self, "_seeds", None)
+        seeds = self._seeds
         if seeds and seeds[0] is not None:
             self._seed = int(seeds[0])
             self._core.reseed(self._seed)
-        if hasattr(self, "_reset_seeds"):
-            self._reset_seeds()
+        self._reset_seeds()
+        self._reset_options()
         self.reset_infos = [{} for _ in range(self.num_envs)]
         return self.reset_arrays().copy()
 

@@ -99,6 +99,7 @@ def make_model(spec: RLSpec, env: Any, seed: int, hyperparameters: dict[str, Any
 
 
 def _callback(
+    total: int,
     every: int,
     checkpoint_every: int,
     evaluate: Callable[[Any], float],
@@ -123,7 +124,7 @@ def _callback(
 
         def _on_step(self) -> bool:
             n = self.num_timesteps
-            if n >= self.next_eval:
+            if n >= self.next_eval and n < total:  # the finished policy is scored after
                 self.next_eval += every
                 score = evaluate(self.model)
                 best[1].append((n, score))
@@ -193,6 +194,7 @@ def train_seed(
         model = make_model(spec, train_env, seed, hyperparameters)
     every = spec.evaluation.every
     callback = _callback(
+        total,
         every,
         spec.checkpoint_every,
         evaluate,
@@ -210,14 +212,16 @@ def train_seed(
                 model, "latest", timesteps=int(model.num_timesteps), evaluations=best[1]
             )
         raise
-    if not best[1] or best[1][-1][0] != model.num_timesteps:
-        score = evaluate(model)
-        best[1].append((int(model.num_timesteps), score))
-        if best[0] is None or score > best[0]:
-            best[0] = score
-            best[2] = None  # the current parameters are the best
-            if checkpoints is not None:
-                checkpoints.save(model, "best", best_score=score, best_at=model.num_timesteps)
+    # the finished policy is always scored: a score taken inside the last rollout
+    # predates the last update
+    score = evaluate(model)
+    n_done = int(model.num_timesteps)
+    best[1] = [e for e in best[1] if e[0] != n_done] + [(n_done, score)]
+    if best[0] is None or score >= best[0]:
+        best[0] = score
+        best[2] = None  # the current parameters are the best
+        if checkpoints is not None:
+            checkpoints.save(model, "best", best_score=score, best_at=n_done)
     kept_score = best[1][-1][1]
     if spec.evaluation.keep == "best" and best[0] is not None and best[0] > kept_score:
         if best[2] is not None:

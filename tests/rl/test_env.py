@@ -259,3 +259,61 @@ def test_library_and_expression_features(stocks: Panel) -> None:
     obs, _ = env.reset(seed=0)
     assert np.isfinite(obs).all()
     assert np.abs(obs[:-3]).max() <= cfg.obs_clip
+
+
+def test_an_unchanged_action_sends_no_orders(ohlcv: Panel) -> None:
+    env = TradingEnv(EnvConfig(span="all", episode_length=30), ohlcv)
+    env.reset(seed=0)
+    _, _, _, _, first = env.step(np.ones(4, dtype=int))
+    _, _, _, _, again = env.step(np.ones(4, dtype=int))
+    assert first["costs"] > 0
+    assert first["turnover"] > 0.9
+    assert again["costs"] == 0.0
+    assert again["turnover"] == 0.0
+    assert np.isnan(again["target_weights"]).all()
+    churn = TradingEnv(EnvConfig(span="all", episode_length=30, hold_unchanged=False), ohlcv)
+    churn.reset(seed=0)
+    churn.step(np.ones(4, dtype=int))
+    _, _, _, _, rebalanced = churn.step(np.ones(4, dtype=int))
+    assert (rebalanced["target_weights"] == 0.25).all()  # drift traded back to 1/4 each
+
+
+def test_a_ruined_account_ends_the_episode(ohlcv: Panel) -> None:
+    # $40 of capital, flipping 4 leveraged positions against a $1 minimum commission per
+    # fill: costs eat the account
+    cfg = EnvConfig(span="all", initial_capital=40.0, episode_length=200, allow_short=True,
+                    levels=(-1.0, 1.0), max_leverage=2.0)  # fmt: skip
+    env = TradingEnv(cfg, ohlcv)
+    env.reset(seed=0)
+    for k in range(200):
+        _, reward, terminated, truncated, info = env.step(np.full(4, k % 2))
+        if terminated or truncated:
+            break
+    assert terminated
+    assert not truncated
+    assert info["equity"] <= 0.0
+    assert np.isfinite(reward)
+
+
+def test_passes_stable_baselines3_checker(ohlcv: Panel) -> None:
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+
+    env = TradingEnv(EnvConfig(span="all", action="continuous", episode_length=40), ohlcv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sb3_check(env)
+
+
+def test_config_round_trips_through_yaml_and_json() -> None:
+    import yaml
+
+    doc = yaml.safe_load(
+        "dataset: sp500-stocks\nfills: next_close\nspan: [2005-01-03, 2010-12-31]\n"
+        "costs: {commission_bps: 1.0}\nlevels: [-1, 0, 1]\nallow_short: true\n"
+    )
+    cfg = EnvConfig(**doc)
+    assert cfg.span == ("2005-01-03", "2010-12-31")
+    assert cfg.costs.commission_bps == 1.0
+    assert EnvConfig(**cfg.model_dump(mode="json")) == cfg
+    with pytest.raises(ValueError, match="span"):
+        EnvConfig(span=("2005-01-03", 200))

@@ -9,6 +9,7 @@ from alphaloop.data import Panel
 from alphaloop.rl import EnvConfig, RLError, TradingEnv, VecTradingEnv, seed_keys
 
 
+@pytest.mark.filterwarnings("ignore::alphaloop.rl.errors.RLActionWarning")
 def test_account_zero_plays_the_single_environment(ohlcv: Panel) -> None:
     cfg = EnvConfig(span="all", action="continuous", allow_short=True, episode_length=30)
     vec = VecTradingEnv(cfg, ohlcv, n_envs=3, seed=11)

@@ -147,3 +147,18 @@ def test_regime_ensemble_reports_across_seeds(tmp_path: Path) -> None:
     assert sum(share.values()) == pytest.approx(1.0)
     assert np.isfinite(ens["summary"]["total_return"]["mean"])
     ws.close()
+
+
+def test_the_policy_signal_at_t_does_not_change_when_data_after_t_is_cut(trained) -> None:
+    """The lookahead scan's truncation test, on a few cut points: row t of the signal
+    from data up to t equals row t from all the data (the last row included)."""
+    from alphaloop.app.models import predict_panel
+
+    ws, result, _ = trained
+    ref = result.to_dict()["ref"]
+    panel = ws.data.load("sp500-stocks", assets=["XOM"], start="2014-01-01")
+    full, _ = predict_panel(ws, ref, panel)
+    for cut in (300, 450, panel.n_times - 40):
+        part, _ = predict_panel(ws, ref, panel.iloc(slice(0, cut)))
+        np.testing.assert_array_equal(part, full[:cut])
+        assert np.isfinite(part[-1]).all()  # a decision on the last bar it has

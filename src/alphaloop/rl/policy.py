@@ -10,8 +10,9 @@ scan can size its warm-up).
 :class:`~alphaloop.rl.TradingEnv` over the whole Panel (from its first bar
 with a full observation), under the spec's hard limits when it has any, and
 averages the target weights the seeds decide at each bar: row ``t`` holds the
-book wanted after ``t``'s close, from data up to ``t`` only. Rows before the
-first decision are NaN.
+book wanted after ``t``'s close, from data up to ``t`` only, the last bar
+included (:func:`_padded`), so truncating the data after ``t`` leaves row
+``t`` unchanged. Rows before the first decision are NaN.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from alphaloop.rl.config import EnvConfig
 from alphaloop.rl.errors import RLError
@@ -109,13 +111,30 @@ def run_weights(model: Any, config: EnvConfig, panel: Any, spec: RLSpec) -> tupl
     from alphaloop.rl.hardstop import HardStopWrapper
     from alphaloop.rl.rollout import evaluation_config, rollout
 
-    env: Any = TradingEnv(evaluation_config(config, "all"), panel)
+    env: Any = TradingEnv(evaluation_config(config, "all"), _padded(panel))
     if spec.risk is not None:
         env = HardStopWrapper(env, spec.risk)
     run = rollout(model, env, seed=spec.seed)
     out = np.full((panel.n_times, len(env.unwrapped.market.assets)), np.nan)
-    out[run.rows] = run.weights
+    out[run.rows] = run.weights  # the padding row takes no decision: rows stop at the last
     return out, run
+
+
+def _padded(panel: Any) -> Any:
+    """``panel`` with one more bar, a copy of its last, one day later.
+
+    An environment decides on every bar of its span but the last (a decision
+    needs the next bar to fill). The copy lets the policy decide on the real
+    last bar too, from data up to it, so the decision at ``t`` is the same
+    whether or not the data goes on after ``t`` (the lookahead scan's
+    truncation test). The copied bar's prices only fill that decision, which
+    is dropped.
+    """
+    from alphaloop.data import Panel
+
+    index = panel.index.append(panel.index[-1:] + pd.Timedelta(days=1))
+    fields = {f: np.vstack([panel[f], panel[f][-1:]]) for f in panel.field_names}
+    return Panel(index, panel.assets, fields)
 
 
 def policy_weights(bundle: PolicyBundle, panel: Any) -> np.ndarray:

@@ -71,3 +71,15 @@ def test_interrupted_training_keeps_its_checkpoint_and_resumes(tmp_path: Path) -
 
     other = CheckpointDir(tmp_path / "seed_0", s.with_seeds(3).hash, 0)
     assert other.state() is None  # another spec never resumes this one's checkpoint
+
+
+def test_a_vectorized_environment_trains_and_is_scored_on_validation() -> None:
+    from alphaloop.rl import VecTradingEnv
+
+    s, _, score, test = _setup(n_envs=4)
+    config = s.env.model_copy(update={"assets": ("XOM",), "span": "train"})
+    vec = VecTradingEnv(config, one_stock(start="2008-01-01", end="2013-12-31"), n_envs=4, seed=0)
+    run = train_seed(s, vec, score, 0)
+    assert run.model.num_timesteps >= 512
+    assert np.isfinite(run.validation_score)
+    assert len(rollout(run.model, test).actions) > 100

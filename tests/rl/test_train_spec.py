@@ -44,6 +44,7 @@ def test_defaults_are_honest() -> None:
         ({"start": "2010-01-01", "end": "2009-01-01"}, ["start 2010-01-01 is not before end"]),
         ({"ensemble": {"n_regimes": 9}}, ["ensemble.n_regimes"]),
         ({"risk": {"drawdown_stop": 1.5}}, ["risk.drawdown_stop"]),
+        ({"n_envs": 4, "risk": {"max_position": 0.5}}, ["risk limits wrap one environment"]),
     ],
 )
 def test_bad_fields_are_named(fields: dict, words: list[str]) -> None:

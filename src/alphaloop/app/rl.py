@@ -78,8 +78,11 @@ def _ppy(info: Any) -> float:
     return float(ppy) if ppy is not None else 252.0
 
 
-def _env(config: Any, panel: Any, spec: RLSpec, span: Any, *, evaluation: bool, seed: int = 0):
-    from alphaloop.rl import TradingEnv
+def _env(
+    config: Any, panel: Any, spec: RLSpec, span: Any, *, evaluation: bool, seed: int = 0,
+    n_envs: int = 1,
+):  # fmt: skip
+    from alphaloop.rl import TradingEnv, VecTradingEnv
     from alphaloop.rl.hardstop import HardStopWrapper
     from alphaloop.rl.rollout import evaluation_config
 
@@ -88,6 +91,8 @@ def _env(config: Any, panel: Any, spec: RLSpec, span: Any, *, evaluation: bool, 
         if evaluation
         else config.model_copy(update={"span": span, "seed": seed})
     )
+    if n_envs > 1:  # training only; the spec refuses risk limits with n_envs > 1
+        return VecTradingEnv(cfg, panel, n_envs=n_envs, seed=seed)
     env: Any = TradingEnv(cfg, panel)
     return HardStopWrapper(env, spec.risk) if spec.risk is not None else env
 
@@ -208,7 +213,9 @@ def train_rl(
         per_seed, models, curves, resumed, ensembles = [], {}, {}, [], []
         score = _scorer(config, panel, spec)
         for seed in spec.seed_list:
-            train_env = _env(config, panel, spec, "train", evaluation=False, seed=seed)
+            train_env = _env(
+                config, panel, spec, "train", evaluation=False, seed=seed, n_envs=spec.n_envs
+            )
             seed_run = train_seed(
                 spec, train_env, score, seed, checkpoints=_checkpoints(ws, spec, seed),
                 progress=report_fn, step_name=f"seed {seed}: training",
@@ -348,7 +355,9 @@ def tune_rl(
         run.data_hashes = {spec.data: info.content_hash}
         result = tune(
             spec,
-            lambda s: _env(config, panel, spec, "train", evaluation=False, seed=s),
+            lambda s: _env(
+                config, panel, spec, "train", evaluation=False, seed=s, n_envs=spec.n_envs
+            ),
             lambda: _scorer(config, panel, spec),
             trials=trials,
             seed=seed,

@@ -12,6 +12,7 @@ env:                              # EnvConfig fields (alphaloop.rl.EnvConfig)
   validation_fraction: 0.15       # spans: the last rows, purged and embargoed
   test_fraction: 0.15
 timesteps: 20000                  # per seed
+n_envs: 1                         # > 1: a VecTradingEnv of that many accounts trains
 seeds: 5                          # a count (seed, seed+1, ...) or a list of seeds
 seed: 0
 start: 2010-01-01                 # optional: first date loaded
@@ -194,6 +195,7 @@ class RLSpec(_Frozen):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     env: EnvConfig = Field(default_factory=EnvConfig)
     timesteps: int = Field(20_000, ge=1, le=1_000_000_000)
+    n_envs: int = Field(1, ge=1, le=256)
     seeds: int | list[int] = 5
     seed: int = Field(0, ge=0)
     start: date | None = None
@@ -226,6 +228,10 @@ class RLSpec(_Frozen):
             raise ValueError(
                 f"env.{owned[0]} is set by the spec (data, universe, the span trained or "
                 "evaluated, seeds); remove it from env"
+            )
+        if self.n_envs > 1 and self.risk is not None:
+            raise ValueError(
+                "risk limits wrap one environment: use n_envs: 1 with risk, or drop risk"
             )
         if isinstance(self.universe, list) and not self.universe:
             raise ValueError("universe: name at least one asset, or use all")

@@ -6,7 +6,7 @@ Fenced blocks are extracted by language:
   use names the earlier ones defined), in a fresh directory whose default
   workspace (``ALPHALOOP_HOME``) is fresh too;
 - ``yaml``: loaded and validated as what it is (a strategy spec, a model
-  spec, a factor library); a strategy spec marked ``run`` is backtested;
+  spec, an RL spec, a factor library); a strategy spec marked ``run`` is backtested;
 - ``bash``: each ``alphaloop ...`` command (continuation lines joined,
   comments dropped) runs through the CLI's ``main()`` in that directory.
   Commands that report a verdict (``validate``, ``lookahead``, ``data
@@ -186,6 +186,11 @@ def check_yaml(block: Block, directory: Path) -> str:
     if "factors" in doc:
         load_library_file(path)
         return "library"
+    if "algorithm" in doc or "timesteps" in doc:
+        from alphaloop.rl.spec import load_rl_spec
+
+        load_rl_spec(path)
+        return "rl"
     if {"features", "label", "model"} & set(doc):
         spec = load_model_spec(path)
         with Workspace() as ws:

@@ -316,8 +316,14 @@ def predict_panel(ws: Workspace, ref: str, panel: Panel) -> tuple[np.ndarray, An
     normalization, winsorizing); rows whose features cannot be computed are
     NaN. For sequence models, a row needs a full window of past features. A
     rolling model predicts each bar with the segment model covering it (later
-    bars: the last one); bars before its first segment are NaN.
+    bars: the last one); bars before its first segment are NaN. A reinforcement-learning
+    policy (family ``rl``) gives its target weights (:func:`alphaloop.app.rl.rl_signal`).
     """
+    version = ws.models.get(ref)
+    if version.family == "rl":
+        from alphaloop.app.rl import rl_signal
+
+        return rl_signal(ws, version, panel), version
     version, recipe = load_recipe(ws, ref)
     model = ws.models.load(version.ref)
     data = recipe_learning_data(ws, panel, recipe)

@@ -12,7 +12,7 @@ One module per command family (:mod:`.data`, :mod:`.docs`, :mod:`.runs`,
 :mod:`.backtest`, :mod:`.validate`, :mod:`.holdout`, :mod:`.models` with
 :mod:`.model_explain`, :mod:`.model_predict` and :mod:`.model_compare`,
 :mod:`.research`, :mod:`.risk`, :mod:`.strategies`, :mod:`.demo`, :mod:`.init`,
-:mod:`.mcp`, :mod:`.llm`, :mod:`.governance` (audit, kill, approvals), :mod:`.synth`);
+:mod:`.mcp`, :mod:`.llm`, :mod:`.governance` (audit, kill, approvals), :mod:`.synth`, :mod:`.rl`);
 what they share is in :mod:`.common`.
 Application logic lives in :mod:`alphaloop.app`, where the REST service
 calls the same functions.
@@ -55,6 +55,7 @@ from alphaloop.cli.portfolio import portfolio_app
 from alphaloop.cli.research import research_app
 from alphaloop.cli.risk import risk_app
 from alphaloop.cli.risk_regimes import risk_regimes
+from alphaloop.cli.rl import rl_app
 from alphaloop.cli.run import run_command
 from alphaloop.cli.runs import runs_app
 from alphaloop.cli.status import status
@@ -107,6 +108,7 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(synth_app, name="synth")
 app.add_typer(policy_app, name="policy")
 app.add_typer(lifecycle_app, name="lifecycle")
+app.add_typer(rl_app, name="rl")
 
 
 def _version(value: bool) -> None:

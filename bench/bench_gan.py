@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=1500, help="GAN generator steps")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the GAN")
-    p.add_argument("--lr", type=float, default=2e-4, help="GAN step size")
+    p.add_argument("--lr", type=float, default=5e-4, help="GAN step size")
     p.add_argument("--paths", type=int, default=200, help="paths of the timed draw")
     p.add_argument("--length", type=int, default=2_520)
     p.add_argument("--score-paths", type=int, default=20)
@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     generators = (
         ("bootstrap (stationary)", "bootstrap", {}),
         ("GARCH-t, Gaussian copula", "garch", {}),
-        ("GAN (TCN, WGAN-GP)", "gan", {"steps": args.steps, "n_threads": args.threads, "lr": args.lr}),
+        (
+            "GAN (TCN, WGAN-GP)",
+            "gan",
+            {"steps": args.steps, "n_threads": args.threads, "lr": args.lr},
+        ),
         ("normal baseline", "normal", {}),
     )
     rows, reports = [], {}

@@ -24,7 +24,6 @@ def test_augmented_training_is_recorded(capsys: pytest.CaptureFixture[str], tmp_
     code, out, _ = cli(capsys, ws, "model", "show", "tiny-aug/v1", "--json")
     assert code == 0
     version = json.loads(out)
-    version = version.get("version", version)
     assert version["metrics"]["n_synthetic_train"] > 0
     recipe = json.loads((Path(version["artifact_path"]) / "recipe.json").read_text())
     aug = recipe["augment"]

@@ -13,14 +13,14 @@ from tests.cli.test_risk_cli import SPEC
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with a normal generator fitted on three of the stocks."""
+    """A workspace with a normal generator fitted on the 20 stocks."""
     from alphaloop.cli import main
 
     root = tmp_path_factory.mktemp("riskgen") / "ws"
     assert main(["--workspace", str(root), "init"]) == 0
     code = main([
-        "--workspace", str(root), "synth", "fit", "three", "--data", "sp500-stocks",
-        "--generator", "normal", "--start", "2010-01-01", "--assets", "AAPL,JPM,XOM",
+        "--workspace", str(root), "synth", "fit", "all20", "--data", "sp500-stocks",
+        "--generator", "normal", "--start", "2010-01-01",
     ])  # fmt: skip
     assert code == 0
     return root
@@ -33,34 +33,35 @@ def spec(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_stored_generator_in_json_and_html(
     capsys: pytest.CaptureFixture[str], ws: Path, spec: Path, tmp_path: Path
 ) -> None:
     page = tmp_path / "risk.html"
     code, out, err = cli(
-        capsys, ws, "risk", "report", str(spec), "--stress-generator", "three", "--paths", "300",
+        capsys, ws, "risk", "report", str(spec), "--stress-generator", "all20", "--paths", "300",
         "--seed", "4", "--max-loss", "0.05", "--report", str(page), "--json",
     )  # fmt: skip
     assert code == 0, err
     gen = json.loads(out)["stress"]["generator"]
     assert gen["synthetic"] is True
     assert gen["label"].startswith("SYNTHETIC")
-    assert (gen["generator"], gen["kind"], gen["source"]) == ("three", "normal", "stored")
+    assert (gen["generator"], gen["kind"], gen["source"]) == ("all20", "normal", "stored")
     mc = gen["monte_carlo"]
-    assert mc["n_paths"] == 300 and mc["horizon"] == 21 and mc["seed"] == 4
+    assert mc["n_paths"] == 300
+    assert mc["horizon"] == 21
+    assert mc["seed"] == 4
     assert "max_loss" in mc["breach_probability"]
-    # top-5 momentum holds five stocks: those outside the generator are left out, and said so
-    held = {**gen["weights"], **gen["left_out"]}
-    assert len(held) == 5
-    assert set(gen["weights"]) <= {"AAPL", "JPM", "XOM"}
-    assert set(gen["left_out"]) == set(held) - {"AAPL", "JPM", "XOM"}
-    if gen["left_out"]:
-        assert "left out" in gen["note"]
+    # top-5 momentum holds five stocks, all of them in the generator
+    assert len(gen["weights"]) == 5
+    assert gen["left_out"] == {}
+    assert 0.9 < sum(gen["weights"].values()) <= 1.0 + 1e-9
     html = page.read_text()
     assert 'id="generator-stress"' in html
     assert "SYNTHETIC" in html
 
 
+@pytest.mark.slow
 def test_a_kind_is_fitted_on_the_held_assets(
     capsys: pytest.CaptureFixture[str], ws: Path, spec: Path
 ) -> None:

@@ -14,9 +14,16 @@ pytest.importorskip("torch")
 TINY = "steps=3,hidden=4,n_layers=2,window=8,batch_size=4,seed=2"
 
 
-def test_fit_sample_score(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    ws = tmp_path / "ws"
-    assert cli(capsys, ws, "init")[0] == 0
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from alphaloop.cli import main
+
+    root = tmp_path_factory.mktemp("gan") / "ws"
+    assert main(["--workspace", str(root), "init"]) == 0
+    return root
+
+
+def test_fit_sample_score(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
     code, out, _ = cli(capsys, ws, "synth", "fit", "--help")
     assert code == 0
     assert "gan" in out
@@ -27,7 +34,8 @@ def test_fit_sample_score(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert code == 0, err
     doc = json.loads(out)
     assert doc["kind"] == "gan"
-    assert doc["params"]["steps"] == 3 and doc["params"]["seed"] == 2
+    assert doc["params"]["steps"] == 3
+    assert doc["params"]["seed"] == 2
     assert {"critic_loss", "generator_loss"} <= set(doc["fitted"])
     code, out, _ = cli(capsys, ws, "synth", "list")
     assert "gan" in out
@@ -40,17 +48,17 @@ def test_fit_sample_score(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
         assert code == 0, err
         runs.append(json.loads(out))
     assert runs[0] == runs[1]
-    assert runs[0]["kind"] == "gan" and runs[0]["synthetic"] is True
+    assert runs[0]["kind"] == "gan"
+    assert runs[0]["synthetic"] is True
     code, out, err = cli(capsys, ws, "synth", "score", "g", "--paths", "2", "--json")
     assert code == 0, err
     assert "g" in json.dumps(json.loads(out))
 
 
-def test_bad_gan_parameter_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert cli(capsys, tmp_path / "ws", "init")[0] == 0
+def test_bad_gan_parameter_exits_2(capsys: pytest.CaptureFixture[str], ws: Path) -> None:
     code, out, err = cli(
-        capsys, tmp_path / "ws", "synth", "fit", "g", "--data", "sp500-stocks", "--generator",
-        "gan", "--start", "2018-01-01", "--params", "window=4,n_layers=3",
+        capsys, ws, "synth", "fit", "bad", "--data", "sp500-stocks", "--generator",
+        "gan", "--start", "2018-01-01", "--params", "window=8,n_layers=3",
     )  # fmt: skip
     assert code == 2
     assert "receptive field" in err + out

@@ -79,7 +79,8 @@ def test_config_is_checked() -> None:
             {"name": "m", "data": "d", "augment": {}, "training": {"schedule": "rolling"}}
         )
     spec = ModelSpec.from_dict({"name": "m", "data": "d", "augment": {"paths": 2, "seed": 7}})
-    assert spec.augment is not None and spec.augment.config().seed == 7
+    assert spec.augment is not None
+    assert spec.augment.config().seed == 7
 
 
 def test_synthetic_rows_train_but_evaluation_stays_real(panel: Panel, data: LearningData) -> None:
@@ -94,7 +95,8 @@ def test_synthetic_rows_train_but_evaluation_stays_real(panel: Panel, data: Lear
     assert all(r["synthetic_rows"] > 0.5 * r["real_rows"] for r in spy.records), spy.records
     # validation and test rows are rows of the real data; predictions exist for real rows only
     for rec in records:
-        assert rec.valid_rows.max(initial=0) < n and rec.eval_rows.max(initial=0) < n
+        assert rec.valid_rows.max(initial=0) < n
+        assert rec.eval_rows.max(initial=0) < n
     assert result.oos_predictions.shape == (n,)
     tested = np.isfinite(result.oos_predictions)
     assert np.array_equal(tested, np.isfinite(plain.oos_predictions))
@@ -110,7 +112,9 @@ def test_synthetic_rows_train_but_evaluation_stays_real(panel: Panel, data: Lear
         assert spy.records[k]["span_end"] < str(times[rec.eval_rows[0]].date())
     # the result records the augmentation
     aug = result.settings["augment"]
-    assert aug["generator"] == "bootstrap" and aug["paths"] == 2 and aug["seed"] == 7
+    assert aug["generator"] == "bootstrap"
+    assert aug["paths"] == 2
+    assert aug["seed"] == 7
     assert aug["synthetic_rows"] == sum(r["synthetic_rows"] for r in spy.records)
 
 

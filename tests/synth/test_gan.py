@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from alphaloop.errors import SynthError  # noqa: E402
-from alphaloop.synth import GENERATORS, QuantGAN, generator_from_state, make_generator  # noqa: E402
-from tests.synth.helpers import correlated_t, ohlcv_panel, panel_from_returns  # noqa: E402
+from alphaloop.errors import SynthError
+from alphaloop.synth import GENERATORS, QuantGAN, generator_from_state, make_generator
+from tests.synth.helpers import correlated_t, ohlcv_panel, panel_from_returns
 
 TINY = {"hidden": 8, "n_layers": 3, "window": 16, "batch_size": 8, "steps": 4}
 
@@ -88,18 +88,29 @@ def test_paths_longer_than_the_training_window() -> None:
 
 
 @pytest.mark.slow
-def test_learns_the_scale_and_the_correlation_of_the_assets() -> None:
-    # two assets correlated 0.9 with volatility 1% and 3%: after a short training the
-    # paths keep the correlation (the standardization alone would not)
+def test_learns_the_correlation_of_the_assets() -> None:
+    # two assets correlated 0.9: after a short training the paths keep much of the
+    # correlation (independent noise per asset would give about 0)
     rng = np.random.default_rng(0)
     z = rng.standard_normal((1200, 2))
     r = np.column_stack([0.01 * z[:, 0], 0.03 * (0.9 * z[:, 0] + np.sqrt(1 - 0.81) * z[:, 1])])
-    gen = QuantGAN(hidden=16, n_layers=3, window=32, batch_size=32, steps=300, seed=1)
+    gen = QuantGAN(hidden=16, n_layers=3, window=32, batch_size=16, steps=150, seed=1)
     x = gen.fit(panel_from_returns(r)).sample_returns(20, 500, seed=3)
-    flat = x.reshape(-1, 2)
-    assert np.corrcoef(flat.T)[0, 1] > 0.6
-    ratio = flat[:, 1].std() / flat[:, 0].std()
-    assert 1.5 < ratio < 6.0
+    assert np.corrcoef(x.reshape(-1, 2).T)[0, 1] > 0.6
+
+
+def test_marginals_empirical_or_standardized(panel, fitted) -> None:
+    real = fitted.returns_
+    x = fitted.sample_returns(10, 300, seed=1)
+    # empirical marginals: every draw lies within the fitted returns' range of its asset
+    assert np.all(x >= real.min(axis=0) - 1e-15)
+    assert np.all(x <= real.max(axis=0) + 1e-15)
+    std = QuantGAN(**TINY, marginals="standardize").fit(panel)
+    y = std.sample_returns(10, 300, seed=1)
+    assert np.all(np.isfinite(y))
+    assert not np.array_equal(x, y)
+    with pytest.raises(SynthError, match="marginals"):
+        QuantGAN(**TINY, marginals="lambert").fit(panel)
 
 
 @pytest.mark.parametrize(
@@ -123,9 +134,6 @@ def test_without_torch_it_names_the_extra(panel, monkeypatch) -> None:
     import alphaloop.synth
 
     monkeypatch.delattr(alphaloop.synth, "_gan_network", raising=False)
-    with pytest.raises(SynthError, match=r"alphaloop\[ml\]|torch"):
+    with pytest.raises(SynthError, match=r"needs torch") as info:
         QuantGAN(**TINY).fit(panel)
-    try:
-        QuantGAN(**TINY).fit(panel)
-    except SynthError as exc:
-        assert "alphaloop[ml]" in (exc.hint or "")
+    assert info.value.hint == "pip install 'alphaloop[ml]'"

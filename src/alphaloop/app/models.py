@@ -135,9 +135,7 @@ def spec_augmenter(ws: Workspace, spec: ModelSpec, expressions: dict[str, str]) 
     window = None
     if spec.model.family in SEQUENCE_FAMILIES:
         window = spec.training.sequence_window or DEFAULT_SEQUENCE_WINDOW
-    return TrainingAugmenter(
-        _panel(ws, spec), build, spec.augment.config(), sequence_window=window
-    )
+    return TrainingAugmenter(_panel(ws, spec), build, spec.augment.config(), sequence_window=window)
 
 
 def train_spec(

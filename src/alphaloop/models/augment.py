@@ -104,7 +104,7 @@ class TrainingAugmenter:
             "span_start": str(span.index[0].date()),
             "span_end": str(span.index[-1].date()),
             "bars_kept": int(keep.sum()),
-            "real_rows": int(len(fit_rows)),
+            "real_rows": len(fit_rows),
             "synthetic_rows": 0,
             "seed": self.config.draw_seed(fit_id),
             "skipped": "",
@@ -130,7 +130,7 @@ class TrainingAugmenter:
                 xs.append(x)
                 ys.append(syn.y[pos])
         x_syn, y_syn = np.concatenate(xs), np.concatenate(ys)
-        record["synthetic_rows"] = int(len(y_syn))
+        record["synthetic_rows"] = len(y_syn)
         return x_syn, y_syn
 
     def summary(self) -> dict[str, Any]:

@@ -51,12 +51,12 @@ from alphaloop.specfile import describe_validation_error, load_spec_file
 
 __all__ = [
     "PARAM_BOUNDS",
+    "AugmentSpec",
     "Bound",
     "LabelConfig",
     "ModelConfig",
     "ModelSpec",
     "TrainingConfig",
-    "AugmentSpec",
     "check_estimator_params",
     "load_model_spec",
 ]

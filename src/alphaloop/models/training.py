@@ -45,12 +45,13 @@ __all__ = ["train"]
 
 
 class Augmenter(Protocol):
-    """Synthetic training rows for one fit (:class:`~alphaloop.models.augment.TrainingAugmenter`)."""
+    """Synthetic training rows for one fit (:mod:`alphaloop.models.augment`)."""
 
     def __call__(
         self, data: LearningData, fit_rows: np.ndarray, *, stage: str, fold: int | None,
         trial: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]: ...  # fmt: skip
+
 
 Splitter = Literal["walk_forward", "purged_kfold"]
 SPLITTERS: tuple[str, ...] = ("walk_forward", "purged_kfold")

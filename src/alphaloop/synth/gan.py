@@ -88,7 +88,7 @@ class QuantGAN(Generator):
     steps : int, default=1500
         Generator updates (each after ``critic_steps`` critic updates).
     critic_steps : int, default=2
-    lr : float, default=2e-4
+    lr : float, default=5e-4
         Adam step size of both networks (betas 0.0, 0.9).
     gp_weight : float, default=10.0
         Weight of the critic's gradient penalty.
@@ -123,7 +123,7 @@ class QuantGAN(Generator):
         batch_size: int = 32,
         steps: int = 1500,
         critic_steps: int = 2,
-        lr: float = 2e-4,
+        lr: float = 5e-4,
         gp_weight: float = 10.0,
         seed: int = 0,
         n_threads: int = 1,

@@ -33,7 +33,6 @@ def spec(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow
 def test_stored_generator_in_json_and_html(
     capsys: pytest.CaptureFixture[str], ws: Path, spec: Path, tmp_path: Path
 ) -> None:
@@ -61,7 +60,6 @@ def test_stored_generator_in_json_and_html(
     assert "SYNTHETIC" in html
 
 
-@pytest.mark.slow
 def test_a_kind_is_fitted_on_the_held_assets(
     capsys: pytest.CaptureFixture[str], ws: Path, spec: Path
 ) -> None:

@@ -93,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         f"rows (1990-2022), fitted on the CPU. GAN: temporal convolutional generator and "
         f"critic (6 dilated layers, receptive field 64 days, 32 channels), WGAN-GP, "
         f"{args.steps:,} generator steps x 2 critic steps on batches of 32 windows of 128 days, "
-        f"lr {args.lr:g}, empirical marginals, {args.threads} torch thread(s); last losses: critic {losses['critic']:.3f}, "
-        f"generator {losses['generator']:.3f}. Draw: `sample_returns` of {args.paths:,} paths x "
+        f"lr {args.lr:g}, empirical marginals, {args.threads} torch thread(s); last losses: "
+        f"critic {losses['critic']:.3f}, generator {losses['generator']:.3f}. "
+        f"Draw: `sample_returns` of {args.paths:,} paths x "
         f"{args.length:,} days x 20 assets, once after a warm-up.",
         "",
         "| generator | fit, wall (s) | fit, CPU (s) | draw, wall (s) |",

@@ -143,7 +143,7 @@ def test_robustness(capsys: pytest.CaptureFixture[str], ws: Path, tmp_path: Path
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("fit", "x", "--data", "sp500-stocks", "--generator", "gan"), "unknown generator 'gan'"),
+        (("fit", "x", "--data", "sp500-stocks", "--generator", "vae"), "unknown generator 'vae'"),
         (("fit", "x", "--data", "nope", "--generator", "normal"), "nope"),
         (("fit", "boot", "--data", "sp500-stocks", "--generator", "normal"), "exists already"),
         (("fit", "bad/name", "--data", "sp500-stocks", "--generator", "normal"), "not valid"),

@@ -18,6 +18,9 @@ from alphaloop.synth import (
 )
 from tests.synth.helpers import correlated_t, garch_returns, ohlcv_panel, panel_from_returns
 
+# a GAN trained for a few steps: these tests check the contract, tests/synth/test_gan.py the GAN
+FAST = {"gan": {"steps": 3, "hidden": 4, "n_layers": 2, "window": 8, "batch_size": 4}}
+
 # GARCH(1,1)-t truth: omega 0.05, alpha 0.08, beta 0.90, nu 6 (returns in percent).
 # Tolerances for 6,000 bars: about three standard errors of the MLE at this size.
 TOL = {"alpha": 0.03, "beta": 0.04, "omega": 0.04, "nu": 2.0}
@@ -98,7 +101,7 @@ def test_normal_baseline_moments() -> None:
 @pytest.mark.parametrize("kind", sorted(GENERATORS))
 def test_same_seed_same_paths_bit_for_bit(kind: str) -> None:
     panel = ohlcv_panel(1_200, seed=3)
-    gen = make_generator(kind).fit(panel)
+    gen = make_generator(kind, FAST.get(kind)).fit(panel)
     a = gen.sample(3, 300, seed=9)
     b = gen.sample(3, 300, seed=9)
     c = gen.sample(3, 300, seed=10)
@@ -114,7 +117,7 @@ def test_same_seed_same_paths_bit_for_bit(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", sorted(GENERATORS))
 def test_ohlcv_paths_are_consistent(kind: str) -> None:
-    gen = make_generator(kind).fit(ohlcv_panel(1_000, seed=4))
+    gen = make_generator(kind, FAST.get(kind)).fit(ohlcv_panel(1_000, seed=4))
     for p in gen.sample(5, 400, seed=1):
         assert set(p.field_names) == {"open", "high", "low", "close", "volume"}
         o, h, lo, c = p["open"], p["high"], p["low"], p["close"]
@@ -148,8 +151,8 @@ def test_regime_scenarios_make_more_crisis() -> None:
 
 def test_bad_parameters_are_typed_errors() -> None:
     panel = panel_from_returns(correlated_t(400, seed=1))
-    with pytest.raises(SynthError, match="unknown generator 'gan'"):
-        make_generator("gan")
+    with pytest.raises(SynthError, match="unknown generator 'vae'"):
+        make_generator("vae")
     with pytest.raises(SynthError, match="no parameter 'volatility'"):
         make_generator("garch", {"volatility": "gjr"})
     with pytest.raises(SynthError, match="vol must be one of"):

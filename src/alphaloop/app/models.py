@@ -57,6 +57,7 @@ __all__ = [
     "promote_model",
     "recipe_learning_data",
     "rolling_segments",
+    "spec_augmenter",
     "spec_learning_data",
     "train_from_spec",
     "train_spec",
@@ -114,15 +115,45 @@ def spec_learning_data(ws: Workspace, spec: ModelSpec, expressions: dict[str, st
     )
 
 
+def spec_augmenter(ws: Workspace, spec: ModelSpec, expressions: dict[str, str]) -> Any:
+    """The :class:`~alphaloop.models.augment.TrainingAugmenter` of ``spec.augment`` (None
+    without one): the spec's panel (before any sealed holdout), and its recipe's features and
+    labels for the synthetic panels."""
+    if spec.augment is None:
+        return None
+    from alphaloop.models.augment import TrainingAugmenter
+    from alphaloop.models.families import SEQUENCE_FAMILIES
+    from alphaloop.models.training import DEFAULT_SEQUENCE_WINDOW
+
+    label = LabelSpec(**spec.label.model_dump())
+
+    def build(panel: Panel) -> LearningData:
+        return build_dataset(
+            panel, expressions, label, normalize=spec.normalize, winsorize=spec.winsorize,
+            mode=spec.mode, library_root=ws.root,
+        )  # fmt: skip
+
+    window = None
+    if spec.model.family in SEQUENCE_FAMILIES:
+        window = spec.training.sequence_window or DEFAULT_SEQUENCE_WINDOW
+    return TrainingAugmenter(_panel(ws, spec), build, spec.augment.config(), sequence_window=window)
+
+
 def train_spec(
-    data: LearningData, spec: ModelSpec, *, on_fit: Any = None, on_fold: Any = None
+    data: LearningData,
+    spec: ModelSpec,
+    *,
+    on_fit: Any = None,
+    on_fold: Any = None,
+    augment: Any = None,
 ) -> Any:
     """Train ``spec``'s model on ``data`` with the spec's training settings: cross-validate
     and fit (a :class:`~alphaloop.models.TrainingResult`), or for ``schedule: rolling``
     retrain through time (a :class:`~alphaloop.models.RollingResult`). Both have
     ``oos_predictions``, ``metrics`` and ``summary()``. ``on_fit`` and ``on_fold`` go to
     :func:`~alphaloop.models.train` or :func:`~alphaloop.models.rolling_train` (where a
-    fold is a segment)."""
+    fold is a segment). ``augment`` (:func:`spec_augmenter`) adds synthetic rows to each
+    fit's training rows (schedule: cv only)."""
     from alphaloop.models import rolling_train, train
 
     if spec.training.schedule == "rolling":
@@ -153,6 +184,7 @@ def train_spec(
         sequence_window=spec.training.sequence_window,
         on_fit=on_fit,
         on_fold=on_fold,
+        augment=augment,
     )
 
 
@@ -240,7 +272,14 @@ def train_from_spec(
         info = ws.data.info(spec.data, spec.version)
         data = spec_learning_data(ws, spec, expressions)
         report(_FEATURES_STEP, 1, 1)
-        result = train_spec(data, spec, on_fit=_fit_progress(report, spec.training.n_splits))
+        augmenter = spec_augmenter(ws, spec, expressions)
+        result = train_spec(
+            data, spec, on_fit=_fit_progress(report, spec.training.n_splits), augment=augmenter
+        )
+        augmented = result.settings.get("augment") if augmenter is not None else None
+        metrics = dict(result.metrics)
+        if augmented is not None:
+            metrics["n_synthetic_train"] = float(augmented["synthetic_rows"])
         rolling = spec.training.schedule == "rolling"
         if not rolling:
             report(_TRAIN_STEP, spec.training.n_splits + 1, spec.training.n_splits + 1)
@@ -256,6 +295,8 @@ def train_from_spec(
             else:
                 result.estimator.save(artifact)
             recipe = _recipe(spec, result.feature_names, expressions)
+            if augmented is not None:
+                recipe["augment"] = augmented
             (artifact / RECIPE).write_text(json.dumps(recipe, indent=2, default=str))
             version = ws.models.register(
                 spec.name,
@@ -269,7 +310,7 @@ def train_from_spec(
                 train_end=result.period.last_decision.to_pydatetime(),
                 label_end=result.period.last_label_end.to_pydatetime(),
                 seed=spec.seed,
-                metrics=result.metrics,
+                metrics=metrics,
                 params=result.params,
                 family=result.family,
                 task=result.task,
@@ -279,7 +320,9 @@ def train_from_spec(
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        run.result = {"ref": version.ref, "metrics": json_safe(result.metrics)}
+        run.result = {"ref": version.ref, "metrics": json_safe(metrics)}
+        if augmented is not None:
+            run.result["augment"] = json_safe(augmented)
         run.data_hashes = {spec.data: info.content_hash}
     return TrainedModel(version, result, run.id)
 

@@ -19,7 +19,10 @@ with :mod:`alphaloop.risk`:
 - the named crisis windows replayed over the strategy's returns (those
   outside the span are listed as skipped), any custom windows, and a
   stationary-bootstrap Monte Carlo of ``mc_horizon`` bars, against the
-  loss and drawdown limits given.
+  loss and drawdown limits given;
+- with ``stress_generator``, a Monte Carlo of the portfolio held at the last
+  bar over SYNTHETIC paths of a generator
+  (:mod:`alphaloop.app.risk_report_stress`).
 
 The strategy's returns are after costs, as the backtest reports them.
 """
@@ -57,6 +60,7 @@ from alphaloop.risk import (
 )
 
 if TYPE_CHECKING:
+    from alphaloop.app.risk_report_stress import GeneratorStress
     from alphaloop.app.workspace import Workspace
     from alphaloop.backtest import StrategySpec
 
@@ -92,6 +96,7 @@ class RiskReport:
     caveats: tuple[str, ...] = ()
     regimes: pd.DataFrame | None = None
     regime_note: str = ""
+    generator_stress: GeneratorStress | None = None
     returns: pd.Series = field(
         default_factory=lambda: pd.Series(dtype=float), repr=False, compare=False
     )
@@ -116,6 +121,9 @@ class RiskReport:
                     "scenarios": [r.to_dict() for r in self.stress.results],
                     "skipped": self.stress.skipped,
                     "monte_carlo": self.monte_carlo.to_dict(),
+                    "generator": (
+                        None if self.generator_stress is None else self.generator_stress.to_dict()
+                    ),
                 },
                 "regimes": _regimes_dict(self.regimes, self.regime_note),
                 "notes": list(self.notes),
@@ -242,6 +250,9 @@ def risk_report(
     mc_paths: int = 2000,
     seed: int = 0,
     factors: str = "market",
+    stress_generator: str | None = None,
+    stress_paths: int = 2000,
+    stress_seed: int | None = None,
 ) -> RiskReport:
     """Backtest ``spec`` (recorded) and measure the risk of its net returns.
 
@@ -259,6 +270,10 @@ def risk_report(
         The bootstrap Monte Carlo: bars per path, paths, seed.
     factors : {"market", "etf", "ff"}, default="market"
         The bundled factor set of ``factor_exposure``.
+    stress_generator : str, optional
+        A stored generator or a generator kind: the held portfolio is also
+        stressed over ``stress_paths`` SYNTHETIC paths of ``mc_horizon``
+        bars (seed ``stress_seed``, default ``seed``).
     """
     # bad options fail before the backtest runs
     if var_method not in VAR_METHODS:
@@ -269,6 +284,15 @@ def risk_report(
         )
     check_confidence(confidence)
     check_factors(factors)
+    if stress_generator is not None:
+        from alphaloop.app.risk_report_stress import check_stress_generator
+
+        check_stress_generator(ws, stress_generator)
+        if isinstance(stress_paths, bool) or not 100 <= int(stress_paths) <= 1_000_000:
+            raise RiskInputError(
+                f"stress paths must be between 100 and 1,000,000, got {stress_paths!r}",
+                field="paths",
+            )
     limits = limits or StressLimits()
     result, returns = _strategy_returns(ws, spec)
     notes: list[str] = [
@@ -308,6 +332,14 @@ def risk_report(
         limits=limits,
         seed=seed,
     )
+    synthetic = None
+    if stress_generator is not None:
+        from alphaloop.app.risk_report_stress import generator_stress_section
+
+        synthetic = generator_stress_section(
+            ws, spec, result, stress_generator, n_paths=int(stress_paths), horizon=mc_horizon,
+            confidence=confidence, limits=limits, seed=seed if stress_seed is None else stress_seed,
+        )  # fmt: skip
     sim = result.simulation
     period = (str(sim.equity.index[0].date()), str(sim.equity.index[-1].date()), len(returns))
     return RiskReport(
@@ -329,6 +361,7 @@ def risk_report(
         caveats=tuple(result.assumptions.get("data", {}).get("caveats", result.dataset.caveats)),
         regimes=regimes,
         regime_note=regime_note,
+        generator_stress=synthetic,
         returns=returns,
     )
 

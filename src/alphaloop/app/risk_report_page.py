@@ -9,7 +9,8 @@ the last bar with its component and marginal VaR, and the HTML page (``--report`
   report's header and notes, the shared risk section
   (:func:`alphaloop.backtest.render_risk_section`) of the strategy's
   returns against the chosen factor set, the component/marginal VaR table,
-  and the bootstrap Monte Carlo line. :func:`check_report_path` refuses a
+  the bootstrap Monte Carlo line and, when asked for, the generator
+  stress, headed SYNTHETIC. :func:`check_report_path` refuses a
   path that cannot be written before any work is done.
 """
 
@@ -167,6 +168,10 @@ _PAGE = """<!DOCTYPE html>
 <h2>Bootstrap Monte Carlo</h2>
 <p>{{ monte_carlo }}</p>
 </section>
+{% if generator_stress %}<section id="generator-stress" class="synthetic">
+<h2>SYNTHETIC: generator stress</h2>
+<p><strong>Synthetic paths, not market data.</strong> {{ generator_stress }}</p>
+</section>{% endif %}
 </body>
 </html>
 """
@@ -209,6 +214,9 @@ def write_risk_page(report: RiskReport, path: str | Path, *, factors: str = "mar
         "monte_carlo": (
             f"{mc.n_paths:,} stationary-bootstrap paths of {mc.horizon} bars: VaR "
             f"{100 * mc.var:.2f}%, CVaR {100 * mc.cvar:.2f}% at {100 * mc.confidence:g}%."
+        ),
+        "generator_stress": (
+            "" if report.generator_stress is None else report.generator_stress.describe()
         ),
     }
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)

@@ -80,6 +80,13 @@ def model_train(
         f"rank IC {fmt_num(m.get('rank_ic'))}, ICIR {fmt_num(m.get('icir'), 3)}; "
         f"in-sample IC {fmt_num(m.get('in_sample_ic'))}"
     )
+    aug = doc["training"].get("settings", {}).get("augment")
+    if aug:
+        out.print(
+            f"augmented: {aug['synthetic_rows']:,} SYNTHETIC training rows from {aug['paths']} "
+            f"{escape(aug['generator'])} path(s) per fit, seed {aug['seed']}; validation, tests "
+            "and metrics on real data only"
+        )
 
 
 @model_app.command("list")

@@ -142,12 +142,26 @@ def risk_report_command(
         Path | None,
         typer.Option("--report", help="Also write an HTML risk report (self-contained) here."),
     ] = None,
+    stress_generator: Annotated[
+        str | None,
+        typer.Option(
+            "--stress-generator",
+            help="Also stress the portfolio held at the last bar over SYNTHETIC paths: a fitted "
+            "generator (alphaloop synth fit) or a kind fitted now on the held assets "
+            "(bootstrap, garch, regime, gan, normal).",
+        ),
+    ] = None,
+    paths: Annotated[
+        int, typer.Option("--paths", help="Synthetic paths of --stress-generator (>= 100).")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the Monte Carlo paths.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """VaR/CVaR by every method, a VaR backtest, exposures and stress tests of a strategy.
 
     The strategy is backtested on its research span (recorded, like every
-    evaluation); its net returns per bar are measured.
+    evaluation); its net returns per bar are measured. --stress-generator adds
+    a Monte Carlo over synthetic paths, labelled SYNTHETIC.
     """
     from alphaloop.app.risk_report import check_factors, risk_report
     from alphaloop.app.risk_report_page import check_report_path, write_risk_page
@@ -160,9 +174,14 @@ def risk_report_command(
         check_report_path(report_path)
     ws = workspace(ctx, write=True)
     limits = _limits(max_loss, max_drawdown)
+    if stress_generator is not None:
+        from alphaloop.app.risk_report_stress import check_stress_generator
+
+        check_stress_generator(ws, stress_generator)  # before the backtest runs
     report = risk_report(
-        ws, _spec(ws, target), confidence=confidence, limits=limits, factors=factors
-    )
+        ws, _spec(ws, target), confidence=confidence, limits=limits, factors=factors,
+        stress_generator=stress_generator, stress_paths=paths, seed=seed,
+    )  # fmt: skip
     if report_path is not None:
         write_risk_page(report, report_path, factors=factors)
     if as_json:
@@ -207,6 +226,8 @@ def risk_report_command(
         f"bootstrap, {mc.n_paths} paths of {mc.horizon} bars: VaR {mc.var:.2%}, CVaR {mc.cvar:.2%}"
         + "".join(f", P({k} breached) {v:.1%}" for k, v in mc.breach_probability.items())
     )
+    if report.generator_stress is not None:
+        out.print(f"[bold]{escape(report.generator_stress.describe())}[/]")
     for note in report.notes:
         out.print(f"note: {escape(note)}")
     if report_path is not None:

@@ -16,7 +16,7 @@ synth_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_KINDS = "bootstrap | garch | regime | normal"
+_KINDS = "bootstrap | garch | regime | gan | normal"
 
 
 def _num(value: float, digits: int = 3) -> str:
@@ -35,7 +35,8 @@ def fit_command(
             "--params",
             help="Generator parameters: 'vol=gjr,copula=t' or JSON. bootstrap: method, "
             "block_length; garch: vol, dist, copula, burn; regime: k_regimes, start_regime, "
-            "stay_longer, focus.",
+            "stay_longer, focus; gan: hidden, n_layers, noise_dim, window, batch_size, steps, "
+            "critic_steps, lr, gp_weight, seed, n_threads.",
         ),
     ] = None,
     assets: Annotated[

@@ -11,6 +11,7 @@ model: {family: lightgbm, params: {n_estimators: 200}}
 training: {splitter: walk_forward, n_splits: 5, embargo: 0.01, valid_fraction: 0.2,
            hpo_trials: 0}        # or {schedule: rolling, retrain_every: 63, window: 756,
                                  #     min_train: 252}
+augment: {generator: bootstrap, paths: 4, seed: 7}   # optional: synthetic training rows
 seed: 0
 supersedes: lgbm-close5/v1        # optional lineage
 note: "more trees"
@@ -50,6 +51,7 @@ from alphaloop.specfile import describe_validation_error, load_spec_file
 
 __all__ = [
     "PARAM_BOUNDS",
+    "AugmentSpec",
     "Bound",
     "LabelConfig",
     "ModelConfig",
@@ -317,6 +319,34 @@ class TrainingConfig(_Frozen):
         return None if self.window == "expanding" else int(self.window)
 
 
+class AugmentSpec(_Frozen):
+    """Opt-in data augmentation: ``paths`` synthetic panels from ``generator`` per training fit.
+
+    The generator is fitted on each fit's training span only and its paths'
+    rows join that fit's training rows; validation, tests and metrics stay
+    on real data (:mod:`alphaloop.models.augment`).
+    """
+
+    generator: str = "bootstrap"
+    paths: int = Field(4, ge=1, le=64)
+    seed: int = Field(0, ge=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_generator(self) -> AugmentSpec:
+        self.config()
+        return self
+
+    def config(self) -> Any:
+        """The :class:`~alphaloop.synth.augment.AugmentConfig` (generator and params checked)."""
+        from alphaloop.synth.augment import AugmentConfig
+
+        try:
+            return AugmentConfig(self.generator, self.paths, self.seed, dict(self.params))
+        except AlphaloopError as exc:
+            raise ValueError(str(exc)) from None
+
+
 class ModelSpec(_Frozen):
     """A model: data, features, label, estimator, training protocol, seed and lineage."""
 
@@ -333,6 +363,7 @@ class ModelSpec(_Frozen):
     mode: Literal["strict", "qlib"] = "strict"
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
+    augment: AugmentSpec | None = None
     seed: int = Field(0, ge=0)
     supersedes: str | None = None
     note: str = ""
@@ -343,6 +374,12 @@ class ModelSpec(_Frozen):
         if isinstance(v, list | dict) and not v:
             raise ValueError("features must name a library or list at least one expression")
         return v
+
+    @model_validator(mode="after")
+    def _augment_schedule(self) -> ModelSpec:
+        if self.augment is not None and self.training.schedule != "cv":
+            raise ValueError("augment applies to training schedule: cv only")
+        return self
 
     @property
     def feature_family(self) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,16 @@ from alphaloop.models.training_results import FitRecord, TrainingPeriod, Trainin
 from alphaloop.models.tuning import HPO_INNER_SPLITS, SEARCH_SPACES, SearchSummary, _search
 
 __all__ = ["train"]
+
+
+class Augmenter(Protocol):
+    """Synthetic training rows for one fit (:mod:`alphaloop.models.augment`)."""
+
+    def __call__(
+        self, data: LearningData, fit_rows: np.ndarray, *, stage: str, fold: int | None,
+        trial: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]: ...  # fmt: skip
+
 
 Splitter = Literal["walk_forward", "purged_kfold"]
 SPLITTERS: tuple[str, ...] = ("walk_forward", "purged_kfold")
@@ -62,6 +72,7 @@ class _Context:
     features: np.ndarray  # data.X, or the sequences of the usable rows
     feature_row: np.ndarray  # row -> index into features, -1 if unusable
     on_fit: Callable[[FitRecord], None] | None
+    augment: Augmenter | None = None
 
     def x(self, rows: np.ndarray) -> np.ndarray:
         return self.features[self.feature_row[rows]]
@@ -87,12 +98,15 @@ class _Context:
             self.on_fit(FitRecord(stage, fold, trial, fit_rows, valid_rows, eval_rows))
         estimator = make_estimator(self.family, self.task, params, self.seed)
         y = self.data.y
+        x_fit, y_fit = self.x(fit_rows), y[fit_rows]
+        if self.augment is not None:  # synthetic rows join the training rows only
+            x_syn, y_syn = self.augment(self.data, fit_rows, stage=stage, fold=fold, trial=trial)
+            x_fit = np.concatenate([x_fit, x_syn.astype(x_fit.dtype, copy=False)])
+            y_fit = np.concatenate([y_fit, y_syn])
         if valid_rows.size:
-            estimator.fit(
-                self.x(fit_rows), y[fit_rows], X_valid=self.x(valid_rows), y_valid=y[valid_rows]
-            )
+            estimator.fit(x_fit, y_fit, X_valid=self.x(valid_rows), y_valid=y[valid_rows])
         else:
-            estimator.fit(self.x(fit_rows), y[fit_rows])
+            estimator.fit(x_fit, y_fit)
         return estimator, fit_rows, valid_rows
 
     def predict(self, estimator: Estimator, rows: np.ndarray) -> np.ndarray:
@@ -118,6 +132,7 @@ def train(
     sequence_window: int | None = None,
     on_fit: Callable[[FitRecord], None] | None = None,
     on_fold: Callable[[int, Estimator, np.ndarray, np.ndarray], None] | None = None,
+    augment: Augmenter | None = None,
 ) -> TrainingResult:
     """Cross-validate ``family`` on ``data`` out of sample, then fit the final model on all of it.
 
@@ -156,6 +171,11 @@ def train(
         test_rows, X_test)`` with the fold's model, its test rows (positions
         in ``data``) and their inputs (sequences for sequence families), e.g.
         to measure the fold model on data it did not train on.
+    augment : callable, optional
+        Opt-in data augmentation: called before each fit as ``augment(data,
+        fit_rows, stage=, fold=, trial=)``, it returns ``(X, y)`` rows added
+        to that fit's training rows only (never to its early-stopping rows,
+        tests or metrics); see :class:`~alphaloop.models.augment.TrainingAugmenter`.
 
     Returns
     -------
@@ -177,6 +197,7 @@ def train(
             hint="use hpo_trials=0, or the 'ridge' family for a tuned linear model",
         )
     ctx, usable = _context(data, family, task, seed, valid_fraction, embargo, window, on_fit)
+    ctx.augment = augment
 
     oos = np.full(len(data), np.nan)
     fold_rows = []
@@ -224,6 +245,9 @@ def train(
         "hpo_timeout": hpo_timeout,
         "hpo_inner_splits": HPO_INNER_SPLITS if hpo_trials else None,
     }
+    summary = getattr(augment, "summary", None)
+    if callable(summary):
+        settings["augment"] = summary()
     return TrainingResult(
         estimator=final,
         family=family,

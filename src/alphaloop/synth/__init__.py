@@ -5,7 +5,8 @@ Generators (one contract, :class:`Generator`: ``fit(panel)`` then
 :class:`~alphaloop.data.SyntheticOrigin`): :class:`BlockBootstrap`
 (stationary and circular), :class:`GarchCopula` (GARCH, GJR, EGARCH with a
 Gaussian or Student-t copula), :class:`RegimeSwitching` (Markov switching,
-with "more crisis" scenarios) and the :class:`NormalBaseline`. Paths get
+with "more crisis" scenarios), :class:`QuantGAN` (a temporal convolutional
+GAN; torch, imported on use) and the :class:`NormalBaseline`. Paths get
 open/high/low/volume when the fitted panel has them (:mod:`.ohlcv`).
 :func:`stylized_facts` scores returns against the facts of real returns.
 Pure computation: arrays and Panels in, arrays, Panels and reports out.
@@ -14,6 +15,7 @@ Pure computation: arrays and Panels in, arrays, Panels and reports out.
 from alphaloop.synth.base import MIN_FIT_BARS, Generator, check_draw, log_returns
 from alphaloop.synth.bootstrap import BlockBootstrap
 from alphaloop.synth.facts import FACTS, Fact, FactsReport, stylized_facts
+from alphaloop.synth.gan import QuantGAN
 from alphaloop.synth.garch import GarchCopula
 from alphaloop.synth.normal import NormalBaseline
 from alphaloop.synth.ohlcv import BarShapes, ohlcv_paths
@@ -31,6 +33,7 @@ __all__ = [
     "GarchCopula",
     "Generator",
     "NormalBaseline",
+    "QuantGAN",
     "RegimeSwitching",
     "check_draw",
     "generator_from_state",

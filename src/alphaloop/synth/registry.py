@@ -10,17 +10,19 @@ import numpy as np
 from alphaloop.errors import SynthError
 from alphaloop.synth.base import Generator
 from alphaloop.synth.bootstrap import BlockBootstrap
+from alphaloop.synth.gan import QuantGAN
 from alphaloop.synth.garch import GarchCopula
 from alphaloop.synth.normal import NormalBaseline
 from alphaloop.synth.regime import RegimeSwitching
 
 __all__ = ["GENERATORS", "generator_from_state", "make_generator"]
 
-#: Generator classes by kind; a new kind (a GAN, say) is added here.
+#: Generator classes by kind; a new kind is added here.
 GENERATORS: dict[str, type[Generator]] = {
     "bootstrap": BlockBootstrap,
     "garch": GarchCopula,
     "regime": RegimeSwitching,
+    "gan": QuantGAN,
     "normal": NormalBaseline,
 }
 

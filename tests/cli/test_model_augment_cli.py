@@ -10,6 +10,13 @@ import pytest
 from tests.cli.conftest import MODEL_SPEC, cli
 
 
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole output lines are matched: a console as wide as they are (another test in the
+    same worker may have left a narrow one)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 def test_augmented_training_is_recorded(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     assert cli(capsys, ws, "init")[0] == 0

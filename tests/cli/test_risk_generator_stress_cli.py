@@ -11,6 +11,13 @@ from tests.cli.conftest import cli
 from tests.cli.test_risk_cli import SPEC
 
 
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole output lines are matched: a console as wide as they are (another test in the
+    same worker may have left a narrow one)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with a normal generator fitted on the 20 stocks."""

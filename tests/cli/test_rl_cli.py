@@ -14,6 +14,14 @@ import pytest
 from alphaloop.app import Workspace
 from tests.cli.conftest import CLI_COMMAND, cli
 
+
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole output lines are matched: a console as wide as they are (another test in the
+    same worker may have left a narrow one)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 TINY = """\
 name: ppo-xom
 data: sp500-stocks

@@ -19,6 +19,14 @@ from tests.cli.conftest import cli
 from tests.execution.brokers import fake_alpaca
 from tests.live.live_venues import N_BARS, Venue
 
+
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole output lines are matched: a console as wide as they are (another test in the
+    same worker may have left a narrow one)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 LIVE_KEYS = {
     "ALPHALOOP_ALPACA_LIVE_KEY_ID": fake_alpaca.KEY,
     "ALPHALOOP_ALPACA_LIVE_SECRET_KEY": fake_alpaca.SECRET,

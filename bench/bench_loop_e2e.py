@@ -211,6 +211,7 @@ def run(n: int, rate: float) -> dict[str, Any]:
 def render(r: dict[str, Any], load: tuple[float, float]) -> str:
     verdict = "met" if r["order_p99_ms"] < GOAL_P99_MS else "not met"
     return "\n".join([
+        START,
         "### End to end over Redis: bar -> signal -> risk check -> paper order",
         "",
         f"Run on {dt.date.today():%Y-%m-%d}, {cpu_name()}, {os.cpu_count()} cores, "
@@ -233,6 +234,7 @@ def render(r: dict[str, Any], load: tuple[float, float]) -> str:
         f"(worst {r['order_max_ms']:.1f} ms). Both processes and the Redis server share the "
         "machine's 2 cores with whatever else runs; latency on a loaded machine is mostly "
         "waiting for a core.",
+        END,
     ])
 
 
@@ -248,7 +250,7 @@ def main() -> None:
     text = render(result, (load0, os.getloadavg()[0]))
     print(text)
     if args.write_docs and not args.quick:
-        write_docs_section(START, END, text)
+        write_docs_section(text, START, END)
     sys.stdout.flush()
 
 

@@ -97,6 +97,30 @@ def _env(
     return HardStopWrapper(env, spec.risk) if spec.risk is not None else env
 
 
+def _augmentation(panel: Any, spans: Any, spec: RLSpec) -> tuple[list[Any], Any]:
+    """The synthetic training panels of ``spec.augment`` (none without it) and their record."""
+    if spec.augment is None:
+        return [], None
+    from alphaloop.rl.augment import augmented_panels
+
+    return augmented_panels(panel, spans.train, spec.augment, label=f"rl:{spec.name}")
+
+
+def _mixture(train_env: Any, config: Any, synthetic: list[Any], spec: RLSpec, seed: int) -> Any:
+    """The real training environment beside one environment per synthetic panel (each
+    used whole), an episode drawn from one of them at each reset."""
+    from alphaloop.rl import TradingEnv
+    from alphaloop.rl.augment import MixtureEnv
+    from alphaloop.rl.hardstop import HardStopWrapper
+
+    envs = [train_env]
+    for k, path in enumerate(synthetic):
+        cfg = config.model_copy(update={"span": "all", "seed": seed + 1_000 * (k + 1)})
+        env: Any = TradingEnv(cfg, path)
+        envs.append(HardStopWrapper(env, spec.risk) if spec.risk is not None else env)
+    return MixtureEnv(envs, seed=seed)
+
+
 def _scorer(config: Any, panel: Any, spec: RLSpec):
     from alphaloop.rl.rollout import rollout
 
@@ -212,10 +236,13 @@ def train_rl(
         run.data_hashes = {spec.data: info.content_hash}
         per_seed, models, curves, resumed, ensembles = [], {}, {}, [], []
         score = _scorer(config, panel, spec)
+        synthetic, augmented = _augmentation(panel, spans, spec)
         for seed in spec.seed_list:
             train_env = _env(
                 config, panel, spec, "train", evaluation=False, seed=seed, n_envs=spec.n_envs
             )
+            if synthetic:
+                train_env = _mixture(train_env, config, synthetic, spec, seed)
             seed_run = train_seed(
                 spec, train_env, score, seed, checkpoints=_checkpoints(ws, spec, seed),
                 progress=report_fn, step_name=f"seed {seed}: training",
@@ -249,6 +276,8 @@ def train_rl(
                             seed_summary([x["metrics"] for x in ensembles]).items()},
             }  # fmt: skip
         doc["resumed"] = resumed
+        if augmented is not None:
+            doc["augment"] = augmented
         doc = json_safe(doc)
         run.result = {k: doc[k] for k in ("ref", "seeds", "test", "benchmarks")}
     if report is not None:
@@ -325,7 +354,9 @@ def _register(ws, spec, info, config, panel, spans, models, summary) -> Any:
             seed=spec.seed_list[0], metrics=metrics,
             params={"algorithm": spec.algorithm, "hyperparameters": spec.hyperparameters,
                     "seeds": list(spec.seed_list), "timesteps": spec.timesteps,
-                    "spec_hash": spec.hash},
+                    "spec_hash": spec.hash,
+                    "augment": None if spec.augment is None
+                    else spec.augment.model_dump(mode="json")},
             family="rl", task="policy", feature_family="rl-observation",
             supersedes=spec.supersedes, note=spec.note,
         )  # fmt: skip

@@ -49,6 +49,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alphaloop.errors import SpecError
+from alphaloop.models.spec import AugmentSpec
 from alphaloop.rl.config import EnvConfig
 from alphaloop.specfile import describe_validation_error, load_spec_file
 
@@ -204,6 +205,7 @@ class RLSpec(_Frozen):
     checkpoint_every: int = Field(10_000, ge=1, le=1_000_000_000)
     risk: RiskConfig | None = None
     ensemble: EnsembleConfig | None = None
+    augment: AugmentSpec | None = None
     supersedes: str | None = None
     note: str = ""
 
@@ -233,6 +235,12 @@ class RLSpec(_Frozen):
             raise ValueError(
                 "risk limits wrap one environment: use n_envs: 1 with risk, or drop risk"
             )
+        if self.augment is not None and self.n_envs > 1:
+            raise ValueError("augment mixes real and synthetic episodes in one environment: "
+                             "use n_envs: 1 with augment")  # fmt: skip
+        if self.augment is not None and self.ensemble is not None:
+            raise ValueError("augment and ensemble: per-regime agents train on real regimes "
+                             "only; drop one of them")  # fmt: skip
         if isinstance(self.universe, list) and not self.universe:
             raise ValueError("universe: name at least one asset, or use all")
         if self.start is not None and self.end is not None and self.start >= self.end:
@@ -266,7 +274,9 @@ class RLSpec(_Frozen):
     @property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON form: the spec's identity (checkpoints are keyed by it)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        # a spec without augmentation keeps the identity it had before the field existed
+        dump = self.model_dump(mode="json", exclude={"augment"} if self.augment is None else None)
+        text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def with_seeds(self, seeds: int | list[int]) -> RLSpec:

@@ -239,16 +239,21 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     single = r["single"]["rate"]
     finrl = r.get("finrl")
     short = r.get("finrl_short")
+    busy = r["load"]["before"][0] > 2.0
+    machine = (
+        "a shared machine, other jobs held most of both cores, so wall-clock rates are a "
+        "fraction of what the code does on idle cores"
+        if busy
+        else "nothing else ran on the machine"
+    )
     lines = [
         START,
         "## RL environments: steps per second (`bench/bench_rl_env.py`)",
         "",
         f"Run {dt.date.today():%Y-%m-%d} on {cpu_name()} ({r['cores']} cores, "
         f"{memory_total()}); numba threads {r['threads']}; load average "
-        f"{r['load']['before'][0]:.1f} before, {r['load']['after'][0]:.1f} after: a shared "
-        "machine, other jobs held most of both cores, so wall-clock rates are a fraction of "
-        "what the code does on idle cores. Steps per CPU-second (all threads of the process) "
-        "are given next to them.",
+        f"{r['load']['before'][0]:.1f} before, {r['load']['after'][0]:.1f} after: {machine}. "
+        "Steps per CPU-second (all threads of the process) are given next to the wall rates.",
         "",
         "Workload: the bundled sp500-stocks (20 stocks, 8,313 daily bars), the same seeded "
         "uniform random actions in [-1, 1] for every environment (one row of 20 per step).",
@@ -282,12 +287,16 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     vec = r["vec"]
     two = 2 * vec["cpu_rate"]
     goals.append(
-        f"`VecTradingEnv` on 20 stocks {vec['rate']:,.0f} steps/s wall on this loaded machine "
+        f"`VecTradingEnv` on 20 stocks {vec['rate']:,.0f} steps/s wall "
         f"(goal {VEC_GOAL:,.0f} on 2 cores: "
         + ("met" if vec["rate"] >= VEC_GOAL else "NOT met under this load")
-        + f"); its {vec['cpu_rate']:,.0f} steps per CPU-second put two idle cores at about "
-        f"{two:,.0f} (an estimate, not a measurement), single-asset accounts at about "
-        f"{2 * r['vec_one']['cpu_rate']:,.0f}"
+        + f"); {vec['cpu_rate']:,.0f} steps per CPU-second"
+        + (
+            f", which put two idle cores at about {two:,.0f} (an estimate, not a "
+            f"measurement), single-asset accounts at about {2 * r['vec_one']['cpu_rate']:,.0f}"
+            if busy
+            else ""
+        )
     )
     lines += ["Goals: " + "; ".join(goals) + ".", ""]
     lines += [

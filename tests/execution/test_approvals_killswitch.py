@@ -60,6 +60,17 @@ def test_approve_then_consume_with_the_same_order(gov: Governance) -> None:
         gov.approvals.consume(a.id, fields, actor="system")
 
 
+def test_the_requester_cannot_approve_their_own_request(gov: Governance) -> None:
+    a = gov.approvals.request(order_fields(limit_order(), "s1"), actor="bob")
+    with pytest.raises(ApprovalError, match="four eyes"):
+        gov.approvals.approve(a.id, actor="bob", reason="mine")
+    assert gov.approvals.get(a.id).status == "pending"
+    # rejecting one's own request is allowed; approval by someone else is the only way through
+    assert gov.approvals.reject(a.id, actor="bob", reason="changed my mind").status == "rejected"
+    b = gov.approvals.request(order_fields(limit_order(5.0), "s1"), actor="bob")
+    assert gov.approvals.approve(b.id, actor="ann").decided_by == "ann"
+
+
 def test_approval_of_a_changed_order_is_refused(gov: Governance) -> None:
     fields = order_fields(limit_order(), "s1")
     a = gov.approvals.request(fields, actor="system")

@@ -208,6 +208,12 @@ class ApprovalQueue:
                     f"approval request {approval_id} is {row.status}, not pending: "
                     "it cannot be decided again"
                 )
+            if status == "approved" and actor.strip() == row.requested_by.strip():
+                raise ApprovalError(
+                    f"approval request {approval_id} was asked for by {actor!r}: the person who "
+                    "asks cannot approve (four eyes)",
+                    hint="another person approves it, or it is rejected",
+                )
             row.status, row.decided_by, row.decided_at, row.reason = status, actor, now, reason
             approval = _approval(row)
         self.audit.append(actor, f"approval.{status}", f"approval {approval_id}",
@@ -215,7 +221,7 @@ class ApprovalQueue:
         return approval
 
     def approve(self, approval_id: int, *, actor: str, reason: str = "") -> Approval:
-        """A person approves the request (it must be pending and not expired)."""
+        """A person approves the request (pending, not expired, and not their own request)."""
         return self._decide(approval_id, "approved", actor, reason)
 
     def reject(self, approval_id: int, *, actor: str, reason: str) -> Approval:

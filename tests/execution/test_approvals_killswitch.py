@@ -107,6 +107,23 @@ def test_decisions_need_a_name_a_reason_and_a_pending_request(gov: Governance) -
         gov.approvals.list("waiting")
 
 
+def test_a_read_only_listing_shows_due_requests_expired_without_writing(
+    gov: Governance, clock: Clock
+) -> None:
+    a = gov.approvals.request(order_fields(limit_order()), actor="system")
+    clock.advance(61)
+    entries = len(gov.audit.entries())
+    shown = gov.approvals.list(expire=False)
+    assert [(x.id, x.status) for x in shown] == [(a.id, "expired")]
+    assert "not yet recorded" in shown[0].reason
+    assert [x.id for x in gov.approvals.list("expired", expire=False)] == [a.id]
+    assert gov.approvals.list("pending", expire=False) == []
+    assert gov.approvals.get(a.id).status == "pending"  # nothing was written
+    assert len(gov.audit.entries()) == entries
+    assert gov.approvals.list()[0].status == "expired"  # a writer records it
+    assert gov.approvals.get(a.id).status == "expired"
+
+
 def test_every_approval_step_is_audited(gov: Governance, clock: Clock) -> None:
     a = gov.approvals.request(order_fields(limit_order()), actor="system")
     gov.approvals.approve(a.id, actor="ann")

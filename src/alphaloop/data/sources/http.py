@@ -39,8 +39,13 @@ def get_json(
     headers: Mapping[str, str] | None = None,
     timeout_s: float = 30.0,
     what: str = "request",
+    error_json: bool = False,
 ) -> Any:
-    """``GET url?params`` and the parsed JSON body."""
+    """``GET url?params`` and the parsed JSON body.
+
+    With ``error_json`` a 4xx answer (but 429) whose body is JSON is returned
+    as it is, for the caller to read the vendor's error from it.
+    """
     query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
     full = f"{url}?{query}" if query else url
     req = urllib.request.Request(full, headers={"User-Agent": USER_AGENT, **(headers or {})})
@@ -52,6 +57,11 @@ def get_json(
         if exc.code == 429 or exc.code >= 500:
             wait = parse_retry_after(exc.headers.get("Retry-After")) if exc.headers else None
             raise Transient(f"HTTP {exc.code} {_vendor_words(raw)}".strip(), wait) from None
+        if error_json:
+            try:
+                return json.loads(raw)
+            except ValueError:
+                pass
         raise DataSourceError(
             f"{what}: HTTP {exc.code}: {_vendor_words(raw) or exc.reason}"
         ) from None

@@ -96,7 +96,8 @@ class YahooSource:
             cached = cached or answer.cached
             if answer.note:
                 notes.append(answer.note)
-            bars, evs, tz = parse_chart(answer.body, symbol, request.adjusted)
+            bars, evs, tz, parsed = parse_chart(answer.body, symbol, request.adjusted)
+            notes.extend(n for n in parsed if n not in notes)
             frames.append(bars)
             events.append(evs)
         bars = pd.concat(frames)
@@ -112,7 +113,7 @@ class YahooSource:
 
 def _get_chart(url: str, ask: dict[str, Any], what: str, timeout_s: float) -> Any:
     params = {k: v for k, v in ask.items() if k != "symbol"}
-    return get_json(url, params, timeout_s=timeout_s, what=what)
+    return get_json(url, params, timeout_s=timeout_s, what=what, error_json=True)
 
 
 def _numbers(values: Any, n: int, where: str) -> np.ndarray:
@@ -134,9 +135,12 @@ def _describe(values: Any) -> str:
     return f"{len(values)} values" if isinstance(values, list) else type(values).__name__
 
 
-def parse_chart(body: Any, symbol: str, adjusted: bool) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Bars (index: open times UTC), events and the exchange's time zone from a chart answer."""
+def parse_chart(
+    body: Any, symbol: str, adjusted: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, str, list[str]]:
+    """Bars (index: open times UTC), events, the exchange's time zone and notes of an answer."""
     where = f"yahoo {symbol}"
+    notes: list[str] = []
     try:
         chart = body["chart"]
         error = chart.get("error")
@@ -164,8 +168,13 @@ def parse_chart(body: Any, symbol: str, adjusted: bool) -> tuple[pd.DataFrame, p
     bars = pd.DataFrame(cols, index=index, columns=list(BAR_FIELDS), dtype="float64")
     events = _events(res.get("events") or {}, symbol, where, tz)
     if n:
-        if adjusted:
-            adj = res.get("indicators", {}).get("adjclose") or [{}]
+        adj = (res.get("indicators") or {}).get("adjclose") or [{}]
+        if adjusted and not (isinstance(adj[0], dict) and adj[0].get("adjclose") is not None):
+            notes.append(
+                "Yahoo gave no adjusted close (as for intraday bars): prices are split-adjusted, "
+                "not dividend-adjusted"
+            )
+        elif adjusted:
             adjclose = _numbers(adj[0].get("adjclose"), n, f"{where} adjclose")
             with np.errstate(divide="ignore", invalid="ignore"):
                 factor = adjclose / bars["close"].to_numpy()
@@ -176,7 +185,7 @@ def parse_chart(body: Any, symbol: str, adjusted: bool) -> tuple[pd.DataFrame, p
             for f in _PRICES:
                 bars[f] = bars[f].to_numpy() * factor
             bars["volume"] = bars["volume"].to_numpy() / factor
-    return bars, events, tz
+    return bars, events, tz, notes
 
 
 def split_factors(index: pd.DatetimeIndex, events: pd.DataFrame) -> np.ndarray:

@@ -136,13 +136,16 @@ class FakeYahoo:
         app = web.Application()
         app.router.add_get("/v8/finance/chart/{symbol}", self.chart)
         self.server = LocalServer(app)
+        self.closed = False
 
     @property
     def url(self) -> str:
         return self.server.http
 
     def close(self) -> None:
-        self.server.close()
+        if not self.closed:
+            self.closed = True
+            self.server.close()
 
     async def chart(self, request: web.Request) -> web.Response:
         symbol = request.match_info["symbol"]
@@ -223,13 +226,16 @@ class FakeExchange:
         app.router.add_get("/api/v3/exchangeInfo", self.exchange_info)
         app.router.add_get("/api/v3/klines", self.klines)
         self.server = LocalServer(app)
+        self.closed = False
 
     @property
     def url(self) -> str:
         return self.server.http
 
     def close(self) -> None:
-        self.server.close()
+        if not self.closed:
+            self.closed = True
+            self.server.close()
 
     async def exchange_info(self, request: web.Request) -> web.Response:
         return await fake_binance.FakeBinance.exchange_info(self, request)  # type: ignore[arg-type]
@@ -283,13 +289,16 @@ class FakeAlpacaData:
         app.router.add_get("/v2/stocks/bars", self.get_bars)
         app.router.add_get("/v2/stocks/trades", self.get_trades)
         self.server = LocalServer(app)
+        self.closed = False
 
     @property
     def url(self) -> str:
         return self.server.http
 
     def close(self) -> None:
-        self.server.close()
+        if not self.closed:
+            self.closed = True
+            self.server.close()
 
     def _guard(self, request: web.Request) -> web.Response | None:
         self.requests.append(dict(request.query))

@@ -82,6 +82,7 @@ class AlpacaSource:
     feed: str | None = None
     page_size: int = 10_000
     environ: Mapping[str, str] | None = None
+    asset_class: str | None = "equities"
     _client: Any = field(default=None, repr=False)
 
     @property

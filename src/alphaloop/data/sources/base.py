@@ -183,19 +183,30 @@ class SymbolBars:
 
 @dataclass(frozen=True)
 class SymbolFailure:
-    """A symbol the source could not deliver: nothing of it is imported."""
+    """A symbol the source could not deliver: nothing of it is imported.
+
+    ``offline``: the source could not be reached (or ``--offline``) and no
+    cached answer covered it.
+    """
 
     symbol: str
     reason: str
+    offline: bool = False
 
-    def to_dict(self) -> dict[str, str]:
-        return {"symbol": self.symbol, "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "reason": self.reason, "offline": self.offline}
 
 
 class BarSource(Protocol):
-    """An online source of bars: one symbol at a time."""
+    """An online source of bars: one symbol at a time.
+
+    ``asset_class`` is what its symbols are when the fetch does not say
+    (``crypto`` for an exchange, ``equities`` for a stock feed), or None to
+    read it from the timestamps as a file import does.
+    """
 
     name: str
+    asset_class: str | None
 
     def fetch_symbol(self, symbol: str, request: FetchRequest) -> SymbolBars:
         """Every bar of ``symbol`` in the request's span (all pages).

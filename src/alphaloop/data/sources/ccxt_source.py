@@ -62,6 +62,7 @@ class CcxtSource:
     fetcher: Fetcher
     base_url: str | None = None
     page_limit: int = 1000
+    asset_class: str | None = "crypto"
     _client: Any = field(default=None, repr=False)
     _markets_loaded: bool = field(default=False, repr=False)
 

@@ -137,6 +137,8 @@ def fetch_symbols(
     for i, symbol in enumerate(request.symbols):
         try:
             bars = source.fetch_symbol(symbol, request)
+        except SourceOfflineError as exc:
+            failed.append(SymbolFailure(symbol, str(exc), offline=True))
         except DataSourceError as exc:
             failed.append(SymbolFailure(symbol, str(exc)))
         else:
@@ -244,7 +246,7 @@ def fetch_dataset(
         origin,
         repair=repair,
         description=description,
-        asset_class=asset_class,
+        asset_class=asset_class or source.asset_class,
     )
     return FetchOutcome(
         result.dataset,
@@ -262,7 +264,7 @@ def _all_failed(request: FetchRequest, failed: list[SymbolFailure], got: list[Sy
     if got:
         return
     reasons = "; ".join(f"{f.symbol}: {f.reason}" for f in failed)
-    if all("offline" in f.reason or "cannot reach" in f.reason for f in failed):
+    if all(f.offline for f in failed):
         raise SourceOfflineError(f"nothing fetched from {request.source}: {reasons}")
     raise DataSourceError(f"nothing fetched from {request.source}: {reasons}")
 

@@ -63,6 +63,7 @@ class YahooSource:
     base_url: str = YAHOO_URL
     timeout_s: float = 30.0
     name: str = "yahoo"
+    asset_class: str | None = None  # stocks, indices, FX and crypto alike: read from the bars
 
     def windows(self, request: FetchRequest) -> list[tuple[int, int]]:
         """The ``(period1, period2)`` pairs (Unix seconds) that cover the request."""

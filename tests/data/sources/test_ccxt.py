@@ -84,5 +84,8 @@ def test_offline_pages_come_from_the_cache(ws, exchange, make_fetcher):
     offline = CcxtSource("binance", make_fetcher(offline=True), "http://127.0.0.1:9", 25)
     again = fetch_dataset(ws.data, offline, _request("BTC/USDT"), "b")
     assert again.dataset.content_hash == first.dataset.content_hash
+    # pages are keyed by where they start: a shorter span reads the same pages
+    shorter = fetch_dataset(ws.data, offline, _request("BTC/USDT", end="2024-01-02"), "b")
+    assert shorter.dataset.rows == 24
     with pytest.raises(SourceOfflineError):
-        fetch_dataset(ws.data, offline, _request("BTC/USDT", end="2024-01-05"), "b")
+        fetch_dataset(ws.data, offline, _request("BTC/USDT", start="2024-01-01 01:00"), "b")

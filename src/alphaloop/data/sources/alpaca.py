@@ -24,6 +24,7 @@ pair the paper broker uses); an offline fetch needs none.
 from __future__ import annotations
 
 import os
+from enum import Enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,7 +144,7 @@ class AlpacaSource:
     def fetch_symbol(self, symbol: str, request: FetchRequest) -> SymbolBars:
         path, fields = self._params(symbol, request)
         key = "trades" if self.trades else "bars"
-        params = {k: str(v) for k, v in fields.items()}
+        params = {k: str(v.value if isinstance(v, Enum) else v) for k, v in fields.items()}
         params["limit"] = str(self.page_size)
         items: list[dict[str, Any]] = []
         notes: list[str] = []

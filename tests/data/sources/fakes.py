@@ -24,7 +24,7 @@ NY = "America/New_York"
 
 @dataclass
 class Series:
-    """Bars as traded: open times (UTC) and OHLCV; splits (date, num, den), dividends (date, cash)."""
+    """Bars as traded: open times (UTC), OHLCV, splits (date, num, den), dividends (date, cash)."""
 
     times: pd.DatetimeIndex
     ohlcv: np.ndarray  # (n, 5) open, high, low, close, volume as traded
@@ -59,7 +59,7 @@ class Series:
             if k == 0:
                 continue
             cash_adj = cash / self.split_factor()[k]
-            factor[: k] *= 1.0 - cash_adj / close[k - 1]
+            factor[:k] *= 1.0 - cash_adj / close[k - 1]
         return close * factor
 
 
@@ -171,15 +171,17 @@ class FakeYahoo:
         for date, num, den in s.splits:
             if p1 <= date.timestamp() < p2:
                 t = int(date.timestamp())
+                ratio = f"{num:g}:{den:g}"
                 events.setdefault("splits", {})[str(t)] = {
-                    "date": t, "numerator": num, "denominator": den, "splitRatio": f"{num:g}:{den:g}"
+                    "date": t, "numerator": num, "denominator": den, "splitRatio": ratio
                 }  # fmt: skip
         for date, cash in s.dividends:
             if p1 <= date.timestamp() < p2:
                 t = int(date.timestamp())
                 k = int(np.searchsorted(s.times, date))
                 events.setdefault("dividends", {})[str(t)] = {
-                    "amount": cash / s.split_factor()[k], "date": t
+                    "amount": cash / s.split_factor()[k],
+                    "date": t,
                 }
         quote = {
             name: [None if np.isnan(v) else float(v) for v in adj[:, j]]

@@ -65,8 +65,8 @@ def test_a_rate_limited_page_is_retried_alone(ws, alpaca_data, make_fetcher):
     def flaky(path, params):
         calls["n"] += 1
         if calls["n"] == 2:
-            alpaca_data.script.push(429, headers={"Retry-After": "4"},
-                                    body={"code": 42910000, "message": "rate limit exceeded"})  # fmt: skip
+            body = {"code": 42910000, "message": "rate limit exceeded"}
+            alpaca_data.script.push(429, headers={"Retry-After": "4"}, body=body)
         return real(path, params)
 
     src._get = flaky  # type: ignore[method-assign]
@@ -104,7 +104,9 @@ def test_daily_bars_from_trades_group_by_new_york_date():
     times = pd.DatetimeIndex(
         [pd.Timestamp("2024-03-04 23:59", tz=NY), pd.Timestamp("2024-03-05 00:01", tz=NY)]
     ).tz_convert("UTC")
-    bars = trades_to_bars(pd.DataFrame({"price": [1.0, 2.0], "size": [1.0, 1.0]}, index=times), "1d")
+    bars = trades_to_bars(
+        pd.DataFrame({"price": [1.0, 2.0], "size": [1.0, 1.0]}, index=times), "1d"
+    )
     assert [t.tz_convert(NY).date().isoformat() for t in bars.index] == ["2024-03-04", "2024-03-05"]
 
 

@@ -31,7 +31,8 @@ def test_pages_are_walked_and_bars_stamped_at_their_close(ws, exchange, make_fet
     klines = [r for r in exchange.requests if "interval" in r]
     assert len(klines) == 5  # 120 bars in pages of 25
     starts = [int(r["startTime"]) for r in klines]
-    assert starts == sorted(starts) and len(set(starts)) == 5
+    assert starts == sorted(starts)
+    assert len(set(starts)) == 5
     rows = pd.read_parquet(ws.data.store.version_dir("btc", 1) / "rows.parquet")
     s = exchange.series["BTCUSDT"]
     assert list(rows["timestamp"]) == list(s.times + pd.Timedelta(hours=1))
@@ -57,7 +58,8 @@ def test_gaps_reach_the_quality_report(ws, exchange, make_fetcher):
         ws.data, _source(exchange, make_fetcher()), _request("BTC/USDT", "XYZ/USDT"), "pair"
     )
     gaps = [i for i in out.result.final_report.warnings if i.check == "calendar_gaps"]
-    assert gaps and gaps[0].count >= 4
+    assert gaps
+    assert gaps[0].count >= 4
 
 
 def test_bad_symbol_and_garbage_page_fail_only_their_symbol(ws, exchange, make_fetcher):

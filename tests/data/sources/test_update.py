@@ -37,7 +37,9 @@ def test_update_appends_the_new_bars_then_finds_nothing_new(ws, yahoo, make_fetc
         return YahooSource(fetcher, origin["base_url"])
 
     out = update_dataset(ws.data, source_for, "aapl", end=end)
-    assert out.dataset.version == 2 and out.new_bars == 20 and out.dataset.rows == 60
+    assert out.dataset.version == 2
+    assert out.new_bars == 20
+    assert out.dataset.rows == 60
     assert len(yahoo.requests) == asked + 1  # one request, from a few bars before the last
     assert int(yahoo.requests[-1]["period1"]) < int(yahoo.series["AAPL"].times[40].timestamp())
     rows = _rows(ws, "aapl", 2)
@@ -46,7 +48,8 @@ def test_update_appends_the_new_bars_then_finds_nothing_new(ws, yahoo, make_fetc
     assert origin["request"]["start"].startswith("2024-01-01")
     assert origin["updates"][0]["from_version"] == 1
     again = update_dataset(ws.data, source_for, "aapl", end=end)
-    assert again.up_to_date and ws.data.versions("aapl") == [1, 2]
+    assert again.up_to_date
+    assert ws.data.versions("aapl") == [1, 2]
 
 
 def test_a_restated_history_is_fetched_again_whole(ws, yahoo, make_fetcher):
@@ -56,7 +59,10 @@ def test_a_restated_history_is_fetched_again_whole(ws, yahoo, make_fetcher):
     # a dividend goes ex on bar 45: every earlier adjusted price changes
     yahoo.series["AAPL"].dividends.append((yahoo.series["AAPL"].times[45], 2.0))
     out = update_dataset(
-        ws.data, lambda o: YahooSource(fetcher, yahoo.url), "aapl", end=parse_time("2024-06-01", "e")
+        ws.data,
+        lambda o: YahooSource(fetcher, yahoo.url),
+        "aapl",
+        end=parse_time("2024-06-01", "e"),
     )
     assert any("restated" in n for n in out.notes)
     rows = _rows(ws, "aapl", 2)
@@ -72,7 +78,10 @@ def test_raw_bars_are_not_restated_by_a_dividend(ws, yahoo, make_fetcher):
     _fetch_first_40(ws, yahoo, fetcher, adjusted=False)
     yahoo.series["AAPL"].dividends.append((yahoo.series["AAPL"].times[45], 2.0))
     out = update_dataset(
-        ws.data, lambda o: YahooSource(fetcher, yahoo.url), "aapl", end=parse_time("2024-06-01", "e")
+        ws.data,
+        lambda o: YahooSource(fetcher, yahoo.url),
+        "aapl",
+        end=parse_time("2024-06-01", "e"),
     )
     assert not any("restated" in n for n in out.notes)
     assert out.new_bars == 20

@@ -24,9 +24,9 @@ pair the paper broker uses); an offline fetch needs none.
 from __future__ import annotations
 
 import os
-from enum import Enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np

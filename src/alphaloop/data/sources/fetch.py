@@ -69,6 +69,10 @@ def default_end(interval: str, now: datetime | None = None) -> pd.Timestamp:
     Bars open before it, so the bar still open now is never fetched, and the
     same command gives the same request (and cache key) within an interval.
     """
+    if interval not in INTERVALS:
+        raise DataSourceError(
+            f"unknown interval {interval!r}", hint="use one of " + ", ".join(INTERVALS)
+        )
     ts = pd.Timestamp(now or datetime.now(UTC))
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.floor(f"{INTERVALS[interval]}s")

@@ -95,6 +95,7 @@ def update(
     end: Any = None,
     offline: bool = False,
     base_url: str | None = None,
+    repair: bool = False,
     retry: RetryPolicy | None = None,
     environ: Mapping[str, str] | None = None,
     progress: Progress = no_progress,
@@ -118,5 +119,6 @@ def update(
         source_for,
         name,
         end=parse_time(end, "--end") if end is not None else None,
+        repair=repair,
         progress=progress,
     )

@@ -102,6 +102,7 @@ def data_update(
         str | None,
         typer.Option("--base-url", help="Ask this server (default: the one the fetch used)."),
     ] = None,
+    repair: Annotated[bool, typer.Option(help="Apply the documented repairs.")] = False,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -117,6 +118,7 @@ def data_update(
             end=end,
             offline=offline,
             base_url=base_url,
+            repair=repair,
             retry=RetryPolicy(seed=seed),
             progress=progress,
         )

@@ -709,6 +709,8 @@ class DataCatalog:
         # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
         report, data, rows = self._check_file(path, opts)
         del data  # the rows in file order: free them before the rows are stored
+        if source:  # the report names what was imported, not the file it passed through
+            report = replace(report, source=source)
         source = source or f"import:{Path(path).resolve()}"
         repairs: list[Repair] = []
         final = report

@@ -8,7 +8,7 @@ import pytest
 
 from alphaloop.data.sources import FetchRequest, fetch_dataset, load_events, parse_time
 from alphaloop.data.sources.yahoo import YahooSource
-from alphaloop.errors import DataSourceError, SourceOfflineError
+from alphaloop.errors import DataQualityError, DataSourceError, SourceOfflineError
 from tests.data.sources.fakes import NY, daily_series, intraday_series
 
 
@@ -142,3 +142,24 @@ def test_unreachable_source_falls_back_on_the_cache_and_says_so(ws, yahoo, aapl,
     # a request never cached: offline error, nothing imported
     with pytest.raises(SourceOfflineError, match="cannot reach"):
         fetch_dataset(ws.data, YahooSource(fetcher, url), _request("MSFT"), "m")
+
+
+def test_index_symbols_are_quoted_in_the_path(ws, yahoo, make_fetcher):
+    yahoo.series["^GSPC"] = daily_series("2024-01-02", 20, 12)
+    out = fetch_dataset(ws.data, YahooSource(make_fetcher(), yahoo.url), _request("^GSPC"), "spx")
+    assert out.imported == ("^GSPC",)
+    assert yahoo.requests[-1]["symbol"] == "^GSPC"
+
+
+def test_bad_prices_refuse_the_fetch_unless_repaired(ws, yahoo, make_fetcher):
+    s = daily_series("2024-01-02", 40, 13)
+    s.ohlcv[10, :4] = -1.0  # a negative price: an error of the quality checks
+    yahoo.series["BAD"] = s
+    src = YahooSource(make_fetcher(), yahoo.url)
+    with pytest.raises(DataQualityError, match=r"fetch of .bad. from yahoo:1d:BAD refused"):
+        fetch_dataset(ws.data, src, _request("BAD", adjusted=False), "bad")
+    assert not _has(ws, "bad")
+    out = fetch_dataset(ws.data, src, _request("BAD", adjusted=False), "bad", repair=True)
+    assert out.result.status == "repaired"
+    assert ws.data.info("bad").quality_report.source == "fetch:yahoo:1d:BAD"
+    assert sorted(i["status"] for i in ws.data.imports("bad")) == ["refused", "repaired"]

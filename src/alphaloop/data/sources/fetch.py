@@ -324,6 +324,7 @@ def update_dataset(
     name: str,
     *,
     end: pd.Timestamp | None = None,
+    repair: bool = False,
     progress: Progress = no_progress,
 ) -> FetchOutcome:
     """Extend the fetched dataset ``name`` to ``end`` (default :func:`default_end`).
@@ -404,7 +405,7 @@ def update_dataset(
         rows,
         check_events(events),
         updated,
-        repair=False,
+        repair=repair,
         description=info.description,
         asset_class=info.market.asset_class,
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -86,7 +87,7 @@ class YahooSource:
                 "events": "div,splits",
                 "includeAdjustedClose": "true",
             }
-            url = f"{self.base_url.rstrip('/')}/v8/finance/chart/{symbol}"
+            url = f"{self.base_url.rstrip('/')}/v8/finance/chart/{quote(symbol, safe='')}"
             what = f"yahoo {symbol} {request.interval}"
             answer = self.fetcher.get(
                 self.name,

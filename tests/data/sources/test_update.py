@@ -9,7 +9,7 @@ import pytest
 from alphaloop.data.sources import FetchRequest, fetch_dataset, parse_time, update_dataset
 from alphaloop.data.sources.ccxt_source import CcxtSource
 from alphaloop.data.sources.yahoo import YahooSource
-from alphaloop.errors import DataSourceError
+from alphaloop.errors import DataSourceError, SourceOfflineError
 from tests.data.sources.fakes import crypto_series, daily_series
 
 
@@ -113,3 +113,18 @@ def test_a_failing_symbol_keeps_its_rows_in_an_update(ws, exchange, make_fetcher
     rows = _rows(ws, "pair", 2)
     counts = rows.groupby(rows["asset"].astype(str)).size().to_dict()
     assert counts == {"BTC/USDT": 72, "XYZ/USDT": 24}
+
+
+def test_an_update_that_reaches_nothing_says_the_stored_version_is_kept(ws, yahoo, make_fetcher):
+    yahoo.series["AAPL"] = daily_series("2024-01-02", 60, 1)
+    _fetch_first_40(ws, yahoo, make_fetcher())
+    offline = make_fetcher(offline=True)
+    with pytest.raises(SourceOfflineError, match="no cached answer") as caught:
+        update_dataset(
+            ws.data,
+            lambda o: YahooSource(offline, yahoo.url),
+            "aapl",
+            end=parse_time("2024-06-01", "e"),
+        )
+    assert "'aapl' v1 is unchanged and usable" in str(caught.value)
+    assert ws.data.versions("aapl") == [1]

@@ -240,7 +240,7 @@ def fetch_dataset(
     """
     catalog._validate_name(name)  # before any request
     got, failed = fetch_symbols(source, request, progress)
-    _all_failed(request, failed, got)
+    _all_failed(request, failed, got, kept=_kept(catalog, name))
     origin = _origin(request, got, failed, base_url)
     result, n_events = _store(
         catalog,
@@ -264,13 +264,28 @@ def fetch_dataset(
     )
 
 
-def _all_failed(request: FetchRequest, failed: list[SymbolFailure], got: list[SymbolBars]) -> None:
+def _all_failed(
+    request: FetchRequest,
+    failed: list[SymbolFailure],
+    got: list[SymbolBars],
+    kept: str | None = None,
+) -> None:
+    """Raise when no symbol answered; ``kept`` says which stored version is still there."""
     if got:
         return
     reasons = "; ".join(f"{f.symbol}: {f.reason}" for f in failed)
+    message = f"nothing fetched from {request.source}: {reasons}"
     if all(f.offline for f in failed):
-        raise SourceOfflineError(f"nothing fetched from {request.source}: {reasons}")
-    raise DataSourceError(f"nothing fetched from {request.source}: {reasons}")
+        raise SourceOfflineError(
+            message, hint=(kept + "; " if kept else "") + "try again when the source answers"
+        )
+    raise DataSourceError(message, hint=kept)
+
+
+def _kept(catalog: DataCatalog, name: str) -> str | None:
+    """``'NAME' vN is unchanged and usable`` when ``name`` has a version, else None."""
+    versions = catalog.versions(name)
+    return f"{name!r} v{versions[-1]} is unchanged and usable" if versions else None
 
 
 def _origin(
@@ -346,6 +361,8 @@ def update_dataset(
     request = replace(first, symbols=symbols, start=max(start, first.start), end=end)
     source = source_for(origin)
     got, failed = fetch_symbols(source, request, progress)
+    if not got and len(failed) == len(symbols):
+        _all_failed(request, failed, got, kept=f"{name!r} v{info.version} is unchanged and usable")
     fresh = stamped_rows(got, first.interval)
     notes = _notes(got)
     parts, added = [], 0

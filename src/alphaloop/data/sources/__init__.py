@@ -21,16 +21,11 @@ from alphaloop.data.sources.base import (
 )
 from alphaloop.data.sources.cache import ResponseCache
 from alphaloop.data.sources.events import load_events, save_events
-from alphaloop.data.sources.fetch import (
-    FetchOutcome,
-    default_end,
-    fetch_dataset,
-    origin_of,
-    update_dataset,
-)
+from alphaloop.data.sources.fetch import FetchOutcome, default_end, fetch_dataset
 from alphaloop.data.sources.fetching import Fetcher
 from alphaloop.data.sources.registry import SOURCE_NAMES, check_source_name, make_source
 from alphaloop.data.sources.retry import Retrier, RetryPolicy
+from alphaloop.data.sources.update import origin_of, update_dataset
 
 __all__ = [
     "BAR_FIELDS",

@@ -46,6 +46,8 @@ YAHOO_URL = "https://query2.finance.yahoo.com"
 #: Longest span asked in one request, per interval (days).
 WINDOW_DAYS = {"1m": 7, "5m": 59, "15m": 59, "30m": 59, "1h": 59, "1d": None}
 _PRICES = ("open", "high", "low", "close")
+#: Yahoo refuses (HTTP 429) clients that do not look like a browser.
+HEADERS = {"User-Agent": "Mozilla/5.0 (compatible; alphaloop)", "Accept": "application/json"}
 
 
 @dataclass
@@ -86,6 +88,7 @@ class YahooSource:
                 "interval": request.interval,
                 "events": "div,splits",
                 "includeAdjustedClose": "true",
+                "includePrePost": "false",
             }
             url = f"{self.base_url.rstrip('/')}/v8/finance/chart/{quote(symbol, safe='')}"
             what = f"yahoo {symbol} {request.interval}"
@@ -115,7 +118,7 @@ class YahooSource:
 
 def _get_chart(url: str, ask: dict[str, Any], what: str, timeout_s: float) -> Any:
     params = {k: v for k, v in ask.items() if k != "symbol"}
-    return get_json(url, params, timeout_s=timeout_s, what=what, error_json=True)
+    return get_json(url, params, headers=HEADERS, timeout_s=timeout_s, what=what, error_json=True)
 
 
 def _numbers(values: Any, n: int, where: str) -> np.ndarray:

@@ -154,9 +154,8 @@ def _report(outcome: Any, as_json: bool, *, verb: str, name: str = "") -> None:
         if result is not None:
             for w in (result.final_report or result.report).warnings:
                 for i, line in enumerate(w.lines(max_locations=3)):
-                    out.print(
-                        ("  [yellow]warning[/] " if i == 0 else "    ") + escape(line.strip())
-                    )
+                    text = escape(line.strip())
+                    out.print(f"  [yellow]{text}[/]" if i == 0 else f"    {text}")
             if result.holdout_notice:
                 out.print(f"  [bold]{escape(result.holdout_notice)}[/]")
     if not as_json:

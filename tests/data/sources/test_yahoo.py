@@ -163,3 +163,15 @@ def test_bad_prices_refuse_the_fetch_unless_repaired(ws, yahoo, make_fetcher):
     assert out.result.status == "repaired"
     assert ws.data.info("bad").quality_report.source == "fetch:yahoo:1d:BAD"
     assert sorted(i["status"] for i in ws.data.imports("bad")) == ["refused", "repaired"]
+
+
+@pytest.mark.parametrize("bad", ["1.5", True, [1.0]])
+def test_a_value_that_is_not_a_json_number_is_refused(bad):
+    from alphaloop.data.sources.yahoo import parse_chart
+
+    quote = {f: [1.0, 2.0] for f in ("open", "high", "low", "close", "volume")}
+    quote["high"] = [2.0, bad]
+    body = {"chart": {"error": None, "result": [{"timestamp": [1704205800, 1704292200],
+                                                 "indicators": {"quote": [quote]}}]}}  # fmt: skip
+    with pytest.raises(DataSourceError, match=r"yahoo X high: value 1 is .*not a number"):
+        parse_chart(body, "X", adjusted=False)

@@ -125,6 +125,12 @@ def _numbers(values: Any, n: int, where: str) -> np.ndarray:
     """A float array of length ``n`` from a JSON list (null: NaN); garbage is an error."""
     if not isinstance(values, list) or len(values) != n:
         raise DataSourceError(f"{where}: expected {n} values, got {_describe(values)}")
+    try:  # the usual answer: numbers and nulls, converted at once (null -> NaN)
+        fast = np.array(values, dtype="float64")
+    except (ValueError, TypeError):
+        fast = None
+    if fast is not None and not any(isinstance(v, (str, bool)) for v in values):
+        return fast
     out = np.empty(n)
     for i, v in enumerate(values):
         if v is None:

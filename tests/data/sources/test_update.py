@@ -128,3 +128,34 @@ def test_an_update_that_reaches_nothing_says_the_stored_version_is_kept(ws, yaho
         )
     assert "'aapl' v1 is unchanged and usable" in str(caught.value)
     assert ws.data.versions("aapl") == [1]
+
+
+def test_the_seal_stays_where_it_was_fixed_across_updates(ws, yahoo, make_fetcher):
+    yahoo.series["AAPL"] = daily_series("2024-01-02", 60, 1)
+    fetcher = make_fetcher()
+    _fetch_first_40(ws, yahoo, fetcher)
+    boundary = ws.data.configure_holdout("aapl", 0.25).boundary  # sealed now
+    assert boundary == yahoo.series["AAPL"].times[30].normalize()
+    update_dataset(
+        ws.data,
+        lambda o: YahooSource(fetcher, yahoo.url),
+        "aapl",
+        end=parse_time("2024-06-01", "e"),
+    )
+    assert ws.data.versions("aapl") == [1, 2]
+    assert ws.data.holdout_boundary("aapl") == boundary
+    panel = ws.data.load("aapl")
+    assert panel.index[-1] < boundary
+
+
+def test_a_fetched_dataset_hashes_like_the_same_rows_imported_from_a_file(
+    ws, yahoo, make_fetcher, tmp_path
+):
+    yahoo.series["AAPL"] = daily_series("2024-01-02", 60, 1)
+    out = _fetch_first_40(ws, yahoo, make_fetcher())
+    rows = _rows(ws, "aapl", 1)[["timestamp", "asset", "open", "high", "low", "close", "volume"]]
+    path = tmp_path / "aapl.csv"
+    rows.assign(timestamp=rows["timestamp"].dt.strftime("%Y-%m-%d")).to_csv(path, index=False)
+    imported = ws.data.import_file(path, "aapl-file")
+    assert imported.dataset.content_hash == out.dataset.content_hash
+    assert imported.dataset.market == out.dataset.market

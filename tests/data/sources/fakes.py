@@ -8,6 +8,7 @@ paging, and can be told to answer the next requests with HTTP 429 (with a
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -285,6 +286,7 @@ class FakeAlpacaData:
         self.bars: dict[str, Series] = {}
         self.trades: dict[str, pd.DataFrame] = {}  # index: UTC time; price, size
         self.page_size = page_size
+        self.stall_s = 0.0  # answer this late (a stalled server)
         self.script = Scripted()
         self.requests: list[dict[str, str]] = []
         app = web.Application()
@@ -301,6 +303,10 @@ class FakeAlpacaData:
         if not self.closed:
             self.closed = True
             self.server.close()
+
+    async def _stall(self) -> None:
+        if self.stall_s:
+            await asyncio.sleep(self.stall_s)
 
     def _guard(self, request: web.Request) -> web.Response | None:
         self.requests.append(dict(request.query))
@@ -323,6 +329,7 @@ class FakeAlpacaData:
         return np.asarray((times >= start) & (times <= end))
 
     async def get_bars(self, request: web.Request) -> web.Response:
+        await self._stall()
         refused = self._guard(request)
         if refused is not None:
             return refused

@@ -8,7 +8,7 @@ import pytest
 
 from alphaloop.data.sources import FetchRequest, fetch_dataset, parse_time
 from alphaloop.data.sources.alpaca import AlpacaSource, trades_to_bars
-from alphaloop.errors import DataSourceError
+from alphaloop.errors import DataSourceError, SourceOfflineError
 from tests.data.sources.fakes import ALPACA_KEY, ALPACA_SECRET, NY, daily_series
 
 ENV = {"ALPHALOOP_ALPACA_KEY_ID": ALPACA_KEY, "ALPHALOOP_ALPACA_SECRET_KEY": ALPACA_SECRET}
@@ -118,3 +118,13 @@ def test_missing_keys_and_refused_keys_are_clear(alpaca_data, make_fetcher):
     src = AlpacaSource(make_fetcher(), alpaca_data.url, environ=bad)
     with pytest.raises(DataSourceError, match="HTTP 401"):
         src.fetch_symbol("AAPL", _request("AAPL"))
+
+
+def test_a_stalled_server_times_out_and_is_retried(alpaca_data, make_fetcher):
+    alpaca_data.bars["AAPL"] = daily_series("2024-01-02", 10, 4)
+    alpaca_data.stall_s = 1.0
+    fetcher = make_fetcher(attempts=2)
+    src = AlpacaSource(fetcher, alpaca_data.url, environ=ENV, timeout_s=0.2)
+    with pytest.raises(SourceOfflineError, match="failed after 2 attempt"):
+        src.fetch_symbol("AAPL", _request("AAPL"))
+    assert len(fetcher.retrier.waits) == 1

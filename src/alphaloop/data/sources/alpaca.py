@@ -75,6 +75,8 @@ class AlpacaSource:
     page_size : int, default 10000
     environ : mapping, optional
         Where the keys are read (default ``os.environ``).
+    timeout_s : float, default 30
+        Longest wait for an answer (a stalled request is retried).
     """
 
     fetcher: Fetcher
@@ -84,6 +86,7 @@ class AlpacaSource:
     page_size: int = 10_000
     environ: Mapping[str, str] | None = None
     asset_class: str | None = "equities"
+    timeout_s: float = 30.0
     _client: Any = field(default=None, repr=False)
 
     @property
@@ -99,6 +102,13 @@ class AlpacaSource:
                 key, secret, raw_data=True, url_override=self.base_url
             )
             client._retry = 0  # retries are ours: per page, with backoff and Retry-After
+            send = client._session.request  # alpaca-py sets no timeout: a stalled server would hang
+
+            def request(method: str, url: str, **kw: Any) -> Any:
+                kw.setdefault("timeout", self.timeout_s)
+                return send(method, url, **kw)
+
+            client._session.request = request
             self._client = client
         return self._client
 

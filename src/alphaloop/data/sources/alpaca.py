@@ -49,6 +49,15 @@ _KEY_VARS = (
 )
 
 
+def _require_alpaca() -> None:
+    try:
+        import alpaca  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the extra is installed in tests
+        raise DataSourceError(
+            "alpaca-py is not installed", hint="pip install 'alphaloop[sources]'"
+        ) from exc
+
+
 def _keys(environ: Mapping[str, str]) -> tuple[str, str]:
     for key_var, secret_var in _KEY_VARS:
         key, secret = environ.get(key_var), environ.get(secret_var)
@@ -95,6 +104,7 @@ class AlpacaSource:
 
     def client(self) -> Any:
         if self._client is None:
+            _require_alpaca()
             from alpaca.data.historical.stock import StockHistoricalDataClient
 
             key, secret = _keys(os.environ if self.environ is None else self.environ)
@@ -113,6 +123,7 @@ class AlpacaSource:
         return self._client
 
     def _params(self, symbol: str, request: FetchRequest) -> tuple[str, dict[str, Any]]:
+        _require_alpaca()
         from alpaca.data.enums import Adjustment
         from alpaca.data.requests import StockBarsRequest, StockTradesRequest
         from alpaca.data.timeframe import TimeFrame, TimeFrameUnit

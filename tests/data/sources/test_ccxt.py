@@ -91,3 +91,18 @@ def test_offline_pages_come_from_the_cache(ws, exchange, make_fetcher):
     assert shorter.dataset.rows == 24
     with pytest.raises(SourceOfflineError):
         fetch_dataset(ws.data, offline, _request("BTC/USDT", start="2024-01-01 01:00"), "b")
+
+
+def test_bars_still_open_are_never_fetched(ws, exchange, make_fetcher):
+    now = pd.Timestamp.now(tz="UTC").floor("1h")
+    start = now - pd.Timedelta(hours=10)
+    exchange.series["BTCUSDT"] = crypto_series(str(start.tz_localize(None)), "1h", 20, 12)
+    req = FetchRequest("ccxt:binance", ("BTC/USDT",), start, now + pd.Timedelta(days=2), "1h")
+    out = fetch_dataset(ws.data, _source(exchange, make_fetcher()), req, "live")
+    rows = pd.read_parquet(ws.data.store.version_dir("live", 1) / "rows.parquet")
+    assert rows["timestamp"].max() <= pd.Timestamp.now(tz="UTC")  # every bar had closed
+    assert any(n.startswith("end cut to") for n in out.notes)
+    later = FetchRequest("ccxt:binance", ("BTC/USDT",), now + pd.Timedelta(hours=2),
+                         now + pd.Timedelta(days=2), "1h")  # fmt: skip
+    with pytest.raises(DataSourceError, match="has closed yet"):
+        fetch_dataset(ws.data, _source(exchange, make_fetcher()), later, "live")

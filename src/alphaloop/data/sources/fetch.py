@@ -19,7 +19,7 @@ fails nothing is imported.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from alphaloop.progress import Progress, no_progress
 
 __all__ = [
     "FetchOutcome",
+    "closed_only",
     "default_end",
     "fetch_dataset",
     "fetch_symbols",
@@ -63,6 +64,29 @@ def default_end(interval: str, now: datetime | None = None) -> pd.Timestamp:
     ts = pd.Timestamp(now or datetime.now(UTC))
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.floor(f"{INTERVALS[interval]}s")
+
+
+def closed_only(
+    request: FetchRequest, now: datetime | None = None
+) -> tuple[FetchRequest, str | None]:
+    """The request with its end cut at :func:`default_end`: bars still open are never fetched.
+
+    Returns the request and a note when it was cut. A span that holds no
+    closed bar raises :class:`~alphaloop.errors.DataSourceError`.
+    """
+    last = default_end(request.interval, now)
+    if request.end <= last:
+        return request, None
+    if request.start >= last:
+        raise DataSourceError(
+            f"no {request.interval} bar from {request.start:%Y-%m-%d %H:%M} UTC has closed yet",
+            hint="a bar is fetched once it has closed",
+        )
+    note = (
+        f"end cut to {last:%Y-%m-%d %H:%M} UTC (asked {request.end:%Y-%m-%d %H:%M}): "
+        "bars still open are not fetched"
+    )
+    return replace(request, end=last), note
 
 
 @dataclass(frozen=True)
@@ -226,6 +250,7 @@ def fetch_dataset(
     (quality, holdout).
     """
     catalog._validate_name(name)  # before any request
+    request, cut = closed_only(request)
     got, failed = fetch_symbols(source, request, progress)
     raise_if_none_fetched(request, failed, got, kept=_kept(catalog, name))
     origin = origin_record(request, got, failed, base_url)
@@ -244,7 +269,7 @@ def fetch_dataset(
         request,
         tuple(b.symbol for b in got),
         tuple(failed),
-        tuple(symbol_notes(got)),
+        tuple([*([cut] if cut else []), *symbol_notes(got)]),
         n_events,
         result.dataset.rows,
         result,

@@ -87,7 +87,7 @@ def update_dataset(
     origin = origin_of(catalog, name)
     first = FetchRequest.from_dict(origin["request"])
     symbols = tuple(origin["imported"])
-    end = end if end is not None else default_end(first.interval)
+    end = min(end, default_end(first.interval)) if end is not None else default_end(first.interval)
     stored = _stored(catalog, info)
     last = stored.groupby("asset")["timestamp"].max()
     step = pd.Timedelta(seconds=first.interval_s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import pytest
 
@@ -46,7 +48,10 @@ def test_retry_after_replaces_the_backoff_and_a_long_one_fails():
     with pytest.raises(DataSourceError, match="asks to wait 60 s"):
         r.call(fn, "x")
     assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("Wed, 21 Oct 2015") is None
+    now = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now) == 60.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now) == 0.0
+    assert parse_retry_after("soon") is None
 
 
 def test_out_of_attempts_is_a_typed_error():

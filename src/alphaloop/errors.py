@@ -333,3 +333,13 @@ class SynthError(AlphaloopError):
 
 class GeneratorNotFoundError(SynthError):
     """No fitted generator of that name in the workspace."""
+
+
+class DataSourceError(AlphaloopError):
+    """An online data source cannot answer as asked: unknown source, symbol or interval,
+    a request the vendor refuses, an answer that cannot be read, or every symbol failed."""
+
+
+class SourceOfflineError(DataSourceError):
+    """The source cannot be reached (or ``--offline`` was asked) and no cached answer
+    covers the request."""

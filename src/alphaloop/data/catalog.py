@@ -625,6 +625,8 @@ class DataCatalog:
         caveats: list[str] | None = None,
         asset_class: str | None = None,
         periods_per_year: float | None = None,
+        source: str | None = None,
+        extra_meta: dict[str, Any] | None = None,
     ) -> ImportResult:
         """Check a file and store it as a new dataset version.
 
@@ -653,6 +655,11 @@ class DataCatalog:
         the first copied bar (see :mod:`alphaloop.data.seal`). When the name
         already has a holdout that starts later (or none), the import is
         refused with :class:`~alphaloop.errors.HoldoutError`.
+
+        ``source`` replaces the recorded source (default ``import:<path>``) and
+        ``extra_meta`` adds JSON-ready keys to the version's ``meta.json``: a
+        dataset fetched online records its origin so (see
+        :mod:`alphaloop.data.sources`).
         """
         asset_class = check_asset_class(asset_class)
         periods_per_year = check_periods_per_year(periods_per_year)
@@ -675,6 +682,8 @@ class DataCatalog:
                 caveats=caveats,
                 asset_class=asset_class,
                 periods_per_year=periods_per_year,
+                source=source,
+                extra_meta=extra_meta,
             )
         except KeyboardInterrupt as exc:
             self._record_attempt(name, path, "interrupted", opts.layout, started)
@@ -692,13 +701,17 @@ class DataCatalog:
         caveats: list[str] | None,
         asset_class: str | None,
         periods_per_year: float | None,
+        source: str | None = None,
+        extra_meta: dict[str, Any] | None = None,
     ) -> ImportResult:
         self._validate_name(name)
         self.ensure_bundled()
         # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
         report, data, rows = self._check_file(path, opts)
         del data  # the rows in file order: free them before the rows are stored
-        source = f"import:{Path(path).resolve()}"
+        if source:  # the report names what was imported, not the file it passed through
+            report = replace(report, source=source)
+        source = source or f"import:{Path(path).resolve()}"
         repairs: list[Repair] = []
         final = report
         if report.errors:
@@ -754,6 +767,7 @@ class DataCatalog:
                 copies=copies,
                 asset_class=asset_class,
                 periods_per_year=periods_per_year,
+                extra_meta=extra_meta,
             )
         except HoldoutError:
             self._record_refusal(name, path, final)

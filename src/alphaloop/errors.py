@@ -333,3 +333,13 @@ class SynthError(AlphaloopError):
 
 class GeneratorNotFoundError(SynthError):
     """No fitted generator of that name in the workspace."""
+
+
+class AssetDataError(AlphaloopError):
+    """Instrument metadata, futures contracts, FX rates, corporate actions or universe
+    memberships that cannot be imported or used: a missing column, a bad value, an
+    unknown asset class, overlapping membership spans, a roll with no next contract."""
+
+
+class InstrumentNotFoundError(AssetDataError):
+    """No instrument of that symbol is stored in the workspace."""

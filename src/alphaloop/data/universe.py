@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, distinct, select
+from sqlalchemy import delete, select
 
 from alphaloop.data.asset_files import line_of, parse_dates, read_table
 from alphaloop.data.panel import Panel
@@ -190,4 +190,4 @@ class UniverseStore:
     def names(self) -> list[str]:
         """Every stored universe's name, sorted."""
         with self._db.session() as session:
-            return sorted(session.scalars(select(distinct(UniverseMemberRow.universe))))
+            return sorted(session.scalars(select(UniverseMemberRow.universe).distinct()))

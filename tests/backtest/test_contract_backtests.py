@@ -33,12 +33,21 @@ def test_futures_multiplier_in_pnl_and_costs(engine: str) -> None:
     close = 5000 + np.cumsum(rng.normal(0, 20, (len(INDEX), 1)), axis=0)
     opens = close - 2.0
     raw = Panel(INDEX, ["ESH7"], {"close": close, "open": opens})
-    es = Instrument(symbol="ESH7", asset_class="future", currency="USD", multiplier=50, expiry=date(2027, 3, 19))
+    es = Instrument(
+        symbol="ESH7", asset_class="future", currency="USD", multiplier=50, expiry=date(2027, 3, 19)
+    )
     terms = contract_terms(raw.assets, {"ESH7": es})
     panel = apply_contract_terms(raw, terms, base_currency="USD")
     capital = 2_000_000.0
     if engine == "vectorized":
-        sim = simulate(panel, _orders(1, 0, 3), kind="orders", costs=PER_CONTRACT, initial_capital=capital, lot_size=terms.lots)
+        sim = simulate(
+            panel,
+            _orders(1, 0, 3),
+            kind="orders",
+            costs=PER_CONTRACT,
+            initial_capital=capital,
+            lot_size=terms.lots,
+        )
     else:
         from alphaloop.backtest.event import EventEngine
         from alphaloop.backtest.event.strategy import Strategy
@@ -48,7 +57,13 @@ def test_futures_multiplier_in_pnl_and_costs(engine: str) -> None:
                 if row == 0:
                     ctx.order("ESH7", 3)
 
-        sim = EventEngine(panel, BuyThree(), costs=PER_CONTRACT, initial_capital=capital, lot_size=tuple(terms.lots)).run()
+        sim = EventEngine(
+            panel,
+            BuyThree(),
+            costs=PER_CONTRACT,
+            initial_capital=capital,
+            lot_size=tuple(terms.lots),
+        ).run()
     entry = opens[1, 0]
     notional = 3 * entry * 50
     commission = 3 * 2.5
@@ -67,18 +82,25 @@ def test_fx_quoted_stock_pnl_in_base_currency() -> None:
     raw = Panel(INDEX, ["SAP", "EURUSD"], {"close": close, "open": close})
     instruments = {
         "SAP": Instrument(symbol="SAP", asset_class="equity", currency="EUR"),
-        "EURUSD": Instrument(symbol="EURUSD", asset_class="fx", currency="USD", base_currency="EUR"),
+        "EURUSD": Instrument(
+            symbol="EURUSD", asset_class="fx", currency="USD", base_currency="EUR"
+        ),
     }
     terms = contract_terms(raw.assets, instruments)
     rate = rate_series(raw.frame("close")["EURUSD"], inverted=False)
     panel = apply_contract_terms(raw, terms, base_currency="USD", rates={"EUR": rate})
-    sim = simulate(panel, _orders(2, 0, 100), kind="orders", costs=CostModel.zero(), initial_capital=100_000.0)
-    # bought at bar 1's open in EUR, paid at the rate known then (bar 0's close); valued at the last close's rate
+    sim = simulate(
+        panel, _orders(2, 0, 100), kind="orders", costs=CostModel.zero(), initial_capital=100_000.0
+    )
+    # bought at bar 1's open in EUR at the rate known then (bar 0's close);
+    # valued at the last close's rate
     paid = 100 * sap[1] * eurusd[0]
     value = 100 * sap[-1] * eurusd[-1]
     assert sim.trades["notional"].abs().iloc[0] == pytest.approx(paid)
     assert sim.equity.iloc[-1] == pytest.approx(100_000.0 - paid + value)
     # the currency's move is part of the P&L: with a flat rate the result differs
     flat = apply_contract_terms(raw, terms, base_currency="USD", rates={"EUR": rate * 0 + 1.1})
-    flat_sim = simulate(flat, _orders(2, 0, 100), kind="orders", costs=CostModel.zero(), initial_capital=100_000.0)
+    flat_sim = simulate(
+        flat, _orders(2, 0, 100), kind="orders", costs=CostModel.zero(), initial_capital=100_000.0
+    )
     assert flat_sim.equity.iloc[-1] == pytest.approx(100_000.0 + 100 * (sap[-1] - sap[1]) * 1.1)

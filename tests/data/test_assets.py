@@ -43,13 +43,17 @@ def test_instrument_file_round_trip(workspace, tmp_path: Path) -> None:  # type:
     with pytest.raises(AssetDataError, match="unknown asset class"):
         store.list("bond")
     # a second import replaces the rows of the symbols it names, keeps the others
-    store.import_file(write_csv(tmp_path / "two.csv", "symbol,asset_class,currency,lot_size\nAAPL,equity,USD,10"))
+    store.import_file(
+        write_csv(tmp_path / "two.csv", "symbol,asset_class,currency,lot_size\nAAPL,equity,USD,10")
+    )
     assert store.get("AAPL").lot_size == 10
     assert store.get("ESH7").multiplier == 50
 
 
 def test_instrument_rules() -> None:
-    es = Instrument(symbol="ES", asset_class="future", currency="USD", multiplier=50, expiry=date(2027, 3, 19))
+    es = Instrument(
+        symbol="ES", asset_class="future", currency="USD", multiplier=50, expiry=date(2027, 3, 19)
+    )
     assert es.notional(-2, 5000.0) == 500_000.0
     assert es.unit_lot == 1.0  # futures trade whole contracts
     assert es.round_quantity(2.7) == 2.0
@@ -109,7 +113,9 @@ def test_fx_rates_are_known_at_the_bar() -> None:
     # observed at 12:00 each day from the second day on, and one at midnight of day 4
     rates = pd.Series(
         [1.10, 1.20, 1.30],
-        index=pd.DatetimeIndex(["2024-01-02 12:00", "2024-01-03 12:00", "2024-01-04 00:00"], tz="UTC"),
+        index=pd.DatetimeIndex(
+            ["2024-01-02 12:00", "2024-01-03 12:00", "2024-01-04 00:00"], tz="UTC"
+        ),
     )
     close_rate, open_rate = asof_rates(index, rates)
     # bar 3 (midnight of Jan 3) sees only the Jan 2 noon rate, not the one at Jan 3 noon
@@ -124,7 +130,11 @@ def test_apply_contract_terms_scales_prices_and_converts() -> None:
     instruments = {i.symbol: i for i in parse_instruments_text()}
     index = pd.date_range("2024-01-01", periods=3, freq="D", tz="UTC")
     close = np.array([[5000.0, 100.0, 1.1], [5010.0, 101.0, 1.2], [5020.0, 102.0, 1.0]])
-    panel = Panel(index, ["ESH7", "SAP", "EURUSD"], {"close": close, "open": close - 1, "volume": np.ones((3, 3))})
+    panel = Panel(
+        index,
+        ["ESH7", "SAP", "EURUSD"],
+        {"close": close, "open": close - 1, "volume": np.ones((3, 3))},
+    )
     assert pair_for("EUR", "USD", instruments) == ("EURUSD", False)
     assert pair_for("USD", "EUR", instruments) == ("EURUSD", True)
     assert pair_for("JPY", "USD", instruments) is None

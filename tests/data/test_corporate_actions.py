@@ -20,7 +20,9 @@ from alphaloop.errors import AssetDataError
 from tests.conftest import write_csv
 
 INDEX = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC")
-CLOSE = np.array([[100.0, 10.0], [102.0, 10.5], [51.0, 11.0], [52.0, 11.0], [50.0, 11.2], [51.0, 11.1]])
+CLOSE = np.array(
+    [[100.0, 10.0], [102.0, 10.5], [51.0, 11.0], [52.0, 11.0], [50.0, 11.2], [51.0, 11.1]]
+)
 
 
 def _panel() -> Panel:
@@ -78,8 +80,8 @@ def test_stored_adjusted_prices_give_back_the_traded_ones() -> None:
 
 
 def test_bad_events_are_refused(tmp_path: Path) -> None:
+    bad = _events().assign(value=[2.0, 60.0])
     with pytest.raises(AssetDataError, match="not below the close"):
-        bad = _events().assign(value=[2.0, 60.0])
         adjustment_factors(_panel(), bad)
     with pytest.raises(AssetDataError, match="first bar"):
         adjustment_factors(_panel(), _events().assign(date=[date(2023, 12, 1), date(2024, 1, 5)]))
@@ -97,7 +99,10 @@ def test_bad_events_are_refused(tmp_path: Path) -> None:
         with pytest.raises(AssetDataError, match=match) as info:
             parse_actions(path, known={"AAA", "BBB"})
         assert "line" in str(info.value)
-    path = write_csv(tmp_path / "dup.csv", "date,symbol,kind,value\n2024-01-03,AAA,split,2\n2024-01-03,AAA,split,2")
+    path = write_csv(
+        tmp_path / "dup.csv",
+        "date,symbol,kind,value\n2024-01-03,AAA,split,2\n2024-01-03,AAA,split,2",
+    )
     with pytest.raises(AssetDataError, match="repeated"):
         parse_actions(path)
 
@@ -114,5 +119,8 @@ def test_events_are_stored_with_their_dataset(workspace, tmp_path: Path) -> None
     assert store.load("other").empty
     assert len(store.load("prices", as_of=date(2024, 1, 4))) == 1
     # a second import replaces the dataset's events
-    store.import_file("prices", write_csv(tmp_path / "one.csv", "date,symbol,kind,value\n2024-01-04,BBB,dividend,0.5"))
+    store.import_file(
+        "prices",
+        write_csv(tmp_path / "one.csv", "date,symbol,kind,value\n2024-01-04,BBB,dividend,0.5"),
+    )
     assert list(store.load("prices")["symbol"]) == ["BBB"]

@@ -28,7 +28,9 @@ def _contracts(seed: int = 7) -> dict[str, pd.DataFrame]:
         )
         days_left = np.array([(pd.Timestamp(expiry, tz="UTC") - t).days for t in index])
         close = spot * (1 + 0.0004 * days_left / 30) + 3 * k
-        volume = np.where(days_left > 12, 1e6 * (1 + k * 0.01), 1e4) + rng.uniform(0, 10, len(index))
+        volume = np.where(days_left > 12, 1e6 * (1 + k * 0.01), 1e4) + rng.uniform(
+            0, 10, len(index)
+        )
         if k > 0:  # the next contract is thin until the front's last weeks
             volume = np.where(days_left > 100, 1e3, volume)
         frame = pd.DataFrame(
@@ -39,7 +41,9 @@ def _contracts(seed: int = 7) -> dict[str, pd.DataFrame]:
     return out
 
 
-@pytest.mark.parametrize("rule", [CalendarRoll(5), CrossoverRoll("volume"), CrossoverRoll("open_interest")])
+@pytest.mark.parametrize(
+    "rule", [CalendarRoll(5), CrossoverRoll("volume"), CrossoverRoll("open_interest")]
+)
 def test_roll_schedule_and_held_contract(rule: CalendarRoll | CrossoverRoll) -> None:
     cc = continuous_contract(_contracts(), EXPIRIES, rule=rule, adjust="none")
     frame, rolls = cc.frame, cc.rolls
@@ -78,18 +82,23 @@ def test_adjusted_series_follow_the_held_contract(rule: CalendarRoll | Crossover
     held = diff["contract"].to_numpy()
     # the held contract's own change from the previous bar (the new contract's at a roll)
     own_prev = np.array(
-        [np.nan] + [data[held[t]]["close"].get(diff.index[t - 1], np.nan) for t in range(1, len(diff))]
+        [np.nan]
+        + [data[held[t]]["close"].get(diff.index[t - 1], np.nan) for t in range(1, len(diff))]
     )
     own_diff = diff["raw_close"].to_numpy() - own_prev
     own_ret = diff["raw_close"].to_numpy() / own_prev - 1
-    np.testing.assert_allclose(np.diff(diff["close"].to_numpy()), own_diff[1:], rtol=1e-9, atol=1e-7)
+    np.testing.assert_allclose(
+        np.diff(diff["close"].to_numpy()), own_diff[1:], rtol=1e-9, atol=1e-7
+    )
     np.testing.assert_allclose(ratio["close"].pct_change().to_numpy()[1:], own_ret[1:], rtol=1e-9)
     # the latest segment keeps traded prices; unadjusted jumps only at rolls
     last = diff["contract"] == diff["contract"].iloc[-1]
     np.testing.assert_allclose(diff.loc[last, "close"], none.loc[last, "close"])
     np.testing.assert_allclose(ratio.loc[last, "close"], none.loc[last, "close"])
     jumps = np.diff(none["close"].to_numpy()) - own_diff[1:]
-    rolled = np.isin(none.index[1:], continuous_contract(data, EXPIRIES, rule=rule).rolls["effective_at"])
+    rolled = np.isin(
+        none.index[1:], continuous_contract(data, EXPIRIES, rule=rule).rolls["effective_at"]
+    )
     assert np.all(np.abs(jumps[~rolled]) < 1e-7)
     assert np.all(np.abs(jumps[rolled]) > 1e-6)
 
@@ -98,7 +107,11 @@ def test_adjusted_series_follow_the_held_contract(rule: CalendarRoll | Crossover
 def test_roll_decisions_use_data_up_to_the_bar(rule: CalendarRoll | CrossoverRoll) -> None:
     data = _contracts()
     full = continuous_contract(data, EXPIRIES, rule=rule, adjust="ratio")
-    for cut in (full.rolls["decided_at"].iloc[0], full.rolls["decided_at"].iloc[1], full.frame.index[150]):
+    for cut in (
+        full.rolls["decided_at"].iloc[0],
+        full.rolls["decided_at"].iloc[1],
+        full.frame.index[150],
+    ):
         truncated = {k: v[v.index <= cut] for k, v in data.items()}
         truncated = {k: v for k, v in truncated.items() if len(v)}
         part = continuous_contract(truncated, EXPIRIES, rule=rule, adjust="ratio")
@@ -106,7 +119,8 @@ def test_roll_decisions_use_data_up_to_the_bar(rule: CalendarRoll | CrossoverRol
         assert list(part.frame["contract"]) == list(head["contract"])
         np.testing.assert_allclose(part.frame["raw_close"], head["raw_close"])
         np.testing.assert_allclose(
-            part.frame["close"].pct_change().to_numpy()[1:], head["close"].pct_change().to_numpy()[1:]
+            part.frame["close"].pct_change().to_numpy()[1:],
+            head["close"].pct_change().to_numpy()[1:],
         )
         # a roll decided on the last bar has no bar to take effect on yet
         decided = full.rolls[full.rolls["decided_at"] < cut]

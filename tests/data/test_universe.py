@@ -86,7 +86,9 @@ def test_bad_membership_files(tmp_path: Path) -> None:
             parse_memberships(write_csv(tmp_path / "bad.csv", text))
     # an open span followed by another span of the same symbol overlaps too
     with pytest.raises(AssetDataError, match="lines 2 and 3"):
-        parse_memberships(write_csv(tmp_path / "o.csv", "symbol,start,end\nAAA,2024-01-01,\nAAA,2025-01-01,"))
+        parse_memberships(
+            write_csv(tmp_path / "o.csv", "symbol,start,end\nAAA,2024-01-01,\nAAA,2025-01-01,")
+        )
 
 
 def test_universes_are_stored(workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -62,7 +62,9 @@ def line_of(row: int) -> int:
     return row + 2
 
 
-def parse_dates(values: pd.Series, *, column: str, path: str | Path, allow_blank: bool) -> pd.Series:
+def parse_dates(
+    values: pd.Series, *, column: str, path: str | Path, allow_blank: bool
+) -> pd.Series:
     """ISO dates (``YYYY-MM-DD``; a time of day is refused) as ``datetime.date`` or None.
 
     Raises :class:`AssetDataError` naming the first bad lines.

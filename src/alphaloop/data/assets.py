@@ -210,7 +210,9 @@ def parse_instruments(path: str | Path) -> list[Instrument]:
         A missing column, an unknown column, a repeated symbol or a bad value,
         naming the line(s) and the field.
     """
-    frame = read_table(path, required=_REQUIRED, optional=INSTRUMENT_COLUMNS[3:], what="instruments")
+    frame = read_table(
+        path, required=_REQUIRED, optional=INSTRUMENT_COLUMNS[3:], what="instruments"
+    )
     if "expiry" in frame.columns:
         frame["expiry"] = parse_dates(frame["expiry"], column="expiry", path=path, allow_blank=True)
     symbols = frame["symbol"].astype(str).str.strip()
@@ -218,8 +220,7 @@ def parse_instruments(path: str | Path) -> list[Instrument]:
     if not repeated.empty:
         lines = [line_of(int(i)) for i in repeated.index[:5]]
         raise AssetDataError(
-            f"{path}: symbol {repeated.iloc[0]!r} is repeated (lines "
-            f"{', '.join(map(str, lines))})",
+            f"{path}: symbol {repeated.iloc[0]!r} is repeated (lines {', '.join(map(str, lines))})",
             hint="one row per symbol",
         )
     out: list[Instrument] = []

@@ -80,7 +80,9 @@ def parse_actions(path: str | Path, *, known: Collection[str] | None = None) -> 
     def refuse(mask: pd.Series, what: str, hint: str) -> None:
         if mask.any():
             lines = [line_of(int(i)) for i in np.flatnonzero(mask.to_numpy())[:5]]
-            raise AssetDataError(f"{path}: {what} on line(s) {', '.join(map(str, lines))}", hint=hint)
+            raise AssetDataError(
+                f"{path}: {what} on line(s) {', '.join(map(str, lines))}", hint=hint
+            )
 
     refuse(symbol.eq(""), "a blank symbol", "every event names its symbol")
     refuse(~kind.isin(("split", "dividend")), "a kind other than split or dividend",
@@ -93,8 +95,8 @@ def parse_actions(path: str | Path, *, known: Collection[str] | None = None) -> 
         refuse(~symbol.isin(set(known)), "a symbol not in the dataset",
                "import events only for the dataset's assets")  # fmt: skip
     out = pd.DataFrame({"date": dates, "symbol": symbol, "kind": kind, "value": value})
-    refuse(out.duplicated(["date", "symbol", "kind"], keep=False), "a repeated (date, symbol, kind)",
-           "one event of a kind per symbol and date")  # fmt: skip
+    repeated = out.duplicated(["date", "symbol", "kind"], keep=False)
+    refuse(repeated, "a repeated (date, symbol, kind)", "one event of a kind per symbol and date")
     return out.sort_values(["date", "symbol", "kind"]).reset_index(drop=True)
 
 
@@ -192,10 +194,8 @@ def adjustment_factors(
         prev = close[row - 1]
         # the unadjusted close before the ex-date; stored adjusted prices carry this
         # event too: adjusted = (unadjusted - dividend) / ratio * (later factors)
-        if stored == "unadjusted":
-            unadj_prev = prev
-        else:
-            unadj_prev = prev * ratio[row] / cum_p + dividend[row]
+        later = prev * ratio[row] / cum_p + dividend[row]
+        unadj_prev = prev if stored == "unadjusted" else later
         div_f = np.ones(panel.n_assets)
         paying = dividend[row] != 0.0
         if paying.any():

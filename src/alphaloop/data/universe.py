@@ -21,6 +21,7 @@ narrower caveat naming how many there are.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ def parse_memberships(path: str | Path) -> pd.DataFrame:
     spans = spans.sort_values(["symbol", "start"], kind="stable").reset_index(drop=True)
     for sym, group in spans.groupby("symbol", sort=False):
         rows = list(group.itertuples(index=False))
-        for prev, nxt in zip(rows, rows[1:], strict=False):
+        for prev, nxt in itertools.pairwise(rows):
             if prev.end is None or nxt.start <= prev.end:
                 raise AssetDataError(
                     f"{path}: spans of {sym} overlap (lines {prev.line} and {nxt.line})",

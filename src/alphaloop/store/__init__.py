@@ -80,7 +80,7 @@ __all__ = [
     "RunRecord",
     "StrategyParentRow",
     "StrategyRow",
-    "UniverseMemberRow",
     "StrategyStateRow",
+    "UniverseMemberRow",
     "sqlite_path",
 ]

@@ -87,7 +87,7 @@ def test_instruments_change_units_only_where_stored(ws: Workspace, tmp_path: Pat
     np.testing.assert_allclose(es["shares"], np.round(es["shares"]))
     assert any("ESX: multiplier 50, lots of 1" in n for n in after.assumptions["notes"])
     # other assets trade as before up to the first ESX trade (same signal, same prices)
-    first = es["time"].min()
+    es["time"].min()
     other_before = before.simulation.trades.query("asset != 'ESX' and time < @first")
     other_after = trades.query("asset != 'ESX' and time < @first")
     np.testing.assert_allclose(other_before["price"], other_after["price"])
@@ -195,15 +195,19 @@ def test_cli_instruments_and_actions(
     assert code == 0, err
     assert "stored 1 instrument(s): future" in out
     code, out, _ = _cli(capsys, ws, "data", "instruments", "list")
-    assert "ESZ0" in out and "2030-12-20" in out
+    assert "ESZ0" in out
+    assert "2030-12-20" in out
     code, out, _ = _cli(capsys, ws, "data", "instruments", "show", "ESZ0", "--json")
     assert json.loads(out)["multiplier"] == 50
     code, out, err = _cli(capsys, ws, "data", "instruments", "show", "NOPE")
     assert code == 2
-    assert "no instrument 'NOPE'" in err and "Traceback" not in err
+    assert "no instrument 'NOPE'" in err
+    assert "Traceback" not in err
     bad = write_csv(tmp_path / "bad.csv", "symbol,asset_class,currency\nX,bond,USD")
     code, out, err = _cli(capsys, ws, "data", "instruments", "import", str(bad))
-    assert code == 2 and "line 2" in err and "Traceback" not in err
+    assert code == 2
+    assert "line 2" in err
+    assert "Traceback" not in err
     events = write_csv(
         tmp_path / "ev.csv",
         "date,symbol,kind,value\n2022-06-01,AAA,split,2\n2022-09-01,AAA,dividend,0.5",
@@ -226,4 +230,5 @@ def test_cli_instruments_and_actions(
     code, out, err = _cli(
         capsys, ws, "data", "actions", "view", "prices", "--view", "nope", "--out", str(path)
     )
-    assert code == 2 and "unknown view" in err
+    assert code == 2
+    assert "unknown view" in err

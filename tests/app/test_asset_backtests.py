@@ -87,9 +87,10 @@ def test_instruments_change_units_only_where_stored(ws: Workspace, tmp_path: Pat
     np.testing.assert_allclose(es["shares"], np.round(es["shares"]))
     assert any("ESX: multiplier 50, lots of 1" in n for n in after.assumptions["notes"])
     # other assets trade as before up to the first ESX trade (same signal, same prices)
-    es["time"].min()
-    other_before = before.simulation.trades.query("asset != 'ESX' and time < @first")
-    other_after = trades.query("asset != 'ESX' and time < @first")
+    first = es["time"].min()
+    old = before.simulation.trades
+    other_before = old[(old["asset"] != "ESX") & (old["time"] < first)]
+    other_after = trades[(trades["asset"] != "ESX") & (trades["time"] < first)]
     np.testing.assert_allclose(other_before["price"], other_after["price"])
     assert "notes" in before.assumptions
     assert not any("contract terms" in n for n in before.assumptions["notes"])

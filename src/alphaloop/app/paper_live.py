@@ -254,6 +254,10 @@ def _open_live(ws: Workspace, info: PaperSessionInfo, spec: StrategySpec, live_f
     approval = live_approval(gov, info.feed, info.spec_hash, live_flag=live_flag,
                              actor=current_user())  # fmt: skip
     broker = live_broker(info.feed, _assets(ws, spec), approval)
+    # stored instrument metadata (tick, lot, minimum) rounds orders where present
+    from alphaloop.data.assets import InstrumentStore
+
+    broker.use_instruments(InstrumentStore(ws.db).for_assets(_assets(ws, spec)))
     if not broker.wait_stream(10.0):
         broker.close()
         raise PaperError(

@@ -233,3 +233,47 @@ def test_cli_instruments_and_actions(
     )
     assert code == 2
     assert "unknown view" in err
+
+
+def test_cli_continuous_futures(
+    ws: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alphaloop.data.futures import CalendarRoll, continuous_contract
+    from tests.data.test_futures import EXPIRIES, _contracts
+
+    monkeypatch.setenv("COLUMNS", "200")
+    data = _contracts()
+    rows = pd.concat(
+        [f.assign(contract=c).rename_axis("timestamp").reset_index() for c, f in data.items()]
+    )
+    rows["timestamp"] = rows["timestamp"].dt.strftime("%Y-%m-%d")
+    contracts = tmp_path / "contracts.csv"
+    rows.to_csv(contracts, index=False)
+    args = ("data", "futures", "continuous", str(contracts), "--name", "es", "--symbol", "ES")
+    code, _, err = _cli(capsys, ws, *args)
+    assert code == 2
+    assert "no stored future instrument with an expiry for contract(s) ESH7" in err
+    inst = "symbol,asset_class,currency,multiplier,expiry\n" + "\n".join(
+        f"{c},future,USD,50,{e.isoformat()}" for c, e in EXPIRIES.items()
+    )
+    code, _, err = _cli(
+        capsys, ws, "data", "instruments", "import", str(write_csv(tmp_path / "i.csv", inst))
+    )
+    assert code == 0, err
+    rolls = tmp_path / "rolls.csv"
+    code, out, err = _cli(capsys, ws, *args, "--adjust", "ratio", "--rolls-out", str(rolls))
+    assert code == 0, err
+    assert "2 roll(s)" in out
+    assert "ESH7" in out
+    expected = continuous_contract(data, EXPIRIES, rule=CalendarRoll(5), adjust="ratio")
+    stored = ws.data.load("es")
+    assert stored.assets == ("ES",)
+    np.testing.assert_allclose(
+        stored.frame("close")["ES"].to_numpy(), expected.frame["close"].to_numpy(), rtol=1e-9
+    )
+    schedule = pd.read_csv(rolls)
+    assert list(schedule["to_contract"]) == ["ESM7", "ESU7"]
+    assert any("continuous contract" in c for c in ws.data.info("es").caveats)

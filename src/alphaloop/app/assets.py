@@ -9,18 +9,28 @@
   dataset's name, applied to its panel, with the caveats it changes.
 - :func:`corporate_action_view`: a dataset's prices in the adjusted,
   unadjusted or total-return view from the events stored with it.
+- :func:`import_continuous`: a continuous futures series from a file of
+  contracts, imported as a dataset.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from alphaloop.data.assets import InstrumentStore, contract_terms
 from alphaloop.data.corporate_actions import CorporateActionStore, price_view
+from alphaloop.data.futures import (
+    CalendarRoll,
+    ContinuousContract,
+    CrossoverRoll,
+    continuous_contract,
+    read_contracts,
+)
 from alphaloop.data.fx import apply_contract_terms, pair_for, rate_series
 from alphaloop.data.universe import AppliedUniverse, UniverseStore, apply_universe, universe_caveats
 from alphaloop.errors import AssetDataError
@@ -29,9 +39,15 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from alphaloop.app.workspace import Workspace
-    from alphaloop.data import Panel
+    from alphaloop.data import ImportResult, Panel
 
-__all__ = ["contract_panel", "corporate_action_view", "dataset_universe", "universe_key"]
+__all__ = [
+    "contract_panel",
+    "corporate_action_view",
+    "dataset_universe",
+    "import_continuous",
+    "universe_key",
+]
 
 FX_NOTE = (
     "prices of {assets} are converted from {currencies} to the base currency {base} at the "
@@ -127,3 +143,60 @@ def corporate_action_view(
     panel = ws.data.load(dataset, version=version)
     events = CorporateActionStore(ws.db).load(dataset, as_of=as_of)
     return price_view(panel, events, view, as_of=as_of, stored=stored)
+
+
+def import_continuous(
+    ws: Workspace,
+    path: str | Path,
+    name: str,
+    *,
+    symbol: str,
+    rule: CalendarRoll | CrossoverRoll,
+    adjust: Literal["difference", "ratio", "none"] = "difference",
+) -> tuple[ImportResult, ContinuousContract]:
+    """Splice the contracts of ``path`` into one series and import it as dataset ``name``.
+
+    Each contract's expiry comes from its stored future instrument. The new
+    dataset has one asset, ``symbol``, with the adjusted prices, the held
+    contract's volume and open interest, and the traded close as
+    ``raw_close``; its description and caveats name the rule, the
+    adjustment and the rolls. Rows copied from a sealed holdout are sealed
+    as in any import.
+
+    Raises
+    ------
+    AssetDataError
+        A contract with no stored future instrument, or what
+        :func:`~alphaloop.data.futures.continuous_contract` refuses.
+    """
+    import tempfile
+
+    contracts = read_contracts(path)
+    stored = InstrumentStore(ws.db).for_assets(contracts)
+    missing = [c for c in contracts if c not in stored or stored[c].expiry is None]
+    if missing:
+        raise AssetDataError(
+            f"no stored future instrument with an expiry for contract(s) {', '.join(missing[:5])}",
+            hint="import them with `alphaloop data instruments import FILE` (asset_class future)",
+        )
+    expiries = {c: stored[c].expiry for c in contracts}
+    cc = continuous_contract(contracts, expiries, rule=rule, adjust=adjust)  # type: ignore[arg-type]
+    frame = cc.frame.drop(columns="contract").rename_axis("timestamp").reset_index()
+    frame.insert(1, "symbol", symbol)
+    caveats = [f"continuous contract: {cc.describe()}"]
+    if adjust != "none" and len(cc.rolls):
+        caveats.append(
+            "back-adjusted prices before the last roll are not prices anyone traded at "
+            "(raw_close holds the traded close)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / f"{symbol}.csv"
+        frame.to_csv(file, index=False)
+        result = ws.data.import_file(
+            file,
+            name,
+            description=f"continuous {symbol} from {len(contracts)} contracts: {cc.describe()}",
+            caveats=caveats,
+            asset_class="other",
+        )
+    return result, cc

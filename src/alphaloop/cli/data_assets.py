@@ -11,7 +11,13 @@ from rich.markup import escape
 
 from alphaloop.cli.common import Col, JsonOpt, out, print_json, print_table, workspace
 
-__all__ = ["actions_app", "instruments_app", "register_asset_commands", "universe_app"]
+__all__ = [
+    "actions_app",
+    "futures_app",
+    "instruments_app",
+    "register_asset_commands",
+    "universe_app",
+]
 
 instruments_app = typer.Typer(
     help="Instrument metadata: asset class, currency, multiplier, tick, lot.",
@@ -19,6 +25,10 @@ instruments_app = typer.Typer(
 )
 actions_app = typer.Typer(
     help="Corporate actions (splits, dividends) stored with a dataset, and price views.",
+    no_args_is_help=True,
+)
+futures_app = typer.Typer(
+    help="Futures: continuous contracts from individual contract series.",
     no_args_is_help=True,
 )
 universe_app = typer.Typer(
@@ -32,6 +42,7 @@ def register_asset_commands(data_app: typer.Typer) -> None:
     data_app.add_typer(instruments_app, name="instruments")
     data_app.add_typer(actions_app, name="actions")
     data_app.add_typer(universe_app, name="universe")
+    data_app.add_typer(futures_app, name="futures")
 
 
 def _num(value: float | None) -> str:
@@ -286,3 +297,63 @@ def universe_show(
         print_json([dict(zip(("symbol", "start", "end"), r, strict=True)) for r in rows])
         return
     print_table((Col("symbol"), Col("start"), Col("end")), rows, title=f"universe of {dataset}")
+
+
+# ------------------------------------------------------------------ futures
+@futures_app.command("continuous")
+def futures_continuous(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(help="CSV or Parquet: timestamp, contract, close (+ volume, ...).")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Dataset name of the continuous series.")],
+    symbol: Annotated[str, typer.Option("--symbol", help="Its asset name, e.g. ES.")],
+    roll: Annotated[
+        str, typer.Option("--roll", help="calendar, volume or open_interest.")
+    ] = "calendar",
+    days_before: Annotated[
+        int, typer.Option("--days-before", help="Calendar roll: days before expiry.")
+    ] = 5,
+    adjust: Annotated[
+        str, typer.Option("--adjust", help="difference, ratio or none.")
+    ] = "difference",
+    rolls_out: Annotated[
+        Path | None, typer.Option("--rolls-out", help="Write the roll schedule as CSV.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Splice contracts (expiries from stored instruments) into one dataset; list the rolls."""
+    from alphaloop.app.assets import import_continuous
+    from alphaloop.data.futures import CalendarRoll, CrossoverRoll
+    from alphaloop.errors import UsageError
+    from alphaloop.files import write_atomic
+
+    if roll not in ("calendar", "volume", "open_interest"):
+        raise UsageError(f"--roll must be calendar, volume or open_interest, got {roll!r}")
+    if adjust not in ("difference", "ratio", "none"):
+        raise UsageError(f"--adjust must be difference, ratio or none, got {adjust!r}")
+    rule = CalendarRoll(days_before) if roll == "calendar" else CrossoverRoll(roll)  # type: ignore[arg-type]
+    ws = workspace(ctx, write=True)
+    result, cc = import_continuous(ws, path, name, symbol=symbol, rule=rule, adjust=adjust)  # type: ignore[arg-type]
+    rolls = cc.rolls.assign(
+        decided_at=cc.rolls["decided_at"].map(lambda t: t.isoformat()),
+        effective_at=cc.rolls["effective_at"].map(lambda t: t.isoformat()),
+    )
+    if rolls_out is not None:
+        write_atomic(rolls_out, rolls.to_csv(index=False))
+    if as_json:
+        print_json({"dataset": result.dataset.to_dict(), "rolls": rolls.to_dict("records")})
+        return
+    info = result.dataset
+    out.print(
+        f"[green]imported[/] {info.name} v{info.version}: {escape(cc.describe())}, "
+        f"{info.rows:,} rows"
+    )
+    print_table(
+        (Col("decided"), Col("effective"), Col("from"), Col("to"), Col("gap", "right")),
+        [
+            (r.decided_at[:10], r.effective_at[:10], r.from_contract, r.to_contract, f"{r.gap:g}")
+            for r in rolls.itertuples()
+        ],
+        title="roll schedule",
+    )

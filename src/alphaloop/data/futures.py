@@ -38,19 +38,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from alphaloop.data.asset_files import line_of, read_table
 from alphaloop.errors import AssetDataError
 
 __all__ = [
+    "CONTRACT_FILE_COLUMNS",
     "ROLL_COLUMNS",
     "CalendarRoll",
     "ContinuousContract",
     "CrossoverRoll",
     "continuous_contract",
+    "read_contracts",
 ]
 
 Adjustment = Literal["difference", "ratio", "none"]
@@ -292,3 +296,53 @@ def _adjust(frame: pd.DataFrame, schedule: pd.DataFrame, adjust: str) -> None:
     for c in _PRICES:
         if c in frame.columns:
             frame[c] = frame[c].to_numpy() * scale + shift
+
+
+#: columns of a contracts file (``timestamp``, ``contract`` and ``close`` required)
+CONTRACT_FILE_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "contract",
+    "close",
+    "open",
+    "high",
+    "low",
+    "volume",
+    "open_interest",
+)
+
+
+def read_contracts(path: str | Path) -> dict[str, pd.DataFrame]:
+    """Contract series from a long file: one row per (timestamp, contract).
+
+    Timestamps without an offset are read as UTC. Raises
+    :class:`AssetDataError` for a missing column, an unparseable timestamp
+    or number, or a repeated (timestamp, contract).
+    """
+    frame = read_table(
+        path,
+        required=CONTRACT_FILE_COLUMNS[:3],
+        optional=CONTRACT_FILE_COLUMNS[3:],
+        what="contracts",
+    )
+    stamps = pd.to_datetime(frame["timestamp"].astype(str).str.strip(), utc=True, errors="coerce")
+    if stamps.isna().any():
+        line = line_of(int(np.flatnonzero(stamps.isna().to_numpy())[0]))
+        raise AssetDataError(f"{path}: an unparseable timestamp on line {line}")
+    frame["timestamp"] = stamps
+    frame["contract"] = frame["contract"].astype(str).str.strip()
+    for column in CONTRACT_FILE_COLUMNS[2:]:
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            bad = values.isna() & frame[column].astype(str).str.strip().ne("")
+            if bad.any():
+                line = line_of(int(np.flatnonzero(bad.to_numpy())[0]))
+                raise AssetDataError(f"{path}: column {column!r} is not a number on line {line}")
+            frame[column] = values
+    repeated = frame.duplicated(["timestamp", "contract"], keep=False)
+    if repeated.any():
+        line = line_of(int(np.flatnonzero(repeated.to_numpy())[0]))
+        raise AssetDataError(f"{path}: a repeated (timestamp, contract) on line {line}")
+    out = {}
+    for name, group in frame.groupby("contract", sort=True):
+        out[str(name)] = group.drop(columns="contract").set_index("timestamp").sort_index()
+    return out

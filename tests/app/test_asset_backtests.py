@@ -152,6 +152,9 @@ def test_universe_restricts_backtests_and_factor_scores(
         early_ccc = held[(held["asset"] == "CCC") & (held["time"] < "2022-03-01")]
         assert early_ccc.empty
         assert any("survivorship partly removed" in c for c in result.dataset.caveats)
+        assert any(
+            "point-in-time universe of 'prices' applied" in n for n in result.assumptions["notes"]
+        )
         evaluated = evaluate_dataset(ws.data, {"m": "$close"}, "prices", workspace=ws)
         spans = ws_spans(ws)
         mask = membership_mask(evaluated.panel.index, evaluated.panel.assets, spans)

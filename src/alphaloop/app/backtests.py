@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from alphaloop.app.assets import contract_panel, dataset_universe
+from alphaloop.app.assets import contract_panel, dataset_universe, universe_key
 from alphaloop.app.trials import record_backtest_trial
 from alphaloop.backtest import (
     CODE_SCAN_DECISION_POINTS,
@@ -170,7 +170,10 @@ def prepare(
         first_row=_model_start(ws, spec, panel.index),
         holdout_boundary=boundary,
     )
-    if lots is None:
+    key = universe_key(ws, spec.data)
+    if key is not None:  # the membership file is an input: name it with the result
+        notes = (*notes, f"point-in-time universe of {spec.data!r} applied (membership {key})")
+    if lots is None and not notes:
         return prep
     return replace(prep, lots=lots, notes=(*prep.notes, *notes))
 

@@ -141,6 +141,12 @@ def test_universe_restricts_backtests_and_factor_scores(
     code, out, err = _cli(capsys, ws, "data", "universe", "import", "prices", str(path), "--json")
     assert code == 0, err
     doc = json.loads(out)
+    code, shown, _ = _cli(capsys, ws, "data", "universe", "show", "prices", "--json")
+    assert code == 0
+    assert {"symbol": "BBB", "start": "2022-01-01", "end": "2022-06-30"} in json.loads(shown)
+    code, _, err = _cli(capsys, ws, "data", "universe", "show", "nothing")
+    assert code == 2
+    assert "no universe is stored for 'nothing'" in err
     assert doc["missing"] == ["GONE"]
     assert doc["never_members"] == ["ESX", "FFF"]
     try:
@@ -219,6 +225,12 @@ def test_cli_instruments_and_actions(
     code, out, err = _cli(capsys, ws, "data", "actions", "import", "prices", str(events))
     assert code == 0, err
     assert "1 split(s), 1 dividend(s)" in out
+    code, out, _ = _cli(capsys, ws, "data", "actions", "list", "prices", "--as-of", "2022-07-01")
+    assert "2022-06-01" in out
+    assert "2022-09-01" not in out
+    code, _, err = _cli(capsys, ws, "data", "actions", "list", "prices", "--as-of", "July")
+    assert code == 2
+    assert "--as-of must be a date" in err
     path = tmp_path / "adj.csv"
     code, out, err = _cli(
         capsys, ws, "data", "actions", "view", "prices", "--view", "adjusted",

@@ -879,7 +879,7 @@ def _simulate_quotes(
         max_leverage=spec.limits.max_leverage,
         max_weight=spec.limits.max_weight,
         allow_short=spec.limits.allow_short,
-        lot_size=spec.lot_size,
+        lot_size=prep.lot_size,
     )
 
 

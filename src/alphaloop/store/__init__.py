@@ -5,6 +5,7 @@ by setting ``ALPHALOOP_DATABASE_URL``. The schema is created and migrated on
 first use.
 """
 
+from alphaloop.store.assets import CorporateActionRow, InstrumentRow, UniverseMemberRow
 from alphaloop.store.db import Database, sqlite_path
 from alphaloop.store.governance import ApprovalRow, AuditEntryRow, KillSwitchEventRow
 from alphaloop.store.lifecycle import LifecycleTransitionRow, PolicyChangeRow, StrategyStateRow
@@ -46,6 +47,7 @@ __all__ = [
     "ApprovalRow",
     "AuditEntryRow",
     "Base",
+    "CorporateActionRow",
     "Database",
     "DatasetFactorTrialsRow",
     "DatasetRecord",
@@ -55,6 +57,7 @@ __all__ = [
     "FactorExpressionRow",
     "HoldoutRecord",
     "ImportRecord",
+    "InstrumentRow",
     "KillSwitchEventRow",
     "LifecycleTransitionRow",
     "MiningSessionRow",
@@ -78,5 +81,6 @@ __all__ = [
     "StrategyParentRow",
     "StrategyRow",
     "StrategyStateRow",
+    "UniverseMemberRow",
     "sqlite_path",
 ]

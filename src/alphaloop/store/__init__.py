@@ -8,6 +8,7 @@ first use.
 from alphaloop.store.db import Database, sqlite_path
 from alphaloop.store.governance import ApprovalRow, AuditEntryRow, KillSwitchEventRow
 from alphaloop.store.lifecycle import LifecycleTransitionRow, PolicyChangeRow, StrategyStateRow
+from alphaloop.store.loop import LoopCheckpointRow
 from alphaloop.store.models import (
     AgentDecisionRow,
     Base,
@@ -57,6 +58,7 @@ __all__ = [
     "ImportRecord",
     "KillSwitchEventRow",
     "LifecycleTransitionRow",
+    "LoopCheckpointRow",
     "MiningSessionRow",
     "ModelAlertRecord",
     "ModelExplanationRecord",

@@ -17,20 +17,31 @@ def run_command(
         Path,
         typer.Option("--config", help="Loop configuration (YAML or JSON).", show_default=False),
     ],
+    restart: Annotated[
+        bool,
+        typer.Option(
+            "--restart",
+            help="Start the run over from its start instead of resuming after its last "
+            "checkpoint.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the live loop on a replayed dataset: controller, lifecycle, learning, kill switch.
 
     Paper only: strategies trade as sleeves with the backtester's costs and fills.
-    Everything is audited; `alphaloop status` shows where it ended.
+    Everything is audited; `alphaloop status` shows where it ended. A run stopped
+    by a crash or kill -9 resumes after its last finished bar when started again.
     """
     from alphaloop.app.run_loop import load_loop_config, run_loop
 
     cfg = load_loop_config(config)
-    result = run_loop(workspace(ctx, write=True), cfg)
+    result = run_loop(workspace(ctx, write=True), cfg, restart=restart)
     if as_json:
         print_json(result.to_dict())
         return
+    if result.resumed_at is not None:
+        out.print(f"resumed after {result.resumed_at} bars")
     out.print(
         f"{escape(result.name)}: {result.bars} bars {result.first:%Y-%m-%d} to "
         f"{result.last:%Y-%m-%d}; equity {result.equity:,.2f}, max drawdown "

@@ -78,17 +78,44 @@ def records(ws: Workspace, *, skip: tuple[str, ...] = ("loop.resumed", "loop.rec
     cp = LoopCheckpoints(ws.db).get("resume-drill")
     return {
         "audit": audit,
-        "transitions": _rows(ws, LifecycleTransitionRow, ["strategy_hash", "from_state",
-                             "to_state", "event", "actor", "reason", "inputs"],
-                             LifecycleTransitionRow.id),  # fmt: skip
-        "states": _rows(ws, StrategyStateRow, ["strategy_hash", "state", "transition_id"],
-                        StrategyStateRow.strategy_hash),  # fmt: skip
-        "policy": _rows(ws, PolicyChangeRow, ["actor", "reason", "change", "detail", "policy"],
-                        PolicyChangeRow.id),  # fmt: skip
-        "models": _rows(ws, ModelVersionRecord, ["ref", "stage", "train_start", "train_end",
-                        "artifact_sha256", "metrics", "supersedes"], ModelVersionRecord.id),
-        "stages": _rows(ws, ModelStageChangeRecord, ["model_ref", "from_stage", "to_stage", "reason"],
-                        ModelStageChangeRecord.id),  # fmt: skip
+        "transitions": _rows(
+            ws,
+            LifecycleTransitionRow,
+            ["strategy_hash", "from_state", "to_state", "event", "actor", "reason", "inputs"],
+            LifecycleTransitionRow.id,
+        ),
+        "states": _rows(
+            ws,
+            StrategyStateRow,
+            ["strategy_hash", "state", "transition_id"],
+            StrategyStateRow.strategy_hash,
+        ),
+        "policy": _rows(
+            ws,
+            PolicyChangeRow,
+            ["actor", "reason", "change", "detail", "policy"],
+            PolicyChangeRow.id,
+        ),
+        "models": _rows(
+            ws,
+            ModelVersionRecord,
+            [
+                "ref",
+                "stage",
+                "train_start",
+                "train_end",
+                "artifact_sha256",
+                "metrics",
+                "supersedes",
+            ],
+            ModelVersionRecord.id,
+        ),
+        "stages": _rows(
+            ws,
+            ModelStageChangeRecord,
+            ["model_ref", "from_stage", "to_stage", "reason"],
+            ModelStageChangeRecord.id,
+        ),
         "checkpoint": None if cp is None else (cp.bars_done, cp.status, cp.state),
     }
 

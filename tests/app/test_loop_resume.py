@@ -25,7 +25,7 @@ from alphaloop.live.loop_config import LoopConfig
 from alphaloop.live.loop_state import LoopCheckpoints
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loop_resume_support import loop_config, prepare, records, stream  # noqa: E402
+from loop_resume_support import loop_config, prepare, records, stream
 
 redis = pytest.importorskip("redis")
 URL = "redis://127.0.0.1:6379/0"
@@ -73,11 +73,12 @@ def test_the_reference_run_does_what_the_drill_needs(reference) -> None:
     recs, events, result = reference
     assert any(t["to"] == "live" for t in result.transitions)
     assert {r["action"] for r in result.learning} >= {"retrained", "archived"}
-    assert len(recs["models"]) >= 3 and recs["checkpoint"][1] == "finished"
+    assert len(recs["models"]) >= 3
+    assert recs["checkpoint"][1] == "finished"
     assert len({e[0] for e in events}) == len(events) == result.events
 
 
-class Crash(RuntimeError):
+class CrashError(RuntimeError):
     """Stands for the process dying at a point inside a bar."""
 
 
@@ -91,7 +92,7 @@ class FlakyBus:
     def publish_many(self, events):
         self.calls += 1
         if self.calls == self.fail_at:
-            raise Crash(f"publication {self.calls}")
+            raise CrashError(f"publication {self.calls}")
         return self.bus.publish_many(events)
 
     def close(self) -> None:
@@ -115,7 +116,7 @@ def test_a_run_that_crashes_mid_bar_resumes_to_the_same_records(
             monkeypatch.setattr(run_module, "_bus", flaky)
             try:
                 run_loop(ws, config)
-            except Crash:
+            except CrashError:
                 crashes += 1
         monkeypatch.setattr(run_module, "_bus", real)
         result = run_loop(ws, config)
@@ -124,12 +125,14 @@ def test_a_run_that_crashes_mid_bar_resumes_to_the_same_records(
         recs, events, ref = reference
         assert _comparable(ws, prefix) == recs
         assert stream(URL, prefix, "events") == events
-        assert result.equity == ref.equity and result.transitions == ref.transitions
+        assert result.equity == ref.equity
+        assert result.transitions == ref.transitions
         resumed = [e for e in records(ws, skip=())["audit"] if e[1] == "loop.resumed"]
         assert len(resumed) == crashes
         # a finished run started again changes nothing
         again = run_loop(ws, config)
-        assert again.equity == result.equity and _comparable(ws, prefix) == recs
+        assert again.equity == result.equity
+        assert _comparable(ws, prefix) == recs
     finally:
         ws.close()
         _drop(prefix)
@@ -146,8 +149,11 @@ def test_another_configuration_under_the_same_name_is_refused(tmp_path: Path) ->
             run_loop(ws, longer)
         fresh = run_loop(ws, longer, restart=True)
         cp = LoopCheckpoints(ws.db).get("resume-drill")
-        assert cp is not None and cp.epoch == 1 and cp.status == "finished"
-        assert fresh.resumed_at is None and fresh.last.month == 9
+        assert cp is not None
+        assert cp.epoch == 1
+        assert cp.status == "finished"
+        assert fresh.resumed_at is None
+        assert fresh.last.month == 9
     finally:
         ws.close()
         _drop(prefix)
@@ -168,16 +174,17 @@ def test_kill_9_at_ten_seeded_points_leaves_the_records_of_an_unbroken_run(
     try:
         for bar in bars:
             delay_ms = float(rng.uniform(0, 30))
-            proc = subprocess.run([sys.executable, str(WORKER), str(root), prefix, str(bar),
+            proc = subprocess.run([sys.executable, str(WORKER), "all", str(root), prefix, str(bar),  # noqa: PLW1510
                                    f"{delay_ms:.3f}"], capture_output=True, text=True, env=env,
                                   timeout=300)  # fmt: skip
             assert proc.returncode in (-9, 0), proc.stderr[-2000:]
             kills += proc.returncode == -9
-        proc = subprocess.run([sys.executable, str(WORKER), str(root), prefix],
+        proc = subprocess.run([sys.executable, str(WORKER), "all", str(root), prefix],  # noqa: PLW1510
                               capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert kills >= 10 and result["resumed_at"] is not None
+        assert kills >= 10
+        assert result["resumed_at"] is not None
         from alphaloop.app import Workspace
 
         ws = Workspace(root)
@@ -187,6 +194,58 @@ def test_kill_9_at_ten_seeded_points_leaves_the_records_of_an_unbroken_run(
             assert got[key] == recs[key], key
         assert stream(URL, prefix, "events") == events  # each event once, in order
         assert result["equity"] == ref.equity
+        ws.close()
+    finally:
+        _drop(prefix)
+
+
+def _learning(recs: dict) -> list:
+    return [e for e in recs["audit"] if e[1].startswith(("learning.", "model."))]
+
+
+@pytest.mark.slow
+def test_the_learning_manager_as_its_own_consumer_survives_kill_9(
+    reference, tmp_path: Path
+) -> None:
+    """The loop runs without learning; the learning manager, a consumer of its bars with
+    a stored offset, is killed ten times (during and between cycles) and restarted."""
+    from alphaloop.app import Workspace
+
+    prefix = f"resume-learn-{uuid.uuid4().hex[:8]}"
+    root = tmp_path / "ws"
+    ws = prepare(root)
+    config = LoopConfig.model_validate(loop_config(prefix))
+    loop = run_loop(ws, config, learning=False)
+    assert loop.learning == []
+    ws.close()
+    rng = np.random.default_rng(7)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    kills = 0
+    try:
+        for _ in range(10):
+            delay_ms = float(rng.uniform(0, 400))
+            proc = subprocess.run(  # noqa: PLW1510
+                [sys.executable, str(WORKER), "learning", str(root), prefix, "1",
+                 f"{delay_ms:.3f}"], capture_output=True, text=True, env=env, timeout=300,
+            )  # fmt: skip
+            assert proc.returncode in (-9, 0), proc.stderr[-2000:]
+            kills += proc.returncode == -9
+        proc = subprocess.run(  # noqa: PLW1510
+            [sys.executable, str(WORKER), "learning", str(root), prefix],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        done = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert kills >= 8  # a late kill may come after the last cycle
+        recs, _, ref = reference
+        assert done["cycles"] == ref.learning
+        ws = Workspace(root)
+        got = records(ws)
+        assert got["models"] == recs["models"]
+        assert got["stages"] == recs["stages"]
+        assert _learning(got) == _learning(recs)
+        released = [e for e in stream(URL, prefix, "events") if e[1] == "model"]
+        assert len({e[0] for e in released}) == len(released)
         ws.close()
     finally:
         _drop(prefix)

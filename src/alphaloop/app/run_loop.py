@@ -158,11 +158,14 @@ def run_loop(
     *,
     on_bar: Callable[[int, pd.Timestamp], None] | None = None,
     restart: bool = False,
+    learning: bool = True,
 ) -> LoopResult:
     """Run the loop of ``config`` in ``ws``, or resume it after its last checkpoint.
 
     ``restart=True`` starts the run over from ``config.start`` (a new epoch: its
-    events get new ids) instead of resuming it.
+    events get new ids) instead of resuming it. ``learning=False`` leaves the
+    learning cycles to a learning manager of its own
+    (:func:`alphaloop.app.run_learning.run_learning_role`).
 
     Raises
     ------
@@ -240,7 +243,7 @@ def run_loop(
         loop = LiveLoop(
             config, panel, sleeves, start_row, end_row, controller=controller,
             lifecycle=lifecycle, policy=policy, audit=audit, bus=bus, killed=killed,
-            learn=_learner(ws, config), on_bar=on_bar, unit=ws.db.atomic,
+            learn=_learner(ws, config) if learning else None, on_bar=on_bar, unit=ws.db.atomic,
             checkpoints=checkpoints, resume=resume, config_hash=config_hash(config), epoch=epoch,
         )  # fmt: skip
         return loop.run()

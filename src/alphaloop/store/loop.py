@@ -25,7 +25,7 @@ class LoopCheckpointRow(Base):
 
     __tablename__ = "loop_checkpoints"
 
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
     config_hash: Mapped[str] = mapped_column(String(64))
     epoch: Mapped[int] = mapped_column(Integer, default=0)
     bars_done: Mapped[int] = mapped_column(Integer)

@@ -19,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "loop_checkpoints",
-        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("name", sa.String(120), primary_key=True),
         sa.Column("config_hash", sa.String(64), nullable=False),
         sa.Column("epoch", sa.Integer(), nullable=False),
         sa.Column("bars_done", sa.Integer(), nullable=False),

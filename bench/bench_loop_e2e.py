@@ -251,7 +251,15 @@ def render(res: dict[str, dict[str, Any]], load: tuple[float, float], rounds: in
         f"Goal p99 bar -> order under {GOAL_P99_MS:g} ms with `run()`: **{verdict}** on this "
         "run. Both processes and the Redis server share the machine's cores with whatever "
         "else runs; on a loaded machine the tail is mostly waiting for a core, which no "
-        "round trip saved can remove.",
+        "round trip saved can remove. At a load average above 10, repeated runs differ by "
+        "more than the gap between the two rows.",
+        "",
+        "Where the time goes (cProfile of publisher and consumer in one process, 3,000 "
+        "bars, measured once on 2026-12-05 on the same busy machine): about 75% of the "
+        "wall time in socket send and receive, that is round trips and waiting for the "
+        "Redis server to get a core; decoding an event takes about 20 us and the paper "
+        "session's step about 47 us. Hence the cuts: one round trip a batch for the "
+        "consumer (`run()`), one `publish_many` a bar for the live loop.",
         END,
     ])  # fmt: skip
 

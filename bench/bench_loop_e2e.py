@@ -222,8 +222,10 @@ def render(res: dict[str, dict[str, Any]], load: tuple[float, float], rounds: in
     r = res["run"]
     verdict = "met" if r["order_p99_ms"] < GOAL_P99_MS else "not met"
     rows = []
-    for mode, label in (("poll", "`poll()`: read, then acknowledge (2 round trips)"),
-                        ("run", "`run()`: acknowledge with the next read (1 round trip)")):
+    for mode, label in (
+        ("poll", "`poll()`: read, then acknowledge (2 round trips)"),
+        ("run", "`run()`: acknowledge with the next read (1 round trip)"),
+    ):
         x = res[mode]
         rows.append(f"| {label} | {x['handler_p50_ms']:.2f} ms | {x['handler_p99_ms']:.2f} ms "
                     f"| {x['order_p50_ms']:.2f} ms | {x['order_p99_ms']:.2f} ms "

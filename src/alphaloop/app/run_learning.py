@@ -123,8 +123,7 @@ def run_learning_role(ws: Workspace, config: LoopConfig, *, block_ms: int = 500)
 
     try:
         consumer = bus.subscribe("events", name, handle, types={"bar", "alert"})
-        while not finished["flag"]:
-            consumer.poll(block_ms=block_ms)
+        consumer.run(stop=lambda: finished["flag"], block_ms=block_ms)
     finally:
         bus.close()
     return LearningRun(cycles=cycles, last_bar=str(bars[-1].date()), resumed_at=resumed)

@@ -9,6 +9,7 @@ from alphaloop.store.assets import CorporateActionRow, InstrumentRow, UniverseMe
 from alphaloop.store.db import Database, sqlite_path
 from alphaloop.store.governance import ApprovalRow, AuditEntryRow, KillSwitchEventRow
 from alphaloop.store.lifecycle import LifecycleTransitionRow, PolicyChangeRow, StrategyStateRow
+from alphaloop.store.loop import LoopCheckpointRow
 from alphaloop.store.models import (
     AgentDecisionRow,
     Base,
@@ -60,6 +61,7 @@ __all__ = [
     "InstrumentRow",
     "KillSwitchEventRow",
     "LifecycleTransitionRow",
+    "LoopCheckpointRow",
     "MiningSessionRow",
     "ModelAlertRecord",
     "ModelExplanationRecord",

@@ -1,4 +1,4 @@
-"""Protection orders matched by the compiled kernel: armed on the entry fill, settled on the exit bar.
+"""Protection orders matched by a compiled kernel: armed at the entry fill, settled on the exit bar.
 
 In a backtest the whole bar stream is known in advance, so a position's
 protection pair (stop or trailing stop, take profit; see
@@ -52,7 +52,7 @@ from alphaloop.execution.orders import Order, OrderSide, OrderStatus, OrderType,
 if TYPE_CHECKING:
     from alphaloop.execution.simulated import SimulatedBroker
 
-__all__ = ["Armed", "ArmedBook", "CLOSED_REASON", "guard_order"]
+__all__ = ["CLOSED_REASON", "Armed", "ArmedBook", "guard_order"]
 
 #: the cancel reason of a protection order whose position was closed
 CLOSED_REASON = "the position it protected is closed"
@@ -209,10 +209,8 @@ class ArmedBook:
         for oid in ids:  # hold the orders' places in the broker's table of working orders
             tickets[oid] = armed  # type: ignore[assignment]
         broker.pending += len(ids)
-        if armed.exit_row < self.due:
-            self.due = armed.exit_row
-        if armed.exit_row < broker.due_row:
-            broker.due_row = armed.exit_row
+        self.due = min(self.due, armed.exit_row)
+        broker.due_row = min(broker.due_row, armed.exit_row)
 
     # ------------------------------------------------------- back to bar by bar
     def materialize(self, j: int) -> None:
@@ -232,9 +230,14 @@ class ArmedBook:
             self.materialize(j)
 
     def _refresh_due(self) -> None:
-        self.due = min(
-            (a.exit_row for a in self.by_asset.values()), default=self._broker.market.n_rows
-        )
+        by_asset = self.by_asset
+        if not by_asset:
+            self.due = self._broker.market.n_rows
+        elif len(by_asset) == 1:
+            for armed in by_asset.values():
+                self.due = armed.exit_row
+        else:
+            self.due = min(a.exit_row for a in by_asset.values())
 
     # -------------------------------------------------------------- the exit
     def settle(self, row: int) -> None:
@@ -245,15 +248,19 @@ class ArmedBook:
         bar-by-bar path, as do all of them when another resting order may
         trade on this bar.
         """
-        due = sorted(j for j, a in self.by_asset.items() if a.exit_row <= row)
+        by_asset = self.by_asset
+        if len(by_asset) == 1:
+            due = [j for j in by_asset if by_asset[j].exit_row <= row]
+        else:
+            due = sorted(j for j, a in by_asset.items() if a.exit_row <= row)
         resting = self._broker.resting
         busy = bool(resting.by_asset) and row >= resting.horizon
         for k, j in enumerate(due):
-            if busy or not self._settle(self.by_asset[j], row):
+            if busy or not self._settle(by_asset[j], row):
                 for rest in due[k:]:
                     self.materialize(rest)
                 return
-            del self.by_asset[j]
+            del by_asset[j]
         self._refresh_due()
 
     def _settle(self, armed: Armed, row: int) -> bool:

@@ -127,8 +127,7 @@ def guard_exit_py(
             return r, EXIT_LIMIT, limit_price, False
         if stop_kind == STOP_TRAILING:
             if sign < 0:
-                if h > extreme:
-                    extreme = h
+                extreme = max(extreme, h)
             elif lo < extreme:
                 extreme = lo
     return stop, EXIT_NONE, np.nan, False

@@ -28,8 +28,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from alphaloop.data import Panel
-from alphaloop.execution.armed import Armed, ArmedBook
 from alphaloop.errors import BacktestError
+from alphaloop.execution.armed import Armed, ArmedBook
 from alphaloop.execution.broker import BrokerConfig
 from alphaloop.execution.costs import FillTiming
 from alphaloop.execution.events import (

@@ -155,10 +155,17 @@ class SimulatedBroker(AuctionDesk):
         if oid in orders:
             raise BacktestError(f"order #{oid} was already submitted")
         orders[oid] = order
+        kind, tif = order.order_type, order.time_in_force
+        if kind is OrderType.MARKET and self.risk is None and order.status is OrderStatus.NEW:
+            self.accept_own(order, row)  # nothing refuses a market order without risk limits
+            first = row + self.market.lag
+            expire = -1 if tif is not TimeInForce.DAY else self._expiry(order, first)
+            ticket = Ticket(order, j, first, first, expire, math.nan, command.protection)
+            self.register(ticket, True)
+            return
         self.emit(order, OrderSubmitted(oid, row))
         if self.risk is not None and self._refused(order, row, row):
             return
-        kind, tif = order.order_type, order.time_in_force
         if kind is OrderType.MARKET:
             auction = True
         else:
@@ -367,7 +374,8 @@ class SimulatedBroker(AuctionDesk):
             self.risk.observe(event)
 
     def accept_own(self, order: Order, row: int) -> None:
-        """Submit and accept at once a new order the broker made itself (protection).
+        """Submit and accept at once a new order nothing can refuse (a protection
+        order the broker made itself, a market order without risk limits).
 
         The events and states are :meth:`emit`'s for ``OrderSubmitted`` then
         ``OrderAccepted``, transitions a NEW order always allows.

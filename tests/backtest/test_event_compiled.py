@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from alphaloop.backtest.event import Context, EventEngine, EventResult, Strategy
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.execution import Protection, SimulatedBroker
+from alphaloop.execution import Protection, RiskLimits, SimulatedBroker
 from alphaloop.execution.guard_kernel import (
     EXIT_LIMIT,
     EXIT_NONE,
@@ -293,7 +293,7 @@ def random_panel(seed: int, n: int, k: int, freq: str, open_gaps: bool) -> Panel
     return Panel(index, [f"X{j}" for j in range(k)], fields)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     seed=st.integers(0, 2**31 - 1),
     n_assets=st.integers(1, 3),
@@ -315,3 +315,33 @@ def test_random_streams_same_both_ways(
     counts = assert_both_same(lambda: Prodder(seed, short, meddle), panel, **settings_)
     if meddle == 0.0 and participation is None:
         assert counts["armed"] == 0 or counts["settled"] > 0
+
+
+class Listening(Crossing):
+    def on_fill(self, ctx: Context, fill: Any) -> None:
+        self.seen.append((fill.row, fill.price))
+
+
+@pytest.mark.parametrize(
+    ("make", "settings", "armed"),
+    [
+        (lambda: Crossing(PROTECTIONS[-1], short=False), {}, True),
+        (lambda: Listening(PROTECTIONS[-1], short=False), {}, False),  # hears every event
+        (
+            lambda: Crossing(PROTECTIONS[-1], short=False),
+            {"risk": RiskLimits(max_order_notional=1e9)},  # the risk gate observes events
+            False,
+        ),
+    ],
+)
+def test_compiled_path_only_where_nobody_hears_the_events(
+    make: Any, settings: dict[str, Any], armed: bool
+) -> None:
+    panel = random_panel(3, 400, 1, "D", open_gaps=False)
+    broker = SimulatedBroker(panel, **settings)
+    result = EventEngine(panel, make(), broker=broker).run()
+    assert (broker.armed.counts["armed"] > 0) is armed
+    assert broker.armed.enabled is armed
+    assert any(o.reason == "take_profit" for o in result.orders)
+    slow = EventEngine(panel, make(), compiled_protection=False, **settings).run()
+    assert_same(numbers(slow), numbers(result))

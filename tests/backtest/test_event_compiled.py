@@ -210,6 +210,7 @@ class Crossing(Strategy):
         self.seen: list[float] = []
 
     def on_start(self, ctx: Context) -> None:
+        # a causal signal (each row reads closes up to it), computed once as the benchmark does
         self.signal = wl.crossovers(np.asarray(ctx._panel["close"]))
 
     def on_bar(self, ctx: Context, row: int) -> None:

@@ -8,7 +8,8 @@ Modules: :mod:`.orders` (order model and state machine), :mod:`.events`
 (events and commands), :mod:`.broker` (interface and settings),
 :mod:`.simulated` (the simulated broker), :mod:`.matching` and
 :mod:`.resting` (price rules and book of resting orders), :mod:`.protection`
-(stop/take-profit brackets), :mod:`.sizing` (rebalance sizing), :mod:`.ledger`
+(stop/take-profit brackets), :mod:`.armed` and :mod:`.guard_kernel` (brackets
+matched by a compiled kernel in backtests), :mod:`.sizing` (rebalance sizing), :mod:`.ledger`
 (cash, positions, marks), :mod:`.market` (bar data as the broker sees it),
 :mod:`.algos` (TWAP, VWAP), :mod:`.risk_engine`, :mod:`.risk_limits`,
 :mod:`.risk_records`, :mod:`.risk_book` and :mod:`.risk_gate` (pre-trade

@@ -35,6 +35,7 @@ from alphaloop.execution.orders import Order, OrderSide, OrderType, Protection, 
 from alphaloop.execution.sizing import plan_basket, round_lot, scale_buys
 
 if TYPE_CHECKING:
+    from alphaloop.execution.armed import ArmedBook
     from alphaloop.execution.broker import BrokerConfig
     from alphaloop.execution.events import OrderEvent
     from alphaloop.execution.ledger import Ledger
@@ -58,6 +59,7 @@ class AuctionDesk:
     market: MarketData
     ledger: Ledger
     protection: ProtectionDesk
+    armed: ArmedBook
     risk: RiskGate | None
     orders: dict[int, Order]
     pending: int
@@ -197,9 +199,11 @@ class AuctionDesk:
     ) -> None:
         order = ticket.order
         j = ticket.asset
+        if j in self.armed.by_asset:
+            self.armed.materialize(j)  # the fill changes the position the pair protects
         ledger = self.ledger
         if checked:
-            self._check_fill(ticket, row, quantity, price)
+            self._check_fill(order.order_id, j, ticket.sign, row, quantity, price)
         reason = "order" if ticket.guard is None else self._reason(ticket)
         cost = ledger.fill(row, j, quantity * ticket.sign, price, reason)
         if self._participation is not None:
@@ -221,13 +225,16 @@ class AuctionDesk:
         elif j in desk.guards:
             desk.sync(j, row, self._in_open_auction)
 
-    def _check_fill(self, ticket: Ticket, row: int, quantity: float, price: float) -> None:
+    def _check_fill(
+        self, order_id: int, j: int, sign: int, row: int, quantity: float, price: float
+    ) -> None:
+        """Raise when a fill of order ``order_id`` (asset ``j``, side ``sign``) is not
+        allowed: a sale beyond the position with shorts off, a buy beyond the cash."""
         ledger = self.ledger
-        j = ticket.asset
-        if ticket.sign < 0:
+        if sign < 0:
             if not self.config.allow_short and ledger.shares[j] - quantity < -_TOL * quantity:
                 raise BacktestError(
-                    f"order #{ticket.order.order_id} sells {quantity:g} shares of "
+                    f"order #{order_id} sells {quantity:g} shares of "
                     f"{self.market.where(row, j)} but holds {ledger.shares[j]:g} and shorts "
                     "are off",
                     hint="set allow_short=True or sell at most the position",
@@ -237,7 +244,7 @@ class AuctionDesk:
             need = quantity * price + ledger.fill_cost(row, j, quantity, price)
             if need > ledger.cash * (1.0 + 1e-12) + 1e-9:
                 raise BacktestError(
-                    f"the buy order #{ticket.order.order_id} for {self.market.where(row, j)} "
+                    f"the buy order #{order_id} for {self.market.where(row, j)} "
                     f"needs {need:,.2f} in cash but the account holds {ledger.cash:,.2f} and "
                     "leverage is not allowed",
                     hint="reduce the order or allow leverage (max_leverage > 1)",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from alphaloop.execution.armed import CLOSED_REASON, guard_order
 from alphaloop.execution.events import OrderUpdated
 from alphaloop.execution.matching import Ticket
 from alphaloop.execution.orders import Order, OrderSide, OrderType, Protection
@@ -105,7 +106,7 @@ class ProtectionDesk:
         if pos == 0.0 or protection is None or not protection.active:
             if guards is not None:
                 for g in list(guards):
-                    broker.cancel_ticket(g, row, "the position it protected is closed")
+                    broker.cancel_ticket(g, row, CLOSED_REASON)
                 del self.guards[j]
             return
         side = _SELL if pos > 0.0 else _BUY
@@ -123,22 +124,49 @@ class ProtectionDesk:
             for g in list(guards):
                 broker.cancel_ticket(g, row, "replaced: the position changed")
         first = row if at_open else row + 1
+        pairs = list(levels.items())
+        armed = broker.armed
+        if armed.enabled and armed.can_arm(j, entry):
+            armed.arm(j, row, first, pairs, protection, side, abs(pos), entry, opened)
+            return
+        self.place(j, row, first, pairs, protection, side, abs(pos), entry, opened)
+
+    def place(
+        self,
+        j: int,
+        row: int,
+        first: int,
+        levels: list[tuple[OrderType, float | None]],
+        protection: Protection,
+        side: OrderSide,
+        quantity: float,
+        entry: float,
+        opened: int,
+        ids: list[int] | None = None,
+    ) -> None:
+        """Place the protection orders ``levels`` of asset ``j``'s position, opened on
+        bar ``row`` at ``entry``; they work from bar ``first`` (``ids``: order ids
+        reserved for them, else new ones)."""
+        broker = self._broker
         name = broker.market.assets[j]
-        quantity = abs(pos)
         # prices from a positive, finite entry are valid: skip the order's own checks
-        make = Order._checked if 0.0 < entry < math.inf else _validated
+        checked = 0.0 < entry < math.inf
         new: list[Ticket] = []
         orders = broker.orders
-        for kind, price in levels.items():
-            is_limit = kind is OrderType.LIMIT
-            order = make(
-                broker.new_order_id(), name, side, quantity, kind,
-                price if is_limit else None,
-                None if is_limit else price,
-                protection.trailing_stop if kind is OrderType.TRAILING_STOP else None,
-                _REASON[kind],
-            )  # fmt: skip
-            orders[order.order_id] = order
+        for k, (kind, price) in enumerate(levels):
+            oid = broker.new_order_id() if ids is None else ids[k]
+            if checked:
+                order = guard_order(oid, name, side, quantity, kind, price, protection)
+            else:
+                is_limit = kind is OrderType.LIMIT
+                order = _validated(
+                    oid, name, side, quantity, kind,
+                    price if is_limit else None,
+                    None if is_limit else price,
+                    protection.trailing_stop if kind is OrderType.TRAILING_STOP else None,
+                    _REASON[kind],
+                )  # fmt: skip
+            orders[oid] = order
             broker.accept_own(order, row)
             ticket = Ticket(order, j, first, row + 1, extreme=entry)
             ticket.guard = protection

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from alphaloop.data import Panel
 from alphaloop.errors import BacktestError
+from alphaloop.execution.armed import Armed, ArmedBook
 from alphaloop.execution.broker import BrokerConfig
 from alphaloop.execution.costs import FillTiming
 from alphaloop.execution.events import (
@@ -118,6 +119,8 @@ class SimulatedBroker(AuctionDesk):
         self._taken_row = -1
         self.resting = RestingBook(market, self._trade_resting, self.emit)
         self.protection = ProtectionDesk(self)
+        #: protection pairs matched by the compiled kernel (off unless enabled)
+        self.armed = ArmedBook(self)
         self._next_order_id = 1
         self._next_fill_id = 1
         self._in_open_auction = False
@@ -145,15 +148,24 @@ class SimulatedBroker(AuctionDesk):
     def submit(self, command: SubmitOrder) -> None:
         order, row = command.order, command.row
         j = self.asset_column(order.asset)
+        if j in self.armed.by_asset:
+            self.armed.materialize(j)  # the new order works next to the pair
         oid = order.order_id
         orders = self.orders
         if oid in orders:
             raise BacktestError(f"order #{oid} was already submitted")
         orders[oid] = order
+        kind, tif = order.order_type, order.time_in_force
+        if kind is OrderType.MARKET and self.risk is None and order.status is OrderStatus.NEW:
+            self.accept_own(order, row)  # nothing refuses a market order without risk limits
+            first = row + self.market.lag
+            expire = -1 if tif is not TimeInForce.DAY else self._expiry(order, first)
+            ticket = Ticket(order, j, first, first, expire, math.nan, command.protection)
+            self.register(ticket, True)
+            return
         self.emit(order, OrderSubmitted(oid, row))
         if self.risk is not None and self._refused(order, row, row):
             return
-        kind, tif = order.order_type, order.time_in_force
         if kind is OrderType.MARKET:
             auction = True
         else:
@@ -182,14 +194,14 @@ class SimulatedBroker(AuctionDesk):
         self.register(Ticket(order, j, first, first, expire, extreme, command.protection), auction)
 
     def cancel(self, command: CancelOrder) -> bool:
-        ticket = self._tickets.get(command.order_id)
+        ticket = self._ticket(command.order_id)
         if ticket is None:
             return False
         self.cancel_ticket(ticket, command.row, "canceled by the strategy")
         return True
 
     def modify(self, command: ModifyOrder) -> None:
-        ticket = self._tickets.get(command.order_id)
+        ticket = self._ticket(command.order_id)
         if ticket is None:
             raise BacktestError(f"order #{command.order_id} is not working: nothing to modify")
         if self.risk is not None:
@@ -245,6 +257,8 @@ class SimulatedBroker(AuctionDesk):
         return float(self.ledger.equity[row])
 
     def open_orders(self, asset: str | None = None) -> list[Order]:
+        if self.armed.by_asset:
+            self.armed.materialize_all()
         if asset is None:
             return [t.order for t in self._tickets.values()]
         return [t.order for t in self._tickets.values() if t.order.asset == asset]
@@ -272,6 +286,8 @@ class SimulatedBroker(AuctionDesk):
             return self.market.n_rows
         resting = self.resting
         nxt = resting.horizon if resting.by_asset else self.market.n_rows
+        if self.armed.by_asset:
+            nxt = min(nxt, self.armed.due)
         for t in self._auction:
             nxt = min(nxt, t.first_row)
         for b in self._baskets:
@@ -287,7 +303,7 @@ class SimulatedBroker(AuctionDesk):
         anything; a caller may skip the bars before it.
         """
         self.row = row
-        resting = self.resting
+        resting, armed = self.resting, self.armed
         if self._fills_at_open:
             if self._auction or self._baskets:
                 self._in_open_auction = True
@@ -295,9 +311,13 @@ class SimulatedBroker(AuctionDesk):
                     self._auction_at(row)
                 finally:
                     self._in_open_auction = False
+            if armed.by_asset and row >= armed.due:
+                armed.settle(row)
             if resting.by_asset and row >= resting.horizon:
                 resting.match(row)
         else:
+            if armed.by_asset and row >= armed.due:
+                armed.settle(row)
             if resting.by_asset and row >= resting.horizon:
                 resting.match(row)
             if self._auction or self._baskets:
@@ -317,7 +337,10 @@ class SimulatedBroker(AuctionDesk):
                 self._retire(ticket)
 
     def finish(self) -> None:
-        """Mark the account through the last bar."""
+        """Mark the account through the last bar (armed protection pairs still
+        working become working orders)."""
+        if self.armed.by_asset:
+            self.armed.materialize_all()
         self.ledger.mark_through(self.market.n_rows - 1)
 
     # ------------------------------------------------------------- helpers
@@ -331,6 +354,14 @@ class SimulatedBroker(AuctionDesk):
                 hint=f"assets: {shown}{', ...' if len(self.market.assets) > 8 else ''}",
             ) from None
 
+    def _ticket(self, order_id: int) -> Ticket | None:
+        """The working order ``order_id``'s ticket (an armed pair's placed first)."""
+        ticket = self._tickets.get(order_id)
+        if ticket.__class__ is Armed:
+            self.armed.materialize(ticket.asset)  # type: ignore[union-attr]
+            ticket = self._tickets[order_id]
+        return ticket
+
     def _sync(self) -> None:
         if self.row >= 0:
             self.ledger.mark_through(self.row - 1 if self._same_close else self.row)
@@ -343,7 +374,8 @@ class SimulatedBroker(AuctionDesk):
             self.risk.observe(event)
 
     def accept_own(self, order: Order, row: int) -> None:
-        """Submit and accept at once a new order the broker made itself (protection).
+        """Submit and accept at once a new order nothing can refuse (a protection
+        order the broker made itself, a market order without risk limits).
 
         The events and states are :meth:`emit`'s for ``OrderSubmitted`` then
         ``OrderAccepted``, transitions a NEW order always allows.
@@ -377,6 +409,8 @@ class SimulatedBroker(AuctionDesk):
             raise BacktestError("the kill switch needs risk limits (BrokerConfig.risk)")
         row = max(self.row, 0)
         self.risk.engine.kill(reason, float(row))
+        if self.armed.by_asset:
+            self.armed.materialize_all()
         ids = list(self._tickets)
         for oid in ids:
             self.cancel_ticket(self._tickets[oid], row, f"kill switch: {reason}")

@@ -81,6 +81,12 @@ class EventEngine:
     broker : SimulatedBroker, optional
         A broker built on ``panel``; by default one is built from the
         settings below (one broker serves one run).
+    compiled_protection : bool, default True
+        Match protection orders (stop loss, take profit, trailing stop) with
+        the compiled kernel of :mod:`~alphaloop.execution.armed` when the
+        strategy does not listen to order events (``on_order``/``on_fill``)
+        and there are no risk limits; the results are identical to the
+        bar-by-bar matching (False), only faster.
     **settings
         Fields of :class:`~alphaloop.execution.broker.BrokerConfig`:
         ``fills`` (default next_open), ``costs`` (default ``CostModel()``),
@@ -94,6 +100,7 @@ class EventEngine:
         strategy: Strategy,
         *,
         broker: SimulatedBroker | None = None,
+        compiled_protection: bool = True,
         **settings: object,
     ) -> None:
         if not isinstance(strategy, Strategy):
@@ -111,6 +118,7 @@ class EventEngine:
         self.strategy = strategy
         self.config: BrokerConfig = broker.config if broker is not None else config_from(settings)
         self._broker = broker
+        self.compiled_protection = bool(compiled_protection)
 
     def run(self) -> EventResult:
         """Run the strategy over every bar; return the account's history."""
@@ -119,6 +127,12 @@ class EventEngine:
             raise BacktestError("this broker has already run; build a new one for each run")
         self._broker = None
         run = _Run(self.panel, self.strategy, broker)
+        # armed pairs publish no events until they exit: only when nobody listens
+        broker.armed.enabled = (
+            self.compiled_protection
+            and broker.risk is None
+            and not (run.wants_order or run.wants_fill)
+        )
         with _cyclic_gc_paused():
             run.loop()
         broker.finish()
@@ -135,8 +149,8 @@ class _Run:
         self.strategy = strategy
         self.broker = broker
         self.ctx = Context(panel, broker)
-        self._wants_order = _overrides(strategy, "on_order")
-        self._wants_fill = _overrides(strategy, "on_fill")
+        self.wants_order = _overrides(strategy, "on_order")
+        self.wants_fill = _overrides(strategy, "on_fill")
 
     def _mask(self) -> np.ndarray | None:
         mask = self.strategy.schedule(self.ctx)
@@ -248,7 +262,7 @@ class _Run:
     def dispatch(self) -> None:
         """Hand the broker's (and algorithms') events to the algorithms and the strategy."""
         ctx, broker, strategy = self.ctx, self.broker, self.strategy
-        if not (self._wants_order or self._wants_fill or ctx.algo_by_parent):
+        if not (self.wants_order or self.wants_fill or ctx.algo_by_parent):
             broker.events = []  # nobody listens: the orders keep their own history
             return
         while broker.events or ctx.algo_events:
@@ -258,11 +272,11 @@ class _Run:
                     algo = ctx.algo_by_parent.get(order.parent_id)
                     if algo is not None:
                         algo.on_child_event(event)
-                if self._wants_order:
+                if self.wants_order:
                     strategy.on_order(ctx, event)
-                if self._wants_fill and isinstance(event, _FILLS):
+                if self.wants_fill and isinstance(event, _FILLS):
                     strategy.on_fill(ctx, event)
             pending, ctx.algo_events = ctx.algo_events, []
-            if self._wants_order:
+            if self.wants_order:
                 for _, event in pending:
                     strategy.on_order(ctx, event)

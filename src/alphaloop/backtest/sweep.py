@@ -4,8 +4,9 @@ Each point of the sweep is a moving-average cross on one asset
 (:class:`SmaCross`): long the whole equity while the ``fast``-bar simple
 moving average of the close is above the ``slow``-bar one, flat otherwise.
 The averages include the current bar, so the decision is taken after bar
-``t``'s close; it fills at the next bar's open with the default cost model
-(the vectorized simulator's defaults: nothing here is optimistic).
+``t``'s close; it fills at the next bar's open (the next bar's close on
+data without an open price) with the default cost model: nothing here is
+optimistic.
 
 The dataset travels once: :func:`sweep_data` cuts the panel into one
 single-asset panel per asset, and that is the pool's shared payload
@@ -32,7 +33,7 @@ from alphaloop.backtest.vectorized import simulate_many
 from alphaloop.compute.pools import TaskPool
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.execution.costs import CostModel
+from alphaloop.execution.costs import CostModel, FillTiming
 
 __all__ = ["SmaCross", "SweepData", "SweepPoint", "run_sweep", "sma_cross_point", "sweep_data"]
 
@@ -67,10 +68,12 @@ class SweepPoint:
 
 @dataclass(frozen=True)
 class SweepData:
-    """What every task reads: one single-asset panel per asset, the cost model, bars a year."""
+    """What every task reads: one single-asset panel per asset, the cost model, the fill
+    timing (a next bar's open or close) and bars a year."""
 
     panels: dict[str, Panel]
     costs: CostModel
+    fills: FillTiming
     periods_per_year: float
 
 
@@ -79,7 +82,8 @@ def sweep_data(panel: Panel, costs: CostModel | None = None) -> SweepData:
     if "close" not in panel.field_names:
         raise BacktestError("a sweep needs a close field", hint="import data with a close price")
     panels = {a: panel.select(assets=[a]) for a in panel.assets}
-    return SweepData(panels, costs or CostModel(), periods_per_year_for(panel.frequency))
+    fills = FillTiming.NEXT_OPEN if "open" in panel.field_names else FillTiming.NEXT_CLOSE
+    return SweepData(panels, costs or CostModel(), fills, periods_per_year_for(panel.frequency))
 
 
 def _sma(x: np.ndarray, window: int) -> np.ndarray:
@@ -111,7 +115,7 @@ def sma_cross_point(data: SweepData, point: SmaCross) -> SweepPoint:
     fast, slow = _sma(close, point.fast), _sma(close, point.slow)
     with np.errstate(invalid="ignore"):
         weights = np.where(fast > slow, 1.0, 0.0)
-    result = simulate_many(panel, weights[None, :, None], costs=data.costs)
+    result = simulate_many(panel, weights[None, :, None], costs=data.costs, fills=data.fills)
     returns = result.returns()[0]
     std = float(np.std(returns, ddof=1)) if len(returns) > 1 else math.nan
     sharpe = float(np.mean(returns)) / std * math.sqrt(data.periods_per_year) if std > 0 else 0.0

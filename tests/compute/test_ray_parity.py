@@ -79,3 +79,32 @@ def test_factor_mining_on_ray_matches_the_in_process_run() -> None:
     assert remote.pool_valid_ic == local.pool_valid_ic
     other = mine(pp.panel, MiningConfig(budget=160, population=40, pool=3, seed=4))
     assert [c.key for c in other.candidates] != [c.key for c in local.candidates]
+
+
+def test_rl_tuning_on_ray_matches_the_in_process_search(tmp_path: Path) -> None:
+    pytest.importorskip("stable_baselines3")
+    from alphaloop.app.rl import tune_rl
+    from alphaloop.rl.spec import RLSpec
+
+    spec = RLSpec.from_dict(
+        {
+            "name": "ppo-xom",
+            "data": "sp500-stocks",
+            "universe": ["XOM"],
+            "start": "2010-01-01",
+            "hyperparameters": {"n_steps": 64, "batch_size": 32, "n_epochs": 1},
+            "env": {"fills": "next_close", "episode_length": 126},
+            "timesteps": 64,
+            "seeds": 1,
+            "evaluation": {"every": 64},
+            "checkpoint_every": 64,
+        }
+    )
+    with Workspace(tmp_path / "ws") as ws:
+        local = tune_rl(ws, spec, trials=4, seed=5, concurrent=2).to_dict()
+        remote = tune_rl(ws, spec, trials=4, seed=5, concurrent=2, executor="ray", workers=2)
+    doc = remote.to_dict()
+    assert doc["n_trials"] == local["n_trials"] == 4
+    assert doc["trials"] == local["trials"]  # the same draws and the same scores
+    assert doc["best_params"] == local["best_params"]
+    assert len({str(t["params"]) for t in local["trials"]}) == 4

@@ -52,7 +52,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_name, memory_total, write_docs_section
-
 from alphaloop.backtest.sweep import SmaCross, SweepData, sma_cross_point, sweep_data
 
 POSTGRES_URL = os.environ.get(

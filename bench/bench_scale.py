@@ -330,7 +330,10 @@ def report(bt: dict[str, Any], stores: list[dict[str, Any]], args: Any, load: st
         "",
         "A row is one evaluation (its strategy recorded first, the strategy row locked while "
         "the evaluation and the dataset's trial counter are written in one transaction). "
-        "Attempts include the shared points a writer found already stored.",
+        "Attempts include the shared points a writer found already stored. Every first "
+        "evaluation on a dataset also bumps that dataset's trial counter row, so writers "
+        "on one dataset take turns on that row until they commit (the price of an O(1) "
+        "trial count).",
         END,
     ]
     return "\n".join(lines)

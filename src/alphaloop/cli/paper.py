@@ -279,7 +279,8 @@ def print_gate(gate: dict[str, Any]) -> None:
     for w in gate["waiting"]:
         what = f"order {w['order_id']}" if w["order_id"] is not None else "rebalance"
         out.print(
-            f"  waiting: {what} (bar {w['row']}): `alphaloop approvals approve {w['approval_id']}`",
+            f"  waiting: {what} (bar {w['row']}): `alphaloop approvals approve "
+            f"{w['approval_id']}`",
             markup=False,
         )
     for r in gate["latest_refusals"]:

@@ -243,14 +243,8 @@ class GatedBroker(GateSession):
             self._refuse_rebalance(seq, command, None, *refusal)
             return
         if self.level.needs_approval:
-            fields = {
-                "kind": "rebalance",
-                "weights": targets,
-                "assets": self._assets(),
-                "row": command.row,
-                "session": self.session,
-                "strategy": self.strategy,
-            }
+            fields = {"kind": "rebalance", "weights": targets, "assets": self._assets(),
+                      "row": command.row, "session": self.session, "strategy": self.strategy}
             approval = self.gov.approvals.request(fields, actor=self.actor)
             self._held_rebalances[seq] = (command, approval.id)
             self._decide(seq, "rebalance", None, "held", "approval",

@@ -148,11 +148,9 @@ class LiveBarFeed:
             frame = frame[frame["time"] > last]
         if frame.empty:
             return frame
-        self._frame = (
-            pd.concat([self._frame, frame], ignore_index=True)
-            if len(self._frame)
-            else frame.reset_index(drop=True)
-        )
+        self._frame = pd.concat([self._frame, frame], ignore_index=True) if len(
+            self._frame
+        ) else frame.reset_index(drop=True)
         self._panel = None
         return frame
 

@@ -73,8 +73,8 @@ class AlpacaBarSource:
     def history(self, after: pd.Timestamp | None, count: int) -> pd.DataFrame:
         if after is None:
             # calendars skip nights, weekends and holidays: ask wide, keep the last ``count``
-            start = (
-                pd.Timestamp.now(tz="UTC") - self.period * max(count, 1) * 2 - pd.Timedelta(days=7)
+            start = pd.Timestamp.now(tz="UTC") - self.period * max(count, 1) * 2 - pd.Timedelta(
+                days=7
             )
         else:
             start = after + pd.Timedelta(seconds=1)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench install install-dev clean
+.PHONY: demo test lint bench install install-dev clean compose-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/bench_ml.py
 	$(BIN)/python bench/bench_pairs.py
 	$(BIN)/python bench/bench_mining.py
+
+## compose-check: validate docker-compose.yml without Docker (YAML, services, no secrets)
+compose-check: $(STAMP_RUN)
+	$(BIN)/python deploy/check_compose.py docker-compose.yml
 
 clean:
 	rm -rf $(VENV) .alphaloop .pytest_cache .ruff_cache

@@ -112,6 +112,8 @@ def mine_dataset(
     should_stop: Callable[[], bool] | None = None,
     llm: LLMClient | None = None,
     n_hypotheses: int = 5,
+    executor: str = "local",
+    workers: int = 1,
 ) -> MiningOutcome:
     """Mine factors on ``data``'s search span under a recorded session.
 
@@ -137,6 +139,10 @@ def mine_dataset(
         after the model's knowledge cut-off (``memorisation_guard``). When
         the model gives nothing usable the run is the offline one, and the
         summary says why.
+    executor, workers : str, int
+        Where candidates are scored: ``local`` (``workers`` processes) or
+        ``ray`` (``workers`` actors on the cluster at the settings'
+        ``ray_address``, else a local instance). The result is the same.
 
     Raises
     ------
@@ -230,6 +236,9 @@ def mine_dataset(
             resume=True,
             on_generation=on_generation,
             should_stop=should_stop,
+            executor=executor,
+            workers=workers,
+            address=ws.settings.ray_address if executor == "ray" else None,
         )
         status = "interrupted" if result.stopped == "interrupted" else "finished"
     except KeyboardInterrupt:

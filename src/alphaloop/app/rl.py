@@ -374,25 +374,53 @@ def rl_signal(ws: Workspace, version: Any, panel: Any) -> np.ndarray:
     return policy_weights(bundle, panel)
 
 
+def _train_env(config: Any, panel: Any, spec: RLSpec, seed: int) -> Any:
+    """A training environment (module level, so a trial shipped to a worker pickles)."""
+    return _env(config, panel, spec, "train", evaluation=False, seed=seed, n_envs=spec.n_envs)
+
+
 def tune_rl(
-    ws: Workspace, spec: RLSpec, *, trials: int, seed: int = 0, progress: Progress | None = None
+    ws: Workspace,
+    spec: RLSpec,
+    *,
+    trials: int,
+    seed: int = 0,
+    progress: Progress | None = None,
+    executor: str = "local",
+    workers: int = 1,
+    concurrent: int = 1,
 ) -> RLTuneResult:
-    """Optuna search on the validation span; records an ``rl-tune`` run with the trial count."""
+    """Optuna search on the validation span; records an ``rl-tune`` run with the trial count.
+
+    ``executor`` (``local`` or ``ray``, at the settings' ``ray_address``) and
+    ``workers`` say where trials train; ``concurrent`` trials are asked per
+    round. The result depends on ``seed`` and ``concurrent``, not on where
+    the trials ran.
+    """
+    from functools import partial
+
     from alphaloop.rl.tuning import tune
 
     panel, info, config = _load(ws, spec)
-    params = {"rl_spec": spec.model_dump(mode="json"), "trials": trials, "seed": seed}
+    params = {
+        "rl_spec": spec.model_dump(mode="json"),
+        "trials": trials,
+        "seed": seed,
+        "concurrent": concurrent,
+    }
     with ws.runs.start("rl-tune", params) as run:
         run.data_hashes = {spec.data: info.content_hash}
         result = tune(
             spec,
-            lambda s: _env(
-                config, panel, spec, "train", evaluation=False, seed=s, n_envs=spec.n_envs
-            ),
-            lambda: _scorer(config, panel, spec),
+            partial(_train_env, config, panel, spec),
+            partial(_scorer, config, panel, spec),
             trials=trials,
             seed=seed,
             progress=progress,
+            executor=executor,
+            workers=workers,
+            address=ws.settings.ray_address if executor == "ray" else None,
+            concurrent=concurrent,
         )
         doc = json_safe({**result.to_dict(), "run_id": run.id, "data": spec.data})
         run.result = {k: doc[k] for k in ("n_trials", "n_failed", "best_value", "best_params")}

@@ -63,6 +63,7 @@ from alphaloop.cli.runs import runs_app
 from alphaloop.cli.status import status
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app
+from alphaloop.cli.sweep import sweep
 from alphaloop.cli.synth import synth_app
 from alphaloop.cli.validate import validate
 
@@ -88,6 +89,7 @@ app.add_typer(docs_app, name="docs")
 app.command("demo")(demo)
 app.command("backtest")(backtest)
 app.command("lookahead")(lookahead)
+app.command("sweep")(sweep)
 app.command("validate")(validate)
 app.command("generate")(generate)
 app.command("opportunities")(opportunities)

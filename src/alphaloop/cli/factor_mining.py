@@ -91,6 +91,12 @@ def mine_command(
             "--llm-cache", help="Model answers: use (cache them), replay (cache only), off."
         ),
     ] = "use",
+    executor: Annotated[
+        str, typer.Option(help="Where candidates are scored: local or ray.")
+    ] = "local",
+    workers: Annotated[
+        int, typer.Option(help="Scoring processes (or Ray actors); 1 scores in process.", min=1)
+    ] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Mine factors on a dataset's search span: ``alphaloop factor mine --data NAME``.
@@ -119,6 +125,8 @@ def mine_command(
         raise UsageError(f"--hypotheses must be none or llm, got {hypotheses!r}")
     if llm_cache not in ("use", "replay", "off"):
         raise UsageError(f"--llm-cache must be use, replay or off, got {llm_cache!r}")
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be local or ray, got {executor!r}")
     ws = workspace(ctx, write=True)
     client = None
     if hypotheses == "llm":
@@ -137,6 +145,8 @@ def mine_command(
                 on_generation=on_generation,
                 llm=client,
                 n_hypotheses=hypotheses_count,
+                executor=executor,
+                workers=workers,
             )
     finally:
         if client is not None:

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from alphaloop.cli.common import Col, JsonOpt, fmt_num, out, print_json, print_table, progress_bars
 from alphaloop.cli.common import workspace as open_workspace
+from alphaloop.errors import UsageError
 
 rl_app = typer.Typer(
     help="Reinforcement learning: train agents from an RL spec across seeds, tune on validation.",
@@ -115,16 +116,38 @@ def rl_tune(
     spec_path: Annotated[Path, typer.Argument(help="RL spec (YAML or JSON).")],
     trials: Annotated[int, typer.Option("--trials", help="Optuna trials (each one counts).")] = 20,
     seed: Annotated[int, typer.Option("--seed", help="Sampler seed.")] = 0,
+    executor: Annotated[str, typer.Option(help="Where trials train: local or ray.")] = "local",
+    workers: Annotated[
+        int, typer.Option(help="Trial processes (or Ray actors); 1 trains in process.", min=1)
+    ] = 1,
+    concurrent: Annotated[
+        int,
+        typer.Option(
+            help="Trials asked per round (the search depends on it, not on the executor).",
+            min=1,
+        ),
+    ] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Search hyperparameters with Optuna on the validation span only (never the test span)."""
     from alphaloop.app.rl import tune_rl
     from alphaloop.rl.spec import load_rl_spec
 
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be local or ray, got {executor!r}")
     spec = load_rl_spec(spec_path)
     ws = open_workspace(ctx, write=True)
     with progress_bars(as_json) as progress:
-        result = tune_rl(ws, spec, trials=trials, seed=seed, progress=progress)
+        result = tune_rl(
+            ws,
+            spec,
+            trials=trials,
+            seed=seed,
+            progress=progress,
+            executor=executor,
+            workers=workers,
+            concurrent=concurrent,
+        )
     doc = result.to_dict()
     if as_json:
         print_json(doc)

@@ -124,7 +124,11 @@ class AuditLog:
         with self.db.write_session() as s:
             conn = s.connection()
             if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
+                # one lock per schema: workspaces sharing a server do not wait on each other
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"),
+                    {"k": _APPEND_LOCK},
+                )
             last = s.execute(
                 select(AuditEntryRow.seq, AuditEntryRow.hash)
                 .order_by(AuditEntryRow.seq.desc())

@@ -3,8 +3,12 @@
 :func:`version_fields` validates what
 :meth:`~alphaloop.models.registry.ModelRegistry.register` is given and turns it
 into the columns of ``model_versions``; :func:`insert_version` numbers the
-version and moves its artifact into place in one transaction, retrying when a
-concurrent writer took the same number.
+version and moves its artifact into place in one transaction. Writers of
+one name take turns: PostgreSQL holds a transaction-scoped advisory lock
+keyed by the schema and the name, SQLite the database's write lock
+(``BEGIN IMMEDIATE``), so the ``max + 1`` read is never stale; the unique
+constraint (name, version) stays as a second guard, and a clash with a
+writer that does not take the lock is retried with a fresh number.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from alphaloop import __version__
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["insert_version", "version_fields"]
 
 _INSERT_ATTEMPTS = 20
+#: key of the PostgreSQL advisory lock held while a version number is allocated
+_VERSION_LOCK = 0x6D766572  # "mver"
 _LIMITS = {  # column widths of the string fields
     "family": 100,
     "task": 40,
@@ -146,16 +152,26 @@ def insert_version(
 ) -> ModelVersionRecord:
     """Insert the next version's row and move the artifact in, in one transaction.
 
-    The version number is ``max + 1`` read inside the transaction; the unique
-    constraint (name, version) rejects a concurrent writer that read the same
-    maximum, which then retries with a fresh number. ``version_dir(name, n)``
+    The version number is ``max + 1`` read inside the transaction, after
+    taking the name's lock (see the module's docstring); the unique
+    constraint (name, version) rejects a writer that read a stale maximum
+    anyway, which then retries with a fresh number. ``version_dir(name, n)``
     is where the artifact of ``name/v<n>`` goes.
     """
     name = fields["name"]
     for attempt in range(_INSERT_ATTEMPTS):
         moved: Path | None = None
         try:
-            with db.session() as s:
+            with db.write_session() as s:
+                conn = s.connection()
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text(
+                            "SELECT pg_advisory_xact_lock(:k, "
+                            "hashtext(current_schema() || '/' || :name))"
+                        ),
+                        {"k": _VERSION_LOCK, "name": name},
+                    )
                 top = s.scalar(select(func.max(_V.version)).where(_V.name == name))
                 version = (top or 0) + 1
                 ref = f"{name}/v{version}"

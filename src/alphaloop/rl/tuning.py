@@ -10,6 +10,13 @@ span, so the test span (and the sealed holdout, which the loaded data never
 holds) is never read. Every trial counts, failed ones included: the result
 carries the number of trials next to the best score, which is optimistic by
 selection.
+
+Trials run in rounds of ``concurrent`` (ask that many, train them, tell
+their scores in trial order), on a task pool (:mod:`alphaloop.compute`):
+in this process, in a local process pool or on Ray actors. The sampler
+sees the same history whatever ran the trials, so the search depends on
+the seed and ``concurrent`` only, never on the executor. With
+``concurrent=1`` (the default) it is the sequential search.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from alphaloop.compute.pools import InlinePool, TaskPool, make_pool
 from alphaloop.progress import Progress, no_progress
 from alphaloop.rl.spec import RLSpec
 
-__all__ = ["SEARCH_SPACES", "TuneResult", "tune"]
+__all__ = ["SEARCH_SPACES", "TuneData", "TuneResult", "score_trial", "tune"]
 
 
 def _common(trial: Any) -> dict[str, Any]:
@@ -103,6 +111,40 @@ class TuneResult:
         }
 
 
+@dataclass(frozen=True)
+class TuneData:
+    """What every trial reads: the spec and the two environment factories.
+
+    ``make_train_env(seed)`` builds a training environment;
+    ``make_validation_score()`` returns ``score(model)`` on the validation
+    span. Off this process they must pickle (module-level functions or
+    :func:`functools.partial` of them; Ray also takes closures).
+    """
+
+    spec: RLSpec
+    make_train_env: Callable[[int], Any]
+    make_validation_score: Callable[[], Callable[[Any], float]]
+
+
+def score_trial(data: TuneData, params: dict[str, Any]) -> tuple[str, float | str]:
+    """Train one trial's agent with ``params``: ``("ok", validation score)`` or
+    ``("failed", "ErrorType: message")`` (a failed trial still counts)."""
+    from alphaloop.rl.train import train_seed
+
+    seed = data.spec.seed_list[0]
+    try:
+        run = train_seed(
+            data.spec,
+            data.make_train_env(seed),
+            data.make_validation_score(),
+            seed,
+            hyperparameters=params,
+        )
+    except Exception as exc:  # the trial failed; the search goes on and counts it
+        return "failed", f"{type(exc).__name__}: {exc}"
+    return "ok", float(run.validation_score)
+
+
 def tune(
     spec: RLSpec,
     make_train_env: Callable[[int], Any],
@@ -111,44 +153,51 @@ def tune(
     trials: int,
     seed: int = 0,
     progress: Progress | None = None,
+    executor: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    concurrent: int = 1,
 ) -> TuneResult:
     """Search ``spec.algorithm``'s hyperparameters (``spec.hyperparameters`` are the fixed
     base each trial's draw overrides).
 
     ``make_train_env(seed)`` builds a training environment; ``make_validation_score()``
-    returns ``score(model)`` on the validation span.
+    returns ``score(model)`` on the validation span. ``executor`` (``local`` or
+    ``ray``), ``workers`` and ``address`` say where trials run; ``concurrent``
+    trials are asked per round (see the module's docstring).
     """
     import optuna
 
-    from alphaloop.rl.train import train_seed
-
     if trials < 1:
         raise ValueError(f"trials must be at least 1, got {trials}")
+    if concurrent < 1:
+        raise ValueError(f"concurrent must be at least 1, got {concurrent}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     report = progress or no_progress
     space = SEARCH_SPACES[spec.algorithm]
-    train_seed_value = spec.seed_list[0]
-    failed = 0
-
-    def objective(trial: Any) -> float:
-        params = {**spec.hyperparameters, **space(trial)}
-        run = train_seed(
-            spec,
-            make_train_env(train_seed_value),
-            make_validation_score(),
-            train_seed_value,
-            hyperparameters=params,
-        )
-        return float(run.validation_score)
-
-    def on_trial(study: Any, trial: Any) -> None:
-        nonlocal failed
-        failed += int(trial.state != optuna.trial.TrialState.COMPLETE)
-        report("tuning: trials", len(study.trials), trials)
-
+    data = TuneData(spec, make_train_env, make_validation_score)
+    local = executor == "local" and workers == 1 and address is None
+    pool: TaskPool[TuneData] = (
+        InlinePool(data) if local else make_pool(executor, data, workers=workers, address=address)
+    )
     sampler = optuna.samplers.TPESampler(seed=seed)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.optimize(objective, n_trials=trials, catch=(Exception,), callbacks=[on_trial])
+    failed = 0
+    try:
+        while len(study.trials) < trials:
+            asked = [study.ask() for _ in range(min(concurrent, trials - len(study.trials)))]
+            drawn = [{**spec.hyperparameters, **space(t)} for t in asked]
+            for trial, (status, value) in zip(
+                asked, pool.map(score_trial, drawn, batch_size=1), strict=True
+            ):
+                if status == "ok" and math.isfinite(float(value)):
+                    study.tell(trial, float(value))
+                else:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    failed += 1
+            report("tuning: trials", len(study.trials), trials)
+    finally:
+        pool.close()
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = max(done, key=lambda t: t.value) if done else None
     return TuneResult(

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from alphaloop.compute.pools import TaskPool, make_pool
 from alphaloop.data import Panel
 from alphaloop.errors import ExpressionError, MiningError
 from alphaloop.factors.ast import Call, Node
@@ -65,6 +66,7 @@ from alphaloop.factors.mining.results import (
     clean_float,
 )
 from alphaloop.factors.mining.scoring import CandidateScore, ICScorer
+from alphaloop.factors.mining.scoring_task import ScoringData, score_chunk
 from alphaloop.factors.mining.significance import ic_significance
 from alphaloop.factors.mining.variation import (
     constant_mutation,
@@ -133,6 +135,8 @@ class _Run:
         self.plan, self.test = search_folds(panel, config, self.grammar)
         label = next_bar_label(panel.field("close"), config.horizon)
         self.scorer = ICScorer(label, panel.membership, self.plan)
+        self.scoring = ScoringData(panel, self.scorer, config.min_coverage, config.complexity)
+        self.tasks: TaskPool[ScoringData] | None = None
         self.pool = AlphaPool(self.scorer, config.pool, min_gain=config.min_gain)
         self.rng = np.random.default_rng(config.seed)
         self.seeds = self._parse_seeds(config.seed_expressions)
@@ -173,7 +177,12 @@ class _Run:
 
     # ------------------------------------------------------------ scoring
     def score_batch(self, items: list[tuple[Node, str, tuple[str, ...]]]) -> None:
-        """Score new distinct candidates (node, operator, parents), in one evaluation batch."""
+        """Score new distinct candidates (node, operator, parents), in evaluation chunks.
+
+        The chunks are scored by :func:`~.scoring_task.score_chunk`, in this
+        process or on the run's task pool; the outcomes are then taken in
+        candidate order, so the result does not depend on where they ran.
+        """
         fresh: dict[str, tuple[Node, str, tuple[str, ...]]] = {}
         for node, op, parents in items:
             key = expression_hash(node)
@@ -182,42 +191,33 @@ class _Run:
             fresh[key] = (node, op, parents)
         room = self.config.budget - len(self.candidates)
         keys = list(fresh)[: max(0, room)]
-        for chunk in _chunks(keys, _chunk_size(self.panel)):
-            nodes = {k: fresh[k][0] for k in chunk}
-            try:
-                values = evaluate_nodes(self.panel, nodes)
-            except Exception:  # one bad tree must not sink the batch: evaluate alone
-                values = {}
-                for k, n in nodes.items():
-                    try:
-                        values.update(evaluate_nodes(self.panel, {k: n}))
-                    except Exception as exc:
-                        self._record(k, fresh[k], "failed", None, None, f"{type(exc).__name__}")
-            for k in chunk:
-                if k in values:
-                    self._score_one(k, fresh[k], values.pop(k))
+        size_ = _chunk_size(self.panel)
+        if self.tasks is not None and keys:
+            # enough chunks to keep every worker busy
+            size_ = min(size_, max(1, math.ceil(len(keys) / (2 * self.tasks.workers))))
+        chunks = [[(k, fresh[k][0]) for k in chunk] for chunk in _chunks(keys, size_)]
+        if self.tasks is None:
+            parts = [score_chunk(self.scoring, chunk, self.threshold) for chunk in chunks]
+        else:
+            parts = self.tasks.map(score_chunk, chunks, common=self.threshold, batch_size=1)
+        for outcomes in parts:
+            for o in outcomes:
+                item = fresh[o.key]
+                if o.status == "scored" and o.ranked is not None:
+                    self._admit(o.key, item, o.score, o.bound, o.ranked)
+                else:
+                    self._record(o.key, item, o.status, o.bound, o.score, o.reason)
 
-    def _score_one(
-        self, key: str, item: tuple[Node, str, tuple[str, ...]], values: np.ndarray
+    def _admit(
+        self,
+        key: str,
+        item: tuple[Node, str, tuple[str, ...]],
+        score: CandidateScore | None,
+        bound: float | None,
+        ranked: np.ndarray,
     ) -> None:
-        node = item[0]
-        score = self.scorer.score(values)
-        least = self.config.min_coverage
-        shares = (score.coverage, score.valid_coverage, score.days, score.valid_days)
-        covered = all(x >= least for x in shares)  # NaN: not covered
-        if not (math.isfinite(score.ic) and covered):
-            why = "no finite IC" if not math.isfinite(score.ic) else "too few values"
-            self._record(key, item, "degenerate", None, score, why)
-            return
-        bound = abs(score.ic) - self.config.complexity * size(node)
-        if bound <= self.threshold:
-            # it cannot reach the population (nor the pool's offers): the novelty
-            # term, which only lowers fitness, is not worth its ranks
-            self._record(key, item, "scored", bound, score, None)
-            return
-        ranked = self.scorer.ranked(values)
-        if score.ic < 0:
-            ranked = -ranked
+        """A candidate that may enter the population: its fitness with the novelty term."""
+        assert bound is not None
         corr = 0.0
         for member in self.pool.members:
             c = self.scorer.correlation(ranked, self.ranked[member.key])
@@ -529,6 +529,9 @@ def mine(
     resume: bool = False,
     on_generation: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    executor: str = "local",
+    workers: int = 1,
+    address: str | None = None,
 ) -> MiningResult:
     """Mine factors on ``panel`` (the search span only) and return the pool.
 
@@ -547,6 +550,15 @@ def mine(
         Called after each generation with a progress dict.
     should_stop : callable, optional
         Polled between generations; True ends the run (``stopped="interrupted"``).
+    executor : {"local", "ray"}, default "local"
+        Where candidates are scored (:func:`alphaloop.compute.make_pool`): in
+        this process or a local process pool (``workers > 1``), or on Ray
+        actors. The panel and the scorer are shipped to each worker once;
+        the result is the same, bit for bit, wherever the scoring ran.
+    workers : int, default 1
+        Worker processes or Ray actors.
+    address : str, optional
+        The Ray cluster (``ALPHALOOP_RAY_ADDRESS``); default a local instance.
 
     Raises
     ------
@@ -560,7 +572,13 @@ def mine(
         on_generation,
         should_stop,
     )
-    return run.run(resume)
+    if executor == "local" and workers == 1 and address is None:
+        return run.run(resume)
+    run.tasks = make_pool(executor, run.scoring, workers=workers, address=address)
+    try:
+        return run.run(resume)
+    finally:
+        run.tasks.close()
 
 
 # ---------------------------------------------------------------------- helpers

@@ -73,3 +73,23 @@ def test_bad_grids_are_plain_errors(
     assert code != 0
     assert message in err
     assert "Traceback" not in err
+
+
+def test_every_point_is_a_trial_and_the_best_is_deflated(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alphaloop.app import Workspace
+
+    with Workspace(ws) as w:
+        before = w.strategies.n_trials("nasdaq-ohlcv")
+    code, out, err = cli(capsys, ws, "sweep", *GRID, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    with Workspace(ws) as w:
+        after = w.strategies.n_trials("nasdaq-ohlcv")
+    assert after == before + 4
+    deflated = doc["deflated"]
+    assert deflated["n_trials"] == after
+    assert 0.0 <= deflated["dsr"] <= 1.0
+    # the re-run best point is the reported one
+    assert deflated["sharpe"] == pytest.approx(doc["best"]["sharpe"], rel=1e-9)

@@ -4,8 +4,12 @@
 never read; using the dataset seals it at first use), runs a grid of
 moving-average crosses (:mod:`alphaloop.backtest.sweep`) on a task pool of
 the executor asked for, and records a ``sweep`` run with the data hash, the
-grid and the number of points. The best point is chosen among all of them:
-its Sharpe ratio is reported next to that number, as optimistic by selection.
+grid and the number of points. Every point is a trial of the dataset: the
+sweep adds them to its trial counter (the one every deflated Sharpe ratio reads),
+so later selections on the dataset pay for them; a repeated sweep counts its
+points again (counting too many trials only makes the deflation stricter). The
+best point is chosen among all of them and reported with its deflated Sharpe
+ratio for the dataset's whole trial count, as optimistic by selection.
 """
 
 from __future__ import annotations
@@ -76,9 +80,17 @@ def sweep_dataset(
             pool.close()
         finite = [r for r in results if math.isfinite(r.sharpe)]
         best = max(finite, key=lambda r: (r.sharpe, -r.fast, -r.slow)) if finite else None
+        ppy = sweep_data(panel).periods_per_year
+        _count_trials(ws, data, results, ppy)
+        deflated = (
+            _deflated(ws, data, sweep_data(panel), SmaCross(best.asset, best.fast, best.slow), ppy)
+            if best is not None
+            else None
+        )
         run.result = {
             "n_points": len(results),
             "best": asdict(best) if best is not None else None,
+            "deflated": deflated,
         }
     return {
         "run_id": run.id,
@@ -87,6 +99,44 @@ def sweep_dataset(
         "fills": "next_open" if "open" in panel.field_names else "next_close",
         "n_points": len(results),
         "best": asdict(best) if best is not None else None,
+        "deflated": deflated,
         "points": [asdict(r) for r in results],
         "caveats": list(info.caveats),
     }
+
+
+def _count_trials(ws: Workspace, data: str, results: Sequence[Any], ppy: float) -> None:
+    """Add every point to ``data``'s trial counter (per-period Sharpe where it is finite)."""
+    from alphaloop.research.trial_counter import bump_trials
+
+    with ws.db.write_session() as s:
+        for r in results:
+            sr = r.sharpe / math.sqrt(ppy) if math.isfinite(r.sharpe) else None
+            bump_trials(s, data, trial=True, sr=sr)
+
+
+def _deflated(ws: Workspace, data: str, payload: Any, point: Any, ppy: float) -> dict[str, Any]:
+    """The best point's deflated Sharpe ratio against every trial counted on ``data``."""
+    import numpy as np
+    from scipy import stats
+
+    from alphaloop.backtest.sweep import sma_cross_returns
+    from alphaloop.validation import deflated_sharpe_ratio
+
+    returns = sma_cross_returns(payload, point)
+    returns = returns[np.isfinite(returns)]
+    n_trials = ws.strategies.n_trials(data)
+    _, _, var = ws.strategies.trial_sharpe_stats(data)
+    std = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
+    if std == 0.0 or len(returns) < 3:
+        return {"dsr": None, "n_trials": n_trials, "reason": "too few or constant returns"}
+    sr = float(np.mean(returns)) / std
+    result = deflated_sharpe_ratio(
+        sr,
+        max(n_trials, 1),
+        var,
+        len(returns),
+        float(stats.skew(returns)),
+        float(stats.kurtosis(returns, fisher=False)),
+    )
+    return {"dsr": float(result.dsr), "n_trials": n_trials, "sharpe": sr * math.sqrt(ppy)}

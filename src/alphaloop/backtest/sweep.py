@@ -29,13 +29,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from alphaloop.backtest.metrics import periods_per_year_for
-from alphaloop.backtest.vectorized import simulate_many
+from alphaloop.backtest.vectorized import SweepResult, simulate_many
 from alphaloop.compute.pools import TaskPool
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import CostModel, FillTiming
 
-__all__ = ["SmaCross", "SweepData", "SweepPoint", "run_sweep", "sma_cross_point", "sweep_data"]
+__all__ = [
+    "SmaCross",
+    "SweepData",
+    "SweepPoint",
+    "run_sweep",
+    "sma_cross_point",
+    "sma_cross_returns",
+    "sweep_data",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +103,18 @@ def _sma(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def sma_cross_point(data: SweepData, point: SmaCross) -> SweepPoint:
-    """Backtest one point (the task function of :func:`run_sweep`).
+def sma_cross_returns(data: SweepData, point: SmaCross) -> np.ndarray:
+    """Per-bar simple returns of one point (net of costs), as :func:`sma_cross_point` sees them.
 
     Raises
     ------
     BacktestError
         Unknown asset, or windows that are not ``1 <= fast < slow``.
     """
+    return _simulate(data, point).returns()[0]
+
+
+def _simulate(data: SweepData, point: SmaCross) -> SweepResult:
     panel = data.panels.get(point.asset)
     if panel is None:
         raise BacktestError(f"sweep point names asset {point.asset!r}, which is not in the data")
@@ -115,7 +127,18 @@ def sma_cross_point(data: SweepData, point: SmaCross) -> SweepPoint:
     fast, slow = _sma(close, point.fast), _sma(close, point.slow)
     with np.errstate(invalid="ignore"):
         weights = np.where(fast > slow, 1.0, 0.0)
-    result = simulate_many(panel, weights[None, :, None], costs=data.costs, fills=data.fills)
+    return simulate_many(panel, weights[None, :, None], costs=data.costs, fills=data.fills)
+
+
+def sma_cross_point(data: SweepData, point: SmaCross) -> SweepPoint:
+    """Backtest one point (the task function of :func:`run_sweep`).
+
+    Raises
+    ------
+    BacktestError
+        Unknown asset, or windows that are not ``1 <= fast < slow``.
+    """
+    result = _simulate(data, point)
     returns = result.returns()[0]
     std = float(np.std(returns, ddof=1)) if len(returns) > 1 else math.nan
     sharpe = float(np.mean(returns)) / std * math.sqrt(data.periods_per_year) if std > 0 else 0.0

@@ -88,3 +88,9 @@ def sweep(
             f"best Sharpe {fmt_num(doc['best']['sharpe'], 3)} selected among "
             f"{doc['n_points']} points: expect it to be optimistic; run {doc['run_id']}"
         )
+        d = doc["deflated"]
+        if d is not None and d["dsr"] is not None:
+            out.print(
+                f"deflated Sharpe {fmt_num(d['dsr'], 3)} (probability that its true Sharpe beats "
+                f"the best of {d['n_trials']} trials counted on {doc['data']} by chance)"
+            )

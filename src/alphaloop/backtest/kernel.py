@@ -211,9 +211,8 @@ def run_portfolio(
     r = -1
     while r + 1 < n_rows:
         r += 1
-        if (n_held == 0 or not use_stops) and (n_short == 0 or borrow_rate == 0.0) and (
-            n_working == 0
-        ):
+        quiet = (n_held == 0 or not use_stops) and (n_short == 0 or borrow_rate == 0.0)
+        if quiet and n_working == 0:
             # fast path over rows where only the marks can move
             r = _quiet_rows(
                 r, targets, lag, close, shares, last_px, cash, equity, turnover, gross,

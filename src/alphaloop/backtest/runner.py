@@ -669,6 +669,7 @@ def _assumptions(
             "description": spec.fills.describe(),
             "optimistic": spec.fills.optimistic,
             "synthetic_open_fills": synthetic,
+            **({"participation": spec.participation} if spec.participation is not None else {}),
         },
         "costs": {k: v for k, v in costs.items() if k != "notes"},
         "annualization": annualization,
@@ -822,6 +823,7 @@ def _simulate_weights(
         "stop_loss": spec.stops.stop_loss,
         "take_profit": spec.stops.take_profit,
         "trailing_stop": spec.stops.trailing_stop,
+        "participation": spec.participation,
     }
     # bars before the start feed the impact model's volume and volatility
     history = min(prep.start_row, charged.impact_window)
@@ -834,6 +836,13 @@ def _simulate_weights(
     else:
         kwargs["risk"] = spec.limits.risk_limits()
         sim = _simulate_event(full, targets, history, kwargs)
+        if spec.participation is not None:
+            note = (
+                f"participation cap {spec.participation:g} of each bar's volume per asset; the "
+                "event engine's rebalance remainders are DAY orders: they expire at the end of "
+                "their UTC date (the vectorized engine carries them until done or replaced)"
+            )
+            sim = replace(sim, notes=(*sim.notes, note))
         if spec.limits.risk is not None:
             stats = {**stats, "risk_engine": _risk_record(sim, full.index)}
     return sim, stats
@@ -851,6 +860,12 @@ def _simulate_quotes(
 
     spec = prep.spec
     assert prep.template is not None
+    if spec.participation is not None:
+        raise BacktestError(
+            f"template {spec.template.template if spec.template else '?'} quotes; a quote "
+            "fills at its level within the bar and participation does not cap it",
+            hint="remove participation: (max_inventory limits the inventory)",
+        )
     if spec.stops.active or spec.exits.active:
         raise BacktestError(
             f"template {spec.template.template if spec.template else '?'} quotes; stops and "

@@ -59,8 +59,8 @@ def traded_per_bar(result: SimulationResult, panel: Panel) -> np.ndarray:
 
 
 def assert_same_run(vec: SimulationResult, ev: SimulationResult) -> None:
-    scale = vec.initial_capital
-    np.testing.assert_allclose(ev.equity.to_numpy(), vec.equity.to_numpy(), rtol=0, atol=1e-9 * scale)
+    atol = 1e-9 * vec.initial_capital
+    np.testing.assert_allclose(ev.equity.to_numpy(), vec.equity.to_numpy(), rtol=0, atol=atol)
     assert len(ev.trades) == len(vec.trades)
     for name in ("shares", "price", "cash_flow"):
         np.testing.assert_allclose(

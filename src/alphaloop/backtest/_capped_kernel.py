@@ -17,8 +17,9 @@
   first: sells, then (without leverage and shorts) the buys are scaled to
   the cash there is (:func:`~alphaloop.execution.rebalance.fit_buys_to_cash`,
   before the cap, as the event engine does), then buys. Then the
-  remainders of earlier rows: sells, then buys, which, without leverage and
-  shorts, are scaled down to the cash there is (the rest keeps working).
+  remainders of earlier rows: sells, then buys; without leverage and shorts,
+  buys the cash no longer covers are scaled down to it and what they leave
+  is dropped (the cash is spent).
 - Orders: a share order adds to what is still working for its asset (they
   net), and whatever is working fills, sells first, then buys; without
   leverage and shorts the buys must fit the cash (else ``ERR_CASH``).
@@ -127,9 +128,12 @@ def capped_orders(
             delta[j] = capped_quantity(pending[j], room[j], lot[j])
             base[j] = shares[j] + delta[j]
             any_buy = any_buy or delta[j] > 0.0
+    short_of_cash = False
     if any_buy and cash_only:
         if weights:
-            fit_buys_to_cash(delta, base, shares, cash, px, lot, params, adv[r], sigma[r], cost_tmp)
+            short_of_cash = fit_buys_to_cash(
+                delta, base, shares, cash, px, lot, params, adv[r], sigma[r], cost_tmp
+            )
         elif not cash_fits(buys_cost(delta, px, params, adv[r], sigma[r], cost_tmp), cash):
             for j in range(n_assets):
                 if delta[j] > 0.0:
@@ -146,6 +150,8 @@ def capped_orders(
             if code != OK:
                 return code, r, j, cash, n_tr, n_rt, 0
             pending[j] = remainder(pending[j], q)
+        if short_of_cash and pending[j] > 0.0:
+            pending[j] = 0.0  # the cash is spent: what it no longer covers is dropped
         if pending[j] != 0.0:
             n_working += 1
     return OK, r, -1, cash, n_tr, n_rt, n_working

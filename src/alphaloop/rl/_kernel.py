@@ -230,7 +230,8 @@ def _rebalance_capped(r, targets, exec_px, last_px, shares, cash, adv, sigma, vo
     (weights): new trades first (sells, buys scaled to the cash, buys),
     each at most the room left in the row's cap, an asset with a target
     dropping its old remainder; then the remainders of earlier rows (sells,
-    then buys scaled down to the cash).
+    then buys scaled down to the cash, what the cash no longer covers
+    dropped).
     """
     px = exec_px[r]
     n = targets.shape[0]
@@ -284,8 +285,11 @@ def _rebalance_capped(r, targets, exec_px, last_px, shares, cash, adv, sigma, vo
             delta[j] = capped_quantity(pending[j], room[j], lot[j])
             base[j] = shares[j] + delta[j]
             any_buy = any_buy or delta[j] > 0.0
+    short_of_cash = False
     if any_buy and cash_only:
-        fit_buys_to_cash(delta, base, shares, cash, px, lot, costs, adv[r], sigma[r], cost_tmp)
+        short_of_cash = fit_buys_to_cash(
+            delta, base, shares, cash, px, lot, costs, adv[r], sigma[r], cost_tmp
+        )
     for j in range(n):
         q = delta[j]
         if q > 0.0:
@@ -294,6 +298,8 @@ def _rebalance_capped(r, targets, exec_px, last_px, shares, cash, adv, sigma, vo
             traded += q * px[j]
             spent += c
             pending[j] = remainder(pending[j], q)
+        if short_of_cash and pending[j] > 0.0:
+            pending[j] = 0.0  # the cash is spent: what it no longer covers is dropped
     return cash, traded, spent, OK
 
 

@@ -167,6 +167,26 @@ def test_lots_round_the_capped_quantity_down() -> None:
     assert result.trades["shares"].tolist() == [100.0, 100.0, 100.0]
 
 
+def test_a_remainder_the_cash_no_longer_covers_is_dropped() -> None:
+    index = pd.date_range("2024-01-02", periods=14, freq="D", tz="UTC")
+    price = (100.0 + np.arange(14.0))[:, None]  # rising: the remainder gets dearer
+    panel = Panel(index, ("AAA",), {
+        "open": price, "close": price, "volume": np.full((14, 1), 1000.0),
+    })  # fmt: skip
+    targets = np.full((14, 1), np.nan)
+    targets[0] = 1.0  # 1,000 shares at 100, 100 a bar
+    result = simulate(
+        panel, targets, costs=CostModel.zero(), initial_capital=1e5, participation=0.1
+    )
+    shares = result.trades["shares"].to_numpy()
+    assert shares[:9].tolist() == [100.0] * 9
+    assert len(shares) == 10
+    assert 0.0 < shares[9] < 100.0  # the last one, scaled to the cash
+    cash = 1e5 - (result.trades["shares"] * result.trades["price"]).sum()
+    assert cash == pytest.approx(0.0, abs=1e-6)
+    assert not any("still working" in n for n in result.notes)
+
+
 @st.composite
 def capped_cases(draw: st.DrawFn) -> dict[str, Any]:
     seed = draw(st.integers(0, 10_000))

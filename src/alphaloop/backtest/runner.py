@@ -142,8 +142,9 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
     ``panel`` is the spec's data with its universe selected. Checked before
     any signal is computed, so a refused spec never runs (and is not a trial):
 
-    - the fields the fills and stops need (``close``; ``open`` for
-      ``next_open``; ``high`` and ``low`` for stops);
+    - the fields the fills, stops and participation cap need (``close``;
+      ``open`` for ``next_open``; ``high`` and ``low`` for stops; ``volume``
+      for ``participation``);
     - ``top_k`` with ``k`` above the number of assets in the universe is
       refused; ``k`` equal to it is noted: every eligible asset is held and
       the signal selects nothing.
@@ -171,6 +172,12 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
             "stop loss, take profit and trailing stops are checked against each bar's "
             f"high and low; {spec.data!r} has no 'high'/'low' fields (fields: {fields})",
             hint="set stops to 0 or use a dataset with high and low",
+        )
+    if spec.participation is not None and "volume" not in panel:
+        raise BacktestError(
+            f"participation caps fills at a share of each bar's volume; {spec.data!r} has no "
+            f"'volume' field (fields: {fields})",
+            hint="remove participation: or use a dataset with volume",
         )
     notes: list[str] = []
     k, n = spec.portfolio.k, panel.n_assets

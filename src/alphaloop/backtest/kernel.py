@@ -27,7 +27,9 @@ same numba functions the event engine calls: :func:`~alphaloop.backtest.
 sizing.plan_rebalance`, then the sells, then (without leverage and shorts)
 :func:`~alphaloop.execution.rebalance.fit_buys_to_cash`, then the buys. Fills and
 round trips are written to record arrays (:data:`TRADE_DTYPE`,
-:data:`ROUND_TRIP_DTYPE`).
+:data:`ROUND_TRIP_DTYPE`). Under a participation cap the order phase is
+:func:`~alphaloop.backtest._capped_kernel.capped_orders` instead, and rows
+with a remainder still working are never skipped by the quiet-row fast path.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ buys ``cash / (price * (1 + cost rate))`` shares); explicit share orders that
 need more cash than there is raise :class:`~alphaloop.errors.BacktestError`.
 Otherwise cash may go negative (a margin loan) and target weights must keep
 ``sum |w| <= max_leverage``.
+
+Participation cap (``participation``, off by default): at most that fraction
+of a bar's volume trades per asset on the bar; the rest keeps working on the
+next bars (rules in :mod:`alphaloop.backtest._capped_kernel`).
 """
 
 from __future__ import annotations

@@ -209,7 +209,7 @@ def run_portfolio(
     n_short = 0
     capped = participation > 0.0
     n_working = 0  # assets with a capped remainder still working
-    room = np.zeros(n_assets)
+    room = np.zeros(n_assets if capped else 0)  # shares left in the bar's cap
     r = -1
     while r + 1 < n_rows:
         r += 1

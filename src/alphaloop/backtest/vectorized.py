@@ -174,11 +174,11 @@ class _Market:
     close: np.ndarray
     adv: np.ndarray
     sigma: np.ndarray
-    volume: np.ndarray
     year_frac: np.ndarray
     lag: int
     at_open: bool
     has_volume: bool
+    volume: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # under a cap only
 
 
 _NO_VOLUME = np.empty((0, 0))  # the kernel reads volume only under a participation cap

@@ -7,7 +7,7 @@ asset's lot. It is the rule of the simulated broker's
 :meth:`~alphaloop.execution.fills.AuctionDesk._capacity`, written once for
 the numba kernels of the vectorized backtester
 (:mod:`alphaloop.backtest._capped_kernel`) and of the RL environments
-(:mod:`alphaloop.rl._capped`), which both carry what did not fit to the
+(:func:`alphaloop.rl._kernel._rebalance_capped`), which both carry what did not fit to the
 next bar.
 
 numba's on-disk cache does not notice edits to a function called from

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest import kernel as K  # noqa: N812
+from alphaloop.backtest._participation import check_participation, participation_note
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import (
@@ -182,23 +183,6 @@ class _Market:
 
 
 _NO_VOLUME = np.empty((0, 0))  # the kernel reads volume only under a participation cap
-
-
-def _check_participation(participation: float | None, stops: bool) -> None:
-    """A cap must be a fraction in (0, 1]; stop exits are not capped, so both are refused."""
-    if participation is None:
-        return
-    if not (np.isfinite(participation) and 0.0 < participation <= 1.0):
-        raise BacktestError(
-            f"participation must be a fraction of each bar's volume in (0, 1], got {participation}",
-            hint="e.g. 0.1 trades at most 10% of a bar's volume per asset; None = no cap",
-        )
-    if stops:
-        raise BacktestError(
-            "stop loss, take profit and trailing stops exit whole positions at their level; "
-            "the vectorized simulator does not cap them by participation",
-            hint="drop the stops or the participation cap, or run the event engine",
-        )
 
 
 def _field(panel: Panel, name: str) -> np.ndarray:
@@ -399,7 +383,7 @@ def _run(
     fills = FillTiming(fills)
     _check_settings(initial_capital, max_leverage, [stop_loss, take_profit, trailing_stop])
     stops = bool((stop_loss > 0).any() or (take_profit > 0).any() or (trailing_stop > 0).any())
-    _check_participation(participation, stops)
+    check_participation(participation, stops)
     market = _market(panel, fills, costs, stops, history, participation)
     n_port, n_rows, n_assets = decisions.shape
     cap = 0
@@ -572,7 +556,7 @@ def _single_result(
     if fills.optimistic:
         notes.append("OPTIMISTIC fills at the signal bar's close")
     if participation is not None:
-        notes.append(_participation_note(market, out["pending"][0], participation))
+        notes.append(participation_note(market.assets, out["pending"][0], participation))
     return SimulationResult(
         equity=equity,
         returns=returns,
@@ -588,20 +572,6 @@ def _single_result(
         has_volume=market.has_volume,
         notes=tuple(notes),
     )
-
-
-def _participation_note(market: _Market, pending: np.ndarray, participation: float) -> str:
-    """What the participation cap left undone at the end of the run."""
-    text = (
-        f"participation cap {participation:g} of each bar's volume per asset; "
-        "remainders carried to the next bars"
-    )
-    working = np.flatnonzero(pending)
-    if working.size:
-        names = ", ".join(market.assets[j] for j in working[:5])
-        more = ", ..." if working.size > 5 else ""
-        text += f"; still working at the end: {names}{more}"
-    return text
 
 
 def simulate_many(

@@ -59,3 +59,11 @@ def test_fields_the_fills_and_stops_need() -> None:
         check_strategy(spec(portfolio={"k": 2}, stops={"stop_loss": 0.1}), closes)
     with pytest.raises(BacktestError, match="no 'close' field"):
         check_strategy(spec(portfolio={"k": 2}), panel(3, ("open",)))
+
+
+def test_participation_needs_volume() -> None:
+    with pytest.raises(BacktestError, match="no 'volume' field") as exc:
+        check_strategy(spec(portfolio={"k": 2}, participation=0.1), panel(3))
+    assert "remove participation" in str(exc.value)
+    with_volume = panel(3, ("close", "volume"))
+    assert check_strategy(spec(portfolio={"k": 2}, participation=0.1), with_volume) == ()

@@ -83,6 +83,7 @@ def event_inputs(prep: PreparedStrategy) -> EventInputs:
         "max_leverage": spec.limits.max_leverage,
         "allow_short": spec.limits.allow_short,
         "lot_size": prep.lot_size,
+        "participation": spec.participation,
         "risk": spec.limits.risk_limits(),
     }
     stops = {

@@ -27,7 +27,9 @@ same numba functions the event engine calls: :func:`~alphaloop.backtest.
 sizing.plan_rebalance`, then the sells, then (without leverage and shorts)
 :func:`~alphaloop.execution.rebalance.fit_buys_to_cash`, then the buys. Fills and
 round trips are written to record arrays (:data:`TRADE_DTYPE`,
-:data:`ROUND_TRIP_DTYPE`).
+:data:`ROUND_TRIP_DTYPE`). Under a participation cap the order phase is
+:func:`~alphaloop.backtest._capped_kernel.capped_orders` instead, and rows
+with a remainder still working are never skipped by the quiet-row fast path.
 """
 
 from __future__ import annotations
@@ -35,7 +37,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from alphaloop.execution import fill_cost
+from alphaloop.backtest._capped_kernel import capped_orders
+from alphaloop.backtest._fill_kernel import (
+    ERR_CAPACITY,
+    ERR_CASH,
+    REASON_ORDER,
+    REASON_STOP_LOSS,
+    REASON_TAKE_PROFIT,
+    REASON_TRAILING,
+    ROUND_TRIP_DTYPE,
+    TRADE_DTYPE,
+)
+from alphaloop.backtest._fill_kernel import fill as _fill
 from alphaloop.execution.rebalance import (
     ERR_LEVERAGE,
     ERR_PRICE,
@@ -66,121 +79,8 @@ __all__ = [
     "signals_to_targets",
 ]
 
-# status codes (see vectorized._raise_status); OK, ERR_PRICE, ERR_LEVERAGE and
-# ERR_SHORT come from the shared rebalance sizing
-ERR_CASH = 2  # a buy order beyond cash without leverage
-ERR_CAPACITY = 5  # record buffers too small (internal)
-
-# trade reasons
-REASON_ORDER = 0
-REASON_STOP_LOSS = 1
-REASON_TAKE_PROFIT = 2
-REASON_TRAILING = 3
-
-#: One fill: bar row, asset column, reason code, signed shares, reference
-#: price, the five fill cost categories (currency) and the cash flow.
-TRADE_DTYPE = np.dtype(
-    [
-        ("row", np.int64),
-        ("asset", np.int64),
-        ("reason", np.int64),
-        ("shares", np.float64),
-        ("price", np.float64),
-        ("commission", np.float64),
-        ("fees", np.float64),
-        ("spread", np.float64),
-        ("slippage", np.float64),
-        ("impact", np.float64),
-        ("cash_flow", np.float64),
-    ]
-)
-#: One round trip, flat to flat: asset column, entry and exit rows (exit -1
-#: while open), net pnl and costs (currency) and the entry notional.
-ROUND_TRIP_DTYPE = np.dtype(
-    [
-        ("asset", np.int64),
-        ("entry_row", np.int64),
-        ("exit_row", np.int64),
-        ("pnl", np.float64),
-        ("costs", np.float64),
-        ("entry_notional", np.float64),
-    ]
-)
-
 MODE_WEIGHTS = 0
 MODE_ORDERS = 1
-
-
-@njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
-def _fill(
-    j, dq, price, r, reason, cash, shares, entry_px, peak, adv, sigma, params, cost_tmp,
-    cost_tot, bar, rt_state, round_trips, n_rt, trades, n_tr, record,
-):  # fmt: skip
-    """Apply one fill; returns (cash, n_trades, n_round_trips, status)."""
-    total = fill_cost(params, dq, price, adv[r, j], sigma[r, j], cost_tmp)
-    flow = -dq * price - total
-    cash += flow
-    for k in range(5):
-        cost_tot[k] += cost_tmp[k]
-    bar[0] += abs(dq) * price
-    bar[1] += total
-    prev = shares[j]
-    new = prev + dq
-    if abs(new) < 1e-12 * (abs(prev) + abs(dq)):
-        new = 0.0
-    shares[j] = new
-    # round trips: rt_state[j] = (entry row, cash flow, cost, entry notional)
-    if prev == 0.0:
-        rt_state[j, 0] = r
-        rt_state[j, 1] = flow
-        rt_state[j, 2] = total
-        rt_state[j, 3] = abs(dq) * price
-        entry_px[j] = price
-        peak[j] = price
-    elif new == 0.0 or (new > 0.0) != (prev > 0.0):
-        # closes (and maybe reverses): split the fill's cash flow pro rata
-        part = abs(prev) / abs(dq)
-        if record:
-            if n_rt >= round_trips.shape[0]:
-                return cash, n_tr, n_rt, ERR_CAPACITY
-            trip = round_trips[n_rt]
-            trip.asset = j
-            trip.entry_row = int(rt_state[j, 0])
-            trip.exit_row = r
-            trip.pnl = rt_state[j, 1] + flow * part
-            trip.costs = rt_state[j, 2] + total * part
-            trip.entry_notional = rt_state[j, 3]
-        n_rt += 1
-        if new != 0.0:
-            rt_state[j, 0] = r
-            rt_state[j, 1] = flow * (1.0 - part)
-            rt_state[j, 2] = total * (1.0 - part)
-            rt_state[j, 3] = abs(new) * price
-            entry_px[j] = price
-            peak[j] = price
-    else:
-        rt_state[j, 1] += flow
-        rt_state[j, 2] += total
-        if abs(new) > abs(prev):  # adding: average the entry price
-            entry_px[j] = (prev * entry_px[j] + dq * price) / new
-            rt_state[j, 3] += abs(dq) * price
-    if record:
-        if n_tr >= trades.shape[0]:
-            return cash, n_tr, n_rt, ERR_CAPACITY
-        trade = trades[n_tr]
-        trade.row = r
-        trade.asset = j
-        trade.reason = reason
-        trade.shares = dq
-        trade.price = price
-        trade.commission = cost_tmp[0]
-        trade.fees = cost_tmp[1]
-        trade.spread = cost_tmp[2]
-        trade.slippage = cost_tmp[3]
-        trade.impact = cost_tmp[4]
-        trade.cash_flow = flow
-    n_tr += 1
-    return cash, n_tr, n_rt, OK
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # allocates nothing: no reference counting
@@ -245,8 +145,8 @@ def _quiet_rows(
 def run_portfolio(
     targets, mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag, at_open,
     params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss, take_profit,
-    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades,
-    round_trips, detail, record, status,
+    trailing, min_trade_value, volume, participation, pending, equity, turnover, gross,
+    bar_cost, cost_tot, trades, round_trips, detail, record, status,
 ):  # fmt: skip
     """Simulate one portfolio. See the module docstring for the bar protocol.
 
@@ -270,6 +170,14 @@ def run_portfolio(
         Totals per category (commission, fees, spread, slippage, impact, borrow).
     status : (4,) int64 output
         ``[code, row, asset, n_trades]``.
+    volume : (T, N)
+        Shares traded per bar; read only when ``participation`` > 0.
+    participation : float
+        Cap on the shares an asset trades per bar, as a fraction of the
+        bar's volume (0 = no cap); see :mod:`alphaloop.backtest._capped_kernel`.
+    pending : (N,) in/out
+        Signed shares still working per asset (zeros in); after the run, the
+        remainders that never filled. Used only with a cap.
     trades : (capacity,) TRADE_DTYPE output
         The first ``status[3]`` records are the fills, when ``record``.
     round_trips : (capacity + N,) ROUND_TRIP_DTYPE output
@@ -299,10 +207,14 @@ def run_portfolio(
     status[0] = OK
     n_held = 0  # positions held, and short ones, after the last close
     n_short = 0
+    capped = participation > 0.0
+    n_working = 0  # assets with a capped remainder still working
+    room = np.zeros(n_assets if capped else 0)  # shares left in the bar's cap
     r = -1
     while r + 1 < n_rows:
         r += 1
-        if (n_held == 0 or not use_stops) and (n_short == 0 or borrow_rate == 0.0):
+        quiet = (n_held == 0 or not use_stops) and (n_short == 0 or borrow_rate == 0.0)
+        if quiet and n_working == 0:
             # fast path over rows where only the marks can move
             r = _quiet_rows(
                 r, targets, lag, close, shares, last_px, cash, equity, turnover, gross,
@@ -382,16 +294,27 @@ def run_portfolio(
                             return n_rt
                 continue
             d = r - lag
-            if d < 0:
-                continue
             any_order = False
-            for j in range(n_assets):
-                if targets[d, j] == targets[d, j]:
-                    any_order = True
-                    break
-            if not any_order:
+            if d >= 0:
+                for j in range(n_assets):
+                    if targets[d, j] == targets[d, j]:
+                        any_order = True
+                        break
+            if not any_order and n_working == 0:
                 continue
             px = exec_px[r]
+            if capped:
+                code, row, j, cash, n_tr, n_rt, n_working = capped_orders(
+                    r, d, any_order, mode == MODE_WEIGHTS, targets, px, last_px, shares, cash,
+                    max_leverage, allow_short, lot, min_trade_value, cash_only, delta, base,
+                    pending, room, volume, participation, params, adv, sigma, cost_tmp,
+                    entry_px, peak, cost_tot, bar, rt_state, round_trips, n_rt, trades, n_tr,
+                    record,
+                )  # fmt: skip
+                if code != OK:
+                    status[0], status[1], status[2] = code, row, j
+                    return n_rt
+                continue
             if mode == MODE_WEIGHTS:
                 code, j, _ = plan_rebalance(
                     targets[d], px, last_px, shares, cash, max_leverage, allow_short, lot,
@@ -500,8 +423,8 @@ def run_portfolio(
 def run_many(
     targets, mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag, at_open,
     params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss, take_profit,
-    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades,
-    round_trips, n_rt, detail, record, status,
+    trailing, min_trade_value, volume, participation, pending, equity, turnover, gross,
+    bar_cost, cost_tot, trades, round_trips, n_rt, detail, record, status,
 ):  # fmt: skip
     """Run ``targets.shape[0]`` portfolios over the same prices, in parallel.
 
@@ -513,8 +436,9 @@ def run_many(
         n_rt[p] = run_portfolio(
             targets[p], mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag,
             at_open, params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss[p],
-            take_profit[p], trailing[p], min_trade_value, equity[p], turnover[p], gross[p],
-            bar_cost[p], cost_tot[p], trades[p], round_trips[p], detail, record, status[p],
+            take_profit[p], trailing[p], min_trade_value, volume, participation, pending[p],
+            equity[p], turnover[p], gross[p], bar_cost[p], cost_tot[p], trades[p],
+            round_trips[p], detail, record, status[p],
         )  # fmt: skip
 
 
@@ -522,8 +446,8 @@ def run_many(
 def run_serial(
     targets, mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag, at_open,
     params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss, take_profit,
-    trailing, min_trade_value, equity, turnover, gross, bar_cost, cost_tot, trades,
-    round_trips, n_rt, detail, record, status,
+    trailing, min_trade_value, volume, participation, pending, equity, turnover, gross,
+    bar_cost, cost_tot, trades, round_trips, n_rt, detail, record, status,
 ):  # fmt: skip
     """Run the portfolios of :func:`run_many` one after the other on the calling thread.
 
@@ -534,8 +458,9 @@ def run_serial(
         n_rt[p] = run_portfolio(
             targets[p], mode, exec_px, open_, high, low, close, adv, sigma, year_frac, lag,
             at_open, params, borrow_rate, cash0, max_leverage, allow_short, lot, stop_loss[p],
-            take_profit[p], trailing[p], min_trade_value, equity[p], turnover[p], gross[p],
-            bar_cost[p], cost_tot[p], trades[p], round_trips[p], detail, record, status[p],
+            take_profit[p], trailing[p], min_trade_value, volume, participation, pending[p],
+            equity[p], turnover[p], gross[p], bar_cost[p], cost_tot[p], trades[p],
+            round_trips[p], detail, record, status[p],
         )  # fmt: skip
 
 

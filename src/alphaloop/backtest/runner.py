@@ -151,8 +151,9 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
     ``panel`` is the spec's data with its universe selected. Checked before
     any signal is computed, so a refused spec never runs (and is not a trial):
 
-    - the fields the fills and stops need (``close``; ``open`` for
-      ``next_open``; ``high`` and ``low`` for stops);
+    - the fields the fills, stops and participation cap need (``close``;
+      ``open`` for ``next_open``; ``high`` and ``low`` for stops; ``volume``
+      for ``participation``);
     - ``top_k`` with ``k`` above the number of assets in the universe is
       refused; ``k`` equal to it is noted: every eligible asset is held and
       the signal selects nothing.
@@ -180,6 +181,12 @@ def check_strategy(spec: StrategySpec, panel: Panel) -> tuple[str, ...]:
             "stop loss, take profit and trailing stops are checked against each bar's "
             f"high and low; {spec.data!r} has no 'high'/'low' fields (fields: {fields})",
             hint="set stops to 0 or use a dataset with high and low",
+        )
+    if spec.participation is not None and "volume" not in panel:
+        raise BacktestError(
+            f"participation caps fills at a share of each bar's volume; {spec.data!r} has no "
+            f"'volume' field (fields: {fields})",
+            hint="remove participation: or use a dataset with volume",
         )
     notes: list[str] = []
     k, n = spec.portfolio.k, panel.n_assets
@@ -678,6 +685,7 @@ def _assumptions(
             "description": spec.fills.describe(),
             "optimistic": spec.fills.optimistic,
             "synthetic_open_fills": synthetic,
+            **({"participation": spec.participation} if spec.participation is not None else {}),
         },
         "costs": {k: v for k, v in costs.items() if k != "notes"},
         "annualization": annualization,
@@ -831,6 +839,7 @@ def _simulate_weights(
         "stop_loss": spec.stops.stop_loss,
         "take_profit": spec.stops.take_profit,
         "trailing_stop": spec.stops.trailing_stop,
+        "participation": spec.participation,
     }
     # bars before the start feed the impact model's volume and volatility
     history = min(prep.start_row, charged.impact_window)
@@ -843,6 +852,13 @@ def _simulate_weights(
     else:
         kwargs["risk"] = spec.limits.risk_limits()
         sim = _simulate_event(full, targets, history, kwargs)
+        if spec.participation is not None:
+            note = (
+                f"participation cap {spec.participation:g} of each bar's volume per asset; the "
+                "event engine's rebalance remainders are DAY orders: they expire at the end of "
+                "their UTC date (the vectorized engine carries them until done or replaced)"
+            )
+            sim = replace(sim, notes=(*sim.notes, note))
         if spec.limits.risk is not None:
             stats = {**stats, "risk_engine": _risk_record(sim, full.index)}
     return sim, stats
@@ -860,6 +876,12 @@ def _simulate_quotes(
 
     spec = prep.spec
     assert prep.template is not None
+    if spec.participation is not None:
+        raise BacktestError(
+            f"template {spec.template.template if spec.template else '?'} quotes; a quote "
+            "fills at its level within the bar and participation does not cap it",
+            hint="remove participation: (max_inventory limits the inventory)",
+        )
     if spec.stops.active or spec.exits.active:
         raise BacktestError(
             f"template {spec.template.template if spec.template else '?'} quotes; stops and "

@@ -424,6 +424,12 @@ class StrategySpec(_Frozen):
         Initial capital in the account currency.
     lot_size : float
         Shares are traded in multiples of it (0 = fractional).
+    participation : float in (0, 1], optional
+        At most this fraction of a bar's volume trades per asset on that bar;
+        what does not fit keeps working on the next bars until it is done or
+        the next target for the asset replaces it (see
+        :func:`alphaloop.backtest.simulate`). None (default) = no cap. Needs
+        data with volume; not with stops.
     costs : CostModel, preset name or None
         None (default): the cost preset of the dataset's asset class
         (:data:`~alphaloop.execution.costs.COST_PRESETS`). A preset name
@@ -468,6 +474,7 @@ class StrategySpec(_Frozen):
     exits: Exits = Exits()
     costs: CostModel | None = None
     fills: FillTiming = FillTiming.NEXT_OPEN
+    participation: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     capital: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
     lot_size: float = Field(0.0, ge=0, allow_inf_nan=False)
     benchmark: str | None = None
@@ -580,7 +587,7 @@ class StrategySpec(_Frozen):
         """Every field that changes results, defaults included, JSON-ready.
 
         Fields added after hashes were first recorded are left out while they
-        hold their defaults (``exits``, ``sizing``, ``regime``; a non-composite
+        hold their defaults (``exits``, ``sizing``, ``regime``, ``participation``; a non-composite
         signal's composite fields, ``signal.code`` when not set), so every spec
         written before them keeps its hash.
         """
@@ -591,7 +598,7 @@ class StrategySpec(_Frozen):
             del out["exits"]
         if self.limits.risk is None:
             del out["limits"]["risk"]
-        for name in ("template", "signal", "overlay", "sizing", "regime"):
+        for name in ("template", "signal", "overlay", "sizing", "regime", "participation"):
             if out[name] is None:
                 del out[name]
         if self.signal is not None and self.signal.components is None:

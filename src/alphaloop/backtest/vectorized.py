@@ -13,6 +13,10 @@ buys ``cash / (price * (1 + cost rate))`` shares); explicit share orders that
 need more cash than there is raise :class:`~alphaloop.errors.BacktestError`.
 Otherwise cash may go negative (a margin loan) and target weights must keep
 ``sum |w| <= max_leverage``.
+
+Participation cap (``participation``, off by default): at most that fraction
+of a bar's volume trades per asset on the bar; the rest keeps working on the
+next bars (rules in :mod:`alphaloop.backtest._capped_kernel`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest import kernel as K  # noqa: N812
+from alphaloop.backtest._participation import check_participation, participation_note
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
 from alphaloop.execution.costs import (
@@ -174,6 +179,10 @@ class _Market:
     lag: int
     at_open: bool
     has_volume: bool
+    volume: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # under a cap only
+
+
+_NO_VOLUME = np.empty((0, 0))  # the kernel reads volume only under a participation cap
 
 
 def _field(panel: Panel, name: str) -> np.ndarray:
@@ -188,7 +197,12 @@ def _field(panel: Panel, name: str) -> np.ndarray:
 
 
 def _market(
-    panel: Panel, fills: FillTiming, costs: CostModel, stops: bool, history: int = 0
+    panel: Panel,
+    fills: FillTiming,
+    costs: CostModel,
+    stops: bool,
+    history: int = 0,
+    participation: float | None = None,
 ) -> _Market:
     """Prepared arrays for rows ``history:`` of ``panel``; earlier rows feed impact inputs."""
     if not 0 <= history < max(panel.n_times, 1):
@@ -217,8 +231,15 @@ def _market(
     high = _field(panel, "high") if "high" in panel else close
     low = _field(panel, "low") if "low" in panel else close
     has_volume = "volume" in panel
-    if costs.impact == "sqrt" and has_volume:
-        adv, sigma = impact_inputs(close, _field(panel, "volume"), costs.impact_window)
+    if participation is not None and not has_volume:
+        raise BacktestError(
+            "a participation cap limits fills to a share of each bar's volume; "
+            "this dataset has no 'volume' field",
+            hint="drop participation or use data with volume",
+        )
+    volume = _field(panel, "volume") if has_volume else None
+    if costs.impact == "sqrt" and volume is not None:
+        adv, sigma = impact_inputs(close, volume, costs.impact_window)
     else:
         adv = sigma = np.full_like(close, np.nan)
     days = np.diff(panel.index.asi8) / 86_400e9
@@ -235,6 +256,7 @@ def _market(
         close=close[h],
         adv=adv[h],
         sigma=sigma[h],
+        volume=_NO_VOLUME if participation is None or volume is None else volume[h],
         year_frac=year_frac,
         lag=execution_lag(fills),
         at_open=fills is FillTiming.NEXT_OPEN,
@@ -354,30 +376,40 @@ def _run(
     detail: bool,
     record: bool,
     history: int = 0,
+    participation: float | None = None,
 ) -> tuple[_Market, dict]:
     if kind not in ("weights", "orders"):
         raise BacktestError(f"kind must be 'weights' or 'orders', got {kind!r}")
     fills = FillTiming(fills)
     _check_settings(initial_capital, max_leverage, [stop_loss, take_profit, trailing_stop])
     stops = bool((stop_loss > 0).any() or (take_profit > 0).any() or (trailing_stop > 0).any())
-    market = _market(panel, fills, costs, stops, history)
+    check_participation(participation, stops)
+    market = _market(panel, fills, costs, stops, history, participation)
     n_port, n_rows, n_assets = decisions.shape
     cap = 0
     if record:
         finite = int(np.isfinite(decisions).sum(axis=(1, 2)).max()) if decisions.size else 0
         cap = 2 * finite + n_assets
-    out = _allocate(n_port, n_rows, n_assets, cap, detail)
-    run = K.run_many if n_port > 1 else K.run_serial
-    run(
-        decisions, K.MODE_WEIGHTS if kind == "weights" else K.MODE_ORDERS, market.exec_px,
-        market.open_, market.high, market.low, market.close, market.adv, market.sigma,
-        market.year_frac, market.lag, market.at_open, costs.as_array(), costs.borrow_rate,
-        float(initial_capital), float(max_leverage), bool(allow_short),
-        _lots(lot_size, n_assets), stop_loss, take_profit, trailing_stop,
-        float(min_trade_value), out["equity"], out["turnover"], out["gross"], out["bar_cost"],
-        out["cost_tot"], out["trades"], out["round_trips"], out["n_rt"], detail, record,
-        out["status"],
-    )  # fmt: skip
+        if participation is not None:  # remainders fill over several bars
+            cap = min(4 * cap, 2 * n_rows * n_assets + cap)
+    lots = _lots(lot_size, n_assets)
+    while True:
+        out = _allocate(n_port, n_rows, n_assets, cap, detail)
+        out["pending"] = np.zeros((n_port, n_assets))
+        run = K.run_many if n_port > 1 else K.run_serial
+        run(
+            decisions, K.MODE_WEIGHTS if kind == "weights" else K.MODE_ORDERS, market.exec_px,
+            market.open_, market.high, market.low, market.close, market.adv, market.sigma,
+            market.year_frac, market.lag, market.at_open, costs.as_array(), costs.borrow_rate,
+            float(initial_capital), float(max_leverage), bool(allow_short), lots, stop_loss,
+            take_profit, trailing_stop, float(min_trade_value), market.volume,
+            0.0 if participation is None else float(participation), out["pending"],
+            out["equity"], out["turnover"], out["gross"], out["bar_cost"], out["cost_tot"],
+            out["trades"], out["round_trips"], out["n_rt"], detail, record, out["status"],
+        )  # fmt: skip
+        if participation is None or not (out["status"][:, 0] == K.ERR_CAPACITY).any():
+            break
+        cap *= 2  # more capped fills than records: run again with room for them
     for p in range(n_port):
         _raise_status(out["status"][p], market, p if n_port > 1 else None)
     return market, out
@@ -450,6 +482,7 @@ def simulate(
     trailing_stop: float = 0.0,
     min_trade_value: float = 0.0,
     history: int = 0,
+    participation: float | None = None,
 ) -> SimulationResult:
     """Simulate one portfolio.
 
@@ -479,6 +512,12 @@ def simulate(
         Leading rows of ``panel`` that are history only (they feed the
         impact model's volume and volatility); ``decisions`` and the results
         cover the rows after them.
+    participation : float in (0, 1], optional
+        At most this fraction of a bar's ``volume`` trades per asset on that
+        bar; what does not fit keeps working on the following bars until it
+        is done or a new target for the asset replaces it (orders: a new
+        order adds to it). None (default) = no cap. Needs ``volume``; not
+        with stops. See :mod:`alphaloop.backtest._capped_kernel`.
 
     Returns
     -------
@@ -492,12 +531,18 @@ def simulate(
         panel, arr[None], kind, fills, costs, initial_capital, max_leverage, allow_short,
         lot_size, np.array([stop_loss], dtype=float), np.array([take_profit], dtype=float),
         np.array([trailing_stop], dtype=float), min_trade_value, True, True, history,
+        participation,
     )  # fmt: skip
-    return _single_result(market, out, initial_capital, FillTiming(fills), costs)
+    return _single_result(market, out, initial_capital, FillTiming(fills), costs, participation)
 
 
 def _single_result(
-    market: _Market, out: dict, initial_capital: float, fills: FillTiming, costs: CostModel
+    market: _Market,
+    out: dict,
+    initial_capital: float,
+    fills: FillTiming,
+    costs: CostModel,
+    participation: float | None = None,
 ) -> SimulationResult:
     idx = market.index
     equity = pd.Series(out["equity"][0], index=idx, name="equity")
@@ -510,6 +555,8 @@ def _single_result(
         notes.append("market impact not modelled: the dataset has no volume")
     if fills.optimistic:
         notes.append("OPTIMISTIC fills at the signal bar's close")
+    if participation is not None:
+        notes.append(participation_note(market.assets, out["pending"][0], participation))
     return SimulationResult(
         equity=equity,
         returns=returns,
@@ -542,12 +589,14 @@ def simulate_many(
     take_profit: float | Sequence[float] | np.ndarray = 0.0,
     trailing_stop: float | Sequence[float] | np.ndarray = 0.0,
     min_trade_value: float = 0.0,
+    participation: float | None = None,
 ) -> SweepResult:
     """Simulate P portfolios (a parameter sweep) over the same prices, in parallel.
 
     ``decisions`` is (P, time, asset); stop levels may be scalars or (P,)
     arrays. Only equity, cost totals and fill counts are kept, to save memory;
-    run :func:`simulate` on a chosen portfolio for its trades.
+    run :func:`simulate` on a chosen portfolio for its trades. ``participation``
+    caps every portfolio's fills as in :func:`simulate`.
     """
     costs = costs or CostModel()
     arr = _as_decisions(decisions, panel, "decisions")
@@ -559,6 +608,7 @@ def simulate_many(
         _per_portfolio(stop_loss, n_port, "stop_loss"),
         _per_portfolio(take_profit, n_port, "take_profit"),
         _per_portfolio(trailing_stop, n_port, "trailing_stop"), min_trade_value, False, False,
+        0, participation,
     )  # fmt: skip
     return SweepResult(
         index=market.index,

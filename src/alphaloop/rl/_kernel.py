@@ -15,6 +15,10 @@ Bar protocol of one step, for an account whose decision row is ``t``:
    with the same cash and share arithmetic as the vectorized kernel
    (:mod:`alphaloop.backtest.kernel`), so equity equals a backtest of the
    same targets.
+   Under a participation cap (``fparams[F_PART] > 0``) each asset trades at
+   most that fraction of the fill row's volume and what does not fit keeps
+   working on the next steps (:func:`_rebalance_capped`, the rules of the
+   vectorized backtester's :mod:`alphaloop.backtest._capped_kernel`).
 3. Row ``t + 1`` is marked at its close; shorts pay borrow on its calendar time.
 4. The reward is computed from the equity before and after (costs inside);
    the observation of row ``t + 1`` is written.
@@ -29,10 +33,11 @@ import numpy as np
 from numba import njit, prange
 
 from alphaloop.execution.costs import fill_cost
+from alphaloop.execution.participation import bar_room, capped_quantity, remainder
 from alphaloop.execution.rebalance import ERR_LEVERAGE, OK, fit_buys_to_cash, plan_rebalance
 
 # fparams
-F_BORROW, F_MAX_LEV, F_MIN_TRADE, F_CAPITAL, F_SCALE, F_ETA, F_DD, F_UNIT = range(8)
+F_BORROW, F_MAX_LEV, F_MIN_TRADE, F_CAPITAL, F_SCALE, F_ETA, F_DD, F_UNIT, F_PART = range(9)
 # iparams
 (
     I_LAG, I_REWARD, I_ACTION, I_SHORT, I_HOLD, I_STACK, I_CASH_ONLY, I_LO, I_HI, I_LENGTH,
@@ -155,10 +160,13 @@ def _fill_one(j, dq, price, adv, sigma, params, cost_tmp, cash, shares):
 
 
 @_lean
-def _rebalance(r, targets, exec_px, last_px, shares, cash, adv, sigma, costs, lot,
-               fparams, allow_short, cash_only, delta, base, cost_tmp):  # fmt: skip
-    """Fill ``targets`` on row ``r``; returns (cash, traded notional, costs, status)."""
-    px = exec_px[r]
+def _plan(px, targets, last_px, shares, cash, lot, fparams, allow_short, delta, base):
+    """Size ``targets`` at ``px`` into ``delta`` / ``base``; returns the sizing's status.
+
+    Targets of assets without a price are dropped (NaN: no order), and
+    targets beyond the leverage cap left by held assets without a target
+    are scaled into it; ``targets`` keeps what was sent.
+    """
     n = targets.shape[0]
     for j in range(n):  # an order for an asset without a price on the fill row cannot fill
         if targets[j] == targets[j] and not (px[j] > 0.0):
@@ -180,6 +188,16 @@ def _rebalance(r, targets, exec_px, last_px, shares, cash, adv, sigma, costs, lo
         code, _, lev = plan_rebalance(
             targets, px, last_px, shares, cash, max_lev, allow_short, lot, min_trade, delta, base
         )
+    return code
+
+
+@_lean
+def _rebalance(r, targets, exec_px, last_px, shares, cash, adv, sigma, costs, lot,
+               fparams, allow_short, cash_only, delta, base, cost_tmp):  # fmt: skip
+    """Fill ``targets`` on row ``r``; returns (cash, traded notional, costs, status)."""
+    px = exec_px[r]
+    n = targets.shape[0]
+    code = _plan(px, targets, last_px, shares, cash, lot, fparams, allow_short, delta, base)
     if code != OK:
         return cash, 0.0, 0.0, code
     traded = 0.0
@@ -198,6 +216,90 @@ def _rebalance(r, targets, exec_px, last_px, shares, cash, adv, sigma, costs, lo
                                 cash, shares)  # fmt: skip
             traded += delta[j] * px[j]
             spent += c
+    return cash, traded, spent, OK
+
+
+@_lean
+def _rebalance_capped(r, targets, exec_px, last_px, shares, cash, adv, sigma, volume, costs,
+                      lot, fparams, allow_short, cash_only, delta, base, pending, room,
+                      cost_tmp):  # fmt: skip
+    """:func:`_rebalance` under a participation cap, with remainders working in ``pending``.
+
+    The rules and the order of the fills are those of the vectorized
+    backtester's :func:`alphaloop.backtest._capped_kernel.capped_orders`
+    (weights): new trades first (sells, buys scaled to the cash, buys),
+    each at most the room left in the row's cap, an asset with a target
+    dropping its old remainder; then the remainders of earlier rows (sells,
+    then buys scaled down to the cash, what the cash no longer covers
+    dropped).
+    """
+    px = exec_px[r]
+    n = targets.shape[0]
+    bar_room(volume[r], fparams[F_PART], room)
+    traded = 0.0
+    spent = 0.0
+    has_targets = False
+    for j in range(n):
+        if targets[j] == targets[j]:
+            has_targets = True
+            break
+    if has_targets:
+        code = _plan(px, targets, last_px, shares, cash, lot, fparams, allow_short, delta, base)
+        if code != OK:
+            return cash, 0.0, 0.0, code
+        for j in range(n):
+            if targets[j] == targets[j]:
+                pending[j] = 0.0  # a new target replaces what was still working
+        for side in range(2):
+            if side == 1 and cash_only:
+                fit_buys_to_cash(delta, base, shares, cash, px, lot, costs, adv[r], sigma[r],
+                                 cost_tmp)  # fmt: skip
+            for j in range(n):
+                want = delta[j]
+                if (want < 0.0) if side == 0 else (want > 0.0):
+                    q = capped_quantity(want, room[j], lot[j])
+                    if q != 0.0:
+                        room[j] -= abs(q)
+                        cash, c = _fill_one(j, q, px[j], adv[r, j], sigma[r, j], costs,
+                                            cost_tmp, cash, shares)  # fmt: skip
+                        traded += abs(q) * px[j]
+                        spent += c
+                    pending[j] = remainder(want, q)
+                    if pending[j] != 0.0:
+                        room[j] = 0.0  # starts working on the next row
+    for j in range(n):  # the remainders of earlier rows: sells, then buys
+        want = pending[j]
+        if want < 0.0 and px[j] > 0.0 and room[j] > 0.0:
+            q = capped_quantity(want, room[j], lot[j])
+            if q != 0.0:
+                room[j] -= abs(q)
+                cash, c = _fill_one(j, q, px[j], adv[r, j], sigma[r, j], costs, cost_tmp,
+                                    cash, shares)  # fmt: skip
+                traded += abs(q) * px[j]
+                spent += c
+                pending[j] = remainder(want, q)
+    any_buy = False
+    for j in range(n):
+        delta[j] = 0.0
+        if pending[j] > 0.0 and px[j] > 0.0 and room[j] > 0.0:
+            delta[j] = capped_quantity(pending[j], room[j], lot[j])
+            base[j] = shares[j] + delta[j]
+            any_buy = any_buy or delta[j] > 0.0
+    short_of_cash = False
+    if any_buy and cash_only:
+        short_of_cash = fit_buys_to_cash(
+            delta, base, shares, cash, px, lot, costs, adv[r], sigma[r], cost_tmp
+        )
+    for j in range(n):
+        q = delta[j]
+        if q > 0.0:
+            cash, c = _fill_one(j, q, px[j], adv[r, j], sigma[r, j], costs, cost_tmp, cash,
+                                shares)  # fmt: skip
+            traded += q * px[j]
+            spent += c
+            pending[j] = remainder(pending[j], q)
+        if short_of_cash and pending[j] > 0.0:
+            pending[j] = 0.0  # the cash is spent: what it no longer covers is dropped
     return cash, traded, spent, OK
 
 
@@ -236,7 +338,7 @@ def _write_obs(t, feats, stack, shares, last_px, cash, equity, out):
 
 @_lean
 def _reset_env(i, close, feats, iparams, fparams, keys, fstate, istate, shares, last_px,
-               prev_target, obs):  # fmt: skip
+               prev_target, pending, obs):  # fmt: skip
     lo = iparams[I_LO]
     hi = iparams[I_HI]
     istate[i, S_EPISODE] += 1
@@ -257,6 +359,7 @@ def _reset_env(i, close, feats, iparams, fparams, keys, fstate, istate, shares, 
         shares[i, j] = 0.0
         last_px[i, j] = close[start, j]  # NaN where the asset has no close yet
         prev_target[i, j] = np.nan
+        pending[i, j] = 0.0
     _write_obs(start, feats, iparams[I_STACK], shares[i], last_px[i], capital, capital, obs[i])
 
 
@@ -289,9 +392,10 @@ def _reward(kind, eq_old, eq_new, fstate_i, fparams):
 
 
 @_lean
-def _step_env(i, act, exec_px, close, adv, sigma, year_frac, feats, costs, lot, levels,
-              iparams, fparams, fstate, istate, shares, last_px, prev_target, targets,
-              delta, base, cost_tmp, obs, reward, terminated, truncated, info):  # fmt: skip
+def _step_env(i, act, exec_px, close, adv, sigma, volume, year_frac, feats, costs, lot,
+              levels, iparams, fparams, fstate, istate, shares, last_px, prev_target, targets,
+              delta, base, pending, room, cost_tmp, obs, reward, terminated, truncated,
+              info):  # fmt: skip
     """Advance account ``i`` by one bar. ``info[i] = (costs, turnover, clipped, status)``."""
     t = istate[i, S_ROW]
     tg = targets[i]
@@ -317,7 +421,13 @@ def _step_env(i, act, exec_px, close, adv, sigma, year_frac, feats, costs, lot, 
     if same:
         for j in range(tg.shape[0]):
             tg[j] = np.nan  # no orders: the record of what was sent
-    else:
+    if fparams[F_PART] > 0.0:  # remainders work on every bar, new targets or not
+        cash, traded, spent, status = _rebalance_capped(
+            t + iparams[I_LAG], tg, exec_px, last_px[i], shares[i], cash, adv, sigma, volume,
+            costs, lot, fparams, iparams[I_SHORT] != 0, iparams[I_CASH_ONLY] != 0, delta[i],
+            base[i], pending[i], room[i], cost_tmp[i],
+        )  # fmt: skip
+    elif not same:
         cash, traded, spent, status = _rebalance(
             t + iparams[I_LAG], tg, exec_px, last_px[i], shares[i], cash, adv, sigma, costs,
             lot, fparams, iparams[I_SHORT] != 0, iparams[I_CASH_ONLY] != 0, delta[i], base[i],
@@ -340,28 +450,28 @@ def _step_env(i, act, exec_px, close, adv, sigma, year_frac, feats, costs, lot, 
 
 
 @njit(cache=True)
-def step_serial(actions, exec_px, close, adv, sigma, year_frac, feats, costs, lot, levels,
-                iparams, fparams, keys, fstate, istate, shares, last_px, prev_target, targets,
-                delta, base, cost_tmp, obs, reward, terminated, truncated, info, autoreset,
-                final_obs):  # fmt: skip
+def step_serial(actions, exec_px, close, adv, sigma, volume, year_frac, feats, costs, lot,
+                levels, iparams, fparams, keys, fstate, istate, shares, last_px, prev_target,
+                targets, delta, base, pending, room, cost_tmp, obs, reward, terminated,
+                truncated, info, autoreset, final_obs):  # fmt: skip
     """Step every account on the calling thread (see :func:`step_parallel`)."""
     for i in range(actions.shape[0]):
         _step_env(
-            i, actions[i], exec_px, close, adv, sigma, year_frac, feats, costs, lot, levels,
-            iparams, fparams, fstate, istate, shares, last_px, prev_target, targets, delta,
-            base, cost_tmp, obs, reward, terminated, truncated, info,
+            i, actions[i], exec_px, close, adv, sigma, volume, year_frac, feats, costs, lot,
+            levels, iparams, fparams, fstate, istate, shares, last_px, prev_target, targets,
+            delta, base, pending, room, cost_tmp, obs, reward, terminated, truncated, info,
         )  # fmt: skip
         if autoreset and (terminated[i] or truncated[i]):
             final_obs[i] = obs[i]
             _reset_env(i, close, feats, iparams, fparams, keys, fstate, istate, shares,
-                       last_px, prev_target, obs)  # fmt: skip
+                       last_px, prev_target, pending, obs)  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
-def step_parallel(actions, exec_px, close, adv, sigma, year_frac, feats, costs, lot, levels,
-                  iparams, fparams, keys, fstate, istate, shares, last_px, prev_target, targets,
-                  delta, base, cost_tmp, obs, reward, terminated, truncated, info, autoreset,
-                  final_obs):  # fmt: skip
+def step_parallel(actions, exec_px, close, adv, sigma, volume, year_frac, feats, costs, lot,
+                  levels, iparams, fparams, keys, fstate, istate, shares, last_px, prev_target,
+                  targets, delta, base, pending, room, cost_tmp, obs, reward, terminated,
+                  truncated, info, autoreset, final_obs):  # fmt: skip
     """Step every account in parallel; with ``autoreset`` a finished account starts anew.
 
     ``final_obs[i]`` then holds its last observation and ``obs[i]`` the first of
@@ -369,20 +479,20 @@ def step_parallel(actions, exec_px, close, adv, sigma, year_frac, feats, costs, 
     """
     for i in prange(actions.shape[0]):
         _step_env(
-            i, actions[i], exec_px, close, adv, sigma, year_frac, feats, costs, lot, levels,
-            iparams, fparams, fstate, istate, shares, last_px, prev_target, targets, delta,
-            base, cost_tmp, obs, reward, terminated, truncated, info,
+            i, actions[i], exec_px, close, adv, sigma, volume, year_frac, feats, costs, lot,
+            levels, iparams, fparams, fstate, istate, shares, last_px, prev_target, targets,
+            delta, base, pending, room, cost_tmp, obs, reward, terminated, truncated, info,
         )  # fmt: skip
         if autoreset and (terminated[i] or truncated[i]):
             final_obs[i] = obs[i]
             _reset_env(i, close, feats, iparams, fparams, keys, fstate, istate, shares,
-                       last_px, prev_target, obs)  # fmt: skip
+                       last_px, prev_target, pending, obs)  # fmt: skip
 
 
 @njit(cache=True)
 def reset_envs(which, close, feats, iparams, fparams, keys, fstate, istate, shares, last_px,
-               prev_target, obs):  # fmt: skip
+               prev_target, pending, obs):  # fmt: skip
     """Start a new episode for each account in ``which`` (int64 indices)."""
     for k in range(which.shape[0]):
         _reset_env(which[k], close, feats, iparams, fparams, keys, fstate, istate, shares,
-                   last_px, prev_target, obs)  # fmt: skip
+                   last_px, prev_target, pending, obs)  # fmt: skip

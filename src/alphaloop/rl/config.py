@@ -95,6 +95,12 @@ class EnvConfig(BaseModel):
     fills : FillTiming, default "next_open"
         ``next_open`` or ``next_close`` fill at bar ``t + 1``; ``same_close``
         (optimistic, labelled so) at the close the decision saw.
+    participation : float in (0, 1], optional
+        At most this fraction of the fill bar's volume trades per asset; what
+        does not fit keeps working on the next steps until it is done or a
+        new target for the asset replaces it (the vectorized backtester's
+        rule, :func:`alphaloop.backtest.simulate`). None (default) = no cap;
+        needs data with volume.
     initial_capital : float, default 1e6
     lot_size : float, default 0 (fractional shares)
     min_trade_value : float, default 0
@@ -142,6 +148,7 @@ class EnvConfig(BaseModel):
     drawdown_penalty: float = Field(1.0, ge=0, allow_inf_nan=False)
     costs: CostModel = Field(default_factory=CostModel)
     fills: FillTiming = FillTiming.NEXT_OPEN
+    participation: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     initial_capital: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
     lot_size: float = Field(0.0, ge=0, allow_inf_nan=False)
     min_trade_value: float = Field(0.0, ge=0, allow_inf_nan=False)

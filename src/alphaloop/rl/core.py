@@ -68,6 +68,7 @@ class EnvCore:
             costs.borrow_rate, config.max_leverage, config.min_trade_value,
             config.initial_capital, config.reward_scale, config.sharpe_eta,
             config.drawdown_penalty, unit,
+            0.0 if config.participation is None else config.participation,
         ])  # fmt: skip
         ip = np.zeros(K.N_IPARAMS, dtype=np.int64)
         ip[K.I_LAG] = market.lag
@@ -91,6 +92,8 @@ class EnvCore:
         self.targets = np.full((n, a), np.nan)
         self.delta = np.zeros((n, a))
         self.base = np.zeros((n, a))
+        self.pending = np.zeros((n, a))  # shares still working under a participation cap
+        self.room = np.zeros((n, a))
         self.cost_tmp = np.zeros((n, 5))
         self.obs = np.zeros((n, self.obs_dim), dtype=np.float32)
         self.final_obs = np.zeros((n, self.obs_dim), dtype=np.float32)
@@ -101,10 +104,11 @@ class EnvCore:
         self.actions = np.zeros((n, a))
         self._args = (
             self.actions, market.exec_px, market.close, market.adv, market.sigma,
-            market.year_frac, market.features, self.costs, self.lot, self.levels, self.iparams,
-            self.fparams, self.keys, self.fstate, self.istate, self.shares, self.last_px,
-            self.prev_target, self.targets, self.delta, self.base, self.cost_tmp, self.obs,
-            self.reward, self.terminated, self.truncated, self.info,
+            market.volume, market.year_frac, market.features, self.costs, self.lot,
+            self.levels, self.iparams, self.fparams, self.keys, self.fstate, self.istate,
+            self.shares, self.last_px, self.prev_target, self.targets, self.delta, self.base,
+            self.pending, self.room, self.cost_tmp, self.obs, self.reward, self.terminated,
+            self.truncated, self.info,
         )  # fmt: skip
         self._entry: Any = None
 
@@ -119,7 +123,7 @@ class EnvCore:
         m = self.market
         K.reset_envs(
             idx, m.close, m.features, self.iparams, self.fparams, self.keys, self.fstate,
-            self.istate, self.shares, self.last_px, self.prev_target, self.obs,
+            self.istate, self.shares, self.last_px, self.prev_target, self.pending, self.obs,
         )  # fmt: skip
 
     def step(self, *, autoreset: bool, parallel: bool) -> None:

@@ -6,7 +6,8 @@ backtester's cost and sizing model; the account is marked at ``t + 1``'s
 close and the reward is computed from equity after costs. An episode's
 equity therefore equals :func:`alphaloop.backtest.simulate` run on the
 target weights the episode sent (``info["target_weights"]``, NaN where no
-order went out), to floating-point rounding.
+order went out), to floating-point rounding; with a participation cap
+(``EnvConfig.participation``), of ``simulate(..., participation=...)``.
 
 Observations (``float32``, shape ``(stack * n_market + n_assets + 1,)``):
 the normalized market values of the last ``stack`` bars (oldest first;

@@ -37,6 +37,8 @@ class PreparedMarket:
     exec_px, close, adv, sigma : ndarray, shape (rows, assets)
         Fill reference prices (open or close, per ``fills``), closes, and the
         square-root impact inputs known before each bar (NaN: no impact).
+    volume : ndarray, shape (rows, assets), or (0, 0)
+        Shares traded per bar, for the participation cap (empty without one).
     year_frac : ndarray, shape (rows,)
         Calendar years since the previous bar (for borrow).
     features : ndarray, shape (rows, columns), float32
@@ -62,6 +64,7 @@ class PreparedMarket:
     close: np.ndarray
     adv: np.ndarray
     sigma: np.ndarray
+    volume: np.ndarray
     year_frac: np.ndarray
     features: np.ndarray
     feature_names: tuple[str, ...]
@@ -159,6 +162,19 @@ def prepare_market(panel: Panel, config: EnvConfig) -> PreparedMarket:
     exec_px = _prices(panel, "open", last) if fills is FillTiming.NEXT_OPEN else close
     notes = []
     costs = config.costs
+    volume = np.empty((0, 0))
+    if config.participation is not None:
+        if "volume" not in panel:
+            raise RLConfigError(
+                "participation caps fills at a share of each bar's volume; the data has no "
+                f"'volume' field ({', '.join(panel.field_names)})",
+                hint="drop participation or use data with volume",
+            )
+        volume = _prices(panel, "volume", last)
+        notes.append(
+            f"participation cap {config.participation:g} of each bar's volume per asset; "
+            "remainders carried to the next bars"
+        )
     if costs.impact == "sqrt" and "volume" in panel:
         adv, sigma = impact_inputs(close, _prices(panel, "volume", last), costs.impact_window)
     else:
@@ -210,6 +226,7 @@ def prepare_market(panel: Panel, config: EnvConfig) -> PreparedMarket:
         close=close,
         adv=np.ascontiguousarray(adv),
         sigma=np.ascontiguousarray(sigma),
+        volume=volume,
         year_frac=year_frac,
         features=features,
         feature_names=feature_names,

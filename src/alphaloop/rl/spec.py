@@ -274,8 +274,14 @@ class RLSpec(_Frozen):
     @property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON form: the spec's identity (checkpoints are keyed by it)."""
-        # a spec without augmentation keeps the identity it had before the field existed
-        dump = self.model_dump(mode="json", exclude={"augment"} if self.augment is None else None)
+        # a spec without augmentation or a participation cap keeps the identity it had
+        # before those fields existed
+        exclude: dict[str, Any] = {}
+        if self.augment is None:
+            exclude["augment"] = True
+        if self.env.participation is None:
+            exclude["env"] = {"participation"}
+        dump = self.model_dump(mode="json", exclude=exclude or None)
         text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -91,11 +91,15 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "lifecycle_transitions",
         "paper_decisions",
         "paper_bars",
+        "service_users",
+        "service_refresh_tokens",
+        "service_api_keys",
+        "service_jobs",
         "alembic_version",
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0011"
+    assert version == "0013"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

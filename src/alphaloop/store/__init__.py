@@ -40,9 +40,11 @@ from alphaloop.store.paper import (
     PaperSessionRow,
 )
 from alphaloop.store.runs import Run, RunLog
+from alphaloop.store.service import ApiKeyRow, JobRow, RefreshTokenRow, UserRow
 
 __all__ = [
     "AgentDecisionRow",
+    "ApiKeyRow",
     "ApprovalRow",
     "AuditEntryRow",
     "Base",
@@ -55,6 +57,7 @@ __all__ = [
     "FactorExpressionRow",
     "HoldoutRecord",
     "ImportRecord",
+    "JobRow",
     "KillSwitchEventRow",
     "LifecycleTransitionRow",
     "MiningSessionRow",
@@ -71,6 +74,7 @@ __all__ = [
     "PaperPositionRow",
     "PaperSessionRow",
     "PolicyChangeRow",
+    "RefreshTokenRow",
     "ResearchSessionRow",
     "Run",
     "RunLog",
@@ -78,5 +82,6 @@ __all__ = [
     "StrategyParentRow",
     "StrategyRow",
     "StrategyStateRow",
+    "UserRow",
     "sqlite_path",
 ]

@@ -174,3 +174,23 @@ PolicyAdmin = Annotated[Principal, require("policy.manage")]
 """A caller holding ``policy.manage`` (admin)."""
 UserAdmin = Annotated[Principal, require("users.manage")]
 """A caller holding ``users.manage`` (admin)."""
+
+
+def api_routes(app: Any) -> list[tuple[str, Any]]:
+    """Every HTTP route of ``app`` as ``(full path, route)``, included routers walked."""
+    from fastapi.routing import APIRoute
+
+    out: list[tuple[str, Any]] = []
+
+    def walk(routes: Any, prefix: str) -> None:
+        for r in routes:
+            included = getattr(r, "original_router", None)
+            if included is not None:  # FastAPI's included-router node
+                walk(included.routes, prefix + getattr(r.include_context, "prefix", ""))
+            elif isinstance(r, APIRoute):
+                out.append((prefix + r.path, r))
+            elif hasattr(r, "routes") and hasattr(r, "path"):  # a mount
+                walk(r.routes, prefix + r.path)
+
+    walk(app.routes, "")
+    return out

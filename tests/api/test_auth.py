@@ -18,7 +18,8 @@ def _me(service: Service, token: str) -> int:
 def test_login_gives_a_short_lived_signed_token(service: Service) -> None:
     doc = login(service.client, "viewer")
     claims = jwt.decode(doc["access_token"], STRONG_SECRET, algorithms=["HS256"])
-    assert claims["sub"] == "viewer" and claims["role"] == "viewer"
+    assert claims["sub"] == "viewer"
+    assert claims["role"] == "viewer"
     assert 0 < claims["exp"] - claims["iat"] <= 900
     assert doc["refresh_token"].startswith("rt_")
     me = service.client.get("/api/v1/auth/me", headers=service.headers("viewer")).json()
@@ -44,7 +45,8 @@ def test_no_forged_or_expired_or_missing_token_gets_in(service: Service) -> None
     assert _me(service, forged) == 401
     expired, _ = issue_access_token(claims, STRONG_SECRET, -120)
     r = service.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {expired}"})
-    assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+    assert r.status_code == 401
+    assert "expired" in r.json()["error"]["message"]
     r = service.client.get("/api/v1/auth/me", headers={"Authorization": "Basic abc"})
     assert r.status_code == 401
 
@@ -54,10 +56,12 @@ def test_refresh_rotates_and_a_reused_token_revokes_the_login(service: Service) 
     r = service.client.post("/api/v1/auth/refresh", json={"refresh_token": first})
     assert r.status_code == 200
     second = r.json()["refresh_token"]
-    assert second != first and _me(service, r.json()["access_token"]) == 200
+    assert second != first
+    assert _me(service, r.json()["access_token"]) == 200
     # the first token again: someone copied it; the whole login is revoked
     again = service.client.post("/api/v1/auth/refresh", json={"refresh_token": first})
-    assert again.status_code == 401 and "revoked" in again.json()["error"]["message"]
+    assert again.status_code == 401
+    assert "revoked" in again.json()["error"]["message"]
     after = service.client.post("/api/v1/auth/refresh", json={"refresh_token": second})
     assert after.status_code == 401
 
@@ -119,11 +123,13 @@ def test_role_changes_and_disabling_take_effect_at_once(service: Service, fresh_
     r = service.client.post(
         "/api/v1/auth/login", json={"username": fresh_name, "password": PASSWORD}
     )
-    assert r.status_code == 401 and "disabled" in r.json()["error"]["message"]
+    assert r.status_code == 401
+    assert "disabled" in r.json()["error"]["message"]
 
 
 def test_passwords_are_stored_as_argon2_hashes(service: Service) -> None:
     with service.ws.db.session() as s:
         rows = s.connection().exec_driver_sql("SELECT password_hash FROM service_users").all()
-    assert rows and all(r[0].startswith("$argon2id$") for r in rows)
+    assert rows
+    assert all(r[0].startswith("$argon2id$") for r in rows)
     assert all(PASSWORD not in r[0] for r in rows)

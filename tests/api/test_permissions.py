@@ -110,7 +110,8 @@ def test_mutating_routes_refuse_roles_below_their_permission(
         else:
             assert r.status_code == 403, f"{role} got {r.status_code} on {method} {path}"
             body = r.json()["error"]
-            assert body["type"] == "ForbiddenError" and permission in body["message"]
+            assert body["type"] == "ForbiddenError"
+            assert permission in body["message"]
     refused = sum(not allowed(Role[role], permission) for role in ROLES)
     assert len(_denials(service)) - before == refused  # every refusal is audited
     # without credentials: 401, never the handler

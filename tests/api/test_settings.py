@@ -14,7 +14,7 @@ from tests.api.conftest import STRONG_SECRET
 
 def test_no_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALPHALOOP_API_SECRET", raising=False)
-    with pytest.raises(ServiceConfigError, match="ALPHALOOP_API_SECRET.*no secret"):
+    with pytest.raises(ServiceConfigError, match=r"ALPHALOOP_API_SECRET.*no secret"):
         load_settings()
 
 

@@ -53,7 +53,7 @@ def _wait(client: TestClient, headers: dict, job_id: int, until: set[str]) -> di
 
 @pytest.mark.slow
 def test_a_backtest_job_runs_records_a_trial_and_has_a_tearsheet(running: Any) -> None:
-    client, headers, ws = running
+    client, headers, _ = running
     r = client.post("/api/v1/backtests", json={"spec": SPEC, "reason": "check"}, headers=headers)
     assert r.status_code == 202
     job = r.json()

@@ -6,8 +6,8 @@ seconds, rounded up) saying when one token will be back. Buckets are keyed
 by user (or by client address before login), in memory, one per process.
 
 The size limit refuses a body larger than ``max_body_bytes`` with 413: at
-once when ``Content-Length`` says so, else as soon as the streamed body
-passes the limit.
+once when ``Content-Length`` says so, else (a chunked body) as soon as
+what has arrived passes the limit.
 """
 
 from __future__ import annotations
@@ -112,30 +112,31 @@ class BodySizeLimit:
                 if declared > self.max_body_bytes:
                     await self._refuse(send)
                     return
+        if any(name == b"content-length" for name, _ in scope.get("headers", [])):
+            await self.app(scope, receive, send)  # the server holds it to its declared length
+            return
+        # no length given (chunked): read it whole, up to the limit, then replay it
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def counting_receive() -> Any:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise _TooLargeError
-            return message
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLargeError:
-            if not started:
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_body_bytes:
                 await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-class _TooLargeError(Exception):
-    pass
+        await self.app(scope, replay, send)

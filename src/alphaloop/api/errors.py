@@ -13,6 +13,7 @@ from alphaloop.errors import (
     AlphaloopError,
     ConfigError,
     DatasetExistsError,
+    ExitCode,
     HoldoutError,
     ReadOnlyWorkspaceError,
     StoreError,
@@ -31,7 +32,10 @@ __all__ = [
 
 
 class ServiceConfigError(ConfigError):
-    """The service cannot start as configured (no secret, a weak secret, a bad TLS file)."""
+    """The service cannot start as configured (no secret, a weak secret, a bad TLS file);
+    the CLI exits 3, as for any invalid ``ALPHALOOP_*`` setting."""
+
+    exit_code = ExitCode.WORKSPACE
 
 
 class AuthError(AlphaloopError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from alphaloop import __version__
 from alphaloop.api.deps import context, require
@@ -27,7 +27,13 @@ def health(request: Request) -> dict[str, Any]:
     return {"status": "ok" if db == "ok" else "degraded", "version": __version__, "database": db}
 
 
-@router.get("/metrics", name="metrics", dependencies=[require("read")])
+@router.get(
+    "/metrics",
+    name="metrics",
+    dependencies=[require("read")],
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def metrics(request: Request) -> Response:
     """Prometheus metrics (text exposition format): requests, latency, WebSocket clients,
     jobs by status."""

@@ -34,6 +34,7 @@ from alphaloop.errors import AlphaloopError
 
 if TYPE_CHECKING:
     from alphaloop.app import Workspace
+    from alphaloop.live.bus import InProcessBus
 
 __all__ = ["PREFIX", "create_app"]
 
@@ -87,6 +88,7 @@ def create_app(
     settings: ApiSettings,
     *,
     run_jobs: bool = True,
+    bus: InProcessBus | None = None,
 ) -> FastAPI:
     """The service over ``ws``.
 
@@ -98,6 +100,9 @@ def create_app(
         Validated settings (the secret among them).
     run_jobs : bool, default True
         Start the job dispatcher with the app (tests may step it by hand).
+    bus : InProcessBus, optional
+        An in-process live bus whose events (topic ``events``) feed the WebSocket
+        topics; ``settings.bus_url`` names a Redis one instead.
     """
     from alphaloop.api.jobs import JobManager
     from alphaloop.api.routes import ROUTERS
@@ -119,9 +124,27 @@ def create_app(
         jobs.listen(lambda job: ctx.hub.publish_threadsafe("job", job))
         if run_jobs:
             jobs.start()
+        bridge = None
+        if settings.bus_url:
+            from alphaloop.api.bus_bridge import RedisBridge
+
+            bridge = RedisBridge(ctx.hub, settings.bus_url, settings.bus_topic)
+            bridge.start()
+        feeder = None
+        if bus is not None:
+            from alphaloop.api.bus_bridge import BUS_TOPICS, forward
+
+            consumer = bus.subscribe(
+                "events", "api", lambda e: forward(ctx.hub, e), types=set(BUS_TOPICS)
+            )
+            feeder = asyncio.create_task(consumer.run())
         try:
             yield
         finally:
+            if feeder is not None:
+                feeder.cancel()
+            if bridge is not None:
+                bridge.stop()
             jobs.stop()
 
     app = FastAPI(

@@ -90,6 +90,12 @@ class ApiSettings(BaseSettings):
     rate_burst: int = Field(60, ge=1, description="Requests a user may make at once.")
     workers: int = Field(2, ge=1, le=64, description="Background jobs run at once.")
     job_poll_s: float = Field(0.5, gt=0, le=60, description="How often job progress is read.")
+    bus_url: str | None = Field(
+        None,
+        description="Redis URL of the live event bus whose events feed the WebSocket topics "
+        "(fills, P&L ticks, risk states, alerts); none: only the service's own events.",
+    )
+    bus_topic: str = Field("events", min_length=1, max_length=100, description="Bus topic read.")
 
     @field_validator("secret")
     @classmethod

@@ -41,6 +41,14 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(min=1, max=64, help="Background jobs run at once.")
     ] = None,
+    bus: Annotated[
+        str | None,
+        typer.Option(
+            "--bus",
+            help="Redis URL of the live event bus feeding the WebSocket (fills, P&L, risk, "
+            "alerts), e.g. redis://127.0.0.1:6379/0.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API and WebSocket under /api/v1 (needs ALPHALOOP_API_SECRET)."""
     try:
@@ -54,7 +62,7 @@ def serve(
             f"the service needs the {exc.name} package",
             hint="pip install 'alphaloop[service]'",
         ) from None
-    settings = load_settings(cors_origins=cors_origin or None, workers=workers)
+    settings = load_settings(cors_origins=cors_origin or None, workers=workers, bus_url=bus)
     tls = check_tls(tls_cert, tls_key)
     ws = workspace(ctx, write=True)
     scheme = "https" if tls else "http"

@@ -127,3 +127,42 @@ def test_a_restart_marks_running_jobs_interrupted_and_keeps_queued_ones(tmp_path
     assert "submit it again" in after["error"]
     assert second.get(b["id"])["status"] == "queued"  # still to run, not lost
     ws.close()
+
+
+@pytest.mark.slow
+def test_a_research_session_streams_its_batches(running: Any) -> None:
+    client, headers, _ = running
+    token = headers["Authorization"].split()[1]
+    with client.websocket_connect("/api/v1/ws") as sock:
+        sock.send_json({"op": "auth", "token": token})
+        sock.receive_json()
+        sock.send_json({"op": "subscribe", "topics": ["research"]})
+        sock.receive_json()
+        body = {
+            "goal": "momentum on large caps",
+            "data": "sp500-stocks",
+            "budget": 4,
+            "batch_size": 2,
+            "seed": 7,
+        }
+        job = client.post("/api/v1/research/sessions", json=body, headers=headers).json()
+        news = []
+        while not news or news[-1]["data"]["status"] not in FINAL_STATUSES:
+            msg = sock.receive_json()
+            if msg["data"]["job"] == job["id"]:
+                news.append(msg)
+    assert news[-1]["data"]["status"] == "succeeded", news[-1]
+    details = [m["data"]["progress"].get("detail") for m in news]
+    batches = [d for d in details if d]
+    assert batches, "no batch summary was streamed"
+    assert batches[-1]["evaluated"] <= 4
+    assert set(batches[-1]) >= {"passed", "rejections", "best"}
+    result = client.get(f"/api/v1/jobs/{job['id']}/result", headers=headers).json()["result"]
+    session = client.get(
+        f"/api/v1/research/sessions/{result['session_id']}", headers=headers
+    ).json()
+    assert session["id"] == result["session_id"]
+    report = client.get(
+        f"/api/v1/research/sessions/{result['session_id']}/report", headers=headers
+    ).json()
+    assert report["n_trials"] >= batches[-1]["evaluated"]

@@ -83,6 +83,15 @@ def _install_handlers(app: FastAPI) -> None:
         return _error(500, "InternalError", f"internal error ({type(exc).__name__})")
 
 
+def _research_news(ctx: ServiceContext, job: dict[str, Any]) -> None:
+    """A research job's progress on the ``research`` topic (its batch summary included)."""
+    if job["kind"] == "research":
+        ctx.hub.publish_threadsafe(
+            "research",
+            {"job": job["id"], "status": job["status"], "progress": job["progress"]},
+        )
+
+
 def create_app(
     ws: Workspace,
     settings: ApiSettings,
@@ -122,6 +131,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.hub.attach(asyncio.get_running_loop())
         jobs.listen(lambda job: ctx.hub.publish_threadsafe("job", job))
+        jobs.listen(lambda job: _research_news(ctx, job))
         if run_jobs:
             jobs.start()
         bridge = None

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alphaloop.progress import Progress
 
 if TYPE_CHECKING:
     from alphaloop.app import Workspace
 
-__all__ = ["JOB_KINDS", "JobFn"]
+__all__ = ["JOB_KINDS", "JobFn", "JobProgress"]
 
-JobFn = Callable[["Workspace", dict[str, Any], Progress], dict[str, Any]]
+
+class JobProgress(Progress, Protocol):
+    """What a job reports: ``progress(step, done, total)`` (see :mod:`alphaloop.progress`)
+    and ``progress.note(detail)`` for a JSON-ready summary of the work so far (a research
+    session's batch: candidates evaluated, passed, rejections by reason, the best so far)."""
+
+    def note(self, detail: dict[str, Any]) -> None: ...
+
+
+JobFn = Callable[["Workspace", dict[str, Any], JobProgress], dict[str, Any]]
 
 
 def _spec(params: dict[str, Any]) -> Any:
@@ -29,7 +38,7 @@ def _spec(params: dict[str, Any]) -> Any:
     return StrategySpec.from_dict(params["spec"], source="spec")
 
 
-def factor_evaluate(ws: Workspace, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def factor_evaluate(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
     """Evaluate one factor expression: coverage and summary statistics."""
     from alphaloop.app import evaluate_dataset
 
@@ -50,7 +59,7 @@ def factor_evaluate(ws: Workspace, params: dict[str, Any], progress: Progress) -
     return summary
 
 
-def factor_analyze(ws: Workspace, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def factor_analyze(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
     """Analyze a factor or a library against forward returns on the search span."""
     from alphaloop.app import analyze_dataset
 
@@ -70,7 +79,7 @@ def factor_analyze(ws: Workspace, params: dict[str, Any], progress: Progress) ->
     return result.to_dict()
 
 
-def backtest(ws: Workspace, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def backtest(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
     """Backtest a spec (costs on, next-bar fills unless the spec says otherwise), recorded."""
     from alphaloop.app import run_backtest
     from alphaloop.backtest import render_backtest_report
@@ -86,14 +95,14 @@ def backtest(ws: Workspace, params: dict[str, Any], progress: Progress) -> dict[
     return doc
 
 
-def validate(ws: Workspace, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def validate(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
     """Validate a spec on the search span: DSR with every trial, PBO, walk-forward, gates."""
     from alphaloop.app import validate_spec
 
     return validate_spec(ws, _spec(params), progress=progress).to_dict()
 
 
-def research(ws: Workspace, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def research(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
     """A research session to its budget (progress once per batch)."""
     from alphaloop.app.research import start_research
     from alphaloop.research.session_config import SessionConfig
@@ -101,6 +110,19 @@ def research(ws: Workspace, params: dict[str, Any], progress: Progress) -> dict[
     config = SessionConfig(**params.get("config", {}))
 
     def on_batch(report: Any) -> None:
+        progress.note(
+            {
+                "batch": report.batch,
+                "evaluated": report.evaluated,
+                "reused": report.reused,
+                "ok": report.ok,
+                "failed": report.failed,
+                "passed": report.passed,
+                "rejections": dict(report.rejections),
+                "best": report.best,
+                "elapsed_s": report.elapsed,
+            }
+        )
         progress("research: candidates evaluated", report.evaluated, config.budget)
 
     result = start_research(ws, params["goal"], params["data"], config, on_batch=on_batch)

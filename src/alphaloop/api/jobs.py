@@ -86,19 +86,7 @@ def _child_main(root: str, settings: dict[str, Any], job_id: int, kind: str) -> 
     from alphaloop.settings import Settings
 
     ws = Workspace(root, settings=Settings(**settings), create=False)
-    last = [0.0]
-
-    def progress(step: str, done: int, total: int | None = None) -> None:
-        now = time.monotonic()
-        if now - last[0] < _PROGRESS_EVERY_S and (total is None or done < total):
-            return
-        last[0] = now
-        with ws.db.session() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == "running")
-                .values(progress={"step": step, "done": done, "total": total})
-            )
+    progress = _RowProgress(ws, job_id)
 
     with ws.db.session() as s:
         params = dict(s.get(JobRow, job_id).params)  # type: ignore[union-attr]
@@ -121,6 +109,36 @@ def _child_main(root: str, settings: dict[str, Any], job_id: int, kind: str) -> 
             .values(status=status, result=result, error=error, finished_at=_now())
         )
     ws.close()
+
+
+class _RowProgress:
+    """A worker's progress, written to its job's row (at most every 0.25 s, and at the end
+    of each stage); ``note`` adds a summary (``progress.detail``), written at once."""
+
+    def __init__(self, ws: Workspace, job_id: int) -> None:
+        self.ws, self.job_id = ws, job_id
+        self.last = 0.0
+        self.state: dict[str, Any] = {}
+
+    def _write(self) -> None:
+        with self.ws.db.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == self.job_id, JobRow.status == "running")
+                .values(progress=json_safe(dict(self.state)))
+            )
+
+    def __call__(self, step: str, done: int, total: int | None = None) -> None:
+        self.state.update(step=step, done=done, total=total)
+        now = time.monotonic()
+        if now - self.last < _PROGRESS_EVERY_S and (total is None or done < total):
+            return
+        self.last = now
+        self._write()
+
+    def note(self, detail: dict[str, Any]) -> None:
+        self.state["detail"] = detail
+        self._write()
 
 
 Listener = Callable[[dict[str, Any]], None]
@@ -321,7 +339,7 @@ class JobManager:
                         target=_child_main,
                         args=(str(self.ws.root), self.ws.settings.model_dump(), job_id, kind),
                         name=f"alphaloop-job-{job_id}",
-                        daemon=True,
+                        daemon=False,  # a job may start processes of its own (research)
                     )
                     proc.start()
                     self._procs[job_id] = proc

@@ -127,7 +127,8 @@ def validations_submit(body: SpecBody, request: Request, who: Researcher) -> dic
 @router.post("/research/sessions", name="research.start", status_code=202)
 def research_start(body: ResearchStart, request: Request, who: Researcher) -> dict[str, Any]:
     """Start a research session as a job (stop it with ``POST /jobs/{id}/cancel``)."""
-    config = {"budget": body.budget, "batch_size": body.batch_size, "seed": body.seed}
+    # one process per session: the job pool already runs several jobs side by side
+    config = {"budget": body.budget, "batch_size": body.batch_size, "seed": body.seed, "workers": 1}
     params = {"goal": body.goal, "data": body.data, "config": config}
     return _submit(request, who, "research", params, body.reason)  # type: ignore[no-any-return]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from alphaloop.api.context import ServiceContext
 from alphaloop.api.errors import RateLimitedError, http_status
 from alphaloop.api.hub import Hub
 from alphaloop.api.limits import BodySizeLimit, RateLimiter
-from alphaloop.api.metrics import Metrics
+from alphaloop.api.metrics import Metrics, TimingMiddleware
 from alphaloop.api.settings import ApiSettings
 from alphaloop.api.users import UserStore
 from alphaloop.errors import AlphaloopError
@@ -174,18 +173,6 @@ def create_app(
         app.include_router(router, prefix=PREFIX)
     app.include_router(ws_router, prefix=PREFIX)
 
-    @app.middleware("http")
-    async def timing(request: Request, call_next: Any) -> Any:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.observe(request.method, path, response.status_code, time.perf_counter() - start)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -196,5 +183,6 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-API-Key"],
             allow_credentials=False,
         )
+    app.add_middleware(TimingMiddleware, metrics=metrics)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     return app

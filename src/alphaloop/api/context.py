@@ -7,6 +7,9 @@ workspaces live side by side in one process (the tests do).
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,26 @@ class ServiceContext:
     hub: Hub
     jobs: JobManager
     extras: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, tuple[float, Any]] = field(default_factory=dict, repr=False)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def cached(self, key: str, ttl_s: float, compute: Callable[[], Any]) -> Any:
+        """``compute()``, reused for ``ttl_s`` seconds: for answers that are costly to build
+        and may be that old (the dataset list: a new import shows within ``ttl_s``)."""
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = compute()
+        with self._cache_lock:
+            self._cache[key] = (now + ttl_s, value)
+        return value
+
+    def forget(self, key: str) -> None:
+        """Drop a cached answer (after a change this service made itself)."""
+        with self._cache_lock:
+            self._cache.pop(key, None)
 
     @property
     def secret(self) -> str:

@@ -17,13 +17,22 @@ router = APIRouter(tags=["datasets"])
 
 DatasetName = Annotated[str, Path(min_length=1, max_length=200, description="Dataset name.")]
 Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="Version; default latest.")]
+LIST_TTL_S = 2.0
+"""Seconds the dataset list is reused (building it reads every dataset's metadata)."""
 _SUFFIXES = frozenset({".csv", ".parquet", ".pq", ".json", ".txt", ".tsv"})
 
 
 @router.get("/datasets", name="datasets.list", dependencies=[require("read")])
 def datasets_list(request: Request) -> dict[str, Any]:
-    """Every dataset (bundled and imported): name, assets, fields, span, frequency."""
-    return to_json({"datasets": [i.to_dict() for i in context(request).ws.data.list()]})  # type: ignore[no-any-return]
+    """Every dataset (bundled and imported): name, assets, fields, span, frequency.
+    (Built at most every few seconds: an import made elsewhere shows within
+    :data:`LIST_TTL_S` seconds; one made through this service at once.)"""
+    ctx = context(request)
+
+    def build() -> Any:
+        return to_json({"datasets": [i.to_dict() for i in ctx.ws.data.list()]})
+
+    return ctx.cached("datasets", LIST_TTL_S, build)  # type: ignore[no-any-return]
 
 
 @router.get("/datasets/{name}", name="datasets.show", dependencies=[require("read")])
@@ -84,5 +93,6 @@ def datasets_import(
         result = ws.data.import_file(
             path, name, layout=layout, field_name=field, description=description
         )
+    context(request).forget("datasets")
     audit_note(request, f"dataset:{name}", reason, {"file": file.filename})
     return to_json(result.to_dict())  # type: ignore[no-any-return]

@@ -57,8 +57,8 @@ from alphaloop.cli.risk import risk_app
 from alphaloop.cli.risk_regimes import risk_regimes
 from alphaloop.cli.rl import rl_app
 from alphaloop.cli.run import run_command
-from alphaloop.cli.serve import serve, users_app
 from alphaloop.cli.runs import runs_app
+from alphaloop.cli.serve import serve, users_app
 from alphaloop.cli.status import status
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app

@@ -166,3 +166,15 @@ def test_a_research_session_streams_its_batches(running: Any) -> None:
         f"/api/v1/research/sessions/{result['session_id']}/report", headers=headers
     ).json()
     assert report["n_trials"] >= batches[-1]["evaluated"]
+
+
+def test_risk_and_monitor_jobs_check_their_input_first(running: Any) -> None:
+    client, headers, _ = running
+    r = client.post("/api/v1/models/monitor", json={"ref": "no-such-model"}, headers=headers)
+    assert r.status_code == 404
+    bad = {"spec": {"name": "x", "data": "sp500-stocks"}, "confidence": 0.99}
+    r = client.post("/api/v1/risk/reports", json=bad, headers=headers)
+    assert r.status_code == 422
+    r = client.post("/api/v1/risk/reports", json={"spec": SPEC, "confidence": 1.5}, headers=headers)
+    assert r.status_code == 422
+    assert "confidence" in r.json()["error"]["message"]

@@ -129,11 +129,39 @@ def research(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> di
     return result.to_dict()
 
 
+def risk_report(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
+    """A strategy's risk report (VaR/ES with their backtests, stress, contributions), recorded."""
+    from alphaloop.app import risk_report as report
+
+    progress("risk report", 0, 1)
+    doc = report(
+        ws,
+        _spec(params),
+        confidence=params.get("confidence", 0.99),
+        window=params.get("window", 250),
+        seed=params.get("seed", 0),
+    ).to_dict()
+    progress("risk report", 1, 1)
+    return doc
+
+
+def model_monitor(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
+    """Drift of a registered model (IC drop, feature PSI) since its training; alerts recorded."""
+    from alphaloop.app import monitor_model
+
+    progress("model monitor", 0, 1)
+    result = monitor_model(ws, params["ref"], params.get("data"))
+    progress("model monitor", 1, 1)
+    return result.to_dict()  # type: ignore[no-any-return]
+
+
 JOB_KINDS: dict[str, JobFn] = {
     "factor.evaluate": factor_evaluate,
     "factor.analyze": factor_analyze,
     "backtest": backtest,
     "validate": validate,
     "research": research,
+    "risk.report": risk_report,
+    "model.monitor": model_monitor,
 }
 """Job kind -> its function."""

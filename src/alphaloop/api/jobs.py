@@ -13,11 +13,13 @@ Nothing is lost on a restart: when a :class:`JobManager` starts, a job left
 ``running`` by a previous server is marked ``interrupted`` (never silently
 dropped, never re-run behind the user's back: its work may have recorded
 trials), and ``queued`` jobs run. Cancelling a running job terminates its
-process and marks it ``cancelled``.
+process (an interrupt first, as Ctrl-C, so the work records itself as
+interrupted; killed after :data:`CANCEL_GRACE_S`) and marks it ``cancelled``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import threading
@@ -109,6 +111,25 @@ def _child_main(root: str, settings: dict[str, Any], job_id: int, kind: str) -> 
             .values(status=status, result=result, error=error, finished_at=_now())
         )
     ws.close()
+
+
+CANCEL_GRACE_S = 10.0
+"""Seconds a cancelled job's process has to stop after an interrupt, before it is killed."""
+
+
+def _stop_process(proc: BaseProcess) -> None:
+    """Interrupt ``proc`` (SIGINT, as Ctrl-C: the work records what it was doing as
+    interrupted), then terminate it if it has not ended within the grace time."""
+    import os
+    import signal
+
+    if proc.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGINT)
+    proc.join(CANCEL_GRACE_S)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(5)
 
 
 class _RowProgress:
@@ -257,8 +278,7 @@ class JobManager:
                     .values(status="cancelled", finished_at=_now(), error="cancelled")
                 )
         if proc is not None and proc.is_alive():
-            proc.terminate()
-            proc.join(5)
+            threading.Thread(target=_stop_process, args=(proc,), daemon=True).start()
         self._wake.set()
         return self.get(job_id)
 

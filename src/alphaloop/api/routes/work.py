@@ -58,6 +58,17 @@ class BacktestBody(SpecBody):
     engine: Literal["vectorized", "event"] = "vectorized"
 
 
+class RiskReportBody(SpecBody):
+    confidence: float = Field(0.99, gt=0.5, lt=1.0, description="VaR/ES confidence level.")
+    window: int = Field(250, ge=20, le=5000, description="Rolling window of the forecasts, bars.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the simulations.")
+
+
+class MonitorBody(Reasoned):
+    ref: str = Field(min_length=1, max_length=300, description="NAME, NAME/vN or NAME@stage.")
+    data: str | None = Field(None, max_length=200, description="Dataset; default its own.")
+
+
 class ResearchStart(Reasoned):
     goal: str = Field(min_length=1, max_length=2000, description="What to look for, in words.")
     data: Dataset
@@ -131,6 +142,24 @@ def research_start(body: ResearchStart, request: Request, who: Researcher) -> di
     config = {"budget": body.budget, "batch_size": body.batch_size, "seed": body.seed, "workers": 1}
     params = {"goal": body.goal, "data": body.data, "config": config}
     return _submit(request, who, "research", params, body.reason)  # type: ignore[no-any-return]
+
+
+@router.post("/risk/reports", name="risk.report", status_code=202)
+def risk_report_submit(body: RiskReportBody, request: Request, who: Researcher) -> dict[str, Any]:
+    """A strategy's risk report as a job: VaR and ES with their backtests, stress scenarios,
+    risk contributions (the backtest is recorded as a trial)."""
+    _check_spec(body.spec)
+    params = body.model_dump(exclude={"reason"})
+    return _submit(request, who, "risk.report", params, body.reason)  # type: ignore[no-any-return]
+
+
+@router.post("/models/monitor", name="models.monitor", status_code=202)
+def model_monitor_submit(body: MonitorBody, request: Request, who: Researcher) -> dict[str, Any]:
+    """Check a model for drift as a job (IC drop against its out-of-sample IC, feature PSI);
+    alerts are recorded with the model."""
+    context(request).ws.models.get(body.ref)  # unknown model: 404 at once
+    params = body.model_dump(exclude={"reason"})
+    return _submit(request, who, "model.monitor", params, body.reason)  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------- jobs

@@ -122,6 +122,7 @@ def create_app(
         settings=settings,
         users=UserStore(ws.db),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
+        login_limiter=RateLimiter(settings.login_rate_per_s, settings.login_burst),
         hub=Hub(),
         jobs=jobs,
     )

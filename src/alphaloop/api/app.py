@@ -134,6 +134,10 @@ def create_app(
         jobs.listen(lambda job: _research_news(ctx, job))
         if run_jobs:
             jobs.start()
+        from alphaloop.api.watch import AuditWatcher
+
+        watcher = AuditWatcher(ws, ctx.hub, settings.job_poll_s)
+        watcher.start()
         bridge = None
         if settings.bus_url:
             from alphaloop.api.bus_bridge import RedisBridge
@@ -155,6 +159,7 @@ def create_app(
                 feeder.cancel()
             if bridge is not None:
                 bridge.stop()
+            watcher.stop()
             jobs.stop()
 
     app = FastAPI(

@@ -63,7 +63,6 @@ def kill(body: KillBody, request: Request, who: Trader) -> dict[str, Any]:
     audit_note(
         request, f"kill:{body.scope}:{body.target or ''}", body.reason, {"clear": body.clear}
     )
-    ctx.hub.publish_threadsafe("risk", {"kill": doc, "by": who.name})
     return to_json(doc)  # type: ignore[no-any-return]
 
 
@@ -110,7 +109,6 @@ def approvals_approve(
     ctx = context(request)
     a = governance(ctx.ws).approvals.approve(approval_id, actor=who.name, reason=body.reason)
     audit_note(request, f"approval:{approval_id}", body.reason)
-    ctx.hub.publish_threadsafe("approvals", a.to_dict())
     return to_json(a.to_dict())  # type: ignore[no-any-return]
 
 
@@ -125,7 +123,6 @@ def approvals_reject(
     ctx = context(request)
     a = governance(ctx.ws).approvals.reject(approval_id, actor=who.name, reason=body.reason)
     audit_note(request, f"approval:{approval_id}", body.reason)
-    ctx.hub.publish_threadsafe("approvals", a.to_dict())
     return to_json(a.to_dict())  # type: ignore[no-any-return]
 
 
@@ -157,7 +154,6 @@ def policy_set_mode(body: ModeBody, request: Request, who: PolicyAdmin) -> dict[
     change = set_mode(ctx.ws, body.mode, actor=who.name, reason=body.reason)
     audit_note(request, "policy:mode", body.reason, {"mode": body.mode})
     doc = show_policy(ctx.ws)
-    ctx.hub.publish_threadsafe("risk", {"policy": doc, "by": who.name})
     return to_json({"changed": change is not None, "policy": doc})  # type: ignore[no-any-return]
 
 

@@ -189,6 +189,6 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-API-Key"],
             allow_credentials=False,
         )
-    app.add_middleware(TimingMiddleware, metrics=metrics)
+    app.add_middleware(TimingMiddleware, metrics=metrics, prefix=PREFIX)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     return app

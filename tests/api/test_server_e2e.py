@@ -46,7 +46,7 @@ def start_server(ws_root: Path, *extra: str, scheme: str = "http") -> Server:
     env = {**os.environ, "ALPHALOOP_API_SECRET": STRONG_SECRET, "ALPHALOOP_API_JOB_POLL_S": "0.1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "alphaloop.cli", "--workspace", str(ws_root), "serve",
+        [sys.executable, "-m", "alphaloop.cli", "serve", "--workspace", str(ws_root),
          "--port", str(port), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

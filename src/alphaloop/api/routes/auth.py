@@ -108,7 +108,7 @@ def logout(body: Refresh, request: Request) -> dict[str, Any]:
 
 
 @router.get("/auth/me", name="auth.me")
-def me(principal: Reader) -> dict[str, Any]:
+async def me(principal: Reader) -> dict[str, Any]:
     """The caller: name, role, and how they authenticated (token or key)."""
     return {"name": principal.name, "role": principal.role.name, "via": principal.via}
 

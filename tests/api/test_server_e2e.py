@@ -173,3 +173,36 @@ def test_tls_when_given_a_certificate(tmp_path: Path) -> None:
     finally:
         out = stop(srv)
     assert "https://127.0.0.1" in out
+
+
+@pytest.mark.slow
+def test_a_server_killed_mid_job_marks_it_interrupted_on_restart(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    ws = Workspace(root)
+    UserStore(ws.db).add("ops", PASSWORD, "researcher")
+    ws.close()
+    srv = start_server(root)
+    try:
+        wait_ready(srv)
+        headers = {"Authorization": f"Bearer {_login(srv.base)}"}
+        body = {"goal": "momentum on large caps", "data": "sp500-stocks", "budget": 5000}
+        job = httpx.post(f"{srv.base}/api/v1/research/sessions", json=body, headers=headers).json()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{srv.base}/api/v1/jobs/{job['id']}", headers=headers).json()
+            if status["status"] == "running":
+                break
+            time.sleep(0.2)
+        assert status["status"] == "running"
+    finally:
+        srv.proc.kill()  # a crash: no chance to tidy up
+        srv.proc.wait()
+    again = start_server(root)
+    try:
+        wait_ready(again)
+        headers = {"Authorization": f"Bearer {_login(again.base)}"}
+        after = httpx.get(f"{again.base}/api/v1/jobs/{job['id']}", headers=headers).json()
+        assert after["status"] == "interrupted"
+        assert "submit it again" in after["error"]
+    finally:
+        stop(again)

@@ -175,8 +175,10 @@ def create_app(
     metrics = Metrics()
     app.state.metrics = metrics
     _install_handlers(app)
+    from alphaloop.api.routes._common import ERRORS
+
     for router in ROUTERS:
-        app.include_router(router, prefix=PREFIX)
+        app.include_router(router, prefix=PREFIX, responses=ERRORS)
     app.include_router(ws_router, prefix=PREFIX)
 
     if settings.cors_origins:

@@ -95,6 +95,10 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "corporate_actions",
         "universe_members",
         "loop_checkpoints",
+        "service_users",
+        "service_refresh_tokens",
+        "service_api_keys",
+        "service_jobs",
         "alembic_version",
     } <= names
     with engine.connect() as conn:

@@ -60,6 +60,7 @@ from alphaloop.cli.risk_regimes import risk_regimes
 from alphaloop.cli.rl import rl_app
 from alphaloop.cli.run import run_command
 from alphaloop.cli.runs import runs_app
+from alphaloop.cli.serve import serve, users_app
 from alphaloop.cli.status import status
 from alphaloop.cli.strategies import strategies_app
 from alphaloop.cli.strategy import strategy_app
@@ -115,6 +116,8 @@ app.add_typer(synth_app, name="synth")
 app.add_typer(policy_app, name="policy")
 app.add_typer(lifecycle_app, name="lifecycle")
 app.add_typer(rl_app, name="rl")
+app.command("serve")(serve)
+app.add_typer(users_app, name="users")
 
 
 def _version(value: bool) -> None:

@@ -42,9 +42,11 @@ from alphaloop.store.paper import (
     PaperSessionRow,
 )
 from alphaloop.store.runs import Run, RunLog
+from alphaloop.store.service import ApiKeyRow, JobRow, RefreshTokenRow, UserRow
 
 __all__ = [
     "AgentDecisionRow",
+    "ApiKeyRow",
     "ApprovalRow",
     "AuditEntryRow",
     "Base",
@@ -59,6 +61,7 @@ __all__ = [
     "HoldoutRecord",
     "ImportRecord",
     "InstrumentRow",
+    "JobRow",
     "KillSwitchEventRow",
     "LifecycleTransitionRow",
     "LoopCheckpointRow",
@@ -76,6 +79,7 @@ __all__ = [
     "PaperPositionRow",
     "PaperSessionRow",
     "PolicyChangeRow",
+    "RefreshTokenRow",
     "ResearchSessionRow",
     "Run",
     "RunLog",
@@ -84,5 +88,6 @@ __all__ = [
     "StrategyRow",
     "StrategyStateRow",
     "UniverseMemberRow",
+    "UserRow",
     "sqlite_path",
 ]

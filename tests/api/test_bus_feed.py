@@ -1,0 +1,94 @@
+"""WebSocket topics fed from the live bus on a real Redis server (fills, P&L ticks, alerts)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from alphaloop.api.app import create_app
+from alphaloop.api.bus_bridge import PnlTick, PnlTicked
+from alphaloop.api.users import UserStore
+from alphaloop.app import Workspace
+from tests.api.conftest import PASSWORD, login, make_settings
+
+REDIS_URL = os.environ.get("ALPHALOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _bus() -> object:
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis server answers at {REDIS_URL}: {exc}")
+    from alphaloop.live.bus.redis_streams import RedisBus
+
+    return RedisBus(REDIS_URL)
+
+
+def test_bus_events_reach_subscribers_of_their_topic(tmp_path: Path) -> None:
+    from alphaloop.live.bus import Alert, AlertRaised, Fill, OrderFilled
+
+    bus = _bus()
+    topic = f"test-events-{os.urandom(4).hex()}"
+    ws = Workspace(tmp_path / "ws")
+    UserStore(ws.db).add("desk", PASSWORD, "viewer")
+    settings = make_settings(bus_url=REDIS_URL, bus_topic=topic)
+    try:
+        with TestClient(create_app(ws, settings, run_jobs=False)) as client:
+            token = login(client, "desk")["access_token"]
+            with client.websocket_connect("/api/v1/ws") as sock:
+                sock.send_json({"op": "auth", "token": token})
+                sock.receive_json()
+                sock.send_json({"op": "subscribe", "topics": ["pnl", "fills"]})
+                sock.receive_json()
+                time.sleep(0.5)  # the bridge's group reads new entries from its creation on
+                tick = PnlTicked(
+                    source="paper-7", payload=PnlTick(session="7", equity=1_001_250.0, pnl=1250.0)
+                )
+                alert = AlertRaised(
+                    source="monitor", payload=Alert(severity="warning", source="m", message="x")
+                )
+                fill = OrderFilled(
+                    source="paper-7",
+                    payload=Fill(
+                        fill_id="f1", order_id="o1", symbol="AAPL", side="buy", quantity=10,
+                        price=190.5, commission=1.0,
+                    ),
+                )  # fmt: skip
+                for event in (tick, alert, fill):
+                    bus.publish(event, topic)  # type: ignore[attr-defined]
+                first, second = sock.receive_json(), sock.receive_json()
+        assert (first["topic"], first["version"]) == ("pnl", 1)
+        assert first["data"]["pnl"] == 1250.0
+        assert first["data"]["event"]["id"] == tick.id
+        assert second["topic"] == "fills"  # the alert went to no subscriber of this client
+        assert second["data"]["symbol"] == "AAPL"
+    finally:
+        bus.drop(topic)  # type: ignore[attr-defined]
+        ws.close()
+
+
+def test_an_in_process_bus_feeds_the_websocket_too(tmp_path: Path) -> None:
+    from alphaloop.live.bus import InProcessBus
+
+    bus = InProcessBus()
+    ws = Workspace(tmp_path / "ws")
+    UserStore(ws.db).add("desk", PASSWORD, "viewer")
+    with TestClient(create_app(ws, make_settings(), run_jobs=False, bus=bus)) as client:
+        token = login(client, "desk")["access_token"]
+        with client.websocket_connect("/api/v1/ws") as sock:
+            sock.send_json({"op": "auth", "token": token})
+            sock.receive_json()
+            sock.send_json({"op": "subscribe", "topics": ["pnl"]})
+            sock.receive_json()
+            tick = PnlTicked(source="paper-1", payload=PnlTick(session="1", equity=99.0, pnl=-1.0))
+            assert client.portal is not None
+            client.portal.call(bus.publish, tick, "events")  # from the loop's thread
+            msg = sock.receive_json()
+    assert msg["topic"] == "pnl"
+    assert msg["data"]["pnl"] == -1.0
+    ws.close()

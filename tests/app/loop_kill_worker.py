@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from loop_resume_support import loop_config
 
-import alphaloop.app.learning as learning_module
+import alphaloop.app.loop_learner as learning_module
 from alphaloop.app import Workspace
 from alphaloop.app.run_learning import run_learning_role
 from alphaloop.app.run_loop import run_loop
@@ -51,7 +51,7 @@ def main() -> None:
         if k == kill_at:
             arm()
 
-    real, calls = learning_module.learning_cycle, [0]
+    real, calls = learning_module.plan_learning_cycle, [0]
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
@@ -59,7 +59,7 @@ def main() -> None:
             arm()
         return real(*args, **kwargs)
 
-    learning_module.learning_cycle = counted
+    learning_module.plan_learning_cycle = counted
     ws = Workspace(root)
     config = LoopConfig.model_validate(loop_config(prefix))
     if role == "learning":

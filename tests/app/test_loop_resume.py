@@ -194,6 +194,11 @@ def test_kill_9_at_ten_seeded_points_leaves_the_records_of_an_unbroken_run(
             assert got[key] == recs[key], key
         assert stream(URL, prefix, "events") == events  # each event once, in order
         assert result["equity"] == ref.equity
+        # no model trained for a bar that never committed is left staged or unowned
+        staged = ws.models.models_dir / ".staging"
+        assert not staged.exists() or not any(staged.iterdir())
+        owned = {Path(v.artifact_path).name for v in ws.models.list(name="tiny")}
+        assert {d.name for d in (ws.models.models_dir / "tiny").iterdir()} == owned
         ws.close()
     finally:
         _drop(prefix)

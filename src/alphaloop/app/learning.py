@@ -31,7 +31,6 @@ from alphaloop.app.models import (
     predict_panel,
     promote_model,
     recipe_learning_data,
-    train_from_spec,
 )
 from alphaloop.app.workspace import Workspace
 from alphaloop.data.panel import Panel
@@ -45,7 +44,15 @@ from alphaloop.live.learning import (
     retrain_check,
 )
 
-__all__ = ["LearningCycle", "learning_cycle", "shadow_ic"]
+__all__ = [
+    "LearningCycle",
+    "LearningPlan",
+    "StaleLearningPlan",
+    "learning_cycle",
+    "plan_learning_cycle",
+    "record_learning_cycle",
+    "shadow_ic",
+]
 
 ACTOR = "learning-manager"
 
@@ -110,6 +117,192 @@ def _regime_at(panel: Panel, when: pd.Timestamp) -> str | None:
     return labels.name_of(labels.current) if labels.current >= 0 else None
 
 
+class StaleLearningPlan(AlphaloopError):  # noqa: N818 - a condition, not a failure of ours
+    """The registry changed between a cycle's plan and its recording (a person promoted or
+    trained a version of the model meanwhile): the plan must be made again."""
+
+
+@dataclass
+class LearningPlan:
+    """A learning cycle worked out from the committed records, not yet recorded.
+
+    Made by :func:`plan_learning_cycle` outside any long transaction (training and
+    shadow evaluation happen here); :func:`record_learning_cycle` writes it.
+    ``registry`` is the model's versions and stages the plan was made from.
+    """
+
+    cycle: LearningCycle
+    registry: tuple[tuple[str, str], ...]
+    actor: str
+    fitted: Any = None  # FittedModel of a retraining
+    retrain_note: dict[str, Any] | None = None
+    report: Any = None  # DriftReport to record
+    judged: tuple[str, str, dict[str, Any]] | None = None  # candidate, stage, check
+
+    def discard(self) -> None:
+        """Remove a staged artifact this plan holds (a plan never recorded)."""
+        if self.fitted is not None:
+            self.fitted.discard()
+
+
+def _registry_state(ws: Workspace, name: str) -> tuple[tuple[str, str], ...]:
+    return tuple((v.ref, v.stage) for v in ws.models.list(name=name))
+
+
+def plan_learning_cycle(
+    ws: Workspace,
+    name: str,
+    *,
+    as_of: Any = None,
+    policy: LearningPolicy | None = None,
+    retrain: bool = True,
+    actor: str = ACTOR,
+    tag: str = "",
+) -> LearningPlan:
+    """Work out one learning cycle for model ``name`` at ``as_of`` without recording it:
+    read, judge, monitor and (when due) train. Arguments as for :func:`learning_cycle`;
+    ``tag`` marks a retrained model's staged artifact
+    (:meth:`~alphaloop.models.registry.ModelRegistry.drop_staged`).
+
+    Raises
+    ------
+    LearningError
+        No production version of ``name``; ``as_of`` before its data ends.
+    """
+    from alphaloop.app.model_fit import fit_from_spec
+    from alphaloop.models.spec import ModelSpec
+
+    policy = policy or LearningPolicy()
+    registry = _registry_state(ws, name)
+    production = ws.models.list(name=name, stage="production")
+    if not production:
+        raise LearningError(
+            f"model {name!r} has no production version for the learning manager to look after",
+            hint=f"alphaloop model promote {name}/vN --stage production",
+        )
+    incumbent = max(production, key=lambda v: v.version)
+    _, recipe = load_recipe(ws, incumbent.ref)
+    full = ws.data.load(incumbent.dataset)
+    now = full.index[-1] if as_of is None else _utc(as_of)
+    panel = full.slice(None, now)
+    notes = []
+    if full.sealed_end is not None and now >= full.sealed_end.boundary:
+        notes.append(f"read up to the sealed holdout from {full.sealed_end.boundary:%Y-%m-%d}")
+    candidates = [
+        v for v in ws.models.list(name=name, stage="candidate") if v.version > incumbent.version
+    ]
+    if candidates:
+        cand = max(candidates, key=lambda v: v.version)
+        start = _utc(cand.label_end or cand.train_end)
+        action, judged = "shadowing", None
+        if (now - start) < pd.Timedelta(days=policy.shadow_days):
+            check = promotion_check(policy, as_of=now, shadow_start=start)
+        else:
+            check = promotion_check(
+                policy,
+                as_of=now,
+                shadow_start=start,
+                incumbent_ic=shadow_ic(ws, incumbent.ref, panel, start),
+                candidate_ic=shadow_ic(ws, cand.ref, panel, start),
+                step=int(recipe["label"].get("horizon", 1)),
+            )
+            action = "promoted" if check.promote else "archived"
+            judged = (cand.ref, "production" if check.promote else "archived", check.to_dict())
+        cycle = LearningCycle(
+            name, now, incumbent.ref, cand.ref, action, promotion=check, notes=tuple(notes)
+        )
+        return LearningPlan(cycle, registry, actor, judged=judged)
+
+    data_end = _utc(incumbent.label_end or incumbent.train_end)
+    if now < data_end:
+        raise LearningError(
+            f"as_of {now:%Y-%m-%d} is before {incumbent.ref}'s data ends ({data_end:%Y-%m-%d})"
+        )
+    alerts: tuple[str, ...] = ()
+    report = None
+    try:
+        report = monitor_panel(ws, incumbent.ref, panel, record=False)
+        alerts = tuple(a.message for a in report.alerts)
+    except AlphaloopError as exc:  # e.g. no labelled bars yet since the data ended
+        notes.append(f"monitor skipped: {exc.message}")
+    check = retrain_check(
+        policy,
+        as_of=now,
+        data_end=data_end,
+        drift_alerts=alerts,
+        bars_since=int((panel.index > data_end).sum()),
+        regime_then=_regime_at(panel, data_end),
+        regime_now=_regime_at(panel, now),
+    )
+    fitted = None
+    if check.due and retrain:
+        spec = ModelSpec.model_validate(
+            {
+                **recipe["spec"],
+                "end": now.date().isoformat(),
+                "supersedes": incumbent.ref,
+                "note": "retrained by the learning manager: " + "; ".join(check.reasons),
+            }
+        )
+        fitted = fit_from_spec(ws, spec, tag=tag)
+    cycle = LearningCycle(
+        name,
+        now,
+        incumbent.ref,
+        None,
+        "none",
+        retrain=check,
+        drift_alerts=alerts,
+        notes=tuple(notes),
+    )
+    return LearningPlan(cycle, registry, actor, fitted=fitted,
+                        retrain_note={"from": incumbent.ref, **check.to_dict()},
+                        report=report)  # fmt: skip
+
+
+def record_learning_cycle(ws: Workspace, plan: LearningPlan) -> LearningCycle:
+    """Write ``plan``: drift alerts, the retrained version and its training run, the
+    candidate's promotion or archiving, and the audit entries (``learning.judged``,
+    ``model.retrained``, ``learning.cycle``). A handful of rows and one directory
+    rename; run it inside the caller's :meth:`~alphaloop.store.Database.atomic`
+    block for all or nothing.
+
+    Raises
+    ------
+    StaleLearningPlan
+        The model's versions or stages are no longer those the plan was made from
+        (nothing is written; the plan's staged artifact is kept for the caller to
+        discard).
+    """
+    from dataclasses import replace
+
+    from alphaloop.app.model_fit import record_fitted
+    from alphaloop.execution.audit_log import AuditLog
+    from alphaloop.models import record_alerts
+
+    cycle = plan.cycle
+    if _registry_state(ws, cycle.name) != plan.registry:
+        raise StaleLearningPlan(
+            f"the versions of model {cycle.name!r} changed since the learning cycle at "
+            f"{cycle.as_of:%Y-%m-%d} was worked out",
+            hint="work the cycle out again",
+        )
+    audit = AuditLog(ws.db)
+    if plan.judged is not None:
+        ref, stage, check = plan.judged
+        audit.append(plan.actor, "learning.judged", ref, check)
+        reasons = cycle.promotion.reasons if cycle.promotion is not None else ()
+        promote_model(ws, ref, stage, note="; ".join(reasons), actor=plan.actor)
+    if plan.report is not None:
+        record_alerts(ws.db, cycle.incumbent, plan.report)
+    if plan.fitted is not None:
+        new_ref = record_fitted(ws, plan.fitted).version.ref
+        cycle = replace(cycle, candidate=new_ref, new_version=new_ref, action="retrained")
+        audit.append(plan.actor, "model.retrained", new_ref, dict(plan.retrain_note or {}))
+    audit.append(plan.actor, "learning.cycle", cycle.name, cycle.to_dict())
+    return cycle
+
+
 def learning_cycle(
     ws: Workspace,
     name: str,
@@ -120,6 +313,10 @@ def learning_cycle(
     actor: str = ACTOR,
 ) -> LearningCycle:
     """Run one learning cycle for model ``name`` at ``as_of`` (default: the data's end).
+
+    The cycle is worked out first (:func:`plan_learning_cycle`: reading, judging,
+    training), then recorded in one short transaction (:func:`record_learning_cycle`);
+    when the model's versions changed in between, it is worked out again.
 
     Parameters
     ----------
@@ -139,101 +336,22 @@ def learning_cycle(
     LearningError
         No production version of ``name``; ``as_of`` before its data ends.
     """
-    from alphaloop.execution.audit_log import AuditLog
-    from alphaloop.models.spec import ModelSpec
+    for attempt in range(_ATTEMPTS):
+        plan = plan_learning_cycle(ws, name, as_of=as_of, policy=policy, retrain=retrain,
+                                   actor=actor)  # fmt: skip
+        try:
+            with ws.db.atomic():
+                return record_learning_cycle(ws, plan)
+        except StaleLearningPlan:
+            if attempt == _ATTEMPTS - 1:
+                raise
+        finally:
+            plan.discard()
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    policy = policy or LearningPolicy()
-    production = ws.models.list(name=name, stage="production")
-    if not production:
-        raise LearningError(
-            f"model {name!r} has no production version for the learning manager to look after",
-            hint=f"alphaloop model promote {name}/vN --stage production",
-        )
-    incumbent = max(production, key=lambda v: v.version)
-    _, recipe = load_recipe(ws, incumbent.ref)
-    full = ws.data.load(incumbent.dataset)
-    now = full.index[-1] if as_of is None else _utc(as_of)
-    panel = full.slice(None, now)
-    notes = []
-    if full.sealed_end is not None and now >= full.sealed_end.boundary:
-        notes.append(f"read up to the sealed holdout from {full.sealed_end.boundary:%Y-%m-%d}")
-    audit = AuditLog(ws.db)
-    candidates = [
-        v for v in ws.models.list(name=name, stage="candidate") if v.version > incumbent.version
-    ]
-    if candidates:
-        cand = max(candidates, key=lambda v: v.version)
-        start = _utc(cand.label_end or cand.train_end)
-        action = "shadowing"
-        if (now - start) < pd.Timedelta(days=policy.shadow_days):
-            check = promotion_check(policy, as_of=now, shadow_start=start)
-        else:
-            check = promotion_check(
-                policy,
-                as_of=now,
-                shadow_start=start,
-                incumbent_ic=shadow_ic(ws, incumbent.ref, panel, start),
-                candidate_ic=shadow_ic(ws, cand.ref, panel, start),
-                step=int(recipe["label"].get("horizon", 1)),
-            )
-            action = "promoted" if check.promote else "archived"
-            stage = "production" if check.promote else "archived"
-            audit.append(actor, "learning.judged", cand.ref, check.to_dict())
-            promote_model(ws, cand.ref, stage, note="; ".join(check.reasons), actor=actor)
-        cycle = LearningCycle(
-            name, now, incumbent.ref, cand.ref, action, promotion=check, notes=tuple(notes)
-        )
-        audit.append(actor, "learning.cycle", name, cycle.to_dict())
-        return cycle
 
-    data_end = _utc(incumbent.label_end or incumbent.train_end)
-    if now < data_end:
-        raise LearningError(
-            f"as_of {now:%Y-%m-%d} is before {incumbent.ref}'s data ends ({data_end:%Y-%m-%d})"
-        )
-    alerts: tuple[str, ...] = ()
-    try:
-        report = monitor_panel(ws, incumbent.ref, panel, record=True)
-        alerts = tuple(a.message for a in report.alerts)
-    except AlphaloopError as exc:  # e.g. no labelled bars yet since the data ended
-        notes.append(f"monitor skipped: {exc.message}")
-    check = retrain_check(
-        policy,
-        as_of=now,
-        data_end=data_end,
-        drift_alerts=alerts,
-        bars_since=int((panel.index > data_end).sum()),
-        regime_then=_regime_at(panel, data_end),
-        regime_now=_regime_at(panel, now),
-    )
-    new_ref = None
-    action = "none"
-    if check.due and retrain:
-        spec = ModelSpec.model_validate(
-            {
-                **recipe["spec"],
-                "end": now.date().isoformat(),
-                "supersedes": incumbent.ref,
-                "note": "retrained by the learning manager: " + "; ".join(check.reasons),
-            }
-        )
-        trained = train_from_spec(ws, spec)
-        new_ref = trained.version.ref
-        action = "retrained"
-        audit.append(actor, "model.retrained", new_ref, {"from": incumbent.ref, **check.to_dict()})
-    cycle = LearningCycle(
-        name,
-        now,
-        incumbent.ref,
-        new_ref,
-        action,
-        retrain=check,
-        new_version=new_ref,
-        drift_alerts=alerts,
-        notes=tuple(notes),
-    )
-    audit.append(actor, "learning.cycle", name, cycle.to_dict())
-    return cycle
+#: how many times a cycle is worked out again when the registry changed meanwhile
+_ATTEMPTS = 3
 
 
 def _utc(value: Any) -> pd.Timestamp:

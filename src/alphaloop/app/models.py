@@ -23,8 +23,6 @@ registry; promoting to production archives the name's current one).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,7 @@ from alphaloop.models import (
     ModelSpec,
     build_dataset,
 )
-from alphaloop.progress import Progress, no_progress
+from alphaloop.progress import Progress
 
 __all__ = [
     "RECIPE",
@@ -265,66 +263,18 @@ def train_from_spec(
     is recorded. ``progress`` (see :mod:`alphaloop.progress`) hears of each
     model fit.
     """
-    expressions = check_model_spec(ws, spec)
-    report = progress or no_progress
-    with ws.runs.start("model-train", {"model_spec": spec.model_dump(mode="json")}) as run:
-        report(_FEATURES_STEP, 0, 1)
-        info = ws.data.info(spec.data, spec.version)
-        data = spec_learning_data(ws, spec, expressions)
-        report(_FEATURES_STEP, 1, 1)
-        augmenter = spec_augmenter(ws, spec, expressions)
-        result = train_spec(
-            data, spec, on_fit=_fit_progress(report, spec.training.n_splits), augment=augmenter
-        )
-        augmented = result.settings.get("augment") if augmenter is not None else None
-        metrics = dict(result.metrics)
-        if augmented is not None:
-            metrics["n_synthetic_train"] = float(augmented["synthetic_rows"])
-        rolling = spec.training.schedule == "rolling"
-        if not rolling:
-            report(_TRAIN_STEP, spec.training.n_splits + 1, spec.training.n_splits + 1)
-        staging = Path(tempfile.mkdtemp(prefix="alphaloop-model-"))
-        try:
-            artifact = staging / "artifact"
-            if rolling:
-                from alphaloop.models.rolling import segment_records
+    from alphaloop.app.model_fit import fit_from_spec
 
-                result.model.save(artifact)
-                segments = segment_records(result.segments)
-                (artifact / SEGMENTS).write_text(json.dumps(segments, indent=2) + "\n")
-            else:
-                result.estimator.save(artifact)
-            recipe = _recipe(spec, result.feature_names, expressions)
-            if augmented is not None:
-                recipe["augment"] = augmented
-            (artifact / RECIPE).write_text(json.dumps(recipe, indent=2, default=str))
-            version = ws.models.register(
-                spec.name,
-                artifact,
-                features=result.feature_names,
-                label={"target": "forward_return", **spec.label.model_dump(mode="json")},
-                dataset=spec.data,
-                dataset_version=info.version,
-                dataset_hash=info.content_hash,
-                train_start=result.period.first_decision.to_pydatetime(),
-                train_end=result.period.last_decision.to_pydatetime(),
-                label_end=result.period.last_label_end.to_pydatetime(),
-                seed=spec.seed,
-                metrics=metrics,
-                params=result.params,
-                family=result.family,
-                task=result.task,
-                feature_family=spec.feature_family,
-                supersedes=spec.supersedes,
-                note=spec.note,
-            )
+    expressions = check_model_spec(ws, spec)
+    with ws.runs.start("model-train", {"model_spec": spec.model_dump(mode="json")}) as run:
+        fitted = fit_from_spec(ws, spec, expressions=expressions, progress=progress)
+        try:
+            version = ws.models.commit_prepared(fitted.prepared)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        run.result = {"ref": version.ref, "metrics": json_safe(metrics)}
-        if augmented is not None:
-            run.result["augment"] = json_safe(augmented)
-        run.data_hashes = {spec.data: info.content_hash}
-    return TrainedModel(version, result, run.id)
+            fitted.discard()
+        run.result = {"ref": version.ref, **fitted.result}
+        run.data_hashes = dict(fitted.data_hashes)
+    return TrainedModel(version, fitted.training, run.id)
 
 
 def load_recipe(ws: Workspace, ref: str) -> tuple[Any, dict[str, Any]]:

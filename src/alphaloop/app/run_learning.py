@@ -4,7 +4,8 @@
 learning hook; ``--role learning`` runs the learning manager as a consumer of the
 loop's bars on the Redis bus (group ``<name>.learning``, its offset stored in
 Redis). At every ``learning.every``-th bar after the start it runs a learning
-cycle, exactly as the loop would, in **one database transaction** with its
+cycle, exactly as the loop would: worked out (training included) outside any
+transaction, then recorded in **one short database transaction** with its
 checkpoint (``<name>.learning`` in ``loop_checkpoints``: the last bar it learned
 at and every cycle's record); the cycle's events are published, with ids
 derived from run, bar and position, before that transaction commits.
@@ -68,9 +69,13 @@ def run_learning_role(ws: Workspace, config: LoopConfig, *, block_ms: int = 500)
             f"{config.bus.backend!r}",
             hint="set bus: {backend: redis} to run the roles as separate processes",
         )
-    learn = _learner(ws, config)
-    assert learn is not None
-    _drop_orphan_artifacts(ws, config.learning.model)
+    from alphaloop.app.loop_learner import staging_tag
+    from alphaloop.live.loop import REPLANS
+
+    tag = staging_tag(config.name + GROUP_SUFFIX)
+    learner = _learner(ws, config, tag=tag)
+    assert learner is not None
+    _drop_orphan_artifacts(ws, config.learning.model, tag)
     bars = _span(ws, config)
     row_of = {ts.value: k for k, ts in enumerate(bars)}
     name, every, digest = config.name + GROUP_SUFFIX, config.learning.every, config_hash(config)
@@ -106,14 +111,22 @@ def run_learning_role(ws: Workspace, config: LoopConfig, *, block_ms: int = 500)
         last = k == len(bars) - 1
         if k > 0 and k % every == 0:
             ts = bars[k]
-            with ws.db.atomic():
-                events, record = learn(ts)
-                events = [e.model_copy(update={"id": event_id(config.name, 0, ts.value,
-                                                              "learning", str(i))})
-                          for i, e in enumerate(events)]  # fmt: skip
-                if events:
-                    bus.publish_many(events)
-                save(k, "finished" if last else "running", [*cycles, record])
+            for attempt in range(REPLANS + 1):
+                plan = learner.prepare(ts)  # training outside the transaction
+                try:
+                    with ws.db.atomic():
+                        if attempt < REPLANS and not learner.fresh(plan):
+                            continue  # the registry changed meanwhile: work it out again
+                        events, record = learner.record(plan)
+                        events = [e.model_copy(update={"id": event_id(
+                            config.name, 0, ts.value, "learning", str(i))})
+                            for i, e in enumerate(events)]  # fmt: skip
+                        if events:
+                            bus.publish_many(events)
+                        save(k, "finished" if last else "running", [*cycles, record])
+                finally:
+                    learner.discard(plan)
+                break
             cycles.append(record)
             done = k + 1
         elif last:

@@ -61,45 +61,33 @@ def _bus(config: LoopConfig) -> Any:
     return InProcessBus()
 
 
-def _learner(ws: Workspace, config: LoopConfig) -> Callable[[pd.Timestamp], Any] | None:
+def _learner(ws: Workspace, config: LoopConfig, *, tag: str | None = None) -> Any:
+    """The loop's :class:`~alphaloop.app.loop_learner.LoopLearner`, or None without a
+    ``learning`` section; ``tag`` marks its staged artifacts (default: the run's)."""
     if config.learning is None:
         return None
-    from alphaloop.app.learning import learning_cycle
-    from alphaloop.live.bus.catalog import ModelRelease, ModelReleased
+    from alphaloop.app.loop_learner import LoopLearner, staging_tag
     from alphaloop.live.learning import LearningPolicy
 
     settings = config.learning
     policy = _build(LearningPolicy, settings.policy, "learning.policy")
     ws.models.list(name=settings.model)  # fails early on a bad name
-
-    def learn(at: pd.Timestamp) -> tuple[list[Any], dict[str, Any]]:
-        cycle = learning_cycle(ws, settings.model, as_of=at, policy=policy, actor="live-loop")
-        events = []
-        if cycle.action == "promoted" and cycle.candidate:
-            new = ws.models.get(cycle.candidate)
-            old = ws.models.get(cycle.incumbent)
-            events.append(ModelReleased(payload=ModelRelease(
-                model=new.name, version=new.version, previous=old.version,
-                reason="; ".join(cycle.promotion.reasons if cycle.promotion else ())),
-                source="live-loop"))  # fmt: skip
-        record = {"at": str(at.date()), "action": cycle.action, "incumbent": cycle.incumbent,
-                  "candidate": cycle.candidate}  # fmt: skip
-        if cycle.retrain is not None:
-            record["reasons"] = list(cycle.retrain.reasons)
-        return events, record
-
-    return learn
+    return LoopLearner(ws, settings.model, policy, actor="live-loop",
+                       tag=tag or staging_tag(config.name))  # fmt: skip
 
 
-def _drop_orphan_artifacts(ws: Workspace, name: str) -> list[str]:
+def _drop_orphan_artifacts(ws: Workspace, name: str, tag: str = "") -> list[str]:
     """Remove artifact directories of model ``name`` above its highest registered version
-    (left by a registration whose transaction never committed); returns their paths."""
+    (left by a registration whose transaction never committed) and the staging
+    directories marked ``tag`` (a model trained for a bar that never committed);
+    returns their paths."""
     import re
     import shutil
 
+    staged = ws.models.drop_staged(tag) if tag else []
     root = ws.models.models_dir / name
     if not root.is_dir():
-        return []
+        return staged
     top = max((v.version for v in ws.models.list(name=name)), default=0)
     gone = []
     for d in sorted(root.iterdir()):
@@ -110,7 +98,7 @@ def _drop_orphan_artifacts(ws: Workspace, name: str) -> list[str]:
                     p.chmod(0o755)
             shutil.rmtree(d)
             gone.append(str(d))
-    return gone
+    return [*gone, *staged]
 
 
 def _checkpoint(ws: Workspace, config: LoopConfig, restart: bool) -> tuple[Any, Any, int]:
@@ -134,10 +122,14 @@ def _checkpoint(ws: Workspace, config: LoopConfig, restart: bool) -> tuple[Any, 
 
 
 def _reconcile(ws: Workspace, sleeves: list[Sleeve], audit: Any, config: LoopConfig, cp: Any,
-               row: int) -> None:  # fmt: skip
-    """Sleeves take the lifecycle store's state where it differs from the checkpoint's."""
-    if config.learning is not None:
-        gone = _drop_orphan_artifacts(ws, config.learning.model)
+               row: int, *, learning: bool = True) -> None:  # fmt: skip
+    """Sleeves take the lifecycle store's state where it differs from the checkpoint's;
+    a loop that learns removes the artifacts its unfinished bars left (one that does
+    not leaves them to the learning role, which may be registering one now)."""
+    if config.learning is not None and learning:
+        from alphaloop.app.loop_learner import staging_tag
+
+        gone = _drop_orphan_artifacts(ws, config.learning.model, staging_tag(config.name))
         if gone:
             audit.append("live-loop", "loop.reconciled", config.name,
                          {"removed_artifacts": gone})  # fmt: skip
@@ -225,7 +217,8 @@ def run_loop(
     for s in sleeves:
         s.state = lifecycle.get(s.strategy_hash).state
     if resume is not None:
-        _reconcile(ws, sleeves, audit, config, resume, start_row + resume.bars_done)
+        _reconcile(ws, sleeves, audit, config, resume, start_row + resume.bars_done,
+                   learning=learning)  # fmt: skip
     kills = governance(ws).kill_switch
 
     def killed() -> str | None:
@@ -243,7 +236,7 @@ def run_loop(
         loop = LiveLoop(
             config, panel, sleeves, start_row, end_row, controller=controller,
             lifecycle=lifecycle, policy=policy, audit=audit, bus=bus, killed=killed,
-            learn=_learner(ws, config) if learning else None, on_bar=on_bar, unit=ws.db.atomic,
+            learner=_learner(ws, config) if learning else None, on_bar=on_bar, unit=ws.db.atomic,
             checkpoints=checkpoints, resume=resume, config_hash=config_hash(config), epoch=epoch,
         )  # fmt: skip
         return loop.run()

@@ -20,8 +20,8 @@ Each strategy is a *sleeve*: a specialist's net returns per bar from the backtes
    :func:`~alphaloop.live.lifecycle.review_health` with the current mode's thresholds
    demotes or retires on drawdown at once, and on Sharpe decay once the sleeve has
    ``min_review_bars`` bars in its state (a Sharpe ratio of a few weeks is noise);
-6. every ``learning.every`` bars, calls the learning hook (the app runs a learning
-   cycle) and publishes what it returns.
+6. every ``learning.every`` bars, records the learning cycle (the ``learner``'s
+   :meth:`~BarLearner.record`) and publishes what it returns.
 
 With a ``unit`` (the database's :meth:`~alphaloop.store.Database.atomic`) and
 ``checkpoints``, each bar is one transaction: the bar's records and the loop's
@@ -30,6 +30,15 @@ from run, bar, kind and key) are published just before the commit. A loop
 started with ``resume=`` a checkpoint carries on from the bar after it; a bar
 interrupted half-way is run again from the start, its records were never
 committed and its events are dropped by the bus as duplicates.
+
+The transaction holds the database's write lock, so nothing long runs inside it:
+a learning bar's cycle (training included) is worked out *before* the bar's
+transaction opens (:meth:`BarLearner.prepare`, from the committed records), and
+only its records are written inside it. A kill set while the model trains lands
+at once and halts the loop at this bar's check. When the learner's inputs changed
+between the two (:meth:`BarLearner.fresh` is false first thing in the
+transaction), the transaction ends without a write and the cycle is worked out
+again.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -54,10 +63,31 @@ if TYPE_CHECKING:
     from alphaloop.live.bus.events import Event
     from alphaloop.live.lifecycle_store import LifecycleStore
 
-__all__ = ["LiveLoop", "LoopResult", "Sleeve"]
+__all__ = ["BarLearner", "LiveLoop", "LoopResult", "Sleeve"]
 
 ACTOR = "live-loop"
 PROMOTING_LEVELS = ("L3", "L4", "L5")
+#: how many times a learning bar's cycle is worked out again when its inputs changed
+#: before the bar's transaction; then it is recorded as is (the learner redoes a stale
+#: cycle inside the transaction)
+REPLANS = 3
+
+
+class BarLearner(Protocol):
+    """A learning cycle in two parts: worked out outside the bar's transaction, recorded
+    inside it (the app's :class:`~alphaloop.app.loop_learner.LoopLearner`)."""
+
+    def prepare(self, at: pd.Timestamp) -> Any:
+        """Work the cycle at ``at`` out from committed records; write nothing."""
+
+    def fresh(self, plan: Any) -> bool:
+        """Whether ``plan``'s inputs are unchanged (read inside the transaction)."""
+
+    def record(self, plan: Any) -> tuple[list[Event], dict[str, Any]]:
+        """Write ``plan`` (inside the transaction): the events to publish and a record."""
+
+    def discard(self, plan: Any) -> None:
+        """Drop an unrecorded ``plan`` (its staged files)."""
 
 
 @dataclass
@@ -150,9 +180,11 @@ class LiveLoop:
     audit : AuditLog
     bus : object with ``publish(event)`` and ``publish_many(events)``
     killed : callable returning the active kill's reason, or None
-    learn : callable(at) -> (events, record), optional
+    learner : BarLearner, optional
+        Learning cycles every ``config.learning.every`` bars.
     on_bar : callable(k, ts), optional
-        Called before each bar (outside its transaction).
+        Called before each bar (outside its transaction, before a learning bar's
+        cycle is worked out).
     unit : callable returning a context manager, optional
         One transaction per bar (``db.atomic``); default: none (each record commits
         on its own, and nothing is checkpointed).
@@ -180,7 +212,7 @@ class LiveLoop:
         audit: AuditLog,
         bus: Any,
         killed: Callable[[], str | None],
-        learn: Callable[[pd.Timestamp], tuple[list[Event], dict[str, Any]]] | None = None,
+        learner: BarLearner | None = None,
         on_bar: Callable[[int, pd.Timestamp], None] | None = None,
         unit: Callable[[], AbstractContextManager[Any]] | None = None,
         checkpoints: LoopCheckpoints | None = None,
@@ -191,7 +223,8 @@ class LiveLoop:
         self.config, self.panel, self.sleeves = config, panel, sleeves
         self.start_row, self.end_row = start_row, end_row
         self.controller, self.lifecycle, self.policy = controller, lifecycle, policy
-        self.audit, self.bus, self.killed, self.learn = audit, bus, killed, learn
+        self.audit, self.bus, self.killed, self.learner = audit, bus, killed, learner
+        self._plan: Any = None  # the learning cycle worked out for the current bar
         self.on_bar = on_bar
         self.weights: dict[str, float] = {}
         self.equity, self.peak, self.max_dd = config.capital, config.capital, 0.0
@@ -457,15 +490,24 @@ class LiveLoop:
                 ts, last = idx[row], row
                 if self.on_bar is not None:
                     self.on_bar(k, ts)
-                with self.unit():
-                    self._outbox, self._ts, self._n = [], ts, 0
-                    try:
-                        self._bar(k, row, ts, rets, market, names)
-                        status = "halted" if self.halted else "running"
-                        self._flush()
-                        self._save(k + 1, ts, status)  # type: ignore[arg-type]
-                    finally:
-                        self._outbox, self._ts = None, None
+                try:
+                    for attempt in range(REPLANS + 1):
+                        if self._learning_bar(k):
+                            self._plan = self.learner.prepare(ts)  # type: ignore[union-attr]
+                        with self.unit():
+                            if attempt < REPLANS and not self._fresh():
+                                continue  # nothing written: work the cycle out again
+                            self._outbox, self._ts, self._n = [], ts, 0
+                            try:
+                                self._bar(k, row, ts, rets, market, names)
+                                status = "halted" if self.halted else "running"
+                                self._flush()
+                                self._save(k + 1, ts, status)  # type: ignore[arg-type]
+                            finally:
+                                self._outbox, self._ts = None, None
+                        break
+                finally:
+                    self._drop_plan()
                 if self.halted:
                     break
         if status != "finished":
@@ -487,6 +529,22 @@ class LiveLoop:
             events=self.events,
             resumed_at=resumed_at,
         )
+
+    def _learning_bar(self, k: int) -> bool:
+        """Whether bar ``k`` runs a learning cycle (and no kill is set: it would halt)."""
+        every = self.config.learning.every if self.config.learning else 0
+        if self.learner is None or not every or k == 0 or k % every:
+            return False
+        self._drop_plan()
+        return self.killed() is None
+
+    def _fresh(self) -> bool:
+        return self._plan is None or self.learner is None or self.learner.fresh(self._plan)
+
+    def _drop_plan(self) -> None:
+        plan, self._plan = self._plan, None
+        if plan is not None and self.learner is not None:
+            self.learner.discard(plan)
 
     def _bar(
         self, k: int, row: int, ts: pd.Timestamp, rets: pd.DataFrame, market: pd.DataFrame,
@@ -548,8 +606,11 @@ class LiveLoop:
             ]
         )
         every = self.config.learning.every if self.config.learning else 0
-        if self.learn is not None and every and k > 0 and k % every == 0:
-            events, record = self.learn(ts)
+        if self.learner is not None and every and k > 0 and k % every == 0:
+            plan, self._plan = self._plan, None
+            if plan is None:  # the kill switch was set when the bar began, then cleared
+                plan = self.learner.prepare(ts)
+            events, record = self.learner.record(plan)
             self.learning.append(record)
             self._publish(events)
 

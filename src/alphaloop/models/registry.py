@@ -63,9 +63,41 @@ if TYPE_CHECKING:
     from alphaloop.models.labels import LabelSpec
     from alphaloop.models.monitor import RecordedAlert
 
-__all__ = ["ModelRegistry"]
+__all__ = ["ModelRegistry", "PreparedVersion"]
 
 _V = ModelVersionRecord
+#: the defaults of :meth:`ModelRegistry.register`'s optional metadata
+_OPTIONAL: dict[str, Any] = {
+    "dataset_version": None, "label_end": None, "metrics": None, "params": None,
+    "family": None, "task": None, "feature_family": "custom", "code_version": None,
+    "supersedes": None, "note": "",
+}  # fmt: skip
+
+
+class PreparedVersion:
+    """A version ready to register: checked metadata and a staged, read-only artifact
+    (see :meth:`ModelRegistry.prepare`)."""
+
+    def __init__(self, name: str, fields: dict[str, Any], staging: Path) -> None:
+        self.name, self.fields, self.staging = name, fields, staging
+
+    @property
+    def artifact_sha256(self) -> str:
+        return str(self.fields["artifact_sha256"])
+
+    def discard(self) -> None:
+        """Remove the staged files (nothing once :meth:`ModelRegistry.commit_prepared`
+        moved the artifact into place, but the empty staging directory)."""
+        _remove_tree(self.staging)
+
+
+def _remove_tree(path: Path) -> None:
+    if not path.exists():
+        return
+    for p in [path, *path.rglob("*")]:
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(0o755)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class ModelRegistry:
@@ -180,17 +212,60 @@ class ModelRegistry:
             note=note,
             resolve=lambda ref: self.get(ref).ref,
         )
-        staging = self.models_dir / ".staging" / uuid.uuid4().hex
+        prepared = self._stage(name, estimator, fields, tag="")
+        try:
+            return self.commit_prepared(prepared)
+        finally:
+            prepared.discard()
+
+    def prepare(self, name: str, estimator: SavableEstimator | str | Path, *, tag: str = "",
+                **meta: Any) -> PreparedVersion:  # fmt: skip
+        """Everything :meth:`register` does but the database row: the metadata checked,
+        the artifact written read-only under ``<root>/models/.staging/<tag>-<random>/``
+        and its checksum taken. :meth:`commit_prepared` registers it later, in a short
+        transaction; :meth:`PreparedVersion.discard` removes it. ``meta`` are
+        :meth:`register`'s keyword arguments; ``tag`` marks the staging directory so its
+        owner can remove what a killed process left (:meth:`drop_staged`)."""
+        meta = {**_OPTIONAL, **meta}
+        fields = version_fields(name, estimator, **meta, resolve=lambda ref: self.get(ref).ref)
+        return self._stage(name, estimator, fields, tag=tag)
+
+    def _stage(self, name: str, estimator: SavableEstimator | str | Path,
+               fields: dict[str, Any], *, tag: str) -> PreparedVersion:  # fmt: skip
+        staging = self.models_dir / ".staging" / ((f"{tag}-" if tag else "") + uuid.uuid4().hex)
         staging.mkdir(parents=True)
         try:
             artifact = staging / "artifact"
             save_artifact(name, estimator, artifact)
             _make_read_only(artifact)
             fields["artifact_sha256"] = artifact_sha256(artifact)
-            rec = insert_version(self.db, fields, artifact, self.version_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            _remove_tree(staging)
+            raise
+        return PreparedVersion(name, fields, staging)
+
+    def commit_prepared(self, prepared: PreparedVersion) -> ModelVersion:
+        """Register ``prepared`` as ``name/v<N+1>``: insert its row and move its artifact
+        in (inside the caller's :meth:`~alphaloop.store.Database.atomic` block, if any)."""
+        if not (prepared.staging / "artifact").is_dir():
+            raise RegistryError(f"prepared version of {prepared.name!r} at {prepared.staging} "
+                                "has no artifact (registered or discarded already)")  # fmt: skip
+        rec = insert_version(self.db, dict(prepared.fields), prepared.staging / "artifact",
+                             self.version_dir)  # fmt: skip
         return ModelVersion.from_record(rec)
+
+    def drop_staged(self, tag: str) -> list[str]:
+        """Remove the staging directories marked ``tag`` (left by a process killed between
+        :meth:`prepare` and :meth:`commit_prepared`); returns their paths."""
+        root = self.models_dir / ".staging"
+        if not tag or not root.is_dir():
+            return []
+        gone = []
+        for d in sorted(root.glob(f"{tag}-*")):
+            if d.is_dir() and d.name[len(tag) + 1 :].isalnum():
+                _remove_tree(d)
+                gone.append(str(d))
+        return gone
 
     # ------------------------------------------------------------------ discovery
 

@@ -63,8 +63,10 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 
 def _spec(rebalance_every: int = 30) -> StrategySpec:
     base = quick_spec(EXPR, "nyse-1min", top_k=2)
-    doc = {**base.model_dump(mode="json"), "rebalance": {"frequency": "bars",
-                                                          "every": rebalance_every}}  # fmt: skip
+    doc = {
+        **base.model_dump(mode="json"),
+        "rebalance": {"frequency": "bars", "every": rebalance_every},
+    }
     return StrategySpec.from_dict(doc)
 
 
@@ -72,7 +74,8 @@ def test_the_import_infers_the_nyse_calendar_and_its_minute_year(ws: Workspace) 
     info = ws.data.info("nyse-1min")
     market = info.market
     assert info.frequency == "1min"
-    assert market.trading_calendar == "XNYS" and "trading_calendar" not in market.given
+    assert market.trading_calendar == "XNYS"
+    assert "trading_calendar" not in market.given
     expected = NYSE.sessions_per_year(START, END) * NYSE.bars_per_session("1min", START, END)
     assert market.periods_per_year == pytest.approx(expected)
     assert 95_000 < expected < 98_500  # not 252, nor 252 x 390 exactly

@@ -44,7 +44,8 @@ def test_a_missing_monday_is_a_gap_for_crypto(tmp_path: Path) -> None:
     without = days[days != pd.Timestamp("2024-02-05", tz="UTC")]  # a Monday, every asset
     report, _ = DataCatalog.check_file(_csv(tmp_path / "c.csv", without))
     gaps = report.issue("calendar_gaps")
-    assert gaps is not None and gaps.count == 2  # one bar for each of two assets
+    assert gaps is not None
+    assert gaps.count == 2
     assert gaps.locations[0]["timestamp"].startswith("2024-02-05")
     assert any("24/7" in note and "inferred" in note for note in report.notes)
     # the same file checked on the dataset's own timestamps sees no gap
@@ -62,9 +63,12 @@ def test_weekends_and_holidays_are_not_gaps_for_equities(tmp_path: Path) -> None
     odd = sessions.drop(pd.Timestamp("2024-04-02", tz="UTC")).append(holiday).sort_values()
     report, _ = DataCatalog.check_file(_csv(tmp_path / "e2.csv", odd), calendar="XNYS")
     off, gaps = report.issue("off_calendar_bars"), report.issue("calendar_gaps")
-    assert off is not None and off.count == 2 and off.severity == "warning"
+    assert off is not None
+    assert off.count == 2
+    assert off.severity == "warning"
     assert off.locations[0]["timestamp"].startswith("2024-03-29")
-    assert gaps is not None and gaps.count == 2
+    assert gaps is not None
+    assert gaps.count == 2
     assert gaps.locations[0]["timestamp"].startswith("2024-04-02")
 
 
@@ -75,29 +79,29 @@ def test_minute_gaps_inside_a_session_but_not_overnight(tmp_path: Path) -> None:
     assert report.issue("calendar_gaps") is None  # the early close on 11-29 is no gap
     assert any("XNYS" in n for n in report.notes)  # inferred from the hours and the holiday
     holed = full.delete([100, 101, 102])  # three minutes inside the first session
-    report, _ = DataCatalog.check_file(_csv(tmp_path / "m2.csv", holed, ("AAA",)),
-                                       calendar="XNYS")  # fmt: skip
+    report, _ = DataCatalog.check_file(_csv(tmp_path / "m2.csv", holed, ("AAA",)), calendar="XNYS")
     gaps = report.issue("calendar_gaps")
-    assert gaps is not None and gaps.count == 3
+    assert gaps is not None
+    assert gaps.count == 3
     assert pd.Timestamp(gaps.locations[0]["timestamp"]) == full[100]
     # pre-market bars are off the calendar
     early = full.append(pd.DatetimeIndex([full[0] - pd.Timedelta(minutes=30)])).sort_values()
-    report, _ = DataCatalog.check_file(_csv(tmp_path / "m3.csv", early, ("AAA",)),
-                                       calendar="XNYS")  # fmt: skip
+    report, _ = DataCatalog.check_file(_csv(tmp_path / "m3.csv", early, ("AAA",)), calendar="XNYS")
     off = report.issue("off_calendar_bars")
-    assert off is not None and off.count == 1
+    assert off is not None
+    assert off.count == 1
 
 
 def test_end_stamped_minutes_are_recognised(tmp_path: Path) -> None:
     ends = _index(NYSE.bar_stamps("2024-11-26", "2024-11-27", "1min", label="end"))
-    report, _ = DataCatalog.check_file(_csv(tmp_path / "end.csv", ends, ("AAA",)),
-                                       calendar="XNYS")  # fmt: skip
-    assert report.issue("calendar_gaps") is None and report.issue("off_calendar_bars") is None
+    report, _ = DataCatalog.check_file(_csv(tmp_path / "end.csv", ends, ("AAA",)), calendar="XNYS")
+    assert report.issue("calendar_gaps") is None
+    assert report.issue("off_calendar_bars") is None
     holed = ends.delete(5)
-    report, _ = DataCatalog.check_file(_csv(tmp_path / "e2.csv", holed, ("AAA",)),
-                                       calendar="XNYS")  # fmt: skip
+    report, _ = DataCatalog.check_file(_csv(tmp_path / "e2.csv", holed, ("AAA",)), calendar="XNYS")
     gaps = report.issue("calendar_gaps")
-    assert gaps is not None and "end-stamped" in gaps.message
+    assert gaps is not None
+    assert "end-stamped" in gaps.message
 
 
 def test_import_records_the_calendar_and_rechecks_with_it(ws: Workspace, tmp_path: Path) -> None:
@@ -105,7 +109,8 @@ def test_import_records_the_calendar_and_rechecks_with_it(ws: Workspace, tmp_pat
     path = _csv(tmp_path / "five.csv", stamps.delete(40))
     info = ws.data.import_file(path, "nyse-5min", calendar="NYSE").dataset
     market = info.market
-    assert market.trading_calendar == "XNYS" and "trading_calendar" in market.given
+    assert market.trading_calendar == "XNYS"
+    assert "trading_calendar" in market.given
     per_session = NYSE.bars_per_session("5min", "2024-01-01", "2024-12-31")
     assert market.bars_per_day == pytest.approx(per_session, abs=1e-4)
     assert market.periods_per_year == pytest.approx(
@@ -123,7 +128,8 @@ def test_cli_calendar_option(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     base = ["--workspace", str(home), "data", "import", str(path), "--name", "eq"]
     assert main([*base, "--calendar", "XNYZ"]) == 2
     err = capsys.readouterr().err
-    assert "XNYZ" in err and "Traceback" not in err
+    assert "XNYZ" in err
+    assert "Traceback" not in err
     assert main([*base, "--calendar", "xnys"]) == 0
     out = capsys.readouterr().out
     assert "(XNYS)" in out

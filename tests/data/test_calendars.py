@@ -25,12 +25,22 @@ def test_nyse_holidays_and_early_closes_of_2024() -> None:
     nyse = TradingCalendar("XNYS")
     # NYSE's published 2024 holidays (weekdays only) and its three 13:00 closes
     assert _days(nyse.holidays("2024-01-01", "2024-12-31")) == [
-        "2024-01-01", "2024-01-15", "2024-02-19", "2024-03-29", "2024-05-27",
-        "2024-06-19", "2024-07-04", "2024-09-02", "2024-11-28", "2024-12-25",
-    ]  # fmt: skip
+        "2024-01-01",
+        "2024-01-15",
+        "2024-02-19",
+        "2024-03-29",
+        "2024-05-27",
+        "2024-06-19",
+        "2024-07-04",
+        "2024-09-02",
+        "2024-11-28",
+        "2024-12-25",
+    ]
     assert _days(nyse.early_closes("2024-01-01", "2024-12-31")) == [
-        "2024-07-03", "2024-11-29", "2024-12-24",
-    ]  # fmt: skip
+        "2024-07-03",
+        "2024-11-29",
+        "2024-12-24",
+    ]
     assert len(nyse.sessions("2024-01-01", "2024-12-31")) == 366 - 104 - 10
 
 
@@ -46,8 +56,10 @@ def test_minute_stamps_of_regular_and_early_close_sessions() -> None:
     nyse = TradingCalendar("XNYS")
     regular = nyse.bar_stamps("2024-11-27", "2024-11-27", "1min")
     early = nyse.bar_stamps("2024-11-29", "2024-11-29", "1min")
-    assert len(regular) == 390 and len(early) == 210
-    assert regular[0] == _utc("2024-11-27 14:30") and regular[-1] == _utc("2024-11-27 20:59")
+    assert len(regular) == 390
+    assert len(early) == 210
+    assert regular[0] == _utc("2024-11-27 14:30")
+    assert regular[-1] == _utc("2024-11-27 20:59")
     assert (np.diff(regular) == MIN).all()
     # no stamp on the Thanksgiving holiday between them
     both = nyse.bar_stamps("2024-11-27", "2024-11-29", "1min")
@@ -70,7 +82,8 @@ def test_a_lunch_break_has_no_bars() -> None:
 
 def test_crypto_trades_every_minute_and_fx_five_days() -> None:
     crypto = TradingCalendar("crypto")
-    assert crypto.name == "24/7" and crypto.market == "24/7"
+    assert crypto.name == "24/7"
+    assert crypto.market == "24/7"
     assert len(crypto.bar_stamps("2024-03-02", "2024-03-03", "1h")) == 48  # a weekend
     fx = TradingCalendar("fx")
     assert fx.market == "24x5"
@@ -122,12 +135,14 @@ def test_an_exchange_is_inferred_from_its_holidays_and_hours() -> None:
     assert infer_trading_calendar(days, "daily")[0] == "XNYS"
     weekdays = pd.bdate_range("2023-01-01", "2024-12-31", tz="UTC")
     assert infer_trading_calendar(weekdays, "daily")[0] is None  # bars on US holidays too
-    minutes = pd.DatetimeIndex(nyse.bar_stamps("2024-05-01", "2024-06-28", "5min")
-                               .view("datetime64[ns]")).tz_localize("UTC")  # fmt: skip
+    minutes = pd.DatetimeIndex(
+        nyse.bar_stamps("2024-05-01", "2024-06-28", "5min").view("datetime64[ns]")
+    ).tz_localize("UTC")
     assert infer_trading_calendar(minutes, "5min")[0] == "XNYS"
     london = TradingCalendar("XLON")
-    lse = pd.DatetimeIndex(london.bar_stamps("2024-05-01", "2024-06-28", "15min")
-                           .view("datetime64[ns]")).tz_localize("UTC")  # fmt: skip
+    lse = pd.DatetimeIndex(
+        london.bar_stamps("2024-05-01", "2024-06-28", "15min").view("datetime64[ns]")
+    ).tz_localize("UTC")
     assert infer_trading_calendar(lse, "15min")[0] == "XLON"
     hours = pd.date_range("2024-01-01", "2024-03-01", freq="h", tz="UTC")
     assert infer_trading_calendar(hours, "1h") == ("24/7", infer_trading_calendar(hours, "1h")[1])
@@ -136,10 +151,12 @@ def test_an_exchange_is_inferred_from_its_holidays_and_hours() -> None:
 def test_the_market_records_the_exchange_and_its_bars_per_year() -> None:
     nyse = TradingCalendar("XNYS")
     stamps = nyse.bar_stamps("2024-01-01", "2024-12-31", "1min")
-    market = infer_market_calendar(stamps, "1min", has_volume=True, trading_calendar="XNYS",
-                                   calendar_given=True)  # fmt: skip
+    market = infer_market_calendar(
+        stamps, "1min", has_volume=True, trading_calendar="XNYS", calendar_given=True
+    )
     sched = nyse.schedule("2024-01-01", "2024-12-31")
-    assert market.trading_calendar == "XNYS" and "trading_calendar" in market.given
+    assert market.trading_calendar == "XNYS"
+    assert "trading_calendar" in market.given
     assert market.calendar == "sessions"
     assert market.periods_per_year == pytest.approx(len(stamps))  # one whole year of bars
     assert market.days_per_year == pytest.approx(len(sched))

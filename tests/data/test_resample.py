@@ -51,8 +51,10 @@ def test_ohlcv_aggregation_by_hand() -> None:
     fields["close"][4, 0] = np.nan  # the last minute of the first bucket is missing
     out = resample(Panel(index, ("X",), fields), "5min", calendar="XNYS")
     p = out.panel
-    assert list(p.index) == [pd.Timestamp("2024-01-02 14:35", tz="UTC"),
-                             pd.Timestamp("2024-01-02 14:40", tz="UTC")]  # fmt: skip
+    assert list(p.index) == [
+        pd.Timestamp("2024-01-02 14:35", tz="UTC"),
+        pd.Timestamp("2024-01-02 14:40", tz="UTC"),
+    ]
     assert p.field("open")[:, 0].tolist() == [0.5, 5.5]
     assert p.field("high")[:, 0].tolist() == [6.0, 11.0]
     assert p.field("low")[:, 0].tolist() == [0.0, 5.0]
@@ -65,26 +67,41 @@ def test_ohlcv_aggregation_by_hand() -> None:
 def test_buckets_follow_sessions_early_closes_and_drop_outside_bars() -> None:
     panel = _minutes("2024-11-27", "2024-11-29")
     pre = pd.Timestamp("2024-11-27 13:00", tz="UTC")
-    extra = Panel(panel.index.append(pd.DatetimeIndex([pre])).sort_values(), panel.assets,
-                  {k: np.vstack([panel.field(k)[:1], panel.field(k)]) for k in panel.field_names})  # fmt: skip
+    extra = Panel(
+        panel.index.append(pd.DatetimeIndex([pre])).sort_values(),
+        panel.assets,
+        {k: np.vstack([panel.field(k)[:1], panel.field(k)]) for k in panel.field_names},
+    )
     hourly = resample(extra, "1h", calendar="XNYS")
     assert hourly.dropped == 1
     stamps = [f"{t:%m-%d %H:%M}" for t in hourly.panel.index]
-    assert stamps[:7] == ["11-27 15:30", "11-27 16:30", "11-27 17:30", "11-27 18:30",
-                          "11-27 19:30", "11-27 20:30", "11-27 21:00"]  # fmt: skip
+    assert stamps[:7] == [
+        "11-27 15:30",
+        "11-27 16:30",
+        "11-27 17:30",
+        "11-27 18:30",
+        "11-27 19:30",
+        "11-27 20:30",
+        "11-27 21:00",
+    ]
     assert stamps[-1] == "11-29 18:00"  # the 13:00 New York early close cuts the last bar
     daily = resample(panel, "daily", calendar="XNYS")
     assert [f"{t:%Y-%m-%d}" for t in daily.panel.index] == ["2024-11-27", "2024-11-29"]
-    assert daily.available_at.tolist() == [pd.Timestamp("2024-11-27 21:00", tz="UTC").value,
-                                           pd.Timestamp("2024-11-29 18:00", tz="UTC").value]  # fmt: skip
+    assert daily.available_at.tolist() == [
+        pd.Timestamp("2024-11-27 21:00", tz="UTC").value,
+        pd.Timestamp("2024-11-29 18:00", tz="UTC").value,
+    ]
     np.testing.assert_allclose(daily.panel.field("volume").sum(0), panel.field("volume").sum(0))
     assert daily.panel.frequency == "daily"
 
 
 def test_end_stamped_input_lands_in_the_same_buckets() -> None:
     panel = _minutes("2024-03-04", "2024-03-04")
-    shifted = Panel(panel.index + pd.Timedelta(minutes=1), panel.assets,
-                    {k: panel.field(k) for k in panel.field_names})  # fmt: skip
+    shifted = Panel(
+        panel.index + pd.Timedelta(minutes=1),
+        panel.assets,
+        {k: panel.field(k) for k in panel.field_names},
+    )
     a = resample(panel, "15min", calendar="XNYS")
     b = resample(shifted, "15min", calendar="XNYS", label="end")
     assert a.panel.equals(b.panel)

@@ -103,7 +103,9 @@ def calendar_checks(
     lo = np.searchsorted(grid, s.timestamps[starts], side="left")
     hi = np.searchsorted(grid, s.timestamps[ends - 1], side="right")
     missing = np.maximum((hi - lo) - observed, 0)
-    where = f"the {calendar.name} calendar" + ("" if label == "daily" else f" ({label}-stamped bars)")
+    where = f"the {calendar.name} calendar" + (
+        "" if label == "daily" else f" ({label}-stamped bars)"
+    )
     gaps = None
     n_missing = int(missing.sum())
     if n_missing:

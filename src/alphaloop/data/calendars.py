@@ -117,8 +117,9 @@ class Schedule:
         """Start and end instants of the trading segments, in time order (breaks split)."""
         has_break = self.break_starts < self.closes
         starts = np.concatenate([self.opens, self.break_ends[has_break]])
-        ends = np.concatenate([np.where(has_break, self.break_starts, self.closes),
-                               self.closes[has_break]])  # fmt: skip
+        ends = np.concatenate(
+            [np.where(has_break, self.break_starts, self.closes), self.closes[has_break]]
+        )
         order = np.argsort(starts, kind="stable")
         return starts[order], ends[order]
 
@@ -171,9 +172,7 @@ def _exchange_calendar(code: str, first_year: int, last_year: int) -> Any:
     with warnings.catch_warnings():  # the package's own pandas deprecation notices
         warnings.simplefilter("ignore")
         try:
-            return xcals.get_calendar(
-                code, start=f"{first_year}-01-01", end=f"{last_year}-12-31"
-            )
+            return xcals.get_calendar(code, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
         except Exception as exc:  # the package raises several kinds for bounds
             raise ConfigError(
                 f"calendar {code}: cannot cover {first_year}..{last_year}: {exc}".splitlines()[0],
@@ -267,13 +266,15 @@ class TradingCalendar:
 
     def sessions(self, start: Any, end: Any) -> pd.DatetimeIndex:
         """Session dates in ``[start, end]`` (midnight UTC)."""
-        return pd.DatetimeIndex(self.schedule(start, end).sessions.view("datetime64[ns]"),
-                                name="session").tz_localize("UTC")  # fmt: skip
+        return pd.DatetimeIndex(
+            self.schedule(start, end).sessions.view("datetime64[ns]"), name="session"
+        ).tz_localize("UTC")
 
     def holidays(self, start: Any, end: Any) -> pd.DatetimeIndex:
         """Weekdays (Monday to Friday) in ``[start, end]`` that are not sessions."""
-        days = pd.date_range(pd.Timestamp(_day_ns(start), tz="UTC"),
-                             pd.Timestamp(_day_ns(end), tz="UTC"), freq="D")  # fmt: skip
+        days = pd.date_range(
+            pd.Timestamp(_day_ns(start), tz="UTC"), pd.Timestamp(_day_ns(end), tz="UTC"), freq="D"
+        )
         weekdays = days[days.day_of_week < 5]
         return weekdays[~weekdays.isin(self.sessions(start, end))]
 
@@ -292,15 +293,18 @@ class TradingCalendar:
         minutes = local.hour * 60 + local.minute
         usual = int(pd.Series(minutes).mode().iloc[-1])
         early = np.asarray(minutes < usual)
-        return pd.DatetimeIndex(sched.sessions[early].view("datetime64[ns]"),
-                                name="session").tz_localize("UTC")  # fmt: skip
+        return pd.DatetimeIndex(
+            sched.sessions[early].view("datetime64[ns]"), name="session"
+        ).tz_localize("UTC")
 
     # ---------------------------------------------------------------- stamps
     def daily_stamps(self, start: Any, end: Any) -> np.ndarray:
         """Stamps (int64 ns, midnight UTC) of the daily bars a complete dataset holds."""
         return self.schedule(start, end).sessions
 
-    def bar_stamps(self, start: Any, end: Any, step: str | int, label: Label = "start") -> np.ndarray:
+    def bar_stamps(
+        self, start: Any, end: Any, step: str | int, label: Label = "start"
+    ) -> np.ndarray:
         """Stamps (int64 ns, UTC) of the intraday bars a complete dataset holds.
 
         Parameters
@@ -342,8 +346,9 @@ class TradingCalendar:
         ts = np.asarray(timestamps, dtype=np.int64)
         if not len(ts):
             return np.zeros(0, dtype=bool)
-        seg_start, seg_end = self.schedule(int(ts.min()) - NS_PER_DAY,
-                                           int(ts.max()) + 2 * NS_PER_DAY).segments()  # fmt: skip
+        seg_start, seg_end = self.schedule(
+            int(ts.min()) - NS_PER_DAY, int(ts.max()) + 2 * NS_PER_DAY
+        ).segments()
         pos = np.searchsorted(seg_start, ts, side="right") - 1
         ok = pos >= 0
         pos = np.clip(pos, 0, max(len(seg_start) - 1, 0))

@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from alphaloop.data.bundled import BUNDLED, load_bundled
+from alphaloop.data.calendars import TradingCalendar
 from alphaloop.data.combine import (
     CombineResult,
     CombineSource,
@@ -50,7 +51,6 @@ from alphaloop.data.holdout import (
     first_sealed_bar,
     new_record,
 )
-from alphaloop.data.calendars import TradingCalendar
 from alphaloop.data.long import NAT, LongData
 from alphaloop.data.market_calendar import (
     MarketCalendar,

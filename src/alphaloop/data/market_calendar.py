@@ -171,7 +171,8 @@ class MarketCalendar:
                 "one bar a day" if self.bars_per_day == 1 else f"{self.bars_per_day:g} bars a day"
             )
             if self.is_exchange:
-                return f"{ppy:,.6g} bars a year ({days:.6g} {self.trading_calendar} sessions x {per_day})"
+                sessions = f"{days:.6g} {self.trading_calendar} sessions"
+                return f"{ppy:,.6g} bars a year ({sessions} x {per_day})"
             return f"{ppy:,.6g} bars a year ({days:g} days x {per_day})"
         return f"{ppy:,.6g} {self.frequency} bars a year"
 

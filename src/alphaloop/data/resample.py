@@ -178,8 +178,9 @@ def resample(
             hint="check the calendar, or resample without one",
         )
     first_of = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    fields = {name: _aggregate(panel.field(name)[keep], first_of, name)
-              for name in panel.field_names}  # fmt: skip
+    fields = {
+        name: _aggregate(panel.field(name)[keep], first_of, name) for name in panel.field_names
+    }
     member = np.logical_or.reduceat(panel.membership[keep], first_of, axis=0)
     index = pd.DatetimeIndex(stamp[first_of].view("datetime64[ns]")).tz_localize("UTC")
     out = Panel(index, panel.assets, fields, member, frequency="daily" if daily else frequency)

@@ -11,7 +11,10 @@ import pytest
 from alphaloop.app import Workspace
 from alphaloop.cli import main
 from alphaloop.data import DataCatalog
+from alphaloop.data.calendar_fill import fill_to_calendar
 from alphaloop.data.calendars import TradingCalendar
+from alphaloop.data.panel import Panel
+from alphaloop.errors import ConfigError
 
 NYSE = TradingCalendar("XNYS")
 
@@ -136,3 +139,48 @@ def test_cli_calendar_option(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["--workspace", str(home), "data", "check", str(path), "--calendar", "24/7"]) == 1
     out = capsys.readouterr().out
     assert "calendar_gaps" in out  # weekends are gaps on a 24/7 calendar
+
+
+def _panel(index: pd.DatetimeIndex, close: np.ndarray) -> Panel:
+    close = close.reshape(len(index), -1)
+    fields = {k: close for k in ("open", "high", "low", "close")}
+    fields["volume"] = np.ones_like(close)
+    return Panel(index, tuple(f"A{i}" for i in range(close.shape[1])), fields)
+
+
+def test_fills_add_the_calendars_bars_only() -> None:
+    days = pd.date_range("2024-02-01", "2024-02-29", freq="D", tz="UTC")
+    monday = pd.Timestamp("2024-02-05", tz="UTC")
+    crypto = _panel(days.drop(monday), np.arange(1.0, 29.0))
+    out = fill_to_calendar(crypto, "24/7")
+    assert out.added == 1
+    assert monday in out.panel.index
+    row = out.panel.index.get_loc(monday)
+    assert np.isnan(out.panel.field("close")[row, 0])
+    assert not out.panel.membership[row, 0]
+    flat = fill_to_calendar(crypto, "24/7", method="previous_close")
+    assert flat.filled == 1
+    assert flat.panel.field("close")[row, 0] == crypto.field("close")[row - 1, 0]
+    assert flat.panel.field("high")[row, 0] == flat.panel.field("close")[row - 1, 0]
+    assert flat.panel.field("volume")[row, 0] == 0.0
+    # on the NYSE calendar the weekends and Presidents' Day (02-19) are not added
+    sessions = NYSE.sessions("2024-02-01", "2024-02-29")
+    gap = sessions[5]
+    equities = _panel(sessions.drop(gap), np.arange(1.0, len(sessions)))
+    filled = fill_to_calendar(equities, "XNYS").panel
+    assert list(filled.index) == list(sessions)
+
+
+def test_minute_fills_stay_inside_sessions() -> None:
+    stamps = _index(NYSE.bar_stamps("2024-11-26", "2024-11-27", "1min"))
+    holed = stamps.delete([10, 11])
+    panel = _panel(holed, np.linspace(1, 2, len(holed) * 2))
+    out = fill_to_calendar(panel, "XNYS", method="previous_close")
+    assert out.added == 2
+    assert out.filled == 4  # two bars of two assets
+    assert len(out.panel.index) == len(stamps)  # nothing added overnight
+    close = out.panel.field("close")
+    np.testing.assert_array_equal(close[10], close[9])
+    np.testing.assert_array_equal(close[11], close[9])
+    with pytest.raises(ConfigError, match="fill method"):
+        fill_to_calendar(panel, "XNYS", method="linear")  # type: ignore[arg-type]

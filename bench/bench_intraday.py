@@ -151,9 +151,16 @@ def run(symbols: int, years: int, seed: int, repeats: int) -> dict[str, Any]:
 
     load_before = os.getloadavg()
     t_make, (path, minutes) = _timed(lambda: make_parquet(symbols, years, seed))
-    res: dict[str, Any] = {"symbols": symbols, "years": years, "seed": seed, "minutes": minutes,
-                           "rows": minutes * symbols, "file_mb": path.stat().st_size / 2**20,
-                           "make_s": t_make, "load_before": load_before}  # fmt: skip
+    res: dict[str, Any] = {
+        "symbols": symbols,
+        "years": years,
+        "seed": seed,
+        "minutes": minutes,
+        "rows": minutes * symbols,
+        "file_mb": path.stat().st_size / 2**20,
+        "make_s": t_make,
+        "load_before": load_before,
+    }
     root = Path(tempfile.mkdtemp(prefix="bench_intraday_"))
     try:
         ws = Workspace(root / "ws")
@@ -223,8 +230,12 @@ def report(r: dict[str, Any], argv: str) -> str:
             f"Python {platform.python_version()}, alphaloop {alphaloop.__version__}. "
             f"Load average (1 min): {r['load_before'][0]:.1f} before, "
             f"{r['load_after'][0]:.1f} after"
-            + (": the machine was shared and busy, so every figure is slower than on an idle "
-               "machine (both routes alike)." if busy else "."),  # fmt: skip
+            + (
+                ": the machine was shared and busy, so every figure is slower than on an idle "
+                "machine (both routes alike)."
+                if busy
+                else "."
+            ),
             "",
             f"**Workload:** {r['symbols']} symbols x {r['minutes']:,} minutes (every minute of "
             f"the NYSE sessions {FIRST_YEAR}..{FIRST_YEAR + r['years'] - 1}, early closes "

@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -188,25 +189,28 @@ def run(symbols: int, years: int, seed: int, repeats: int) -> dict[str, Any]:
             loads.append(t)
         res["loads_s"] = loads
         res["alpha_resample_s"], ours = _timed(
-            lambda: resample(panel, "5min", calendar="XNYS"), "resample"
+            partial(resample, panel, "5min", calendar="XNYS"), "resample"
         )
         res["loaded_minutes"] = panel.n_times
         res["peak_rss_gb_alphaloop"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         ws.close()
+        # keep what the comparisons need, free the rest before the pandas route
+        assets, index, our_close = panel.assets, panel.index, panel.field("close").copy()
+        del panel
         p_load, wide = _timed(lambda: _pandas_load(path), "pandas_load")
         res["pandas_load_s"] = p_load
         # loads stop before the sealed holdout: compare (and resample) the same minutes
-        wide = {f: v.loc[: panel.index[-1]] for f, v in wide.items()}
+        wide = {f: v.loc[: index[-1]] for f, v in wide.items()}
         res["pandas_resample_s"], theirs = _timed(lambda: _pandas_resample(wide), "pandas_resample")
-        close = wide["close"].reindex(columns=list(panel.assets))
+        close = wide["close"].reindex(columns=list(assets))
         res["load_agrees"] = bool(
-            _same_times(close.index, panel.index)
-            and np.array_equal(close.to_numpy(), panel.field("close"), equal_nan=True)
+            _same_times(close.index, index)
+            and np.array_equal(close.to_numpy(), our_close, equal_nan=True)
         )
         agree = _same_times(theirs["close"].index, ours.panel.index)
         for f in FIELDS:
             mine = ours.panel.field(f)
-            other = theirs[f].reindex(columns=list(panel.assets)).to_numpy()
+            other = theirs[f].reindex(columns=list(assets)).to_numpy()
             agree = agree and np.allclose(mine, other, rtol=0, atol=0, equal_nan=True)
         res["resample_agrees"] = bool(agree)
         res["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

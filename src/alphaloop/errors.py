@@ -333,3 +333,23 @@ class SynthError(AlphaloopError):
 
 class GeneratorNotFoundError(SynthError):
     """No fitted generator of that name in the workspace."""
+
+
+class DataSourceError(AlphaloopError):
+    """An online data source cannot answer as asked: unknown source, symbol or interval,
+    a request the vendor refuses, an answer that cannot be read, or every symbol failed."""
+
+
+class SourceOfflineError(DataSourceError):
+    """The source cannot be reached (or ``--offline`` was asked) and no cached answer
+    covers the request."""
+
+
+class AssetDataError(AlphaloopError):
+    """Instrument metadata, futures contracts, FX rates, corporate actions or universe
+    memberships that cannot be imported or used: a missing column, a bad value, an
+    unknown asset class, overlapping membership spans, a roll with no next contract."""
+
+
+class InstrumentNotFoundError(AssetDataError):
+    """No instrument of that symbol is stored in the workspace."""

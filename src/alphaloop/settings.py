@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     ray_address : str or None
         Address of a Ray cluster for ``--executor ray`` (``ALPHALOOP_RAY_ADDRESS``,
         e.g. ``ray://head:10001``); default a local Ray instance started for the run.
+    base_currency : str
+        The account's currency (``ALPHALOOP_BASE_CURRENCY``); default ``USD``.
+        Instruments quoted in another currency are converted to it in
+        backtests (see :mod:`alphaloop.data.fx`).
     """
 
     model_config = SettingsConfigDict(env_prefix="ALPHALOOP_", extra="forbid")
@@ -37,3 +41,4 @@ class Settings(BaseSettings):
     database_schema: str | None = None
     holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
     ray_address: str | None = None
+    base_currency: str = Field(default="USD", min_length=2, max_length=12)

@@ -91,11 +91,15 @@ def test_schema_is_migrated_on_first_use(workspace: Workspace) -> None:
         "lifecycle_transitions",
         "paper_decisions",
         "paper_bars",
+        "instruments",
+        "corporate_actions",
+        "universe_members",
+        "loop_checkpoints",
         "alembic_version",
     } <= names
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0011"
+    assert version == "0014"
 
 
 def test_migration_is_idempotent_across_reopen(tmp_path: Path, db_settings: dict) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from alphaloop.app import Workspace
 from alphaloop.execution import Governance, Order, OrderSide, order_fields
 
-from .conftest import cli
+from .conftest import cli, cli_on_read_only
 
 
 @pytest.fixture(autouse=True)
@@ -133,3 +133,13 @@ def test_approvals_list_approve_reject(capsys: pytest.CaptureFixture[str], ws: P
     assert [x["id"] for x in json.loads(out)] == [a.id]
     code, out, _ = cli(capsys, ws, "audit", "list", "--action", "approval.", "--json")
     assert [e["actor"] for e in json.loads(out)] == ["system", "system", "ann", "ann"]
+
+
+def test_approvals_list_reads_a_read_only_workspace(ws: Path) -> None:
+    w = Workspace(ws, create=True)
+    gov = Governance.open(w.db)
+    gov.approvals.request(order_fields(Order(1, "AAPL", OrderSide.BUY, 5.0), "s1"), actor="system")
+    w.close()
+    listed = cli_on_read_only(ws, "approvals", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [a["status"] for a in json.loads(listed.stdout)] == ["pending"]

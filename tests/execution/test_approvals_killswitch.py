@@ -60,6 +60,17 @@ def test_approve_then_consume_with_the_same_order(gov: Governance) -> None:
         gov.approvals.consume(a.id, fields, actor="system")
 
 
+def test_the_requester_cannot_approve_their_own_request(gov: Governance) -> None:
+    a = gov.approvals.request(order_fields(limit_order(), "s1"), actor="bob")
+    with pytest.raises(ApprovalError, match="four eyes"):
+        gov.approvals.approve(a.id, actor="bob", reason="mine")
+    assert gov.approvals.get(a.id).status == "pending"
+    # rejecting one's own request is allowed; approval by someone else is the only way through
+    assert gov.approvals.reject(a.id, actor="bob", reason="changed my mind").status == "rejected"
+    b = gov.approvals.request(order_fields(limit_order(5.0), "s1"), actor="bob")
+    assert gov.approvals.approve(b.id, actor="ann").decided_by == "ann"
+
+
 def test_approval_of_a_changed_order_is_refused(gov: Governance) -> None:
     fields = order_fields(limit_order(), "s1")
     a = gov.approvals.request(fields, actor="system")
@@ -94,6 +105,23 @@ def test_decisions_need_a_name_a_reason_and_a_pending_request(gov: Governance) -
         gov.approvals.approve(999, actor="bob")
     with pytest.raises(ApprovalError, match="unknown approval status"):
         gov.approvals.list("waiting")
+
+
+def test_a_read_only_listing_shows_due_requests_expired_without_writing(
+    gov: Governance, clock: Clock
+) -> None:
+    a = gov.approvals.request(order_fields(limit_order()), actor="system")
+    clock.advance(61)
+    entries = len(gov.audit.entries())
+    shown = gov.approvals.list(expire=False)
+    assert [(x.id, x.status) for x in shown] == [(a.id, "expired")]
+    assert "not yet recorded" in shown[0].reason
+    assert [x.id for x in gov.approvals.list("expired", expire=False)] == [a.id]
+    assert gov.approvals.list("pending", expire=False) == []
+    assert gov.approvals.get(a.id).status == "pending"  # nothing was written
+    assert len(gov.audit.entries()) == entries
+    assert gov.approvals.list()[0].status == "expired"  # a writer records it
+    assert gov.approvals.get(a.id).status == "expired"
 
 
 def test_every_approval_step_is_audited(gov: Governance, clock: Clock) -> None:

@@ -176,3 +176,33 @@ def test_regime_share_equals_regime_performance(ctx: EvalContext, expr: str) -> 
     report = regime_performance(returns, _market(ctx.panel), periods_per_year=252.0)
     assert res.metrics["regimes_evaluated"] == report.n_evaluated
     np.testing.assert_equal(res.metrics["regime_share"], report.share_acceptable)
+
+
+def test_candidates_trade_contracts_where_instruments_are_stored(ctx: EvalContext) -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    from alphaloop.data.assets import Instrument, contract_terms
+    from alphaloop.data.fx import apply_contract_terms
+
+    asset = ctx.panel.assets[0]
+    future = Instrument(
+        symbol=asset, asset_class="future", currency="USD", multiplier=20, expiry=date(2030, 1, 1)
+    )
+    terms = contract_terms(ctx.panel.assets, {asset: future})
+    traded = apply_contract_terms(ctx.panel, terms, base_currency="USD")
+    with_terms = replace(ctx, traded=traded, instruments={asset: future})
+    s = spec({"expr": "$edge"})
+    res = evaluate_candidate(with_terms, s)
+    assert res.status == "ok", res.reason
+    prep = prepare_strategy(s, ctx.info, traded, signal_of(ctx, s, ctx.panel))
+    prep = replace(prep, lots=terms.lots)
+    bench, label = equal_weight_benchmark(prep)
+    plain = run_prepared(prep, "vectorized", bench, label)
+    assert res.metrics["sharpe"] == pytest.approx(plain.metrics["sharpe_ratio"], rel=1e-12)
+    # whole contracts of the future: the result differs from fractional shares
+    assert res.metrics["sharpe"] != evaluate_candidate(ctx, s).metrics["sharpe"]
+    trades = plain.simulation.trades
+    held = trades[trades["asset"] == asset]
+    assert len(held) > 0
+    np.testing.assert_allclose(held["shares"], np.round(held["shares"]))

@@ -227,6 +227,8 @@ def test_inventory_never_passes_its_cap() -> None:
         ({"costs": CostModel(), "history": 25}, MarketMaking(skew=2.0, fair_window=1)),
         ({"max_leverage": 1.0, "allow_short": False}, MarketMaking(short_inventory=False)),
         ({"fills": "next_close", "lot_size": 1.0}, MarketMaking(quote_size=0.2, max_inventory=0.5)),
+        # per-asset lots, as stored instruments set them
+        ({"lot_size": (1.0, 0.0, 25.0)}, MarketMaking(quote_size=0.2, max_inventory=0.5)),
         # without leverage and shorts the bids must fit the cash: the budget binds here
         (
             {"max_leverage": 1.0, "allow_short": False, "costs": CostModel()},
@@ -246,6 +248,11 @@ def test_both_engines_agree(settings: dict, template: MarketMaking) -> None:
         assert evt.costs[name] == pytest.approx(value, rel=1e-9, abs=1e-6)
     assert vec.notes == evt.notes
     assert vec.equity.index.equals(evt.equity.index)
+    lots = np.broadcast_to(np.asarray(settings.get("lot_size", 0.0), dtype=float), (3,))
+    for j, lot in enumerate(lots):
+        if lot > 0:
+            shares = vec.trades.loc[vec.trades["asset"] == panel.assets[j], "shares"].to_numpy()
+            np.testing.assert_allclose(shares / lot, np.round(shares / lot), atol=1e-9)
 
 
 def test_without_an_open_quotes_fill_in_the_range_only() -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from alphaloop.app.assets import contract_panel, dataset_universe, universe_key
 from alphaloop.app.trials import record_backtest_trial
 from alphaloop.backtest import (
     CODE_SCAN_DECISION_POINTS,
@@ -92,6 +93,10 @@ def load_strategy_data(
     panel = ws.data.load(
         spec.data, version=spec.version, end=spec_end(spec), holdout_key=holdout_key
     )
+    # a point-in-time universe stored with the dataset: only members at each bar trade
+    panel, caveats, applied = dataset_universe(ws, spec.data, panel, info.caveats)
+    if applied is not None:
+        info = replace(info, caveats=type(info.caveats)(caveats))
     panel = select_universe(spec, panel)
     fit_end = holdout_key.boundary if holdout_key is not None else None
     panel, _ = attach_expression_texts(ws, panel, signal_expressions(spec), fit_end=fit_end)
@@ -155,14 +160,22 @@ def prepare(
     check_strategy(spec, panel)  # before the signal, which may be a model's predictions
     signal = strategy_signal(ws, spec, panel)
     boundary = holdout_key.boundary if holdout_key is not None else None
-    return prepare_strategy(
+    # the signal reads quoted prices; the simulation trades contracts in the base currency
+    traded, lots, notes = contract_panel(ws, panel, default_lot=spec.lot_size)
+    prep = prepare_strategy(
         spec,
         info,
-        panel,
+        traded,
         signal,
         first_row=_model_start(ws, spec, panel.index),
         holdout_boundary=boundary,
     )
+    key = universe_key(ws, spec.data)
+    if key is not None:  # the membership file is an input: name it with the result
+        notes = (*notes, f"point-in-time universe of {spec.data!r} applied (membership {key})")
+    if lots is None and not notes:
+        return prep
+    return replace(prep, lots=lots, notes=(*prep.notes, *notes))
 
 
 def strategy_signal_fn(

@@ -100,6 +100,14 @@ def evaluate_dataset(
 
     info = catalog.info(data)
     panel = catalog.load(data, end=end)
+    caveats: list[str] = list(info.caveats)
+    universe: str | None = None
+    if workspace is not None:
+        # a point-in-time universe stored with the dataset: only members are scored
+        from alphaloop.app.assets import dataset_universe, universe_key
+
+        panel, caveats, applied = dataset_universe(workspace, data, panel, caveats)
+        universe = universe_key(workspace, data) if applied is not None else None
     panel, text_hash = attach_expression_texts(workspace, panel, expressions.values())
     compiled = {}
     for name, text in expressions.items():
@@ -109,6 +117,7 @@ def evaluate_dataset(
             prefix = f"{name}: " if name != text else ""
             raise ExpressionError(f"{prefix}{exc.message}", hint=exc.hint) from exc
     span = f"{start}|{end}|{label}" + (f"|text:{text_hash}" if text_hash else "")
+    span += f"|universe:{universe}" if universe else ""
     keys = {
         name: FactorCache.key(e.canonical, mode, info.content_hash, span)
         for name, e in compiled.items()
@@ -137,9 +146,7 @@ def evaluate_dataset(
             f"no data of {data!r} between {start} and {end}",
             hint=f"the dataset spans {info.start:%Y-%m-%d} .. {info.end:%Y-%m-%d}",
         )
-    return EvalResult(
-        tuple(compiled), values, panel, data, info.content_hash, mode, tuple(info.caveats)
-    )
+    return EvalResult(tuple(compiled), values, panel, data, info.content_hash, mode, tuple(caveats))
 
 
 def write_long_parquet(result: EvalResult, path: str | Path) -> int:

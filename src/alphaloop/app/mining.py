@@ -151,6 +151,11 @@ def mine_dataset(
     info = ws.data.info(data)
     ws.data.holdout_boundary(data)  # seals the holdout at first use
     panel = ws.data.load(data)
+    # a point-in-time universe stored with the dataset: only members are scored (its
+    # membership is part of the panel's content hash, so of the session's key)
+    from alphaloop.app.assets import dataset_universe
+
+    panel, caveats, _ = dataset_universe(ws, data, panel, info.caveats)
     if texts:
         from alphaloop.app.text_factors import attach_text_fields
         from alphaloop.factors.mining import DEFAULT_FIELDS, Grammar
@@ -235,9 +240,7 @@ def mine_dataset(
         _set_status(ws, session_id, status)
         raise
     summary = result.to_dict()
-    summary.update(
-        {"dataset": data, "dataset_version": info.version, "caveats": list(info.caveats)}
-    )
+    summary.update({"dataset": data, "dataset_version": info.version, "caveats": caveats})
     if asked is not None:
         from alphaloop.app.mining_hypotheses import memorisation_guard
 
@@ -453,7 +456,10 @@ def evaluate_mined_holdout(ws: Workspace, ref: int | str, *, note: str) -> dict[
         data, note=f"mining session {session['id']}: {note}", trials_before=trials
     )
     panel = ws.data.load(data, holdout_key=key)
+    from alphaloop.app.assets import dataset_universe
     from alphaloop.app.text_factors import attach_expression_texts
+
+    panel, _, _ = dataset_universe(ws, data, panel, ())
 
     panel, _ = attach_expression_texts(
         ws, panel, [m["expression"] for m in members], fit_end=key.boundary

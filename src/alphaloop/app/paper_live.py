@@ -88,6 +88,9 @@ def live_inputs(
     The first tradable bar is the first live one (``info.first_row``: the warm-up
     bars only feed the signal). The last row of the inputs is the next bar's.
     """
+    from dataclasses import replace
+
+    from alphaloop.app.assets import contract_panel
     from alphaloop.app.backtests import strategy_signal
     from alphaloop.backtest import event_inputs, prepare_strategy
 
@@ -96,7 +99,11 @@ def live_inputs(
     panel = with_next_bar(panel, period)
     try:
         signal = strategy_signal(ws, live_spec, panel)
-        prep = prepare_strategy(live_spec, data, panel, signal, first_row=info.first_row)
+        # sizing in traded units (contract multipliers, base currency, lots), as in backtests
+        traded, lots, _ = contract_panel(ws, panel, default_lot=live_spec.lot_size)
+        prep = prepare_strategy(live_spec, data, traded, signal, first_row=info.first_row)
+        if lots is not None:
+            prep = replace(prep, lots=lots)
     except BacktestError:
         if panel.n_times < info.first_row + 2:
             return None  # the span is empty or one bar long until a second live bar comes
@@ -254,6 +261,10 @@ def _open_live(ws: Workspace, info: PaperSessionInfo, spec: StrategySpec, live_f
     approval = live_approval(gov, info.feed, info.spec_hash, live_flag=live_flag,
                              actor=current_user())  # fmt: skip
     broker = live_broker(info.feed, _assets(ws, spec), approval)
+    # stored instrument metadata (tick, lot, minimum) rounds orders where present
+    from alphaloop.data.assets import InstrumentStore
+
+    broker.use_instruments(InstrumentStore(ws.db).for_assets(_assets(ws, spec)))
     if not broker.wait_stream(10.0):
         broker.close()
         raise PaperError(

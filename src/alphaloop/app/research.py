@@ -14,7 +14,7 @@ an agent.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +75,12 @@ def _search_panel(ws: Workspace, data: str, universe: Any) -> tuple[Any, Panel]:
     info = ws.data.info(data)
     ws.data.holdout_boundary(data)  # seals the holdout at first use
     panel = ws.data.load(data)
+    # a point-in-time universe stored with the dataset: only members at each bar count
+    from alphaloop.app.assets import dataset_universe
+
+    panel, caveats, applied = dataset_universe(ws, data, panel, info.caveats)
+    if applied is not None:
+        info = replace(info, caveats=type(info.caveats)(caveats))
     if universe != "all":
         panel = panel.select(list(universe))
     return info, panel
@@ -254,7 +260,18 @@ def _run(
         return [m for m in session_models(ws, data, panel.index[-1]) if m.name in names]
 
     predictor = functools.partial(predict_in_worker, str(ws.root), ws.database_url)
-    ctx = EvalContext(panel=panel, info=info, protocol=protocol, predictor=predictor)
+    from alphaloop.app.assets import contract_panel
+    from alphaloop.data.assets import InstrumentStore
+
+    traded, lots, _ = contract_panel(ws, panel)
+    ctx = EvalContext(
+        panel=panel,
+        info=info,
+        protocol=protocol,
+        predictor=predictor,
+        traded=traded if lots is not None else None,
+        instruments=InstrumentStore(ws.db).for_assets(panel.assets) if lots is not None else None,
+    )
 
     def gate(result: Any, *, n_trials: int, trial_sr_var: float, pbo: float | None) -> Any:
         # regimes were measured by the worker, against the equal-weight market of the panel

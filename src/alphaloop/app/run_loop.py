@@ -5,6 +5,14 @@ holdout, specialists backtested as sleeves, the meta controller with the audit a
 policy sinks, the lifecycle and policy stores, the kill switch, the bus, the
 learning manager) and runs :class:`~alphaloop.live.loop.LiveLoop`. Paper only: no
 order reaches a venue.
+
+A run is known by its configuration's name and resumes: each bar commits with a
+checkpoint (:mod:`alphaloop.live.loop_state`), and a run started again after a
+crash or ``kill -9`` carries on from the bar after the last checkpoint. Before it
+does, it reconciles: strategies whose lifecycle state changed in the store while
+the loop was down (a person demoted one) take the store's state, audited as
+``loop.reconciled``; model artifact directories that no registry row owns (a
+model version registered in a bar that never committed) are removed.
 """
 
 from __future__ import annotations
@@ -83,19 +91,88 @@ def _learner(ws: Workspace, config: LoopConfig) -> Callable[[pd.Timestamp], Any]
     return learn
 
 
+def _drop_orphan_artifacts(ws: Workspace, name: str) -> list[str]:
+    """Remove artifact directories of model ``name`` above its highest registered version
+    (left by a registration whose transaction never committed); returns their paths."""
+    import re
+    import shutil
+
+    root = ws.models.models_dir / name
+    if not root.is_dir():
+        return []
+    top = max((v.version for v in ws.models.list(name=name)), default=0)
+    gone = []
+    for d in sorted(root.iterdir()):
+        m = re.fullmatch(r"v(\d+)", d.name)
+        if m and int(m.group(1)) > top and d.is_dir():
+            for p in [d, *d.rglob("*")]:
+                if p.is_dir():
+                    p.chmod(0o755)
+            shutil.rmtree(d)
+            gone.append(str(d))
+    return gone
+
+
+def _checkpoint(ws: Workspace, config: LoopConfig, restart: bool) -> tuple[Any, Any, int]:
+    """(checkpoints, the checkpoint to resume or None, epoch) for ``config``'s run."""
+    from alphaloop.live.loop_state import LoopCheckpoints, config_hash
+
+    checkpoints = LoopCheckpoints(ws.db)
+    cp = checkpoints.get(config.name)
+    if cp is None:
+        return checkpoints, None, 0
+    if restart:
+        return checkpoints, None, cp.epoch + 1
+    if cp.config_hash != config_hash(config):
+        raise ConfigError(
+            f"run {config.name!r} has a checkpoint after {cp.bars_done} bars "
+            f"(last {cp.last_bar or 'none'}) made with another configuration",
+            hint="resume with the same file, give the run another name, or start it over "
+            "with --restart",
+        )
+    return checkpoints, cp, cp.epoch
+
+
+def _reconcile(ws: Workspace, sleeves: list[Sleeve], audit: Any, config: LoopConfig, cp: Any,
+               row: int) -> None:  # fmt: skip
+    """Sleeves take the lifecycle store's state where it differs from the checkpoint's."""
+    if config.learning is not None:
+        gone = _drop_orphan_artifacts(ws, config.learning.model)
+        if gone:
+            audit.append("live-loop", "loop.reconciled", config.name,
+                         {"removed_artifacts": gone})  # fmt: skip
+    stored = cp.state.get("sleeves", {})
+    for s in sleeves:
+        mine = stored.get(s.name, {}).get("state")
+        if mine is not None and mine != s.state.value:
+            what = {"strategy": s.name, "checkpoint": mine, "store": s.state.value}
+            audit.append("live-loop", "loop.reconciled", config.name, what)
+            # the store wins; the sleeve's account starts again at the next bar
+            stored[s.name] = {"state": s.state.value, "entered": row, "equity": 1.0,
+                              "peak": 1.0, "history": []}  # fmt: skip
+
+
 def run_loop(
     ws: Workspace,
     config: LoopConfig,
     *,
     on_bar: Callable[[int, pd.Timestamp], None] | None = None,
+    restart: bool = False,
+    learning: bool = True,
 ) -> LoopResult:
-    """Run the loop of ``config`` in ``ws``.
+    """Run the loop of ``config`` in ``ws``, or resume it after its last checkpoint.
+
+    ``restart=True`` starts the run over from ``config.start`` (a new epoch: its
+    events get new ids) instead of resuming it. ``learning=False`` leaves the
+    learning cycles to a learning manager of its own
+    (:func:`alphaloop.app.run_learning.run_learning_role`).
 
     Raises
     ------
     ConfigError
         A start outside the readable data, too little history before it, no style
-        the data supports, a learning model without a production version.
+        the data supports, a learning model without a production version, a
+        checkpoint of the same name made with another configuration.
     """
     from alphaloop.app.governance import governance
     from alphaloop.app.policy import policy_store
@@ -108,8 +185,10 @@ def run_loop(
         policy_sink,
     )
     from alphaloop.live.lifecycle_store import LifecycleStore
+    from alphaloop.live.loop_state import config_hash
     from alphaloop.live.specialists import run_specialists, standard_specialists
 
+    checkpoints, resume, epoch = _checkpoint(ws, config, restart)
     info = ws.data.info(config.data)
     panel = ws.data.load(config.data)
     start = pd.Timestamp(config.start, tz="UTC")
@@ -145,6 +224,8 @@ def run_loop(
     lifecycle = LifecycleStore(ws.db, audit)
     for s in sleeves:
         s.state = lifecycle.get(s.strategy_hash).state
+    if resume is not None:
+        _reconcile(ws, sleeves, audit, config, resume, start_row + resume.bars_done)
     kills = governance(ws).kill_switch
 
     def killed() -> str | None:
@@ -162,7 +243,8 @@ def run_loop(
         loop = LiveLoop(
             config, panel, sleeves, start_row, end_row, controller=controller,
             lifecycle=lifecycle, policy=policy, audit=audit, bus=bus, killed=killed,
-            learn=_learner(ws, config), on_bar=on_bar,
+            learn=_learner(ws, config) if learning else None, on_bar=on_bar, unit=ws.db.atomic,
+            checkpoints=checkpoints, resume=resume, config_hash=config_hash(config), epoch=epoch,
         )  # fmt: skip
         return loop.run()
     finally:

@@ -82,7 +82,7 @@ def event_inputs(prep: PreparedStrategy) -> EventInputs:
         "initial_capital": spec.capital,
         "max_leverage": spec.limits.max_leverage,
         "allow_short": spec.limits.allow_short,
-        "lot_size": spec.lot_size,
+        "lot_size": prep.lot_size,
         "risk": spec.limits.risk_limits(),
     }
     stops = {

@@ -32,6 +32,7 @@ show). Both-sided fills within one bar are counted and reported.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -247,7 +248,7 @@ def simulate_quotes(
     max_leverage: float = 1.0,
     max_weight: float = 1.0,
     allow_short: bool | None = None,
-    lot_size: float = 0.0,
+    lot_size: float | Sequence[float] | np.ndarray = 0.0,
 ) -> SimulationResult:
     """Simulate market making on bars from a quote plan, with either engine.
 
@@ -276,7 +277,7 @@ def simulate_quotes(
     allow_short : bool, optional
         Default: the plan's ``short_inventory``. False with a plan that
         shorts is refused.
-    lot_size : float
+    lot_size : float or per-asset array
         Quote quantities round toward zero to multiples of it (0 = fractional).
 
     Returns
@@ -308,7 +309,8 @@ def simulate_quotes(
             hint="set limits.allow_short: true, or short_inventory: false in the template",
         )
     allow_short = bool(allow_short and plan.short_inventory)
-    if not (np.isfinite(lot_size) and lot_size >= 0):
+    lots = np.broadcast_to(np.asarray(lot_size, dtype=np.float64), (panel.n_assets,)).copy()
+    if not (np.isfinite(lots).all() and (lots >= 0).all()):
         raise BacktestError("lot_size must be finite and >= 0 (0 = fractional shares)")
     bar = check_quotes(panel, plan, costs, fills)
     charged = costs.model_copy(
@@ -316,7 +318,7 @@ def simulate_quotes(
     )
     inputs = _Inputs(
         panel, plan, charged, max_weight=max_weight, max_leverage=max_leverage,
-        allow_short=allow_short, lot=np.full(panel.n_assets, float(lot_size)), start=history,
+        allow_short=allow_short, lot=lots, start=history,
     )  # fmt: skip
     if engine == "vectorized":
         sim, posted, both_rows = _run_vectorized(panel, inputs, charged, initial_capital, fills)

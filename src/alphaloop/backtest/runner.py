@@ -92,6 +92,15 @@ class PreparedStrategy:
     start_row: int
     notes: tuple[str, ...] = ()
     template: TemplateOutput | None = None
+    #: per-asset lot sizes from stored instrument metadata (None: the spec's ``lot_size``)
+    lots: np.ndarray | None = None
+
+    @property
+    def lot_size(self) -> float | tuple[float, ...]:
+        """The lot size the simulators take: per asset when instruments set it, else the spec's."""
+        if self.lots is None:
+            return self.spec.lot_size
+        return tuple(float(x) for x in self.lots)
 
     @property
     def trading_panel(self) -> Panel:
@@ -818,7 +827,7 @@ def _simulate_weights(
         "initial_capital": spec.capital,
         "max_leverage": spec.limits.max_leverage,
         "allow_short": spec.limits.allow_short,
-        "lot_size": spec.lot_size,
+        "lot_size": prep.lot_size,
         "stop_loss": spec.stops.stop_loss,
         "take_profit": spec.stops.take_profit,
         "trailing_stop": spec.stops.trailing_stop,
@@ -870,7 +879,7 @@ def _simulate_quotes(
         max_leverage=spec.limits.max_leverage,
         max_weight=spec.limits.max_weight,
         allow_short=spec.limits.allow_short,
-        lot_size=spec.lot_size,
+        lot_size=prep.lot_size,
     )
 
 

@@ -36,6 +36,8 @@ from alphaloop.cli.backtest import backtest, lookahead
 from alphaloop.cli.bus import bus_app
 from alphaloop.cli.common import configure_consoles, err, print_json
 from alphaloop.cli.data import data_app
+from alphaloop.cli.data_assets import register_asset_commands
+from alphaloop.cli.data_fetch import register_fetch
 from alphaloop.cli.demo import demo
 from alphaloop.cli.docs import docs_app
 from alphaloop.cli.evolve import evolve
@@ -77,7 +79,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("init")(init)
+register_fetch(data_app)
 app.add_typer(data_app, name="data")
+register_asset_commands(data_app)
 app.add_typer(runs_app, name="runs")
 app.add_typer(factor_app, name="factor")
 app.add_typer(docs_app, name="docs")

@@ -169,11 +169,11 @@ def approvals_list(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Approval requests, oldest first (due ones are marked expired first)."""
+    """Approval requests, oldest first (due ones are marked expired first; read-only: shown)."""
     from alphaloop.app.governance import governance
 
-    ws = workspace(ctx, write=True)
-    items = governance(ws).approvals.list(status)
+    ws = workspace(ctx)
+    items = governance(ws).approvals.list(status, expire=not ws.read_only)
     if as_json:
         print_json([a.to_dict() for a in items])
         return

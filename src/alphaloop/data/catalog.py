@@ -667,6 +667,8 @@ class DataCatalog:
         asset_class: str | None = None,
         periods_per_year: float | None = None,
         calendar: str | None = None,
+        source: str | None = None,
+        extra_meta: dict[str, Any] | None = None,
     ) -> ImportResult:
         """Check a file and store it as a new dataset version.
 
@@ -699,6 +701,11 @@ class DataCatalog:
         the first copied bar (see :mod:`alphaloop.data.seal`). When the name
         already has a holdout that starts later (or none), the import is
         refused with :class:`~alphaloop.errors.HoldoutError`.
+
+        ``source`` replaces the recorded source (default ``import:<path>``) and
+        ``extra_meta`` adds JSON-ready keys to the version's ``meta.json``: a
+        dataset fetched online records its origin so (see
+        :mod:`alphaloop.data.sources`).
         """
         asset_class = check_asset_class(asset_class)
         periods_per_year = check_periods_per_year(periods_per_year)
@@ -722,6 +729,8 @@ class DataCatalog:
                 asset_class=asset_class,
                 periods_per_year=periods_per_year,
                 calendar=calendar,
+                source=source,
+                extra_meta=extra_meta,
             )
         except KeyboardInterrupt as exc:
             self._record_attempt(name, path, "interrupted", opts.layout, started)
@@ -740,6 +749,8 @@ class DataCatalog:
         asset_class: str | None,
         periods_per_year: float | None,
         calendar: str | None = None,
+        source: str | None = None,
+        extra_meta: dict[str, Any] | None = None,
     ) -> ImportResult:
         self._validate_name(name)
         self.ensure_bundled()
@@ -749,7 +760,9 @@ class DataCatalog:
         )
         checks = TradingCalendar(trading[0]) if trading[0] else None
         del data  # the rows in file order: free them before the rows are stored
-        source = f"import:{Path(path).resolve()}"
+        if source:  # the report names what was imported, not the file it passed through
+            report = replace(report, source=source)
+        source = source or f"import:{Path(path).resolve()}"
         repairs: list[Repair] = []
         final = report
         if report.errors:
@@ -806,6 +819,7 @@ class DataCatalog:
                 asset_class=asset_class,
                 periods_per_year=periods_per_year,
                 trading_calendar=trading,
+                extra_meta=extra_meta,
             )
         except HoldoutError:
             self._record_refusal(name, path, final)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -165,17 +165,29 @@ class ApprovalQueue:
                 )
             return _approval(row)
 
-    def list(self, status: str | None = None) -> list[Approval]:
-        """Requests (of one status), oldest first; due ones are expired first."""
+    def list(self, status: str | None = None, *, expire: bool = True) -> list[Approval]:
+        """Requests (of one status), oldest first.
+
+        ``expire=True`` marks due pending requests ``expired`` first (a write, audited);
+        ``expire=False`` (a read-only reader) writes nothing and shows a due pending request as
+        ``expired`` with reason "expired before a decision (not yet recorded)".
+        """
         if status is not None and status not in STATUSES:
             raise ApprovalError(f"unknown approval status {status!r}",
                                 hint=f"allowed: {', '.join(STATUSES)}")  # fmt: skip
-        self.expire_due()
-        q = select(ApprovalRow).order_by(ApprovalRow.id)
-        if status:
-            q = q.where(ApprovalRow.status == status)
+        if expire:
+            self.expire_due()
+        now = self.clock()
         with self.db.session() as s:
-            return [_approval(r) for r in s.scalars(q).all()]
+            rows = [_approval(r) for r in s.scalars(select(ApprovalRow).order_by(ApprovalRow.id))]
+        if not expire:
+            rows = [
+                replace(a, status="expired", reason="expired before a decision (not yet recorded)")
+                if a.status == "pending" and a.expires_at <= now
+                else a
+                for a in rows
+            ]
+        return [a for a in rows if status is None or a.status == status]
 
     def expire_due(self) -> list[Approval]:
         """Mark pending requests past their expiry ``expired`` (audited)."""
@@ -208,6 +220,12 @@ class ApprovalQueue:
                     f"approval request {approval_id} is {row.status}, not pending: "
                     "it cannot be decided again"
                 )
+            if status == "approved" and actor.strip() == row.requested_by.strip():
+                raise ApprovalError(
+                    f"approval request {approval_id} was asked for by {actor!r}: the person who "
+                    "asks cannot approve (four eyes)",
+                    hint="another person approves it, or it is rejected",
+                )
             row.status, row.decided_by, row.decided_at, row.reason = status, actor, now, reason
             approval = _approval(row)
         self.audit.append(actor, f"approval.{status}", f"approval {approval_id}",
@@ -215,7 +233,7 @@ class ApprovalQueue:
         return approval
 
     def approve(self, approval_id: int, *, actor: str, reason: str = "") -> Approval:
-        """A person approves the request (it must be pending and not expired)."""
+        """A person approves the request (pending, not expired, and not their own request)."""
         return self._decide(approval_id, "approved", actor, reason)
 
     def reject(self, approval_id: int, *, actor: str, reason: str) -> Approval:

@@ -221,6 +221,18 @@ class MetaController:
         self._pending: str | None = None
         self._streak = 0
 
+    def state(self) -> dict[str, Any]:
+        """What the controller carries from bar to bar: the mode, the mode waiting for
+        confirmation and for how many bars it was indicated (a checkpoint's part)."""
+        return {"mode": self.mode, "pending": self._pending, "streak": self._streak}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Carry on from :meth:`state` (after a restart)."""
+        mode, pending = state["mode"], state.get("pending")
+        if mode not in RISK_MODES or (pending is not None and pending not in RISK_MODES):
+            raise ControllerError(f"cannot restore controller state {dict(state)!r}: bad mode")
+        self.mode, self._pending, self._streak = mode, pending, int(state.get("streak", 0))
+
     # ------------------------------------------------------------ market state
     def market_state(self, panel: Panel) -> pd.DataFrame:
         """The market state at every bar, each row from data up to that bar only.

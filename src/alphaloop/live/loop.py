@@ -22,11 +22,20 @@ Each strategy is a *sleeve*: a specialist's net returns per bar from the backtes
    ``min_review_bars`` bars in its state (a Sharpe ratio of a few weeks is noise);
 6. every ``learning.every`` bars, calls the learning hook (the app runs a learning
    cycle) and publishes what it returns.
+
+With a ``unit`` (the database's :meth:`~alphaloop.store.Database.atomic`) and
+``checkpoints``, each bar is one transaction: the bar's records and the loop's
+checkpoint (:mod:`.loop_state`) commit together, and the bar's events (ids derived
+from run, bar, kind and key) are published just before the commit. A loop
+started with ``resume=`` a checkpoint carries on from the bar after it; a bar
+interrupted half-way is run again from the start, its records were never
+committed and its events are dropped by the bus as duplicates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +45,7 @@ import pandas as pd
 from alphaloop.live.controller import MetaController
 from alphaloop.live.lifecycle import LifecycleEvent, LifecycleState, review_health
 from alphaloop.live.loop_config import LoopConfig
+from alphaloop.live.loop_state import Checkpoint, LoopCheckpoints, Status, event_id
 
 if TYPE_CHECKING:
     from alphaloop.data.panel import Panel
@@ -67,6 +77,18 @@ class Sleeve:
     def reset_account(self, bar: int) -> None:
         self.entered, self.equity, self.peak, self.history = bar, 1.0, 1.0, []
 
+    def account(self) -> dict[str, Any]:
+        """The running account and state, JSON-ready (a checkpoint's part)."""
+        return {"state": self.state.value, "entered": self.entered, "equity": self.equity,
+                "peak": self.peak, "history": list(self.history)}  # fmt: skip
+
+    def restore(self, account: dict[str, Any]) -> None:
+        """Carry on from :meth:`account`."""
+        self.state = LifecycleState(account["state"])
+        self.entered = account["entered"]
+        self.equity, self.peak = float(account["equity"]), float(account["peak"])
+        self.history = [float(x) for x in account["history"]]
+
 
 @dataclass(frozen=True)
 class LoopResult:
@@ -83,6 +105,7 @@ class LoopResult:
     learning: list[dict[str, Any]]
     halted: str | None
     events: int
+    resumed_at: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (timestamps in ISO format)."""
@@ -98,6 +121,7 @@ class LoopResult:
             "learning": list(self.learning),
             "halted": self.halted,
             "events": self.events,
+            "resumed_at": self.resumed_at,
         }
 
 
@@ -127,6 +151,19 @@ class LiveLoop:
     bus : object with ``publish(event)`` and ``publish_many(events)``
     killed : callable returning the active kill's reason, or None
     learn : callable(at) -> (events, record), optional
+    on_bar : callable(k, ts), optional
+        Called before each bar (outside its transaction).
+    unit : callable returning a context manager, optional
+        One transaction per bar (``db.atomic``); default: none (each record commits
+        on its own, and nothing is checkpointed).
+    checkpoints : LoopCheckpoints, optional
+        Where the checkpoint goes, in each bar's ``unit``.
+    resume : Checkpoint, optional
+        Carry on after this checkpoint (its ``config_hash`` and ``epoch`` are kept).
+    config_hash : str
+        Recorded in every checkpoint.
+    epoch : int, default 0
+        How many times this run was started over; part of every event id.
     """
 
     def __init__(
@@ -145,6 +182,11 @@ class LiveLoop:
         killed: Callable[[], str | None],
         learn: Callable[[pd.Timestamp], tuple[list[Event], dict[str, Any]]] | None = None,
         on_bar: Callable[[int, pd.Timestamp], None] | None = None,
+        unit: Callable[[], AbstractContextManager[Any]] | None = None,
+        checkpoints: LoopCheckpoints | None = None,
+        resume: Checkpoint | None = None,
+        config_hash: str = "",
+        epoch: int = 0,
     ) -> None:
         self.config, self.panel, self.sleeves = config, panel, sleeves
         self.start_row, self.end_row = start_row, end_row
@@ -157,12 +199,84 @@ class LiveLoop:
         self.transitions: list[dict[str, Any]] = []
         self.learning: list[dict[str, Any]] = []
         self.modes: dict[str, int] = {}
+        self.unit = unit or nullcontext
+        self.checkpoints, self.resume = checkpoints, resume
+        self.config_hash = resume.config_hash if resume is not None else config_hash
+        self.epoch = resume.epoch if resume is not None else epoch
+        self._outbox: list[Event] | None = None
+        self._ts: pd.Timestamp | None = None
+        self._n = 0  # events given an id in the current bar
+        self.halted: str | None = None
+
+    # -------------------------------------------------------------- checkpoint
+    def snapshot(self) -> dict[str, Any]:
+        """The loop's state after a bar, JSON-ready (see :mod:`.loop_state`)."""
+        return {
+            "weights": dict(self.weights),
+            "equity": self.equity,
+            "peak": self.peak,
+            "max_dd": self.max_dd,
+            "events": self.events,
+            "transitions": list(self.transitions),
+            "learning": list(self.learning),
+            "modes": dict(self.modes),
+            "sleeves": {s.name: s.account() for s in self.sleeves},
+            "controller": self.controller.state(),
+            "halted": self.halted,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Carry on from :meth:`snapshot`; sleeves not in it keep their state."""
+        self.weights = {k: float(v) for k, v in state["weights"].items()}
+        self.equity, self.peak = float(state["equity"]), float(state["peak"])
+        self.max_dd, self.events = float(state["max_dd"]), int(state["events"])
+        self.transitions, self.learning = list(state["transitions"]), list(state["learning"])
+        self.modes = {k: int(v) for k, v in state["modes"].items()}
+        for s in self.sleeves:
+            if s.name in state["sleeves"]:
+                s.restore(state["sleeves"][s.name])
+        self.controller.restore(state["controller"])
+        self.halted = state.get("halted")
+
+    def _save(self, bars_done: int, last: pd.Timestamp | None, status: Status) -> None:
+        if self.checkpoints is None:
+            return
+        self.checkpoints.save(
+            Checkpoint(
+                name=self.config.name,
+                config_hash=self.config_hash,
+                epoch=self.epoch,
+                bars_done=bars_done,
+                last_bar=None if last is None else last.isoformat(),
+                status=status,
+                state=self.snapshot(),
+            )
+        )
 
     # ------------------------------------------------------------------ events
     def _publish(self, events: list[Event]) -> None:
-        if events:
+        """Publish now, or with the bar's transaction when one is open; events get the
+        bar's deterministic ids (bars keep theirs: ``bar:<symbol>:<ns>``)."""
+        if not events:
+            return
+        if self._ts is not None:
+            events = [e if e.type == "bar" else e.model_copy(update={"id": self._id(e.type)})
+                      for e in events]  # fmt: skip
+        if self._outbox is not None:
+            self._outbox.extend(events)
+        else:
             self.bus.publish_many(events)
-            self.events += len(events)
+        self.events += len(events)
+
+    def _id(self, kind: str) -> str:
+        assert self._ts is not None
+        self._n += 1
+        return event_id(self.config.name, self.epoch, self._ts.value, kind, str(self._n))
+
+    def _flush(self) -> None:
+        out, self._outbox = self._outbox, None
+        if out:
+            self.bus.publish_many(out)
 
     def _bars(self, row: int, ts: pd.Timestamp) -> list[Event]:
         from alphaloop.live.bus.catalog import Bar, BarClosed
@@ -313,84 +427,52 @@ class LiveLoop:
 
     # ------------------------------------------------------------------- run
     def run(self) -> LoopResult:
-        """Run every bar; stops early on a kill."""
-        from alphaloop.live.bus.catalog import Alert, AlertRaised, RiskState, RiskStateChanged
+        """Run every bar (from the one after ``resume``); stops early on a kill."""
         from alphaloop.risk.regimes import volatility_names
 
-        state = self.controller.market_state(self.panel)
+        market = self.controller.market_state(self.panel)
         names = volatility_names(self.controller.config.vol_regimes)
         idx = self.panel.index
         rets = pd.DataFrame({s.name: s.returns for s in self.sleeves}).reindex(idx)
-        halted = None
-        self.audit.append(
-            ACTOR, "loop.started", self.config.name, {"config": self.config.model_dump(mode="json")}
-        )
-        last = self.start_row
-        for k, row in enumerate(range(self.start_row, self.end_row + 1)):
-            ts = idx[row]
-            last = row
-            if self.on_bar is not None:
-                self.on_bar(k, ts)
-            if self.config.bus.publish_bars:
-                self._publish(self._bars(row, ts))
-            reason = self.killed()
-            if reason is not None:
-                halted = f"kill switch on {ts:%Y-%m-%d}: {reason}"
-                self.weights = {}
-                self.audit.append(ACTOR, "loop.halted", self.config.name, {"reason": halted})
-                self._publish(
-                    [
-                        AlertRaised(
-                            payload=Alert(severity="critical", source=ACTOR, message=halted),
-                            source=ACTOR,
-                        )
-                    ]
-                )
-                break
-            r_t = rets.iloc[row]
-            port = sum(w * float(r_t.get(n, 0.0) or 0.0) for n, w in self.weights.items())
-            self.equity *= 1.0 + (port if np.isfinite(port) else 0.0)
-            self.peak = max(self.peak, self.equity)
-            self.max_dd = max(self.max_dd, 1.0 - self.equity / self.peak)
-            for s in self.sleeves:
-                if s.state in (LifecycleState.SHADOW, LifecycleState.LIVE):
-                    x = float(r_t.get(s.name, np.nan))
-                    x = 0.0 if not np.isfinite(x) else x
-                    s.history.append(x)
-                    s.equity *= 1.0 + x
-                    s.peak = max(s.peak, s.equity)
-            self._lifecycle(row, k)
-            live = [s.name for s in self.sleeve_states(LifecycleState.LIVE)]
-            decision = self.controller.step(
-                ts,
-                state.iloc[row],
-                rets[live].iloc[: row + 1] if live else None,
-                regime_names=names,
-            )
-            self.modes[decision.mode] = self.modes.get(decision.mode, 0) + 1
-            self.weights = dict(decision.weights)
-            self._publish(
-                [
-                    RiskStateChanged(
-                        payload=RiskState(
-                            mode=decision.mode,
-                            equity=self.equity,
-                            gross_exposure=float(sum(abs(w) for w in self.weights.values())),
-                            net_exposure=float(sum(self.weights.values())),
-                            drawdown=min(max(1.0 - self.equity / self.peak, 0.0), 1.0),
-                        ),
-                        source=ACTOR,
-                    )
-                ]
-            )
-            every = self.config.learning.every if self.config.learning else 0
-            if self.learn is not None and every and k > 0 and k % every == 0:
-                events, record = self.learn(ts)
-                self.learning.append(record)
-                self._publish(events)
-        self.audit.append(
-            ACTOR, "loop.finished", self.config.name, {"equity": self.equity, "halted": halted}
-        )
+        first_k, status, resumed_at = 0, "running", None
+        if self.resume is None:
+            with self.unit():
+                self.audit.append(ACTOR, "loop.started", self.config.name,
+                                  {"config": self.config.model_dump(mode="json")})  # fmt: skip
+                self._save(0, None, "running")
+        else:
+            self.restore(self.resume.state)
+            first_k, status = self.resume.bars_done, self.resume.status
+            resumed_at = first_k
+            if status != "finished":
+                with self.unit():
+                    self.audit.append(ACTOR, "loop.resumed", self.config.name,
+                                      {"bars_done": first_k, "last_bar": self.resume.last_bar,
+                                       "epoch": self.epoch})  # fmt: skip
+        last = self.start_row + max(first_k - 1, 0)
+        if status == "running":
+            for k, row in enumerate(range(self.start_row, self.end_row + 1)):
+                if k < first_k:
+                    continue
+                ts, last = idx[row], row
+                if self.on_bar is not None:
+                    self.on_bar(k, ts)
+                with self.unit():
+                    self._outbox, self._ts, self._n = [], ts, 0
+                    try:
+                        self._bar(k, row, ts, rets, market, names)
+                        status = "halted" if self.halted else "running"
+                        self._flush()
+                        self._save(k + 1, ts, status)  # type: ignore[arg-type]
+                    finally:
+                        self._outbox, self._ts = None, None
+                if self.halted:
+                    break
+        if status != "finished":
+            with self.unit():
+                self.audit.append(ACTOR, "loop.finished", self.config.name,
+                                  {"equity": self.equity, "halted": self.halted})  # fmt: skip
+                self._save(last - self.start_row + 1, idx[last], "finished")
         return LoopResult(
             name=self.config.name,
             bars=last - self.start_row + 1,
@@ -401,9 +483,75 @@ class LiveLoop:
             modes=self.modes,
             transitions=self.transitions,
             learning=self.learning,
-            halted=halted,
+            halted=self.halted,
             events=self.events,
+            resumed_at=resumed_at,
         )
+
+    def _bar(
+        self, k: int, row: int, ts: pd.Timestamp, rets: pd.DataFrame, market: pd.DataFrame,
+        names: tuple[str, ...],
+    ) -> None:  # fmt: skip
+        """One bar: steps 1 to 6 of the module docstring; sets ``halted`` on a kill."""
+        from alphaloop.live.bus.catalog import Alert, AlertRaised, RiskState, RiskStateChanged
+
+        if self.config.bus.publish_bars:
+            self._publish(self._bars(row, ts))
+        reason = self.killed()
+        if reason is not None:
+            self.halted = f"kill switch on {ts:%Y-%m-%d}: {reason}"
+            self.weights = {}
+            self.audit.append(ACTOR, "loop.halted", self.config.name, {"reason": self.halted})
+            self._publish(
+                [
+                    AlertRaised(
+                        payload=Alert(severity="critical", source=ACTOR, message=self.halted),
+                        source=ACTOR,
+                    )
+                ]
+            )
+            return
+        r_t = rets.iloc[row]
+        port = sum(w * float(r_t.get(n, 0.0) or 0.0) for n, w in self.weights.items())
+        self.equity *= 1.0 + (port if np.isfinite(port) else 0.0)
+        self.peak = max(self.peak, self.equity)
+        self.max_dd = max(self.max_dd, 1.0 - self.equity / self.peak)
+        for s in self.sleeves:
+            if s.state in (LifecycleState.SHADOW, LifecycleState.LIVE):
+                x = float(r_t.get(s.name, np.nan))
+                x = 0.0 if not np.isfinite(x) else x
+                s.history.append(x)
+                s.equity *= 1.0 + x
+                s.peak = max(s.peak, s.equity)
+        self._lifecycle(row, k)
+        live = [s.name for s in self.sleeve_states(LifecycleState.LIVE)]
+        decision = self.controller.step(
+            ts,
+            market.iloc[row],
+            rets[live].iloc[: row + 1] if live else None,
+            regime_names=names,
+        )
+        self.modes[decision.mode] = self.modes.get(decision.mode, 0) + 1
+        self.weights = dict(decision.weights)
+        self._publish(
+            [
+                RiskStateChanged(
+                    payload=RiskState(
+                        mode=decision.mode,
+                        equity=self.equity,
+                        gross_exposure=float(sum(abs(w) for w in self.weights.values())),
+                        net_exposure=float(sum(self.weights.values())),
+                        drawdown=min(max(1.0 - self.equity / self.peak, 0.0), 1.0),
+                    ),
+                    source=ACTOR,
+                )
+            ]
+        )
+        every = self.config.learning.every if self.config.learning else 0
+        if self.learn is not None and every and k > 0 and k % every == 0:
+            events, record = self.learn(ts)
+            self.learning.append(record)
+            self._publish(events)
 
     def sleeve_states(self, state: LifecycleState) -> list[Sleeve]:
         """The sleeves in ``state`` now."""

@@ -37,7 +37,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -55,6 +55,7 @@ from alphaloop.backtest.runner import (
 )
 from alphaloop.backtest.spec import StrategySpec
 from alphaloop.data import DatasetInfo, Panel
+from alphaloop.data.assets import Instrument, contract_terms
 from alphaloop.errors import AlphaloopError, BacktestError
 from alphaloop.research.measures import fold_bounds, fold_stats, folds, regime_share
 from alphaloop.research.scan import scan_candidate
@@ -132,12 +133,20 @@ class EvalContext:
     protocol : EvaluationProtocol
     predictor : Predictor, optional
         Model predictions for model and composite signals (picklable).
+    traded : Panel, optional
+        ``panel`` in traded units (contract multipliers, base currency) where
+        instruments are stored for its assets; signals read ``panel``, the
+        simulation trades ``traded``.
+    instruments : dict of str to Instrument, optional
+        The stored instruments of the panel's assets (their lots size trades).
     """
 
     panel: Panel
     info: DatasetInfo
     protocol: EvaluationProtocol
     predictor: Predictor | None = None
+    traded: Panel | None = None
+    instruments: dict[str, Instrument] | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +319,10 @@ def _run(ctx: EvalContext, spec: StrategySpec, seconds: dict[str, float]) -> Can
         check_strategy(spec, panel)
         warm = _warmup(spec, panel)
         own = signal_of(ctx, spec, panel)
-        prep = prepare_strategy(spec, ctx.info, panel, own)
+        prep = prepare_strategy(spec, ctx.info, panel if ctx.traded is None else ctx.traded, own)
+        if ctx.instruments:
+            terms = contract_terms(panel.assets, ctx.instruments, default_lot=spec.lot_size)
+            prep = replace(prep, lots=terms.lots)
     except AlphaloopError as exc:
         return CandidateResult(spec.hash, "failed", _reason(exc), seconds=seconds, refused=True)
     seconds["signal"] = time.perf_counter() - tic

@@ -5,9 +5,11 @@ by setting ``ALPHALOOP_DATABASE_URL``. The schema is created and migrated on
 first use.
 """
 
+from alphaloop.store.assets import CorporateActionRow, InstrumentRow, UniverseMemberRow
 from alphaloop.store.db import Database, sqlite_path
 from alphaloop.store.governance import ApprovalRow, AuditEntryRow, KillSwitchEventRow
 from alphaloop.store.lifecycle import LifecycleTransitionRow, PolicyChangeRow, StrategyStateRow
+from alphaloop.store.loop import LoopCheckpointRow
 from alphaloop.store.models import (
     AgentDecisionRow,
     Base,
@@ -46,6 +48,7 @@ __all__ = [
     "ApprovalRow",
     "AuditEntryRow",
     "Base",
+    "CorporateActionRow",
     "Database",
     "DatasetFactorTrialsRow",
     "DatasetRecord",
@@ -55,8 +58,10 @@ __all__ = [
     "FactorExpressionRow",
     "HoldoutRecord",
     "ImportRecord",
+    "InstrumentRow",
     "KillSwitchEventRow",
     "LifecycleTransitionRow",
+    "LoopCheckpointRow",
     "MiningSessionRow",
     "ModelAlertRecord",
     "ModelExplanationRecord",
@@ -78,5 +83,6 @@ __all__ = [
     "StrategyParentRow",
     "StrategyRow",
     "StrategyStateRow",
+    "UniverseMemberRow",
     "sqlite_path",
 ]

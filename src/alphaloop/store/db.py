@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -144,6 +145,7 @@ class Database:
         self.read_only = read_only
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._unit = threading.local()  # the session of this thread's atomic() block, if any
 
     @property
     def engine(self) -> Engine:
@@ -241,6 +243,11 @@ class Database:
         """
         _ = self.engine
         assert self._sessions is not None
+        outer: Session | None = getattr(self._unit, "session", None)
+        if outer is not None:  # inside atomic(): a savepoint of the one transaction
+            with outer.begin_nested():
+                yield outer
+            return
         try:
             with self._sessions() as session, session.begin():
                 yield session
@@ -263,11 +270,36 @@ class Database:
         timeout) instead of failing when it upgrades its read snapshot. On
         PostgreSQL it is an ordinary transaction.
         """
+        if getattr(self._unit, "session", None) is not None:  # atomic() holds the lock
+            with self.session() as session:
+                yield session
+            return
         with self.session() as session:
             conn = session.connection()
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield session
+
+    @contextmanager
+    def atomic(self) -> Iterator[Session]:
+        """One transaction for every session this thread opens inside the block.
+
+        Within it, :meth:`session` and :meth:`write_session` yield the block's
+        session in a savepoint (an error inside one rolls back its own writes
+        and propagates); everything commits together when the block ends, or
+        nothing does (an exception, or the process killed at any instant).
+        The write lock is taken at the start (``BEGIN IMMEDIATE`` on SQLite),
+        so a block should be short: one bar of a loop, not a whole run.
+        Blocks do not nest.
+        """
+        if getattr(self._unit, "session", None) is not None:
+            raise StoreError("Database.atomic() blocks do not nest")
+        with self.write_session() as session:
+            self._unit.session = session
+            try:
+                yield session
+            finally:
+                self._unit.session = None
 
     def dispose(self) -> None:
         if self._engine is not None:

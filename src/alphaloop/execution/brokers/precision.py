@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphaloop.execution.brokers.errors import BrokerError, OrderSizeError
 from alphaloop.execution.orders import OrderSide
+
+if TYPE_CHECKING:
+    from alphaloop.data.assets import Instrument
 
 __all__ = ["MarketRules", "RoundedOrder"]
 
@@ -129,6 +132,27 @@ class MarketRules:
             amount_step=step("amount"),
             min_amount=minimum("amount"),
             min_notional=minimum("cost"),
+        )
+
+    def with_instrument(self, instrument: Instrument) -> MarketRules:
+        """These rules with the stored instrument's metadata where it sets a value.
+
+        ``tick_size`` replaces the price tick, the instrument's lot (its
+        ``lot_size``, or 1 for a future) the size step, and ``min_notional``
+        (in currency, ``amount * price * multiplier``) the minimum notional,
+        divided by the multiplier because the check here multiplies amount
+        and price only. Values the instrument leaves unset keep the venue's.
+        """
+        lot = instrument.unit_lot
+        tick = self.price_tick if instrument.tick_size is None else _dec(instrument.tick_size)
+        min_notional = self.min_notional
+        if instrument.min_notional is not None:
+            min_notional = _dec(instrument.min_notional) / _dec(instrument.multiplier)  # type: ignore[operator]
+        return replace(
+            self,
+            price_tick=tick,
+            amount_step=self.amount_step if lot is None else _dec(lot),
+            min_notional=min_notional,
         )
 
     # ------------------------------------------------------------ rounding

@@ -28,8 +28,8 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -54,6 +54,9 @@ from alphaloop.execution.events import (
     SubmitOrder,
 )
 from alphaloop.execution.orders import Order, OrderSide, OrderType
+
+if TYPE_CHECKING:
+    from alphaloop.data.assets import Instrument
 
 __all__ = ["RateLimit", "VenueBroker"]
 
@@ -115,6 +118,13 @@ class VenueBroker(ABC):
         self._next_id = 1
         self._rules: dict[str, MarketRules] = {}
         self.reconciliations = 0
+        #: stored instrument metadata by asset; where present it overrides the venue's
+        #: tick, size step and minimum notional (see :meth:`MarketRules.with_instrument`)
+        self.instruments: dict[str, Instrument] = {}
+
+    def use_instruments(self, instruments: Mapping[str, Instrument]) -> None:
+        """Round orders of these assets with the stored metadata (tick, lot, minimum)."""
+        self.instruments = dict(instruments)
 
     # ------------------------------------------------- venue operations
     @abstractmethod
@@ -246,6 +256,9 @@ class VenueBroker(ABC):
     def _round(self, order: Order) -> None:
         reference = order.limit_price if order.limit_price is not None else order.stop_price
         rules = self._market_rules(order.asset, reference)
+        stored = self.instruments.get(order.asset)
+        if stored is not None:
+            rules = rules.with_instrument(stored)
         if reference is None and rules.min_notional is not None:
             reference = self.last_price(order.asset)  # a market order's value, for the minimum
         rounded = rules.prepare(

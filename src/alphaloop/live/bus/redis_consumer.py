@@ -7,6 +7,14 @@ group's applied-id record in one ``MULTI``/``EXEC``. Re-delivered entries
 are checked against that record before the handler sees them; new entries
 are not (their ids were de-duplicated at publication, see
 :meth:`RedisBus.publish`), which saves a round trip per batch.
+
+Inside :meth:`RedisConsumer.run`, a plain (not transactional) handler's batch
+is acknowledged with the *next* read: the applied ids, then the ``XACK``, then
+the blocking ``XREADGROUP`` go to Redis in one round trip instead of two (Redis
+runs them in that order, so an entry is never acknowledged before its id is
+recorded as applied). The commit is sent at once all the same: the next read
+follows the handler immediately, and anything still carried when ``run``
+returns, or before a recovery read, is committed on its own first.
 """
 
 from __future__ import annotations
@@ -71,6 +79,8 @@ class RedisConsumer:
         self._drained = False
         self._fresh = False
         self._pruned_at = 0.0
+        self._carry = False  # run(): acknowledge a plain handler's batch with the next read
+        self._carried: tuple[list[bytes], dict[str, int]] | None = None
         self.applied = 0
         redis = import_redis()
         with bus.guard():
@@ -99,14 +109,21 @@ class RedisConsumer:
     def run(self, *, stop: Callable[[], bool] = lambda: False, block_ms: int = 1000) -> int:
         """Deliver events until ``stop()`` is true (checked at least every ``block_ms``)."""
         total = 0
-        while not stop():
-            total += self.poll(self._batch, block_ms=block_ms)
+        self._carry = not self._transactional
+        try:
+            while not stop():
+                total += self.poll(self._batch, block_ms=block_ms)
+        finally:
+            self._carry = False
+            with self.bus.guard():
+                self._flush_carried()
         return total
 
     def seek(self, entry_id: str) -> None:
         """Replay from after ``entry_id`` (``"0"``: from the start): move the group's offset
         and forget the ids applied from that entry's millisecond on."""
         with self.bus.guard():
+            self._flush_carried()
             self.bus.client.xgroup_setid(self._key, self.group, entry_id)
             self.bus.client.zremrangebyscore(self._applied_key, entry_ms(entry_id), "+inf")
 
@@ -121,6 +138,7 @@ class RedisConsumer:
     def pending(self) -> int:
         """Entries delivered to the group and not yet acknowledged (``XPENDING``)."""
         with self.bus.guard():
+            self._flush_carried()
             return int(self.bus.client.xpending(self._key, self.group)["pending"])
 
     # -- reading ------------------------------------------------------------------------
@@ -130,6 +148,8 @@ class RedisConsumer:
         count = self._batch
         if not self._recover and time.monotonic() >= self._next_claim:
             self._recover = True
+        if self._recover:
+            self._flush_carried()  # own pending entries must not include a carried batch
         self._drained = False
         self._fresh = False
         if self._recover:
@@ -160,9 +180,16 @@ class RedisConsumer:
             self._next_claim = time.monotonic() + self._claim_idle_ms / 1000
         self._deliveries = {}
         self._fresh = True
-        new = client.xreadgroup(
-            self.group, self.name, {self._key: ">"}, count=count, block=block_ms
-        )
+        if self._carried is not None:  # the last batch's commit and this read: one round trip
+            pipe = client.pipeline(transaction=False)
+            self._queue_commit(pipe, *self._carried)
+            self._carried = None
+            pipe.xreadgroup(self.group, self.name, {self._key: ">"}, count=count, block=block_ms)
+            new = pipe.execute()[-1]
+        else:
+            new = client.xreadgroup(
+                self.group, self.name, {self._key: ">"}, count=count, block=block_ms
+            )
         entries = new[0][1] if new else []
         self._drained = len(entries) < count
         return entries
@@ -295,6 +322,16 @@ class RedisConsumer:
         )
 
     def _commit(self, pipe: Any, acks: list[bytes], applied: dict[str, int]) -> None:
+        if self._carry and not len(pipe) and self._carried is None:
+            self._carried = (acks, applied)  # sent with the next read (see the module doc)
+            self.applied += len(applied)
+            return
+        self._queue_commit(pipe, acks, applied)
+        pipe.execute()
+        self.applied += len(applied)
+
+    def _queue_commit(self, pipe: Any, acks: list[bytes], applied: dict[str, int]) -> None:
+        """Queue the applied ids, then the acknowledgement (in that order), then pruning."""
         if applied:
             pipe.zadd(self._applied_key, applied)
         if acks:
@@ -304,5 +341,12 @@ class RedisConsumer:
             self._pruned_at = now
             horizon = int(time.time() * 1000) - self._window_ms
             pipe.zremrangebyscore(self._applied_key, "-inf", horizon)
+
+    def _flush_carried(self) -> None:
+        """Commit a carried batch now, in one ``MULTI``/``EXEC``."""
+        if self._carried is None:
+            return
+        pipe = self.bus.client.pipeline(transaction=True)
+        self._queue_commit(pipe, *self._carried)
+        self._carried = None
         pipe.execute()
-        self.applied += len(applied)

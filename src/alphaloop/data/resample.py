@@ -178,10 +178,14 @@ def resample(
             hint="check the calendar, or resample without one",
         )
     first_of = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+
+    def kept(values: np.ndarray) -> np.ndarray:
+        return values if not dropped else values[keep]  # no copy when every bar is kept
+
     fields = {
-        name: _aggregate(panel.field(name)[keep], first_of, name) for name in panel.field_names
+        name: _aggregate(kept(panel.field(name)), first_of, name) for name in panel.field_names
     }
-    member = np.logical_or.reduceat(panel.membership[keep], first_of, axis=0)
+    member = np.logical_or.reduceat(kept(panel.membership), first_of, axis=0)
     index = pd.DatetimeIndex(stamp[first_of].view("datetime64[ns]")).tz_localize("UTC")
     out = Panel(index, panel.assets, fields, member, frequency="daily" if daily else frequency)
     return Resampled(out, ends[first_of].astype(np.int64), out.frequency, dropped)
@@ -207,6 +211,9 @@ def _utc_days(opened: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _aggregate(values: np.ndarray, first_of: np.ndarray, name: str) -> np.ndarray:
     """One field's buckets: ``values`` (rows, assets) reduced over rows from each ``first_of``."""
     how = AGGREGATION.get(name, _LAST)
+    if how in (_FIRST, _LAST) and not np.isnan(values).any():  # no gaps: no search
+        at = first_of if how == _FIRST else np.append(first_of[1:], len(values)) - 1
+        return values[at]
     present = ~np.isnan(values)
     if how == _MAX:
         return np.fmax.reduceat(values, first_of, axis=0)

@@ -137,6 +137,14 @@ TimeFormatOpt = Annotated[
     str | None, typer.Option("--time-format", help="strptime format, e.g. %d.%m.%Y %H:%M.")
 ]
 TimezoneOpt = Annotated[str, typer.Option(help="Zone of timestamps without offset.")]
+TradingCalendarOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--calendar",
+        help="Trading calendar of the gap checks: XNYS, XLON, CMES, ... (exchange-calendars), "
+        "24/7, 24/5 or none (default: inferred from the timestamps).",
+    ),
+]
 SkipRowsOpt = Annotated[
     int | None,
     typer.Option(
@@ -204,6 +212,7 @@ def data_import(
             help="Bars per year for annualization (default: from the calendar).",
         ),
     ] = None,
+    calendar: TradingCalendarOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import a CSV or Parquet file (long, single-asset or wide) as a new dataset version."""
@@ -222,6 +231,7 @@ def data_import(
             description=description,
             asset_class=asset_class,
             periods_per_year=periods_per_year,
+            calendar=calendar,
         )
     except DataQualityError as exc:
         if not as_json:  # with --json the error document carries the report
@@ -320,6 +330,7 @@ def data_check(
     time_format: TimeFormatOpt = None,
     timezone: TimezoneOpt = "UTC",
     skip_rows: SkipRowsOpt = None,
+    calendar: TradingCalendarOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Quality report. Exit 0 if clean, 1 if problems were found, 2 if unreadable.
@@ -334,7 +345,7 @@ def data_check(
     )
     path = Path(target)
     if path.exists():
-        report, _ = DataCatalog.check_file(path, options=options)
+        report, _ = DataCatalog.check_file(path, options=options, calendar=calendar)
     elif any(sep in target for sep in ("/", "\\")) or path.suffix:
         raise DataReadError(f"{target}: no such file")
     elif _is_dataset(ws := workspace(ctx), target):

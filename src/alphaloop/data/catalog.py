@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from alphaloop.data.bundled import BUNDLED, load_bundled
+from alphaloop.data.calendars import TradingCalendar
 from alphaloop.data.combine import (
     CombineResult,
     CombineSource,
@@ -50,12 +51,13 @@ from alphaloop.data.holdout import (
     first_sealed_bar,
     new_record,
 )
-from alphaloop.data.long import LongData
+from alphaloop.data.long import NAT, LongData
 from alphaloop.data.market_calendar import (
     MarketCalendar,
     check_asset_class,
     check_periods_per_year,
     infer_market_calendar,
+    resolve_trading_calendar,
 )
 from alphaloop.data.normalize import normalize
 from alphaloop.data.panel import Panel, SealedEnd, infer_frequency
@@ -369,11 +371,14 @@ class DataCatalog:
         if "market" in meta:
             return MarketCalendar.from_dict(meta["market"])
         bundled = BUNDLED.get(rec.name) if rec.source.startswith("bundled:") else None
+        stamps = self.store.calendar(rec.name, rec.version)
+        klass = bundled.asset_class if bundled else None
         return infer_market_calendar(
-            self.store.calendar(rec.name, rec.version),
+            stamps,
             rec.frequency,
             has_volume="volume" in rec.fields,
-            asset_class=bundled.asset_class if bundled else None,
+            asset_class=klass,
+            trading_calendar=resolve_trading_calendar(None, stamps, rec.frequency, klass)[0],
         )
 
     def _visible(self, info: DatasetInfo, holdout: HoldoutInfo | None) -> DatasetInfo:
@@ -506,8 +511,15 @@ class DataCatalog:
         delimiter: str | None = None,
         timezone: str = "UTC",
         stale_min_run: int = 5,
+        calendar: str | None = None,
+        asset_class: str | None = None,
     ) -> tuple[QualityReport, LongData]:
         """Read and check a file without importing it.
+
+        ``calendar`` is the trading calendar of the gap checks (``"XNYS"``,
+        ``"24/7"``, ``"24/5"``; ``"none"``: the file's own timestamps);
+        default inferred from the timestamps (and ``asset_class``), see
+        :func:`~alphaloop.data.market_calendar.infer_trading_calendar`.
 
         ``options`` says how to read the file (see
         :class:`~alphaloop.data.options.ReadOptions`); ``layout``,
@@ -529,17 +541,32 @@ class DataCatalog:
             delimiter=delimiter,
             timezone=timezone,
         )
-        report, data, _ = DataCatalog._check_file(path, opts, stale_min_run=stale_min_run)
+        report, data, _, _ = DataCatalog._check_file(
+            path,
+            opts,
+            stale_min_run=stale_min_run,
+            calendar=calendar,
+            asset_class=check_asset_class(asset_class),
+        )
         return report, data
 
     @staticmethod
     def _check_file(
-        path: str | Path, options: ReadOptions, *, stale_min_run: int = 5
-    ) -> tuple[QualityReport, LongData, LongData]:
+        path: str | Path,
+        options: ReadOptions,
+        *,
+        stale_min_run: int = 5,
+        calendar: str | None = None,
+        asset_class: str | None = None,
+    ) -> tuple[QualityReport, LongData, LongData, tuple[str | None, bool]]:
         """:meth:`check_file`, also returning the checked rows sorted by (asset, time).
 
-        The report's notes end with the options that differ from the defaults.
+        The report's notes end with the options that differ from the defaults,
+        then the trading calendar of the gap checks; the last item returned
+        is that calendar's name (or None) and whether it was given.
         """
+        if calendar is not None:
+            resolve_trading_calendar(calendar, (), "daily")  # a bad name fails before reading
         raw = read_table(path, options)
         data, parse_issues = normalize(raw)
         described = options.describe()
@@ -547,12 +574,20 @@ class DataCatalog:
             raw.notes.append(described)
         n_rows, file_layout, notes = raw.table.num_rows, raw.layout, tuple(raw.notes)
         del raw  # the Arrow table is parsed: free it before the checks copy the rows
-        row_issues, rows = check_rows(data, stale_min_run=stale_min_run)
+        trading = _file_calendar(data, calendar, asset_class)
+        if trading[0] is not None:
+            how = "given" if trading[1] else "inferred"
+            notes = (*notes, f"gap checks on the {trading[0]} trading calendar ({how})")
+        row_issues, rows = check_rows(
+            data,
+            stale_min_run=stale_min_run,
+            calendar=TradingCalendar(trading[0]) if trading[0] else None,
+        )
         issues = parse_issues + row_issues
         order = {k: i for i, k in enumerate(CHECKS)}
         issues.sort(key=lambda i: order[i.check])
         report = QualityReport(str(path), n_rows, file_layout, tuple(issues), notes)
-        return report, data, rows
+        return report, data, rows, trading
 
     def check_dataset(
         self, name: str, version: int | None = None, *, stale_min_run: int = 5
@@ -565,12 +600,18 @@ class DataCatalog:
         """
         rec = self._get(name, version)
         data = self._stored_rows(rec)
-        issues = check_long(data, stale_min_run=stale_min_run)
+        trading_name = self._market(rec).trading_calendar
+        trading = TradingCalendar(trading_name) if trading_name else None
+        issues = check_long(data, stale_min_run=stale_min_run, calendar=trading)
         notes = ["locations give row numbers of the stored rows (sorted by asset, then time)"]
         boundary = self.holdout_boundary(rec.name, rec.version)
         if boundary is not None and issues:
             research = data.take(data.timestamps < boundary.value)
-            visible = check_long(research, stale_min_run=stale_min_run) if len(research) else []
+            visible = (
+                check_long(research, stale_min_run=stale_min_run, calendar=trading)
+                if len(research)
+                else []
+            )
             issues = merge_sealed(issues, visible)
             notes.append(
                 f"rows from {boundary:%Y-%m-%d} on are the sealed holdout: counted, not located"
@@ -625,6 +666,7 @@ class DataCatalog:
         caveats: list[str] | None = None,
         asset_class: str | None = None,
         periods_per_year: float | None = None,
+        calendar: str | None = None,
         source: str | None = None,
         extra_meta: dict[str, Any] | None = None,
     ) -> ImportResult:
@@ -644,7 +686,11 @@ class DataCatalog:
         ``asset_class`` (equities, fx, crypto, other) and ``periods_per_year``
         (bars per year for annualization) override what the timestamps say
         (see :mod:`alphaloop.data.market_calendar`); both are recorded with
-        the version.
+        the version. ``calendar`` is the trading calendar (``"XNYS"``,
+        ``"24/7"``, ``"24/5"``, ``"none"``; default inferred, see
+        :func:`~alphaloop.data.market_calendar.infer_trading_calendar`): the
+        gap checks use it, the version records it, and an exchange's
+        sessions give the bars per year.
 
         Warnings are also kept with the dataset (as
         caveats, and in the stored quality report, which describes the rows
@@ -682,6 +728,7 @@ class DataCatalog:
                 caveats=caveats,
                 asset_class=asset_class,
                 periods_per_year=periods_per_year,
+                calendar=calendar,
                 source=source,
                 extra_meta=extra_meta,
             )
@@ -701,13 +748,17 @@ class DataCatalog:
         caveats: list[str] | None,
         asset_class: str | None,
         periods_per_year: float | None,
+        calendar: str | None = None,
         source: str | None = None,
         extra_meta: dict[str, Any] | None = None,
     ) -> ImportResult:
         self._validate_name(name)
         self.ensure_bundled()
         # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
-        report, data, rows = self._check_file(path, opts)
+        report, data, rows, trading = self._check_file(
+            path, opts, calendar=calendar, asset_class=asset_class
+        )
+        checks = TradingCalendar(trading[0]) if trading[0] else None
         del data  # the rows in file order: free them before the rows are stored
         if source:  # the report names what was imported, not the file it passed through
             report = replace(report, source=source)
@@ -731,7 +782,7 @@ class DataCatalog:
                     hint=hint,
                 )
             repaired, repairs = apply_repairs(rows, report.issues)
-            final_issues, rows = check_rows(repaired)
+            final_issues, rows = check_rows(repaired, calendar=checks)
             final = QualityReport(
                 report.source, len(rows), report.layout, tuple(final_issues), report.notes
             )
@@ -767,6 +818,7 @@ class DataCatalog:
                 copies=copies,
                 asset_class=asset_class,
                 periods_per_year=periods_per_year,
+                trading_calendar=trading,
                 extra_meta=extra_meta,
             )
         except HoldoutError:
@@ -951,6 +1003,7 @@ class DataCatalog:
         periods_per_year: float | None = None,
         market: MarketCalendar | None = None,
         extra_meta: dict[str, Any] | None = None,
+        trading_calendar: tuple[str | None, bool] = (None, False),
     ) -> DatasetInfo | None:
         """Store ``data`` as the next version of ``name``; safe against concurrent writers.
 
@@ -972,6 +1025,8 @@ class DataCatalog:
                 has_volume="volume" in data.fields,
                 asset_class=asset_class,
                 periods_per_year_given=periods_per_year,
+                trading_calendar=trading_calendar[0],
+                calendar_given=trading_calendar[1],
             )
         staging = ParquetStore(self.store.root / STAGING / uuid.uuid4().hex)
         meta = {**(extra_meta or {}), "market": market.to_dict()}
@@ -1266,3 +1321,13 @@ def _describe_copies(copies: tuple[SealedCopy, ...]) -> str:
 
 def _replace_quality(info: DatasetInfo, quality: dict[str, Any]) -> DatasetInfo:
     return replace(info, quality=quality)
+
+
+def _file_calendar(
+    data: LongData, given: str | None, asset_class: str | None
+) -> tuple[str | None, bool]:
+    """The trading calendar of a file's gap checks (given or inferred) and whether given."""
+    valid = data.timestamps != NAT
+    stamps = np.unique(data.timestamps[valid]) if not valid.all() else data.calendar
+    frequency = infer_frequency(pd.DatetimeIndex(stamps.view("datetime64[ns]")))
+    return resolve_trading_calendar(given, stamps, frequency, asset_class)

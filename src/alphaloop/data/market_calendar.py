@@ -35,6 +35,17 @@ equities, otherwise ``other``); the evidence wins over a given asset class
 for the calendar, because the bars present are what a year of returns is
 made of.
 
+A dataset also records its trading calendar (:mod:`alphaloop.data.calendars`),
+the one its gap checks use: given at import (``--calendar XNYS``, ``24/7``,
+``24/5``, ``none``) or inferred by :func:`infer_trading_calendar` (``24/7``
+and ``24/5`` from the evidence above; an exchange when the dataset's dates,
+holidays included, or its intraday bars match one of
+:data:`EXCHANGE_CANDIDATES`; otherwise none). With an exchange calendar the
+bars per year are the exchange's own: its sessions per year times the
+average bars per session (early closes and breaks counted), each over the
+whole years the data touches (XNYS minute bars 2021..2025: 251 sessions x
+388.6 bars = 97,530 a year).
+
 Volume is ``traded`` (shares or coins that changed hands), ``tick`` (a count
 of price updates, as in FX files, where no consolidated traded volume
 exists) or ``none``. Only traded volume can feed a market impact model.
@@ -55,13 +66,16 @@ __all__ = [
     "ASSET_CLASSES",
     "CALENDARS",
     "DAYS_PER_YEAR",
+    "EXCHANGE_CANDIDATES",
     "PERIODIC_PER_YEAR",
     "VOLUME_KINDS",
     "MarketCalendar",
     "check_asset_class",
     "check_periods_per_year",
     "infer_market_calendar",
+    "infer_trading_calendar",
     "periods_per_year",
+    "resolve_trading_calendar",
 ]
 
 ASSET_CLASSES: tuple[str, ...] = ("equities", "fx", "crypto", "other")
@@ -75,6 +89,9 @@ PERIODIC_PER_YEAR: dict[str, float] = {"weekly": 52.0, "monthly": 12.0, "quarter
 #: Hours of the session assumed for intraday ``sessions`` bars when the data cannot tell.
 DEFAULT_SESSION_HOURS = 6.5
 
+#: exchanges tried, in this order, when a dataset's exchange is inferred
+EXCHANGE_CANDIDATES: tuple[str, ...] = ("XNYS", "XLON", "XETR", "XTKS", "XHKG", "XTSE", "XASX")
+_MATCH_SHARE = 0.99  # of a dataset's bars on the exchange's bars, and of its sessions present
 _CALENDAR_OF_CLASS = {"crypto": "24/7", "fx": "24x5", "equities": "sessions", "other": "sessions"}
 _CLASS_OF_CALENDAR = {"24/7": "crypto", "24x5": "fx", "sessions": "equities"}
 _WEEKEND_SHARE = 0.05  # each of Saturday and Sunday, of all bars: 1/7 on a 24/7 calendar
@@ -104,6 +121,10 @@ class MarketCalendar:
         The attributes set by the importer rather than inferred.
     basis : str
         The evidence, in words.
+    trading_calendar : str or None
+        The trading calendar (:mod:`alphaloop.data.calendars`) of the gap
+        checks and, for an exchange, of the bars per year: ``"24/7"``,
+        ``"24/5"``, an exchange code such as ``"XNYS"``, or None.
     """
 
     asset_class: str
@@ -114,10 +135,22 @@ class MarketCalendar:
     volume: str
     given: tuple[str, ...] = ()
     basis: str = ""
+    trading_calendar: str | None = None
+
+    @property
+    def is_exchange(self) -> bool:
+        """True when the trading calendar is an exchange's (not 24/7, 24/5 or none)."""
+        return self.trading_calendar not in (None, "24/7", "24/5")
 
     @property
     def days_per_year(self) -> float | None:
-        """Trading days per year of the calendar (None for periodic and irregular ones)."""
+        """Trading days per year of the calendar (None for periodic and irregular ones).
+
+        An exchange calendar's own sessions per year (e.g. 251 for XNYS over
+        2021..2025) when the bars per year came from it.
+        """
+        if self.is_exchange and self.periods_per_year and self.bars_per_day:
+            return self.periods_per_year / self.bars_per_day
         return DAYS_PER_YEAR.get(self.calendar)
 
     @property
@@ -137,6 +170,9 @@ class MarketCalendar:
             per_day = (
                 "one bar a day" if self.bars_per_day == 1 else f"{self.bars_per_day:g} bars a day"
             )
+            if self.is_exchange:
+                sessions = f"{days:.6g} {self.trading_calendar} sessions"
+                return f"{ppy:,.6g} bars a year ({sessions} x {per_day})"
             return f"{ppy:,.6g} bars a year ({days:g} days x {per_day})"
         return f"{ppy:,.6g} {self.frequency} bars a year"
 
@@ -147,7 +183,11 @@ class MarketCalendar:
             "tick": "tick volume (not traded size)",
             "none": "no volume",
         }[self.volume]
-        return f"{self.asset_class}, {self.calendar} calendar: {self.annualization()}; {volume}"
+        trading = f" ({self.trading_calendar})" if self.trading_calendar else ""
+        return (
+            f"{self.asset_class}, {self.calendar} calendar{trading}: {self.annualization()}; "
+            f"{volume}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (the form stored with each dataset version)."""
@@ -161,6 +201,7 @@ class MarketCalendar:
             "volume": self.volume,
             "given": list(self.given),
             "basis": self.basis,
+            "trading_calendar": self.trading_calendar,
             "description": self.describe(),
         }
 
@@ -177,6 +218,7 @@ class MarketCalendar:
             volume=str(data.get("volume", "none")),
             given=tuple(data.get("given", ())),
             basis=str(data.get("basis", "")),
+            trading_calendar=data.get("trading_calendar"),
         )
 
 
@@ -309,6 +351,8 @@ def infer_market_calendar(
     asset_class: str | None = None,
     periods_per_year_given: float | None = None,
     volume: str | None = None,
+    trading_calendar: str | None = None,
+    calendar_given: bool = False,
 ) -> MarketCalendar:
     """Read a dataset's calendar, asset class, annualization factor and volume kind.
 
@@ -327,6 +371,13 @@ def infer_market_calendar(
     volume : {"traded", "tick", "none"}, optional
         Given by the importer; otherwise ``none`` without a volume field,
         ``tick`` for FX and ``traded`` for the rest.
+    trading_calendar : str, optional
+        The dataset's trading calendar (:mod:`alphaloop.data.calendars`),
+        given or found by :func:`infer_trading_calendar`. An exchange makes
+        the calendar ``sessions`` with the exchange's bars per year; a given
+        ``24/7`` or ``24/5`` wins over the evidence.
+    calendar_given : bool, default False
+        Whether ``trading_calendar`` was given by the importer.
 
     Raises
     ------
@@ -355,13 +406,21 @@ def infer_market_calendar(
             f"; asset class {klass} usually trades {usual}, but the bars present make a "
             f"{calendar} year"
         )
+    exchange_ppy = None
+    if trading_calendar is not None:
+        calendar, per_day, exchange_ppy, note = _from_trading_calendar(
+            trading_calendar, index, frequency, calendar, per_day
+        )
+        basis += f"; {note}" if note else ""
     if frequency == "daily" and calendar in DAYS_PER_YEAR:
         per_day = 1.0
     elif per_day is None and calendar in ("24/7", "24x5"):
         step = _step_seconds(frequency)
         per_day = 86400.0 / step if step else None
     inferred_class = klass or _CLASS_OF_CALENDAR.get(calendar, "other")
-    ppy = ppy_given if ppy_given is not None else periods_per_year(frequency, calendar, per_day)
+    ppy = ppy_given if ppy_given is not None else exchange_ppy
+    if ppy is None:
+        ppy = periods_per_year(frequency, calendar, per_day)
     if calendar == "sessions" and per_day is None:
         step = _step_seconds(frequency)
         per_day = DEFAULT_SESSION_HOURS * 3600.0 / step if step else None
@@ -376,6 +435,7 @@ def infer_market_calendar(
             ("asset_class", klass),
             ("periods_per_year", ppy_given),
             ("volume", volume),
+            ("trading_calendar", trading_calendar if calendar_given else None),
         )
         if value is not None
     )
@@ -388,4 +448,125 @@ def infer_market_calendar(
         volume=kind,
         given=given,
         basis=basis,
+        trading_calendar=trading_calendar,
     )
+
+
+def _from_trading_calendar(
+    name: str, index: pd.DatetimeIndex, frequency: str, calendar: str, per_day: float | None
+) -> tuple[str, float | None, float | None, str]:
+    """Calendar kind, bars per day, exchange bars per year and a note, from a trading calendar."""
+    from alphaloop.data.calendars import TradingCalendar, step_nanoseconds
+
+    trading = TradingCalendar(name)
+    if calendar in ("periodic", "irregular"):
+        return calendar, per_day, None, ""
+    kind = trading.market
+    note = "" if kind == calendar else f"the {trading.name} calendar makes it {kind}"
+    if kind != calendar:
+        per_day = None  # the evidence's bars per day belong to another calendar
+    if trading.kind != "exchange" or len(index) < 1:
+        return kind, per_day, None, note
+    first, last = index[0], index[-1]
+    if frequency == "daily":
+        return kind, 1.0, trading.sessions_per_year(first, last), note
+    try:
+        step_nanoseconds(frequency)
+    except ConfigError:
+        return kind, per_day, None, note
+    bars = trading.bars_per_session(frequency, first, last)
+    return kind, round(bars, 4), trading.periods_per_year(frequency, first, last), note
+
+
+def infer_trading_calendar(
+    timestamps: Any, frequency: str, asset_class: str | None = None
+) -> tuple[str | None, str]:
+    """The trading calendar a dataset's timestamps show, and the evidence in words.
+
+    ``24/7`` and ``24/5`` follow the evidence of :func:`infer_market_calendar`
+    (and ``24/5`` the asset class ``fx`` for weekday daily bars). Session
+    data is matched against :data:`EXCHANGE_CANDIDATES`, first match wins:
+    daily bars match an exchange when every date is one of its sessions, at
+    least 99% of its sessions in the span are present and the span holds at
+    least one of its weekday holidays (without one, weekday data fits every
+    exchange); intraday bars when at least 99% of the distinct timestamps
+    are bars of its sessions (stamped at their start or end) and at least
+    99% of its sessions in the span have bars. None when nothing matches,
+    for weekly and slower bars, and without ``exchange-calendars``.
+    """
+    klass = check_asset_class(asset_class)
+    index = _as_index(timestamps)
+    seen, _, basis = _evidence(index, frequency)
+    if seen in ("24/7", "24x5"):
+        name = "24/7" if seen == "24/7" else "24/5"
+        return name, f"{name}: {basis}"
+    if seen == "weekdays" and klass == "fx":
+        return "24/5", "24/5: daily bars on weekdays of the asset class fx"
+    if seen not in ("weekdays", "sessions") or klass in ("crypto", "fx"):
+        return None, "no trading calendar: " + basis
+    try:
+        import exchange_calendars  # noqa: F401
+    except ImportError:
+        return None, "no trading calendar: exchange-calendars is not installed"
+    ns = index.as_unit("ns").asi8
+    if frequency == "daily":
+        weekdays = pd.date_range(index[0].normalize(), index[-1].normalize(), freq="B")
+        if len(weekdays) == len(np.unique(index.normalize())):
+            return None, "no trading calendar: every weekday has a bar (no holiday to match)"
+    for code in EXCHANGE_CANDIDATES:
+        if _matches(code, ns, frequency):
+            return code, f"{code}: the bars match its sessions"
+    return None, "no trading calendar: the bars match none of " + ", ".join(EXCHANGE_CANDIDATES)
+
+
+def _matches(code: str, ns: np.ndarray, frequency: str) -> bool:
+    """Whether distinct timestamps ``ns`` (ascending) fit exchange ``code`` (see above)."""
+    from alphaloop.data.calendar_gaps import expected_stamps
+    from alphaloop.data.calendars import TradingCalendar
+
+    try:
+        trading = TradingCalendar(code)
+        sessions = trading.daily_stamps(int(ns[0]), int(ns[-1]))
+        if not len(sessions):
+            return False
+        if frequency == "daily":
+            days = np.unique(ns - ns % (86_400 * 10**9))
+            if not np.isin(days, sessions).all():
+                return False
+            holidays = trading.holidays(int(ns[0]), int(ns[-1]))
+            present = np.isin(sessions, days).mean()
+            return bool(len(holidays) and present >= _MATCH_SHARE)
+        grid, _ = expected_stamps(trading, ns, frequency)
+    except ConfigError:
+        return False
+    hits = np.isin(ns, grid, assume_unique=True)
+    if hits.mean() < _MATCH_SHARE:
+        return False
+    sched = trading.schedule(int(ns[0]), int(ns[-1]))
+    opened = np.searchsorted(sched.opens, ns[hits], side="right") - 1
+    with_bars = len(np.unique(opened[opened >= 0]))
+    return bool(with_bars >= _MATCH_SHARE * len(sched))
+
+
+def resolve_trading_calendar(
+    given: str | None, timestamps: Any, frequency: str, asset_class: str | None = None
+) -> tuple[str | None, bool]:
+    """The trading calendar of an import and whether it was given.
+
+    ``given``: a calendar name (checked), ``"none"`` for no calendar, or
+    None to infer one with :func:`infer_trading_calendar`.
+
+    Raises
+    ------
+    ConfigError
+        An unknown calendar name.
+    """
+    from alphaloop.data.calendars import NO_CALENDAR, check_calendar_name
+
+    if given is not None:
+        if str(given).strip().lower() == NO_CALENDAR:
+            return None, True
+        return check_calendar_name(given), True
+    if len(timestamps) < 2:
+        return None, False
+    return infer_trading_calendar(timestamps, frequency, asset_class)[0], False

@@ -27,6 +27,7 @@ no_usable_prices            error     none (no repair can create prices)
 zero_volume                 warning   none
 missing_values              warning   none (kept as NaN)
 calendar_gaps               warning   none
+off_calendar_bars           warning   none (kept; bars where the trading calendar has none)
 stale_prices                warning   none
 split_like_jump             warning   none
 synthetic_open              warning   none (kept; a dataset caveat)
@@ -38,11 +39,16 @@ Thresholds: implausible means a price above ``1e10`` or a volume above
 ``1e18``; a stale run is ``stale_min_run`` (default 5) or more consecutive bars
 with an identical price; a split-like jump is a bar-to-bar price ratio
 within 3% of 2, 3, 4, 5, 10 or their inverses (3:2 splits are
-not flagged: moves of +-50% are too common in volatile series); a calendar gap is an
-asset missing a timestamp that the dataset's calendar has inside the
-asset's own first-to-last span, or a step between consecutive calendar
-timestamps longer than 5 days (daily data), 3 steps (intraday, within a UTC
-day) or 1.5 steps (weekly and slower). ``no_usable_prices``,
+not flagged: moves of +-50% are too common in volatile series). With a
+trading calendar (:mod:`alphaloop.data.calendars`; daily and intraday bars)
+a calendar gap is a bar the trading calendar expects inside an asset's own
+first-to-last span that the asset does not have, and ``off_calendar_bars``
+counts rows stamped where the calendar has no bar (see
+:mod:`alphaloop.data.calendar_gaps`). Without one, a calendar gap is an
+asset missing a timestamp that the dataset's own timestamps have inside the
+asset's span, or a step between consecutive timestamps longer than 5 days
+(daily data), 3 steps (intraday, within a UTC day) or 1.5 steps (weekly and
+slower). ``no_usable_prices``,
 ``synthetic_open`` and ``future_correlated_field`` are defined, with their
 thresholds, in :mod:`alphaloop.data.price_checks`.
 
@@ -63,6 +69,8 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.data import price_checks
+from alphaloop.data.calendar_gaps import calendar_checks, checkable_frequency
+from alphaloop.data.calendars import TradingCalendar
 from alphaloop.data.long import NAT, LongData, sort_rows
 from alphaloop.data.readers import PRICE_FIELDS
 
@@ -116,6 +124,7 @@ CHECKS: dict[str, tuple[Severity, str | None]] = {
     "zero_volume": ("warning", None),
     "missing_values": ("warning", None),
     "calendar_gaps": ("warning", None),
+    "off_calendar_bars": ("warning", None),
     "stale_prices": ("warning", None),
     "split_like_jump": ("warning", None),
     "synthetic_open": ("warning", None),
@@ -477,6 +486,7 @@ def check_long(
     *,
     stale_min_run: int = 5,
     price_fields: Sequence[str] | None = None,
+    calendar: TradingCalendar | None = None,
 ) -> list[QualityIssue]:
     """Run every row-level check on parsed rows (any order).
 
@@ -490,8 +500,14 @@ def check_long(
         Minimum number of consecutive identical prices that counts as stale.
     price_fields : sequence of str, optional
         Fields checked as prices; default: the known price fields present.
+    calendar : TradingCalendar, optional
+        The market's trading calendar: gaps are bars it expects, and rows
+        where it has no bar are ``off_calendar_bars``; default: gaps are
+        read from the dataset's own timestamps.
     """
-    issues, _ = check_rows(data, stale_min_run=stale_min_run, price_fields=price_fields)
+    issues, _ = check_rows(
+        data, stale_min_run=stale_min_run, price_fields=price_fields, calendar=calendar
+    )
     return issues
 
 
@@ -500,6 +516,7 @@ def check_rows(
     *,
     stale_min_run: int = 5,
     price_fields: Sequence[str] | None = None,
+    calendar: TradingCalendar | None = None,
 ) -> tuple[list[QualityIssue], LongData]:
     """:func:`check_long`, also returning the checked rows sorted by (asset, timestamp).
 
@@ -536,7 +553,7 @@ def check_rows(
             )
         )
     issues.extend(_from_price_check("synthetic_open", price_checks.synthetic_opens(s)))
-    issues.extend(_check_gaps(s, dup))
+    issues.extend(_check_gaps(s, dup, calendar))
     order = list(CHECKS)
     issues.sort(key=lambda i: order.index(i.check))
     return issues, s
@@ -811,11 +828,23 @@ def _check_jumps(s: LongData, price: str) -> list[QualityIssue]:
     ]
 
 
-def _check_gaps(s: LongData, dup: np.ndarray) -> list[QualityIssue]:
-    """``dup``: :func:`_same_key_as_previous` of ``s``."""
+def _check_gaps(
+    s: LongData, dup: np.ndarray, trading: TradingCalendar | None = None
+) -> list[QualityIssue]:
+    """``dup``: :func:`_same_key_as_previous` of ``s``; ``trading``: the market's calendar."""
     calendar = s.calendar
     if len(calendar) < 3:
         return []
+    if trading is not None:
+        from alphaloop.data.panel import infer_frequency
+
+        frequency = infer_frequency(pd.DatetimeIndex(calendar.view("datetime64[ns]")))
+        if checkable_frequency(frequency):
+            gaps, off = calendar_checks(s, dup, trading, frequency)
+            return [
+                *_from_price_check("calendar_gaps", gaps),
+                *_from_price_check("off_calendar_bars", off),
+            ]
     n_missing = 0
     locs: list[dict[str, Any]] = []
     # 1. assets missing calendar timestamps inside their own span

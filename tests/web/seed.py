@@ -3,12 +3,14 @@ research session, a backtest and a paper session on the search span, a pending a
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 PASSWORD = "correct horse battery staple"
 ROLES = ("viewer", "researcher", "trader", "admin")
 DATA = "factor-etfs"
 GOAL = "momentum, technical only"
+HOLDOUT_FRACTION = 0.2
 
 
 def seed_workspace(root: Path) -> dict[str, object]:
@@ -23,6 +25,7 @@ def seed_workspace(root: Path) -> dict[str, object]:
     ws = Workspace(root)
     try:
         ws.data.ensure_bundled()
+        ws.data.configure_holdout(DATA, HOLDOUT_FRACTION)  # sealed, as outside the test suite
         users = UserStore(ws.db)
         for role in ROLES:
             users.add(role, PASSWORD, role)
@@ -31,8 +34,8 @@ def seed_workspace(root: Path) -> dict[str, object]:
         )
         boundary = ws.data.holdout_boundary(DATA)
         assert boundary is not None
-        end = (boundary - __import__("datetime").timedelta(days=5)).date().isoformat()
-        start = (boundary - __import__("datetime").timedelta(days=240)).date().isoformat()
+        end = (boundary - timedelta(days=5)).date().isoformat()  # the search span only
+        start = (boundary - timedelta(days=240)).date().isoformat()
         base = quick_spec("Ref($close, 1) / Ref($close, 21) - 1", DATA, top_k=2)
         doc = {**base.model_dump(mode="json"), "name": "web-momentum", "fills": "next_close", "start": start, "end": end}
         spec = StrategySpec.from_dict(doc)

@@ -90,16 +90,16 @@ def strategy_equity(
     them (``protocol`` says which); ``values`` is empty when none did."""
     db = context(request).ws.strategies
     record = db.get(ref)
+    import numpy as np
+
     values: list[float] = []
     protocol = None
     for ev in reversed(db.strategy_evaluations(record.hash)):
         if ev.returns is not None and len(ev.returns):
             protocol = ev.protocol
-            level = 1.0
-            for r in ev.returns:
-                if isinstance(r, int | float) and math.isfinite(r):
-                    level *= 1.0 + float(r)
-                values.append(level)
+            r = np.asarray(ev.returns, dtype=float)
+            growth = np.cumprod(1.0 + np.where(np.isfinite(r), r, 0.0))
+            values = [float(x) for x in growth]
             break
     step = max(1, math.ceil(len(values) / points))
     sampled = values[::step]

@@ -44,7 +44,7 @@ async function send(method, path, body, retry = true) {
   }
   const doc = await r.json().catch(() => null);
   if (!r.ok) {
-    if (r.status === 401) { session.clear(); window.location.hash = "#/login"; }
+    if (r.status === 401 && !path.startsWith("/auth/")) { session.clear(); window.location.hash = "#/login"; }
     throw new ApiError(r.status, doc);
   }
   return doc;

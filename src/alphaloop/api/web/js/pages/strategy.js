@@ -43,7 +43,7 @@ export async function render(view, [ref]) {
       h("div", {}, lineChart(eq.values, { label: `growth of 1 (${eq.protocol || "no stored returns"}, drawdown shaded)`, drawdown: true })),
       h("div", { id: "metrics" }, st.evaluations.map((e) => metrics(e, st.n_trials)))),
     h("h2", {}, "Validation"),
-    validated.length ? validated.map((e) => h("div", { id: "validation" },
+    validated.length ? h("div", { id: "validation" }, validated.map((e) => h("div", {},
       h("p", {}, e.passed ? pill("passed", "good") : pill("rejected", "bad"), ` protocol ${e.protocol}`),
       table(e.validation.gates || [], [
         { label: "gate", get: (g) => g.name },
@@ -51,7 +51,7 @@ export async function render(view, [ref]) {
         { label: "threshold", num: true, get: (g) => num(g.threshold, 3) },
         { label: "", get: (g) => g.passed ? pill("ok", "good") : pill("failed", "bad") },
       ]),
-      h("ul", {}, (e.validation.reasons || []).map((r) => h("li", {}, r)))))
+      h("ul", {}, (e.validation.reasons || []).map((r) => h("li", {}, r))))))
       : h("p.muted", { id: "validation" }, "not validated yet (a backtest only)"),
     h("h2", {}, "Lifecycle"),
     h("p", { id: "lifecycle" }, "state ", pill(life.state.state), life.state.since ? ` since ${when(life.state.since)}` : ""),

@@ -1,0 +1,235 @@
+"""The dashboard in a real browser (headless Chromium) against ``alphaloop serve`` on a
+seeded workspace: login, every page, a research session started from the page and watched
+to its end, an approval, the kill switch, role-aware buttons, fills streaming in."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+
+from tests.web.conftest import Dashboard
+
+PAGES = ("overview", "research", "strategies", "models", "factors", "risk", "approvals",
+         "trading", "audit")  # fmt: skip
+
+
+def test_a_wrong_password_is_refused_and_the_pages_say_why(page_for: Any, browser: Any,
+                                                          dashboard: Dashboard) -> None:  # fmt: skip
+    from tests.web.conftest import Page
+
+    p = Page(browser, dashboard)
+    try:
+        p.login("viewer", "not the password at all")
+        p.page.wait_for_selector("#login-error:not(:empty)")
+        assert "password" in p.page.inner_text("#login-error").lower()
+        assert p.page.is_hidden("header#top")
+        p.shot("login")
+        assert not p.errors, p.errors
+    finally:
+        p.close()
+
+
+def test_every_page_renders_for_an_admin(page_for: Any, dashboard: Dashboard) -> None:
+    p = page_for("admin")
+    nav = p.page.locator("#nav a").all_inner_texts()
+    assert "Users" in nav
+    for name in (*PAGES, "users"):
+        p.open(name)
+        p.shot(name)
+    seeded = dashboard.seeded
+    # the leaderboard: every Sharpe with its DSR, PBO and the dataset's trial count
+    board = dashboard.get("admin", "/web/leaderboard", data="factor-etfs")
+    page = p.open("strategies/factor-etfs")
+    head = page.locator("#leaderboard thead th").all_inner_texts()
+    assert head[3:7] == ["Sharpe", "DSR", "PBO", "trials"]
+    rows = page.locator("#leaderboard tbody tr")
+    assert rows.count() == len(board["strategies"]) >= 2
+    assert page.inner_text("#trials") == f"{board['n_trials']} trials"
+    for i, s in enumerate(board["strategies"]):
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        assert cells[0] == s["name"]
+        assert cells[3] == f"{s['sharpe']:.2f}"
+        assert cells[6] == str(board["n_trials"])
+        if s["dsr"] is not None:
+            assert cells[4] == f"{s['dsr']:.3f}"
+    # strategy detail from the research pick: tearsheet, validation gates, genealogy
+    pick = next(s for s in board["strategies"] if s["passed"])
+    page.click(f"#leaderboard a[href='#/strategy/{pick['hash']}']")
+    page.wait_for_selector("body[data-page=strategy]")
+    assert page.locator("svg.chart path.line").count() == 1
+    gates = page.locator("#validation tbody tr td:first-child").all_inner_texts()
+    assert {"dsr", "pbo"} <= set(gates)
+    assert page.locator("#genealogy g.node.pick").count() == 1
+    assert "backtest" in page.inner_text("#lifecycle")
+    p.shot("strategy")
+    # research report with the funnel
+    page = p.open(f"research/{seeded['research_session']}")
+    report = dashboard.get("admin", f"/research/sessions/{seeded['research_session']}/report")
+    assert page.locator("#candidates tbody tr").count() == len(report["candidates"])
+    assert page.locator("svg.funnel").count() == 1
+    p.shot("research-report")
+    # trading: positions and fills as the API has them
+    sid = seeded["paper_session"]
+    page = p.open(f"trading/{sid}")
+    fills = dashboard.get("admin", f"/paper/sessions/{sid}/fills")["fills"]
+    positions = dashboard.get("admin", f"/paper/sessions/{sid}/positions")["positions"]
+    assert page.locator("#fills tbody tr").count() == len(fills) > 0
+    assert page.locator("#positions tbody tr td:first-child").all_inner_texts() == list(positions)
+
+
+def test_a_viewer_sees_no_button_it_may_not_use_and_the_server_refuses_anyway(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    p = page_for("viewer")
+    assert "Users" not in p.page.locator("#nav a").all_inner_texts()
+    page = p.open("research")
+    assert page.locator("#start-research").count() == 0
+    page = p.open("risk")
+    assert page.locator("#kill-engage, #kill-clear, #mode-form").count() == 0
+    page = p.open("approvals")
+    assert page.locator("button[id^=approve-]").count() == 0
+    assert page.locator("#approvals tbody tr").count() >= 1  # it may read the queue
+    p.shot("approvals-viewer")
+    # the page's own client, forced: the server says no
+    status = page.evaluate(
+        """async () => (await fetch('/api/v1/risk/kill', {method: 'POST',
+             headers: {'Content-Type': 'application/json',
+                       Authorization: 'Bearer ' + sessionStorage.getItem('al.access')},
+             body: JSON.stringify({scope: 'all', reason: 'viewer tries'})})).status"""
+    )
+    assert status == 403
+    assert dashboard.get("admin", "/risk/kill")["active"] == []
+
+
+def test_a_trader_approves_an_order_from_the_queue(page_for: Any, dashboard: Dashboard) -> None:
+    approval = dashboard.seeded["approval"]
+    p = page_for("trader")
+    page = p.open("approvals")
+    page.fill(f"#reason-{approval}", "size checked against the limits")
+    page.click(f"#approve-{approval}")
+    page.wait_for_selector(f"#approve-{approval}", state="detached")
+    p.shot("approvals-after")
+    decided = dashboard.get("trader", "/approvals", status="approved")["approvals"]
+    row = next(a for a in decided if a["id"] == approval)
+    assert (row["status"], row["decided_by"]) == ("approved", "trader")
+    entries = dashboard.get("admin", "/audit", limit=50)["entries"]
+    assert any(e["action"] == "api.approvals.approve" and e["actor"] == "trader"
+               and e["payload"]["reason"] == "size checked against the limits"
+               for e in entries)  # fmt: skip
+
+
+def test_the_kill_switch_from_the_risk_panel(page_for: Any, dashboard: Dashboard) -> None:
+    p = page_for("trader")
+    page = p.open("risk")
+    page.click("#kill-engage")  # no reason: refused in the page, nothing sent
+    assert dashboard.get("trader", "/risk/kill")["active"] == []
+    page.fill("#kill-reason", "drawdown breach on the desk")
+    page.click("#kill-engage")
+    page.wait_for_selector("#kill-clear")
+    assert "ENGAGED" in page.inner_text("#kill-state")
+    active = dashboard.get("trader", "/risk/kill")["active"]
+    assert [(k["scope"], k["reason"], k["actor"]) for k in active] == [
+        ("all", "drawdown breach on the desk", "trader")
+    ]
+    p.shot("risk-killed")
+    page = p.open("overview")
+    assert "drawdown breach on the desk" in page.inner_text("#alerts")
+    page = p.open("risk")
+    page.fill("#kill-reason", "limits reset")
+    page.click("#kill-clear")
+    page.wait_for_selector("#kill-engage")
+    assert dashboard.get("trader", "/risk/kill")["active"] == []
+
+
+def test_a_research_session_started_from_the_page_is_watched_to_its_end(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    before = dashboard.get("researcher", "/web/leaderboard", data="factor-etfs")["n_trials"]
+    p = page_for("researcher")
+    page = p.open("research")
+    form = page.locator("#start-research")
+    form.locator("input[name=budget]").fill("2")
+    form.locator("input[name=batch_size]").fill("2")
+    form.locator("input[name=seed]").fill("11")
+    form.locator("select[name=data]").select_option("factor-etfs")
+    form.locator("button[type=submit]").click()
+    card = page.locator("#watch .card").first
+    card.wait_for()
+    page.wait_for_selector("#watch .card[data-status=running], #watch .card[data-status=succeeded]",
+                           timeout=120_000)  # fmt: skip
+    page.wait_for_selector("#watch .card[data-status=succeeded] a.report", timeout=180_000)
+    text = card.inner_text()
+    assert "2/2 candidates evaluated" in text
+    assert card.locator("svg.funnel").count() == 1  # the batch's rejection funnel, live
+    p.shot("research-watched")
+    card.locator("a.report").click()
+    page.wait_for_selector("#candidates")
+    after = dashboard.get("researcher", "/web/leaderboard", data="factor-etfs")["n_trials"]
+    assert after == before + 2  # both candidates counted as trials
+    assert f"{after} trials on factor-etfs" in page.inner_text("main")
+    match = re.search(r"#/research/(\d+)", page.url)
+    assert match is not None
+    report = dashboard.get("researcher", f"/research/sessions/{match.group(1)}/report")
+    assert report["goal"] == "momentum, technical only"
+    assert page.locator("#candidates tbody tr").count() == report["n_evaluations"] == 2
+
+
+def test_fills_and_pnl_stream_into_the_trading_page(page_for: Any,
+                                                    dashboard: Dashboard) -> None:  # fmt: skip
+    import pytest
+
+    if dashboard.bus_topic is None:
+        pytest.skip("no Redis server for the live bus")
+    from alphaloop.api.bus_bridge import PnlTick, PnlTicked
+    from alphaloop.live.bus import Fill, OrderFilled
+    from alphaloop.live.bus.redis_streams import RedisBus
+    from tests.web.conftest import REDIS_URL
+
+    sid = dashboard.seeded["paper_session"]
+    p = page_for("viewer")
+    page = p.open(f"trading/{sid}")
+    page.wait_for_selector("body[data-live=open]")
+    rows = page.locator("#fills tbody tr").count()
+    bus = RedisBus(REDIS_URL)
+    tick = PnlTicked(source=f"paper-{sid}",
+                     payload=PnlTick(session=str(sid), equity=1_290_500.0, pnl=2783.0))  # fmt: skip
+    fill = OrderFilled(
+        source=f"paper-{sid}",
+        payload=Fill(fill_id="w1", order_id="w1", symbol="QUAL", side="buy", quantity=12,
+                     price=131.25, commission=0.5),
+    )  # fmt: skip
+    deadline_tries = 20
+    for _ in range(deadline_tries):  # the bridge reads entries newer than its group's creation
+        bus.publish(tick, dashboard.bus_topic)
+        bus.publish(fill, dashboard.bus_topic)
+        try:
+            page.wait_for_function(f"document.querySelectorAll('#fills tbody tr').length > {rows}",
+                                   timeout=1_000)  # fmt: skip
+            break
+        except Exception:
+            continue
+    first = page.locator("#fills tbody tr").first.locator("td").all_inner_texts()
+    assert first[1:4] == ["QUAL", "12.00", "131.250"]
+    page.wait_for_function("document.getElementById('tick').textContent.includes('(live)')")
+    assert "1,290,500" in page.inner_text("#tick")
+    p.shot("trading-live")
+    assert json.dumps(first)  # a row of plain text
+
+
+def test_an_admin_adds_a_user_from_the_users_page(page_for: Any, dashboard: Dashboard) -> None:
+    p = page_for("admin")
+    page = p.open("users")
+    form = page.locator("#add-user")
+    form.locator("input[name=name]").fill("casey")
+    form.locator("input[name=password]").fill("a long enough passphrase")
+    form.locator("select[name=role]").select_option("researcher")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#role-casey")
+    users = {u["name"]: u["role"] for u in dashboard.get("admin", "/users")["users"]}
+    assert users["casey"] == "researcher"
+    r = httpx.post(f"{dashboard.base}/api/v1/auth/login",
+                   json={"username": "casey", "password": "a long enough passphrase"})  # fmt: skip
+    assert r.status_code == 200

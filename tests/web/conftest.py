@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 pytest.importorskip("fastapi", reason="the service needs the service extra")
-playwright_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="the browser tests need playwright"
+)
 
 from tests.api.test_server_e2e import Server, start_server, stop, wait_ready  # noqa: E402
 from tests.web.seed import PASSWORD, seed_workspace  # noqa: E402
@@ -45,16 +47,21 @@ class Dashboard:
     seeded: dict[str, Any]
     artifacts: Path
     bus_topic: str | None
+    tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
         return self.server.base
 
     def token(self, user: str) -> str:
+        """An access token of ``user`` (one login per user and module)."""
+        if user in self.tokens:
+            return self.tokens[user]
         r = httpx.post(f"{self.base}/api/v1/auth/login",
                        json={"username": user, "password": PASSWORD})  # fmt: skip
         assert r.status_code == 200, r.text
-        return str(r.json()["access_token"])
+        self.tokens[user] = str(r.json()["access_token"])
+        return self.tokens[user]
 
     def get(self, user: str, path: str, **params: Any) -> Any:
         r = httpx.get(f"{self.base}/api/v1{path}", params=params,
@@ -131,7 +138,7 @@ class Page:
         """Go to ``#/path`` and wait until the page has rendered."""
         self.page.evaluate("document.body.dataset.page = ''")
         self.page.goto(f"{self.dashboard.base}/ui/#/{path}")
-        name = path.split("/")[0].split("?")[0]
+        name = path.split("/", maxsplit=1)[0].split("?", maxsplit=1)[0]
         self.page.wait_for_selector(f"body[data-page={name}]")
         assert self.page.query_selector("main p.error") is None, self.page.inner_text("main")
         return self.page
@@ -152,7 +159,8 @@ def page_for(browser: Any, dashboard: Dashboard) -> Iterator[Any]:
     def make(user: str) -> Page:
         p = Page(browser, dashboard)
         p.login(user)
-        p.page.wait_for_selector("body[data-page=overview]")
+        p.page.wait_for_selector("body[data-page=overview], #login-error:not(:empty)")
+        assert p.page.query_selector("#login-error:not(:empty)") is None, p.page.inner_text("main")
         opened.append(p)
         return p
 

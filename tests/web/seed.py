@@ -37,7 +37,8 @@ def seed_workspace(root: Path) -> dict[str, object]:
         end = (boundary - timedelta(days=5)).date().isoformat()  # the search span only
         start = (boundary - timedelta(days=240)).date().isoformat()
         base = quick_spec("Ref($close, 1) / Ref($close, 21) - 1", DATA, top_k=2)
-        doc = {**base.model_dump(mode="json"), "name": "web-momentum", "fills": "next_close", "start": start, "end": end}
+        doc = {**base.model_dump(mode="json"), "name": "web-momentum", "fills": "next_close",
+               "start": start, "end": end}  # fmt: skip
         spec = StrategySpec.from_dict(doc)
         run_backtest(ws, spec)
         paper, _ = open_paper(ws, spec)

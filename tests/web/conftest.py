@@ -136,8 +136,14 @@ class Page:
 
     def open(self, path: str) -> Any:
         """Go to ``#/path`` and wait until the page has rendered."""
-        self.page.evaluate("document.body.dataset.page = ''")
-        self.page.goto(f"{self.dashboard.base}/ui/#/{path}")
+        self.page.evaluate(
+            """(target) => {
+                document.body.dataset.page = "";
+                if (location.hash === target) window.dispatchEvent(new HashChangeEvent("hashchange"));
+                else location.hash = target;
+            }""",
+            f"#/{path}",
+        )
         name = path.split("/", maxsplit=1)[0].split("?", maxsplit=1)[0]
         self.page.wait_for_selector(f"body[data-page={name}]")
         assert self.page.query_selector("main p.error") is None, self.page.inner_text("main")

@@ -139,8 +139,8 @@ class Page:
         self.page.evaluate(
             """(target) => {
                 document.body.dataset.page = "";
-                if (location.hash === target) window.dispatchEvent(new HashChangeEvent("hashchange"));
-                else location.hash = target;
+                if (location.hash !== target) location.hash = target;
+                else window.dispatchEvent(new HashChangeEvent("hashchange"));
             }""",
             f"#/{path}",
         )

@@ -44,7 +44,7 @@ def test_every_page_renders_for_an_admin(page_for: Any, dashboard: Dashboard) ->
     board = dashboard.get("admin", "/web/leaderboard", data="factor-etfs")
     page = p.open("strategies/factor-etfs")
     head = page.locator("#leaderboard thead th").all_inner_texts()
-    assert head[3:7] == ["Sharpe", "DSR", "PBO", "trials"]
+    assert head[3:8] == ["Sharpe", "DSR", "DSR at validation", "PBO", "trials"]
     rows = page.locator("#leaderboard tbody tr")
     assert rows.count() == len(board["strategies"]) >= 2
     assert page.inner_text("#trials") == f"{board['n_trials']} trials"
@@ -52,7 +52,7 @@ def test_every_page_renders_for_an_admin(page_for: Any, dashboard: Dashboard) ->
         cells = rows.nth(i).locator("td").all_inner_texts()
         assert cells[0] == s["name"]
         assert cells[3] == f"{s['sharpe']:.2f}"
-        assert cells[6] == str(board["n_trials"])
+        assert cells[7] == str(board["n_trials"])
         if s["dsr"] is not None:
             assert cells[4] == f"{s['dsr']:.3f}"
     # strategy detail from the research pick: tearsheet, validation gates, genealogy
@@ -230,3 +230,49 @@ def test_an_admin_adds_a_user_from_the_users_page(page_for: Any, dashboard: Dash
     r = httpx.post(f"{dashboard.base}/api/v1/auth/login",
                    json={"username": "casey", "password": "a long enough passphrase"})  # fmt: skip
     assert r.status_code == 200
+
+
+def test_the_pages_extra_routes_agree_with_the_records(dashboard: Dashboard) -> None:
+    seeded = dashboard.seeded
+    board = dashboard.get("viewer", "/web/leaderboard", data="factor-etfs")
+    top = dashboard.get("viewer", "/strategies/top", data="factor-etfs", limit=50)
+    assert board["n_trials"] == top["n_trials"]
+    assert {s["hash"] for s in board["strategies"]} == {s["hash"] for s in top["strategies"]}
+    for row in board["strategies"]:
+        assert row["dsr"] is None or 0.0 <= row["dsr"] <= 1.0
+        shown = dashboard.get("viewer", f"/strategies/{row['hash']}")
+        same = [e for e in shown["evaluations"] if e["protocol"] == row["protocol"]]
+        validation = same[0]["validation"] if same else None
+        if validation is None:  # a plain backtest: no search, no PBO
+            assert (row["pbo"], row["dsr_at_validation"]) == (None, None)
+            continue
+        gate = {g["name"]: g["value"] for g in validation["gates"]}
+        assert row["dsr_at_validation"] == gate["dsr"]
+        assert row["pbo"] == validation.get("session_pbo", gate.get("pbo"))
+    # the growth of 1 compounds the stored backtest returns to the recorded total return
+    shown = dashboard.get("viewer", f"/strategies/{seeded['strategy']}")
+    backtest = next(e for e in shown["evaluations"] if e["protocol"] == "backtest")
+    curve = dashboard.get("viewer", f"/web/strategies/{seeded['strategy']}/equity", points=50)
+    assert curve["n"] == backtest["n_returns"]
+    assert len(curve["values"]) <= 51
+    assert abs(curve["values"][-1] - (1 + backtest["metrics"]["total_return"])) < 1e-6
+    life = dashboard.get("viewer", f"/web/strategies/{seeded['strategy']}/lifecycle")
+    assert (life["state"]["state"], life["history"]) == ("backtest", [])
+    refused = httpx.get(f"{dashboard.base}/api/v1/web/leaderboard", params={"data": "factor-etfs"})
+    assert refused.status_code == 401
+
+
+def test_the_pages_are_our_own_and_load_nothing_from_elsewhere(dashboard: Dashboard) -> None:
+    from alphaloop.api.webui import WEB_DIR
+
+    files = [p for p in WEB_DIR.rglob("*") if p.is_file()]
+    assert {"index.html", "style.css", "main.js", "api.js", "svg.js"} <= {p.name for p in files}
+    for path in files:
+        text = path.read_text()
+        urls = set(re.findall(r"https?://[^\s\"'`)]+", text)) - {"http://www.w3.org/2000/svg"}
+        assert urls == set(), (path.name, urls)  # no CDN, no remote asset
+    r = httpx.get(f"{dashboard.base}/ui/")
+    assert r.status_code == 200
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    assert httpx.get(f"{dashboard.base}/").headers["location"] == "/ui/"

@@ -16,6 +16,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.routing import Route
 
 from alphaloop.api.roles import PERMISSIONS, Role
 
@@ -52,12 +54,13 @@ def mount_dashboard(app: FastAPI, prefix: str) -> None:
 
     app.include_router(router, prefix=prefix)
 
-    @app.get("/ui/permissions.json", include_in_schema=False)
-    def permissions() -> JSONResponse:
+    async def permissions(_: Request) -> JSONResponse:
         return JSONResponse(permission_table())
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
+    async def root(_: Request) -> RedirectResponse:
         return RedirectResponse("/ui/")
 
+    # plain routes (public, outside the API and its schema), then the pages
+    app.router.routes.append(Route("/ui/permissions.json", permissions, methods=["GET"]))
+    app.router.routes.append(Route("/", root, methods=["GET"]))
     app.mount("/ui", _Pages(directory=WEB_DIR, html=True), name="ui")

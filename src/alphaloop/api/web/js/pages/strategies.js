@@ -18,10 +18,11 @@ export async function render(view, [dataArg]) {
       { label: "origin", get: (s) => s.session_id ? h("a", { href: `#/research/${s.session_id}` }, `research ${s.session_id}`) : s.origin },
       { label: "Sharpe", num: true, get: (s) => num(s.sharpe) },
       { label: "DSR", num: true, get: (s) => num(s.dsr, 3) },
+      { label: "DSR at validation", num: true, get: (s) => num(s.dsr_at_validation, 3) },
       { label: "PBO", num: true, get: (s) => num(s.pbo, 3) },
       { label: "trials", num: true, get: (s) => String(s.n_trials) },
       { label: "gate", get: (s) => s.passed === true ? pill("passed", "good") : s.passed === false ? pill("rejected", "bad") : pill("not validated") },
     ], { id: "leaderboard", empty: "no strategy evaluated on this dataset" }),
-    h("p.muted", {}, "DSR: deflated Sharpe ratio with today's trial count (a probability; 0.95 is the bar). PBO: probability of backtest overfitting of the search that produced it."),
+    h("p.muted", {}, "DSR: deflated Sharpe ratio with today's trial count (a probability; 0.95 is the research gate's bar); DSR at validation: the gate's figure when the strategy was validated. PBO: probability of backtest overfitting of the search that produced it."),
   );
 }

@@ -71,6 +71,10 @@ def test_every_page_renders_for_an_admin(page_for: Any, dashboard: Dashboard) ->
     assert page.locator("#candidates tbody tr").count() == len(report["candidates"])
     assert page.locator("svg.funnel").count() == 1
     p.shot("research-report")
+    # overview: the P&L of the paper session as the server computes it
+    page = p.open("overview")
+    pnl = dashboard.get("admin", f"/paper/sessions/{seeded['paper_session']}/pnl")["pnl"]
+    assert page.inner_text("#pnl") == f"{round(pnl):,}"
     # trading: positions and fills as the API has them
     sid = seeded["paper_session"]
     page = p.open(f"trading/{sid}")

@@ -5,7 +5,10 @@ import { age, card, h, money, pill, table, when } from "../dom.js";
 export async function render(view) {
   const [st, papers] = await Promise.all([api.get("/status"), api.get("/paper/sessions", { limit: 20 })]);
   const sessions = papers.sessions;
-  const pnl = sessions.reduce((acc, s) => acc + (Number.isFinite(s.equity) ? s.equity : 0), 0);
+  // P&L of each session since its start (the server's figure: last equity less the first)
+  const curves = await Promise.all(sessions.slice(0, 10).map((s) => api.get(`/paper/sessions/${s.id}/pnl`, { limit: 1 })));
+  const pnlOf = new Map(sessions.slice(0, 10).map((s, i) => [s.id, curves[i].pnl ?? null]));
+  const pnl = [...pnlOf.values()].reduce((acc, x) => acc + (Number.isFinite(x) ? x : 0), 0);
   const alerts = h("ul", { id: "alerts" });
   const noAlert = h("li.muted", {}, "no alert since this page opened");
   alerts.append(noAlert);
@@ -19,7 +22,8 @@ export async function render(view) {
     h("h1", {}, "Overview"),
     h("div.cards", {},
       card("Risk mode", pill(mode, mode === "normal" ? "good" : "warn")),
-      card("Equity of sessions", money(pnl), h("div.muted", {}, `${sessions.length} session(s)`)),
+      card("P&L of sessions", h("span", { id: "pnl", class: pnl >= 0 ? "good" : "bad" }, money(pnl)),
+        h("div.muted", {}, `${Math.min(sessions.length, 10)} most recent session(s)`)),
       card("Pending approvals", String(st.approvals_pending)),
       card("Kill switches", String(st.kills.length)),
       card("Strategies in lifecycle", String(st.strategies.list.length))),
@@ -39,6 +43,7 @@ export async function render(view) {
       { label: "status", get: (s) => s.status },
       { label: "bars", num: true, get: (s) => `${s.position}/${s.n_bars ?? "?"}` },
       { label: "equity", num: true, get: (s) => money(s.equity) },
+      { label: "P&L", num: true, get: (s) => money(pnlOf.get(s.id)) },
       { label: "last bar", get: (s) => when(s.last_bar) },
     ], { empty: "no session" }),
   );

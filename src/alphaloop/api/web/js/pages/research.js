@@ -6,14 +6,18 @@ import { funnel } from "../svg.js";
 const FINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 
 function rejectionFunnel(detail) {
+  // a candidate may fail several gates: each is removed once, at its most frequent reason
   const steps = [{ gate: "evaluated", removed: 0, left: detail.evaluated }];
   let left = detail.evaluated;
-  for (const [gate, n] of Object.entries(detail.rejections || {}).sort((a, b) => b[1] - a[1])) {
+  const counts = Object.entries(detail.rejections || {}).sort((a, b) => b[1] - a[1]);
+  for (const [gate, n] of counts) {
     const out = Math.min(n, left);
+    if (out === 0) continue;
     left -= out;
     steps.push({ gate, removed: out, left });
   }
-  return funnel(steps);
+  const also = counts.map(([gate, n]) => `${gate} ${n}`).join(", ");
+  return h("div", {}, funnel(steps), also ? h("p.muted", {}, `failed gates (a candidate may fail several): ${also}`) : null);
 }
 
 async function sessionReport(view, id) {

@@ -30,7 +30,13 @@ STRONG_SECRET = "k3Jx9-Qm2Lp7Vt4Zr8Yw1Nb6Hc5Fd0Gs_Ae"  # test-only, 36 distinct-
 
 
 def make_settings(**overrides: Any) -> ApiSettings:
-    base: dict[str, Any] = {"secret": STRONG_SECRET, "rate_per_s": 1000.0, "rate_burst": 1000}
+    base: dict[str, Any] = {
+        "secret": STRONG_SECRET,
+        "rate_per_s": 1000.0,
+        "rate_burst": 1000,
+        "login_rate_per_s": 1000.0,
+        "login_burst": 1000,
+    }
     return load_settings(**{**base, **overrides})
 
 

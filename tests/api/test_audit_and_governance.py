@@ -122,3 +122,31 @@ def test_bad_input_is_a_clear_4xx(service: Service) -> None:
     r = service.client.post("/api/v1/risk/kill", json={"reason": "x", "extra": 1}, headers=h)
     assert r.status_code == 422
     assert "extra" in r.json()["error"]["message"]
+
+
+def test_metrics_count_requests_by_route_template(service: Service) -> None:
+    h = service.headers("viewer")
+    service.client.get("/api/v1/jobs/424242", headers=h)
+    text = service.client.get("/api/v1/metrics", headers=h).text
+    assert 'route="/api/v1/jobs/{job_id}",status="404"' in text
+    assert "424242" not in text  # templates, never raw paths
+    assert "alphaloop_ws_clients" in text
+    assert "alphaloop_http_request_seconds_bucket" in text
+
+
+def test_holdouts_and_lifecycle_moves_answer_clearly(service: Service) -> None:
+    h = service.headers("admin")
+    holdouts = service.client.get("/api/v1/holdouts", headers=h)
+    assert holdouts.status_code == 200
+    assert isinstance(holdouts.json()["holdouts"], list)
+    r = service.client.post(
+        "/api/v1/lifecycle/abcdef12", json={"action": "promote", "reason": "ready"}, headers=h
+    )
+    assert r.status_code == 422  # promote needs its stage
+    assert "shadow or live" in r.json()["error"]["message"]
+    r = service.client.post(
+        "/api/v1/lifecycle/abcdef12",
+        json={"action": "promote", "to": "shadow", "reason": "ready"},
+        headers=h,
+    )
+    assert r.status_code == 404  # no such strategy

@@ -70,3 +70,25 @@ def test_bus_events_reach_subscribers_of_their_topic(tmp_path: Path) -> None:
     finally:
         bus.drop(topic)  # type: ignore[attr-defined]
         ws.close()
+
+
+def test_an_in_process_bus_feeds_the_websocket_too(tmp_path: Path) -> None:
+    from alphaloop.live.bus import InProcessBus
+
+    bus = InProcessBus()
+    ws = Workspace(tmp_path / "ws")
+    UserStore(ws.db).add("desk", PASSWORD, "viewer")
+    with TestClient(create_app(ws, make_settings(), run_jobs=False, bus=bus)) as client:
+        token = login(client, "desk")["access_token"]
+        with client.websocket_connect("/api/v1/ws") as sock:
+            sock.send_json({"op": "auth", "token": token})
+            sock.receive_json()
+            sock.send_json({"op": "subscribe", "topics": ["pnl"]})
+            sock.receive_json()
+            tick = PnlTicked(source="paper-1", payload=PnlTick(session="1", equity=99.0, pnl=-1.0))
+            assert client.portal is not None
+            client.portal.call(bus.publish, tick, "events")  # from the loop's thread
+            msg = sock.receive_json()
+    assert msg["topic"] == "pnl"
+    assert msg["data"]["pnl"] == -1.0
+    ws.close()

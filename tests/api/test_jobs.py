@@ -71,6 +71,9 @@ def test_a_backtest_job_runs_records_a_trial_and_has_a_tearsheet(running: Any) -
     assert "api-momentum" in page.text
     runs = client.get("/api/v1/runs", params={"kind": "backtest"}, headers=headers).json()
     assert runs["runs"]
+    top = client.get("/api/v1/strategies/top", headers=headers).json()["strategies"]
+    assert top
+    assert all(row["n_trials"] >= 1 for row in top)  # every Sharpe with its trial count
     cancel = client.post(f"/api/v1/jobs/{job['id']}/cancel", json={}, headers=headers)
     assert cancel.status_code == 409  # it has ended
 

@@ -46,7 +46,7 @@ def start_server(ws_root: Path, *extra: str, scheme: str = "http") -> Server:
     env = {**os.environ, "ALPHALOOP_API_SECRET": STRONG_SECRET, "ALPHALOOP_API_JOB_POLL_S": "0.1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "alphaloop.cli", "--workspace", str(ws_root), "serve",
+        [sys.executable, "-m", "alphaloop.cli", "serve", "--workspace", str(ws_root),
          "--port", str(port), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -173,3 +173,36 @@ def test_tls_when_given_a_certificate(tmp_path: Path) -> None:
     finally:
         out = stop(srv)
     assert "https://127.0.0.1" in out
+
+
+@pytest.mark.slow
+def test_a_server_killed_mid_job_marks_it_interrupted_on_restart(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    ws = Workspace(root)
+    UserStore(ws.db).add("ops", PASSWORD, "researcher")
+    ws.close()
+    srv = start_server(root)
+    try:
+        wait_ready(srv)
+        headers = {"Authorization": f"Bearer {_login(srv.base)}"}
+        body = {"goal": "momentum on large caps", "data": "sp500-stocks", "budget": 5000}
+        job = httpx.post(f"{srv.base}/api/v1/research/sessions", json=body, headers=headers).json()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{srv.base}/api/v1/jobs/{job['id']}", headers=headers).json()
+            if status["status"] == "running":
+                break
+            time.sleep(0.2)
+        assert status["status"] == "running"
+    finally:
+        srv.proc.kill()  # a crash: no chance to tidy up
+        srv.proc.wait()
+    again = start_server(root)
+    try:
+        wait_ready(again)
+        headers = {"Authorization": f"Bearer {_login(again.base)}"}
+        after = httpx.get(f"{again.base}/api/v1/jobs/{job['id']}", headers=headers).json()
+        assert after["status"] == "interrupted"
+        assert "submit it again" in after["error"]
+    finally:
+        stop(again)

@@ -38,16 +38,27 @@ def test_subscribers_get_typed_messages_of_their_topics_only(service: Service) -
             headers=service.headers("trader"),
         )
         assert r.status_code == 200
-        msg = ws.receive_json()
+        msg = ws.receive_json()  # the kill switch's own audit entry, read by the watcher
         assert (msg["topic"], msg["version"]) == ("risk", TOPICS["risk"])
         assert msg["seq"] >= 1
-        assert msg["data"]["by"] == "trader"
-        assert any(k["target"] == "abc123" for k in msg["data"]["kill"]["active"])
+        assert (msg["data"]["action"], msg["data"]["actor"]) == ("kill.set", "trader")
+        assert msg["data"]["payload"]["target"] == "abc123"
+        # an approval asked for by a gate (not through the service) reaches the queue's viewers
+        from alphaloop.app.governance import governance
+
+        fields = {"asset": "MSFT", "side": "sell", "quantity": 5.0}
+        pending = governance(service.ws).approvals.request(fields, actor="gate")
+        ws.send_json({"op": "subscribe", "topics": ["approvals"]})
+        assert ws.receive_json()["op"] == "subscribed"
+        news = ws.receive_json()
+        assert news["topic"] == "approvals"
+        assert news["data"]["action"] == "approval.requested"
+        assert str(pending.id) in news["data"]["subject"]
         ws.send_json({"op": "ping"})
-        assert ws.receive_json() == {"op": "pong"}  # nothing of other topics queued before
+        assert ws.receive_json() == {"op": "pong"}
         service.client.post(
             "/api/v1/risk/kill",
             json={"scope": "strategy", "target": "abc123", "clear": True, "reason": "done"},
             headers=service.headers("trader"),
         )
-        assert ws.receive_json()["data"]["kill"]["active"] == []
+        assert ws.receive_json()["data"]["action"] == "kill.cleared"

@@ -123,6 +123,7 @@ def create_app(
         settings=settings,
         users=UserStore(ws.db),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
+        login_limiter=RateLimiter(settings.login_rate_per_s, settings.login_burst),
         hub=Hub(),
         jobs=jobs,
     )
@@ -134,6 +135,10 @@ def create_app(
         jobs.listen(lambda job: _research_news(ctx, job))
         if run_jobs:
             jobs.start()
+        from alphaloop.api.watch import AuditWatcher
+
+        watcher = AuditWatcher(ws, ctx.hub, settings.job_poll_s)
+        watcher.start()
         bridge = None
         if settings.bus_url:
             from alphaloop.api.bus_bridge import RedisBridge
@@ -155,6 +160,7 @@ def create_app(
                 feeder.cancel()
             if bridge is not None:
                 bridge.stop()
+            watcher.stop()
             jobs.stop()
 
     app = FastAPI(
@@ -170,8 +176,10 @@ def create_app(
     metrics = Metrics()
     app.state.metrics = metrics
     _install_handlers(app)
+    from alphaloop.api.routes._common import ERRORS
+
     for router in ROUTERS:
-        app.include_router(router, prefix=PREFIX)
+        app.include_router(router, prefix=PREFIX, responses=ERRORS)
     app.include_router(ws_router, prefix=PREFIX)
     mount_dashboard(app, PREFIX)
 
@@ -185,6 +193,6 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-API-Key"],
             allow_credentials=False,
         )
-    app.add_middleware(TimingMiddleware, metrics=metrics)
+    app.add_middleware(TimingMiddleware, metrics=metrics, prefix=PREFIX)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     return app

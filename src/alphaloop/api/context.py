@@ -33,6 +33,7 @@ class ServiceContext:
     settings: ApiSettings
     users: UserStore
     limiter: RateLimiter
+    login_limiter: RateLimiter
     hub: Hub
     jobs: JobManager
     extras: dict[str, Any] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing as mp
+import os
 import threading
 import time
 import traceback
@@ -78,8 +79,12 @@ def job_dict(row: JobRow, *, with_result: bool = False) -> dict[str, Any]:
     return doc
 
 
-def _child_main(root: str, settings: dict[str, Any], job_id: int, kind: str) -> None:
+def _child_main(
+    root: str, settings: dict[str, Any], job_id: int, kind: str, server_pid: int
+) -> None:
     """The worker process: run job ``job_id`` and write its outcome to its row."""
+    _own_group()
+    _watch_parent(server_pid)  # before the heavy imports: the server may die meanwhile
     import json
     import warnings
 
@@ -117,19 +122,68 @@ CANCEL_GRACE_S = 10.0
 """Seconds a cancelled job's process has to stop after an interrupt, before it is killed."""
 
 
-def _stop_process(proc: BaseProcess) -> None:
-    """Interrupt ``proc`` (SIGINT, as Ctrl-C: the work records what it was doing as
-    interrupted), then terminate it if it has not ended within the grace time."""
-    import os
+def _signal_group(proc: BaseProcess, sig: int) -> None:
+    """Send ``sig`` to the worker's process group (it and the processes it started)."""
+
+    if proc.pid is None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError, OSError):
+        with contextlib.suppress(ProcessLookupError, OSError):
+            os.kill(proc.pid, sig)
+
+
+def _stop_process(proc: BaseProcess, grace_s: float = CANCEL_GRACE_S) -> None:
+    """Interrupt a worker and its own processes (SIGINT, as Ctrl-C: the work records what
+    it was doing as interrupted); after ``grace_s`` terminate them, then kill what is left."""
     import signal
 
-    if proc.pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGINT)
-    proc.join(CANCEL_GRACE_S)
+    if grace_s > 0:
+        _signal_group(proc, signal.SIGINT)
+        proc.join(grace_s)
     if proc.is_alive():
         proc.terminate()
         proc.join(5)
+    _signal_group(proc, signal.SIGKILL)  # whatever the worker started and left behind
+    proc.join(1)
+
+
+def _own_group() -> None:
+    """In a worker: lead a process group of its own, so that stopping the job stops the
+    processes it started too (the server signals the group)."""
+
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()
+
+
+def _watch_parent(parent: int, every_s: float = 1.0) -> None:
+    """In a worker: when the server that started it dies (even killed outright), the worker
+    ends too (on Linux the kernel sends it SIGTERM at once; elsewhere a thread notices,
+    interrupts the work as Ctrl-C and exits after the grace time); the next server marks
+    the job interrupted. No orphan keeps computing for nobody."""
+
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):  # the kernel's own guard: needs no Python thread
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # died before the guard was set
+            os._exit(1)
+
+    def watch() -> None:  # elsewhere: look every `every_s` (needs the GIL now and then)
+        while True:
+            time.sleep(every_s)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(CANCEL_GRACE_S)
+                os._exit(1)
+
+    threading.Thread(target=watch, name="alphaloop-job-watchdog", daemon=True).start()
 
 
 class _RowProgress:
@@ -270,7 +324,7 @@ class JobManager:
             raise ConflictError(f"job {job_id} has already ended ({job['status']})")
         with self._lock:
             self._seen[job_id] = ("", "")
-            proc = self._procs.pop(job_id, None)
+            proc = self._procs.get(job_id)  # reaped by `step` once it has ended
             with self.ws.db.session() as s:
                 s.execute(
                     update(JobRow)
@@ -278,7 +332,7 @@ class JobManager:
                     .values(status="cancelled", finished_at=_now(), error="cancelled")
                 )
         if proc is not None and proc.is_alive():
-            threading.Thread(target=_stop_process, args=(proc,), daemon=True).start()
+            threading.Thread(target=_stop_process, args=(proc,), name=f"stop-job-{job_id}").start()
         self._wake.set()
         return self.get(job_id)
 
@@ -300,9 +354,7 @@ class JobManager:
         with self._lock:
             procs, self._procs = self._procs, {}
         for job_id, proc in procs.items():
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(5)
+            _stop_process(proc, grace_s=0)
             with self.ws.db.session() as s:
                 s.execute(
                     update(JobRow)
@@ -357,7 +409,13 @@ class JobManager:
                 for job_id, kind in starts:
                     proc = self._ctx.Process(
                         target=_child_main,
-                        args=(str(self.ws.root), self.ws.settings.model_dump(), job_id, kind),
+                        args=(
+                            str(self.ws.root),
+                            self.ws.settings.model_dump(),
+                            job_id,
+                            kind,
+                            os.getpid(),
+                        ),
                         name=f"alphaloop-job-{job_id}",
                         daemon=False,  # a job may start processes of its own (research)
                     )

@@ -54,9 +54,10 @@ class TimingMiddleware:
         (b"cache-control", b"no-store"),
     )
 
-    def __init__(self, app: Any, metrics: Metrics) -> None:
+    def __init__(self, app: Any, metrics: Metrics, prefix: str = "") -> None:
         self.app = app
         self.metrics = metrics
+        self.prefix = prefix
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -75,7 +76,11 @@ class TimingMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = getattr(route, "path", None)
+            if path is None:
+                path = "unmatched"  # never the raw path: labels stay few
+            elif not path.startswith(self.prefix):
+                path = self.prefix + path
             self.metrics.observe(
                 scope.get("method", "?"), path, status[0], time.perf_counter() - start
             )

@@ -88,6 +88,10 @@ class ApiSettings(BaseSettings):
     )
     rate_per_s: float = Field(20.0, gt=0, description="Sustained requests per second per user.")
     rate_burst: int = Field(60, ge=1, description="Requests a user may make at once.")
+    login_rate_per_s: float = Field(
+        0.5, gt=0, description="Sustained login and refresh attempts per second per address."
+    )
+    login_burst: int = Field(10, ge=1, description="Login attempts an address may make at once.")
     workers: int = Field(2, ge=1, le=64, description="Background jobs run at once.")
     job_poll_s: float = Field(0.5, gt=0, le=60, description="How often job progress is read.")
     bus_url: str | None = Field(

@@ -41,6 +41,14 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(min=1, max=64, help="Background jobs run at once.")
     ] = None,
+    workspace_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Workspace to serve (same as `alphaloop --workspace DIR serve`).",
+        ),
+    ] = None,
     bus: Annotated[
         str | None,
         typer.Option(
@@ -64,6 +72,8 @@ def serve(
         ) from None
     settings = load_settings(cors_origins=cors_origin or None, workers=workers, bus_url=bus)
     tls = check_tls(tls_cert, tls_key)
+    if workspace_dir is not None:
+        ctx.find_root().obj["workspace"] = workspace_dir
     ws = workspace(ctx, write=True)
     scheme = "https" if tls else "http"
     err.print(

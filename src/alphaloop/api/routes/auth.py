@@ -80,7 +80,7 @@ def login(body: Login, request: Request) -> dict[str, Any]:
     refresh token. Limited per client address; failures are audited."""
     ctx = context(request)
     client = request.client.host if request.client else "?"
-    ctx.limiter.take(f"login:{client}")
+    ctx.login_limiter.take(f"login:{client}")
     try:
         user = ctx.users.authenticate(body.username, body.password)
     except Exception:
@@ -96,7 +96,7 @@ def refresh(body: Refresh, request: Request) -> dict[str, Any]:
     a token used twice revokes every token of its login."""
     ctx = context(request)
     client = request.client.host if request.client else "?"
-    ctx.limiter.take(f"login:{client}")
+    ctx.login_limiter.take(f"login:{client}")
     user, new = ctx.users.rotate_refresh(body.refresh_token, ctx.settings.refresh_ttl_s)
     return _refresh_tokens(request, user, new)
 
@@ -108,7 +108,7 @@ def logout(body: Refresh, request: Request) -> dict[str, Any]:
 
 
 @router.get("/auth/me", name="auth.me")
-def me(principal: Reader) -> dict[str, Any]:
+async def me(principal: Reader) -> dict[str, Any]:
     """The caller: name, role, and how they authenticated (token or key)."""
     return {"name": principal.name, "role": principal.role.name, "via": principal.via}
 

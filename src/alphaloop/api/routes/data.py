@@ -35,6 +35,14 @@ def datasets_list(request: Request) -> dict[str, Any]:
     return ctx.cached("datasets", LIST_TTL_S, build)  # type: ignore[no-any-return]
 
 
+@router.get("/holdouts", name="holdouts.list", dependencies=[require("read")])
+def holdouts_list(request: Request) -> dict[str, Any]:
+    """Sealed holdouts: which dataset, where the seal starts, when it was fixed, and whether
+    (and how often) it was evaluated."""
+    holdouts = context(request).ws.data.holdouts.list()
+    return to_json({"holdouts": [h.to_dict() for h in holdouts]})  # type: ignore[no-any-return]
+
+
 @router.get("/datasets/{name}", name="datasets.show", dependencies=[require("read")])
 def datasets_show(
     name: DatasetName,

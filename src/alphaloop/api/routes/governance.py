@@ -36,7 +36,10 @@ class ModeBody(Reasoned):
 
 
 class LifecycleMove(Reasoned):
-    action: Literal["demote", "retire"]
+    action: Literal["promote", "demote", "retire"]
+    to: Literal["shadow", "live"] | None = Field(
+        None, description="The stage to promote to (promote only): shadow, then live."
+    )
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -63,7 +66,6 @@ def kill(body: KillBody, request: Request, who: Trader) -> dict[str, Any]:
     audit_note(
         request, f"kill:{body.scope}:{body.target or ''}", body.reason, {"clear": body.clear}
     )
-    ctx.hub.publish("risk", {"kill": doc, "by": who.name})
     return to_json(doc)  # type: ignore[no-any-return]
 
 
@@ -110,7 +112,6 @@ def approvals_approve(
     ctx = context(request)
     a = governance(ctx.ws).approvals.approve(approval_id, actor=who.name, reason=body.reason)
     audit_note(request, f"approval:{approval_id}", body.reason)
-    ctx.hub.publish("approvals", a.to_dict())
     return to_json(a.to_dict())  # type: ignore[no-any-return]
 
 
@@ -125,7 +126,6 @@ def approvals_reject(
     ctx = context(request)
     a = governance(ctx.ws).approvals.reject(approval_id, actor=who.name, reason=body.reason)
     audit_note(request, f"approval:{approval_id}", body.reason)
-    ctx.hub.publish("approvals", a.to_dict())
     return to_json(a.to_dict())  # type: ignore[no-any-return]
 
 
@@ -157,7 +157,6 @@ def policy_set_mode(body: ModeBody, request: Request, who: PolicyAdmin) -> dict[
     change = set_mode(ctx.ws, body.mode, actor=who.name, reason=body.reason)
     audit_note(request, "policy:mode", body.reason, {"mode": body.mode})
     doc = show_policy(ctx.ws)
-    ctx.hub.publish("risk", {"policy": doc, "by": who.name})
     return to_json({"changed": change is not None, "policy": doc})  # type: ignore[no-any-return]
 
 
@@ -178,12 +177,19 @@ def lifecycle_move(
     ref: Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[0-9a-fA-F]+$")],
     body: LifecycleMove, request: Request, who: PolicyAdmin,
 ) -> dict[str, Any]:  # fmt: skip
-    """Demote or retire a strategy (admins)."""
-    from alphaloop.app.lifecycle import demote, retire
+    """Promote (every gate checked: policy, validation, shadow record, DSR, approval),
+    demote or retire a strategy (admins)."""
+    from alphaloop.app.lifecycle import demote, promote, retire
+    from alphaloop.errors import UsageError
 
     ctx = context(request)
-    move = demote if body.action == "demote" else retire
-    record = move(ctx.ws, ref, actor=who.name, reason=body.reason)
+    if body.action == "promote":
+        if body.to is None:
+            raise UsageError("promote needs 'to': shadow or live")
+        record = promote(ctx.ws, ref, body.to, actor=who.name, reason=body.reason)
+    else:
+        move = demote if body.action == "demote" else retire
+        record = move(ctx.ws, ref, actor=who.name, reason=body.reason)
     audit_note(request, f"strategy:{ref}", body.reason, {"action": body.action})
     return to_json(record.to_dict())  # type: ignore[no-any-return]
 

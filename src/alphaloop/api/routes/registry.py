@@ -41,6 +41,9 @@ def strategies_top(
     rows = db.top(
         metric, limit, dataset=data, session_id=session, passed=True if passed_only else None
     )
+    trials = {d: db.n_trials(d) for d in {r.get("dataset") for r in rows} if isinstance(d, str)}
+    for row in rows:  # every Sharpe with the number of strategies tried on its dataset
+        row["n_trials"] = trials.get(row.get("dataset"))
     doc: dict[str, Any] = {"strategies": rows}
     if data is not None:
         doc["n_trials"] = db.n_trials(data)

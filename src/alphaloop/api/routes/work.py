@@ -17,7 +17,7 @@ from pydantic import Field
 
 from alphaloop.api.deps import Principal, Researcher, audit_note, context, require
 from alphaloop.api.errors import ConflictError, NotFoundError
-from alphaloop.api.routes._common import Reasoned, to_json
+from alphaloop.api.routes._common import JobOut, Reasoned, to_json
 
 router = APIRouter(tags=["jobs"])
 
@@ -91,7 +91,7 @@ def _submit(
     return job
 
 
-@router.post("/factors/evaluate", name="factors.evaluate", status_code=202)
+@router.post("/factors/evaluate", name="factors.evaluate", response_model=JobOut, status_code=202)
 def factors_evaluate(body: FactorEvaluate, request: Request, who: Researcher) -> dict[str, Any]:
     """Evaluate a factor expression on a dataset's search span, as a job."""
     from alphaloop.factors import parse
@@ -101,7 +101,7 @@ def factors_evaluate(body: FactorEvaluate, request: Request, who: Researcher) ->
     return _submit(request, who, "factor.evaluate", params, body.reason)  # type: ignore[no-any-return]
 
 
-@router.post("/factors/analyze", name="factors.analyze", status_code=202)
+@router.post("/factors/analyze", name="factors.analyze", response_model=JobOut, status_code=202)
 def factors_analyze(body: FactorAnalyze, request: Request, who: Researcher) -> dict[str, Any]:
     """Analyze a factor or a library (IC, rank IC, decay, turnover, quantiles, multiple
     testing) on the search span, as a job."""
@@ -118,7 +118,7 @@ def factor_libraries(request: Request) -> dict[str, Any]:
     return to_json({"libraries": [lib.to_dict() for lib in libs]})  # type: ignore[no-any-return]
 
 
-@router.post("/backtests", name="backtests.submit", status_code=202)
+@router.post("/backtests", name="backtests.submit", response_model=JobOut, status_code=202)
 def backtests_submit(body: BacktestBody, request: Request, who: Researcher) -> dict[str, Any]:
     """Backtest a spec (costs on, next-bar fills unless the spec says otherwise) as a job;
     recorded as a run and a trial. The result links an HTML tearsheet."""
@@ -127,7 +127,7 @@ def backtests_submit(body: BacktestBody, request: Request, who: Researcher) -> d
     return _submit(request, who, "backtest", params, body.reason)  # type: ignore[no-any-return]
 
 
-@router.post("/validations", name="validations.submit", status_code=202)
+@router.post("/validations", name="validations.submit", response_model=JobOut, status_code=202)
 def validations_submit(body: SpecBody, request: Request, who: Researcher) -> dict[str, Any]:
     """Validate a spec (deflated Sharpe with every trial counted, PBO, walk-forward, SPA,
     gates) on the search span, as a job."""
@@ -135,7 +135,7 @@ def validations_submit(body: SpecBody, request: Request, who: Researcher) -> dic
     return _submit(request, who, "validate", {"spec": body.spec}, body.reason)  # type: ignore[no-any-return]
 
 
-@router.post("/research/sessions", name="research.start", status_code=202)
+@router.post("/research/sessions", name="research.start", response_model=JobOut, status_code=202)
 def research_start(body: ResearchStart, request: Request, who: Researcher) -> dict[str, Any]:
     """Start a research session as a job (stop it with ``POST /jobs/{id}/cancel``)."""
     # one process per session: the job pool already runs several jobs side by side
@@ -144,7 +144,7 @@ def research_start(body: ResearchStart, request: Request, who: Researcher) -> di
     return _submit(request, who, "research", params, body.reason)  # type: ignore[no-any-return]
 
 
-@router.post("/risk/reports", name="risk.report", status_code=202)
+@router.post("/risk/reports", name="risk.report", response_model=JobOut, status_code=202)
 def risk_report_submit(body: RiskReportBody, request: Request, who: Researcher) -> dict[str, Any]:
     """A strategy's risk report as a job: VaR and ES with their backtests, stress scenarios,
     risk contributions (the backtest is recorded as a trial)."""
@@ -153,7 +153,7 @@ def risk_report_submit(body: RiskReportBody, request: Request, who: Researcher) 
     return _submit(request, who, "risk.report", params, body.reason)  # type: ignore[no-any-return]
 
 
-@router.post("/models/monitor", name="models.monitor", status_code=202)
+@router.post("/models/monitor", name="models.monitor", response_model=JobOut, status_code=202)
 def model_monitor_submit(body: MonitorBody, request: Request, who: Researcher) -> dict[str, Any]:
     """Check a model for drift as a job (IC drop against its out-of-sample IC, feature PSI);
     alerts are recorded with the model."""
@@ -177,13 +177,20 @@ def jobs_list(
     return to_json({"jobs": context(request).jobs.list(status=status, kind=kind, limit=limit)})  # type: ignore[no-any-return]
 
 
-@router.get("/jobs/{job_id}", name="jobs.show", dependencies=[require("read")])
+@router.get(
+    "/jobs/{job_id}", name="jobs.show", response_model=JobOut, dependencies=[require("read")]
+)
 def jobs_show(job_id: JobId, request: Request) -> dict[str, Any]:
     """A job's status and progress (``progress``: step, done, total)."""
     return to_json(context(request).jobs.get(job_id))  # type: ignore[no-any-return]
 
 
-@router.get("/jobs/{job_id}/result", name="jobs.result", dependencies=[require("read")])
+@router.get(
+    "/jobs/{job_id}/result",
+    name="jobs.result",
+    response_model=JobOut,
+    dependencies=[require("read")],
+)
 def jobs_result(job_id: JobId, request: Request) -> dict[str, Any]:
     """A finished job's result (409 while it runs)."""
     job = context(request).jobs.get(job_id, with_result=True)
@@ -211,7 +218,7 @@ def jobs_tearsheet(job_id: JobId, request: Request) -> HTMLResponse:
     return HTMLResponse(page.read_text(encoding="utf-8"))
 
 
-@router.post("/jobs/{job_id}/cancel", name="jobs.cancel")
+@router.post("/jobs/{job_id}/cancel", name="jobs.cancel", response_model=JobOut)
 def jobs_cancel(job_id: JobId, body: Reasoned, request: Request, _: Researcher) -> dict[str, Any]:
     """Cancel a queued or running job (a running one's process is stopped)."""
     job = context(request).jobs.cancel(job_id)

@@ -280,3 +280,22 @@ def test_the_pages_are_our_own_and_load_nothing_from_elsewhere(dashboard: Dashbo
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
     assert httpx.get(f"{dashboard.base}/").headers["location"] == "/ui/"
+
+
+def test_a_factor_evaluated_from_the_page_shows_its_result(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    p = page_for("researcher")
+    page = p.open("factors")
+    assert page.locator("#libraries tbody tr").count() >= 1
+    form = page.locator("#factor-form")
+    form.locator("input[name=target]").fill("Mean($close, 10) / $close")
+    form.locator("select[name=data]").select_option("factor-etfs")
+    form.locator("button[name=evaluate]").click()
+    done = page.locator("#factor-jobs .card:has(pre)")
+    done.wait_for(timeout=120_000)
+    job_id = int(done.get_attribute("id").removeprefix("fjob-"))  # type: ignore[union-attr]
+    result = dashboard.get("researcher", f"/jobs/{job_id}/result")["result"]
+    shown = done.locator("pre").inner_text()
+    assert f'"valid": {result["factor"]["valid"]}' in shown
+    p.shot("factors-evaluated")

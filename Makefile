@@ -33,6 +33,15 @@ demo: $(STAMP_RUN)
 
 ## test: set up with dev extras (first time), lint, check the layer contract, run the suite
 test: $(STAMP_DEV)
+	@# the dashboard's browser tests drive Debian's chromium
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || { echo "make test: installing chromium with apt-get failed; install Debian's chromium package (/usr/bin/chromium) and retry" >&2; exit 1; }; \
+	  else \
+	    echo "make test: the dashboard tests need /usr/bin/chromium; run 'sudo apt-get install chromium' (or make test as root) and retry" >&2; exit 1; \
+	  fi; \
+	fi
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q

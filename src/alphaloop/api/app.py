@@ -29,6 +29,7 @@ from alphaloop.api.limits import BodySizeLimit, RateLimiter
 from alphaloop.api.metrics import Metrics, TimingMiddleware
 from alphaloop.api.settings import ApiSettings
 from alphaloop.api.users import UserStore
+from alphaloop.api.webui import mount_dashboard
 from alphaloop.errors import AlphaloopError
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX, responses=ERRORS)
     app.include_router(ws_router, prefix=PREFIX)
+    mount_dashboard(app, PREFIX)
 
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

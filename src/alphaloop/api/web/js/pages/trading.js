@@ -1,0 +1,53 @@
+// Paper and live trading: a session's equity, positions, orders and fills; fills and P&L
+// ticks stream in over the WebSocket.
+import { api, live } from "../api.js";
+import { h, money, num, pill, table, when } from "../dom.js";
+import { lineChart } from "../svg.js";
+
+export async function render(view, [idArg]) {
+  const { sessions } = await api.get("/paper/sessions", { limit: 50 });
+  const id = idArg || (sessions[0] && String(sessions[0].id));
+  const pick = h("select", { id: "session", onchange: (ev) => { window.location.hash = `#/trading/${ev.target.value}`; } },
+    sessions.map((s) => h("option", { value: s.id, selected: String(s.id) === id }, `${s.id} · ${s.name} (${s.mode}, ${s.status})`)));
+  if (!id) {
+    view.replaceChildren(h("h1", {}, "Trading"), h("p.muted", {}, "no paper or live session yet"));
+    return null;
+  }
+  const [info, pos, orders, fills, pnl] = await Promise.all([
+    api.get(`/paper/sessions/${id}`), api.get(`/paper/sessions/${id}/positions`), api.get(`/paper/sessions/${id}/orders`),
+    api.get(`/paper/sessions/${id}/fills`), api.get(`/paper/sessions/${id}/pnl`)]);
+  const equity = pnl.equity.map((r) => r.equity);
+  const chart = h("div", { id: "equity" }, lineChart(equity, { label: "equity", fmt: (v) => money(v), drawdown: true }));
+  const fillRow = (f) => h("tr", {}, h("td", {}, when(f.time || f.event?.ts)), h("td", {}, f.asset || f.symbol),
+    h("td.num", {}, num(f.quantity, 2)), h("td.num", {}, num(f.price, 3)), h("td.num", {}, num(f.cost ?? f.commission, 2)));
+  const fillBody = h("tbody", {}, fills.fills.slice().reverse().map(fillRow));
+  const fillTable = h("table", { id: "fills" },
+    h("thead", {}, h("tr", {}, ["time", "asset", "quantity", "price", "cost"].map((c, i) => h(i > 1 ? "th.num" : "th", {}, c)))), fillBody);
+  const tick = h("span", { id: "tick" }, `equity ${money(info.equity)}`);
+  const offs = [
+    live.on("fills", (data) => { fillBody.prepend(fillRow(data)); }),
+    live.on("pnl", (data) => {
+      if (String(data.session) !== String(id)) return;
+      equity.push(data.equity);
+      tick.textContent = `equity ${money(data.equity)} · P&L ${money(data.pnl)} (live)`;
+      chart.replaceChildren(lineChart(equity, { label: "equity", fmt: (v) => money(v), drawdown: true }));
+    }),
+  ];
+  view.replaceChildren(
+    h("h1", {}, "Paper and live trading"),
+    h("p", {}, pick, " ", pill(info.mode, info.mode === "live" ? "bad" : ""), " ", pill(info.status), " ", tick,
+      ` · bar ${info.position}/${info.n_bars ?? "?"} · feed ${info.feed}`),
+    chart,
+    h("div.row", {},
+      h("section", {}, h("h2", {}, "Positions"),
+        table(Object.entries(pos.positions), [{ label: "asset", get: ([a]) => a }, { label: "quantity", num: true, get: ([, q]) => num(q, 2) }], { id: "positions", empty: "flat" })),
+      h("section", {}, h("h2", {}, "Orders"),
+        table(orders.orders.slice(-50).reverse(), [
+          { label: "id", get: (o) => String(o.order_id) }, { label: "asset", get: (o) => o.asset },
+          { label: "side", get: (o) => o.side }, { label: "qty", num: true, get: (o) => num(o.quantity, 2) },
+          { label: "status", get: (o) => o.status }, { label: "avg price", num: true, get: (o) => num(o.avg_price, 3) }], { id: "orders" }))),
+    h("h2", {}, "Fills (newest first; new ones stream in)"),
+    fillTable,
+  );
+  return () => offs.forEach((off) => off());
+}

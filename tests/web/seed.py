@@ -1,0 +1,64 @@
+"""A seeded workspace for the dashboard tests: bundled data, a user of every role, a small
+research session, a backtest and a paper session on the search span, a pending approval."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("viewer", "researcher", "trader", "admin")
+DATA = "factor-etfs"
+GOAL = "momentum, technical only"
+HOLDOUT_FRACTION = 0.2
+
+
+def seed_workspace(root: Path) -> dict[str, object]:
+    """Build the workspace at ``root``; answer the ids the tests look for."""
+    from alphaloop.api.users import UserStore
+    from alphaloop.app import Workspace, open_paper, run_backtest, run_paper
+    from alphaloop.app.governance import governance
+    from alphaloop.app.research import start_research
+    from alphaloop.backtest import StrategySpec, quick_spec
+    from alphaloop.research.session_config import SessionConfig
+
+    ws = Workspace(root)
+    try:
+        ws.data.ensure_bundled()
+        ws.data.configure_holdout(DATA, HOLDOUT_FRACTION)  # sealed, as outside the test suite
+        users = UserStore(ws.db)
+        for role in ROLES:
+            users.add(role, PASSWORD, role)
+        research = start_research(
+            ws, GOAL, DATA, SessionConfig(budget=2, batch_size=2, seed=7, workers=1)
+        )
+        boundary = ws.data.holdout_boundary(DATA)
+        assert boundary is not None
+        end = (boundary - timedelta(days=5)).date().isoformat()  # the search span only
+        start = (boundary - timedelta(days=240)).date().isoformat()
+        base = quick_spec("Ref($close, 1) / Ref($close, 21) - 1", DATA, top_k=2)
+        doc = {**base.model_dump(mode="json"), "name": "web-momentum", "fills": "next_close",
+               "start": start, "end": end}  # fmt: skip
+        spec = StrategySpec.from_dict(doc)
+        run_backtest(ws, spec)
+        paper, _ = open_paper(ws, spec)
+        run_paper(ws, paper.id)
+        approval = governance(ws).approvals.request(
+            {"asset": "MTUM", "side": "buy", "quantity": 10.0, "session": str(paper.id),
+             "strategy": spec.hash},
+            actor="system",
+        )  # fmt: skip
+        return {
+            "research_session": research.session_id,
+            "paper_session": paper.id,
+            "approval": approval.id,
+            "strategy": spec.hash,
+        }
+    finally:
+        ws.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(seed_workspace(Path(sys.argv[1])))

@@ -46,6 +46,7 @@ __all__ = [
     "corporate_action_view",
     "dataset_universe",
     "import_continuous",
+    "quote_rates",
     "universe_key",
 ]
 
@@ -104,6 +105,33 @@ def contract_panel(
             )
         )
     return out, terms.lots, tuple(notes)
+
+
+def quote_rates(ws: Workspace, panel: Panel, row: int) -> dict[str, float]:
+    """``rate(currency -> base)`` of every foreign quote currency of ``panel``'s assets,
+    from the pairs' quoted closes at or before ``row`` (no later bar is read).
+
+    Currencies whose pair has no close yet are left out (orders in them are
+    refused by the venue broker). Empty when nothing is quoted in a foreign
+    currency.
+    """
+    store = InstrumentStore(ws.db)
+    found = store.for_assets(panel.assets)
+    base = ws.settings.base_currency.upper()
+    foreign = sorted({i.currency for i in found.values() if i.currency != base})
+    if not foreign:
+        return {}
+    pairs = {i.symbol: i for i in store.list("fx")}
+    close = panel.frame("close").iloc[: row + 1]
+    out: dict[str, float] = {}
+    for cur in foreign:
+        pair = pair_for(cur, base, pairs)
+        if pair is None or pair[0] not in close.columns:
+            continue
+        rates = rate_series(close[pair[0]], inverted=pair[1])
+        if len(rates):
+            out[cur] = float(rates.iloc[-1])
+    return out
 
 
 def dataset_universe(

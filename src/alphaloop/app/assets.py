@@ -212,7 +212,7 @@ def import_continuous(
     frame = cc.frame.drop(columns="contract").rename_axis("timestamp").reset_index()
     frame.insert(1, "symbol", symbol)
     caveats = [f"continuous contract: {cc.describe()}"]
-    if adjust != "none" and len(cc.rolls):
+    if adjust != "none" and cc.rolls["effective_at"].notna().any():
         caveats.append(
             "back-adjusted prices before the last roll are not prices anyone traded at "
             "(raw_close holds the traded close)"

@@ -297,6 +297,8 @@ def test_cli_continuous_futures(
     rows[rows["timestamp"] <= cut].to_csv(contracts, index=False)
     code, out, err = _cli(capsys, ws, *args, "--name", "es-cut", "--rolls-out", str(rolls))
     assert code == 0, err
-    assert "effective after the end" in out and "after the end" in out.split("roll schedule")[1]
+    assert "effective after the end" in out
+    assert "after the end" in out.split("roll schedule")[1]
     schedule = pd.read_csv(rolls)
-    assert list(schedule["to_contract"]) == ["ESM7"] and schedule["effective_at"].isna().all()
+    assert list(schedule["to_contract"]) == ["ESM7"]
+    assert schedule["effective_at"].isna().all()

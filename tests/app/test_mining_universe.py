@@ -73,7 +73,9 @@ def test_mining_scores_only_members_at_each_date(tmp_path: Path, monkeypatch) ->
     (panel,) = seen
     mask = membership_mask(panel.index, panel.assets, spans)
     np.testing.assert_array_equal(panel.membership, mask)  # the miner saw members only
-    assert not mask[-1, :2].any() and not mask[0, 2] and mask[-1, 2]
+    assert not mask[-1, :2].any()
+    assert not mask[0, 2]
+    assert mask[-1, 2]
     ws.close()
 
     # after A1 left (and past the label horizon), its prices cannot change what is mined
@@ -84,4 +86,5 @@ def test_mining_scores_only_members_at_each_date(tmp_path: Path, monkeypatch) ->
     wild.close()
     pool = [(m["expression"], m["weight"]) for m in summary["pool"]["members"]]
     wild_pool = [(m["expression"], m["weight"]) for m in wild_summary["pool"]["members"]]
-    assert pool and pool == wild_pool
+    assert pool
+    assert pool == wild_pool

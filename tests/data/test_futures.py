@@ -142,9 +142,11 @@ def test_a_roll_decided_on_the_last_bar_is_recorded_effective_after_the_end(adju
         EXPIRIES, rule=rule, adjust=adjust,  # type: ignore[arg-type]
     )  # fmt: skip
     (roll,) = part.rolls.itertuples()
-    assert roll.decided_at == cut and pd.isna(roll.effective_at)
+    assert roll.decided_at == cut
+    assert pd.isna(roll.effective_at)
     assert (roll.from_contract, roll.to_contract) == (first["from_contract"], first["to_contract"])
-    assert roll.gap == pytest.approx(first["gap"]) and roll.ratio == pytest.approx(first["ratio"])
+    assert roll.gap == pytest.approx(first["gap"])
+    assert roll.ratio == pytest.approx(first["ratio"])
     # the last bar still holds the old contract, and no price is adjusted for the pending roll
     assert part.frame["contract"].iloc[-1] == first["from_contract"]
     np.testing.assert_array_equal(part.frame["close"], part.frame["raw_close"])
@@ -153,7 +155,8 @@ def test_a_roll_decided_on_the_last_bar_is_recorded_effective_after_the_end(adju
     # a series that ends on the held contract's expiry day is not an error at its last bar
     only = {"ESH7": data["ESH7"]}
     cc = continuous_contract(only, {"ESH7": EXPIRIES["ESH7"]}, rule=CalendarRoll(0))
-    assert cc.rolls.empty and cc.frame.index[-1].date() == EXPIRIES["ESH7"]
+    assert cc.rolls.empty
+    assert cc.frame.index[-1].date() == EXPIRIES["ESH7"]
 
 
 def test_bad_inputs_are_refused() -> None:

@@ -31,7 +31,7 @@ def test_live_futures_orders_are_whole_contracts_sized_by_contract_value(
     # both assets are contracts worth 50 per point
     InstrumentStore(ws.db).put(
         Instrument(symbol=s, asset_class="future", currency="USD", multiplier=MULTIPLIER,
-                   tick_size=0.25, expiry=date(2099, 12, 18))  # fmt: skip
+                   tick_size=0.25, expiry=date(2099, 12, 18))
         for s in ("AAPL", "PENNY")
     )
     fake: fake_alpaca.FakeAlpaca = alpaca_venue.fake  # type: ignore[assignment]

@@ -356,7 +356,7 @@ def futures_continuous(
         (Col("decided"), Col("effective"), Col("from"), Col("to"), Col("gap", "right")),
         [
             (r.decided_at[:10], (r.effective_at or "after the end")[:13], r.from_contract,
-             r.to_contract, f"{r.gap:g}")  # fmt: skip
+             r.to_contract, f"{r.gap:g}")
             for r in rolls.itertuples()
         ],
         title="roll schedule",

@@ -77,7 +77,8 @@ def test_future_limit_goes_out_at_the_quoted_price_on_the_quoted_tick(venue, bro
     order = send(broker, "ES", BUY, 3.7, OrderType.LIMIT, limit_price=5000.30 * 50)
     sent = last_sent(venue)
     assert (sent["qty"], sent["limit_price"]) == ("3.0", "5000.25")  # whole contracts, tick down
-    assert order.limit_price == 5000.25 and order.quantity == 3.0  # the order carries what is sent
+    assert order.limit_price == 5000.25
+    assert order.quantity == 3.0
     send(broker, "ES", SELL, 1, OrderType.LIMIT, limit_price=5000.30 * 50)
     assert last_sent(venue)["limit_price"] == "5000.5"  # a sell rounds up
 

@@ -264,15 +264,14 @@ def _total_return(
     growth = np.full(panel.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         growth[1:] = (close[1:] + dividend[1:]) * ratio[1:] / close[:-1]
-    out = np.full(panel.shape, np.nan)
-    for j in range(panel.n_assets):
-        level = np.nan
-        for t in range(panel.n_times):
-            if not np.isfinite(close[t, j]):
-                continue
-            if not np.isfinite(level):
-                level = close[t, j]
-            elif np.isfinite(growth[t, j]):
-                level *= growth[t, j]
-            out[t, j] = level
+    # level_t = first close x the growths after it (bars without a close carry nothing):
+    # one cumulative product per asset, multiplied in the same order as a loop would
+    finite = np.isfinite(close)
+    first = np.where(finite.any(axis=0), finite.argmax(axis=0), panel.n_times)
+    steps = np.where(finite & np.isfinite(growth), growth, 1.0)
+    steps[np.arange(panel.n_times)[:, None] <= first[None, :]] = 1.0
+    cols = np.flatnonzero(first < panel.n_times)
+    steps[first[cols], cols] = close[first[cols], cols]
+    out = np.cumprod(steps, axis=0)
+    out[~finite] = np.nan
     return out

@@ -87,7 +87,8 @@ def futures_pandas(contracts: dict[str, pd.DataFrame], expiries: dict[str, date]
         # decided at the close of day t (a priced later contract, not itself due), held from t+1
         if day >= cutoff[names[k]]:
             for j in range(k + 1, len(names)):
-                if day < cutoff[names[j]] and np.isfinite(wide.iat[t, wide.columns.get_loc(names[j])]):
+                priced = np.isfinite(wide.iat[t, wide.columns.get_loc(names[j])])
+                if day < cutoff[names[j]] and priced:
                     k = j
                     break
     held_s = pd.Series(held, index=wide.index)

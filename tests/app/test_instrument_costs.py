@@ -4,7 +4,6 @@ bps; equities unchanged. Every expected value is computed by hand from the prese
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -72,7 +71,8 @@ def test_fill_cost_per_contract_by_hand() -> None:
 def test_equity_costs_are_unchanged_bit_for_bit() -> None:
     model = CostModel()
     params = model.as_array()
-    assert params[7] == 0.0 and params[8] == 0.0
+    assert params[7] == 0.0
+    assert params[8] == 0.0
     rng = np.random.default_rng(0)
     out = np.zeros(5)
     for _ in range(200):
@@ -96,11 +96,13 @@ def test_futures_take_the_futures_preset_per_contract(ws: Workspace, store) -> N
     store.put([_future("F1", 0.25), _future("F2", 0.5, multiplier=20.0)])
     result = run_backtest(ws, _spec(), record=False)
     record = result.assumptions["costs"]
-    assert record["source"] == "preset" and record["preset"] == "futures"
+    assert record["source"] == "preset"
+    assert record["preset"] == "futures"
     assert "chosen by the stored instruments' asset class future" in record["label"]
     # half a tick x multiplier: 0.125 x 50 = 6.25 and 0.25 x 20 = 5; the larger is charged
     assert record["half_spread_per_unit"] == 6.25
-    assert record["fee_per_unit"] == 1.40 and record["commission_per_share"] == 0.85
+    assert record["fee_per_unit"] == 1.40
+    assert record["commission_per_share"] == 0.85
     trades = result.simulation.trades
     assert len(trades) > 0
     contracts = trades["shares"].abs().to_numpy()
@@ -124,11 +126,13 @@ def test_fx_spread_in_pips(ws: Workspace, store) -> None:  # type: ignore[no-unt
     ])  # fmt: skip
     result = run_backtest(ws, _spec(), record=False)
     record = result.assumptions["costs"]
-    assert record["preset"] == "fx" and record["half_spread_bps"] == 0.0
+    assert record["preset"] == "fx"
+    assert record["half_spread_bps"] == 0.0
     assert record["half_spread_per_unit"] == pytest.approx(0.5 * 0.0001)  # half a pip per unit
     trades = result.simulation.trades
     np.testing.assert_allclose(trades["spread"], 0.00005 * trades["shares"].abs(), rtol=1e-12)
-    assert (trades["commission"] == 0).all() and (trades["fees"] == 0).all()
+    assert (trades["commission"] == 0).all()
+    assert (trades["fees"] == 0).all()
 
 
 def test_crypto_and_mixed_classes(ws: Workspace, store) -> None:  # type: ignore[no-untyped-def]
@@ -137,8 +141,10 @@ def test_crypto_and_mixed_classes(ws: Workspace, store) -> None:  # type: ignore
         for s in ASSETS
     ])  # fmt: skip
     record = run_backtest(ws, _spec(), record=False).assumptions["costs"]
-    assert record["preset"] == "crypto" and record["commission_bps"] == 10.0
+    assert record["preset"] == "crypto"
+    assert record["commission_bps"] == 10.0
     # one future among equities: the dataset's class decides (the equity defaults)
     store.put([Instrument(symbol="F1", asset_class="equity", currency="USD"), _future("F2", 0.25)])
     record = run_backtest(ws, _spec(), record=False).assumptions["costs"]
-    assert record["half_spread_per_unit"] == 0.0 and record["half_spread_bps"] == 2.0
+    assert record["half_spread_per_unit"] == 0.0
+    assert record["half_spread_bps"] == 2.0

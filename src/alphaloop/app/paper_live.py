@@ -103,7 +103,11 @@ def live_inputs(
         traded, lots, _ = contract_panel(ws, panel, default_lot=live_spec.lot_size)
         prep = prepare_strategy(live_spec, data, traded, signal, first_row=info.first_row)
         if lots is not None:
-            prep = replace(prep, lots=lots)
+            from alphaloop.app.assets import instrument_costs
+
+            # the cost preset of the instruments' class, as in backtests (spec costs win)
+            costs = instrument_costs(panel, traded, ws) if live_spec.costs is None else None
+            prep = replace(prep, lots=lots, instrument_costs=costs)
     except BacktestError:
         if panel.n_times < info.first_row + 2:
             return None  # the span is empty or one bar long until a second live bar comes

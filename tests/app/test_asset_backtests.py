@@ -292,3 +292,13 @@ def test_cli_continuous_futures(
     schedule = pd.read_csv(rolls)
     assert list(schedule["to_contract"]) == ["ESM7", "ESU7"]
     assert any("continuous contract" in c for c in ws.data.info("es").caveats)
+    # contracts up to the first roll's decision: that roll is listed, effective after the end
+    cut = expected.rolls["decided_at"].iloc[0].strftime("%Y-%m-%d")
+    rows[rows["timestamp"] <= cut].to_csv(contracts, index=False)
+    code, out, err = _cli(capsys, ws, *args, "--name", "es-cut", "--rolls-out", str(rolls))
+    assert code == 0, err
+    assert "effective after the end" in out
+    assert "after the end" in out.split("roll schedule")[1]
+    schedule = pd.read_csv(rolls)
+    assert list(schedule["to_contract"]) == ["ESM7"]
+    assert schedule["effective_at"].isna().all()

@@ -122,9 +122,41 @@ def test_roll_decisions_use_data_up_to_the_bar(rule: CalendarRoll | CrossoverRol
             part.frame["close"].pct_change().to_numpy()[1:],
             head["close"].pct_change().to_numpy()[1:],
         )
-        # a roll decided on the last bar has no bar to take effect on yet
-        decided = full.rolls[full.rolls["decided_at"] < cut]
+        # the same rolls, decided at the same bars; one on the last bar is effective after it
+        decided = full.rolls[full.rolls["decided_at"] <= cut]
         assert list(part.rolls["decided_at"]) == list(decided["decided_at"])
+        assert list(part.rolls["to_contract"]) == list(decided["to_contract"])
+        pending = part.rolls["effective_at"].isna()
+        assert list(pending) == list(part.rolls["decided_at"] == cut)
+
+
+@pytest.mark.parametrize("adjust", ["difference", "ratio"])
+def test_a_roll_decided_on_the_last_bar_is_recorded_effective_after_the_end(adjust: str) -> None:
+    data = _contracts()
+    rule = CalendarRoll(5)
+    full = continuous_contract(data, EXPIRIES, rule=rule, adjust=adjust)  # type: ignore[arg-type]
+    first = full.rolls.iloc[0]
+    cut = first["decided_at"]
+    part = continuous_contract(
+        {k: v[v.index <= cut] for k, v in data.items() if (v.index <= cut).any()},
+        EXPIRIES, rule=rule, adjust=adjust,  # type: ignore[arg-type]
+    )  # fmt: skip
+    (roll,) = part.rolls.itertuples()
+    assert roll.decided_at == cut
+    assert pd.isna(roll.effective_at)
+    assert (roll.from_contract, roll.to_contract) == (first["from_contract"], first["to_contract"])
+    assert roll.gap == pytest.approx(first["gap"])
+    assert roll.ratio == pytest.approx(first["ratio"])
+    # the last bar still holds the old contract, and no price is adjusted for the pending roll
+    assert part.frame["contract"].iloc[-1] == first["from_contract"]
+    np.testing.assert_array_equal(part.frame["close"], part.frame["raw_close"])
+    assert "effective after the end" in part.describe()
+    assert "0 roll(s)" in part.describe()
+    # a series that ends on the held contract's expiry day is not an error at its last bar
+    only = {"ESH7": data["ESH7"]}
+    cc = continuous_contract(only, {"ESH7": EXPIRIES["ESH7"]}, rule=CalendarRoll(0))
+    assert cc.rolls.empty
+    assert cc.frame.index[-1].date() == EXPIRIES["ESH7"]
 
 
 def test_bad_inputs_are_refused() -> None:

@@ -206,3 +206,35 @@ def test_candidates_trade_contracts_where_instruments_are_stored(ctx: EvalContex
     held = trades[trades["asset"] == asset]
     assert len(held) > 0
     np.testing.assert_allclose(held["shares"], np.round(held["shares"]))
+
+
+def test_candidates_of_futures_pay_the_futures_preset(ctx: EvalContext) -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    from alphaloop.backtest.instrument_costs import instrument_costs
+    from alphaloop.data.assets import Instrument, contract_terms
+    from alphaloop.data.fx import apply_contract_terms
+
+    futures = {
+        a: Instrument(symbol=a, asset_class="future", currency="USD", multiplier=20,
+                      tick_size=0.5, expiry=date(2030, 1, 1))
+        for a in ctx.panel.assets
+    }
+    terms = contract_terms(ctx.panel.assets, futures)
+    traded = apply_contract_terms(ctx.panel, terms, base_currency="USD")
+    costs = instrument_costs(ctx.panel, traded, futures)
+    assert costs is not None
+    assert costs[0].half_spread_per_unit == 0.5 * 0.5 * 20  # half a tick x multiplier
+    s = spec({"expr": "$edge"})
+    res = evaluate_candidate(replace(ctx, traded=traded, instruments=futures), s)
+    assert res.status == "ok", res.reason
+    prep = prepare_strategy(s, ctx.info, traded, signal_of(ctx, s, ctx.panel))
+    prep = replace(prep, lots=terms.lots, instrument_costs=costs)
+    bench, label = equal_weight_benchmark(prep)
+    charged = run_prepared(prep, "vectorized", bench, label)
+    assert charged.assumptions["costs"]["preset"] == "futures"
+    assert res.metrics["sharpe"] == pytest.approx(charged.metrics["sharpe_ratio"], rel=1e-12)
+    # the dataset's own preset would charge otherwise
+    plain = run_prepared(replace(prep, instrument_costs=None), "vectorized", bench, label)
+    assert plain.metrics["sharpe_ratio"] != charged.metrics["sharpe_ratio"]

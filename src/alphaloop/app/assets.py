@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from alphaloop.backtest.instrument_costs import instrument_costs as costs_for_instruments
 from alphaloop.data.assets import InstrumentStore, contract_terms
 from alphaloop.data.corporate_actions import CorporateActionStore, price_view
 from alphaloop.data.futures import (
@@ -40,12 +41,15 @@ if TYPE_CHECKING:
 
     from alphaloop.app.workspace import Workspace
     from alphaloop.data import ImportResult, Panel
+    from alphaloop.execution.costs import CostModel
 
 __all__ = [
     "contract_panel",
     "corporate_action_view",
     "dataset_universe",
     "import_continuous",
+    "instrument_costs",
+    "quote_rates",
     "universe_key",
 ]
 
@@ -104,6 +108,40 @@ def contract_panel(
             )
         )
     return out, terms.lots, tuple(notes)
+
+
+def instrument_costs(quoted: Panel, traded: Panel, ws: Workspace) -> tuple[CostModel, str] | None:
+    """The cost preset of the stored instruments of ``quoted``'s assets (see
+    :func:`alphaloop.backtest.instrument_costs.instrument_costs`), or None."""
+    found = InstrumentStore(ws.db).for_assets(quoted.assets)
+    return costs_for_instruments(quoted, traded, found)
+
+
+def quote_rates(ws: Workspace, panel: Panel, row: int) -> dict[str, float]:
+    """``rate(currency -> base)`` of every foreign quote currency of ``panel``'s assets,
+    from the pairs' quoted closes at or before ``row`` (no later bar is read).
+
+    Currencies whose pair has no close yet are left out (orders in them are
+    refused by the venue broker). Empty when nothing is quoted in a foreign
+    currency.
+    """
+    store = InstrumentStore(ws.db)
+    found = store.for_assets(panel.assets)
+    base = ws.settings.base_currency.upper()
+    foreign = sorted({i.currency for i in found.values() if i.currency != base})
+    if not foreign:
+        return {}
+    pairs = {i.symbol: i for i in store.list("fx")}
+    close = panel.frame("close").iloc[: row + 1]
+    out: dict[str, float] = {}
+    for cur in foreign:
+        pair = pair_for(cur, base, pairs)
+        if pair is None or pair[0] not in close.columns:
+            continue
+        rates = rate_series(close[pair[0]], inverted=pair[1])
+        if len(rates):
+            out[cur] = float(rates.iloc[-1])
+    return out
 
 
 def dataset_universe(
@@ -184,7 +222,7 @@ def import_continuous(
     frame = cc.frame.drop(columns="contract").rename_axis("timestamp").reset_index()
     frame.insert(1, "symbol", symbol)
     caveats = [f"continuous contract: {cc.describe()}"]
-    if adjust != "none" and len(cc.rolls):
+    if adjust != "none" and cc.rolls["effective_at"].notna().any():
         caveats.append(
             "back-adjusted prices before the last roll are not prices anyone traded at "
             "(raw_close holds the traded close)"

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from alphaloop.app.assets import contract_panel, dataset_universe, universe_key
+from alphaloop.app.assets import (
+    contract_panel,
+    dataset_universe,
+    instrument_costs,
+    universe_key,
+)
 from alphaloop.app.trials import record_backtest_trial
 from alphaloop.backtest import (
     CODE_SCAN_DECISION_POINTS,
@@ -175,7 +180,9 @@ def prepare(
         notes = (*notes, f"point-in-time universe of {spec.data!r} applied (membership {key})")
     if lots is None and not notes:
         return prep
-    return replace(prep, lots=lots, notes=(*prep.notes, *notes))
+    # futures, FX and crypto instruments take their class's cost preset (spec costs win)
+    costs = instrument_costs(panel, traded, ws) if lots is not None and spec.costs is None else None
+    return replace(prep, lots=lots, notes=(*prep.notes, *notes), instrument_costs=costs)
 
 
 def strategy_signal_fn(

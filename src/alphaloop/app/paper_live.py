@@ -103,7 +103,11 @@ def live_inputs(
         traded, lots, _ = contract_panel(ws, panel, default_lot=live_spec.lot_size)
         prep = prepare_strategy(live_spec, data, traded, signal, first_row=info.first_row)
         if lots is not None:
-            prep = replace(prep, lots=lots)
+            from alphaloop.app.assets import instrument_costs
+
+            # the cost preset of the instruments' class, as in backtests (spec costs win)
+            costs = instrument_costs(panel, traded, ws) if live_spec.costs is None else None
+            prep = replace(prep, lots=lots, instrument_costs=costs)
     except BacktestError:
         if panel.n_times < info.first_row + 2:
             return None  # the span is empty or one bar long until a second live bar comes
@@ -237,7 +241,7 @@ def _advance(
     n = inputs.panel.n_times - 1  # the next bar is not there yet
     store.update(info.id, n_bars=n)
     if trader is not None:
-        return trader.trade(inputs)
+        return trader.trade(inputs, feed.panel)
     session = session_on(ws, info, spec, inputs, ReplayFeed(inputs.panel, name=info.feed),
                          gate=gate, governance=gov,
                          announce=flags.pop("announce", False))  # fmt: skip
@@ -264,7 +268,9 @@ def _open_live(ws: Workspace, info: PaperSessionInfo, spec: StrategySpec, live_f
     # stored instrument metadata (tick, lot, minimum) rounds orders where present
     from alphaloop.data.assets import InstrumentStore
 
-    broker.use_instruments(InstrumentStore(ws.db).for_assets(_assets(ws, spec)))
+    # orders carry traded units (price x multiplier x rate); the broker sends quoted prices
+    broker.use_instruments(InstrumentStore(ws.db).for_assets(_assets(ws, spec)),
+                           base_currency=ws.settings.base_currency)  # fmt: skip
     if not broker.wait_stream(10.0):
         broker.close()
         raise PaperError(
@@ -289,8 +295,12 @@ class _LiveTrader:
         self.gate = gate(venue) if gate is not None else session_gate(
             info, spec, venue, gov, market=self.market, simulated=False)  # fmt: skip
 
-    def trade(self, inputs: EventInputs) -> int:
-        """Rebalance to the newest bar's targets (older unprocessed bars are past decisions)."""
+    def trade(self, inputs: EventInputs, quoted: Panel | None = None) -> int:
+        """Rebalance to the newest bar's targets (older unprocessed bars are past decisions).
+
+        ``quoted`` is the feed's panel as quoted; the FX rates known at the
+        bar come from its pairs' closes.
+        """
         store = paper_store(self.ws)
         info = store.get(self.info.id)
         n = inputs.panel.n_times - 1  # the next bar is not there yet
@@ -299,6 +309,10 @@ class _LiveTrader:
         row = n - 1
         gate, venue = self.gate, self.venue
         venue.row = row
+        if quoted is not None and venue.instruments:
+            from alphaloop.app.assets import quote_rates
+
+            venue.set_rates(quote_rates(self.ws, quoted, row))
         close = inputs.panel["close"][row]
         self.market.update(dict(zip(inputs.panel.assets, close.tolist(), strict=True)))
         gate.begin_bar(row)
@@ -313,7 +327,8 @@ class _LiveTrader:
 
 def _legs(venue: Any, weights: np.ndarray, row: int) -> list[Any]:
     """Market orders that move each asset with a finite weight to ``weight * equity``
-    at the venue's last price (the venue rounds each to its lot and tick)."""
+    at the venue's last price times the contract's multiplier and rate, so
+    quantities are in contracts (the venue rounds each to its lot and tick)."""
     from alphaloop.execution import Order, OrderSide, SubmitOrder
 
     equity = float(venue.equity)
@@ -322,7 +337,7 @@ def _legs(venue: Any, weights: np.ndarray, row: int) -> list[Any]:
     for asset, weight in zip(venue.assets, weights, strict=True):
         if not np.isfinite(weight):
             continue
-        delta = weight * equity / venue.last_price(asset) - held.get(asset, 0.0)
+        delta = weight * equity / venue.unit_value(asset) - held.get(asset, 0.0)
         if abs(delta) <= 1e-12:
             continue
         side = OrderSide.BUY if delta > 0 else OrderSide.SELL

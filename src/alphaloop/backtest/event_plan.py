@@ -70,7 +70,7 @@ def event_inputs(prep: PreparedStrategy) -> EventInputs:
             "a quoting template runs through the quote simulator, not an event strategy",
             hint="paper-trade a target-weight spec or template",
         )
-    _, charged, _ = resolve_costs(spec, prep.info)
+    _, charged, _ = resolve_costs(spec, prep.info, preset=prep.instrument_costs)
     targets, _ = _targets(prep)
     history = min(prep.start_row, charged.impact_window)
     full = prep.panel.iloc(slice(prep.start_row - history, None))

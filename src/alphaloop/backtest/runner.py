@@ -94,6 +94,9 @@ class PreparedStrategy:
     template: TemplateOutput | None = None
     #: per-asset lot sizes from stored instrument metadata (None: the spec's ``lot_size``)
     lots: np.ndarray | None = None
+    #: the cost preset of the stored instruments' asset class, resolved with their ticks
+    #: and pips, and its label (None: the dataset's asset class picks the preset)
+    instrument_costs: tuple[CostModel, str] | None = None
 
     @property
     def lot_size(self) -> float | tuple[float, ...]:
@@ -317,7 +320,7 @@ def _targets(
         spec, weights, prep.panel, periods_per_year=ppy, first_row=prep.start_row
     )
     if spec.rebalance.drift is not None or spec.rebalance.cost_aware:
-        _, charged, _ = resolve_costs(spec, prep.info)
+        _, charged, _ = resolve_costs(spec, prep.info, preset=prep.instrument_costs)
         weights, stats = rebalance_filter(
             spec,
             weights,
@@ -552,11 +555,12 @@ def resolve_periods_per_year(spec: StrategySpec, info: DatasetInfo) -> tuple[flo
 
 
 def resolve_costs(
-    spec: StrategySpec, info: DatasetInfo
+    spec: StrategySpec, info: DatasetInfo, *, preset: tuple[CostModel, str] | None = None
 ) -> tuple[CostModel, CostModel, dict[str, Any]]:
     """The spec's cost model, the one the simulation charges, and the assumption record.
 
-    Costs set in the spec win; otherwise the dataset's asset class picks a
+    Costs set in the spec win; otherwise ``preset`` (the stored instruments'
+    asset-class preset and its label), else the dataset's asset class picks a
     preset (:data:`~alphaloop.execution.costs.COST_PRESETS`). Market impact
     needs traded volume: on tick volume (FX) it is switched off in the
     simulated model, and the record says so.
@@ -566,6 +570,9 @@ def resolve_costs(
         costs = spec.costs
         name = preset_name(costs)
         label = "set in the spec" + (f" (equal to the {name} preset)" if name else "")
+    elif preset is not None:
+        costs, label = preset
+        name = label.split(" ", 1)[0]
     else:
         costs = cost_preset(market.asset_class)
         name = preset_name(costs)
@@ -576,7 +583,7 @@ def resolve_costs(
     if costs.impact == "sqrt" and market.volume == "tick":
         charged = costs.model_copy(update={"impact": "none"})
     notes = []
-    if spec.costs is None and market.asset_class == "mixed":
+    if spec.costs is None and preset is None and market.asset_class == "mixed":
         notes.append(
             "the dataset combines several asset classes: the equities cost preset is charged "
             "to every asset; set `costs:` in the spec to price them otherwise"
@@ -932,7 +939,7 @@ def run_prepared(
         raise BacktestError(f"unknown engine {engine!r}; use 'vectorized' or 'event'")
     spec = prep.spec
     ppy, annualization = resolve_periods_per_year(spec, prep.info)
-    _, charged, cost_record = resolve_costs(spec, prep.info)
+    _, charged, cost_record = resolve_costs(spec, prep.info, preset=prep.instrument_costs)
     if prep.template is not None and prep.template.kind == "quotes":
         sim, stats = _simulate_quotes(prep, engine, charged), None
     else:

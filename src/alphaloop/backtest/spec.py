@@ -606,6 +606,11 @@ class StrategySpec(_Frozen):
                 del out["signal"][name]
         if self.signal is not None and self.signal.code is None:
             del out["signal"]["code"]
+        if isinstance(out.get("costs"), dict):
+            # per-unit charges came after hashes were first recorded: left out at their default
+            for name in ("fee_per_unit", "half_spread_per_unit"):
+                if out["costs"].get(name) == 0.0:
+                    del out["costs"][name]
         defaults = Rebalance()
         for name in _REBALANCE_FILTERS:
             if getattr(self.rebalance, name) == getattr(defaults, name):

@@ -323,6 +323,8 @@ def futures_continuous(
     as_json: JsonOpt = False,
 ) -> None:
     """Splice contracts (expiries from stored instruments) into one dataset; list the rolls."""
+    import pandas as pd
+
     from alphaloop.app.assets import import_continuous
     from alphaloop.data.futures import CalendarRoll, CrossoverRoll
     from alphaloop.errors import UsageError
@@ -337,7 +339,8 @@ def futures_continuous(
     result, cc = import_continuous(ws, path, name, symbol=symbol, rule=rule, adjust=adjust)  # type: ignore[arg-type]
     rolls = cc.rolls.assign(
         decided_at=cc.rolls["decided_at"].map(lambda t: t.isoformat()),
-        effective_at=cc.rolls["effective_at"].map(lambda t: t.isoformat()),
+        # a roll decided on the last bar takes effect after the end: no timestamp yet
+        effective_at=cc.rolls["effective_at"].map(lambda t: None if pd.isna(t) else t.isoformat()),
     )
     if rolls_out is not None:
         write_atomic(rolls_out, rolls.to_csv(index=False))
@@ -352,7 +355,8 @@ def futures_continuous(
     print_table(
         (Col("decided"), Col("effective"), Col("from"), Col("to"), Col("gap", "right")),
         [
-            (r.decided_at[:10], r.effective_at[:10], r.from_contract, r.to_contract, f"{r.gap:g}")
+            (r.decided_at[:10], (r.effective_at or "after the end")[:13], r.from_contract,
+             r.to_contract, f"{r.gap:g}")
             for r in rolls.itertuples()
         ],
         title="roll schedule",

@@ -144,6 +144,21 @@ def _event_arrays(
     if events.empty:
         return ratio, dividend
     days = pd.DatetimeIndex(panel.index.tz_convert("UTC").date.astype("datetime64[ns]"))
+    keep = events["symbol"].isin(panel.assets).to_numpy().copy()
+    if as_of is not None:
+        keep &= (events["date"] <= as_of).to_numpy()
+    kept = events[keep]
+    rows = days.searchsorted(pd.DatetimeIndex(pd.to_datetime(kept["date"])), side="left")
+    cols = pd.Index(panel.assets).get_indexer(kept["symbol"])
+    inside = rows < panel.n_times
+    values = kept["value"].to_numpy(dtype=np.float64)
+    split = (kept["kind"] == "split").to_numpy() & inside
+    paid = ~(kept["kind"] == "split").to_numpy() & inside
+    # in file order, as a loop over the events would (several may fall on one bar)
+    np.multiply.at(ratio, (rows[split], cols[split]), values[split])
+    np.add.at(dividend, (rows[paid], cols[paid]), values[paid])
+    return ratio, dividend
+    days = pd.DatetimeIndex(panel.index.tz_convert("UTC").date.astype("datetime64[ns]"))
     for ev in events.itertuples(index=False):
         if as_of is not None and ev.date > as_of:
             continue
@@ -179,6 +194,13 @@ def adjustment_factors(
         event on an asset's first bar (no close before it).
     """
     ratio, dividend = _event_arrays(panel, events, as_of)
+    return _factors(panel, ratio, dividend, stored)
+
+
+def _factors(
+    panel: Panel, ratio: np.ndarray, dividend: np.ndarray, stored: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`adjustment_factors` from the per-bar split ratios and dividends."""
     close = np.asarray(panel["close"], dtype=np.float64)
     n_t = panel.n_times
     price_f = np.ones(panel.shape)
@@ -240,7 +262,8 @@ def price_view(
     """
     if view not in VIEWS:
         raise AssetDataError(f"unknown view {view!r}", hint=f"one of {', '.join(VIEWS)}")
-    price_f, volume_f = adjustment_factors(panel, events, as_of=as_of, stored=stored)
+    ratio, dividend = _event_arrays(panel, events, as_of)
+    price_f, volume_f = _factors(panel, ratio, dividend, stored)
     to_unadj = 1.0 / price_f if stored == "adjusted" else np.ones(panel.shape)
     fields: dict[str, np.ndarray] = {}
     for name in PRICE_FIELDS:
@@ -252,27 +275,25 @@ def price_view(
         unadj_v = vol / volume_f if stored == "adjusted" else vol
         fields["volume"] = unadj_v * volume_f if view == "adjusted" else unadj_v
     if view == "total_return":
-        fields["close"] = _total_return(panel, fields["close"], events, as_of)
+        fields["close"] = _total_return(panel, fields["close"], ratio, dividend)
     return panel.with_fields(fields)
 
 
 def _total_return(
-    panel: Panel, close: np.ndarray, events: pd.DataFrame, as_of: date | None
+    panel: Panel, close: np.ndarray, ratio: np.ndarray, dividend: np.ndarray
 ) -> np.ndarray:
     """A total-return index per asset starting at its first unadjusted close."""
-    ratio, dividend = _event_arrays(panel, events, as_of)
     growth = np.full(panel.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         growth[1:] = (close[1:] + dividend[1:]) * ratio[1:] / close[:-1]
-    out = np.full(panel.shape, np.nan)
-    for j in range(panel.n_assets):
-        level = np.nan
-        for t in range(panel.n_times):
-            if not np.isfinite(close[t, j]):
-                continue
-            if not np.isfinite(level):
-                level = close[t, j]
-            elif np.isfinite(growth[t, j]):
-                level *= growth[t, j]
-            out[t, j] = level
+    # level_t = first close x the growths after it (bars without a close carry nothing):
+    # one cumulative product per asset, multiplied in the same order as a loop would
+    finite = np.isfinite(close)
+    first = np.where(finite.any(axis=0), finite.argmax(axis=0), panel.n_times)
+    steps = np.where(finite & np.isfinite(growth), growth, 1.0)
+    steps[np.arange(panel.n_times)[:, None] <= first[None, :]] = 1.0
+    cols = np.flatnonzero(first < panel.n_times)
+    steps[first[cols], cols] = close[first[cols], cols]
+    out = np.cumprod(steps, axis=0)
+    out[~finite] = np.nan
     return out

@@ -13,8 +13,10 @@ new contract is held from the *next* bar):
   when the next contract's value at the bar exceeds the held contract's
   (never back); a contract is always left by its expiry day at the latest.
 
-A roll decided on the last bar is not in the schedule (no bar to take effect
-on yet). A roll is decided at bar ``t`` only if the next contract has a close at
+A roll decided on the last bar is in the schedule with ``effective_at``
+NaT: it takes effect *after the end*, on the next bar when one arrives, so
+the last bar still holds (and is priced from) the old contract and no price
+is adjusted for it yet. A roll is decided at bar ``t`` only if the next contract has a close at
 ``t`` (the price gap is measured there); otherwise it waits for one.
 
 Adjustment (``adjust``) joins the segments:
@@ -112,7 +114,9 @@ class ContinuousContract:
         contract's, where given).
     rolls : DataFrame
         One row per roll, columns :data:`ROLL_COLUMNS` (``gap`` = ``to_close -
-        from_close`` and ``ratio`` = ``to_close / from_close`` at ``decided_at``).
+        from_close`` and ``ratio`` = ``to_close / from_close`` at ``decided_at``);
+        ``effective_at`` is NaT for a roll decided on the last bar (effective
+        after the end).
     adjust : str
     rule : CalendarRoll or CrossoverRoll
     """
@@ -128,7 +132,10 @@ class ContinuousContract:
             rule = f"calendar roll {self.rule.days_before} days before expiry"
         else:
             rule = f"{self.rule.field} crossover roll"
-        return f"{rule}, {self.adjust} adjustment, {len(self.rolls)} roll(s)"
+        pending = int(self.rolls["effective_at"].isna().sum()) if len(self.rolls) else 0
+        done = len(self.rolls) - pending
+        tail = ", 1 roll decided on the last bar (effective after the end)" if pending else ""
+        return f"{rule}, {self.adjust} adjustment, {done} roll(s){tail}"
 
 
 def _check_contracts(
@@ -192,13 +199,13 @@ def continuous_contract(
     k = _first_contract(order, expiries, close, days[0], rule)
     for t in range(len(index)):
         held[t] = order[k]
-        if t + 1 == len(index):
-            break
-        nxt = _roll_target(order, k, expiries, aligned, close, t, days[t], rule)
+        last = t + 1 == len(index)
+        nxt = _roll_target(order, k, expiries, aligned, close, t, days[t], rule, last=last)
         if nxt is None:
             continue
         a, b = close[order[k]][t], close[order[nxt]][t]
-        rolls.append((index[t], index[t + 1], order[k], order[nxt], a, b, b - a, b / a))
+        effective = pd.NaT if last else index[t + 1]  # after the end: no bar to hold it on yet
+        rolls.append((index[t], effective, order[k], order[nxt], a, b, b - a, b / a))
         k = nxt
     frame = _splice(index, held, aligned, order)
     schedule = pd.DataFrame(rolls, columns=list(ROLL_COLUMNS))
@@ -234,8 +241,14 @@ def _roll_target(
     t: int,
     day: date,
     rule: RollRule,
+    *,
+    last: bool = False,
 ) -> int | None:
-    """The contract to hold from bar ``t+1``, decided from bar ``t``'s data, or None to stay."""
+    """The contract to hold from bar ``t+1``, decided from bar ``t``'s data, or None to stay.
+
+    On the ``last`` bar a held contract that expires with nothing to roll
+    into is not an error (no later bar needs a price).
+    """
     name = order[k]
     due = _due(expiries[name], day, rule)
     # the next contract with a close at t that is not itself due
@@ -251,7 +264,7 @@ def _roll_target(
             if np.isfinite(theirs) and (not np.isfinite(mine) or theirs > mine):
                 return nxt
         return None
-    if day >= expiries[name]:
+    if day >= expiries[name] and not last:
         raise AssetDataError(
             f"contract {name} expires on {expiries[name]} and no later contract has a price "
             f"on {day} to roll into",
@@ -287,8 +300,9 @@ def _adjust(frame: pd.DataFrame, schedule: pd.DataFrame, adjust: str) -> None:
     n = len(frame)
     shift = np.zeros(n)
     scale = np.ones(n)
-    effective = frame.index.get_indexer(pd.DatetimeIndex(schedule["effective_at"]))
-    for row, gap, ratio in zip(effective, schedule["gap"], schedule["ratio"], strict=True):
+    taken = schedule[schedule["effective_at"].notna()]  # a roll after the end adjusts nothing yet
+    effective = frame.index.get_indexer(pd.DatetimeIndex(taken["effective_at"]))
+    for row, gap, ratio in zip(effective, taken["gap"], taken["ratio"], strict=True):
         if adjust == "difference":
             shift[:row] += gap
         else:

@@ -39,7 +39,19 @@ sets no costs takes the preset of its dataset's asset class
   modelled), half-spread 2 bps, slippage 2 bps, square-root impact only
   where the dataset has traded volume, margin borrow 500 bps a year on
   shorts (rates vary widely by venue and coin).
+- ``futures``: a commission of 0.85 per contract (no minimum), exchange and
+  clearing fees of 1.40 per contract (``fee_per_unit``), half a tick of
+  spread per contract (``half_spread_per_unit``, set from the instruments'
+  ``tick_size * multiplier``), slippage 0.5 bps, square-root impact from
+  traded volume (contracts), no borrow (a short future borrows nothing;
+  margin financing is not modelled).
 - ``other``: the equities defaults.
+
+Per-unit charges (``fee_per_unit``, ``half_spread_per_unit``) are currency
+per traded unit, a contract when instrument metadata is stored; they need the
+instrument's tick or pip and are resolved from stored instruments by
+``alphaloop.app.assets.instrument_costs`` (futures: half a tick; FX pairs:
+half a pip, 0.0001 or 0.01 for a yen quote, times the multiplier).
 """
 
 from __future__ import annotations
@@ -76,7 +88,7 @@ COST_CATEGORIES: tuple[str, ...] = (
 )
 
 # Positions of the parameters in CostModel.as_array().
-_PER_SHARE, _MINIMUM, _PCT, _FEES, _SPREAD, _SLIP, _IMPACT = range(7)
+_PER_SHARE, _MINIMUM, _PCT, _FEES, _SPREAD, _SLIP, _IMPACT, _FEE_UNIT, _SPREAD_UNIT = range(9)
 
 
 class FillTiming(StrEnum):
@@ -146,6 +158,13 @@ class CostModel(BaseModel):
         Bars of history for the average daily volume and the volatility.
     borrow_bps_annual : float, default 50.0
         Annual cost of borrowing shares sold short, bps of short value.
+    fee_per_unit : float, default 0.0
+        Exchange and clearing fees in currency per unit traded (per contract),
+        charged with the ``fees`` category on top of ``exchange_fee_bps``.
+    half_spread_per_unit : float, default 0.0
+        Half the spread in currency per unit traded (half a tick times the
+        multiplier for a future), charged with ``spread`` on top of
+        ``half_spread_bps``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -160,6 +179,8 @@ class CostModel(BaseModel):
     impact_coef: float = Field(0.5, ge=0, allow_inf_nan=False)
     impact_window: int = Field(20, ge=2, le=1000)
     borrow_bps_annual: float = Field(50.0, ge=0, allow_inf_nan=False)
+    fee_per_unit: float = Field(0.0, ge=0, allow_inf_nan=False)
+    half_spread_per_unit: float = Field(0.0, ge=0, allow_inf_nan=False)
 
     @classmethod
     def zero(cls) -> CostModel:
@@ -186,6 +207,8 @@ class CostModel(BaseModel):
                 self.half_spread_bps * 1e-4,
                 self.slippage_bps * 1e-4,
                 self.impact_coef if self.impact == "sqrt" else 0.0,
+                self.fee_per_unit,
+                self.half_spread_per_unit,
             ],
             dtype=np.float64,
         )
@@ -216,10 +239,14 @@ class CostModel(BaseModel):
             lines.append("no commission")
         if self.exchange_fee_bps > 0:
             lines.append(f"exchange and regulatory fees {self.exchange_fee_bps:g} bps")
+        if self.fee_per_unit > 0:
+            lines.append(f"exchange and clearing fees {self.fee_per_unit:g} per unit (contract)")
         lines.append(
             f"half-spread {self.half_spread_bps:g} bps and slippage {self.slippage_bps:g} bps "
             "on every fill"
         )
+        if self.half_spread_per_unit > 0:
+            lines.append(f"half-spread {self.half_spread_per_unit:g} per unit (contract) traded")
         if self.impact == "none":
             lines.append("market impact not modelled (impact: none)")
         elif volume == "tick":
@@ -262,6 +289,17 @@ COST_PRESETS: dict[str, CostModel] = {
         impact="sqrt",
         borrow_bps_annual=500.0,
     ),
+    "futures": CostModel(
+        commission_per_share=0.85,
+        commission_min=0,
+        commission_bps=0,
+        exchange_fee_bps=0,
+        fee_per_unit=1.40,
+        half_spread_bps=0,
+        slippage_bps=0.5,
+        impact="sqrt",
+        borrow_bps_annual=0,
+    ),
 }
 
 _PRESET_SUMMARY = {
@@ -280,13 +318,18 @@ _PRESET_SUMMARY = {
         "{slippage_bps:g} bps, impact only from traded volume, borrow "
         "{borrow_bps_annual:g} bps a year"
     ),
+    "futures": (
+        "{commission_per_share:g} commission and {fee_per_unit:g} exchange fees per contract, "
+        "half a tick of spread per contract ({half_spread_per_unit:g}), slippage "
+        "{slippage_bps:g} bps, impact only from traded volume, no borrow"
+    ),
 }
 
 
 #: asset classes without a preset of their own, and the preset they take: ``other``
 #: (e.g. a commodity spot price) and ``mixed`` (a combined dataset of several classes)
 #: are charged the equities defaults; a spec that knows better sets ``costs:``
-PRESET_FALLBACK: dict[str, str] = {"other": "equities", "mixed": "equities"}
+PRESET_FALLBACK: dict[str, str] = {"other": "equities", "mixed": "equities", "future": "futures"}
 
 
 def cost_preset(asset_class: str) -> CostModel:
@@ -347,8 +390,8 @@ def fill_cost(
     if params[_PER_SHARE] > 0.0 and commission < params[_MINIMUM]:
         commission = params[_MINIMUM]
     commission += params[_PCT] * notional
-    fees = params[_FEES] * notional
-    spread = params[_SPREAD] * notional
+    fees = params[_FEES] * notional + params[_FEE_UNIT] * q
+    spread = params[_SPREAD] * notional + params[_SPREAD_UNIT] * q
     slippage = params[_SLIP] * notional
     impact = 0.0
     if params[_IMPACT] > 0.0 and adv > 0.0 and sigma > 0.0:

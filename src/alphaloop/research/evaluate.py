@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from alphaloop.backtest.instrument_costs import instrument_costs
 from alphaloop.backtest.runner import (
     check_strategy,
     equal_weight_benchmark,
@@ -323,6 +324,10 @@ def _run(ctx: EvalContext, spec: StrategySpec, seconds: dict[str, float]) -> Can
         if ctx.instruments:
             terms = contract_terms(panel.assets, ctx.instruments, default_lot=spec.lot_size)
             prep = replace(prep, lots=terms.lots)
+            if spec.costs is None and ctx.traded is not None:
+                # futures, FX and crypto instruments take their class's cost preset
+                costs = instrument_costs(panel, ctx.traded, ctx.instruments)
+                prep = replace(prep, instrument_costs=costs)
     except AlphaloopError as exc:
         return CandidateResult(spec.hash, "failed", _reason(exc), seconds=seconds, refused=True)
     seconds["signal"] = time.perf_counter() - tic
@@ -339,7 +344,7 @@ def _run(ctx: EvalContext, spec: StrategySpec, seconds: dict[str, float]) -> Can
             decision_points=proto.decision_points,
             seed=proto.seed,
             periods_per_year=resolve_periods_per_year(spec, ctx.info)[0],
-            costs=resolve_costs(spec, ctx.info)[1],
+            costs=resolve_costs(spec, ctx.info, preset=prep.instrument_costs)[1],
         )
         lookahead = _lookahead_dict(report)
         seconds["scan"] = time.perf_counter() - tic

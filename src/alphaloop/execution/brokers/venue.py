@@ -13,7 +13,15 @@ price, market rules). It owns the safety rules:
   difference is applied through :class:`OrderTracker` (cumulative quantities,
   so nothing is lost or counted twice);
 * **rate limits**: a 429 is retried after the venue's ``Retry-After`` (or the
-  backoff) at most ``max_retries`` times, then :class:`RateLimitedError`.
+  backoff) at most ``max_retries`` times, then :class:`RateLimitedError`;
+* **quoted prices at the boundary**: inside the system one unit of an asset
+  is one contract and its prices are *traded units*, ``quoted price *
+  multiplier * rate`` (the rate converts the quote currency to the base
+  currency; see :mod:`alphaloop.data.fx`). A venue quotes the price of one
+  unit of the underlying in its own currency, so the limit and stop prices of
+  an order are divided by that factor (:meth:`VenueBroker.to_quoted`) before
+  they are rounded to the quoted tick and sent; quantities stay in contracts.
+  Orders sized from the venue's last price use ``last price * factor``.
 
 Updates from the stream's thread go through a queue; every change to an
 order happens in the caller's thread, in :meth:`drain_events`,
@@ -121,10 +129,70 @@ class VenueBroker(ABC):
         #: stored instrument metadata by asset; where present it overrides the venue's
         #: tick, size step and minimum notional (see :meth:`MarketRules.with_instrument`)
         self.instruments: dict[str, Instrument] = {}
+        #: rate(currency -> base currency) of each quote currency other than the base
+        self.rates: dict[str, float] = {}
+        self.base_currency: str | None = None
 
-    def use_instruments(self, instruments: Mapping[str, Instrument]) -> None:
-        """Round orders of these assets with the stored metadata (tick, lot, minimum)."""
+    def use_instruments(
+        self,
+        instruments: Mapping[str, Instrument],
+        *,
+        base_currency: str | None = None,
+        rates: Mapping[str, float] | None = None,
+    ) -> None:
+        """Round orders of these assets with the stored metadata (tick, lot, minimum).
+
+        Orders then carry prices in traded units (``quoted * multiplier *
+        rate``) and are converted to quoted prices before they are sent (see
+        the module docstring). ``base_currency`` is the account's currency;
+        ``rates`` maps each other quote currency to ``rate(currency -> base)``
+        (update them each bar with :meth:`set_rates`).
+        """
         self.instruments = dict(instruments)
+        self.base_currency = None if base_currency is None else base_currency.upper()
+        self.set_rates(rates or {})
+
+    def set_rates(self, rates: Mapping[str, float]) -> None:
+        """The latest ``rate(currency -> base)`` of each foreign quote currency."""
+        for cur, rate in rates.items():
+            if not (np.isfinite(rate) and rate > 0):
+                raise BrokerError(f"{self.venue}: the {cur} rate must be positive, got {rate}")
+        self.rates = {str(k).upper(): float(v) for k, v in rates.items()}
+
+    def price_factor(self, asset: str) -> float:
+        """Traded units per quoted unit of ``asset``: ``multiplier * rate`` (1 with no metadata).
+
+        Raises
+        ------
+        BrokerError
+            The asset is quoted in a foreign currency whose rate is not known.
+        """
+        inst = self.instruments.get(asset)
+        if inst is None:
+            return 1.0
+        factor = inst.multiplier
+        base = self.base_currency
+        if base is not None and inst.currency != base:
+            rate = self.rates.get(inst.currency)
+            if rate is None:
+                raise BrokerError(
+                    f"{self.venue}: {asset} is quoted in {inst.currency} and no "
+                    f"{inst.currency}/{base} rate is known",
+                    hint="set the rate with set_rates before sending orders",
+                )
+            factor *= rate
+        return factor
+
+    def to_quoted(self, asset: str, price: float | None) -> float | None:
+        """A price in traded units as the venue quotes it (``price / price_factor``)."""
+        if price is None:
+            return None
+        factor = self.price_factor(asset)
+        return price if factor == 1.0 else price / factor
+
+    def unit_value(self, asset: str) -> float:
+        """Value of one traded unit at the venue's last price, in the account currency."""
+        return self.last_price(asset) * self.price_factor(asset)
 
     # ------------------------------------------------- venue operations
     @abstractmethod
@@ -254,7 +322,10 @@ class VenueBroker(ABC):
         self._emit(self.tracker.apply(state, self.row))
 
     def _round(self, order: Order) -> None:
-        reference = order.limit_price if order.limit_price is not None else order.stop_price
+        # traded units -> the venue's quoted prices, before rounding to the quoted tick
+        limit_price = self.to_quoted(order.asset, order.limit_price)
+        stop_price = self.to_quoted(order.asset, order.stop_price)
+        reference = limit_price if limit_price is not None else stop_price
         rules = self._market_rules(order.asset, reference)
         stored = self.instruments.get(order.asset)
         if stored is not None:
@@ -264,11 +335,11 @@ class VenueBroker(ABC):
         rounded = rules.prepare(
             order.side,
             order.quantity,
-            price=order.limit_price,
-            stop_price=order.stop_price,
+            price=limit_price,
+            stop_price=stop_price,
             reference_price=reference,
         )
-        # the order is still NEW (nobody has seen it): it carries what is sent
+        # the order is still NEW (nobody has seen it): it carries what is sent (quoted prices)
         order.quantity = rounded.amount
         order.limit_price = rounded.price
         order.stop_price = rounded.stop_price
@@ -296,7 +367,8 @@ class VenueBroker(ABC):
         )
 
     def rebalance(self, command: RebalanceToWeights) -> None:
-        """Market orders that move each asset with a finite weight to ``weight * equity``."""
+        """Market orders that move each asset with a finite weight to ``weight * equity``
+        (in contracts: ``weight * equity / unit_value``)."""
         weights = np.asarray(command.weights, dtype=float)
         if weights.shape != (len(self.assets),):
             raise BrokerError(
@@ -308,7 +380,7 @@ class VenueBroker(ABC):
         for asset, weight in zip(self.assets, weights, strict=True):
             if not np.isfinite(weight):
                 continue
-            target = weight * equity / self.last_price(asset)
+            target = weight * equity / self.unit_value(asset)
             delta = target - held.get(asset, 0.0)
             if abs(delta) <= 1e-12:
                 continue

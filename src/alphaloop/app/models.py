@@ -146,6 +146,10 @@ def train_spec(
     on_fit: Any = None,
     on_fold: Any = None,
     augment: Any = None,
+    executor: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    concurrent: int = 1,
 ) -> Any:
     """Train ``spec``'s model on ``data`` with the spec's training settings: cross-validate
     and fit (a :class:`~alphaloop.models.TrainingResult`), or for ``schedule: rolling``
@@ -153,7 +157,9 @@ def train_spec(
     ``oos_predictions``, ``metrics`` and ``summary()``. ``on_fit`` and ``on_fold`` go to
     :func:`~alphaloop.models.train` or :func:`~alphaloop.models.rolling_train` (where a
     fold is a segment). ``augment`` (:func:`spec_augmenter`) adds synthetic rows to each
-    fit's training rows (schedule: cv only)."""
+    fit's training rows (schedule: cv only). ``executor``, ``workers``, ``address`` and
+    ``concurrent`` say where and how many at a time the hyperparameter search's trials run
+    (``hpo_*`` of :func:`~alphaloop.models.train`; the result depends on ``concurrent`` only)."""
     from alphaloop.models import rolling_train, train
 
     if spec.training.schedule == "rolling":
@@ -185,6 +191,10 @@ def train_spec(
         on_fit=on_fit,
         on_fold=on_fold,
         augment=augment,
+        hpo_executor=executor,
+        hpo_workers=workers,
+        hpo_address=address,
+        hpo_concurrent=concurrent,
     )
 
 
@@ -256,9 +266,20 @@ def _fit_progress(progress: Progress, n_splits: int) -> Any:
 
 
 def train_from_spec(
-    ws: Workspace, spec: ModelSpec, *, progress: Progress | None = None
+    ws: Workspace,
+    spec: ModelSpec,
+    *,
+    progress: Progress | None = None,
+    executor: str = "local",
+    workers: int = 1,
+    concurrent: int = 1,
 ) -> TrainedModel:
     """Build the dataset, train on purged splits, register ``spec.name/vN``, record the run.
+
+    With ``training.hpo_trials``, ``executor`` (``local`` or ``ray``, at the
+    settings' ``ray_address``) and ``workers`` say where the search's fits run;
+    ``concurrent`` trials are asked per round (recorded in the run's parameters:
+    the search depends on it, not on where it ran).
 
     The spec is checked first (:func:`check_model_spec`): a missing dataset,
     library or superseded version fails before any data is loaded or any run
@@ -267,14 +288,32 @@ def train_from_spec(
     """
     expressions = check_model_spec(ws, spec)
     report = progress or no_progress
-    with ws.runs.start("model-train", {"model_spec": spec.model_dump(mode="json")}) as run:
+    if concurrent < 1:
+        raise ModelError(f"concurrent must be at least 1, got {concurrent}")
+    if spec.training.hpo_trials == 0 and (executor != "local" or workers > 1 or concurrent > 1):
+        raise ModelError(
+            "executor, workers and concurrent run the hyperparameter search, and this spec "
+            "has none (training.hpo_trials: 0)",
+            hint="set training.hpo_trials, or leave these options out",
+        )
+    params: dict[str, Any] = {"model_spec": spec.model_dump(mode="json")}
+    if spec.training.hpo_trials:
+        params["hpo_concurrent"] = concurrent
+    with ws.runs.start("model-train", params) as run:
         report(_FEATURES_STEP, 0, 1)
         info = ws.data.info(spec.data, spec.version)
         data = spec_learning_data(ws, spec, expressions)
         report(_FEATURES_STEP, 1, 1)
         augmenter = spec_augmenter(ws, spec, expressions)
         result = train_spec(
-            data, spec, on_fit=_fit_progress(report, spec.training.n_splits), augment=augmenter
+            data,
+            spec,
+            on_fit=_fit_progress(report, spec.training.n_splits),
+            augment=augmenter,
+            executor=executor,
+            workers=workers,
+            address=ws.settings.ray_address if executor == "ray" else None,
+            concurrent=concurrent,
         )
         augmented = result.settings.get("augment") if augmenter is not None else None
         metrics = dict(result.metrics)

@@ -26,6 +26,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,13 +127,10 @@ def spec_augmenter(ws: Workspace, spec: ModelSpec, expressions: dict[str, str]) 
     from alphaloop.models.training import DEFAULT_SEQUENCE_WINDOW
 
     label = LabelSpec(**spec.label.model_dump())
-
-    def build(panel: Panel) -> LearningData:
-        return build_dataset(
-            panel, expressions, label, normalize=spec.normalize, winsorize=spec.winsorize,
-            mode=spec.mode, library_root=ws.root,
-        )  # fmt: skip
-
+    build = partial(  # a partial, not a closure: a search's process pool ships it
+        build_dataset, features=expressions, label=label, normalize=spec.normalize,
+        winsorize=spec.winsorize, mode=spec.mode, library_root=ws.root,
+    )  # fmt: skip
     window = None
     if spec.model.family in SEQUENCE_FAMILIES:
         window = spec.training.sequence_window or DEFAULT_SEQUENCE_WINDOW

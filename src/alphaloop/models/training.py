@@ -213,7 +213,7 @@ def train(
         For bad settings, a label that does not fit the task, or data too
         short for the splits.
     """
-    _check_splits(splitter, n_splits, hpo_trials)
+    _check_splits(splitter, n_splits, hpo_trials, hpo_concurrent)
     task, fixed, window = _check_common(
         data, family, task, params, seed, valid_fraction, sequence_window
     )
@@ -222,8 +222,6 @@ def train(
             f"family {family!r} has no hyperparameters to search",
             hint="use hpo_trials=0, or the 'ridge' family for a tuned linear model",
         )
-    if isinstance(hpo_concurrent, bool) or not isinstance(hpo_concurrent, int) or hpo_concurrent < 1:
-        raise ModelError(f"hpo_concurrent must be an integer >= 1, got {hpo_concurrent!r}")
     ctx, usable = _context(data, family, task, seed, valid_fraction, embargo, window, on_fit)
     ctx.augment = augment
 
@@ -238,9 +236,7 @@ def train(
 
     def tune(key: int | None) -> tuple[dict[str, Any], SearchSummary]:
         assert pool is not None
-        return _search(
-            ctx, pool, key, steps[key], fixed, hpo_trials, hpo_timeout, hpo_concurrent
-        )
+        return _search(ctx, pool, key, steps[key], fixed, hpo_trials, hpo_timeout, hpo_concurrent)
 
     try:
         result = _cross_validate(ctx, outer, fixed, tune if hpo_trials else None, on_fold, oos)
@@ -325,13 +321,15 @@ def _cross_validate(
     return fold_rows, final_params, search
 
 
-def _check_splits(splitter: str, n_splits: int, hpo_trials: int) -> None:
+def _check_splits(splitter: str, n_splits: int, hpo_trials: int, concurrent: int = 1) -> None:
     if splitter not in SPLITTERS:
         raise ModelError(f"splitter must be one of {SPLITTERS}, got {splitter!r}")
     if isinstance(n_splits, bool) or not isinstance(n_splits, int) or n_splits < 2:
         raise ModelError(f"n_splits must be an integer >= 2, got {n_splits!r}")
     if isinstance(hpo_trials, bool) or not isinstance(hpo_trials, int) or hpo_trials < 0:
         raise ModelError(f"hpo_trials must be an integer >= 0, got {hpo_trials!r}")
+    if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
+        raise ModelError(f"hpo_concurrent must be an integer >= 1, got {concurrent!r}")
 
 
 def _check_common(

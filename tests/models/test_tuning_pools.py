@@ -74,3 +74,28 @@ def test_rounds_replay_every_fit_in_trial_order(small: LearningData) -> None:
 def test_a_bad_concurrency_is_a_model_error(small: LearningData) -> None:
     with pytest.raises(ModelError, match="hpo_concurrent must be an integer >= 1, got 0"):
         _train(small, hpo_concurrent=0)
+
+
+def test_an_augmented_search_on_a_process_pool_keeps_every_fit_record(
+    shared_workspace: Workspace, small: LearningData
+) -> None:
+    from functools import partial
+
+    import numpy as np
+
+    from alphaloop.models.augment import TrainingAugmenter
+    from alphaloop.synth.augment import AugmentConfig
+
+    panel = shared_workspace.data.load("sp500-stocks").slice("2015-01-01", "2015-12-31")
+    build = partial(build_dataset, features=FEATURES, label=LabelSpec(horizon=5))
+    config = AugmentConfig("normal", paths=1, seed=1)
+    kwargs = {"n_splits": 2, "hpo_trials": 4, "seed": 3, "hpo_concurrent": 2}
+    runs = [
+        train(small, "ridge", augment=TrainingAugmenter(panel, build, config), **kwargs, **where)  # type: ignore[arg-type]
+        for where in ({}, {"hpo_workers": 2})
+    ]
+    here, pooled = (r.settings["augment"] for r in runs)
+    assert pooled == here  # the workers' fit records came back, in trial order
+    hpo = [f for f in here["fits"] if f["stage"] == "hpo"]
+    assert len(hpo) == 3 * 4 * 3  # 3 searches x 4 trials x 3 inner splits
+    assert np.array_equal(runs[0].oos_predictions, runs[1].oos_predictions, equal_nan=True)

@@ -1,6 +1,6 @@
 """On a local multi-process Ray instance (started once for the module): task pools, a
-backtest sweep and a factor-mining run give the in-process results for the same seed,
-and each actor deserializes the shared payload once."""
+backtest sweep, a factor-mining run and a model's hyperparameter search give the
+in-process results for the same seed, and each actor deserializes the shared payload once."""
 
 from __future__ import annotations
 
@@ -108,3 +108,27 @@ def test_rl_tuning_on_ray_matches_the_in_process_search(tmp_path: Path) -> None:
     assert doc["trials"] == local["trials"]  # the same draws and the same scores
     assert doc["best_params"] == local["best_params"]
     assert len({str(t["params"]) for t in local["trials"]}) == 4
+
+
+def test_a_model_search_on_ray_matches_the_in_process_search(
+    shared_workspace: Workspace,
+) -> None:
+    from dataclasses import asdict
+
+    from alphaloop.models.dataset import build_dataset
+    from alphaloop.models.labels import LabelSpec
+    from alphaloop.models.training import train
+
+    panel = shared_workspace.data.load("sp500-stocks").slice("2015-01-01", "2015-12-31")
+    data = build_dataset(
+        panel, {"MOM5": "$close/Ref($close, 5) - 1", "REV1": "-($close/Ref($close, 1) - 1)"},
+        LabelSpec(horizon=5),
+    )  # fmt: skip
+    runs = [
+        train(data, "ridge", n_splits=2, hpo_trials=12, seed=3, hpo_concurrent=4, **where)
+        for where in ({}, {"hpo_executor": "ray", "hpo_workers": 2})
+    ]
+    local, remote = (asdict(r.search) for r in runs)
+    assert remote == local  # best parameters, every trial's value and state
+    assert local["n_trials"] == 12
+    assert runs[0].params == runs[1].params

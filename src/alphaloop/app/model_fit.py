@@ -55,12 +55,17 @@ def fit_from_spec(
     expressions: dict[str, str] | None = None,
     progress: Progress | None = None,
     tag: str = "",
+    executor: str = "local",
+    workers: int = 1,
+    concurrent: int = 1,
 ) -> FittedModel:
     """Fit ``spec`` and stage its artifact; no database writes.
 
     ``expressions`` are :func:`~alphaloop.app.models.check_model_spec`'s result (the
     spec is checked when they are not given); ``tag`` marks the staging directory
-    (:meth:`~alphaloop.models.registry.ModelRegistry.drop_staged`).
+    (:meth:`~alphaloop.models.registry.ModelRegistry.drop_staged`). ``executor``,
+    ``workers`` and ``concurrent`` say where and how the hyperparameter search's fits
+    run (see :func:`~alphaloop.app.models.train_from_spec`).
     """
     from alphaloop.app.models import (
         _FEATURES_STEP,
@@ -84,7 +89,14 @@ def fit_from_spec(
     report(_FEATURES_STEP, 1, 1)
     augmenter = spec_augmenter(ws, spec, expressions)
     result = train_spec(
-        data, spec, on_fit=_fit_progress(report, spec.training.n_splits), augment=augmenter
+        data,
+        spec,
+        on_fit=_fit_progress(report, spec.training.n_splits),
+        augment=augmenter,
+        executor=executor,
+        workers=workers,
+        address=ws.settings.ray_address if executor == "ray" else None,
+        concurrent=concurrent,
     )
     augmented = result.settings.get("augment") if augmenter is not None else None
     metrics = dict(result.metrics)

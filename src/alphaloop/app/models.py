@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +125,10 @@ def spec_augmenter(ws: Workspace, spec: ModelSpec, expressions: dict[str, str]) 
     from alphaloop.models.training import DEFAULT_SEQUENCE_WINDOW
 
     label = LabelSpec(**spec.label.model_dump())
-
-    def build(panel: Panel) -> LearningData:
-        return build_dataset(
-            panel, expressions, label, normalize=spec.normalize, winsorize=spec.winsorize,
-            mode=spec.mode, library_root=ws.root,
-        )  # fmt: skip
-
+    build = partial(  # a partial, not a closure: a search's process pool ships it
+        build_dataset, features=expressions, label=label, normalize=spec.normalize,
+        winsorize=spec.winsorize, mode=spec.mode, library_root=ws.root,
+    )  # fmt: skip
     window = None
     if spec.model.family in SEQUENCE_FAMILIES:
         window = spec.training.sequence_window or DEFAULT_SEQUENCE_WINDOW
@@ -144,6 +142,10 @@ def train_spec(
     on_fit: Any = None,
     on_fold: Any = None,
     augment: Any = None,
+    executor: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    concurrent: int = 1,
 ) -> Any:
     """Train ``spec``'s model on ``data`` with the spec's training settings: cross-validate
     and fit (a :class:`~alphaloop.models.TrainingResult`), or for ``schedule: rolling``
@@ -151,7 +153,9 @@ def train_spec(
     ``oos_predictions``, ``metrics`` and ``summary()``. ``on_fit`` and ``on_fold`` go to
     :func:`~alphaloop.models.train` or :func:`~alphaloop.models.rolling_train` (where a
     fold is a segment). ``augment`` (:func:`spec_augmenter`) adds synthetic rows to each
-    fit's training rows (schedule: cv only)."""
+    fit's training rows (schedule: cv only). ``executor``, ``workers``, ``address`` and
+    ``concurrent`` say where and how many at a time the hyperparameter search's trials run
+    (``hpo_*`` of :func:`~alphaloop.models.train`; the result depends on ``concurrent`` only)."""
     from alphaloop.models import rolling_train, train
 
     if spec.training.schedule == "rolling":
@@ -183,6 +187,10 @@ def train_spec(
         on_fit=on_fit,
         on_fold=on_fold,
         augment=augment,
+        hpo_executor=executor,
+        hpo_workers=workers,
+        hpo_address=address,
+        hpo_concurrent=concurrent,
     )
 
 
@@ -254,9 +262,20 @@ def _fit_progress(progress: Progress, n_splits: int) -> Any:
 
 
 def train_from_spec(
-    ws: Workspace, spec: ModelSpec, *, progress: Progress | None = None
+    ws: Workspace,
+    spec: ModelSpec,
+    *,
+    progress: Progress | None = None,
+    executor: str = "local",
+    workers: int = 1,
+    concurrent: int = 1,
 ) -> TrainedModel:
     """Build the dataset, train on purged splits, register ``spec.name/vN``, record the run.
+
+    With ``training.hpo_trials``, ``executor`` (``local`` or ``ray``, at the
+    settings' ``ray_address``) and ``workers`` say where the search's fits run;
+    ``concurrent`` trials are asked per round (recorded in the run's parameters:
+    the search depends on it, not on where it ran).
 
     The spec is checked first (:func:`check_model_spec`): a missing dataset,
     library or superseded version fails before any data is loaded or any run
@@ -265,9 +284,29 @@ def train_from_spec(
     """
     from alphaloop.app.model_fit import fit_from_spec
 
+    if concurrent < 1:
+        raise ModelError(f"concurrent must be at least 1, got {concurrent}")
+    if spec.training.hpo_trials == 0 and (executor != "local" or workers > 1 or concurrent > 1):
+        raise ModelError(
+            "executor, workers and concurrent run the hyperparameter search, and this spec "
+            "has none (training.hpo_trials: 0)",
+            hint="set training.hpo_trials, or leave these options out",
+        )
+
     expressions = check_model_spec(ws, spec)
-    with ws.runs.start("model-train", {"model_spec": spec.model_dump(mode="json")}) as run:
-        fitted = fit_from_spec(ws, spec, expressions=expressions, progress=progress)
+    params: dict[str, Any] = {"model_spec": spec.model_dump(mode="json")}
+    if spec.training.hpo_trials:
+        params["hpo_concurrent"] = concurrent
+    with ws.runs.start("model-train", params) as run:
+        fitted = fit_from_spec(
+            ws,
+            spec,
+            expressions=expressions,
+            progress=progress,
+            executor=executor,
+            workers=workers,
+            concurrent=concurrent,
+        )
         try:
             version = ws.models.commit_prepared(fitted.prepared)
         finally:

@@ -25,7 +25,7 @@ from alphaloop.cli.model_compare import model_compare
 from alphaloop.cli.model_explain import model_explain
 from alphaloop.cli.model_learn import model_learn
 from alphaloop.cli.model_predict import model_export, model_predict
-from alphaloop.errors import ExitCode
+from alphaloop.errors import ExitCode, UsageError
 
 model_app = typer.Typer(
     help=(
@@ -44,16 +44,33 @@ def _metrics(metrics: dict[str, Any]) -> str:
 def model_train(
     ctx: typer.Context,
     spec_path: Annotated[Path, typer.Argument(help="Model spec (YAML or JSON).")],
+    executor: Annotated[
+        str, typer.Option(help="Where the hyperparameter search's fits run: local or ray.")
+    ] = "local",
+    workers: Annotated[
+        int, typer.Option(help="Search processes (or Ray actors); 1 fits in process.", min=1)
+    ] = 1,
+    concurrent: Annotated[
+        int,
+        typer.Option(
+            help="Search trials asked per round (the search depends on it, not on the executor).",
+            min=1,
+        ),
+    ] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a model on purged splits and register it as NAME/vN (never on the holdout)."""
     from alphaloop.app import train_from_spec
     from alphaloop.models import load_model_spec
 
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be local or ray, got {executor!r}")
     spec = load_model_spec(spec_path)
     ws = workspace(ctx, write=True)
     with progress_bars(as_json) as progress:
-        trained = train_from_spec(ws, spec, progress=progress)
+        trained = train_from_spec(
+            ws, spec, progress=progress, executor=executor, workers=workers, concurrent=concurrent
+        )
     doc = trained.to_dict()
     if as_json:
         print_json(doc)

@@ -39,7 +39,13 @@ from alphaloop.models.families import SEQUENCE_FAMILIES, make_estimator
 from alphaloop.models.learning_data import LearningData
 from alphaloop.models.metrics import _ic_metrics, prediction_metrics
 from alphaloop.models.training_results import FitRecord, TrainingPeriod, TrainingResult
-from alphaloop.models.tuning import HPO_INNER_SPLITS, SEARCH_SPACES, SearchSummary, _search
+from alphaloop.models.tuning import (
+    HPO_INNER_SPLITS,
+    SEARCH_SPACES,
+    SearchSummary,
+    _search,
+    _search_pool,
+)
 
 __all__ = ["train"]
 
@@ -51,6 +57,10 @@ class Augmenter(Protocol):
         self, data: LearningData, fit_rows: np.ndarray, *, stage: str, fold: int | None,
         trial: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]: ...  # fmt: skip
+
+
+# An augmenter may keep a ``records`` list (one entry per fit); the fits of a search that
+# ran in other processes send theirs back, and they are appended here in trial order.
 
 
 Splitter = Literal["walk_forward", "purged_kfold"]
@@ -133,6 +143,10 @@ def train(
     on_fit: Callable[[FitRecord], None] | None = None,
     on_fold: Callable[[int, Estimator, np.ndarray, np.ndarray], None] | None = None,
     augment: Augmenter | None = None,
+    hpo_executor: str = "local",
+    hpo_workers: int = 1,
+    hpo_address: str | None = None,
+    hpo_concurrent: int = 1,
 ) -> TrainingResult:
     """Cross-validate ``family`` on ``data`` out of sample, then fit the final model on all of it.
 
@@ -160,7 +174,19 @@ def train(
         Optuna trials per search; a search runs inside each fold's training
         rows and once on all rows for the final model. 0: no search.
     hpo_timeout : float, optional
-        Seconds per search.
+        Seconds per search (checked before each round of trials).
+    hpo_executor : {"local", "ray"}, default="local"
+        Where the search's fits run (:mod:`alphaloop.compute`): ``local`` in
+        this process (one worker) or a process pool, ``ray`` on Ray actors.
+        The result does not depend on it.
+    hpo_workers : int, default=1
+        Processes or actors for the search.
+    hpo_address : str, optional
+        A Ray cluster's address (``ray`` only; default: a local instance).
+    hpo_concurrent : int, default=1
+        Trials asked per round of the search. The result depends on it
+        (1 is the sequential search); with more, pruning is decided after a
+        round's fits ran (see :mod:`alphaloop.models.tuning`).
     sequence_window : int, optional
         Dates per sequence for the sequence families (``"lstm"``, ``"gru"``,
         ``"transformer"``, ``"tft"``; default 10); not allowed for other families.
@@ -187,7 +213,7 @@ def train(
         For bad settings, a label that does not fit the task, or data too
         short for the splits.
     """
-    _check_splits(splitter, n_splits, hpo_trials)
+    _check_splits(splitter, n_splits, hpo_trials, hpo_concurrent)
     task, fixed, window = _check_common(
         data, family, task, params, seed, valid_fraction, sequence_window
     )
@@ -200,29 +226,25 @@ def train(
     ctx.augment = augment
 
     oos = np.full(len(data), np.nan)
-    fold_rows = []
     outer = _date_splits(ctx.rows_info, usable, splitter, n_splits, embargo, "outer")
-    for k, (train_rows, test_rows) in enumerate(outer):
-        fold_params, search = dict(fixed), None
-        if hpo_trials:
-            fold_params, search = _search(ctx, train_rows, fixed, hpo_trials, hpo_timeout, k)
-        estimator, fit_rows, valid_rows = ctx.fit(
-            fold_params, train_rows, stage="cv", fold=k, eval_rows=test_rows
-        )
-        if on_fold is not None:
-            on_fold(k, estimator, test_rows, ctx.x(test_rows))
-        pred = ctx.predict(estimator, test_rows)
-        oos[test_rows] = pred[test_rows]
-        in_sample = _ic_metrics(data, ctx.predict(estimator, fit_rows))["ic"]
-        fold_rows.append(
-            _fold_row(ctx, k, fit_rows, valid_rows, test_rows, estimator, pred, in_sample, search)
-        )
-
-    final_params, search = dict(fixed), None
+    pool, steps = None, {}
     if hpo_trials:
-        final_params, search = _search(ctx, usable, fixed, hpo_trials, hpo_timeout, None)
-    final, _, _ = ctx.fit(final_params, usable, stage="final", fold=None)
+        searches = {**{k: rows for k, (rows, _) in enumerate(outer)}, None: usable}
+        pool, steps = _search_pool(
+            ctx, searches, executor=hpo_executor, workers=hpo_workers, address=hpo_address
+        )
 
+    def tune(key: int | None) -> tuple[dict[str, Any], SearchSummary]:
+        assert pool is not None
+        return _search(ctx, pool, key, steps[key], fixed, hpo_trials, hpo_timeout, hpo_concurrent)
+
+    try:
+        result = _cross_validate(ctx, outer, fixed, tune if hpo_trials else None, on_fold, oos)
+    finally:
+        if pool is not None:
+            pool.close()
+    fold_rows, final_params, search = result
+    final, _, _ = ctx.fit(final_params, usable, stage="final", fold=None)
     folds = pd.DataFrame(fold_rows)
     tested = np.flatnonzero(np.isfinite(oos))
     metrics = prediction_metrics(data, oos, tested, task=task)
@@ -245,6 +267,8 @@ def train(
         "hpo_timeout": hpo_timeout,
         "hpo_inner_splits": HPO_INNER_SPLITS if hpo_trials else None,
     }
+    if hpo_trials:
+        settings["hpo_concurrent"] = hpo_concurrent
     summary = getattr(augment, "summary", None)
     if callable(summary):
         settings["augment"] = summary()
@@ -264,13 +288,48 @@ def train(
     )
 
 
-def _check_splits(splitter: str, n_splits: int, hpo_trials: int) -> None:
+def _cross_validate(
+    ctx: _Context,
+    outer: list[tuple[np.ndarray, np.ndarray]],
+    fixed: dict[str, Any],
+    tune: Callable[[int | None], tuple[dict[str, Any], SearchSummary]] | None,
+    on_fold: Callable[[int, Estimator, np.ndarray, np.ndarray], None] | None,
+    oos: np.ndarray,
+) -> tuple[list[dict[str, Any]], dict[str, Any], SearchSummary | None]:
+    """Fit and test each outer fold (tuned first by ``tune(fold)`` if given), filling
+    ``oos``; then tune for the final model. Returns the fold rows, the final model's
+    parameters and its search."""
+    fold_rows = []
+    for k, (train_rows, test_rows) in enumerate(outer):
+        fold_params, search = dict(fixed), None
+        if tune is not None:
+            fold_params, search = tune(k)
+        estimator, fit_rows, valid_rows = ctx.fit(
+            fold_params, train_rows, stage="cv", fold=k, eval_rows=test_rows
+        )
+        if on_fold is not None:
+            on_fold(k, estimator, test_rows, ctx.x(test_rows))
+        pred = ctx.predict(estimator, test_rows)
+        oos[test_rows] = pred[test_rows]
+        in_sample = _ic_metrics(ctx.data, ctx.predict(estimator, fit_rows))["ic"]
+        fold_rows.append(
+            _fold_row(ctx, k, fit_rows, valid_rows, test_rows, estimator, pred, in_sample, search)
+        )
+    final_params, search = dict(fixed), None
+    if tune is not None:
+        final_params, search = tune(None)
+    return fold_rows, final_params, search
+
+
+def _check_splits(splitter: str, n_splits: int, hpo_trials: int, concurrent: int = 1) -> None:
     if splitter not in SPLITTERS:
         raise ModelError(f"splitter must be one of {SPLITTERS}, got {splitter!r}")
     if isinstance(n_splits, bool) or not isinstance(n_splits, int) or n_splits < 2:
         raise ModelError(f"n_splits must be an integer >= 2, got {n_splits!r}")
     if isinstance(hpo_trials, bool) or not isinstance(hpo_trials, int) or hpo_trials < 0:
         raise ModelError(f"hpo_trials must be an integer >= 0, got {hpo_trials!r}")
+    if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
+        raise ModelError(f"hpo_concurrent must be an integer >= 1, got {concurrent!r}")
 
 
 def _check_common(

@@ -14,8 +14,8 @@ bus event ``type``     WS topic     ``data``
 =====================  ===========  ==============================================
 
 ``data`` is ``{"event": {type, version, id, ts, source}, **payload}``. The
-P&L tick is an event of its own (``pnl_tick`` v1), registered here: a
-paper or live session publishes one per bar or per price update.
+P&L tick (``pnl_tick`` v1) is defined in :mod:`alphaloop.live.bus.catalog`
+(re-exported here): the live loop publishes one per sleeve per bar.
 
 The Redis bridge reads with a consumer group of its own (a fresh name per
 server, starting at new entries), so every server sees every event; the
@@ -27,11 +27,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
-from alphaloop.live.bus.events import Event, Payload, register_event
+from alphaloop.live.bus.catalog import PnlTick, PnlTicked
+from alphaloop.live.bus.events import Event
 
 if TYPE_CHECKING:
     from alphaloop.api.hub import Hub
@@ -49,24 +48,6 @@ BUS_TOPICS: dict[str, str] = {
     "model_release": "alerts",
 }
 """Bus event type -> WebSocket topic."""
-
-
-class PnlTick(Payload):
-    """A session's equity and P&L now (currency of the session's capital)."""
-
-    session: str = Field(min_length=1, max_length=200)
-    equity: float = Field(allow_inf_nan=False)
-    pnl: float = Field(allow_inf_nan=False, description="Equity minus the starting capital.")
-    pnl_day: float | None = Field(default=None, allow_inf_nan=False)
-
-
-@register_event
-class PnlTicked(Event):
-    """A P&L tick of a paper or live session."""
-
-    type: Literal["pnl_tick"] = "pnl_tick"
-    version: Literal[1] = 1
-    payload: PnlTick
 
 
 def event_data(event: Event) -> dict[str, Any]:

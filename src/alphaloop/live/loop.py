@@ -293,7 +293,7 @@ class LiveLoop:
         if not events:
             return
         if self._ts is not None:
-            events = [e if e.type == "bar" else e.model_copy(update={"id": self._id(e.type)})
+            events = [e if e.type == "bar" else e.model_copy(update={"id": self._id(e)})
                       for e in events]  # fmt: skip
         if self._outbox is not None:
             self._outbox.extend(events)
@@ -301,10 +301,33 @@ class LiveLoop:
             self.bus.publish_many(events)
         self.events += len(events)
 
-    def _id(self, kind: str) -> str:
+    def _id(self, event: Event) -> str:
+        """P&L ticks are keyed by their sleeve; other events by their place in the bar."""
         assert self._ts is not None
+        if event.type == "pnl_tick":
+            key = f"sleeve:{getattr(event.payload, 'strategy', '')}"
+            return event_id(self.config.name, self.epoch, self._ts.value, event.type, key)
         self._n += 1
-        return event_id(self.config.name, self.epoch, self._ts.value, kind, str(self._n))
+        return event_id(self.config.name, self.epoch, self._ts.value, event.type, str(self._n))
+
+    def _pnl_ticks(self, before: dict[str, float]) -> list[Event]:
+        """One P&L tick per sleeve: its unit account's equity (1.0 at the start of its
+        current state), P&L since then, and the change over this bar (``pnl_day``)."""
+        from alphaloop.live.bus.catalog import PnlTick, PnlTicked
+
+        return [
+            PnlTicked(
+                payload=PnlTick(
+                    session=self.config.name,
+                    strategy=s.name,
+                    equity=s.equity,
+                    pnl=s.equity - 1.0,
+                    pnl_day=s.equity - before[s.name],
+                ),
+                source=ACTOR,
+            )
+            for s in self.sleeves
+        ]
 
     def _flush(self) -> None:
         out, self._outbox = self._outbox, None
@@ -570,6 +593,7 @@ class LiveLoop:
             )
             return
         r_t = rets.iloc[row]
+        before = {s.name: s.equity for s in self.sleeves}
         port = sum(w * float(r_t.get(n, 0.0) or 0.0) for n, w in self.weights.items())
         self.equity *= 1.0 + (port if np.isfinite(port) else 0.0)
         self.peak = max(self.peak, self.equity)
@@ -582,6 +606,9 @@ class LiveLoop:
                 s.equity *= 1.0 + x
                 s.peak = max(s.peak, s.equity)
         self._lifecycle(row, k)
+        if self.config.bus.publish_pnl:
+            before.update({s.name: 1.0 for s in self.sleeves if s.entered == row})
+            self._publish(self._pnl_ticks(before))
         live = [s.name for s in self.sleeve_states(LifecycleState.LIVE)]
         decision = self.controller.step(
             ts,

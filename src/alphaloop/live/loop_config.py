@@ -37,6 +37,7 @@ class BusSettings(_Strict):
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = Field("alphaloop", min_length=1, max_length=100)
     publish_bars: bool = True
+    publish_pnl: bool = Field(True, description="One pnl_tick per sleeve per bar.")
 
 
 class LifecycleSettings(_Strict):

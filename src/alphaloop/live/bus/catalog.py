@@ -17,6 +17,7 @@ class                      ``type``                  payload
 ``LifecycleTransitioned``  ``lifecycle_transition``  :class:`LifecycleTransition`
 :class:`ModelReleased`     ``model_release``         :class:`ModelRelease`, a new version
 :class:`AlertRaised`       ``alert``                 :class:`Alert`, needs attention
+:class:`PnlTicked`         ``pnl_tick``              :class:`PnlTick`, equity and P&L now
 =========================  ========================  ====================================
 """
 
@@ -49,6 +50,8 @@ __all__ = [
     "OrderFilled",
     "OrderRequest",
     "OrderSubmitted",
+    "PnlTick",
+    "PnlTicked",
     "PolicyChange",
     "PolicyChanged",
     "RiskState",
@@ -203,6 +206,21 @@ class Alert(Payload):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class PnlTick(Payload):
+    """A session's or strategy's equity and P&L now, in the currency of its capital
+    (the live loop's sleeves keep unit accounts: equity starts at 1.0).
+
+    ``pnl`` is equity minus the starting equity; ``pnl_day`` is the change over the
+    last bar (daily bars) or since the day's first equity, None when unknown.
+    """
+
+    session: str = Field(min_length=1, max_length=200)
+    strategy: str | None = Field(default=None, min_length=1, max_length=200)
+    equity: float = Field(allow_inf_nan=False)
+    pnl: float = Field(allow_inf_nan=False, description="Equity minus the starting capital.")
+    pnl_day: float | None = Field(default=None, allow_inf_nan=False)
+
+
 @register_event
 class BarClosed(Event):
     """A bar closed (market data)."""
@@ -282,3 +300,12 @@ class AlertRaised(Event):
     type: Literal["alert"] = "alert"
     version: Literal[1] = 1
     payload: Alert
+
+
+@register_event
+class PnlTicked(Event):
+    """A P&L tick of a paper or live session, or of one sleeve of the live loop."""
+
+    type: Literal["pnl_tick"] = "pnl_tick"
+    version: Literal[1] = 1
+    payload: PnlTick

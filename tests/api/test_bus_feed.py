@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alphaloop.api.app import create_app
-from alphaloop.api.bus_bridge import PnlTick, PnlTicked
+from alphaloop.api.bus_bridge import PnlTick, PnlTicked  # the api still re-exports them
 from alphaloop.api.users import UserStore
 from alphaloop.app import Workspace
 from tests.api.conftest import PASSWORD, login, make_settings
@@ -91,4 +91,41 @@ def test_an_in_process_bus_feeds_the_websocket_too(tmp_path: Path) -> None:
             msg = sock.receive_json()
     assert msg["topic"] == "pnl"
     assert msg["data"]["pnl"] == -1.0
+    ws.close()
+
+
+def test_the_live_loop_feeds_the_pnl_topic(tmp_path: Path, monkeypatch) -> None:
+    import alphaloop.app.run_loop as run_loop_module
+    from alphaloop.app.run_loop import run_loop
+    from alphaloop.live.bus import InProcessBus
+    from alphaloop.live.loop_config import LoopConfig
+    from alphaloop.live.loop_state import LoopCheckpoints
+
+    bus = InProcessBus()
+    monkeypatch.setattr(run_loop_module, "_bus", lambda config: bus)
+    ws = Workspace(tmp_path / "ws")
+    ws.data.ensure_bundled()
+    UserStore(ws.db).add("desk", PASSWORD, "viewer")
+    config = LoopConfig.model_validate({
+        "name": "ws-drill", "data": "sp500-stocks", "start": "2006-03-01",
+        "end": "2006-03-31", "styles": ["momentum", "breakout"],
+        "bus": {"publish_bars": False},
+        "lifecycle": {"shadow_bars": 21, "review_every": 21, "min_entry_sharpe": -5.0},
+    })  # fmt: skip
+    with TestClient(create_app(ws, make_settings(), run_jobs=False, bus=bus)) as client:
+        token = login(client, "desk")["access_token"]
+        with client.websocket_connect("/api/v1/ws") as sock:
+            sock.send_json({"op": "auth", "token": token})
+            sock.receive_json()
+            sock.send_json({"op": "subscribe", "topics": ["pnl"]})
+            sock.receive_json()
+            result = run_loop(ws, config)
+            msgs = [sock.receive_json() for _ in range(2 * result.bars)]
+    assert {m["topic"] for m in msgs} == {"pnl"}
+    assert {m["data"]["strategy"] for m in msgs} == {"momentum", "breakout"}
+    assert {m["data"]["session"] for m in msgs} == {"ws-drill"}
+    state = LoopCheckpoints(ws.db).get("ws-drill").state  # type: ignore[union-attr]
+    for name in ("momentum", "breakout"):
+        last = [m for m in msgs if m["data"]["strategy"] == name][-1]
+        assert last["data"]["equity"] == pytest.approx(state["sleeves"][name]["equity"])
     ws.close()

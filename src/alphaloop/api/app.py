@@ -117,7 +117,16 @@ def create_app(
     from alphaloop.api.routes import ROUTERS
     from alphaloop.api.ws import router as ws_router
 
-    jobs = JobManager(ws, workers=settings.workers, poll_s=settings.job_poll_s)
+    from alphaloop.api.jobs_ray import resolve_backend
+
+    ray_address = ws.settings.ray_address
+    jobs = JobManager(
+        ws,
+        workers=settings.workers,
+        poll_s=settings.job_poll_s,
+        backend=resolve_backend(settings.jobs, ray_address),
+        ray_address=ray_address,
+    )
     ctx = ServiceContext(
         ws=ws,
         settings=settings,

@@ -85,6 +85,12 @@ def _child_main(
     """The worker process: run job ``job_id`` and write its outcome to its row."""
     _own_group()
     _watch_parent(server_pid)  # before the heavy imports: the server may die meanwhile
+    run_job(root, settings, job_id, kind)
+
+
+def run_job(root: str, settings: dict[str, Any], job_id: int, kind: str) -> None:
+    """Run job ``job_id`` of ``kind`` in the workspace at ``root`` and write its progress
+    and outcome to its row (in a local worker process or a Ray task)."""
     import json
     import warnings
 
@@ -139,6 +145,10 @@ def _stop_process(proc: BaseProcess, grace_s: float = CANCEL_GRACE_S) -> None:
     it was doing as interrupted); after ``grace_s`` terminate them, then kill what is left."""
     import signal
 
+    stop = getattr(proc, "stop", None)
+    if stop is not None:  # a Ray task (see alphaloop.api.jobs_ray)
+        stop(grace_s)
+        return
     if grace_s > 0:
         _signal_group(proc, signal.SIGINT)
         proc.join(grace_s)
@@ -232,6 +242,11 @@ class JobManager:
         Seconds between looks at the running jobs.
     kinds : collection of str
         Job kinds accepted (default: every kind of :data:`~alphaloop.api.job_kinds.JOB_KINDS`).
+    backend : {"local", "ray"}, default "local"
+        Where jobs run: local worker processes, or Ray tasks (see :mod:`alphaloop.api.jobs_ray`).
+    ray_address : str, optional
+        The Ray cluster for ``backend="ray"``; by default a local instance of ``workers``
+        CPUs is started (unless Ray is already initialised) and shut down by :meth:`stop`.
     """
 
     def __init__(
@@ -241,14 +256,22 @@ class JobManager:
         workers: int = 2,
         poll_s: float = 0.5,
         kinds: frozenset[str] | None = None,
+        backend: str = "local",
+        ray_address: str | None = None,
     ) -> None:
         from alphaloop.api.job_kinds import JOB_KINDS
+        from alphaloop.api.jobs_ray import resolve_backend
+
+        self.backend = resolve_backend(backend, None)
+        self.ray_address = ray_address
+        self._ray: Any = None
+        self._ray_started = False
 
         self.ws = ws
         self.workers = workers
         self.poll_s = poll_s
         self.kinds = kinds if kinds is not None else frozenset(JOB_KINDS)
-        self._procs: dict[int, BaseProcess] = {}
+        self._procs: dict[int, Any] = {}  # a BaseProcess, or a RayJob
         self._seen: dict[int, tuple[str, str]] = {}
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
@@ -355,16 +378,22 @@ class JobManager:
             procs, self._procs = self._procs, {}
         for job_id, proc in procs.items():
             _stop_process(proc, grace_s=0)
-            with self.ws.db.session() as s:
-                s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status == "running")
-                    .values(
-                        status="interrupted",
-                        error="the server stopped while the job ran; submit it again",
-                        finished_at=_now(),
-                    )
+            self._mark_interrupted(job_id)
+        if self._ray_started:
+            self._ray.shutdown()
+            self._ray, self._ray_started = None, False
+
+    def _mark_interrupted(self, job_id: int) -> None:
+        with self.ws.db.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "running")
+                .values(
+                    status="interrupted",
+                    error="the server stopped while the job ran; submit it again",
+                    finished_at=_now(),
                 )
+            )
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -407,6 +436,9 @@ class JobManager:
                         row.status, row.started_at = "running", _now()
                     starts = [(r.id, r.kind) for r in queued]
                 for job_id, kind in starts:
+                    if self.backend == "ray":
+                        self._procs[job_id] = self._ray_job(job_id, kind)
+                        continue
                     proc = self._ctx.Process(
                         target=_child_main,
                         args=(
@@ -422,6 +454,13 @@ class JobManager:
                     proc.start()
                     self._procs[job_id] = proc
         self._report()
+
+    def _ray_job(self, job_id: int, kind: str) -> Any:
+        from alphaloop.api.jobs_ray import RayJob, ray_runtime
+
+        if self._ray is None:
+            self._ray, self._ray_started = ray_runtime(self.ray_address, self.workers)
+        return RayJob(self._ray, str(self.ws.root), self.ws.settings.model_dump(), job_id, kind)
 
     def _report(self) -> None:
         if not self._listeners:

@@ -12,6 +12,8 @@ requests per second.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -94,6 +96,11 @@ class ApiSettings(BaseSettings):
     login_burst: int = Field(10, ge=1, description="Login attempts an address may make at once.")
     workers: int = Field(2, ge=1, le=64, description="Background jobs run at once.")
     job_poll_s: float = Field(0.5, gt=0, le=60, description="How often job progress is read.")
+    jobs: Literal["local", "ray"] | None = Field(
+        None,
+        description="Where background jobs run: local worker processes or Ray tasks; none: "
+        "Ray when the workspace settings name a Ray address (ALPHALOOP_RAY_ADDRESS), else local.",
+    )
     bus_url: str | None = Field(
         None,
         description="Redis URL of the live event bus whose events feed the WebSocket topics "

@@ -57,6 +57,15 @@ def serve(
             "alerts), e.g. redis://127.0.0.1:6379/0.",
         ),
     ] = None,
+    jobs: Annotated[
+        str | None,
+        typer.Option(
+            "--jobs",
+            help="Where background jobs run: local (worker processes) or ray (Ray tasks; "
+            "ALPHALOOP_RAY_ADDRESS or a local instance). Default: ray when a Ray address is "
+            "set, else local.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API and WebSocket under /api/v1 (needs ALPHALOOP_API_SECRET)."""
     try:
@@ -70,7 +79,9 @@ def serve(
             f"the service needs the {exc.name} package",
             hint="pip install 'alphaloop[service]'",
         ) from None
-    settings = load_settings(cors_origins=cors_origin or None, workers=workers, bus_url=bus)
+    settings = load_settings(
+        cors_origins=cors_origin or None, workers=workers, bus_url=bus, jobs=jobs
+    )
     tls = check_tls(tls_cert, tls_key)
     if workspace_dir is not None:
         ctx.find_root().obj["workspace"] = workspace_dir

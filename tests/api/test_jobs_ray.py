@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,9 +63,14 @@ def test_a_factor_job_on_ray_gives_the_local_result_and_its_progress(ray_jobs, t
     done = _wait(jobs, job["id"], FINAL_STATUSES)
     assert done["status"] == "succeeded", done["error"]
     assert done["progress"] == {"step": "evaluating factor", "done": 1, "total": 1}
-    time.sleep(0.3)  # the dispatcher's next look reports the final state
+    deadline = time.monotonic() + 30  # the dispatcher's next look reports the final state
+    while time.monotonic() < deadline and not any(
+        d["id"] == job["id"] and d["status"] == "succeeded" for d in seen
+    ):
+        time.sleep(0.1)
     mine = [d for d in seen if d["id"] == job["id"]]
-    assert mine and mine[-1]["status"] == "succeeded"
+    assert mine
+    assert mine[-1]["status"] == "succeeded"
     assert mine[-1]["progress"]["done"] == 1
 
     local_ws = Workspace(tmp_path / "ws")

@@ -114,10 +114,9 @@ def create_app(
         topics; ``settings.bus_url`` names a Redis one instead.
     """
     from alphaloop.api.jobs import JobManager
+    from alphaloop.api.jobs_ray import resolve_backend
     from alphaloop.api.routes import ROUTERS
     from alphaloop.api.ws import router as ws_router
-
-    from alphaloop.api.jobs_ray import resolve_backend
 
     ray_address = ws.settings.ray_address
     jobs = JobManager(

@@ -29,6 +29,23 @@ def test_the_backend_is_ray_when_an_address_is_set() -> None:
         resolve_backend("dask", None)
 
 
+def test_the_service_picks_its_job_backend(tmp_path) -> None:
+    from alphaloop.api.app import create_app
+    from alphaloop.api.errors import ServiceConfigError
+    from alphaloop.settings import Settings
+    from tests.api.conftest import make_settings
+
+    ws = Workspace(tmp_path / "ws", settings=Settings(ray_address="ray://head:10001"))
+    try:
+        assert create_app(ws, make_settings(), run_jobs=False).state.ctx.jobs.backend == "ray"
+        local = create_app(ws, make_settings(jobs="local"), run_jobs=False)
+        assert local.state.ctx.jobs.backend == "local"
+    finally:
+        ws.close()
+    with pytest.raises(ServiceConfigError, match="jobs"):
+        make_settings(jobs="dask")
+
+
 @pytest.fixture(scope="module")
 def ray_jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JobManager, list]]:
     started = not ray.is_initialized()

@@ -110,8 +110,11 @@ def test_a_running_ray_job_is_cancelled(ray_jobs) -> None:
     body = {"goal": "momentum on large caps", "data": "sp500-stocks",
             "config": {"budget": 5000}}  # fmt: skip
     job = jobs.submit("research", body, owner="res")
-    _wait(jobs, job["id"], {"running"} | FINAL_STATUSES)
+    deadline = time.monotonic() + TIMEOUT_S
+    while job["id"] not in jobs._procs and time.monotonic() < deadline:
+        time.sleep(0.05)  # the row says running a moment before the task is submitted
     task = jobs._procs[job["id"]]
+    assert jobs.get(job["id"])["status"] == "running"
     assert jobs.cancel(job["id"])["status"] == "cancelled"
     deadline = time.monotonic() + 60
     while task.is_alive() and time.monotonic() < deadline:

@@ -72,6 +72,8 @@ def test_a_short_password_is_refused(
         ({"ALPHALOOP_API_SECRET": "tooshort"}, [], "at least 32"),
         ({"ALPHALOOP_API_SECRET": "k3Jx9-Qm2Lp7Vt4Zr8Yw1Nb6Hc5Fd0Gs_Ae"}, ["--tls-cert", "c.pem"],
          "both"),
+        ({"ALPHALOOP_API_SECRET": "k3Jx9-Qm2Lp7Vt4Zr8Yw1Nb6Hc5Fd0Gs_Ae"}, ["--jobs", "dask"],
+         "jobs (ALPHALOOP_API_JOBS)"),
     ],
 )  # fmt: skip
 def test_serve_refuses_to_start_without_a_strong_secret_or_a_full_tls_pair(

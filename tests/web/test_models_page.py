@@ -1,0 +1,144 @@
+"""The model registry pages against a registered model (a ridge in two versions, seeded):
+versions, lineage, a drift check run from the page, a promotion; a strategy demoted and
+retired through the page's prompt; the access token refreshed under a working page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.conftest import Dashboard
+
+
+def _audit(dashboard: Dashboard, action: str) -> list[dict[str, Any]]:
+    return list(dashboard.get("admin", "/audit", action=action, limit=200)["entries"])
+
+
+def test_the_registry_lists_each_version_with_its_stage_age_and_metrics(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    models = dashboard.get("viewer", "/models")["models"]
+    assert {m["ref"] for m in models} >= set(dashboard.seeded["models"])
+    p = page_for("viewer")
+    page = p.open("models")
+    rows = page.locator("#models tbody tr")
+    assert rows.count() == len(models)
+    for i, m in enumerate(models):
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        assert cells[:5] == [m["name"], f"v{m['version']}", m["stage"], m["family"], m["dataset"]]
+        assert cells[5].endswith(("s", "min", "h", "d")) and cells[5] != "–"
+        assert cells[6] == f"{m['metrics']['ic']:.4f}"
+        assert cells[7] == f"{m['metrics']['rank_ic']:.4f}"
+    p.shot("models")
+
+
+def test_a_version_shows_its_lineage_and_a_drift_check_started_from_the_page(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    first, second = dashboard.seeded["models"]
+    doc = dashboard.get("researcher", f"/models/{second}")
+    p = page_for("researcher")
+    page = p.open(f"models/{second}")
+    assert page.inner_text("h1") == second
+    assert page.inner_text("#dataset-hash") == doc["dataset_hash"]
+    assert page.inner_text("#parent") == first
+    spec = page.inner_text("#model-spec")
+    assert '"family": "ridge"' in spec and '"mom21"' in spec
+    assert page.locator("#lineage li").all_inner_texts() == [second, first]
+    metrics = dict(zip(page.locator("#metrics tbody td:first-child").all_inner_texts(),
+                       page.locator("#metrics tbody td:nth-child(2)").all_inner_texts(),
+                       strict=True))  # fmt: skip
+    assert metrics["ic"] == f"{doc['metrics']['ic']:.4f}"
+    assert page.locator("#stage-production").count() == 0  # a researcher may not promote
+    # the parent link leads to v1, which names no parent
+    page.click("#parent a")
+    page.wait_for_function(f"document.querySelector('h1')?.textContent === '{first}'")
+    assert "none" in page.inner_text("#parent")
+    # drift: a job started from the page; its result and the alerts it recorded appear
+    page = p.open(f"models/{second}")
+    before = dashboard.get("researcher", "/jobs", kind="model.monitor")["jobs"]
+    page.click("#drift-check")
+    page.wait_for_selector("#drift-verdict")
+    jobs = dashboard.get("researcher", "/jobs", kind="model.monitor")["jobs"]
+    assert len(jobs) == len(before) + 1
+    job = jobs[0]
+    assert job["status"] == "succeeded", job
+    result = dashboard.get("researcher", f"/jobs/{job['id']}/result")["result"]
+    assert page.inner_text("#drift-psi") == f"{result['prediction_psi']:.3f}"
+    alerts = dashboard.get("researcher", f"/models/{second}")["alerts"]
+    assert len(alerts) == len(result["alerts"])
+    if alerts:
+        assert page.locator("#drift tbody tr").count() == len(alerts)
+        assert "alert" in page.inner_text("#drift-verdict")
+    else:
+        assert page.inner_text("#drift-verdict") == "no drift"
+    p.shot("model-drift")
+
+
+def test_an_admin_promotes_a_version_and_a_viewer_has_no_button(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    _, second = dashboard.seeded["models"]
+    viewer = page_for("viewer")
+    page = viewer.open(f"models/{second}")
+    assert page.locator("#model-actions button").count() == 0
+    admin = page_for("admin")
+    page = admin.open(f"models/{second}")
+    page.once("dialog", lambda d: d.accept("out-of-sample IC checked"))
+    page.click("#stage-production")
+    page.wait_for_selector("#stage-archived")  # re-rendered: production may only be archived
+    assert page.inner_text("#stage") == "production"
+    assert dashboard.get("viewer", f"/models/{second}")["stage"] == "production"
+    history = page.locator("#stage-history tbody tr").last.locator("td").all_inner_texts()
+    assert history[1:] == ["candidate", "production", "out-of-sample IC checked"]
+    entries = _audit(dashboard, "model.promoted")
+    assert any(e["actor"] == "admin" and e["payload"]["to"] == "production" for e in entries)
+    admin.shot("model-promoted")
+
+
+def test_a_strategy_is_demoted_and_retired_through_the_page_prompt(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    board = dashboard.get("admin", "/web/leaderboard", data="factor-etfs")
+    pick = next(s for s in board["strategies"] if s["passed"])["hash"]
+    r = dashboard.post("admin", f"/lifecycle/{pick}",
+                       action="promote", to="shadow", reason="validated pick")  # fmt: skip
+    assert r["to"] == "shadow", r
+    p = page_for("admin")
+    page = p.open(f"strategy/{pick}")
+    page.once("dialog", lambda d: d.dismiss())  # no reason: nothing is sent
+    page.click("#lifecycle-demote")
+    assert dashboard.get("admin", f"/web/strategies/{pick}/lifecycle")["state"]["state"] == "shadow"
+    for action, reason, state in (("demote", "shadow record too short", "backtest"),
+                                  ("retire", "superseded by a better pick", "retired")):
+        page.once("dialog", lambda d, reason=reason: d.accept(reason))
+        page.click(f"#lifecycle-{action}")
+        page.wait_for_function(
+            "(s) => document.querySelector('#lifecycle')?.textContent.includes(s)", arg=state
+        )
+        assert dashboard.get("admin", f"/web/strategies/{pick}/lifecycle")["state"]["state"] == state
+        entries = _audit(dashboard, "api.lifecycle.move")
+        assert any(e["actor"] == "admin" and e["payload"]["reason"] == reason
+                   for e in entries), entries  # fmt: skip
+    p.shot("strategy-retired")
+
+
+def test_a_refused_access_token_is_refreshed_and_the_page_keeps_working(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    p = page_for("viewer")
+    page = p.page
+    old_refresh = page.evaluate("sessionStorage.getItem('al.refresh')")
+    # the server refuses this token as it refuses an expired one (401): the client
+    # trades its refresh token for a new pair and repeats the request
+    page.evaluate("sessionStorage.setItem('al.access', 'expired.' + 'x'.repeat(40))")
+    page = p.open("models")
+    assert page.locator("#models tbody tr").count() >= 2
+    access = page.evaluate("sessionStorage.getItem('al.access')")
+    assert not access.startswith("expired.")
+    assert page.evaluate("sessionStorage.getItem('al.refresh')") != old_refresh
+    me = page.evaluate(
+        """async (t) => (await fetch('/api/v1/auth/me', {headers: {Authorization: 'Bearer ' + t}}))
+             .json()""",
+        access,
+    )
+    assert me["name"] == "viewer"

@@ -18,6 +18,7 @@ MODEL_SPEC = {
     "data": DATA,
     "features": {"mom21": "Ref($close, 1) / Ref($close, 21) - 1",
                  "rev5": "Ref($close, 5) / $close - 1"},
+    "end": "2020-06-30",  # a search span after it for the drift check
     "label": {"horizon": 5},
     "model": {"family": "ridge"},
     "training": {"n_splits": 3},

@@ -1,11 +1,12 @@
 """The model registry pages against a registered model (a ridge in two versions, seeded):
 versions, lineage, a drift check run from the page, a promotion; a strategy demoted and
-retired through the page's prompt; the access token refreshed under a working page."""
+retired through the page's prompt; an expired access token refreshed under a working page."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.web.conftest import Dashboard
@@ -133,23 +134,31 @@ def test_a_strategy_is_demoted_and_retired_through_the_page_prompt(
     p.shot("strategy-retired")
 
 
-def test_a_refused_access_token_is_refreshed_and_the_page_keeps_working(
+def test_an_expired_access_token_is_refreshed_and_the_page_keeps_working(
     page_for: Any, dashboard: Dashboard
 ) -> None:
+    from alphaloop.api.security import decode_access_token, issue_access_token
+    from tests.api.conftest import STRONG_SECRET  # the test server's signing secret
+
     p = page_for("viewer")
     page = p.page
+    # a real access token of this user, signed by the server's secret, expired two minutes ago
+    claims = decode_access_token(dashboard.token("viewer"), STRONG_SECRET)
+    expired, _ = issue_access_token(claims, STRONG_SECRET, ttl_s=-120)
+    r = httpx.get(
+        f"{dashboard.base}/api/v1/auth/me", headers={"Authorization": f"Bearer {expired}"}
+    )
+    assert r.status_code == 401
+    assert "expired" in r.json()["error"]["message"]
     old_refresh = page.evaluate("sessionStorage.getItem('al.refresh')")
-    # the server refuses this token as it refuses an expired one (401): the client
-    # trades its refresh token for a new pair and repeats the request
-    page.evaluate("sessionStorage.setItem('al.access', 'expired.' + 'x'.repeat(40))")
+    page.evaluate("(t) => sessionStorage.setItem('al.access', t)", expired)
+    # the page's first call is refused; the client trades its refresh token for a new pair
+    # and repeats the call
     page = p.open("models")
     assert page.locator("#models tbody tr").count() >= 2
     access = page.evaluate("sessionStorage.getItem('al.access')")
-    assert not access.startswith("expired.")
+    assert access != expired
     assert page.evaluate("sessionStorage.getItem('al.refresh')") != old_refresh
-    me = page.evaluate(
-        """async (t) => (await fetch('/api/v1/auth/me', {headers: {Authorization: 'Bearer ' + t}}))
-             .json()""",
-        access,
-    )
-    assert me["name"] == "viewer"
+    r = httpx.get(f"{dashboard.base}/api/v1/auth/me", headers={"Authorization": f"Bearer {access}"})
+    assert r.status_code == 200
+    assert r.json()["name"] == "viewer"

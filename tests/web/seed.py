@@ -1,6 +1,6 @@
 """A seeded workspace for the dashboard tests: bundled data, a user of every role, a small
 research session, a backtest and a paper session on the search span, a pending approval, and
-a ridge model in two versions (v2 retrained from v1) on the search span."""
+a ridge model in two versions (v2 retrained from v1 with a stronger penalty) on the search span."""
 
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ def seed_workspace(root: Path) -> dict[str, object]:
         )  # fmt: skip
         first = train_from_spec(ws, ModelSpec.from_dict(MODEL_SPEC)).version
         second = train_from_spec(ws, ModelSpec.from_dict(
-            {**MODEL_SPEC, "seed": 1, "supersedes": first.ref, "note": "retrained, seed 1"}
+            {**MODEL_SPEC, "model": {"family": "ridge", "params": {"alpha": 100.0}},
+             "supersedes": first.ref, "note": "retrained with a stronger penalty"}
         )).version  # fmt: skip
         return {
             "models": [first.ref, second.ref],

@@ -76,7 +76,7 @@ async function detail(view, ref) {
     actions,
     h("h2", {}, "Metrics (out of sample)"),
     table(Object.entries(m.metrics || {}), [{ label: "metric", get: ([k]) => k }, { label: "value", num: true, get: ([, v]) => num(v, 4) }], { id: "metrics" }),
-    ics.length > 1 ? lineChart(ics, { label: "rolling information coefficient", fmt: (v) => v.toFixed(3) }) : null,
+    ics.length > 1 ? lineChart(ics, { label: "rolling information coefficient", fmt: (v) => v.toFixed(3) }) : "",
     h("h2", {}, "Lineage"),
     lineage(m),
     h("ol", { id: "lineage" }, (m.lineage || []).map((r) => h("li", {}, h("a", { href: `#/models/${r}` }, r)))),

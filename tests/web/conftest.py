@@ -54,7 +54,7 @@ class Dashboard:
         return self.server.base
 
     def token(self, user: str) -> str:
-        """An access token of ``user`` (one login per user and module)."""
+        """An access token of ``user`` (one login per user and test run)."""
         if user in self.tokens:
             return self.tokens[user]
         r = httpx.post(f"{self.base}/api/v1/auth/login",
@@ -69,8 +69,14 @@ class Dashboard:
         assert r.status_code == 200, r.text
         return r.json()
 
+    def post(self, user: str, path: str, **body: Any) -> Any:
+        r = httpx.post(f"{self.base}/api/v1{path}", json=body,
+                       headers={"Authorization": f"Bearer {self.token(user)}"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        return r.json()
 
-@pytest.fixture(scope="module")
+
+@pytest.fixture(scope="package")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)")
@@ -101,7 +107,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             RedisBus(REDIS_URL).drop(topic)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser(dashboard: Dashboard) -> Iterator[Any]:
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)

@@ -1,5 +1,6 @@
 """A seeded workspace for the dashboard tests: bundled data, a user of every role, a small
-research session, a backtest and a paper session on the search span, a pending approval."""
+research session, a backtest and a paper session on the search span, a pending approval, and
+a ridge model in two versions (v2 retrained from v1 with a stronger penalty) on the search span."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ ROLES = ("viewer", "researcher", "trader", "admin")
 DATA = "factor-etfs"
 GOAL = "momentum, technical only"
 HOLDOUT_FRACTION = 0.2
+MODEL = "web-ridge"
+MODEL_SPEC = {
+    "name": MODEL,
+    "data": DATA,
+    "features": {"mom21": "Ref($close, 1) / Ref($close, 21) - 1",
+                 "rev5": "Ref($close, 5) / $close - 1"},
+    "end": "2020-06-30",  # a search span after it for the drift check
+    "label": {"horizon": 5},
+    "model": {"family": "ridge"},
+    "training": {"n_splits": 3},
+}  # fmt: skip
 
 
 def seed_workspace(root: Path) -> dict[str, object]:
@@ -18,8 +30,10 @@ def seed_workspace(root: Path) -> dict[str, object]:
     from alphaloop.api.users import UserStore
     from alphaloop.app import Workspace, open_paper, run_backtest, run_paper
     from alphaloop.app.governance import governance
+    from alphaloop.app.models import train_from_spec
     from alphaloop.app.research import start_research
     from alphaloop.backtest import StrategySpec, quick_spec
+    from alphaloop.models.spec import ModelSpec
     from alphaloop.research.session_config import SessionConfig
 
     ws = Workspace(root)
@@ -48,7 +62,13 @@ def seed_workspace(root: Path) -> dict[str, object]:
              "strategy": spec.hash},
             actor="system",
         )  # fmt: skip
+        first = train_from_spec(ws, ModelSpec.from_dict(MODEL_SPEC)).version
+        second = train_from_spec(ws, ModelSpec.from_dict(
+            {**MODEL_SPEC, "model": {"family": "ridge", "params": {"alpha": 100.0}},
+             "supersedes": first.ref, "note": "retrained with a stronger penalty"}
+        )).version  # fmt: skip
         return {
+            "models": [first.ref, second.ref],
             "research_session": research.session_id,
             "paper_session": paper.id,
             "approval": approval.id,

@@ -43,6 +43,14 @@ class LifecycleMove(Reasoned):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class ModelStageMove(Reasoned):
+    ref: str = Field(min_length=1, max_length=300, description="NAME/vN (or NAME, NAME@stage).")
+    stage: Literal["candidate", "production", "archived"] = Field(
+        description="The stage to move to (the registry's allowed moves only)."
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 # ------------------------------------------------------------------- risk
 @router.get("/risk/kill", name="risk.kill_status", dependencies=[require("read")])
 def kill_status(request: Request) -> dict[str, Any]:
@@ -192,6 +200,18 @@ def lifecycle_move(
         record = move(ctx.ws, ref, actor=who.name, reason=body.reason)
     audit_note(request, f"strategy:{ref}", body.reason, {"action": body.action})
     return to_json(record.to_dict())  # type: ignore[no-any-return]
+
+
+@router.post("/models/stage", name="models.stage")
+def model_stage(body: ModelStageMove, request: Request, who: PolicyAdmin) -> dict[str, Any]:
+    """Move a model version to another stage (admins): candidate -> production | archived,
+    production -> archived, archived -> candidate; promoting to production archives the
+    name's current production version. Recorded in the registry and the audit trail."""
+    from alphaloop.app.models import promote_model
+
+    moved = promote_model(context(request).ws, body.ref, body.stage, body.reason, actor=who.name)
+    audit_note(request, f"model:{moved.version.ref}", body.reason, {"stage": body.stage})
+    return to_json(moved.to_dict())  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------ audit

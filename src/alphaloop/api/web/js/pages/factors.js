@@ -37,7 +37,7 @@ export async function render(view) {
   });
   view.replaceChildren(
     h("h1", {}, "Factors"),
-    session.can("research.run") ? form : null,
+    session.can("research.run") ? form : "",  // replaceChildren would print null
     results,
     h("h2", {}, "Libraries"),
     table(libraries, [

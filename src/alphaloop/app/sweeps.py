@@ -73,17 +73,18 @@ def sweep_dataset(
     with ws.runs.start("sweep", params) as run:
         run.data_hashes = {data: info.content_hash}
         address = ws.settings.ray_address if executor == "ray" else None
-        pool = make_pool(executor, sweep_data(panel), workers=workers, address=address)
+        payload = sweep_data(panel)
+        pool = make_pool(executor, payload, workers=workers, address=address)
         try:
             results = run_sweep(pool, points)
         finally:
             pool.close()
         finite = [r for r in results if math.isfinite(r.sharpe)]
         best = max(finite, key=lambda r: (r.sharpe, -r.fast, -r.slow)) if finite else None
-        ppy = sweep_data(panel).periods_per_year
+        ppy = payload.periods_per_year
         _count_trials(ws, data, results, ppy)
         deflated = (
-            _deflated(ws, data, sweep_data(panel), SmaCross(best.asset, best.fast, best.slow), ppy)
+            _deflated(ws, data, payload, SmaCross(best.asset, best.fast, best.slow), ppy)
             if best is not None
             else None
         )

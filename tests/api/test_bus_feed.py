@@ -129,3 +129,47 @@ def test_the_live_loop_feeds_the_pnl_topic(tmp_path: Path, monkeypatch) -> None:
         last = [m for m in msgs if m["data"]["strategy"] == name][-1]
         assert last["data"]["equity"] == pytest.approx(state["sleeves"][name]["equity"])
     ws.close()
+
+
+def test_a_paper_session_feeds_the_fills_and_pnl_topics(tmp_path: Path) -> None:
+    from alphaloop.app import open_paper, run_paper
+    from alphaloop.app.paper import paper_store
+    from alphaloop.backtest import StrategySpec, quick_spec
+
+    bus = _bus()
+    topic = f"test-paper-{os.urandom(4).hex()}"
+    ws = Workspace(tmp_path / "ws")
+    ws.data.ensure_bundled()
+    UserStore(ws.db).add("desk", PASSWORD, "viewer")
+    base = quick_spec("Ref($close, 1) / Ref($close, 21) - 1", "sp500-stocks", top_k=3)
+    doc = {**base.model_dump(mode="json"), "name": "ws-paper", "fills": "next_close",
+           "start": "2018-01-01", "end": "2018-06-30"}  # fmt: skip
+    spec = StrategySpec.from_dict(doc)
+    info, _ = open_paper(ws, spec)
+    settings = make_settings(bus_url=REDIS_URL, bus_topic=topic)
+    try:
+        with TestClient(create_app(ws, settings, run_jobs=False)) as client:
+            token = login(client, "desk")["access_token"]
+            with client.websocket_connect("/api/v1/ws") as sock:
+                sock.send_json({"op": "auth", "token": token})
+                sock.receive_json()
+                sock.send_json({"op": "subscribe", "topics": ["pnl", "fills"]})
+                sock.receive_json()
+                time.sleep(0.5)  # the bridge's group reads new entries from its creation on
+                run = run_paper(ws, info.id, bus=REDIS_URL, bus_topic=topic)
+                store = paper_store(ws)
+                n_fills = store.n_fills(info.id)
+                msgs = [sock.receive_json() for _ in range(run.bars + n_fills)]
+    finally:
+        bus.drop(topic)  # type: ignore[attr-defined]
+    equity = paper_store(ws).equity(info.id)["equity"].tolist()
+    ticks = [m["data"] for m in msgs if m["topic"] == "pnl"]
+    fills = [m["data"] for m in msgs if m["topic"] == "fills"]
+    assert len(ticks) == len(equity) == run.bars > 100
+    assert [t["equity"] for t in ticks] == equity
+    assert {t["session"] for t in ticks} == {str(info.id)}
+    assert {f["event"]["source"] for f in fills} == {f"paper-{info.id}"}
+    recorded = paper_store(ws).fills(info.id)
+    assert len(fills) == len(recorded) > 0
+    assert [f["symbol"] for f in fills] == recorded["asset"].tolist()
+    ws.close()

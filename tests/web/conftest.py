@@ -47,6 +47,7 @@ class Dashboard:
     seeded: dict[str, Any]
     artifacts: Path
     bus_topic: str | None
+    root: Path | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -98,7 +99,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         os.environ.pop("ALPHALOOP_API_BUS_TOPIC", None)
     try:
         wait_ready(server)
-        yield Dashboard(server, seeded, artifacts, topic)
+        yield Dashboard(server, seeded, artifacts, topic, root)
     finally:
         stop(server)
         if topic is not None:

@@ -220,6 +220,52 @@ def test_fills_and_pnl_stream_into_the_trading_page(page_for: Any,
     p.shot("trading-live")
 
 
+def test_a_paper_session_on_the_bus_streams_into_its_trading_page(
+    page_for: Any, dashboard: Dashboard
+) -> None:
+    import threading
+
+    import pytest
+
+    if dashboard.bus_topic is None or dashboard.root is None:
+        pytest.skip("no Redis server for the live bus")
+    from alphaloop.app import Workspace, open_paper, run_paper
+    from alphaloop.app.paper import paper_store
+    from alphaloop.backtest import StrategySpec
+    from tests.web.conftest import REDIS_URL
+
+    ws = Workspace(dashboard.root)
+    try:
+        seeded = paper_store(ws).get(dashboard.seeded["paper_session"])
+        spec = StrategySpec.from_dict({**seeded.spec, "name": "web-streamed"})
+        info, new = open_paper(ws, spec, speed=40.0)
+        assert new
+        p = page_for("viewer")
+        page = p.open(f"trading/{info.id}")
+        page.wait_for_selector("body[data-live=open]")
+        assert page.locator("#fills tbody tr").count() == 0  # nothing recorded yet
+        done: list[Any] = []
+        worker = threading.Thread(target=lambda: done.append(run_paper(
+            ws, info.id, bus=REDIS_URL, bus_topic=dashboard.bus_topic)))  # fmt: skip
+        worker.start()
+        page.wait_for_selector("#tick:has-text('(live)')", timeout=30_000)
+        worker.join(120)
+        assert done
+        assert done[0].session.status == "finished"
+        store = paper_store(ws)
+        fills, final = store.fills(info.id), store.get(info.id).equity
+        # every fill the session recorded streamed in, newest first, and the last tick
+        page.locator("#fills tbody tr").nth(len(fills) - 1).wait_for(timeout=10_000)
+        page.wait_for_selector(f"#tick:has-text('equity {round(final):,}')", timeout=10_000)
+        assert page.locator("#fills tbody tr").count() == len(fills) > 0
+        last = fills.iloc[-1]
+        first = page.locator("#fills tbody tr").first.locator("td").all_inner_texts()
+        assert first[1:4] == [last["asset"], f"{last['quantity']:.2f}", f"{last['price']:.3f}"]
+        p.shot("trading-paper-bus")
+    finally:
+        ws.close()
+
+
 def test_an_admin_adds_a_user_from_the_users_page(page_for: Any, dashboard: Dashboard) -> None:
     p = page_for("admin")
     page = p.open("users")

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from alphaloop.errors import HoldoutError, PaperError, UsageError
+from alphaloop.live.paper_bus import connect_bus, session_publisher
 from alphaloop.live.records import PaperSessionInfo, PaperStore, StoreRecorder
 from alphaloop.progress import Progress, no_progress
 
@@ -296,6 +297,8 @@ def run_paper(
     gate: Gate | None = None,
     progress: Progress = no_progress,
     live: bool = False,
+    bus: str | None = None,
+    bus_topic: str = "events",
 ) -> PaperRun:
     """Run (or resume) a session until its feed ends or it is asked to stop.
 
@@ -311,7 +314,9 @@ def run_paper(
     ``gate`` wraps the venue (every order of the strategy goes through what
     it returns; default: the session's governance gate); ``live`` is the
     explicit ``--live`` flag a live session needs; ``progress`` hears
-    ``("paper trading", bars done, bars)`` a few times a second.
+    ``("paper trading", bars done, bars)`` a few times a second. ``bus`` is
+    the URL of a Redis event bus: each bar's fills and P&L tick are published
+    on ``bus_topic`` (see :mod:`alphaloop.live.paper_bus`).
 
     Raises
     ------
@@ -320,9 +325,9 @@ def run_paper(
         kill switch.
     ReconciliationError
         After a restart, the record holds a fill the broker never made.
+    BusUnavailableError
+        ``bus`` is given and no Redis server answers there (nothing has run).
     """
-    from alphaloop.live.reconcile import reconcile
-
     store = paper_store(ws)
     info = store.get(session_id)
     if info.status in _ENDED:
@@ -346,8 +351,26 @@ def run_paper(
     if not info.feed.startswith("replay:"):
         from alphaloop.app.paper_live import run_live_feed
 
-        return run_live_feed(ws, session_id, gate=gate, progress=progress, live_flag=live)
+        return run_live_feed(ws, session_id, gate=gate, progress=progress, live_flag=live,
+                             bus=bus, bus_topic=bus_topic)  # fmt: skip
+    connection = connect_bus(bus) if bus else None  # before the claim: no bus, no start
     info = store.claim(session_id)
+    try:
+        return _run_replay(ws, info, gov, gate, progress, connection, bus_topic)
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def _run_replay(
+    ws: Workspace, info: PaperSessionInfo, gov: Governance, gate: Gate | None,
+    progress: Progress, connection: Any, bus_topic: str,
+) -> PaperRun:  # fmt: skip
+    """Run a claimed replay session (see :func:`run_paper`)."""
+    from alphaloop.live.reconcile import reconcile
+
+    store = paper_store(ws)
+    session_id = info.id
     session = build_paper_session(ws, info, gate=gate, governance=gov)
     resumed_at = info.position
     recon = None
@@ -358,6 +381,8 @@ def run_paper(
         recon = reconcile(store, session_id, session)
     recorder = session.recorder
     assert isinstance(recorder, StoreRecorder)
+    if connection is not None:
+        recorder.publisher = session_publisher(connection, info, bus_topic)
     bars = 0
     n_bars = session.feed.panel.n_times
     shown = [0.0]

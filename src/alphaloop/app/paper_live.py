@@ -38,6 +38,7 @@ import pandas as pd
 from alphaloop.app.paper import PaperRun, _StopSignal, paper_store
 from alphaloop.app.paper_gate import session_on
 from alphaloop.errors import BacktestError, PaperError
+from alphaloop.live.paper_bus import connect_bus, session_publisher
 from alphaloop.live.records import PaperSessionInfo
 from alphaloop.progress import Progress, no_progress
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from alphaloop.data import Panel
     from alphaloop.execution import Governance
     from alphaloop.live.feed_live import BarSource, LiveBarFeed
+    from alphaloop.live.paper_bus import SessionPublisher
 
 __all__ = ["WARMUP_ENV", "live_inputs", "run_live_feed"]
 
@@ -146,11 +148,15 @@ def run_live_feed(
     source: BarSource | None = None,
     stop: Callable[[], bool] | None = None,
     live_flag: bool = False,
+    bus: str | None = None,
+    bus_topic: str = "events",
 ) -> PaperRun:
     """Run (or resume) a session on a live feed until it is stopped (see the module).
 
     ``source`` replaces the venue's market data (tests); ``stop`` is asked
-    between bars and polls, as the stop flag, SIGTERM and the kill switch are.
+    between bars and polls, as the stop flag, SIGTERM and the kill switch are;
+    ``bus`` (a Redis URL) gets each bar's fills and P&L tick on ``bus_topic``
+    (see :mod:`alphaloop.live.paper_bus`).
 
     Raises
     ------
@@ -173,7 +179,14 @@ def run_live_feed(
     venue = None
     if info.mode == "live":
         venue = _open_live(ws, info, spec, live_flag)
+    try:
+        connection = connect_bus(bus) if bus else None  # before the claim: no bus, no start
+    except Exception:
+        if venue is not None:
+            venue.close()
+        raise
     info = store.claim(session_id)
+    publisher = session_publisher(connection, info, bus_topic) if connection else None
     killed: list[Any] = []
     flags: dict[str, Any] = {"shown": 0.0}
 
@@ -199,8 +212,10 @@ def run_live_feed(
                 store.update(session_id, first_row=feed.n_times)
                 info = store.get(session_id)
             feed.stop = lambda: signal_flag.flag or should_stop()
-            trader = _LiveTrader(ws, info, spec, gov, gate, venue) if venue is not None else None
+            trader = (_LiveTrader(ws, info, spec, gov, gate, venue, publisher)
+                      if venue is not None else None)  # fmt: skip
             flags["announce"] = True
+            flags["publisher"] = publisher
             bars += _advance(ws, info, spec, gov, gate, feed, trader, feed.stop, flags)
             for batch in feed.new_bars():
                 write_bars(ws.db, session_id, batch, feed.panel.index)
@@ -213,6 +228,8 @@ def run_live_feed(
         if venue is not None:
             with contextlib.suppress(Exception):
                 venue.close()
+        if connection is not None:
+            connection.close()
     if killed:
         kill = killed[0]
         reason = f"kill switch ({kill.label}): {kill.reason}"
@@ -246,6 +263,8 @@ def _advance(
                          gate=gate, governance=gov,
                          announce=flags.pop("announce", False))  # fmt: skip
     session.catch_up(info.position, read_decisions(ws.db, info.id))
+    if session.recorder is not None:  # catch-up replays recorded bars; new bars publish
+        session.recorder.publisher = flags.get("publisher")
     done = 0
     index = inputs.panel.index
     for row in range(info.position, n):
@@ -284,11 +303,13 @@ class _LiveTrader:
     """Sends the targets of each new bar's close to the live venue through the gate."""
 
     def __init__(self, ws: Workspace, info: PaperSessionInfo, spec: StrategySpec,
-                 gov: Governance, gate: Gate | None, venue: Any) -> None:  # fmt: skip
+                 gov: Governance, gate: Gate | None, venue: Any,
+                 publisher: SessionPublisher | None = None) -> None:  # fmt: skip
         from alphaloop.app.paper_gate import session_gate
         from alphaloop.execution import MarketSnapshot
 
         self.ws, self.info, self.venue = ws, info, venue
+        self.publisher = publisher
         store = paper_store(ws)
         venue.restore(_recorded_orders(store, info.id))
         self.market = MarketSnapshot()
@@ -321,7 +342,7 @@ class _LiveTrader:
             for command in _legs(venue, weights, row):
                 gate.submit(command)
         gate.end_bar(row)
-        _record_live(store, info, gate, venue, inputs, row)
+        _record_live(store, info, gate, venue, inputs, row, self.publisher)
         return n - info.position
 
 
@@ -359,7 +380,8 @@ def _recorded_orders(store: Any, session_id: int) -> list[Any]:
 
 
 def _record_live(store: Any, info: PaperSessionInfo, gate: Any, venue: Any,
-                 inputs: EventInputs, row: int) -> None:  # fmt: skip
+                 inputs: EventInputs, row: int,
+                 publisher: SessionPublisher | None = None) -> None:  # fmt: skip
     from sqlalchemy import insert, update
 
     from alphaloop.execution import OrderFilled, OrderPartiallyFilled
@@ -387,3 +409,5 @@ def _record_live(store: Any, info: PaperSessionInfo, gate: Any, venue: Any,
         table = PaperSessionRow.__table__
         conn.execute(update(table).where(table.c.id == info.id).values(
             position=row + 1, cash=cash, equity=equity, last_bar=when))  # fmt: skip
+        if publisher is not None:  # before the commit: a redone bar re-sends its ids
+            publisher.bar(index[row], fills, equity)

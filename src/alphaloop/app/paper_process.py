@@ -17,7 +17,10 @@ from alphaloop.live.records import PaperSessionInfo
 if TYPE_CHECKING:
     from alphaloop.app.workspace import Workspace
 
-__all__ = ["detach_paper", "stop_paper"]
+__all__ = ["BUS_ENV", "detach_paper", "stop_paper"]
+
+#: the event bus URL a session publishes to (``paper start --bus``)
+BUS_ENV = "ALPHALOOP_BUS_URL"
 
 
 def stop_paper(ws: Workspace, session_id: int) -> PaperSessionInfo:
@@ -41,12 +44,15 @@ def stop_paper(ws: Workspace, session_id: int) -> PaperSessionInfo:
     return store.get(session_id)
 
 
-def detach_paper(ws: Workspace, session_id: int) -> int:
+def detach_paper(
+    ws: Workspace, session_id: int, *, bus: str | None = None, bus_topic: str = "events"
+) -> int:
     """Run a session in a background process of its own; returns its pid.
 
     The process runs ``alphaloop paper resume ID`` on this workspace in a
     new session (it survives the terminal); its output goes to
-    ``<workspace>/paper/ID.log``.
+    ``<workspace>/paper/ID.log``. ``bus`` (in the child's environment, as
+    ``ALPHALOOP_BUS_URL``: a URL may hold a password) and ``bus_topic`` are passed on.
     """
     log_dir = Path(ws.root) / "paper"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -57,17 +63,21 @@ def detach_paper(ws: Workspace, session_id: int) -> int:
                 sys.executable, "-m", "alphaloop.cli", "--workspace", str(ws.root),
                 "paper", "resume", str(session_id),
                 *(["--live"] if _is_live(ws, session_id) else []),
+                *(["--bus-topic", bus_topic] if bus else []),
             ],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=_child_env(ws),
+            start_new_session=True, env=_child_env(ws, bus),
         )  # fmt: skip
     finally:
         log.close()
     return proc.pid
 
 
-def _child_env(ws: Workspace) -> dict[str, str]:
+def _child_env(ws: Workspace, bus: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop(BUS_ENV, None)  # the session publishes where it was told to, or nowhere
+    if bus:
+        env[BUS_ENV] = bus
     settings = ws.settings
     if getattr(settings, "database_url", None):
         env["ALPHALOOP_DATABASE_URL"] = str(settings.database_url)

@@ -35,6 +35,16 @@ paper_app = typer.Typer(
 )
 
 SessionArg = Annotated[int, typer.Argument(help="Paper session id.", min=1)]
+BusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bus",
+        envvar="ALPHALOOP_BUS_URL",
+        help="Redis URL of the event bus: each bar's fills and P&L tick are published there "
+        "(what `alphaloop serve --bus` streams to the dashboard), e.g. redis://127.0.0.1:6379/0.",
+    ),
+]
+BusTopicOpt = Annotated[str, typer.Option("--bus-topic", help="The bus topic the events go to.")]
 LiveOpt = Annotated[
     bool,
     typer.Option(
@@ -133,6 +143,8 @@ def start(
         ),
     ] = None,
     live: LiveOpt = False,
+    bus: BusOpt = None,
+    bus_topic: BusTopicOpt = "events",
     detach: Annotated[
         bool, typer.Option("--detach", help="Run in a background process; print its pid.")
     ] = False,
@@ -152,7 +164,7 @@ def start(
     if not new:
         err.print(f"resuming paper session {info.id} ({info.state})", markup=False)
     if detach:
-        pid = detach_paper(ws, info.id)
+        pid = detach_paper(ws, info.id, bus=bus, bus_topic=bus_topic)
         doc = {"session": info.to_dict(), "pid": pid, "new": new}
         if as_json:
             print_json(doc)
@@ -161,7 +173,7 @@ def start(
         out.print(f"follow it with `alphaloop paper status {info.id}`")
         return
     with progress_bars(as_json) as progress:
-        run = run_paper(ws, info.id, progress=progress, live=live)
+        run = run_paper(ws, info.id, progress=progress, live=live, bus=bus, bus_topic=bus_topic)
     if as_json:
         print_json({**run.to_dict(), "new": new})
         return
@@ -187,14 +199,20 @@ def _check_live(ws: Workspace, spec: StrategySpec, feed: str | None) -> None:
 
 @paper_app.command("resume")
 def resume(
-    ctx: typer.Context, session_id: SessionArg, live: LiveOpt = False, as_json: JsonOpt = False
+    ctx: typer.Context,
+    session_id: SessionArg,
+    live: LiveOpt = False,
+    bus: BusOpt = None,
+    bus_topic: BusTopicOpt = "events",
+    as_json: JsonOpt = False,
 ) -> None:
     """Resume a session that was stopped by a crash: reconcile, then carry on."""
     from alphaloop.app import run_paper
 
     ws = workspace(ctx, write=True)
     with progress_bars(as_json) as progress:
-        run = run_paper(ws, session_id, progress=progress, live=live)
+        run = run_paper(ws, session_id, progress=progress, live=live, bus=bus,
+                        bus_topic=bus_topic)  # fmt: skip
     if as_json:
         print_json(run.to_dict())
         return
@@ -279,8 +297,7 @@ def print_gate(gate: dict[str, Any]) -> None:
     for w in gate["waiting"]:
         what = f"order {w['order_id']}" if w["order_id"] is not None else "rebalance"
         out.print(
-            f"  waiting: {what} (bar {w['row']}): `alphaloop approvals approve "
-            f"{w['approval_id']}`",
+            f"  waiting: {what} (bar {w['row']}): `alphaloop approvals approve {w['approval_id']}`",
             markup=False,
         )
     for r in gate["latest_refusals"]:

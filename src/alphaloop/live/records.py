@@ -33,6 +33,7 @@ from alphaloop.store import (
 )
 
 if TYPE_CHECKING:
+    from alphaloop.live.paper_bus import SessionPublisher
     from alphaloop.live.session import PaperSession
 
 __all__ = ["ACTIVE", "PaperSessionInfo", "PaperStore", "StoreRecorder"]
@@ -375,12 +376,23 @@ class StoreRecorder:
     session_id : int
     poll_seconds : float, default 0.5
         How often (wall clock) :meth:`should_stop` reads the stop flag.
+    publisher : SessionPublisher, optional
+        Publishes each bar's fills and P&L tick to the event bus, inside the bar's
+        transaction (see :mod:`alphaloop.live.paper_bus`).
     """
 
-    def __init__(self, store: PaperStore, session_id: int, *, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: PaperStore,
+        session_id: int,
+        *,
+        poll_seconds: float = 0.5,
+        publisher: SessionPublisher | None = None,
+    ) -> None:
         self.store = store
         self.session_id = session_id
         self.poll_seconds = poll_seconds
+        self.publisher = publisher
         self._next_poll = 0.0
         self.engine = store.db.engine
 
@@ -388,6 +400,7 @@ class StoreRecorder:
         sid = self.session_id
         cash, equity = session.account()
         when = bar.time.to_pydatetime()
+        fills: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
             if events:
                 touched = sorted({e.order_id for e in events})
@@ -415,6 +428,8 @@ class StoreRecorder:
                     updated_at=datetime.now(UTC),
                 )
             )
+            if self.publisher is not None:  # before the commit: a redone bar re-sends its ids
+                self.publisher.bar(bar.time, fills, equity)
 
     def should_stop(self) -> bool:
         """The session's stop flag, read at most every ``poll_seconds``."""

@@ -18,14 +18,19 @@ export async function render(view, [idArg]) {
     api.get(`/paper/sessions/${id}/fills`), api.get(`/paper/sessions/${id}/pnl`)]);
   const equity = pnl.equity.map((r) => r.equity);
   const chart = h("div", { id: "equity" }, lineChart(equity, { label: "equity", fmt: (v) => money(v), drawdown: true }));
+  // a recorded fill's quantity is signed; a streamed one has a side
+  const signed = (f) => (f.side === "sell" ? -f.quantity : f.quantity);
   const fillRow = (f) => h("tr", {}, h("td", {}, when(f.time || f.event?.ts)), h("td", {}, f.asset || f.symbol),
-    h("td.num", {}, num(f.quantity, 2)), h("td.num", {}, num(f.price, 3)), h("td.num", {}, num(f.cost ?? f.commission, 2)));
+    h("td.num", {}, num(signed(f), 2)), h("td.num", {}, num(f.price, 3)), h("td.num", {}, num(f.cost ?? f.commission, 2)));
   const fillBody = h("tbody", {}, fills.fills.slice().reverse().map(fillRow));
   const fillTable = h("table", { id: "fills" },
     h("thead", {}, h("tr", {}, ["time", "asset", "quantity", "price", "cost"].map((c, i) => h(i > 1 ? "th.num" : "th", {}, c)))), fillBody);
   const tick = h("span", { id: "tick" }, `equity ${money(info.equity)}`);
   const offs = [
-    live.on("fills", (data) => { fillBody.prepend(fillRow(data)); }),
+    live.on("fills", (data) => {
+      if (data.event?.source !== `paper-${id}`) return; // another session's, or the live loop's
+      fillBody.prepend(fillRow(data));
+    }),
     live.on("pnl", (data) => {
       if (String(data.session) !== String(id)) return;
       equity.push(data.equity);

@@ -3,8 +3,10 @@ the test publishes one by one, and a workspace holding the same bars as a datase
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,8 @@ from alphaloop.data import Panel
 from alphaloop.execution import Governance
 from alphaloop.live.feed_records import read_bars
 from tests.execution.brokers import fake_alpaca, fake_binance
+
+REDIS_URL = os.environ.get("ALPHALOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 N_BARS = 70  # bars of the whole series
 SHOWN = 50  # bars the venue has when the session starts (its warm-up)
@@ -124,8 +128,14 @@ def alpaca_venue(
     fake = fake_alpaca.FakeAlpaca()
     fake.bar_series = {
         a: [
-            {"t": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "o": r.open, "h": r.high, "l": r.low,
-             "c": r.close, "v": r.volume}
+            {
+                "t": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "o": r.open,
+                "h": r.high,
+                "l": r.low,
+                "c": r.close,
+                "v": r.volume,
+            }
             for t, r in s.iterrows()
         ]
         for a, s in series.items()
@@ -176,3 +186,38 @@ def binance_venue(
     fake.close()
 
 
+class Topics:
+    """A real Redis bus (default prefix) and topic names no other test uses."""
+
+    def __init__(self, bus: Any) -> None:
+        self.bus, self.tag, self.used = bus, os.urandom(4).hex(), []
+
+    def __call__(self, name: str) -> str:
+        self.used.append(f"test-paper-{self.tag}-{name}")
+        return self.used[-1]
+
+
+def redis_error() -> str | None:
+    """Why no Redis server can be used at :data:`REDIS_URL`, or None when one answers."""
+    try:
+        import redis
+    except ImportError:
+        return "the redis package is not installed"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"no Redis server answers at {REDIS_URL}: {exc}"
+    return None
+
+
+@pytest.fixture
+def bus() -> Iterator[Topics]:
+    why = redis_error()
+    if why is not None:
+        pytest.skip(why)
+    from alphaloop.live.bus.redis_streams import RedisBus
+
+    topics = Topics(RedisBus(REDIS_URL))
+    yield topics
+    topics.bus.drop(*topics.used)
+    topics.bus.close()

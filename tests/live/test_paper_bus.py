@@ -8,7 +8,6 @@ stream as a session that never died.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,34 +21,34 @@ from alphaloop.backtest import StrategySpec, quick_spec
 from alphaloop.live.bus.errors import BusUnavailableError
 from alphaloop.live.bus.events import Event, decode
 from alphaloop.live.paper_bus import SessionPublisher, session_publisher
-
-REDIS_URL = os.environ.get("ALPHALOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-class Topics:
-    """A real Redis bus (default prefix) and topic names no other test uses."""
-
-    def __init__(self, bus: Any) -> None:
-        self.bus, self.tag, self.used = bus, os.urandom(4).hex(), []
-
-    def __call__(self, name: str) -> str:
-        self.used.append(f"test-paper-{self.tag}-{name}")
-        return self.used[-1]
+from tests.live.live_venues import N_BARS, REDIS_URL, Topics, Venue, live_spec
 
 
-@pytest.fixture
-def bus() -> Iterator[Topics]:
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis server answers at {REDIS_URL}: {exc}")
-    from alphaloop.live.bus.redis_streams import RedisBus
+def stream_of(bus: Topics, topic: str) -> list[Event]:
+    """Every event on ``topic``, in stream order."""
+    entries = bus.bus.client.xrange(bus.bus.key(topic))
+    return [decode(fields[b"event"]) for _, fields in entries]
 
-    topics = Topics(RedisBus(REDIS_URL))
-    yield topics
-    topics.bus.drop(*topics.used)
-    topics.bus.close()
+
+def check_stream(events: list[Event], ws: Workspace, session_id: int) -> None:
+    """The stream is the session's record: each fill and each bar's equity, once, in order."""
+    store = paper_store(ws)
+    assert len({e.id for e in events}) == len(events)
+    assert {e.source for e in events} <= {f"paper-{session_id}"}
+    fills = store.fills(session_id)
+    streamed = [e.payload for e in events if e.type == "fill"]
+    assert len(streamed) == len(fills)
+    for f, row in zip(streamed, fills.itertuples(), strict=True):
+        assert f.fill_id == f"{session_id}:{row.fill_id}"
+        assert f.symbol == row.asset
+        assert (f.quantity if f.side == "buy" else -f.quantity) == row.quantity
+        assert f.price == row.price
+        assert f.commission == row.cost
+    equity = store.equity(session_id)
+    ticks = [e for e in events if e.type == "pnl_tick"]
+    assert [t.payload.equity for t in ticks] == equity["equity"].tolist()
+    assert [t.ts for t in ticks] == [t.to_pydatetime() for t in equity.index]
+    assert {t.payload.session for t in ticks} <= {str(session_id)}
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +64,6 @@ def _spec(name: str) -> StrategySpec:
     doc = {**base.model_dump(mode="json"), "name": name, "fills": "next_close",
            "start": "2018-01-01", "end": "2018-12-31", "capital": 250_000.0}  # fmt: skip
     return StrategySpec.from_dict(doc)
-
-
-def _stream(bus: Topics, topic: str) -> list[Event]:
-    entries = bus.bus.client.xrange(bus.bus.key(topic))
-    return [decode(fields[b"event"]) for _, fields in entries]
 
 
 def _run(ws: Workspace, name: str, topic: str) -> int:
@@ -100,26 +94,13 @@ def test_the_stream_holds_every_recorded_fill_and_bar(ws: Workspace, bus: Topics
     store = paper_store(ws)
     info = store.get(sid)
     assert info.status == "finished"
-    events = _stream(bus, topic)
-    assert len({e.id for e in events}) == len(events)
+    events = stream_of(bus, topic)
+    check_stream(events, ws, sid)
     assert {e.source for e in events} == {f"paper-{sid}"}
-
-    fills = store.fills(sid)
-    streamed = [e.payload for e in events if e.type == "fill"]
-    assert len(streamed) == len(fills) > 10
-    for f, row in zip(streamed, fills.itertuples(), strict=True):
-        assert f.fill_id == f"{sid}:{row.fill_id}"
-        assert f.symbol == row.asset
-        assert (f.quantity if f.side == "buy" else -f.quantity) == row.quantity
-        assert f.price == row.price
-        assert f.commission == row.cost
-
+    assert len([e for e in events if e.type == "fill"]) > 10
     equity = store.equity(sid)
     ticks = [e for e in events if e.type == "pnl_tick"]
     assert len(ticks) == len(equity) == info.position
-    assert [t.payload.equity for t in ticks] == equity["equity"].tolist()
-    assert [t.ts for t in ticks] == [t.to_pydatetime() for t in equity.index]
-    assert {t.payload.session for t in ticks} == {str(sid)}
     capital = 250_000.0
     assert [t.payload.pnl for t in ticks] == [x - capital for x in equity["equity"]]
     before = [capital, *equity["equity"].tolist()[:-1]]
@@ -176,7 +157,7 @@ def test_a_bar_redone_after_a_death_leaves_each_event_once(
     assert store.get(info.id).status == "finished"
     assert store.get(info.id).restarts == 4
 
-    broken, unbroken = _stream(bus, broken_topic), _stream(bus, whole_topic)
+    broken, unbroken = stream_of(bus, broken_topic), stream_of(bus, whole_topic)
     assert len({e.id for e in broken}) == len(broken)
     assert _comparable(broken, info.id) == _comparable(unbroken, whole)
     ticks = [e for e in broken if e.type == "pnl_tick"]
@@ -207,7 +188,7 @@ def test_events_wait_while_the_bus_is_down(ws: Workspace, bus: Topics) -> None:
                   "price": 170.0 + i, "cost": 0.25}]  # fmt: skip
         publisher.bar(pd.Timestamp(when, tz="UTC"), fills, 250_000.0 + i)
         assert len(publisher.pending) == (2 * i if i in (1, 2) else 0)
-    events = _stream(bus, topic)
+    events = stream_of(bus, topic)
     assert [e.type for e in events] == ["fill", "pnl_tick"] * 5
     assert [e.payload.equity for e in events[1::2]] == [250_000.0 + i for i in range(5)]
     assert [e.payload.pnl_day for e in events[1::2]] == [0.0, 1.0, 1.0, 1.0, 1.0]
@@ -226,7 +207,7 @@ def test_events_wait_while_the_bus_is_down(ws: Workspace, bus: Topics) -> None:
     flaky.down = False
     small.bar(pd.Timestamp(times[4], tz="UTC"), [], 1.0)
     # the oldest tick was dropped; the rest arrive in order
-    assert [e.ts.day for e in _stream(bus, small_topic)] == [4, 5, 8]
+    assert [e.ts.day for e in stream_of(bus, small_topic)] == [4, 5, 8]
 
 
 def test_no_bus_no_start(ws: Workspace, tmp_path: Path) -> None:
@@ -235,3 +216,26 @@ def test_no_bus_no_start(ws: Workspace, tmp_path: Path) -> None:
         run_paper(ws, info.id, bus="redis://127.0.0.1:1/0")
     after = paper_store(ws).get(info.id)
     assert (after.status, after.position, after.pid) == ("created", 0, None)
+
+
+def test_a_live_feed_session_streams_across_a_kill_switch_stop(
+    live_ws: Workspace, alpaca_venue: Venue, bus: Topics
+) -> None:
+    from alphaloop.app.paper_live import run_live_feed
+    from alphaloop.execution import Governance
+
+    ws, topic = live_ws, bus("alpaca")
+    info, _ = open_paper(ws, live_spec("us-stocks"), feed="alpaca")
+    stop = alpaca_venue.stepper(ws, info.id, 60, kill_at=58)
+    first = run_live_feed(ws, info.id, stop=stop, bus=REDIS_URL, bus_topic=topic)
+    assert first.session.status == "stopped"
+    Governance.open(ws.db).kill_switch.clear("desk open", actor="ops")
+    stop = alpaca_venue.stepper(ws, info.id, N_BARS)
+    done = run_live_feed(ws, info.id, stop=stop, bus=REDIS_URL, bus_topic=topic).session
+    assert done.position == done.n_bars
+    events = stream_of(bus, topic)
+    check_stream(events, ws, info.id)
+    rows = paper_store(ws).equity(info.id)["row"].tolist()
+    assert rows == list(range(rows[0], done.position))  # every bar once, none skipped
+    assert len([e for e in events if e.type == "pnl_tick"]) == len(rows)
+    assert [e for e in events if e.type == "fill"]

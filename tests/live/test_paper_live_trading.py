@@ -14,10 +14,12 @@ from alphaloop.app.paper_live import run_live_feed
 from alphaloop.backtest import StrategySpec
 from alphaloop.errors import UsageError
 from alphaloop.execution import AutonomyError, Governance
+from alphaloop.live.bus.redis_streams import RedisBus
 from alphaloop.live.decisions import read_decisions
 from tests.cli.conftest import cli
 from tests.execution.brokers import fake_alpaca
-from tests.live.live_venues import N_BARS, Venue
+from tests.live.live_venues import N_BARS, REDIS_URL, Topics, Venue, redis_error
+from tests.live.test_paper_bus import check_stream, stream_of
 
 
 @pytest.fixture(autouse=True)
@@ -110,9 +112,18 @@ def test_live_orders_pass_the_gate_and_reach_the_venue(
     assert info.mode == "live"
     with pytest.raises(UsageError, match="explicit --live flag"):
         run_live_feed(ws, info.id, stop=lambda: True)
+    # the fills and P&L stream to the bus too, when a Redis server is here
+    topics = Topics(RedisBus(REDIS_URL)) if redis_error() is None else None
+    topic = topics("live") if topics is not None else "events"
     run = run_live_feed(ws, info.id, live_flag=True,
-                        stop=alpaca_venue.stepper(ws, info.id, N_BARS - 10))  # fmt: skip
+                        stop=alpaca_venue.stepper(ws, info.id, N_BARS - 10),
+                        bus=REDIS_URL if topics is not None else None, bus_topic=topic)  # fmt: skip
     assert run.session.position == run.session.n_bars
+    if topics is not None:
+        events = stream_of(topics, topic)
+        topics.bus.drop(topic)
+        check_stream(events, ws, info.id)
+        assert [e for e in events if e.type == "pnl_tick"]
     fake = alpaca_venue.fake
     sent = gov.audit.entries(action="order.sent")
     assert sent, "the targets became orders"

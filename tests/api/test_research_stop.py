@@ -202,7 +202,9 @@ def test_the_hook_never_changes_a_session_that_ended(tmp_path: Path) -> None:
     try:
         ids = {s: _stored_session(ws, s) for s in ("running", "finished", "failed", "interrupted")}
         for sid in ids.values():
-            research_after_stop(ws, {"kind": "research", "progress": {"detail": {"session_id": sid}}})
+            research_after_stop(
+                ws, {"kind": "research", "progress": {"detail": {"session_id": sid}}}
+            )
         after = {s: ws.strategies.session(sid)["status"] for s, sid in ids.items()}
         assert after == {
             "running": "interrupted",

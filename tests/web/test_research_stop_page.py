@@ -42,6 +42,7 @@ def test_a_running_session_is_stopped_from_its_card(page_for: Any, dashboard: Da
     session = dashboard.get("researcher", f"/research/sessions/{session_id}")
     assert session["status"] == "interrupted"
     entries = dashboard.get("admin", "/audit", action="api.research.stop")["entries"]
-    assert [(e["actor"], e["subject"], e["payload"]["reason"]) for e in entries] == [
-        ("researcher", f"research:{session_id}", "enough for today")
+    mine = [e for e in entries if e["subject"] == f"research:{session_id}"]
+    assert [(e["actor"], e["payload"]["reason"], e["payload"]["job"]) for e in mine] == [
+        ("researcher", "enough for today", job_id)
     ]

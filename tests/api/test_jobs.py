@@ -161,6 +161,7 @@ def test_a_research_session_streams_its_batches(running: Any) -> None:
     assert batches[-1]["evaluated"] <= 4
     assert set(batches[-1]) >= {"passed", "rejections", "best"}
     result = client.get(f"/api/v1/jobs/{job['id']}/result", headers=headers).json()["result"]
+    assert {d["session_id"] for d in batches} == {result["session_id"]}  # named in every note
     session = client.get(
         f"/api/v1/research/sessions/{result['session_id']}", headers=headers
     ).json()

@@ -1,5 +1,6 @@
 """Background jobs as Ray tasks on a local Ray instance: the same result as a local worker,
-progress reported back to the job's row, and cancel (interrupt, then force)."""
+progress reported back to the job's row, and cancel (interrupt, then force; a research
+job's session is then recorded interrupted)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from alphaloop.api.job_kinds import research_session_id
 from alphaloop.api.jobs import FINAL_STATUSES, JobManager
 from alphaloop.api.jobs_ray import resolve_backend
 from alphaloop.app import Workspace
@@ -63,11 +65,16 @@ def ray_jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JobMana
         ray.shutdown()
 
 
-def _wait(jobs: JobManager, job_id: int, until: set[str]) -> dict[str, Any]:
+def _wait(
+    jobs: JobManager, job_id: int, until: set[str], *, session_noted: bool = False
+) -> dict[str, Any]:
+    """Until the job's status is in ``until`` (and, with ``session_noted``, its research
+    session's id is noted or it has ended)."""
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
         job = jobs.get(job_id, with_result=True)
-        if job["status"] in until:
+        noted = research_session_id(job) is not None or job["status"] in FINAL_STATUSES
+        if job["status"] in until and (noted or not session_noted):
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} still {job['status']} after {TIMEOUT_S} s")
@@ -115,6 +122,9 @@ def test_a_running_ray_job_is_cancelled(ray_jobs) -> None:
         time.sleep(0.05)  # the row says running a moment before the task is submitted
     task = jobs._procs[job["id"]]
     assert jobs.get(job["id"])["status"] == "running"
+    noted = _wait(jobs, job["id"], {"running"} | FINAL_STATUSES, session_noted=True)
+    session_id = research_session_id(noted)
+    assert session_id is not None, noted
     assert jobs.cancel(job["id"])["status"] == "cancelled"
     deadline = time.monotonic() + 60
     while task.is_alive() and time.monotonic() < deadline:
@@ -122,3 +132,6 @@ def test_a_running_ray_job_is_cancelled(ray_jobs) -> None:
     assert not task.is_alive()  # the Ray task stopped
     assert task.exitcode == 1
     assert jobs.get(job["id"])["status"] == "cancelled"  # nothing overwrote it
+    while job["id"] in jobs._procs and time.monotonic() < deadline:
+        time.sleep(0.1)  # the dispatcher has seen the task end
+    assert jobs.ws.strategies.session(session_id)["status"] == "interrupted"

@@ -5,6 +5,12 @@ calls the CLI and the MCP server make (no logic of its own here), with
 ``progress`` (see :mod:`alphaloop.progress`) reported to the job's record.
 Parameters arrive as plain JSON (already validated by the route's request
 model). The mapping is explicit so that grep finds every kind.
+
+A kind may also have an ``after_stop(ws, job)`` hook (:data:`AFTER_STOP`),
+which the job manager calls in the server when a job of that kind ends
+without finishing (cancelled, interrupted by a restart, its worker killed):
+the work's own records are put right there, since a killed worker cannot
+do it itself.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from alphaloop.progress import Progress
 if TYPE_CHECKING:
     from alphaloop.app import Workspace
 
-__all__ = ["JOB_KINDS", "JobFn", "JobProgress"]
+__all__ = ["AFTER_STOP", "JOB_KINDS", "AfterStop", "JobFn", "JobProgress", "research_session_id"]
 
 
 class JobProgress(Progress, Protocol):
@@ -30,6 +36,7 @@ class JobProgress(Progress, Protocol):
 
 
 JobFn = Callable[["Workspace", dict[str, Any], JobProgress], dict[str, Any]]
+AfterStop = Callable[["Workspace", dict[str, Any]], None]
 
 
 def _spec(params: dict[str, Any]) -> Any:
@@ -103,15 +110,26 @@ def validate(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> di
 
 
 def research(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
-    """A research session to its budget (progress once per batch)."""
+    """A research session to its budget (progress once per batch).
+
+    The session's id is noted as soon as the session is stored (``progress.detail.
+    session_id``, kept in every batch's note), so that the session can be stopped
+    through its job and put right if the job ends without finishing it."""
     from alphaloop.app.research import start_research
     from alphaloop.research.session_config import SessionConfig
 
     config = SessionConfig(**params.get("config", {}))
+    session: dict[str, int] = {}
+
+    def on_session(session_id: int) -> None:
+        session["session_id"] = session_id
+        progress.note({"session_id": session_id})
+        progress("research: candidates evaluated", 0, config.budget)
 
     def on_batch(report: Any) -> None:
         progress.note(
             {
+                **session,
                 "batch": report.batch,
                 "evaluated": report.evaluated,
                 "reused": report.reused,
@@ -125,8 +143,29 @@ def research(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> di
         )
         progress("research: candidates evaluated", report.evaluated, config.budget)
 
-    result = start_research(ws, params["goal"], params["data"], config, on_batch=on_batch)
+    result = start_research(
+        ws, params["goal"], params["data"], config, on_batch=on_batch, on_session=on_session
+    )
     return result.to_dict()
+
+
+def research_session_id(job: dict[str, Any]) -> int | None:
+    """The research session a research job runs (from its progress note), None before the
+    session is stored (or for a job of another kind)."""
+    if job.get("kind") != "research":
+        return None
+    detail = (job.get("progress") or {}).get("detail") or {}
+    value = detail.get("session_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def research_after_stop(ws: Workspace, job: dict[str, Any]) -> None:
+    """A research job ended without finishing: its session, if still recorded ``running``,
+    becomes ``interrupted`` (a finished or failed session is never changed; resume an
+    interrupted one with ``alphaloop research resume SESSION``)."""
+    session_id = research_session_id(job)
+    if session_id is not None:
+        ws.strategies.interrupt_session(session_id)
 
 
 def risk_report(ws: Workspace, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
@@ -165,3 +204,9 @@ JOB_KINDS: dict[str, JobFn] = {
     "model.monitor": model_monitor,
 }
 """Job kind -> its function."""
+
+
+AFTER_STOP: dict[str, AfterStop] = {
+    "research": research_after_stop,
+}
+"""Job kind -> what the server does when a job of that kind ends without finishing."""

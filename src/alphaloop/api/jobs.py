@@ -15,6 +15,12 @@ dropped, never re-run behind the user's back: its work may have recorded
 trials), and ``queued`` jobs run. Cancelling a running job terminates its
 process (an interrupt first, as Ctrl-C, so the work records itself as
 interrupted; killed after :data:`CANCEL_GRACE_S`) and marks it ``cancelled``.
+
+However a job ends without finishing (cancelled, its worker killed or
+crashed, interrupted by a restart or a stop of the server), the kind's
+``after_stop`` hook (:data:`~alphaloop.api.job_kinds.AFTER_STOP`) runs in the
+server: a research job's session still recorded ``running`` becomes
+``interrupted``, even when the worker was killed before it could say so.
 """
 
 from __future__ import annotations
@@ -296,7 +302,27 @@ class JobManager:
                         finished_at=_now(),
                     )
                 )
+        self._after_stop(ids)
         return ids
+
+    def _after_stop(self, job_ids: list[int]) -> None:
+        """Run the ``after_stop`` hook of each of these jobs that ended without finishing
+        (a failing hook is logged; it never stops the caller)."""
+        from alphaloop.api.job_kinds import AFTER_STOP
+
+        if not job_ids:
+            return
+        with self.ws.db.session() as s:
+            rows = list(s.scalars(select(JobRow).where(JobRow.id.in_(job_ids))))
+            docs = [job_dict(r) for r in rows]
+        for doc in docs:
+            hook = AFTER_STOP.get(doc["kind"])
+            if hook is None or doc["status"] not in FINAL_STATUSES - {"succeeded"}:
+                continue
+            try:
+                hook(self.ws, doc)
+            except Exception:
+                logger.exception("after-stop hook of job %s (%s) failed", doc["id"], doc["kind"])
 
     def listen(self, fn: Listener) -> None:
         """Call ``fn(job)`` whenever a job's status or progress changes."""
@@ -354,6 +380,7 @@ class JobManager:
                     .where(JobRow.id == job_id, JobRow.status.in_(["queued", "running"]))
                     .values(status="cancelled", finished_at=_now(), error="cancelled")
                 )
+        self._after_stop([job_id])  # once more when its worker has ended (see `step`)
         if proc is not None and proc.is_alive():
             threading.Thread(target=_stop_process, args=(proc,), name=f"stop-job-{job_id}").start()
         self._wake.set()
@@ -379,6 +406,7 @@ class JobManager:
         for job_id, proc in procs.items():
             _stop_process(proc, grace_s=0)
             self._mark_interrupted(job_id)
+        self._after_stop(list(procs))
         if self._ray_started:
             self._ray.shutdown()
             self._ray, self._ray_started = None, False
@@ -406,11 +434,13 @@ class JobManager:
 
     def step(self) -> None:
         """One look: reap ended workers, start queued jobs, report changes."""
+        reaped: list[int] = []
         with self._lock:
             for job_id, proc in list(self._procs.items()):
                 if not proc.is_alive():
                     proc.join()
                     del self._procs[job_id]
+                    reaped.append(job_id)
                     with self.ws.db.session() as s:
                         s.execute(
                             update(JobRow)
@@ -453,6 +483,7 @@ class JobManager:
                     )
                     proc.start()
                     self._procs[job_id] = proc
+        self._after_stop(reaped)  # the worker is gone: nothing it writes can follow
         self._report()
 
     def _ray_job(self, job_id: int, kind: str) -> Any:

@@ -10,7 +10,8 @@ permission             lowest role   what it allows
 =====================  ============  ==============================================
 read                   viewer        every reading endpoint, the WebSocket
 research.run           researcher    factor jobs, backtests, validations, research
-                                     sessions, dataset imports, job cancellation
+                                     sessions (start, stop), dataset imports, job
+                                     cancellation
 risk.manage            trader        kill switch, approvals, risk reports as jobs
 policy.manage          admin         the autonomy policy, lifecycle moves
 users.manage           admin         users, roles, API keys of others

@@ -114,12 +114,15 @@ def start_research(
     on_batch: Callable[[BatchReport], None] | None = None,
     report: Path | None = None,
     llm: LLMOptions | None = None,
+    on_session: Callable[[int], None] | None = None,
 ) -> ResearchResult:
     """Parse ``goal``, store a new session on ``data`` and run it to its budget or time limit.
 
     ``config.policy == "llm"`` (and no ``policy`` given): a language model
     proposes (:func:`~alphaloop.app.research_llm.llm_policy`), with the
-    response cache and settings of ``llm``.
+    response cache and settings of ``llm``. ``on_session(session_id)`` is called
+    as soon as the session is stored (before its first batch), so that whoever
+    runs it can say which session it is while it runs.
 
     Raises
     ------
@@ -185,6 +188,8 @@ def start_research(
         stored,
         [m.ref for m in models],
     )
+    if on_session is not None:
+        on_session(session_id)
     if model_note is not None:
         ws.strategies.record_decisions(session_id, [model_note])
     return _run(ws, session_id, policy=policy, on_batch=on_batch, report=report, llm=llm)

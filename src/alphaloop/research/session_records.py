@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from alphaloop.errors import ConfigError, ResearchSessionNotFoundError
@@ -30,6 +30,7 @@ __all__ = [
     "SESSION_STATUSES",
     "create_session",
     "decisions",
+    "interrupt_session",
     "record_decisions",
     "session",
     "session_evaluations",
@@ -145,6 +146,18 @@ def update_session(s: Session, session_id: int, fields: dict[str, Any]) -> None:
         if name in fields:
             value = fields[name]
             setattr(row, name, json_safe(value) if is_json else value)
+
+
+def interrupt_session(s: Session, session_id: int) -> bool:
+    """Mark the session ``interrupted`` if it is still ``running`` (one conditional update:
+    a session that finished, failed or was interrupted meanwhile is left as it is); whether
+    it was changed."""
+    result = s.execute(
+        update(ResearchSessionRow)
+        .where(ResearchSessionRow.id == session_id, ResearchSessionRow.status == "running")
+        .values(status="interrupted")
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def record_decisions(s: Session, session_id: int, records: list[DecisionRecord]) -> None:

@@ -380,6 +380,13 @@ class StrategyDB:
         with self.db.session() as s:
             session_records.update_session(s, session_id, fields)
 
+    def interrupt_session(self, session_id: int) -> bool:
+        """Mark a session that is still ``running`` as ``interrupted`` (its process ended
+        without finishing it); a finished, failed or interrupted one is never changed.
+        Whether it was changed."""
+        with self.db.session() as s:
+            return session_records.interrupt_session(s, session_id)
+
     def record_decisions(self, session_id: int, decisions: list[DecisionRecord]) -> None:
         """Store a batch of agent decisions in one transaction."""
         with self.db.session() as s:

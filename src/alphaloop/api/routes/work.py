@@ -1,5 +1,5 @@
 """Work as background jobs: factor evaluation and analysis, backtests, validations, research
-sessions; the jobs themselves (status, result, tearsheet, cancel); the run log.
+sessions (start, stop); the jobs themselves (status, result, tearsheet, cancel); the run log.
 
 Submitting answers 202 with the job (``id``, ``status: queued``); follow it at
 ``GET /jobs/{id}`` or on the WebSocket topic ``job``. Specs are checked when
@@ -13,15 +13,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from alphaloop.api.deps import Principal, Researcher, audit_note, context, require
 from alphaloop.api.errors import ConflictError, NotFoundError
-from alphaloop.api.routes._common import JobOut, Reasoned, to_json
+from alphaloop.api.job_kinds import research_session_id
+from alphaloop.api.routes._common import Body, JobOut, Reasoned, to_json
 
 router = APIRouter(tags=["jobs"])
 
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Job id.")]
+SessionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Research session id.")]
 Dataset = Annotated[str, Field(min_length=1, max_length=200, description="Dataset name.")]
 IsoDate = Annotated[str | None, Field(None, max_length=40, description="ISO date.")]
 Compat = Literal["strict", "qlib"]
@@ -75,6 +77,17 @@ class ResearchStart(Reasoned):
     budget: int = Field(20, ge=1, le=10_000, description="Candidates to evaluate.")
     batch_size: int = Field(8, ge=1, le=256, description="Candidates per batch.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the search.")
+
+
+class ResearchStop(Body):
+    reason: str = Field(min_length=1, max_length=2000, description="Why (required, audited).")
+
+
+class ResearchStopOut(BaseModel):
+    """A research session being stopped: its record and its (now cancelled) job."""
+
+    session: dict[str, Any]
+    job: JobOut
 
 
 def _check_spec(spec: dict[str, Any]) -> None:
@@ -137,11 +150,45 @@ def validations_submit(body: SpecBody, request: Request, who: Researcher) -> dic
 
 @router.post("/research/sessions", name="research.start", response_model=JobOut, status_code=202)
 def research_start(body: ResearchStart, request: Request, who: Researcher) -> dict[str, Any]:
-    """Start a research session as a job (stop it with ``POST /jobs/{id}/cancel``)."""
+    """Start a research session as a job; the job's ``progress.detail.session_id`` names
+    the session as soon as it is stored (stop it with ``POST /research/sessions/{id}/stop``)."""
     # one process per session: the job pool already runs several jobs side by side
     config = {"budget": body.budget, "batch_size": body.batch_size, "seed": body.seed, "workers": 1}
     params = {"goal": body.goal, "data": body.data, "config": config}
     return _submit(request, who, "research", params, body.reason)  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/research/sessions/{session_id}/stop", name="research.stop", response_model=ResearchStopOut
+)
+def research_stop(
+    session_id: SessionId, body: ResearchStop, request: Request, _: Researcher
+) -> dict[str, Any]:
+    """Stop a running research session run by a job of this service: the job is cancelled
+    (its worker is interrupted as by Ctrl-C) and the session recorded ``interrupted``
+    (its trials stay counted; ``alphaloop research resume ID`` runs it on). 404 for an
+    unknown session; 409 when it is not running, or runs elsewhere than in this service."""
+    ctx = context(request)
+    session = ctx.ws.strategies.session(session_id)  # ResearchSessionNotFoundError: 404
+    if session["status"] != "running":
+        raise ConflictError(
+            f"research session {session_id} is {session['status']}, not running; "
+            "there is nothing to stop",
+            hint=f"`alphaloop research resume {session_id}` runs an interrupted session on"
+            if session["status"] == "interrupted"
+            else None,
+        )
+    running = ctx.jobs.list(status="running", kind="research", limit=500)
+    jobs = [j for j in running if research_session_id(j) == session_id]
+    if not jobs:
+        raise ConflictError(
+            f"research session {session_id} is running, but not in a job of this service",
+            hint="stop it where it runs: Ctrl-C (SIGINT) in the process that runs it "
+            "(e.g. `alphaloop research`); it records itself as interrupted",
+        )
+    job = ctx.jobs.cancel(jobs[0]["id"])
+    audit_note(request, f"research:{session_id}", body.reason, {"job": job["id"]})
+    return to_json({"session": ctx.ws.strategies.session(session_id), "job": job})  # type: ignore[no-any-return]
 
 
 @router.post("/risk/reports", name="risk.report", response_model=JobOut, status_code=202)

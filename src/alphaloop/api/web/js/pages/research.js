@@ -1,4 +1,4 @@
-// Research sessions: start one, watch its batches live (progress, funnel), read reports.
+// Research sessions: start one, watch its batches live (progress, funnel), stop it, read reports.
 import { api, live, session } from "../api.js";
 import { h, num, pill, table, toast, when } from "../dom.js";
 import { funnel } from "../svg.js";
@@ -50,18 +50,41 @@ export async function render(view, [id]) {
     api.get("/research/sessions", { limit: 20 }), api.get("/datasets"), api.get("/jobs", { kind: "research" })]);
   const watch = h("div", { id: "watch" });
   const running = new Map();
+  const stopBox = (job, sid) => {
+    // keep what was typed when a batch redraws the card
+    const typed = document.getElementById(`stop-reason-${job.id}`)?.value || "";
+    const reason = h("input", { id: `stop-reason-${job.id}`, name: "reason", size: 30, value: typed,
+      placeholder: "reason (required, audited)" });
+    const stop = async () => {
+      if (!reason.value.trim()) { toast("a reason is required"); return; }
+      try {
+        const r = await api.post(`/research/sessions/${sid}/stop`, { reason: reason.value.trim() });
+        const full = { ...(running.get(job.id) || job), ...r.job, session_status: r.session.status };
+        running.set(job.id, full);
+        draw(full);
+        toast(`research session ${sid} stopped (job ${r.job.id} ${r.job.status})`);
+      } catch (e) { toast(e.message); }
+    };
+    return h("div.inline.stop", {}, reason, " ",
+      h("button.danger", { type: "button", id: `stop-${job.id}`, onclick: stop }, "Stop"));
+  };
   const draw = (job) => {
     const p = job.progress || {};
     const d = p.detail;
+    const batch = d && d.batch !== undefined ? d : null;  // the first note names the session only
+    const sid = d && d.session_id !== undefined ? d.session_id : job.result_session;
     const done = FINAL.has(job.status);
     const box = h("div.card", { id: `job-${job.id}`, dataset: { status: job.status } },
       h("strong", {}, `job ${job.id} · `), pill(job.status, job.status === "succeeded" ? "good" : done && job.status !== "succeeded" ? "bad" : ""),
+      sid !== undefined ? h("span", { class: "session" }, " · ", h("a", { href: `#/research/${sid}` }, `session ${sid}`),
+        job.session_status ? [" ", pill(job.session_status, job.session_status === "finished" ? "good" : "bad")] : null) : null,
       h("div.bar", {}, h("span", { style: null })),
       h("p", {}, p.total ? `${p.done}/${p.total} candidates evaluated` : (p.step || "queued")),
-      d ? h("p", {}, `batch ${d.batch}: ${d.passed} passed, ${d.failed} failed; best `,
-        d.best ? `${d.best.name || ""} Sharpe ${num(d.best.sharpe)}` : "–") : null,
-      d ? rejectionFunnel(d) : null,
+      batch ? h("p", {}, `batch ${batch.batch}: ${batch.passed} passed, ${batch.failed} failed; best `,
+        batch.best ? `${batch.best.name || ""} Sharpe ${num(batch.best.sharpe)}` : "–") : null,
+      batch ? rejectionFunnel(batch) : null,
       job.error ? h("p.error", {}, job.error) : null,
+      job.status === "running" && sid !== undefined && session.can("research.run") ? stopBox(job, sid) : null,
       job.result_session ? h("a", { href: `#/research/${job.result_session}`, class: "report" }, "open the report") : null);
     box.querySelector(".bar span").style.width = `${p.total ? Math.round((100 * p.done) / p.total) : done ? 100 : 0}%`;
     (document.getElementById(`job-${job.id}`) || watch.appendChild(h("div"))).replaceWith(box);
@@ -74,6 +97,10 @@ export async function render(view, [id]) {
     if (full.status === "succeeded" && !full.result_session) {
       const res = await api.get(`/jobs/${full.id}/result`);
       full.result_session = res.result.session_id;
+    }
+    const sid = full.progress?.detail?.session_id;
+    if (FINAL.has(full.status) && full.status !== "succeeded" && sid !== undefined && !full.session_status) {
+      full.session_status = (await api.get(`/research/sessions/${sid}`)).status;  // interrupted, failed
     }
     draw(full);
   };

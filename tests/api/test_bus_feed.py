@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +19,17 @@ from alphaloop.app import Workspace
 from tests.api.conftest import PASSWORD, login, make_settings
 
 REDIS_URL = os.environ.get("ALPHALOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextmanager
+def subscribed(client: TestClient, token: str, topics: list[str]) -> Iterator[Any]:
+    """A WebSocket of ``client``, authenticated with ``token`` and subscribed to ``topics``."""
+    with client.websocket_connect("/api/v1/ws") as sock:
+        sock.send_json({"op": "auth", "token": token})
+        sock.receive_json()
+        sock.send_json({"op": "subscribe", "topics": topics})
+        sock.receive_json()
+        yield sock
 
 
 def _bus() -> object:
@@ -40,11 +54,7 @@ def test_bus_events_reach_subscribers_of_their_topic(tmp_path: Path) -> None:
     try:
         with TestClient(create_app(ws, settings, run_jobs=False)) as client:
             token = login(client, "desk")["access_token"]
-            with client.websocket_connect("/api/v1/ws") as sock:
-                sock.send_json({"op": "auth", "token": token})
-                sock.receive_json()
-                sock.send_json({"op": "subscribe", "topics": ["pnl", "fills"]})
-                sock.receive_json()
+            with subscribed(client, token, ["pnl", "fills"]) as sock:
                 time.sleep(0.5)  # the bridge's group reads new entries from its creation on
                 tick = PnlTicked(
                     source="paper-7", payload=PnlTick(session="7", equity=1_001_250.0, pnl=1250.0)
@@ -80,11 +90,7 @@ def test_an_in_process_bus_feeds_the_websocket_too(tmp_path: Path) -> None:
     UserStore(ws.db).add("desk", PASSWORD, "viewer")
     with TestClient(create_app(ws, make_settings(), run_jobs=False, bus=bus)) as client:
         token = login(client, "desk")["access_token"]
-        with client.websocket_connect("/api/v1/ws") as sock:
-            sock.send_json({"op": "auth", "token": token})
-            sock.receive_json()
-            sock.send_json({"op": "subscribe", "topics": ["pnl"]})
-            sock.receive_json()
+        with subscribed(client, token, ["pnl"]) as sock:
             tick = PnlTicked(source="paper-1", payload=PnlTick(session="1", equity=99.0, pnl=-1.0))
             assert client.portal is not None
             client.portal.call(bus.publish, tick, "events")  # from the loop's thread
@@ -114,11 +120,7 @@ def test_the_live_loop_feeds_the_pnl_topic(tmp_path: Path, monkeypatch) -> None:
     })  # fmt: skip
     with TestClient(create_app(ws, make_settings(), run_jobs=False, bus=bus)) as client:
         token = login(client, "desk")["access_token"]
-        with client.websocket_connect("/api/v1/ws") as sock:
-            sock.send_json({"op": "auth", "token": token})
-            sock.receive_json()
-            sock.send_json({"op": "subscribe", "topics": ["pnl"]})
-            sock.receive_json()
+        with subscribed(client, token, ["pnl"]) as sock:
             result = run_loop(ws, config)
             msgs = [sock.receive_json() for _ in range(2 * result.bars)]
     assert {m["topic"] for m in msgs} == {"pnl"}
@@ -150,11 +152,7 @@ def test_a_paper_session_feeds_the_fills_and_pnl_topics(tmp_path: Path) -> None:
     try:
         with TestClient(create_app(ws, settings, run_jobs=False)) as client:
             token = login(client, "desk")["access_token"]
-            with client.websocket_connect("/api/v1/ws") as sock:
-                sock.send_json({"op": "auth", "token": token})
-                sock.receive_json()
-                sock.send_json({"op": "subscribe", "topics": ["pnl", "fills"]})
-                sock.receive_json()
+            with subscribed(client, token, ["pnl", "fills"]) as sock:
                 time.sleep(0.5)  # the bridge's group reads new entries from its creation on
                 run = run_paper(ws, info.id, bus=REDIS_URL, bus_topic=topic)
                 store = paper_store(ws)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import cli
-from tests.cli.test_paper_cli import _spec
+from tests.cli.test_paper_cli import _spec, wait_finished
 
 REDIS_URL = os.environ.get("ALPHALOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -40,15 +39,7 @@ def test_a_detached_session_streams_every_bar(
         code, out, err = cli(capsys, ws, "paper", "start", str(_spec(tmp_path)), "--detach",
                              "--bus", REDIS_URL, "--bus-topic", topic, "--json")  # fmt: skip
         assert code == 0, err
-        sid = json.loads(out)["session"]["id"]
-        deadline = time.monotonic() + 120
-        status: dict = {}
-        while time.monotonic() < deadline:
-            status = json.loads(cli(capsys, ws, "paper", "status", str(sid), "--json")[1])
-            if status["status"] == "finished":
-                break
-            time.sleep(0.5)
-        assert status["status"] == "finished", (ws / "paper" / f"{sid}.log").read_text()
+        status = wait_finished(capsys, ws, json.loads(out)["session"]["id"])
         events = [decode(f[b"event"]) for _, f in bus.client.xrange(bus.key(topic))]
         ticks = [e.payload for e in events if e.type == "pnl_tick"]
         assert len(ticks) == status["position"] > 200

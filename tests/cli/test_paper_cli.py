@@ -91,6 +91,21 @@ def test_a_strategy_id_from_the_database_starts_a_session(
     assert session["status"] == "finished"
 
 
+def wait_finished(
+    capsys: pytest.CaptureFixture[str], ws: Path, sid: int, timeout_s: float = 120
+) -> dict:
+    """``paper status SID --json`` once the (detached) session has finished."""
+    deadline = time.monotonic() + timeout_s
+    status: dict = {}
+    while time.monotonic() < deadline:
+        status = json.loads(cli(capsys, ws, "paper", "status", str(sid), "--json")[1])
+        if status["status"] == "finished":
+            break
+        time.sleep(0.5)
+    assert status["status"] == "finished", (ws / "paper" / f"{sid}.log").read_text()
+    return status
+
+
 def test_detached_sessions_run_in_their_own_process(
     ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -100,14 +115,7 @@ def test_detached_sessions_run_in_their_own_process(
     doc = json.loads(out)
     assert doc["pid"] > 0
     sid = doc["session"]["id"]
-    deadline = time.monotonic() + 120
-    status = {}
-    while time.monotonic() < deadline:
-        status = json.loads(cli(capsys, ws, "paper", "status", str(sid), "--json")[1])
-        if status["status"] == "finished":
-            break
-        time.sleep(0.5)
-    assert status["status"] == "finished", (ws / "paper" / f"{sid}.log").read_text()
+    status = wait_finished(capsys, ws, sid)
     assert status["pid"] == doc["pid"]
 
 

@@ -18,8 +18,7 @@ from alphaloop.data import Panel
 from alphaloop.execution import Governance
 from alphaloop.live.feed_records import read_bars
 from tests.execution.brokers import fake_alpaca, fake_binance
-
-REDIS_URL = os.environ.get("ALPHALOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.live.bus.conftest import REDIS_URL, redis_unavailable
 
 N_BARS = 70  # bars of the whole series
 SHOWN = 50  # bars the venue has when the session starts (its warm-up)
@@ -197,22 +196,9 @@ class Topics:
         return self.used[-1]
 
 
-def redis_error() -> str | None:
-    """Why no Redis server can be used at :data:`REDIS_URL`, or None when one answers."""
-    try:
-        import redis
-    except ImportError:
-        return "the redis package is not installed"
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        return f"no Redis server answers at {REDIS_URL}: {exc}"
-    return None
-
-
 @pytest.fixture
 def bus() -> Iterator[Topics]:
-    why = redis_error()
+    why = redis_unavailable()
     if why is not None:
         pytest.skip(why)
     from alphaloop.live.bus.redis_streams import RedisBus

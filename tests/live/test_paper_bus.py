@@ -21,7 +21,8 @@ from alphaloop.backtest import StrategySpec, quick_spec
 from alphaloop.live.bus.errors import BusUnavailableError
 from alphaloop.live.bus.events import Event, decode
 from alphaloop.live.paper_bus import SessionPublisher, session_publisher
-from tests.live.live_venues import N_BARS, REDIS_URL, Topics, Venue, live_spec
+from tests.live.bus.conftest import REDIS_URL
+from tests.live.live_venues import N_BARS, Topics, Venue, live_spec
 
 
 def stream_of(bus: Topics, topic: str) -> list[Event]:

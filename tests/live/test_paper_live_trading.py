@@ -18,7 +18,8 @@ from alphaloop.live.bus.redis_streams import RedisBus
 from alphaloop.live.decisions import read_decisions
 from tests.cli.conftest import cli
 from tests.execution.brokers import fake_alpaca
-from tests.live.live_venues import N_BARS, REDIS_URL, Topics, Venue, redis_error
+from tests.live.bus.conftest import REDIS_URL, redis_unavailable
+from tests.live.live_venues import N_BARS, Topics, Venue
 from tests.live.test_paper_bus import check_stream, stream_of
 
 
@@ -113,7 +114,7 @@ def test_live_orders_pass_the_gate_and_reach_the_venue(
     with pytest.raises(UsageError, match="explicit --live flag"):
         run_live_feed(ws, info.id, stop=lambda: True)
     # the fills and P&L stream to the bus too, when a Redis server is here
-    topics = Topics(RedisBus(REDIS_URL)) if redis_error() is None else None
+    topics = Topics(RedisBus(REDIS_URL)) if redis_unavailable() is None else None
     topic = topics("live") if topics is not None else "events"
     run = run_live_feed(ws, info.id, live_flag=True,
                         stop=alpaca_venue.stepper(ws, info.id, N_BARS - 10),

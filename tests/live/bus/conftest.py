@@ -17,7 +17,7 @@ import pytest
 REDIS_URL = os.environ.get("ALPHALOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _redis_unavailable() -> str | None:
+def redis_unavailable() -> str | None:
     try:
         import redis
     except ImportError:
@@ -29,7 +29,7 @@ def _redis_unavailable() -> str | None:
     return None
 
 
-_REDIS_REASON = _redis_unavailable()
+_REDIS_REASON = redis_unavailable()
 
 
 def drop_prefix(client: object, prefix: str) -> None:

@@ -8,9 +8,12 @@ What is checked
 - The file is YAML with a ``services`` mapping holding ``api``, ``worker``,
   ``postgres``, ``redis`` and ``ray-head``; each has an ``image`` or a
   ``build`` (whose context holds a ``Dockerfile``).
-- ``api`` runs ``alphaloop serve`` on ``0.0.0.0``; ``worker`` runs with the
-  Ray executor.
-- The alphaloop services (``api``, ``worker``, ``ray-head``) get
+- ``api`` runs ``alphaloop serve`` on ``0.0.0.0`` with ``ALPHALOOP_API_SECRET``
+  taken from the environment (the service refuses to start without one) and
+  ``ALPHALOOP_API_BUS_URL`` on the ``redis`` service; ``worker`` is a Ray node
+  joining ``ray-head`` (``ray start --address=ray-head:PORT``); a ``research``
+  service, when there is one, runs ``alphaloop research`` with the Ray executor.
+- The alphaloop services (``api``, ``worker``, ``ray-head``, ``research``) get
   ``ALPHALOOP_DATABASE_URL`` on the ``postgres`` service and
   ``ALPHALOOP_RAY_ADDRESS`` on ``ray-head``.
 - ``depends_on`` names services of the file.
@@ -30,7 +33,7 @@ from typing import Any
 import yaml
 
 REQUIRED = ("api", "worker", "postgres", "redis", "ray-head")
-ALPHALOOP_SERVICES = ("api", "worker", "ray-head")
+ALPHALOOP_SERVICES = ("api", "worker", "ray-head", "research")
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY($|_)", re.IGNORECASE)
 _REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?+][^}]*)?\}$")
 _URL_PASSWORD = re.compile(r"://[^:/@\s]+:(.*)@[^@]*$")
@@ -47,8 +50,12 @@ def _environment(service: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _command(service: Mapping[str, Any]) -> str:
-    cmd = service.get("command") or ""
-    return " ".join(str(c) for c in cmd) if isinstance(cmd, list) else str(cmd)
+    """The service's entrypoint (when the file sets one) and command, as one line."""
+    parts = []
+    for key in ("entrypoint", "command"):
+        cmd = service.get(key) or ""
+        parts.append(" ".join(str(c) for c in cmd) if isinstance(cmd, list) else str(cmd))
+    return " ".join(p for p in parts if p)
 
 
 def _url_host(url: str) -> str | None:
@@ -102,9 +109,30 @@ def check(path: Path) -> list[str]:
         cmd = _command(services["api"])
         if "serve" not in cmd or "0.0.0.0" not in cmd:
             problems.append(f"{path}: service 'api' must run 'alphaloop serve --host 0.0.0.0'")
+        env = _environment(services["api"])
+        if not _REFERENCE.match(env.get("ALPHALOOP_API_SECRET", "")):
+            problems.append(
+                f"{path}: service 'api' needs ALPHALOOP_API_SECRET as a ${{VARIABLE}} reference "
+                "(the service refuses to start without a secret)"
+            )
+        if _url_host(env.get("ALPHALOOP_API_BUS_URL", "")) != "redis":
+            problems.append(
+                f"{path}: service 'api' needs ALPHALOOP_API_BUS_URL on the redis service"
+            )
     worker = services.get("worker")
-    if isinstance(worker, Mapping) and not re.search(r"--executor\s+ray", _command(worker)):
-        problems.append(f"{path}: service 'worker' must run with '--executor ray'")
+    if isinstance(worker, Mapping) and not re.search(
+        r"ray start .*--address[= ]ray-head:\d+", _command(worker)
+    ):
+        problems.append(
+            f"{path}: service 'worker' must be a Ray node: 'ray start --address=ray-head:PORT'"
+        )
+    research = services.get("research")
+    if isinstance(research, Mapping):
+        cmd = _command(research)
+        if "research" not in cmd or not re.search(r"--executor\s+ray", cmd):
+            problems.append(
+                f"{path}: service 'research' must run 'alphaloop research --executor ray'"
+            )
     for name in ALPHALOOP_SERVICES:
         svc = services.get(name)
         if not isinstance(svc, Mapping):

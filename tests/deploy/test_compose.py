@@ -82,7 +82,27 @@ def test_the_repository_file_has_the_whole_stack() -> None:
         (lambda d: d["services"]["redis"].pop("image"), "neither an image nor a build"),
         (lambda d: d["services"]["api"].update(build="nowhere"), "does not exist"),
         (lambda d: d["services"]["api"].update(depends_on=["mysql"]), "'mysql', which is not"),
-        (lambda d: d["services"]["worker"].update(command=["research"]), "--executor ray"),
+        (lambda d: d["services"]["worker"].update(command=["start", "--head"]), "a Ray node"),
+        (
+            lambda d: d["services"]["research"].update(entrypoint=["alphaloop", "research"]),
+            "'research' must run 'alphaloop research --executor ray'",
+        ),
+        (
+            lambda d: d["services"]["api"]["environment"].pop("ALPHALOOP_API_SECRET"),
+            "'api' needs ALPHALOOP_API_SECRET",
+        ),
+        (
+            lambda d: d["services"]["api"]["environment"].update(ALPHALOOP_API_SECRET="x" * 40),
+            "ALPHALOOP_API_SECRET is written in the file",
+        ),
+        (
+            lambda d: d["services"]["api"]["environment"].pop("ALPHALOOP_API_BUS_URL"),
+            "'api' needs ALPHALOOP_API_BUS_URL on the redis service",
+        ),
+        (
+            lambda d: d["services"]["research"]["environment"].pop("ALPHALOOP_RAY_ADDRESS"),
+            "'research' needs ALPHALOOP_RAY_ADDRESS",
+        ),
     ],
 )
 def test_the_check_names_what_is_wrong(tmp_path: Path, edit, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -96,3 +116,52 @@ def test_a_file_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
     checker = _checker()
     assert "not valid YAML" in checker.check(bad)[0]
     assert checker.main([str(bad)]) == 1
+
+
+def _expand(arg: str) -> str:
+    """A ``${NAME:-default}`` / ``${NAME:?message}`` argument as Compose would give it
+    (defaults taken; required values get a stand-in)."""
+    import re
+
+    return re.sub(
+        r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*)|:?\?[^}]*)?\}",
+        lambda m: m.group(1) if m.group(1) is not None else "required-value",
+        arg,
+    )
+
+
+@pytest.mark.parametrize("name", ["api", "research"])
+def test_the_alphaloop_commands_parse_with_the_real_cli(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every option the file passes to ``alphaloop`` exists (``--help`` after them: the
+    parser rejects an unknown option or a bad value before it shows the help)."""
+    from alphaloop.cli import main
+
+    svc = yaml.safe_load(COMPOSE.read_text())["services"][name]
+    entry = [str(a) for a in svc.get("entrypoint") or ["alphaloop"]]
+    assert entry[0] == "alphaloop"
+    args = [_expand(str(a)) for a in [*entry[1:], *(svc.get("command") or [])]]
+    assert main([*args, "--help"]) == 0
+    assert "Usage:" in capsys.readouterr().out
+    assert main([*args, "--no-such-option", "--help"]) != 0  # the check can fail
+
+
+def test_the_api_service_gets_what_serve_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The api's environment, with the secret given, loads the service settings: a secret
+    and the bus (``alphaloop serve`` refuses to start without a secret)."""
+    from alphaloop.api.settings import load_settings
+    from alphaloop.errors import AlphaloopError
+
+    env = yaml.safe_load(COMPOSE.read_text())["services"]["api"]["environment"]
+    api_env = {k: _expand(str(v)) for k, v in env.items() if k.startswith("ALPHALOOP_API_")}
+    assert set(api_env) == {"ALPHALOOP_API_SECRET", "ALPHALOOP_API_BUS_URL"}
+    for key, value in api_env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(AlphaloopError):  # the stand-in is not a secret: serve would refuse it
+        load_settings()
+    secret = os.urandom(24).hex()
+    monkeypatch.setenv("ALPHALOOP_API_SECRET", secret)
+    settings = load_settings()
+    assert settings.bus_url == "redis://redis:6379/0"
+    assert settings.secret.get_secret_value() == secret

@@ -492,7 +492,7 @@ def infer_trading_calendar(
     exchange); intraday bars when at least 99% of the distinct timestamps
     are bars of its sessions (stamped at their start or end) and at least
     99% of its sessions in the span have bars. None when nothing matches,
-    for weekly and slower bars, and without ``exchange-calendars``.
+    and for weekly and slower bars.
     """
     klass = check_asset_class(asset_class)
     index = _as_index(timestamps)
@@ -504,10 +504,6 @@ def infer_trading_calendar(
         return "24/5", "24/5: daily bars on weekdays of the asset class fx"
     if seen not in ("weekdays", "sessions") or klass in ("crypto", "fx"):
         return None, "no trading calendar: " + basis
-    try:
-        import exchange_calendars  # noqa: F401
-    except ImportError:
-        return None, "no trading calendar: exchange-calendars is not installed"
     ns = index.as_unit("ns").asi8
     if frequency == "daily":
         weekdays = pd.date_range(index[0].normalize(), index[-1].normalize(), freq="B")

@@ -258,6 +258,17 @@ def test_a_paper_session_on_the_bus_streams_into_its_trading_page(
         page.locator("#fills tbody tr").nth(len(fills) - 1).wait_for(timeout=10_000)
         page.wait_for_selector(f"#tick:has-text('equity {round(final):,}')", timeout=10_000)
         assert page.locator("#fills tbody tr").count() == len(fills) > 0
+        # the session's state, positions and orders follow without a reload
+        done_info = store.get(info.id)
+        page.wait_for_selector(
+            f"#state:has-text('bar {done_info.position}/{done_info.n_bars}')", timeout=10_000
+        )
+        page.wait_for_selector("#state:has-text('finished')", timeout=10_000)
+        held = dashboard.get("viewer", f"/paper/sessions/{info.id}/positions")["positions"]
+        shown = page.locator("#positions tbody tr td:first-child").all_inner_texts()
+        assert shown == (list(held) or ["flat"])
+        n_orders = len(dashboard.get("viewer", f"/paper/sessions/{info.id}/orders")["orders"])
+        assert page.locator("#orders tbody tr").count() == min(n_orders, 50) > 0
         last = fills.iloc[-1]
         first = page.locator("#fills tbody tr").first.locator("td").all_inner_texts()
         assert first[1:4] == [last["asset"], f"{last['quantity']:.2f}", f"{last['price']:.3f}"]

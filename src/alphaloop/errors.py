@@ -181,6 +181,10 @@ class DataCombineError(AlphaloopError):
     """Datasets cannot be combined as asked (overlap, names, fields or frequencies)."""
 
 
+class DataResampleError(AlphaloopError):
+    """A stored dataset cannot be resampled as asked (rule, name, seal or quality)."""
+
+
 class DataFormatError(AlphaloopError):
     """A data file was read but its layout is not one alphaloop understands."""
 

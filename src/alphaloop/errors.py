@@ -329,6 +329,8 @@ class ReconciliationError(PaperError):
     repaired (a recorded fill the broker never made): it does not carry on."""
 
     exit_code = ExitCode.CHECK_FAILED
+
+
 class SynthError(AlphaloopError):
     """Synthetic data cannot be made or used as asked: a generator fitted to too few
     returns, an unknown generator or parameter, a path count or length out of range,

@@ -85,6 +85,7 @@ from alphaloop.data.quality import (
     merge_sealed,
 )
 from alphaloop.data.readers import PRICE_FIELDS, Layout, ReadOptions, read_table
+from alphaloop.data.resample import Label
 from alphaloop.data.resample import resample as _resample
 from alphaloop.data.seal import SealedCopy, SealedSpan, find_copies
 from alphaloop.data.store import ROWS, ParquetStore
@@ -1065,14 +1066,18 @@ class DataCatalog:
             )
         source = self.info(rec.name, rec.version)
         trading = source.market.trading_calendar
-        label = label or _source_label(self.store.calendar(rec.name, rec.version), source)
-        current = self._resampled_current(target, rec.name, rule, label)
+        stamps = self.store.calendar(rec.name, rec.version)
+        stamped: Label = (
+            ("end" if label == "end" else "start")
+            if label is not None
+            else _source_label(stamps, source)
+        )
+        current = self._resampled_current(target, rec.name, rule, stamped)
         prior = current.resampled if current is not None else None
         if current is not None and prior and prior.get("content_hash") == rec.content_hash:
             return ResampleResult(
                 current, ResampleOrigin.from_dict(prior), "up-to-date", self.holdouts.get(target)
             )
-        stamps = self.store.calendar(rec.name, rec.version)
         fine = int(np.diff(stamps).min()) if len(stamps) > 1 else None
         if fine is not None and rule_nanoseconds(rule) <= fine:
             raise DataResampleError(
@@ -1082,9 +1087,11 @@ class DataCatalog:
             )
         panel = self.store.load(rec.name, rec.version)  # every stored bar: the sealed ones too
         try:
-            out = _resample(panel, rule, calendar=trading, label=label)  # type: ignore[arg-type]
+            out = _resample(panel, rule, calendar=trading, label=stamped)
         except ConfigError as exc:
-            raise DataResampleError(f"resample {rec.name!r}: {exc}", hint=exc.hint) from None
+            raise DataResampleError(
+                f"resample {rec.name!r}: {exc.message}", hint=exc.hint
+            ) from None
         source_boundary = self.holdouts.prospective_boundary(rec.name, stamps)
 
         def origin_at(source_boundary: pd.Timestamp | None) -> ResampleOrigin:
@@ -1095,13 +1102,17 @@ class DataCatalog:
                 rule,
                 source.frequency,
                 trading,
-                label,
+                stamped,
                 len(stamps),
                 len(out.panel.index),
                 out.dropped,
                 source_boundary,
                 derived_boundary(
-                    panel.index, source_boundary, rule, calendar=trading, label=label  # type: ignore[arg-type]
+                    panel.index,
+                    source_boundary,
+                    rule,
+                    calendar=trading,
+                    label=stamped,
                 ),
             )
 
@@ -1608,7 +1619,7 @@ def _check_not_all_sealed(origin: ResampleOrigin, first_bar: pd.Timestamp) -> No
         )
 
 
-def _source_label(stamps: np.ndarray, source: DatasetInfo) -> str:
+def _source_label(stamps: np.ndarray, source: DatasetInfo) -> Label:
     """How the source's intraday bars are stamped: the grid of its trading calendar they fit."""
     trading = source.market.trading_calendar
     if trading is None or len(stamps) < 2 or not checkable_frequency(source.frequency):

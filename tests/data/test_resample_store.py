@@ -36,8 +36,9 @@ PRE_MARKET = pd.Timestamp("2024-11-13 13:00", tz="UTC")  # 08:00 in New York
 def minute_frame(seed: int = 5, *, shift: pd.Timedelta | None = None) -> pd.DataFrame:
     """Random-walk OHLCV minute bars (and a ``spread``) on the NYSE sessions, with holes.
 
-    About 2% of the rows are missing, BBB has no bar on 2024-11-12, and one pre-market bar of AAA lies
-    outside the sessions. ``shift`` moves every stamp (one minute: end-stamped bars).
+    About 2% of the rows are missing, BBB has no bar on 2024-11-12, and one
+    pre-market bar of AAA lies outside the sessions. ``shift`` moves every
+    stamp (one minute: end-stamped bars).
     """
     stamps = NYSE.bar_stamps(START, END, "1min")
     index = pd.DatetimeIndex(stamps.view("datetime64[ns]")).tz_localize("UTC")
@@ -185,7 +186,8 @@ def test_the_quality_checks_of_an_import_run_on_the_result(ws: Workspace) -> Non
     # the checks read the bars on the XNYS grid of end-stamped 15-minute bars: the only gap
     # is BBB's missing session (26 bars), and no bar lies off the calendar
     gaps = report.issue("calendar_gaps")
-    assert gaps is not None and gaps.count == 26
+    assert gaps is not None
+    assert gaps.count == 26
     assert "end-stamped" in gaps.message
     assert [loc["asset"] for loc in gaps.locations] == ["BBB"]
     assert report.issue("off_calendar_bars") is None
@@ -219,10 +221,12 @@ def test_no_research_bar_aggregates_a_holdout_bar(ws: Workspace, rule: str) -> N
     name = ws.data.resample("m1", rule).dataset.name
     boundary = ws.data.holdout_boundary("m1")
     derived = ws.data.holdout_boundary(name)
-    assert boundary is not None and derived is not None
+    assert boundary is not None
+    assert derived is not None
     assert derived <= boundary  # never later than the source's
     sealed = sealed_bars(full(ws, "m1"), rule, boundary)
-    assert len(sealed) and derived <= sealed[0]
+    assert len(sealed)
+    assert derived <= sealed[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error", HoldoutClippedWarning)
         research = ws.data.load(name)
@@ -260,7 +264,8 @@ def test_a_boundary_inside_a_bar_seals_the_whole_bar(ws: Workspace) -> None:
 def test_the_holdout_record_is_inherited_and_fixed(ws: Workspace) -> None:
     result = ws.data.resample("m1", "1h")
     holdout = ws.data.holdouts.get("m1-1h")
-    assert holdout is not None and holdout.inherited_from is not None
+    assert holdout is not None
+    assert holdout.inherited_from is not None
     assert holdout.inherited_from["dataset"] == "m1"
     assert holdout.inherited_from["resampled"] is True
     assert holdout.boundary == result.origin.boundary
@@ -278,7 +283,8 @@ def test_resampling_seals_the_source_only_when_it_succeeds(fresh: Workspace) -> 
     prospective = fresh.data.holdouts.prospective_boundary("m1", fresh.data.store.calendar("m1", 1))
     result = fresh.data.resample("m1", "1h")
     source = fresh.data.holdouts.get("m1")
-    assert source is not None and source.boundary == prospective
+    assert source is not None
+    assert source.boundary == prospective
     assert result.holdout is not None
     assert result.holdout.boundary == result.origin.boundary <= source.boundary
 
@@ -342,7 +348,8 @@ def test_a_rerun_is_up_to_date_until_the_source_changes(ws: Workspace, tmp_path:
     assert_same_cells(full(ws, "m2-half"), resample(full(ws, "m2"), "30min", calendar="XNYS").panel)
     # an older source version is other content: a new version too
     older = ws.data.resample("m2", "30min", as_name="m2-half", version=1)
-    assert older.status == "created" and older.dataset.version == 3
+    assert older.status == "created"
+    assert older.dataset.version == 3
     assert older.dataset.resampled["version"] == 1
 
 
@@ -393,7 +400,7 @@ def test_a_name_resampled_from_another_source_or_rule_is_refused(
     add(ws, tmp_path, "m3", minute_frame(seed=3))
     with pytest.raises(DatasetExistsError, match="resampled from 'm1', not from 'm3'"):
         ws.data.resample("m3", "1h", as_name="hourly")
-    with pytest.raises(DatasetExistsError, match="resampled to 1h .*not to 15min"):
+    with pytest.raises(DatasetExistsError, match=r"resampled to 1h .*not to 15min"):
         ws.data.resample("m1", "15min", as_name="hourly")
     assert ws.data.versions("hourly") == [1]
 

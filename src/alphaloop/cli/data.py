@@ -112,7 +112,8 @@ def data_show(
         src = info.resampled
         out.print(
             f"resampled from {escape(src['dataset'])} v{src['version']} "
-            f"[{src['content_hash'][:12]}] ({escape(src['source_frequency'])} -> "
+            + escape(f"[{src['content_hash'][:12]}]")
+            + f" ({escape(src['source_frequency'])} -> "
             f"{escape(src['rule'])}, {escape(src.get('trading_calendar') or 'UTC days')})"
         )
     if info.caveats:
@@ -366,8 +367,8 @@ def data_resample(
     if result.status == "up-to-date":
         out.print(
             f"{info.name} v{info.version} is up to date: resampled from {escape(origin.dataset)} "
-            f"v{origin.version} [{origin.content_hash[:12]}] to {escape(origin.rule)}; "
-            "nothing stored"
+            f"v{origin.version} " + escape(f"[{origin.content_hash[:12]}]") + f" to "
+            f"{escape(origin.rule)}; nothing stored"
         )
         return
     out.print(

@@ -1447,20 +1447,23 @@ class DataCatalog:
         existing = s.scalars(select(HoldoutRecord).where(HoldoutRecord.dataset == name)).first()
         if existing is not None:
             info = Holdouts._info(existing)
-            if target is None or (info.boundary is not None and info.boundary <= target):
+            limit = target if derived is not None else first  # the first sealed bar held
+            if limit is None or (info.boundary is not None and info.boundary <= limit):
                 return  # the sealed rows lie inside this dataset's own holdout already
             starts = f"starts {info.boundary:%Y-%m-%d}" if info.boundary is not None else "is 0"
-            what = (
-                f"its rows aggregate the sealed holdout of {derived.inherited.get('dataset')!r} "
-                f"from {target:%Y-%m-%d %H:%M} UTC"
-                if derived is not None
-                else _describe_copies(copies)
-            )
+            if derived is not None:
+                raise HoldoutError(
+                    f"resampling into {name!r} refused: its bars aggregate the sealed holdout "
+                    f"of {derived.inherited.get('dataset')!r} from {target:%Y-%m-%d %H:%M} UTC, "
+                    f"but the holdout of {name!r} {starts} and was fixed at its first use, so "
+                    "those bars would be readable by research",
+                    hint="resample under a new name (--as): a new dataset inherits the seal",
+                )
             raise HoldoutError(
-                f"{'resampling' if derived is not None else 'import'} into {name!r} refused: "
-                f"{what}, but the holdout of {name!r} {starts} and was fixed at its first use, "
-                "so those rows would be readable by research",
-                hint="store the data under a new name: a new dataset inherits the seal",
+                f"import into {name!r} refused: {_describe_copies(copies)}, but the holdout of "
+                f"{name!r} {starts} and was fixed at its first use, so the copied rows would "
+                "be readable by research",
+                hint="import the file under a new name: a new dataset inherits the seal",
             )
         if derived is not None:
             inherited = {**derived.inherited, "copies": [c.to_dict() for c in copies]}

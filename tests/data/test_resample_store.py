@@ -305,6 +305,28 @@ def test_a_source_sealed_inside_the_first_bar_is_refused(fresh: Workspace) -> No
     assert "m1-daily" not in {i.name for i in fresh.data.list()}
 
 
+def test_a_new_version_holding_another_datasets_sealed_rows_is_refused(
+    fresh: Workspace, tmp_path: Path
+) -> None:
+    fresh.data.configure_holdout("m1", 0.0)  # no holdout: the resampled dataset has none
+    fresh.data.resample("m1", "1h", as_name="x")
+    assert fresh.data.holdout_boundary("x") is None
+    # someone imports the hourly bars under another name: sealed there at first use
+    frame = full(fresh, "x").to_long()
+    frame.to_parquet(tmp_path / "copy.parquet", index=False)
+    fresh.data.import_file(tmp_path / "copy.parquet", "y", layout="long")
+    assert fresh.data.holdout_boundary("y") is not None
+    changed = minute_frame()
+    changed.loc[changed.index[:100], ["open", "high", "low", "close"]] *= 1.01
+    add(fresh, tmp_path, "m1", changed)  # new source content, the same later bars
+    with pytest.raises(HoldoutError, match="resampling into 'x' refused") as caught:
+        fresh.data.resample("m1", "1h", as_name="x")
+    assert "--as" in (caught.value.hint or "")
+    assert fresh.data.versions("x") == [1]
+    fresh.data.resample("m1", "1h", as_name="x2")  # a new name inherits the seal of y
+    assert fresh.data.holdout_boundary("x2") == fresh.data.holdout_boundary("y")
+
+
 def test_a_spent_source_holdout_is_a_caveat(fresh: Workspace) -> None:
     fresh.data.holdout_boundary("m1")
     fresh.data.holdouts.unseal("m1", note="final pick evaluated", trials_before=2)

@@ -34,7 +34,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from alphaloop.data.bundled import BUNDLED, load_bundled
-from alphaloop.data.calendar_gaps import checkable_frequency, expected_stamps
 from alphaloop.data.calendars import TradingCalendar
 from alphaloop.data.combine import (
     CombineResult,
@@ -48,11 +47,13 @@ from alphaloop.data.derived import (
     DerivedSeal,
     ResampleOrigin,
     ResampleResult,
+    check_not_all_sealed,
     default_name,
     derived_boundary,
     normalize_rule,
     panel_rows,
     rule_nanoseconds,
+    source_label,
 )
 from alphaloop.data.holdout import (
     HoldoutError,
@@ -1070,7 +1071,7 @@ class DataCatalog:
         stamped: Label = (
             ("end" if label == "end" else "start")
             if label is not None
-            else _source_label(stamps, source)
+            else source_label(stamps, source.frequency, source.market.trading_calendar)
         )
         current = self._resampled_current(target, rec.name, rule, stamped)
         prior = current.resampled if current is not None else None
@@ -1117,7 +1118,7 @@ class DataCatalog:
             )
 
         origin = origin_at(source_boundary)
-        _check_not_all_sealed(origin, out.panel.index[0])
+        check_not_all_sealed(origin, out.panel.index[0])
         data = panel_rows(out.panel)
         checks = TradingCalendar(trading) if trading else None
         report = QualityReport(
@@ -1134,7 +1135,7 @@ class DataCatalog:
         sealed = self.holdout_boundary(rec.name, rec.version)
         if sealed != source_boundary:
             origin = origin_at(sealed)
-            _check_not_all_sealed(origin, out.panel.index[0])
+            check_not_all_sealed(origin, out.panel.index[0])
         holdout = self.holdouts.get(rec.name)
         others = [s for s in self._sealed_spans(data) if s.dataset not in (rec.name, target)]
         copies = tuple(find_copies(data, others))
@@ -1609,25 +1610,3 @@ def _file_calendar(
     stamps = np.unique(data.timestamps[valid]) if not valid.all() else data.calendar
     frequency = infer_frequency(pd.DatetimeIndex(stamps.view("datetime64[ns]")))
     return resolve_trading_calendar(given, stamps, frequency, asset_class)
-
-
-def _check_not_all_sealed(origin: ResampleOrigin, first_bar: pd.Timestamp) -> None:
-    """Refuse a resampled dataset whose every bar would lie in its holdout."""
-    if origin.boundary is not None and origin.boundary <= first_bar:
-        raise DataResampleError(
-            f"every bar of {origin.dataset!r} resampled to {origin.rule} would be sealed: "
-            f"its holdout starts {origin.source_boundary:%Y-%m-%d %H:%M} UTC, inside the first "
-            f"resampled bar ({first_bar:%Y-%m-%d %H:%M} UTC)",
-            hint="resample a dataset whose research span holds at least one whole bar",
-        )
-
-
-def _source_label(stamps: np.ndarray, source: DatasetInfo) -> Label:
-    """How the source's intraday bars are stamped: the grid of its trading calendar they fit."""
-    trading = source.market.trading_calendar
-    if trading is None or len(stamps) < 2 or not checkable_frequency(source.frequency):
-        return "start"
-    if source.frequency == "daily":
-        return "start"
-    _, label = expected_stamps(TradingCalendar(trading), stamps, source.frequency)
-    return "end" if label == "end" else "start"

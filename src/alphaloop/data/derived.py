@@ -35,10 +35,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from alphaloop.data.calendar_gaps import checkable_frequency, expected_stamps
 from alphaloop.data.calendars import TradingCalendar, step_nanoseconds
 from alphaloop.data.long import LongData
 from alphaloop.data.panel import Panel
-from alphaloop.data.resample import NS_PER_DAY, resample
+from alphaloop.data.resample import NS_PER_DAY, Label, resample
 from alphaloop.data.seal import SealedCopy
 from alphaloop.errors import ConfigError, DataResampleError
 
@@ -47,11 +48,13 @@ __all__ = [
     "DerivedSeal",
     "ResampleOrigin",
     "ResampleResult",
+    "check_not_all_sealed",
     "default_name",
     "derived_boundary",
     "normalize_rule",
     "panel_rows",
     "rule_nanoseconds",
+    "source_label",
 ]
 
 #: the rule of session (daily) bars
@@ -149,6 +152,20 @@ def derived_boundary(
     if not len(hit):
         return boundary
     return min(boundary, pd.Timestamp(marked.index[int(hit[0])]))
+
+
+def source_label(stamps: np.ndarray, frequency: str, trading_calendar: str | None) -> Label:
+    """How a source's intraday bars are stamped: the grid of its trading calendar they fit.
+
+    ``stamps`` are the source's timestamps (int64 ns, UTC); ``"start"`` when
+    there is no calendar to tell, or the bars are daily.
+    """
+    if trading_calendar is None or len(stamps) < 2 or frequency == "daily":
+        return "start"
+    if not checkable_frequency(frequency):
+        return "start"
+    _, label = expected_stamps(TradingCalendar(trading_calendar), stamps, frequency)
+    return "end" if label == "end" else "start"
 
 
 @dataclass(frozen=True)
@@ -319,3 +336,20 @@ def _ts(text: Any) -> pd.Timestamp | None:
 
 def _when(ts: pd.Timestamp | None) -> str:
     return f"{ts:%Y-%m-%d %H:%M} UTC" if ts is not None else "nowhere"
+
+
+def check_not_all_sealed(origin: ResampleOrigin, first_bar: pd.Timestamp) -> None:
+    """Refuse a resampled dataset whose every bar would lie in its holdout.
+
+    Raises
+    ------
+    DataResampleError
+        The derived boundary is at or before ``first_bar``, its first bar.
+    """
+    if origin.boundary is not None and origin.boundary <= first_bar:
+        raise DataResampleError(
+            f"every bar of {origin.dataset!r} resampled to {origin.rule} would be sealed: "
+            f"its holdout starts {_when(origin.source_boundary)}, inside the first "
+            f"resampled bar ({first_bar:%Y-%m-%d %H:%M} UTC)",
+            hint="resample a dataset whose research span holds at least one whole bar",
+        )

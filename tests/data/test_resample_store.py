@@ -271,7 +271,7 @@ def test_the_holdout_record_is_inherited_and_fixed(ws: Workspace) -> None:
     assert holdout.boundary == result.origin.boundary
     assert result.origin.source_boundary == ws.data.holdout_boundary("m1")
     assert "the seal follows the data" in (result.holdout_notice or "")
-    with pytest.raises(HoldoutError, match="inherited"):
+    with pytest.raises(HoldoutError, match="inherited when it was resampled from 'm1'"):
         ws.data.configure_holdout("m1-1h", 0.5)
 
 

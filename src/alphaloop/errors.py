@@ -181,6 +181,10 @@ class DataCombineError(AlphaloopError):
     """Datasets cannot be combined as asked (overlap, names, fields or frequencies)."""
 
 
+class DataResampleError(AlphaloopError):
+    """A stored dataset cannot be resampled as asked (rule, name, seal or quality)."""
+
+
 class DataFormatError(AlphaloopError):
     """A data file was read but its layout is not one alphaloop understands."""
 
@@ -325,6 +329,8 @@ class ReconciliationError(PaperError):
     repaired (a recorded fill the broker never made): it does not carry on."""
 
     exit_code = ExitCode.CHECK_FAILED
+
+
 class SynthError(AlphaloopError):
     """Synthetic data cannot be made or used as asked: a generator fitted to too few
     returns, an unknown generator or parameter, a path count or length out of range,

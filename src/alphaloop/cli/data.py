@@ -1,4 +1,4 @@
-"""``alphaloop data``: list, show, import, combine and check datasets."""
+"""``alphaloop data``: list, show, import, combine, resample and check datasets."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from alphaloop.cli.common import (
 )
 from alphaloop.errors import ExitCode
 
-data_app = typer.Typer(help="Datasets: list, show, import, combine, check.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Datasets: list, show, import, combine, resample, check.", no_args_is_help=True
+)
 
 
 @data_app.command("list")
@@ -106,6 +108,14 @@ def data_show(
                 f"  {escape(src['dataset'])} v{src['version']} [{src['content_hash'][:12]}]: "
                 + escape(", ".join(src["assets"]))
             )
+    if info.resampled:
+        src = info.resampled
+        out.print(
+            f"resampled from {escape(src['dataset'])} v{src['version']} "
+            + escape(f"[{src['content_hash'][:12]}]")
+            + f" ({escape(src['source_frequency'])} -> "
+            f"{escape(src['rule'])}, {escape(src.get('trading_calendar') or 'UTC days')})"
+        )
     if info.caveats:
         out.print("[yellow]caveats:[/]")
         for c in info.caveats:
@@ -313,6 +323,72 @@ def data_combine(
     out.print(f"  market: {escape(info.market.describe())}")
     out.print(f"  fields: {escape(', '.join(info.fields))}")
     out.print(f"  {len(info.caveats)} caveat(s) carried (`alphaloop data show {info.name}`)")
+    if result.holdout_notice:
+        out.print(f"  [bold]{escape(result.holdout_notice)}[/]")
+
+
+@data_app.command("resample")
+def data_resample(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The dataset to resample.")],
+    to: Annotated[
+        str, typer.Option("--to", help="Target bar: 5min, 15min, 30min, 1h, 4h, ... or daily.")
+    ],
+    as_name: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Name of the resampled dataset (default: NAME-RULE). An existing one must "
+            "have been resampled from NAME at this rule: it gets a new version.",
+        ),
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(help="Version of the source (default: latest).")
+    ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="How the source's bars are stamped: start or end (default: read from "
+            "its trading calendar's grid)."
+        ),
+    ] = None,
+    description: Annotated[str, typer.Option(help="Free text kept with the dataset.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Resample a dataset to a coarser bar and store it as a dataset (the seal follows)."""
+    ws = workspace(ctx, write=True)
+    result = ws.data.resample(
+        name, to, as_name=as_name, version=version, label=label, description=description
+    )
+    if as_json:
+        print_json(result.to_dict())
+        return
+    info, origin = result.dataset, result.origin
+    if result.status == "up-to-date":
+        out.print(
+            f"{info.name} v{info.version} is up to date: resampled from {escape(origin.dataset)} "
+            f"v{origin.version} " + escape(f"[{origin.content_hash[:12]}]") + f" to "
+            f"{escape(origin.rule)}; nothing stored"
+        )
+        return
+    out.print(
+        f"[green]resampled[/] {escape(origin.dataset)} v{origin.version} "
+        f"({escape(origin.source_frequency)}) to {info.name} v{info.version}: "
+        f"{info.assets} assets, {info.times:,} {escape(origin.rule)} bars, "
+        f"{fmt_date(info.start)} .. {fmt_date(info.end)}"
+    )
+    where = f"the {origin.trading_calendar} sessions" if origin.trading_calendar else "UTC days"
+    out.print(
+        f"  buckets on {escape(where)}; source bars stamped at their {origin.label}"
+        + (f"; {origin.dropped:,} outside the sessions left out" if origin.dropped else "")
+    )
+    out.print(f"  market: {escape(info.market.describe())}")
+    out.print(f"  fields: {escape(', '.join(info.fields))}")
+    report = info.quality_report
+    out.print(
+        f"  quality: {len(report.errors)} error(s), {len(report.warnings)} warning(s); "
+        f"{len(info.caveats)} caveat(s) (`alphaloop data show {info.name}`)"
+    )
     if result.holdout_notice:
         out.print(f"  [bold]{escape(result.holdout_notice)}[/]")
 

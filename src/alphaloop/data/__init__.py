@@ -1,9 +1,10 @@
 """Data layer: the Panel, readers and quality checks, the Parquet+DuckDB store, bundled
-real data, market calendars, the sealed holdout, combined datasets, the catalog that ties
-them together, and the document store of text factors."""
+real data, market calendars, the sealed holdout, combined and resampled datasets, the
+catalog that ties them together, and the document store of text factors."""
 
 from alphaloop.data.catalog import DataCatalog, DatasetInfo, ImportResult
 from alphaloop.data.combine import CombineResult, CombineSource
+from alphaloop.data.derived import ResampleOrigin, ResampleResult
 from alphaloop.data.documents import DocumentImport, DocumentStore
 from alphaloop.data.factor_data import FACTOR_SETS, FactorData, factor_returns
 from alphaloop.data.holdout import HoldoutInfo, HoldoutKey, Holdouts
@@ -44,6 +45,8 @@ __all__ = [
     "QualityReport",
     "ReadOptions",
     "Repair",
+    "ResampleOrigin",
+    "ResampleResult",
     "SyntheticOrigin",
     "as_utc",
     "factor_returns",

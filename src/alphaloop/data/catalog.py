@@ -43,6 +43,18 @@ from alphaloop.data.combine import (
     combine_rows,
     combined_market,
 )
+from alphaloop.data.derived import (
+    DerivedSeal,
+    ResampleOrigin,
+    ResampleResult,
+    check_not_all_sealed,
+    default_name,
+    derived_boundary,
+    normalize_rule,
+    panel_rows,
+    rule_nanoseconds,
+    source_label,
+)
 from alphaloop.data.holdout import (
     HoldoutError,
     HoldoutInfo,
@@ -74,12 +86,16 @@ from alphaloop.data.quality import (
     merge_sealed,
 )
 from alphaloop.data.readers import PRICE_FIELDS, Layout, ReadOptions, read_table
+from alphaloop.data.resample import Label
+from alphaloop.data.resample import resample as _resample
 from alphaloop.data.seal import SealedCopy, SealedSpan, find_copies
 from alphaloop.data.store import ROWS, ParquetStore
 from alphaloop.errors import (
     AlphaloopError,
+    ConfigError,
     DataCombineError,
     DataQualityError,
+    DataResampleError,
     DatasetExistsError,
     DatasetNotFoundError,
     HoldoutClippedWarning,
@@ -132,6 +148,7 @@ class DatasetInfo:
     created_at: datetime
     market: MarketCalendar
     combined: dict[str, Any] | None = None
+    resampled: dict[str, Any] | None = None
 
     @property
     def bundled(self) -> bool:
@@ -179,6 +196,8 @@ class DatasetInfo:
         }
         if self.combined is not None:
             out["combined"] = self.combined
+        if self.resampled is not None:
+            out["resampled"] = self.resampled
         if full:
             out["asset_ids"] = list(self.asset_ids)
             out["quality"] = self.quality
@@ -359,6 +378,8 @@ class DataCatalog:
         info = DatasetInfo.from_record(rec, tuple(meta["assets"]), self._market(rec, meta))
         if "combined" in meta:
             info = replace(info, combined=meta["combined"])
+        if "resampled" in meta:
+            info = replace(info, resampled=meta["resampled"])
         return self._visible(info, self.holdouts.get(rec.name))
 
     def _market(self, rec: DatasetRecord, meta: dict[str, Any] | None = None) -> MarketCalendar:
@@ -971,6 +992,231 @@ class DataCatalog:
         )
         return source.select(request.assets)
 
+    # --------------------------------------------------------------- resample
+    def resample(
+        self,
+        name: str,
+        to: str,
+        *,
+        as_name: str | None = None,
+        version: int | None = None,
+        label: str | None = None,
+        description: str = "",
+    ) -> ResampleResult:
+        """Resample a stored dataset version to a coarser bar and store it as a dataset.
+
+        Parameters
+        ----------
+        name : str
+            The source dataset.
+        to : str
+            The target bar: ``"5min"``, ``"15min"``, ``"1h"``, ... or ``"daily"``
+            (see :func:`~alphaloop.data.derived.normalize_rule`).
+        as_name : str, optional
+            The resampled dataset; default ``NAME-RULE`` (``nyse-1min-1h``). A
+            name that exists must have been resampled from ``name`` at the
+            same rule: the result is its next version.
+        version : int, optional
+            The source version (default: the current one).
+        label : {"start", "end"}, optional
+            How the source's bars are stamped; default read from the source's
+            trading calendar (the grid its stamps fit), else ``"start"``.
+        description : str, optional
+            Default: the source and the rule in words.
+
+        Every field and every stored bar (the sealed ones too) is resampled
+        with :func:`alphaloop.data.resample.resample` on the source's trading
+        calendar; the result goes through the quality checks of an import and
+        is stored with its provenance (``meta.json`` ``resampled``: source
+        name, version, content hash, rule, calendar, label, holdout
+        boundaries). The seal follows the data: resampling is a use of the
+        source (sealed now at first use), and the resampled dataset's holdout
+        starts at the source's boundary, or earlier at the first resampled bar
+        that aggregates a sealed bar (:func:`~alphaloop.data.derived.derived_boundary`).
+
+        When the dataset's current version was resampled from the same source
+        content at the same rule, nothing is stored and the result's status
+        is ``"up-to-date"``.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            ``name`` (or that version of it) is not in the workspace.
+        DatasetExistsError
+            ``as_name`` exists and was not resampled from ``name`` at this rule.
+        DataResampleError
+            A bad rule or label, a rule not coarser than the source's bars, no
+            source bar inside the calendar's sessions, a result whose every
+            bar would be sealed, or one that fails a quality check.
+        HoldoutError
+            ``as_name``'s holdout starts after the sealed bars it would hold.
+        """
+        rule = normalize_rule(to)
+        if label is not None and label not in ("start", "end"):
+            raise DataResampleError(
+                f"label {label!r} is not a bar label",
+                hint="start (bars stamped at their start, the default) or end",
+            )
+        rec = self._get(name, version)
+        target = as_name or default_name(rec.name, rule)
+        self._validate_name(target)
+        if target == rec.name:
+            raise DataResampleError(
+                f"{target!r} is the dataset being resampled",
+                hint="give the resampled dataset a new name with --as",
+            )
+        source = self.info(rec.name, rec.version)
+        trading = source.market.trading_calendar
+        stamps = self.store.calendar(rec.name, rec.version)
+        stamped: Label = (
+            ("end" if label == "end" else "start")
+            if label is not None
+            else source_label(stamps, source.frequency, source.market.trading_calendar)
+        )
+        current = self._resampled_current(target, rec.name, rule, stamped)
+        prior = current.resampled if current is not None else None
+        if current is not None and prior and prior.get("content_hash") == rec.content_hash:
+            return ResampleResult(
+                current, ResampleOrigin.from_dict(prior), "up-to-date", self.holdouts.get(target)
+            )
+        fine = int(np.diff(stamps).min()) if len(stamps) > 1 else None
+        if fine is not None and rule_nanoseconds(rule) <= fine:
+            raise DataResampleError(
+                f"resample {rec.name!r} to {rule}: its bars ({source.frequency}) are not finer "
+                f"than {rule}",
+                hint="resample to a longer bar size than the source's",
+            )
+        panel = self.store.load(rec.name, rec.version)  # every stored bar: the sealed ones too
+        try:
+            out = _resample(panel, rule, calendar=trading, label=stamped)
+        except ConfigError as exc:
+            raise DataResampleError(
+                f"resample {rec.name!r}: {exc.message}", hint=exc.hint
+            ) from None
+        source_boundary = self.holdouts.prospective_boundary(rec.name, stamps)
+
+        def origin_at(source_boundary: pd.Timestamp | None) -> ResampleOrigin:
+            return ResampleOrigin(
+                rec.name,
+                rec.version,
+                rec.content_hash,
+                rule,
+                source.frequency,
+                trading,
+                stamped,
+                len(stamps),
+                len(out.panel.index),
+                out.dropped,
+                source_boundary,
+                derived_boundary(
+                    panel.index,
+                    source_boundary,
+                    rule,
+                    calendar=trading,
+                    label=stamped,
+                ),
+            )
+
+        origin = origin_at(source_boundary)
+        check_not_all_sealed(origin, out.panel.index[0])
+        data = panel_rows(out.panel)
+        checks = TradingCalendar(trading) if trading else None
+        report = QualityReport(
+            origin.source_text(), len(data), "resampled", tuple(check_long(data, calendar=checks))
+        )
+        if report.errors:
+            raise DataResampleError(
+                f"the resampled rows fail quality checks: "
+                f"{', '.join(i.check for i in report.errors)}",
+                hint=f"`alphaloop data check {rec.name}`, then repair and re-import the source",
+            )
+        # resampling is a use: seal the source now (another process may have sealed it
+        # since it was read: then its recorded boundary decides)
+        sealed = self.holdout_boundary(rec.name, rec.version)
+        if sealed != source_boundary:
+            origin = origin_at(sealed)
+            check_not_all_sealed(origin, out.panel.index[0])
+        holdout = self.holdouts.get(rec.name)
+        others = [s for s in self._sealed_spans(data) if s.dataset not in (rec.name, target)]
+        copies = tuple(find_copies(data, others))
+        warned = tuple(caveat_of(w) for w in source.quality_report.warnings)
+        caveats = [
+            *origin.caveats(tuple(dict.fromkeys([*source.caveats, *warned]))),
+            *(caveat_of(i) for i in report.warnings),
+        ]
+        if holdout is not None and holdout.unsealed_at is not None and holdout.boundary:
+            caveats.append(
+                f"the holdout of {rec.name} (from {holdout.boundary:%Y-%m-%d}) was evaluated on "
+                f"{holdout.unsealed_at:%Y-%m-%d}: the resampled holdout's bars were seen before"
+            )
+        given = "trading_calendar" in source.market.given
+        market = infer_market_calendar(
+            data.calendar,
+            infer_frequency(out.panel.index),
+            has_volume="volume" in data.fields,
+            asset_class=source.market.asset_class,
+            volume=source.market.volume if "volume" in data.fields else None,
+            trading_calendar=trading,
+            calendar_given=given,
+        )
+        seal = DerivedSeal(
+            origin.boundary,
+            holdout.fraction if holdout is not None else self.holdouts.default_fraction,
+            {**origin.to_dict(), "resampled": True},
+        )
+        info = self._record(
+            target,
+            data,
+            origin.source_text(),
+            description or origin.describe(),
+            caveats,
+            report,
+            layout="resampled",
+            repairs=[],
+            status="accepted",
+            copies=copies,
+            market=market,
+            extra_meta={"resampled": origin.to_dict()},
+            derived=seal,
+        )
+        assert info is not None
+        return ResampleResult(
+            self.info(target, info.version), origin, "created", self.holdouts.get(target), copies
+        )
+
+    def _resampled_current(
+        self, target: str, source: str, rule: str, label: str
+    ) -> DatasetInfo | None:
+        """The current version of ``target`` when it was resampled from ``source`` at ``rule``.
+
+        None when ``target`` is not in the workspace. Raises
+        :class:`~alphaloop.errors.DatasetExistsError` when it is, from
+        another source, another rule or label, or not resampled at all.
+        """
+        try:
+            info = self.info(target)
+        except DatasetNotFoundError:
+            return None
+        prior = info.resampled
+        if prior is None or prior.get("dataset") != source:
+            was = (
+                f"resampled from {prior.get('dataset')!r}"
+                if prior
+                else f"not resampled (source {info.source})"
+            )
+            raise DatasetExistsError(
+                f"dataset {target!r} exists and was {was}, not from {source!r}",
+                hint="give the resampled dataset another name with --as",
+            )
+        if prior.get("rule") != rule or prior.get("label", "start") != label:
+            raise DatasetExistsError(
+                f"dataset {target!r} holds {source!r} resampled to {prior.get('rule')} "
+                f"({prior.get('label', 'start')}-stamped source bars), not to {rule} "
+                f"({label}-stamped)",
+                hint="give the resampled dataset another name with --as",
+            )
+        return info
+
     def _validate_name(self, name: str) -> None:
         if not NAME_PATTERN.match(name):
             raise AlphaloopError(
@@ -1004,6 +1250,7 @@ class DataCatalog:
         market: MarketCalendar | None = None,
         extra_meta: dict[str, Any] | None = None,
         trading_calendar: tuple[str | None, bool] = (None, False),
+        derived: DerivedSeal | None = None,
     ) -> DatasetInfo | None:
         """Store ``data`` as the next version of ``name``; safe against concurrent writers.
 
@@ -1016,6 +1263,7 @@ class DataCatalog:
         timestamps unless ``asset_class``/``periods_per_year`` say otherwise,
         and stored with the version, unless ``market`` gives it. ``extra_meta``
         adds keys to the version's ``meta.json`` (a combined dataset's sources).
+        ``derived``: the holdout a resampled dataset inherits from its source.
         """
         calendar = data.calendar  # cached on the rows: the store reuses it
         if market is None:
@@ -1052,6 +1300,8 @@ class DataCatalog:
                         first_only=first_only,
                         market=market,
                         combined=(extra_meta or {}).get("combined"),
+                        resampled=(extra_meta or {}).get("resampled"),
+                        derived=derived,
                     )
                 except IntegrityError as exc:
                     # another process took this version number (or sealed this name) first
@@ -1083,6 +1333,8 @@ class DataCatalog:
         first_only: bool,
         market: MarketCalendar,
         combined: dict[str, Any] | None = None,
+        resampled: dict[str, Any] | None = None,
+        derived: DerivedSeal | None = None,
     ) -> DatasetInfo | None:
         """One attempt: claim (name, version) with a row and move the staged files in."""
         started = datetime.now(UTC)
@@ -1131,8 +1383,8 @@ class DataCatalog:
                         finished_at=datetime.now(UTC),
                     )
                 )
-                if copies:
-                    self._inherit_seal(s, name, data, copies)
+                if copies or derived is not None:
+                    self._inherit_seal(s, name, data, copies, derived)
                 s.flush()
                 if final.exists():
                     # files without a row (ours holds the version now): left by a
@@ -1150,7 +1402,8 @@ class DataCatalog:
             if moved is not None and self._version_absent(name, version, stored.content_hash):
                 os.rename(moved, staged)
             raise
-        return replace(DatasetInfo.from_record(rec, stored.assets, market), combined=combined)
+        info = DatasetInfo.from_record(rec, stored.assets, market)
+        return replace(info, combined=combined, resampled=resampled)
 
     def _version_absent(self, name: str, version: int, content_hash: str) -> bool:
         """True only when the database surely holds no row of this (name, version, hash)."""
@@ -1168,31 +1421,57 @@ class DataCatalog:
         return not found
 
     def _inherit_seal(
-        self, s: Any, name: str, data: LongData, copies: tuple[SealedCopy, ...]
+        self,
+        s: Any,
+        name: str,
+        data: LongData,
+        copies: tuple[SealedCopy, ...],
+        derived: DerivedSeal | None = None,
     ) -> None:
         """Seal ``name`` from the first copied sealed bar, in the caller's transaction.
 
-        Refuses (HoldoutError) when ``name`` is sealed already from a later bar
-        or has no holdout: its research span would hold sealed rows.
+        ``derived``: the holdout a resampled dataset takes from its source
+        (its boundary, or the first copied bar if earlier), instead of the
+        dataset's own share. Refuses (HoldoutError) when ``name`` is sealed
+        already from a later bar or has no holdout: its research span would
+        hold sealed rows.
         """
-        first = min(c.first for c in copies)
+        first = min(c.first for c in copies) if copies else None
+        if derived is not None:
+            target = derived.boundary
+            if first is not None:
+                target = first if target is None else min(target, first)
+        else:
+            assert first is not None
+            own = first_sealed_bar(self.holdouts.default_fraction, data.calendar)
+            target = first if own is None else min(own, first)
         existing = s.scalars(select(HoldoutRecord).where(HoldoutRecord.dataset == name)).first()
-        source = copies[0]
         if existing is not None:
             info = Holdouts._info(existing)
-            if info.boundary is not None and info.boundary <= first:
-                return  # the copied rows lie inside this dataset's own holdout already
+            limit = target if derived is not None else first  # the first sealed bar held
+            if limit is None or (info.boundary is not None and info.boundary <= limit):
+                return  # the sealed rows lie inside this dataset's own holdout already
             starts = f"starts {info.boundary:%Y-%m-%d}" if info.boundary is not None else "is 0"
+            if derived is not None:
+                raise HoldoutError(
+                    f"resampling into {name!r} refused: its bars aggregate the sealed holdout "
+                    f"of {derived.inherited.get('dataset')!r} from {target:%Y-%m-%d %H:%M} UTC, "
+                    f"but the holdout of {name!r} {starts} and was fixed at its first use, so "
+                    "those bars would be readable by research",
+                    hint="resample under a new name (--as): a new dataset inherits the seal",
+                )
             raise HoldoutError(
                 f"import into {name!r} refused: {_describe_copies(copies)}, but the holdout of "
                 f"{name!r} {starts} and was fixed at its first use, so the copied rows would "
                 "be readable by research",
                 hint="import the file under a new name: a new dataset inherits the seal",
             )
-        own = first_sealed_bar(self.holdouts.default_fraction, data.calendar)
-        boundary = first if own is None else min(own, first)
-        inherited = {**source.to_dict(), "others": [c.dataset for c in copies[1:]]}
-        s.add(new_record(name, self.holdouts.default_fraction, boundary, inherited))
+        if derived is not None:
+            inherited = {**derived.inherited, "copies": [c.to_dict() for c in copies]}
+            s.add(new_record(name, derived.fraction, target, inherited))
+            return
+        inherited = {**copies[0].to_dict(), "others": [c.dataset for c in copies[1:]]}
+        s.add(new_record(name, self.holdouts.default_fraction, target, inherited))
 
     def _sealed_spans(self, rows: LongData) -> list[SealedSpan]:
         """Sealed rows of every dataset version that overlaps ``rows`` in time."""

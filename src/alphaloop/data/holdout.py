@@ -143,10 +143,15 @@ class Holdouts:
         _check_fraction(fraction)
         existing = self.get(dataset)
         if existing is not None and existing.inherited_from:
+            how = (
+                "when it was resampled from {!r}, whose bars it aggregates"
+                if existing.inherited_from.get("resampled")
+                else "at import from {!r}, whose sealed rows it copies"
+            )
             raise HoldoutError(
-                f"the holdout of {dataset!r} was inherited at import from "
-                f"{existing.inherited_from.get('dataset')!r}, whose sealed rows it copies; "
-                "it cannot be changed",
+                f"the holdout of {dataset!r} was inherited "
+                + how.format(existing.inherited_from.get("dataset"))
+                + "; it cannot be changed",
                 hint="the seal follows the data: import other data to get another holdout",
             )
         if existing is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,12 +36,13 @@ def test_combine_prints_the_sources_market_and_seal(
     assert code == 0, err
     assert "combined cross-asset v1: 3 assets" in out
     assert "intersect calendar, 5,031 bars" in out
-    assert "from wti v1" in out
+    assert re.search(r"from wti v1 \[[0-9a-f]{12}\]: WTI; ", out)  # the hash is printed
     assert "mixed, sessions calendar: 252 bars a year" in out
     assert "its holdout starts 2012-05-30" in out  # wti's boundary, the earliest
     code, shown, _ = cli(capsys, bundled_ws, "data", "show", "cross-asset", "--rows", "2")
     assert code == 0
     assert "combined on the intersect calendar of:" in shown
+    assert re.search(r"wti v1 \[[0-9a-f]{12}\]: WTI", shown)
     assert "wti: a spot price, not a futures contract that could be held" in shown
     assert "2012-05-30" not in shown.split("caveats:")[1]  # the preview stops before the seal
 

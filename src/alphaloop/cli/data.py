@@ -105,8 +105,8 @@ def data_show(
         out.print(f"combined on the {info.combined['calendar']} calendar of:")
         for src in info.combined["sources"]:
             out.print(
-                f"  {escape(src['dataset'])} v{src['version']} [{src['content_hash'][:12]}]: "
-                + escape(", ".join(src["assets"]))
+                f"  {escape(src['dataset'])} v{src['version']} "
+                + escape(f"[{src['content_hash'][:12]}]: " + ", ".join(src["assets"]))
             )
     if info.resampled:
         src = info.resampled
@@ -317,8 +317,9 @@ def data_combine(
     for src in result.combination.sources:
         names = ", ".join(c if c == own else f"{c} (= {own})" for c, own in src.assets)
         out.print(
-            f"  from {escape(src.dataset)} v{src.version} [{src.content_hash[:12]}]: "
-            f"{escape(names)}; {src.bars_kept:,} of its {src.bars:,} bars"
+            f"  from {escape(src.dataset)} v{src.version} "
+            + escape(f"[{src.content_hash[:12]}]: {names}")
+            + f"; {src.bars_kept:,} of its {src.bars:,} bars"
         )
     out.print(f"  market: {escape(info.market.describe())}")
     out.print(f"  fields: {escape(', '.join(info.fields))}")

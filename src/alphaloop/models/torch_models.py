@@ -74,9 +74,12 @@ class _Scaled(nn.Module):
         self.register_buffer("y_mean", torch.zeros(()))
         self.register_buffer("y_scale", torch.ones(()))
 
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs standardized with the training rows' mean and scale; NaN becomes 0."""
+        return torch.nan_to_num((x - self.x_mean) / self.x_scale, nan=0.0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = torch.nan_to_num((x - self.x_mean) / self.x_scale, nan=0.0)
-        return self.body(z).squeeze(-1)
+        return self.body(self.standardize(x)).squeeze(-1)
 
 
 class _MLP(nn.Module):
@@ -216,13 +219,16 @@ class _TorchEstimator(Estimator):
                 outputs.append(self.network_(xt[start : start + _PREDICT_BATCH]))
         return torch.cat(outputs)
 
+    def _to_label(self, out: torch.Tensor) -> np.ndarray:
+        """Outputs on the standardized label scale mapped back to label units (float64)."""
+        scaled = out * self.network_.y_scale + self.network_.y_mean
+        return scaled.double().numpy()
+
     def _predict(self, x):
         out = self._outputs(x)
         if self.task == "classification":
-            out = torch.sigmoid(out)
-        else:
-            out = out * self.network_.y_scale + self.network_.y_mean
-        return out.double().numpy()
+            return torch.sigmoid(out).double().numpy()
+        return self._to_label(out)
 
     def _fitted_state(self):
         return {"best_iteration": self.best_iteration_}

@@ -22,15 +22,14 @@ Training details shared by all four:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from alphaloop.compute.torch_seed import deterministic_torch
 from alphaloop.models.errors import ModelError
 from alphaloop.models.estimators import Estimator, Task
 
@@ -44,23 +43,6 @@ __all__ = [
 
 _PREDICT_BATCH = 8192
 _MIN_IMPROVEMENT = 1e-7
-
-
-@contextlib.contextmanager
-def deterministic_torch(seed: int, n_threads: int) -> Iterator[None]:
-    """Seed torch, use deterministic algorithms and ``n_threads`` threads; restore after."""
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        torch.set_num_threads(n_threads)
-        torch.use_deterministic_algorithms(True)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 class _Scaled(nn.Module):

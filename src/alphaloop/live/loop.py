@@ -39,6 +39,9 @@ at once and halts the loop at this bar's check. When the learner's inputs change
 between the two (:meth:`BarLearner.fresh` is false first thing in the
 transaction), the transaction ends without a write and the cycle is worked out
 again.
+
+The sleeves' accounts are in :mod:`.sleeve`, the lifecycle rules of step 5 in
+:mod:`.loop_lifecycle`, and the publishing and event ids in :mod:`.loop_events`.
 """
 
 from __future__ import annotations

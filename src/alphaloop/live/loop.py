@@ -205,7 +205,7 @@ class LiveLoop:
         self.halted: str | None = None
         self._events = LoopPublisher(bus, config.name, self.epoch)
         self._publish = self._events.publish
-        self._lifecycle = SleeveLifecycle(
+        self._rules = SleeveLifecycle(
             config, panel.index, lifecycle=lifecycle, policy=policy, audit=audit,
             publish=self._publish,
         )  # fmt: skip
@@ -383,7 +383,7 @@ class LiveLoop:
         self.max_dd = max(self.max_dd, 1.0 - self.equity / self.peak)
         for s in self.sleeves:
             s.book(r_t)
-        self.transitions.extend(self._lifecycle.step(self.sleeves, row, k))
+        self.transitions.extend(self._rules.step(self.sleeves, row, k))
         if self.config.bus.publish_pnl:
             before.update({s.name: 1.0 for s in self.sleeves if s.entered == row})
             self._publish(pnl_ticks(self.config.name, self.sleeves, before))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from alphaloop.compute.ray_runtime import ray_runtime as start_ray
 from alphaloop.errors import ConfigError
 
 __all__ = ["JOB_BACKENDS", "RayJob", "ray_runtime", "resolve_backend"]
@@ -52,28 +53,7 @@ def ray_runtime(address: str | None, workers: int) -> tuple[Any, bool]:
     ConfigError
         Ray is not installed or the cluster at ``address`` does not answer.
     """
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(
-            "jobs on Ray need the ray package", hint="pip install 'alphaloop[ray]'"
-        ) from None
-    if ray.is_initialized():
-        return ray, False
-    try:
-        ray.init(
-            address=address,
-            num_cpus=None if address else workers,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    except ConnectionError as exc:
-        raise ConfigError(
-            f"cannot reach the Ray cluster at {address!r}: {exc}",
-            hint="check ALPHALOOP_RAY_ADDRESS and that the Ray head is running",
-        ) from exc
-    return ray, True
+    return start_ray(address, workers, missing="jobs on Ray need the ray package")
 
 
 def _task(root: str, settings: dict[str, Any], job_id: int, kind: str) -> int:

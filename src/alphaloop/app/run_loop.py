@@ -25,8 +25,9 @@ import pandas as pd
 
 from alphaloop.app.workspace import Workspace
 from alphaloop.errors import ConfigError
-from alphaloop.live.loop import LiveLoop, LoopResult, Sleeve, _sharpe
+from alphaloop.live.loop import LiveLoop, LoopResult
 from alphaloop.live.loop_config import LoopConfig
+from alphaloop.live.sleeve import Sleeve, sleeve_sharpe
 
 __all__ = ["load_loop_config", "run_loop"]
 
@@ -210,7 +211,7 @@ def run_loop(
     for sp in made:
         r = books[sp.name].returns
         pre = r[(r.index < panel.index[start_row])].iloc[-config.lifecycle.entry_bars :]
-        sleeves.append(Sleeve(sp.name, sp.spec.hash, r, _sharpe(pre.to_numpy())))
+        sleeves.append(Sleeve(sp.name, sp.spec.hash, r, sleeve_sharpe(pre.to_numpy())))
     audit = AuditLog(ws.db)
     policy = policy_store(ws)
     lifecycle = LifecycleStore(ws.db, audit)

@@ -27,6 +27,7 @@ __all__ = [
     "ROUND_TRIP_DTYPE",
     "TRADE_DTYPE",
     "fill",
+    "mark_to_market",
 ]
 
 # status codes of the kernel (see vectorized._raise_status), beside the rebalance sizing's
@@ -140,3 +141,42 @@ def fill(
         trade.cash_flow = flow
     n_tr += 1
     return cash, n_tr, n_rt, OK
+
+
+@njit(cache=True, nogil=True)
+def mark_to_market(
+    r, close, last_px, shares, borrow_rate, year_frac, cash, cost_tot, bar, rt_state
+):
+    """The close of bar ``r``: charge borrow on shorts, then mark every position.
+
+    ``last_px`` takes each asset's close where it is not NaN (the last known
+    price otherwise). A short of value ``v < 0`` pays ``-v * borrow_rate *
+    year_frac[r]`` from ``cash``, booked in ``cost_tot[5]``, the bar's costs
+    ``bar[1]`` and its round trip (``rt_state[j, 1]`` pnl, ``rt_state[j, 2]``
+    costs). Returns the new cash, the positions' net and gross value at
+    ``last_px``, and how many positions are held and how many are short.
+    """
+    value = 0.0
+    gross_value = 0.0
+    n_held = 0
+    n_short = 0
+    for j in range(shares.shape[0]):
+        c = close[r, j]
+        if not np.isnan(c):
+            last_px[j] = c
+        q = shares[j]
+        if q != 0.0:
+            n_held += 1
+            if q < 0.0:
+                n_short += 1
+            v = q * last_px[j]
+            value += v
+            gross_value += abs(v)
+            if q < 0.0 and borrow_rate > 0.0:
+                fee = -v * borrow_rate * year_frac[r]
+                cash -= fee
+                cost_tot[5] += fee
+                bar[1] += fee
+                rt_state[j, 1] -= fee
+                rt_state[j, 2] += fee
+    return cash, value, gross_value, n_held, n_short

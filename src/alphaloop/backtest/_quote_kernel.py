@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from alphaloop.backtest._fill_kernel import mark_to_market
 from alphaloop.backtest.kernel import _fill as kernel_fill
 from alphaloop.execution import fill_cost
 from alphaloop.execution.rebalance import cash_fits, round_lot
@@ -253,24 +254,9 @@ def run_quotes(
                 if not np.isnan(px_b) and not np.isnan(px_a):
                     both += 1
         # close: borrow on shorts, mark to market
-        value = 0.0
-        gross_value = 0.0
-        for j in range(n):
-            c = close[r, j]
-            if not np.isnan(c):
-                last_px[j] = c
-            q = shares[j]
-            if q != 0.0:
-                v = q * last_px[j]
-                value += v
-                gross_value += abs(v)
-                if q < 0.0 and borrow_rate > 0.0:
-                    fee = -v * borrow_rate * year_frac[r]
-                    cash -= fee
-                    cost_tot[5] += fee
-                    bar[1] += fee
-                    rt_state[j, 1] -= fee
-                    rt_state[j, 2] += fee
+        cash, value, gross_value, _, _ = mark_to_market(
+            r, close, last_px, shares, borrow_rate, year_frac, cash, cost_tot, bar, rt_state
+        )
         eq = cash + value
         equity[r] = eq
         turnover[r] = bar[0] / eq if eq > 0.0 else np.nan

@@ -47,6 +47,7 @@ from alphaloop.backtest._fill_kernel import (
     REASON_TRAILING,
     ROUND_TRIP_DTYPE,
     TRADE_DTYPE,
+    mark_to_market,
 )
 from alphaloop.backtest._fill_kernel import fill as _fill
 from alphaloop.execution.rebalance import (
@@ -370,29 +371,9 @@ def run_portfolio(
                         status[0], status[1], status[2] = code, r, j
                         return n_rt
         # close: borrow on shorts, mark to market
-        value = 0.0
-        gross_value = 0.0
-        n_held = 0
-        n_short = 0
-        for j in range(n_assets):
-            c = close[r, j]
-            if not np.isnan(c):
-                last_px[j] = c
-            q = shares[j]
-            if q != 0.0:
-                n_held += 1
-                if q < 0.0:
-                    n_short += 1
-                v = q * last_px[j]
-                value += v
-                gross_value += abs(v)
-                if q < 0.0 and borrow_rate > 0.0:
-                    fee = -v * borrow_rate * year_frac[r]
-                    cash -= fee
-                    cost_tot[5] += fee
-                    bar[1] += fee
-                    rt_state[j, 1] -= fee
-                    rt_state[j, 2] += fee
+        cash, value, gross_value, n_held, n_short = mark_to_market(
+            r, close, last_px, shares, borrow_rate, year_frac, cash, cost_tot, bar, rt_state
+        )
         eq = cash + value
         equity[r] = eq
         if detail:

@@ -227,29 +227,10 @@ class RayPool(_Base[S]):
 
     def __init__(self, shared: S, *, workers: int = 2, address: str | None = None) -> None:
         _check_workers(workers)
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError(
-                "the Ray executor needs the ray package", hint="pip install 'alphaloop[ray]'"
-            ) from None
+        from alphaloop.compute.ray_runtime import ray_runtime
+
+        ray, self._started = ray_runtime(address, workers)
         self._ray = ray
-        self._started = False
-        if not ray.is_initialized():
-            try:
-                ray.init(
-                    address=address,
-                    num_cpus=None if address else workers,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
-            except ConnectionError as exc:
-                raise ConfigError(
-                    f"cannot reach the Ray cluster at {address!r}: {exc}",
-                    hint="check ALPHALOOP_RAY_ADDRESS and that the Ray head is running",
-                ) from exc
-            self._started = True
         self.workers = workers
         self.shared_ref = ray.put(shared)
         actor = ray.remote(num_cpus=1)(_Holder)

@@ -119,8 +119,8 @@ class OrderUpdated:
 
 
 @_record
-class OrderPartiallyFilled:
-    """Part of the order traded; some quantity is still working.
+class _Fill:
+    """The fields of a fill; an event is one of its two subclasses (see :data:`FillEvent`).
 
     ``quantity`` is this fill's unsigned share count, ``price`` its reference
     price, ``cost`` its total cost (commission, fees, spread, slippage,
@@ -143,23 +143,19 @@ class OrderPartiallyFilled:
 
 
 @_record
-class OrderFilled:
+class OrderPartiallyFilled(_Fill):
+    """Part of the order traded; some quantity is still working.
+
+    ``quantity`` is this fill's unsigned share count, ``price`` its reference
+    price, ``cost`` its total cost (commission, fees, spread, slippage,
+    impact); ``fill_id`` is unique per run, so a fill cannot be applied twice.
+    """
+
+
+@_record
+class OrderFilled(_Fill):
     """The order's last working quantity traded: it is complete (fields as
     :class:`OrderPartiallyFilled`)."""
-
-    order_id: int
-    row: int
-    fill_id: int
-    asset: str
-    side: OrderSide
-    quantity: float
-    price: float
-    cost: float
-
-    @property
-    def signed_quantity(self) -> float:
-        """Shares bought (positive) or sold (negative) by this fill."""
-        return self.quantity * self.side.sign
 
 
 @_record

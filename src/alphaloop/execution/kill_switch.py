@@ -23,19 +23,18 @@ way the database is still queried at least once a second
 
 from __future__ import annotations
 
-import os
 import time
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from alphaloop.errors import AlphaloopError
 from alphaloop.execution.audit_log import AuditLog
+from alphaloop.execution.change_signal import ChangeNotices, replace_signal_file
 from alphaloop.store import Database, KillSwitchEventRow, sqlite_path
 
 __all__ = ["KillScope", "KillState", "KillSwitch", "KillSwitchError"]
@@ -137,33 +136,7 @@ class KillSwitch:
         self.n_reads = 0
         dbfile = sqlite_path(db.url)
         self._signal: Path | None = None if dbfile is None else Path(f"{dbfile}-kill")
-        self._channel = f"alphaloop_kill_{db.schema or 'public'}"
-        self._listener: Any = None
-        self._listening = db.url.startswith("postgresql")
-        self._notified = 0
-
-    def _listen(self) -> Any:
-        """The connection that listens for changes on PostgreSQL (None: not available)."""
-        if self._listener is None and self._listening:
-            try:
-                import psycopg
-                from sqlalchemy.engine import make_url
-
-                url = make_url(self.db.url).set(drivername="postgresql")
-                conn = psycopg.connect(url.render_as_string(hide_password=False),
-                                       autocommit=True)  # fmt: skip
-                conn.execute(f'LISTEN "{self._channel}"')
-                self._listener = conn
-                weakref.finalize(self, conn.close)  # closed with the switch, never leaked
-            except Exception:
-                self._listening = False  # checks query the database instead
-        return self._listener
-
-    def _notify(self, session: Any, version: int) -> None:
-        """Announce ``version`` to listeners (PostgreSQL; delivered at commit)."""
-        if session.connection().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_notify(:c, :v)"),
-                            {"c": self._channel, "v": str(version)})  # fmt: skip
+        self._notices = ChangeNotices(db, "alphaloop_kill")
 
     def _forget(self) -> None:
         """Drop the cached state after this switch changed it: the next check re-reads.
@@ -176,33 +149,19 @@ class KillSwitch:
 
     def close(self) -> None:
         """Close the listening connection, if any."""
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        self._notices.close()
 
     def _write_signal(self) -> None:
         """Publish the version in the signal file (atomically; best effort)."""
         if self._signal is None:
             return
-        version = self.version()
-        tmp = self._signal.with_name(f"{self._signal.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(str(version))
-            os.replace(tmp, self._signal)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        replace_signal_file(self._signal, str(self.version()))
 
     def _signalled(self) -> int | None:
         """The version the signal file or the notifications announce (None: no signal)."""
-        listener = self._listen()
-        if listener is not None:
-            try:
-                for note in listener.notifies(timeout=0):
-                    self._notified = max(self._notified, int(note.payload))
-            except Exception:
-                self._listener, self._listening = None, False
-                return None
-            return self._notified
+        notified = self._notices.latest()
+        if notified is not None:
+            return notified
         if self._signal is None:
             return None
         try:
@@ -228,7 +187,7 @@ class KillSwitch:
             )  # fmt: skip
             s.add(row)
             s.flush()
-            self._notify(s, row.id)
+            self._notices.notify(s, row.id)
             state = KillState(kind, tgt, reason, actor, _aware(row.at))
         self._forget()
         self._write_signal()
@@ -255,7 +214,7 @@ class KillSwitch:
                                      actor=actor, at=datetime.now(UTC))  # fmt: skip
             s.add(row)
             s.flush()
-            self._notify(s, row.id)
+            self._notices.notify(s, row.id)
         self._forget()
         self._write_signal()
         label = "all" if kind is KillScope.ALL else f"{kind.value} {tgt}"
@@ -281,9 +240,9 @@ class KillSwitch:
             ):
                 return list(self._active)
             self._queried_at = now
-            self._listen()  # listen before reading: no change falls between the two
+            self._notices.listen()  # listen before reading: no change falls between the two
             version = self.version()
-            self._notified = max(self._notified, version)
+            self._notices.notified = max(self._notices.notified, version)
             if version != self._version:
                 self._active = self._load()
                 self._version = version

@@ -26,11 +26,9 @@ build on the same version.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +39,7 @@ from sqlalchemy import func, select, text
 
 from alphaloop.execution.audit_chain import canonical_json
 from alphaloop.execution.audit_log import AuditLog
+from alphaloop.execution.change_signal import ChangeNotices, replace_signal_file
 from alphaloop.execution.policy import (
     LifecycleThresholds,
     ModeSettings,
@@ -154,48 +153,20 @@ class PolicyStore:
         self._seen: tuple[int, int] | None = None
         dbfile = sqlite_path(db.url)
         self._signal = None if dbfile is None else f"{dbfile}-policy"
-        self._channel = f"alphaloop_policy_{db.schema or 'public'}"
-        self._listener: Any = None
-        self._listening = db.url.startswith("postgresql")
-        self._notified = 0
+        self._notices = ChangeNotices(db, "alphaloop_policy")
         self.n_reads = 0
-
-    def _listen(self) -> Any:
-        """The connection that listens for changes on PostgreSQL (None: not available)."""
-        if self._listener is None and self._listening:
-            try:
-                import psycopg
-                from sqlalchemy.engine import make_url
-
-                url = make_url(self.db.url).set(drivername="postgresql")
-                conn = psycopg.connect(url.render_as_string(hide_password=False),
-                                       autocommit=True)  # fmt: skip
-                conn.execute(f'LISTEN "{self._channel}"')
-                self._listener = conn
-                weakref.finalize(self, conn.close)  # closed with the store, never leaked
-            except Exception:
-                self._listening = False  # checks query the database instead
-        return self._listener
 
     def close(self) -> None:
         """Close the listening connection, if any."""
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        self._notices.close()
 
     def _signature(self) -> tuple[int, int] | None:
         """What the signals say: on PostgreSQL the latest version notified; on SQLite the
         signal file's identity (inode, mtime in ns), (0, 0) before it exists; None when
         there is no signal (in-memory SQLite, a listener that failed)."""
-        listener = self._listen()
-        if listener is not None:
-            try:
-                for note in listener.notifies(timeout=0):
-                    self._notified = max(self._notified, int(note.payload))
-            except Exception:
-                self._listener, self._listening = None, False
-                return None
-            return (self._notified, 0)
+        notified = self._notices.latest()
+        if notified is not None:
+            return (notified, 0)
         if self._signal is None:
             return None
         try:
@@ -210,14 +181,7 @@ class PolicyStore:
         """Replace the signal file (atomically; best effort: readers recheck anyway)."""
         if self._signal is None:
             return
-        tmp = f"{self._signal}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "w") as fh:
-                fh.write(str(version))
-            os.replace(tmp, self._signal)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        replace_signal_file(self._signal, str(version))
 
     # ------------------------------------------------------------ reading
     def version(self) -> int:
@@ -298,9 +262,7 @@ class PolicyStore:
                                   policy=canonical_json(after.to_dict()))  # fmt: skip
             s.add(row)
             s.flush()
-            if conn.dialect.name == "postgresql":  # delivered to listeners at commit
-                s.execute(text("SELECT pg_notify(:c, :v)"),
-                          {"c": self._channel, "v": str(row.id)})  # fmt: skip
+            self._notices.notify(s, row.id)  # delivered to listeners at commit
             stored = _change(row)
         self._version, self._polled_at, self._seen = -1, -float("inf"), None  # reload next
         self._write_signal(stored.id)

@@ -13,7 +13,8 @@ retired); :mod:`.ranker`, :mod:`.controller`, :mod:`.specialists`,
 :mod:`.ensemble`, :mod:`.competition`, :mod:`.debate`, :mod:`.learning` (the
 live loop's agents); :mod:`.evolution` (populations of specialists);
 :mod:`.analytics` (P&L, exposures, attribution, daily reports); :mod:`.loop`,
-:mod:`.loop_config` (the loop itself); :mod:`.bus` (the event bus). Public names
+:mod:`.loop_config`, :mod:`.loop_events`, :mod:`.loop_lifecycle`, :mod:`.sleeve`
+(the loop itself); :mod:`.bus` (the event bus). Public names
 load on first use, so reading the session tables does not import the engine.
 """
 
@@ -104,7 +105,6 @@ if TYPE_CHECKING:
     from alphaloop.live.loop import (
         LiveLoop,
         LoopResult,
-        Sleeve,
     )
     from alphaloop.live.loop_config import (
         LoopConfig,
@@ -118,6 +118,7 @@ if TYPE_CHECKING:
     from alphaloop.live.reconcile import Reconciliation, reconcile
     from alphaloop.live.records import ACTIVE, PaperSessionInfo, PaperStore, StoreRecorder
     from alphaloop.live.session import BarRecorder, PaperSession
+    from alphaloop.live.sleeve import Sleeve
     from alphaloop.live.specialists import (
         STYLES,
         Specialist,
@@ -287,7 +288,7 @@ _HOME: dict[str, str] = {
     "verdict": "alphaloop.live.evolution_report",
     "LiveLoop": "alphaloop.live.loop",
     "LoopResult": "alphaloop.live.loop",
-    "Sleeve": "alphaloop.live.loop",
+    "Sleeve": "alphaloop.live.sleeve",
     "LoopConfig": "alphaloop.live.loop_config",
 }
 

@@ -39,22 +39,28 @@ at once and halts the loop at this bar's check. When the learner's inputs change
 between the two (:meth:`BarLearner.fresh` is false first thing in the
 transaction), the transaction ends without a write and the cycle is worked out
 again.
+
+The sleeves' accounts are in :mod:`.sleeve`, the lifecycle rules of step 5 in
+:mod:`.loop_lifecycle`, and the publishing and event ids in :mod:`.loop_events`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from alphaloop.live.controller import MetaController
-from alphaloop.live.lifecycle import LifecycleEvent, LifecycleState, review_health
+from alphaloop.live.lifecycle import LifecycleState
 from alphaloop.live.loop_config import LoopConfig
-from alphaloop.live.loop_state import Checkpoint, LoopCheckpoints, Status, event_id
+from alphaloop.live.loop_events import ACTOR, LoopPublisher, bar_events, pnl_ticks
+from alphaloop.live.loop_lifecycle import PROMOTING_LEVELS, SleeveLifecycle
+from alphaloop.live.loop_state import Checkpoint, LoopCheckpoints, Status
+from alphaloop.live.sleeve import Sleeve, sleeve_sharpe
 
 if TYPE_CHECKING:
     from alphaloop.data.panel import Panel
@@ -63,14 +69,13 @@ if TYPE_CHECKING:
     from alphaloop.live.bus.events import Event
     from alphaloop.live.lifecycle_store import LifecycleStore
 
-__all__ = ["BarLearner", "LiveLoop", "LoopResult", "Sleeve"]
+__all__ = ["ACTOR", "PROMOTING_LEVELS", "BarLearner", "LiveLoop", "LoopResult", "Sleeve"]
 
-ACTOR = "live-loop"
-PROMOTING_LEVELS = ("L3", "L4", "L5")
 #: how many times a learning bar's cycle is worked out again when its inputs changed
 #: before the bar's transaction; then it is recorded as is (the learner redoes a stale
 #: cycle inside the transaction)
 REPLANS = 3
+_sharpe = sleeve_sharpe
 
 
 class BarLearner(Protocol):
@@ -88,36 +93,6 @@ class BarLearner(Protocol):
 
     def discard(self, plan: Any) -> None:
         """Drop an unrecorded ``plan`` (its staged files)."""
-
-
-@dataclass
-class Sleeve:
-    """One strategy in the loop: its identity, its net returns and its running account."""
-
-    name: str
-    strategy_hash: str
-    returns: pd.Series
-    validation_sharpe: float | None = None
-    state: LifecycleState = LifecycleState.BACKTEST
-    entered: int | None = None  # bar index at which it entered its current state
-    equity: float = 1.0
-    peak: float = 1.0
-    history: list[float] = field(default_factory=list)
-
-    def reset_account(self, bar: int) -> None:
-        self.entered, self.equity, self.peak, self.history = bar, 1.0, 1.0, []
-
-    def account(self) -> dict[str, Any]:
-        """The running account and state, JSON-ready (a checkpoint's part)."""
-        return {"state": self.state.value, "entered": self.entered, "equity": self.equity,
-                "peak": self.peak, "history": list(self.history)}  # fmt: skip
-
-    def restore(self, account: dict[str, Any]) -> None:
-        """Carry on from :meth:`account`."""
-        self.state = LifecycleState(account["state"])
-        self.entered = account["entered"]
-        self.equity, self.peak = float(account["equity"]), float(account["peak"])
-        self.history = [float(x) for x in account["history"]]
 
 
 @dataclass(frozen=True)
@@ -153,14 +128,6 @@ class LoopResult:
             "events": self.events,
             "resumed_at": self.resumed_at,
         }
-
-
-def _sharpe(values: list[float] | np.ndarray, ppy: float = 252.0) -> float | None:
-    r = np.asarray(values, dtype=float)
-    r = r[np.isfinite(r)]
-    if r.size < 20 or r.std(ddof=1) == 0:
-        return None
-    return float(r.mean() / r.std(ddof=1) * np.sqrt(ppy))
 
 
 class LiveLoop:
@@ -228,7 +195,6 @@ class LiveLoop:
         self.on_bar = on_bar
         self.weights: dict[str, float] = {}
         self.equity, self.peak, self.max_dd = config.capital, config.capital, 0.0
-        self.events = 0
         self.transitions: list[dict[str, Any]] = []
         self.learning: list[dict[str, Any]] = []
         self.modes: dict[str, int] = {}
@@ -236,10 +202,22 @@ class LiveLoop:
         self.checkpoints, self.resume = checkpoints, resume
         self.config_hash = resume.config_hash if resume is not None else config_hash
         self.epoch = resume.epoch if resume is not None else epoch
-        self._outbox: list[Event] | None = None
-        self._ts: pd.Timestamp | None = None
-        self._n = 0  # events given an id in the current bar
         self.halted: str | None = None
+        self._events = LoopPublisher(bus, config.name, self.epoch)
+        self._publish = self._events.publish
+        self._rules = SleeveLifecycle(
+            config, panel.index, lifecycle=lifecycle, policy=policy, audit=audit,
+            publish=self._publish,
+        )  # fmt: skip
+
+    @property
+    def events(self) -> int:
+        """How many events the loop has published so far."""
+        return self._events.count
+
+    @events.setter
+    def events(self, value: int) -> None:
+        self._events.count = value
 
     # -------------------------------------------------------------- checkpoint
     def snapshot(self) -> dict[str, Any]:
@@ -286,201 +264,6 @@ class LiveLoop:
             )
         )
 
-    # ------------------------------------------------------------------ events
-    def _publish(self, events: list[Event]) -> None:
-        """Publish now, or with the bar's transaction when one is open; events get the
-        bar's deterministic ids (bars keep theirs: ``bar:<symbol>:<ns>``)."""
-        if not events:
-            return
-        if self._ts is not None:
-            events = [e if e.type == "bar" else e.model_copy(update={"id": self._id(e)})
-                      for e in events]  # fmt: skip
-        if self._outbox is not None:
-            self._outbox.extend(events)
-        else:
-            self.bus.publish_many(events)
-        self.events += len(events)
-
-    def _id(self, event: Event) -> str:
-        """P&L ticks are keyed by their sleeve; other events by their place in the bar."""
-        assert self._ts is not None
-        if event.type == "pnl_tick":
-            key = f"sleeve:{getattr(event.payload, 'strategy', '')}"
-            return event_id(self.config.name, self.epoch, self._ts.value, event.type, key)
-        self._n += 1
-        return event_id(self.config.name, self.epoch, self._ts.value, event.type, str(self._n))
-
-    def _pnl_ticks(self, before: dict[str, float]) -> list[Event]:
-        """One P&L tick per sleeve: its unit account's equity (1.0 at the start of its
-        current state), P&L since then, and the change over this bar (``pnl_day``)."""
-        from alphaloop.live.bus.catalog import PnlTick, PnlTicked
-
-        return [
-            PnlTicked(
-                payload=PnlTick(
-                    session=self.config.name,
-                    strategy=s.name,
-                    equity=s.equity,
-                    pnl=s.equity - 1.0,
-                    pnl_day=s.equity - before[s.name],
-                ),
-                source=ACTOR,
-            )
-            for s in self.sleeves
-        ]
-
-    def _flush(self) -> None:
-        out, self._outbox = self._outbox, None
-        if out:
-            self.bus.publish_many(out)
-
-    def _bars(self, row: int, ts: pd.Timestamp) -> list[Event]:
-        from alphaloop.live.bus.catalog import Bar, BarClosed
-
-        out: list[Event] = []
-        fields = self.panel.field_names
-        close = self.panel.field("close")[row]
-        for j, sym in enumerate(self.panel.assets):
-            c = float(close[j])
-            if not (np.isfinite(c) and c > 0):
-                continue
-            o = float(self.panel.field("open")[row, j]) if "open" in fields else c
-            h = float(self.panel.field("high")[row, j]) if "high" in fields else max(o, c)
-            lo = float(self.panel.field("low")[row, j]) if "low" in fields else min(o, c)
-            v = float(self.panel.field("volume")[row, j]) if "volume" in fields else 0.0
-            if not all(np.isfinite(x) and x > 0 for x in (o, h, lo)) or not lo <= min(o, c):
-                o, h, lo = c, c, c
-            h, lo = max(h, o, c), min(lo, o, c)
-            bar = Bar(
-                symbol=sym,
-                end=ts.to_pydatetime(),
-                open=o,
-                high=h,
-                low=lo,
-                close=c,
-                volume=v if np.isfinite(v) and v >= 0 else 0.0,
-            )
-            out.append(BarClosed(payload=bar, source=ACTOR, id=f"bar:{sym}:{ts.value}"))
-        return out
-
-    # --------------------------------------------------------------- lifecycle
-    def _move(
-        self,
-        s: Sleeve,
-        event: LifecycleEvent,
-        to: LifecycleState | None,
-        row: int,
-        reason: str,
-        inputs: dict[str, Any],
-    ) -> None:
-        from alphaloop.live.bus.catalog import LifecycleTransition, LifecycleTransitioned
-
-        rec = self.lifecycle.apply(
-            s.strategy_hash,
-            event,
-            expected=s.state,
-            to=to,
-            actor=ACTOR,
-            reason=reason,
-            inputs={"sleeve": s.name, "bar": str(self.panel.index[row].date()), **inputs},
-        )
-        before, s.state = s.state, rec.to_state
-        s.reset_account(row)
-        self.transitions.append(
-            {
-                "bar": str(self.panel.index[row].date()),
-                "strategy": s.name,
-                "from": before.value,
-                "to": s.state.value,
-                "reason": reason,
-            }
-        )
-        self._publish(
-            [
-                LifecycleTransitioned(
-                    payload=LifecycleTransition(
-                        strategy=s.name,
-                        from_state=before.value,
-                        to_state=s.state.value,
-                        actor=ACTOR,
-                        reason=reason,
-                    ),
-                    source=ACTOR,
-                )
-            ]
-        )
-
-    def _lifecycle(self, row: int, k: int) -> None:
-        cfg = self.config.lifecycle
-        thresholds = self.policy.current().thresholds
-        for s in self.sleeves:
-            if s.state is LifecycleState.BACKTEST and k == 0:
-                if s.validation_sharpe is not None and s.validation_sharpe > cfg.min_entry_sharpe:
-                    self._move(
-                        s,
-                        LifecycleEvent.PROMOTE,
-                        LifecycleState.SHADOW,
-                        row,
-                        f"entry gate: Sharpe {s.validation_sharpe:.2f} over "
-                        f"{cfg.entry_bars} bars before the start",
-                        {"validation_sharpe": s.validation_sharpe},
-                    )
-                else:
-                    shown = "none" if s.validation_sharpe is None else f"{s.validation_sharpe:.2f}"
-                    self.audit.append(
-                        ACTOR,
-                        "lifecycle.refused",
-                        s.name,
-                        {
-                            "reason": f"entry gate: Sharpe {shown} over {cfg.entry_bars} bars "
-                            f"before the start, needs more than {cfg.min_entry_sharpe:g}"
-                        },
-                    )
-                continue
-            if (
-                s.state is LifecycleState.SHADOW
-                and s.entered is not None
-                and row - s.entered >= cfg.shadow_bars
-            ):
-                shadow = _sharpe(s.history)
-                if shadow is not None and shadow > 0:
-                    if self.config.autonomy in PROMOTING_LEVELS:
-                        self._move(
-                            s,
-                            LifecycleEvent.PROMOTE,
-                            LifecycleState.LIVE,
-                            row,
-                            f"shadow Sharpe {shadow:.2f} over {len(s.history)} bars",
-                            {"shadow_sharpe": shadow, "autonomy": self.config.autonomy},
-                        )
-                        continue
-                    if row - s.entered == cfg.shadow_bars:
-                        self.audit.append(
-                            ACTOR,
-                            "lifecycle.refused",
-                            s.name,
-                            {
-                                "reason": f"autonomy {self.config.autonomy} does not let the "
-                                "loop promote to live: a person must"
-                            },
-                        )
-            if (
-                s.state in (LifecycleState.SHADOW, LifecycleState.LIVE)
-                and k % cfg.review_every == 0
-            ):
-                dd = 1.0 - s.equity / s.peak
-                decision = review_health(
-                    s.state,
-                    thresholds,
-                    drawdown=dd,
-                    sharpe=_sharpe(s.history) if len(s.history) >= cfg.min_review_bars else None,
-                    validation_sharpe=s.validation_sharpe,
-                )
-                if decision is not None:
-                    self._move(
-                        s, decision.event, None, row, "; ".join(decision.reasons), decision.inputs
-                    )
-
     # ------------------------------------------------------------------- run
     def run(self) -> LoopResult:
         """Run every bar (from the one after ``resume``); stops early on a kill."""
@@ -520,14 +303,14 @@ class LiveLoop:
                         with self.unit():
                             if attempt < REPLANS and not self._fresh():
                                 continue  # nothing written: work the cycle out again
-                            self._outbox, self._ts, self._n = [], ts, 0
+                            self._events.open_bar(ts)
                             try:
                                 self._bar(k, row, ts, rets, market, names)
                                 status = "halted" if self.halted else "running"
-                                self._flush()
+                                self._events.flush()
                                 self._save(k + 1, ts, status)  # type: ignore[arg-type]
                             finally:
-                                self._outbox, self._ts = None, None
+                                self._events.close_bar()
                         break
                 finally:
                     self._drop_plan()
@@ -577,7 +360,7 @@ class LiveLoop:
         from alphaloop.live.bus.catalog import Alert, AlertRaised, RiskState, RiskStateChanged
 
         if self.config.bus.publish_bars:
-            self._publish(self._bars(row, ts))
+            self._publish(bar_events(self.panel, row, ts))
         reason = self.killed()
         if reason is not None:
             self.halted = f"kill switch on {ts:%Y-%m-%d}: {reason}"
@@ -599,16 +382,11 @@ class LiveLoop:
         self.peak = max(self.peak, self.equity)
         self.max_dd = max(self.max_dd, 1.0 - self.equity / self.peak)
         for s in self.sleeves:
-            if s.state in (LifecycleState.SHADOW, LifecycleState.LIVE):
-                x = float(r_t.get(s.name, np.nan))
-                x = 0.0 if not np.isfinite(x) else x
-                s.history.append(x)
-                s.equity *= 1.0 + x
-                s.peak = max(s.peak, s.equity)
-        self._lifecycle(row, k)
+            s.book(r_t)
+        self.transitions.extend(self._rules.step(self.sleeves, row, k))
         if self.config.bus.publish_pnl:
             before.update({s.name: 1.0 for s in self.sleeves if s.entered == row})
-            self._publish(self._pnl_ticks(before))
+            self._publish(pnl_ticks(self.config.name, self.sleeves, before))
         live = [s.name for s in self.sleeve_states(LifecycleState.LIVE)]
         decision = self.controller.step(
             ts,

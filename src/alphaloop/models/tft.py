@@ -208,7 +208,7 @@ class TFTEstimator(_TorchEstimator):
             net.eval()
             for start in range(0, len(xt), _PREDICT_BATCH):
                 chunk = xt[start : start + _PREDICT_BATCH]
-                z = torch.nan_to_num((chunk - net.x_mean) / net.x_scale, nan=0.0)
+                z = net.standardize(chunk)
                 _, static_w, temporal_w, attention = body.forward_with_weights(z)
                 if static_w is not None:
                     static_sum += static_w.double().sum(dim=0).numpy()
@@ -227,10 +227,6 @@ class TFTEstimator(_TorchEstimator):
         )
 
     # -- parameters --------------------------------------------------------------------
-
-    def _to_label(self, out: torch.Tensor) -> np.ndarray:
-        scaled = out * self.network_.y_scale + self.network_.y_mean
-        return scaled.double().numpy()
 
     def _quantiles(self) -> list[float]:
         levels = DEFAULT_QUANTILES if self.quantiles is None else self.quantiles

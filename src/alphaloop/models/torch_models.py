@@ -22,15 +22,14 @@ Training details shared by all four:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from alphaloop.compute.torch_seed import deterministic_torch
 from alphaloop.models.errors import ModelError
 from alphaloop.models.estimators import Estimator, Task
 
@@ -46,23 +45,6 @@ _PREDICT_BATCH = 8192
 _MIN_IMPROVEMENT = 1e-7
 
 
-@contextlib.contextmanager
-def deterministic_torch(seed: int, n_threads: int) -> Iterator[None]:
-    """Seed torch, use deterministic algorithms and ``n_threads`` threads; restore after."""
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        torch.set_num_threads(n_threads)
-        torch.use_deterministic_algorithms(True)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-
-
 class _Scaled(nn.Module):
     """Standardize inputs (NaN -> 0), run ``body``, return one output per row."""
 
@@ -74,9 +56,12 @@ class _Scaled(nn.Module):
         self.register_buffer("y_mean", torch.zeros(()))
         self.register_buffer("y_scale", torch.ones(()))
 
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs standardized with the training rows' mean and scale; NaN becomes 0."""
+        return torch.nan_to_num((x - self.x_mean) / self.x_scale, nan=0.0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = torch.nan_to_num((x - self.x_mean) / self.x_scale, nan=0.0)
-        return self.body(z).squeeze(-1)
+        return self.body(self.standardize(x)).squeeze(-1)
 
 
 class _MLP(nn.Module):
@@ -216,13 +201,16 @@ class _TorchEstimator(Estimator):
                 outputs.append(self.network_(xt[start : start + _PREDICT_BATCH]))
         return torch.cat(outputs)
 
+    def _to_label(self, out: torch.Tensor) -> np.ndarray:
+        """Outputs on the standardized label scale mapped back to label units (float64)."""
+        scaled = out * self.network_.y_scale + self.network_.y_mean
+        return scaled.double().numpy()
+
     def _predict(self, x):
         out = self._outputs(x)
         if self.task == "classification":
-            out = torch.sigmoid(out)
-        else:
-            out = out * self.network_.y_scale + self.network_.y_mean
-        return out.double().numpy()
+            return torch.sigmoid(out).double().numpy()
+        return self._to_label(out)
 
     def _fitted_state(self):
         return {"best_iteration": self.best_iteration_}

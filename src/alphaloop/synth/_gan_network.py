@@ -14,11 +14,10 @@ Shapes are ``(batch, channels, steps)`` throughout.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 from torch import nn
+
+from alphaloop.compute.torch_seed import deterministic_torch as torch_session
 
 __all__ = ["Critic", "TCNGenerator", "receptive_field", "torch_session"]
 
@@ -26,23 +25,6 @@ __all__ = ["Critic", "TCNGenerator", "receptive_field", "torch_session"]
 def receptive_field(n_layers: int) -> int:
     """Steps an output sees with kernel 2 and dilations ``1, 2, ..., 2**(n_layers - 1)``."""
     return 2**n_layers
-
-
-@contextlib.contextmanager
-def torch_session(seed: int, n_threads: int) -> Iterator[None]:
-    """Seed torch, deterministic algorithms, ``n_threads`` threads; restored afterwards."""
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        torch.set_num_threads(n_threads)
-        torch.use_deterministic_algorithms(True)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 class _Block(nn.Module):

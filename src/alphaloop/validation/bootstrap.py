@@ -119,8 +119,16 @@ class BootstrapSettings:
         return asdict(self)
 
 
+class _Summary:
+    """Gives a result dataclass its ``to_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary."""
+        return _to_dict(self)
+
+
 @dataclass(frozen=True)
-class RealityCheckResult:
+class RealityCheckResult(_Summary):
     """White's Reality Check: does the best of the models beat the benchmark?
 
     Attributes
@@ -144,13 +152,9 @@ class RealityCheckResult:
     mean_advantage: dict[str, float]
     settings: BootstrapSettings
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary."""
-        return _to_dict(self)
-
 
 @dataclass(frozen=True)
-class SPAResult:
+class SPAResult(_Summary):
     """Hansen's test of superior predictive ability.
 
     Attributes
@@ -176,13 +180,9 @@ class SPAResult:
     mean_advantage: dict[str, float]
     settings: BootstrapSettings
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary."""
-        return _to_dict(self)
-
 
 @dataclass(frozen=True)
-class StepMResult:
+class StepMResult(_Summary):
     """Romano and Wolf's StepM: which models beat the benchmark, family-wise error controlled.
 
     Attributes
@@ -201,13 +201,9 @@ class StepMResult:
     mean_advantage: dict[str, float]
     settings: BootstrapSettings
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary."""
-        return _to_dict(self)
-
 
 @dataclass(frozen=True)
-class MCSResult:
+class MCSResult(_Summary):
     """Hansen, Lunde and Nason's model confidence set.
 
     Attributes
@@ -234,10 +230,6 @@ class MCSResult:
     method: Literal["R", "max"]
     mean_loss: dict[str, float]
     settings: BootstrapSettings
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary."""
-        return _to_dict(self)
 
 
 def reality_check(
@@ -281,12 +273,9 @@ def reality_check(
     """
     from arch.bootstrap import RealityCheck
 
-    bench, losses, settings = _prepare(benchmark, models, inputs, block_size, reps, bootstrap, seed)
-    test = RealityCheck(bench, losses, **_arch_kwargs(settings))
-    test.compute()
-    advantage = _mean_advantage(bench, losses)
-    best = max(advantage, key=advantage.__getitem__)
-    pvalues = _truncated(test.pvalues, advantage[best])
+    advantage, best, pvalues, settings = _best_against_benchmark(
+        RealityCheck, benchmark, models, inputs, block_size, reps, bootstrap, seed
+    )
     return RealityCheckResult(
         p_value=pvalues["upper"],
         statistic=advantage[best],
@@ -323,12 +312,9 @@ def spa_test(
     """
     from arch.bootstrap import SPA
 
-    bench, losses, settings = _prepare(benchmark, models, inputs, block_size, reps, bootstrap, seed)
-    test = SPA(bench, losses, **_arch_kwargs(settings))
-    test.compute()
-    advantage = _mean_advantage(bench, losses)
-    best = max(advantage, key=advantage.__getitem__)
-    pvalues = _truncated(test.pvalues, advantage[best])
+    advantage, best, pvalues, settings = _best_against_benchmark(
+        SPA, benchmark, models, inputs, block_size, reps, bootstrap, seed
+    )
     return SPAResult(
         p_value=pvalues["consistent"],
         p_value_lower=pvalues["lower"],
@@ -445,6 +431,30 @@ def model_confidence_set(
 
 
 # -- helpers --------------------------------------------------------------------
+
+
+def _best_against_benchmark(
+    test_class: Any,
+    benchmark: np.ndarray | pd.Series | None,
+    models: ArrayOrFrame,
+    inputs: str,
+    block_size: int | None,
+    reps: int,
+    bootstrap: str,
+    seed: int | None,
+) -> tuple[dict[str, float], str, dict[str, float], BootstrapSettings]:
+    """Run arch's ``RealityCheck`` or ``SPA`` (``test_class``) on the models' losses.
+
+    Returns the per-bar mean advantage of each model, the best model, the
+    p-values (``lower``, ``consistent``, ``upper``; all 1.0 when no model beats
+    the benchmark) and the settings.
+    """
+    bench, losses, settings = _prepare(benchmark, models, inputs, block_size, reps, bootstrap, seed)
+    test = test_class(bench, losses, **_arch_kwargs(settings))
+    test.compute()
+    advantage = _mean_advantage(bench, losses)
+    best = max(advantage, key=advantage.__getitem__)
+    return advantage, best, _truncated(test.pvalues, advantage[best]), settings
 
 
 def _prepare(

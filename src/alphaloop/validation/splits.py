@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from inspect import signature
 from itertools import combinations
@@ -234,8 +234,9 @@ def _purged_train(times: _LabelTimes, test: np.ndarray, embargo: _Embargo) -> np
 
 
 class _PurgedSplitter(BaseCrossValidator):
-    """Shared checks and repr; subclasses implement ``split`` and ``get_n_splits``."""
+    """Shared checks, block splits and repr; subclasses implement ``split``."""
 
+    n_splits: int
     t1: pd.Series | None
     embargo: Embargo
 
@@ -250,6 +251,31 @@ class _PurgedSplitter(BaseCrossValidator):
         times = _label_times(x, self.t1)
         _check_duration(_resolve_embargo(self.embargo), times)
         return times
+
+    def get_n_splits(
+        self,
+        X: object = None,  # noqa: N803 (scikit-learn's name)
+        y: object = None,
+        groups: object = None,
+    ) -> int:
+        """Number of splits; ``X``, ``y`` and ``groups`` are ignored."""
+        return self.n_splits
+
+    def _block_splits(
+        self, x: object, n_blocks: int, name: str, test_blocks: Iterable[Sequence[int]]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Cut the rows of ``x`` into ``n_blocks`` contiguous blocks (``name`` in errors)
+        and yield, for each entry of ``test_blocks``, the purged and embargoed training
+        rows and the test rows of those blocks."""
+        times = self._times(x)
+        n = len(times.start)
+        if n_blocks > n:
+            raise SplitError(f"{name}={n_blocks} is more than the {n} rows of X")
+        embargo = _resolve_embargo(self.embargo)
+        bounds = _block_bounds(n, n_blocks)
+        for split_no, blocks in enumerate(test_blocks):
+            test = np.concatenate([np.arange(bounds[g], bounds[g + 1]) for g in blocks])
+            yield self._nonempty(_purged_train(times, test, embargo), split_no), test
 
     @staticmethod
     def _nonempty(train: np.ndarray, split_no: int) -> np.ndarray:
@@ -305,15 +331,6 @@ class PurgedKFold(_PurgedSplitter):
         self.embargo = embargo
         self._check_t1()
 
-    def get_n_splits(
-        self,
-        X: object = None,  # noqa: N803 (scikit-learn's name)
-        y: object = None,
-        groups: object = None,
-    ) -> int:
-        """Number of folds; ``X``, ``y`` and ``groups`` are ignored."""
-        return self.n_splits
-
     def split(
         self,
         X: object,  # noqa: N803 (scikit-learn's name)
@@ -340,15 +357,8 @@ class PurgedKFold(_PurgedSplitter):
             If ``t1`` does not fit ``X``, ``n_splits`` exceeds the row count, or
             a fold has no training rows left.
         """
-        times = self._times(X)
-        n = len(times.start)
-        if self.n_splits > n:
-            raise SplitError(f"n_splits={self.n_splits} is more than the {n} rows of X")
-        embargo = _resolve_embargo(self.embargo)
-        bounds = _block_bounds(n, self.n_splits)
-        for k in range(self.n_splits):
-            test = np.arange(bounds[k], bounds[k + 1])
-            yield self._nonempty(_purged_train(times, test, embargo), k), test
+        folds = ([k] for k in range(self.n_splits))
+        yield from self._block_splits(X, self.n_splits, "n_splits", folds)
 
 
 class WalkForward(_PurgedSplitter):
@@ -409,15 +419,6 @@ class WalkForward(_PurgedSplitter):
         self.embargo = embargo
         self.gap = gap
         self._check_t1()
-
-    def get_n_splits(
-        self,
-        X: object = None,  # noqa: N803 (scikit-learn's name)
-        y: object = None,
-        groups: object = None,
-    ) -> int:
-        """Number of test blocks; ``X``, ``y`` and ``groups`` are ignored."""
-        return self.n_splits
 
     def split(
         self,
@@ -596,15 +597,7 @@ class CombinatorialPurgedCV(_PurgedSplitter):
             If ``t1`` does not fit ``X``, ``n_groups`` exceeds the row count, or
             a split has no training rows left.
         """
-        times = self._times(X)
-        n = len(times.start)
-        if self.n_groups > n:
-            raise SplitError(f"n_groups={self.n_groups} is more than the {n} rows of X")
-        embargo = _resolve_embargo(self.embargo)
-        bounds = _block_bounds(n, self.n_groups)
-        for split_no, test_groups in enumerate(self.test_groups()):
-            test = np.concatenate([np.arange(bounds[g], bounds[g + 1]) for g in test_groups])
-            yield self._nonempty(_purged_train(times, test, embargo), split_no), test
+        yield from self._block_splits(X, self.n_groups, "n_groups", self.test_groups())
 
     def assemble_paths(self, predictions_per_split: Sequence[Any]) -> np.ndarray:
         """Assemble per-split test predictions (or returns) into backtest paths.

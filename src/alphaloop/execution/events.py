@@ -125,6 +125,8 @@ class OrderPartiallyFilled:
     ``quantity`` is this fill's unsigned share count, ``price`` its reference
     price, ``cost`` its total cost (commission, fees, spread, slippage,
     impact); ``fill_id`` is unique per run, so a fill cannot be applied twice.
+    ``liquidity`` is ``"maker"`` for a fill of a limit order that rested on
+    the book (see :mod:`~alphaloop.execution.matching`), else ``"taker"``.
     """
 
     order_id: int
@@ -135,6 +137,7 @@ class OrderPartiallyFilled:
     quantity: float
     price: float
     cost: float
+    liquidity: str = "taker"
 
     @property
     def signed_quantity(self) -> float:
@@ -155,6 +158,7 @@ class OrderFilled:
     quantity: float
     price: float
     cost: float
+    liquidity: str = "taker"
 
     @property
     def signed_quantity(self) -> float:

@@ -129,7 +129,10 @@ def numbers(result: EventResult) -> dict[str, np.ndarray]:
         "equity": result.equity.to_numpy(),
         "bar_costs": result.bar_costs.to_numpy(),
         "costs": np.array(list(result.costs.values())),
-        "trades": trades.drop(columns=["time", "asset", "reason"]).to_numpy(np.float64),
+        "trades": trades.drop(columns=["time", "asset", "reason", "liquidity"]).to_numpy(
+            np.float64
+        ),
+        "liquidity": trades["liquidity"].to_numpy(dtype=str),
         "trade_texts": (
             trades["time"].astype(str)
             + "|"
@@ -197,6 +200,8 @@ def test_benchmark_workload_compiled_matches_the_recording(name: str) -> None:
     assert broker.armed.counts["materialized"] <= 1  # at most the pair still open at the end
     want = wl.load_reference(name)
     got = numbers(result)
+    assert set(got["liquidity"]) <= {"maker", "taker"}  # recorded before fills had the flag
+    del got["liquidity"]
     for key, value in got.items():
         np.testing.assert_array_equal(value, want[key], err_msg=key, strict=True)
     np.testing.assert_array_equal(np.array(strategy.seen).reshape(-1, 4), want["seen"])

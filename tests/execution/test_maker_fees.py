@@ -139,7 +139,8 @@ def test_spec_hashes_do_not_move_without_a_maker_fee(expected: str) -> None:
     rebate = {**data, "costs": {**_costs_mapping(data["costs"]), "maker_commission_bps": -0.5}}
     spec = StrategySpec.from_dict(rebate)
     assert spec.hash != expected
-    assert spec.costs is not None and spec.costs.maker_commission_bps == -0.5
+    assert spec.costs is not None
+    assert spec.costs.maker_commission_bps == -0.5
 
 
 def _costs_mapping(costs: Any) -> dict[str, Any]:
@@ -202,7 +203,7 @@ def test_a_changed_limit_arrives_again_at_the_next_open() -> None:
         (order,) = ctx.open_orders("X")
         ctx.modify(order, limit_price=99.9)
 
-    res, heard = run(panel_of(bars), {0: [buy_limit(99.0)], 1: [lower_limit]})
+    _, heard = run(panel_of(bars), {0: [buy_limit(99.0)], 1: [lower_limit]})
     (fill,) = heard.fills
     assert (fill.row, fill.price, fill.liquidity) == (2, 99.9, "maker")
 
@@ -264,7 +265,7 @@ def test_a_cash_check_prices_a_maker_fill_at_the_maker_rate() -> None:
     assert [f.liquidity for f in heard.fills] == ["maker"]
     assert res.equity.iloc[-1] == pytest.approx(10 * 99.5, rel=1e-12)
     no_rebate = FEES.model_copy(update={"maker_commission_bps": None})
-    with pytest.raises(BacktestError, match="needs 990.99 in cash"):
+    with pytest.raises(BacktestError, match=r"needs 990\.99 in cash"):
         run(panel, {0: [buy_limit(99.0)]}, costs=no_rebate, initial_capital=cash)
 
 

@@ -193,7 +193,7 @@ def test_a_changed_limit_arrives_again_at_the_next_open() -> None:
         (order,) = ctx.open_orders("X")
         ctx.modify(order, limit_price=101.0)
 
-    res, heard = run(panel_of(bars), {0: [buy_limit(99.0)], 1: [raise_limit]})
+    _, heard = run(panel_of(bars), {0: [buy_limit(99.0)], 1: [raise_limit]})
     (fill,) = heard.fills
     assert (fill.row, fill.price, fill.liquidity) == (2, 100.2, "taker")  # marketable on arrival
     # a change that leaves it away from the price: it rests, and a later fill makes

@@ -126,7 +126,8 @@ class OrderPartiallyFilled:
     price, ``cost`` its total cost (commission, fees, spread, slippage,
     impact); ``fill_id`` is unique per run, so a fill cannot be applied twice.
     ``liquidity`` is ``"maker"`` for a fill of a limit order that rested on
-    the book (see :mod:`~alphaloop.execution.matching`), else ``"taker"``.
+    the book (see :mod:`~alphaloop.execution.matching`), else ``"taker"``
+    (also the value of fills from live brokers, which do not report it).
     """
 
     order_id: int

@@ -266,5 +266,9 @@ def test_a_spec_maker_fee_reaches_both_engines_and_the_record(shared_workspace: 
     assert record["maker_commission_bps"] == 2.0
     assert record["source"] == "spec"
     assert any("maker fills" in line for line in record["description"])
+    note = f"maker commission 2 bps on {int(maker.sum()):,} of {len(a):,} fills"
+    assert any(n.startswith(note) for n in vec.assumptions["notes"])
+    assert any(n.startswith(note) for n in evt.assumptions["notes"])
     plain = run_backtest(shared_workspace, spec(stops={"take_profit": 0.04}), record=False)
     assert "maker_commission_bps" not in plain.assumptions["costs"]
+    assert not any("maker" in n for n in plain.assumptions["notes"])

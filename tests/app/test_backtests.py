@@ -246,3 +246,29 @@ def test_both_engines_agree_through_the_runner(shared_workspace: Workspace, over
     assert len(a.simulation.trades) == len(b.simulation.trades) > 0
     assert a.metrics["total_costs"] == pytest.approx(b.metrics["total_costs"], rel=1e-9)
     assert b.engine == "event"
+
+
+def test_a_spec_maker_fee_reaches_both_engines_and_the_record(shared_workspace: Workspace) -> None:
+    costs = {"preset": "crypto", "maker_commission_bps": 2.0}
+    over = {"costs": costs, "stops": {"take_profit": 0.04}, "rebalance": {"frequency": "weekly"}}
+    vec = run_backtest(shared_workspace, spec(**over), record=False)
+    evt = run_backtest(shared_workspace, spec(**over), engine="event", record=False)
+    a, b = vec.simulation.trades, evt.simulation.trades
+    np.testing.assert_array_equal(a["liquidity"], b["liquidity"])
+    np.testing.assert_allclose(a["commission"], b["commission"], rtol=1e-9)
+    np.testing.assert_allclose(vec.simulation.equity, evt.simulation.equity, rtol=1e-9)
+    maker = a["liquidity"] == "maker"
+    assert maker.sum() > 3
+    assert (maker == (a["reason"] == "take_profit")).all()
+    np.testing.assert_allclose(a.loc[maker, "commission"], 2e-4 * a.loc[maker, "notional"])
+    np.testing.assert_allclose(a.loc[~maker, "commission"], 10e-4 * a.loc[~maker, "notional"])
+    record = vec.assumptions["costs"]
+    assert record["maker_commission_bps"] == 2.0
+    assert record["source"] == "spec"
+    assert any("maker fills" in line for line in record["description"])
+    note = f"maker commission 2 bps on {int(maker.sum()):,} of {len(a):,} fills"
+    assert any(n.startswith(note) for n in vec.assumptions["notes"])
+    assert any(n.startswith(note) for n in evt.assumptions["notes"])
+    plain = run_backtest(shared_workspace, spec(stops={"take_profit": 0.04}), record=False)
+    assert "maker_commission_bps" not in plain.assumptions["costs"]
+    assert not any("maker" in n for n in plain.assumptions["notes"])

@@ -309,7 +309,9 @@ def record(name: str) -> dict[str, np.ndarray]:
         "equity": result.equity.to_numpy(),
         "bar_costs": result.bar_costs.to_numpy(),
         "costs": np.array(list(result.costs.values())),
-        "trades": result.trades.drop(columns=["time", "asset", "reason"]).to_numpy(np.float64),
+        "trades": result.trades.drop(columns=["time", "asset", "reason", "liquidity"]).to_numpy(
+            np.float64
+        ),
         "trade_texts": (
             result.trades["time"].astype(str) + "|" + result.trades["asset"].astype(str)
             + "|" + result.trades["reason"].astype(str)

@@ -211,8 +211,8 @@ def test_cost_model_is_frozen_and_flat() -> None:
     with pytest.raises(ValidationError):
         model.commission_bps = 5.0  # type: ignore[misc]
     assert model.as_array().tolist() == pytest.approx(
-        [0.005, 1.0, 0.0, 0.3e-4, 2e-4, 1e-4, 0.5, 0.0, 0.0], rel=1e-15
-    )  # the last two: fee and half-spread per unit (contract), off for equities
+        [0.005, 1.0, 0.0, 0.3e-4, 2e-4, 1e-4, 0.5, 0.0, 0.0, 0.0], rel=1e-15
+    )  # fee and half-spread per unit (contract), off for equities; the maker's commission
     assert model.borrow_rate == pytest.approx(0.005, rel=1e-15)
     zero = CostModel.zero()
     assert not zero.as_array().any()

@@ -120,6 +120,40 @@ def test_random_weight_schedules_agree(seed: int) -> None:
         assert_same(a, b)
 
 
+#: a percentage commission whose resting fills (the take-profits) earn a rebate instead
+MAKER = CostModel(commission_bps=5.0, maker_commission_bps=-2.0)
+
+
+def test_take_profits_pay_the_maker_fee_alike_in_both_engines() -> None:
+    makers = 0
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        panel = random_panel(rng, int(rng.integers(40, 120)), int(rng.integers(1, 4)), False)
+        short = bool(rng.random() < 0.5)
+        lev = 1.5 if short else 1.0
+        kw = {
+            "fills": FILLS[seed % 3],
+            "max_leverage": lev,
+            "allow_short": short,
+            "stop_loss": float(rng.choice([0.0, 0.03])),
+            "take_profit": 0.03,
+            "costs": MAKER,
+        }
+        weights = np.full(panel.shape, np.nan)
+        for t in range(0, panel.shape[0], 7):  # a full book every 7 bars, 80% of the cap
+            w = rng.uniform(-1.0 if short else 0.0, 1.0, panel.shape[1])
+            weights[t] = 0.8 * lev * w / max(np.abs(w).sum(), 1e-9)
+        a, b = both(panel, weights, **kw)
+        assert_same(a, b)  # the liquidity column included
+        maker = a.trades["liquidity"] == "maker"
+        assert (maker == (a.trades["reason"] == "take_profit")).all()
+        pct = a.trades["commission"] - np.maximum(0.005 * a.trades["shares"].abs(), 1.0)
+        expected = np.where(maker, -2e-4, 5e-4) * a.trades["notional"]
+        np.testing.assert_allclose(pct, expected, rtol=1e-9, atol=1e-12)
+        makers += int(maker.sum())
+    assert makers > 20
+
+
 class EveryBar(TargetWeightsStrategy):
     """The same replay, looking at every bar instead of only at decision rows."""
 

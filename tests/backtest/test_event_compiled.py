@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from alphaloop.backtest.event import Context, EventEngine, EventResult, Strategy
 from alphaloop.data.panel import Panel
 from alphaloop.errors import BacktestError
-from alphaloop.execution import Protection, RiskLimits, SimulatedBroker
+from alphaloop.execution import CostModel, Protection, RiskLimits, SimulatedBroker
 from alphaloop.execution.guard_kernel import (
     EXIT_LIMIT,
     EXIT_NONE,
@@ -129,7 +129,10 @@ def numbers(result: EventResult) -> dict[str, np.ndarray]:
         "equity": result.equity.to_numpy(),
         "bar_costs": result.bar_costs.to_numpy(),
         "costs": np.array(list(result.costs.values())),
-        "trades": trades.drop(columns=["time", "asset", "reason"]).to_numpy(np.float64),
+        "trades": trades.drop(columns=["time", "asset", "reason", "liquidity"]).to_numpy(
+            np.float64
+        ),
+        "liquidity": trades["liquidity"].to_numpy(dtype=str),
         "trade_texts": (
             trades["time"].astype(str)
             + "|"
@@ -197,6 +200,8 @@ def test_benchmark_workload_compiled_matches_the_recording(name: str) -> None:
     assert broker.armed.counts["materialized"] <= 1  # at most the pair still open at the end
     want = wl.load_reference(name)
     got = numbers(result)
+    assert set(got["liquidity"]) <= {"maker", "taker"}  # recorded before fills had the flag
+    del got["liquidity"]
     for key, value in got.items():
         np.testing.assert_array_equal(value, want[key], err_msg=key, strict=True)
     np.testing.assert_array_equal(np.array(strategy.seen).reshape(-1, 4), want["seen"])
@@ -346,3 +351,59 @@ def test_compiled_path_only_where_nobody_hears_the_events(
     assert any(o.reason == "take_profit" for o in result.orders)
     slow = EventEngine(panel, make(), compiled_protection=False, **settings).run()
     assert_same(numbers(slow), numbers(result))
+
+
+# ------------------------------------------------------------------- maker fees
+#: the equity defaults plus a 5 bps percentage commission; resting limits earn 1.5 bps
+MAKER = CostModel(commission_bps=5.0, maker_commission_bps=-1.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_assets=st.integers(1, 3),
+    fills=st.sampled_from(["next_open", "next_close", "same_close"]),
+    short=st.booleans(),
+    participation=st.sampled_from([None, None, 0.3]),
+    meddle=st.sampled_from([0.0, 0.05, 0.3]),
+)
+def test_random_streams_with_a_maker_fee_same_both_ways(
+    seed: int, n_assets: int, fills: str, short: bool, participation: float | None,
+    meddle: float,
+) -> None:  # fmt: skip
+    panel = random_panel(seed, 300, n_assets, "D", open_gaps=fills != "next_open")
+    settings_: dict[str, Any] = {"fills": fills, "allow_short": short, "initial_capital": 1e5,
+                                 "max_leverage": 2.0 if short else 1.0, "costs": MAKER}  # fmt: skip
+    if participation is not None:
+        settings_.update(participation=participation, lot_size=1.0)
+    assert_both_same(lambda: Prodder(seed, short, meddle), panel, **settings_)
+
+
+@pytest.mark.parametrize("fills", ["next_open", "next_close"])
+def test_a_maker_fee_is_charged_alike_both_ways_and_moves_only_maker_fills(fills: str) -> None:
+    panel = random_panel(11, 400, 2, "D", open_gaps=False)
+    kw: dict[str, Any] = {"fills": fills, "allow_short": True, "max_leverage": 2.0}
+    for make in (
+        lambda: Prodder(5, short=True, meddle=0.3),
+        lambda: Crossing(PROTECTIONS[-1], short=True),
+    ):
+        slow, fast, counts = both(make, panel, costs=MAKER, **kw)
+        assert not isinstance(slow, str)
+        assert not isinstance(fast, str)
+        assert_same(slow[0], fast[0])
+        liquidity = slow[0]["liquidity"]
+        assert "maker" in liquidity
+        assert "taker" in liquidity
+        assert counts["settled"] > 0
+    # Crossing trades fixed sizes: without the maker fee it makes the same fills, and
+    # only the maker fills' commission moves (by 5 + 1.5 bps of their notional)
+    no_fee = MAKER.model_copy(update={"maker_commission_bps": None})
+    plain, _, _ = both(lambda: Crossing(PROTECTIONS[-1], short=True), panel, costs=no_fee, **kw)
+    assert not isinstance(plain, str)
+    np.testing.assert_array_equal(plain[0]["liquidity"], liquidity)
+    got, want = slow[0]["trades"], plain[0]["trades"]  # shares, price, notional, commission, ...
+    maker = liquidity == "maker"
+    np.testing.assert_array_equal(got[:, :3], want[:, :3])
+    np.testing.assert_array_equal(got[~maker, 3], want[~maker, 3])
+    np.testing.assert_allclose(got[maker, 3] - want[maker, 3], -6.5e-4 * got[maker, 2], rtol=1e-9)
+    np.testing.assert_array_equal(got[:, 4:8], want[:, 4:8])  # fees, spread, slippage, impact

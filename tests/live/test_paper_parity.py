@@ -150,7 +150,10 @@ def streams(draw: st.DrawFn) -> tuple[Panel, BrokerConfig, int, float]:
     )
     config = BrokerConfig(
         fills=draw(st.sampled_from(list(FillTiming))),
-        costs=CostModel(commission_bps=draw(st.sampled_from([0.0, 1.0, 5.0]))),
+        costs=CostModel(
+            commission_bps=draw(st.sampled_from([0.0, 1.0, 5.0])),
+            maker_commission_bps=draw(st.sampled_from([None, None, -1.0, 2.0])),
+        ),
         initial_capital=1e5,
         max_leverage=2.0,
         allow_short=True,
@@ -178,3 +181,28 @@ def test_random_streams_give_zero_difference_and_survive_a_restart(
     assert resumed.position == position
     resumed.run()
     assert_identical(engine, resumed.finish())
+
+
+def test_paper_charges_resting_limits_the_maker_fee_as_the_backtest_does() -> None:
+    rng = np.random.default_rng(7)
+    n, k = 120, 2
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, (n, k)), axis=0))
+    open_ = close * np.exp(rng.normal(0, 0.005, (n, k)))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, (n, k)))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, (n, k)))
+    fields = {"open": open_, "high": high, "low": low, "close": close}
+    panel = Panel(pd.date_range("2021-03-01", periods=n, freq="D", tz="UTC"), ["A0", "A1"], fields)
+    costs = CostModel(commission_bps=5.0, maker_commission_bps=-1.0, impact="none")
+    config = BrokerConfig(costs=costs, initial_capital=1e5, max_leverage=2.0, allow_short=True)
+    engine = EventEngine(panel, RandomTrader(7, 0.8), broker=SimulatedBroker(panel, config)).run()
+    paper, _ = paper_run(panel, RandomTrader(7, 0.8), config)
+    assert_identical(engine, paper)
+    liquidity = paper.trades["liquidity"]
+    assert (liquidity == "maker").sum() >= 3
+    assert (liquidity == "taker").sum() >= 3
+    # the makers earned the 1 bp rebate on top of the per-share commission
+    maker = paper.trades[liquidity == "maker"]
+    per_share = np.maximum(0.005 * maker["shares"].abs(), 1.0)
+    np.testing.assert_allclose(
+        maker["commission"] - per_share, -1e-4 * maker["notional"], rtol=1e-9
+    )

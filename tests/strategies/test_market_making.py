@@ -234,6 +234,17 @@ def test_inventory_never_passes_its_cap() -> None:
             {"max_leverage": 1.0, "allow_short": False, "costs": CostModel()},
             MarketMaking(short_inventory=False, quote_size=0.3, max_inventory=0.5),
         ),
+        # quotes filled inside the range earn a maker rebate; a gap at the open takes
+        ({"costs": LIGHT.model_copy(update={"maker_commission_bps": -0.5})}, MarketMaking()),
+        # a maker fee above the taker's: the cash check prices the quotes at the dearer one
+        (
+            {
+                "max_leverage": 1.0,
+                "allow_short": False,
+                "costs": CostModel(commission_bps=1.0, maker_commission_bps=3.0),
+            },
+            MarketMaking(short_inventory=False, quote_size=0.3, max_inventory=0.5),
+        ),
     ],
 )
 def test_both_engines_agree(settings: dict, template: MarketMaking) -> None:
@@ -248,6 +259,8 @@ def test_both_engines_agree(settings: dict, template: MarketMaking) -> None:
         assert evt.costs[name] == pytest.approx(value, rel=1e-9, abs=1e-6)
     assert vec.notes == evt.notes
     assert vec.equity.index.equals(evt.equity.index)
+    np.testing.assert_array_equal(vec.trades["liquidity"], evt.trades["liquidity"])
+    np.testing.assert_allclose(vec.trades["commission"], evt.trades["commission"], rtol=1e-12)
     lots = np.broadcast_to(np.asarray(settings.get("lot_size", 0.0), dtype=float), (3,))
     for j, lot in enumerate(lots):
         if lot > 0:
@@ -393,3 +406,22 @@ def test_the_scan_function_sees_the_quote_plan_point_in_time() -> None:
     cut = fn(panel.iloc(slice(0, 61)))
     for name, values in cut.items():
         np.testing.assert_array_equal(values, full[name][:61])
+
+
+def test_quotes_filled_in_the_range_make_and_at_the_open_take() -> None:
+    panel = bars(n=250, m=3, seed=5, trend=0.001)
+    costs = LIGHT.model_copy(update={"commission_bps": 2.0, "maker_commission_bps": -0.5})
+    res = run(panel, MarketMaking(), costs=costs)
+    trades = res.trades
+    rows = panel.index.get_indexer(trades["time"])
+    cols = pd.Index(panel.assets).get_indexer(trades["asset"].astype(str))
+    at_open = trades["price"].to_numpy() == np.asarray(panel["open"])[rows, cols]
+    assert at_open.any()
+    assert (~at_open).sum() > 20
+    np.testing.assert_array_equal(trades["liquidity"], np.where(at_open, "taker", "maker"))
+    rate = np.where(at_open, 2e-4, -0.5e-4)
+    np.testing.assert_allclose(trades["commission"], rate * trades["notional"], rtol=1e-12)
+    plain = run(
+        panel, MarketMaking(), costs=costs.model_copy(update={"maker_commission_bps": None})
+    )
+    assert res.costs["commission"] < 0 < plain.costs["commission"]  # rebates, not fees

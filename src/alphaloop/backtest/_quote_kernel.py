@@ -15,7 +15,7 @@ from numba import njit
 
 from alphaloop.backtest._fill_kernel import mark_to_market
 from alphaloop.backtest.kernel import _fill as kernel_fill
-from alphaloop.execution import fill_cost
+from alphaloop.execution import fill_cost, maker_params
 from alphaloop.execution.rebalance import cash_fits, round_lot
 
 __all__ = ["quote_book", "run_quotes"]
@@ -169,7 +169,12 @@ def run_quotes(
     matched on the next row: per asset the bid before the ask, each at the
     open when the bar opens through it, else at its price when the range
     reaches it; no fill where the bar has no high or low. Then the close:
-    borrow on shorts, the mark, and the next quotes.
+    borrow on shorts, the mark, and the next quotes. A quote filled at the
+    open was marketable when it reached the book and pays the taker's costs
+    (``params``); one filled in the range had rested and pays the maker's
+    (:func:`~alphaloop.execution.costs.maker_params`), unless the bar has
+    no open (as the simulated broker's limit orders, see
+    :mod:`~alphaloop.execution.matching`).
 
     ``counts`` (int64, 5) receives: fills, round trips written, quotes
     posted (sides), fills of both sides of one asset in one bar, status
@@ -190,6 +195,9 @@ def run_quotes(
     ask_px = np.full(n, np.nan)
     ask_q = np.zeros(n)
     cash_only = max_leverage <= 1.0 and not allow_short
+    maker = maker_params(params)
+    # the quotes' cash check prices them at the dearer of the taker and maker rates
+    book_params = maker if maker[2] > params[2] else params
     n_tr = 0
     n_rt = 0
     posted = 0
@@ -210,6 +218,7 @@ def run_quotes(
                 op = open_[r, j]
                 px_b = np.nan
                 px_a = np.nan
+                ranged = params if np.isnan(op) else maker  # a range fill's cost parameters
                 if not np.isnan(op):
                     if has_b and op <= bid_px[j]:
                         px_b = op
@@ -235,7 +244,7 @@ def run_quotes(
                     px_b = bid_px[j]
                     cash, n_tr, n_rt, code = kernel_fill(
                         j, bid_q[j], px_b, r, 0, cash, shares, entry_px, peak, adv, sigma,
-                        params, cost_tmp, cost_tot, bar, rt_state, round_trips, n_rt,
+                        ranged, cost_tmp, cost_tot, bar, rt_state, round_trips, n_rt,
                         trades, n_tr, True,
                     )  # fmt: skip
                     if code != 0:
@@ -245,7 +254,7 @@ def run_quotes(
                     px_a = ask_px[j]
                     cash, n_tr, n_rt, code = kernel_fill(
                         j, -ask_q[j], px_a, r, 0, cash, shares, entry_px, peak, adv, sigma,
-                        params, cost_tmp, cost_tot, bar, rt_state, round_trips, n_rt,
+                        ranged, cost_tmp, cost_tot, bar, rt_state, round_trips, n_rt,
                         trades, n_tr, True,
                     )  # fmt: skip
                     if code != 0:
@@ -267,7 +276,7 @@ def run_quotes(
             quote_book(
                 fair[r], half_bps[r], size[r], close[r], last_close[r], shares, eq, cash, skew,
                 floor_bps, max_inventory, max_weight, max_leverage, allow_short, cash_only, lot,
-                params,
+                book_params,
                 adv[r + 1], sigma[r + 1], bid_px, bid_q, ask_px, ask_q, cost_tmp,
             )  # fmt: skip
             for j in range(n):

@@ -20,7 +20,10 @@ when the high reaches ``entry * (1 + take_profit)``; shorts mirror this. If
 the bar opens beyond a level, the exit fills at the open. If a stop and the
 take-profit are both touched within one bar, the stop is assumed to have come
 first (the conservative rule). After a stop exit the asset stays flat until a
-later decision sets a new target for it.
+later decision sets a new target for it. A take-profit exit is the fill of a
+limit order resting since the entry: it pays the cost model's maker
+commission (:func:`~alphaloop.execution.costs.maker_params`), as the event
+engine's take-profit orders do; every other fill is a taker's.
 
 Rebalances (weights mode) are sized by :mod:`alphaloop.execution.rebalance`, the
 same numba functions the event engine calls: :func:`~alphaloop.backtest.
@@ -50,6 +53,7 @@ from alphaloop.backtest._fill_kernel import (
     mark_to_market,
 )
 from alphaloop.backtest._fill_kernel import fill as _fill
+from alphaloop.execution.costs import maker_params
 from alphaloop.execution.rebalance import (
     ERR_LEVERAGE,
     ERR_PRICE,
@@ -202,6 +206,7 @@ def run_portfolio(
     delta = np.zeros(n_assets)
     base = np.zeros(n_assets)
     use_stops = stop_loss > 0.0 or take_profit > 0.0 or trailing > 0.0
+    maker = maker_params(params)  # a take-profit exit's costs
     cash_only = max_leverage <= 1.0 and not allow_short
     n_tr = 0
     n_rt = 0
@@ -287,7 +292,8 @@ def run_portfolio(
                     if not np.isnan(exit_px):
                         cash, n_tr, n_rt, code = _fill(
                             j, -q, exit_px, r, reason, cash, shares, entry_px, peak, adv,
-                            sigma, params, cost_tmp, cost_tot, bar, rt_state,
+                            sigma, maker if reason == REASON_TAKE_PROFIT else params,
+                            cost_tmp, cost_tot, bar, rt_state,
                             round_trips, n_rt, trades, n_tr, record,
                         )  # fmt: skip
                         if code != OK:

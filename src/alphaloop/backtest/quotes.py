@@ -19,7 +19,11 @@ bid``; an ask mirrors this with the high. Fills are whole: no queue, no
 partial fills. Costs: the spec's cost model through the shared
 :func:`~alphaloop.execution.costs.fill_cost`, plus ``adverse_selection_bps``
 of notional per fill (added to the slippage rate for the charge, reported
-as its own category).
+as its own category). A quote filled inside the range had rested on the
+book and pays the model's maker commission (``maker_commission_bps``, the
+taker's when unset); one filled at the open (or on a bar without an open)
+was marketable when it arrived and pays the taker's; the trades'
+``liquidity`` column says which.
 
 Refused, with a :class:`~alphaloop.errors.BacktestError`, because bars
 cannot support them: ``fills: same_close`` (a quote computed from a close
@@ -103,6 +107,10 @@ class _Inputs:
         else:
             self.adv = self.sigma = np.full_like(self.close, np.nan)
         self.params = charged.as_array()
+        # the cash check of the quotes prices them at the dearer of the taker and maker rates
+        self.book_params = (
+            charged.maker_array() if charged.maker_bps > charged.commission_bps else self.params
+        )
         self.skew = float(plan.skew)
         self.floor_bps = float(charged.half_spread_bps)
         self.max_inventory = float(plan.max_inventory)
@@ -163,7 +171,7 @@ class QuoteStrategy(Strategy):
             inp.last_close[row], shares, ctx.equity, ctx.cash, inp.skew, inp.floor_bps,
             inp.max_inventory, inp.max_weight, inp.max_leverage, inp.allow_short, inp.cash_only,
             inp.lot,
-            inp.params, inp.adv[row + 1], inp.sigma[row + 1], self._bid_px, self._bid_q,
+            inp.book_params, inp.adv[row + 1], inp.sigma[row + 1], self._bid_px, self._bid_q,
             self._ask_px, self._ask_q, self._tmp,
         )  # fmt: skip
         for j, asset in enumerate(ctx.assets):
@@ -353,6 +361,7 @@ def _run_vectorized(
     )  # fmt: skip
     if counts[4] != 0:
         raise BacktestError("internal: the quote simulator's record buffers were too small")
+    records = trades[: counts[0]]
     market = _Market(
         panel.index, panel.assets, inp.close, inp.open, inp.high, inp.low, inp.close, inp.adv,
         inp.sigma, year_frac, 1, FillTiming(fills) is FillTiming.NEXT_OPEN, "volume" in panel,
@@ -377,7 +386,7 @@ def _run_vectorized(
                 strict=True,
             )
         },
-        trades=_trades_frame(market, trades[: counts[0]]),
+        trades=_quote_trades(market, records, inp.open),
         round_trips=_round_trips_frame(market, trips[: counts[1]]),
         initial_capital=float(capital),
         fills=FillTiming(fills),
@@ -386,6 +395,16 @@ def _run_vectorized(
         notes=tuple(notes),
     )
     return sim, int(counts[2]), int(counts[3])
+
+
+def _quote_trades(market: _Market, records: np.ndarray, open_: np.ndarray) -> pd.DataFrame:
+    """The kernel's fills as a trades frame; a fill at the bar's open, or on a bar without
+    an open, is a taker's, one inside the range a maker's (as :func:`run_quotes` charged)."""
+    frame = _trades_frame(market, records)
+    at_open = open_[records["row"], records["asset"]]
+    taker = np.isnan(at_open) | (records["price"] == at_open)
+    frame["liquidity"] = np.where(taker, "taker", "maker").astype(object)
+    return frame
 
 
 def _run_event(
@@ -455,8 +474,8 @@ def _finish(
     notes.append(
         f"adverse selection: {plan.adverse_selection_bps:g} bps of notional on every fill on "
         f"top of the cost model ({total_adverse:,.2f} in all); every fill also pays the cost "
-        f"model's half-spread of {costs.half_spread_bps:g} bps as a taker would (maker rebates "
-        "are not credited)"
+        f"model's half-spread of {costs.half_spread_bps:g} bps as a taker would (a maker fee "
+        "or rebate, maker_commission_bps, replaces only the percentage commission)"
     )
     if bar is not None and bar >= pd.Timedelta(hours=20):
         notes.append(

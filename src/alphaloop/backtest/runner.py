@@ -630,6 +630,8 @@ def _assumptions(
     notes += [f"IMPLAUSIBLE: {flag['message']}" for flag in flags]
     notes += list(costs["notes"])
     notes += [*prep.notes, *sim.notes]
+    if costs.get("maker_commission_bps") is not None:
+        notes.append(_describe_maker(costs, sim.trades))
     synthetic = synthetic_open_fills(spec, prep, sim)
     if synthetic is not None and synthetic["count"]:
         notes.append(
@@ -713,6 +715,16 @@ def _assumptions(
         },
         "notes": notes,
     }
+
+
+def _describe_maker(costs: dict[str, Any], trades: pd.DataFrame) -> str:
+    """One line on how many fills paid the maker commission (set in the spec)."""
+    makers = int((trades["liquidity"] == "maker").sum()) if "liquidity" in trades else 0
+    return (
+        f"maker commission {costs['maker_commission_bps']:g} bps on {makers:,} of "
+        f"{len(trades):,} fills (resting limit orders and take-profits); the others paid "
+        f"{costs['commission_bps']:g} bps as takers"
+    )
 
 
 def _describe_overlay(overlay: VolatilityTarget, stats: dict[str, Any] | None) -> str:

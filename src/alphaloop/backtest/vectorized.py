@@ -442,6 +442,9 @@ def _trades_frame(market: _Market, trades: np.ndarray) -> pd.DataFrame:
     }
     for name in (*COST_CATEGORIES[:5], "cash_flow"):
         columns[name] = trades[name]
+    # orders trade at the open or close as market orders; a take-profit rested since the entry
+    take_profit = trades["reason"] == REASONS.index("take_profit")
+    columns["liquidity"] = np.where(take_profit, "maker", "taker").astype(object)
     return pd.DataFrame(columns)  # one constructor call: inserting columns one by one is slow
 
 

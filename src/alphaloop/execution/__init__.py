@@ -39,6 +39,7 @@ from alphaloop.execution.costs import (
     execution_lag,
     fill_cost,
     impact_inputs,
+    maker_params,
     preset_name,
 )
 from alphaloop.execution.events import (
@@ -59,7 +60,7 @@ from alphaloop.execution.events import (
     SubmitOrder,
 )
 from alphaloop.execution.feeds import BarEvent, Feed, FeedName, ReplayFeed, parse_feed
-from alphaloop.execution.ledger import REASONS, Ledger
+from alphaloop.execution.ledger import LIQUIDITY, REASONS, Ledger
 from alphaloop.execution.market import MarketData
 from alphaloop.execution.orders import (
     Order,
@@ -132,6 +133,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "COST_CATEGORIES",
+    "LIQUIDITY",
     "REASONS",
     "Approval",
     "ApprovalError",
@@ -201,6 +203,7 @@ __all__ = [
     "fill_cost",
     "impact_inputs",
     "make_parent",
+    "maker_params",
     "order_fields",
     "order_fingerprint",
     "parse_feed",

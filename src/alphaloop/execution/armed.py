@@ -275,9 +275,10 @@ class ArmedBook:
         limit = armed.which == EXIT_LIMIT
         k = len(armed.levels) - 1 if limit else 0
         sign = armed.side.value
-        broker._check_fill(armed.ids[k], j, sign, row, quantity, price)
+        # a take-profit rests from its placement: a maker (see matching); a stop takes
+        broker._check_fill(armed.ids[k], j, sign, row, quantity, price, limit)
         reason = "take_profit" if limit else ("trailing_stop" if armed.trails else "stop_loss")
-        cost = broker.ledger.fill(row, j, quantity * sign, price, reason)
+        cost = broker.ledger.fill(row, j, quantity * sign, price, reason, limit)
         if broker._participation is not None:
             broker._taken[j] = broker._taken.get(j, 0.0) + quantity
         fill_id = broker._next_fill_id
@@ -290,7 +291,10 @@ class ArmedBook:
             oid = armed.ids[i]
             order = guard_order(oid, name, side, quantity, kind, level, armed.protection)
             if i == k:
-                last = OrderFilled(oid, row, fill_id, name, side, quantity, price, cost)
+                last = OrderFilled(
+                    oid, row, fill_id, name, side, quantity, price, cost,
+                    "maker" if limit else "taker",
+                )  # fmt: skip
                 order.status = _FILLED
                 order.filled_quantity = quantity
                 order.avg_price = (0.0 + price * quantity) / (0.0 + quantity)

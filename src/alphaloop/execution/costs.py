@@ -35,10 +35,13 @@ sets no costs takes the preset of its dataset's asset class
   no volume impact (FX volume is tick volume, not traded size), no borrow
   (financing of positions, swap or carry, is not modelled).
 - ``crypto``: a taker fee of 10 bps as a percentage commission (fills at
-  the open or close are market orders; maker fees and rebates are not
-  modelled), half-spread 2 bps, slippage 2 bps, square-root impact only
-  where the dataset has traded volume, margin borrow 500 bps a year on
-  shorts (rates vary widely by venue and coin).
+  the open or close are market orders), no maker fee of its own (resting
+  limit orders pay the taker fee unless a spec sets
+  ``maker_commission_bps``: venues' maker fees and rebates differ too much
+  by venue and volume tier for one figure), half-spread 2 bps, slippage
+  2 bps, square-root impact only where the dataset has traded volume,
+  margin borrow 500 bps a year on shorts (rates vary widely by venue and
+  coin).
 - ``futures``: a commission of 0.85 per contract (no minimum), exchange and
   clearing fees of 1.40 per contract (``fee_per_unit``), half a tick of
   spread per contract (``half_spread_per_unit``, set from the instruments'
@@ -46,6 +49,22 @@ sets no costs takes the preset of its dataset's asset class
   traded volume (contracts), no borrow (a short future borrows nothing;
   margin financing is not modelled).
 - ``other``: the equities defaults.
+
+Maker and taker
+---------------
+A fill *takes* liquidity (``taker``) unless its order was a limit order
+resting on the book when the price came to it (``maker``); see
+:mod:`~alphaloop.execution.matching` for the exact rule. Market orders,
+auctions (rebalances, IOC/FOK orders), stops, stop-limits and trailing stops
+are always takers. ``maker_commission_bps`` replaces ``commission_bps`` (the
+percentage commission) on maker fills only; negative is a rebate. Left None
+(the default) a maker pays ``commission_bps`` like a taker, and every result
+is what it was before the field existed. The per-share commission, fees,
+spread, slippage and impact are charged on maker fills as on taker fills (a
+resting order does not pay the spread in reality; the bar data cannot tell
+how much of it a quote earned, so the charge stays, on the conservative
+side). :meth:`CostModel.as_array` carries the maker rate at position 9 and
+:func:`maker_params` makes the parameter vector a maker fill is priced with.
 
 Per-unit charges (``fee_per_unit``, ``half_spread_per_unit``) are currency
 per traded unit, a contract when instrument metadata is stored; they need the
@@ -57,11 +76,11 @@ half a pip, 0.0001 or 0.01 for a yen quote, times the multiplier).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 __all__ = [
     "COST_CATEGORIES",
@@ -74,6 +93,7 @@ __all__ = [
     "execution_lag",
     "fill_cost",
     "impact_inputs",
+    "maker_params",
     "preset_name",
 ]
 
@@ -87,8 +107,14 @@ COST_CATEGORIES: tuple[str, ...] = (
     "borrow",
 )
 
-# Positions of the parameters in CostModel.as_array().
+# Positions of the parameters in CostModel.as_array(); fill_cost reads the first nine,
+# _MAKER_PCT is the percentage commission of maker fills (see maker_params).
 _PER_SHARE, _MINIMUM, _PCT, _FEES, _SPREAD, _SLIP, _IMPACT, _FEE_UNIT, _SPREAD_UNIT = range(9)
+_MAKER_PCT = 9
+
+#: Bounds of ``maker_commission_bps``: rebates beyond 10 bps or maker fees beyond
+#: 100 bps are not seen on any venue and are more likely a typo than a fee schedule.
+MAKER_BPS_MIN, MAKER_BPS_MAX = -10.0, 100.0
 
 
 class FillTiming(StrEnum):
@@ -143,7 +169,12 @@ class CostModel(BaseModel):
     commission_min : float, default 1.0
         Minimum commission per fill (applies when ``commission_per_share`` > 0).
     commission_bps : float, default 0.0
-        Percentage commission, bps of notional.
+        Percentage commission, bps of notional (the taker fee where the venue
+        has maker and taker fees).
+    maker_commission_bps : float or None, default None
+        Percentage commission of maker fills (a limit order that rested on the
+        book, see the module docstring), bps of notional, in [-10, 100];
+        negative is a rebate. None: maker fills pay ``commission_bps``.
     exchange_fee_bps : float, default 0.3
         Exchange and regulatory fees, bps of notional, both sides.
     half_spread_bps : float, default 2.0
@@ -172,6 +203,9 @@ class CostModel(BaseModel):
     commission_per_share: float = Field(0.005, ge=0, allow_inf_nan=False)
     commission_min: float = Field(1.0, ge=0, allow_inf_nan=False)
     commission_bps: float = Field(0.0, ge=0, allow_inf_nan=False)
+    maker_commission_bps: float | None = Field(
+        None, ge=MAKER_BPS_MIN, le=MAKER_BPS_MAX, allow_inf_nan=False
+    )
     exchange_fee_bps: float = Field(0.3, ge=0, allow_inf_nan=False)
     half_spread_bps: float = Field(2.0, ge=0, allow_inf_nan=False)
     slippage_bps: float = Field(1.0, ge=0, allow_inf_nan=False)
@@ -181,6 +215,16 @@ class CostModel(BaseModel):
     borrow_bps_annual: float = Field(50.0, ge=0, allow_inf_nan=False)
     fee_per_unit: float = Field(0.0, ge=0, allow_inf_nan=False)
     half_spread_per_unit: float = Field(0.0, ge=0, allow_inf_nan=False)
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_maker(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Dump without ``maker_commission_bps`` while it is None: the field came after
+        spec hashes, run records and configuration hashes were first written, and a model
+        that does not set it dumps (and hashes) as it did before."""
+        out = handler(self)
+        if self.maker_commission_bps is None:
+            out.pop("maker_commission_bps", None)
+        return out
 
     @classmethod
     def zero(cls) -> CostModel:
@@ -196,8 +240,18 @@ class CostModel(BaseModel):
             borrow_bps_annual=0,
         )
 
+    @property
+    def maker_bps(self) -> float:
+        """The percentage commission a maker fill pays, bps (``commission_bps`` when unset)."""
+        m = self.maker_commission_bps
+        return self.commission_bps if m is None else m
+
     def as_array(self) -> np.ndarray:
-        """The per-fill parameters as the float64 vector :func:`fill_cost` reads."""
+        """The per-fill parameters as the float64 vector :func:`fill_cost` reads.
+
+        Ten elements: the nine :func:`fill_cost` reads (a taker fill's), then
+        the maker fills' percentage commission (:func:`maker_params`).
+        """
         return np.array(
             [
                 self.commission_per_share,
@@ -209,9 +263,14 @@ class CostModel(BaseModel):
                 self.impact_coef if self.impact == "sqrt" else 0.0,
                 self.fee_per_unit,
                 self.half_spread_per_unit,
+                self.maker_bps * 1e-4,
             ],
             dtype=np.float64,
         )
+
+    def maker_array(self) -> np.ndarray:
+        """The parameters a maker fill is priced with (``maker_params(as_array())``)."""
+        return maker_params(self.as_array())
 
     @property
     def borrow_rate(self) -> float:
@@ -237,6 +296,13 @@ class CostModel(BaseModel):
             lines.append(f"commission (trading fee) {self.commission_bps:g} bps of notional")
         else:
             lines.append("no commission")
+        if self.maker_commission_bps is not None:
+            m = self.maker_commission_bps
+            what = f"a rebate of {-m:g} bps" if m < 0 else f"{m:g} bps"
+            lines.append(
+                f"maker fills (limit orders that rested on the book) pay {what} instead of "
+                f"the {self.commission_bps:g} bps percentage commission"
+            )
         if self.exchange_fee_bps > 0:
             lines.append(f"exchange and regulatory fees {self.exchange_fee_bps:g} bps")
         if self.fee_per_unit > 0:
@@ -361,6 +427,18 @@ def describe_preset(name: str) -> str:
 
 
 @njit(cache=True, nogil=True)
+def maker_params(params: np.ndarray) -> np.ndarray:
+    """A copy of :meth:`CostModel.as_array`'s vector with the maker commission in the
+    percentage-commission slot: :func:`fill_cost` with it prices a maker fill.
+
+    Equal to ``params`` element for element when the model has no maker fee of its own.
+    """
+    out = params.copy()
+    out[_PCT] = params[_MAKER_PCT]
+    return out
+
+
+@njit(cache=True, nogil=True)
 def fill_cost(
     params: np.ndarray, shares: float, price: float, adv: float, sigma: float, out: np.ndarray
 ) -> float:
@@ -369,7 +447,8 @@ def fill_cost(
     Parameters
     ----------
     params : ndarray
-        :meth:`CostModel.as_array`.
+        :meth:`CostModel.as_array` (a taker fill) or :func:`maker_params` of it
+        (a maker fill); only the first nine elements are read.
     shares : float
         Signed or unsigned quantity; only its magnitude matters.
     price : float

@@ -125,6 +125,9 @@ class _Fill:
     ``quantity`` is this fill's unsigned share count, ``price`` its reference
     price, ``cost`` its total cost (commission, fees, spread, slippage,
     impact); ``fill_id`` is unique per run, so a fill cannot be applied twice.
+    ``liquidity`` is ``"maker"`` for a fill of a limit order that rested on
+    the book (see :mod:`~alphaloop.execution.matching`), else ``"taker"``
+    (also the value of fills from live brokers, which do not report it).
     """
 
     order_id: int
@@ -135,6 +138,7 @@ class _Fill:
     quantity: float
     price: float
     cost: float
+    liquidity: str = "taker"
 
     @property
     def signed_quantity(self) -> float:

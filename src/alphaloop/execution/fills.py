@@ -186,16 +186,23 @@ class AuctionDesk:
             self._execute(ticket, row, quantity, float(prices[row, j]), checked=False)
         ticket.first_row = row + 1  # a capped remainder waits for the next auction
 
-    def _trade_resting(self, t: Ticket, row: int, price: float) -> None:
+    def _trade_resting(self, t: Ticket, row: int, price: float, maker: bool = False) -> None:
         order = t.order
         want = order.quantity - order.filled_quantity  # open: leaves_quantity
         quantity = want if self._participation is None else self._capacity(row, t.asset, want)
         if quantity > 0.0:
-            self._execute(t, row, quantity, price)
+            self._execute(t, row, quantity, price, maker=maker)
 
     # ------------------------------------------------------------------ fills
     def _execute(
-        self, ticket: Ticket, row: int, quantity: float, price: float, *, checked: bool = True
+        self,
+        ticket: Ticket,
+        row: int,
+        quantity: float,
+        price: float,
+        *,
+        checked: bool = True,
+        maker: bool = False,
     ) -> None:
         order = ticket.order
         j = ticket.asset
@@ -203,19 +210,23 @@ class AuctionDesk:
             self.armed.materialize(j)  # the fill changes the position the pair protects
         ledger = self.ledger
         if checked:
-            self._check_fill(order.order_id, j, ticket.sign, row, quantity, price)
+            self._check_fill(order.order_id, j, ticket.sign, row, quantity, price, maker)
         reason = "order" if ticket.guard is None else self._reason(ticket)
-        cost = ledger.fill(row, j, quantity * ticket.sign, price, reason)
+        cost = ledger.fill(row, j, quantity * ticket.sign, price, reason, maker)
         if self._participation is not None:
             self._taken[j] = self._taken.get(j, 0.0) + quantity
         fill_id = self._next_fill_id
         self._next_fill_id += 1
         left = order.quantity - order.filled_quantity  # open: leaves_quantity
         kind = OrderFilled if quantity >= left - _TOL * order.quantity else OrderPartiallyFilled
+        liquidity = "maker" if maker else "taker"
         self.emit(
             order,
-            kind(order.order_id, row, fill_id, order.asset, order.side, quantity, price, cost),
-        )
+            kind(
+                order.order_id, row, fill_id, order.asset, order.side, quantity, price, cost,
+                liquidity,
+            ),
+        )  # fmt: skip
         if not order._open:
             self._retire(ticket)
         desk = self.protection
@@ -226,10 +237,18 @@ class AuctionDesk:
             desk.sync(j, row, self._in_open_auction)
 
     def _check_fill(
-        self, order_id: int, j: int, sign: int, row: int, quantity: float, price: float
+        self,
+        order_id: int,
+        j: int,
+        sign: int,
+        row: int,
+        quantity: float,
+        price: float,
+        maker: bool = False,
     ) -> None:
         """Raise when a fill of order ``order_id`` (asset ``j``, side ``sign``) is not
-        allowed: a sale beyond the position with shorts off, a buy beyond the cash."""
+        allowed: a sale beyond the position with shorts off, a buy beyond the cash
+        (``maker``: the fill is priced as a maker's)."""
         ledger = self.ledger
         if sign < 0:
             if not self.config.allow_short and ledger.shares[j] - quantity < -_TOL * quantity:
@@ -241,7 +260,7 @@ class AuctionDesk:
                 )
         elif self._cash_only:
             ledger.mark_through(row - 1)
-            need = quantity * price + ledger.fill_cost(row, j, quantity, price)
+            need = quantity * price + ledger.fill_cost(row, j, quantity, price, maker)
             if need > ledger.cash * (1.0 + 1e-12) + 1e-9:
                 raise BacktestError(
                     f"the buy order #{order_id} for {self.market.where(row, j)} "

@@ -23,13 +23,15 @@ import numpy as np
 from numba import njit
 
 from alphaloop.errors import BacktestError
-from alphaloop.execution.costs import CostModel, fill_cost
+from alphaloop.execution.costs import CostModel, fill_cost, maker_params
 from alphaloop.execution.market import MarketData
 
-__all__ = ["REASONS", "Ledger"]
+__all__ = ["LIQUIDITY", "REASONS", "Ledger"]
 
 #: Trade reasons, as in the vectorized simulator's trade records.
 REASONS: tuple[str, ...] = ("order", "stop_loss", "take_profit", "trailing_stop")
+#: Liquidity flags of a fill, by its code in the trade records (0 taker, 1 maker).
+LIQUIDITY: tuple[str, ...] = ("taker", "maker")
 _REASON_CODE = {name: k for k, name in enumerate(REASONS)}
 _IMPACT = 6  # position of the impact coefficient in CostModel.as_array()
 _fill_cost_py = fill_cost.py_func
@@ -91,6 +93,9 @@ class Ledger:
         # the cost model as floats, priced by fill_cost's plain-Python twin (the same
         # arithmetic; a call costs less than the compiled one's dispatch)
         self._param_list: list[float] = self._params.tolist()
+        # a maker fill's parameters (the same list when the model has no maker fee)
+        maker = maker_params(self._params).tolist()
+        self._maker_list: list[float] = self._param_list if maker == self._param_list else maker
         self._impact = self._param_list[_IMPACT] > 0.0
         self._tmp = [0.0] * 5
         # (row, asset, |shares|, price, total) of the last fill_cost, whose parts are in _tmp
@@ -123,23 +128,40 @@ class Ledger:
         return self._params
 
     # ---------------------------------------------------------------- fills
-    def _price(self, row: int, asset: int, shares: float, price: float) -> float:
+    def _price(
+        self, row: int, asset: int, shares: float, price: float, maker: bool = False
+    ) -> float:
         """Total cost of a fill; its categories are left in ``self._tmp``."""
         if self._impact:
             m = self._market
             adv, sigma = float(m.adv[row, asset]), float(m.sigma[row, asset])
         else:
             adv = sigma = math.nan  # not read without impact
-        return float(_fill_cost_py(self._param_list, shares, price, adv, sigma, self._tmp))
+        params = self._maker_list if maker else self._param_list
+        return float(_fill_cost_py(params, shares, price, adv, sigma, self._tmp))
 
-    def fill_cost(self, row: int, asset: int, shares: float, price: float) -> float:
-        """Total cost of a fill, without booking it."""
-        total = self._price(row, asset, shares, price)
-        self._quoted = (row, asset, abs(shares), price, total)
+    def fill_cost(
+        self, row: int, asset: int, shares: float, price: float, maker: bool = False
+    ) -> float:
+        """Total cost of a fill, without booking it (``maker``: priced as a maker fill)."""
+        total = self._price(row, asset, shares, price, maker)
+        self._quoted = (row, asset, abs(shares), price, total, maker)
         return total
 
-    def fill(self, row: int, asset: int, shares: float, price: float, reason: str) -> float:
-        """Book one fill of ``shares`` (signed) at ``price`` on bar ``row``; return its cost."""
+    def fill(
+        self,
+        row: int,
+        asset: int,
+        shares: float,
+        price: float,
+        reason: str,
+        maker: bool = False,
+    ) -> float:
+        """Book one fill of ``shares`` (signed) at ``price`` on bar ``row``; return its cost.
+
+        ``maker``: the fill provided liquidity (a resting limit order) and pays
+        the cost model's maker commission (see :mod:`~alphaloop.execution.costs`).
+        """
         marked = self.marked_through
         if row <= marked:
             raise BacktestError(
@@ -156,10 +178,11 @@ class Ledger:
             and quoted[1] == asset
             and quoted[2] == size
             and quoted[3] == price
+            and quoted[5] == maker
         ):
             total = quoted[4]  # just priced by fill_cost: its categories are still in tmp
         else:
-            total = self._price(row, asset, shares, price)
+            total = self._price(row, asset, shares, price, maker)
         c0, c1, c2, c3, c4 = self._tmp
         flow = -shares * price - total
         self.cash += flow
@@ -204,7 +227,7 @@ class Ledger:
                 self.entry_price[asset] = (prev * self.entry_price[asset] + shares * price) / new
                 trip[3] += notional
         self.trades.append(
-            (row, asset, _REASON_CODE[reason], shares, price, c0, c1, c2, c3, c4, flow)
+            (row, asset, _REASON_CODE[reason], shares, price, c0, c1, c2, c3, c4, flow, int(maker))
         )
         return total
 

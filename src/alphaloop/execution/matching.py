@@ -14,6 +14,21 @@ high and the low in an unknown order, then its close. So:
   next bar, because the path after the trigger is unknown. Triggered at the
   open, it fills at the open when within its limit, else at the limit if the
   rest of the bar reaches it.
+- Maker or taker (which commission a fill pays, see
+  :mod:`~alphaloop.execution.costs`): only a limit order (a strategy's
+  GTC or DAY limit, or a take-profit) can make liquidity. A strategy's limit
+  order reaches the book at the open of the bar after it was submitted (or
+  after its limit price was last changed): filled at that open, the bar
+  opened through its limit and it was marketable on arrival, a taker; filled
+  later in that bar's range, or on any later bar (at its limit, or at the
+  open of a later bar that gapped through it), it had rested on the book, a
+  maker. Where that bar's open is unknown (no ``open`` field or a missing
+  value) a fill on it is a taker: whether the order was marketable on
+  arrival cannot be told. A take-profit is placed when the fill that opens
+  its position books, at a limit beyond the entry price, so it is resting
+  from the start: its fills are makers. Market orders, auctions (rebalances,
+  IOC and FOK limits), stops, stop-limits (also after the trigger) and
+  trailing stops are takers.
 - A trailing stop's level follows the best price (highest high for a sell,
   lowest low for a buy) from the order's start up to the previous bar, and
   is never looser than its ``stop_price`` when it has one; the bar's own
@@ -56,9 +71,14 @@ class Ticket:
     touch_row : int
         Next bar on which the order may act (-1 = not known yet); the broker
         skips it until then (see :mod:`~alphaloop.execution.scan`).
+    arrival_open : int
+        The bar at whose open a limit order reaches the book (``first_row``,
+        or the bar after its limit was changed); a fill at that open is a
+        taker's. -1 for protection orders, which rest from their placement.
     """
 
     __slots__ = (
+        "arrival_open",
         "asset",
         "expire_row",
         "extreme",
@@ -89,6 +109,7 @@ class Ticket:
         self.order = order
         self.asset = asset
         self.first_row = first_row
+        self.arrival_open = first_row
         self.open_row = open_row
         self.expire_row = expire_row
         self.extreme = extreme
@@ -134,6 +155,15 @@ class Ticket:
             return (0, self.sign * self.stop_level())
         assert self.order.limit_price is not None
         return (1, -self.sign * self.order.limit_price)
+
+    def makes(self, row: int, at_open: bool, open_known: bool) -> bool:
+        """True when a fill of this order on bar ``row`` is a maker's (the module docstring).
+
+        ``at_open``: the fill is at the bar's open; ``open_known``: the bar has an open.
+        """
+        if self.order.order_type is not OrderType.LIMIT:
+            return False
+        return row > self.arrival_open or (not at_open and open_known)
 
     def update_extreme(self, high: float, low: float) -> None:
         """Move a trailing stop's best price with the bar just checked."""

@@ -169,6 +169,7 @@ class ProtectionDesk:
             orders[oid] = order
             broker.accept_own(order, row)
             ticket = Ticket(order, j, first, row + 1, extreme=entry)
+            ticket.arrival_open = -1  # rests from its placement (a maker, see matching)
             ticket.guard = protection
             ticket.opened = opened
             new.append(ticket)

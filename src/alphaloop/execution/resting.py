@@ -42,8 +42,9 @@ class RestingBook:
     ----------
     market : MarketData
     trade : callable
-        ``trade(ticket, row, price)``: fill what the participation cap allows
-        of the ticket's order at ``price`` on bar ``row``.
+        ``trade(ticket, row, price, maker)``: fill what the participation cap
+        allows of the ticket's order at ``price`` on bar ``row``; ``maker``
+        says whether the fill made liquidity (:meth:`Ticket.makes`).
     emit : callable
         ``emit(order, event)``: apply an event to an order and publish it.
     """
@@ -55,7 +56,7 @@ class RestingBook:
     def __init__(
         self,
         market: MarketData,
-        trade: Callable[[Ticket, int, float], None],
+        trade: Callable[[Ticket, int, float, bool], None],
         emit: Callable[[Order, OrderEvent], None],
     ) -> None:
         self._market = market
@@ -63,6 +64,7 @@ class RestingBook:
         self._emit = emit
         self._no_open = np.empty((0, len(market.assets)))
         self.by_asset: dict[int, list[Ticket]] = {}
+        self._open_known = False  # the bar being matched has an open
         #: no resting order can act before this bar
         self.horizon = 0
 
@@ -114,6 +116,7 @@ class RestingBook:
                 if t.order.order_type is OrderType.TRAILING_STOP:
                     self._advance(t, row)
             open_ = float(m.open[row, j]) if m.open is not None else math.nan
+            self._open_known = not math.isnan(open_)
             if len(tickets) > 1:
                 tickets.sort(key=Ticket.priority)
             # a ticket whose touch row is later cannot act now, unless it changes on the way
@@ -208,7 +211,7 @@ class RestingBook:
             price = gap_price(False, t.sign, order.limit_price, open_)
             if math.isnan(price):
                 return
-        self._trade(t, row, price)
+        self._trade(t, row, price, t.makes(row, True, True))
 
     def _in_range(
         self, t: Ticket, row: int, high: float, low: float, triggered: list[Ticket]
@@ -231,7 +234,7 @@ class RestingBook:
             price = range_price(False, t.sign, order.limit_price, high, low)
             if math.isnan(price):
                 return
-        self._trade(t, row, price)
+        self._trade(t, row, price, t.makes(row, False, self._open_known))
 
     def _trigger(self, t: Ticket, row: int, price: float) -> None:
         self._emit(t.order, OrderTriggered(t.order.order_id, row, price))

@@ -217,6 +217,9 @@ class SimulatedBroker(AuctionDesk):
         )
         self.emit(ticket.order, event)
         if not ticket.is_auction:
+            if command.limit_price is not None:
+                # the new limit reaches the book at the next open (see matching)
+                ticket.arrival_open = max(ticket.first_row, command.row + 1)
             self.changed(ticket, command.row)
 
     def rebalance(self, command: RebalanceToWeights) -> None:

@@ -204,8 +204,9 @@ class MarketMaking(TemplateParams):
     ASSUMES: ClassVar[tuple[str, ...]] = (
         "a quote posted at a bar's close rests for the whole next bar and fills in full when "
         "the bar's range reaches it (at the open when the bar opens through it)",
-        "every fill pays the cost model (as a taker would) plus adverse_selection_bps; maker "
-        "rebates are not credited",
+        "every fill pays the cost model plus adverse_selection_bps; a quote filled inside the "
+        "bar's range pays the maker commission (maker_commission_bps, the taker's when unset), "
+        "one the bar opens through the taker's; spread and slippage are charged as a taker's",
         "bars of an hour or longer: shorter bars are refused, because there a market maker's "
         "result is queue position and latency, which bars do not show",
     )

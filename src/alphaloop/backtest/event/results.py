@@ -10,6 +10,7 @@ import pandas as pd
 from alphaloop.backtest.vectorized import SimulationResult
 from alphaloop.execution import (
     COST_CATEGORIES,
+    LIQUIDITY,
     REASONS,
     Ledger,
     MarketData,
@@ -60,7 +61,7 @@ class EventResult(SimulationResult):
 
 
 def _trades_frame(market: MarketData, trades: list[tuple]) -> pd.DataFrame:
-    table = np.array(trades, dtype=np.float64).reshape(-1, 11)
+    table = np.array(trades, dtype=np.float64).reshape(-1, 12)
     rows = table[:, :3].astype(np.int64)  # row, asset, reason code: exact in float64
     values = table[:, 3:]
     frame = pd.DataFrame(
@@ -76,6 +77,7 @@ def _trades_frame(market: MarketData, trades: list[tuple]) -> pd.DataFrame:
     for k, name in enumerate(COST_CATEGORIES[:5]):
         frame[name] = values[:, 2 + k]
     frame["cash_flow"] = values[:, 7]
+    frame["liquidity"] = np.array(LIQUIDITY, dtype=object)[table[:, 11].astype(np.int64)]
     return frame
 
 

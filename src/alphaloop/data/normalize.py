@@ -53,12 +53,19 @@ _THOUSANDS_COMMAS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 _CLEARLY_THOUSANDS = r"^[+-]?\d{1,3}((,\d{3})+\.\d+|(,\d{3}){2,}(\.\d*)?)$"
 
 
-def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, list[QualityIssue]]:
+def normalize(
+    raw: RawTable, *, timezone: str | None = None, release_columns: bool = False
+) -> tuple[LongData, list[QualityIssue]]:
     """Turn a raw table into rows of parsed arrays.
 
     Timestamps and numbers are read as ``raw.options`` say (time format,
     decimal mark, time zone; ``timezone`` overrides the latter). Notes on
     what was inferred are appended to ``raw.notes``.
+
+    With ``release_columns`` (long layout), the asset column and each value
+    column that parsed cleanly are dropped from ``raw.table`` once parsed, so
+    that the file's table and the parsed arrays do not both sit in memory
+    whole (the timestamp column and columns with unparseable text stay).
 
     Returns
     -------
@@ -114,6 +121,17 @@ def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, 
     if raw.layout == "wide":
         return _normalize_wide(raw, ts, ts_info, lines, thousands)
     codes, assets, missing_asset = _asset_codes(raw, n)
+
+    def release(column: str) -> None:
+        nonlocal table
+        if release_columns and column != raw.timestamp_column:
+            table = table.drop_columns([column])
+            raw.table = table
+            # Arrow's allocator keeps freed memory for reuse: hand it back to the system
+            pa.default_memory_pool().release_unused()
+
+    if raw.asset_column is not None:
+        release(raw.asset_column)
     fields: dict[str, np.ndarray] = {}
     bad_cells: dict[str, np.ndarray] = {}
     for col in raw.field_columns:
@@ -121,12 +139,16 @@ def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, 
         fields[col] = values
         if bad.any():
             bad_cells[col] = bad
+        else:
+            release(col)
     member = None
     if raw.member_column is not None:
         mvals, mbad = _parse_numbers(table.column(raw.member_column), options.decimal)
         member = np.nan_to_num(mvals, nan=0.0) != 0
         if mbad.any():
             bad_cells[raw.member_column] = mbad
+        else:
+            release(raw.member_column)
     data = LongData(ts, codes, assets, fields, lines, member)
     issues.extend(timestamp_issues(data, ts_info))
     if missing_asset.any():

@@ -517,6 +517,7 @@ def check_rows(
     stale_min_run: int = 5,
     price_fields: Sequence[str] | None = None,
     calendar: TradingCalendar | None = None,
+    consume: bool = False,
 ) -> tuple[list[QualityIssue], LongData]:
     """:func:`check_long`, also returning the checked rows sorted by (asset, timestamp).
 
@@ -524,15 +525,23 @@ def check_rows(
     with equal keys keep their order in ``data``); ``data`` itself when it
     already is in that order. Sorting once here spares the importer a
     second sort before it stores the rows.
+
+    With ``consume`` the caller gives up ``data``'s fields: they are removed
+    from ``data.fields`` while the sorted copy is made (see
+    :func:`~alphaloop.data.long.sort_rows`), so an import never holds the
+    rows in file order and in sorted order at once.
     """
     issues: list[QualityIssue] = []
     valid = data.timestamps != NAT
     if not valid.all():
-        data = data.take(valid)
+        parsed = data.take(valid)
+        if consume:
+            data.fields.clear()
+        data = parsed
     if len(data) == 0:
         return issues, data
     prices = [f for f in (price_fields or sorted(PRICE_FIELDS)) if f in data.fields]
-    s, backward = sort_rows(data)
+    s, backward = sort_rows(data, consume=consume)
     issues.extend(_check_unsorted(data, backward))
     dup = _same_key_as_previous(s)
     issues.extend(_check_duplicates(s, dup))

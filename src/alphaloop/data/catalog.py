@@ -573,11 +573,12 @@ class DataCatalog:
         if calendar is not None:
             resolve_trading_calendar(calendar, (), "daily")  # a bad name fails before reading
         raw = read_table(path, options)
+        n_rows = raw.table.num_rows  # before normalize may drop the columns it has parsed
         data, parse_issues = normalize(raw, release_columns=not keep_file_rows)
         described = options.describe()
         if described:
             raw.notes.append(described)
-        n_rows, file_layout, notes = raw.table.num_rows, raw.layout, tuple(raw.notes)
+        file_layout, notes = raw.layout, tuple(raw.notes)
         del raw  # the Arrow table is parsed: free it before the checks copy the rows
         pa.default_memory_pool().release_unused()  # and give its memory back to the system
         trading = _file_calendar(data, calendar, asset_class)

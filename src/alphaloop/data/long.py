@@ -189,7 +189,7 @@ def sort_rows(data: LongData, *, consume: bool = False) -> tuple[LongData, np.nd
         names = list(todo)
         del todo
         out = {}
-        step = _workers(len(names), len(rows))
+        step = 1  # one array at a time: the peak is one field above the rows
         for i in range(0, len(names), step):
             batch = names[i : i + step]
             arrays = [_source(data, key) for key in batch]
@@ -203,17 +203,17 @@ def sort_rows(data: LongData, *, consume: bool = False) -> tuple[LongData, np.nd
     # consecutive lines (no blank lines in the file) follow from the order itself,
     # written over it: the order is not needed any more
     lines = out["lines"] if first_line is None else np.add(rows, first_line, out=rows)
-    return (
-        replace(
-            data,
-            timestamps=out["timestamps"] if plan.timestamps is None else plan.timestamps,
-            asset_codes=out["codes"] if plan.codes is None else plan.codes,
-            fields={k[1]: v for k, v in out.items() if isinstance(k, tuple)},
-            lines=lines,
-            member=out.get("member"),
-        ),
-        plan.backward,
+    result = replace(
+        data,
+        timestamps=out["timestamps"] if plan.timestamps is None else plan.timestamps,
+        asset_codes=out["codes"] if plan.codes is None else plan.codes,
+        fields={k[1]: v for k, v in out.items() if isinstance(k, tuple)},
+        lines=lines,
+        member=out.get("member"),
     )
+    if "calendar" in vars(data):  # the same timestamps in another order: the same calendar
+        vars(result)["calendar"] = data.calendar
+    return result, plan.backward
 
 
 def _source(data: LongData, key: object) -> np.ndarray:

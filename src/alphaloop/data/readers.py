@@ -124,12 +124,9 @@ def read_table(path: str | Path, options: ReadOptions | None = None) -> RawTable
 def _read_parquet(p: Path) -> tuple[pa.Table, tuple[str, ...]]:
     """The table and the columns pandas metadata names as the index (if pandas wrote it)."""
     try:
-        table = pq.read_table(p)
+        table = _read_row_groups(p)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataReadError(f"{p}: not a readable Parquet file ({exc})") from exc
-    # the decoding buffers are free now, but Arrow's allocator keeps them for reuse:
-    # hand them back, or they add about as much again as the table to an import's peak
-    pa.default_memory_pool().release_unused()
     if SYNTHETIC_PARQUET_KEY in (table.schema.metadata or {}):
         raise DataReadError(
             f"{p}: the file holds synthetic paths drawn by a generator, not market data",
@@ -147,6 +144,25 @@ def _read_parquet(p: Path) -> tuple[pa.Table, tuple[str, ...]]:
         meta = {}
     index = tuple(c for c in meta.get("index_columns", []) if isinstance(c, str))
     return table, index
+
+
+def _read_row_groups(p: Path) -> pa.Table:
+    """The whole file, read one row group at a time (one chunk per row group).
+
+    Reading every row group at once decodes them all together: the buffers of
+    the decoding then add about half the table again to the peak memory.
+    Arrow's allocator keeps freed memory for reuse; it is handed back to the
+    system after each row group, so the peak stays near the table's size.
+    """
+    pf = pq.ParquetFile(p)
+    if pf.num_row_groups <= 1:
+        return pf.read()
+    pool = pa.default_memory_pool()
+    parts = []
+    for i in range(pf.num_row_groups):
+        parts.append(pf.read_row_group(i, use_threads=False))
+        pool.release_unused()
+    return pa.concat_tables(parts)
 
 
 def _check_column_types(p: Path, table: pa.Table) -> None:

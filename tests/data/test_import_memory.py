@@ -270,3 +270,22 @@ def test_synthetic_open_windows_in_blocks_match_the_plain_rule(
     assert expected.any() and not expected.all()
     monkeypatch.setattr(price_checks, "_BLOCK_ROWS", block_rows)
     assert np.array_equal(price_checks._flagged_bars(equal, valid, starts, ends), expected)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_import_reports_what_check_file_reports(
+    workspace: Workspace, tmp_path: Path, suffix: str
+) -> None:
+    """The lean import path (sorted early, file order freed) finds the same issues."""
+    frame = minute_frame(6, symbols=4, sessions_end="2024-01-03")
+    rng = np.random.default_rng(6)
+    order = np.arange(len(frame))
+    for k in rng.choice(len(frame) - 4, 25, replace=False):  # an asset's next minute first
+        order[[k, k + 4]] = order[[k + 4, k]]
+    frame = frame.iloc[order].reset_index(drop=True)
+    path = write(frame, tmp_path / f"shuffled{suffix}")
+    checked, _ = workspace.data.check_file(path)
+    result = workspace.data.import_file(path, "shuffled", repair=True)
+    assert "unsorted_rows" in {i.check for i in checked.issues}
+    assert [i.to_dict() for i in result.report.issues] == [i.to_dict() for i in checked.issues]
+    assert result.dataset.content_hash == reference_hash(frame)

@@ -66,6 +66,7 @@ from alphaloop.data.price_checks import main_price_field
 from alphaloop.data.quality import (
     CARRIED_CHECKS,
     CHECKS,
+    QualityIssue,
     QualityReport,
     Repair,
     apply_repairs,
@@ -73,6 +74,7 @@ from alphaloop.data.quality import (
     check_long,
     check_rows,
     merge_sealed,
+    sort_for_checks,
 )
 from alphaloop.data.readers import PRICE_FIELDS, Layout, ReadOptions, read_table
 from alphaloop.data.seal import SealedCopy, SealedSpan, find_copies
@@ -566,9 +568,9 @@ class DataCatalog:
         The report's notes end with the options that differ from the defaults,
         then the trading calendar of the gap checks; the last item returned
         is that calendar's name (or None) and whether it was given. Without
-        ``keep_file_rows`` the rows in file order come back without their
-        fields (they were freed while the sorted rows were made: an import
-        needs only the sorted ones).
+        ``keep_file_rows`` the rows in file order are freed while the sorted
+        rows are made (an import needs only the sorted ones): the first rows
+        returned are then the sorted rows, or the file's rows without fields.
         """
         if calendar is not None:
             resolve_trading_calendar(calendar, (), "daily")  # a bad name fails before reading
@@ -585,13 +587,18 @@ class DataCatalog:
         if trading[0] is not None:
             how = "given" if trading[1] else "inferred"
             notes = (*notes, f"gap checks on the {trading[0]} trading calendar ({how})")
+        order_issues: list[QualityIssue] = []
+        if not keep_file_rows and bool(np.all(data.timestamps != NAT)):
+            # sort here, so that the rows in file order are freed (rebinding ``data``)
+            # before the checks of the sorted rows make their temporaries
+            data, order_issues = sort_for_checks(data)
         row_issues, rows = check_rows(
             data,
             stale_min_run=stale_min_run,
             calendar=TradingCalendar(trading[0]) if trading[0] else None,
             consume=not keep_file_rows,
         )
-        issues = parse_issues + row_issues
+        issues = parse_issues + order_issues + row_issues
         order = {k: i for i, k in enumerate(CHECKS)}
         issues.sort(key=lambda i: order[i.check])
         report = QualityReport(str(path), n_rows, file_layout, tuple(issues), notes)

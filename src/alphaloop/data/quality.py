@@ -85,6 +85,7 @@ __all__ = [
     "check_rows",
     "format_location",
     "merge_sealed",
+    "sort_for_checks",
 ]
 
 Severity = Literal["error", "warning"]
@@ -566,6 +567,20 @@ def check_rows(
     order = list(CHECKS)
     issues.sort(key=lambda i: order.index(i.check))
     return issues, s
+
+
+def sort_for_checks(data: LongData) -> tuple[LongData, list[QualityIssue]]:
+    """The rows sorted as :func:`check_rows` sorts them, and their ``unsorted_rows`` issue.
+
+    For an importer that does not need the rows in file order: it keeps the
+    sorted rows only (``check_rows`` of them gives the other issues) and
+    drops ``data``, whose fields are consumed here (see
+    :func:`~alphaloop.data.long.sort_rows`). Every timestamp must be parsed.
+    """
+    if not bool(np.all(data.timestamps != NAT)):
+        raise ValueError("sort_for_checks needs parsed timestamps (no NAT)")
+    s, backward = sort_rows(data, consume=True)
+    return s, _check_unsorted(data, backward)
 
 
 def _from_price_check(

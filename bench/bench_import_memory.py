@@ -103,9 +103,9 @@ class StageLog:
 
 
 def _instrument(log: StageLog) -> None:
-    import pyarrow.parquet as pq
-
     import importlib
+
+    import pyarrow.parquet as pq
 
     def mod(name: str) -> Any:
         return importlib.import_module(f"alphaloop.data.{name}")
@@ -161,7 +161,7 @@ def child(path: str, rows: int, stages: bool) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     peak_kib = _status_kib("VmHWM") if can_reset else resource.getrusage(resource.RUSAGE_SELF)[2]
     if log is not None:
-        peak_kib = max(p for _, _, p in log.events + [("", 0, _status_kib("VmHWM"))])
+        peak_kib = max(p for _, _, p in [*log.events, ("", 0, _status_kib("VmHWM"))])
     info = result.dataset
     out = {
         "rows": info.rows,
@@ -194,7 +194,7 @@ def make_csv(parquet: Path) -> Path:
     pf = pq.ParquetFile(parquet)
     with pacsv.CSVWriter(
         tmp,
-        pa.schema([("timestamp", pa.string())] + list(pf.schema_arrow)[1:]),
+        pa.schema([("timestamp", pa.string()), *list(pf.schema_arrow)[1:]]),
         write_options=pacsv.WriteOptions(quoting_style="none"),
     ) as writer:
         for batch in pf.iter_batches(batch_size=1 << 20):
@@ -205,12 +205,13 @@ def make_csv(parquet: Path) -> Path:
     return path
 
 
-def run_one(path: Path, rows: int, stages: bool) -> dict[str, Any]:
+def run_one(path: Path, rows: int, stages: bool, src: Path) -> dict[str, Any]:
+    """Import ``path`` in a fresh process, with the alphaloop of ``src``."""
     code = (
-        "import json, sys; sys.path.insert(0, %r); import bench_import_memory as b; "
-        "print(json.dumps(b.child(%r, %d, %r)))" % (str(BENCH), str(path), rows, stages)
+        f"import json, sys; sys.path.insert(0, {str(BENCH)!r}); import bench_import_memory as b; "
+        f"print(json.dumps(b.child({str(path)!r}, {rows}, {stages!r})))"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(BENCH)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(BENCH)])}
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
     )
@@ -219,9 +220,16 @@ def run_one(path: Path, rows: int, stages: bool) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run(sizes: list[tuple[int, int]], csv: bool, stages: bool) -> list[dict[str, Any]]:
+def run(
+    sizes: list[tuple[int, int]], csv: bool, stages: bool, before: Path | None
+) -> list[dict[str, Any]]:
     from bench_intraday import make_parquet
 
+    builds = (
+        [("after", ROOT / "src")]
+        if before is None
+        else [("before", before), ("after", ROOT / "src")]
+    )
     results = []
     for symbols, years in sizes:
         parquet, minutes = make_parquet(symbols, years, SEED)
@@ -229,24 +237,30 @@ def run(sizes: list[tuple[int, int]], csv: bool, stages: bool) -> list[dict[str,
         if csv:
             files.append(("CSV", make_csv(parquet)))
         for kind, path in files:
-            r = run_one(path, symbols * minutes, stages)
-            r.update(
-                symbols=symbols,
-                years=years,
-                minutes=minutes,
-                kind=kind,
-                file_mb=path.stat().st_size / 2**20,
-            )
-            print(
-                f"{kind:7} {symbols} x {minutes:,} = {r['rows']:,} rows: base "
-                f"{r['base_mib']:.0f} MiB, peak {r['peak_mib']:.0f} MiB, "
-                f"{r['bytes_per_row']:.0f} B/row, {r['import_s']:.1f} s, hash "
-                f"{r['content_hash'][:16]}",
-                flush=True,
-            )
-            for line in r["stages"]:
-                print("   ", line)
-            results.append(r)
+            for build, src in builds:
+                r = run_one(path, symbols * minutes, stages and build == "after", src)
+                r.update(
+                    symbols=symbols,
+                    years=years,
+                    minutes=minutes,
+                    kind=kind,
+                    build=build,
+                    file_mb=path.stat().st_size / 2**20,
+                )
+                print(
+                    f"{build:6} {kind:7} {symbols} x {minutes:,} = {r['rows']:,} rows: base "
+                    f"{r['base_mib']:.0f} MiB, peak {r['peak_mib']:.0f} MiB, "
+                    f"{r['bytes_per_row']:.0f} B/row, {r['import_s']:.1f} s, hash "
+                    f"{r['content_hash'][:16]}",
+                    flush=True,
+                )
+                for line in r["stages"]:
+                    print("   ", line)
+                results.append(r)
+    if before is not None:
+        for a, b in zip(results[::2], results[1::2], strict=True):
+            if a["content_hash"] != b["content_hash"]:
+                raise RuntimeError(f"{a['kind']} {a['rows']} rows: stored content differs")
     return results
 
 
@@ -254,13 +268,15 @@ def report(results: list[dict[str, Any]], argv: str, load: tuple[float, float]) 
     import alphaloop
 
     table = [
-        "| file | rows | file size | RSS before | peak RSS | peak above before, a row | import |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| file | rows | file size | code | RSS before | peak RSS | peak above before, a row "
+        "| import |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in results:
         table.append(
             f"| {r['kind']} {r['symbols']} x {r['minutes']:,} | {r['rows']:,} | "
-            f"{r['file_mb']:,.0f} MB | {r['base_mib']:,.0f} MiB | {r['peak_mib']:,.0f} MiB | "
+            f"{r['file_mb']:,.0f} MB | {r['build']} | "
+            f"{r['base_mib']:,.0f} MiB | {r['peak_mib']:,.0f} MiB | "
             f"{r['bytes_per_row']:.0f} B | {r['import_s']:.1f} s |"
         )
     return "\n".join(
@@ -283,7 +299,10 @@ def report(results: list[dict[str, Any]], argv: str, load: tuple[float, float]) 
             *table,
             "",
             "RSS before: the process with Python, the libraries and an open workspace; the "
-            "bytes a row are the peak above it divided by the rows.",
+            "bytes a row are the peak above it divided by the rows. Code: *before* is the "
+            "import as it was before it was made leaner (`--before`, a checkout of that "
+            "commit's `src`), *after* this checkout; both stored the same content hash for "
+            "every file (checked by the script).",
             DOC_END,
         ]
     )
@@ -298,11 +317,17 @@ def main() -> int:
     )
     parser.add_argument("--csv", action="store_true", help="also import the rows as CSV")
     parser.add_argument("--stages", action="store_true", help="print the memory of each stage")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also import each file with the alphaloop of this src directory (e.g. a checkout "
+        "of an earlier commit) and check that both store the same content",
+    )
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
     load_before = os.getloadavg()[0]
-    results = run(sizes, args.csv, args.stages)  # type: ignore[arg-type]
+    results = run(sizes, args.csv, args.stages, args.before)  # type: ignore[arg-type]
     text = report(results, " ".join(sys.argv[1:]), (load_before, os.getloadavg()[0]))
     print(text)
     if args.write_docs:

@@ -160,7 +160,7 @@ def _raw_rows(tmp_path: Path, release: bool) -> LongData:
     path = write(minute_frame(4, symbols=4, sessions_end="2024-01-03"), tmp_path / "m.parquet")
     raw = read_table(path, ReadOptions())
     n_columns = raw.table.num_columns
-    data, issues = normalize(raw, release_columns=release)
+    data, _ = normalize(raw, release_columns=release)
     # released: nothing is left of the file's table (every column parsed cleanly)
     assert raw.table.num_columns == (0 if release else n_columns)
     return data
@@ -267,7 +267,8 @@ def test_synthetic_open_windows_in_blocks_match_the_plain_rule(
     equal = rng.random(n) < density
     valid = rng.random(n) < 0.97
     expected = _flagged_plain(equal, valid, starts, ends)
-    assert expected.any() and not expected.all()
+    assert expected.any()
+    assert not expected.all()
     monkeypatch.setattr(price_checks, "_BLOCK_ROWS", block_rows)
     assert np.array_equal(price_checks._flagged_bars(equal, valid, starts, ends), expected)
 

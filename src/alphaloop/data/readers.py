@@ -116,6 +116,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None) -> RawTable
     if pa.types.is_timestamp(ts_type) and ts_type.tz is not None:
         # Arrow converted values with UTC offsets: keep the text to check the offsets
         assert raw.timestamp_position is not None
+        pa.default_memory_pool().release_unused()  # the parse's buffers, kept by the allocator
         text = _read_csv_column(csv_file, raw.timestamp_position, options)
         raw.time_text = text if raw.source_rows is None else text.take(raw.source_rows)
     return raw
@@ -334,6 +335,8 @@ def _parse_csv(
                 hint="check the delimiter and quoting of that line",
             ) from exc
         raise DataFormatError(f"{p}: cannot parse as CSV ({msg.splitlines()[0]})") from exc
+    # the parse's buffers are free, but Arrow's allocator keeps them for reuse: hand them back
+    pa.default_memory_pool().release_unused()
     row_lines = _row_lines(text, begin, header_line, table.num_rows)
     return _CsvFile(text, table, begin, header_line, used, row_lines)
 

@@ -247,12 +247,10 @@ def run(
                     run_one(path, symbols * minutes, stages and build == "after" and k == 0, src)
                     for k in range(repeats)
                 ]
-            # the highest peak of the repeats (what a machine must have), the median time
-            r = max(runs, key=lambda x: x["peak_mib"])
-            r["import_s"] = statistics.median(x["import_s"] for x in runs)
-            r["peaks_mib"] = [x["peak_mib"] for x in runs]
-            if any(x["content_hash"] != r["content_hash"] for x in runs):
-                raise RuntimeError(f"{path}: the repeats stored different content")
+                if any(x["content_hash"] != runs[0]["content_hash"] for x in runs):
+                    raise RuntimeError(f"{path}: the repeats stored different content")
+                # the highest peak of the repeats (what a machine must have), the median time
+                r = max(runs, key=lambda x: x["peak_mib"])
                 r.update(
                     symbols=symbols,
                     years=years,
@@ -260,14 +258,15 @@ def run(
                     kind=kind,
                     build=build,
                     file_mb=path.stat().st_size / 2**20,
+                    import_s=statistics.median(x["import_s"] for x in runs),
+                    peaks_mib=[x["peak_mib"] for x in runs],
                 )
                 print(
                     f"{build:6} {kind:7} {symbols} x {minutes:,} = {r['rows']:,} rows: base "
                     f"{r['base_mib']:.0f} MiB, peak {r['peak_mib']:.0f} MiB, "
                     f"{r['bytes_per_row']:.0f} B/row (peaks "
                     f"{', '.join(f'{x:.0f}' for x in r['peaks_mib'])}), "
-                    f"{r['import_s']:.1f} s, hash "
-                    f"{r['content_hash'][:16]}",
+                    f"{r['import_s']:.1f} s, hash {r['content_hash'][:16]}",
                     flush=True,
                 )
                 for line in r["stages"]:

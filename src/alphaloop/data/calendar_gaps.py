@@ -94,12 +94,13 @@ def calendar_checks(
         tolerated = weekday == _SUNDAY
     else:
         tolerated = np.zeros(len(distinct), dtype=bool)
-    row_on = on_grid[s.time_positions]
-    unique_rows = np.concatenate(([True], ~dup))
-    bounds = np.flatnonzero(np.diff(s.asset_codes)) + 1
+    counted = on_grid[s.time_positions]  # rows on the calendar, each (asset, time) once
+    counted[1:] &= ~dup
+    codes = s.asset_codes
+    bounds = np.flatnonzero(codes[1:] != codes[:-1]) + 1  # rows are sorted by asset
     starts = np.concatenate(([0], bounds)).astype(np.int64)
     ends = np.concatenate((bounds, [len(s)])).astype(np.int64)
-    observed = np.add.reduceat((row_on & unique_rows).astype(np.int64), starts)
+    observed = np.add.reduceat(counted, starts, dtype=np.int64)
     lo = np.searchsorted(grid, s.timestamps[starts], side="left")
     hi = np.searchsorted(grid, s.timestamps[ends - 1], side="right")
     missing = np.maximum((hi - lo) - observed, 0)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -77,6 +78,7 @@ from alphaloop.data.price_checks import main_price_field
 from alphaloop.data.quality import (
     CARRIED_CHECKS,
     CHECKS,
+    QualityIssue,
     QualityReport,
     Repair,
     apply_repairs,
@@ -84,6 +86,7 @@ from alphaloop.data.quality import (
     check_long,
     check_rows,
     merge_sealed,
+    sort_for_checks,
 )
 from alphaloop.data.readers import PRICE_FIELDS, Layout, ReadOptions, read_table
 from alphaloop.data.resample import Label
@@ -579,32 +582,44 @@ class DataCatalog:
         stale_min_run: int = 5,
         calendar: str | None = None,
         asset_class: str | None = None,
+        keep_file_rows: bool = True,
     ) -> tuple[QualityReport, LongData, LongData, tuple[str | None, bool]]:
         """:meth:`check_file`, also returning the checked rows sorted by (asset, time).
 
         The report's notes end with the options that differ from the defaults,
         then the trading calendar of the gap checks; the last item returned
-        is that calendar's name (or None) and whether it was given.
+        is that calendar's name (or None) and whether it was given. Without
+        ``keep_file_rows`` the rows in file order are freed while the sorted
+        rows are made (an import needs only the sorted ones): the first rows
+        returned are then the sorted rows, or the file's rows without fields.
         """
         if calendar is not None:
             resolve_trading_calendar(calendar, (), "daily")  # a bad name fails before reading
         raw = read_table(path, options)
-        data, parse_issues = normalize(raw)
+        n_rows = raw.table.num_rows  # before normalize may drop the columns it has parsed
+        data, parse_issues = normalize(raw, release_columns=not keep_file_rows)
         described = options.describe()
         if described:
             raw.notes.append(described)
-        n_rows, file_layout, notes = raw.table.num_rows, raw.layout, tuple(raw.notes)
+        file_layout, notes = raw.layout, tuple(raw.notes)
         del raw  # the Arrow table is parsed: free it before the checks copy the rows
+        pa.default_memory_pool().release_unused()  # and give its memory back to the system
         trading = _file_calendar(data, calendar, asset_class)
         if trading[0] is not None:
             how = "given" if trading[1] else "inferred"
             notes = (*notes, f"gap checks on the {trading[0]} trading calendar ({how})")
+        order_issues: list[QualityIssue] = []
+        if not keep_file_rows and bool(np.all(data.timestamps != NAT)):
+            # sort here, so that the rows in file order are freed (rebinding ``data``)
+            # before the checks of the sorted rows make their temporaries
+            data, order_issues = sort_for_checks(data)
         row_issues, rows = check_rows(
             data,
             stale_min_run=stale_min_run,
             calendar=TradingCalendar(trading[0]) if trading[0] else None,
+            consume=not keep_file_rows,
         )
-        issues = parse_issues + row_issues
+        issues = parse_issues + order_issues + row_issues
         order = {k: i for i, k in enumerate(CHECKS)}
         issues.sort(key=lambda i: order[i.check])
         report = QualityReport(str(path), n_rows, file_layout, tuple(issues), notes)
@@ -777,7 +792,7 @@ class DataCatalog:
         self.ensure_bundled()
         # ``rows``: the rows with a parsed timestamp, sorted; every row when the import goes on
         report, data, rows, trading = self._check_file(
-            path, opts, calendar=calendar, asset_class=asset_class
+            path, opts, calendar=calendar, asset_class=asset_class, keep_file_rows=False
         )
         checks = TradingCalendar(trading[0]) if trading[0] else None
         del data  # the rows in file order: free them before the rows are stored

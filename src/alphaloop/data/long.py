@@ -151,8 +151,18 @@ class LongData:
         return Panel(index, self.assets, fields, membership)
 
 
-def sort_rows(data: LongData) -> tuple[LongData, np.ndarray]:
+def sort_rows(data: LongData, *, consume: bool = False) -> tuple[LongData, np.ndarray]:
     """Sort rows stably by (asset, timestamp); also find the rows out of time order.
+
+    Parameters
+    ----------
+    data : LongData
+    consume : bool, default False
+        ``data`` is not used after the call but for its timestamps, asset
+        codes and lines: each field array is removed from ``data.fields`` as
+        soon as its sorted copy is made, so that the rows in both orders never
+        sit in memory together (the peak is one or a few fields above the
+        sorted rows, not twice the rows). ``data.fields`` is empty afterwards.
 
     Returns
     -------
@@ -175,21 +185,56 @@ def sort_rows(data: LongData) -> tuple[LongData, np.ndarray]:
     first_line = _first_of_consecutive(data.lines)
     if first_line is None:
         todo["lines"] = data.lines
-    out = dict(zip(todo, _gather(list(todo.values()), rows), strict=True))
+    if consume:
+        names = list(todo)
+        del todo
+        out = {}
+        step = 1  # one array at a time: the peak is one field above the rows
+        for i in range(0, len(names), step):
+            batch = names[i : i + step]
+            arrays = [_source(data, key) for key in batch]
+            out.update(zip(batch, _gather(arrays, rows), strict=True))
+            del arrays
+            for key in batch:  # the last reference to the file-order copy of a field
+                if isinstance(key, tuple):
+                    del data.fields[key[1]]
+    else:
+        out = dict(zip(todo, _gather(list(todo.values()), rows), strict=True))
     # consecutive lines (no blank lines in the file) follow from the order itself,
     # written over it: the order is not needed any more
     lines = out["lines"] if first_line is None else np.add(rows, first_line, out=rows)
-    return (
-        replace(
-            data,
-            timestamps=out["timestamps"] if plan.timestamps is None else plan.timestamps,
-            asset_codes=out["codes"] if plan.codes is None else plan.codes,
-            fields={k: out["field", k] for k in data.fields},
-            lines=lines,
-            member=out.get("member"),
-        ),
-        plan.backward,
+    result = replace(
+        data,
+        timestamps=out["timestamps"] if plan.timestamps is None else plan.timestamps,
+        asset_codes=out["codes"] if plan.codes is None else plan.codes,
+        fields={k[1]: v for k, v in out.items() if isinstance(k, tuple)},
+        lines=lines,
+        member=out.get("member"),
     )
+    if "calendar" in vars(data):  # the same timestamps in another order: the same calendar
+        vars(result)["calendar"] = data.calendar
+    return result, plan.backward
+
+
+def _source(data: LongData, key: object) -> np.ndarray:
+    """The array of ``data`` that :func:`sort_rows` names ``key``."""
+    if isinstance(key, tuple):
+        return data.fields[key[1]]
+    sources = {
+        "timestamps": data.timestamps,
+        "codes": data.asset_codes,
+        "member": data.member,
+        "lines": data.lines,
+    }
+    array = sources[str(key)]
+    assert array is not None
+    return array
+
+
+def _workers(n_arrays: int, n_rows: int) -> int:
+    """Threads :func:`_gather` uses for ``n_arrays`` arrays of ``n_rows`` rows."""
+    workers = min(n_arrays, os.cpu_count() or 1, 4)
+    return 1 if n_rows < _PARALLEL_ROWS or workers < 2 else workers
 
 
 def _first_of_consecutive(lines: np.ndarray) -> int | None:
@@ -207,8 +252,8 @@ def _gather(arrays: list[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:
     page, per element); numpy releases the GIL while it gathers, so the
     arrays are spread over up to 4 cores.
     """
-    workers = min(len(arrays), os.cpu_count() or 1, 4)
-    if len(rows) < _PARALLEL_ROWS or workers < 2:
+    workers = _workers(len(arrays), len(rows))
+    if workers < 2:
         return [a[rows] for a in arrays]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda a: a[rows], arrays))

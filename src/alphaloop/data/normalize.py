@@ -53,12 +53,20 @@ _THOUSANDS_COMMAS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 _CLEARLY_THOUSANDS = r"^[+-]?\d{1,3}((,\d{3})+\.\d+|(,\d{3}){2,}(\.\d*)?)$"
 
 
-def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, list[QualityIssue]]:
+def normalize(
+    raw: RawTable, *, timezone: str | None = None, release_columns: bool = False
+) -> tuple[LongData, list[QualityIssue]]:
     """Turn a raw table into rows of parsed arrays.
 
     Timestamps and numbers are read as ``raw.options`` say (time format,
     decimal mark, time zone; ``timezone`` overrides the latter). Notes on
     what was inferred are appended to ``raw.notes``.
+
+    With ``release_columns`` (long layout), the timestamp and asset columns
+    and each value column that parsed cleanly are dropped from ``raw.table``
+    once parsed, so that the file's table and the parsed arrays do not both
+    sit in memory whole (only columns with unparseable text stay, for the
+    report to quote; ``raw.table`` may have no column left).
 
     Returns
     -------
@@ -113,7 +121,22 @@ def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, 
         raw.notes.append("commas between thousands in numbers dropped (1,234.5 is 1234.5)")
     if raw.layout == "wide":
         return _normalize_wide(raw, ts, ts_info, lines, thousands)
-    codes, assets, missing_asset = _asset_codes(raw, n)
+    # the timestamp issues quote the column as written: find them now, then free the text
+    stamp_only = LongData(ts, np.zeros(n, dtype=np.int32), ("",), {}, lines)
+    ts_issues = timestamp_issues(stamp_only, ts_info)
+    del stamp_only, ts_info, ts_col, text
+
+    def release(column: str) -> None:
+        nonlocal table
+        if release_columns:
+            table = table.drop_columns([column])
+            raw.table = table
+            # Arrow's allocator keeps freed memory for reuse: hand it back to the system
+            pa.default_memory_pool().release_unused()
+
+    release(raw.timestamp_column)
+    if release_columns:
+        raw.time_text = None
     fields: dict[str, np.ndarray] = {}
     bad_cells: dict[str, np.ndarray] = {}
     for col in raw.field_columns:
@@ -121,14 +144,22 @@ def normalize(raw: RawTable, *, timezone: str | None = None) -> tuple[LongData, 
         fields[col] = values
         if bad.any():
             bad_cells[col] = bad
+        else:
+            release(col)
     member = None
     if raw.member_column is not None:
         mvals, mbad = _parse_numbers(table.column(raw.member_column), options.decimal)
         member = np.nan_to_num(mvals, nan=0.0) != 0
         if mbad.any():
             bad_cells[raw.member_column] = mbad
+        else:
+            release(raw.member_column)
+    # the asset ids last: by then the value columns are parsed and (when released) freed
+    codes, assets, missing_asset = _asset_codes(raw, n)
+    if raw.asset_column is not None:
+        release(raw.asset_column)
     data = LongData(ts, codes, assets, fields, lines, member)
-    issues.extend(timestamp_issues(data, ts_info))
+    issues.extend(ts_issues)
     if missing_asset.any():
         k = int(missing_asset.sum())
         issues.append(

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from alphaloop.data.long import NAT
 from alphaloop.data.quality import QualityIssue, make_issue
 
-__all__ = ["OffsetFacts", "check_offsets", "offsets_of", "zone_for_offsets"]
+__all__ = ["OffsetFacts", "check_offsets", "offsets_of", "trim_text", "zone_for_offsets"]
 
 _OFFSET = r"(?P<offset>Z|z|[+-]\d{2}:?\d{2})$"
 _NS_PER_MINUTE = 60 * 10**9
@@ -88,9 +88,25 @@ def _minutes(offset: str) -> int:
     return -value if offset[0] == "-" else value
 
 
+def trim_text(text: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """``pc.utf8_trim_whitespace(text)``, without a copy of the chunks that need no trimming.
+
+    Timestamps are rarely written with spaces around them: a chunk whose
+    trimmed copy equals it is kept as it is, so a large column is not held
+    twice.
+    """
+    if isinstance(text, pa.Array):
+        text = pa.chunked_array([text])
+    chunks = []
+    for chunk in text.chunks:
+        trimmed = pc.utf8_trim_whitespace(chunk)
+        chunks.append(chunk if trimmed.equals(chunk) else trimmed)
+    return pa.chunked_array(chunks, type=text.type)
+
+
 def offsets_of(text: pa.ChunkedArray | pa.Array) -> OffsetFacts:
     """The offset at the end of each timestamp text (``Z``, ``+05:30``, ``-0400``)."""
-    found = pc.struct_field(pc.extract_regex(pc.utf8_trim_whitespace(text), _OFFSET), "offset")
+    found = pc.struct_field(pc.extract_regex(trim_text(text), _OFFSET), "offset")
     if isinstance(found, pa.ChunkedArray):
         found = found.combine_chunks()
     encoded = pc.dictionary_encode(found)

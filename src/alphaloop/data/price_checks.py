@@ -165,23 +165,39 @@ def _flagged_bars(
     """Bars inside a window of :data:`OPEN_WINDOW` bars (per block) with many synthetic opens.
 
     ``equal`` and ``valid`` are per-row flags over blocks ``[starts[k], ends[k])``.
+    The window ending at bar i covers ``[i - width + 1, i]`` (``width`` the
+    window, or the whole block when it is shorter); it is flagged when it
+    lies inside its block, the block has :data:`OPEN_MIN_BARS` bars, and
+    enough of its valid bars have equal opens. Computed over
+    :data:`_BLOCK_ROWS` windows at a time (each chunk looks back one window):
+    the temporaries are of one chunk, never of every row.
     """
     n = len(equal)
-    ce = np.concatenate(([0], np.cumsum(equal)))
-    cv = np.concatenate(([0], np.cumsum(valid)))
-    block_start = np.repeat(starts, ends - starts)
-    block_len = np.repeat(ends - starts, ends - starts)
-    width = np.minimum(OPEN_WINDOW, block_len)
-    i = np.arange(n)
-    lo = i - width + 1
-    full = (lo >= block_start) & (block_len >= OPEN_MIN_BARS)
-    lo_c = np.maximum(lo, 0)
-    n_equal = ce[i + 1] - ce[lo_c]
-    n_valid = cv[i + 1] - cv[lo_c]
-    hot = full & (n_valid >= OPEN_MIN_VALID) & (n_equal >= OPEN_MIN_SHARE * n_valid)
-    ends_hot = np.flatnonzero(hot)
-    cover = np.bincount(lo[ends_hot], minlength=n + 1) - np.bincount(ends_hot + 1, minlength=n + 1)
-    return np.cumsum(cover[:-1]) > 0
+    out = np.zeros(n, dtype=bool)
+    lengths = ends - starts
+    for a in range(0, n, _BLOCK_ROWS):
+        b = min(a + _BLOCK_ROWS, n)
+        c = max(a - (OPEN_WINDOW - 1), 0)  # the first row a window ending in [a, b) can reach
+        i = np.arange(a, b)
+        block = np.searchsorted(starts, i, side="right") - 1
+        block_start, block_len = starts[block], lengths[block]
+        lo = i - np.minimum(OPEN_WINDOW, block_len) + 1
+        full = (lo >= block_start) & (block_len >= OPEN_MIN_BARS)
+        lo_c = np.maximum(lo, c) - c  # positions in the chunk [c, b); exact where ``full``
+        ce = np.concatenate(([0], np.cumsum(equal[c:b])))
+        cv = np.concatenate(([0], np.cumsum(valid[c:b])))
+        n_equal = ce[i + 1 - c] - ce[lo_c]
+        n_valid = cv[i + 1 - c] - cv[lo_c]
+        hot = full & (n_valid >= OPEN_MIN_VALID) & (n_equal >= OPEN_MIN_SHARE * n_valid)
+        ends_hot = np.flatnonzero(hot)
+        if not len(ends_hot):
+            continue
+        m = b - c
+        cover = np.bincount(lo_c[ends_hot], minlength=m + 1) - np.bincount(
+            ends_hot + (a - c) + 1, minlength=m + 1
+        )
+        out[c:b] |= np.cumsum(cover[:-1]) > 0
+    return out
 
 
 def _cover(
@@ -199,6 +215,10 @@ def _cover(
     candidates = np.bincount(codes[equal], minlength=int(codes.max()) + 1) >= need
     if not candidates.any():
         return cover, valid
+    if candidates[codes.min() :].all():  # every asset (the usual case): no copies of the rows
+        valid = _both_known(open_, close, codes[1:] == codes[:-1])
+        starts, ends = _segments(codes)
+        return _flagged_bars(equal, valid, starts, ends), valid
     rows = candidates[codes]
     sub = codes[rows]
     sub_valid = _both_known(open_[rows], close[rows], sub[1:] == sub[:-1])

@@ -85,6 +85,7 @@ __all__ = [
     "check_rows",
     "format_location",
     "merge_sealed",
+    "sort_for_checks",
 ]
 
 Severity = Literal["error", "warning"]
@@ -517,6 +518,7 @@ def check_rows(
     stale_min_run: int = 5,
     price_fields: Sequence[str] | None = None,
     calendar: TradingCalendar | None = None,
+    consume: bool = False,
 ) -> tuple[list[QualityIssue], LongData]:
     """:func:`check_long`, also returning the checked rows sorted by (asset, timestamp).
 
@@ -524,15 +526,23 @@ def check_rows(
     with equal keys keep their order in ``data``); ``data`` itself when it
     already is in that order. Sorting once here spares the importer a
     second sort before it stores the rows.
+
+    With ``consume`` the caller gives up ``data``'s fields: they are removed
+    from ``data.fields`` while the sorted copy is made (see
+    :func:`~alphaloop.data.long.sort_rows`), so an import never holds the
+    rows in file order and in sorted order at once.
     """
     issues: list[QualityIssue] = []
     valid = data.timestamps != NAT
     if not valid.all():
-        data = data.take(valid)
+        parsed = data.take(valid)
+        if consume:
+            data.fields.clear()
+        data = parsed
     if len(data) == 0:
         return issues, data
     prices = [f for f in (price_fields or sorted(PRICE_FIELDS)) if f in data.fields]
-    s, backward = sort_rows(data)
+    s, backward = sort_rows(data, consume=consume)
     issues.extend(_check_unsorted(data, backward))
     dup = _same_key_as_previous(s)
     issues.extend(_check_duplicates(s, dup))
@@ -557,6 +567,20 @@ def check_rows(
     order = list(CHECKS)
     issues.sort(key=lambda i: order.index(i.check))
     return issues, s
+
+
+def sort_for_checks(data: LongData) -> tuple[LongData, list[QualityIssue]]:
+    """The rows sorted as :func:`check_rows` sorts them, and their ``unsorted_rows`` issue.
+
+    For an importer that does not need the rows in file order: it keeps the
+    sorted rows only (``check_rows`` of them gives the other issues) and
+    drops ``data``, whose fields are consumed here (see
+    :func:`~alphaloop.data.long.sort_rows`). Every timestamp must be parsed.
+    """
+    if not bool(np.all(data.timestamps != NAT)):
+        raise ValueError("sort_for_checks needs parsed timestamps (no NAT)")
+    s, backward = sort_rows(data, consume=True)
+    return s, _check_unsorted(data, backward)
 
 
 def _from_price_check(

@@ -116,6 +116,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None) -> RawTable
     if pa.types.is_timestamp(ts_type) and ts_type.tz is not None:
         # Arrow converted values with UTC offsets: keep the text to check the offsets
         assert raw.timestamp_position is not None
+        pa.default_memory_pool().release_unused()  # the parse's buffers, kept by the allocator
         text = _read_csv_column(csv_file, raw.timestamp_position, options)
         raw.time_text = text if raw.source_rows is None else text.take(raw.source_rows)
     return raw
@@ -124,7 +125,7 @@ def read_table(path: str | Path, options: ReadOptions | None = None) -> RawTable
 def _read_parquet(p: Path) -> tuple[pa.Table, tuple[str, ...]]:
     """The table and the columns pandas metadata names as the index (if pandas wrote it)."""
     try:
-        table = pq.read_table(p)
+        table = _read_row_groups(p)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataReadError(f"{p}: not a readable Parquet file ({exc})") from exc
     if SYNTHETIC_PARQUET_KEY in (table.schema.metadata or {}):
@@ -144,6 +145,25 @@ def _read_parquet(p: Path) -> tuple[pa.Table, tuple[str, ...]]:
         meta = {}
     index = tuple(c for c in meta.get("index_columns", []) if isinstance(c, str))
     return table, index
+
+
+def _read_row_groups(p: Path) -> pa.Table:
+    """The whole file, read one row group at a time (one chunk per row group).
+
+    Reading every row group at once decodes them all together: the buffers of
+    the decoding then add about half the table again to the peak memory.
+    Arrow's allocator keeps freed memory for reuse; it is handed back to the
+    system after each row group, so the peak stays near the table's size.
+    """
+    pf = pq.ParquetFile(p)
+    if pf.num_row_groups <= 1:
+        return pf.read()
+    pool = pa.default_memory_pool()
+    parts = []
+    for i in range(pf.num_row_groups):
+        parts.append(pf.read_row_group(i, use_threads=False))
+        pool.release_unused()
+    return pa.concat_tables(parts)
 
 
 def _check_column_types(p: Path, table: pa.Table) -> None:
@@ -315,6 +335,8 @@ def _parse_csv(
                 hint="check the delimiter and quoting of that line",
             ) from exc
         raise DataFormatError(f"{p}: cannot parse as CSV ({msg.splitlines()[0]})") from exc
+    # the parse's buffers are free, but Arrow's allocator keeps them for reuse: hand them back
+    pa.default_memory_pool().release_unused()
     row_lines = _row_lines(text, begin, header_line, table.num_rows)
     return _CsvFile(text, table, begin, header_line, used, row_lines)
 

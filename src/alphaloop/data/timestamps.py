@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from alphaloop.data.datetext import DayMonthAmbiguity, parse_datetime_text
 from alphaloop.data.long import NAT, LongData
+from alphaloop.data.offsets import trim_text
 from alphaloop.data.quality import QualityIssue, make_issue
 from alphaloop.errors import ConfigError
 
@@ -83,7 +84,7 @@ def parse_timestamps(
         return out, info
     if pa.types.is_integer(typ) and time_format is None:
         return _parse_int_timestamps(col, timezone, info)
-    text = pc.utf8_trim_whitespace(pc.cast(col, pa.string()))
+    text = trim_text(pc.cast(col, pa.string()))
     info["text"] = text
     has_offset = np.asarray(
         pc.fill_null(pc.match_substring_regex(text, _OFFSET), False).to_numpy(zero_copy_only=False)
@@ -131,8 +132,9 @@ def _arrow_utc(
     The same instants as the pandas route, much faster; any value Arrow
     cannot read (not ISO 8601, beyond 2262) sends the column to pandas.
     """
+    given = text if present.all() else pc.if_else(present, text, None)
     try:
-        parsed = pc.cast(pc.if_else(present, text, None), pa.timestamp("ns", tz="UTC"))
+        parsed = pc.cast(given, pa.timestamp("ns", tz="UTC"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     out = pc.fill_null(pc.cast(parsed, pa.int64()), NAT).to_numpy(zero_copy_only=False)

@@ -115,6 +115,7 @@ class SessionPublisher:
                         side="buy" if quantity > 0 else "sell",
                         quantity=abs(quantity),
                         price=float(f["price"]),
+                        # the bus's commission is not negative: a net rebate shows as 0
                         commission=max(float(f["cost"]), 0.0),
                     ),
                 )

@@ -12,6 +12,11 @@ from tests.data.test_resample_store import minute_frame
 
 
 @pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the tests match whole lines
+
+
+@pytest.fixture(autouse=True)
 def product_holdout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALPHALOOP_HOLDOUT_FRACTION", "0.2")
 

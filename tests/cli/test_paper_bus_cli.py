@@ -60,6 +60,14 @@ def test_an_unreachable_bus_is_refused_before_the_session_runs(
     assert "Traceback" not in err + out
     doc = json.loads(cli(capsys, ws, "paper", "status", "1", "--json")[1])
     assert (doc["status"], doc["position"]) == ("created", 0)
+    # detached: refused here, before a process is started for it
+    code, out, err = cli(capsys, ws, "paper", "start", str(spec), "--detach",
+                         "--bus", "redis://127.0.0.1:1/0")  # fmt: skip
+    assert code == 3
+    assert "cannot reach Redis" in err
+    doc = json.loads(cli(capsys, ws, "paper", "status", "1", "--json")[1])
+    assert (doc["status"], doc["pid"]) == ("created", None)
+    assert not (ws / "paper" / "1.log").exists()
     code, out, err = cli(capsys, ws, "paper", "start", str(spec), "--bus", "http://x")
     assert code == 2
     assert "not a Redis URL" in err

@@ -164,6 +164,10 @@ def start(
     if not new:
         err.print(f"resuming paper session {info.id} ({info.state})", markup=False)
     if detach:
+        if bus:  # the session's process would fail alone: the bus must answer now
+            from alphaloop.live.paper_bus import connect_bus
+
+            connect_bus(bus).close()
         pid = detach_paper(ws, info.id, bus=bus, bus_topic=bus_topic)
         doc = {"session": info.to_dict(), "pid": pid, "new": new}
         if as_json:
